@@ -3,12 +3,12 @@ import { CommandError } from '../errors/command-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 
 export interface RunOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Default 60 s: every external command has a deadline. */
-  readonly timeoutMs?: number;
-  readonly cwd?: string;
-  readonly input?: string | Buffer;
-  readonly env?: NodeJS.ProcessEnv;
+  readonly timeoutMs?: number | undefined;
+  readonly cwd?: string | undefined;
+  readonly input?: string | Buffer | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 export interface RunResult {

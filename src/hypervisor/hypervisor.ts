@@ -1,0 +1,101 @@
+import type { DiskSpec, VmSpec } from './vm-spec.js';
+import type { WaitOptions } from '../util/deadline.js';
+
+/**
+ * The driver seam between nubo and a virtualisation technology. Small on
+ * purpose (after Kysely's Driver): what every driver must do is a method, what
+ * only some can do is a capability flag. Inputs are raw (`unknown`-shaped
+ * specs are validated inside), so every driver rejects the same bad input the
+ * same way.
+ */
+export interface Hypervisor {
+  /** 'qemu' or 'fake'. */
+  readonly kind: string;
+  readonly capabilities: HypervisorCapabilities;
+
+  /** Validates the spec and the files it names, then starts the VM (paused if asked). */
+  start(spec: unknown, opts?: StartOptions): Promise<VmStatus>;
+  /** Starts the VM from memory state written by `save`; it resumes where it was. */
+  restore(spec: unknown, statePath: string, opts?: StartOptions): Promise<VmStatus>;
+  /** Run state of one VM; throws VmNotFoundError for an id the driver does not hold. */
+  status(vmId: string, opts?: WaitOptions): Promise<VmStatus>;
+  /** Every VM the driver holds, including ones that exited but were not destroyed yet. */
+  list(opts?: WaitOptions): Promise<VmStatus[]>;
+  /**
+   * Takes over the VMs an earlier process of this driver left running (same
+   * run directory): reconnects to them and returns them. Dead ones are reported
+   * as `crashed`.
+   */
+  adopt(opts?: WaitOptions): Promise<VmStatus[]>;
+
+  /** ACPI power-down; waits for the guest to power off, then forces it. */
+  shutdown(vmId: string, opts?: WaitOptions): Promise<ShutdownResult>;
+  /** Hard reset (the guest reboots without shutting down). */
+  reboot(vmId: string, opts?: WaitOptions): Promise<void>;
+  pause(vmId: string, opts?: WaitOptions): Promise<void>;
+  /** Resumes a paused VM. Refuses a VM whose memory moved away (postmigrate): two copies would run. */
+  resume(vmId: string, opts?: WaitOptions): Promise<void>;
+  /** Ends the VM at once and releases everything the driver made for it (process, sockets, TAPs). Idempotent. */
+  destroy(vmId: string, opts?: WaitOptions): Promise<void>;
+  /** Writes the VM's memory and device state to `statePath`, then ends the VM (disks are left as they are). */
+  save(vmId: string, statePath: string, opts?: WaitOptions): Promise<SaveResult>;
+
+  attachDisk(vmId: string, disk: unknown, opts?: WaitOptions): Promise<void>;
+  detachDisk(vmId: string, diskId: string, opts?: WaitOptions): Promise<void>;
+  stats(vmId: string, opts?: WaitOptions): Promise<VmStats>;
+
+  /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
+  close(): Promise<void>;
+}
+
+export interface HypervisorCapabilities {
+  /** Hardware acceleration in use; false means software emulation (TCG). */
+  readonly kvm: boolean;
+  readonly liveMigration: boolean;
+  readonly storageMigration: boolean;
+  readonly postCopy: boolean;
+  readonly saveRestore: boolean;
+  readonly diskHotplug: boolean;
+}
+
+export interface StartOptions extends WaitOptions {
+  /** Leave the vCPUs stopped after start (QEMU `-S`). */
+  readonly paused?: boolean | undefined;
+}
+
+/**
+ * - running, paused: the VM is there and its vCPUs run / are stopped;
+ * - inmigrate: waiting for incoming state; postmigrate: its state was sent away — never resume it;
+ * - saving: memory is being written out; error: QEMU stopped it (I/O error, guest panic);
+ * - shutoff: the guest powered itself off; crashed: the process vanished unasked.
+ */
+export type VmRunState = 'running' | 'paused' | 'inmigrate' | 'postmigrate' | 'saving' | 'error' | 'shutoff' | 'crashed';
+
+export interface VmStatus {
+  readonly id: string;
+  readonly state: VmRunState;
+  readonly pid?: number;
+  /** Why the VM is in an unexpected state (QEMU's run state, exit reason). */
+  readonly reason?: string;
+}
+
+export interface ShutdownResult {
+  /** True when the guest powered off by itself; false when it had to be forced. */
+  readonly clean: boolean;
+}
+
+export interface SaveResult {
+  readonly bytes: number;
+  readonly durationMs: number;
+}
+
+export interface VmStats {
+  /** CPU time the VM's process used, user + system. */
+  readonly cpuTimeMs: number;
+  /** Resident memory of the VM's process. */
+  readonly rssBytes: number;
+  /** Guest memory size. */
+  readonly memoryBytes: number;
+}
+
+export type { DiskSpec, VmSpec };

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildQemuArgv, diskDevices } from './build-qemu-argv.js';
+import { parseVmSpec } from '../vm-spec.js';
+import { vmPaths } from './vm-paths.js';
+
+const paths = vmPaths('/run/nubo', 'vm-1');
+const spec = parseVmSpec({
+  id: 'vm-1',
+  vcpus: 2,
+  memoryMiB: 256,
+  cpuModel: 'qemu64',
+  boot: { kind: 'kernel', kernel: '/img/vmlinuz', initrd: '/img/initrd', cmdline: 'console=ttyS0 quiet' },
+  disks: [
+    { id: 'root', path: '/ds/vm-1/root.qcow2', format: 'qcow2' },
+    { id: 'scratch', path: '/ds/vm-1/s.raw', format: 'raw', cache: 'none', readOnly: true, bus: 'scsi' },
+  ],
+  nics: [
+    { kind: 'tap', id: 'eth0', mac: '52:54:00:00:00:01', ifname: 'tap-vm1', bridge: 'br0' },
+    { kind: 'user', id: 'eth1', mac: '52:54:00:00:00:02', net: '198.18.250.0/24', forwards: [{ hostPort: 18080, guestPort: 80 }] },
+  ],
+  configDrive: '/ds/vm-1/cidata.iso',
+});
+
+function after(argv: string[], flag: string): string[] {
+  return argv.flatMap((a, i) => (a === flag ? [argv[i + 1]!] : []));
+}
+
+test('machine, CPU, memory and accelerator', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths });
+  assert.deepEqual(after(argv, '-machine'), ['pc,accel=tcg']);
+  assert.deepEqual(after(argv, '-cpu'), ['qemu64']);
+  assert.deepEqual(after(argv, '-smp'), ['2']);
+  assert.deepEqual(after(argv, '-m'), ['256M']);
+  assert.deepEqual(after(argv, '-name'), ['guest=vm-1,debug-threads=on']);
+  assert.ok(argv.includes('-daemonize'));
+  assert.ok(argv.includes('-nodefaults'));
+  assert.deepEqual(after(argv, '-qmp'), ['unix:/run/nubo/vm-1/qmp.sock,server=on,wait=off']);
+  assert.deepEqual(after(argv, '-pidfile'), ['/run/nubo/vm-1/qemu.pid']);
+  assert.deepEqual(after(argv, '-display'), ['none']);
+  assert.ok(!argv.includes('-S'));
+  assert.ok(!argv.includes('-incoming'));
+});
+
+test('direct kernel boot', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths });
+  assert.deepEqual(after(argv, '-kernel'), ['/img/vmlinuz']);
+  assert.deepEqual(after(argv, '-initrd'), ['/img/initrd']);
+  assert.deepEqual(after(argv, '-append'), ['console=ttyS0 quiet']);
+});
+
+test('disks become file + format block nodes and a device, cache and read-only honoured', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths });
+  const nodes = after(argv, '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
+  assert.equal(nodes.length, 6); // two disks and the config drive, two nodes each
+  assert.deepEqual(nodes[0], { driver: 'file', filename: '/ds/vm-1/root.qcow2', 'node-name': 'f-root', 'read-only': false, cache: { direct: false, 'no-flush': false } });
+  assert.deepEqual(nodes[1], { driver: 'qcow2', 'node-name': 'd-root', file: 'f-root', 'read-only': false, cache: { direct: false, 'no-flush': false } });
+  assert.deepEqual(nodes[3], { driver: 'raw', 'node-name': 'd-scratch', file: 'f-scratch', 'read-only': true, cache: { direct: true, 'no-flush': false } });
+  assert.deepEqual(nodes[5], { driver: 'raw', 'node-name': 'd-cidata', file: 'f-cidata', 'read-only': true, cache: { direct: false, 'no-flush': false } });
+  const devices = after(argv, '-device');
+  assert.ok(devices.includes('virtio-scsi-pci,id=scsi0'));
+  assert.ok(devices.includes('virtio-blk-pci,drive=d-root,id=root,write-cache=on'));
+  assert.ok(devices.includes('scsi-hd,bus=scsi0.0,drive=d-scratch,id=scratch,write-cache=on'));
+  assert.ok(devices.includes('virtio-blk-pci,drive=d-cidata,id=cidata,write-cache=on'));
+});
+
+test('NICs: TAP with MAC, user-mode restricted with loopback-only forwards', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths });
+  const netdevs = after(argv, '-netdev');
+  assert.equal(netdevs[0], 'tap,id=n-eth0,ifname=tap-vm1,script=no,downscript=no');
+  assert.equal(netdevs[1], 'user,id=n-eth1,net=198.18.250.0/24,host=198.18.250.2,restrict=on,hostfwd=tcp:127.0.0.1:18080-198.18.250.15:80');
+  const devices = after(argv, '-device');
+  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth0,mac=52:54:00:00:00:01,id=eth0'));
+  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth1,mac=52:54:00:00:00:02,id=eth1'));
+  assert.match(buildQemuArgv(spec, { accel: 'kvm', paths }).join(' '), /script=no,downscript=no,vhost=on/);
+});
+
+test('paused start and incoming migration', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'defer' });
+  assert.ok(argv.includes('-S'));
+  assert.deepEqual(after(argv, '-incoming'), ['defer']);
+});
+
+test('the same spec gives the same argv (a migration destination depends on it)', () => {
+  assert.deepEqual(buildQemuArgv(spec, { accel: 'tcg', paths }), buildQemuArgv(parseVmSpec(JSON.parse(JSON.stringify(spec))), { accel: 'tcg', paths }));
+});
+
+test('writethrough cache turns the device write cache off; IDE disks get bus and unit', () => {
+  const d = diskDevices({ id: 'x', path: '/a', format: 'raw', bus: 'ide', cache: 'writethrough', readOnly: false }, 3);
+  assert.deepEqual(d.device, { driver: 'ide-hd', bus: 'ide.1', unit: 1, drive: 'd-x', id: 'x', 'write-cache': 'off' });
+});

@@ -1,0 +1,105 @@
+import type { DiskSpec, NicSpec, VmSpec } from '../vm-spec.js';
+import type { VmPaths } from './vm-paths.js';
+import { formatIpv4, parseCidr } from '../../network/ipv4.js';
+
+export interface QemuArgvOptions {
+  readonly accel: 'kvm' | 'tcg';
+  readonly paths: VmPaths;
+  /** Start with vCPUs stopped (`-S`). */
+  readonly paused?: boolean;
+  /** `-incoming` argument: `defer` for live migration, `exec:…` to restore saved state. */
+  readonly incoming?: string;
+}
+
+/**
+ * The QEMU command line for a validated spec, as an argv array (no shell is
+ * involved). Pure: the same spec gives the same argv, which is what a
+ * migration destination relies on to build an identical device model.
+ * Devices get stable ids (`d-<disk>`, `n-<nic>`) so that QMP can address them.
+ */
+export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
+  const { paths } = opts;
+  const argv: string[] = [
+    '-name', `guest=${spec.id},debug-threads=on`,
+    '-machine', `${spec.machine},accel=${opts.accel}`,
+    '-cpu', spec.cpuModel,
+    '-smp', String(spec.vcpus),
+    '-m', `${spec.memoryMiB}M`,
+    '-nodefaults', '-no-user-config',
+    '-daemonize', '-pidfile', paths.pidFile,
+    '-qmp', `unix:${paths.qmpSocket},server=on,wait=off`,
+    // The console is both a socket (interactive `vm console`) and a log (boot output, readiness marker).
+    '-chardev', `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=${paths.serialLog},logappend=on`,
+    '-serial', 'chardev:console0',
+  ];
+  if (spec.vnc) argv.push('-vga', 'std', '-vnc', `unix:${paths.vncSocket}`);
+  else argv.push('-display', 'none');
+
+  if (spec.boot.kind === 'kernel') {
+    argv.push('-kernel', spec.boot.kernel);
+    if (spec.boot.initrd !== undefined) argv.push('-initrd', spec.boot.initrd);
+    argv.push('-append', spec.boot.cmdline);
+  }
+  if (spec.disks.some((d) => d.bus === 'scsi')) argv.push('-device', 'virtio-scsi-pci,id=scsi0');
+  spec.disks.forEach((d, i) => argv.push(...diskArgs(d, i)));
+  if (spec.configDrive !== undefined) {
+    argv.push(...diskArgs({ id: 'cidata', path: spec.configDrive, format: 'raw', bus: 'virtio', cache: 'writeback', readOnly: true }, spec.disks.length));
+  }
+  for (const nic of spec.nics) argv.push(...nicArgs(nic, opts.accel));
+
+  if (opts.paused) argv.push('-S');
+  if (opts.incoming !== undefined) argv.push('-incoming', opts.incoming);
+  return argv;
+}
+
+export interface DiskDevices {
+  /** `-blockdev` / `blockdev-add` arguments: the file node, then the format node on top of it. */
+  readonly fileNode: Record<string, unknown>;
+  readonly formatNode: Record<string, unknown>;
+  /** `-device` / `device_add` arguments. */
+  readonly device: { readonly driver: string; readonly id: string } & Record<string, string | number>;
+}
+
+/**
+ * Block nodes and guest device of one disk, as objects: the command line and
+ * hot-plug over QMP are built from the same description.
+ */
+export function diskDevices(d: DiskSpec, ideIndex: number): DiskDevices {
+  const direct = d.cache === 'none' || d.cache === 'directsync';
+  const cache = { direct, 'no-flush': d.cache === 'unsafe' };
+  const fileNode = { driver: 'file', filename: d.path, 'node-name': `f-${d.id}`, 'read-only': d.readOnly, cache };
+  const formatNode = { driver: d.format, 'node-name': `d-${d.id}`, file: `f-${d.id}`, 'read-only': d.readOnly, cache };
+  const common = { drive: `d-${d.id}`, id: d.id, 'write-cache': d.cache === 'writethrough' || d.cache === 'directsync' ? 'off' : 'on' };
+  const boot = d.bootIndex === undefined ? {} : { bootindex: d.bootIndex };
+  const bus =
+    d.bus === 'virtio' ? { driver: 'virtio-blk-pci' }
+    : d.bus === 'scsi' ? { driver: 'scsi-hd', bus: 'scsi0.0' }
+    : { driver: 'ide-hd', bus: `ide.${Math.floor(ideIndex / 2)}`, unit: ideIndex % 2 };
+  return { fileNode, formatNode, device: { ...bus, ...common, ...boot } };
+}
+
+function diskArgs(d: DiskSpec, ideIndex: number): string[] {
+  const { fileNode, formatNode, device } = diskDevices(d, ideIndex);
+  const { driver, ...props } = device;
+  const deviceArg = [driver, ...Object.entries(props).map(([k, v]) => `${k}=${v}`)].join(',');
+  return ['-blockdev', JSON.stringify(fileNode), '-blockdev', JSON.stringify(formatNode), '-device', deviceArg];
+}
+
+function nicArgs(nic: NicSpec, accel: 'kvm' | 'tcg'): string[] {
+  const model = nic.model === 'virtio' ? 'virtio-net-pci' : 'e1000';
+  let netdev: string;
+  if (nic.kind === 'tap') {
+    // vhost-net only helps (and only works) with KVM.
+    netdev = `tap,id=n-${nic.id},ifname=${nic.ifname},script=no,downscript=no${accel === 'kvm' ? ',vhost=on' : ''}`;
+  } else {
+    const net = parseCidr(nic.net)!;
+    const size = 2 ** (32 - net.prefix);
+    const base = net.address - (net.address % size);
+    // restrict=on: the guest reaches nothing outside the VM but the forwarded ports.
+    netdev = `user,id=n-${nic.id},net=${formatIpv4(base)}/${net.prefix},host=${formatIpv4(base + 2)},restrict=on`;
+    for (const f of nic.forwards) {
+      netdev += `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.guestAddress ?? formatIpv4(base + 15)}:${f.guestPort}`;
+    }
+  }
+  return ['-netdev', netdev, '-device', `${model},netdev=n-${nic.id},mac=${nic.mac},id=${nic.id}`];
+}

@@ -1,0 +1,35 @@
+import { resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+
+export interface QemuDriverOptionsInput {
+  /** Per-VM runtime files (sockets, pid files, console logs). Keep it short: unix socket paths max out at 107 bytes. */
+  readonly runDir: string;
+  /** Directories VM files may live in (datastores, image cache). */
+  readonly allowedDirs: readonly string[];
+  readonly qemuBinary?: string;
+  /** `auto` probes KVM and falls back to TCG. */
+  readonly accel?: 'auto' | 'kvm' | 'tcg';
+  readonly logger?: Logger;
+}
+
+export interface QemuDriverOptions {
+  readonly runDir: string;
+  readonly allowedDirs: readonly string[];
+  readonly qemuBinary: string;
+  readonly accel: 'auto' | 'kvm' | 'tcg';
+  readonly logger: Logger;
+}
+
+/** Normalises the driver's options once; the result is frozen and passed in by constructor. */
+export function compileQemuDriverOptions(input: QemuDriverOptionsInput): QemuDriverOptions {
+  const runDir = resolve(input.runDir);
+  // <runDir>/<40-char id>/console.sock must fit in sun_path (108 bytes with the NUL).
+  if (runDir.length > 50) throw new RangeError(`runDir ${runDir} is too long for unix socket paths (max 50 characters)`);
+  return Object.freeze({
+    runDir,
+    allowedDirs: Object.freeze(input.allowedDirs.map((d) => resolve(d))),
+    qemuBinary: input.qemuBinary ?? 'qemu-system-x86_64',
+    accel: input.accel ?? 'auto',
+    logger: input.logger ?? pino({ level: 'silent' }),
+  });
+}

@@ -1,0 +1,403 @@
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
+import { HypervisorError, VmExistsError, VmNotFoundError, VmStateError } from '../hypervisor-errors.js';
+import { parseDiskSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
+import { checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
+import { ValidationError } from '../../errors/validation-error.js';
+import { errorMessage } from '../../errors/nubo-error.js';
+import { pollUntil, type WaitOptions } from '../../util/deadline.js';
+import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
+import { QmpClient } from './qmp-client.js';
+import { buildQemuArgv, diskDevices } from './build-qemu-argv.js';
+import { mapRunState } from './map-run-state.js';
+import { vmPaths, type VmPaths } from './vm-paths.js';
+import { ensureQemuGone, isQemuOf, launchQemu, processUsage, readPidFile } from './qemu-process.js';
+import { readVmRecord, writeVmRecord, type VmRecord } from './vm-record.js';
+import { compileQemuDriverOptions, type QemuDriverOptions, type QemuDriverOptionsInput } from './qemu-driver-options.js';
+import { probeKvm } from './probe-kvm.js';
+
+interface LiveVm {
+  record: VmRecord;
+  readonly paths: VmPaths;
+  readonly pid: number;
+  qmp: QmpClient | undefined;
+  /** Set once the process is gone: how it ended. */
+  exit: { state: 'shutoff' | 'crashed'; reason: string } | undefined;
+  /** The guest asked to power off (SHUTDOWN event), so a closing socket is no crash. */
+  guestShutdown: boolean;
+  /** This driver is ending the process itself. */
+  ending: boolean;
+}
+
+const opt = (o: WaitOptions, timeoutMs: number): WaitOptions => ({ signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
+
+/**
+ * The Hypervisor over real QEMU. One QMP connection per VM; each VM's sockets,
+ * pid file, console log and record live in `<runDir>/<vmId>/`, and QEMU runs
+ * daemonised, so VMs survive a restart of the process that owns the driver
+ * (`adopt` takes them back).
+ */
+export class QemuDriver implements Hypervisor {
+  readonly kind = 'qemu';
+  readonly capabilities: HypervisorCapabilities;
+  readonly #opts: QemuDriverOptions;
+  readonly #vms = new Map<string, LiveVm>();
+  readonly #log: Logger;
+
+  private constructor(opts: QemuDriverOptions, kvm: boolean) {
+    this.#opts = opts;
+    this.#log = opts.logger;
+    this.capabilities = Object.freeze({
+      kvm,
+      liveMigration: true,
+      storageMigration: true,
+      // Post-copy needs userfaultfd and is only sensible with KVM-speed guests.
+      postCopy: kvm,
+      saveRestore: true,
+      diskHotplug: true,
+    });
+  }
+
+  static async create(input: QemuDriverOptionsInput): Promise<QemuDriver> {
+    const opts = compileQemuDriverOptions(input);
+    const kvm = opts.accel === 'tcg' ? false : await probeKvm(opts.qemuBinary);
+    if (opts.accel === 'kvm' && !kvm) throw new HypervisorError('-', 'driver start', 'accel=kvm was asked for but KVM does not work on this host');
+    await mkdir(opts.runDir, { recursive: true });
+    return new QemuDriver(opts, kvm);
+  }
+
+  get accel(): 'kvm' | 'tcg' {
+    return this.capabilities.kvm ? 'kvm' : 'tcg';
+  }
+
+  /** Runtime file locations of a VM (console log, sockets); for consoles and tests. */
+  pathsOf(vmId: string): VmPaths {
+    return vmPaths(this.#opts.runDir, vmId);
+  }
+
+  async start(input: unknown, opts: StartOptions = {}): Promise<VmStatus> {
+    return this.#launch(input, undefined, opts);
+  }
+
+  async restore(input: unknown, statePath: string, opts: StartOptions = {}): Promise<VmStatus> {
+    return this.#launch(input, statePath, opts);
+  }
+
+  async #launch(input: unknown, statePath: string | undefined, opts: StartOptions): Promise<VmStatus> {
+    const spec = parseVmSpec(input);
+    const existing = this.#vms.get(spec.id);
+    if (existing) throw new VmExistsError(spec.id);
+    await checkSpecFiles(spec, this.#opts.allowedDirs);
+    if (statePath !== undefined) await this.#checkStateFile(statePath);
+
+    const paths = vmPaths(this.#opts.runDir, spec.id);
+    await rm(paths.dir, { recursive: true, force: true });
+    await mkdir(paths.dir, { recursive: true });
+    const taps: TapRef[] = [];
+    try {
+      for (const nic of spec.nics) {
+        if (nic.kind !== 'tap') continue;
+        const tap: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
+        await createTap(tap, nic.bridge, opt(opts, 10_000));
+        taps.push(tap);
+      }
+      const record: VmRecord = { spec, taps, startedAt: new Date().toISOString() };
+      await writeVmRecord(paths.record, record);
+      const argv = buildQemuArgv(spec, {
+        accel: this.accel,
+        paths,
+        paused: opts.paused === true || statePath !== undefined,
+        ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : {}),
+      });
+      await launchQemu(this.#opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
+      const pid = await readPidFile(paths.pidFile);
+      if (pid === undefined) throw new Error('QEMU wrote no pid file');
+      const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false };
+      this.#vms.set(spec.id, vm);
+      await this.#connect(vm, opts);
+      this.#log.info({ vmId: spec.id, pid, accel: this.accel, restore: statePath !== undefined }, 'vm started');
+    } catch (err) {
+      const vm = this.#vms.get(spec.id);
+      if (vm) {
+        await this.destroy(spec.id).catch(() => {});
+      } else {
+        for (const t of taps) await deleteTap(t).catch(() => {});
+        await rm(paths.dir, { recursive: true, force: true });
+      }
+      if (err instanceof ValidationError) throw err;
+      throw new HypervisorError(spec.id, statePath === undefined ? 'start' : 'restore', errorMessage(err), { cause: err });
+    }
+
+    const vm = this.#vms.get(spec.id)!;
+    if (statePath !== undefined) {
+      // The incoming side reaches `paused` once the whole state has been read.
+      await pollUntil(
+        `restore of ${spec.id}`,
+        async () => {
+          const s = await this.#qmp(vm).execute('query-status', undefined, opt(opts, 5_000));
+          if (s.status === 'inmigrate') return undefined;
+          return s.status;
+        },
+        opt(opts, 120_000),
+      ).catch(async (err: unknown) => {
+        await this.destroy(spec.id).catch(() => {});
+        throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
+      });
+      if (opts.paused !== true) await this.#qmp(vm).execute('cont', undefined, opt(opts, 5_000));
+    }
+    return this.status(spec.id, opts);
+  }
+
+  async #checkStateFile(path: string): Promise<void> {
+    await checkWritablePath('statePath', path, this.#opts.allowedDirs);
+    const st = await stat(path).catch(() => undefined);
+    if (!st?.isFile()) throw new ValidationError('path', [{ field: 'statePath', message: `saved state ${path} does not exist` }]);
+  }
+
+  async #connect(vm: LiveVm, opts: WaitOptions): Promise<void> {
+    const qmp = await QmpClient.connect(vm.paths.qmpSocket, opt(opts, 10_000));
+    vm.qmp = qmp;
+    const id = vm.record.spec.id;
+    void (async () => {
+      for await (const e of qmp.events()) {
+        if (e.event === 'SHUTDOWN' && e.data['guest'] === true) vm.guestShutdown = true;
+        this.#log.debug({ vmId: id, event: e.event, data: e.data }, 'qmp event');
+      }
+    })().catch(() => {});
+    qmp.onClose(() => {
+      if (vm.exit || vm.ending) return;
+      vm.exit = vm.guestShutdown
+        ? { state: 'shutoff', reason: 'the guest powered off' }
+        : { state: 'crashed', reason: 'the QEMU process exited unexpectedly' };
+      this.#log.warn({ vmId: id, state: vm.exit.state }, vm.exit.reason);
+    });
+  }
+
+  #get(vmId: string): LiveVm {
+    const vm = this.#vms.get(vmId);
+    if (!vm) throw new VmNotFoundError(vmId);
+    return vm;
+  }
+
+  #qmp(vm: LiveVm): QmpClient {
+    if (!vm.qmp || vm.exit) throw new VmStateError(vm.record.spec.id, 'talk to', vm.exit?.state ?? 'crashed');
+    return vm.qmp;
+  }
+
+  async status(vmId: string, opts: WaitOptions = {}): Promise<VmStatus> {
+    const vm = this.#get(vmId);
+    if (!vm.exit && vm.qmp) {
+      try {
+        const s = await vm.qmp.execute('query-status', undefined, opt(opts, 3_000));
+        const state = mapRunState(s.status);
+        return state === 'running' ? { id: vmId, state, pid: vm.pid } : { id: vmId, state, pid: vm.pid, reason: `QEMU run state ${s.status}` };
+      } catch (err) {
+        // A closed socket means the process is gone; anything else is a QMP problem worth reporting.
+        if (!vm.qmp.closed) throw new HypervisorError(vmId, 'status', errorMessage(err), { cause: err });
+      }
+    }
+    if (!vm.exit && !(await isQemuOf(vm.pid, vmId))) vm.exit = { state: 'crashed', reason: 'the QEMU process is gone' };
+    if (!vm.exit) return { id: vmId, state: 'crashed', pid: vm.pid, reason: 'QMP connection lost' };
+    return { id: vmId, state: vm.exit.state, reason: vm.exit.reason };
+  }
+
+  async list(opts: WaitOptions = {}): Promise<VmStatus[]> {
+    return Promise.all([...this.#vms.keys()].map((id) => this.status(id, opts)));
+  }
+
+  async adopt(opts: WaitOptions = {}): Promise<VmStatus[]> {
+    const names = await readdir(this.#opts.runDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (this.#vms.has(name)) continue;
+      const paths = vmPaths(this.#opts.runDir, name);
+      const record = await readVmRecord(paths.record);
+      if (!record || record.spec.id !== name) continue;
+      const pid = await readPidFile(paths.pidFile);
+      const vm: LiveVm = { record, paths, pid: pid ?? 0, qmp: undefined, exit: undefined, guestShutdown: false, ending: false };
+      this.#vms.set(name, vm);
+      if (pid !== undefined && (await isQemuOf(pid, name))) {
+        try {
+          await this.#connect(vm, opts);
+          this.#log.info({ vmId: name, pid }, 'vm adopted');
+          continue;
+        } catch (err) {
+          vm.exit = { state: 'crashed', reason: `QMP unreachable: ${errorMessage(err)}` };
+        }
+      } else {
+        vm.exit = { state: 'crashed', reason: 'the QEMU process was gone when the driver restarted' };
+      }
+    }
+    return this.list(opts);
+  }
+
+  async shutdown(vmId: string, opts: WaitOptions = {}): Promise<ShutdownResult> {
+    const vm = this.#get(vmId);
+    const { state } = await this.status(vmId, opts);
+    let clean = false;
+    if (state === 'running') {
+      vm.ending = true;
+      const gone = new Promise<void>((resolve) => this.#qmp(vm).onClose(() => resolve()));
+      await this.#qmp(vm).execute('system_powerdown', undefined, opt(opts, 5_000));
+      const timeoutMs = opts.timeoutMs ?? 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      clean = await Promise.race([
+        gone.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    } else if (state === 'shutoff') {
+      clean = true;
+    }
+    await this.destroy(vmId, opts);
+    this.#log.info({ vmId, clean }, 'vm shut down');
+    return { clean };
+  }
+
+  async reboot(vmId: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'reboot', ['running', 'paused'], opts);
+    await this.#qmp(vm).execute('system_reset', undefined, opt(opts, 5_000));
+  }
+
+  async pause(vmId: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'pause', ['running'], opts);
+    await this.#qmp(vm).execute('stop', undefined, opt(opts, 5_000));
+  }
+
+  async resume(vmId: string, opts: WaitOptions = {}): Promise<void> {
+    // Only `paused`: QEMU would also `cont` a postmigrate source, and then two copies would run.
+    const vm = await this.#require(vmId, 'resume', ['paused'], opts);
+    await this.#qmp(vm).execute('cont', undefined, opt(opts, 5_000));
+  }
+
+  async #require(vmId: string, action: string, allowed: readonly string[], opts: WaitOptions): Promise<LiveVm> {
+    const vm = this.#get(vmId);
+    const { state } = await this.status(vmId, opts);
+    if (!allowed.includes(state)) {
+      throw new VmStateError(vmId, action, state, state === 'postmigrate' ? 'its memory was migrated away; resuming it would run two copies' : `allowed from ${allowed.join(', ')}`);
+    }
+    return vm;
+  }
+
+  async destroy(vmId: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = this.#vms.get(vmId);
+    if (!vm) return;
+    vm.ending = true;
+    if (vm.qmp && !vm.qmp.closed) {
+      await vm.qmp.execute('quit', undefined, opt(opts, 3_000)).catch(() => {});
+    }
+    if (vm.pid > 0) await ensureQemuGone(vm.pid, vmId, opt(opts, 5_000));
+    vm.qmp?.close();
+    for (const t of vm.record.taps) await deleteTap(t, opt(opts, 10_000));
+    await rm(vm.paths.dir, { recursive: true, force: true });
+    this.#vms.delete(vmId);
+    this.#log.info({ vmId }, 'vm destroyed');
+  }
+
+  async save(vmId: string, statePath: string, opts: WaitOptions = {}): Promise<SaveResult> {
+    await checkWritablePath('statePath', statePath, this.#opts.allowedDirs);
+    const vm = await this.#require(vmId, 'save', ['running', 'paused'], opts);
+    const qmp = this.#qmp(vm);
+    const began = Date.now();
+    const wasRunning = (await this.status(vmId, opts)).state === 'running';
+    // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
+    if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
+    try {
+      await qmp.execute('migrate', { uri: `exec:cat > ${statePath}` }, opt(opts, 5_000));
+      const final = await pollUntil(
+        `save of ${vmId}`,
+        async () => {
+          const m = await qmp.execute('query-migrate', undefined, opt(opts, 5_000));
+          return m.status === 'completed' || m.status === 'failed' || m.status === 'cancelled' ? m : undefined;
+        },
+        { ...opt(opts, 300_000), intervalMs: 50 },
+      );
+      if (final.status !== 'completed') throw new Error(final['error-desc'] ?? `migration ${final.status}`);
+    } catch (err) {
+      await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
+      await rm(statePath, { force: true });
+      // The save did not complete, so the VM's state never left: running it again is safe.
+      if (wasRunning) await qmp.execute('cont', undefined, opt({}, 5_000)).catch(() => {});
+      throw new HypervisorError(vmId, 'save', errorMessage(err), { cause: err });
+    }
+    const { size } = await stat(statePath);
+    await this.destroy(vmId, opts);
+    this.#log.info({ vmId, bytes: size }, 'vm saved');
+    return { bytes: size, durationMs: Date.now() - began };
+  }
+
+  async attachDisk(vmId: string, input: unknown, opts: WaitOptions = {}): Promise<void> {
+    const disk = parseDiskSpec(input);
+    const vm = await this.#require(vmId, 'attach a disk to', ['running', 'paused'], opts);
+    const spec = vm.record.spec;
+    if (disk.bus === 'ide') throw new ValidationError('disk spec', [{ field: 'bus', message: 'IDE disks cannot be hot-plugged; use virtio or scsi' }]);
+    if (disk.bus === 'scsi' && !spec.disks.some((d) => d.bus === 'scsi')) {
+      throw new ValidationError('disk spec', [{ field: 'bus', message: 'this VM has no SCSI controller; use virtio' }]);
+    }
+    if (spec.disks.some((d) => d.id === disk.id) || spec.nics.some((n) => n.id === disk.id) || disk.id === 'cidata') {
+      throw new ValidationError('disk spec', [{ field: 'id', message: `device id ${disk.id} is already in use on VM ${vmId}` }]);
+    }
+    const next = parseVmSpec({ ...spec, disks: [...spec.disks, disk] });
+    await checkSpecFiles(next, this.#opts.allowedDirs);
+    const qmp = this.#qmp(vm);
+    const { fileNode, formatNode, device } = diskDevices(disk, 0);
+    await qmp.executeUnchecked('blockdev-add', fileNode, opt(opts, 10_000));
+    try {
+      await qmp.executeUnchecked('blockdev-add', formatNode, opt(opts, 10_000));
+      try {
+        await qmp.executeUnchecked('device_add', device, opt(opts, 10_000));
+      } catch (err) {
+        await qmp.execute('blockdev-del', { 'node-name': `d-${disk.id}` }).catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      await qmp.execute('blockdev-del', { 'node-name': `f-${disk.id}` }).catch(() => {});
+      throw new HypervisorError(vmId, 'attach disk', errorMessage(err), { cause: err });
+    }
+    vm.record = { ...vm.record, spec: next };
+    await writeVmRecord(vm.paths.record, vm.record);
+    this.#log.info({ vmId, diskId: disk.id }, 'disk attached');
+  }
+
+  async detachDisk(vmId: string, diskId: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'detach a disk from', ['running', 'paused'], opts);
+    const spec = vm.record.spec;
+    if (!spec.disks.some((d) => d.id === diskId)) throw new ValidationError('disk', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
+    const qmp = this.#qmp(vm);
+    // Unplugging needs the guest's cooperation (ACPI hot-plug): wait for QEMU to confirm.
+    const deleted = qmp.waitForEvent('DEVICE_DELETED', { ...opt(opts, 30_000), match: (e) => e.data['device'] === diskId });
+    await qmp.execute('device_del', { id: diskId }, opt(opts, 5_000));
+    try {
+      await deleted;
+    } catch (err) {
+      throw new HypervisorError(vmId, 'detach disk', `the guest did not release ${diskId}: ${errorMessage(err)}`, { cause: err });
+    }
+    await qmp.execute('blockdev-del', { 'node-name': `d-${diskId}` }, opt(opts, 5_000));
+    await qmp.execute('blockdev-del', { 'node-name': `f-${diskId}` }, opt(opts, 5_000));
+    const next: VmSpec = parseVmSpec({ ...spec, disks: spec.disks.filter((d) => d.id !== diskId) });
+    vm.record = { ...vm.record, spec: next };
+    await writeVmRecord(vm.paths.record, vm.record);
+    this.#log.info({ vmId, diskId }, 'disk detached');
+  }
+
+  async stats(vmId: string, opts: WaitOptions = {}): Promise<VmStats> {
+    const vm = this.#get(vmId);
+    const { state } = await this.status(vmId, opts);
+    if (state === 'crashed' || state === 'shutoff') throw new VmStateError(vmId, 'read stats of', state);
+    const usage = await processUsage(vm.pid);
+    return { ...usage, memoryBytes: vm.record.spec.memoryMiB * 1024 * 1024 };
+  }
+
+  /** The spec the VM runs with now (hot-plugged disks included). */
+  specOf(vmId: string): VmSpec {
+    return this.#get(vmId).record.spec;
+  }
+
+  async close(): Promise<void> {
+    for (const vm of this.#vms.values()) {
+      vm.ending = true;
+      vm.qmp?.close();
+    }
+    this.#vms.clear();
+  }
+}

@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { runCommand } from '../../util/run-command.js';
+import { pollUntil, type WaitOptions } from '../../util/deadline.js';
+
+/**
+ * Runs QEMU with `-daemonize`: the command returns once QEMU has initialised
+ * (or failed, with its reason on stderr), and the VM outlives this process so
+ * that a restarted agent can adopt it.
+ */
+export async function launchQemu(binary: string, argv: readonly string[], netns: string | undefined, opts: WaitOptions): Promise<void> {
+  const [file, args] = netns === undefined ? [binary, argv] : ['ip', ['netns', 'exec', netns, binary, ...argv]];
+  await runCommand(file, args, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000 });
+}
+
+export async function readPidFile(path: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(path, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `pid` is alive and is the QEMU of this VM: the pid must not have
+ * been reused by an unrelated process since (we only ever signal our own).
+ */
+export async function isQemuOf(pid: number, vmId: string): Promise<boolean> {
+  try {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // A zombie has exited already.
+    if (/^\d+ \(.*\) Z /.test(stat)) return false;
+    return cmdline.split('\0').includes(`guest=${vmId},debug-threads=on`);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for the process to be gone; SIGKILLs it (by pid, after checking it is ours) if it outlives the wait. */
+export async function ensureQemuGone(pid: number, vmId: string, opts: WaitOptions = {}): Promise<void> {
+  try {
+    await pollUntil(`exit of QEMU ${pid}`, async () => ((await isQemuOf(pid, vmId)) ? undefined : true), {
+      timeoutMs: opts.timeoutMs ?? 5_000,
+      intervalMs: 50,
+      signal: opts.signal,
+    });
+  } catch {
+    if (await isQemuOf(pid, vmId)) process.kill(pid, 'SIGKILL');
+    await pollUntil(`exit of killed QEMU ${pid}`, async () => ((await isQemuOf(pid, vmId)) ? undefined : true), { timeoutMs: 5_000, intervalMs: 50 });
+  }
+}
+
+/** CPU time (user + system) and resident memory of a process, from /proc. */
+export async function processUsage(pid: number): Promise<{ cpuTimeMs: number; rssBytes: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at index 2 (state).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+  // USER_HZ is 100 on every Linux/x86 build.
+  return { cpuTimeMs: ticks * 10, rssBytes: rssKb * 1024 };
+}
