@@ -19,6 +19,12 @@ export async function checkSpecFiles(spec: VmSpec, allowedDirs: readonly string[
   if (issues.length > 0) throw new ValidationError('VM spec', issues);
 }
 
+/** A disk about to be hot-plugged: errors name the request's own `path` field. */
+export async function checkDiskFile(path: string, allowedDirs: readonly string[]): Promise<void> {
+  const issue = await checkOne('path', path, await resolveRoots(allowedDirs), 'file');
+  if (issue) throw new ValidationError('disk spec', [issue]);
+}
+
 /** For a file the driver is about to write (saved state): its directory must exist and be allowed. */
 export async function checkWritablePath(field: string, path: string, allowedDirs: readonly string[]): Promise<void> {
   const roots = await resolveRoots(allowedDirs);

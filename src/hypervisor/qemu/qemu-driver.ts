@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
 import { HypervisorError, VmExistsError, VmNotFoundError, VmStateError } from '../hypervisor-errors.js';
 import { parseDiskSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
-import { checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
+import { checkDiskFile, checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
@@ -337,8 +337,8 @@ export class QemuDriver implements Hypervisor {
     if (spec.disks.some((d) => d.id === disk.id) || spec.nics.some((n) => n.id === disk.id) || disk.id === 'cidata') {
       throw new ValidationError('disk spec', [{ field: 'id', message: `device id ${disk.id} is already in use on VM ${vmId}` }]);
     }
+    await checkDiskFile(disk.path, this.#opts.allowedDirs);
     const next = parseVmSpec({ ...spec, disks: [...spec.disks, disk] });
-    await checkSpecFiles(next, this.#opts.allowedDirs);
     const qmp = this.#qmp(vm);
     const { fileNode, formatNode, device } = diskDevices(disk, 0);
     await qmp.executeUnchecked('blockdev-add', fileNode, opt(opts, 10_000));

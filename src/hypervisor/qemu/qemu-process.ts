@@ -37,17 +37,30 @@ export async function isQemuOf(pid: number, vmId: string): Promise<boolean> {
   }
 }
 
+/**
+ * True once `pid` has finished exiting (no /proc entry, or a zombie). While a
+ * process exits its cmdline already reads empty, so "not our QEMU any more" is
+ * not yet "gone": its sockets and files may still be held.
+ */
+export async function processGone(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return /^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return true;
+  }
+}
+
 /** Waits for the process to be gone; SIGKILLs it (by pid, after checking it is ours) if it outlives the wait. */
 export async function ensureQemuGone(pid: number, vmId: string, opts: WaitOptions = {}): Promise<void> {
+  const gone = async (): Promise<true | undefined> => ((await processGone(pid)) ? true : undefined);
   try {
-    await pollUntil(`exit of QEMU ${pid}`, async () => ((await isQemuOf(pid, vmId)) ? undefined : true), {
-      timeoutMs: opts.timeoutMs ?? 5_000,
-      intervalMs: 50,
-      signal: opts.signal,
-    });
+    await pollUntil(`exit of QEMU ${pid}`, gone, { timeoutMs: opts.timeoutMs ?? 5_000, intervalMs: 50, signal: opts.signal });
   } catch {
-    if (await isQemuOf(pid, vmId)) process.kill(pid, 'SIGKILL');
-    await pollUntil(`exit of killed QEMU ${pid}`, async () => ((await isQemuOf(pid, vmId)) ? undefined : true), { timeoutMs: 5_000, intervalMs: 50 });
+    // Only a pid proven to be this VM's QEMU is ever signalled: pids get reused.
+    if (!(await isQemuOf(pid, vmId))) return;
+    process.kill(pid, 'SIGKILL');
+    await pollUntil(`exit of killed QEMU ${pid}`, gone, { timeoutMs: 5_000, intervalMs: 50 });
   }
 }
 

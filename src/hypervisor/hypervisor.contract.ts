@@ -1,0 +1,189 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Hypervisor } from './hypervisor.js';
+import type { VmSpecInput } from './vm-spec.js';
+import { VmExistsError, VmNotFoundError, VmStateError } from './hypervisor-errors.js';
+import { ValidationError } from '../errors/validation-error.js';
+import { pollUntil, sleep } from '../util/deadline.js';
+
+/** What a driver's test setup hands the contract suite. */
+export interface ContractEnv {
+  driver: Hypervisor;
+  /** Closes the current driver and opens a new one over the same host state (a restarted agent). */
+  reopen(): Promise<Hypervisor>;
+  /** A bootable spec for a VM with this id (its own disks, config drive). */
+  spec(id: string): Promise<VmSpecInput>;
+  /** An allowed directory to write saved state into. */
+  readonly stateDir: string;
+  /** An existing file outside every allowed directory. */
+  readonly outsideFile: string;
+  /** A fresh raw disk in an allowed directory, for hot-plug. */
+  newDisk(name: string): Promise<string>;
+  /** Ends the VM's process behind the driver's back. */
+  killBehindBack(vmId: string): Promise<void>;
+  /** Resolves once the guest is up (a real guest printed its readiness marker). */
+  waitBooted(vmId: string): Promise<void>;
+  /** The guest's own uptime counter, in seconds. */
+  guestUptime(vmId: string): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+function isValidation(field: string): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(err instanceof ValidationError, `expected ValidationError, got ${String(err)}`);
+    assert.ok(err.issues.some((i) => i.field === field), `expected an issue on ${field}: ${err.message}`);
+    return true;
+  };
+}
+
+/**
+ * One suite over every Hypervisor implementation (after Hono's router
+ * contract tests): what the controller and agents rely on must hold for the
+ * fake exactly as for QEMU.
+ */
+export function hypervisorContract(name: string, makeEnv: () => Promise<ContractEnv>): void {
+  describe(`Hypervisor contract: ${name}`, () => {
+    let env: ContractEnv;
+    let hv: Hypervisor;
+    before(async () => {
+      env = await makeEnv();
+      hv = env.driver;
+    });
+    after(async () => {
+      for (const s of await hv.list().catch(() => [])) await hv.destroy(s.id).catch(() => {});
+      await env.cleanup();
+    });
+
+    it('starts a VM, reports it running, refuses a second with the same id', async () => {
+      const spec = await env.spec('c-start');
+      const s = await hv.start(spec);
+      assert.equal(s.id, 'c-start');
+      assert.equal(s.state, 'running');
+      assert.ok(s.pid !== undefined && s.pid > 0);
+      assert.ok((await hv.list()).some((v) => v.id === 'c-start'));
+      await assert.rejects(hv.start(spec), VmExistsError);
+      await hv.destroy('c-start');
+      await assert.rejects(hv.status('c-start'), VmNotFoundError);
+      await hv.destroy('c-start'); // idempotent
+      assert.ok(!(await hv.list()).some((v) => v.id === 'c-start'));
+    });
+
+    it('rejects an invalid spec before starting anything, naming the field', async () => {
+      const spec = await env.spec('c-bad');
+      const before = (await hv.list()).length;
+      await assert.rejects(hv.start({ ...spec, vcpus: 0 }), isValidation('vcpus'));
+      await assert.rejects(hv.start({ ...spec, memoryMiB: -5 }), isValidation('memoryMiB'));
+      await assert.rejects(hv.start({ ...spec, memoryMiB: '1G' }), isValidation('memoryMiB'));
+      const disks = spec.disks ?? [];
+      assert.ok(disks.length > 0, 'the bootable spec has a disk');
+      await assert.rejects(hv.start({ ...spec, disks: [{ ...disks[0]!, format: 'vhdx' }] }), isValidation('disks.0.format'));
+      await assert.rejects(hv.start({ ...spec, disks: [{ ...disks[0]!, path: join(env.stateDir, 'missing.qcow2') }] }), isValidation('disks.0.path'));
+      await assert.rejects(hv.start({ ...spec, disks: [{ ...disks[0]!, path: env.outsideFile }] }), (err: unknown) => {
+        assert.ok(isValidation('disks.0.path')(err));
+        assert.match((err as Error).message, /outside the allowed directories/);
+        return true;
+      });
+      await assert.rejects(hv.start({ ...spec, nics: [{ kind: 'tap', id: 'eth0', mac: '52:54:00:zz:00:01', ifname: 'tx0' }] }), isValidation('nics.0.mac'));
+      assert.equal((await hv.list()).length, before);
+      await assert.rejects(hv.status('c-bad'), VmNotFoundError);
+    });
+
+    it('starts paused when asked; pause and resume; refuses actions from the wrong state', async () => {
+      await hv.start(await env.spec('c-pause'), { paused: true });
+      assert.equal((await hv.status('c-pause')).state, 'paused');
+      await assert.rejects(hv.pause('c-pause'), (err: unknown) => err instanceof VmStateError && /paused/.test(err.message));
+      await hv.resume('c-pause');
+      assert.equal((await hv.status('c-pause')).state, 'running');
+      await assert.rejects(hv.resume('c-pause'), (err: unknown) => err instanceof VmStateError && err.state === 'running');
+      await env.waitBooted('c-pause');
+      await hv.pause('c-pause');
+      assert.equal((await hv.status('c-pause')).state, 'paused');
+      const u1 = await hv.stats('c-pause');
+      await hv.resume('c-pause');
+      assert.equal((await hv.status('c-pause')).state, 'running');
+      assert.equal(u1.memoryBytes, 128 * 1024 * 1024);
+      assert.ok(u1.cpuTimeMs > 0 && u1.rssBytes > 0);
+      await hv.destroy('c-pause');
+    });
+
+    it('shuts down: the guest powers off and the VM is gone', async () => {
+      await hv.start(await env.spec('c-off'));
+      await env.waitBooted('c-off');
+      const r = await hv.shutdown('c-off', { timeoutMs: 30_000 });
+      assert.equal(r.clean, true);
+      await assert.rejects(hv.status('c-off'), VmNotFoundError);
+    });
+
+    it('saves and restores: the guest keeps its uptime (no reboot)', async () => {
+      const spec = await env.spec('c-save');
+      await hv.start(spec);
+      await env.waitBooted('c-save');
+      await sleep(1_000);
+      const before = await env.guestUptime('c-save');
+      const path = join(env.stateDir, 'c-save.state');
+      const saved = await hv.save('c-save', path);
+      assert.ok(saved.bytes > 0);
+      assert.equal((await stat(path)).size, saved.bytes);
+      await assert.rejects(hv.status('c-save'), VmNotFoundError);
+      const s = await hv.restore(spec, path);
+      assert.equal(s.state, 'running');
+      const afterRestore = await env.guestUptime('c-save');
+      assert.ok(afterRestore >= before, `uptime went on: ${before} → ${afterRestore}`);
+      assert.ok(afterRestore < before + 30, `no reboot and no time lost to the save: ${before} → ${afterRestore}`);
+      await hv.destroy('c-save');
+    });
+
+    it('refuses to save to or restore from a path outside the allowed directories', async () => {
+      const spec = await env.spec('c-savebad');
+      await hv.start(spec);
+      await assert.rejects(hv.save('c-savebad', '/etc/nubo-state'), isValidation('statePath'));
+      assert.equal((await hv.status('c-savebad')).state, 'running');
+      await hv.destroy('c-savebad');
+      await assert.rejects(hv.restore(spec, join(env.stateDir, 'never-saved.state')), isValidation('statePath'));
+      await assert.rejects(hv.status('c-savebad'), VmNotFoundError);
+    });
+
+    it('hot-plugs and unplugs a disk', async () => {
+      await hv.start(await env.spec('c-disk'));
+      await env.waitBooted('c-disk');
+      const path = await env.newDisk('c-disk-extra.raw');
+      await hv.attachDisk('c-disk', { id: 'extra', path, format: 'raw' });
+      await assert.rejects(hv.attachDisk('c-disk', { id: 'extra', path, format: 'raw' }), isValidation('id'));
+      await assert.rejects(hv.attachDisk('c-disk', { id: 'other', path: env.outsideFile, format: 'raw' }), isValidation('path'));
+      await hv.detachDisk('c-disk', 'extra');
+      await assert.rejects(hv.detachDisk('c-disk', 'extra'), isValidation('diskId'));
+      assert.equal((await hv.status('c-disk')).state, 'running');
+      await hv.destroy('c-disk');
+    });
+
+    it('a VM killed behind its back is reported crashed promptly, and calls fail fast', async () => {
+      await hv.start(await env.spec('c-kill'));
+      await env.killBehindBack('c-kill');
+      const t0 = Date.now();
+      const s = await pollUntil('crash noticed', async () => {
+        const st = await hv.status('c-kill', { timeoutMs: 2_000 });
+        return st.state === 'crashed' ? st : undefined;
+      }, { timeoutMs: 2_000, intervalMs: 50 });
+      assert.ok(Date.now() - t0 < 2_000);
+      assert.match(s.reason ?? '', /exit|gone/);
+      await assert.rejects(hv.pause('c-kill', { timeoutMs: 2_000 }), VmStateError);
+      await hv.destroy('c-kill');
+      await assert.rejects(hv.status('c-kill'), VmNotFoundError);
+    });
+
+    it('a restarted driver adopts the VMs that kept running', async () => {
+      await hv.start(await env.spec('c-adopt'));
+      hv = await env.reopen();
+      await assert.rejects(hv.status('c-adopt'), VmNotFoundError);
+      const adopted = await hv.adopt();
+      const mine = adopted.find((v) => v.id === 'c-adopt');
+      assert.equal(mine?.state, 'running');
+      await hv.pause('c-adopt');
+      assert.equal((await hv.status('c-adopt')).state, 'paused');
+      await hv.destroy('c-adopt');
+      await assert.rejects(hv.status('c-adopt'), VmNotFoundError);
+    });
+  });
+}
