@@ -13,7 +13,7 @@ const deviceId = z.string().regex(/^[a-z][a-z0-9-]{0,23}$/, 'must be 1-24 chars 
 // Paths end up in QEMU option strings and `exec:` URIs: keep them to a plain character set.
 const absPath = z
   .string()
-  .regex(/^\/[A-Za-z0-9._\/+@-]*$/, 'must be an absolute path of letters, digits and ._/+@-')
+  .regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of letters, digits and ._/+@-')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ..');
 const mac = z
   .string()

@@ -11,7 +11,7 @@ export interface WaitOptions {
  * aborts with a TimeoutError naming the operation, so a caller sees what was
  * being waited for rather than a bare AbortError. `dispose` clears the timer.
  */
-export function deadline(operation: string, timeoutMs: number, signal?: AbortSignal | undefined): { signal: AbortSignal; dispose(): void } {
+export function deadline(operation: string, timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal; dispose(): void } {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(new TimeoutError(operation, timeoutMs)), timeoutMs);
   const onAbort = (): void => ctl.abort(signal?.reason);
@@ -33,7 +33,7 @@ export function abortReason(signal: AbortSignal, what: string): Error {
 }
 
 /** Resolves after `ms`, or rejects when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal | undefined): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortReason(signal, 'sleep'));

@@ -79,7 +79,7 @@ export class QmpClient {
 
   /** Sends a command of the typed schema and resolves with its `return` value. */
   execute<K extends QmpCommandName>(command: K, ...[args, opts]: ArgsParam<K>): Promise<QmpCommands[K]['result']> {
-    return this.executeUnchecked(command, args as Record<string, unknown> | undefined, opts) as Promise<QmpCommands[K]['result']>;
+    return this.executeUnchecked(command, args, opts) as Promise<QmpCommands[K]['result']>;
   }
 
   /** Sends any command; the result is not typed. */

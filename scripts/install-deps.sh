@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nubo needs, idempotently. Run as root.
+# Shared by the README's quick start and .ci/run so that both install the same.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  qemu-system-x86   # the hypervisor (KVM where available, TCG otherwise)
+  qemu-utils        # qemu-img: overlays, conversion, inspection
+  busybox-static    # only its package file is used, for the guest initramfs
+  cpio              # packs the guest initramfs
+  e2fsprogs         # mkfs.ext4 for the guest data disk
+  genisoimage       # NoCloud config drives (ISO 9660, label cidata)
+  iproute2          # TAP devices, bridges, network namespaces
+  xz-utils          # some kernel packages ship xz-compressed modules
+  ca-certificates
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# The image build fetches the guest kernel with `apt-get download`, which needs current package lists.
+# Lists older than a day may name a kernel the mirror no longer has.
+if [ "${#missing[@]}" -gt 0 ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+  apt-get update -qq
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "system packages: ok"
