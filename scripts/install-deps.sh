@@ -11,6 +11,7 @@ pkgs=(
   e2fsprogs         # mkfs.ext4 for the guest data disk
   genisoimage       # NoCloud config drives (ISO 9660, label cidata)
   iproute2          # TAP devices, bridges, network namespaces
+  postgresql        # the scale-out store dialect; tests start their own cluster
   xz-utils          # some kernel packages ship xz-compressed modules
   ca-certificates
 )
