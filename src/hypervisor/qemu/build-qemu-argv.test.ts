@@ -70,8 +70,8 @@ test('NICs: TAP with MAC, user-mode restricted with loopback-only forwards', () 
   assert.equal(netdevs[0], 'tap,id=n-eth0,ifname=tap-vm1,script=no,downscript=no');
   assert.equal(netdevs[1], 'user,id=n-eth1,net=198.18.250.0/24,host=198.18.250.2,restrict=on,hostfwd=tcp:127.0.0.1:18080-198.18.250.15:80');
   const devices = after(argv, '-device');
-  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth0,mac=52:54:00:00:00:01,id=eth0'));
-  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth1,mac=52:54:00:00:00:02,id=eth1'));
+  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth0,mac=52:54:00:00:00:01,id=eth0,romfile='));
+  assert.ok(devices.includes('virtio-net-pci,netdev=n-eth1,mac=52:54:00:00:00:02,id=eth1,romfile='));
   assert.match(buildQemuArgv(spec, { accel: 'kvm', paths }).join(' '), /script=no,downscript=no,vhost=on/);
 });
 

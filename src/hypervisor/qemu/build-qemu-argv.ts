@@ -101,5 +101,6 @@ function nicArgs(nic: NicSpec, accel: 'kvm' | 'tcg'): string[] {
       netdev += `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.guestAddress ?? formatIpv4(base + 15)}:${f.guestPort}`;
     }
   }
-  return ['-netdev', netdev, '-device', `${model},netdev=n-${nic.id},mac=${nic.mac},id=${nic.id}`];
+  // romfile= drops the iPXE option ROM: nubo never network-boots, and it costs ~0.45 s of every boot under TCG.
+  return ['-netdev', netdev, '-device', `${model},netdev=n-${nic.id},mac=${nic.mac},id=${nic.id},romfile=`];
 }

@@ -9,7 +9,9 @@ import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
 import { QmpClient } from './qmp-client.js';
-import { buildQemuArgv, diskDevices } from './build-qemu-argv.js';
+import { buildQemuArgv } from './build-qemu-argv.js';
+import { qmpHotplugDisk, qmpUnplugDisk } from './qmp-disk-hotplug.js';
+import { qmpSaveState } from './qmp-save-state.js';
 import { mapRunState } from './map-run-state.js';
 import { vmPaths, type VmPaths } from './vm-paths.js';
 import { ensureQemuGone, isQemuOf, launchQemu, processUsage, readPidFile } from './qemu-process.js';
@@ -303,16 +305,7 @@ export class QemuDriver implements Hypervisor {
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
     try {
-      await qmp.execute('migrate', { uri: `exec:cat > ${statePath}` }, opt(opts, 5_000));
-      const final = await pollUntil(
-        `save of ${vmId}`,
-        async () => {
-          const m = await qmp.execute('query-migrate', undefined, opt(opts, 5_000));
-          return m.status === 'completed' || m.status === 'failed' || m.status === 'cancelled' ? m : undefined;
-        },
-        { ...opt(opts, 300_000), intervalMs: 50 },
-      );
-      if (final.status !== 'completed') throw new Error(final['error-desc'] ?? `migration ${final.status}`);
+      await qmpSaveState(qmp, statePath, opt(opts, 300_000));
     } catch (err) {
       await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
       await rm(statePath, { force: true });
@@ -339,19 +332,9 @@ export class QemuDriver implements Hypervisor {
     }
     await checkDiskFile(disk.path, this.#opts.allowedDirs);
     const next = parseVmSpec({ ...spec, disks: [...spec.disks, disk] });
-    const qmp = this.#qmp(vm);
-    const { fileNode, formatNode, device } = diskDevices(disk, 0);
-    await qmp.executeUnchecked('blockdev-add', fileNode, opt(opts, 10_000));
     try {
-      await qmp.executeUnchecked('blockdev-add', formatNode, opt(opts, 10_000));
-      try {
-        await qmp.executeUnchecked('device_add', device, opt(opts, 10_000));
-      } catch (err) {
-        await qmp.execute('blockdev-del', { 'node-name': `d-${disk.id}` }).catch(() => {});
-        throw err;
-      }
+      await qmpHotplugDisk(this.#qmp(vm), disk, opt(opts, 10_000));
     } catch (err) {
-      await qmp.execute('blockdev-del', { 'node-name': `f-${disk.id}` }).catch(() => {});
       throw new HypervisorError(vmId, 'attach disk', errorMessage(err), { cause: err });
     }
     vm.record = { ...vm.record, spec: next };
@@ -363,17 +346,11 @@ export class QemuDriver implements Hypervisor {
     const vm = await this.#require(vmId, 'detach a disk from', ['running', 'paused'], opts);
     const spec = vm.record.spec;
     if (!spec.disks.some((d) => d.id === diskId)) throw new ValidationError('disk', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
-    const qmp = this.#qmp(vm);
-    // Unplugging needs the guest's cooperation (ACPI hot-plug): wait for QEMU to confirm.
-    const deleted = qmp.waitForEvent('DEVICE_DELETED', { ...opt(opts, 30_000), match: (e) => e.data['device'] === diskId });
-    await qmp.execute('device_del', { id: diskId }, opt(opts, 5_000));
     try {
-      await deleted;
+      await qmpUnplugDisk(this.#qmp(vm), diskId, opt(opts, 30_000));
     } catch (err) {
       throw new HypervisorError(vmId, 'detach disk', `the guest did not release ${diskId}: ${errorMessage(err)}`, { cause: err });
     }
-    await qmp.execute('blockdev-del', { 'node-name': `d-${diskId}` }, opt(opts, 5_000));
-    await qmp.execute('blockdev-del', { 'node-name': `f-${diskId}` }, opt(opts, 5_000));
     const next: VmSpec = parseVmSpec({ ...spec, disks: spec.disks.filter((d) => d.id !== diskId) });
     vm.record = { ...vm.record, spec: next };
     await writeVmRecord(vm.paths.record, vm.record);

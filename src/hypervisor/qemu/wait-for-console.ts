@@ -2,16 +2,17 @@ import { readFile } from 'node:fs/promises';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 
 /**
- * Waits until the VM's console log contains `text` (e.g. `NUBO-READY vm-1`)
- * and returns the log up to then. The log is a file QEMU appends to, so
- * polling it is simple and survives a restart of the watcher.
+ * Waits until the VM's console log has a line that is exactly `line` (e.g.
+ * `NUBO-READY vm-1` — a whole line, so that vm-1 does not match vm-10) and
+ * returns the log. The serial console ends lines in CRLF. The log is a file
+ * QEMU appends to, so polling it is simple and survives a restart of the watcher.
  */
-export async function waitForConsole(logPath: string, text: string, opts: WaitOptions = {}): Promise<string> {
+export async function waitForConsole(logPath: string, line: string, opts: WaitOptions = {}): Promise<string> {
   return pollUntil(
-    `console text "${text}"`,
+    `console line "${line}"`,
     async () => {
       const log = await readFile(logPath, 'utf8').catch(() => '');
-      return log.includes(text) ? log : undefined;
+      return log.split('\n').some((l) => l.replace(/\r$/, '') === line) ? log : undefined;
     },
     { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 50 },
   );
