@@ -44,6 +44,9 @@ export interface Hypervisor {
   detachDisk(vmId: string, diskId: string, opts?: WaitOptions): Promise<void>;
   stats(vmId: string, opts?: WaitOptions): Promise<VmStats>;
 
+  /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
+  consoleLogPath?(vmId: string): string;
+
   /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
   close(): Promise<void>;
 }

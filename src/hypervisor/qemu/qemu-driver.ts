@@ -73,6 +73,10 @@ export class QemuDriver implements Hypervisor {
     return this.capabilities.kvm ? 'kvm' : 'tcg';
   }
 
+  consoleLogPath(vmId: string): string {
+    return this.pathsOf(vmId).serialLog;
+  }
+
   /** Runtime file locations of a VM (console log, sockets); for consoles and tests. */
   pathsOf(vmId: string): VmPaths {
     return vmPaths(this.#opts.runDir, vmId);

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+
+/**
+ * The agent's HTTP contract, shared by the agent server (validation, OpenAPI)
+ * and the controller's agent client (typed calls). One file so that the two
+ * sides cannot drift apart.
+ */
+
+const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a MAC like 52:54:00:12:34:56 (lower-case hex)');
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
+export const vmIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be 1-40 chars of a-z, 0-9 and -, starting with a letter');
+
+/** A file the agent fetches once into its image cache and verifies. */
+export const imageRefSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
+  url: z.url(),
+  sha256,
+  sizeBytes: z.number().int().nonnegative(),
+  format: z.enum(['qcow2', 'raw', 'kernel', 'initrd']),
+});
+export type ImageRef = z.infer<typeof imageRefSchema>;
+
+export const agentNicSchema = z.strictObject({
+  mac,
+  /** Guest address (CIDR) handed over in the config drive. */
+  address: z.string().optional(),
+  gateway: z.string().optional(),
+  dns: z.array(z.string()).max(4).optional(),
+  /** Host bridge to attach the TAP to; without it the NIC is user-mode on a private lab subnet. */
+  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional(),
+});
+
+/** What the controller asks an agent to run: everything resolved, nothing left to look up. */
+export const agentVmSpecSchema = z.strictObject({
+  vcpus: z.number().int().min(1).max(64),
+  memoryMiB: z.number().int().min(16).max(1024 * 1024),
+  cpuModel: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).default('qemu64'),
+  disk: z.strictObject({
+    image: imageRefSchema,
+    /** overlay: qcow2 on the cached image (O(1)); copy: a full standalone copy. */
+    mode: z.enum(['overlay', 'copy']).default('overlay'),
+  }),
+  kernel: imageRefSchema.optional(),
+  initrd: imageRefSchema.optional(),
+  cmdline: z.string().max(2048).optional(),
+  nics: z.array(agentNicSchema).max(8).default([]),
+  context: z.strictObject({
+    hostname: z.string().regex(/^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/),
+    userData: z.string().max(64 * 1024).optional(),
+    sshAuthorizedKeys: z.array(z.string().max(8192)).max(32).optional(),
+  }),
+});
+export type AgentVmSpec = z.output<typeof agentVmSpecSchema>;
+export type AgentVmSpecInput = z.input<typeof agentVmSpecSchema>;
+
+export const agentVmStateSchema = z.enum(['running', 'paused', 'suspended', 'poweroff', 'crashed', 'error', 'inmigrate', 'postmigrate', 'saving']);
+export type AgentVmState = z.infer<typeof agentVmStateSchema>;
+
+export const agentVmReportSchema = z.object({
+  id: z.string(),
+  state: agentVmStateSchema,
+  pid: z.number().optional(),
+  reason: z.string().optional(),
+});
+export type AgentVmReport = z.infer<typeof agentVmReportSchema>;
+
+export const hostReportSchema = z.object({
+  name: z.string(),
+  cpuModel: z.string(),
+  cpuModels: z.array(z.string()),
+  cpuFlags: z.array(z.string()),
+  kvm: z.boolean(),
+  totalCpus: z.number(),
+  totalMemoryMiB: z.number(),
+  totalDiskMiB: z.number(),
+  usage: z.object({ load: z.number(), usedMemoryMiB: z.number(), usedDiskMiB: z.number() }),
+  vms: z.array(agentVmReportSchema),
+  at: z.string(),
+});
+export type HostReport = z.infer<typeof hostReportSchema>;
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+});

@@ -1,0 +1,47 @@
+import { cpus, loadavg, totalmem, freemem } from 'node:os';
+import { readFile, statfs } from 'node:fs/promises';
+import { runCommand } from '../util/run-command.js';
+
+export interface HostFacts {
+  readonly cpuModel: string;
+  /** CPU models this host's QEMU can run a guest with. */
+  readonly cpuModels: readonly string[];
+  readonly cpuFlags: readonly string[];
+  readonly totalCpus: number;
+  readonly totalMemoryMiB: number;
+}
+
+/**
+ * What does not change while the agent runs: read once at start-up. Under TCG
+ * every model QEMU knows is runnable (it is emulated); with KVM a model needs
+ * the host CPU's flags, which the controller's compatibility check compares.
+ */
+export async function readHostFacts(qemuBinary: string): Promise<HostFacts> {
+  const { stdout } = await runCommand(qemuBinary, ['-cpu', 'help'], { timeoutMs: 15_000 });
+  const cpuModels = stdout
+    .split('\n')
+    .map((l) => /^x86\s+(\S+)/.exec(l)?.[1])
+    .filter((m): m is string => m !== undefined);
+  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const cpuFlags = (/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/).filter(Boolean);
+  return {
+    cpuModel: 'qemu64',
+    cpuModels,
+    cpuFlags,
+    totalCpus: cpus().length,
+    totalMemoryMiB: Math.floor(totalmem() / 2 ** 20),
+  };
+}
+
+/** Usage that changes: load (0..1 of all CPUs), memory and datastore space. */
+export async function readHostUsage(dataDir: string, totalCpus: number): Promise<{ load: number; usedMemoryMiB: number; usedDiskMiB: number; totalDiskMiB: number }> {
+  const fs = await statfs(dataDir);
+  const totalDisk = fs.blocks * fs.bsize;
+  const freeDisk = fs.bavail * fs.bsize;
+  return {
+    load: Math.min(1, (loadavg()[0] ?? 0) / totalCpus),
+    usedMemoryMiB: Math.floor((totalmem() - freemem()) / 2 ** 20),
+    usedDiskMiB: Math.floor((totalDisk - freeDisk) / 2 ** 20),
+    totalDiskMiB: Math.floor(totalDisk / 2 ** 20),
+  };
+}

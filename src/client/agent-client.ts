@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { agentVmReportSchema, hostReportSchema, type AgentVmReport, type AgentVmSpecInput, type HostReport } from '../agent/agent-api.js';
+import type { WaitOptions } from '../util/deadline.js';
+import { jsonRequest } from './json-request.js';
+
+/** The controller's typed client of one host agent. */
+export class AgentClient {
+  constructor(readonly baseUrl: string, readonly token: string) {}
+
+  #call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T> | undefined, body: unknown, o: WaitOptions, timeoutMs: number): Promise<T> {
+    return jsonRequest({ method, url: `${this.baseUrl}${path}`, token: this.token, body, ...(schema ? { schema } : {}), signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
+  }
+
+  host(o: WaitOptions = {}): Promise<HostReport> {
+    return this.#call('GET', '/agent/v1/host', hostReportSchema, undefined, o, 10_000);
+  }
+  list(o: WaitOptions = {}): Promise<AgentVmReport[]> {
+    return this.#call('GET', '/agent/v1/vms', z.array(agentVmReportSchema), undefined, o, 10_000);
+  }
+  get(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('GET', `/agent/v1/vms/${id}`, agentVmReportSchema, undefined, o, 10_000);
+  }
+  /** Prolog; fetching a large image can take minutes. */
+  prepare(id: string, spec: AgentVmSpecInput, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('PUT', `/agent/v1/vms/${id}`, agentVmReportSchema, spec, o, 600_000);
+  }
+  start(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/start`, agentVmReportSchema, undefined, o, 180_000);
+  }
+  powerOff(id: string, hard: boolean, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/poweroff`, agentVmReportSchema, { hard }, o, 90_000);
+  }
+  reboot(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/reboot`, agentVmReportSchema, undefined, o, 30_000);
+  }
+  suspend(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/suspend`, agentVmReportSchema, undefined, o, 600_000);
+  }
+  delete(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}`, undefined, undefined, o, 60_000);
+  }
+}

@@ -1,0 +1,54 @@
+import type { z } from 'zod';
+import { deadline } from '../util/deadline.js';
+import { errorMessage } from '../errors/nubo-error.js';
+import { TimeoutError } from '../errors/timeout-error.js';
+import { RemoteError, UnreachableError } from './remote-error.js';
+
+export interface JsonRequest<T> {
+  readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
+  readonly url: string;
+  readonly token: string;
+  readonly body?: unknown;
+  /** Parses (and so checks) the answer; omitted for 204 answers. */
+  readonly schema?: z.ZodType<T>;
+  readonly signal?: AbortSignal | undefined;
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * One JSON call to a nubo server with a bearer token and a deadline. Error
+ * bodies (`{error: {code, message, details}}`) come back as RemoteError with
+ * the server's code, so callers branch on codes, not on text.
+ */
+export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
+  const d = deadline(`${r.method} ${r.url}`, r.timeoutMs ?? 30_000, r.signal);
+  let res: Response;
+  try {
+    res = await fetch(r.url, {
+      method: r.method,
+      headers: { authorization: `Bearer ${r.token}`, ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(r.body !== undefined ? { body: JSON.stringify(r.body) } : {}),
+      signal: d.signal,
+    });
+    const text = await res.text();
+    if (!res.ok) {
+      let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        // Not one of ours (a proxy, a crash page): keep the status.
+      }
+      throw new RemoteError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? `${r.method} ${r.url}: HTTP ${res.status}`, body.error?.details ?? {});
+    }
+    if (!r.schema) return undefined as T;
+    return r.schema.parse(text === '' ? undefined : JSON.parse(text));
+  } catch (err) {
+    if (err instanceof RemoteError) throw err;
+    if (d.signal.aborted && d.signal.reason instanceof TimeoutError) throw new UnreachableError(r.url, d.signal.reason.message, { cause: err });
+    if (r.signal?.aborted) throw err;
+    if (err instanceof TypeError) throw new UnreachableError(r.url, errorMessage((err as { cause?: unknown }).cause ?? err), { cause: err });
+    throw err;
+  } finally {
+    d.dispose();
+  }
+}

@@ -1,0 +1,42 @@
+import type { FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { NuboError } from '../errors/nubo-error.js';
+import { ValidationError } from '../errors/validation-error.js';
+import { httpStatusOf } from './http-status-of.js';
+
+/**
+ * Every error leaves the server as `{error: {code, message, details}}`:
+ * schema violations as VALIDATION_FAILED naming each field, nubo's typed
+ * errors by their code, anything else as a 500 whose details stay in the log.
+ */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const where = (err as { validationContext?: string }).validationContext ?? 'body';
+      const issues = err.validation.map((v) => {
+        const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+        return { field: path || where, message: v.message ?? 'is invalid' };
+      });
+      const e = new ValidationError(`request ${where}`, issues);
+      return reply.status(400).send({ error: { code: e.code, message: e.message, details: { location: where, issues } } });
+    }
+    const fe = err as { statusCode?: number; code?: string; message: string };
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe.statusCode === 400 && !(err instanceof NuboError))) {
+      // Malformed JSON and the like: Fastify's own 400s.
+      return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: `invalid request: ${fe.message}`, details: { location: 'body' } } });
+    }
+    if (err instanceof NuboError) {
+      const status = httpStatusOf(err.code);
+      if (status >= 500) req.log.error({ err }, 'request failed');
+      return reply.status(status).send({ error: err.toJSON() });
+    }
+    if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return reply.status(fe.statusCode).send({ error: { code: fe.code ?? 'BAD_REQUEST', message: fe.message, details: {} } });
+    }
+    req.log.error({ err }, 'unexpected error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log', details: {} } });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: {} } }),
+  );
+}
