@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import {
+  eventView, hostView, imageView, templateView, userView, vmDetailView, vmView,
+  type CreateVmBody, type EventView, type HostView, type ImageView, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+} from '../controller/api/api-schemas.js';
+import type { WaitOptions } from '../util/deadline.js';
+import { jsonRequest } from './json-request.js';
+
+type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** Typed client of the controller's native API (`/api/v1`), as used by the CLI and tests. */
+export class NuboClient {
+  constructor(readonly baseUrl: string, readonly token: string) {}
+
+  #call<T>(method: Method, path: string, schema: z.ZodType<T> | undefined, body?: unknown, o: WaitOptions = {}): Promise<T> {
+    return jsonRequest({ method, url: `${this.baseUrl}/api/v1${path}`, token: this.token, body, ...(schema ? { schema } : {}), signal: o.signal, timeoutMs: o.timeoutMs ?? 30_000 });
+  }
+
+  whoami(o?: WaitOptions) { return this.#call('GET', '/users/me', userView, undefined, o); }
+
+  listHosts(o?: WaitOptions): Promise<HostView[]> { return this.#call('GET', '/hosts', z.array(hostView), undefined, o); }
+  getHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
+  registerHost(body: { name: string; agentUrl: string; agentToken: string }, o?: WaitOptions): Promise<HostView> { return this.#call('POST', '/hosts', hostView, body, o); }
+  enableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/enable`, hostView, undefined, o); }
+  disableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/disable`, hostView, undefined, o); }
+
+  listImages(o?: WaitOptions): Promise<ImageView[]> { return this.#call('GET', '/images', z.array(imageView), undefined, o); }
+  getImage(id: string, o?: WaitOptions): Promise<ImageView> { return this.#call('GET', `/images/${encodeURIComponent(id)}`, imageView, undefined, o); }
+  registerImage(body: { name: string; path: string; format?: ImageView['format'] }, o?: WaitOptions): Promise<ImageView> {
+    return this.#call('POST', '/images', imageView, body, { timeoutMs: 600_000, ...o });
+  }
+  deleteImage(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/images/${encodeURIComponent(id)}`, undefined, undefined, o); }
+
+  listTemplates(o?: WaitOptions): Promise<TemplateView[]> { return this.#call('GET', '/templates', z.array(templateView), undefined, o); }
+  getTemplate(id: string, o?: WaitOptions): Promise<TemplateView> { return this.#call('GET', `/templates/${encodeURIComponent(id)}`, templateView, undefined, o); }
+  createTemplate(body: TemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('POST', '/templates', templateView, body, o); }
+
+  listVms(filter: { state?: string; host?: string } = {}, o?: WaitOptions): Promise<VmView[]> {
+    const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]).toString();
+    return this.#call('GET', `/vms${q ? `?${q}` : ''}`, z.array(vmView), undefined, o);
+  }
+  getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }
+  createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
+  vmAction(id: string, action: VmApiAction, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/actions/${action}`, vmView, undefined, o); }
+  async vmConsole(id: string, o: WaitOptions = {}): Promise<string> {
+    const res = await fetch(`${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`, { headers: { authorization: `Bearer ${this.token}` }, signal: o.signal ?? null });
+    if (!res.ok) await this.getVm(id, o); // turns the error into a typed one (404, 409 …)
+    return res.text();
+  }
+
+  listEvents(since = 0, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?since=${since}`, z.array(eventView), undefined, o); }
+}

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { VM_STATES } from '../../core/vm-state.js';
+
+/**
+ * The native REST API's shapes (`/api/v1`), shared by the controller's routes
+ * (validation, OpenAPI) and the typed client the CLI uses. Requests are strict:
+ * an unknown field is an error naming it, not something silently dropped.
+ */
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 chars of letters, digits and ._-, starting with a letter or digit');
+const id = z.string().min(1).max(64);
+export const idParams = z.object({ id });
+
+// ---------- errors ----------
+export const errorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()) }),
+});
+
+// ---------- hosts ----------
+export const hostStateSchema = z.enum(['init', 'enabled', 'disabled', 'error', 'offline']);
+export const resources = z.object({ cpus: z.number(), memoryMiB: z.number(), diskMiB: z.number() });
+export const hostView = z.object({
+  id: z.string(),
+  name: z.string(),
+  state: hostStateSchema,
+  stateReason: z.string().nullable(),
+  agentUrl: z.string(),
+  cpuModel: z.string().nullable(),
+  total: resources,
+  reserved: resources,
+  usage: z.record(z.string(), z.unknown()).nullable(),
+  lastHeartbeatAt: z.string().nullable(),
+  vms: z.number().int(),
+});
+export type HostView = z.infer<typeof hostView>;
+export const registerHostBody = z.strictObject({
+  name,
+  agentUrl: z.url({ protocol: /^https?$/ }),
+  agentToken: z.string().min(16, 'must be at least 16 characters').max(256),
+});
+
+// ---------- images ----------
+export const imageFormatSchema = z.enum(['qcow2', 'raw', 'kernel', 'initrd']);
+export const imageView = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner: z.string(),
+  format: imageFormatSchema,
+  sizeBytes: z.number(),
+  virtualSizeBytes: z.number(),
+  sha256: z.string(),
+  createdAt: z.string(),
+});
+export type ImageView = z.infer<typeof imageView>;
+export const registerImageBody = z.strictObject({
+  name,
+  /** A file on the controller's machine, copied into the image store. */
+  path: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path'),
+  format: imageFormatSchema.optional(),
+});
+
+// ---------- templates ----------
+export const templateNic = z.strictObject({ network: z.string().max(64).optional() });
+export const templateBody = z.strictObject({
+  name,
+  vcpus: z.number().int().min(1).max(64),
+  memoryMiB: z.number().int().min(16).max(1024 * 1024),
+  /** Image name or id of the root disk. */
+  image: z.string().min(1).max(64),
+  diskMode: z.enum(['overlay', 'copy']).default('overlay'),
+  /** Direct kernel boot: image names or ids of format kernel/initrd. */
+  kernel: z.string().max(64).optional(),
+  initrd: z.string().max(64).optional(),
+  cmdline: z.string().max(2048).optional(),
+  cpuModel: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).default('qemu64'),
+  nics: z.array(templateNic).max(8).default([{}]),
+  userData: z.string().max(64 * 1024).optional(),
+  /** Placement requirements, e.g. `free_memory_mb > 512 && cpu_model == "qemu64"`. */
+  requirements: z.string().max(1024).optional(),
+});
+export type TemplateBody = z.input<typeof templateBody>;
+export const templateView = templateBody.extend({ id: z.string(), owner: z.string(), createdAt: z.string(), diskMode: z.enum(['overlay', 'copy']), cpuModel: z.string(), nics: z.array(templateNic) });
+export type TemplateView = z.infer<typeof templateView>;
+
+// ---------- VMs ----------
+export const vmStateSchema = z.enum(VM_STATES);
+export const vmView = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner: z.string(),
+  template: z.string().nullable(),
+  state: vmStateSchema,
+  stateReason: z.string().nullable(),
+  host: z.string().nullable(),
+  vcpus: z.number(),
+  memoryMiB: z.number(),
+  allowedActions: z.array(z.string()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type VmView = z.infer<typeof vmView>;
+export const vmHistoryView = z.object({ from: vmStateSchema.nullable(), to: vmStateSchema, action: z.string(), reason: z.string().nullable(), at: z.string() });
+export const vmDetailView = vmView.extend({ history: z.array(vmHistoryView) });
+export type VmDetailView = z.infer<typeof vmDetailView>;
+export const createVmBody = z.strictObject({
+  name: name.optional(),
+  template: z.string().min(1).max(64),
+  vcpus: z.number().int().min(1).max(64).optional(),
+  memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
+  userData: z.string().max(64 * 1024).optional(),
+  requirements: z.string().max(1024).optional(),
+});
+export type CreateVmBody = z.input<typeof createVmBody>;
+export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'terminate', 'terminate-hard']);
+export type VmApiAction = z.infer<typeof vmActionSchema>;
+export const vmActionParams = z.object({ id, action: vmActionSchema });
+export const listVmsQuery = z.strictObject({ state: vmStateSchema.optional(), host: z.string().max(64).optional() });
+
+// ---------- users ----------
+export const userView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'user']), createdAt: z.string() });
+
+// ---------- events ----------
+export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.string(), resource: z.string(), resourceId: z.string(), data: z.record(z.string(), z.unknown()) });
+export type EventView = z.infer<typeof eventView>;
