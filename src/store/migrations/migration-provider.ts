@@ -1,0 +1,15 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../schema.js';
+import * as m0001 from './0001-initial.js';
+
+/**
+ * The migrations, listed statically (no directory scan: the compiled layout
+ * and bundlers cannot break it). Each gets the dialect for the few places
+ * where DDL differs. Names sort in apply order.
+ */
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001-initial': { up: (db) => m0001.up(db, dialect), down: (db) => m0001.down(db) },
+  };
+  return { getMigrations: async () => migrations };
+}

@@ -1,0 +1,139 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations/migration-provider.js';
+import type { Database, Dialect } from './schema.js';
+import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
+import type { StoreContext } from './store-context.js';
+import { StoreMigrationError } from './store-errors.js';
+import { DatastoresRepository } from './repositories/datastores-repository.js';
+import { EventsRepository } from './repositories/events-repository.js';
+import { HostsRepository } from './repositories/hosts-repository.js';
+import { ImagesRepository } from './repositories/images-repository.js';
+import { LeasesRepository } from './repositories/leases-repository.js';
+import { MigrationsRepository } from './repositories/migrations-repository.js';
+import { NetworksRepository } from './repositories/networks-repository.js';
+import { TemplatesRepository } from './repositories/templates-repository.js';
+import { UsersRepository } from './repositories/users-repository.js';
+import { VmsRepository } from './repositories/vms-repository.js';
+
+interface CommonConfig {
+  /** The clock (tests pin it); default `new Date()`. */
+  readonly now?: (() => Date) | undefined;
+}
+
+export interface SqliteStoreConfig extends CommonConfig {
+  readonly kind: 'sqlite';
+  /** Database file (created if missing), or `:memory:`. */
+  readonly path: string;
+  /** How long a writer waits for another process's lock; default 5000 ms. */
+  readonly busyTimeoutMs?: number | undefined;
+}
+
+export interface PostgresStoreConfig extends CommonConfig {
+  readonly kind: 'postgres';
+  /** e.g. `postgresql:///nubo?host=/run/postgresql`. */
+  readonly connectionString?: string | undefined;
+  /** Further pool settings (max connections, timeouts …); `types` is always the store's own. */
+  readonly pool?: Omit<pg.PoolConfig, 'types'> | undefined;
+}
+
+export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig;
+
+/** The controller's state: one repository per concept, over one Kysely instance. */
+export interface Store {
+  readonly dialect: Dialect;
+  /** For the rare query no repository offers, and for tests. */
+  readonly db: Kysely<Database>;
+  readonly users: UsersRepository;
+  readonly hosts: HostsRepository;
+  readonly datastores: DatastoresRepository;
+  readonly images: ImagesRepository;
+  readonly templates: TemplatesRepository;
+  readonly vms: VmsRepository;
+  readonly networks: NetworksRepository;
+  readonly leases: LeasesRepository;
+  readonly migrations: MigrationsRepository;
+  readonly events: EventsRepository;
+  close(): Promise<void>;
+}
+
+/** PostgreSQL int8 (bigint, bigserial, count(*)) as a number; the store's values stay far below 2^53. */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`int8 value ${text} exceeds the safe integer range`);
+  return n;
+}
+
+/** OID of PostgreSQL's int8. */
+const INT8_OID = 20;
+
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === INT8_OID && format !== 'binary' ? parseInt8 : (pg.types.getTypeParser(oid, format) as unknown)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function createKysely(config: StoreConfig): Kysely<Database> {
+  if (config.kind === 'sqlite') {
+    const sqlite = new BetterSqlite3(config.path);
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(config.busyTimeoutMs ?? 5000))}`);
+      sqlite.pragma('synchronous = NORMAL');
+    } catch (err) {
+      sqlite.close();
+      throw err;
+    }
+    return new Kysely<Database>({ dialect: new SqliteImmediateDialect({ database: sqlite }) });
+  }
+  const pool = new pg.Pool({ max: 10, ...config.pool, ...(config.connectionString !== undefined ? { connectionString: config.connectionString } : {}), types: pgTypes });
+  // An idle client losing its connection must not crash the controller; the next query reports the failure.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * Opens the store and brings its schema up to date (idempotent: opening an
+ * up-to-date store applies nothing; concurrent openers are serialised by
+ * Kysely's migration lock). Throws StoreMigrationError, with nothing left
+ * open, when a migration fails.
+ */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const db = createKysely(config);
+  const dialect: Dialect = config.kind;
+  const clock = config.now ?? (() => new Date());
+  const ctx: StoreContext = { db, dialect, now: () => clock().toISOString() };
+  try {
+    const migrator = new Migrator({
+      db,
+      provider: migrationProvider(dialect),
+      migrationTableName: 'schema_migration',
+      migrationLockTableName: 'schema_migration_lock',
+    });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error !== undefined) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(setup)';
+      throw new StoreMigrationError(failed, { cause: error });
+    }
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    dialect,
+    db,
+    users: new UsersRepository(ctx),
+    hosts: new HostsRepository(ctx),
+    datastores: new DatastoresRepository(ctx),
+    images: new ImagesRepository(ctx),
+    templates: new TemplatesRepository(ctx),
+    vms: new VmsRepository(ctx),
+    networks: new NetworksRepository(ctx),
+    leases: new LeasesRepository(ctx),
+    migrations: new MigrationsRepository(ctx),
+    events: new EventsRepository(ctx),
+    close: () => (closed ??= db.destroy()),
+  };
+}

@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { HOST_STATES, type HostState, type HostsTable } from '../schema.js';
+import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
+import { NotFoundError, type Resources } from '../store-errors.js';
+import { fields, validateInput } from '../validate-input.js';
+
+export interface Host {
+  readonly id: string;
+  readonly name: string;
+  readonly agentUrl: string;
+  readonly agentToken: string;
+  readonly state: HostState;
+  readonly cpuModel: string;
+  readonly cpuFlags: readonly string[];
+  readonly total: Resources;
+  readonly reserved: Resources;
+  /** total − reserved (negative when a re-registered host shrank below its reservations). */
+  readonly free: Resources;
+  /** The monitoring data of the last heartbeat, as the agent sent it. */
+  readonly usage: JsonObject | null;
+  readonly lastHeartbeatAt: string | null;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly createdAt: string;
+}
+
+const registerSchema = z.object({
+  name: fields.name,
+  agentUrl: z.url({ protocol: /^https?$/ }),
+  agentToken: z.string().min(1).max(1024),
+  cpuModel: z.string().max(256).default(''),
+  cpuFlags: z.array(z.string().min(1).max(64)).max(1024).default([]),
+  totalCpus: fields.count,
+  totalMemoryMib: fields.mib,
+  totalDiskMib: fields.mib,
+  labels: z.record(z.string().min(1).max(128), z.string().max(1024)).default({}),
+});
+export type RegisterHostInput = z.input<typeof registerSchema>;
+
+const usageSchema = fields.jsonObject;
+const stateSchema = z.enum(HOST_STATES);
+
+export function toHost(r: HostsTable): Host {
+  const total = { cpus: r.total_cpus, memoryMib: Number(r.total_memory_mib), diskMib: Number(r.total_disk_mib) };
+  const reserved = { cpus: r.reserved_cpus, memoryMib: Number(r.reserved_memory_mib), diskMib: Number(r.reserved_disk_mib) };
+  return {
+    id: r.id,
+    name: r.name,
+    agentUrl: r.agent_url,
+    agentToken: r.agent_token,
+    state: r.state,
+    cpuModel: r.cpu_model,
+    cpuFlags: fromJson<string[]>(r.cpu_flags, []),
+    total,
+    reserved,
+    free: { cpus: total.cpus - reserved.cpus, memoryMib: total.memoryMib - reserved.memoryMib, diskMib: total.diskMib - reserved.diskMib },
+    usage: fromJson<JsonObject | null>(r.usage, null),
+    lastHeartbeatAt: r.last_heartbeat_at,
+    labels: fromJson<Record<string, string>>(r.labels, {}),
+    createdAt: r.created_at,
+  };
+}
+
+export class HostsRepository {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /**
+   * Registers a host, or updates the one with this name (an agent that
+   * restarted, or was upgraded with more memory). A new host starts `init`;
+   * an existing one keeps its id, state and reservations.
+   */
+  async register(input: RegisterHostInput): Promise<Host> {
+    const v = validateInput('host', registerSchema, input);
+    const described = {
+      agent_url: v.agentUrl,
+      agent_token: v.agentToken,
+      cpu_model: v.cpuModel,
+      cpu_flags: toJson(v.cpuFlags),
+      total_cpus: v.totalCpus,
+      total_memory_mib: v.totalMemoryMib,
+      total_disk_mib: v.totalDiskMib,
+      labels: toJson(v.labels),
+    };
+    return inTransaction(this.ctx, async (trx) => {
+      const row = await trx
+        .insertInto('hosts')
+        .values({
+          id: randomUUID(),
+          name: v.name,
+          state: 'init',
+          reserved_cpus: 0,
+          reserved_memory_mib: 0,
+          reserved_disk_mib: 0,
+          usage: null,
+          last_heartbeat_at: null,
+          created_at: this.ctx.now(),
+          ...described,
+        })
+        .onConflict((oc) => oc.column('name').doUpdateSet(described))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendEvent(this.ctx, trx, { kind: 'host.registered', resource: 'host', resourceId: row.id, data: { name: row.name } });
+      return toHost(row);
+    });
+  }
+
+  async get(id: string): Promise<Host> {
+    const r = await this.ctx.db.selectFrom('hosts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new NotFoundError('host', id);
+    return toHost(r);
+  }
+
+  async findByName(name: string): Promise<Host | undefined> {
+    const r = await this.ctx.db.selectFrom('hosts').selectAll().where('name', '=', name).executeTakeFirst();
+    return r && toHost(r);
+  }
+
+  async list(filter: { state?: HostState | undefined } = {}): Promise<Host[]> {
+    const rows = await this.ctx.db
+      .selectFrom('hosts')
+      .selectAll()
+      .$if(filter.state !== undefined, (q) => q.where('state', '=', filter.state!))
+      .orderBy('name')
+      .execute();
+    return rows.map(toHost);
+  }
+
+  /** Moves the host to `state` and records a `host.state` event (with the previous state). */
+  async setState(id: string, state: HostState, reason?: string): Promise<Host> {
+    const to = validateInput('host state', stateSchema, state);
+    return inTransaction(this.ctx, async (trx) => {
+      const before = await trx
+        .selectFrom('hosts')
+        .select('state')
+        .where('id', '=', id)
+        .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!before) throw new NotFoundError('host', id);
+      const row = await trx.updateTable('hosts').set({ state: to }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      if (before.state !== to) {
+        await appendEvent(this.ctx, trx, {
+          kind: 'host.state',
+          resource: 'host',
+          resourceId: id,
+          data: { from: before.state, to, reason: reason ?? null },
+        });
+      }
+      return toHost(row);
+    });
+  }
+
+  /** Stores the monitoring data of a heartbeat. Not an event: heartbeats are too frequent for the stream. */
+  async recordHeartbeat(id: string, usage: JsonObject, at: Date = new Date(this.ctx.now())): Promise<Host> {
+    const u = validateInput('heartbeat', usageSchema, usage);
+    const row = await this.ctx.db
+      .updateTable('hosts')
+      .set({ usage: toJson(u), last_heartbeat_at: at.toISOString() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError('host', id);
+    return toHost(row);
+  }
+}

@@ -1,0 +1,282 @@
+import { randomUUID } from 'node:crypto';
+import type { Selectable, Transaction } from 'kysely';
+import { z } from 'zod';
+import { VM_STATES, type Database, type VmHistoryTable, type VmState, type VmsTable } from '../schema.js';
+import { appendEvent, fromJson, inTransaction, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
+import { CapacityError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
+import { fields, validateInput } from '../validate-input.js';
+import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
+import { toHost } from './hosts-repository.js';
+
+export interface Vm {
+  readonly id: string;
+  readonly name: string;
+  readonly ownerId: string;
+  readonly templateId: string | null;
+  readonly state: VmState;
+  /** Why the VM is in its state: the pending reason, the phase that failed … */
+  readonly stateReason: string | null;
+  readonly hostId: string | null;
+  readonly spec: JsonObject;
+  /** The action in flight (`{action, from}`), null when the VM rests. */
+  readonly operation: VmOperationRecord | null;
+  /** Capacity reserved on `hostId` for this VM (all zero when it holds none). */
+  readonly reserved: Resources;
+  /** Bumped by every write: optimistic concurrency for callers that read, decide, then write. */
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface VmOperationRecord {
+  readonly action: string;
+  readonly from: VmState;
+}
+
+export interface VmHistoryEntry {
+  readonly id: number;
+  readonly vmId: string;
+  readonly fromState: VmState | null;
+  readonly toState: VmState;
+  readonly action: string;
+  readonly reason: string | null;
+  readonly at: string;
+}
+
+const stateSchema = z.enum(VM_STATES);
+const createSchema = z.object({
+  name: fields.name,
+  ownerId: fields.id,
+  templateId: fields.id.nullable().default(null),
+  spec: fields.jsonObject.default({}),
+  stateReason: z.string().max(1024).nullable().default(null),
+});
+export type CreateVmInput = z.input<typeof createSchema>;
+
+const transitionSchema = z.object({
+  from: z.array(stateSchema).min(1),
+  to: stateSchema,
+  action: z.string().min(1).max(64),
+  reason: z.string().max(1024).optional(),
+  expectedVersion: z.number().int().nonnegative().optional(),
+  patch: z
+    .object({
+      stateReason: z.string().max(1024).nullable().optional(),
+      spec: fields.jsonObject.optional(),
+      /** Set when an action starts, null when it ends; left as is when absent. */
+      operation: z.object({ action: z.string().min(1).max(64), from: stateSchema }).nullable().optional(),
+    })
+    .optional(),
+});
+export type TransitionInput = z.input<typeof transitionSchema>;
+
+const demandSchema = z.object({ cpus: fields.count, memoryMib: fields.mib, diskMib: fields.mib });
+
+function toVm(r: VmsTable): Vm {
+  return {
+    id: r.id,
+    name: r.name,
+    ownerId: r.owner_id,
+    templateId: r.template_id,
+    state: r.state,
+    stateReason: r.state_reason,
+    hostId: r.host_id,
+    spec: fromJson<JsonObject>(r.spec, {}),
+    operation: r.operation === null ? null : fromJson<VmOperationRecord | null>(r.operation, null),
+    reserved: { cpus: r.reserved_cpus, memoryMib: Number(r.reserved_memory_mib), diskMib: Number(r.reserved_disk_mib) },
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function toHistory(r: Selectable<VmHistoryTable>): VmHistoryEntry {
+  return { id: Number(r.id), vmId: r.vm_id, fromState: r.from_state, toState: r.to_state, action: r.action, reason: r.reason, at: r.at };
+}
+
+export class VmsRepository {
+  constructor(private readonly ctx: StoreContext) {}
+
+  /** Records a new VM in `pending` (history + `vm.created` event in the same transaction). */
+  async create(input: CreateVmInput): Promise<Vm> {
+    const v = validateInput('vm', createSchema, input);
+    const at = this.ctx.now();
+    const row: VmsTable = {
+      id: randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
+      state_reason: v.stateReason, host_id: null, spec: toJson(v.spec), operation: null,
+      reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: 0, created_at: at, updated_at: at,
+    };
+    await inTransaction(this.ctx, async (trx) => {
+      await requireExists(trx, 'users', row.owner_id, 'user');
+      if (row.template_id !== null) await requireExists(trx, 'templates', row.template_id, 'template');
+      await trx.insertInto('vms').values(row).execute();
+      await this.record(trx, row.id, null, 'pending', 'create', null, { name: row.name, ownerId: row.owner_id });
+    });
+    return toVm(row);
+  }
+
+  async get(id: string): Promise<Vm> {
+    const r = await this.ctx.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new NotFoundError('vm', id);
+    return toVm(r);
+  }
+
+  async list(filter: { ownerId?: string | undefined; state?: VmState | readonly VmState[] | undefined; hostId?: string | undefined } = {}): Promise<Vm[]> {
+    const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : filter.state;
+    const rows = await this.ctx.db
+      .selectFrom('vms')
+      .selectAll()
+      .$if(filter.ownerId !== undefined, (q) => q.where('owner_id', '=', filter.ownerId!))
+      .$if(filter.hostId !== undefined, (q) => q.where('host_id', '=', filter.hostId!))
+      .$if(states !== undefined, (q) => (states!.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', states!)))
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toVm);
+  }
+
+  /** The VM's transitions, oldest first. */
+  async history(vmId: string): Promise<VmHistoryEntry[]> {
+    const rows = await this.ctx.db.selectFrom('vm_history').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
+    return rows.map(toHistory);
+  }
+
+  /**
+   * Compare-and-set of the VM's state: in one transaction, checks that the
+   * state is one of `from` (and the version, when given), writes `to` with
+   * version + 1, appends vm_history and a `vm.state` event. Otherwise throws
+   * StaleStateError with the current state and writes nothing. The state
+   * reason is reset unless `patch.stateReason` sets one.
+   */
+  async transition(id: string, input: TransitionInput): Promise<Vm> {
+    const t = validateInput('transition', transitionSchema, input);
+    return inTransaction(this.ctx, async (trx) => {
+      const cur = await this.lock(trx, id);
+      if (!t.from.includes(cur.state) || (t.expectedVersion !== undefined && t.expectedVersion !== cur.version)) {
+        throw new StaleStateError('vm', id, cur.state, t.from, t.action);
+      }
+      const row = await trx
+        .updateTable('vms')
+        .set({
+          state: t.to,
+          state_reason: t.patch?.stateReason ?? null,
+          ...(t.patch?.spec !== undefined ? { spec: toJson(t.patch.spec) } : {}),
+          ...(t.patch?.operation !== undefined ? { operation: t.patch.operation === null ? null : toJson(t.patch.operation) } : {}),
+          version: cur.version + 1,
+          updated_at: this.ctx.now(),
+        })
+        .where('id', '=', id)
+        .where('version', '=', cur.version)
+        .returningAll()
+        .executeTakeFirst();
+      if (!row) throw new StaleStateError('vm', id, cur.state, t.from, t.action);
+      await this.record(trx, id, cur.state, t.to, t.action, t.reason ?? null, { version: row.version });
+      return toVm(row);
+    });
+  }
+
+  /**
+   * Binds a pending VM to a host and reserves `demand` there, in one
+   * transaction: the host row is re-read under lock (FOR UPDATE on
+   * PostgreSQL; SQLite serialises writers), `check` decides whether it still
+   * fits, the host's reservation grows by exactly `demand`, and the VM moves
+   * to `prolog` on that host (history + event). Throws CapacityError (nothing
+   * reserved) when it no longer fits, StaleStateError unless the VM is
+   * pending and unbound.
+   */
+  async bindToHost(vmId: string, hostId: string, demand: Resources, check: CapacityCheck = fitsFreeCapacity, opts: { action?: string; reason?: string } = {}): Promise<Vm> {
+    const d = validateInput('demand', demandSchema, demand);
+    const action = opts.action ?? 'deploy';
+    return inTransaction(this.ctx, async (trx) => {
+      const vm = await this.lock(trx, vmId);
+      if (vm.state !== 'pending' || vm.host_id !== null) throw new StaleStateError('vm', vmId, vm.state, ['pending'], action);
+      const hostRow = await trx
+        .selectFrom('hosts')
+        .selectAll()
+        .where('id', '=', hostId)
+        .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
+        .executeTakeFirst();
+      if (!hostRow) throw new NotFoundError('host', hostId);
+      const host = toHost(hostRow);
+      const verdict = check(host, d);
+      if (verdict !== true) throw new CapacityError(hostId, d, host.free, verdict);
+      await trx
+        .updateTable('hosts')
+        .set((eb) => ({
+          reserved_cpus: eb('reserved_cpus', '+', d.cpus),
+          reserved_memory_mib: eb('reserved_memory_mib', '+', d.memoryMib),
+          reserved_disk_mib: eb('reserved_disk_mib', '+', d.diskMib),
+        }))
+        .where('id', '=', hostId)
+        .execute();
+      const row = await trx
+        .updateTable('vms')
+        .set({
+          state: 'prolog', state_reason: null, host_id: hostId,
+          reserved_cpus: d.cpus, reserved_memory_mib: d.memoryMib, reserved_disk_mib: d.diskMib,
+          version: vm.version + 1, updated_at: this.ctx.now(),
+        })
+        .where('id', '=', vmId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.record(trx, vmId, vm.state, 'prolog', action, opts.reason ?? null, { version: row.version, hostId, ...d });
+      return toVm(row);
+    });
+  }
+
+  /**
+   * Gives the VM's reservation back to its host and unbinds it, exactly
+   * once: a VM that holds no reservation is left as it is (`released:
+   * false`). The state is not changed; a `vm.released` event is recorded.
+   */
+  async releaseFromHost(vmId: string, opts: { reason?: string } = {}): Promise<{ vm: Vm; released: boolean }> {
+    return inTransaction(this.ctx, async (trx) => {
+      const vm = await this.lock(trx, vmId);
+      const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
+      if (vm.host_id === null && held.cpus === 0 && held.memoryMib === 0 && held.diskMib === 0) return { vm: toVm(vm), released: false };
+      if (vm.host_id !== null) {
+        await trx
+          .updateTable('hosts')
+          .set((eb) => ({
+            reserved_cpus: eb('reserved_cpus', '-', held.cpus),
+            reserved_memory_mib: eb('reserved_memory_mib', '-', held.memoryMib),
+            reserved_disk_mib: eb('reserved_disk_mib', '-', held.diskMib),
+          }))
+          .where('id', '=', vm.host_id)
+          .execute();
+      }
+      const row = await trx
+        .updateTable('vms')
+        .set({ host_id: null, reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: vm.version + 1, updated_at: this.ctx.now() })
+        .where('id', '=', vmId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendEvent(this.ctx, trx, {
+        kind: 'vm.released',
+        resource: 'vm',
+        resourceId: vmId,
+        data: { hostId: vm.host_id, ...held, reason: opts.reason ?? null, version: row.version },
+      });
+      return { vm: toVm(row), released: true };
+    });
+  }
+
+  /** Reads the VM row, locked for the rest of the transaction on PostgreSQL. */
+  private async lock(trx: Transaction<Database>, id: string): Promise<VmsTable> {
+    const r = await trx
+      .selectFrom('vms')
+      .selectAll()
+      .where('id', '=', id)
+      .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
+      .executeTakeFirst();
+    if (!r) throw new NotFoundError('vm', id);
+    return r;
+  }
+
+  /** vm_history row + `vm.state` event; the event goes last (see appendEvent). */
+  private async record(trx: Transaction<Database>, vmId: string, from: VmState | null, to: VmState, action: string, reason: string | null, data: JsonObject): Promise<void> {
+    const at = this.ctx.now();
+    await trx.insertInto('vm_history').values({ vm_id: vmId, from_state: from, to_state: to, action, reason, at }).execute();
+    await appendEvent(this.ctx, trx, { kind: from === null ? 'vm.created' : 'vm.state', resource: 'vm', resourceId: vmId, data: { from, to, action, reason, ...data } });
+  }
+}

@@ -1,0 +1,195 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The controller's tables as Kysely sees them (snake_case rows). Portable
+ * between SQLite and PostgreSQL: ids are text UUIDs made in TypeScript,
+ * timestamps are ISO-8601 UTC text (`Date#toISOString()`, so they sort as
+ * text), JSON is text parsed by the repositories, booleans would be 0/1.
+ * Repositories turn rows into camelCase domain objects; nothing above
+ * store/ sees these types.
+ */
+
+export const USER_ROLES = ['admin', 'user'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export const HOST_STATES = ['init', 'enabled', 'disabled', 'error', 'offline'] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export const DATASTORE_KINDS = ['local', 'shared', 'image'] as const;
+export type DatastoreKind = (typeof DATASTORE_KINDS)[number];
+
+/** Disk images, and the kernel and initrd files of direct kernel boot. */
+export const IMAGE_FORMATS = ['qcow2', 'raw', 'kernel', 'initrd'] as const;
+export type ImageFormat = (typeof IMAGE_FORMATS)[number];
+export const IMAGE_STATES = ['ready', 'deleting'] as const;
+export type ImageState = (typeof IMAGE_STATES)[number];
+
+// DESIGN.md §3: the states and the rules live in core/; the store only records them.
+export { VM_STATES, type VmState } from '../core/vm-state.js';
+import type { VmState } from '../core/vm-state.js';
+
+export const LEASE_STATES = ['free', 'leased', 'held'] as const;
+export type LeaseState = (typeof LEASE_STATES)[number];
+
+export const MIGRATION_KINDS = ['live', 'cold'] as const;
+export type MigrationKind = (typeof MIGRATION_KINDS)[number];
+export const MIGRATION_STATES = ['running', 'succeeded', 'failed', 'aborted'] as const;
+export type MigrationState = (typeof MIGRATION_STATES)[number];
+
+/** ISO-8601 UTC timestamp text, e.g. `2025-01-31T12:00:00.000Z`. */
+export type IsoTime = string;
+/** A JSON document stored as text. */
+export type JsonText = string;
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  role: UserRole;
+  token_hash: string;
+  ssh_keys: JsonText;
+  created_at: IsoTime;
+}
+
+export interface HostsTable {
+  id: string;
+  name: string;
+  agent_url: string;
+  agent_token: string;
+  state: HostState;
+  cpu_model: string;
+  cpu_flags: JsonText;
+  total_cpus: number;
+  total_memory_mib: number;
+  total_disk_mib: number;
+  reserved_cpus: number;
+  reserved_memory_mib: number;
+  reserved_disk_mib: number;
+  usage: JsonText | null;
+  last_heartbeat_at: IsoTime | null;
+  labels: JsonText;
+  created_at: IsoTime;
+}
+
+export interface DatastoresTable {
+  id: string;
+  name: string;
+  kind: DatastoreKind;
+  host_id: string | null;
+  path: string;
+  created_at: IsoTime;
+}
+
+export interface ImagesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  format: ImageFormat;
+  size_bytes: number;
+  virtual_size_bytes: number;
+  sha256: string;
+  path: string;
+  state: ImageState;
+  created_at: IsoTime;
+}
+
+export interface TemplatesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  vcpus: number;
+  memory_mib: number;
+  disks: JsonText;
+  nics: JsonText;
+  context: JsonText;
+  requirements: string | null;
+  created_at: IsoTime;
+}
+
+export interface VmsTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  template_id: string | null;
+  state: VmState;
+  state_reason: string | null;
+  host_id: string | null;
+  spec: JsonText;
+  operation: JsonText | null;
+  reserved_cpus: number;
+  reserved_memory_mib: number;
+  reserved_disk_mib: number;
+  version: number;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}
+
+export interface VmHistoryTable {
+  id: Generated<number>;
+  vm_id: string;
+  from_state: VmState | null;
+  to_state: VmState;
+  action: string;
+  reason: string | null;
+  at: IsoTime;
+}
+
+export interface NetworksTable {
+  id: string;
+  name: string;
+  cidr: string;
+  gateway: string | null;
+  dns: JsonText;
+  vlan: number | null;
+  created_at: IsoTime;
+}
+
+export interface LeasesTable {
+  network_id: string;
+  address: string;
+  /** Offset of the address in its network, for "lowest free" ordering (text addresses do not sort numerically). */
+  ordinal: number;
+  mac: string;
+  vm_id: string | null;
+  state: LeaseState;
+  updated_at: IsoTime;
+}
+
+export interface MigrationsTable {
+  id: string;
+  vm_id: string;
+  kind: MigrationKind;
+  source_host_id: string;
+  dest_host_id: string;
+  stage: string;
+  state: MigrationState;
+  journal: JsonText;
+  stats: JsonText;
+  reason: string | null;
+  started_at: IsoTime;
+  finished_at: IsoTime | null;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  at: IsoTime;
+  kind: string;
+  resource: string;
+  resource_id: string;
+  data: JsonText;
+}
+
+export interface Database {
+  users: UsersTable;
+  hosts: HostsTable;
+  datastores: DatastoresTable;
+  images: ImagesTable;
+  templates: TemplatesTable;
+  vms: VmsTable;
+  vm_history: VmHistoryTable;
+  networks: NetworksTable;
+  leases: LeasesTable;
+  migrations: MigrationsTable;
+  events: EventsTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';
