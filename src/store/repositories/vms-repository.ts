@@ -50,6 +50,8 @@ const createSchema = z.object({
   templateId: fields.id.nullable().default(null),
   spec: fields.jsonObject.default({}),
   stateReason: z.string().max(1024).nullable().default(null),
+  /** The operation the new VM starts with (the controller's `create`), if any. */
+  operation: z.object({ action: z.string().min(1).max(64), from: stateSchema }).nullable().default(null),
 });
 export type CreateVmInput = z.input<typeof createSchema>;
 
@@ -103,7 +105,7 @@ export class VmsRepository {
     const at = this.ctx.now();
     const row: VmsTable = {
       id: randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
-      state_reason: v.stateReason, host_id: null, spec: toJson(v.spec), operation: null,
+      state_reason: v.stateReason, host_id: null, spec: toJson(v.spec), operation: v.operation === null ? null : toJson(v.operation),
       reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: 0, created_at: at, updated_at: at,
     };
     await inTransaction(this.ctx, async (trx) => {

@@ -1,0 +1,137 @@
+import type { Logger } from 'pino';
+import { applyEvent, type AgentVmReport as CoreReport, type VmEvent } from '../core/vm-events.js';
+import type { AgentVmReport, HostReport } from '../agent/agent-api.js';
+import type { Store } from '../store/open-store.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
+import { StaleStateError } from '../store/store-errors.js';
+import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
+
+export interface HostMonitorOptions {
+  readonly store: Store;
+  readonly orchestrator: VmOrchestrator;
+  readonly logger: Logger;
+  /** How often agents send heartbeats; a host silent for `missedBeats` of them is in error. */
+  readonly heartbeatIntervalMs: number;
+  readonly missedBeats?: number;
+}
+
+/** The core's view of what an agent holds for a VM. */
+function coreReport(r: AgentVmReport | undefined): CoreReport {
+  if (r === undefined) return 'missing';
+  if (r.state === 'suspended') return 'saved';
+  if (r.state === 'poweroff' || r.state === 'crashed') return 'shutoff';
+  return 'running';
+}
+
+/**
+ * Keeps the store in step with the hosts: heartbeats refresh a host's
+ * capacity and usage and reconcile its VMs (what the agent reports wins over
+ * what the store believes), and a host that misses several heartbeats goes to
+ * `error` with its VMs `unknown` until it reports again.
+ */
+export class HostMonitor {
+  readonly #o: HostMonitorOptions;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(o: HostMonitorOptions) {
+    this.#o = o;
+  }
+
+  async heartbeat(host: Host, report: HostReport): Promise<void> {
+    const { store } = this.#o;
+    await store.hosts.register({
+      name: host.name,
+      agentUrl: host.agentUrl,
+      agentToken: host.agentToken,
+      cpuModel: report.cpuModel,
+      cpuFlags: report.cpuFlags.slice(0, 1024),
+      totalCpus: report.totalCpus,
+      totalMemoryMib: report.totalMemoryMiB,
+      totalDiskMib: report.totalDiskMiB,
+      labels: { ...host.labels },
+    });
+    await store.hosts.recordHeartbeat(host.id, {
+      load: report.usage.load,
+      usedMemoryMiB: report.usage.usedMemoryMiB,
+      usedDiskMiB: report.usage.usedDiskMiB,
+      cpuModels: report.cpuModels,
+      kvm: report.kvm,
+    });
+    if (host.state === 'init' || host.state === 'error') {
+      await store.hosts.setState(host.id, 'enabled', host.state === 'error' ? 'heartbeats resumed' : 'first heartbeat');
+      this.#o.logger.info({ hostId: host.id, from: host.state }, 'host enabled');
+      // Room appeared: VMs waiting for a host may fit now.
+      await this.#o.orchestrator.schedulePending();
+    }
+    const byAgentId = new Map(report.vms.map((v) => [v.id, v]));
+    for (const vm of await store.vms.list({ hostId: host.id })) {
+      if (vm.operation !== null) continue; // the operation in flight owns the VM
+      await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id)));
+    }
+  }
+
+  async #reconcile(vm: Vm, r: AgentVmReport | undefined): Promise<void> {
+    let event: VmEvent | undefined;
+    if (vm.state === 'unknown') {
+      event = { type: 'host-back', report: coreReport(r) };
+    } else if (vm.state === 'running') {
+      if (r === undefined) event = { type: 'host-back', report: 'missing' };
+      else if (r.state === 'poweroff') event = { type: 'process-exited', clean: true };
+      else if (r.state === 'crashed' || r.state === 'error') event = { type: 'process-exited', clean: false };
+    }
+    if (!event) return;
+    // A running VM whose host lost it entirely is settled as if the host came back without it.
+    const from = event.type === 'host-back' && vm.state === 'running' ? 'unknown' : vm.state;
+    const out = applyEvent(from, event);
+    if (!out.changed && out.state === vm.state) return;
+    const reason =
+      event.type === 'process-exited' ? (event.clean ? 'the guest powered off' : `QEMU exited unexpectedly${r?.reason ? `: ${r.reason}` : ''}`)
+      : `the agent reports ${r?.state ?? 'no such VM'}`;
+    await this.#transition(vm, out.state, 'monitor', reason, out.failedPhase !== undefined ? `${out.failedPhase}: ${reason}` : undefined);
+  }
+
+  /** Marks hosts that missed their heartbeats as `error` and their VMs `unknown`. */
+  async checkSilence(now = Date.now()): Promise<void> {
+    const { store } = this.#o;
+    const limit = this.#o.heartbeatIntervalMs * (this.#o.missedBeats ?? 3);
+    for (const host of await store.hosts.list({ state: 'enabled' })) {
+      const last = host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt);
+      if (now - last <= limit) continue;
+      const why = `no heartbeat for ${Math.round((now - last) / 1000)} s`;
+      await store.hosts.setState(host.id, 'error', why);
+      this.#o.logger.warn({ hostId: host.id }, `host in error: ${why}`);
+      for (const vm of await store.vms.list({ hostId: host.id })) {
+        const out = applyEvent(vm.state, { type: 'host-lost' });
+        if (out.changed) await this.#transition(vm, out.state, 'host-lost', `host ${host.name}: ${why}`, undefined, true);
+      }
+    }
+  }
+
+  async #transition(vm: Vm, to: Vm['state'], action: string, reason: string, stateReason?: string, endOperation = false): Promise<void> {
+    try {
+      await this.#o.store.vms.transition(vm.id, {
+        from: [vm.state],
+        to,
+        action,
+        reason,
+        expectedVersion: vm.version,
+        patch: { stateReason: stateReason ?? reason, ...(endOperation ? { operation: null } : {}) },
+      });
+      this.#o.logger.info({ vmId: vm.id, from: vm.state, to, reason }, 'vm state (monitor)');
+    } catch (err) {
+      if (!(err instanceof StaleStateError)) throw err;
+    }
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      void this.checkSilence().catch((err: unknown) => this.#o.logger.error({ err }, 'silence check failed'));
+    }, this.#o.heartbeatIntervalMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,220 @@
+import type { Logger } from 'pino';
+import { applyEvent } from '../core/vm-events.js';
+import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
+import type { VmPhase } from '../core/vm-state.js';
+import { placeVm } from '../core/placement/place-vm.js';
+import type { PlacementPolicy } from '../core/placement/placement-policy.js';
+import type { AgentVmSpecInput } from '../agent/agent-api.js';
+import type { AgentClient } from '../client/agent-client.js';
+import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
+import { errorMessage } from '../errors/nubo-error.js';
+import type { Store } from '../store/open-store.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
+import { CapacityError, StaleStateError } from '../store/store-errors.js';
+import { hostViewOf } from './host-view-of.js';
+
+/** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
+export interface ControllerVmSpec {
+  readonly agent: AgentVmSpecInput;
+  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string };
+}
+
+/** The agent's id for a VM: store ids are UUIDs, which may start with a digit. */
+export function agentVmId(vmId: string): string {
+  return `v${vmId.replace(/-/g, '')}`;
+}
+
+export interface VmOrchestratorOptions {
+  readonly store: Store;
+  readonly agentFor: (host: Host) => AgentClient;
+  readonly policy: PlacementPolicy;
+  readonly logger: Logger;
+}
+
+type PhaseOutcome = 'done' | 'advanced' | 'wait';
+
+/**
+ * Runs the VM life cycle's plans (core/vm-actions) against agents. Each step
+ * is written to the store before its side effect starts and confirmed after
+ * it; the operation in flight is recorded on the VM, so `resumeAll` after a
+ * controller restart re-runs the current step — every agent call is
+ * idempotent, so a VM ends running exactly once or failed, never twice.
+ */
+export class VmOrchestrator {
+  readonly #o: VmOrchestratorOptions;
+  readonly #driving = new Map<string, Promise<void>>();
+  #closed = false;
+
+  constructor(o: VmOrchestratorOptions) {
+    this.#o = o;
+  }
+
+  /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
+  async act(vmId: string, action: VmAction): Promise<Vm> {
+    const vm = await this.#o.store.vms.get(vmId);
+    const plan = planAction(vm.state, action);
+    const next = await this.#o.store.vms.transition(vmId, {
+      from: [vm.state],
+      to: plan.transitional,
+      action,
+      expectedVersion: vm.version,
+      patch: plan.steps.length > 0 ? { operation: { action, from: vm.state } } : { operation: null },
+    });
+    this.kick(vmId);
+    return next;
+  }
+
+  /** Drives the VM's operation in flight unless that is already under way. */
+  kick(vmId: string): void {
+    if (this.#closed || this.#driving.has(vmId)) return;
+    const p = this.#drive(vmId)
+      .catch((err: unknown) => this.#o.logger.error({ vmId, err }, 'driving the VM failed'))
+      .finally(() => this.#driving.delete(vmId));
+    this.#driving.set(vmId, p);
+  }
+
+  /** After a restart: picks up every operation that was in flight, pending VMs included. */
+  async resumeAll(): Promise<void> {
+    for (const vm of await this.#o.store.vms.list()) if (vm.operation !== null) this.kick(vm.id);
+  }
+
+  /** Tries to place VMs waiting in `pending` (capacity may have been freed). */
+  async schedulePending(): Promise<void> {
+    for (const vm of await this.#o.store.vms.list({ state: 'pending' })) this.kick(vm.id);
+  }
+
+  /** Waits for the background work to end (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#driving.size > 0) await Promise.allSettled([...this.#driving.values()]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.idle();
+  }
+
+  async #drive(vmId: string): Promise<void> {
+    for (;;) {
+      if (this.#closed) return;
+      const vm = await this.#o.store.vms.get(vmId);
+      if (vm.operation === null) return;
+      const plan = planOf({ action: vm.operation.action as VmAction, from: vm.operation.from });
+      const step = plan.steps.find((s) => s.state === vm.state);
+      if (step === undefined) {
+        // Moved on behind our back (host lost, an admin): the operation is over.
+        await this.#write(vm, { to: vm.state, action: plan.action, operationEnds: true });
+        return;
+      }
+      let outcome: PhaseOutcome;
+      try {
+        outcome = await this.#runPhase(vm, step.phase);
+      } catch (err) {
+        if (err instanceof StaleStateError) return; // someone else moved the VM on
+        await this.#fail(vm, plan, step, err);
+        return;
+      }
+      if (outcome === 'wait') return;
+      if (outcome === 'advanced') continue; // the phase wrote the next state itself (scheduling binds and moves to prolog)
+      const r = applyEvent(vm.state, { type: 'step-done', phase: step.phase }, plan);
+      const written = await this.#write(vm, { to: r.state, action: plan.action, operationEnds: r.next === undefined });
+      if (!written || r.next === undefined) {
+        if (r.state === 'terminated' || r.state === 'poweroff') void this.schedulePending().catch(() => {});
+        return;
+      }
+    }
+  }
+
+  async #fail(vm: Vm, plan: ActionPlan, step: PlanStep, err: unknown): Promise<void> {
+    const r = applyEvent(vm.state, { type: 'step-failed', phase: step.phase }, plan);
+    const reason = `${step.phase} failed: ${errorMessage(err)}`;
+    this.#o.logger.warn({ vmId: vm.id, action: plan.action, phase: step.phase, to: r.state, err }, 'step failed');
+    await this.#write(vm, { to: r.state, action: plan.action, operationEnds: true, reason, stateReason: r.failedPhase !== undefined ? `${r.failedPhase}: ${errorMessage(err)}` : reason });
+  }
+
+  /** Writes a step's result; false when the VM had moved on meanwhile. */
+  async #write(vm: Vm, w: { to: Vm['state']; action: string; operationEnds: boolean; reason?: string; stateReason?: string }): Promise<boolean> {
+    try {
+      await this.#o.store.vms.transition(vm.id, {
+        from: [vm.state],
+        to: w.to,
+        action: w.action,
+        expectedVersion: vm.version,
+        ...(w.reason !== undefined ? { reason: w.reason } : {}),
+        patch: { ...(w.operationEnds ? { operation: null } : {}), ...(w.stateReason !== undefined ? { stateReason: w.stateReason } : {}) },
+      });
+      this.#o.logger.info({ vmId: vm.id, from: vm.state, to: w.to, action: w.action }, 'vm state');
+      return true;
+    } catch (err) {
+      if (err instanceof StaleStateError) return false;
+      throw err;
+    }
+  }
+
+  async #runPhase(vm: Vm, phase: VmPhase): Promise<PhaseOutcome> {
+    if (phase === 'schedule') return this.#schedule(vm);
+    const spec = vm.spec as unknown as ControllerVmSpec;
+    const id = agentVmId(vm.id);
+    const host = vm.hostId === null ? undefined : await this.#o.store.hosts.get(vm.hostId);
+    if (phase === 'epilog') {
+      if (host) {
+        await this.#o.agentFor(host).delete(id);
+        await this.#o.store.vms.releaseFromHost(vm.id);
+      }
+      return 'done';
+    }
+    if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
+    const agent = this.#o.agentFor(host);
+    switch (phase) {
+      case 'prolog':
+        await agent.prepare(id, spec.agent);
+        return 'done';
+      case 'boot':
+      case 'restore': {
+        const r = await agent.start(id);
+        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        return 'done';
+      }
+      case 'shutdown':
+      case 'shutdown-hard': {
+        const r = await agent.powerOff(id, phase === 'shutdown-hard');
+        if (r.state !== 'poweroff') throw new Error(`the guest did not power off (agent reports ${r.state})`);
+        return 'done';
+      }
+      case 'reboot':
+      case 'reboot-hard':
+        await agent.reboot(id);
+        return 'done';
+      case 'save': {
+        const r = await agent.suspend(id);
+        if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
+        return 'done';
+      }
+      default:
+        throw new UnsupportedError(phase, 'not implemented by this controller yet');
+    }
+  }
+
+  async #schedule(vm: Vm): Promise<PhaseOutcome> {
+    const spec = vm.spec as unknown as ControllerVmSpec;
+    const demand = { ...spec.demand, networks: [] as string[] };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const hosts = await this.#o.store.hosts.list();
+      const placed = placeVm(demand, hosts.map(hostViewOf), this.#o.policy);
+      if (placed.hostId === undefined) {
+        if (vm.stateReason !== placed.summary) {
+          await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });
+        }
+        return 'wait';
+      }
+      try {
+        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, undefined, { action: 'schedule' });
+        return 'advanced';
+      } catch (err) {
+        // Another VM took the room between placement and binding: place again.
+        if (!(err instanceof CapacityError)) throw err;
+      }
+    }
+    return 'wait';
+  }
+}

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  HOST_FILTERS,
+  capacityFilter,
+  cpuModelFilter,
+  datastoreFilter,
+  enabledFilter,
+  filterHost,
+  networkFilter,
+  requirementsFilter,
+  type FilterContext,
+} from './host-filters.js';
+import { HOST_STATES, type HostView } from './host-view.js';
+import { compileRequirements } from './requirements-expression.js';
+import type { VmDemand } from './vm-demand.js';
+import { makeHost } from './host-view.fixture.js';
+
+const demand: VmDemand = { vcpus: 1, memoryMiB: 512, diskMiB: 1024, networks: ['default'] };
+const ctx: FilterContext = { cpuOvercommit: 1 };
+
+test('enabled: only enabled hosts pass; the reason is the state', () => {
+  const reasons = Object.fromEntries(HOST_STATES.map((state) => [state, enabledFilter(makeHost('h', { state }), demand, ctx)]));
+  assert.deepEqual(reasons, { init: 'not monitored yet', enabled: undefined, disabled: 'disabled', error: 'in error', offline: 'offline' });
+  assert.equal(enabledFilter(makeHost('h', { state: 'bogus' as HostView['state'] }), demand, ctx), 'bogus');
+});
+
+test('cpu model: no model asked passes; the model must be supported', () => {
+  assert.equal(cpuModelFilter(makeHost('h'), demand, ctx), undefined);
+  assert.equal(cpuModelFilter(makeHost('h'), { ...demand, cpuModel: 'max' }, ctx), undefined);
+  assert.equal(cpuModelFilter(makeHost('h'), { ...demand, cpuModel: 'Skylake-Client' }, ctx), 'CPU model Skylake-Client not supported (has qemu64, max)');
+  assert.equal(cpuModelFilter(makeHost('h', { supportedCpuModels: [] }), { ...demand, cpuModel: 'qemu64' }, ctx), 'CPU model qemu64 not supported (has none)');
+  // The host's own model is not enough: what counts is what QEMU there can offer.
+  assert.notEqual(cpuModelFilter(makeHost('h', { cpuModel: 'EPYC', supportedCpuModels: ['qemu64'] }), { ...demand, cpuModel: 'EPYC' }, ctx), undefined);
+});
+
+test('network: every network of the VM must be on the host', () => {
+  const h = makeHost('h', { networks: ['default', 'lab'] });
+  assert.equal(networkFilter(h, { ...demand, networks: [] }, ctx), undefined);
+  assert.equal(networkFilter(h, { ...demand, networks: ['lab', 'default', 'lab'] }, ctx), undefined);
+  assert.equal(networkFilter(h, { ...demand, networks: ['default', 'storage'] }, ctx), 'network storage not reachable');
+  assert.equal(networkFilter(h, { ...demand, networks: ['b', 'a', 'b'] }, ctx), 'networks b, a not reachable');
+});
+
+test('datastore: the VM’s datastore must be reachable', () => {
+  const h = makeHost('h', { datastores: ['local', 'shared'] });
+  assert.equal(datastoreFilter(h, demand, ctx), undefined);
+  assert.equal(datastoreFilter(h, { ...demand, datastore: 'shared' }, ctx), undefined);
+  assert.equal(datastoreFilter(h, { ...demand, datastore: 'nfs' }, ctx), 'datastore nfs not reachable');
+});
+
+test('capacity: free CPU with overcommit, free memory, free disk', () => {
+  const h = makeHost('h', { reservedCpus: 4, reservedMemoryMiB: 3840, reservedDiskMiB: 102400 - 512 });
+  assert.equal(capacityFilter(h, demand, ctx), 'needs 1 vCPU, 0 free');
+  assert.equal(capacityFilter(h, demand, { cpuOvercommit: 2 }), 'needs 512 MiB memory, 256 free');
+  assert.equal(capacityFilter(h, { ...demand, memoryMiB: 256 }, { cpuOvercommit: 2 }), 'needs 1024 MiB disk, 512 free');
+  assert.equal(capacityFilter(h, { ...demand, memoryMiB: 256, diskMiB: 512 }, { cpuOvercommit: 2 }), undefined);
+});
+
+test('requirements: absent passes; compiled predicate decides', () => {
+  const h = makeHost('h', { labels: { zone: 'a' } });
+  assert.equal(requirementsFilter(h, demand, ctx), undefined);
+  const req = compileRequirements('labels.zone == "a"');
+  assert.equal(requirementsFilter(h, demand, { ...ctx, requirements: req }), undefined);
+  assert.equal(requirementsFilter(makeHost('h2'), demand, { ...ctx, requirements: req }), 'requirements not met');
+  // The context's overcommit reaches the expression.
+  const cpu = compileRequirements('free_cpu >= 8');
+  assert.equal(requirementsFilter(h, demand, { cpuOvercommit: 1, requirements: cpu }), 'requirements not met');
+  assert.equal(requirementsFilter(h, demand, { cpuOvercommit: 2, requirements: cpu }), undefined);
+});
+
+test('filterHost: the first failing filter names the reason; static before dynamic', () => {
+  assert.deepEqual(
+    HOST_FILTERS.map((f) => f.name),
+    ['enabled', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+  );
+  const full = { reservedMemoryMiB: 4096 };
+  assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);
+  assert.equal(filterHost(makeHost('h', { ...full, state: 'disabled', networks: [] }), demand, ctx), 'disabled');
+  assert.equal(filterHost(makeHost('h', { ...full, networks: [] }), demand, ctx), 'network default not reachable');
+  assert.equal(filterHost(makeHost('h', { ...full }), demand, ctx), 'needs 512 MiB memory, 0 free');
+  assert.equal(filterHost(makeHost('h'), demand, { ...ctx, requirements: compileRequirements('false') }), 'requirements not met');
+});

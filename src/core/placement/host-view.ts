@@ -1,0 +1,31 @@
+import type { HostCapacity } from './host-capacity.js';
+
+/**
+ * Host states as the scheduler sees them (after OpenNebula): only `enabled`
+ * hosts take new VMs.
+ * - `init`: registered, no monitoring report yet;
+ * - `disabled`: an operator took it out of scheduling (its VMs keep running);
+ * - `error`: monitoring failed or the agent reported a fault;
+ * - `offline`: taken out of service (maintenance, powered down).
+ */
+export const HOST_STATES = ['init', 'enabled', 'disabled', 'error', 'offline'] as const;
+
+export type HostState = (typeof HOST_STATES)[number];
+
+/** Everything the scheduler knows about a host: plain data, read from the store. */
+export interface HostView extends HostCapacity {
+  readonly name: string;
+  readonly state: HostState;
+  /** The CPU model of the host itself (for the `cpu_model` requirement). */
+  readonly cpuModel: string;
+  /** QEMU CPU models a guest may be given on this host. */
+  readonly supportedCpuModels: readonly string[];
+  readonly cpuFlags: readonly string[];
+  /** CPU usage, 0..1, from the last monitoring report. */
+  readonly load: number;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Ids of the datastores the host reaches. */
+  readonly datastores: readonly string[];
+  /** Ids of the virtual networks present on the host. */
+  readonly networks: readonly string[];
+}
