@@ -2,6 +2,10 @@
 import { Command } from 'commander';
 import { registerImageBuildTiny } from './commands/image-build-tiny.js';
 import { registerHvBoot } from './commands/hv-boot.js';
+import { registerHostCommands } from './commands/host.js';
+import { registerImageCommands } from './commands/image.js';
+import { registerTemplateCommands } from './commands/template.js';
+import { registerVmCommands } from './commands/vm.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command()
@@ -12,10 +16,34 @@ const program = new Command()
   .exitOverride((err) => {
     // Help and version are not errors; anything else commander rejects is a usage error.
     process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE);
-  });
+  })
+  .addHelpText(
+    'after',
+    `
+Commands that talk to the controller take --url and --token; without them
+NUBO_URL and NUBO_TOKEN are used, else $NUBO_HOME/credentials.json (~/.nubo by
+default) as written by \`nubo up\`.
+
+Exit codes:
+  0    ok
+  1    the operation failed: the controller refused it (409: the VM is in the
+       wrong state; the message names the state), the resource was not found
+       (404 — it may exist no more, so it counts as a failure, not a typo), a
+       server error (5xx), the controller is unreachable, or a --wait ended
+       with the VM failed or timed out
+  2    invalid input: bad flags or arguments, no credentials configured, or
+       the controller rejected the request as invalid (400) or the token (401/403)
+  130  interrupted (Ctrl-C)`,
+  );
+
+registerHostCommands(program);
 
 const image = program.command('image').description('guest images');
 registerImageBuildTiny(image);
+registerImageCommands(image);
+
+registerTemplateCommands(program);
+registerVmCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -1,6 +1,9 @@
+import { ZodError } from 'zod';
+import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { EXIT } from './exit-codes.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Wraps a command's action: Ctrl-C aborts its signal (so waits end and what
@@ -21,9 +24,19 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
     } catch (err) {
       if (ctl.signal.aborted) {
         process.exitCode = EXIT.INTERRUPTED;
-      } else if (err instanceof ValidationError) {
+      } else if (err instanceof RemoteError) {
+        process.exitCode = reportRemoteError(err);
+      } else if (err instanceof UnreachableError) {
+        const base = err.url.replace(/\/api\/v1\/.*$/, '');
+        process.stderr.write(`error [UNREACHABLE]: controller at ${base} unreachable (${String(err.details['reason'])}) — is \`nubo up\` running?\n`);
+        process.exitCode = EXIT.FAILED;
+      } else if (err instanceof ValidationError || err instanceof UsageError) {
         process.stderr.write(`error [${err.code}]: ${err.message}\n`);
         process.exitCode = EXIT.USAGE;
+      } else if (err instanceof ZodError) {
+        const where = err.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+        process.stderr.write(`error [BAD_RESPONSE]: the controller's answer does not match the API contract (${where})\n`);
+        process.exitCode = EXIT.FAILED;
       } else if (err instanceof NuboError) {
         process.stderr.write(`error [${err.code}]: ${err.message}\n`);
         process.exitCode = EXIT.FAILED;
@@ -35,4 +48,23 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
       process.off('SIGINT', onInt);
     }
   };
+}
+
+/**
+ * How an API error becomes an exit code: the request itself was wrong (400)
+ * or not allowed (401, 403) → 2; anything else — not found (404), wrong
+ * state (409), server failures (5xx) — is a failed operation → 1.
+ */
+function reportRemoteError(err: RemoteError): number {
+  const notFound = err.status === 404 && !/not found/i.test(err.message) ? ' (not found)' : '';
+  process.stderr.write(`error [${err.code}]: ${err.message}${notFound}\n`);
+  const issues = err.details['issues'];
+  if (err.code === 'VALIDATION_FAILED' && Array.isArray(issues)) {
+    const text = (v: unknown, or: string): string => (typeof v === 'string' ? v : or);
+    for (const i of issues as { field?: unknown; message?: unknown }[]) process.stderr.write(`  ${text(i.field, '?')}: ${text(i.message, 'is invalid')}\n`);
+  }
+  if (err.status === 401 || err.status === 403) {
+    process.stderr.write('  check --token / NUBO_TOKEN / $NUBO_HOME/credentials.json\n');
+  }
+  return err.status === 400 || err.status === 401 || err.status === 403 ? EXIT.USAGE : EXIT.FAILED;
 }

@@ -36,7 +36,7 @@ export class NuboClient {
   createTemplate(body: TemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('POST', '/templates', templateView, body, o); }
 
   listVms(filter: { state?: string; host?: string } = {}, o?: WaitOptions): Promise<VmView[]> {
-    const q = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined) as [string, string][]).toString();
+    const q = new URLSearchParams(Object.entries(filter).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, v]]))).toString();
     return this.#call('GET', `/vms${q ? `?${q}` : ''}`, z.array(vmView), undefined, o);
   }
   getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }

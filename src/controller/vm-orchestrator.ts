@@ -11,6 +11,8 @@ import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
+import type { CapacityCheck } from '../store/repositories/capacity-check.js';
+import { capacityShortfall } from '../core/placement/host-capacity.js';
 import { CapacityError, StaleStateError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
 
@@ -116,8 +118,14 @@ export class VmOrchestrator {
       }
       if (outcome === 'wait') return;
       if (outcome === 'advanced') continue; // the phase wrote the next state itself (scheduling binds and moves to prolog)
+      // A phase may update the row (epilog releases the reservation), not its state: confirm on the fresh version.
+      const fresh = await this.#o.store.vms.get(vmId);
+      if (fresh.state !== vm.state) {
+        this.#o.logger.warn({ vmId, expected: vm.state, found: fresh.state, phase: step.phase }, 'VM moved on during a step; its result is dropped');
+        return;
+      }
       const r = applyEvent(vm.state, { type: 'step-done', phase: step.phase }, plan);
-      const written = await this.#write(vm, { to: r.state, action: plan.action, operationEnds: r.next === undefined });
+      const written = await this.#write(fresh, { to: r.state, action: plan.action, operationEnds: r.next === undefined });
       if (!written || r.next === undefined) {
         if (r.state === 'terminated' || r.state === 'poweroff') void this.schedulePending().catch(() => {});
         return;
@@ -146,8 +154,9 @@ export class VmOrchestrator {
       this.#o.logger.info({ vmId: vm.id, from: vm.state, to: w.to, action: w.action }, 'vm state');
       return true;
     } catch (err) {
-      if (err instanceof StaleStateError) return false;
-      throw err;
+      if (!(err instanceof StaleStateError)) throw err;
+      this.#o.logger.warn({ vmId: vm.id, from: vm.state, to: w.to, current: err.current }, 'state write refused: the VM changed meanwhile');
+      return false;
     }
   }
 
@@ -195,6 +204,15 @@ export class VmOrchestrator {
     }
   }
 
+  /**
+   * The re-check inside the binding transaction: the same rule as placement
+   * (core's capacity with the policy's CPU overcommit), on the freshly locked host row.
+   */
+  readonly #bindCheck: CapacityCheck = (host, d) => {
+    if (host.state !== 'enabled') return `host ${host.name} is ${host.state}`;
+    return capacityShortfall(hostViewOf(host), { vcpus: d.cpus, memoryMiB: d.memoryMib, diskMiB: d.diskMib }, this.#o.policy.cpuOvercommit) ?? true;
+  };
+
   async #schedule(vm: Vm): Promise<PhaseOutcome> {
     const spec = vm.spec as unknown as ControllerVmSpec;
     const demand = { ...spec.demand, networks: [] as string[] };
@@ -208,7 +226,7 @@ export class VmOrchestrator {
         return 'wait';
       }
       try {
-        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, undefined, { action: 'schedule' });
+        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, this.#bindCheck, { action: 'schedule' });
         return 'advanced';
       } catch (err) {
         // Another VM took the room between placement and binding: place again.

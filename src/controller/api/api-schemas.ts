@@ -23,7 +23,6 @@ export const hostView = z.object({
   id: z.string(),
   name: z.string(),
   state: hostStateSchema,
-  stateReason: z.string().nullable(),
   agentUrl: z.string(),
   cpuModel: z.string().nullable(),
   total: resources,

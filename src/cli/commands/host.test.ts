@@ -1,0 +1,53 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { creds, runCli, startFakeApi, TOKEN, type FakeApi } from '../cli-test-kit.js';
+import { host } from '../cli-fixtures.js';
+
+const h1 = host();
+const h2 = host({ id: 'host-2', name: 'h2', state: 'offline', lastHeartbeatAt: null, vms: 0 });
+let api: FakeApi;
+before(async () => {
+  api = await startFakeApi({
+    'GET /api/v1/hosts': () => ({ body: [h1, h2] }),
+    'GET /api/v1/hosts/host-1': () => ({ body: h1 }),
+    'POST /api/v1/hosts/host-2/disable': () => ({ body: { ...h2, state: 'disabled' } }),
+  });
+});
+after(() => api.close());
+
+test('host list: one row per host with capacity and heartbeat age', async () => {
+  const r = await runCli(['host', 'list', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^ID\s+NAME\s+STATE\s+CPUS\s+MEMORY\s+VMS\s+HEARTBEAT\s+AGENT$/);
+  assert.match(lines[1]!, /^host-1\s+h1\s+enabled\s+2\/8\s+512 MiB\/16 GiB\s+2\s+\ds ago\s+http:\/\/198\.18\.0\.2:7101$/);
+  assert.match(lines[2]!, /^host-2\s+h2\s+offline\s+.*never\s+http:/);
+  assert.ok(!r.stdout.includes('\u001b['), 'no colors when stdout is not a TTY');
+});
+
+test('host list --json prints the served data', async () => {
+  const r = await runCli(['host', 'list', '--json', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), [h1, h2]);
+});
+
+test('host show by name falls back from the id lookup to the list', async () => {
+  const r = await runCli(['host', 'show', 'h1', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^id:\s+host-1$/m);
+  assert.match(r.stdout, /^memory:\s+512 MiB of 16 GiB reserved$/m);
+  assert.deepEqual(api.requests.slice(-3).map((q) => `${q.method} ${q.path}`), ['GET /api/v1/hosts/h1', 'GET /api/v1/hosts', 'GET /api/v1/hosts/host-1']);
+});
+
+test('host disable sends POST …/disable', async () => {
+  const r = await runCli(['host', 'disable', 'host-2', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(api.requests.at(-1), { method: 'POST', path: '/api/v1/hosts/host-2/disable', body: undefined, auth: `Bearer ${TOKEN}` });
+  assert.equal(r.stdout, 'host h2 (host-2) is disabled\n');
+});
+
+test('host enable of an unknown host: 404 → exit 1', async () => {
+  const r = await runCli(['host', 'enable', 'nope', ...creds(api)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error \[NOT_FOUND\]: .*not found/);
+});

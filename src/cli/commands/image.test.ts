@@ -1,0 +1,53 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { creds, runCli, startFakeApi, type FakeApi } from '../cli-test-kit.js';
+import { image } from '../cli-fixtures.js';
+
+const tiny = image();
+const kernel = image({ id: 'img-2', name: 'vmlinuz', format: 'kernel', sizeBytes: 7_000_000, virtualSizeBytes: 7_000_000 });
+let api: FakeApi;
+before(async () => {
+  api = await startFakeApi({
+    'GET /api/v1/images': () => ({ body: [tiny, kernel] }),
+    'POST /api/v1/images': () => ({ status: 201, body: kernel }),
+    'DELETE /api/v1/images/img-1': () => ({ status: 204 }),
+    'DELETE /api/v1/images/img-9': () => ({ status: 409, body: { error: { code: 'CONFLICT', message: 'image img-9 is used by template small', details: {} } } }),
+  });
+});
+after(() => api.close());
+
+test('image list: table and --json', async () => {
+  const r = await runCli(['image', 'list', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^img-1\s+tiny\s+qcow2\s+3 MiB\s+64 MiB\s+admin\s+2024-05-01 12:00:00$/m);
+  assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel\s+6\.7 MiB/m);
+  const j = await runCli(['image', 'list', '--json', ...creds(api)]);
+  assert.deepEqual(JSON.parse(j.stdout), [tiny, kernel]);
+});
+
+test('image register sends the name, the absolute path and the format', async () => {
+  const r = await runCli(['image', 'register', 'vmlinuz', 'boot/vmlinuz', '--format', 'kernel', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  const q = api.requests.at(-1)!;
+  assert.equal(`${q.method} ${q.path}`, 'POST /api/v1/images');
+  assert.deepEqual(q.body, { name: 'vmlinuz', path: resolve('boot/vmlinuz'), format: 'kernel' });
+  assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel/m);
+});
+
+test('image register rejects an unknown format before sending anything', async () => {
+  const n = api.requests.length;
+  const r = await runCli(['image', 'register', 'x', '/x', '--format', 'vmdk', ...creds(api)]);
+  assert.equal(r.code, 2);
+  assert.equal(api.requests.length, n);
+});
+
+test('image delete sends DELETE; a conflict exits 1', async () => {
+  const r = await runCli(['image', 'delete', 'img-1', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(`${api.requests.at(-1)!.method} ${api.requests.at(-1)!.path}`, 'DELETE /api/v1/images/img-1');
+  assert.equal(r.stdout, 'deleted image img-1\n');
+  const used = await runCli(['image', 'delete', 'img-9', ...creds(api)]);
+  assert.equal(used.code, 1);
+  assert.match(used.stderr, /error \[CONFLICT\]: image img-9 is used by template small/);
+});

@@ -1,0 +1,41 @@
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { imageFormatSchema, type ImageView } from '../../controller/api/api-schemas.js';
+import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
+import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+
+/** `nubo image list|register|delete` (beside `image build-tiny`). */
+export function registerImageCommands(image: Command): void {
+  connectionOptions(apiCommand(image, 'list', 'list the images in the controller\'s image store')).action(
+    runCliAction(async (signal, o: ApiOpts) => {
+      const images = await (await connect(o)).listImages({ signal });
+      if (o.json) return printJson(images);
+      printImages(images);
+    }),
+  );
+
+  const register = apiCommand(image, 'register <name> <path>', 'copy a file into the image store under a name; the controller reads <path> on its own machine (a relative path is made absolute here)')
+  register.addOption(new Option('--format <format>', 'image format (default: qcow2 or raw, as the controller detects; kernel and initrd must be given)').choices(imageFormatSchema.options));
+  connectionOptions(register).action(
+      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: ImageView['format'] }) => {
+        const img = await (await connect(o)).registerImage({ name, path: resolve(path), ...(o.format ? { format: o.format } : {}) }, { signal });
+        if (o.json) return printJson(img);
+        printImages([img]);
+      }),
+    );
+
+  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id)'), { json: false }).action(
+    runCliAction(async (signal, id: string, o: ApiOpts) => {
+      await (await connect(o)).deleteImage(id, { signal });
+      process.stdout.write(`deleted image ${id}\n`);
+    }),
+  );
+}
+
+function printImages(images: readonly ImageView[]): void {
+  printTable(
+    ['ID', 'NAME', 'FORMAT', 'SIZE', 'VIRTUAL', 'OWNER', 'CREATED'],
+    images.map((i) => [i.id, i.name, i.format, fmtBytes(i.sizeBytes), fmtBytes(i.virtualSizeBytes), i.owner, fmtTime(i.createdAt)]),
+  );
+}

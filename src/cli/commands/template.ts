@@ -1,0 +1,100 @@
+import { Option, type Command } from 'commander';
+import type { TemplateBody, TemplateView } from '../../controller/api/api-schemas.js';
+import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, readInputFile, type ApiOpts } from '../api-command.js';
+import { dash, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+
+interface CreateOpts extends ApiOpts {
+  name: string;
+  image: string;
+  vcpus: number;
+  memory: number;
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  diskMode?: 'overlay' | 'copy';
+  cpuModel?: string;
+  userDataFile?: string;
+  requirements?: string;
+  nic?: string[];
+}
+
+/** `nubo template list|show|create`. */
+export function registerTemplateCommands(program: Command): void {
+  const template = program.command('template').description('VM templates: image, size, boot options and NICs that `vm create` starts from');
+
+  connectionOptions(apiCommand(template, 'list', 'list templates')).action(
+    runCliAction(async (signal, o: ApiOpts) => {
+      const templates = await (await connect(o)).listTemplates({ signal });
+      if (o.json) return printJson(templates);
+      printTable(
+        ['ID', 'NAME', 'IMAGE', 'VCPUS', 'MEMORY', 'DISK', 'NICS', 'CREATED'],
+        templates.map((t) => [t.id, t.name, t.image, t.vcpus, fmtMiB(t.memoryMiB), t.diskMode, t.nics.length, fmtTime(t.createdAt)]),
+      );
+    }),
+  );
+
+  connectionOptions(apiCommand(template, 'show <template>', 'show one template, by id or name')).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts) => {
+      const client = await connect(o);
+      const t = await byIdOrName(ref, (id) => client.getTemplate(id, { signal }), () => client.listTemplates({ signal }));
+      if (o.json) return printJson(t);
+      printTemplate(t);
+    }),
+  );
+
+  const create = apiCommand(template, 'create', 'create a template')
+    .requiredOption('--name <name>', 'template name (letters, digits and ._-)')
+    .requiredOption('--image <image>', 'root disk image, by name or id')
+    .option('--vcpus <n>', 'virtual CPUs', intArg(1, 64, 'vCPUs'), 1)
+    .option('--memory <MiB>', 'memory in MiB', intArg(16, 1024 * 1024, 'MiB'), 256)
+    .option('--kernel <image>', 'kernel image (name or id, format kernel) for direct kernel boot')
+    .option('--initrd <image>', 'initrd image (name or id, format initrd) for direct kernel boot')
+    .option('--cmdline <args>', 'kernel command line for direct kernel boot')
+    .addOption(new Option('--disk-mode <mode>', 'root disk as a copy-on-write overlay of the image, or a full copy (default: overlay)').choices(['overlay', 'copy']))
+    .option('--cpu-model <model>', 'QEMU CPU model (default: qemu64)')
+    .option('--user-data-file <file>', 'user data for the VM\'s config drive, read from a file')
+    .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512 && cpu_model == "qemu64"\'')
+    .option('--nic <network>', 'add a NIC on this network (repeatable; without it the template gets one NIC with no network set)', collect);
+  connectionOptions(create).action(
+      runCliAction(async (signal, o: CreateOpts) => {
+        const body: TemplateBody = {
+          name: o.name,
+          image: o.image,
+          vcpus: o.vcpus,
+          memoryMiB: o.memory,
+          ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
+          ...(o.initrd !== undefined ? { initrd: o.initrd } : {}),
+          ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}),
+          ...(o.diskMode !== undefined ? { diskMode: o.diskMode } : {}),
+          ...(o.cpuModel !== undefined ? { cpuModel: o.cpuModel } : {}),
+          ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
+          ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
+          ...(o.nic !== undefined ? { nics: o.nic.map((network) => ({ network })) } : {}),
+        };
+        const t = await (await connect(o)).createTemplate(body, { signal });
+        if (o.json) return printJson(t);
+        printTemplate(t);
+      }),
+    );
+}
+
+function printTemplate(t: TemplateView): void {
+  printFields([
+    ['id', t.id],
+    ['name', t.name],
+    ['owner', t.owner],
+    ['image', t.image],
+    ['disk mode', t.diskMode],
+    ['vcpus', t.vcpus],
+    ['memory', fmtMiB(t.memoryMiB)],
+    ['cpu model', t.cpuModel],
+    ['kernel', dash(t.kernel)],
+    ['initrd', dash(t.initrd)],
+    ['cmdline', dash(t.cmdline)],
+    ['nics', t.nics.map((n, i) => `nic${i}:${n.network ?? '-'}`).join(' ') || '-'],
+    ['requirements', dash(t.requirements)],
+    ['user data', t.userData === undefined ? '-' : `${Buffer.byteLength(t.userData)} bytes`],
+    ['created', fmtTime(t.createdAt)],
+  ]);
+}

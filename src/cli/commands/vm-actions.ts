@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { VmApiAction } from '../../controller/api/api-schemas.js';
+import { apiCommand, connect, connectionOptions, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { printJson } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
+import { printVms } from './vm-output.js';
+
+interface ActionSpec {
+  readonly verb: keyof typeof WAIT_TARGET & VmApiAction;
+  readonly description: string;
+  /** The API's -hard variant, when there is one, and what --hard does. */
+  readonly hard?: { readonly action: VmApiAction; readonly help: string };
+}
+
+const ACTIONS: readonly ActionSpec[] = [
+  { verb: 'poweroff', description: 'power a running VM off (ACPI shutdown); its disks stay on the host', hard: { action: 'poweroff-hard', help: 'kill QEMU instead of asking the guest' } },
+  { verb: 'start', description: 'boot a powered-off VM' },
+  { verb: 'reboot', description: 'reboot a running VM (ACPI)', hard: { action: 'reboot-hard', help: 'reset the virtual machine instead of asking the guest' } },
+  { verb: 'suspend', description: 'save a running VM\'s memory to a file on its host and stop it' },
+  { verb: 'resume', description: 'bring a suspended (or stopped) VM back to running' },
+  {
+    verb: 'terminate',
+    description: 'shut a VM down (if running) and delete its disks; the record is kept',
+    hard: { action: 'terminate-hard', help: 'kill QEMU instead of asking the guest; also accepted for failed and unknown VMs' },
+  },
+];
+
+/** `nubo vm poweroff|start|reboot|suspend|resume|terminate <id>`. */
+export function registerVmActions(vm: Command): void {
+  for (const a of ACTIONS) {
+    const target = WAIT_TARGET[a.verb];
+    const c = waitOptions(apiCommand(vm, `${a.verb} <id>`, a.description), target);
+    if (a.hard) c.option('--hard', `${a.hard.help} (the API's ${a.hard.action})`);
+    connectionOptions(c).action(
+      runCliAction(async (signal, id: string, o: ApiOpts & WaitOpts & { hard?: boolean }) => {
+        const client = await connect(o);
+        const after = await client.vmAction(id, o.hard && a.hard ? a.hard.action : a.verb, { signal });
+        if (!o.wait) return o.json ? printJson(after) : printVms([after]);
+        const done = await waitForVm({ client, id: after.id, target, initial: after.state, signal, timeoutMs: o.timeout * 1000, intervalMs: o.pollInterval });
+        return o.json ? printJson(done) : printVms([done]);
+      }),
+    );
+  }
+}

@@ -1,0 +1,34 @@
+import type { VmDetailView, VmView } from '../../controller/api/api-schemas.js';
+import { dash, fmtMiB, fmtTime, printFields, printTable, renderTable } from '../output.js';
+
+export function printVms(vms: readonly VmView[]): void {
+  printTable(
+    ['ID', 'NAME', 'STATE', 'HOST', 'VCPUS', 'MEMORY', 'REASON'],
+    vms.map((v) => [v.id, v.name, v.state, dash(v.host), v.vcpus, fmtMiB(v.memoryMiB), dash(v.stateReason)]),
+  );
+}
+
+/** One VM's fields, then its state history (oldest first). */
+export function printVmDetail(v: VmDetailView): void {
+  printFields([
+    ['id', v.id],
+    ['name', v.name],
+    ['owner', v.owner],
+    ['template', dash(v.template)],
+    ['state', v.state],
+    ['reason', dash(v.stateReason)],
+    ['host', dash(v.host)],
+    ['vcpus', v.vcpus],
+    ['memory', fmtMiB(v.memoryMiB)],
+    ['actions', v.allowedActions.join(', ') || '-'],
+    ['created', fmtTime(v.createdAt)],
+    ['updated', fmtTime(v.updatedAt)],
+  ]);
+  process.stdout.write('\nhistory:\n');
+  if (v.history.length === 0) {
+    process.stdout.write('(none)\n');
+    return;
+  }
+  const rows = v.history.map((h) => [fmtTime(h.at), h.from ?? '-', h.to, h.action, dash(h.reason)]);
+  process.stdout.write(renderTable(['AT', 'FROM', 'TO', 'ACTION', 'REASON'], rows));
+}

@@ -1,0 +1,105 @@
+import { Option, type Command } from 'commander';
+import type { NuboClient } from '../../client/nubo-client.js';
+import { RemoteError, UnreachableError } from '../../client/remote-error.js';
+import type { CreateVmBody } from '../../controller/api/api-schemas.js';
+import { VM_STATES } from '../../core/vm-state.js';
+import { errorMessage } from '../../errors/nubo-error.js';
+import { apiCommand, connect, connectionOptions, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { printJson } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
+import { registerVmActions } from './vm-actions.js';
+import { printVmDetail, printVms } from './vm-output.js';
+
+interface CreateOpts extends ApiOpts, WaitOpts {
+  template: string;
+  name?: string;
+  vcpus?: number;
+  memory?: number;
+  userDataFile?: string;
+  requirements?: string;
+}
+
+/** `nubo vm create|list|show|console` and the power actions. */
+export function registerVmCommands(program: Command): void {
+  const vm = program.command('vm').description('virtual machines');
+
+  const create = waitOptions(
+    apiCommand(vm, 'create', 'create a VM from a template; the scheduler places it and it boots')
+      .requiredOption('--template <template>', 'template, by name or id')
+      .option('--name <name>', 'VM name (default: chosen by the controller)')
+      .option('--vcpus <n>', 'virtual CPUs (default: the template\'s)', intArg(1, 64, 'vCPUs'))
+      .option('--memory <MiB>', 'memory in MiB (default: the template\'s)', intArg(16, 1024 * 1024, 'MiB'))
+      .option('--user-data-file <file>', 'user data for the config drive, read from a file (default: the template\'s)')
+      .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)'),
+    WAIT_TARGET.create,
+  );
+  connectionOptions(create).action(
+    runCliAction(async (signal, o: CreateOpts) => {
+      const body: CreateVmBody = {
+        template: o.template,
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.vcpus !== undefined ? { vcpus: o.vcpus } : {}),
+        ...(o.memory !== undefined ? { memoryMiB: o.memory } : {}),
+        ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
+        ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
+      };
+      const client = await connect(o);
+      const created = await client.createVm(body, { signal });
+      if (!o.wait) return o.json ? printJson(created) : printVms([created]);
+      const done = await waitForVm({ client, id: created.id, target: WAIT_TARGET.create, initial: created.state, signal, timeoutMs: o.timeout * 1000, intervalMs: o.pollInterval });
+      return o.json ? printJson(done) : printVms([done]);
+    }),
+  );
+
+  const list = apiCommand(vm, 'list', 'list VMs')
+    .addOption(new Option('--state <state>', 'only VMs in this state').choices(VM_STATES))
+    .option('--host <host>', 'only VMs on this host');
+  connectionOptions(list).action(
+      runCliAction(async (signal, o: ApiOpts & { state?: string; host?: string }) => {
+        const filter = { ...(o.state !== undefined ? { state: o.state } : {}), ...(o.host !== undefined ? { host: o.host } : {}) };
+        const vms = await (await connect(o)).listVms(filter, { signal });
+        if (o.json) return printJson(vms);
+        printVms(vms);
+      }),
+    );
+
+  connectionOptions(apiCommand(vm, 'show <id>', 'show one VM with its state history')).action(
+    runCliAction(async (signal, id: string, o: ApiOpts) => {
+      const v = await (await connect(o)).getVm(id, { signal });
+      if (o.json) return printJson(v);
+      printVmDetail(v);
+    }),
+  );
+
+  connectionOptions(apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (the tail the controller serves)'), { json: false }).action(
+    runCliAction(async (signal, id: string, o: ApiOpts) => {
+      const text = await consoleLog(await connect(o), id, signal);
+      process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    }),
+  );
+
+  registerVmActions(vm);
+}
+
+/** GET …/console answers text/plain, which the JSON client cannot carry; errors are mapped as it maps them. */
+async function consoleLog(client: NuboClient, id: string, signal: AbortSignal): Promise<string> {
+  const url = `${client.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`;
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(url, { headers: { authorization: `Bearer ${client.token}` }, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
+    text = await res.text();
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new UnreachableError(url, errorMessage((err as { cause?: unknown }).cause ?? err), { cause: err });
+  }
+  if (res.ok) return text;
+  let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // Not an API error body: keep the status.
+  }
+  throw new RemoteError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? `GET ${url}: HTTP ${res.status}`, body.error?.details ?? {});
+}

@@ -1,0 +1,57 @@
+import type { FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { NuboError } from '../../errors/nubo-error.js';
+import type { Store } from '../../store/open-store.js';
+import type { User } from '../../store/repositories/users-repository.js';
+import { NotFoundError } from '../../store/store-errors.js';
+import type { Catalog } from '../catalog.js';
+import type { HostMonitor } from '../host-monitor.js';
+import type { ImageStore } from '../image-store.js';
+import type { VmOrchestrator } from '../vm-orchestrator.js';
+import type { Views } from './views.js';
+import type { AgentClient } from '../../client/agent-client.js';
+import type { Host } from '../../store/repositories/hosts-repository.js';
+
+/** What the route modules share: the controller's parts, built once. */
+export interface ApiContext {
+  readonly store: Store;
+  readonly catalog: Catalog;
+  readonly images: ImageStore;
+  readonly orchestrator: VmOrchestrator;
+  readonly monitor: HostMonitor;
+  readonly views: Views;
+  readonly agentFor: (host: Host) => AgentClient;
+  readonly logger: Logger;
+}
+
+export class ForbiddenError extends NuboError {
+  readonly code = 'FORBIDDEN';
+  constructor(what: string) {
+    super(`forbidden: ${what} needs the admin role`, { what });
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated user of an /api/v1 request (set by the auth hook). */
+    user: User | null;
+  }
+}
+
+export function userOf(req: FastifyRequest): User {
+  if (!req.user) throw new Error('route reached without authentication');
+  return req.user;
+}
+
+export function requireAdmin(req: FastifyRequest, what: string): User {
+  const u = userOf(req);
+  if (u.role !== 'admin') throw new ForbiddenError(what);
+  return u;
+}
+
+/** Users see their own resources, admins everything; others' resources are "not found", not "forbidden", so ids do not leak. */
+export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest, resource: string, r: T & { id: string }): T {
+  const u = userOf(req);
+  if (u.role !== 'admin' && r.ownerId !== u.id) throw new NotFoundError(resource, r.id);
+  return r;
+}

@@ -1,0 +1,40 @@
+import { createReadStream } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { idParams, imageView, registerImageBody } from './api-schemas.js';
+import { ensureVisible, userOf, type ApiContext } from './api-context.js';
+import { ConflictError } from '../../store/store-errors.js';
+
+export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['images'];
+  r.get('/api/v1/images', { schema: { tags, response: { 200: z.array(imageView) } } }, async (req) => {
+    const u = userOf(req);
+    const all = await ctx.store.images.list();
+    // Images are shared read-only: everyone sees them, so templates can use the admin's base images.
+    return Promise.all(all.filter((i) => u.role === 'admin' || i.ownerId === u.id || i.state === 'ready').map((i) => ctx.views.image(i)));
+  });
+  r.get('/api/v1/images/:id', { schema: { tags, params: idParams, response: { 200: imageView } } }, async (req) =>
+    ctx.views.image(await ctx.store.images.get(req.params.id)),
+  );
+  r.post('/api/v1/images', { schema: { tags, body: registerImageBody, response: { 201: imageView } } }, async (req, reply) => {
+    const img = await ctx.images.register({ ...req.body, ownerId: userOf(req).id });
+    return reply.status(201).send(await ctx.views.image(img));
+  });
+  r.delete('/api/v1/images/:id', { schema: { tags, params: idParams } }, async (req, reply) => {
+    const img = ensureVisible(req, 'image', await ctx.store.images.get(req.params.id));
+    const users = (await ctx.store.templates.list()).filter((t) => JSON.stringify([t.disks, t.context]).includes(img.id));
+    if (users.length > 0) throw new ConflictError('image', 'id', img.id, `is used by template ${users.map((t) => t.name).join(', ')}`);
+    await ctx.images.delete(img.id);
+    return reply.status(204).send();
+  });
+}
+
+/** The image bytes, for agents (host token) and users; registered outside the user-auth scope. */
+export function registerImageDataRoute(app: FastifyInstance, ctx: ApiContext): void {
+  app.withTypeProvider<ZodTypeProvider>().get('/api/v1/images/:id/data', { schema: { tags: ['images'], params: idParams } }, async (req, reply) => {
+    const img = await ctx.store.images.get(req.params.id);
+    return reply.type('application/octet-stream').header('content-length', img.sizeBytes).header('x-sha256', img.sha256).send(createReadStream(img.path));
+  });
+}

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { hostReportSchema } from '../../agent/agent-api.js';
+import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-token.js';
+import type { Host } from '../../store/repositories/hosts-repository.js';
+import type { ApiContext } from './api-context.js';
+
+/** The host whose agent token this is; agents authenticate with their own host's token. */
+export async function hostByToken(ctx: ApiContext, token: string): Promise<Host> {
+  const host = (await ctx.store.hosts.list()).find((h) => sameSecret(h.agentToken, token));
+  if (!host) throw new UnauthorizedError('unknown host token');
+  return host;
+}
+
+export function registerInternalRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.withTypeProvider<ZodTypeProvider>().post('/internal/v1/heartbeat', { schema: { hide: true, body: hostReportSchema } }, async (req, reply) => {
+    const host = await hostByToken(ctx, bearerToken(req));
+    await ctx.monitor.heartbeat(host, req.body);
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,76 @@
+import { allowedActions } from '../../core/vm-actions.js';
+import type { Store } from '../../store/open-store.js';
+import type { Host } from '../../store/repositories/hosts-repository.js';
+import type { Image } from '../../store/repositories/images-repository.js';
+import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository.js';
+import { vmActionSchema, type HostView, type ImageView, type VmDetailView, type VmView } from './api-schemas.js';
+import type { ControllerVmSpec } from '../vm-orchestrator.js';
+
+const API_ACTIONS = new Set<string>(vmActionSchema.options);
+
+/** Turns store records into API shapes: ids of related records become their names. */
+export class Views {
+  constructor(private readonly store: Store) {}
+
+  async #name(kind: 'users' | 'hosts' | 'templates', id: string | null): Promise<string | null> {
+    if (id === null) return null;
+    const r = await this.store[kind].get(id).catch(() => undefined);
+    return r?.name ?? id;
+  }
+
+  async host(h: Host): Promise<HostView> {
+    const vms = await this.store.vms.list({ hostId: h.id });
+    return {
+      id: h.id,
+      name: h.name,
+      state: h.state,
+      agentUrl: h.agentUrl,
+      cpuModel: h.cpuModel === '' ? null : h.cpuModel,
+      total: { cpus: h.total.cpus, memoryMiB: h.total.memoryMib, diskMiB: h.total.diskMib },
+      reserved: { cpus: h.reserved.cpus, memoryMiB: h.reserved.memoryMib, diskMiB: h.reserved.diskMib },
+      usage: h.usage,
+      lastHeartbeatAt: h.lastHeartbeatAt,
+      vms: vms.filter((v) => v.state !== 'terminated').length,
+    };
+  }
+
+  async image(i: Image): Promise<ImageView> {
+    return {
+      id: i.id,
+      name: i.name,
+      owner: (await this.#name('users', i.ownerId)) ?? i.ownerId,
+      format: i.format,
+      sizeBytes: i.sizeBytes,
+      virtualSizeBytes: i.virtualSizeBytes,
+      sha256: i.sha256,
+      createdAt: i.createdAt,
+    };
+  }
+
+  async vm(v: Vm): Promise<VmView> {
+    const spec = v.spec as unknown as Partial<ControllerVmSpec>;
+    return {
+      id: v.id,
+      name: v.name,
+      owner: (await this.#name('users', v.ownerId)) ?? v.ownerId,
+      template: await this.#name('templates', v.templateId),
+      state: v.state,
+      stateReason: v.stateReason,
+      host: await this.#name('hosts', v.hostId),
+      vcpus: spec.demand?.vcpus ?? 0,
+      memoryMiB: spec.demand?.memoryMiB ?? 0,
+      // Only what a user can ask for through this API, and nothing while an operation is in flight.
+      allowedActions: v.operation === null ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
+      createdAt: v.createdAt,
+      updatedAt: v.updatedAt,
+    };
+  }
+
+  async vmDetail(v: Vm): Promise<VmDetailView> {
+    const history: VmHistoryEntry[] = await this.store.vms.history(v.id);
+    return {
+      ...(await this.vm(v)),
+      history: history.map((h) => ({ from: h.fromState, to: h.toState, action: h.action, reason: h.reason, at: h.at })),
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
+import { ensureVisible, userOf, type ApiContext } from './api-context.js';
+import { agentVmId } from '../vm-orchestrator.js';
+import { planCreate } from '../../core/vm-actions.js';
+import { NotFoundError } from '../../store/store-errors.js';
+import type { Vm } from '../../store/repositories/vms-repository.js';
+import type { JsonObject } from '../../store/store-context.js';
+import { findHost } from './host-routes.js';
+
+export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['vms'];
+  /** A visible VM by id or (the user's own) name. */
+  const findVm = async (req: FastifyRequest, ref: string): Promise<Vm> => {
+    const byId = await ctx.store.vms.get(ref).catch(() => undefined);
+    if (byId) return ensureVisible(req, 'vm', byId);
+    const u = userOf(req);
+    const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
+    if (byName.length !== 1) throw new NotFoundError('vm', ref);
+    return byName[0]!;
+  };
+
+  r.get('/api/v1/vms', { schema: { tags, querystring: listVmsQuery, response: { 200: z.array(vmView) } } }, async (req) => {
+    const u = userOf(req);
+    const hostId = req.query.host === undefined ? undefined : (await findHost(ctx.store, req.query.host)).id;
+    const vms = await ctx.store.vms.list({ ...(u.role === 'admin' ? {} : { ownerId: u.id }), ...(req.query.state ? { state: req.query.state } : {}), ...(hostId ? { hostId } : {}) });
+    return Promise.all(vms.map((v) => ctx.views.vm(v)));
+  });
+  r.get('/api/v1/vms/:id', { schema: { tags, params: idParams, response: { 200: vmDetailView } } }, async (req) => ctx.views.vmDetail(await findVm(req, req.params.id)));
+
+  r.post('/api/v1/vms', { schema: { tags, body: createVmBody, response: { 201: vmView } } }, async (req, reply) => {
+    const u = userOf(req);
+    const admitted = await ctx.catalog.admitVm(req.body, u);
+    const plan = planCreate();
+    const vm = await ctx.store.vms.create({
+      name: admitted.name,
+      ownerId: u.id,
+      templateId: admitted.templateId,
+      spec: admitted.spec as unknown as JsonObject,
+      operation: { action: plan.action, from: plan.from },
+    });
+    ctx.orchestrator.kick(vm.id);
+    return reply.status(201).send(await ctx.views.vm(vm));
+  });
+
+  r.post('/api/v1/vms/:id/actions/:action', { schema: { tags, params: vmActionParams, response: { 200: vmView } } }, async (req) => {
+    const vm = await findVm(req, req.params.id);
+    return ctx.views.vm(await ctx.orchestrator.act(vm.id, req.params.action));
+  });
+
+  r.get('/api/v1/vms/:id/console', { schema: { tags, params: idParams } }, async (req, reply) => {
+    const vm = await findVm(req, req.params.id);
+    if (vm.hostId === null) return reply.type('text/plain; charset=utf-8').send('');
+    const host = await ctx.store.hosts.get(vm.hostId);
+    return reply.type('text/plain; charset=utf-8').send(await ctx.agentFor(host).consoleLog(agentVmId(vm.id)));
+  });
+}

@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { openStore, type Store, type StoreConfig } from '../store/open-store.js';
+import { compilePlacementPolicy, type PlacementPolicyInput } from '../core/placement/placement-policy.js';
+import { AgentClient } from '../client/agent-client.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import { Catalog } from './catalog.js';
+import { ImageStore } from './image-store.js';
+import { VmOrchestrator } from './vm-orchestrator.js';
+import { HostMonitor } from './host-monitor.js';
+import { Views } from './api/views.js';
+import { createControllerServer } from './controller-server.js';
+
+export interface ControllerDaemonOptions {
+  readonly dataDir: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The URL agents use to reach the controller (image downloads); defaults to the listen address. */
+  readonly advertiseUrl?: string | undefined;
+  /** Defaults to SQLite in dataDir. */
+  readonly store?: StoreConfig | undefined;
+  readonly heartbeatIntervalMs?: number | undefined;
+  readonly placement?: PlacementPolicyInput | undefined;
+  readonly logger: Logger;
+}
+
+/**
+ * The controller process: state store, image store, orchestrator, host
+ * monitor and the HTTP API. On start it resumes every operation that was in
+ * flight when it last stopped.
+ */
+export class ControllerDaemon {
+  private constructor(
+    readonly url: string,
+    readonly store: Store,
+    readonly orchestrator: VmOrchestrator,
+    private readonly monitor: HostMonitor,
+    private readonly server: FastifyInstance,
+  ) {}
+
+  static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
+    await mkdir(o.dataDir, { recursive: true });
+    const store = await openStore(o.store ?? { kind: 'sqlite', path: join(o.dataDir, 'nubo.db') });
+    try {
+      const logger = o.logger;
+      const agents = new Map<string, AgentClient>();
+      const agentFor = (h: Host): AgentClient => {
+        const key = `${h.agentUrl} ${h.agentToken}`;
+        let c = agents.get(key);
+        if (!c) agents.set(key, (c = new AgentClient(h.agentUrl, h.agentToken)));
+        return c;
+      };
+      const policy = compilePlacementPolicy(o.placement ?? {});
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger });
+      const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
+      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs });
+      let advertise = o.advertiseUrl;
+      const images = new ImageStore(join(o.dataDir, 'images'), store);
+      const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
+      const server = await createControllerServer({ store, catalog, images, orchestrator, monitor, views: new Views(store), agentFor, logger });
+      await server.listen({ host: o.listen.host, port: o.listen.port });
+      const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
+      advertise ??= url;
+      await orchestrator.resumeAll();
+      monitor.start();
+      logger.info({ url }, 'controller listening');
+      return new ControllerDaemon(url, store, orchestrator, monitor, server);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /** Creates the first admin when there is no user yet; returns its token (shown once), else undefined. */
+  async bootstrapAdmin(name = 'admin'): Promise<string | undefined> {
+    if ((await this.store.users.list()).length > 0) return undefined;
+    return (await this.store.users.create({ name, role: 'admin' })).token;
+  }
+
+  /** Stops the API and the background work; VMs keep running on their hosts. */
+  async stop(): Promise<void> {
+    this.monitor.stop();
+    await this.server.close();
+    await this.orchestrator.close();
+    await this.store.close();
+  }
+}
