@@ -6,6 +6,8 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerTemplateCommands } from './commands/template.js';
 import { registerVmCommands } from './commands/vm.js';
+import { registerDaemonCommands } from './commands/daemons.js';
+import { registerUp } from './commands/up.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command()
@@ -36,6 +38,8 @@ Exit codes:
   130  interrupted (Ctrl-C)`,
   );
 
+registerUp(program);
+registerDaemonCommands(program);
 registerHostCommands(program);
 
 const image = program.command('image').description('guest images');

@@ -46,6 +46,8 @@ type PhaseOutcome = 'done' | 'advanced' | 'wait';
 export class VmOrchestrator {
   readonly #o: VmOrchestratorOptions;
   readonly #driving = new Map<string, Promise<void>>();
+  /** Aborts agent calls in flight when the controller stops; their operations stay recorded for resumeAll. */
+  readonly #stopping = new AbortController();
   #closed = false;
 
   constructor(o: VmOrchestratorOptions) {
@@ -91,8 +93,10 @@ export class VmOrchestrator {
     while (this.#driving.size > 0) await Promise.allSettled([...this.#driving.values()]);
   }
 
+  /** Stops driving: agent calls in flight are abandoned, and their operations resume with the next controller. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopping.abort(new Error('the controller is stopping'));
     await this.idle();
   }
 
@@ -113,6 +117,7 @@ export class VmOrchestrator {
         outcome = await this.#runPhase(vm, step.phase);
       } catch (err) {
         if (err instanceof StaleStateError) return; // someone else moved the VM on
+        if (this.#closed) return; // not a failure: the step re-runs when the controller is back
         await this.#fail(vm, plan, step, err);
         return;
       }
@@ -167,35 +172,36 @@ export class VmOrchestrator {
     const host = vm.hostId === null ? undefined : await this.#o.store.hosts.get(vm.hostId);
     if (phase === 'epilog') {
       if (host) {
-        await this.#o.agentFor(host).delete(id);
+        await this.#o.agentFor(host).delete(id, { signal: this.#stopping.signal });
         await this.#o.store.vms.releaseFromHost(vm.id);
       }
       return 'done';
     }
     if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
     const agent = this.#o.agentFor(host);
+    const o = { signal: this.#stopping.signal };
     switch (phase) {
       case 'prolog':
-        await agent.prepare(id, spec.agent);
+        await agent.prepare(id, spec.agent, o);
         return 'done';
       case 'boot':
       case 'restore': {
-        const r = await agent.start(id);
+        const r = await agent.start(id, o);
         if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         return 'done';
       }
       case 'shutdown':
       case 'shutdown-hard': {
-        const r = await agent.powerOff(id, phase === 'shutdown-hard');
+        const r = await agent.powerOff(id, phase === 'shutdown-hard', o);
         if (r.state !== 'poweroff') throw new Error(`the guest did not power off (agent reports ${r.state})`);
         return 'done';
       }
       case 'reboot':
       case 'reboot-hard':
-        await agent.reboot(id);
+        await agent.reboot(id, o);
         return 'done';
       case 'save': {
-        const r = await agent.suspend(id);
+        const r = await agent.suspend(id, o);
         if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
         return 'done';
       }

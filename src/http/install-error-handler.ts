@@ -13,9 +13,12 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err, req, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const where = (err as { validationContext?: string }).validationContext ?? 'body';
-      const issues = err.validation.map((v) => {
+      const issues = err.validation.flatMap((v) => {
         const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
-        return { field: path || where, message: v.message ?? 'is invalid' };
+        // zod reports unknown keys on the enclosing object; name each key as the offending field.
+        const keys = v.keyword === 'unrecognized_keys' ? v.params['keys'] : undefined;
+        if (Array.isArray(keys) && keys.length > 0) return keys.map((k) => ({ field: path ? `${path}.${String(k)}` : String(k), message: 'is not a known field' }));
+        return [{ field: path || where, message: v.message ?? 'is invalid' }];
       });
       const e = new ValidationError(`request ${where}`, issues);
       return reply.status(400).send({ error: { code: e.code, message: e.message, details: { location: where, issues } } });

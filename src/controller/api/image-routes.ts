@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, imageView, registerImageBody } from './api-schemas.js';
-import { ensureVisible, userOf, type ApiContext } from './api-context.js';
+import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -19,7 +19,8 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
     ctx.views.image(await ctx.store.images.get(req.params.id)),
   );
   r.post('/api/v1/images', { schema: { tags, body: registerImageBody, response: { 201: imageView } } }, async (req, reply) => {
-    const img = await ctx.images.register({ ...req.body, ownerId: userOf(req).id });
+    // The path is read on the controller's machine (its store, the hosts' tokens): only an admin may name one.
+    const img = await ctx.images.register({ ...req.body, ownerId: requireAdmin(req, 'registering an image from a controller path').id });
     return reply.status(201).send(await ctx.views.image(img));
   });
   r.delete('/api/v1/images/:id', { schema: { tags, params: idParams } }, async (req, reply) => {

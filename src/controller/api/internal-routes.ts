@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { hostReportSchema } from '../../agent/agent-api.js';
 import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-token.js';
@@ -13,8 +13,15 @@ export async function hostByToken(ctx: ApiContext, token: string): Promise<Host>
 }
 
 export function registerInternalRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  app.withTypeProvider<ZodTypeProvider>().post('/internal/v1/heartbeat', { schema: { hide: true, body: hostReportSchema } }, async (req, reply) => {
-    const host = await hostByToken(ctx, bearerToken(req));
+  const senders = new WeakMap<FastifyRequest, Host>();
+  app.withTypeProvider<ZodTypeProvider>().post('/internal/v1/heartbeat', {
+    schema: { hide: true, body: hostReportSchema },
+    // Authenticate before the body is validated: a caller without a host token gets a 401, not a 400 describing the report.
+    onRequest: async (req) => {
+      senders.set(req, await hostByToken(ctx, bearerToken(req)));
+    },
+  }, async (req, reply) => {
+    const host = senders.get(req) ?? (await hostByToken(ctx, bearerToken(req)));
     await ctx.monitor.heartbeat(host, req.body);
     return reply.status(204).send();
   });

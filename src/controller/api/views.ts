@@ -59,8 +59,9 @@ export class Views {
       host: await this.#name('hosts', v.hostId),
       vcpus: spec.demand?.vcpus ?? 0,
       memoryMiB: spec.demand?.memoryMiB ?? 0,
-      // Only what a user can ask for through this API, and nothing while an operation is in flight.
-      allowedActions: v.operation === null ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
+      // Only what a user can ask for through this API, and nothing while an operation is in flight —
+      // except a VM waiting in `pending` for a host, which may still be terminated (the orchestrator accepts it).
+      allowedActions: v.operation === null || v.state === 'pending' ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
       createdAt: v.createdAt,
       updatedAt: v.updatedAt,
     };

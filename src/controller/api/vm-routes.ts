@@ -5,7 +5,7 @@ import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmV
 import { ensureVisible, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
 import { planCreate } from '../../core/vm-actions.js';
-import { NotFoundError } from '../../store/store-errors.js';
+import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { JsonObject } from '../../store/store-context.js';
 import { findHost } from './host-routes.js';
@@ -34,6 +34,9 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   r.post('/api/v1/vms', { schema: { tags, body: createVmBody, response: { 201: vmView } } }, async (req, reply) => {
     const u = userOf(req);
     const admitted = await ctx.catalog.admitVm(req.body, u);
+    // VMs are found by their owner's name for them (findVm): a second live VM of that name would make it ambiguous.
+    const mine = await ctx.store.vms.list({ ownerId: u.id });
+    if (mine.some((v) => v.name === admitted.name && v.state !== 'terminated')) throw new ConflictError('vm', 'name', admitted.name, 'is already used by another of your VMs');
     const plan = planCreate();
     const vm = await ctx.store.vms.create({
       name: admitted.name,

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ControllerDaemon } from '../../controller/controller-daemon.js';
+import { AgentDaemon } from '../../agent/agent-daemon.js';
+import { nuboHome } from '../../util/nubo-home.js';
+import { runCliAction } from '../run-cli-action.js';
+import { daemonLogger, parseListen, untilStopped } from '../daemon-support.js';
+import { UsageError } from '../usage-error.js';
+import { EXIT } from '../exit-codes.js';
+
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string }
+interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string }
+
+/** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
+export function registerDaemonCommands(program: Command): void {
+  program
+    .command('controller')
+    .description('run the controller (state store, scheduler, orchestrators, API) in the foreground')
+    .option('--listen <host:port>', 'address of the API', '127.0.0.1:7480')
+    .option('--data-dir <dir>', 'state (SQLite database, image store)', join(nuboHome(), 'controller'))
+    .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql)')
+    .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
+    .option('--heartbeat-ms <ms>', 'expected agent heartbeat interval', '5000')
+    .action(
+      runCliAction(async (signal, o: ControllerFlags) => {
+        const logger = daemonLogger();
+        const ctl = await ControllerDaemon.start({
+          dataDir: o.dataDir,
+          listen: parseListen(o.listen, '--listen'),
+          advertiseUrl: o.advertiseUrl,
+          heartbeatIntervalMs: Number(o.heartbeatMs),
+          ...(o.postgres !== undefined ? { store: { kind: 'postgres' as const, connectionString: o.postgres } } : {}),
+          logger,
+        });
+        const token = await ctl.bootstrapAdmin();
+        if (token !== undefined) process.stderr.write(`created the admin user; its token (shown once): ${token}\n`);
+        logger.info({ reason: await untilStopped(signal) }, 'controller stopping');
+        await ctl.stop();
+        return EXIT.OK;
+      }),
+    );
+
+  program
+    .command('agent')
+    .description('run a host agent (QEMU driver, image cache, VM disks) in the foreground')
+    .requiredOption('--name <name>', 'this host\'s name, as registered with the controller')
+    .option('--listen <host:port>', 'address of the agent API', '127.0.0.1:7481')
+    .option('--controller <url>', 'the controller to send heartbeats to')
+    .option('--token <token>', 'this host\'s secret (prefer --token-file)')
+    .option('--token-file <file>', 'file holding this host\'s secret')
+    .option('--data-dir <dir>', 'local datastore (default: $NUBO_HOME/hosts/<name>)')
+    .option('--run-dir <dir>', 'QEMU sockets and pid files; short (default: /run/nubo/<name>)')
+    .option('--netns <name>', 'network namespace the VMs run in (lab hosts)')
+    .option('--heartbeat-ms <ms>', 'heartbeat interval', '5000')
+    .action(
+      runCliAction(async (signal, o: AgentFlags) => {
+        const token = o.token ?? (o.tokenFile !== undefined ? (await readFile(o.tokenFile, 'utf8')).trim() : undefined);
+        if (!token) throw new UsageError('BAD_FLAG', 'the agent needs its host secret: --token-file FILE (or --token)');
+        const logger = daemonLogger();
+        const agent = await AgentDaemon.start({
+          name: o.name,
+          dataDir: o.dataDir ?? join(nuboHome(), 'hosts', o.name),
+          runDir: o.runDir ?? join('/run/nubo', o.name),
+          listen: parseListen(o.listen, '--listen'),
+          token,
+          controllerUrl: o.controller,
+          heartbeatIntervalMs: Number(o.heartbeatMs),
+          netns: o.netns,
+          logger,
+        });
+        logger.info({ reason: await untilStopped(signal) }, 'agent stopping (VMs keep running)');
+        await agent.stop();
+        return EXIT.OK;
+      }),
+    );
+}

@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { ControllerDaemon } from '../../controller/controller-daemon.js';
+import { AgentDaemon } from '../../agent/agent-daemon.js';
+import { NuboClient } from '../../client/nubo-client.js';
+import { buildTinyImage, type TinyImage } from '../../storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir, nuboHome } from '../../util/nubo-home.js';
+import { pollUntil } from '../../util/deadline.js';
+import { runCliAction } from '../run-cli-action.js';
+import { daemonLogger, untilStopped } from '../daemon-support.js';
+import { credentialsFile } from '../credentials.js';
+import { EXIT } from '../exit-codes.js';
+
+interface UpFlags { port: string; logLevel: string }
+
+const HOST = 'local';
+
+/**
+ * `nubo up`: the all-in-one cloud — the controller with SQLite, one agent for
+ * this machine, the nubo-tiny image and a `tiny` template — in the foreground.
+ * Ctrl-C stops the controller and the agent; running VMs keep running and the
+ * next `nubo up` adopts them.
+ */
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run the all-in-one cloud (controller + local agent, SQLite, nubo-tiny image and `tiny` template) until Ctrl-C')
+    .option('--port <port>', 'API port (the agent uses the next one)', '7480')
+    .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
+    .addHelpText('after', '\nCtrl-C stops the controller and the agent. VMs keep running; the next `nubo up` adopts them.\nThe admin credentials are written to $NUBO_HOME/credentials.json for the other commands.')
+    .action(runCliAction(async (signal, o: UpFlags) => up(signal, o)));
+}
+
+async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
+  const say = (s: string): boolean => process.stdout.write(`${s}\n`);
+  const home = nuboHome();
+  await mkdir(home, { recursive: true });
+  const image = await buildImageWithProgress(signal);
+  // Daemon logs go to a file so that the terminal shows what a person needs.
+  const logFile = join(home, 'nubo.log');
+  const logger = daemonLogger(logFile, o.logLevel);
+  const port = Number(o.port);
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 2_000, logger: logger.child({ part: 'controller' }) });
+  let agent: AgentDaemon | undefined;
+  try {
+    const token = await adminToken(controller);
+    const api = new NuboClient(controller.url, token);
+    const agentToken = await secret(join(home, 'agent-token'));
+    const agentUrl = `http://127.0.0.1:${port + 1}`;
+    await controller.store.hosts.register({ name: HOST, agentUrl, agentToken, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0 });
+    agent = await AgentDaemon.start({
+      name: HOST,
+      dataDir: join(home, 'hosts', HOST),
+      runDir: runDirFor(home),
+      listen: { host: '127.0.0.1', port: port + 1 },
+      token: agentToken,
+      controllerUrl: controller.url,
+      heartbeatIntervalMs: 2_000,
+      logger: logger.child({ part: 'agent' }),
+    });
+    await pollUntil('the local host to report', async () => ((await api.getHost(HOST)).state === 'enabled' ? true : undefined), { timeoutMs: 30_000, signal });
+    await registerTiny(api, image);
+    say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
+    say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
+    say('next:  bin/nubo vm create --template tiny --wait');
+    say('Ctrl-C stops nubo; running VMs keep running and are adopted by the next `nubo up`.');
+    await untilStopped(signal);
+    say('stopping nubo (VMs keep running)…');
+    return EXIT.OK;
+  } finally {
+    // The controller first: it must not see the agent vanish and record failures.
+    await controller.stop();
+    await agent?.stop();
+  }
+}
+
+async function buildImageWithProgress(signal: AbortSignal): Promise<TinyImage> {
+  const bar = new cliProgress.SingleBar({ format: 'building nubo-tiny [{bar}] {value}/{total} {step}', hideCursor: true }, cliProgress.Presets.shades_classic);
+  let started = false;
+  try {
+    return await buildTinyImage({
+      cacheDir: imageCacheDir(),
+      signal,
+      onProgress: ({ step, index, total }) => {
+        if (!started) bar.start(total, index, { step });
+        else bar.update(index, { step });
+        started = true;
+      },
+    });
+  } finally {
+    if (started) bar.stop();
+  }
+}
+
+/** The admin token: created with the first admin, else read back from the credentials file, else a new admin. */
+async function adminToken(controller: ControllerDaemon): Promise<string> {
+  const file = credentialsFile();
+  const created = await controller.bootstrapAdmin();
+  let token = created;
+  if (token === undefined) {
+    const stored = await readFile(file, 'utf8').then((t) => JSON.parse(t) as { token?: string }, () => undefined);
+    if (stored?.token !== undefined && (await controller.store.users.findByToken(stored.token))) token = stored.token;
+  }
+  // The database has users but this machine lost their token: make another admin rather than lock the owner out.
+  token ??= (await controller.store.users.create({ name: `admin-${randomBytes(3).toString('hex')}`, role: 'admin' })).token;
+  await writeFile(file, `${JSON.stringify({ url: controller.url, token }, null, 2)}\n`, { mode: 0o600 });
+  return token;
+}
+
+/** A secret kept in a file (0600), made on first use. */
+async function secret(file: string): Promise<string> {
+  const existing = await readFile(file, 'utf8').catch(() => '');
+  if (existing.trim().length >= 32) return existing.trim();
+  const s = randomBytes(32).toString('hex');
+  await writeFile(file, s, { mode: 0o600 });
+  return s;
+}
+
+/** QEMU's unix sockets need a short directory. */
+function runDirFor(home: string): string {
+  const dir = join(home, 'run');
+  return dir.length <= 40 ? dir : join('/tmp', `nubo-run-${createHash('sha256').update(home).digest('hex').slice(0, 8)}`);
+}
+
+async function registerTiny(api: NuboClient, image: TinyImage): Promise<void> {
+  const images = await api.listImages();
+  const have = (name: string): boolean => images.some((i) => i.name === name);
+  if (!have('nubo-tiny-disk')) await api.registerImage({ name: 'nubo-tiny-disk', path: image.dataDisk, format: 'qcow2' });
+  if (!have('nubo-tiny-kernel')) await api.registerImage({ name: 'nubo-tiny-kernel', path: image.kernel, format: 'kernel' });
+  if (!have('nubo-tiny-initrd')) await api.registerImage({ name: 'nubo-tiny-initrd', path: image.initrd, format: 'initrd' });
+  if (!(await api.listTemplates()).some((t) => t.name === 'tiny')) {
+    await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'nubo-tiny-disk', kernel: 'nubo-tiny-kernel', initrd: 'nubo-tiny-initrd', cmdline: image.cmdline });
+  }
+}
