@@ -33,6 +33,12 @@ function coreReport(r: AgentVmReport | undefined): CoreReport {
 export class HostMonitor {
   readonly #o: HostMonitorOptions;
   #timer: NodeJS.Timeout | undefined;
+  /**
+   * While this controller was down no heartbeat could arrive: silence is
+   * counted from whichever is later, a host's last heartbeat or our start —
+   * else a restarted controller would declare every host lost at once.
+   */
+  #since = Date.now();
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
@@ -96,7 +102,7 @@ export class HostMonitor {
     const { store } = this.#o;
     const limit = this.#o.heartbeatIntervalMs * (this.#o.missedBeats ?? 3);
     for (const host of await store.hosts.list({ state: 'enabled' })) {
-      const last = host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt);
+      const last = Math.max(this.#since, host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt));
       if (now - last <= limit) continue;
       const why = `no heartbeat for ${Math.round((now - last) / 1000)} s`;
       await store.hosts.setState(host.id, 'error', why);
@@ -125,6 +131,7 @@ export class HostMonitor {
   }
 
   start(): void {
+    this.#since = Date.now();
     this.#timer = setInterval(() => {
       void this.checkSilence().catch((err: unknown) => this.#o.logger.error({ err }, 'silence check failed'));
     }, this.#o.heartbeatIntervalMs);

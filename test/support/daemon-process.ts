@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pollUntil } from '../../src/util/deadline.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'nubo.js');
+
+/** A nubo daemon in a child process of the test, ended by its own pid only. */
+export class DaemonProcess {
+  readonly output: string[] = [];
+  private constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (b: Buffer) => this.output.push(b.toString()));
+    child.stderr?.on('data', (b: Buffer) => this.output.push(b.toString()));
+  }
+
+  static start(args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+    const child = spawn(process.execPath, ['--enable-source-maps', CLI, ...args], {
+      env: { ...process.env, NUBO_LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new DaemonProcess(child);
+  }
+
+  /** Waits until the daemon has printed a match of `pattern`; returns the first capture group (or the match). */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return pollUntil(`daemon output ${String(pattern)}`, () => {
+      const all = this.output.join('');
+      if (this.child.exitCode !== null) throw new Error(`daemon exited (${this.child.exitCode}):\n${all.slice(-2000)}`);
+      const m = pattern.exec(all);
+      return m ? (m[1] ?? m[0]) : undefined;
+    }, { timeoutMs, intervalMs: 25 });
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL, as a crash would: no clean-up runs. */
+  async kill(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM and wait: the daemon's own orderly stop. */
+  async stop(): Promise<void> {
+    if (!this.alive) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** Pids of live QEMU processes running the VM named `guest=<id>` (a read-only scan of /proc). */
+export async function qemuPidsOf(agentVmId: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    if (cmdline.split('\0').includes(`guest=${agentVmId},debug-threads=on`) && !/^\d+ \(.*\) [ZX] /.test(stat)) out.push(Number(name));
+  }
+  return out;
+}
