@@ -37,10 +37,8 @@ export class AgentClient {
     return this.#call('POST', `/agent/v1/vms/${id}/suspend`, agentVmReportSchema, undefined, o, 600_000);
   }
   /** The tail of the VM's serial console log. */
-  async consoleLog(id: string, o: WaitOptions = {}): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/agent/v1/vms/${id}/console`, { headers: { authorization: `Bearer ${this.token}` }, signal: o.signal ?? AbortSignal.timeout(o.timeoutMs ?? 10_000) });
-    if (!res.ok) await this.get(id, o); // turns the agent's error into a typed one
-    return res.text();
+  consoleLog(id: string, o: WaitOptions = {}): Promise<string> {
+    return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/agent/v1/vms/${id}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 10_000 });
   }
   delete(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/vms/${id}`, undefined, undefined, o, 60_000);

@@ -13,6 +13,8 @@ export interface JsonRequest<T> {
   readonly schema?: z.ZodType<T>;
   readonly signal?: AbortSignal | undefined;
   readonly timeoutMs?: number | undefined;
+  /** `text`: the answer is plain text (a console log), returned as is; errors are still JSON. */
+  readonly responseType?: 'json' | 'text' | undefined;
 }
 
 /**
@@ -40,6 +42,7 @@ export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
       }
       throw new RemoteError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? `${r.method} ${r.url}: HTTP ${res.status}`, body.error?.details ?? {});
     }
+    if (r.responseType === 'text') return text as T;
     if (!r.schema) return undefined as T;
     return r.schema.parse(text === '' ? undefined : JSON.parse(text));
   } catch (err) {

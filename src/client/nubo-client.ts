@@ -42,10 +42,9 @@ export class NuboClient {
   getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }
   createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
   vmAction(id: string, action: VmApiAction, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/actions/${action}`, vmView, undefined, o); }
-  async vmConsole(id: string, o: WaitOptions = {}): Promise<string> {
-    const res = await fetch(`${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`, { headers: { authorization: `Bearer ${this.token}` }, signal: o.signal ?? null });
-    if (!res.ok) await this.getVm(id, o); // turns the error into a typed one (404, 409 …)
-    return res.text();
+  /** The VM's serial console log (plain text). */
+  vmConsole(id: string, o: WaitOptions = {}): Promise<string> {
+    return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 30_000 });
   }
 
   listEvents(since = 0, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?since=${since}`, z.array(eventView), undefined, o); }

@@ -1,9 +1,6 @@
 import { Option, type Command } from 'commander';
-import type { NuboClient } from '../../client/nubo-client.js';
-import { RemoteError, UnreachableError } from '../../client/remote-error.js';
 import type { CreateVmBody } from '../../controller/api/api-schemas.js';
 import { VM_STATES } from '../../core/vm-state.js';
-import { errorMessage } from '../../errors/nubo-error.js';
 import { apiCommand, connect, connectionOptions, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
@@ -74,32 +71,10 @@ export function registerVmCommands(program: Command): void {
 
   connectionOptions(apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (the tail the controller serves)'), { json: false }).action(
     runCliAction(async (signal, id: string, o: ApiOpts) => {
-      const text = await consoleLog(await connect(o), id, signal);
+      const text = await (await connect(o)).vmConsole(id, { signal });
       process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
     }),
   );
 
   registerVmActions(vm);
-}
-
-/** GET …/console answers text/plain, which the JSON client cannot carry; errors are mapped as it maps them. */
-async function consoleLog(client: NuboClient, id: string, signal: AbortSignal): Promise<string> {
-  const url = `${client.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`;
-  let res: Response;
-  let text: string;
-  try {
-    res = await fetch(url, { headers: { authorization: `Bearer ${client.token}` }, signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]) });
-    text = await res.text();
-  } catch (err) {
-    if (signal.aborted) throw err;
-    throw new UnreachableError(url, errorMessage((err as { cause?: unknown }).cause ?? err), { cause: err });
-  }
-  if (res.ok) return text;
-  let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
-  try {
-    body = JSON.parse(text) as typeof body;
-  } catch {
-    // Not an API error body: keep the status.
-  }
-  throw new RemoteError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? `GET ${url}: HTTP ${res.status}`, body.error?.details ?? {});
 }
