@@ -35,7 +35,8 @@ before(async () => {
   controller = await ControllerDaemon.start({
     dataDir: join(root, 'controller'),
     listen: { host: '127.0.0.1', port: 0 },
-    heartbeatIntervalMs: 500,
+    // Agents beat every 500 ms; the controller gives up on a host after 3 × 1 s, slack for CI under load.
+    heartbeatIntervalMs: 1000,
     // Two real CPUs here: a 1.5× CPU overcommit makes room for exactly three 1-vCPU VMs.
     placement: { cpuOvercommit: 1.5 },
     logger,

@@ -23,7 +23,7 @@ let api: NuboClient;
 const agentTokenFile = (): string => join(root, 'agent-token');
 
 function startController(): DaemonProcess {
-  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '500']);
+  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000']);
 }
 function startAgent(): DaemonProcess {
   return DaemonProcess.start([

@@ -71,8 +71,11 @@ export class HostMonitor {
       await this.#o.orchestrator.schedulePending();
     }
     const byAgentId = new Map(report.vms.map((v) => [v.id, v]));
+    const takenAt = Date.parse(report.at);
     for (const vm of await store.vms.list({ hostId: host.id })) {
       if (vm.operation !== null) continue; // the operation in flight owns the VM
+      // A report taken before the VM's last change (a start that had not returned yet) says nothing about its state now.
+      if (!(takenAt > Date.parse(vm.updatedAt))) continue;
       await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id)));
     }
   }

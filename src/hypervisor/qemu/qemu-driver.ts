@@ -30,6 +30,8 @@ interface LiveVm {
   guestShutdown: boolean;
   /** This driver is ending the process itself. */
   ending: boolean;
+  /** Set while QEMU runs but its QMP connection is not up yet: the state being started into. */
+  starting: 'running' | 'paused' | 'inmigrate' | undefined;
 }
 
 const opt = (o: WaitOptions, timeoutMs: number): WaitOptions => ({ signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
@@ -119,9 +121,11 @@ export class QemuDriver implements Hypervisor {
       await launchQemu(this.#opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
       const pid = await readPidFile(paths.pidFile);
       if (pid === undefined) throw new Error('QEMU wrote no pid file');
-      const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false };
+      const starting = statePath !== undefined ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
+      const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
       this.#vms.set(spec.id, vm);
       await this.#connect(vm, opts);
+      vm.starting = undefined;
       this.#log.info({ vmId: spec.id, pid, accel: this.accel, restore: statePath !== undefined }, 'vm started');
     } catch (err) {
       const vm = this.#vms.get(spec.id);
@@ -204,6 +208,8 @@ export class QemuDriver implements Hypervisor {
       }
     }
     if (!vm.exit && !(await isQemuOf(vm.pid, vmId))) vm.exit = { state: 'crashed', reason: 'the QEMU process is gone' };
+    // Alive and still connecting: not a crash, just not answering QMP yet.
+    if (!vm.exit && vm.starting !== undefined) return { id: vmId, state: vm.starting, pid: vm.pid, reason: 'QEMU is starting' };
     if (!vm.exit) return { id: vmId, state: 'crashed', pid: vm.pid, reason: 'QMP connection lost' };
     return { id: vmId, state: vm.exit.state, reason: vm.exit.reason };
   }
@@ -220,7 +226,7 @@ export class QemuDriver implements Hypervisor {
       const record = await readVmRecord(paths.record);
       if (!record || record.spec.id !== name) continue;
       const pid = await readPidFile(paths.pidFile);
-      const vm: LiveVm = { record, paths, pid: pid ?? 0, qmp: undefined, exit: undefined, guestShutdown: false, ending: false };
+      const vm: LiveVm = { record, paths, pid: pid ?? 0, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting: undefined };
       this.#vms.set(name, vm);
       if (pid !== undefined && (await isQemuOf(pid, name))) {
         try {
