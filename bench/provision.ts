@@ -1,0 +1,319 @@
+/**
+ * Provisioning benchmark (DESIGN §4), through the real API:
+ *  1. POST /api/v1/vms → QEMU running → guest NUBO-READY, for 1 VM (×rounds) and
+ *     for 10 requests at once; p50/p95, with the schedule / prolog / boot split
+ *     from the VM's history and the control-plane overhead (request→running
+ *     minus the agent's QEMU start).
+ *  2. Prolog disk: copy-on-write overlay (createOverlay) vs full copy
+ *     (`qemu-img convert -O qcow2`, the agent's `mode: copy`) of a 1 GiB and an
+ *     8 GiB base image that hold real data (median of 31 overlays, 3 copies).
+ * Prints tables and verdicts, writes JSON to bench/results/. Not a test.
+ *
+ * Timing of `running`: the controller writes the boot→running history row
+ * (ms timestamps, same process clock as t0) the moment the agent's start call
+ * returns (QMP `running`), so request→running is read from the history — no
+ * polling lag. The SSE stream is not used: it polls the store every 500 ms, so
+ * an event's arrival time would be up to 500 ms late. A 20 ms poll of
+ * GET /vms?state=running (one request for all VMs) is kept as a cross-check.
+ * `ready` is the first console poll (every 100 ms) that shows NUBO-READY.
+ */
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { AgentDaemon } from '../src/agent/agent-daemon.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { QemuDriver } from '../src/hypervisor/qemu/qemu-driver.js';
+import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
+import { createImage, createOverlay, imageInfo } from '../src/storage/qemu-img.js';
+import { imageCacheDir } from '../src/util/nubo-home.js';
+import { freePort } from '../src/util/free-port.js';
+import { pollUntil, sleep } from '../src/util/deadline.js';
+import { runCommand } from '../src/util/run-command.js';
+import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const concurrent = Number(process.env['BENCH_CONCURRENT'] ?? 10);
+const cloneReps = Number(process.env['BENCH_CLONE_REPS'] ?? 3);
+const overlayReps = Number(process.env['BENCH_OVERLAY_REPS'] ?? 31);
+const controllerHeartbeatMs = Number(process.env['BENCH_CONTROLLER_HEARTBEAT_MS'] ?? 5_000);
+const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
+interface VmSample {
+  case: string; vm: string;
+  postMs: number; // request → 201
+  toRunningMs: number; // request → history `running`
+  toRunningPolledMs: number; // request → first 20 ms poll that shows running
+  scheduleMs: number; prologMs: number; bootMs: number; // history: pending→prolog, prolog→boot, boot→running
+  overheadMs: number; // toRunning − boot
+  toReadyMs: number;
+}
+interface CloneSample { size: string; mode: 'overlay' | 'copy'; rep: number; ms: number }
+
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const ms = (x: number): string => `${Math.round(x)} ms`;
+const sec = (x: number): string => `${(x / 1000).toFixed(2)} s`;
+
+const image = await buildTinyImage({ cacheDir: imageCacheDir() });
+const root = await mkdtemp(join(tmpdir(), 'nubo-bench-prov-'));
+const runDir = join(root, 'run');
+const hostDir = join(root, 'h1');
+// Same runDir as the agent: tells the accelerator and, at the end, reaps any QEMU the API failed to end.
+const reaper = await QemuDriver.create({ runDir, allowedDirs: [hostDir] });
+const vmSamples: VmSample[] = [];
+const cloneSamples: CloneSample[] = [];
+const baseInfo: Record<string, { virtualSize: number; actualSize: number; dataBytes: number }> = {};
+
+async function terminateAll(c: NuboClient): Promise<void> {
+  const live = (await c.listVms()).filter((v) => v.state !== 'terminated');
+  for (const v of live) {
+    // A VM mid-operation may refuse the action for a moment (409): retry until it takes.
+    await pollUntil(`terminate-hard ${v.id}`, async () => c.vmAction(v.id, 'terminate-hard').then(() => true, async (err: unknown) => {
+      if ((await c.getVm(v.id)).state === 'terminated') return true;
+      if ((err as { status?: number }).status === 409) return undefined;
+      throw err;
+    }), { timeoutMs: 60_000, intervalMs: 200 });
+  }
+  for (const v of live) {
+    await pollUntil(`VM ${v.id} terminated`, async () => ((await c.getVm(v.id)).state === 'terminated' ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
+  }
+}
+
+/** One shared 20 ms poll of the running VMs: first time each id is seen running. */
+function runningWatcher(c: NuboClient): { seen: Map<string, number>; stop(): Promise<void> } {
+  const seen = new Map<string, number>();
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      const vms = await c.listVms({ state: 'running' }).catch(() => []);
+      const t = wallNow();
+      for (const v of vms) if (!seen.has(v.id)) seen.set(v.id, t);
+      await sleep(20);
+    }
+  })();
+  return { seen, async stop() { on = false; await loop; } };
+}
+
+function historyAt(vm: VmDetailView, to: string): number {
+  const h = vm.history.find((e) => e.to === to);
+  if (!h) throw new Error(`VM ${vm.id} history has no ${to}: ${vm.history.map((e) => e.to).join(',')}`);
+  return Date.parse(h.at);
+}
+
+/** A VM that did not get to NUBO-READY, or that the controller moved out of `running` by the time it was ready. */
+interface Failure { case: string; vm: string; error: string }
+const failures: Failure[] = [];
+
+async function provisionOne(c: NuboClient, caseName: string, name: string, seen: Map<string, number>): Promise<void> {
+  let last: VmDetailView | undefined;
+  try {
+    const t0 = wallNow();
+    const created = await c.createVm({ template: 'tiny', name });
+    const postMs = wallNow() - t0;
+    // Only detects `running`/`failed`: the time of `running` comes from the history.
+    const vm = await pollUntil(`VM ${name} running`, async () => {
+      const v = (last = await c.getVm(created.id));
+      if (v.state === 'failed') throw new Error(`failed: ${v.stateReason}`);
+      return v.state === 'running' ? v : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 100 });
+    const readyAt = await pollUntil(`NUBO-READY on ${name}`, async () => ((await c.vmConsole(created.id)).includes('NUBO-READY') ? wallNow() : undefined), { timeoutMs: 300_000, intervalMs: 100 });
+    const polled = await pollUntil(`poll saw ${name}`, () => seen.get(created.id), { timeoutMs: 5_000, intervalMs: 20 });
+    const pending = historyAt(vm, 'pending'), prolog = historyAt(vm, 'prolog'), boot = historyAt(vm, 'boot'), running = historyAt(vm, 'running');
+    const toRunningMs = running - t0;
+    vmSamples.push({
+      case: caseName, vm: name, postMs, toRunningMs, toRunningPolledMs: polled - t0,
+      scheduleMs: prolog - pending, prologMs: boot - prolog, bootMs: running - boot,
+      overheadMs: toRunningMs - (running - boot), toReadyMs: readyAt - t0,
+    });
+    // The guest booted; the controller must still agree it runs.
+    const after = (last = await c.getVm(created.id));
+    if (after.state !== 'running') throw new Error(`booted, but the controller now says ${after.state}: ${after.stateReason}`);
+  } catch (err) {
+    const trail = last ? ` [history: ${last.history.map((h) => `${h.to}${h.action === 'monitor' || h.action === 'host-lost' ? `(${h.action}: ${h.reason})` : ''}`).join(' → ')}]` : '';
+    failures.push({ case: caseName, vm: name, error: `${err instanceof Error ? err.message : String(err)}${trail}` });
+  }
+}
+
+async function runCase(c: NuboClient, caseName: string, names: string[]): Promise<void> {
+  const w = runningWatcher(c);
+  try {
+    await Promise.all(names.map((n) => provisionOne(c, caseName, n, w.seen)));
+  } finally {
+    await w.stop();
+    await terminateAll(c);
+  }
+}
+
+// ---------- 1. provisioning through the API ----------
+async function provisioning(): Promise<void> {
+  let controller: ControllerDaemon | undefined;
+  let agent: AgentDaemon | undefined;
+  let api: NuboClient | undefined;
+  try {
+    controller = await ControllerDaemon.start({
+      dataDir: join(root, 'controller'),
+      listen: { host: '127.0.0.1', port: 0 },
+      // The agent beats every 500 ms, but the controller's silence limit is 3 × this interval:
+      // at 500 ms (1.5 s) ten TCG guests starting at once on 2 cores delay a heartbeat past it,
+      // the host goes to `error` and the booting VMs to `unknown` (see the report). 5 s is the default.
+      heartbeatIntervalMs: controllerHeartbeatMs,
+      placement: { cpuOvercommit: 8 }, // 2 real CPUs here: room for 10+ 1-vCPU VMs
+      logger,
+    });
+    const c = (api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!));
+    const agentToken = randomBytes(24).toString('hex');
+    const port = await freePort();
+    await c.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${port}`, agentToken });
+    agent = await AgentDaemon.start({
+      name: 'h1', dataDir: hostDir, runDir, listen: { host: '127.0.0.1', port }, token: agentToken,
+      controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
+    });
+    await pollUntil('host h1 enabled', async () => ((await c.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 20_000 });
+    await c.registerImage({ name: 'tiny-disk', path: image.dataDisk });
+    await c.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
+    await c.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+    await c.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+
+    // Warm-up (not counted): the agent's image cache fetches the images once per host.
+    await runCase(c, 'warm-up', ['warm']);
+    vmSamples.length = 0;
+    for (let r = 0; r < rounds; r++) await runCase(c, '1 VM', [`one-r${r}`]);
+    await runCase(c, `${concurrent} at once`, Array.from({ length: concurrent }, (_, i) => `many-${i}`));
+  } finally {
+    if (api) await terminateAll(api).catch((err: unknown) => console.error('terminate-hard failed:', err));
+    await controller?.orchestrator.idle();
+    await agent?.stop();
+    await controller?.stop();
+    // Backstop: any QEMU still alive in the agent's run dir is ended here, by its pid.
+    for (const s of await reaper.adopt().catch(() => [])) await reaper.destroy(s.id).catch(() => {});
+    await reaper.close();
+  }
+}
+
+// ---------- 2. prolog disk: overlay vs full copy ----------
+const sizes = [
+  { label: '1 GiB', virtual: 1 * GiB, data: 512 * MiB },
+  { label: '8 GiB', virtual: 8 * GiB, data: 2 * GiB },
+];
+
+async function prologDisk(): Promise<void> {
+  const dir = join(root, 'prolog');
+  await mkdir(dir, { recursive: true });
+  const { stdout: df } = await runCommand('df', ['-B1', '--output=avail', dir]);
+  const avail = Number(df.trim().split('\n').pop());
+  const need = sizes.reduce((a, s) => a + 2 * s.data, 0);
+  if (!(avail > need + 2 * GiB)) throw new Error(`not enough disk in ${dir}: ${avail} bytes free, need ~${need}`);
+  const baseOf = (s: (typeof sizes)[number]): string => join(dir, `base-${s.virtual / GiB}g.qcow2`);
+  for (const s of sizes) {
+    await createImage(baseOf(s), 'qcow2', s.virtual);
+    // Data spread over the image in 256 MiB chunks (0xab, not zero, so a full copy must copy it).
+    const chunk = 256 * MiB;
+    const stride = Math.floor(s.virtual / (s.data / chunk));
+    const cmds = Array.from({ length: s.data / chunk }, (_, i) => ['-c', `write -q -P 0xab ${i * stride} ${chunk}`]).flat();
+    await runCommand('qemu-io', ['-f', 'qcow2', ...cmds, baseOf(s)], { timeoutMs: 600_000 });
+    const info = await imageInfo(baseOf(s));
+    baseInfo[s.label] = { virtualSize: info.virtualSize, actualSize: info.actualSize, dataBytes: s.data };
+  }
+  // Untimed warm-up: the first qemu-img spawn pays for loading the binary and its libraries.
+  for (const s of sizes) {
+    await createOverlay(baseOf(s), 'qcow2', join(dir, 'warm.qcow2'));
+    await rm(join(dir, 'warm.qcow2'));
+  }
+  // Overlays first, so no copy's write-back is still draining under them; sizes interleaved
+  // within each repetition, so drift hits both alike. An overlay is one ~13 ms qemu-img
+  // spawn with a few ms of jitter: more repetitions than the copies, or a 20 % test is noise.
+  const ov = join(dir, 'overlay.qcow2');
+  for (let rep = 0; rep < overlayReps; rep++) {
+    for (const s of sizes) {
+      const t = performance.now();
+      await createOverlay(baseOf(s), 'qcow2', ov);
+      cloneSamples.push({ size: s.label, mode: 'overlay', rep, ms: performance.now() - t });
+      await rm(ov);
+    }
+  }
+  const cp = join(dir, 'copy.qcow2');
+  for (let rep = 0; rep < cloneReps; rep++) {
+    for (const s of sizes) {
+      await runCommand('sync', []); // untimed: the previous copy's write-back is not charged to this one
+      const t = performance.now();
+      await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', baseOf(s), cp], { timeoutMs: 3_600_000 });
+      cloneSamples.push({ size: s.label, mode: 'copy', rep, ms: performance.now() - t });
+      await rm(cp);
+    }
+  }
+}
+
+try {
+  await provisioning();
+  await prologDisk();
+} finally {
+  await rm(root, { recursive: true, force: true });
+}
+
+// ---------- report ----------
+const cases = ['1 VM', `${concurrent} at once`];
+const rows = cases.map((cs) => {
+  const xs = vmSamples.filter((s) => s.case === cs);
+  const col = (k: keyof Omit<VmSample, 'case' | 'vm'>): number[] => xs.map((s) => s[k]);
+  return {
+    case: cs, n: xs.length, failed: failures.filter((f) => f.case === cs).length,
+    postP50: pct(col('postMs'), 50),
+    runningP50: pct(col('toRunningMs'), 50), runningP95: pct(col('toRunningMs'), 95),
+    runningPolledP50: pct(col('toRunningPolledMs'), 50),
+    scheduleP50: pct(col('scheduleMs'), 50), prologP50: pct(col('prologMs'), 50), bootP50: pct(col('bootMs'), 50),
+    overheadP50: pct(col('overheadMs'), 50), overheadP95: pct(col('overheadMs'), 95),
+    readyP50: pct(col('toReadyMs'), 50), readyP95: pct(col('toReadyMs'), 95),
+  };
+});
+const accel = reaper.accel.toUpperCase();
+console.log(`\nprovision benchmark — accel ${accel}, template tiny (1 vCPU, 128 MiB, overlay disk), 1 VM × ${rounds} and ${concurrent} at once, heartbeat 500 ms (controller silence limit ${(3 * controllerHeartbeatMs) / 1000} s), ${new Date().toISOString()}`);
+console.log('| case | VMs measured | failed | POST→201 p50 | request→running p50 | p95 | (20 ms poll p50) | schedule p50 | prolog p50 | boot (QEMU start) p50 | overhead p50 | overhead p95 | request→NUBO-READY p50 | p95 |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.case} | ${r.n} | ${r.failed} | ${ms(r.postP50)} | ${ms(r.runningP50)} | ${ms(r.runningP95)} | ${ms(r.runningPolledP50)} | ${ms(r.scheduleP50)} | ${ms(r.prologP50)} | ${ms(r.bootP50)} | ${ms(r.overheadP50)} | ${ms(r.overheadP95)} | ${sec(r.readyP50)} | ${sec(r.readyP95)} |`);
+}
+console.log('schedule = created→prolog, prolog = prolog→boot, boot = boot→running (history); overhead = request→running − boot.');
+for (const f of failures) console.log(`failed: ${f.case} / ${f.vm}: ${f.error}`);
+
+const cloneRows = sizes.flatMap((s) => (['overlay', 'copy'] as const).map((mode) => {
+  const xs = cloneSamples.filter((c) => c.size === s.label && c.mode === mode).map((c) => c.ms);
+  return { size: s.label, mode, reps: xs.length, medianMs: median(xs), minMs: Math.min(...xs), maxMs: Math.max(...xs) };
+}));
+console.log(`\nprolog disk — qcow2 base with data; median of ${overlayReps} overlays / ${cloneReps} full copies`);
+console.log('| base (virtual) | data (actual size) | mode | reps | median | min | max |');
+console.log('|---|---|---|---|---|---|---|');
+for (const r of cloneRows) {
+  const b = baseInfo[r.size]!;
+  console.log(`| ${r.size} | ${(b.actualSize / MiB).toFixed(0)} MiB | ${r.mode === 'overlay' ? 'overlay (createOverlay)' : 'full copy (qemu-img convert)'} | ${r.reps} | ${ms(r.medianMs)} | ${ms(r.minMs)} | ${ms(r.maxMs)} |`);
+}
+
+const verdicts: { target: string; pass: boolean; detail: string }[] = [];
+for (const r of rows) {
+  verdicts.push({ target: `control-plane overhead p50 < 300 ms (${r.case})`, pass: r.overheadP50 < 300, detail: `overhead p50 ${ms(r.overheadP50)} (request→running p50 ${ms(r.runningP50)}, of which QEMU start ${ms(r.bootP50)})${r.failed > 0 ? `; ${r.failed} VM(s) failed` : ''}` });
+}
+const ov1 = cloneRows.find((r) => r.size === '1 GiB' && r.mode === 'overlay')!.medianMs;
+const ov8 = cloneRows.find((r) => r.size === '8 GiB' && r.mode === 'overlay')!.medianMs;
+const cp1 = cloneRows.find((r) => r.size === '1 GiB' && r.mode === 'copy')!.medianMs;
+const cp8 = cloneRows.find((r) => r.size === '8 GiB' && r.mode === 'copy')!.medianMs;
+const dev = Math.abs(ov8 - ov1) / ov1;
+verdicts.push({ target: 'clone time independent of image size (within 20 %)', pass: dev <= 0.2, detail: `overlay 1 GiB ${ms(ov1)} vs 8 GiB ${ms(ov8)} (${(dev * 100).toFixed(0)} %); full copy ${ms(cp1)} vs ${ms(cp8)} (${(cp8 / cp1).toFixed(1)}×)` });
+console.log('');
+for (const v of verdicts) console.log(`${v.pass ? 'PASS' : 'FAIL'} ${v.target}: ${v.detail}`);
+
+await mkdir('bench/results', { recursive: true });
+const out = join('bench/results', `provision-${Date.now()}.json`);
+await writeFile(out, JSON.stringify({ accel: reaper.accel, rounds, concurrent, controllerHeartbeatMs, cloneReps, overlayReps, rows, vmSamples, failures, baseImages: baseInfo, cloneRows, cloneSamples, verdicts }, null, 2));
+console.log(`wrote ${out}`);
