@@ -8,6 +8,7 @@ import { registerTemplateCommands } from './commands/template.js';
 import { registerVmCommands } from './commands/vm.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerUp } from './commands/up.js';
+import { registerLabCommands } from './commands/lab.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command()
@@ -48,6 +49,7 @@ registerImageCommands(image);
 
 registerTemplateCommands(program);
 registerVmCommands(program);
+registerLabCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

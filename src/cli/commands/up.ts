@@ -14,7 +14,7 @@ import { daemonLogger, untilStopped } from '../daemon-support.js';
 import { credentialsFile } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 
-interface UpFlags { port: string; logLevel: string }
+interface UpFlags { port: string; listen: string; logLevel: string }
 
 const HOST = 'local';
 
@@ -29,6 +29,7 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('run the all-in-one cloud (controller + local agent, SQLite, nubo-tiny image and `tiny` template) until Ctrl-C')
     .option('--port <port>', 'API port (the agent uses the next one)', '7480')
+    .option('--listen <address>', 'address the API listens on (e.g. 198.18.0.1 for `nubo lab` hosts; the local agent stays on 127.0.0.1)', '127.0.0.1')
     .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
     .addHelpText('after', '\nCtrl-C stops the controller and the agent. VMs keep running; the next `nubo up` adopts them.\nThe admin credentials are written to $NUBO_HOME/credentials.json for the other commands.')
     .action(runCliAction(async (signal, o: UpFlags) => up(signal, o)));
@@ -43,7 +44,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const logFile = join(home, 'nubo.log');
   const logger = daemonLogger(logFile, o.logLevel);
   const port = Number(o.port);
-  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 2_000, logger: logger.child({ part: 'controller' }) });
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, heartbeatIntervalMs: 2_000, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
     const token = await adminToken(controller);
