@@ -48,6 +48,8 @@ export class AgentDaemon {
     if (adopted.length > 0) logger.info({ vms: adopted.map((v) => `${v.id}:${v.state}`) }, 'adopted running VMs');
     const facts = await readHostFacts('qemu-system-x86_64');
     const hostReport = async (): Promise<HostReport> => {
+      // Stamped before sampling: the controller ignores a report older than a VM's last change, so the stamp must not postdate the samples.
+      const at = new Date().toISOString();
       const usage = await readHostUsage(o.dataDir, facts.totalCpus);
       return {
         name: o.name,
@@ -60,7 +62,7 @@ export class AgentDaemon {
         totalDiskMiB: usage.totalDiskMiB,
         usage: { load: usage.load, usedMemoryMiB: usage.usedMemoryMiB, usedDiskMiB: usage.usedDiskMiB },
         vms: await service.list(),
-        at: new Date().toISOString(),
+        at,
       };
     };
     const server = createAgentServer({ service, token: o.token, hostReport, logger });

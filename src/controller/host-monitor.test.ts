@@ -33,8 +33,13 @@ test('a heartbeat taken before the VM last changed does not override its state',
     await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) - 50), 'poweroff'));
     assert.equal((await store.vms.get(vm.id)).state, 'running', 'an older report is ignored');
     await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 50), 'poweroff'));
+    assert.equal((await store.vms.get(vm.id)).state, 'running', 'one newer report is a suspicion, not yet a verdict');
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 60), 'running'));
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 70), 'poweroff'));
+    assert.equal((await store.vms.get(vm.id)).state, 'running', 'a running report in between clears the suspicion');
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 80), 'poweroff'));
     const after = await store.vms.get(vm.id);
-    assert.equal(after.state, 'poweroff', 'a newer report wins');
+    assert.equal(after.state, 'poweroff', 'two consecutive newer reports win');
     assert.match(after.stateReason ?? '', /powered off/);
   } finally {
     await cleanup();
@@ -45,6 +50,7 @@ test('a crashed QEMU in a newer report fails the VM with phase run', async () =>
   const { store, monitor, vm, host, report, cleanup } = await setup();
   try {
     await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 50), 'crashed'));
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 60), 'crashed'));
     const after = await store.vms.get(vm.id);
     assert.equal(after.state, 'failed');
     assert.match(after.stateReason ?? '', /^run: /);

@@ -39,6 +39,12 @@ export class HostMonitor {
    * else a restarted controller would declare every host lost at once.
    */
   #since = Date.now();
+  /**
+   * A running VM that a report says is off or crashed, by VM id: acted on only
+   * when the next report says the same. One sample taken while the agent is
+   * busy starting VMs can be wrong; two consecutive ones are not a coincidence.
+   */
+  readonly #suspects = new Map<string, string>();
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
@@ -85,6 +91,13 @@ export class HostMonitor {
     if (vm.state === 'unknown') {
       event = { type: 'host-back', report: coreReport(r) };
     } else if (vm.state === 'running') {
+      const seen = r?.state ?? 'missing';
+      if (seen === 'running' || seen === 'paused' || this.#suspects.get(vm.id) !== seen) {
+        if (seen === 'running' || seen === 'paused') this.#suspects.delete(vm.id);
+        else this.#suspects.set(vm.id, seen);
+        return;
+      }
+      this.#suspects.delete(vm.id);
       if (r === undefined) event = { type: 'host-back', report: 'missing' };
       else if (r.state === 'poweroff') event = { type: 'process-exited', clean: true };
       else if (r.state === 'crashed' || r.state === 'error') event = { type: 'process-exited', clean: false };
