@@ -28,6 +28,8 @@ export const agentNicSchema = z.strictObject({
   dns: z.array(z.string()).max(4).optional(),
   /** Host bridge to attach the TAP to; without it the NIC is user-mode on a private lab subnet. */
   bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional(),
+  /** 802.1Q VLAN of the NIC's network: the TAP is an untagged member of it on a VLAN-filtering bridge. */
+  vlan: z.number().int().min(1).max(4094).optional(),
 });
 
 /** What the controller asks an agent to run: everything resolved, nothing left to look up. */
