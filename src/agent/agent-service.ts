@@ -240,7 +240,7 @@ export class AgentService {
       configDrive: p.iso,
       nics: spec.nics.map((n, i) =>
         n.bridge !== undefined
-          ? { kind: 'tap' as const, id: `nic${i}`, mac: n.mac, ifname: tapName(id, i), bridge: n.bridge }
+          ? { kind: 'tap' as const, id: `nic${i}`, mac: n.mac, ifname: tapName(id, i), bridge: n.bridge, ...(n.vlan !== undefined ? { vlan: n.vlan } : {}) }
           : // No bridge on this host: a NIC on a private, isolated user-mode subnet, so the guest still has one.
             { kind: 'user' as const, id: `nic${i}`, mac: n.mac, net: '198.18.250.0/24' },
       ),

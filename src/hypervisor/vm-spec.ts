@@ -40,6 +40,8 @@ const tapNic = z.strictObject({
   ifname,
   /** Bridge to enslave the TAP to; the driver creates the TAP and removes it on destroy. */
   bridge: ifname.optional(),
+  /** 802.1Q VLAN: the TAP is an untagged access port of it on the (VLAN-filtering) bridge; needs `bridge`. */
+  vlan: z.number().int().min(1).max(4094).optional(),
 });
 
 const userNic = z.strictObject({
@@ -95,6 +97,7 @@ export const vmSpecSchema = z
     s.nics.forEach((n, i) => {
       if (macs.has(n.mac)) ctx.addIssue({ code: 'custom', path: ['nics', i, 'mac'], message: `duplicate MAC ${n.mac}` });
       macs.add(n.mac);
+      if (n.kind === 'tap' && n.vlan !== undefined && n.bridge === undefined) ctx.addIssue({ code: 'custom', path: ['nics', i, 'vlan'], message: 'a VLAN needs a bridge' });
     });
     if (s.boot.kind === 'disk' && s.disks.length === 0) ctx.addIssue({ code: 'custom', path: ['boot'], message: 'disk boot needs at least one disk' });
   });

@@ -107,7 +107,7 @@ export class QemuDriver implements Hypervisor {
       for (const nic of spec.nics) {
         if (nic.kind !== 'tap') continue;
         const tap: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
-        await createTap(tap, nic.bridge, opt(opts, 10_000));
+        await createTap(tap, nic.bridge, opt(opts, 10_000), nic.vlan);
         taps.push(tap);
       }
       const record: VmRecord = { spec, taps, startedAt: new Date().toISOString() };
