@@ -30,6 +30,7 @@ export function vm(over: Partial<VmView> = {}): VmView {
 export function vmDetail(over: Partial<VmDetailView> = {}): VmDetailView {
   return vmDetailView.parse({
     ...vm(),
+    nics: [],
     history: [
       { from: null, to: 'pending', action: 'create', reason: null, at },
       { from: 'pending', to: 'prolog', action: 'create', reason: null, at },

@@ -9,6 +9,7 @@ import { registerVmCommands } from './commands/vm.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerUp } from './commands/up.js';
 import { registerLabCommands } from './commands/lab.js';
+import { registerNetworkCommands } from './commands/network.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command()
@@ -47,6 +48,7 @@ const image = program.command('image').description('guest images');
 registerImageBuildTiny(image);
 registerImageCommands(image);
 
+registerNetworkCommands(program);
 registerTemplateCommands(program);
 registerVmCommands(program);
 registerLabCommands(program);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  eventView, hostView, imageView, templateView, userView, vmDetailView, vmView,
+  eventView, hostView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
+  type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView,
   type CreateVmBody, type EventView, type HostView, type ImageView, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
@@ -30,6 +31,16 @@ export class NuboClient {
     return this.#call('POST', '/images', imageView, body, { timeoutMs: 600_000, ...o });
   }
   deleteImage(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/images/${encodeURIComponent(id)}`, undefined, undefined, o); }
+
+  listNetworks(o?: WaitOptions): Promise<NetworkView[]> { return this.#call('GET', '/networks', z.array(networkView), undefined, o); }
+  getNetwork(id: string, o?: WaitOptions): Promise<NetworkDetailView> { return this.#call('GET', `/networks/${encodeURIComponent(id)}`, networkDetailView, undefined, o); }
+  createNetwork(body: CreateNetworkBody, o?: WaitOptions): Promise<NetworkView> { return this.#call('POST', '/networks', networkView, body, o); }
+  deleteNetwork(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/networks/${encodeURIComponent(id)}`, undefined, undefined, o); }
+  /** Takes an address of the network out of allocation. */
+  holdAddress(id: string, address: string, o?: WaitOptions): Promise<LeaseView> { return this.#call('POST', `/networks/${encodeURIComponent(id)}/holds`, leaseView, { address }, o); }
+  unholdAddress(id: string, address: string, o?: WaitOptions): Promise<LeaseView> {
+    return this.#call('DELETE', `/networks/${encodeURIComponent(id)}/holds/${encodeURIComponent(address)}`, leaseView, undefined, o);
+  }
 
   listTemplates(o?: WaitOptions): Promise<TemplateView[]> { return this.#call('GET', '/templates', z.array(templateView), undefined, o); }
   getTemplate(id: string, o?: WaitOptions): Promise<TemplateView> { return this.#call('GET', `/templates/${encodeURIComponent(id)}`, templateView, undefined, o); }

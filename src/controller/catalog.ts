@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
-import type { ImageRef } from '../agent/agent-api.js';
+import type { AgentVmSpecInput, ImageRef } from '../agent/agent-api.js';
 import type { CreateVmBody, TemplateBody, TemplateView } from './api/api-schemas.js';
 import type { Store } from '../store/open-store.js';
 import type { Image } from '../store/repositories/images-repository.js';
 import type { Template } from '../store/repositories/templates-repository.js';
 import type { User } from '../store/repositories/users-repository.js';
+import type { Network } from '../store/repositories/networks-repository.js';
+import type { Lease } from '../store/repositories/leases-repository.js';
 import { NotFoundError } from '../store/store-errors.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';
 
@@ -46,6 +48,14 @@ export class Catalog {
     return found;
   }
 
+  /** A network by id or name (network names are unique). */
+  async findNetwork(ref: string): Promise<Network> {
+    const byId = await this.store.networks.get(ref).catch(() => undefined);
+    const found = byId ?? (await this.store.networks.list()).find((n) => n.name === ref);
+    if (!found) throw new NotFoundError('network', ref);
+    return found;
+  }
+
   async createTemplate(body: TemplateBody, user: User): Promise<Template> {
     const disk = await this.findImage(body.image, user, 'image');
     if (disk.format !== 'qcow2' && disk.format !== 'raw') throw new ValidationError('template', [{ field: 'image', message: `image ${disk.name} is a ${disk.format} file, not a disk` }]);
@@ -55,10 +65,20 @@ export class Catalog {
     if (initrd && initrd.format !== 'initrd') throw new ValidationError('template', [{ field: 'initrd', message: `image ${initrd.name} is ${initrd.format}, not an initrd` }]);
     if (initrd && !kernel) throw new ValidationError('template', [{ field: 'initrd', message: 'an initrd needs a kernel' }]);
     if (body.requirements !== undefined) compileRequirements(body.requirements);
+    // Networks are kept by id (names may be reused after a delete); JSON has no undefined: absent ones are dropped.
+    const nics: StoredTemplate['nics'] = [];
+    for (const [i, n] of (body.nics ?? [{}]).entries()) {
+      if (n.network === undefined) {
+        nics.push({});
+        continue;
+      }
+      const net = await this.findNetwork(n.network).catch(() => undefined);
+      if (!net) throw new ValidationError('template', [{ field: `nics.${i}.network`, message: `no network ${n.network}` }]);
+      nics.push({ network: net.id });
+    }
     const stored: StoredTemplate = {
       disks: [{ image: disk.id, mode: body.diskMode ?? 'overlay' }],
-      // JSON has no undefined: drop absent network names.
-      nics: (body.nics ?? [{}]).map((n) => (n.network === undefined ? {} : { network: n.network })),
+      nics,
       context: {
         cpuModel: body.cpuModel ?? 'qemu64',
         ...(kernel ? { kernel: kernel.id } : {}),
@@ -94,7 +114,7 @@ export class Catalog {
       image: (await name(s.disks[0]?.image)) ?? '',
       diskMode: s.disks[0]?.mode ?? 'overlay',
       cpuModel: s.context.cpuModel,
-      nics: s.nics,
+      nics: await Promise.all(s.nics.map(async (n) => (n.network === undefined ? {} : { network: (await this.store.networks.get(n.network).catch(() => undefined))?.name ?? n.network }))),
       ...(kernel !== undefined ? { kernel } : {}),
       ...(initrd !== undefined ? { initrd } : {}),
       ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
@@ -103,8 +123,13 @@ export class Catalog {
     };
   }
 
-  /** Admission: the VM's name, template and fully resolved spec. */
-  async admitVm(body: CreateVmBody, user: User): Promise<{ name: string; templateId: string; spec: ControllerVmSpec }> {
+  /**
+   * Admission: the VM's name, template and fully resolved spec — but for the
+   * addresses of NICs on a network: `leaseNetworks` lists those networks, and
+   * `spec` completes the spec with the leases taken on them (in that order)
+   * when the VM is recorded (store.vms.create, one transaction).
+   */
+  async admitVm(body: CreateVmBody, user: User): Promise<AdmittedVm> {
     const t = await this.findTemplate(body.template, user).catch((err: unknown) => {
       if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'template', message: `no template ${body.template}` }]);
       throw err;
@@ -131,20 +156,48 @@ export class Catalog {
     const memoryMiB = body.memoryMiB ?? t.memoryMib;
     const userData = body.userData ?? s.context.userData;
     const img = await this.store.images.get(diskImage.image);
-    return {
-      name,
-      templateId: t.id,
-      spec: {
+    const networks: (Network | null)[] = [];
+    for (const n of s.nics) {
+      if (n.network === undefined) {
+        networks.push(null);
+        continue;
+      }
+      const net = await this.store.networks.get(n.network).catch(() => undefined);
+      if (!net) throw new ValidationError('request', [{ field: 'template', message: `template ${t.name} puts a NIC on network ${n.network}, which no longer exists` }]);
+      networks.push(net);
+    }
+    const leaseNetworks = networks.flatMap((n) => (n === null ? [] : [n.id]));
+    const nicsWith = (leases: readonly Lease[]): AgentVmSpecInput['nics'] => {
+      let next = 0;
+      return networks.map((net) => {
+        // A NIC without a network: a locally administered MAC, no address, user-mode networking on the host.
+        if (net === null) return { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}` };
+        const lease = leases[next++];
+        if (!lease) throw new Error(`no lease for the NIC on network ${net.name}`);
+        const prefix = net.cidr.split('/')[1] ?? '32';
+        return {
+          mac: lease.mac,
+          address: `${lease.address}/${prefix}`,
+          ...(net.gateway !== null ? { gateway: net.gateway } : {}),
+          ...(net.dns.length > 0 ? { dns: [...net.dns] } : {}),
+          bridge: 'br0',
+          ...(net.vlan !== null ? { vlan: net.vlan } : {}),
+        };
+      });
+    };
+    const kernel = s.context.kernel === undefined ? undefined : await ref(s.context.kernel);
+    const initrd = s.context.initrd === undefined ? undefined : await ref(s.context.initrd);
+    const spec = (leases: readonly Lease[]): ControllerVmSpec => ({
+        nicNetworks: networks.map((n) => n?.id ?? null),
         agent: {
           vcpus,
           memoryMiB,
           cpuModel: s.context.cpuModel,
           disk: { image: disk, mode: diskImage.mode },
-          ...(s.context.kernel !== undefined ? { kernel: await ref(s.context.kernel) } : {}),
-          ...(s.context.initrd !== undefined ? { initrd: await ref(s.context.initrd) } : {}),
+          ...(kernel !== undefined ? { kernel } : {}),
+          ...(initrd !== undefined ? { initrd } : {}),
           ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
-          // Addresses and bridges come with virtual networks (leases); until then each NIC gets a locally administered MAC.
-          nics: s.nics.map(() => ({ mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}` })),
+          nics: nicsWith(leases),
           context: { hostname: name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63), ...(userData !== undefined ? { userData } : {}) },
         },
         demand: {
@@ -155,7 +208,16 @@ export class Catalog {
           cpuModel: s.context.cpuModel,
           ...(requirements !== undefined ? { requirements } : {}),
         },
-      },
-    };
+    });
+    return { name, templateId: t.id, leaseNetworks, spec };
   }
+}
+
+export interface AdmittedVm {
+  readonly name: string;
+  readonly templateId: string;
+  /** The network of each NIC that gets an address, in NIC order. */
+  readonly leaseNetworks: readonly string[];
+  /** The VM's spec given one lease per entry of `leaseNetworks`. */
+  readonly spec: (leases: readonly Lease[]) => ControllerVmSpec;
 }

@@ -8,6 +8,7 @@ import { registerHostRoutes } from './api/host-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
 import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
+import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { userView } from './api/api-schemas.js';
@@ -60,6 +61,7 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerHostRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerImageDataRoute(app, ctx);
+  registerNetworkRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
   registerVmRoutes(app, ctx);
   registerEventRoutes(app, ctx, closing.signal);

@@ -20,6 +20,8 @@ import { hostViewOf } from './host-view-of.js';
 export interface ControllerVmSpec {
   readonly agent: AgentVmSpecInput;
   readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string };
+  /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
+  readonly nicNetworks?: readonly (string | null)[];
 }
 
 /** The agent's id for a VM: store ids are UUIDs, which may start with a digit. */
@@ -175,6 +177,8 @@ export class VmOrchestrator {
         await this.#o.agentFor(host).delete(id, { signal: this.#stopping.signal });
         await this.#o.store.vms.releaseFromHost(vm.id);
       }
+      // Its addresses go back to their networks only once no QEMU holds them (idempotent, like the reservation's release).
+      await this.#o.store.leases.release(vm.id);
       return 'done';
     }
     if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);

@@ -23,6 +23,7 @@ export function printVmDetail(v: VmDetailView): void {
     ['actions', v.allowedActions.join(', ') || '-'],
     ['created', fmtTime(v.createdAt)],
     ['updated', fmtTime(v.updatedAt)],
+    ...v.nics.map((n, i): [string, string] => [`nic ${i}`, `${n.mac}${n.network !== null ? ` on ${n.network}` : ''}${n.address !== null ? ` ${n.address}` : ''}`]),
   ]);
   process.stdout.write('\nhistory:\n');
   if (v.history.length === 0) {

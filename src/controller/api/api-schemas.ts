@@ -58,6 +58,39 @@ export const registerImageBody = z.strictObject({
   format: imageFormatSchema.optional(),
 });
 
+// ---------- networks ----------
+const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
+export const createNetworkBody = z.strictObject({
+  name,
+  /** A subnet inside the lab's virtual-network range 198.18.64.0/18, e.g. 198.18.64.0/24. */
+  cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24'),
+  gateway: ipv4Text.optional(),
+  dns: z.array(ipv4Text).max(4).optional(),
+  vlan: z.number().int().min(1).max(4094).optional(),
+  /** The part of the subnet handed out as leases; default every host address but the gateway. */
+  range: z.strictObject({ first: ipv4Text, last: ipv4Text }).optional(),
+});
+export type CreateNetworkBody = z.input<typeof createNetworkBody>;
+export const leaseStateSchema = z.enum(['free', 'leased', 'held']);
+export const leaseView = z.object({ address: z.string(), mac: z.string(), state: leaseStateSchema, vm: z.string().nullable(), updatedAt: z.string() });
+export type LeaseView = z.infer<typeof leaseView>;
+export const networkView = z.object({
+  id: z.string(),
+  name: z.string(),
+  cidr: z.string(),
+  gateway: z.string().nullable(),
+  dns: z.array(z.string()),
+  vlan: z.number().nullable(),
+  createdAt: z.string(),
+  addresses: z.object({ total: z.number(), free: z.number(), leased: z.number(), held: z.number() }),
+});
+export type NetworkView = z.infer<typeof networkView>;
+/** One network with every address that is not free (leased or held). */
+export const networkDetailView = networkView.extend({ leases: z.array(leaseView) });
+export type NetworkDetailView = z.infer<typeof networkDetailView>;
+export const holdBody = z.strictObject({ address: ipv4Text });
+export const holdParams = z.object({ id, address: ipv4Text });
+
 // ---------- templates ----------
 export const templateNic = z.strictObject({ network: z.string().max(64).optional() });
 export const templateBody = z.strictObject({
@@ -99,7 +132,9 @@ export const vmView = z.object({
 });
 export type VmView = z.infer<typeof vmView>;
 export const vmHistoryView = z.object({ from: vmStateSchema.nullable(), to: vmStateSchema, action: z.string(), reason: z.string().nullable(), at: z.string() });
-export const vmDetailView = vmView.extend({ history: z.array(vmHistoryView) });
+/** A NIC as admitted: its network (name) and leased address (CIDR), or neither for a NIC without a network. */
+export const vmNicView = z.object({ network: z.string().nullable(), address: z.string().nullable(), mac: z.string() });
+export const vmDetailView = vmView.extend({ nics: z.array(vmNicView), history: z.array(vmHistoryView) });
 export type VmDetailView = z.infer<typeof vmDetailView>;
 export const createVmBody = z.strictObject({
   name: name.optional(),

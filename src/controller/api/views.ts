@@ -3,7 +3,9 @@ import type { Store } from '../../store/open-store.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Image } from '../../store/repositories/images-repository.js';
 import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository.js';
-import { vmActionSchema, type HostView, type ImageView, type VmDetailView, type VmView } from './api-schemas.js';
+import { vmActionSchema, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
+import type { Network } from '../../store/repositories/networks-repository.js';
+import type { Lease } from '../../store/repositories/leases-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
 
 const API_ACTIONS = new Set<string>(vmActionSchema.options);
@@ -69,9 +71,43 @@ export class Views {
 
   async vmDetail(v: Vm): Promise<VmDetailView> {
     const history: VmHistoryEntry[] = await this.store.vms.history(v.id);
+    const spec = v.spec as unknown as Partial<ControllerVmSpec>;
+    const networks = spec.nicNetworks ?? [];
+    const nics = await Promise.all(
+      (spec.agent?.nics ?? []).map(async (n, i) => {
+        const id = networks[i] ?? null;
+        const network = id === null ? null : ((await this.store.networks.get(id).catch(() => undefined))?.name ?? id);
+        return { network, address: n.address ?? null, mac: n.mac };
+      }),
+    );
     return {
       ...(await this.vm(v)),
+      nics,
       history: history.map((h) => ({ from: h.fromState, to: h.toState, action: h.action, reason: h.reason, at: h.at })),
     };
+  }
+
+  async network(n: Network): Promise<NetworkView> {
+    const c = await this.store.leases.counts(n.id);
+    return {
+      id: n.id,
+      name: n.name,
+      cidr: n.cidr,
+      gateway: n.gateway,
+      dns: [...n.dns],
+      vlan: n.vlan,
+      createdAt: n.createdAt,
+      addresses: { total: c.free + c.leased + c.held, ...c },
+    };
+  }
+
+  async networkDetail(n: Network): Promise<NetworkDetailView> {
+    const taken = [...(await this.store.leases.list(n.id, { state: 'leased' })), ...(await this.store.leases.list(n.id, { state: 'held' }))];
+    return { ...(await this.network(n)), leases: await Promise.all(taken.map((l) => this.lease(l))) };
+  }
+
+  lease(l: Lease): Promise<LeaseView> {
+    // The VM's id, not its name: names are only unique per owner, and the network is visible to everyone.
+    return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, updatedAt: l.updatedAt });
   }
 }

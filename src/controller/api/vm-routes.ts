@@ -5,7 +5,7 @@ import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmV
 import { ensureVisible, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
 import { planCreate } from '../../core/vm-actions.js';
-import { ConflictError, NotFoundError } from '../../store/store-errors.js';
+import { ConflictError, ExhaustedError, NotFoundError } from '../../store/store-errors.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { JsonObject } from '../../store/store-context.js';
 import { findHost } from './host-routes.js';
@@ -38,13 +38,19 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const mine = await ctx.store.vms.list({ ownerId: u.id });
     if (mine.some((v) => v.name === admitted.name && v.state !== 'terminated')) throw new ConflictError('vm', 'name', admitted.name, 'is already used by another of your VMs');
     const plan = planCreate();
-    const vm = await ctx.store.vms.create({
-      name: admitted.name,
-      ownerId: u.id,
-      templateId: admitted.templateId,
-      spec: admitted.spec as unknown as JsonObject,
-      operation: { action: plan.action, from: plan.from },
-    });
+    // The VM row and its leases are written in one transaction: an exhausted network leaves neither behind.
+    const vm = await ctx.store.vms
+      .create(
+        { name: admitted.name, ownerId: u.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from } },
+        { networks: admitted.leaseNetworks, spec: (leases) => admitted.spec(leases) as unknown as JsonObject },
+      )
+      .catch(async (err: unknown) => {
+        if (err instanceof ExhaustedError && err.resource === 'network') {
+          const net = await ctx.store.networks.get(err.id).catch(() => undefined);
+          throw new ExhaustedError('network', net?.name ?? err.id, `free address (all of ${net?.cidr ?? 'its range'} are leased or held)`);
+        }
+        throw err;
+      });
     ctx.orchestrator.kick(vm.id);
     return reply.status(201).send(await ctx.views.vm(vm));
   });

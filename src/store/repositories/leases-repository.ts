@@ -18,7 +18,7 @@ function toLease(r: LeasesTable): Lease {
 }
 
 /** How often allocate looks again when every free row was locked by concurrent allocations (PostgreSQL). */
-const LOCKED_RETRIES = 50;
+export const LOCKED_RETRIES = 50;
 
 export class LeasesRepository {
   constructor(private readonly ctx: StoreContext) {}
@@ -33,34 +33,10 @@ export class LeasesRepository {
   async allocate(networkId: string, vmId: string): Promise<Lease> {
     for (let attempt = 0; ; attempt++) {
       const r = await inTransaction(this.ctx, async (trx) => {
-        const net = await trx
-          .selectFrom('networks')
-          .select('id')
-          .where('id', '=', networkId)
-          .$if(this.ctx.dialect === 'postgres', (q) => q.forShare())
-          .executeTakeFirst();
-        if (!net) throw new NotFoundError('network', networkId);
         await requireExists(trx, 'vms', vmId, 'vm');
-        const row = await trx
-          .updateTable('leases')
-          .set({ state: 'leased', vm_id: vmId, updated_at: this.ctx.now() })
-          .where('network_id', '=', networkId)
-          .where('state', '=', 'free')
-          .where('address', '=', (eb) =>
-            eb
-              .selectFrom('leases as l')
-              .select('l.address')
-              .where('l.network_id', '=', networkId)
-              .where('l.state', '=', 'free')
-              .orderBy('l.ordinal')
-              .limit(1)
-              .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate().skipLocked()),
-          )
-          .returningAll()
-          .executeTakeFirst();
-        return row ?? (await this.countFree(trx, networkId));
+        return takeFreeLease(this.ctx, trx, networkId, vmId);
       });
-      if (typeof r === 'object') return toLease(r);
+      if (typeof r === 'object') return r;
       if (r === 0) throw new ExhaustedError('network', networkId, 'free address');
       // Free rows exist but were all locked by allocations still in flight: look again once they settle.
       if (attempt >= LOCKED_RETRIES) throw new ExhaustedError('network', networkId, 'unlocked free address');
@@ -68,14 +44,23 @@ export class LeasesRepository {
     }
   }
 
-  private async countFree(trx: Kysely<Database>, networkId: string): Promise<number> {
-    const c = await trx
+  /** How many addresses of the network are free, leased and held. */
+  async counts(networkId: string): Promise<Record<LeaseState, number>> {
+    const rows = await this.ctx.db
       .selectFrom('leases')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
       .where('network_id', '=', networkId)
-      .where('state', '=', 'free')
-      .executeTakeFirstOrThrow();
-    return Number(c.n);
+      .groupBy('state')
+      .execute();
+    const out: Record<LeaseState, number> = { free: 0, leased: 0, held: 0 };
+    for (const r of rows) out[r.state] = Number(r.n);
+    return out;
+  }
+
+  async get(networkId: string, address: string): Promise<Lease> {
+    const r = await this.ctx.db.selectFrom('leases').selectAll().where('network_id', '=', networkId).where('address', '=', address).executeTakeFirst();
+    if (!r) throw new NotFoundError('lease', `${networkId}/${address}`);
+    return toLease(r);
   }
 
   /** Frees every address leased to the VM; returns how many. Idempotent. */
@@ -134,4 +119,48 @@ export class LeasesRepository {
     const rows = await this.ctx.db.selectFrom('leases').selectAll().where('vm_id', '=', vmId).orderBy('network_id').orderBy('ordinal').execute();
     return rows.map(toLease);
   }
+}
+
+/**
+ * Inside the caller's transaction: leases the lowest free address of the
+ * network to the VM (which must exist). One UPDATE picks and takes the row, so
+ * concurrent allocations never share an address: on PostgreSQL the pick is
+ * `FOR UPDATE SKIP LOCKED` (a racing allocation takes the next row instead of
+ * waiting); SQLite serialises writers. Returns the lease, or — when nothing
+ * could be taken — the number of free rows (0: exhausted; more: all were
+ * locked by allocations in flight, so the caller may retry).
+ */
+export async function takeFreeLease(ctx: StoreContext, trx: Kysely<Database>, networkId: string, vmId: string): Promise<Lease | number> {
+  const net = await trx
+    .selectFrom('networks')
+    .select('id')
+    .where('id', '=', networkId)
+    .$if(ctx.dialect === 'postgres', (q) => q.forShare())
+    .executeTakeFirst();
+  if (!net) throw new NotFoundError('network', networkId);
+  const row = await trx
+    .updateTable('leases')
+    .set({ state: 'leased', vm_id: vmId, updated_at: ctx.now() })
+    .where('network_id', '=', networkId)
+    .where('state', '=', 'free')
+    .where('address', '=', (eb) =>
+      eb
+        .selectFrom('leases as l')
+        .select('l.address')
+        .where('l.network_id', '=', networkId)
+        .where('l.state', '=', 'free')
+        .orderBy('l.ordinal')
+        .limit(1)
+        .$if(ctx.dialect === 'postgres', (q) => q.forUpdate().skipLocked()),
+    )
+    .returningAll()
+    .executeTakeFirst();
+  if (row) return toLease(row);
+  const c = await trx
+    .selectFrom('leases')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('network_id', '=', networkId)
+    .where('state', '=', 'free')
+    .executeTakeFirstOrThrow();
+  return Number(c.n);
 }

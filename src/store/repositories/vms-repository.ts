@@ -3,7 +3,9 @@ import type { Selectable, Transaction } from 'kysely';
 import { z } from 'zod';
 import { VM_STATES, type Database, type VmHistoryTable, type VmState, type VmsTable } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
-import { CapacityError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
+import { CapacityError, ExhaustedError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
+import { sleep } from '../../util/deadline.js';
+import { LOCKED_RETRIES, takeFreeLease, type Lease } from './leases-repository.js';
 import { fields, validateInput } from '../validate-input.js';
 import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
@@ -96,12 +98,41 @@ function toHistory(r: Selectable<VmHistoryTable>): VmHistoryEntry {
   return { id: Number(r.id), vmId: r.vm_id, fromState: r.from_state, toState: r.to_state, action: r.action, reason: r.reason, at: r.at };
 }
 
+/** Addresses a new VM gets at creation, and how its spec is completed with them. */
+export interface CreateVmLeases {
+  /** One lease is taken per entry, in this order (a network may appear more than once). */
+  readonly networks: readonly string[];
+  /** The VM's spec, given its leases in the order of `networks`. */
+  readonly spec: (leases: readonly Lease[]) => JsonObject;
+}
+
+/** Thrown inside the creating transaction to roll it back and try again (PostgreSQL: every free row locked). */
+class LeasesLocked extends Error {}
+
 export class VmsRepository {
   constructor(private readonly ctx: StoreContext) {}
 
-  /** Records a new VM in `pending` (history + `vm.created` event in the same transaction). */
-  async create(input: CreateVmInput): Promise<Vm> {
+  /**
+   * Records a new VM in `pending` (history + `vm.created` event in the same
+   * transaction). With `leases`, the VM's addresses are leased in that same
+   * transaction and its spec completed with them: an exhausted network
+   * (ExhaustedError) or an unknown one (NotFoundError) rolls everything back
+   * — no VM row, no lease, no event.
+   */
+  async create(input: CreateVmInput, leases?: CreateVmLeases): Promise<Vm> {
     const v = validateInput('vm', createSchema, input);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#create(v, leases);
+      } catch (err) {
+        if (!(err instanceof LeasesLocked)) throw err;
+        if (attempt >= LOCKED_RETRIES) throw new ExhaustedError('network', err.message, 'unlocked free address');
+        await sleep(5 + attempt);
+      }
+    }
+  }
+
+  async #create(v: z.output<typeof createSchema>, leases: CreateVmLeases | undefined): Promise<Vm> {
     const at = this.ctx.now();
     const row: VmsTable = {
       id: randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
@@ -112,6 +143,17 @@ export class VmsRepository {
       await requireExists(trx, 'users', row.owner_id, 'user');
       if (row.template_id !== null) await requireExists(trx, 'templates', row.template_id, 'template');
       await trx.insertInto('vms').values(row).execute();
+      if (leases) {
+        const taken: Lease[] = [];
+        for (const networkId of leases.networks) {
+          const r = await takeFreeLease(this.ctx, trx, networkId, row.id);
+          if (r === 0) throw new ExhaustedError('network', networkId, 'free address');
+          if (typeof r === 'number') throw new LeasesLocked(networkId);
+          taken.push(r);
+        }
+        row.spec = toJson(leases.spec(taken));
+        await trx.updateTable('vms').set({ spec: row.spec }).where('id', '=', row.id).execute();
+      }
       await this.record(trx, row.id, null, 'pending', 'create', null, { name: row.name, ownerId: row.owner_id });
     });
     return toVm(row);

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { createNetworkBody, holdBody, holdParams, idParams, leaseView, networkDetailView, networkView } from './api-schemas.js';
+import { requireAdmin, type ApiContext } from './api-context.js';
+import { ValidationError } from '../../errors/validation-error.js';
+import { ConflictError } from '../../store/store-errors.js';
+import { networkIssues, subnetsOverlap } from '../network-rules.js';
+
+export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['networks'];
+  /**
+   * Creations run one at a time: the overlap check and the insert must not
+   * interleave with another creation (this controller is the only writer of networks).
+   */
+  let creating: Promise<unknown> = Promise.resolve();
+
+  // Networks are shared: everyone may list them and put NICs on them; only an admin shapes them.
+  r.get('/api/v1/networks', { schema: { tags, response: { 200: z.array(networkView) } } }, async () =>
+    Promise.all((await ctx.store.networks.list()).map((n) => ctx.views.network(n))),
+  );
+  r.get('/api/v1/networks/:id', { schema: { tags, params: idParams, response: { 200: networkDetailView } } }, async (req) =>
+    ctx.views.networkDetail(await ctx.catalog.findNetwork(req.params.id)),
+  );
+  r.post('/api/v1/networks', { schema: { tags, body: createNetworkBody, response: { 201: networkView } } }, async (req, reply) => {
+    requireAdmin(req, 'creating a network');
+    const b = req.body;
+    const issues = networkIssues(b);
+    if (issues.length > 0) throw new ValidationError('network', issues);
+    const create = creating.then(async () => {
+      const all = await ctx.store.networks.list();
+      const clash = all.find((n) => subnetsOverlap(n.cidr, b.cidr));
+      if (clash) throw new ConflictError('network', 'cidr', b.cidr, `overlaps network ${clash.name} (${clash.cidr})`);
+      if (all.some((n) => n.name === b.name)) throw new ConflictError('network', 'name', b.name, 'already exists');
+      return ctx.store.networks.create({
+        name: b.name,
+        cidr: b.cidr,
+        gateway: b.gateway ?? null,
+        dns: b.dns ?? [],
+        vlan: b.vlan ?? null,
+        ...(b.range ? { range: b.range } : {}),
+      });
+    });
+    creating = create.catch(() => undefined);
+    return reply.status(201).send(await ctx.views.network(await create));
+  });
+  r.delete('/api/v1/networks/:id', { schema: { tags, params: idParams } }, async (req, reply) => {
+    requireAdmin(req, 'deleting a network');
+    const n = await ctx.catalog.findNetwork(req.params.id);
+    await ctx.store.networks.delete(n.id); // 409 while any address is leased
+    return reply.status(204).send();
+  });
+  r.post('/api/v1/networks/:id/holds', { schema: { tags, params: idParams, body: holdBody, response: { 201: leaseView } } }, async (req, reply) => {
+    requireAdmin(req, 'holding an address');
+    const n = await ctx.catalog.findNetwork(req.params.id);
+    return reply.status(201).send(await ctx.views.lease(await ctx.store.leases.hold(n.id, req.body.address)));
+  });
+  r.delete('/api/v1/networks/:id/holds/:address', { schema: { tags, params: holdParams, response: { 200: leaseView } } }, async (req) => {
+    requireAdmin(req, 'releasing a held address');
+    const n = await ctx.catalog.findNetwork(req.params.id);
+    return ctx.views.lease(await ctx.store.leases.unhold(n.id, req.params.address));
+  });
+}
