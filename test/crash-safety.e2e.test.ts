@@ -57,12 +57,15 @@ before(async () => {
   await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
 });
 
+// Tolerates a set-up that failed half-way: whatever was made is still removed.
 after(async () => {
-  for (const vm of await api.listVms().catch(() => [])) if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
-  await sleep(2_000);
-  await controller.stop();
-  await agent.stop();
-  await rm(root, { recursive: true, force: true });
+  if (api) {
+    for (const vm of await api.listVms().catch(() => [])) if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
+    await sleep(2_000);
+  }
+  await controller?.stop();
+  await agent?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
 });
 
 // The controller dies at different moments of a provision: while scheduling, in prolog, in boot, just after.

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,9 +80,17 @@ export interface CliResult {
 
 const CLI = fileURLToPath(new URL('./nubo.js', import.meta.url));
 
-/** An empty NUBO_HOME, so that no real credentials are picked up. */
+const homes: string[] = [];
+// Each test file runs in its own process: what it made goes when it ends.
+process.once('exit', () => {
+  for (const h of homes) rmSync(h, { recursive: true, force: true });
+});
+
+/** An empty NUBO_HOME, so that no real credentials are picked up; removed when the test process exits. */
 export function emptyHome(): string {
-  return mkdtempSync(join(tmpdir(), 'nubo-cli-test-'));
+  const home = mkdtempSync(join(tmpdir(), 'nubo-cli-test-'));
+  homes.push(home);
+  return home;
 }
 
 /** Runs `nubo …args` with only PATH and the given variables in its environment (stdout is a pipe, not a TTY). */
