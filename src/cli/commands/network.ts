@@ -34,7 +34,7 @@ export function registerNetworkCommands(program: Command): void {
   );
 
   const create = apiCommand(network, 'create <name>', 'create a network (admin)')
-    .requiredOption('--cidr <subnet>', 'subnet inside 198.18.64.0/18, /16 to /30, e.g. 198.18.64.0/24')
+    .requiredOption('--cidr <subnet>', 'subnet inside 198.18.64.0/18 (so /18 to /30), e.g. 198.18.64.0/24')
     .option('--gateway <address>', 'gateway address (a host of the subnet; never leased)')
     .option('--dns <address>', 'DNS server handed to guests (repeatable)', collect)
     .option('--vlan <id>', '802.1Q VLAN tag', intArg(1, 4094, 'VLAN id'))
