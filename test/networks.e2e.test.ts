@@ -203,3 +203,17 @@ test('a held address is never leased; an exhausted network refuses the create na
   const s7 = await api.createVm({ template: 't-tiny', name: 's7' });
   assert.equal((await api.getVm(s7.id)).nics[0]?.address, '198.18.73.3/29');
 });
+
+test("the owner's ssh keys go into the VM's config drive context; a user without keys adds none", async () => {
+  const keys = ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOne carol@laptop', 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQKeyTwo carol@desk'];
+  const carol = await controller.store.users.create({ name: 'carol', role: 'user', sshKeys: keys });
+  await api.createTemplate({ name: 't-keys', vcpus: 1, memoryMiB: 64, image: 'disk', nics: [{}] });
+  const vm = await new NuboClient(controller.url, carol.token).createVm({ template: 't-keys', name: 'k1' });
+  const spec = (await controller.store.vms.get(vm.id)).spec as unknown as ControllerVmSpec;
+  assert.deepEqual(spec.agent.context.sshAuthorizedKeys, keys);
+  assert.equal(spec.agent.context.hostname, 'k1');
+  const plain = await new NuboClient(controller.url, bob).createVm({ template: 't-keys', name: 'k2' });
+  assert.equal(((await controller.store.vms.get(plain.id)).spec as unknown as ControllerVmSpec).agent.context.sshAuthorizedKeys, undefined);
+  for (const id of [vm.id, plain.id]) await api.vmAction(id, 'terminate-hard');
+  await controller.orchestrator.idle();
+});

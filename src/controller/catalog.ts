@@ -198,7 +198,12 @@ export class Catalog {
           ...(initrd !== undefined ? { initrd } : {}),
           ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
           nics: nicsWith(leases),
-          context: { hostname: name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63), ...(userData !== undefined ? { userData } : {}) },
+          context: {
+            hostname: name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63),
+            ...(userData !== undefined ? { userData } : {}),
+            // The owner's public keys go into the config drive (authorized_keys of the guest).
+            ...(user.sshKeys.length > 0 ? { sshAuthorizedKeys: [...user.sshKeys] } : {}),
+          },
         },
         demand: {
           vcpus,
