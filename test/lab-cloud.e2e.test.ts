@@ -12,10 +12,10 @@ import type { VmDetailView } from '../src/controller/api/api-schemas.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
-import { runCommand } from '../src/util/run-command.js';
 import { processGone, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
 import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
 import { FABRIC_ADDRESS, type LabHost } from '../src/network/lab/lab-state.js';
+import { labLeftovers, reachProber } from './support/lab-checks.js';
 
 /**
  * The whole path through the controller on a 3-host lab: images, networks and
@@ -32,29 +32,6 @@ let image: TinyImage;
 let hosts: LabHost[] = [];
 let labIsDown = false;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-
-async function leftovers(p: string): Promise<string[]> {
-  const ns = (await runCommand('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  const links = (await runCommand('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  return [...ns, ...links];
-}
-
-/** Fetches http://<target>/ from inside the guest for up to ~20 s and prints REACH <ip> OK|FAIL. */
-function prober(targets: string[]): string {
-  return [
-    '#!/bin/sh',
-    `for t in ${targets.join(' ')}; do`,
-    '  r=FAIL; i=0',
-    '  while [ $i -lt 10 ]; do',
-    // busybox wget segfaults (static resolver), so HTTP by hand over nc.
-    `    if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "$t" 80 2>/dev/null | head -n 1 | grep -q '^HTTP/1'; then r=OK; break; fi`,
-    '    i=$((i + 1)); sleep 1',
-    '  done',
-    '  echo "REACH $t $r"',
-    'done',
-    '',
-  ].join('\n');
-}
 
 async function waitState(id: string, state: string, timeoutMs = 120_000): Promise<VmDetailView> {
   return pollUntil(`VM ${id} ${state}`, async () => {
@@ -134,7 +111,7 @@ test('through the controller: a (blue, h1) reaches b (blue, h2) and not c (red, 
   assert.match(cIp, /^198\.18\.65\.\d+$/);
   assert.equal((await api.getNetwork(blue.id)).addresses.leased, 1);
 
-  const a = await api.createVm({ template: 'tiny-blue', name: 'a', requirements: on(1), userData: prober([bIp, cIp]) });
+  const a = await api.createVm({ template: 'tiny-blue', name: 'a', requirements: on(1), userData: reachProber([bIp, cIp]) });
   assert.equal((await waitState(a.id, 'running')).host, hostName(1));
   const aNic = (await api.getVm(a.id)).nics[0];
   assert.match(aNic?.address ?? '', /^198\.18\.64\.\d+\/24$/);
@@ -163,6 +140,6 @@ test('through the controller: a (blue, h1) reaches b (blue, h2) and not c (red, 
 
   await labDown(dir);
   labIsDown = true;
-  assert.deepEqual(await leftovers(prefix), []);
+  assert.deepEqual(await labLeftovers(prefix), []);
   for (const pid of pids) assert.equal(await processGone(pid), true, `QEMU ${pid} gone`);
 });

@@ -21,6 +21,7 @@ import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
 import { FABRIC_ADDRESS, HOST_BRIDGE, readLabState, type LabHost } from '../src/network/lab/lab-state.js';
 import { linkExists } from '../src/network/lab/lab-topology.js';
 import { nsHttpGet } from './support/ns-http-get.js';
+import { labLeftovers, reachProber } from './support/lab-checks.js';
 
 /**
  * VMs on the lab fabric with VLAN isolation, driven through each host's agent:
@@ -38,12 +39,6 @@ let hosts: LabHost[] = [];
 const agents = new Map<string, AgentClient>();
 const qemuPids: number[] = [];
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-
-async function leftovers(p: string): Promise<string[]> {
-  const ns = (await runCommand('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  const links = (await runCommand('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  return [...ns, ...links];
-}
 
 /** Serves the tiny image to the lab's agents on the fabric address; each agent sends its own host token. */
 async function startImageServer(files: Map<string, string>, tokens: () => Promise<string[]>): Promise<number> {
@@ -64,23 +59,6 @@ async function startImageServer(files: Map<string, string>, tokens: () => Promis
 async function ref(port: number, id: string, path: string, format: ImageRef['format']): Promise<ImageRef> {
   const sha256 = createHash('sha256').update(await readFile(path)).digest('hex');
   return { id, url: `http://${FABRIC_ADDRESS}:${port}/images/${id}`, sha256, sizeBytes: (await stat(path)).size, format };
-}
-
-/** Fetches http://<target>/ from inside the guest for up to ~20 s and prints REACH <ip> OK|FAIL. */
-function prober(targets: string[]): string {
-  return [
-    '#!/bin/sh',
-    `for t in ${targets.join(' ')}; do`,
-    '  r=FAIL; i=0',
-    '  while [ $i -lt 10 ]; do',
-    // busybox wget segfaults (static resolver), so HTTP by hand over nc.
-    `    if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "$t" 80 2>/dev/null | head -n 1 | grep -q '^HTTP/1'; then r=OK; break; fi`,
-    '    i=$((i + 1)); sleep 1',
-    '  done',
-    '  echo "REACH $t $r"',
-    'done',
-    '',
-  ].join('\n');
 }
 
 function spec(hostname: string, mac: string, address: string, vlan: number, userData?: string): AgentVmSpecInput {
@@ -145,8 +123,8 @@ after(async () => {
 test('VLAN 100 spans hosts h1 and h2; VLAN 200 on h3 is isolated from it', async () => {
   const vms = [
     { host: 'h2', id: 'vb', spec: spec('vb', '52:54:00:40:00:12', '198.18.64.12/24', 100) },
-    { host: 'h3', id: 'vc', spec: spec('vc', '52:54:00:40:00:13', '198.18.64.13/24', 200, prober(['198.18.64.11', '198.18.64.12'])) },
-    { host: 'h1', id: 'va', spec: spec('va', '52:54:00:40:00:11', '198.18.64.11/24', 100, prober(['198.18.64.12', '198.18.64.13'])) },
+    { host: 'h3', id: 'vc', spec: spec('vc', '52:54:00:40:00:13', '198.18.64.13/24', 200, reachProber(['198.18.64.11', '198.18.64.12'])) },
+    { host: 'h1', id: 'va', spec: spec('va', '52:54:00:40:00:11', '198.18.64.11/24', 100, reachProber(['198.18.64.12', '198.18.64.13'])) },
   ];
   // b and c first: a's probes must meet guests that are up.
   for (const v of vms) {
@@ -189,6 +167,6 @@ test('deleting the last VM of a VLAN on a host removes its segment', async () =>
 test('lab down leaves nothing: no namespace, link or QEMU', async () => {
   assert.ok((await readLabState(dir))?.hosts.length === 3);
   await labDown(dir);
-  assert.deepEqual(await leftovers(prefix), []);
+  assert.deepEqual(await labLeftovers(prefix), []);
   for (const pid of qemuPids) assert.equal(await processGone(pid), true, `QEMU ${pid} gone`);
 });

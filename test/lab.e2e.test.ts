@@ -11,7 +11,6 @@ import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
-import { runCommand } from '../src/util/run-command.js';
 import { createTap, tapExists } from '../src/network/tap-device.js';
 import { processGone, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
 import { labDown, labFabricUp, labStatus, labUp, startLabAgent } from '../src/network/lab/lab.js';
@@ -19,6 +18,7 @@ import { ensureBridge, ensureNetns, ensureUplink } from '../src/network/lab/lab-
 import { isLabProcess, logSize, waitForLog } from '../src/network/lab/lab-process.js';
 import { FABRIC_ADDRESS, HOST_BRIDGE, HOST_UPLINK, labStateFile, planHost, readLabState, writeLabState } from '../src/network/lab/lab-state.js';
 import { nsHttpGet } from './support/ns-http-get.js';
+import { labLeftovers } from './support/lab-checks.js';
 
 const prefix = `nt${randomBytes(3).toString('hex')}`;
 const crashPrefix = `nt${randomBytes(3).toString('hex')}`;
@@ -29,13 +29,6 @@ let controller: ControllerDaemon;
 let token: string;
 let api: NuboClient;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-
-/** Every netns and link whose name carries `p` (the test's own, unique prefix). */
-async function leftovers(p: string): Promise<string[]> {
-  const ns = (await runCommand('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  const links = (await runCommand('ip', ['-o', 'link', 'show'])).stdout.split('\n').filter((l) => l.includes(`${p}-`));
-  return [...ns, ...links];
-}
 
 before(async () => {
   const image = await buildTinyImage({ cacheDir: imageCacheDir() });
@@ -106,7 +99,7 @@ test('lab down leaves nothing: no namespace, link, agent or QEMU; twice is fine'
   const state = (await readLabState(dir))!;
   const r = await labDown(dir);
   assert.ok(r.removed.includes(`netns ${prefix}-h1`) && r.removed.includes(`bridge ${prefix}-fab`), r.removed.join(', '));
-  assert.deepEqual(await leftovers(prefix), []);
+  assert.deepEqual(await labLeftovers(prefix), []);
   for (const h of state.hosts) assert.equal(await processGone(h.agent!.pid), true, `agent ${h.name} gone`);
   assert.equal(await processGone(qemuPid!), true, 'the VM\'s QEMU is gone');
   await assert.rejects(stat(labStateFile(dir)));
@@ -141,7 +134,7 @@ test('lab down after a crash mid-up removes the half-made lab and its processes'
   assert.equal(await isLabProcess(h2.agent!), true);
 
   await labDown(crashDir);
-  assert.deepEqual(await leftovers(crashPrefix), []);
+  assert.deepEqual(await labLeftovers(crashPrefix), []);
   assert.equal(await tapExists({ name: `${crashPrefix}-t`, netns: h2.netns }), false);
   assert.equal(await processGone(h2.agent!.pid), true, 'the live agent was stopped');
   await assert.rejects(stat(labStateFile(crashDir)));
