@@ -12,6 +12,7 @@ pkgs=(
   genisoimage       # NoCloud config drives (ISO 9660, label cidata)
   iproute2          # TAP devices, bridges, network namespaces
   postgresql        # the scale-out store dialect; tests start their own cluster
+  openssl           # the migration PKI: CA and per-host TLS certificates for QEMU
   xz-utils          # some kernel packages ship xz-compressed modules
   ca-certificates
 )

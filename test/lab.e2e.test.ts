@@ -17,6 +17,9 @@ import { labDown, labFabricUp, labStatus, labUp, startLabAgent } from '../src/ne
 import { ensureBridge, ensureNetns, ensureUplink } from '../src/network/lab/lab-topology.js';
 import { isLabProcess, logSize, waitForLog } from '../src/network/lab/lab-process.js';
 import { FABRIC_ADDRESS, HOST_BRIDGE, HOST_UPLINK, labStateFile, planHost, readLabState, writeLabState } from '../src/network/lab/lab-state.js';
+import { AgentClient } from '../src/client/agent-client.js';
+import { checkMigrationTlsDir } from '../src/security/migration-pki.js';
+import { runCommand } from '../src/util/run-command.js';
 import { nsHttpGet } from './support/ns-http-get.js';
 import { labLeftovers } from './support/lab-checks.js';
 
@@ -60,7 +63,20 @@ test('lab up: two hosts in their namespaces, agents started, registered, enabled
   assert.deepEqual(hosts.map((h) => [h.name, h.state, h.agentUrl]).sort(), [['h1', 'enabled', 'http://198.18.1.1:7481'], ['h2', 'enabled', 'http://198.18.1.2:7481']]);
   assert.ok((await stat(r.state.sharedDir)).isDirectory(), 'the shared datastore directory');
   const s = await labStatus(dir, api);
-  assert.deepEqual(s.hosts.map((h) => [h.name, h.netnsExists, h.agentAlive, h.controllerState]), [['h1', true, true, 'enabled'], ['h2', true, true, 'enabled']]);
+  assert.deepEqual(s.hosts.map((h) => [h.name, h.netnsExists, h.agentAlive, h.controllerState, h.migrationTls]), [['h1', true, true, 'enabled', true], ['h2', true, true, 'enabled', true]]);
+});
+
+test('migration TLS: a CA and per-host credentials in <dir>/pki, and every agent reports TLS, its address and the shared datastore', async () => {
+  const state = (await readLabState(dir))!;
+  assert.deepEqual(state.migrationTls, { pkiDir: join(dir, 'pki') });
+  for (const h of state.hosts) {
+    assert.equal(h.migrationTlsDir, join(dir, 'pki', h.name));
+    await checkMigrationTlsDir(h.migrationTlsDir, { address: h.address });
+    const { stdout } = await runCommand('openssl', ['verify', '-CAfile', join(dir, 'pki', 'ca-cert.pem'), join(h.migrationTlsDir, 'server-cert.pem'), join(h.migrationTlsDir, 'client-cert.pem')]);
+    assert.match(stdout, /server-cert\.pem: OK[\s\S]*client-cert\.pem: OK/);
+    const report = await new AgentClient(h.agentUrl, (await readFile(h.tokenFile, 'utf8')).trim()).host();
+    assert.deepEqual(report.migration, { address: h.address, tls: true, sharedDatastore: true });
+  }
 });
 
 test('the hosts reach each other and the controller over the fabric', async () => {
@@ -89,9 +105,12 @@ test('a VM from a template runs on a lab host, inside its namespace, and reaches
 
 test('lab up again changes nothing', async () => {
   const before = await readFile(labStateFile(dir), 'utf8');
+  const ca = await readFile(join(dir, 'pki', 'ca-cert.pem'), 'utf8');
   const r = await labUp({ prefix, dir, hosts: 2, controller: { url: controller.url, token }, heartbeatMs: 500 });
   assert.deepEqual(r.changed, []);
   assert.equal(await readFile(labStateFile(dir), 'utf8'), before);
+  assert.equal(await readFile(join(dir, 'pki', 'ca-cert.pem'), 'utf8'), ca, 'the same CA');
+  await assert.rejects(labUp({ prefix, dir, hosts: 2, controller: { url: controller.url, token }, heartbeatMs: 500, migrationTls: false }), /lab down/);
   assert.equal((await api.listHosts()).length, 2);
 });
 
@@ -103,6 +122,7 @@ test('lab down leaves nothing: no namespace, link, agent or QEMU; twice is fine'
   for (const h of state.hosts) assert.equal(await processGone(h.agent!.pid), true, `agent ${h.name} gone`);
   assert.equal(await processGone(qemuPid!), true, 'the VM\'s QEMU is gone');
   await assert.rejects(stat(labStateFile(dir)));
+  assert.ok((await stat(join(dir, 'pki', 'ca-key.pem'))).isFile(), 'the PKI stays with the data, for the next up');
   assert.deepEqual((await labDown(dir)).removed, []);
 });
 

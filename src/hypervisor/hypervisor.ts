@@ -1,5 +1,6 @@
 import type { DiskSpec, VmSpec } from './vm-spec.js';
 import type { WaitOptions } from '../util/deadline.js';
+import type { LiveMigration } from './live-migration.js';
 
 /**
  * The driver seam between nubo and a virtualisation technology. Small on
@@ -46,6 +47,9 @@ export interface Hypervisor {
 
   /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
   consoleLogPath?(vmId: string): string;
+
+  /** Optional: live migration, for drivers with `capabilities.liveMigration`. */
+  readonly migration?: LiveMigration;
 
   /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ControllerDaemon } from '../../controller/controller-daemon.js';
 import { AgentDaemon } from '../../agent/agent-daemon.js';
 import { nuboHome } from '../../util/nubo-home.js';
@@ -10,7 +10,7 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 
 interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string }
-interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string }
+interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -53,6 +53,9 @@ export function registerDaemonCommands(program: Command): void {
     .option('--run-dir <dir>', 'QEMU sockets and pid files; short (default: /run/nubo/<name>)')
     .option('--netns <name>', 'network namespace the VMs run in (lab hosts)')
     .option('--heartbeat-ms <ms>', 'heartbeat interval', '5000')
+    .option('--shared-dir <dir>', 'the shared datastore: a directory every host sees at this same path (e.g. an NFS mount); VM disks there migrate without being copied')
+    .option('--migration-address <ip>', 'address peers reach this host at for incoming migrations (QEMU\'s migration stream, NBD disk copies); default: the --listen host')
+    .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
         const token = o.token ?? (o.tokenFile !== undefined ? (await readFile(o.tokenFile, 'utf8')).trim() : undefined);
@@ -67,6 +70,10 @@ export function registerDaemonCommands(program: Command): void {
           controllerUrl: o.controller,
           heartbeatIntervalMs: Number(o.heartbeatMs),
           netns: o.netns,
+          // Absolute: QEMU gets these paths, and the shared datastore must be the same path on every host.
+          sharedDir: o.sharedDir === undefined ? undefined : resolve(o.sharedDir),
+          migrationAddress: o.migrationAddress,
+          migrationTlsDir: o.migrationTlsDir === undefined ? undefined : resolve(o.migrationTlsDir),
           logger,
         });
         logger.info({ reason: await untilStopped(signal) }, 'agent stopping (VMs keep running)');

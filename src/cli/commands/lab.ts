@@ -14,7 +14,7 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 
 interface LabFlags { prefix: string; dir?: string; url?: string; token?: string; json?: boolean }
-interface UpFlags extends LabFlags { hosts?: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number }
+interface UpFlags extends LabFlags { hosts?: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number; migrationTls: boolean }
 
 const labDir = (o: LabFlags): string => o.dir ?? join(nuboHome(), 'lab', checkPrefix(o.prefix));
 
@@ -37,6 +37,7 @@ export function registerLabCommands(program: Command): void {
     .option('--url <url>', `a running controller listening on the fabric address (e.g. http://${FABRIC_ADDRESS}:7480); default $NUBO_URL, else credentials.json`)
     .option('--token <token>', 'its admin token (default: $NUBO_TOKEN, else $NUBO_HOME/credentials.json)')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval', intArg(100, 60_000, 'milliseconds'), 2000)
+    .option('--no-migration-tls', 'migrate between the hosts in the clear; by default the lab makes a CA and per-host certificates in <dir>/pki and its agents migrate over TLS with peer verification')
     .action(runCliAction(async (signal, o: UpFlags) => {
       const dir = labDir(o);
       if (o.fabricOnly) {
@@ -46,7 +47,7 @@ export function registerLabCommands(program: Command): void {
       }
       if (o.hosts === undefined) throw new UsageError('BAD_FLAG', 'lab up needs --hosts N (or --fabric-only)');
       const controller = o.startController ? { startOnPort: o.controllerPort } : await resolveCredentials(o);
-      const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, controller, heartbeatMs: o.heartbeatMs, signal, log: (l) => process.stdout.write(`${l}\n`) });
+      const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, controller, heartbeatMs: o.heartbeatMs, migrationTls: o.migrationTls, signal, log: (l) => process.stdout.write(`${l}\n`) });
       process.stdout.write(r.changed.length === 0 ? 'the lab was complete already\n' : `made: ${r.changed.join(', ')}\n`);
       process.stdout.write(`lab ${o.prefix} is up: ${r.state.hosts.length} hosts, controller ${r.credentials.url}, state ${join(dir, 'lab.json')}\n`);
       if (o.startController) process.stdout.write(`the lab's controller credentials: ${labCredentialsFile(dir)}\n  export NUBO_URL=${r.credentials.url} NUBO_TOKEN=$(jq -r .token ${labCredentialsFile(dir)})\n`);
@@ -62,7 +63,7 @@ export function registerLabCommands(program: Command): void {
     }));
 
   common(lab.command('status'))
-    .description("the lab's hosts: namespace, address, agent pid and whether it runs, the host's state at the controller")
+    .description("the lab's hosts: namespace, address, agent pid and whether it runs, the host's state at the controller; whether migration TLS is on")
     .option('--url <url>', 'controller URL (default: the lab\'s own controller, else $NUBO_URL, else credentials.json)')
     .option('--token <token>', 'API token')
     .option('--json', 'JSON instead of a table')
@@ -73,8 +74,11 @@ export function registerLabCommands(program: Command): void {
       if (o.json) return printJson(s);
       if (!s.state) throw new UsageError('NO_LAB', `no lab "${o.prefix}" here (${join(dir, 'lab.json')}); \`nubo lab up --hosts N\` makes one`);
       process.stdout.write(`lab ${s.state.prefix}: fabric ${s.state.fabricBridge} ${FABRIC_ADDRESS}/16, controller ${dash(s.state.controllerUrl)}${s.controllerError ? ` (unreachable: ${s.controllerError})` : ''}\n`);
-      printTable(['HOST', 'NETNS', 'ADDRESS', 'AGENT PID', 'AGENT', 'CONTROLLER'], s.hosts.map((h) => [
+      const tls = s.state.migrationTls;
+      process.stdout.write(`migration TLS: ${tls === undefined ? '-' : tls === false ? 'off' : `on (CA and host certificates in ${tls.pkiDir})`}; shared datastore ${s.state.sharedDir}\n`);
+      printTable(['HOST', 'NETNS', 'ADDRESS', 'AGENT PID', 'AGENT', 'CONTROLLER', 'MIGRATION TLS'], s.hosts.map((h) => [
         h.name, `${h.netns}${h.netnsExists ? '' : ' (missing)'}`, h.address, dash(h.agentPid), h.agentAlive ? 'running' : 'dead', dash(h.controllerState),
+        h.migrationTls === undefined ? '-' : h.migrationTls ? 'on' : 'off',
       ]));
     }));
 }

@@ -56,7 +56,8 @@ export class FakeDriver implements Hypervisor {
     this.#checkFiles = opts.checkFiles ?? true;
     this.capabilities = Object.freeze({
       kvm: false,
-      liveMigration: true,
+      // No `migration` here: the fake has no live migration to offer.
+      liveMigration: false,
       storageMigration: true,
       postCopy: false,
       saveRestore: true,

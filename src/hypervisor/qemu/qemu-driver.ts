@@ -16,6 +16,9 @@ import { mapRunState } from './map-run-state.js';
 import { vmPaths, type VmPaths } from './vm-paths.js';
 import { ensureQemuGone, isQemuOf, launchQemu, processUsage, readPidFile } from './qemu-process.js';
 import { readVmRecord, writeVmRecord, type VmRecord } from './vm-record.js';
+import type { LiveMigration } from '../live-migration.js';
+import { QemuLiveMigration } from './qemu-live-migration.js';
+import type { QmpCommands } from './qmp-schema.js';
 import { compileQemuDriverOptions, type QemuDriverOptions, type QemuDriverOptionsInput } from './qemu-driver-options.js';
 import { probeKvm } from './probe-kvm.js';
 
@@ -36,6 +39,12 @@ interface LiveVm {
 
 const opt = (o: WaitOptions, timeoutMs: number): WaitOptions => ({ signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
 
+/** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
+type LaunchMode = { readonly kind: 'start' } | { readonly kind: 'restore'; readonly statePath: string } | { readonly kind: 'incoming' };
+
+/** Read-only QMP queries `query` lets tests and diagnostics make. */
+export type QemuQuery = 'query-block-jobs' | 'query-named-block-nodes' | 'query-migrate' | 'query-migrate-capabilities' | 'query-migrate-parameters' | 'query-status';
+
 /**
  * The Hypervisor over real QEMU. One QMP connection per VM; each VM's sockets,
  * pid file, console log and record live in `<runDir>/<vmId>/`, and QEMU runs
@@ -48,10 +57,26 @@ export class QemuDriver implements Hypervisor {
   readonly #opts: QemuDriverOptions;
   readonly #vms = new Map<string, LiveVm>();
   readonly #log: Logger;
+  readonly migration: LiveMigration;
 
   private constructor(opts: QemuDriverOptions, kvm: boolean) {
     this.#opts = opts;
     this.#log = opts.logger;
+    this.migration = new QemuLiveMigration({
+      launchIncoming: async (spec, o) => {
+        await this.#launch(spec, { kind: 'incoming' }, { ...o, paused: true });
+      },
+      qmp: (vmId) => this.#qmp(this.#get(vmId)),
+      record: (vmId) => this.#get(vmId).record,
+      setMigration: async (vmId, migration) => {
+        const vm = this.#get(vmId);
+        const { migration: _old, ...rest } = vm.record;
+        vm.record = migration === undefined ? rest : { ...rest, migration };
+        await writeVmRecord(vm.paths.record, vm.record);
+        this.#log.info({ vmId, migration }, 'vm migration record');
+      },
+      destroy: (vmId, o) => this.destroy(vmId, o),
+    });
     this.capabilities = Object.freeze({
       kvm,
       liveMigration: true,
@@ -85,14 +110,15 @@ export class QemuDriver implements Hypervisor {
   }
 
   async start(input: unknown, opts: StartOptions = {}): Promise<VmStatus> {
-    return this.#launch(input, undefined, opts);
+    return this.#launch(input, { kind: 'start' }, opts);
   }
 
   async restore(input: unknown, statePath: string, opts: StartOptions = {}): Promise<VmStatus> {
-    return this.#launch(input, statePath, opts);
+    return this.#launch(input, { kind: 'restore', statePath }, opts);
   }
 
-  async #launch(input: unknown, statePath: string | undefined, opts: StartOptions): Promise<VmStatus> {
+  async #launch(input: unknown, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
+    const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
     const spec = parseVmSpec(input);
     const existing = this.#vms.get(spec.id);
     if (existing) throw new VmExistsError(spec.id);
@@ -115,18 +141,18 @@ export class QemuDriver implements Hypervisor {
       const argv = buildQemuArgv(spec, {
         accel: this.accel,
         paths,
-        paused: opts.paused === true || statePath !== undefined,
-        ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : {}),
+        paused: opts.paused === true || mode.kind !== 'start',
+        ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
       });
       await launchQemu(this.#opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
       const pid = await readPidFile(paths.pidFile);
       if (pid === undefined) throw new Error('QEMU wrote no pid file');
-      const starting = statePath !== undefined ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
+      const starting = mode.kind !== 'start' ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
       const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
       this.#vms.set(spec.id, vm);
       await this.#connect(vm, opts);
       vm.starting = undefined;
-      this.#log.info({ vmId: spec.id, pid, accel: this.accel, restore: statePath !== undefined }, 'vm started');
+      this.#log.info({ vmId: spec.id, pid, accel: this.accel, mode: mode.kind }, 'vm started');
     } catch (err) {
       const vm = this.#vms.get(spec.id);
       if (vm) {
@@ -136,7 +162,7 @@ export class QemuDriver implements Hypervisor {
         await rm(paths.dir, { recursive: true, force: true });
       }
       if (err instanceof ValidationError) throw err;
-      throw new HypervisorError(spec.id, statePath === undefined ? 'start' : 'restore', errorMessage(err), { cause: err });
+      throw new HypervisorError(spec.id, mode.kind === 'incoming' ? 'start incoming' : mode.kind, errorMessage(err), { cause: err });
     }
 
     const vm = this.#vms.get(spec.id)!;
@@ -373,6 +399,14 @@ export class QemuDriver implements Hypervisor {
     if (state === 'crashed' || state === 'shutoff') throw new VmStateError(vmId, 'read stats of', state);
     const usage = await processUsage(vm.pid);
     return { ...usage, memoryBytes: vm.record.spec.memoryMiB * 1024 * 1024 };
+  }
+
+  /** A read-only QMP query of one VM, for tests and diagnostics (what block jobs and nodes are left, …). */
+  async query<K extends QemuQuery>(vmId: string, command: K, opts: WaitOptions = {}): Promise<QmpCommands[K]['result']> {
+    const qmp = this.#qmp(this.#get(vmId));
+    const o = opt(opts, 5_000);
+    const args = command === 'query-named-block-nodes' ? { flat: true } : undefined;
+    return qmp.executeUnchecked(command, args, o) as Promise<QmpCommands[K]['result']>;
   }
 
   /** The spec the VM runs with now (hot-plugged disks included). */

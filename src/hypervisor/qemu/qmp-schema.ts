@@ -23,6 +23,7 @@ export interface QmpMigrationStats {
   'dirty-pages-rate': number;
   mbps: number;
   'dirty-sync-count': number;
+  'page-size'?: number;
   'precopy-bytes'?: number;
   'downtime-bytes'?: number;
 }
@@ -36,7 +37,32 @@ export interface QmpMigrationInfo {
   'setup-time'?: number;
   'error-desc'?: string;
   'cpu-throttle-percentage'?: number;
+  /** Destination only: where `migrate-incoming` listens (the real port when 0 was asked for). */
+  'socket-address'?: QmpSocketAddress[];
 }
+
+/** QEMU's flat SocketAddress (query results, blockdev-add `server`). */
+export type QmpSocketAddress =
+  | { type: 'inet'; host: string; port: string; ipv4?: boolean; ipv6?: boolean; to?: number }
+  | { type: 'unix'; path: string };
+
+/** The legacy (`{type, data}`) SocketAddress that `nbd-server-start` still takes in 7.2. */
+export type QmpSocketAddressLegacy =
+  | { type: 'inet'; data: { host: string; port: string } }
+  | { type: 'unix'; data: { path: string } };
+
+export type QmpMigrationCapability = 'events' | 'auto-converge' | 'xbzrle' | 'postcopy-ram' | 'pause-before-switchover';
+
+/** The migration parameters nubo sets; QEMU has more. tls-creds '' switches TLS off. */
+// A type, not an interface: command arguments must be assignable to Record<string, unknown>.
+export type QmpMigrationParameters = {
+  'downtime-limit'?: number;
+  'max-bandwidth'?: number;
+  'cpu-throttle-initial'?: number;
+  'cpu-throttle-increment'?: number;
+  'tls-creds'?: string;
+  'tls-hostname'?: string;
+};
 
 export interface QmpBlockJobInfo {
   type: string;
@@ -48,6 +74,16 @@ export interface QmpBlockJobInfo {
   speed: number;
   ready: boolean;
   status: string;
+  'auto-dismiss'?: boolean;
+  /** Set on a concluded job that failed or was force-cancelled. */
+  error?: string;
+}
+
+export interface QmpBlockNodeInfo {
+  'node-name': string;
+  drv: string;
+  file: string;
+  ro: boolean;
 }
 
 export interface QmpCommands {
@@ -66,10 +102,36 @@ export interface QmpCommands {
   'migrate': { args: { uri: string; detach?: boolean; resume?: boolean }; result: Record<string, never> };
   'migrate-incoming': { args: { uri: string }; result: Record<string, never> };
   'migrate_cancel': { args: undefined; result: Record<string, never> };
-  'migrate-set-capabilities': { args: { capabilities: { capability: string; state: boolean }[] }; result: Record<string, never> };
-  'migrate-set-parameters': { args: Record<string, unknown>; result: Record<string, never> };
+  'migrate-set-capabilities': { args: { capabilities: { capability: QmpMigrationCapability; state: boolean }[] }; result: Record<string, never> };
+  'query-migrate-capabilities': { args: undefined; result: { capability: string; state: boolean }[] };
+  'migrate-set-parameters': { args: QmpMigrationParameters; result: Record<string, never> };
+  'query-migrate-parameters': { args: undefined; result: QmpMigrationParameters & Record<string, unknown> };
+  'migrate-start-postcopy': { args: undefined; result: Record<string, never> };
   'blockdev-add': { args: Record<string, unknown>; result: Record<string, never> };
   'blockdev-del': { args: { 'node-name': string }; result: Record<string, never> };
+  'query-named-block-nodes': { args: { flat?: boolean }; result: QmpBlockNodeInfo[] };
+  'blockdev-mirror': {
+    args: {
+      'job-id': string;
+      device: string;
+      target: string;
+      sync: 'top' | 'full' | 'none';
+      speed?: number;
+      'auto-dismiss'?: boolean;
+      'copy-mode'?: 'background' | 'write-blocking';
+    };
+    result: Record<string, never>;
+  };
+  'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
+  'block-job-set-speed': { args: { device: string; speed: number }; result: Record<string, never> };
+  'job-dismiss': { args: { id: string }; result: Record<string, never> };
+  'nbd-server-start': { args: { addr: QmpSocketAddressLegacy; 'tls-creds'?: string }; result: Record<string, never> };
+  'nbd-server-stop': { args: undefined; result: Record<string, never> };
+  'block-export-add': { args: { type: 'nbd'; id: string; 'node-name': string; name?: string; writable?: boolean }; result: Record<string, never> };
+  'object-add': { args: { 'qom-type': string; id: string } & Record<string, unknown>; result: Record<string, never> };
+  'object-del': { args: { id: string }; result: Record<string, never> };
+  'qom-list': { args: { path: string }; result: { name: string; type: string }[] };
+  'qom-get': { args: { path: string; property: string }; result: string | number | boolean | null | Record<string, unknown> };
   'device_add': { args: Record<string, unknown> & { driver: string; id: string }; result: Record<string, never> };
   'device_del': { args: { id: string }; result: Record<string, never> };
 }

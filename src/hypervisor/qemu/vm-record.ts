@@ -11,7 +11,23 @@ export interface VmRecord {
   readonly spec: VmSpec;
   readonly taps: readonly TapRef[];
   readonly startedAt: string;
+  /** Set while the VM takes part in a live migration; QEMU cannot tell a restarted driver which side it is on. */
+  readonly migration?: VmMigrationRecord | undefined;
 }
+
+/**
+ * - incoming: the destination copy, from `startIncoming` until `activateIncoming`;
+ * - outgoing: the source, from `mirrorDisks` or `migrateOut` until the migration is cancelled or the VM destroyed.
+ */
+export type VmMigrationRecord =
+  | { readonly role: 'incoming'; readonly nbd: boolean; readonly tls: boolean }
+  | {
+      readonly role: 'outgoing';
+      /** `migrate` was issued: from then on query-migrate speaks of this migration, not of how the VM arrived. */
+      readonly started: boolean;
+      /** Whether the vCPUs ran when `migrate` was issued: only then may an abort `cont` them. */
+      readonly wasRunning: boolean;
+    };
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
   const tmp = `${path}.tmp`;

@@ -31,6 +31,8 @@ export interface LabHost {
   readonly dataDir: string;
   readonly runDir: string;
   readonly tokenFile: string;
+  /** The host's QEMU tls-creds-x509 directory, when the lab runs migration TLS. */
+  migrationTlsDir?: string | undefined;
   agent?: LabProcess | undefined;
   registered?: boolean | undefined;
 }
@@ -46,6 +48,12 @@ export interface LabState {
   controllerUrl?: string | undefined;
   /** Set when the lab started the controller itself. */
   controller?: LabProcess | undefined;
+  /**
+   * Migration TLS: the PKI (its CA, and one directory per host) when on, false
+   * when the lab was made with `--no-migration-tls`; undefined until an `up`
+   * with hosts decided.
+   */
+  migrationTls?: { readonly pkiDir: string } | false | undefined;
   hosts: LabHost[];
 }
 

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { AgentClient } from '../../client/agent-client.js';
 import { NuboClient } from '../../client/nubo-client.js';
 import { errorMessage } from '../../errors/nubo-error.js';
+import { createMigrationPki } from '../../security/migration-pki.js';
 import { pollUntil } from '../../util/deadline.js';
 import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from './lab-topology.js';
 import { isLabProcess, killQemusIn, NUBO_CLI, spawnDetached, stopLabProcess } from './lab-process.js';
@@ -22,6 +24,8 @@ export interface LabUpOptions {
   /** A running controller that listens on the fabric address, or a port for the lab to start its own on. */
   readonly controller: LabCredentials | { readonly startOnPort: number };
   readonly heartbeatMs?: number | undefined;
+  /** Migration streams between the hosts over TLS, with a CA of the lab's own in `<dir>/pki` (default true). */
+  readonly migrationTls?: boolean | undefined;
   /** How long to wait for every host to be `enabled` (default 60 s; 0: don't wait). */
   readonly waitEnabledMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -86,6 +90,8 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   }
   await writeLabState(state);
   const api = new NuboClient(creds.url, creds.token);
+  changed.push(...(await ensureMigrationTls(state, o.hosts, o.migrationTls ?? true, o.signal)));
+  await writeLabState(state);
 
   for (const h of state.hosts) {
     if (h.index > o.hosts) continue;
@@ -96,7 +102,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     await mkdir(h.runDir, { recursive: true });
     const token = await hostToken(h.tokenFile);
     if (!h.agent || !(await isLabProcess(h.agent))) {
-      h.agent = startLabAgent(h, creds.url, hb, join(o.dir, 'logs', `${h.name}.log`));
+      h.agent = startLabAgent(h, creds.url, hb, join(o.dir, 'logs', `${h.name}.log`), state.sharedDir);
       changed.push(`agent ${h.name} ${h.agent.pid}`);
       await writeLabState(state);
       say(`host ${h.name}: netns ${h.netns}, ${h.address}, agent pid ${h.agent.pid}`);
@@ -116,12 +122,46 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   return { state, credentials: creds, changed };
 }
 
-/** Starts host `h`'s agent inside its namespace, detached; the caller records it. */
-export function startLabAgent(h: LabHost, controllerUrl: string, heartbeatMs: number, logFile: string): NonNullable<LabHost['agent']> {
+/**
+ * Starts host `h`'s agent inside its namespace, detached; the caller records
+ * it. Its migration address is its management address; with `sharedDir` it
+ * sees the lab's shared datastore, with `h.migrationTlsDir` it migrates over TLS.
+ */
+export function startLabAgent(h: LabHost, controllerUrl: string, heartbeatMs: number, logFile: string, sharedDir?: string): NonNullable<LabHost['agent']> {
   return spawnDetached('ip', [
     'netns', 'exec', h.netns, process.execPath, '--enable-source-maps', NUBO_CLI, 'agent', '--name', h.name, '--listen', `${h.address}:${LAB_AGENT_PORT}`,
     '--token-file', h.tokenFile, '--controller', controllerUrl, '--data-dir', h.dataDir, '--run-dir', h.runDir, '--netns', h.netns, '--heartbeat-ms', String(heartbeatMs),
+    '--migration-address', h.address,
+    ...(sharedDir === undefined ? [] : ['--shared-dir', sharedDir]),
+    ...(h.migrationTlsDir === undefined ? [] : ['--migration-tls-dir', h.migrationTlsDir]),
   ], logFile, h.dataDir);
+}
+
+/**
+ * Makes (or completes) the lab's migration PKI for hosts 1…`hosts` and records
+ * each host's directory, or records that the lab runs without TLS. The CA is
+ * kept across `up`s and `down`s (it lives with the data), so hosts added later
+ * trust the ones there. Returns what it made.
+ */
+async function ensureMigrationTls(state: LabState, hosts: number, tls: boolean, signal?: AbortSignal): Promise<string[]> {
+  const recorded = state.migrationTls === undefined ? undefined : state.migrationTls !== false;
+  if (recorded !== undefined && recorded !== tls) {
+    const alive: string[] = [];
+    for (const h of state.hosts) if (h.agent && (await isLabProcess(h.agent))) alive.push(h.name);
+    // A running agent keeps the flags it started with: hosts with and without TLS could not migrate to each other.
+    if (alive.length > 0) throw new Error(`the lab's agents run with migration TLS ${recorded ? 'on' : 'off'}; \`nubo lab down\` first to turn it ${tls ? 'on' : 'off'}`);
+  }
+  const members = state.hosts.filter((h) => h.index <= hosts);
+  if (!tls) {
+    state.migrationTls = false;
+    for (const h of members) delete h.migrationTlsDir;
+    return [];
+  }
+  const pkiDir = join(state.dir, 'pki');
+  const pki = await createMigrationPki(pkiDir, members.map((h) => ({ name: h.name, address: h.address })), { signal });
+  state.migrationTls = { pkiDir };
+  for (const h of members) h.migrationTlsDir = pki.hosts.find((x) => x.name === h.name)?.dir;
+  return pki.changed.map((c) => `migration TLS ${c}`);
 }
 
 async function hostToken(file: string): Promise<string> {
@@ -146,6 +186,16 @@ async function waitEnabled(api: NuboClient, hosts: readonly LabHost[], timeoutMs
   }
 }
 
+/** What the agent says, not what the state file intended: an agent started before a change keeps its old flags. */
+async function agentMigrationTls(h: LabHost): Promise<boolean | undefined> {
+  try {
+    const token = (await readFile(h.tokenFile, 'utf8')).trim();
+    return (await new AgentClient(h.agentUrl, token).host({ timeoutMs: 3_000 })).migration?.tls;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface LabDownResult {
   readonly removed: readonly string[];
 }
@@ -154,7 +204,8 @@ export interface LabDownResult {
  * Removes everything the state file records — processes (the lab's controller
  * first, then the agents and the QEMUs they left), veths, namespaces, the fabric
  * — each by its exact name or pid and only if present, so a lab a crash left
- * half-made comes down too. The state file goes last; the data stays.
+ * half-made comes down too. The state file goes last; the data stays (host
+ * datastores, `shared`, tokens, and the migration PKI, so the next `up` keeps its CA).
  */
 export async function labDown(dir: string): Promise<LabDownResult> {
   const state = await readLabState(dir);
@@ -202,6 +253,8 @@ export interface LabHostStatus {
   readonly agentAlive: boolean;
   /** The controller's view of the host; undefined when it cannot be asked. */
   readonly controllerState: string | undefined;
+  /** Whether the agent itself reports migration TLS on (its host report); undefined when it does not answer or predates it. */
+  readonly migrationTls: boolean | undefined;
 }
 
 /** Each recorded host: namespace present?, agent alive?, and its state at the controller when `api` is given and answers. */
@@ -219,10 +272,12 @@ export async function labStatus(dir: string, api?: NuboClient): Promise<{ state:
   }
   const hosts: LabHostStatus[] = [];
   for (const h of state.hosts) {
+    const agentAlive = h.agent !== undefined && (await isLabProcess(h.agent));
     hosts.push({
       name: h.name, netns: h.netns, netnsExists: await netnsExists(h.netns), address: h.address,
-      agentPid: h.agent?.pid, agentAlive: h.agent !== undefined && (await isLabProcess(h.agent)),
+      agentPid: h.agent?.pid, agentAlive,
       controllerState: known === undefined ? undefined : (known.get(h.name) ?? 'not registered'),
+      migrationTls: agentAlive ? await agentMigrationTls(h) : undefined,
     });
   }
   return { state, hosts, ...(controllerError !== undefined ? { controllerError } : {}) };

@@ -1,0 +1,173 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { QemuLiveMigration, type QemuMigrationHost } from './qemu-live-migration.js';
+import type { QmpClient } from './qmp-client.js';
+import { QmpError } from './qmp-error.js';
+import type { VmMigrationRecord, VmRecord } from './vm-record.js';
+import { parseVmSpec } from '../vm-spec.js';
+import type { MigrationParameters } from '../live-migration.js';
+
+const spec = parseVmSpec({
+  id: 'vm-1',
+  vcpus: 1,
+  memoryMiB: 128,
+  boot: { kind: 'kernel', kernel: '/img/k' },
+  disks: [
+    { id: 'data', path: '/ds/d.qcow2', format: 'qcow2' },
+    { id: 'ro', path: '/ds/ro.raw', format: 'raw', readOnly: true },
+  ],
+});
+
+type Handler = (args: Record<string, unknown> | undefined) => unknown;
+
+/** A QMP stand-in answering from a table and recording every command, and a host holding one VM record. */
+function fixture(answers: Record<string, Handler>, migration?: VmMigrationRecord) {
+  const sent: { command: string; args: Record<string, unknown> | undefined }[] = [];
+  const qmp = {
+    execute(command: string, args?: Record<string, unknown>) {
+      sent.push({ command, args });
+      const h = answers[command];
+      if (!h) return Promise.resolve({});
+      try {
+        return Promise.resolve(h(args));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
+  } as unknown as QmpClient;
+  let record: VmRecord = { spec, taps: [], startedAt: '', migration };
+  const launched: string[] = [];
+  const host: QemuMigrationHost = {
+    launchIncoming: (s) => {
+      launched.push(s.id);
+      return Promise.resolve();
+    },
+    qmp: () => qmp,
+    record: () => record,
+    setMigration: (_id, m) => {
+      record = { ...record, migration: m };
+      return Promise.resolve();
+    },
+    destroy: () => Promise.resolve(),
+  };
+  return { lm: new QemuLiveMigration(host), sent, launched, record: () => record };
+}
+
+const params: MigrationParameters = { maxBandwidthBytes: 1 << 20, downtimeLimitMs: 300, autoConverge: true, xbzrle: false, postcopy: true };
+const code = (c: string) => (err: unknown): boolean => (err as { code?: string }).code === c;
+const running = () => ({ status: 'running', running: true });
+
+test('startIncoming validates before anything starts', async () => {
+  const f = fixture({});
+  await assert.rejects(f.lm.startIncoming(spec, { listenHost: 'host-b', nbdDisks: ['nope', 'ro'], port: 70000 }), (err: unknown) => {
+    assert.ok(code('VALIDATION_FAILED')(err));
+    assert.match(String(err), /listenHost/);
+    return true;
+  });
+  assert.deepEqual(f.launched, []);
+});
+
+test('startIncoming: capabilities, TLS server creds, NBD exports, then migrate-incoming on port 0 and the real port back', async () => {
+  const f = fixture({
+    'qom-list': () => [],
+    'query-migrate': () => ({ 'socket-address': [{ type: 'inet', host: '198.18.0.2', port: '40123' }] }),
+  });
+  const ready = await f.lm.startIncoming(spec, { listenHost: '198.18.0.2', nbdDisks: ['data'], nbdPort: 10809, tls: { dir: '/pki/b' }, postcopy: true });
+  assert.deepEqual(ready, { uri: 'tcp:198.18.0.2:40123', nbd: { host: '198.18.0.2', port: 10809, exports: [{ diskId: 'data', name: 'data' }] } });
+  assert.deepEqual(f.sent.map((c) => c.command), [
+    'migrate-set-capabilities', 'qom-list', 'object-add', 'migrate-set-parameters', 'nbd-server-start', 'block-export-add', 'migrate-incoming', 'query-migrate',
+  ]);
+  assert.deepEqual(f.sent[0]!.args, { capabilities: [{ capability: 'events', state: true }, { capability: 'postcopy-ram', state: true }] });
+  assert.deepEqual(f.sent[2]!.args, { 'qom-type': 'tls-creds-x509', id: 'mig-tls-in', dir: '/pki/b', endpoint: 'server', 'verify-peer': true });
+  assert.deepEqual(f.sent[4]!.args, { addr: { type: 'inet', data: { host: '198.18.0.2', port: '10809' } }, 'tls-creds': 'mig-tls-in' });
+  assert.deepEqual(f.sent[5]!.args, { type: 'nbd', id: 'exp-data', 'node-name': 'd-data', name: 'data', writable: true });
+  assert.deepEqual(f.sent[6]!.args, { uri: 'tcp:198.18.0.2:0' });
+  assert.deepEqual(f.record().migration, { role: 'incoming', nbd: true, tls: true });
+});
+
+test('migrateOut refuses while a disk mirror is not ready, and sends no migrate', async () => {
+  const f = fixture({
+    'query-status': running,
+    'query-block-jobs': () => [{ type: 'mirror', device: 'mirror-data', len: 100, offset: 10, ready: false, status: 'running', busy: true, paused: false, speed: 0 }],
+  });
+  await assert.rejects(f.lm.migrateOut('vm-1', { uri: 'tcp:198.18.0.2:4000', params }), (err: unknown) => {
+    assert.ok(code('VM_INVALID_STATE')(err));
+    assert.match(String(err), /mirror-data running 10\/100/);
+    return true;
+  });
+  assert.ok(!f.sent.some((c) => c.command === 'migrate'));
+});
+
+test('migrateOut sets every capability and parameter (TLS off explicitly), records the run state, then migrates', async () => {
+  const f = fixture({ 'query-status': running, 'query-block-jobs': () => [] });
+  await f.lm.migrateOut('vm-1', { uri: 'tcp:198.18.0.2:4000', params });
+  assert.deepEqual(f.sent.map((c) => c.command), ['query-status', 'query-block-jobs', 'migrate-set-capabilities', 'migrate-set-parameters', 'migrate']);
+  assert.deepEqual(f.sent[2]!.args, {
+    capabilities: [
+      { capability: 'events', state: true },
+      { capability: 'auto-converge', state: true },
+      { capability: 'xbzrle', state: false },
+      { capability: 'postcopy-ram', state: true },
+    ],
+  });
+  assert.deepEqual(f.sent[3]!.args, { 'downtime-limit': 300, 'max-bandwidth': 1 << 20, 'tls-creds': '', 'tls-hostname': '' });
+  assert.deepEqual(f.record().migration, { role: 'outgoing', started: true, wasRunning: true });
+  await assert.rejects(f.lm.migrateOut('vm-1', { uri: 'unix:/x', params }), code('VALIDATION_FAILED'));
+});
+
+test('post-copy is refused unless its capability was enabled', async () => {
+  const f = fixture({
+    'query-migrate': () => ({ status: 'active' }),
+    'query-migrate-capabilities': () => [{ capability: 'postcopy-ram', state: false }],
+  }, { role: 'outgoing', started: true, wasRunning: true });
+  await assert.rejects(f.lm.tuneMigration('vm-1', { startPostcopy: true }), code('VM_INVALID_STATE'));
+  assert.ok(!f.sent.some((c) => c.command === 'migrate-start-postcopy'));
+  await assert.rejects(f.lm.tuneMigration('vm-1', { cpuThrottlePercent: 100 }), code('VALIDATION_FAILED'));
+});
+
+test('activateIncoming never sends cont to a destination still inmigrate (it would arm autostart)', async () => {
+  const f = fixture({ 'query-status': () => ({ status: 'inmigrate', running: false }) }, { role: 'incoming', nbd: true, tls: false });
+  await assert.rejects(f.lm.activateIncoming('vm-1'), code('VM_INVALID_STATE'));
+  assert.ok(!f.sent.some((c) => c.command === 'cont'));
+});
+
+test('activateIncoming: NBD server stopped ("not running" is fine), cont, running', async () => {
+  let state = 'paused';
+  const f = fixture({
+    'query-status': () => ({ status: state, running: state === 'running' }),
+    'nbd-server-stop': () => {
+      throw new QmpError('nbd-server-stop', 'GenericError', 'NBD server not running');
+    },
+    cont: () => {
+      state = 'running';
+      return {};
+    },
+  }, { role: 'incoming', nbd: true, tls: false });
+  await f.lm.activateIncoming('vm-1');
+  assert.deepEqual(f.sent.map((c) => c.command), ['query-status', 'nbd-server-stop', 'cont', 'query-status']);
+  assert.equal(f.record().migration, undefined);
+});
+
+test('cancelMigration refuses a completed migration and leaves the source alone', async () => {
+  const f = fixture({
+    'query-status': () => ({ status: 'postmigrate', running: false }),
+    'query-migrate': () => ({ status: 'completed' }),
+  }, { role: 'outgoing', started: true, wasRunning: true });
+  await assert.rejects(f.lm.cancelMigration('vm-1'), code('VM_INVALID_STATE'));
+  assert.ok(!f.sent.some((c) => c.command === 'migrate_cancel' || c.command === 'cont'));
+});
+
+test('QMP failures surface as HypervisorError naming the step', async () => {
+  const f = fixture({
+    'query-status': running,
+    'query-block-jobs': () => [],
+    migrate: () => {
+      throw new QmpError('migrate', 'GenericError', 'boom');
+    },
+  });
+  await assert.rejects(f.lm.migrateOut('vm-1', { uri: 'tcp:198.18.0.2:4000', params }), (err: unknown) => {
+    assert.ok(code('HYPERVISOR_FAILED')(err));
+    assert.match(String(err), /migrate of VM vm-1 failed: .*boom/);
+    return true;
+  });
+});
