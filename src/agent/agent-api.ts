@@ -41,6 +41,8 @@ export const agentVmSpecSchema = z.strictObject({
     image: imageRefSchema,
     /** overlay: qcow2 on the cached image (O(1)); copy: a full standalone copy. */
     mode: z.enum(['overlay', 'copy']).default('overlay'),
+    /** local: the host's own datastore (disks move by copy); shared: the datastore every host sees (only memory moves). */
+    datastore: z.enum(['local', 'shared']).default('local'),
   }),
   kernel: imageRefSchema.optional(),
   initrd: imageRefSchema.optional(),
@@ -63,6 +65,8 @@ export const agentVmReportSchema = z.object({
   state: agentVmStateSchema,
   pid: z.number().optional(),
   reason: z.string().optional(),
+  /** Set on a destination copy prepared for a live migration that was not activated yet. */
+  incomingMigrationId: z.string().optional(),
 });
 export type AgentVmReport = z.infer<typeof agentVmReportSchema>;
 
@@ -77,6 +81,17 @@ export const hostReportSchema = z.object({
   totalDiskMiB: z.number(),
   usage: z.object({ load: z.number(), usedMemoryMiB: z.number(), usedDiskMiB: z.number() }),
   vms: z.array(agentVmReportSchema),
+  /** Bridges VMs can attach to here; absent from agents that do not say. */
+  bridges: z.array(z.string()).max(4096).optional(),
+  /** How this host takes part in migrations; absent from agents older than live migration. */
+  migration: z.object({
+    /** Where peers reach this host's incoming migration streams and NBD exports. */
+    address: z.string(),
+    /** Migration streams in and out of this host are TLS with peer verification. */
+    tls: z.boolean(),
+    /** The host sees the `shared` datastore. */
+    sharedDatastore: z.boolean(),
+  }).optional(),
   at: z.string(),
 });
 export type HostReport = z.infer<typeof hostReportSchema>;
@@ -84,3 +99,67 @@ export type HostReport = z.infer<typeof hostReportSchema>;
 export const errorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
 });
+
+const nbdTargetSchema = z.strictObject({
+  host: z.string(),
+  port: z.number().int().min(1).max(65535),
+  exports: z.array(z.strictObject({ diskId: z.string(), name: z.string() })),
+});
+
+/** Destination, stage 1: prepare disks and start QEMU waiting for the stream. */
+export const incomingRequestSchema = z.strictObject({
+  migrationId: z.string().min(1).max(64),
+  spec: agentVmSpecSchema,
+  postcopy: z.boolean().default(false),
+});
+export type IncomingRequest = z.input<typeof incomingRequestSchema>;
+
+export const incomingReadySchema = z.object({
+  uri: z.string(),
+  nbd: nbdTargetSchema.optional(),
+  /** How the source must mirror the disks: `top` when the destination has the base image, `full` otherwise; absent for shared storage. */
+  mirrorSync: z.enum(['top', 'full']).optional(),
+  tls: z.boolean(),
+});
+export type IncomingReadyReport = z.infer<typeof incomingReadySchema>;
+
+export const mirrorRequestSchema = z.strictObject({
+  nbd: nbdTargetSchema,
+  sync: z.enum(['top', 'full']),
+  maxBandwidthBytes: z.number().int().positive().optional(),
+});
+
+export const migrateRequestSchema = z.strictObject({
+  uri: z.string().regex(/^tcp:[0-9.]+:[0-9]+$/, 'must be tcp:<address>:<port>'),
+  params: z.strictObject({
+    maxBandwidthBytes: z.number().int().positive(),
+    downtimeLimitMs: z.number().int().positive(),
+    autoConverge: z.boolean(),
+    xbzrle: z.boolean(),
+    postcopy: z.boolean(),
+  }),
+});
+
+export const tuneRequestSchema = z.strictObject({
+  downtimeLimitMs: z.number().int().positive().optional(),
+  maxBandwidthBytes: z.number().int().positive().optional(),
+  cpuThrottlePercent: z.number().int().min(1).max(99).optional(),
+  startPostcopy: z.boolean().optional(),
+});
+
+export const migrationProgressSchema = z.object({
+  status: z.enum(['none', 'setup', 'active', 'postcopy-active', 'completed', 'failed', 'cancelling', 'cancelled', 'other']),
+  transferredBytes: z.number(),
+  remainingBytes: z.number(),
+  totalBytes: z.number(),
+  dirtyRateBytes: z.number(),
+  passes: z.number(),
+  mbps: z.number(),
+  totalTimeMs: z.number().optional(),
+  downtimeMs: z.number().optional(),
+  expectedDowntimeMs: z.number().optional(),
+  cpuThrottlePercent: z.number().optional(),
+  error: z.string().optional(),
+  disks: z.array(z.object({ diskId: z.string(), offset: z.number(), len: z.number(), ready: z.boolean() })),
+});
+export type MigrationProgressReport = z.infer<typeof migrationProgressSchema>;

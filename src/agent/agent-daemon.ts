@@ -7,10 +7,13 @@ import { errorMessage } from '../errors/nubo-error.js';
 import { AgentService } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 import { createAgentServer } from './agent-server.js';
-import { readHostFacts, readHostUsage } from './host-facts.js';
+import { readHostBridges, readHostFacts, readHostUsage } from './host-facts.js';
 import type { HostReport } from './agent-api.js';
 import { join } from 'node:path';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { ValidationError } from '../errors/validation-error.js';
+import { checkMigrationTlsDir } from '../security/migration-pki.js';
 
 export interface AgentDaemonOptions {
   readonly name: string;
@@ -24,6 +27,12 @@ export interface AgentDaemonOptions {
   readonly controllerUrl?: string | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
   readonly netns?: string | undefined;
+  /** The `shared` datastore: one directory every host sees at the same path (NFS; the lab's `shared`). */
+  readonly sharedDir?: string | undefined;
+  /** Where peers reach this host's incoming migrations (QEMU's stream, NBD); default the listen host. */
+  readonly migrationAddress?: string | undefined;
+  /** QEMU tls-creds-x509 directory (see createMigrationPki); migrations in and out of this host then use TLS with peer verification. */
+  readonly migrationTlsDir?: string | undefined;
   readonly logger: Logger;
 }
 
@@ -42,8 +51,20 @@ export class AgentDaemon {
   static async start(o: AgentDaemonOptions): Promise<AgentDaemon> {
     await mkdir(o.dataDir, { recursive: true });
     const logger = o.logger.child({ host: o.name });
-    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: [o.dataDir], logger });
-    const service = new AgentService({ dataDir: o.dataDir, hypervisor: driver, images: new ImageCache(join(o.dataDir, 'images'), o.token), logger, netns: o.netns });
+    const migration = await checkMigrationOptions(o, logger);
+    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger });
+    const service = new AgentService({
+      dataDir: o.dataDir,
+      hypervisor: driver,
+      images: new ImageCache(join(o.dataDir, 'images'), o.token),
+      logger,
+      netns: o.netns,
+      sharedDir: o.sharedDir,
+      // Overlays in the shared datastore need their base there too, at the one path every host sees.
+      sharedImages: o.sharedDir === undefined ? undefined : new ImageCache(join(o.sharedDir, 'images'), o.token),
+      migrationAddress: migration.address,
+      migrationTlsDir: o.migrationTlsDir,
+    });
     const adopted = await service.adopt();
     if (adopted.length > 0) logger.info({ vms: adopted.map((v) => `${v.id}:${v.state}`) }, 'adopted running VMs');
     const facts = await readHostFacts('qemu-system-x86_64');
@@ -62,6 +83,8 @@ export class AgentDaemon {
         totalDiskMiB: usage.totalDiskMiB,
         usage: { load: usage.load, usedMemoryMiB: usage.usedMemoryMiB, usedDiskMiB: usage.usedDiskMiB },
         vms: await service.list(),
+        bridges: await readHostBridges(o.netns).catch(() => []),
+        migration,
         at,
       };
     };
@@ -91,4 +114,23 @@ export class AgentDaemon {
     await this.server.close();
     await this.driver.close();
   }
+}
+
+/**
+ * The migration settings, checked at start so that a wrong flag stops the
+ * agent now rather than failing the first migration to or from this host.
+ */
+async function checkMigrationOptions(o: AgentDaemonOptions, logger: Logger): Promise<NonNullable<HostReport['migration']>> {
+  if (o.migrationAddress !== undefined && isIP(o.migrationAddress) === 0) {
+    throw new ValidationError('agent options', [{ field: 'migrationAddress', message: `must be an IP address (got ${o.migrationAddress})` }]);
+  }
+  const address = o.migrationAddress ?? o.listen.host;
+  // The listen host may be a name or a wildcard: fine for answering the controller, but not an address a peer can migrate to.
+  if (isIP(address) === 0 || address === '0.0.0.0' || address === '::') logger.warn({ address }, 'the listen host is no address peers can migrate to; set --migration-address');
+  if (o.sharedDir !== undefined && !(await stat(o.sharedDir).then((s) => s.isDirectory(), () => false))) {
+    // Not made here: a missing NFS mount point must not become an empty local directory that only this host sees.
+    throw new ValidationError('agent options', [{ field: 'sharedDir', message: `${o.sharedDir} is not a directory` }]);
+  }
+  if (o.migrationTlsDir !== undefined) await checkMigrationTlsDir(o.migrationTlsDir, { address });
+  return { address, tls: o.migrationTlsDir !== undefined, sharedDatastore: o.sharedDir !== undefined };
 }

@@ -3,7 +3,19 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { z } from 'zod';
 import { installErrorHandler } from '../http/install-error-handler.js';
 import { UnauthorizedError, bearerToken, sameSecret } from '../http/bearer-token.js';
-import { agentVmReportSchema, agentVmSpecSchema, hostReportSchema, vmIdSchema, type HostReport } from './agent-api.js';
+import {
+  agentVmReportSchema,
+  agentVmSpecSchema,
+  hostReportSchema,
+  incomingReadySchema,
+  incomingRequestSchema,
+  migrateRequestSchema,
+  migrationProgressSchema,
+  mirrorRequestSchema,
+  tuneRequestSchema,
+  vmIdSchema,
+  type HostReport,
+} from './agent-api.js';
 import type { AgentService } from './agent-service.js';
 
 export interface AgentServerOptions {
@@ -49,6 +61,37 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     await svc.delete(req.params.id);
     return reply.status(204).send();
   });
+  r.post('/agent/v1/vms/:id/release', { schema: { params } }, async (req, reply) => {
+    await svc.release(req.params.id);
+    return reply.status(204).send();
+  });
+
+  // Live migration, destination side.
+  r.post('/agent/v1/vms/:id/incoming', { schema: { params, body: incomingRequestSchema, response: { 200: incomingReadySchema } } }, (req) =>
+    svc.incoming(req.params.id, req.body),
+  );
+  r.post('/agent/v1/vms/:id/migration/activate', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.activate(req.params.id));
+  // Source side.
+  r.post('/agent/v1/vms/:id/migration/mirror', { schema: { params, body: mirrorRequestSchema } }, async (req, reply) => {
+    await svc.mirror(req.params.id, req.body);
+    return reply.status(204).send();
+  });
+  r.post('/agent/v1/vms/:id/migration/start', { schema: { params, body: migrateRequestSchema } }, async (req, reply) => {
+    await svc.migrate(req.params.id, req.body);
+    return reply.status(204).send();
+  });
+  r.get('/agent/v1/vms/:id/migration', { schema: { params, response: { 200: migrationProgressSchema } } }, (req) => svc.migrationStatus(req.params.id));
+  r.post('/agent/v1/vms/:id/migration/tune', { schema: { params, body: tuneRequestSchema } }, async (req, reply) => {
+    await svc.tuneMigration(req.params.id, req.body);
+    return reply.status(204).send();
+  });
+  r.post('/agent/v1/vms/:id/migration/complete-mirrors', { schema: { params } }, async (req, reply) => {
+    await svc.completeMirrors(req.params.id);
+    return reply.status(204).send();
+  });
+  r.post('/agent/v1/vms/:id/migration/cancel', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.cancelMigration(req.params.id));
+  r.post('/agent/v1/vms/:id/migration/resume-source', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.resumeSource(req.params.id));
+
   r.get('/agent/v1/vms/:id/console', { schema: { params } }, async (req, reply) =>
     reply.type('text/plain; charset=utf-8').send(await svc.consoleLog(req.params.id)),
   );

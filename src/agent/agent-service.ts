@@ -9,9 +9,20 @@ import { NuboError } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
 import { buildConfigDrive } from '../storage/config-drive.js';
-import { createOverlay } from '../storage/qemu-img.js';
+import { createOverlay, imageInfo } from '../storage/qemu-img.js';
+import type { LiveMigration } from '../hypervisor/live-migration.js';
 import { runCommand } from '../util/run-command.js';
-import { agentVmSpecSchema, type AgentVmReport, type AgentVmSpec } from './agent-api.js';
+import {
+  agentVmSpecSchema,
+  incomingRequestSchema,
+  migrateRequestSchema,
+  mirrorRequestSchema,
+  tuneRequestSchema,
+  type AgentVmReport,
+  type AgentVmSpec,
+  type IncomingReadyReport,
+  type MigrationProgressReport,
+} from './agent-api.js';
 import type { ImageCache } from './image-cache.js';
 
 export class AgentVmConflictError extends NuboError {
@@ -21,11 +32,24 @@ export class AgentVmConflictError extends NuboError {
   }
 }
 
-/** Where one VM's files live on this host: `<dataDir>/vms/<id>/`. */
-function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string } {
+/**
+ * Where one VM's files live on this host: its record, saved memory and the
+ * incoming-migration marker always in `<dataDir>/vms/<id>/` (only this agent
+ * reads them); its disk and config drive there too, or in
+ * `<sharedDir>/vms/<id>/` for the shared datastore.
+ */
+function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string; incoming: string } {
   const dir = join(dataDir, 'vms', id);
-  return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state') };
+  return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json') };
 }
+
+/** What a destination keeps while it waits for a migration: which one, and what it told the controller. */
+interface IncomingMarker {
+  readonly migrationId: string;
+  readonly ready: IncomingReadyReport;
+}
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
 /** A TAP name that fits in 15 characters and is unique per VM and NIC. */
 export function tapName(vmId: string, nic: number): string {
@@ -39,6 +63,21 @@ export interface AgentServiceOptions {
   readonly logger: Logger;
   /** Network namespace this host's QEMUs run in (lab hosts). */
   readonly netns?: string | undefined;
+  /** The `shared` datastore (one directory every host sees, standing for NFS): VM disks that need no copy to migrate. */
+  readonly sharedDir?: string | undefined;
+  /** Address this host's QEMUs listen on for incoming migration streams and NBD (its management address). */
+  readonly migrationAddress?: string | undefined;
+  /** QEMU tls-creds-x509 directory; when set, migration streams in and out of this host are TLS with peer verification. */
+  readonly migrationTlsDir?: string | undefined;
+  /** Image cache inside the shared datastore: overlays there must have a base every host sees at the same path. */
+  readonly sharedImages?: ImageCache | undefined;
+}
+
+export class AgentMigrationError extends NuboError {
+  readonly code = 'MIGRATION_UNSUPPORTED';
+  constructor(readonly vmId: string, reason: string) {
+    super(`VM ${vmId}: ${reason}`, { vmId, reason });
+  }
 }
 
 /**
@@ -78,29 +117,24 @@ export class AgentService {
         if (JSON.stringify(existing) !== JSON.stringify(spec)) throw new AgentVmConflictError(id, 'already prepared with a different spec');
         return this.#report(id);
       }
+      const files = this.#files(id, spec);
       await rm(p.dir, { recursive: true, force: true });
       await mkdir(p.dir, { recursive: true });
+      if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
       try {
-        const base = await this.#o.images.ensure(spec.disk.image, signal);
-        if (spec.kernel) await this.#o.images.ensure(spec.kernel, signal);
-        if (spec.initrd) await this.#o.images.ensure(spec.initrd, signal);
+        if (files.sharedDir !== undefined) await mkdir(files.sharedDir, { recursive: true });
+        const base = await this.#ensureImages(spec, signal);
         if (spec.disk.mode === 'overlay') {
-          await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', p.disk, { signal });
+          await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', files.disk, { signal });
         } else {
-          await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, p.disk], { signal, timeoutMs: 3_600_000 });
+          await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, files.disk], { signal, timeoutMs: 3_600_000 });
         }
-        await buildConfigDrive(p.iso, {
-          instanceId: id,
-          hostname: spec.context.hostname,
-          nics: spec.nics.flatMap((n) => (n.address === undefined ? [] : [{ mac: n.mac, addresses: [n.address], ...(n.gateway ? { gateway: n.gateway } : {}), ...(n.dns ? { dns: n.dns } : {}) }])),
-          ...(spec.context.userData !== undefined ? { userData: spec.context.userData } : {}),
-          ...(spec.context.sshAuthorizedKeys ? { sshAuthorizedKeys: spec.context.sshAuthorizedKeys } : {}),
-        }, { ...(signal ? { signal } : {}) });
+        await this.#buildConfigDrive(id, spec, files.iso, signal);
         // Written last: a VM directory with a spec file is completely prepared.
-        await writeFile(`${p.spec}.tmp`, JSON.stringify(spec));
-        await rename(`${p.spec}.tmp`, p.spec);
+        await this.#writeSpec(id, spec);
       } catch (err) {
         await rm(p.dir, { recursive: true, force: true });
+        if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
         throw err;
       }
       this.#o.logger.info({ vmId: id, mode: spec.disk.mode }, 'vm prepared');
@@ -161,9 +195,189 @@ export class AgentService {
   /** Epilog: ends the VM and deletes its disks and saved state. Idempotent. */
   delete(id: string, signal?: AbortSignal): Promise<void> {
     return this.#locked(id, async () => {
+      const spec = await this.#readSpec(id);
       await this.#o.hypervisor.destroy(id, { signal });
+      if (spec) {
+        const shared = this.#files(id, spec).sharedDir;
+        if (shared !== undefined) await rm(shared, { recursive: true, force: true });
+      }
       await rm(vmDir(this.#o.dataDir, id).dir, { recursive: true, force: true });
       this.#o.logger.info({ vmId: id }, 'vm deleted');
+    });
+  }
+
+  /**
+   * Lets go of this host's copy of a VM that lives on (or stays on) another
+   * host after a migration: ends its QEMU and deletes what is local to this
+   * host, never the shared datastore's disk the other copy uses. Idempotent.
+   */
+  release(id: string, signal?: AbortSignal): Promise<void> {
+    return this.#locked(id, async () => {
+      await this.#o.hypervisor.destroy(id, { signal });
+      await rm(vmDir(this.#o.dataDir, id).dir, { recursive: true, force: true });
+      this.#o.logger.info({ vmId: id }, 'vm copy released');
+    });
+  }
+
+  // ---- live migration (DESIGN.md §5) ----
+
+  #migration(id: string): LiveMigration {
+    const m = this.#o.hypervisor.migration;
+    if (!m) throw new AgentMigrationError(id, `the ${this.#o.hypervisor.kind} driver cannot live-migrate`);
+    return m;
+  }
+
+  #tls(): { dir: string } | undefined {
+    return this.#o.migrationTlsDir === undefined ? undefined : { dir: this.#o.migrationTlsDir };
+  }
+
+  /**
+   * Destination, stage 1: makes the disks (shared: the source's own; local:
+   * an empty overlay on this host's copy of the same base image, or an empty
+   * image of the same size for standalone disks), the config drive, and a
+   * QEMU waiting for the stream. Idempotent for the same migration.
+   */
+  incoming(id: string, input: unknown, signal?: AbortSignal): Promise<IncomingReadyReport> {
+    const r = incomingRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('incoming migration', zodIssues(r.error)));
+    const req = r.data;
+    const spec = req.spec;
+    return this.#locked(id, async () => {
+      const migration = this.#migration(id);
+      const p = vmDir(this.#o.dataDir, id);
+      const marker = await this.#readIncoming(id);
+      if (marker) {
+        if (marker.migrationId !== req.migrationId) throw new AgentVmConflictError(id, `already waiting for migration ${marker.migrationId}`);
+        const cur = await this.#report(id);
+        if (cur.state === 'inmigrate') return marker.ready;
+        await this.#o.hypervisor.destroy(id, { signal });
+      } else if (await this.#readSpec(id)) {
+        throw new AgentVmConflictError(id, 'this host already holds the VM');
+      }
+      if (this.#o.migrationAddress === undefined) throw new AgentMigrationError(id, 'this agent has no migration address (--migration-address)');
+      const files = this.#files(id, spec);
+      await rm(p.dir, { recursive: true, force: true });
+      await mkdir(p.dir, { recursive: true });
+      try {
+        let mirrorSync: 'top' | 'full' | undefined;
+        if (files.sharedDir !== undefined) {
+          if (!(await exists(files.disk))) throw new AgentMigrationError(id, `the shared datastore has no disk ${files.disk}`);
+          await this.#ensureImages(spec, signal);
+        } else {
+          const base = await this.#ensureImages(spec, signal);
+          if (spec.disk.mode === 'overlay') {
+            await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', files.disk, { signal });
+            mirrorSync = 'top';
+          } else {
+            const info = await imageInfo(base, { signal });
+            await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', files.disk, String(info.virtualSize)], { signal, timeoutMs: 60_000 });
+            mirrorSync = 'full';
+          }
+          await this.#buildConfigDrive(id, spec, files.iso, signal);
+        }
+        await this.#writeSpec(id, spec);
+        const ready = await migration.startIncoming(this.#hvSpec(id, spec), {
+          listenHost: this.#o.migrationAddress,
+          tls: this.#tls(),
+          ...(mirrorSync !== undefined ? { nbdDisks: ['root'] } : {}),
+          postcopy: req.postcopy,
+          ...(signal ? { signal } : {}),
+        });
+        const report: IncomingReadyReport = {
+          uri: ready.uri,
+          ...(ready.nbd ? { nbd: { host: ready.nbd.host, port: ready.nbd.port, exports: ready.nbd.exports.map((e) => ({ diskId: e.diskId, name: e.name })) } } : {}),
+          ...(mirrorSync !== undefined ? { mirrorSync } : {}),
+          tls: this.#o.migrationTlsDir !== undefined,
+        };
+        const m: IncomingMarker = { migrationId: req.migrationId, ready: report };
+        await writeFile(`${p.incoming}.tmp`, JSON.stringify(m));
+        await rename(`${p.incoming}.tmp`, p.incoming);
+        this.#o.logger.info({ vmId: id, migrationId: req.migrationId, uri: ready.uri, storage: spec.disk.datastore }, 'waiting for incoming migration');
+        return report;
+      } catch (err) {
+        await this.#o.hypervisor.destroy(id).catch(() => {});
+        await rm(p.dir, { recursive: true, force: true });
+        throw err;
+      }
+    });
+  }
+
+  /** Source, non-shared storage: mirrors the VM's disk to the destination's NBD export. */
+  mirror(id: string, input: unknown, signal?: AbortSignal): Promise<void> {
+    const r = mirrorRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('disk mirror', zodIssues(r.error)));
+    const req = r.data;
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      await this.#migration(id).mirrorDisks(id, { nbd: req.nbd, sync: req.sync, tls: this.#tls(), maxBandwidthBytes: req.maxBandwidthBytes, ...(signal ? { signal } : {}) });
+    });
+  }
+
+  /** Source, stage 2: starts the pre-copy. */
+  migrate(id: string, input: unknown, signal?: AbortSignal): Promise<void> {
+    const r = migrateRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('migration', zodIssues(r.error)));
+    const req = r.data;
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      await this.#migration(id).migrateOut(id, { uri: req.uri, params: req.params, tls: this.#tls(), ...(signal ? { signal } : {}) });
+    });
+  }
+
+  /** Not serialised with the other calls: progress is read while a long call may hold the VM's lock. */
+  async migrationStatus(id: string, signal?: AbortSignal): Promise<MigrationProgressReport> {
+    await this.#requireSpec(id);
+    const p = await this.#migration(id).migrationStatus(id, { ...(signal ? { signal } : {}) });
+    return { ...p, disks: p.disks.map((d) => ({ ...d })) };
+  }
+
+  async tuneMigration(id: string, input: unknown, signal?: AbortSignal): Promise<void> {
+    const r = tuneRequestSchema.safeParse(input);
+    if (!r.success) throw new ValidationError('migration tuning', zodIssues(r.error));
+    await this.#requireSpec(id);
+    await this.#migration(id).tuneMigration(id, r.data, { ...(signal ? { signal } : {}) });
+  }
+
+  completeMirrors(id: string, signal?: AbortSignal): Promise<void> {
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      await this.#migration(id).completeMirrors(id, { ...(signal ? { signal } : {}) });
+    });
+  }
+
+  /** Source: abandons the migration; the VM keeps running here. */
+  cancelMigration(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      const cur = await this.#report(id);
+      if (cur.state === 'running' || cur.state === 'paused') await this.#migration(id).cancelMigration(id, { ...(signal ? { signal } : {}) });
+      return this.#report(id);
+    });
+  }
+
+  /** Destination, stage 5: runs the VM that arrived; it is this host's VM from now on. */
+  activate(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      const cur = await this.#report(id);
+      if (cur.state !== 'running') await this.#migration(id).activateIncoming(id, { ...(signal ? { signal } : {}) });
+      await rm(vmDir(this.#o.dataDir, id).incoming, { force: true });
+      this.#o.logger.info({ vmId: id }, 'incoming migration activated');
+      return this.#report(id);
+    });
+  }
+
+  /**
+   * Source after a failed migration whose destination is known dead: runs the
+   * postmigrate copy again. Only the controller can know that no other copy
+   * runs, so only it calls this.
+   */
+  resumeSource(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      const cur = await this.#report(id);
+      if (cur.state === 'postmigrate' || cur.state === 'paused') await this.#migration(id).resumeSource(id, { ...(signal ? { signal } : {}) });
+      return this.#report(id);
     });
   }
 
@@ -191,6 +405,55 @@ export class AgentService {
     return this.#o.hypervisor.adopt();
   }
 
+  /** The files of a VM's disk and config drive, local or on the shared datastore. */
+  #files(id: string, spec: AgentVmSpec): { disk: string; iso: string; sharedDir?: string } {
+    if (spec.disk.datastore === 'shared') {
+      if (this.#o.sharedDir === undefined) throw new AgentMigrationError(id, 'this host has no shared datastore (--shared-dir)');
+      const dir = join(this.#o.sharedDir, 'vms', id);
+      return { disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), sharedDir: dir };
+    }
+    const p = vmDir(this.#o.dataDir, id);
+    return { disk: p.disk, iso: p.iso };
+  }
+
+  #imagesFor(spec: AgentVmSpec): ImageCache {
+    if (spec.disk.datastore !== 'shared') return this.#o.images;
+    if (!this.#o.sharedImages) throw new AgentMigrationError('-', 'this host has no shared datastore (--shared-dir)');
+    return this.#o.sharedImages;
+  }
+
+  /** Fetches the disk's base image (into the cache of the VM's datastore), kernel and initrd; returns the base's path. */
+  async #ensureImages(spec: AgentVmSpec, signal?: AbortSignal): Promise<string> {
+    const base = await this.#imagesFor(spec).ensure(spec.disk.image, signal);
+    if (spec.kernel) await this.#o.images.ensure(spec.kernel, signal);
+    if (spec.initrd) await this.#o.images.ensure(spec.initrd, signal);
+    return base;
+  }
+
+  async #buildConfigDrive(id: string, spec: AgentVmSpec, iso: string, signal?: AbortSignal): Promise<void> {
+    await buildConfigDrive(iso, {
+      instanceId: id,
+      hostname: spec.context.hostname,
+      nics: spec.nics.flatMap((n) => (n.address === undefined ? [] : [{ mac: n.mac, addresses: [n.address], ...(n.gateway ? { gateway: n.gateway } : {}), ...(n.dns ? { dns: n.dns } : {}) }])),
+      ...(spec.context.userData !== undefined ? { userData: spec.context.userData } : {}),
+      ...(spec.context.sshAuthorizedKeys ? { sshAuthorizedKeys: spec.context.sshAuthorizedKeys } : {}),
+    }, { ...(signal ? { signal } : {}) });
+  }
+
+  async #writeSpec(id: string, spec: AgentVmSpec): Promise<void> {
+    const p = vmDir(this.#o.dataDir, id);
+    await writeFile(`${p.spec}.tmp`, JSON.stringify(spec));
+    await rename(`${p.spec}.tmp`, p.spec);
+  }
+
+  async #readIncoming(id: string): Promise<IncomingMarker | undefined> {
+    try {
+      return JSON.parse(await readFile(vmDir(this.#o.dataDir, id).incoming, 'utf8')) as IncomingMarker;
+    } catch {
+      return undefined;
+    }
+  }
+
   async #readSpec(id: string): Promise<AgentVmSpec | undefined> {
     if (!/^[a-z][a-z0-9-]{0,39}$/.test(id)) return undefined;
     try {
@@ -207,17 +470,21 @@ export class AgentService {
   }
 
   async #report(id: string): Promise<AgentVmReport> {
+    const incoming = await this.#readIncoming(id);
+    const mark = incoming ? { incomingMigrationId: incoming.migrationId } : {};
     try {
       const s = await this.#o.hypervisor.status(id);
       if (s.state === 'shutoff') {
         // The guest powered itself off: release the driver's leftovers, keep the disks.
         await this.#o.hypervisor.destroy(id);
-        return { id, state: 'poweroff' };
+        return { id, state: 'poweroff', ...mark };
       }
-      return { id, state: s.state, ...(s.pid !== undefined ? { pid: s.pid } : {}), ...(s.reason !== undefined ? { reason: s.reason } : {}) };
+      return { id, state: s.state, ...(s.pid !== undefined ? { pid: s.pid } : {}), ...(s.reason !== undefined ? { reason: s.reason } : {}), ...mark };
     } catch (err) {
       if (!(err instanceof VmNotFoundError)) throw err;
     }
+    // A destination copy whose QEMU is gone never held the VM: it is not a powered-off VM.
+    if (incoming) return { id, state: 'crashed', reason: 'the incoming migration ended without the VM', ...mark };
     const p = vmDir(this.#o.dataDir, id);
     if (await stat(p.state).then(() => true, () => false)) return { id, state: 'suspended' };
     return { id, state: 'poweroff' };
@@ -225,7 +492,7 @@ export class AgentService {
 
   /** The hypervisor spec for a prepared VM: its disk, config drive, kernel and NICs on this host. */
   #hvSpec(id: string, spec: AgentVmSpec): VmSpecInput {
-    const p = vmDir(this.#o.dataDir, id);
+    const files = this.#files(id, spec);
     const images = this.#o.images;
     return {
       id,
@@ -236,8 +503,8 @@ export class AgentService {
         ? { kind: 'kernel', kernel: images.pathOf(spec.kernel), ...(spec.initrd ? { initrd: images.pathOf(spec.initrd) } : {}), ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}) }
         : { kind: 'disk' },
       // With -kernel, QEMU's linuxboot ROM takes boot index 0; a boot index only matters for disk boot.
-      disks: [{ id: 'root', path: p.disk, format: 'qcow2', ...(spec.kernel ? {} : { bootIndex: 0 }) }],
-      configDrive: p.iso,
+      disks: [{ id: 'root', path: files.disk, format: 'qcow2', ...(spec.kernel ? {} : { bootIndex: 0 }) }],
+      configDrive: files.iso,
       nics: spec.nics.map((n, i) =>
         n.bridge !== undefined
           ? { kind: 'tap' as const, id: `nic${i}`, mac: n.mac, ifname: tapName(id, i), bridge: n.bridge, ...(n.vlan !== undefined ? { vlan: n.vlan } : {}) }

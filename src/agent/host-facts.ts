@@ -45,3 +45,13 @@ export async function readHostUsage(dataDir: string, totalCpus: number): Promise
     totalDiskMiB: Math.floor(totalDisk / 2 ** 20),
   };
 }
+
+/** Linux bridges VMs can attach to on this host (in its network namespace, for lab hosts). */
+export async function readHostBridges(netns: string | undefined): Promise<string[]> {
+  const argv = ['-j', 'link', 'show', 'type', 'bridge'];
+  const { stdout } = netns === undefined
+    ? await runCommand('ip', argv, { timeoutMs: 5_000 })
+    : await runCommand('ip', ['netns', 'exec', netns, 'ip', ...argv], { timeoutMs: 5_000 });
+  const links = JSON.parse(stdout || '[]') as { ifname?: string }[];
+  return links.flatMap((l) => (typeof l.ifname === 'string' ? [l.ifname] : [])).sort();
+}

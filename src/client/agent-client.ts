@@ -1,5 +1,19 @@
 import { z } from 'zod';
-import { agentVmReportSchema, hostReportSchema, type AgentVmReport, type AgentVmSpecInput, type HostReport } from '../agent/agent-api.js';
+import {
+  agentVmReportSchema,
+  hostReportSchema,
+  incomingReadySchema,
+  migrationProgressSchema,
+  type AgentVmReport,
+  type AgentVmSpecInput,
+  type HostReport,
+  type IncomingReadyReport,
+  type IncomingRequest,
+  type MigrationProgressReport,
+  type migrateRequestSchema,
+  type mirrorRequestSchema,
+  type tuneRequestSchema,
+} from '../agent/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 
@@ -42,5 +56,37 @@ export class AgentClient {
   }
   delete(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/vms/${id}`, undefined, undefined, o, 60_000);
+  }
+  /** Drops this host's copy of a VM that lives elsewhere (never a shared disk). */
+  release(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/release`, undefined, undefined, o, 60_000);
+  }
+
+  incoming(id: string, req: IncomingRequest, o: WaitOptions = {}): Promise<IncomingReadyReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/incoming`, incomingReadySchema, req, o, 600_000);
+  }
+  activate(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/activate`, agentVmReportSchema, undefined, o, 30_000);
+  }
+  mirror(id: string, req: z.input<typeof mirrorRequestSchema>, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/mirror`, undefined, req, o, 60_000);
+  }
+  migrate(id: string, req: z.input<typeof migrateRequestSchema>, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/start`, undefined, req, o, 30_000);
+  }
+  migrationStatus(id: string, o: WaitOptions = {}): Promise<MigrationProgressReport> {
+    return this.#call('GET', `/agent/v1/vms/${id}/migration`, migrationProgressSchema, undefined, o, 10_000);
+  }
+  tuneMigration(id: string, req: z.input<typeof tuneRequestSchema>, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/tune`, undefined, req, o, 10_000);
+  }
+  completeMirrors(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/complete-mirrors`, undefined, undefined, o, 300_000);
+  }
+  cancelMigration(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/cancel`, agentVmReportSchema, undefined, o, 60_000);
+  }
+  resumeSource(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/migration/resume-source`, agentVmReportSchema, undefined, o, 30_000);
   }
 }

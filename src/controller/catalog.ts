@@ -13,8 +13,8 @@ import { NotFoundError } from '../store/store-errors.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
-interface StoredTemplate {
-  disks: [{ image: string; mode: 'overlay' | 'copy' }];
+export interface StoredTemplate {
+  disks: [{ image: string; mode: 'overlay' | 'copy'; datastore?: 'local' | 'shared' }];
   nics: { network?: string }[];
   context: { userData?: string; kernel?: string; initrd?: string; cmdline?: string; cpuModel: string };
 }
@@ -77,7 +77,7 @@ export class Catalog {
       nics.push({ network: net.id });
     }
     const stored: StoredTemplate = {
-      disks: [{ image: disk.id, mode: body.diskMode ?? 'overlay' }],
+      disks: [{ image: disk.id, mode: body.diskMode ?? 'overlay', datastore: body.datastore ?? 'local' }],
       nics,
       context: {
         cpuModel: body.cpuModel ?? 'qemu64',
@@ -113,6 +113,7 @@ export class Catalog {
       memoryMiB: t.memoryMib,
       image: (await name(s.disks[0]?.image)) ?? '',
       diskMode: s.disks[0]?.mode ?? 'overlay',
+      datastore: s.disks[0]?.datastore ?? 'local',
       cpuModel: s.context.cpuModel,
       nics: await Promise.all(s.nics.map(async (n) => (n.network === undefined ? {} : { network: (await this.store.networks.get(n.network).catch(() => undefined))?.name ?? n.network }))),
       ...(kernel !== undefined ? { kernel } : {}),
@@ -151,6 +152,7 @@ export class Catalog {
     const diskImage = s.disks[0];
     if (!diskImage) throw new ValidationError('request', [{ field: 'template', message: `template ${t.name} has no disk` }]);
     const disk = await ref(diskImage.image);
+    const datastore = body.datastore ?? diskImage.datastore ?? 'local';
     const name = body.name ?? `vm-${randomBytes(3).toString('hex')}`;
     const vcpus = body.vcpus ?? t.vcpus;
     const memoryMiB = body.memoryMiB ?? t.memoryMib;
@@ -193,7 +195,7 @@ export class Catalog {
           vcpus,
           memoryMiB,
           cpuModel: s.context.cpuModel,
-          disk: { image: disk, mode: diskImage.mode },
+          disk: { image: disk, mode: diskImage.mode, datastore },
           ...(kernel !== undefined ? { kernel } : {}),
           ...(initrd !== undefined ? { initrd } : {}),
           ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
@@ -208,8 +210,9 @@ export class Catalog {
         demand: {
           vcpus,
           memoryMiB,
-          // An overlay can grow to the image's virtual size: that much is reserved on the host.
-          diskMiB: Math.ceil(img.virtualSizeBytes / 2 ** 20),
+          // An overlay can grow to the image's virtual size: that much is reserved on the host (none on the shared datastore).
+          diskMiB: datastore === 'shared' ? 0 : Math.ceil(img.virtualSizeBytes / 2 ** 20),
+          ...(datastore === 'shared' ? { datastore: 'shared' } : {}),
           cpuModel: s.context.cpuModel,
           ...(requirements !== undefined ? { requirements } : {}),
         },

@@ -10,6 +10,7 @@ import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
+import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { userView } from './api/api-schemas.js';
 import { userOf } from './api/api-context.js';
@@ -64,6 +65,7 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerNetworkRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
   registerVmRoutes(app, ctx);
+  registerMigrationRoutes(app, ctx);
   registerEventRoutes(app, ctx, closing.signal);
   registerInternalRoutes(app, ctx);
   app.get('/api/v1/users/me', { schema: { tags: ['users'], response: { 200: userView } } }, async (req) => {

@@ -6,6 +6,7 @@ import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
 import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
+import type { AgentClient } from '../client/agent-client.js';
 
 export interface HostMonitorOptions {
   readonly store: Store;
@@ -14,6 +15,14 @@ export interface HostMonitorOptions {
   /** How often agents send heartbeats; a host silent for `missedBeats` of them is in error. */
   readonly heartbeatIntervalMs: number;
   readonly missedBeats?: number;
+  /** To release copies of VMs a host should no longer hold (left by an ended migration). */
+  readonly agentFor?: (host: Host) => AgentClient;
+}
+
+/** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
+export function vmIdOfAgentId(agentId: string): string | undefined {
+  const m = /^v([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(agentId);
+  return m ? m.slice(1).join('-') : undefined;
 }
 
 /** The core's view of what an agent holds for a VM. */
@@ -69,6 +78,8 @@ export class HostMonitor {
       usedDiskMiB: report.usage.usedDiskMiB,
       cpuModels: report.cpuModels,
       kvm: report.kvm,
+      ...(report.bridges !== undefined ? { bridges: report.bridges } : {}),
+      ...(report.migration !== undefined ? { migration: { ...report.migration } } : {}),
     });
     if (host.state === 'init' || host.state === 'error') {
       await store.hosts.setState(host.id, 'enabled', host.state === 'error' ? 'heartbeats resumed' : 'first heartbeat');
@@ -83,6 +94,39 @@ export class HostMonitor {
       // A report taken before the VM's last change (a start that had not returned yet) says nothing about its state now.
       if (!(takenAt > Date.parse(vm.updatedAt))) continue;
       await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id)));
+    }
+    await this.#releaseLeftovers(host, report.vms);
+  }
+
+  /**
+   * A migration that ended while one of its hosts was unreachable leaves a
+   * copy there (the aborted destination's, or the source's paused one after a
+   * commit). Once that host reports again, a copy of a VM that belongs to
+   * another host and has no migration in flight is released. A copy that
+   * *runs* there is never touched: that needs an operator.
+   */
+  async #releaseLeftovers(host: Host, reports: readonly AgentVmReport[]): Promise<void> {
+    const agentFor = this.#o.agentFor;
+    if (!agentFor) return;
+    const { store } = this.#o;
+    let migrating: Set<string> | undefined;
+    for (const r of reports) {
+      const vmId = vmIdOfAgentId(r.id);
+      if (vmId === undefined) continue;
+      const vm = await store.vms.get(vmId).catch(() => undefined);
+      if (!vm || vm.hostId === host.id) continue;
+      migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
+      if (migrating.has(vmId)) continue;
+      if (r.state === 'running') {
+        this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');
+        continue;
+      }
+      try {
+        await agentFor(host).release(r.id, { timeoutMs: 30_000 });
+        this.#o.logger.warn({ vmId, host: host.name, state: r.state, boundTo: vm.hostId }, 'released a leftover copy of a VM');
+      } catch (err) {
+        this.#o.logger.warn({ vmId, host: host.name, err }, 'could not release a leftover copy yet');
+      }
     }
   }
 
@@ -124,6 +168,8 @@ export class HostMonitor {
       await store.hosts.setState(host.id, 'error', why);
       this.#o.logger.warn({ hostId: host.id }, `host in error: ${why}`);
       for (const vm of await store.vms.list({ hostId: host.id })) {
+        // A live migration asks both agents itself and decides (core/migration); the monitor must not pull the VM away from it.
+        if (vm.operation?.action === 'migrate-live') continue;
         const out = applyEvent(vm.state, { type: 'host-lost' });
         if (out.changed) await this.#transition(vm, out.state, 'host-lost', `host ${host.name}: ${why}`, undefined, true);
       }

@@ -8,6 +8,9 @@ export interface HostUsage {
   readonly kvm?: boolean;
   readonly usedMemoryMiB?: number;
   readonly usedDiskMiB?: number;
+  /** Bridges the host's VMs can attach to (absent from agents that do not say). */
+  readonly bridges?: readonly string[];
+  readonly migration?: { readonly address?: string; readonly tls?: boolean; readonly sharedDatastore?: boolean };
 }
 
 /** The scheduler's view of a stored host: plain data for core/placement. */
@@ -22,8 +25,8 @@ export function hostViewOf(h: Host): HostView {
     cpuFlags: h.cpuFlags,
     load: usage.load ?? 0,
     labels: h.labels,
-    datastores: [],
-    networks: [],
+    datastores: usage.migration?.sharedDatastore === true ? ['local', 'shared'] : ['local'],
+    networks: [...(usage.bridges ?? [])],
     totalCpus: h.total.cpus,
     totalMemoryMiB: h.total.memoryMib,
     totalDiskMiB: h.total.diskMib,

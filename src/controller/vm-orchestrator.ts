@@ -11,15 +11,15 @@ import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
-import type { CapacityCheck } from '../store/repositories/capacity-check.js';
-import { capacityShortfall } from '../core/placement/host-capacity.js';
 import { CapacityError, StaleStateError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
+import { bindCheckFor } from './bind-check.js';
+import type { LiveMigrator } from './live-migrator.js';
 
 /** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
 export interface ControllerVmSpec {
   readonly agent: AgentVmSpecInput;
-  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string };
+  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string };
   /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
   readonly nicNetworks?: readonly (string | null)[];
 }
@@ -52,19 +52,26 @@ export class VmOrchestrator {
   readonly #stopping = new AbortController();
   #closed = false;
 
+  #migrator: LiveMigrator | undefined;
+
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
   }
 
+  /** The live migrator runs the `migrate-live` phase (it needs this orchestrator's store and agents, hence set after). */
+  useMigrator(m: LiveMigrator): void {
+    this.#migrator = m;
+  }
+
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
-  async act(vmId: string, action: VmAction): Promise<Vm> {
+  async act(vmId: string, action: VmAction, opts: { expectedVersion?: number } = {}): Promise<Vm> {
     const vm = await this.#o.store.vms.get(vmId);
     const plan = planAction(vm.state, action);
     const next = await this.#o.store.vms.transition(vmId, {
       from: [vm.state],
       to: plan.transitional,
       action,
-      expectedVersion: vm.version,
+      expectedVersion: opts.expectedVersion ?? vm.version,
       patch: plan.steps.length > 0 ? { operation: { action, from: vm.state } } : { operation: null },
     });
     this.kick(vmId);
@@ -140,8 +147,12 @@ export class VmOrchestrator {
     }
   }
 
-  async #fail(vm: Vm, plan: ActionPlan, step: PlanStep, err: unknown): Promise<void> {
-    const r = applyEvent(vm.state, { type: 'step-failed', phase: step.phase }, plan);
+  async #fail(stale: Vm, plan: ActionPlan, step: PlanStep, err: unknown): Promise<void> {
+    // A step may have updated the row (a migration's commit moves the VM): write on the fresh version.
+    const vm = await this.#o.store.vms.get(stale.id);
+    if (vm.state !== stale.state) return;
+    const fatal = typeof err === 'object' && err !== null && (err as { fatal?: unknown }).fatal === true;
+    const r = applyEvent(vm.state, { type: 'step-failed', phase: step.phase, ...(fatal ? { fatal } : {}) }, plan);
     const reason = `${step.phase} failed: ${errorMessage(err)}`;
     this.#o.logger.warn({ vmId: vm.id, action: plan.action, phase: step.phase, to: r.state, err }, 'step failed');
     await this.#write(vm, { to: r.state, action: plan.action, operationEnds: true, reason, stateReason: r.failedPhase !== undefined ? `${r.failedPhase}: ${errorMessage(err)}` : reason });
@@ -209,19 +220,15 @@ export class VmOrchestrator {
         if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
         return 'done';
       }
+      case 'migrate-live':
+        if (!this.#migrator) throw new UnsupportedError(phase, 'this controller has no live migrator');
+        await this.#migrator.drive(vm, this.#stopping.signal);
+        return 'done';
       default:
         throw new UnsupportedError(phase, 'not implemented by this controller yet');
     }
   }
 
-  /**
-   * The re-check inside the binding transaction: the same rule as placement
-   * (core's capacity with the policy's CPU overcommit), on the freshly locked host row.
-   */
-  readonly #bindCheck: CapacityCheck = (host, d) => {
-    if (host.state !== 'enabled') return `host ${host.name} is ${host.state}`;
-    return capacityShortfall(hostViewOf(host), { vcpus: d.cpus, memoryMiB: d.memoryMib, diskMiB: d.diskMib }, this.#o.policy.cpuOvercommit) ?? true;
-  };
 
   async #schedule(vm: Vm): Promise<PhaseOutcome> {
     const spec = vm.spec as unknown as ControllerVmSpec;
@@ -236,7 +243,7 @@ export class VmOrchestrator {
         return 'wait';
       }
       try {
-        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, this.#bindCheck, { action: 'schedule' });
+        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, bindCheckFor(this.#o.policy), { action: 'schedule' });
         return 'advanced';
       } catch (err) {
         // Another VM took the room between placement and binding: place again.

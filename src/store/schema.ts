@@ -167,6 +167,12 @@ export interface MigrationsTable {
   reason: string | null;
   started_at: IsoTime;
   finished_at: IsoTime | null;
+  /** Capacity held on the destination until the commit hands it to the VM or the end frees it. */
+  reserved_cpus: number;
+  reserved_memory_mib: number;
+  reserved_disk_mib: number;
+  /** The request's migration policy, as given (JSON). */
+  policy: JsonText;
 }
 
 export interface EventsTable {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { ValidationError } from '../errors/validation-error.js';
 import type { Store } from './open-store.js';
-import { ConflictError, NotFoundError, StaleStateError } from './store-errors.js';
+import { CapacityError, ConflictError, NotFoundError, StaleStateError } from './store-errors.js';
 import type { JsonObject } from './store-context.js';
 import type { Host } from './repositories/hosts-repository.js';
 import type { User } from './repositories/users-repository.js';
@@ -44,7 +44,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.equal(afterRows.length, 1);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -68,6 +68,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       await rejectsWith(store.users.create({ name: user.name }), ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'name'));
       await rejectsWith(store.users.get('nope'), NotFoundError, 'NOT_FOUND', (e) => assert.deepEqual([e.resource, e.id], ['user', 'nope']));
       const users = await count(store, 'users');
+      // Keys must be ones the agent's config drive takes: one line each, at most 32.
+      await rejectsWith(store.users.create({ name: uniq('k'), sshKeys: ['ssh-ed25519 AAAA a', 'ssh-rsa AAAA\nssh-rsa BBBB'] }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'sshKeys.1'));
+      await rejectsWith(store.users.create({ name: uniq('k'), sshKeys: Array.from({ length: 33 }, (_, i) => `ssh-ed25519 AAAA k${i}`) }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'sshKeys'));
+      assert.equal(await count(store, 'users'), users);
       await rejectsWith(store.users.create({ name: '' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'name'));
       await rejectsWith(store.users.create({ name: uniq('x'), role: 'root' as 'admin' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'role'));
       assert.equal(await count(store, 'users'), users);
@@ -294,6 +298,64 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       const aborted = await store.migrations.finish(next.id, { state: 'aborted', reason: 'destination unreachable' });
       assert.equal(aborted.reason, 'destination unreachable');
       assert.deepEqual((await store.migrations.list({ vmId: vm.id })).map((x) => x.state), ['succeeded', 'aborted']);
+    });
+
+    it('live migration reservation: destination held until the commit moves the VM, the end frees the rest, exactly once', async () => {
+      const a = await enabledHost(4, 4096, 10_000);
+      const b = await enabledHost(4, 1024, 10_000);
+      const vm = await store.vms.create({ name: uniq('lm'), ownerId: owner.id });
+      const demand = { cpus: 1, memoryMib: 512, diskMib: 100 };
+      await store.vms.bindToHost(vm.id, a.id, demand);
+      const free = async (h: Host) => (await store.hosts.get(h.id)).free;
+      const aFree = await free(a);
+      const bFree = await free(b);
+      // Too big for b: refused, nothing written.
+      const before = await count(store, 'migrations');
+      await rejectsWith(
+        store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id }, { cpus: 1, memoryMib: 2048, diskMib: 100 }),
+        CapacityError, 'CAPACITY', (e) => assert.equal(e.hostId, b.id),
+      );
+      // The VM is not on b: the wrong source is refused.
+      await rejectsWith(store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: b.id, destHostId: a.id }, demand), ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'sourceHostId'));
+      assert.equal(await count(store, 'migrations'), before);
+      assert.deepEqual(await free(b), bFree);
+
+      const m = await store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id, policy: { downtimeMs: 300 } }, demand);
+      assert.equal(m.stage, 'reservation');
+      assert.deepEqual(m.reserved, demand);
+      assert.deepEqual(m.policy, { downtimeMs: 300 });
+      assert.deepEqual(await free(b), { cpus: bFree.cpus - 1, memoryMib: bFree.memoryMib - 512, diskMib: bFree.diskMib - 100 });
+      assert.deepEqual(await free(a), aFree, 'the source keeps its reservation until the commit');
+
+      await store.migrations.updateProgress(m.id, { remainingBytes: 1000, passes: 2 });
+      assert.deepEqual((await store.migrations.get(m.id)).stats, { remainingBytes: 1000, passes: 2 });
+
+      const c = await store.migrations.commit(m.id);
+      assert.equal(c.stage, 'committed');
+      assert.deepEqual(c.reserved, { cpus: 0, memoryMib: 0, diskMib: 0 });
+      const moved = await store.vms.get(vm.id);
+      assert.equal(moved.hostId, b.id);
+      assert.deepEqual(moved.reserved, demand);
+      assert.deepEqual(await free(a), { cpus: aFree.cpus + 1, memoryMib: aFree.memoryMib + 512, diskMib: aFree.diskMib + 100 });
+      assert.deepEqual(await store.migrations.commit(m.id), c, 'a second commit changes nothing');
+
+      const r = await store.migrations.revertCommit(m.id, 'destination died before activation');
+      assert.equal(r.stage, 'committed', 'the stage stays; the journal says reverted');
+      assert.equal(r.journal.at(-1)?.stage, 'reverted');
+      assert.equal((await store.vms.get(vm.id)).hostId, a.id);
+      assert.deepEqual(await free(a), aFree);
+      assert.deepEqual(await free(b), bFree);
+      await store.migrations.finish(m.id, { state: 'failed', reason: 'activation failed' });
+      assert.deepEqual(await free(b), bFree);
+
+      // An aborted migration frees the destination at the end, once.
+      const m2 = await store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id }, demand);
+      assert.equal((await free(b)).memoryMib, bFree.memoryMib - 512);
+      await store.migrations.finish(m2.id, { state: 'aborted', reason: 'cancelled' });
+      assert.deepEqual(await free(b), bFree);
+      await rejectsWith(store.migrations.finish(m2.id, { state: 'aborted' }), StaleStateError, 'STALE_STATE');
+      assert.deepEqual(await free(b), bFree);
+      assert.deepEqual(await free(a), aFree);
     });
   });
 }

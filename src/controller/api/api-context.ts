@@ -8,6 +8,7 @@ import type { Catalog } from '../catalog.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { ImageStore } from '../image-store.js';
 import type { VmOrchestrator } from '../vm-orchestrator.js';
+import type { MigrationService } from '../migration-service.js';
 import type { Views } from './views.js';
 import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
@@ -18,6 +19,7 @@ export interface ApiContext {
   readonly catalog: Catalog;
   readonly images: ImageStore;
   readonly orchestrator: VmOrchestrator;
+  readonly migrations: MigrationService;
   readonly monitor: HostMonitor;
   readonly views: Views;
   readonly agentFor: (host: Host) => AgentClient;

@@ -51,12 +51,17 @@ export const imageView = z.object({
   createdAt: z.string(),
 });
 export type ImageView = z.infer<typeof imageView>;
+/** What a file may be registered as: vmdk and vdi disks are converted to qcow2 on the way in. */
+export const registerImageFormatSchema = z.enum(['qcow2', 'raw', 'vmdk', 'vdi', 'kernel', 'initrd']);
+const controllerPath = z.string().max(4096).regex(/^\/[^\0]*$/, 'must be an absolute path');
 export const registerImageBody = z.strictObject({
   name,
   /** A file on the controller's machine, copied into the image store. */
-  path: z.string().regex(/^\/[^\0]*$/, 'must be an absolute path'),
-  format: imageFormatSchema.optional(),
+  path: controllerPath,
+  /** Default: the disk format qemu-img detects (held against a .qcow2/.raw/.vmdk/.vdi extension); kernel and initrd must be given. */
+  format: registerImageFormatSchema.optional(),
 });
+export type RegisterImageBody = z.input<typeof registerImageBody>;
 
 // ---------- networks ----------
 const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
@@ -100,6 +105,8 @@ export const templateBody = z.strictObject({
   /** Image name or id of the root disk. */
   image: z.string().min(1).max(64),
   diskMode: z.enum(['overlay', 'copy']).default('overlay'),
+  /** Where the VM's disk lives: the host's own datastore, or the `shared` one every host sees (live migration then moves only memory). */
+  datastore: z.enum(['local', 'shared']).default('local'),
   /** Direct kernel boot: image names or ids of format kernel/initrd. */
   kernel: z.string().max(64).optional(),
   initrd: z.string().max(64).optional(),
@@ -111,7 +118,14 @@ export const templateBody = z.strictObject({
   requirements: z.string().max(1024).optional(),
 });
 export type TemplateBody = z.input<typeof templateBody>;
-export const templateView = templateBody.extend({ id: z.string(), owner: z.string(), createdAt: z.string(), diskMode: z.enum(['overlay', 'copy']), cpuModel: z.string(), nics: z.array(templateNic) });
+/** An OVF 1.x package on the controller's machine: an .ova, or an .ovf with its files beside it. */
+export const importTemplateBody = z.strictObject({
+  path: controllerPath,
+  /** Default: the OVF's VirtualSystem name. */
+  name: name.optional(),
+});
+export type ImportTemplateBody = z.input<typeof importTemplateBody>;
+export const templateView = templateBody.extend({ id: z.string(), owner: z.string(), createdAt: z.string(), diskMode: z.enum(['overlay', 'copy']), datastore: z.enum(['local', 'shared']), cpuModel: z.string(), nics: z.array(templateNic) });
 export type TemplateView = z.infer<typeof templateView>;
 
 // ---------- VMs ----------
@@ -139,6 +153,8 @@ export type VmDetailView = z.infer<typeof vmDetailView>;
 export const createVmBody = z.strictObject({
   name: name.optional(),
   template: z.string().min(1).max(64),
+  /** Overrides the template's datastore. */
+  datastore: z.enum(['local', 'shared']).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
   memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
@@ -156,3 +172,41 @@ export const userView = z.object({ id: z.string(), name: z.string(), role: z.enu
 // ---------- events ----------
 export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.string(), resource: z.string(), resourceId: z.string(), data: z.record(z.string(), z.unknown()) });
 export type EventView = z.infer<typeof eventView>;
+
+// ---------- migrations ----------
+export const migrationPolicyBody = z.strictObject({
+  maxBandwidthMiBps: z.number().positive().optional(),
+  downtimeMs: z.number().int().positive().optional(),
+  maxDowntimeMs: z.number().int().positive().optional(),
+  autoConverge: z.boolean().optional(),
+  xbzrle: z.boolean().optional(),
+  postcopy: z.boolean().optional(),
+  timeoutS: z.number().int().positive().optional(),
+});
+export const migrateVmBody = z.strictObject({
+  /** Destination host (name or id); the placement rules choose when absent. */
+  to: z.string().min(1).max(64).optional(),
+  policy: migrationPolicyBody.optional(),
+});
+export const migrationView = z.object({
+  id: z.string(),
+  vm: z.string(),
+  vmId: z.string(),
+  kind: z.enum(['live', 'cold']),
+  source: z.string(),
+  destination: z.string(),
+  stage: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed', 'aborted']),
+  reason: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  /** Live numbers while running, totals once ended: bytes, passes, dirty rate, downtime, total time, convergence actions. */
+  stats: z.record(z.string(), z.unknown()),
+  policy: z.record(z.string(), z.unknown()),
+  journal: z.array(z.object({ stage: z.string(), at: z.string(), data: z.record(z.string(), z.unknown()).optional() })),
+});
+export type MigrationView = z.infer<typeof migrationView>;
+export const listMigrationsQuery = z.strictObject({
+  vm: z.string().max(64).optional(),
+  state: z.enum(['running', 'succeeded', 'failed', 'aborted']).optional(),
+});

@@ -3,10 +3,11 @@ import type { Store } from '../../store/open-store.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Image } from '../../store/repositories/images-repository.js';
 import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository.js';
-import { vmActionSchema, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
+import { vmActionSchema, type MigrationView, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
+import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 
 const API_ACTIONS = new Set<string>(vmActionSchema.options);
 
@@ -33,6 +34,26 @@ export class Views {
       usage: h.usage,
       lastHeartbeatAt: h.lastHeartbeatAt,
       vms: vms.filter((v) => v.state !== 'terminated').length,
+    };
+  }
+
+  async migration(m: MigrationRecord): Promise<MigrationView> {
+    const vm = await this.store.vms.get(m.vmId).catch(() => undefined);
+    return {
+      id: m.id,
+      vm: vm?.name ?? m.vmId,
+      vmId: m.vmId,
+      kind: m.kind,
+      source: (await this.#name('hosts', m.sourceHostId)) ?? m.sourceHostId,
+      destination: (await this.#name('hosts', m.destHostId)) ?? m.destHostId,
+      stage: m.stage,
+      state: m.state,
+      reason: m.reason,
+      startedAt: m.startedAt,
+      finishedAt: m.finishedAt,
+      stats: { ...m.stats },
+      policy: { ...m.policy },
+      journal: m.journal.map((j) => ({ stage: j.stage, at: j.at, ...(j.data !== undefined ? { data: { ...j.data } } : {}) })),
     };
   }
 

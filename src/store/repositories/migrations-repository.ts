@@ -3,8 +3,10 @@ import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import { MIGRATION_KINDS, type Database, type MigrationKind, type MigrationState, type MigrationsTable } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, mapUniqueViolation, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
-import { ConflictError, NotFoundError, StaleStateError } from '../store-errors.js';
+import { CapacityError, ConflictError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
+import { toHost } from './hosts-repository.js';
 
 /** One step of a migration as it happened; a restarted controller reads these to decide abort or roll forward. */
 export interface JournalEntry {
@@ -28,6 +30,10 @@ export interface MigrationRecord {
   readonly reason: string | null;
   readonly startedAt: string;
   readonly finishedAt: string | null;
+  /** Capacity this migration still holds on the destination (zero after the commit or the end). */
+  readonly reserved: Resources;
+  /** The migration policy the request gave (the orchestrator compiles it). */
+  readonly policy: JsonObject;
 }
 
 const stage = z.string().min(1).max(64);
@@ -57,8 +63,28 @@ function toMigration(r: MigrationsTable): MigrationRecord {
     reason: r.reason,
     startedAt: r.started_at,
     finishedAt: r.finished_at,
+    reserved: { cpus: Number(r.reserved_cpus), memoryMib: Number(r.reserved_memory_mib), diskMib: Number(r.reserved_disk_mib) },
+    policy: fromJson<JsonObject>(r.policy, {}),
   };
 }
+
+const demandSchema = z.strictObject({ cpus: z.number().int().min(0), memoryMib: z.number().int().min(0), diskMib: z.number().int().min(0) });
+
+type Trx = Transaction<Database>;
+
+async function adjustHost(trx: Trx, hostId: string, d: Resources, sign: '+' | '-'): Promise<void> {
+  await trx
+    .updateTable('hosts')
+    .set((eb) => ({
+      reserved_cpus: eb('reserved_cpus', sign, d.cpus),
+      reserved_memory_mib: eb('reserved_memory_mib', sign, d.memoryMib),
+      reserved_disk_mib: eb('reserved_disk_mib', sign, d.diskMib),
+    }))
+    .where('id', '=', hostId)
+    .execute();
+}
+
+const ZERO = { reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0 };
 
 export class MigrationsRepository {
   constructor(private readonly ctx: StoreContext) {}
@@ -70,7 +96,7 @@ export class MigrationsRepository {
     const row: MigrationsTable = {
       id: randomUUID(), vm_id: v.vmId, kind: v.kind, source_host_id: v.sourceHostId, dest_host_id: v.destHostId,
       stage: v.stage, state: 'running', journal: toJson([{ stage: v.stage, at }]), stats: toJson({}),
-      reason: null, started_at: at, finished_at: null,
+      reason: null, started_at: at, finished_at: null, ...ZERO, policy: toJson({}),
     };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
@@ -102,12 +128,132 @@ export class MigrationsRepository {
     });
   }
 
-  /** Ends a running migration with its outcome; StaleStateError if it already ended. */
+  /**
+   * Stage 1 in one transaction: records a running migration of a VM that is
+   * bound to `sourceHostId` and reserves `demand` on the destination, if
+   * `check` says it still fits there (CapacityError otherwise: nothing
+   * written). At most one migration runs per VM (ConflictError).
+   */
+  async createWithReservation(
+    input: CreateMigrationInput & { readonly policy?: JsonObject | undefined },
+    demand: Resources,
+    check: CapacityCheck = fitsFreeCapacity,
+  ): Promise<MigrationRecord> {
+    const v = validateInput('migration', createSchema, input);
+    const d = validateInput('demand', demandSchema, demand);
+    const at = this.ctx.now();
+    const row: MigrationsTable = {
+      id: randomUUID(), vm_id: v.vmId, kind: v.kind, source_host_id: v.sourceHostId, dest_host_id: v.destHostId,
+      stage: 'reservation', state: 'running', journal: toJson([{ stage: 'reservation', at, data: { ...d } }]), stats: toJson({}),
+      reason: null, started_at: at, finished_at: null,
+      reserved_cpus: d.cpus, reserved_memory_mib: d.memoryMib, reserved_disk_mib: d.diskMib, policy: toJson(input.policy ?? {}),
+    };
+    await mapUniqueViolation(
+      inTransaction(this.ctx, async (trx) => {
+        const vm = await trx.selectFrom('vms').select(['id', 'host_id']).where('id', '=', v.vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+        if (!vm) throw new NotFoundError('vm', v.vmId);
+        if (vm.host_id !== v.sourceHostId) throw new ConflictError('migration', 'sourceHostId', v.sourceHostId, `the VM is on ${vm.host_id ?? 'no host'}`);
+        await requireExists(trx, 'hosts', v.sourceHostId, 'host');
+        const hostRow = await trx.selectFrom('hosts').selectAll().where('id', '=', v.destHostId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+        if (!hostRow) throw new NotFoundError('host', v.destHostId);
+        const host = toHost(hostRow);
+        const verdict = check(host, d);
+        if (verdict !== true) throw new CapacityError(v.destHostId, d, host.free, verdict);
+        await adjustHost(trx, v.destHostId, d, '+');
+        await trx.insertInto('migrations').values(row).execute();
+        await appendEvent(this.ctx, trx, { kind: 'migration.started', resource: 'migration', resourceId: row.id, data: { vmId: v.vmId, kind: v.kind, stage: row.stage, sourceHostId: v.sourceHostId, destHostId: v.destHostId } });
+      }),
+      (cause) => new ConflictError('migration', 'vmId', v.vmId, 'already has a running migration', { cause }),
+    );
+    return toMigration(row);
+  }
+
+  /**
+   * Stage 4, the only commit point, in one transaction: the VM's host becomes
+   * the destination, the destination's reservation becomes the VM's, and the
+   * source's is freed; the journal says `committed`. Idempotent: a second
+   * call on a committed migration changes nothing.
+   */
+  async commit(id: string): Promise<MigrationRecord> {
+    return inTransaction(this.ctx, async (trx) => {
+      const cur = await this.lockRunning(trx, id, 'commit');
+      const vm = await trx.selectFrom('vms').selectAll().where('id', '=', cur.vm_id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirstOrThrow();
+      if (vm.host_id === cur.dest_host_id) return toMigration(cur);
+      if (vm.host_id !== cur.source_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${vm.host_id ?? 'no host'}, neither end of the migration`);
+      const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
+      const moving = { cpus: Number(cur.reserved_cpus), memoryMib: Number(cur.reserved_memory_mib), diskMib: Number(cur.reserved_disk_mib) };
+      await adjustHost(trx, cur.source_host_id, held, '-');
+      await trx
+        .updateTable('vms')
+        .set({ host_id: cur.dest_host_id, reserved_cpus: moving.cpus, reserved_memory_mib: moving.memoryMib, reserved_disk_mib: moving.diskMib, version: vm.version + 1, updated_at: this.ctx.now() })
+        .where('id', '=', cur.vm_id)
+        .execute();
+      const row = await this.#journal(trx, cur, 'committed', { hostId: cur.dest_host_id }, ZERO);
+      await appendEvent(this.ctx, trx, { kind: 'vm.host', resource: 'vm', resourceId: cur.vm_id, data: { from: cur.source_host_id, to: cur.dest_host_id, migrationId: id } });
+      return row;
+    });
+  }
+
+  /**
+   * Undoes the commit when the destination died before it ran the VM and the
+   * source still holds a complete copy: the VM goes back to the source, with
+   * its reservation there again (it was freed by the commit; taken back even
+   * if the room was given away meanwhile, since the VM already runs there).
+   */
+  async revertCommit(id: string, reason: string): Promise<MigrationRecord> {
+    return inTransaction(this.ctx, async (trx) => {
+      const cur = await this.lockRunning(trx, id, 'revert');
+      const vm = await trx.selectFrom('vms').selectAll().where('id', '=', cur.vm_id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirstOrThrow();
+      if (vm.host_id === cur.source_host_id) return toMigration(cur);
+      if (vm.host_id !== cur.dest_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${vm.host_id ?? 'no host'}, neither end of the migration`);
+      const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
+      await adjustHost(trx, cur.dest_host_id, held, '-');
+      await adjustHost(trx, cur.source_host_id, held, '+');
+      await trx.updateTable('vms').set({ host_id: cur.source_host_id, version: vm.version + 1, updated_at: this.ctx.now() }).where('id', '=', cur.vm_id).execute();
+      // Journalled, but the stage stays: a journal past `committed` with the VM on the source is what says "reverted".
+      const row = await this.#journal(trx, cur, 'reverted', { hostId: cur.source_host_id, reason }, {}, true);
+      await appendEvent(this.ctx, trx, { kind: 'vm.host', resource: 'vm', resourceId: cur.vm_id, data: { from: cur.dest_host_id, to: cur.source_host_id, migrationId: id } });
+      return row;
+    });
+  }
+
+  /** Live numbers of a running migration (merged into `stats`); an event for watchers, no journal entry. */
+  async updateProgress(id: string, stats: JsonObject): Promise<void> {
+    const s = validateInput('migration progress', z.object({ stats: fields.jsonObject }), { stats });
+    await inTransaction(this.ctx, async (trx) => {
+      const cur = await this.lockRunning(trx, id, 'update');
+      await trx.updateTable('migrations').set({ stats: toJson({ ...fromJson<JsonObject>(cur.stats, {}), ...s.stats }) }).where('id', '=', id).execute();
+      await appendEvent(this.ctx, trx, { kind: 'migration.progress', resource: 'migration', resourceId: id, data: { vmId: cur.vm_id, stage: cur.stage, ...s.stats } });
+    });
+  }
+
+  async #journal(
+    trx: Trx,
+    cur: MigrationsTable,
+    stage: string,
+    data: JsonObject,
+    patch: Partial<Pick<MigrationsTable, 'reserved_cpus' | 'reserved_memory_mib' | 'reserved_disk_mib'>>,
+    keepStage = false,
+  ): Promise<MigrationRecord> {
+    const entry: JournalEntry = { stage, at: this.ctx.now(), data };
+    const row = await trx
+      .updateTable('migrations')
+      .set({ stage: keepStage ? cur.stage : stage, journal: toJson([...fromJson<JournalEntry[]>(cur.journal, []), entry]), ...patch })
+      .where('id', '=', cur.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await appendEvent(this.ctx, trx, { kind: 'migration.stage', resource: 'migration', resourceId: cur.id, data: { vmId: cur.vm_id, stage } });
+    return toMigration(row);
+  }
+
+  /** Ends a running migration with its outcome, freeing what it still holds on the destination; StaleStateError if it already ended. */
   async finish(id: string, input: FinishMigrationInput): Promise<MigrationRecord> {
     const f = validateInput('migration outcome', finishSchema, input);
     return inTransaction(this.ctx, async (trx) => {
       const cur = await this.lockRunning(trx, id, 'finish');
       const at = this.ctx.now();
+      const held = { cpus: Number(cur.reserved_cpus), memoryMib: Number(cur.reserved_memory_mib), diskMib: Number(cur.reserved_disk_mib) };
+      if (held.cpus > 0 || held.memoryMib > 0 || held.diskMib > 0) await adjustHost(trx, cur.dest_host_id, held, '-');
       const entry: JournalEntry = { stage: f.state, at, data: { reason: f.reason ?? null } };
       const row = await trx
         .updateTable('migrations')
@@ -117,6 +263,7 @@ export class MigrationsRepository {
           stats: toJson({ ...fromJson<JsonObject>(cur.stats, {}), ...f.stats }),
           journal: toJson([...fromJson<JournalEntry[]>(cur.journal, []), entry]),
           finished_at: at,
+          ...ZERO,
         })
         .where('id', '=', id)
         .returningAll()
@@ -137,11 +284,12 @@ export class MigrationsRepository {
     return toMigration(r);
   }
 
-  async list(filter: { vmId?: string | undefined } = {}): Promise<MigrationRecord[]> {
+  async list(filter: { vmId?: string | undefined; state?: MigrationState | undefined } = {}): Promise<MigrationRecord[]> {
     const rows = await this.ctx.db
       .selectFrom('migrations')
       .selectAll()
       .$if(filter.vmId !== undefined, (q) => q.where('vm_id', '=', filter.vmId!))
+      .$if(filter.state !== undefined, (q) => q.where('state', '=', filter.state!))
       .orderBy('started_at')
       .orderBy('id')
       .execute();

@@ -16,7 +16,8 @@ export interface User {
 const createUserSchema = z.object({
   name: fields.name,
   role: z.enum(USER_ROLES).default('user'),
-  sshKeys: z.array(z.string().min(1).max(16_384)).max(100).default([]),
+  // The same limits as the agent's config drive takes (agent-api): a key stored here always reaches the guest.
+  sshKeys: z.array(z.string().min(1).max(8192).regex(/^\S+ \S+[^\r\n]*$/, 'must be one "type base64 [comment]" line')).max(32).default([]),
 });
 export type CreateUserInput = z.input<typeof createUserSchema>;
 

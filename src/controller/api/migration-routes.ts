@@ -1,0 +1,58 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from './api-schemas.js';
+import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { NotFoundError } from '../../store/store-errors.js';
+import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
+import type { Vm } from '../../store/repositories/vms-repository.js';
+
+/**
+ * Live migration: starting one is an operator's action (admins; the source
+ * and destination are hosts, which users do not see), watching one is
+ * anyone's who can see the VM. Progress also streams as `migration.*` events.
+ */
+export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['migrations'];
+  const findVm = async (req: FastifyRequest, ref: string): Promise<Vm> => {
+    const byId = await ctx.store.vms.get(ref).catch(() => undefined);
+    if (byId) return ensureVisible(req, 'vm', byId);
+    const u = userOf(req);
+    const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
+    if (byName.length !== 1) throw new NotFoundError('vm', ref);
+    return byName[0]!;
+  };
+  const visible = async (req: FastifyRequest, m: MigrationRecord): Promise<MigrationRecord> => {
+    const vm = await ctx.store.vms.get(m.vmId).catch(() => undefined);
+    if (!vm) throw new NotFoundError('migration', m.id);
+    const u = userOf(req);
+    if (u.role !== 'admin' && vm.ownerId !== u.id) throw new NotFoundError('migration', m.id);
+    return m;
+  };
+
+  r.post('/api/v1/vms/:id/migrate', { schema: { tags, params: idParams, body: migrateVmBody, response: { 202: migrationView } } }, async (req, reply) => {
+    requireAdmin(req, 'migrating a VM');
+    const vm = await findVm(req, req.params.id);
+    const m = await ctx.migrations.start(vm.id, { to: req.body.to, policy: req.body.policy ?? {} });
+    return reply.status(202).send(await ctx.views.migration(m));
+  });
+
+  r.get('/api/v1/migrations', { schema: { tags, querystring: listMigrationsQuery, response: { 200: z.array(migrationView) } } }, async (req) => {
+    const vmId = req.query.vm === undefined ? undefined : (await findVm(req, req.query.vm)).id;
+    const all = await ctx.store.migrations.list({ ...(vmId !== undefined ? { vmId } : {}), ...(req.query.state !== undefined ? { state: req.query.state } : {}) });
+    const u = userOf(req);
+    const mine = u.role === 'admin' ? all : (await Promise.all(all.map((m) => visible(req, m).catch(() => undefined)))).filter((m) => m !== undefined);
+    return Promise.all(mine.map((m) => ctx.views.migration(m)));
+  });
+
+  r.get('/api/v1/migrations/:id', { schema: { tags, params: idParams, response: { 200: migrationView } } }, async (req) =>
+    ctx.views.migration(await visible(req, await ctx.store.migrations.get(req.params.id))),
+  );
+
+  r.post('/api/v1/migrations/:id/cancel', { schema: { tags, params: idParams, response: { 202: migrationView } } }, async (req, reply) => {
+    requireAdmin(req, 'cancelling a migration');
+    await ctx.migrations.cancel(req.params.id);
+    return reply.status(202).send(await ctx.views.migration(await ctx.store.migrations.get(req.params.id)));
+  });
+}

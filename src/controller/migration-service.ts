@@ -1,0 +1,119 @@
+import type { Logger } from 'pino';
+import { checkMigration, chooseMigrationDestination, type MigrationHostFacts } from '../core/migration/migration-prechecks.js';
+import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
+import type { PlacementPolicy } from '../core/placement/placement-policy.js';
+import type { Store } from '../store/open-store.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import type { MigrationRecord } from '../store/repositories/migrations-repository.js';
+import type { JsonObject } from '../store/store-context.js';
+import { CapacityError } from '../store/store-errors.js';
+import { hostViewOf, type HostUsage } from './host-view-of.js';
+import type { LiveMigrator } from './live-migrator.js';
+import { MigrationRefusedError } from './migration-errors.js';
+import { bindCheckFor } from './bind-check.js';
+import type { ControllerVmSpec, VmOrchestrator } from './vm-orchestrator.js';
+
+export interface MigrationRequest {
+  /** Destination host name or id; the placement rules choose when absent. */
+  readonly to?: string | undefined;
+  readonly policy?: unknown;
+}
+
+export interface MigrationServiceOptions {
+  readonly store: Store;
+  readonly orchestrator: VmOrchestrator;
+  readonly migrator: LiveMigrator;
+  readonly policy: PlacementPolicy;
+  readonly logger: Logger;
+}
+
+/** What a host's heartbeat says about the VM-independent facts a migration needs. */
+function factsOf(h: Host): MigrationHostFacts {
+  const u = (h.usage ?? {}) as HostUsage;
+  return { cpuModels: u.cpuModels ?? [], networks: u.bridges, tls: u.migration?.tls ?? false, sharedDatastore: u.migration?.sharedDatastore ?? false };
+}
+
+/**
+ * Starts live migrations: pre-checks (every refusal names its check), the
+ * destination's reservation and the migration record in one transaction, then
+ * the VM's `migrate-live` operation, which the VM orchestrator hands to the
+ * LiveMigrator. Nothing is changed when a check refuses.
+ */
+export class MigrationService {
+  readonly #o: MigrationServiceOptions;
+
+  constructor(o: MigrationServiceOptions) {
+    this.#o = o;
+  }
+
+  async start(vmId: string, req: MigrationRequest): Promise<MigrationRecord> {
+    const { store } = this.#o;
+    const policy = parseMigrationPolicy(req.policy ?? {});
+    const vm = await store.vms.get(vmId);
+    const spec = vm.spec as unknown as ControllerVmSpec;
+    const hosts = await store.hosts.list();
+    const source = hosts.find((h) => h.id === vm.hostId);
+    let dest: Host | undefined;
+    if (req.to !== undefined) {
+      dest = hosts.find((h) => h.name === req.to || h.id === req.to);
+      if (!dest) throw new MigrationRefusedError('host-unknown', 'to', `there is no host ${req.to}`);
+    }
+    const demand = { vcpus: spec.demand.vcpus, memoryMiB: spec.demand.memoryMiB, diskMiB: spec.demand.diskMiB, cpuModel: spec.demand.cpuModel };
+    const storage = spec.agent.disk.datastore === 'shared' ? 'shared' : 'local';
+    const bridges = (spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : []));
+    const input = (d: Host | undefined) => ({
+      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage } as const,
+      source: source ? hostViewOf(source) : undefined,
+      dest: d ? hostViewOf(d) : undefined,
+      sourceFacts: source ? factsOf(source) : undefined,
+      destFacts: d ? factsOf(d) : undefined,
+      cpuOvercommit: this.#o.policy.cpuOvercommit,
+    });
+    if (dest === undefined) {
+      const chosen = chooseMigrationDestination(hosts.map((h) => input(h)), this.#o.policy);
+      if (chosen.hostId === undefined) throw new MigrationRefusedError(chosen.check ?? 'capacity', 'to', `no host can take the VM: ${chosen.summary}`);
+      dest = hosts.find((h) => h.id === chosen.hostId)!;
+    } else {
+      const verdict = checkMigration(input(dest));
+      if (!verdict.ok) throw new MigrationRefusedError(verdict.check, verdict.field, verdict.message);
+    }
+    if (!source) throw new MigrationRefusedError('vm-state', 'id', `VM ${vm.name} is on no host`);
+
+    let m: MigrationRecord;
+    try {
+      m = await store.migrations.createWithReservation(
+        { vmId: vm.id, kind: 'live', sourceHostId: source.id, destHostId: dest.id, policy: policy as unknown as JsonObject },
+        { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: storage === 'shared' ? 0 : demand.diskMiB },
+        bindCheckFor(this.#o.policy),
+      );
+    } catch (err) {
+      // Checked above, but the room may have gone since: same refusal, same words.
+      if (err instanceof CapacityError) throw new MigrationRefusedError('capacity', 'to', `host ${dest.name} cannot take the VM now: ${err.reason}`);
+      throw err;
+    }
+    this.#o.migrator.begun(m.id);
+    try {
+      await this.#o.orchestrator.act(vm.id, 'migrate-live', { expectedVersion: vm.version });
+    } catch (err) {
+      // The VM changed between the checks and now: nothing ran, give the room back.
+      await store.migrations.finish(m.id, { state: 'aborted', reason: `not started: ${err instanceof Error ? err.message : String(err)}` });
+      throw err;
+    }
+    this.#o.logger.info({ migrationId: m.id, vmId: vm.id, from: source.name, to: dest.name }, 'live migration started');
+    return m;
+  }
+
+  async get(id: string): Promise<MigrationRecord> {
+    return this.#o.store.migrations.get(id);
+  }
+
+  cancel(id: string): Promise<MigrationRecord> {
+    return this.#o.migrator.cancel(id);
+  }
+
+  /** Which host a stored host reference names (for views). */
+  async hostName(id: string): Promise<string> {
+    return (await this.#o.store.hosts.get(id).catch(() => undefined))?.name ?? id;
+  }
+}
+
