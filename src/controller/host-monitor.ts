@@ -54,6 +54,7 @@ export class HostMonitor {
    * busy starting VMs can be wrong; two consecutive ones are not a coincidence.
    */
   readonly #suspects = new Map<string, string>();
+  readonly #releasing = new Set<string>();
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
@@ -121,11 +122,17 @@ export class HostMonitor {
         this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');
         continue;
       }
+      // Heartbeats held back by a cut link arrive together: one release at a time per copy.
+      const key = `${host.id}/${r.id}`;
+      if (this.#releasing.has(key)) continue;
+      this.#releasing.add(key);
       try {
         await agentFor(host).release(r.id, { timeoutMs: 30_000 });
         this.#o.logger.warn({ vmId, host: host.name, state: r.state, boundTo: vm.hostId }, 'released a leftover copy of a VM');
       } catch (err) {
         this.#o.logger.warn({ vmId, host: host.name, err }, 'could not release a leftover copy yet');
+      } finally {
+        this.#releasing.delete(key);
       }
     }
   }
@@ -168,8 +175,8 @@ export class HostMonitor {
       await store.hosts.setState(host.id, 'error', why);
       this.#o.logger.warn({ hostId: host.id }, `host in error: ${why}`);
       for (const vm of await store.vms.list({ hostId: host.id })) {
-        // A live migration asks both agents itself and decides (core/migration); the monitor must not pull the VM away from it.
-        if (vm.operation?.action === 'migrate-live') continue;
+        // A migration (live or cold) asks both agents itself and decides (core/migration); the monitor must not pull the VM away from it.
+        if (vm.operation?.action === 'migrate-live' || vm.operation?.action === 'migrate') continue;
         const out = applyEvent(vm.state, { type: 'host-lost' });
         if (out.changed) await this.#transition(vm, out.state, 'host-lost', `host ${host.name}: ${why}`, undefined, true);
       }

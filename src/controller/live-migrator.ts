@@ -15,6 +15,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { pollUntil, sleep } from '../util/deadline.js';
 import { MigrationAbortedError, MigrationLostError, MigrationNotCancellableError } from './migration-errors.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 export interface LiveMigratorOptions {
   readonly store: Store;
@@ -24,10 +25,15 @@ export interface LiveMigratorOptions {
   readonly pollIntervalMs?: number;
   /** Whether hosts can switch to post-copy (userfaultfd; only sensible with KVM). */
   readonly postcopySupported?: boolean;
+  /** Fault injection for tests: `migration.<stage>` is hit right after each stage is journalled. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 /** The user (or the overall timeout) asked to stop: a cause, not a fault. */
 class CancelRequest extends Error {}
+
+/** Nothing safe could be done yet: ask both agents again. */
+class RetryDecision extends Error {}
 
 interface Ends {
   readonly m: MigrationRecord;
@@ -94,6 +100,7 @@ export class LiveMigrator {
   async drive(vm: Vm, stopping: AbortSignal): Promise<void> {
     const [m] = await this.#o.store.migrations.list({ vmId: vm.id, state: 'running' });
     if (!m) throw new MigrationAbortedError('-', 'the VM has no running migration record');
+    await this.#o.failpoints?.hit('migration.reservation');
     const ends: Ends = {
       m,
       src: this.#o.agentFor(await this.#o.store.hosts.get(m.sourceHostId)),
@@ -124,7 +131,9 @@ export class LiveMigrator {
 
   async #stage(m: MigrationRecord, stage: MigrationStage, data?: JsonObject): Promise<MigrationRecord> {
     this.#o.logger.info({ migrationId: m.id, vmId: m.vmId, stage, ...data }, 'migration stage');
-    return this.#o.store.migrations.updateStage(m.id, stage, data);
+    const next = await this.#o.store.migrations.updateStage(m.id, stage, data);
+    await this.#o.failpoints?.hit(`migration.${stage}`);
+    return next;
   }
 
   async #run(e: Ends, vm: Vm, signal: AbortSignal, stopping: AbortSignal): Promise<void> {
@@ -167,6 +176,7 @@ export class LiveMigrator {
     // Stage 4: the only commit point.
     m = await store.migrations.commit(m.id);
     this.#o.logger.info({ migrationId: m.id, vmId: m.vmId }, 'migration committed');
+    await this.#o.failpoints?.hit('migration.committed');
 
     // Stage 5: run it on the destination, then let go of the source's paused copy. Past the commit a cancel no longer applies.
     const act = await e.dst.activate(e.id, { signal: stopping });
@@ -298,6 +308,33 @@ export class LiveMigrator {
       const d: MigrationDecision = decideMigration({ stage: m.stage as MigrationStage, committed, source, dest, cause, mirroredDisks, postcopyStarted });
       this.#o.logger.warn({ migrationId: m.id, vmId: m.vmId, stage: m.stage, committed, source, dest, decision: d }, 'migration decision');
       const decided: JsonObject = { decision: d.kind, reason: d.reason, cause, source: JSON.stringify(source), dest: JSON.stringify(dest) };
+      try {
+        await this.#carryOut(e, m, d, { source, dest, committed, cause, cancelled, decided, waitUntil, stopping });
+        return;
+      } catch (err) {
+        if (err instanceof MigrationAbortedError || err instanceof MigrationLostError || stopping.aborted) throw err;
+        if (err instanceof RetryDecision) continue;
+        // Carrying the decision out failed (an agent timed out, a host went away meanwhile): ask again.
+        this.#o.logger.warn({ migrationId: m.id, decision: d.kind, err }, 'carrying out the migration decision failed; deciding again');
+        if (Date.now() > waitUntil) {
+          await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; could not carry out ${d.kind}: ${errorMessage(err)}` });
+          throw new MigrationLostError(m.id, `could not carry out ${d.kind}: ${errorMessage(err)}`);
+        }
+        await sleep(2_000, stopping);
+      }
+    }
+  }
+
+  /** Carries out one decision; returns when the migration ended forward, throws when it ended back, RetryDecision to decide again. */
+  async #carryOut(
+    e: Ends,
+    m: MigrationRecord,
+    d: MigrationDecision,
+    c: { source: SideView; dest: SideView; committed: boolean; cause: string; cancelled: boolean; decided: JsonObject; waitUntil: number; stopping: AbortSignal },
+  ): Promise<void> {
+    const store = this.#o.store;
+    const { source, dest, committed, cause, cancelled, decided, waitUntil, stopping } = c;
+    {
       switch (d.kind) {
         case 'abort': {
           if (m.stage !== 'aborting') await this.#stage(m, 'aborting', decided);
@@ -310,7 +347,7 @@ export class LiveMigrator {
               throw new MigrationLostError(m.id, 'the source never answered again');
             }
             await sleep(2_000, stopping);
-            continue;
+            throw new RetryDecision();
           }
           if (source.state !== 'absent') {
             if (d.resumeSource) await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
@@ -347,6 +384,7 @@ export class LiveMigrator {
             throw new MigrationLostError(m.id, `gave up waiting: ${d.reason}`);
           }
           await sleep(2_000, stopping);
+          throw new RetryDecision();
       }
     }
   }

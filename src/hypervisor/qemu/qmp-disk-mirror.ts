@@ -80,13 +80,24 @@ export async function endDiskMirrors(qmp: QmpClient, mode: 'complete' | 'abort',
     });
   }
   const ids = new Set(jobs.map((j) => j.device));
+  const ended = async (): Promise<QmpBlockJobInfo[] | undefined> => {
+    const now = mirrorJobs(await qmp.execute('query-block-jobs', undefined, o)).filter((j) => ids.has(j.device));
+    return now.every((j) => j.status === 'concluded') ? now : undefined;
+  };
+  if (mode === 'abort' && jobs.length > 0) {
+    // A forced cancel still drains the writes in flight; to an NBD peer that vanished from the
+    // network (a cut link) those wait for TCP to give up, many minutes. Yank the connections:
+    // QEMU fails the requests at once (the yank command exists for exactly this).
+    const early = await pollUntil('end of the disk mirrors', ended, { signal: opts.signal, timeoutMs: 2_000, intervalMs: 50 }).catch(() => undefined);
+    if (early === undefined) {
+      const instances = jobs.map((j) => ({ type: 'block-node' as const, 'node-name': `${NBD_PREFIX}${j.device.slice('mirror-'.length)}` }));
+      await qmp.execute('yank', { instances }, o).catch(() => {});
+    }
+  }
   // The gentle cancel may still copy a little; the wait covers that tail.
   const concluded = await pollUntil<QmpBlockJobInfo[]>(
     'end of the disk mirrors',
-    async () => {
-      const now = mirrorJobs(await qmp.execute('query-block-jobs', undefined, o)).filter((j) => ids.has(j.device));
-      return now.every((j) => j.status === 'concluded') ? now : undefined;
-    },
+    ended,
     { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 50 },
   );
   const out: EndedMirror[] = [];

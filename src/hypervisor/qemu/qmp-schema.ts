@@ -134,6 +134,8 @@ export interface QmpCommands {
   'qom-get': { args: { path: string; property: string }; result: string | number | boolean | null | Record<string, unknown> };
   'device_add': { args: Record<string, unknown> & { driver: string; id: string }; result: Record<string, never> };
   'device_del': { args: { id: string }; result: Record<string, never> };
+  /** Forcibly shuts hanging network connections (NBD client nodes, the migration stream) so waiting requests fail at once. */
+  'yank': { args: { instances: ({ type: 'block-node'; 'node-name': string } | { type: 'migration' } | { type: 'chardev'; id: string })[] }; result: Record<string, never> };
 }
 
 export type QmpCommandName = keyof QmpCommands;

@@ -6,6 +6,7 @@ import { NuboClient } from '../../client/nubo-client.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { createMigrationPki } from '../../security/migration-pki.js';
 import { pollUntil } from '../../util/deadline.js';
+import { runCommand } from '../../util/run-command.js';
 import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from './lab-topology.js';
 import { isLabProcess, killQemusIn, NUBO_CLI, spawnDetached, stopLabProcess } from './lab-process.js';
 import { ensureLabController, type LabCredentials } from './lab-controller.js';
@@ -56,10 +57,21 @@ async function loadState(prefix: string, dir: string): Promise<LabState> {
  */
 export async function labFabricUp(prefix: string, dir: string, changed: string[] = []): Promise<LabState> {
   const state = await loadState(prefix, dir);
+  // The fabric address is fixed: a second lab's bridge with it would split the routes to 198.18.0.0/16 between two fabrics.
+  const holders = await fabricAddressHolders();
+  const other = holders.find((dev) => dev !== state.fabricBridge);
+  if (other !== undefined) throw new Error(`another lab's fabric (bridge ${other}) already holds ${FABRIC_ADDRESS}: one lab per machine; \`nubo lab down\` that one first`);
   await writeLabState(state);
   if (await ensureBridge(state.fabricBridge, undefined, cidr(FABRIC_ADDRESS))) changed.push(`bridge ${state.fabricBridge}`);
   await mkdir(state.sharedDir, { recursive: true });
   return state;
+}
+
+/** Interfaces of the root namespace that carry the fabric address. */
+async function fabricAddressHolders(): Promise<string[]> {
+  const { stdout } = await runCommand('ip', ['-j', '-4', 'addr', 'show'], { timeoutMs: 5_000 });
+  const links = JSON.parse(stdout || '[]') as { ifname?: string; addr_info?: { local?: string }[] }[];
+  return links.filter((l) => (l.addr_info ?? []).some((a) => a.local === FABRIC_ADDRESS)).flatMap((l) => (l.ifname ? [l.ifname] : []));
 }
 
 /** Brings the lab to `hosts` hosts, each with its namespace, uplink, agent and registration; idempotent, and recoverable by `labDown` at any step. */
