@@ -117,11 +117,32 @@ test('local storage, no --to: the scheduler picks; the disk is mirrored over NBD
   assert.ok(after.uptime > before.uptime);
   assert.ok(!(await agentVms(2)).includes(agentVmId(vm.id)), 'the source disk was deleted');
 
-  // Not running any more: refused.
-  await api().vmAction(vm.id, 'poweroff-hard');
-  await waitState(vm.id, 'poweroff');
-  const e = await refusal(api().migrateVm(vm.id, {}));
-  assert.equal(e.details['check'], 'vm-state', e.message);
+  await api().vmAction(vm.id, 'terminate-hard');
+  await waitState(vm.id, 'terminated');
+});
+
+test('a guest dirtying memory faster than the link: the convergence policy raises the downtime, then gives up and says why', async () => {
+  // Rewriting one 16 MiB file in the guest's RAM-backed root without pause: a steady dirtier.
+  const userData = [
+    '#!/bin/sh',
+    'dd if=/dev/urandom of=/run/dirty bs=1M count=16 2>/dev/null && echo DIRTY-ON',
+    '(while :; do dd if=/dev/urandom of=/run/dirty bs=1M count=16 conv=notrunc 2>/dev/null; done) &',
+    'echo USERDATA-DONE',
+    '',
+  ].join('\n');
+  const created = await api().createVm({ template: 'tiny-mig', name: 'dirty-1', requirements: lab.on(1), datastore: 'shared', userData });
+  const vm = await waitState(created.id, 'running');
+  await pollUntil('dirtier started', async () => (/DIRTY-ON[\s\S]*USERDATA-DONE/.test(await api().vmConsole(vm.id)) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+  const policy = { maxBandwidthMiBps: 32, downtimeMs: 20, maxDowntimeMs: 40, autoConverge: false, timeoutS: 120 };
+  const m = await waitMigration((await api().migrateVm(vm.id, { to: host(2).name, policy })).id);
+  assert.equal(m.state, 'aborted', `${m.state}: ${m.reason}`);
+  assert.match(m.reason ?? '', /convergence policy gave up/);
+  const actions = (m.stats['convergence'] ?? []) as { kind: string; reason: string }[];
+  assert.deepEqual(actions.map((a) => a.kind), ['raise-downtime', 'abort'], JSON.stringify(actions));
+  assert.match(actions[0]!.reason, /\S/);
+  assert.ok(Number(m.stats['dirtyRateBytes']) > 0, 'the dirty rate was measured');
+  const after = await waitState(vm.id, 'running');
+  assert.equal(after.host, host(1).name, 'the VM stays on its source');
   await api().vmAction(vm.id, 'terminate-hard');
   await waitState(vm.id, 'terminated');
 });

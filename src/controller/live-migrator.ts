@@ -121,7 +121,8 @@ export class LiveMigrator {
         if (stopping.aborted) throw err; // the next controller resolves it from the journal
         const cause = cancel.signal.aborted ? errorMessage(cancel.signal.reason) : errorMessage(err);
         this.#o.logger.warn({ migrationId: m.id, vmId: vm.id, err }, 'migration step failed');
-        await this.#resolve(ends, cause, stopping, cancel.signal.aborted);
+        // A user's cancel and the convergence policy's abort are decisions, not faults: the record says aborted.
+        await this.#resolve(ends, cause, stopping, cancel.signal.aborted || err instanceof CancelRequest);
       }
     } finally {
       this.#cancels.delete(m.id);

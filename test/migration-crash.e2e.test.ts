@@ -1,0 +1,43 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { pollUntil } from '../src/util/deadline.js';
+import { MigrationLab } from './support/migration-lab.js';
+
+/**
+ * The controller killed (SIGKILL, by a failpoint armed through
+ * NUBO_FAILPOINTS) just before and just after the commit of a live
+ * migration. The restarted controller reads the journal, asks both agents
+ * what they hold, and finishes the migration: exactly one copy runs, on the
+ * destination (both the paused complete image and the committed one roll
+ * forward), with the guest's uptime and data intact.
+ */
+
+const lab = new MigrationLab();
+
+before(() => lab.start(2, 'process'));
+after(() => lab.stop());
+
+for (const [point, when] of [['migration.transferred', 'before'], ['migration.committed', 'after']] as const) {
+  test(`controller killed ${when} the commit (${point}) → the restarted controller rolls forward; one copy on the destination`, async () => {
+    await lab.restartController(`${point}=exit`);
+    const { pid } = await lab.controllerProcess();
+    const { vm, ip } = await lab.bootVm(`crash-${when}`, 1, 'shared');
+    const before = await lab.facts(ip);
+    const started = await lab.api.migrateVm(vm.id, { to: lab.host(2).name });
+    await pollUntil('the controller to die at the failpoint', async () => ((await lab.controllerProcess()).alive ? undefined : true), { timeoutMs: 120_000, intervalMs: 200 });
+    await lab.restartController();
+    assert.notEqual((await lab.controllerProcess()).pid, pid, 'a new controller process');
+    const m = await lab.waitMigration(started.id);
+    assert.equal(m.state, 'succeeded', `${m.reason}`);
+    assert.match(m.reason ?? '', /restarted/);
+    const stages = m.journal.map((j) => j.stage);
+    assert.ok(stages.includes(when === 'before' ? 'transferred' : 'committed'), stages.join(' '));
+    await lab.assertOneCopy(vm.id, 2);
+    const after = await lab.facts(ip);
+    assert.ok(after.uptime > before.uptime, 'no reboot');
+    assert.equal(after.sum, before.sum);
+    assert.equal(after.mac, before.mac);
+    await lab.api.vmAction(vm.id, 'terminate-hard');
+    await lab.waitState(vm.id, 'terminated');
+  });
+}
