@@ -36,9 +36,10 @@ const ROUTES: readonly (readonly [string, string, unknown?])[] = [
   ['GET', '/api/v1/vms'], ['GET', '/api/v1/vms/{id}'], ['POST', '/api/v1/vms', { template: 'tpl' }],
   ['POST', '/api/v1/vms/{id}/actions/{action}'], ['GET', '/api/v1/vms/{id}/console'],
   ['GET', '/api/v1/events'], ['GET', '/api/v1/events/history'], ['GET', '/api/v1/users/me'],
+  ['POST', '/api/v1/vms/{id}/migrate', {}], ['GET', '/api/v1/migrations'], ['GET', '/api/v1/migrations/{id}'], ['POST', '/api/v1/migrations/{id}/cancel'],
   ['POST', '/internal/v1/heartbeat', report],
 ];
-const fill = (p: string): string => p.replace(/\/(hosts|images|templates|vms)\/\{id\}/, (_m, k: string) => `/${k}/${ids[k]}`).replace('{action}', 'terminate');
+const fill = (p: string): string => p.replace(/\/(hosts|images|templates|vms|migrations)\/\{id\}/, (_m, k: string) => `/${k}/${ids[k] ?? 'none'}`).replace('{action}', 'terminate');
 
 async function call(method: string, path: string, o: Call = {}): Promise<Answer> {
   const token = o.token === undefined ? admin : o.token;
