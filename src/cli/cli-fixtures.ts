@@ -17,7 +17,7 @@ export function image(over: Partial<ImageView> = {}): ImageView {
 }
 
 export function template(over: Partial<TemplateView> = {}): TemplateView {
-  return templateView.parse({ id: 'tpl-1', name: 'small', owner: 'admin', image: 'tiny', vcpus: 1, memoryMiB: 128, diskMode: 'overlay', cpuModel: 'qemu64', nics: [{}], createdAt: at, ...over });
+  return templateView.parse({ id: 'tpl-1', name: 'small', owner: 'admin', image: 'tiny', vcpus: 1, memoryMiB: 128, diskMode: 'overlay', datastore: 'local', cpuModel: 'qemu64', nics: [{}], createdAt: at, ...over });
 }
 
 export function vm(over: Partial<VmView> = {}): VmView {

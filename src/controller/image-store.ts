@@ -1,71 +1,143 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../errors/validation-error.js';
-import { imageInfo } from '../storage/qemu-img.js';
+import { convertDiskImage } from '../storage/convert-disk-image.js';
+import { DiskImageError } from '../storage/disk-image-error.js';
+import { fileDigest } from '../storage/file-digest.js';
+import { formatOfFileName } from '../storage/format-of-file-name.js';
+import { inspectDiskImage } from '../storage/inspect-disk-image.js';
+import { growImage } from '../storage/qemu-img.js';
 import type { Store } from '../store/open-store.js';
 import type { Image } from '../store/repositories/images-repository.js';
+import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
+import { copyFileAbortable } from '../util/copy-file-abortable.js';
 
 export type ImageFormat = Image['format'];
+/** What a file may be registered as: the stored formats plus vmdk and vdi, which are converted to qcow2. */
+export type RegisterFormat = ImageFormat | 'vmdk' | 'vdi';
+
+/** Temporary directories inside the store start with this (a conversion's temporary file with a dot): leftovers of a crash are recognisable. */
+export const IMAGE_STORE_TEMP_PREFIX = '.tmp-';
+
+export interface AddImageInput {
+  readonly name: string;
+  readonly ownerId: string;
+  /** A file in one of this store's temporary directories: it is moved (or converted), not copied. */
+  readonly file: string;
+  /** As the caller declared it; undefined: a disk image of the format qemu-img detects. */
+  readonly format?: RegisterFormat | undefined;
+  /** How messages name the file (the user's path, an OVA member). */
+  readonly displayName: string;
+  /** A disk smaller than this is grown to it (an OVF disk's declared capacity). */
+  readonly minVirtualSize?: number | undefined;
+}
 
 /**
  * The controller's image store: registered images are copied into one
  * directory (so a user's later change to the source file cannot change a base
  * that VMs' overlays sit on), checked with qemu-img, hashed, and served to
- * agents by id.
+ * agents by id. vmdk and vdi disks are converted to qcow2 on the way in.
  */
 export class ImageStore {
   constructor(readonly dir: string, private readonly store: Store) {}
 
-  async register(input: { name: string; path: string; format?: ImageFormat | undefined; ownerId: string }, opts: WaitOptions = {}): Promise<Image> {
+  /**
+   * Copies `path` into the store and records it. The copy is inspected, not
+   * the source, so what is checked is what is kept. A name that is taken
+   * fails before anything is copied.
+   */
+  async register(input: { name: string; path: string; format?: RegisterFormat | undefined; ownerId: string }, opts: WaitOptions = {}): Promise<Image> {
     const st = await stat(input.path).catch(() => undefined);
     if (!st?.isFile()) throw new ValidationError('image', [{ field: 'path', message: `${input.path} is not a readable file on the controller` }]);
-    let format: ImageFormat = input.format ?? 'raw';
-    let virtualSize = st.size;
-    if (input.format !== 'kernel' && input.format !== 'initrd') {
-      const info = await imageInfo(input.path, opts).catch((err: unknown) => {
-        throw new ValidationError('image', [{ field: 'path', message: `qemu-img cannot read it: ${String(err)}` }]);
+    await this.ensureNameFree(input.ownerId, input.name, 'name');
+    const format = input.format ?? formatOfFileName(input.path);
+    return this.withTempDir(async (tmp) => {
+      const staged = join(tmp, 'source');
+      await copyFileAbortable(input.path, staged, opts.signal).catch((err: unknown) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new ValidationError('image', [{ field: 'path', message: `cannot read ${input.path}: ${(err as Error).message}` }]);
+        throw err;
       });
-      if (info.format !== 'qcow2' && info.format !== 'raw') {
-        throw new ValidationError('image', [{ field: 'path', message: `is a ${info.format} image; register qcow2 or raw (convert with qemu-img)` }]);
+      try {
+        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format, displayName: input.path }, opts);
+      } catch (err) {
+        if (err instanceof DiskImageError) {
+          // A mismatch with a format the caller gave is that field's fault; anything else is the file's.
+          const field = err.problem === 'format-mismatch' && input.format !== undefined ? 'format' : 'path';
+          throw new ValidationError('image', [{ field, message: err.message }]);
+        }
+        throw err;
       }
-      if (input.format !== undefined && info.format !== input.format) {
-        throw new ValidationError('image', [{ field: 'format', message: `the file is ${info.format}, not ${input.format}` }]);
-      }
-      // A base image must stand alone: its backing file would lie outside the image store.
-      if (info.backingFile !== undefined) {
-        throw new ValidationError('image', [{ field: 'path', message: `has a backing file (${info.backingFile}) outside the image store; flatten it with qemu-img convert first` }]);
-      }
-      format = info.format;
-      virtualSize = info.virtualSize;
-    }
+    });
+  }
+
+  /**
+   * Takes a file staged in one of this store's temporary directories into the
+   * store and records it: disk images are inspected (DiskImageError says why
+   * one is refused), vmdk and vdi converted to qcow2; kernels and initrds are
+   * kept as they are. The file appears in the store only together with its row.
+   */
+  async add(input: AddImageInput, opts: WaitOptions = {}): Promise<Image> {
     await mkdir(this.dir, { recursive: true });
-    const dest = join(this.dir, `${randomUUID()}.${format}`);
+    let format: ImageFormat;
+    let virtualSize: number;
+    let dest: string;
+    if (input.format === 'kernel' || input.format === 'initrd') {
+      format = input.format;
+      virtualSize = (await stat(input.file)).size;
+      dest = join(this.dir, `${randomUUID()}.${format}`);
+      await rename(input.file, dest);
+    } else {
+      const info = await inspectDiskImage(input.file, { declaredFormat: input.format, datastoreDir: this.dir, displayName: input.displayName, ...opts });
+      format = info.format === 'raw' ? 'raw' : 'qcow2';
+      dest = join(this.dir, `${randomUUID()}.${format}`);
+      if (info.format === 'qcow2' || info.format === 'raw') await rename(input.file, dest);
+      else await convertDiskImage(input.file, info.format, dest, { format: 'qcow2' }, opts);
+      virtualSize = info.virtualSize;
+      try {
+        if (input.minVirtualSize !== undefined && input.minVirtualSize > virtualSize) {
+          await growImage(dest, format, input.minVirtualSize, opts);
+          virtualSize = input.minVirtualSize;
+        }
+      } catch (err) {
+        await rm(dest, { force: true });
+        throw err;
+      }
+    }
     try {
-      const hash = createHash('sha256');
-      const tap = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          hash.update(chunk);
-          cb(null, chunk);
-        },
-      });
-      await pipeline(createReadStream(input.path), tap, createWriteStream(dest, { flags: 'wx' }), { signal: opts.signal ?? new AbortController().signal });
-      return await this.store.images.create({
-        name: input.name,
-        ownerId: input.ownerId,
-        format,
-        sizeBytes: st.size,
-        virtualSizeBytes: virtualSize,
-        sha256: hash.digest('hex'),
-        path: dest,
-      });
+      const sha256 = await fileDigest(dest, 'sha256', opts.signal);
+      return await this.store.images.create({ name: input.name, ownerId: input.ownerId, format, sizeBytes: (await stat(dest)).size, virtualSizeBytes: virtualSize, sha256, path: dest });
     } catch (err) {
       await rm(dest, { force: true });
       throw err;
+    }
+  }
+
+  /** 409 on `field` if the owner already has an image of this name: checked before any copy or conversion. */
+  async ensureNameFree(ownerId: string, name: string, field: string): Promise<void> {
+    if (await this.store.images.findByName(ownerId, name)) throw new ConflictError('image', field, name, 'already exists for this owner');
+  }
+
+  /**
+   * A fresh directory inside the store (same file system, so its files can be
+   * renamed into the store); the caller removes it. Its name starts with
+   * IMAGE_STORE_TEMP_PREFIX, so leftovers of a crash are recognisable.
+   */
+  async tempDir(): Promise<{ readonly path: string; remove(): Promise<void> }> {
+    const path = join(this.dir, `${IMAGE_STORE_TEMP_PREFIX}${randomUUID()}`);
+    await mkdir(path, { recursive: true });
+    return { path, remove: () => rm(path, { recursive: true, force: true }) };
+  }
+
+  /** Runs `fn` with a fresh temporary directory (see tempDir) and removes it afterwards, whatever happened. */
+  async withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+    const tmp = await this.tempDir();
+    try {
+      return await fn(tmp.path);
+    } finally {
+      await tmp.remove();
     }
   }
 

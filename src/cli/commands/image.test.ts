@@ -35,11 +35,17 @@ test('image register sends the name, the absolute path and the format', async ()
   assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel/m);
 });
 
-test('image register rejects an unknown format before sending anything', async () => {
+test('image register rejects an unknown format before sending anything; vmdk and vdi are sent for conversion', async () => {
   const n = api.requests.length;
-  const r = await runCli(['image', 'register', 'x', '/x', '--format', 'vmdk', ...creds(api)]);
+  const r = await runCli(['image', 'register', 'x', '/x', '--format', 'vhd', ...creds(api)]);
   assert.equal(r.code, 2);
+  assert.match(r.stderr, /qcow2, raw, vmdk, vdi, kernel, initrd/);
   assert.equal(api.requests.length, n);
+  for (const format of ['vmdk', 'vdi']) {
+    const ok = await runCli(['image', 'register', 'x', '/x.disk', '--format', format, ...creds(api)]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(api.requests.at(-1)!.body, { name: 'x', path: '/x.disk', format });
+  }
 });
 
 test('image delete sends DELETE; a conflict exits 1', async () => {

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { imageFormatSchema, type ImageView } from '../../controller/api/api-schemas.js';
+import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../controller/api/api-schemas.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 
-/** `nubo image list|register|delete` (beside `image build-tiny`). */
+/** `nubo image list|register|delete` (beside `image build-tiny`); `register` also takes vmdk and vdi disks. */
 export function registerImageCommands(image: Command): void {
   connectionOptions(apiCommand(image, 'list', 'list the images in the controller\'s image store')).action(
     runCliAction(async (signal, o: ApiOpts) => {
@@ -15,10 +15,19 @@ export function registerImageCommands(image: Command): void {
     }),
   );
 
-  const register = apiCommand(image, 'register <name> <path>', 'copy a file into the image store under a name; the controller reads <path> on its own machine (a relative path is made absolute here)')
-  register.addOption(new Option('--format <format>', 'image format (default: qcow2 or raw, as the controller detects; kernel and initrd must be given)').choices(imageFormatSchema.options));
+  const register = apiCommand(
+    image,
+    'register <name> <path>',
+    'copy a file into the image store under a name; the controller reads <path> on its own machine (a relative path is made absolute here). ' +
+      'Disk images are checked with qemu-img (no backing files); vmdk and vdi disks are converted to qcow2',
+  );
+  register.addOption(
+    new Option('--format <format>', 'what the file is (default: the disk format the controller detects, which must agree with a .qcow2/.raw/.vmdk/.vdi extension; kernel and initrd must be given)').choices(
+      registerImageFormatSchema.options,
+    ),
+  );
   connectionOptions(register).action(
-      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: ImageView['format'] }) => {
+      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: RegisterImageBody['format'] }) => {
         const img = await (await connect(o)).registerImage({ name, path: resolve(path), ...(o.format ? { format: o.format } : {}) }, { signal });
         if (o.json) return printJson(img);
         printImages([img]);

@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { creds, emptyHome, runCli, startFakeApi, type FakeApi } from '../cli-test-kit.js';
 import { template } from '../cli-fixtures.js';
 
@@ -13,6 +13,9 @@ before(async () => {
     'GET /api/v1/templates': () => ({ body: [small, big] }),
     'GET /api/v1/templates/tpl-2': () => ({ body: big }),
     'POST /api/v1/templates': () => ({ status: 201, body: big }),
+    'POST /api/v1/templates/import': () => ({ status: 201, body: big }),
+    'GET /api/v1/templates/big/export': () => ({ text: 'ova bytes' }),
+    'GET /api/v1/templates/gone/export': () => ({ status: 404, body: { error: { code: 'NOT_FOUND', message: 'template gone not found', details: { resource: 'template', id: 'gone' } } } }),
   });
 });
 after(() => api.close());
@@ -58,4 +61,27 @@ test('template create with only the required flags leaves the rest to the server
   const missing = await runCli(['template', 'create', ...creds(api), '--name', 's']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /--image/);
+});
+
+test('template import sends the absolute path and the name; export writes the OVA to -o, whole or not at all', async () => {
+  const r = await runCli(['template', 'import', 'pkg/web.ova', '--name', 'big', ...creds(api), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const q = api.requests.at(-1)!;
+  assert.equal(`${q.method} ${q.path}`, 'POST /api/v1/templates/import');
+  assert.deepEqual(q.body, { path: resolve('pkg/web.ova'), name: 'big' });
+  assert.deepEqual(JSON.parse(r.stdout), big);
+  const dir = emptyHome();
+  const out = join(dir, 'big.ova');
+  const e = await runCli(['template', 'export', 'big', '-o', out, ...creds(api)]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'ova bytes');
+  assert.match(e.stdout, /exported template big to .*big\.ova \(9 B\)/);
+  const gone = await runCli(['template', 'export', 'gone', '-o', join(dir, 'gone.ova'), ...creds(api)]);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /NOT_FOUND.*template gone not found/);
+  assert.equal(existsSync(join(dir, 'gone.ova')), false);
+  assert.deepEqual(readdirSync(dir), ['big.ova'], 'no partial file');
+  const noOut = await runCli(['template', 'export', 'big', ...creds(api)]);
+  assert.equal(noOut.code, 2);
+  assert.match(noOut.stderr, /--output/);
 });

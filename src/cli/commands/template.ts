@@ -1,7 +1,8 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { TemplateBody, TemplateView } from '../../controller/api/api-schemas.js';
 import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, readInputFile, type ApiOpts } from '../api-command.js';
-import { dash, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
+import { dash, fmtBytes, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 
 interface CreateOpts extends ApiOpts {
@@ -19,9 +20,9 @@ interface CreateOpts extends ApiOpts {
   nic?: string[];
 }
 
-/** `nubo template list|show|create`. */
+/** `nubo template list|show|create|import|export`. */
 export function registerTemplateCommands(program: Command): void {
-  const template = program.command('template').description('VM templates: image, size, boot options and NICs that `vm create` starts from');
+  const template = program.command('template').description('VM templates: image, size, boot options and NICs that `vm create` starts from; OVF/OVA import and export');
 
   connectionOptions(apiCommand(template, 'list', 'list templates')).action(
     runCliAction(async (signal, o: ApiOpts) => {
@@ -77,6 +78,33 @@ export function registerTemplateCommands(program: Command): void {
         printTemplate(t);
       }),
     );
+  registerTemplatePortCommands(template);
+}
+
+/** `nubo template import|export`: OVF 1.x packages. */
+function registerTemplatePortCommands(template: Command): void {
+  const imp = apiCommand(
+    template,
+    'import <file>',
+    'import an OVF 1.x package (.ova, or .ovf with its files beside it) as a template (admin); the controller reads <file> on its own machine ' +
+      '(a relative path is made absolute here). The disk becomes the image <name>-disk (vmdk and vdi converted to qcow2), vCPUs and memory come from the OVF',
+  ).option('--name <name>', 'template name (default: the OVF\'s virtual system name)');
+  connectionOptions(imp).action(
+    runCliAction(async (signal, file: string, o: ApiOpts & { name?: string }) => {
+      const t = await (await connect(o)).importTemplate({ path: resolve(file), ...(o.name !== undefined ? { name: o.name } : {}) }, { signal });
+      if (o.json) return printJson(t);
+      printTemplate(t);
+    }),
+  );
+
+  const exp = apiCommand(template, 'export <template>', 'download a template (id or name) as an OVA: OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk')
+    .requiredOption('-o, --output <file>', 'the .ova file to write (replaced only once the download is complete)');
+  connectionOptions(exp, { json: false }).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts & { output: string }) => {
+      const { bytes } = await (await connect(o)).exportTemplate(ref, resolve(o.output), { signal });
+      process.stdout.write(`exported template ${ref} to ${o.output} (${fmtBytes(bytes)})\n`);
+    }),
+  );
 }
 
 function printTemplate(t: TemplateView): void {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { idParams, imageView, registerImageBody } from './api-schemas.js';
 import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
+import { clientGoneSignal } from '../../http/client-gone-signal.js';
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -18,9 +19,18 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   r.get('/api/v1/images/:id', { schema: { tags, params: idParams, response: { 200: imageView } } }, async (req) =>
     ctx.views.image(await ctx.store.images.get(req.params.id)),
   );
-  r.post('/api/v1/images', { schema: { tags, body: registerImageBody, response: { 201: imageView } } }, async (req, reply) => {
+  r.post('/api/v1/images', {
+    schema: {
+      tags,
+      summary: 'Register an image from a file on the controller (admin)',
+      description: 'Copies the file into the image store. Disk images are checked with qemu-img: the detected format must match `format` (or the file\'s .qcow2/.raw/.vmdk/.vdi extension), and backing files, external data files, encryption and zero-size disks are refused. vmdk (monolithicSparse or streamOptimized) and vdi disks are converted to qcow2.',
+      body: registerImageBody,
+      response: { 201: imageView },
+    },
+  }, async (req, reply) => {
     // The path is read on the controller's machine (its store, the hosts' tokens): only an admin may name one.
-    const img = await ctx.images.register({ ...req.body, ownerId: requireAdmin(req, 'registering an image from a controller path').id });
+    const owner = requireAdmin(req, 'registering an image from a controller path');
+    const img = await ctx.images.register({ ...req.body, ownerId: owner.id }, { signal: clientGoneSignal(reply) });
     return reply.status(201).send(await ctx.views.image(img));
   });
   r.delete('/api/v1/images/:id', { schema: { tags, params: idParams } }, async (req, reply) => {

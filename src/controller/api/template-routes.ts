@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, templateBody, templateView } from './api-schemas.js';
-import { userOf, type ApiContext } from './api-context.js';
+import { idParams, importTemplateBody, templateBody, templateView } from './api-schemas.js';
+import { requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { clientGoneSignal } from '../../http/client-gone-signal.js';
+import { exportTemplateOva } from '../export-template-ova.js';
+import { importOvfTemplate } from '../import-ovf-template.js';
 
 export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -17,5 +20,42 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   r.post('/api/v1/templates', { schema: { tags, body: templateBody, response: { 201: templateView } } }, async (req, reply) => {
     const t = await ctx.catalog.createTemplate(req.body, userOf(req));
     return reply.status(201).send(await ctx.catalog.templateView(t));
+  });
+  r.post('/api/v1/templates/import', {
+    schema: {
+      tags,
+      summary: 'Import an OVF 1.x package from a file on the controller (admin)',
+      description:
+        'Imports an .ova (a tar: descriptor first, optional .mf manifest whose SHA1/SHA256/SHA512 digests are verified, disks) or an .ovf with its files beside it. ' +
+        'The root disk becomes an image (vmdk and vdi converted to qcow2) named `<name>-disk`; the template takes the vCPUs and memory of the VirtualHardwareSection, ' +
+        'one NIC per network Item (on the nubo network of the same name, if there is one), and nubo\'s own section when present (kernel, initrd, cmdline, CPU model …). ' +
+        'A bad package is a 400 naming `path` and the member or element at fault; a taken name a 409 naming `name`. Nothing is kept from an import that fails.',
+      body: importTemplateBody,
+      response: { 201: templateView },
+    },
+  }, async (req, reply) => {
+    // The path is read on the controller's machine: as for image registration, only an admin may name one.
+    const owner = requireAdmin(req, 'importing a template from a controller path');
+    const t = await importOvfTemplate(ctx, { path: req.body.path, name: req.body.name, owner }, { signal: clientGoneSignal(reply) });
+    return reply.status(201).send(await ctx.catalog.templateView(t));
+  });
+  // Without the zod type provider: its typing takes the documented string for the only thing send() may get, and a stream is sent here.
+  app.get<{ Params: { id: string } }>('/api/v1/templates/:id/export', {
+    schema: {
+      tags,
+      summary: 'Export a template as an OVA',
+      description:
+        'Streams an OVA (application/x-tar): an OVF 1.x descriptor with the template\'s vCPUs, memory, disk and NICs (and nubo\'s own section, ovf:required="false", ' +
+        'for kernel, initrd, cmdline, CPU model, disk mode, datastore, user data and requirements), a SHA256 manifest, the disk as a streamOptimized vmdk, and the kernel and initrd if any. ' +
+        '`id` is the template\'s id or name.',
+      params: idParams,
+      produces: ['application/x-tar'],
+      // Documents the body only: a stream is sent as it is, never through the serializer.
+      response: { 200: z.string().meta({ format: 'binary', description: 'the OVA (a tar archive)' }) },
+    },
+  }, async (req, reply) => {
+    const t = await ctx.catalog.findTemplate(req.params.id, userOf(req));
+    const ova = await exportTemplateOva(ctx, t, { signal: clientGoneSignal(reply) });
+    return reply.type('application/x-tar').header('content-disposition', `attachment; filename="${ova.fileName}"`).send(ova.stream);
   });
 }

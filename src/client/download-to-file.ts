@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { errorMessage } from '../errors/nubo-error.js';
+import { TimeoutError } from '../errors/timeout-error.js';
+import { deadline } from '../util/deadline.js';
+import { RemoteError, UnreachableError } from './remote-error.js';
+
+export interface DownloadRequest {
+  readonly url: string;
+  readonly token: string;
+  /** The file to write; it appears whole or not at all. */
+  readonly dest: string;
+  readonly signal?: AbortSignal | undefined;
+  /** For the whole transfer. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * GETs a binary answer of a nubo server into a file: written to a temporary
+ * file beside `dest` and renamed when complete, removed on any failure.
+ * Error answers come back as RemoteError, as with jsonRequest.
+ */
+export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: number }> {
+  const d = deadline(`GET ${r.url}`, r.timeoutMs ?? 30 * 60_000, r.signal);
+  const tmp = join(dirname(r.dest), `.${basename(r.dest)}.${randomBytes(4).toString('hex')}.part`);
+  try {
+    let res: Response;
+    try {
+      res = await fetch(r.url, { headers: { authorization: `Bearer ${r.token}` }, signal: d.signal });
+    } catch (err) {
+      if (d.signal.aborted && d.signal.reason instanceof TimeoutError) throw new UnreachableError(r.url, d.signal.reason.message, { cause: err });
+      if (r.signal?.aborted) throw err;
+      throw new UnreachableError(r.url, errorMessage((err as { cause?: unknown }).cause ?? err), { cause: err });
+    }
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        // Not one of ours: keep the status.
+      }
+      throw new RemoteError(res.status, body.error?.code ?? `HTTP_${res.status}`, body.error?.message ?? `GET ${r.url}: HTTP ${res.status}`, body.error?.details ?? {});
+    }
+    let bytes = 0;
+    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    body.on('data', (c: Buffer) => (bytes += c.length));
+    await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: d.signal });
+    await rename(tmp, r.dest);
+    return { bytes };
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (d.signal.aborted && d.signal.reason instanceof TimeoutError && !(err instanceof RemoteError)) throw d.signal.reason;
+    throw err;
+  } finally {
+    d.dispose();
+  }
+}

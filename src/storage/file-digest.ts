@@ -1,0 +1,14 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+
+export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha512';
+
+/** Hex digest of a file's bytes, read as a stream; aborting the signal stops the read. */
+export async function fileDigest(path: string, algorithm: DigestAlgorithm, signal?: AbortSignal): Promise<string> {
+  const hash = createHash(algorithm);
+  await pipeline(createReadStream(path), async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) hash.update(chunk);
+  }, { signal: signal ?? new AbortController().signal });
+  return hash.digest('hex');
+}
