@@ -6,6 +6,7 @@ import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerTemplateCommands } from './commands/template.js';
 import { registerVmCommands } from './commands/vm.js';
+import { registerMigrationCommands } from './commands/migration.js';
 import { registerDaemonCommands } from './commands/daemons.js';
 import { registerUp } from './commands/up.js';
 import { registerLabCommands } from './commands/lab.js';
@@ -51,6 +52,7 @@ registerImageCommands(image);
 registerNetworkCommands(program);
 registerTemplateCommands(program);
 registerVmCommands(program);
+registerMigrationCommands(program);
 registerLabCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');

@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import {
-  eventView, hostView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
-  type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type CreateVmBody, type EventView, type HostView, type ImageView, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+  eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
+  type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
+  type CreateVmBody, type EventView, type HostView, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
+import { downloadToFile } from './download-to-file.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
 
@@ -27,7 +28,7 @@ export class NuboClient {
 
   listImages(o?: WaitOptions): Promise<ImageView[]> { return this.#call('GET', '/images', z.array(imageView), undefined, o); }
   getImage(id: string, o?: WaitOptions): Promise<ImageView> { return this.#call('GET', `/images/${encodeURIComponent(id)}`, imageView, undefined, o); }
-  registerImage(body: { name: string; path: string; format?: ImageView['format'] }, o?: WaitOptions): Promise<ImageView> {
+  registerImage(body: RegisterImageBody, o?: WaitOptions): Promise<ImageView> {
     return this.#call('POST', '/images', imageView, body, { timeoutMs: 600_000, ...o });
   }
   deleteImage(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/images/${encodeURIComponent(id)}`, undefined, undefined, o); }
@@ -45,6 +46,14 @@ export class NuboClient {
   listTemplates(o?: WaitOptions): Promise<TemplateView[]> { return this.#call('GET', '/templates', z.array(templateView), undefined, o); }
   getTemplate(id: string, o?: WaitOptions): Promise<TemplateView> { return this.#call('GET', `/templates/${encodeURIComponent(id)}`, templateView, undefined, o); }
   createTemplate(body: TemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('POST', '/templates', templateView, body, o); }
+  /** Imports an .ova or .ovf that lies on the controller's machine (admin). */
+  importTemplate(body: ImportTemplateBody, o?: WaitOptions): Promise<TemplateView> {
+    return this.#call('POST', '/templates/import', templateView, body, { timeoutMs: 1_800_000, ...o });
+  }
+  /** Downloads the template (id or name) as an OVA into `dest` (whole or not at all). */
+  exportTemplate(id: string, dest: string, o: WaitOptions = {}): Promise<{ bytes: number }> {
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/templates/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000 });
+  }
 
   listVms(filter: { state?: string; host?: string } = {}, o?: WaitOptions): Promise<VmView[]> {
     const q = new URLSearchParams(Object.entries(filter).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, v]]))).toString();
@@ -57,6 +66,18 @@ export class NuboClient {
   vmConsole(id: string, o: WaitOptions = {}): Promise<string> {
     return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 30_000 });
   }
+
+  /** Starts a migration (admins): live for a running VM, cold for a powered-off or suspended one; the answer is the migration as it begins (202). */
+  migrateVm(id: string, body: z.input<typeof migrateVmBody>, o?: WaitOptions): Promise<MigrationView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/migrate`, migrationView, body, o);
+  }
+  listMigrations(filter: { vm?: string; state?: MigrationView['state'] } = {}, o?: WaitOptions): Promise<MigrationView[]> {
+    const q = new URLSearchParams(Object.entries(filter).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, v]]))).toString();
+    return this.#call('GET', `/migrations${q ? `?${q}` : ''}`, z.array(migrationView), undefined, o);
+  }
+  getMigration(id: string, o?: WaitOptions): Promise<MigrationView> { return this.#call('GET', `/migrations/${encodeURIComponent(id)}`, migrationView, undefined, o); }
+  /** Asks a running migration to roll back to its source; refused (409) once it is past its commit. */
+  cancelMigration(id: string, o?: WaitOptions): Promise<MigrationView> { return this.#call('POST', `/migrations/${encodeURIComponent(id)}/cancel`, migrationView, undefined, o); }
 
   listEvents(since = 0, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?since=${since}`, z.array(eventView), undefined, o); }
 }

@@ -6,6 +6,7 @@ import { printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { registerVmActions } from './vm-actions.js';
+import { registerVmMigrate } from './vm-migrate.js';
 import { printVmDetail, printVms } from './vm-output.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
@@ -17,7 +18,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   requirements?: string;
 }
 
-/** `nubo vm create|list|show|console` and the power actions. */
+/** `nubo vm create|list|show|console`, the power actions and `migrate`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -77,4 +78,5 @@ export function registerVmCommands(program: Command): void {
   );
 
   registerVmActions(vm);
+  registerVmMigrate(vm);
 }

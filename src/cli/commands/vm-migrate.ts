@@ -1,0 +1,132 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { z } from 'zod';
+import type { migrationPolicyBody } from '../../controller/api/api-schemas.js';
+import { DEFAULT_MIGRATION_POLICY, migrationPolicySchema } from '../../core/migration/migration-policy.js';
+import { RemoteError } from '../../client/remote-error.js';
+import { apiCommand, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';
+import { shortId } from '../migration-format.js';
+import { printJson } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+import { UsageError } from '../usage-error.js';
+import { migrationFailure, waitForMigration } from '../wait-for-migration.js';
+import { printMigrationSummary, printMigrations } from './migration-output.js';
+
+interface MigrateOpts extends ApiOpts {
+  to?: string;
+  bandwidth?: number;
+  downtime?: number;
+  maxDowntime?: number;
+  /** false only with --no-auto-converge (commander's default for a --no- flag is true). */
+  autoConverge: boolean;
+  xbzrle?: boolean;
+  postcopy?: boolean;
+  migrationTimeout?: number;
+  wait?: boolean;
+  timeout?: number;
+  pollInterval: number;
+}
+
+/** The defaults and limits are the controller's own (core's policy schema), so that the help and the checks here stay true to it. */
+const DEFAULTS = DEFAULT_MIGRATION_POLICY;
+
+/** Which flag sets a request field a refusal names, so that the message points at the command line. */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  to: '--to',
+  id: 'the VM argument',
+  maxBandwidthMiBps: '--bandwidth',
+  downtimeMs: '--downtime',
+  maxDowntimeMs: '--max-downtime',
+  autoConverge: '--no-auto-converge',
+  xbzrle: '--xbzrle',
+  postcopy: '--postcopy',
+  timeoutS: '--migration-timeout',
+};
+
+/** A parser for a numeric policy flag, checked against the controller's own limits before anything is sent. */
+function policyArg(field: 'maxBandwidthMiBps' | 'downtimeMs' | 'maxDowntimeMs' | 'timeoutS'): (value: string) => number {
+  const schema = migrationPolicySchema.shape[field];
+  return (value: string) => {
+    const n = value.trim() === '' ? Number.NaN : Number(value);
+    const r = schema.safeParse(n);
+    if (!r.success) throw new InvalidArgumentError(`${r.error.issues[0]?.message ?? 'is invalid'}.`);
+    return n;
+  };
+}
+
+/** The policy fields the flags set; the others are left to the controller's defaults. */
+function policyOf(o: MigrateOpts): z.input<typeof migrationPolicyBody> {
+  if (o.downtime !== undefined && o.maxDowntime !== undefined && o.maxDowntime < o.downtime) {
+    throw new UsageError('BAD_FLAGS', `--max-downtime ${o.maxDowntime} is below --downtime ${o.downtime}: the limit starts at --downtime and rises to at most --max-downtime`, { flag: '--max-downtime' });
+  }
+  return {
+    ...(o.bandwidth !== undefined ? { maxBandwidthMiBps: o.bandwidth } : {}),
+    ...(o.downtime !== undefined ? { downtimeMs: o.downtime } : {}),
+    ...(o.maxDowntime !== undefined ? { maxDowntimeMs: o.maxDowntime } : {}),
+    ...(o.autoConverge === false ? { autoConverge: false } : {}),
+    ...(o.xbzrle === true ? { xbzrle: true } : {}),
+    ...(o.postcopy === true ? { postcopy: true } : {}),
+    ...(o.migrationTimeout !== undefined ? { timeoutS: o.migrationTimeout } : {}),
+  };
+}
+
+/** A refusal names the pre-check and the request field; say which flag that is. */
+function explainRefusal(err: unknown): unknown {
+  if (!(err instanceof RemoteError) || err.code !== 'MIGRATION_REFUSED') return err;
+  const check = err.details['check'];
+  const field = err.details['field'];
+  if (typeof check !== 'string' && typeof field !== 'string') return err;
+  const key = typeof field === 'string' ? field.replace(/^policy\./, '') : undefined;
+  const flag = key !== undefined ? FLAG_OF[key] : undefined;
+  const about = [typeof check === 'string' ? `check: ${check}` : undefined, typeof field === 'string' ? `field: ${field}${flag !== undefined ? ` (${flag})` : ''}` : undefined].filter((x) => x !== undefined);
+  return new RemoteError(err.status, err.code, `${err.message} [${about.join('; ')}]`, { ...err.details });
+}
+
+/** `nubo vm migrate <vm>`: live migration to another host (admins). */
+export function registerVmMigrate(vm: Command): void {
+  const c = apiCommand(vm, 'migrate <vm>', 'migrate a VM to another host (admins): a running VM live (it keeps running, with a short pause at the end); a powered-off or suspended one cold (its disk and saved memory are copied and it stays powered off or suspended)')
+    .option('--to <host>', 'destination host, by name or id (default: the scheduler picks one by the placement rules)')
+    .option('--bandwidth <MiB/s>', `maximum bandwidth of the migration stream and disk copies (default: ${DEFAULTS.maxBandwidthMiBps})`, policyArg('maxBandwidthMiBps'))
+    .option('--downtime <ms>', `longest pause allowed for the final stop-and-copy, to begin with (default: ${DEFAULTS.downtimeMs})`, policyArg('downtimeMs'))
+    .option('--max-downtime <ms>', `the convergence policy raises that allowance step by step up to this (default: ${DEFAULTS.maxDowntimeMs}, or --downtime if higher)`, policyArg('maxDowntimeMs'))
+    .option('--no-auto-converge', `do not throttle the guest's CPUs when it dirties memory faster than it is sent (default: ${DEFAULTS.autoConverge ? 'throttle' : 'do not'})`)
+    .option('--xbzrle', `compress re-sent pages with XBZRLE (default: ${DEFAULTS.xbzrle ? 'on' : 'off'})`)
+    .option('--postcopy', `allow switching to post-copy when pre-copy does not converge, where the hosts support it (default: ${DEFAULTS.postcopy ? 'on' : 'off'})`)
+    .option('--migration-timeout <s>', `abort the migration (back to the source) if it has not ended after this many seconds (default: ${DEFAULTS.timeoutS})`, policyArg('timeoutS'))
+    .option('--wait', 'follow the migration to its end with a progress bar on stderr; exit 1 if it fails or is aborted')
+    .option('--timeout <seconds>', 'with --wait: give up waiting after this many seconds (default: the migration timeout + 60)', intArg(1, 86_400, 'seconds'))
+    .addOption(new Option('--poll-interval <ms>').argParser(intArg(10, 60_000, 'milliseconds')).default(500).hideHelp());
+  connectionOptions(c)
+    .addHelpText(
+      'after',
+      `
+Without --wait the command prints the migration as it starts and returns; follow
+it with \`nubo migration show <id>\`. With --wait it shows the stage, the share of
+RAM sent (the disk copy while mirroring non-shared disks), the dirty rate, the
+passes and the throughput, then a summary; for a cold migration, the share of the
+VM's files copied and the throughput (--bandwidth and --migration-timeout apply;
+the downtime, convergence and post-copy flags only concern live migrations).
+Ctrl-C (exit 130) or --timeout only stop the waiting: the migration goes on;
+\`nubo migration cancel <id>\` stops it.`,
+    )
+    .action(
+      runCliAction(async (signal, ref: string, o: MigrateOpts) => {
+        const policy = policyOf(o);
+        const body = { ...(o.to !== undefined ? { to: o.to } : {}), ...(Object.keys(policy).length > 0 ? { policy } : {}) };
+        const client = await connect(o);
+        const started = await client.migrateVm(ref, body, { signal }).catch((err: unknown) => {
+          throw explainRefusal(err);
+        });
+        if (!o.wait) {
+          if (o.json) return printJson(started);
+          printMigrations([started]);
+          process.stderr.write(`follow it: nubo migration show ${shortId(started.id)}   (or start it with --wait)\n`);
+          return;
+        }
+        const timeoutS = o.timeout ?? (o.migrationTimeout ?? DEFAULTS.timeoutS) + 60;
+        const done = await waitForMigration({ client, initial: started, signal, timeoutMs: timeoutS * 1000, intervalMs: o.pollInterval });
+        if (o.json) printJson(done);
+        else if (done.state === 'succeeded') printMigrationSummary(done);
+        if (done.state !== 'succeeded') throw migrationFailure(done);
+      }),
+    );
+}
