@@ -170,7 +170,7 @@ export class LiveMigrator {
     const dst = await pollUntil('the destination to hold the complete image', async () => {
       const r = await e.dst.get(e.id, o);
       return r.state === 'inmigrate' ? undefined : r;
-    }, { signal: sig, timeoutMs: 30_000, intervalMs: 50 });
+    }, { signal: sig, timeoutMs: 30_000, intervalMs: 20 });
     if (dst.state !== 'paused') throw new Error(`the destination holds the VM ${dst.state}, not paused with the complete image`);
     m = await this.#stage(m, 'transferred', { transferredBytes: final.transferredBytes, passes: final.passes });
 
@@ -225,18 +225,27 @@ export class LiveMigrator {
   }
 
   async #pollPrecopy(e: Ends, m0: MigrationRecord, policy: MigrationPolicy, signal: AbortSignal): Promise<MigrationProgressReport> {
-    const every = this.#o.pollIntervalMs ?? 200;
+    const every = this.#o.pollIntervalMs ?? 100;
     let m = m0;
     const samples: ProgressSample[] = [];
     let applied = initialLevers(policy);
+    let lastDirtyRate = 0;
     const actions: JsonObject[] = [];
     let lastWrite = 0;
     for (;;) {
-      const p = await e.src.migrationStatus(e.id, { signal });
+      let p = await e.src.migrationStatus(e.id, { signal });
       if (p.status === 'completed') {
-        await this.#o.store.migrations.updateProgress(m.id, progressStats(p, actions));
-        return p;
+        // QEMU says completed a moment before it fills in downtime and total time: read once more for them.
+        if (!(p.downtimeMs !== undefined && p.downtimeMs > 0)) {
+          await sleep(20, signal);
+          p = await e.src.migrationStatus(e.id, { signal });
+        }
+        // QEMU 7.2 recomputes the dirty rate at most once a second and says 0 at completion: keep the last measured one.
+        const final = p.dirtyRateBytes > 0 ? p : { ...p, dirtyRateBytes: lastDirtyRate };
+        await this.#o.store.migrations.updateProgress(m.id, progressStats(final, actions));
+        return final;
       }
+      if (p.dirtyRateBytes > 0) lastDirtyRate = p.dirtyRateBytes;
       if (p.status === 'failed' || p.status === 'cancelled' || p.status === 'cancelling') {
         throw new Error(`QEMU reports the migration ${p.status}${p.error ? `: ${p.error}` : ''}`);
       }

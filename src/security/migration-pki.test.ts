@@ -36,11 +36,13 @@ const snapshot = async (dir: string): Promise<Map<string, string>> => {
 test('one CA, and per host the tls-creds-x509 files, signed by it, with the SANs and purposes QEMU checks', async () => {
   const dir = join(root, 'pki');
   const pki = await createMigrationPki(dir, HOSTS);
-  assert.deepEqual(pki.changed, ['CA', 'certificates of h1', 'certificates of h2']);
+  assert.deepEqual(pki.changed, ['CA', 'DH parameters', 'certificates of h1', 'certificates of h2']);
   assert.deepEqual(pki.hosts, HOSTS.map((h) => ({ ...h, dir: join(dir, h.name) })));
   assert.equal(pki.caCertFile, join(dir, 'ca-cert.pem'));
   for (const h of pki.hosts) {
-    assert.deepEqual((await readdir(h.dir)).sort(), [...MIGRATION_TLS_FILES].sort());
+    assert.deepEqual((await readdir(h.dir)).sort(), [...MIGRATION_TLS_FILES, 'dh-params.pem'].sort());
+    // The named group (RFC 7919), so QEMU never generates parameters while a migration waits.
+    assert.match((await openssl(['pkeyparam', '-in', join(h.dir, 'dh-params.pem'), '-text', '-noout'])).stdout, /ffdhe2048/);
     assert.equal(await readFile(join(h.dir, 'ca-cert.pem'), 'utf8'), await readFile(pki.caCertFile, 'utf8'));
     assert.equal(await verifies(pki.caCertFile, join(h.dir, 'server-cert.pem'), 'sslserver'), true, `${h.name} server`);
     assert.equal(await verifies(pki.caCertFile, join(h.dir, 'client-cert.pem'), 'sslclient'), true, `${h.name} client`);

@@ -1,0 +1,67 @@
+/**
+ * One QEMU started by hand for the migration benchmark's raw path: the TAP,
+ * the command line (buildQemuArgv, so the device model is nubo's own) and the
+ * QMP connection, with no driver, agent or controller in between. Everything
+ * it makes is removed by exact pid and name in `stop`.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { buildQemuArgv } from '../src/hypervisor/qemu/build-qemu-argv.js';
+import { ensureQemuGone, launchQemu, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
+import { QmpClient } from '../src/hypervisor/qemu/qmp-client.js';
+import { vmPaths, type VmPaths } from '../src/hypervisor/qemu/vm-paths.js';
+import type { VmSpec } from '../src/hypervisor/vm-spec.js';
+import { createTap, deleteTap, type TapRef } from '../src/network/tap-device.js';
+import type { WaitOptions } from '../src/util/deadline.js';
+
+export interface RawQemu {
+  readonly spec: VmSpec;
+  readonly paths: VmPaths;
+  readonly pid: number;
+  readonly qmp: QmpClient;
+  readonly taps: readonly TapRef[];
+}
+
+export interface RawStartOptions extends WaitOptions {
+  readonly accel: 'kvm' | 'tcg';
+  /** Per-host run directory (sockets, pid file, console log). */
+  readonly runDir: string;
+  /** Paused with `-incoming defer`: a migration destination. */
+  readonly incoming?: boolean;
+}
+
+/** Starts `spec` (its netns, its TAPs on their bridges); resolves once QMP answers. */
+export async function startRawQemu(spec: VmSpec, o: RawStartOptions): Promise<RawQemu> {
+  const paths = vmPaths(o.runDir, spec.id);
+  await rm(paths.dir, { recursive: true, force: true });
+  await mkdir(paths.dir, { recursive: true });
+  const taps: TapRef[] = [];
+  let pid: number | undefined;
+  try {
+    for (const nic of spec.nics) {
+      if (nic.kind !== 'tap') continue;
+      const tap: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
+      await createTap(tap, nic.bridge, o, nic.vlan);
+      taps.push(tap);
+    }
+    const argv = buildQemuArgv(spec, { accel: o.accel, paths, ...(o.incoming === true ? { paused: true, incoming: 'defer' } : {}) });
+    await launchQemu('qemu-system-x86_64', argv, spec.netns, o);
+    pid = await readPidFile(paths.pidFile);
+    if (pid === undefined) throw new Error(`QEMU of ${spec.id} wrote no pid file`);
+    const qmp = await QmpClient.connect(paths.qmpSocket, { signal: o.signal, timeoutMs: 10_000 });
+    return { spec, paths, pid, qmp, taps };
+  } catch (err) {
+    if (pid !== undefined) await ensureQemuGone(pid, spec.id, { timeoutMs: 0 }).catch(() => {});
+    for (const t of taps) await deleteTap(t).catch(() => {});
+    await rm(paths.dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** `quit`, then SIGKILL by pid if it lingers (only once /proc proves it is this VM's QEMU); its TAPs and files go too. */
+export async function stopRawQemu(q: RawQemu): Promise<void> {
+  if (!q.qmp.closed) await q.qmp.execute('quit', undefined, { timeoutMs: 3_000 }).catch(() => {});
+  await ensureQemuGone(q.pid, q.spec.id, { timeoutMs: 5_000 });
+  q.qmp.close();
+  for (const t of q.taps) await deleteTap(t);
+  await rm(q.paths.dir, { recursive: true, force: true });
+}
