@@ -18,6 +18,7 @@ let admin: string;
 let bob: string;
 let vmId: string;
 let stoppedId: string;
+let failedId: string;
 let offId: string;
 
 interface ErrorBody { code: string; message: string; details: Record<string, unknown> }
@@ -57,7 +58,7 @@ async function host(name: string, memoryMib: number, usage: JsonObject): Promise
   return h.id;
 }
 
-async function vm(name: string, hostId: string, state: 'running' | 'poweroff', cpuModel = 'qemu64'): Promise<string> {
+async function vm(name: string, hostId: string, state: 'running' | 'poweroff' | 'failed', cpuModel = 'qemu64'): Promise<string> {
   const s = controller.store;
   const spec: ControllerVmSpec = {
     agent: {
@@ -72,7 +73,7 @@ async function vm(name: string, hostId: string, state: 'running' | 'poweroff', c
   await s.vms.bindToHost(v.id, hostId, { cpus: 1, memoryMib: 128, diskMib: 100 });
   await s.vms.transition(v.id, { from: ['prolog'], to: 'boot', action: 'test' });
   await s.vms.transition(v.id, { from: ['boot'], to: 'running', action: 'test' });
-  if (state === 'poweroff') await s.vms.transition(v.id, { from: ['running'], to: 'poweroff', action: 'test' });
+  if (state !== 'running') await s.vms.transition(v.id, { from: ['running'], to: state, action: 'test' });
   return v.id;
 }
 
@@ -98,6 +99,7 @@ before(async () => {
   await controller.store.hosts.setState(off, 'disabled');
   vmId = await vm('web', h1, 'running');
   stoppedId = await vm('idle', h1, 'poweroff');
+  failedId = await vm('broken', h1, 'failed');
   offId = off;
 });
 
@@ -115,7 +117,10 @@ test('live migration refusals name their check and field and change nothing', as
   await refused({ to: 'oldcpu' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'cpu', match: /qemu64/ });
   await refused({ to: 'nobridge' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'network', match: /br0/ });
   await refused({ to: 'plain' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'tls' });
-  await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'vm-state', match: /poweroff/ }, stoppedId);
+  // Neither live (running) nor cold (poweroff, suspended) moves a failed VM.
+  await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'vm-state', match: /failed/ }, failedId);
+  // A powered-off VM moves cold: the same checks but migration TLS.
+  await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'capacity', match: /96 MiB/ }, stoppedId);
 });
 
 test('bad requests: unknown VM, bad policy fields, plain users → clear errors, nothing written', async () => {

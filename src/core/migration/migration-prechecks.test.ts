@@ -207,3 +207,23 @@ test('choose: deterministic whatever the order of the candidates', () => {
   assert.deepEqual(a, b);
   assert.equal(a.hostId, 'h2');
 });
+
+test('cold: a powered-off or suspended VM; TLS does not matter; the other checks as live', () => {
+  const cold = (over: Partial<MigrationCheckInput> = {}, vmOver: Partial<MigratingVm> = {}): MigrationCheckInput => ({ ...input(over, vmOver), kind: 'cold' });
+  assert.deepEqual(checkMigration(cold({}, { state: 'poweroff' })), { ok: true });
+  assert.deepEqual(checkMigration(cold({}, { state: 'suspended', storage: 'shared' })), { ok: true });
+  for (const state of VM_STATES.filter((s) => s !== 'poweroff' && s !== 'suspended')) {
+    assert.deepEqual(refusal(checkMigration(cold({}, { state }))), ['vm-state', 'state', `VM vm-1 is ${state}: cold migration needs a powered-off or suspended VM`]);
+  }
+  // The files go agent to agent over HTTP, not in QEMU's stream.
+  assert.deepEqual(checkMigration(cold({ sourceFacts: { ...facts, tls: true } }, { state: 'poweroff' })), { ok: true });
+  assert.deepEqual(refusal(checkMigration(cold({ destFacts: { ...facts, sharedDatastore: false } }, { state: 'suspended', storage: 'shared' })))[0], 'storage');
+  assert.deepEqual(refusal(checkMigration(cold({ dest: { ...h2, reservedDiskMiB: 102400 - 1000 } }, { state: 'poweroff' }))), ['capacity', 'diskMiB', 'host h2 has 1000 MiB disk free, the VM needs 1024 MiB for its local disks']);
+  assert.deepEqual(refusal(checkMigration(cold({ dest: h1 }, { state: 'poweroff' })))[0], 'same-host');
+  const hosts = [h1, makeHost('h2', { name: 'h2' }), makeHost('h3', { name: 'h3', reservedMemoryMiB: 4096 })];
+  const chosen = chooseMigrationDestination(
+    hosts.map((dest) => ({ ...input({ dest, destFacts: { ...facts, tls: true } }, { state: 'suspended' }), kind: 'cold' as const })),
+    packing,
+  );
+  assert.equal(chosen.hostId, 'h2', 'a cold migration is placed by the same rules');
+});

@@ -54,7 +54,16 @@ export interface MigrationCheckInput {
   readonly destFacts: MigrationHostFacts | undefined;
   /** The placement policy's, so that "fits" means what it means at placement. */
   readonly cpuOvercommit: number;
+  /**
+   * `live` (default): a running VM, moved by QEMU's migration stream. `cold`:
+   * a powered-off or suspended VM whose files the agents copy over HTTP — no
+   * QEMU stream, so the hosts' migration TLS does not have to match.
+   */
+  readonly kind?: 'live' | 'cold' | undefined;
 }
+
+/** The states a cold migration moves a VM from: nothing runs, its files are at rest on the source. */
+export const COLD_MIGRATION_STATES: readonly VmState[] = Object.freeze(['poweroff', 'suspended']);
 
 /**
  * `field` is the request field (`to`, the destination) or the VM attribute
@@ -100,13 +109,15 @@ function capacityRefusal(host: HostView, vm: MigratingVm, cpuOvercommit: number)
 }
 
 /**
- * Whether `vm` can be live-migrated to `dest` now. Checks what cannot change
+ * Whether `vm` can be migrated (live, or cold: `input.kind`) to `dest` now. Checks what cannot change
  * (the VM, the hosts, CPU, networks, storage, TLS) before what can (free
  * capacity), so the first refusal says whether retrying later can help.
  */
 export function checkMigration(input: MigrationCheckInput): MigrationCheckResult {
   const { vm, source, dest, sourceFacts, destFacts } = input;
-  if (vm.state !== 'running') return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: live migration needs a running VM`);
+  if (input.kind === 'cold') {
+    if (!COLD_MIGRATION_STATES.includes(vm.state)) return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: cold migration needs a powered-off or suspended VM`);
+  } else if (vm.state !== 'running') return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: live migration needs a running VM`);
   if (vm.hostId === null || source === undefined || sourceFacts === undefined) {
     return refuse('vm-state', 'hostId', `VM ${vm.id} is on no known host`);
   }
@@ -140,7 +151,7 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
   }
 
   // One end speaking TLS and the other not would refuse the stream half-way through the set-up.
-  if (sourceFacts.tls !== destFacts.tls) {
+  if (input.kind !== 'cold' && sourceFacts.tls !== destFacts.tls) {
     const on = (b: boolean): string => (b ? 'on' : 'off');
     return refuse('tls', 'tls', `migration TLS is ${on(sourceFacts.tls)} at host ${source.name} but ${on(destFacts.tls)} at host ${dest.name}`);
   }

@@ -1,0 +1,277 @@
+/**
+ * Cold-migration benchmark (issue 6; DESIGN §5 "Cold migration"), in one lab
+ * of two hosts with an in-process controller. Not a test.
+ *
+ * 1. Throughput: a powered-off VM whose disk overlay holds 1 GiB of written
+ *    data (written into the overlay with qemu-io after a boot and an ACPI
+ *    power-off; its base is the nubo-tiny data disk grown to 1088 MiB) is
+ *    cold-migrated h1 → h2 → h1 … through POST /vms/:id/migrate, and before
+ *    each run the same overlay file is copied raw over the same lab link:
+ *    a plain Node HTTP server in the source host's namespace, `curl` in the
+ *    destination's writing into its datastore, then `sync` on the file (nubo
+ *    fsyncs what it received before it commits, so the raw copy does too).
+ *    Cold migration: the copy stage (journal `copying` → `verified`: offer,
+ *    pull with sha256 on both sides, overlay rebase, fsync, rename) and end to
+ *    end (request → `succeeded`, the record's totalTimeMs). No bandwidth cap
+ *    (policy maxBandwidthMiBps at its maximum).
+ * 2. Suspend and resume through the API for guests of 256 and 512 MiB, each
+ *    with half its memory filled by the guest (non-zero pages: QEMU skips zero
+ *    pages, so an idle guest saves almost nothing): the time from the
+ *    history's running → saving to → suspended, and suspended → boot to →
+ *    running, per GiB of configured guest memory; and the request → state
+ *    time seen by polling, as a cross-check.
+ *
+ * Prints tables, writes JSON to bench/results/.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
+import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
+import { FABRIC_ADDRESS, type LabHost } from '../src/network/lab/lab-state.js';
+import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir } from '../src/util/nubo-home.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { runCommand } from '../src/util/run-command.js';
+import { waitForFreeFabric } from './wait-for-free-fabric.js';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const runs = Number(process.env['BENCH_RUNS'] ?? 2);
+const dataBytes = Number(process.env['BENCH_COLD_DATA_MIB'] ?? 1024) * MiB;
+const suspendReps = Number(process.env['BENCH_SUSPEND_REPS'] ?? 2);
+const RAW_PORT = 7499;
+const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+const prefix = `cb${randomBytes(3).toString('hex')}`;
+const root = await mkdtemp(join(tmpdir(), 'nubo-bench-cold-'));
+const labDir = join(root, 'lab');
+let controller: ControllerDaemon | undefined;
+let labMade = false;
+let rawServer: ChildProcess | undefined;
+
+interface CopySample { run: number; from: string; to: string; bytes: number; rawMs: number; copyMs: number; totalMs: number; migrationId: string }
+interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number }
+
+const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function cleanup(api: NuboClient | undefined): Promise<void> {
+  if (rawServer?.pid !== undefined && rawServer.exitCode === null) rawServer.kill('SIGTERM');
+  for (const vm of api ? await api.listVms().catch(() => []) : []) {
+    if (vm.state !== 'terminated') await api!.vmAction(vm.id, 'terminate-hard').catch(() => {});
+  }
+  await controller?.orchestrator.idle().catch(() => {});
+  if (labMade) await labDown(labDir).catch((err: unknown) => say(`lab down: ${String(err)}`));
+  await controller?.stop().catch(() => {});
+  await rm(root, { recursive: true, force: true });
+}
+
+/** The first history entry into `to` at or after `after` (the controller's clock is this process's: it runs in-process). */
+function historyAt(vm: VmDetailView, to: string, after = 0): number {
+  const h = vm.history.filter((e) => e.to === to && Date.parse(e.at) >= after).at(0);
+  if (!h) throw new Error(`VM ${vm.id} history has no ${to} after ${new Date(after).toISOString()}`);
+  return Date.parse(h.at);
+}
+
+async function waitState(api: NuboClient, id: string, state: string, timeoutMs = 300_000): Promise<VmDetailView> {
+  return pollUntil(`VM ${id} ${state}`, async () => {
+    const vm = await api.getVm(id);
+    if (vm.state === 'failed') throw new Error(`VM ${id} failed: ${vm.stateReason}`);
+    return vm.state === state ? vm : undefined;
+  }, { timeoutMs, intervalMs: 20 });
+}
+
+async function waitConsole(api: NuboClient, id: string, marker: string, timeoutMs = 180_000): Promise<void> {
+  await pollUntil(`${id}: ${marker}`, async () => ((await api.vmConsole(id)).includes(marker) ? true : undefined), { timeoutMs, intervalMs: 500 });
+}
+
+async function waitMigration(api: NuboClient, id: string): Promise<MigrationView> {
+  return pollUntil(`migration ${id}`, async () => {
+    const m = await api.getMigration(id);
+    return m.state === 'running' ? undefined : m;
+  }, { timeoutMs: 900_000, intervalMs: 50 });
+}
+
+/** A file server in `from`'s namespace: one GET streams `file`. */
+async function startRawServer(from: LabHost, file: string): Promise<ChildProcess> {
+  const script = [
+    "const http = require('node:http'), fs = require('node:fs');",
+    'const [file, host, port] = process.argv.slice(1);',
+    "http.createServer((q, s) => { s.writeHead(200, { 'content-length': fs.statSync(file).size }); fs.createReadStream(file).pipe(s); })",
+    "  .listen(Number(port), host, () => console.log('ready'));",
+  ].join('\n');
+  const child = spawn('ip', ['netns', 'exec', from.netns, process.execPath, '-e', script, file, from.address, String(RAW_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  if (!chunk.toString().includes('ready')) throw new Error(`raw server: ${chunk.toString()}`);
+  return child;
+}
+
+/** The raw baseline: `curl` in `to`'s namespace fetches the file from `from`, then the copy is fsynced. */
+async function rawCopy(from: LabHost, to: LabHost, file: string): Promise<number> {
+  rawServer = await startRawServer(from, file);
+  const dest = join(to.dataDir, 'raw-copy.bin');
+  try {
+    const t0 = performance.now();
+    await runCommand('ip', ['netns', 'exec', to.netns, 'curl', '-sS', '--fail', '-o', dest, `http://${from.address}:${RAW_PORT}/`], { timeoutMs: 600_000 });
+    await runCommand('sync', [dest], { timeoutMs: 600_000 });
+    const ms = performance.now() - t0;
+    const [a, b] = [(await stat(file)).size, (await stat(dest)).size];
+    if (a !== b) throw new Error(`raw copy: ${b} bytes of ${a}`);
+    return ms;
+  } finally {
+    rawServer.kill('SIGTERM');
+    await once(rawServer, 'exit').catch(() => {});
+    rawServer = undefined;
+    await rm(dest, { force: true });
+  }
+}
+
+let api: NuboClient | undefined;
+const ac = new AbortController();
+process.once('SIGINT', () => ac.abort(new Error('interrupted')));
+try {
+  const image = await buildTinyImage({ cacheDir: imageCacheDir() });
+  await waitForFreeFabric({ signal: ac.signal, timeoutMs: 30 * 60_000, say });
+  labMade = true;
+  await labFabricUp(prefix, labDir);
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 1_000, logger });
+  const token = (await controller.bootstrapAdmin())!;
+  api = new NuboClient(controller.url, token);
+  const r = await labUp({ prefix, dir: labDir, hosts: 2, controller: { url: controller.url, token }, heartbeatMs: 1_000, signal: ac.signal });
+  const [h1, h2] = r.state.hosts as [LabHost, LabHost];
+
+  // The tiny data disk (an ext4 of 64 MiB) grown to hold 1 GiB more behind it.
+  const bigDisk = join(root, 'big-disk.qcow2');
+  await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', image.dataDisk, bigDisk], { timeoutMs: 120_000 });
+  await runCommand('qemu-img', ['resize', '-q', bigDisk, String(64 * MiB + dataBytes)], { timeoutMs: 60_000 });
+  await api.registerImage({ name: 'big-disk', path: bigDisk });
+  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
+  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
+  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  const boot = { kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, nics: [] };
+  await api.createTemplate({ name: 'big', vcpus: 1, memoryMiB: 128, image: 'big-disk', ...boot });
+  for (const mem of [256, 512]) await api.createTemplate({ name: `mem${mem}`, vcpus: 1, memoryMiB: mem, image: 'tiny-disk', ...boot });
+
+  // ---- 1. throughput ----
+  say('cold migration: booting the 1 GiB VM on h1');
+  const created = await api.createVm({ template: 'big', name: 'cold-1g', requirements: `hostname == "${h1.name}"` });
+  await waitState(api, created.id, 'running');
+  await waitConsole(api, created.id, 'NUBO-READY');
+  await api.vmAction(created.id, 'poweroff');
+  await waitState(api, created.id, 'poweroff');
+  const vmDirOn = (h: LabHost): string => join(h.dataDir, 'vms', agentVmId(created.id));
+  await runCommand('qemu-io', ['-f', 'qcow2', '-c', `write -P 0xa5 ${64 * MiB} ${dataBytes}`, join(vmDirOn(h1), 'disk.qcow2')], { timeoutMs: 600_000 });
+  const overlayBytes = (await stat(join(vmDirOn(h1), 'disk.qcow2'))).size;
+  say(`overlay: ${(overlayBytes / MiB).toFixed(0)} MiB`);
+
+  const samples: CopySample[] = [];
+  let [from, to] = [h1, h2];
+  for (let run = 1; run <= runs; run++) {
+    const file = join(vmDirOn(from), 'disk.qcow2');
+    const rawMs = await rawCopy(from, to, file);
+    const m0 = await api.migrateVm(created.id, { to: to.name, policy: { maxBandwidthMiBps: 100 * 1024 } });
+    const m = await waitMigration(api, m0.id);
+    if (m.state !== 'succeeded') throw new Error(`migration ${m.id} ${m.state}: ${m.reason}`);
+    const at = (stage: string): number => Date.parse(m.journal.find((j) => j.stage === stage)!.at);
+    const bytes = Number(m.stats['transferredBytes']);
+    const s: CopySample = { run, from: from.name, to: to.name, bytes, rawMs, copyMs: at('verified') - at('copying'), totalMs: Number(m.stats['totalTimeMs']), migrationId: m.id };
+    samples.push(s);
+    say(`run ${run} ${from.name}→${to.name}: raw ${mbps(overlayBytes, rawMs).toFixed(0)} MB/s, cold copy ${mbps(bytes, s.copyMs).toFixed(0)} MB/s, end to end ${mbps(bytes, s.totalMs).toFixed(0)} MB/s`);
+    [from, to] = [to, from];
+  }
+  await api.vmAction(created.id, 'terminate-hard');
+  await waitState(api, created.id, 'terminated');
+
+  // ---- 2. suspend / resume ----
+  const suspendSamples: SuspendSample[] = [];
+  for (const mem of [256, 512]) {
+    const filled = mem / 2;
+    say(`suspend/resume: ${mem} MiB guest, filling ${filled} MiB`);
+    const userData = ['#!/bin/sh', `yes nubo-fill-0123456789abcdef | head -c ${filled}m > /tmp/fill`, 'echo FILL-DONE', ''].join('\n');
+    const vm0 = await api.createVm({ template: `mem${mem}`, name: `mem-${mem}`, requirements: `hostname == "${h1.name}"`, userData });
+    await waitState(api, vm0.id, 'running');
+    await waitConsole(api, vm0.id, 'FILL-DONE', 600_000);
+    for (let rep = 1; rep <= suspendReps; rep++) {
+      const t0 = Date.now();
+      await api.vmAction(vm0.id, 'suspend');
+      const suspended = await waitState(api, vm0.id, 'suspended');
+      const suspendPolledMs = Date.now() - t0;
+      const stateBytes = (await stat(join(h1.dataDir, 'vms', agentVmId(vm0.id), 'memory.state'))).size;
+      const t1 = Date.now();
+      await api.vmAction(vm0.id, 'resume');
+      const running = await waitState(api, vm0.id, 'running');
+      const resumePolledMs = Date.now() - t1;
+      suspendSamples.push({
+        memoryMiB: mem, filledMiB: filled, rep, stateBytes,
+        suspendMs: historyAt(suspended, 'suspended', t0) - historyAt(suspended, 'saving', t0),
+        resumeMs: historyAt(running, 'running', t1) - historyAt(running, 'boot', t1),
+        suspendPolledMs, resumePolledMs,
+      });
+    }
+    await api.vmAction(vm0.id, 'terminate-hard');
+    await waitState(api, vm0.id, 'terminated');
+  }
+
+  // ---- report ----
+  const rows = samples.map((s) => [
+    `${s.run}`, `${s.from}→${s.to}`, `${(s.bytes / MiB).toFixed(0)} MiB`,
+    `${(s.rawMs / 1000).toFixed(2)} s`, `${mbps(overlayBytes, s.rawMs).toFixed(0)}`,
+    `${(s.copyMs / 1000).toFixed(2)} s`, `${mbps(s.bytes, s.copyMs).toFixed(0)}`,
+    `${(s.totalMs / 1000).toFixed(2)} s`, `${mbps(s.bytes, s.totalMs).toFixed(0)}`,
+    `${((100 * mbps(s.bytes, s.copyMs)) / mbps(overlayBytes, s.rawMs)).toFixed(0)}%`,
+  ]);
+  const header = ['run', 'route', 'moved', 'raw copy', 'raw MB/s', 'cold copy', 'copy MB/s', 'cold total', 'total MB/s', 'copy/raw'];
+  const table = (h: string[], rs: string[][]): string => {
+    const w = h.map((c, i) => Math.max(c.length, ...rs.map((r) => (r[i] ?? '').length)));
+    const line = (r: string[]): string => r.map((c, i) => c.padStart(w[i]!)).join('  ');
+    return [line(h), line(w.map((n) => '-'.repeat(n))), ...rs.map(line)].join('\n');
+  };
+  const medRaw = median(samples.map((s) => mbps(overlayBytes, s.rawMs)));
+  const medCopy = median(samples.map((s) => mbps(s.bytes, s.copyMs)));
+  const medTotal = median(samples.map((s) => mbps(s.bytes, s.totalMs)));
+  console.log(`\nCold migration of a powered-off VM with ${(dataBytes / GiB).toFixed(0)} GiB written in its overlay (${(overlayBytes / MiB).toFixed(0)} MiB file), 2 lab hosts, no bandwidth cap`);
+  console.log(table(header, rows));
+  console.log(`median: raw ${medRaw.toFixed(0)} MB/s, cold copy stage ${medCopy.toFixed(0)} MB/s (${((100 * medCopy) / medRaw).toFixed(0)}% of raw), cold end to end ${medTotal.toFixed(0)} MB/s (${((100 * medTotal) / medRaw).toFixed(0)}% of raw)`);
+
+  const srows = suspendSamples.map((s) => {
+    const gib = s.memoryMiB / 1024;
+    return [
+      `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`,
+      `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`,
+      `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`,
+      `${(s.suspendPolledMs / 1000).toFixed(2)} s`, `${(s.resumePolledMs / 1000).toFixed(2)} s`,
+    ];
+  });
+  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory');
+  console.log(table(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'resume', 's/GiB', 'req→suspended', 'req→running'], srows));
+  for (const mem of [256, 512]) {
+    const xs = suspendSamples.filter((s) => s.memoryMiB === mem);
+    const gib = mem / 1024;
+    console.log(`median ${mem} MiB: suspend ${(median(xs.map((s) => s.suspendMs)) / 1000 / gib).toFixed(2)} s/GiB, resume ${(median(xs.map((s) => s.resumeMs)) / 1000 / gib).toFixed(2)} s/GiB`);
+  }
+
+  await mkdir('bench/results', { recursive: true });
+  const out = join('bench/results', `cold-migrate-${Date.now()}.json`);
+  await writeFile(out, `${JSON.stringify({
+    at: new Date().toISOString(), dataBytes, overlayBytes, runs,
+    copy: samples.map((s) => ({ ...s, rawMBps: mbps(overlayBytes, s.rawMs), copyMBps: mbps(s.bytes, s.copyMs), totalMBps: mbps(s.bytes, s.totalMs) })),
+    median: { rawMBps: medRaw, copyMBps: medCopy, totalMBps: medTotal },
+    suspendResume: suspendSamples.map((s) => ({ ...s, suspendSPerGiB: s.suspendMs / 1000 / (s.memoryMiB / 1024), resumeSPerGiB: s.resumeMs / 1000 / (s.memoryMiB / 1024) })),
+  }, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+} finally {
+  await cleanup(api);
+}

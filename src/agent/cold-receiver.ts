@@ -1,0 +1,194 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { Logger } from 'pino';
+import { NuboError, errorMessage } from '../errors/nubo-error.js';
+import { imageInfo } from '../storage/qemu-img.js';
+import { runCommand } from '../util/run-command.js';
+import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from './agent-api.js';
+import { pullFile } from './pull-file.js';
+import type { z } from 'zod';
+
+type ReceiveRequest = z.output<typeof receiveRequestSchema>;
+
+/** The marker of a cold migration's copy in a VM directory: with no spec beside it, the copy is partial. */
+export const RECEIVE_MARKER = 'receiving.json';
+
+export class ReceiveError extends NuboError {
+  readonly code = 'TRANSFER_FAILED';
+  constructor(readonly vmId: string, reason: string) {
+    super(`VM ${vmId}: ${reason}`, { vmId, reason });
+  }
+}
+
+/** Where a received VM's files go on this host: what AgentService knows about its datastores. */
+export interface ReceiveTarget {
+  /** `<dataDir>/vms/<id>`: the marker, the spec, the saved memory, and (local datastore) the disk and config drive. */
+  readonly dir: string;
+  readonly specFile: string;
+  /** Final path of each file the VM's datastore lets a copy bring. */
+  readonly paths: Readonly<Partial<Record<TransferFileName, string>>>;
+  /** The disk's path when it lives on the shared datastore (must be there already: nothing is copied). */
+  readonly sharedDisk?: string | undefined;
+  /** Fetches the base image (this host's cache, same sha256), kernel and initrd; returns the base's path. */
+  readonly ensureImages: (signal: AbortSignal) => Promise<string>;
+  /** Writes the spec last: a VM directory with a spec is complete. */
+  readonly writeSpec: () => Promise<void>;
+}
+
+interface Job {
+  readonly migrationId: string;
+  readonly abort: AbortController;
+  readonly status: { state: ReceiveStatus['state']; copiedBytes: number; totalBytes: number; files: ReceiveStatus['files']; error?: string };
+  done: Promise<void>;
+}
+
+const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The destination side of a cold migration: pulls a transfer offer's files
+ * from the source agent into temporary names, checks every one against the
+ * source's size and sha256, points the disk overlay at this host's copy of
+ * its base image, and only then renames them into place and writes the spec.
+ * Any failure — or `stop` — removes everything it wrote; a copy cut short by
+ * a crash of this agent is removed by `sweep` when the agent starts again.
+ * The source's files are never touched here.
+ */
+export class ColdReceiver {
+  readonly #jobs = new Map<string, Job>();
+
+  constructor(private readonly o: { readonly dataDir: string; readonly logger: Logger }) {}
+
+  /** The copy this process runs or ran for the VM (its outcome is kept until stop or commit). */
+  job(id: string): Job | undefined {
+    return this.#jobs.get(id);
+  }
+
+  /** What the VM's directory says when no copy of this process knows it: a complete copy awaiting commit, or a committed one. */
+  async statusOnDisk(id: string, dir: string, specFile: string): Promise<ReceiveStatus | undefined> {
+    if (!(await exists(specFile))) return undefined;
+    const marker = await readFile(join(dir, RECEIVE_MARKER), 'utf8').then((t) => JSON.parse(t) as { migrationId?: string }, () => undefined);
+    if (marker === undefined) return { state: 'done', copiedBytes: 0, totalBytes: 0, files: [] };
+    return { ...(marker.migrationId !== undefined ? { migrationId: marker.migrationId } : {}), state: 'verified', copiedBytes: 0, totalBytes: 0, files: [] };
+  }
+
+  /**
+   * Starts the copy (the caller holds the VM's lock and checked that this
+   * host holds no other copy of it). Resolves to the job; `job.done` settles
+   * when the copy ended, either way (it never rejects).
+   */
+  start(id: string, req: ReceiveRequest, spec: AgentVmSpec, t: ReceiveTarget): Job {
+    const total = req.files.reduce((s, f) => s + f.sizeBytes, 0);
+    const job: Job = {
+      migrationId: req.migrationId,
+      abort: new AbortController(),
+      status: { state: 'copying', copiedBytes: 0, totalBytes: total, files: req.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes })) },
+      done: Promise.resolve(),
+    };
+    this.#jobs.set(id, job);
+    job.done = this.#run(id, job, req, spec, t).then(
+      () => {
+        job.status.state = 'verified';
+        this.o.logger.info({ vmId: id, migrationId: req.migrationId, bytes: total }, 'cold migration copy verified and installed');
+      },
+      async (err: unknown) => {
+        job.status.state = 'failed';
+        job.status.error = errorMessage(err);
+        this.o.logger.warn({ vmId: id, migrationId: req.migrationId, err: errorMessage(err) }, 'cold migration copy failed; partial files removed');
+        await rm(t.dir, { recursive: true, force: true }).catch(() => {});
+      },
+    );
+    return job;
+  }
+
+  async #run(id: string, job: Job, req: ReceiveRequest, spec: AgentVmSpec, t: ReceiveTarget): Promise<void> {
+    const signal = job.abort.signal;
+    await rm(t.dir, { recursive: true, force: true });
+    await mkdir(t.dir, { recursive: true });
+    // First, so that a crash from here on leaves a directory `sweep` recognises as a partial copy.
+    await writeFile(join(t.dir, `${RECEIVE_MARKER}.tmp`), JSON.stringify({ migrationId: req.migrationId }));
+    await rename(join(t.dir, `${RECEIVE_MARKER}.tmp`), join(t.dir, RECEIVE_MARKER));
+    const base = await t.ensureImages(signal);
+    if (t.sharedDisk !== undefined && !(await exists(t.sharedDisk))) throw new ReceiveError(id, `the shared datastore has no disk ${t.sharedDisk}`);
+
+    const parts: { final: string; part: string; name: TransferFileName }[] = [];
+    for (const f of req.files) {
+      const final = t.paths[f.name];
+      if (final === undefined) throw new ReceiveError(id, `${f.name} is not copied for a VM on the ${spec.disk.datastore} datastore`);
+      const part = `${final}.part`;
+      parts.push({ final, part, name: f.name });
+      const { sha256 } = await pullFile({
+        url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
+        token: req.source.token,
+        dest: part,
+        sizeBytes: f.sizeBytes,
+        maxBytesPerSecond: req.maxBandwidthBytes,
+        onBytes: (n) => (job.status.copiedBytes += n),
+        signal,
+      });
+      const entry = job.status.files.find((x) => x.name === f.name);
+      if (entry) entry.sha256 = sha256;
+    }
+
+    // Every byte is what the source sent. The overlay still names the source host's path of its base: point it at ours.
+    const disk = parts.find((p) => p.name === 'disk.qcow2');
+    if (disk) await this.#adoptDisk(id, disk.part, base, spec, signal);
+    for (const p of parts) await rename(p.part, p.final);
+    await t.writeSpec();
+    await fsyncPath(t.dir);
+  }
+
+  /** Checks that the copied disk is what the spec says (an overlay on the spec's image, or standalone) and rebases an overlay onto this host's cache. */
+  async #adoptDisk(id: string, path: string, base: string, spec: AgentVmSpec, signal: AbortSignal): Promise<void> {
+    const info = await imageInfo(path, { untrusted: true, signal });
+    if (info.format !== 'qcow2') throw new ReceiveError(id, `the copied disk is ${info.format}, not qcow2`);
+    if (spec.disk.mode === 'copy') {
+      if (info.backingFile !== undefined) throw new ReceiveError(id, `the copied standalone disk has a backing file (${info.backingFile})`);
+      return;
+    }
+    // Cached images are named after their id and format, the same on every host.
+    if (info.backingFile === undefined || basename(info.backingFile) !== basename(base)) {
+      throw new ReceiveError(id, `the copied overlay's base is ${info.backingFile ?? 'none'}, not image ${spec.disk.image.id}`);
+    }
+    // -u: only the header's backing name changes; the base's bytes are the same (same sha256), so no data is touched.
+    await runCommand('qemu-img', ['rebase', '-u', '-f', 'qcow2', '-F', spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', '-b', base, path], { signal, timeoutMs: 60_000 });
+    await fsyncPath(path);
+  }
+
+  /** Stops the VM's copy, if one runs, and forgets it; resolves once it has cleaned up. */
+  async stop(id: string): Promise<void> {
+    const job = this.#jobs.get(id);
+    if (!job) return;
+    job.abort.abort(new ReceiveError(id, 'the copy was stopped'));
+    await job.done;
+    if (this.#jobs.get(id) === job) this.#jobs.delete(id);
+  }
+
+  /** After the commit: the VM is this host's; the marker and the job's record go. */
+  async commit(id: string, dir: string): Promise<void> {
+    this.#jobs.delete(id);
+    await rm(join(dir, RECEIVE_MARKER), { force: true });
+  }
+
+  /** At start-up: removes the VM directories a copy left half-written when this agent stopped (a marker and no spec). */
+  async sweep(specFileName: string): Promise<string[]> {
+    const root = join(this.o.dataDir, 'vms');
+    const removed: string[] = [];
+    for (const id of await readdir(root).catch(() => [] as string[])) {
+      const dir = join(root, id);
+      if (!(await exists(join(dir, RECEIVE_MARKER))) || (await exists(join(dir, specFileName)))) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(id);
+    }
+    if (removed.length > 0) this.o.logger.warn({ vms: removed }, 'removed partial cold-migration copies left by a previous run');
+    return removed;
+  }
+}

@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RemoteError, UnreachableError } from '../client/remote-error.js';
+import { NuboError, errorMessage } from '../errors/nubo-error.js';
+import { deadline } from '../util/deadline.js';
+import { rateLimitStream } from '../util/rate-limit-stream.js';
+import { CHUNK_BYTES, SHA256_TRAILER, SIZE_HEADER } from './transfer-routes.js';
+
+/** A copy that arrived but is not what the source sent: short, long, or another sha256. */
+export class FileTransferError extends NuboError {
+  readonly code = 'TRANSFER_FAILED';
+  constructor(readonly url: string, reason: string) {
+    super(`copy of ${url} failed: ${reason}`, { url, reason });
+  }
+}
+
+export interface PullFileRequest {
+  readonly url: string;
+  /** The offer's transfer token. */
+  readonly token: string;
+  /** Where the bytes go; created or truncated. The caller renames it into place once everything is verified. */
+  readonly dest: string;
+  /** What the offer said; the stream and the source's header must agree. */
+  readonly sizeBytes: number;
+  readonly maxBytesPerSecond?: number | undefined;
+  /** Called with each chunk's length as it is written. */
+  readonly onBytes?: ((n: number) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** For the whole file; default scales with its size. */
+  readonly timeoutMs?: number | undefined;
+}
+
+function get(url: string, token: string, signal: AbortSignal): Promise<IncomingMessage> {
+  const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', headers: { authorization: `Bearer ${token}` }, signal }, resolve);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function errorOf(url: string, res: IncomingMessage): Promise<RemoteError> {
+  let text = '';
+  for await (const c of res as AsyncIterable<Buffer>) text += c.toString();
+  let body: { error?: { code?: string; message?: string; details?: Record<string, unknown> } } = {};
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    // Not one of ours: keep the status.
+  }
+  const status = res.statusCode ?? 0;
+  return new RemoteError(status, body.error?.code ?? `HTTP_${status}`, body.error?.message ?? `GET ${url}: HTTP ${status}`, body.error?.details ?? {});
+}
+
+/**
+ * Fetches one file of a transfer offer from the source agent into `dest`,
+ * computing its sha256 as the bytes arrive, and checks it against the digest
+ * the source computed as it sent them (its trailer) and the size against the
+ * offer's — then fsyncs it, since the source's copy is deleted once the
+ * controller committed. Returns the digest. On any failure `dest` is left for
+ * the caller to remove (it removes the whole partial VM directory).
+ * @throws FileTransferError, RemoteError (the source refused), UnreachableError, TimeoutError
+ */
+export async function pullFile(r: PullFileRequest): Promise<{ sha256: string }> {
+  // At least 10 MB/s, or the cap when it is slower, plus a minute of slack.
+  const rate = Math.min(10_000_000, r.maxBytesPerSecond ?? Infinity);
+  const d = deadline(`copy of ${r.url}`, r.timeoutMs ?? 60_000 + Math.ceil((r.sizeBytes / rate) * 1000), r.signal);
+  try {
+    let res: IncomingMessage;
+    try {
+      res = await get(r.url, r.token, d.signal);
+    } catch (err) {
+      if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
+      throw new UnreachableError(r.url, errorMessage(err), { cause: err });
+    }
+    if (res.statusCode !== 200) throw await errorOf(r.url, res);
+    const announced = Number(res.headers[SIZE_HEADER]);
+    if (announced !== r.sizeBytes) {
+      res.destroy();
+      throw new FileTransferError(r.url, `the source announces ${String(res.headers[SIZE_HEADER])} bytes, the offer said ${r.sizeBytes}`);
+    }
+    const hash = createHash('sha256');
+    let size = 0;
+    const tap = new Transform({
+      highWaterMark: CHUNK_BYTES,
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        r.onBytes?.(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    try {
+      const out = createWriteStream(r.dest, { highWaterMark: CHUNK_BYTES });
+      if (r.maxBytesPerSecond === undefined) await pipeline(res, tap, out, { signal: d.signal });
+      else await pipeline(res, rateLimitStream(r.maxBytesPerSecond, { highWaterMark: CHUNK_BYTES }), tap, out, { signal: d.signal });
+    } catch (err) {
+      if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
+      throw new FileTransferError(r.url, `the stream broke off after ${size} of ${r.sizeBytes} bytes: ${errorMessage(err)}`);
+    }
+    const digest = hash.digest('hex');
+    const theirs = res.trailers[SHA256_TRAILER];
+    if (size !== r.sizeBytes) throw new FileTransferError(r.url, `got ${size} bytes, expected ${r.sizeBytes}`);
+    if (theirs === undefined) throw new FileTransferError(r.url, 'the source sent no sha256 (it could not send the whole file)');
+    if (theirs !== digest) throw new FileTransferError(r.url, `sha256 mismatch: received ${digest}, the source sent ${theirs}`);
+    const fh = await open(r.dest, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return { sha256: digest };
+  } finally {
+    d.dispose();
+  }
+}
