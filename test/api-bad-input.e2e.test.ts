@@ -37,9 +37,10 @@ const ROUTES: readonly (readonly [string, string, unknown?])[] = [
   ['POST', '/api/v1/vms/{id}/actions/{action}'], ['GET', '/api/v1/vms/{id}/console'],
   ['GET', '/api/v1/events'], ['GET', '/api/v1/events/history'], ['GET', '/api/v1/users/me'],
   ['POST', '/api/v1/vms/{id}/migrate', {}], ['GET', '/api/v1/migrations'], ['GET', '/api/v1/migrations/{id}'], ['POST', '/api/v1/migrations/{id}/cancel'],
+  ['POST', '/api/v1/vms/{id}/nics', { network: 'net' }], ['DELETE', '/api/v1/vms/{id}/nics/{index}'],
   ['POST', '/internal/v1/heartbeat', report],
 ];
-const fill = (p: string): string => p.replace(/\/(hosts|images|templates|vms|migrations)\/\{id\}/, (_m, k: string) => `/${k}/${ids[k] ?? 'none'}`).replace('{action}', 'terminate');
+const fill = (p: string): string => p.replace(/\/(hosts|images|templates|vms|migrations)\/\{id\}/, (_m, k: string) => `/${k}/${ids[k] ?? 'none'}`).replace('{action}', 'terminate').replace('{index}', '0');
 
 async function call(method: string, path: string, o: Call = {}): Promise<Answer> {
   const token = o.token === undefined ? admin : o.token;
@@ -130,6 +131,12 @@ test('a plain user gets 403 on admin routes and 404 for another user\'s VM', asy
       assert.equal(a.body.error?.details['resource'], 'vm');
     }
   }
+  for (const ref of [vmId, 'vm1']) {
+    for (const [method, path, body] of [['POST', `/api/v1/vms/${ref}/nics`, { network: 'net' }], ['DELETE', `/api/v1/vms/${ref}/nics/0`, undefined]] as const) {
+      const a = await rejects(method, path, { token: bob, ...(body !== undefined ? { body } : {}) }, { status: 404, code: 'NOT_FOUND' });
+      assert.equal(a.body.error?.details['resource'], 'vm');
+    }
+  }
   await rejects('DELETE', `/api/v1/images/${ids['images']}`, { token: bob }, { status: 404, code: 'NOT_FOUND' });
   const mine = await call('GET', '/api/v1/vms', { token: bob });
   assert.deepEqual(mine.body, [], 'bob does not see the admin\'s VMs');
@@ -173,6 +180,11 @@ test('unknown fields, wrong types, absurd sizes and bad enum values are 400 nami
     ['POST', '/api/v1/vms/vm1/actions/migrate', undefined, ['action']],
     ['GET', `/api/v1/hosts/${'h'.repeat(65)}`, undefined, ['id']],
     ['POST', '/internal/v1/heartbeat', { ...report, totalCpus: 'two', usage: {} }, ['totalCpus', 'usage.load']],
+    ['POST', '/api/v1/vms/vm1/nics', { network: 5, address: '198.18.67', mac: '52:54:00:00:00:01' }, ['network', 'address', 'mac']],
+    ['POST', '/api/v1/vms/vm1/nics', {}, ['network']],
+    ['DELETE', '/api/v1/vms/vm1/nics/abc', undefined, ['index']],
+    ['DELETE', '/api/v1/vms/vm1/nics/9', undefined, ['index']],
+    ['DELETE', '/api/v1/vms/vm1/nics/-1', undefined, ['index']],
   ];
   for (const [method, path, body, fields] of cases) {
     await rejects(method, path, { ...(body !== undefined ? { body } : {}), ...(path.startsWith('/internal/') ? { token: hostToken } : {}) }, { status: 400, code: 'VALIDATION_FAILED', fields });
@@ -189,6 +201,10 @@ test('unknown ids are 404 NOT_FOUND naming the resource', async () => {
   for (const [method, path, resource] of cases) {
     const a = await rejects(method, path, {}, { status: 404, code: 'NOT_FOUND', match: /nope/ });
     assert.deepEqual(a.body.error?.details, { resource, id: 'nope' }, `${method} ${path}`);
+  }
+  for (const [method, path, body] of [['POST', '/api/v1/vms/nope/nics', { network: 'net' }], ['DELETE', '/api/v1/vms/nope/nics/0', undefined]] as const) {
+    const a = await rejects(method, path, body !== undefined ? { body } : {}, { status: 404, code: 'NOT_FOUND', match: /nope/ });
+    assert.deepEqual(a.body.error?.details, { resource: 'vm', id: 'nope' }, `${method} ${path}`);
   }
   const none = await rejects('GET', '/api/v1/nowhere', {}, { status: 404, code: 'NOT_FOUND' });
   assert.match(none.body.error?.message ?? '', /nowhere/);
@@ -239,6 +255,12 @@ test('actions from the wrong state are 409 INVALID_STATE naming the current stat
       assert.equal(a.body.error?.details['state'], 'pending');
       assert.equal(a.body.error?.details['action'], action);
     }
+  }
+  // NICs change only while the VM runs or is powered off; the state is checked before the network or the index.
+  for (const [method, path, body, action] of [['POST', 'nics', { network: 'no-such-net' }, 'nic-attach'], ['DELETE', 'nics/0', undefined, 'nic-detach']] as const) {
+    const a = await rejects(method, `/api/v1/vms/vm1/${path}`, body !== undefined ? { body } : {}, { status: 409, code: 'INVALID_STATE', match: /pending.*running, poweroff/ });
+    assert.equal(a.body.error?.details['state'], 'pending');
+    assert.equal(a.body.error?.details['action'], action);
   }
   const vm = await call('GET', `/api/v1/vms/${vmId}`);
   assert.deepEqual(vm.body['allowedActions'], ['terminate', 'terminate-hard'], 'the view offers what the API accepts');

@@ -10,6 +10,13 @@ import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { httpGet } from './support/http-get.js';
+import { deleteTap, tapExists } from '../src/network/tap-device.js';
+import { pollUntil } from '../src/util/deadline.js';
+
+// User data: a CGI listing the MACs of the guest's interfaces (hot-plugged ones included).
+const MACS_CGI = ['#!/bin/sh', "cat > /www/cgi-bin/macs <<'EOF'", '#!/bin/sh', "printf 'Content-Type: text/plain\\r\\n\\r\\n'", 'cat /sys/class/net/*/address', 'EOF', 'chmod 755 /www/cgi-bin/macs', ''].join('\n');
+// TAPs of hot-plugged NICs live in the root namespace: named after this process so that parallel runs never share one.
+const hotTap = (n: number): string => `nbh${process.pid.toString(36)}-${n}`;
 
 hypervisorContract('qemu', async () => {
   const image = await buildTinyImage({ cacheDir: imageCacheDir() });
@@ -39,6 +46,7 @@ hypervisorContract('qemu', async () => {
         dir: ds,
         id,
         nics: [{ kind: 'user', mac: '52:54:00:00:10:01', address: '198.18.250.15/24', gateway: '198.18.250.2', forwards: [{ hostPort: port, guestPort: 80 }] }],
+        userData: MACS_CGI,
       });
     },
     stateDir: ds,
@@ -61,8 +69,21 @@ hypervisorContract('qemu', async () => {
       if (res.status !== 200) throw new Error(`uptime CGI answered ${res.status}`);
       return parseFloat(res.body.toString());
     },
+    nic(n) {
+      return { kind: 'tap', id: `hot${n}`, mac: `52:54:00:00:20:${n.toString(16).padStart(2, '0')}`, ifname: hotTap(n), pciSlot: 0x10 + n };
+    },
+    async guestMacs(vmId) {
+      // The CGI comes with the user data, which runs just after the readiness marker.
+      const body = await pollUntil(`${vmId} /cgi-bin/macs`, async () => {
+        const res = await httpGet(`http://127.0.0.1:${ports.get(vmId)}/cgi-bin/macs`);
+        return res.status === 200 ? res.body.toString() : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 200 });
+      return body.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    },
+    tapExists: (name) => tapExists({ name }),
     async cleanup() {
       for (const s of await driver.list().catch(() => [])) await driver.destroy(s.id).catch(() => {});
+      for (const n of [1, 2, 3]) await deleteTap({ name: hotTap(n) }).catch(() => {});
       await driver.close();
       await rm(root, { recursive: true, force: true });
     },

@@ -30,7 +30,19 @@ export const agentNicSchema = z.strictObject({
   bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/).optional(),
   /** 802.1Q VLAN of the NIC's network: the TAP is an untagged member of it on a VLAN-filtering bridge. */
   vlan: z.number().int().min(1).max(4094).optional(),
+  /**
+   * The NIC's number for its whole life (default: its position in `nics`):
+   * its device id `nic<index>`, TAP and PCI slot follow it, so that a NIC
+   * hot-plugged or left after a detach sits where the next boot or a
+   * migration destination puts it.
+   */
+  index: z.number().int().min(0).max(7).optional(),
 });
+
+/** NIC hot-plug (`POST /agent/v1/vms/:id/nics`): one NIC of the VM's spec, its index given. */
+export const attachNicRequestSchema = agentNicSchema.extend({ index: z.number().int().min(0).max(7) });
+export type AttachNicRequest = z.input<typeof attachNicRequestSchema>;
+export const nicIndexParams = z.object({ id: vmIdSchema, index: z.coerce.number().int().min(0).max(7) });
 
 /** What the controller asks an agent to run: everything resolved, nothing left to look up. */
 export const agentVmSpecSchema = z.strictObject({
@@ -48,6 +60,8 @@ export const agentVmSpecSchema = z.strictObject({
   initrd: imageRefSchema.optional(),
   cmdline: z.string().max(2048).optional(),
   nics: z.array(agentNicSchema).max(8).default([]),
+  /** Volumes attached (see volumeAttachmentSchema); absent when none. */
+  volumes: z.array(z.lazy(() => volumeAttachmentSchema)).max(8).optional(),
   context: z.strictObject({
     hostname: z.string().regex(/^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/),
     userData: z.string().max(64 * 1024).optional(),
@@ -163,3 +177,107 @@ export const migrationProgressSchema = z.object({
   disks: z.array(z.object({ diskId: z.string(), offset: z.number(), len: z.number(), ready: z.boolean() })),
 });
 export type MigrationProgressReport = z.infer<typeof migrationProgressSchema>;
+
+// ---- cold migration: agent-to-agent file transfer ----
+
+/**
+ * The files of a VM that a cold migration copies, by name (never a path):
+ * its disk overlay and config drive (local datastore only: a shared one is
+ * seen by both hosts) and its saved memory when it is suspended.
+ */
+export const transferFileNameSchema = z.enum(['disk.qcow2', 'cidata.iso', 'memory.state']);
+export type TransferFileName = z.infer<typeof transferFileNameSchema>;
+export const transferFileSchema = z.strictObject({ name: transferFileNameSchema, sizeBytes: z.number().int().nonnegative() });
+const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits');
+
+/** Source: offer a powered-off or suspended VM's files to one destination, read-only, until the offer expires or is revoked. */
+export const transferOfferRequestSchema = z.strictObject({
+  migrationId: z.string().min(1).max(64),
+  /** How long the offer's token stays valid. */
+  ttlS: z.number().int().min(10).max(86_400).default(3_600),
+});
+export type TransferOfferRequest = z.input<typeof transferOfferRequestSchema>;
+
+export const transferOfferSchema = z.object({
+  transferId,
+  /** Bearer token for `GET /agent/v1/transfers/<transferId>/files/<name>` on the source agent: this offer's files only. */
+  token: z.string(),
+  files: z.array(transferFileSchema),
+  expiresAt: z.string(),
+});
+export type TransferOffer = z.infer<typeof transferOfferSchema>;
+
+/** Destination: pull an offer's files from the source agent, verify them, install the VM (not yet this host's: see receive/commit). */
+export const receiveRequestSchema = z.strictObject({
+  migrationId: z.string().min(1).max(64),
+  spec: agentVmSpecSchema,
+  source: z.strictObject({
+    /** The source agent's base URL, as the controller reaches it. */
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+    transferId,
+    token: z.string().min(32).max(128),
+  }),
+  files: z.array(transferFileSchema).max(3).refine((fs) => new Set(fs.map((f) => f.name)).size === fs.length, 'must name each file once'),
+  /** Cap on the copy, bytes per second (the migration policy's maxBandwidthMiBps). */
+  maxBandwidthBytes: z.number().int().positive().optional(),
+});
+export type ReceiveRequest = z.input<typeof receiveRequestSchema>;
+
+/**
+ * - copying: the pull is under way;
+ * - verified: every file arrived with the source's size and sha256 and is in
+ *   place; the VM is installed here but not yet this host's;
+ * - failed: the pull ended with `error`; what it wrote was removed;
+ * - done: committed (receive/commit): an ordinary VM of this host.
+ */
+export const receiveStatusSchema = z.object({
+  migrationId: z.string().optional(),
+  state: z.enum(['copying', 'verified', 'failed', 'done']),
+  copiedBytes: z.number(),
+  totalBytes: z.number(),
+  files: z.array(z.object({ name: transferFileNameSchema, sizeBytes: z.number(), sha256: z.string().optional() })),
+  error: z.string().optional(),
+});
+export type ReceiveStatus = z.infer<typeof receiveStatusSchema>;
+
+// ---- live storage migration: a running VM's disk moves to the host's other datastore ----
+
+export const diskMoveRequestSchema = z.strictObject({
+  /** The datastore to move the VM's disk (and config drive) to: not the one it is on. */
+  datastore: z.enum(['local', 'shared']),
+  /** Copy rate cap, bytes per second. */
+  maxBandwidthBytes: z.number().int().positive().optional(),
+});
+export type DiskMoveRequest = z.input<typeof diskMoveRequestSchema>;
+
+/**
+ * - copying: the mirror runs (`offset` of `len` bytes copied); ready: in sync, switching over;
+ * - done: the VM runs on the new file and the old one is deleted;
+ * - failed / cancelled: the VM runs on its old file, the new one is deleted.
+ */
+export const diskMoveStatusSchema = z.object({
+  state: z.enum(['copying', 'ready', 'done', 'failed', 'cancelled']),
+  from: z.enum(['local', 'shared']),
+  to: z.enum(['local', 'shared']),
+  /** How the new file was made: `top` (an overlay on the target datastore's copy of the base, only the VM's own blocks copied) or `full`. */
+  sync: z.enum(['top', 'full']),
+  offset: z.number(),
+  len: z.number(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  error: z.string().optional(),
+});
+export type DiskMoveStatus = z.infer<typeof diskMoveStatusSchema>;
+
+// ---- volumes: data disks apart from any VM, files in <dataDir>/volumes/ ----
+
+export const volumeIdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'must be a volume id (UUID)');
+
+/** One volume of a VM: its file is made (empty, qcow2) on first attach; `slot` fixes its device id (`vol<slot>`) and PCI slot. */
+export const volumeAttachmentSchema = z.strictObject({
+  id: volumeIdSchema,
+  slot: z.number().int().min(0).max(7),
+  sizeMiB: z.number().int().min(1).max(1024 * 1024),
+});
+export type VolumeAttachment = z.infer<typeof volumeAttachmentSchema>;
+export const vmVolumeParams = z.object({ id: vmIdSchema, volumeId: volumeIdSchema });

@@ -65,7 +65,10 @@ export class AgentDaemon {
       migrationAddress: migration.address,
       migrationTlsDir: o.migrationTlsDir,
     });
+    await service.sweepReceives();
     const adopted = await service.adopt();
+    // After adoption: whether a move reached its switch-over is read from the adopted QEMU.
+    await service.settleDiskMoves();
     if (adopted.length > 0) logger.info({ vms: adopted.map((v) => `${v.id}:${v.state}`) }, 'adopted running VMs');
     const facts = await readHostFacts('qemu-system-x86_64');
     const hostReport = async (): Promise<HostReport> => {

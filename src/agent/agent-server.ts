@@ -6,17 +6,26 @@ import { UnauthorizedError, bearerToken, sameSecret } from '../http/bearer-token
 import {
   agentVmReportSchema,
   agentVmSpecSchema,
+  attachNicRequestSchema,
   hostReportSchema,
   incomingReadySchema,
   incomingRequestSchema,
   migrateRequestSchema,
   migrationProgressSchema,
   mirrorRequestSchema,
+  nicIndexParams,
+  receiveRequestSchema,
+  receiveStatusSchema,
+  transferOfferRequestSchema,
+  transferOfferSchema,
   tuneRequestSchema,
   vmIdSchema,
   type HostReport,
 } from './agent-api.js';
 import type { AgentService } from './agent-service.js';
+import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from './transfer-routes.js';
+import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from './agent-api.js';
+import { clientGoneSignal } from '../http/client-gone-signal.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -38,6 +47,8 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
   app.addHook('onRequest', async (req) => {
+    // A peer agent reading a cold migration's files presents that transfer's own token; its routes check it.
+    if (req.url.startsWith(TRANSFER_ROUTE_PREFIX)) return;
     if (!sameSecret(bearerToken(req), o.token)) throw new UnauthorizedError('wrong host token');
   });
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -63,6 +74,32 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   });
   r.post('/agent/v1/vms/:id/release', { schema: { params } }, async (req, reply) => {
     await svc.release(req.params.id);
+    return reply.status(204).send();
+  });
+  // NICs of a running (hot-plug) or powered-off VM; both idempotent.
+  r.post('/agent/v1/vms/:id/nics', { schema: { params, body: attachNicRequestSchema, response: { 200: agentVmReportSchema } } }, (req) =>
+    svc.attachNic(req.params.id, req.body),
+  );
+  r.delete('/agent/v1/vms/:id/nics/:index', { schema: { params: nicIndexParams, response: { 200: agentVmReportSchema } } }, (req) =>
+    svc.detachNic(req.params.id, req.params.index),
+  );
+
+  // Live storage migration to this host's other datastore. The move stops (VM on its old disk) if the caller goes away.
+  r.post('/agent/v1/vms/:id/disk/move', { schema: { params, body: diskMoveRequestSchema, response: { 200: diskMoveStatusSchema } } }, (req, reply) =>
+    svc.moveDisk(req.params.id, req.body, clientGoneSignal(reply)),
+  );
+  r.get('/agent/v1/vms/:id/disk/move', { schema: { params, response: { 200: diskMoveStatusSchema } } }, (req) => svc.diskMoveStatus(req.params.id));
+  r.post('/agent/v1/vms/:id/disk/move/cancel', { schema: { params, response: { 200: diskMoveStatusSchema } } }, (req) => svc.cancelDiskMove(req.params.id));
+
+  // Volumes of a running (hot-plug) or powered-off VM; both idempotent. A volume's file is deleted on its own.
+  r.post('/agent/v1/vms/:id/volumes', { schema: { params, body: volumeAttachmentSchema, response: { 200: agentVmReportSchema } } }, (req) =>
+    svc.attachVolume(req.params.id, req.body),
+  );
+  r.delete('/agent/v1/vms/:id/volumes/:volumeId', { schema: { params: vmVolumeParams, response: { 200: agentVmReportSchema } } }, (req) =>
+    svc.detachVolume(req.params.id, req.params.volumeId),
+  );
+  r.delete('/agent/v1/volumes/:volumeId', { schema: { params: z.object({ volumeId: volumeIdSchema }) } }, async (req, reply) => {
+    await svc.deleteVolume(req.params.volumeId);
     return reply.status(204).send();
   });
 
@@ -91,6 +128,24 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   });
   r.post('/agent/v1/vms/:id/migration/cancel', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.cancelMigration(req.params.id));
   r.post('/agent/v1/vms/:id/migration/resume-source', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.resumeSource(req.params.id));
+
+  // Cold migration: the source offers the VM's files, the destination pulls them (GET /agent/v1/transfers/…).
+  r.post('/agent/v1/vms/:id/transfer', { schema: { params, body: transferOfferRequestSchema, response: { 200: transferOfferSchema } } }, (req) =>
+    svc.offerTransfer(req.params.id, req.body),
+  );
+  r.delete('/agent/v1/vms/:id/transfer', { schema: { params } }, async (req, reply) => {
+    await svc.revokeTransfer(req.params.id);
+    return reply.status(204).send();
+  });
+  r.post('/agent/v1/vms/:id/receive', { schema: { params, body: receiveRequestSchema, response: { 202: receiveStatusSchema } } }, async (req, reply) =>
+    reply.status(202).send(await svc.receive(req.params.id, req.body)),
+  );
+  r.get('/agent/v1/vms/:id/receive', { schema: { params, response: { 200: receiveStatusSchema } } }, (req) => svc.receiveStatus(req.params.id));
+  r.post('/agent/v1/vms/:id/receive/commit', { schema: { params } }, async (req, reply) => {
+    await svc.commitReceive(req.params.id);
+    return reply.status(204).send();
+  });
+  registerTransferRoutes(app, svc.offers);
 
   r.get('/agent/v1/vms/:id/console', { schema: { params } }, async (req, reply) =>
     reply.type('text/plain; charset=utf-8').send(await svc.consoleLog(req.params.id)),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Hypervisor, VmStatus } from '../hypervisor/hypervisor.js';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
-import type { VmSpecInput } from '../hypervisor/vm-spec.js';
+import type { NicSpecInput, VmSpecInput } from '../hypervisor/vm-spec.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
@@ -14,7 +14,10 @@ import type { LiveMigration } from '../hypervisor/live-migration.js';
 import { runCommand } from '../util/run-command.js';
 import {
   agentVmSpecSchema,
+  attachNicRequestSchema,
   incomingRequestSchema,
+  receiveRequestSchema,
+  transferOfferRequestSchema,
   migrateRequestSchema,
   mirrorRequestSchema,
   tuneRequestSchema,
@@ -22,8 +25,18 @@ import {
   type AgentVmSpec,
   type IncomingReadyReport,
   type MigrationProgressReport,
+  type ReceiveStatus,
+  type TransferFileName,
+  type TransferOffer,
 } from './agent-api.js';
 import type { ImageCache } from './image-cache.js';
+import { TransferOffers, type OfferedFile } from './transfer-offers.js';
+import { ColdReceiver, type ReceiveTarget } from './cold-receiver.js';
+import { attachVmNic, detachVmNic, NicChangeConflictError, type VmNicHost } from './change-vm-nic.js';
+import { DiskMoves, type DiskMoveHost } from './disk-moves.js';
+import { attachVmVolume, deleteVolumeFile, detachVmVolume, volumeDisk, type VmVolumeHost } from './vm-volumes.js';
+import { volumeAttachmentSchema, volumeIdSchema } from './agent-api.js';
+import { diskMoveRequestSchema, type DiskMoveStatus } from './agent-api.js';
 
 export class AgentVmConflictError extends NuboError {
   readonly code = 'CONFLICT';
@@ -38,9 +51,9 @@ export class AgentVmConflictError extends NuboError {
  * reads them); its disk and config drive there too, or in
  * `<sharedDir>/vms/<id>/` for the shared datastore.
  */
-function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string; incoming: string } {
+function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string; incoming: string; diskMove: string } {
   const dir = join(dataDir, 'vms', id);
-  return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json') };
+  return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json') };
 }
 
 /** What a destination keeps while it waits for a migration: which one, and what it told the controller. */
@@ -50,6 +63,9 @@ interface IncomingMarker {
 }
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+
+/** PCI slot of NIC 0 (NIC i sits at this + i): above the slots the disks and the config drive take in command-line order. */
+const NIC_PCI_SLOT = 0x10;
 
 /** A TAP name that fits in 15 characters and is unique per VM and NIC. */
 export function tapName(vmId: string, nic: number): string {
@@ -90,9 +106,16 @@ export class AgentService {
   readonly #o: AgentServiceOptions;
   /** Serialises operations per VM: two calls on one VM never interleave. */
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** Cold migration, source side: which VM files peers may read now. */
+  readonly offers = new TransferOffers();
+  /** Cold migration, destination side. */
+  readonly #receiver: ColdReceiver;
+  /** Live storage migration between this host's datastores. */
+  readonly #diskMoves = new DiskMoves();
 
   constructor(opts: AgentServiceOptions) {
     this.#o = opts;
+    this.#receiver = new ColdReceiver({ dataDir: opts.dataDir, logger: opts.logger });
   }
 
   #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
@@ -148,6 +171,8 @@ export class AgentService {
       const spec = await this.#requireSpec(id);
       const cur = await this.#report(id);
       if (cur.state === 'running' || cur.state === 'paused') return cur;
+      // Booting would change the disk a peer is copying: the controller revokes the offer first.
+      if (this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
       if (cur.state === 'crashed') await this.#o.hypervisor.destroy(id);
       const p = vmDir(this.#o.dataDir, id);
       if (cur.state === 'suspended') {
@@ -194,7 +219,10 @@ export class AgentService {
 
   /** Epilog: ends the VM and deletes its disks and saved state. Idempotent. */
   delete(id: string, signal?: AbortSignal): Promise<void> {
+    this.offers.revoke(id);
+    const copy = this.#receiver.stop(id);
     return this.#locked(id, async () => {
+      await copy;
       const spec = await this.#readSpec(id);
       await this.#o.hypervisor.destroy(id, { signal });
       if (spec) {
@@ -212,11 +240,121 @@ export class AgentService {
    * host, never the shared datastore's disk the other copy uses. Idempotent.
    */
   release(id: string, signal?: AbortSignal): Promise<void> {
+    // A cold migration's copy in either direction ends first (a receive holds the VM's lock until it stops).
+    this.offers.revoke(id);
+    const copy = this.#receiver.stop(id);
     return this.#locked(id, async () => {
+      await copy;
       await this.#o.hypervisor.destroy(id, { signal });
       await rm(vmDir(this.#o.dataDir, id).dir, { recursive: true, force: true });
       this.#o.logger.info({ vmId: id }, 'vm copy released');
     });
+  }
+
+  // ---- cold migration (DESIGN.md §5): the destination pulls the files from the source ----
+
+  /**
+   * Source: offers a powered-off or suspended VM's files (those on this
+   * host's datastore, and its saved memory) to a peer under a token of their
+   * own; the VM cannot be started here while the offer is open.
+   */
+  offerTransfer(id: string, input: unknown): Promise<TransferOffer> {
+    const r = transferOfferRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('transfer offer', zodIssues(r.error)));
+    const req = r.data;
+    return this.#locked(id, async () => {
+      const spec = await this.#requireSpec(id);
+      const cur = await this.#report(id);
+      if (cur.state !== 'poweroff' && cur.state !== 'suspended') throw new AgentVmConflictError(id, `it is ${cur.state}: only a powered-off or suspended VM's files can be copied`);
+      if (cur.incomingMigrationId !== undefined) throw new AgentVmConflictError(id, `it is the destination of migration ${cur.incomingMigrationId}`);
+      // Volumes are files of their own in this host's datastore: a copy of the VM without them could not boot.
+      if ((spec.volumes ?? []).length > 0) throw new AgentVmConflictError(id, 'it has volumes attached, which a cold migration does not copy');
+      const p = vmDir(this.#o.dataDir, id);
+      const candidates: [TransferFileName, string][] = spec.disk.datastore === 'shared' ? [] : [['disk.qcow2', p.disk], ['cidata.iso', p.iso]];
+      if (cur.state === 'suspended') candidates.push(['memory.state', p.state]);
+      const files: OfferedFile[] = [];
+      for (const [name, path] of candidates) files.push({ name, path, sizeBytes: (await stat(path)).size });
+      const o = this.offers.open(id, req.migrationId, files, req.ttlS * 1000);
+      this.#o.logger.info({ vmId: id, migrationId: req.migrationId, transferId: o.transferId, files: files.map((f) => `${f.name}:${f.sizeBytes}`) }, 'transfer offered');
+      return { transferId: o.transferId, token: o.token, files: o.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes })), expiresAt: new Date(o.expiresAt).toISOString() };
+    });
+  }
+
+  /** Source: ends the VM's offers (after an abort; `release` does it too). */
+  async revokeTransfer(id: string): Promise<void> {
+    this.offers.revoke(id);
+  }
+
+  /**
+   * Destination: starts pulling the offered files (see ColdReceiver) and
+   * answers at once; `receiveStatus` follows the copy. Idempotent for the
+   * same migration. The copy holds the VM's lock, so no other call on the VM
+   * runs meanwhile; `release` stops it.
+   */
+  receive(id: string, input: unknown): Promise<ReceiveStatus> {
+    const r = receiveRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('cold migration receive', zodIssues(r.error)));
+    const req = r.data;
+    const running = this.#receiver.job(id);
+    if (running?.status.state === 'copying') {
+      if (running.migrationId === req.migrationId) return Promise.resolve(this.#jobStatus(running));
+      return Promise.reject(new AgentVmConflictError(id, `already receiving migration ${running.migrationId}`));
+    }
+    return new Promise<ReceiveStatus>((resolve, reject) => {
+      void this.#locked(id, async () => {
+        try {
+          const p = vmDir(this.#o.dataDir, id);
+          const onDisk = await this.#receiver.statusOnDisk(id, p.dir, p.spec);
+          if (onDisk?.state === 'verified' && onDisk.migrationId === req.migrationId) return resolve(onDisk);
+          if (onDisk) throw new AgentVmConflictError(id, 'this host already holds the VM');
+          if (await this.#readIncoming(id)) throw new AgentVmConflictError(id, 'this host is the destination of a live migration of the VM');
+          const files = this.#files(id, req.spec);
+          const target: ReceiveTarget = {
+            dir: p.dir,
+            specFile: p.spec,
+            paths: req.spec.disk.datastore === 'shared' ? { 'memory.state': p.state } : { 'disk.qcow2': p.disk, 'cidata.iso': p.iso, 'memory.state': p.state },
+            sharedDisk: files.sharedDir !== undefined ? files.disk : undefined,
+            ensureImages: (signal) => this.#ensureImages(req.spec, signal),
+            writeSpec: () => this.#writeSpec(id, req.spec),
+          };
+          const job = this.#receiver.start(id, req, req.spec, target);
+          this.#o.logger.info({ vmId: id, migrationId: req.migrationId, from: req.source.url, files: req.files.map((f) => `${f.name}:${f.sizeBytes}`) }, 'cold migration copy started');
+          resolve(this.#jobStatus(job));
+          await job.done;
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+  }
+
+  /** Destination: the copy's progress and outcome. */
+  async receiveStatus(id: string): Promise<ReceiveStatus> {
+    const job = this.#receiver.job(id);
+    if (job) return this.#jobStatus(job);
+    const p = vmDir(this.#o.dataDir, id);
+    const s = await this.#receiver.statusOnDisk(id, p.dir, p.spec);
+    if (!s) throw new VmNotFoundError(id);
+    return s;
+  }
+
+  /** Destination, after the controller committed: the received VM is this host's. Idempotent. */
+  commitReceive(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      await this.#requireSpec(id);
+      await this.#receiver.commit(id, vmDir(this.#o.dataDir, id).dir);
+      this.#o.logger.info({ vmId: id }, 'cold migration received and committed');
+    });
+  }
+
+  /** At start-up: removes what copies cut short by a crash of this agent left. */
+  sweepReceives(): Promise<string[]> {
+    return this.#receiver.sweep('agent-vm.json');
+  }
+
+  #jobStatus(job: NonNullable<ReturnType<ColdReceiver['job']>>): ReceiveStatus {
+    const s = job.status;
+    return { migrationId: job.migrationId, state: s.state, copiedBytes: s.copiedBytes, totalBytes: s.totalBytes, files: s.files.map((f) => ({ ...f })), ...(s.error !== undefined ? { error: s.error } : {}) };
   }
 
   // ---- live migration (DESIGN.md §5) ----
@@ -381,6 +519,130 @@ export class AgentService {
     });
   }
 
+  // ---- live storage migration (see disk-moves.ts) ----
+
+  /** Moves a running VM's disk to this host's other datastore; answers when it is done (or failed: the VM is then on its old disk). */
+  async moveDisk(id: string, input: unknown, signal?: AbortSignal): Promise<DiskMoveStatus> {
+    const r = diskMoveRequestSchema.safeParse(input);
+    if (!r.success) throw new ValidationError('disk move', zodIssues(r.error));
+    const req = r.data;
+    await this.#requireSpec(id);
+    this.#diskMoves.precheck(id, this.#o.hypervisor);
+    if (this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
+    return this.#locked(id, async () => this.#diskMoves.move(this.#diskMoveHost(id), req.datastore, req.maxBandwidthBytes, signal));
+  }
+
+  /** Not serialised with the other calls: read while the move holds the VM's lock. */
+  async diskMoveStatus(id: string): Promise<DiskMoveStatus> {
+    await this.#requireSpec(id);
+    const s = this.#diskMoves.status(id);
+    if (s === undefined) throw new AgentVmConflictError(id, 'no disk move was started on this host since the agent started');
+    return s;
+  }
+
+  /** Stops the VM's disk move before its switch-over; the VM stays on its old disk. */
+  async cancelDiskMove(id: string): Promise<DiskMoveStatus> {
+    await this.#requireSpec(id);
+    if (!this.#diskMoves.cancel(id)) throw new AgentVmConflictError(id, 'no disk move is under way');
+    return this.#diskMoves.status(id)!;
+  }
+
+  #diskMoveHost(id: string): DiskMoveHost {
+    return {
+      vmId: id,
+      hypervisor: this.#o.hypervisor,
+      logger: this.#o.logger,
+      markerPath: vmDir(this.#o.dataDir, id).diskMove,
+      readSpec: () => this.#requireSpec(id),
+      writeSpec: (spec) => this.#writeSpec(id, spec),
+      report: () => this.#report(id),
+      files: (spec) => this.#files(id, spec),
+      ensureBase: (spec, signal) => this.#ensureImages(spec, signal),
+      buildConfigDrive: (spec, iso, signal) => this.#buildConfigDrive(id, spec, iso, signal),
+    };
+  }
+
+  /** At start-up: finishes or undoes the disk moves a crash of this agent cut short. */
+  async settleDiskMoves(): Promise<void> {
+    for (const id of await readdir(join(this.#o.dataDir, 'vms')).catch(() => [] as string[])) {
+      if (!(await exists(vmDir(this.#o.dataDir, id).diskMove)) || !(await this.#readSpec(id))) continue;
+      await this.#locked(id, () => this.#diskMoves.settle(this.#diskMoveHost(id))).catch((err: unknown) => this.#o.logger.error({ vmId: id, err }, 'settling a disk move failed'));
+    }
+  }
+
+  // ---- volumes (see vm-volumes.ts) ----
+
+  /** Attaches a volume to a running (hot-plug) or powered-off VM; its file is made on first use. Idempotent. */
+  attachVolume(id: string, input: unknown, signal?: AbortSignal): Promise<AgentVmReport> {
+    const r = volumeAttachmentSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('volume', zodIssues(r.error)));
+    const v = r.data;
+    return this.#locked(id, async () => attachVmVolume(await this.#volumeHost(id), v, signal));
+  }
+
+  /** Detaches a volume from a running (hot-unplug) or powered-off VM; its file stays. Idempotent. */
+  detachVolume(id: string, volumeId: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    return this.#locked(id, async () => detachVmVolume(await this.#volumeHost(id), volumeId, signal));
+  }
+
+  /** Deletes a volume's file from this host; refused while a VM here lists it. */
+  async deleteVolume(volumeId: string): Promise<void> {
+    const r = volumeIdSchema.safeParse(volumeId);
+    if (!r.success) throw new ValidationError('volume', zodIssues(r.error));
+    const ids = await readdir(join(this.#o.dataDir, 'vms')).catch(() => [] as string[]);
+    const specs: { id: string; spec: AgentVmSpec }[] = [];
+    for (const vmId of ids) {
+      const spec = await this.#readSpec(vmId);
+      if (spec) specs.push({ id: vmId, spec });
+    }
+    await deleteVolumeFile(this.#o.dataDir, r.data, specs, this.#o.logger);
+  }
+
+  async #volumeHost(id: string): Promise<VmVolumeHost> {
+    await this.#requireSpec(id);
+    if (this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
+    return {
+      vmId: id,
+      dataDir: this.#o.dataDir,
+      hypervisor: this.#o.hypervisor,
+      logger: this.#o.logger,
+      readSpec: () => this.#requireSpec(id),
+      writeSpec: (spec) => this.#writeSpec(id, spec),
+      report: () => this.#report(id),
+    };
+  }
+
+  // ---- NICs attached and detached (see change-vm-nic.ts) ----
+
+  /** Adds a NIC to a running or powered-off VM: spec, config drive, and hot-plug when it runs. Idempotent. */
+  attachNic(id: string, input: unknown, signal?: AbortSignal): Promise<AgentVmReport> {
+    const r = attachNicRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('NIC', zodIssues(r.error)));
+    const nic = r.data;
+    return this.#locked(id, async () => attachVmNic(await this.#nicHost(id), nic, signal));
+  }
+
+  /** Removes NIC `index` of a running or powered-off VM. Idempotent. */
+  detachNic(id: string, index: number, signal?: AbortSignal): Promise<AgentVmReport> {
+    return this.#locked(id, async () => detachVmNic(await this.#nicHost(id), index, signal));
+  }
+
+  async #nicHost(id: string): Promise<VmNicHost> {
+    await this.#requireSpec(id);
+    // The config drive is one of the files a peer may be copying.
+    if (this.offers.isOpen(id)) throw new NicChangeConflictError(id, 'its files are being copied to another host (cold migration)');
+    return {
+      vmId: id,
+      hypervisor: this.#o.hypervisor,
+      logger: this.#o.logger,
+      readSpec: () => this.#requireSpec(id),
+      writeSpec: (spec) => this.#writeSpec(id, spec),
+      buildConfigDrive: (spec, signal) => this.#buildConfigDrive(id, spec, this.#files(id, spec).iso, signal),
+      report: () => this.#report(id),
+      hvNic: (n, index) => this.#hvNic(id, n, index),
+    };
+  }
+
   async get(id: string): Promise<AgentVmReport> {
     await this.#requireSpec(id);
     return this.#report(id);
@@ -490,6 +752,20 @@ export class AgentService {
     return { id, state: 'poweroff' };
   }
 
+  /**
+   * NIC `index` of the VM on this host. Its id, TAP and PCI slot follow the
+   * index, never the NIC's position: a NIC that was hot-plugged, or that
+   * stayed when another was detached, is the same device in the next boot and
+   * on a migration's destination.
+   */
+  #hvNic(id: string, n: AgentVmSpec['nics'][number], index: number): NicSpecInput {
+    const pciSlot = NIC_PCI_SLOT + index;
+    return n.bridge !== undefined
+      ? { kind: 'tap', id: `nic${index}`, mac: n.mac, ifname: tapName(id, index), bridge: n.bridge, ...(n.vlan !== undefined ? { vlan: n.vlan } : {}), pciSlot }
+      : // No bridge on this host: a NIC on a private, isolated user-mode subnet, so the guest still has one.
+        { kind: 'user', id: `nic${index}`, mac: n.mac, net: '198.18.250.0/24', pciSlot };
+  }
+
   /** The hypervisor spec for a prepared VM: its disk, config drive, kernel and NICs on this host. */
   #hvSpec(id: string, spec: AgentVmSpec): VmSpecInput {
     const files = this.#files(id, spec);
@@ -503,14 +779,9 @@ export class AgentService {
         ? { kind: 'kernel', kernel: images.pathOf(spec.kernel), ...(spec.initrd ? { initrd: images.pathOf(spec.initrd) } : {}), ...(spec.cmdline !== undefined ? { cmdline: spec.cmdline } : {}) }
         : { kind: 'disk' },
       // With -kernel, QEMU's linuxboot ROM takes boot index 0; a boot index only matters for disk boot.
-      disks: [{ id: 'root', path: files.disk, format: 'qcow2', ...(spec.kernel ? {} : { bootIndex: 0 }) }],
+      disks: [{ id: 'root', path: files.disk, format: 'qcow2', ...(spec.kernel ? {} : { bootIndex: 0 }) }, ...(spec.volumes ?? []).map((v) => volumeDisk(this.#o.dataDir, v))],
       configDrive: files.iso,
-      nics: spec.nics.map((n, i) =>
-        n.bridge !== undefined
-          ? { kind: 'tap' as const, id: `nic${i}`, mac: n.mac, ifname: tapName(id, i), bridge: n.bridge, ...(n.vlan !== undefined ? { vlan: n.vlan } : {}) }
-          : // No bridge on this host: a NIC on a private, isolated user-mode subnet, so the guest still has one.
-            { kind: 'user' as const, id: `nic${i}`, mac: n.mac, net: '198.18.250.0/24' },
-      ),
+      nics: spec.nics.map((n, i) => this.#hvNic(id, n, n.index ?? i)),
       ...(this.#o.netns !== undefined ? { netns: this.#o.netns } : {}),
     };
   }

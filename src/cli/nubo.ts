@@ -11,6 +11,7 @@ import { registerDaemonCommands } from './commands/daemons.js';
 import { registerUp } from './commands/up.js';
 import { registerLabCommands } from './commands/lab.js';
 import { registerNetworkCommands } from './commands/network.js';
+import { registerVolumeCommands } from './commands/volume.js';
 import { EXIT } from './exit-codes.js';
 
 const program = new Command()
@@ -52,6 +53,7 @@ registerImageCommands(image);
 registerNetworkCommands(program);
 registerTemplateCommands(program);
 registerVmCommands(program);
+registerVolumeCommands(program);
 registerMigrationCommands(program);
 registerLabCommands(program);
 

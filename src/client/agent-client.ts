@@ -4,16 +4,24 @@ import {
   hostReportSchema,
   incomingReadySchema,
   migrationProgressSchema,
+  receiveStatusSchema,
+  transferOfferSchema,
   type AgentVmReport,
   type AgentVmSpecInput,
+  type AttachNicRequest,
   type HostReport,
   type IncomingReadyReport,
   type IncomingRequest,
   type MigrationProgressReport,
+  type ReceiveRequest,
+  type ReceiveStatus,
+  type TransferOffer,
+  type TransferOfferRequest,
   type migrateRequestSchema,
   type mirrorRequestSchema,
   type tuneRequestSchema,
 } from '../agent/agent-api.js';
+import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../agent/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 
@@ -50,6 +58,28 @@ export class AgentClient {
   suspend(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('POST', `/agent/v1/vms/${id}/suspend`, agentVmReportSchema, undefined, o, 600_000);
   }
+  /** Live storage migration to the host's other datastore; answers when the VM runs on the new disk (or failed and stayed on the old one). */
+  moveDisk(id: string, body: DiskMoveRequest, o: WaitOptions = {}): Promise<DiskMoveStatus> {
+    return this.#call('POST', `/agent/v1/vms/${id}/disk/move`, diskMoveStatusSchema, body, o, 6 * 3_600_000);
+  }
+  diskMoveStatus(id: string, o: WaitOptions = {}): Promise<DiskMoveStatus> {
+    return this.#call('GET', `/agent/v1/vms/${id}/disk/move`, diskMoveStatusSchema, undefined, o, 10_000);
+  }
+  cancelDiskMove(id: string, o: WaitOptions = {}): Promise<DiskMoveStatus> {
+    return this.#call('POST', `/agent/v1/vms/${id}/disk/move/cancel`, diskMoveStatusSchema, undefined, o, 10_000);
+  }
+  /** Attaches a volume (its file made on first use; hot-plugged into a running VM). Idempotent. */
+  attachVolume(id: string, body: VolumeAttachment, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/volumes`, agentVmReportSchema, body, o, 60_000);
+  }
+  /** Detaches a volume (a running guest releases it first). Idempotent. */
+  detachVolume(id: string, volumeId: string, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}/volumes/${volumeId}`, agentVmReportSchema, undefined, o, 60_000);
+  }
+  /** Deletes a detached volume's file on the host. */
+  deleteVolume(volumeId: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('DELETE', `/agent/v1/volumes/${volumeId}`, undefined, undefined, o, 30_000);
+  }
   /** The tail of the VM's serial console log. */
   consoleLog(id: string, o: WaitOptions = {}): Promise<string> {
     return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/agent/v1/vms/${id}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 10_000 });
@@ -57,9 +87,35 @@ export class AgentClient {
   delete(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/vms/${id}`, undefined, undefined, o, 60_000);
   }
+  /** Adds a NIC (spec, config drive, hot-plug when it runs); the guest has to take a hot-plugged device. Idempotent. */
+  attachNic(id: string, nic: AttachNicRequest, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/nics`, agentVmReportSchema, nic, o, 60_000);
+  }
+  /** Removes NIC `index`; waits for the guest to release a hot-plugged one. Idempotent. */
+  detachNic(id: string, index: number, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}/nics/${index}`, agentVmReportSchema, undefined, o, 90_000);
+  }
   /** Drops this host's copy of a VM that lives elsewhere (never a shared disk). */
   release(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('POST', `/agent/v1/vms/${id}/release`, undefined, undefined, o, 60_000);
+  }
+
+  /** Cold migration, source: offers the VM's files to a peer under a token of their own. */
+  offerTransfer(id: string, req: TransferOfferRequest, o: WaitOptions = {}): Promise<TransferOffer> {
+    return this.#call('POST', `/agent/v1/vms/${id}/transfer`, transferOfferSchema, req, o, 60_000);
+  }
+  revokeTransfer(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}/transfer`, undefined, undefined, o, 10_000);
+  }
+  /** Cold migration, destination: starts pulling the offered files; answers at once. */
+  receive(id: string, req: ReceiveRequest, o: WaitOptions = {}): Promise<ReceiveStatus> {
+    return this.#call('POST', `/agent/v1/vms/${id}/receive`, receiveStatusSchema, req, o, 60_000);
+  }
+  receiveStatus(id: string, o: WaitOptions = {}): Promise<ReceiveStatus> {
+    return this.#call('GET', `/agent/v1/vms/${id}/receive`, receiveStatusSchema, undefined, o, 10_000);
+  }
+  commitReceive(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('POST', `/agent/v1/vms/${id}/receive/commit`, undefined, undefined, o, 30_000);
   }
 
   incoming(id: string, req: IncomingRequest, o: WaitOptions = {}): Promise<IncomingReadyReport> {

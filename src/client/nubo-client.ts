@@ -2,8 +2,11 @@ import { z } from 'zod';
 import {
   eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type CreateVmBody, type EventView, type HostView, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
+import {
+  diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
+} from '../controller/api/storage-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';
@@ -62,6 +65,27 @@ export class NuboClient {
   getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }
   createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
   vmAction(id: string, action: VmApiAction, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/actions/${action}`, vmView, undefined, o); }
+  /** Attaches a NIC with a lease on a network (hot-plugged into a running VM); the answer is the VM with its NICs. */
+  attachNic(id: string, body: AttachNicBody, o?: WaitOptions): Promise<VmDetailView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/nics`, vmDetailView, body, { timeoutMs: 120_000, ...o });
+  }
+  /** Detaches NIC `index` (a running guest has to release it first); its address goes back to the network. */
+  detachNic(id: string, index: number, o?: WaitOptions): Promise<VmDetailView> {
+    return this.#call('DELETE', `/vms/${encodeURIComponent(id)}/nics/${index}`, vmDetailView, undefined, { timeoutMs: 120_000, ...o });
+  }
+  /** Starts moving a running VM's disk to its host's other datastore (202); `getDiskMove` follows it. */
+  moveDisk(id: string, body: DiskMoveBody, o?: WaitOptions): Promise<DiskMoveView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/disk/move`, diskMoveView, body, o); }
+  getDiskMove(id: string, o?: WaitOptions): Promise<DiskMoveView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/disk/move`, diskMoveView, undefined, o); }
+  cancelDiskMove(id: string, o?: WaitOptions): Promise<DiskMoveView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/disk/move/cancel`, diskMoveView, undefined, { timeoutMs: 120_000, ...o });
+  }
+  /** Attaches a volume (by name or id) to a running (hot-plug) or powered-off VM. */
+  attachVolume(id: string, body: AttachVolumeBody, o?: WaitOptions): Promise<VolumeView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/volumes`, volumeView, body, { timeoutMs: 120_000, ...o });
+  }
+  detachVolume(id: string, volume: string, o?: WaitOptions): Promise<VolumeView> {
+    return this.#call('DELETE', `/vms/${encodeURIComponent(id)}/volumes/${encodeURIComponent(volume)}`, volumeView, undefined, { timeoutMs: 120_000, ...o });
+  }
   /** The VM's serial console log (plain text). */
   vmConsole(id: string, o: WaitOptions = {}): Promise<string> {
     return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 30_000 });
@@ -78,6 +102,11 @@ export class NuboClient {
   getMigration(id: string, o?: WaitOptions): Promise<MigrationView> { return this.#call('GET', `/migrations/${encodeURIComponent(id)}`, migrationView, undefined, o); }
   /** Asks a running migration to roll back to its source; refused (409) once it is past its commit. */
   cancelMigration(id: string, o?: WaitOptions): Promise<MigrationView> { return this.#call('POST', `/migrations/${encodeURIComponent(id)}/cancel`, migrationView, undefined, o); }
+
+  listVolumes(o?: WaitOptions): Promise<VolumeView[]> { return this.#call('GET', '/volumes', z.array(volumeView), undefined, o); }
+  getVolume(id: string, o?: WaitOptions): Promise<VolumeView> { return this.#call('GET', `/volumes/${encodeURIComponent(id)}`, volumeView, undefined, o); }
+  createVolume(body: CreateVolumeBody, o?: WaitOptions): Promise<VolumeView> { return this.#call('POST', '/volumes', volumeView, body, o); }
+  deleteVolume(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/volumes/${encodeURIComponent(id)}`, undefined, undefined, o); }
 
   listEvents(since = 0, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?since=${since}`, z.array(eventView), undefined, o); }
 }

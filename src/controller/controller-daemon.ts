@@ -12,7 +12,9 @@ import { ImageStore } from './image-store.js';
 import { VmOrchestrator } from './vm-orchestrator.js';
 import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
+import { ColdMigrator } from './cold-migrator.js';
 import { MigrationService } from './migration-service.js';
+import type { Failpoints } from '../util/failpoints.js';
 import { Views } from './api/views.js';
 import { createControllerServer } from './controller-server.js';
 
@@ -25,6 +27,8 @@ export interface ControllerDaemonOptions {
   readonly store?: StoreConfig | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
+  /** Fault injection for tests (see Failpoints); `nubo controller` arms them from NUBO_FAILPOINTS. */
+  readonly failpoints?: Failpoints | undefined;
   readonly logger: Logger;
 }
 
@@ -56,9 +60,11 @@ export class ControllerDaemon {
       };
       const policy = compilePlacementPolicy(o.placement ?? {});
       const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger });
-      const migrator = new LiveMigrator({ store, agentFor, logger });
+      const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
       orchestrator.useMigrator(migrator);
-      const migrations = new MigrationService({ store, orchestrator, migrator, policy, logger });
+      const coldMigrator = new ColdMigrator({ store, agentFor, logger });
+      orchestrator.useColdMigrator(coldMigrator);
+      const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       let advertise = o.advertiseUrl;
@@ -69,6 +75,7 @@ export class ControllerDaemon {
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       await migrator.sweepUnstarted();
+      await coldMigrator.sweepUnstarted();
       await orchestrator.resumeAll();
       monitor.start();
       logger.info({ url }, 'controller listening');

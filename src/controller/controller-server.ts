@@ -8,6 +8,8 @@ import { registerHostRoutes } from './api/host-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
 import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
+import { registerVmNicRoutes } from './api/vm-nic-routes.js';
+import { registerVmStorageRoutes } from './api/vm-storage-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
@@ -65,6 +67,8 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerNetworkRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
   registerVmRoutes(app, ctx);
+  registerVmNicRoutes(app, ctx);
+  registerVmStorageRoutes(app, ctx);
   registerMigrationRoutes(app, ctx);
   registerEventRoutes(app, ctx, closing.signal);
   registerInternalRoutes(app, ctx);

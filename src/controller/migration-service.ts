@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { checkMigration, chooseMigrationDestination, type MigrationHostFacts } from '../core/migration/migration-prechecks.js';
+import { COLD_MIGRATION_STATES, checkMigration, chooseMigrationDestination, type MigrationHostFacts } from '../core/migration/migration-prechecks.js';
 import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { Store } from '../store/open-store.js';
@@ -9,6 +9,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { CapacityError } from '../store/store-errors.js';
 import { hostViewOf, type HostUsage } from './host-view-of.js';
 import type { LiveMigrator } from './live-migrator.js';
+import type { ColdMigrator } from './cold-migrator.js';
 import { MigrationRefusedError } from './migration-errors.js';
 import { bindCheckFor } from './bind-check.js';
 import type { ControllerVmSpec, VmOrchestrator } from './vm-orchestrator.js';
@@ -23,6 +24,8 @@ export interface MigrationServiceOptions {
   readonly store: Store;
   readonly orchestrator: VmOrchestrator;
   readonly migrator: LiveMigrator;
+  /** Runs cold migrations (powered-off and suspended VMs); without it such VMs are refused as before. */
+  readonly coldMigrator?: ColdMigrator | undefined;
   readonly policy: PlacementPolicy;
   readonly logger: Logger;
 }
@@ -34,10 +37,12 @@ function factsOf(h: Host): MigrationHostFacts {
 }
 
 /**
- * Starts live migrations: pre-checks (every refusal names its check), the
+ * Starts migrations: pre-checks (every refusal names its check), the
  * destination's reservation and the migration record in one transaction, then
- * the VM's `migrate-live` operation, which the VM orchestrator hands to the
- * LiveMigrator. Nothing is changed when a check refuses.
+ * the VM's operation — `migrate-live` for a running VM, which the VM
+ * orchestrator hands to the LiveMigrator, or `migrate` (cold) for a
+ * powered-off or suspended one, handed to the ColdMigrator. Nothing is
+ * changed when a check refuses.
  */
 export class MigrationService {
   readonly #o: MigrationServiceOptions;
@@ -50,6 +55,8 @@ export class MigrationService {
     const { store } = this.#o;
     const policy = parseMigrationPolicy(req.policy ?? {});
     const vm = await store.vms.get(vmId);
+    // A VM at rest moves cold (its files are copied); anything else goes the live way, whose checks refuse what is not running.
+    const kind: 'live' | 'cold' = this.#o.coldMigrator !== undefined && COLD_MIGRATION_STATES.includes(vm.state) ? 'cold' : 'live';
     const spec = vm.spec as unknown as ControllerVmSpec;
     const hosts = await store.hosts.list();
     const source = hosts.find((h) => h.id === vm.hostId);
@@ -68,6 +75,7 @@ export class MigrationService {
       sourceFacts: source ? factsOf(source) : undefined,
       destFacts: d ? factsOf(d) : undefined,
       cpuOvercommit: this.#o.policy.cpuOvercommit,
+      kind,
     });
     if (dest === undefined) {
       const chosen = chooseMigrationDestination(hosts.map((h) => input(h)), this.#o.policy);
@@ -78,11 +86,15 @@ export class MigrationService {
       if (!verdict.ok) throw new MigrationRefusedError(verdict.check, verdict.field, verdict.message);
     }
     if (!source) throw new MigrationRefusedError('vm-state', 'id', `VM ${vm.name} is on no host`);
+    // A cold copy moves the VM's own disk, config drive and saved memory, not the volumes attached to it.
+    if (kind === 'cold' && (spec.agent.volumes ?? []).length > 0) throw new MigrationRefusedError('storage', 'volumes', `VM ${vm.name} has volumes attached: detach them to migrate it cold`);
+    // A live migration mirrors the VM's own disk only; a volume's file stays on the host it was made on.
+    if (kind === 'live' && (spec.agent.volumes ?? []).length > 0) throw new MigrationRefusedError('storage', 'volumes', `VM ${vm.name} has volumes attached: detach them to migrate it live`);
 
     let m: MigrationRecord;
     try {
       m = await store.migrations.createWithReservation(
-        { vmId: vm.id, kind: 'live', sourceHostId: source.id, destHostId: dest.id, policy: policy as unknown as JsonObject },
+        { vmId: vm.id, kind, sourceHostId: source.id, destHostId: dest.id, policy: policy as unknown as JsonObject },
         { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: storage === 'shared' ? 0 : demand.diskMiB },
         bindCheckFor(this.#o.policy),
       );
@@ -91,15 +103,16 @@ export class MigrationService {
       if (err instanceof CapacityError) throw new MigrationRefusedError('capacity', 'to', `host ${dest.name} cannot take the VM now: ${err.reason}`);
       throw err;
     }
-    this.#o.migrator.begun(m.id);
+    if (kind === 'cold') this.#o.coldMigrator?.begun(m.id);
+    else this.#o.migrator.begun(m.id);
     try {
-      await this.#o.orchestrator.act(vm.id, 'migrate-live', { expectedVersion: vm.version });
+      await this.#o.orchestrator.act(vm.id, kind === 'cold' ? 'migrate' : 'migrate-live', { expectedVersion: vm.version });
     } catch (err) {
       // The VM changed between the checks and now: nothing ran, give the room back.
       await store.migrations.finish(m.id, { state: 'aborted', reason: `not started: ${err instanceof Error ? err.message : String(err)}` });
       throw err;
     }
-    this.#o.logger.info({ migrationId: m.id, vmId: vm.id, from: source.name, to: dest.name }, 'live migration started');
+    this.#o.logger.info({ migrationId: m.id, vmId: vm.id, from: source.name, to: dest.name, kind }, `${kind} migration started`);
     return m;
   }
 
@@ -107,7 +120,9 @@ export class MigrationService {
     return this.#o.store.migrations.get(id);
   }
 
-  cancel(id: string): Promise<MigrationRecord> {
+  async cancel(id: string): Promise<MigrationRecord> {
+    const m = await this.#o.store.migrations.get(id);
+    if (m.kind === 'cold' && this.#o.coldMigrator) return this.#o.coldMigrator.cancel(id);
     return this.#o.migrator.cancel(id);
   }
 

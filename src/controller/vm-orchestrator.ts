@@ -15,6 +15,7 @@ import { CapacityError, StaleStateError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import type { LiveMigrator } from './live-migrator.js';
+import type { ColdMigrator } from './cold-migrator.js';
 
 /** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
 export interface ControllerVmSpec {
@@ -53,6 +54,7 @@ export class VmOrchestrator {
   #closed = false;
 
   #migrator: LiveMigrator | undefined;
+  #coldMigrator: ColdMigrator | undefined;
 
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
@@ -61,6 +63,11 @@ export class VmOrchestrator {
   /** The live migrator runs the `migrate-live` phase (it needs this orchestrator's store and agents, hence set after). */
   useMigrator(m: LiveMigrator): void {
     this.#migrator = m;
+  }
+
+  /** The cold migrator runs the `migrate` phase (a powered-off or suspended VM's files copied between hosts). */
+  useColdMigrator(m: ColdMigrator): void {
+    this.#coldMigrator = m;
   }
 
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
@@ -190,6 +197,8 @@ export class VmOrchestrator {
       }
       // Its addresses go back to their networks only once no QEMU holds them (idempotent, like the reservation's release).
       await this.#o.store.leases.release(vm.id);
+      // Its volumes outlive it: detached, their files stay on their host.
+      for (const v of await this.#o.store.volumes.list({ vmId: vm.id })) await this.#o.store.volumes.detach(v.id, vm.id);
       return 'done';
     }
     if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
@@ -220,6 +229,10 @@ export class VmOrchestrator {
         if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
         return 'done';
       }
+      case 'migrate':
+        if (!this.#coldMigrator) throw new UnsupportedError(phase, 'this controller has no cold migrator');
+        await this.#coldMigrator.drive(vm, this.#stopping.signal);
+        return 'done';
       case 'migrate-live':
         if (!this.#migrator) throw new UnsupportedError(phase, 'this controller has no live migrator');
         await this.#migrator.drive(vm, this.#stopping.signal);
@@ -232,7 +245,8 @@ export class VmOrchestrator {
 
   async #schedule(vm: Vm): Promise<PhaseOutcome> {
     const spec = vm.spec as unknown as ControllerVmSpec;
-    const demand = { ...spec.demand, networks: [] as string[] };
+    // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
+    const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
     for (let attempt = 0; attempt < 3; attempt++) {
       const hosts = await this.#o.store.hosts.list();
       const placed = placeVm(demand, hosts.map(hostViewOf), this.#o.policy);

@@ -27,6 +27,12 @@ export interface ContractEnv {
   waitBooted(vmId: string): Promise<void>;
   /** The guest's own uptime counter, in seconds. */
   guestUptime(vmId: string): Promise<number>;
+  /** A NIC to hot-plug (a TAP without a bridge), numbered `n` so that several differ in id, MAC, TAP and PCI slot. */
+  nic(n: number): Record<string, unknown> & { id: string; mac: string; ifname: string };
+  /** The MAC addresses of the guest's network interfaces (loopback's included for a real guest). */
+  guestMacs(vmId: string): Promise<string[]>;
+  /** Whether the host has this TAP; absent for drivers that make none. */
+  tapExists?(name: string): Promise<boolean>;
   cleanup(): Promise<void>;
 }
 
@@ -156,6 +162,44 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await assert.rejects(hv.detachDisk('c-disk', 'extra'), isValidation('diskId'));
       assert.equal((await hv.status('c-disk')).state, 'running');
       await hv.destroy('c-disk');
+    });
+
+    it('hot-plugs and unplugs a NIC: the guest sees it come and go; idempotent; a restarted driver still removes its TAP', async () => {
+      assert.equal(hv.capabilities.nicHotplug, true);
+      const attach = (id: string, nic: unknown): Promise<void> => hv.attachNic!(id, nic);
+      const detach = (id: string, nicId: string): Promise<void> => hv.detachNic!(id, nicId);
+      await hv.start(await env.spec('c-nic'));
+      await env.waitBooted('c-nic');
+      const nic = env.nic(1);
+      const macs = async (): Promise<string[]> => env.guestMacs('c-nic');
+      const seen = async (mac: string, want: boolean): Promise<void> => {
+        await pollUntil(`guest ${want ? 'sees' : 'lost'} ${mac}`, async () => ((await macs()).includes(mac) === want ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+      };
+      assert.ok(!(await macs()).includes(nic.mac));
+      await attach('c-nic', nic);
+      await attach('c-nic', nic); // the same NIC again: nothing to do
+      await seen(nic.mac, true);
+      if (env.tapExists) assert.equal(await env.tapExists(nic.ifname), true, 'the TAP was made');
+      await assert.rejects(attach('c-nic', { ...env.nic(2), id: nic.id }), isValidation('id'));
+      await assert.rejects(attach('c-nic', { ...env.nic(2), mac: nic.mac }), isValidation('mac'));
+      await assert.rejects(attach('c-nic', { ...env.nic(2), pciSlot: nic['pciSlot'] }), isValidation('pciSlot'));
+      await assert.rejects(attach('c-nic', { ...env.nic(2), mac: '53:54:00:00:00:01' }), isValidation('mac'));
+      await assert.rejects(attach('c-nope', env.nic(2)), VmNotFoundError);
+      await detach('c-nic', nic.id);
+      await detach('c-nic', nic.id); // already gone: nothing to do
+      await seen(nic.mac, false);
+      if (env.tapExists) assert.equal(await env.tapExists(nic.ifname), false, 'the TAP was removed');
+      assert.equal((await hv.status('c-nic')).state, 'running');
+
+      const second = env.nic(3);
+      await attach('c-nic', second);
+      await seen(second.mac, true);
+      hv = await env.reopen();
+      await hv.adopt();
+      await hv.pause('c-nic');
+      await assert.rejects(detach('c-nic', second.id), (err: unknown) => err instanceof VmStateError && err.state === 'paused');
+      await hv.destroy('c-nic');
+      if (env.tapExists) assert.equal(await env.tapExists(second.ifname), false, 'destroy after adoption removed the hot-plugged NIC\'s TAP');
     });
 
     it('a VM killed behind its back is reported crashed promptly, and calls fail fast', async () => {

@@ -43,7 +43,27 @@ export interface Hypervisor {
 
   attachDisk(vmId: string, disk: unknown, opts?: WaitOptions): Promise<void>;
   detachDisk(vmId: string, diskId: string, opts?: WaitOptions): Promise<void>;
+  /**
+   * Optional (`capabilities.nicHotplug`): hot-plugs a NIC (a NicSpec; for a
+   * TAP NIC the driver makes the TAP, as at start, and removes it on destroy).
+   * Idempotent: the same NIC again is a no-op; another NIC with its id, MAC,
+   * TAP or PCI slot is a ValidationError.
+   */
+  attachNic?(vmId: string, nic: unknown, opts?: WaitOptions): Promise<void>;
+  /** Optional: unplugs the NIC once the guest released it, then removes its TAP. Idempotent: a NIC that is not there is fine. */
+  detachNic?(vmId: string, nicId: string, opts?: WaitOptions): Promise<void>;
   stats(vmId: string, opts?: WaitOptions): Promise<VmStats>;
+
+  /**
+   * Optional (live storage migration): moves a running VM's disk to another
+   * file while the guest runs on. The guest stays on the old file until the
+   * copy is in sync and the switch-over is done; a failure or an abort leaves
+   * it there (the caller removes the file it made). The caller deletes the
+   * old file afterwards.
+   */
+  moveDisk?(vmId: string, diskId: string, move: DiskMove, opts?: DiskMoveOptions): Promise<void>;
+  /** Optional: the file a running VM's disk is now (it changes with `moveDisk`); undefined for a VM or disk the driver does not hold. */
+  diskPathOf?(vmId: string, diskId: string): string | undefined;
 
   /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
   consoleLogPath?(vmId: string): string;
@@ -63,6 +83,21 @@ export interface HypervisorCapabilities {
   readonly postCopy: boolean;
   readonly saveRestore: boolean;
   readonly diskHotplug: boolean;
+  /** `attachNic` / `detachNic` are there. */
+  readonly nicHotplug: boolean;
+}
+
+export interface DiskMove {
+  /** The new file, made by the caller: an overlay on the same base (`sync: top`) or an empty image of the disk's size (`full`). */
+  readonly path: string;
+  readonly sync: 'top' | 'full';
+  /** Copy rate cap, bytes per second. */
+  readonly speedBytes?: number | undefined;
+}
+
+export interface DiskMoveOptions extends WaitOptions {
+  /** Called while the copy runs: bytes copied of the disk's allocated length, and READY (in sync). */
+  readonly onProgress?: ((p: { offset: number; len: number; ready: boolean }) => void) | undefined;
 }
 
 export interface StartOptions extends WaitOptions {

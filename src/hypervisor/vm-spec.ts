@@ -30,6 +30,8 @@ export const diskSpecSchema = z.strictObject({
   cache: z.enum(['none', 'writeback', 'writethrough', 'directsync', 'unsafe']).default('writeback'),
   readOnly: z.boolean().default(false),
   bootIndex: z.number().int().min(0).max(64).optional(),
+  /** PCI slot on bus 0 (virtio only): fixed, so that a hot-plugged disk sits where the next boot or a migration destination puts it. */
+  pciSlot: z.number().int().min(2).max(31).optional(),
 });
 
 const tapNic = z.strictObject({
@@ -42,6 +44,8 @@ const tapNic = z.strictObject({
   bridge: ifname.optional(),
   /** 802.1Q VLAN: the TAP is an untagged access port of it on the (VLAN-filtering) bridge; needs `bridge`. */
   vlan: z.number().int().min(1).max(4094).optional(),
+  /** PCI slot of the device on bus 0: fixed, so that a hot-plugged NIC sits where a booted or migrated copy of the VM will have it. */
+  pciSlot: z.number().int().min(2).max(31).optional(),
 });
 
 const userNic = z.strictObject({
@@ -56,6 +60,8 @@ const userNic = z.strictObject({
   }, 'must be a CIDR inside 198.18.0.0/15, e.g. 198.18.250.0/24'),
   /** host loopback port → guest port forwards (TCP). */
   forwards: z.array(z.strictObject({ hostPort: port, guestPort: port, guestAddress: z.string().optional() })).max(16).default([]),
+  /** PCI slot of the device on bus 0: fixed, so that a hot-plugged NIC sits where a booted or migrated copy of the VM will have it. */
+  pciSlot: z.number().int().min(2).max(31).optional(),
 });
 
 export const nicSpecSchema = z.discriminatedUnion('kind', [tapNic, userNic]);
@@ -99,6 +105,15 @@ export const vmSpecSchema = z
       macs.add(n.mac);
       if (n.kind === 'tap' && n.vlan !== undefined && n.bridge === undefined) ctx.addIssue({ code: 'custom', path: ['nics', i, 'vlan'], message: 'a VLAN needs a bridge' });
     });
+    // Fixed PCI slots: one bus for disks and NICs.
+    const slots = new Set<number>();
+    const slotOnce = (list: 'disks' | 'nics', i: number, slot: number | undefined): void => {
+      if (slot === undefined) return;
+      if (slots.has(slot)) ctx.addIssue({ code: 'custom', path: [list, i, 'pciSlot'], message: `duplicate PCI slot ${slot}` });
+      slots.add(slot);
+    };
+    s.disks.forEach((d, i) => slotOnce('disks', i, d.pciSlot));
+    s.nics.forEach((n, i) => slotOnce('nics', i, n.pciSlot));
     if (s.boot.kind === 'disk' && s.disks.length === 0) ctx.addIssue({ code: 'custom', path: ['boot'], message: 'disk boot needs at least one disk' });
   });
 
@@ -107,6 +122,7 @@ export type VmSpec = Readonly<z.output<typeof vmSpecSchema>>;
 export type DiskSpec = Readonly<z.output<typeof diskSpecSchema>>;
 export type DiskSpecInput = z.input<typeof diskSpecSchema>;
 export type NicSpec = Readonly<z.output<typeof nicSpecSchema>>;
+export type NicSpecInput = z.input<typeof nicSpecSchema>;
 
 /** Turns zod's issues into ours: a dotted field path and a sentence. */
 export function zodIssues(err: z.ZodError): FieldIssue[] {
@@ -124,6 +140,13 @@ export function parseVmSpec(input: unknown): VmSpec {
 export function parseDiskSpec(input: unknown): DiskSpec {
   const r = diskSpecSchema.safeParse(input);
   if (!r.success) throw new ValidationError('disk spec', zodIssues(r.error));
+  return Object.freeze(r.data);
+}
+
+/** Validates one NIC for hot-plug. */
+export function parseNicSpec(input: unknown): NicSpec {
+  const r = nicSpecSchema.safeParse(input);
+  if (!r.success) throw new ValidationError('NIC spec', zodIssues(r.error));
   return Object.freeze(r.data);
 }
 

@@ -16,6 +16,7 @@ import { NetworksRepository } from './repositories/networks-repository.js';
 import { TemplatesRepository } from './repositories/templates-repository.js';
 import { UsersRepository } from './repositories/users-repository.js';
 import { VmsRepository } from './repositories/vms-repository.js';
+import { VolumesRepository } from './repositories/volumes-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -55,6 +56,7 @@ export interface Store {
   readonly leases: LeasesRepository;
   readonly migrations: MigrationsRepository;
   readonly events: EventsRepository;
+  readonly volumes: VolumesRepository;
   close(): Promise<void>;
 }
 
@@ -134,6 +136,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     leases: new LeasesRepository(ctx),
     migrations: new MigrationsRepository(ctx),
     events: new EventsRepository(ctx),
+    volumes: new VolumesRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

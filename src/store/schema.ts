@@ -184,6 +184,20 @@ export interface EventsTable {
   data: JsonText;
 }
 
+/** A data disk apart from any VM (see migrations/0003-volumes.ts). */
+export interface VolumesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  size_mib: number;
+  /** The host its file was made on (at its first attach); null until then. */
+  host_id: string | null;
+  vm_id: string | null;
+  /** Its place among its VM's volumes, 0-7; null when detached. */
+  slot: number | null;
+  created_at: IsoTime;
+}
+
 export interface Database {
   users: UsersTable;
   hosts: HostsTable;
@@ -196,6 +210,7 @@ export interface Database {
   leases: LeasesTable;
   migrations: MigrationsTable;
   events: EventsTable;
+  volumes: VolumesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

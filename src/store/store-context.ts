@@ -66,7 +66,7 @@ export function fromJson<T>(text: string | null, fallback: T): T {
 /** Throws NotFoundError unless a row with this id exists in `table`. */
 export async function requireExists(
   trx: Kysely<Database>,
-  table: 'users' | 'hosts' | 'vms' | 'templates' | 'networks',
+  table: 'users' | 'hosts' | 'vms' | 'templates' | 'networks' | 'volumes',
   id: string,
   resource: string,
 ): Promise<void> {

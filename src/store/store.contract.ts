@@ -9,6 +9,8 @@ import type { Host } from './repositories/hosts-repository.js';
 import type { User } from './repositories/users-repository.js';
 import { SHA, count, rejectsWith } from './store-contract-kit.js';
 import { vmAndLeaseContract } from './store-vm-contract.js';
+import { specLeaseContract } from './store-spec-lease-contract.js';
+import { volumeContract } from './store-volume-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -44,7 +46,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -247,6 +249,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     });
 
     vmAndLeaseContract(() => ({ store, owner, uniq, enabledHost }));
+    specLeaseContract(() => ({ store, owner, uniq, enabledHost }));
+    volumeContract(() => ({ store, owner, uniq, enabledHost }));
 
     it('events: ordered, resumable with listSince, JSON data round-trips', async () => {
       const start = await store.events.lastSeq();

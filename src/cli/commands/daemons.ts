@@ -8,6 +8,7 @@ import { runCliAction } from '../run-cli-action.js';
 import { daemonLogger, parseListen, untilStopped } from '../daemon-support.js';
 import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
+import { Failpoints } from '../../util/failpoints.js';
 
 interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
@@ -31,6 +32,8 @@ export function registerDaemonCommands(program: Command): void {
           advertiseUrl: o.advertiseUrl,
           heartbeatIntervalMs: Number(o.heartbeatMs),
           ...(o.postgres !== undefined ? { store: { kind: 'postgres' as const, connectionString: o.postgres } } : {}),
+          // Tests crash the controller at chosen points (see src/util/failpoints.ts); unset in normal use.
+          failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           logger,
         });
         const token = await ctl.bootstrapAdmin();

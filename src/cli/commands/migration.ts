@@ -3,6 +3,7 @@ import type { NuboClient } from '../../client/nubo-client.js';
 import { RemoteError } from '../../client/remote-error.js';
 import type { MigrationView } from '../../controller/api/api-schemas.js';
 import { ALL_MIGRATION_STAGES, MIGRATION_STAGE_DESCRIPTIONS } from '../../core/migration/migration-stage.js';
+import { COLD_MIGRATION_STAGES } from '../../core/migration/cold-migration-stage.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { route, shortId } from '../migration-format.js';
 import { printJson } from '../output.js';
@@ -36,8 +37,9 @@ const stageList = ALL_MIGRATION_STAGES.map((s) => `  ${s.padEnd(15)}${MIGRATION_
 export function registerMigrationCommands(program: Command): void {
   const migration = program
     .command('migration')
-    .description('live migrations: list, show, cancel (start one with `nubo vm migrate`)')
-    .addHelpText('after', `\nStages, in order (mirroring only for non-shared disks; aborting is the roll-back):\n${stageList}`);
+    .description('migrations (live, and cold for powered-off or suspended VMs): list, show, cancel (start one with `nubo vm migrate`)')
+    .addHelpText('after', `\nCold migration stages: ${COLD_MIGRATION_STAGES.join(' → ')} (aborting is the roll-back).\n` +
+      `Live migration stages, in order (mirroring only for non-shared disks; aborting is the roll-back):\n${stageList}`);
 
   const list = apiCommand(migration, 'list', 'list migrations, oldest first')
     .option('--vm <vm>', 'only migrations of this VM (name or id)')

@@ -23,7 +23,7 @@ export function printVmDetail(v: VmDetailView): void {
     ['actions', v.allowedActions.join(', ') || '-'],
     ['created', fmtTime(v.createdAt)],
     ['updated', fmtTime(v.updatedAt)],
-    ...v.nics.map((n, i): [string, string] => [`nic ${i}`, `${n.mac}${n.network !== null ? ` on ${n.network}` : ''}${n.address !== null ? ` ${n.address}` : ''}`]),
+    ...v.nics.map((n): [string, string] => [`nic ${n.index}`, `${n.mac}${n.network !== null ? ` on ${n.network}` : ''}${n.address !== null ? ` ${n.address}` : ''}`]),
   ]);
   process.stdout.write('\nhistory:\n');
   if (v.history.length === 0) {
@@ -32,4 +32,9 @@ export function printVmDetail(v: VmDetailView): void {
   }
   const rows = v.history.map((h) => [fmtTime(h.at), h.from ?? '-', h.to, h.action, dash(h.reason)]);
   process.stdout.write(renderTable(['AT', 'FROM', 'TO', 'ACTION', 'REASON'], rows));
+}
+
+/** A VM's NICs, by index. */
+export function printVmNics(v: VmDetailView): void {
+  printTable(['INDEX', 'NETWORK', 'ADDRESS', 'MAC'], v.nics.map((n) => [n.index, dash(n.network), dash(n.address), n.mac]));
 }

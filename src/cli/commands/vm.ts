@@ -7,6 +7,8 @@ import { runCliAction } from '../run-cli-action.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { registerVmActions } from './vm-actions.js';
 import { registerVmMigrate } from './vm-migrate.js';
+import { registerVmNic } from './vm-nic.js';
+import { registerVmDiskMove } from './vm-disk-move.js';
 import { printVmDetail, printVms } from './vm-output.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
@@ -18,7 +20,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   requirements?: string;
 }
 
-/** `nubo vm create|list|show|console`, the power actions and `migrate`. */
+/** `nubo vm create|list|show|console`, the power actions, `migrate`, `nic attach|detach` and `disk-move`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -79,4 +81,6 @@ export function registerVmCommands(program: Command): void {
 
   registerVmActions(vm);
   registerVmMigrate(vm);
+  registerVmNic(vm);
+  registerVmDiskMove(vm);
 }

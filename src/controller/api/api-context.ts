@@ -12,6 +12,7 @@ import type { MigrationService } from '../migration-service.js';
 import type { Views } from './views.js';
 import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
+import type { Vm } from '../../store/repositories/vms-repository.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -56,4 +57,14 @@ export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest
   const u = userOf(req);
   if (u.role !== 'admin' && r.ownerId !== u.id) throw new NotFoundError(resource, r.id);
   return r;
+}
+
+/** A VM the caller may see, by id or by (the caller's own, live) name. */
+export async function findVisibleVm(ctx: ApiContext, req: FastifyRequest, ref: string): Promise<Vm> {
+  const byId = await ctx.store.vms.get(ref).catch(() => undefined);
+  if (byId) return ensureVisible(req, 'vm', byId);
+  const u = userOf(req);
+  const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
+  if (byName.length !== 1) throw new NotFoundError('vm', ref);
+  return byName[0]!;
 }

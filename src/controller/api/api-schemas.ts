@@ -146,9 +146,23 @@ export const vmView = z.object({
 });
 export type VmView = z.infer<typeof vmView>;
 export const vmHistoryView = z.object({ from: vmStateSchema.nullable(), to: vmStateSchema, action: z.string(), reason: z.string().nullable(), at: z.string() });
-/** A NIC as admitted: its network (name) and leased address (CIDR), or neither for a NIC without a network. */
-export const vmNicView = z.object({ network: z.string().nullable(), address: z.string().nullable(), mac: z.string() });
+/** A NIC as admitted or attached: its network (name) and leased address (CIDR), or neither for a NIC without a network. */
+export const vmNicView = z.object({
+  /** The NIC's number for its life (what `DELETE /vms/{id}/nics/{index}` takes): detaching a NIC does not renumber the others. */
+  index: z.number().int(),
+  network: z.string().nullable(),
+  address: z.string().nullable(),
+  mac: z.string(),
+});
 export const vmDetailView = vmView.extend({ nics: z.array(vmNicView), history: z.array(vmHistoryView) });
+export const attachNicBody = z.strictObject({
+  /** Network, by name or id: the NIC gets a lease on it (address and MAC). */
+  network: z.string().min(1).max(64),
+  /** A free address of the network's range; default its lowest free one. */
+  address: ipv4Text.optional(),
+});
+export type AttachNicBody = z.input<typeof attachNicBody>;
+export const vmNicParams = z.object({ id, index: z.coerce.number().int().min(0).max(7) });
 export type VmDetailView = z.infer<typeof vmDetailView>;
 export const createVmBody = z.strictObject({
   name: name.optional(),

@@ -2,27 +2,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from './api-schemas.js';
-import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 
 /**
- * Live migration: starting one is an operator's action (admins; the source
+ * Migration (live, or cold for a VM at rest): starting one is an operator's action (admins; the source
  * and destination are hosts, which users do not see), watching one is
  * anyone's who can see the VM. Progress also streams as `migration.*` events.
  */
 export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['migrations'];
-  const findVm = async (req: FastifyRequest, ref: string): Promise<Vm> => {
-    const byId = await ctx.store.vms.get(ref).catch(() => undefined);
-    if (byId) return ensureVisible(req, 'vm', byId);
-    const u = userOf(req);
-    const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
-    if (byName.length !== 1) throw new NotFoundError('vm', ref);
-    return byName[0]!;
-  };
+  const findVm = (req: FastifyRequest, ref: string): Promise<Vm> => findVisibleVm(ctx, req, ref);
   const visible = async (req: FastifyRequest, m: MigrationRecord): Promise<MigrationRecord> => {
     const vm = await ctx.store.vms.get(m.vmId).catch(() => undefined);
     if (!vm) throw new NotFoundError('migration', m.id);
@@ -31,7 +24,18 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     return m;
   };
 
-  r.post('/api/v1/vms/:id/migrate', { schema: { tags, params: idParams, body: migrateVmBody, response: { 202: migrationView } } }, async (req, reply) => {
+  r.post('/api/v1/vms/:id/migrate', {
+    schema: {
+      tags,
+      summary: 'Migrate a VM to another host (admins)',
+      description:
+        'A running VM migrates live (kind `live`: pre-copy, the VM keeps running). A powered-off or suspended VM migrates cold (kind `cold`): ' +
+        'the destination agent copies its disk overlay, config drive and saved memory from the source agent, verifies them (sha256 on both sides) ' +
+        'and the VM stays powered off or suspended on the destination; of the policy only `maxBandwidthMiBps` and `timeoutS` apply to it. ' +
+        'Without `to` the placement rules choose the destination. A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`.',
+      params: idParams, body: migrateVmBody, response: { 202: migrationView },
+    },
+  }, async (req, reply) => {
     requireAdmin(req, 'migrating a VM');
     const vm = await findVm(req, req.params.id);
     const m = await ctx.migrations.start(vm.id, { to: req.body.to, policy: req.body.policy ?? {} });

@@ -98,7 +98,7 @@ export class Views {
       (spec.agent?.nics ?? []).map(async (n, i) => {
         const id = networks[i] ?? null;
         const network = id === null ? null : ((await this.store.networks.get(id).catch(() => undefined))?.name ?? id);
-        return { network, address: n.address ?? null, mac: n.mac };
+        return { index: n.index ?? i, network, address: n.address ?? null, mac: n.mac };
       }),
     );
     return {

@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
-import { ensureVisible, userOf, type ApiContext } from './api-context.js';
+import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
 import { planCreate } from '../../core/vm-actions.js';
-import { ConflictError, ExhaustedError, NotFoundError } from '../../store/store-errors.js';
+import { ConflictError, ExhaustedError } from '../../store/store-errors.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { JsonObject } from '../../store/store-context.js';
 import { findHost } from './host-routes.js';
@@ -13,15 +13,7 @@ import { findHost } from './host-routes.js';
 export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['vms'];
-  /** A visible VM by id or (the user's own) name. */
-  const findVm = async (req: FastifyRequest, ref: string): Promise<Vm> => {
-    const byId = await ctx.store.vms.get(ref).catch(() => undefined);
-    if (byId) return ensureVisible(req, 'vm', byId);
-    const u = userOf(req);
-    const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
-    if (byName.length !== 1) throw new NotFoundError('vm', ref);
-    return byName[0]!;
-  };
+  const findVm = (req: FastifyRequest, ref: string): Promise<Vm> => findVisibleVm(ctx, req, ref);
 
   r.get('/api/v1/vms', { schema: { tags, querystring: listVmsQuery, response: { 200: z.array(vmView) } } }, async (req) => {
     const u = userOf(req);

@@ -42,6 +42,12 @@ hypervisorContract('fake', async () => {
     async guestUptime(vmId) {
       return driver.uptimeSeconds(vmId);
     },
+    nic(n) {
+      return { kind: 'tap', id: `hot${n}`, mac: `52:54:00:00:20:${n.toString(16).padStart(2, '0')}`, ifname: `tx-hot${n}`, pciSlot: 0x10 + n };
+    },
+    async guestMacs(vmId) {
+      return driver.specOf(vmId).nics.map((n) => n.mac);
+    },
     async cleanup() {
       await rm(root, { recursive: true, force: true });
     },

@@ -1,7 +1,8 @@
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmRunState, VmStats, VmStatus } from '../hypervisor.js';
 import { VmExistsError, VmNotFoundError, VmStateError, HypervisorError } from '../hypervisor-errors.js';
-import { parseDiskSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
+import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
+import { nicConflicts } from '../nic-conflicts.js';
 import { checkDiskFile, checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import type { WaitOptions } from '../../util/deadline.js';
@@ -62,6 +63,7 @@ export class FakeDriver implements Hypervisor {
       postCopy: false,
       saveRestore: true,
       diskHotplug: true,
+      nicHotplug: true,
       ...opts.capabilities,
     });
   }
@@ -191,6 +193,21 @@ export class FakeDriver implements Hypervisor {
     const vm = this.#require(vmId, 'detach a disk from', ['running', 'paused']);
     if (!vm.spec.disks.some((d) => d.id === diskId)) throw new ValidationError('disk', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
     vm.spec = parseVmSpec({ ...vm.spec, disks: vm.spec.disks.filter((d) => d.id !== diskId) });
+  }
+
+  async attachNic(vmId: string, input: unknown, _opts?: WaitOptions): Promise<void> {
+    const nic = parseNicSpec(input);
+    const vm = this.#require(vmId, 'attach a NIC to', ['running', 'paused']);
+    const same = vm.spec.nics.find((n) => n.id === nic.id);
+    if (same !== undefined && JSON.stringify(same) === JSON.stringify(nic)) return;
+    const issues = nicConflicts(vm.spec, nic);
+    if (issues.length > 0) throw new ValidationError('NIC spec', issues);
+    vm.spec = parseVmSpec({ ...vm.spec, nics: [...vm.spec.nics, nic] });
+  }
+
+  async detachNic(vmId: string, nicId: string, _opts?: WaitOptions): Promise<void> {
+    const vm = this.#require(vmId, 'detach a NIC from', ['running']);
+    vm.spec = parseVmSpec({ ...vm.spec, nics: vm.spec.nics.filter((n) => n.id !== nicId) });
   }
 
   async stats(vmId: string, _opts?: WaitOptions): Promise<VmStats> {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildQemuArgv, diskDevices } from './build-qemu-argv.js';
+import { buildQemuArgv, diskDevices, nicDevices } from './build-qemu-argv.js';
+import { parseNicSpec } from '../vm-spec.js';
 import { parseVmSpec } from '../vm-spec.js';
 import { vmPaths } from './vm-paths.js';
 
@@ -88,4 +89,18 @@ test('the same spec gives the same argv (a migration destination depends on it)'
 test('writethrough cache turns the device write cache off; IDE disks get bus and unit', () => {
   const d = diskDevices({ id: 'x', path: '/a', format: 'raw', bus: 'ide', cache: 'writethrough', readOnly: false }, 3);
   assert.deepEqual(d.device, { driver: 'ide-hd', bus: 'ide.1', unit: 1, drive: 'd-x', id: 'x', 'write-cache': 'off' });
+});
+
+test('a NIC with a PCI slot gets that address; hot-plug uses the same backend and device as the command line', () => {
+  const tap = parseNicSpec({ kind: 'tap', id: 'nic2', mac: '52:54:00:00:00:03', ifname: 'nt1-2', bridge: 'br0', pciSlot: 0x12 });
+  const argv = buildQemuArgv(parseVmSpec({ ...spec, nics: [tap] }), { accel: 'tcg', paths });
+  assert.ok(after(argv, '-device').includes('virtio-net-pci,netdev=n-nic2,mac=52:54:00:00:00:03,id=nic2,romfile=,addr=0x12'));
+  const d = nicDevices(tap, 'tcg');
+  assert.equal(d.netdevArg, after(argv, '-netdev')[0]);
+  assert.deepEqual(d.netdev, { type: 'tap', id: 'n-nic2', ifname: 'nt1-2', script: 'no', downscript: 'no' });
+  assert.deepEqual(d.device, { driver: 'virtio-net-pci', netdev: 'n-nic2', mac: '52:54:00:00:00:03', id: 'nic2', romfile: '', addr: '0x12' });
+  assert.equal(nicDevices(tap, 'kvm').netdev['vhost'], true);
+  const user = nicDevices(parseNicSpec({ kind: 'user', id: 'u0', mac: '52:54:00:00:00:04', net: '198.18.250.0/24', forwards: [{ hostPort: 18080, guestPort: 80 }] }), 'tcg');
+  assert.deepEqual(user.netdev, { type: 'user', id: 'n-u0', net: '198.18.250.0/24', host: '198.18.250.2', restrict: true, hostfwd: [{ str: 'tcp:127.0.0.1:18080-198.18.250.15:80' }] });
+  assert.throws(() => parseVmSpec({ ...spec, nics: [tap, { ...tap, id: 'nic3', mac: '52:54:00:00:00:05', ifname: 'nt1-3' }] }), /duplicate PCI slot 18/);
 });

@@ -72,7 +72,7 @@ export function diskDevices(d: DiskSpec, ideIndex: number): DiskDevices {
   const common = { drive: `d-${d.id}`, id: d.id, 'write-cache': d.cache === 'writethrough' || d.cache === 'directsync' ? 'off' : 'on' };
   const boot = d.bootIndex === undefined ? {} : { bootindex: d.bootIndex };
   const bus =
-    d.bus === 'virtio' ? { driver: 'virtio-blk-pci' }
+    d.bus === 'virtio' ? { driver: 'virtio-blk-pci', ...(d.pciSlot !== undefined ? { addr: `0x${d.pciSlot.toString(16)}` } : {}) }
     : d.bus === 'scsi' ? { driver: 'scsi-hd', bus: 'scsi0.0' }
     : { driver: 'ide-hd', bus: `ide.${Math.floor(ideIndex / 2)}`, unit: ideIndex % 2 };
   return { fileNode, formatNode, device: { ...bus, ...common, ...boot } };
@@ -85,22 +85,46 @@ function diskArgs(d: DiskSpec, ideIndex: number): string[] {
   return ['-blockdev', JSON.stringify(fileNode), '-blockdev', JSON.stringify(formatNode), '-device', deviceArg];
 }
 
-function nicArgs(nic: NicSpec, accel: 'kvm' | 'tcg'): string[] {
+export interface NicDevices {
+  /** `-netdev` argument. */
+  readonly netdevArg: string;
+  /** `netdev_add` arguments: the same backend as `netdevArg`. */
+  readonly netdev: { readonly type: 'tap' | 'user'; readonly id: string } & Record<string, unknown>;
+  /** `-device` / `device_add` arguments. */
+  readonly device: { readonly driver: string; readonly id: string } & Record<string, string>;
+}
+
+/**
+ * Backend and guest device of one NIC: the command line and hot-plug over QMP
+ * are built from the same description, so a hot-plugged NIC is the device a
+ * migration destination or the next boot creates from the spec.
+ */
+export function nicDevices(nic: NicSpec, accel: 'kvm' | 'tcg'): NicDevices {
   const model = nic.model === 'virtio' ? 'virtio-net-pci' : 'e1000';
-  let netdev: string;
+  const id = `n-${nic.id}`;
+  let netdevArg: string;
+  let netdev: NicDevices['netdev'];
   if (nic.kind === 'tap') {
     // vhost-net only helps (and only works) with KVM.
-    netdev = `tap,id=n-${nic.id},ifname=${nic.ifname},script=no,downscript=no${accel === 'kvm' ? ',vhost=on' : ''}`;
+    const vhost = accel === 'kvm';
+    netdevArg = `tap,id=${id},ifname=${nic.ifname},script=no,downscript=no${vhost ? ',vhost=on' : ''}`;
+    netdev = { type: 'tap', id, ifname: nic.ifname, script: 'no', downscript: 'no', ...(vhost ? { vhost: true } : {}) };
   } else {
     const net = parseCidr(nic.net)!;
     const size = 2 ** (32 - net.prefix);
     const base = net.address - (net.address % size);
+    const fwds = nic.forwards.map((f) => `tcp:127.0.0.1:${f.hostPort}-${f.guestAddress ?? formatIpv4(base + 15)}:${f.guestPort}`);
     // restrict=on: the guest reaches nothing outside the VM but the forwarded ports.
-    netdev = `user,id=n-${nic.id},net=${formatIpv4(base)}/${net.prefix},host=${formatIpv4(base + 2)},restrict=on`;
-    for (const f of nic.forwards) {
-      netdev += `,hostfwd=tcp:127.0.0.1:${f.hostPort}-${f.guestAddress ?? formatIpv4(base + 15)}:${f.guestPort}`;
-    }
+    netdevArg = `user,id=${id},net=${formatIpv4(base)}/${net.prefix},host=${formatIpv4(base + 2)},restrict=on${fwds.map((f) => `,hostfwd=${f}`).join('')}`;
+    netdev = { type: 'user', id, net: `${formatIpv4(base)}/${net.prefix}`, host: formatIpv4(base + 2), restrict: true, ...(fwds.length > 0 ? { hostfwd: fwds.map((str) => ({ str })) } : {}) };
   }
   // romfile= drops the iPXE option ROM: nubo never network-boots, and it costs ~0.45 s of every boot under TCG.
-  return ['-netdev', netdev, '-device', `${model},netdev=n-${nic.id},mac=${nic.mac},id=${nic.id},romfile=`];
+  const device = { driver: model, netdev: id, mac: nic.mac, id: nic.id, romfile: '', ...(nic.pciSlot !== undefined ? { addr: `0x${nic.pciSlot.toString(16)}` } : {}) };
+  return { netdevArg, netdev, device };
+}
+
+function nicArgs(nic: NicSpec, accel: 'kvm' | 'tcg'): string[] {
+  const { netdevArg, device } = nicDevices(nic, accel);
+  const { driver, ...props } = device;
+  return ['-netdev', netdevArg, '-device', [driver, ...Object.entries(props).map(([k, v]) => `${k}=${v}`)].join(',')];
 }

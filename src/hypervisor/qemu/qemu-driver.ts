@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
+import type { DiskMove, DiskMoveOptions, Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
 import { HypervisorError, VmExistsError, VmNotFoundError, VmStateError } from '../hypervisor-errors.js';
-import { parseDiskSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
+import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
 import { checkDiskFile, checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
@@ -11,6 +11,9 @@ import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
 import { QmpClient } from './qmp-client.js';
 import { buildQemuArgv } from './build-qemu-argv.js';
 import { qmpHotplugDisk, qmpUnplugDisk } from './qmp-disk-hotplug.js';
+import { abandonDiskMoves, diskNodes, qmpMoveDisk } from './qmp-disk-move.js';
+import { qmpHotplugNic, qmpUnplugNic } from './qmp-nic-hotplug.js';
+import { nicConflicts } from '../nic-conflicts.js';
 import { qmpSaveState } from './qmp-save-state.js';
 import { mapRunState } from './map-run-state.js';
 import { vmPaths, type VmPaths } from './vm-paths.js';
@@ -85,6 +88,7 @@ export class QemuDriver implements Hypervisor {
       postCopy: kvm,
       saveRestore: true,
       diskHotplug: true,
+      nicHotplug: true,
     });
   }
 
@@ -257,6 +261,7 @@ export class QemuDriver implements Hypervisor {
       if (pid !== undefined && (await isQemuOf(pid, name))) {
         try {
           await this.#connect(vm, opts);
+          await this.#settleDiskMoves(vm, opts);
           this.#log.info({ vmId: name, pid }, 'vm adopted');
           continue;
         } catch (err) {
@@ -267,6 +272,23 @@ export class QemuDriver implements Hypervisor {
       }
     }
     return this.list(opts);
+  }
+
+  /** Adoption: a disk move the previous process left is finished (it had switched over) or undone; the record follows. */
+  async #settleDiskMoves(vm: LiveVm, opts: WaitOptions): Promise<void> {
+    const vmId = vm.record.spec.id;
+    const found = await abandonDiskMoves(this.#qmp(vm), vm.record.movedDisks ?? [], opt(opts, 30_000)).catch(() => []);
+    for (const a of found) {
+      if (a.pivoted && a.path !== '') {
+        const moved = new Set(vm.record.movedDisks ?? []);
+        if (moved.has(a.diskId)) moved.delete(a.diskId);
+        else moved.add(a.diskId);
+        const spec = parseVmSpec({ ...vm.record.spec, disks: vm.record.spec.disks.map((d) => (d.id === a.diskId ? { ...d, path: a.path } : d)) });
+        vm.record = { ...vm.record, spec, movedDisks: [...moved] };
+        await writeVmRecord(vm.paths.record, vm.record);
+      }
+      this.#log.warn({ vmId, diskId: a.diskId, pivoted: a.pivoted }, a.pivoted ? 'disk move of the previous driver process had switched over: finished' : 'disk move of the previous driver process undone');
+    }
   }
 
   async shutdown(vmId: string, opts: WaitOptions = {}): Promise<ShutdownResult> {
@@ -383,14 +405,111 @@ export class QemuDriver implements Hypervisor {
     const spec = vm.record.spec;
     if (!spec.disks.some((d) => d.id === diskId)) throw new ValidationError('disk', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
     try {
-      await qmpUnplugDisk(this.#qmp(vm), diskId, opt(opts, 30_000));
+      await qmpUnplugDisk(this.#qmp(vm), diskId, opt(opts, 30_000), diskNodes(diskId, (vm.record.movedDisks ?? []).includes(diskId)));
     } catch (err) {
       throw new HypervisorError(vmId, 'detach disk', `the guest did not release ${diskId}: ${errorMessage(err)}`, { cause: err });
     }
     const next: VmSpec = parseVmSpec({ ...spec, disks: spec.disks.filter((d) => d.id !== diskId) });
-    vm.record = { ...vm.record, spec: next };
+    vm.record = { ...vm.record, spec: next, movedDisks: (vm.record.movedDisks ?? []).filter((d) => d !== diskId) };
     await writeVmRecord(vm.paths.record, vm.record);
     this.#log.info({ vmId, diskId }, 'disk detached');
+  }
+
+  async moveDisk(vmId: string, diskId: string, move: DiskMove, opts: DiskMoveOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'move a disk of', ['running', 'paused'], opts);
+    const spec = vm.record.spec;
+    const disk = spec.disks.find((d) => d.id === diskId);
+    if (disk === undefined) throw new ValidationError('disk move', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
+    if (disk.readOnly) throw new ValidationError('disk move', [{ field: 'diskId', message: `disk ${diskId} is read-only; there is nothing to mirror` }]);
+    if (move.path === disk.path) throw new ValidationError('disk move', [{ field: 'path', message: `disk ${diskId} is already at ${move.path}` }]);
+    await checkDiskFile(move.path, this.#opts.allowedDirs);
+    const moved = new Set(vm.record.movedDisks ?? []);
+    const alternate = moved.has(diskId);
+    const direct = disk.cache === 'none' || disk.cache === 'directsync';
+    try {
+      await qmpMoveDisk(this.#qmp(vm), {
+        diskId,
+        from: diskNodes(diskId, alternate),
+        to: diskNodes(diskId, !alternate),
+        path: move.path,
+        format: disk.format,
+        cache: { direct, 'no-flush': disk.cache === 'unsafe' },
+        sync: move.sync,
+        speed: move.speedBytes,
+        onProgress: opts.onProgress,
+      }, { signal: opts.signal, timeoutMs: opts.timeoutMs });
+    } catch (err) {
+      throw new HypervisorError(vmId, 'disk move', errorMessage(err), { cause: err });
+    } finally {
+      // Whatever happened after the pivot, the record must say which file and nodes the guest uses now.
+      const nodes = await Promise.resolve().then(() => this.#qmp(vm).execute('query-named-block-nodes', { flat: true }, opt({}, 5_000))).catch(() => undefined);
+      const onNew = nodes?.some((n) => n['node-name'] === diskNodes(diskId, !alternate).format && n.file === move.path) === true
+        && !nodes.some((n) => n['node-name'] === diskNodes(diskId, alternate).format);
+      if (onNew) {
+        if (alternate) moved.delete(diskId);
+        else moved.add(diskId);
+        const next = parseVmSpec({ ...spec, disks: spec.disks.map((d) => (d.id === diskId ? { ...d, path: move.path } : d)) });
+        vm.record = { ...vm.record, spec: next, movedDisks: [...moved] };
+        await writeVmRecord(vm.paths.record, vm.record);
+        this.#log.info({ vmId, diskId, path: move.path }, 'disk moved');
+      }
+    }
+  }
+
+  diskPathOf(vmId: string, diskId: string): string | undefined {
+    return this.#vms.get(vmId)?.record.spec.disks.find((d) => d.id === diskId)?.path;
+  }
+
+  async attachNic(vmId: string, input: unknown, opts: WaitOptions = {}): Promise<void> {
+    const nic = parseNicSpec(input);
+    const vm = await this.#require(vmId, 'attach a NIC to', ['running', 'paused'], opts);
+    const spec = vm.record.spec;
+    const same = spec.nics.find((n) => n.id === nic.id);
+    if (same !== undefined && JSON.stringify(same) === JSON.stringify(nic)) return;
+    const issues = nicConflicts(spec, nic);
+    if (issues.length > 0) throw new ValidationError('NIC spec', issues);
+    const next = parseVmSpec({ ...spec, nics: [...spec.nics, nic] });
+    let tap: TapRef | undefined;
+    try {
+      if (nic.kind === 'tap') {
+        const t: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
+        await createTap(t, nic.bridge, opt(opts, 10_000), nic.vlan);
+        tap = t;
+        // Recorded once it exists (never before: the name might be another's), so destroy and adoption know it from here on.
+        vm.record = { ...vm.record, taps: [...vm.record.taps, t] };
+        await writeVmRecord(vm.paths.record, vm.record);
+      }
+      await qmpHotplugNic(this.#qmp(vm), nic, this.accel, opt(opts, 10_000));
+    } catch (err) {
+      if (tap !== undefined) {
+        const t = tap;
+        await deleteTap(t).catch(() => {});
+        vm.record = { ...vm.record, taps: vm.record.taps.filter((x) => x.name !== t.name || x.netns !== t.netns) };
+        await writeVmRecord(vm.paths.record, vm.record).catch(() => {});
+      }
+      throw new HypervisorError(vmId, 'attach NIC', errorMessage(err), { cause: err });
+    }
+    vm.record = { ...vm.record, spec: next };
+    await writeVmRecord(vm.paths.record, vm.record);
+    this.#log.info({ vmId, nicId: nic.id, mac: nic.mac, ...(tap ? { tap: tap.name } : {}) }, 'NIC attached');
+  }
+
+  async detachNic(vmId: string, nicId: string, opts: WaitOptions = {}): Promise<void> {
+    // Not from `paused`: the guest has to acknowledge the unplug, and a stopped guest cannot.
+    const vm = await this.#require(vmId, 'detach a NIC from', ['running'], opts);
+    const spec = vm.record.spec;
+    const nic = spec.nics.find((n) => n.id === nicId);
+    if (nic === undefined) return;
+    try {
+      await qmpUnplugNic(this.#qmp(vm), nicId, opt(opts, 30_000));
+    } catch (err) {
+      throw new HypervisorError(vmId, 'detach NIC', `the guest did not release ${nicId}: ${errorMessage(err)}`, { cause: err });
+    }
+    const tap = nic.kind === 'tap' ? vm.record.taps.find((t) => t.name === nic.ifname) : undefined;
+    if (tap !== undefined) await deleteTap(tap, opt(opts, 10_000));
+    vm.record = { ...vm.record, spec: parseVmSpec({ ...spec, nics: spec.nics.filter((n) => n.id !== nicId) }), taps: vm.record.taps.filter((t) => t !== tap) };
+    await writeVmRecord(vm.paths.record, vm.record);
+    this.#log.info({ vmId, nicId, ...(tap ? { tap: tap.name } : {}) }, 'NIC detached');
   }
 
   async stats(vmId: string, opts: WaitOptions = {}): Promise<VmStats> {

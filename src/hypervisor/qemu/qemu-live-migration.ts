@@ -18,6 +18,7 @@ import type { QmpMigrationCapability, QmpMigrationInfo, QmpMigrationParameters, 
 import type { VmMigrationRecord, VmRecord } from './vm-record.js';
 import { ensureTlsCreds, dropTlsCreds, TLS_IN_ID, TLS_OUT_ID } from './qmp-tls-creds.js';
 import { startNbdExports, stopNbdServer } from './qmp-nbd-export.js';
+import { diskNodes } from './qmp-disk-move.js';
 import { dropNbdNodes, endDiskMirrors, hasMirrorState, startDiskMirrors } from './qmp-disk-mirror.js';
 import { destinationProgress, mirrorJobs, sourceProgress } from './qmp-migration-progress.js';
 
@@ -103,6 +104,7 @@ export class QemuLiveMigration implements LiveMigration {
           tlsCreds: opts.tls ? TLS_OUT_ID : undefined,
           sync: opts.sync,
           speed: opts.maxBandwidthBytes,
+          sourceNode: (diskId) => diskNodes(diskId, (this.#host.record(vmId).movedDisks ?? []).includes(diskId)).format,
         }, o);
       } catch (err) {
         // startDiskMirrors removed what it added: the VM is as before, no migration under way.

@@ -11,6 +11,8 @@ export interface DiskMirrorTarget {
   readonly tlsCreds?: string | undefined;
   readonly sync: 'top' | 'full';
   readonly speed?: number | undefined;
+  /** The format node of a disk, when it is not `d-<disk>` (a disk that was moved: see qmp-disk-move.ts). */
+  readonly sourceNode?: ((diskId: string) => string) | undefined;
 }
 
 const NBD_PREFIX = 'nbd-';
@@ -38,7 +40,7 @@ export async function startDiskMirrors(qmp: QmpClient, t: DiskMirrorTarget, opts
       added.push(e.diskId);
       await qmp.execute('blockdev-mirror', {
         'job-id': mirrorJobId(e.diskId),
-        device: `d-${e.diskId}`,
+        device: t.sourceNode?.(e.diskId) ?? `d-${e.diskId}`,
         target: nbdNodeName(e.diskId),
         sync: t.sync,
         'auto-dismiss': false,

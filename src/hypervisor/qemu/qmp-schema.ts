@@ -123,6 +123,7 @@ export interface QmpCommands {
     result: Record<string, never>;
   };
   'block-job-cancel': { args: { device: string; force?: boolean }; result: Record<string, never> };
+  'block-job-complete': { args: { device: string }; result: Record<string, never> };
   'block-job-set-speed': { args: { device: string; speed: number }; result: Record<string, never> };
   'job-dismiss': { args: { id: string }; result: Record<string, never> };
   'nbd-server-start': { args: { addr: QmpSocketAddressLegacy; 'tls-creds'?: string }; result: Record<string, never> };
@@ -134,6 +135,8 @@ export interface QmpCommands {
   'qom-get': { args: { path: string; property: string }; result: string | number | boolean | null | Record<string, unknown> };
   'device_add': { args: Record<string, unknown> & { driver: string; id: string }; result: Record<string, never> };
   'device_del': { args: { id: string }; result: Record<string, never> };
+  'netdev_add': { args: Record<string, unknown> & { type: string; id: string }; result: Record<string, never> };
+  'netdev_del': { args: { id: string }; result: Record<string, never> };
   /** Forcibly shuts hanging network connections (NBD client nodes, the migration stream) so waiting requests fail at once. */
   'yank': { args: { instances: ({ type: 'block-node'; 'node-name': string } | { type: 'migration' } | { type: 'chardev'; id: string })[] }; result: Record<string, never> };
 }

@@ -13,6 +13,8 @@ export interface VmRecord {
   readonly startedAt: string;
   /** Set while the VM takes part in a live migration; QEMU cannot tell a restarted driver which side it is on. */
   readonly migration?: VmMigrationRecord | undefined;
+  /** Disks whose block nodes have the alternate names after a move (see qmp-disk-move.ts diskNodes). */
+  readonly movedDisks?: readonly string[] | undefined;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../schema.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-migration-reservation.js';
+import * as m0003 from './0003-volumes.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -12,6 +13,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001-initial': { up: (db) => m0001.up(db, dialect), down: (db) => m0001.down(db) },
     '0002-migration-reservation': { up: (db) => m0002.up(db), down: (db) => m0002.down(db) },
+    '0003-volumes': { up: (db) => m0003.up(db), down: (db) => m0003.down(db) },
   };
   return { getMigrations: async () => migrations };
 }

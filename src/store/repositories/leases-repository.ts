@@ -164,3 +164,45 @@ export async function takeFreeLease(ctx: StoreContext, trx: Kysely<Database>, ne
     .executeTakeFirstOrThrow();
   return Number(c.n);
 }
+
+/**
+ * Inside the caller's transaction: leases `address` of the network to the VM.
+ * Only a free address is taken (the UPDATE checks it, so of two transactions
+ * racing for it exactly one wins); NotFoundError when the network has no such
+ * address to lease (outside its range, or its gateway), ConflictError when
+ * the address is leased or held.
+ */
+export async function takeLeaseAt(ctx: StoreContext, trx: Kysely<Database>, networkId: string, address: string, vmId: string): Promise<Lease> {
+  const net = await trx
+    .selectFrom('networks')
+    .select('id')
+    .where('id', '=', networkId)
+    .$if(ctx.dialect === 'postgres', (q) => q.forShare())
+    .executeTakeFirst();
+  if (!net) throw new NotFoundError('network', networkId);
+  const row = await trx
+    .updateTable('leases')
+    .set({ state: 'leased', vm_id: vmId, updated_at: ctx.now() })
+    .where('network_id', '=', networkId)
+    .where('address', '=', address)
+    .where('state', '=', 'free')
+    .returningAll()
+    .executeTakeFirst();
+  if (row) return toLease(row);
+  const cur = await trx.selectFrom('leases').select(['state', 'vm_id']).where('network_id', '=', networkId).where('address', '=', address).executeTakeFirst();
+  if (!cur) throw new NotFoundError('lease', `${networkId}/${address}`);
+  throw new ConflictError('lease', 'address', address, cur.state === 'leased' ? `is already leased${cur.vm_id === vmId ? ' to this VM' : ''}` : `is ${cur.state}, not free`);
+}
+
+/** Inside the caller's transaction: frees `address` if it is leased to the VM; returns whether it was. */
+export async function releaseLeaseOf(ctx: StoreContext, trx: Kysely<Database>, vmId: string, networkId: string, address: string): Promise<boolean> {
+  const r = await trx
+    .updateTable('leases')
+    .set({ state: 'free', vm_id: null, updated_at: ctx.now() })
+    .where('network_id', '=', networkId)
+    .where('address', '=', address)
+    .where('vm_id', '=', vmId)
+    .where('state', '=', 'leased')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { z } from 'zod';
+import type { Database, VolumesTable } from '../schema.js';
+import { appendEvent, inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
+import { ConflictError, NotFoundError } from '../store-errors.js';
+import { fields, validateInput } from '../validate-input.js';
+
+export interface Volume {
+  readonly id: string;
+  readonly name: string;
+  readonly ownerId: string;
+  readonly sizeMib: number;
+  /** The host its file lives on (set at its first attach); null before. */
+  readonly hostId: string | null;
+  readonly vmId: string | null;
+  /** Its place among its VM's volumes (0-7); null when detached. */
+  readonly slot: number | null;
+  readonly createdAt: string;
+}
+
+/** The most volumes one VM may have attached. */
+export const MAX_VOLUMES_PER_VM = 8;
+/** The largest volume: 1 TiB. */
+export const MAX_VOLUME_MIB = 1024 * 1024;
+
+export const volumeNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 chars of a-z, 0-9 and - (a name, not a path)');
+
+const createSchema = z.object({
+  name: volumeNameSchema,
+  ownerId: fields.id,
+  sizeMib: z.number().int('must be a whole number of MiB').min(1, 'must be at least 1 MiB').max(MAX_VOLUME_MIB, `must be at most ${MAX_VOLUME_MIB} MiB`),
+});
+export type CreateVolumeInput = z.input<typeof createSchema>;
+
+function toVolume(r: VolumesTable): Volume {
+  return { id: r.id, name: r.name, ownerId: r.owner_id, sizeMib: Number(r.size_mib), hostId: r.host_id, vmId: r.vm_id, slot: r.slot === null ? null : Number(r.slot), createdAt: r.created_at };
+}
+
+/**
+ * Volumes and their attachments. Attaching picks the VM's lowest free slot
+ * and binds a volume that has no host yet to the VM's host, all under the
+ * row's lock, so that two attaches at once cannot both win.
+ */
+export class VolumesRepository {
+  constructor(private readonly ctx: StoreContext) {}
+
+  async create(input: CreateVolumeInput): Promise<Volume> {
+    const v = validateInput('volume', createSchema, input);
+    const row: VolumesTable = { id: randomUUID(), name: v.name, owner_id: v.ownerId, size_mib: v.sizeMib, host_id: null, vm_id: null, slot: null, created_at: this.ctx.now() };
+    await mapUniqueViolation(
+      inTransaction(this.ctx, async (trx) => {
+        await requireExists(trx, 'users', row.owner_id, 'user');
+        await trx.insertInto('volumes').values(row).execute();
+        await appendEvent(this.ctx, trx, { kind: 'volume.created', resource: 'volume', resourceId: row.id, data: { name: row.name, sizeMib: row.size_mib } });
+      }),
+      (cause) => new ConflictError('volume', 'name', v.name, 'already exists', { cause }),
+    );
+    return toVolume(row);
+  }
+
+  async get(id: string): Promise<Volume> {
+    const r = await this.ctx.db.selectFrom('volumes').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new NotFoundError('volume', id);
+    return toVolume(r);
+  }
+
+  async list(filter: { ownerId?: string | undefined; vmId?: string | undefined } = {}): Promise<Volume[]> {
+    const rows = await this.ctx.db
+      .selectFrom('volumes')
+      .selectAll()
+      .$if(filter.ownerId !== undefined, (q) => q.where('owner_id', '=', filter.ownerId!))
+      .$if(filter.vmId !== undefined, (q) => q.where('vm_id', '=', filter.vmId!))
+      .orderBy('name')
+      .execute();
+    return rows.map(toVolume);
+  }
+
+  /** Attaches the volume to the VM on `hostId` at the VM's lowest free slot; the volume's host becomes `hostId` if it had none. */
+  async attach(id: string, vmId: string, hostId: string): Promise<Volume> {
+    return inTransaction(this.ctx, async (trx) => {
+      const cur = await this.#lock(trx, id);
+      if (cur.vm_id !== null) throw new ConflictError('volume', 'name', cur.name, cur.vm_id === vmId ? 'is already attached to this VM' : 'is attached to another VM');
+      if (cur.host_id !== null && cur.host_id !== hostId) throw new ConflictError('volume', 'name', cur.name, 'lives on another host than the VM');
+      // The VM's row is locked too: two attaches to one VM pick their slots one after the other.
+      const vm = await trx.selectFrom('vms').select('id').where('id', '=', vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (!vm) throw new NotFoundError('vm', vmId);
+      await requireExists(trx, 'hosts', hostId, 'host');
+      const taken = new Set((await trx.selectFrom('volumes').select('slot').where('vm_id', '=', vmId).execute()).map((r) => Number(r.slot)));
+      let slot = 0;
+      while (taken.has(slot)) slot++;
+      if (slot >= MAX_VOLUMES_PER_VM) throw new ConflictError('volume', 'name', cur.name, `cannot be attached: the VM has ${MAX_VOLUMES_PER_VM} volumes, the most a VM may have`);
+      const row = await trx.updateTable('volumes').set({ vm_id: vmId, host_id: hostId, slot }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await appendEvent(this.ctx, trx, { kind: 'volume.attached', resource: 'volume', resourceId: id, data: { vmId, hostId, slot } });
+      return toVolume(row);
+    });
+  }
+
+  /** Detaches the volume from `vmId` (idempotent: a volume not attached to it is returned as it is). Its file stays on its host. */
+  async detach(id: string, vmId: string): Promise<Volume> {
+    return inTransaction(this.ctx, async (trx) => {
+      const cur = await this.#lock(trx, id);
+      if (cur.vm_id !== vmId) return toVolume(cur);
+      const row = await trx.updateTable('volumes').set({ vm_id: null, slot: null }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await appendEvent(this.ctx, trx, { kind: 'volume.detached', resource: 'volume', resourceId: id, data: { vmId } });
+      return toVolume(row);
+    });
+  }
+
+  /** Deletes a detached volume's record; refused while it is attached. */
+  async delete(id: string): Promise<void> {
+    await inTransaction(this.ctx, async (trx) => {
+      const cur = await this.#lock(trx, id);
+      if (cur.vm_id !== null) throw new ConflictError('volume', 'name', cur.name, 'is attached to a VM; detach it first');
+      await trx.deleteFrom('volumes').where('id', '=', id).execute();
+      await appendEvent(this.ctx, trx, { kind: 'volume.deleted', resource: 'volume', resourceId: id, data: { name: cur.name } });
+    });
+  }
+
+  async #lock(trx: Transaction<Database>, id: string): Promise<VolumesTable> {
+    const r = await trx.selectFrom('volumes').selectAll().where('id', '=', id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+    if (!r) throw new NotFoundError('volume', id);
+    return r;
+  }
+}

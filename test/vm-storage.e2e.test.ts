@@ -1,0 +1,234 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { AgentDaemon } from '../src/agent/agent-daemon.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { RemoteError } from '../src/client/remote-error.js';
+import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir } from '../src/util/nubo-home.js';
+import { freePort } from '../src/util/free-port.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
+import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
+
+// Live storage migration between one host's two datastores, and volumes, on
+// one host with an in-process agent and real QEMU (no lab). The guest reports
+// what it sees on its serial console every second: the checksum of a file it
+// wrote to its data disk (page cache dropped first, so it is read from the
+// disk it runs on now), its uptime, and its block devices.
+
+let image: TinyImage;
+let root: string;
+let sharedDir: string;
+let controller: ControllerDaemon;
+let agent: AgentDaemon;
+let api: NuboClient;
+let vmId: string;
+const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
+
+const USER_DATA = `#!/bin/sh
+dd if=/dev/urandom of=/data/blob bs=1M count=4 2>/dev/null
+sync
+while :; do
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  echo "PROBE $(md5sum /data/blob | cut -c1-32) $(cut -d' ' -f1 /proc/uptime) $(ls /sys/block | tr '\\n' ,)"
+  sleep 1
+done
+`;
+
+interface Probe { sum: string; uptime: number; blocks: string[] }
+
+async function probes(): Promise<Probe[]> {
+  const log = await api.vmConsole(vmId);
+  return [...log.matchAll(/^PROBE ([0-9a-f]{32}) ([0-9.]+) (\S*)\r?$/gm)].map((m) => ({ sum: m[1]!, uptime: Number(m[2]), blocks: m[3]!.split(',').filter(Boolean) }));
+}
+
+/** A probe the guest printed after this call (two after the count now: the first may have started before). */
+async function freshProbe(): Promise<Probe> {
+  const n = (await probes()).length;
+  return pollUntil('a fresh probe from the guest', async () => {
+    const p = await probes();
+    return p.length >= n + 2 ? p[p.length - 1] : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
+}
+
+const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const storeSpec = async (): Promise<ControllerVmSpec> => (await controller.store.vms.get(vmId)).spec as unknown as ControllerVmSpec;
+const localDisk = (): string => join(root, 'h1', 'vms', agentVmId(vmId), 'disk.qcow2');
+const sharedDisk = (): string => join(sharedDir, 'vms', agentVmId(vmId), 'disk.qcow2');
+
+async function waitMove(states: Set<string>): Promise<DiskMoveView> {
+  return pollUntil('disk move end', async () => {
+    const m = await api.getDiskMove(vmId);
+    states.add(m.state);
+    return m.state === 'copying' || m.state === 'ready' ? undefined : m;
+  }, { timeoutMs: 180_000, intervalMs: 100 });
+}
+
+async function rejects(p: Promise<unknown>, status: number, code: string, field?: string, match?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.equal(err.status, status, err.message);
+    assert.equal(err.code, code, err.message);
+    if (field !== undefined) assert.ok(((err.details['issues'] ?? []) as { field: string }[]).some((i) => i.field === field), `names ${field}: ${JSON.stringify(err.details)}`);
+    if (match) assert.match(err.message, match);
+    return true;
+  });
+}
+
+before(async () => {
+  image = await buildTinyImage({ cacheDir: imageCacheDir() });
+  root = await mkdtemp(join(tmpdir(), 'nubo-storage-'));
+  sharedDir = join(root, 'shared');
+  await mkdir(sharedDir);
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger });
+  const token = (await controller.bootstrapAdmin())!;
+  api = new NuboClient(controller.url, token);
+  const agentToken = randomBytes(24).toString('hex');
+  const port = await freePort();
+  await api.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${port}`, agentToken });
+  agent = await AgentDaemon.start({
+    name: 'h1', dataDir: join(root, 'h1'), runDir: join(root, 'run'), sharedDir, listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
+  });
+  // Enabled, and its heartbeat has told the controller about the shared datastore.
+  await pollUntil('host h1 enabled with a shared datastore', async () => {
+    const h = await controller.store.hosts.get((await api.getHost('h1')).id);
+    return h.state === 'enabled' && (h.usage as { migration?: { sharedDatastore?: boolean } } | null)?.migration?.sharedDatastore === true ? true : undefined;
+  }, { timeoutMs: 20_000 });
+  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
+  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
+  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  const vm = await api.createVm({ template: 'tiny', name: 'mover', userData: USER_DATA });
+  vmId = vm.id;
+  await pollUntil('VM running', async () => {
+    const v = await api.getVm(vmId);
+    if (v.state === 'failed') throw new Error(`VM failed: ${v.stateReason}`);
+    return v.state === 'running' ? true : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 250 });
+  await pollUntil('first probe', async () => ((await probes()).length > 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+});
+
+after(async () => {
+  for (const vm of await api.listVms().catch(() => [])) {
+    if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
+  }
+  await controller.orchestrator.idle();
+  await agent.stop();
+  await controller.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+test('a running VM\'s disk moves local → shared → local: same data, old file gone, no reboot, store follows', async () => {
+  const first = await freshProbe();
+  assert.ok(await exists(localDisk()));
+  const eventsBefore = (await api.listEvents(0)).length;
+
+  for (const [from, to, oldFile, newFile] of [['local', 'shared', localDisk(), sharedDisk()], ['shared', 'local', sharedDisk(), localDisk()]] as const) {
+    const began = Date.now();
+    const started = await api.moveDisk(vmId, { datastore: to });
+    assert.deepEqual([started.state, started.from, started.to, started.sync, started.host], ['copying', from, to, 'top', 'h1']);
+    const states = new Set<string>();
+    const end = await waitMove(states);
+    assert.equal(end.state, 'done', JSON.stringify(end));
+    assert.ok(end.len > 0 && end.offset === end.len, `progress ${end.offset}/${end.len}`);
+    logger.info({ from, to, ms: Date.now() - began, bytes: end.len }, 'disk moved');
+    process.stdout.write(`# disk move ${from} → ${to}: ${Date.now() - began} ms, ${end.len} bytes mirrored\n`);
+
+    assert.equal(await exists(oldFile), false, `old disk ${oldFile} deleted`);
+    assert.ok(await exists(newFile), `new disk ${newFile} there`);
+    if (to === 'local') assert.equal(await exists(join(sharedDir, 'vms', agentVmId(vmId))), false, 'nothing left in the shared datastore');
+    const spec = await storeSpec();
+    assert.equal(spec.agent.disk.datastore, to);
+    assert.equal(spec.demand.datastore, to === 'shared' ? 'shared' : undefined);
+    assert.equal(spec.demand.diskMiB === 0, to === 'shared', `demand diskMiB ${spec.demand.diskMiB}`);
+    assert.equal((await api.getVm(vmId)).state, 'running');
+
+    const after = await freshProbe();
+    assert.equal(after.sum, first.sum, 'the file written before the move reads the same from the new disk');
+    assert.ok(after.uptime > first.uptime, `uptime went on (${first.uptime} → ${after.uptime}): no reboot`);
+  }
+  const log = await api.vmConsole(vmId);
+  assert.equal(log.split('NUBO-READY').length - 1, 1, 'the guest booted once');
+  const moves = (await api.listEvents(0)).slice(eventsBefore).filter((e) => e.kind === 'vm.disk-move').map((e) => (e.data as { state: string }).state);
+  assert.deepEqual(moves, ['started', 'done', 'started', 'done']);
+});
+
+test('bad disk moves are refused naming the problem, and change nothing', async () => {
+  const before = [await storeSpec(), await exists(localDisk()), await exists(sharedDisk())];
+  await rejects(api.moveDisk(vmId, { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore', /already on the local datastore/);
+  await rejects(api.moveDisk(vmId, { datastore: 'nfs' as 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
+  await rejects(api.moveDisk(vmId, {} as { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
+  await rejects(api.moveDisk(vmId, { datastore: 'shared', speed: 3 } as { datastore: 'shared' }), 400, 'VALIDATION_FAILED');
+  await rejects(api.moveDisk('no-such-vm', { datastore: 'shared' }), 404, 'NOT_FOUND');
+  assert.deepEqual([await storeSpec(), await exists(localDisk()), await exists(sharedDisk())], before);
+});
+
+test('a cancelled move leaves the VM on its old disk and deletes the new file', async () => {
+  const first = await freshProbe();
+  const spec = await storeSpec();
+  // 1 MiB/s over the guest's ~4 MiB of own blocks: seconds to cancel in.
+  await api.moveDisk(vmId, { datastore: 'shared', maxBandwidthMiBps: 1 });
+  await rejects(api.moveDisk(vmId, { datastore: 'shared' }), 409, 'CONFLICT', undefined, /disk move under way/);
+  await pollUntil('some progress', async () => ((await api.getDiskMove(vmId)).offset > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+  const end = await api.cancelDiskMove(vmId);
+  assert.equal(end.state, 'cancelled', JSON.stringify(end));
+  assert.ok(await exists(localDisk()), 'the old disk stays');
+  assert.equal(await exists(join(sharedDir, 'vms', agentVmId(vmId))), false, 'the new disk is deleted');
+  assert.deepEqual(await storeSpec(), spec, 'the store is unchanged');
+  const after = await freshProbe();
+  assert.equal(after.sum, first.sum);
+  assert.ok(after.uptime > first.uptime);
+  // Nothing of the cancelled attempt (job, block nodes, files) is in the way of the next move.
+  await api.moveDisk(vmId, { datastore: 'shared' });
+  assert.equal((await waitMove(new Set())).state, 'done');
+  assert.equal((await freshProbe()).sum, first.sum);
+  assert.equal(await exists(localDisk()), false);
+});
+
+test('volumes: created, hot-plugged into the running guest, refused deletion while attached, detached, deleted', async () => {
+  const before = (await freshProbe()).blocks;
+  const vol = await api.createVolume({ name: 'scratch', sizeMiB: 16 });
+  assert.deepEqual([vol.state, vol.host, vol.vm, vol.slot, vol.sizeMiB], ['available', null, null, null, 16]);
+
+  // Bad input: nothing is written.
+  const listed = await api.listVolumes();
+  await rejects(api.createVolume({ name: '../etc/passwd', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
+  await rejects(api.createVolume({ name: '/tmp/x', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
+  await rejects(api.createVolume({ name: 'zero', sizeMiB: 0 }), 400, 'VALIDATION_FAILED', 'sizeMiB');
+  await rejects(api.createVolume({ name: 'scratch', sizeMiB: 16 }), 409, 'CONFLICT');
+  await rejects(api.attachVolume(vmId, { volume: 'nope' }), 404, 'NOT_FOUND');
+  assert.deepEqual(await api.listVolumes(), listed);
+
+  const attached = await api.attachVolume(vmId, { volume: 'scratch' });
+  assert.deepEqual([attached.state, attached.host, attached.vm, attached.slot], ['attached', 'h1', vmId, 0]);
+  const file = join(root, 'h1', 'volumes', `${vol.id}.qcow2`);
+  assert.ok(await exists(file), 'the file is made on the host at the first attach');
+  const seen = await pollUntil('the guest sees the volume', async () => {
+    const p = await freshProbe();
+    return p.blocks.length === before.length + 1 ? p.blocks : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 500 });
+  const added = seen.filter((b) => !before.includes(b));
+  assert.equal(added.length, 1);
+  assert.match(added[0]!, /^vd[a-z]$/);
+  assert.deepEqual((await storeSpec()).agent.volumes, [{ id: vol.id, slot: 0, sizeMiB: 16 }]);
+
+  await rejects(api.deleteVolume('scratch'), 409, 'CONFLICT', undefined, /attached to VM mover/);
+  await rejects(api.attachVolume(vmId, { volume: 'scratch' }), 409, 'CONFLICT', undefined, /already attached/);
+  assert.ok(await exists(file));
+
+  const detached = await api.detachVolume(vmId, 'scratch');
+  assert.deepEqual([detached.state, detached.vm, detached.slot, detached.host], ['available', null, null, 'h1']);
+  await pollUntil('the guest lost the volume', async () => ((await freshProbe()).blocks.includes(added[0]!) ? undefined : true), { timeoutMs: 60_000, intervalMs: 500 });
+  assert.equal((await storeSpec()).agent.volumes, undefined);
+
+  await api.deleteVolume('scratch');
+  assert.equal(await exists(file), false, 'the file is deleted with the volume');
+  assert.deepEqual(await api.listVolumes(), []);
+});
