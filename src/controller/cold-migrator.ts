@@ -12,7 +12,8 @@ import type { MigrationRecord } from '../store/repositories/migrations-repositor
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { sleep } from '../util/deadline.js';
-import { MigrationAbortedError, MigrationLostError, MigrationNotCancellableError } from './migration-errors.js';
+import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
+import { MigrationRuns } from './migration-runs.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
 
 export interface ColdMigratorOptions {
@@ -25,8 +26,6 @@ export interface ColdMigratorOptions {
   readonly unreachableGraceMs?: number | undefined;
 }
 
-/** The user (or the overall timeout) asked to stop: a cause, not a fault. */
-class CancelRequest extends Error {}
 
 interface Ends {
   readonly m: MigrationRecord;
@@ -53,12 +52,11 @@ const notFound = (err: unknown): boolean => err instanceof RemoteError && (err.c
  */
 export class ColdMigrator {
   readonly #o: ColdMigratorOptions;
-  /** Migrations started by this process; any other unfinished one is a restart's to resolve. */
-  readonly #started = new Set<string>();
-  readonly #cancels = new Map<string, AbortController>();
+  readonly #runs: MigrationRuns;
 
   constructor(o: ColdMigratorOptions) {
     this.#o = o;
+    this.#runs = new MigrationRuns({ store: o.store, logger: o.logger, kind: 'cold', action: 'migrate' });
   }
 
   /**
@@ -67,29 +65,19 @@ export class ColdMigrator {
    * anywhere: it ends, freeing its reservation.
    */
   async sweepUnstarted(): Promise<void> {
-    for (const m of await this.#o.store.migrations.listUnfinished()) {
-      if (m.kind !== 'cold') continue;
-      const vm = await this.#o.store.vms.get(m.vmId);
-      if (vm.state === 'migrating' && vm.operation?.action === 'migrate') continue;
-      await this.#o.store.migrations.finish(m.id, { state: 'aborted', reason: 'the controller stopped before the migration began' });
-      this.#o.logger.warn({ migrationId: m.id, vmId: m.vmId }, 'unstarted cold migration ended');
-    }
+    await this.#runs.sweepUnstarted();
   }
 
   /** Marks a migration as begun here (before the VM's operation is kicked). */
   begun(migrationId: string): void {
-    this.#started.add(migrationId);
+    this.#runs.begun(migrationId);
   }
 
   /** Asks a running cold migration to stop before its commit. */
-  async cancel(migrationId: string, reason = 'cancelled by the user'): Promise<MigrationRecord> {
-    const m = await this.#o.store.migrations.get(migrationId);
-    if (m.state !== 'running') throw new MigrationNotCancellableError(migrationId, `it already ended (${m.state})`);
-    if (m.stage === 'committed' || m.stage === 'cleaned') throw new MigrationNotCancellableError(migrationId, `it is past its commit (${m.stage}); it finishes on the destination`);
-    const c = this.#cancels.get(migrationId);
-    if (!c) throw new MigrationNotCancellableError(migrationId, 'it is not being driven by this controller right now');
-    c.abort(new CancelRequest(reason));
-    return m;
+  cancel(migrationId: string, reason = 'cancelled by the user'): Promise<MigrationRecord> {
+    return this.#runs.cancel(migrationId, reason, (m) =>
+      m.stage === 'committed' || m.stage === 'cleaned' ? `it is past its commit (${m.stage}); it finishes on the destination` : undefined,
+    );
   }
 
   /**
@@ -102,13 +90,11 @@ export class ColdMigrator {
     if (!m || m.kind !== 'cold') throw new MigrationAbortedError(m?.id ?? '-', 'the VM has no running cold migration record');
     const srcHost = await this.#o.store.hosts.get(m.sourceHostId);
     const ends: Ends = { m, src: this.#o.agentFor(srcHost), dst: this.#o.agentFor(await this.#o.store.hosts.get(m.destHostId)), srcUrl: srcHost.agentUrl, id: agentVmId(vm.id) };
-    const cancel = new AbortController();
-    this.#cancels.set(m.id, cancel);
-    const signal = AbortSignal.any([stopping, cancel.signal]);
-    try {
-      if (!this.#started.has(m.id)) {
+    return this.#runs.run(m.id, async (cancel, resumed) => {
+      const signal = AbortSignal.any([stopping, cancel.signal]);
+      if (resumed) {
         this.#o.logger.warn({ migrationId: m.id, vmId: vm.id, stage: m.stage }, 'resuming an unfinished cold migration: asking both agents');
-        return await this.#resolve(ends, `the controller restarted during ${m.stage}`, stopping);
+        return this.#resolve(ends, `the controller restarted during ${m.stage}`, stopping);
       }
       try {
         await this.#run(ends, vm, signal, stopping);
@@ -118,10 +104,7 @@ export class ColdMigrator {
         this.#o.logger.warn({ migrationId: m.id, vmId: vm.id, err }, 'cold migration step failed');
         await this.#resolve(ends, cause, stopping, cancel.signal.aborted);
       }
-    } finally {
-      this.#cancels.delete(m.id);
-      this.#started.delete(m.id);
-    }
+    });
   }
 
   async #stage(m: MigrationRecord, stage: ColdMigrationStage, data?: JsonObject): Promise<MigrationRecord> {

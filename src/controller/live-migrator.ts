@@ -13,7 +13,8 @@ import type { MigrationRecord } from '../store/repositories/migrations-repositor
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { pollUntil, sleep } from '../util/deadline.js';
-import { MigrationAbortedError, MigrationLostError, MigrationNotCancellableError } from './migration-errors.js';
+import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
+import { CancelRequest, MigrationRuns } from './migration-runs.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
 import type { Failpoints } from '../util/failpoints.js';
 
@@ -29,8 +30,6 @@ export interface LiveMigratorOptions {
   readonly failpoints?: Failpoints | undefined;
 }
 
-/** The user (or the overall timeout) asked to stop: a cause, not a fault. */
-class CancelRequest extends Error {}
 
 /** Nothing safe could be done yet: ask both agents again. */
 class RetryDecision extends Error {}
@@ -51,12 +50,11 @@ interface Ends {
  */
 export class LiveMigrator {
   readonly #o: LiveMigratorOptions;
-  /** Migrations started by this process; any other unfinished one is a restart's to resolve. */
-  readonly #started = new Set<string>();
-  readonly #cancels = new Map<string, AbortController>();
+  readonly #runs: MigrationRuns;
 
   constructor(o: LiveMigratorOptions) {
     this.#o = o;
+    this.#runs = new MigrationRuns({ store: o.store, logger: o.logger, kind: 'live', action: 'migrate-live' });
   }
 
   /**
@@ -65,30 +63,21 @@ export class LiveMigrator {
    * writes) made no side effect on any agent: it ends, freeing its room.
    */
   async sweepUnstarted(): Promise<void> {
-    for (const m of await this.#o.store.migrations.listUnfinished()) {
-      if (m.kind !== 'live') continue;
-      const vm = await this.#o.store.vms.get(m.vmId);
-      if (vm.state === 'migrating' && vm.operation?.action === 'migrate-live') continue;
-      await this.#o.store.migrations.finish(m.id, { state: 'aborted', reason: 'the controller stopped before the migration began' });
-      this.#o.logger.warn({ migrationId: m.id, vmId: m.vmId }, 'unstarted migration ended');
-    }
+    await this.#runs.sweepUnstarted();
   }
 
   /** Marks a migration as begun here (before the VM's operation is kicked). */
   begun(migrationId: string): void {
-    this.#started.add(migrationId);
+    this.#runs.begun(migrationId);
   }
 
   /** Asks a running migration to stop before its commit. */
-  async cancel(migrationId: string, reason = 'cancelled by the user'): Promise<MigrationRecord> {
-    const m = await this.#o.store.migrations.get(migrationId);
-    if (m.state !== 'running') throw new MigrationNotCancellableError(migrationId, `it already ended (${m.state})`);
-    if (['committed', 'activated', 'cleaned'].includes(m.stage)) throw new MigrationNotCancellableError(migrationId, `it is past its commit (${m.stage}); it finishes on the destination`);
-    if (m.journal.some((j) => j.stage === 'postcopy')) throw new MigrationNotCancellableError(migrationId, 'it switched to post-copy: the guest runs on the destination already');
-    const c = this.#cancels.get(migrationId);
-    if (!c) throw new MigrationNotCancellableError(migrationId, 'it is not being driven by this controller right now');
-    c.abort(new CancelRequest(reason));
-    return m;
+  cancel(migrationId: string, reason = 'cancelled by the user'): Promise<MigrationRecord> {
+    return this.#runs.cancel(migrationId, reason, (m) => {
+      if (['committed', 'activated', 'cleaned'].includes(m.stage)) return `it is past its commit (${m.stage}); it finishes on the destination`;
+      if (m.journal.some((j) => j.stage === 'postcopy')) return 'it switched to post-copy: the guest runs on the destination already';
+      return undefined;
+    });
   }
 
   /**
@@ -107,13 +96,11 @@ export class LiveMigrator {
       dst: this.#o.agentFor(await this.#o.store.hosts.get(m.destHostId)),
       id: agentVmId(vm.id),
     };
-    const cancel = new AbortController();
-    this.#cancels.set(m.id, cancel);
-    const signal = AbortSignal.any([stopping, cancel.signal]);
-    try {
-      if (!this.#started.has(m.id)) {
+    return this.#runs.run(m.id, async (cancel, resumed) => {
+      const signal = AbortSignal.any([stopping, cancel.signal]);
+      if (resumed) {
         this.#o.logger.warn({ migrationId: m.id, vmId: vm.id, stage: m.stage }, 'resuming an unfinished migration: asking both agents');
-        return await this.#resolve(ends, `the controller restarted during ${m.stage}`, stopping);
+        return this.#resolve(ends, `the controller restarted during ${m.stage}`, stopping);
       }
       try {
         await this.#run(ends, vm, signal, stopping);
@@ -124,10 +111,7 @@ export class LiveMigrator {
         // A user's cancel and the convergence policy's abort are decisions, not faults: the record says aborted.
         await this.#resolve(ends, cause, stopping, cancel.signal.aborted || err instanceof CancelRequest);
       }
-    } finally {
-      this.#cancels.delete(m.id);
-      this.#started.delete(m.id);
-    }
+    });
   }
 
   async #stage(m: MigrationRecord, stage: MigrationStage, data?: JsonObject): Promise<MigrationRecord> {
