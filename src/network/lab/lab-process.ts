@@ -40,6 +40,11 @@ export async function isLabProcess(p: LabProcess): Promise<boolean> {
   }
 }
 
+async function hasExited(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || /^\d+ \(.*\) [ZX] /.test(stat);
+}
+
 /** SIGTERM by exact pid (only if it is still ours), SIGKILL if it outlives `graceMs`; resolves when it is gone. */
 export async function stopLabProcess(p: LabProcess, graceMs = 10_000): Promise<void> {
   if (!(await isLabProcess(p))) return;
@@ -77,7 +82,9 @@ export async function waitForLog(p: LabProcess, pattern: RegExp, from: number, t
     const text = (await readFile(file).catch(() => Buffer.alloc(0))).subarray(from).toString('utf8');
     const m = pattern.exec(text);
     if (m) return m[1] ?? m[0];
-    if (!(await isLabProcess(p))) throw new Error(`process ${p.pid} exited; see ${file}:\n${text.slice(-1500)}`);
+    // Exited means gone or a zombie: just after the spawn the child may not have exec'd yet and still shows
+    // its parent's command line, so the marker check of isLabProcess would call a starting process dead.
+    if (await hasExited(p.pid)) throw new Error(`process ${p.pid} exited; see ${file}:\n${text.slice(-1500)}`);
     return undefined;
   }, { timeoutMs, intervalMs: 100, signal });
 }
