@@ -121,6 +121,17 @@ export class LeasesRepository {
   }
 }
 
+/** The network must exist, and must not be deleted while this transaction takes one of its leases. */
+async function shareNetwork(ctx: StoreContext, trx: Kysely<Database>, networkId: string): Promise<void> {
+  const net = await trx
+    .selectFrom('networks')
+    .select('id')
+    .where('id', '=', networkId)
+    .$if(ctx.dialect === 'postgres', (q) => q.forShare())
+    .executeTakeFirst();
+  if (!net) throw new NotFoundError('network', networkId);
+}
+
 /**
  * Inside the caller's transaction: leases the lowest free address of the
  * network to the VM (which must exist). One UPDATE picks and takes the row, so
@@ -131,13 +142,7 @@ export class LeasesRepository {
  * locked by allocations in flight, so the caller may retry).
  */
 export async function takeFreeLease(ctx: StoreContext, trx: Kysely<Database>, networkId: string, vmId: string): Promise<Lease | number> {
-  const net = await trx
-    .selectFrom('networks')
-    .select('id')
-    .where('id', '=', networkId)
-    .$if(ctx.dialect === 'postgres', (q) => q.forShare())
-    .executeTakeFirst();
-  if (!net) throw new NotFoundError('network', networkId);
+  await shareNetwork(ctx, trx, networkId);
   const row = await trx
     .updateTable('leases')
     .set({ state: 'leased', vm_id: vmId, updated_at: ctx.now() })
@@ -173,13 +178,7 @@ export async function takeFreeLease(ctx: StoreContext, trx: Kysely<Database>, ne
  * the address is leased or held.
  */
 export async function takeLeaseAt(ctx: StoreContext, trx: Kysely<Database>, networkId: string, address: string, vmId: string): Promise<Lease> {
-  const net = await trx
-    .selectFrom('networks')
-    .select('id')
-    .where('id', '=', networkId)
-    .$if(ctx.dialect === 'postgres', (q) => q.forShare())
-    .executeTakeFirst();
-  if (!net) throw new NotFoundError('network', networkId);
+  await shareNetwork(ctx, trx, networkId);
   const row = await trx
     .updateTable('leases')
     .set({ state: 'leased', vm_id: vmId, updated_at: ctx.now() })
