@@ -14,6 +14,7 @@ export const WAIT_TARGET = Object.freeze({
   reboot: 'running',
   poweroff: 'poweroff',
   suspend: 'suspended',
+  stop: 'stopped',
   terminate: 'terminated',
 } as const satisfies Record<string, VmState>);
 

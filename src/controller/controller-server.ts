@@ -16,6 +16,7 @@ import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { userView } from './api/api-schemas.js';
 import { userOf } from './api/api-context.js';
+import { registerTransferRoutes } from '../agent/transfer-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -72,6 +73,8 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerMigrationRoutes(app, ctx);
   registerEventRoutes(app, ctx, closing.signal);
   registerInternalRoutes(app, ctx);
+  // Agents resuming a stopped VM pull its files from here exactly as from a peer agent in a cold migration (outside /api/: the offer's token, not a user's).
+  registerTransferRoutes(app, ctx.systemOffers);
   app.get('/api/v1/users/me', { schema: { tags: ['users'], response: { 200: userView } } }, async (req) => {
     const u = userOf(req);
     return { id: u.id, name: u.name, role: u.role, createdAt: u.createdAt };

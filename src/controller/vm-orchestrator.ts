@@ -11,11 +11,12 @@ import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
-import { CapacityError, StaleStateError } from '../store/store-errors.js';
+import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import type { LiveMigrator } from './live-migrator.js';
 import type { ColdMigrator } from './cold-migrator.js';
+import type { VmStopper } from './vm-stopper.js';
 
 /** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
 export interface ControllerVmSpec {
@@ -35,6 +36,8 @@ export interface VmOrchestratorOptions {
   readonly agentFor: (host: Host) => AgentClient;
   readonly policy: PlacementPolicy;
   readonly logger: Logger;
+  /** Moves stopped VMs' files to and from the system store; without it `stop` and the resume of a stopped VM fail. */
+  readonly stopper?: VmStopper | undefined;
 }
 
 type PhaseOutcome = 'done' | 'advanced' | 'wait';
@@ -73,6 +76,10 @@ export class VmOrchestrator {
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
   async act(vmId: string, action: VmAction, opts: { expectedVersion?: number } = {}): Promise<Vm> {
     const vm = await this.#o.store.vms.get(vmId);
+    if (action === 'stop' && (vm.spec as unknown as ControllerVmSpec).agent.disk.datastore === 'shared') {
+      // Its disk would stay on the shared datastore with no host holding the VM: suspend keeps it whole and resumable.
+      throw new ConflictError('VM', 'datastore', 'shared', 'cannot be stopped: stop moves a VM\'s files off its host, and its disk is on the shared datastore; suspend it instead');
+    }
     const plan = planAction(vm.state, action);
     const next = await this.#o.store.vms.transition(vmId, {
       from: [vm.state],
@@ -199,6 +206,7 @@ export class VmOrchestrator {
       await this.#o.store.leases.release(vm.id);
       // Its volumes outlive it: detached, their files stay on their host.
       for (const v of await this.#o.store.volumes.list({ vmId: vm.id })) await this.#o.store.volumes.detach(v.id, vm.id);
+      await this.#o.stopper?.forget(vm.id);
       return 'done';
     }
     if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
@@ -229,6 +237,14 @@ export class VmOrchestrator {
         if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
         return 'done';
       }
+      case 'epilog-stop':
+        if (!this.#o.stopper) throw new UnsupportedError(phase, 'this controller has no system store');
+        await this.#o.stopper.moveOff(vm, host, this.#stopping.signal);
+        return 'done';
+      case 'prolog-resume':
+        if (!this.#o.stopper) throw new UnsupportedError(phase, 'this controller has no system store');
+        await this.#o.stopper.bringBack(vm, host, this.#stopping.signal);
+        return 'done';
       case 'migrate':
         if (!this.#coldMigrator) throw new UnsupportedError(phase, 'this controller has no cold migrator');
         await this.#coldMigrator.drive(vm, this.#stopping.signal);

@@ -18,7 +18,11 @@ const ACTIONS: readonly ActionSpec[] = [
   { verb: 'start', description: 'boot a powered-off VM' },
   { verb: 'reboot', description: 'reboot a running VM (ACPI)', hard: { action: 'reboot-hard', help: 'reset the virtual machine instead of asking the guest' } },
   { verb: 'suspend', description: 'save a running VM\'s memory to a file on its host and stop it' },
-  { verb: 'resume', description: 'bring a suspended (or stopped) VM back to running' },
+  {
+    verb: 'stop',
+    description: 'suspend a running VM (or take a suspended one) and move its memory and disks off its host into the controller\'s system store, freeing the host',
+  },
+  { verb: 'resume', description: 'bring a suspended VM back to running; a stopped one is placed again by the scheduler (possibly on another host) first' },
   {
     verb: 'terminate',
     description: 'shut a VM down (if running) and delete its disks; the record is kept',
@@ -26,7 +30,7 @@ const ACTIONS: readonly ActionSpec[] = [
   },
 ];
 
-/** `nubo vm poweroff|start|reboot|suspend|resume|terminate <id>`. */
+/** `nubo vm poweroff|start|reboot|suspend|stop|resume|terminate <id>`. */
 export function registerVmActions(vm: Command): void {
   for (const a of ACTIONS) {
     const target = WAIT_TARGET[a.verb];

@@ -13,6 +13,7 @@ import type { Views } from './views.js';
 import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
+import type { TransferOffers } from '../../agent/transfer-offers.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -25,6 +26,8 @@ export interface ApiContext {
   readonly views: Views;
   readonly agentFor: (host: Host) => AgentClient;
   readonly logger: Logger;
+  /** Stopped VMs' files offered to the agents that resume them (served on the transfer route, with the offer's own token). */
+  readonly systemOffers: TransferOffers;
 }
 
 export class ForbiddenError extends NuboError {

@@ -1,0 +1,224 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { AgentDaemon } from '../src/agent/agent-daemon.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { RemoteError } from '../src/client/remote-error.js';
+import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import type { SystemCopy } from '../src/controller/system-store.js';
+import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir } from '../src/util/nubo-home.js';
+import { freePort } from '../src/util/free-port.js';
+import { pollUntil } from '../src/util/deadline.js';
+
+// Stop and resume on two hosts (in-process controller and agents, real QEMU,
+// no lab network): a stopped VM's memory and disk leave its host for the
+// controller's system store and come back, through the scheduler, on the
+// host it picks — here the other one. The guest prints the checksum of a file
+// it wrote to its disk and its uptime on the console every second: the same
+// checksum and a growing uptime afterwards mean no data lost and no reboot.
+
+let image: TinyImage;
+let root: string;
+let controller: ControllerDaemon;
+const agents: AgentDaemon[] = [];
+let api: NuboClient;
+const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
+
+const USER_DATA = `#!/bin/sh
+dd if=/dev/urandom of=/data/blob bs=1M count=4 2>/dev/null
+sync
+while :; do
+  sync
+  echo 3 > /proc/sys/vm/drop_caches
+  echo "PROBE $(md5sum /data/blob | cut -c1-32) $(cut -d' ' -f1 /proc/uptime)"
+  sleep 1
+done
+`;
+
+interface Probe { sum: string; uptime: number }
+
+async function probes(vmId: string): Promise<Probe[]> {
+  const log = await api.vmConsole(vmId);
+  return [...log.matchAll(/^PROBE ([0-9a-f]{32}) ([0-9.]+)\r?$/gm)].map((m) => ({ sum: m[1]!, uptime: Number(m[2]) }));
+}
+
+/** A probe printed after this call (the console may hold older ones, from before a stop). */
+async function freshProbe(vmId: string): Promise<Probe> {
+  const n = (await probes(vmId)).length;
+  return pollUntil('a fresh probe from the guest', async () => {
+    const p = await probes(vmId);
+    return p.length >= n + 2 ? p[p.length - 1] : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
+}
+
+async function waitState(id: string, state: string, timeoutMs = 180_000): Promise<VmDetailView> {
+  return pollUntil(`VM ${id} ${state}`, async () => {
+    const v = await api.getVm(id);
+    if (v.state === 'failed') throw new Error(`VM failed: ${v.stateReason ?? ''}`);
+    return v.state === state && (v as { operation?: unknown }).operation == null ? v : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+}
+
+const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
+const hostDir = (host: string, vmId: string): string => join(root, host, 'vms', agentVmId(vmId));
+const systemDir = (vmId: string): string => join(root, 'controller', 'system', vmId);
+
+async function reservedMemory(host: string): Promise<number> {
+  return (await api.getHost(host)).reserved.memoryMiB;
+}
+
+/** Only `host` takes new placements. */
+async function only(host: 'h1' | 'h2'): Promise<void> {
+  const other = host === 'h1' ? 'h2' : 'h1';
+  await api.enableHost(host);
+  await api.disableHost(other);
+}
+
+async function rejects(p: Promise<unknown>, status: number, code: string, match?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.equal(err.status, status, err.message);
+    assert.equal(err.code, code, err.message);
+    if (match) assert.match(err.message, match);
+    return true;
+  });
+}
+
+let vmId: string;
+let blob: string;
+
+before(async () => {
+  image = await buildTinyImage({ cacheDir: imageCacheDir() });
+  root = await mkdtemp(join(tmpdir(), 'nubo-stop-'));
+  const sharedDir = join(root, 'shared');
+  await mkdir(sharedDir);
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger });
+  api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
+  for (const name of ['h1', 'h2']) {
+    const agentToken = randomBytes(24).toString('hex');
+    const port = await freePort();
+    await api.registerHost({ name, agentUrl: `http://127.0.0.1:${port}`, agentToken });
+    agents.push(await AgentDaemon.start({
+      name, dataDir: join(root, name), runDir: join(root, `run-${name}`), sharedDir, listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
+    }));
+  }
+  await pollUntil('both hosts enabled', async () => ((await api.listHosts()).filter((h) => h.state === 'enabled').length === 2 ? true : undefined), { timeoutMs: 20_000 });
+  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
+  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
+  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  await only('h1');
+  vmId = (await api.createVm({ template: 'tiny', name: 'parked', userData: USER_DATA })).id;
+  assert.equal((await waitState(vmId, 'running')).host, 'h1');
+  blob = (await pollUntil('first probe', async () => (await probes(vmId))[0], { timeoutMs: 90_000, intervalMs: 500 })).sum;
+});
+
+after(async () => {
+  for (const vm of await api.listVms().catch(() => [])) {
+    if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
+  }
+  await controller.orchestrator.idle();
+  for (const a of agents) await a.stop();
+  await controller.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+test('stop moves a running VM off its host into the system store; resume brings it back on another host, same data, no reboot', async () => {
+  const before = await freshProbe(vmId);
+  assert.equal(before.sum, blob);
+  assert.ok(await reservedMemory('h1') >= 128);
+  const nics = (await api.getVm(vmId)).nics;
+
+  const asked = await api.vmAction(vmId, 'stop');
+  assert.equal(asked.state, 'saving');
+  const stopped = await waitState(vmId, 'stopped');
+  assert.equal(stopped.host, null, 'a stopped VM is on no host');
+  assert.equal(await exists(hostDir('h1', vmId)), false, 'nothing of it is left on h1');
+  assert.equal(await reservedMemory('h1'), 0, "h1's capacity is free");
+  const copy = JSON.parse(await readFile(join(systemDir(vmId), 'manifest.json'), 'utf8')) as SystemCopy;
+  assert.deepEqual(copy.files.map((f) => f.name).sort(), ['cidata.iso', 'disk.qcow2', 'memory.state']);
+  for (const f of copy.files) assert.equal((await stat(join(systemDir(vmId), f.name))).size, f.sizeBytes, `${f.name} as the manifest says`);
+  assert.deepEqual(stopped.nics, nics, 'a stopped VM keeps its NICs (MAC and addresses)');
+
+  // Only h2 takes placements now: the stopped VM must come back there.
+  await only('h2');
+  await api.vmAction(vmId, 'resume');
+  const back = await waitState(vmId, 'running');
+  assert.equal(back.host, 'h2');
+  assert.deepEqual(back.nics, nics);
+  const after = await freshProbe(vmId);
+  assert.equal(after.sum, blob, 'the file written before the stop has the same checksum');
+  assert.ok(after.uptime > before.uptime, `no reboot: uptime ${after.uptime} s after ${before.uptime} s`);
+  assert.equal(await exists(systemDir(vmId)), false, 'the system store let go of its copy');
+  assert.ok(await exists(join(hostDir('h2', vmId), 'disk.qcow2')));
+  assert.ok(await reservedMemory('h2') >= 128);
+});
+
+test('a suspended VM stops too; a corrupted copy in the system store is caught on resume and the VM stays stopped, whole', async () => {
+  const before = await freshProbe(vmId);
+  await api.vmAction(vmId, 'suspend');
+  await waitState(vmId, 'suspended');
+  await api.vmAction(vmId, 'stop');
+  assert.equal((await waitState(vmId, 'stopped')).host, null);
+  assert.equal(await exists(hostDir('h2', vmId)), false);
+
+  // One byte of the saved memory changes in the store: same size, another sha256 than when it arrived.
+  const mem = join(systemDir(vmId), 'memory.state');
+  const fh = await open(mem, 'r+');
+  const at = 4096;
+  const orig = Buffer.alloc(1);
+  await fh.read(orig, 0, 1, at);
+  await fh.write(Buffer.from([orig[0]! ^ 0xff]), 0, 1, at);
+  await fh.close();
+
+  await only('h1');
+  await api.vmAction(vmId, 'resume');
+  const failed = await waitState(vmId, 'stopped');
+  assert.match(failed.stateReason ?? '', /memory\.state.*sha256/, failed.stateReason ?? '');
+  assert.equal(failed.host, null, 'the reservation on h1 is let go');
+  assert.equal(await reservedMemory('h1'), 0);
+  assert.equal(await exists(hostDir('h1', vmId)), false, 'no partial copy on h1');
+  assert.ok(await exists(join(systemDir(vmId), 'manifest.json')), 'the system store keeps its copy');
+
+  const fix = await open(mem, 'r+');
+  await fix.write(orig, 0, 1, at);
+  await fix.close();
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitState(vmId, 'running')).host, 'h1');
+  const after = await freshProbe(vmId);
+  assert.equal(after.sum, blob);
+  assert.ok(after.uptime > before.uptime, 'restored, not rebooted');
+});
+
+test('stop is refused for a VM that is not running or suspended, and for a VM on the shared datastore; nothing changes', async () => {
+  await api.vmAction(vmId, 'poweroff-hard');
+  await waitState(vmId, 'poweroff');
+  await rejects(api.vmAction(vmId, 'stop'), 409, 'INVALID_STATE', /poweroff/);
+  const v = await api.getVm(vmId);
+  assert.deepEqual([v.state, v.host], ['poweroff', 'h1']);
+  assert.ok(await exists(join(hostDir('h1', vmId), 'disk.qcow2')));
+
+  const shared = await api.createVm({ template: 'tiny', name: 'on-shared', datastore: 'shared' });
+  await rejects(api.vmAction(shared.id, 'stop'), 409, 'CONFLICT', /shared datastore/);
+  await rejects(api.vmAction(vmId, 'bogus' as 'stop'), 400, 'VALIDATION_FAILED');
+  await api.vmAction(shared.id, 'terminate-hard').catch(() => {});
+});
+
+test('terminating a stopped VM deletes its copy in the system store', async () => {
+  await api.vmAction(vmId, 'start');
+  await waitState(vmId, 'running');
+  await api.vmAction(vmId, 'stop');
+  await waitState(vmId, 'stopped');
+  assert.ok(await exists(systemDir(vmId)));
+  await api.vmAction(vmId, 'terminate');
+  await waitState(vmId, 'terminated');
+  assert.equal(await exists(systemDir(vmId)), false);
+  assert.deepEqual(await readdir(join(root, 'controller', 'system')), []);
+});
