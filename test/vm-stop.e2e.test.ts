@@ -161,8 +161,18 @@ test('stop moves a running VM off its host into the system store; resume brings 
   assert.ok(await reservedMemory('h2') >= 128);
 });
 
-test('a suspended VM stops too; a corrupted copy in the system store is caught on resume and the VM stays stopped, whole', async () => {
+test('suspend/resume keeps the data; a suspended VM stops too; a corrupted copy in the system store is caught on resume and the VM stays stopped, whole', async () => {
   const before = await freshProbe(vmId);
+  // A plain suspend and resume on the same host first: the memory file stays there.
+  await api.vmAction(vmId, 'suspend');
+  await waitState(vmId, 'suspended');
+  assert.ok(await exists(join(hostDir('h2', vmId), 'memory.state')));
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitState(vmId, 'running')).host, 'h2');
+  const resumed = await freshProbe(vmId);
+  assert.equal(resumed.sum, blob, 'suspend/resume keeps the data');
+  assert.ok(resumed.uptime > before.uptime, 'suspend/resume does not reboot');
+
   await api.vmAction(vmId, 'suspend');
   await waitState(vmId, 'suspended');
   await api.vmAction(vmId, 'stop');
