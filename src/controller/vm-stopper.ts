@@ -82,6 +82,8 @@ export class VmStopper {
         throw err;
       });
       if (held?.state !== 'done') {
+        // A copy still running here was started by a controller before a restart, from an offer that died with it: start over.
+        if (held?.state === 'copying' || held?.state === 'failed') await agent.release(id, { signal, timeoutMs: 60_000 });
         if (held?.state !== 'verified' || held.migrationId !== operationId) await this.#pull(vm, host, agent, operationId, signal);
         await agent.commitReceive(id, { signal, timeoutMs: 30_000 });
       }
