@@ -16,6 +16,7 @@ import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
+import { Failpoints } from '../src/util/failpoints.js';
 
 // Stop and resume on two hosts (in-process controller and agents, real QEMU,
 // no lab network): a stopped VM's memory and disk leave its host for the
@@ -27,6 +28,7 @@ import { pollUntil } from '../src/util/deadline.js';
 let image: TinyImage;
 let root: string;
 let controller: ControllerDaemon;
+let failpoints = new Failpoints();
 const agents: AgentDaemon[] = [];
 let api: NuboClient;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
@@ -99,7 +101,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-stop-'));
   const sharedDir = join(root, 'shared');
   await mkdir(sharedDir);
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger });
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger, failpoints });
   api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   for (const name of ['h1', 'h2']) {
     const agentToken = randomBytes(24).toString('hex');
@@ -202,6 +204,39 @@ test('suspend/resume keeps the data; a suspended VM stops too; a corrupted copy 
   await fix.close();
   await api.vmAction(vmId, 'resume');
   assert.equal((await waitState(vmId, 'running')).host, 'h1');
+  const after = await freshProbe(vmId);
+  assert.equal(after.sum, blob);
+  assert.ok(after.uptime > before.uptime, 'restored, not rebooted');
+});
+
+test('a stop that fails before the host let go leaves the VM suspended there; a controller restarted mid-stop finishes it', async () => {
+  const before = await freshProbe(vmId);
+  const host = (await api.getVm(vmId)).host!;
+  failpoints.arm('stop.saved', () => { throw new Error('injected: after the copy, before the release'); });
+  await api.vmAction(vmId, 'stop');
+  const kept = await waitState(vmId, 'suspended');
+  assert.equal(kept.host, host, 'still on its host');
+  assert.match(kept.stateReason ?? '', /injected/);
+  assert.ok(await exists(join(hostDir(host, vmId), 'memory.state')), 'the host keeps its files');
+  assert.ok(await reservedMemory(host) >= 128, 'and its reservation');
+
+  // The controller goes away while the copy sits in the system store and the host still holds the VM.
+  let reached!: () => void;
+  const atPoint = new Promise<void>((r) => { reached = r; });
+  failpoints.arm('stop.saved', () => { reached(); return new Promise((r) => setTimeout(r, 1_000)); });
+  await api.vmAction(vmId, 'stop');
+  await atPoint;
+  const port = Number(new URL(controller.url).port);
+  await controller.stop();
+  failpoints = new Failpoints();
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger, failpoints });
+  const stopped = await waitState(vmId, 'stopped');
+  assert.equal(stopped.host, null);
+  assert.equal(await exists(hostDir(host, vmId)), false);
+  assert.equal(await reservedMemory(host), 0);
+
+  await api.vmAction(vmId, 'resume');
+  await waitState(vmId, 'running');
   const after = await freshProbe(vmId);
   assert.equal(after.sum, blob);
   assert.ok(after.uptime > before.uptime, 'restored, not rebooted');

@@ -63,7 +63,7 @@ export class ControllerDaemon {
       const policy = compilePlacementPolicy(o.placement ?? {});
       let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
-      const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '' });
+      const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
       const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
       orchestrator.useMigrator(migrator);

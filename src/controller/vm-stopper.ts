@@ -7,6 +7,7 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { deadline, sleep } from '../util/deadline.js';
+import type { Failpoints } from '../util/failpoints.js';
 import type { SystemStore } from './system-store.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
 
@@ -19,6 +20,8 @@ export interface VmStopperOptions {
   readonly logger: Logger;
   /** A copy either way must end within this (default 1 h). */
   readonly copyTimeoutMs?: number | undefined;
+  /** Fault injection (tests): `stop.saved` fires once the system store holds the copy, before the host's goes. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 const notFound = (err: unknown): boolean => err instanceof RemoteError && (err.code === 'VM_NOT_FOUND' || err.code === 'NOT_FOUND');
@@ -57,6 +60,7 @@ export class VmStopper {
         d.dispose();
         await agent.revokeTransfer(id, { timeoutMs: 10_000 }).catch(() => {});
       }
+      await this.o.failpoints?.hit('stop.saved');
       // `release`, not `delete`: a disk on the shared datastore is not the host's to delete.
       await agent.release(id, { signal, timeoutMs: 60_000 });
     } else if ((await this.o.system.copyOf(vm.id)) === undefined) {
