@@ -26,6 +26,11 @@ before(async () => {
     'GET /api/v1/vms/vm-1': walk('vm-1', ['shutdown', 'running']),
     'POST /api/v1/vms/vm-2/actions/suspend': () => ({ body: vm({ id: 'vm-2', state: 'saving' }) }),
     'GET /api/v1/vms/vm-2': walk('vm-2', ['saving', 'suspended']),
+    'POST /api/v1/vms/vm-3/actions/stop': () => ({ body: vm({ id: 'vm-3', state: 'saving' }) }),
+    'GET /api/v1/vms/vm-3': walk('vm-3', ['saving', 'epilog', 'stopped']),
+    'POST /api/v1/vms/vm-4/actions/resume': () => ({ body: vm({ id: 'vm-4', state: 'pending', host: null }) }),
+    // A stopped VM's resume: placed again, its files brought back, restored.
+    'GET /api/v1/vms/vm-4': walk('vm-4', ['pending', 'prolog', 'boot', 'running']),
   });
 });
 after(() => api.close());
@@ -62,6 +67,17 @@ test('an action that rolls back fails the wait; one that succeeds ends in its st
   const s = await runCli(['vm', 'suspend', 'vm-2', '--wait', ...fast, ...creds(api)]);
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stdout, /^vm-2\s+web-1\s+suspended\s/m);
+});
+
+test('vm stop --wait ends in stopped; the resume of a stopped VM waits through pending and prolog to running', async () => {
+  const s = await runCli(['vm', 'stop', 'vm-3', '--wait', ...fast, ...creds(api)]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stderr, /vm-3 \[saving → epilog → stopped\]/);
+  assert.match(s.stdout, /^vm-3\s+web-1\s+stopped\s/m);
+  const r = await runCli(['vm', 'resume', 'vm-4', '--wait', ...fast, ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /vm-4 \[pending → prolog → boot → running\]/);
+  assert.deepEqual(api.requests.filter((q) => q.method === 'POST' && q.path.startsWith('/api/v1/vms/vm-3')).map((q) => q.path), ['/api/v1/vms/vm-3/actions/stop']);
 });
 
 test('--timeout ends the wait with exit 1', async () => {
