@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { snapshotNameSchema } from '../core/snapshot-name.js';
 
 /**
  * The agent's HTTP contract, shared by the agent server (validation, OpenAPI)
@@ -184,8 +185,10 @@ export type MigrationProgressReport = z.infer<typeof migrationProgressSchema>;
  * The files of a VM that a cold migration copies, by name (never a path):
  * its disk overlay and config drive (local datastore only: a shared one is
  * seen by both hosts) and its saved memory when it is suspended.
+ * `capture.qcow2` is not a migration's: a standalone copy of the disk that the
+ * controller pulls to make an image of the VM (see captureRequestSchema).
  */
-export const transferFileNameSchema = z.enum(['disk.qcow2', 'cidata.iso', 'memory.state']);
+export const transferFileNameSchema = z.enum(['disk.qcow2', 'cidata.iso', 'memory.state', 'capture.qcow2']);
 export type TransferFileName = z.infer<typeof transferFileNameSchema>;
 export const transferFileSchema = z.strictObject({ name: transferFileNameSchema, sizeBytes: z.number().int().nonnegative() });
 const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits');
@@ -281,3 +284,29 @@ export const volumeAttachmentSchema = z.strictObject({
 });
 export type VolumeAttachment = z.infer<typeof volumeAttachmentSchema>;
 export const vmVolumeParams = z.object({ id: vmIdSchema, volumeId: volumeIdSchema });
+
+// ---- disk snapshots: qcow2 internal snapshots inside the VM's disk file ----
+
+export const snapshotRequestSchema = z.strictObject({ name: snapshotNameSchema });
+export type SnapshotRequest = z.infer<typeof snapshotRequestSchema>;
+export const diskSnapshotSchema = z.object({
+  name: z.string(),
+  /** qcow2's own number for the snapshot. */
+  id: z.string(),
+  createdAt: z.string(),
+  /** Guest clock (s) when taken from a running VM; 0 when taken at rest. */
+  vmClockSec: z.number(),
+});
+export type DiskSnapshotReport = z.infer<typeof diskSnapshotSchema>;
+export const vmSnapshotParams = z.object({ id: vmIdSchema, name: snapshotNameSchema });
+
+// ---- disk capture: a standalone copy of a VM's disk that the controller pulls (save as image, clone, export) ----
+
+/** Capture the VM's disk and offer the copy (`capture.qcow2`) under a token of its own, as a cold migration offers its files. */
+export const captureRequestSchema = z.strictObject({
+  /** The controller's operation, for the logs and for a retry to be recognised. */
+  captureId: z.string().min(1).max(64),
+  /** How long the offer's token stays valid. */
+  ttlS: z.number().int().min(10).max(86_400).default(3_600),
+});
+export type CaptureRequest = z.input<typeof captureRequestSchema>;

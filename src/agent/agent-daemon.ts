@@ -66,6 +66,7 @@ export class AgentDaemon {
       migrationTlsDir: o.migrationTlsDir,
     });
     await service.sweepReceives();
+    await service.sweepCaptures();
     const adopted = await service.adopt();
     // After adoption: whether a move reached its switch-over is read from the adopted QEMU.
     await service.settleDiskMoves();

@@ -26,6 +26,8 @@ import type { AgentService } from './agent-service.js';
 import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from './transfer-routes.js';
 import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from './agent-api.js';
 import { clientGoneSignal } from '../http/client-gone-signal.js';
+import { captureRequestSchema } from './agent-api.js';
+import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from './agent-api.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -36,6 +38,7 @@ export interface AgentServerOptions {
 }
 
 const params = z.object({ id: vmIdSchema });
+const migrationStatusQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(5_000).optional() });
 
 /**
  * The agent's HTTP API: a thin layer over AgentService. Every route needs the
@@ -103,6 +106,19 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     return reply.status(204).send();
   });
 
+  // Disk snapshots (qcow2 internal, in the VM's disk file). No client-gone signal: a qemu-img cut short could leave its work half done.
+  r.get('/agent/v1/vms/:id/snapshots', { schema: { params, response: { 200: z.array(diskSnapshotSchema) } } }, (req) => svc.listSnapshots(req.params.id));
+  r.post('/agent/v1/vms/:id/snapshots', { schema: { params, body: snapshotRequestSchema, response: { 201: diskSnapshotSchema } } }, async (req, reply) =>
+    reply.status(201).send(await svc.createSnapshot(req.params.id, req.body)),
+  );
+  r.post('/agent/v1/vms/:id/snapshots/:name/revert', { schema: { params: vmSnapshotParams, response: { 200: diskSnapshotSchema } } }, (req) =>
+    svc.revertSnapshot(req.params.id, req.params.name),
+  );
+  r.delete('/agent/v1/vms/:id/snapshots/:name', { schema: { params: vmSnapshotParams } }, async (req, reply) => {
+    await svc.deleteSnapshot(req.params.id, req.params.name);
+    return reply.status(204).send();
+  });
+
   // Live migration, destination side.
   r.post('/agent/v1/vms/:id/incoming', { schema: { params, body: incomingRequestSchema, response: { 200: incomingReadySchema } } }, (req) =>
     svc.incoming(req.params.id, req.body),
@@ -117,7 +133,10 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     await svc.migrate(req.params.id, req.body);
     return reply.status(204).send();
   });
-  r.get('/agent/v1/vms/:id/migration', { schema: { params, response: { 200: migrationProgressSchema } } }, (req) => svc.migrationStatus(req.params.id));
+  // `?waitMs=`: the source answers when its migration ends, or after that long (the controller's long poll).
+  r.get('/agent/v1/vms/:id/migration', { schema: { params, querystring: migrationStatusQuery, response: { 200: migrationProgressSchema } } }, (req) =>
+    svc.migrationStatus(req.params.id, undefined, req.query.waitMs),
+  );
   r.post('/agent/v1/vms/:id/migration/tune', { schema: { params, body: tuneRequestSchema } }, async (req, reply) => {
     await svc.tuneMigration(req.params.id, req.body);
     return reply.status(204).send();
@@ -143,6 +162,14 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.get('/agent/v1/vms/:id/receive', { schema: { params, response: { 200: receiveStatusSchema } } }, (req) => svc.receiveStatus(req.params.id));
   r.post('/agent/v1/vms/:id/receive/commit', { schema: { params } }, async (req, reply) => {
     await svc.commitReceive(req.params.id);
+    return reply.status(204).send();
+  });
+  // Disk capture for the controller's save-as, clone and export; it pulls the file like a cold migration's. The capture stops if the caller goes away.
+  r.post('/agent/v1/vms/:id/capture', { schema: { params, body: captureRequestSchema, response: { 200: transferOfferSchema } } }, (req, reply) =>
+    svc.capture(req.params.id, req.body, clientGoneSignal(reply)),
+  );
+  r.delete('/agent/v1/vms/:id/capture', { schema: { params } }, async (req, reply) => {
+    await svc.deleteCapture(req.params.id);
     return reply.status(204).send();
   });
   registerTransferRoutes(app, svc.offers);

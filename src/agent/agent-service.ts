@@ -37,6 +37,11 @@ import { DiskMoves, type DiskMoveHost } from './disk-moves.js';
 import { attachVmVolume, deleteVolumeFile, detachVmVolume, volumeDisk, type VmVolumeHost } from './vm-volumes.js';
 import { volumeAttachmentSchema, volumeIdSchema } from './agent-api.js';
 import { diskMoveRequestSchema, type DiskMoveStatus } from './agent-api.js';
+import { captureRequestSchema } from './agent-api.js';
+import { CAPTURE_FILE, captureOfferKey, captureVmDisk, removeCapture, sweepCaptures } from './vm-capture.js';
+import { snapshotRequestSchema } from './agent-api.js';
+import { createVmSnapshot, deleteVmSnapshot, listVmSnapshots, refuseCopyWithSnapshots, revertVmSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
+import type { DiskSnapshot } from '../hypervisor/disk-snapshot.js';
 
 export class AgentVmConflictError extends NuboError {
   readonly code = 'CONFLICT';
@@ -447,6 +452,7 @@ export class AgentService {
     const req = r.data;
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
+      await refuseCopyWithSnapshots(await this.#snapshotHost(id), 'be live-migrated to another host\'s local datastore', signal);
       await this.#migration(id).mirrorDisks(id, { nbd: req.nbd, sync: req.sync, tls: this.#tls(), maxBandwidthBytes: req.maxBandwidthBytes, ...(signal ? { signal } : {}) });
     });
   }
@@ -462,10 +468,13 @@ export class AgentService {
     });
   }
 
-  /** Not serialised with the other calls: progress is read while a long call may hold the VM's lock. */
-  async migrationStatus(id: string, signal?: AbortSignal): Promise<MigrationProgressReport> {
+  /**
+   * Not serialised with the other calls: progress is read while a long call may hold the VM's lock.
+   * `waitMs`: a source answers as soon as its migration ends, or after that long (a long poll).
+   */
+  async migrationStatus(id: string, signal?: AbortSignal, waitMs?: number): Promise<MigrationProgressReport> {
     await this.#requireSpec(id);
-    const p = await this.#migration(id).migrationStatus(id, { ...(signal ? { signal } : {}) });
+    const p = await this.#migration(id).migrationStatus(id, { ...(signal ? { signal } : {}), ...(waitMs !== undefined ? { waitMs } : {}) });
     return { ...p, disks: p.disks.map((d) => ({ ...d })) };
   }
 
@@ -529,7 +538,10 @@ export class AgentService {
     await this.#requireSpec(id);
     this.#diskMoves.precheck(id, this.#o.hypervisor);
     if (this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
-    return this.#locked(id, async () => this.#diskMoves.move(this.#diskMoveHost(id), req.datastore, req.maxBandwidthBytes, signal));
+    return this.#locked(id, async () => {
+      await refuseCopyWithSnapshots(await this.#snapshotHost(id), 'have its disk moved', signal);
+      return this.#diskMoves.move(this.#diskMoveHost(id), req.datastore, req.maxBandwidthBytes, signal);
+    });
   }
 
   /** Not serialised with the other calls: read while the move holds the VM's lock. */
@@ -568,6 +580,81 @@ export class AgentService {
       if (!(await exists(vmDir(this.#o.dataDir, id).diskMove)) || !(await this.#readSpec(id))) continue;
       await this.#locked(id, () => this.#diskMoves.settle(this.#diskMoveHost(id))).catch((err: unknown) => this.#o.logger.error({ vmId: id, err }, 'settling a disk move failed'));
     }
+  }
+
+  // ---- disk snapshots (see vm-snapshots.ts) ----
+
+  /** The VM's disk snapshots, oldest first (QMP while it runs, the file while it rests). */
+  listSnapshots(id: string, signal?: AbortSignal): Promise<DiskSnapshot[]> {
+    return this.#withSnapshots(id, false, (host) => listVmSnapshots(host, signal));
+  }
+
+  /** Takes a snapshot of a running, powered-off or suspended VM's disk; a name it has is a conflict. */
+  createSnapshot(id: string, input: unknown, signal?: AbortSignal): Promise<DiskSnapshot> {
+    const r = snapshotRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('snapshot', zodIssues(r.error)));
+    const { name } = r.data;
+    return this.#withSnapshots(id, true, (host) => createVmSnapshot(host, name, signal));
+  }
+
+  /** Reverts a powered-off VM's disk to a snapshot. Idempotent. */
+  revertSnapshot(id: string, name: string, signal?: AbortSignal): Promise<DiskSnapshot> {
+    return this.#withSnapshots(id, true, (host) => revertVmSnapshot(host, name, signal));
+  }
+
+  deleteSnapshot(id: string, name: string, signal?: AbortSignal): Promise<void> {
+    return this.#withSnapshots(id, true, (host) => deleteVmSnapshot(host, name, signal));
+  }
+
+  /** Runs a snapshot operation under the VM's lock; refused at once while a disk move holds that lock, and changes while a peer copies the disk. */
+  #withSnapshots<T>(id: string, changes: boolean, fn: (host: VmSnapshotHost) => Promise<T>): Promise<T> {
+    const move = this.#diskMoves.status(id)?.state;
+    if (move === 'copying' || move === 'ready') return Promise.reject(new AgentVmConflictError(id, 'its disk is being moved to another datastore'));
+    return this.#locked(id, async () => {
+      const host = await this.#snapshotHost(id);
+      if (changes && this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
+      return fn(host);
+    });
+  }
+
+  async #snapshotHost(id: string): Promise<VmSnapshotHost> {
+    const spec = await this.#requireSpec(id);
+    return { vmId: id, hypervisor: this.#o.hypervisor, logger: this.#o.logger, diskPath: this.#files(id, spec).disk, report: () => this.#report(id) };
+  }
+
+  // ---- disk capture (see vm-capture.ts): the controller pulls a standalone copy of the disk ----
+
+  /**
+   * Captures the VM's disk (running, paused, powered off or suspended) into
+   * `capture.qcow2` in its directory and offers it like a cold migration's
+   * files; a capture there before is replaced. The controller deletes it when
+   * it has its copy.
+   */
+  capture(id: string, input: unknown, signal?: AbortSignal): Promise<TransferOffer> {
+    const r = captureRequestSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('capture', zodIssues(r.error)));
+    const req = r.data;
+    return this.#locked(id, async () => {
+      const spec = await this.#requireSpec(id);
+      this.offers.revoke(captureOfferKey(id));
+      const path = join(vmDir(this.#o.dataDir, id).dir, CAPTURE_FILE);
+      const { sizeBytes } = await captureVmDisk({
+        vmId: id, hypervisor: this.#o.hypervisor, logger: this.#o.logger, diskPath: this.#files(id, spec).disk, capturePath: path, report: () => this.#report(id),
+      }, signal);
+      const o = this.offers.open(captureOfferKey(id), req.captureId, [{ name: CAPTURE_FILE, path, sizeBytes }], req.ttlS * 1000);
+      return { transferId: o.transferId, token: o.token, files: o.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes })), expiresAt: new Date(o.expiresAt).toISOString() };
+    });
+  }
+
+  /** Ends the capture's offer and deletes its file. Idempotent (also for a VM this host no longer holds). */
+  deleteCapture(id: string): Promise<void> {
+    this.offers.revoke(captureOfferKey(id));
+    return this.#locked(id, () => removeCapture(join(vmDir(this.#o.dataDir, id).dir, CAPTURE_FILE)));
+  }
+
+  /** At start-up: captures whose offers died with the previous process. */
+  sweepCaptures(): Promise<void> {
+    return sweepCaptures(join(this.#o.dataDir, 'vms'), this.#o.logger);
   }
 
   // ---- volumes (see vm-volumes.ts) ----

@@ -22,6 +22,8 @@ import {
   type tuneRequestSchema,
 } from '../agent/agent-api.js';
 import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../agent/agent-api.js';
+import { diskSnapshotSchema, type DiskSnapshotReport } from '../agent/agent-api.js';
+import type { CaptureRequest } from '../agent/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 
@@ -80,6 +82,21 @@ export class AgentClient {
   deleteVolume(volumeId: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/volumes/${volumeId}`, undefined, undefined, o, 30_000);
   }
+  /** The VM's disk snapshots, oldest first. */
+  listSnapshots(id: string, o: WaitOptions = {}): Promise<DiskSnapshotReport[]> {
+    return this.#call('GET', `/agent/v1/vms/${id}/snapshots`, z.array(diskSnapshotSchema), undefined, o, 30_000);
+  }
+  /** Takes a snapshot of the VM's disk (running: QMP; powered off or suspended: qemu-img). */
+  createSnapshot(id: string, name: string, o: WaitOptions = {}): Promise<DiskSnapshotReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/snapshots`, diskSnapshotSchema, { name }, o, 300_000);
+  }
+  /** Reverts a powered-off VM's disk to a snapshot. Idempotent. */
+  revertSnapshot(id: string, name: string, o: WaitOptions = {}): Promise<DiskSnapshotReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/snapshots/${encodeURIComponent(name)}/revert`, diskSnapshotSchema, undefined, o, 300_000);
+  }
+  deleteSnapshot(id: string, name: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}/snapshots/${encodeURIComponent(name)}`, undefined, undefined, o, 300_000);
+  }
   /** The tail of the VM's serial console log. */
   consoleLog(id: string, o: WaitOptions = {}): Promise<string> {
     return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/agent/v1/vms/${id}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 10_000 });
@@ -100,6 +117,14 @@ export class AgentClient {
     return this.#call('POST', `/agent/v1/vms/${id}/release`, undefined, undefined, o, 60_000);
   }
 
+  /** Captures the VM's disk into a standalone qcow2 and offers it for download (`capture.qcow2`); answers when the copy is made. */
+  capture(id: string, req: CaptureRequest, o: WaitOptions = {}): Promise<TransferOffer> {
+    return this.#call('POST', `/agent/v1/vms/${id}/capture`, transferOfferSchema, req, o, 3_600_000);
+  }
+  /** Deletes the VM's capture and ends its offer. Idempotent. */
+  deleteCapture(id: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('DELETE', `/agent/v1/vms/${id}/capture`, undefined, undefined, o, 30_000);
+  }
   /** Cold migration, source: offers the VM's files to a peer under a token of their own. */
   offerTransfer(id: string, req: TransferOfferRequest, o: WaitOptions = {}): Promise<TransferOffer> {
     return this.#call('POST', `/agent/v1/vms/${id}/transfer`, transferOfferSchema, req, o, 60_000);
@@ -130,8 +155,10 @@ export class AgentClient {
   migrate(id: string, req: z.input<typeof migrateRequestSchema>, o: WaitOptions = {}): Promise<void> {
     return this.#call('POST', `/agent/v1/vms/${id}/migration/start`, undefined, req, o, 30_000);
   }
-  migrationStatus(id: string, o: WaitOptions = {}): Promise<MigrationProgressReport> {
-    return this.#call('GET', `/agent/v1/vms/${id}/migration`, migrationProgressSchema, undefined, o, 10_000);
+  /** `waitMs`: a long poll — the source answers as soon as its migration ends, or after that long. */
+  migrationStatus(id: string, o: WaitOptions & { waitMs?: number } = {}): Promise<MigrationProgressReport> {
+    const wait = o.waitMs !== undefined && o.waitMs > 0 ? Math.round(o.waitMs) : 0;
+    return this.#call('GET', `/agent/v1/vms/${id}/migration${wait > 0 ? `?waitMs=${wait}` : ''}`, migrationProgressSchema, undefined, o, 10_000 + wait);
   }
   tuneMigration(id: string, req: z.input<typeof tuneRequestSchema>, o: WaitOptions = {}): Promise<void> {
     return this.#call('POST', `/agent/v1/vms/${id}/migration/tune`, undefined, req, o, 10_000);

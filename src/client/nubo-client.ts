@@ -7,11 +7,24 @@ import {
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
 } from '../controller/api/storage-schemas.js';
+import { snapshotView, type CreateSnapshotBody, type SnapshotView } from '../controller/api/snapshot-schemas.js';
+import { ValidationError } from '../errors/validation-error.js';
+import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '../controller/api/capture-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/**
+ * A snapshot name as a path segment. `.` and `..` cannot be one: URL parsing
+ * resolves them (even percent-encoded), so `DELETE …/snapshots/..` would
+ * reach another resource. Refused here as the server refuses every path.
+ */
+function snapshotSegment(name: string): string {
+  if (/^(\.|%2e)+$/i.test(name)) throw new ValidationError('snapshot', [{ field: 'name', message: 'must be a plain name, not a path' }]);
+  return encodeURIComponent(name);
+}
 
 /** Typed client of the controller's native API (`/api/v1`), as used by the CLI and tests. */
 export class NuboClient {
@@ -85,6 +98,31 @@ export class NuboClient {
   }
   detachVolume(id: string, volume: string, o?: WaitOptions): Promise<VolumeView> {
     return this.#call('DELETE', `/vms/${encodeURIComponent(id)}/volumes/${encodeURIComponent(volume)}`, volumeView, undefined, { timeoutMs: 120_000, ...o });
+  }
+  /** The snapshots of the VM's disk, oldest first. */
+  listSnapshots(id: string, o?: WaitOptions): Promise<SnapshotView[]> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/snapshots`, z.array(snapshotView), undefined, o); }
+  /** Takes a snapshot of a running, powered-off or suspended VM's disk. */
+  createSnapshot(id: string, body: CreateSnapshotBody, o?: WaitOptions): Promise<SnapshotView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/snapshots`, snapshotView, body, { timeoutMs: 300_000, ...o });
+  }
+  /** Reverts a powered-off VM's disk to a snapshot. */
+  async revertSnapshot(id: string, name: string, o?: WaitOptions): Promise<SnapshotView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/snapshots/${snapshotSegment(name)}/revert`, snapshotView, undefined, { timeoutMs: 300_000, ...o });
+  }
+  async deleteSnapshot(id: string, name: string, o?: WaitOptions): Promise<void> {
+    return this.#call('DELETE', `/vms/${encodeURIComponent(id)}/snapshots/${snapshotSegment(name)}`, undefined, undefined, { timeoutMs: 300_000, ...o });
+  }
+  /** Saves the VM's disk as it is now as an image (and a template of the VM on it); answers once the copy is registered. */
+  saveVmAs(id: string, body: SaveAsBody, o?: WaitOptions): Promise<SaveAsView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/save-as`, saveAsView, body, { timeoutMs: 3_600_000, ...o });
+  }
+  /** Clones the VM into a new one of the caller's (its disk copied into the image `<name>-disk`); the answer is the new VM, pending. */
+  cloneVm(id: string, body: CloneBody, o?: WaitOptions): Promise<VmView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/clone`, vmView, body, { timeoutMs: 3_600_000, ...o });
+  }
+  /** Downloads the VM (id or name), its disk as it is now, as an OVA into `dest` (whole or not at all). */
+  exportVm(id: string, dest: string, o: WaitOptions = {}): Promise<{ bytes: number }> {
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 3_600_000 });
   }
   /** The VM's serial console log (plain text). */
   vmConsole(id: string, o: WaitOptions = {}): Promise<string> {

@@ -27,11 +27,28 @@ export interface StoredTemplate {
 export class Catalog {
   constructor(private readonly store: Store, private readonly imageUrl: (image: Image) => string) {}
 
-  /** An image by id, or by name among the user's and then everyone's. */
+  /**
+   * Who sees an image or template: its owner, admins, and — for what an admin
+   * owns (the base images and templates of the cloud) — everyone. What a user
+   * made (a saved disk, a clone's image) holds their data: it stays theirs.
+   */
+  async visibleTo<T extends { readonly ownerId: string }>(user: User, items: readonly T[]): Promise<T[]> {
+    if (user.role === 'admin') return [...items];
+    const admins = new Set((await this.store.users.list()).filter((u) => u.role === 'admin').map((u) => u.id));
+    return items.filter((i) => i.ownerId === user.id || admins.has(i.ownerId));
+  }
+
+  /** @throws NotFoundError (as if it did not exist) when the user may not see it. */
+  async ensureVisible<T extends { readonly ownerId: string; readonly id: string }>(user: User, resource: string, item: T): Promise<T> {
+    if ((await this.visibleTo(user, [item])).length === 0) throw new NotFoundError(resource, item.id);
+    return item;
+  }
+
+  /** An image by id, or by name among the user's and then everyone's (those the user may see). */
   async findImage(ref: string, user: User, field: string): Promise<Image> {
     const byId = await this.store.images.get(ref).catch(() => undefined);
-    if (byId) return byId;
-    const all = await this.store.images.list();
+    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.images.list());
     const mine = all.find((i) => i.name === ref && i.ownerId === user.id);
     const any = all.filter((i) => i.name === ref);
     const found = mine ?? (any.length === 1 ? any[0] : undefined);
@@ -41,8 +58,8 @@ export class Catalog {
 
   async findTemplate(ref: string, user: User): Promise<Template> {
     const byId = await this.store.templates.get(ref).catch(() => undefined);
-    if (byId) return byId;
-    const all = await this.store.templates.list();
+    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.templates.list());
     const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined);
     if (!found) throw new NotFoundError('template', ref);
     return found;
@@ -135,8 +152,12 @@ export class Catalog {
       if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'template', message: `no template ${body.template}` }]);
       throw err;
     });
-    const s = t as unknown as StoredTemplate & Template;
-    const requirements = body.requirements ?? t.requirements ?? undefined;
+    return this.admit({ ...(t as unknown as StoredTemplate), id: t.id, label: `template ${t.name}`, vcpus: t.vcpus, memoryMib: t.memoryMib, requirements: t.requirements }, body, user);
+  }
+
+  /** Admission from a template or a template's equivalent (a clone's source VM with its new disk image): see admitVm. */
+  async admit(s: AdmissionSource, body: Omit<CreateVmBody, 'template'>, user: User): Promise<AdmittedVm> {
+    const requirements = body.requirements ?? s.requirements ?? undefined;
     if (requirements !== undefined) {
       try {
         compileRequirements(requirements);
@@ -150,12 +171,12 @@ export class Catalog {
       return { id: img.id, url: this.imageUrl(img), sha256: img.sha256, sizeBytes: img.sizeBytes, format: img.format };
     };
     const diskImage = s.disks[0];
-    if (!diskImage) throw new ValidationError('request', [{ field: 'template', message: `template ${t.name} has no disk` }]);
+    if (!diskImage) throw new ValidationError('request', [{ field: 'template', message: `${s.label} has no disk` }]);
     const disk = await ref(diskImage.image);
     const datastore = body.datastore ?? diskImage.datastore ?? 'local';
     const name = body.name ?? `vm-${randomBytes(3).toString('hex')}`;
-    const vcpus = body.vcpus ?? t.vcpus;
-    const memoryMiB = body.memoryMiB ?? t.memoryMib;
+    const vcpus = body.vcpus ?? s.vcpus;
+    const memoryMiB = body.memoryMiB ?? s.memoryMib;
     const userData = body.userData ?? s.context.userData;
     const img = await this.store.images.get(diskImage.image);
     const networks: (Network | null)[] = [];
@@ -165,7 +186,7 @@ export class Catalog {
         continue;
       }
       const net = await this.store.networks.get(n.network).catch(() => undefined);
-      if (!net) throw new ValidationError('request', [{ field: 'template', message: `template ${t.name} puts a NIC on network ${n.network}, which no longer exists` }]);
+      if (!net) throw new ValidationError('request', [{ field: 'template', message: `${s.label} puts a NIC on network ${n.network}, which no longer exists` }]);
       networks.push(net);
     }
     const leaseNetworks = networks.flatMap((n) => (n === null ? [] : [n.id]));
@@ -217,13 +238,27 @@ export class Catalog {
           ...(requirements !== undefined ? { requirements } : {}),
         },
     });
-    return { name, templateId: t.id, leaseNetworks, spec };
+    return { name, templateId: s.id, leaseNetworks, spec };
   }
 }
 
+/**
+ * What a VM is admitted from: a template, or a template's equivalent that was
+ * never stored (a clone: the source VM's settings with a disk image of its own).
+ */
+export type AdmissionSource = StoredTemplate & {
+  /** The template the VM is recorded as made from, if any. */
+  readonly id: string | null;
+  /** How messages name the source: `template tiny`, `VM web-1`. */
+  readonly label: string;
+  readonly vcpus: number;
+  readonly memoryMib: number;
+  readonly requirements: string | null;
+};
+
 export interface AdmittedVm {
   readonly name: string;
-  readonly templateId: string;
+  readonly templateId: string | null;
   /** The network of each NIC that gets an address, in NIC order. */
   readonly leaseNetworks: readonly string[];
   /** The VM's spec given one lease per entry of `leaseNetworks`. */

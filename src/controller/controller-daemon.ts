@@ -14,6 +14,7 @@ import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
 import { MigrationService } from './migration-service.js';
+import { snapshotCountOf } from './vm-snapshots.js';
 import { SystemStore } from './system-store.js';
 import { VmStopper } from './vm-stopper.js';
 import type { Failpoints } from '../util/failpoints.js';
@@ -69,7 +70,7 @@ export class ControllerDaemon {
       orchestrator.useMigrator(migrator);
       const coldMigrator = new ColdMigrator({ store, agentFor, logger });
       orchestrator.useColdMigrator(coldMigrator);
-      const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger });
+      const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store);

@@ -10,6 +10,8 @@ import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
 import { registerVmNicRoutes } from './api/vm-nic-routes.js';
 import { registerVmStorageRoutes } from './api/vm-storage-routes.js';
+import { registerVmCaptureRoutes } from './api/vm-capture-routes.js';
+import { registerVmSnapshotRoutes } from './api/vm-snapshot-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
@@ -70,6 +72,8 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerVmRoutes(app, ctx);
   registerVmNicRoutes(app, ctx);
   registerVmStorageRoutes(app, ctx);
+  registerVmCaptureRoutes(app, ctx);
+  registerVmSnapshotRoutes(app, ctx);
   registerMigrationRoutes(app, ctx);
   registerEventRoutes(app, ctx, closing.signal);
   registerInternalRoutes(app, ctx);

@@ -78,6 +78,9 @@ export class DiskMover {
       if (!reachable.includes(ds)) throw new ConflictError('host', 'name', host.name, `has no ${ds} datastore (start its agent with --shared-dir)`);
     }
     const agent = this.#o.agentFor(host);
+    // The new file gets the disk's current data only: the snapshots inside the old one would go with it (the agent checks again, under its lock).
+    const snapshots = await agent.listSnapshots(agentVmId(vm.id));
+    if (snapshots.length > 0) throw new ConflictError('vm', 'name', vm.name, `has disk snapshots (${snapshots.map((x) => x.name).join(', ')}), which a disk move would lose; delete them first`);
     const abort = new AbortController();
     const onStop = (): void => abort.abort(this.#stopping.signal.reason);
     this.#stopping.signal.addEventListener('abort', onStop, { once: true });

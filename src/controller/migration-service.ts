@@ -5,6 +5,7 @@ import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { MigrationRecord } from '../store/repositories/migrations-repository.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { CapacityError } from '../store/store-errors.js';
 import { hostViewOf, type HostUsage } from './host-view-of.js';
@@ -28,6 +29,8 @@ export interface MigrationServiceOptions {
   readonly coldMigrator?: ColdMigrator | undefined;
   readonly policy: PlacementPolicy;
   readonly logger: Logger;
+  /** How many disk snapshots the VM has (asked of its host's agent); without it the snapshot check is skipped. */
+  readonly snapshotCount?: ((vm: Vm) => Promise<number>) | undefined;
 }
 
 /** What a host's heartbeat says about the VM-independent facts a migration needs. */
@@ -68,8 +71,16 @@ export class MigrationService {
     const demand = { vcpus: spec.demand.vcpus, memoryMiB: spec.demand.memoryMiB, diskMiB: spec.demand.diskMiB, cpuModel: spec.demand.cpuModel };
     const storage = spec.agent.disk.datastore === 'shared' ? 'shared' : 'local';
     const bridges = (spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : []));
+    // Only a live migration of a local disk loses snapshots (its mirror copies the current data); the others keep the file.
+    // Unknown when the agent cannot tell: the other checks still decide, and the source agent refuses the mirror itself.
+    const snapshots = kind === 'live' && storage === 'local' && vm.state === 'running'
+      ? await this.#o.snapshotCount?.(vm).catch((err: unknown) => {
+        this.#o.logger.warn({ vmId: vm.id, err: err instanceof Error ? err.message : String(err) }, 'could not count the VM\'s disk snapshots before a live migration');
+        return undefined;
+      })
+      : undefined;
     const input = (d: Host | undefined) => ({
-      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage } as const,
+      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots } as const,
       source: source ? hostViewOf(source) : undefined,
       dest: d ? hostViewOf(d) : undefined,
       sourceFacts: source ? factsOf(source) : undefined,

@@ -6,6 +6,7 @@ import type { Hypervisor } from './hypervisor.js';
 import type { VmSpecInput } from './vm-spec.js';
 import { VmExistsError, VmNotFoundError, VmStateError } from './hypervisor-errors.js';
 import { ValidationError } from '../errors/validation-error.js';
+import { DiskSnapshotExistsError, DiskSnapshotNotFoundError } from './disk-snapshot.js';
 import { pollUntil, sleep } from '../util/deadline.js';
 
 /** What a driver's test setup hands the contract suite. */
@@ -200,6 +201,29 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await assert.rejects(detach('c-nic', second.id), (err: unknown) => err instanceof VmStateError && err.state === 'paused');
       await hv.destroy('c-nic');
       if (env.tapExists) assert.equal(await env.tapExists(second.ifname), false, 'destroy after adoption removed the hot-plugged NIC\'s TAP');
+    });
+
+    it('takes, lists and deletes disk snapshots of a running VM; refuses a duplicate, an unknown name and a missing disk', async () => {
+      const hvs = { create: hv.createDiskSnapshot!.bind(hv), list: hv.listDiskSnapshots!.bind(hv), delete: hv.deleteDiskSnapshot!.bind(hv) };
+      const spec = await env.spec('c-snap');
+      const disk = (spec.disks ?? [])[0]!.id;
+      await hv.start(spec);
+      assert.deepEqual(await hvs.list('c-snap', disk), []);
+      const a = await hvs.create('c-snap', disk, 'a');
+      assert.equal(a.name, 'a');
+      assert.ok(Math.abs(Date.parse(a.createdAt) - Date.now()) < 60_000, a.createdAt);
+      await hvs.create('c-snap', disk, 'b');
+      assert.deepEqual((await hvs.list('c-snap', disk)).map((s) => s.name), ['a', 'b']);
+      await assert.rejects(hvs.create('c-snap', disk, 'a'), (err: unknown) => err instanceof DiskSnapshotExistsError && err.code === 'CONFLICT');
+      await assert.rejects(hvs.delete('c-snap', disk, 'zz'), (err: unknown) => err instanceof DiskSnapshotNotFoundError && err.code === 'NOT_FOUND');
+      await assert.rejects(hvs.create('c-snap', 'nope', 'c'), isValidation('diskId'));
+      await hvs.delete('c-snap', disk, 'a');
+      assert.deepEqual((await hvs.list('c-snap', disk)).map((s) => s.name), ['b']);
+      await hv.pause('c-snap');
+      await hvs.delete('c-snap', disk, 'b');
+      assert.deepEqual(await hvs.list('c-snap', disk), []);
+      await hv.destroy('c-snap');
+      await assert.rejects(hvs.list('c-snap', disk), VmNotFoundError);
     });
 
     it('a VM killed behind its back is reported crashed promptly, and calls fail fast', async () => {

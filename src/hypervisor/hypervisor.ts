@@ -1,6 +1,7 @@
 import type { DiskSpec, VmSpec } from './vm-spec.js';
 import type { WaitOptions } from '../util/deadline.js';
 import type { LiveMigration } from './live-migration.js';
+import type { DiskSnapshot } from './disk-snapshot.js';
 
 /**
  * The driver seam between nubo and a virtualisation technology. Small on
@@ -64,6 +65,25 @@ export interface Hypervisor {
   moveDisk?(vmId: string, diskId: string, move: DiskMove, opts?: DiskMoveOptions): Promise<void>;
   /** Optional: the file a running VM's disk is now (it changes with `moveDisk`); undefined for a VM or disk the driver does not hold. */
   diskPathOf?(vmId: string, diskId: string): string | undefined;
+  /**
+   * Optional (save as image, clone, export of a running VM): copies the disk
+   * of a running or paused VM, as it is at the call, into `targetPath` while
+   * the guest runs on — crash-consistent at that instant, its backing chain
+   * flattened. The caller makes the target (an empty qcow2 of the disk's
+   * virtual size) and removes it after a failure; the guest is never touched.
+   */
+  backupDisk?(vmId: string, diskId: string, targetPath: string, opts?: WaitOptions): Promise<void>;
+
+  /**
+   * Optional (disk snapshots of a running or paused VM): qcow2 internal
+   * snapshots inside the disk's own file, taken while the guest runs on. A VM
+   * at rest has no driver state; its snapshots are its file's (qemu-img).
+   * Create refuses a name the disk has (DiskSnapshotExistsError); delete an
+   * unknown one (DiskSnapshotNotFoundError).
+   */
+  createDiskSnapshot?(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<DiskSnapshot>;
+  listDiskSnapshots?(vmId: string, diskId: string, opts?: WaitOptions): Promise<DiskSnapshot[]>;
+  deleteDiskSnapshot?(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<void>;
 
   /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
   consoleLogPath?(vmId: string): string;

@@ -9,6 +9,8 @@ import { registerVmActions } from './vm-actions.js';
 import { registerVmMigrate } from './vm-migrate.js';
 import { registerVmNic } from './vm-nic.js';
 import { registerVmDiskMove } from './vm-disk-move.js';
+import { registerVmSnapshot } from './vm-snapshot.js';
+import { registerVmCapture } from './vm-capture.js';
 import { printVmDetail, printVms } from './vm-output.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
@@ -20,7 +22,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   requirements?: string;
 }
 
-/** `nubo vm create|list|show|console`, the power actions, `migrate`, `nic attach|detach` and `disk-move`. */
+/** `nubo vm create|list|show|console`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone` and `export`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -83,4 +85,6 @@ export function registerVmCommands(program: Command): void {
   registerVmMigrate(vm);
   registerVmNic(vm);
   registerVmDiskMove(vm);
+  registerVmSnapshot(vm);
+  registerVmCapture(vm);
 }

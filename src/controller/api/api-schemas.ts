@@ -8,6 +8,8 @@ import { VM_STATES } from '../../core/vm-state.js';
  */
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'must be 1-63 chars of letters, digits and ._-, starting with a letter or digit');
+/** A name of an image, template, VM or network. */
+export const resourceNameSchema = name;
 const id = z.string().min(1).max(64);
 export const idParams = z.object({ id });
 

@@ -12,12 +12,12 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   const tags = ['images'];
   r.get('/api/v1/images', { schema: { tags, response: { 200: z.array(imageView) } } }, async (req) => {
     const u = userOf(req);
-    const all = await ctx.store.images.list();
-    // Images are shared read-only: everyone sees them, so templates can use the admin's base images.
+    // The admins' ready images are shared read-only (templates use them as bases); a user's own images are theirs.
+    const all = await ctx.catalog.visibleTo(u, await ctx.store.images.list());
     return Promise.all(all.filter((i) => u.role === 'admin' || i.ownerId === u.id || i.state === 'ready').map((i) => ctx.views.image(i)));
   });
   r.get('/api/v1/images/:id', { schema: { tags, params: idParams, response: { 200: imageView } } }, async (req) =>
-    ctx.views.image(await ctx.store.images.get(req.params.id)),
+    ctx.views.image(await ctx.catalog.ensureVisible(userOf(req), 'image', await ctx.store.images.get(req.params.id))),
   );
   r.post('/api/v1/images', {
     schema: {
@@ -45,7 +45,8 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
 /** The image bytes, for agents (host token) and users; registered outside the user-auth scope. */
 export function registerImageDataRoute(app: FastifyInstance, ctx: ApiContext): void {
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/images/:id/data', { schema: { tags: ['images'], params: idParams } }, async (req, reply) => {
-    const img = await ctx.store.images.get(req.params.id);
+    // A host (its token, no user) fetches any image a VM of its needs; a user only those they may see.
+    const img = req.user ? await ctx.catalog.ensureVisible(req.user, 'image', await ctx.store.images.get(req.params.id)) : await ctx.store.images.get(req.params.id);
     return reply.type('application/octet-stream').header('content-length', img.sizeBytes).header('x-sha256', img.sha256).send(createReadStream(img.path));
   });
 }

@@ -10,9 +10,9 @@ import { importOvfTemplate } from '../import-ovf-template.js';
 export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['templates'];
-  // Templates are a shared catalog: everyone may instantiate any template.
-  r.get('/api/v1/templates', { schema: { tags, response: { 200: z.array(templateView) } } }, async () =>
-    Promise.all((await ctx.store.templates.list()).map((t) => ctx.catalog.templateView(t))),
+  // The admins' templates are a shared catalog everyone may instantiate; a user's own (a saved VM) are theirs.
+  r.get('/api/v1/templates', { schema: { tags, response: { 200: z.array(templateView) } } }, async (req) =>
+    Promise.all((await ctx.catalog.visibleTo(userOf(req), await ctx.store.templates.list())).map((t) => ctx.catalog.templateView(t))),
   );
   r.get('/api/v1/templates/:id', { schema: { tags, params: idParams, response: { 200: templateView } } }, async (req) =>
     ctx.catalog.templateView(await ctx.catalog.findTemplate(req.params.id, userOf(req))),

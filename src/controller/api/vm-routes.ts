@@ -4,10 +4,8 @@ import { z } from 'zod';
 import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
-import { planCreate } from '../../core/vm-actions.js';
-import { ConflictError, ExhaustedError } from '../../store/store-errors.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
-import type { JsonObject } from '../../store/store-context.js';
+import { recordNewVm } from '../record-new-vm.js';
 import { findHost } from './host-routes.js';
 
 export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -26,28 +24,21 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   r.post('/api/v1/vms', { schema: { tags, body: createVmBody, response: { 201: vmView } } }, async (req, reply) => {
     const u = userOf(req);
     const admitted = await ctx.catalog.admitVm(req.body, u);
-    // VMs are found by their owner's name for them (findVm): a second live VM of that name would make it ambiguous.
-    const mine = await ctx.store.vms.list({ ownerId: u.id });
-    if (mine.some((v) => v.name === admitted.name && v.state !== 'terminated')) throw new ConflictError('vm', 'name', admitted.name, 'is already used by another of your VMs');
-    const plan = planCreate();
-    // The VM row and its leases are written in one transaction: an exhausted network leaves neither behind.
-    const vm = await ctx.store.vms
-      .create(
-        { name: admitted.name, ownerId: u.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from } },
-        { networks: admitted.leaseNetworks, spec: (leases) => admitted.spec(leases) as unknown as JsonObject },
-      )
-      .catch(async (err: unknown) => {
-        if (err instanceof ExhaustedError && err.resource === 'network') {
-          const net = await ctx.store.networks.get(err.id).catch(() => undefined);
-          throw new ExhaustedError('network', net?.name ?? err.id, `free address (all of ${net?.cidr ?? 'its range'} are leased or held)`);
-        }
-        throw err;
-      });
-    ctx.orchestrator.kick(vm.id);
+    const vm = await recordNewVm(ctx, admitted, u);
     return reply.status(201).send(await ctx.views.vm(vm));
   });
 
-  r.post('/api/v1/vms/:id/actions/:action', { schema: { tags, params: vmActionParams, response: { 200: vmView } } }, async (req) => {
+  r.post('/api/v1/vms/:id/actions/:action', {
+    schema: {
+      tags, params: vmActionParams, response: { 200: vmView },
+      summary: 'Start a life-cycle action; the VM is in the action\'s first transitional state when this answers',
+      description:
+        '`poweroff` (ACPI; `-hard` kills QEMU) and `start`; `reboot` (`-hard`: reset); `suspend` saves memory to a file on the host, `resume` restores it; ' +
+        '`stop` suspends a running VM (or takes a suspended one) and moves its files off the host into the controller\'s system store, freeing the host — ' +
+        '`resume` of a stopped VM places it again through the scheduler (possibly on another host) and restores it there; `terminate` (`-hard`) deletes its disks. ' +
+        '409 INVALID_STATE names the states the action is allowed from; `stop` of a VM on the shared datastore is 409 CONFLICT (field `datastore`).',
+    },
+  }, async (req) => {
     const vm = await findVm(req, req.params.id);
     return ctx.views.vm(await ctx.orchestrator.act(vm.id, req.params.action));
   });

@@ -110,6 +110,24 @@ test('storage: shared disks need the shared datastore at the destination; local 
   assert.deepEqual(checkMigration(input(noShared, { storage: 'local' })), { ok: true });
 });
 
+test('snapshots: a live migration of a local disk would lose them; a shared disk or a cold migration keeps the file', () => {
+  assert.deepEqual(refusal(checkMigration(input({}, { snapshots: 2 }))), [
+    'storage',
+    'snapshots',
+    'VM vm-1 has 2 disk snapshots, which a live migration of a local disk would lose: delete them, or migrate it cold (powered off)',
+  ]);
+  assert.match(refusal(checkMigration(input({}, { snapshots: 1 })))[2], /has 1 disk snapshot,/);
+  assert.deepEqual(checkMigration(input({}, { snapshots: 0 })), { ok: true });
+  assert.deepEqual(checkMigration(input({}, { snapshots: undefined })), { ok: true });
+  assert.deepEqual(checkMigration(input({}, { snapshots: 3, storage: 'shared' })), { ok: true });
+  assert.deepEqual(checkMigration({ ...input({}, { snapshots: 3, state: 'poweroff' }), kind: 'cold' }), { ok: true });
+  // Checked before what can change (capacity): retrying later does not help.
+  assert.equal(refusal(checkMigration(input({ dest: { ...h2, reservedMemoryMiB: 1_000_000 } }, { snapshots: 1 })))[1], 'snapshots');
+  const chosen = chooseMigrationDestination([h1, h2, makeHost('h3', { name: 'h3' })].map((dest) => input({ dest }, { snapshots: 1 })), compilePlacementPolicy());
+  assert.equal(chosen.hostId, undefined);
+  assert.equal(chosen.hostId === undefined ? chosen.check : undefined, 'storage');
+});
+
 test('tls: both ends or neither', () => {
   assert.deepEqual(refusal(checkMigration(input({ sourceFacts: { ...facts, tls: true } }))), ['tls', 'tls', 'migration TLS is on at host h1 but off at host h2']);
   assert.deepEqual(refusal(checkMigration(input({ destFacts: { ...facts, tls: true } }))), ['tls', 'tls', 'migration TLS is off at host h1 but on at host h2']);

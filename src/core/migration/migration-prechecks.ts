@@ -31,6 +31,8 @@ export interface MigratingVm {
   readonly storage: 'shared' | 'local';
   /** Its placement requirements expression: still applies when a destination is chosen for it. */
   readonly requirements?: string | undefined;
+  /** Disk snapshots in its disk file (qcow2 internal); undefined when not known (not asked). */
+  readonly snapshots?: number | undefined;
 }
 
 /** What a host's agent reports that matters to a migration. */
@@ -148,6 +150,11 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
 
   if (vm.storage === 'shared' && !destFacts.sharedDatastore) {
     return refuse('storage', 'storage', `host ${dest.name} does not reach the shared datastore the VM's disks are on`);
+  }
+
+  // A live migration to another host's local datastore mirrors the disk's current data into a new file: its internal snapshots would stay behind.
+  if (input.kind !== 'cold' && vm.storage === 'local' && (vm.snapshots ?? 0) > 0) {
+    return refuse('storage', 'snapshots', `VM ${vm.id} has ${vm.snapshots} disk ${plural(vm.snapshots ?? 0, 'snapshot', 'snapshots')}, which a live migration of a local disk would lose: delete them, or migrate it cold (powered off)`);
   }
 
   // One end speaking TLS and the other not would refuse the stream half-way through the set-up.

@@ -1,4 +1,4 @@
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmRunState, VmStats, VmStatus } from '../hypervisor.js';
 import { VmExistsError, VmNotFoundError, VmStateError, HypervisorError } from '../hypervisor-errors.js';
 import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
@@ -6,6 +6,7 @@ import { nicConflicts } from '../nic-conflicts.js';
 import { checkDiskFile, checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import type { WaitOptions } from '../../util/deadline.js';
+import { DiskSnapshotExistsError, DiskSnapshotNotFoundError, type DiskSnapshot } from '../disk-snapshot.js';
 
 interface FakeVm {
   spec: VmSpec;
@@ -24,6 +25,8 @@ interface FakeVm {
  */
 export class FakeHost {
   readonly vms = new Map<string, FakeVm>();
+  /** Disk snapshots taken through the driver, by disk file: the fake's stand-in for the snapshot table inside a qcow2 file. */
+  readonly diskSnapshots = new Map<string, DiskSnapshot[]>();
   nextPid = 10_000;
 }
 
@@ -208,6 +211,45 @@ export class FakeDriver implements Hypervisor {
   async detachNic(vmId: string, nicId: string, _opts?: WaitOptions): Promise<void> {
     const vm = this.#require(vmId, 'detach a NIC from', ['running']);
     vm.spec = parseVmSpec({ ...vm.spec, nics: vm.spec.nics.filter((n) => n.id !== nicId) });
+  }
+
+  async createDiskSnapshot(vmId: string, diskId: string, name: string, _opts?: WaitOptions): Promise<DiskSnapshot> {
+    const { vm, path, list } = this.#snapshots(vmId, diskId, 'take a disk snapshot of');
+    if (list.some((x) => x.name === name)) throw new DiskSnapshotExistsError(name);
+    const id = String(Math.max(0, ...list.map((x) => Number(x.id))) + 1);
+    const snap: DiskSnapshot = { name, id, createdAt: new Date().toISOString(), vmClockSec: Math.floor(this.uptimeSeconds(vm.spec.id)) };
+    this.host.diskSnapshots.set(path, [...list, snap]);
+    return snap;
+  }
+
+  async listDiskSnapshots(vmId: string, diskId: string, _opts?: WaitOptions): Promise<DiskSnapshot[]> {
+    return [...this.#snapshots(vmId, diskId, 'list the disk snapshots of').list];
+  }
+
+  async deleteDiskSnapshot(vmId: string, diskId: string, name: string, _opts?: WaitOptions): Promise<void> {
+    const { path, list } = this.#snapshots(vmId, diskId, 'delete a disk snapshot of');
+    if (!list.some((x) => x.name === name)) throw new DiskSnapshotNotFoundError(name);
+    this.host.diskSnapshots.set(path, list.filter((x) => x.name !== name));
+  }
+
+  #snapshots(vmId: string, diskId: string, action: string): { vm: FakeVm; path: string; list: readonly DiskSnapshot[] } {
+    const vm = this.#require(vmId, action, ['running', 'paused']);
+    const disk = vm.spec.disks.find((d) => d.id === diskId);
+    const refuse = (message: string): ValidationError => new ValidationError('disk snapshot', [{ field: 'diskId', message }]);
+    if (disk === undefined) throw refuse(`VM ${vmId} has no disk ${diskId}`);
+    if (disk.format !== 'qcow2') throw refuse(`disk ${diskId} is ${disk.format}: only qcow2 disks hold snapshots`);
+    if (disk.readOnly) throw refuse(`disk ${diskId} is read-only`);
+    return { vm, path: disk.path, list: this.host.diskSnapshots.get(disk.path) ?? [] };
+  }
+
+  /** No guest, so no point in time to keep: the disk file's bytes as they are (when the fake checks files, they exist). */
+  async backupDisk(vmId: string, diskId: string, targetPath: string, _opts?: WaitOptions): Promise<void> {
+    const vm = this.#require(vmId, 'back up a disk of', ['running', 'paused']);
+    const disk = vm.spec.disks.find((d) => d.id === diskId);
+    if (disk === undefined) throw new ValidationError('disk backup', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
+    if (!this.#checkFiles) return;
+    await checkDiskFile(targetPath, this.#allowedDirs);
+    await copyFile(disk.path, targetPath);
   }
 
   async stats(vmId: string, _opts?: WaitOptions): Promise<VmStats> {

@@ -12,9 +12,12 @@ import { QmpClient } from './qmp-client.js';
 import { buildQemuArgv } from './build-qemu-argv.js';
 import { qmpHotplugDisk, qmpUnplugDisk } from './qmp-disk-hotplug.js';
 import { abandonDiskMoves, diskNodes, qmpMoveDisk } from './qmp-disk-move.js';
+import { qmpBackupDisk } from './qmp-disk-backup.js';
 import { qmpHotplugNic, qmpUnplugNic } from './qmp-nic-hotplug.js';
 import { nicConflicts } from '../nic-conflicts.js';
 import { qmpSaveState } from './qmp-save-state.js';
+import { qmpCreateDiskSnapshot, qmpDeleteDiskSnapshot, qmpListDiskSnapshots, snapshotNodeOf } from './qmp-disk-snapshot.js';
+import type { DiskSnapshot } from '../disk-snapshot.js';
 import { mapRunState } from './map-run-state.js';
 import { vmPaths, type VmPaths } from './vm-paths.js';
 import { ensureQemuGone, isQemuOf, launchQemu, processUsage, readPidFile } from './qemu-process.js';
@@ -458,6 +461,41 @@ export class QemuDriver implements Hypervisor {
 
   diskPathOf(vmId: string, diskId: string): string | undefined {
     return this.#vms.get(vmId)?.record.spec.disks.find((d) => d.id === diskId)?.path;
+  }
+
+  async backupDisk(vmId: string, diskId: string, targetPath: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'back up a disk of', ['running', 'paused'], opts);
+    if (!vm.record.spec.disks.some((d) => d.id === diskId)) throw new ValidationError('disk backup', [{ field: 'diskId', message: `VM ${vmId} has no disk ${diskId}` }]);
+    await checkDiskFile(targetPath, this.#opts.allowedDirs);
+    try {
+      await qmpBackupDisk(this.#qmp(vm), { diskId, source: diskNodes(diskId, (vm.record.movedDisks ?? []).includes(diskId)).format, path: targetPath }, opts);
+    } catch (err) {
+      throw new HypervisorError(vmId, 'disk backup', errorMessage(err), { cause: err });
+    }
+    this.#log.info({ vmId, diskId, path: targetPath }, 'disk backed up');
+  }
+
+  async createDiskSnapshot(vmId: string, diskId: string, name: string, opts: WaitOptions = {}): Promise<DiskSnapshot> {
+    const vm = await this.#require(vmId, 'take a disk snapshot of', ['running', 'paused'], opts);
+    const snap = await qmpCreateDiskSnapshot(this.#qmp(vm), vmId, this.#snapshotNode(vm, diskId), name, opts);
+    this.#log.info({ vmId, diskId, snapshot: name }, 'disk snapshot taken');
+    return snap;
+  }
+
+  async listDiskSnapshots(vmId: string, diskId: string, opts: WaitOptions = {}): Promise<DiskSnapshot[]> {
+    const vm = await this.#require(vmId, 'list the disk snapshots of', ['running', 'paused'], opts);
+    return qmpListDiskSnapshots(this.#qmp(vm), vmId, this.#snapshotNode(vm, diskId), opts);
+  }
+
+  async deleteDiskSnapshot(vmId: string, diskId: string, name: string, opts: WaitOptions = {}): Promise<void> {
+    const vm = await this.#require(vmId, 'delete a disk snapshot of', ['running', 'paused'], opts);
+    await qmpDeleteDiskSnapshot(this.#qmp(vm), vmId, this.#snapshotNode(vm, diskId), name, opts);
+    this.#log.info({ vmId, diskId, snapshot: name }, 'disk snapshot deleted');
+  }
+
+  /** The format node the disk's snapshots are in now (a disk move alternates its node names). */
+  #snapshotNode(vm: LiveVm, diskId: string): string {
+    return snapshotNodeOf(vm.record.spec, diskId, (vm.record.movedDisks ?? []).includes(diskId));
   }
 
   async attachNic(vmId: string, input: unknown, opts: WaitOptions = {}): Promise<void> {

@@ -1,0 +1,57 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { SaveAsView } from '../../controller/api/capture-schemas.js';
+import { apiCommand, connect, connectionOptions, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { fmtBytes, printFields, printJson } from '../output.js';
+import { runCliAction } from '../run-cli-action.js';
+import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
+import { printVms } from './vm-output.js';
+
+const NAME_HELP = '1-63 letters, digits and ._-, starting with a letter or digit';
+const STATES = 'the VM may be running (a crash-consistent copy taken while it runs on), powered off or suspended';
+
+function printSaved(s: SaveAsView): void {
+  printFields([
+    ['image', `${s.image.name} (${s.image.id})`],
+    ['format', s.image.format],
+    ['size', `${fmtBytes(s.image.sizeBytes)} (virtual ${fmtBytes(s.image.virtualSizeBytes)})`],
+    ['owner', s.image.owner],
+    ...(s.template !== undefined ? [['template', `${s.template.name} (${s.template.id})`] as const] : []),
+  ]);
+}
+
+/** `nubo vm save-as|clone|export`: images, templates, VMs and OVAs made from a copy of a VM's disk as it is now. */
+export function registerVmCapture(vm: Command): void {
+  const saveAs = apiCommand(vm, 'save-as <vm>', `save the VM's disk as it is now as a standalone image (and a template of the VM on it), owned by the VM's owner; ${STATES}`)
+    .requiredOption('--image <name>', `name of the new image (${NAME_HELP})`)
+    .option('--template <name>', 'also create a template of this name with the VM\'s vCPUs, memory, boot settings, NIC networks, user data and datastore on the new image');
+  connectionOptions(saveAs).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts & { image: string; template?: string }) => {
+      const s = await (await connect(o)).saveVmAs(ref, { image: o.image, ...(o.template !== undefined ? { template: o.template } : {}) }, { signal });
+      if (o.json) return printJson(s);
+      printSaved(s);
+    }),
+  );
+
+  const clone = waitOptions(
+    apiCommand(vm, 'clone <vm> <name>', `create your VM <name> from a copy of the VM's disk as it is now (the image <name>-disk) with its settings and fresh addresses on its networks; ${STATES}`),
+    WAIT_TARGET.create,
+  );
+  connectionOptions(clone).action(
+    runCliAction(async (signal, ref: string, name: string, o: ApiOpts & WaitOpts) => {
+      const client = await connect(o);
+      const created = await client.cloneVm(ref, { name }, { signal });
+      if (!o.wait) return o.json ? printJson(created) : printVms([created]);
+      const done = await waitForVm({ client, id: created.id, target: WAIT_TARGET.create, initial: created.state, signal, timeoutMs: o.timeout * 1000, intervalMs: o.pollInterval });
+      return o.json ? printJson(done) : printVms([done]);
+    }),
+  );
+
+  const exp = apiCommand(vm, 'export <vm> <file>', `download the VM with its disk as it is now as an OVA (OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk) into <file>, written only once complete; ${STATES}`);
+  connectionOptions(exp, { json: false }).action(
+    runCliAction(async (signal, ref: string, file: string, o: ApiOpts) => {
+      const { bytes } = await (await connect(o)).exportVm(ref, resolve(file), { signal });
+      process.stdout.write(`exported VM ${ref} to ${file} (${fmtBytes(bytes)})\n`);
+    }),
+  );
+}
