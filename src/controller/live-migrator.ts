@@ -151,10 +151,11 @@ export class LiveMigrator {
     m = await this.#stage(m, 'stop-and-copy', { downtimeMs: final.downtimeMs ?? null, observed: 'at completion, from QEMU' });
     if (ready.nbd) await e.src.completeMirrors(e.id, o);
     // The source says completed a moment before the destination has loaded the last of the stream: wait for it to pause.
+    // Usually a few ms: asked often, as the guest is paused until it runs on the destination.
     const dst = await pollUntil('the destination to hold the complete image', async () => {
       const r = await e.dst.get(e.id, o);
       return r.state === 'inmigrate' ? undefined : r;
-    }, { signal: sig, timeoutMs: 30_000, intervalMs: 20 });
+    }, { signal: sig, timeoutMs: 30_000, intervalMs: 5 });
     if (dst.state !== 'paused') throw new Error(`the destination holds the VM ${dst.state}, not paused with the complete image`);
     m = await this.#stage(m, 'transferred', { transferredBytes: final.transferredBytes, passes: final.passes });
 
@@ -217,10 +218,12 @@ export class LiveMigrator {
     const actions: JsonObject[] = [];
     let lastWrite = 0;
     for (;;) {
-      let p = await e.src.migrationStatus(e.id, { signal });
+      const asked = Date.now();
+      // A long poll: the source's agent answers the moment the migration ends (QEMU's MIGRATION event), else after `every`.
+      let p = await e.src.migrationStatus(e.id, { signal, waitMs: every });
       if (p.status === 'completed') {
-        // QEMU says completed a moment before it fills in downtime and total time: read once more for them.
-        if (!(p.downtimeMs !== undefined && p.downtimeMs > 0)) {
+        // QEMU says completed a moment before it fills in downtime and total time (the agent waits for them): read once more if missing.
+        if (!(p.totalTimeMs !== undefined && p.totalTimeMs > 0)) {
           await sleep(20, signal);
           p = await e.src.migrationStatus(e.id, { signal });
         }
@@ -269,7 +272,9 @@ export class LiveMigrator {
         lastWrite = now;
         await this.#o.store.migrations.updateProgress(m.id, progressStats(p, actions));
       }
-      await sleep(every, signal);
+      // The agent waited already (unless the migration was not in flight yet, or it is an agent that does not wait): keep the cadence.
+      const left = every - (Date.now() - asked);
+      if (left > 0) await sleep(left, signal);
     }
   }
 

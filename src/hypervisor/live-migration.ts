@@ -30,8 +30,11 @@ export interface LiveMigration {
    * The source reports `completed` a moment before the destination has
    * loaded everything: commit only once the destination says `completed`.
    * A source with no migration under way (none yet, or cancelled) says `none`.
+   * With `waitMs`, a source whose migration is in flight answers once it ends
+   * (completed — with QEMU's final figures —, failed, cancelled) or after
+   * `waitMs`, whichever comes first: a long poll that sees the end at once.
    */
-  migrationStatus(vmId: string, opts?: WaitOptions): Promise<MigrationProgress>;
+  migrationStatus(vmId: string, opts?: MigrationStatusOptions): Promise<MigrationProgress>;
   /** Changes a running migration: the convergence policy's levers. */
   tuneMigration(vmId: string, tuning: MigrationTuning, opts?: WaitOptions): Promise<void>;
   /**
@@ -61,6 +64,11 @@ export interface LiveMigration {
    * (`cont`). Refuses one still `inmigrate`; a no-op on one already running.
    */
   activateIncoming(vmId: string, opts?: WaitOptions): Promise<void>;
+}
+
+export interface MigrationStatusOptions extends WaitOptions {
+  /** Source: wait up to this long (ms) for the in-flight migration to end before answering; 0 or absent: answer at once. */
+  readonly waitMs?: number | undefined;
 }
 
 /** QEMU's tls-creds-x509 directory: ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem. */

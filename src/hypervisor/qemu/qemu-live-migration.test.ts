@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { QemuLiveMigration, type QemuMigrationHost } from './qemu-live-migration.js';
 import type { QmpClient } from './qmp-client.js';
+import type { QmpEvent } from './qmp-schema.js';
+import type { WaitOptions } from '../../util/deadline.js';
 import { QmpError } from './qmp-error.js';
 import type { VmMigrationRecord, VmRecord } from './vm-record.js';
 import { parseVmSpec } from '../vm-spec.js';
@@ -23,7 +25,30 @@ type Handler = (args: Record<string, unknown> | undefined) => unknown;
 /** A QMP stand-in answering from a table and recording every command, and a host holding one VM record. */
 function fixture(answers: Record<string, Handler>, migration?: VmMigrationRecord) {
   const sent: { command: string; args: Record<string, unknown> | undefined }[] = [];
+  const listeners = new Set<(e: QmpEvent) => void>();
   const qmp = {
+    waitForEvent(name: string, opts: WaitOptions & { match?: (e: QmpEvent) => boolean } = {}) {
+      return new Promise<QmpEvent>((resolve, reject) => {
+        const end = (): void => {
+          clearTimeout(timer);
+          listeners.delete(on);
+        };
+        const on = (e: QmpEvent): void => {
+          if (e.event !== name || (opts.match && !opts.match(e))) return;
+          end();
+          resolve(e);
+        };
+        const timer = setTimeout(() => {
+          end();
+          reject(new Error(`timed out waiting for ${name}`));
+        }, opts.timeoutMs ?? 30_000);
+        opts.signal?.addEventListener('abort', () => {
+          end();
+          reject(new Error('aborted'));
+        }, { once: true });
+        listeners.add(on);
+      });
+    },
     execute(command: string, args?: Record<string, unknown>) {
       sent.push({ command, args });
       const h = answers[command];
@@ -50,7 +75,10 @@ function fixture(answers: Record<string, Handler>, migration?: VmMigrationRecord
     },
     destroy: () => Promise.resolve(),
   };
-  return { lm: new QemuLiveMigration(host), sent, launched, record: () => record };
+  const emit = (event: string, data: Record<string, unknown>): void => {
+    for (const l of [...listeners]) l({ event, data, timestamp: { seconds: 0, microseconds: 0 } });
+  };
+  return { lm: new QemuLiveMigration(host), sent, launched, record: () => record, emit, listening: () => listeners.size };
 }
 
 const params: MigrationParameters = { maxBandwidthBytes: 1 << 20, downtimeLimitMs: 300, autoConverge: true, xbzrle: false, postcopy: true };
@@ -146,6 +174,67 @@ test('activateIncoming: NBD server stopped ("not running" is fine), cont, runnin
   await f.lm.activateIncoming('vm-1');
   assert.deepEqual(f.sent.map((c) => c.command), ['query-status', 'nbd-server-stop', 'cont', 'query-status']);
   assert.equal(f.record().migration, undefined);
+});
+
+test('activateIncoming over TLS: cont, then the running check and the credentials clean-up sent together, in order', async () => {
+  let state = 'paused';
+  const f = fixture({
+    'query-status': () => ({ status: state, running: state === 'running' }),
+    'qom-list': () => [{ name: 'mig-tls-in', type: 'child<tls-creds-x509>' }],
+    cont: () => {
+      state = 'running';
+      return {};
+    },
+  }, { role: 'incoming', nbd: false, tls: true });
+  await f.lm.activateIncoming('vm-1');
+  assert.deepEqual(f.sent.map((c) => c.command), ['query-status', 'cont', 'query-status', 'migrate-set-parameters', 'qom-list', 'object-del']);
+  assert.deepEqual(f.sent[3]!.args, { 'tls-creds': '' });
+  assert.equal(f.record().migration, undefined);
+});
+
+test('migrationStatus with waitMs answers as soon as the MIGRATION event says completed, with the final figures', async () => {
+  let info: Record<string, unknown> = { status: 'active', ram: { transferred: 10, remaining: 90, total: 100 } };
+  const f = fixture({ 'query-migrate': () => info, 'query-block-jobs': () => [] }, { role: 'outgoing', started: true, wasRunning: true });
+  const t0 = Date.now();
+  const answer = f.lm.migrationStatus('vm-1', { waitMs: 5_000 });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(f.listening(), 1, 'it listens for the end');
+  // Completed, but QEMU has not filled in total-time and downtime yet: the driver reads again until it has.
+  info = { status: 'completed', 'total-time': 0, ram: { transferred: 100, remaining: 0, total: 100 } };
+  f.emit('MIGRATION', { status: 'active' });
+  f.emit('MIGRATION', { status: 'completed' });
+  setTimeout(() => {
+    info = { status: 'completed', 'total-time': 812, downtime: 31, ram: { transferred: 100, remaining: 0, total: 100 } };
+  }, 5);
+  const p = await answer;
+  assert.ok(Date.now() - t0 < 1_000, 'answered at the event, not after waitMs');
+  assert.equal(p.status, 'completed');
+  assert.equal(p.totalTimeMs, 812);
+  assert.equal(p.downtimeMs, 31);
+  assert.equal(f.listening(), 0, 'stops listening');
+});
+
+test('migrationStatus with waitMs: a migration not in flight answers at once; one that goes on answers after waitMs, read afresh', async () => {
+  let info: Record<string, unknown> = { status: 'completed', 'total-time': 500, downtime: 20 };
+  const f = fixture({ 'query-migrate': () => info, 'query-block-jobs': () => [] }, { role: 'outgoing', started: true, wasRunning: true });
+  const t0 = Date.now();
+  assert.equal((await f.lm.migrationStatus('vm-1', { waitMs: 5_000 })).status, 'completed');
+  assert.ok(Date.now() - t0 < 1_000);
+  assert.equal(f.listening(), 0);
+  info = { status: 'active', ram: { transferred: 10, remaining: 90, total: 100 } };
+  const answer = f.lm.migrationStatus('vm-1', { waitMs: 60 });
+  setTimeout(() => {
+    info = { status: 'active', ram: { transferred: 50, remaining: 50, total: 100 } };
+  }, 10);
+  const p = await answer;
+  assert.ok(Date.now() - t0 >= 60);
+  assert.equal(p.status, 'active');
+  assert.equal(p.transferredBytes, 50, 'the answer is read after the wait');
+  assert.equal(f.listening(), 0);
+  // Without waitMs nothing waits (and a destination never does).
+  f.sent.length = 0;
+  await f.lm.migrationStatus('vm-1');
+  assert.deepEqual(f.sent.map((c) => c.command), ['query-block-jobs', 'query-migrate']);
 });
 
 test('cancelMigration refuses a completed migration and leaves the source alone', async () => {

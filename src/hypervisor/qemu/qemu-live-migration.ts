@@ -3,6 +3,7 @@ import type {
   IncomingReady,
   LiveMigration,
   MigrationProgress,
+  MigrationStatusOptions,
   MigrationTuning,
   MirrorOptions,
   OutgoingOptions,
@@ -141,18 +142,41 @@ export class QemuLiveMigration implements LiveMigration {
     });
   }
 
-  async migrationStatus(vmId: string, opts: WaitOptions = {}): Promise<MigrationProgress> {
-    return this.#step(vmId, 'read the migration status', opts, 10_000, async (o) => {
+  async migrationStatus(vmId: string, opts: MigrationStatusOptions = {}): Promise<MigrationProgress> {
+    const waitMs = Math.max(0, opts.waitMs ?? 0);
+    return this.#step(vmId, 'read the migration status', opts, 10_000 + waitMs, async (o, signal) => {
       const qmp = this.#host.qmp(vmId);
       const m = this.#host.record(vmId).migration;
       if (m?.role === 'incoming') {
         const [info, st] = await Promise.all([qmp.execute('query-migrate', undefined, o), qmp.execute('query-status', undefined, o)]);
         return destinationProgress(info, st.status);
       }
-      const jobs = await qmp.execute('query-block-jobs', undefined, o);
       // Before `migrate` query-migrate may still describe how this VM arrived here.
-      const info = m?.role === 'outgoing' && m.started ? await qmp.execute('query-migrate', undefined, o) : undefined;
-      return sourceProgress(info, jobs);
+      const outgoing = m?.role === 'outgoing' && m.started;
+      if (!outgoing || waitMs === 0) {
+        const jobs = await qmp.execute('query-block-jobs', undefined, o);
+        return sourceProgress(outgoing ? await qmp.execute('query-migrate', undefined, o) : undefined, jobs);
+      }
+      // Listening before asking: an end between the question and the wait is not missed.
+      const stopListening = new AbortController();
+      const ended = qmp
+        .waitForEvent('MIGRATION', { match: (e) => ENDED.has(e.data['status'] as string), timeoutMs: waitMs, signal: AbortSignal.any([signal, stopListening.signal]) })
+        .then(() => true, () => false);
+      try {
+        let info = await qmp.execute('query-migrate', undefined, o);
+        if (IN_FLIGHT.has(info.status)) {
+          await ended;
+          info = await qmp.execute('query-migrate', undefined, o);
+        }
+        // QEMU says completed a moment before it fills in total-time and downtime: its final figures follow within a few ms.
+        for (let i = 0; i < 25 && info.status === 'completed' && !((info['total-time'] ?? 0) > 0); i++) {
+          await sleep(2, signal);
+          info = await qmp.execute('query-migrate', undefined, o);
+        }
+        return sourceProgress(info, await qmp.execute('query-block-jobs', undefined, o));
+      } finally {
+        stopListening.abort();
+      }
     });
   }
 
@@ -281,14 +305,18 @@ export class QemuLiveMigration implements LiveMigration {
       if (status !== 'paused' && status !== 'running') throw new VmStateError(vmId, 'activate', status);
       if (m.nbd) await stopNbdServer(qmp, o);
       if (status === 'paused') await qmp.execute('cont', undefined, o);
-      await pollUntil(
-        'the activated VM running',
-        async () => ((await qmp.execute('query-status', undefined, o)).status === 'running' ? true : undefined),
-        { signal, timeoutMs, intervalMs: 20 },
-      );
-      if (m.tls) {
-        await qmp.execute('migrate-set-parameters', { 'tls-creds': '' }, o);
-        await dropTlsCreds(qmp, TLS_IN_ID, o);
+      // Sent together (QEMU answers them in order, so the parameter is cleared before the object goes): the check that it runs
+      // and the credentials' clean-up cost two round trips instead of four, while the guest starts.
+      const [after] = await Promise.all([
+        qmp.execute('query-status', undefined, o),
+        ...(m.tls ? [qmp.execute('migrate-set-parameters', { 'tls-creds': '' }, o), dropTlsCreds(qmp, TLS_IN_ID, o)] : []),
+      ]);
+      if (after.status !== 'running') {
+        await pollUntil(
+          'the activated VM running',
+          async () => ((await qmp.execute('query-status', undefined, o)).status === 'running' ? true : undefined),
+          { signal, timeoutMs, intervalMs: 20 },
+        );
       }
       await this.#host.setMigration(vmId, undefined);
     });
