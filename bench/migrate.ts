@@ -370,7 +370,7 @@ async function placeAgentRequests(): Promise<void> {
     const qemu = t.incomingQemuStarted.find((q) => q.host === s.to && q.at >= incoming.at && q.at <= end);
     const start = on(s.from, 'POST', '/migration/start', incoming.at);
     const activate = start && on(s.to, 'POST', '/migration/activate', start.at);
-    const polls = start ? t.requests.filter((r) => r.host === s.from && r.method === 'GET' && r.url.endsWith('/migration') && r.at >= start.at && r.at <= t0 + (s.steps['stop-and-copy'] ?? 0)) : [];
+    const polls = start ? t.requests.filter((r) => r.host === s.from && r.method === 'GET' && (r.url.split('?')[0] ?? '').endsWith('/migration') && r.at >= start.at && r.at <= t0 + (s.steps['stop-and-copy'] ?? 0)) : [];
     s.agent = {
       incomingArrived: incoming.at - t0,
       ...(qemu ? { destQemuUp: qemu.at - t0 } : {}),
