@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError } from '../client/remote-error.js';
-import type { MigrationProgressReport } from '../agent/agent-api.js';
+import type { AgentVmReport, MigrationProgressReport } from '../agent/agent-api.js';
 import { decideMigration, type MigrationDecision, type SideView } from '../core/migration/decide-migration.js';
 import { applyConvergenceStep, initialLevers, nextConvergenceStep, type ProgressSample } from '../core/migration/convergence-policy.js';
 import { parseMigrationPolicy, toMigrationParameters, type MigrationPolicy } from '../core/migration/migration-policy.js';
@@ -148,14 +148,22 @@ export class LiveMigrator {
     const final = await this.#pollPrecopy(e, m, policy, sig);
 
     // Stage 3 happened inside QEMU: the source paused for the last pass. Its length is QEMU's downtime.
-    m = await this.#stage(m, 'stop-and-copy', { downtimeMs: final.downtimeMs ?? null, observed: 'at completion, from QEMU' });
-    if (ready.nbd) await e.src.completeMirrors(e.id, o);
+    const stopAndCopy = this.#stage(m, 'stop-and-copy', { downtimeMs: final.downtimeMs ?? null, observed: 'at completion, from QEMU' });
     // The source says completed a moment before the destination has loaded the last of the stream: wait for it to pause.
-    // Usually a few ms: asked often, as the guest is paused until it runs on the destination.
-    const dst = await pollUntil('the destination to hold the complete image', async () => {
+    // Usually a few ms: asked often, as the guest is paused until it runs on the destination. Only a read, so it overlaps
+    // the journal write — unless the mirrors are to be completed first, a side effect that waits for the journal.
+    const destPaused = (): Promise<AgentVmReport> => pollUntil('the destination to hold the complete image', async () => {
       const r = await e.dst.get(e.id, o);
       return r.state === 'inmigrate' ? undefined : r;
     }, { signal: sig, timeoutMs: 30_000, intervalMs: 5 });
+    let dst: AgentVmReport;
+    if (ready.nbd) {
+      m = await stopAndCopy;
+      await e.src.completeMirrors(e.id, o);
+      dst = await destPaused();
+    } else {
+      [m, dst] = await Promise.all([stopAndCopy, destPaused()]);
+    }
     if (dst.state !== 'paused') throw new Error(`the destination holds the VM ${dst.state}, not paused with the complete image`);
     m = await this.#stage(m, 'transferred', { transferredBytes: final.transferredBytes, passes: final.passes });
 
@@ -168,14 +176,32 @@ export class LiveMigrator {
     const act = await e.dst.activate(e.id, { signal: stopping });
     if (act.state !== 'running') throw new Error(`the destination reports ${act.state} after cont`);
     m = await this.#stage(m, 'activated');
+    const totalTimeMs = Date.now() - began;
+    const figures = await this.#finalFigures(e, m, final, stopping);
     await this.#finishForward(e, m, {
-      totalTimeMs: Date.now() - began,
-      downtimeMs: final.downtimeMs ?? null,
-      transferredBytes: final.transferredBytes,
-      passes: final.passes,
-      finalDirtyRateBytes: final.dirtyRateBytes,
-      mbps: final.mbps,
+      totalTimeMs,
+      downtimeMs: figures.downtimeMs ?? null,
+      transferredBytes: figures.transferredBytes,
+      passes: figures.passes,
+      finalDirtyRateBytes: figures.dirtyRateBytes,
+      mbps: figures.mbps,
     });
+  }
+
+  /**
+   * After activation, from the source (its QEMU keeps the completed migration's figures until it is released): QEMU's
+   * downtime and totals, which it fills in a moment after it reports completion. Recorded as the last progress.
+   */
+  async #finalFigures(e: Ends, m: MigrationRecord, atCompletion: MigrationProgressReport & { actions: JsonObject[] }, stopping: AbortSignal): Promise<MigrationProgressReport> {
+    let p: MigrationProgressReport = atCompletion;
+    for (let i = 0; i < 5 && !(p.downtimeMs !== undefined && p.downtimeMs > 0); i++) {
+      const r = await e.src.migrationStatus(e.id, { signal: stopping, timeoutMs: 5_000 }).catch(() => undefined);
+      if (r?.status !== 'completed') break;
+      p = { ...r, dirtyRateBytes: atCompletion.dirtyRateBytes };
+      if (!(p.downtimeMs !== undefined && p.downtimeMs > 0)) await sleep(10, stopping);
+    }
+    await this.#o.store.migrations.updateProgress(m.id, progressStats(p, atCompletion.actions));
+    return p;
   }
 
   /** After activation: the source's copy goes; if its agent is away, its heartbeat cleanup does it later. */
@@ -209,7 +235,7 @@ export class LiveMigrator {
     }
   }
 
-  async #pollPrecopy(e: Ends, m0: MigrationRecord, policy: MigrationPolicy, signal: AbortSignal): Promise<MigrationProgressReport> {
+  async #pollPrecopy(e: Ends, m0: MigrationRecord, policy: MigrationPolicy, signal: AbortSignal): Promise<MigrationProgressReport & { actions: JsonObject[] }> {
     const every = this.#o.pollIntervalMs ?? 100;
     let m = m0;
     const samples: ProgressSample[] = [];
@@ -220,17 +246,12 @@ export class LiveMigrator {
     for (;;) {
       const asked = Date.now();
       // A long poll: the source's agent answers the moment the migration ends (QEMU's MIGRATION event), else after `every`.
-      let p = await e.src.migrationStatus(e.id, { signal, waitMs: every });
+      const p = await e.src.migrationStatus(e.id, { signal, waitMs: every });
       if (p.status === 'completed') {
-        // QEMU says completed a moment before it fills in downtime and total time (the agent waits for them): read once more if missing.
-        if (!(p.totalTimeMs !== undefined && p.totalTimeMs > 0)) {
-          await sleep(20, signal);
-          p = await e.src.migrationStatus(e.id, { signal });
-        }
+        // The guest is paused on both ends until activation: its final figures (QEMU fills in downtime a moment after it
+        // says completed) are read and recorded after the switch, not here (see #finalFigures).
         // QEMU 7.2 recomputes the dirty rate at most once a second and says 0 at completion: keep the last measured one.
-        const final = p.dirtyRateBytes > 0 ? p : { ...p, dirtyRateBytes: lastDirtyRate };
-        await this.#o.store.migrations.updateProgress(m.id, progressStats(final, actions));
-        return final;
+        return { ...(p.dirtyRateBytes > 0 ? p : { ...p, dirtyRateBytes: lastDirtyRate }), actions };
       }
       if (p.dirtyRateBytes > 0) lastDirtyRate = p.dirtyRateBytes;
       if (p.status === 'failed' || p.status === 'cancelled' || p.status === 'cancelling') {

@@ -168,11 +168,8 @@ export class QemuLiveMigration implements LiveMigration {
           await ended;
           info = await qmp.execute('query-migrate', undefined, o);
         }
-        // QEMU says completed a moment before it fills in total-time and downtime: its final figures follow within a few ms.
-        for (let i = 0; i < 25 && info.status === 'completed' && !((info['total-time'] ?? 0) > 0); i++) {
-          await sleep(2, signal);
-          info = await qmp.execute('query-migrate', undefined, o);
-        }
+        // Answered at once even if QEMU has not filled in total-time and downtime yet: the guest is paused on both ends
+        // until the controller switches it over, and it reads the final figures afterwards.
         return sourceProgress(info, await qmp.execute('query-block-jobs', undefined, o));
       } finally {
         stopListening.abort();
