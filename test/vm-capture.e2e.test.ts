@@ -9,7 +9,7 @@ import { RemoteError } from '../src/client/remote-error.js';
 import type { TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageInfo } from '../src/storage/qemu-img.js';
 import { pollUntil } from '../src/util/deadline.js';
-import { startOneHostCloud, type OneHostCloud } from './support/one-host-cloud.js';
+import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
 import type { VmView } from '../src/controller/api/api-schemas.js';
 
@@ -19,7 +19,7 @@ import type { VmView } from '../src/controller/api/api-schemas.js';
 // disk) and prints its checksum on the serial console every second; every VM
 // made from a copy of that disk must print the same checksum.
 
-let cloud: OneHostCloud;
+let cloud: InProcessCloud;
 let image: TinyImage;
 let root: string;
 let controller: ControllerDaemon;
@@ -102,7 +102,7 @@ async function assertStandalone(imageName: string): Promise<void> {
 }
 
 before(async () => {
-  cloud = await startOneHostCloud({ prefix: 'nubo-capture-', logger });
+  cloud = await startInProcessCloud({ prefix: 'nubo-capture-', logger });
   ({ image, root, controller, api } = cloud);
   const vm = await api.createVm({ template: 'tiny', name: 'src', userData: USER_DATA });
   srcId = vm.id;

@@ -1,22 +1,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { ControllerDaemon } from '../src/controller/controller-daemon.js';
-import { AgentDaemon } from '../src/agent/agent-daemon.js';
-import { NuboClient } from '../src/client/nubo-client.js';
+import type { NuboClient } from '../src/client/nubo-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import type { VmDetailView } from '../src/controller/api/api-schemas.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import type { SystemCopy } from '../src/controller/system-store.js';
-import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
-import { imageCacheDir } from '../src/util/nubo-home.js';
-import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { Failpoints } from '../src/util/failpoints.js';
+import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
+import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
 
 // Stop and resume on two hosts (in-process controller and agents, real QEMU,
 // no lab network): a stopped VM's memory and disk leave its host for the
@@ -25,11 +20,9 @@ import { Failpoints } from '../src/util/failpoints.js';
 // it wrote to its disk and its uptime on the console every second: the same
 // checksum and a growing uptime afterwards mean no data lost and no reboot.
 
-let image: TinyImage;
+let cloud: InProcessCloud;
 let root: string;
-let controller: ControllerDaemon;
 let failpoints = new Failpoints();
-const agents: AgentDaemon[] = [];
 let api: NuboClient;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
 
@@ -46,18 +39,15 @@ done
 
 interface Probe { sum: string; uptime: number }
 
+const asProbe = (f: readonly string[]): Probe => ({ sum: f[0] ?? '', uptime: Number(f[1]) });
+
 async function probes(vmId: string): Promise<Probe[]> {
-  const log = await api.vmConsole(vmId);
-  return [...log.matchAll(/^PROBE ([0-9a-f]{32}) ([0-9.]+)\r?$/gm)].map((m) => ({ sum: m[1]!, uptime: Number(m[2]) }));
+  return (await consoleProbes(api, vmId)).map(asProbe);
 }
 
 /** A probe printed after this call (the console may hold older ones, from before a stop). */
 async function freshProbe(vmId: string): Promise<Probe> {
-  const n = (await probes(vmId)).length;
-  return pollUntil('a fresh probe from the guest', async () => {
-    const p = await probes(vmId);
-    return p.length >= n + 2 ? p[p.length - 1] : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 300 });
+  return asProbe(await freshConsoleProbe(api, vmId));
 }
 
 async function waitState(id: string, state: string, timeoutMs = 180_000): Promise<VmDetailView> {
@@ -97,25 +87,9 @@ let vmId: string;
 let blob: string;
 
 before(async () => {
-  image = await buildTinyImage({ cacheDir: imageCacheDir() });
-  root = await mkdtemp(join(tmpdir(), 'nubo-stop-'));
-  const sharedDir = join(root, 'shared');
-  await mkdir(sharedDir);
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger, failpoints });
-  api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
-  for (const name of ['h1', 'h2']) {
-    const agentToken = randomBytes(24).toString('hex');
-    const port = await freePort();
-    await api.registerHost({ name, agentUrl: `http://127.0.0.1:${port}`, agentToken });
-    agents.push(await AgentDaemon.start({
-      name, dataDir: join(root, name), runDir: join(root, `run-${name}`), sharedDir, listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
-    }));
-  }
-  await pollUntil('both hosts enabled', async () => ((await api.listHosts()).filter((h) => h.state === 'enabled').length === 2 ? true : undefined), { timeoutMs: 20_000 });
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  // The shared datastore only for the refusal of a stop of a VM whose disk is there.
+  cloud = await startInProcessCloud({ prefix: 'nubo-stop-', logger, hosts: 2, shared: true, failpoints });
+  ({ root, api } = cloud);
   await only('h1');
   vmId = (await api.createVm({ template: 'tiny', name: 'parked', userData: USER_DATA })).id;
   assert.equal((await waitState(vmId, 'running')).host, 'h1');
@@ -123,13 +97,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const vm of await api.listVms().catch(() => [])) {
-    if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
-  }
-  await controller.orchestrator.idle();
-  for (const a of agents) await a.stop();
-  await controller.stop();
-  await rm(root, { recursive: true, force: true });
+  await cloud.stop();
 });
 
 test('stop moves a running VM off its host into the system store; resume brings it back on another host, same data, no reboot', async () => {
@@ -226,10 +194,8 @@ test('a stop that fails before the host let go leaves the VM suspended there; a 
   failpoints.arm('stop.saved', () => { reached(); return new Promise((r) => setTimeout(r, 1_000)); });
   await api.vmAction(vmId, 'stop');
   await atPoint;
-  const port = Number(new URL(controller.url).port);
-  await controller.stop();
   failpoints = new Failpoints();
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger, failpoints });
+  await cloud.restartController(failpoints);
   const stopped = await waitState(vmId, 'stopped');
   assert.equal(stopped.host, null);
   assert.equal(await exists(hostDir(host, vmId)), false);

@@ -1,20 +1,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { ControllerDaemon } from '../src/controller/controller-daemon.js';
-import { AgentDaemon } from '../src/agent/agent-daemon.js';
-import { NuboClient } from '../src/client/nubo-client.js';
+import type { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import type { NuboClient } from '../src/client/nubo-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
-import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
-import { imageCacheDir } from '../src/util/nubo-home.js';
-import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
 import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
+import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
+import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
 
 // Live storage migration between one host's two datastores, and volumes, on
 // one host with an in-process agent and real QEMU (no lab). The guest reports
@@ -22,11 +18,10 @@ import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
 // wrote to its data disk (page cache dropped first, so it is read from the
 // disk it runs on now), its uptime, and its block devices.
 
-let image: TinyImage;
+let cloud: InProcessCloud;
 let root: string;
 let sharedDir: string;
 let controller: ControllerDaemon;
-let agent: AgentDaemon;
 let api: NuboClient;
 let vmId: string;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
@@ -44,18 +39,15 @@ done
 
 interface Probe { sum: string; uptime: number; blocks: string[] }
 
+const asProbe = (f: readonly string[]): Probe => ({ sum: f[0] ?? '', uptime: Number(f[1]), blocks: (f[2] ?? '').split(',').filter(Boolean) });
+
 async function probes(): Promise<Probe[]> {
-  const log = await api.vmConsole(vmId);
-  return [...log.matchAll(/^PROBE ([0-9a-f]{32}) ([0-9.]+) (\S*)\r?$/gm)].map((m) => ({ sum: m[1]!, uptime: Number(m[2]), blocks: m[3]!.split(',').filter(Boolean) }));
+  return (await consoleProbes(api, vmId)).map(asProbe);
 }
 
-/** A probe the guest printed after this call (two after the count now: the first may have started before). */
+/** A probe the guest printed after this call. */
 async function freshProbe(): Promise<Probe> {
-  const n = (await probes()).length;
-  return pollUntil('a fresh probe from the guest', async () => {
-    const p = await probes();
-    return p.length >= n + 2 ? p[p.length - 1] : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 300 });
+  return asProbe(await freshConsoleProbe(api, vmId));
 }
 
 const exists = (p: string): Promise<boolean> => stat(p).then(() => true, () => false);
@@ -83,28 +75,9 @@ async function rejects(p: Promise<unknown>, status: number, code: string, field?
 }
 
 before(async () => {
-  image = await buildTinyImage({ cacheDir: imageCacheDir() });
-  root = await mkdtemp(join(tmpdir(), 'nubo-storage-'));
-  sharedDir = join(root, 'shared');
-  await mkdir(sharedDir);
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 1000, logger });
-  const token = (await controller.bootstrapAdmin())!;
-  api = new NuboClient(controller.url, token);
-  const agentToken = randomBytes(24).toString('hex');
-  const port = await freePort();
-  await api.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${port}`, agentToken });
-  agent = await AgentDaemon.start({
-    name: 'h1', dataDir: join(root, 'h1'), runDir: join(root, 'run'), sharedDir, listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
-  });
-  // Enabled, and its heartbeat has told the controller about the shared datastore.
-  await pollUntil('host h1 enabled with a shared datastore', async () => {
-    const h = await controller.store.hosts.get((await api.getHost('h1')).id);
-    return h.state === 'enabled' && (h.usage as { migration?: { sharedDatastore?: boolean } } | null)?.migration?.sharedDatastore === true ? true : undefined;
-  }, { timeoutMs: 20_000 });
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  cloud = await startInProcessCloud({ prefix: 'nubo-storage-', logger, shared: true });
+  ({ root, controller, api } = cloud);
+  sharedDir = cloud.sharedDir!;
   const vm = await api.createVm({ template: 'tiny', name: 'mover', userData: USER_DATA });
   vmId = vm.id;
   await pollUntil('VM running', async () => {
@@ -116,13 +89,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const vm of await api.listVms().catch(() => [])) {
-    if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
-  }
-  await controller.orchestrator.idle();
-  await agent.stop();
-  await controller.stop();
-  await rm(root, { recursive: true, force: true });
+  await cloud.stop();
 });
 
 test('a running VM\'s disk moves local → shared → local: same data, old file gone, no reboot, store follows', async () => {

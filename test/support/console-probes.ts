@@ -1,0 +1,25 @@
+import type { NuboClient } from '../../src/client/nubo-client.js';
+import { pollUntil } from '../../src/util/deadline.js';
+
+/**
+ * The `PROBE <field> <field> …` lines a test guest prints on its serial
+ * console (a loop in its user data: a checksum of a file on its disk, its
+ * uptime or boot count …), oldest first, each as its fields.
+ */
+export async function consoleProbes(api: NuboClient, vmId: string): Promise<string[][]> {
+  const log = await api.vmConsole(vmId);
+  return [...log.matchAll(/^PROBE (.*?)\r?$/gm)].map((m) => m[1]!.split(' '));
+}
+
+/**
+ * A probe printed after this call: two more than there are now, as the first
+ * may have started before (and the console may hold older ones, from before a
+ * suspend or a move).
+ */
+export async function freshConsoleProbe(api: NuboClient, vmId: string, timeoutMs = 60_000): Promise<string[]> {
+  const n = (await consoleProbes(api, vmId)).length;
+  return pollUntil('a fresh probe from the guest', async () => {
+    const p = await consoleProbes(api, vmId);
+    return p.length >= n + 2 ? p[p.length - 1] : undefined;
+  }, { timeoutMs, intervalMs: 300 });
+}
