@@ -35,7 +35,10 @@ const USER_DATA = [
   'i=0',
   'while :; do',
   '  i=$((i + 1))',
-  '  echo "$i" >> /data/log',
+  // Fixed width, written to a new file and renamed: the web server sends the size it saw first as Content-Length, and a
+  // file that grew (an appended log) came out longer than that — a parse error in the client, now and then.
+  '  printf "%08d\\n" "$i" > /data/count.new',
+  '  mv /data/count.new /data/count',
   '  dd if=/dev/urandom of=/data/churn bs=4k count=16 conv=notrunc 2>/dev/null',
   '  sync',
   '  usleep 100000',
@@ -142,7 +145,8 @@ async function get(port: number, path: string, timeoutMs = 5_000): Promise<Buffe
 
 const uptime = async (port: number): Promise<number> => parseFloat((await get(port, '/cgi-bin/uptime')).toString());
 const blobSum = async (port: number): Promise<string> => createHash('sha256').update(await get(port, '/data/blob')).digest('hex');
-const logLines = async (port: number): Promise<number> => (await get(port, '/data/log')).toString().trim().split('\n').length;
+/** How many times the guest's loop has written to its disk. */
+const logLines = async (port: number): Promise<number> => Number((await get(port, '/data/count')).toString().trim());
 
 async function waitStatus(d: QemuDriver, want: readonly MigrationStatusKind[], timeoutMs = 60_000): Promise<MigrationProgress> {
   return pollUntil(`migration status ${want.join('|')}`, async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { runCommand } from '../../util/run-command.js';
 import type { WaitOptions } from '../../util/deadline.js';
 
@@ -40,11 +41,24 @@ export async function addressesOf(name: string, netns?: string, w: WaitOptions =
   return links.flatMap((l) => (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
 }
 
-/** A Linux bridge, up, with `address` (CIDR) when given; true when the bridge or its address had to be made. */
+/** A locally administered unicast MAC, the same for the same (namespace, link) every time. */
+export function stableMac(netns: string | undefined, name: string): string {
+  const h = createHash('sha256').update(`${netns ?? ''}/${name}`).digest();
+  return ['02', ...[...h.subarray(0, 5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+/**
+ * A Linux bridge, up, with `address` (CIDR) when given; true when the bridge or its address had to be made.
+ *
+ * Its MAC is set, not left to the kernel: a bridge without one takes the lowest MAC of its ports, so a VM's TAP
+ * joining or leaving (a migration's destination starting) could change the MAC behind the host's address while
+ * peers still hold the old one in their ARP caches — their packets to it are dropped until the entry goes stale
+ * and is resolved again, up to a minute, which is what a migration's first connection to the host ran into.
+ */
 export async function ensureBridge(name: string, netns: string | undefined, address: string | undefined, w: WaitOptions = {}): Promise<boolean> {
   let made = false;
   if (!(await linkExists(name, netns, w))) {
-    await ip(netns, ['link', 'add', 'name', name, 'type', 'bridge'], w);
+    await ip(netns, ['link', 'add', 'name', name, 'address', stableMac(netns, name), 'type', 'bridge'], w);
     made = true;
   }
   if (address !== undefined && !(await addressesOf(name, netns, w)).includes(address)) {
