@@ -11,7 +11,7 @@ import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import type { VmApiAction } from '../src/controller/api/api-schemas.js';
 import type { SnapshotView } from '../src/controller/api/snapshot-schemas.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
-import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
+import { consoleProbes, freshConsoleProbe, startProbingVm } from './support/console-probes.js';
 
 // Disk snapshots on one host with an in-process controller and agent and real
 // QEMU (no lab). One VM throughout. Its user data counts its boots in /data
@@ -105,13 +105,7 @@ before(async () => {
   // The shared datastore is reported, so that a disk move gets as far as its snapshot check.
   cloud = await startInProcessCloud({ prefix: 'nubo-snapshots-', logger, shared: true });
   ({ root, controller, api } = cloud);
-  vmId = (await api.createVm({ template: 'tiny', name: 'snappy', userData: USER_DATA })).id;
-  await pollUntil('VM running', async () => {
-    const v = await api.getVm(vmId);
-    if (v.state === 'failed') throw new Error(`VM failed: ${v.stateReason}`);
-    return v.state === 'running' ? true : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 250 });
-  await pollUntil('first probe', async () => ((await probes()).length > 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+  vmId = await startProbingVm(api, { template: 'tiny', name: 'snappy', userData: USER_DATA });
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
 import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
-import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
+import { freshConsoleProbe, startProbingVm } from './support/console-probes.js';
 
 // Live storage migration between one host's two datastores, and volumes, on
 // one host with an in-process agent and real QEMU (no lab). The guest reports
@@ -40,10 +40,6 @@ done
 interface Probe { sum: string; uptime: number; blocks: string[] }
 
 const asProbe = (f: readonly string[]): Probe => ({ sum: f[0] ?? '', uptime: Number(f[1]), blocks: (f[2] ?? '').split(',').filter(Boolean) });
-
-async function probes(): Promise<Probe[]> {
-  return (await consoleProbes(api, vmId)).map(asProbe);
-}
 
 /** A probe the guest printed after this call. */
 async function freshProbe(): Promise<Probe> {
@@ -78,14 +74,7 @@ before(async () => {
   cloud = await startInProcessCloud({ prefix: 'nubo-storage-', logger, shared: true });
   ({ root, controller, api } = cloud);
   sharedDir = cloud.sharedDir!;
-  const vm = await api.createVm({ template: 'tiny', name: 'mover', userData: USER_DATA });
-  vmId = vm.id;
-  await pollUntil('VM running', async () => {
-    const v = await api.getVm(vmId);
-    if (v.state === 'failed') throw new Error(`VM failed: ${v.stateReason}`);
-    return v.state === 'running' ? true : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 250 });
-  await pollUntil('first probe', async () => ((await probes()).length > 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+  vmId = await startProbingVm(api, { template: 'tiny', name: 'mover', userData: USER_DATA });
 });
 
 after(async () => {

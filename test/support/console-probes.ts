@@ -23,3 +23,15 @@ export async function freshConsoleProbe(api: NuboClient, vmId: string, timeoutMs
     return p.length >= n + 2 ? p[p.length - 1] : undefined;
   }, { timeoutMs, intervalMs: 300 });
 }
+
+/** Creates a VM whose user data prints probes, and waits until it runs and has printed its first one; its id. */
+export async function startProbingVm(api: NuboClient, body: { template: string; name: string; userData: string }): Promise<string> {
+  const { id } = await api.createVm(body);
+  await pollUntil(`VM ${body.name} running`, async () => {
+    const v = await api.getVm(id);
+    if (v.state === 'failed') throw new Error(`VM failed: ${v.stateReason}`);
+    return v.state === 'running' ? true : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 250 });
+  await pollUntil('first probe', async () => ((await consoleProbes(api, id)).length > 0 ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+  return id;
+}
