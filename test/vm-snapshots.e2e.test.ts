@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import type { NuboClient } from '../src/client/nubo-client.js';
-import { RemoteError } from '../src/client/remote-error.js';
+import { remoteRejects } from './support/remote-rejects.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
@@ -78,17 +78,6 @@ async function fileSnapshots(running: boolean): Promise<string[]> {
   return stdout.split('\n').slice(2).map((l) => l.trim().split(/\s+/)[1] ?? '').filter(Boolean);
 }
 
-async function rejects(p: Promise<unknown>, status: number, code: string, field?: string, match?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof RemoteError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    if (field !== undefined) assert.ok(((err.details['issues'] ?? []) as { field: string }[]).some((i) => i.field === field), `names ${field}: ${JSON.stringify(err.details)}`);
-    if (match) assert.match(err.message, match);
-    return true;
-  });
-}
-
 /** A raw call, for what the typed client would not send as is. */
 async function raw(method: string, path: string, body?: unknown): Promise<{ status: number; error: { code: string; message: string; details: { issues?: { field: string; message: string }[] } } }> {
   const res = await fetch(`${controller.url}/api/v1${path}`, {
@@ -157,18 +146,18 @@ test('bad input is refused naming the problem and changes nothing', async () => 
   assert.deepEqual(names(listed), ['before']);
 
   for (const name of ['../x', 'a/b', 'a\\b', '..', '.', '/etc/passwd', '../../h1/vms/disk.qcow2']) {
-    await rejects(api.createSnapshot(vmId, { name }), 400, 'VALIDATION_FAILED', 'name', /must be a plain name, not a path/);
+    await remoteRejects(api.createSnapshot(vmId, { name }), 400, 'VALIDATION_FAILED', 'name', /must be a plain name, not a path/);
   }
-  await rejects(api.createSnapshot(vmId, { name: '' }), 400, 'VALIDATION_FAILED', 'name', /must not be empty/);
-  await rejects(api.createSnapshot(vmId, { name: 'x'.repeat(65) }), 400, 'VALIDATION_FAILED', 'name', /at most 64/);
-  await rejects(api.createSnapshot(vmId, { name: '-rf' }), 400, 'VALIDATION_FAILED', 'name');
-  await rejects(api.createSnapshot(vmId, {} as { name: string }), 400, 'VALIDATION_FAILED', 'name');
-  await rejects(api.createSnapshot(vmId, { name: 'ok', extra: 1 } as { name: string }), 400, 'VALIDATION_FAILED', 'extra');
-  await rejects(api.createSnapshot(vmId, { name: 'before' }), 409, 'CONFLICT', undefined, /"before" already exists/);
+  await remoteRejects(api.createSnapshot(vmId, { name: '' }), 400, 'VALIDATION_FAILED', 'name', /must not be empty/);
+  await remoteRejects(api.createSnapshot(vmId, { name: 'x'.repeat(65) }), 400, 'VALIDATION_FAILED', 'name', /at most 64/);
+  await remoteRejects(api.createSnapshot(vmId, { name: '-rf' }), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(api.createSnapshot(vmId, {} as { name: string }), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(api.createSnapshot(vmId, { name: 'ok', extra: 1 } as { name: string }), 400, 'VALIDATION_FAILED', 'extra');
+  await remoteRejects(api.createSnapshot(vmId, { name: 'before' }), 409, 'CONFLICT', undefined, /"before" already exists/);
   // In the path: one segment with the slash encoded in it.
   for (const name of ['../x', 'a/b']) {
-    await rejects(api.revertSnapshot(vmId, name), 400, 'VALIDATION_FAILED', 'name', /plain name, not a path/);
-    await rejects(api.deleteSnapshot(vmId, name), 400, 'VALIDATION_FAILED', 'name', /plain name, not a path/);
+    await remoteRejects(api.revertSnapshot(vmId, name), 400, 'VALIDATION_FAILED', 'name', /plain name, not a path/);
+    await remoteRejects(api.deleteSnapshot(vmId, name), 400, 'VALIDATION_FAILED', 'name', /plain name, not a path/);
   }
   const r = await raw('DELETE', `/vms/${vmId}/snapshots/..%5Cx`);
   assert.equal(r.status, 400);
@@ -176,12 +165,12 @@ test('bad input is refused naming the problem and changes nothing', async () => 
   // The typed client cannot send `..` as a path segment (URLs resolve it): it refuses it itself.
   await assert.rejects(api.deleteSnapshot(vmId, '..'), /name: must be a plain name, not a path/);
 
-  await rejects(api.revertSnapshot(vmId, 'before'), 409, 'INVALID_STATE', undefined, /state running .*power it off first/);
-  await rejects(api.deleteSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
-  await rejects(api.listSnapshots('no-such-vm'), 404, 'NOT_FOUND');
-  await rejects(api.createSnapshot('no-such-vm', { name: 'x' }), 404, 'NOT_FOUND');
+  await remoteRejects(api.revertSnapshot(vmId, 'before'), 409, 'INVALID_STATE', undefined, /state running .*power it off first/);
+  await remoteRejects(api.deleteSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
+  await remoteRejects(api.listSnapshots('no-such-vm'), 404, 'NOT_FOUND');
+  await remoteRejects(api.createSnapshot('no-such-vm', { name: 'x' }), 404, 'NOT_FOUND');
   // A VM with snapshots keeps its disk where it is: a disk move would copy only its current data.
-  await rejects(api.moveDisk(vmId, { datastore: 'shared' }), 409, 'CONFLICT', undefined, /has disk snapshots \(before\), which a disk move would lose/);
+  await remoteRejects(api.moveDisk(vmId, { datastore: 'shared' }), 409, 'CONFLICT', undefined, /has disk snapshots \(before\), which a disk move would lose/);
 
   assert.deepEqual(await api.listSnapshots(vmId), listed, 'the API lists the same');
   assert.deepEqual(await fileSnapshots(true), inFile, 'the file holds the same');
@@ -196,11 +185,11 @@ test('powered off: snapshots are taken and deleted in the file; the API and qemu
   await api.createSnapshot(vmId, { name: 'cold-2' });
   assert.deepEqual(names(await api.listSnapshots(vmId)), ['before', 'cold-1', 'cold-2']);
   assert.deepEqual(await fileSnapshots(false), ['before', 'cold-1', 'cold-2']);
-  await rejects(api.createSnapshot(vmId, { name: 'cold-1' }), 409, 'CONFLICT');
-  await rejects(api.revertSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
+  await remoteRejects(api.createSnapshot(vmId, { name: 'cold-1' }), 409, 'CONFLICT');
+  await remoteRejects(api.revertSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
 
   await api.deleteSnapshot(vmId, 'cold-1');
-  await rejects(api.deleteSnapshot(vmId, 'cold-1'), 404, 'NOT_FOUND');
+  await remoteRejects(api.deleteSnapshot(vmId, 'cold-1'), 404, 'NOT_FOUND');
   assert.deepEqual(names(await api.listSnapshots(vmId)), ['before', 'cold-2']);
   assert.deepEqual(await fileSnapshots(false), ['before', 'cold-2']);
   await api.deleteSnapshot(vmId, 'cold-2');
@@ -216,7 +205,7 @@ test('suspended: snapshots from the file; a revert is refused (the saved memory 
   await api.createSnapshot(vmId, { name: 'asleep' });
   assert.deepEqual(names(await api.listSnapshots(vmId)), ['before', 'asleep']);
   assert.deepEqual(await fileSnapshots(false), ['before', 'asleep']);
-  await rejects(api.revertSnapshot(vmId, 'before'), 409, 'INVALID_STATE', undefined, /state suspended .*saved memory would not match the reverted disk/);
+  await remoteRejects(api.revertSnapshot(vmId, 'before'), 409, 'INVALID_STATE', undefined, /state suspended .*saved memory would not match the reverted disk/);
   await api.deleteSnapshot(vmId, 'asleep');
   assert.deepEqual(await fileSnapshots(false), ['before']);
 

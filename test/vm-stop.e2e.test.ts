@@ -4,7 +4,7 @@ import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
-import { RemoteError } from '../src/client/remote-error.js';
+import { remoteRejects } from './support/remote-rejects.js';
 import type { VmDetailView } from '../src/controller/api/api-schemas.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import type { SystemCopy } from '../src/controller/system-store.js';
@@ -71,16 +71,6 @@ async function only(host: 'h1' | 'h2'): Promise<void> {
   const other = host === 'h1' ? 'h2' : 'h1';
   await api.enableHost(host);
   await api.disableHost(other);
-}
-
-async function rejects(p: Promise<unknown>, status: number, code: string, match?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof RemoteError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    if (match) assert.match(err.message, match);
-    return true;
-  });
 }
 
 let vmId: string;
@@ -211,14 +201,14 @@ test('a stop that fails before the host let go leaves the VM suspended there; a 
 test('stop is refused for a VM that is not running or suspended, and for a VM on the shared datastore; nothing changes', async () => {
   await api.vmAction(vmId, 'poweroff-hard');
   await waitState(vmId, 'poweroff');
-  await rejects(api.vmAction(vmId, 'stop'), 409, 'INVALID_STATE', /poweroff/);
+  await remoteRejects(api.vmAction(vmId, 'stop'), 409, 'INVALID_STATE', undefined, /poweroff/);
   const v = await api.getVm(vmId);
   assert.deepEqual([v.state, v.host], ['poweroff', 'h1']);
   assert.ok(await exists(join(hostDir('h1', vmId), 'disk.qcow2')));
 
   const shared = await api.createVm({ template: 'tiny', name: 'on-shared', datastore: 'shared' });
-  await rejects(api.vmAction(shared.id, 'stop'), 409, 'CONFLICT', /shared datastore/);
-  await rejects(api.vmAction(vmId, 'bogus' as 'stop'), 400, 'VALIDATION_FAILED');
+  await remoteRejects(api.vmAction(shared.id, 'stop'), 409, 'CONFLICT', undefined, /shared datastore/);
+  await remoteRejects(api.vmAction(vmId, 'bogus' as 'stop'), 400, 'VALIDATION_FAILED');
   await api.vmAction(shared.id, 'terminate-hard').catch(() => {});
 });
 

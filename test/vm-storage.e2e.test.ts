@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import type { NuboClient } from '../src/client/nubo-client.js';
-import { RemoteError } from '../src/client/remote-error.js';
+import { remoteRejects } from './support/remote-rejects.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
 import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
@@ -59,17 +59,6 @@ async function waitMove(states: Set<string>): Promise<DiskMoveView> {
   }, { timeoutMs: 180_000, intervalMs: 100 });
 }
 
-async function rejects(p: Promise<unknown>, status: number, code: string, field?: string, match?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof RemoteError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.equal(err.code, code, err.message);
-    if (field !== undefined) assert.ok(((err.details['issues'] ?? []) as { field: string }[]).some((i) => i.field === field), `names ${field}: ${JSON.stringify(err.details)}`);
-    if (match) assert.match(err.message, match);
-    return true;
-  });
-}
-
 before(async () => {
   cloud = await startInProcessCloud({ prefix: 'nubo-storage-', logger, shared: true });
   ({ root, controller, api } = cloud);
@@ -118,11 +107,11 @@ test('a running VM\'s disk moves local → shared → local: same data, old file
 
 test('bad disk moves are refused naming the problem, and change nothing', async () => {
   const before = [await storeSpec(), await exists(localDisk()), await exists(sharedDisk())];
-  await rejects(api.moveDisk(vmId, { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore', /already on the local datastore/);
-  await rejects(api.moveDisk(vmId, { datastore: 'nfs' as 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
-  await rejects(api.moveDisk(vmId, {} as { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
-  await rejects(api.moveDisk(vmId, { datastore: 'shared', speed: 3 } as { datastore: 'shared' }), 400, 'VALIDATION_FAILED');
-  await rejects(api.moveDisk('no-such-vm', { datastore: 'shared' }), 404, 'NOT_FOUND');
+  await remoteRejects(api.moveDisk(vmId, { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore', /already on the local datastore/);
+  await remoteRejects(api.moveDisk(vmId, { datastore: 'nfs' as 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
+  await remoteRejects(api.moveDisk(vmId, {} as { datastore: 'local' }), 400, 'VALIDATION_FAILED', 'datastore');
+  await remoteRejects(api.moveDisk(vmId, { datastore: 'shared', speed: 3 } as { datastore: 'shared' }), 400, 'VALIDATION_FAILED');
+  await remoteRejects(api.moveDisk('no-such-vm', { datastore: 'shared' }), 404, 'NOT_FOUND');
   assert.deepEqual([await storeSpec(), await exists(localDisk()), await exists(sharedDisk())], before);
 });
 
@@ -131,7 +120,7 @@ test('a cancelled move leaves the VM on its old disk and deletes the new file', 
   const spec = await storeSpec();
   // 1 MiB/s over the guest's ~4 MiB of own blocks: seconds to cancel in.
   await api.moveDisk(vmId, { datastore: 'shared', maxBandwidthMiBps: 1 });
-  await rejects(api.moveDisk(vmId, { datastore: 'shared' }), 409, 'CONFLICT', undefined, /disk move under way/);
+  await remoteRejects(api.moveDisk(vmId, { datastore: 'shared' }), 409, 'CONFLICT', undefined, /disk move under way/);
   await pollUntil('some progress', async () => ((await api.getDiskMove(vmId)).offset > 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
   const end = await api.cancelDiskMove(vmId);
   assert.equal(end.state, 'cancelled', JSON.stringify(end));
@@ -155,11 +144,11 @@ test('volumes: created, hot-plugged into the running guest, refused deletion whi
 
   // Bad input: nothing is written.
   const listed = await api.listVolumes();
-  await rejects(api.createVolume({ name: '../etc/passwd', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
-  await rejects(api.createVolume({ name: '/tmp/x', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
-  await rejects(api.createVolume({ name: 'zero', sizeMiB: 0 }), 400, 'VALIDATION_FAILED', 'sizeMiB');
-  await rejects(api.createVolume({ name: 'scratch', sizeMiB: 16 }), 409, 'CONFLICT');
-  await rejects(api.attachVolume(vmId, { volume: 'nope' }), 404, 'NOT_FOUND');
+  await remoteRejects(api.createVolume({ name: '../etc/passwd', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(api.createVolume({ name: '/tmp/x', sizeMiB: 16 }), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(api.createVolume({ name: 'zero', sizeMiB: 0 }), 400, 'VALIDATION_FAILED', 'sizeMiB');
+  await remoteRejects(api.createVolume({ name: 'scratch', sizeMiB: 16 }), 409, 'CONFLICT');
+  await remoteRejects(api.attachVolume(vmId, { volume: 'nope' }), 404, 'NOT_FOUND');
   assert.deepEqual(await api.listVolumes(), listed);
 
   const attached = await api.attachVolume(vmId, { volume: 'scratch' });
@@ -175,8 +164,8 @@ test('volumes: created, hot-plugged into the running guest, refused deletion whi
   assert.match(added[0]!, /^vd[a-z]$/);
   assert.deepEqual((await storeSpec()).agent.volumes, [{ id: vol.id, slot: 0, sizeMiB: 16 }]);
 
-  await rejects(api.deleteVolume('scratch'), 409, 'CONFLICT', undefined, /attached to VM mover/);
-  await rejects(api.attachVolume(vmId, { volume: 'scratch' }), 409, 'CONFLICT', undefined, /already attached/);
+  await remoteRejects(api.deleteVolume('scratch'), 409, 'CONFLICT', undefined, /attached to VM mover/);
+  await remoteRejects(api.attachVolume(vmId, { volume: 'scratch' }), 409, 'CONFLICT', undefined, /already attached/);
   assert.ok(await exists(file));
 
   const detached = await api.detachVolume(vmId, 'scratch');
