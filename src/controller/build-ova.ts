@@ -10,6 +10,7 @@ import { packOva } from '../storage/ovf/pack-ova.js';
 import type { Store } from '../store/open-store.js';
 import type { WaitOptions } from '../util/deadline.js';
 import type { AdmissionSource } from './catalog.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 export interface OvaExport {
   /** `<name>.ova`. */
@@ -66,7 +67,7 @@ export async function buildOva(deps: { store: Store }, sys: OvaSystem, disk: Ova
     const nics: OvfNic[] = await Promise.all(
       sys.nics.map(async (n) => {
         if (n.network === undefined) return {};
-        const net = await deps.store.networks.get(n.network).catch(() => undefined);
+        const net = await findOrUndefined(deps.store.networks.get(n.network));
         return net ? { network: net.name } : {};
       }),
     );

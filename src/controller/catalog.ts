@@ -11,6 +11,7 @@ import type { Network } from '../store/repositories/networks-repository.js';
 import type { Lease } from '../store/repositories/leases-repository.js';
 import { NotFoundError } from '../store/store-errors.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
 export interface StoredTemplate {
@@ -46,7 +47,7 @@ export class Catalog {
 
   /** An image by id, or by name among the user's and then everyone's (those the user may see). */
   async findImage(ref: string, user: User, field: string): Promise<Image> {
-    const byId = await this.store.images.get(ref).catch(() => undefined);
+    const byId = await findOrUndefined(this.store.images.get(ref));
     if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
     const all = await this.visibleTo(user, await this.store.images.list());
     const mine = all.find((i) => i.name === ref && i.ownerId === user.id);
@@ -57,7 +58,7 @@ export class Catalog {
   }
 
   async findTemplate(ref: string, user: User): Promise<Template> {
-    const byId = await this.store.templates.get(ref).catch(() => undefined);
+    const byId = await findOrUndefined(this.store.templates.get(ref));
     if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
     const all = await this.visibleTo(user, await this.store.templates.list());
     const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined);
@@ -67,7 +68,7 @@ export class Catalog {
 
   /** A network by id or name (network names are unique). */
   async findNetwork(ref: string): Promise<Network> {
-    const byId = await this.store.networks.get(ref).catch(() => undefined);
+    const byId = await findOrUndefined(this.store.networks.get(ref));
     const found = byId ?? (await this.store.networks.list()).find((n) => n.name === ref);
     if (!found) throw new NotFoundError('network', ref);
     return found;
@@ -89,7 +90,7 @@ export class Catalog {
         nics.push({});
         continue;
       }
-      const net = await this.findNetwork(n.network).catch(() => undefined);
+      const net = await findOrUndefined(this.findNetwork(n.network));
       if (!net) throw new ValidationError('template', [{ field: `nics.${i}.network`, message: `no network ${n.network}` }]);
       nics.push({ network: net.id });
     }
@@ -118,13 +119,13 @@ export class Catalog {
 
   async templateView(t: Template): Promise<TemplateView> {
     const s = t as unknown as StoredTemplate & Template;
-    const name = async (id: string | undefined): Promise<string | undefined> => (id === undefined ? undefined : (await this.store.images.get(id).catch(() => undefined))?.name ?? id);
+    const name = async (id: string | undefined): Promise<string | undefined> => (id === undefined ? undefined : (await findOrUndefined(this.store.images.get(id)))?.name ?? id);
     const kernel = await name(s.context.kernel);
     const initrd = await name(s.context.initrd);
     return {
       id: t.id,
       name: t.name,
-      owner: (await this.store.users.get(t.ownerId).catch(() => undefined))?.name ?? t.ownerId,
+      owner: (await findOrUndefined(this.store.users.get(t.ownerId)))?.name ?? t.ownerId,
       createdAt: t.createdAt,
       vcpus: t.vcpus,
       memoryMiB: t.memoryMib,
@@ -132,7 +133,7 @@ export class Catalog {
       diskMode: s.disks[0]?.mode ?? 'overlay',
       datastore: s.disks[0]?.datastore ?? 'local',
       cpuModel: s.context.cpuModel,
-      nics: await Promise.all(s.nics.map(async (n) => (n.network === undefined ? {} : { network: (await this.store.networks.get(n.network).catch(() => undefined))?.name ?? n.network }))),
+      nics: await Promise.all(s.nics.map(async (n) => (n.network === undefined ? {} : { network: (await findOrUndefined(this.store.networks.get(n.network)))?.name ?? n.network }))),
       ...(kernel !== undefined ? { kernel } : {}),
       ...(initrd !== undefined ? { initrd } : {}),
       ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
@@ -185,7 +186,7 @@ export class Catalog {
         networks.push(null);
         continue;
       }
-      const net = await this.store.networks.get(n.network).catch(() => undefined);
+      const net = await findOrUndefined(this.store.networks.get(n.network));
       if (!net) throw new ValidationError('request', [{ field: 'template', message: `${s.label} puts a NIC on network ${n.network}, which no longer exists` }]);
       networks.push(net);
     }

@@ -11,6 +11,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 type Datastore = 'local' | 'shared';
 
@@ -167,7 +168,7 @@ export class DiskMover {
 
   /** Local disk space a local disk may take: the image's virtual size (an overlay can grow to it). */
   async #localDiskMiB(spec: ControllerVmSpec): Promise<number> {
-    const img = await this.#o.store.images.get(spec.agent.disk.image.id).catch(() => undefined);
+    const img = await findOrUndefined(this.#o.store.images.get(spec.agent.disk.image.id));
     return img === undefined ? spec.demand.diskMiB : Math.ceil(img.virtualSizeBytes / 2 ** 20);
   }
 }

@@ -7,6 +7,7 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
 import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
 import type { AgentClient } from '../client/agent-client.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 export interface HostMonitorOptions {
   readonly store: Store;
@@ -114,7 +115,7 @@ export class HostMonitor {
     for (const r of reports) {
       const vmId = vmIdOfAgentId(r.id);
       if (vmId === undefined) continue;
-      const vm = await store.vms.get(vmId).catch(() => undefined);
+      const vm = await findOrUndefined(store.vms.get(vmId));
       if (!vm || vm.hostId === host.id) continue;
       migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
       if (migrating.has(vmId)) continue;

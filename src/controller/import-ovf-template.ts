@@ -22,6 +22,7 @@ import { compileRequirements } from '../core/placement/requirements-expression.j
 import { templateBody, type TemplateBody } from './api/api-schemas.js';
 import type { Catalog } from './catalog.js';
 import type { ImageStore } from './image-store.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 export interface OvfImportDeps {
   readonly store: Store;
@@ -85,7 +86,7 @@ export async function importOvfTemplate(deps: OvfImportDeps, input: OvfImportInp
       ...(nubo.cmdline !== undefined ? { cmdline: nubo.cmdline } : {}),
       ...(nubo.userData !== undefined ? { userData: nubo.userData } : {}),
       ...(nubo.requirements !== undefined ? { requirements: nubo.requirements } : {}),
-      nics: await Promise.all(s.nics.map(async (n) => (n.network !== undefined && (await deps.catalog.findNetwork(n.network).catch(() => undefined)) ? { network: n.network } : {}))),
+      nics: await Promise.all(s.nics.map(async (n) => (n.network !== undefined && (await findOrUndefined(deps.catalog.findNetwork(n.network))) ? { network: n.network } : {}))),
     } satisfies TemplateBody;
     const checked = templateBody.safeParse(body);
     if (!checked.success) {

@@ -14,6 +14,7 @@ import type { ColdMigrator } from './cold-migrator.js';
 import { MigrationRefusedError } from './migration-errors.js';
 import { bindCheckFor } from './bind-check.js';
 import type { ControllerVmSpec, VmOrchestrator } from './vm-orchestrator.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 export interface MigrationRequest {
   /** Destination host name or id; the placement rules choose when absent. */
@@ -139,7 +140,7 @@ export class MigrationService {
 
   /** Which host a stored host reference names (for views). */
   async hostName(id: string): Promise<string> {
-    return (await this.#o.store.hosts.get(id).catch(() => undefined))?.name ?? id;
+    return (await findOrUndefined(this.#o.store.hosts.get(id)))?.name ?? id;
   }
 }
 

@@ -6,6 +6,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, ExhaustedError } from '../store/store-errors.js';
 import type { AdmittedVm } from './catalog.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 /**
  * Records an admitted VM for `owner` — its row and its NICs' leases in one
@@ -23,7 +24,7 @@ export async function recordNewVm(deps: { readonly store: Store; readonly orches
     )
     .catch(async (err: unknown) => {
       if (err instanceof ExhaustedError && err.resource === 'network') {
-        const net = await deps.store.networks.get(err.id).catch(() => undefined);
+        const net = await findOrUndefined(deps.store.networks.get(err.id));
         throw new ExhaustedError('network', net?.name ?? err.id, `free address (all of ${net?.cidr ?? 'its range'} are leased or held)`);
       }
       throw err;

@@ -12,6 +12,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import type { VolumeView } from './api/storage-schemas.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
 /** The states a VM's volumes may change in: hot-plugged while it runs, in its spec while it is off. */
 export const VOLUME_CHANGE_STATES: readonly VmState[] = ['running', 'poweroff'];
@@ -51,14 +52,14 @@ export class VmVolumes {
   async view(v: Volume): Promise<VolumeView> {
     const s = this.#o.store;
     const host = v.hostId === null ? null : await s.hosts.get(v.hostId).then((h) => h.name, () => v.hostId);
-    const vm = v.vmId === null ? null : await s.vms.get(v.vmId).catch(() => undefined);
+    const vm = v.vmId === null ? null : await findOrUndefined(s.vms.get(v.vmId));
     const owner = await s.users.get(v.ownerId).then((u) => u.name, () => v.ownerId);
     return { id: v.id, name: v.name, owner, sizeMiB: v.sizeMib, host, vm: v.vmId, vmName: vm?.name ?? null, slot: v.slot, state: v.vmId === null ? 'available' : 'attached', createdAt: v.createdAt };
   }
 
   /** A volume the user may see, by id or by (the user's own) name. */
   async find(user: User, ref: string): Promise<Volume> {
-    const byId = await this.#o.store.volumes.get(ref).catch(() => undefined);
+    const byId = await findOrUndefined(this.#o.store.volumes.get(ref));
     if (byId !== undefined && (user.role === 'admin' || byId.ownerId === user.id)) return byId;
     const byName = (await this.#o.store.volumes.list({ ownerId: user.id })).find((v) => v.name === ref);
     if (byName === undefined) throw new NotFoundError('volume', ref);
@@ -98,7 +99,7 @@ export class VmVolumes {
   /** Deletes a detached volume: its file on its host (if it was ever made), then its record. */
   async delete(volume: Volume): Promise<void> {
     if (volume.vmId !== null) {
-      const vm = await this.#o.store.vms.get(volume.vmId).catch(() => undefined);
+      const vm = await findOrUndefined(this.#o.store.vms.get(volume.vmId));
       throw new ConflictError('volume', 'name', volume.name, `is attached to VM ${vm?.name ?? volume.vmId}; detach it first`);
     }
     if (volume.hostId !== null) {

@@ -14,6 +14,7 @@ import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { TransferOffers } from '../../agent/transfer-offers.js';
+import { findOrUndefined } from '../../store/find-or-undefined.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -64,7 +65,7 @@ export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest
 
 /** A VM the caller may see, by id or by (the caller's own, live) name. */
 export async function findVisibleVm(ctx: ApiContext, req: FastifyRequest, ref: string): Promise<Vm> {
-  const byId = await ctx.store.vms.get(ref).catch(() => undefined);
+  const byId = await findOrUndefined(ctx.store.vms.get(ref));
   if (byId) return ensureVisible(req, 'vm', byId);
   const u = userOf(req);
   const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');

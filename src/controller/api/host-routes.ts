@@ -6,10 +6,11 @@ import { requireAdmin, type ApiContext } from './api-context.js';
 import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Store } from '../../store/open-store.js';
+import { findOrUndefined } from '../../store/find-or-undefined.js';
 
 /** A host by id or name. */
 export async function findHost(store: Store, ref: string): Promise<Host> {
-  const byId = await store.hosts.get(ref).catch(() => undefined);
+  const byId = await findOrUndefined(store.hosts.get(ref));
   const host = byId ?? (await store.hosts.findByName(ref));
   if (!host) throw new NotFoundError('host', ref);
   return host;

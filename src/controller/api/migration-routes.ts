@@ -6,6 +6,7 @@ import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-cont
 import { NotFoundError } from '../../store/store-errors.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
+import { findOrUndefined } from '../../store/find-or-undefined.js';
 
 /**
  * Migration (live, or cold for a VM at rest): starting one is an operator's action (admins; the source
@@ -17,7 +18,7 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
   const tags = ['migrations'];
   const findVm = (req: FastifyRequest, ref: string): Promise<Vm> => findVisibleVm(ctx, req, ref);
   const visible = async (req: FastifyRequest, m: MigrationRecord): Promise<MigrationRecord> => {
-    const vm = await ctx.store.vms.get(m.vmId).catch(() => undefined);
+    const vm = await findOrUndefined(ctx.store.vms.get(m.vmId));
     if (!vm) throw new NotFoundError('migration', m.id);
     const u = userOf(req);
     if (u.role !== 'admin' && vm.ownerId !== u.id) throw new NotFoundError('migration', m.id);
@@ -46,7 +47,7 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     const vmId = req.query.vm === undefined ? undefined : (await findVm(req, req.query.vm)).id;
     const all = await ctx.store.migrations.list({ ...(vmId !== undefined ? { vmId } : {}), ...(req.query.state !== undefined ? { state: req.query.state } : {}) });
     const u = userOf(req);
-    const mine = u.role === 'admin' ? all : (await Promise.all(all.map((m) => visible(req, m).catch(() => undefined)))).filter((m) => m !== undefined);
+    const mine = u.role === 'admin' ? all : (await Promise.all(all.map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
     return Promise.all(mine.map((m) => ctx.views.migration(m)));
   });
 

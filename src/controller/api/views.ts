@@ -8,6 +8,7 @@ import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
+import { findOrUndefined } from '../../store/find-or-undefined.js';
 
 const API_ACTIONS = new Set<string>(vmActionSchema.options);
 
@@ -17,7 +18,7 @@ export class Views {
 
   async #name(kind: 'users' | 'hosts' | 'templates', id: string | null): Promise<string | null> {
     if (id === null) return null;
-    const r = await this.store[kind].get(id).catch(() => undefined);
+    const r = await findOrUndefined<{ name: string }>(this.store[kind].get(id));
     return r?.name ?? id;
   }
 
@@ -38,7 +39,7 @@ export class Views {
   }
 
   async migration(m: MigrationRecord): Promise<MigrationView> {
-    const vm = await this.store.vms.get(m.vmId).catch(() => undefined);
+    const vm = await findOrUndefined(this.store.vms.get(m.vmId));
     return {
       id: m.id,
       vm: vm?.name ?? m.vmId,
@@ -97,7 +98,7 @@ export class Views {
     const nics = await Promise.all(
       (spec.agent?.nics ?? []).map(async (n, i) => {
         const id = networks[i] ?? null;
-        const network = id === null ? null : ((await this.store.networks.get(id).catch(() => undefined))?.name ?? id);
+        const network = id === null ? null : ((await findOrUndefined(this.store.networks.get(id)))?.name ?? id);
         return { index: n.index ?? i, network, address: n.address ?? null, mac: n.mac };
       }),
     );
