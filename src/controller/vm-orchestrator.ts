@@ -12,6 +12,8 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
+import { RemoteError, UnreachableError } from '../client/remote-error.js';
+import { sleep } from '../util/deadline.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import type { LiveMigrator } from './live-migrator.js';
@@ -38,9 +40,28 @@ export interface VmOrchestratorOptions {
   readonly logger: Logger;
   /** Moves stopped VMs' files to and from the system store; without it `stop` and the resume of a stopped VM fail. */
   readonly stopper?: VmStopper | undefined;
+  /**
+   * An agent that cannot be reached (refused, reset, timed out, 502/503/504)
+   * has not said the step failed: the step is retried with a backoff from
+   * `initialMs` doubling to `maxMs`, until the host monitor declares the host
+   * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
+   */
+  readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
 }
 
 type PhaseOutcome = 'done' | 'advanced' | 'wait';
+
+/**
+ * No answer from the agent: it may be restarting (`nubo up` killed and
+ * started again) or behind a proxy that has no backend yet. Only an answer
+ * from the agent itself says whether a step failed.
+ */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof UnreachableError || (err instanceof RemoteError && [502, 503, 504].includes(err.status));
+}
+
+// Migrations decide every failure themselves (core/migration asks both agents): an unreachable host is one of their cases.
+const OWN_FAILURE_RULES: ReadonlySet<VmPhase> = new Set(['migrate', 'migrate-live']);
 
 /**
  * Runs the VM life cycle's plans (core/vm-actions) against agents. Each step
@@ -52,6 +73,9 @@ type PhaseOutcome = 'done' | 'advanced' | 'wait';
 export class VmOrchestrator {
   readonly #o: VmOrchestratorOptions;
   readonly #driving = new Map<string, Promise<void>>();
+  /** VMs kicked while their drive was running: it runs once more, since what the kick was about may have come after the pass read the store. */
+  readonly #rekicked = new Set<string>();
+  readonly #retry: { readonly initialMs: number; readonly maxMs: number; readonly giveUpAfterMs: number };
   /** Aborts agent calls in flight when the controller stops; their operations stay recorded for resumeAll. */
   readonly #stopping = new AbortController();
   #closed = false;
@@ -61,6 +85,7 @@ export class VmOrchestrator {
 
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
+    this.#retry = Object.freeze({ initialMs: 250, maxMs: 5_000, giveUpAfterMs: 600_000, ...o.unreachableRetry });
   }
 
   /** The live migrator runs the `migrate-live` phase (it needs this orchestrator's store and agents, hence set after). */
@@ -92,13 +117,30 @@ export class VmOrchestrator {
     return next;
   }
 
-  /** Drives the VM's operation in flight unless that is already under way. */
+  /** Drives the VM's operation in flight; if that is already under way, it is driven once more when the current pass ends. */
   kick(vmId: string): void {
-    if (this.#closed || this.#driving.has(vmId)) return;
-    const p = this.#drive(vmId)
-      .catch((err: unknown) => this.#o.logger.error({ vmId, err }, 'driving the VM failed'))
-      .finally(() => this.#driving.delete(vmId));
-    this.#driving.set(vmId, p);
+    if (this.#closed) return;
+    if (this.#driving.has(vmId)) {
+      this.#rekicked.add(vmId);
+      return;
+    }
+    this.#driving.set(vmId, this.#driveUntilQuiet(vmId));
+  }
+
+  async #driveUntilQuiet(vmId: string): Promise<void> {
+    try {
+      do {
+        try {
+          await this.#drive(vmId);
+        } catch (err) {
+          this.#o.logger.error({ vmId, err }, 'driving the VM failed; it is driven again on its next kick');
+        }
+      } while (this.#rekicked.delete(vmId) && !this.#closed);
+    } finally {
+      // In the same turn as the last check above: a kick cannot fall between the two.
+      this.#driving.delete(vmId);
+      this.#rekicked.delete(vmId);
+    }
   }
 
   /** After a restart: picks up every operation that was in flight, pending VMs included. */
@@ -109,6 +151,12 @@ export class VmOrchestrator {
   /** Tries to place VMs waiting in `pending` (capacity may have been freed). */
   async schedulePending(): Promise<void> {
     for (const vm of await this.#o.store.vms.list({ state: 'pending' })) this.kick(vm.id);
+  }
+
+  /** An operation ended: whatever it freed (a reservation, a migration's source, a failed VM's room) may let pending VMs in. */
+  #wakePending(): void {
+    if (this.#closed) return;
+    this.schedulePending().catch((err: unknown) => this.#o.logger.error({ err }, 'could not wake the VMs waiting in pending'));
   }
 
   /** Waits for the background work to end (tests, shutdown). */
@@ -124,6 +172,8 @@ export class VmOrchestrator {
   }
 
   async #drive(vmId: string): Promise<void> {
+    let unreachableSince: number | undefined;
+    let attempt = 0;
     for (;;) {
       if (this.#closed) return;
       const vm = await this.#o.store.vms.get(vmId);
@@ -141,9 +191,22 @@ export class VmOrchestrator {
       } catch (err) {
         if (err instanceof StaleStateError) return; // someone else moved the VM on
         if (this.#closed) return; // not a failure: the step re-runs when the controller is back
+        if (isUnreachable(err) && !OWN_FAILURE_RULES.has(step.phase)) {
+          unreachableSince ??= Date.now();
+          if (Date.now() - unreachableSince < this.#retry.giveUpAfterMs) {
+            const waitMs = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** attempt++);
+            this.#o.logger.warn({ vmId, phase: step.phase, attempt, waitMs, err: errorMessage(err) }, 'agent unreachable; the step is retried');
+            // Re-read at the top: a host the monitor declared lost meanwhile has ended the operation.
+            if (await sleep(waitMs, this.#stopping.signal).then(() => true, () => false)) continue;
+            return;
+          }
+        }
         await this.#fail(vm, plan, step, err);
+        this.#wakePending();
         return;
       }
+      unreachableSince = undefined;
+      attempt = 0;
       if (outcome === 'wait') return;
       if (outcome === 'advanced') continue; // the phase wrote the next state itself (scheduling binds and moves to prolog)
       // A phase may update the row (epilog releases the reservation), not its state: confirm on the fresh version.
@@ -155,7 +218,7 @@ export class VmOrchestrator {
       const r = applyEvent(vm.state, { type: 'step-done', phase: step.phase }, plan);
       const written = await this.#write(fresh, { to: r.state, action: plan.action, operationEnds: r.next === undefined });
       if (!written || r.next === undefined) {
-        if (r.state === 'terminated' || r.state === 'poweroff') void this.schedulePending().catch(() => {});
+        this.#wakePending();
         return;
       }
     }

@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { openStore, type Store } from '../store/open-store.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
+import type { JsonObject } from '../store/store-context.js';
+import { compilePlacementPolicy } from '../core/placement/placement-policy.js';
+import type { AgentClient } from '../client/agent-client.js';
+import type { AgentVmReport } from '../agent/agent-api.js';
+import { RemoteError, UnreachableError } from '../client/remote-error.js';
+import { pollUntil } from '../util/deadline.js';
+import type { VmStopper } from './vm-stopper.js';
+import { HostMonitor } from './host-monitor.js';
+import { VmOrchestrator, type ControllerVmSpec } from './vm-orchestrator.js';
+
+// The orchestrator's decisions over a real SQLite store; the agent is a scripted stand-in (no hypervisor is involved).
+
+type AgentScript = Partial<Record<'prepare' | 'start' | 'suspend' | 'delete', (id: string) => Promise<unknown>>>;
+
+const spec = (cpus: number): ControllerVmSpec => ({
+  agent: { vcpus: cpus, memoryMiB: 128, disk: { image: { id: 'i', name: 'i', url: 'http://127.0.0.1:9/i', sha256: 'a'.repeat(64), format: 'qcow2' } } } as unknown as ControllerVmSpec['agent'],
+  demand: { vcpus: cpus, memoryMiB: 128, diskMiB: 64, cpuModel: 'qemu64' },
+});
+
+async function setup(script: AgentScript = {}, o: { cpus?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-orch-'));
+  const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  const { user } = await store.users.create({ name: 'u', role: 'admin' });
+  const registered = await store.hosts.register({ name: 'h1', agentUrl: 'http://127.0.0.1:9', agentToken: 't'.repeat(20), cpuModel: 'qemu64', totalCpus: o.cpus ?? 2, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+  await store.hosts.recordHeartbeat(registered.id, { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0, cpuModels: ['qemu64'], kvm: false });
+  await store.hosts.setState(registered.id, 'enabled');
+  const calls: string[] = [];
+  const call = async (name: keyof AgentScript, id: string, dflt: unknown): Promise<unknown> => {
+    calls.push(`${name} ${id}`);
+    const f = script[name];
+    return f ? f(id) : dflt;
+  };
+  const running = (id: string): AgentVmReport => ({ id, state: 'running' });
+  const agent = {
+    prepare: (id: string) => call('prepare', id, { id, state: 'poweroff' }),
+    start: (id: string) => call('start', id, running(id)),
+    suspend: (id: string) => call('suspend', id, { id, state: 'suspended' }),
+    delete: (id: string) => call('delete', id, undefined),
+  } as unknown as AgentClient;
+  // What `stop` needs of the system store: the VM's files leave the host, and so does its reservation.
+  const stopper = {
+    moveOff: async (vm: Vm) => {
+      await store.vms.releaseFromHost(vm.id, { reason: 'stopped' });
+    },
+    forget: async () => {},
+  } as unknown as VmStopper;
+  const orchestrator = new VmOrchestrator({
+    store, agentFor: (_h: Host) => agent, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }), stopper,
+    unreachableRetry: { initialMs: 20, maxMs: 100, giveUpAfterMs: 60_000 },
+  });
+  const newVm = (name: string, cpus = 1): Promise<Vm> =>
+    store.vms.create({ name, ownerId: user.id, spec: spec(cpus) as unknown as JsonObject, operation: { action: 'create', from: 'pending' } });
+  const waitState = (id: string, states: readonly string[], timeoutMs = 5_000): Promise<Vm> =>
+    pollUntil(`VM ${id} ${states.join('|')}`, async () => {
+      const vm = await store.vms.get(id);
+      return states.includes(vm.state) ? vm : undefined;
+    }, { timeoutMs, intervalMs: 10 });
+  return {
+    store, orchestrator, calls, newVm, waitState, hostId: registered.id,
+    async cleanup() {
+      await orchestrator.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A store whose `hosts.list` (the scheduler's read of the hosts) can be held after it has read. */
+function withHeldHostList(store: Store): { store: Store; hold(): Promise<void>; release(): void } {
+  let gate: Promise<void> | undefined;
+  let open: (() => void) | undefined;
+  let reached: (() => void) | undefined;
+  const list = store.hosts.list.bind(store.hosts);
+  const hosts = Object.create(store.hosts) as Store['hosts'];
+  hosts.list = async (...args: Parameters<Store['hosts']['list']>) => {
+    const read = await list(...args);
+    if (gate) {
+      reached?.();
+      await gate;
+    }
+    return read;
+  };
+  return {
+    store: { ...store, hosts },
+    hold: () => {
+      gate = new Promise((resolve) => (open = resolve));
+      return new Promise((resolve) => (reached = resolve));
+    },
+    release: () => {
+      gate = undefined;
+      open?.();
+    },
+  };
+}
+
+test('a kick that arrives while the VM\'s scheduling pass runs is not lost', async () => {
+  const base = await setup({}, { cpus: 1 });
+  const held = withHeldHostList(base.store);
+  const orchestrator = new VmOrchestrator({ store: held.store, agentFor: () => ({ prepare: async () => ({}), start: async (id: string) => ({ id, state: 'running' }) }) as unknown as AgentClient, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }) });
+  try {
+    // The host's only CPU is taken: the second VM has to wait.
+    const a = await base.newVm('a');
+    await base.store.vms.bindToHost(a.id, base.hostId, { cpus: 1, memoryMib: 128, diskMib: 64 });
+    const b = await base.newVm('b');
+    const reached = held.hold();
+    orchestrator.kick(b.id);
+    await reached; // the pass has read the hosts (still full) and not decided yet
+    await base.store.vms.releaseFromHost(a.id);
+    orchestrator.kick(b.id); // room appeared: this kick must lead to another pass
+    held.release();
+    const vm = await base.waitState(b.id, ['running'], 3_000);
+    assert.equal(vm.hostId, base.hostId);
+  } finally {
+    await orchestrator.close();
+    await base.cleanup();
+  }
+});
+
+test('capacity freed by `stop` wakes a VM waiting in pending: it is scheduled at once', async () => {
+  const t = await setup({}, { cpus: 1 });
+  try {
+    const a = await t.newVm('a');
+    t.orchestrator.kick(a.id);
+    await t.waitState(a.id, ['running']);
+    const b = await t.newVm('b');
+    t.orchestrator.kick(b.id);
+    await t.orchestrator.idle();
+    assert.equal((await t.store.vms.get(b.id)).state, 'pending', 'no room for b while a runs');
+    await t.orchestrator.act(a.id, 'stop');
+    await t.waitState(a.id, ['stopped']);
+    // Nothing else kicks b: no timer, no heartbeat in this test.
+    const vm = await t.waitState(b.id, ['running'], 3_000);
+    assert.equal(vm.hostId, t.hostId);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('an agent that is unreachable for a while (refused, 503) is retried, and the VM ends running', async () => {
+  let prepares = 0;
+  let starts = 0;
+  const t = await setup({
+    prepare: async (id) => {
+      if (++prepares <= 3) throw new UnreachableError('http://127.0.0.1:9', 'connect ECONNREFUSED 127.0.0.1:9');
+      return { id, state: 'poweroff' };
+    },
+    start: async (id) => {
+      if (++starts <= 2) throw new RemoteError(503, 'HTTP_503', 'Service Unavailable', {});
+      return { id, state: 'running' };
+    },
+  });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    const done = await t.waitState(vm.id, ['running', 'failed']);
+    assert.equal(done.state, 'running', `reason: ${done.stateReason}`);
+    assert.equal(prepares, 4);
+    assert.equal(starts, 3);
+    assert.ok(!(await t.store.vms.history(vm.id)).some((h) => h.toState === 'failed'), 'never recorded failed');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a definite answer from the agent (a typed error) fails the step', async () => {
+  let prepares = 0;
+  const t = await setup({
+    prepare: async () => {
+      prepares++;
+      throw new RemoteError(500, 'HYPERVISOR_ERROR', 'qemu-img create failed: no space left on device', {});
+    },
+  });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    const done = await t.waitState(vm.id, ['running', 'failed']);
+    assert.equal(done.state, 'failed');
+    assert.match(done.stateReason ?? '', /prolog: .*no space left/);
+    assert.equal(prepares, 1, 'not retried');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('an agent unreachable until its host is declared lost: the VM follows host loss (unknown), not failed', async () => {
+  const t = await setup({
+    start: async () => {
+      throw new UnreachableError('http://127.0.0.1:9', 'connect ECONNREFUSED 127.0.0.1:9');
+    },
+  });
+  const monitor = new HostMonitor({ store: t.store, orchestrator: t.orchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000 });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    await t.waitState(vm.id, ['boot']);
+    await pollUntil('a few start attempts', () => (t.calls.filter((c) => c.startsWith('start')).length >= 3 ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+    assert.equal((await t.store.vms.get(vm.id)).state, 'boot', 'still retrying');
+    await monitor.checkSilence(Date.now() + 60_000);
+    await t.orchestrator.idle();
+    const after = await t.store.vms.get(vm.id);
+    assert.equal(after.state, 'unknown');
+    assert.equal(after.operation, null);
+    assert.ok(!(await t.store.vms.history(vm.id)).some((h) => h.toState === 'failed'));
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('retrying an unreachable agent is bounded: past the limit the step fails', async () => {
+  const t = await setup();
+  const orchestrator = new VmOrchestrator({
+    store: t.store, agentFor: () => ({ prepare: async () => { throw new UnreachableError('http://127.0.0.1:9', 'connect ECONNREFUSED 127.0.0.1:9'); } }) as unknown as AgentClient,
+    policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }), unreachableRetry: { initialMs: 10, maxMs: 20, giveUpAfterMs: 200 },
+  });
+  try {
+    const vm = await t.newVm('a');
+    orchestrator.kick(vm.id);
+    const done = await t.waitState(vm.id, ['failed']);
+    assert.match(done.stateReason ?? '', /prolog: .*unreachable/);
+  } finally {
+    await orchestrator.close();
+    await t.cleanup();
+  }
+});
+
+test('close() ends a retry wait at once; the operation stays recorded for the next controller', async () => {
+  const t = await setup({
+    prepare: async () => {
+      throw new UnreachableError('http://127.0.0.1:9', 'connect ECONNREFUSED 127.0.0.1:9');
+    },
+  });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    await pollUntil('a prepare attempt', () => (t.calls.length > 0 ? true : undefined), { timeoutMs: 5_000, intervalMs: 5 });
+    const started = Date.now();
+    await t.orchestrator.close();
+    assert.ok(Date.now() - started < 1_000, 'close did not wait for the backoff');
+    const after = await t.store.vms.get(vm.id);
+    assert.equal(after.state, 'prolog');
+    assert.deepEqual(after.operation, { action: 'create', from: 'pending' });
+  } finally {
+    await t.cleanup();
+  }
+});
