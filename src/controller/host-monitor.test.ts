@@ -74,3 +74,31 @@ test('silence is counted from the monitor start, not from before it (a restarted
     await cleanup();
   }
 });
+
+test('a failed VM that its agent reports running is running: the agent wins (QEMU runs, the record was wrong)', async () => {
+  const { store, monitor, host, report, cleanup } = await setup();
+  try {
+    // As a controller that lost the agent mid-boot used to record it.
+    const vm = await store.vms.transition((await store.vms.list())[0]!.id, { from: ['running'], to: 'failed', action: 'create', patch: { stateReason: 'boot: agent unreachable' } });
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 50), 'running'));
+    const after = await store.vms.get(vm.id);
+    assert.equal(after.state, 'running');
+    assert.match(after.stateReason ?? '', /the agent reports running/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a failed VM that its agent reports powered off or crashed stays failed (an admin decides)', async () => {
+  const { store, monitor, host, report, cleanup } = await setup();
+  try {
+    const vm = await store.vms.transition((await store.vms.list())[0]!.id, { from: ['running'], to: 'failed', action: 'create', patch: { stateReason: 'boot: refused' } });
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 50), 'poweroff'));
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 60), 'crashed'));
+    const after = await store.vms.get(vm.id);
+    assert.equal(after.state, 'failed');
+    assert.equal(after.stateReason, 'boot: refused');
+  } finally {
+    await cleanup();
+  }
+});

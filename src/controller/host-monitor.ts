@@ -142,6 +142,10 @@ export class HostMonitor {
     let event: VmEvent | undefined;
     if (vm.state === 'unknown') {
       event = { type: 'host-back', report: coreReport(r) };
+    } else if (vm.state === 'failed') {
+      // QEMU runs the guest: the record is wrong (a step that lost its agent, a crash report that was not one), and the agent wins.
+      // Anything else keeps the VM failed: its disks may be half made, and an admin decides.
+      if (r?.state === 'running') event = { type: 'host-back', report: 'running' };
     } else if (vm.state === 'running') {
       const seen = r?.state ?? 'missing';
       if (seen === 'running' || seen === 'paused' || this.#suspects.get(vm.id) !== seen) {
@@ -155,8 +159,8 @@ export class HostMonitor {
       else if (r.state === 'crashed' || r.state === 'error') event = { type: 'process-exited', clean: false };
     }
     if (!event) return;
-    // A running VM whose host lost it entirely is settled as if the host came back without it.
-    const from = event.type === 'host-back' && vm.state === 'running' ? 'unknown' : vm.state;
+    // A running VM whose host lost it entirely, or a failed one found running, is settled as if its host came back.
+    const from = event.type === 'host-back' && (vm.state === 'running' || vm.state === 'failed') ? 'unknown' : vm.state;
     const out = applyEvent(from, event);
     if (!out.changed && out.state === vm.state) return;
     const reason =
