@@ -20,6 +20,7 @@ import { VmStopper } from './vm-stopper.js';
 import type { Failpoints } from '../util/failpoints.js';
 import { Views } from './api/views.js';
 import { createControllerServer } from './controller-server.js';
+import { EventAudience } from './event-audience.js';
 import { DEFAULT_EVENT_RETENTION, EventPruner, type EventRetention } from './event-pruner.js';
 
 export interface ControllerDaemonOptions {
@@ -79,7 +80,7 @@ export class ControllerDaemon {
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), agentFor, logger, systemOffers: system.offers });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
