@@ -20,6 +20,8 @@ import { VmStopper } from './vm-stopper.js';
 import type { Failpoints } from '../util/failpoints.js';
 import { Views } from './api/views.js';
 import { createControllerServer } from './controller-server.js';
+import { EventAudience } from './event-audience.js';
+import { DEFAULT_EVENT_RETENTION, EventPruner, type EventRetention } from './event-pruner.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -30,6 +32,8 @@ export interface ControllerDaemonOptions {
   readonly store?: StoreConfig | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
+  /** How long and how many events are kept (default 7 days, 100,000 rows, pruned every 10 minutes and at start). */
+  readonly eventRetention?: Partial<EventRetention> | undefined;
   /** Fault injection for tests (see Failpoints); `nubo controller` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
   readonly logger: Logger;
@@ -47,6 +51,7 @@ export class ControllerDaemon {
     readonly orchestrator: VmOrchestrator,
     private readonly monitor: HostMonitor,
     private readonly server: FastifyInstance,
+    private readonly pruner: EventPruner,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -75,7 +80,7 @@ export class ControllerDaemon {
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), agentFor, logger, systemOffers: system.offers });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -83,8 +88,11 @@ export class ControllerDaemon {
       await coldMigrator.sweepUnstarted();
       await orchestrator.resumeAll();
       monitor.start();
+      const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
+      await pruner.pruneNow();
+      pruner.start();
       logger.info({ url }, 'controller listening');
-      return new ControllerDaemon(url, store, orchestrator, monitor, server);
+      return new ControllerDaemon(url, store, orchestrator, monitor, server, pruner);
     } catch (err) {
       await store.close();
       throw err;
@@ -100,6 +108,7 @@ export class ControllerDaemon {
   /** Stops the API and the background work; VMs keep running on their hosts. */
   async stop(): Promise<void> {
     this.monitor.stop();
+    this.pruner.stop();
     await this.server.close();
     await this.orchestrator.close();
     await this.store.close();

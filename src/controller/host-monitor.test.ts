@@ -102,3 +102,18 @@ test('a failed VM that its agent reports powered off or crashed stays failed (an
     await cleanup();
   }
 });
+
+test('heartbeats of a known host, with a changing capacity, write no events', async () => {
+  const { store, monitor, vm, host, report, cleanup } = await setup();
+  try {
+    const start = await store.events.lastSeq();
+    for (let i = 1; i <= 20; i++) {
+      const r = report(new Date(Date.parse(vm.updatedAt) + i), 'running');
+      await monitor.heartbeat(await store.hosts.get(host.id), { ...r, totalDiskMiB: 10_000 - i, usage: { load: i / 10, usedMemoryMiB: 100 + i, usedDiskMiB: i } });
+    }
+    assert.deepEqual(await store.events.listSince(start, 100), []);
+    assert.equal((await store.hosts.get(host.id)).total.diskMib, 10_000 - 20, 'the capacity still follows the reports');
+  } finally {
+    await cleanup();
+  }
+});

@@ -46,7 +46,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0005-events-at-index']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -271,6 +271,38 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       await rejectsWith(store.events.append({ kind: '', resource: 'x', resourceId: 'y' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'kind'));
       await rejectsWith(store.events.listSince(-1, 10), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'seq'));
       assert.equal(await count(store, 'events'), events);
+    });
+
+    it('events: prune drops what is older than the cutoff and all but the newest rows, keeping the newest', async () => {
+      const old = (at: string, i: number) => store.db.insertInto('events').values({ at, kind: 'test.old', resource: 'test', resource_id: `old${i}`, data: '{}' }).execute();
+      await old('2000-01-01T00:00:00.000Z', 1);
+      await old('2000-01-02T00:00:00.000Z', 2);
+      const fresh = await Promise.all(Array.from({ length: 5 }, (_, i) => store.events.append({ kind: 'test.fresh', resource: 'test', resourceId: `f${i}` })));
+      const newest = Math.max(...fresh.map((e) => e.seq));
+      const byAge = await store.events.prune({ olderThan: '2000-01-01T12:00:00.000Z', keepNewest: 1_000_000 });
+      assert.equal(byAge, 1, 'only the one event before the cutoff');
+      assert.equal(await store.db.selectFrom('events').select('seq').where('resource_id', '=', 'old1').executeTakeFirst(), undefined);
+      assert.ok(await store.db.selectFrom('events').select('seq').where('resource_id', '=', 'old2').executeTakeFirst(), 'younger than the cutoff: kept');
+      await store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 3 });
+      const left = await store.db.selectFrom('events').select('seq').orderBy('seq').execute();
+      assert.deepEqual(left.map((r) => Number(r.seq)), fresh.map((e) => e.seq).sort((a, b) => a - b).slice(-3), 'the three newest, nothing else');
+      assert.equal(await store.events.lastSeq(), newest, 'the stream goes on from the newest seq');
+      assert.equal(await store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 3 }), 0, 'nothing more to drop');
+      await rejectsWith(store.events.prune({ olderThan: 'yesterday', keepNewest: 3 }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'olderThan'));
+      await rejectsWith(store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 0 }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'keepNewest'));
+    });
+
+    it('hosts: re-registering with the same address (every heartbeat) writes no event; a new host or a new address does', async () => {
+      const name = uniq('hb');
+      const input = { name, agentUrl: 'http://198.18.1.9:7001', agentToken: 't', totalCpus: 2, totalMemoryMib: 2048, totalDiskMib: 10_000 };
+      const start = await store.events.lastSeq();
+      const h = await store.hosts.register(input);
+      for (let i = 0; i < 10; i++) await store.hosts.register({ ...input, totalDiskMib: 10_000 - i, totalMemoryMib: 2048 + i });
+      const mine = async () => (await store.events.listSince(start, 1000)).filter((e) => e.resourceId === h.id);
+      assert.deepEqual((await mine()).map((e) => e.kind), ['host.registered'], 'one event for the new host, none for the heartbeats');
+      assert.equal((await store.hosts.get(h.id)).total.diskMib, 10_000 - 9, 'the capacity is still updated');
+      await store.hosts.register({ ...input, agentUrl: 'http://198.18.1.10:7001' });
+      assert.deepEqual((await mine()).map((e) => e.kind), ['host.registered', 'host.registered'], 'a new agent address is a change');
     });
 
     it('migrations: create, stages journalled, finish once, listUnfinished; one running per VM', async () => {

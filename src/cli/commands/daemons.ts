@@ -10,7 +10,7 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 
-interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string }
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
@@ -23,6 +23,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql)')
     .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
     .option('--heartbeat-ms <ms>', 'expected agent heartbeat interval', '5000')
+    .option('--event-max-age-days <days>', 'events older than this are pruned (at start and every 10 minutes)', '7')
+    .option('--event-max-rows <n>', 'at most this many events are kept, the newest', '100000')
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         const logger = daemonLogger();
@@ -31,6 +33,7 @@ export function registerDaemonCommands(program: Command): void {
           listen: parseListen(o.listen, '--listen'),
           advertiseUrl: o.advertiseUrl,
           heartbeatIntervalMs: Number(o.heartbeatMs),
+          eventRetention: { maxAgeMs: positiveFlag(o.eventMaxAgeDays, '--event-max-age-days') * 24 * 3600_000, maxRows: Math.ceil(positiveFlag(o.eventMaxRows, '--event-max-rows')) },
           ...(o.postgres !== undefined ? { store: { kind: 'postgres' as const, connectionString: o.postgres } } : {}),
           // Tests crash the controller at chosen points (see src/util/failpoints.ts); unset in normal use.
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
@@ -84,4 +87,10 @@ export function registerDaemonCommands(program: Command): void {
         return EXIT.OK;
       }),
     );
+}
+
+function positiveFlag(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError('BAD_FLAG', `${flag} must be a positive number, not ${JSON.stringify(text)}`);
+  return n;
 }

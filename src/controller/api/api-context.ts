@@ -5,6 +5,7 @@ import type { Store } from '../../store/open-store.js';
 import type { User } from '../../store/repositories/users-repository.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import type { Catalog } from '../catalog.js';
+import type { EventAudience } from '../event-audience.js';
 import type { HostMonitor } from '../host-monitor.js';
 import type { ImageStore } from '../image-store.js';
 import type { VmOrchestrator } from '../vm-orchestrator.js';
@@ -25,6 +26,8 @@ export interface ApiContext {
   readonly migrations: MigrationService;
   readonly monitor: HostMonitor;
   readonly views: Views;
+  /** Which events a caller may read (the event routes). */
+  readonly audience: EventAudience;
   readonly agentFor: (host: Host) => AgentClient;
   readonly logger: Logger;
   /** Stopped VMs' files offered to the agents that resume them (served on the transfer route, with the offer's own token). */

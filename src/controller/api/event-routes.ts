@@ -3,28 +3,48 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { eventView, type EventView } from './api-schemas.js';
 import { userOf, type ApiContext } from './api-context.js';
-import type { Store } from '../../store/open-store.js';
+import type { User } from '../../store/repositories/users-repository.js';
 
 const since = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
-async function eventsSince(store: Store, seq: number, limit = 500): Promise<EventView[]> {
-  return (await store.events.listSince(seq, limit)).map((e) => ({ seq: e.seq, at: e.at, kind: e.kind, resource: e.resource, resourceId: e.resourceId, data: e.data }));
+const PAGE = 500;
+
+/**
+ * The next events after `seq` that `user` may read (at most PAGE), and the seq
+ * the scan reached: events the user may not read are skipped, so a page is
+ * empty only at the end of the table and a stream moves past them.
+ */
+async function eventsSince(ctx: ApiContext, user: User, seq: number): Promise<{ events: EventView[]; scannedTo: number }> {
+  const out: EventView[] = [];
+  let scannedTo = seq;
+  while (out.length < PAGE) {
+    const raw = await ctx.store.events.listSince(scannedTo, PAGE);
+    if (raw.length === 0) break;
+    for (const e of await ctx.audience.filter(user, raw)) {
+      if (out.length === PAGE) break;
+      out.push({ seq: e.seq, at: e.at, kind: e.kind, resource: e.resource, resourceId: e.resourceId, data: e.data });
+    }
+    // A full page stops at its last event, so the next call starts right after it.
+    scannedTo = out.length === PAGE ? out[PAGE - 1]!.seq : raw.at(-1)!.seq;
+  }
+  return { events: out, scannedTo };
 }
 
 /**
  * State changes as a server-sent event stream (`GET /api/v1/events`, resumable
  * with Last-Event-ID or ?since=) and as a JSON page (`/events/history`). The
  * store's event table is the source, so a client that reconnects misses nothing.
+ * Each caller gets only the events EventAudience lets them read.
  */
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, closing: AbortSignal, pollMs = 500): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['events'];
-  r.get('/api/v1/events/history', { schema: { tags, querystring: since, response: { 200: z.array(eventView) } } }, async (req) => {
-    userOf(req);
-    return eventsSince(ctx.store, req.query.since);
+  const description = 'Only the events the caller may read: admins all; a plain user those about their own VMs (with their migrations) and volumes and about the images they may see (their own and the shared catalog). Host events are for admins only.';
+  r.get('/api/v1/events/history', { schema: { tags, description, querystring: since, response: { 200: z.array(eventView) } } }, async (req) => {
+    return (await eventsSince(ctx, userOf(req), req.query.since)).events;
   });
-  r.get('/api/v1/events', { schema: { tags, querystring: since } }, async (req, reply) => {
-    userOf(req);
+  r.get('/api/v1/events', { schema: { tags, description, querystring: since } }, async (req, reply) => {
+    const user = userOf(req);
     const lastId = Number(req.headers['last-event-id']);
     let seq = Number.isInteger(lastId) && lastId > 0 ? lastId : req.query.since;
     reply.hijack();
@@ -34,10 +54,9 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, closi
     let open = true;
     req.raw.on('close', () => (open = false));
     while (open && !closing.aborted) {
-      for (const e of await eventsSince(ctx.store, seq)) {
-        res.write(`id: ${e.seq}\nevent: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
-        seq = e.seq;
-      }
+      const page = await eventsSince(ctx, user, seq);
+      for (const e of page.events) res.write(`id: ${e.seq}\nevent: ${e.kind}\ndata: ${JSON.stringify(e)}\n\n`);
+      seq = page.scannedTo;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
     res.end();

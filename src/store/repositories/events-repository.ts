@@ -24,6 +24,9 @@ const eventSchema = z.object({
 
 const listSchema = z.object({ seq: z.number().int().nonnegative(), limit: z.number().int().min(1).max(10_000) });
 
+const pruneSchema = z.object({ olderThan: z.iso.datetime(), keepNewest: z.number().int().min(1) });
+export type PruneEventsInput = z.input<typeof pruneSchema>;
+
 function toEvent(r: Selectable<EventsTable>): StoreEvent {
   return { seq: Number(r.seq), at: r.at, kind: r.kind, resource: r.resource, resourceId: r.resource_id, data: fromJson<JsonObject>(r.data, {}) };
 }
@@ -44,6 +47,23 @@ export class EventsRepository {
     const v = validateInput('event query', listSchema, { seq, limit });
     const rows = await this.ctx.db.selectFrom('events').selectAll().where('seq', '>', v.seq).orderBy('seq').limit(v.limit).execute();
     return rows.map(toEvent);
+  }
+
+  /**
+   * Deletes the events written before `olderThan` and all but the newest
+   * `keepNewest`; returns how many went. The newest event always stays, so
+   * `seq` never goes back and resuming clients see no reused ids.
+   */
+  async prune(input: PruneEventsInput): Promise<number> {
+    const v = validateInput('event pruning', pruneSchema, input);
+    return inTransaction(this.ctx, async (trx) => {
+      const newest = await trx.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      if (!newest) return 0;
+      const byAge = await trx.deleteFrom('events').where('at', '<', v.olderThan).where('seq', '<', newest.seq).executeTakeFirst();
+      const cut = await trx.selectFrom('events').select('seq').orderBy('seq', 'desc').limit(1).offset(v.keepNewest).executeTakeFirst();
+      const byCount = cut ? await trx.deleteFrom('events').where('seq', '<=', cut.seq).executeTakeFirst() : { numDeletedRows: 0n };
+      return Number(byAge.numDeletedRows) + Number(byCount.numDeletedRows);
+    });
   }
 
   /** The newest seq, 0 when there is none: where a new subscriber starts. */

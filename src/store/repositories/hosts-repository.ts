@@ -82,6 +82,7 @@ export class HostsRepository {
       labels: toJson(v.labels),
     };
     return inTransaction(this.ctx, async (trx) => {
+      const before = await trx.selectFrom('hosts').select('agent_url').where('name', '=', v.name).executeTakeFirst();
       const row = await trx
         .insertInto('hosts')
         .values({
@@ -99,7 +100,8 @@ export class HostsRepository {
         .onConflict((oc) => oc.column('name').doUpdateSet(described))
         .returningAll()
         .executeTakeFirstOrThrow();
-      await appendEvent(this.ctx, trx, { kind: 'host.registered', resource: 'host', resourceId: row.id, data: { name: row.name } });
+      // Every heartbeat re-registers its host: only a new host or a moved agent is news (capacity is in the host record, not the stream).
+      if (before?.agent_url !== row.agent_url) await appendEvent(this.ctx, trx, { kind: 'host.registered', resource: 'host', resourceId: row.id, data: { name: row.name } });
       return toHost(row);
     });
   }

@@ -113,7 +113,8 @@ export class VolumesRepository {
       const cur = await this.#lock(trx, id);
       if (cur.vm_id !== null) throw new ConflictError('volume', 'name', cur.name, 'is attached to a VM; detach it first');
       await trx.deleteFrom('volumes').where('id', '=', id).execute();
-      await appendEvent(this.ctx, trx, { kind: 'volume.deleted', resource: 'volume', resourceId: id, data: { name: cur.name } });
+      // The owner is kept in the event: once the row is gone, it is what says who may read it.
+      await appendEvent(this.ctx, trx, { kind: 'volume.deleted', resource: 'volume', resourceId: id, data: { name: cur.name, ownerId: cur.owner_id } });
     });
   }
 
