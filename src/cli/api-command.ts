@@ -81,3 +81,18 @@ export async function byIdOrName<T>(ref: string, byId: (id: string) => Promise<T
     return byId(match.id);
   }
 }
+
+/** `[file]` and `-o, --output <file>` for the commands that write a download: the file as an argument or as the flag, as the user prefers. */
+export function outputFileArgs(c: Command, what: string): Command {
+  return c.argument('[file]', `${what} (or give it with -o)`).option('-o, --output <file>', `${what}; written only once the download is complete`);
+}
+
+/** The file `outputFileArgs` collected; exactly one of the two forms. */
+export function outputFile(positional: string | undefined, flag: string | undefined): string {
+  if (positional !== undefined && flag !== undefined && positional !== flag) {
+    throw new UsageError('BAD_OUTPUT_FILE', `two output files given (${positional} and --output ${flag}); give one`, { positional, output: flag });
+  }
+  const file = positional ?? flag;
+  if (file === undefined) throw new UsageError('BAD_OUTPUT_FILE', 'no output file: give it as an argument or with -o, --output <file>');
+  return file;
+}

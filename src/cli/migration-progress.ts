@@ -52,7 +52,8 @@ export function startMigrationProgress(first: MigrationView, o: MigrationProgres
     shown = m.journal.length;
     if (m.state !== 'running' && !ended) {
       ended = true;
-      lines.push(endLine(m));
+      // A success is said once, by the command's summary on stdout; a failure's reason belongs here, on its timeline.
+      if (m.state !== 'succeeded') lines.push(endLine(m));
     }
     return lines;
   };

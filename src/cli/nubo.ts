@@ -14,6 +14,14 @@ import { registerNetworkCommands } from './commands/network.js';
 import { registerVolumeCommands } from './commands/volume.js';
 import { EXIT } from './exit-codes.js';
 
+// `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT.OK);
+    throw err;
+  });
+}
+
 const program = new Command()
   .name('nubo')
   .description('nubo — IaaS cloud manager: VM provisioning and migration over QEMU')

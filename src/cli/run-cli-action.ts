@@ -57,12 +57,16 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
  */
 function reportRemoteError(err: RemoteError): number {
   const notFound = err.status === 404 && !/not found/i.test(err.message) ? ' (not found)' : '';
-  process.stderr.write(`error [${err.code}]: ${err.message}${notFound}\n`);
   const issues = err.details['issues'];
-  if (err.code === 'VALIDATION_FAILED' && Array.isArray(issues)) {
-    const text = (v: unknown, or: string): string => (typeof v === 'string' ? v : or);
-    for (const i of issues as { field?: unknown; message?: unknown }[]) process.stderr.write(`  ${text(i.field, '?')}: ${text(i.message, 'is invalid')}\n`);
-  }
+  const text = (v: unknown, or: string): string => (typeof v === 'string' ? v : or);
+  const lines = err.code === 'VALIDATION_FAILED' && Array.isArray(issues)
+    ? (issues as { field?: unknown; message?: unknown }[]).map((i) => `${text(i.field, '?')}: ${text(i.message, 'is invalid')}`)
+    : [];
+  // The server's message already ends with the issues joined by "; ": print them once, one a line.
+  const joined = `: ${lines.join('; ')}`;
+  const message = lines.length > 0 && err.message.endsWith(joined) ? err.message.slice(0, -joined.length) : err.message;
+  process.stderr.write(`error [${err.code}]: ${message}${notFound}\n`);
+  for (const l of lines) process.stderr.write(`  ${l}\n`);
   if (err.status === 401 || err.status === 403) {
     process.stderr.write('  check --token / NUBO_TOKEN / $NUBO_HOME/credentials.json\n');
   }

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { access, constants, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { errorMessage } from '../errors/nubo-error.js';
+import { LocalFileError } from '../errors/local-file-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 import { deadline } from '../util/deadline.js';
 import { RemoteError, UnreachableError } from './remote-error.js';
@@ -26,6 +27,8 @@ export interface DownloadRequest {
  * Error answers come back as RemoteError, as with jsonRequest.
  */
 export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: number }> {
+  // Checked before asking: an export makes the server copy a disk, for nothing if the file cannot be written.
+  await writableDirOf(r.dest);
   const d = deadline(`GET ${r.url}`, r.timeoutMs ?? 30 * 60_000, r.signal);
   const tmp = join(dirname(r.dest), `.${basename(r.dest)}.${randomBytes(4).toString('hex')}.part`);
   try {
@@ -50,8 +53,15 @@ export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: numbe
     let bytes = 0;
     const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
     body.on('data', (c: Buffer) => (bytes += c.length));
-    await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: d.signal });
-    await rename(tmp, r.dest);
+    try {
+      await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: d.signal });
+      await rename(tmp, r.dest);
+    } catch (err) {
+      // The temporary name is ours, not the user's: name the file they asked for.
+      const e = err as NodeJS.ErrnoException;
+      if (typeof e.syscall === 'string' && typeof e.code === 'string') throw new LocalFileError(r.dest, `cannot write (${e.code})`, { cause: err });
+      throw err;
+    }
     return { bytes };
   } catch (err) {
     await rm(tmp, { force: true });
@@ -60,4 +70,15 @@ export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: numbe
   } finally {
     d.dispose();
   }
+}
+
+async function writableDirOf(dest: string): Promise<void> {
+  const dir = dirname(dest);
+  const st = await stat(dir).catch(() => undefined);
+  if (!st) throw new LocalFileError(dest, `directory ${dir} does not exist`);
+  if (!st.isDirectory()) throw new LocalFileError(dest, `${dir} is not a directory`);
+  if ((await stat(dest).catch(() => undefined))?.isDirectory()) throw new LocalFileError(dest, 'is a directory');
+  await access(dir, constants.W_OK).catch(() => {
+    throw new LocalFileError(dest, `directory ${dir} is not writable`);
+  });
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { TemplateBody, TemplateView } from '../../controller/api/api-schemas.js';
-import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, readInputFile, type ApiOpts } from '../api-command.js';
+import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, outputFile, outputFileArgs, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtBytes, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 
@@ -97,12 +97,15 @@ function registerTemplatePortCommands(template: Command): void {
     }),
   );
 
-  const exp = apiCommand(template, 'export <template>', 'download a template (id or name) as an OVA: OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk')
-    .requiredOption('-o, --output <file>', 'the .ova file to write (replaced only once the download is complete)');
+  const exp = outputFileArgs(
+    apiCommand(template, 'export <template>', 'download a template (id or name) as an OVA: OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk'),
+    'the .ova file to write',
+  );
   connectionOptions(exp, { json: false }).action(
-    runCliAction(async (signal, ref: string, o: ApiOpts & { output: string }) => {
-      const { bytes } = await (await connect(o)).exportTemplate(ref, resolve(o.output), { signal });
-      process.stdout.write(`exported template ${ref} to ${o.output} (${fmtBytes(bytes)})\n`);
+    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
+      const file = outputFile(positional, o.output);
+      const { bytes } = await (await connect(o)).exportTemplate(ref, resolve(file), { signal });
+      process.stdout.write(`exported template ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { SaveAsView } from '../../controller/api/capture-schemas.js';
-import { apiCommand, connect, connectionOptions, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { apiCommand, connect, connectionOptions, outputFile, outputFileArgs, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { fmtBytes, printFields, printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
@@ -47,9 +47,13 @@ export function registerVmCapture(vm: Command): void {
     }),
   );
 
-  const exp = apiCommand(vm, 'export <vm> <file>', `download the VM with its disk as it is now as an OVA (OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk) into <file>, written only once complete; ${STATES}`);
+  const exp = outputFileArgs(
+    apiCommand(vm, 'export <vm>', `download the VM with its disk as it is now as an OVA (OVF 1.x descriptor, SHA256 manifest, streamOptimized vmdk disk); ${STATES}`),
+    'the .ova file to write',
+  );
   connectionOptions(exp, { json: false }).action(
-    runCliAction(async (signal, ref: string, file: string, o: ApiOpts) => {
+    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
+      const file = outputFile(positional, o.output);
       const { bytes } = await (await connect(o)).exportVm(ref, resolve(file), { signal });
       process.stdout.write(`exported VM ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),

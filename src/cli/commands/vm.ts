@@ -20,6 +20,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   memory?: number;
   userDataFile?: string;
   requirements?: string;
+  datastore?: 'local' | 'shared';
 }
 
 /** `nubo vm create|list|show|console`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone` and `export`. */
@@ -33,7 +34,8 @@ export function registerVmCommands(program: Command): void {
       .option('--vcpus <n>', 'virtual CPUs (default: the template\'s)', intArg(1, 64, 'vCPUs'))
       .option('--memory <MiB>', 'memory in MiB (default: the template\'s)', intArg(16, 1024 * 1024, 'MiB'))
       .option('--user-data-file <file>', 'user data for the config drive, read from a file (default: the template\'s)')
-      .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)'),
+      .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)')
+      .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared'])),
     WAIT_TARGET.create,
   );
   connectionOptions(create).action(
@@ -45,6 +47,7 @@ export function registerVmCommands(program: Command): void {
         ...(o.memory !== undefined ? { memoryMiB: o.memory } : {}),
         ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
         ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
+        ...(o.datastore !== undefined ? { datastore: o.datastore } : {}),
       };
       const client = await connect(o);
       const created = await client.createVm(body, { signal });
