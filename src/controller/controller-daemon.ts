@@ -29,6 +29,8 @@ export interface ControllerDaemonOptions {
   /** Defaults to SQLite in dataDir. */
   readonly store?: StoreConfig | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
+  /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
+  readonly rebootGraceS?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
   /** Fault injection for tests (see Failpoints); `nubo controller` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
@@ -65,7 +67,7 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
       const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper });
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper, rebootGraceS: o.rebootGraceS });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
       orchestrator.useMigrator(migrator);
       const coldMigrator = new ColdMigrator({ store, agentFor, logger });
