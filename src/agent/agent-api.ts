@@ -85,6 +85,16 @@ export const agentVmReportSchema = z.object({
 });
 export type AgentVmReport = z.infer<typeof agentVmReportSchema>;
 
+/** A reboot: ACPI first (the guest gets `graceS` to shut down by itself), a reset when `hard` or when it did not. */
+export const rebootRequestSchema = z.strictObject({
+  hard: z.boolean().default(false),
+  graceS: z.number().int().min(1).max(3_600).default(60),
+});
+export type RebootRequest = z.input<typeof rebootRequestSchema>;
+/** The VM after a reboot, and whether the guest shut down by itself (`clean`) or was reset (`resetReason` says why). */
+export const agentRebootReportSchema = agentVmReportSchema.extend({ clean: z.boolean(), resetReason: z.string().optional() });
+export type AgentRebootReport = z.infer<typeof agentRebootReportSchema>;
+
 export const hostReportSchema = z.object({
   name: z.string(),
   cpuModel: z.string(),

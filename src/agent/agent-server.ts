@@ -27,6 +27,7 @@ import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from './transfer-routes
 import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from './agent-api.js';
 import { clientGoneSignal } from '../http/client-gone-signal.js';
 import { captureRequestSchema } from './agent-api.js';
+import { agentRebootReportSchema, rebootRequestSchema } from './agent-api.js';
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from './agent-api.js';
 
 export interface AgentServerOptions {
@@ -69,7 +70,11 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     { schema: { params, body: z.strictObject({ hard: z.boolean().default(false) }).default({ hard: false }), response: { 200: agentVmReportSchema } } },
     (req) => svc.powerOff(req.params.id, req.body.hard),
   );
-  r.post('/agent/v1/vms/:id/reboot', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.reboot(req.params.id));
+  r.post(
+    '/agent/v1/vms/:id/reboot',
+    { schema: { params, body: rebootRequestSchema.default({ hard: false, graceS: 60 }), response: { 200: agentRebootReportSchema } } },
+    (req) => svc.reboot(req.params.id, req.body),
+  );
   r.post('/agent/v1/vms/:id/suspend', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.suspend(req.params.id));
   r.delete('/agent/v1/vms/:id', { schema: { params } }, async (req, reply) => {
     await svc.delete(req.params.id);

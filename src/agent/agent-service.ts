@@ -40,6 +40,7 @@ import { diskMoveRequestSchema, type DiskMoveStatus } from './agent-api.js';
 import { captureRequestSchema } from './agent-api.js';
 import { CAPTURE_FILE, captureOfferKey, captureVmDisk, removeCapture, sweepCaptures } from './vm-capture.js';
 import { snapshotRequestSchema } from './agent-api.js';
+import type { AgentRebootReport } from './agent-api.js';
 import { createVmSnapshot, deleteVmSnapshot, listVmSnapshots, refuseCopyWithSnapshots, revertVmSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
 import type { DiskSnapshot } from '../hypervisor/disk-snapshot.js';
 
@@ -205,11 +206,13 @@ export class AgentService {
     });
   }
 
-  reboot(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+  /** ACPI reboot (the guest shuts down by itself, then boots again), a reset when `hard` or when the guest does not shut down within `graceS`. */
+  reboot(id: string, req: { hard: boolean; graceS: number }, signal?: AbortSignal): Promise<AgentRebootReport> {
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
-      await this.#o.hypervisor.reboot(id, { signal });
-      return this.#report(id);
+      const r = await this.#o.hypervisor.reboot(id, { signal, hard: req.hard, graceMs: req.graceS * 1000 });
+      if (!r.clean) this.#o.logger.warn({ vmId: id, reason: r.reason }, 'vm reset instead of a clean reboot');
+      return { ...(await this.#report(id)), clean: r.clean, ...(r.reason !== undefined ? { resetReason: r.reason } : {}) };
     });
   }
 

@@ -24,6 +24,7 @@ import {
 import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../agent/agent-api.js';
 import { diskSnapshotSchema, type DiskSnapshotReport } from '../agent/agent-api.js';
 import type { CaptureRequest } from '../agent/agent-api.js';
+import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../agent/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 
@@ -54,8 +55,9 @@ export class AgentClient {
   powerOff(id: string, hard: boolean, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('POST', `/agent/v1/vms/${id}/poweroff`, agentVmReportSchema, { hard }, o, 90_000);
   }
-  reboot(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
-    return this.#call('POST', `/agent/v1/vms/${id}/reboot`, agentVmReportSchema, undefined, o, 30_000);
+  /** Answers once the guest runs again: after its clean shutdown (up to `graceS`) or a reset. */
+  reboot(id: string, body: RebootRequest, o: WaitOptions = {}): Promise<AgentRebootReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/reboot`, agentRebootReportSchema, body, o, ((body.graceS ?? 60) + 60) * 1000);
   }
   suspend(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('POST', `/agent/v1/vms/${id}/suspend`, agentVmReportSchema, undefined, o, 600_000);

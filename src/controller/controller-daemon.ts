@@ -31,6 +31,8 @@ export interface ControllerDaemonOptions {
   /** Defaults to SQLite in dataDir. */
   readonly store?: StoreConfig | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
+  /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
+  readonly rebootGraceS?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
   /** How long and how many events are kept (default 7 days, 100,000 rows, pruned every 10 minutes and at start). */
   readonly eventRetention?: Partial<EventRetention> | undefined;
@@ -70,7 +72,7 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
       const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper });
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper, rebootGraceS: o.rebootGraceS });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
       orchestrator.useMigrator(migrator);
       const coldMigrator = new ColdMigrator({ store, agentFor, logger });

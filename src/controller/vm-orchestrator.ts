@@ -47,6 +47,8 @@ export interface VmOrchestratorOptions {
    * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
    */
   readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
+  /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
+  readonly rebootGraceS?: number | undefined;
 }
 
 type PhaseOutcome = 'done' | 'advanced' | 'wait';
@@ -79,6 +81,8 @@ export class VmOrchestrator {
   /** Aborts agent calls in flight when the controller stops; their operations stay recorded for resumeAll. */
   readonly #stopping = new AbortController();
   #closed = false;
+  /** What a step found worth telling (a reboot that had to reset), by VM id: written with the step's result. */
+  readonly #notes = new Map<string, { readonly reason: string; readonly stateReason: string | null }>();
 
   #migrator: LiveMigrator | undefined;
   #coldMigrator: ColdMigrator | undefined;
@@ -216,7 +220,9 @@ export class VmOrchestrator {
         return;
       }
       const r = applyEvent(vm.state, { type: 'step-done', phase: step.phase }, plan);
-      const written = await this.#write(fresh, { to: r.state, action: plan.action, operationEnds: r.next === undefined });
+      const note = this.#notes.get(vmId);
+      this.#notes.delete(vmId);
+      const written = await this.#write(fresh, { to: r.state, action: plan.action, operationEnds: r.next === undefined, ...note });
       if (!written || r.next === undefined) {
         this.#wakePending();
         return;
@@ -236,7 +242,7 @@ export class VmOrchestrator {
   }
 
   /** Writes a step's result; false when the VM had moved on meanwhile. */
-  async #write(vm: Vm, w: { to: Vm['state']; action: string; operationEnds: boolean; reason?: string; stateReason?: string }): Promise<boolean> {
+  async #write(vm: Vm, w: { to: Vm['state']; action: string; operationEnds: boolean; reason?: string; stateReason?: string | null }): Promise<boolean> {
     try {
       await this.#o.store.vms.transition(vm.id, {
         from: [vm.state],
@@ -246,7 +252,7 @@ export class VmOrchestrator {
         ...(w.reason !== undefined ? { reason: w.reason } : {}),
         patch: { ...(w.operationEnds ? { operation: null } : {}), ...(w.stateReason !== undefined ? { stateReason: w.stateReason } : {}) },
       });
-      this.#o.logger.info({ vmId: vm.id, from: vm.state, to: w.to, action: w.action }, 'vm state');
+      this.#o.logger.info({ vmId: vm.id, from: vm.state, to: w.to, action: w.action, ...(w.reason !== undefined ? { reason: w.reason } : {}) }, 'vm state');
       return true;
     } catch (err) {
       if (!(err instanceof StaleStateError)) throw err;
@@ -292,9 +298,16 @@ export class VmOrchestrator {
         return 'done';
       }
       case 'reboot':
-      case 'reboot-hard':
-        await agent.reboot(id, o);
+      case 'reboot-hard': {
+        const r = await agent.reboot(id, { hard: phase === 'reboot-hard', graceS: this.#o.rebootGraceS ?? 60 }, o);
+        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        // A reset loses what the guest had not written out: the user must be able to see that it happened, and why.
+        this.#notes.set(vm.id, r.clean
+          ? { reason: 'the guest shut down by itself (ACPI) and booted again', stateReason: null }
+          : { reason: `reset instead of a clean reboot: ${r.resetReason ?? 'no reason given'}`, stateReason: `rebooted by a reset: ${r.resetReason ?? 'no reason given'}` });
+        if (!r.clean) this.#o.logger.warn({ vmId: vm.id, reason: r.resetReason }, 'vm reset instead of a clean reboot');
         return 'done';
+      }
       case 'save': {
         const r = await agent.suspend(id, o);
         if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);

@@ -123,6 +123,26 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await assert.rejects(hv.status('c-off'), VmNotFoundError);
     });
 
+    it('reboots by asking the guest (same process, uptime starts again); a hard reboot resets at once and says so', async () => {
+      const s = await hv.start(await env.spec('c-reboot'));
+      await env.waitBooted('c-reboot');
+      // Long enough that the guest's uptime after the reboot cannot catch up with it on a slow machine.
+      await sleep(5_000);
+      const before = await env.guestUptime('c-reboot');
+      assert.deepEqual(await hv.reboot('c-reboot', { graceMs: 60_000 }), { clean: true });
+      const after = await hv.status('c-reboot');
+      assert.equal(after.state, 'running');
+      assert.equal(after.pid, s.pid, 'the same process: the guest rebooted inside it');
+      // The guest answers again once it has booted (the console already holds the first boot's marker).
+      const again = await pollUntil('the guest back after the reboot', async () => env.guestUptime('c-reboot').catch(() => undefined), { timeoutMs: 120_000, intervalMs: 500 });
+      assert.ok(again < before, `the guest booted again: uptime ${before} s → ${again} s`);
+      const hard = await hv.reboot('c-reboot', { hard: true });
+      assert.equal(hard.clean, false);
+      assert.match(hard.reason ?? '', /hard/);
+      assert.equal((await hv.status('c-reboot')).state, 'running');
+      await hv.destroy('c-reboot');
+    });
+
     it('saves and restores: the guest keeps its uptime (no reboot)', async () => {
       const spec = await env.spec('c-save');
       await hv.start(spec);

@@ -32,8 +32,14 @@ export interface Hypervisor {
 
   /** ACPI power-down; waits for the guest to power off, then forces it. */
   shutdown(vmId: string, opts?: WaitOptions): Promise<ShutdownResult>;
-  /** Hard reset (the guest reboots without shutting down). */
-  reboot(vmId: string, opts?: WaitOptions): Promise<void>;
+  /**
+   * Reboots the guest in the same VM (process, devices, TAPs stay): asks it
+   * over ACPI to shut down, waits up to `graceMs` for it to do so — so what it
+   * wrote reaches its disks — then starts it again. A guest that does not
+   * shut down in time, or `hard`, is reset at once (no shutdown: unwritten
+   * data is lost); the result says which happened.
+   */
+  reboot(vmId: string, opts?: RebootOptions): Promise<RebootResult>;
   pause(vmId: string, opts?: WaitOptions): Promise<void>;
   /** Resumes a paused VM. Refuses a VM whose memory moved away (postmigrate): two copies would run. */
   resume(vmId: string, opts?: WaitOptions): Promise<void>;
@@ -144,6 +150,20 @@ export interface VmStatus {
 export interface ShutdownResult {
   /** True when the guest powered off by itself; false when it had to be forced. */
   readonly clean: boolean;
+}
+
+export interface RebootOptions extends WaitOptions {
+  /** Reset at once instead of asking the guest. */
+  readonly hard?: boolean | undefined;
+  /** How long the guest has to shut down by itself before it is reset instead (default 60 s). */
+  readonly graceMs?: number | undefined;
+}
+
+export interface RebootResult {
+  /** True when the guest shut down by itself before it was started again; false when it was reset. */
+  readonly clean: boolean;
+  /** Why it was reset (absent when clean). */
+  readonly reason?: string;
 }
 
 export interface SaveResult {

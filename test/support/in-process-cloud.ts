@@ -39,6 +39,8 @@ export interface InProcessCloudOptions {
   /** Give every agent one shared datastore (and wait until the controller knows it). */
   readonly shared?: boolean;
   readonly failpoints?: Failpoints;
+  /** The controller's grace for a guest to shut down on `reboot` (its default otherwise). */
+  readonly rebootGraceS?: number;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(failpoints ? { failpoints } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];

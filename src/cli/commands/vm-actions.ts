@@ -16,7 +16,11 @@ interface ActionSpec {
 const ACTIONS: readonly ActionSpec[] = [
   { verb: 'poweroff', description: 'power a running VM off (ACPI shutdown); its disks stay on the host', hard: { action: 'poweroff-hard', help: 'kill QEMU instead of asking the guest' } },
   { verb: 'start', description: 'boot a powered-off VM' },
-  { verb: 'reboot', description: 'reboot a running VM (ACPI)', hard: { action: 'reboot-hard', help: 'reset the virtual machine instead of asking the guest' } },
+  {
+    verb: 'reboot',
+    description: 'reboot a running VM: the guest is asked (ACPI) to shut down and is started again once it has; one that has not within the controller\'s grace (60 s) is reset instead, and the VM\'s reason says so. --wait returns once the guest runs again',
+    hard: { action: 'reboot-hard', help: 'reset the virtual machine at once instead of asking the guest (what it has not written out is lost)' },
+  },
   { verb: 'suspend', description: 'save a running VM\'s memory to a file on its host and stop it' },
   {
     verb: 'stop',

@@ -33,7 +33,8 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tags, params: vmActionParams, response: { 200: vmView },
       summary: 'Start a life-cycle action; the VM is in the action\'s first transitional state when this answers',
       description:
-        '`poweroff` (ACPI; `-hard` kills QEMU) and `start`; `reboot` (`-hard`: reset); `suspend` saves memory to a file on the host, `resume` restores it; ' +
+        '`poweroff` (ACPI; `-hard` kills QEMU) and `start`; `reboot` asks the guest (ACPI) to shut down and boots it again in the same QEMU — ' +
+        'the VM stays in `boot` until then; a guest that does not shut down within the controller\'s grace (60 s) is reset instead, which the VM\'s `stateReason` and history say (`reboot-hard`: reset at once); `suspend` saves memory to a file on the host, `resume` restores it; ' +
         '`stop` suspends a running VM (or takes a suspended one) and moves its files off the host into the controller\'s system store, freeing the host — ' +
         '`resume` of a stopped VM places it again through the scheduler (possibly on another host) and restores it there; `terminate` (`-hard`) deletes its disks. ' +
         '409 INVALID_STATE names the states the action is allowed from; `stop` of a VM on the shared datastore is 409 CONFLICT (field `datastore`).',

@@ -1,5 +1,5 @@
 import { copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import type { Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmRunState, VmStats, VmStatus } from '../hypervisor.js';
+import type { Hypervisor, HypervisorCapabilities, RebootOptions, RebootResult, SaveResult, ShutdownResult, StartOptions, VmRunState, VmStats, VmStatus } from '../hypervisor.js';
 import { VmExistsError, VmNotFoundError, VmStateError, HypervisorError } from '../hypervisor-errors.js';
 import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
 import { nicConflicts } from '../nic-conflicts.js';
@@ -145,10 +145,14 @@ export class FakeDriver implements Hypervisor {
     return { clean };
   }
 
-  async reboot(vmId: string, _opts?: WaitOptions): Promise<void> {
+  async reboot(vmId: string, opts: RebootOptions = {}): Promise<RebootResult> {
     const vm = this.#require(vmId, 'reboot', ['running', 'paused']);
+    // The fake guest always honours the power button when it runs, as QEMU's tiny guest does; a paused one cannot.
+    const wasRunning = vm.state === 'running';
     vm.uptimeMs = 0;
     if (vm.runningSince !== undefined) vm.runningSince = Date.now();
+    if (opts.hard === true) return { clean: false, reason: 'a hard reboot (reset) was asked for' };
+    return wasRunning ? { clean: true } : { clean: false, reason: 'the guest is paused: it cannot act on the ACPI power button' };
   }
 
   async pause(vmId: string, _opts?: WaitOptions): Promise<void> {

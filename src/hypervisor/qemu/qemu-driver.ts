@@ -1,10 +1,11 @@
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { DiskMove, DiskMoveOptions, Hypervisor, HypervisorCapabilities, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
+import type { DiskMove, DiskMoveOptions, Hypervisor, HypervisorCapabilities, RebootOptions, RebootResult, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
 import { HypervisorError, VmExistsError, VmNotFoundError, VmStateError } from '../hypervisor-errors.js';
 import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from '../vm-spec.js';
 import { checkDiskFile, checkSpecFiles, checkWritablePath } from '../check-spec-files.js';
 import { ValidationError } from '../../errors/validation-error.js';
+import { TimeoutError } from '../../errors/timeout-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
@@ -317,9 +318,43 @@ export class QemuDriver implements Hypervisor {
     return { clean };
   }
 
-  async reboot(vmId: string, opts: WaitOptions = {}): Promise<void> {
+  async reboot(vmId: string, opts: RebootOptions = {}): Promise<RebootResult> {
     const vm = await this.#require(vmId, 'reboot', ['running', 'paused'], opts);
-    await this.#qmp(vm).execute('system_reset', undefined, opt(opts, 5_000));
+    const qmp = this.#qmp(vm);
+    const reset = async (reason: string): Promise<RebootResult> => {
+      await qmp.execute('system_reset', undefined, opt(opts, 5_000));
+      this.#log.warn({ vmId, reason }, 'vm reset');
+      return { clean: false, reason };
+    };
+    if (opts.hard === true) return reset('a hard reboot (reset) was asked for');
+    const { state } = await this.status(vmId, opts);
+    if (state !== 'running') return reset(`the guest is ${state}: it cannot act on the ACPI power button`);
+    const graceMs = opts.graceMs ?? 60_000;
+    // The guest's own power-off must not end the process: paused in QEMU's `shutdown` state the VM keeps its
+    // devices, TAPs and pid, and a reset plus `cont` boots it again.
+    await qmp.execute('set-action', { shutdown: 'pause' }, opt(opts, 5_000));
+    try {
+      await qmp.execute('system_powerdown', undefined, opt(opts, 5_000));
+      const down = await pollUntil(
+        `guest shutdown of ${vmId}`,
+        async () => ((await qmp.execute('query-status', undefined, opt(opts, 5_000))).status === 'shutdown' ? true : undefined),
+        { signal: opts.signal, timeoutMs: graceMs, intervalMs: 200 },
+      ).catch((err: unknown) => {
+        if (err instanceof TimeoutError && opts.signal?.aborted !== true) return false;
+        throw err;
+      });
+      if (!down) return await reset(`the guest did not shut down within ${graceMs / 1000} s of the ACPI power button`);
+      // From `shutdown` a reset leaves the VM in `prelaunch`; `cont` boots it.
+      await qmp.execute('system_reset', undefined, opt(opts, 5_000));
+      await qmp.execute('cont', undefined, opt(opts, 5_000));
+      // Its SHUTDOWN event marked the coming process exit as a guest power-off; this one was not followed by an exit.
+      vm.guestShutdown = false;
+      this.#log.info({ vmId }, 'vm rebooted (the guest shut down by itself)');
+      return { clean: true };
+    } finally {
+      // Back to the default, so that a guest that powers itself off later ends its process as always.
+      await qmp.execute('set-action', { shutdown: 'poweroff' }, opt({}, 5_000)).catch((err: unknown) => this.#log.warn({ vmId, err }, 'could not restore the shutdown action'));
+    }
   }
 
   async pause(vmId: string, opts: WaitOptions = {}): Promise<void> {

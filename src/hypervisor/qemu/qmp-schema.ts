@@ -98,6 +98,7 @@ export interface QmpCommands {
   'cont': { args: undefined; result: Record<string, never> };
   'system_powerdown': { args: undefined; result: Record<string, never> };
   'system_reset': { args: undefined; result: Record<string, never> };
+  'set-action': { args: { shutdown?: 'poweroff' | 'pause'; reboot?: 'reset' | 'shutdown' }; result: Record<string, never> };
   'quit': { args: undefined; result: Record<string, never> };
   'migrate': { args: { uri: string; detach?: boolean; resume?: boolean }; result: Record<string, never> };
   'migrate-incoming': { args: { uri: string }; result: Record<string, never> };
