@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { snapshotNameSchema } from '../core/snapshot-name.js';
+import { vmIdSchema } from '../core/vm-id.js';
 
 /**
  * The agent's HTTP contract, shared by the agent server (validation, OpenAPI)
@@ -9,7 +10,7 @@ import { snapshotNameSchema } from '../core/snapshot-name.js';
 
 const mac = z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/, 'must be a MAC like 52:54:00:12:34:56 (lower-case hex)');
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest');
-export const vmIdSchema = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be 1-40 chars of a-z, 0-9 and -, starting with a letter');
+export { vmIdSchema };
 
 /** A file the agent fetches once into its image cache and verifies. */
 export const imageRefSchema = z.strictObject({

@@ -61,35 +61,35 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.get('/agent/v1/host', { schema: { response: { 200: hostReportSchema } } }, () => o.hostReport());
   r.get('/agent/v1/vms', { schema: { response: { 200: z.array(agentVmReportSchema) } } }, () => svc.list());
   r.get('/agent/v1/vms/:id', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.get(req.params.id));
-  r.put('/agent/v1/vms/:id', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req) =>
-    svc.prepare(req.params.id, req.body),
+  r.put('/agent/v1/vms/:id', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.prepare(req.params.id, req.body, clientGoneSignal(reply)),
   );
-  r.post('/agent/v1/vms/:id/start', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.start(req.params.id));
+  r.post('/agent/v1/vms/:id/start', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.start(req.params.id, clientGoneSignal(reply)));
   r.post(
     '/agent/v1/vms/:id/poweroff',
     { schema: { params, body: z.strictObject({ hard: z.boolean().default(false) }).default({ hard: false }), response: { 200: agentVmReportSchema } } },
-    (req) => svc.powerOff(req.params.id, req.body.hard),
+    (req, reply) => svc.powerOff(req.params.id, req.body.hard, clientGoneSignal(reply)),
   );
   r.post(
     '/agent/v1/vms/:id/reboot',
     { schema: { params, body: rebootRequestSchema.default({ hard: false, graceS: 60 }), response: { 200: agentRebootReportSchema } } },
-    (req) => svc.reboot(req.params.id, req.body),
+    (req, reply) => svc.reboot(req.params.id, req.body, clientGoneSignal(reply)),
   );
-  r.post('/agent/v1/vms/:id/suspend', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.suspend(req.params.id));
+  r.post('/agent/v1/vms/:id/suspend', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.suspend(req.params.id, clientGoneSignal(reply)));
   r.delete('/agent/v1/vms/:id', { schema: { params } }, async (req, reply) => {
-    await svc.delete(req.params.id);
+    await svc.delete(req.params.id, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   r.post('/agent/v1/vms/:id/release', { schema: { params } }, async (req, reply) => {
-    await svc.release(req.params.id);
+    await svc.release(req.params.id, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   // NICs of a running (hot-plug) or powered-off VM; both idempotent.
-  r.post('/agent/v1/vms/:id/nics', { schema: { params, body: attachNicRequestSchema, response: { 200: agentVmReportSchema } } }, (req) =>
-    svc.attachNic(req.params.id, req.body),
+  r.post('/agent/v1/vms/:id/nics', { schema: { params, body: attachNicRequestSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.attachNic(req.params.id, req.body, clientGoneSignal(reply)),
   );
-  r.delete('/agent/v1/vms/:id/nics/:index', { schema: { params: nicIndexParams, response: { 200: agentVmReportSchema } } }, (req) =>
-    svc.detachNic(req.params.id, req.params.index),
+  r.delete('/agent/v1/vms/:id/nics/:index', { schema: { params: nicIndexParams, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.detachNic(req.params.id, req.params.index, clientGoneSignal(reply)),
   );
 
   // Live storage migration to this host's other datastore. The move stops (VM on its old disk) if the caller goes away.
@@ -100,62 +100,62 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.post('/agent/v1/vms/:id/disk/move/cancel', { schema: { params, response: { 200: diskMoveStatusSchema } } }, (req) => svc.cancelDiskMove(req.params.id));
 
   // Volumes of a running (hot-plug) or powered-off VM; both idempotent. A volume's file is deleted on its own.
-  r.post('/agent/v1/vms/:id/volumes', { schema: { params, body: volumeAttachmentSchema, response: { 200: agentVmReportSchema } } }, (req) =>
-    svc.attachVolume(req.params.id, req.body),
+  r.post('/agent/v1/vms/:id/volumes', { schema: { params, body: volumeAttachmentSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.attachVolume(req.params.id, req.body, clientGoneSignal(reply)),
   );
-  r.delete('/agent/v1/vms/:id/volumes/:volumeId', { schema: { params: vmVolumeParams, response: { 200: agentVmReportSchema } } }, (req) =>
-    svc.detachVolume(req.params.id, req.params.volumeId),
+  r.delete('/agent/v1/vms/:id/volumes/:volumeId', { schema: { params: vmVolumeParams, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.detachVolume(req.params.id, req.params.volumeId, clientGoneSignal(reply)),
   );
   r.delete('/agent/v1/volumes/:volumeId', { schema: { params: z.object({ volumeId: volumeIdSchema }) } }, async (req, reply) => {
     await svc.deleteVolume(req.params.volumeId);
     return reply.status(204).send();
   });
 
-  // Disk snapshots (qcow2 internal, in the VM's disk file). No client-gone signal: a qemu-img cut short could leave its work half done.
-  r.get('/agent/v1/vms/:id/snapshots', { schema: { params, response: { 200: z.array(diskSnapshotSchema) } } }, (req) => svc.listSnapshots(req.params.id));
+  // Disk snapshots (qcow2 internal, in the VM's disk file). A change stops for a client gone only while it waits for the VM's lock (see AgentService).
+  r.get('/agent/v1/vms/:id/snapshots', { schema: { params, response: { 200: z.array(diskSnapshotSchema) } } }, (req, reply) => svc.listSnapshots(req.params.id, clientGoneSignal(reply)));
   r.post('/agent/v1/vms/:id/snapshots', { schema: { params, body: snapshotRequestSchema, response: { 201: diskSnapshotSchema } } }, async (req, reply) =>
-    reply.status(201).send(await svc.createSnapshot(req.params.id, req.body)),
+    reply.status(201).send(await svc.createSnapshot(req.params.id, req.body, clientGoneSignal(reply))),
   );
-  r.post('/agent/v1/vms/:id/snapshots/:name/revert', { schema: { params: vmSnapshotParams, response: { 200: diskSnapshotSchema } } }, (req) =>
-    svc.revertSnapshot(req.params.id, req.params.name),
+  r.post('/agent/v1/vms/:id/snapshots/:name/revert', { schema: { params: vmSnapshotParams, response: { 200: diskSnapshotSchema } } }, (req, reply) =>
+    svc.revertSnapshot(req.params.id, req.params.name, clientGoneSignal(reply)),
   );
   r.delete('/agent/v1/vms/:id/snapshots/:name', { schema: { params: vmSnapshotParams } }, async (req, reply) => {
-    await svc.deleteSnapshot(req.params.id, req.params.name);
+    await svc.deleteSnapshot(req.params.id, req.params.name, clientGoneSignal(reply));
     return reply.status(204).send();
   });
 
   // Live migration, destination side.
-  r.post('/agent/v1/vms/:id/incoming', { schema: { params, body: incomingRequestSchema, response: { 200: incomingReadySchema } } }, (req) =>
-    svc.incoming(req.params.id, req.body),
+  r.post('/agent/v1/vms/:id/incoming', { schema: { params, body: incomingRequestSchema, response: { 200: incomingReadySchema } } }, (req, reply) =>
+    svc.incoming(req.params.id, req.body, clientGoneSignal(reply)),
   );
-  r.post('/agent/v1/vms/:id/migration/activate', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.activate(req.params.id));
+  r.post('/agent/v1/vms/:id/migration/activate', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.activate(req.params.id, clientGoneSignal(reply)));
   // Source side.
   r.post('/agent/v1/vms/:id/migration/mirror', { schema: { params, body: mirrorRequestSchema } }, async (req, reply) => {
-    await svc.mirror(req.params.id, req.body);
+    await svc.mirror(req.params.id, req.body, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   r.post('/agent/v1/vms/:id/migration/start', { schema: { params, body: migrateRequestSchema } }, async (req, reply) => {
-    await svc.migrate(req.params.id, req.body);
+    await svc.migrate(req.params.id, req.body, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   // `?waitMs=`: the source answers when its migration ends, or after that long (the controller's long poll).
-  r.get('/agent/v1/vms/:id/migration', { schema: { params, querystring: migrationStatusQuery, response: { 200: migrationProgressSchema } } }, (req) =>
-    svc.migrationStatus(req.params.id, undefined, req.query.waitMs),
+  r.get('/agent/v1/vms/:id/migration', { schema: { params, querystring: migrationStatusQuery, response: { 200: migrationProgressSchema } } }, (req, reply) =>
+    svc.migrationStatus(req.params.id, clientGoneSignal(reply), req.query.waitMs),
   );
   r.post('/agent/v1/vms/:id/migration/tune', { schema: { params, body: tuneRequestSchema } }, async (req, reply) => {
-    await svc.tuneMigration(req.params.id, req.body);
+    await svc.tuneMigration(req.params.id, req.body, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   r.post('/agent/v1/vms/:id/migration/complete-mirrors', { schema: { params } }, async (req, reply) => {
-    await svc.completeMirrors(req.params.id);
+    await svc.completeMirrors(req.params.id, clientGoneSignal(reply));
     return reply.status(204).send();
   });
-  r.post('/agent/v1/vms/:id/migration/cancel', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.cancelMigration(req.params.id));
-  r.post('/agent/v1/vms/:id/migration/resume-source', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.resumeSource(req.params.id));
+  r.post('/agent/v1/vms/:id/migration/cancel', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.cancelMigration(req.params.id, clientGoneSignal(reply)));
+  r.post('/agent/v1/vms/:id/migration/resume-source', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.resumeSource(req.params.id, clientGoneSignal(reply)));
 
   // Cold migration: the source offers the VM's files, the destination pulls them (GET /agent/v1/transfers/…).
-  r.post('/agent/v1/vms/:id/transfer', { schema: { params, body: transferOfferRequestSchema, response: { 200: transferOfferSchema } } }, (req) =>
-    svc.offerTransfer(req.params.id, req.body),
+  r.post('/agent/v1/vms/:id/transfer', { schema: { params, body: transferOfferRequestSchema, response: { 200: transferOfferSchema } } }, (req, reply) =>
+    svc.offerTransfer(req.params.id, req.body, clientGoneSignal(reply)),
   );
   r.delete('/agent/v1/vms/:id/transfer', { schema: { params } }, async (req, reply) => {
     await svc.revokeTransfer(req.params.id);
@@ -166,7 +166,7 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   );
   r.get('/agent/v1/vms/:id/receive', { schema: { params, response: { 200: receiveStatusSchema } } }, (req) => svc.receiveStatus(req.params.id));
   r.post('/agent/v1/vms/:id/receive/commit', { schema: { params } }, async (req, reply) => {
-    await svc.commitReceive(req.params.id);
+    await svc.commitReceive(req.params.id, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   // Disk capture for the controller's save-as, clone and export; it pulls the file like a cold migration's. The capture stops if the caller goes away.
@@ -174,7 +174,7 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     svc.capture(req.params.id, req.body, clientGoneSignal(reply)),
   );
   r.delete('/agent/v1/vms/:id/capture', { schema: { params } }, async (req, reply) => {
-    await svc.deleteCapture(req.params.id);
+    await svc.deleteCapture(req.params.id, clientGoneSignal(reply));
     return reply.status(204).send();
   });
   registerTransferRoutes(app, svc.offers);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Hypervisor, VmStatus } from '../hypervisor/hypervisor.js';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
 import type { NicSpecInput, VmSpecInput } from '../hypervisor/vm-spec.js';
-import { NuboError } from '../errors/nubo-error.js';
+import { errorMessage, NuboError } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
 import { buildConfigDrive } from '../storage/config-drive.js';
@@ -41,6 +41,11 @@ import { captureRequestSchema } from './agent-api.js';
 import { CAPTURE_FILE, captureOfferKey, captureVmDisk, removeCapture, sweepCaptures } from './vm-capture.js';
 import { snapshotRequestSchema } from './agent-api.js';
 import type { AgentRebootReport } from './agent-api.js';
+import { incomingReadySchema } from './agent-api.js';
+import { checkVmId, InvalidVmIdError, isVmId } from '../core/vm-id.js';
+import { readJsonFile } from '../util/read-json-file.js';
+import { abortReason } from '../util/deadline.js';
+import { z } from 'zod';
 import { createVmSnapshot, deleteVmSnapshot, listVmSnapshots, refuseCopyWithSnapshots, revertVmSnapshot, type VmSnapshotHost } from './vm-snapshots.js';
 import type { DiskSnapshot } from '../hypervisor/disk-snapshot.js';
 
@@ -58,7 +63,7 @@ export class AgentVmConflictError extends NuboError {
  * `<sharedDir>/vms/<id>/` for the shared datastore.
  */
 function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string; incoming: string; diskMove: string } {
-  const dir = join(dataDir, 'vms', id);
+  const dir = join(dataDir, 'vms', checkVmId(id));
   return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json') };
 }
 
@@ -67,6 +72,8 @@ interface IncomingMarker {
   readonly migrationId: string;
   readonly ready: IncomingReadyReport;
 }
+// Loose: fields a newer agent wrote survive being read by this one.
+const incomingMarkerSchema = z.looseObject({ migrationId: z.string().min(1), ready: incomingReadySchema });
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
@@ -118,15 +125,22 @@ export class AgentService {
   readonly #receiver: ColdReceiver;
   /** Live storage migration between this host's datastores. */
   readonly #diskMoves = new DiskMoves();
+  /** VMs whose powered-off guest's driver leftovers wait for the VM's lock to be released (see #releaseShutoff). */
+  readonly #releasing = new Set<string>();
 
   constructor(opts: AgentServiceOptions) {
     this.#o = opts;
     this.#receiver = new ColdReceiver({ dataDir: opts.dataDir, logger: opts.logger });
   }
 
-  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  /** `signal`: a caller that gave up while queued (the client went away) is not served once the lock comes free. */
+  #locked<T>(id: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!isVmId(id)) return Promise.reject(new InvalidVmIdError(id));
     const prev = this.#locks.get(id) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(fn);
+    const next = prev.catch(() => {}).then(() => {
+      if (signal?.aborted) throw abortReason(signal, `call on VM ${id}`);
+      return fn();
+    });
     this.#locks.set(id, next);
     void next.finally(() => {
       if (this.#locks.get(id) === next) this.#locks.delete(id);
@@ -147,9 +161,9 @@ export class AgentService {
         return this.#report(id);
       }
       const files = this.#files(id, spec);
-      await rm(p.dir, { recursive: true, force: true });
+      // Both directories start empty, so that the clean-up below only ever deletes what this call made.
+      await this.#refuseFilesNotMade(id, files.sharedDir === undefined ? [p.dir] : [p.dir, files.sharedDir]);
       await mkdir(p.dir, { recursive: true });
-      if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
       try {
         if (files.sharedDir !== undefined) await mkdir(files.sharedDir, { recursive: true });
         const base = await this.#ensureImages(spec, signal);
@@ -168,7 +182,7 @@ export class AgentService {
       }
       this.#o.logger.info({ vmId: id, mode: spec.disk.mode }, 'vm prepared');
       return this.#report(id);
-    });
+    }, signal);
   }
 
   /** Boots a prepared VM (or resumes a suspended one). */
@@ -179,7 +193,7 @@ export class AgentService {
       if (cur.state === 'running' || cur.state === 'paused') return cur;
       // Booting would change the disk a peer is copying: the controller revokes the offer first.
       if (this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
-      if (cur.state === 'crashed') await this.#o.hypervisor.destroy(id);
+      if (cur.state === 'crashed') await this.#o.hypervisor.destroy(id, { signal });
       const p = vmDir(this.#o.dataDir, id);
       if (cur.state === 'suspended') {
         await this.#o.hypervisor.restore(this.#hvSpec(id, spec), p.state, { signal });
@@ -189,7 +203,7 @@ export class AgentService {
       }
       this.#o.logger.info({ vmId: id, from: cur.state }, 'vm started');
       return this.#report(id);
-    });
+    }, signal);
   }
 
   /** ACPI power-off (hard: at once); disks stay. */
@@ -203,7 +217,7 @@ export class AgentService {
         else await this.#o.hypervisor.shutdown(id, { signal, timeoutMs: 60_000 });
       }
       return this.#report(id);
-    });
+    }, signal);
   }
 
   /** ACPI reboot (the guest shuts down by itself, then boots again), a reset when `hard` or when the guest does not shut down within `graceS`. */
@@ -222,7 +236,7 @@ export class AgentService {
       await this.#requireSpec(id);
       await this.#o.hypervisor.save(id, vmDir(this.#o.dataDir, id).state, { signal });
       return this.#report(id);
-    });
+    }, signal);
   }
 
   /** Epilog: ends the VM and deletes its disks and saved state. Idempotent. */
@@ -239,7 +253,7 @@ export class AgentService {
       }
       await rm(vmDir(this.#o.dataDir, id).dir, { recursive: true, force: true });
       this.#o.logger.info({ vmId: id }, 'vm deleted');
-    });
+    }, signal);
   }
 
   /**
@@ -256,7 +270,7 @@ export class AgentService {
       await this.#o.hypervisor.destroy(id, { signal });
       await rm(vmDir(this.#o.dataDir, id).dir, { recursive: true, force: true });
       this.#o.logger.info({ vmId: id }, 'vm copy released');
-    });
+    }, signal);
   }
 
   // ---- cold migration (DESIGN.md §5): the destination pulls the files from the source ----
@@ -266,7 +280,7 @@ export class AgentService {
    * host's datastore, and its saved memory) to a peer under a token of their
    * own; the VM cannot be started here while the offer is open.
    */
-  offerTransfer(id: string, input: unknown): Promise<TransferOffer> {
+  offerTransfer(id: string, input: unknown, signal?: AbortSignal): Promise<TransferOffer> {
     const r = transferOfferRequestSchema.safeParse(input);
     if (!r.success) return Promise.reject(new ValidationError('transfer offer', zodIssues(r.error)));
     const req = r.data;
@@ -285,7 +299,7 @@ export class AgentService {
       const o = this.offers.open(id, req.migrationId, files, req.ttlS * 1000);
       this.#o.logger.info({ vmId: id, migrationId: req.migrationId, transferId: o.transferId, files: files.map((f) => `${f.name}:${f.sizeBytes}`) }, 'transfer offered');
       return { transferId: o.transferId, token: o.token, files: o.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes })), expiresAt: new Date(o.expiresAt).toISOString() };
-    });
+    }, signal);
   }
 
   /** Source: ends the VM's offers (after an abort; `release` does it too). */
@@ -347,12 +361,12 @@ export class AgentService {
   }
 
   /** Destination, after the controller committed: the received VM is this host's. Idempotent. */
-  commitReceive(id: string): Promise<void> {
+  commitReceive(id: string, signal?: AbortSignal): Promise<void> {
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
       await this.#receiver.commit(id, vmDir(this.#o.dataDir, id).dir);
       this.#o.logger.info({ vmId: id }, 'cold migration received and committed');
-    });
+    }, signal);
   }
 
   /** At start-up: removes what copies cut short by a crash of this agent left. */
@@ -445,7 +459,7 @@ export class AgentService {
         await rm(p.dir, { recursive: true, force: true });
         throw err;
       }
-    });
+    }, signal);
   }
 
   /** Source, non-shared storage: mirrors the VM's disk to the destination's NBD export. */
@@ -457,7 +471,7 @@ export class AgentService {
       await this.#requireSpec(id);
       await refuseCopyWithSnapshots(await this.#snapshotHost(id), 'be live-migrated to another host\'s local datastore', signal);
       await this.#migration(id).mirrorDisks(id, { nbd: req.nbd, sync: req.sync, tls: this.#tls(), maxBandwidthBytes: req.maxBandwidthBytes, ...(signal ? { signal } : {}) });
-    });
+    }, signal);
   }
 
   /** Source, stage 2: starts the pre-copy. */
@@ -468,7 +482,7 @@ export class AgentService {
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
       await this.#migration(id).migrateOut(id, { uri: req.uri, params: req.params, tls: this.#tls(), ...(signal ? { signal } : {}) });
-    });
+    }, signal);
   }
 
   /**
@@ -492,7 +506,7 @@ export class AgentService {
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
       await this.#migration(id).completeMirrors(id, { ...(signal ? { signal } : {}) });
-    });
+    }, signal);
   }
 
   /** Source: abandons the migration; the VM keeps running here. */
@@ -502,7 +516,7 @@ export class AgentService {
       const cur = await this.#report(id);
       if (cur.state === 'running' || cur.state === 'paused') await this.#migration(id).cancelMigration(id, { ...(signal ? { signal } : {}) });
       return this.#report(id);
-    });
+    }, signal);
   }
 
   /** Destination, stage 5: runs the VM that arrived; it is this host's VM from now on. */
@@ -528,7 +542,7 @@ export class AgentService {
       const cur = await this.#report(id);
       if (cur.state === 'postmigrate' || cur.state === 'paused') await this.#migration(id).resumeSource(id, { ...(signal ? { signal } : {}) });
       return this.#report(id);
-    });
+    }, signal);
   }
 
   // ---- live storage migration (see disk-moves.ts) ----
@@ -544,7 +558,7 @@ export class AgentService {
     return this.#locked(id, async () => {
       await refuseCopyWithSnapshots(await this.#snapshotHost(id), 'have its disk moved', signal);
       return this.#diskMoves.move(this.#diskMoveHost(id), req.datastore, req.maxBandwidthBytes, signal);
-    });
+    }, signal);
   }
 
   /** Not serialised with the other calls: read while the move holds the VM's lock. */
@@ -580,7 +594,10 @@ export class AgentService {
   /** At start-up: finishes or undoes the disk moves a crash of this agent cut short. */
   async settleDiskMoves(): Promise<void> {
     for (const id of await readdir(join(this.#o.dataDir, 'vms')).catch(() => [] as string[])) {
-      if (!(await exists(vmDir(this.#o.dataDir, id).diskMove)) || !(await this.#readSpec(id))) continue;
+      if (!isVmId(id) || !(await exists(vmDir(this.#o.dataDir, id).diskMove))) continue;
+      // At start-up: one VM's unusable record must not keep the agent from starting.
+      const spec = await this.#readSpec(id).catch((err: unknown) => this.#o.logger.error({ vmId: id, err: errorMessage(err) }, 'vm record unusable: its disk move is left as it is'));
+      if (!spec) continue;
       await this.#locked(id, () => this.#diskMoves.settle(this.#diskMoveHost(id))).catch((err: unknown) => this.#o.logger.error({ vmId: id, err }, 'settling a disk move failed'));
     }
   }
@@ -589,35 +606,37 @@ export class AgentService {
 
   /** The VM's disk snapshots, oldest first (QMP while it runs, the file while it rests). */
   listSnapshots(id: string, signal?: AbortSignal): Promise<DiskSnapshot[]> {
-    return this.#withSnapshots(id, false, (host) => listVmSnapshots(host, signal));
+    return this.#withSnapshots(id, false, (host) => listVmSnapshots(host, signal), signal);
   }
+
+  // The changes take `signal` for the wait for the VM's lock only: once begun, a qemu-img cut short could leave the disk's snapshot table half written.
 
   /** Takes a snapshot of a running, powered-off or suspended VM's disk; a name it has is a conflict. */
   createSnapshot(id: string, input: unknown, signal?: AbortSignal): Promise<DiskSnapshot> {
     const r = snapshotRequestSchema.safeParse(input);
     if (!r.success) return Promise.reject(new ValidationError('snapshot', zodIssues(r.error)));
     const { name } = r.data;
-    return this.#withSnapshots(id, true, (host) => createVmSnapshot(host, name, signal));
+    return this.#withSnapshots(id, true, (host) => createVmSnapshot(host, name), signal);
   }
 
   /** Reverts a powered-off VM's disk to a snapshot. Idempotent. */
   revertSnapshot(id: string, name: string, signal?: AbortSignal): Promise<DiskSnapshot> {
-    return this.#withSnapshots(id, true, (host) => revertVmSnapshot(host, name, signal));
+    return this.#withSnapshots(id, true, (host) => revertVmSnapshot(host, name), signal);
   }
 
   deleteSnapshot(id: string, name: string, signal?: AbortSignal): Promise<void> {
-    return this.#withSnapshots(id, true, (host) => deleteVmSnapshot(host, name, signal));
+    return this.#withSnapshots(id, true, (host) => deleteVmSnapshot(host, name), signal);
   }
 
   /** Runs a snapshot operation under the VM's lock; refused at once while a disk move holds that lock, and changes while a peer copies the disk. */
-  #withSnapshots<T>(id: string, changes: boolean, fn: (host: VmSnapshotHost) => Promise<T>): Promise<T> {
+  #withSnapshots<T>(id: string, changes: boolean, fn: (host: VmSnapshotHost) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const move = this.#diskMoves.status(id)?.state;
     if (move === 'copying' || move === 'ready') return Promise.reject(new AgentVmConflictError(id, 'its disk is being moved to another datastore'));
     return this.#locked(id, async () => {
       const host = await this.#snapshotHost(id);
       if (changes && this.offers.isOpen(id)) throw new AgentVmConflictError(id, 'its files are being copied to another host (cold migration)');
       return fn(host);
-    });
+    }, signal);
   }
 
   async #snapshotHost(id: string): Promise<VmSnapshotHost> {
@@ -646,13 +665,13 @@ export class AgentService {
       }, signal);
       const o = this.offers.open(captureOfferKey(id), req.captureId, [{ name: CAPTURE_FILE, path, sizeBytes }], req.ttlS * 1000);
       return { transferId: o.transferId, token: o.token, files: o.files.map((f) => ({ name: f.name, sizeBytes: f.sizeBytes })), expiresAt: new Date(o.expiresAt).toISOString() };
-    });
+    }, signal);
   }
 
   /** Ends the capture's offer and deletes its file. Idempotent (also for a VM this host no longer holds). */
-  deleteCapture(id: string): Promise<void> {
+  deleteCapture(id: string, signal?: AbortSignal): Promise<void> {
     this.offers.revoke(captureOfferKey(id));
-    return this.#locked(id, () => removeCapture(join(vmDir(this.#o.dataDir, id).dir, CAPTURE_FILE)));
+    return this.#locked(id, () => removeCapture(join(vmDir(this.#o.dataDir, id).dir, CAPTURE_FILE)), signal);
   }
 
   /** At start-up: captures whose offers died with the previous process. */
@@ -667,12 +686,12 @@ export class AgentService {
     const r = volumeAttachmentSchema.safeParse(input);
     if (!r.success) return Promise.reject(new ValidationError('volume', zodIssues(r.error)));
     const v = r.data;
-    return this.#locked(id, async () => attachVmVolume(await this.#volumeHost(id), v, signal));
+    return this.#locked(id, async () => attachVmVolume(await this.#volumeHost(id), v, signal), signal);
   }
 
   /** Detaches a volume from a running (hot-unplug) or powered-off VM; its file stays. Idempotent. */
   detachVolume(id: string, volumeId: string, signal?: AbortSignal): Promise<AgentVmReport> {
-    return this.#locked(id, async () => detachVmVolume(await this.#volumeHost(id), volumeId, signal));
+    return this.#locked(id, async () => detachVmVolume(await this.#volumeHost(id), volumeId, signal), signal);
   }
 
   /** Deletes a volume's file from this host; refused while a VM here lists it. */
@@ -682,6 +701,8 @@ export class AgentService {
     const ids = await readdir(join(this.#o.dataDir, 'vms')).catch(() => [] as string[]);
     const specs: { id: string; spec: AgentVmSpec }[] = [];
     for (const vmId of ids) {
+      if (!isVmId(vmId)) continue;
+      // An unusable record throws: whether that VM lists the volume cannot be told, so the file stays.
       const spec = await this.#readSpec(vmId);
       if (spec) specs.push({ id: vmId, spec });
     }
@@ -709,12 +730,12 @@ export class AgentService {
     const r = attachNicRequestSchema.safeParse(input);
     if (!r.success) return Promise.reject(new ValidationError('NIC', zodIssues(r.error)));
     const nic = r.data;
-    return this.#locked(id, async () => attachVmNic(await this.#nicHost(id), nic, signal));
+    return this.#locked(id, async () => attachVmNic(await this.#nicHost(id), nic, signal), signal);
   }
 
   /** Removes NIC `index` of a running or powered-off VM. Idempotent. */
   detachNic(id: string, index: number, signal?: AbortSignal): Promise<AgentVmReport> {
-    return this.#locked(id, async () => detachVmNic(await this.#nicHost(id), index, signal));
+    return this.#locked(id, async () => detachVmNic(await this.#nicHost(id), index, signal), signal);
   }
 
   async #nicHost(id: string): Promise<VmNicHost> {
@@ -735,13 +756,25 @@ export class AgentService {
 
   async get(id: string): Promise<AgentVmReport> {
     await this.#requireSpec(id);
-    return this.#report(id);
+    return this.#report(id, false);
   }
 
+  /** What the heartbeat sends: never waits for a VM's lock, and one VM's unusable record does not hide the others. */
   async list(): Promise<AgentVmReport[]> {
     const ids = await readdir(join(this.#o.dataDir, 'vms')).catch(() => [] as string[]);
     const out: AgentVmReport[] = [];
-    for (const id of ids) if (await this.#readSpec(id)) out.push(await this.#report(id));
+    for (const id of ids) {
+      if (!isVmId(id)) continue;
+      // A VM whose record is unusable is still reported: its QEMU may run, and a missing VM looks lost to the controller.
+      const held = await this.#readSpec(id).then(
+        (spec) => spec !== undefined,
+        (err: unknown) => {
+          this.#o.logger.error({ vmId: id, err: errorMessage(err) }, 'vm record unusable');
+          return true;
+        },
+      );
+      if (held) out.push(await this.#report(id, false));
+    }
     return out;
   }
 
@@ -761,7 +794,7 @@ export class AgentService {
   #files(id: string, spec: AgentVmSpec): { disk: string; iso: string; sharedDir?: string } {
     if (spec.disk.datastore === 'shared') {
       if (this.#o.sharedDir === undefined) throw new AgentMigrationError(id, 'this host has no shared datastore (--shared-dir)');
-      const dir = join(this.#o.sharedDir, 'vms', id);
+      const dir = join(this.#o.sharedDir, 'vms', checkVmId(id));
       return { disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), sharedDir: dir };
     }
     const p = vmDir(this.#o.dataDir, id);
@@ -798,20 +831,31 @@ export class AgentService {
     await rename(`${p.spec}.tmp`, p.spec);
   }
 
+  /** Undefined only when there is no marker; an unusable one is an UnreadableFileError. */
   async #readIncoming(id: string): Promise<IncomingMarker | undefined> {
-    try {
-      return JSON.parse(await readFile(vmDir(this.#o.dataDir, id).incoming, 'utf8')) as IncomingMarker;
-    } catch {
-      return undefined;
-    }
+    return readJsonFile(vmDir(this.#o.dataDir, id).incoming, incomingMarkerSchema, 'incoming-migration marker');
   }
 
+  /**
+   * Undefined only when this host holds no such VM (no record, ENOENT). A
+   * record that exists but cannot be read or is not a valid spec is an
+   * UnreadableFileError: taken for "absent", it would let a prepare or an
+   * incoming migration delete the VM's disk.
+   */
   async #readSpec(id: string): Promise<AgentVmSpec | undefined> {
-    if (!/^[a-z][a-z0-9-]{0,39}$/.test(id)) return undefined;
-    try {
-      return JSON.parse(await readFile(vmDir(this.#o.dataDir, id).spec, 'utf8')) as AgentVmSpec;
-    } catch {
-      return undefined;
+    return readJsonFile(vmDir(this.#o.dataDir, id).spec, agentVmSpecSchema, 'VM record');
+  }
+
+  /** Refuses to prepare over files this host has no record for: whose they are (another host's on the shared datastore, an interrupted call's) is unknown. */
+  async #refuseFilesNotMade(id: string, dirs: readonly string[]): Promise<void> {
+    for (const dir of dirs) {
+      const names = await readdir(dir).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      });
+      if (names.length > 0) {
+        throw new AgentVmConflictError(id, `${dir} holds ${names.slice(0, 5).join(', ')} but this host has no record of the VM; refusing to overwrite files it did not make (delete the VM, or remove them, first)`);
+      }
     }
   }
 
@@ -821,14 +865,17 @@ export class AgentService {
     return spec;
   }
 
-  async #report(id: string): Promise<AgentVmReport> {
+  /** `locked`: the caller holds the VM's lock (the default); a heartbeat or a GET does not. */
+  async #report(id: string, locked = true): Promise<AgentVmReport> {
     const incoming = await this.#readIncoming(id);
     const mark = incoming ? { incomingMigrationId: incoming.migrationId } : {};
     try {
       const s = await this.#o.hypervisor.status(id);
       if (s.state === 'shutoff') {
-        // The guest powered itself off: release the driver's leftovers, keep the disks.
-        await this.#o.hypervisor.destroy(id);
+        // The guest powered itself off: release the driver's leftovers, keep the disks. Only under the lock: a
+        // destroy from outside it could end the QEMU that a start running meanwhile has just made in its place.
+        if (locked) await this.#o.hypervisor.destroy(id);
+        else this.#releaseShutoff(id);
         return { id, state: 'poweroff', ...mark };
       }
       return { id, state: s.state, ...(s.pid !== undefined ? { pid: s.pid } : {}), ...(s.reason !== undefined ? { reason: s.reason } : {}), ...mark };
@@ -840,6 +887,18 @@ export class AgentService {
     const p = vmDir(this.#o.dataDir, id);
     if (await stat(p.state).then(() => true, () => false)) return { id, state: 'suspended' };
     return { id, state: 'poweroff' };
+  }
+
+  /** Later, under the VM's lock: releases a powered-off guest's driver leftovers if it is still off by then. */
+  #releaseShutoff(id: string): void {
+    if (this.#releasing.has(id)) return;
+    this.#releasing.add(id);
+    void this.#locked(id, async () => {
+      const s = await this.#o.hypervisor.status(id).catch(() => undefined);
+      if (s?.state === 'shutoff') await this.#o.hypervisor.destroy(id);
+    })
+      .catch((err: unknown) => this.#o.logger.warn({ vmId: id, err: errorMessage(err) }, 'releasing a powered-off VM failed'))
+      .finally(() => this.#releasing.delete(id));
   }
 
   /**

@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../errors/validation-error.js';
 import { isLabAddress, parseCidr } from '../network/ipv4.js';
+import { vmIdSchema } from '../core/vm-id.js';
 
 /**
  * What a hypervisor needs to run one VM. Paths are absolute; the driver checks
  * them against its allowed directories before anything starts.
  */
 
-const id = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'must be 1-40 chars of a-z, 0-9 and -, starting with a letter');
+const id = vmIdSchema;
 // QEMU node names are capped at 31 characters and we prefix them, hence 24.
 const deviceId = z.string().regex(/^[a-z][a-z0-9-]{0,23}$/, 'must be 1-24 chars of a-z, 0-9 and -, starting with a letter');
 // Paths end up in QEMU option strings and `exec:` URIs: keep them to a plain character set.

@@ -21,6 +21,7 @@ import { qmpCreateDiskSnapshot, qmpDeleteDiskSnapshot, qmpListDiskSnapshots, sna
 import type { DiskSnapshot } from '../disk-snapshot.js';
 import { mapRunState } from './map-run-state.js';
 import { vmPaths, type VmPaths } from './vm-paths.js';
+import { isVmId } from '../../core/vm-id.js';
 import { ensureQemuGone, isQemuOf, launchQemu, processUsage, readPidFile } from './qemu-process.js';
 import { readVmRecord, writeVmRecord, type VmRecord } from './vm-record.js';
 import type { LiveMigration } from '../live-migration.js';
@@ -63,6 +64,8 @@ export class QemuDriver implements Hypervisor {
   readonly capabilities: HypervisorCapabilities;
   readonly #opts: QemuDriverOptions;
   readonly #vms = new Map<string, LiveVm>();
+  /** Ids whose launch is under way and not yet in #vms. */
+  readonly #launching = new Set<string>();
   readonly #log: Logger;
   readonly migration: LiveMigration;
 
@@ -128,8 +131,17 @@ export class QemuDriver implements Hypervisor {
   async #launch(input: unknown, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
     const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
     const spec = parseVmSpec(input);
-    const existing = this.#vms.get(spec.id);
-    if (existing) throw new VmExistsError(spec.id);
+    if (this.#vms.has(spec.id) || this.#launching.has(spec.id)) throw new VmExistsError(spec.id);
+    // Claimed before the first await: a second launch of the same id would otherwise pass the check too and start a second QEMU on the same files.
+    this.#launching.add(spec.id);
+    try {
+      return await this.#launchClaimed(spec, mode, statePath, opts);
+    } finally {
+      this.#launching.delete(spec.id);
+    }
+  }
+
+  async #launchClaimed(spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions): Promise<VmStatus> {
     await checkSpecFiles(spec, this.#opts.allowedDirs);
     if (statePath !== undefined) await this.#checkStateFile(statePath);
 
@@ -255,9 +267,13 @@ export class QemuDriver implements Hypervisor {
   async adopt(opts: WaitOptions = {}): Promise<VmStatus[]> {
     const names = await readdir(this.#opts.runDir).catch(() => [] as string[]);
     for (const name of names) {
-      if (this.#vms.has(name)) continue;
+      if (!isVmId(name) || this.#vms.has(name) || this.#launching.has(name)) continue;
       const paths = vmPaths(this.#opts.runDir, name);
-      const record = await readVmRecord(paths.record);
+      // One unusable record must not keep the other VMs from being adopted; its QEMU (if any) is left as it is, for an operator.
+      const record = await readVmRecord(paths.record).catch((err: unknown) => {
+        this.#log.error({ vmId: name, err: errorMessage(err) }, 'vm record unusable: not adopted');
+        return undefined;
+      });
       if (!record || record.spec.id !== name) continue;
       const pid = await readPidFile(paths.pidFile);
       const vm: LiveVm = { record, paths, pid: pid ?? 0, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting: undefined };

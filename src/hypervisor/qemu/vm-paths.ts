@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { checkVmId } from '../../core/vm-id.js';
 
 /** Where the QEMU driver keeps one VM's runtime files: `<runDir>/<vmId>/`. */
 export interface VmPaths {
@@ -12,8 +13,9 @@ export interface VmPaths {
   readonly record: string;
 }
 
+/** Throws InvalidVmIdError for an id that is not one: the directory is deleted with the VM. */
 export function vmPaths(runDir: string, vmId: string): VmPaths {
-  const dir = join(runDir, vmId);
+  const dir = join(runDir, checkVmId(vmId));
   return {
     dir,
     qmpSocket: join(dir, 'qmp.sock'),

@@ -1,6 +1,8 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { VmSpec } from '../vm-spec.js';
+import { rename, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { vmSpecSchema, type VmSpec } from '../vm-spec.js';
 import type { TapRef } from '../../network/tap-device.js';
+import { readJsonFile } from '../../util/read-json-file.js';
 
 /**
  * What the driver persists per VM, beside its sockets: the current spec
@@ -37,10 +39,24 @@ export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> 
   await rename(tmp, path);
 }
 
+// Loose: a field a newer driver added survives a read by this one instead of being stripped on the next write.
+const vmRecordSchema = z.looseObject({
+  spec: vmSpecSchema,
+  taps: z.array(z.strictObject({ name: z.string().min(1), netns: z.string().min(1).optional() })),
+  startedAt: z.string(),
+  migration: z
+    .discriminatedUnion('role', [
+      z.strictObject({ role: z.literal('incoming'), nbd: z.boolean(), tls: z.boolean() }),
+      z.strictObject({ role: z.literal('outgoing'), started: z.boolean(), wasRunning: z.boolean() }),
+    ])
+    .optional(),
+  movedDisks: z.array(z.string()).optional(),
+});
+
+/** The record, validated; undefined only when there is none (ENOENT). Anything else unusable is an UnreadableFileError. */
 export async function readVmRecord(path: string): Promise<VmRecord | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as VmRecord;
-  } catch {
-    return undefined;
-  }
+  const r = await readJsonFile(path, vmRecordSchema, 'VM record');
+  if (r === undefined) return undefined;
+  const taps: TapRef[] = r.taps.map((t) => (t.netns === undefined ? { name: t.name } : { name: t.name, netns: t.netns }));
+  return { ...r, spec: Object.freeze(r.spec), taps };
 }

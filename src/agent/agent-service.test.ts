@@ -1,0 +1,147 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { QemuDriver } from '../hypervisor/qemu/qemu-driver.js';
+import { InvalidVmIdError } from '../core/vm-id.js';
+import { UnreadableFileError } from '../errors/unreadable-file-error.js';
+import { agentVmSpecSchema, type AgentVmSpecInput } from './agent-api.js';
+import { AgentService, AgentVmConflictError } from './agent-service.js';
+import { ImageCache } from './image-cache.js';
+
+const logger = pino({ level: 'silent' });
+
+interface Host {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly sharedDir: string;
+  readonly svc: AgentService;
+}
+
+/** A real QEMU driver (no VM is started here) over a scratch datastore; images come from nowhere, so a prolog that gets as far as fetching fails. */
+async function withHost(fn: (h: Host) => Promise<void>): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'nubo-as-'));
+  const dataDir = join(root, 'data');
+  const sharedDir = join(root, 'shared');
+  await mkdir(join(dataDir, 'vms'), { recursive: true });
+  await mkdir(sharedDir, { recursive: true });
+  const driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [dataDir, sharedDir], accel: 'tcg', logger });
+  const svc = new AgentService({
+    dataDir,
+    sharedDir,
+    hypervisor: driver,
+    images: new ImageCache(join(dataDir, 'images'), 'token'),
+    sharedImages: new ImageCache(join(sharedDir, 'images'), 'token'),
+    logger,
+  });
+  try {
+    await fn({ root, dataDir, sharedDir, svc });
+  } finally {
+    await driver.close();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const image = { id: 'tiny-disk', url: 'http://127.0.0.1:9/images/tiny-disk', sha256: '0'.repeat(64), sizeBytes: 1, format: 'qcow2' } as const;
+function spec(hostname: string, over: Partial<AgentVmSpecInput> = {}): AgentVmSpecInput {
+  return { vcpus: 1, memoryMiB: 128, disk: { image }, nics: [], context: { hostname }, ...over };
+}
+
+/** A VM directory as a prolog leaves it: the record (null: none) and a disk holding data. */
+async function preparedVm(h: Host, id: string, record: string | null = JSON.stringify(agentVmSpecSchema.parse(spec(id)))): Promise<string> {
+  const dir = join(h.dataDir, 'vms', id);
+  await mkdir(dir, { recursive: true });
+  if (record !== null) await writeFile(join(dir, 'agent-vm.json'), record);
+  await writeFile(join(dir, 'disk.qcow2'), `the disk of ${id}`);
+  return join(dir, 'disk.qcow2');
+}
+
+const isUnreadable = (err: unknown): boolean => {
+  assert.ok(err instanceof UnreadableFileError, String(err));
+  assert.equal(err.code, 'FILE_UNREADABLE');
+  return true;
+};
+
+test('an id that is not a VM id builds no path: the service refuses it with a typed error and touches nothing', async () => {
+  await withHost(async (h) => {
+    const victim = join(h.dataDir, 'victim');
+    await mkdir(victim);
+    await writeFile(join(victim, 'keep'), 'keep');
+    const invalid = (err: unknown): boolean => {
+      assert.ok(err instanceof InvalidVmIdError, String(err));
+      assert.equal(err.code, 'VALIDATION_FAILED');
+      assert.equal(err.field, 'id');
+      return true;
+    };
+    for (const id of ['../victim', 'a/b', '..', '']) {
+      await assert.rejects(h.svc.release(id), invalid, `release ${id}`);
+      await assert.rejects(h.svc.delete(id), invalid, `delete ${id}`);
+      await assert.rejects(h.svc.prepare(id, spec('x')), invalid, `prepare ${id}`);
+      await assert.rejects(h.svc.get(id), invalid, `get ${id}`);
+      await assert.rejects(h.svc.start(id), invalid, `start ${id}`);
+      await assert.rejects(h.svc.deleteCapture(id), invalid, `deleteCapture ${id}`);
+      await assert.rejects(h.svc.receiveStatus(id), invalid, `receiveStatus ${id}`);
+      await assert.rejects(h.svc.consoleLog(id), invalid, `consoleLog ${id}`);
+    }
+    assert.equal(await readFile(join(victim, 'keep'), 'utf8'), 'keep');
+  });
+});
+
+test('a VM record that exists but is unusable is an error, and prepare keeps the disk', async () => {
+  await withHost(async (h) => {
+    const cases: [string, (dir: string) => Promise<void>][] = [
+      ['torn', (dir) => writeFile(join(dir, 'agent-vm.json'), '{"vcpus":1,"memo')],
+      ['empty', (dir) => writeFile(join(dir, 'agent-vm.json'), '')],
+      ['wrong', (dir) => writeFile(join(dir, 'agent-vm.json'), JSON.stringify({ ...agentVmSpecSchema.parse(spec('wrong')), vcpus: 'two' }))],
+      // A read error other than ENOENT (EISDIR here: root reads through EACCES).
+      ['unreadable', (dir) => mkdir(join(dir, 'agent-vm.json'))],
+    ];
+    for (const [id, spoil] of cases) {
+      const disk = await preparedVm(h, id, null);
+      await spoil(join(h.dataDir, 'vms', id));
+      await assert.rejects(h.svc.get(id), isUnreadable, `get ${id}`);
+      await assert.rejects(h.svc.start(id), isUnreadable, `start ${id}`);
+      await assert.rejects(h.svc.prepare(id, spec(id)), isUnreadable, `prepare ${id}`);
+      assert.equal(await readFile(disk, 'utf8'), `the disk of ${id}`, `${id}: the disk is still there`);
+    }
+  });
+});
+
+test('prepare never deletes a disk it did not make: a local one without a record, another host\'s on the shared datastore', async () => {
+  await withHost(async (h) => {
+    const disk = await preparedVm(h, 'orphan', null);
+    await assert.rejects(h.svc.prepare('orphan', spec('orphan')), (err: unknown) => err instanceof AgentVmConflictError && /disk\.qcow2/.test(err.message));
+    assert.equal(await readFile(disk, 'utf8'), 'the disk of orphan');
+
+    // The VM runs from the shared datastore on another host: this host has no record of it.
+    const shared = join(h.sharedDir, 'vms', 'elsewhere');
+    await mkdir(shared, { recursive: true });
+    await writeFile(join(shared, 'disk.qcow2'), 'the disk of elsewhere');
+    await assert.rejects(
+      h.svc.prepare('elsewhere', spec('elsewhere', { disk: { image, datastore: 'shared' } })),
+      (err: unknown) => err instanceof AgentVmConflictError && err.message.includes(shared),
+    );
+    assert.equal(await readFile(join(shared, 'disk.qcow2'), 'utf8'), 'the disk of elsewhere');
+
+    // What a failed prolog made itself it does clean up.
+    await assert.rejects(h.svc.prepare('fresh', spec('fresh')), /tiny-disk/);
+    await assert.rejects(readFile(join(h.dataDir, 'vms', 'fresh', 'disk.qcow2')), { code: 'ENOENT' });
+  });
+});
+
+test('the heartbeat still lists a VM whose record is unusable; an unusable incoming marker is an error', async () => {
+  await withHost(async (h) => {
+    await preparedVm(h, 'good');
+    await preparedVm(h, 'torn', '{');
+    await mkdir(join(h.dataDir, 'vms', 'Not_A_Vm'));
+    const list = await h.svc.list();
+    assert.deepEqual(list.map((r) => `${r.id}:${r.state}`).sort(), ['good:poweroff', 'torn:poweroff']);
+
+    await writeFile(join(h.dataDir, 'vms', 'good', 'incoming.json'), '{"migrationId":');
+    await assert.rejects(h.svc.get('good'), isUnreadable);
+    await writeFile(join(h.dataDir, 'vms', 'good', 'incoming.json'), JSON.stringify({ migrationId: 'm-1' }));
+    await assert.rejects(h.svc.get('good'), isUnreadable);
+  });
+});
