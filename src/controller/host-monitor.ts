@@ -129,6 +129,10 @@ export class HostMonitor {
       try {
         await agentFor(host).release(r.id, { timeoutMs: 30_000 });
         this.#o.logger.warn({ vmId, host: host.name, state: r.state, boundTo: vm.hostId }, 'released a leftover copy of a VM');
+        // The migration that left it there recorded it as not released: its record ends now.
+        for (const m of await store.migrations.noteCopyReleased(vmId, host.id)) {
+          this.#o.logger.info({ migrationId: m.id, vmId, host: host.name, stage: m.stage }, 'migration record: leftover copy released');
+        }
       } catch (err) {
         this.#o.logger.warn({ vmId, host: host.name, err }, 'could not release a leftover copy yet');
       } finally {

@@ -302,6 +302,11 @@ export class QemuLiveMigration implements LiveMigration {
         throw new VmStateError(vmId, 'activate', 'inmigrate', 'the incoming migration has not completed');
       }
       if (status !== 'paused' && status !== 'running') throw new VmStateError(vmId, 'activate', status);
+      if (status === 'running') {
+        // Running already: activated before a crash (its record is cleared below) — or in post-copy, still pulling pages.
+        const incoming = await qmp.execute('query-migrate', undefined, o);
+        if (IN_FLIGHT.has(incoming.status)) throw new VmStateError(vmId, 'activate', `migrating (${incoming.status})`, 'the incoming migration has not completed');
+      }
       if (m.nbd) await stopNbdServer(qmp, o);
       if (status === 'paused') await qmp.execute('cont', undefined, o);
       // Tests crash the agent here: the guest runs on this host while the records still call it a destination.
