@@ -118,7 +118,8 @@ export class HostMonitor {
       if (!vm || vm.hostId === host.id) continue;
       migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
       if (migrating.has(vmId)) continue;
-      if (r.state === 'running') {
+      // A terminated VM has no copy to keep, running or not.
+      if (r.state === 'running' && vm.state !== 'terminated') {
         this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');
         continue;
       }
