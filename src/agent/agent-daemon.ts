@@ -14,6 +14,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { ValidationError } from '../errors/validation-error.js';
 import { checkMigrationTlsDir } from '../security/migration-pki.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 export interface AgentDaemonOptions {
   readonly name: string;
@@ -34,6 +35,8 @@ export interface AgentDaemonOptions {
   /** QEMU tls-creds-x509 directory (see createMigrationPki); migrations in and out of this host then use TLS with peer verification. */
   readonly migrationTlsDir?: string | undefined;
   readonly logger: Logger;
+  /** Fault injection for tests (see Failpoints); `nubo agent` arms them from NUBO_FAILPOINTS. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 /**
@@ -52,7 +55,7 @@ export class AgentDaemon {
     await mkdir(o.dataDir, { recursive: true });
     const logger = o.logger.child({ host: o.name });
     const migration = await checkMigrationOptions(o, logger);
-    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger });
+    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints });
     const service = new AgentService({
       dataDir: o.dataDir,
       hypervisor: driver,

@@ -523,8 +523,8 @@ export class AgentService {
   activate(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
     return this.#locked(id, async () => {
       await this.#requireSpec(id);
-      const cur = await this.#report(id);
-      if (cur.state !== 'running') await this.#migration(id).activateIncoming(id, { ...(signal ? { signal } : {}) });
+      // Also when it runs: an agent that died between `cont` and here left the driver's record saying "incoming" (a no-op otherwise).
+      await this.#migration(id).activateIncoming(id, { ...(signal ? { signal } : {}) });
       await rm(vmDir(this.#o.dataDir, id).incoming, { force: true });
       this.#o.logger.info({ vmId: id }, 'incoming migration activated');
       return this.#report(id);
@@ -785,9 +785,19 @@ export class AgentService {
     return log.slice(-maxBytes);
   }
 
-  /** Reconnects to the VMs still running from before a restart. */
+  /**
+   * Reconnects to the VMs still running from before a restart. A destination
+   * copy found running was activated (only `activate` runs a copy that came
+   * in paused, and only after the commit): its activation is finished here,
+   * so that it is no longer treated as incoming.
+   */
   async adopt(): Promise<VmStatus[]> {
-    return this.#o.hypervisor.adopt();
+    const adopted = await this.#o.hypervisor.adopt();
+    for (const vm of adopted) {
+      if (vm.state !== 'running' || !(await this.#readIncoming(vm.id))) continue;
+      await this.activate(vm.id).catch((err: unknown) => this.#o.logger.warn({ vmId: vm.id, err }, 'could not finish the activation of an adopted VM'));
+    }
+    return adopted;
   }
 
   /** The files of a VM's disk and config drive, local or on the shared datastore. */

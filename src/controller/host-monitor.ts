@@ -119,7 +119,8 @@ export class HostMonitor {
       if (!vm || vm.hostId === host.id) continue;
       migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
       if (migrating.has(vmId)) continue;
-      if (r.state === 'running') {
+      // A terminated VM has no copy to keep, running or not.
+      if (r.state === 'running' && vm.state !== 'terminated') {
         this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');
         continue;
       }
@@ -130,6 +131,10 @@ export class HostMonitor {
       try {
         await agentFor(host).release(r.id, { timeoutMs: 30_000 });
         this.#o.logger.warn({ vmId, host: host.name, state: r.state, boundTo: vm.hostId }, 'released a leftover copy of a VM');
+        // The migration that left it there recorded it as not released: its record ends now.
+        for (const m of await store.migrations.noteCopyReleased(vmId, host.id)) {
+          this.#o.logger.info({ migrationId: m.id, vmId, host: host.name, stage: m.stage }, 'migration record: leftover copy released');
+        }
       } catch (err) {
         this.#o.logger.warn({ vmId, host: host.name, err }, 'could not release a leftover copy yet');
       } finally {

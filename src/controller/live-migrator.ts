@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError } from '../client/remote-error.js';
 import type { AgentVmReport, MigrationProgressReport } from '../agent/agent-api.js';
-import { decideMigration, type MigrationDecision, type SideView } from '../core/migration/decide-migration.js';
+import { abortEndsWithoutCancel, decideMigration, type MigrationDecision, type SideView } from '../core/migration/decide-migration.js';
+import { finalFigures } from '../core/migration/final-figures.js';
+import { resolutionDeadline } from '../core/migration/resolution-deadline.js';
 import { applyConvergenceStep, initialLevers, nextConvergenceStep, type ProgressSample } from '../core/migration/convergence-policy.js';
 import { parseMigrationPolicy, toMigrationParameters, type MigrationPolicy } from '../core/migration/migration-policy.js';
 import type { MigrationStage } from '../core/migration/migration-stage.js';
@@ -178,11 +180,10 @@ export class LiveMigrator {
     m = await this.#stage(m, 'activated');
     const totalTimeMs = Date.now() - began;
     const figures = await this.#finalFigures(e, m, final, stopping);
+    const kept = finalFigures(m.journal, m.stats, figures);
     await this.#finishForward(e, m, {
       totalTimeMs,
-      downtimeMs: figures.downtimeMs ?? null,
-      transferredBytes: figures.transferredBytes,
-      passes: figures.passes,
+      ...kept,
       finalDirtyRateBytes: figures.dirtyRateBytes,
       mbps: figures.mbps,
     });
@@ -316,9 +317,11 @@ export class LiveMigrator {
    */
   async #resolve(e: Ends, cause: string, stopping: AbortSignal, cancelled = false): Promise<void> {
     const store = this.#o.store;
-    const waitUntil = Date.now() + 10 * 60_000;
+    const resolvingSinceMs = Date.now();
     for (;;) {
       const m = await store.migrations.get(e.m.id);
+      // Ended elsewhere (an admin terminated the VM): nothing is left for this drive to decide.
+      if (m.state !== 'running') throw new MigrationAbortedError(m.id, `it ended meanwhile (${m.state}): ${m.reason ?? ''}`);
       const vm = await store.vms.get(m.vmId);
       const source = await this.#view(e.src, e.id);
       const dest = await this.#view(e.dst, e.id);
@@ -328,6 +331,12 @@ export class LiveMigrator {
       const d: MigrationDecision = decideMigration({ stage: m.stage as MigrationStage, committed, source, dest, cause, mirroredDisks, postcopyStarted });
       this.#o.logger.warn({ migrationId: m.id, vmId: m.vmId, stage: m.stage, committed, source, dest, decision: d }, 'migration decision');
       const decided: JsonObject = { decision: d.kind, reason: d.reason, cause, source: JSON.stringify(source), dest: JSON.stringify(dest) };
+      const waitUntil = resolutionDeadline({
+        startedAtMs: Date.parse(m.startedAt),
+        timeoutS: parseMigrationPolicy(m.policy).timeoutS,
+        resolvingSinceMs,
+        aborting: d.kind === 'abort' || m.stage === 'aborting',
+      });
       try {
         await this.#carryOut(e, m, d, { source, dest, committed, cause, cancelled, decided, waitUntil, stopping });
         return;
@@ -337,6 +346,8 @@ export class LiveMigrator {
         // Carrying the decision out failed (an agent timed out, a host went away meanwhile): ask again.
         this.#o.logger.warn({ migrationId: m.id, decision: d.kind, err }, 'carrying out the migration decision failed; deciding again');
         if (Date.now() > waitUntil) {
+          // A roll-back that ran out of time still ends in its final stage: the record must not stay `aborting`.
+          if (d.kind === 'abort') await this.#stage(m, 'aborted', { gaveUp: errorMessage(err) });
           await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; could not carry out ${d.kind}: ${errorMessage(err)}` });
           throw new MigrationLostError(m.id, `could not carry out ${d.kind}: ${errorMessage(err)}`);
         }
@@ -357,42 +368,59 @@ export class LiveMigrator {
     {
       switch (d.kind) {
         case 'abort': {
-          if (m.stage !== 'aborting') await this.#stage(m, 'aborting', decided);
+          const cur = m.stage === 'aborting' ? m : await this.#stage(m, 'aborting', decided);
           // The destination's copy goes first (a source is only resumed once no other copy can run); if its agent is away, its heartbeat cleanup releases it later.
           if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
           if (!source.reachable) {
             // The source may sit in postmigrate: only its own answer can say. Decide again once it answers.
             if (Date.now() > waitUntil) {
-              await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; the source never answered again` });
+              await this.#stage(cur, 'aborted', { gaveUp: 'the source never answered again' });
+              await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; the source never answered again`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
               throw new MigrationLostError(m.id, 'the source never answered again');
             }
             await sleep(2_000, stopping);
             throw new RetryDecision();
           }
+          let note = '';
           if (source.state !== 'absent') {
-            if (d.resumeSource) await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
-            else if (source.state === 'running' || source.state === 'paused') await e.src.cancelMigration(e.id, { timeoutMs: 60_000 });
+            try {
+              if (d.resumeSource) await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
+              else if (source.state === 'running' || source.state === 'paused') await e.src.cancelMigration(e.id, { timeoutMs: 60_000 });
+            } catch (err) {
+              if (!abortEndsWithoutCancel({ committed, source, destGone: dest.reachable })) throw err;
+              // Refused for good (a source whose own records are confused) or failed: nothing is left for it to cancel.
+              this.#o.logger.warn({ migrationId: m.id, err }, 'the source refused the cancel, but it runs the VM and the destination is gone: the abort ends');
+              note = `; the source's cancel failed (${errorMessage(err)}) but it runs the VM and the destination's copy is gone`;
+            }
           }
-          await store.migrations.finish(m.id, { state: cancelled ? 'aborted' : 'failed', reason: `${cause}; ${d.reason}`, stats: { destReleased: dest.reachable } });
+          await this.#stage(cur, 'aborted');
+          await store.migrations.finish(m.id, {
+            state: cancelled ? 'aborted' : 'failed',
+            reason: `${cause}; ${d.reason}${note}`,
+            stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) },
+          });
           throw new MigrationAbortedError(m.id, cause);
         }
         case 'roll-forward': {
           let cur = m;
           if (d.completeMirrors && source.reachable) await e.src.completeMirrors(e.id, { timeoutMs: 300_000 });
           if (d.commit && !committed) cur = await store.migrations.commit(m.id);
-          if (dest.reachable && dest.state === 'paused') {
+          // Also a running one: its agent may have died inside `activate` and must hear that the switch is confirmed.
+          if (dest.reachable && (dest.state === 'paused' || dest.state === 'running')) {
             const r = await e.dst.activate(e.id, { timeoutMs: 30_000 });
             if (r.state !== 'running') throw new MigrationLostError(m.id, `the destination reports ${r.state} after cont`);
           }
           cur = await this.#stage(cur, 'activated', decided);
-          await this.#finishForward(e, cur, { totalTimeMs: Date.now() - Date.parse(m.startedAt) }, `rolled forward after: ${cause}`);
+          // Nothing was read at the end this time: the journal and the last progress hold the figures.
+          await this.#finishForward(e, cur, { totalTimeMs: Date.now() - Date.parse(m.startedAt), ...finalFigures(cur.journal, cur.stats) }, `rolled forward after: ${cause}`);
           return;
         }
         case 'revert-to-source': {
           if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
           const r = await store.migrations.revertCommit(m.id, d.reason);
           await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
-          await store.migrations.finish(r.id, { state: 'failed', reason: `${cause}; ${d.reason}` });
+          await this.#stage(r, 'aborted');
+          await store.migrations.finish(r.id, { state: 'failed', reason: `${cause}; ${d.reason}`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
           throw new MigrationAbortedError(m.id, `${cause}; the VM went back to its source`);
         }
         case 'lost':

@@ -14,6 +14,8 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { sleep } from '../util/deadline.js';
+import { terminateDuringMigration } from '../core/migration/terminate-during-migration.js';
+import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import type { LiveMigrator } from './live-migrator.js';
@@ -103,8 +105,9 @@ export class VmOrchestrator {
   }
 
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
-  async act(vmId: string, action: VmAction, opts: { expectedVersion?: number } = {}): Promise<Vm> {
+  async act(vmId: string, action: VmAction, opts: { expectedVersion?: number; admin?: boolean } = {}): Promise<Vm> {
     const vm = await this.#o.store.vms.get(vmId);
+    if (action === 'terminate-hard' && vm.state === 'migrating') return this.#terminateMigrating(vm, opts.admin === true);
     if (action === 'stop' && (vm.spec as unknown as ControllerVmSpec).agent.disk.datastore === 'shared') {
       // Its disk would stay on the shared datastore with no host holding the VM: suspend keeps it whole and resumable.
       throw new ConflictError('VM', 'datastore', 'shared', 'cannot be stopped: stop moves a VM\'s files off its host, and its disk is on the shared datastore; suspend it instead');
@@ -118,6 +121,49 @@ export class VmOrchestrator {
       patch: plan.steps.length > 0 ? { operation: { action, from: vm.state } } : { operation: null },
     });
     this.kick(vmId);
+    return next;
+  }
+
+  /**
+   * An admin's `terminate-hard` of a VM whose migration is stuck (the rule is
+   * core's terminateDuringMigration): the migration's record fails (freeing
+   * its reservation; its drive stops at its next decision), the other end's
+   * copy is released (or by the host monitor once that host answers), and the
+   * epilog of a VM in an unknown place runs: it deletes whatever the VM's
+   * host holds, and fails, to be retried, while that host does not answer.
+   */
+  async #terminateMigrating(vm: Vm, admin: boolean): Promise<Vm> {
+    const store = this.#o.store;
+    const [m] = await store.migrations.list({ vmId: vm.id, state: 'running' });
+    const verdict = terminateDuringMigration({
+      admin,
+      vmState: vm.state,
+      migration: m && { id: m.id, kind: m.kind, stage: m.stage, startedAtMs: Date.parse(m.startedAt), timeoutS: parseMigrationPolicy(m.policy).timeoutS },
+      nowMs: Date.now(),
+    });
+    if (!verdict.allowed) throw new ConflictError('VM', 'state', vm.state, `cannot be terminated while it migrates: ${verdict.reason}`);
+    const reason = `terminated by an admin during its migration: ${verdict.reason}`;
+    if (m) {
+      await store.migrations.finish(m.id, { state: 'failed', reason, stats: { totalTimeMs: Date.now() - Date.parse(m.startedAt) } }).catch((err: unknown) => {
+        if (!(err instanceof StaleStateError)) throw err; // it ended meanwhile
+      });
+      const other = await store.hosts.get(vm.hostId === m.sourceHostId ? m.destHostId : m.sourceHostId);
+      await this.#o.agentFor(other).release(agentVmId(vm.id), { timeoutMs: 30_000 }).catch((err: unknown) => {
+        this.#o.logger.warn({ vmId: vm.id, host: other.name, err }, 'the other end of the migration keeps its copy until the host monitor releases it');
+      });
+    }
+    // From `unknown`: nobody knows which copies are left; its epilog kills whatever QEMU the host has.
+    const next = await store.vms.transition(vm.id, {
+      from: ['migrating'],
+      to: 'epilog',
+      action: 'terminate-hard',
+      expectedVersion: vm.version,
+      reason,
+      patch: { operation: { action: 'terminate-hard', from: 'unknown' } },
+    });
+    this.#o.logger.warn({ vmId: vm.id, migrationId: m?.id, reason }, 'migrating VM terminated by an admin');
+    // If the migration's drive still holds the VM, the kick drives the epilog once that pass ends.
+    this.kick(vm.id);
     return next;
   }
 

@@ -336,6 +336,38 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       assert.deepEqual((await store.migrations.list({ vmId: vm.id })).map((x) => x.state), ['succeeded', 'aborted']);
     });
 
+    it('migrations: a copy left behind and released later ends the record (source: cleaned; destination: released)', async () => {
+      const a = await enabledHost(4, 4096, 10_000);
+      const b = await enabledHost(4, 4096, 10_000);
+      const vm = await store.vms.create({ name: uniq('left'), ownerId: owner.id });
+      const fwd = await store.migrations.create({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id });
+      await store.migrations.updateStage(fwd.id, 'activated');
+      await store.migrations.finish(fwd.id, { state: 'succeeded', stats: { downtimeMs: 5, sourceReleased: false } });
+      const back = await store.migrations.create({ vmId: vm.id, kind: 'live', sourceHostId: b.id, destHostId: a.id });
+      await store.migrations.updateStage(back.id, 'aborted');
+      await store.migrations.finish(back.id, { state: 'failed', stats: { destReleased: false } });
+      // Nothing waits for a release on a host that is neither end, nor for the same host twice.
+      const c = await enabledHost(4, 4096, 10_000);
+      assert.deepEqual(await store.migrations.noteCopyReleased(vm.id, c.id), []);
+      const onA = await store.migrations.noteCopyReleased(vm.id, a.id);
+      assert.equal(onA.length, 2);
+      const f = onA.find((m) => m.id === fwd.id);
+      const r = onA.find((m) => m.id === back.id);
+      assert.deepEqual([f?.stage, f?.state, r?.stage, r?.state], ['cleaned', 'succeeded', 'aborted', 'failed']);
+      assert.deepEqual(f?.stats, { downtimeMs: 5, sourceReleased: true });
+      assert.deepEqual(r?.stats, { destReleased: true });
+      assert.equal(f?.journal.at(-1)?.stage, 'cleaned');
+      assert.equal(r?.journal.at(-1)?.stage, 'released');
+      assert.deepEqual(await store.migrations.get(fwd.id), f);
+      assert.deepEqual(await store.migrations.noteCopyReleased(vm.id, a.id), []);
+      assert.deepEqual(await store.migrations.noteCopyReleased(vm.id, b.id), [], 'b was the source of the failed one and the destination of the succeeded one');
+      // A running migration is the migrator's, not the monitor's.
+      const running = await store.migrations.create({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id });
+      assert.deepEqual(await store.migrations.noteCopyReleased(vm.id, a.id), []);
+      assert.equal((await store.migrations.get(running.id)).state, 'running');
+      await rejectsWith(store.migrations.noteCopyReleased('', a.id), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'vmId'));
+    });
+
     it('live migration reservation: destination held until the commit moves the VM, the end frees the rest, exactly once', async () => {
       const a = await enabledHost(4, 4096, 10_000);
       const b = await enabledHost(4, 1024, 10_000);

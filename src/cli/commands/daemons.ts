@@ -80,6 +80,8 @@ export function registerDaemonCommands(program: Command): void {
           sharedDir: o.sharedDir === undefined ? undefined : resolve(o.sharedDir),
           migrationAddress: o.migrationAddress,
           migrationTlsDir: o.migrationTlsDir === undefined ? undefined : resolve(o.migrationTlsDir),
+          // Tests crash the agent at chosen points (see src/util/failpoints.ts); unset in normal use.
+          failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           logger,
         });
         logger.info({ reason: await untilStopped(signal) }, 'agent stopping (VMs keep running)');

@@ -39,7 +39,7 @@ export function registerMigrationCommands(program: Command): void {
     .command('migration')
     .description('migrations (live, and cold for powered-off or suspended VMs): list, show, cancel (start one with `nubo vm migrate`)')
     .addHelpText('after', `\nCold migration stages: ${COLD_MIGRATION_STAGES.join(' → ')} (aborting is the roll-back).\n` +
-      `Live migration stages, in order (mirroring only for non-shared disks; aborting is the roll-back):\n${stageList}`);
+      `Live migration stages, in order (mirroring only for non-shared disks; aborting is the roll-back, aborted its end):\n${stageList}`);
 
   const list = apiCommand(migration, 'list', 'list migrations, oldest first')
     .option('--vm <vm>', 'only migrations of this VM (name or id)')

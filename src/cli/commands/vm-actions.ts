@@ -30,7 +30,7 @@ const ACTIONS: readonly ActionSpec[] = [
   {
     verb: 'terminate',
     description: 'shut a VM down (if running) and delete its disks; the record is kept',
-    hard: { action: 'terminate-hard', help: 'kill QEMU instead of asking the guest; also accepted for failed and unknown VMs' },
+    hard: { action: 'terminate-hard', help: 'kill QEMU instead of asking the guest; also accepted for failed and unknown VMs, and (admins) for a VM whose live migration is stuck past its timeout' },
   },
 ];
 

@@ -37,11 +37,12 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         'the VM stays in `boot` until then; a guest that does not shut down within the controller\'s grace (60 s) is reset instead, which the VM\'s `stateReason` and history say (`reboot-hard`: reset at once); `suspend` saves memory to a file on the host, `resume` restores it; ' +
         '`stop` suspends a running VM (or takes a suspended one) and moves its files off the host into the controller\'s system store, freeing the host — ' +
         '`resume` of a stopped VM places it again through the scheduler (possibly on another host) and restores it there; `terminate` (`-hard`) deletes its disks. ' +
-        '409 INVALID_STATE names the states the action is allowed from; `stop` of a VM on the shared datastore is 409 CONFLICT (field `datastore`).',
+        '409 INVALID_STATE names the states the action is allowed from; `stop` of a VM on the shared datastore is 409 CONFLICT (field `datastore`). ' +
+        'An admin may `terminate-hard` a `migrating` VM once its live migration is stuck past its own timeout (409 CONFLICT, field `state`, says why not).',
     },
   }, async (req) => {
     const vm = await findVm(req, req.params.id);
-    return ctx.views.vm(await ctx.orchestrator.act(vm.id, req.params.action));
+    return ctx.views.vm(await ctx.orchestrator.act(vm.id, req.params.action, { admin: userOf(req).role === 'admin' }));
   });
 
   r.get('/api/v1/vms/:id/console', { schema: { tags, params: idParams } }, async (req, reply) => {

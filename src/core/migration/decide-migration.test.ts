@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../errors/validation-error.js';
 import {
+  abortEndsWithoutCancel,
   MIGRATION_RULES,
   classifyDest,
   classifySource,
@@ -93,7 +94,7 @@ test('exactly one rule applies to every combination, and every decision keeps th
     assert.equal(broken, undefined, label(f, d));
     kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
   }
-  assert.equal(count, 11 * 2 * 11 * 11 * 2 * 2);
+  assert.equal(count, 12 * 2 * 11 * 11 * 2 * 2);
   // Every kind of decision is reachable.
   assert.deepEqual([...kinds.keys()].sort(), ['abort', 'lost', 'revert-to-source', 'roll-forward', 'wait']);
 });
@@ -281,4 +282,18 @@ test('split brain: the store decides which copy stays', () => {
   assert.equal(decide('activated', true, up('running'), up('running')).kind, 'roll-forward');
   // After the commit, someone resumed the source and the destination never ran: keep the running copy.
   assert.equal(decide('committed', true, up('running'), up('paused')).kind, 'revert-to-source');
+});
+
+test('an abort whose cancel the source refused ends when the VM runs where the record says and no destination copy is left', () => {
+  const running: SideView = { reachable: true, state: 'running' };
+  assert.equal(abortEndsWithoutCancel({ committed: false, source: running, destGone: true }), true);
+  // The stream could still complete into a destination that was not released.
+  assert.equal(abortEndsWithoutCancel({ committed: false, source: running, destGone: false }), false);
+  // Committed: the store names the destination, nothing ends on the source.
+  assert.equal(abortEndsWithoutCancel({ committed: true, source: running, destGone: true }), false);
+  // A source that does not run (paused for the last pass, postmigrate, away) still needs its cancel or resume.
+  for (const state of SIDE_STATES.filter((s) => s !== 'running')) {
+    assert.equal(abortEndsWithoutCancel({ committed: false, source: { reachable: true, state }, destGone: true }), false, state);
+  }
+  assert.equal(abortEndsWithoutCancel({ committed: false, source: { reachable: false }, destGone: true }), false);
 });

@@ -248,11 +248,11 @@ function postcopyStarted(facts: MigrationFacts): boolean {
 export function migrationPhase(facts: MigrationFacts): MigrationPhase {
   if (facts.committed || isAfterCommit(facts.stage)) return 'after';
   if (postcopyStarted(facts)) return 'postcopy';
-  return facts.stage === 'aborting' ? 'aborting' : 'before';
+  return facts.stage === 'aborting' || facts.stage === 'aborted' ? 'aborting' : 'before';
 }
 
 function mirrorsPending(facts: MigrationFacts): boolean {
-  return facts.mirroredDisks === true && (facts.stage === 'aborting' || !TRANSFERRED_OR_LATER.has(facts.stage));
+  return facts.mirroredDisks === true && (facts.stage === 'aborting' || facts.stage === 'aborted' || !TRANSFERRED_OR_LATER.has(facts.stage));
 }
 
 function holds(condition: RuleCondition, facts: MigrationFacts): boolean {
@@ -323,4 +323,25 @@ export function decideMigration(facts: MigrationFacts): MigrationDecision {
     case 'lost':
       return Object.freeze({ kind: rule.then, reason });
   }
+}
+
+/** What is known once an abort's destination part is done and the source's cancel failed. */
+export interface FailedCancelFacts {
+  /** The store names the destination (then nothing may end on the source). */
+  readonly committed: boolean;
+  /** The source, as it answered before the cancel. */
+  readonly source: SideView;
+  /** The destination's copy is known gone: released by this abort, or reported absent or dead. */
+  readonly destGone: boolean;
+}
+
+/**
+ * Whether an abort whose cancel on the source was refused (or failed) may
+ * end anyway: yes when the VM runs where the record says — not committed, the
+ * source runs it — and no destination copy is left that the stream could
+ * complete into. Nothing then remains to cancel; waiting would only keep the
+ * record `aborting`, the VM `migrating` and the destination reserved.
+ */
+export function abortEndsWithoutCancel(f: FailedCancelFacts): boolean {
+  return !f.committed && f.destGone && f.source.reachable && f.source.state === 'running';
 }

@@ -16,7 +16,7 @@ test('the journal order', () => {
     [...MIGRATION_STAGES],
     ['reservation', 'prepared', 'mirroring', 'precopy', 'postcopy', 'stop-and-copy', 'transferred', 'committed', 'activated', 'cleaned'],
   );
-  assert.deepEqual(ALL_MIGRATION_STAGES, [...MIGRATION_STAGES, 'aborting']);
+  assert.deepEqual(ALL_MIGRATION_STAGES, [...MIGRATION_STAGES, 'aborting', 'aborted']);
 });
 
 test('isAfterCommit: only committed, activated and cleaned', () => {
@@ -40,7 +40,7 @@ test('stages only move forward, skipping only the optional ones', () => {
   const index = (s: MigrationStage): number => MIGRATION_STAGES.indexOf(s as (typeof MIGRATION_STAGES)[number]);
   for (const from of ALL_MIGRATION_STAGES) {
     for (const to of nextStages(from)) {
-      if (to === 'aborting') continue;
+      if (to === 'aborting' || to === 'aborted') continue;
       assert.ok(index(to) > index(from), `${from} → ${to}`);
       const skipped = MIGRATION_STAGES.slice(index(from) + 1, index(to));
       assert.ok(skipped.every((s) => s === 'mirroring' || s === 'postcopy' || s === 'stop-and-copy'), `${from} → ${to} skips ${skipped.join()}`);
@@ -60,6 +60,12 @@ test('aborting: from every stage before the commit except post-copy; nothing fol
     ALL_MIGRATION_STAGES.filter((s) => canEnterStage(s, 'aborting')),
     ['reservation', 'prepared', 'mirroring', 'precopy', 'stop-and-copy', 'transferred'],
   );
-  assert.deepEqual(nextStages('aborting'), []);
+  assert.deepEqual(nextStages('aborting'), ['aborted']);
   assert.deepEqual(nextStages('cleaned'), []);
+});
+
+test('aborted: the final stage of a roll-back (after aborting, or a reverted commit); nothing follows it', () => {
+  assert.deepEqual(ALL_MIGRATION_STAGES.filter((s) => canEnterStage(s, 'aborted')), ['committed', 'aborting']);
+  assert.deepEqual(nextStages('aborted'), []);
+  assert.equal(isAfterCommit('aborted'), false);
 });

@@ -32,9 +32,17 @@ export type ForwardMigrationStage = (typeof MIGRATION_STAGES)[number];
 /** The roll-back path; only before the commit and before any switch to post-copy. */
 export const ABORTING_STAGE = 'aborting';
 
-export type MigrationStage = ForwardMigrationStage | typeof ABORTING_STAGE;
+/**
+ * The final stage of a migration that ended with the VM on its source: after
+ * `aborting`, or after a revert of the commit (journalled as `reverted`).
+ * Written just before the record is finished, so a record that ended never
+ * shows the roll-back as still under way.
+ */
+export const ABORTED_STAGE = 'aborted';
 
-export const ALL_MIGRATION_STAGES: readonly MigrationStage[] = Object.freeze([...MIGRATION_STAGES, ABORTING_STAGE]);
+export type MigrationStage = ForwardMigrationStage | typeof ABORTING_STAGE | typeof ABORTED_STAGE;
+
+export const ALL_MIGRATION_STAGES: readonly MigrationStage[] = Object.freeze([...MIGRATION_STAGES, ABORTING_STAGE, ABORTED_STAGE]);
 
 /** For logs, the CLI and the dashboard. */
 export const MIGRATION_STAGE_DESCRIPTIONS: Readonly<Record<MigrationStage, string>> = Object.freeze({
@@ -49,6 +57,7 @@ export const MIGRATION_STAGE_DESCRIPTIONS: Readonly<Record<MigrationStage, strin
   activated: 'the guest runs on the destination',
   cleaned: 'source copy destroyed and its resources freed',
   aborting: 'rolling back to the source: migration cancelled, destination destroyed, reservation freed',
+  aborted: 'rolled back: the VM runs on its source (final)',
 });
 
 // Which stage may be journalled after which. `aborting` is refused once the
@@ -62,10 +71,12 @@ const NEXT: Readonly<Record<MigrationStage, readonly MigrationStage[]>> = {
   postcopy: ['transferred'],
   'stop-and-copy': ['transferred', 'aborting'],
   transferred: ['committed', 'aborting'],
-  committed: ['activated'],
+  // A revert of the commit (the destination died before it ran the guest) ends the migration back on the source.
+  committed: ['activated', 'aborted'],
   activated: ['cleaned'],
   cleaned: [],
-  aborting: [],
+  aborting: ['aborted'],
+  aborted: [],
 };
 
 const stages: ReadonlySet<string> = new Set(ALL_MIGRATION_STAGES);

@@ -1,3 +1,4 @@
+import type { Failpoints } from '../../util/failpoints.js';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 
@@ -10,6 +11,8 @@ export interface QemuDriverOptionsInput {
   /** `auto` probes KVM and falls back to TCG. */
   readonly accel?: 'auto' | 'kvm' | 'tcg';
   readonly logger?: Logger;
+  /** Fault injection for tests (`activate.continued`: the incoming VM runs, its migration record not cleared yet). */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 export interface QemuDriverOptions {
@@ -18,6 +21,7 @@ export interface QemuDriverOptions {
   readonly qemuBinary: string;
   readonly accel: 'auto' | 'kvm' | 'tcg';
   readonly logger: Logger;
+  readonly failpoints: Failpoints | undefined;
 }
 
 /** Normalises the driver's options once; the result is frozen and passed in by constructor. */
@@ -31,5 +35,6 @@ export function compileQemuDriverOptions(input: QemuDriverOptionsInput): QemuDri
     qemuBinary: input.qemuBinary ?? 'qemu-system-x86_64',
     accel: input.accel ?? 'auto',
     logger: input.logger ?? pino({ level: 'silent' }),
+    failpoints: input.failpoints,
   });
 }

@@ -86,6 +86,7 @@ export class QemuDriver implements Hypervisor {
         this.#log.info({ vmId, migration }, 'vm migration record');
       },
       destroy: (vmId, o) => this.destroy(vmId, o),
+      failpoint: async (name) => this.#opts.failpoints?.hit(name),
     });
     this.capabilities = Object.freeze({
       kvm,

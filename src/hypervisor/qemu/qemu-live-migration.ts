@@ -32,6 +32,8 @@ export interface QemuMigrationHost {
   record(vmId: string): VmRecord;
   setMigration(vmId: string, migration: VmMigrationRecord | undefined): Promise<void>;
   destroy(vmId: string, opts?: WaitOptions): Promise<void>;
+  /** Fault injection for tests: runs the named failpoint's action if one is armed. */
+  failpoint?(name: string): Promise<void>;
 }
 
 /** Migration states in which the stream is still moving (or about to). */
@@ -300,8 +302,15 @@ export class QemuLiveMigration implements LiveMigration {
         throw new VmStateError(vmId, 'activate', 'inmigrate', 'the incoming migration has not completed');
       }
       if (status !== 'paused' && status !== 'running') throw new VmStateError(vmId, 'activate', status);
+      if (status === 'running') {
+        // Running already: activated before a crash (its record is cleared below) — or in post-copy, still pulling pages.
+        const incoming = await qmp.execute('query-migrate', undefined, o);
+        if (IN_FLIGHT.has(incoming.status)) throw new VmStateError(vmId, 'activate', `migrating (${incoming.status})`, 'the incoming migration has not completed');
+      }
       if (m.nbd) await stopNbdServer(qmp, o);
       if (status === 'paused') await qmp.execute('cont', undefined, o);
+      // Tests crash the agent here: the guest runs on this host while the records still call it a destination.
+      await this.#host.failpoint?.('activate.continued');
       // Sent together (QEMU answers them in order, so the parameter is cleared before the object goes): the check that it runs
       // and the credentials' clean-up cost two round trips instead of four, while the guest starts.
       const [after] = await Promise.all([

@@ -278,6 +278,49 @@ export class MigrationsRepository {
     });
   }
 
+  /**
+   * The copy an ended migration had to leave on `hostId` (a succeeded
+   * migration's source, a rolled-back one's destination: its agent did not
+   * answer then) was released later by the host monitor: the record says so,
+   * and a succeeded one reaches its final stage `cleaned`. Returns the
+   * records it changed (none when nothing was waiting for that release).
+   */
+  async noteCopyReleased(vmId: string, hostId: string): Promise<MigrationRecord[]> {
+    const v = validateInput('released copy', z.object({ vmId: fields.id, hostId: fields.id }), { vmId, hostId });
+    return inTransaction(this.ctx, async (trx) => {
+      const rows = await trx
+        .selectFrom('migrations')
+        .selectAll()
+        .where('vm_id', '=', v.vmId)
+        .where('state', '!=', 'running')
+        .where((eb) => eb.or([eb('source_host_id', '=', v.hostId), eb('dest_host_id', '=', v.hostId)]))
+        .orderBy('started_at')
+        .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
+        .execute();
+      const changed: MigrationRecord[] = [];
+      for (const cur of rows) {
+        const stats = fromJson<JsonObject>(cur.stats, {});
+        const asSource = cur.state === 'succeeded' && cur.source_host_id === v.hostId && stats['sourceReleased'] === false;
+        const asDest = cur.state !== 'succeeded' && cur.dest_host_id === v.hostId && stats['destReleased'] === false;
+        if (!asSource && !asDest) continue;
+        const entry: JournalEntry = { stage: asSource ? 'cleaned' : 'released', at: this.ctx.now(), data: { hostId: v.hostId, by: 'host monitor' } };
+        const row = await trx
+          .updateTable('migrations')
+          .set({
+            stage: asSource ? 'cleaned' : cur.stage,
+            stats: toJson({ ...stats, [asSource ? 'sourceReleased' : 'destReleased']: true }),
+            journal: toJson([...fromJson<JournalEntry[]>(cur.journal, []), entry]),
+          })
+          .where('id', '=', cur.id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await appendEvent(this.ctx, trx, { kind: 'migration.stage', resource: 'migration', resourceId: cur.id, data: { vmId: cur.vm_id, stage: row.stage } });
+        changed.push(toMigration(row));
+      }
+      return changed;
+    });
+  }
+
   async get(id: string): Promise<MigrationRecord> {
     const r = await this.ctx.db.selectFrom('migrations').selectAll().where('id', '=', id).executeTakeFirst();
     if (!r) throw new NotFoundError('migration', id);
