@@ -34,6 +34,7 @@ export class Views {
       usage: h.usage,
       lastHeartbeatAt: h.lastHeartbeatAt,
       vms: vms.filter((v) => v.state !== 'terminated').length,
+      cpuOvercommit: h.cpuOvercommit,
     };
   }
 
@@ -117,6 +118,7 @@ export class Views {
       gateway: n.gateway,
       dns: [...n.dns],
       vlan: n.vlan,
+      bridge: n.bridge,
       createdAt: n.createdAt,
       addresses: { total: c.free + c.leased + c.held, ...c },
     };
