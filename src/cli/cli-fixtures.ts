@@ -8,7 +8,7 @@ export function host(over: Partial<HostView> = {}): HostView {
   return hostView.parse({
     id: 'host-1', name: 'h1', state: 'enabled', stateReason: null, agentUrl: 'http://198.18.0.2:7101', cpuModel: 'qemu64',
     total: { cpus: 8, memoryMiB: 16384, diskMiB: 100000 }, reserved: { cpus: 2, memoryMiB: 512, diskMiB: 2048 },
-    usage: null, lastHeartbeatAt: new Date(Date.now() - 3000).toISOString(), vms: 2, ...over,
+    usage: null, lastHeartbeatAt: new Date(Date.now() - 3000).toISOString(), vms: 2, cpuOvercommit: null, ...over,
   });
 }
 

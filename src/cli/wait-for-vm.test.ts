@@ -21,6 +21,17 @@ before(async () => {
     'GET /api/v1/vms/ok-1': walk('ok-1', ['pending', 'prolog', 'prolog', 'boot', 'running']),
     'GET /api/v1/vms/bad-1': walk('bad-1', ['pending', 'prolog', 'failed'], 'prolog: image tiny: checksum mismatch'),
     'GET /api/v1/vms/slow-1': walk('slow-1', ['pending']),
+    'GET /api/v1/vms/full-1': (() => {
+      // Waits for a host with room (the scheduler's reason), then gets one.
+      const answers = [null, 'no host fits: local: needs 1 vCPU, 0 free', 'no host fits: local: needs 1 vCPU, 0 free'];
+      let i = 0;
+      return () => {
+        const n = i++;
+        return n < answers.length
+          ? { body: vmDetail({ id: 'full-1', state: 'pending', stateReason: answers[n] ?? null, host: null }) }
+          : { body: vmDetail({ id: 'full-1', state: n === answers.length ? 'prolog' : 'running', host: 'h1' }) };
+      };
+    })(),
     'POST /api/v1/vms/vm-1/actions/poweroff': () => ({ body: vm({ state: 'shutdown' }) }),
     // The guest ignored ACPI: the shutdown rolled back to running.
     'GET /api/v1/vms/vm-1': walk('vm-1', ['shutdown', 'running']),
@@ -44,6 +55,18 @@ test('vm create --wait follows the states to running', async () => {
   assert.match(r.stdout, /^ok-1\s+web-1\s+running\s+h1\s/m);
   const polls = api.requests.filter((q) => q.path === '/api/v1/vms/ok-1');
   assert.equal(polls.length, 5);
+});
+
+test('vm create --wait says why a VM is pending, once per new reason', async () => {
+  const r = await runCli(['vm', 'create', '--template', 'small', '--name', 'full-1', '--wait', ...fast, ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.trimEnd().split('\n').map((l) => l.replace(/ [\d.]+ s/, ''));
+  assert.deepEqual(lines, [
+    'full-1 [pending]',
+    'full-1 [pending]: no host fits: local: needs 1 vCPU, 0 free',
+    'full-1 [pending → prolog]',
+    'full-1 [pending → prolog → running]',
+  ]);
 });
 
 test('vm create --wait --json prints the final VM', async () => {

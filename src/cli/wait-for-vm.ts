@@ -50,15 +50,19 @@ export interface WaitForVmOptions {
 export async function waitForVm(o: WaitForVmOptions): Promise<VmDetailView> {
   const t0 = Date.now();
   const seen: VmState[] = [o.initial];
-  const progress = startProgress(o.id, seen, t0);
+  // Why a pending VM waits (the scheduler's last word: no host has room, every host disabled…), shown while it does.
+  const why: { reason: string | null } = { reason: null };
+  const progress = startProgress(o.id, seen, t0, why);
   let ranOperation = IN_PROGRESS.has(o.initial);
   try {
     for (;;) {
       const remaining = t0 + o.timeoutMs - Date.now();
       if (remaining <= 0) throw new TimeoutError(`waiting for VM ${o.id} to be ${o.target} (it is ${seen.at(-1)})`, o.timeoutMs);
       const vm = await o.client.getVm(o.id, { signal: o.signal, timeoutMs: Math.min(10_000, Math.max(remaining, 1_000)) });
-      if (vm.state !== seen.at(-1)) {
-        seen.push(vm.state);
+      const reason = vm.state === 'pending' ? vm.stateReason : null;
+      if (vm.state !== seen.at(-1) || reason !== why.reason) {
+        if (vm.state !== seen.at(-1)) seen.push(vm.state);
+        why.reason = reason;
         progress.changed();
       }
       if (vm.state === o.target) return vm;
@@ -77,9 +81,9 @@ export async function waitForVm(o: WaitForVmOptions): Promise<VmDetailView> {
 
 const SPINNER = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
 
-function startProgress(id: string, seen: readonly VmState[], t0: number): { changed(): void; stop(): void } {
+function startProgress(id: string, seen: readonly VmState[], t0: number, why: { readonly reason: string | null }): { changed(): void; stop(): void } {
   const secs = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-  const line = (): string => `${id} [${seen.join(' → ')}] ${secs()}`;
+  const line = (): string => `${id} [${seen.join(' → ')}]${why.reason !== null ? `: ${why.reason}` : ''} ${secs()}`;
   if (process.stderr.isTTY !== true) {
     const print = (): void => void process.stderr.write(`${line()}\n`);
     print();

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
@@ -14,7 +14,7 @@ import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';
 
-type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 /**
  * A snapshot name as a path segment. `.` and `..` cannot be one: URL parsing
@@ -39,6 +39,7 @@ export class NuboClient {
   listHosts(o?: WaitOptions): Promise<HostView[]> { return this.#call('GET', '/hosts', z.array(hostView), undefined, o); }
   getHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
   registerHost(body: { name: string; agentUrl: string; agentToken: string }, o?: WaitOptions): Promise<HostView> { return this.#call('POST', '/hosts', hostView, body, o); }
+  updateHost(id: string, body: UpdateHostBody, o?: WaitOptions): Promise<HostView> { return this.#call('PATCH', `/hosts/${encodeURIComponent(id)}`, hostView, body, o); }
   enableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/enable`, hostView, undefined, o); }
   disableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/disable`, hostView, undefined, o); }
 

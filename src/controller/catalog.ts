@@ -204,7 +204,7 @@ export class Catalog {
           address: `${lease.address}/${prefix}`,
           ...(net.gateway !== null ? { gateway: net.gateway } : {}),
           ...(net.dns.length > 0 ? { dns: [...net.dns] } : {}),
-          bridge: 'br0',
+          bridge: net.bridge,
           ...(net.vlan !== null ? { vlan: net.vlan } : {}),
         };
       });

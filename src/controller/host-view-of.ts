@@ -33,5 +33,6 @@ export function hostViewOf(h: Host): HostView {
     reservedCpus: h.reserved.cpus,
     reservedMemoryMiB: h.reserved.memoryMib,
     reservedDiskMiB: h.reserved.diskMib,
+    ...(h.cpuOvercommit !== null ? { cpuOvercommit: h.cpuOvercommit } : {}),
   };
 }

@@ -100,7 +100,7 @@ export class VmNics {
             address: `${l.address}/${prefix}`,
             ...(net.gateway !== null ? { gateway: net.gateway } : {}),
             ...(net.dns.length > 0 ? { dns: [...net.dns] } : {}),
-            bridge: 'br0',
+            bridge: net.bridge,
             ...(net.vlan !== null ? { vlan: net.vlan } : {}),
             index,
           };

@@ -68,6 +68,8 @@ export interface HostsTable {
   last_heartbeat_at: IsoTime | null;
   labels: JsonText;
   created_at: IsoTime;
+  /** vCPUs per physical CPU; null: the placement policy's default. */
+  cpu_overcommit: number | null;
 }
 
 export interface DatastoresTable {
@@ -141,6 +143,8 @@ export interface NetworksTable {
   dns: JsonText;
   vlan: number | null;
   created_at: IsoTime;
+  /** The host bridge the network's TAPs join. */
+  bridge: string;
 }
 
 export interface LeasesTable {

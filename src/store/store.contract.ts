@@ -46,12 +46,33 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0005-events-at-index']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
       }
       assert.equal((await store.users.get(owner.id)).id, owner.id, 'the first store still works');
+    });
+
+    it("hosts: CPU overcommit set at registration, kept by a re-registration, changed and cleared; networks' bridge", async () => {
+      const name = uniq('oc');
+      const reg = { name, agentUrl: 'http://198.18.1.9:7481', agentToken: 't', totalCpus: 2, totalMemoryMib: 1024, totalDiskMib: 1024 };
+      const h = await store.hosts.register({ ...reg, cpuOvercommit: 4 });
+      assert.equal(h.cpuOvercommit, 4);
+      assert.equal((await store.hosts.register({ ...reg, totalCpus: 4 })).cpuOvercommit, 4, 'an agent that registers again keeps what the admin set');
+      assert.equal((await store.hosts.setCpuOvercommit(h.id, 1.5)).cpuOvercommit, 1.5);
+      assert.equal((await store.hosts.get(h.id)).cpuOvercommit, 1.5);
+      assert.equal((await store.hosts.setCpuOvercommit(h.id, null)).cpuOvercommit, null);
+      await rejectsWith(store.hosts.setCpuOvercommit(h.id, 0), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'cpuOvercommit'));
+      await rejectsWith(store.hosts.setCpuOvercommit(h.id, 65), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'cpuOvercommit'));
+      await rejectsWith(store.hosts.setCpuOvercommit('nope', 2), NotFoundError, 'NOT_FOUND');
+      assert.equal((await store.hosts.get(h.id)).cpuOvercommit, null, 'a refused change changes nothing');
+      assert.equal((await store.hosts.register({ ...reg, name: uniq('oc') })).cpuOvercommit, null);
+      const lab = await store.networks.create({ name: uniq('net'), cidr: '198.18.99.0/30' });
+      assert.equal(lab.bridge, 'br0');
+      const single = await store.networks.create({ name: uniq('net'), cidr: '198.19.250.0/30', bridge: 'nubo0' });
+      assert.equal((await store.networks.get(single.id)).bridge, 'nubo0');
+      await rejectsWith(store.networks.create({ name: uniq('net'), cidr: '198.19.251.0/30', bridge: 'a bridge with a long name' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'bridge'));
     });
 
     it('users: create returns the token once, findByToken finds by its hash, typed errors', async () => {

@@ -11,6 +11,7 @@ before(async () => {
     'GET /api/v1/hosts': () => ({ body: [h1, h2] }),
     'GET /api/v1/hosts/host-1': () => ({ body: h1 }),
     'POST /api/v1/hosts/host-2/disable': () => ({ body: { ...h2, state: 'disabled' } }),
+    'PATCH /api/v1/hosts/host-1': (q) => ({ body: { ...h1, cpuOvercommit: (q.body as { cpuOvercommit: number | null }).cpuOvercommit } }),
   });
 });
 after(() => api.close());
@@ -50,4 +51,25 @@ test('host enable of an unknown host: 404 → exit 1', async () => {
   const r = await runCli(['host', 'enable', 'nope', ...creds(api)]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^error \[NOT_FOUND\]: .*not found/);
+});
+
+test('host update --cpu-overcommit sends PATCH with the number, and `default` clears it', async () => {
+  const r = await runCli(['host', 'update', 'host-1', '--cpu-overcommit', '4', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(api.requests.at(-1), { method: 'PATCH', path: '/api/v1/hosts/host-1', body: { cpuOvercommit: 4 }, auth: `Bearer ${TOKEN}` });
+  assert.equal(r.stdout, 'host h1 (host-1): cpu overcommit 4 (8 CPUs: up to 32 vCPUs)\n');
+  const d = await runCli(['host', 'update', 'host-1', '--cpu-overcommit', 'default', ...creds(api)]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual(api.requests.at(-1)?.body, { cpuOvercommit: null });
+  assert.equal(d.stdout, "host h1 (host-1): cpu overcommit: the controller's default\n");
+});
+
+test('host update with a bad or missing overcommit is a usage error and sends nothing', async () => {
+  const before = api.requests.length;
+  for (const bad of [['--cpu-overcommit', '0'], ['--cpu-overcommit', '-1'], ['--cpu-overcommit', 'lots'], ['--cpu-overcommit', '65'], []]) {
+    const r = await runCli(['host', 'update', 'host-1', ...bad, ...creds(api)]);
+    assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /--cpu-overcommit/);
+  }
+  assert.equal(api.requests.length, before);
 });

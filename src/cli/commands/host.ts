@@ -1,10 +1,25 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { HostView } from '../../controller/api/api-schemas.js';
 import { apiCommand, byIdOrName, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { dash, fmtAge, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
+import { UsageError } from '../usage-error.js';
+import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 
-/** `nubo host list|show|enable|disable`. */
+interface UpdateOpts extends ApiOpts {
+  cpuOvercommit?: number | 'default';
+}
+
+function overcommitArg(value: string): number | 'default' {
+  if (value === 'default') return value;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > MAX_CPU_OVERCOMMIT) {
+    throw new InvalidArgumentError(`expected a number of vCPUs per CPU above 0 and up to ${MAX_CPU_OVERCOMMIT}, or "default".`);
+  }
+  return n;
+}
+
+/** `nubo host list|show|update|enable|disable`. */
 export function registerHostCommands(program: Command): void {
   const host = program.command('host').description('hypervisor hosts (their agents) known to the controller');
 
@@ -28,6 +43,24 @@ export function registerHostCommands(program: Command): void {
       printHost(h);
     }),
   );
+
+  connectionOptions(apiCommand(host, 'update <host>', "change a host's settings, by id or name (admin)"))
+    .option('--cpu-overcommit <ratio>', `vCPUs the scheduler may place per physical CPU of the host (above 0, up to ${MAX_CPU_OVERCOMMIT}; "default": the controller's)`, overcommitArg)
+    .addHelpText('after', '\nWith 1 a vCPU needs a core of its own; `nubo up` sets 4 on its host, enough for tiny test VMs.\nMemory and disk are never overcommitted. VMs that wait for room are placed as soon as it grows.')
+    .action(
+      runCliAction(async (signal, ref: string, o: UpdateOpts) => {
+        if (o.cpuOvercommit === undefined) throw new UsageError('NOTHING_TO_UPDATE', 'nothing to update: give --cpu-overcommit <ratio>', {});
+        const cpuOvercommit = o.cpuOvercommit === 'default' ? null : o.cpuOvercommit;
+        const client = await connect(o);
+        const h = await byIdOrName(ref, (id) => client.updateHost(id, { cpuOvercommit }, { signal }), () => client.listHosts({ signal }));
+        if (o.json) return printJson(h);
+        process.stdout.write(
+          h.cpuOvercommit === null
+            ? `host ${h.name} (${h.id}): cpu overcommit: the controller's default\n`
+            : `host ${h.name} (${h.id}): cpu overcommit ${h.cpuOvercommit} (${h.total.cpus} CPUs: up to ${h.total.cpus * h.cpuOvercommit} vCPUs)\n`,
+        );
+      }),
+    );
 
   for (const [verb, text] of [
     ['enable', 'let the scheduler place new VMs on a host (by id or name)'],
@@ -56,6 +89,7 @@ function printHost(h: HostView): void {
     ['agent', h.agentUrl],
     ['cpu model', dash(h.cpuModel)],
     ['cpus', res('cpus')],
+    ['cpu overcommit', h.cpuOvercommit === null ? "the controller's default" : String(h.cpuOvercommit)],
     ['memory', res('memoryMiB')],
     ['disk', res('diskMiB')],
     ['vms', h.vms],

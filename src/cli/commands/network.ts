@@ -11,11 +11,12 @@ interface CreateOpts extends ApiOpts {
   vlan?: number;
   first?: string;
   last?: string;
+  bridge?: string;
 }
 
 /** `nubo network list|show|create|delete|hold|unhold`; networks are given by id or name (the controller resolves both). */
 export function registerNetworkCommands(program: Command): void {
-  const network = program.command('network').description('virtual networks: address ranges inside 198.18.64.0/18 whose leases give VM NICs their IP and MAC');
+  const network = program.command('network').description('virtual networks: address ranges inside 198.18.64.0/18 (lab) or 198.19.0.0/16 (single machine) whose leases give VM NICs their IP and MAC');
 
   connectionOptions(apiCommand(network, 'list', 'list networks with their addresses in use')).action(
     runCliAction(async (signal, o: ApiOpts) => {
@@ -34,12 +35,13 @@ export function registerNetworkCommands(program: Command): void {
   );
 
   const create = apiCommand(network, 'create <name>', 'create a network (admin)')
-    .requiredOption('--cidr <subnet>', 'subnet inside 198.18.64.0/18 (so /18 to /30), e.g. 198.18.64.0/24')
+    .requiredOption('--cidr <subnet>', 'subnet inside 198.18.64.0/18 (so /18 to /30), e.g. 198.18.64.0/24, or inside 198.19.0.0/16 for a single machine')
     .option('--gateway <address>', 'gateway address (a host of the subnet; never leased)')
     .option('--dns <address>', 'DNS server handed to guests (repeatable)', collect)
     .option('--vlan <id>', '802.1Q VLAN tag', intArg(1, 4094, 'VLAN id'))
     .option('--first <address>', 'first address to lease (default: the first host address)')
-    .option('--last <address>', 'last address to lease (default: the last host address)');
+    .option('--last <address>', 'last address to lease (default: the last host address)')
+    .option('--bridge <name>', 'host bridge the NICs\' TAPs join (default br0, every lab host\'s; `nubo up` uses nubo0)');
   connectionOptions(create).action(
     runCliAction(async (signal, name: string, o: CreateOpts) => {
       const range = o.first !== undefined || o.last !== undefined ? { first: o.first ?? '', last: o.last ?? '' } : undefined;
@@ -50,6 +52,7 @@ export function registerNetworkCommands(program: Command): void {
         ...(o.dns !== undefined ? { dns: o.dns } : {}),
         ...(o.vlan !== undefined ? { vlan: o.vlan } : {}),
         ...(range ? { range } : {}),
+        ...(o.bridge !== undefined ? { bridge: o.bridge } : {}),
       };
       const n = await (await connect(o)).createNetwork(body, { signal });
       if (o.json) return printJson(n);
@@ -94,6 +97,7 @@ function printNetwork(n: NetworkDetailView): void {
     ['gateway', dash(n.gateway)],
     ['dns', n.dns.join(', ') || '-'],
     ['vlan', n.vlan ?? '-'],
+    ['bridge', n.bridge],
     ['addresses', `${n.addresses.total} (${n.addresses.leased} leased, ${n.addresses.held} held, ${n.addresses.free} free)`],
     ['created', fmtTime(n.createdAt)],
   ]);

@@ -13,8 +13,12 @@ import { runCliAction } from '../run-cli-action.js';
 import { daemonLogger, untilStopped } from '../daemon-support.js';
 import { credentialsFile } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
 
-interface UpFlags { port: string; listen: string; logLevel: string }
+interface UpFlags { port: string; listen: string; logLevel: string; bridge: string }
+
+/** vCPUs per core on the local host: tiny test VMs idle, and a 2-core laptop should run more than two. */
+const LOCAL_CPU_OVERCOMMIT = 4;
 
 const HOST = 'local';
 
@@ -31,7 +35,18 @@ export function registerUp(program: Command): void {
     .option('--port <port>', 'API port (the agent uses the next one)', '7480')
     .option('--listen <address>', 'address the API listens on (e.g. 198.18.0.1 for `nubo lab` hosts; the local agent stays on 127.0.0.1)', '127.0.0.1')
     .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
-    .addHelpText('after', '\nCtrl-C stops the controller and the agent. VMs keep running; the next `nubo up` adopts them.\nThe admin credentials are written to $NUBO_HOME/credentials.json for the other commands.')
+    .option('--bridge <name>', `bridge of the \`default\` network (${DEFAULT_NETWORK.cidr}; this machine is ${DEFAULT_NETWORK.gateway})`, DEFAULT_NETWORK.bridge)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Ctrl-C stops the controller and the agent. VMs keep running; the next `nubo up` adopts them.',
+        'The admin credentials are written to $NUBO_HOME/credentials.json for the other commands.',
+        `The \`default\` network: bridge ${DEFAULT_NETWORK.bridge} (made if missing, kept after Ctrl-C since VMs keep running on it;`,
+        `\`ip link del ${DEFAULT_NETWORK.bridge}\` once no VM runs) with ${DEFAULT_NETWORK.hostAddress}; VMs lease ${DEFAULT_NETWORK.range.first}-${DEFAULT_NETWORK.range.last}`,
+        'and answer from this machine, e.g. `curl http://198.19.0.2/`. The local host places 4 vCPUs per core (`nubo host update`).',
+      ].join('\n'),
+    )
     .action(runCliAction(async (signal, o: UpFlags) => up(signal, o)));
 }
 
@@ -40,6 +55,8 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const home = nuboHome();
   await mkdir(home, { recursive: true });
   const image = await buildImageWithProgress(signal);
+  // Before the agent starts, so that its first report already lists the bridge placement looks for.
+  await ensureDefaultBridge(o.bridge, { signal });
   // Daemon logs go to a file so that the terminal shows what a person needs.
   const logFile = join(home, 'nubo.log');
   const logger = daemonLogger(logFile, o.logLevel);
@@ -51,7 +68,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     const api = new NuboClient(controller.url, token);
     const agentToken = await secret(join(home, 'agent-token'));
     const agentUrl = `http://127.0.0.1:${port + 1}`;
-    await controller.store.hosts.register({ name: HOST, agentUrl, agentToken, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0 });
+    await controller.store.hosts.register({ name: HOST, agentUrl, agentToken, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0, cpuOvercommit: LOCAL_CPU_OVERCOMMIT });
     agent = await AgentDaemon.start({
       name: HOST,
       dataDir: join(home, 'hosts', HOST),
@@ -63,6 +80,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
       logger: logger.child({ part: 'agent' }),
     });
     await pollUntil('the local host to report', async () => ((await api.getHost(HOST)).state === 'enabled' ? true : undefined), { timeoutMs: 30_000, signal });
+    await ensureDefaultNetwork(api, o.bridge);
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
@@ -133,6 +151,13 @@ async function registerTiny(api: NuboClient, image: TinyImage): Promise<void> {
   if (!have('nubo-tiny-kernel')) await api.registerImage({ name: 'nubo-tiny-kernel', path: image.kernel, format: 'kernel' });
   if (!have('nubo-tiny-initrd')) await api.registerImage({ name: 'nubo-tiny-initrd', path: image.initrd, format: 'initrd' });
   if (!(await api.listTemplates()).some((t) => t.name === 'tiny')) {
-    await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'nubo-tiny-disk', kernel: 'nubo-tiny-kernel', initrd: 'nubo-tiny-initrd', cmdline: image.cmdline });
+    await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'nubo-tiny-disk', kernel: 'nubo-tiny-kernel', initrd: 'nubo-tiny-initrd', cmdline: image.cmdline, nics: [{ network: DEFAULT_NETWORK.name }] });
   }
+}
+
+/** The `default` network on the bridge, registered once: a later `nubo up` finds it (and its leases) as they were. */
+async function ensureDefaultNetwork(api: NuboClient, bridge: string): Promise<void> {
+  if ((await api.listNetworks()).some((n) => n.name === DEFAULT_NETWORK.name)) return;
+  const { name, cidr, gateway, range } = DEFAULT_NETWORK;
+  await api.createNetwork({ name, cidr, gateway, range: { ...range }, bridge });
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VM_STATES } from '../../core/vm-state.js';
+import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 
 /**
  * The native REST API's shapes (`/api/v1`), shared by the controller's routes
@@ -19,6 +20,7 @@ export const errorBody = z.object({
 });
 
 // ---------- hosts ----------
+const cpuOvercommitField = z.number().positive().max(MAX_CPU_OVERCOMMIT);
 export const hostStateSchema = z.enum(['init', 'enabled', 'disabled', 'error', 'offline']);
 export const resources = z.object({ cpus: z.number(), memoryMiB: z.number(), diskMiB: z.number() });
 export const hostView = z.object({
@@ -32,13 +34,22 @@ export const hostView = z.object({
   usage: z.record(z.string(), z.unknown()).nullable(),
   lastHeartbeatAt: z.string().nullable(),
   vms: z.number().int(),
+  /** vCPUs per physical CPU the scheduler allows on this host; null: the controller's default. */
+  cpuOvercommit: z.number().nullable(),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({
   name,
   agentUrl: z.url({ protocol: /^https?$/ }),
   agentToken: z.string().min(16, 'must be at least 16 characters').max(256),
+  /** vCPUs per physical CPU the scheduler allows on this host (default: the controller's, 1 unless configured). */
+  cpuOvercommit: cpuOvercommitField.optional(),
 });
+export const updateHostBody = z.strictObject({
+  /** null: back to the controller's default. */
+  cpuOvercommit: cpuOvercommitField.nullable(),
+});
+export type UpdateHostBody = z.input<typeof updateHostBody>;
 
 // ---------- images ----------
 export const imageFormatSchema = z.enum(['qcow2', 'raw', 'kernel', 'initrd']);
@@ -69,13 +80,15 @@ export type RegisterImageBody = z.input<typeof registerImageBody>;
 const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');
 export const createNetworkBody = z.strictObject({
   name,
-  /** A subnet inside the lab's virtual-network range 198.18.64.0/18, e.g. 198.18.64.0/24. */
+  /** A subnet inside the lab's virtual-network range 198.18.64.0/18, e.g. 198.18.64.0/24, or the single-machine range 198.19.0.0/16. */
   cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24'),
   gateway: ipv4Text.optional(),
   dns: z.array(ipv4Text).max(4).optional(),
   vlan: z.number().int().min(1).max(4094).optional(),
   /** The part of the subnet handed out as leases; default every host address but the gateway. */
   range: z.strictObject({ first: ipv4Text, last: ipv4Text }).optional(),
+  /** The host bridge the network's TAPs join; default `br0` (every lab host's). `nubo up`'s network uses `nubo0`. */
+  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name: 1-15 letters, digits, _ . -').optional(),
 });
 export type CreateNetworkBody = z.input<typeof createNetworkBody>;
 export const leaseStateSchema = z.enum(['free', 'leased', 'held']);
@@ -88,6 +101,7 @@ export const networkView = z.object({
   gateway: z.string().nullable(),
   dns: z.array(z.string()),
   vlan: z.number().nullable(),
+  bridge: z.string(),
   createdAt: z.string(),
   addresses: z.object({ total: z.number(), free: z.number(), leased: z.number(), held: z.number() }),
 });

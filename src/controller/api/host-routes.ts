@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { hostView, idParams, registerHostBody } from './api-schemas.js';
+import { hostView, idParams, registerHostBody, updateHostBody } from './api-schemas.js';
 import { requireAdmin, type ApiContext } from './api-context.js';
 import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
@@ -31,6 +31,14 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     // Capacity is unknown until the agent's first heartbeat; the host stays `init` (not schedulable) until then.
     const h = await ctx.store.hosts.register({ ...req.body, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0 });
     return reply.status(201).send(await ctx.views.host(h));
+  });
+  r.patch('/api/v1/hosts/:id', { schema: { tags, params: idParams, body: updateHostBody, response: { 200: hostView } } }, async (req) => {
+    requireAdmin(req, 'updating a host');
+    const h = await findHost(ctx.store, req.params.id);
+    const next = await ctx.store.hosts.setCpuOvercommit(h.id, req.body.cpuOvercommit);
+    // More room may let pending VMs in; less never evicts VMs already placed.
+    await ctx.orchestrator.schedulePending();
+    return ctx.views.host(next);
   });
   for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
     r.post(`/api/v1/hosts/:id/${verb}`, { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) => {

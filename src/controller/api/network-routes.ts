@@ -39,6 +39,7 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
         gateway: b.gateway ?? null,
         dns: b.dns ?? [],
         vlan: b.vlan ?? null,
+        ...(b.bridge !== undefined ? { bridge: b.bridge } : {}),
         ...(b.range ? { range: b.range } : {}),
       });
     });

@@ -35,6 +35,7 @@ export class Views {
       usage: h.usage,
       lastHeartbeatAt: h.lastHeartbeatAt,
       vms: vms.filter((v) => v.state !== 'terminated').length,
+      cpuOvercommit: h.cpuOvercommit,
     };
   }
 
@@ -118,6 +119,7 @@ export class Views {
       gateway: n.gateway,
       dns: [...n.dns],
       vlan: n.vlan,
+      bridge: n.bridge,
       createdAt: n.createdAt,
       addresses: { total: c.free + c.leased + c.held, ...c },
     };

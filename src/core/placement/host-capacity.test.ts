@@ -85,3 +85,16 @@ test('a NaN or negative demand is refused before it poisons the counters', () =>
     return true;
   });
 });
+
+test("a host's own CPU overcommit wins over the policy's default", () => {
+  // Two cores and overcommit 4: eight 1-vCPU VMs, whatever the policy says.
+  const laptop = makeHost('h', { totalCpus: 2, reservedCpus: 7, cpuOvercommit: 4 });
+  assert.deepEqual(freeCapacity(laptop).cpus, 1);
+  assert.deepEqual(freeCapacity(laptop, 2).cpus, 1);
+  assert.equal(capacityShortfall(laptop, small), undefined);
+  assert.equal(capacityShortfall({ ...laptop, reservedCpus: 8 }, small, 16), 'needs 1 vCPU, 0 free');
+  assert.equal(reserve(laptop, small).reservedCpus, 8);
+  assert.throws(() => reserve({ ...laptop, reservedCpus: 8 }, small, { cpuOvercommit: 16 }), PlacementError);
+  // A host below 1 (a reserved core per VM and then some) is honoured too.
+  assert.equal(capacityShortfall(makeHost('h', { totalCpus: 4, cpuOvercommit: 0.5 }), { ...small, vcpus: 3 }, 4), 'needs 3 vCPUs, 2 free');
+});

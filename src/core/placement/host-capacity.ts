@@ -14,6 +14,17 @@ export interface HostCapacity {
   readonly reservedCpus: number;
   readonly reservedMemoryMiB: number;
   readonly reservedDiskMiB: number;
+  /**
+   * vCPUs per physical CPU on this host, when its operator set one: it wins
+   * over the policy's default, since only the operator knows what the
+   * host's guests do with their CPUs (tiny test VMs idle, databases do not).
+   */
+  readonly cpuOvercommit?: number;
+}
+
+/** The CPU overcommit that applies to `host`: its own, else the policy's default. */
+export function hostCpuOvercommit(host: HostCapacity, defaultOvercommit = 1): number {
+  return host.cpuOvercommit ?? defaultOvercommit;
 }
 
 /** What one VM reserves on its host. */
@@ -37,10 +48,11 @@ const EPSILON = 1e-9;
 /**
  * Free capacity; may be negative when the overcommit ratio was lowered after
  * VMs were placed. Only CPU is overcommitted: memory and disk are hard limits.
+ * `cpuOvercommit` is the default for a host that has none of its own.
  */
 export function freeCapacity(host: HostCapacity, cpuOvercommit = 1): FreeCapacity {
   return {
-    cpus: host.totalCpus * cpuOvercommit - host.reservedCpus,
+    cpus: host.totalCpus * hostCpuOvercommit(host, cpuOvercommit) - host.reservedCpus,
     memoryMiB: host.totalMemoryMiB - host.reservedMemoryMiB,
     diskMiB: host.totalDiskMiB - host.reservedDiskMiB,
   };

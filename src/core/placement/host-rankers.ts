@@ -1,4 +1,5 @@
 import type { HostView } from './host-view.js';
+import { hostCpuOvercommit } from './host-capacity.js';
 
 /** Higher is better. */
 export type HostRanker = (host: HostView, context: { readonly cpuOvercommit: number }) => number;
@@ -16,7 +17,7 @@ const share = (reserved: number, total: number): number => (total > 0 ? reserved
  * resource, so that a host full on memory but idle on CPU counts as full.
  */
 export function utilisation(host: HostView, cpuOvercommit: number): number {
-  return Math.max(share(host.reservedCpus, host.totalCpus * cpuOvercommit), share(host.reservedMemoryMiB, host.totalMemoryMiB));
+  return Math.max(share(host.reservedCpus, host.totalCpus * hostCpuOvercommit(host, cpuOvercommit)), share(host.reservedMemoryMiB, host.totalMemoryMiB));
 }
 
 /** Fullest first: fills hosts one by one and leaves others empty (to power down, or for big VMs). */

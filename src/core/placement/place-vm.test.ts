@@ -128,3 +128,21 @@ test('a host id that is also an Object.prototype name stays a plain key', () => 
   assert.deepEqual(Object.keys(r.reasons), ['__proto__', 'constructor']);
   assert.equal(r.summary, 'no host fits: __proto__: disabled; constructor: offline');
 });
+
+test("placement fills a 2-core host to its own overcommit, then says why it is full", () => {
+  const tiny: VmDemand = { vcpus: 1, memoryMiB: 128, diskMiB: 0, networks: [] };
+  let host = makeHost('local', { totalCpus: 2, cpuOvercommit: 4 });
+  for (let i = 0; i < 8; i++) {
+    assert.equal(placeVm(tiny, [host], packing).hostId, 'local', `VM ${i + 1} of 8`);
+    host = { ...host, reservedCpus: host.reservedCpus + 1 };
+  }
+  const ninth = placeVm(tiny, [host], packing);
+  assert.ok('summary' in ninth);
+  assert.equal(ninth.summary, 'no host fits: local: needs 1 vCPU, 0 free');
+  // free_cpu in requirements and the packing rank see the host's own overcommit too.
+  const half = { ...host, reservedCpus: 4 };
+  assert.equal(placeVm({ ...tiny, requirements: 'free_cpu >= 4' }, [half], packing).hostId, 'local');
+  const ranked = placeVm(tiny, [half, makeHost('big', { totalCpus: 16, reservedCpus: 12 })], packing);
+  assert.ok(ranked.hostId !== undefined);
+  assert.deepEqual(ranked.ranking.map((r) => r.score), [0.75, 0.5]);
+});

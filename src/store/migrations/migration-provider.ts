@@ -3,6 +3,7 @@ import type { Dialect } from '../schema.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-migration-reservation.js';
 import * as m0003 from './0003-volumes.js';
+import * as m0004 from './0004-host-overcommit-network-bridge.js';
 import * as m0005 from './0005-events-at-index.js';
 
 /**
@@ -15,6 +16,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0001-initial': { up: (db) => m0001.up(db, dialect), down: (db) => m0001.down(db) },
     '0002-migration-reservation': { up: (db) => m0002.up(db), down: (db) => m0002.down(db) },
     '0003-volumes': { up: (db) => m0003.up(db), down: (db) => m0003.down(db) },
+    '0004-host-overcommit-network-bridge': { up: (db) => m0004.up(db), down: (db) => m0004.down(db) },
     '0005-events-at-index': { up: (db) => m0005.up(db), down: (db) => m0005.down(db) },
   };
   return { getMigrations: async () => migrations };

@@ -4,6 +4,7 @@ import { HOST_STATES, type HostState, type HostsTable } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { NotFoundError, type Resources } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 
 export interface Host {
   readonly id: string;
@@ -22,7 +23,11 @@ export interface Host {
   readonly lastHeartbeatAt: string | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly createdAt: string;
+  /** vCPUs per physical CPU on this host; null: the placement policy's default. */
+  readonly cpuOvercommit: number | null;
 }
+
+const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
 
 const registerSchema = z.object({
   name: fields.name,
@@ -34,6 +39,8 @@ const registerSchema = z.object({
   totalMemoryMib: fields.mib,
   totalDiskMib: fields.mib,
   labels: z.record(z.string().min(1).max(128), z.string().max(1024)).default({}),
+  /** Applies to a new host only: an agent that registers again keeps what an admin set. */
+  cpuOvercommit: cpuOvercommitSchema.default(null),
 });
 export type RegisterHostInput = z.input<typeof registerSchema>;
 
@@ -58,6 +65,7 @@ export function toHost(r: HostsTable): Host {
     lastHeartbeatAt: r.last_heartbeat_at,
     labels: fromJson<Record<string, string>>(r.labels, {}),
     createdAt: r.created_at,
+    cpuOvercommit: r.cpu_overcommit,
   };
 }
 
@@ -95,6 +103,7 @@ export class HostsRepository {
           usage: null,
           last_heartbeat_at: null,
           created_at: this.ctx.now(),
+          cpu_overcommit: v.cpuOvercommit,
           ...described,
         })
         .onConflict((oc) => oc.column('name').doUpdateSet(described))
@@ -147,6 +156,17 @@ export class HostsRepository {
           data: { from: before.state, to, reason: reason ?? null },
         });
       }
+      return toHost(row);
+    });
+  }
+
+  /** Sets the host's CPU overcommit (null: back to the policy's default) and records a `host.updated` event. */
+  async setCpuOvercommit(id: string, cpuOvercommit: number | null): Promise<Host> {
+    const v = validateInput('host', z.object({ cpuOvercommit: cpuOvercommitSchema }), { cpuOvercommit });
+    return inTransaction(this.ctx, async (trx) => {
+      const row = await trx.updateTable('hosts').set({ cpu_overcommit: v.cpuOvercommit }).where('id', '=', id).returningAll().executeTakeFirst();
+      if (!row) throw new NotFoundError('host', id);
+      await appendEvent(this.ctx, trx, { kind: 'host.updated', resource: 'host', resourceId: id, data: { cpuOvercommit: v.cpuOvercommit } });
       return toHost(row);
     });
   }

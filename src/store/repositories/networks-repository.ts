@@ -16,6 +16,8 @@ export interface Network {
   /** 802.1Q tag, or null for an untagged network. */
   readonly vlan: number | null;
   readonly createdAt: string;
+  /** The host bridge its NICs' TAPs join (`br0` on lab hosts). */
+  readonly bridge: string;
 }
 
 const ipv4 = z.string().refine((s) => parseIpv4(s) !== undefined, 'not an IPv4 address');
@@ -25,6 +27,7 @@ const createSchema = z.object({
   gateway: ipv4.nullable().default(null),
   dns: z.array(ipv4).max(8).default([]),
   vlan: z.number().int().min(1).max(4094).nullable().default(null),
+  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a Linux interface name: 1-15 letters, digits, _ . -').default('br0'),
   /** The part of the subnet handed out as leases; default every host address. */
   range: z.object({ first: ipv4, last: ipv4 }).optional(),
 });
@@ -40,7 +43,7 @@ export function macForAddress(n: number): string {
 }
 
 function toNetwork(r: NetworksTable): Network {
-  return { id: r.id, name: r.name, cidr: r.cidr, gateway: r.gateway, dns: fromJson<string[]>(r.dns, []), vlan: r.vlan, createdAt: r.created_at };
+  return { id: r.id, name: r.name, cidr: r.cidr, gateway: r.gateway, dns: fromJson<string[]>(r.dns, []), vlan: r.vlan, createdAt: r.created_at, bridge: r.bridge };
 }
 
 /** The addresses to lease: the range (default all host addresses) minus the gateway. Throws ValidationError naming the field. */
@@ -75,7 +78,7 @@ export class NetworksRepository {
     const v = validateInput('network', createSchema, input);
     const addresses = leaseAddresses(v);
     const at = this.ctx.now();
-    const row: NetworksTable = { id: randomUUID(), name: v.name, cidr: v.cidr, gateway: v.gateway, dns: toJson(v.dns), vlan: v.vlan, created_at: at };
+    const row: NetworksTable = { id: randomUUID(), name: v.name, cidr: v.cidr, gateway: v.gateway, dns: toJson(v.dns), vlan: v.vlan, created_at: at, bridge: v.bridge };
     const base = parseCidr(v.cidr)!.address;
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
