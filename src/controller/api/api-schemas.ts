@@ -182,6 +182,12 @@ export type VmApiAction = z.infer<typeof vmActionSchema>;
 export const vmActionParams = z.object({ id, action: vmActionSchema });
 export const listVmsQuery = z.strictObject({ state: vmStateSchema.optional(), host: z.string().max(64).optional() });
 
+/** Purge of terminated VMs' records: those terminated (last changed) at least `olderThanS` seconds ago; default 0, every one. */
+export const purgeVmsBody = z.strictObject({ olderThanS: z.number().int().min(0).max(100 * 365 * 86_400).optional() });
+export type PurgeVmsBody = z.input<typeof purgeVmsBody>;
+export const purgeVmsView = z.object({ purged: z.array(z.object({ id: z.string(), name: z.string(), owner: z.string(), terminatedAt: z.string() })) });
+export type PurgeVmsView = z.infer<typeof purgeVmsView>;
+
 // ---------- users ----------
 export const userView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'user']), createdAt: z.string() });
 

@@ -6,11 +6,12 @@ import { requireAdmin, type ApiContext } from './api-context.js';
 import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Store } from '../../store/open-store.js';
+import { byIdPrefix } from './match-reference.js';
 
-/** A host by id or name. */
+/** A host by id, name or the start of its id. */
 export async function findHost(store: Store, ref: string): Promise<Host> {
   const byId = await store.hosts.get(ref).catch(() => undefined);
-  const host = byId ?? (await store.hosts.findByName(ref));
+  const host = byId ?? (await store.hosts.findByName(ref)) ?? byIdPrefix('host', ref, await store.hosts.list());
   if (!host) throw new NotFoundError('host', ref);
   return host;
 }
@@ -30,6 +31,19 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     // Capacity is unknown until the agent's first heartbeat; the host stays `init` (not schedulable) until then.
     const h = await ctx.store.hosts.register({ ...req.body, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0 });
     return reply.status(201).send(await ctx.views.host(h));
+  });
+  r.delete('/api/v1/hosts/:id', {
+    schema: {
+      tags, params: idParams, response: { 200: hostView },
+      summary: 'Forget a host (admin); the answer is the host as it was',
+      description: '409 CONFLICT while a VM that is not terminated or a volume is on it, or a migration record names it (disable it instead). Its agent is not contacted.',
+    },
+  }, async (req) => {
+    requireAdmin(req, 'deleting a host');
+    const h = await findHost(ctx.store, req.params.id);
+    const view = await ctx.views.host(h);
+    await ctx.store.hosts.delete(h.id);
+    return view;
   });
   for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
     r.post(`/api/v1/hosts/:id/${verb}`, { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) => {
