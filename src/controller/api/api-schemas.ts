@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VM_STATES } from '../../core/vm-state.js';
+import { migrationPolicySchema } from '../../core/migration/migration-policy.js';
 
 /**
  * The native REST API's shapes (`/api/v1`), shared by the controller's routes
@@ -70,7 +71,9 @@ const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an
 export const createNetworkBody = z.strictObject({
   name,
   /** A subnet inside the lab's virtual-network range 198.18.64.0/18, e.g. 198.18.64.0/24. */
-  cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24'),
+  cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24')
+    // The range rule is checked by controller/network-rules.ts (with messages that say why); the document states it.
+    .describe('an IPv4 subnet inside 198.18.64.0/18 (the lab\'s range for virtual networks), prefix /18 to /30, e.g. 198.18.64.0/24'),
   gateway: ipv4Text.optional(),
   dns: z.array(ipv4Text).max(4).optional(),
   vlan: z.number().int().min(1).max(4094).optional(),
@@ -196,14 +199,16 @@ export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.str
 export type EventView = z.infer<typeof eventView>;
 
 // ---------- migrations ----------
+// The bounds are the migration policy's own (core), so that the document states what the server enforces.
+const policyLimit = migrationPolicySchema.shape;
 export const migrationPolicyBody = z.strictObject({
-  maxBandwidthMiBps: z.number().positive().optional(),
-  downtimeMs: z.number().int().positive().optional(),
-  maxDowntimeMs: z.number().int().positive().optional(),
+  maxBandwidthMiBps: policyLimit.maxBandwidthMiBps.unwrap().optional(),
+  downtimeMs: policyLimit.downtimeMs.unwrap().optional(),
+  maxDowntimeMs: policyLimit.maxDowntimeMs,
   autoConverge: z.boolean().optional(),
   xbzrle: z.boolean().optional(),
   postcopy: z.boolean().optional(),
-  timeoutS: z.number().int().positive().optional(),
+  timeoutS: policyLimit.timeoutS.unwrap().optional(),
 });
 export const migrateVmBody = z.strictObject({
   /** Destination host (name or id); the placement rules choose when absent. */
