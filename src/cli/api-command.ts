@@ -56,6 +56,14 @@ export function intArg(min: number, max: number, unit: string): (value: string) 
   };
 }
 
+/** A commander parser for a duration: `90s`, `30m`, `12h`, `7d`, or a plain number of seconds; in seconds. */
+export function durationArg(value: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(value.trim());
+  const n = m ? Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as Record<string, number>)[m[2] ?? '']! : NaN;
+  if (!Number.isSafeInteger(n) || n > 100 * 365 * 86_400) throw new InvalidArgumentError('expected a duration like 90s, 30m, 12h or 7d (up to 100 years).');
+  return n;
+}
+
 /** Collects a repeatable flag into an array. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

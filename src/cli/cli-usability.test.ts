@@ -1,11 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiError, creds, emptyHome, runCli, startFakeApi, type FakeApi, type RecordedRequest } from './cli-test-kit.js';
-import { template, vm } from './cli-fixtures.js';
+import { host, template, vm } from './cli-fixtures.js';
 import { journal, migration, MIGRATION_ID, succeeded } from './migration-fixtures.js';
 
 // What a new user hit (issue 11, item 13), against a fake API.
@@ -26,6 +26,13 @@ before(async () => {
     'GET /api/v1/templates/small/export': () => ({ text: 'template ova bytes' }),
     'GET /api/v1/templates': () => ({ body: [template()] }),
     'POST /api/v1/vms/web-1/migrate': () => ({ status: 202, body: migration() }),
+    'DELETE /api/v1/images/tiny': () => ({ status: 204 }),
+    'DELETE /api/v1/templates/small': () => ({ status: 204 }),
+    'POST /api/v1/hosts': (r) => ({ status: 201, body: host({ id: 'host-3', name: (r.body as { name: string }).name, state: 'init' }) }),
+    'DELETE /api/v1/hosts/h1': () => apiError(409, 'CONFLICT', 'host with name "h1" still has 1 VM (web-1): migrate or terminate them first', { resource: 'host', field: 'name', value: 'h1' }),
+    'DELETE /api/v1/hosts/h2': () => ({ body: host({ id: 'host-2', name: 'h2' }) }),
+    'POST /api/v1/vms/purge': () => ({ body: { purged: [{ id: 'vm-7', name: 'old-1', owner: 'bob', terminatedAt: '2024-04-01T10:00:00.000Z' }] } }),
+    'GET /api/v1/vms/3f2a': () => apiError(400, 'AMBIGUOUS_ID', 'vm 3f2a is ambiguous: it fits 2 vms (3f2a9c1e-1 (web-1), 3f2a77d0-2 (web-2)); give more of the id', { resource: 'vm', id: '3f2a', candidates: ['3f2a9c1e-1', '3f2a77d0-2'] }),
     [`GET /api/v1/migrations/${MIGRATION_ID}`]: () => ({ body: ++polls < 2 ? migration({ stage: 'prepared', journal: journal(['reservation', 'prepared']) }) : succeeded(FORWARD) }),
   });
 });
@@ -117,6 +124,61 @@ test('vm migrate --wait says `succeeded` once', async () => {
   assert.equal(all.split('succeeded').length - 1, 1, all);
   assert.match(r.stdout, /^migration 3f2a9c1e of web-1 succeeded: h1 → h2$/m);
   assert.match(r.stderr, /^ {2}\+2\.8 s\s+cleaned$/m);
+});
+
+test('image delete and template delete take a name; the API resolves it', async () => {
+  const i = await runCli(['image', 'delete', 'tiny', ...creds(api)]);
+  assert.equal(i.code, 0, i.stderr);
+  assert.equal(`${last().method} ${last().path}`, 'DELETE /api/v1/images/tiny');
+  const t = await runCli(['template', 'delete', 'small', ...creds(api)]);
+  assert.equal(t.code, 0, t.stderr);
+  assert.equal(`${last().method} ${last().path}`, 'DELETE /api/v1/templates/small');
+  assert.match(t.stdout, /deleted template small/);
+});
+
+test('host register reads the agent token from a file; host delete prints the host or the refusal', async () => {
+  const tokenFile = join(emptyHome(), 'h3.token');
+  writeFileSync(tokenFile, 'h3-agent-token-0123456789\n');
+  const r = await runCli(['host', 'register', 'h3', '--agent-url', 'http://198.18.1.3:7481', '--agent-token-file', tokenFile, ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(`${last().method} ${last().path}`, 'POST /api/v1/hosts');
+  assert.deepEqual(last().body, { name: 'h3', agentUrl: 'http://198.18.1.3:7481', agentToken: 'h3-agent-token-0123456789' });
+  assert.match(r.stdout, /host h3 \(host-3\) registered: init/);
+  const n = api.requests.length;
+  const missing = await runCli(['host', 'register', 'h4', '--agent-url', 'http://198.18.1.4:7481', '--agent-token-file', join(emptyHome(), 'nope'), ...creds(api)]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--agent-token-file/);
+  assert.equal(api.requests.length, n, 'nothing sent');
+  const d = await runCli(['host', 'delete', 'h2', ...creds(api)]);
+  assert.equal(d.code, 0, d.stderr);
+  assert.equal(`${last().method} ${last().path}`, 'DELETE /api/v1/hosts/h2');
+  assert.match(d.stdout, /deleted host h2 \(host-2\)/);
+  const busy = await runCli(['host', 'delete', 'h1', ...creds(api)]);
+  assert.equal(busy.code, 1);
+  assert.match(busy.stderr, /error \[CONFLICT\]: host with name "h1" still has 1 VM \(web-1\)/);
+});
+
+test('vm purge --older-than sends seconds; a bad duration is a usage error', async () => {
+  const r = await runCli(['vm', 'purge', '--older-than', '7d', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(`${last().method} ${last().path}`, 'POST /api/v1/vms/purge');
+  assert.deepEqual(last().body, { olderThanS: 7 * 86_400 });
+  assert.match(r.stdout, /^vm-7\s+old-1\s+bob\s+2024-04-01 10:00:00$/m);
+  assert.match(r.stdout, /purged 1 terminated VM$/m);
+  const all = await runCli(['vm', 'purge', ...creds(api)]);
+  assert.equal(all.code, 0, all.stderr);
+  assert.deepEqual(last().body, {});
+  const n = api.requests.length;
+  const bad = await runCli(['vm', 'purge', '--older-than', 'a week', ...creds(api)]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--older-than/);
+  assert.equal(api.requests.length, n);
+});
+
+test('an ambiguous short id is a usage error listing the candidates', async () => {
+  const r = await runCli(['vm', 'show', '3f2a', ...creds(api)]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /error \[AMBIGUOUS_ID\]: vm 3f2a is ambiguous: .*3f2a9c1e-1 \(web-1\), 3f2a77d0-2 \(web-2\)/);
 });
 
 const CLI = fileURLToPath(new URL('./nubo.js', import.meta.url));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
-  eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, templateView, userView, vmDetailView, vmView,
+  eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, purgeVmsView, templateView, userView, vmDetailView, vmView,
+  type PurgeVmsBody, type PurgeVmsView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
   type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
@@ -42,6 +43,8 @@ export class NuboClient {
   updateHost(id: string, body: UpdateHostBody, o?: WaitOptions): Promise<HostView> { return this.#call('PATCH', `/hosts/${encodeURIComponent(id)}`, hostView, body, o); }
   enableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/enable`, hostView, undefined, o); }
   disableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/disable`, hostView, undefined, o); }
+  /** Forgets a host (admin); refused (409) while VMs or volumes are on it. The answer is the host as it was. */
+  deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
 
   listImages(o?: WaitOptions): Promise<ImageView[]> { return this.#call('GET', '/images', z.array(imageView), undefined, o); }
   getImage(id: string, o?: WaitOptions): Promise<ImageView> { return this.#call('GET', `/images/${encodeURIComponent(id)}`, imageView, undefined, o); }
@@ -63,6 +66,7 @@ export class NuboClient {
   listTemplates(o?: WaitOptions): Promise<TemplateView[]> { return this.#call('GET', '/templates', z.array(templateView), undefined, o); }
   getTemplate(id: string, o?: WaitOptions): Promise<TemplateView> { return this.#call('GET', `/templates/${encodeURIComponent(id)}`, templateView, undefined, o); }
   createTemplate(body: TemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('POST', '/templates', templateView, body, o); }
+  deleteTemplate(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/templates/${encodeURIComponent(id)}`, undefined, undefined, o); }
   /** Imports an .ova or .ovf that lies on the controller's machine (admin). */
   importTemplate(body: ImportTemplateBody, o?: WaitOptions): Promise<TemplateView> {
     return this.#call('POST', '/templates/import', templateView, body, { timeoutMs: 1_800_000, ...o });
@@ -78,6 +82,8 @@ export class NuboClient {
   }
   getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }
   createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
+  /** Deletes the records of terminated VMs (the caller's; an admin's: all) terminated at least `olderThanS` seconds ago. */
+  purgeVms(body: PurgeVmsBody, o?: WaitOptions): Promise<PurgeVmsView> { return this.#call('POST', '/vms/purge', purgeVmsView, body, o); }
   vmAction(id: string, action: VmApiAction, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/actions/${action}`, vmView, undefined, o); }
   /** Attaches a NIC with a lease on a network (hot-plugged into a running VM); the answer is the VM with its NICs. */
   attachNic(id: string, body: AttachNicBody, o?: WaitOptions): Promise<VmDetailView> {

@@ -12,6 +12,7 @@ import type { Lease } from '../store/repositories/leases-repository.js';
 import { NotFoundError } from '../store/store-errors.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
+import { AmbiguousIdError, byIdPrefix } from './api/match-reference.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
 export interface StoredTemplate {
@@ -52,8 +53,21 @@ export class Catalog {
     const all = await this.visibleTo(user, await this.store.images.list());
     const mine = all.find((i) => i.name === ref && i.ownerId === user.id);
     const any = all.filter((i) => i.name === ref);
-    const found = mine ?? (any.length === 1 ? any[0] : undefined);
+    const found = mine ?? (any.length === 1 ? any[0] : undefined) ?? (any.length === 0 ? byIdPrefix('image', ref, all) : undefined);
     if (!found) throw new ValidationError('request', [{ field, message: any.length > 1 ? `image name ${ref} is ambiguous; use its id` : `no image ${ref}` }]);
+    return found;
+  }
+
+  /** An image the user may see by id, name (theirs first) or the start of its id, for the routes that take one in the path. */
+  async resolveImage(ref: string, user: User): Promise<Image> {
+    const byId = await findOrUndefined(this.store.images.get(ref));
+    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.images.list());
+    const named = all.filter((i) => i.name === ref);
+    const mine = named.filter((i) => i.ownerId === user.id);
+    if (mine.length === 0 && named.length > 1) throw new AmbiguousIdError('image', ref, named);
+    const found = mine[0] ?? named[0] ?? byIdPrefix('image', ref, all);
+    if (!found) throw new NotFoundError('image', ref);
     return found;
   }
 
@@ -61,15 +75,17 @@ export class Catalog {
     const byId = await findOrUndefined(this.store.templates.get(ref));
     if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
     const all = await this.visibleTo(user, await this.store.templates.list());
-    const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined);
+    const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined)
+      ?? (all.some((t) => t.name === ref) ? undefined : byIdPrefix('template', ref, all));
     if (!found) throw new NotFoundError('template', ref);
     return found;
   }
 
-  /** A network by id or name (network names are unique). */
+  /** A network by id, name (network names are unique) or the start of its id. */
   async findNetwork(ref: string): Promise<Network> {
     const byId = await findOrUndefined(this.store.networks.get(ref));
-    const found = byId ?? (await this.store.networks.list()).find((n) => n.name === ref);
+    const all = byId ? [] : await this.store.networks.list();
+    const found = byId ?? all.find((n) => n.name === ref) ?? byIdPrefix('network', ref, all);
     if (!found) throw new NotFoundError('network', ref);
     return found;
   }

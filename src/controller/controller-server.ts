@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installErrorHandler } from '../http/install-error-handler.js';
@@ -16,7 +16,7 @@ import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
-import { userView } from './api/api-schemas.js';
+import { errorBody, userView } from './api/api-schemas.js';
 import { userOf } from './api/api-context.js';
 import { registerTransferRoutes } from '../agent/transfer-routes.js';
 
@@ -30,10 +30,22 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   // Typed as Fastify's base logger so that the instance is the plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   // forceCloseConnections: event streams stay open; closing the server must end them.
-  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, forceCloseConnections: true });
+  const app = Fastify({
+    loggerInstance, bodyLimit: 1024 * 1024, forceCloseConnections: true,
+    // The router's own refusals (a path segment past maxParamLength, a malformed URL) in the API's error shape.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      void reply.status(tooLong ? 414 : 400).send({
+        error: tooLong
+          ? { code: 'URI_TOO_LONG', message: 'a path segment (an id or name) is longer than 100 characters', details: {} }
+          : { code: 'VALIDATION_FAILED', message: `invalid request: ${err.message}`, details: { location: 'url' } },
+      });
+    },
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  documentErrorResponses(app);
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -85,4 +97,25 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** What each error status means on every route of the native API; all of them answer in the shape of `errorBody`. */
+const ERROR_RESPONSES: Readonly<Record<number, string>> = {
+  400: 'invalid request (VALIDATION_FAILED names each field in details.issues; AMBIGUOUS_ID lists the candidates)',
+  401: 'no token, or an unknown one (UNAUTHORIZED)',
+  403: 'the operation needs the admin role (FORBIDDEN)',
+  404: 'no such resource, or not one the caller may see (NOT_FOUND)',
+  409: 'the resource is in the wrong state or a name is taken (INVALID_STATE, CONFLICT, …; the message names the state or field)',
+  500: 'an unexpected failure; the details are in the server log',
+};
+
+/** Adds the error responses to every /api/ route's schema, so that the OpenAPI document lists them (and the serializer checks their shape). */
+function documentErrorResponses(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined;
+    if (!route.url.startsWith('/api/') || !schema || schema.hide === true) return;
+    const response = { ...(schema.response ?? {}) };
+    for (const [status, description] of Object.entries(ERROR_RESPONSES)) response[status] ??= errorBody.describe(description);
+    schema.response = response;
+  });
 }

@@ -4,6 +4,7 @@
  */
 const STATUS: Readonly<Record<string, number>> = {
   VALIDATION_FAILED: 400,
+  AMBIGUOUS_ID: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

@@ -39,7 +39,27 @@ export function installErrorHandler(app: FastifyInstance): void {
     req.log.error({ err }, 'unexpected error');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log', details: {} } });
   });
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: {} } }),
-  );
+  const routes = routeTable(app);
+  app.setNotFoundHandler((req, reply) => {
+    // A path that exists with other methods: the method is wrong, not the path (RFC 9110 §15.5.6).
+    const allowed = routes.methodsFor(req.url.split('?')[0] ?? '');
+    if (allowed.length > 0) {
+      return reply.status(405).header('allow', allowed.join(', ')).send({
+        error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method} is not allowed on ${req.url.split('?')[0] ?? ''}; it takes ${allowed.join(', ')}`, details: { method: req.method, allowed } },
+      });
+    }
+    return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url}`, details: {} } });
+  });
+}
+
+/** The routes registered from now on, as patterns, to tell a wrong method from a wrong path. */
+function routeTable(app: FastifyInstance): { methodsFor(path: string): string[] } {
+  const patterns: { re: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    patterns.push({ re: new RegExp(`^${source}/?$`), methods: [route.method].flat() });
+  });
+  return {
+    methodsFor: (path) => [...new Set(patterns.filter((p) => p.re.test(path)).flatMap((p) => p.methods))].sort(),
+  };
 }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { HostView } from '../../controller/api/api-schemas.js';
-import { apiCommand, byIdOrName, connect, connectionOptions, type ApiOpts } from '../api-command.js';
+import { apiCommand, byIdOrName, connect, connectionOptions, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtAge, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
@@ -19,7 +19,7 @@ function overcommitArg(value: string): number | 'default' {
   return n;
 }
 
-/** `nubo host list|show|update|enable|disable`. */
+/** `nubo host list|show|update|register|delete|enable|disable`. */
 export function registerHostCommands(program: Command): void {
   const host = program.command('host').description('hypervisor hosts (their agents) known to the controller');
 
@@ -61,6 +61,26 @@ export function registerHostCommands(program: Command): void {
         );
       }),
     );
+
+  const register = apiCommand(host, 'register <name>', 'register a host (admin) by its agent\'s URL and token; it stays `init` until the agent\'s first heartbeat')
+    .requiredOption('--agent-url <url>', 'where the controller reaches the agent, e.g. http://198.18.1.2:7481')
+    .requiredOption('--agent-token-file <file>', 'file holding the agent\'s token (the one its --token-file holds; not on the command line, where ps shows it)');
+  connectionOptions(register).action(
+    runCliAction(async (signal, name: string, o: ApiOpts & { agentUrl: string; agentTokenFile: string }) => {
+      const agentToken = (await readInputFile(o.agentTokenFile, '--agent-token-file')).trim();
+      const h = await (await connect(o)).registerHost({ name, agentUrl: o.agentUrl, agentToken }, { signal });
+      if (o.json) return printJson(h);
+      process.stdout.write(`host ${h.name} (${h.id}) registered: ${h.state} until its agent's first heartbeat\n`);
+    }),
+  );
+
+  connectionOptions(apiCommand(host, 'delete <host>', 'forget a host (admin; by id, name or the start of its id); refused while VMs or volumes are on it or migration records name it (disable it instead)')).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts) => {
+      const h = await (await connect(o)).deleteHost(ref, { signal });
+      if (o.json) return printJson(h);
+      process.stdout.write(`deleted host ${h.name} (${h.id})\n`);
+    }),
+  );
 
   for (const [verb, text] of [
     ['enable', 'let the scheduler place new VMs on a host (by id or name)'],

@@ -34,10 +34,10 @@ export function registerImageCommands(image: Command): void {
       }),
     );
 
-  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id)'), { json: false }).action(
-    runCliAction(async (signal, id: string, o: ApiOpts) => {
-      await (await connect(o)).deleteImage(id, { signal });
-      process.stdout.write(`deleted image ${id}\n`);
+  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id, name or the start of its id); refused while a template uses it'), { json: false }).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts) => {
+      await (await connect(o)).deleteImage(ref, { signal });
+      process.stdout.write(`deleted image ${ref}\n`);
     }),
   );
 }

@@ -20,7 +20,7 @@ interface CreateOpts extends ApiOpts {
   nic?: string[];
 }
 
-/** `nubo template list|show|create|import|export`. */
+/** `nubo template list|show|create|delete|import|export`. */
 export function registerTemplateCommands(program: Command): void {
   const template = program.command('template').description('VM templates: image, size, boot options and NICs that `vm create` starts from; OVF/OVA import and export');
 
@@ -78,6 +78,12 @@ export function registerTemplateCommands(program: Command): void {
         printTemplate(t);
       }),
     );
+  connectionOptions(apiCommand(template, 'delete <template>', 'delete a template (by id, name or the start of its id; yours, or any as an admin); VMs made from it keep their settings, its image stays'), { json: false }).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts) => {
+      await (await connect(o)).deleteTemplate(ref, { signal });
+      process.stdout.write(`deleted template ${ref}\n`);
+    }),
+  );
   registerTemplatePortCommands(template);
 }
 

@@ -1,8 +1,8 @@
 import { Option, type Command } from 'commander';
 import type { CreateVmBody } from '../../controller/api/api-schemas.js';
 import { VM_STATES } from '../../core/vm-state.js';
-import { apiCommand, connect, connectionOptions, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
-import { printJson } from '../output.js';
+import { apiCommand, connect, connectionOptions, durationArg, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { fmtTime, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { registerVmActions } from './vm-actions.js';
@@ -23,7 +23,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   datastore?: 'local' | 'shared';
 }
 
-/** `nubo vm create|list|show|console`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone` and `export`. */
+/** `nubo vm create|list|show|console|purge`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone` and `export`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -69,7 +69,7 @@ export function registerVmCommands(program: Command): void {
       }),
     );
 
-  connectionOptions(apiCommand(vm, 'show <id>', 'show one VM with its state history')).action(
+  connectionOptions(apiCommand(vm, 'show <id>', 'show one VM with its state history: by id, the start of its id, or name (with no live VM of that name, the last terminated one)')).action(
     runCliAction(async (signal, id: string, o: ApiOpts) => {
       const v = await (await connect(o)).getVm(id, { signal });
       if (o.json) return printJson(v);
@@ -81,6 +81,17 @@ export function registerVmCommands(program: Command): void {
     runCliAction(async (signal, id: string, o: ApiOpts) => {
       const text = await (await connect(o)).vmConsole(id, { signal });
       process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+    }),
+  );
+
+  const purge = apiCommand(vm, 'purge', 'delete the records of terminated VMs (yours; an admin\'s: everyone\'s) with their state history and migration records; the event log keeps their state changes')
+    .option('--older-than <duration>', 'only VMs terminated at least this long ago: 90s, 30m, 12h, 7d (default: every terminated VM)', durationArg);
+  connectionOptions(purge).action(
+    runCliAction(async (signal, o: ApiOpts & { olderThan?: number }) => {
+      const r = await (await connect(o)).purgeVms(o.olderThan !== undefined ? { olderThanS: o.olderThan } : {}, { signal });
+      if (o.json) return printJson(r);
+      printTable(['ID', 'NAME', 'OWNER', 'TERMINATED'], r.purged.map((v) => [v.id, v.name, v.owner, fmtTime(v.terminatedAt)]));
+      process.stdout.write(`purged ${r.purged.length} terminated VM${r.purged.length === 1 ? '' : 's'}\n`);
     }),
   );
 

@@ -16,6 +16,7 @@ import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { TransferOffers } from '../../agent/transfer-offers.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
+import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -66,12 +67,21 @@ export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest
   return r;
 }
 
-/** A VM the caller may see, by id or by (the caller's own, live) name. */
+/**
+ * A VM the caller may see, by id, by name, or by the start of its id (the short
+ * ids tables show). A name means the live VM of that name; with none live, the
+ * most recently terminated one (`vm show` of what was just terminated).
+ * @throws AmbiguousIdError when several live VMs have the name, or several ids the prefix
+ */
 export async function findVisibleVm(ctx: ApiContext, req: FastifyRequest, ref: string): Promise<Vm> {
   const byId = await findOrUndefined(ctx.store.vms.get(ref));
   if (byId) return ensureVisible(req, 'vm', byId);
   const u = userOf(req);
-  const byName = (await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id })).filter((v) => v.name === ref && v.state !== 'terminated');
-  if (byName.length !== 1) throw new NotFoundError('vm', ref);
-  return byName[0]!;
+  const visible = await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id });
+  const named = visible.filter((v) => v.name === ref);
+  const live = named.filter((v) => v.state !== 'terminated');
+  if (live.length > 1) throw new AmbiguousIdError('vm', ref, live);
+  const found = live[0] ?? named.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt))[0] ?? byIdPrefix('vm', ref, visible);
+  if (!found) throw new NotFoundError('vm', ref);
+  return found;
 }

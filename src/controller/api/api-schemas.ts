@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VM_STATES } from '../../core/vm-state.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
+import { migrationPolicySchema } from '../../core/migration/migration-policy.js';
 
 /**
  * The native REST API's shapes (`/api/v1`), shared by the controller's routes
@@ -81,7 +82,9 @@ const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an
 export const createNetworkBody = z.strictObject({
   name,
   /** A subnet inside the lab's virtual-network range 198.18.64.0/18, e.g. 198.18.64.0/24, or the single-machine range 198.19.0.0/16. */
-  cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24'),
+  cidr: z.string().max(18).regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 subnet like 198.18.64.0/24')
+    // The range rule is checked by controller/network-rules.ts (with messages that say why); the document states it.
+    .describe('an IPv4 subnet inside 198.18.64.0/18 (the lab\'s range for virtual networks) or 198.19.0.0/16 (the single-machine network), prefix /16 to /30, e.g. 198.18.64.0/24'),
   gateway: ipv4Text.optional(),
   dns: z.array(ipv4Text).max(4).optional(),
   vlan: z.number().int().min(1).max(4094).optional(),
@@ -196,6 +199,12 @@ export type VmApiAction = z.infer<typeof vmActionSchema>;
 export const vmActionParams = z.object({ id, action: vmActionSchema });
 export const listVmsQuery = z.strictObject({ state: vmStateSchema.optional(), host: z.string().max(64).optional() });
 
+/** Purge of terminated VMs' records: those terminated (last changed) at least `olderThanS` seconds ago; default 0, every one. */
+export const purgeVmsBody = z.strictObject({ olderThanS: z.number().int().min(0).max(100 * 365 * 86_400).optional() });
+export type PurgeVmsBody = z.input<typeof purgeVmsBody>;
+export const purgeVmsView = z.object({ purged: z.array(z.object({ id: z.string(), name: z.string(), owner: z.string(), terminatedAt: z.string() })) });
+export type PurgeVmsView = z.infer<typeof purgeVmsView>;
+
 // ---------- users ----------
 export const userView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'user']), createdAt: z.string() });
 
@@ -204,14 +213,16 @@ export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.str
 export type EventView = z.infer<typeof eventView>;
 
 // ---------- migrations ----------
+// The bounds are the migration policy's own (core), so that the document states what the server enforces.
+const policyLimit = migrationPolicySchema.shape;
 export const migrationPolicyBody = z.strictObject({
-  maxBandwidthMiBps: z.number().positive().optional(),
-  downtimeMs: z.number().int().positive().optional(),
-  maxDowntimeMs: z.number().int().positive().optional(),
+  maxBandwidthMiBps: policyLimit.maxBandwidthMiBps.unwrap().optional(),
+  downtimeMs: policyLimit.downtimeMs.unwrap().optional(),
+  maxDowntimeMs: policyLimit.maxDowntimeMs,
   autoConverge: z.boolean().optional(),
   xbzrle: z.boolean().optional(),
   postcopy: z.boolean().optional(),
-  timeoutS: z.number().int().positive().optional(),
+  timeoutS: policyLimit.timeoutS.unwrap().optional(),
 });
 export const migrateVmBody = z.strictObject({
   /** Destination host (name or id); the placement rules choose when absent. */

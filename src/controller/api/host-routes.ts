@@ -7,11 +7,12 @@ import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Store } from '../../store/open-store.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
+import { byIdPrefix } from './match-reference.js';
 
-/** A host by id or name. */
+/** A host by id, name or the start of its id. */
 export async function findHost(store: Store, ref: string): Promise<Host> {
   const byId = await findOrUndefined(store.hosts.get(ref));
-  const host = byId ?? (await store.hosts.findByName(ref));
+  const host = byId ?? (await store.hosts.findByName(ref)) ?? byIdPrefix('host', ref, await store.hosts.list());
   if (!host) throw new NotFoundError('host', ref);
   return host;
 }
@@ -39,6 +40,19 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     // More room may let pending VMs in; less never evicts VMs already placed.
     await ctx.orchestrator.schedulePending();
     return ctx.views.host(next);
+  });
+  r.delete('/api/v1/hosts/:id', {
+    schema: {
+      tags, params: idParams, response: { 200: hostView },
+      summary: 'Forget a host (admin); the answer is the host as it was',
+      description: '409 CONFLICT while a VM that is not terminated or a volume is on it, or a migration record names it (disable it instead). Its agent is not contacted.',
+    },
+  }, async (req) => {
+    requireAdmin(req, 'deleting a host');
+    const h = await findHost(ctx.store, req.params.id);
+    const view = await ctx.views.host(h);
+    await ctx.store.hosts.delete(h.id);
+    return view;
   });
   for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
     r.post(`/api/v1/hosts/:id/${verb}`, { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) => {

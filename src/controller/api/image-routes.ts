@@ -17,7 +17,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
     return Promise.all(all.filter((i) => u.role === 'admin' || i.ownerId === u.id || i.state === 'ready').map((i) => ctx.views.image(i)));
   });
   r.get('/api/v1/images/:id', { schema: { tags, params: idParams, response: { 200: imageView } } }, async (req) =>
-    ctx.views.image(await ctx.catalog.ensureVisible(userOf(req), 'image', await ctx.store.images.get(req.params.id))),
+    ctx.views.image(await ctx.catalog.resolveImage(req.params.id, userOf(req))),
   );
   r.post('/api/v1/images', {
     schema: {
@@ -34,7 +34,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
     return reply.status(201).send(await ctx.views.image(img));
   });
   r.delete('/api/v1/images/:id', { schema: { tags, params: idParams } }, async (req, reply) => {
-    const img = ensureVisible(req, 'image', await ctx.store.images.get(req.params.id));
+    const img = ensureVisible(req, 'image', await ctx.catalog.resolveImage(req.params.id, userOf(req)));
     const users = (await ctx.store.templates.list()).filter((t) => JSON.stringify([t.disks, t.context]).includes(img.id));
     if (users.length > 0) throw new ConflictError('image', 'id', img.id, `is used by template ${users.map((t) => t.name).join(', ')}`);
     await ctx.images.delete(img.id);

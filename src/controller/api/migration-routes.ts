@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from './api-schemas.js';
+import { byIdPrefix } from './match-reference.js';
 import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
@@ -51,13 +52,24 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     return Promise.all(mine.map((m) => ctx.views.migration(m)));
   });
 
+  // By id or by the short id the tables show.
+  const findMigration = async (req: FastifyRequest, ref: string): Promise<MigrationRecord> => {
+    const byId = await findOrUndefined(ctx.store.migrations.get(ref));
+    if (byId) return visible(req, byId);
+    const mine = (await Promise.all((await ctx.store.migrations.list()).map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
+    const found = byIdPrefix('migration', ref, mine);
+    if (!found) throw new NotFoundError('migration', ref);
+    return found;
+  };
+
   r.get('/api/v1/migrations/:id', { schema: { tags, params: idParams, response: { 200: migrationView } } }, async (req) =>
-    ctx.views.migration(await visible(req, await ctx.store.migrations.get(req.params.id))),
+    ctx.views.migration(await findMigration(req, req.params.id)),
   );
 
   r.post('/api/v1/migrations/:id/cancel', { schema: { tags, params: idParams, response: { 202: migrationView } } }, async (req, reply) => {
     requireAdmin(req, 'cancelling a migration');
-    await ctx.migrations.cancel(req.params.id);
-    return reply.status(202).send(await ctx.views.migration(await ctx.store.migrations.get(req.params.id)));
+    const m = await findMigration(req, req.params.id);
+    await ctx.migrations.cancel(m.id);
+    return reply.status(202).send(await ctx.views.migration(await ctx.store.migrations.get(m.id)));
   });
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams, importTemplateBody, templateBody, templateView } from './api-schemas.js';
-import { requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { ForbiddenError, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';
 import { importOvfTemplate } from '../import-ovf-template.js';
@@ -20,6 +20,19 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   r.post('/api/v1/templates', { schema: { tags, body: templateBody, response: { 201: templateView } } }, async (req, reply) => {
     const t = await ctx.catalog.createTemplate(req.body, userOf(req));
     return reply.status(201).send(await ctx.catalog.templateView(t));
+  });
+  r.delete('/api/v1/templates/:id', {
+    schema: {
+      tags, params: idParams,
+      summary: 'Delete a template (its owner or an admin); VMs made from it keep their own settings',
+      description: '`id` is the template\'s id, name or the start of its id. Its image stays (delete it with `DELETE /images/{id}`).',
+    },
+  }, async (req, reply) => {
+    const u = userOf(req);
+    const t = await ctx.catalog.findTemplate(req.params.id, u);
+    if (u.role !== 'admin' && t.ownerId !== u.id) throw new ForbiddenError(`deleting template ${t.name}, which is not yours,`);
+    await ctx.store.templates.delete(t.id);
+    return reply.status(204).send();
   });
   r.post('/api/v1/templates/import', {
     schema: {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createVmBody, idParams, listVmsQuery, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
+import { createVmBody, idParams, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
@@ -26,6 +26,22 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const admitted = await ctx.catalog.admitVm(req.body, u);
     const vm = await recordNewVm(ctx, admitted, u);
     return reply.status(201).send(await ctx.views.vm(vm));
+  });
+
+  r.post('/api/v1/vms/purge', {
+    schema: {
+      tags, body: purgeVmsBody, response: { 200: purgeVmsView },
+      summary: 'Delete the records of terminated VMs (yours; an admin\'s: everyone\'s)',
+      description:
+        'Deletes terminated VMs last changed at least `olderThanS` seconds ago, with their state history and migration records. ' +
+        'The event log keeps their state changes (and a `vm.purged` event each), so usage computed from it is unchanged. VMs in any other state are never touched.',
+    },
+  }, async (req) => {
+    const u = userOf(req);
+    const before = new Date(Date.now() - (req.body.olderThanS ?? 0) * 1000).toISOString();
+    const owners = new Map((await ctx.store.users.list()).map((x) => [x.id, x.name]));
+    const purged = await ctx.store.vms.purgeTerminated({ before, ...(u.role === 'admin' ? {} : { ownerId: u.id }) });
+    return { purged: purged.map((v) => ({ id: v.id, name: v.name, owner: owners.get(v.ownerId) ?? v.ownerId, terminatedAt: v.updatedAt })) };
   });
 
   r.post('/api/v1/vms/:id/actions/:action', {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { HOST_STATES, type HostState, type HostsTable } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
-import { NotFoundError, type Resources } from '../store-errors.js';
+import { ConflictError, NotFoundError, type Resources } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 
@@ -111,6 +111,31 @@ export class HostsRepository {
         .executeTakeFirstOrThrow();
       // Every heartbeat re-registers its host: only a new host or a moved agent is news (capacity is in the host record, not the stream).
       if (before?.agent_url !== row.agent_url) await appendEvent(this.ctx, trx, { kind: 'host.registered', resource: 'host', resourceId: row.id, data: { name: row.name } });
+      return toHost(row);
+    });
+  }
+
+  /**
+   * Forgets a host. Refused (ConflictError) while a VM that is not terminated or
+   * a volume is on it, or a migration record names it (the migration history
+   * would lose an end: disable the host instead). Terminated VMs that still name
+   * it as their last host lose that reference; its datastores go with it.
+   */
+  async delete(id: string): Promise<Host> {
+    return inTransaction(this.ctx, async (trx) => {
+      const row = await trx.selectFrom('hosts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) throw new NotFoundError('host', id);
+      const refusal = (reason: string): ConflictError => new ConflictError('host', 'name', row.name, reason);
+      const vms = await trx.selectFrom('vms').select('name').where('host_id', '=', id).where('state', '!=', 'terminated').orderBy('name').execute();
+      if (vms.length > 0) throw refusal(`still has ${vms.length} VM${vms.length === 1 ? '' : 's'} (${vms.map((v) => v.name).join(', ')}): migrate or terminate them first`);
+      const volumes = await trx.selectFrom('volumes').select('name').where('host_id', '=', id).orderBy('name').execute();
+      if (volumes.length > 0) throw refusal(`still holds volume${volumes.length === 1 ? '' : 's'} ${volumes.map((v) => v.name).join(', ')}`);
+      const migrations = await trx.selectFrom('migrations').select('id').where((eb) => eb.or([eb('source_host_id', '=', id), eb('dest_host_id', '=', id)])).execute();
+      if (migrations.length > 0) throw refusal(`is named by ${migrations.length} migration record${migrations.length === 1 ? '' : 's'}; disable it instead`);
+      await trx.updateTable('vms').set({ host_id: null }).where('host_id', '=', id).execute();
+      await trx.deleteFrom('datastores').where('host_id', '=', id).execute();
+      await trx.deleteFrom('hosts').where('id', '=', id).execute();
+      await appendEvent(this.ctx, trx, { kind: 'host.deleted', resource: 'host', resourceId: id, data: { name: row.name } });
       return toHost(row);
     });
   }

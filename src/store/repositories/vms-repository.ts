@@ -253,6 +253,37 @@ export class VmsRepository {
     return rows.map(toVm);
   }
 
+  /**
+   * Deletes the records of terminated VMs last changed before `before` (ISO
+   * time), with their state history and migration records; their leases and
+   * volumes were let go when they terminated and only lose the reference. The
+   * event log keeps every state change they went through (and a `vm.purged`
+   * event each), so usage adds up over it after a purge as before.
+   * @returns the purged VMs
+   */
+  async purgeTerminated(filter: { before: string; ownerId?: string | undefined }): Promise<Vm[]> {
+    return inTransaction(this.ctx, async (trx) => {
+      const rows = await trx
+        .selectFrom('vms')
+        .selectAll()
+        .where('state', '=', 'terminated')
+        .where('updated_at', '<', filter.before)
+        .$if(filter.ownerId !== undefined, (q) => q.where('owner_id', '=', filter.ownerId!))
+        .orderBy('updated_at')
+        .orderBy('id')
+        .execute();
+      const ids = rows.map((r) => r.id);
+      if (ids.length === 0) return [];
+      await trx.deleteFrom('vm_history').where('vm_id', 'in', ids).execute();
+      await trx.deleteFrom('migrations').where('vm_id', 'in', ids).execute();
+      await trx.updateTable('leases').set({ vm_id: null }).where('vm_id', 'in', ids).execute();
+      await trx.updateTable('volumes').set({ vm_id: null, slot: null }).where('vm_id', 'in', ids).execute();
+      await trx.deleteFrom('vms').where('id', 'in', ids).execute();
+      for (const r of rows) await appendEvent(this.ctx, trx, { kind: 'vm.purged', resource: 'vm', resourceId: r.id, data: { name: r.name } });
+      return rows.map(toVm);
+    });
+  }
+
   /** The VM's transitions, oldest first. */
   async history(vmId: string): Promise<VmHistoryEntry[]> {
     const rows = await this.ctx.db.selectFrom('vm_history').selectAll().where('vm_id', '=', vmId).orderBy('id').execute();
