@@ -183,7 +183,12 @@ export const vmActionParams = z.object({ id, action: vmActionSchema });
 export const listVmsQuery = z.strictObject({ state: vmStateSchema.optional(), host: z.string().max(64).optional() });
 
 // ---------- users ----------
-export const userView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'user']), createdAt: z.string() });
+export const userView = z.object({
+  id: z.string(), name: z.string(), role: z.enum(['admin', 'user']),
+  // Public keys, which the config drive gives the user's VMs (and `nubo vm ssh` matches against ~/.ssh).
+  sshKeys: z.array(z.string()),
+  createdAt: z.string(),
+});
 
 // ---------- events ----------
 export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.string(), resource: z.string(), resourceId: z.string(), data: z.record(z.string(), z.unknown()) });
