@@ -70,8 +70,12 @@ const DPKG_OPTIONS = [
 /**
  * Only the NoCloud config drive is looked for: probing for every cloud's
  * metadata service costs boot time and would send traffic off the lab.
+ * Debian's cloud.cfg asks for en_US.UTF-8, which a minbase system without
+ * `locales` cannot generate: cloud-init 22.4 then fails its locale module
+ * (cloud-config.service fails, `cloud-init status` says error). C.UTF-8 is
+ * built into libc and needs no generation.
  */
-const CLOUD_CFG = 'datasource_list: [ NoCloud, None ]\n';
+const CLOUD_CFG = 'datasource_list: [ NoCloud, None ]\nlocale: C.UTF-8\n';
 
 /**
  * Run in the finished tree ($1). Host keys are made by openssh-server's
@@ -163,12 +167,19 @@ export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<D
   }
 }
 
-/** A killed build leaves a ~500 MB folder; a live one finishes (or times out) well within an hour. */
+/**
+ * A killed build leaves a ~500 MB folder; a live one finishes (or times out)
+ * well within an hour. A killed mmdebstrap may also leave /proc, /sys and /dev
+ * mounted inside its tree: such a folder is left alone (a recursive delete
+ * would walk into them) for the operator to unmount.
+ */
 async function removeAbandonedBuilds(cacheDir: string): Promise<void> {
   const cutoff = Date.now() - 3_600_000;
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
   for (const name of await readdir(cacheDir)) {
     if (!name.startsWith(BUILD_PREFIX)) continue;
     const path = join(cacheDir, name);
+    if (mounts.split('\n').some((l) => l.split(' ')[1]?.startsWith(`${path}/`))) continue;
     try {
       if ((await stat(path)).mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
     } catch {
