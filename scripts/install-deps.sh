@@ -14,6 +14,8 @@ pkgs=(
   postgresql        # the scale-out store dialect; tests start their own cluster
   openssl           # the migration PKI: CA and per-host TLS certificates for QEMU
   xz-utils          # some kernel packages ship xz-compressed modules
+  mmdebstrap        # bootstraps the Debian guest image (nubo image build-debian) from the apt mirror
+  openssh-client    # nubo vm ssh runs the system ssh (and ssh-keygen in its tests)
   ca-certificates
 )
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerImageBuildTiny } from './commands/image-build-tiny.js';
+import { registerImageBuildDebian } from './commands/image-build-debian.js';
 import { registerHvBoot } from './commands/hv-boot.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerImageCommands } from './commands/image.js';
@@ -56,6 +57,7 @@ registerHostCommands(program);
 
 const image = program.command('image').description('guest images');
 registerImageBuildTiny(image);
+registerImageBuildDebian(image);
 registerImageCommands(image);
 
 registerNetworkCommands(program);

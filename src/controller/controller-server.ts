@@ -93,7 +93,7 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerTransferRoutes(app, ctx.systemOffers);
   app.get('/api/v1/users/me', { schema: { tags: ['users'], response: { 200: userView } } }, async (req) => {
     const u = userOf(req);
-    return { id: u.id, name: u.name, role: u.role, createdAt: u.createdAt };
+    return { id: u.id, name: u.name, role: u.role, sshKeys: [...u.sshKeys], createdAt: u.createdAt };
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

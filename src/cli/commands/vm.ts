@@ -11,6 +11,7 @@ import { registerVmNic } from './vm-nic.js';
 import { registerVmDiskMove } from './vm-disk-move.js';
 import { registerVmSnapshot } from './vm-snapshot.js';
 import { registerVmCapture } from './vm-capture.js';
+import { registerVmSsh } from './vm-ssh.js';
 import { printVmDetail, printVms } from './vm-output.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
@@ -23,7 +24,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   datastore?: 'local' | 'shared';
 }
 
-/** `nubo vm create|list|show|console|purge`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone` and `export`. */
+/** `nubo vm create|list|show|console|purge`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone`, `export` and `ssh`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -101,4 +102,5 @@ export function registerVmCommands(program: Command): void {
   registerVmDiskMove(vm);
   registerVmSnapshot(vm);
   registerVmCapture(vm);
+  registerVmSsh(vm);
 }

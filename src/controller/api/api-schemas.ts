@@ -206,7 +206,12 @@ export const purgeVmsView = z.object({ purged: z.array(z.object({ id: z.string()
 export type PurgeVmsView = z.infer<typeof purgeVmsView>;
 
 // ---------- users ----------
-export const userView = z.object({ id: z.string(), name: z.string(), role: z.enum(['admin', 'user']), createdAt: z.string() });
+export const userView = z.object({
+  id: z.string(), name: z.string(), role: z.enum(['admin', 'user']),
+  // Public keys, which the config drive gives the user's VMs (and `nubo vm ssh` matches against ~/.ssh).
+  sshKeys: z.array(z.string()),
+  createdAt: z.string(),
+});
 
 // ---------- events ----------
 export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.string(), resource: z.string(), resourceId: z.string(), data: z.record(z.string(), z.unknown()) });
