@@ -145,3 +145,21 @@ test('the heartbeat still lists a VM whose record is unusable; an unusable incom
     await assert.rejects(h.svc.get('good'), isUnreadable);
   });
 });
+
+test('a prolog killed half-way is started over by the retry of the same VM, not refused; another spec under that id is', async () => {
+  await withHost(async (h) => {
+    const dir = join(h.dataDir, 'vms', 'halfway');
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'preparing.json'), JSON.stringify(agentVmSpecSchema.parse(spec('halfway'))));
+    await writeFile(join(dir, 'disk.qcow2'), 'half an overlay');
+    // Not a conflict: the retry gets as far as fetching the image (which fails here), having removed the leftovers.
+    await assert.rejects(h.svc.prepare('halfway', spec('halfway')), (err: unknown) => !(err instanceof AgentVmConflictError) && /tiny-disk/.test(String(err)));
+    await assert.rejects(readFile(join(dir, 'disk.qcow2')), { code: 'ENOENT' });
+
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'preparing.json'), JSON.stringify(agentVmSpecSchema.parse(spec('other-name'))));
+    await writeFile(join(dir, 'disk.qcow2'), 'half an overlay');
+    await assert.rejects(h.svc.prepare('halfway', spec('halfway')), (err: unknown) => err instanceof AgentVmConflictError && /different spec/.test(err.message));
+    assert.equal(await readFile(join(dir, 'disk.qcow2'), 'utf8'), 'half an overlay');
+  });
+});

@@ -62,9 +62,9 @@ export class AgentVmConflictError extends NuboError {
  * reads them); its disk and config drive there too, or in
  * `<sharedDir>/vms/<id>/` for the shared datastore.
  */
-function vmDir(dataDir: string, id: string): { dir: string; spec: string; disk: string; iso: string; state: string; incoming: string; diskMove: string } {
+function vmDir(dataDir: string, id: string): { dir: string; spec: string; preparing: string; disk: string; iso: string; state: string; incoming: string; diskMove: string } {
   const dir = join(dataDir, 'vms', checkVmId(id));
-  return { dir, spec: join(dir, 'agent-vm.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json') };
+  return { dir, spec: join(dir, 'agent-vm.json'), preparing: join(dir, 'preparing.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json') };
 }
 
 /** What a destination keeps while it waits for a migration: which one, and what it told the controller. */
@@ -161,10 +161,21 @@ export class AgentService {
         return this.#report(id);
       }
       const files = this.#files(id, spec);
+      const interrupted = await readJsonFile(p.preparing, agentVmSpecSchema, 'prolog marker');
+      if (interrupted !== undefined) {
+        // A prepare of this VM that died half-way (agent killed in prolog): what it left holds no guest data
+        // yet, so the retry starts over. Another spec under the same id is not ours to overwrite.
+        if (JSON.stringify(interrupted) !== JSON.stringify(spec)) throw new AgentVmConflictError(id, 'an interrupted prolog of this VM had a different spec');
+        this.#o.logger.warn({ vmId: id }, 'an interrupted prolog is started over');
+        if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
+        await rm(p.dir, { recursive: true, force: true });
+      }
       // Both directories start empty, so that the clean-up below only ever deletes what this call made.
       await this.#refuseFilesNotMade(id, files.sharedDir === undefined ? [p.dir] : [p.dir, files.sharedDir]);
       await mkdir(p.dir, { recursive: true });
       try {
+        // First: whatever this call leaves behind if it is killed is known to be its own (see above).
+        await writeFile(p.preparing, JSON.stringify(spec));
         if (files.sharedDir !== undefined) await mkdir(files.sharedDir, { recursive: true });
         const base = await this.#ensureImages(spec, signal);
         if (spec.disk.mode === 'overlay') {
@@ -175,6 +186,7 @@ export class AgentService {
         await this.#buildConfigDrive(id, spec, files.iso, signal);
         // Written last: a VM directory with a spec file is completely prepared.
         await this.#writeSpec(id, spec);
+        await rm(p.preparing, { force: true });
       } catch (err) {
         await rm(p.dir, { recursive: true, force: true });
         if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
