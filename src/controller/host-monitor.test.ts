@@ -68,6 +68,8 @@ test('silence is counted from the monitor start, not from before it (a restarted
     await monitor.checkSilence(Date.now());
     assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'no verdict before the agents had a chance to report');
     await monitor.checkSilence(Date.now() + 10_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'an agent restarted with the controller gets the start-up grace (30 s), not just 3 beats');
+    await monitor.checkSilence(Date.now() + 31_000);
     assert.equal((await store.hosts.get(host.id)).state, 'error');
     assert.equal((await store.vms.get(vm.id)).state, 'unknown');
   } finally {
@@ -113,6 +115,19 @@ test('heartbeats of a known host, with a changing capacity, write no events', as
     }
     assert.deepEqual(await store.events.listSince(start, 100), []);
     assert.equal((await store.hosts.get(host.id)).total.diskMib, 10_000 - 20, 'the capacity still follows the reports');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a host heard since the start is judged by the plain silence limit, not the start-up grace', async () => {
+  const { store, monitor, host, cleanup } = await setup();
+  try {
+    monitor.start();
+    monitor.stop();
+    await store.hosts.recordHeartbeat(host.id, {}, new Date(Date.now() + 10));
+    await monitor.checkSilence(Date.now() + 5_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'error');
   } finally {
     await cleanup();
   }

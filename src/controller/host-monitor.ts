@@ -16,6 +16,13 @@ export interface HostMonitorOptions {
   /** How often agents send heartbeats; a host silent for `missedBeats` of them is in error. */
   readonly heartbeatIntervalMs: number;
   readonly missedBeats?: number;
+  /**
+   * After this controller starts, how long a host that has not reported since
+   * gets before it is declared lost (default 30 s, at least the silence limit):
+   * agents restarted with it (`nubo up`) take a while to come up on a busy
+   * machine, and a host declared lost fails the VMs it was preparing.
+   */
+  readonly startupGraceMs?: number;
   /** To release copies of VMs a host should no longer hold (left by an ended migration). */
   readonly agentFor?: (host: Host) => AgentClient;
 }
@@ -179,8 +186,10 @@ export class HostMonitor {
     const { store } = this.#o;
     const limit = this.#o.heartbeatIntervalMs * (this.#o.missedBeats ?? 3);
     for (const host of await store.hosts.list({ state: 'enabled' })) {
-      const last = Math.max(this.#since, host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt));
-      if (now - last <= limit) continue;
+      const heard = host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt);
+      const last = Math.max(this.#since, heard);
+      const notYetHeard = heard < this.#since;
+      if (now - last <= (notYetHeard ? Math.max(limit, this.#o.startupGraceMs ?? 30_000) : limit)) continue;
       const why = `no heartbeat for ${Math.round((now - last) / 1000)} s`;
       await store.hosts.setState(host.id, 'error', why);
       this.#o.logger.warn({ hostId: host.id }, `host in error: ${why}`);
