@@ -72,7 +72,7 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
       const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper, rebootGraceS: o.rebootGraceS });
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
       orchestrator.useMigrator(migrator);
       const coldMigrator = new ColdMigrator({ store, agentFor, logger });

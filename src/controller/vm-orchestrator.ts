@@ -21,6 +21,7 @@ import { bindCheckFor } from './bind-check.js';
 import type { LiveMigrator } from './live-migrator.js';
 import type { ColdMigrator } from './cold-migrator.js';
 import type { VmStopper } from './vm-stopper.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 /** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
 export interface ControllerVmSpec {
@@ -48,6 +49,8 @@ export interface VmOrchestratorOptions {
    * `initialMs` doubling to `maxMs`, until the host monitor declares the host
    * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
    */
+  /** Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned. */
+  readonly failpoints?: Failpoints | undefined;
   readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
@@ -329,11 +332,15 @@ export class VmOrchestrator {
     const o = { signal: this.#stopping.signal };
     switch (phase) {
       case 'prolog':
+        await this.#o.failpoints?.hit('vm.prolog');
         await agent.prepare(id, spec.agent, o);
+        await this.#o.failpoints?.hit('vm.prolog.done');
         return 'done';
       case 'boot':
       case 'restore': {
+        await this.#o.failpoints?.hit(`vm.${phase}`);
         const r = await agent.start(id, o);
+        await this.#o.failpoints?.hit(`vm.${phase}.done`);
         if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         return 'done';
       }
