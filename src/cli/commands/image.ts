@@ -34,7 +34,7 @@ export function registerImageCommands(image: Command): void {
       }),
     );
 
-  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id)'), { json: false }).action(
+  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id); refused while a template or a VM that is not terminated uses it'), { json: false }).action(
     runCliAction(async (signal, id: string, o: ApiOpts) => {
       await (await connect(o)).deleteImage(id, { signal });
       process.stdout.write(`deleted image ${id}\n`);
