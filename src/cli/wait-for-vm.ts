@@ -12,6 +12,7 @@ export const WAIT_TARGET = Object.freeze({
   start: 'running',
   resume: 'running',
   reboot: 'running',
+  recover: 'running',
   poweroff: 'poweroff',
   suspend: 'suspended',
   stop: 'stopped',

@@ -14,6 +14,7 @@ import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import type { Catalog } from './catalog.js';
 import { subnetSpan } from './network-rules.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { hostViewOf } from './host-view-of.js';
 
 type AgentNic = NonNullable<AgentVmSpecInput['nics']>[number];
 type IndexedNic = AgentNic & { readonly index: number };
@@ -80,7 +81,14 @@ export class VmNics {
     });
     if (req.address !== undefined) await this.#checkAddress(net, req.address, vm);
     if (entriesOf(specOf(vm)).length >= MAX_NICS) throw new ConflictError('vm', 'name', vm.name, `already has ${MAX_NICS} NICs, the most a VM may have`);
-    const agent = await this.#agentOf(vm);
+    const host = await this.#hostOf(vm);
+    // The same rule as placement's network filter: a TAP can only join a bridge the host has, else the agent fails
+    // halfway (or the VM could not start again there).
+    const bridges = hostViewOf(host).networks;
+    if (!bridges.includes(net.bridge)) {
+      throw new ConflictError('network', 'name', net.name, `needs bridge ${net.bridge} on the VM's host ${host.name}, which it does not report (its bridges: ${bridges.length > 0 ? bridges.join(', ') : 'none'})`);
+    }
+    const agent = this.#o.agentFor(host);
     const prefix = net.cidr.split('/')[1] ?? '32';
     let added: IndexedNic | undefined;
     const { vm: withNic, lease } = await this.#o.store.vms
@@ -173,8 +181,12 @@ export class VmNics {
   }
 
   async #agentOf(vm: Vm): Promise<AgentClient> {
+    return this.#o.agentFor(await this.#hostOf(vm));
+  }
+
+  async #hostOf(vm: Vm): Promise<Host> {
     if (vm.hostId === null) throw new InvalidStateError('nic', vm.state, NIC_CHANGE_STATES, 'change the NICs of');
-    return this.#o.agentFor(await this.#o.store.hosts.get(vm.hostId));
+    return this.#o.store.hosts.get(vm.hostId);
   }
 
   /** An address the caller asked for: one the network leases, and free. */

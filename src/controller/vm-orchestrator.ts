@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
+import { failedPhaseOf, planRecover, type RecoverFinding } from '../core/plan-recover.js';
 import { placeVm } from '../core/placement/place-vm.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentVmSpecInput } from '../agent/agent-api.js';
@@ -111,9 +112,17 @@ export class VmOrchestrator {
   async act(vmId: string, action: VmAction, opts: { expectedVersion?: number; admin?: boolean } = {}): Promise<Vm> {
     const vm = await this.#o.store.vms.get(vmId);
     if (action === 'terminate-hard' && vm.state === 'migrating') return this.#terminateMigrating(vm, opts.admin === true);
+    if (action === 'recover') return this.#recover(vm, opts.expectedVersion ?? vm.version);
     if (action === 'stop' && (vm.spec as unknown as ControllerVmSpec).agent.disk.datastore === 'shared') {
       // Its disk would stay on the shared datastore with no host holding the VM: suspend keeps it whole and resumable.
       throw new ConflictError('VM', 'datastore', 'shared', 'cannot be stopped: stop moves a VM\'s files off its host, and its disk is on the shared datastore; suspend it instead');
+    }
+    if (action === 'stop') {
+      // Volumes are files of their host and are not moved with the VM: refused before anything starts, not halfway.
+      const volumes = (await this.#o.store.volumes.list({ vmId })).map((v) => v.name).sort();
+      if (volumes.length > 0) {
+        throw new ConflictError('VM', 'volumes', volumes.join(', '), `cannot be stopped: stop moves a VM's files off its host, and its ${volumes.length === 1 ? 'volume stays' : 'volumes stay'} there; detach ${volumes.join(', ')} first (or suspend it instead)`);
+      }
     }
     const plan = planAction(vm.state, action);
     const next = await this.#o.store.vms.transition(vmId, {
@@ -166,6 +175,40 @@ export class VmOrchestrator {
     });
     this.#o.logger.warn({ vmId: vm.id, migrationId: m?.id, reason }, 'migrating VM terminated by an admin');
     // If the migration's drive still holds the VM, the kick drives the epilog once that pass ends.
+    this.kick(vm.id);
+    return next;
+  }
+
+  /**
+   * Recover of a failed VM: asks its host what it holds, lets core decide where
+   * the recover plan starts (or refuses, 409, nothing changed), records that
+   * step and drives the rest like any operation.
+   */
+  async #recover(vm: Vm, expectedVersion: number): Promise<Vm> {
+    planAction(vm.state, 'recover'); // the state's 409 comes before anything is asked
+    let found: RecoverFinding = 'no-host';
+    let where = 'on no host';
+    if (vm.hostId !== null) {
+      const host = await this.#o.store.hosts.get(vm.hostId);
+      where = `on host ${host.name}`;
+      const held = await this.#o.agentFor(host).list({ signal: this.#stopping.signal, timeoutMs: 10_000 }).catch((err: unknown) => {
+        throw new ConflictError('VM', 'host', host.name, `cannot be recovered now: its host ${host.name} does not answer (${errorMessage(err)})`);
+      });
+      const r = held.find((v) => v.id === agentVmId(vm.id));
+      found = r === undefined ? 'missing' : r.state === 'suspended' ? 'saved' : r.state === 'poweroff' || r.state === 'crashed' ? 'shutoff' : 'running';
+    }
+    const failedPhase = failedPhaseOf(vm.stateReason);
+    const { entry } = planRecover(vm.state, failedPhase, found);
+    const reason = `recover: failed in ${failedPhase ?? 'an unrecorded phase'}, ${where} (${found}): ${entry.phase === 'boot' ? 'start it from its disk' : entry.phase === 'prolog' ? 'build its disks again' : 'place it again'}`;
+    const next = await this.#o.store.vms.transition(vm.id, {
+      from: [vm.state],
+      to: entry.state,
+      action: 'recover',
+      reason,
+      expectedVersion,
+      patch: { operation: { action: 'recover', from: vm.state }, stateReason: null },
+    });
+    this.#o.logger.info({ vmId: vm.id, failedPhase, found, entry: entry.phase }, 'vm recover');
     this.kick(vm.id);
     return next;
   }

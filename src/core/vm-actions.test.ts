@@ -38,7 +38,7 @@ const EXPECTED: Readonly<Record<VmAction, Partial<Record<VmState, string>>>> = {
     suspended: 'migrating > suspended | suspended',
   },
   'migrate-live': { running: 'migrating > running | running' },
-  recover: { failed: 'unknown > unknown | failed', unknown: 'unknown > unknown | unknown' },
+  recover: { failed: 'pending > running | failed:schedule' },
 };
 
 const summary = (p: ActionPlan): string =>
@@ -109,7 +109,7 @@ test('multi-step plans: every step with its own failure', () => {
   assert.deepEqual(steps(planAction('poweroff', 'start')), ['boot/boot !poweroff']);
   assert.deepEqual(steps(planAction('running', 'migrate')), ['migrating/migrate !running']);
   assert.deepEqual(steps(planAction('running', 'migrate-live')), ['migrating/migrate-live !running']);
-  assert.deepEqual(steps(planAction('failed', 'recover')), []);
+  assert.deepEqual(steps(planAction('failed', 'recover')), ['pending/schedule !failed:schedule', 'prolog/prolog !failed:prolog', 'boot/boot !failed:boot']);
 });
 
 test('create: inserted pending, placed → prolog → boot → running, every failure to failed', () => {

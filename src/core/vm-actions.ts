@@ -144,10 +144,21 @@ const ACTION_TABLE: Readonly<Record<VmAction, readonly ActionRow[]>> = {
     { from: ['suspended'], steps: [['migrating', 'migrate', 'suspended']], onSuccess: 'suspended' },
   ],
   'migrate-live': [{ from: ['running'], steps: [['migrating', 'migrate-live', 'running']], onSuccess: 'running' }],
-  // Recover forgets what the store believes and re-learns it: the VM becomes
-  // `unknown` and the controller asks the agent, whose report settles it
-  // (applyEvent host-back). From `unknown` it means "ask now".
-  recover: [{ from: ['failed', 'unknown'], steps: [], onSuccess: 'unknown' }],
+  // Recover starts a failed VM again: the provisioning chain, entered at the
+  // step its failed phase and what its host holds call for (core/plan-recover):
+  // schedule again, rebuild disks that never were complete, or only boot from
+  // the disks it has. Failing again leaves it failed, with the new phase.
+  recover: [
+    {
+      from: ['failed'],
+      steps: [
+        ['pending', 'schedule', 'failed'],
+        ['prolog', 'prolog', 'failed'],
+        ['boot', 'boot', 'failed'],
+      ],
+      onSuccess: 'running',
+    },
+  ],
 };
 
 const CREATE_ROW: ActionRow = {

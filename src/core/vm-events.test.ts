@@ -91,7 +91,7 @@ test('step events are refused when stale, out of place, or with no operation', (
   });
   // A plan finished: its success state is not one of its steps.
   assert.throws(() => applyEvent('suspended', { type: 'step-done', phase: 'save' }, planAction('running', 'suspend')), InvalidStateError);
-  // A plan with no steps accepts no step event.
+  // A state that is none of the plan's steps accepts no step event.
   assert.throws(() => applyEvent('unknown', { type: 'step-done', phase: 'schedule' }, planAction('failed', 'recover')), InvalidStateError);
 });
 
@@ -153,8 +153,11 @@ test('process-exited: a guest poweroff is poweroff, a crash is failed:run', () =
   }
 });
 
-test('recover then host-back: a failed VM is re-learnt from its agent', () => {
+test('recover entered at boot: boots to running; a failed boot leaves it failed:boot again', () => {
   const plan = planAction('failed', 'recover');
-  assert.equal(plan.transitional, 'unknown');
-  assert.equal(applyEvent(plan.transitional, { type: 'host-back', report: 'shutoff' }).state, 'poweroff');
+  assert.deepEqual(applyEvent('boot', { type: 'step-done', phase: 'boot' }, plan), { state: 'running', changed: true });
+  assert.deepEqual(applyEvent('boot', { type: 'step-failed', phase: 'boot' }, plan), { state: 'failed', failedPhase: 'boot', changed: true });
+  const fromProlog = applyEvent('prolog', { type: 'step-done', phase: 'prolog' }, plan);
+  assert.equal(fromProlog.state, 'boot');
+  assert.equal(fromProlog.next?.phase, 'boot');
 });

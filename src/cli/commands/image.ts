@@ -34,7 +34,7 @@ export function registerImageCommands(image: Command): void {
       }),
     );
 
-  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id, name or the start of its id); refused while a template uses it'), { json: false }).action(
+  connectionOptions(apiCommand(image, 'delete <image>', 'delete an image from the store (by id, name or the start of its id); refused while a template or a VM that is not terminated uses it'), { json: false }).action(
     runCliAction(async (signal, ref: string, o: ApiOpts) => {
       await (await connect(o)).deleteImage(ref, { signal });
       process.stdout.write(`deleted image ${ref}\n`);

@@ -26,6 +26,10 @@ const ACTIONS: readonly ActionSpec[] = [
     verb: 'stop',
     description: 'suspend a running VM (or take a suspended one) and move its memory and disks off its host into the controller\'s system store, freeing the host',
   },
+  {
+    verb: 'recover',
+    description: 'start a failed VM again: on its host from the disks it still holds, or — when it failed before they were complete — with its disks built again (or placed again); refused (exit 1) when nothing is left to start it from',
+  },
   { verb: 'resume', description: 'bring a suspended VM back to running; a stopped one is placed again by the scheduler (possibly on another host) first' },
   {
     verb: 'terminate',
@@ -34,7 +38,7 @@ const ACTIONS: readonly ActionSpec[] = [
   },
 ];
 
-/** `nubo vm poweroff|start|reboot|suspend|stop|resume|terminate <id>`. */
+/** `nubo vm poweroff|start|reboot|suspend|stop|recover|resume|terminate <id>`. */
 export function registerVmActions(vm: Command): void {
   for (const a of ACTIONS) {
     const target = WAIT_TARGET[a.verb];

@@ -194,7 +194,7 @@ export const createVmBody = z.strictObject({
   requirements: z.string().max(1024).optional(),
 });
 export type CreateVmBody = z.input<typeof createVmBody>;
-export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard']);
+export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard', 'recover']);
 export type VmApiAction = z.infer<typeof vmActionSchema>;
 export const vmActionParams = z.object({ id, action: vmActionSchema });
 export const listVmsQuery = z.strictObject({ state: vmStateSchema.optional(), host: z.string().max(64).optional() });

@@ -6,6 +6,8 @@ import { idParams, imageView, registerImageBody } from './api-schemas.js';
 import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
+import type { Vm } from '../../store/repositories/vms-repository.js';
+import type { ControllerVmSpec } from '../vm-orchestrator.js';
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -33,10 +35,20 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
     const img = await ctx.images.register({ ...req.body, ownerId: owner.id }, { signal: clientGoneSignal(reply) });
     return reply.status(201).send(await ctx.views.image(img));
   });
-  r.delete('/api/v1/images/:id', { schema: { tags, params: idParams } }, async (req, reply) => {
+  r.delete('/api/v1/images/:id', {
+    schema: {
+      tags, params: idParams,
+      summary: 'Delete an image: its record and its file',
+      description: '409 CONFLICT while a template or a VM that is not terminated (pending ones included) uses it, as its disk, kernel or initrd; the message names them.',
+    },
+  }, async (req, reply) => {
     const img = ensureVisible(req, 'image', await ctx.catalog.resolveImage(req.params.id, userOf(req)));
     const users = (await ctx.store.templates.list()).filter((t) => JSON.stringify([t.disks, t.context]).includes(img.id));
     if (users.length > 0) throw new ConflictError('image', 'id', img.id, `is used by template ${users.map((t) => t.name).join(', ')}`);
+    // Every VM that is not terminated may need its images again: a pending one for its prolog, any other to be
+    // placed, migrated, resumed or recovered on a host whose cache lacks them.
+    const vms = (await ctx.store.vms.list()).filter((v) => v.state !== 'terminated' && imagesOfVm(v).includes(img.id));
+    if (vms.length > 0) throw new ConflictError('image', 'id', img.id, `is used by VM ${vms.map((v) => `${v.name} (${v.state})`).join(', ')}`);
     await ctx.images.delete(img.id);
     return reply.status(204).send();
   });
@@ -49,4 +61,10 @@ export function registerImageDataRoute(app: FastifyInstance, ctx: ApiContext): v
     const img = req.user ? await ctx.catalog.ensureVisible(req.user, 'image', await ctx.store.images.get(req.params.id)) : await ctx.store.images.get(req.params.id);
     return reply.type('application/octet-stream').header('content-length', img.sizeBytes).header('x-sha256', img.sha256).send(createReadStream(img.path));
   });
+}
+
+/** The images a VM's spec names: its disk's base, and its kernel and initrd for direct kernel boot. */
+function imagesOfVm(vm: Vm): string[] {
+  const agent = (vm.spec as unknown as Partial<ControllerVmSpec>).agent;
+  return [agent?.disk.image.id, agent?.kernel?.id, agent?.initrd?.id].filter((id): id is string => id !== undefined);
 }

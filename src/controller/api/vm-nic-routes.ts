@@ -19,7 +19,8 @@ export function registerVmNicRoutes(app: FastifyInstance, ctx: ApiContext): void
         'The lease and the VM\'s spec are written in one transaction, then the host\'s agent adds the NIC to the VM\'s config drive ' +
         '(network-config lists its address) and, when the VM runs, hot-plugs it: the guest sees a new interface at once and configures ' +
         'the address from the config drive when it next boots. If the agent fails, the lease and the spec change are undone. ' +
-        'Allowed when the VM is `running` or `poweroff` (409 INVALID_STATE naming the state otherwise). The NIC\'s `index` in the answer ' +
+        'Allowed when the VM is `running` or `poweroff` (409 INVALID_STATE naming the state otherwise); a VM whose host does not report the ' +
+        'network\'s bridge is 409 CONFLICT naming the network, the bridge and the host, before anything is changed. The NIC\'s `index` in the answer ' +
         'is what `DELETE …/nics/{index}` takes. An attached NIC migrates with the VM like the others.',
       params: idParams, body: attachNicBody, response: { 201: vmDetailView },
     },
