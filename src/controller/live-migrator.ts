@@ -222,7 +222,14 @@ export class LiveMigrator {
   async #pollMirrors(e: Ends, m: MigrationRecord, signal: AbortSignal): Promise<void> {
     const every = this.#o.pollIntervalMs ?? 200;
     let lastWrite = 0;
+    let lastDestCheck = Date.now();
     for (;;) {
+      // A mirror into a destination that died just stalls (its NBD client waits): only the destination can say.
+      if (Date.now() - lastDestCheck >= 1_000) {
+        lastDestCheck = Date.now();
+        const d = await e.dst.get(e.id, { signal, timeoutMs: 5_000 });
+        if (d.state !== 'inmigrate') throw new Error(`the destination holds the VM ${d.state} while the disks are mirrored to it`);
+      }
       const p = await e.src.migrationStatus(e.id, { signal });
       if (p.disks.length === 0) throw new Error('the source reports no disk mirror');
       const done = p.disks.reduce((s, d) => s + d.offset, 0);

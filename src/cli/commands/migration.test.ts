@@ -120,5 +120,5 @@ test('migration --help lists the stages in order', async () => {
   const r = await runCli(['migration', '--help']);
   assert.equal(r.code, 0);
   const stages = [...r.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]);
-  assert.deepEqual(stages.slice(-11), ['reservation', 'prepared', 'mirroring', 'precopy', 'postcopy', 'stop-and-copy', 'transferred', 'committed', 'activated', 'cleaned', 'aborting']);
+  assert.deepEqual(stages.slice(-12), ['reservation', 'prepared', 'mirroring', 'precopy', 'postcopy', 'stop-and-copy', 'transferred', 'committed', 'activated', 'cleaned', 'aborting', 'aborted']);
 });
