@@ -157,10 +157,10 @@ try {
   const bigDisk = join(root, 'big-disk.qcow2');
   await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', image.dataDisk, bigDisk], { timeoutMs: 120_000 });
   await runCommand('qemu-img', ['resize', '-q', bigDisk, String(64 * MiB + dataBytes)], { timeoutMs: 60_000 });
-  await api.registerImage({ name: 'big-disk', path: bigDisk });
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.uploadImage({ name: 'big-disk', file: bigDisk });
+  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
+  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
+  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
   const boot = { kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, nics: [] };
   await api.createTemplate({ name: 'big', vcpus: 1, memoryMiB: 128, image: 'big-disk', ...boot });
   for (const mem of [256, 512]) await api.createTemplate({ name: `mem${mem}`, vcpus: 1, memoryMiB: mem, image: 'tiny-disk', ...boot });

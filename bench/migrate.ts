@@ -231,9 +231,9 @@ async function setUp(): Promise<{ template: string; rawSpec: VmSpec; rawIp: stri
   // Agents beat every second; the controller keeps its default silence limit (3 × 5 s): busy TCG guests on 2 cores delay beats.
   const r = await labUp({ prefix, dir: labDir, hosts: 2, controller: { url: controller.url, token }, heartbeatMs: 1_000, migrationTls: tls, signal });
   hosts = r.state.hosts;
-  await c.registerImage({ name: 'tiny-disk', path: image.dataDisk }, { signal });
-  await c.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' }, { signal });
-  await c.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' }, { signal });
+  await c.uploadImage({ name: 'tiny-disk', file: image.dataDisk }, { signal });
+  await c.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' }, { signal });
+  await c.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' }, { signal });
   // No VLAN, gateway on the fabric bridge: this process is a client in the fabric that both guests answer on-link.
   const net = await c.createNetwork({ name: 'mig', cidr: '198.18.66.0/24', gateway: '198.18.66.254' }, { signal });
   await runCommand('ip', ['addr', 'add', '198.18.66.254/24', 'dev', r.state.fabricBridge]);

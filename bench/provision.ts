@@ -182,9 +182,9 @@ async function provisioning(): Promise<void> {
       controllerUrl: controller.url, heartbeatIntervalMs: 500, logger,
     });
     await pollUntil('host h1 enabled', async () => ((await c.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 20_000 });
-    await c.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-    await c.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-    await c.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+    await c.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
+    await c.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
+    await c.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
     await c.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
 
     // Warm-up (not counted): the agent's image cache fetches the images once per host.

@@ -88,7 +88,7 @@ async function created(method: string, path: string, body: unknown): Promise<Rec
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-badinput-'));
   // Heartbeats are never due: no background write (a silent host going to `error`) races the "nothing written" checks.
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, imageImportDir: root, logger: pino({ level: 'silent' }) });
   admin = (await controller.bootstrapAdmin())!;
   bob = (await controller.store.users.create({ name: 'bob' })).token;
   rawFile = join(root, 'disk.raw');

@@ -82,7 +82,7 @@ before(async () => {
   token = (await controller.bootstrapAdmin())!;
   api = new NuboClient(controller.url, token);
   await writeFile(join(root, 'disk.raw'), Buffer.alloc(1 << 20));
-  await api.registerImage({ name: 'disk', path: join(root, 'disk.raw') });
+  await api.uploadImage({ name: 'disk', file: join(root, 'disk.raw') });
 });
 
 after(async () => {

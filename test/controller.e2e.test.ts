@@ -57,9 +57,9 @@ before(async () => {
     logger,
   });
   await pollUntil('host h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 20_000 });
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
+  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
+  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
   await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
 });
 

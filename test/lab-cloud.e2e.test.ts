@@ -70,9 +70,9 @@ before(async () => {
   const r = await labUp({ prefix, dir, hosts: 3, controller: { url: controller.url, token }, heartbeatMs: 500 });
   hosts = r.state.hosts;
   for (const h of hosts) await pollUntil(`host ${h.name} enabled`, async () => ((await api.getHost(h.name)).state === 'enabled' ? true : undefined), { timeoutMs: 30_000 });
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
+  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
+  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
 });
 
 after(async () => {

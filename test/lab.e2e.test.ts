@@ -43,9 +43,9 @@ before(async () => {
   controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 500, logger });
   token = (await controller.bootstrapAdmin())!;
   api = new NuboClient(controller.url, token);
-  await api.registerImage({ name: 'tiny-disk', path: image.dataDisk });
-  await api.registerImage({ name: 'tiny-kernel', path: image.kernel, format: 'kernel' });
-  await api.registerImage({ name: 'tiny-initrd', path: image.initrd, format: 'initrd' });
+  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
+  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
+  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
   await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
 });
 

@@ -63,7 +63,7 @@ before(async () => {
   api = new NuboClient(controller.url, admin);
   const raw = join(root, 'disk.raw');
   await writeFile(raw, Buffer.alloc(1 << 20));
-  await api.registerImage({ name: 'disk', path: raw });
+  await api.uploadImage({ name: 'disk', file: raw });
 });
 
 after(async () => {

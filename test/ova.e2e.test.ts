@@ -84,7 +84,7 @@ before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-ova-'));
   work = join(root, 'work');
   await mkdir(work);
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, imageImportDir: root, logger: pino({ level: 'silent' }) });
   storeDir = join(root, 'controller', 'images');
   await mkdir(storeDir, { recursive: true });
   adminToken = (await controller.bootstrapAdmin())!;

@@ -52,7 +52,8 @@ export class AgentDaemon {
   ) {}
 
   static async start(o: AgentDaemonOptions): Promise<AgentDaemon> {
-    await mkdir(o.dataDir, { recursive: true });
+    // Tenants' disks live here: the owner only, whatever the umask.
+    await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const logger = o.logger.child({ host: o.name });
     const migration = await checkMigrationOptions(o, logger);
     const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints });

@@ -46,7 +46,7 @@ export async function startFakeApi(routes: Routes): Promise<FakeApi> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const r: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', body: raw === '' ? undefined : (JSON.parse(raw) as unknown), auth: req.headers.authorization };
+      const r: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', body: raw === '' ? undefined : req.headers['content-type'] === 'application/octet-stream' ? raw : (JSON.parse(raw) as unknown), auth: req.headers.authorization };
       requests.push(r);
       const route = routes[`${r.method} ${r.path.split('?')[0] ?? ''}`];
       const a: Answer =

@@ -13,6 +13,8 @@ export interface JsonRequest<T> {
   readonly schema?: z.ZodType<T>;
   readonly signal?: AbortSignal | undefined;
   readonly timeoutMs?: number | undefined;
+  /** Instead of a JSON `body`: raw bytes streamed as application/octet-stream with this Content-Length. */
+  readonly upload?: { readonly body: AsyncIterable<Uint8Array>; readonly length: number } | undefined;
   /** `text`: the answer is plain text (a console log), returned as is; errors are still JSON. */
   readonly responseType?: 'json' | 'text' | undefined;
 }
@@ -28,8 +30,14 @@ export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
   try {
     res = await fetch(r.url, {
       method: r.method,
-      headers: { authorization: `Bearer ${r.token}`, ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${r.token}`,
+        ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(r.upload !== undefined ? { 'content-type': 'application/octet-stream', 'content-length': String(r.upload.length) } : {}),
+      },
       ...(r.body !== undefined ? { body: JSON.stringify(r.body) } : {}),
+      // undici streams an async iterable body (half duplex); the explicit Content-Length lets the server check the size.
+      ...(r.upload !== undefined ? { body: r.upload.body, duplex: 'half' } : {}),
       signal: d.signal,
     });
     const text = await res.text();

@@ -1,9 +1,13 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import {
   eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, purgeVmsView, templateView, userView, vmDetailView, vmView,
   type PurgeVmsBody, type PurgeVmsView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
@@ -50,6 +54,28 @@ export class NuboClient {
   getImage(id: string, o?: WaitOptions): Promise<ImageView> { return this.#call('GET', `/images/${encodeURIComponent(id)}`, imageView, undefined, o); }
   registerImage(body: RegisterImageBody, o?: WaitOptions): Promise<ImageView> {
     return this.#call('POST', '/images', imageView, body, { timeoutMs: 600_000, ...o });
+  }
+  /**
+   * Uploads a local file as an image (admin): its SHA-256 is computed first and
+   * checked by the controller. `onProgress` gets the bytes sent so far.
+   */
+  async uploadImage(input: UploadImageQuery & { file: string }, o: WaitOptions & { onProgress?: (sent: number, total: number) => void } = {}): Promise<ImageView> {
+    const { file, ...query } = input;
+    const length = (await stat(file)).size;
+    const hash = createHash('sha256');
+    await pipeline(createReadStream(file), hash, { signal: o.signal ?? new AbortController().signal });
+    const q = new URLSearchParams({ name: query.name, sha256: query.sha256 ?? hash.digest('hex'), ...(query.format !== undefined ? { format: query.format } : {}) });
+    let sent = 0;
+    const body = async function* (): AsyncGenerator<Uint8Array> {
+      if (length === 0) return;
+      // No further than the length announced: a file that grows meanwhile must not overrun Content-Length.
+      for await (const chunk of createReadStream(file, { end: length - 1 }) as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        o.onProgress?.(sent, length);
+        yield chunk;
+      }
+    };
+    return jsonRequest({ method: 'POST', url: `${this.baseUrl}/api/v1/images/upload?${q.toString()}`, token: this.token, upload: { body: body(), length }, schema: imageView, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000 });
   }
   deleteImage(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/images/${encodeURIComponent(id)}`, undefined, undefined, o); }
 

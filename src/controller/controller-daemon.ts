@@ -34,6 +34,8 @@ export interface ControllerDaemonOptions {
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
+  /** The only directory whose files an admin may register by path (realpath'd); undefined: uploads only. */
+  readonly imageImportDir?: string | undefined;
   /** How long and how many events are kept (default 7 days, 100,000 rows, pruned every 10 minutes and at start). */
   readonly eventRetention?: Partial<EventRetention> | undefined;
   /** Fault injection for tests (see Failpoints); `nubo controller` arms them from NUBO_FAILPOINTS. */
@@ -57,7 +59,8 @@ export class ControllerDaemon {
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
-    await mkdir(o.dataDir, { recursive: true });
+    // The state (database, image store, stopped VMs' files) is the owner's only, whatever the umask.
+    await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const store = await openStore(o.store ?? { kind: 'sqlite', path: join(o.dataDir, 'nubo.db') });
     try {
       const logger = o.logger;
@@ -80,7 +83,7 @@ export class ControllerDaemon {
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
-      const images = new ImageStore(join(o.dataDir, 'images'), store);
+      const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers });
       await server.listen({ host: o.listen.host, port: o.listen.port });

@@ -1,6 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../errors/validation-error.js';
 import { convertDiskImage } from '../storage/convert-disk-image.js';
 import { DiskImageError } from '../storage/disk-image-error.js';
@@ -41,7 +44,68 @@ export interface AddImageInput {
  * agents by id. vmdk and vdi disks are converted to qcow2 on the way in.
  */
 export class ImageStore {
-  constructor(readonly dir: string, private readonly store: Store) {}
+  /**
+   * @param importDir the one directory whose files an admin may register by
+   * path (`--image-import-dir`); undefined: registration by path is off and
+   * images come in as uploads only.
+   */
+  constructor(readonly dir: string, private readonly store: Store, readonly importDir?: string) {}
+
+  /**
+   * The real path of a file an admin names for registration, if it lies in the
+   * import directory. Resolved with realpath, so neither `..` nor a symlink
+   * leads out of it: the controller's database, /etc/shadow and the like are
+   * never published to every tenant.
+   */
+  async #importable(path: string): Promise<string> {
+    const refuse = (why: string): never => {
+      throw new ValidationError('image', [{ field: 'path', message: `${path}: ${why}` }]);
+    };
+    if (this.importDir === undefined) return refuse('registering a file of the controller\'s machine is off (no --image-import-dir): upload the file instead');
+    const base = await realpath(this.importDir).catch(() => refuse(`the import directory ${this.importDir} does not exist`));
+    const real = await realpath(path).catch((err: unknown) => refuse(`cannot read it: ${(err as Error).message}`));
+    const rel = relative(base, real);
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return refuse(`not in the import directory ${this.importDir} (symlinks and .. are resolved)`);
+    return real;
+  }
+
+  /**
+   * Takes an uploaded body into the store: exactly `sizeBytes` bytes are
+   * written to a temporary file (a shorter or longer body, or a client that
+   * goes away, leaves nothing), their SHA-256 held against `sha256` if given,
+   * then checked and recorded as a registered file is.
+   */
+  async upload(input: { name: string; ownerId: string; format?: RegisterFormat | undefined; sizeBytes: number; sha256?: string | undefined }, body: Readable, opts: WaitOptions = {}): Promise<Image> {
+    await this.ensureNameFree(input.ownerId, input.name, 'name');
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    return this.withTempDir(async (tmp) => {
+      const staged = join(tmp, 'upload');
+      const hash = createHash('sha256');
+      let received = 0;
+      await pipeline(
+        body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            received += chunk.length;
+            if (received > input.sizeBytes) throw new ValidationError('image', [{ field: 'body', message: `longer than the declared ${input.sizeBytes} bytes` }]);
+            hash.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(staged, { flags: 'wx', mode: 0o600 }),
+        { signal: opts.signal ?? new AbortController().signal },
+      );
+      if (received !== input.sizeBytes) throw new ValidationError('image', [{ field: 'body', message: `truncated: ${received} of ${input.sizeBytes} bytes arrived` }]);
+      const digest = hash.digest('hex');
+      if (input.sha256 !== undefined && digest !== input.sha256) throw new ValidationError('image', [{ field: 'sha256', message: `the body's SHA-256 is ${digest}, not ${input.sha256}` }]);
+      try {
+        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format: input.format, displayName: `upload ${input.name}` }, opts);
+      } catch (err) {
+        if (err instanceof DiskImageError) throw new ValidationError('image', [{ field: err.problem === 'format-mismatch' && input.format !== undefined ? 'format' : 'body', message: err.message }]);
+        throw err;
+      }
+    });
+  }
 
   /**
    * Copies `path` into the store and records it. The copy is inspected, not
@@ -49,13 +113,14 @@ export class ImageStore {
    * fails before anything is copied.
    */
   async register(input: { name: string; path: string; format?: RegisterFormat | undefined; ownerId: string }, opts: WaitOptions = {}): Promise<Image> {
-    const st = await stat(input.path).catch(() => undefined);
+    const real = await this.#importable(input.path);
+    const st = await stat(real).catch(() => undefined);
     if (!st?.isFile()) throw new ValidationError('image', [{ field: 'path', message: `${input.path} is not a readable file on the controller` }]);
     await this.ensureNameFree(input.ownerId, input.name, 'name');
     const format = input.format ?? formatOfFileName(input.path);
     return this.withTempDir(async (tmp) => {
       const staged = join(tmp, 'source');
-      await copyFileAbortable(input.path, staged, opts.signal).catch((err: unknown) => {
+      await copyFileAbortable(real, staged, opts.signal).catch((err: unknown) => {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new ValidationError('image', [{ field: 'path', message: `cannot read ${input.path}: ${(err as Error).message}` }]);
         throw err;
@@ -80,7 +145,7 @@ export class ImageStore {
    * kept as they are. The file appears in the store only together with its row.
    */
   async add(input: AddImageInput, opts: WaitOptions = {}): Promise<Image> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     let format: ImageFormat;
     let virtualSize: number;
     let dest: string;
@@ -107,6 +172,7 @@ export class ImageStore {
       }
     }
     try {
+      await chmod(dest, 0o600);
       const sha256 = await fileDigest(dest, 'sha256', opts.signal);
       return await this.store.images.create({ name: input.name, ownerId: input.ownerId, format, sizeBytes: (await stat(dest)).size, virtualSizeBytes: virtualSize, sha256, path: dest });
     } catch (err) {
@@ -127,7 +193,7 @@ export class ImageStore {
    */
   async tempDir(): Promise<{ readonly path: string; remove(): Promise<void> }> {
     const path = join(this.dir, `${IMAGE_STORE_TEMP_PREFIX}${randomUUID()}`);
-    await mkdir(path, { recursive: true });
+    await mkdir(path, { recursive: true, mode: 0o700 });
     return { path, remove: () => rm(path, { recursive: true, force: true }) };
   }
 

@@ -9,7 +9,7 @@ import type { User } from '../store/repositories/users-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { Volume } from '../store/repositories/volumes-repository.js';
 import type { JsonObject } from '../store/store-context.js';
-import { ConflictError, NotFoundError } from '../store/store-errors.js';
+import { ConflictError, DiskCapacityError, NotFoundError } from '../store/store-errors.js';
 import type { VolumeView } from './api/storage-schemas.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
@@ -64,6 +64,22 @@ export class VmVolumes {
     const byName = (await this.#o.store.volumes.list({ ownerId: user.id })).find((v) => v.name === ref);
     if (byName === undefined) throw new NotFoundError('volume', ref);
     return byName;
+  }
+
+  /**
+   * A volume no host could hold is refused when it is created (409 CAPACITY
+   * naming `sizeMiB`), not at its first attach: the room of a host is its disk
+   * less what its VMs reserved and its volumes take. Hosts that have not
+   * reported their capacity yet say nothing; the attach checks again.
+   */
+  async ensureSomeHostHolds(sizeMib: number): Promise<void> {
+    const { store } = this.#o;
+    const hosts = (await store.hosts.list()).filter((h) => h.total.diskMib > 0 && h.state !== 'disabled');
+    if (hosts.length === 0) return;
+    const onHost = new Map<string, number>();
+    for (const v of await store.volumes.list()) if (v.hostId !== null) onHost.set(v.hostId, (onHost.get(v.hostId) ?? 0) + v.sizeMib);
+    const free = Math.max(0, ...hosts.map((h) => h.total.diskMib - h.reserved.diskMib - (onHost.get(h.id) ?? 0)));
+    if (sizeMib > free) throw new DiskCapacityError('sizeMiB', sizeMib, free, 'the host with the most room');
   }
 
   async attach(vm: Vm, volume: Volume): Promise<Volume> {

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -79,6 +80,8 @@ function createKysely(config: StoreConfig): Kysely<Database> {
   if (config.kind === 'sqlite') {
     const sqlite = new BetterSqlite3(config.path);
     try {
+      // The database holds the hosts' tokens: the owner only. Before WAL, because SQLite gives -wal and -shm the database's mode.
+      if (config.path !== ':memory:' && config.path !== '') chmodSync(config.path, 0o600);
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma(`busy_timeout = ${Math.max(0, Math.trunc(config.busyTimeoutMs ?? 5000))}`);

@@ -50,6 +50,14 @@ export class CapacityError extends NuboError {
   }
 }
 
+/** A disk (a volume) does not fit in the free disk of the host it would land on, or of any host (HTTP 409, naming the request's field). */
+export class DiskCapacityError extends NuboError {
+  readonly code = 'CAPACITY';
+  constructor(readonly field: string, readonly sizeMib: number, readonly freeMib: number, readonly where: string) {
+    super(`${field}: ${sizeMib} MiB does not fit: ${where} has ${freeMib} MiB of disk free`, { field, sizeMib, freeMib, where });
+  }
+}
+
 /** A pool (a network's address range) has nothing left to hand out. */
 export class ExhaustedError extends NuboError {
   readonly code = 'EXHAUSTED';

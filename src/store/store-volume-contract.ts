@@ -1,7 +1,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../errors/validation-error.js';
-import { ConflictError, NotFoundError } from './store-errors.js';
+import { ConflictError, DiskCapacityError, NotFoundError } from './store-errors.js';
 import { MAX_VOLUMES_PER_VM } from './repositories/volumes-repository.js';
 import { count, rejectsWith, type ContractFixture } from './store-contract-kit.js';
 
@@ -29,6 +29,30 @@ export function volumeContract(fx: () => ContractFixture): void {
     await rejectsWith(store.volumes.create({ name: uniq('vol'), ownerId: 'ghost', sizeMib: 1 }), NotFoundError, 'NOT_FOUND');
     assert.deepEqual([await count(store, 'volumes'), await count(store, 'events')], [rows, events]);
     await rejectsWith(store.volumes.get('ghost'), NotFoundError, 'NOT_FOUND', (e) => assert.equal(e.resource, 'volume'));
+  });
+
+  it('volumes: the first attach counts the size against the host\'s disk (VMs\' reservations and its other volumes); nothing changes on refusal', async () => {
+    const { store, owner, uniq, enabledHost } = fx();
+    const h = await enabledHost(4, 4096, 1_000);
+    const vm = await store.vms.create({ name: uniq('vm'), ownerId: owner.id });
+    await store.vms.bindToHost(vm.id, h.id, { cpus: 1, memoryMib: 128, diskMib: 300 });
+    const a = await store.volumes.create({ name: uniq('a'), ownerId: owner.id, sizeMib: 500 });
+    const b = await store.volumes.create({ name: uniq('b'), ownerId: owner.id, sizeMib: 201 });
+    const huge = await store.volumes.create({ name: uniq('huge'), ownerId: owner.id, sizeMib: 1024 * 1024 });
+    await store.volumes.attach(a.id, vm.id, h.id);
+    const before = [await count(store, 'events'), await store.volumes.list({ vmId: vm.id })] as const;
+    for (const v of [b, huge]) {
+      await rejectsWith(store.volumes.attach(v.id, vm.id, h.id), DiskCapacityError, 'CAPACITY', (e) => {
+        assert.equal(e.field, 'volume');
+        assert.equal(e.freeMib, 1_000 - 300 - 500);
+        assert.match(e.message, /volume/);
+      });
+      assert.equal((await store.volumes.get(v.id)).hostId, null, 'not bound');
+    }
+    assert.deepEqual([await count(store, 'events'), await store.volumes.list({ vmId: vm.id })], before);
+    // A volume already on the host takes no new room: detached and attached again, it fits.
+    await store.volumes.detach(a.id, vm.id);
+    assert.equal((await store.volumes.attach(a.id, vm.id, h.id)).hostId, h.id);
   });
 
   it('volumes: attach takes the lowest free slot and binds the host; detach keeps the host; delete is refused while attached', async () => {

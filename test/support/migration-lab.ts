@@ -87,9 +87,9 @@ export class MigrationLab {
     }
     await this.agentsUp(nHosts);
     const api = this.api;
-    await api.registerImage({ name: 'tiny-disk', path: this.image.dataDisk });
-    await api.registerImage({ name: 'tiny-kernel', path: this.image.kernel, format: 'kernel' });
-    await api.registerImage({ name: 'tiny-initrd', path: this.image.initrd, format: 'initrd' });
+    await api.uploadImage({ name: 'tiny-disk', file: this.image.dataDisk });
+    await api.uploadImage({ name: 'tiny-kernel', file: this.image.kernel, format: 'kernel' });
+    await api.uploadImage({ name: 'tiny-initrd', file: this.image.initrd, format: 'initrd' });
     await api.createNetwork({ name: 'mig', cidr: '198.18.66.0/24', gateway: '198.18.66.254' });
     await runCommand('ip', ['addr', 'add', '198.18.66.254/24', 'dev', `${this.prefix}-fab`]);
     await api.createTemplate({ name: 'tiny-mig', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: this.image.cmdline, nics: [{ network: 'mig' }] });

@@ -10,7 +10,7 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 
-interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string }
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
@@ -23,16 +23,20 @@ export function registerDaemonCommands(program: Command): void {
     .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql)')
     .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
     .option('--heartbeat-ms <ms>', 'expected agent heartbeat interval', '5000')
+    .option('--image-import-dir <dir>', 'admins may register images by path from this directory only (symlinks and .. resolved); default: none, images are uploaded')
     .option('--event-max-age-days <days>', 'events older than this are pruned (at start and every 10 minutes)', '7')
     .option('--event-max-rows <n>', 'at most this many events are kept, the newest', '100000')
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
+        // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
+        process.umask(0o077);
         const logger = daemonLogger();
         const ctl = await ControllerDaemon.start({
           dataDir: o.dataDir,
           listen: parseListen(o.listen, '--listen'),
           advertiseUrl: o.advertiseUrl,
           heartbeatIntervalMs: Number(o.heartbeatMs),
+          imageImportDir: o.imageImportDir === undefined ? undefined : resolve(o.imageImportDir),
           eventRetention: { maxAgeMs: positiveFlag(o.eventMaxAgeDays, '--event-max-age-days') * 24 * 3600_000, maxRows: Math.ceil(positiveFlag(o.eventMaxRows, '--event-max-rows')) },
           ...(o.postgres !== undefined ? { store: { kind: 'postgres' as const, connectionString: o.postgres } } : {}),
           // Tests crash the controller at chosen points (see src/util/failpoints.ts); unset in normal use.
@@ -66,6 +70,8 @@ export function registerDaemonCommands(program: Command): void {
       runCliAction(async (signal, o: AgentFlags) => {
         const token = o.token ?? (o.tokenFile !== undefined ? (await readFile(o.tokenFile, 'utf8')).trim() : undefined);
         if (!token) throw new UsageError('BAD_FLAG', 'the agent needs its host secret: --token-file FILE (or --token)');
+        // Tenants' disks, saved memory and config drives (made by QEMU and qemu-img, which inherit it) are the owner's only.
+        process.umask(0o077);
         const logger = daemonLogger();
         const agent = await AgentDaemon.start({
           name: o.name,

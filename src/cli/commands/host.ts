@@ -30,7 +30,7 @@ export function registerHostCommands(program: Command): void {
       const now = Date.now();
       printTable(
         ['ID', 'NAME', 'STATE', 'CPUS', 'MEMORY', 'VMS', 'HEARTBEAT', 'AGENT'],
-        hosts.map((h) => [h.id, h.name, h.state, `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), h.agentUrl]),
+        hosts.map((h) => [h.id, h.name, h.state, `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
       );
     }),
   );
@@ -106,7 +106,7 @@ function printHost(h: HostView): void {
     ['id', h.id],
     ['name', h.name],
     ['state', h.state],
-    ['agent', h.agentUrl],
+    ['agent', dash(h.agentUrl)],
     ['cpu model', dash(h.cpuModel)],
     ['cpus', res('cpus')],
     ['cpu overcommit', h.cpuOvercommit === null ? "the controller's default" : String(h.cpuOvercommit)],

@@ -1,6 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { creds, runCli, startFakeApi, type FakeApi } from '../cli-test-kit.js';
 import { image } from '../cli-fixtures.js';
 
@@ -11,6 +14,7 @@ before(async () => {
   api = await startFakeApi({
     'GET /api/v1/images': () => ({ body: [tiny, kernel] }),
     'POST /api/v1/images': () => ({ status: 201, body: kernel }),
+    'POST /api/v1/images/upload': () => ({ status: 201, body: kernel }),
     'DELETE /api/v1/images/img-1': () => ({ status: 204 }),
     'DELETE /api/v1/images/img-9': () => ({ status: 409, body: { error: { code: 'CONFLICT', message: 'image img-9 is used by template small', details: {} } } }),
   });
@@ -26,8 +30,27 @@ test('image list: table and --json', async () => {
   assert.deepEqual(JSON.parse(j.stdout), [tiny, kernel]);
 });
 
-test('image register sends the name, the absolute path and the format', async () => {
-  const r = await runCli(['image', 'register', 'vmlinuz', 'boot/vmlinuz', '--format', 'kernel', ...creds(api)]);
+test('image register uploads the local file with its SHA-256, name and format', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  try {
+    const file = join(dir, 'vmlinuz');
+    const bytes = 'not really a kernel\n'.repeat(1000);
+    await writeFile(file, bytes);
+    const r = await runCli(['image', 'register', 'vmlinuz', file, '--format', 'kernel', ...creds(api)]);
+    assert.equal(r.code, 0, r.stderr);
+    const q = api.requests.at(-1)!;
+    const url = new URL(q.path, 'http://x');
+    assert.equal(`${q.method} ${url.pathname}`, 'POST /api/v1/images/upload');
+    assert.deepEqual(Object.fromEntries(url.searchParams), { name: 'vmlinuz', format: 'kernel', sha256: createHash('sha256').update(bytes).digest('hex') });
+    assert.equal(q.body, bytes);
+    assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image register --import sends the name, the absolute path and the format', async () => {
+  const r = await runCli(['image', 'register', 'vmlinuz', 'boot/vmlinuz', '--import', '--format', 'kernel', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
   const q = api.requests.at(-1)!;
   assert.equal(`${q.method} ${q.path}`, 'POST /api/v1/images');
@@ -42,7 +65,7 @@ test('image register rejects an unknown format before sending anything; vmdk and
   assert.match(r.stderr, /qcow2, raw, vmdk, vdi, kernel, initrd/);
   assert.equal(api.requests.length, n);
   for (const format of ['vmdk', 'vdi']) {
-    const ok = await runCli(['image', 'register', 'x', '/x.disk', '--format', format, ...creds(api)]);
+    const ok = await runCli(['image', 'register', 'x', '/x.disk', '--import', '--format', format, ...creds(api)]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(api.requests.at(-1)!.body, { name: 'x', path: '/x.disk', format });
   }

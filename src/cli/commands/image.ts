@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import type { NuboClient } from '../../client/nubo-client.js';
 import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../controller/api/api-schemas.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
@@ -17,18 +19,21 @@ export function registerImageCommands(image: Command): void {
 
   const register = apiCommand(
     image,
-    'register <name> <path>',
-    'copy a file into the image store under a name; the controller reads <path> on its own machine (a relative path is made absolute here). ' +
+    'register <name> <file>',
+    'upload a local file into the image store under a name (with --import: a file in the controller\'s --image-import-dir instead, read there). ' +
       'Disk images are checked with qemu-img (no backing files); vmdk and vdi disks are converted to qcow2',
   );
+  register.option('--import', '<file> is a path on the controller\'s machine, under the directory it was started with (--image-import-dir); nothing is uploaded');
   register.addOption(
     new Option('--format <format>', 'what the file is (default: the disk format the controller detects, which must agree with a .qcow2/.raw/.vmdk/.vdi extension; kernel and initrd must be given)').choices(
       registerImageFormatSchema.options,
     ),
   );
   connectionOptions(register).action(
-      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: RegisterImageBody['format'] }) => {
-        const img = await (await connect(o)).registerImage({ name, path: resolve(path), ...(o.format ? { format: o.format } : {}) }, { signal });
+      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: RegisterImageBody['format']; import?: boolean }) => {
+        const api = await connect(o);
+        const format = o.format ? { format: o.format } : {};
+        const img = o.import ? await api.registerImage({ name, path: resolve(path), ...format }, { signal }) : await uploadWithProgress(api, { name, file: path, ...format }, signal, o.json === true);
         if (o.json) return printJson(img);
         printImages([img]);
       }),
@@ -40,6 +45,26 @@ export function registerImageCommands(image: Command): void {
       process.stdout.write(`deleted image ${ref}\n`);
     }),
   );
+}
+
+async function uploadWithProgress(api: NuboClient, input: Parameters<NuboClient['uploadImage']>[0], signal: AbortSignal, quiet: boolean): Promise<ImageView> {
+  // The bar goes to stderr, so `--json` output stays clean.
+  const bar = new cliProgress.SingleBar({ format: `uploading ${input.name} [{bar}] {percentage}% {value}/{total} MiB`, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  try {
+    return await api.uploadImage(input, {
+      signal,
+      onProgress: (sent, total) => {
+        if (quiet) return;
+        const mib = (n: number): number => Math.round((n / 2 ** 20) * 10) / 10;
+        if (!started) bar.start(mib(total), mib(sent));
+        else bar.update(mib(sent));
+        started = true;
+      },
+    });
+  } finally {
+    if (started) bar.stop();
+  }
 }
 
 function printImages(images: readonly ImageView[]): void {

@@ -53,7 +53,9 @@ export function registerUp(program: Command): void {
 async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
   const home = nuboHome();
-  await mkdir(home, { recursive: true });
+  // The controller's database, the credentials and the tenants' disks (QEMU and qemu-img inherit it): the owner's only.
+  process.umask(0o077);
+  await mkdir(home, { recursive: true, mode: 0o700 });
   const image = await buildImageWithProgress(signal);
   // Before the agent starts, so that its first report already lists the bridge placement looks for.
   await ensureDefaultBridge(o.bridge, { signal });
@@ -147,9 +149,10 @@ function runDirFor(home: string): string {
 async function registerTiny(api: NuboClient, image: TinyImage): Promise<void> {
   const images = await api.listImages();
   const have = (name: string): boolean => images.some((i) => i.name === name);
-  if (!have('nubo-tiny-disk')) await api.registerImage({ name: 'nubo-tiny-disk', path: image.dataDisk, format: 'qcow2' });
-  if (!have('nubo-tiny-kernel')) await api.registerImage({ name: 'nubo-tiny-kernel', path: image.kernel, format: 'kernel' });
-  if (!have('nubo-tiny-initrd')) await api.registerImage({ name: 'nubo-tiny-initrd', path: image.initrd, format: 'initrd' });
+  // Uploaded like any image: the controller reads no path of this machine.
+  if (!have('nubo-tiny-disk')) await api.uploadImage({ name: 'nubo-tiny-disk', file: image.dataDisk, format: 'qcow2' });
+  if (!have('nubo-tiny-kernel')) await api.uploadImage({ name: 'nubo-tiny-kernel', file: image.kernel, format: 'kernel' });
+  if (!have('nubo-tiny-initrd')) await api.uploadImage({ name: 'nubo-tiny-initrd', file: image.initrd, format: 'initrd' });
   if (!(await api.listTemplates()).some((t) => t.name === 'tiny')) {
     await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'nubo-tiny-disk', kernel: 'nubo-tiny-kernel', initrd: 'nubo-tiny-initrd', cmdline: image.cmdline, nics: [{ network: DEFAULT_NETWORK.name }] });
   }

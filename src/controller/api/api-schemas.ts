@@ -28,7 +28,8 @@ export const hostView = z.object({
   id: z.string(),
   name: z.string(),
   state: hostStateSchema,
-  agentUrl: z.string(),
+  /** null unless the caller is an admin. */
+  agentUrl: z.string().nullable(),
   cpuModel: z.string().nullable(),
   total: resources,
   reserved: resources,
@@ -70,12 +71,21 @@ export const registerImageFormatSchema = z.enum(['qcow2', 'raw', 'vmdk', 'vdi', 
 const controllerPath = z.string().max(4096).regex(/^\/[^\0]*$/, 'must be an absolute path');
 export const registerImageBody = z.strictObject({
   name,
-  /** A file on the controller's machine, copied into the image store. */
+  /** A file in the controller's import directory (--image-import-dir; symlinks and .. resolved), copied into the image store. */
   path: controllerPath,
   /** Default: the disk format qemu-img detects (held against a .qcow2/.raw/.vmdk/.vdi extension); kernel and initrd must be given. */
   format: registerImageFormatSchema.optional(),
 });
 export type RegisterImageBody = z.input<typeof registerImageBody>;
+/** `POST /api/v1/images/upload`: the file is the request body (application/octet-stream); these are its query string. */
+export const uploadImageQuery = z.strictObject({
+  name,
+  /** As for registration: default the disk format qemu-img detects; kernel and initrd must be given. */
+  format: registerImageFormatSchema.optional(),
+  /** The body's SHA-256 (64 lowercase hex digits): checked before anything is kept. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
+});
+export type UploadImageQuery = z.input<typeof uploadImageQuery>;
 
 // ---------- networks ----------
 const ipv4Text = z.string().max(15).regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'must be an IPv4 address');

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { hostView, idParams, registerHostBody, updateHostBody } from './api-schemas.js';
-import { requireAdmin, type ApiContext } from './api-context.js';
+import { requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Store } from '../../store/open-store.js';
@@ -20,18 +20,18 @@ export async function findHost(store: Store, ref: string): Promise<Host> {
 export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['hosts'];
-  r.get('/api/v1/hosts', { schema: { tags, response: { 200: z.array(hostView) } } }, async () =>
-    Promise.all((await ctx.store.hosts.list()).map((h) => ctx.views.host(h))),
+  r.get('/api/v1/hosts', { schema: { tags, response: { 200: z.array(hostView) } } }, async (req) =>
+    Promise.all((await ctx.store.hosts.list()).map((h) => ctx.views.host(h, userOf(req)))),
   );
   r.get('/api/v1/hosts/:id', { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) =>
-    ctx.views.host(await findHost(ctx.store, req.params.id)),
+    ctx.views.host(await findHost(ctx.store, req.params.id), userOf(req)),
   );
   r.post('/api/v1/hosts', { schema: { tags, body: registerHostBody, response: { 201: hostView } } }, async (req, reply) => {
     requireAdmin(req, 'registering a host');
     if (await ctx.store.hosts.findByName(req.body.name)) throw new ConflictError('host', 'name', req.body.name, 'is already registered');
     // Capacity is unknown until the agent's first heartbeat; the host stays `init` (not schedulable) until then.
     const h = await ctx.store.hosts.register({ ...req.body, totalCpus: 0, totalMemoryMib: 0, totalDiskMib: 0 });
-    return reply.status(201).send(await ctx.views.host(h));
+    return reply.status(201).send(await ctx.views.host(h, userOf(req)));
   });
   r.patch('/api/v1/hosts/:id', { schema: { tags, params: idParams, body: updateHostBody, response: { 200: hostView } } }, async (req) => {
     requireAdmin(req, 'updating a host');
@@ -39,7 +39,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
     const next = await ctx.store.hosts.setCpuOvercommit(h.id, req.body.cpuOvercommit);
     // More room may let pending VMs in; less never evicts VMs already placed.
     await ctx.orchestrator.schedulePending();
-    return ctx.views.host(next);
+    return ctx.views.host(next, userOf(req));
   });
   r.delete('/api/v1/hosts/:id', {
     schema: {
@@ -50,17 +50,17 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
   }, async (req) => {
     requireAdmin(req, 'deleting a host');
     const h = await findHost(ctx.store, req.params.id);
-    const view = await ctx.views.host(h);
+    const view = await ctx.views.host(h, userOf(req));
     await ctx.store.hosts.delete(h.id);
     return view;
   });
   for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
     r.post(`/api/v1/hosts/:id/${verb}`, { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) => {
-      requireAdmin(req, `${verb} a host`);
+      const admin = requireAdmin(req, `${verb} a host`);
       const h = await findHost(ctx.store, req.params.id);
       const next = await ctx.store.hosts.setState(h.id, state, `${verb}d by ${req.user?.name ?? 'admin'}`);
       if (state === 'enabled') await ctx.orchestrator.schedulePending();
-      return ctx.views.host(next);
+      return ctx.views.host(next, admin);
     });
   }
 }

@@ -2,9 +2,10 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, imageView, registerImageBody } from './api-schemas.js';
+import { idParams, imageView, registerImageBody, uploadImageQuery } from './api-schemas.js';
 import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
+import { ValidationError } from '../../errors/validation-error.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
@@ -24,16 +25,37 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   r.post('/api/v1/images', {
     schema: {
       tags,
-      summary: 'Register an image from a file on the controller (admin)',
-      description: 'Copies the file into the image store. Disk images are checked with qemu-img: the detected format must match `format` (or the file\'s .qcow2/.raw/.vmdk/.vdi extension), and backing files, external data files, encryption and zero-size disks are refused. vmdk (monolithicSparse or streamOptimized) and vdi disks are converted to qcow2.',
+      summary: 'Register an image from a file in the controller\'s import directory (admin)',
+      description: 'Only files under the directory the controller was started with (--image-import-dir) may be named, after realpath (symlinks and .. cannot lead out); without one this is refused (400 naming `path`): upload the file instead (POST /api/v1/images/upload). Copies the file into the image store. Disk images are checked with qemu-img: the detected format must match `format` (or the file\'s .qcow2/.raw/.vmdk/.vdi extension), and backing files, external data files, encryption and zero-size disks are refused. vmdk (monolithicSparse or streamOptimized) and vdi disks are converted to qcow2.',
       body: registerImageBody,
       response: { 201: imageView },
     },
   }, async (req, reply) => {
-    // The path is read on the controller's machine (its store, the hosts' tokens): only an admin may name one.
+    // The path is read on the controller's machine (its store, the hosts' tokens): only an admin may name one, and only in the import directory.
     const owner = requireAdmin(req, 'registering an image from a controller path');
     const img = await ctx.images.register({ ...req.body, ownerId: owner.id }, { signal: clientGoneSignal(reply) });
     return reply.status(201).send(await ctx.views.image(img));
+  });
+  // The body is the file, streamed to disk as it comes: not parsed, and not held to the JSON body limit.
+  void app.register(async (raw) => {
+    raw.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
+    raw.withTypeProvider<ZodTypeProvider>().post('/api/v1/images/upload', {
+      schema: {
+        tags,
+        summary: 'Upload an image (admin)',
+        description: 'The request body (application/octet-stream, with Content-Length) is the file. It is written to a temporary file in the image store, its size held against Content-Length and its SHA-256 against `sha256` if given, then checked and converted as a registered file is. A truncated, oversized or refused upload leaves nothing behind (400 naming `body`, `sha256` or `format`).',
+        querystring: uploadImageQuery,
+        response: { 201: imageView },
+      },
+    }, async (req, reply) => {
+      const owner = requireAdmin(req, 'uploading an image');
+      const length = Number(req.headers['content-length']);
+      if (req.headers['content-type'] !== 'application/octet-stream' || !Number.isSafeInteger(length) || length <= 0) {
+        throw new ValidationError('image upload', [{ field: 'body', message: 'must be the file as application/octet-stream with a Content-Length above 0' }]);
+      }
+      const img = await ctx.images.upload({ ...req.query, ownerId: owner.id, sizeBytes: length }, req.raw, { signal: clientGoneSignal(reply) });
+      return reply.status(201).send(await ctx.views.image(img));
+    });
   });
   r.delete('/api/v1/images/:id', {
     schema: {

@@ -2,6 +2,7 @@ import { allowedActions } from '../../core/vm-actions.js';
 import type { Store } from '../../store/open-store.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Image } from '../../store/repositories/images-repository.js';
+import type { User } from '../../store/repositories/users-repository.js';
 import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository.js';
 import { vmActionSchema, type MigrationView, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
@@ -22,13 +23,14 @@ export class Views {
     return r?.name ?? id;
   }
 
-  async host(h: Host): Promise<HostView> {
+  /** `viewer`: the agent's URL (where its API and token-guarded transfers listen) is for admins only. */
+  async host(h: Host, viewer: Pick<User, 'role'>): Promise<HostView> {
     const vms = await this.store.vms.list({ hostId: h.id });
     return {
       id: h.id,
       name: h.name,
       state: h.state,
-      agentUrl: h.agentUrl,
+      agentUrl: viewer.role === 'admin' ? h.agentUrl : null,
       cpuModel: h.cpuModel === '' ? null : h.cpuModel,
       total: { cpus: h.total.cpus, memoryMiB: h.total.memoryMib, diskMiB: h.total.diskMib },
       reserved: { cpus: h.reserved.cpus, memoryMiB: h.reserved.memoryMib, diskMiB: h.reserved.diskMib },

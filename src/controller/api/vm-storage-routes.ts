@@ -45,6 +45,7 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
       body: createVolumeBody, response: { 201: volumeView },
     },
   }, async (req, reply) => {
+    await volumes.ensureSomeHostHolds(req.body.sizeMiB);
     const v = await ctx.store.volumes.create({ name: req.body.name, ownerId: userOf(req).id, sizeMib: req.body.sizeMiB });
     return reply.status(201).send(await volumes.view(v));
   });

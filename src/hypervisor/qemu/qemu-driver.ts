@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { DiskMove, DiskMoveOptions, Hypervisor, HypervisorCapabilities, RebootOptions, RebootResult, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
 import { HypervisorError, VmExistsError, VmNotFoundError, VmStateError } from '../hypervisor-errors.js';
@@ -104,7 +104,7 @@ export class QemuDriver implements Hypervisor {
     const opts = compileQemuDriverOptions(input);
     const kvm = opts.accel === 'tcg' ? false : await probeKvm(opts.qemuBinary);
     if (opts.accel === 'kvm' && !kvm) throw new HypervisorError('-', 'driver start', 'accel=kvm was asked for but KVM does not work on this host');
-    await mkdir(opts.runDir, { recursive: true });
+    await mkdir(opts.runDir, { recursive: true, mode: 0o700 });
     return new QemuDriver(opts, kvm);
   }
 
@@ -148,7 +148,7 @@ export class QemuDriver implements Hypervisor {
 
     const paths = vmPaths(this.#opts.runDir, spec.id);
     await rm(paths.dir, { recursive: true, force: true });
-    await mkdir(paths.dir, { recursive: true });
+    await mkdir(paths.dir, { recursive: true, mode: 0o700 });
     const taps: TapRef[] = [];
     try {
       for (const nic of spec.nics) {
@@ -168,6 +168,8 @@ export class QemuDriver implements Hypervisor {
       await launchQemu(this.#opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
       const pid = await readPidFile(paths.pidFile);
       if (pid === undefined) throw new Error('QEMU wrote no pid file');
+      // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
+      await Promise.all([paths.serialLog, paths.qmpSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
       const starting = mode.kind !== 'start' ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
       const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
       this.#vms.set(spec.id, vm);

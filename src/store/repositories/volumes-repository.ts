@@ -3,7 +3,7 @@ import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import type { Database, VolumesTable } from '../schema.js';
 import { appendEvent, inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
-import { ConflictError, NotFoundError } from '../store-errors.js';
+import { ConflictError, DiskCapacityError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
 
 export interface Volume {
@@ -86,6 +86,7 @@ export class VolumesRepository {
       const vm = await trx.selectFrom('vms').select('id').where('id', '=', vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
       if (!vm) throw new NotFoundError('vm', vmId);
       await requireExists(trx, 'hosts', hostId, 'host');
+      if (cur.host_id === null) await this.#ensureRoom(trx, hostId, Number(cur.size_mib));
       const taken = new Set((await trx.selectFrom('volumes').select('slot').where('vm_id', '=', vmId).execute()).map((r) => Number(r.slot)));
       let slot = 0;
       while (taken.has(slot)) slot++;
@@ -116,6 +117,24 @@ export class VolumesRepository {
       // The owner is kept in the event: once the row is gone, it is what says who may read it.
       await appendEvent(this.ctx, trx, { kind: 'volume.deleted', resource: 'volume', resourceId: id, data: { name: cur.name, ownerId: cur.owner_id } });
     });
+  }
+
+  /**
+   * A volume's file is made at its full size's worth of promise: the host's
+   * disk must hold it beside what its VMs reserved and its other volumes. The
+   * host row is locked (PostgreSQL) so two first attaches cannot both take
+   * the last room.
+   */
+  async #ensureRoom(trx: Transaction<Database>, hostId: string, sizeMib: number): Promise<void> {
+    const host = await trx
+      .selectFrom('hosts')
+      .select(['name', 'total_disk_mib', 'reserved_disk_mib'])
+      .where('id', '=', hostId)
+      .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
+      .executeTakeFirstOrThrow();
+    const onHost = await trx.selectFrom('volumes').select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size_mib'), eb.lit(0)).as('mib')).where('host_id', '=', hostId).executeTakeFirstOrThrow();
+    const free = Number(host.total_disk_mib) - Number(host.reserved_disk_mib) - Number(onHost.mib);
+    if (sizeMib > free) throw new DiskCapacityError('volume', sizeMib, Math.max(0, free), `host ${host.name}`);
   }
 
   async #lock(trx: Transaction<Database>, id: string): Promise<VolumesTable> {

@@ -1,0 +1,153 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { request } from 'node:http';
+import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { RemoteError } from '../src/client/remote-error.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { remoteRejects } from './support/remote-rejects.js';
+
+// Issue 11 items 8 and 9 over the API, without agents: what an admin may
+// register by path (only the import directory), uploads (checked, and
+// nothing left of a bad one), host agent URLs for admins only, volumes held
+// against the hosts' disk, and the modes of what the controller writes.
+
+let root: string;
+let importDir: string;
+let withImport: ControllerDaemon;
+let uploadsOnly: ControllerDaemon;
+let admin: NuboClient;
+let adminNoImport: NuboClient;
+let bob: NuboClient;
+let bobToken: string;
+
+const silent = pino({ level: 'silent' });
+const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'nubo-security-'));
+  importDir = join(root, 'import');
+  await mkdir(importDir);
+  withImport = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, imageImportDir: importDir, logger: silent });
+  uploadsOnly = await ControllerDaemon.start({ dataDir: join(root, 'controller2'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: silent });
+  admin = new NuboClient(withImport.url, (await withImport.bootstrapAdmin())!);
+  adminNoImport = new NuboClient(uploadsOnly.url, (await uploadsOnly.bootstrapAdmin())!);
+  bobToken = (await withImport.store.users.create({ name: 'bob' })).token;
+  bob = new NuboClient(withImport.url, bobToken);
+});
+
+after(async () => {
+  await withImport.stop();
+  await uploadsOnly.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function storeState(c: ControllerDaemon, dir: string) {
+  return { images: (await c.store.images.list()).map((i) => i.name).sort(), files: (await readdir(join(dir, 'images')).catch(() => [])).sort() };
+}
+
+test('registering a controller path: /etc/shadow, the controller\'s database, symlinks and .. out of the import directory are refused naming path; nothing is registered', async () => {
+  await writeFile(join(importDir, 'ok.raw'), Buffer.alloc(1 << 20));
+  await symlink('/etc/shadow', join(importDir, 'shadow.raw'));
+  await symlink(join(root, 'controller', 'nubo.db'), join(importDir, 'db.raw'));
+  await symlink(root, join(importDir, 'up'));
+  const before = await storeState(withImport, join(root, 'controller'));
+  for (const path of [
+    '/etc/shadow',
+    join(root, 'controller', 'nubo.db'),
+    join(importDir, 'shadow.raw'),
+    join(importDir, 'db.raw'),
+    join(importDir, '..', 'controller', 'nubo.db'),
+    join(importDir, 'up', 'controller', 'nubo.db'),
+  ]) {
+    await remoteRejects(admin.registerImage({ name: 'leak', path, format: 'raw' }), 400, 'VALIDATION_FAILED', 'path', /import directory/);
+  }
+  assert.deepEqual(await storeState(withImport, join(root, 'controller')), before, 'nothing registered, nothing copied');
+  // Without an import directory no path is taken at all, not even a harmless one.
+  await remoteRejects(adminNoImport.registerImage({ name: 'ok', path: join(importDir, 'ok.raw') }), 400, 'VALIDATION_FAILED', 'path', /upload/);
+  assert.deepEqual((await uploadsOnly.store.images.list()).length, 0);
+  // Inside the directory it works as before; plain users may not name paths at all.
+  assert.equal((await admin.registerImage({ name: 'ok', path: join(importDir, 'ok.raw') })).format, 'raw');
+  await remoteRejects(bob.registerImage({ name: 'x', path: join(importDir, 'ok.raw') }), 403, 'FORBIDDEN');
+});
+
+/** A raw POST of `declared` bytes of which only `sent` are written before the socket is cut. */
+async function truncatedUpload(url: string, token: string, declared: number, sent: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const req = request(`${url}/api/v1/images/upload?name=cut&format=raw`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(declared) },
+    });
+    req.on('error', () => resolve());
+    req.on('response', (res) => {
+      res.resume();
+      resolve();
+    });
+    req.write(Buffer.alloc(sent, 7), () => setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 300));
+  });
+}
+
+test('an upload is checked (size, digest, qemu-img) and a bad or truncated one leaves nothing behind', async () => {
+  const file = join(root, 'disk.raw');
+  const bytes = Buffer.alloc(2 << 20, 1);
+  await writeFile(file, bytes);
+  const img = await adminNoImport.uploadImage({ name: 'disk', file, format: 'raw' });
+  assert.equal(img.sha256, createHash('sha256').update(bytes).digest('hex'));
+  assert.equal(img.sizeBytes, bytes.length);
+  const before = await storeState(uploadsOnly, join(root, 'controller2'));
+  assert.equal(before.files.length, 1);
+  assert.equal(await mode(join(root, 'controller2', 'images', before.files[0]!)), 0o600, 'an image file is the owner\'s only');
+
+  await remoteRejects(adminNoImport.uploadImage({ name: 'bad-digest', file, format: 'raw', sha256: 'f'.repeat(64) }), 400, 'VALIDATION_FAILED', 'sha256');
+  await writeFile(join(root, 'garbage.qcow2'), Buffer.alloc(4096, 9));
+  await remoteRejects(adminNoImport.uploadImage({ name: 'garbage', file: join(root, 'garbage.qcow2'), format: 'qcow2' }), 400, 'VALIDATION_FAILED', 'format');
+  await remoteRejects(adminNoImport.uploadImage({ name: 'disk', file, format: 'raw' }), 409, 'CONFLICT', undefined, /name "disk"/);
+  await remoteRejects(new NuboClient(uploadsOnly.url, (await uploadsOnly.store.users.create({ name: 'eve' })).token).uploadImage({ name: 'eve', file }), 403, 'FORBIDDEN');
+  await truncatedUpload(uploadsOnly.url, (await uploadsOnly.store.users.create({ name: 'root2', role: 'admin' })).token, 8 << 20, 1 << 20);
+  // The server notices the cut connection and removes its temporary file.
+  await pollUntil('the truncated upload cleaned up', async () => ((await storeState(uploadsOnly, join(root, 'controller2'))).files.length === 1 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  assert.deepEqual(await storeState(uploadsOnly, join(root, 'controller2')), before, 'no image, no file, no temporary directory');
+});
+
+test('plain users do not see the hosts\' agent URLs; admins do', async () => {
+  await admin.registerHost({ name: 'h1', agentUrl: 'http://198.18.1.1:7481', agentToken: 'h1-agent-token-0123456789' });
+  assert.equal((await admin.listHosts())[0]?.agentUrl, 'http://198.18.1.1:7481');
+  assert.equal((await admin.getHost('h1')).agentUrl, 'http://198.18.1.1:7481');
+  for (const path of ['/api/v1/hosts', '/api/v1/hosts/h1']) {
+    const text = await (await fetch(`${withImport.url}${path}`, { headers: { authorization: `Bearer ${bobToken}` } })).text();
+    assert.ok(!text.includes('198.18.1.1'), `${path}: ${text}`);
+  }
+  assert.equal((await bob.listHosts())[0]?.agentUrl, null);
+  assert.equal((await bob.getHost('h1')).agentUrl, null);
+});
+
+test('a volume larger than any host\'s free disk is refused at creation (409 CAPACITY naming sizeMiB); nothing is created', async () => {
+  const h = await withImport.store.hosts.register({ name: 'h2', agentUrl: 'http://198.18.1.2:7481', agentToken: 'h2-agent-token-0123456789', totalCpus: 2, totalMemoryMib: 4096, totalDiskMib: 78_000 });
+  await withImport.store.hosts.setState(h.id, 'enabled');
+  await assert.rejects(bob.createVolume({ name: 'huge', sizeMiB: 1024 * 1024 }), (err: unknown) => {
+    assert.ok(err instanceof RemoteError);
+    assert.deepEqual([err.status, err.code, err.details['field']], [409, 'CAPACITY', 'sizeMiB']);
+    assert.match(err.message, /sizeMiB/);
+    return true;
+  });
+  assert.deepEqual(await bob.listVolumes(), []);
+  assert.equal((await bob.createVolume({ name: 'fits', sizeMiB: 70_000 })).sizeMiB, 70_000);
+  // Two of them do not fit: a volume counts against the host it would land on only once attached, but no host could hold 78,001 MiB.
+  await remoteRejects(bob.createVolume({ name: 'too-big', sizeMiB: 78_001 }), 409, 'CAPACITY');
+});
+
+test('the controller keeps its state to its owner: data directory 0700, database 0600, image store 0700', async () => {
+  const dir = join(root, 'controller');
+  assert.equal(await mode(dir), 0o700);
+  for (const f of (await readdir(dir)).filter((n) => n.startsWith('nubo.db'))) assert.equal(await mode(join(dir, f)), 0o600, f);
+  assert.equal(await mode(join(dir, 'images')), 0o700);
+  for (const f of await readdir(join(dir, 'images'))) assert.equal((await mode(join(dir, 'images', f))) & 0o077, 0, f);
+});
