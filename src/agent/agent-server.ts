@@ -1,4 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
+import { spliceToUnixSocket } from '../http/console-splice.js';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { installErrorHandler } from '../http/install-error-handler.js';
@@ -182,5 +184,12 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.get('/agent/v1/vms/:id/console', { schema: { params } }, async (req, reply) =>
     reply.type('text/plain; charset=utf-8').send(await svc.consoleLog(req.params.id)),
   );
+  // The interactive console: the WebSocket's bytes to and from the VM's serial console socket.
+  void app.register(fastifyWebsocket);
+  void app.register(async (ws) => {
+    ws.withTypeProvider<ZodTypeProvider>().get('/agent/v1/vms/:id/console/attach', { schema: { params }, websocket: true }, (socket, req) =>
+      spliceToUnixSocket(socket, () => svc.consoleSocket(req.params.id)),
+    );
+  });
   return app;
 }

@@ -115,6 +115,14 @@ export class AgentMigrationError extends NuboError {
  * controller may crash and repeat a call): preparing a VM that is already
  * prepared with the same spec, starting a running VM, deleting a deleted VM.
  */
+/** The VM has no console to attach to (not running, or a driver without one). */
+export class ConsoleUnavailableError extends Error {
+  readonly code = 'CONSOLE_UNAVAILABLE';
+  constructor(readonly vmId: string, reason: string) {
+    super(`VM ${vmId}: ${reason}`);
+  }
+}
+
 export class AgentService {
   readonly #o: AgentServiceOptions;
   /** Serialises operations per VM: two calls on one VM never interleave. */
@@ -795,6 +803,14 @@ export class AgentService {
     const path = this.#o.hypervisor.consoleLogPath?.(id);
     const log = path === undefined ? '' : await readFile(path, 'utf8').catch(() => '');
     return log.slice(-maxBytes);
+  }
+
+  /** The VM's console socket, for an interactive attach. */
+  async consoleSocket(id: string): Promise<string> {
+    await this.#requireSpec(id);
+    const path = this.#o.hypervisor.consoleSocketPath?.(id);
+    if (path === undefined) throw new ConsoleUnavailableError(id, 'this hypervisor has no interactive console');
+    return path;
   }
 
   /**

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installErrorHandler } from '../http/install-error-handler.js';
 import { UnauthorizedError, bearerToken } from '../http/bearer-token.js';
@@ -55,6 +56,7 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
     },
     transform: jsonSchemaTransform,
   });
+  await app.register(fastifyWebsocket);
   const closing = new AbortController();
   app.addHook('onClose', async () => closing.abort());
   app.decorateRequest('user', null);

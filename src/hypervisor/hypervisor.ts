@@ -93,6 +93,8 @@ export interface Hypervisor {
 
   /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
   consoleLogPath?(vmId: string): string;
+  /** Optional: the unix socket of the VM's serial console (one client at a time), for interactive consoles. */
+  consoleSocketPath?(vmId: string): string;
 
   /** Optional: live migration, for drivers with `capabilities.liveMigration`. */
   readonly migration?: LiveMigration;

@@ -12,6 +12,9 @@ import { dash, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
+import { ensureLabCatalog, LAB_NETWORK } from '../../network/lab/lab-catalog.js';
+import { buildTinyImage } from '../../storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir } from '../../util/nubo-home.js';
 
 interface LabFlags { prefix: string; dir?: string; url?: string; token?: string; json?: boolean }
 interface UpFlags extends LabFlags { hosts?: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number; migrationTls: boolean }
@@ -32,7 +35,7 @@ export function registerLabCommands(program: Command): void {
     .description('make (or complete) the lab: fabric bridge, N host namespaces, their agents, registered with the controller; idempotent')
     .option('--hosts <n>', 'number of hosts', intArg(1, MAX_LAB_HOSTS, 'hosts'))
     .option('--fabric-only', `make only the fabric bridge with ${FABRIC_ADDRESS}, for a controller to listen on (\`nubo up --listen ${FABRIC_ADDRESS}\`) before the hosts come`)
-    .option('--start-controller', `start the lab's own controller on ${FABRIC_ADDRESS} (recorded; stopped by \`lab down\`)`)
+    .option('--start-controller', `start the lab's own controller on ${FABRIC_ADDRESS} (recorded; stopped by \`lab down\`) with the nubo-tiny images, the network \`lab\` (${LAB_NETWORK.cidr}) and the \`tiny\` template`)
     .option('--controller-port <port>', 'port of the controller --start-controller starts', intArg(1, 65535, 'port'), 7480)
     .option('--url <url>', `a running controller listening on the fabric address (e.g. http://${FABRIC_ADDRESS}:7480); default $NUBO_URL, else credentials.json`)
     .option('--token <token>', 'its admin token (default: $NUBO_TOKEN, else $NUBO_HOME/credentials.json)')
@@ -48,9 +51,18 @@ export function registerLabCommands(program: Command): void {
       if (o.hosts === undefined) throw new UsageError('BAD_FLAG', 'lab up needs --hosts N (or --fabric-only)');
       const controller = o.startController ? { startOnPort: o.controllerPort } : await resolveCredentials(o);
       const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, controller, heartbeatMs: o.heartbeatMs, migrationTls: o.migrationTls, signal, log: (l) => process.stdout.write(`${l}\n`) });
-      process.stdout.write(r.changed.length === 0 ? 'the lab was complete already\n' : `made: ${r.changed.join(', ')}\n`);
+      // The lab's own controller starts empty: give it what the README's first steps use.
+      const changed = [...r.changed];
+      if (o.startController) {
+        const image = await buildTinyImage({ cacheDir: imageCacheDir(), signal });
+        changed.push(...(await ensureLabCatalog(new NuboClient(r.credentials.url, r.credentials.token), r.state.fabricBridge, image, { signal })));
+      }
+      process.stdout.write(changed.length === 0 ? 'the lab was complete already\n' : `made: ${changed.join(', ')}\n`);
       process.stdout.write(`lab ${o.prefix} is up: ${r.state.hosts.length} hosts, controller ${r.credentials.url}, state ${join(dir, 'lab.json')}\n`);
-      if (o.startController) process.stdout.write(`the lab's controller credentials: ${labCredentialsFile(dir)}\n  export NUBO_URL=${r.credentials.url} NUBO_TOKEN=$(jq -r .token ${labCredentialsFile(dir)})\n`);
+      if (o.startController) {
+        process.stdout.write(`the lab's controller credentials: ${labCredentialsFile(dir)}\n  export NUBO_URL=${r.credentials.url} NUBO_TOKEN=$(jq -r .token ${labCredentialsFile(dir)})\n`);
+        process.stdout.write(`its catalog: template tiny on network ${LAB_NETWORK.name} (${LAB_NETWORK.cidr}, gateway ${LAB_NETWORK.gateway} on ${r.state.fabricBridge}): a VM there answers from this machine, e.g. curl http://198.18.120.2/\n`);
+      }
       return EXIT.OK;
     }));
 

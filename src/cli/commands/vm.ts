@@ -13,6 +13,7 @@ import { registerVmSnapshot } from './vm-snapshot.js';
 import { registerVmCapture } from './vm-capture.js';
 import { registerVmSsh } from './vm-ssh.js';
 import { printVmDetail, printVms } from './vm-output.js';
+import { attachConsole } from '../attach-console.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
   template: string;
@@ -78,10 +79,18 @@ export function registerVmCommands(program: Command): void {
     }),
   );
 
-  connectionOptions(apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (the tail the controller serves)'), { json: false }).action(
-    runCliAction(async (signal, id: string, o: ApiOpts) => {
-      const text = await (await connect(o)).vmConsole(id, { signal });
+  connectionOptions(
+    apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (the tail the controller serves), or attach to it with --attach')
+      .option('--attach', 'interactive: keystrokes go to the guest\'s serial port, its output shows live; Ctrl-] detaches')
+      .addHelpText('after', '\nOn the nubo-tiny guest, press Enter once attached for a root shell. Only the VM\'s owner or an admin may attach.'),
+    { json: false },
+  ).action(
+    runCliAction(async (signal, id: string, o: ApiOpts & { attach?: boolean }) => {
+      const client = await connect(o);
+      if (o.attach === true) return attachConsole(client, id, signal);
+      const text = await client.vmConsole(id, { signal });
       process.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+      return undefined;
     }),
   );
 

@@ -7,6 +7,8 @@ import { agentVmId } from '../vm-orchestrator.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import { recordNewVm } from '../record-new-vm.js';
 import { findHost } from './host-routes.js';
+import { spliceToWebSocket } from '../../http/console-splice.js';
+import { InvalidStateError } from '../../core/invalid-state-error.js';
 
 export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -69,5 +71,34 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (vm.hostId === null) return reply.type('text/plain; charset=utf-8').send('');
     const host = await ctx.store.hosts.get(vm.hostId);
     return reply.type('text/plain; charset=utf-8').send(await ctx.agentFor(host).consoleLog(agentVmId(vm.id)));
+  });
+
+  // Who may attach is decided before the upgrade, so a refusal is a plain HTTP error (404 for a VM the caller may not see).
+  const attachTo = new WeakMap<FastifyRequest, { url: string; token: string }>();
+  // `wsHandler` with a plain handler rather than `websocket: true`, which would hide the route from the OpenAPI document.
+  r.route({
+    method: 'GET',
+    url: '/api/v1/vms/:id/console/attach',
+    schema: {
+      tags, params: idParams,
+      summary: 'Attach to the VM\'s serial console (WebSocket)',
+      description:
+        'Upgrade to a WebSocket (`Authorization: Bearer …` on the upgrade request): binary messages are keystrokes to the guest\'s serial port, ' +
+        'messages back are its output, live. Owner or admin only (others get 404, as for the VM itself); 409 INVALID_STATE when the VM is on no host; ' +
+        'a request without the upgrade gets 426. One client at a time: QEMU serves the console to one connection, a second waits until the first leaves.',
+    },
+    preValidation: async (req) => {
+      const vm = await findVm(req, req.params.id);
+      if (vm.hostId === null) throw new InvalidStateError('console', vm.state, ['running'], 'attach to the console of');
+      const host = await ctx.store.hosts.get(vm.hostId);
+      const agent = ctx.agentFor(host);
+      attachTo.set(req, { url: `${agent.baseUrl.replace(/^http/, 'ws')}/agent/v1/vms/${agentVmId(vm.id)}/console/attach`, token: agent.token });
+    },
+    handler: async (_req, reply) => reply.status(426).header('upgrade', 'websocket').send({ error: { code: 'UPGRADE_REQUIRED', message: 'the console is a WebSocket: send the upgrade request', details: {} } }),
+    wsHandler: (socket, req) => {
+      const to = attachTo.get(req);
+      if (to === undefined) return socket.close(1011, 'no console target');
+      spliceToWebSocket(socket, to.url, to.token);
+    },
   });
 }

@@ -116,6 +116,10 @@ export class QemuDriver implements Hypervisor {
     return this.pathsOf(vmId).serialLog;
   }
 
+  consoleSocketPath(vmId: string): string {
+    return this.pathsOf(vmId).consoleSocket;
+  }
+
   /** Runtime file locations of a VM (console log, sockets); for consoles and tests. */
   pathsOf(vmId: string): VmPaths {
     return vmPaths(this.#opts.runDir, vmId);

@@ -278,6 +278,18 @@ if [ -n "$cidata" ] && [ "$(head -c 2 "$cidata/user-data" 2>/dev/null)" = '#!' ]
   (cd / && exec /run/user-data) &
 fi
 
+# --- console shell ---------------------------------------------------------------
+# A root shell on the serial console (\`nubo vm console --attach\`), started
+# only after a line is typed there (like "Please press Enter to activate this
+# console"): an unattended console's log then holds no prompt between the
+# lines that tests read from it. Respawned when the shell exits.
+(
+  while :; do
+    read -r _ </dev/ttyS0 || { sleep 1; continue; }
+    setsid cttyhack sh -l </dev/ttyS0 >/dev/ttyS0 2>&1
+  done
+) &
+
 # PID 1 must never exit; 'wait' also reaps orphans re-parented to us.
 while :; do
   sleep 3600 &
