@@ -27,7 +27,8 @@ before(async () => {
   booted = await bootDebianVm(cloud, 'deb-1', ['#!/bin/sh', `echo "user-data ran ${nonce}" > /var/lib/nubo-marker`, ''].join('\n'));
   // The number the task asks for: request → cloud-init finished, through the whole controller path.
   console.log(`# debian guest: request → cloud-init finished ${(booted.requestToFinishedMs / 1000).toFixed(1)} s (guest uptime then ${booted.guestUpSeconds.toFixed(1)} s)`);
-});
+  // A first build (~1 min idle) plus one boot (~1 min idle) take many times that on a busy 2-core machine.
+}, { timeout: 60 * 60_000 });
 
 after(async () => {
   await cloud?.stop();
