@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { apiError, creds, emptyHome, runCli, startFakeApi, type FakeApi, type RecordedRequest } from './cli-test-kit.js';
-import { host, template, vm } from './cli-fixtures.js';
+import { host, image, template, vm } from './cli-fixtures.js';
 import { journal, migration, MIGRATION_ID, succeeded } from './migration-fixtures.js';
 
 // What a new user hit (issue 11, item 13), against a fake API.
@@ -26,6 +26,7 @@ before(async () => {
     'GET /api/v1/templates/small/export': () => ({ text: 'template ova bytes' }),
     'GET /api/v1/templates': () => ({ body: [template()] }),
     'POST /api/v1/vms/web-1/migrate': () => ({ status: 202, body: migration() }),
+    'POST /api/v1/vms/web-1/save-as': () => ({ status: 201, body: { image: image({ id: 'img-9', name: 'golden-disk' }) } }),
     'DELETE /api/v1/images/tiny': () => ({ status: 204 }),
     'DELETE /api/v1/templates/small': () => ({ status: 204 }),
     'POST /api/v1/hosts': (r) => ({ status: 201, body: host({ id: 'host-3', name: (r.body as { name: string }).name, state: 'init' }) }),
@@ -179,6 +180,13 @@ test('an ambiguous short id is a usage error listing the candidates', async () =
   const r = await runCli(['vm', 'show', '3f2a', ...creds(api)]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /error \[AMBIGUOUS_ID\]: vm 3f2a is ambiguous: .*3f2a9c1e-1 \(web-1\), 3f2a77d0-2 \(web-2\)/);
+});
+
+test('save-as says on stderr what it is waiting for (a spinner with the time on a terminal)', async () => {
+  const r = await runCli(['vm', 'save-as', 'web-1', '--image', 'golden-disk', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, 'copying the disk of web-1 …\n');
+  assert.match(r.stdout, /^image:\s+golden-disk \(img-9\)$/m);
 });
 
 const CLI = fileURLToPath(new URL('./nubo.js', import.meta.url));

@@ -19,6 +19,8 @@ export interface DownloadRequest {
   readonly signal?: AbortSignal | undefined;
   /** For the whole transfer. */
   readonly timeoutMs?: number | undefined;
+  /** Called as bytes arrive, with the size when the server gave a Content-Length. */
+  readonly onProgress?: ((bytes: number, total: number | undefined) => void) | undefined;
 }
 
 /**
@@ -52,7 +54,12 @@ export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: numbe
     }
     let bytes = 0;
     const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-    body.on('data', (c: Buffer) => (bytes += c.length));
+    const length = Number(res.headers.get('content-length') ?? Number.NaN);
+    const total = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    body.on('data', (c: Buffer) => {
+      bytes += c.length;
+      r.onProgress?.(bytes, total);
+    });
     try {
       await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: d.signal });
       await rename(tmp, r.dest);

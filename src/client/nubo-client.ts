@@ -21,6 +21,9 @@ import { downloadToFile } from './download-to-file.js';
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
+/** A download's options: its deadline and signal, and who hears of the bytes as they arrive. */
+export type DownloadOptions = WaitOptions & { readonly onProgress?: (bytes: number, total: number | undefined) => void };
+
 /**
  * A snapshot name as a path segment. `.` and `..` cannot be one: URL parsing
  * resolves them (even percent-encoded), so `DELETE …/snapshots/..` would
@@ -98,8 +101,8 @@ export class NuboClient {
     return this.#call('POST', '/templates/import', templateView, body, { timeoutMs: 1_800_000, ...o });
   }
   /** Downloads the template (id or name) as an OVA into `dest` (whole or not at all). */
-  exportTemplate(id: string, dest: string, o: WaitOptions = {}): Promise<{ bytes: number }> {
-    return downloadToFile({ url: `${this.baseUrl}/api/v1/templates/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000 });
+  exportTemplate(id: string, dest: string, o: DownloadOptions = {}): Promise<{ bytes: number }> {
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/templates/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000, onProgress: o.onProgress });
   }
 
   listVms(filter: { state?: string; host?: string } = {}, o?: WaitOptions): Promise<VmView[]> {
@@ -154,8 +157,8 @@ export class NuboClient {
     return this.#call('POST', `/vms/${encodeURIComponent(id)}/clone`, vmView, body, { timeoutMs: 3_600_000, ...o });
   }
   /** Downloads the VM (id or name), its disk as it is now, as an OVA into `dest` (whole or not at all). */
-  exportVm(id: string, dest: string, o: WaitOptions = {}): Promise<{ bytes: number }> {
-    return downloadToFile({ url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 3_600_000 });
+  exportVm(id: string, dest: string, o: DownloadOptions = {}): Promise<{ bytes: number }> {
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 3_600_000, onProgress: o.onProgress });
   }
   /** The VM's serial console log (plain text). */
   vmConsole(id: string, o: WaitOptions = {}): Promise<string> {

@@ -11,6 +11,7 @@ import { SHA, count, rejectsWith } from './store-contract-kit.js';
 import { vmAndLeaseContract } from './store-vm-contract.js';
 import { specLeaseContract } from './store-spec-lease-contract.js';
 import { volumeContract } from './store-volume-contract.js';
+import { purgeContract } from './store-purge-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -272,6 +273,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     vmAndLeaseContract(() => ({ store, owner, uniq, enabledHost }));
     specLeaseContract(() => ({ store, owner, uniq, enabledHost }));
     volumeContract(() => ({ store, owner, uniq, enabledHost }));
+    purgeContract(() => ({ store, owner, uniq, enabledHost }));
 
     it('events: ordered, resumable with listSince, JSON data round-trips', async () => {
       const start = await store.events.lastSeq();

@@ -4,6 +4,7 @@ import type { TemplateBody, TemplateView } from '../../controller/api/api-schema
 import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, outputFile, outputFileArgs, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtBytes, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
+import { startByteProgress } from '../transfer-progress.js';
 
 interface CreateOpts extends ApiOpts {
   name: string;
@@ -110,7 +111,9 @@ function registerTemplatePortCommands(template: Command): void {
   connectionOptions(exp, { json: false }).action(
     runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
       const file = outputFile(positional, o.output);
-      const { bytes } = await (await connect(o)).exportTemplate(ref, resolve(file), { signal });
+      const client = await connect(o);
+      const progress = startByteProgress(`exporting template ${ref}`);
+      const { bytes } = await client.exportTemplate(ref, resolve(file), { signal, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
       process.stdout.write(`exported template ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );

@@ -4,6 +4,7 @@ import type { SaveAsView } from '../../controller/api/capture-schemas.js';
 import { apiCommand, connect, connectionOptions, outputFile, outputFileArgs, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { fmtBytes, printFields, printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
+import { startBusyProgress, startByteProgress } from '../transfer-progress.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { printVms } from './vm-output.js';
 
@@ -27,7 +28,9 @@ export function registerVmCapture(vm: Command): void {
     .option('--template <name>', 'also create a template of this name with the VM\'s vCPUs, memory, boot settings, NIC networks, user data and datastore on the new image');
   connectionOptions(saveAs).action(
     runCliAction(async (signal, ref: string, o: ApiOpts & { image: string; template?: string }) => {
-      const s = await (await connect(o)).saveVmAs(ref, { image: o.image, ...(o.template !== undefined ? { template: o.template } : {}) }, { signal });
+      const client = await connect(o);
+      const progress = startBusyProgress(`copying the disk of ${ref}`);
+      const s = await client.saveVmAs(ref, { image: o.image, ...(o.template !== undefined ? { template: o.template } : {}) }, { signal }).finally(() => progress.stop());
       if (o.json) return printJson(s);
       printSaved(s);
     }),
@@ -40,7 +43,8 @@ export function registerVmCapture(vm: Command): void {
   connectionOptions(clone).action(
     runCliAction(async (signal, ref: string, name: string, o: ApiOpts & WaitOpts) => {
       const client = await connect(o);
-      const created = await client.cloneVm(ref, { name }, { signal });
+      const progress = startBusyProgress(`copying the disk of ${ref}`);
+      const created = await client.cloneVm(ref, { name }, { signal }).finally(() => progress.stop());
       if (!o.wait) return o.json ? printJson(created) : printVms([created]);
       const done = await waitForVm({ client, id: created.id, target: WAIT_TARGET.create, initial: created.state, signal, timeoutMs: o.timeout * 1000, intervalMs: o.pollInterval });
       return o.json ? printJson(done) : printVms([done]);
@@ -54,7 +58,9 @@ export function registerVmCapture(vm: Command): void {
   connectionOptions(exp, { json: false }).action(
     runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
       const file = outputFile(positional, o.output);
-      const { bytes } = await (await connect(o)).exportVm(ref, resolve(file), { signal });
+      const client = await connect(o);
+      const progress = startByteProgress(`exporting VM ${ref}`);
+      const { bytes } = await client.exportVm(ref, resolve(file), { signal, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
       process.stdout.write(`exported VM ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );
