@@ -86,7 +86,9 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
-    say('next:  bin/nubo vm create --template tiny --wait');
+    say('next:  bin/nubo vm create --template tiny --name web --wait');
+    say(`       bin/nubo vm show web    (its address on network ${DEFAULT_NETWORK.name}, ${DEFAULT_NETWORK.cidr}: curl http://<address>/ from here)`);
+    say('       bin/nubo vm console web --attach    (Enter for a shell; Ctrl-] detaches)');
     say('Ctrl-C stops nubo; running VMs keep running and are adopted by the next `nubo up`.');
     await untilStopped(signal);
     say('stopping nubo (VMs keep running)…');
