@@ -42,7 +42,7 @@ const resolve = (s: Schema): Schema => (s.$ref !== undefined ? doc.components?.s
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-openapi-'));
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, imageImportDir: root, logger: pino({ level: 'silent' }) });
   admin = (await controller.bootstrapAdmin())!;
   await writeFile(join(root, 'disk.raw'), Buffer.alloc(1 << 20));
   assert.equal((await call('POST', '/api/v1/images', { name: 'disk', path: join(root, 'disk.raw') })).status, 201);

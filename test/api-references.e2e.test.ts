@@ -43,7 +43,7 @@ async function terminated(id: string): Promise<void> {
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-refs-'));
-  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: pino({ level: 'silent' }) });
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, imageImportDir: root, logger: pino({ level: 'silent' }) });
   admin = (await controller.bootstrapAdmin())!;
   bob = (await controller.store.users.create({ name: 'bob' })).token;
   await writeFile(join(root, 'disk.raw'), Buffer.alloc(1 << 20));

@@ -113,7 +113,7 @@ test('recover of a VM whose QEMU crashed boots it again from its disk, its data 
 });
 
 test('recover of a VM that failed in prolog builds its disks again: failing again leaves it failed, then it comes up', async () => {
-  await api.registerImage({ name: 'flaky-disk', path: cloud.image.dataDisk });
+  await api.uploadImage({ name: 'flaky-disk', file: cloud.image.dataDisk });
   await api.createTemplate({ name: 'flaky', vcpus: 1, memoryMiB: 128, image: 'flaky-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: cloud.image.cmdline });
   const img = (await api.listImages()).find((i) => i.name === 'flaky-disk')!;
   const file = (await cloud.controller.store.images.get(img.id)).path;

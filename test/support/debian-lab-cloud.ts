@@ -51,7 +51,7 @@ export async function startDebianLabCloud(o: { prefix: string; logger: Logger; o
   let controller: ControllerDaemon | undefined;
   try {
     await labFabricUp(o.prefix, dir);
-    controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 500, logger: o.logger });
+    controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 500, imageImportDir: imageCacheDir(), logger: o.logger });
     const token = (await controller.bootstrapAdmin())!;
     const api = new NuboClient(controller.url, token);
     const r = await labUp({ prefix: o.prefix, dir, hosts: 1, controller: { url: controller.url, token }, heartbeatMs: 500, migrationTls: false });
