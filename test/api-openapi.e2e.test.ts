@@ -133,10 +133,12 @@ test('the documented subnet rule for networks is the one the server enforces', a
   const body = resolve(doc.paths['/api/v1/networks']?.['post']?.requestBody?.content['application/json']?.schema ?? {});
   const cidr = resolve(body.properties?.['cidr'] ?? {});
   assert.match(cidr.description ?? '', /198\.18\.64\.0\/18/);
-  assert.match(cidr.description ?? '', /\/18 to \/30/);
+  assert.match(cidr.description ?? '', /198\.19\.0\.0\/16/);
+  assert.match(cidr.description ?? '', /\/16 to \/30/);
   const probe = async (c: string, name: string): Promise<number> => (await call('POST', '/api/v1/networks', { name, cidr: c })).status;
   assert.equal(await probe('198.18.64.0/18', 'wide'), 201);
   assert.equal((await call('DELETE', '/api/v1/networks/wide')).status, 204);
   assert.equal(await probe('198.18.127.252/30', 'narrow'), 201);
-  for (const c of ['198.18.64.0/17', '198.18.64.0/31', '198.18.128.0/24', '198.18.63.0/24', '10.0.0.0/24']) assert.equal(await probe(c, 'bad'), 400, c);
+  assert.equal(await probe('198.19.0.0/16', 'single'), 201);
+  for (const c of ['198.18.0.0/16', '198.18.64.0/17', '198.18.64.0/31', '198.18.128.0/24', '198.18.63.0/24', '10.0.0.0/24']) assert.equal(await probe(c, 'bad'), 400, c);
 });

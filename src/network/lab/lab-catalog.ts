@@ -29,7 +29,7 @@ export async function ensureLabCatalog(api: NuboClient, fabricBridge: string, im
     ['nubo-tiny-initrd', image.initrd, 'initrd'],
   ] as const) {
     if (images.some((i) => i.name === name)) continue;
-    await api.registerImage({ name, path, format }, w);
+    await api.uploadImage({ name, file: path, format }, w);
     made.push(`image ${name}`);
   }
   if (!(await api.listNetworks(w)).some((n) => n.name === LAB_NETWORK.name)) {
