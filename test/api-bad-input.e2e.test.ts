@@ -35,7 +35,7 @@ const ROUTES: readonly (readonly [string, string, unknown?])[] = [
   ['GET', '/api/v1/templates'], ['GET', '/api/v1/templates/{id}'], ['POST', '/api/v1/templates', { name: 't9', vcpus: 1, memoryMiB: 64, image: 'disk' }],
   ['GET', '/api/v1/vms'], ['GET', '/api/v1/vms/{id}'], ['POST', '/api/v1/vms', { template: 'tpl' }],
   ['POST', '/api/v1/vms/{id}/actions/{action}'], ['GET', '/api/v1/vms/{id}/console'],
-  ['GET', '/api/v1/events'], ['GET', '/api/v1/events/history'], ['GET', '/api/v1/users/me'],
+  ['GET', '/api/v1/events'], ['GET', '/api/v1/events/history'], ['GET', '/api/v1/users/me'], ['PUT', '/api/v1/users/me/ssh-keys', { sshKeys: [] }],
   ['POST', '/api/v1/vms/{id}/migrate', {}], ['GET', '/api/v1/migrations'], ['GET', '/api/v1/migrations/{id}'], ['POST', '/api/v1/migrations/{id}/cancel'],
   ['POST', '/api/v1/vms/{id}/nics', { network: 'net' }], ['DELETE', '/api/v1/vms/{id}/nics/{index}'],
   ['POST', '/internal/v1/heartbeat', report],

@@ -13,6 +13,7 @@ import { registerUp } from './commands/up.js';
 import { registerLabCommands } from './commands/lab.js';
 import { registerNetworkCommands } from './commands/network.js';
 import { registerVolumeCommands } from './commands/volume.js';
+import { registerUserCommands } from './commands/user.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -66,6 +67,7 @@ registerVmCommands(program);
 registerVolumeCommands(program);
 registerMigrationCommands(program);
 registerLabCommands(program);
+registerUserCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import {
   eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, purgeVmsView, templateView, userView, vmDetailView, vmView,
-  type PurgeVmsBody, type PurgeVmsView,
+  type PurgeVmsBody, type PurgeVmsView, type SetSshKeysBody, type UserView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
   type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
@@ -43,6 +43,8 @@ export class NuboClient {
   }
 
   whoami(o?: WaitOptions) { return this.#call('GET', '/users/me', userView, undefined, o); }
+  /** Replaces the caller's ssh public keys; the VMs created from now on get them (running ones keep theirs). */
+  setSshKeys(sshKeys: readonly string[], o?: WaitOptions): Promise<UserView> { return this.#call('PUT', '/users/me/ssh-keys', userView, { sshKeys: [...sshKeys] } satisfies SetSshKeysBody, o); }
 
   listHosts(o?: WaitOptions): Promise<HostView[]> { return this.#call('GET', '/hosts', z.array(hostView), undefined, o); }
   getHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }

@@ -17,8 +17,8 @@ import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
-import { errorBody, userView } from './api/api-schemas.js';
-import { userOf } from './api/api-context.js';
+import { errorBody } from './api/api-schemas.js';
+import { registerUserRoutes } from './api/user-routes.js';
 import { registerTransferRoutes } from '../agent/transfer-routes.js';
 
 /**
@@ -93,10 +93,7 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   registerInternalRoutes(app, ctx);
   // Agents resuming a stopped VM pull its files from here exactly as from a peer agent in a cold migration (outside /api/: the offer's token, not a user's).
   registerTransferRoutes(app, ctx.systemOffers);
-  app.get('/api/v1/users/me', { schema: { tags: ['users'], response: { 200: userView } } }, async (req) => {
-    const u = userOf(req);
-    return { id: u.id, name: u.name, role: u.role, sshKeys: [...u.sshKeys], createdAt: u.createdAt };
-  });
+  registerUserRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -76,6 +76,20 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       await rejectsWith(store.networks.create({ name: uniq('net'), cidr: '198.19.251.0/30', bridge: 'a bridge with a long name' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'bridge'));
     });
 
+    it('users: setSshKeys replaces one user\'s keys; bad keys change nothing', async () => {
+      const { user } = await store.users.create({ name: uniq('kim'), sshKeys: ['ssh-ed25519 AAAA old'] });
+      const other = (await store.users.create({ name: uniq('lee'), sshKeys: ['ssh-rsa BBBB lee'] })).user;
+      const set = await store.users.setSshKeys(user.id, ['ssh-ed25519 CCCC a', 'ssh-rsa DDDD b']);
+      assert.deepEqual(set.sshKeys, ['ssh-ed25519 CCCC a', 'ssh-rsa DDDD b']);
+      assert.deepEqual(await store.users.get(user.id), set);
+      await rejectsWith(store.users.setSshKeys(user.id, ['ssh-ed25519 EEEE', 'ssh-rsa AAAA\nssh-rsa BBBB']), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'sshKeys.1'));
+      await rejectsWith(store.users.setSshKeys(user.id, Array.from({ length: 33 }, (_, i) => `ssh-ed25519 AAAA k${i}`)), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'sshKeys'));
+      await rejectsWith(store.users.setSshKeys('nope', []), NotFoundError, 'NOT_FOUND', (e) => assert.deepEqual([e.resource, e.id], ['user', 'nope']));
+      assert.deepEqual((await store.users.get(user.id)).sshKeys, set.sshKeys, 'a refused change changes nothing');
+      assert.deepEqual((await store.users.setSshKeys(user.id, [])).sshKeys, []);
+      assert.deepEqual(await store.users.get(other.id), other);
+    });
+
     it('users: create returns the token once, findByToken finds by its hash, typed errors', async () => {
       const { user, token } = await store.users.create({ name: uniq('alice'), role: 'admin', sshKeys: ['ssh-ed25519 AAAA alice@x'] });
       assert.equal(user.role, 'admin');

@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ControllerDaemon } from '../../src/controller/controller-daemon.js';
@@ -41,6 +42,7 @@ export interface BootedDebianVm {
   readonly console: string;
 }
 
+const NUBO_CLI = fileURLToPath(new URL('../../src/cli/nubo.js', import.meta.url));
 const NETWORK = { name: 'deb', cidr: '198.18.67.0/24', gateway: '198.18.67.254' } as const;
 
 export async function startDebianLabCloud(o: { prefix: string; logger: Logger; onBuildStep?: (step: string) => void }): Promise<DebianLabCloud> {
@@ -65,7 +67,11 @@ export async function startDebianLabCloud(o: { prefix: string; logger: Logger; o
     await runCommand('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'owner@nubo-test', '-f', keyFile]);
     const publicKey = (await readFile(`${keyFile}.pub`, 'utf8')).trim();
     const name = `owner-${randomBytes(3).toString('hex')}`;
-    const owner = await controller.store.users.create({ name, sshKeys: [publicKey] });
+    const owner = await controller.store.users.create({ name });
+    // Registered as a user does it, before creating a VM: `nubo user ssh-key add` takes ~/.ssh/id_ed25519.pub.
+    await runCommand(process.execPath, [NUBO_CLI, 'user', 'ssh-key', 'add'], { env: { ...process.env, HOME: home, NUBO_URL: controller.url, NUBO_TOKEN: owner.token } });
+    const registered = await new NuboClient(controller.url, owner.token).whoami();
+    if (registered.sshKeys.join('\n') !== publicKey) throw new Error(`nubo user ssh-key add registered ${JSON.stringify(registered.sshKeys)}, not ${publicKey}`);
 
     await api.registerImage({ name: 'debian-root', path: image.rootDisk });
     await api.registerImage({ name: 'debian-kernel', path: image.kernel, format: 'kernel' });

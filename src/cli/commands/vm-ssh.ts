@@ -103,7 +103,7 @@ export function registerVmSsh(vm: Command): void {
           throw new VmSshError(
             v.id,
             me.sshKeys.length === 0
-              ? `user ${me.name} has no registered ssh keys, so VM ${v.name} got none: register one, then create the VM (or pass --identity for a key the image has)`
+              ? `user ${me.name} has no registered ssh keys, so VM ${v.name} got none: register one with \`nubo user ssh-key add\`, then create the VM (or pass --identity for a key the image has)`
               : `none of ${DEFAULT_IDENTITIES.map((n) => join(sshDir, `${n}.pub`)).join(', ')} is one of user ${me.name}'s registered ssh keys: pass --identity <private key>`,
           );
         }

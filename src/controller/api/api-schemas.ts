@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VM_STATES } from '../../core/vm-state.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 import { migrationPolicySchema } from '../../core/migration/migration-policy.js';
+import { MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, parseSshPublicKey } from '../../util/ssh-public-key.js';
 
 /**
  * The native REST API's shapes (`/api/v1`), shared by the controller's routes
@@ -222,6 +223,19 @@ export const userView = z.object({
   sshKeys: z.array(z.string()),
   createdAt: z.string(),
 });
+export type UserView = z.infer<typeof userView>;
+
+/** One public key as in a .pub file; the line end and surrounding blanks such a file has are dropped. */
+const sshPublicKeyLine = z.string().trim().min(1).max(MAX_SSH_KEY_CHARS).superRefine((line, ctx) => {
+  const key = parseSshPublicKey(line);
+  if (typeof key === 'string') ctx.addIssue({ code: 'custom', message: key });
+});
+/** The caller's whole list of keys (PUT replaces it); the VMs created afterwards get them in their config drive. */
+export const setSshKeysBody = z.strictObject({
+  sshKeys: z.array(sshPublicKeyLine).max(MAX_SSH_KEYS)
+    .describe(`the public keys (at most ${MAX_SSH_KEYS}, one "type base64 [comment]" line of at most ${MAX_SSH_KEY_CHARS} characters each, as in ~/.ssh/id_ed25519.pub); they reach the VMs created from now on, not the running ones`),
+});
+export type SetSshKeysBody = z.input<typeof setSshKeysBody>;
 
 // ---------- events ----------
 export const eventView = z.object({ seq: z.number(), at: z.string(), kind: z.string(), resource: z.string(), resourceId: z.string(), data: z.record(z.string(), z.unknown()) });

@@ -4,6 +4,7 @@ import { USER_ROLES, type UsersTable, type UserRole } from '../schema.js';
 import { fromJson, isUniqueViolation, toJson, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { MAX_SSH_KEY_CHARS, MAX_SSH_KEYS } from '../../util/ssh-public-key.js';
 
 export interface User {
   readonly id: string;
@@ -13,11 +14,14 @@ export interface User {
   readonly createdAt: string;
 }
 
+// The same limits as the agent's config drive takes (agent-api): a key stored here always reaches the guest.
+const sshKeyField = z.string().min(1).max(MAX_SSH_KEY_CHARS).regex(/^\S+ \S+[^\r\n]*$/, 'must be one "type base64 [comment]" line');
+const sshKeysField = z.array(sshKeyField).max(MAX_SSH_KEYS);
+
 const createUserSchema = z.object({
   name: fields.name,
   role: z.enum(USER_ROLES).default('user'),
-  // The same limits as the agent's config drive takes (agent-api): a key stored here always reaches the guest.
-  sshKeys: z.array(z.string().min(1).max(8192).regex(/^\S+ \S+[^\r\n]*$/, 'must be one "type base64 [comment]" line')).max(32).default([]),
+  sshKeys: sshKeysField.default([]),
 });
 export type CreateUserInput = z.input<typeof createUserSchema>;
 
@@ -52,6 +56,14 @@ export class UsersRepository {
       throw err;
     }
     return { user: toUser(row), token };
+  }
+
+  /** Replaces a user's ssh public keys; they reach the config drives of the VMs the user creates from now on. */
+  async setSshKeys(id: string, sshKeys: readonly string[]): Promise<User> {
+    const v = validateInput('user', z.object({ sshKeys: sshKeysField }), { sshKeys });
+    const r = await this.ctx.db.updateTable('users').set({ ssh_keys: toJson(v.sshKeys) }).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!r) throw new NotFoundError('user', id);
+    return toUser(r);
   }
 
   /** The user a bearer token belongs to, or undefined. */
