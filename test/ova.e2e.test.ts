@@ -15,6 +15,7 @@ import type { Catalog } from '../src/controller/catalog.js';
 import type { TemplateView } from '../src/controller/api/api-schemas.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
+import { NotFoundError } from '../src/store/store-errors.js';
 
 // Disk image import (qcow2/raw/vmdk/vdi) and OVF/OVA import and export against a real controller:
 // real qemu-img conversions on small disks with known content, compared with `qemu-img compare`.
@@ -259,7 +260,7 @@ test('bad OVF packages are refused naming the field, the member and the cause, a
   // The CLI says the same, with exit code 2 for a bad request.
   const r = await cli('template', 'import', garbage, '--name', 'imp');
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /VALIDATION_FAILED.*path: garbage\.ova: not a valid OVA/);
+  assert.match(r.stderr, /VALIDATION_FAILED[\s\S]*path: garbage\.ova: not a valid OVA/);
 });
 
 test('a disk smaller than its declared ovf:capacity is grown to it; the content stays', async () => {
@@ -291,7 +292,7 @@ test('an import that fails after its images were made removes them again', async
   const before = await snapshot();
   const images = new ImageStore(storeDir, controller.store);
   // The real catalog but for the last step, which fails as a store error would.
-  const catalog = { findNetwork: () => Promise.reject(new Error('no networks here')), createTemplate: () => Promise.reject(new Error('the store went away')) } as unknown as Catalog;
+  const catalog = { findNetwork: (id: string) => Promise.reject(new NotFoundError('network', id)), createTemplate: () => Promise.reject(new Error('the store went away')) } as unknown as Catalog;
   const owner = (await controller.store.users.list()).find((u) => u.role === 'admin')!;
   await assert.rejects(importOvfTemplate({ store: controller.store, images, catalog }, { path: join(work, 'rt.ova'), name: 'half', owner }), /the store went away/);
   assert.deepEqual(await snapshot(), before, 'no image row, no file, no temporary directory');
