@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -11,6 +11,9 @@ import { NuboClient } from '../src/client/nubo-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { remoteRejects } from './support/remote-rejects.js';
+import { runCli } from '../src/cli/cli-test-kit.js';
+import { runCommand } from '../src/util/run-command.js';
+import type { TemplateView } from '../src/controller/api/api-schemas.js';
 
 // Issue 11 items 8 and 9 over the API, without agents: what an admin may
 // register by path (only the import directory), uploads (checked, and
@@ -77,9 +80,9 @@ test('registering a controller path: /etc/shadow, the controller\'s database, sy
 });
 
 /** A raw POST of `declared` bytes of which only `sent` are written before the socket is cut. */
-async function truncatedUpload(url: string, token: string, declared: number, sent: number): Promise<void> {
+async function truncatedUpload(url: string, token: string, declared: number, sent: number, path = '/api/v1/images/upload?name=cut&format=raw', whileOpen = async (): Promise<void> => {}): Promise<void> {
   await new Promise<void>((resolve) => {
-    const req = request(`${url}/api/v1/images/upload?name=cut&format=raw`, {
+    const req = request(`${url}${path}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'content-length': String(declared) },
     });
@@ -89,8 +92,11 @@ async function truncatedUpload(url: string, token: string, declared: number, sen
       resolve();
     });
     req.write(Buffer.alloc(sent, 7), () => setTimeout(() => {
-      req.destroy();
-      resolve();
+      const cut = (): void => {
+        req.destroy();
+        resolve();
+      };
+      whileOpen().then(cut, cut);
     }, 300));
   });
 }
@@ -150,4 +156,110 @@ test('the controller keeps its state to its owner: data directory 0700, database
   for (const f of (await readdir(dir)).filter((n) => n.startsWith('nubo.db'))) assert.equal(await mode(join(dir, f)), 0o600, f);
   assert.equal(await mode(join(dir, 'images')), 0o700);
   for (const f of await readdir(join(dir, 'images'))) assert.equal((await mode(join(dir, 'images', f))) & 0o077, 0, f);
+});
+
+/** The templates and images of a controller and the files of its image store (temporary ones included). */
+async function catalogState(c: ControllerDaemon, dir: string) {
+  return { ...(await storeState(c, dir)), templates: (await c.store.templates.list()).map((t) => t.name).sort() };
+}
+
+/** What makes two templates the same but for ids, names and times. */
+const essence = (t: TemplateView) => ({ vcpus: t.vcpus, memoryMiB: t.memoryMiB, diskMode: t.diskMode, datastore: t.datastore, cpuModel: t.cpuModel, nics: t.nics, cmdline: t.cmdline, userData: t.userData, requirements: t.requirements });
+
+/** A real OVA (exported by the controller from a template on a 1 MiB raw disk), and its members unpacked beside it. */
+async function makeOva(): Promise<{ ova: string; unpacked: string; original: TemplateView }> {
+  const disk = join(root, 'ova-src.raw');
+  await writeFile(disk, Buffer.alloc(1 << 20, 3));
+  await admin.uploadImage({ name: 'ova-src', file: disk, format: 'raw' });
+  const original = await admin.createTemplate({ name: 'ova-src', vcpus: 1, memoryMiB: 192, image: 'ova-src', cmdline: 'console=ttyS0 quiet' });
+  const ova = join(root, 'ova-src.ova');
+  await admin.exportTemplate('ova-src', ova);
+  const unpacked = join(root, 'ova-src');
+  await mkdir(unpacked);
+  await runCommand('tar', ['-xf', ova, '-C', unpacked]);
+  return { ova, unpacked, original };
+}
+
+test('importing a template by controller path: /etc/passwd, symlinks and .. out of the import directory, and an .ovf whose files lead out, are refused naming path; nothing is imported', async () => {
+  const { ova, unpacked } = await makeOva();
+  await copyFile(ova, join(root, 'outside.ova'));
+  await symlink('/etc/passwd', join(importDir, 'passwd.ova'));
+  await symlink(join(root, 'outside.ova'), join(importDir, 'outside.ova'));
+  await symlink(root, join(importDir, 'up-t'));
+  // An .ovf inside the directory whose disk is a symlink to a file outside it: the reference would publish that file.
+  const leak = join(importDir, 'leak');
+  await mkdir(leak);
+  await copyFile(join(unpacked, 'ova-src.ovf'), join(leak, 'ova-src.ovf'));
+  await symlink(join(unpacked, 'ova-src-disk1.vmdk'), join(leak, 'ova-src-disk1.vmdk'));
+  const before = await catalogState(withImport, join(root, 'controller'));
+  for (const path of ['/etc/passwd', join(importDir, 'passwd.ova'), join(importDir, 'outside.ova'), join(importDir, '..', 'outside.ova'), join(importDir, 'up-t', 'outside.ova')]) {
+    await remoteRejects(admin.importTemplate({ path, name: 'leak' }), 400, 'VALIDATION_FAILED', 'path', /import directory/);
+  }
+  await remoteRejects(admin.importTemplate({ path: join(leak, 'ova-src.ovf'), name: 'leak' }), 400, 'VALIDATION_FAILED', 'path', /ova-src-disk1\.vmdk.*import directory/);
+  assert.deepEqual(await catalogState(withImport, join(root, 'controller')), before, 'no template, no image, no file');
+  // Without an import directory no path is taken at all.
+  await remoteRejects(adminNoImport.importTemplate({ path: ova, name: 'leak' }), 400, 'VALIDATION_FAILED', 'path', /upload/);
+  // Inside the directory it works as before: the .ova, and an .ovf with its (real) files beside it.
+  await copyFile(ova, join(importDir, 'ok.ova'));
+  assert.equal((await admin.importTemplate({ path: join(importDir, 'ok.ova'), name: 'by-path' })).image, 'by-path-disk');
+  await rm(join(leak, 'ova-src-disk1.vmdk'));
+  await copyFile(join(unpacked, 'ova-src-disk1.vmdk'), join(leak, 'ova-src-disk1.vmdk'));
+  assert.equal((await admin.importTemplate({ path: join(leak, 'ova-src.ovf'), name: 'by-ovf' })).image, 'by-ovf-disk');
+});
+
+test('uploading an OVA gives the same template as importing it did; the CLI uploads an .ova, and packs an .ovf with its files first', async () => {
+  const { ova, unpacked, original } = await adminNoImportOva();
+  const t = await adminNoImport.uploadTemplate({ file: ova, name: 'up' });
+  assert.equal(t.image, 'up-disk');
+  assert.deepEqual(essence(t), essence(original));
+  const disk = (await uploadsOnly.store.images.list()).find((i) => i.name === 'up-disk')!;
+  const src = (await uploadsOnly.store.images.list()).find((i) => i.name === 'ova-src')!;
+  await runCommand('qemu-img', ['compare', '-q', src.path, disk.path]);
+  const token = (await uploadsOnly.store.users.create({ name: 'cli-admin', role: 'admin' })).token;
+  const cli = (...args: string[]) => runCli([...args, '--url', uploadsOnly.url, '--token', token, '--json']);
+  const a = await cli('template', 'import', ova, '--name', 'cli-ova');
+  assert.equal(a.code, 0, a.stderr);
+  assert.deepEqual(essence(JSON.parse(a.stdout) as TemplateView), essence(original));
+  const b = await cli('template', 'import', join(unpacked, 'ova-src.ovf'), '--name', 'cli-ovf');
+  assert.equal(b.code, 0, b.stderr);
+  assert.deepEqual(essence(JSON.parse(b.stdout) as TemplateView), essence(original));
+  // The server-path form stays available (and refused here, as this controller has no import directory).
+  const c = await cli('template', 'import', ova, '--import', '--name', 'cli-path');
+  assert.equal(c.code, 2, c.stderr);
+  assert.match(c.stderr, /path: .*upload/);
+  // An upload is an admin's, like an image's; a bad package names the body.
+  await remoteRejects(new NuboClient(uploadsOnly.url, (await uploadsOnly.store.users.create({ name: 'mallory' })).token).uploadTemplate({ file: ova, name: 'm' }), 403, 'FORBIDDEN');
+  await writeFile(join(root, 'garbage.ova'), Buffer.alloc(64 << 10, 5));
+  const before = await catalogState(uploadsOnly, join(root, 'controller2'));
+  await remoteRejects(adminNoImport.uploadTemplate({ file: join(root, 'garbage.ova'), name: 'garbage' }), 400, 'VALIDATION_FAILED', 'body', /not a valid OVA/);
+  await remoteRejects(adminNoImport.uploadTemplate({ file: ova, name: 'up' }), 409, 'CONFLICT', undefined, /"up" already exists/);
+  assert.deepEqual(await catalogState(uploadsOnly, join(root, 'controller2')), before);
+});
+
+/** makeOva's package, for the controller without an import directory (its source image uploaded there too). */
+async function adminNoImportOva(): Promise<{ ova: string; unpacked: string; original: TemplateView }> {
+  const ova = join(root, 'ova-src.ova');
+  const unpacked = join(root, 'ova-src');
+  await adminNoImport.uploadImage({ name: 'ova-src', file: join(root, 'ova-src.raw'), format: 'raw' });
+  const original = await admin.getTemplate('ova-src');
+  assert.ok((await readFile(join(unpacked, 'ova-src.ovf'), 'utf8')).includes('ova-src'));
+  return { ova, unpacked, original };
+}
+
+test('a template upload cut short leaves nothing behind: no temporary file, no template, no image', async () => {
+  const before = await catalogState(uploadsOnly, join(root, 'controller2'));
+  const token = (await uploadsOnly.store.users.create({ name: 'root3', role: 'admin' })).token;
+  let staged: string[] = [];
+  await truncatedUpload(uploadsOnly.url, token, 8 << 20, 1 << 20, '/api/v1/templates/import/upload?name=cut', async () => {
+    // While the body comes, it is being written to a temporary file in the image store.
+    const tmp = (await readdir(join(root, 'controller2', 'images'))).filter((f) => f.startsWith('.tmp-'));
+    staged = (await Promise.all(tmp.map(async (d) => (await readdir(join(root, 'controller2', 'images', d))).map((f) => `${d}/${f}`)))).flat();
+  });
+  assert.equal(staged.length, 1, `one file staged during the upload: ${staged.join(', ')}`);
+  assert.match(staged[0]!, /\/upload\.ova$/);
+  const same = async () => JSON.stringify(await catalogState(uploadsOnly, join(root, 'controller2'))) === JSON.stringify(before);
+  await pollUntil('the truncated template upload cleaned up', async () => ((await same()) ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  // And stays so: the import did not go on with half a file.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(await catalogState(uploadsOnly, join(root, 'controller2')), before, 'no template, no image, no temporary directory');
 });

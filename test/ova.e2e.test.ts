@@ -15,6 +15,7 @@ import type { Catalog } from '../src/controller/catalog.js';
 import type { TemplateView } from '../src/controller/api/api-schemas.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
+import { NotFoundError } from '../src/store/store-errors.js';
 
 // Disk image import (qcow2/raw/vmdk/vdi) and OVF/OVA import and export against a real controller:
 // real qemu-img conversions on small disks with known content, compared with `qemu-img compare`.
@@ -175,7 +176,7 @@ test('OVA round trip: template → OVA (descriptor first, SHA256 manifest, strea
   assert.match(ovf, /<rasd:AllocationUnits>byte \* 2\^20<\/rasd:AllocationUnits>[\s\S]*<rasd:VirtualQuantity>192<\/rasd:VirtualQuantity>/);
   assert.match(ovf, /ovf:capacity="4194304"/);
 
-  // Import through the CLI under a new name.
+  // Import through the CLI under a new name: it uploads the file.
   const imp = await cli('template', 'import', ova, '--name', 'rt2', '--json');
   assert.equal(imp.code, 0, imp.stderr);
   const imported = JSON.parse(imp.stdout) as TemplateView;
@@ -191,10 +192,17 @@ test('OVA round trip: template → OVA (descriptor first, SHA256 manifest, strea
   assert.equal(byName('rt2-initrd').sha256, byName('rt-initrd-src').sha256);
   assert.deepEqual((await readdir(storeDir)).filter((f) => f.startsWith('.')), [], 'no temporary files');
 
-  // The unpacked package imports too, as an .ovf with its files beside it; and a VM can be admitted from it.
+  // The unpacked package imports too, as an .ovf with its files beside it in the import directory; and a VM can be admitted from it.
   const fromOvf = await api.importTemplate({ path: join(unpacked, 'rt.ovf'), name: 'rt3' });
   assert.deepEqual(essence(fromOvf), essence(original));
   await sameContent(source, await imagePath((await api.listImages()).find((i) => i.name === 'rt3-disk')!.id));
+  // And by path through the CLI (--import), and from a local .ovf, which the CLI packs into an OVA to upload.
+  for (const [name, args] of [['rt4', [join(work, 'rt.ova'), '--import']], ['rt5', [join(unpacked, 'rt.ovf')]]] as const) {
+    const r = await cli('template', 'import', ...args, '--name', name, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(essence(JSON.parse(r.stdout) as TemplateView), essence(original), name);
+    await sameContent(source, await imagePath((await api.listImages()).find((i) => i.name === `${name}-disk`)!.id));
+  }
   // The export of an import is the same package but for names.
   const again = join(work, 'rt2.ova');
   await api.exportTemplate('rt2', again);
@@ -248,7 +256,7 @@ test('bad OVF packages are refused naming the field, the member and the cause, a
     ['the OVF\'s own name, taken', () => api.importTemplate({ path: join(work, 'rt.ova') }), { status: 409, code: 'CONFLICT', field: 'name', match: /"rt" already exists/ }],
     // The template name is free, its disk image's name (<name>-disk) is not.
     ['a taken image name', imp(join(work, 'rt.ova'), 'from'), { status: 409, code: 'CONFLICT', field: 'name', match: /image with name "from-disk" already exists/ }],
-    ['a file that is not there', imp(join(work, 'nope.ova')), { status: 400, code: 'VALIDATION_FAILED', field, match: /nope\.ova is not a readable file on the controller/ }],
+    ['a file that is not there', imp(join(work, 'nope.ova')), { status: 400, code: 'VALIDATION_FAILED', field, match: /nope\.ova: cannot read it: ENOENT/ }],
     ['a relative path', imp('rt.ova'), { status: 400, code: 'VALIDATION_FAILED', field, match: /absolute path/ }],
     ['a bad name', imp(join(work, 'rt.ova'), '-bad name'), { status: 400, code: 'VALIDATION_FAILED', field: 'name', match: /name/ }],
     ['a plain user', () => bob.importTemplate({ path: join(work, 'rt.ova'), name: 'bobs' }), { status: 403, code: 'FORBIDDEN', match: /admin/ }],
@@ -256,10 +264,19 @@ test('bad OVF packages are refused naming the field, the member and the cause, a
   ];
   for (const [what, call, e] of cases) await refused(what, call, e);
   assert.equal(await readdir(work).then((f) => f.includes('never.ova')), false, 'a failed export leaves no file');
-  // The CLI says the same, with exit code 2 for a bad request.
-  const r = await cli('template', 'import', garbage, '--name', 'imp');
+  // The CLI says the same, with exit code 2 for a bad request: by path (--import), and uploaded (the body is at fault).
+  const r = await cli('template', 'import', garbage, '--import', '--name', 'imp');
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /VALIDATION_FAILED.*path: garbage\.ova: not a valid OVA/);
+  assert.match(r.stderr, /VALIDATION_FAILED[\s\S]*path: garbage\.ova: not a valid OVA/);
+  const before = await snapshot();
+  const u = await cli('template', 'import', truncated, '--name', 'imp');
+  assert.equal(u.code, 2, u.stderr);
+  assert.match(u.stderr, /VALIDATION_FAILED[\s\S]*body: upload\.ova: not a valid OVA/);
+  // A local .ovf whose file is missing is refused before anything is sent.
+  const m = await cli('template', 'import', join(bad, 'missing', 'rt.ovf'), '--name', 'imp');
+  assert.equal(m.code, 2, m.stderr);
+  assert.match(m.stderr, /references "rt-disk9\.vmdk", which is not a file beside it/);
+  assert.deepEqual(await snapshot(), before, 'nothing changed');
 });
 
 test('a disk smaller than its declared ovf:capacity is grown to it; the content stays', async () => {
@@ -289,11 +306,11 @@ test('an export the client drops half-way leaves no temporary files', async () =
 
 test('an import that fails after its images were made removes them again', async () => {
   const before = await snapshot();
-  const images = new ImageStore(storeDir, controller.store);
+  const images = new ImageStore(storeDir, controller.store, root);
   // The real catalog but for the last step, which fails as a store error would.
-  const catalog = { findNetwork: () => Promise.reject(new Error('no networks here')), createTemplate: () => Promise.reject(new Error('the store went away')) } as unknown as Catalog;
+  const catalog = { findNetwork: (id: string) => Promise.reject(new NotFoundError('network', id)), createTemplate: () => Promise.reject(new Error('the store went away')) } as unknown as Catalog;
   const owner = (await controller.store.users.list()).find((u) => u.role === 'admin')!;
-  await assert.rejects(importOvfTemplate({ store: controller.store, images, catalog }, { path: join(work, 'rt.ova'), name: 'half', owner }), /the store went away/);
+  await assert.rejects(importOvfTemplate({ store: controller.store, images, catalog }, { path: join(work, 'rt.ova'), from: 'import-dir', name: 'half', owner }), /the store went away/);
   assert.deepEqual(await snapshot(), before, 'no image row, no file, no temporary directory');
 });
 
@@ -301,6 +318,9 @@ test('the OpenAPI document describes the import and export routes', async () => 
   const doc = (await (await fetch(`${controller.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, { summary?: string; requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; additionalProperties?: boolean } }> } }>> };
   const imp = doc.paths['/api/v1/templates/import']?.['post'];
   assert.ok(imp?.summary?.includes('OVF'));
+  const upload = doc.paths['/api/v1/templates/import/upload']?.['post'] as { summary?: string; parameters?: { name: string; in: string }[] } | undefined;
+  assert.ok(upload?.summary?.includes('OVA'));
+  assert.deepEqual(upload?.parameters?.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['name', 'sha256']);
   const schema = imp?.requestBody?.content['application/json']?.schema;
   assert.deepEqual(Object.keys(schema?.properties ?? {}).sort(), ['name', 'path']);
   assert.equal(schema?.additionalProperties, false);

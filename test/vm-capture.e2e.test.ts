@@ -227,7 +227,7 @@ test('export of a suspended VM as an OVA, imported as a template: a VM from it h
   assert.equal(await exists(captureFile(copyId)), false, 'the host keeps no capture');
   assert.equal((await api.getVm(copyId)).state, 'suspended');
 
-  const t = await api.importTemplate({ path: ova, name: 'from-ova' });
+  const t = await api.uploadTemplate({ file: ova, name: 'from-ova' });
   assert.deepEqual(
     [t.image, t.vcpus, t.memoryMiB, t.kernel, t.initrd, t.cmdline, t.userData, t.cpuModel, t.datastore, t.diskMode],
     ['from-ova-disk', 1, 128, 'from-ova-kernel', 'from-ova-initrd', image.cmdline, USER_DATA, 'qemu64', 'local', 'overlay'],

@@ -7,7 +7,7 @@ import {
   eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, purgeVmsView, templateView, userView, vmDetailView, vmView,
   type PurgeVmsBody, type PurgeVmsView, type SetSshKeysBody, type UserView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
+  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type UploadTemplateQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
 } from '../controller/api/api-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
@@ -23,6 +23,8 @@ type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 /** A download's options: its deadline and signal, and who hears of the bytes as they arrive. */
 export type DownloadOptions = WaitOptions & { readonly onProgress?: (bytes: number, total: number | undefined) => void };
+/** `onProgress` gets the bytes sent so far and the file's size. */
+export type UploadOptions = WaitOptions & { readonly onProgress?: (sent: number, total: number) => void };
 
 /**
  * A snapshot name as a path segment. `.` and `..` cannot be one: URL parsing
@@ -64,12 +66,24 @@ export class NuboClient {
    * Uploads a local file as an image (admin): its SHA-256 is computed first and
    * checked by the controller. `onProgress` gets the bytes sent so far.
    */
-  async uploadImage(input: UploadImageQuery & { file: string }, o: WaitOptions & { onProgress?: (sent: number, total: number) => void } = {}): Promise<ImageView> {
+  async uploadImage(input: UploadImageQuery & { file: string }, o: UploadOptions = {}): Promise<ImageView> {
     const { file, ...query } = input;
+    return this.#uploadFile('/images/upload', file, (sha256) => ({ name: query.name, sha256: query.sha256 ?? sha256, ...(query.format !== undefined ? { format: query.format } : {}) }), imageView, o);
+  }
+  /**
+   * Uploads a local .ova (admin) and imports it as a template, as
+   * importTemplate does a file on the controller's machine.
+   */
+  async uploadTemplate(input: UploadTemplateQuery & { file: string }, o: UploadOptions = {}): Promise<TemplateView> {
+    const { file, ...query } = input;
+    return this.#uploadFile('/templates/import/upload', file, (sha256) => ({ sha256: query.sha256 ?? sha256, ...(query.name !== undefined ? { name: query.name } : {}) }), templateView, o);
+  }
+  /** POSTs `file` as the body (its SHA-256 computed first, for the query) and parses the answer with `schema`. */
+  async #uploadFile<T>(route: string, file: string, query: (sha256: string) => Record<string, string>, schema: z.ZodType<T>, o: UploadOptions): Promise<T> {
     const length = (await stat(file)).size;
     const hash = createHash('sha256');
     await pipeline(createReadStream(file), hash, { signal: o.signal ?? new AbortController().signal });
-    const q = new URLSearchParams({ name: query.name, sha256: query.sha256 ?? hash.digest('hex'), ...(query.format !== undefined ? { format: query.format } : {}) });
+    const q = new URLSearchParams(query(hash.digest('hex')));
     let sent = 0;
     const body = async function* (): AsyncGenerator<Uint8Array> {
       if (length === 0) return;
@@ -80,7 +94,7 @@ export class NuboClient {
         yield chunk;
       }
     };
-    return jsonRequest({ method: 'POST', url: `${this.baseUrl}/api/v1/images/upload?${q.toString()}`, token: this.token, upload: { body: body(), length }, schema: imageView, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000 });
+    return jsonRequest({ method: 'POST', url: `${this.baseUrl}/api/v1${route}?${q.toString()}`, token: this.token, upload: { body: body(), length }, schema, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000 });
   }
   deleteImage(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/images/${encodeURIComponent(id)}`, undefined, undefined, o); }
 

@@ -34,7 +34,7 @@ export interface ControllerDaemonOptions {
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
-  /** The only directory whose files an admin may register by path (realpath'd); undefined: uploads only. */
+  /** The only directory whose files an admin may register as images or import as templates by path (realpath'd); undefined: uploads only. */
   readonly imageImportDir?: string | undefined;
   /** How long and how many events are kept (default 7 days, 100,000 rows, pruned every 10 minutes and at start). */
   readonly eventRetention?: Partial<EventRetention> | undefined;

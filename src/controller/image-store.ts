@@ -1,9 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ValidationError } from '../errors/validation-error.js';
 import { convertDiskImage } from '../storage/convert-disk-image.js';
 import { DiskImageError } from '../storage/disk-image-error.js';
@@ -16,6 +14,8 @@ import type { Image } from '../store/repositories/images-repository.js';
 import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { copyFileAbortable } from '../util/copy-file-abortable.js';
+import { receiveUpload } from './receive-upload.js';
+import { resolveImportPath } from './resolve-import-path.js';
 
 export type ImageFormat = Image['format'];
 /** What a file may be registered as: the stored formats plus vmdk and vdi, which are converted to qcow2. */
@@ -46,28 +46,10 @@ export interface AddImageInput {
 export class ImageStore {
   /**
    * @param importDir the one directory whose files an admin may register by
-   * path (`--image-import-dir`); undefined: registration by path is off and
-   * images come in as uploads only.
+   * path (`--image-import-dir`), images and templates' packages alike;
+   * undefined: registration by path is off and both come in as uploads only.
    */
   constructor(readonly dir: string, private readonly store: Store, readonly importDir?: string) {}
-
-  /**
-   * The real path of a file an admin names for registration, if it lies in the
-   * import directory. Resolved with realpath, so neither `..` nor a symlink
-   * leads out of it: the controller's database, /etc/shadow and the like are
-   * never published to every tenant.
-   */
-  async #importable(path: string): Promise<string> {
-    const refuse = (why: string): never => {
-      throw new ValidationError('image', [{ field: 'path', message: `${path}: ${why}` }]);
-    };
-    if (this.importDir === undefined) return refuse('registering a file of the controller\'s machine is off (no --image-import-dir): upload the file instead');
-    const base = await realpath(this.importDir).catch(() => refuse(`the import directory ${this.importDir} does not exist`));
-    const real = await realpath(path).catch((err: unknown) => refuse(`cannot read it: ${(err as Error).message}`));
-    const rel = relative(base, real);
-    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return refuse(`not in the import directory ${this.importDir} (symlinks and .. are resolved)`);
-    return real;
-  }
 
   /**
    * Takes an uploaded body into the store: exactly `sizeBytes` bytes are
@@ -80,24 +62,7 @@ export class ImageStore {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     return this.withTempDir(async (tmp) => {
       const staged = join(tmp, 'upload');
-      const hash = createHash('sha256');
-      let received = 0;
-      await pipeline(
-        body,
-        async function* (source: AsyncIterable<Buffer>) {
-          for await (const chunk of source) {
-            received += chunk.length;
-            if (received > input.sizeBytes) throw new ValidationError('image', [{ field: 'body', message: `longer than the declared ${input.sizeBytes} bytes` }]);
-            hash.update(chunk);
-            yield chunk;
-          }
-        },
-        createWriteStream(staged, { flags: 'wx', mode: 0o600 }),
-        { signal: opts.signal ?? new AbortController().signal },
-      );
-      if (received !== input.sizeBytes) throw new ValidationError('image', [{ field: 'body', message: `truncated: ${received} of ${input.sizeBytes} bytes arrived` }]);
-      const digest = hash.digest('hex');
-      if (input.sha256 !== undefined && digest !== input.sha256) throw new ValidationError('image', [{ field: 'sha256', message: `the body's SHA-256 is ${digest}, not ${input.sha256}` }]);
+      await receiveUpload(body, staged, input, 'image', opts);
       try {
         return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format: input.format, displayName: `upload ${input.name}` }, opts);
       } catch (err) {
@@ -113,7 +78,7 @@ export class ImageStore {
    * fails before anything is copied.
    */
   async register(input: { name: string; path: string; format?: RegisterFormat | undefined; ownerId: string }, opts: WaitOptions = {}): Promise<Image> {
-    const real = await this.#importable(input.path);
+    const { path: real } = await resolveImportPath(this.importDir, input.path, 'image');
     const st = await stat(real).catch(() => undefined);
     if (!st?.isFile()) throw new ValidationError('image', [{ field: 'path', message: `${input.path} is not a readable file on the controller` }]);
     await this.ensureNameFree(input.ownerId, input.name, 'name');

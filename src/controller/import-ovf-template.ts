@@ -1,5 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ValidationError } from '../errors/validation-error.js';
 import { DiskImageError } from '../storage/disk-image-error.js';
 import { formatOfFileName } from '../storage/format-of-file-name.js';
@@ -23,6 +24,8 @@ import { templateBody, type TemplateBody } from './api/api-schemas.js';
 import type { Catalog } from './catalog.js';
 import type { ImageStore } from './image-store.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
+import { isWithin, resolveImportPath } from './resolve-import-path.js';
+import { receiveUpload } from './receive-upload.js';
 
 export interface OvfImportDeps {
   readonly store: Store;
@@ -33,6 +36,12 @@ export interface OvfImportDeps {
 export interface OvfImportInput {
   /** An .ova, or an .ovf with its files beside it, on the controller's machine. */
   readonly path: string;
+  /**
+   * `import-dir`: a path an admin named, taken only inside the controller's
+   * import directory, and an .ovf's files too; `upload`: an .ova the
+   * controller itself staged from a request body.
+   */
+  readonly from: 'import-dir' | 'upload';
   /** Default: the virtual system's name, made fit for a template name. */
   readonly name?: string | undefined;
   readonly owner: User;
@@ -55,13 +64,14 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
  */
 export async function importOvfTemplate(deps: OvfImportDeps, input: OvfImportInput, opts: WaitOptions = {}): Promise<Template> {
   const pkg = basename(input.path);
-  const st = await stat(input.path).catch(() => undefined);
+  const source = input.from === 'upload' ? { path: input.path, dir: undefined } : await resolveImportPath(deps.images.importDir, input.path, 'template import');
+  const st = await stat(source.path).catch(() => undefined);
   if (!st?.isFile()) throw new ValidationError('template import', [{ field: 'path', message: `${input.path} is not a readable file on the controller` }]);
   if (input.name !== undefined) await ensureTemplateNameFree(deps.store, input.owner.id, input.name);
   const created: Image[] = [];
   const tmp = await deps.images.tempDir();
   try {
-    const { envelope, dir } = await unpack(input.path, tmp.path, opts).catch((err: unknown) => {
+    const { envelope, dir } = await unpack(source.path, source.dir, tmp.path, opts).catch((err: unknown) => {
       throw asPathError(pkg, err);
     });
     const s = envelope.system;
@@ -147,6 +157,28 @@ export async function importOvfTemplate(deps: OvfImportDeps, input: OvfImportInp
   }
 }
 
+/**
+ * Imports an .ova that is the body of a request (exactly `sizeBytes` bytes,
+ * of SHA-256 `sha256` if given): staged in a temporary directory of the image
+ * store, imported as importOvfTemplate does, and removed afterwards whatever
+ * happened. A bad package is the `body` field's fault here.
+ */
+export async function importUploadedOva(deps: OvfImportDeps, input: { name?: string | undefined; owner: User; sizeBytes: number; sha256?: string | undefined }, body: Readable, opts: WaitOptions = {}): Promise<Template> {
+  // A taken name fails before the upload is read, not after.
+  if (input.name !== undefined) await ensureTemplateNameFree(deps.store, input.owner.id, input.name);
+  return deps.images.withTempDir(async (tmp) => {
+    // Messages name the package by this file name: the client's own is not sent.
+    const staged = join(tmp, 'upload.ova');
+    await receiveUpload(body, staged, input, 'template upload', opts);
+    return importOvfTemplate(deps, { path: staged, from: 'upload', name: input.name, owner: input.owner }, opts).catch((err: unknown) => {
+      if (err instanceof ValidationError && err.issues.some((i) => i.field === 'path')) {
+        throw new ValidationError('template upload', err.issues.map((i) => (i.field === 'path' ? { ...i, field: 'body' } : i)));
+      }
+      throw err;
+    });
+  });
+}
+
 /** Where each template field comes from in the OVF, for messages. */
 const OVF_SOURCE: Readonly<Record<string, string>> = {
   vcpus: 'the CPU Item\'s rasd:VirtualQuantity (vCPUs)',
@@ -163,9 +195,11 @@ const OVF_SOURCE: Readonly<Record<string, string>> = {
 /**
  * The package's files in `tmp` (unpacked, or copied beside the descriptor),
  * checked: the manifest's digests, every File of References present, plain
- * and of its declared size.
+ * and of its declared size. An .ovf's files must resolve (realpath) inside
+ * `within`, the import directory, when given: a file beside the descriptor
+ * may be a symlink to anything on the controller's machine.
  */
-async function unpack(path: string, tmp: string, opts: WaitOptions): Promise<{ envelope: OvfEnvelope; dir: string }> {
+async function unpack(path: string, within: string | undefined, tmp: string, opts: WaitOptions): Promise<{ envelope: OvfEnvelope; dir: string }> {
   let descriptor: string;
   let manifest: string | undefined;
   let members: readonly string[];
@@ -175,7 +209,9 @@ async function unpack(path: string, tmp: string, opts: WaitOptions): Promise<{ e
     descriptor = basename(path);
     await copyFileAbortable(path, join(tmp, descriptor), opts.signal);
     const mf = `${descriptor.slice(0, -4)}.mf`;
-    manifest = (await copyFileAbortable(join(dirname(path), mf), join(tmp, mf), opts.signal).then(() => true, () => false)) ? mf : undefined;
+    const mfReal = await realpath(join(dirname(path), mf)).catch(() => undefined);
+    if (mfReal !== undefined && within !== undefined && !isWithin(within, mfReal)) throw new OvfError(mf, 'leads out of the import directory (symlinks and .. are resolved)');
+    manifest = mfReal !== undefined && (await copyFileAbortable(mfReal, join(tmp, mf), opts.signal).then(() => true, () => false)) ? mf : undefined;
     members = [descriptor, ...(manifest ? [manifest] : [])];
   } else {
     const contents = await extractOva(path, tmp, opts);
@@ -196,10 +232,14 @@ async function unpack(path: string, tmp: string, opts: WaitOptions): Promise<{ e
   for (const f of envelope.files) {
     if (!isPackageMemberName(f.href)) throw new OvfError(`${descriptor} File ${f.id}`, `ovf:href ${JSON.stringify(f.href)} is not a file inside the package (no paths or URLs)`);
     if (isOvf) {
-      await copyFileAbortable(join(dirname(path), f.href), join(tmp, f.href), opts.signal).catch((err: unknown) => {
+      const notBeside = (err: unknown): never => {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new OvfError(`${descriptor} File ${f.id}`, `references ${f.href}, which is not beside the descriptor`);
         throw err;
-      });
+      };
+      // The real file is checked and copied, so that a symlink swapped in between cannot lead elsewhere.
+      const real = await realpath(join(dirname(path), f.href)).catch(notBeside);
+      if (within !== undefined && !isWithin(within, real)) throw new OvfError(`${descriptor} File ${f.id}`, `references ${f.href}, which leads out of the import directory (symlinks and .. are resolved)`);
+      await copyFileAbortable(real, join(tmp, f.href), opts.signal).catch(notBeside);
       members = [...members, f.href];
     } else if (!members.includes(f.href)) {
       throw new OvfError(`${descriptor} File ${f.id}`, `references ${f.href}, which is not in the OVA`);

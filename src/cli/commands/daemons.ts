@@ -23,7 +23,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql)')
     .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
     .option('--heartbeat-ms <ms>', 'expected agent heartbeat interval', '5000')
-    .option('--image-import-dir <dir>', 'admins may register images by path from this directory only (symlinks and .. resolved); default: none, images are uploaded')
+    .option('--image-import-dir <dir>', 'admins may register images and import templates by path from this directory only (symlinks and .. resolved); default: none, images and templates are uploaded')
     .option('--event-max-age-days <days>', 'events older than this are pruned (at start and every 10 minutes)', '7')
     .option('--event-max-rows <n>', 'at most this many events are kept, the newest', '100000')
     .action(

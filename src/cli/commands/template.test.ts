@@ -63,8 +63,8 @@ test('template create with only the required flags leaves the rest to the server
   assert.match(missing.stderr, /--image/);
 });
 
-test('template import sends the absolute path and the name; export writes the OVA to -o, whole or not at all', async () => {
-  const r = await runCli(['template', 'import', 'pkg/web.ova', '--name', 'big', ...creds(api), '--json']);
+test('template import --import sends the absolute path and the name; export writes the OVA to -o, whole or not at all', async () => {
+  const r = await runCli(['template', 'import', 'pkg/web.ova', '--import', '--name', 'big', ...creds(api), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const q = api.requests.at(-1)!;
   assert.equal(`${q.method} ${q.path}`, 'POST /api/v1/templates/import');

@@ -1,9 +1,19 @@
-import { resolve } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
 import type { TemplateBody, TemplateView } from '../../controller/api/api-schemas.js';
 import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, outputFile, outputFileArgs, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtBytes, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
+import { UsageError } from '../usage-error.js';
+import type { NuboClient } from '../../client/nubo-client.js';
+import { OvfError } from '../../storage/ovf/ovf-error.js';
+import { isPackageMemberName } from '../../storage/ovf/package-member-name.js';
+import { packOva } from '../../storage/ovf/pack-ova.js';
+import { parseOvfEnvelope } from '../../storage/ovf/parse-ovf-envelope.js';
 import { startByteProgress } from '../transfer-progress.js';
 
 interface CreateOpts extends ApiOpts {
@@ -93,12 +103,16 @@ function registerTemplatePortCommands(template: Command): void {
   const imp = apiCommand(
     template,
     'import <file>',
-    'import an OVF 1.x package (.ova, or .ovf with its files beside it) as a template (admin); the controller reads <file> on its own machine ' +
-      '(a relative path is made absolute here). The disk becomes the image <name>-disk (vmdk and vdi converted to qcow2), vCPUs and memory come from the OVF',
-  ).option('--name <name>', 'template name (default: the OVF\'s virtual system name)');
+    'import an OVF 1.x package (.ova, or .ovf with its files beside it) as a template (admin): the local <file> is uploaded (an .ovf is first packed into an OVA with the files it references); ' +
+      'with --import the controller reads <file> on its own machine instead. The disk becomes the image <name>-disk (vmdk and vdi converted to qcow2), vCPUs and memory come from the OVF',
+  )
+    .option('--name <name>', 'template name (default: the OVF\'s virtual system name)')
+    .option('--import', '<file> is a path on the controller\'s machine, under the directory it was started with (--image-import-dir; a relative path is made absolute here); nothing is uploaded');
   connectionOptions(imp).action(
-    runCliAction(async (signal, file: string, o: ApiOpts & { name?: string }) => {
-      const t = await (await connect(o)).importTemplate({ path: resolve(file), ...(o.name !== undefined ? { name: o.name } : {}) }, { signal });
+    runCliAction(async (signal, file: string, o: ApiOpts & { name?: string; import?: boolean }) => {
+      const api = await connect(o);
+      const name = o.name !== undefined ? { name: o.name } : {};
+      const t = o.import ? await api.importTemplate({ path: resolve(file), ...name }, { signal }) : await uploadPackage(api, file, name, signal);
       if (o.json) return printJson(t);
       printTemplate(t);
     }),
@@ -117,6 +131,41 @@ function registerTemplatePortCommands(template: Command): void {
       process.stdout.write(`exported template ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );
+}
+
+/** Uploads a local .ova, or an .ovf packed with its files into a temporary OVA first (removed afterwards), with a progress bar. */
+async function uploadPackage(api: NuboClient, file: string, name: { name?: string }, signal: AbortSignal): Promise<TemplateView> {
+  const tmp = /\.ovf$/i.test(file) ? await mkdtemp(join(tmpdir(), 'nubo-ova-')) : undefined;
+  try {
+    const ova = tmp === undefined ? file : await packOvfFile(file, tmp, signal);
+    const progress = startByteProgress(`uploading ${basename(file)}`);
+    return await api.uploadTemplate({ file: ova, ...name }, { signal, onProgress: (sent, total) => progress.update(sent, total) }).finally(() => progress.stop());
+  } finally {
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `ovf` and the files it references (and its .mf, if there is one) beside it, as an OVA in `dir`. */
+async function packOvfFile(ovf: string, dir: string, signal: AbortSignal): Promise<string> {
+  const src = dirname(ovf);
+  const descriptor = basename(ovf);
+  let files: readonly string[];
+  try {
+    files = parseOvfEnvelope((await readInputFile(ovf, 'template import')).replace(/^\uFEFF/, '')).files.map((f) => f.href);
+  } catch (err) {
+    if (err instanceof OvfError) throw new UsageError('BAD_INPUT_FILE', `template import ${ovf}: ${err.message}`, { path: ovf });
+    throw err;
+  }
+  const mf = `${descriptor.slice(0, -4)}.mf`;
+  const hasMf = await stat(join(src, mf)).then((s) => s.isFile(), () => false);
+  for (const f of files) {
+    const ok = isPackageMemberName(f) && (await stat(join(src, f)).then((s) => s.isFile(), () => false));
+    if (!ok) throw new UsageError('BAD_INPUT_FILE', `template import ${ovf}: it references ${JSON.stringify(f)}, which is not a file beside it`, { path: ovf });
+  }
+  const ova = join(dir, `${descriptor.slice(0, -4)}.ova`);
+  // Symlinked files are packed as what they point to: an OVA holds plain files only.
+  await pipeline(packOva(src, [descriptor, ...(hasMf ? [mf] : []), ...files], { follow: true }), createWriteStream(ova), { signal });
+  return ova;
 }
 
 function printTemplate(t: TemplateView): void {

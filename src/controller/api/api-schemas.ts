@@ -148,13 +148,21 @@ export const templateBody = z.strictObject({
   requirements: z.string().max(1024).optional(),
 });
 export type TemplateBody = z.input<typeof templateBody>;
-/** An OVF 1.x package on the controller's machine: an .ova, or an .ovf with its files beside it. */
+/** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */
 export const importTemplateBody = z.strictObject({
   path: controllerPath,
   /** Default: the OVF's VirtualSystem name. */
   name: name.optional(),
 });
 export type ImportTemplateBody = z.input<typeof importTemplateBody>;
+/** `POST /api/v1/templates/import/upload`: the .ova is the request body (application/octet-stream); these are its query string. */
+export const uploadTemplateQuery = z.strictObject({
+  /** Default: the OVF's VirtualSystem name. */
+  name: name.optional(),
+  /** The body's SHA-256 (64 lowercase hex digits): checked before anything is kept. */
+  sha256: uploadImageQuery.shape.sha256,
+});
+export type UploadTemplateQuery = z.input<typeof uploadTemplateQuery>;
 export const templateView = templateBody.extend({ id: z.string(), owner: z.string(), createdAt: z.string(), diskMode: z.enum(['overlay', 'copy']), datastore: z.enum(['local', 'shared']), cpuModel: z.string(), nics: z.array(templateNic) });
 export type TemplateView = z.infer<typeof templateView>;
 

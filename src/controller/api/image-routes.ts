@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { idParams, imageView, registerImageBody, uploadImageQuery } from './api-schemas.js';
 import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
-import { ValidationError } from '../../errors/validation-error.js';
+import { acceptOctetStream, uploadLength } from './octet-stream-upload.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
@@ -38,7 +38,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   });
   // The body is the file, streamed to disk as it comes: not parsed, and not held to the JSON body limit.
   void app.register(async (raw) => {
-    raw.addContentTypeParser('application/octet-stream', (_req, _payload, done) => done(null));
+    acceptOctetStream(raw);
     raw.withTypeProvider<ZodTypeProvider>().post('/api/v1/images/upload', {
       schema: {
         tags,
@@ -49,10 +49,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
       },
     }, async (req, reply) => {
       const owner = requireAdmin(req, 'uploading an image');
-      const length = Number(req.headers['content-length']);
-      if (req.headers['content-type'] !== 'application/octet-stream' || !Number.isSafeInteger(length) || length <= 0) {
-        throw new ValidationError('image upload', [{ field: 'body', message: 'must be the file as application/octet-stream with a Content-Length above 0' }]);
-      }
+      const length = uploadLength(req, 'image upload');
       const img = await ctx.images.upload({ ...req.query, ownerId: owner.id, sizeBytes: length }, req.raw, { signal: clientGoneSignal(reply) });
       return reply.status(201).send(await ctx.views.image(img));
     });

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, importTemplateBody, templateBody, templateView } from './api-schemas.js';
+import { idParams, importTemplateBody, templateBody, templateView, uploadTemplateQuery } from './api-schemas.js';
 import { ForbiddenError, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';
-import { importOvfTemplate } from '../import-ovf-template.js';
+import { importOvfTemplate, importUploadedOva } from '../import-ovf-template.js';
+import { acceptOctetStream, uploadLength } from './octet-stream-upload.js';
 
 export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -37,8 +38,10 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   r.post('/api/v1/templates/import', {
     schema: {
       tags,
-      summary: 'Import an OVF 1.x package from a file on the controller (admin)',
+      summary: 'Import an OVF 1.x package from a file in the controller\'s import directory (admin)',
       description:
+        'Only files under the directory the controller was started with (--image-import-dir) may be named, after realpath (symlinks and .. cannot lead out), and an .ovf\'s referenced files must resolve inside it too; ' +
+        'without one this is refused (400 naming `path`): upload the .ova instead (POST /api/v1/templates/import/upload). ' +
         'Imports an .ova (a tar: descriptor first, optional .mf manifest whose SHA1/SHA256/SHA512 digests are verified, disks) or an .ovf with its files beside it. ' +
         'The root disk becomes an image (vmdk and vdi converted to qcow2) named `<name>-disk`; the template takes the vCPUs and memory of the VirtualHardwareSection, ' +
         'one NIC per network Item (on the nubo network of the same name, if there is one), and nubo\'s own section when present (kernel, initrd, cmdline, CPU model …). ' +
@@ -49,8 +52,29 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   }, async (req, reply) => {
     // The path is read on the controller's machine: as for image registration, only an admin may name one.
     const owner = requireAdmin(req, 'importing a template from a controller path');
-    const t = await importOvfTemplate(ctx, { path: req.body.path, name: req.body.name, owner }, { signal: clientGoneSignal(reply) });
+    const t = await importOvfTemplate(ctx, { path: req.body.path, from: 'import-dir', name: req.body.name, owner }, { signal: clientGoneSignal(reply) });
     return reply.status(201).send(await ctx.catalog.templateView(t));
+  });
+  // The body is the .ova, streamed to disk as it comes: not parsed, and not held to the JSON body limit.
+  void app.register(async (raw) => {
+    acceptOctetStream(raw);
+    raw.withTypeProvider<ZodTypeProvider>().post('/api/v1/templates/import/upload', {
+      schema: {
+        tags,
+        summary: 'Upload an OVA and import it as a template (admin)',
+        description:
+          'The request body (application/octet-stream, with Content-Length) is the .ova. It is written to a temporary file in the controller\'s image store, its size held against Content-Length ' +
+          'and its SHA-256 against `sha256` if given, then imported as POST /api/v1/templates/import imports one (same checks, same template). ' +
+          'A truncated, oversized or bad package is a 400 naming `body` (or `sha256`), a taken name a 409 naming `name`; nothing is kept of an upload or import that fails.',
+        querystring: uploadTemplateQuery,
+        response: { 201: templateView },
+      },
+    }, async (req, reply) => {
+      const owner = requireAdmin(req, 'uploading a template');
+      const sizeBytes = uploadLength(req, 'template upload');
+      const t = await importUploadedOva(ctx, { ...req.query, owner, sizeBytes }, req.raw, { signal: clientGoneSignal(reply) });
+      return reply.status(201).send(await ctx.catalog.templateView(t));
+    });
   });
   // Without the zod type provider: its typing takes the documented string for the only thing send() may get, and a stream is sent here.
   app.get<{ Params: { id: string } }>('/api/v1/templates/:id/export', {

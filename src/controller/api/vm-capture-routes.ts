@@ -58,7 +58,7 @@ export function registerVmCaptureRoutes(app: FastifyInstance, ctx: ApiContext): 
       description:
         'Streams an OVA (application/x-tar) of the VM with its disk as it is now, like a template\'s export: an OVF 1.x descriptor with the VM\'s vCPUs, memory, disk and NICs ' +
         '(and nubo\'s own section for kernel, initrd, cmdline, CPU model, disk mode, datastore, user data and requirements), a SHA256 manifest, the disk as a streamOptimized vmdk, ' +
-        'and the kernel and initrd if any. `POST /api/v1/templates/import` of it gives a template of the VM. ' + STATES,
+        'and the kernel and initrd if any. `POST /api/v1/templates/import/upload` of it gives a template of the VM. ' + STATES,
       params: idParams,
       produces: ['application/x-tar'],
       // Documents the body only: a stream is sent as it is, never through the serializer.
