@@ -215,6 +215,27 @@ test('an agent unreachable until its host is declared lost: the VM follows host 
   }
 });
 
+test('an agent on a host the monitor has already declared lost is not waited for: the step fails at once', async () => {
+  let starts = 0;
+  const t = await setup({
+    start: async () => {
+      starts++;
+      // As an admin's terminate or recover on a host that is in `error`: no host-loss verdict is coming any more.
+      await t.store.hosts.setState(t.hostId, 'error', 'no heartbeat for 30 s');
+      throw new UnreachableError('http://127.0.0.1:9', 'connect ECONNREFUSED 127.0.0.1:9');
+    },
+  });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    const done = await t.waitState(vm.id, ['failed']);
+    assert.match(done.stateReason ?? '', /boot: .*unreachable|boot: .*ECONNREFUSED/);
+    assert.equal(starts, 1, 'not retried');
+  } finally {
+    await t.cleanup();
+  }
+});
+
 test('retrying an unreachable agent is bounded: past the limit the step fails', async () => {
   const t = await setup();
   const orchestrator = new VmOrchestrator({

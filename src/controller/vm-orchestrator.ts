@@ -15,6 +15,7 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { sleep } from '../util/deadline.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 import { terminateDuringMigration } from '../core/migration/terminate-during-migration.js';
 import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
 import { hostViewOf } from './host-view-of.js';
@@ -287,7 +288,8 @@ export class VmOrchestrator {
       } catch (err) {
         if (err instanceof StaleStateError) return; // someone else moved the VM on
         if (this.#closed) return; // not a failure: the step re-runs when the controller is back
-        if (isUnreachable(err) && !OWN_FAILURE_RULES.has(step.phase)) {
+        // Retried until the host monitor declares the host lost; one it already has (in `error`) is not waited for.
+        if (isUnreachable(err) && !OWN_FAILURE_RULES.has(step.phase) && !(await this.#hostLost(vm))) {
           unreachableSince ??= Date.now();
           if (Date.now() - unreachableSince < this.#retry.giveUpAfterMs) {
             const waitMs = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** attempt++);
@@ -320,6 +322,11 @@ export class VmOrchestrator {
         return;
       }
     }
+  }
+
+  async #hostLost(vm: Vm): Promise<boolean> {
+    if (vm.hostId === null) return false;
+    return (await findOrUndefined(this.#o.store.hosts.get(vm.hostId)))?.state === 'error';
   }
 
   async #fail(stale: Vm, plan: ActionPlan, step: PlanStep, err: unknown): Promise<void> {
