@@ -9,6 +9,7 @@ import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { deleteLink, linkExists } from '../src/network/lab/lab-topology.js';
 
 // A fresh NUBO_HOME after `nubo up` and one VM: the controller's database
 // (the hosts' tokens), the credentials, the image store and the host's VM
@@ -29,7 +30,11 @@ test('nubo up keeps NUBO_HOME to its owner and boots a VM from the uploaded tiny
   let port = await freePort();
   // nubo up takes two ports in a row (API, agent).
   while (port > 60_000) port = await freePort();
-  const up = DaemonProcess.start(['up', '--port', String(port)], { NUBO_HOME: home, NUBO_IMAGE_CACHE: imageCacheDir() });
+  // A bridge of the test's own: nubo up leaves its default network's bridge in place (VMs outlive it), and the
+  // machine's own `nubo0` is not the test's to make or remove.
+  const bridge = 'nubo0h';
+  const bridgeWasThere = await linkExists(bridge);
+  const up = DaemonProcess.start(['up', '--port', String(port), '--bridge', bridge], { NUBO_HOME: home, NUBO_IMAGE_CACHE: imageCacheDir() });
   let api: NuboClient | undefined;
   let vmId: string | undefined;
   try {
@@ -65,6 +70,7 @@ test('nubo up keeps NUBO_HOME to its owner and boots a VM from the uploaded tiny
     await up.stop();
     // VMs outlive nubo up by design: one the terminate did not reach is ended here, by its own pid.
     if (vmId !== undefined) for (const pid of await qemuPidsOf(agentVmId(vmId))) process.kill(pid, 'SIGKILL');
+    if (!bridgeWasThere) await deleteLink(bridge);
     await rm(home, { recursive: true, force: true });
   }
 });
