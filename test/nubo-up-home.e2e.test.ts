@@ -10,6 +10,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { deleteLink, linkExists } from '../src/network/lab/lab-topology.js';
+import { tapName } from '../src/agent/agent-service.js';
 
 // A fresh NUBO_HOME after `nubo up` and one VM: the controller's database
 // (the hosts' tokens), the credentials, the image store and the host's VM
@@ -70,6 +71,8 @@ test('nubo up keeps NUBO_HOME to its owner and boots a VM from the uploaded tiny
     await up.stop();
     // VMs outlive nubo up by design: one the terminate did not reach is ended here, by its own pid.
     if (vmId !== undefined) for (const pid of await qemuPidsOf(agentVmId(vmId))) process.kill(pid, 'SIGKILL');
+    // Its TAP too, by its exact name, if the terminate did not get to remove it.
+    if (vmId !== undefined) await deleteLink(tapName(agentVmId(vmId), 0));
     if (!bridgeWasThere) await deleteLink(bridge);
     await rm(home, { recursive: true, force: true });
   }
