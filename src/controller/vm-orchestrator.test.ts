@@ -215,6 +215,25 @@ test('an agent unreachable until its host is declared lost: the VM follows host 
   }
 });
 
+test('a 502 that carries the agent\'s own error (an image that failed its checksum) is a verdict, not an unreachable agent', async () => {
+  let prepares = 0;
+  const t = await setup({
+    prepare: async () => {
+      prepares++;
+      throw new RemoteError(502, 'IMAGE_FETCH_FAILED', 'image i: sha256 mismatch', {});
+    },
+  });
+  try {
+    const vm = await t.newVm('a');
+    t.orchestrator.kick(vm.id);
+    const done = await t.waitState(vm.id, ['failed']);
+    assert.match(done.stateReason ?? '', /prolog: .*sha256 mismatch/);
+    assert.equal(prepares, 1, 'not retried');
+  } finally {
+    await t.cleanup();
+  }
+});
+
 test('an agent on a host the monitor has already declared lost is not waited for: the step fails at once', async () => {
   let starts = 0;
   const t = await setup({

@@ -66,7 +66,10 @@ type PhaseOutcome = 'done' | 'advanced' | 'wait';
  * from the agent itself says whether a step failed.
  */
 export function isUnreachable(err: unknown): boolean {
-  return err instanceof UnreachableError || (err instanceof RemoteError && [502, 503, 504].includes(err.status));
+  if (err instanceof UnreachableError) return true;
+  // A 502/503/504 without nubo's error body came from something in between; with one (IMAGE_FETCH_FAILED,
+  // HYPERVISOR_FAILED, TIMEOUT …) it is the agent's own verdict on the step.
+  return err instanceof RemoteError && [502, 503, 504].includes(err.status) && (err.code.startsWith('HTTP_') || err.code === 'AGENT_UNREACHABLE');
 }
 
 // Migrations decide every failure themselves (core/migration asks both agents): an unreachable host is one of their cases.
