@@ -1,14 +1,50 @@
 #!/usr/bin/env node
-// Runs the compiled test files with node's own test runner. Node 20 has no glob
-// support in `node --test`, so the files are listed here. QEMU-backed suites are
-// CPU-heavy under TCG on 2 cores, hence one file at a time.
-import { readdirSync, statSync } from 'node:fs';
+// Runs the compiled test files with node's own test runner, one `node --test`
+// per file so that each file's wall time (set-up hooks included) is known.
+//
+// Two passes:
+//  1. unit test files under dist/src, `--jobs` at a time (default 2): they are
+//     pure or use only their own temp dirs, ephemeral ports and unix sockets.
+//  2. one at a time: every suite under dist/test (real QEMU under TCG on
+//     2 cores, network namespaces, the lab) and the src files in SERIAL below,
+//     which start QEMU or a PostgreSQL cluster or time real processes.
+// A src test file that starts QEMU, a database or anything CPU-heavy goes into
+// SERIAL. Output of the parallel pass is printed per file as each ends; the
+// serial pass streams. At the end: the failed files, then the slowest files.
+//
+//   node scripts/run-tests.mjs [--unit] [--jobs N] [FILTER...]
+// --unit runs dist/src only; a FILTER keeps the files whose path contains it.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { cpus } from 'node:os';
 
-const unitOnly = process.argv.includes('--unit');
+const SERIAL = [
+  'dist/src/hypervisor/qemu/qmp-client.test.js',
+  'dist/src/security/migration-pki.test.js',
+  'dist/src/store/postgres-store.test.js',
+];
+
+const args = process.argv.slice(2);
+const unitOnly = args.includes('--unit');
+const jobsAt = args.indexOf('--jobs');
+const jobs = jobsAt >= 0 ? Number(args[jobsAt + 1]) : Math.max(1, Math.min(2, cpus().length));
+if (!Number.isInteger(jobs) || jobs < 1) {
+  console.error('--jobs takes a positive integer');
+  process.exit(2);
+}
+const filters = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1));
+
+for (const s of SERIAL) {
+  // A moved or renamed file would silently join the parallel pass.
+  if (!existsSync(s)) {
+    console.error(`scripts/run-tests.mjs: SERIAL lists ${s}, which does not exist (moved? update the list)`);
+    process.exit(2);
+  }
+}
+
 const roots = unitOnly ? ['dist/src'] : ['dist/src', 'dist/test'];
-const files = [];
+let files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -20,5 +56,55 @@ for (const r of roots) {
   try { walk(r); } catch { /* a root without tests */ }
 }
 files.sort();
-const res = spawnSync(process.execPath, ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=600000', ...files], { stdio: 'inherit' });
-process.exit(res.status ?? 1);
+if (filters.length > 0) files = files.filter((f) => filters.some((x) => f.includes(x)));
+
+const serial = (f) => !f.startsWith('dist/src/') || SERIAL.includes(f);
+const parallelFiles = files.filter((f) => !serial(f));
+const serialFiles = files.filter(serial);
+
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+const nodeArgs = (file) => ['--enable-source-maps', '--test', '--test-concurrency=1', '--test-timeout=600000', `--test-reporter=${reporter}`, file];
+
+/** @type {{ file: string, ms: number, code: number }[]} */
+const results = [];
+
+const runOne = (file, buffered) => new Promise((resolve) => {
+  const started = Date.now();
+  const chunks = [];
+  const child = spawn(process.execPath, nodeArgs(file), { stdio: buffered ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+  if (buffered) {
+    child.stdout.on('data', (c) => chunks.push(c));
+    child.stderr.on('data', (c) => chunks.push(c));
+  } else {
+    process.stdout.write(`# file: ${file}\n`);
+  }
+  child.on('close', (code, signal) => {
+    const ms = Date.now() - started;
+    const status = code ?? (signal ? 1 : 0);
+    if (buffered) process.stdout.write(`# file: ${file}\n${Buffer.concat(chunks).toString()}`);
+    process.stdout.write(`# file ${status === 0 ? 'ok' : 'FAILED'}: ${file} (${(ms / 1000).toFixed(1)} s)\n`);
+    results.push({ file, ms, code: status });
+    resolve();
+  });
+});
+
+const t0 = Date.now();
+const queue = [...parallelFiles];
+await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+  for (let f = queue.shift(); f !== undefined; f = queue.shift()) await runOne(f, jobs > 1);
+}));
+const parallelMs = Date.now() - t0;
+for (const f of serialFiles) await runOne(f, false);
+const totalMs = Date.now() - t0;
+
+const failed = results.filter((r) => r.code !== 0);
+const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 15);
+const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
+console.log(`\n# ${results.length} files: ${parallelFiles.length} at ${jobs} at a time in ${s(parallelMs)}, ${serialFiles.length} one at a time in ${s(totalMs - parallelMs)}; total ${s(totalMs)}`);
+console.log('# slowest files (wall time, set-up included):');
+for (const r of slowest) console.log(`#   ${s(r.ms).padStart(8)}  ${r.file}`);
+if (failed.length > 0) {
+  console.log(`# FAILED (${failed.length}):`);
+  for (const r of failed) console.log(`#   ${r.file} (exit ${r.code})`);
+}
+process.exit(failed.length > 0 ? 1 : 0);
