@@ -33,7 +33,7 @@ import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { MigrationView, VmDetailView } from '../src/contract/api-schemas.js';
 import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
 import { FABRIC_ADDRESS, type LabHost } from '../src/network/lab/lab-state.js';
 import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';

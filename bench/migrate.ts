@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { MigrationView, VmDetailView } from '../src/contract/api-schemas.js';
 import { DEFAULT_MIGRATION_POLICY } from '../src/core/migration/migration-policy.js';
 import { parseVmSpec, type VmSpec } from '../src/hypervisor/vm-spec.js';
 import { probeKvm } from '../src/hypervisor/qemu/probe-kvm.js';

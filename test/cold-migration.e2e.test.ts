@@ -4,7 +4,7 @@ import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { MigrationView, VmDetailView } from '../src/contract/api-schemas.js';
 import { NUBO_CLI } from '../src/network/lab/lab-process.js';
 import { labDown } from '../src/network/lab/lab.js';
 import { pollUntil } from '../src/util/deadline.js';

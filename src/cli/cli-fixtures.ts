@@ -1,4 +1,4 @@
-import { hostView, imageView, templateView, vmDetailView, vmView, type HostView, type ImageView, type TemplateView, type VmDetailView, type VmView } from '../controller/api/api-schemas.js';
+import { hostView, imageView, templateView, vmDetailView, vmView, type HostView, type ImageView, type TemplateView, type VmDetailView, type VmView } from '../contract/api-schemas.js';
 
 /** Canned API answers for the CLI suites, checked against the API schemas so that they stay true to the contract. */
 

@@ -8,13 +8,13 @@ import {
   type PurgeVmsBody, type PurgeVmsView, type SetSshKeysBody, type UserView,
   type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
   type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type UploadTemplateQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
-} from '../controller/api/api-schemas.js';
+} from '../contract/api-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
-} from '../controller/api/storage-schemas.js';
-import { snapshotView, type CreateSnapshotBody, type SnapshotView } from '../controller/api/snapshot-schemas.js';
+} from '../contract/storage-schemas.js';
+import { snapshotView, type CreateSnapshotBody, type SnapshotView } from '../contract/snapshot-schemas.js';
 import { ValidationError } from '../errors/validation-error.js';
-import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '../controller/api/capture-schemas.js';
+import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '../contract/capture-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';

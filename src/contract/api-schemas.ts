@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { VM_STATES } from '../../core/vm-state.js';
-import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
-import { migrationPolicySchema } from '../../core/migration/migration-policy.js';
-import { MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, parseSshPublicKey } from '../../util/ssh-public-key.js';
+import { VM_STATES } from '../core/vm-state.js';
+import { MAX_CPU_OVERCOMMIT } from '../core/placement/placement-policy.js';
+import { migrationPolicySchema } from '../core/migration/migration-policy.js';
+import { MAX_SSH_KEY_CHARS, MAX_SSH_KEYS, parseSshPublicKey } from '../util/ssh-public-key.js';
 
 /**
  * The native REST API's shapes (`/api/v1`), shared by the controller's routes

@@ -9,7 +9,7 @@ import { agentVmId } from '../../src/controller/vm-orchestrator.js';
 import { tapName } from '../../src/agent/agent-service.js';
 import { NuboClient } from '../../src/client/nubo-client.js';
 import { RemoteError } from '../../src/client/remote-error.js';
-import type { MigrationView, VmDetailView } from '../../src/controller/api/api-schemas.js';
+import type { MigrationView, VmDetailView } from '../../src/contract/api-schemas.js';
 import { buildTinyImage, type TinyImage } from '../../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../../src/util/nubo-home.js';
 import { pollUntil } from '../../src/util/deadline.js';

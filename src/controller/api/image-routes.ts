@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, imageView, registerImageBody, uploadImageQuery } from './api-schemas.js';
+import { idParams, imageView, registerImageBody, uploadImageQuery } from '../../contract/api-schemas.js';
 import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
 import { acceptOctetStream, uploadLength } from './octet-stream-upload.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from './api-schemas.js';
+import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from '../../contract/api-schemas.js';
 import { byIdPrefix } from './match-reference.js';
 import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';

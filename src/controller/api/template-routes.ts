@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, importTemplateBody, templateBody, templateView, uploadTemplateQuery } from './api-schemas.js';
+import { idParams, importTemplateBody, templateBody, templateView, uploadTemplateQuery } from '../../contract/api-schemas.js';
 import { ForbiddenError, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';

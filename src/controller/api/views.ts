@@ -4,7 +4,7 @@ import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Image } from '../../store/repositories/images-repository.js';
 import type { User } from '../../store/repositories/users-repository.js';
 import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository.js';
-import { vmActionSchema, type MigrationView, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
+import { vmActionSchema, type MigrationView, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from '../../contract/api-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
 import type { ControllerVmSpec } from '../vm-orchestrator.js';
