@@ -32,7 +32,7 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil, sleep } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -13,7 +13,7 @@ import { runCommand } from '../src/util/run-command.js';
 import { AgentService, tapName } from '../src/agent/agent-service.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
-import type { AgentVmSpecInput, AttachNicRequest, ImageRef } from '../src/agent/agent-api.js';
+import type { AgentVmSpecInput, AttachNicRequest, ImageRef } from '../src/contract/agent-api.js';
 import { AgentClient } from '../src/client/agent-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import { TestImageServer } from './support/image-server.js';

@@ -16,7 +16,7 @@ import { pollUntil, sleep } from '../src/util/deadline.js';
 import { AgentService } from '../src/agent/agent-service.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
-import type { AgentVmSpecInput, ImageRef } from '../src/agent/agent-api.js';
+import type { AgentVmSpecInput, ImageRef } from '../src/contract/agent-api.js';
 import { TestImageServer } from './support/image-server.js';
 
 // Races on one VM between concurrent calls, on real QEMU: two launches of one id, a heartbeat's report against a

@@ -13,7 +13,7 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { AgentService } from '../src/agent/agent-service.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
-import type { AgentVmSpecInput, ImageRef } from '../src/agent/agent-api.js';
+import type { AgentVmSpecInput, ImageRef } from '../src/contract/agent-api.js';
 import { AgentClient } from '../src/client/agent-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import { TestImageServer } from './support/image-server.js';

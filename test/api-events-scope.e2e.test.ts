@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { EventView } from '../src/controller/api/api-schemas.js';
+import type { EventView } from '../src/contract/event-schemas.js';
 
 // Who sees which events: admins all of them; a plain user those about their
 // own VMs, volumes, images and migrations of their VMs, and about the shared

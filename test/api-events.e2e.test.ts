@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { EventView } from '../src/controller/api/api-schemas.js';
+import type { EventView } from '../src/contract/event-schemas.js';
 
 // The event stream (`GET /api/v1/events`, server-sent events) and its JSON
 // pages (`/events/history`). No agent runs: VMs stay `pending`, which is

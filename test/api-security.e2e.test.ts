@@ -13,7 +13,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { remoteRejects } from './support/remote-rejects.js';
 import { runCli } from '../src/cli/cli-test-kit.js';
 import { runCommand } from '../src/util/run-command.js';
-import type { TemplateView } from '../src/controller/api/api-schemas.js';
+import type { TemplateView } from '../src/contract/template-schemas.js';
 
 // Issue 11 items 8 and 9 over the API, without agents: what an admin may
 // register by path (only the import directory), uploads (checked, and

@@ -10,7 +10,7 @@ import { pino } from 'pino';
 import { AgentService } from '../src/agent/agent-service.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
-import type { AgentVmSpecInput, ImageRef, ReceiveStatus } from '../src/agent/agent-api.js';
+import type { AgentVmSpecInput, ImageRef, ReceiveStatus } from '../src/contract/agent-api.js';
 import { AgentClient } from '../src/client/agent-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import { FakeDriver } from '../src/hypervisor/fake/fake-driver.js';

@@ -12,7 +12,7 @@ import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
-import type { VmView } from '../src/controller/api/api-schemas.js';
+import type { VmView } from '../src/contract/vm-schemas.js';
 
 let image: TinyImage;
 let root: string;

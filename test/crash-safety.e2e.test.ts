@@ -10,7 +10,7 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil, sleep } from '../src/util/deadline.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import type { VmView } from '../src/controller/api/api-schemas.js';
+import type { VmView } from '../src/contract/vm-schemas.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 
 let image: TinyImage;

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';

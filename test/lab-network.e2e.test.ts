@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { AgentClient } from '../src/client/agent-client.js';
-import type { AgentVmSpecInput, ImageRef } from '../src/agent/agent-api.js';
+import type { AgentVmSpecInput, ImageRef } from '../src/contract/agent-api.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';

@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { pollUntil } from '../src/util/deadline.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { vmPaths } from '../src/hypervisor/qemu/vm-paths.js';
-import type { MigrationView } from '../src/controller/api/api-schemas.js';
+import type { MigrationView } from '../src/contract/migration-schemas.js';
 import { MigrationLab } from './support/migration-lab.js';
 import { terminateEverywhere } from './support/terminate-everywhere.js';
 

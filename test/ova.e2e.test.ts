@@ -12,7 +12,7 @@ import { runCli } from '../src/cli/cli-test-kit.js';
 import { ImageStore } from '../src/controller/image-store.js';
 import { importOvfTemplate } from '../src/controller/import-ovf-template.js';
 import type { Catalog } from '../src/controller/catalog.js';
-import type { TemplateView } from '../src/controller/api/api-schemas.js';
+import type { TemplateView } from '../src/contract/template-schemas.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { NotFoundError } from '../src/store/store-errors.js';

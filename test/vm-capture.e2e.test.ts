@@ -11,7 +11,7 @@ import { imageInfo } from '../src/storage/qemu-img.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
-import type { VmView } from '../src/controller/api/api-schemas.js';
+import type { VmView } from '../src/contract/vm-schemas.js';
 
 // Images made from a VM's disk — save-as (image + template), clone, export as
 // OVA — on one host with an in-process controller and agent and real QEMU (no

@@ -7,7 +7,7 @@ import { startInProcessCloud, type InProcessCloud } from './support/in-process-c
 import { NuboClient } from '../src/client/nubo-client.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { READY_MARKER } from '../src/storage/tiny-image/guest-init.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 
 /**
  * Item 11 of issue 11 on one host with real QEMU: the interactive serial

@@ -4,7 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { vmPaths } from '../src/hypervisor/qemu/vm-paths.js';
 import { runCli } from '../src/cli/cli-test-kit.js';

@@ -6,7 +6,7 @@ import { tapExists } from '../src/network/tap-device.js';
 import { labDown } from '../src/network/lab/lab.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { httpGet } from './support/http-get.js';
 import { labLeftovers } from './support/lab-checks.js';
 import { MigrationLab, refusal } from './support/migration-lab.js';

@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { runCli } from '../src/cli/cli-test-kit.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';

@@ -8,8 +8,8 @@ import { remoteRejects } from './support/remote-rejects.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import type { VmApiAction } from '../src/controller/api/api-schemas.js';
-import type { SnapshotView } from '../src/controller/api/snapshot-schemas.js';
+import type { VmApiAction } from '../src/contract/vm-schemas.js';
+import type { SnapshotView } from '../src/contract/snapshot-schemas.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { consoleProbes, freshConsoleProbe, startProbingVm } from './support/console-probes.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
 import { remoteRejects } from './support/remote-rejects.js';
-import type { VmDetailView } from '../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import type { SystemCopy } from '../src/controller/system-store.js';
 import { pollUntil } from '../src/util/deadline.js';

@@ -8,7 +8,7 @@ import type { NuboClient } from '../src/client/nubo-client.js';
 import { remoteRejects } from './support/remote-rejects.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
-import type { DiskMoveView } from '../src/controller/api/storage-schemas.js';
+import type { DiskMoveView } from '../src/contract/storage-schemas.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { freshConsoleProbe, startProbingVm } from './support/console-probes.js';
 

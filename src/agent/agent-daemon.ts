@@ -8,7 +8,7 @@ import { AgentService } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 import { createAgentServer } from './agent-server.js';
 import { readHostBridges, readHostFacts, readHostUsage } from './host-facts.js';
-import type { HostReport } from './agent-api.js';
+import type { HostReport } from '../contract/agent-api.js';
 import { join } from 'node:path';
 import { mkdir, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';

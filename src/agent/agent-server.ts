@@ -23,14 +23,14 @@ import {
   tuneRequestSchema,
   vmIdSchema,
   type HostReport,
-} from './agent-api.js';
+} from '../contract/agent-api.js';
 import type { AgentService } from './agent-service.js';
-import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from './transfer-routes.js';
-import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from './agent-api.js';
+import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from '../transfer/transfer-routes.js';
+import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from '../contract/agent-api.js';
 import { clientGoneSignal } from '../http/client-gone-signal.js';
-import { captureRequestSchema } from './agent-api.js';
-import { agentRebootReportSchema, rebootRequestSchema } from './agent-api.js';
-import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from './agent-api.js';
+import { captureRequestSchema } from '../contract/agent-api.js';
+import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-api.js';
+import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;

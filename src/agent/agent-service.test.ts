@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { QemuDriver } from '../hypervisor/qemu/qemu-driver.js';
 import { InvalidVmIdError } from '../core/vm-id.js';
 import { UnreadableFileError } from '../errors/unreadable-file-error.js';
-import { agentVmSpecSchema, type AgentVmSpecInput } from './agent-api.js';
+import { agentVmSpecSchema, type AgentVmSpecInput } from '../contract/agent-api.js';
 import { AgentService, AgentVmConflictError } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 

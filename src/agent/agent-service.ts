@@ -28,20 +28,20 @@ import {
   type ReceiveStatus,
   type TransferFileName,
   type TransferOffer,
-} from './agent-api.js';
+} from '../contract/agent-api.js';
 import type { ImageCache } from './image-cache.js';
-import { TransferOffers, type OfferedFile } from './transfer-offers.js';
+import { TransferOffers, type OfferedFile } from '../transfer/transfer-offers.js';
 import { ColdReceiver, type ReceiveTarget } from './cold-receiver.js';
 import { attachVmNic, detachVmNic, NicChangeConflictError, type VmNicHost } from './change-vm-nic.js';
 import { DiskMoves, type DiskMoveHost } from './disk-moves.js';
 import { attachVmVolume, deleteVolumeFile, detachVmVolume, volumeDisk, type VmVolumeHost } from './vm-volumes.js';
-import { volumeAttachmentSchema, volumeIdSchema } from './agent-api.js';
-import { diskMoveRequestSchema, type DiskMoveStatus } from './agent-api.js';
-import { captureRequestSchema } from './agent-api.js';
+import { volumeAttachmentSchema, volumeIdSchema } from '../contract/agent-api.js';
+import { diskMoveRequestSchema, type DiskMoveStatus } from '../contract/agent-api.js';
+import { captureRequestSchema } from '../contract/agent-api.js';
 import { CAPTURE_FILE, captureOfferKey, captureVmDisk, removeCapture, sweepCaptures } from './vm-capture.js';
-import { snapshotRequestSchema } from './agent-api.js';
-import type { AgentRebootReport } from './agent-api.js';
-import { incomingReadySchema } from './agent-api.js';
+import { snapshotRequestSchema } from '../contract/agent-api.js';
+import type { AgentRebootReport } from '../contract/agent-api.js';
+import { incomingReadySchema } from '../contract/agent-api.js';
 import { checkVmId, InvalidVmIdError, isVmId } from '../core/vm-id.js';
 import { readJsonFile } from '../util/read-json-file.js';
 import { abortReason } from '../util/deadline.js';

@@ -3,7 +3,7 @@ import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import type { NicSpecInput } from '../hypervisor/vm-spec.js';
 import { NuboError } from '../errors/nubo-error.js';
-import type { AgentVmReport, AgentVmSpec } from './agent-api.js';
+import type { AgentVmReport, AgentVmSpec } from '../contract/agent-api.js';
 
 type AgentNic = AgentVmSpec['nics'][number];
 type IndexedNic = AgentNic & { readonly index: number };

@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
-import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from './agent-api.js';
-import { pullFile } from './pull-file.js';
+import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from '../contract/agent-api.js';
+import { pullFile } from '../transfer/pull-file.js';
 import type { z } from 'zod';
 
 type ReceiveRequest = z.output<typeof receiveRequestSchema>;

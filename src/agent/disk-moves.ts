@@ -6,7 +6,7 @@ import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { createImage, createOverlay, imageInfo } from '../storage/qemu-img.js';
-import type { AgentVmReport, AgentVmSpec, DiskMoveStatus } from './agent-api.js';
+import type { AgentVmReport, AgentVmSpec, DiskMoveStatus } from '../contract/agent-api.js';
 
 type Datastore = AgentVmSpec['disk']['datastore'];
 

@@ -8,7 +8,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { imageInfo } from '../storage/qemu-img.js';
 import { deadline } from '../util/deadline.js';
-import type { ImageRef } from './agent-api.js';
+import type { ImageRef } from '../contract/agent-api.js';
 
 export class ImageFetchError extends NuboError {
   readonly code = 'IMAGE_FETCH_FAILED';

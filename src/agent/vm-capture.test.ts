@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { createOverlay, imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
-import type { AgentVmReport } from './agent-api.js';
+import type { AgentVmReport } from '../contract/agent-api.js';
 import { captureVmDisk, sweepCaptures, type VmCaptureHost } from './vm-capture.js';
 
 const logger = pino({ level: 'silent' });

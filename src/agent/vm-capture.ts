@@ -6,10 +6,10 @@ import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { createImage, imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
-import type { AgentVmReport, TransferFileName } from './agent-api.js';
+import { CAPTURE_FILE, type AgentVmReport } from '../contract/agent-api.js';
 
-/** The name a capture is offered under (and its file's name in the VM's directory). */
-export const CAPTURE_FILE: TransferFileName = 'capture.qcow2';
+// The capture's file name is part of the wire contract (the controller pulls it by name).
+export { CAPTURE_FILE };
 
 /**
  * The key of a capture's transfer offer among the agent's offers. Not the VM's

@@ -6,7 +6,7 @@ import { NuboError } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { snapshotNameProblem } from '../core/snapshot-name.js';
 import { createFileSnapshot, deleteFileSnapshot, listFileSnapshots, revertFileSnapshot } from '../storage/qcow2-snapshots.js';
-import type { AgentVmReport } from './agent-api.js';
+import type { AgentVmReport } from '../contract/agent-api.js';
 
 /** The disk whose snapshots these are: the VM's own (volumes are disks of their own and have none through this API). */
 const DISK_ID = 'root';

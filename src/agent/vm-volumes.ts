@@ -6,7 +6,7 @@ import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import type { DiskSpecInput } from '../hypervisor/vm-spec.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { createImage } from '../storage/qemu-img.js';
-import { agentVmSpecSchema, type AgentVmReport, type AgentVmSpec, type VolumeAttachment } from './agent-api.js';
+import { agentVmSpecSchema, type AgentVmReport, type AgentVmSpec, type VolumeAttachment } from '../contract/agent-api.js';
 
 /** A volume change the VM's state does not allow, or a volume in use (HTTP 409). */
 export class VolumeConflictError extends NuboError {

@@ -1,4 +1,7 @@
-import { hostView, imageView, templateView, vmDetailView, vmView, type HostView, type ImageView, type TemplateView, type VmDetailView, type VmView } from '../controller/api/api-schemas.js';
+import { hostView, type HostView } from '../contract/host-schemas.js';
+import { imageView, type ImageView } from '../contract/image-schemas.js';
+import { templateView, type TemplateView } from '../contract/template-schemas.js';
+import { vmDetailView, vmView, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
 
 /** Canned API answers for the CLI suites, checked against the API schemas so that they stay true to the contract. */
 

@@ -1,4 +1,4 @@
-import { migrationView, type MigrationView } from '../controller/api/api-schemas.js';
+import { migrationView, type MigrationView } from '../contract/migration-schemas.js';
 
 /** Canned migrations for the CLI suites, checked against the API schema so that they stay true to the contract. */
 

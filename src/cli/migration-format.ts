@@ -1,4 +1,4 @@
-import type { MigrationView } from '../controller/api/api-schemas.js';
+import type { MigrationView } from '../contract/migration-schemas.js';
 import { copyPercent, diskPercent, megabytesPerSecond, ramPercent, type MigrationStats } from './migration-stats.js';
 import { fmtBytes } from './output.js';
 

@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { MigrationView } from '../controller/api/api-schemas.js';
+import type { MigrationView } from '../contract/migration-schemas.js';
 import { fmtDuration, fmtOffset, progressDetail, route, shortId } from './migration-format.js';
 import { copyPercent, diskPercent, elapsedMs, ramPercent, readStats } from './migration-stats.js';
 

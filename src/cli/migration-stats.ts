@@ -1,4 +1,4 @@
-import type { MigrationView } from '../controller/api/api-schemas.js';
+import type { MigrationView } from '../contract/migration-schemas.js';
 
 /** One action of the convergence policy, as the controller records it in the stats. */
 export interface ConvergenceAction {

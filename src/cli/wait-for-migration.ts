@@ -1,5 +1,5 @@
 import type { NuboClient } from '../client/nubo-client.js';
-import type { MigrationView } from '../controller/api/api-schemas.js';
+import type { MigrationView } from '../contract/migration-schemas.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 import { sleep } from '../util/deadline.js';
 import { shortId } from './migration-format.js';

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import type { NuboClient } from '../client/nubo-client.js';
-import type { VmDetailView } from '../controller/api/api-schemas.js';
+import type { VmDetailView } from '../contract/vm-schemas.js';
 import { TRANSITIONAL_STATES, type VmState } from '../core/vm-state.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';

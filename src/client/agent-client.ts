@@ -20,11 +20,11 @@ import {
   type migrateRequestSchema,
   type mirrorRequestSchema,
   type tuneRequestSchema,
-} from '../agent/agent-api.js';
-import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../agent/agent-api.js';
-import { diskSnapshotSchema, type DiskSnapshotReport } from '../agent/agent-api.js';
-import type { CaptureRequest } from '../agent/agent-api.js';
-import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../agent/agent-api.js';
+} from '../contract/agent-api.js';
+import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../contract/agent-api.js';
+import { diskSnapshotSchema, type DiskSnapshotReport } from '../contract/agent-api.js';
+import type { CaptureRequest } from '../contract/agent-api.js';
+import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../contract/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 

@@ -3,18 +3,20 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
-import {
-  eventView, hostView, migrationView, type MigrationView, imageView, leaseView, networkDetailView, networkView, purgeVmsView, templateView, userView, vmDetailView, vmView,
-  type PurgeVmsBody, type PurgeVmsView, type SetSshKeysBody, type UserView,
-  type CreateNetworkBody, type migrateVmBody, type LeaseView, type NetworkDetailView, type NetworkView,
-  type AttachNicBody, type CreateVmBody, type EventView, type HostView, type UpdateHostBody, type ImageView, type ImportTemplateBody, type RegisterImageBody, type UploadImageQuery, type UploadTemplateQuery, type TemplateBody, type TemplateView, type VmApiAction, type VmDetailView, type VmView,
-} from '../controller/api/api-schemas.js';
+import { hostView, type HostView, type UpdateHostBody } from '../contract/host-schemas.js';
+import { imageView, type ImageView, type RegisterImageBody, type UploadImageQuery } from '../contract/image-schemas.js';
+import { leaseView, networkDetailView, networkView, type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView } from '../contract/network-schemas.js';
+import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type TemplateBody, type TemplateView } from '../contract/template-schemas.js';
+import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
+import { userView, type SetSshKeysBody, type UserView } from '../contract/user-schemas.js';
+import { eventView, type EventView } from '../contract/event-schemas.js';
+import { migrationView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
-} from '../controller/api/storage-schemas.js';
-import { snapshotView, type CreateSnapshotBody, type SnapshotView } from '../controller/api/snapshot-schemas.js';
+} from '../contract/storage-schemas.js';
+import { snapshotView, type CreateSnapshotBody, type SnapshotView } from '../contract/snapshot-schemas.js';
 import { ValidationError } from '../errors/validation-error.js';
-import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '../controller/api/capture-schemas.js';
+import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '../contract/capture-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';

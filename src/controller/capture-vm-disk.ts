@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { pullFile } from '../agent/pull-file.js';
-import { CAPTURE_FILE } from '../agent/vm-capture.js';
+import { pullFile } from '../transfer/pull-file.js';
+import { CAPTURE_FILE } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';

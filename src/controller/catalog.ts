@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
-import type { AgentVmSpecInput, ImageRef } from '../agent/agent-api.js';
-import type { CreateVmBody, TemplateBody, TemplateView } from './api/api-schemas.js';
+import type { AgentVmSpecInput, ImageRef } from '../contract/agent-api.js';
+import type { TemplateBody, TemplateView } from '../contract/template-schemas.js';
+import type { CreateVmBody } from '../contract/vm-schemas.js';
 import type { Store } from '../store/open-store.js';
 import type { Image } from '../store/repositories/images-repository.js';
 import type { Template } from '../store/repositories/templates-repository.js';

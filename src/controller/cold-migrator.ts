@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
-import type { ReceiveStatus } from '../agent/agent-api.js';
+import type { ReceiveStatus } from '../contract/agent-api.js';
 import type { ColdMigrationStage } from '../core/migration/cold-migration-stage.js';
 import { decideColdMigration, type ColdDestHolding, type ColdMigrationDecision, type ColdSourceHolding } from '../core/migration/decide-cold-migration.js';
 import { parseMigrationPolicy } from '../core/migration/migration-policy.js';

@@ -17,9 +17,9 @@ import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
-import { errorBody } from './api/api-schemas.js';
+import { errorBody } from '../contract/api-schemas.js';
 import { registerUserRoutes } from './api/user-routes.js';
-import { registerTransferRoutes } from '../agent/transfer-routes.js';
+import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DiskMoveStatus } from '../agent/agent-api.js';
+import type { DiskMoveStatus } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { InvalidStateError } from '../core/invalid-state-error.js';
 import { errorMessage } from '../errors/nubo-error.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { openStore } from '../store/open-store.js';
 import { HostMonitor } from './host-monitor.js';
 import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
-import type { HostReport } from '../agent/agent-api.js';
+import type { HostReport } from '../contract/agent-api.js';
 
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-mon-'));

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { applyEvent, type AgentVmReport as CoreReport, type VmEvent } from '../core/vm-events.js';
-import type { AgentVmReport, HostReport } from '../agent/agent-api.js';
+import type { AgentVmReport, HostReport } from '../contract/agent-api.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';

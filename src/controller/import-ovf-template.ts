@@ -20,7 +20,7 @@ import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { copyFileAbortable } from '../util/copy-file-abortable.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
-import { templateBody, type TemplateBody } from './api/api-schemas.js';
+import { templateBody, type TemplateBody } from '../contract/template-schemas.js';
 import type { Catalog } from './catalog.js';
 import type { ImageStore } from './image-store.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError } from '../client/remote-error.js';
-import type { AgentVmReport, MigrationProgressReport } from '../agent/agent-api.js';
+import type { AgentVmReport, MigrationProgressReport } from '../contract/agent-api.js';
 import { abortEndsWithoutCancel, decideMigration, type MigrationDecision, type SideView } from '../core/migration/decide-migration.js';
 import { finalFigures } from '../core/migration/final-figures.js';
 import { resolutionDeadline } from '../core/migration/resolution-deadline.js';

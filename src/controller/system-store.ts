@@ -1,8 +1,8 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TransferFileName, TransferOffer } from '../agent/agent-api.js';
-import { pullFile } from '../agent/pull-file.js';
-import { TransferOffers, type Offer } from '../agent/transfer-offers.js';
+import type { TransferFileName, TransferOffer } from '../contract/agent-api.js';
+import { pullFile } from '../transfer/pull-file.js';
+import { TransferOffers, type Offer } from '../transfer/transfer-offers.js';
 
 /** What a stopped VM left in the system store: its files as they arrived, verified. */
 export interface SystemCopy {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { templateBody } from './api/api-schemas.js';
+import { templateBody } from '../contract/template-schemas.js';
 import { cloneImageName } from './vm-capture.js';
 import { templateBodyOf, vmAsTemplate } from './vm-as-template.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';

@@ -1,4 +1,4 @@
-import type { TemplateBody } from './api/api-schemas.js';
+import type { TemplateBody } from '../contract/template-schemas.js';
 import type { AdmissionSource, StoredTemplate } from './catalog.js';
 import type { ControllerVmSpec } from './vm-orchestrator.js';
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AgentVmSpecInput } from '../agent/agent-api.js';
+import type { AgentVmSpecInput } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { InvalidStateError } from '../core/invalid-state-error.js';
 import type { VmState } from '../core/vm-state.js';

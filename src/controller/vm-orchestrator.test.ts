@@ -10,7 +10,7 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { compilePlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
-import type { AgentVmReport } from '../agent/agent-api.js';
+import type { AgentVmReport } from '../contract/agent-api.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { pollUntil } from '../util/deadline.js';
 import type { VmStopper } from './vm-stopper.js';

@@ -5,7 +5,7 @@ import type { VmPhase } from '../core/vm-state.js';
 import { failedPhaseOf, planRecover, type RecoverFinding } from '../core/plan-recover.js';
 import { placeVm } from '../core/placement/place-vm.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
-import type { AgentVmSpecInput } from '../agent/agent-api.js';
+import type { AgentVmSpecInput } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { errorMessage } from '../errors/nubo-error.js';

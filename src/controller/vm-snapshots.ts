@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import type { DiskSnapshotReport } from '../agent/agent-api.js';
+import type { DiskSnapshotReport } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { InvalidStateError } from '../core/invalid-state-error.js';
 import { snapshotStateError, SNAPSHOT_STATES, type SnapshotAction } from '../core/snapshot-states.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
-import type { SnapshotView } from './api/snapshot-schemas.js';
+import type { SnapshotView } from '../contract/snapshot-schemas.js';
 import { agentVmId } from './vm-orchestrator.js';
 
 export interface VmSnapshotsOptions {

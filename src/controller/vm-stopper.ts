@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ReceiveStatus } from '../agent/agent-api.js';
+import type { ReceiveStatus } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { errorMessage } from '../errors/nubo-error.js';

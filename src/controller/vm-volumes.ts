@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { VolumeAttachment } from '../agent/agent-api.js';
+import type { VolumeAttachment } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { InvalidStateError } from '../core/invalid-state-error.js';
 import type { VmState } from '../core/vm-state.js';
@@ -10,7 +10,7 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import type { Volume } from '../store/repositories/volumes-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, DiskCapacityError, NotFoundError } from '../store/store-errors.js';
-import type { VolumeView } from './api/storage-schemas.js';
+import type { VolumeView } from '../contract/storage-schemas.js';
 import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ControllerDaemon } from '../../src/controller/controller-daemon.js';
 import { NuboClient } from '../../src/client/nubo-client.js';
-import type { VmDetailView } from '../../src/controller/api/api-schemas.js';
+import type { VmDetailView } from '../../src/contract/vm-schemas.js';
 import { buildDebianImage, type DebianImage } from '../../src/storage/debian-image/build-debian-image.js';
 import { imageCacheDir } from '../../src/util/nubo-home.js';
 import { pollUntil } from '../../src/util/deadline.js';

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { ImageRef } from '../../src/agent/agent-api.js';
+import type { ImageRef } from '../../src/contract/agent-api.js';
 
 /** Serves files to agents as the controller's image store does: bearer token, one URL per image; counts fetches. */
 export class TestImageServer {

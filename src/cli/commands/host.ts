@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { HostView } from '../../controller/api/api-schemas.js';
+import type { HostView } from '../../contract/host-schemas.js';
 import { apiCommand, byIdOrName, connect, connectionOptions, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtAge, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

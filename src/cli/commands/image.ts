@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { NuboClient } from '../../client/nubo-client.js';
-import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../controller/api/api-schemas.js';
+import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../contract/image-schemas.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

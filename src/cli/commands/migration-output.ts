@@ -1,4 +1,4 @@
-import type { MigrationView } from '../../controller/api/api-schemas.js';
+import type { MigrationView } from '../../contract/migration-schemas.js';
 import { fmtDuration, fmtOffset, fmtPercent, route, shortId } from '../migration-format.js';
 import { diskPercent, elapsedMs, KNOWN_STATS_KEYS, megabytesPerSecond, ramPercent, readStats, type MigrationStats } from '../migration-stats.js';
 import { dash, fmtBytes, fmtTime, printFields, printTable, renderTable } from '../output.js';

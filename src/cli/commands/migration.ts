@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import type { NuboClient } from '../../client/nubo-client.js';
 import { RemoteError } from '../../client/remote-error.js';
-import type { MigrationView } from '../../controller/api/api-schemas.js';
+import type { MigrationView } from '../../contract/migration-schemas.js';
 import { ALL_MIGRATION_STAGES, MIGRATION_STAGE_DESCRIPTIONS } from '../../core/migration/migration-stage.js';
 import { COLD_MIGRATION_STAGES } from '../../core/migration/cold-migration-stage.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CreateNetworkBody, LeaseView, NetworkDetailView, NetworkView } from '../../controller/api/api-schemas.js';
+import type { CreateNetworkBody, LeaseView, NetworkDetailView, NetworkView } from '../../contract/network-schemas.js';
 import { apiCommand, collect, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';
 import { dash, fmtTime, printFields, printJson, printTable, renderTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

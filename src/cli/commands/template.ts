@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Option, type Command } from 'commander';
-import type { TemplateBody, TemplateView } from '../../controller/api/api-schemas.js';
+import type { TemplateBody, TemplateView } from '../../contract/template-schemas.js';
 import { apiCommand, byIdOrName, collect, connect, connectionOptions, intArg, outputFile, outputFileArgs, readInputFile, type ApiOpts } from '../api-command.js';
 import { dash, fmtBytes, fmtMiB, fmtTime, printFields, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

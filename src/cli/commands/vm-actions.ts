@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { VmApiAction } from '../../controller/api/api-schemas.js';
+import type { VmApiAction } from '../../contract/vm-schemas.js';
 import { apiCommand, connect, connectionOptions, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { SaveAsView } from '../../controller/api/capture-schemas.js';
+import type { SaveAsView } from '../../contract/capture-schemas.js';
 import { apiCommand, connect, connectionOptions, outputFile, outputFileArgs, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { fmtBytes, printFields, printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

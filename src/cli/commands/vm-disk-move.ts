@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { DiskMoveView } from '../../controller/api/storage-schemas.js';
+import type { DiskMoveView } from '../../contract/storage-schemas.js';
 import { pollUntil } from '../../util/deadline.js';
 import { apiCommand, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';
 import { EXIT } from '../exit-codes.js';

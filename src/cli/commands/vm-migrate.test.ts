@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { MigrationView } from '../../controller/api/api-schemas.js';
+import type { MigrationView } from '../../contract/migration-schemas.js';
 import { apiError, creds, emptyHome, runCli, startFakeApi, type FakeApi, type RecordedRequest, type Routes } from '../cli-test-kit.js';
 import { at, journal, migration, MIGRATION_ID, precopyStats, succeeded } from '../migration-fixtures.js';
 

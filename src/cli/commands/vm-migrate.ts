@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { z } from 'zod';
-import type { migrationPolicyBody } from '../../controller/api/api-schemas.js';
+import type { migrationPolicyBody } from '../../contract/migration-schemas.js';
 import { DEFAULT_MIGRATION_POLICY, migrationPolicySchema } from '../../core/migration/migration-policy.js';
 import { RemoteError } from '../../client/remote-error.js';
 import { apiCommand, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';

@@ -1,4 +1,4 @@
-import type { VmDetailView, VmView } from '../../controller/api/api-schemas.js';
+import type { VmDetailView, VmView } from '../../contract/vm-schemas.js';
 import { dash, fmtMiB, fmtTime, printFields, printTable, renderTable } from '../output.js';
 
 export function printVms(vms: readonly VmView[]): void {

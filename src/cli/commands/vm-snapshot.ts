@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { SnapshotView } from '../../controller/api/snapshot-schemas.js';
+import type { SnapshotView } from '../../contract/snapshot-schemas.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { dash, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiError, creds, runCli, startFakeApi, type FakeApi, type RecordedRequest } from '../cli-test-kit.js';
 import { vmDetail } from '../cli-fixtures.js';
-import type { DiskMoveView, VolumeView } from '../../controller/api/storage-schemas.js';
+import type { DiskMoveView, VolumeView } from '../../contract/storage-schemas.js';
 
 const vm = vmDetail();
 const at = '2025-01-01T00:00:00.000Z';

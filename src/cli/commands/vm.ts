@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import type { CreateVmBody } from '../../controller/api/api-schemas.js';
+import type { CreateVmBody } from '../../contract/vm-schemas.js';
 import { VM_STATES } from '../../core/vm-state.js';
 import { apiCommand, connect, connectionOptions, durationArg, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { fmtTime, printJson, printTable } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { VolumeView } from '../../controller/api/storage-schemas.js';
+import type { VolumeView } from '../../contract/storage-schemas.js';
 import { apiCommand, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';
 import { dash, fmtMiB, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';

@@ -14,7 +14,7 @@ import type { Views } from './views.js';
 import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
-import type { TransferOffers } from '../../agent/transfer-offers.js';
+import type { TransferOffers } from '../../transfer/transfer-offers.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 

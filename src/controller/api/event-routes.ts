@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { eventView, type EventView } from './api-schemas.js';
+import { eventView, type EventView } from '../../contract/event-schemas.js';
 import { userOf, type ApiContext } from './api-context.js';
 import type { User } from '../../store/repositories/users-repository.js';
 

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { hostView, idParams, registerHostBody, updateHostBody } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { hostView, registerHostBody, updateHostBody } from '../../contract/host-schemas.js';
 import { requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';

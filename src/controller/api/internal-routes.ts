@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { hostReportSchema } from '../../agent/agent-api.js';
+import { hostReportSchema } from '../../contract/agent-api.js';
 import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-token.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { ApiContext } from './api-context.js';

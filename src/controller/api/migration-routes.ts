@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, listMigrationsQuery, migrateVmBody, migrationView } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { listMigrationsQuery, migrateVmBody, migrationView } from '../../contract/migration-schemas.js';
 import { byIdPrefix } from './match-reference.js';
 import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';

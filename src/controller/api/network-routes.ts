@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createNetworkBody, holdBody, holdParams, idParams, leaseView, networkDetailView, networkView } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { createNetworkBody, holdBody, holdParams, leaseView, networkDetailView, networkView } from '../../contract/network-schemas.js';
 import { requireAdmin, type ApiContext } from './api-context.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { ConflictError } from '../../store/store-errors.js';

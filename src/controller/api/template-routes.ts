@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, importTemplateBody, templateBody, templateView, uploadTemplateQuery } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { importTemplateBody, templateBody, templateView, uploadTemplateQuery } from '../../contract/template-schemas.js';
 import { ForbiddenError, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { User } from '../../store/repositories/users-repository.js';
-import { setSshKeysBody, userView, type UserView } from './api-schemas.js';
+import { setSshKeysBody, userView, type UserView } from '../../contract/user-schemas.js';
 import { userOf, type ApiContext } from './api-context.js';
 
 const view = (u: User): UserView => ({ id: u.id, name: u.name, role: u.role, sshKeys: [...u.sshKeys], createdAt: u.createdAt });

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams, vmView } from './api-schemas.js';
-import { cloneBody, saveAsBody, saveAsView } from './capture-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { vmView } from '../../contract/vm-schemas.js';
+import { cloneBody, saveAsBody, saveAsView } from '../../contract/capture-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { VmCapture } from '../vm-capture.js';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { attachNicBody, idParams, vmDetailView, vmNicParams } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { attachNicBody, vmDetailView, vmNicParams } from '../../contract/vm-schemas.js';
 import { findVisibleVm, type ApiContext } from './api-context.js';
 import { VmNics } from '../vm-nics.js';
 

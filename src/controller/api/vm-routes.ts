@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createVmBody, idParams, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { createVmBody, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from '../../contract/vm-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../vm-orchestrator.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams } from './api-schemas.js';
-import { createSnapshotBody, snapshotView, vmSnapshotParams } from './snapshot-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { createSnapshotBody, snapshotView, vmSnapshotParams } from '../../contract/snapshot-schemas.js';
 import { findVisibleVm, type ApiContext } from './api-context.js';
 import { VmSnapshots } from '../vm-snapshots.js';
 

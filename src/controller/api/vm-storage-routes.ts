@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idParams } from './api-schemas.js';
-import { attachVolumeBody, createVolumeBody, diskMoveBody, diskMoveView, vmVolumeParams, volumeView } from './storage-schemas.js';
+import { idParams } from '../../contract/api-schemas.js';
+import { attachVolumeBody, createVolumeBody, diskMoveBody, diskMoveView, vmVolumeParams, volumeView } from '../../contract/storage-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { DiskMover } from '../disk-mover.js';
 import { VmVolumes } from '../vm-volumes.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentVmStateSchema, type AgentVmState } from '../../agent/agent-api.js';
+import { agentVmStateSchema, type AgentVmState } from '../../contract/agent-api.js';
 import { SIDE_STATES, describeSide, isSideState, type SideState } from './side-view.js';
 
 // Compile-time: the agent's states plus absent are exactly the side states.

@@ -5,6 +5,7 @@ import type { Database, VolumesTable } from '../schema.js';
 import { appendEvent, inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
 import { ConflictError, DiskCapacityError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { MAX_VOLUME_MIB, volumeNameSchema } from '../../core/volume-name.js';
 
 export interface Volume {
   readonly id: string;
@@ -21,10 +22,6 @@ export interface Volume {
 
 /** The most volumes one VM may have attached. */
 export const MAX_VOLUMES_PER_VM = 8;
-/** The largest volume: 1 TiB. */
-export const MAX_VOLUME_MIB = 1024 * 1024;
-
-export const volumeNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 chars of a-z, 0-9 and - (a name, not a path)');
 
 const createSchema = z.object({
   name: volumeNameSchema,

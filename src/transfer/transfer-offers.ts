@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { UnauthorizedError, sameSecret } from '../http/bearer-token.js';
-import type { TransferFileName } from './agent-api.js';
+import type { TransferFileName } from '../contract/agent-api.js';
 
 /** One file an offer exposes: the name peers ask for, the path it is read from. */
 export interface OfferedFile {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_VOLUME_MIB, volumeNameSchema } from '../../store/repositories/volumes-repository.js';
+import { MAX_VOLUME_MIB, volumeNameSchema } from '../core/volume-name.js';
 
 /**
  * The native API's shapes for VM storage (`/api/v1`): live storage migration

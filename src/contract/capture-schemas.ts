@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { imageView, resourceNameSchema, templateView } from './api-schemas.js';
+import { resourceNameSchema } from './api-schemas.js';
+import { imageView } from './image-schemas.js';
+import { templateView } from './template-schemas.js';
 
 /**
  * The native API's shapes for images made from VMs (`/api/v1/vms/{id}/save-as`,

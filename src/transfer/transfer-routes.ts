@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { bearerToken } from '../http/bearer-token.js';
-import { transferFileNameSchema } from './agent-api.js';
+import { transferFileNameSchema } from '../contract/agent-api.js';
 import type { TransferOffers } from './transfer-offers.js';
 
 /** Routes under this prefix authenticate with a transfer token, not the host's token. */

@@ -201,6 +201,8 @@ export type MigrationProgressReport = z.infer<typeof migrationProgressSchema>;
  */
 export const transferFileNameSchema = z.enum(['disk.qcow2', 'cidata.iso', 'memory.state', 'capture.qcow2']);
 export type TransferFileName = z.infer<typeof transferFileNameSchema>;
+/** The name a capture is offered under (and its file's name in the VM's directory). */
+export const CAPTURE_FILE: TransferFileName = 'capture.qcow2';
 export const transferFileSchema = z.strictObject({ name: transferFileNameSchema, sizeBytes: z.number().int().nonnegative() });
 const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits');
 

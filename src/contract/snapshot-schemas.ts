@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { snapshotNameSchema } from '../../core/snapshot-name.js';
+import { snapshotNameSchema } from '../core/snapshot-name.js';
 
 /**
  * The native API's shapes for disk snapshots (`/api/v1/vms/{id}/snapshots`),

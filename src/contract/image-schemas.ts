@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { resourceNameSchema } from './api-schemas.js';
+
+/** The native API's shapes for images (`/api/v1/images`). */
+
+export const imageFormatSchema = z.enum(['qcow2', 'raw', 'kernel', 'initrd']);
+export const imageView = z.object({
+  id: z.string(),
+  name: z.string(),
+  owner: z.string(),
+  format: imageFormatSchema,
+  sizeBytes: z.number(),
+  virtualSizeBytes: z.number(),
+  sha256: z.string(),
+  createdAt: z.string(),
+});
+export type ImageView = z.infer<typeof imageView>;
+/** What a file may be registered as: vmdk and vdi disks are converted to qcow2 on the way in. */
+export const registerImageFormatSchema = z.enum(['qcow2', 'raw', 'vmdk', 'vdi', 'kernel', 'initrd']);
+/** A path on the controller's machine, in its import directory. */
+export const controllerPathSchema = z.string().max(4096).regex(/^\/[^\0]*$/, 'must be an absolute path');
+export const registerImageBody = z.strictObject({
+  name: resourceNameSchema,
+  /** A file in the controller's import directory (--image-import-dir; symlinks and .. resolved), copied into the image store. */
+  path: controllerPathSchema,
+  /** Default: the disk format qemu-img detects (held against a .qcow2/.raw/.vmdk/.vdi extension); kernel and initrd must be given. */
+  format: registerImageFormatSchema.optional(),
+});
+export type RegisterImageBody = z.input<typeof registerImageBody>;
+/** `POST /api/v1/images/upload`: the file is the request body (application/octet-stream); these are its query string. */
+export const uploadImageQuery = z.strictObject({
+  name: resourceNameSchema,
+  /** As for registration: default the disk format qemu-img detects; kernel and initrd must be given. */
+  format: registerImageFormatSchema.optional(),
+  /** The body's SHA-256 (64 lowercase hex digits): checked before anything is kept. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
+});
+export type UploadImageQuery = z.input<typeof uploadImageQuery>;

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { resourceNameSchema } from './api-schemas.js';
+import { controllerPathSchema, uploadImageQuery } from './image-schemas.js';
+
+/** The native API's shapes for templates (`/api/v1/templates`). */
+
+export const templateNic = z.strictObject({ network: z.string().max(64).optional() });
+export const templateBody = z.strictObject({
+  name: resourceNameSchema,
+  vcpus: z.number().int().min(1).max(64),
+  memoryMiB: z.number().int().min(16).max(1024 * 1024),
+  /** Image name or id of the root disk. */
+  image: z.string().min(1).max(64),
+  diskMode: z.enum(['overlay', 'copy']).default('overlay'),
+  /** Where the VM's disk lives: the host's own datastore, or the `shared` one every host sees (live migration then moves only memory). */
+  datastore: z.enum(['local', 'shared']).default('local'),
+  /** Direct kernel boot: image names or ids of format kernel/initrd. */
+  kernel: z.string().max(64).optional(),
+  initrd: z.string().max(64).optional(),
+  cmdline: z.string().max(2048).optional(),
+  cpuModel: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/).default('qemu64'),
+  nics: z.array(templateNic).max(8).default([{}]),
+  userData: z.string().max(64 * 1024).optional(),
+  /** Placement requirements, e.g. `free_memory_mb > 512 && cpu_model == "qemu64"`. */
+  requirements: z.string().max(1024).optional(),
+});
+export type TemplateBody = z.input<typeof templateBody>;
+/** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */
+export const importTemplateBody = z.strictObject({
+  path: controllerPathSchema,
+  /** Default: the OVF's VirtualSystem name. */
+  name: resourceNameSchema.optional(),
+});
+export type ImportTemplateBody = z.input<typeof importTemplateBody>;
+/** `POST /api/v1/templates/import/upload`: the .ova is the request body (application/octet-stream); these are its query string. */
+export const uploadTemplateQuery = z.strictObject({
+  /** Default: the OVF's VirtualSystem name. */
+  name: resourceNameSchema.optional(),
+  /** The body's SHA-256 (64 lowercase hex digits): checked before anything is kept. */
+  sha256: uploadImageQuery.shape.sha256,
+});
+export type UploadTemplateQuery = z.input<typeof uploadTemplateQuery>;
+export const templateView = templateBody.extend({ id: z.string(), owner: z.string(), createdAt: z.string(), diskMode: z.enum(['overlay', 'copy']), datastore: z.enum(['local', 'shared']), cpuModel: z.string(), nics: z.array(templateNic) });
+export type TemplateView = z.infer<typeof templateView>;
