@@ -67,11 +67,20 @@ const nodeArgs = (file) => ['--enable-source-maps', '--test', '--test-concurrenc
 
 /** @type {{ file: string, ms: number, code: number }[]} */
 const results = [];
+// Interrupted: the files still running end too (each test's own after hooks clean up), not orphaned.
+const running = new Set();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const c of running) c.kill(sig);
+    process.exit(130);
+  });
+}
 
 const runOne = (file, buffered) => new Promise((resolve) => {
   const started = Date.now();
   const chunks = [];
   const child = spawn(process.execPath, nodeArgs(file), { stdio: buffered ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+  running.add(child);
   if (buffered) {
     child.stdout.on('data', (c) => chunks.push(c));
     child.stderr.on('data', (c) => chunks.push(c));
@@ -79,6 +88,7 @@ const runOne = (file, buffered) => new Promise((resolve) => {
     process.stdout.write(`# file: ${file}\n`);
   }
   child.on('close', (code, signal) => {
+    running.delete(child);
     const ms = Date.now() - started;
     const status = code ?? (signal ? 1 : 0);
     if (buffered) process.stdout.write(`# file: ${file}\n${Buffer.concat(chunks).toString()}`);

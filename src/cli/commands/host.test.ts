@@ -6,9 +6,15 @@ import { host } from '../cli-fixtures.js';
 const h1 = host();
 const h2 = host({ id: 'host-2', name: 'h2', state: 'offline', lastHeartbeatAt: null, vms: 0 });
 let api: FakeApi;
+// h1's heartbeat is 3 s old when served, not when this file loaded: a CLI that starts slowly on a busy machine
+// still prints `3s ago`.
+let served: unknown;
 before(async () => {
   api = await startFakeApi({
-    'GET /api/v1/hosts': () => ({ body: [h1, h2] }),
+    'GET /api/v1/hosts': () => {
+      served = [{ ...h1, lastHeartbeatAt: new Date(Date.now() - 3000).toISOString() }, h2];
+      return { body: served };
+    },
     'GET /api/v1/hosts/host-1': () => ({ body: h1 }),
     'POST /api/v1/hosts/host-2/disable': () => ({ body: { ...h2, state: 'disabled' } }),
     'PATCH /api/v1/hosts/host-1': (q) => ({ body: { ...h1, cpuOvercommit: (q.body as { cpuOvercommit: number | null }).cpuOvercommit } }),
@@ -29,7 +35,7 @@ test('host list: one row per host with capacity and heartbeat age', async () => 
 test('host list --json prints the served data', async () => {
   const r = await runCli(['host', 'list', '--json', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), [h1, h2]);
+  assert.deepEqual(JSON.parse(r.stdout), served);
 });
 
 test('host show by name falls back from the id lookup to the list', async () => {

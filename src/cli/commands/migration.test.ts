@@ -11,10 +11,14 @@ const FORWARD = ['reservation', 'prepared', 'precopy', 'stop-and-copy', 'transfe
 const done = succeeded(FORWARD, {
   journal: journal(FORWARD).map((e) => (e.stage === 'prepared' ? { ...e, data: { uri: 'tcp:198.18.1.2:49152', storage: 'shared', tls: true } } : e)),
 });
-const running = migration({
-  id: RUNNING_ID, vm: 'db-1', vmId: 'vm-2', startedAt: new Date(Date.now() - 65_000).toISOString(), stage: 'precopy',
-  journal: [{ stage: 'reservation', at: new Date(Date.now() - 65_000).toISOString() }], stats: precopyStats(64, 64, 2),
+// Started 65 s before it is served, not before this file loaded: a CLI that starts slowly on a busy machine
+// still prints `1m 05s`. `running` is what was served last.
+const runningAt = (now: number): ReturnType<typeof migration> => migration({
+  id: RUNNING_ID, vm: 'db-1', vmId: 'vm-2', startedAt: new Date(now - 65_000).toISOString(), stage: 'precopy',
+  journal: [{ stage: 'reservation', at: new Date(now - 65_000).toISOString() }], stats: precopyStats(64, 64, 2),
 });
+let running = runningAt(Date.now());
+const serveRunning = (): ReturnType<typeof migration> => (running = runningAt(Date.now()));
 const aborted = migration({
   id: ABORTED_ID, vm: 'db-1', vmId: 'vm-2', stage: 'aborting', state: 'aborted', finishedAt: at(1500), reason: 'cancelled by the user; nothing was committed',
   journal: journal(['reservation', 'prepared', 'precopy', 'aborting']), stats: { ...precopyStats(60, 90, 4), destReleased: true },
@@ -26,11 +30,11 @@ const last = (): RecordedRequest => api.requests.at(-1)!;
 before(async () => {
   api = await startFakeApi({
     'GET /api/v1/migrations': (r) =>
-      r.path.includes('state=running') ? { body: [running] } : r.path.includes('vm=nobody') ? { body: [] } : { body: [done, running, aborted, twin] },
+      r.path.includes('state=running') ? { body: [serveRunning()] } : r.path.includes('vm=nobody') ? { body: [] } : { body: [done, serveRunning(), aborted, twin] },
     [`GET /api/v1/migrations/${MIGRATION_ID}`]: () => ({ body: done }),
-    [`GET /api/v1/migrations/${RUNNING_ID}`]: () => ({ body: running }),
+    [`GET /api/v1/migrations/${RUNNING_ID}`]: () => ({ body: serveRunning() }),
     [`GET /api/v1/migrations/${ABORTED_ID}`]: () => ({ body: aborted }),
-    [`POST /api/v1/migrations/${RUNNING_ID}/cancel`]: () => ({ status: 202, body: running }),
+    [`POST /api/v1/migrations/${RUNNING_ID}/cancel`]: () => ({ status: 202, body: serveRunning() }),
     [`POST /api/v1/migrations/${MIGRATION_ID}/cancel`]: () => apiError(409, 'CONFLICT', `migration ${MIGRATION_ID} cannot be cancelled: it already ended (succeeded)`),
     [`POST /api/v1/migrations/${ABORTED_ID}/cancel`]: () => apiError(403, 'FORBIDDEN', 'cancelling a migration is for admins'),
   });
