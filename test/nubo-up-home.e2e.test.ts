@@ -10,7 +10,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { deleteLink, linkExists } from '../src/network/lab/lab-topology.js';
-import { tapName } from '../src/agent/agent-service.js';
+import { tapName } from '../src/agent/hypervisor-vm-spec.js';
 
 // A fresh NUBO_HOME after `nubo up` and one VM: the controller's database
 // (the hosts' tokens), the credentials, the image store and the host's VM
