@@ -10,7 +10,8 @@ import { FakeDriver } from '../src/hypervisor/fake/fake-driver.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { runCommand } from '../src/util/run-command.js';
-import { AgentService, tapName } from '../src/agent/agent-service.js';
+import { AgentService } from '../src/agent/agent-service.js';
+import { tapName } from '../src/agent/hypervisor-vm-spec.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
 import type { AgentVmSpecInput, AttachNicRequest, ImageRef } from '../src/contract/agent-api.js';
@@ -107,8 +108,8 @@ test('running: attach hot-plugs and rewrites spec and config drive (by rename); 
   }
   await client.attachNic(id, nic(1, 10)); // the same NIC again
   assert.equal(hvNics(id).length, 2, 'nothing added twice');
-  await assert.rejects(client.attachNic(id, nic(1, 11)), rejectsWith(409, 'CONFLICT', /NIC 1 is already there/));
-  await assert.rejects(client.attachNic(id, { ...nic(2, 12), mac: '52:54:00:00:41:0a' }), rejectsWith(409, 'CONFLICT', /MAC 52:54:00:00:41:0a/));
+  await assert.rejects(client.attachNic(id, nic(1, 11)), rejectsWith(409, 'AGENT_VM_CONFLICT', /NIC 1 is already there/));
+  await assert.rejects(client.attachNic(id, { ...nic(2, 12), mac: '52:54:00:00:41:0a' }), rejectsWith(409, 'AGENT_VM_CONFLICT', /MAC 52:54:00:00:41:0a/));
   await assert.rejects(client.attachNic(id, { ...nic(8, 12) }), rejectsWith(400, 'VALIDATION_FAILED', 'index'));
   await assert.rejects(client.attachNic(id, { ...nic(2, 12), colour: 'red' } as AttachNicRequest), rejectsWith(400, 'VALIDATION_FAILED', 'colour'));
   const { index: _i, ...noIndex } = nic(2, 12);
@@ -139,8 +140,8 @@ test('powered off: spec and config drive only, the next start has the NIC; suspe
   await client.start(id);
   assert.deepEqual(hvNics(id).map((n) => n.id), ['nic0', 'nic1']);
   assert.equal((await client.suspend(id)).state, 'suspended');
-  await assert.rejects(client.attachNic(id, nic(2, 21)), rejectsWith(409, 'CONFLICT', /suspended/));
-  await assert.rejects(client.detachNic(id, 1), rejectsWith(409, 'CONFLICT', /suspended/));
+  await assert.rejects(client.attachNic(id, nic(2, 21)), rejectsWith(409, 'AGENT_VM_CONFLICT', /suspended/));
+  await assert.rejects(client.detachNic(id, 1), rejectsWith(409, 'AGENT_VM_CONFLICT', /suspended/));
   await client.powerOff(id, true);
   assert.equal((await client.detachNic(id, 1)).state, 'poweroff');
   assert.doesNotMatch(await networkConfig(id), /198\.18\.67\.20/);

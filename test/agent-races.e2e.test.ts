@@ -170,16 +170,16 @@ test('a heartbeat that saw a powered-off guest does not end the QEMU that a conc
   const id = 'beat';
   // The guest powers itself off on its first boot only (the mark is on its data disk).
   const userData = '#!/bin/sh\nif [ ! -e /data/off-once ]; then touch /data/off-once; sync; poweroff -f; fi\n';
-  await svc.prepare(id, spec(id, { context: { hostname: id, userData } }));
+  await svc.lifecycle.prepare(id, spec(id, { context: { hostname: id, userData } }));
   try {
-    await svc.start(id);
+    await svc.lifecycle.start(id);
     await pollUntil('the guest powering off', async () => ((await driver.status(id)).state === 'shutoff' ? true : undefined), { timeoutMs: 120_000, intervalMs: 200 });
 
     // The heartbeat reads the VM's state, and is held right after it learnt "shutoff".
     const held = gate.arm();
-    const beat = svc.list();
+    const beat = svc.lifecycle.list();
     await held.reached;
-    const started = await svc.start(id);
+    const started = await svc.lifecycle.start(id);
     assert.equal(started.state, 'running');
     const pid = started.pid;
     assert.ok(pid !== undefined);
@@ -187,23 +187,23 @@ test('a heartbeat that saw a powered-off guest does not end the QEMU that a conc
     const reports = await beat;
     assert.deepEqual(reports.map((r) => r.id), [id]);
     // A call under the VM's lock waits for whatever the heartbeat left queued there.
-    const after = await svc.start(id);
+    const after = await svc.lifecycle.start(id);
     assert.equal(after.state, 'running', `the VM runs on: ${after.reason ?? ''}`);
     assert.equal(after.pid, pid, 'the same QEMU');
     assert.deepEqual(await qemuPidsOf(`${id}`), [pid]);
   } finally {
-    await svc.delete(id);
+    await svc.lifecycle.delete(id);
   }
   assert.deepEqual(await qemuPidsOf(id), []);
 });
 
 test('a call whose client went away while it waited for the VM\'s lock is not carried out', async () => {
   const id = 'gone';
-  await svc.prepare(id, spec(id, { nics: [{ mac: '52:54:00:00:31:02' }] }));
+  await svc.lifecycle.prepare(id, spec(id, { nics: [{ mac: '52:54:00:00:31:02' }] }));
   try {
     // A hard power-off holds the VM's lock while its status read is held at the gate.
     const held = gate.arm();
-    const first = svc.powerOff(id, true);
+    const first = svc.lifecycle.powerOff(id, true);
     await held.reached;
     const ctl = new AbortController();
     const path = `/agent/v1/vms/${id}/start`;
@@ -218,10 +218,10 @@ test('a call whose client went away while it waited for the VM\'s lock is not ca
     held.release();
     assert.equal((await first).state, 'poweroff');
     // A read under the VM's lock: it queues behind the abandoned start, whatever that did.
-    await svc.listSnapshots(id);
-    assert.equal((await svc.get(id)).state, 'poweroff', 'the start nobody waited for was not carried out');
+    await svc.snapshots.listSnapshots(id);
+    assert.equal((await svc.lifecycle.get(id)).state, 'poweroff', 'the start nobody waited for was not carried out');
     assert.deepEqual(await qemuPidsOf(id), []);
   } finally {
-    await svc.delete(id);
+    await svc.lifecycle.delete(id);
   }
 });

@@ -30,7 +30,7 @@ async function startAgent(): Promise<typeof agent> {
   const dataDir = join(root, 'host');
   const driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [dataDir], logger });
   const service = new AgentService({ dataDir, hypervisor: driver, images: new ImageCache(join(dataDir, 'images'), TOKEN), logger });
-  await service.adopt();
+  await service.lifecycle.adopt();
   const server = createAgentServer({ service, token: TOKEN, logger, hostReport: () => Promise.reject(new Error('not used')) });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
@@ -124,7 +124,7 @@ test('prepare, boot, suspend/resume, power off and on, adoption after an agent r
   assert.equal(r.state, 'poweroff');
   // Repeating the same prolog is harmless; a different spec for the same VM is a conflict.
   assert.equal((await agent.client.prepare(id, spec('ag-1'))).state, 'poweroff');
-  await assert.rejects(agent.client.prepare(id, spec('ag-1', { memoryMiB: 256 })), rejectsWith(409, 'CONFLICT'));
+  await assert.rejects(agent.client.prepare(id, spec('ag-1', { memoryMiB: 256 })), rejectsWith(409, 'AGENT_VM_CONFLICT'));
 
   r = await agent.client.start(id);
   assert.equal(r.state, 'running');

@@ -128,7 +128,7 @@ test('a powered-off VM: verified, installed with its overlay on the destination\
   // Asked again (a controller retrying): the same answer, nothing copied twice.
   assert.equal((await copy(a, b, 'vm-off', 'mig-1')).state, 'verified');
   // Another migration of a VM the destination holds is refused.
-  await assert.rejects(copy(a, b, 'vm-off', 'mig-2'), { code: 'CONFLICT' });
+  await assert.rejects(copy(a, b, 'vm-off', 'mig-2'), { code: 'AGENT_VM_CONFLICT' });
   await b.client.commitReceive('vm-off');
   assert.equal((await b.client.receiveStatus('vm-off')).state, 'done');
   // The source is untouched until it is released.
@@ -153,10 +153,10 @@ test('the source offers only a VM at rest, and does not boot it while its files 
   const a = await agent('a3');
   await preparedVm(a, 'vm-busy');
   const offer = await a.client.offerTransfer('vm-busy', { migrationId: 'mig-4' });
-  await assert.rejects(a.client.start('vm-busy'), (e: unknown) => e instanceof RemoteError && e.code === 'CONFLICT' && /being copied/.test(e.message));
+  await assert.rejects(a.client.start('vm-busy'), (e: unknown) => e instanceof RemoteError && e.code === 'AGENT_VM_CONFLICT' && /being copied/.test(e.message));
   await a.client.revokeTransfer('vm-busy');
   assert.equal((await a.client.start('vm-busy')).state, 'running');
-  await assert.rejects(a.client.offerTransfer('vm-busy', { migrationId: 'mig-5' }), (e: unknown) => e instanceof RemoteError && e.code === 'CONFLICT' && /running/.test(e.message));
+  await assert.rejects(a.client.offerTransfer('vm-busy', { migrationId: 'mig-5' }), (e: unknown) => e instanceof RemoteError && e.code === 'AGENT_VM_CONFLICT' && /running/.test(e.message));
   // The revoked token reads nothing; neither does the host token.
   for (const token of [offer.token, TOKEN]) {
     const res = await fetch(`${a.url}/agent/v1/transfers/${offer.transferId}/files/disk.qcow2`, { headers: { authorization: `Bearer ${token}` } });
@@ -208,6 +208,6 @@ test('an agent that starts again removes a copy it was writing when it stopped, 
   await preparedVm(a, 'vm-whole');
   await copy(a, b, 'vm-whole', 'mig-9');
   assert.equal((await ended(b, 'vm-whole')).state, 'verified');
-  assert.deepEqual(await b.service.sweepReceives(), ['vm-cut']);
+  assert.deepEqual(await b.service.cold.sweepReceives(), ['vm-cut']);
   assert.deepEqual((await readdir(join(b.dir, 'vms'))).sort(), ['vm-whole']);
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import { tapName } from '../src/agent/agent-service.js';
+import { tapName } from '../src/agent/hypervisor-vm-spec.js';
 import { httpGet } from './support/http-get.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { resolveCredentials } from '../src/cli/credentials.js';

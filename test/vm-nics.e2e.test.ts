@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import { tapName } from '../src/agent/agent-service.js';
+import { tapName } from '../src/agent/hypervisor-vm-spec.js';
 import { tapExists } from '../src/network/tap-device.js';
 import { labDown } from '../src/network/lab/lab.js';
 import { pollUntil } from '../src/util/deadline.js';

@@ -69,11 +69,7 @@ export class AgentDaemon {
       migrationAddress: migration.address,
       migrationTlsDir: o.migrationTlsDir,
     });
-    await service.sweepReceives();
-    await service.sweepCaptures();
-    const adopted = await service.adopt();
-    // After adoption: whether a move reached its switch-over is read from the adopted QEMU.
-    await service.settleDiskMoves();
+    const adopted = await service.recover();
     if (adopted.length > 0) logger.info({ vms: adopted.map((v) => `${v.id}:${v.state}`) }, 'adopted running VMs');
     const facts = await readHostFacts('qemu-system-x86_64');
     const hostReport = async (): Promise<HostReport> => {
@@ -90,7 +86,7 @@ export class AgentDaemon {
         totalMemoryMiB: facts.totalMemoryMiB,
         totalDiskMiB: usage.totalDiskMiB,
         usage: { load: usage.load, usedMemoryMiB: usage.usedMemoryMiB, usedDiskMiB: usage.usedDiskMiB },
-        vms: await service.list(),
+        vms: await service.lifecycle.list(),
         bridges: await readHostBridges(o.netns).catch(() => []),
         migration,
         at,

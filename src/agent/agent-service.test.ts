@@ -8,7 +8,8 @@ import { QemuDriver } from '../hypervisor/qemu/qemu-driver.js';
 import { InvalidVmIdError } from '../core/vm-id.js';
 import { UnreadableFileError } from '../errors/unreadable-file-error.js';
 import { agentVmSpecSchema, type AgentVmSpecInput } from '../contract/agent-api.js';
-import { AgentService, AgentVmConflictError } from './agent-service.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import { AgentService } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 
 const logger = pino({ level: 'silent' });
@@ -76,14 +77,14 @@ test('an id that is not a VM id builds no path: the service refuses it with a ty
       return true;
     };
     for (const id of ['../victim', 'a/b', '..', '']) {
-      await assert.rejects(h.svc.release(id), invalid, `release ${id}`);
-      await assert.rejects(h.svc.delete(id), invalid, `delete ${id}`);
-      await assert.rejects(h.svc.prepare(id, spec('x')), invalid, `prepare ${id}`);
-      await assert.rejects(h.svc.get(id), invalid, `get ${id}`);
-      await assert.rejects(h.svc.start(id), invalid, `start ${id}`);
-      await assert.rejects(h.svc.deleteCapture(id), invalid, `deleteCapture ${id}`);
-      await assert.rejects(h.svc.receiveStatus(id), invalid, `receiveStatus ${id}`);
-      await assert.rejects(h.svc.consoleLog(id), invalid, `consoleLog ${id}`);
+      await assert.rejects(h.svc.lifecycle.release(id), invalid, `release ${id}`);
+      await assert.rejects(h.svc.lifecycle.delete(id), invalid, `delete ${id}`);
+      await assert.rejects(h.svc.lifecycle.prepare(id, spec('x')), invalid, `prepare ${id}`);
+      await assert.rejects(h.svc.lifecycle.get(id), invalid, `get ${id}`);
+      await assert.rejects(h.svc.lifecycle.start(id), invalid, `start ${id}`);
+      await assert.rejects(h.svc.captures.deleteCapture(id), invalid, `deleteCapture ${id}`);
+      await assert.rejects(h.svc.cold.receiveStatus(id), invalid, `receiveStatus ${id}`);
+      await assert.rejects(h.svc.lifecycle.consoleLog(id), invalid, `consoleLog ${id}`);
     }
     assert.equal(await readFile(join(victim, 'keep'), 'utf8'), 'keep');
   });
@@ -101,9 +102,9 @@ test('a VM record that exists but is unusable is an error, and prepare keeps the
     for (const [id, spoil] of cases) {
       const disk = await preparedVm(h, id, null);
       await spoil(join(h.dataDir, 'vms', id));
-      await assert.rejects(h.svc.get(id), isUnreadable, `get ${id}`);
-      await assert.rejects(h.svc.start(id), isUnreadable, `start ${id}`);
-      await assert.rejects(h.svc.prepare(id, spec(id)), isUnreadable, `prepare ${id}`);
+      await assert.rejects(h.svc.lifecycle.get(id), isUnreadable, `get ${id}`);
+      await assert.rejects(h.svc.lifecycle.start(id), isUnreadable, `start ${id}`);
+      await assert.rejects(h.svc.lifecycle.prepare(id, spec(id)), isUnreadable, `prepare ${id}`);
       assert.equal(await readFile(disk, 'utf8'), `the disk of ${id}`, `${id}: the disk is still there`);
     }
   });
@@ -112,7 +113,7 @@ test('a VM record that exists but is unusable is an error, and prepare keeps the
 test('prepare never deletes a disk it did not make: a local one without a record, another host\'s on the shared datastore', async () => {
   await withHost(async (h) => {
     const disk = await preparedVm(h, 'orphan', null);
-    await assert.rejects(h.svc.prepare('orphan', spec('orphan')), (err: unknown) => err instanceof AgentVmConflictError && /disk\.qcow2/.test(err.message));
+    await assert.rejects(h.svc.lifecycle.prepare('orphan', spec('orphan')), (err: unknown) => err instanceof AgentConflictError && err.reason === 'foreign-files' && /disk\.qcow2/.test(err.message));
     assert.equal(await readFile(disk, 'utf8'), 'the disk of orphan');
 
     // The VM runs from the shared datastore on another host: this host has no record of it.
@@ -120,13 +121,13 @@ test('prepare never deletes a disk it did not make: a local one without a record
     await mkdir(shared, { recursive: true });
     await writeFile(join(shared, 'disk.qcow2'), 'the disk of elsewhere');
     await assert.rejects(
-      h.svc.prepare('elsewhere', spec('elsewhere', { disk: { image, datastore: 'shared' } })),
-      (err: unknown) => err instanceof AgentVmConflictError && err.message.includes(shared),
+      h.svc.lifecycle.prepare('elsewhere', spec('elsewhere', { disk: { image, datastore: 'shared' } })),
+      (err: unknown) => err instanceof AgentConflictError && err.reason === 'foreign-files' && err.message.includes(shared),
     );
     assert.equal(await readFile(join(shared, 'disk.qcow2'), 'utf8'), 'the disk of elsewhere');
 
     // What a failed prolog made itself it does clean up.
-    await assert.rejects(h.svc.prepare('fresh', spec('fresh')), /tiny-disk/);
+    await assert.rejects(h.svc.lifecycle.prepare('fresh', spec('fresh')), /tiny-disk/);
     await assert.rejects(readFile(join(h.dataDir, 'vms', 'fresh', 'disk.qcow2')), { code: 'ENOENT' });
   });
 });
@@ -136,13 +137,13 @@ test('the heartbeat still lists a VM whose record is unusable; an unusable incom
     await preparedVm(h, 'good');
     await preparedVm(h, 'torn', '{');
     await mkdir(join(h.dataDir, 'vms', 'Not_A_Vm'));
-    const list = await h.svc.list();
+    const list = await h.svc.lifecycle.list();
     assert.deepEqual(list.map((r) => `${r.id}:${r.state}`).sort(), ['good:poweroff', 'torn:poweroff']);
 
     await writeFile(join(h.dataDir, 'vms', 'good', 'incoming.json'), '{"migrationId":');
-    await assert.rejects(h.svc.get('good'), isUnreadable);
+    await assert.rejects(h.svc.lifecycle.get('good'), isUnreadable);
     await writeFile(join(h.dataDir, 'vms', 'good', 'incoming.json'), JSON.stringify({ migrationId: 'm-1' }));
-    await assert.rejects(h.svc.get('good'), isUnreadable);
+    await assert.rejects(h.svc.lifecycle.get('good'), isUnreadable);
   });
 });
 
@@ -153,13 +154,13 @@ test('a prolog killed half-way is started over by the retry of the same VM, not 
     await writeFile(join(dir, 'preparing.json'), JSON.stringify(agentVmSpecSchema.parse(spec('halfway'))));
     await writeFile(join(dir, 'disk.qcow2'), 'half an overlay');
     // Not a conflict: the retry gets as far as fetching the image (which fails here), having removed the leftovers.
-    await assert.rejects(h.svc.prepare('halfway', spec('halfway')), (err: unknown) => !(err instanceof AgentVmConflictError) && /tiny-disk/.test(String(err)));
+    await assert.rejects(h.svc.lifecycle.prepare('halfway', spec('halfway')), (err: unknown) => !(err instanceof AgentConflictError) && /tiny-disk/.test(String(err)));
     await assert.rejects(readFile(join(dir, 'disk.qcow2')), { code: 'ENOENT' });
 
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'preparing.json'), JSON.stringify(agentVmSpecSchema.parse(spec('other-name'))));
     await writeFile(join(dir, 'disk.qcow2'), 'half an overlay');
-    await assert.rejects(h.svc.prepare('halfway', spec('halfway')), (err: unknown) => err instanceof AgentVmConflictError && /different spec/.test(err.message));
+    await assert.rejects(h.svc.lifecycle.prepare('halfway', spec('halfway')), (err: unknown) => err instanceof AgentConflictError && err.reason === 'spec-mismatch' && /different spec/.test(err.message));
     assert.equal(await readFile(join(dir, 'disk.qcow2'), 'utf8'), 'half an overlay');
   });
 });

@@ -1,33 +1,18 @@
-import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
-import type { NicSpecInput } from '../hypervisor/vm-spec.js';
-import { NuboError } from '../errors/nubo-error.js';
 import type { AgentVmReport, AgentVmSpec } from '../contract/agent-api.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import type { VmHost } from './vm-host.js';
 
 type AgentNic = AgentVmSpec['nics'][number];
 type IndexedNic = AgentNic & { readonly index: number };
 
-/** A NIC change the VM's state or its other NICs do not allow (HTTP 409). */
-export class NicChangeConflictError extends NuboError {
-  readonly code = 'CONFLICT';
-  constructor(readonly vmId: string, reason: string) {
-    super(`VM ${vmId}: ${reason}`, { vmId, reason });
-  }
-}
+/** What changing NICs uses of the VM (handed over with its lock held). */
+type NicVm = Pick<VmHost, 'vmId' | 'hypervisor' | 'logger' | 'readSpec' | 'writeSpec' | 'report' | 'files' | 'buildConfigDrive' | 'hvNic'>;
 
-/** What changing a prepared VM's NICs needs of the agent (AgentService hands it over, its lock on the VM held). */
-export interface VmNicHost {
-  readonly vmId: string;
-  readonly hypervisor: Hypervisor;
-  readonly logger: Logger;
-  readSpec(): Promise<AgentVmSpec>;
-  writeSpec(spec: AgentVmSpec): Promise<void>;
-  /** Rebuilds the config drive from `spec` (made beside the old one and renamed over it). */
-  buildConfigDrive(spec: AgentVmSpec, signal?: AbortSignal): Promise<void>;
-  report(): Promise<AgentVmReport>;
-  /** The hypervisor's NIC for this NIC of the VM. */
-  hvNic(nic: AgentNic, index: number): NicSpecInput;
+/** Rebuilds the config drive from `spec` (made beside the old one and renamed over it). */
+function rebuildConfigDrive(host: NicVm, spec: AgentVmSpec, signal?: AbortSignal): Promise<void> {
+  return host.buildConfigDrive(spec, host.files(spec).iso, signal);
 }
 
 /** Every NIC with its index; a NIC without one keeps its position, which is what the VM was started with. */
@@ -41,15 +26,15 @@ function sameNic(a: AgentNic, b: AgentNic): boolean {
 }
 
 /** The VM's state when NICs may change: `live` means the hypervisor's device model changes too. */
-async function changeableState(host: VmNicHost, verb: string, liveStates: readonly string[]): Promise<{ live: boolean }> {
+async function changeableState(host: NicVm, verb: string, liveStates: readonly string[]): Promise<{ live: boolean }> {
   const cur = await host.report();
-  if (cur.incomingMigrationId !== undefined) throw new NicChangeConflictError(host.vmId, `cannot ${verb}: it is the destination of migration ${cur.incomingMigrationId}`);
+  if (cur.incomingMigrationId !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'in-migration', `cannot ${verb}: it is the destination of migration ${cur.incomingMigrationId}`);
   if (liveStates.includes(cur.state)) return { live: true };
   if (cur.state === 'poweroff') return { live: false };
-  throw new NicChangeConflictError(host.vmId, `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
+  throw new AgentConflictError({ vmId: host.vmId }, 'wrong-state', `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
 }
 
-function hotplug(host: VmNicHost): { attach: NonNullable<Hypervisor['attachNic']>; detach: NonNullable<Hypervisor['detachNic']> } {
+function hotplug(host: NicVm): { attach: NonNullable<Hypervisor['attachNic']>; detach: NonNullable<Hypervisor['detachNic']> } {
   const hv = host.hypervisor;
   if (!hv.capabilities.nicHotplug || !hv.attachNic || !hv.detachNic) throw new UnsupportedError('NIC hot-plug', `the ${hv.kind} driver cannot change the NICs of a running VM`);
   return { attach: hv.attachNic.bind(hv), detach: hv.detachNic.bind(hv) };
@@ -65,27 +50,27 @@ function hotplug(host: VmNicHost): { attach: NonNullable<Hypervisor['attachNic']
  * changes nothing; a different NIC with its index or MAC is refused. If a
  * step fails, the steps before it are undone.
  */
-export async function attachVmNic(host: VmNicHost, nic: IndexedNic, signal?: AbortSignal): Promise<AgentVmReport> {
+export async function attachVmNic(host: NicVm, nic: IndexedNic, signal?: AbortSignal): Promise<AgentVmReport> {
   const spec = await host.readSpec();
   const { live } = await changeableState(host, 'attach a NIC', ['running', 'paused']);
   const nics = withIndexes(spec.nics);
   const existing = nics.find((n) => n.index === nic.index);
-  if (existing !== undefined && !sameNic(existing, nic)) throw new NicChangeConflictError(host.vmId, `NIC ${nic.index} is already there (MAC ${existing.mac})`);
+  if (existing !== undefined && !sameNic(existing, nic)) throw new AgentConflictError({ vmId: host.vmId }, 'exists', `NIC ${nic.index} is already there (MAC ${existing.mac})`);
   if (existing === undefined) {
     const clash = nics.find((n) => n.mac === nic.mac);
-    if (clash !== undefined) throw new NicChangeConflictError(host.vmId, `MAC ${nic.mac} is already NIC ${clash.index}'s`);
-    if (nics.length >= 8) throw new NicChangeConflictError(host.vmId, 'it already has 8 NICs, the most a VM may have');
+    if (clash !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'taken', `MAC ${nic.mac} is already NIC ${clash.index}'s`);
+    if (nics.length >= 8) throw new AgentConflictError({ vmId: host.vmId }, 'limit', 'it already has 8 NICs, the most a VM may have');
   }
   const next: AgentVmSpec = { ...spec, nics: existing !== undefined ? nics : [...nics, nic].sort((a, b) => a.index - b.index) };
   const hp = live ? hotplug(host) : undefined;
   // Also when the spec has it already: a retry after a failed hot-plug plugs it now (the driver ignores a NIC it has).
   if (hp) await hp.attach(host.vmId, host.hvNic(nic, nic.index), { ...(signal ? { signal } : {}) });
   try {
-    await host.buildConfigDrive(next, signal);
+    await rebuildConfigDrive(host, next, signal);
     await host.writeSpec(next);
   } catch (err) {
     if (hp && existing === undefined) await hp.detach(host.vmId, `nic${nic.index}`).catch(() => {});
-    await host.buildConfigDrive(spec).catch(() => {});
+    await rebuildConfigDrive(host, spec).catch(() => {});
     throw err;
   }
   host.logger.info({ vmId: host.vmId, index: nic.index, mac: nic.mac, address: nic.address, live }, 'NIC attached');
@@ -97,7 +82,7 @@ export async function attachVmNic(host: VmNicHost, nic: IndexedNic, signal?: Abo
  * let go of it), then drops it from the stored spec and rebuilds the config
  * drive without it. Idempotent: a NIC that is not there is fine.
  */
-export async function detachVmNic(host: VmNicHost, index: number, signal?: AbortSignal): Promise<AgentVmReport> {
+export async function detachVmNic(host: NicVm, index: number, signal?: AbortSignal): Promise<AgentVmReport> {
   const spec = await host.readSpec();
   const nics = withIndexes(spec.nics);
   if (!nics.some((n) => n.index === index)) return host.report();
@@ -105,7 +90,7 @@ export async function detachVmNic(host: VmNicHost, index: number, signal?: Abort
   const { live } = await changeableState(host, 'detach a NIC', ['running']);
   if (live) await hotplug(host).detach(host.vmId, `nic${index}`, { ...(signal ? { signal } : {}) });
   const next: AgentVmSpec = { ...spec, nics: nics.filter((n) => n.index !== index) };
-  await host.buildConfigDrive(next, signal);
+  await rebuildConfigDrive(host, next, signal);
   await host.writeSpec(next);
   host.logger.info({ vmId: host.vmId, index, live }, 'NIC detached');
   return host.report();

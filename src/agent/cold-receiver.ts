@@ -13,8 +13,9 @@ type ReceiveRequest = z.output<typeof receiveRequestSchema>;
 /** The marker of a cold migration's copy in a VM directory: with no spec beside it, the copy is partial. */
 export const RECEIVE_MARKER = 'receiving.json';
 
+/** A cold migration's copy that cannot be received as it came (the pull itself fails with its own FileTransferError). */
 export class ReceiveError extends NuboError {
-  readonly code = 'TRANSFER_FAILED';
+  readonly code = 'COLD_RECEIVE_FAILED';
   constructor(readonly vmId: string, reason: string) {
     super(`VM ${vmId}: ${reason}`, { vmId, reason });
   }

@@ -1,46 +1,27 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
 import { createImage, createOverlay, imageInfo } from '../storage/qemu-img.js';
-import type { AgentVmReport, AgentVmSpec, DiskMoveStatus } from '../contract/agent-api.js';
+import type { AgentVmSpec, DiskMoveStatus } from '../contract/agent-api.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import type { VmHost } from './vm-host.js';
+import type { VmFiles } from './vm-record-store.js';
 
 type Datastore = AgentVmSpec['disk']['datastore'];
 
-/** A disk move the VM's state does not allow, or one already under way (HTTP 409). */
-export class DiskMoveConflictError extends NuboError {
-  readonly code = 'CONFLICT';
-  constructor(readonly vmId: string, reason: string) {
-    super(`VM ${vmId}: ${reason}`, { vmId, reason });
+/** The abort reason of a move cancelled by `cancel`: it ends the move's waits with this. */
+export class DiskMoveCancelledError extends NuboError {
+  readonly code = 'DISK_MOVE_CANCELLED';
+  constructor(readonly vmId: string) {
+    super('the disk move was cancelled', { vmId });
   }
 }
 
-/** Where a VM's disk and config drive are in one datastore. */
-export interface VmFiles {
-  readonly disk: string;
-  readonly iso: string;
-  /** The VM's own directory in the shared datastore (deleted whole when the VM leaves it). */
-  readonly sharedDir?: string;
-}
-
-/** What a move needs of the agent (AgentService hands it over with its lock on the VM held). */
-export interface DiskMoveHost {
-  readonly vmId: string;
-  readonly hypervisor: Hypervisor;
-  readonly logger: Logger;
-  /** The move's marker file, in the VM's local directory. */
-  readonly markerPath: string;
-  readSpec(): Promise<AgentVmSpec>;
-  writeSpec(spec: AgentVmSpec): Promise<void>;
-  report(): Promise<AgentVmReport>;
-  files(spec: AgentVmSpec): VmFiles;
-  /** The base image in the cache of the spec's datastore (fetched there if missing). */
-  ensureBase(spec: AgentVmSpec, signal?: AbortSignal): Promise<string>;
-  buildConfigDrive(spec: AgentVmSpec, iso: string, signal?: AbortSignal): Promise<void>;
-}
+/** What a move uses of the VM (handed over with its lock held); its marker file is `paths.diskMove`. */
+export type DiskMoveVm = Pick<VmHost, 'vmId' | 'hypervisor' | 'logger' | 'paths' | 'readSpec' | 'writeSpec' | 'report' | 'files' | 'ensureImages' | 'buildConfigDrive'>;
 
 /** Written before the new file is made, removed when the move is settled: what a restarted agent needs to finish or undo it. */
 interface MoveMarker {
@@ -77,18 +58,18 @@ export class DiskMoves {
   cancel(vmId: string): boolean {
     const j = this.#jobs.get(vmId);
     if (j === undefined || (j.status.state !== 'copying' && j.status.state !== 'ready')) return false;
-    j.abort.abort(new Error('the disk move was cancelled'));
+    j.abort.abort(new DiskMoveCancelledError(vmId));
     return true;
   }
 
   /** Checks what can be checked before the VM's lock is taken, so a bad request fails fast. */
   precheck(vmId: string, hv: Hypervisor): void {
     const j = this.#jobs.get(vmId);
-    if (j !== undefined && (j.status.state === 'copying' || j.status.state === 'ready')) throw new DiskMoveConflictError(vmId, `its disk is already being moved to the ${j.status.to} datastore`);
+    if (j !== undefined && (j.status.state === 'copying' || j.status.state === 'ready')) throw new AgentConflictError({ vmId }, 'busy', `its disk is already being moved to the ${j.status.to} datastore`);
     if (!hv.moveDisk) throw new UnsupportedError('live storage migration', `the ${hv.kind} driver cannot move a running VM's disk`);
   }
 
-  async move(host: DiskMoveHost, to: Datastore, maxBandwidthBytes: number | undefined, signal?: AbortSignal): Promise<DiskMoveStatus> {
+  async move(host: DiskMoveVm, to: Datastore, maxBandwidthBytes: number | undefined, signal?: AbortSignal): Promise<DiskMoveStatus> {
     const { vmId, hypervisor: hv } = host;
     this.precheck(vmId, hv);
     await this.settle(host);
@@ -96,8 +77,8 @@ export class DiskMoves {
     const from = spec.disk.datastore;
     if (from === to) throw new ValidationError('disk move', [{ field: 'datastore', message: `the disk of VM ${vmId} is already on the ${to} datastore` }]);
     const cur = await host.report();
-    if (cur.incomingMigrationId !== undefined) throw new DiskMoveConflictError(vmId, `it is the destination of migration ${cur.incomingMigrationId}`);
-    if (cur.state !== 'running' && cur.state !== 'paused') throw new DiskMoveConflictError(vmId, `it is ${cur.state}: only a running VM's disk moves live`);
+    if (cur.incomingMigrationId !== undefined) throw new AgentConflictError({ vmId }, 'in-migration', `it is the destination of migration ${cur.incomingMigrationId}`);
+    if (cur.state !== 'running' && cur.state !== 'paused') throw new AgentConflictError({ vmId }, 'wrong-state', `it is ${cur.state}: only a running VM's disk moves live`);
     const next: AgentVmSpec = { ...spec, disk: { ...spec.disk, datastore: to } };
     const oldFiles = host.files(spec);
     const newFiles = host.files(next);
@@ -113,14 +94,14 @@ export class DiskMoves {
       return { ...job.status };
     };
     try {
-      await writeMarker(host.markerPath, { to, newDisk: newFiles.disk });
+      await writeMarker(host.paths.diskMove, { to, newDisk: newFiles.disk });
       try {
         // Nothing uses the new place: the settle above undid any earlier attempt.
         if (newFiles.sharedDir !== undefined) await rm(newFiles.sharedDir, { recursive: true, force: true });
         else await rm(newFiles.disk, { force: true });
         await mkdir(dirname(newFiles.disk), { recursive: true });
         if (sync === 'top') {
-          const base = await host.ensureBase(next, abort.signal);
+          const base = await host.ensureImages(next, abort.signal);
           await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', newFiles.disk, { signal: abort.signal });
         } else {
           const size = (await imageInfo(oldFiles.disk, { signal: abort.signal })).virtualSize;
@@ -139,17 +120,17 @@ export class DiskMoves {
       } catch (err) {
         // The pivot did not happen (moveDisk undoes its half itself): the old file is the disk.
         await removeFiles(newFiles, oldFiles);
-        await rm(host.markerPath, { force: true });
+        await rm(host.paths.diskMove, { force: true });
         const cancelled = abort.signal.aborted;
         end(cancelled ? 'cancelled' : 'failed', errorMessage(err));
         host.logger.warn({ vmId, from, to, cancelled, err: errorMessage(err) }, 'disk move ended without a switch-over; the VM stays on its old disk');
-        if (cancelled) throw new DiskMoveConflictError(vmId, `the disk move was cancelled: ${errorMessage(err)}`);
+        if (cancelled) throw new AgentConflictError({ vmId }, 'cancelled', `the disk move was cancelled: ${errorMessage(err)}`);
         throw err;
       }
       // The commit on this host: the spec names the new datastore before the old file goes.
       await host.writeSpec(next);
       await removeFiles(oldFiles, newFiles);
-      await rm(host.markerPath, { force: true });
+      await rm(host.paths.diskMove, { force: true });
       host.logger.info({ vmId, from, to, bytes: job.status.len }, 'disk moved');
       return end('done');
     } finally {
@@ -162,8 +143,8 @@ export class DiskMoves {
    * still there): the VM runs on the new file → the spec is made to say so
    * and the old file goes; otherwise the new file goes. Idempotent.
    */
-  async settle(host: DiskMoveHost): Promise<void> {
-    const marker = await readMarker(host.markerPath);
+  async settle(host: DiskMoveVm): Promise<void> {
+    const marker = await readMarker(host.paths.diskMove);
     if (marker === undefined) return;
     const spec = await host.readSpec();
     const inUse = host.hypervisor.diskPathOf?.(host.vmId, 'root');
@@ -178,7 +159,7 @@ export class DiskMoves {
       await removeFiles(host.files(next), host.files(spec));
       host.logger.warn({ vmId: host.vmId, to: marker.to }, 'disk move left by an earlier agent undone');
     }
-    await rm(host.markerPath, { force: true });
+    await rm(host.paths.diskMove, { force: true });
   }
 }
 

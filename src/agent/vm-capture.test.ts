@@ -8,7 +8,8 @@ import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { createOverlay, imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
 import type { AgentVmReport } from '../contract/agent-api.js';
-import { captureVmDisk, sweepCaptures, type VmCaptureHost } from './vm-capture.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import { captureVmDisk, sweepCaptures, type CaptureFiles } from './vm-capture.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -32,19 +33,20 @@ async function overlayDisk(dir: string): Promise<string> {
   return disk;
 }
 
-function host(dir: string, diskPath: string, report: Partial<AgentVmReport>, hypervisor: Partial<Hypervisor> = {}): VmCaptureHost {
-  return {
-    vmId: 'v1', logger, diskPath, capturePath: join(dir, 'capture.qcow2'),
+/** The VM (in the given state) and the files captureVmDisk is called with. */
+function host(dir: string, diskPath: string, report: Partial<AgentVmReport>, hypervisor: Partial<Hypervisor> = {}): [Parameters<typeof captureVmDisk>[0], CaptureFiles] {
+  return [{
+    vmId: 'v1', logger,
     hypervisor: { kind: 'stub', ...hypervisor } as Hypervisor,
     report: async () => ({ id: 'v1', state: 'poweroff', ...report }),
-  };
+  }, { diskPath, capturePath: join(dir, 'capture.qcow2') }];
 }
 
 test('a powered-off or suspended VM\'s disk is captured flattened: the same content, no backing file', async () => {
   await withDir(async (dir) => {
     const disk = await overlayDisk(dir);
     for (const state of ['poweroff', 'suspended'] as const) {
-      const { sizeBytes } = await captureVmDisk(host(dir, disk, { state }));
+      const { sizeBytes } = await captureVmDisk(...host(dir, disk, { state }));
       const capture = join(dir, 'capture.qcow2');
       const info = await imageInfo(capture);
       assert.deepEqual([info.format, info.backingFile, info.virtualSize], ['qcow2', undefined, 4 * 2 ** 20]);
@@ -67,16 +69,16 @@ test('a running VM\'s disk goes through the driver\'s backup into an empty image
         await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', disk, target]);
       },
     });
-    await captureVmDisk(ok);
+    await captureVmDisk(...ok);
     assert.deepEqual(seen, ['v1:root']);
     await runCommand('qemu-img', ['compare', '-q', disk, join(dir, 'capture.qcow2')]);
 
     const failing = host(dir, disk, { state: 'paused' }, { backupDisk: async () => { throw new Error('block job failed'); } });
-    await assert.rejects(captureVmDisk(failing), /block job failed/);
+    await assert.rejects(captureVmDisk(...failing), /block job failed/);
     assert.deepEqual((await readdir(dir)).sort(), ['base.qcow2', 'disk.qcow2'], 'neither the capture before nor a partial file is left');
 
-    await assert.rejects(captureVmDisk(host(dir, disk, { state: 'running' })), (err: Error & { code?: string }) => err.code === 'UNSUPPORTED');
-    await assert.rejects(captureVmDisk(host(dir, join(dir, 'missing.qcow2'), { state: 'poweroff' })), /qemu-img/);
+    await assert.rejects(captureVmDisk(...host(dir, disk, { state: 'running' })), (err: Error & { code?: string }) => err.code === 'UNSUPPORTED');
+    await assert.rejects(captureVmDisk(...host(dir, join(dir, 'missing.qcow2'), { state: 'poweroff' })), /qemu-img/);
     assert.deepEqual((await readdir(dir)).sort(), ['base.qcow2', 'disk.qcow2']);
   });
 });
@@ -84,8 +86,10 @@ test('a running VM\'s disk goes through the driver\'s backup into an empty image
 test('states whose disk cannot be captured are a conflict naming the state', async () => {
   await withDir(async (dir) => {
     for (const report of [{ state: 'crashed' as const }, { state: 'postmigrate' as const }, { state: 'running' as const, incomingMigrationId: 'm1' }]) {
-      await assert.rejects(captureVmDisk(host(dir, join(dir, 'disk.qcow2'), report)), (err: Error & { code?: string }) => {
-        assert.equal(err.code, 'CONFLICT');
+      await assert.rejects(captureVmDisk(...host(dir, join(dir, 'disk.qcow2'), report)), (err: Error & { code?: string }) => {
+        assert.ok(err instanceof AgentConflictError, String(err));
+        assert.equal(err.code, 'AGENT_VM_CONFLICT');
+        assert.equal(err.reason, report.incomingMigrationId !== undefined ? 'in-migration' : 'wrong-state');
         assert.match(err.message, report.incomingMigrationId !== undefined ? /migration m1/ : new RegExp(`it is ${report.state}`));
         return true;
       });

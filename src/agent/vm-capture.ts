@@ -1,12 +1,12 @@
 import { readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import { join } from 'node:path';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
-import { NuboError } from '../errors/nubo-error.js';
 import { createImage, imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
-import { CAPTURE_FILE, type AgentVmReport } from '../contract/agent-api.js';
+import { CAPTURE_FILE } from '../contract/agent-api.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import type { VmHost } from './vm-host.js';
 
 // The capture's file name is part of the wire contract (the controller pulls it by name).
 export { CAPTURE_FILE };
@@ -18,24 +18,13 @@ export { CAPTURE_FILE };
  */
 export const captureOfferKey = (vmId: string): string => `${vmId}/capture`;
 
-/** A capture the VM's state does not allow (HTTP 409). */
-export class CaptureConflictError extends NuboError {
-  readonly code = 'CONFLICT';
-  constructor(readonly vmId: string, reason: string) {
-    super(`VM ${vmId}: ${reason}`, { vmId, reason });
-  }
-}
+/** What capturing uses of the VM (handed over with its lock held). */
+type CaptureVm = Pick<VmHost, 'vmId' | 'hypervisor' | 'logger' | 'report'>;
 
-/** What capturing a prepared VM's disk needs of the agent (AgentService hands it over, its lock on the VM held). */
-export interface VmCaptureHost {
-  readonly vmId: string;
-  readonly hypervisor: Hypervisor;
-  readonly logger: Logger;
-  /** The VM's disk file (local or on the shared datastore). */
+/** The files of a capture: the VM's disk (local or on the shared datastore), and where the capture goes (in the VM's own directory on this host). */
+export interface CaptureFiles {
   readonly diskPath: string;
-  /** Where the capture goes: in the VM's own directory on this host. */
   readonly capturePath: string;
-  report(): Promise<AgentVmReport>;
 }
 
 const partOf = (path: string): string => `${path}.part`;
@@ -48,33 +37,33 @@ const partOf = (path: string): string => `${path}.part`;
  * base. The file is written under a temporary name and renamed when complete;
  * on any failure nothing is left.
  */
-export async function captureVmDisk(host: VmCaptureHost, signal?: AbortSignal): Promise<{ sizeBytes: number }> {
+export async function captureVmDisk(host: CaptureVm, files: CaptureFiles, signal?: AbortSignal): Promise<{ sizeBytes: number }> {
   const cur = await host.report();
-  if (cur.incomingMigrationId !== undefined) throw new CaptureConflictError(host.vmId, `it is the destination of migration ${cur.incomingMigrationId}`);
+  if (cur.incomingMigrationId !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'in-migration', `it is the destination of migration ${cur.incomingMigrationId}`);
   const live = cur.state === 'running' || cur.state === 'paused';
   if (!live && cur.state !== 'poweroff' && cur.state !== 'suspended') {
-    throw new CaptureConflictError(host.vmId, `cannot capture its disk: it is ${cur.state} (allowed when running, paused, poweroff, suspended)`);
+    throw new AgentConflictError({ vmId: host.vmId }, 'wrong-state', `cannot capture its disk: it is ${cur.state} (allowed when running, paused, poweroff, suspended)`);
   }
-  const part = partOf(host.capturePath);
-  await removeCapture(host.capturePath);
+  const part = partOf(files.capturePath);
+  await removeCapture(files.capturePath);
   const began = Date.now();
   try {
     if (live) {
       const hv = host.hypervisor;
       if (!hv.backupDisk) throw new UnsupportedError('disk capture', `the ${hv.kind} driver cannot copy the disk of a running VM`);
-      const { virtualSize } = await imageInfo(host.diskPath, { signal });
+      const { virtualSize } = await imageInfo(files.diskPath, { signal });
       await createImage(part, 'qcow2', virtualSize, { signal });
       await hv.backupDisk(host.vmId, 'root', part, { signal, timeoutMs: 3_600_000 });
     } else {
       // Nothing has the disk open (the VM's lock keeps it from starting meanwhile).
-      await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', host.diskPath, part], { signal, timeoutMs: 3_600_000 });
+      await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', files.diskPath, part], { signal, timeoutMs: 3_600_000 });
     }
-    await rename(part, host.capturePath);
+    await rename(part, files.capturePath);
   } catch (err) {
-    await removeCapture(host.capturePath);
+    await removeCapture(files.capturePath);
     throw err;
   }
-  const { size } = await stat(host.capturePath);
+  const { size } = await stat(files.capturePath);
   host.logger.info({ vmId: host.vmId, from: cur.state, bytes: size, ms: Date.now() - began }, 'vm disk captured');
   return { sizeBytes: size };
 }

@@ -4,17 +4,10 @@ import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import type { DiskSpecInput } from '../hypervisor/vm-spec.js';
-import { NuboError } from '../errors/nubo-error.js';
 import { createImage } from '../storage/qemu-img.js';
 import { agentVmSpecSchema, type AgentVmReport, type AgentVmSpec, type VolumeAttachment } from '../contract/agent-api.js';
-
-/** A volume change the VM's state does not allow, or a volume in use (HTTP 409). */
-export class VolumeConflictError extends NuboError {
-  readonly code = 'CONFLICT';
-  constructor(readonly subject: string, reason: string) {
-    super(`${subject}: ${reason}`, { subject, reason });
-  }
-}
+import { AgentConflictError } from './agent-conflict-error.js';
+import type { VmHost } from './vm-host.js';
 
 /** PCI slot of volume slot 0 (volume i at this + i): above the NICs' slots (0x10-0x17). */
 const VOLUME_PCI_SLOT = 0x18;
@@ -29,25 +22,17 @@ export function volumeDisk(dataDir: string, v: VolumeAttachment): DiskSpecInput 
   return { id: `vol${v.slot}`, path: volumePath(dataDir, v.id), format: 'qcow2', bus: 'virtio', pciSlot: VOLUME_PCI_SLOT + v.slot };
 }
 
-/** What changing a prepared VM's volumes needs of the agent (AgentService hands it over, its lock on the VM held). */
-export interface VmVolumeHost {
-  readonly vmId: string;
-  readonly dataDir: string;
-  readonly hypervisor: Hypervisor;
-  readonly logger: Logger;
-  readSpec(): Promise<AgentVmSpec>;
-  writeSpec(spec: AgentVmSpec): Promise<void>;
-  report(): Promise<AgentVmReport>;
-}
+/** What changing volumes uses of the VM (handed over with its lock held). */
+type VolumeVm = Pick<VmHost, 'vmId' | 'dataDir' | 'hypervisor' | 'logger' | 'readSpec' | 'writeSpec' | 'report'>;
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
-async function liveState(host: VmVolumeHost, verb: string, liveStates: readonly string[]): Promise<boolean> {
+async function liveState(host: VolumeVm, verb: string, liveStates: readonly string[]): Promise<boolean> {
   const cur = await host.report();
-  if (cur.incomingMigrationId !== undefined) throw new VolumeConflictError(`VM ${host.vmId}`, `cannot ${verb}: it is the destination of migration ${cur.incomingMigrationId}`);
+  if (cur.incomingMigrationId !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'in-migration', `cannot ${verb}: it is the destination of migration ${cur.incomingMigrationId}`);
   if (liveStates.includes(cur.state)) return true;
   if (cur.state === 'poweroff') return false;
-  throw new VolumeConflictError(`VM ${host.vmId}`, `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
+  throw new AgentConflictError({ vmId: host.vmId }, 'wrong-state', `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
 }
 
 function hotplug(hv: Hypervisor): void {
@@ -61,14 +46,14 @@ function hotplug(hv: Hypervisor): void {
  * same slot changes nothing; another volume at its slot is refused. A new
  * file is removed again if the hot-plug fails.
  */
-export async function attachVmVolume(host: VmVolumeHost, v: VolumeAttachment, signal?: AbortSignal): Promise<AgentVmReport> {
+export async function attachVmVolume(host: VolumeVm, v: VolumeAttachment, signal?: AbortSignal): Promise<AgentVmReport> {
   const spec = await host.readSpec();
   const live = await liveState(host, 'attach a volume', ['running', 'paused']);
   const vols = spec.volumes ?? [];
   const same = vols.find((x) => x.id === v.id);
-  if (same !== undefined && same.slot !== v.slot) throw new VolumeConflictError(`VM ${host.vmId}`, `volume ${v.id} is already attached at slot ${same.slot}`);
+  if (same !== undefined && same.slot !== v.slot) throw new AgentConflictError({ vmId: host.vmId }, 'exists', `volume ${v.id} is already attached at slot ${same.slot}`);
   const clash = vols.find((x) => x.slot === v.slot && x.id !== v.id);
-  if (clash !== undefined) throw new VolumeConflictError(`VM ${host.vmId}`, `slot ${v.slot} holds volume ${clash.id}`);
+  if (clash !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'taken', `slot ${v.slot} holds volume ${clash.id}`);
   const disk = volumeDisk(host.dataDir, v);
   const made = !(await exists(disk.path));
   if (made) {
@@ -92,7 +77,7 @@ export async function attachVmVolume(host: VmVolumeHost, v: VolumeAttachment, si
 }
 
 /** Detaches a volume (a running guest has to release it); its file stays. Idempotent: a volume not attached is fine. */
-export async function detachVmVolume(host: VmVolumeHost, volumeId: string, signal?: AbortSignal): Promise<AgentVmReport> {
+export async function detachVmVolume(host: VolumeVm, volumeId: string, signal?: AbortSignal): Promise<AgentVmReport> {
   const spec = await host.readSpec();
   const v = (spec.volumes ?? []).find((x) => x.id === volumeId);
   if (v === undefined) return host.report();
@@ -113,7 +98,7 @@ export async function detachVmVolume(host: VmVolumeHost, volumeId: string, signa
 /** Deletes a volume's file; refused while a VM of this host lists it. Idempotent. */
 export async function deleteVolumeFile(dataDir: string, volumeId: string, specs: readonly { id: string; spec: AgentVmSpec }[], logger: Logger): Promise<void> {
   const user = specs.find((s) => (s.spec.volumes ?? []).some((v) => v.id === volumeId));
-  if (user !== undefined) throw new VolumeConflictError(`volume ${volumeId}`, `it is attached to VM ${user.id}`);
+  if (user !== undefined) throw new AgentConflictError({ volumeId }, 'in-use', `it is attached to VM ${user.id}`);
   await rm(volumePath(dataDir, volumeId), { force: true });
   logger.info({ volumeId }, 'volume deleted');
 }

@@ -10,6 +10,7 @@ const STATUS: Readonly<Record<string, number>> = {
   NOT_FOUND: 404,
   VM_NOT_FOUND: 404,
   CONFLICT: 409,
+  AGENT_VM_CONFLICT: 409,
   VM_EXISTS: 409,
   VM_INVALID_STATE: 409,
   INVALID_STATE: 409,

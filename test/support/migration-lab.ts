@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../../src/controller/controller-daemon.js';
 import { agentVmId } from '../../src/controller/vm-orchestrator.js';
-import { tapName } from '../../src/agent/agent-service.js';
+import { tapName } from '../../src/agent/hypervisor-vm-spec.js';
 import { NuboClient } from '../../src/client/nubo-client.js';
 import { RemoteError } from '../../src/client/remote-error.js';
 import type { VmDetailView } from '../../src/contract/vm-schemas.js';

@@ -1,0 +1,242 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { VmStatus } from '../hypervisor/hypervisor.js';
+import { zodIssues } from '../hypervisor/vm-spec.js';
+import { errorMessage } from '../errors/nubo-error.js';
+import { ValidationError } from '../errors/validation-error.js';
+import { createOverlay } from '../storage/qemu-img.js';
+import { runCommand } from '../util/run-command.js';
+import { agentVmSpecSchema, type AgentRebootReport, type AgentVmReport } from '../contract/agent-api.js';
+import { AgentConflictError } from './agent-conflict-error.js';
+import type { AgentHost } from './agent-host.js';
+import { ConsoleUnavailableError } from './console-unavailable-error.js';
+
+/**
+ * A VM's life on this host: prolog, boot, power-off, reboot, suspend,
+ * epilog, what the heartbeat reports, and the adoption of running VMs after
+ * a restart. Every operation is idempotent where a retry is likely (the
+ * controller may crash and repeat a call): preparing a VM that is already
+ * prepared with the same spec, starting a running VM, deleting a deleted VM.
+ */
+export class VmLifecycle {
+  /** `activate`: finishes a live migration's activation (see adopt). */
+  constructor(readonly host: AgentHost, private readonly activate: (id: string) => Promise<unknown>) {}
+
+  /** Prolog: fetches the images, makes the VM's disk and config drive. */
+  prepare(id: string, input: unknown, signal?: AbortSignal): Promise<AgentVmReport> {
+    const r = agentVmSpecSchema.safeParse(input);
+    if (!r.success) return Promise.reject(new ValidationError('VM spec', zodIssues(r.error)));
+    const spec = r.data;
+    const h = this.host;
+    return h.locks.run(id, async () => {
+      const vm = h.vm(id);
+      const p = vm.paths;
+      const existing = await h.records.readSpec(id);
+      if (existing) {
+        if (JSON.stringify(existing) !== JSON.stringify(spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'already prepared with a different spec');
+        return vm.report();
+      }
+      const files = vm.files(spec);
+      const interrupted = await h.records.readPreparing(id);
+      if (interrupted !== undefined) {
+        // A prepare of this VM that died half-way (agent killed in prolog): what it left holds no guest data
+        // yet, so the retry starts over. Another spec under the same id is not ours to overwrite.
+        if (JSON.stringify(interrupted) !== JSON.stringify(spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'an interrupted prolog of this VM had a different spec');
+        h.logger.warn({ vmId: id }, 'an interrupted prolog is started over');
+        if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
+        await rm(p.dir, { recursive: true, force: true });
+      }
+      // Both directories start empty, so that the clean-up below only ever deletes what this call made.
+      await refuseFilesNotMade(id, files.sharedDir === undefined ? [p.dir] : [p.dir, files.sharedDir]);
+      await mkdir(p.dir, { recursive: true });
+      try {
+        // First: whatever this call leaves behind if it is killed is known to be its own (see above).
+        await writeFile(p.preparing, JSON.stringify(spec));
+        if (files.sharedDir !== undefined) await mkdir(files.sharedDir, { recursive: true });
+        const base = await vm.ensureImages(spec, signal);
+        if (spec.disk.mode === 'overlay') {
+          await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', files.disk, { signal });
+        } else {
+          await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, files.disk], { signal, timeoutMs: 3_600_000 });
+        }
+        await vm.buildConfigDrive(spec, files.iso, signal);
+        // Written last: a VM directory with a spec file is completely prepared.
+        await vm.writeSpec(spec);
+        await rm(p.preparing, { force: true });
+      } catch (err) {
+        await rm(p.dir, { recursive: true, force: true });
+        if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
+        throw err;
+      }
+      h.logger.info({ vmId: id, mode: spec.disk.mode }, 'vm prepared');
+      return vm.report();
+    }, signal);
+  }
+
+  /** Boots a prepared VM (or resumes a suspended one). */
+  start(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    const h = this.host;
+    return h.locks.run(id, async () => {
+      const vm = h.vm(id);
+      const spec = await vm.readSpec();
+      const cur = await vm.report();
+      if (cur.state === 'running' || cur.state === 'paused') return cur;
+      // Booting would change the disk a peer is copying: the controller revokes the offer first.
+      h.refuseWhileCopied(id);
+      if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
+      const p = vm.paths;
+      if (cur.state === 'suspended') {
+        await vm.hypervisor.restore(vm.hvSpec(spec), p.state, { signal });
+        await rm(p.state, { force: true });
+      } else {
+        await vm.hypervisor.start(vm.hvSpec(spec), { signal });
+      }
+      h.logger.info({ vmId: id, from: cur.state }, 'vm started');
+      return vm.report();
+    }, signal);
+  }
+
+  /** ACPI power-off (hard: at once); disks stay. */
+  powerOff(id: string, hard: boolean, signal?: AbortSignal): Promise<AgentVmReport> {
+    const h = this.host;
+    return h.locks.run(id, async () => {
+      const vm = h.vm(id);
+      await vm.readSpec();
+      const cur = await vm.report();
+      if (cur.state === 'suspended') await rm(vm.paths.state, { force: true });
+      if (cur.state !== 'poweroff' && cur.state !== 'suspended') {
+        if (hard) await vm.hypervisor.destroy(id, { signal });
+        else await vm.hypervisor.shutdown(id, { signal, timeoutMs: 60_000 });
+      }
+      return vm.report();
+    }, signal);
+  }
+
+  /** ACPI reboot (the guest shuts down by itself, then boots again), a reset when `hard` or when the guest does not shut down within `graceS`. */
+  reboot(id: string, req: { hard: boolean; graceS: number }, signal?: AbortSignal): Promise<AgentRebootReport> {
+    const h = this.host;
+    return h.locks.run(id, async () => {
+      const vm = h.vm(id);
+      await vm.readSpec();
+      const r = await vm.hypervisor.reboot(id, { signal, hard: req.hard, graceMs: req.graceS * 1000 });
+      if (!r.clean) h.logger.warn({ vmId: id, reason: r.reason }, 'vm reset instead of a clean reboot');
+      return { ...(await vm.report()), clean: r.clean, ...(r.reason !== undefined ? { resetReason: r.reason } : {}) };
+    }, signal);
+  }
+
+  /** Saves memory to a file on this host; the process ends. */
+  suspend(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+    const h = this.host;
+    return h.locks.run(id, async () => {
+      const vm = h.vm(id);
+      await vm.readSpec();
+      await vm.hypervisor.save(id, vm.paths.state, { signal });
+      return vm.report();
+    }, signal);
+  }
+
+  /** Epilog: ends the VM and deletes its disks and saved state. Idempotent. */
+  delete(id: string, signal?: AbortSignal): Promise<void> {
+    const h = this.host;
+    h.offers.revoke(id);
+    const copy = h.receiver.stop(id);
+    return h.locks.run(id, async () => {
+      await copy;
+      const vm = h.vm(id);
+      const spec = await h.records.readSpec(id);
+      await vm.hypervisor.destroy(id, { signal });
+      if (spec) {
+        const shared = vm.files(spec).sharedDir;
+        if (shared !== undefined) await rm(shared, { recursive: true, force: true });
+      }
+      await rm(vm.paths.dir, { recursive: true, force: true });
+      h.logger.info({ vmId: id }, 'vm deleted');
+    }, signal);
+  }
+
+  /**
+   * Lets go of this host's copy of a VM that lives on (or stays on) another
+   * host after a migration: ends its QEMU and deletes what is local to this
+   * host, never the shared datastore's disk the other copy uses. Idempotent.
+   */
+  release(id: string, signal?: AbortSignal): Promise<void> {
+    const h = this.host;
+    // A cold migration's copy in either direction ends first (a receive holds the VM's lock until it stops).
+    h.offers.revoke(id);
+    const copy = h.receiver.stop(id);
+    return h.locks.run(id, async () => {
+      await copy;
+      const vm = h.vm(id);
+      await vm.hypervisor.destroy(id, { signal });
+      await rm(vm.paths.dir, { recursive: true, force: true });
+      h.logger.info({ vmId: id }, 'vm copy released');
+    }, signal);
+  }
+
+  async get(id: string): Promise<AgentVmReport> {
+    await this.host.records.requireSpec(id);
+    return this.host.report(id, false);
+  }
+
+  /** What the heartbeat sends: never waits for a VM's lock, and one VM's unusable record does not hide the others. */
+  async list(signal?: AbortSignal): Promise<AgentVmReport[]> {
+    const h = this.host;
+    const out: AgentVmReport[] = [];
+    for (const id of await h.records.ids()) {
+      signal?.throwIfAborted();
+      // A VM whose record is unusable is still reported: its QEMU may run, and a missing VM looks lost to the controller.
+      const held = await h.records.readSpec(id).then(
+        (spec) => spec !== undefined,
+        (err: unknown) => {
+          h.logger.error({ vmId: id, err: errorMessage(err) }, 'vm record unusable');
+          return true;
+        },
+      );
+      if (held) out.push(await h.report(id, false));
+    }
+    return out;
+  }
+
+  async consoleLog(id: string, signal?: AbortSignal, maxBytes = 65536): Promise<string> {
+    await this.host.records.requireSpec(id);
+    const path = this.host.hypervisor.consoleLogPath?.(id);
+    const log = path === undefined ? '' : await readFile(path, { encoding: 'utf8', ...(signal ? { signal } : {}) }).catch(() => '');
+    return log.slice(-maxBytes);
+  }
+
+  /** The VM's console socket, for an interactive attach. */
+  async consoleSocket(id: string): Promise<string> {
+    await this.host.records.requireSpec(id);
+    const path = this.host.hypervisor.consoleSocketPath?.(id);
+    if (path === undefined) throw new ConsoleUnavailableError(id, 'this hypervisor has no interactive console');
+    return path;
+  }
+
+  /**
+   * Reconnects to the VMs still running from before a restart. A destination
+   * copy found running was activated (only `activate` runs a copy that came
+   * in paused, and only after the commit): its activation is finished here,
+   * so that it is no longer treated as incoming.
+   */
+  async adopt(): Promise<VmStatus[]> {
+    const h = this.host;
+    const adopted = await h.hypervisor.adopt();
+    for (const vm of adopted) {
+      if (vm.state !== 'running' || !(await h.records.readIncoming(vm.id))) continue;
+      await this.activate(vm.id).catch((err: unknown) => h.logger.warn({ vmId: vm.id, err }, 'could not finish the activation of an adopted VM'));
+    }
+    return adopted;
+  }
+}
+
+/** Refuses to prepare over files this host has no record for: whose they are (another host's on the shared datastore, an interrupted call's) is unknown. */
+async function refuseFilesNotMade(id: string, dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) {
+    const names = await readdir(dir).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    });
+    if (names.length > 0) {
+      throw new AgentConflictError({ vmId: id }, 'foreign-files', `${dir} holds ${names.slice(0, 5).join(', ')} but this host has no record of the VM; refusing to overwrite files it did not make (delete the VM, or remove them, first)`);
+    }
+  }
+}
