@@ -800,7 +800,7 @@ export class AgentService {
 
   async consoleLog(id: string, maxBytes = 65536): Promise<string> {
     await this.#requireSpec(id);
-    const path = this.#o.hypervisor.consoleLogPath?.(id);
+    const path = this.#o.hypervisor.consoles?.logPath(id);
     const log = path === undefined ? '' : await readFile(path, 'utf8').catch(() => '');
     return log.slice(-maxBytes);
   }
@@ -808,7 +808,7 @@ export class AgentService {
   /** The VM's console socket, for an interactive attach. */
   async consoleSocket(id: string): Promise<string> {
     await this.#requireSpec(id);
-    const path = this.#o.hypervisor.consoleSocketPath?.(id);
+    const path = this.#o.hypervisor.consoles?.socketPath(id);
     if (path === undefined) throw new ConsoleUnavailableError(id, 'this hypervisor has no interactive console');
     return path;
   }

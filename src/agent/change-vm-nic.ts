@@ -49,10 +49,10 @@ async function changeableState(host: VmNicHost, verb: string, liveStates: readon
   throw new NicChangeConflictError(host.vmId, `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
 }
 
-function hotplug(host: VmNicHost): { attach: NonNullable<Hypervisor['attachNic']>; detach: NonNullable<Hypervisor['detachNic']> } {
+function hotplug(host: VmNicHost): NonNullable<Hypervisor['nics']> {
   const hv = host.hypervisor;
-  if (!hv.capabilities.nicHotplug || !hv.attachNic || !hv.detachNic) throw new UnsupportedError('NIC hot-plug', `the ${hv.kind} driver cannot change the NICs of a running VM`);
-  return { attach: hv.attachNic.bind(hv), detach: hv.detachNic.bind(hv) };
+  if (!hv.nics) throw new UnsupportedError('NIC hot-plug', `the ${hv.kind} driver cannot change the NICs of a running VM`);
+  return hv.nics;
 }
 
 /**
