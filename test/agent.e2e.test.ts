@@ -128,7 +128,7 @@ test('prepare, boot, suspend/resume, power off and on, adoption after an agent r
 
   r = await agent.client.start(id);
   assert.equal(r.state, 'running');
-  const log = () => agent.driver.consoleLogPath(id);
+  const log = () => agent.driver.consoles.logPath(id);
   await waitForConsole(log(), `NUBO-READY ${id}`, { timeoutMs: 60_000 });
   assert.equal((await agent.client.start(id)).state, 'running', 'start is idempotent');
 

@@ -81,7 +81,7 @@ export class AgentDaemon {
         cpuModel: facts.cpuModel,
         cpuModels: [...facts.cpuModels],
         cpuFlags: [...facts.cpuFlags],
-        kvm: driver.capabilities.kvm,
+        kvm: driver.kvm,
         totalCpus: facts.totalCpus,
         totalMemoryMiB: facts.totalMemoryMiB,
         totalDiskMiB: usage.totalDiskMiB,

@@ -34,10 +34,10 @@ async function changeableState(host: NicVm, verb: string, liveStates: readonly s
   throw new AgentConflictError({ vmId: host.vmId }, 'wrong-state', `cannot ${verb}: it is ${cur.state} (allowed when ${[...liveStates, 'poweroff'].join(', ')})`);
 }
 
-function hotplug(host: NicVm): { attach: NonNullable<Hypervisor['attachNic']>; detach: NonNullable<Hypervisor['detachNic']> } {
+function hotplug(host: NicVm): NonNullable<Hypervisor['nics']> {
   const hv = host.hypervisor;
-  if (!hv.capabilities.nicHotplug || !hv.attachNic || !hv.detachNic) throw new UnsupportedError('NIC hot-plug', `the ${hv.kind} driver cannot change the NICs of a running VM`);
-  return { attach: hv.attachNic.bind(hv), detach: hv.detachNic.bind(hv) };
+  if (!hv.nics) throw new UnsupportedError('NIC hot-plug', `the ${hv.kind} driver cannot change the NICs of a running VM`);
+  return hv.nics;
 }
 
 /**

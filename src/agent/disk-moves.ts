@@ -66,7 +66,7 @@ export class DiskMoves {
   precheck(vmId: string, hv: Hypervisor): void {
     const j = this.#jobs.get(vmId);
     if (j !== undefined && (j.status.state === 'copying' || j.status.state === 'ready')) throw new AgentConflictError({ vmId }, 'busy', `its disk is already being moved to the ${j.status.to} datastore`);
-    if (!hv.moveDisk) throw new UnsupportedError('live storage migration', `the ${hv.kind} driver cannot move a running VM's disk`);
+    if (!hv.disks?.move) throw new UnsupportedError('live storage migration', `the ${hv.kind} driver cannot move a running VM's disk`);
   }
 
   async move(host: DiskMoveVm, to: Datastore, maxBandwidthBytes: number | undefined, signal?: AbortSignal): Promise<DiskMoveStatus> {
@@ -110,7 +110,7 @@ export class DiskMoves {
         // The running QEMU keeps the config drive it opened; the next boot reads this copy.
         await host.buildConfigDrive(next, newFiles.iso, abort.signal);
         host.logger.info({ vmId, from, to, sync, path: newFiles.disk }, 'disk move started');
-        await hv.moveDisk!(vmId, 'root', { path: newFiles.disk, sync, speedBytes: maxBandwidthBytes }, {
+        await hv.disks!.move!(vmId, 'root', { path: newFiles.disk, sync, speedBytes: maxBandwidthBytes }, {
           signal: abort.signal,
           timeoutMs: 6 * 3_600_000,
           onProgress: (p) => {
@@ -147,7 +147,7 @@ export class DiskMoves {
     const marker = await readMarker(host.paths.diskMove);
     if (marker === undefined) return;
     const spec = await host.readSpec();
-    const inUse = host.hypervisor.diskPathOf?.(host.vmId, 'root');
+    const inUse = host.hypervisor.disks?.pathOf?.(host.vmId, 'root');
     const next: AgentVmSpec = { ...spec, disk: { ...spec.disk, datastore: marker.to } };
     if (inUse === marker.newDisk) {
       if (spec.disk.datastore !== marker.to) {

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import type { Hypervisor } from '../hypervisor/hypervisor.js';
+import type { Hypervisor, HypervisorDisks } from '../hypervisor/hypervisor.js';
 import { createOverlay, imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
 import type { AgentVmReport } from '../contract/agent-api.js';
@@ -62,18 +62,18 @@ test('a running VM\'s disk goes through the driver\'s backup into an empty image
     const disk = await overlayDisk(dir);
     const seen: string[] = [];
     const ok = host(dir, disk, { state: 'running' }, {
-      backupDisk: async (vmId, diskId, target) => {
+      disks: { backup: async (vmId, diskId, target) => {
         seen.push(`${vmId}:${diskId}`);
         const info = await imageInfo(target);
         assert.deepEqual([info.format, info.virtualSize, info.backingFile], ['qcow2', 4 * 2 ** 20, undefined]);
         await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', disk, target]);
-      },
+      } } as HypervisorDisks,
     });
     await captureVmDisk(...ok);
     assert.deepEqual(seen, ['v1:root']);
     await runCommand('qemu-img', ['compare', '-q', disk, join(dir, 'capture.qcow2')]);
 
-    const failing = host(dir, disk, { state: 'paused' }, { backupDisk: async () => { throw new Error('block job failed'); } });
+    const failing = host(dir, disk, { state: 'paused' }, { disks: { backup: async (): Promise<void> => { throw new Error('block job failed'); } } as Partial<HypervisorDisks> as HypervisorDisks });
     await assert.rejects(captureVmDisk(...failing), /block job failed/);
     assert.deepEqual((await readdir(dir)).sort(), ['base.qcow2', 'disk.qcow2'], 'neither the capture before nor a partial file is left');
 

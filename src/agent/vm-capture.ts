@@ -50,10 +50,10 @@ export async function captureVmDisk(host: CaptureVm, files: CaptureFiles, signal
   try {
     if (live) {
       const hv = host.hypervisor;
-      if (!hv.backupDisk) throw new UnsupportedError('disk capture', `the ${hv.kind} driver cannot copy the disk of a running VM`);
+      if (!hv.disks?.backup) throw new UnsupportedError('disk capture', `the ${hv.kind} driver cannot copy the disk of a running VM`);
       const { virtualSize } = await imageInfo(files.diskPath, { signal });
       await createImage(part, 'qcow2', virtualSize, { signal });
-      await hv.backupDisk(host.vmId, 'root', part, { signal, timeoutMs: 3_600_000 });
+      await hv.disks.backup(host.vmId, 'root', part, { signal, timeoutMs: 3_600_000 });
     } else {
       // Nothing has the disk open (the VM's lock keeps it from starting meanwhile).
       await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', files.diskPath, part], { signal, timeoutMs: 3_600_000 });

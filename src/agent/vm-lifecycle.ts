@@ -198,7 +198,7 @@ export class VmLifecycle {
 
   async consoleLog(id: string, signal?: AbortSignal, maxBytes = 65536): Promise<string> {
     await this.host.records.requireSpec(id);
-    const path = this.host.hypervisor.consoleLogPath?.(id);
+    const path = this.host.hypervisor.consoles?.logPath(id);
     const log = path === undefined ? '' : await readFile(path, { encoding: 'utf8', ...(signal ? { signal } : {}) }).catch(() => '');
     return log.slice(-maxBytes);
   }
@@ -206,7 +206,7 @@ export class VmLifecycle {
   /** The VM's console socket, for an interactive attach. */
   async consoleSocket(id: string): Promise<string> {
     await this.host.records.requireSpec(id);
-    const path = this.host.hypervisor.consoleSocketPath?.(id);
+    const path = this.host.hypervisor.consoles?.socketPath(id);
     if (path === undefined) throw new ConsoleUnavailableError(id, 'this hypervisor has no interactive console');
     return path;
   }

@@ -23,7 +23,7 @@ export class SnapshotNotListedError extends NuboError {
 type SnapshotVm = Pick<VmHost, 'vmId' | 'hypervisor' | 'logger' | 'report' | 'readSpec' | 'files'>;
 
 /** Through QEMU while it has the disk open (running, paused); with qemu-img on the file while nothing does. */
-type Access = { readonly kind: 'qemu'; readonly hv: Required<Pick<Hypervisor, 'createDiskSnapshot' | 'listDiskSnapshots' | 'deleteDiskSnapshot'>> } | { readonly kind: 'file'; readonly diskPath: string };
+type Access = { readonly kind: 'qemu'; readonly hv: NonNullable<Hypervisor['snapshots']> } | { readonly kind: 'file'; readonly diskPath: string };
 
 /** The VM's disk file, in whichever datastore it is. */
 async function diskPathOf(host: SnapshotVm): Promise<string> {
@@ -36,8 +36,8 @@ async function access(host: SnapshotVm, action: string, atRest: readonly string[
   if (cur.incomingMigrationId !== undefined) throw new AgentConflictError({ vmId: host.vmId }, 'in-migration', `cannot ${action}: it is the destination of migration ${cur.incomingMigrationId}`);
   if (live && (cur.state === 'running' || cur.state === 'paused')) {
     const hv = host.hypervisor;
-    if (!hv.createDiskSnapshot || !hv.listDiskSnapshots || !hv.deleteDiskSnapshot) throw new UnsupportedError('disk snapshots', `the ${hv.kind} driver cannot snapshot the disk of a running VM`);
-    return { kind: 'qemu', hv: { createDiskSnapshot: hv.createDiskSnapshot.bind(hv), listDiskSnapshots: hv.listDiskSnapshots.bind(hv), deleteDiskSnapshot: hv.deleteDiskSnapshot.bind(hv) } };
+    if (!hv.snapshots) throw new UnsupportedError('disk snapshots', `the ${hv.kind} driver cannot snapshot the disk of a running VM`);
+    return { kind: 'qemu', hv: hv.snapshots };
   }
   if (atRest.includes(cur.state)) return { kind: 'file', diskPath: await diskPathOf(host) };
   const allowed = [...(live ? ['running', 'paused'] : []), ...atRest].join(', ');
@@ -55,7 +55,7 @@ const wait = (signal: AbortSignal | undefined): { signal?: AbortSignal } => (sig
 /** The disk's snapshots, oldest first. */
 export async function listVmSnapshots(host: SnapshotVm, signal?: AbortSignal): Promise<DiskSnapshot[]> {
   const a = await access(host, 'list the snapshots of', ['poweroff', 'suspended'], true);
-  return a.kind === 'qemu' ? a.hv.listDiskSnapshots(host.vmId, DISK_ID, wait(signal)) : listFileSnapshots(a.diskPath, wait(signal));
+  return a.kind === 'qemu' ? a.hv.list(host.vmId, DISK_ID, wait(signal)) : listFileSnapshots(a.diskPath, wait(signal));
 }
 
 /**
@@ -68,7 +68,7 @@ export async function createVmSnapshot(host: SnapshotVm, name: string, signal?: 
   const a = await access(host, 'take a snapshot of', ['poweroff', 'suspended'], true);
   let snap: DiskSnapshot | undefined;
   if (a.kind === 'qemu') {
-    snap = await a.hv.createDiskSnapshot(host.vmId, DISK_ID, name, wait(signal));
+    snap = await a.hv.create(host.vmId, DISK_ID, name, wait(signal));
   } else {
     // qemu-img would add a second snapshot with the same name.
     if ((await listFileSnapshots(a.diskPath, wait(signal))).some((s) => s.name === name)) throw new DiskSnapshotExistsError(name);
@@ -102,7 +102,7 @@ export async function deleteVmSnapshot(host: SnapshotVm, name: string, signal?: 
   checkName(name);
   const a = await access(host, 'delete a snapshot of', ['poweroff', 'suspended'], true);
   if (a.kind === 'qemu') {
-    await a.hv.deleteDiskSnapshot(host.vmId, DISK_ID, name, wait(signal));
+    await a.hv.delete(host.vmId, DISK_ID, name, wait(signal));
   } else {
     if (!(await listFileSnapshots(a.diskPath, wait(signal))).some((s) => s.name === name)) throw new DiskSnapshotNotFoundError(name);
     await deleteFileSnapshot(a.diskPath, name, wait(signal));

@@ -36,7 +36,7 @@ async function liveState(host: VolumeVm, verb: string, liveStates: readonly stri
 }
 
 function hotplug(hv: Hypervisor): void {
-  if (!hv.capabilities.diskHotplug) throw new UnsupportedError('disk hot-plug', `the ${hv.kind} driver cannot change the disks of a running VM`);
+  if (!hv.disks) throw new UnsupportedError('disk hot-plug', `the ${hv.kind} driver cannot change the disks of a running VM`);
 }
 
 /**
@@ -62,9 +62,9 @@ export async function attachVmVolume(host: VolumeVm, v: VolumeAttachment, signal
   }
   try {
     // Also when the spec has it: a retry after a failed hot-plug plugs it now.
-    if (live && host.hypervisor.diskPathOf?.(host.vmId, disk.id) === undefined) {
+    if (live && host.hypervisor.disks?.pathOf?.(host.vmId, disk.id) === undefined) {
       hotplug(host.hypervisor);
-      await host.hypervisor.attachDisk(host.vmId, disk, { ...(signal ? { signal } : {}) });
+      await host.hypervisor.disks!.attach(host.vmId, disk, { ...(signal ? { signal } : {}) });
     }
     // Re-parsed: the spec file keeps the schema's key order, which `prepare` compares against.
     if (same === undefined) await host.writeSpec(agentVmSpecSchema.parse({ ...spec, volumes: [...vols, v].sort((a, b) => a.slot - b.slot) }));
@@ -84,9 +84,9 @@ export async function detachVmVolume(host: VolumeVm, volumeId: string, signal?: 
   // Not while paused: a stopped guest cannot acknowledge the unplug.
   const live = await liveState(host, 'detach a volume', ['running']);
   const diskId = volumeDisk(host.dataDir, v).id;
-  if (live && host.hypervisor.diskPathOf?.(host.vmId, diskId) !== undefined) {
+  if (live && host.hypervisor.disks?.pathOf?.(host.vmId, diskId) !== undefined) {
     hotplug(host.hypervisor);
-    await host.hypervisor.detachDisk(host.vmId, diskId, { ...(signal ? { signal } : {}) });
+    await host.hypervisor.disks.detach(host.vmId, diskId, { ...(signal ? { signal } : {}) });
   }
   const rest = (spec.volumes ?? []).filter((x) => x.id !== volumeId);
   const { volumes: _old, ...without } = spec;

@@ -176,19 +176,19 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await hv.start(await env.spec('c-disk'));
       await env.waitBooted('c-disk');
       const path = await env.newDisk('c-disk-extra.raw');
-      await hv.attachDisk('c-disk', { id: 'extra', path, format: 'raw' });
-      await assert.rejects(hv.attachDisk('c-disk', { id: 'extra', path, format: 'raw' }), isValidation('id'));
-      await assert.rejects(hv.attachDisk('c-disk', { id: 'other', path: env.outsideFile, format: 'raw' }), isValidation('path'));
-      await hv.detachDisk('c-disk', 'extra');
-      await assert.rejects(hv.detachDisk('c-disk', 'extra'), isValidation('diskId'));
+      await hv.disks!.attach('c-disk', { id: 'extra', path, format: 'raw' });
+      await assert.rejects(hv.disks!.attach('c-disk', { id: 'extra', path, format: 'raw' }), isValidation('id'));
+      await assert.rejects(hv.disks!.attach('c-disk', { id: 'other', path: env.outsideFile, format: 'raw' }), isValidation('path'));
+      await hv.disks!.detach('c-disk', 'extra');
+      await assert.rejects(hv.disks!.detach('c-disk', 'extra'), isValidation('diskId'));
       assert.equal((await hv.status('c-disk')).state, 'running');
       await hv.destroy('c-disk');
     });
 
     it('hot-plugs and unplugs a NIC: the guest sees it come and go; idempotent; a restarted driver still removes its TAP', async () => {
-      assert.equal(hv.capabilities.nicHotplug, true);
-      const attach = (id: string, nic: unknown): Promise<void> => hv.attachNic!(id, nic);
-      const detach = (id: string, nicId: string): Promise<void> => hv.detachNic!(id, nicId);
+      assert.ok(hv.nics, 'the driver hot-plugs NICs');
+      const attach = (id: string, nic: unknown): Promise<void> => hv.nics!.attach(id, nic);
+      const detach = (id: string, nicId: string): Promise<void> => hv.nics!.detach(id, nicId);
       await hv.start(await env.spec('c-nic'));
       await env.waitBooted('c-nic');
       const nic = env.nic(1);
@@ -224,7 +224,7 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
     });
 
     it('takes, lists and deletes disk snapshots of a running VM; refuses a duplicate, an unknown name and a missing disk', async () => {
-      const hvs = { create: hv.createDiskSnapshot!.bind(hv), list: hv.listDiskSnapshots!.bind(hv), delete: hv.deleteDiskSnapshot!.bind(hv) };
+      const hvs = hv.snapshots!;
       const spec = await env.spec('c-snap');
       const disk = (spec.disks ?? [])[0]!.id;
       await hv.start(spec);

@@ -4,16 +4,19 @@ import type { LiveMigration } from './live-migration.js';
 import type { DiskSnapshot } from './disk-snapshot.js';
 
 /**
- * The driver seam between nubo and a virtualisation technology. Small on
- * purpose (after Kysely's Driver): what every driver must do is a method, what
- * only some can do is a capability flag. Inputs are raw (`unknown`-shaped
- * specs are validated inside), so every driver rejects the same bad input the
- * same way.
+ * What the agent drives a virtualisation technology through. Small on
+ * purpose (after Kysely's Driver): the life cycle every driver has is a
+ * method; what only some can do is a capability object (`disks`, `nics`,
+ * `snapshots`, `migration`, `consoles`) that is absent when the driver lacks
+ * it. Inputs are raw (`unknown`-shaped specs are validated inside), so every
+ * driver rejects the same bad input the same way: a `RuntimeHypervisor`
+ * enforces those rules once over a technology's `Driver` (driver.ts).
  */
 export interface Hypervisor {
   /** 'qemu' or 'fake'. */
   readonly kind: string;
-  readonly capabilities: HypervisorCapabilities;
+  /** Hardware acceleration in use; false means software emulation (TCG). */
+  readonly kvm: boolean;
 
   /** Validates the spec and the files it names, then starts the VM (paused if asked). */
   start(spec: unknown, opts?: StartOptions): Promise<VmStatus>;
@@ -47,20 +50,30 @@ export interface Hypervisor {
   destroy(vmId: string, opts?: WaitOptions): Promise<void>;
   /** Writes the VM's memory and device state to `statePath`, then ends the VM (disks are left as they are). */
   save(vmId: string, statePath: string, opts?: WaitOptions): Promise<SaveResult>;
-
-  attachDisk(vmId: string, disk: unknown, opts?: WaitOptions): Promise<void>;
-  detachDisk(vmId: string, diskId: string, opts?: WaitOptions): Promise<void>;
-  /**
-   * Optional (`capabilities.nicHotplug`): hot-plugs a NIC (a NicSpec; for a
-   * TAP NIC the driver makes the TAP, as at start, and removes it on destroy).
-   * Idempotent: the same NIC again is a no-op; another NIC with its id, MAC,
-   * TAP or PCI slot is a ValidationError.
-   */
-  attachNic?(vmId: string, nic: unknown, opts?: WaitOptions): Promise<void>;
-  /** Optional: unplugs the NIC once the guest released it, then removes its TAP. Idempotent: a NIC that is not there is fine. */
-  detachNic?(vmId: string, nicId: string, opts?: WaitOptions): Promise<void>;
   stats(vmId: string, opts?: WaitOptions): Promise<VmStats>;
 
+  /** Disk hot-plug (and, where the driver can, live storage migration and live backup); absent when the driver cannot change a running VM's disks. */
+  readonly disks?: HypervisorDisks | undefined;
+  /** NIC hot-plug; absent when the driver cannot change a running VM's NICs. */
+  readonly nics?: HypervisorNics | undefined;
+  /** Disk snapshots of a running or paused VM; absent when the driver cannot take them. */
+  readonly snapshots?: HypervisorSnapshots | undefined;
+  /** Live migration; absent when the driver cannot live-migrate. */
+  readonly migration?: LiveMigration | undefined;
+  /** Serial consoles; absent for drivers that have none. */
+  readonly consoles?: HypervisorConsoles | undefined;
+
+  /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
+  close(): Promise<void>;
+}
+
+export interface HypervisorDisks {
+  /** Hot-plugs a disk (a DiskSpec). Its device id must be free, its file exist in an allowed directory. */
+  attach(vmId: string, disk: unknown, opts?: WaitOptions): Promise<void>;
+  /** Unplugs the disk once the guest released it; a ValidationError for a disk the VM does not have. */
+  detach(vmId: string, diskId: string, opts?: WaitOptions): Promise<void>;
+  /** The file a running VM's disk is now (it changes with `move`); undefined for a VM or disk the driver does not hold. Absent when the driver does not track it. */
+  pathOf?(vmId: string, diskId: string): string | undefined;
   /**
    * Optional (live storage migration): moves a running VM's disk to another
    * file while the guest runs on. The guest stays on the old file until the
@@ -68,9 +81,7 @@ export interface Hypervisor {
    * it there (the caller removes the file it made). The caller deletes the
    * old file afterwards.
    */
-  moveDisk?(vmId: string, diskId: string, move: DiskMove, opts?: DiskMoveOptions): Promise<void>;
-  /** Optional: the file a running VM's disk is now (it changes with `moveDisk`); undefined for a VM or disk the driver does not hold. */
-  diskPathOf?(vmId: string, diskId: string): string | undefined;
+  move?(vmId: string, diskId: string, move: DiskMove, opts?: DiskMoveOptions): Promise<void>;
   /**
    * Optional (save as image, clone, export of a running VM): copies the disk
    * of a running or paused VM, as it is at the call, into `targetPath` while
@@ -78,41 +89,38 @@ export interface Hypervisor {
    * flattened. The caller makes the target (an empty qcow2 of the disk's
    * virtual size) and removes it after a failure; the guest is never touched.
    */
-  backupDisk?(vmId: string, diskId: string, targetPath: string, opts?: WaitOptions): Promise<void>;
-
-  /**
-   * Optional (disk snapshots of a running or paused VM): qcow2 internal
-   * snapshots inside the disk's own file, taken while the guest runs on. A VM
-   * at rest has no driver state; its snapshots are its file's (qemu-img).
-   * Create refuses a name the disk has (DiskSnapshotExistsError); delete an
-   * unknown one (DiskSnapshotNotFoundError).
-   */
-  createDiskSnapshot?(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<DiskSnapshot>;
-  listDiskSnapshots?(vmId: string, diskId: string, opts?: WaitOptions): Promise<DiskSnapshot[]>;
-  deleteDiskSnapshot?(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<void>;
-
-  /** Optional: the file the VM's serial console is logged to, for drivers that have one. */
-  consoleLogPath?(vmId: string): string;
-  /** Optional: the unix socket of the VM's serial console (one client at a time), for interactive consoles. */
-  consoleSocketPath?(vmId: string): string;
-
-  /** Optional: live migration, for drivers with `capabilities.liveMigration`. */
-  readonly migration?: LiveMigration;
-
-  /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
-  close(): Promise<void>;
+  backup?(vmId: string, diskId: string, targetPath: string, opts?: WaitOptions): Promise<void>;
 }
 
-export interface HypervisorCapabilities {
-  /** Hardware acceleration in use; false means software emulation (TCG). */
-  readonly kvm: boolean;
-  readonly liveMigration: boolean;
-  readonly storageMigration: boolean;
-  readonly postCopy: boolean;
-  readonly saveRestore: boolean;
-  readonly diskHotplug: boolean;
-  /** `attachNic` / `detachNic` are there. */
-  readonly nicHotplug: boolean;
+export interface HypervisorNics {
+  /**
+   * Hot-plugs a NIC (a NicSpec; for a TAP NIC the driver makes the TAP, as at
+   * start, and removes it on destroy). Idempotent: the same NIC again is a
+   * no-op; another NIC with its id, MAC, TAP or PCI slot is a ValidationError.
+   */
+  attach(vmId: string, nic: unknown, opts?: WaitOptions): Promise<void>;
+  /** Unplugs the NIC once the guest released it, then removes its TAP. Idempotent: a NIC that is not there is fine. */
+  detach(vmId: string, nicId: string, opts?: WaitOptions): Promise<void>;
+}
+
+/**
+ * Disk snapshots of a running or paused VM: qcow2 internal snapshots inside
+ * the disk's own file, taken while the guest runs on. A VM at rest has no
+ * driver state; its snapshots are its file's (qemu-img). Create refuses a
+ * name the disk has (DiskSnapshotExistsError); delete an unknown one
+ * (DiskSnapshotNotFoundError).
+ */
+export interface HypervisorSnapshots {
+  create(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<DiskSnapshot>;
+  list(vmId: string, diskId: string, opts?: WaitOptions): Promise<DiskSnapshot[]>;
+  delete(vmId: string, diskId: string, name: string, opts?: WaitOptions): Promise<void>;
+}
+
+export interface HypervisorConsoles {
+  /** The file the VM's serial console is logged to. */
+  logPath(vmId: string): string;
+  /** The unix socket of the VM's serial console (one client at a time), for interactive consoles. */
+  socketPath(vmId: string): string;
 }
 
 export interface DiskMove {

@@ -22,6 +22,7 @@ import { startNbdExports, stopNbdServer } from './qmp-nbd-export.js';
 import { diskNodes } from './qmp-disk-move.js';
 import { dropNbdNodes, endDiskMirrors, hasMirrorState, startDiskMirrors } from './qmp-disk-mirror.js';
 import { destinationProgress, mirrorJobs, sourceProgress } from './qmp-migration-progress.js';
+import { BlockJobFailedError, QemuFailureError, QemuReportMissingError } from './qemu-errors.js';
 
 /** What the migration steps need of the driver that owns the VMs. */
 export interface QemuMigrationHost {
@@ -78,7 +79,7 @@ export class QemuLiveMigration implements LiveMigration {
         await qmp.execute('migrate-incoming', { uri: `tcp:${opts.listenHost}:${opts.port ?? 0}` }, o);
         const info = await qmp.execute('query-migrate', undefined, o);
         const addr = info['socket-address']?.find((a) => a.type === 'inet');
-        if (addr?.type !== 'inet') throw new Error('QEMU did not report the address it listens on');
+        if (addr?.type !== 'inet') throw new QemuReportMissingError('socket-address', 'QEMU did not report the address it listens on');
         await this.#host.setMigration(spec.id, { role: 'incoming', nbd: nbdDisks.length > 0, tls: opts.tls !== undefined });
         return { uri: `tcp:${opts.listenHost}:${addr.port}`, ...(nbd ? { nbd } : {}) };
       } catch (err) {
@@ -216,7 +217,7 @@ export class QemuLiveMigration implements LiveMigration {
       const ended = await endDiskMirrors(qmp, 'complete', { signal, timeoutMs });
       await dropNbdNodes(qmp, o);
       const failed = ended.filter((e) => e.error !== undefined);
-      if (failed.length > 0) throw new Error(failed.map((e) => `mirror of ${e.diskId}: ${e.error}`).join('; '));
+      if (failed.length > 0) throw new BlockJobFailedError('mirror', failed.map((e) => `mirror of ${e.diskId}: ${e.error}`).join('; '));
     });
   }
 
@@ -381,7 +382,7 @@ export class QemuLiveMigration implements LiveMigration {
     try {
       return await body({ signal: d.signal, timeoutMs: Math.min(CMD_MS, timeoutMs) }, d.signal, timeoutMs);
     } catch (err) {
-      if (err instanceof NuboError && !(err.code === 'QMP_ERROR' || err.code === 'QMP_DISCONNECTED' || err.code === 'QMP_PROTOCOL')) throw err;
+      if (err instanceof NuboError && !(err.code === 'QMP_ERROR' || err.code === 'QMP_DISCONNECTED' || err.code === 'QMP_PROTOCOL' || err instanceof QemuFailureError)) throw err;
       throw new HypervisorError(vmId, what, errorMessage(err), { cause: err });
     } finally {
       d.dispose();

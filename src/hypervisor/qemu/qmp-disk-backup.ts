@@ -1,6 +1,7 @@
 import type { QmpClient } from './qmp-client.js';
 import type { QmpBlockJobInfo } from './qmp-schema.js';
 import { pollUntil, sleep, type WaitOptions } from '../../util/deadline.js';
+import { BlockJobFailedError, BlockJobVanishedError } from './qemu-errors.js';
 
 /** Block job id and node names of a disk's backup (distinct from a move's `move-` and a migration's `mirror-`). */
 export const backupJobId = (diskId: string): string => `backup-${diskId}`;
@@ -37,11 +38,11 @@ export async function qmpBackupDisk(qmp: QmpClient, b: QmpDiskBackup, opts: Wait
     await qmp.executeUnchecked('blockdev-backup', { 'job-id': job, device: b.source, target: to.format, sync: 'full', 'auto-dismiss': false }, o);
     const done = await pollUntil(`backup of disk ${b.diskId}`, async () => {
       const j = await jobOf(qmp, job, o);
-      if (j === undefined) throw new Error('the backup job vanished');
+      if (j === undefined) throw new BlockJobVanishedError('backup');
       return j.status === 'concluded' ? j : undefined;
     }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 3_600_000, intervalMs: 100 });
     await qmp.execute('job-dismiss', { id: job }, o);
-    if (done.error !== undefined) throw new Error(`the backup failed: ${done.error}`);
+    if (done.error !== undefined) throw new BlockJobFailedError('backup', `the backup failed: ${done.error}`);
   } finally {
     await undoBackup(qmp, b.diskId);
   }

@@ -1,6 +1,7 @@
 import type { QmpClient } from './qmp-client.js';
 import type { QmpBlockJobInfo } from './qmp-schema.js';
 import { pollUntil, sleep, type WaitOptions } from '../../util/deadline.js';
+import { BlockJobFailedError, BlockJobVanishedError } from './qemu-errors.js';
 
 /** Block nodes of one disk: the format node the guest device reads through, and the file node under it. */
 export interface DiskNodes {
@@ -68,8 +69,8 @@ export async function qmpMoveDisk(qmp: QmpClient, m: QmpDiskMove, opts: WaitOpti
     }, o);
     await pollUntil(`disk ${m.diskId} mirror READY`, async () => {
       const j = await jobOf(qmp, job, o);
-      if (j === undefined) throw new Error('the mirror job vanished');
-      if (j.status === 'concluded') throw new Error(`the mirror failed: ${j.error ?? 'it ended before it was READY'}`);
+      if (j === undefined) throw new BlockJobVanishedError('mirror');
+      if (j.status === 'concluded') throw new BlockJobFailedError('mirror', `the mirror failed: ${j.error ?? 'it ended before it was READY'}`);
       m.onProgress?.({ offset: j.offset, len: j.len, ready: j.ready });
       return j.ready ? true : undefined;
     }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 3_600_000, intervalMs: 200 });
@@ -80,7 +81,7 @@ export async function qmpMoveDisk(qmp: QmpClient, m: QmpDiskMove, opts: WaitOpti
       return j !== undefined && j.status === 'concluded' ? j : undefined;
     }, { signal: opts.signal, timeoutMs: 60_000, intervalMs: 50 });
     await qmp.execute('job-dismiss', { id: job }, o);
-    if (done.error !== undefined) throw new Error(`the pivot failed: ${done.error}`);
+    if (done.error !== undefined) throw new BlockJobFailedError('mirror', `the pivot failed: ${done.error}`);
     pivoted = true;
     m.onProgress?.({ offset: done.offset, len: done.len, ready: true });
   } catch (err) {

@@ -1,11 +1,10 @@
 import type { QmpClient } from './qmp-client.js';
-import type { VmSpec } from '../vm-spec.js';
 import type { WaitOptions } from '../../util/deadline.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { HypervisorError } from '../hypervisor-errors.js';
 import { DiskSnapshotExistsError, DiskSnapshotNotFoundError, parseSnapshotInfos, type DiskSnapshot } from '../disk-snapshot.js';
-import { diskNodes } from './qmp-disk-move.js';
+import { BlockNodeMissingError, QemuReportMissingError } from './qemu-errors.js';
 
 /*
  * qcow2 internal snapshots of a running VM's disk, through QMP on the disk's
@@ -13,18 +12,8 @@ import { diskNodes } from './qmp-disk-move.js';
  * the disk's I/O around each operation, so the guest runs on; what the guest
  * still holds in its own page cache is the guest's business, as on a power
  * cut. Names are checked against the node's own list first, for typed errors
- * instead of QEMU's texts.
+ * instead of QEMU's texts. Which disks can hold snapshots: device-checks.ts.
  */
-
-/** The format node of one of the VM's disks that can hold snapshots; a ValidationError naming `diskId` otherwise. */
-export function snapshotNodeOf(spec: VmSpec, diskId: string, moved: boolean): string {
-  const disk = spec.disks.find((d) => d.id === diskId);
-  const refuse = (message: string): ValidationError => new ValidationError('disk snapshot', [{ field: 'diskId', message }]);
-  if (disk === undefined) throw refuse(`VM ${spec.id} has no disk ${diskId}`);
-  if (disk.format !== 'qcow2') throw refuse(`disk ${diskId} is ${disk.format}: only qcow2 disks hold snapshots`);
-  if (disk.readOnly) throw refuse(`disk ${diskId} is read-only`);
-  return diskNodes(diskId, moved).format;
-}
 
 const o = (opts: WaitOptions, timeoutMs: number): WaitOptions => ({ signal: opts.signal, timeoutMs: opts.timeoutMs ?? timeoutMs });
 
@@ -41,7 +30,7 @@ async function mapped<T>(vmId: string, operation: string, fn: () => Promise<T>):
 async function list(qmp: QmpClient, node: string, opts: WaitOptions): Promise<DiskSnapshot[]> {
   const nodes = (await qmp.executeUnchecked('query-named-block-nodes', { flat: true }, o(opts, 10_000))) as { 'node-name'?: string; image?: { snapshots?: unknown } }[];
   const n = nodes.find((x) => x['node-name'] === node);
-  if (n === undefined) throw new Error(`QEMU has no block node ${node}`);
+  if (n === undefined) throw new BlockNodeMissingError(node);
   return parseSnapshotInfos(n.image?.snapshots);
 }
 
@@ -55,7 +44,7 @@ export function qmpCreateDiskSnapshot(qmp: QmpClient, vmId: string, node: string
     if ((await list(qmp, node, opts)).some((s) => s.name === name)) throw new DiskSnapshotExistsError(name);
     await qmp.executeUnchecked('blockdev-snapshot-internal-sync', { device: node, name }, o(opts, 120_000));
     const made = (await list(qmp, node, opts)).find((s) => s.name === name);
-    if (made === undefined) throw new Error(`QEMU took snapshot ${name} but does not list it`);
+    if (made === undefined) throw new QemuReportMissingError('snapshot', `QEMU took snapshot ${name} but does not list it`);
     return made;
   });
 }

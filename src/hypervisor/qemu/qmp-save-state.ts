@@ -1,6 +1,7 @@
 import type { QmpClient } from './qmp-client.js';
 import type { QmpMigrationInfo } from './qmp-schema.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
+import { StateSaveFailedError } from './qemu-errors.js';
 
 /**
  * Writes a stopped VM's memory and device state to a file, the QEMU 7.2 way
@@ -18,6 +19,6 @@ export async function qmpSaveState(qmp: QmpClient, statePath: string, opts: Wait
     },
     { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 300_000, intervalMs: 50 },
   );
-  if (final.status !== 'completed') throw new Error(final['error-desc'] ?? `migration ${final.status ?? 'ended'}`);
+  if (final.status !== 'completed') throw new StateSaveFailedError(final.status, final['error-desc'] ?? `migration ${final.status ?? 'ended'}`);
   return final;
 }

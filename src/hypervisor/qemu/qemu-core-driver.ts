@@ -1,0 +1,122 @@
+import type { Driver } from '../driver.js';
+import type { HypervisorConsoles, RebootOptions, RebootResult, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from '../hypervisor.js';
+import type { LiveMigration } from '../live-migration.js';
+import type { VmSpec } from '../vm-spec.js';
+import type { WaitOptions } from '../../util/deadline.js';
+import { QemuRegistry } from './qemu-registry.js';
+import { launchQemuVm } from './qemu-launcher.js';
+import { adoptQemuVms } from './qemu-adoption.js';
+import { QemuPower } from './qemu-power.js';
+import { QemuDisks } from './qemu-disks.js';
+import { QemuNics } from './qemu-nics.js';
+import { QemuSnapshots } from './qemu-snapshots.js';
+import { QemuLiveMigration } from './qemu-live-migration.js';
+import { vmPaths } from './vm-paths.js';
+import type { QemuDriverOptions } from './qemu-driver-options.js';
+
+/**
+ * The QEMU Driver: its parts (registry, launcher, power, disks, NICs,
+ * snapshots, live migration) put together behind the core interface. Used
+ * through QemuDriver, whose RuntimeHypervisor checks every input first.
+ */
+export class QemuCoreDriver implements Driver {
+  readonly kind = 'qemu';
+  readonly kvm: boolean;
+  readonly registry: QemuRegistry;
+  readonly disks: QemuDisks;
+  readonly nics: QemuNics;
+  readonly snapshots: QemuSnapshots;
+  readonly migration: LiveMigration;
+  readonly consoles: HypervisorConsoles;
+  readonly #power: QemuPower;
+
+  constructor(opts: QemuDriverOptions, kvm: boolean) {
+    this.kvm = kvm;
+    const reg = new QemuRegistry(opts, kvm ? 'kvm' : 'tcg');
+    this.registry = reg;
+    this.#power = new QemuPower(reg);
+    this.disks = new QemuDisks(reg);
+    this.nics = new QemuNics(reg);
+    this.snapshots = new QemuSnapshots(reg);
+    this.consoles = {
+      logPath: (vmId) => vmPaths(opts.runDir, vmId).serialLog,
+      socketPath: (vmId) => vmPaths(opts.runDir, vmId).consoleSocket,
+    };
+    this.migration = new QemuLiveMigration({
+      launchIncoming: async (spec, o) => {
+        await launchQemuVm(reg, spec, { kind: 'incoming' }, { ...o, paused: true });
+      },
+      qmp: (vmId) => reg.qmp(reg.get(vmId)),
+      record: (vmId) => reg.get(vmId).record,
+      setMigration: async (vmId, migration) => {
+        const vm = reg.get(vmId);
+        const { migration: _old, ...rest } = vm.record;
+        await reg.setRecord(vm, migration === undefined ? rest : { ...rest, migration });
+        reg.log.info({ vmId, migration }, 'vm migration record');
+      },
+      destroy: (vmId, o) => reg.destroy(vmId, o ?? {}),
+      failpoint: async (name) => opts.failpoints?.hit(name),
+    });
+  }
+
+  has(vmId: string): boolean {
+    return this.registry.has(vmId);
+  }
+
+  specOf(vmId: string): VmSpec {
+    return this.registry.get(vmId).record.spec;
+  }
+
+  start(spec: VmSpec, opts: StartOptions): Promise<VmStatus> {
+    return launchQemuVm(this.registry, spec, { kind: 'start' }, opts);
+  }
+
+  restore(spec: VmSpec, statePath: string, opts: StartOptions): Promise<VmStatus> {
+    return launchQemuVm(this.registry, spec, { kind: 'restore', statePath }, opts);
+  }
+
+  status(vmId: string, opts: WaitOptions): Promise<VmStatus> {
+    return this.registry.status(vmId, opts);
+  }
+
+  list(opts: WaitOptions): Promise<VmStatus[]> {
+    return Promise.all(this.registry.ids().map((id) => this.registry.status(id, opts)));
+  }
+
+  async adopt(opts: WaitOptions, claimed: ReadonlySet<string>): Promise<VmStatus[]> {
+    await adoptQemuVms(this.registry, claimed, opts);
+    return this.list(opts);
+  }
+
+  shutdown(vmId: string, opts: WaitOptions): Promise<ShutdownResult> {
+    return this.#power.shutdown(vmId, opts);
+  }
+
+  reboot(vmId: string, opts: RebootOptions): Promise<RebootResult> {
+    return this.#power.reboot(vmId, opts);
+  }
+
+  pause(vmId: string, opts: WaitOptions): Promise<void> {
+    return this.#power.pause(vmId, opts);
+  }
+
+  resume(vmId: string, opts: WaitOptions): Promise<void> {
+    return this.#power.resume(vmId, opts);
+  }
+
+  destroy(vmId: string, opts: WaitOptions): Promise<void> {
+    return this.registry.destroy(vmId, opts);
+  }
+
+  save(vmId: string, statePath: string, opts: WaitOptions): Promise<SaveResult> {
+    return this.#power.save(vmId, statePath, opts);
+  }
+
+  stats(vmId: string): Promise<VmStats> {
+    return this.#power.stats(vmId);
+  }
+
+  async close(): Promise<void> {
+    this.registry.close();
+  }
+}

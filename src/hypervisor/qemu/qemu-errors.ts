@@ -1,0 +1,57 @@
+import { NuboError } from '../../errors/nubo-error.js';
+
+/**
+ * QEMU did not do, or did not report, what it was asked to. Never an answer
+ * on its own: the driver step it broke reports it as that step's
+ * HypervisorError (HYPERVISOR_FAILED), with this as the cause, so the codes
+ * below say precisely what went wrong without changing what callers see.
+ */
+export abstract class QemuFailureError extends NuboError {}
+
+/** `-daemonize` returned but QEMU left no usable pid file. */
+export class QemuPidFileMissingError extends QemuFailureError {
+  readonly code = 'QEMU_PID_FILE_MISSING';
+  constructor(readonly path: string) {
+    super('QEMU wrote no pid file', { path });
+  }
+}
+
+/** A block job (backup, mirror) disappeared before it reported how it ended. */
+export class BlockJobVanishedError extends QemuFailureError {
+  readonly code = 'QEMU_BLOCK_JOB_VANISHED';
+  constructor(readonly job: string) {
+    super(`the ${job} job vanished`, { job });
+  }
+}
+
+/** A block job (backup, mirror, the pivot of a mirror) ended with an error. */
+export class BlockJobFailedError extends QemuFailureError {
+  readonly code = 'QEMU_BLOCK_JOB_FAILED';
+  constructor(readonly job: string, message: string) {
+    super(message, { job });
+  }
+}
+
+/** QEMU has no block node of that name (a disk's format node, looked up for its snapshots). */
+export class BlockNodeMissingError extends QemuFailureError {
+  readonly code = 'QEMU_BLOCK_NODE_MISSING';
+  constructor(readonly node: string) {
+    super(`QEMU has no block node ${node}`, { node });
+  }
+}
+
+/** QEMU said a command succeeded but its own report lacks what the command made (a listening address, a snapshot). */
+export class QemuReportMissingError extends QemuFailureError {
+  readonly code = 'QEMU_REPORT_MISSING';
+  constructor(readonly missing: string, message: string) {
+    super(message, { missing });
+  }
+}
+
+/** Writing the VM's state to its file (a migration to `exec:`) ended other than completed. */
+export class StateSaveFailedError extends QemuFailureError {
+  readonly code = 'QEMU_STATE_SAVE_FAILED';
+  constructor(readonly status: string | undefined, reason: string) {
+    super(reason, { status });
+  }
+}

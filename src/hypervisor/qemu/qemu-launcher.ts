@@ -1,0 +1,87 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import type { StartOptions, VmStatus } from '../hypervisor.js';
+import { HypervisorError } from '../hypervisor-errors.js';
+import type { VmSpec } from '../vm-spec.js';
+import { ValidationError } from '../../errors/validation-error.js';
+import { errorMessage } from '../../errors/nubo-error.js';
+import { pollUntil } from '../../util/deadline.js';
+import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
+import { buildQemuArgv } from './build-qemu-argv.js';
+import { vmPaths } from './vm-paths.js';
+import { launchQemu, readPidFile } from './qemu-process.js';
+import { writeVmRecord, type VmRecord } from './vm-record.js';
+import type { LiveVm, QemuRegistry } from './qemu-registry.js';
+import { QemuPidFileMissingError } from './qemu-errors.js';
+import { waitDefault as opt } from './wait-default.js';
+
+/** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
+export type LaunchMode = { readonly kind: 'start' } | { readonly kind: 'restore'; readonly statePath: string } | { readonly kind: 'incoming' };
+
+/**
+ * Starts one VM's QEMU (its TAPs, record, daemonised process, QMP
+ * connection) and registers it; a restore waits until the whole state is
+ * read. The spec was admitted by the RuntimeHypervisor (files allowed, id
+ * claimed). Anything that fails leaves nothing behind.
+ */
+export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
+  const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
+  const paths = vmPaths(reg.opts.runDir, spec.id);
+  await rm(paths.dir, { recursive: true, force: true });
+  await mkdir(paths.dir, { recursive: true, mode: 0o700 });
+  const taps: TapRef[] = [];
+  try {
+    for (const nic of spec.nics) {
+      if (nic.kind !== 'tap') continue;
+      const tap: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
+      await createTap(tap, nic.bridge, opt(opts, 10_000), nic.vlan);
+      taps.push(tap);
+    }
+    const record: VmRecord = { spec, taps, startedAt: new Date().toISOString() };
+    await writeVmRecord(paths.record, record);
+    const argv = buildQemuArgv(spec, {
+      accel: reg.accel,
+      paths,
+      paused: opts.paused === true || mode.kind !== 'start',
+      ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
+    });
+    await launchQemu(reg.opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
+    const pid = await readPidFile(paths.pidFile);
+    if (pid === undefined) throw new QemuPidFileMissingError(paths.pidFile);
+    // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
+    await Promise.all([paths.serialLog, paths.qmpSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
+    const starting = mode.kind !== 'start' ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
+    const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
+    reg.add(vm);
+    await reg.connect(vm, opts);
+    vm.starting = undefined;
+    reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind }, 'vm started');
+  } catch (err) {
+    if (reg.has(spec.id)) {
+      await reg.destroy(spec.id, {}).catch(() => {});
+    } else {
+      for (const t of taps) await deleteTap(t).catch(() => {});
+      await rm(paths.dir, { recursive: true, force: true });
+    }
+    if (err instanceof ValidationError) throw err;
+    throw new HypervisorError(spec.id, mode.kind === 'incoming' ? 'start incoming' : mode.kind, errorMessage(err), { cause: err });
+  }
+
+  const vm = reg.get(spec.id);
+  if (statePath !== undefined) {
+    // The incoming side reaches `paused` once the whole state has been read.
+    await pollUntil(
+      `restore of ${spec.id}`,
+      async () => {
+        const s = await reg.qmp(vm).execute('query-status', undefined, opt(opts, 5_000));
+        if (s.status === 'inmigrate') return undefined;
+        return s.status;
+      },
+      opt(opts, 120_000),
+    ).catch(async (err: unknown) => {
+      await reg.destroy(spec.id, {}).catch(() => {});
+      throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
+    });
+    if (opts.paused !== true) await reg.qmp(vm).execute('cont', undefined, opt(opts, 5_000));
+  }
+  return reg.status(spec.id, opts);
+}

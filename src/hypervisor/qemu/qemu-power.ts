@@ -1,0 +1,117 @@
+import { rm, stat } from 'node:fs/promises';
+import type { RebootOptions, RebootResult, SaveResult, ShutdownResult, VmStats } from '../hypervisor.js';
+import { HypervisorError } from '../hypervisor-errors.js';
+import { TimeoutError } from '../../errors/timeout-error.js';
+import { errorMessage } from '../../errors/nubo-error.js';
+import { pollUntil, type WaitOptions } from '../../util/deadline.js';
+import { qmpSaveState } from './qmp-save-state.js';
+import { processUsage } from './qemu-process.js';
+import type { QemuRegistry } from './qemu-registry.js';
+import { waitDefault as opt } from './wait-default.js';
+
+/** Power actions on a held QEMU VM, each allowed from the states the RuntimeHypervisor checked. */
+export class QemuPower {
+  readonly #reg: QemuRegistry;
+
+  constructor(reg: QemuRegistry) {
+    this.#reg = reg;
+  }
+
+  async shutdown(vmId: string, opts: WaitOptions): Promise<ShutdownResult> {
+    const vm = this.#reg.get(vmId);
+    const { state } = await this.#reg.status(vmId, opts);
+    let clean = false;
+    if (state === 'running') {
+      vm.ending = true;
+      const gone = new Promise<void>((resolve) => this.#reg.qmp(vm).onClose(() => resolve()));
+      await this.#reg.qmp(vm).execute('system_powerdown', undefined, opt(opts, 5_000));
+      const timeoutMs = opts.timeoutMs ?? 60_000;
+      let timer: NodeJS.Timeout | undefined;
+      clean = await Promise.race([
+        gone.then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+    } else if (state === 'shutoff') {
+      clean = true;
+    }
+    await this.#reg.destroy(vmId, opts);
+    this.#reg.log.info({ vmId, clean }, 'vm shut down');
+    return { clean };
+  }
+
+  async reboot(vmId: string, opts: RebootOptions): Promise<RebootResult> {
+    const vm = this.#reg.get(vmId);
+    const qmp = this.#reg.qmp(vm);
+    const log = this.#reg.log;
+    const reset = async (reason: string): Promise<RebootResult> => {
+      await qmp.execute('system_reset', undefined, opt(opts, 5_000));
+      log.warn({ vmId, reason }, 'vm reset');
+      return { clean: false, reason };
+    };
+    if (opts.hard === true) return reset('a hard reboot (reset) was asked for');
+    const { state } = await this.#reg.status(vmId, opts);
+    if (state !== 'running') return reset(`the guest is ${state}: it cannot act on the ACPI power button`);
+    const graceMs = opts.graceMs ?? 60_000;
+    // The guest's own power-off must not end the process: paused in QEMU's `shutdown` state the VM keeps its
+    // devices, TAPs and pid, and a reset plus `cont` boots it again.
+    await qmp.execute('set-action', { shutdown: 'pause' }, opt(opts, 5_000));
+    try {
+      await qmp.execute('system_powerdown', undefined, opt(opts, 5_000));
+      const down = await pollUntil(
+        `guest shutdown of ${vmId}`,
+        async () => ((await qmp.execute('query-status', undefined, opt(opts, 5_000))).status === 'shutdown' ? true : undefined),
+        { signal: opts.signal, timeoutMs: graceMs, intervalMs: 200 },
+      ).catch((err: unknown) => {
+        if (err instanceof TimeoutError && opts.signal?.aborted !== true) return false;
+        throw err;
+      });
+      if (!down) return await reset(`the guest did not shut down within ${graceMs / 1000} s of the ACPI power button`);
+      // From `shutdown` a reset leaves the VM in `prelaunch`; `cont` boots it.
+      await qmp.execute('system_reset', undefined, opt(opts, 5_000));
+      await qmp.execute('cont', undefined, opt(opts, 5_000));
+      // Its SHUTDOWN event marked the coming process exit as a guest power-off; this one was not followed by an exit.
+      vm.guestShutdown = false;
+      log.info({ vmId }, 'vm rebooted (the guest shut down by itself)');
+      return { clean: true };
+    } finally {
+      // Back to the default, so that a guest that powers itself off later ends its process as always.
+      await qmp.execute('set-action', { shutdown: 'poweroff' }, opt({}, 5_000)).catch((err: unknown) => log.warn({ vmId, err }, 'could not restore the shutdown action'));
+    }
+  }
+
+  async pause(vmId: string, opts: WaitOptions): Promise<void> {
+    await this.#reg.qmp(this.#reg.get(vmId)).execute('stop', undefined, opt(opts, 5_000));
+  }
+
+  async resume(vmId: string, opts: WaitOptions): Promise<void> {
+    await this.#reg.qmp(this.#reg.get(vmId)).execute('cont', undefined, opt(opts, 5_000));
+  }
+
+  async save(vmId: string, statePath: string, opts: WaitOptions): Promise<SaveResult> {
+    const qmp = this.#reg.qmp(this.#reg.get(vmId));
+    const began = Date.now();
+    const wasRunning = (await this.#reg.status(vmId, opts)).state === 'running';
+    // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
+    if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
+    try {
+      await qmpSaveState(qmp, statePath, opt(opts, 300_000));
+    } catch (err) {
+      await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
+      await rm(statePath, { force: true });
+      // The save did not complete, so the VM's state never left: running it again is safe.
+      if (wasRunning) await qmp.execute('cont', undefined, opt({}, 5_000)).catch(() => {});
+      throw new HypervisorError(vmId, 'save', errorMessage(err), { cause: err });
+    }
+    const { size } = await stat(statePath);
+    await this.#reg.destroy(vmId, opts);
+    this.#reg.log.info({ vmId, bytes: size }, 'vm saved');
+    return { bytes: size, durationMs: Date.now() - began };
+  }
+
+  async stats(vmId: string): Promise<VmStats> {
+    const vm = this.#reg.get(vmId);
+    const usage = await processUsage(vm.pid);
+    return { ...usage, memoryBytes: vm.record.spec.memoryMiB * 1024 * 1024 };
+  }
+}
