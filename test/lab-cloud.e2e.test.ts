@@ -13,8 +13,8 @@ import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { processGone, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
-import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
-import { FABRIC_ADDRESS, type LabHost } from '../src/network/lab/lab-state.js';
+import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import { FABRIC_ADDRESS, type LabHost } from '../src/lab/lab-state.js';
 import { labLeftovers, reachProber } from './support/lab-checks.js';
 
 /**

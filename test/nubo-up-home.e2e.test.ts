@@ -9,7 +9,7 @@ import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
-import { deleteLink, linkExists } from '../src/network/lab/lab-topology.js';
+import { deleteLink, linkExists } from '../src/network/lab-topology.js';
 import { tapName } from '../src/agent/agent-service.js';
 
 // A fresh NUBO_HOME after `nubo up` and one VM: the controller's database

@@ -10,7 +10,7 @@ import { httpGet } from './support/http-get.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { resolveCredentials } from '../src/cli/credentials.js';
 import { DEFAULT_NETWORK } from '../src/network/default-network.js';
-import { addressesOf, deleteLink, linkExists } from '../src/network/lab/lab-topology.js';
+import { addressesOf, deleteLink, linkExists } from '../src/network/lab-topology.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';

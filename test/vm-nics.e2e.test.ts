@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { agentVmId } from '../src/controller/vm-orchestrator.js';
 import { tapName } from '../src/agent/agent-service.js';
 import { tapExists } from '../src/network/tap-device.js';
-import { labDown } from '../src/network/lab/lab.js';
+import { labDown } from '../src/lab/lab.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import type { VmDetailView } from '../src/controller/api/api-schemas.js';

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pollUntil } from '../../util/deadline.js';
-import { isQemuOf, processGone, readPidFile } from '../../hypervisor/qemu/qemu-process.js';
+import { pollUntil } from '../util/deadline.js';
+import { isQemuOf, processGone, readPidFile } from '../hypervisor/qemu/qemu-process.js';
 import type { LabProcess } from './lab-state.js';
 
 /** The `nubo` CLI of this build (dist/src/cli/nubo.js). */
-export const NUBO_CLI = join(import.meta.dirname, '..', '..', 'cli', 'nubo.js');
+export const NUBO_CLI = join(import.meta.dirname, '..', 'cli', 'nubo.js');
 
 /**
  * Starts `file args…` detached (its own process group, outliving the caller),

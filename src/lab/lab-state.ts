@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValidationError } from '../../errors/validation-error.js';
+import { ValidationError } from '../errors/validation-error.js';
 
 /** The fabric's own address (the root namespace's end of the lab, where a controller listens). */
 export const FABRIC_ADDRESS = '198.18.0.1';

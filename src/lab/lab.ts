@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { AgentClient } from '../../client/agent-client.js';
-import { NuboClient } from '../../client/nubo-client.js';
-import { errorMessage } from '../../errors/nubo-error.js';
-import { createMigrationPki } from '../../security/migration-pki.js';
-import { pollUntil } from '../../util/deadline.js';
-import { runCommand } from '../../util/run-command.js';
-import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from './lab-topology.js';
+import { AgentClient } from '../client/agent-client.js';
+import { NuboClient } from '../client/nubo-client.js';
+import { errorMessage } from '../errors/nubo-error.js';
+import { createMigrationPki } from '../security/migration-pki.js';
+import { pollUntil } from '../util/deadline.js';
+import { runCommand } from '../util/run-command.js';
+import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from '../network/lab-topology.js';
 import { isLabProcess, killQemusIn, NUBO_CLI, spawnDetached, stopLabProcess } from './lab-process.js';
 import { ensureLabController, type LabCredentials } from './lab-controller.js';
 import {

@@ -1,6 +1,6 @@
 import { runCommand } from '../util/run-command.js';
 import type { WaitOptions } from '../util/deadline.js';
-import { addressesOf, ensureBridge, linkExists } from './lab/lab-topology.js';
+import { addressesOf, ensureBridge, linkExists } from './lab-topology.js';
 
 /**
  * The single-machine network `nubo up` gives its VMs, like libvirt's

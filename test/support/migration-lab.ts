@@ -16,9 +16,9 @@ import { pollUntil } from '../../src/util/deadline.js';
 import { runCommand } from '../../src/util/run-command.js';
 import { Failpoints } from '../../src/util/failpoints.js';
 import { isQemuOf, readPidFile } from '../../src/hypervisor/qemu/qemu-process.js';
-import { labDown, labFabricUp, labUp } from '../../src/network/lab/lab.js';
-import { FABRIC_ADDRESS, readLabState, type LabHost } from '../../src/network/lab/lab-state.js';
-import { isLabProcess, stopLabProcess } from '../../src/network/lab/lab-process.js';
+import { labDown, labFabricUp, labUp } from '../../src/lab/lab.js';
+import { FABRIC_ADDRESS, readLabState, type LabHost } from '../../src/lab/lab-state.js';
+import { isLabProcess, stopLabProcess } from '../../src/lab/lab-process.js';
 import { freePort } from '../../src/util/free-port.js';
 import { httpGet } from './http-get.js';
 
