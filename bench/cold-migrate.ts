@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
 import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { MigrationView, VmDetailView } from '../src/controller/api/api-schemas.js';
 import { NUBO_CLI } from '../src/lab/lab-process.js';
 import { labDown } from '../src/lab/lab.js';

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tinyFile512k } from '../src/storage/tiny-image/tiny-file-512k.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { processGone } from '../src/hypervisor/qemu/qemu-process.js';

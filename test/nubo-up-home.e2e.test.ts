@@ -8,7 +8,7 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { deleteLink, linkExists } from '../src/network/lab-topology.js';
 import { tapName } from '../src/agent/agent-service.js';
 

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tapName } from '../src/agent/agent-service.js';
 import { tapExists } from '../src/network/tap-device.js';
 import { labDown } from '../src/lab/lab.js';

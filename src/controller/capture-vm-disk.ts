@@ -8,7 +8,7 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { deadline, type WaitOptions } from '../util/deadline.js';
-import { agentVmId } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
 
 export interface CaptureVmDiskDeps {
   readonly store: Store;

@@ -10,7 +10,7 @@ import type { User } from '../store/repositories/users-repository.js';
 import type { Network } from '../store/repositories/networks-repository.js';
 import type { Lease } from '../store/repositories/leases-repository.js';
 import { NotFoundError } from '../store/store-errors.js';
-import type { ControllerVmSpec } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './api/match-reference.js';
 

@@ -14,7 +14,8 @@ import type { JsonObject } from '../store/store-context.js';
 import { sleep } from '../util/deadline.js';
 import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
 import { MigrationRuns } from './migration-runs.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 export interface ColdMigratorOptions {
   readonly store: Store;

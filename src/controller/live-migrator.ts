@@ -17,7 +17,8 @@ import type { JsonObject } from '../store/store-context.js';
 import { pollUntil, sleep } from '../util/deadline.js';
 import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
 import { CancelRequest, MigrationRuns } from './migration-runs.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import type { Failpoints } from '../util/failpoints.js';
 
 export interface LiveMigratorOptions {

@@ -13,7 +13,8 @@ import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import type { Catalog } from './catalog.js';
 import { subnetSpan } from './network-rules.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { hostViewOf } from './host-view-of.js';
 
 type AgentNic = NonNullable<AgentVmSpecInput['nics']>[number];

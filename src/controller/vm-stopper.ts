@@ -9,7 +9,8 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { deadline, sleep } from '../util/deadline.js';
 import type { Failpoints } from '../util/failpoints.js';
 import type { SystemStore } from './system-store.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 export interface VmStopperOptions {
   readonly store: Store;

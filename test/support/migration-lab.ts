@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../../src/controller/controller-daemon.js';
-import { agentVmId } from '../../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../../src/controller/agent-vm-id.js';
 import { tapName } from '../../src/agent/agent-service.js';
 import { NuboClient } from '../../src/client/nubo-client.js';
 import { RemoteError } from '../../src/client/remote-error.js';

@@ -7,7 +7,7 @@ import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository
 import { vmActionSchema, type MigrationView, type HostView, type ImageView, type LeaseView, type NetworkDetailView, type NetworkView, type VmDetailView, type VmView } from './api-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
-import type { ControllerVmSpec } from '../vm-orchestrator.js';
+import type { ControllerVmSpec } from '../controller-vm-spec.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 

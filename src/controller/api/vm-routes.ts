@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createVmBody, idParams, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from './api-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
-import { agentVmId } from '../vm-orchestrator.js';
+import { agentVmId } from '../agent-vm-id.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import { recordNewVm } from '../record-new-vm.js';
 import { findHost } from './host-routes.js';
