@@ -23,6 +23,8 @@ import { agentVmId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import type { DelegatedVmPhase, VmPhaseTable } from './vm-phase-table.js';
 import type { Failpoints } from '../util/failpoints.js';
+import { AgentReportError } from './agent-report-error.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 export interface VmOrchestratorOptions {
   readonly store: Store;
@@ -365,7 +367,7 @@ export class VmOrchestrator {
       await this.#o.phases?.forget?.(vm.id);
       return 'done';
     }
-    if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
+    if (!host) throw new InvariantError(`VM ${vm.id} has no host for ${phase}`, { vmId: vm.id, phase });
     const agent = this.#o.agentFor(host);
     const o = { signal: this.#stopping.signal };
     switch (phase) {
@@ -379,19 +381,19 @@ export class VmOrchestrator {
         await this.#o.failpoints?.hit(`vm.${phase}`);
         const r = await agent.start(id, o);
         await this.#o.failpoints?.hit(`vm.${phase}.done`);
-        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         return 'done';
       }
       case 'shutdown':
       case 'shutdown-hard': {
         const r = await agent.powerOff(id, phase === 'shutdown-hard', o);
-        if (r.state !== 'poweroff') throw new Error(`the guest did not power off (agent reports ${r.state})`);
+        if (r.state !== 'poweroff') throw new AgentReportError('poweroff', r.state, `the guest did not power off (agent reports ${r.state})`);
         return 'done';
       }
       case 'reboot':
       case 'reboot-hard': {
         const r = await agent.reboot(id, { hard: phase === 'reboot-hard', graceS: this.#o.rebootGraceS ?? 60 }, o);
-        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         // A reset loses what the guest had not written out: the user must be able to see that it happened, and why.
         this.#notes.set(vm.id, r.clean
           ? { reason: 'the guest shut down by itself (ACPI) and booted again', stateReason: null }
@@ -401,7 +403,7 @@ export class VmOrchestrator {
       }
       case 'save': {
         const r = await agent.suspend(id, o);
-        if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
+        if (r.state !== 'suspended') throw new AgentReportError('suspended', r.state, `the agent reports ${r.state}`);
         return 'done';
       }
       case 'epilog-stop':
