@@ -36,8 +36,8 @@ import { DEFAULT_MIGRATION_POLICY } from '../src/core/migration/migration-policy
 import { parseVmSpec, type VmSpec } from '../src/hypervisor/vm-spec.js';
 import { probeKvm } from '../src/hypervisor/qemu/probe-kvm.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
-import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
-import { FABRIC_ADDRESS, HOST_BRIDGE, type LabHost } from '../src/network/lab/lab-state.js';
+import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import { FABRIC_ADDRESS, HOST_BRIDGE, type LabHost } from '../src/lab/lab-state.js';
 import { buildConfigDrive } from '../src/storage/config-drive.js';
 import { createOverlay } from '../src/storage/qemu-img.js';
 import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';

@@ -5,7 +5,7 @@
  * answered into the wrong lab. So the benchmark waits until no other
  * interface holds the address.
  */
-import { FABRIC_ADDRESS } from '../src/network/lab/lab-state.js';
+import { FABRIC_ADDRESS } from '../src/lab/lab-state.js';
 import { runCommand } from '../src/util/run-command.js';
 import { pollUntil } from '../src/util/deadline.js';
 

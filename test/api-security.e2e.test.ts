@@ -135,19 +135,19 @@ test('plain users do not see the hosts\' agent URLs; admins do', async () => {
   assert.equal((await bob.getHost('h1')).agentUrl, null);
 });
 
-test('a volume larger than any host\'s free disk is refused at creation (409 CAPACITY naming sizeMiB); nothing is created', async () => {
+test('a volume larger than any host\'s free disk is refused at creation (409 DISK_CAPACITY naming sizeMiB); nothing is created', async () => {
   const h = await withImport.store.hosts.register({ name: 'h2', agentUrl: 'http://198.18.1.2:7481', agentToken: 'h2-agent-token-0123456789', totalCpus: 2, totalMemoryMib: 4096, totalDiskMib: 78_000 });
   await withImport.store.hosts.setState(h.id, 'enabled');
   await assert.rejects(bob.createVolume({ name: 'huge', sizeMiB: 1024 * 1024 }), (err: unknown) => {
     assert.ok(err instanceof RemoteError);
-    assert.deepEqual([err.status, err.code, err.details['field']], [409, 'CAPACITY', 'sizeMiB']);
+    assert.deepEqual([err.status, err.code, err.details['field']], [409, 'DISK_CAPACITY', 'sizeMiB']);
     assert.match(err.message, /sizeMiB/);
     return true;
   });
   assert.deepEqual(await bob.listVolumes(), []);
   assert.equal((await bob.createVolume({ name: 'fits', sizeMiB: 70_000 })).sizeMiB, 70_000);
   // Two of them do not fit: a volume counts against the host it would land on only once attached, but no host could hold 78,001 MiB.
-  await remoteRejects(bob.createVolume({ name: 'too-big', sizeMiB: 78_001 }), 409, 'CAPACITY');
+  await remoteRejects(bob.createVolume({ name: 'too-big', sizeMiB: 78_001 }), 409, 'DISK_CAPACITY');
 });
 
 test('the controller keeps its state to its owner: data directory 0700, database 0600, image store 0700', async () => {

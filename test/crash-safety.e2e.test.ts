@@ -9,7 +9,7 @@ import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil, sleep } from '../src/util/deadline.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { VmView } from '../src/contract/vm-schemas.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 

@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { processGone, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
-import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
-import { FABRIC_ADDRESS, type LabHost } from '../src/network/lab/lab-state.js';
+import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import { FABRIC_ADDRESS, type LabHost } from '../src/lab/lab-state.js';
 import { labLeftovers, reachProber } from './support/lab-checks.js';
 
 /**

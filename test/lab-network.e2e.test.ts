@@ -17,9 +17,9 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { processGone, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
-import { labDown, labFabricUp, labUp } from '../src/network/lab/lab.js';
-import { FABRIC_ADDRESS, HOST_BRIDGE, readLabState, type LabHost } from '../src/network/lab/lab-state.js';
-import { linkExists } from '../src/network/lab/lab-topology.js';
+import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import { FABRIC_ADDRESS, HOST_BRIDGE, readLabState, type LabHost } from '../src/lab/lab-state.js';
+import { linkExists } from '../src/network/lab-topology.js';
 import { nsHttpGet } from './support/ns-http-get.js';
 import { labLeftovers, reachProber } from './support/lab-checks.js';
 

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tinyFile512k } from '../src/storage/tiny-image/tiny-file-512k.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { processGone } from '../src/hypervisor/qemu/qemu-process.js';
-import { labDown } from '../src/network/lab/lab.js';
+import { labDown } from '../src/lab/lab.js';
 import { labLeftovers } from './support/lab-checks.js';
 import { startHttpLoop } from './support/http-loop.js';
 import { MigrationLab, refusal } from './support/migration-lab.js';

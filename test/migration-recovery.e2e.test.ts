@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readFile, stat } from 'node:fs/promises';
 import { pollUntil } from '../src/util/deadline.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { vmPaths } from '../src/hypervisor/qemu/vm-paths.js';
 import type { MigrationView } from '../src/contract/migration-schemas.js';
 import { MigrationLab } from './support/migration-lab.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
-import type { ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
+import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
 import type { JsonObject } from '../src/store/store-context.js';
 
 // Every pre-check's refusal through the API, with hosts and a running VM put

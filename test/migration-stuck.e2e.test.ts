@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pollUntil } from '../src/util/deadline.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { isQemuOf } from '../src/hypervisor/qemu/qemu-process.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { MIGRATION_USER_DATA, MigrationLab, refusal } from './support/migration-lab.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
+import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
 
 // Virtual networks and leases through the API, with an in-process controller
 // and no agent: VMs stay `pending`, but their addresses are leased at admission.

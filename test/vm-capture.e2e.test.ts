@@ -10,7 +10,8 @@ import type { TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageInfo } from '../src/storage/qemu-img.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
-import { agentVmId, type ControllerVmSpec } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
+import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
 import type { VmView } from '../src/contract/vm-schemas.js';
 
 // Images made from a VM's disk — save-as (image + template), clone, export as

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { vmPaths } from '../src/hypervisor/qemu/vm-paths.js';
 import { runCli } from '../src/cli/cli-test-kit.js';
 import { pollUntil } from '../src/util/deadline.js';

@@ -1,9 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tapName } from '../src/agent/hypervisor-vm-spec.js';
 import { tapExists } from '../src/network/tap-device.js';
-import { labDown } from '../src/network/lab/lab.js';
+import { labDown } from '../src/lab/lab.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';

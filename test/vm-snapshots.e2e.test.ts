@@ -7,7 +7,7 @@ import type { NuboClient } from '../src/client/nubo-client.js';
 import { remoteRejects } from './support/remote-rejects.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { VmApiAction } from '../src/contract/vm-schemas.js';
 import type { SnapshotView } from '../src/contract/snapshot-schemas.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';

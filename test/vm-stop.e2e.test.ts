@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { NuboClient } from '../src/client/nubo-client.js';
 import { remoteRejects } from './support/remote-rejects.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
-import { agentVmId } from '../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { SystemCopy } from '../src/controller/system-store.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { Failpoints } from '../src/util/failpoints.js';

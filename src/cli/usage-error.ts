@@ -1,8 +1,9 @@
+import type { ErrorCodeOf } from '../errors/error-codes.js';
 import { NuboError } from '../errors/nubo-error.js';
 
 /** Bad or missing input found by the CLI itself (no credentials, unreadable file …): exit 2. */
 export class UsageError extends NuboError {
-  constructor(readonly code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(readonly code: ErrorCodeOf<'UsageError'>, message: string, details: Record<string, unknown> = {}) {
     super(message, details);
   }
 }

@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import type { NuboClient } from '../client/nubo-client.js';
 import type { VmDetailView } from '../contract/vm-schemas.js';
 import { TRANSITIONAL_STATES, type VmState } from '../core/vm-state.js';
+import type { ErrorCodeOf } from '../errors/error-codes.js';
 import { NuboError } from '../errors/nubo-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 import { sleep } from '../util/deadline.js';
@@ -24,7 +25,7 @@ const IN_PROGRESS: ReadonlySet<VmState> = new Set<VmState>([...TRANSITIONAL_STAT
 
 /** The VM went `failed`, or settled in a state other than the one waited for. */
 export class WaitFailedError extends NuboError {
-  constructor(readonly code: string, message: string, details: Record<string, unknown>) {
+  constructor(readonly code: ErrorCodeOf<'WaitFailedError'>, message: string, details: Record<string, unknown>) {
     super(message, details);
   }
 }

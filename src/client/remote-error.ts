@@ -1,7 +1,12 @@
 import { NuboError } from '../errors/nubo-error.js';
 
-/** An error a nubo server answered with: its code, message and details, as sent. */
-export class RemoteError extends NuboError {
+/**
+ * An error a nubo server answered with: its code, message and details, as
+ * sent. The code is a registered one from a nubo server of this version, but
+ * may be anything from another version or from something in between
+ * (`HTTP_502`), so it stays a string.
+ */
+export class RemoteError extends NuboError<string> {
   readonly code: string;
   constructor(readonly status: number, code: string, message: string, details: Record<string, unknown>) {
     super(message, details);

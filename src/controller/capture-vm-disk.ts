@@ -8,7 +8,8 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { deadline, type WaitOptions } from '../util/deadline.js';
-import { agentVmId } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import { CaptureError } from './capture-error.js';
 
 export interface CaptureVmDiskDeps {
   readonly store: Store;
@@ -26,7 +27,7 @@ export interface CaptureVmDiskDeps {
  * @throws RemoteError (the agent refused), UnreachableError, FileTransferError, TimeoutError
  */
 export async function captureVmDisk(deps: CaptureVmDiskDeps, vm: Vm, dest: string, opts: WaitOptions = {}): Promise<{ sizeBytes: number; sha256: string }> {
-  if (vm.hostId === null) throw new Error(`VM ${vm.name} is on no host`);
+  if (vm.hostId === null) throw new CaptureError(vm.name, `VM ${vm.name} is on no host`);
   const host = await deps.store.hosts.get(vm.hostId);
   const agent = deps.agentFor(host);
   const id = agentVmId(vm.id);
@@ -36,7 +37,7 @@ export async function captureVmDisk(deps: CaptureVmDiskDeps, vm: Vm, dest: strin
   try {
     const offer = await agent.capture(id, { captureId: randomUUID(), ttlS: Math.ceil(timeoutMs / 1000) + 60 }, { signal: d.signal, timeoutMs });
     const file = offer.files.find((f) => f.name === CAPTURE_FILE);
-    if (file === undefined) throw new Error(`host ${host.name} offered no ${CAPTURE_FILE}`);
+    if (file === undefined) throw new CaptureError(vm.name, `host ${host.name} offered no ${CAPTURE_FILE}`);
     const { sha256 } = await pullFile({
       url: `${host.agentUrl.replace(/\/$/, '')}/agent/v1/transfers/${offer.transferId}/files/${CAPTURE_FILE}`,
       token: offer.token,

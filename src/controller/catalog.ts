@@ -11,9 +11,10 @@ import type { User } from '../store/repositories/users-repository.js';
 import type { Network } from '../store/repositories/networks-repository.js';
 import type { Lease } from '../store/repositories/leases-repository.js';
 import { NotFoundError } from '../store/store-errors.js';
-import type { ControllerVmSpec } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './api/match-reference.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
 export interface StoredTemplate {
@@ -214,7 +215,7 @@ export class Catalog {
         // A NIC without a network: a locally administered MAC, no address, user-mode networking on the host.
         if (net === null) return { mac: `52:54:00:${randomBytes(3).toString('hex').match(/../g)!.join(':')}` };
         const lease = leases[next++];
-        if (!lease) throw new Error(`no lease for the NIC on network ${net.name}`);
+        if (!lease) throw new InvariantError(`no lease for the NIC on network ${net.name}`);
         const prefix = net.cidr.split('/')[1] ?? '32';
         return {
           mac: lease.mac,

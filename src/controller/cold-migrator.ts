@@ -12,9 +12,10 @@ import type { MigrationRecord } from '../store/repositories/migrations-repositor
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { sleep } from '../util/deadline.js';
-import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
+import { MigrationAbortedError, MigrationLostError, MigrationStepError } from './migration-errors.js';
 import { MigrationRuns } from './migration-runs.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 export interface ColdMigratorOptions {
   readonly store: Store;
@@ -166,14 +167,14 @@ export class ColdMigrator {
         lastAnswer = Date.now();
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
-        if (notFound(err)) throw new Error('the destination no longer has the copy (its agent restarted?)', { cause: err });
+        if (notFound(err)) throw new MigrationStepError(m.id, 'the destination no longer has the copy (its agent restarted?)', { cause: err });
         if (!(err instanceof UnreachableError)) throw err;
-        if (Date.now() - lastAnswer > grace) throw new Error(`the destination agent has not answered for ${Math.round(grace / 1000)} s: ${err.message}`, { cause: err });
+        if (Date.now() - lastAnswer > grace) throw new MigrationStepError(m.id, `the destination agent has not answered for ${Math.round(grace / 1000)} s: ${err.message}`, { cause: err });
         await sleep(every, signal);
         continue;
       }
-      if (s.migrationId !== undefined && s.migrationId !== m.id) throw new Error(`the destination is copying another migration (${s.migrationId})`);
-      if (s.state === 'failed') throw new Error(`the destination's copy failed: ${s.error ?? 'no reason given'}`);
+      if (s.migrationId !== undefined && s.migrationId !== m.id) throw new MigrationStepError(m.id, `the destination is copying another migration (${s.migrationId})`);
+      if (s.state === 'failed') throw new MigrationStepError(m.id, `the destination's copy failed: ${s.error ?? 'no reason given'}`);
       const ended = s.state === 'verified' || s.state === 'done';
       const now = Date.now();
       if (ended || now - lastWrite >= 500) {

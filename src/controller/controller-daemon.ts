@@ -10,6 +10,7 @@ import type { Host } from '../store/repositories/hosts-repository.js';
 import { Catalog } from './catalog.js';
 import { ImageStore } from './image-store.js';
 import { VmOrchestrator } from './vm-orchestrator.js';
+import type { VmPhaseTable } from './vm-phase-table.js';
 import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
@@ -75,11 +76,16 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
       const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, stopper, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
-      orchestrator.useMigrator(migrator);
       const coldMigrator = new ColdMigrator({ store, agentFor, logger });
-      orchestrator.useColdMigrator(coldMigrator);
+      const phases: VmPhaseTable = {
+        'epilog-stop': (vm, host, signal) => stopper.moveOff(vm, host, signal),
+        'prolog-resume': (vm, host, signal) => stopper.bringBack(vm, host, signal),
+        migrate: (vm, _host, signal) => coldMigrator.drive(vm, signal),
+        'migrate-live': (vm, _host, signal) => migrator.drive(vm, signal),
+        forget: (vmId) => stopper.forget(vmId),
+      };
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });

@@ -10,7 +10,8 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import { hostViewOf } from './host-view-of.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 
 type Datastore = 'local' | 'shared';

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openStore } from '../store/open-store.js';
 import { HostMonitor } from './host-monitor.js';
-import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
+import type { VmOrchestrator } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
 import type { HostReport } from '../contract/agent-api.js';
 
 async function setup() {

@@ -5,7 +5,8 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
-import { agentVmId, type VmOrchestrator } from './vm-orchestrator.js';
+import type { VmOrchestrator } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 

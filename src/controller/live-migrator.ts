@@ -15,9 +15,10 @@ import type { MigrationRecord } from '../store/repositories/migrations-repositor
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { pollUntil, sleep } from '../util/deadline.js';
-import { MigrationAbortedError, MigrationLostError } from './migration-errors.js';
+import { MigrationAbortedError, MigrationLostError, MigrationStepError } from './migration-errors.js';
 import { CancelRequest, MigrationRuns } from './migration-runs.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import type { Failpoints } from '../util/failpoints.js';
 
 export interface LiveMigratorOptions {
@@ -166,7 +167,7 @@ export class LiveMigrator {
     } else {
       [m, dst] = await Promise.all([stopAndCopy, destPaused()]);
     }
-    if (dst.state !== 'paused') throw new Error(`the destination holds the VM ${dst.state}, not paused with the complete image`);
+    if (dst.state !== 'paused') throw new MigrationStepError(m.id, `the destination holds the VM ${dst.state}, not paused with the complete image`);
     m = await this.#stage(m, 'transferred', { transferredBytes: final.transferredBytes, passes: final.passes });
 
     // Stage 4: the only commit point.
@@ -176,7 +177,7 @@ export class LiveMigrator {
 
     // Stage 5: run it on the destination, then let go of the source's paused copy. Past the commit a cancel no longer applies.
     const act = await e.dst.activate(e.id, { signal: stopping });
-    if (act.state !== 'running') throw new Error(`the destination reports ${act.state} after cont`);
+    if (act.state !== 'running') throw new MigrationStepError(m.id, `the destination reports ${act.state} after cont`);
     m = await this.#stage(m, 'activated');
     const totalTimeMs = Date.now() - began;
     const figures = await this.#finalFigures(e, m, final, stopping);
@@ -228,10 +229,10 @@ export class LiveMigrator {
       if (Date.now() - lastDestCheck >= 1_000) {
         lastDestCheck = Date.now();
         const d = await e.dst.get(e.id, { signal, timeoutMs: 5_000 });
-        if (d.state !== 'inmigrate') throw new Error(`the destination holds the VM ${d.state} while the disks are mirrored to it`);
+        if (d.state !== 'inmigrate') throw new MigrationStepError(m.id, `the destination holds the VM ${d.state} while the disks are mirrored to it`);
       }
       const p = await e.src.migrationStatus(e.id, { signal });
-      if (p.disks.length === 0) throw new Error('the source reports no disk mirror');
+      if (p.disks.length === 0) throw new MigrationStepError(m.id, 'the source reports no disk mirror');
       const done = p.disks.reduce((s, d) => s + d.offset, 0);
       const len = p.disks.reduce((s, d) => s + d.len, 0);
       if (Date.now() - lastWrite >= 500 || p.disks.every((d) => d.ready)) {
@@ -263,7 +264,7 @@ export class LiveMigrator {
       }
       if (p.dirtyRateBytes > 0) lastDirtyRate = p.dirtyRateBytes;
       if (p.status === 'failed' || p.status === 'cancelled' || p.status === 'cancelling') {
-        throw new Error(`QEMU reports the migration ${p.status}${p.error ? `: ${p.error}` : ''}`);
+        throw new MigrationStepError(m.id, `QEMU reports the migration ${p.status}${p.error ? `: ${p.error}` : ''}`);
       }
       const now = Date.now();
       if (p.status === 'active' || p.status === 'postcopy-active') {

@@ -26,9 +26,21 @@ export class MigrationLostError extends NuboError {
   }
 }
 
+/**
+ * An end of the migration answered, but not as the protocol needs (a
+ * destination that is not paused with the complete image, a copy that
+ * failed). The migration's decision (core/migration) takes it from there.
+ */
+export class MigrationStepError extends NuboError {
+  readonly code = 'MIGRATION_STEP_FAILED';
+  constructor(readonly migrationId: string, message: string, options?: ErrorOptions) {
+    super(message, { migrationId }, options);
+  }
+}
+
 /** A cancel that came too late (after the commit) or for a migration that already ended. */
 export class MigrationNotCancellableError extends NuboError {
-  readonly code = 'CONFLICT';
+  readonly code = 'MIGRATION_NOT_CANCELLABLE';
   constructor(readonly migrationId: string, reason: string) {
     super(`migration ${migrationId} cannot be cancelled: ${reason}`, { migrationId, reason });
   }

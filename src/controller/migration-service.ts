@@ -13,7 +13,8 @@ import type { LiveMigrator } from './live-migrator.js';
 import type { ColdMigrator } from './cold-migrator.js';
 import { MigrationRefusedError } from './migration-errors.js';
 import { bindCheckFor } from './bind-check.js';
-import type { ControllerVmSpec, VmOrchestrator } from './vm-orchestrator.js';
+import type { VmOrchestrator } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 
 export interface MigrationRequest {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TransferFileName, TransferOffer } from '../contract/agent-api.js';
 import { pullFile } from '../transfer/pull-file.js';
 import { TransferOffers, type Offer } from '../transfer/transfer-offers.js';
+import { SystemStoreCopyError } from './system-store-copy-error.js';
 
 /** What a stopped VM left in the system store: its files as they arrived, verified. */
 export interface SystemCopy {
@@ -88,7 +89,7 @@ export class SystemStore {
     const files = await Promise.all(copy.files.map(async (f) => {
       const path = join(this.dirOf(copy.vmId), f.name);
       const size = (await stat(path)).size;
-      if (size !== f.sizeBytes) throw new Error(`the system store's ${f.name} of VM ${copy.vmId} has ${size} bytes, its manifest says ${f.sizeBytes}`);
+      if (size !== f.sizeBytes) throw new SystemStoreCopyError(copy.vmId, `the system store's ${f.name} of VM ${copy.vmId} has ${size} bytes, its manifest says ${f.sizeBytes}`);
       return { name: f.name, path, sizeBytes: f.sizeBytes };
     }));
     return this.offers.open(copy.vmId, operationId, files, ttlMs);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { templateBody } from '../contract/template-schemas.js';
 import { cloneImageName } from './vm-capture.js';
 import { templateBodyOf, vmAsTemplate } from './vm-as-template.js';
-import type { ControllerVmSpec } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 const ref = (id: string, format: 'qcow2' | 'kernel' | 'initrd') => ({ id, url: `http://c/api/v1/images/${id}/data`, sha256: '0'.repeat(64), sizeBytes: 1, format });
 

@@ -1,6 +1,6 @@
 import type { TemplateBody } from '../contract/template-schemas.js';
 import type { AdmissionSource, StoredTemplate } from './catalog.js';
-import type { ControllerVmSpec } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 /**
  * A VM's settings as a template whose root disk is `diskImageId` (the VM's

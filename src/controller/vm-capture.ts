@@ -18,6 +18,7 @@ import type { ImageStore } from './image-store.js';
 import { ensureVmNameFree, recordNewVm } from './record-new-vm.js';
 import { templateBodyOf, vmAsTemplate } from './vm-as-template.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
+import { CaptureError } from './capture-error.js';
 
 /** The states a VM's disk can be captured in: a running VM's by a point-in-time block job, the others' from the file at rest. */
 export const CAPTURE_STATES = ['running', 'poweroff', 'suspended'] as const;
@@ -110,7 +111,7 @@ export class VmCapture {
         await captureVmDisk(this.#o, vm, disk, opts);
         // Read as any file from elsewhere: it is what the host sent.
         const info = await imageInfo(disk, { untrusted: true, signal: opts.signal });
-        if (info.format !== 'qcow2' || info.backingFile !== undefined) throw new Error(`the capture of VM ${vm.name} is not a standalone qcow2 (${info.format}${info.backingFile !== undefined ? `, backed by ${info.backingFile}` : ''})`);
+        if (info.format !== 'qcow2' || info.backingFile !== undefined) throw new CaptureError(vm.name, `the capture of VM ${vm.name} is not a standalone qcow2 (${info.format}${info.backingFile !== undefined ? `, backed by ${info.backingFile}` : ''})`);
         virtualSizeBytes = info.virtualSize;
       } catch (err) {
         await tmp.remove();

@@ -13,8 +13,10 @@ import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, NotFoundError } from '../store/store-errors.js';
 import type { Catalog } from './catalog.js';
 import { subnetSpan } from './network-rules.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { hostViewOf } from './host-view-of.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 type AgentNic = NonNullable<AgentVmSpecInput['nics']>[number];
 type IndexedNic = AgentNic & { readonly index: number };
@@ -98,7 +100,7 @@ export class VmNics {
         take: { networkId: net.id, address: req.address },
         // Decided on the row as it is under lock, so that two attaches at once get different indexes.
         spec: (cur, l) => {
-          if (!l) throw new Error('no lease taken');
+          if (!l) throw new InvariantError('no lease taken');
           const entries = entriesOf(specOf(cur));
           if (entries.length >= MAX_NICS) throw new ConflictError('vm', 'name', cur.name, `already has ${MAX_NICS} NICs, the most a VM may have`);
           let index = 0;
@@ -120,7 +122,7 @@ export class VmNics {
         if (err instanceof NotFoundError && err.resource === 'lease') throw new ValidationError('NIC', [{ field: 'address', message: `${req.address} is not an address network ${net.name} leases` }]);
         throw err;
       });
-    if (!added || !lease) throw new Error('the NIC was not recorded');
+    if (!added || !lease) throw new InvariantError('the NIC was not recorded');
     const nic = added;
     try {
       await agent.attachNic(agentVmId(vm.id), { ...nic, index: nic.index });
@@ -157,7 +159,7 @@ export class VmNics {
         return withEntries(specOf(cur), entries.filter((e) => e !== removed));
       },
     });
-    if (!removed) throw new Error('the NIC was not removed');
+    if (!removed) throw new InvariantError('the NIC was not removed');
     const gone = removed;
     try {
       await agent.detachNic(agentVmId(vm.id), index);

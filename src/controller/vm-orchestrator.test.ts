@@ -13,9 +13,10 @@ import type { AgentClient } from '../client/agent-client.js';
 import type { AgentVmReport } from '../contract/agent-api.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { pollUntil } from '../util/deadline.js';
-import type { VmStopper } from './vm-stopper.js';
+import type { VmPhaseTable } from './vm-phase-table.js';
 import { HostMonitor } from './host-monitor.js';
-import { VmOrchestrator, type ControllerVmSpec } from './vm-orchestrator.js';
+import { VmOrchestrator } from './vm-orchestrator.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 // The orchestrator's decisions over a real SQLite store; the agent is a scripted stand-in (no hypervisor is involved).
 
@@ -26,7 +27,7 @@ const spec = (cpus: number): ControllerVmSpec => ({
   demand: { vcpus: cpus, memoryMiB: 128, diskMiB: 64, cpuModel: 'qemu64' },
 });
 
-async function setup(script: AgentScript = {}, o: { cpus?: number } = {}) {
+async function setup(script: AgentScript = {}, o: { cpus?: number; phases?: (store: Store) => VmPhaseTable } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-orch-'));
   const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
   const { user } = await store.users.create({ name: 'u', role: 'admin' });
@@ -47,14 +48,14 @@ async function setup(script: AgentScript = {}, o: { cpus?: number } = {}) {
     delete: (id: string) => call('delete', id, undefined),
   } as unknown as AgentClient;
   // What `stop` needs of the system store: the VM's files leave the host, and so does its reservation.
-  const stopper = {
-    moveOff: async (vm: Vm) => {
+  const phases: VmPhaseTable = o.phases?.(store) ?? {
+    'epilog-stop': async (vm: Vm) => {
       await store.vms.releaseFromHost(vm.id, { reason: 'stopped' });
     },
     forget: async () => {},
-  } as unknown as VmStopper;
+  };
   const orchestrator = new VmOrchestrator({
-    store, agentFor: (_h: Host) => agent, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }), stopper,
+    store, agentFor: (_h: Host) => agent, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }), phases,
     unreachableRetry: { initialMs: 20, maxMs: 100, giveUpAfterMs: 60_000 },
   });
   const newVm = (name: string, cpus = 1): Promise<Vm> =>
@@ -140,6 +141,51 @@ test('capacity freed by `stop` wakes a VM waiting in pending: it is scheduled at
     // Nothing else kicks b: no timer, no heartbeat in this test.
     const vm = await t.waitState(b.id, ['running'], 3_000);
     assert.equal(vm.hostId, t.hostId);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a delegated phase runs from the table with the VM, its host and the stop signal; after the epilog the table forgets the VM', async () => {
+  const seen: string[] = [];
+  const t = await setup({}, {
+    phases: (store) => ({
+      'epilog-stop': async (vm, host, signal) => {
+        seen.push(`epilog-stop ${vm.id} on ${host.name}, signal ${signal.aborted ? 'aborted' : 'live'}`);
+        await store.vms.releaseFromHost(vm.id, { reason: 'stopped' });
+      },
+      forget: async (vmId) => {
+        seen.push(`forget ${vmId}`);
+      },
+    }),
+  });
+  try {
+    const a = await t.newVm('a');
+    t.orchestrator.kick(a.id);
+    await t.waitState(a.id, ['running']);
+    await t.orchestrator.act(a.id, 'stop');
+    await t.waitState(a.id, ['stopped']);
+    await t.orchestrator.act(a.id, 'terminate');
+    await t.waitState(a.id, ['terminated']);
+    assert.deepEqual(seen, [`epilog-stop ${a.id} on h1, signal live`, `forget ${a.id}`]);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a phase the table leaves out fails its step as unsupported, saying which collaborator this controller lacks; the VM keeps running', async () => {
+  const t = await setup({}, { phases: () => ({}) });
+  try {
+    const a = await t.newVm('a');
+    t.orchestrator.kick(a.id);
+    await t.waitState(a.id, ['running']);
+    await t.orchestrator.act(a.id, 'migrate-live');
+    await t.orchestrator.idle();
+    const vm = await t.store.vms.get(a.id);
+    assert.equal(vm.state, 'running');
+    assert.equal(vm.operation, null);
+    const last = (await t.store.vms.history(a.id)).at(-1);
+    assert.match(last?.reason ?? '', /migrate-live failed: migrate-live is not supported: this controller has no live migrator/);
   } finally {
     await t.cleanup();
   }

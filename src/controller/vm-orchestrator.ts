@@ -5,7 +5,6 @@ import type { VmPhase } from '../core/vm-state.js';
 import { failedPhaseOf, planRecover, type RecoverFinding } from '../core/plan-recover.js';
 import { placeVm } from '../core/placement/place-vm.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
-import type { AgentVmSpecInput } from '../contract/agent-api.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { errorMessage } from '../errors/nubo-error.js';
@@ -20,31 +19,24 @@ import { terminateDuringMigration } from '../core/migration/terminate-during-mig
 import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
-import type { LiveMigrator } from './live-migrator.js';
-import type { ColdMigrator } from './cold-migrator.js';
-import type { VmStopper } from './vm-stopper.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
+import type { DelegatedVmPhase, VmPhaseTable } from './vm-phase-table.js';
 import type { Failpoints } from '../util/failpoints.js';
-
-/** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
-export interface ControllerVmSpec {
-  readonly agent: AgentVmSpecInput;
-  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string };
-  /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
-  readonly nicNetworks?: readonly (string | null)[];
-}
-
-/** The agent's id for a VM: store ids are UUIDs, which may start with a digit. */
-export function agentVmId(vmId: string): string {
-  return `v${vmId.replace(/-/g, '')}`;
-}
+import { AgentReportError } from './agent-report-error.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 export interface VmOrchestratorOptions {
   readonly store: Store;
   readonly agentFor: (host: Host) => AgentClient;
   readonly policy: PlacementPolicy;
   readonly logger: Logger;
-  /** Moves stopped VMs' files to and from the system store; without it `stop` and the resume of a stopped VM fail. */
-  readonly stopper?: VmStopper | undefined;
+  /**
+   * The phases run by collaborators: `stop` and the resume of a stopped VM
+   * (the stopper and its system store), cold and live migration (the
+   * migrators). Without an entry its phase fails as unsupported.
+   */
+  readonly phases?: VmPhaseTable | undefined;
   /**
    * An agent that cannot be reached (refused, reset, timed out, 502/503/504)
    * has not said the step failed: the step is retried with a backoff from
@@ -59,6 +51,14 @@ export interface VmOrchestratorOptions {
 }
 
 type PhaseOutcome = 'done' | 'advanced' | 'wait';
+
+/** Why a controller composed without a phase's collaborator cannot run it. */
+const MISSING_PHASE: Readonly<Record<DelegatedVmPhase, string>> = {
+  'epilog-stop': 'this controller has no system store',
+  'prolog-resume': 'this controller has no system store',
+  migrate: 'this controller has no cold migrator',
+  'migrate-live': 'this controller has no live migrator',
+};
 
 /**
  * No answer from the agent: it may be restarting (`nubo up` killed and
@@ -94,22 +94,9 @@ export class VmOrchestrator {
   /** What a step found worth telling (a reboot that had to reset), by VM id: written with the step's result. */
   readonly #notes = new Map<string, { readonly reason: string; readonly stateReason: string | null }>();
 
-  #migrator: LiveMigrator | undefined;
-  #coldMigrator: ColdMigrator | undefined;
-
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
     this.#retry = Object.freeze({ initialMs: 250, maxMs: 5_000, giveUpAfterMs: 600_000, ...o.unreachableRetry });
-  }
-
-  /** The live migrator runs the `migrate-live` phase (it needs this orchestrator's store and agents, hence set after). */
-  useMigrator(m: LiveMigrator): void {
-    this.#migrator = m;
-  }
-
-  /** The cold migrator runs the `migrate` phase (a powered-off or suspended VM's files copied between hosts). */
-  useColdMigrator(m: ColdMigrator): void {
-    this.#coldMigrator = m;
   }
 
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
@@ -377,10 +364,10 @@ export class VmOrchestrator {
       await this.#o.store.leases.release(vm.id);
       // Its volumes outlive it: detached, their files stay on their host.
       for (const v of await this.#o.store.volumes.list({ vmId: vm.id })) await this.#o.store.volumes.detach(v.id, vm.id);
-      await this.#o.stopper?.forget(vm.id);
+      await this.#o.phases?.forget?.(vm.id);
       return 'done';
     }
-    if (!host) throw new Error(`VM ${vm.id} has no host for ${phase}`);
+    if (!host) throw new InvariantError(`VM ${vm.id} has no host for ${phase}`, { vmId: vm.id, phase });
     const agent = this.#o.agentFor(host);
     const o = { signal: this.#stopping.signal };
     switch (phase) {
@@ -394,19 +381,19 @@ export class VmOrchestrator {
         await this.#o.failpoints?.hit(`vm.${phase}`);
         const r = await agent.start(id, o);
         await this.#o.failpoints?.hit(`vm.${phase}.done`);
-        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         return 'done';
       }
       case 'shutdown':
       case 'shutdown-hard': {
         const r = await agent.powerOff(id, phase === 'shutdown-hard', o);
-        if (r.state !== 'poweroff') throw new Error(`the guest did not power off (agent reports ${r.state})`);
+        if (r.state !== 'poweroff') throw new AgentReportError('poweroff', r.state, `the guest did not power off (agent reports ${r.state})`);
         return 'done';
       }
       case 'reboot':
       case 'reboot-hard': {
         const r = await agent.reboot(id, { hard: phase === 'reboot-hard', graceS: this.#o.rebootGraceS ?? 60 }, o);
-        if (r.state !== 'running') throw new Error(`the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
+        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         // A reset loses what the guest had not written out: the user must be able to see that it happened, and why.
         this.#notes.set(vm.id, r.clean
           ? { reason: 'the guest shut down by itself (ACPI) and booted again', stateReason: null }
@@ -416,25 +403,18 @@ export class VmOrchestrator {
       }
       case 'save': {
         const r = await agent.suspend(id, o);
-        if (r.state !== 'suspended') throw new Error(`the agent reports ${r.state}`);
+        if (r.state !== 'suspended') throw new AgentReportError('suspended', r.state, `the agent reports ${r.state}`);
         return 'done';
       }
       case 'epilog-stop':
-        if (!this.#o.stopper) throw new UnsupportedError(phase, 'this controller has no system store');
-        await this.#o.stopper.moveOff(vm, host, this.#stopping.signal);
-        return 'done';
       case 'prolog-resume':
-        if (!this.#o.stopper) throw new UnsupportedError(phase, 'this controller has no system store');
-        await this.#o.stopper.bringBack(vm, host, this.#stopping.signal);
-        return 'done';
       case 'migrate':
-        if (!this.#coldMigrator) throw new UnsupportedError(phase, 'this controller has no cold migrator');
-        await this.#coldMigrator.drive(vm, this.#stopping.signal);
+      case 'migrate-live': {
+        const run = this.#o.phases?.[phase];
+        if (!run) throw new UnsupportedError(phase, MISSING_PHASE[phase]);
+        await run(vm, host, this.#stopping.signal);
         return 'done';
-      case 'migrate-live':
-        if (!this.#migrator) throw new UnsupportedError(phase, 'this controller has no live migrator');
-        await this.#migrator.drive(vm, this.#stopping.signal);
-        return 'done';
+      }
       default:
         throw new UnsupportedError(phase, 'not implemented by this controller yet');
     }

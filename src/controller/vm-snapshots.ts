@@ -7,7 +7,7 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { SnapshotView } from '../contract/snapshot-schemas.js';
-import { agentVmId } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
 
 export interface VmSnapshotsOptions {
   readonly store: Store;

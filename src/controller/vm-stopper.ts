@@ -9,7 +9,9 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { deadline, sleep } from '../util/deadline.js';
 import type { Failpoints } from '../util/failpoints.js';
 import type { SystemStore } from './system-store.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
+import { SystemStoreCopyError } from './system-store-copy-error.js';
 
 export interface VmStopperOptions {
   readonly store: Store;
@@ -128,11 +130,11 @@ export class VmStopper {
           await sleep(250, d.signal);
           continue;
         }
-        if (s.state === 'failed') throw new Error(`host ${host.name} could not copy the VM's files: ${s.error ?? 'no reason given'}`);
+        if (s.state === 'failed') throw new SystemStoreCopyError(vm.id, `host ${host.name} could not copy the VM's files: ${s.error ?? 'no reason given'}`);
         if (s.state === 'verified' || s.state === 'done') {
           const ours = new Map(copy.files.map((f) => [f.name, f.sha256]));
           const off = s.files.find((f) => f.sha256 !== undefined && ours.get(f.name) !== f.sha256);
-          if (off) throw new Error(`host ${host.name} received ${off.name} with sha256 ${off.sha256 ?? '?'}, the system store holds ${ours.get(off.name) ?? 'no such file'}`);
+          if (off) throw new SystemStoreCopyError(vm.id, `host ${host.name} received ${off.name} with sha256 ${off.sha256 ?? '?'}, the system store holds ${ours.get(off.name) ?? 'no such file'}`);
           return;
         }
         await sleep(250, d.signal);

@@ -11,7 +11,8 @@ import type { Volume } from '../store/repositories/volumes-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { ConflictError, DiskCapacityError, NotFoundError } from '../store/store-errors.js';
 import type { VolumeView } from '../contract/storage-schemas.js';
-import { agentVmId, type ControllerVmSpec } from './vm-orchestrator.js';
+import { agentVmId } from './agent-vm-id.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 
 /** The states a VM's volumes may change in: hot-plugged while it runs, in its spec while it is off. */

@@ -60,10 +60,10 @@ test('the decision enters the one recover plan, at a step of it', () => {
   }
 });
 
-test('refusals say why, name the phase and what was found, and are 409 CONFLICT', () => {
+test('refusals say why, name the phase and what was found, and are 409 RECOVER_REFUSED', () => {
   assert.throws(() => planRecover('failed', 'run', 'missing'), (err: unknown) => {
     assert.ok(err instanceof RecoverRefusedError);
-    assert.equal(err.code, 'CONFLICT');
+    assert.equal(err.code, 'RECOVER_REFUSED');
     assert.equal(err.failedPhase, 'run');
     assert.equal(err.found, 'missing');
     assert.match(err.message, /^cannot recover VM: it failed in run and its host holds nothing of it any more: its disk .* is gone.*terminate it$/);

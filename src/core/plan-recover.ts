@@ -1,6 +1,7 @@
 import { planAction, type ActionPlan, type PlanStep } from './vm-actions.js';
 import { RecoverRefusedError } from './recover-refused-error.js';
 import { isFailedPhase, type FailedPhase, type VmState } from './vm-state.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 /**
  * What `recover` found of a failed VM before it decides: `no-host` when the
@@ -67,7 +68,7 @@ export function planRecover(state: VmState, failedPhase: FailedPhase | undefined
   const plan = planAction(state, 'recover');
   const step = (phase: 'schedule' | 'prolog' | 'boot'): RecoverDecision => {
     const entry = plan.steps.find((s) => s.phase === phase);
-    if (entry === undefined) throw new Error(`the recover plan has no ${phase} step`);
+    if (entry === undefined) throw new InvariantError(`the recover plan has no ${phase} step`);
     return { plan, entry };
   };
   const phase = failedPhase ?? 'unrecorded';

@@ -6,7 +6,7 @@ import { NuboError } from '../errors/nubo-error.js';
  * says why and what is left to do. Nothing was changed.
  */
 export class RecoverRefusedError extends NuboError {
-  readonly code = 'CONFLICT';
+  readonly code = 'RECOVER_REFUSED';
   constructor(readonly failedPhase: string, readonly found: string, reason: string) {
     super(`cannot recover VM: ${reason}`, { field: 'state', failedPhase, found, reason });
   }

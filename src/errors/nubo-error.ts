@@ -1,11 +1,15 @@
+import type { ErrorCode } from './error-codes.js';
+
 /**
  * Base of every error nubo raises on purpose. `code` is stable (clients and
- * tests match on it, never on the message); `details` carries typed fields
+ * tests match on it, never on the message) and registered once in
+ * error-codes.ts; `details` carries typed fields
  * (which field was invalid, which state the VM was in) so that boundaries can
  * map an error once — QMP → driver error → HTTP status — without parsing text.
+ * `Code` is widened only by RemoteError, which carries what a server sent.
  */
-export abstract class NuboError extends Error {
-  abstract readonly code: string;
+export abstract class NuboError<Code extends string = ErrorCode> extends Error {
+  abstract readonly code: Code;
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
@@ -14,7 +18,7 @@ export abstract class NuboError extends Error {
     this.details = Object.freeze({ ...details });
   }
 
-  toJSON(): { code: string; message: string; details: Readonly<Record<string, unknown>> } {
+  toJSON(): { code: Code; message: string; details: Readonly<Record<string, unknown>> } {
     return { code: this.code, message: this.message, details: this.details };
   }
 }

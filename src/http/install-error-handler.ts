@@ -29,7 +29,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: `invalid request: ${fe.message}`, details: { location: 'body' } } });
     }
     if (err instanceof NuboError) {
-      const status = httpStatusOf(err.code);
+      // RemoteError relays a server's code as a string: every NuboError's code is at least that.
+      const status = httpStatusOf((err as NuboError<string>).code);
       if (status >= 500) req.log.error({ err }, 'request failed');
       return reply.status(status).send({ error: err.toJSON() });
     }

@@ -22,7 +22,7 @@ export interface DiskSnapshot {
 
 /** A snapshot name the disk has already (HTTP 409). */
 export class DiskSnapshotExistsError extends NuboError {
-  readonly code = 'CONFLICT';
+  readonly code = 'SNAPSHOT_EXISTS';
   constructor(readonly snapshot: string) {
     super(`a snapshot named ${JSON.stringify(snapshot)} already exists on the VM's disk`, { resource: 'snapshot', field: 'name', value: snapshot });
   }
@@ -30,7 +30,7 @@ export class DiskSnapshotExistsError extends NuboError {
 
 /** No snapshot of that name on the disk (HTTP 404). */
 export class DiskSnapshotNotFoundError extends NuboError {
-  readonly code = 'NOT_FOUND';
+  readonly code = 'SNAPSHOT_NOT_FOUND';
   constructor(readonly snapshot: string) {
     super(`the VM's disk has no snapshot named ${JSON.stringify(snapshot)}`, { resource: 'snapshot', id: snapshot });
   }

@@ -234,8 +234,8 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       assert.ok(Math.abs(Date.parse(a.createdAt) - Date.now()) < 60_000, a.createdAt);
       await hvs.create('c-snap', disk, 'b');
       assert.deepEqual((await hvs.list('c-snap', disk)).map((s) => s.name), ['a', 'b']);
-      await assert.rejects(hvs.create('c-snap', disk, 'a'), (err: unknown) => err instanceof DiskSnapshotExistsError && err.code === 'CONFLICT');
-      await assert.rejects(hvs.delete('c-snap', disk, 'zz'), (err: unknown) => err instanceof DiskSnapshotNotFoundError && err.code === 'NOT_FOUND');
+      await assert.rejects(hvs.create('c-snap', disk, 'a'), (err: unknown) => err instanceof DiskSnapshotExistsError && err.code === 'SNAPSHOT_EXISTS');
+      await assert.rejects(hvs.delete('c-snap', disk, 'zz'), (err: unknown) => err instanceof DiskSnapshotNotFoundError && err.code === 'SNAPSHOT_NOT_FOUND');
       await assert.rejects(hvs.create('c-snap', 'nope', 'c'), isValidation('diskId'));
       await hvs.delete('c-snap', disk, 'a');
       assert.deepEqual((await hvs.list('c-snap', disk)).map((s) => s.name), ['b']);

@@ -1,6 +1,7 @@
+import { NuboError } from '../errors/nubo-error.js';
 import { runCommand } from '../util/run-command.js';
 import type { WaitOptions } from '../util/deadline.js';
-import { addressesOf, ensureBridge, linkExists } from './lab/lab-topology.js';
+import { addressesOf, ensureBridge, linkExists } from './lab-topology.js';
 
 /**
  * The single-machine network `nubo up` gives its VMs, like libvirt's
@@ -18,7 +19,7 @@ export const DEFAULT_NETWORK = Object.freeze({
 });
 
 /** The host's address is on a link other than the bridge `nubo up` wants: a second nubo, or someone else's. */
-export class DefaultBridgeError extends Error {
+export class DefaultBridgeError extends NuboError {
   readonly code = 'DEFAULT_BRIDGE_CONFLICT';
 }
 

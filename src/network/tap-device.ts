@@ -1,6 +1,7 @@
 import { runCommand } from '../util/run-command.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { formatIpv4, isLabAddress, parseCidr } from './ipv4.js';
+import { NetworkPlumbingError } from './network-plumbing-error.js';
 
 export interface TapRef {
   readonly name: string;
@@ -24,8 +25,8 @@ export const VLAN_VXLAN_PORT = 4789;
  * between hosts over `bridge`'s address. Both fit in 15 characters.
  */
 export function vlanSegmentNames(bridge: string, vlan: number): { bridge: string; vxlan: string } {
-  if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094) throw new Error(`VLAN ${vlan}: must be 1-4094`);
-  if (bridge.length > 10) throw new Error(`bridge ${bridge}: at most 10 characters for VLAN segments`);
+  if (!Number.isInteger(vlan) || vlan < 1 || vlan > 4094) throw new NetworkPlumbingError(bridge, `VLAN ${vlan}: must be 1-4094`);
+  if (bridge.length > 10) throw new NetworkPlumbingError(bridge, `bridge ${bridge}: at most 10 characters for VLAN segments`);
   return { bridge: `${bridge}v${vlan}`, vxlan: `${bridge}x${vlan}` };
 }
 
@@ -63,9 +64,9 @@ async function ensureVlanSegment(bridge: string, vlan: number, netns: string | u
   if ((await linkJson(names.vxlan, netns, o)) === undefined) {
     const a = (await linkJson(bridge, netns, o))?.addr_info?.find((x) => x.family === 'inet');
     const cidr = a?.local !== undefined && a.prefixlen !== undefined ? parseCidr(`${a.local}/${a.prefixlen}`) : undefined;
-    if (cidr === undefined || a?.local === undefined) throw new Error(`bridge ${bridge} has no IPv4 address to carry VLAN ${vlan}`);
+    if (cidr === undefined || a?.local === undefined) throw new NetworkPlumbingError(bridge, `bridge ${bridge} has no IPv4 address to carry VLAN ${vlan}`);
     // Lab traffic only: the floods go to the whole subnet of that address.
-    if (!isLabAddress(cidr.address) || cidr.prefix < 15) throw new Error(`bridge ${bridge}: VLAN segments only over a lab address (198.18.0.0/15), not ${a.local}/${a.prefixlen}`);
+    if (!isLabAddress(cidr.address) || cidr.prefix < 15) throw new NetworkPlumbingError(bridge, `bridge ${bridge}: VLAN segments only over a lab address (198.18.0.0/15), not ${a.local}/${a.prefixlen}`);
     const size = 2 ** (32 - cidr.prefix);
     const broadcast = formatIpv4(cidr.address - (cidr.address % size) + size - 1);
     await ip(['link', 'add', 'name', names.vxlan, 'type', 'vxlan', 'id', String(vlan), 'local', a.local, 'dstport', String(VLAN_VXLAN_PORT), 'learning']);
@@ -101,7 +102,7 @@ async function dropVlanSegmentIfUnused(segment: string, netns: string | undefine
  * guests of the same VLAN, on any host of the fabric, share its L2.
  */
 export async function createTap(tap: TapRef, bridge: string | undefined, opts: WaitOptions = {}, vlan?: number): Promise<void> {
-  if (vlan !== undefined && bridge === undefined) throw new Error(`TAP ${tap.name}: VLAN ${vlan} needs a bridge`);
+  if (vlan !== undefined && bridge === undefined) throw new NetworkPlumbingError(tap.name, `TAP ${tap.name}: VLAN ${vlan} needs a bridge`);
   const o = cmdOpts(opts);
   await runCommand('ip', ipArgs(tap.netns, ['tuntap', 'add', 'dev', tap.name, 'mode', 'tap']), o);
   try {

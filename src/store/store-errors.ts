@@ -52,7 +52,7 @@ export class CapacityError extends NuboError {
 
 /** A disk (a volume) does not fit in the free disk of the host it would land on, or of any host (HTTP 409, naming the request's field). */
 export class DiskCapacityError extends NuboError {
-  readonly code = 'CAPACITY';
+  readonly code = 'DISK_CAPACITY';
   constructor(readonly field: string, readonly sizeMib: number, readonly freeMib: number, readonly where: string) {
     super(`${field}: ${sizeMib} MiB does not fit: ${where} has ${freeMib} MiB of disk free`, { field, sizeMib, freeMib, where });
   }

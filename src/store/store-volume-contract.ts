@@ -42,7 +42,7 @@ export function volumeContract(fx: () => ContractFixture): void {
     await store.volumes.attach(a.id, vm.id, h.id);
     const before = [await count(store, 'events'), await store.volumes.list({ vmId: vm.id })] as const;
     for (const v of [b, huge]) {
-      await rejectsWith(store.volumes.attach(v.id, vm.id, h.id), DiskCapacityError, 'CAPACITY', (e) => {
+      await rejectsWith(store.volumes.attach(v.id, vm.id, h.id), DiskCapacityError, 'DISK_CAPACITY', (e) => {
         assert.equal(e.field, 'volume');
         assert.equal(e.freeMib, 1_000 - 300 - 500);
         assert.match(e.message, /volume/);

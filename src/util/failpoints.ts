@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors/validation-error.js';
+import { FailpointError } from './failpoint-error.js';
 
 /** What a failpoint does when reached. */
 export type FailpointAction = () => Promise<void> | void;
@@ -20,7 +21,7 @@ export class Failpoints {
       if (!m) throw new ValidationError('failpoints', [{ field: 'NUBO_FAILPOINTS', message: `"${part}" is not name=exit|error|sleep(ms)` }]);
       const [, name, action, ms] = m as unknown as [string, string, string, string | undefined];
       if (action === 'exit') fp.arm(name, () => void process.kill(process.pid, 'SIGKILL'));
-      else if (action === 'error') fp.arm(name, () => { throw new Error(`failpoint ${name}`); });
+      else if (action === 'error') fp.arm(name, () => { throw new FailpointError(name); });
       else fp.arm(name, () => new Promise((r) => setTimeout(r, Number(ms))));
     }
     return fp;

@@ -11,8 +11,8 @@ import { buildDebianImage, type DebianImage } from '../../src/storage/debian-ima
 import { imageCacheDir } from '../../src/util/nubo-home.js';
 import { pollUntil } from '../../src/util/deadline.js';
 import { runCommand } from '../../src/util/run-command.js';
-import { labDown, labFabricUp, labUp } from '../../src/network/lab/lab.js';
-import { FABRIC_ADDRESS } from '../../src/network/lab/lab-state.js';
+import { labDown, labFabricUp, labUp } from '../../src/lab/lab.js';
+import { FABRIC_ADDRESS } from '../../src/lab/lab-state.js';
 
 /**
  * A one-host lab with the lab's controller in process and the nubo-debian

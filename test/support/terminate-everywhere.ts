@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { agentVmId } from '../../src/controller/vm-orchestrator.js';
+import { agentVmId } from '../../src/controller/agent-vm-id.js';
 import { isQemuOf } from '../../src/hypervisor/qemu/qemu-process.js';
 import type { MigrationLab } from './migration-lab.js';
 

@@ -35,7 +35,7 @@ before(async () => {
     [`GET /api/v1/migrations/${RUNNING_ID}`]: () => ({ body: serveRunning() }),
     [`GET /api/v1/migrations/${ABORTED_ID}`]: () => ({ body: aborted }),
     [`POST /api/v1/migrations/${RUNNING_ID}/cancel`]: () => ({ status: 202, body: serveRunning() }),
-    [`POST /api/v1/migrations/${MIGRATION_ID}/cancel`]: () => apiError(409, 'CONFLICT', `migration ${MIGRATION_ID} cannot be cancelled: it already ended (succeeded)`),
+    [`POST /api/v1/migrations/${MIGRATION_ID}/cancel`]: () => apiError(409, 'MIGRATION_NOT_CANCELLABLE', `migration ${MIGRATION_ID} cannot be cancelled: it already ended (succeeded)`),
     [`POST /api/v1/migrations/${ABORTED_ID}/cancel`]: () => apiError(403, 'FORBIDDEN', 'cancelling a migration is for admins'),
   });
 });
@@ -99,7 +99,7 @@ test('the short id of the tables works; an ambiguous one is a usage error (exit 
   ]);
   const amb = await runCli(['migration', 'show', 'abcdef12', ...creds(api)]);
   assert.equal(amb.code, 2);
-  assert.match(amb.stderr, /^error \[AMBIGUOUS_ID\]: abcdef12 is the start of 2 migration ids/m);
+  assert.match(amb.stderr, /^error \[AMBIGUOUS_MIGRATION_ID\]: abcdef12 is the start of 2 migration ids/m);
   const unknown = await runCli(['migration', 'show', 'feedbeef', ...creds(api)]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /^error \[NOT_FOUND\]/m);
@@ -114,7 +114,7 @@ test('migration cancel POSTs …/cancel and says it rolls back; too late → 409
   assert.deepEqual(JSON.parse(j.stdout), running);
   const late = await runCli(['migration', 'cancel', '3f2a9c1e', ...creds(api)]);
   assert.equal(late.code, 1);
-  assert.match(late.stderr, /^error \[CONFLICT\]: migration 3f2a9c1e-.* cannot be cancelled: it already ended \(succeeded\)$/m);
+  assert.match(late.stderr, /^error \[MIGRATION_NOT_CANCELLABLE\]: migration 3f2a9c1e-.* cannot be cancelled: it already ended \(succeeded\)$/m);
   const user = await runCli(['migration', 'cancel', ABORTED_ID, ...creds(api)]);
   assert.equal(user.code, 2);
   assert.match(user.stderr, /^error \[FORBIDDEN\]: cancelling a migration is for admins$/m);

@@ -25,7 +25,7 @@ async function byIdOrPrefix<T>(client: NuboClient, ref: string, byId: (id: strin
     const matches = (await client.listMigrations({}, { signal })).filter((m) => m.id.startsWith(ref) && m.id !== ref);
     if (matches.length === 1) return byId(matches[0]!.id);
     if (matches.length > 1) {
-      throw new UsageError('AMBIGUOUS_ID', `${ref} is the start of ${matches.length} migration ids (${matches.map((m) => m.id).join(', ')}); give more of it`, { ref });
+      throw new UsageError('AMBIGUOUS_MIGRATION_ID', `${ref} is the start of ${matches.length} migration ids (${matches.map((m) => m.id).join(', ')}); give more of it`, { ref });
     }
     throw err;
   }

@@ -17,6 +17,7 @@ import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { TransferOffers } from '../../transfer/transfer-offers.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
+import { InvariantError } from '../../errors/invariant-error.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -50,7 +51,7 @@ declare module 'fastify' {
 }
 
 export function userOf(req: FastifyRequest): User {
-  if (!req.user) throw new Error('route reached without authentication');
+  if (!req.user) throw new InvariantError('route reached without authentication');
   return req.user;
 }
 

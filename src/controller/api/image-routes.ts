@@ -9,7 +9,7 @@ import { ConflictError } from '../../store/store-errors.js';
 import { acceptOctetStream, uploadLength } from './octet-stream-upload.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
-import type { ControllerVmSpec } from '../vm-orchestrator.js';
+import type { ControllerVmSpec } from '../controller-vm-spec.js';
 
 export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();

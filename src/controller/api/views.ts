@@ -11,7 +11,7 @@ import { vmActionSchema, type VmDetailView, type VmView } from '../../contract/v
 import { type MigrationView } from '../../contract/migration-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
-import type { ControllerVmSpec } from '../vm-orchestrator.js';
+import type { ControllerVmSpec } from '../controller-vm-spec.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { createVmBody, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from '../../contract/vm-schemas.js';
 import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
-import { agentVmId } from '../vm-orchestrator.js';
+import { agentVmId } from '../agent-vm-id.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import { recordNewVm } from '../record-new-vm.js';
 import { findHost } from './host-routes.js';

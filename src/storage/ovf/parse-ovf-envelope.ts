@@ -52,10 +52,10 @@ function parseXml(xml: string): Element {
       onError: (level, msg) => {
         if (level === 'warning') return;
         first ??= msg;
-        throw new Error(msg);
+        throw new OvfError('', msg);
       },
     }).parseFromString(xml, 'application/xml');
-    if (!doc.documentElement) throw new Error('no root element');
+    if (!doc.documentElement) throw new OvfError('', 'no root element');
     return doc.documentElement;
   } catch (err) {
     const why = first ?? (err as Error).message;

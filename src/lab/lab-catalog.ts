@@ -1,8 +1,8 @@
-import type { NuboClient } from '../../client/nubo-client.js';
-import type { TinyImage } from '../../storage/tiny-image/build-tiny-image.js';
-import type { WaitOptions } from '../../util/deadline.js';
+import type { NuboClient } from '../client/nubo-client.js';
+import type { TinyImage } from '../storage/tiny-image/build-tiny-image.js';
+import type { WaitOptions } from '../util/deadline.js';
 import { HOST_BRIDGE } from './lab-state.js';
-import { ensureBridge } from './lab-topology.js';
+import { ensureBridge } from '../network/lab-topology.js';
 
 /**
  * The lab's guest network: the fabric carries it to every host's `br0`, and

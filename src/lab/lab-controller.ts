@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLabProcess, logSize, NUBO_CLI, spawnDetached, waitForLog } from './lab-process.js';
 import { FABRIC_ADDRESS, writeLabState, type LabState } from './lab-state.js';
+import { LabError } from './lab-error.js';
 
 export interface LabCredentials {
   readonly url: string;
@@ -23,8 +24,8 @@ export async function ensureLabController(state: LabState, port: number, heartbe
   const credsFile = labCredentialsFile(state.dir);
   const stored = await readFile(credsFile, 'utf8').then((t) => JSON.parse(t) as LabCredentials, () => undefined);
   if (state.controller && (await isLabProcess(state.controller))) {
-    if (state.controllerUrl !== url) throw new Error(`the lab's controller already runs at ${state.controllerUrl}; \`nubo lab down\` first to move it`);
-    if (!stored) throw new Error(`the lab's controller runs but ${credsFile} is missing`);
+    if (state.controllerUrl !== url) throw new LabError(`the lab's controller already runs at ${state.controllerUrl}; \`nubo lab down\` first to move it`);
+    if (!stored) throw new LabError(`the lab's controller runs but ${credsFile} is missing`);
     return stored;
   }
   const dataDir = join(state.dir, 'controller');

@@ -1,19 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { AgentClient } from '../../client/agent-client.js';
-import { NuboClient } from '../../client/nubo-client.js';
-import { errorMessage } from '../../errors/nubo-error.js';
-import { createMigrationPki } from '../../security/migration-pki.js';
-import { pollUntil } from '../../util/deadline.js';
-import { runCommand } from '../../util/run-command.js';
-import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from './lab-topology.js';
+import { AgentClient } from '../client/agent-client.js';
+import { NuboClient } from '../client/nubo-client.js';
+import { errorMessage } from '../errors/nubo-error.js';
+import { createMigrationPki } from '../security/migration-pki.js';
+import { pollUntil } from '../util/deadline.js';
+import { runCommand } from '../util/run-command.js';
+import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from '../network/lab-topology.js';
 import { isLabProcess, killQemusIn, NUBO_CLI, spawnDetached, stopLabProcess } from './lab-process.js';
 import { ensureLabController, type LabCredentials } from './lab-controller.js';
 import {
   FABRIC_ADDRESS, FABRIC_PREFIX_LEN, HOST_BRIDGE, HOST_UPLINK, LAB_AGENT_PORT, checkPrefix, labStateFile, newLabState, planHost, readLabState, writeLabState,
   type LabHost, type LabState,
 } from './lab-state.js';
+import { LabError } from './lab-error.js';
 
 export interface LabUpOptions {
   readonly prefix: string;
@@ -47,7 +48,7 @@ const cidr = (a: string): string => `${a}/${FABRIC_PREFIX_LEN}`;
 async function loadState(prefix: string, dir: string): Promise<LabState> {
   checkPrefix(prefix);
   const s = (await readLabState(dir)) ?? newLabState(prefix, dir);
-  if (s.prefix !== prefix) throw new Error(`${labStateFile(dir)} belongs to the lab "${s.prefix}", not "${prefix}"`);
+  if (s.prefix !== prefix) throw new LabError(`${labStateFile(dir)} belongs to the lab "${s.prefix}", not "${prefix}"`);
   return s;
 }
 
@@ -60,7 +61,7 @@ export async function labFabricUp(prefix: string, dir: string, changed: string[]
   // The fabric address is fixed: a second lab's bridge with it would split the routes to 198.18.0.0/16 between two fabrics.
   const holders = await fabricAddressHolders();
   const other = holders.find((dev) => dev !== state.fabricBridge);
-  if (other !== undefined) throw new Error(`another lab's fabric (bridge ${other}) already holds ${FABRIC_ADDRESS}: one lab per machine; \`nubo lab down\` that one first`);
+  if (other !== undefined) throw new LabError(`another lab's fabric (bridge ${other}) already holds ${FABRIC_ADDRESS}: one lab per machine; \`nubo lab down\` that one first`);
   await writeLabState(state);
   if (await ensureBridge(state.fabricBridge, undefined, cidr(FABRIC_ADDRESS))) changed.push(`bridge ${state.fabricBridge}`);
   await mkdir(state.sharedDir, { recursive: true });
@@ -94,9 +95,9 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   } else {
     creds = o.controller;
     const host = new URL(creds.url).hostname;
-    if (host !== FABRIC_ADDRESS) throw new Error(`the controller must listen on the fabric address ${FABRIC_ADDRESS} for the hosts to reach it (got ${creds.url}); e.g. \`nubo up --listen ${FABRIC_ADDRESS}:7480\``);
+    if (host !== FABRIC_ADDRESS) throw new LabError(`the controller must listen on the fabric address ${FABRIC_ADDRESS} for the hosts to reach it (got ${creds.url}); e.g. \`nubo up --listen ${FABRIC_ADDRESS}:7480\``);
     if (state.controllerUrl !== undefined && state.controllerUrl !== creds.url && state.hosts.some((h) => h.agent)) {
-      throw new Error(`the lab's agents report to ${state.controllerUrl}; \`nubo lab down\` first to change the controller`);
+      throw new LabError(`the lab's agents report to ${state.controllerUrl}; \`nubo lab down\` first to change the controller`);
     }
     state.controllerUrl = creds.url;
   }
@@ -120,7 +121,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
       say(`host ${h.name}: netns ${h.netns}, ${h.address}, agent pid ${h.agent.pid}`);
     }
     const known = (await api.listHosts({ signal: o.signal })).find((x) => x.name === h.name);
-    if (known && known.agentUrl !== h.agentUrl) throw new Error(`the controller already has a host ${h.name} with agent ${known.agentUrl}, not this lab's ${h.agentUrl}`);
+    if (known && known.agentUrl !== h.agentUrl) throw new LabError(`the controller already has a host ${h.name} with agent ${known.agentUrl}, not this lab's ${h.agentUrl}`);
     if (!known) {
       await api.registerHost({ name: h.name, agentUrl: h.agentUrl, agentToken: token }, { signal: o.signal });
       changed.push(`registered ${h.name}`);
@@ -161,7 +162,7 @@ async function ensureMigrationTls(state: LabState, hosts: number, tls: boolean, 
     const alive: string[] = [];
     for (const h of state.hosts) if (h.agent && (await isLabProcess(h.agent))) alive.push(h.name);
     // A running agent keeps the flags it started with: hosts with and without TLS could not migrate to each other.
-    if (alive.length > 0) throw new Error(`the lab's agents run with migration TLS ${recorded ? 'on' : 'off'}; \`nubo lab down\` first to turn it ${tls ? 'on' : 'off'}`);
+    if (alive.length > 0) throw new LabError(`the lab's agents run with migration TLS ${recorded ? 'on' : 'off'}; \`nubo lab down\` first to turn it ${tls ? 'on' : 'off'}`);
   }
   const members = state.hosts.filter((h) => h.index <= hosts);
   if (!tls) {
@@ -194,7 +195,7 @@ async function waitEnabled(api: NuboClient, hosts: readonly LabHost[], timeoutMs
       return states.every((s) => s.endsWith('=enabled')) ? true : undefined;
     }, { timeoutMs, intervalMs: 250, signal });
   } catch (err) {
-    throw new Error(`lab hosts not enabled (${last}); see the agents' logs: ${errorMessage(err)}`, { cause: err });
+    throw new LabError(`lab hosts not enabled (${last}); see the agents' logs: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -251,7 +252,7 @@ export async function labDown(dir: string): Promise<LabDownResult> {
     await rmdir(root).catch(() => {});
     if (dirname(root) === DEFAULT_RUN_PARENT) await rmdir(DEFAULT_RUN_PARENT).catch(() => {});
   }
-  if (errors.length > 0) throw new Error(`lab ${state.prefix} not fully removed (run \`nubo lab down\` again): ${errors.join('; ')}`);
+  if (errors.length > 0) throw new LabError(`lab ${state.prefix} not fully removed (run \`nubo lab down\` again): ${errors.join('; ')}`);
   await rm(labStateFile(dir), { force: true });
   return { removed };
 }

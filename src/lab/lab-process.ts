@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { pollUntil } from '../../util/deadline.js';
-import { isQemuOf, processGone, readPidFile } from '../../hypervisor/qemu/qemu-process.js';
+import { pollUntil } from '../util/deadline.js';
+import { isQemuOf, processGone, readPidFile } from '../hypervisor/qemu/qemu-process.js';
 import type { LabProcess } from './lab-state.js';
+import { LabError } from './lab-error.js';
+import { InvariantError } from '../errors/invariant-error.js';
 
 /** The `nubo` CLI of this build (dist/src/cli/nubo.js). */
-export const NUBO_CLI = join(import.meta.dirname, '..', '..', 'cli', 'nubo.js');
+export const NUBO_CLI = join(import.meta.dirname, '..', 'cli', 'nubo.js');
 
 /**
  * Starts `file args…` detached (its own process group, outliving the caller),
@@ -15,12 +17,12 @@ export const NUBO_CLI = join(import.meta.dirname, '..', '..', 'cli', 'nubo.js');
  * arguments: it identifies the process before it is ever signalled.
  */
 export function spawnDetached(file: string, args: readonly string[], logFile: string, marker: string): LabProcess {
-  if (!args.includes(marker)) throw new Error(`the marker ${marker} must be one of the arguments`);
+  if (!args.includes(marker)) throw new InvariantError(`the marker ${marker} must be one of the arguments`);
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(file, args, { detached: true, stdio: ['ignore', fd, fd] });
-    if (child.pid === undefined) throw new Error(`cannot start ${file}`);
+    if (child.pid === undefined) throw new LabError(`cannot start ${file}`);
     child.on('error', () => { /* seen as a dead pid */ });
     child.unref();
     return { pid: child.pid, marker, logFile };
@@ -84,7 +86,7 @@ export async function waitForLog(p: LabProcess, pattern: RegExp, from: number, t
     if (m) return m[1] ?? m[0];
     // Exited means gone or a zombie: just after the spawn the child may not have exec'd yet and still shows
     // its parent's command line, so the marker check of isLabProcess would call a starting process dead.
-    if (await hasExited(p.pid)) throw new Error(`process ${p.pid} exited; see ${file}:\n${text.slice(-1500)}`);
+    if (await hasExited(p.pid)) throw new LabError(`process ${p.pid} exited; see ${file}:\n${text.slice(-1500)}`);
     return undefined;
   }, { timeoutMs, intervalMs: 100, signal });
 }

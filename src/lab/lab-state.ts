@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValidationError } from '../../errors/validation-error.js';
+import { ValidationError } from '../errors/validation-error.js';
+import { LabError } from './lab-error.js';
 
 /** The fabric's own address (the root namespace's end of the lab, where a controller listens). */
 export const FABRIC_ADDRESS = '198.18.0.1';
@@ -106,7 +107,7 @@ export async function readLabState(dir: string): Promise<LabState | undefined> {
     throw err;
   }
   const s = JSON.parse(text) as LabState;
-  if (s.version !== 1 || typeof s.prefix !== 'string' || !Array.isArray(s.hosts)) throw new Error(`${labStateFile(dir)} is not a lab state file`);
+  if (s.version !== 1 || typeof s.prefix !== 'string' || !Array.isArray(s.hosts)) throw new LabError(`${labStateFile(dir)} is not a lab state file`);
   checkPrefix(s.prefix);
   return s;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { runCommand } from '../../util/run-command.js';
-import type { WaitOptions } from '../../util/deadline.js';
+import { runCommand } from '../util/run-command.js';
+import type { WaitOptions } from '../util/deadline.js';
 
 /**
  * Idempotent `ip` helpers for the lab: each checks before it creates, and

@@ -1,0 +1,9 @@
+import type { AgentVmSpecInput } from '../contract/agent-api.js';
+
+/** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
+export interface ControllerVmSpec {
+  readonly agent: AgentVmSpecInput;
+  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string };
+  /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
+  readonly nicNetworks?: readonly (string | null)[];
+}
