@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const unitOnly = process.argv.includes('--unit');
-const roots = unitOnly ? ['dist/src'] : ['dist/src', 'dist/test'];
+// bench/support holds the pure statistics the benchmarks' verdicts rest on: unit tests too.
+const roots = unitOnly ? ['dist/src', 'dist/bench'] : ['dist/src', 'dist/bench', 'dist/test'];
 const files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {
