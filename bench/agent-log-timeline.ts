@@ -19,13 +19,19 @@ export interface AgentTimeline {
   readonly requests: readonly AgentRequest[];
   /** Absolute ms of each incoming-mode QEMU start the driver logged, per host. */
   readonly incomingQemuStarted: readonly { host: string; at: number }[];
+  /**
+   * STOP and RESUME events of the VMs, at QEMU's own timestamps (absolute ms):
+   * the driver logs them at debug level, so the agents must run with NUBO_LOG_LEVEL=debug.
+   */
+  readonly runStateEvents: readonly { host: string; vmId: string; event: 'STOP' | 'RESUME'; at: number }[];
 }
 
-interface LogLine { time?: number; reqId?: string; msg?: string; mode?: string; req?: { method?: string; url?: string }; responseTime?: number }
+interface LogLine { time?: number; reqId?: string; msg?: string; mode?: string; req?: { method?: string; url?: string }; responseTime?: number; vmId?: string; event?: string; timestamp?: { seconds?: number; microseconds?: number } }
 
 export async function readAgentTimeline(logs: readonly { host: string; file: string }[]): Promise<AgentTimeline> {
   const requests: AgentRequest[] = [];
   const incomingQemuStarted: { host: string; at: number }[] = [];
+  const runStateEvents: { host: string; vmId: string; event: 'STOP' | 'RESUME'; at: number }[] = [];
   for (const { host, file } of logs) {
     const open = new Map<string, { method: string; url: string; at: number }>();
     const text = await readFile(file, 'utf8').catch(() => '');
@@ -44,8 +50,12 @@ export async function readAgentTimeline(logs: readonly { host: string; file: str
         // responseTime is measured from arrival to the answer, with sub-ms precision.
         if (r) requests.push({ host, ...r, ms: l.responseTime ?? l.time - r.at });
       } else if (l.msg === 'vm started' && l.mode === 'incoming') incomingQemuStarted.push({ host, at: l.time });
+      else if (l.msg === 'qmp event' && (l.event === 'STOP' || l.event === 'RESUME') && l.vmId !== undefined && typeof l.timestamp?.seconds === 'number') {
+        runStateEvents.push({ host, vmId: l.vmId, event: l.event, at: l.timestamp.seconds * 1000 + (l.timestamp.microseconds ?? 0) / 1000 });
+      }
     }
   }
   requests.sort((a, b) => a.at - b.at);
-  return { requests, incomingQemuStarted };
+  runStateEvents.sort((a, b) => a.at - b.at);
+  return { requests, incomingQemuStarted, runStateEvents };
 }

@@ -10,6 +10,9 @@
  *    a plain Node HTTP server in the source host's namespace, `curl` in the
  *    destination's writing into its datastore, then `sync` on the file (nubo
  *    fsyncs what it received before it commits, so the raw copy does too).
+ *    Raw and nubo runs are interleaved (which goes first alternates), and the
+ *    verdict is on the median of the per-pair speed ratios with a bootstrap
+ *    CI (bench/support): target ≥ 0.9× raw.
  *    Cold migration: the copy stage (journal `copying` → `verified`: offer,
  *    pull with sha256 on both sides, overlay rebase, fsync, rename) and end to
  *    end (request → `succeeded`, the record's totalTimeMs). No bandwidth cap
@@ -19,7 +22,13 @@
  *    pages, so an idle guest saves almost nothing): the time from the
  *    history's running → saving to → suspended, and suspended → boot to →
  *    running, per GiB of configured guest memory; and the request → state
- *    time seen by polling, as a cross-check.
+ *    time seen by polling, as a cross-check. Each suspend is paired with a raw
+ *    `dd` writing the same number of bytes to the same datastore (fdatasync),
+ *    each resume with a `dd` reading them back (O_DIRECT, so the page cache
+ *    does not stand in for the disk): target ≥ 0.8× the disk's bandwidth.
+ *
+ * Run counts: --runs (BENCH_RUNS, default 5), --data-mib (BENCH_COLD_DATA_MIB,
+ * default 512), --suspend-reps (BENCH_SUSPEND_REPS, default 4).
  *
  * Prints tables, writes JSON to bench/results/.
  */
@@ -42,12 +51,15 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { waitForFreeFabric } from './wait-for-free-fabric.js';
+import { benchFlag } from './support/bench-flag.js';
+import { interleaved } from './support/interleaved.js';
+import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
+import { median } from './support/quantile.js';
 
 const MiB = 1024 * 1024;
-const GiB = 1024 * MiB;
-const runs = Number(process.env['BENCH_RUNS'] ?? 2);
-const dataBytes = Number(process.env['BENCH_COLD_DATA_MIB'] ?? 1024) * MiB;
-const suspendReps = Number(process.env['BENCH_SUSPEND_REPS'] ?? 2);
+const runs = benchFlag('runs', 'BENCH_RUNS', 5);
+const dataBytes = benchFlag('data-mib', 'BENCH_COLD_DATA_MIB', 512) * MiB;
+const suspendReps = benchFlag('suspend-reps', 'BENCH_SUSPEND_REPS', 4);
 const RAW_PORT = 7499;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -59,15 +71,10 @@ let controller: ControllerDaemon | undefined;
 let labMade = false;
 let rawServer: ChildProcess | undefined;
 
-interface CopySample { run: number; from: string; to: string; bytes: number; rawMs: number; copyMs: number; totalMs: number; migrationId: string }
-interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number }
+interface CopySample { run: number; from: string; to: string; bytes: number; rawFirst: boolean; rawMs: number; copyMs: number; totalMs: number; migrationId: string }
+interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number; ddWriteMs: number; ddReadMs: number }
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function cleanup(api: NuboClient | undefined): Promise<void> {
   if (rawServer?.pid !== undefined && rawServer.exitCode === null) rawServer.kill('SIGTERM');
@@ -140,6 +147,31 @@ async function rawCopy(from: LabHost, to: LabHost, file: string): Promise<number
   }
 }
 
+/** The disk's own write bandwidth for `bytes`: dd from /dev/zero into `dir`, flushed to the disk before it returns. */
+async function ddWrite(dir: string, bytes: number): Promise<number> {
+  const f = join(dir, 'dd-probe.bin');
+  try {
+    const t0 = performance.now();
+    await runCommand('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
+    return performance.now() - t0;
+  } finally {
+    await rm(f, { force: true });
+  }
+}
+
+/** The disk's own read bandwidth for `bytes`: the file written untimed first, then read back with O_DIRECT. */
+async function ddRead(dir: string, bytes: number): Promise<number> {
+  const f = join(dir, 'dd-probe.bin');
+  try {
+    await runCommand('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
+    const t0 = performance.now();
+    await runCommand('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
+    return performance.now() - t0;
+  } finally {
+    await rm(f, { force: true });
+  }
+}
+
 let api: NuboClient | undefined;
 const ac = new AbortController();
 process.once('SIGINT', () => ac.abort(new Error('interrupted')));
@@ -179,20 +211,25 @@ try {
   say(`overlay: ${(overlayBytes / MiB).toFixed(0)} MiB`);
 
   const samples: CopySample[] = [];
+  // Where the VM's disk lives now; a raw run copies it from there to the other host, over the same link the migration takes.
   let [from, to] = [h1, h2];
-  for (let run = 1; run <= runs; run++) {
-    const file = join(vmDirOn(from), 'disk.qcow2');
-    const rawMs = await rawCopy(from, to, file);
-    const m0 = await api.migrateVm(created.id, { to: to.name, policy: { maxBandwidthMiBps: 100 * 1024 } });
-    const m = await waitMigration(api, m0.id);
+  const copyPairs = await interleaved(runs, async (round) => {
+    const rawMs = await rawCopy(from, to, join(vmDirOn(from), 'disk.qcow2'));
+    say(`run ${round + 1} raw ${from.name}→${to.name}: ${mbps(overlayBytes, rawMs).toFixed(0)} MB/s`);
+    return rawMs;
+  }, async (round) => {
+    const m0 = await api!.migrateVm(created.id, { to: to.name, policy: { maxBandwidthMiBps: 100 * 1024 } });
+    const m = await waitMigration(api!, m0.id);
     if (m.state !== 'succeeded') throw new Error(`migration ${m.id} ${m.state}: ${m.reason}`);
     const at = (stage: string): number => Date.parse(m.journal.find((j) => j.stage === stage)!.at);
     const bytes = Number(m.stats['transferredBytes']);
-    const s: CopySample = { run, from: from.name, to: to.name, bytes, rawMs, copyMs: at('verified') - at('copying'), totalMs: Number(m.stats['totalTimeMs']), migrationId: m.id };
+    const s: CopySample = { run: round + 1, from: from.name, to: to.name, bytes, rawFirst: round % 2 === 0, rawMs: NaN, copyMs: at('verified') - at('copying'), totalMs: Number(m.stats['totalTimeMs']), migrationId: m.id };
     samples.push(s);
-    say(`run ${run} ${from.name}→${to.name}: raw ${mbps(overlayBytes, rawMs).toFixed(0)} MB/s, cold copy ${mbps(bytes, s.copyMs).toFixed(0)} MB/s, end to end ${mbps(bytes, s.totalMs).toFixed(0)} MB/s`);
+    say(`run ${round + 1} nubo ${from.name}→${to.name}: cold copy ${mbps(bytes, s.copyMs).toFixed(0)} MB/s, end to end ${mbps(bytes, s.totalMs).toFixed(0)} MB/s`);
     [from, to] = [to, from];
-  }
+    return s;
+  });
+  for (const p of copyPairs) p.nubo.rawMs = p.raw;
   await api.vmAction(created.id, 'terminate-hard');
   await waitState(api, created.id, 'terminated');
 
@@ -206,17 +243,23 @@ try {
     await waitState(api, vm0.id, 'running');
     await waitConsole(api, vm0.id, 'FILL-DONE', 600_000);
     for (let rep = 1; rep <= suspendReps; rep++) {
+      // The disk's bandwidth next to each suspend and resume, on alternate sides of it, for the same byte count.
+      const sizeHint = suspendSamples.find((s) => s.memoryMiB === mem)?.stateBytes ?? filled * MiB;
+      const ddWriteBefore = rep % 2 === 1 ? await ddWrite(h1.dataDir, sizeHint) : NaN;
       const t0 = Date.now();
       await api.vmAction(vm0.id, 'suspend');
       const suspended = await waitState(api, vm0.id, 'suspended');
       const suspendPolledMs = Date.now() - t0;
       const stateBytes = (await stat(join(h1.dataDir, 'vms', agentVmId(vm0.id), 'memory.state'))).size;
+      const ddWriteMs = Number.isNaN(ddWriteBefore) ? await ddWrite(h1.dataDir, stateBytes) : ddWriteBefore;
+      const ddReadBefore = rep % 2 === 1 ? await ddRead(h1.dataDir, stateBytes) : NaN;
       const t1 = Date.now();
       await api.vmAction(vm0.id, 'resume');
       const running = await waitState(api, vm0.id, 'running');
       const resumePolledMs = Date.now() - t1;
+      const ddReadMs = Number.isNaN(ddReadBefore) ? await ddRead(h1.dataDir, stateBytes) : ddReadBefore;
       suspendSamples.push({
-        memoryMiB: mem, filledMiB: filled, rep, stateBytes,
+        memoryMiB: mem, filledMiB: filled, rep, stateBytes, ddWriteMs, ddReadMs,
         suspendMs: historyAt(suspended, 'suspended', t0) - historyAt(suspended, 'saving', t0),
         resumeMs: historyAt(running, 'running', t1) - historyAt(running, 'boot', t1),
         suspendPolledMs, resumePolledMs,
@@ -243,26 +286,36 @@ try {
   const medRaw = median(samples.map((s) => mbps(overlayBytes, s.rawMs)));
   const medCopy = median(samples.map((s) => mbps(s.bytes, s.copyMs)));
   const medTotal = median(samples.map((s) => mbps(s.bytes, s.totalMs)));
-  console.log(`\nCold migration of a powered-off VM with ${(dataBytes / GiB).toFixed(0)} GiB written in its overlay (${(overlayBytes / MiB).toFixed(0)} MiB file), 2 lab hosts, no bandwidth cap`);
+  console.log(`\nCold migration of a powered-off VM with ${(dataBytes / MiB).toFixed(0)} MiB written in its overlay (${(overlayBytes / MiB).toFixed(0)} MiB file), 2 lab hosts, no bandwidth cap, ${runs} interleaved pairs`);
   console.log(table(header, rows));
-  console.log(`median: raw ${medRaw.toFixed(0)} MB/s, cold copy stage ${medCopy.toFixed(0)} MB/s (${((100 * medCopy) / medRaw).toFixed(0)}% of raw), cold end to end ${medTotal.toFixed(0)} MB/s (${((100 * medTotal) / medRaw).toFixed(0)}% of raw)`);
+  console.log(`median: raw ${medRaw.toFixed(0)} MB/s, cold copy stage ${medCopy.toFixed(0)} MB/s, cold end to end ${medTotal.toFixed(0)} MB/s`);
 
   const srows = suspendSamples.map((s) => {
     const gib = s.memoryMiB / 1024;
     return [
       `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`,
-      `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`,
-      `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`,
+      `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.suspendMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddWriteMs).toFixed(0)}`,
+      `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.resumeMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddReadMs).toFixed(0)}`,
       `${(s.suspendPolledMs / 1000).toFixed(2)} s`, `${(s.resumePolledMs / 1000).toFixed(2)} s`,
     ];
   });
-  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory');
-  console.log(table(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'resume', 's/GiB', 'req→suspended', 'req→running'], srows));
+  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory; MB/s of the state file, against dd of the same size on the same datastore');
+  console.log(table(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'MB/s', 'dd write MB/s', 'resume', 's/GiB', 'MB/s', 'dd read MB/s', 'req→suspended', 'req→running'], srows));
   for (const mem of [256, 512]) {
     const xs = suspendSamples.filter((s) => s.memoryMiB === mem);
     const gib = mem / 1024;
     console.log(`median ${mem} MiB: suspend ${(median(xs.map((s) => s.suspendMs)) / 1000 / gib).toFixed(2)} s/GiB, resume ${(median(xs.map((s) => s.resumeMs)) / 1000 / gib).toFixed(2)} s/GiB`);
   }
+
+  // Speeds, so the ratio is nubo's share of the raw path's: ≥ the target passes.
+  const comparisons: PairedComparison[] = [
+    comparePairs('cold-migration copy stage vs raw copy (speed)', samples.map((s) => ({ raw: mbps(overlayBytes, s.rawMs), nubo: mbps(s.bytes, s.copyMs) })), 'ratio', { limit: 0.9, kind: 'atLeast' }, 'MB/s'),
+    comparePairs('cold migration end to end vs raw copy (speed)', samples.map((s) => ({ raw: mbps(overlayBytes, s.rawMs), nubo: mbps(s.bytes, s.totalMs) })), 'ratio', { limit: 0.9, kind: 'atLeast' }, 'MB/s'),
+    comparePairs('suspend vs dd write of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddWriteMs), nubo: mbps(s.stateBytes, s.suspendMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
+    comparePairs('resume vs dd read of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddReadMs), nubo: mbps(s.stateBytes, s.resumeMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
+  ];
+  console.log('');
+  for (const c of comparisons) console.log(describeComparison(c));
 
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `cold-migrate-${Date.now()}.json`);
@@ -270,6 +323,7 @@ try {
     at: new Date().toISOString(), dataBytes, overlayBytes, runs,
     copy: samples.map((s) => ({ ...s, rawMBps: mbps(overlayBytes, s.rawMs), copyMBps: mbps(s.bytes, s.copyMs), totalMBps: mbps(s.bytes, s.totalMs) })),
     median: { rawMBps: medRaw, copyMBps: medCopy, totalMBps: medTotal },
+    comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c),
     suspendResume: suspendSamples.map((s) => ({ ...s, suspendSPerGiB: s.suspendMs / 1000 / (s.memoryMiB / 1024), resumeSPerGiB: s.resumeMs / 1000 / (s.memoryMiB / 1024) })),
   }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);

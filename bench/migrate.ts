@@ -52,9 +52,11 @@ import { rawMigrate, type RawEnd, type RawParams } from './raw-migration.js';
 import { longestGap, throughput } from './client-windows.js';
 import { fabricHolders, waitForFreeFabric } from './wait-for-free-fabric.js';
 import { readAgentTimeline } from './agent-log-timeline.js';
+import { benchFlag } from './support/bench-flag.js';
+import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
 
 const MiB = 1024 * 1024;
-const runs = Number(process.env['BENCH_RUNS'] ?? 5);
+const runs = benchFlag('runs', 'BENCH_RUNS', 5);
 const memoryMiB = Number(process.env['BENCH_MEMORY_MIB'] ?? 256);
 const tls = process.env['BENCH_MIGRATION_TLS'] !== '0';
 /** Pause between two 4 MiB writes of the dirtying loop (µs). */
@@ -84,6 +86,8 @@ interface Sample {
   /** nubo only: POST → record finished (source released). */
   postToFinishedMs?: number;
   qemuDowntimeMs: number | null;
+  /** The guest's pause by QEMU's own event timestamps: source STOP → destination RESUME (nubo: from the agents' debug logs). */
+  pauseMs?: number;
   transferredBytes: number;
   passes: number;
   /** QEMU's dirty rate: raw, the last reported during pre-copy; nubo, the record's finalDirtyRateBytes. */
@@ -229,6 +233,8 @@ async function setUp(): Promise<{ template: string; rawSpec: VmSpec; rawIp: stri
   controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, logger });
   const token = (await controller.bootstrapAdmin())!;
   const c = (api = new NuboClient(controller.url, token));
+  // The agents log QEMU's STOP/RESUME events (with QEMU's timestamps) at debug level: the pause is read from them.
+  process.env['NUBO_LOG_LEVEL'] ??= 'debug';
   // Agents beat every second; the controller keeps its default silence limit (3 × 5 s): busy TCG guests on 2 cores delay beats.
   const r = await labUp({ prefix, dir: labDir, hosts: 2, controller: { url: controller.url, token }, heartbeatMs: 1_000, migrationTls: tls, signal });
   hosts = r.state.hosts;
@@ -301,6 +307,7 @@ async function migrateRaw(run: number, accel: 'kvm' | 'tcg'): Promise<Migrated> 
       path: 'raw', from: host(r.hostIndex).name, to: host(toIndex).name,
       totalMs: a.destRunning - a.destStart,
       qemuDowntimeMs: res.final.downtime ?? null,
+      pauseMs: res.pauseMs,
       transferredBytes: ram?.transferred ?? 0,
       passes: ram?.['dirty-sync-count'] ?? 0,
       dirtyRateBytes: res.lastDirtyRateBytes,
@@ -381,6 +388,9 @@ async function placeAgentRequests(): Promise<void> {
       ...(polls.length > 0 ? { progressReadP50Ms: median(polls.map((r) => r.ms)) } : {}),
       ...(activate ? { activateArrived: activate.at - t0, activateAnswered: activate.at + activate.ms - t0 } : {}),
     };
+    const stop = t.runStateEvents.find((e) => e.host === s.from && e.event === 'STOP' && e.at >= t0 && e.at <= end);
+    const resume = stop && t.runStateEvents.find((e) => e.host === s.to && e.event === 'RESUME' && e.at >= stop.at && e.at <= end);
+    if (stop && resume) s.pauseMs = resume.at - stop.at;
   }
 }
 
@@ -586,17 +596,17 @@ async function report(): Promise<void> {
   verdicts.push({ target: 'no failed client request (nubo, case c)', pass: webNubo.failed === 0 && webNubo.runs > 0, detail: `nubo ${webNubo.failed} failed of ${samples.filter((s) => s.path === 'nubo' && s.client).reduce((a, s) => a + s.client!.ok + s.client!.failed, 0)} requests; raw ${webRaw.failed}` });
   const gapLimit = 1.5 * webRaw.clientGapP50 + 20;
   verdicts.push({ target: 'client-measured downtime ≤ 1.5 × raw + 20 ms (case c)', pass: webNubo.clientGapP50 <= gapLimit, detail: `nubo client gap p50 ${ms(webNubo.clientGapP50)} vs limit ${ms(gapLimit)} (raw client gap p50 ${ms(webRaw.clientGapP50)}; raw QEMU downtime p50 ${ms(webRaw.qemuDowntimeP50)} → 1.5× + 20 ms = ${ms(1.5 * webRaw.qemuDowntimeP50 + 20)})` });
+  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined): { raw: number; nubo: number } => ({
+    raw: f(samples.find((s) => s.case === cs && s.path === 'raw' && s.run === run)!) ?? NaN,
+    nubo: f(samples.find((s) => s.case === cs && s.path === 'nubo' && s.run === run)!) ?? NaN,
+  });
+  const present = (cs: CaseName, run: number): boolean => ['raw', 'nubo'].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
+  const comparisons: PairedComparison[] = [];
   for (const cs of CASES) {
-    const r = row(cs, 'raw');
-    const n = row(cs, 'nubo');
-    const ratio = n.totalP50 / r.totalP50;
+    const runsOf = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run));
     // The two migrations of one run are back to back: their ratio sees the same load, the medians of the two paths may not.
-    const paired = median(Array.from({ length: runs }, (_, run) => {
-      const x = samples.find((s) => s.case === cs && s.path === 'nubo' && s.run === run);
-      const y = samples.find((s) => s.case === cs && s.path === 'raw' && s.run === run);
-      return x && y ? x.totalMs / y.totalMs : NaN;
-    }));
-    verdicts.push({ target: `nubo total ≤ 1.3 × raw, ${CASE_LABEL[cs]}`, pass: ratio <= 1.3, detail: `${ms(n.totalP50)} vs ${ms(r.totalP50)}: ${ratio.toFixed(2)}× (median of per-run ratios ${paired.toFixed(2)}×; prepare ${ms(n.prepareP50)} vs ${ms(r.prepareP50)}, copy ${ms(n.copyP50)} vs ${ms(r.copyP50)}, switch ${ms(n.switchP50)} vs ${ms(r.switchP50)})` });
+    comparisons.push(comparePairs(`total time, ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.totalMs)), 'ratio', { limit: 1.3, kind: 'atMost' }, 'ms'));
+    comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.pauseMs)), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
   }
   verdicts.push({
     target: 'every migration completed', pass: failedMigrations.length === 0,
@@ -604,6 +614,7 @@ async function report(): Promise<void> {
   });
   console.log('');
   for (const v of verdicts) console.log(`${v.pass ? 'PASS' : 'FAIL'} ${v.target}: ${v.detail}`);
+  for (const c of comparisons) console.log(describeComparison(c));
   // What nubo recorded that QEMU did not mean: worth knowing before reading its columns.
   const nubo = samples.filter((s) => s.path === 'nubo');
   const zeroDowntime = nubo.filter((s) => s.qemuDowntimeMs === 0).length;
@@ -620,7 +631,7 @@ async function report(): Promise<void> {
   await writeFile(out, JSON.stringify({
     accel: accelUsed, memoryMiB, runs, tls, datastore: 'shared', dirtySleepUs,
     params: { downtimeLimitMs: p.downtimeMs, maxBandwidthMiBps: p.maxBandwidthMiBps, autoConverge: p.autoConverge, xbzrle: p.xbzrle },
-    runtimeS, rows, silence, where, verdicts, failedMigrations, samples,
+    runtimeS, rows, silence, where, verdicts, comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c), failedMigrations, samples,
   }, null, 2));
   console.log(`wrote ${out}`);
 }

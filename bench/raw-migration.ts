@@ -44,7 +44,12 @@ export interface RawMigrationResult {
   readonly maxThrottlePercent: number;
   /** The dirty rate in the `completed` query-migrate itself, bytes/s (what a reader of only that answer gets). */
   readonly completedDirtyRateBytes: number;
+  /** The guest's pause from QEMU's own clock: the source's STOP event → the destination's RESUME event, ms. */
+  readonly pauseMs: number;
 }
+
+/** Absolute ms of a QMP event, from the timestamp QEMU stamped it with (µs resolution). */
+export const qmpEventMs = (e: { timestamp: { seconds: number; microseconds: number } }): number => e.timestamp.seconds * 1000 + e.timestamp.microseconds / 1000;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
@@ -94,6 +99,9 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
       'tls-creds': from.tlsDir !== undefined ? tlsOut : '',
       'tls-hostname': from.tlsDir !== undefined ? to.address : '',
     }, o);
+    // Armed before `migrate`, so the source's STOP cannot pass unseen.
+    const stopped = sq.waitForEvent('STOP', { signal: d.signal, timeoutMs: opts.timeoutMs });
+    stopped.catch(() => {});
     const migrate = wallNow();
     await sq.execute('migrate', { uri: `tcp:${to.address}:${addr.port}` }, o);
 
@@ -124,6 +132,8 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
       return true;
     }, { signal: d.signal, timeoutMs: 30_000, intervalMs: 5 });
     const destPaused = wallNow();
+    const resumed = dq.waitForEvent('RESUME', { signal: d.signal, timeoutMs: 10_000 });
+    resumed.catch(() => {});
     await dq.execute('cont', undefined, o);
     await pollUntil('destination running', async () => ((await dq.execute('query-status', undefined, o)).status === 'running' ? true : undefined), { signal: d.signal, timeoutMs: 10_000, intervalMs: 5 });
     const destRunning = wallNow();
@@ -135,12 +145,14 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
       }, { signal: d.signal, timeoutMs: 5_000, intervalMs: 10 });
     }
     sample(final);
+    const pauseMs = qmpEventMs(await resumed) - qmpEventMs(await stopped);
     await stopRawQemu(source);
     return {
       vm: dest,
       at: { destStart, destQmp, destCaps, destTls, destListening, migrate, sourceCompleted, destPaused, destRunning },
       final, maxDirtyRateBytes: maxDirty, lastDirtyRateBytes: lastDirty, maxThrottlePercent: maxThrottle,
       completedDirtyRateBytes: (final.ram?.['dirty-pages-rate'] ?? 0) * (final.ram?.['page-size'] ?? 4096),
+      pauseMs,
     };
   } catch (err) {
     if (dest) await stopRawQemu(dest).catch(() => {});

@@ -43,7 +43,8 @@ for (const s of SERIAL) {
   }
 }
 
-const roots = unitOnly ? ['dist/src'] : ['dist/src', 'dist/test'];
+// bench/support holds the pure statistics the benchmarks' verdicts rest on: unit tests too.
+const roots = unitOnly ? ['dist/src', 'dist/bench'] : ['dist/src', 'dist/bench', 'dist/test'];
 let files = [];
 const walk = (dir) => {
   for (const name of readdirSync(dir)) {

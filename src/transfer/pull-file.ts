@@ -9,7 +9,7 @@ import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { deadline } from '../util/deadline.js';
 import { rateLimitStream } from '../util/rate-limit-stream.js';
-import { CHUNK_BYTES, SHA256_TRAILER, SIZE_HEADER } from './transfer-routes.js';
+import { CHUNK_BYTES, RATE_HEADER, SHA256_TRAILER, SIZE_HEADER } from './transfer-routes.js';
 
 /** A copy that arrived but is not what the source sent: short, long, or another sha256. */
 export class FileTransferError extends NuboError {
@@ -35,10 +35,12 @@ export interface PullFileRequest {
   readonly timeoutMs?: number | undefined;
 }
 
-function get(url: string, token: string, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: string, token: string, signal: AbortSignal, maxBytesPerSecond: number | undefined): Promise<IncomingMessage> {
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (maxBytesPerSecond !== undefined) headers[RATE_HEADER] = String(Math.max(1, Math.floor(maxBytesPerSecond)));
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', headers: { authorization: `Bearer ${token}` }, signal }, resolve);
+    const req = request(url, { method: 'GET', headers, signal }, resolve);
     req.on('error', reject);
     req.end();
   });
@@ -73,7 +75,7 @@ export async function pullFile(r: PullFileRequest): Promise<{ sha256: string }> 
   try {
     let res: IncomingMessage;
     try {
-      res = await get(r.url, r.token, d.signal);
+      res = await get(r.url, r.token, d.signal, r.maxBytesPerSecond);
     } catch (err) {
       if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
       throw new UnreachableError(r.url, errorMessage(err), { cause: err });

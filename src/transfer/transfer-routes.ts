@@ -5,7 +5,9 @@ import { Transform, pipeline } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ValidationError } from '../errors/validation-error.js';
 import { bearerToken } from '../http/bearer-token.js';
+import { rateLimitStream } from '../util/rate-limit-stream.js';
 import { transferFileNameSchema } from '../contract/agent-api.js';
 import type { TransferOffers } from './transfer-offers.js';
 
@@ -17,10 +19,27 @@ export const SHA256_TRAILER = 'x-nubo-sha256';
 /** The header announcing the file's size, so the receiver knows a short stream when it sees one. */
 export const SIZE_HEADER = 'x-nubo-size';
 
+/**
+ * The receiver's bandwidth cap (bytes per second), sent with its request. The
+ * source paces its reads to it: a cap applied only where the bytes arrive
+ * lets the socket buffers and both ends' stream buffers fill at full speed
+ * first — megabytes past the cap in the first second.
+ */
+export const RATE_HEADER = 'x-nubo-max-bytes-per-second';
+
 /** Read and buffer size of a transfer stream. */
 export const CHUNK_BYTES = 1024 * 1024;
 
 const params = z.object({ transferId: z.string().regex(/^[0-9a-f]{32}$/), name: transferFileNameSchema });
+const rateSchema = z.string().regex(/^[1-9][0-9]{0,15}$/).transform(Number);
+
+/** The receiver's cap, if it sent one. @throws ValidationError for anything but a positive integer. */
+function capOf(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const r = rateSchema.safeParse(value);
+  if (!r.success) throw new ValidationError('transfer request', [{ field: RATE_HEADER, message: 'must be a positive integer (bytes per second)' }]);
+  return r.data;
+}
 
 /**
  * `GET /agent/v1/transfers/:transferId/files/:name`: streams one offered file
@@ -34,6 +53,7 @@ export function registerTransferRoutes(app: FastifyInstance, offers: TransferOff
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(`${TRANSFER_ROUTE_PREFIX}:transferId/files/:name`, { schema: { params } }, async (req, reply) => {
     const offer = offers.authorize(req.params.transferId, bearerToken(req));
+    const cap = capOf(req.headers[RATE_HEADER]);
     const file = offers.fileOf(offer, req.params.name);
     // Large reads: a disk image is read whole, and fewer, bigger chunks cost less per byte on both ends.
     const source = createReadStream(file.path, { highWaterMark: CHUNK_BYTES });
@@ -53,7 +73,9 @@ export function registerTransferRoutes(app: FastifyInstance, offers: TransferOff
         cb();
       },
     });
-    pipeline(source, tap, (err) => {
+    // Paced before the hash and the socket, so nothing ahead of the cap is ever queued for the wire.
+    const stages = cap === undefined ? [source, tap] : [source, rateLimitStream(cap, { highWaterMark: CHUNK_BYTES }), tap];
+    pipeline(stages, (err) => {
       if (err) req.log.warn({ err, transferId: offer.transferId, file: file.name }, 'transfer stream broke off');
     });
     reply.header('content-type', 'application/octet-stream').header(SIZE_HEADER, String(file.sizeBytes));

@@ -87,7 +87,7 @@ export class QemuRegistry {
     void (async () => {
       for await (const e of qmp.events()) {
         if (e.event === 'SHUTDOWN' && e.data['guest'] === true) vm.guestShutdown = true;
-        this.log.debug({ vmId: id, event: e.event, data: e.data }, 'qmp event');
+        this.log.debug({ vmId: id, event: e.event, data: e.data, timestamp: e.timestamp }, 'qmp event');
       }
     })().catch(() => {});
     qmp.onClose(() => {
