@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   AGENT_UNREACHABLE: { status: 502, raisedBy: 'UnreachableError', meaning: 'a nubo server could not be reached or did not answer in time' },
   TIMEOUT: { status: 504, raisedBy: 'TimeoutError', meaning: 'a wait ran past its deadline (details.operation, details.timeoutMs)' },
   TRANSFER_FAILED: { status: 500, raisedBy: 'FileTransferError', meaning: 'a peer file transfer between hosts failed (refused, cut, or a digest mismatch)' },
+  TRANSFER_SHORT_SEND: { status: 500, raisedBy: 'ShortSendError', meaning: 'an offered file ended before its recorded size; the sender withheld the digest, so the copy is refused' },
   MIGRATION_UNSUPPORTED: { status: 500, raisedBy: 'AgentMigrationError', meaning: 'the agent cannot take part in this migration' },
   CONSOLE_UNAVAILABLE: { status: 500, raisedBy: 'ConsoleUnavailableError', meaning: 'the VM has no serial console to attach to' },
   AGENT_VM_CONFLICT: { status: 409, raisedBy: 'AgentConflictError', meaning: 'the agent refuses the change in the VM\'s present state; details.reason says which rule (busy, exists, wrong-state, in-migration, being-copied, spec-mismatch, foreign-files, has-volumes, has-snapshots, taken, in-use, limit, not-under-way, cancelled)' },

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors/validation-error.js';
 import { bearerToken } from '../http/bearer-token.js';
 import { rateLimitStream } from '../util/rate-limit-stream.js';
+import { ShortSendError } from './short-send-error.js';
 import { transferFileNameSchema } from '../contract/agent-api.js';
 import type { TransferOffers } from './transfer-offers.js';
 
@@ -80,7 +81,7 @@ export function registerTransferRoutes(app: FastifyInstance, offers: TransferOff
     });
     reply.header('content-type', 'application/octet-stream').header(SIZE_HEADER, String(file.sizeBytes));
     reply.trailer(SHA256_TRAILER, async () => {
-      if (!whole) throw new Error(`sent ${sent} of ${file.sizeBytes} bytes of ${file.name}`);
+      if (!whole) throw new ShortSendError(file.name, sent, file.sizeBytes);
       return hash.digest('hex');
     });
     req.log.info({ transferId: offer.transferId, vmId: offer.vmId, file: file.name, bytes: file.sizeBytes }, 'transfer file sent');
