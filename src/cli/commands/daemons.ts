@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ControllerDaemon } from '../../controller/controller-daemon.js';
-import { AgentDaemon } from '../../agent/agent-daemon.js';
 import { nuboHome } from '../../util/nubo-home.js';
 import { runCliAction } from '../run-cli-action.js';
 import { daemonLogger, parseListen, untilStopped } from '../daemon-support.js';
@@ -31,6 +29,8 @@ export function registerDaemonCommands(program: Command): void {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
         process.umask(0o077);
         const logger = daemonLogger();
+        // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
+        const { ControllerDaemon } = await import('../../controller/controller-daemon.js');
         const ctl = await ControllerDaemon.start({
           dataDir: o.dataDir,
           listen: parseListen(o.listen, '--listen'),
@@ -73,6 +73,7 @@ export function registerDaemonCommands(program: Command): void {
         // Tenants' disks, saved memory and config drives (made by QEMU and qemu-img, which inherit it) are the owner's only.
         process.umask(0o077);
         const logger = daemonLogger();
+        const { AgentDaemon } = await import('../../agent/agent-daemon.js');
         const agent = await AgentDaemon.start({
           name: o.name,
           dataDir: o.dataDir ?? join(nuboHome(), 'hosts', o.name),

@@ -3,7 +3,6 @@ import { mkdtemp, mkdir, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { QemuDriver } from '../../hypervisor/qemu/qemu-driver.js';
 import { waitForConsole } from '../../hypervisor/qemu/wait-for-console.js';
 import { buildTinyImage } from '../../storage/tiny-image/build-tiny-image.js';
 import { prepareTinyVm } from '../../storage/prepare-tiny-vm.js';
@@ -45,6 +44,7 @@ async function hvBoot(signal: AbortSignal, o: Opts): Promise<number> {
   const root = await mkdtemp(join(tmpdir(), 'nubo-boot-'));
   const ds = join(root, 'ds');
   await mkdir(ds);
+  const { QemuDriver } = await import('../../hypervisor/qemu/qemu-driver.js');
   const driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [ds, image.dir] });
   const id = 'tiny-1';
   try {

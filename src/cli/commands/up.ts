@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { ControllerDaemon } from '../../controller/controller-daemon.js';
-import { AgentDaemon } from '../../agent/agent-daemon.js';
+import type { ControllerDaemon } from '../../controller/controller-daemon.js';
+import type { AgentDaemon } from '../../agent/agent-daemon.js';
 import { NuboClient } from '../../client/nubo-client.js';
 import { buildTinyImage, type TinyImage } from '../../storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir, nuboHome } from '../../util/nubo-home.js';
@@ -63,6 +63,8 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const logFile = join(home, 'nubo.log');
   const logger = daemonLogger(logFile, o.logLevel);
   const port = Number(o.port);
+  // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
+  const [{ ControllerDaemon }, { AgentDaemon }] = await Promise.all([import('../../controller/controller-daemon.js'), import('../../agent/agent-daemon.js')]);
   const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, heartbeatIntervalMs: 2_000, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
