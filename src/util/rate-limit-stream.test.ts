@@ -29,3 +29,19 @@ test('an aborted pipeline stops waiting', async () => {
 test('refuses a rate that is not positive', () => {
   assert.throws(() => rateLimitStream(0), RangeError);
 });
+
+test('a chunk larger than a second\'s worth trickles out at the rate instead of waiting whole', async () => {
+  // 1 MiB at 64 KiB/s: held back as one piece, its first byte would come out after 16 s.
+  const limiter = rateLimitStream(64 * 1024);
+  const t0 = Date.now();
+  const firstAt = new Promise<number>((resolve) => limiter.once('data', () => resolve(Date.now() - t0)));
+  let got = 0;
+  limiter.on('data', (c: Buffer) => { got += c.length; });
+  limiter.write(Buffer.alloc(1024 * 1024));
+  const first = await firstAt;
+  await new Promise((r) => setTimeout(r, 1_000));
+  limiter.destroy();
+  assert.ok(first < 500, `first bytes after ${first} ms`);
+  // About a second's worth (64 KiB) plus the slice let through ahead of the schedule, not 1 MiB.
+  assert.ok(got > 32 * 1024 && got <= 128 * 1024, `${got} bytes in the first second`);
+});
