@@ -153,7 +153,7 @@ test('bad input is refused naming the problem and changes nothing', async () => 
   await remoteRejects(api.createSnapshot(vmId, { name: '-rf' }), 400, 'VALIDATION_FAILED', 'name');
   await remoteRejects(api.createSnapshot(vmId, {} as { name: string }), 400, 'VALIDATION_FAILED', 'name');
   await remoteRejects(api.createSnapshot(vmId, { name: 'ok', extra: 1 } as { name: string }), 400, 'VALIDATION_FAILED', 'extra');
-  await remoteRejects(api.createSnapshot(vmId, { name: 'before' }), 409, 'CONFLICT', undefined, /"before" already exists/);
+  await remoteRejects(api.createSnapshot(vmId, { name: 'before' }), 409, 'SNAPSHOT_EXISTS', undefined, /"before" already exists/);
   // In the path: one segment with the slash encoded in it.
   for (const name of ['../x', 'a/b']) {
     await remoteRejects(api.revertSnapshot(vmId, name), 400, 'VALIDATION_FAILED', 'name', /plain name, not a path/);
@@ -166,7 +166,7 @@ test('bad input is refused naming the problem and changes nothing', async () => 
   await assert.rejects(api.deleteSnapshot(vmId, '..'), /name: must be a plain name, not a path/);
 
   await remoteRejects(api.revertSnapshot(vmId, 'before'), 409, 'INVALID_STATE', undefined, /state running .*power it off first/);
-  await remoteRejects(api.deleteSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
+  await remoteRejects(api.deleteSnapshot(vmId, 'nope'), 404, 'SNAPSHOT_NOT_FOUND', undefined, /no snapshot named "nope"/);
   await remoteRejects(api.listSnapshots('no-such-vm'), 404, 'NOT_FOUND');
   await remoteRejects(api.createSnapshot('no-such-vm', { name: 'x' }), 404, 'NOT_FOUND');
   // A VM with snapshots keeps its disk where it is: a disk move would copy only its current data.
@@ -185,11 +185,11 @@ test('powered off: snapshots are taken and deleted in the file; the API and qemu
   await api.createSnapshot(vmId, { name: 'cold-2' });
   assert.deepEqual(names(await api.listSnapshots(vmId)), ['before', 'cold-1', 'cold-2']);
   assert.deepEqual(await fileSnapshots(false), ['before', 'cold-1', 'cold-2']);
-  await remoteRejects(api.createSnapshot(vmId, { name: 'cold-1' }), 409, 'CONFLICT');
-  await remoteRejects(api.revertSnapshot(vmId, 'nope'), 404, 'NOT_FOUND', undefined, /no snapshot named "nope"/);
+  await remoteRejects(api.createSnapshot(vmId, { name: 'cold-1' }), 409, 'SNAPSHOT_EXISTS');
+  await remoteRejects(api.revertSnapshot(vmId, 'nope'), 404, 'SNAPSHOT_NOT_FOUND', undefined, /no snapshot named "nope"/);
 
   await api.deleteSnapshot(vmId, 'cold-1');
-  await remoteRejects(api.deleteSnapshot(vmId, 'cold-1'), 404, 'NOT_FOUND');
+  await remoteRejects(api.deleteSnapshot(vmId, 'cold-1'), 404, 'SNAPSHOT_NOT_FOUND');
   assert.deepEqual(names(await api.listSnapshots(vmId)), ['before', 'cold-2']);
   assert.deepEqual(await fileSnapshots(false), ['before', 'cold-2']);
   await api.deleteSnapshot(vmId, 'cold-2');

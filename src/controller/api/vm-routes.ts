@@ -58,7 +58,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         '`resume` of a stopped VM places it again through the scheduler (possibly on another host) and restores it there; `terminate` (`-hard`) deletes its disks. ' +
         '`recover` starts a `failed` VM again: one that failed before its disks were complete (schedule, prolog) is placed or has its disks built again, ' +
         'any other is booted from the disks its host still holds (never rebuilt from the image: they hold the guest\'s data); with nothing to start from ' +
-        '(its disk gone, or it failed while terminate deleted it) it is 409 CONFLICT saying so, and only terminate(-hard) is left. ' +
+        '(its disk gone, or it failed while terminate deleted it) it is 409 RECOVER_REFUSED saying so, and only terminate(-hard) is left. ' +
         '409 INVALID_STATE names the states the action is allowed from; `stop` of a VM on the shared datastore is 409 CONFLICT (field `datastore`), of a VM with volumes attached 409 CONFLICT (field `volumes`, naming them). ' +
         'An admin may `terminate-hard` a `migrating` VM once its live migration is stuck past its own timeout (409 CONFLICT, field `state`, says why not).',
     },

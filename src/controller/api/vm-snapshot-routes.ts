@@ -21,7 +21,7 @@ export function registerVmSnapshotRoutes(app: FastifyInstance, ctx: ApiContext):
       description:
         'A qcow2 internal snapshot inside the VM\'s disk file: it travels with the file (cold migration, stop and resume). A running VM\'s disk is ' +
         'snapshotted through QEMU while the guest runs on (what the guest has not written out yet is not in it, as after a power cut); a ' +
-        'powered-off or suspended VM\'s with `qemu-img`. Only the VM\'s own disk, not its volumes. ' + NAME_RULES + ' 409 CONFLICT for a name ' +
+        'powered-off or suspended VM\'s with `qemu-img`. Only the VM\'s own disk, not its volumes. ' + NAME_RULES + ' 409 SNAPSHOT_EXISTS for a name ' +
         'the VM has already; 409 INVALID_STATE naming the state unless the VM is `running`, `poweroff` or `suspended` (a `stopped` VM\'s disk is ' +
         'off its host: its snapshots are available again after `resume`). Note: a VM with snapshots is refused a live migration to another ' +
         'host\'s local datastore and a disk move, which copy only the disk\'s current data.',
