@@ -5,16 +5,23 @@
 // Two passes:
 //  1. unit test files under dist/src, `--jobs` at a time (default 2): they are
 //     pure or use only their own temp dirs, ephemeral ports and unix sockets.
-//  2. one at a time: every suite under dist/test (real QEMU under TCG on
-//     2 cores, network namespaces, the lab) and the src files in SERIAL below,
-//     which start QEMU or a PostgreSQL cluster or time real processes.
+//  2. two lanes side by side, each one file at a time: the suites that bring
+//     up the namespace lab (only one lab can exist on a machine)
+//     in one lane; every other suite under dist/test (real QEMU under TCG,
+//     their own namespaces and ports) and the src files in SERIAL, which
+//     start QEMU or a PostgreSQL cluster or time real processes, in the other.
+//     A lab suite spends much of its time waiting on processes and timers, so
+//     the lanes overlap well on 2 cores; `--lanes 1` runs pass 2 one file at
+//     a time.
 // A src test file that starts QEMU, a database or anything CPU-heavy goes into
-// SERIAL. Output of the parallel pass is printed per file as each ends; the
-// serial pass streams. At the end: the failed files, then the slowest files.
+// SERIAL; a suite that uses the lab (test/support/migration-lab.ts, src/lab/,
+// debian-lab-cloud.ts) is told by its imports and goes to the lab lane. Output is printed per file as each ends
+// (streamed live with --lanes 1). At the end: the failed files, then the
+// slowest files.
 //
-//   node scripts/run-tests.mjs [--unit] [--jobs N] [FILTER...]
+//   node scripts/run-tests.mjs [--unit] [--jobs N] [--lanes 1|2] [FILTER...]
 // --unit runs dist/src only; a FILTER keeps the files whose path contains it.
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -25,6 +32,9 @@ const SERIAL = [
   'dist/src/store/postgres-store.test.js',
 ];
 
+/** A suite that uses the namespace lab (never two at once), told by what it imports. */
+const usesLab = (file) => /migration-lab\.js|\/lab\/|debian-lab-cloud\.js/.test(readFileSync(file, 'utf8'));
+
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
 const jobsAt = args.indexOf('--jobs');
@@ -33,7 +43,13 @@ if (!Number.isInteger(jobs) || jobs < 1) {
   console.error('--jobs takes a positive integer');
   process.exit(2);
 }
-const filters = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1));
+const lanesAt = args.indexOf('--lanes');
+const lanes = lanesAt >= 0 ? Number(args[lanesAt + 1]) : 2;
+if (lanes !== 1 && lanes !== 2) {
+  console.error('--lanes takes 1 or 2');
+  process.exit(2);
+}
+const filters = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1) && !(lanesAt >= 0 && i === lanesAt + 1));
 
 for (const s of SERIAL) {
   // A moved or renamed file would silently join the parallel pass.
@@ -59,7 +75,7 @@ for (const r of roots) {
 files.sort();
 if (filters.length > 0) files = files.filter((f) => filters.some((x) => f.includes(x)));
 
-const serial = (f) => !f.startsWith('dist/src/') || SERIAL.includes(f);
+const serial = (f) => f.startsWith('dist/test/') || SERIAL.includes(f);
 const parallelFiles = files.filter((f) => !serial(f));
 const serialFiles = files.filter(serial);
 
@@ -105,13 +121,18 @@ await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () 
   for (let f = queue.shift(); f !== undefined; f = queue.shift()) await runOne(f, jobs > 1);
 }));
 const parallelMs = Date.now() - t0;
-for (const f of serialFiles) await runOne(f, false);
+if (lanes === 1) {
+  for (const f of serialFiles) await runOne(f, false);
+} else {
+  const lane = async (list) => { for (const f of list) await runOne(f, true); };
+  await Promise.all([lane(serialFiles.filter(usesLab)), lane(serialFiles.filter((f) => !usesLab(f)))]);
+}
 const totalMs = Date.now() - t0;
 
 const failed = results.filter((r) => r.code !== 0);
 const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 15);
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-console.log(`\n# ${results.length} files: ${parallelFiles.length} at ${jobs} at a time in ${s(parallelMs)}, ${serialFiles.length} one at a time in ${s(totalMs - parallelMs)}; total ${s(totalMs)}`);
+console.log(`\n# ${results.length} files: ${parallelFiles.length} at ${jobs} at a time in ${s(parallelMs)}, ${serialFiles.length} one at a time${lanes === 2 ? ' in two lanes (lab, other)' : ''} in ${s(totalMs - parallelMs)}; total ${s(totalMs)}`);
 console.log('# slowest files (wall time, set-up included):');
 for (const r of slowest) console.log(`#   ${s(r.ms).padStart(8)}  ${r.file}`);
 if (failed.length > 0) {
