@@ -1,4 +1,5 @@
 import type { WaitOptions } from '../util/deadline.js';
+import type { MigrationParameters } from '../core/migration/migration-parameters.js';
 
 /**
  * The live-migration slice of a hypervisor driver (DESIGN.md §5), as small
@@ -112,15 +113,7 @@ export interface MirrorOptions extends WaitOptions {
   readonly maxBandwidthBytes?: number | undefined;
 }
 
-export interface MigrationParameters {
-  /** Bytes per second; QEMU's default is 128 MiB/s. */
-  readonly maxBandwidthBytes: number;
-  readonly downtimeLimitMs: number;
-  readonly autoConverge: boolean;
-  readonly xbzrle: boolean;
-  /** Enables the postcopy-ram capability (both ends); switching is a separate `tuneMigration`. */
-  readonly postcopy: boolean;
-}
+export type { MigrationParameters };
 
 export interface OutgoingOptions extends WaitOptions {
   readonly uri: string;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../../errors/validation-error.js';
-import type { MigrationParameters } from '../../hypervisor/live-migration.js';
+import type { MigrationParameters } from './migration-parameters.js';
 
 const MIB = 1024 * 1024;
 
