@@ -136,21 +136,7 @@ export class VmLifecycle {
 
   /** Epilog: ends the VM and deletes its disks and saved state. Idempotent. */
   delete(id: string, signal?: AbortSignal): Promise<void> {
-    const h = this.host;
-    h.offers.revoke(id);
-    const copy = h.receiver.stop(id);
-    return h.locks.run(id, async () => {
-      await copy;
-      const vm = h.vm(id);
-      const spec = await h.records.readSpec(id);
-      await vm.hypervisor.destroy(id, { signal });
-      if (spec) {
-        const shared = vm.files(spec).sharedDir;
-        if (shared !== undefined) await rm(shared, { recursive: true, force: true });
-      }
-      await rm(vm.paths.dir, { recursive: true, force: true });
-      h.logger.info({ vmId: id }, 'vm deleted');
-    }, signal);
+    return this.#end(id, 'delete', signal);
   }
 
   /**
@@ -159,6 +145,11 @@ export class VmLifecycle {
    * host, never the shared datastore's disk the other copy uses. Idempotent.
    */
   release(id: string, signal?: AbortSignal): Promise<void> {
+    return this.#end(id, 'release', signal);
+  }
+
+  /** Ends the VM's QEMU and removes its local files; `delete` also removes its files on the shared datastore. */
+  #end(id: string, how: 'delete' | 'release', signal?: AbortSignal): Promise<void> {
     const h = this.host;
     // A cold migration's copy in either direction ends first (a receive holds the VM's lock until it stops).
     h.offers.revoke(id);
@@ -166,9 +157,12 @@ export class VmLifecycle {
     return h.locks.run(id, async () => {
       await copy;
       const vm = h.vm(id);
+      const spec = how === 'delete' ? await h.records.readSpec(id) : undefined;
       await vm.hypervisor.destroy(id, { signal });
+      const shared = spec === undefined ? undefined : vm.files(spec).sharedDir;
+      if (shared !== undefined) await rm(shared, { recursive: true, force: true });
       await rm(vm.paths.dir, { recursive: true, force: true });
-      h.logger.info({ vmId: id }, 'vm copy released');
+      h.logger.info({ vmId: id }, how === 'delete' ? 'vm deleted' : 'vm copy released');
     }, signal);
   }
 
