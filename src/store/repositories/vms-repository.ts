@@ -1,49 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Selectable, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
-import { VM_STATES, type Database, type VmHistoryTable, type VmState, type VmsTable } from '../schema.js';
-import { appendEvent, fromJson, inTransaction, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
+import { VM_STATES, type Database, type VmState, type VmsTable } from '../schema.js';
+import { appendEvent, inTransaction, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { CapacityError, ExhaustedError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
 import { sleep } from '../../util/deadline.js';
 import { LOCKED_RETRIES, releaseLeaseOf, takeFreeLease, takeLeaseAt, type Lease } from './leases-repository.js';
 import { fields, validateInput } from '../validate-input.js';
 import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
+import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
 
-export interface Vm {
-  readonly id: string;
-  readonly name: string;
-  readonly ownerId: string;
-  readonly templateId: string | null;
-  readonly state: VmState;
-  /** Why the VM is in its state: the pending reason, the phase that failed … */
-  readonly stateReason: string | null;
-  readonly hostId: string | null;
-  readonly spec: JsonObject;
-  /** The action in flight (`{action, from}`), null when the VM rests. */
-  readonly operation: VmOperationRecord | null;
-  /** Capacity reserved on `hostId` for this VM (all zero when it holds none). */
-  readonly reserved: Resources;
-  /** Bumped by every write: optimistic concurrency for callers that read, decide, then write. */
-  readonly version: number;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
-
-export interface VmOperationRecord {
-  readonly action: string;
-  readonly from: VmState;
-}
-
-export interface VmHistoryEntry {
-  readonly id: number;
-  readonly vmId: string;
-  readonly fromState: VmState | null;
-  readonly toState: VmState;
-  readonly action: string;
-  readonly reason: string | null;
-  readonly at: string;
-}
+export type { Vm, VmHistoryEntry, VmOperationRecord };
 
 const stateSchema = z.enum(VM_STATES);
 const createSchema = z.object({
@@ -75,28 +43,6 @@ const transitionSchema = z.object({
 export type TransitionInput = z.input<typeof transitionSchema>;
 
 const demandSchema = z.object({ cpus: fields.count, memoryMib: fields.mib, diskMib: fields.mib });
-
-function toVm(r: VmsTable): Vm {
-  return {
-    id: r.id,
-    name: r.name,
-    ownerId: r.owner_id,
-    templateId: r.template_id,
-    state: r.state,
-    stateReason: r.state_reason,
-    hostId: r.host_id,
-    spec: fromJson<JsonObject>(r.spec, {}),
-    operation: r.operation === null ? null : fromJson<VmOperationRecord | null>(r.operation, null),
-    reserved: { cpus: r.reserved_cpus, memoryMib: Number(r.reserved_memory_mib), diskMib: Number(r.reserved_disk_mib) },
-    version: r.version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-function toHistory(r: Selectable<VmHistoryTable>): VmHistoryEntry {
-  return { id: Number(r.id), vmId: r.vm_id, fromState: r.from_state, toState: r.to_state, action: r.action, reason: r.reason, at: r.at };
-}
 
 /** Addresses a new VM gets at creation, and how its spec is completed with them. */
 export interface CreateVmLeases {
