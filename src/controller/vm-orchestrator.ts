@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { failedPhaseOf, planRecover, type RecoverFinding } from '../core/plan-recover.js';
 import { placeVm } from '../core/placement/place-vm.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
@@ -12,11 +11,8 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
-import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { sleep } from '../util/deadline.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
-import { terminateDuringMigration } from '../core/migration/terminate-during-migration.js';
-import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
 import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import { agentVmId } from './agent-vm-id.js';
@@ -25,6 +21,9 @@ import type { DelegatedVmPhase, VmPhaseTable } from './vm-phase-table.js';
 import type { Failpoints } from '../util/failpoints.js';
 import { AgentReportError } from './agent-report-error.js';
 import { InvariantError } from '../errors/invariant-error.js';
+import { isUnreachable } from './is-unreachable.js';
+import { terminateMigratingVm } from './terminate-migrating-vm.js';
+import { startRecover } from './start-recover.js';
 
 export interface VmOrchestratorOptions {
   readonly store: Store;
@@ -37,14 +36,14 @@ export interface VmOrchestratorOptions {
    * migrators). Without an entry its phase fails as unsupported.
    */
   readonly phases?: VmPhaseTable | undefined;
+  /** Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned. */
+  readonly failpoints?: Failpoints | undefined;
   /**
    * An agent that cannot be reached (refused, reset, timed out, 502/503/504)
    * has not said the step failed: the step is retried with a backoff from
    * `initialMs` doubling to `maxMs`, until the host monitor declares the host
    * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
    */
-  /** Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned. */
-  readonly failpoints?: Failpoints | undefined;
   readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
@@ -59,18 +58,6 @@ const MISSING_PHASE: Readonly<Record<DelegatedVmPhase, string>> = {
   migrate: 'this controller has no cold migrator',
   'migrate-live': 'this controller has no live migrator',
 };
-
-/**
- * No answer from the agent: it may be restarting (`nubo up` killed and
- * started again) or behind a proxy that has no backend yet. Only an answer
- * from the agent itself says whether a step failed.
- */
-export function isUnreachable(err: unknown): boolean {
-  if (err instanceof UnreachableError) return true;
-  // A 502/503/504 without nubo's error body came from something in between; with one (IMAGE_FETCH_FAILED,
-  // HYPERVISOR_FAILED, TIMEOUT …) it is the agent's own verdict on the step.
-  return err instanceof RemoteError && [502, 503, 504].includes(err.status) && (err.code.startsWith('HTTP_') || err.code === 'AGENT_UNREACHABLE');
-}
 
 // Migrations decide every failure themselves (core/migration asks both agents): an unreachable host is one of their cases.
 const OWN_FAILURE_RULES: ReadonlySet<VmPhase> = new Set(['migrate', 'migrate-live']);
@@ -102,8 +89,17 @@ export class VmOrchestrator {
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
   async act(vmId: string, action: VmAction, opts: { expectedVersion?: number; admin?: boolean } = {}): Promise<Vm> {
     const vm = await this.#o.store.vms.get(vmId);
-    if (action === 'terminate-hard' && vm.state === 'migrating') return this.#terminateMigrating(vm, opts.admin === true);
-    if (action === 'recover') return this.#recover(vm, opts.expectedVersion ?? vm.version);
+    if (action === 'terminate-hard' && vm.state === 'migrating') {
+      const next = await terminateMigratingVm(vm, opts.admin === true, this.#o);
+      // If the migration's drive still holds the VM, the kick drives the epilog once that pass ends.
+      this.kick(vm.id);
+      return next;
+    }
+    if (action === 'recover') {
+      const next = await startRecover(vm, opts.expectedVersion ?? vm.version, { ...this.#o, signal: this.#stopping.signal });
+      this.kick(vm.id);
+      return next;
+    }
     if (action === 'stop' && (vm.spec as unknown as ControllerVmSpec).agent.disk.datastore === 'shared') {
       // Its disk would stay on the shared datastore with no host holding the VM: suspend keeps it whole and resumable.
       throw new ConflictError('VM', 'datastore', 'shared', 'cannot be stopped: stop moves a VM\'s files off its host, and its disk is on the shared datastore; suspend it instead');
@@ -124,83 +120,6 @@ export class VmOrchestrator {
       patch: plan.steps.length > 0 ? { operation: { action, from: vm.state } } : { operation: null },
     });
     this.kick(vmId);
-    return next;
-  }
-
-  /**
-   * An admin's `terminate-hard` of a VM whose migration is stuck (the rule is
-   * core's terminateDuringMigration): the migration's record fails (freeing
-   * its reservation; its drive stops at its next decision), the other end's
-   * copy is released (or by the host monitor once that host answers), and the
-   * epilog of a VM in an unknown place runs: it deletes whatever the VM's
-   * host holds, and fails, to be retried, while that host does not answer.
-   */
-  async #terminateMigrating(vm: Vm, admin: boolean): Promise<Vm> {
-    const store = this.#o.store;
-    const [m] = await store.migrations.list({ vmId: vm.id, state: 'running' });
-    const verdict = terminateDuringMigration({
-      admin,
-      vmState: vm.state,
-      migration: m && { id: m.id, kind: m.kind, stage: m.stage, startedAtMs: Date.parse(m.startedAt), timeoutS: parseMigrationPolicy(m.policy).timeoutS },
-      nowMs: Date.now(),
-    });
-    if (!verdict.allowed) throw new ConflictError('VM', 'state', vm.state, `cannot be terminated while it migrates: ${verdict.reason}`);
-    const reason = `terminated by an admin during its migration: ${verdict.reason}`;
-    if (m) {
-      await store.migrations.finish(m.id, { state: 'failed', reason, stats: { totalTimeMs: Date.now() - Date.parse(m.startedAt) } }).catch((err: unknown) => {
-        if (!(err instanceof StaleStateError)) throw err; // it ended meanwhile
-      });
-      const other = await store.hosts.get(vm.hostId === m.sourceHostId ? m.destHostId : m.sourceHostId);
-      await this.#o.agentFor(other).release(agentVmId(vm.id), { timeoutMs: 30_000 }).catch((err: unknown) => {
-        this.#o.logger.warn({ vmId: vm.id, host: other.name, err }, 'the other end of the migration keeps its copy until the host monitor releases it');
-      });
-    }
-    // From `unknown`: nobody knows which copies are left; its epilog kills whatever QEMU the host has.
-    const next = await store.vms.transition(vm.id, {
-      from: ['migrating'],
-      to: 'epilog',
-      action: 'terminate-hard',
-      expectedVersion: vm.version,
-      reason,
-      patch: { operation: { action: 'terminate-hard', from: 'unknown' } },
-    });
-    this.#o.logger.warn({ vmId: vm.id, migrationId: m?.id, reason }, 'migrating VM terminated by an admin');
-    // If the migration's drive still holds the VM, the kick drives the epilog once that pass ends.
-    this.kick(vm.id);
-    return next;
-  }
-
-  /**
-   * Recover of a failed VM: asks its host what it holds, lets core decide where
-   * the recover plan starts (or refuses, 409, nothing changed), records that
-   * step and drives the rest like any operation.
-   */
-  async #recover(vm: Vm, expectedVersion: number): Promise<Vm> {
-    planAction(vm.state, 'recover'); // the state's 409 comes before anything is asked
-    let found: RecoverFinding = 'no-host';
-    let where = 'on no host';
-    if (vm.hostId !== null) {
-      const host = await this.#o.store.hosts.get(vm.hostId);
-      where = `on host ${host.name}`;
-      const held = await this.#o.agentFor(host).list({ signal: this.#stopping.signal, timeoutMs: 10_000 }).catch((err: unknown) => {
-        throw new ConflictError('VM', 'host', host.name, `cannot be recovered now: its host ${host.name} does not answer (${errorMessage(err)})`);
-      });
-      const r = held.find((v) => v.id === agentVmId(vm.id));
-      found = r === undefined ? 'missing' : r.state === 'suspended' ? 'saved' : r.state === 'poweroff' || r.state === 'crashed' ? 'shutoff' : 'running';
-    }
-    const failedPhase = failedPhaseOf(vm.stateReason);
-    const { entry } = planRecover(vm.state, failedPhase, found);
-    const reason = `recover: failed in ${failedPhase ?? 'an unrecorded phase'}, ${where} (${found}): ${entry.phase === 'boot' ? 'start it from its disk' : entry.phase === 'prolog' ? 'build its disks again' : 'place it again'}`;
-    const next = await this.#o.store.vms.transition(vm.id, {
-      from: [vm.state],
-      to: entry.state,
-      action: 'recover',
-      reason,
-      expectedVersion,
-      patch: { operation: { action: 'recover', from: vm.state }, stateReason: null },
-    });
-    this.#o.logger.info({ vmId: vm.id, failedPhase, found, entry: entry.phase }, 'vm recover');
-    this.kick(vm.id);
     return next;
   }
 
