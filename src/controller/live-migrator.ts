@@ -18,6 +18,7 @@ import { pollUntil, sleep } from '../util/deadline.js';
 import { MigrationAbortedError, MigrationLostError, MigrationStepError } from './migration-errors.js';
 import { CancelRequest, MigrationRuns } from './migration-runs.js';
 import { agentVmId } from './agent-vm-id.js';
+import { progressStats } from './progress-stats.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import type { Failpoints } from '../util/failpoints.js';
 
@@ -373,91 +374,73 @@ export class LiveMigrator {
   ): Promise<void> {
     const store = this.#o.store;
     const { source, dest, committed, cause, cancelled, decided, waitUntil, stopping } = c;
-    {
-      switch (d.kind) {
-        case 'abort': {
-          const cur = m.stage === 'aborting' ? m : await this.#stage(m, 'aborting', decided);
-          // The destination's copy goes first (a source is only resumed once no other copy can run); if its agent is away, its heartbeat cleanup releases it later.
-          if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
-          if (!source.reachable) {
-            // The source may sit in postmigrate: only its own answer can say. Decide again once it answers.
-            if (Date.now() > waitUntil) {
-              await this.#stage(cur, 'aborted', { gaveUp: 'the source never answered again' });
-              await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; the source never answered again`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
-              throw new MigrationLostError(m.id, 'the source never answered again');
-            }
-            await sleep(2_000, stopping);
-            throw new RetryDecision();
-          }
-          let note = '';
-          if (source.state !== 'absent') {
-            try {
-              if (d.resumeSource) await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
-              else if (source.state === 'running' || source.state === 'paused') await e.src.cancelMigration(e.id, { timeoutMs: 60_000 });
-            } catch (err) {
-              if (!abortEndsWithoutCancel({ committed, source, destGone: dest.reachable })) throw err;
-              // Refused for good (a source whose own records are confused) or failed: nothing is left for it to cancel.
-              this.#o.logger.warn({ migrationId: m.id, err }, 'the source refused the cancel, but it runs the VM and the destination is gone: the abort ends');
-              note = `; the source's cancel failed (${errorMessage(err)}) but it runs the VM and the destination's copy is gone`;
-            }
-          }
-          await this.#stage(cur, 'aborted');
-          await store.migrations.finish(m.id, {
-            state: cancelled ? 'aborted' : 'failed',
-            reason: `${cause}; ${d.reason}${note}`,
-            stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) },
-          });
-          throw new MigrationAbortedError(m.id, cause);
-        }
-        case 'roll-forward': {
-          let cur = m;
-          if (d.completeMirrors && source.reachable) await e.src.completeMirrors(e.id, { timeoutMs: 300_000 });
-          if (d.commit && !committed) cur = await store.migrations.commit(m.id);
-          // Also a running one: its agent may have died inside `activate` and must hear that the switch is confirmed.
-          if (dest.reachable && (dest.state === 'paused' || dest.state === 'running')) {
-            const r = await e.dst.activate(e.id, { timeoutMs: 30_000 });
-            if (r.state !== 'running') throw new MigrationLostError(m.id, `the destination reports ${r.state} after cont`);
-          }
-          cur = await this.#stage(cur, 'activated', decided);
-          // Nothing was read at the end this time: the journal and the last progress hold the figures.
-          await this.#finishForward(e, cur, { totalTimeMs: Date.now() - Date.parse(m.startedAt), ...finalFigures(cur.journal, cur.stats) }, `rolled forward after: ${cause}`);
-          return;
-        }
-        case 'revert-to-source': {
-          if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
-          const r = await store.migrations.revertCommit(m.id, d.reason);
-          await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
-          await this.#stage(r, 'aborted');
-          await store.migrations.finish(r.id, { state: 'failed', reason: `${cause}; ${d.reason}`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
-          throw new MigrationAbortedError(m.id, `${cause}; the VM went back to its source`);
-        }
-        case 'lost':
-          await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; ${d.reason}` });
-          throw new MigrationLostError(m.id, d.reason);
-        case 'wait':
+    switch (d.kind) {
+      case 'abort': {
+        const cur = m.stage === 'aborting' ? m : await this.#stage(m, 'aborting', decided);
+        // The destination's copy goes first (a source is only resumed once no other copy can run); if its agent is away, its heartbeat cleanup releases it later.
+        if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
+        if (!source.reachable) {
+          // The source may sit in postmigrate: only its own answer can say. Decide again once it answers.
           if (Date.now() > waitUntil) {
-            await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; gave up waiting: ${d.reason}` });
-            throw new MigrationLostError(m.id, `gave up waiting: ${d.reason}`);
+            await this.#stage(cur, 'aborted', { gaveUp: 'the source never answered again' });
+            await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; the source never answered again`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
+            throw new MigrationLostError(m.id, 'the source never answered again');
           }
           await sleep(2_000, stopping);
           throw new RetryDecision();
+        }
+        let note = '';
+        if (source.state !== 'absent') {
+          try {
+            if (d.resumeSource) await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
+            else if (source.state === 'running' || source.state === 'paused') await e.src.cancelMigration(e.id, { timeoutMs: 60_000 });
+          } catch (err) {
+            if (!abortEndsWithoutCancel({ committed, source, destGone: dest.reachable })) throw err;
+            // Refused for good (a source whose own records are confused) or failed: nothing is left for it to cancel.
+            this.#o.logger.warn({ migrationId: m.id, err }, 'the source refused the cancel, but it runs the VM and the destination is gone: the abort ends');
+            note = `; the source's cancel failed (${errorMessage(err)}) but it runs the VM and the destination's copy is gone`;
+          }
+        }
+        await this.#stage(cur, 'aborted');
+        await store.migrations.finish(m.id, {
+          state: cancelled ? 'aborted' : 'failed',
+          reason: `${cause}; ${d.reason}${note}`,
+          stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) },
+        });
+        throw new MigrationAbortedError(m.id, cause);
       }
+      case 'roll-forward': {
+        let cur = m;
+        if (d.completeMirrors && source.reachable) await e.src.completeMirrors(e.id, { timeoutMs: 300_000 });
+        if (d.commit && !committed) cur = await store.migrations.commit(m.id);
+        // Also a running one: its agent may have died inside `activate` and must hear that the switch is confirmed.
+        if (dest.reachable && (dest.state === 'paused' || dest.state === 'running')) {
+          const r = await e.dst.activate(e.id, { timeoutMs: 30_000 });
+          if (r.state !== 'running') throw new MigrationLostError(m.id, `the destination reports ${r.state} after cont`);
+        }
+        cur = await this.#stage(cur, 'activated', decided);
+        // Nothing was read at the end this time: the journal and the last progress hold the figures.
+        await this.#finishForward(e, cur, { totalTimeMs: Date.now() - Date.parse(m.startedAt), ...finalFigures(cur.journal, cur.stats) }, `rolled forward after: ${cause}`);
+        return;
+      }
+      case 'revert-to-source': {
+        if (dest.reachable) await e.dst.release(e.id, { timeoutMs: 60_000 });
+        const r = await store.migrations.revertCommit(m.id, d.reason);
+        await e.src.resumeSource(e.id, { timeoutMs: 30_000 });
+        await this.#stage(r, 'aborted');
+        await store.migrations.finish(r.id, { state: 'failed', reason: `${cause}; ${d.reason}`, stats: { destReleased: dest.reachable, totalTimeMs: Date.now() - Date.parse(m.startedAt) } });
+        throw new MigrationAbortedError(m.id, `${cause}; the VM went back to its source`);
+      }
+      case 'lost':
+        await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; ${d.reason}` });
+        throw new MigrationLostError(m.id, d.reason);
+      case 'wait':
+        if (Date.now() > waitUntil) {
+          await store.migrations.finish(m.id, { state: 'failed', reason: `${cause}; gave up waiting: ${d.reason}` });
+          throw new MigrationLostError(m.id, `gave up waiting: ${d.reason}`);
+        }
+        await sleep(2_000, stopping);
+        throw new RetryDecision();
     }
   }
-}
-
-function progressStats(p: MigrationProgressReport, actions: readonly JsonObject[]): JsonObject {
-  return {
-    status: p.status,
-    transferredBytes: p.transferredBytes,
-    remainingBytes: p.remainingBytes,
-    totalBytes: p.totalBytes,
-    dirtyRateBytes: p.dirtyRateBytes,
-    passes: p.passes,
-    mbps: p.mbps,
-    ...(p.downtimeMs !== undefined ? { downtimeMs: p.downtimeMs } : {}),
-    ...(p.expectedDowntimeMs !== undefined ? { expectedDowntimeMs: p.expectedDowntimeMs } : {}),
-    ...(p.cpuThrottlePercent !== undefined ? { cpuThrottlePercent: p.cpuThrottlePercent } : {}),
-    convergence: [...actions],
-  };
 }
