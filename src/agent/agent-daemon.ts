@@ -15,8 +15,10 @@ import { isIP } from 'node:net';
 import { ValidationError } from '../errors/validation-error.js';
 import { checkMigrationTlsDir } from '../security/migration-pki.js';
 import type { Failpoints } from '../util/failpoints.js';
+import type { AgentHostOptions } from './agent-host.js';
 
-export interface AgentDaemonOptions {
+/** The host's network namespace, shared datastore and migration address/TLS are the AgentHost's own options, passed through (migrationAddress defaults to the listen host). */
+export interface AgentDaemonOptions extends Pick<AgentHostOptions, 'netns' | 'sharedDir' | 'migrationAddress' | 'migrationTlsDir'> {
   readonly name: string;
   /** The host's local datastore: image cache and VM disks. */
   readonly dataDir: string;
@@ -27,13 +29,6 @@ export interface AgentDaemonOptions {
   /** Where heartbeats go; without it the agent only answers. */
   readonly controllerUrl?: string | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
-  readonly netns?: string | undefined;
-  /** The `shared` datastore: one directory every host sees at the same path (NFS; the lab's `shared`). */
-  readonly sharedDir?: string | undefined;
-  /** Where peers reach this host's incoming migrations (QEMU's stream, NBD); default the listen host. */
-  readonly migrationAddress?: string | undefined;
-  /** QEMU tls-creds-x509 directory (see createMigrationPki); migrations in and out of this host then use TLS with peer verification. */
-  readonly migrationTlsDir?: string | undefined;
   readonly logger: Logger;
   /** Fault injection for tests (see Failpoints); `nubo agent` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
