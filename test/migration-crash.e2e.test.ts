@@ -9,7 +9,10 @@ import { MigrationLab } from './support/migration-lab.js';
  * migration. The restarted controller reads the journal, asks both agents
  * what they hold, and finishes the migration: exactly one copy runs, on the
  * destination (both the paused complete image and the committed one roll
- * forward), with the guest's uptime and data intact.
+ * forward), with the guest's uptime and data intact. And killed before it
+ * learns that the migration completed: the destination ran the guest on its
+ * own meanwhile (resume on completion), and the restarted controller rolls
+ * forward to it.
  */
 
 const lab = new MigrationLab();
@@ -41,3 +44,29 @@ for (const [point, when] of [['migration.transferred', 'before'], ['migration.co
     await lab.waitState(vm.id, 'terminated');
   });
 }
+
+test('controller killed before it learns of the completion (migration.precopy) → the destination ran the guest on its own; the restarted controller rolls forward', async () => {
+  await lab.restartController('migration.precopy=exit');
+  const { pid } = await lab.controllerProcess();
+  const { vm, ip } = await lab.bootVm('crash-unseen', 1, 'shared');
+  const before = await lab.facts(ip);
+  const started = await lab.api.migrateVm(vm.id, { to: lab.host(2).name });
+  await pollUntil('the controller to die at the failpoint', async () => ((await lab.controllerProcess()).alive ? undefined : true), { timeoutMs: 120_000, intervalMs: 200 });
+  // No controller: QEMU completes the migration and the destination starts the guest by itself.
+  await pollUntil('the guest to run on the destination', async () => {
+    const r = await lab.guest(ip, '/cgi-bin/uptime').catch(() => undefined);
+    return r === undefined ? undefined : true;
+  }, { timeoutMs: 120_000, intervalMs: 250 });
+  await lab.restartController();
+  assert.notEqual((await lab.controllerProcess()).pid, pid, 'a new controller process');
+  const m = await lab.waitMigration(started.id);
+  assert.equal(m.state, 'succeeded', `${m.reason}`);
+  assert.match(m.reason ?? '', /restarted/);
+  assert.ok(!m.journal.some((j) => j.stage === 'transferred'), 'the first controller never saw the completion');
+  await lab.assertOneCopy(vm.id, 2);
+  const after = await lab.facts(ip);
+  assert.ok(after.uptime > before.uptime, 'no reboot');
+  assert.equal(after.sum, before.sum);
+  await lab.api.vmAction(vm.id, 'terminate-hard');
+  await lab.waitState(vm.id, 'terminated');
+});

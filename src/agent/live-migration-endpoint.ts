@@ -90,6 +90,7 @@ export class LiveMigrationEndpoint {
           tls: this.#tls(),
           ...(mirrorSync !== undefined ? { nbdDisks: ['root'] } : {}),
           postcopy: req.postcopy,
+          autostart: req.autostart,
           ...(signal ? { signal } : {}),
         });
         const report: IncomingReadyReport = {
@@ -130,7 +131,7 @@ export class LiveMigrationEndpoint {
     const req = r.data;
     return this.host.locks.run(id, async () => {
       await this.host.records.requireSpec(id);
-      await this.#migration(id).migrateOut(id, { uri: req.uri, params: req.params, tls: this.#tls(), ...(signal ? { signal } : {}) });
+      await this.#migration(id).migrateOut(id, { uri: req.uri, params: req.params, tls: this.#tls(), destAutostart: req.destAutostart, ...(signal ? { signal } : {}) });
     }, signal);
   }
 
@@ -170,7 +171,10 @@ export class LiveMigrationEndpoint {
     }, signal);
   }
 
-  /** Destination, stage 5: runs the VM that arrived; it is this host's VM from now on. */
+  /**
+   * Destination, stage 5: runs the VM that arrived; it is this host's VM from now on. With resume on completion
+   * QEMU runs it already: this confirms the switch (drops the incoming marker, the NBD server, the TLS credentials).
+   */
   activate(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
     const h = this.host;
     return h.locks.run(id, async () => {
@@ -187,7 +191,8 @@ export class LiveMigrationEndpoint {
   /**
    * Source after a failed migration whose destination is known dead: runs the
    * postmigrate copy again. Only the controller can know that no other copy
-   * runs, so only it calls this.
+   * runs, so only it calls this; the driver still refuses when the destination
+   * was to run the guest on its own at completion (resume on completion).
    */
   resumeSource(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
     const h = this.host;

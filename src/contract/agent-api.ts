@@ -137,6 +137,8 @@ export const incomingRequestSchema = z.strictObject({
   migrationId: z.string().min(1).max(64),
   spec: agentVmSpecSchema,
   postcopy: z.boolean().default(false),
+  /** Resume on completion: the destination runs the guest by itself once the stream completed (shared storage, no post-copy). */
+  autostart: z.boolean().default(false),
 });
 export type IncomingRequest = z.input<typeof incomingRequestSchema>;
 
@@ -164,6 +166,8 @@ export const migrateRequestSchema = z.strictObject({
     xbzrle: z.boolean(),
     postcopy: z.boolean(),
   }),
+  /** The destination runs the guest on its own at completion: from then on this source must never run again. */
+  destAutostart: z.boolean().default(false),
 });
 
 export const tuneRequestSchema = z.strictObject({

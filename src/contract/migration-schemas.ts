@@ -12,6 +12,7 @@ export const migrationPolicyBody = z.strictObject({
   autoConverge: z.boolean().optional(),
   xbzrle: z.boolean().optional(),
   postcopy: z.boolean().optional(),
+  resumeOnCompletion: z.boolean().optional(),
   timeoutS: policyLimit.timeoutS.unwrap().optional(),
 });
 export const migrateVmBody = z.strictObject({

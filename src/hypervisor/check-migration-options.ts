@@ -19,6 +19,13 @@ export function checkIncomingOptions(spec: VmSpec, opts: IncomingOptions): void 
     if (!disk) issues.push({ field: 'nbdDisks', message: `the spec has no disk ${id}` });
     else if (disk.readOnly) issues.push({ field: 'nbdDisks', message: `disk ${id} is read-only; only writable disks are copied` });
   }
+  if (opts.autostart === true && (opts.nbdDisks ?? []).length > 0) {
+    // The source completes its disk mirrors only after the memory: a guest started at completion would run on disks missing its last writes.
+    issues.push({ field: 'autostart', message: 'a destination whose disks are mirrored to it must wait for the mirrors to complete; resume on completion needs shared storage' });
+  }
+  if (opts.autostart === true && opts.postcopy === true) {
+    issues.push({ field: 'autostart', message: 'not with post-copy: the switch to post-copy, not the completion, hands the guest over' });
+  }
   if (issues.length > 0) throw new ValidationError('incoming migration options', issues);
 }
 

@@ -57,7 +57,9 @@ export interface LiveMigration {
   /**
    * Source whose migration completed but whose destination is known dead
    * (the controller decided it): runs the postmigrate copy again. The driver's
-   * `resume` refuses that on purpose; this is the one deliberate way.
+   * `resume` refuses that on purpose; this is the one deliberate way. Refused
+   * when the destination was to run the guest on its own at completion
+   * (`destAutostart`): it may have, and this copy would then be stale.
    */
   resumeSource(vmId: string, opts?: WaitOptions): Promise<void>;
   /**
@@ -90,6 +92,12 @@ export interface IncomingOptions extends WaitOptions {
   readonly nbdDisks?: readonly string[] | undefined;
   /** Capabilities that must be on at both ends. */
   readonly postcopy?: boolean | undefined;
+  /**
+   * Resume on completion: the destination runs the guest by itself the moment
+   * its incoming stream completes, with nobody's `cont` (QEMU started without
+   * `-S`), so the guest's pause is QEMU's own. Shared storage and pre-copy only.
+   */
+  readonly autostart?: boolean | undefined;
 }
 
 export interface NbdTarget {
@@ -119,6 +127,12 @@ export interface OutgoingOptions extends WaitOptions {
   readonly uri: string;
   readonly tls?: MigrationTls | undefined;
   readonly params: MigrationParameters;
+  /**
+   * The destination runs the guest on its own once the stream completes
+   * (IncomingOptions.autostart): from completion on this copy may be stale,
+   * and `resumeSource` refuses it. Kept in the source's record across restarts.
+   */
+  readonly destAutostart?: boolean | undefined;
 }
 
 export interface MigrationTuning {

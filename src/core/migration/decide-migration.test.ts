@@ -22,7 +22,9 @@ const DEAD: readonly string[] = ['crashed', 'error', 'poweroff', 'absent'];
 
 const stateOf = (v: SideView): SideState | undefined => (v.reachable ? v.state : undefined);
 const isDead = (v: SideView): boolean => v.reachable && DEAD.includes(v.state);
-const ran = (f: MigrationFacts): boolean => f.postcopyStarted === true || f.stage === 'postcopy' || f.stage === 'activated' || f.stage === 'cleaned';
+// With resume on completion a completed source means the destination may have run the guest.
+const ran = (f: MigrationFacts): boolean =>
+  f.postcopyStarted === true || f.stage === 'postcopy' || f.stage === 'activated' || f.stage === 'cleaned' || (f.destAutostart === true && stateOf(f.source) === 'postmigrate');
 const afterCommit = (f: MigrationFacts): boolean => f.committed || f.stage === 'committed' || f.stage === 'activated' || f.stage === 'cleaned';
 
 function* everyCombination(): Generator<MigrationFacts> {
@@ -31,11 +33,12 @@ function* everyCombination(): Generator<MigrationFacts> {
       for (const source of VIEWS)
         for (const dest of VIEWS)
           for (const mirroredDisks of [false, true])
-            for (const postcopyStarted of [false, true]) yield { stage, committed, source, dest, mirroredDisks, postcopyStarted };
+            for (const postcopyStarted of [false, true])
+              for (const destAutostart of [false, true]) yield { stage, committed, source, dest, mirroredDisks, postcopyStarted, destAutostart };
 }
 
 const label = (f: MigrationFacts, d?: MigrationDecision): string =>
-  `stage=${f.stage} committed=${f.committed} source=${stateOf(f.source) ?? 'unreachable'} dest=${stateOf(f.dest) ?? 'unreachable'} mirrored=${f.mirroredDisks} postcopy=${f.postcopyStarted}${d === undefined ? '' : ` → ${JSON.stringify(d)}`}`;
+  `stage=${f.stage} committed=${f.committed} source=${stateOf(f.source) ?? 'unreachable'} dest=${stateOf(f.dest) ?? 'unreachable'} mirrored=${f.mirroredDisks} postcopy=${f.postcopyStarted} autostart=${f.destAutostart}${d === undefined ? '' : ` → ${JSON.stringify(d)}`}`;
 
 /** Every invariant one decision must satisfy; returns the first broken one. */
 function brokenInvariant(f: MigrationFacts, d: MigrationDecision): string | undefined {
@@ -59,8 +62,8 @@ function brokenInvariant(f: MigrationFacts, d: MigrationDecision): string | unde
       if (d.commit !== !f.committed) return 'commit exactly when the store has not';
       if (d.completeMirrors && !(src === 'postmigrate' && dst === 'paused' && f.mirroredDisks === true)) return 'mirrors are completed only into a paused destination, by a completed source';
       if ((src === 'running' || src === 'paused') && pre) return 'never roll forward past a source that still runs before the commit';
-      if (f.stage === 'aborting' && pre && dst !== 'running' && src !== 'crashed' && src !== 'error' && src !== 'poweroff' && src !== 'absent') {
-        return 'an abort is only overridden when the source is gone or the destination runs';
+      if (f.stage === 'aborting' && pre && dst !== 'running' && src !== 'crashed' && src !== 'error' && src !== 'poweroff' && src !== 'absent' && !ran(f)) {
+        return 'an abort is only overridden when the source is gone, or the destination runs or may have run';
       }
       return undefined;
     case 'revert-to-source':
@@ -94,7 +97,7 @@ test('exactly one rule applies to every combination, and every decision keeps th
     assert.equal(broken, undefined, label(f, d));
     kinds.set(d.kind, (kinds.get(d.kind) ?? 0) + 1);
   }
-  assert.equal(count, 12 * 2 * 11 * 11 * 2 * 2);
+  assert.equal(count, 12 * 2 * 11 * 11 * 2 * 2 * 2);
   // Every kind of decision is reachable.
   assert.deepEqual([...kinds.keys()].sort(), ['abort', 'lost', 'revert-to-source', 'roll-forward', 'wait']);
 });
@@ -121,10 +124,10 @@ test('a completed source is never resumed while the destination is unreachable',
   }
 });
 
-test('mirroredDisks false and absent mean the same; so do postcopyStarted false and absent', () => {
+test('mirroredDisks, postcopyStarted and destAutostart: false and absent mean the same', () => {
   for (const f of everyCombination()) {
-    if (f.mirroredDisks === true || f.postcopyStarted === true) continue;
-    const { mirroredDisks: _m, postcopyStarted: _p, ...bare } = f;
+    if (f.mirroredDisks === true || f.postcopyStarted === true || f.destAutostart === true) continue;
+    const { mirroredDisks: _m, postcopyStarted: _p, destAutostart: _a, ...bare } = f;
     assert.deepEqual(decideMigration(bare), decideMigration(f));
   }
 });
@@ -296,4 +299,40 @@ test('an abort whose cancel the source refused ends when the VM runs where the r
     assert.equal(abortEndsWithoutCancel({ committed: false, source: { reachable: true, state }, destGone: true }), false, state);
   }
   assert.equal(abortEndsWithoutCancel({ committed: false, source: { reachable: false }, destGone: true }), false);
+});
+
+test('resume on completion: a source that completed is never resumed, whatever else holds', () => {
+  let seen = 0;
+  for (const f of everyCombination()) {
+    if (f.destAutostart !== true || stateOf(f.source) !== 'postmigrate') continue;
+    seen++;
+    const d = decideMigration(f);
+    assert.ok(!(d.kind === 'abort' && d.resumeSource) && d.kind !== 'revert-to-source', label(f, d));
+  }
+  assert.ok(seen > 0);
+});
+
+test('resume on completion: the fault cases at the new commit point', () => {
+  const auto = { destAutostart: true };
+  // The destination QEMU died after the source completed: it may have run the guest; the VM is lost, the source stays paused.
+  const lost = decide('stop-and-copy', false, up('postmigrate'), up('crashed'), auto);
+  assert.equal(lost.kind, 'lost');
+  assert.match(lost.reason, /on its own/);
+  assert.equal(decide('precopy', false, up('postmigrate'), up('absent'), auto).kind, 'lost');
+  assert.equal(decide('committed', true, up('postmigrate'), up('crashed'), auto).kind, 'lost');
+  // The same without resume on completion still resumes the source (the destination waited paused, it never ran).
+  assert.ok(decide('stop-and-copy', false, up('postmigrate'), up('crashed')).kind === 'abort');
+  // The controller learnt nothing yet (killed, or its step failed): the destination runs the guest already — roll forward.
+  const fwd = decide('precopy', false, up('postmigrate'), up('running'), auto);
+  assert.deepEqual(fwd, { kind: 'roll-forward', commit: true, completeMirrors: false, reason: fwd.reason });
+  // The source's agent is away after completion: the running destination is the VM.
+  assert.equal(decide('stop-and-copy', false, down, up('running'), auto).kind, 'roll-forward');
+  // The destination's agent is away: never resume the source blind.
+  assert.equal(decide('stop-and-copy', false, up('postmigrate'), down, auto).kind, 'wait');
+  // A cancel that lost the race with the completion: forward, never back.
+  assert.equal(decide('aborting', false, up('postmigrate'), up('running'), auto).kind, 'roll-forward');
+  assert.equal(decide('aborting', false, up('postmigrate'), up('paused'), auto).kind, 'roll-forward');
+  assert.equal(decide('aborting', false, up('postmigrate'), up('inmigrate'), auto).kind, 'wait');
+  // Before the source completed nothing changes: the source still runs the guest, abort.
+  assert.equal(decide('precopy', false, up('running'), up('inmigrate'), auto).kind, 'abort');
 });

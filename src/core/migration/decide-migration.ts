@@ -33,6 +33,16 @@ export interface MigrationFacts {
    * may have moved on to `transferred` or later). Default: `stage === 'postcopy'`.
    */
   readonly postcopyStarted?: boolean;
+  /**
+   * Resume on completion: the destination was started to run the guest on its
+   * own the moment its incoming stream completes (QEMU's autostart), without
+   * waiting for the controller. The commit point is then the destination's
+   * completion: a source that completed (postmigrate) has handed the guest
+   * over, the destination may have run it, and the source's image may be
+   * stale — it is never resumed. Default false (the destination waits paused
+   * for the controller's commit and `cont`).
+   */
+  readonly destAutostart?: boolean;
 }
 
 /**
@@ -96,8 +106,10 @@ export type MigrationPhase = 'before' | 'aborting' | 'postcopy' | 'after';
 /**
  * - mirrors-pending / mirrors-done: `mirroredDisks` and the journal did not
  *   reach `transferred` (under `aborting` it is unknown, so pending);
- * - ran / never-ran: the guest ran on the destination (journal at `activated`
- *   or later, or post-copy started), which makes the source's image stale.
+ * - ran / never-ran: the guest ran — or may have run — on the destination
+ *   (journal at `activated` or later, post-copy started, or a destination
+ *   that starts on its own at completion with the source completed), which
+ *   makes the source's image stale.
  */
 export type RuleCondition = 'mirrors-pending' | 'mirrors-done' | 'ran' | 'never-ran';
 
@@ -134,8 +146,11 @@ const row = (
  * decides who the VM is (before the commit the source, after it the
  * destination); a destination that never ran may always be destroyed; a
  * source that completed (postmigrate) is resumed only when the destination is
- * known dead and never ran the guest; when a side that may hold the only
- * copy, or may run the guest, does not answer, wait.
+ * known dead and never ran the guest — with resume on completion
+ * (`destAutostart`) the source's completion is the commit point, the
+ * destination may have run the guest from then on, and a completed source is
+ * never resumed; when a side that may hold the only copy, or may run the
+ * guest, does not answer, wait.
  */
 export const MIGRATION_RULES: readonly MigrationRule[] = Object.freeze([
   // Any phase: finish-migrate ends by itself (postmigrate, or running again on failure); during post-copy the source serves pages.
@@ -165,9 +180,14 @@ export const MIGRATION_RULES: readonly MigrationRule[] = Object.freeze([
   row(['before'], ['sent'], ['odd'], 'wait', 'the source completed: it may be resumed only once the destination is known dead'),
   row(PRE, ['sent'], ['unreachable'], 'wait', 'the source completed: it may be resumed only once the destination is known dead'),
   // The destination died before the commit: the completed source is the only copy.
-  row(PRE, ['sent'], ['dead'], 'abort-and-resume', "the destination died before the commit: resume the source's complete image"),
+  row(PRE, ['sent'], ['dead'], 'abort-and-resume', "the destination died before the commit: resume the source's complete image", 'never-ran'),
+  // Resume on completion: the source's completion was the switch; the destination may have run the guest before it died.
+  row(PRE, ['sent'], ['dead'], 'lost', "the destination was to run the guest on its own once the stream completed, and died: the source's image may be older than the guest's state, resuming it could run a stale copy; recover boots the VM from its disks", 'ran'),
   // Under an abort a completed source waits until the destination is gone; then the row above resumes it.
-  row(['aborting'], ['sent'], ['complete', 'receiving', 'odd'], 'abort', 'the abort stands: destroy the destination first; once it is known gone the source may be resumed (decide again)'),
+  row(['aborting'], ['sent'], ['complete', 'receiving', 'odd'], 'abort', 'the abort stands: destroy the destination first; once it is known gone the source may be resumed (decide again)', 'never-ran'),
+  // Resume on completion: the abort came too late — the source completed, so the switch happened.
+  row(['aborting'], ['sent'], ['complete'], 'roll-forward', 'the source completed and the destination, which runs the guest on its own at completion, holds the complete image: the abort came too late', 'ran'),
+  row(['aborting'], ['sent'], ['receiving', 'odd'], 'wait', 'the source completed; the destination runs the guest on its own once it loaded the stream: the abort came too late, wait for it', 'ran'),
   // Under an abort, a complete destination is kept until the source says whether it can take the VM back.
   row(['aborting'], ['odd', 'unreachable'], ['complete'], 'wait', 'the abort was decided but the destination holds a complete image: wait for the source'),
   // An incomplete destination can never run: destroying it is always safe, QEMU keeps (or resumes) the source.
@@ -197,7 +217,7 @@ export const MIGRATION_RULES: readonly MigrationRule[] = Object.freeze([
   // The destination never ran: the source's complete image is current — better than losing the VM.
   row(['after'], ['sent'], ['receiving', 'dead'], 'revert-to-source', 'the destination died before it ran the guest; the source still holds the complete image: move the VM back and resume it', 'never-ran'),
   // The destination ran: the source's image is older (and shared disks newer): resuming it would corrupt.
-  row(['after'], ['sent'], ['receiving', 'dead'], 'lost', "the destination ran the guest, then died: the source's image is older, resuming it would roll the guest back; recover boots the VM from its disks", 'ran'),
+  row(['after'], ['sent'], ['receiving', 'dead'], 'lost', "the destination ran the guest (or may have: it starts on its own at completion), then died: the source's image is older, resuming it would roll the guest back; recover boots the VM from its disks", 'ran'),
   row(['after'], ['dead', 'absent'], ['receiving', 'dead'], 'lost', 'both copies are dead'),
   row(['after'], ['odd', 'unreachable'], ['receiving', 'dead'], 'wait', 'the destination is dead: wait for the source to say whether it still holds the image'),
   // The destination may run the guest: nothing on the source may be resumed.
@@ -255,6 +275,12 @@ function mirrorsPending(facts: MigrationFacts): boolean {
   return facts.mirroredDisks === true && (facts.stage === 'aborting' || facts.stage === 'aborted' || !TRANSFERRED_OR_LATER.has(facts.stage));
 }
 
+/** The destination ran the guest, or may have: see RuleCondition `ran`. */
+function mayHaveRun(facts: MigrationFacts): boolean {
+  const switchedOnCompletion = facts.destAutostart === true && classifySource(facts.source) === 'sent';
+  return postcopyStarted(facts) || ACTIVATED_OR_LATER.has(facts.stage) || switchedOnCompletion;
+}
+
 function holds(condition: RuleCondition, facts: MigrationFacts): boolean {
   switch (condition) {
     case 'mirrors-pending':
@@ -262,9 +288,9 @@ function holds(condition: RuleCondition, facts: MigrationFacts): boolean {
     case 'mirrors-done':
       return !mirrorsPending(facts);
     case 'ran':
-      return postcopyStarted(facts) || ACTIVATED_OR_LATER.has(facts.stage);
+      return mayHaveRun(facts);
     case 'never-ran':
-      return !(postcopyStarted(facts) || ACTIVATED_OR_LATER.has(facts.stage));
+      return !mayHaveRun(facts);
   }
 }
 

@@ -22,6 +22,7 @@ test('defaults', () => {
     autoConverge: true,
     xbzrle: false,
     postcopy: false,
+    resumeOnCompletion: true,
     timeoutS: 600,
     stallPasses: 3,
     throttleInitialPercent: 20,
@@ -112,4 +113,9 @@ test('toMigrationParameters', () => {
   // Hosts without userfaultfd: the capability is not asked for, whatever the policy permits.
   assert.equal(toMigrationParameters(p, { postcopySupported: false }).postcopy, false);
   assert.equal(toMigrationParameters(p, { postcopySupported: true }).postcopy, true);
+});
+
+test('resumeOnCompletion: on by default, off on request, anything but a boolean refused by name', () => {
+  assert.equal(parseMigrationPolicy({ resumeOnCompletion: false }).resumeOnCompletion, false);
+  assert.deepEqual(issuesOf({ resumeOnCompletion: 'no' }), { resumeOnCompletion: 'must be true or false' });
 });

@@ -30,6 +30,12 @@ export const migrationPolicySchema = z
     xbzrle: z.boolean({ error: 'must be true or false' }).default(false),
     /** May the migration switch to post-copy (where the host supports it)? Past the switch it can no longer be aborted. */
     postcopy: z.boolean({ error: 'must be true or false' }).default(false),
+    /**
+     * Resume on completion: the destination runs the guest the moment its incoming stream completes (QEMU's own
+     * autostart), and the controller records the switch afterwards — the guest's pause is QEMU's alone. Applies to
+     * shared storage without post-copy; false: the destination waits paused for the controller's commit and `cont`.
+     */
+    resumeOnCompletion: z.boolean({ error: 'must be true or false' }).default(true),
     /** Overall limit; the convergence policy aborts a pre-copy that runs longer. */
     timeoutS: int(10, 86_400, ' s').default(600),
     /** Passes without progress before the convergence policy steps in, and between two of its steps. */
@@ -60,6 +66,7 @@ export interface MigrationPolicy {
   readonly autoConverge: boolean;
   readonly xbzrle: boolean;
   readonly postcopy: boolean;
+  readonly resumeOnCompletion: boolean;
   readonly timeoutS: number;
   readonly stallPasses: number;
   readonly throttleInitialPercent: number;

@@ -28,7 +28,7 @@ test('isAfterCommit: only committed, activated and cleaned', () => {
 
 test('every stage has a description', () => {
   for (const s of ALL_MIGRATION_STAGES) assert.ok((MIGRATION_STAGE_DESCRIPTIONS[s] ?? '').length > 10, s);
-  assert.match(MIGRATION_STAGE_DESCRIPTIONS.committed, /only commit point/);
+  assert.match(MIGRATION_STAGE_DESCRIPTIONS.committed, /the commit point; when resuming on completion/);
 });
 
 test('isMigrationStage guards values read from the store', () => {

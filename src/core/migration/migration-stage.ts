@@ -9,6 +9,10 @@
  * guest, and the source's image must never be resumed) and `aborting` (the
  * roll-back a restarted controller must carry on with). `committed` is
  * written in the store transaction that moves the VM to the destination.
+ * With resume on completion (`prepared` says `resumeOnCompletion`) the
+ * destination QEMU runs the guest the moment the stream completes: that
+ * completion is the commit point, and `stop-and-copy` … `activated` record,
+ * after the fact, a switch that already happened.
  *
  * `mirroring` (shared storage needs no mirrors), `postcopy` and
  * `stop-and-copy` (whichever ends the transfer, if observed at all) may be
@@ -47,13 +51,13 @@ export const ALL_MIGRATION_STAGES: readonly MigrationStage[] = Object.freeze([..
 /** For logs, the CLI and the dashboard. */
 export const MIGRATION_STAGE_DESCRIPTIONS: Readonly<Record<MigrationStage, string>> = Object.freeze({
   reservation: 'destination capacity reserved in the store',
-  prepared: 'destination QEMU started paused, listening for the incoming stream (-incoming defer)',
+  prepared: 'destination QEMU listening for the incoming stream (-incoming defer), paused — or, resuming on completion, to run the guest once the stream completed',
   mirroring: "non-shared disks being mirrored to the destination's NBD exports",
   precopy: 'memory being copied while the guest runs on the source (migrate)',
   postcopy: 'switched to post-copy: the guest runs on the destination, which pulls the remaining pages from the source',
   'stop-and-copy': 'source paused for the last pass',
-  transferred: 'source completed (postmigrate) and disk mirrors completed: the destination holds a complete, paused image',
-  committed: "the store names the destination as the VM's host (the only commit point)",
+  transferred: 'source completed (postmigrate) and disk mirrors completed: the destination holds a complete image (paused; running when it resumes on completion)',
+  committed: "the store names the destination as the VM's host (the commit point; when resuming on completion, the record of the destination's completion, which was)",
   activated: 'the guest runs on the destination',
   cleaned: 'source copy destroyed and its resources freed',
   aborting: 'rolling back to the source: migration cancelled, destination destroyed, reservation freed',

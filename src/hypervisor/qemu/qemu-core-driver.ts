@@ -44,7 +44,8 @@ export class QemuCoreDriver implements Driver {
     };
     this.migration = new QemuLiveMigration({
       launchIncoming: async (spec, o) => {
-        await launchQemuVm(reg, spec, { kind: 'incoming' }, { ...o, paused: true });
+        const { autostart, ...wait } = o;
+        await launchQemuVm(reg, spec, { kind: 'incoming', autostart }, { ...wait, paused: autostart !== true });
       },
       qmp: (vmId) => reg.qmp(reg.get(vmId)),
       record: (vmId) => reg.get(vmId).record,

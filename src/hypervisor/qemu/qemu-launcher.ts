@@ -15,7 +15,11 @@ import { QemuPidFileMissingError } from './qemu-errors.js';
 import { waitDefault as opt } from './wait-default.js';
 
 /** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
-export type LaunchMode = { readonly kind: 'start' } | { readonly kind: 'restore'; readonly statePath: string } | { readonly kind: 'incoming' };
+export type LaunchMode =
+  | { readonly kind: 'start' }
+  | { readonly kind: 'restore'; readonly statePath: string }
+  // autostart: no `-S`, QEMU runs the guest itself once the incoming stream completed (resume on completion).
+  | { readonly kind: 'incoming'; readonly autostart?: boolean | undefined };
 
 /**
  * Starts one VM's QEMU (its TAPs, record, daemonised process, QMP
@@ -41,7 +45,7 @@ export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: Launch
     const argv = buildQemuArgv(spec, {
       accel: reg.accel,
       paths,
-      paused: opts.paused === true || mode.kind !== 'start',
+      paused: opts.paused === true || (mode.kind !== 'start' && !(mode.kind === 'incoming' && mode.autostart === true)),
       ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
     });
     await launchQemu(reg.opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));

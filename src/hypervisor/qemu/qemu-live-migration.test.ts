@@ -63,8 +63,8 @@ function fixture(answers: Record<string, Handler>, migration?: VmMigrationRecord
   let record: VmRecord = { spec, taps: [], startedAt: '', migration };
   const launched: string[] = [];
   const host: QemuMigrationHost = {
-    launchIncoming: (s) => {
-      launched.push(s.id);
+    launchIncoming: (s, o) => {
+      launched.push(o.autostart === true ? `${s.id} autostart` : s.id);
       return Promise.resolve();
     },
     qmp: () => qmp,
@@ -260,4 +260,46 @@ test('QMP failures surface as HypervisorError naming the step', async () => {
     assert.match(String(err), /migrate of VM vm-1 failed: .*boom/);
     return true;
   });
+});
+
+test('startIncoming with autostart launches the destination to run on completion; refused with mirrored disks or post-copy, before anything starts', async () => {
+  const f = fixture({ 'query-migrate': () => ({ 'socket-address': [{ type: 'inet', host: '198.18.0.2', port: '40124' }] }) });
+  await assert.rejects(f.lm.startIncoming(spec, { listenHost: '198.18.0.2', nbdDisks: ['data'], autostart: true }), (err: unknown) => {
+    assert.ok(code('VALIDATION_FAILED')(err));
+    assert.match(String(err), /autostart.*mirrors to complete/);
+    return true;
+  });
+  await assert.rejects(f.lm.startIncoming(spec, { listenHost: '198.18.0.2', postcopy: true, autostart: true }), (err: unknown) => {
+    assert.ok(code('VALIDATION_FAILED')(err));
+    assert.match(String(err), /autostart.*post-copy/);
+    return true;
+  });
+  assert.deepEqual(f.launched, []);
+  const ready = await f.lm.startIncoming(spec, { listenHost: '198.18.0.2', autostart: true });
+  assert.equal(ready.uri, 'tcp:198.18.0.2:40124');
+  assert.deepEqual(f.launched, ['vm-1 autostart']);
+  // The destination's `cont` is QEMU's own autostart: none is sent (it would also activate the shared disks early).
+  assert.ok(!f.sent.some((c) => c.command === 'cont'));
+});
+
+test('resumeSource refuses a completed source whose destination runs the guest on its own, and sends no cont', async () => {
+  const answers = { 'query-status': () => ({ status: 'postmigrate', running: false }), 'query-migrate': () => ({ status: 'completed' }), 'query-block-jobs': () => [], 'query-named-block-nodes': () => [], 'qom-list': () => [] };
+  const auto = fixture(answers, { role: 'outgoing', started: true, wasRunning: true, destAutostart: true });
+  await assert.rejects(auto.lm.resumeSource('vm-1'), (err: unknown) => {
+    assert.ok(code('VM_INVALID_STATE')(err));
+    assert.match(String(err), /on its own/);
+    return true;
+  });
+  assert.ok(!auto.sent.some((c) => c.command === 'cont'));
+  // Without resume on completion the controller's deliberate resume of a completed source still goes through.
+  let status = 'postmigrate';
+  const waited = fixture({ ...answers, 'query-status': () => ({ status, running: status === 'running' }), cont: () => { status = 'running'; return {}; } }, { role: 'outgoing', started: true, wasRunning: true });
+  await waited.lm.resumeSource('vm-1');
+  assert.ok(waited.sent.some((c) => c.command === 'cont'));
+});
+
+test('migrateOut keeps destAutostart in the source record (a restarted agent still refuses to resume it)', async () => {
+  const f = fixture({ 'query-status': running, 'query-block-jobs': () => [] });
+  await f.lm.migrateOut('vm-1', { uri: 'tcp:198.18.0.2:4000', params, destAutostart: true });
+  assert.deepEqual(f.record().migration, { role: 'outgoing', started: true, wasRunning: true, destAutostart: true });
 });

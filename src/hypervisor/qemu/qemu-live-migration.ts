@@ -25,8 +25,8 @@ import { BlockJobFailedError, QemuFailureError, QemuReportMissingError } from '.
 
 /** What the migration steps need of the driver that owns the VMs. */
 export interface QemuMigrationHost {
-  /** Starts the VM like `start`, but paused with `-incoming defer`; resolves once QMP answers. */
-  launchIncoming(spec: VmSpec, opts: WaitOptions): Promise<void>;
+  /** Starts the VM like `start`, but with `-incoming defer` (and `-S` unless `autostart`); resolves once QMP answers. */
+  launchIncoming(spec: VmSpec, opts: WaitOptions & { readonly autostart?: boolean | undefined }): Promise<void>;
   /** The VM's QMP connection; throws VmNotFoundError / VmStateError when there is none. */
   qmp(vmId: string): QmpClient;
   record(vmId: string): VmRecord;
@@ -60,7 +60,7 @@ export class QemuLiveMigration implements LiveMigration {
     const spec = parseVmSpec(input);
     checkIncomingOptions(spec, opts);
     const nbdDisks = opts.nbdDisks ?? [];
-    await this.#host.launchIncoming(spec, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000 });
+    await this.#host.launchIncoming(spec, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000, autostart: opts.autostart === true });
     return this.#step(spec.id, 'prepare the incoming migration', opts, 30_000, async (o) => {
       const qmp = this.#host.qmp(spec.id);
       try {
@@ -139,7 +139,7 @@ export class QemuLiveMigration implements LiveMigration {
         'tls-hostname': opts.tls ? host : '',
       }, o);
       // Recorded before `migrate`: after a crash in between, an abort must still know whether to `cont`.
-      await this.#host.setMigration(vmId, { role: 'outgoing', started: true, wasRunning: runState === 'running' });
+      await this.#host.setMigration(vmId, { role: 'outgoing', started: true, wasRunning: runState === 'running', ...(opts.destAutostart === true ? { destAutostart: true } : {}) });
       await qmp.execute('migrate', { uri: opts.uri }, o);
     });
   }
@@ -269,6 +269,10 @@ export class QemuLiveMigration implements LiveMigration {
       if (status === 'running') return;
       if (m?.role !== 'outgoing' || !m.started || (status !== 'postmigrate' && status !== 'paused')) {
         throw new VmStateError(vmId, 'resume the source of', status, 'only a source whose migration completed can be resumed this way');
+      }
+      if (m.destAutostart === true && (status === 'postmigrate' || (await qmp.execute('query-migrate', undefined, o)).status === 'completed')) {
+        // Two copies could run, or a stale one: the destination may have run the guest since the completion.
+        throw new VmStateError(vmId, 'resume the source of', status, 'its destination runs the guest on its own once the migration completed; this copy may be stale and never runs again');
       }
       // The mirrors point at the dead destination: the guest's next writes would fail them, or hang on the NBD socket.
       if (await hasMirrorState(qmp, o)) {

@@ -31,6 +31,8 @@ export type VmMigrationRecord =
       readonly started: boolean;
       /** Whether the vCPUs ran when `migrate` was issued: only then may an abort `cont` them. */
       readonly wasRunning: boolean;
+      /** The destination runs the guest on its own at completion: a completed source must never run again. */
+      readonly destAutostart?: boolean | undefined;
     };
 
 export async function writeVmRecord(path: string, rec: VmRecord): Promise<void> {
@@ -47,7 +49,7 @@ const vmRecordSchema = z.looseObject({
   migration: z
     .discriminatedUnion('role', [
       z.strictObject({ role: z.literal('incoming'), nbd: z.boolean(), tls: z.boolean() }),
-      z.strictObject({ role: z.literal('outgoing'), started: z.boolean(), wasRunning: z.boolean() }),
+      z.strictObject({ role: z.literal('outgoing'), started: z.boolean(), wasRunning: z.boolean(), destAutostart: z.boolean().optional() }),
     ])
     .optional(),
   movedDisks: z.array(z.string()).optional(),
