@@ -66,7 +66,12 @@ const MIGRATION_TIMEOUT_MS = 180_000;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 
 type CaseName = 'idle' | 'dirty' | 'web';
-type PathName = 'raw' | 'nubo';
+// nubo-ctl: nubo with the controller's switch-over (policy resumeOnCompletion false, as before resume on completion),
+// interleaved in the same runs so that the two switches are compared against the same raw pairs. Off: BENCH_SWITCH_COMPARE=0.
+type PathName = 'raw' | 'nubo' | 'nubo-ctl';
+const compareSwitch = process.env['BENCH_SWITCH_COMPARE'] !== '0';
+const PATHS: readonly PathName[] = compareSwitch ? ['raw', 'nubo', 'nubo-ctl'] : ['raw', 'nubo'];
+const PATH_LABEL: Record<PathName, string> = { raw: 'raw', nubo: 'nubo', 'nubo-ctl': 'nubo, controller switch' };
 const CASES: readonly CaseName[] = ['idle', 'web', 'dirty'];
 const CASE_LABEL: Record<CaseName, string> = { idle: '(a) idle', dirty: '(b) dirtying memory', web: '(c) serving 512 KiB to a fabric client' };
 
@@ -105,6 +110,8 @@ interface Sample {
   startedAtMs?: number;
   /** nubo only: the agents' requests and the destination QEMU start, ms from the POST (from their logs). */
   agent?: Record<string, number>;
+  /** nubo only: the convergence policy's actions (raised downtime limits, throttles): they lengthen QEMU's own pause. */
+  convergence?: unknown[];
   client?: ClientStats;
 }
 
@@ -319,12 +326,12 @@ async function migrateRaw(run: number, accel: 'kvm' | 'tcg'): Promise<Migrated> 
   };
 }
 
-async function migrateNubo(): Promise<Migrated> {
+async function migrateNubo(path: 'nubo' | 'nubo-ctl'): Promise<Migrated> {
   const c = api!;
   const v = nuboVm!;
   const toIndex = v.hostIndex === 1 ? 2 : 1;
   const t0 = Date.now();
-  const started = await c.migrateVm(v.id, { to: host(toIndex).name }, { signal });
+  const started = await c.migrateVm(v.id, { to: host(toIndex).name, ...(path === 'nubo-ctl' ? { policy: { resumeOnCompletion: false } } : {}) }, { signal });
   const m: MigrationView = await pollUntil(`migration ${started.id}`, async () => {
     const x = await c.getMigration(started.id, { signal });
     return x.state === 'running' ? undefined : x;
@@ -347,7 +354,7 @@ async function migrateNubo(): Promise<Migrated> {
   return {
     totalMs: activated - t0, windowStart: t0, windowEnd: activated,
     sample: {
-      path: 'nubo', from: host(v.hostIndex).name, to: vm.host ?? '?',
+      path, from: host(v.hostIndex).name, to: vm.host ?? '?',
       totalMs: activated - t0,
       recordTotalMs: num('totalTimeMs'),
       postToFinishedMs: m.finishedAt === null ? NaN : Date.parse(m.finishedAt) - t0,
@@ -357,6 +364,7 @@ async function migrateNubo(): Promise<Migrated> {
       dirtyRateBytes: num('finalDirtyRateBytes'),
       phases: { prepare: at('prepared') - t0, copy: at('stop-and-copy') - at('prepared'), switch: activated - at('stop-and-copy') },
       steps, startedAtMs: t0,
+      convergence: Array.isArray(s['convergence']) ? s['convergence'] : [],
     },
   };
 }
@@ -369,7 +377,7 @@ async function migrateNubo(): Promise<Migrated> {
 async function placeAgentRequests(): Promise<void> {
   const t = await readAgentTimeline(hosts.map((h) => ({ host: h.name, file: join(labDir, 'logs', `${h.name}.log`) })));
   for (const s of samples) {
-    if (s.path !== 'nubo' || s.startedAtMs === undefined) continue;
+    if (s.path === 'raw' || s.startedAtMs === undefined) continue;
     const t0 = s.startedAtMs;
     const end = t0 + s.totalMs + 1_000;
     const on = (host: string, method: string, suffix: string, after: number) => t.requests.find((r) => r.host === host && r.method === method && r.url.endsWith(suffix) && r.at >= after && r.at <= end);
@@ -434,7 +442,7 @@ async function measure(caseName: CaseName, path: PathName, run: number, accel: '
   }
   let done: Migrated | undefined;
   try {
-    done = path === 'raw' ? await migrateRaw(run, accel) : await migrateNubo();
+    done = path === 'raw' ? await migrateRaw(run, accel) : await migrateNubo(path);
   } catch (err) {
     if (signal.aborted) throw err;
     // Recorded and survived: one failed migration (another lab on the machine, a stalled TCP connect) should not cost the whole run.
@@ -484,7 +492,8 @@ try {
   console.log(`guests up: raw ${rawIp} (QEMU pid ${raw!.vm.pid}), nubo ${nuboVm!.ip} (${nuboVm!.id}); ${runs} runs per case and path`);
   for (const cs of CASES) {
     for (let run = 0; run < runs; run++) {
-      const order: PathName[] = run % 2 === 0 ? ['raw', 'nubo'] : ['nubo', 'raw'];
+      // Each path goes first in turn, so that drift hits all of them.
+      const order: PathName[] = PATHS.map((_, i) => PATHS[(i + run) % PATHS.length]!);
       for (const path of order) await measure(cs, path, run, s.accel);
     }
   }
@@ -511,7 +520,7 @@ async function report(): Promise<void> {
     failed: number; beforeP50: number; duringP50: number; afterP50: number;
     prepareP50: number; copyP50: number; switchP50: number;
   }
-  const rows: Row[] = CASES.flatMap((cs) => (['raw', 'nubo'] as const).map((path): Row => {
+  const rows: Row[] = CASES.flatMap((cs) => PATHS.map((path): Row => {
     const xs = samples.filter((s) => s.case === cs && s.path === path);
     const col = (f: (s: Sample) => number | undefined | null): number => median(xs.map((s) => f(s) ?? NaN));
     return {
@@ -534,14 +543,14 @@ async function report(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const web = r.case === 'web';
-    const total = r.path === 'nubo' ? `${ms(r.totalP50)} (${ms(r.recordTotalP50)})` : ms(r.totalP50);
+    const total = r.path !== 'raw' ? `${ms(r.totalP50)} (${ms(r.recordTotalP50)})` : ms(r.totalP50);
     const dirty = r.case === 'dirty' ? `${mib(r.dirtyMiBpsP50 * MiB)} (guest wrote ${rps(r.guestDirtyMiBpsP50)}${r.maxThrottle > 0 ? `, throttle ≤${r.maxThrottle} %` : ''})` : mib(r.dirtyMiBpsP50 * MiB);
-    console.log(`| ${CASE_LABEL[r.case]} | ${r.path} | ${r.runs} | ${total} | ${ms(r.qemuDowntimeP50)} | ${web ? ms(r.clientGapP50) : '—'} | ${mib(r.mibSentP50 * MiB)} | ${r.passesP50} | ${dirty} | ${web ? r.failed : '—'} | ${web ? rps(r.beforeP50) : '—'} | ${web ? rps(r.duringP50) : '—'} | ${web ? rps(r.afterP50) : '—'} |`);
+    console.log(`| ${CASE_LABEL[r.case]} | ${PATH_LABEL[r.path]} | ${r.runs} | ${total} | ${ms(r.qemuDowntimeP50)} | ${web ? ms(r.clientGapP50) : '—'} | ${mib(r.mibSentP50 * MiB)} | ${r.passesP50} | ${dirty} | ${web ? r.failed : '—'} | ${web ? rps(r.beforeP50) : '—'} | ${web ? rps(r.duringP50) : '—'} | ${web ? rps(r.afterP50) : '—'} |`);
   }
   console.log('\nphases p50 — prepare: raw destination start → listening / nubo POST → `prepared`; copy: → source completed (nubo: `stop-and-copy`); switch: → destination running (nubo: `activated`)');
   console.log('| case | path | prepare | copy | switch |');
   console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${CASE_LABEL[r.case]} | ${r.path} | ${ms(r.prepareP50)} | ${ms(r.copyP50)} | ${ms(r.switchP50)} |`);
+  for (const r of rows) console.log(`| ${CASE_LABEL[r.case]} | ${PATH_LABEL[r.path]} | ${ms(r.prepareP50)} | ${ms(r.copyP50)} | ${ms(r.switchP50)} |`);
 
   // Where the client's silence falls against each path's own steps: how long the guest was already silent when the
   // completion was seen (raw: the 20 ms query-migrate poll; nubo: the controller's journal), how long from there to running.
@@ -549,7 +558,7 @@ async function report(): Promise<void> {
   console.log('| path | silence | → completion seen | → running | → first answer |');
   console.log('|---|---|---|---|---|');
   const silence: Record<string, Record<string, number>> = {};
-  for (const path of ['raw', 'nubo'] as const) {
+  for (const path of PATHS) {
     const xs = samples.filter((s) => s.case === 'web' && s.path === path && s.client);
     const [seen, running] = path === 'raw' ? ['sourceCompleted', 'destRunning'] : ['stop-and-copy', 'activated'];
     const split = {
@@ -559,7 +568,7 @@ async function report(): Promise<void> {
       toAnswer: median(xs.map((s) => s.client!.firstAnswerAfterGap - s.steps[running]!)),
     };
     silence[path] = split;
-    console.log(`| ${path} | ${ms(split.silence)} | ${ms(split.toSeen)} | ${ms(split.toRunning)} | ${ms(split.toAnswer)} |`);
+    console.log(`| ${PATH_LABEL[path]} | ${ms(split.silence)} | ${ms(split.toSeen)} | ${ms(split.toRunning)} | ${ms(split.toAnswer)} |`);
   }
 
   // nubo's prepare and switch against the raw steps that do the same work.
@@ -596,17 +605,22 @@ async function report(): Promise<void> {
   verdicts.push({ target: 'no failed client request (nubo, case c)', pass: webNubo.failed === 0 && webNubo.runs > 0, detail: `nubo ${webNubo.failed} failed of ${samples.filter((s) => s.path === 'nubo' && s.client).reduce((a, s) => a + s.client!.ok + s.client!.failed, 0)} requests; raw ${webRaw.failed}` });
   const gapLimit = 1.5 * webRaw.clientGapP50 + 20;
   verdicts.push({ target: 'client-measured downtime ≤ 1.5 × raw + 20 ms (case c)', pass: webNubo.clientGapP50 <= gapLimit, detail: `nubo client gap p50 ${ms(webNubo.clientGapP50)} vs limit ${ms(gapLimit)} (raw client gap p50 ${ms(webRaw.clientGapP50)}; raw QEMU downtime p50 ${ms(webRaw.qemuDowntimeP50)} → 1.5× + 20 ms = ${ms(1.5 * webRaw.qemuDowntimeP50 + 20)})` });
-  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined): { raw: number; nubo: number } => ({
+  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined, path: PathName = 'nubo'): { raw: number; nubo: number } => ({
     raw: f(samples.find((s) => s.case === cs && s.path === 'raw' && s.run === run)!) ?? NaN,
-    nubo: f(samples.find((s) => s.case === cs && s.path === 'nubo' && s.run === run)!) ?? NaN,
+    nubo: f(samples.find((s) => s.case === cs && s.path === path && s.run === run)!) ?? NaN,
   });
-  const present = (cs: CaseName, run: number): boolean => ['raw', 'nubo'].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
+  const present = (cs: CaseName, run: number, path: PathName = 'nubo'): boolean => ['raw', path].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
   const comparisons: PairedComparison[] = [];
   for (const cs of CASES) {
     const runsOf = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run));
     // The two migrations of one run are back to back: their ratio sees the same load, the medians of the two paths may not.
     comparisons.push(comparePairs(`total time, ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.totalMs)), 'ratio', { limit: 1.3, kind: 'atMost' }, 'ms'));
     comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.pauseMs)), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
+    if (compareSwitch) {
+      // The switch before resume on completion, against the same raw migrations: the before/after of one run.
+      const ctlRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo-ctl'));
+      comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, controller switch`, ctlRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'nubo-ctl')), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
+    }
   }
   verdicts.push({
     target: 'every migration completed', pass: failedMigrations.length === 0,
