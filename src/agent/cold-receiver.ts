@@ -101,10 +101,11 @@ export class ColdReceiver {
         this.o.logger.info({ vmId: id, migrationId: req.migrationId, bytes: total }, 'cold migration copy verified and installed');
       },
       async (err: unknown) => {
+        // Removed before the failure is told: a caller that sees `failed` finds nothing of the copy left.
+        await rm(t.dir, { recursive: true, force: true }).catch(() => {});
         job.status.state = 'failed';
         job.status.error = errorMessage(err);
         this.o.logger.warn({ vmId: id, migrationId: req.migrationId, err: errorMessage(err) }, 'cold migration copy failed; partial files removed');
-        await rm(t.dir, { recursive: true, force: true }).catch(() => {});
       },
     );
     return job;
