@@ -28,13 +28,14 @@
  *    does not stand in for the disk): target ≥ 0.8× the disk's bandwidth.
  *
  * Run counts: --runs (BENCH_RUNS, default 5), --data-mib (BENCH_COLD_DATA_MIB,
- * default 512), --suspend-reps (BENCH_SUSPEND_REPS, default 4).
+ * default 512), --suspend-reps (BENCH_SUSPEND_REPS, default 4); --copy-only
+ * skips part 2. NUBO_BENCH_KEEP_LOGS=1 copies the agents' logs to bench/results/.
  *
  * Prints tables, writes JSON to bench/results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,7 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_RUNS', 5);
 const dataBytes = benchFlag('data-mib', 'BENCH_COLD_DATA_MIB', 512) * MiB;
 const suspendReps = benchFlag('suspend-reps', 'BENCH_SUSPEND_REPS', 4);
+const copyOnly = process.argv.includes('--copy-only');
 const RAW_PORT = 7499;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -78,6 +80,7 @@ const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 
 async function cleanup(api: NuboClient | undefined): Promise<void> {
   if (rawServer?.pid !== undefined && rawServer.exitCode === null) rawServer.kill('SIGTERM');
+  if (process.env['NUBO_BENCH_KEEP_LOGS'] === '1') await cp(join(labDir, 'logs'), join('bench/results', `cold-migrate-logs-${Date.now()}`), { recursive: true }).catch(() => {});
   for (const vm of api ? await api.listVms().catch(() => []) : []) {
     if (vm.state !== 'terminated') await api!.vmAction(vm.id, 'terminate-hard').catch(() => {});
   }
@@ -235,7 +238,7 @@ try {
 
   // ---- 2. suspend / resume ----
   const suspendSamples: SuspendSample[] = [];
-  for (const mem of [256, 512]) {
+  for (const mem of copyOnly ? [] : [256, 512]) {
     const filled = mem / 2;
     say(`suspend/resume: ${mem} MiB guest, filling ${filled} MiB`);
     const userData = ['#!/bin/sh', `yes nubo-fill-0123456789abcdef | head -c ${filled}m > /tmp/fill`, 'echo FILL-DONE', ''].join('\n');
@@ -315,7 +318,7 @@ try {
     comparePairs('resume vs dd read of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddReadMs), nubo: mbps(s.stateBytes, s.resumeMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
   ];
   console.log('');
-  for (const c of comparisons) console.log(describeComparison(c));
+  for (const c of comparisons) if (c.pairs.length > 0) console.log(describeComparison(c));
 
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `cold-migrate-${Date.now()}.json`);

@@ -13,7 +13,7 @@ import { registerTransferRoutes } from './transfer-routes.js';
 
 const MB = 1_000_000;
 
-interface Rig { dir: string; app: FastifyInstance; proxy: Server; url: string; token: string; size: number; sha256: string; wire(): number; close(): Promise<void> }
+interface Rig { dir: string; app: FastifyInstance; proxy: Server; url: string; token: string; size: number; sha256: string; wire(): number; requests(): string; close(): Promise<void> }
 
 /**
  * A source agent's transfer route behind a loopback TCP relay that counts the
@@ -34,8 +34,10 @@ async function rig(size: number): Promise<Rig> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const upstream = (app.server.address() as AddressInfo).port;
   let wire = 0;
+  let requests = '';
   const proxy = createServer((c) => {
     const u = connect(upstream, '127.0.0.1');
+    c.on('data', (d: Buffer) => void (requests += d.toString('latin1')));
     u.on('data', (d: Buffer) => void (wire += d.length));
     c.pipe(u).pipe(c);
     c.on('error', () => u.destroy());
@@ -48,6 +50,7 @@ async function rig(size: number): Promise<Rig> {
     url: `http://127.0.0.1:${port}/agent/v1/transfers/${offer.transferId}/files/disk.qcow2`,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     wire: () => wire,
+    requests: () => requests,
     async close() {
       proxy.close();
       await app.close();
@@ -63,6 +66,27 @@ test('copies the file whole, with its sha256 checked', async () => {
     const { sha256 } = await pullFile({ url: r.url, token: r.token, dest, sizeBytes: r.size });
     assert.equal(sha256, r.sha256);
     assert.equal(createHash('sha256').update(await readFile(dest)).digest('hex'), r.sha256);
+  } finally {
+    await r.close();
+  }
+});
+
+test('without a cap the request asks for none (the source paces nothing)', async () => {
+  const r = await rig(100_000);
+  try {
+    await pullFile({ url: r.url, token: r.token, dest: join(r.dir, 'copy'), sizeBytes: r.size });
+    assert.doesNotMatch(r.requests(), /x-nubo-max-bytes-per-second/i);
+    await pullFile({ url: r.url, token: r.token, dest: join(r.dir, 'copy2'), sizeBytes: r.size, maxBytesPerSecond: 10_000_000 });
+    assert.match(r.requests(), /x-nubo-max-bytes-per-second: 10000000/i);
+  } finally {
+    await r.close();
+  }
+});
+
+test('a copy whose size differs from the offer is refused, and its partial file left for the caller', async () => {
+  const r = await rig(100_000);
+  try {
+    await assert.rejects(pullFile({ url: r.url, token: r.token, dest: join(r.dir, 'copy'), sizeBytes: r.size + 1 }), { code: 'TRANSFER_FAILED', message: /announces 100000 bytes, the offer said 100001/ });
   } finally {
     await r.close();
   }

@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { deadline } from '../util/deadline.js';
-import { rateLimitStream } from '../util/rate-limit-stream.js';
-import { CHUNK_BYTES, RATE_HEADER, SHA256_TRAILER, SIZE_HEADER } from './transfer-routes.js';
+import { FileReceiveStream } from './file-receive-stream.js';
+import { RATE_HEADER, SHA256_TRAILER, SIZE_HEADER } from './transfer-routes.js';
 
 /** A copy that arrived but is not what the source sent: short, long, or another sha256. */
 export class FileTransferError extends NuboError {
@@ -68,10 +65,20 @@ async function errorOf(url: string, res: IncomingMessage): Promise<RemoteError> 
  * the caller to remove (it removes the whole partial VM directory).
  * @throws FileTransferError, RemoteError (the source refused), UnreachableError, TimeoutError
  */
-export async function pullFile(r: PullFileRequest): Promise<{ sha256: string }> {
+export interface PulledFile {
+  readonly sha256: string;
+  /** Request to the last byte written, and the fsync after it: where a slow copy spends its time. */
+  readonly streamMs: number;
+  readonly syncMs: number;
+  /** Mean size of the pieces the bytes arrived in. */
+  readonly meanReadBytes: number;
+}
+
+export async function pullFile(r: PullFileRequest): Promise<PulledFile> {
   // At least 10 MB/s, or the cap when it is slower, plus a minute of slack.
   const rate = Math.min(10_000_000, r.maxBytesPerSecond ?? Infinity);
   const d = deadline(`copy of ${r.url}`, r.timeoutMs ?? 60_000 + Math.ceil((r.sizeBytes / rate) * 1000), r.signal);
+  const t0 = performance.now();
   try {
     let res: IncomingMessage;
     try {
@@ -86,37 +93,28 @@ export async function pullFile(r: PullFileRequest): Promise<{ sha256: string }> 
       res.destroy();
       throw new FileTransferError(r.url, `the source announces ${String(res.headers[SIZE_HEADER])} bytes, the offer said ${r.sizeBytes}`);
     }
-    const hash = createHash('sha256');
-    let size = 0;
-    const tap = new Transform({
-      highWaterMark: CHUNK_BYTES,
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        r.onBytes?.(chunk.length);
-        cb(null, chunk);
-      },
-    });
+    const fh = await open(r.dest, 'w');
     try {
-      const out = createWriteStream(r.dest, { highWaterMark: CHUNK_BYTES });
-      if (r.maxBytesPerSecond === undefined) await pipeline(res, tap, out, { signal: d.signal });
-      else await pipeline(res, rateLimitStream(r.maxBytesPerSecond, { highWaterMark: CHUNK_BYTES }), tap, out, { signal: d.signal });
-    } catch (err) {
-      if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
-      throw new FileTransferError(r.url, `the stream broke off after ${size} of ${r.sizeBytes} bytes: ${errorMessage(err)}`);
-    }
-    const digest = hash.digest('hex');
-    const theirs = res.trailers[SHA256_TRAILER];
-    if (size !== r.sizeBytes) throw new FileTransferError(r.url, `got ${size} bytes, expected ${r.sizeBytes}`);
-    if (theirs === undefined) throw new FileTransferError(r.url, 'the source sent no sha256 (it could not send the whole file)');
-    if (theirs !== digest) throw new FileTransferError(r.url, `sha256 mismatch: received ${digest}, the source sent ${theirs}`);
-    const fh = await open(r.dest, 'r+');
-    try {
+      const sink = new FileReceiveStream(fh, { maxBytesPerSecond: r.maxBytesPerSecond, onBytes: r.onBytes });
+      try {
+        await pipeline(res, sink, { signal: d.signal });
+      } catch (err) {
+        if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
+        throw new FileTransferError(r.url, `the stream broke off after ${sink.writtenBytes} of ${r.sizeBytes} bytes: ${errorMessage(err)}`);
+      }
+      const size = sink.writtenBytes;
+      const digest = sink.digest();
+      const theirs = res.trailers[SHA256_TRAILER];
+      if (size !== r.sizeBytes) throw new FileTransferError(r.url, `got ${size} bytes, expected ${r.sizeBytes}`);
+      if (theirs === undefined) throw new FileTransferError(r.url, 'the source sent no sha256 (it could not send the whole file)');
+      if (theirs !== digest) throw new FileTransferError(r.url, `sha256 mismatch: received ${digest}, the source sent ${theirs}`);
+      const t1 = performance.now();
+      // The source's copy is deleted once the controller committed: ours must be on the disk first.
       await fh.sync();
+      return { sha256: digest, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), meanReadBytes: Math.round(size / Math.max(1, sink.chunkCount)) };
     } finally {
       await fh.close();
     }
-    return { sha256: digest };
   } finally {
     d.dispose();
   }
