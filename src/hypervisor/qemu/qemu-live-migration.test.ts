@@ -136,11 +136,20 @@ test('migrateOut sets every capability and parameter (TLS off explicitly), recor
       { capability: 'auto-converge', state: true },
       { capability: 'xbzrle', state: false },
       { capability: 'postcopy-ram', state: true },
+      { capability: 'return-path', state: false },
     ],
   });
   assert.deepEqual(f.sent[3]!.args, { 'downtime-limit': 300, 'max-bandwidth': 1 << 20, 'tls-creds': '', 'tls-hostname': '' });
   assert.deepEqual(f.record().migration, { role: 'outgoing', started: true, wasRunning: true });
   await assert.rejects(f.lm.migrateOut('vm-1', { uri: 'unix:/x', params }), code('VALIDATION_FAILED'));
+});
+
+test('migrateOut to a destination that resumes on completion asks for the return path and records it', async () => {
+  const f = fixture({ 'query-status': running, 'query-block-jobs': () => [] });
+  await f.lm.migrateOut('vm-1', { uri: 'tcp:198.18.0.2:4000', params, destAutostart: true });
+  const caps = (f.sent[2]!.args as { capabilities: { capability: string; state: boolean }[] }).capabilities;
+  assert.deepEqual(caps.find((c) => c.capability === 'return-path'), { capability: 'return-path', state: true });
+  assert.deepEqual(f.record().migration, { role: 'outgoing', started: true, wasRunning: true, destAutostart: true });
 });
 
 test('post-copy is refused unless its capability was enabled', async () => {

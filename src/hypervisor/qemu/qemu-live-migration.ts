@@ -129,7 +129,12 @@ export class QemuLiveMigration implements LiveMigration {
         throw new VmStateError(vmId, 'migrate', 'mirroring', `disk mirrors not ready: ${what}`);
       }
       const p = opts.params;
-      await setCapabilities(qmp, { events: true, 'auto-converge': p.autoConverge, xbzrle: p.xbzrle, 'postcopy-ram': p.postcopy }, o);
+      // With resume on completion the destination runs the guest the moment it has loaded the stream. Without a return
+      // path the source calls the migration completed once it flushed its socket: a destination that then failed to load
+      // would leave a completed source that may never run again and no copy at all; and a source that failed after the
+      // destination loaded would resume itself beside it. The return path makes the source wait for the destination's
+      // word that it loaded (QEMU's MIG_RP_MSG_SHUT), so both sides agree on the outcome but for a message lost on the wire.
+      await setCapabilities(qmp, { events: true, 'auto-converge': p.autoConverge, xbzrle: p.xbzrle, 'postcopy-ram': p.postcopy, 'return-path': opts.destAutostart === true }, o);
       if (opts.tls) await ensureTlsCreds(qmp, TLS_OUT_ID, opts.tls.dir, 'client', o);
       // Always set: parameters outlive a migration, and a VM that arrived over TLS still names its server credentials.
       await qmp.execute('migrate-set-parameters', {
