@@ -17,19 +17,11 @@
  *    pull with sha256 on both sides, overlay rebase, fsync, rename) and end to
  *    end (request → `succeeded`, the record's totalTimeMs). No bandwidth cap
  *    (policy maxBandwidthMiBps at its maximum).
- * 2. Suspend and resume through the API for guests of 256 and 512 MiB, each
- *    with half its memory filled by the guest (non-zero pages: QEMU skips zero
- *    pages, so an idle guest saves almost nothing): the time from the
- *    history's running → saving to → suspended, and suspended → boot to →
- *    running, per GiB of configured guest memory; and the request → state
- *    time seen by polling, as a cross-check. Each suspend is paired with a raw
- *    `dd` writing the same number of bytes to the same datastore (fdatasync),
- *    each resume with a `dd` reading them back (O_DIRECT, so the page cache
- *    does not stand in for the disk): target ≥ 0.8× the disk's bandwidth.
+ *
+ * Suspend and resume are measured by bench/suspend.ts.
  *
  * Run counts: --runs (BENCH_RUNS, default 5), --data-mib (BENCH_COLD_DATA_MIB,
- * default 512), --suspend-reps (BENCH_SUSPEND_REPS, default 4); --copy-only
- * skips part 2. NUBO_BENCH_KEEP_LOGS=1 copies the agents' logs to bench/results/.
+ * default 512). NUBO_BENCH_KEEP_LOGS=1 copies the agents' logs to bench/results/.
  *
  * Prints tables, writes JSON to bench/results/.
  */
@@ -60,8 +52,6 @@ import { median } from './support/quantile.js';
 const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_RUNS', 5);
 const dataBytes = benchFlag('data-mib', 'BENCH_COLD_DATA_MIB', 512) * MiB;
-const suspendReps = benchFlag('suspend-reps', 'BENCH_SUSPEND_REPS', 4);
-const copyOnly = process.argv.includes('--copy-only');
 const RAW_PORT = 7499;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -74,7 +64,6 @@ let labMade = false;
 let rawServer: ChildProcess | undefined;
 
 interface CopySample { run: number; from: string; to: string; bytes: number; rawFirst: boolean; rawMs: number; copyMs: number; totalMs: number; migrationId: string }
-interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number; ddWriteMs: number; ddReadMs: number }
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 
@@ -88,13 +77,6 @@ async function cleanup(api: NuboClient | undefined): Promise<void> {
   if (labMade) await labDown(labDir).catch((err: unknown) => say(`lab down: ${String(err)}`));
   await controller?.stop().catch(() => {});
   await rm(root, { recursive: true, force: true });
-}
-
-/** The first history entry into `to` at or after `after` (the controller's clock is this process's: it runs in-process). */
-function historyAt(vm: VmDetailView, to: string, after = 0): number {
-  const h = vm.history.filter((e) => e.to === to && Date.parse(e.at) >= after).at(0);
-  if (!h) throw new Error(`VM ${vm.id} history has no ${to} after ${new Date(after).toISOString()}`);
-  return Date.parse(h.at);
 }
 
 async function waitState(api: NuboClient, id: string, state: string, timeoutMs = 300_000): Promise<VmDetailView> {
@@ -150,31 +132,6 @@ async function rawCopy(from: LabHost, to: LabHost, file: string): Promise<number
   }
 }
 
-/** The disk's own write bandwidth for `bytes`: dd from /dev/zero into `dir`, flushed to the disk before it returns. */
-async function ddWrite(dir: string, bytes: number): Promise<number> {
-  const f = join(dir, 'dd-probe.bin');
-  try {
-    const t0 = performance.now();
-    await runCommand('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    return performance.now() - t0;
-  } finally {
-    await rm(f, { force: true });
-  }
-}
-
-/** The disk's own read bandwidth for `bytes`: the file written untimed first, then read back with O_DIRECT. */
-async function ddRead(dir: string, bytes: number): Promise<number> {
-  const f = join(dir, 'dd-probe.bin');
-  try {
-    await runCommand('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    const t0 = performance.now();
-    await runCommand('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
-    return performance.now() - t0;
-  } finally {
-    await rm(f, { force: true });
-  }
-}
-
 let api: NuboClient | undefined;
 const ac = new AbortController();
 process.once('SIGINT', () => ac.abort(new Error('interrupted')));
@@ -199,7 +156,6 @@ try {
   await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
   const boot = { kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, nics: [] };
   await api.createTemplate({ name: 'big', vcpus: 1, memoryMiB: 128, image: 'big-disk', ...boot });
-  for (const mem of [256, 512]) await api.createTemplate({ name: `mem${mem}`, vcpus: 1, memoryMiB: mem, image: 'tiny-disk', ...boot });
 
   // ---- 1. throughput ----
   say('cold migration: booting the 1 GiB VM on h1');
@@ -236,42 +192,6 @@ try {
   await api.vmAction(created.id, 'terminate-hard');
   await waitState(api, created.id, 'terminated');
 
-  // ---- 2. suspend / resume ----
-  const suspendSamples: SuspendSample[] = [];
-  for (const mem of copyOnly ? [] : [256, 512]) {
-    const filled = mem / 2;
-    say(`suspend/resume: ${mem} MiB guest, filling ${filled} MiB`);
-    const userData = ['#!/bin/sh', `yes nubo-fill-0123456789abcdef | head -c ${filled}m > /tmp/fill`, 'echo FILL-DONE', ''].join('\n');
-    const vm0 = await api.createVm({ template: `mem${mem}`, name: `mem-${mem}`, requirements: `hostname == "${h1.name}"`, userData });
-    await waitState(api, vm0.id, 'running');
-    await waitConsole(api, vm0.id, 'FILL-DONE', 600_000);
-    for (let rep = 1; rep <= suspendReps; rep++) {
-      // The disk's bandwidth next to each suspend and resume, on alternate sides of it, for the same byte count.
-      const sizeHint = suspendSamples.find((s) => s.memoryMiB === mem)?.stateBytes ?? filled * MiB;
-      const ddWriteBefore = rep % 2 === 1 ? await ddWrite(h1.dataDir, sizeHint) : NaN;
-      const t0 = Date.now();
-      await api.vmAction(vm0.id, 'suspend');
-      const suspended = await waitState(api, vm0.id, 'suspended');
-      const suspendPolledMs = Date.now() - t0;
-      const stateBytes = (await stat(join(h1.dataDir, 'vms', agentVmId(vm0.id), 'memory.state'))).size;
-      const ddWriteMs = Number.isNaN(ddWriteBefore) ? await ddWrite(h1.dataDir, stateBytes) : ddWriteBefore;
-      const ddReadBefore = rep % 2 === 1 ? await ddRead(h1.dataDir, stateBytes) : NaN;
-      const t1 = Date.now();
-      await api.vmAction(vm0.id, 'resume');
-      const running = await waitState(api, vm0.id, 'running');
-      const resumePolledMs = Date.now() - t1;
-      const ddReadMs = Number.isNaN(ddReadBefore) ? await ddRead(h1.dataDir, stateBytes) : ddReadBefore;
-      suspendSamples.push({
-        memoryMiB: mem, filledMiB: filled, rep, stateBytes, ddWriteMs, ddReadMs,
-        suspendMs: historyAt(suspended, 'suspended', t0) - historyAt(suspended, 'saving', t0),
-        resumeMs: historyAt(running, 'running', t1) - historyAt(running, 'boot', t1),
-        suspendPolledMs, resumePolledMs,
-      });
-    }
-    await api.vmAction(vm0.id, 'terminate-hard');
-    await waitState(api, vm0.id, 'terminated');
-  }
-
   // ---- report ----
   const rows = samples.map((s) => [
     `${s.run}`, `${s.from}→${s.to}`, `${(s.bytes / MiB).toFixed(0)} MiB`,
@@ -293,29 +213,10 @@ try {
   console.log(table(header, rows));
   console.log(`median: raw ${medRaw.toFixed(0)} MB/s, cold copy stage ${medCopy.toFixed(0)} MB/s, cold end to end ${medTotal.toFixed(0)} MB/s`);
 
-  const srows = suspendSamples.map((s) => {
-    const gib = s.memoryMiB / 1024;
-    return [
-      `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`,
-      `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.suspendMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddWriteMs).toFixed(0)}`,
-      `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.resumeMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddReadMs).toFixed(0)}`,
-      `${(s.suspendPolledMs / 1000).toFixed(2)} s`, `${(s.resumePolledMs / 1000).toFixed(2)} s`,
-    ];
-  });
-  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory; MB/s of the state file, against dd of the same size on the same datastore');
-  console.log(table(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'MB/s', 'dd write MB/s', 'resume', 's/GiB', 'MB/s', 'dd read MB/s', 'req→suspended', 'req→running'], srows));
-  for (const mem of [256, 512]) {
-    const xs = suspendSamples.filter((s) => s.memoryMiB === mem);
-    const gib = mem / 1024;
-    console.log(`median ${mem} MiB: suspend ${(median(xs.map((s) => s.suspendMs)) / 1000 / gib).toFixed(2)} s/GiB, resume ${(median(xs.map((s) => s.resumeMs)) / 1000 / gib).toFixed(2)} s/GiB`);
-  }
-
   // Speeds, so the ratio is nubo's share of the raw path's: ≥ the target passes.
   const comparisons: PairedComparison[] = [
     comparePairs('cold-migration copy stage vs raw copy (speed)', samples.map((s) => ({ raw: mbps(overlayBytes, s.rawMs), nubo: mbps(s.bytes, s.copyMs) })), 'ratio', { limit: 0.9, kind: 'atLeast' }, 'MB/s'),
     comparePairs('cold migration end to end vs raw copy (speed)', samples.map((s) => ({ raw: mbps(overlayBytes, s.rawMs), nubo: mbps(s.bytes, s.totalMs) })), 'ratio', { limit: 0.9, kind: 'atLeast' }, 'MB/s'),
-    comparePairs('suspend vs dd write of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddWriteMs), nubo: mbps(s.stateBytes, s.suspendMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
-    comparePairs('resume vs dd read of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddReadMs), nubo: mbps(s.stateBytes, s.resumeMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
   ];
   console.log('');
   for (const c of comparisons) if (c.pairs.length > 0) console.log(describeComparison(c));
@@ -327,7 +228,6 @@ try {
     copy: samples.map((s) => ({ ...s, rawMBps: mbps(overlayBytes, s.rawMs), copyMBps: mbps(s.bytes, s.copyMs), totalMBps: mbps(s.bytes, s.totalMs) })),
     median: { rawMBps: medRaw, copyMBps: medCopy, totalMBps: medTotal },
     comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c),
-    suspendResume: suspendSamples.map((s) => ({ ...s, suspendSPerGiB: s.suspendMs / 1000 / (s.memoryMiB / 1024), resumeSPerGiB: s.resumeMs / 1000 / (s.memoryMiB / 1024) })),
   }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 } finally {

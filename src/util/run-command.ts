@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { CommandError } from '../errors/command-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 
@@ -9,6 +9,8 @@ export interface RunOptions {
   readonly cwd?: string | undefined;
   readonly input?: string | Buffer | undefined;
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Open descriptors the child inherits as its fd 3, 4, …; the caller still owns (and closes) them. */
+  readonly fds?: readonly number[] | undefined;
 }
 
 export interface RunResult {
@@ -32,8 +34,9 @@ export function runCommand(file: string, args: readonly string[], opts: RunOptio
     const child = spawn(file, args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+      stdio: ['pipe', 'pipe', 'pipe', ...(opts.fds ?? [])],
+      // Pipes in the first three places whatever follows them; the typings only know that of a 3-tuple.
+    }) as ChildProcessWithoutNullStreams;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let failure: Error | undefined;

@@ -7,7 +7,7 @@ export interface QemuArgvOptions {
   readonly paths: VmPaths;
   /** Start with vCPUs stopped (`-S`). */
   readonly paused?: boolean;
-  /** `-incoming` argument: `defer` for live migration, `exec:…` to restore saved state. */
+  /** `-incoming` argument: `defer` for live migration, `fd:…` to restore saved state. */
   readonly incoming?: string;
 }
 

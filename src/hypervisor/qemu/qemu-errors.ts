@@ -48,7 +48,7 @@ export class QemuReportMissingError extends QemuFailureError {
   }
 }
 
-/** Writing the VM's state to its file (a migration to `exec:`) ended other than completed. */
+/** Writing the VM's state to its file (a migration into the agent's unix socket) ended other than completed. */
 export class StateSaveFailedError extends QemuFailureError {
   readonly code = 'QEMU_STATE_SAVE_FAILED';
   constructor(readonly status: string | undefined, reason: string) {

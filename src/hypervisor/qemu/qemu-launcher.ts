@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import type { StartOptions, VmStatus } from '../hypervisor.js';
 import { HypervisorError } from '../hypervisor-errors.js';
 import type { VmSpec } from '../vm-spec.js';
@@ -13,6 +13,9 @@ import { writeVmRecord, type VmRecord } from './vm-record.js';
 import type { LiveVm, QemuRegistry } from './qemu-registry.js';
 import { QemuPidFileMissingError } from './qemu-errors.js';
 import { waitDefault as opt } from './wait-default.js';
+
+/** The descriptor a restoring QEMU reads its saved state from (the first after stdin, stdout and stderr). */
+export const STATE_FD = 3;
 
 /** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
 export type LaunchMode =
@@ -46,9 +49,15 @@ export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: Launch
       accel: reg.accel,
       paths,
       paused: opts.paused === true || (mode.kind !== 'start' && !(mode.kind === 'incoming' && mode.autostart === true)),
-      ...(statePath !== undefined ? { incoming: `exec:cat ${statePath}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
+      // QEMU reads the saved state straight from the file it inherits as fd 3: no shell, no `cat`, no pipe between.
+      ...(statePath !== undefined ? { incoming: `fd:${STATE_FD}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
     });
-    await launchQemu(reg.opts.qemuBinary, argv, spec.netns, opt(opts, 30_000));
+    const state = statePath !== undefined ? await open(statePath, 'r') : undefined;
+    try {
+      await launchQemu(reg.opts.qemuBinary, argv, spec.netns, { ...opt(opts, 30_000), ...(state ? { fds: [state.fd] } : {}) });
+    } finally {
+      await state?.close();
+    }
     const pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new QemuPidFileMissingError(paths.pidFile);
     // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
@@ -80,7 +89,7 @@ export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: Launch
         if (s.status === 'inmigrate') return undefined;
         return s.status;
       },
-      opt(opts, 120_000),
+      { ...opt(opts, 120_000), intervalMs: 10 },
     ).catch(async (err: unknown) => {
       await reg.destroy(spec.id, {}).catch(() => {});
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });

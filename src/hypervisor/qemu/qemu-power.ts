@@ -1,4 +1,5 @@
 import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { RebootOptions, RebootResult, SaveResult, ShutdownResult, VmStats } from '../hypervisor.js';
 import { HypervisorError } from '../hypervisor-errors.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
@@ -89,13 +90,14 @@ export class QemuPower {
   }
 
   async save(vmId: string, statePath: string, opts: WaitOptions): Promise<SaveResult> {
-    const qmp = this.#reg.qmp(this.#reg.get(vmId));
+    const vm = this.#reg.get(vmId);
+    const qmp = this.#reg.qmp(vm);
     const began = Date.now();
     const wasRunning = (await this.#reg.status(vmId, opts)).state === 'running';
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
     try {
-      await qmpSaveState(qmp, statePath, opt(opts, 300_000));
+      await qmpSaveState(qmp, statePath, join(vm.paths.dir, 'save.sock'), opt(opts, 300_000));
     } catch (err) {
       await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
       await rm(statePath, { force: true });

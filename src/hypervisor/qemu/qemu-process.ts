@@ -7,9 +7,9 @@ import { pollUntil, type WaitOptions } from '../../util/deadline.js';
  * (or failed, with its reason on stderr), and the VM outlives this process so
  * that a restarted agent can adopt it.
  */
-export async function launchQemu(binary: string, argv: readonly string[], netns: string | undefined, opts: WaitOptions): Promise<void> {
+export async function launchQemu(binary: string, argv: readonly string[], netns: string | undefined, opts: WaitOptions & { readonly fds?: readonly number[] }): Promise<void> {
   const [file, args] = netns === undefined ? [binary, argv] : ['ip', ['netns', 'exec', netns, binary, ...argv]];
-  await runCommand(file, args, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000 });
+  await runCommand(file, args, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 30_000, fds: opts.fds });
 }
 
 export async function readPidFile(path: string): Promise<number | undefined> {

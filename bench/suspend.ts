@@ -1,0 +1,178 @@
+/**
+ * Suspend/resume benchmark (issue 12, performance item 3): suspend and resume
+ * through the API at ≥ 0.8× the disk's write and read bandwidth. One host is
+ * enough, so no lab: an in-process controller and agent with real QEMU on
+ * loopback (test/support/in-process-cloud.ts). Not a test.
+ *
+ * Guests of 256 and 512 MiB, each with half its memory filled by the guest
+ * (non-zero pages: QEMU skips zero pages, so an idle guest saves almost
+ * nothing), are suspended and resumed `--reps` times: the time from the
+ * history's running → saving to → suspended, and suspended → boot to →
+ * running, per GiB of configured guest memory; and the request → state time
+ * seen by polling, as a cross-check. Each suspend is paired with a raw `dd`
+ * writing the same number of bytes to the same datastore (fdatasync: nubo
+ * makes the state file durable before it reports `suspended`), each resume
+ * with a `dd` reading them back (O_DIRECT, so the page cache does not stand in
+ * for the disk). Which of the pair goes first alternates. The verdict is on
+ * the median of the per-pair speed ratios with a bootstrap CI (bench/support).
+ *
+ * Run counts: --reps (BENCH_SUSPEND_REPS, default 4); --mem (BENCH_SUSPEND_MEM,
+ * default 0 = both 256 and 512 MiB, else one size in MiB).
+ *
+ * Prints tables, writes JSON to bench/results/.
+ */
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
+import type { NuboClient } from '../src/client/nubo-client.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { runCommand } from '../src/util/run-command.js';
+import { startInProcessCloud, type InProcessCloud } from '../test/support/in-process-cloud.js';
+import { benchFlag } from './support/bench-flag.js';
+import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
+import { median } from './support/quantile.js';
+import { textTable } from './support/text-table.js';
+
+const MiB = 1024 * 1024;
+const suspendReps = benchFlag('reps', 'BENCH_SUSPEND_REPS', 4);
+const memFlag = benchFlag('mem', 'BENCH_SUSPEND_MEM', 0);
+const sizes = memFlag === 0 ? [256, 512] : [memFlag];
+const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number; ddWriteMs: number; ddReadMs: number }
+
+const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
+
+/** The first history entry into `to` at or after `after` (the controller's clock is this process's: it runs in-process). */
+function historyAt(vm: VmDetailView, to: string, after = 0): number {
+  const h = vm.history.filter((e) => e.to === to && Date.parse(e.at) >= after).at(0);
+  if (!h) throw new Error(`VM ${vm.id} history has no ${to} after ${new Date(after).toISOString()}`);
+  return Date.parse(h.at);
+}
+
+async function waitState(api: NuboClient, id: string, state: string, timeoutMs = 300_000): Promise<VmDetailView> {
+  return pollUntil(`VM ${id} ${state}`, async () => {
+    const vm = await api.getVm(id);
+    if (vm.state === 'failed') throw new Error(`VM ${id} failed: ${vm.stateReason}`);
+    return vm.state === state ? vm : undefined;
+  }, { timeoutMs, intervalMs: 20 });
+}
+
+async function waitConsole(api: NuboClient, id: string, marker: string, timeoutMs = 180_000): Promise<void> {
+  await pollUntil(`${id}: ${marker}`, async () => ((await api.vmConsole(id)).includes(marker) ? true : undefined), { timeoutMs, intervalMs: 500 });
+}
+
+/** The disk's own write bandwidth for `bytes`: dd from /dev/zero into `dir`, flushed to the disk before it returns. */
+async function ddWrite(dir: string, bytes: number): Promise<number> {
+  const f = join(dir, 'dd-probe.bin');
+  try {
+    const t0 = performance.now();
+    await runCommand('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
+    return performance.now() - t0;
+  } finally {
+    await rm(f, { force: true });
+  }
+}
+
+/** The disk's own read bandwidth for `bytes`: the file written untimed first, then read back with O_DIRECT. */
+async function ddRead(dir: string, bytes: number): Promise<number> {
+  const f = join(dir, 'dd-probe.bin');
+  try {
+    await runCommand('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
+    const t0 = performance.now();
+    await runCommand('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
+    return performance.now() - t0;
+  } finally {
+    await rm(f, { force: true });
+  }
+}
+
+let cloud: InProcessCloud | undefined;
+try {
+  cloud = await startInProcessCloud({ prefix: 'nubo-bench-suspend-', logger });
+  const api = cloud.api;
+  const hostDir = cloud.hostDir('h1');
+  const image = cloud.image;
+  const boot = { kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, nics: [] };
+  for (const mem of sizes) await api.createTemplate({ name: `mem${mem}`, vcpus: 1, memoryMiB: mem, image: 'tiny-disk', ...boot });
+
+  const suspendSamples: SuspendSample[] = [];
+  for (const mem of sizes) {
+    const filled = mem / 2;
+    say(`suspend/resume: ${mem} MiB guest, filling ${filled} MiB`);
+    const userData = ['#!/bin/sh', `yes nubo-fill-0123456789abcdef | head -c ${filled}m > /tmp/fill`, 'echo FILL-DONE', ''].join('\n');
+    const vm0 = await api.createVm({ template: `mem${mem}`, name: `mem-${mem}`, userData });
+    await waitState(api, vm0.id, 'running');
+    await waitConsole(api, vm0.id, 'FILL-DONE', 600_000);
+    const statePath = join(hostDir, 'vms', agentVmId(vm0.id), 'memory.state');
+    for (let rep = 1; rep <= suspendReps; rep++) {
+      // The disk's bandwidth next to each suspend and resume, on alternate sides of it, for the same byte count.
+      const sizeHint = suspendSamples.find((s) => s.memoryMiB === mem)?.stateBytes ?? filled * MiB;
+      const ddWriteBefore = rep % 2 === 1 ? await ddWrite(hostDir, sizeHint) : NaN;
+      const t0 = Date.now();
+      await api.vmAction(vm0.id, 'suspend');
+      const suspended = await waitState(api, vm0.id, 'suspended');
+      const suspendPolledMs = Date.now() - t0;
+      const stateBytes = (await stat(statePath)).size;
+      const ddWriteMs = Number.isNaN(ddWriteBefore) ? await ddWrite(hostDir, stateBytes) : ddWriteBefore;
+      const ddReadBefore = rep % 2 === 1 ? await ddRead(hostDir, stateBytes) : NaN;
+      // Evicted, so that the resume reads the disk as the dd read does, not the page cache the save just filled.
+      await runCommand('dd', [`if=${statePath}`, 'iflag=nocache', 'count=0', 'status=none'], { timeoutMs: 60_000 });
+      const t1 = Date.now();
+      await api.vmAction(vm0.id, 'resume');
+      const running = await waitState(api, vm0.id, 'running');
+      const resumePolledMs = Date.now() - t1;
+      const ddReadMs = Number.isNaN(ddReadBefore) ? await ddRead(hostDir, stateBytes) : ddReadBefore;
+      const s: SuspendSample = {
+        memoryMiB: mem, filledMiB: filled, rep, stateBytes, ddWriteMs, ddReadMs,
+        suspendMs: historyAt(suspended, 'suspended', t0) - historyAt(suspended, 'saving', t0),
+        resumeMs: historyAt(running, 'running', t1) - historyAt(running, 'boot', t1),
+        suspendPolledMs, resumePolledMs,
+      };
+      suspendSamples.push(s);
+      say(`  rep ${rep}: suspend ${mbps(stateBytes, s.suspendMs).toFixed(0)} MB/s (dd ${mbps(stateBytes, ddWriteMs).toFixed(0)}), resume ${mbps(stateBytes, s.resumeMs).toFixed(0)} MB/s (dd ${mbps(stateBytes, ddReadMs).toFixed(0)})`);
+    }
+    await api.vmAction(vm0.id, 'terminate-hard');
+    await waitState(api, vm0.id, 'terminated');
+  }
+
+  // ---- report ----
+  const srows = suspendSamples.map((s) => {
+    const gib = s.memoryMiB / 1024;
+    return [
+      `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`,
+      `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.suspendMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddWriteMs).toFixed(0)}`,
+      `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.resumeMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddReadMs).toFixed(0)}`,
+      `${(s.suspendPolledMs / 1000).toFixed(2)} s`, `${(s.resumePolledMs / 1000).toFixed(2)} s`,
+    ];
+  });
+  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory; MB/s of the state file, against dd of the same size on the same datastore');
+  console.log(textTable(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'MB/s', 'dd write MB/s', 'resume', 's/GiB', 'MB/s', 'dd read MB/s', 'req→suspended', 'req→running'], srows));
+  for (const mem of sizes) {
+    const xs = suspendSamples.filter((s) => s.memoryMiB === mem);
+    const gib = mem / 1024;
+    console.log(`median ${mem} MiB: suspend ${(median(xs.map((s) => s.suspendMs)) / 1000 / gib).toFixed(2)} s/GiB, resume ${(median(xs.map((s) => s.resumeMs)) / 1000 / gib).toFixed(2)} s/GiB`);
+  }
+
+  // Speeds, so the ratio is nubo's share of the disk's: ≥ the target passes.
+  const comparisons: PairedComparison[] = [
+    comparePairs('suspend vs dd write of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddWriteMs), nubo: mbps(s.stateBytes, s.suspendMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
+    comparePairs('resume vs dd read of the state size (speed)', suspendSamples.map((s) => ({ raw: mbps(s.stateBytes, s.ddReadMs), nubo: mbps(s.stateBytes, s.resumeMs) })), 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'),
+  ];
+  console.log('');
+  for (const c of comparisons) console.log(describeComparison(c));
+
+  await mkdir('bench/results', { recursive: true });
+  const out = join('bench/results', `suspend-${Date.now()}.json`);
+  await writeFile(out, `${JSON.stringify({
+    at: new Date().toISOString(), reps: suspendReps, sizes,
+    comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c),
+    suspendResume: suspendSamples.map((s) => ({ ...s, suspendSPerGiB: s.suspendMs / 1000 / (s.memoryMiB / 1024), resumeSPerGiB: s.resumeMs / 1000 / (s.memoryMiB / 1024) })),
+  }, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+} finally {
+  await cloud?.stop().catch((err: unknown) => say(`clean-up: ${String(err)}`));
+}
