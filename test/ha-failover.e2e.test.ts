@@ -20,7 +20,8 @@ import { startPostgresCluster, type PostgresCluster } from './support/postgres-c
 // knows both; tiny VMs under real QEMU. The leader is killed (SIGKILL) or
 // paused (SIGSTOP) in the middle of provisions.
 
-const LEASE_MS = 3_000;
+// Long enough for renewals on a loaded 2-core machine; a failover takes about this long.
+const LEASE_MS = 5_000;
 
 interface Controller { readonly port: number; proc: DaemonProcess }
 
@@ -46,7 +47,7 @@ function startController(port: number): DaemonProcess {
   // The controllers share their data directory (image store, system store), as they would an NFS mount.
   return track(DaemonProcess.start([
     'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--postgres', pg.connectionString,
-    '--lease-ms', String(LEASE_MS), '--heartbeat-ms', '2000',
+    '--lease-ms', String(LEASE_MS), '--heartbeat-ms', '4000',
   ]));
 }
 

@@ -29,7 +29,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     BEGIN
       IF app NOT LIKE 'nubo-controller:%' THEN RETURN NULL; END IF;
       me := substr(app, length('nubo-controller:') + 1);
-      PERFORM 1 FROM controller_leadership WHERE id = 1 AND holder = me AND expires_at > clock_timestamp() FOR SHARE;
+      PERFORM 1 FROM controller_leadership WHERE id = 1 AND holder = me AND expires_at > clock_timestamp() FOR KEY SHARE;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'controller % does not hold the leadership lease: write to % refused', me, TG_TABLE_NAME USING ERRCODE = 'NUBOF';
       END IF;

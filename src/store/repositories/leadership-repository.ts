@@ -25,16 +25,26 @@ export class LeadershipRepository {
    * stopped acting on the old one by then (its own deadline is earlier).
    */
   async acquireOrRenew(holder: string, url: string, leaseMs: number): Promise<LeaseHolder | undefined> {
-    const { rows } = await sql<{ term: number | string; holder: string; url: string }>`
-      INSERT INTO controller_leadership AS l (id, term, holder, url, expires_at)
-      VALUES (1, 1, ${holder}, ${url}, clock_timestamp() + ${leaseMs} * interval '1 millisecond')
-      ON CONFLICT (id) DO UPDATE SET
-        term = CASE WHEN l.holder = excluded.holder AND l.expires_at > clock_timestamp() THEN l.term ELSE l.term + 1 END,
-        holder = excluded.holder, url = excluded.url, expires_at = excluded.expires_at
-      WHERE (l.holder = excluded.holder AND l.expires_at > clock_timestamp()) OR l.expires_at <= clock_timestamp()
-      RETURNING l.term, l.holder, l.url`.execute(this.db);
-    const row = rows[0];
-    return row === undefined ? undefined : { term: Number(row.term), holder: row.holder, url: row.url, live: true };
+    type Row = { term: number | string; holder: string; url: string };
+    const held = (rows: Row[]): LeaseHolder | undefined => (rows[0] === undefined ? undefined : { term: Number(rows[0].term), holder: rows[0].holder, url: rows[0].url, live: true });
+    // A renewal changes no key column: it does not wait for the key-share locks the holder's own writes keep on the row (the fence).
+    const renewed = await sql<Row>`
+      UPDATE controller_leadership SET url = ${url}, expires_at = clock_timestamp() + ${leaseMs} * interval '1 millisecond'
+      WHERE id = 1 AND holder = ${holder} AND expires_at > clock_timestamp() RETURNING term, holder, url`.execute(this.db);
+    if (renewed.rows.length > 0) return held(renewed.rows);
+    // Looked at without a lock first: a follower campaigning against a live lease must not queue behind the leader's writes.
+    const now = await this.current();
+    if (now?.live === true) return undefined;
+    return this.db.transaction().execute(async (trx) => {
+      await sql`INSERT INTO controller_leadership (id, term, holder, url, expires_at) VALUES (1, 0, '', '', '-infinity') ON CONFLICT (id) DO NOTHING`.execute(trx);
+      // FOR UPDATE conflicts with the fence's key-share locks: the takeover waits for the old leader's open write transactions.
+      const { rows } = await sql<{ live: boolean }>`SELECT expires_at > clock_timestamp() AS live FROM controller_leadership WHERE id = 1 FOR UPDATE`.execute(trx);
+      if (rows[0]?.live !== false) return undefined;
+      const taken = await sql<Row>`
+        UPDATE controller_leadership SET term = term + 1, holder = ${holder}, url = ${url}, expires_at = clock_timestamp() + ${leaseMs} * interval '1 millisecond'
+        WHERE id = 1 RETURNING term, holder, url`.execute(trx);
+      return held(taken.rows);
+    });
   }
 
   /** The present lease, live or lapsed; undefined before any controller led. */
