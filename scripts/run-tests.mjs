@@ -30,6 +30,7 @@ const SERIAL = [
   'dist/src/hypervisor/qemu/qmp-client.test.js',
   'dist/src/security/migration-pki.test.js',
   'dist/src/store/postgres-store.test.js',
+  'dist/src/store/repositories/leadership-repository.test.js',
 ];
 
 /** A suite that uses the namespace lab (never two at once), told by what it imports. */

@@ -51,7 +51,6 @@ const RULES: readonly Rule[] = [
 
 const EXCEPTIONS: readonly Exception[] = [
   { file: 'contract/user-schemas.ts', imports: 'util/ssh-public-key.ts', why: 'a pure parser (node:crypto only for the fingerprint) that the store and the CLI share' },
-  { file: 'agent/agent-daemon.ts', imports: 'client/json-request.ts', why: 'the daemon sends its heartbeat to the controller as a client' },
   { file: 'cli/commands/daemons.ts', imports: 'agent/agent-daemon.ts', why: 'starts the agent daemon: a composition root' },
   { file: 'cli/commands/daemons.ts', imports: 'controller/controller-daemon.ts', why: 'starts the controller daemon: a composition root' },
   { file: 'cli/commands/up.ts', imports: 'agent/agent-daemon.ts', why: 'nubo up runs both daemons: a composition root' },

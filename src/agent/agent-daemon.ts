@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { QemuDriver } from '../hypervisor/qemu/qemu-driver.js';
-import { jsonRequest } from '../client/json-request.js';
 import { errorMessage } from '../errors/nubo-error.js';
+import { ControllerHeartbeat } from './controller-heartbeat.js';
 import { AgentService } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 import { createAgentServer } from './agent-server.js';
@@ -26,8 +26,8 @@ export interface AgentDaemonOptions extends Pick<AgentHostOptions, 'netns' | 'sh
   readonly runDir: string;
   readonly listen: { readonly host: string; readonly port: number };
   readonly token: string;
-  /** Where heartbeats go; without it the agent only answers. */
-  readonly controllerUrl?: string | undefined;
+  /** Where heartbeats go: one controller, or several (each entry may be a comma-separated list); without it the agent only answers. */
+  readonly controllerUrl?: string | readonly string[] | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
   readonly logger: Logger;
   /** Fault injection for tests (see Failpoints); `nubo agent` arms them from NUBO_FAILPOINTS. */
@@ -51,6 +51,8 @@ export class AgentDaemon {
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
     const logger = o.logger.child({ host: o.name });
     const migration = await checkMigrationOptions(o, logger);
+    // Checked before anything starts: a mistyped controller URL stops the agent now.
+    const heartbeat = o.controllerUrl === undefined ? undefined : new ControllerHeartbeat({ urls: typeof o.controllerUrl === 'string' ? [o.controllerUrl] : o.controllerUrl, token: o.token, logger });
     const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints });
     const service = new AgentService({
       dataDir: o.dataDir,
@@ -92,12 +94,12 @@ export class AgentDaemon {
     const port = (server.server.address() as AddressInfo).port;
     const url = `http://${o.listen.host}:${port}`;
     let timer: NodeJS.Timeout | undefined;
-    if (o.controllerUrl !== undefined) {
+    if (heartbeat !== undefined) {
       const beat = async (): Promise<void> => {
         try {
-          await jsonRequest({ method: 'POST', url: `${o.controllerUrl}/internal/v1/heartbeat`, token: o.token, body: await hostReport(), timeoutMs: 10_000 });
+          await heartbeat.beat(await hostReport());
         } catch (err) {
-          logger.warn({ err: errorMessage(err) }, 'heartbeat failed');
+          logger.warn({ err: errorMessage(err) }, 'heartbeat: the host report could not be read');
         }
       };
       void beat();

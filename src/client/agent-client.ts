@@ -30,9 +30,11 @@ import { jsonRequest } from './json-request.js';
 
 /** The controller's typed client of one host agent. */
 export class AgentClient {
-  constructor(readonly baseUrl: string, readonly token: string) {}
+  /** `beforeCall` may throw to stop a call with a side effect (any but GET) before it is sent: a controller that lost its leadership. */
+  constructor(readonly baseUrl: string, readonly token: string, private readonly beforeCall?: () => void) {}
 
   #call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T> | undefined, body: unknown, o: WaitOptions, timeoutMs: number): Promise<T> {
+    if (method !== 'GET') this.beforeCall?.();
     return jsonRequest({ method, url: `${this.baseUrl}${path}`, token: this.token, body, ...(schema ? { schema } : {}), signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
   }
 

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -23,6 +25,10 @@ import { Views } from './api/views.js';
 import { createControllerServer } from './controller-server.js';
 import { EventAudience } from './event-audience.js';
 import { DEFAULT_EVENT_RETENTION, EventPruner, type EventRetention } from './event-pruner.js';
+import { LeadershipRepository } from '../store/repositories/leadership-repository.js';
+import { Leadership } from './leadership.js';
+import { leaderForwarder } from './leader-forwarder.js';
+import { errorMessage } from '../errors/nubo-error.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -41,15 +47,31 @@ export interface ControllerDaemonOptions {
   readonly eventRetention?: Partial<EventRetention> | undefined;
   /** Fault injection for tests (see Failpoints); `nubo controller` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
+  /** PostgreSQL only: how long the leadership lease lasts unrenewed (default 10 s; renewed every third of it). */
+  readonly leaseMs?: number | undefined;
+  /**
+   * PostgreSQL only: what to do when this controller loses the leadership
+   * lease. `nubo controller` exits (nothing of the old term can go on); the
+   * default stops orchestrating and keeps serving reads.
+   */
+  readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   readonly logger: Logger;
 }
+
+/** Default lease of the leader of several controllers: a failover takes about this long. */
+export const DEFAULT_LEASE_MS = 10_000;
 
 /**
  * The controller process: state store, image store, orchestrator, host
  * monitor and the HTTP API. On start it resumes every operation that was in
- * flight when it last stopped.
+ * flight when it last stopped. On PostgreSQL several may run: only the holder
+ * of the leadership lease orchestrates (docs/several-controllers.md); the
+ * others serve reads and forward the rest to it, and campaign for the lease.
  */
 export class ControllerDaemon {
+  readonly #campaign = new AbortController();
+  #leading: Promise<void> | undefined;
+
   private constructor(
     readonly url: string,
     readonly store: Store,
@@ -57,23 +79,41 @@ export class ControllerDaemon {
     private readonly monitor: HostMonitor,
     private readonly server: FastifyInstance,
     private readonly pruner: EventPruner,
+    /** Undefined on SQLite: one controller, always the leader. */
+    readonly leadership: Leadership | undefined,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
     // The state (database, image store, stopped VMs' files) is the owner's only, whatever the umask.
     await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
-    const store = await openStore(o.store ?? { kind: 'sqlite', path: join(o.dataDir, 'nubo.db') });
+    const config = o.store ?? { kind: 'sqlite', path: join(o.dataDir, 'nubo.db') };
+    const id = randomUUID();
+    if (config.kind === 'postgres') {
+      // Migrations first, in sessions the fence does not know: a follower may bring the schema up to date.
+      await (await openStore(config)).close();
+    }
+    // Every session of this controller names it, which is what the store's fence trigger checks the lease against.
+    const store = await openStore(config.kind === 'postgres' ? { ...config, pool: { ...config.pool, application_name: `nubo-controller:${id}` } } : config);
+    let leadership: Leadership | undefined;
     try {
       const logger = o.logger;
+      let daemon: ControllerDaemon | undefined = undefined;
+      let advertise = o.advertiseUrl;
+      const lease = config.kind === 'postgres'
+        ? new Leadership({
+          repo: new LeadershipRepository(store.db as unknown as Kysely<unknown>), id, url: () => advertise ?? '', leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS, logger,
+          onLost: (reason) => (o.onLeadershipLost ? o.onLeadershipLost(reason) : void daemon?.stopOrchestrating()),
+        })
+        : undefined;
+      leadership = lease;
       const agents = new Map<string, AgentClient>();
       const agentFor = (h: Host): AgentClient => {
         const key = `${h.agentUrl} ${h.agentToken}`;
         let c = agents.get(key);
-        if (!c) agents.set(key, (c = new AgentClient(h.agentUrl, h.agentToken)));
+        if (!c) agents.set(key, (c = new AgentClient(h.agentUrl, h.agentToken, lease ? () => lease.check() : undefined)));
         return c;
       };
       const policy = compilePlacementPolicy(o.placement ?? {});
-      let advertise = o.advertiseUrl;
       const system = new SystemStore(join(o.dataDir, 'system'));
       const stopper = new VmStopper({ store, system, agentFor, logger, controllerUrl: () => advertise ?? '', failpoints: o.failpoints });
       const migrator = new LiveMigrator({ store, agentFor, logger, failpoints: o.failpoints });
@@ -91,20 +131,33 @@ export class ControllerDaemon {
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers }, lease ? leaderForwarder(lease, id, logger) : undefined);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
-      await migrator.sweepUnstarted();
-      await coldMigrator.sweepUnstarted();
-      await orchestrator.resumeAll();
-      monitor.start();
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
-      await pruner.pruneNow();
-      pruner.start();
+      // What only the leader does: finish what was in flight, then watch hosts and prune events.
+      const lead = async (): Promise<void> => {
+        await migrator.sweepUnstarted();
+        await coldMigrator.sweepUnstarted();
+        await orchestrator.resumeAll();
+        monitor.start();
+        await pruner.pruneNow();
+        pruner.start();
+      };
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease);
+      if (!lease || (await lease.tryAcquire())) {
+        await lead();
+      } else {
+        logger.info({ url }, 'controller is a follower: serving reads, forwarding writes to the leader');
+        daemon.#leading = lease.campaign(daemon.#campaign.signal).then(async (won) => {
+          if (won) await lead();
+        }).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'taking over as leader failed'));
+      }
       logger.info({ url }, 'controller listening');
-      return new ControllerDaemon(url, store, orchestrator, monitor, server, pruner);
+      return daemon;
     } catch (err) {
+      await leadership?.release();
       await store.close();
       throw err;
     }
@@ -112,16 +165,29 @@ export class ControllerDaemon {
 
   /** Creates the first admin when there is no user yet; returns its token (shown once), else undefined. */
   async bootstrapAdmin(name = 'admin'): Promise<string | undefined> {
+    // A follower writes nothing (its writes would be fenced): the leader made the first admin.
+    if (this.leadership && !this.leadership.isLeader()) return undefined;
     if ((await this.store.users.list()).length > 0) return undefined;
     return (await this.store.users.create({ name, role: 'admin' })).token;
   }
 
-  /** Stops the API and the background work; VMs keep running on their hosts. */
+  /** Stops the background work (a lost leadership): the API keeps serving reads and forwarding writes to the new leader. */
+  async stopOrchestrating(): Promise<void> {
+    this.#campaign.abort();
+    this.monitor.stop();
+    this.pruner.stop();
+    await this.orchestrator.close();
+  }
+
+  /** Stops the API and the background work, and hands the leadership on at once; VMs keep running on their hosts. */
   async stop(): Promise<void> {
+    this.#campaign.abort();
+    await this.#leading;
     this.monitor.stop();
     this.pruner.stop();
     await this.server.close();
     await this.orchestrator.close();
+    await this.leadership?.release();
     await this.store.close();
   }
 }

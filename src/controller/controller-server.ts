@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -27,7 +27,7 @@ import { registerTransferRoutes } from '../transfer/transfer-routes.js';
  * routes (host token), and the OpenAPI document generated from the same zod
  * schemas that validate every request.
  */
-export async function createControllerServer(ctx: ApiContext): Promise<FastifyInstance> {
+export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>): Promise<FastifyInstance> {
   // Typed as Fastify's base logger so that the instance is the plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   // forceCloseConnections: event streams stay open; closing the server must end them.
@@ -60,6 +60,8 @@ export async function createControllerServer(ctx: ApiContext): Promise<FastifyIn
   const closing = new AbortController();
   app.addHook('onClose', async () => closing.abort());
   app.decorateRequest('user', null);
+  // Several controllers: a follower forwards writes to the leader before anything else looks at them (leader-forwarder.ts).
+  if (forward) app.addHook('onRequest', forward);
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';
     if (path === '/api/v1/openapi.json' || path.startsWith('/internal/')) return;

@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   IMAGE_FETCH_FAILED: { status: 502, raisedBy: 'ImageFetchError', meaning: 'the agent could not fetch a base image (or it failed its checksum)' },
   HYPERVISOR_FAILED: { status: 502, raisedBy: 'HypervisorError', meaning: 'QEMU or qemu-img failed an operation on the VM' },
   AGENT_UNREACHABLE: { status: 502, raisedBy: 'UnreachableError', meaning: 'a nubo server could not be reached or did not answer in time' },
+  NOT_LEADER: { status: 503, raisedBy: 'NotLeaderError', meaning: 'this controller does not hold the leadership lease (several controllers on PostgreSQL) and no leader is known to forward to; details.leaderUrl names the leader when one is known' },
   TIMEOUT: { status: 504, raisedBy: 'TimeoutError', meaning: 'a wait ran past its deadline (details.operation, details.timeoutMs)' },
   TRANSFER_FAILED: { status: 500, raisedBy: 'FileTransferError', meaning: 'a peer file transfer between hosts failed (refused, cut, or a digest mismatch)' },
   TRANSFER_SHORT_SEND: { status: 500, raisedBy: 'ShortSendError', meaning: 'an offered file ended before its recorded size; the sender withheld the digest, so the copy is refused' },

@@ -8,7 +8,7 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 
-interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string }
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
@@ -18,17 +18,20 @@ export function registerDaemonCommands(program: Command): void {
     .description('run the controller (state store, scheduler, orchestrators, API) in the foreground')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:7480')
     .option('--data-dir <dir>', 'state (SQLite database, image store)', join(nuboHome(), 'controller'))
-    .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql)')
+    .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql); several controllers may share one: the holder of the leadership lease orchestrates, the others serve reads and forward writes to it (README: Several controllers)')
     .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
     .option('--heartbeat-ms <ms>', 'expected agent heartbeat interval', '5000')
     .option('--image-import-dir <dir>', 'admins may register images and import templates by path from this directory only (symlinks and .. resolved); default: none, images and templates are uploaded')
     .option('--event-max-age-days <days>', 'events older than this are pruned (at start and every 10 minutes)', '7')
     .option('--event-max-rows <n>', 'at most this many events are kept, the newest', '100000')
+    .option('--lease-ms <ms>', 'with --postgres: the leadership lease, renewed every third of it; a failover takes about this long (default 10000)')
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
         process.umask(0o077);
         const logger = daemonLogger();
+        if (o.leaseMs !== undefined && o.postgres === undefined) throw new UsageError('BAD_FLAG', '--lease-ms is the leadership lease of several controllers, which needs --postgres (SQLite is one controller)');
+        const leaseMs = o.leaseMs === undefined ? undefined : positiveFlag(o.leaseMs, '--lease-ms');
         // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
         const { ControllerDaemon } = await import('../../controller/controller-daemon.js');
         const ctl = await ControllerDaemon.start({
@@ -41,6 +44,12 @@ export function registerDaemonCommands(program: Command): void {
           ...(o.postgres !== undefined ? { store: { kind: 'postgres' as const, connectionString: o.postgres } } : {}),
           // Tests crash the controller at chosen points (see src/util/failpoints.ts); unset in normal use.
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
+          leaseMs,
+          // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
+          onLeadershipLost: (reason) => {
+            process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);
+            process.exit(EXIT.FAILED);
+          },
           logger,
         });
         const token = await ctl.bootstrapAdmin();
@@ -56,7 +65,7 @@ export function registerDaemonCommands(program: Command): void {
     .description('run a host agent (QEMU driver, image cache, VM disks) in the foreground')
     .requiredOption('--name <name>', 'this host\'s name, as registered with the controller')
     .option('--listen <host:port>', 'address of the agent API', '127.0.0.1:7481')
-    .option('--controller <url>', 'the controller to send heartbeats to')
+    .option('--controller <url[,url...]>', 'the controller(s) to send heartbeats to: with several controllers, all their URLs; beats go to the leader (named in each answer) and move to the next URL when one does not answer')
     .option('--token <token>', 'this host\'s secret (prefer --token-file)')
     .option('--token-file <file>', 'file holding this host\'s secret')
     .option('--data-dir <dir>', 'local datastore (default: $NUBO_HOME/hosts/<name>)')
@@ -80,6 +89,7 @@ export function registerDaemonCommands(program: Command): void {
           runDir: o.runDir ?? join('/run/nubo', o.name),
           listen: parseListen(o.listen, '--listen'),
           token,
+          // A comma-separated list; checked by the agent before anything starts.
           controllerUrl: o.controller,
           heartbeatIntervalMs: Number(o.heartbeatMs),
           netns: o.netns,
