@@ -85,7 +85,10 @@ try {
   for (let round = 0; round < rounds; round++) {
     const t0 = wallNow();
     const names = Array.from({ length: vmsPerRound }, (_, i) => `s${round}-${i}`);
-    const created = await Promise.all(names.map((name) => c.createVm({ template: 'tiny', name })));
+    // A request that errs (a timeout under load) is a failure to report, not the end of the run.
+    const posted = await Promise.allSettled(names.map((name) => c.createVm({ template: 'tiny', name }, { timeoutMs: 120_000 })));
+    const created = posted.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+    const postFailed = posted.flatMap((p, i) => (p.status === 'rejected' ? [{ vm: names[i]!, state: 'POST failed', reason: String(p.reason) }] : []));
     const ids = new Set(created.map((v) => v.id));
     const settled = await pollUntil(`${vmsPerRound} VMs settled`, async () => {
       const vms = (await c.listVms()).filter((v) => ids.has(v.id));
@@ -98,7 +101,7 @@ try {
     const wallMs = lastRunning - t0;
     results.push({
       round, requested: vmsPerRound, running: running.length,
-      failed: details.filter((v) => v.state !== 'running').map((v) => ({ vm: v.name, state: v.state, reason: v.stateReason })),
+      failed: [...postFailed, ...details.filter((v) => v.state !== 'running').map((v) => ({ vm: v.name, state: v.state, reason: v.stateReason }))],
       wallMs, vmsPerS: running.length / (wallMs / 1000),
       toRunning: running.map((v) => at(v, 'running') - t0),
       prolog: running.map((v) => at(v, 'boot') - at(v, 'prolog')),

@@ -57,6 +57,8 @@ const overlayReps = benchFlag('overlay-reps', 'BENCH_OVERLAY_REPS', 31);
 const controllerHeartbeatMs = benchFlag('controller-heartbeat-ms', 'BENCH_CONTROLLER_HEARTBEAT_MS', 5_000);
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const wallNow = (): number => performance.timeOrigin + performance.now();
+/** On stderr, so that a long run shows where it is and the table on stdout stays clean. */
+const progress = (msg: string): void => console.error(`${new Date().toISOString()} ${msg}`);
 
 interface VmSample {
   case: string; vm: string;
@@ -133,7 +135,9 @@ async function provisionOne(c: NuboClient, caseName: string, name: string, seen:
     const created = await c.createVm({ template: 'tiny', name });
     const postMs = wallNow() - t0;
     // Read from the agent's serial log as the raw side reads its own: the same 50 ms poll on both sides.
-    const ready = waitForConsole(reaper.pathsOf(agentVmId(created.id)).serialLog, `NUBO-READY ${name}`, { timeoutMs: 300_000 }).then(() => wallNow());
+    // nubo-tiny prints its instance id after the marker, and the agent's instance id is the agent's VM id.
+    const agentId = agentVmId(created.id);
+    const ready = waitForConsole(reaper.pathsOf(agentId).serialLog, `NUBO-READY ${agentId}`, { timeoutMs: 300_000 }).then(() => wallNow());
     ready.catch(() => {}); // awaited below; a failure before then must not go unhandled
     // Only detects `running`/`failed`: the time of `running` comes from the history.
     const vm = await pollUntil(`VM ${name} running`, async () => {
@@ -208,10 +212,20 @@ async function provisioning(): Promise<void> {
     vmSamples.length = 0;
     readyPairs.push(...await interleaved(
       pairCount,
-      (r) => rawBootToReady(image, `raw-r${r}`, rawOpts).catch((err: unknown) => (failures.push({ case: 'raw', vm: `raw-r${r}`, error: String(err) }), NaN)),
-      async (r) => (await runCase(c, '1 VM', [`one-r${r}`]))[0]?.toReadyMs ?? NaN,
+      (r) => rawBootToReady(image, `raw-r${r}`, rawOpts).then(
+        (t) => (progress(`pair ${r}: raw ${Math.round(t)} ms`), t),
+        (err: unknown) => (failures.push({ case: 'raw', vm: `raw-r${r}`, error: String(err) }), NaN),
+      ),
+      async (r) => {
+        const t = (await runCase(c, '1 VM', [`one-r${r}`]))[0]?.toReadyMs ?? NaN;
+        progress(`pair ${r}: nubo ${Math.round(t)} ms`);
+        return t;
+      },
     ));
-    for (let b = 0; b < batches; b++) await runCase(c, manyCase, Array.from({ length: concurrent }, (_, i) => `many-b${b}-${i}`));
+    for (let b = 0; b < batches; b++) {
+      await runCase(c, manyCase, Array.from({ length: concurrent }, (_, i) => `many-b${b}-${i}`));
+      progress(`batch ${b} of ${concurrent} done`);
+    }
   } finally {
     if (api) await terminateAll(api).catch((err: unknown) => console.error('terminate-hard failed:', err));
     await controller?.orchestrator.idle();
