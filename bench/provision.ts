@@ -1,21 +1,24 @@
 /**
- * Provisioning benchmark (DESIGN §4), through the real API:
- *  1. POST /api/v1/vms → QEMU running → guest NUBO-READY, for 1 VM (×rounds) and
- *     for 10 requests at once; p50/p95, with the schedule / prolog / boot split
- *     from the VM's history and the control-plane overhead (request→running
- *     minus the agent's QEMU start).
- *  2. Prolog disk: copy-on-write overlay (createOverlay) vs full copy
+ * Provisioning benchmark (DESIGN §4; issue 12 item 4), through the real API:
+ *  1. Side by side: a raw QEMU boot of the same nubo-tiny image (prepared
+ *     beforehand, untimed; launched by hand: bench/raw-qemu.ts) to NUBO-READY,
+ *     interleaved with nubo's POST /api/v1/vms → NUBO-READY; verdict on the
+ *     per-pair differences: nubo − raw ≤ 100 ms (bootstrap CI of the median).
+ *     Both sides read NUBO-READY from the serial log file with the same poll.
+ *  2. N requests at once (--concurrent, default 10; --batches of them): the
+ *     schedule / prolog / boot split from the VM's history and the
+ *     control-plane overhead (request→running minus the agent's QEMU start);
+ *     verdict: overhead p95 < 300 ms (bootstrap CI of the p95), 0 failures.
+ *  3. Prolog disk: copy-on-write overlay (createOverlay) vs full copy
  *     (`qemu-img convert -O qcow2`, the agent's `mode: copy`) of a 1 GiB and an
- *     8 GiB base image that hold real data (median of 31 overlays, 3 copies).
+ *     8 GiB base image that hold real data.
+ * The fake-driver scale case (100 at once) is bench/provision-scale.ts.
  * Prints tables and verdicts, writes JSON to bench/results/. Not a test.
  *
  * Timing of `running`: the controller writes the boot→running history row
  * (ms timestamps, same process clock as t0) the moment the agent's start call
  * returns (QMP `running`), so request→running is read from the history — no
- * polling lag. The SSE stream is not used: it polls the store every 500 ms, so
- * an event's arrival time would be up to 500 ms late. A 20 ms poll of
- * GET /vms?state=running (one request for all VMs) is kept as a cross-check.
- * `ready` is the first console poll (every 100 ms) that shows NUBO-READY.
+ * polling lag. A 20 ms poll of GET /vms?state=running is kept as a cross-check.
  */
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,16 +36,29 @@ import { freePort } from '../src/util/free-port.js';
 import { pollUntil, sleep } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
+import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
+import { benchFlag } from './support/bench-flag.js';
+import { bootstrapCi } from './support/bootstrap-ci.js';
+import { formatDistinct } from './support/format-distinct.js';
+import { interleaved } from './support/interleaved.js';
+import { comparePairs, describeComparison } from './support/paired-comparison.js';
+import { median, quantile } from './support/quantile.js';
+import { verdict } from './support/verdict.js';
+import { rawBootToReady } from './raw-qemu.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const concurrent = Number(process.env['BENCH_CONCURRENT'] ?? 10);
-const cloneReps = Number(process.env['BENCH_CLONE_REPS'] ?? 3);
-const overlayReps = Number(process.env['BENCH_OVERLAY_REPS'] ?? 31);
-const controllerHeartbeatMs = Number(process.env['BENCH_CONTROLLER_HEARTBEAT_MS'] ?? 5_000);
+const pairCount = benchFlag('pairs', 'BENCH_PAIRS', 9);
+const concurrent = benchFlag('concurrent', 'BENCH_CONCURRENT', 10);
+const batches = benchFlag('batches', 'BENCH_BATCHES', 2);
+const cloneReps = benchFlag('clone-reps', 'BENCH_CLONE_REPS', 3);
+const overlayReps = benchFlag('overlay-reps', 'BENCH_OVERLAY_REPS', 31);
+const controllerHeartbeatMs = benchFlag('controller-heartbeat-ms', 'BENCH_CONTROLLER_HEARTBEAT_MS', 5_000);
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const wallNow = (): number => performance.timeOrigin + performance.now();
+/** On stderr, so that a long run shows where it is and the table on stdout stays clean. */
+const progress = (msg: string): void => console.error(`${new Date().toISOString()} ${msg}`);
 
 interface VmSample {
   case: string; vm: string;
@@ -55,15 +71,6 @@ interface VmSample {
 }
 interface CloneSample { size: string; mode: 'overlay' | 'copy'; rep: number; ms: number }
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const ms = (x: number): string => `${Math.round(x)} ms`;
 const sec = (x: number): string => `${(x / 1000).toFixed(2)} s`;
 
@@ -116,41 +123,53 @@ function historyAt(vm: VmDetailView, to: string): number {
 /** A VM that did not get to NUBO-READY, or that the controller moved out of `running` by the time it was ready. */
 interface Failure { case: string; vm: string; error: string }
 const failures: Failure[] = [];
+const readyPairs: { raw: number; nubo: number }[] = [];
+const manyCase = `${concurrent} at once`;
+const rawOpts = { accel: reaper.accel, runDir: join(root, 'raw-run'), dir: join(root, 'raw'), memoryMiB: 128 } as const;
+await mkdir(rawOpts.dir, { recursive: true });
 
-async function provisionOne(c: NuboClient, caseName: string, name: string, seen: Map<string, number>): Promise<void> {
+async function provisionOne(c: NuboClient, caseName: string, name: string, seen: Map<string, number>): Promise<VmSample | undefined> {
   let last: VmDetailView | undefined;
   try {
     const t0 = wallNow();
     const created = await c.createVm({ template: 'tiny', name });
     const postMs = wallNow() - t0;
+    // Read from the agent's serial log as the raw side reads its own: the same 50 ms poll on both sides.
+    // nubo-tiny prints its instance id after the marker, and the agent's instance id is the agent's VM id.
+    const agentId = agentVmId(created.id);
+    const ready = waitForConsole(reaper.pathsOf(agentId).serialLog, `NUBO-READY ${agentId}`, { timeoutMs: 300_000 }).then(() => wallNow());
+    ready.catch(() => {}); // awaited below; a failure before then must not go unhandled
     // Only detects `running`/`failed`: the time of `running` comes from the history.
     const vm = await pollUntil(`VM ${name} running`, async () => {
       const v = (last = await c.getVm(created.id));
       if (v.state === 'failed') throw new Error(`failed: ${v.stateReason}`);
       return v.state === 'running' ? v : undefined;
     }, { timeoutMs: 180_000, intervalMs: 100 });
-    const readyAt = await pollUntil(`NUBO-READY on ${name}`, async () => ((await c.vmConsole(created.id)).includes('NUBO-READY') ? wallNow() : undefined), { timeoutMs: 300_000, intervalMs: 100 });
+    const readyAt = await ready;
     const polled = await pollUntil(`poll saw ${name}`, () => seen.get(created.id), { timeoutMs: 5_000, intervalMs: 20 });
     const pending = historyAt(vm, 'pending'), prolog = historyAt(vm, 'prolog'), boot = historyAt(vm, 'boot'), running = historyAt(vm, 'running');
     const toRunningMs = running - t0;
-    vmSamples.push({
+    const sample: VmSample = {
       case: caseName, vm: name, postMs, toRunningMs, toRunningPolledMs: polled - t0,
       scheduleMs: prolog - pending, prologMs: boot - prolog, bootMs: running - boot,
       overheadMs: toRunningMs - (running - boot), toReadyMs: readyAt - t0,
-    });
+    };
     // The guest booted; the controller must still agree it runs.
     const after = (last = await c.getVm(created.id));
     if (after.state !== 'running') throw new Error(`booted, but the controller now says ${after.state}: ${after.stateReason}`);
+    vmSamples.push(sample);
+    return sample;
   } catch (err) {
     const trail = last ? ` [history: ${last.history.map((h) => `${h.to}${h.action === 'monitor' || h.action === 'host-lost' ? `(${h.action}: ${h.reason})` : ''}`).join(' → ')}]` : '';
     failures.push({ case: caseName, vm: name, error: `${err instanceof Error ? err.message : String(err)}${trail}` });
+    return undefined;
   }
 }
 
-async function runCase(c: NuboClient, caseName: string, names: string[]): Promise<void> {
+async function runCase(c: NuboClient, caseName: string, names: string[]): Promise<(VmSample | undefined)[]> {
   const w = runningWatcher(c);
   try {
-    await Promise.all(names.map((n) => provisionOne(c, caseName, n, w.seen)));
+    return await Promise.all(names.map((n) => provisionOne(c, caseName, n, w.seen)));
   } finally {
     await w.stop();
     await terminateAll(c);
@@ -189,9 +208,24 @@ async function provisioning(): Promise<void> {
 
     // Warm-up (not counted): the agent's image cache fetches the images once per host.
     await runCase(c, 'warm-up', ['warm']);
+    await rawBootToReady(image, 'raw-warm', rawOpts);
     vmSamples.length = 0;
-    for (let r = 0; r < rounds; r++) await runCase(c, '1 VM', [`one-r${r}`]);
-    await runCase(c, `${concurrent} at once`, Array.from({ length: concurrent }, (_, i) => `many-${i}`));
+    readyPairs.push(...await interleaved(
+      pairCount,
+      (r) => rawBootToReady(image, `raw-r${r}`, rawOpts).then(
+        (t) => (progress(`pair ${r}: raw ${Math.round(t)} ms`), t),
+        (err: unknown) => (failures.push({ case: 'raw', vm: `raw-r${r}`, error: String(err) }), NaN),
+      ),
+      async (r) => {
+        const t = (await runCase(c, '1 VM', [`one-r${r}`]))[0]?.toReadyMs ?? NaN;
+        progress(`pair ${r}: nubo ${Math.round(t)} ms`);
+        return t;
+      },
+    ));
+    for (let b = 0; b < batches; b++) {
+      await runCase(c, manyCase, Array.from({ length: concurrent }, (_, i) => `many-b${b}-${i}`));
+      progress(`batch ${b} of ${concurrent} done`);
+    }
   } finally {
     if (api) await terminateAll(api).catch((err: unknown) => console.error('terminate-hard failed:', err));
     await controller?.orchestrator.idle();
@@ -264,29 +298,38 @@ try {
 }
 
 // ---------- report ----------
-const cases = ['1 VM', `${concurrent} at once`];
+const cases = ['1 VM', manyCase];
 const rows = cases.map((cs) => {
   const xs = vmSamples.filter((s) => s.case === cs);
   const col = (k: keyof Omit<VmSample, 'case' | 'vm'>): number[] => xs.map((s) => s[k]);
+  const p = (k: keyof Omit<VmSample, 'case' | 'vm'>, q: number): number => quantile(col(k), q / 100);
   return {
     case: cs, n: xs.length, failed: failures.filter((f) => f.case === cs).length,
-    postP50: pct(col('postMs'), 50),
-    runningP50: pct(col('toRunningMs'), 50), runningP95: pct(col('toRunningMs'), 95),
-    runningPolledP50: pct(col('toRunningPolledMs'), 50),
-    scheduleP50: pct(col('scheduleMs'), 50), prologP50: pct(col('prologMs'), 50), bootP50: pct(col('bootMs'), 50),
-    overheadP50: pct(col('overheadMs'), 50), overheadP95: pct(col('overheadMs'), 95),
-    readyP50: pct(col('toReadyMs'), 50), readyP95: pct(col('toReadyMs'), 95),
+    postP50: p('postMs', 50),
+    runningP50: p('toRunningMs', 50), runningP95: p('toRunningMs', 95),
+    runningPolledP50: p('toRunningPolledMs', 50),
+    scheduleP50: p('scheduleMs', 50), prologP50: p('prologMs', 50), prologP95: p('prologMs', 95), bootP50: p('bootMs', 50),
+    overheadP50: p('overheadMs', 50), overheadP95: p('overheadMs', 95),
+    readyP50: p('toReadyMs', 50), readyP95: p('toReadyMs', 95),
   };
 });
 const accel = reaper.accel.toUpperCase();
-console.log(`\nprovision benchmark — accel ${accel}, template tiny (1 vCPU, 128 MiB, overlay disk), 1 VM × ${rounds} and ${concurrent} at once, heartbeat 500 ms (controller silence limit ${(3 * controllerHeartbeatMs) / 1000} s), ${new Date().toISOString()}`);
-console.log('| case | VMs measured | failed | POST→201 p50 | request→running p50 | p95 | (20 ms poll p50) | schedule p50 | prolog p50 | boot (QEMU start) p50 | overhead p50 | overhead p95 | request→NUBO-READY p50 | p95 |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+console.log(`\nprovision benchmark — accel ${accel}, template tiny (1 vCPU, 128 MiB, overlay disk), ${pairCount} interleaved raw/nubo pairs of 1 VM, ${batches} × ${concurrent} at once, heartbeat 500 ms (controller silence limit ${(3 * controllerHeartbeatMs) / 1000} s), ${new Date().toISOString()}`);
+console.log('| case | VMs measured | failed | POST→201 p50 | request→running p50 | p95 | (20 ms poll p50) | schedule p50 | prolog p50 | prolog p95 | boot (QEMU start) p50 | overhead p50 | overhead p95 | request→NUBO-READY p50 | p95 |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.case} | ${r.n} | ${r.failed} | ${ms(r.postP50)} | ${ms(r.runningP50)} | ${ms(r.runningP95)} | ${ms(r.runningPolledP50)} | ${ms(r.scheduleP50)} | ${ms(r.prologP50)} | ${ms(r.bootP50)} | ${ms(r.overheadP50)} | ${ms(r.overheadP95)} | ${sec(r.readyP50)} | ${sec(r.readyP95)} |`);
+  console.log(`| ${r.case} | ${r.n} | ${r.failed} | ${ms(r.postP50)} | ${ms(r.runningP50)} | ${ms(r.runningP95)} | ${ms(r.runningPolledP50)} | ${ms(r.scheduleP50)} | ${ms(r.prologP50)} | ${ms(r.prologP95)} | ${ms(r.bootP50)} | ${ms(r.overheadP50)} | ${ms(r.overheadP95)} | ${sec(r.readyP50)} | ${sec(r.readyP95)} |`);
 }
 console.log('schedule = created→prolog, prolog = prolog→boot, boot = boot→running (history); overhead = request→running − boot.');
 for (const f of failures) console.log(`failed: ${f.case} / ${f.vm}: ${f.error}`);
+
+console.log(`\nside by side — raw QEMU start → NUBO-READY vs nubo request → NUBO-READY, ${readyPairs.length} interleaved pairs`);
+console.log('| pair | raw | nubo | nubo − raw |');
+console.log('|---|---|---|---|');
+readyPairs.forEach((p, i) => {
+  const [raw, nubo, diff] = formatDistinct([p.raw, p.nubo, p.nubo - p.raw]);
+  console.log(`| ${i} | ${raw} ms | ${nubo} ms | ${diff} ms |`);
+});
 
 const cloneRows = sizes.flatMap((s) => (['overlay', 'copy'] as const).map((mode) => {
   const xs = cloneSamples.filter((c) => c.size === s.label && c.mode === mode).map((c) => c.ms);
@@ -300,20 +343,28 @@ for (const r of cloneRows) {
   console.log(`| ${r.size} | ${(b.actualSize / MiB).toFixed(0)} MiB | ${r.mode === 'overlay' ? 'overlay (createOverlay)' : 'full copy (qemu-img convert)'} | ${r.reps} | ${ms(r.medianMs)} | ${ms(r.minMs)} | ${ms(r.maxMs)} |`);
 }
 
-const verdicts: { target: string; pass: boolean; detail: string }[] = [];
-for (const r of rows) {
-  verdicts.push({ target: `control-plane overhead p50 < 300 ms (${r.case})`, pass: r.overheadP50 < 300, detail: `overhead p50 ${ms(r.overheadP50)} (request→running p50 ${ms(r.runningP50)}, of which QEMU start ${ms(r.bootP50)})${r.failed > 0 ? `; ${r.failed} VM(s) failed` : ''}` });
-}
+const sideBySide = comparePairs('provision to ready (1 VM)', readyPairs, 'difference', { limit: 100, kind: 'atMost' }, 'ms');
+const manyOverheads = vmSamples.filter((x) => x.case === manyCase).map((x) => x.overheadMs);
+const p95Ci = bootstrapCi(manyOverheads, { statistic: (xs) => quantile(xs, 0.95) });
+const p95Target = { limit: 300, kind: 'atMost' } as const;
+const manyFailed = failures.filter((f) => f.case === manyCase).length;
 const ov1 = cloneRows.find((r) => r.size === '1 GiB' && r.mode === 'overlay')!.medianMs;
 const ov8 = cloneRows.find((r) => r.size === '8 GiB' && r.mode === 'overlay')!.medianMs;
 const cp1 = cloneRows.find((r) => r.size === '1 GiB' && r.mode === 'copy')!.medianMs;
 const cp8 = cloneRows.find((r) => r.size === '8 GiB' && r.mode === 'copy')!.medianMs;
 const dev = Math.abs(ov8 - ov1) / ov1;
-verdicts.push({ target: 'clone time independent of image size (within 20 %)', pass: dev <= 0.2, detail: `overlay 1 GiB ${ms(ov1)} vs 8 GiB ${ms(ov8)} (${(dev * 100).toFixed(0)} %); full copy ${ms(cp1)} vs ${ms(cp8)} (${(cp8 / cp1).toFixed(1)}×)` });
+const [p95, p95lo, p95hi, p95limit] = formatDistinct([p95Ci.point, p95Ci.lo, p95Ci.hi, p95Target.limit]);
+const [o1, o8, c1, c8] = formatDistinct([ov1, ov8, cp1, cp8]);
+const verdicts: { target: string; verdict: string; detail: string }[] = [
+  { target: 'nubo − raw ≤ 100 ms to NUBO-READY', verdict: sideBySide.verdict, detail: describeComparison(sideBySide) },
+  { target: `control-plane overhead p95 < 300 ms (${manyCase})`, verdict: verdict(p95Ci, p95Target), detail: `overhead p95 ${p95} ms (95% CI ${p95lo}…${p95hi}, ${p95Ci.n} VMs) vs limit ${p95limit} ms` },
+  { target: `0 failures (${manyCase}, ${batches} batches)`, verdict: manyFailed === 0 ? 'PASS' : 'FAIL', detail: `${manyFailed} of ${batches * concurrent} failed` },
+  { target: 'clone time independent of image size (within 20 %)', verdict: dev <= 0.2 ? 'PASS' : 'FAIL', detail: `overlay 1 GiB ${o1} ms vs 8 GiB ${o8} ms (${(dev * 100).toFixed(1)} %); full copy ${c1} ms vs ${c8} ms (${(cp8 / cp1).toFixed(1)}×)` },
+];
 console.log('');
-for (const v of verdicts) console.log(`${v.pass ? 'PASS' : 'FAIL'} ${v.target}: ${v.detail}`);
+for (const v of verdicts) console.log(v.target.startsWith('nubo − raw') ? v.detail : `${v.verdict} ${v.target}: ${v.detail}`);
 
 await mkdir('bench/results', { recursive: true });
 const out = join('bench/results', `provision-${Date.now()}.json`);
-await writeFile(out, JSON.stringify({ accel: reaper.accel, rounds, concurrent, controllerHeartbeatMs, cloneReps, overlayReps, rows, vmSamples, failures, baseImages: baseInfo, cloneRows, cloneSamples, verdicts }, null, 2));
+await writeFile(out, JSON.stringify({ accel: reaper.accel, pairCount, batches, concurrent, readyPairs, sideBySide, controllerHeartbeatMs, cloneReps, overlayReps, rows, vmSamples, failures, baseImages: baseInfo, cloneRows, cloneSamples, verdicts }, null, 2));
 console.log(`wrote ${out}`);

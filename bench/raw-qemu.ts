@@ -1,5 +1,6 @@
 /**
- * One QEMU started by hand for the migration benchmark's raw path: the TAP,
+ * One QEMU started by hand for the benchmarks' raw paths (migration, boot,
+ * provision): the TAP,
  * the command line (buildQemuArgv, so the device model is nubo's own) and the
  * QMP connection, with no driver, agent or controller in between. Everything
  * it makes is removed by exact pid and name in `stop`.
@@ -9,7 +10,10 @@ import { buildQemuArgv } from '../src/hypervisor/qemu/build-qemu-argv.js';
 import { ensureQemuGone, launchQemu, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
 import { QmpClient } from '../src/hypervisor/qemu/qmp-client.js';
 import { vmPaths, type VmPaths } from '../src/hypervisor/qemu/vm-paths.js';
-import type { VmSpec } from '../src/hypervisor/vm-spec.js';
+import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
+import { parseVmSpec, type VmSpec } from '../src/hypervisor/vm-spec.js';
+import { prepareTinyVm } from '../src/storage/prepare-tiny-vm.js';
+import type { TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { createTap, deleteTap, type TapRef } from '../src/network/tap-device.js';
 import type { WaitOptions } from '../src/util/deadline.js';
 
@@ -64,4 +68,36 @@ export async function stopRawQemu(q: RawQemu): Promise<void> {
   q.qmp.close();
   for (const t of q.taps) await deleteTap(t);
   await rm(q.paths.dir, { recursive: true, force: true });
+}
+
+export interface RawBootOptions extends WaitOptions {
+  readonly accel: 'kvm' | 'tcg';
+  readonly runDir: string;
+  /** Where the overlay and config drive are made (untimed). */
+  readonly dir: string;
+  readonly memoryMiB: number;
+}
+
+/**
+ * The raw counterpart of a provision: the same nubo-tiny image, prepared
+ * beforehand (overlay and config drive, untimed), then QEMU launched by hand
+ * and timed to the guest's `NUBO-READY <id>` line, read from the serial log
+ * the way the nubo side is read (same poll). Everything is removed after.
+ */
+export async function rawBootToReady(image: TinyImage, id: string, o: RawBootOptions): Promise<number> {
+  const input = await prepareTinyVm({ image, dir: o.dir, id, memoryMiB: o.memoryMiB });
+  const spec = parseVmSpec(input);
+  try {
+    const t0 = performance.now();
+    const q = await startRawQemu(spec, o);
+    try {
+      await waitForConsole(q.paths.serialLog, `NUBO-READY ${id}`, { timeoutMs: o.timeoutMs ?? 300_000, ...(o.signal ? { signal: o.signal } : {}) });
+      return performance.now() - t0;
+    } finally {
+      await stopRawQemu(q);
+    }
+  } finally {
+    for (const d of spec.disks) await rm(d.path, { force: true });
+    if (spec.configDrive !== undefined) await rm(spec.configDrive, { force: true });
+  }
 }

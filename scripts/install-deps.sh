@@ -9,7 +9,7 @@ pkgs=(
   busybox-static    # only its package file is used, for the guest initramfs
   cpio              # packs the guest initramfs
   e2fsprogs         # mkfs.ext4 for the guest data disk
-  genisoimage       # NoCloud config drives (ISO 9660, label cidata)
+  genisoimage       # isoinfo: tests read config drives back (nubo builds the ISO in-process)
   iproute2          # TAP devices, bridges, network namespaces
   postgresql        # the scale-out store dialect; tests start their own cluster
   openssl           # the migration PKI: CA and per-host TLS certificates for QEMU

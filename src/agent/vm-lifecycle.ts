@@ -52,13 +52,19 @@ export class VmLifecycle {
         // First: whatever this call leaves behind if it is killed is known to be its own (see above).
         await writeFile(p.preparing, JSON.stringify(spec));
         if (files.sharedDir !== undefined) await mkdir(files.sharedDir, { recursive: true });
-        const base = await vm.ensureImages(spec, signal);
-        if (spec.disk.mode === 'overlay') {
-          await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', files.disk, { signal });
-        } else {
-          await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, files.disk], { signal, timeoutMs: 3_600_000 });
-        }
-        await vm.buildConfigDrive(spec, files.iso, signal);
+        // The config drive needs no image: it is written while the images come and the disk is made.
+        // Both are awaited before anything throws, so that the clean-up below never races a write.
+        const disk = (async () => {
+          const base = await vm.ensureImages(spec, signal);
+          if (spec.disk.mode === 'overlay') {
+            await createOverlay(base, spec.disk.image.format === 'raw' ? 'raw' : 'qcow2', files.disk, { signal });
+          } else {
+            await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, files.disk], { signal, timeoutMs: 3_600_000 });
+          }
+        })();
+        const [made, drive] = await Promise.allSettled([disk, vm.buildConfigDrive(spec, files.iso, signal)]);
+        if (made.status === 'rejected') throw made.reason;
+        if (drive.status === 'rejected') throw drive.reason;
         // Written last: a VM directory with a spec file is completely prepared.
         await vm.writeSpec(spec);
         await rm(p.preparing, { force: true });

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FieldIssue } from '../errors/validation-error.js';
 import { ValidationError } from '../errors/validation-error.js';
-import { runCommand } from '../util/run-command.js';
+import { buildIso9660Image } from './iso9660-image.js';
 
 export interface ConfigDriveNic {
   readonly mac: string;
@@ -88,29 +89,25 @@ export function renderNoCloud(spec: ConfigDriveSpec): NoCloudFiles {
 }
 
 /**
- * Writes a NoCloud ISO (volume label `cidata`) to `path`. The ISO is made in
- * a temp folder beside `path` and renamed into place, so a reader never sees
- * a partial image and a failure leaves the old one untouched.
+ * Writes a NoCloud ISO (volume label `cidata`) to `path`. The image is built
+ * in memory (a few KiB: no `genisoimage` process per VM) and written to a temp
+ * file beside `path`, then renamed into place, so a reader never sees a
+ * partial image and a failure leaves the old one untouched.
  */
 export async function buildConfigDrive(path: string, spec: ConfigDriveSpec, opts: { signal?: AbortSignal } = {}): Promise<void> {
   const files = renderNoCloud(spec);
-  const tmp = await mkdtemp(join(dirname(path), `.${basename(path)}-`));
+  // Rock Ridge keeps the real (lower-case, hyphenated) names and modes; Joliet serves Windows guests' cloudbase-init.
+  const image = buildIso9660Image([
+    { name: 'meta-data', data: Buffer.from(files.metaData) },
+    { name: 'network-config', data: Buffer.from(files.networkConfig) },
+    { name: 'user-data', data: Buffer.from(files.userData) },
+  ], { volumeId: CONFIG_DRIVE_LABEL });
+  const tmp = join(dirname(path), `.${basename(path)}-${randomBytes(6).toString('hex')}`);
   try {
-    const src = join(tmp, 'files');
-    const iso = join(tmp, 'cidata.iso');
-    await mkdir(src);
-    await writeFile(join(src, 'meta-data'), files.metaData);
-    await writeFile(join(src, 'network-config'), files.networkConfig);
-    await writeFile(join(src, 'user-data'), files.userData);
-    // -r: Rock Ridge keeps the real (lower-case, hyphenated) names and modes;
-    // -J: Joliet for Windows guests' cloudbase-init.
-    await runCommand('genisoimage', ['-quiet', '-V', CONFIG_DRIVE_LABEL, '-J', '-r', '-o', iso, src], {
-      timeoutMs: 60_000,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    await rename(iso, path);
+    await writeFile(tmp, image, { flag: 'wx', ...(opts.signal ? { signal: opts.signal } : {}) });
+    await rename(tmp, path);
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await rm(tmp, { force: true });
   }
 }
 
