@@ -23,8 +23,18 @@ export class ImageFetchError extends NuboError {
  * installed by rename — so a file in the cache is always complete and
  * verified. Concurrent requests for the same image share one download.
  */
+/** One download shared by every caller that wants the image while it runs. */
+interface Download {
+  readonly url: string;
+  readonly done: Promise<string>;
+  readonly abort: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
 export class ImageCache {
-  readonly #inflight = new Map<string, Promise<string>>();
+  readonly #inflight = new Map<string, Download>();
+  #downloads = 0;
 
   constructor(readonly dir: string, readonly token: string) {}
 
@@ -32,21 +42,44 @@ export class ImageCache {
     return join(this.dir, `${ref.id}.${ref.format}`);
   }
 
-  /** The cached file's path, fetching it first if needed. */
+  /**
+   * The cached file's path, fetching it first if needed. The download belongs
+   * to no single caller: one who gives up (its signal) stops waiting, and the
+   * download stops only when nobody waits any more. A caller that joined a
+   * download from another URL which then failed (the controller that started
+   * it died, and its successor asks with its own URL) tries once with its own.
+   */
   async ensure(ref: ImageRef, signal?: AbortSignal): Promise<string> {
-    const path = this.pathOf(ref);
-    if ((await readFile(`${path}.sha256`, 'utf8').catch(() => '')) === ref.sha256) return path;
-    let p = this.#inflight.get(ref.id);
-    if (!p) {
-      p = this.#fetch(ref, path, signal).finally(() => this.#inflight.delete(ref.id));
-      this.#inflight.set(ref.id, p);
+    for (let attempt = 1; ; attempt++) {
+      const path = this.pathOf(ref);
+      if ((await readFile(`${path}.sha256`, 'utf8').catch(() => '')) === ref.sha256) return path;
+      let dl = this.#inflight.get(ref.id);
+      if (!dl) {
+        const abort = new AbortController();
+        const started: Download = { url: ref.url, abort, waiters: 0, settled: false, done: this.#fetch(ref, path, abort.signal) };
+        void started.done.finally(() => {
+          started.settled = true;
+          if (this.#inflight.get(ref.id) === started) this.#inflight.delete(ref.id);
+        }).catch(() => {});
+        this.#inflight.set(ref.id, started);
+        dl = started;
+      }
+      dl.waiters++;
+      try {
+        return await waitFor(dl.done, ref.id, signal);
+      } catch (err) {
+        if (signal?.aborted === true || dl.url === ref.url || attempt > 1) throw err;
+      } finally {
+        dl.waiters--;
+        if (dl.waiters === 0 && !dl.settled) dl.abort.abort(new ImageFetchError(ref.id, 'nobody waits for it any more'));
+      }
     }
-    return p;
   }
 
-  async #fetch(ref: ImageRef, path: string, signal?: AbortSignal): Promise<string> {
+  async #fetch(ref: ImageRef, path: string, signal: AbortSignal): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    const tmp = `${path}.part-${process.pid}`;
+    // One part file per download: a download that was given up may still be removing its own while the next starts.
+    const tmp = `${path}.part-${process.pid}-${++this.#downloads}`;
     // Big images over a slow link take a while; the deadline scales with size (at least 10 MB/s).
     const d = deadline(`fetch of image ${ref.id}`, 60_000 + Math.ceil(ref.sizeBytes / 10_000), signal);
     try {
@@ -87,4 +120,15 @@ export class ImageCache {
   async sizeOf(ref: Pick<ImageRef, 'id' | 'format'>): Promise<number> {
     return (await stat(this.pathOf(ref)).catch(() => ({ size: 0 }))).size;
   }
+}
+
+/** `done`, unless `signal` fires first. */
+function waitFor(done: Promise<string>, imageId: string, signal: AbortSignal | undefined): Promise<string> {
+  if (!signal) return done;
+  if (signal.aborted) return Promise.reject(new ImageFetchError(imageId, 'the caller gave up waiting', { cause: signal.reason }));
+  return new Promise<string>((resolve, reject) => {
+    const onAbort = (): void => reject(new ImageFetchError(imageId, 'the caller gave up waiting', { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
