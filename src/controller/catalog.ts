@@ -99,7 +99,7 @@ export class Catalog {
   }
 
   async createTemplate(body: TemplateBody, user: User): Promise<Template> {
-    const disk = await this.findImage(body.image, user, 'image');
+    const disk = await this.access.forUser(user).check('use', 'image', await this.findImage(body.image, user, 'image'), `a template on image ${body.image}`);
     if (disk.format !== 'qcow2' && disk.format !== 'raw') throw new ValidationError('template', [{ field: 'image', message: `image ${disk.name} is a ${disk.format} file, not a disk` }]);
     const kernel = body.kernel === undefined ? undefined : await this.findImage(body.kernel, user, 'kernel');
     if (kernel && kernel.format !== 'kernel') throw new ValidationError('template', [{ field: 'kernel', message: `image ${kernel.name} is ${kernel.format}, not a kernel` }]);
@@ -177,6 +177,8 @@ export class Catalog {
       if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'template', message: `no template ${body.template}` }]);
       throw err;
     });
+    // Seeing is not using: a group admin reads a member's template, but only the owner and those it is shared with build on it.
+    await this.access.forUser(user).check('use', 'template', t, `a VM from template ${t.name}`);
     return this.admit({ ...(t as unknown as StoredTemplate), id: t.id, label: `template ${t.name}`, vcpus: t.vcpus, memoryMib: t.memoryMib, requirements: t.requirements }, body, user);
   }
 

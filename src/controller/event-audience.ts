@@ -23,8 +23,8 @@ export class EventAudience {
     if (user.role === 'admin') return [...events];
     const access = this.catalog.access.forUser(user);
     const cache = new Map<string, Promise<boolean>>();
-    const readable = (kind: ResourceKind, id: string, lookup: () => Promise<Checked | undefined>): Promise<boolean> => {
-      const key = `${kind}:${id}`;
+    const readable = (kind: ResourceKind, id: string, lookup: () => Promise<Checked | undefined>, variant = ''): Promise<boolean> => {
+      const key = `${kind}:${id}:${variant}`;
       let p = cache.get(key);
       if (!p) cache.set(key, (p = lookup().then(async (r) => r !== undefined && (await access.decide('read', kind, r)) === 'allow')));
       return p;
@@ -39,7 +39,7 @@ export class EventAudience {
         case 'volume':
           // A deleted volume's row is gone; its last event carries the owner.
           return readable('volume', e.resourceId, () => this.store.volumes.get(e.resourceId).catch(() =>
-            typeof e.data['ownerId'] === 'string' ? { id: e.resourceId, ownerId: e.data['ownerId'] } : undefined));
+            typeof e.data['ownerId'] === 'string' ? { id: e.resourceId, ownerId: e.data['ownerId'] } : undefined), JSON.stringify(e.data['ownerId'] ?? null));
         case 'image':
           return readable('image', e.resourceId, () => this.store.images.get(e.resourceId).catch(() => undefined));
         default:
