@@ -137,7 +137,8 @@ test('a plain user gets 403 on admin routes and 404 for another user\'s VM', asy
       assert.equal(a.body.error?.details['resource'], 'vm');
     }
   }
-  await rejects('DELETE', `/api/v1/images/${ids['images']}`, { token: bob }, { status: 404, code: 'NOT_FOUND' });
+  // The admin's image is the shared catalog: bob sees it, so deleting it is forbidden (as for a catalog template), not hidden.
+  await rejects('DELETE', `/api/v1/images/${ids['images']}`, { token: bob }, { status: 403, code: 'FORBIDDEN' });
   const mine = await call('GET', '/api/v1/vms', { token: bob });
   assert.deepEqual(mine.body, [], 'bob does not see the admin\'s VMs');
 });

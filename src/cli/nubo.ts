@@ -14,6 +14,8 @@ import { registerLabCommands } from './commands/lab.js';
 import { registerNetworkCommands } from './commands/network.js';
 import { registerVolumeCommands } from './commands/volume.js';
 import { registerUserCommands } from './commands/user.js';
+import { registerGroupCommands } from './commands/group.js';
+import { registerShareCommands } from './commands/share.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -68,6 +70,8 @@ registerVolumeCommands(program);
 registerMigrationCommands(program);
 registerLabCommands(program);
 registerUserCommands(program);
+registerGroupCommands(program);
+registerShareCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -15,6 +15,7 @@ import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './api/match-reference.js';
 import { InvariantError } from '../errors/invariant-error.js';
+import { AccessControl } from './api/access-control.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
 export interface StoredTemplate {
@@ -29,30 +30,35 @@ export interface StoredTemplate {
  * here with the field named, before anything is written.
  */
 export class Catalog {
-  constructor(private readonly store: Store, private readonly imageUrl: (image: Image) => string) {}
+  /** Who may do what (core/access.ts over the store's facts); the API's one enforcement point. */
+  readonly access: AccessControl;
+
+  constructor(private readonly store: Store, private readonly imageUrl: (image: Image) => string) {
+    this.access = new AccessControl(store);
+  }
 
   /**
-   * Who sees an image or template: its owner, admins, and — for what an admin
-   * owns (the base images and templates of the cloud) — everyone. What a user
-   * made (a saved disk, a clone's image) holds their data: it stays theirs.
+   * Who sees an image or template (core/access.ts): its owner, admins, the
+   * groups it is shared with, a group admin of the owner's group, and — for
+   * what an admin owns and has not shared with particular groups (the base
+   * images and templates of the cloud) — everyone. What a user made (a saved
+   * disk, a clone's image) holds their data: it stays theirs until shared.
    */
-  async visibleTo<T extends { readonly ownerId: string }>(user: User, items: readonly T[]): Promise<T[]> {
-    if (user.role === 'admin') return [...items];
-    const admins = new Set((await this.store.users.list()).filter((u) => u.role === 'admin').map((u) => u.id));
-    return items.filter((i) => i.ownerId === user.id || admins.has(i.ownerId));
+  async visibleTo<T extends { readonly ownerId: string; readonly id: string }>(user: User, items: readonly T[], kind: 'image' | 'template'): Promise<T[]> {
+    return this.access.forUser(user).filter('read', kind, items);
   }
 
   /** @throws NotFoundError (as if it did not exist) when the user may not see it. */
-  async ensureVisible<T extends { readonly ownerId: string; readonly id: string }>(user: User, resource: string, item: T): Promise<T> {
-    if ((await this.visibleTo(user, [item])).length === 0) throw new NotFoundError(resource, item.id);
+  async ensureVisible<T extends { readonly ownerId: string; readonly id: string }>(user: User, resource: 'image' | 'template', item: T): Promise<T> {
+    if ((await this.visibleTo(user, [item], resource)).length === 0) throw new NotFoundError(resource, item.id);
     return item;
   }
 
   /** An image by id, or by name among the user's and then everyone's (those the user may see). */
   async findImage(ref: string, user: User, field: string): Promise<Image> {
     const byId = await findOrUndefined(this.store.images.get(ref));
-    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
-    const all = await this.visibleTo(user, await this.store.images.list());
+    if (byId && (await this.visibleTo(user, [byId], 'image')).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.images.list(), 'image');
     const mine = all.find((i) => i.name === ref && i.ownerId === user.id);
     const any = all.filter((i) => i.name === ref);
     const found = mine ?? (any.length === 1 ? any[0] : undefined) ?? (any.length === 0 ? byIdPrefix('image', ref, all) : undefined);
@@ -63,8 +69,8 @@ export class Catalog {
   /** An image the user may see by id, name (theirs first) or the start of its id, for the routes that take one in the path. */
   async resolveImage(ref: string, user: User): Promise<Image> {
     const byId = await findOrUndefined(this.store.images.get(ref));
-    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
-    const all = await this.visibleTo(user, await this.store.images.list());
+    if (byId && (await this.visibleTo(user, [byId], 'image')).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.images.list(), 'image');
     const named = all.filter((i) => i.name === ref);
     const mine = named.filter((i) => i.ownerId === user.id);
     if (mine.length === 0 && named.length > 1) throw new AmbiguousIdError('image', ref, named);
@@ -75,25 +81,25 @@ export class Catalog {
 
   async findTemplate(ref: string, user: User): Promise<Template> {
     const byId = await findOrUndefined(this.store.templates.get(ref));
-    if (byId && (await this.visibleTo(user, [byId])).length > 0) return byId;
-    const all = await this.visibleTo(user, await this.store.templates.list());
+    if (byId && (await this.visibleTo(user, [byId], 'template')).length > 0) return byId;
+    const all = await this.visibleTo(user, await this.store.templates.list(), 'template');
     const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined)
       ?? (all.some((t) => t.name === ref) ? undefined : byIdPrefix('template', ref, all));
     if (!found) throw new NotFoundError('template', ref);
     return found;
   }
 
-  /** A network by id, name (network names are unique) or the start of its id. */
-  async findNetwork(ref: string): Promise<Network> {
+  /** A network by id, name (network names are unique) or the start of its id; with `user`, only one they may use (a network shared with groups is theirs alone). */
+  async findNetwork(ref: string, user?: User): Promise<Network> {
     const byId = await findOrUndefined(this.store.networks.get(ref));
     const all = byId ? [] : await this.store.networks.list();
     const found = byId ?? all.find((n) => n.name === ref) ?? byIdPrefix('network', ref, all);
     if (!found) throw new NotFoundError('network', ref);
-    return found;
+    return user === undefined ? found : this.access.forUser(user).check('use', 'network', found);
   }
 
   async createTemplate(body: TemplateBody, user: User): Promise<Template> {
-    const disk = await this.findImage(body.image, user, 'image');
+    const disk = await this.access.forUser(user).check('use', 'image', await this.findImage(body.image, user, 'image'), `a template on image ${body.image}`);
     if (disk.format !== 'qcow2' && disk.format !== 'raw') throw new ValidationError('template', [{ field: 'image', message: `image ${disk.name} is a ${disk.format} file, not a disk` }]);
     const kernel = body.kernel === undefined ? undefined : await this.findImage(body.kernel, user, 'kernel');
     if (kernel && kernel.format !== 'kernel') throw new ValidationError('template', [{ field: 'kernel', message: `image ${kernel.name} is ${kernel.format}, not a kernel` }]);
@@ -108,7 +114,7 @@ export class Catalog {
         nics.push({});
         continue;
       }
-      const net = await findOrUndefined(this.findNetwork(n.network));
+      const net = await findOrUndefined(this.findNetwork(n.network, user));
       if (!net) throw new ValidationError('template', [{ field: `nics.${i}.network`, message: `no network ${n.network}` }]);
       nics.push({ network: net.id });
     }
@@ -171,6 +177,8 @@ export class Catalog {
       if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'template', message: `no template ${body.template}` }]);
       throw err;
     });
+    // Seeing is not using: a group admin reads a member's template, but only the owner and those it is shared with build on it.
+    await this.access.forUser(user).check('use', 'template', t, `a VM from template ${t.name}`);
     return this.admit({ ...(t as unknown as StoredTemplate), id: t.id, label: `template ${t.name}`, vcpus: t.vcpus, memoryMib: t.memoryMib, requirements: t.requirements }, body, user);
   }
 

@@ -19,6 +19,9 @@ import { registerMigrationRoutes } from './api/migration-routes.js';
 import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { errorBody } from '../contract/api-schemas.js';
 import { registerUserRoutes } from './api/user-routes.js';
+import { registerUserAdminRoutes } from './api/user-admin-routes.js';
+import { registerGroupRoutes } from './api/group-routes.js';
+import { registerShareRoutes } from './api/share-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 
 /**
@@ -96,6 +99,9 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   // Agents resuming a stopped VM pull its files from here exactly as from a peer agent in a cold migration (outside /api/: the offer's token, not a user's).
   registerTransferRoutes(app, ctx.systemOffers);
   registerUserRoutes(app, ctx);
+  registerUserAdminRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
+  registerShareRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
@@ -104,7 +110,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
 const ERROR_RESPONSES: Readonly<Record<number, string>> = {
   400: 'invalid request (VALIDATION_FAILED names each field in details.issues; AMBIGUOUS_ID lists the candidates)',
   401: 'no token, or an unknown one (UNAUTHORIZED)',
-  403: 'the operation needs the admin role (FORBIDDEN)',
+  403: 'the caller may see the resource but not do this to it: the operation needs the admin role, or the group admin\'s, or the owner\'s (FORBIDDEN)',
   404: 'no such resource, or not one the caller may see (NOT_FOUND)',
   409: 'the resource is in the wrong state or a name is taken (INVALID_STATE, CONFLICT, …; the message names the state or field)',
   500: 'an unexpected failure; the details are in the server log',

@@ -1,15 +1,19 @@
+import type { ResourceKind } from '../core/access.js';
 import type { Store } from '../store/open-store.js';
 import type { StoreEvent } from '../store/repositories/events-repository.js';
 import type { User } from '../store/repositories/users-repository.js';
 import type { Catalog } from './catalog.js';
+import type { Checked } from './api/access-control.js';
 
 /**
- * Who may read an event, decided per resource kind. Admins read every event.
- * A plain user reads those about their own VMs (and their migrations) and
- * volumes, and about the images they may see (their own and the shared
- * catalog, as Catalog.visibleTo says). Host events (agent addresses, the
- * cloud's inventory) and anything of a kind not listed here are admins' only:
- * a new event kind stays private until someone decides otherwise.
+ * Who may read an event: whoever may read the resource it is about, as
+ * core/access.ts decides (through Catalog.access) — admins all; a user their
+ * own VMs (with their migrations), volumes and the images they may see (their
+ * own, the public catalog, those shared with their groups); a group admin
+ * also the group's members' VMs, migrations and volumes. Host events (agent
+ * addresses, the cloud's inventory) and anything of a kind not listed here
+ * are admins' only: a new event kind stays private until someone decides
+ * otherwise.
  */
 export class EventAudience {
   constructor(private readonly store: Store, private readonly catalog: Catalog) {}
@@ -17,34 +21,27 @@ export class EventAudience {
   /** The events of `events` that `user` may read, in order. Lookups are cached for the batch. */
   async filter(user: User, events: readonly StoreEvent[]): Promise<StoreEvent[]> {
     if (user.role === 'admin') return [...events];
-    const vmOwners = new Map<string, Promise<string | undefined>>();
-    const vmOwner = (id: string): Promise<string | undefined> => {
-      let p = vmOwners.get(id);
-      if (!p) vmOwners.set(id, (p = this.store.vms.get(id).then((v) => v.ownerId, () => undefined)));
+    const access = this.catalog.access.forUser(user);
+    const cache = new Map<string, Promise<boolean>>();
+    const readable = (kind: ResourceKind, id: string, lookup: () => Promise<Checked | undefined>, variant = ''): Promise<boolean> => {
+      const key = `${kind}:${id}:${variant}`;
+      let p = cache.get(key);
+      if (!p) cache.set(key, (p = lookup().then(async (r) => r !== undefined && (await access.decide('read', kind, r)) === 'allow')));
       return p;
     };
-    const images = new Map<string, Promise<boolean>>();
-    const imageVisible = (id: string): Promise<boolean> => {
-      let p = images.get(id);
-      if (!p) {
-        p = this.store.images.get(id).then(async (img) => (await this.catalog.visibleTo(user, [img])).length > 0, () => false);
-        images.set(id, p);
-      }
-      return p;
-    };
+    const vm = (id: string): Promise<boolean> => readable('vm', id, () => this.store.vms.get(id).catch(() => undefined));
     const visible = async (e: StoreEvent): Promise<boolean> => {
       switch (e.resource) {
         case 'vm':
-          return (await vmOwner(e.resourceId)) === user.id;
+          return vm(e.resourceId);
         case 'migration':
-          return typeof e.data['vmId'] === 'string' && (await vmOwner(e.data['vmId'])) === user.id;
-        case 'volume': {
+          return typeof e.data['vmId'] === 'string' && vm(e.data['vmId']);
+        case 'volume':
           // A deleted volume's row is gone; its last event carries the owner.
-          const owner = await this.store.volumes.get(e.resourceId).then((v) => v.ownerId, () => e.data['ownerId']);
-          return owner === user.id;
-        }
+          return readable('volume', e.resourceId, () => this.store.volumes.get(e.resourceId).catch(() =>
+            typeof e.data['ownerId'] === 'string' ? { id: e.resourceId, ownerId: e.data['ownerId'] } : undefined), JSON.stringify(e.data['ownerId'] ?? null));
         case 'image':
-          return imageVisible(e.resourceId);
+          return readable('image', e.resourceId, () => this.store.images.get(e.resourceId).catch(() => undefined));
         default:
           return false;
       }

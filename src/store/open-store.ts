@@ -16,6 +16,9 @@ import { MigrationsRepository } from './repositories/migrations-repository.js';
 import { NetworksRepository } from './repositories/networks-repository.js';
 import { TemplatesRepository } from './repositories/templates-repository.js';
 import { UsersRepository } from './repositories/users-repository.js';
+import { ApiTokensRepository } from './repositories/api-tokens-repository.js';
+import { GroupsRepository } from './repositories/groups-repository.js';
+import { SharesRepository } from './repositories/shares-repository.js';
 import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
 
@@ -58,6 +61,9 @@ export interface Store {
   readonly migrations: MigrationsRepository;
   readonly events: EventsRepository;
   readonly volumes: VolumesRepository;
+  readonly tokens: ApiTokensRepository;
+  readonly groups: GroupsRepository;
+  readonly shares: SharesRepository;
   close(): Promise<void>;
 }
 
@@ -140,6 +146,9 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     migrations: new MigrationsRepository(ctx),
     events: new EventsRepository(ctx),
     volumes: new VolumesRepository(ctx),
+    tokens: new ApiTokensRepository(ctx),
+    groups: new GroupsRepository(ctx),
+    shares: new SharesRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -48,6 +48,8 @@ export interface UsersTable {
   token_hash: string;
   ssh_keys: JsonText;
   created_at: IsoTime;
+  /** Set when the user was deleted (0006); the row stays for the records that name it. */
+  deleted_at: IsoTime | null;
 }
 
 export interface HostsTable {
@@ -215,6 +217,43 @@ export interface Database {
   migrations: MigrationsTable;
   events: EventsTable;
   volumes: VolumesTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  shares: SharesTable;
+  api_tokens: ApiTokensTable;
+}
+
+export interface GroupsTable {
+  id: string;
+  name: string;
+  created_at: IsoTime;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  /** 1 when the member is the group's admin, else 0. */
+  admin: number;
+  created_at: IsoTime;
+}
+
+export const SHARE_KINDS = ['image', 'template', 'network'] as const;
+export type ShareKind = (typeof SHARE_KINDS)[number];
+
+export interface SharesTable {
+  resource_kind: ShareKind;
+  resource_id: string;
+  group_id: string;
+  created_at: IsoTime;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** sha256 of the token, hex; the token itself is never stored. */
+  token_hash: string;
+  created_at: IsoTime;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

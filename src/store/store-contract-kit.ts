@@ -27,7 +27,7 @@ export async function rejectsWith<E extends ErrorClass>(p: Promise<unknown>, cls
 export const SHA = 'a'.repeat(64);
 
 /** Counts rows of a table: "nothing was written" checks. */
-export async function count(store: Store, table: 'users' | 'hosts' | 'images' | 'templates' | 'vms' | 'vm_history' | 'networks' | 'leases' | 'events' | 'migrations' | 'datastores' | 'volumes'): Promise<number> {
+export async function count(store: Store, table: 'groups' | 'group_members' | 'shares' | 'api_tokens' | 'users' | 'hosts' | 'images' | 'templates' | 'vms' | 'vm_history' | 'networks' | 'leases' | 'events' | 'migrations' | 'datastores' | 'volumes'): Promise<number> {
   const r = await store.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   return Number(r.n);
 }

@@ -7,6 +7,7 @@ import { dash, fmtTime, printFields, printJson, printTable } from '../output.js'
 import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { parseSshPublicKey, type SshPublicKey } from '../../util/ssh-public-key.js';
+import { connectTenancy, registerUserAdminCommands } from './user-admin.js';
 
 /** The public keys `add` takes when given no file, in the order ssh itself tries their private halves. */
 const DEFAULT_PUBLIC_KEYS = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'] as const;
@@ -69,17 +70,24 @@ const describe = (line: string): { type: string; fingerprint: string; comment: s
   return typeof key === 'string' ? { type: line.split(' ')[0] ?? '?', fingerprint: '?', comment: '' } : key;
 };
 
-/** `nubo user show` and `nubo user ssh-key add|list|remove`: the caller's own account. */
+/** `nubo user show` and `nubo user ssh-key add|list|remove` (the caller's own account), with the admin commands of user-admin.ts. */
 export function registerUserCommands(program: Command): void {
-  const user = program.command('user').description('your own account: who the token belongs to, and the ssh public keys your VMs get');
+  const user = program.command('user').description('users: your own account (who the token belongs to, your tokens, the ssh public keys your VMs get); an admin creates, lists and deletes users');
 
-  connectionOptions(apiCommand(user, 'show', 'show the user the token belongs to')).action(
-    runCliAction(async (signal, o: ApiOpts) => {
+  connectionOptions(apiCommand(user, 'show [user]', 'show a user (by id or name; default: the one the token belongs to) with their groups')).action(
+    runCliAction(async (signal, ref: string | undefined, o: ApiOpts) => {
+      if (ref !== undefined) {
+        const u = await (await connectTenancy(o)).getUser(ref, { signal });
+        if (o.json) return printJson(u);
+        return printFields([['id', u.id], ['name', u.name], ['role', u.role], ['ssh keys', u.sshKeys.length], ['created', fmtTime(u.createdAt)],
+          ['groups', u.groups.map((g) => `${g.name}${g.admin ? ' (admin)' : ''}`).join(', ') || '-']]);
+      }
       const me = await (await connect(o)).whoami({ signal });
       if (o.json) return printJson(me);
       printFields([['id', me.id], ['name', me.name], ['role', me.role], ['ssh keys', me.sshKeys.length], ['created', fmtTime(me.createdAt)]]);
     }),
   );
+  registerUserAdminCommands(user);
 
   const sshKey = user.command('ssh-key').description(
     `your ssh public keys: cloud-init installs them in your VMs, and \`nubo vm ssh\` logs in with the matching private key. The ${TAKES_EFFECT}`,

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { NuboError } from '../../errors/nubo-error.js';
+import { ForbiddenError } from './forbidden-error.js';
+import type { Access } from './access-control.js';
 import type { Store } from '../../store/open-store.js';
 import type { User } from '../../store/repositories/users-repository.js';
 import { NotFoundError } from '../../store/store-errors.js';
@@ -36,12 +37,7 @@ export interface ApiContext {
   readonly systemOffers: TransferOffers;
 }
 
-export class ForbiddenError extends NuboError {
-  readonly code = 'FORBIDDEN';
-  constructor(what: string) {
-    super(`forbidden: ${what} needs the admin role`, { what });
-  }
-}
+export { ForbiddenError };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,13 +51,23 @@ export function userOf(req: FastifyRequest): User {
   return req.user;
 }
 
+const accesses = new WeakMap<FastifyRequest, Access>();
+
+/** The request's one Access (core/access.ts's rules over the store's facts): every resource a route hands out goes through it. */
+export function accessOf(ctx: ApiContext, req: FastifyRequest): Access {
+  let a = accesses.get(req);
+  if (!a) accesses.set(req, (a = ctx.catalog.access.forUser(userOf(req))));
+  return a;
+}
+
+/** Admin-held operations (hosts, networks, migrations, images by path): in the rules table, only admins have `manage` and `create` of those. */
 export function requireAdmin(req: FastifyRequest, what: string): User {
   const u = userOf(req);
   if (u.role !== 'admin') throw new ForbiddenError(what);
   return u;
 }
 
-/** Users see their own resources, admins everything; others' resources are "not found", not "forbidden", so ids do not leak. */
+/** The owner or an admin; others get "not found", not "forbidden", so ids do not leak. (Synchronous: a group admin's reach needs `accessOf`.) */
 export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest, resource: string, r: T & { id: string }): T {
   const u = userOf(req);
   if (u.role !== 'admin' && r.ownerId !== u.id) throw new NotFoundError(resource, r.id);
@@ -75,10 +81,10 @@ export function ensureVisible<T extends { ownerId: string }>(req: FastifyRequest
  * @throws AmbiguousIdError when several live VMs have the name, or several ids the prefix
  */
 export async function findVisibleVm(ctx: ApiContext, req: FastifyRequest, ref: string): Promise<Vm> {
+  const access = accessOf(ctx, req);
   const byId = await findOrUndefined(ctx.store.vms.get(ref));
-  if (byId) return ensureVisible(req, 'vm', byId);
-  const u = userOf(req);
-  const visible = await ctx.store.vms.list(u.role === 'admin' ? {} : { ownerId: u.id });
+  if (byId) return access.check('read', 'vm', byId);
+  const visible = await access.filter('read', 'vm', await ctx.store.vms.list({}));
   const named = visible.filter((v) => v.name === ref);
   const live = named.filter((v) => v.state !== 'terminated');
   if (live.length > 1) throw new AmbiguousIdError('vm', ref, live);

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { imageView, registerImageBody, uploadImageQuery } from '../../contract/image-schemas.js';
-import { ensureVisible, requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { accessOf, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ConflictError } from '../../store/store-errors.js';
 import { acceptOctetStream, uploadLength } from './octet-stream-upload.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
@@ -17,7 +17,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   r.get('/api/v1/images', { schema: { tags, response: { 200: z.array(imageView) } } }, async (req) => {
     const u = userOf(req);
     // The admins' ready images are shared read-only (templates use them as bases); a user's own images are theirs.
-    const all = await ctx.catalog.visibleTo(u, await ctx.store.images.list());
+    const all = await ctx.catalog.visibleTo(u, await ctx.store.images.list(), 'image');
     return Promise.all(all.filter((i) => u.role === 'admin' || i.ownerId === u.id || i.state === 'ready').map((i) => ctx.views.image(i)));
   });
   r.get('/api/v1/images/:id', { schema: { tags, params: idParams, response: { 200: imageView } } }, async (req) =>
@@ -62,7 +62,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
       description: '409 CONFLICT while a template or a VM that is not terminated (pending ones included) uses it, as its disk, kernel or initrd; the message names them.',
     },
   }, async (req, reply) => {
-    const img = ensureVisible(req, 'image', await ctx.catalog.resolveImage(req.params.id, userOf(req)));
+    const img = await accessOf(ctx, req).check('delete', 'image', await ctx.catalog.resolveImage(req.params.id, userOf(req)), `deleting image ${req.params.id}`);
     const users = (await ctx.store.templates.list()).filter((t) => JSON.stringify([t.disks, t.context]).includes(img.id));
     if (users.length > 0) throw new ConflictError('image', 'id', img.id, `is used by template ${users.map((t) => t.name).join(', ')}`);
     // Every VM that is not terminated may need its images again: a pending one for its prolog, any other to be

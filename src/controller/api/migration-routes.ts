@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { listMigrationsQuery, migrateVmBody, migrationView } from '../../contract/migration-schemas.js';
 import { byIdPrefix } from './match-reference.js';
-import { findVisibleVm, requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { accessOf, findVisibleVm, requireAdmin, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
@@ -22,8 +22,7 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
   const visible = async (req: FastifyRequest, m: MigrationRecord): Promise<MigrationRecord> => {
     const vm = await findOrUndefined(ctx.store.vms.get(m.vmId));
     if (!vm) throw new NotFoundError('migration', m.id);
-    const u = userOf(req);
-    if (u.role !== 'admin' && vm.ownerId !== u.id) throw new NotFoundError('migration', m.id);
+    await accessOf(ctx, req).check('read', 'migration', { id: m.id, ownerId: vm.ownerId });
     return m;
   };
 
@@ -48,8 +47,7 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
   r.get('/api/v1/migrations', { schema: { tags, querystring: listMigrationsQuery, response: { 200: z.array(migrationView) } } }, async (req) => {
     const vmId = req.query.vm === undefined ? undefined : (await findVm(req, req.query.vm)).id;
     const all = await ctx.store.migrations.list({ ...(vmId !== undefined ? { vmId } : {}), ...(req.query.state !== undefined ? { state: req.query.state } : {}) });
-    const u = userOf(req);
-    const mine = u.role === 'admin' ? all : (await Promise.all(all.map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
+    const mine = accessOf(ctx, req).isAdmin ? all : (await Promise.all(all.map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
     return Promise.all(mine.map((m) => ctx.views.migration(m)));
   });
 

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { createNetworkBody, holdBody, holdParams, leaseView, networkDetailView, networkView } from '../../contract/network-schemas.js';
-import { requireAdmin, type ApiContext } from './api-context.js';
+import { accessOf, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { ConflictError } from '../../store/store-errors.js';
 import { networkIssues, subnetsOverlap } from '../network-rules.js';
@@ -17,12 +17,12 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
    */
   let creating: Promise<unknown> = Promise.resolve();
 
-  // Networks are shared: everyone may list them and put NICs on them; only an admin shapes them.
-  r.get('/api/v1/networks', { schema: { tags, response: { 200: z.array(networkView) } } }, async () =>
-    Promise.all((await ctx.store.networks.list()).map((n) => ctx.views.network(n))),
+  // Networks are everyone's to list and put NICs on until an admin shares one with groups: then only their members'. Only an admin shapes them.
+  r.get('/api/v1/networks', { schema: { tags, response: { 200: z.array(networkView) } } }, async (req) =>
+    Promise.all((await accessOf(ctx, req).filter('read', 'network', await ctx.store.networks.list())).map((n) => ctx.views.network(n))),
   );
   r.get('/api/v1/networks/:id', { schema: { tags, params: idParams, response: { 200: networkDetailView } } }, async (req) =>
-    ctx.views.networkDetail(await ctx.catalog.findNetwork(req.params.id)),
+    ctx.views.networkDetail(await ctx.catalog.findNetwork(req.params.id, userOf(req))),
   );
   r.post('/api/v1/networks', { schema: { tags, body: createNetworkBody, response: { 201: networkView } } }, async (req, reply) => {
     requireAdmin(req, 'creating a network');

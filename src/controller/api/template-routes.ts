@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { importTemplateBody, templateBody, templateView, uploadTemplateQuery } from '../../contract/template-schemas.js';
-import { ForbiddenError, requireAdmin, userOf, type ApiContext } from './api-context.js';
+import { accessOf, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';
 import { importOvfTemplate, importUploadedOva } from '../import-ovf-template.js';
@@ -14,7 +14,7 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   const tags = ['templates'];
   // The admins' templates are a shared catalog everyone may instantiate; a user's own (a saved VM) are theirs.
   r.get('/api/v1/templates', { schema: { tags, response: { 200: z.array(templateView) } } }, async (req) =>
-    Promise.all((await ctx.catalog.visibleTo(userOf(req), await ctx.store.templates.list())).map((t) => ctx.catalog.templateView(t))),
+    Promise.all((await ctx.catalog.visibleTo(userOf(req), await ctx.store.templates.list(), 'template')).map((t) => ctx.catalog.templateView(t))),
   );
   r.get('/api/v1/templates/:id', { schema: { tags, params: idParams, response: { 200: templateView } } }, async (req) =>
     ctx.catalog.templateView(await ctx.catalog.findTemplate(req.params.id, userOf(req))),
@@ -30,9 +30,7 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
       description: '`id` is the template\'s id, name or the start of its id. Its image stays (delete it with `DELETE /images/{id}`).',
     },
   }, async (req, reply) => {
-    const u = userOf(req);
-    const t = await ctx.catalog.findTemplate(req.params.id, u);
-    if (u.role !== 'admin' && t.ownerId !== u.id) throw new ForbiddenError(`deleting template ${t.name}, which is not yours,`);
+    const t = await accessOf(ctx, req).check('delete', 'template', await ctx.catalog.findTemplate(req.params.id, userOf(req)), `deleting template ${req.params.id}`);
     await ctx.store.templates.delete(t.id);
     return reply.status(204).send();
   });

@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { attachNicBody, vmDetailView, vmNicParams } from '../../contract/vm-schemas.js';
-import { findVisibleVm, type ApiContext } from './api-context.js';
+import { accessOf, findVisibleVm, type ApiContext } from './api-context.js';
+import { findOrUndefined } from '../../store/find-or-undefined.js';
+import { ValidationError } from '../../errors/validation-error.js';
 import { VmNics } from '../vm-nics.js';
 
 /** NICs attached to and detached from an existing VM (running: hot-plug; powered off: its spec and config drive). */
@@ -27,6 +29,11 @@ export function registerVmNicRoutes(app: FastifyInstance, ctx: ApiContext): void
     },
   }, async (req, reply) => {
     const vm = await findVisibleVm(ctx, req, req.params.id);
+    // A network shared with groups is for their members only; to anyone else it is as unknown as a missing one (which attach itself reports).
+    const net = await findOrUndefined(ctx.catalog.findNetwork(req.body.network));
+    if (net && (await accessOf(ctx, req).decide('use', 'network', net)) !== 'allow') {
+      throw new ValidationError('NIC', [{ field: 'network', message: `no network ${req.body.network}` }]);
+    }
     return reply.status(201).send(await ctx.views.vmDetail(await nics.attach(vm, req.body)));
   });
 

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { createVmBody, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from '../../contract/vm-schemas.js';
-import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
+import { accessOf, findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../agent-vm-id.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import { recordNewVm } from '../record-new-vm.js';
@@ -17,9 +17,8 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const findVm = (req: FastifyRequest, ref: string): Promise<Vm> => findVisibleVm(ctx, req, ref);
 
   r.get('/api/v1/vms', { schema: { tags, querystring: listVmsQuery, response: { 200: z.array(vmView) } } }, async (req) => {
-    const u = userOf(req);
     const hostId = req.query.host === undefined ? undefined : (await findHost(ctx.store, req.query.host)).id;
-    const vms = await ctx.store.vms.list({ ...(u.role === 'admin' ? {} : { ownerId: u.id }), ...(req.query.state ? { state: req.query.state } : {}), ...(hostId ? { hostId } : {}) });
+    const vms = await accessOf(ctx, req).filter('read', 'vm', await ctx.store.vms.list({ ...(req.query.state ? { state: req.query.state } : {}), ...(hostId ? { hostId } : {}) }));
     return Promise.all(vms.map((v) => ctx.views.vm(v)));
   });
   r.get('/api/v1/vms/:id', { schema: { tags, params: idParams, response: { 200: vmDetailView } } }, async (req) => ctx.views.vmDetail(await findVm(req, req.params.id)));

@@ -5,6 +5,7 @@ import * as m0002 from './0002-migration-reservation.js';
 import * as m0003 from './0003-volumes.js';
 import * as m0004 from './0004-host-overcommit-network-bridge.js';
 import * as m0005 from './0005-events-at-index.js';
+import * as m0006 from './0006-tenancy.js';
 import * as m0007 from './0007-controller-leadership.js';
 
 /**
@@ -19,6 +20,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0003-volumes': { up: (db) => m0003.up(db), down: (db) => m0003.down(db) },
     '0004-host-overcommit-network-bridge': { up: (db) => m0004.up(db), down: (db) => m0004.down(db) },
     '0005-events-at-index': { up: (db) => m0005.up(db), down: (db) => m0005.down(db) },
+    '0006-tenancy': { up: (db) => m0006.up(db), down: (db) => m0006.down(db) },
     '0007-controller-leadership': { up: (db) => m0007.up(db, dialect), down: (db) => m0007.down(db, dialect) },
   };
   return { getMigrations: async () => migrations };
