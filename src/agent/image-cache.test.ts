@@ -32,7 +32,7 @@ async function imageServer(): Promise<{ server: Server; base: string; release: (
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, release, gets };
 }
 
-const ref = (url: string): ImageRef => ({ id: 'img-1', format: 'raw', sha256, sizeBytes: body.length, url }) as ImageRef;
+const ref = (url: string): ImageRef => ({ id: 'img-1', format: 'raw', sha256, sizeBytes: body.length, url });
 
 test('a caller that gives up does not end the download for the others; the last one leaving ends it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-cache-'));
