@@ -1,3 +1,4 @@
+import { controllerSessionSettings } from '../store/controller-session-settings.js';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -92,8 +93,9 @@ export class ControllerDaemon {
       // Migrations first, in sessions the fence does not know: a follower may bring the schema up to date.
       await (await openStore(config)).close();
     }
-    // Every session of this controller names it, which is what the store's fence trigger checks the lease against.
-    const store = await openStore(config.kind === 'postgres' ? { ...config, pool: { ...config.pool, application_name: `nubo-controller:${id}` } } : config);
+    // Named for the fence trigger, and ended by PostgreSQL if stopped inside a transaction (controller-session-settings.ts).
+    const leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
+    const store = await openStore(config.kind === 'postgres' ? { ...config, pool: { ...config.pool, ...controllerSessionSettings(id, leaseMs) } } : config);
     let leadership: Leadership | undefined;
     try {
       const logger = o.logger;
@@ -101,7 +103,7 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const lease = config.kind === 'postgres'
         ? new Leadership({
-          repo: new LeadershipRepository(store.db as unknown as Kysely<unknown>), id, url: () => advertise ?? '', leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS, logger,
+          repo: new LeadershipRepository(store.db as unknown as Kysely<unknown>), id, url: () => advertise ?? '', leaseMs, logger,
           onLost: (reason) => (o.onLeadershipLost ? o.onLeadershipLost(reason) : void daemon?.stopOrchestrating()),
         })
         : undefined;

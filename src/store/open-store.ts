@@ -101,6 +101,10 @@ function createKysely(config: StoreConfig): Kysely<Database> {
   const pool = new pg.Pool({ max: 10, ...config.pool, ...(config.connectionString !== undefined ? { connectionString: config.connectionString } : {}), types: pgTypes });
   // An idle client losing its connection must not crash the controller; the next query reports the failure.
   pool.on('error', () => {});
+  // Nor one in use: PostgreSQL ends a session that idles in a transaction (controller-session-settings.ts) while the
+  // client is checked out, and pg emits that on the client — unheard, an uncaught exception. The transaction's next
+  // query fails with the reason; that is where it is handled.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { openStore, type Store } from '../open-store.js';
 import { LeadershipRepository } from './leadership-repository.js';
+import { controllerSessionSettings } from '../controller-session-settings.js';
 import { startPostgresCluster, type PostgresCluster } from '../../../test/support/postgres-cluster.js';
 
 // The lease and the fence trigger of migration 0007 on a real PostgreSQL.
@@ -88,4 +89,33 @@ test('a takeover waits for the old leader\'s open write transaction: that write 
   assert.equal(taken, true);
   assert.equal((await repo.current())?.holder, 'new');
   assert.ok((await admin.users.list()).some((u) => u.name === 'held'), 'the write made under the live lease committed');
+});
+
+test('a leader stopped inside its write transaction does not block a takeover: its session ends after half a lease, its write with it', async () => {
+  const admin = await storeAs();
+  const repo = repoOf(admin);
+  await repo.release('new');
+  const leaseMs = 2_000;
+  assert.ok(await repo.acquireOrRenew('stalled', 'http://stalled', leaseMs));
+  // As the controller daemon opens its store: the same settings, on every session.
+  const stalled = await openStore({ kind: 'postgres', connectionString: cluster.connectionString, pool: { ...controllerSessionSettings('stalled', leaseMs) } });
+  opened.push(stalled);
+  let never!: () => void;
+  const forever = new Promise<void>((resolve) => (never = resolve));
+  const tx = stalled.db.transaction().execute(async (trx) => {
+    await sql`INSERT INTO users (id, name, role, token_hash, ssh_keys, created_at) VALUES ('u-stalled', 'stalled', 'user', 'not-a-hash-2', '[]', ${new Date().toISOString()})`.execute(trx);
+    await forever; // the process stopped here
+    await sql`SELECT 1`.execute(trx);
+  }).then(() => 'committed', () => 'ended');
+  const t0 = Date.now();
+  let got: unknown;
+  while (got === undefined && Date.now() - t0 < 10_000) {
+    got = await repo.acquireOrRenew('next', 'http://next', 60_000);
+    if (got === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(got !== undefined, 'taken over while the old leader still sits in its transaction');
+  assert.ok(Date.now() - t0 < leaseMs * 1.5 + 2_000, `within a lease and a half (took ${Date.now() - t0} ms)`);
+  never();
+  assert.equal(await tx, 'ended', 'the stalled transaction could not commit after its session was ended');
+  assert.ok(!(await admin.users.list()).some((u) => u.name === 'stalled'), 'nothing of the stalled write remains');
 });
