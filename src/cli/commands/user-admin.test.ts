@@ -18,6 +18,7 @@ before(async () => {
       return { status: 201, body: { user: { ...bob, name: b.name, role: b.role }, token: SECRET } };
     },
     'GET /api/v1/users': () => ({ body: [bob] }),
+    'GET /api/v1/users/bob': () => ({ body: { ...bob, groups: [{ id: 'g-1', name: 'devs', admin: true }, { id: 'g-2', name: 'ops', admin: false }] } }),
     'DELETE /api/v1/users/bob': () => ({ body: bob }),
     'DELETE /api/v1/users/alice': () => apiError(409, 'CONFLICT', 'user alice still owns 1 VM not terminated, 1 template: terminate or delete those first'),
     'DELETE /api/v1/users/nobody': () => apiError(404, 'NOT_FOUND', 'user nobody not found'),
@@ -78,6 +79,19 @@ test('user list: a table of id prefix, name, role and creation time; --json is t
   assert.match(lines[0]!, /^ID\s+NAME\s+ROLE\s+CREATED$/);
   assert.match(lines[1]!, /^a1b2c3d4\s+bob\s+user\s+2026-12-04 10:00:00$/);
   assert.deepEqual(JSON.parse((await nubo('user', 'list', '--json')).stdout), [bob]);
+});
+
+test('user show USER: GET /users/USER with their groups, a group\'s admin flag shown; unknown: exit 1', async () => {
+  const r = await nubo('user', 'show', 'bob');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual([last().method, last().path], ['GET', '/api/v1/users/bob']);
+  assert.match(r.stdout, /^role:\s+user$/m);
+  assert.match(r.stdout, /^groups:\s+devs \(admin\), ops$/m);
+  const j = JSON.parse((await nubo('user', 'show', 'bob', '--json')).stdout) as { groups: unknown[] };
+  assert.equal(j.groups.length, 2);
+  const n = await nubo('user', 'show', 'nobody');
+  assert.equal(n.code, 1);
+  assert.match(n.stderr, /^error \[NOT_FOUND\]/m);
 });
 
 test('user delete: DELETE /users/REF; refused while they own things (exit 1, what they own named); unknown: exit 1', async () => {
