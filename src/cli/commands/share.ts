@@ -13,6 +13,9 @@ function kindArg(value: string): ShareResource {
   return SHARE_RESOURCES[i]!;
 }
 
+/** KIND parsed by commander, so that a bad one is a usage error (exit 2) before anything is sent. */
+const withKind = (c: Command): Command => c.argument('<kind>', KINDS.join(', '), kindArg);
+
 const print = (shares: readonly ShareView[]): void => printTable(['GROUP', 'GROUP ID'], shares.map((s) => [s.group, s.groupId.slice(0, 8)]));
 
 /** `nubo share add|remove|list <image|template|network> <ref> …`. */
@@ -21,23 +24,23 @@ export function registerShareCommands(program: Command): void {
     'share an image, template or network with a group: its members may read and use it, never change it. The owner (or an admin) shares, with a group of theirs. ' +
     'An admin\'s image or template, and a network, is everyone\'s until shared: sharing narrows it to the groups',
   );
-  connectionOptions(apiCommand(share, 'add <kind> <ref> <group>', 'share KIND (image, template or network) REF with GROUP')).action(
-    runCliAction(async (signal, kind: string, ref: string, group: string, o: ApiOpts) => {
-      const s = await (await connectTenancy(o)).share(kindArg(kind), ref, { group }, { signal });
+  connectionOptions(withKind(apiCommand(share, 'add', 'share KIND (image, template or network) REF with GROUP')).argument('<ref>').argument('<group>')).action(
+    runCliAction(async (signal, kind: ShareResource, ref: string, group: string, o: ApiOpts) => {
+      const s = await (await connectTenancy(o)).share(kind, ref, { group }, { signal });
       if (o.json) return printJson(s);
       print(s);
     }),
   );
-  connectionOptions(apiCommand(share, 'remove <kind> <ref> <group>', 'stop sharing KIND REF with GROUP')).action(
-    runCliAction(async (signal, kind: string, ref: string, group: string, o: ApiOpts) => {
-      const s = await (await connectTenancy(o)).unshare(kindArg(kind), ref, group, { signal });
+  connectionOptions(withKind(apiCommand(share, 'remove', 'stop sharing KIND REF with GROUP')).argument('<ref>').argument('<group>')).action(
+    runCliAction(async (signal, kind: ShareResource, ref: string, group: string, o: ApiOpts) => {
+      const s = await (await connectTenancy(o)).unshare(kind, ref, group, { signal });
       if (o.json) return printJson(s);
       print(s);
     }),
   );
-  connectionOptions(apiCommand(share, 'list <kind> <ref>', 'the groups KIND REF is shared with')).action(
-    runCliAction(async (signal, kind: string, ref: string, o: ApiOpts) => {
-      const s = await (await connectTenancy(o)).listShares(kindArg(kind), ref, { signal });
+  connectionOptions(withKind(apiCommand(share, 'list', 'the groups KIND REF is shared with')).argument('<ref>')).action(
+    runCliAction(async (signal, kind: ShareResource, ref: string, o: ApiOpts) => {
+      const s = await (await connectTenancy(o)).listShares(kind, ref, { signal });
       if (o.json) return printJson(s);
       print(s);
     }),

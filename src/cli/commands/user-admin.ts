@@ -45,9 +45,11 @@ export function registerUserAdminCommands(user: Command): void {
     }),
   );
 
-  connectionOptions(apiCommand(user, 'set-role <user> <role>', 'make a user admin or user (admin); the last admin cannot step down')).action(
-    runCliAction(async (signal, ref: string, role: string, o: ApiOpts) => {
-      const u = await (await connectTenancy(o)).updateUser(ref, { role: roleArg(role) }, { signal });
+  // The role is parsed by commander, so that a bad one is a usage error (exit 2) before anything is sent.
+  connectionOptions(apiCommand(user, 'set-role <user>', 'make a user admin or user (admin); the last admin cannot step down')
+    .argument('<role>', 'admin or user', roleArg)).action(
+    runCliAction(async (signal, ref: string, role: 'admin' | 'user', o: ApiOpts) => {
+      const u = await (await connectTenancy(o)).updateUser(ref, { role }, { signal });
       if (o.json) return printJson(u);
       process.stdout.write(`user ${u.name} is now ${u.role}\n`);
     }),
