@@ -14,10 +14,11 @@ import { checkIncomingOptions, checkMirrorOptions, checkOutgoingOptions, checkTu
 import { errorMessage, NuboError } from '../../errors/nubo-error.js';
 import { deadline, pollUntil, sleep, type WaitOptions } from '../../util/deadline.js';
 import type { QmpClient } from './qmp-client.js';
-import type { QmpMigrationCapability, QmpMigrationInfo, QmpMigrationParameters, QmpRunState } from './qmp-schema.js';
+import type { QmpMigrationInfo, QmpMigrationParameters, QmpRunState } from './qmp-schema.js';
 import type { VmMigrationRecord, VmRecord } from './vm-record.js';
 import { ensureTlsCreds, dropTlsCreds, TLS_IN_ID, TLS_OUT_ID } from './qmp-tls-creds.js';
 import { startNbdExports, stopNbdServer } from './qmp-nbd-export.js';
+import { applyOutgoingSettings, setCapabilities } from './qmp-migration-settings.js';
 import { diskNodes } from './qmp-disk-move.js';
 import { dropNbdNodes, endDiskMirrors, hasMirrorState, startDiskMirrors } from './qmp-disk-mirror.js';
 import { destinationProgress, mirrorJobs, sourceProgress } from './qmp-migration-progress.js';
@@ -128,21 +129,7 @@ export class QemuLiveMigration implements LiveMigration {
         const what = unready.map((j) => `${j.device} ${j.status}${j.error !== undefined ? ` (${j.error})` : ` ${j.offset}/${j.len}`}`).join(', ');
         throw new VmStateError(vmId, 'migrate', 'mirroring', `disk mirrors not ready: ${what}`);
       }
-      const p = opts.params;
-      // With resume on completion the destination runs the guest the moment it has loaded the stream. Without a return
-      // path the source calls the migration completed once it flushed its socket: a destination that then failed to load
-      // would leave a completed source that may never run again and no copy at all; and a source that failed after the
-      // destination loaded would resume itself beside it. The return path makes the source wait for the destination's
-      // word that it loaded (QEMU's MIG_RP_MSG_SHUT), so both sides agree on the outcome but for a message lost on the wire.
-      await setCapabilities(qmp, { events: true, 'auto-converge': p.autoConverge, xbzrle: p.xbzrle, 'postcopy-ram': p.postcopy, 'return-path': opts.destAutostart === true }, o);
-      if (opts.tls) await ensureTlsCreds(qmp, TLS_OUT_ID, opts.tls.dir, 'client', o);
-      // Always set: parameters outlive a migration, and a VM that arrived over TLS still names its server credentials.
-      await qmp.execute('migrate-set-parameters', {
-        'downtime-limit': p.downtimeLimitMs,
-        'max-bandwidth': p.maxBandwidthBytes,
-        'tls-creds': opts.tls ? TLS_OUT_ID : '',
-        'tls-hostname': opts.tls ? host : '',
-      }, o);
+      await applyOutgoingSettings(qmp, opts, host, o);
       // Recorded before `migrate`: after a crash in between, an abort must still know whether to `cont`.
       await this.#host.setMigration(vmId, { role: 'outgoing', started: true, wasRunning: runState === 'running', ...(opts.destAutostart === true ? { destAutostart: true } : {}) });
       await qmp.execute('migrate', { uri: opts.uri }, o);
@@ -396,9 +383,4 @@ export class QemuLiveMigration implements LiveMigration {
       d.dispose();
     }
   }
-}
-
-async function setCapabilities(qmp: QmpClient, caps: Partial<Record<QmpMigrationCapability, boolean>>, o: WaitOptions): Promise<void> {
-  const capabilities = Object.entries(caps).map(([capability, state]) => ({ capability: capability as QmpMigrationCapability, state: state === true }));
-  await qmp.execute('migrate-set-capabilities', { capabilities }, o);
 }
