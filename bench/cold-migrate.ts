@@ -35,7 +35,6 @@ import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import type { MigrationView } from '../src/contract/migration-schemas.js';
 import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
 import { FABRIC_ADDRESS, type LabHost } from '../src/lab/lab-state.js';
@@ -48,6 +47,7 @@ import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
 import { median } from './support/quantile.js';
+import { waitConsole, waitState } from './support/vm-waits.js';
 
 const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_RUNS', 5);
@@ -77,18 +77,6 @@ async function cleanup(api: NuboClient | undefined): Promise<void> {
   if (labMade) await labDown(labDir).catch((err: unknown) => say(`lab down: ${String(err)}`));
   await controller?.stop().catch(() => {});
   await rm(root, { recursive: true, force: true });
-}
-
-async function waitState(api: NuboClient, id: string, state: string, timeoutMs = 300_000): Promise<VmDetailView> {
-  return pollUntil(`VM ${id} ${state}`, async () => {
-    const vm = await api.getVm(id);
-    if (vm.state === 'failed') throw new Error(`VM ${id} failed: ${vm.stateReason}`);
-    return vm.state === state ? vm : undefined;
-  }, { timeoutMs, intervalMs: 20 });
-}
-
-async function waitConsole(api: NuboClient, id: string, marker: string, timeoutMs = 180_000): Promise<void> {
-  await pollUntil(`${id}: ${marker}`, async () => ((await api.vmConsole(id)).includes(marker) ? true : undefined), { timeoutMs, intervalMs: 500 });
 }
 
 async function waitMigration(api: NuboClient, id: string): Promise<MigrationView> {

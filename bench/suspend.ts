@@ -25,15 +25,14 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
-import type { NuboClient } from '../src/client/nubo-client.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
-import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { startInProcessCloud, type InProcessCloud } from '../test/support/in-process-cloud.js';
 import { benchFlag } from './support/bench-flag.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
 import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
+import { waitConsole, waitState } from './support/vm-waits.js';
 
 const MiB = 1024 * 1024;
 const suspendReps = benchFlag('reps', 'BENCH_SUSPEND_REPS', 4);
@@ -51,18 +50,6 @@ function historyAt(vm: VmDetailView, to: string, after = 0): number {
   const h = vm.history.filter((e) => e.to === to && Date.parse(e.at) >= after).at(0);
   if (!h) throw new Error(`VM ${vm.id} history has no ${to} after ${new Date(after).toISOString()}`);
   return Date.parse(h.at);
-}
-
-async function waitState(api: NuboClient, id: string, state: string, timeoutMs = 300_000): Promise<VmDetailView> {
-  return pollUntil(`VM ${id} ${state}`, async () => {
-    const vm = await api.getVm(id);
-    if (vm.state === 'failed') throw new Error(`VM ${id} failed: ${vm.stateReason}`);
-    return vm.state === state ? vm : undefined;
-  }, { timeoutMs, intervalMs: 20 });
-}
-
-async function waitConsole(api: NuboClient, id: string, marker: string, timeoutMs = 180_000): Promise<void> {
-  await pollUntil(`${id}: ${marker}`, async () => ((await api.vmConsole(id)).includes(marker) ? true : undefined), { timeoutMs, intervalMs: 500 });
 }
 
 /** The disk's own write bandwidth for `bytes`: dd from /dev/zero into `dir`, flushed to the disk before it returns. */
