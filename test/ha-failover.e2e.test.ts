@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,9 +16,10 @@ import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 import { startPostgresCluster, type PostgresCluster } from './support/postgres-cluster.js';
 
-// Two `nubo controller` processes on one PostgreSQL and one `nubo agent` that
-// knows both; tiny VMs under real QEMU. The leader is killed (SIGKILL) or
-// paused (SIGSTOP) in the middle of provisions.
+// Two `nubo controller` processes on one PostgreSQL and `nubo agent`s that
+// know both; tiny VMs under real QEMU. The leader is killed (SIGKILL) or
+// paused (SIGSTOP) in the middle of provisions, and killed in the middle of a
+// live migration between two agents sharing a datastore.
 
 // Long enough for renewals on a loaded 2-core machine; a failover takes about this long.
 const LEASE_MS = 5_000;
@@ -31,6 +32,8 @@ let root: string;
 let agentPort: number;
 let agentToken: string;
 let agent: DaemonProcess;
+/** The second host, started by the live-migration case. */
+let agent2: DaemonProcess | undefined;
 let adminToken: string;
 let leader: Controller;
 let follower: Controller;
@@ -43,12 +46,29 @@ const apiOf = (c: Controller): NuboClient => new NuboClient(urlOf(c), adminToken
 /** Every controller process started, for the logs kept when the suite fails. */
 const started: DaemonProcess[] = [];
 
-function startController(port: number): DaemonProcess {
+function startController(port: number, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   // The controllers share their data directory (image store, system store), as they would an NFS mount.
   return track(DaemonProcess.start([
     'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--postgres', pg.connectionString,
     '--lease-ms', String(LEASE_MS), '--heartbeat-ms', '4000',
-  ]));
+  ], env));
+}
+
+function startAgent(name: string, port: number): DaemonProcess {
+  // Both hosts see the shared datastore at one path, so a VM's disk there migrates without a copy.
+  return DaemonProcess.start([
+    'agent', '--name', name, '--listen', `127.0.0.1:${port}`, '--token-file', join(root, 'agent-token'),
+    '--controller', `${urlOf(follower)},${urlOf(leader)}`, '--data-dir', join(root, name), '--run-dir', join(root, `run-${name}`),
+    '--shared-dir', join(root, 'shared'), '--heartbeat-ms', '500',
+  ]);
+}
+
+async function registerHost(name: string, port: number): Promise<void> {
+  const res = await fetch(`${urlOf(follower)}/api/v1/hosts`, {
+    method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, agentUrl: `http://127.0.0.1:${port}`, agentToken, cpuOvercommit: 4 }),
+  });
+  assert.equal(res.status, 201, await res.text());
 }
 
 function track(p: DaemonProcess): DaemonProcess {
@@ -106,15 +126,9 @@ before(async () => {
   // Everything below goes through the follower: writes are forwarded to the leader.
   const api = apiOf(follower);
   // Three tiny VMs at once on a 2-core machine: overcommitted, as a lab host would be.
-  const registered = await fetch(`${urlOf(follower)}/api/v1/hosts`, {
-    method: 'POST', headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'h1', agentUrl: `http://127.0.0.1:${agentPort}`, agentToken, cpuOvercommit: 4 }),
-  });
-  assert.equal(registered.status, 201, await registered.text());
-  agent = DaemonProcess.start([
-    'agent', '--name', 'h1', '--listen', `127.0.0.1:${agentPort}`, '--token-file', join(root, 'agent-token'),
-    '--controller', `${urlOf(follower)},${urlOf(leader)}`, '--data-dir', join(root, 'h1'), '--run-dir', join(root, 'run'), '--heartbeat-ms', '500',
-  ]);
+  await mkdir(join(root, 'shared'));
+  await registerHost('h1', agentPort);
+  agent = startAgent('h1', agentPort);
   await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
   await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
   await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
@@ -140,10 +154,12 @@ after(async () => {
   await leader?.proc.stop();
   await follower?.proc.stop();
   await agent?.stop();
+  await agent2?.stop();
   for (const id of created) for (const pid of await qemuPidsOf(agentVmId(id))) process.kill(pid, 'SIGTERM');
   if (process.env['NUBO_HA_LOG_DIR'] !== undefined) {
     for (const [i, p] of started.entries()) await writeFile(join(process.env['NUBO_HA_LOG_DIR'], `controller-${i}.log`), p.output.join(''));
     if (agent) await writeFile(join(process.env['NUBO_HA_LOG_DIR'], 'agent.log'), agent.output.join(''));
+    if (agent2) await writeFile(join(process.env['NUBO_HA_LOG_DIR'], 'agent2.log'), agent2.output.join(''));
   }
   await pg?.stop();
   if (root) await rm(root, { recursive: true, force: true });
@@ -210,4 +226,56 @@ test('leader SIGSTOPped during provisions, woken after losing the lease: it chan
   } finally {
     await db.end();
   }
+});
+
+test('leader SIGKILLed in the middle of a live migration: the new leader decides it, and exactly one copy of the guest runs', async () => {
+  // The controller paused in the previous case has exited; it comes back armed to die (SIGKILL, by a failpoint) when a
+  // live migration enters pre-copy, and is made the leader by killing the current one while nothing is in flight.
+  follower.proc = startController(follower.port, { NUBO_FAILPOINTS: 'migration.precopy=exit' });
+  await follower.proc.waitFor(/controller is a follower/);
+  await leader.proc.kill();
+  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  [leader, follower] = [follower, leader];
+  follower.proc = startController(follower.port);
+  await follower.proc.waitFor(/controller is a follower/);
+  const api = apiOf(follower);
+  const agent2Port = await freePort();
+  await registerHost('h2', agent2Port);
+  agent2 = startAgent('h2', agent2Port);
+  await pollUntil('h2 enabled', async () => ((await api.getHost('h2')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
+  const vm = await api.createVm({ template: 'tiny', datastore: 'shared', requirements: 'hostname == "h1"' });
+  created.push(vm.id);
+  const ran = await waitState(api, vm.id, ['running']);
+  assert.equal(ran.host, 'h1');
+  const doomed = leader;
+  // The forwarded request may or may not be answered before the leader dies: the migration is looked up afterwards.
+  await api.migrateVm(vm.id, { to: 'h2' }).catch(() => undefined);
+  assert.equal(await exitOf(doomed.proc, 120_000), null, 'the leader was killed by a signal at the failpoint');
+  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  [leader, follower] = [follower, doomed];
+  const newApi = apiOf(leader);
+  const migrations = await newApi.listMigrations({ vm: vm.id });
+  assert.equal(migrations.length, 1, 'one migration was recorded');
+  const id = migrations[0]?.id ?? '';
+  const m = await pollUntil(`migration ${id} decided`, async () => {
+    const x = await newApi.getMigration(id);
+    return x.state === 'running' ? undefined : x;
+  }, { timeoutMs: 180_000, intervalMs: 250 });
+  // The destination held the complete image (shared disk, resume on completion): the commit rule rolls forward.
+  assert.equal(m.state, 'succeeded', `${m.reason}`);
+  assert.ok(m.journal.some((j) => j.stage === 'precopy'), `the leader died in pre-copy: ${m.journal.map((j) => j.stage).join(' ')}`);
+  const after = await waitState(newApi, vm.id, ['running']);
+  assert.equal(after.host, 'h2');
+  assert.equal(after.history.filter((h) => h.to === 'boot').length, 1, 'the guest was booted once, never restarted');
+  const qemu = await pollUntil(`one QEMU of ${vm.id}`, async () => {
+    const pids = await qemuPidsOf(agentVmId(vm.id));
+    return pids.length === 1 ? pids : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
+  assert.equal(qemu.length, 1);
+  const on = async (port: number): Promise<boolean> => (await new AgentClient(`http://127.0.0.1:${port}`, agentToken).list()).some((v) => v.id === agentVmId(vm.id));
+  assert.equal(await on(agentPort), false, 'the source holds nothing of the VM');
+  assert.equal(await on(agent2Port), true, 'the destination holds the VM');
+  // The controller that takes over next must not find anything left to do with it.
+  const settled = await newApi.getMigration(id);
+  assert.deepEqual({ state: settled.state, stage: settled.stage }, { state: m.state, stage: m.stage });
 });

@@ -16,7 +16,7 @@ import { registerVmSnapshotRoutes } from './api/vm-snapshot-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerEventRoutes } from './api/event-routes.js';
 import { registerMigrationRoutes } from './api/migration-routes.js';
-import { hostByToken, registerInternalRoutes } from './api/internal-routes.js';
+import { hostsByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { errorBody } from '../contract/api-schemas.js';
 import { registerUserRoutes } from './api/user-routes.js';
 import { registerUserAdminRoutes } from './api/user-admin-routes.js';
@@ -77,7 +77,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
     }
     // Agents fetch image bytes with their host token.
     if (/^\/api\/v1\/images\/[^/]+\/data$/.test(path) && req.method === 'GET') {
-      await hostByToken(ctx, token);
+      await hostsByToken(ctx, token);
       return;
     }
     throw new UnauthorizedError('unknown token');

@@ -5,23 +5,34 @@ import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-to
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { ApiContext } from './api-context.js';
 
-/** The host whose agent token this is; agents authenticate with their own host's token. */
-export async function hostByToken(ctx: ApiContext, token: string): Promise<Host> {
-  const host = (await ctx.store.hosts.list()).find((h) => sameSecret(h.agentToken, token));
-  if (!host) throw new UnauthorizedError('unknown host token');
+/**
+ * The hosts whose agent token this is; agents authenticate with their own
+ * host's token. Operators may give several hosts one token, so the token alone
+ * does not say which host speaks: the report's name does (see the route).
+ */
+export async function hostsByToken(ctx: ApiContext, token: string): Promise<Host[]> {
+  const hosts = (await ctx.store.hosts.list()).filter((h) => sameSecret(h.agentToken, token));
+  if (hosts.length === 0) throw new UnauthorizedError('unknown host token');
+  return hosts;
+}
+
+/** The host a heartbeat speaks for: the one of its name among the token's. A report under another host's name is refused, never taken as that host's or the token's first host's. */
+function senderOf(hosts: readonly Host[], name: string): Host {
+  const host = hosts.find((h) => h.name === name);
+  if (!host) throw new UnauthorizedError(`the token is not host ${JSON.stringify(name)}'s`);
   return host;
 }
 
 export function registerInternalRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const senders = new WeakMap<FastifyRequest, Host>();
+  const senders = new WeakMap<FastifyRequest, Host[]>();
   app.withTypeProvider<ZodTypeProvider>().post('/internal/v1/heartbeat', {
     schema: { hide: true, body: hostReportSchema },
     // Authenticate before the body is validated: a caller without a host token gets a 401, not a 400 describing the report.
     onRequest: async (req) => {
-      senders.set(req, await hostByToken(ctx, bearerToken(req)));
+      senders.set(req, await hostsByToken(ctx, bearerToken(req)));
     },
   }, async (req, reply) => {
-    const host = senders.get(req) ?? (await hostByToken(ctx, bearerToken(req)));
+    const host = senderOf(senders.get(req) ?? (await hostsByToken(ctx, bearerToken(req))), req.body.name);
     await ctx.monitor.heartbeat(host, req.body);
     return reply.status(204).send();
   });

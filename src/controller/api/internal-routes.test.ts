@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { installErrorHandler } from '../../http/install-error-handler.js';
+import type { Host } from '../../store/repositories/hosts-repository.js';
+import type { ApiContext } from './api-context.js';
+import { registerInternalRoutes } from './internal-routes.js';
+
+// Operators may give several hosts one agent token. A heartbeat must then be
+// taken as the host it names — not as the first host holding the token, which
+// once marked another host's VMs "no such VM" every beat and kept the second
+// host from ever being enabled.
+
+const report = (name: string): unknown => ({
+  name, cpuModel: 'qemu64', cpuModels: [], cpuFlags: [], kvm: false, totalCpus: 2, totalMemoryMiB: 2048, totalDiskMiB: 10_000,
+  usage: { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0 }, vms: [], at: new Date().toISOString(),
+});
+
+async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[]): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[] }> {
+  const heard: string[] = [];
+  const ctx = {
+    store: { hosts: { list: async () => hosts } },
+    monitor: { heartbeat: async (h: Host) => void heard.push(h.name) },
+  } as unknown as ApiContext;
+  const app = Fastify();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+  registerInternalRoutes(app, ctx);
+  const beat = async (token: string, name: string): Promise<{ status: number; code?: string }> => {
+    const res = await app.inject({ method: 'POST', url: '/internal/v1/heartbeat', headers: { authorization: `Bearer ${token}` }, payload: report(name) as object });
+    const body = res.body === '' ? {} : (JSON.parse(res.body) as { error?: { code: string } });
+    return { status: res.statusCode, ...(body.error ? { code: body.error.code } : {}) };
+  };
+  return { beat, heard };
+}
+
+test('hosts sharing a token: each heartbeat is taken as the host it names', async () => {
+  const { beat, heard } = await serve([{ name: 'h1', agentToken: 'shared-token' }, { name: 'h2', agentToken: 'shared-token' }, { name: 'h3', agentToken: 'own-token' }]);
+  assert.equal((await beat('shared-token', 'h2')).status, 204);
+  assert.equal((await beat('shared-token', 'h1')).status, 204);
+  assert.equal((await beat('own-token', 'h3')).status, 204);
+  assert.deepEqual(heard, ['h2', 'h1', 'h3']);
+});
+
+test('a heartbeat under a name its token is not is refused (401) and reaches no host', async () => {
+  const { beat, heard } = await serve([{ name: 'h1', agentToken: 'shared-token' }, { name: 'h3', agentToken: 'own-token' }]);
+  assert.deepEqual(await beat('shared-token', 'h3'), { status: 401, code: 'UNAUTHORIZED' });
+  assert.deepEqual(await beat('shared-token', 'nobody'), { status: 401, code: 'UNAUTHORIZED' });
+  assert.deepEqual(await beat('unknown-token', 'h1'), { status: 401, code: 'UNAUTHORIZED' });
+  assert.deepEqual(heard, []);
+});
