@@ -2,11 +2,10 @@ import { controllerSessionSettings } from '../store/controller-session-settings.
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { openStore, type Store, type StoreConfig } from '../store/open-store.js';
+import { openLeaseDb, openStore, type Store, type StoreConfig } from '../store/open-store.js';
 import { compilePlacementPolicy, type PlacementPolicyInput } from '../core/placement/placement-policy.js';
 import { AgentClient } from '../client/agent-client.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
@@ -103,7 +102,7 @@ export class ControllerDaemon {
       let advertise = o.advertiseUrl;
       const lease = config.kind === 'postgres'
         ? new Leadership({
-          repo: new LeadershipRepository(store.db as unknown as Kysely<unknown>), id, url: () => advertise ?? '', leaseMs, logger,
+          repo: new LeadershipRepository(openLeaseDb({ ...config, pool: { ...config.pool, ...controllerSessionSettings(id, leaseMs) } }), true), id, url: () => advertise ?? '', leaseMs, logger,
           onLost: (reason) => (o.onLeadershipLost ? o.onLeadershipLost(reason) : void daemon?.stopOrchestrating()),
         })
         : undefined;

@@ -12,7 +12,7 @@ class FakeLease {
   row: { term: number; holder: string; url: string; expires: number } | undefined;
   constructor(readonly clock: { t: number }) {}
   asRepo(): LeadershipRepository {
-    const repo: Pick<LeadershipRepository, 'acquireOrRenew' | 'current' | 'release'> = {
+    const repo: Pick<LeadershipRepository, 'acquireOrRenew' | 'current' | 'release' | 'close'> = {
       acquireOrRenew: async (holder, url, leaseMs) => {
         const now = this.clock.t;
         const r = this.row;
@@ -25,6 +25,7 @@ class FakeLease {
       release: async (holder) => {
         if (this.row?.holder === holder) this.row.expires = this.clock.t;
       },
+      close: async () => {},
     };
     return repo as LeadershipRepository;
   }

@@ -99,6 +99,7 @@ export class Leadership {
     const held = this.isLeader();
     this.#lost = true;
     if (held) await this.o.repo.release(this.o.id).catch(() => {});
+    await this.o.repo.close().catch(() => {});
   }
 
   async #renew(): Promise<void> {

@@ -109,6 +109,21 @@ function createKysely(config: StoreConfig): Kysely<Database> {
 }
 
 /**
+ * A connection of the leadership lease's own (a pool of one), beside the
+ * store's pool: a renewal must not queue behind the controller's own work when
+ * every pooled connection is busy (200 API clients, a long transaction), or
+ * the leader loses the lease to its own load. Same session settings as the
+ * store's (the fence trigger reads the name).
+ */
+export function openLeaseDb(config: PostgresStoreConfig): Kysely<unknown> {
+  const pool = new pg.Pool({ ...config.pool, max: 1, ...(config.connectionString !== undefined ? { connectionString: config.connectionString } : {}) });
+  // As the store's pool: a lost connection is reported by the next renewal, never an uncaught exception.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
  * Opens the store and brings its schema up to date (idempotent: opening an
  * up-to-date store applies nothing; concurrent openers are serialised by
  * Kysely's migration lock). Throws StoreMigrationError, with nothing left

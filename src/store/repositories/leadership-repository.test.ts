@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { openStore, type Store } from '../open-store.js';
+import { openLeaseDb, openStore, type Store } from '../open-store.js';
 import { LeadershipRepository } from './leadership-repository.js';
 import { controllerSessionSettings } from '../controller-session-settings.js';
 import { startPostgresCluster, type PostgresCluster } from '../../../test/support/postgres-cluster.js';
@@ -118,4 +118,30 @@ test('a leader stopped inside its write transaction does not block a takeover: i
   never();
   assert.equal(await tx, 'ended', 'the stalled transaction could not commit after its session was ended');
   assert.ok(!(await admin.users.list()).some((u) => u.name === 'stalled'), 'nothing of the stalled write remains');
+});
+
+test("the lease's own connection: a renewal does not wait for the store's pool, busy with the controller's own work", async () => {
+  // A store whose only pooled connection is held by a long transaction, as 200 API clients or a slow write would hold them all.
+  const busy = await openStore({ kind: 'postgres', connectionString: cluster.connectionString, pool: { max: 1 } });
+  opened.push(busy);
+  let free!: () => void;
+  const holding = busy.db.transaction().execute(async (trx) => {
+    await sql`SELECT 1`.execute(trx);
+    await new Promise<void>((resolve) => { free = resolve; });
+  });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const own = new LeadershipRepository(openLeaseDb({ kind: 'postgres', connectionString: cluster.connectionString }), true);
+  const shared = repoOf(busy);
+  try {
+    const renewedBy = async (repo: LeadershipRepository): Promise<string> => Promise.race([
+      repo.current().then(() => 'answered'),
+      new Promise<string>((resolve) => setTimeout(() => resolve('waiting'), 2_000)),
+    ]);
+    assert.equal(await renewedBy(shared), 'waiting', 'over the store\'s pool the lease waits for the busy connection');
+    assert.equal(await renewedBy(own), 'answered', 'over its own connection it does not');
+  } finally {
+    free();
+    await holding;
+    await own.close();
+  }
 });

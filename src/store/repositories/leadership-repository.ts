@@ -15,8 +15,11 @@ export interface LeaseHolder {
  * controllers' clocks never have to agree.
  */
 export class LeadershipRepository {
-  // The lease table is PostgreSQL-only and outside the store's schema type.
-  constructor(private readonly db: Kysely<unknown>) {}
+  /**
+   * The lease table is PostgreSQL-only and outside the store's schema type.
+   * `owned`: the connection is the lease's own (openLeaseDb), closed by close().
+   */
+  constructor(private readonly db: Kysely<unknown>, private readonly owned = false) {}
 
   /**
    * Takes the lease when it is free or lapsed (term + 1), or extends it when
@@ -53,6 +56,11 @@ export class LeadershipRepository {
       SELECT term, holder, url, expires_at > clock_timestamp() AS live FROM controller_leadership WHERE id = 1`.execute(this.db);
     const row = rows[0];
     return row === undefined ? undefined : { term: Number(row.term), holder: row.holder, url: row.url, live: row.live };
+  }
+
+  /** Closes the lease's own connection; nothing when it shares the store's. */
+  async close(): Promise<void> {
+    if (this.owned) await this.db.destroy();
   }
 
   /** Ends `holder`'s lease now (an orderly stop), so a follower need not wait for it to lapse. */
