@@ -7,6 +7,7 @@ import * as m0004 from './0004-host-overcommit-network-bridge.js';
 import * as m0005 from './0005-events-at-index.js';
 import * as m0006 from './0006-tenancy.js';
 import * as m0007 from './0007-controller-leadership.js';
+import { fenceNewTables } from './fence-new-tables.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -23,5 +24,9 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0006-tenancy': { up: (db) => m0006.up(db), down: (db) => m0006.down(db) },
     '0007-controller-leadership': { up: (db) => m0007.up(db, dialect), down: (db) => m0007.down(db, dialect) },
   };
+  // Tables made after the fence (0007) get its trigger as part of the migration that made them.
+  for (const [name, m] of Object.entries(migrations)) {
+    if (name > '0007-controller-leadership') migrations[name] = { ...m, up: async (db) => { await m.up(db); await fenceNewTables(db, dialect); } };
+  }
   return { getMigrations: async () => migrations };
 }

@@ -145,3 +145,14 @@ test("the lease's own connection: a renewal does not wait for the store's pool, 
     await own.close();
   }
 });
+
+test('every table of the schema carries the fence trigger, the lease and the migrations\' bookkeeping excepted', async () => {
+  const s = await storeAs();
+  const { rows } = await sql<{ table: string; fenced: boolean }>`
+    SELECT c.relname AS table, EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = 'nubo_fence') AS fenced
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname`.execute(s.db);
+  const exempt = new Set(['controller_leadership', 'schema_migration', 'schema_migration_lock']);
+  assert.ok(rows.some((r) => r.table === 'vms'), 'the schema was read');
+  assert.deepEqual(rows.filter((r) => !exempt.has(r.table) && !r.fenced).map((r) => r.table), [], 'tables without the fence');
+});
