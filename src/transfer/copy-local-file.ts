@@ -28,8 +28,8 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * source's, or a datastore both see) without the network: `copyFile` —
  * a reflink where the filesystem has them, else `copy_file_range`, the bytes
  * never leaving the kernel. Integrity is checked as on the network path, by
- * two digests computed apart: the source file's sha256 in one worker thread
- * while the kernel copies, the copy's in another while it is fsynced; they
+ * two digests computed apart once the copy is done: the source file's sha256
+ * in one worker thread, the copy's in another, while it is fsynced; they
  * must match each other and the offer's size, and the source path must still
  * name the offered inode afterwards. Returns undefined, having written
  * nothing, when the file cannot be opened here as the offered file (another
@@ -46,19 +46,17 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
     const d = deadline(what, r.timeoutMs ?? 60_000 + Math.ceil((r.sizeBytes / rate) * 1000), r.signal);
     const t0 = performance.now();
     try {
-      const hashing = { signal: d.signal, expectedBytes: r.sizeBytes };
-      const theirs = hashFile(r.source.path, hashing);
-      // Settled below in every case; this only keeps an early failure from going unheard while the copy runs.
-      theirs.catch(() => {});
       await untilAborted(d.signal, what, r.maxBytesPerSecond === undefined ? copyWhole(r) : copyPaced(src, r, r.maxBytesPerSecond, d.signal));
       const t1 = performance.now();
-      const [ours, source, synced] = await Promise.all([hashFile(r.dest, hashing), theirs, syncFile(r.dest)]);
+      // After the copy, not beside it: the copy brought both files into the page cache, so the two digests are CPU only (one core each) and overlap the fsync.
+      const hashing = { signal: d.signal, expectedBytes: r.sizeBytes };
+      const [ours, source] = await Promise.all([hashFile(r.dest, hashing), hashFile(r.source.path, hashing), syncFile(r.dest)]);
       const gone = await stat(r.source.path, { bigint: true }).then((s) => s.dev.toString() !== r.source.dev || s.ino.toString() !== r.source.ino, () => true);
       if (gone) throw new FileTransferError(what, 'the source path no longer names the offered file');
       if (source.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${source.bytes} bytes, the offer said ${r.sizeBytes}`);
       if (ours.bytes !== r.sizeBytes) throw new FileTransferError(what, `got ${ours.bytes} bytes, expected ${r.sizeBytes}`);
       if (ours.sha256 !== source.sha256) throw new FileTransferError(what, `sha256 mismatch: copied ${ours.sha256}, the source has ${source.sha256}`);
-      return { sha256: ours.sha256, streamMs: Math.round(t1 - t0), syncMs: synced, meanReadBytes: r.maxBytesPerSecond === undefined ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
+      return { sha256: ours.sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), meanReadBytes: r.maxBytesPerSecond === undefined ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
     } finally {
       d.dispose();
     }
@@ -104,14 +102,12 @@ function untilAborted(signal: AbortSignal, what: string, work: Promise<void>): P
   });
 }
 
-/** fsync of the copy (the source's is deleted once the controller committed); returns its milliseconds. */
-async function syncFile(path: string): Promise<number> {
-  const t0 = performance.now();
+/** fsync of the copy: the source's is deleted once the controller committed. */
+async function syncFile(path: string): Promise<void> {
   const fh = await open(path, 'r+');
   try {
     await fh.sync();
   } finally {
     await fh.close();
   }
-  return Math.round(performance.now() - t0);
 }

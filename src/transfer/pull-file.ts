@@ -67,7 +67,7 @@ async function errorOf(url: string, res: IncomingMessage): Promise<RemoteError> 
  */
 export interface PulledFile {
   readonly sha256: string;
-  /** Request to the last byte written, and the fsync after it: where a slow copy spends its time. */
+  /** Request to the last byte written, and the fsync after it (a local copy: the fsync and both digests beside it): where a slow copy spends its time. */
   readonly streamMs: number;
   readonly syncMs: number;
   /** Mean size of the pieces the bytes arrived in. */
