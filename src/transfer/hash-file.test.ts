@@ -13,6 +13,8 @@ test('the sha256 and size of a whole file, read in chunks off the event loop', a
     await writeFile(join(dir, 'f'), bytes);
     const d = await hashFile(join(dir, 'f'), { chunkBytes: 1024 * 1024 });
     assert.deepEqual(d, { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+    // Expected small: hashed on this thread, the same answer.
+    assert.deepEqual(await hashFile(join(dir, 'f'), { expectedBytes: bytes.length, chunkBytes: 64 * 1024 }), d);
     await writeFile(join(dir, 'empty'), '');
     assert.deepEqual(await hashFile(join(dir, 'empty')), { sha256: createHash('sha256').digest('hex'), bytes: 0 });
   } finally {
@@ -27,4 +29,6 @@ test('a missing file rejects with its error; an aborted signal stops the worker 
   await assert.rejects(hashFile('/dev/zero', { signal: ac.signal }), /gone/);
   // /dev/zero never ends: only the deadline stops it.
   await assert.rejects(hashFile('/dev/zero', { timeoutMs: 200 }), { code: 'TIMEOUT' });
+  await assert.rejects(hashFile('/dev/zero', { expectedBytes: 1, timeoutMs: 200 }), { code: 'TIMEOUT' });
+  await assert.rejects(hashFile('/nonexistent/nubo-hash-file', { expectedBytes: 1 }), { code: 'ENOENT' });
 });

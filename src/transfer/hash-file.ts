@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import { abortReason, deadline } from '../util/deadline.js';
 
@@ -12,9 +14,12 @@ export interface HashFileOptions {
   /** Default: a minute plus 50 MB/s of the file's expected size. */
   readonly timeoutMs?: number | undefined;
   readonly chunkBytes?: number | undefined;
-  /** Sizes the default deadline. */
+  /** Sizes the default deadline; a file expected at or below INLINE_HASH_BYTES is hashed on this thread. */
   readonly expectedBytes?: number | undefined;
 }
+
+/** Below this a worker's start (hundreds of milliseconds on a loaded machine) costs more than the hashing it spares the event loop. */
+export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
 
 /**
  * The sha256 of a whole file, computed in a worker thread: hashing a disk
@@ -25,6 +30,13 @@ export interface HashFileOptions {
  */
 export async function hashFile(path: string, o: HashFileOptions = {}): Promise<FileDigest> {
   const d = deadline(`sha256 of ${path}`, o.timeoutMs ?? 60_000 + Math.ceil(((o.expectedBytes ?? 0) / 50e6) * 1000), o.signal);
+  if (o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
+    try {
+      return await hashHere(path, o.chunkBytes ?? 1024 * 1024, d.signal);
+    } finally {
+      d.dispose();
+    }
+  }
   const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024 } });
   try {
     return await new Promise<FileDigest>((resolve, reject) => {
@@ -38,5 +50,25 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
   } finally {
     d.dispose();
     await worker.terminate();
+  }
+}
+
+/** The same digest on this thread, for a small file. */
+async function hashHere(path: string, chunkBytes: number, signal: AbortSignal): Promise<FileDigest> {
+  const fh = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(chunkBytes);
+    let bytes = 0;
+    for (;;) {
+      if (signal.aborted) throw abortReason(signal, `sha256 of ${path}`);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  } finally {
+    await fh.close();
   }
 }
