@@ -36,10 +36,11 @@ let base: ImageRef;
 interface Agent { dir: string; service: AgentService; server: FastifyInstance; client: AgentClient; url: string }
 const agents: Agent[] = [];
 
-async function agent(name: string): Promise<Agent> {
+/** `localCopies` false: this agent pulls over HTTP even from an agent on this machine (the path between machines). */
+async function agent(name: string, localCopies = true): Promise<Agent> {
   const dir = join(root, name);
   await mkdir(dir, { recursive: true });
-  const service = new AgentService({ dataDir: dir, hypervisor: new FakeDriver({ allowedDirs: [dir] }), images: new ImageCache(join(dir, 'images'), TOKEN), logger });
+  const service = new AgentService({ dataDir: dir, hypervisor: new FakeDriver({ allowedDirs: [dir] }), images: new ImageCache(join(dir, 'images'), TOKEN), logger, localCopies });
   const server = createAgentServer({ service, token: TOKEN, logger, hostReport: () => Promise.reject(new Error('not used')) });
   await server.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
@@ -108,8 +109,9 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('a powered-off VM: verified, installed with its overlay on the destination\'s own base, then committed', async () => {
-  const [a, b] = [await agent('a1'), await agent('b1')];
+for (const [how, localCopies] of [['copied by the kernel (agents on one machine)', true], ['over HTTP (local copies off)', false]] as const) {
+test(`a powered-off VM, ${how}: verified, installed with its overlay on the destination's own base, then committed`, async () => {
+  const [a, b] = [await agent(`a1-${localCopies}`), await agent(`b1-${localCopies}`, localCopies)];
   await preparedVm(a, 'vm-off');
   const first = await copy(a, b, 'vm-off', 'mig-1');
   assert.equal(first.migrationId, 'mig-1');
@@ -136,6 +138,7 @@ test('a powered-off VM: verified, installed with its overlay on the destination\
   await a.client.release('vm-off');
   await assert.rejects(a.client.get('vm-off'), { code: 'VM_NOT_FOUND' });
 });
+}
 
 test('a suspended VM: its saved memory moves too, and it is suspended on the destination', async () => {
   const [a, b] = [await agent('a2'), await agent('b2')];

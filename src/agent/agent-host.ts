@@ -31,6 +31,8 @@ export interface AgentHostOptions {
   readonly migrationTlsDir?: string | undefined;
   /** Image cache inside the shared datastore: overlays there must have a base every host sees at the same path. */
   readonly sharedImages?: ImageCache | undefined;
+  /** false: a cold copy from an agent on this machine goes over the network too (tests of that path); default: the kernel copies it. */
+  readonly localCopies?: boolean | undefined;
 }
 
 /**
@@ -53,7 +55,7 @@ export class AgentHost {
 
   constructor(readonly o: AgentHostOptions) {
     this.records = new VmRecordStore(o.dataDir, o.sharedDir);
-    this.receiver = new ColdReceiver({ dataDir: o.dataDir, logger: o.logger });
+    this.receiver = new ColdReceiver({ dataDir: o.dataDir, logger: o.logger, localCopies: o.localCopies });
   }
 
   get hypervisor(): Hypervisor {

@@ -5,7 +5,7 @@ import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { imageInfo } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
 import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from '../contract/agent-api.js';
-import { pullFile } from '../transfer/pull-file.js';
+import { fetchFile } from '../transfer/fetch-file.js';
 import type { z } from 'zod';
 
 type ReceiveRequest = z.output<typeof receiveRequestSchema>;
@@ -66,7 +66,8 @@ async function fsyncPath(path: string): Promise<void> {
 export class ColdReceiver {
   readonly #jobs = new Map<string, Job>();
 
-  constructor(private readonly o: { readonly dataDir: string; readonly logger: Logger }) {}
+  /** @param o.localCopies false: always over the network, even from an agent on this machine (default true) */
+  constructor(private readonly o: { readonly dataDir: string; readonly logger: Logger; readonly localCopies?: boolean | undefined }) {}
 
   /** The copy this process runs or ran for the VM (its outcome is kept until stop or commit). */
   job(id: string): Job | undefined {
@@ -129,7 +130,8 @@ export class ColdReceiver {
       if (final === undefined) throw new ReceiveError(id, `${f.name} is not copied for a VM on the ${spec.disk.datastore} datastore`);
       const part = `${final}.part`;
       parts.push({ final, part, name: f.name });
-      const { sha256, streamMs, syncMs, meanReadBytes } = await pullFile({
+      // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
+      const { sha256, streamMs, syncMs, meanReadBytes, via } = await fetchFile({
         url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
         token: req.source.token,
         dest: part,
@@ -137,12 +139,14 @@ export class ColdReceiver {
         maxBytesPerSecond: req.maxBandwidthBytes,
         onBytes: (n) => (job.status.copiedBytes += n),
         signal,
+        localCopies: this.o.localCopies,
       });
       const entry = job.status.files.find((x) => x.name === f.name);
       if (entry) entry.sha256 = sha256;
       phases[`${f.name}:streamMs`] = streamMs;
       phases[`${f.name}:syncMs`] = syncMs;
       phases[`${f.name}:meanReadBytes`] = meanReadBytes;
+      phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
     }
 
     // Every byte is what the source sent. The overlay still names the source host's path of its base: point it at ours.

@@ -207,6 +207,20 @@ export const transferFileNameSchema = z.enum(['disk.qcow2', 'cidata.iso', 'memor
 export type TransferFileName = z.infer<typeof transferFileNameSchema>;
 /** The name a capture is offered under (and its file's name in the VM's directory). */
 export const CAPTURE_FILE: TransferFileName = 'capture.qcow2';
+/**
+ * Where an offered file lies on the source's machine
+ * (`GET /agent/v1/transfers/<transferId>/files/<name>/local`, the offer's
+ * token): a destination on the same machine (same kernel boot id) copies the
+ * file locally instead of over the network, after checking that the path
+ * opens the same device and inode.
+ */
+export const transferLocalSourceSchema = z.strictObject({
+  bootId: z.string().regex(/^[0-9a-f-]{36}$/, 'must be a kernel boot id'),
+  path: z.string().startsWith('/', 'must be an absolute path').max(4096),
+  dev: z.string().regex(/^[0-9]{1,20}$/, 'must be a device number'),
+  ino: z.string().regex(/^[0-9]{1,20}$/, 'must be an inode number'),
+});
+export type TransferLocalSource = z.infer<typeof transferLocalSourceSchema>;
 export const transferFileSchema = z.strictObject({ name: transferFileNameSchema, sizeBytes: z.number().int().nonnegative() });
 const transferId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 hex digits');
 

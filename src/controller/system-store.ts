@@ -1,7 +1,7 @@
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TransferFileName, TransferOffer } from '../contract/agent-api.js';
-import { pullFile } from '../transfer/pull-file.js';
+import { fetchFile } from '../transfer/fetch-file.js';
 import { TransferOffers, type Offer } from '../transfer/transfer-offers.js';
 import { SystemStoreCopyError } from './system-store-copy-error.js';
 
@@ -57,7 +57,7 @@ export class SystemStore {
       const files: { name: TransferFileName; sizeBytes: number; sha256: string }[] = [];
       for (const f of from.offer.files) {
         const part = join(dir, `.${f.name}.part`);
-        const { sha256 } = await pullFile({
+        const { sha256 } = await fetchFile({
           url: `${from.agentUrl.replace(/\/$/, '')}/agent/v1/transfers/${from.offer.transferId}/files/${f.name}`,
           token: from.offer.token,
           dest: part,

@@ -67,11 +67,13 @@ async function errorOf(url: string, res: IncomingMessage): Promise<RemoteError> 
  */
 export interface PulledFile {
   readonly sha256: string;
-  /** Request to the last byte written, and the fsync after it: where a slow copy spends its time. */
+  /** Request to the last byte written, and the fsync after it (a local copy: the fsync and both digests beside it): where a slow copy spends its time. */
   readonly streamMs: number;
   readonly syncMs: number;
   /** Mean size of the pieces the bytes arrived in. */
   readonly meanReadBytes: number;
+  /** Over the network from the source agent, or copied on this machine (copyLocalFile). */
+  readonly via: 'network' | 'local';
 }
 
 export async function pullFile(r: PullFileRequest): Promise<PulledFile> {
@@ -111,7 +113,7 @@ export async function pullFile(r: PullFileRequest): Promise<PulledFile> {
       const t1 = performance.now();
       // The source's copy is deleted once the controller committed: ours must be on the disk first.
       await fh.sync();
-      return { sha256: digest, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), meanReadBytes: Math.round(size / Math.max(1, sink.chunkCount)) };
+      return { sha256: digest, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), meanReadBytes: Math.round(size / Math.max(1, sink.chunkCount)), via: 'network' };
     } finally {
       await fh.close();
     }

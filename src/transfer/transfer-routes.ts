@@ -7,6 +7,7 @@ import { bearerToken } from '../http/bearer-token.js';
 import { FileSendStream } from './file-send-stream.js';
 import { ShortSendError } from './short-send-error.js';
 import { transferFileNameSchema } from '../contract/agent-api.js';
+import { bootId, localSourceOf } from './local-source.js';
 import type { TransferOffers } from './transfer-offers.js';
 
 /** Routes under this prefix authenticate with a transfer token, not the host's token. */
@@ -47,6 +48,15 @@ function capOf(value: string | string[] | undefined): number | undefined {
  */
 export function registerTransferRoutes(app: FastifyInstance, offers: TransferOffers): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
+  // Where the file lies on this machine, for a peer on the same one (copyLocalFile): the offer's token, like the bytes themselves.
+  r.get(`${TRANSFER_ROUTE_PREFIX}:transferId/files/:name/local`, { schema: { params } }, async (req, reply) => {
+    const offer = offers.authorize(req.params.transferId, bearerToken(req));
+    const file = offers.fileOf(offer, req.params.name);
+    const local = await localSourceOf(file.path, await bootId());
+    // A kernel without a boot id: no peer can prove it shares this machine, so every copy takes the network.
+    if (local === undefined) return reply.status(404).send({ error: { code: 'NOT_FOUND', message: 'this host cannot tell its boot id', details: {} } });
+    return local;
+  });
   r.get(`${TRANSFER_ROUTE_PREFIX}:transferId/files/:name`, { schema: { params } }, async (req, reply) => {
     const offer = offers.authorize(req.params.transferId, bearerToken(req));
     const cap = capOf(req.headers[RATE_HEADER]);

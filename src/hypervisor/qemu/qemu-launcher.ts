@@ -13,6 +13,7 @@ import { writeVmRecord, type VmRecord } from './vm-record.js';
 import type { LiveVm, QemuRegistry } from './qemu-registry.js';
 import { QemuPidFileMissingError } from './qemu-errors.js';
 import { waitDefault as opt } from './wait-default.js';
+import { warmPageCache } from './warm-page-cache.js';
 
 /** The descriptor a restoring QEMU reads its saved state from (the first after stdin, stdout and stderr). */
 export const STATE_FD = 3;
@@ -32,6 +33,18 @@ export type LaunchMode =
  */
 export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
   const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
+  // The saved state is read from the disk while QEMU starts, so that its load reads the page cache.
+  const warming = new AbortController();
+  const warm = statePath !== undefined ? warmPageCache(statePath, warming.signal) : undefined;
+  try {
+    return await launch(reg, spec, mode, statePath, opts);
+  } finally {
+    warming.abort();
+    await warm;
+  }
+}
+
+async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions): Promise<VmStatus> {
   const paths = vmPaths(reg.opts.runDir, spec.id);
   await rm(paths.dir, { recursive: true, force: true });
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });

@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { copyLocalFile } from './copy-local-file.js';
+import { bootId, localSourceOf } from './local-source.js';
+
+const MB = 1_000_000;
+
+async function withFile(size: number, body: (dir: string, src: string, bytes: Buffer) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-local-copy-'));
+  try {
+    const bytes = randomBytes(size);
+    await writeFile(join(dir, 'src'), bytes);
+    await body(dir, join(dir, 'src'), bytes);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('copies the offered file with the kernel, both digests matching, uncapped and capped', async () => {
+  await withFile(5 * MB + 7, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    let told = 0;
+    const r = await copyLocalFile({ source, dest: join(dir, 'a'), sizeBytes: bytes.length, onBytes: (n) => (told += n) });
+    assert.equal(r?.sha256, sha(bytes));
+    assert.equal(r?.via, 'local');
+    assert.equal(told, bytes.length);
+    assert.equal(sha(await readFile(join(dir, 'a'))), sha(bytes));
+    const capped = await copyLocalFile({ source, dest: join(dir, 'b'), sizeBytes: bytes.length, maxBytesPerSecond: 1000 * MB });
+    assert.equal(capped?.sha256, sha(bytes));
+    assert.equal(sha(await readFile(join(dir, 'b'))), sha(bytes));
+  });
+});
+
+test('not the offered file here (another inode, another size, no such path): undefined, nothing written', async () => {
+  await withFile(100_000, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    const dest = join(dir, 'copy');
+    assert.equal(await copyLocalFile({ source, dest, sizeBytes: bytes.length + 1 }), undefined);
+    assert.equal(await copyLocalFile({ source: { ...source, ino: String(BigInt(source.ino) + 1n) }, dest, sizeBytes: bytes.length }), undefined);
+    assert.equal(await copyLocalFile({ source: { ...source, path: join(dir, 'nope') }, dest, sizeBytes: bytes.length }), undefined);
+    await assert.rejects(stat(dest), { code: 'ENOENT' });
+  });
+});
+
+test('a cap holds from the first second: bytes copied ≤ cap × elapsed + one slice', async () => {
+  const rate = 2 * MB;
+  await withFile(32 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    let copied = 0;
+    const ac = new AbortController();
+    const t0 = Date.now();
+    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate, onBytes: (n) => (copied += n), signal: ac.signal });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const elapsed = (Date.now() - t0) / 1000;
+    const seen = copied;
+    ac.abort(new Error('enough'));
+    await assert.rejects(copy, /enough/);
+    // One slice is the pacer's burst (50 ms at the rate), plus that same slack again.
+    const allowed = rate * elapsed + 2 * rate * 0.05;
+    assert.ok(seen <= allowed, `${(seen / MB).toFixed(2)} MB copied after ${elapsed.toFixed(2)} s at a cap of ${rate / MB} MB/s (allowed ${(allowed / MB).toFixed(2)} MB)`);
+    assert.ok(seen >= rate * 0.3, `the copy barely moved: ${seen} bytes`);
+  });
+});
+
+test('a source cut short or replaced during the copy is detected, not installed', async () => {
+  await withFile(4 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    let cut = false;
+    await assert.rejects(
+      copyLocalFile({
+        source, dest: join(dir, 'short'), sizeBytes: bytes.length, maxBytesPerSecond: 8 * MB,
+        onBytes: () => void (cut ||= (void truncate(src, MB).catch(() => {}), true)),
+      }),
+      { code: 'TRANSFER_FAILED', message: /ended after|bytes|sha256/ },
+    );
+  });
+  await withFile(4 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    await writeFile(join(dir, 'other'), randomBytes(bytes.length));
+    let swapped = false;
+    await assert.rejects(
+      copyLocalFile({
+        source, dest: join(dir, 'swapped'), sizeBytes: bytes.length, maxBytesPerSecond: 8 * MB,
+        onBytes: () => void (swapped ||= (void rename(join(dir, 'other'), src).catch(() => {}), true)),
+      }),
+      { code: 'TRANSFER_FAILED', message: /no longer names the offered file|sha256/ },
+    );
+  });
+});

@@ -1,0 +1,26 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+
+/**
+ * The body of hashFile's worker thread: the sha256 of one file, read with
+ * blocking reads (this thread has nothing else to do), posted back as
+ * `{ sha256, bytes }`. An error is thrown and reaches the parent as its
+ * 'error' event.
+ */
+const { path, chunkBytes } = workerData as { path: string; chunkBytes: number };
+const hash = createHash('sha256');
+const buf = Buffer.allocUnsafe(chunkBytes);
+const fd = openSync(path, 'r');
+let bytes = 0;
+try {
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, bytes);
+    if (n === 0) break;
+    hash.update(n === buf.length ? buf : buf.subarray(0, n));
+    bytes += n;
+  }
+} finally {
+  closeSync(fd);
+}
+parentPort?.postMessage({ sha256: hash.digest('hex'), bytes });

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hashFile } from './hash-file.js';
+
+test('the sha256 and size of a whole file, read in chunks off the event loop', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
+  try {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(join(dir, 'f'), bytes);
+    const d = await hashFile(join(dir, 'f'), { chunkBytes: 1024 * 1024 });
+    assert.deepEqual(d, { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length });
+    // Expected small: hashed on this thread, the same answer.
+    assert.deepEqual(await hashFile(join(dir, 'f'), { expectedBytes: bytes.length, chunkBytes: 64 * 1024 }), d);
+    await writeFile(join(dir, 'empty'), '');
+    assert.deepEqual(await hashFile(join(dir, 'empty')), { sha256: createHash('sha256').digest('hex'), bytes: 0 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing file rejects with its error; an aborted signal stops the worker with its reason', async () => {
+  await assert.rejects(hashFile('/nonexistent/nubo-hash-file'), { code: 'ENOENT' });
+  const ac = new AbortController();
+  ac.abort(new Error('gone'));
+  await assert.rejects(hashFile('/dev/zero', { signal: ac.signal }), /gone/);
+  // /dev/zero never ends: only the deadline stops it.
+  await assert.rejects(hashFile('/dev/zero', { timeoutMs: 200 }), { code: 'TIMEOUT' });
+  await assert.rejects(hashFile('/dev/zero', { expectedBytes: 1, timeoutMs: 200 }), { code: 'TIMEOUT' });
+  await assert.rejects(hashFile('/nonexistent/nubo-hash-file', { expectedBytes: 1 }), { code: 'ENOENT' });
+});

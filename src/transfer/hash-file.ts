@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { abortReason, deadline } from '../util/deadline.js';
+
+/** What hashFile found: the sha256 of the file's bytes and how many there were. */
+export interface FileDigest {
+  readonly sha256: string;
+  readonly bytes: number;
+}
+
+export interface HashFileOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Default: a minute plus 50 MB/s of the file's expected size. */
+  readonly timeoutMs?: number | undefined;
+  readonly chunkBytes?: number | undefined;
+  /** Sizes the default deadline; a file expected at or below INLINE_HASH_BYTES is hashed on this thread. */
+  readonly expectedBytes?: number | undefined;
+}
+
+/** Below this a worker's start (hundreds of milliseconds on a loaded machine) costs more than the hashing it spares the event loop. */
+export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The sha256 of a whole file, computed in a worker thread: hashing a disk
+ * image on the event loop stalls every socket and timer of the agent for the
+ * length of it, and a second core can hash while the first copies. The worker
+ * is terminated when the signal aborts or the deadline passes.
+ * @throws the worker's error (e.g. ENOENT), TimeoutError, or the signal's reason
+ */
+export async function hashFile(path: string, o: HashFileOptions = {}): Promise<FileDigest> {
+  const d = deadline(`sha256 of ${path}`, o.timeoutMs ?? 60_000 + Math.ceil(((o.expectedBytes ?? 0) / 50e6) * 1000), o.signal);
+  if (o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
+    try {
+      return await hashHere(path, o.chunkBytes ?? 1024 * 1024, d.signal);
+    } finally {
+      d.dispose();
+    }
+  }
+  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024 } });
+  try {
+    return await new Promise<FileDigest>((resolve, reject) => {
+      const stop = (): void => reject(abortReason(d.signal, `sha256 of ${path}`));
+      if (d.signal.aborted) return stop();
+      d.signal.addEventListener('abort', stop, { once: true });
+      worker.once('message', (m: FileDigest) => resolve(m));
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`the hashing worker for ${path} exited (${code}) without a digest`)));
+    });
+  } finally {
+    d.dispose();
+    await worker.terminate();
+  }
+}
+
+/** The same digest on this thread, for a small file. */
+async function hashHere(path: string, chunkBytes: number, signal: AbortSignal): Promise<FileDigest> {
+  const fh = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(chunkBytes);
+    let bytes = 0;
+    for (;;) {
+      if (signal.aborted) throw abortReason(signal, `sha256 of ${path}`);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { sha256: hash.digest('hex'), bytes };
+  } finally {
+    await fh.close();
+  }
+}
