@@ -32,7 +32,7 @@ export function compileSimConfig(raw: unknown): SimConfig {
     if (issues.length === 0) hosts = Array.from({ length: count as number }, () => ({ cpus: cpus as number, memoryMiB: memoryMiB as number }));
   }
   if (issues.length > 0) throw new ValidationError('simulation config', issues);
-  const rates = compileLeaseRates((o['rates'] ?? {}) as Record<string, unknown>);
-  const policies = compileLeasePolicies((o['policies'] ?? {}) as LeasePolicyNames);
+  const rates = compileLeaseRates((o['rates'] ?? {}));
+  const policies = compileLeasePolicies((o['policies'] ?? {}));
   return { ...(hosts !== undefined ? { hosts } : {}), rates, policies };
 }

@@ -120,7 +120,7 @@ test('migrate.lwf: the best-effort lease fills the gap before AR 2, and resumes 
 test('migrate.lwf with the default (slow) transfer: AR 1 cannot be prepared before 00:01:30 and is rejected with the reason', () => {
   const r = run('migrate');
   assert.equal(r.rejections[0]?.lease, '1');
-  assert.match(r.rejections[0]!.reason, /starts too soon: its preparation \(140\.0 s\) would have to begin 50\.0 s ago/);
+  assert.match(r.rejections[0].reason, /starts too soon: its preparation \(140\.0 s\) would have to begin 50\.0 s ago/);
 });
 
 test('wait.lwf: eight 4-node leases run one after the other, each starting when the previous has shut down', () => {

@@ -57,11 +57,11 @@ export function simulate(workload: Workload, config: SimConfig, opts: { readonly
     },
     suspend: (l, pl, at, until) => {
       log(at, l.id, 'suspend', until, pl);
-      ranUntil(l as TraceLease, l.vms, at);
+      ranUntil(l, l.vms, at);
     },
     shutdown: (l, pl, at, until) => {
       log(at, l.id, 'shutdown', until, pl);
-      ranUntil(l as TraceLease, l.vms, at);
+      ranUntil(l, l.vms, at);
     },
     done: (l, at) => log(at, l.id, 'done'),
   };

@@ -55,7 +55,7 @@ export function compileLeasePolicies(names: LeasePolicyNames = {}): LeasePolicie
   const n = { ...DEFAULT_POLICY_NAMES, ...Object.fromEntries(Object.entries(names).filter(([, v]) => v !== undefined)) };
   const issues: FieldIssue[] = [];
   for (const k of Object.keys(names)) {
-    if (!(k in DEFAULT_POLICY_NAMES)) issues.push({ field: `policies.${k}`, message: `unknown policy kind (known: ${Object.keys(DEFAULT_POLICY_NAMES).join(', ')})` });
+    if (!Object.hasOwn(DEFAULT_POLICY_NAMES, k)) issues.push({ field: `policies.${k}`, message: `unknown policy kind (known: ${Object.keys(DEFAULT_POLICY_NAMES).join(', ')})` });
   }
   const out = {
     admission: pick(issues, 'admission', n.admission, ADMISSION_POLICIES),

@@ -53,7 +53,7 @@ export function compileLeaseRates(raw: Partial<Record<keyof LeaseRates, unknown>
   const out: Record<string, number | boolean> = { ...DEFAULT_LEASE_RATES };
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
-    if (!(k in DEFAULT_LEASE_RATES)) {
+    if (!Object.hasOwn(DEFAULT_LEASE_RATES, k)) {
       issues.push({ field: `rates.${k}`, message: `unknown rate (known: ${Object.keys(DEFAULT_LEASE_RATES).join(', ')})` });
       continue;
     }

@@ -48,7 +48,16 @@ export class LeaseScheduler {
     this.table = new SlotTable(o.hosts);
     this.durations = new PlanDurations(o.rates);
     this.cache = o.hosts.map(() => new Set());
-    this.perHostMax = (shape) => Math.max(0, ...o.hosts.map((c) => Math.min(Math.floor(c.cpus / shape.cpus + 1e-9), Math.floor(c.memoryMiB / shape.memoryMiB + 1e-9))));
+    const perShape = new Map<string, number>();
+    this.perHostMax = (shape) => {
+      const key = `${shape.cpus}/${shape.memoryMiB}`;
+      let n = perShape.get(key);
+      if (n === undefined) {
+        n = Math.max(0, ...o.hosts.map((c) => Math.min(Math.floor(c.cpus / shape.cpus + 1e-9), Math.floor(c.memoryMiB / shape.memoryMiB + 1e-9))));
+        perShape.set(key, n);
+      }
+      return n;
+    };
   }
 
   get queueLength(): number {
@@ -156,7 +165,9 @@ export class LeaseScheduler {
     const tentative: { rec: LeaseRecord; placements: Placement[]; from: number; to: number }[] = [];
     let room = this.hostsWithRoom(now);
     for (const rec of [...this.queue]) {
-      if (room.length > 0 && this.placeNow(rec, now, room)) {
+      // Nothing has room now: no lease can start, and reservations are only worked out to protect the head from those that could.
+      if (room.length === 0) break;
+      if (this.placeNow(rec, now, room)) {
         room = this.hostsWithRoom(now);
         continue;
       }
@@ -205,7 +216,9 @@ export class LeaseScheduler {
       if (this.tryOn(rec, now, resumeOn.map((p) => ({ host: p.host, free: p.vms })), sum(pre(resumeOn, false)), pre)) return true;
       if (this.o.policies.migration === 'no') return false;
     }
-    const worst = [{ host: -1, vms: Math.min(rec.req.vms, this.perHostMax(rec.req.shape)) }];
+    const perHost = this.perHostMax(rec.req.shape);
+    if (room.length * perHost < rec.req.vms) return false;
+    const worst = [{ host: -1, vms: Math.min(rec.req.vms, perHost) }];
     const upper = sum(pre(worst, true));
     const len = upper + rec.remainingS + this.o.rates.shutdownS;
     const cands: HostCandidate[] = [];
