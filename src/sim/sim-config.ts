@@ -31,8 +31,12 @@ export function compileSimConfig(raw: unknown): SimConfig {
     if (typeof memoryMiB !== 'number' || !(memoryMiB > 0)) issues.push({ field: 'hosts.memoryMiB', message: `must be a number above 0 (got ${JSON.stringify(memoryMiB)})` });
     if (issues.length === 0) hosts = Array.from({ length: count as number }, () => ({ cpus: cpus as number, memoryMiB: memoryMiB as number }));
   }
+  for (const k of ['rates', 'policies']) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) issues.push({ field: k, message: 'must be a JSON object' });
+  }
   if (issues.length > 0) throw new ValidationError('simulation config', issues);
-  const rates = compileLeaseRates((o['rates'] ?? {}));
-  const policies = compileLeasePolicies((o['policies'] ?? {}));
+  const rates = compileLeaseRates((o['rates'] ?? {}) as Record<string, unknown>);
+  const policies = compileLeasePolicies((o['policies'] ?? {}) as LeasePolicyNames);
   return { ...(hosts !== undefined ? { hosts } : {}), rates, policies };
 }
