@@ -1,5 +1,5 @@
 import { ValidationError, type FieldIssue } from '../errors/validation-error.js';
-import { compileLeasePolicies, type LeasePolicies, type LeasePolicyNames } from '../core/leases/lease-policies.js';
+import { compileLeasePolicies, type LeasePolicies } from '../core/leases/lease-policies.js';
 import { compileLeaseRates, type LeaseRates } from '../core/leases/lease-rates.js';
 import type { HostCapacity } from '../core/leases/slot-table.js';
 
@@ -36,7 +36,7 @@ export function compileSimConfig(raw: unknown): SimConfig {
     if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) issues.push({ field: k, message: 'must be a JSON object' });
   }
   if (issues.length > 0) throw new ValidationError('simulation config', issues);
-  const rates = compileLeaseRates((o['rates'] ?? {}) as Record<string, unknown>);
-  const policies = compileLeasePolicies((o['policies'] ?? {}) as LeasePolicyNames);
+  const rates = compileLeaseRates((o['rates'] ?? {}));
+  const policies = compileLeasePolicies((o['policies'] ?? {}));
   return { ...(hosts !== undefined ? { hosts } : {}), rates, policies };
 }
