@@ -1,0 +1,140 @@
+/**
+ * bench/leases.ts — the lease scheduler and its simulator (issue 15, items 6
+ * and 7). Part 1 reproduces the shape of the HPDC 2008 result (Sotomayor,
+ * Keahey, Foster): the 30-day SDSC Blue Horizon trace on 144 nodes (1 CPU,
+ * 1 GiB), suspend/resume 50 MB/s, aggressive backfilling, with AR injections
+ * requested 24 h ahead; all-best-effort against the no-AR baseline, without
+ * and with suspend/resume, and with the migration-aware policy (a suspended
+ * lease resumes on other hosts when that ends sooner). Part 2: speed —
+ * simulated ÷ wall time, AR admission rate with 1,000 hosts and 10,000
+ * queued leases, peak RSS.
+ *
+ *   npm run bench:leases [-- --set paper|all|<substring>] [--admissions N]
+ * `--set paper` (default) runs the paper's three [10/20/30 %, 3 h, medium]
+ * injections; `all` the 72 (each about 10–20 s per policy on a busy 2-core
+ * machine); any other value the injection files whose name contains it.
+ */
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { benchFlag } from './support/bench-flag.js';
+import { textTable } from './support/text-table.js';
+import { seededRandom } from './support/seeded-random.js';
+import { readInjections } from '../src/sim/read-injections.js';
+import { readSwf } from '../src/sim/read-swf.js';
+import { simulate } from '../src/sim/simulate.js';
+import { compileSimConfig } from '../src/sim/sim-config.js';
+import type { SimMetrics } from '../src/sim/sim-metrics.js';
+import { LeaseScheduler } from '../src/core/leases/lease-scheduler.js';
+import { compileLeasePolicies } from '../src/core/leases/lease-policies.js';
+import { compileLeaseRates } from '../src/core/leases/lease-rates.js';
+import type { Enactment } from '../src/core/leases/enactment.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HAIZEA = `${ROOT}test/fixtures/haizea/`;
+const argv = process.argv.slice(2);
+const setArg = argv.find((a, i) => argv[i - 1] === '--set') ?? argv.find((a) => a.startsWith('--set='))?.slice(6) ?? 'paper';
+const admissions = benchFlag('admissions', 'BENCH_ADMISSIONS', 5000);
+
+// The paper's numbers (README of the traces): all-best-effort change % and mean wait (10³ s) for [10/20/30 %, 3 h, medium].
+const PAPER: Record<string, { noSr: number; sr: number; waitNoSr: number; waitSr: number }> = {
+  'work_10-dur_3h-size_2medium.lwf': { noSr: 3.91, sr: -0.76, waitNoSr: 16.91, waitSr: 6.18 },
+  'work_20-dur_3h-size_2medium.lwf': { noSr: 8.66, sr: 0.1, waitNoSr: 23.91, waitSr: 8.14 },
+  'work_30-dur_3h-size_2medium.lwf': { noSr: 23.93, sr: 4.14, waitNoSr: 68.95, waitSr: 14.84 },
+};
+const PAPER_BASELINE_S = 2_674_265;
+
+const files = readdirSync(`${HAIZEA}injected-30days`).filter((f) => (setArg === 'all' ? true : setArg === 'paper' ? f in PAPER : f.includes(setArg))).sort();
+if (files.length === 0) throw new RangeError(`--set ${setArg}: no injection file matches`);
+
+const be = readSwf(readFileSync(`${HAIZEA}blue-30days.swf`, 'utf8'));
+const base = { hosts: { count: 144, cpus: 1, memoryMiB: 1024 }, rates: { suspendMiBps: 50, resumeMiBps: 50, bootS: 10, shutdownS: 10 } };
+const POLICIES = {
+  'no suspend/resume': { backfilling: 'aggressive', suspension: 'none' },
+  'suspend/resume': { backfilling: 'aggressive', suspension: 'all', migration: 'no' },
+  'suspend/resume + migration': { backfilling: 'aggressive', suspension: 'all', migration: 'yes' },
+} as const;
+
+let peakRss = process.memoryUsage().rss;
+const sample = (): void => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
+
+function run(ars: ReturnType<typeof readInjections>, policies: object): { m: SimMetrics; wallS: number } {
+  const t0 = performance.now();
+  const r = simulate({ leases: [...be, ...ars] }, compileSimConfig({ ...base, policies }));
+  sample();
+  return { m: r.metrics, wallS: (performance.now() - t0) / 1000 };
+}
+
+const say = (s: string): void => void process.stderr.write(`${s}\n`);
+say(`baseline (no ARs) …`);
+const baseline = run([], POLICIES['no suspend/resume']);
+const pct = (v: number | null): string => (v === null ? '-' : `${(((v - baseline.m.allBestEffortS!) / baseline.m.allBestEffortS!) * 100).toFixed(2)}`);
+const k = (v: number | null): string => (v === null ? '-' : (v / 1000).toFixed(2));
+const rows: string[][] = [];
+const results: Record<string, unknown>[] = [];
+const speed: { file: string; policy: string; simulatedS: number; wallS: number }[] = [];
+for (const f of files) {
+  const ars = readInjections(readFileSync(`${HAIZEA}injected-30days/${f}`, 'utf8'), f);
+  const out: Record<string, { m: SimMetrics; wallS: number }> = {};
+  for (const [name, p] of Object.entries(POLICIES)) {
+    say(`${f}: ${name} …`);
+    out[name] = run(ars, p);
+    speed.push({ file: f, policy: name, simulatedS: out[name].m.simulatedS, wallS: out[name].wallS });
+  }
+  const a = out['no suspend/resume']!.m;
+  const b = out['suspend/resume']!.m;
+  const c = out['suspend/resume + migration']!.m;
+  const paper = PAPER[f];
+  rows.push([
+    f.replace('.lwf', ''),
+    `${a.arsAccepted}/${a.arsAccepted + a.arsRejected}`,
+    pct(a.allBestEffortS),
+    paper ? paper.noSr.toFixed(2) : '',
+    pct(b.allBestEffortS),
+    paper ? paper.sr.toFixed(2) : '',
+    pct(c.allBestEffortS),
+    k(a.meanWaitS),
+    paper ? paper.waitNoSr.toFixed(2) : '',
+    k(b.meanWaitS),
+    paper ? paper.waitSr.toFixed(2) : '',
+    k(c.meanWaitS),
+    `${b.preemptions}/${c.preemptions}`,
+    String(c.migrations),
+  ]);
+  results.push({ file: f, noSuspendResume: a, suspendResume: b, migration: c, paper });
+}
+
+// Item 7: AR admission with 1,000 hosts and 10,000 queued best-effort leases.
+const quiet: Enactment = { prepare() {}, migrate() {}, resume() {}, run() {}, suspend() {}, shutdown() {}, done() {} };
+const s = new LeaseScheduler({ hosts: Array.from({ length: 1000 }, () => ({ cpus: 8, memoryMiB: 16384 })), rates: compileLeaseRates(), policies: compileLeasePolicies(), enactment: quiet });
+const rnd = seededRandom(15);
+const shape = { cpus: 1, memoryMiB: 1024 };
+for (let i = 0; i < 10_000; i++) s.submit({ id: `be${i}`, kind: 'be', submit: 0, duration: 600 + Math.floor(rnd() * 36_000), vms: 1 + Math.floor(rnd() * 16), shape, preemptible: true }, 0);
+s.schedule(0);
+s.advance(0);
+sample();
+const t0 = performance.now();
+let accepted = 0;
+for (let i = 0; i < admissions; i++) {
+  const start = 3600 + Math.floor(rnd() * 30 * 86_400);
+  if (s.submit({ id: `ar${i}`, kind: 'ar', submit: 0, start, duration: 600 + Math.floor(rnd() * 14_400), vms: 1 + Math.floor(rnd() * 32), shape, preemptible: false }, 0).accepted) accepted++;
+}
+const admitS = (performance.now() - t0) / 1000;
+sample();
+
+console.log(`\nHPDC 2008 shape: 30-day Blue Horizon trace, 144 nodes (1 CPU, 1 GiB), suspend/resume 50 MB/s, boot ${base.rates.bootS} s + shutdown ${base.rates.shutdownS} s, aggressive backfilling`);
+console.log(`baseline (no ARs): all-best-effort ${baseline.m.allBestEffortS} s (paper, no VMs: ${PAPER_BASELINE_S} s); mean wait ${k(baseline.m.meanWaitS)} ×10³ s`);
+console.log('all-best-effort change in % of the baseline (paper in its own column), mean wait in 10³ s; "migr" = suspend/resume + migration on resume');
+console.log(
+  textTable(['injection', 'ARs in', 'no S/R %', 'paper', 'S/R %', 'paper', 'migr %', 'wait noSR', 'paper', 'wait S/R', 'paper', 'wait migr', 'suspends S/R/migr', 'migrations'], rows),
+);
+const totalSim = speed.reduce((a, x) => a + x.simulatedS, 0);
+const totalWall = speed.reduce((a, x) => a + x.wallS, 0);
+console.log(`\nSpeed: ${speed.length} runs of the 30-day trace with an injection: ${(totalWall / speed.length).toFixed(1)} s each on average, simulated ÷ wall = ${(totalSim / totalWall).toFixed(0)}×`);
+console.log(`Admission: ${admissions} ARs against 1,000 hosts (8 CPU, 16 GiB) with 10,000 queued best-effort leases: ${(admissions / admitS).toFixed(0)} requests/s (${accepted} accepted) — target ≥ 1,000/s: ${admissions / admitS >= 1000 ? 'PASS' : 'FAIL'}`);
+console.log(`Peak RSS: ${(peakRss / 2 ** 20).toFixed(0)} MiB`);
+mkdirSync(`${ROOT}bench/results`, { recursive: true });
+const outFile = `${ROOT}bench/results/leases-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(outFile, JSON.stringify({ baseline: baseline.m, paperBaselineS: PAPER_BASELINE_S, results, speed, admission: { requests: admissions, seconds: admitS, accepted }, peakRssBytes: peakRss }, null, 2));
+console.log(`JSON: ${outFile}`);

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emptyHome, runCli } from '../cli-test-kit.js';
+
+const SCENARIOS = fileURLToPath(new URL('../../../../test/fixtures/haizea/scenarios/', import.meta.url));
+
+test('nubo sim run: an LWF scenario with its own site, as JSON and as text', async () => {
+  const json = await runCli(['sim', 'run', '--trace', `${SCENARIOS}preemption.lwf`, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const out = JSON.parse(json.stdout) as { metrics: { preemptions: number; arsAccepted: number; bestEffort: number } };
+  assert.equal(out.metrics.preemptions, 1);
+  assert.equal(out.metrics.arsAccepted, 1);
+  const text = await runCli(['sim', 'run', '--trace', `${SCENARIOS}preemption.lwf`]);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /preemptions: +1/);
+  assert.match(text.stdout, /all-best-effort: +\d+ s/);
+});
+
+test('nubo sim run: bad input exits 2 naming what is wrong, before simulating anything', async () => {
+  const dir = emptyHome();
+  const swf = join(dir, 'bad.swf');
+  writeFileSync(swf, '1 0 0 10 1 -1 -1 1 60 -1 1 1 -1 -1 1 -1 -1 -1\n1 2 3\n');
+  const bad = await runCli(['sim', 'run', '--trace', swf, '--hosts', '4']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /VALIDATION_FAILED.*line 2: expected 18 whitespace-separated fields, found 3/);
+  const noSite = await runCli(['sim', 'run', '--trace', swf.replace('bad', 'none')]);
+  assert.equal(noSite.code, 2);
+  assert.match(noSite.stderr, /BAD_INPUT_FILE.*ENOENT/);
+  const cfg = join(dir, 'c.json');
+  writeFileSync(cfg, JSON.stringify({ policies: { backfilling: 'eager' } }));
+  const badCfg = await runCli(['sim', 'run', '--trace', `${SCENARIOS}wait.lwf`, '--config', cfg]);
+  assert.equal(badCfg.code, 2);
+  assert.match(badCfg.stderr, /policies\.backfilling: unknown policy "eager"/);
+  const hosts = await runCli(['sim', 'run', '--trace', `${SCENARIOS}wait.lwf`, '--hosts', '0']);
+  assert.equal(hosts.code, 2);
+  assert.match(hosts.stderr, /--hosts/);
+});

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { readLwf } from './read-lwf.js';
+import { simulate, type SimEvent } from './simulate.js';
+import { compileSimConfig } from './sim-config.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/haizea/scenarios/', import.meta.url));
+
+/*
+ * Golden scenarios: Haizea's LWF files through the simulator, every time
+ * worked out by hand from the scenario and these rates (1024 MiB VMs, 1024 MiB
+ * images):
+ *   prepare  = image 1024 MiB ÷ 8 MiB/s = 128 s, + boot 12 s   = 140 s (12 s when the host has the image)
+ *   suspend  = memory 1024 MiB ÷ 32 MiB/s                       = 32 s
+ *   resume   = 1024 MiB ÷ 16 MiB/s                              = 64 s
+ *   migrate  = (memory 1024 + disk 1024 MiB) ÷ 4 MiB/s          = 512 s
+ *   shutdown = 10 s
+ */
+const RATES = { imageTransferMiBps: 8, bootS: 12, suspendMiBps: 32, resumeMiBps: 16, migrateMiBps: 4, shutdownS: 10 };
+
+function run(scenario: string, policies: Record<string, string> = {}, rates: Record<string, number> = {}): ReturnType<typeof simulate> {
+  const workload = readLwf(readFileSync(`${FIXTURES}${scenario}.lwf`, 'utf8'), scenario);
+  return simulate(workload, compileSimConfig({ rates: { ...RATES, ...rates }, policies }), { record: true });
+}
+
+/** The steps as `lease step from-until @hosts` lines, in time order (ties in the order they began). */
+function timeline(events: readonly SimEvent[]): string[] {
+  return events
+    .map((e) => `${e.lease} ${e.step} ${e.t}${e.until !== undefined ? `-${e.until}` : ''}${e.placements ? ` @${e.placements.map((p) => p.host).join(',')}` : ''}`)
+    .sort((a, b) => Number(a.split(' ')[2]!.split('-')[0]) - Number(b.split(' ')[2]!.split('-')[0]));
+}
+
+test('preemption.lwf: the AR suspends the running best-effort lease so that the suspend ends when the AR starts preparing, and the lease resumes after the AR', () => {
+  const r = run('preemption');
+  // BE 1 (1 node, 1 h) arrives at 0: prepares 0–140, runs from 140 (planned to 3740).
+  // AR 2 (4 nodes, 30 min at 00:30 = 1800) arrives at 900: prepares 1660–1800, so BE 1's suspend must end at 1660: 1628–1660.
+  // AR 2 runs 1800–3600, shuts down 3600–3610. BE 1 ran 1488 s of 3600 → 2112 s left: resume 3610–3674, run 3674–5786, shutdown 5786–5796.
+  assert.deepEqual(timeline(r.events), [
+    '1 prepare 0-140 @0',
+    '1 run 140-3740 @0',
+    '1 suspend 1628-1660 @0',
+    '2 prepare 1660-1800 @0,1,2,3',
+    '2 run 1800-3600 @0,1,2,3',
+    '2 shutdown 3600-3610 @0,1,2,3',
+    '2 done 3610',
+    '1 resume 3610-3674 @0',
+    '1 run 3674-5786 @0',
+    '1 shutdown 5786-5796 @0',
+    '1 done 5796',
+  ]);
+  assert.equal(r.metrics.preemptions, 1);
+  assert.equal(r.metrics.allBestEffortS, 5796);
+  assert.equal(r.metrics.meanWaitS, 0);
+});
+
+test('preemption_prematureend.lwf: the best-effort lease really runs 45 min, so after the resume it ends early', () => {
+  const r = run('preemption_prematureend');
+  // As preemption.lwf with a 15-min AR (1800–2700, shutdown to 2710). BE 1 ran 1488 of its real 2700 s → 1212 s left:
+  // resume 2710–2774, planned run 2774–4886 (2112 s reserved), really ends at 2774 + 1212 = 3986, shutdown 3986–3996.
+  assert.deepEqual(timeline(r.events).slice(-5), ['2 done 2710', '1 resume 2710-2774 @0', '1 run 2774-4886 @0', '1 shutdown 3986-3996 @0', '1 done 3996']);
+  assert.equal(r.metrics.allBestEffortS, 3996);
+});
+
+test('preemption_prematureend2.lwf: the AR ends early too, and the best-effort lease resumes as soon as it has shut down', () => {
+  const r = run('preemption_prematureend2');
+  // AR 2 runs 1800 and really lasts 10 min → ends at 2400, shutdown 2400–2410; BE 1 resumes 2410–2474, runs its 1212 s to 3686, shutdown to 3696.
+  assert.deepEqual(timeline(r.events).slice(-6), ['2 shutdown 2400-2410 @0,1,2,3', '2 done 2410', '1 resume 2410-2474 @0', '1 run 2474-4586 @0', '1 shutdown 3686-3696 @0', '1 done 3696']);
+});
+
+test('preemption.lwf without suspension: the AR cannot have the host the best-effort lease holds, and is rejected with the reason', () => {
+  const r = run('preemption', { suspension: 'none' });
+  assert.equal(r.rejections.length, 1);
+  assert.equal(r.rejections[0]!.lease, '2');
+  assert.match(r.rejections[0]!.reason, /not enough capacity during \[1660, 3610\): 3 of 4 VMs fit/);
+  assert.deepEqual(timeline(r.events), ['1 prepare 0-140 @0', '1 run 140-3740 @0', '2 rejected 900', '1 shutdown 3740-3750 @0', '1 done 3750']);
+});
+
+test('reservation.lwf: the wide best-effort lease waits for the long one (first come, first served) and starts when it has shut down', () => {
+  const r = run('reservation');
+  // BE 1 (1 node, 1 h): 0–140 prepare, 140–3740 run, 3740–3750 shutdown. BE 2 (4 nodes, 15 min) arrives at 900 and needs host 0:
+  // it starts at 3750: prepare 3750–3890, run 3890–4790, shutdown 4790–4800.
+  assert.deepEqual(timeline(r.events).slice(-4), ['2 prepare 3750-3890 @0,1,2,3', '2 run 3890-4790 @0,1,2,3', '2 shutdown 4790-4800 @0,1,2,3', '2 done 4800']);
+  assert.equal(r.metrics.meanWaitS, (0 + (3750 - 900)) / 2);
+});
+
+test('reuse1.lwf: the second lease finds the image on the host and only boots (12 s)', () => {
+  const r = run('reuse1');
+  // AR 1 at 00:15 = 900: prepare 760–900 (transfer + boot), run 900–1800, shutdown 1800–1810.
+  // BE 2 arrives at 2700, same image on host 0: prepare 2700–2712, run 2712–3612, shutdown 3612–3622.
+  assert.deepEqual(timeline(r.events), [
+    '1 prepare 760-900 @0',
+    '1 run 900-1800 @0',
+    '1 shutdown 1800-1810 @0',
+    '1 done 1810',
+    '2 prepare 2700-2712 @0',
+    '2 run 2712-3612 @0',
+    '2 shutdown 3612-3622 @0',
+    '2 done 3622',
+  ]);
+  // Without image reuse the second lease transfers the image again.
+  assert.ok(timeline(run('reuse1', {}, { reuseImages: false } as unknown as Record<string, number>).events).includes('2 prepare 2700-2840 @0'));
+});
+
+test('migrate.lwf: the best-effort lease fills the gap before AR 2, and resumes either where it was or moved to the hosts AR 1 frees, whichever ends sooner', () => {
+  // A 1 s image transfer (1024 MiB/s), or AR 1 (start 00:01:30) could not be prepared in time: prepare = 1 + 12 = 13 s.
+  // AR 1 (2 nodes, 90 s, 1 h): prepare 77–90 on hosts 0,1, run 90–3690, shutdown to 3700.
+  // AR 2 (2 nodes, 1800 s, 1 h) overlaps AR 1, so hosts 2,3: prepare 1787–1800, run 1800–5400, shutdown to 5410.
+  // BE 3 (2 nodes, 1 h) can only run before AR 2 on hosts 2,3: prepare 0–13, run 13–1755, suspend 1755–1787 (32 s). 3600 − 1742 = 1858 s left.
+  const fast = { imageTransferMiBps: 1024 };
+  const moved = timeline(run('migrate', { migration: 'yes' }, fast).events).filter((l) => l.startsWith('3 '));
+  // Moved: hosts 0,1 are free at 3700: migrate 3700–4212 (512 s), resume 4212–4276, run 4276–6134, shutdown to 6144 — before 5410 + 64 + 1858 + 10 = 7342.
+  assert.deepEqual(moved, ['3 prepare 0-13 @2,3', '3 run 13-1755 @2,3', '3 suspend 1755-1787 @2,3', '3 migrate 3700-4212 @0,1', '3 resume 4212-4276 @0,1', '3 run 4276-6134 @0,1', '3 shutdown 6134-6144 @0,1', '3 done 6144']);
+  // In place (migration no): waits for AR 2 to shut down at 5410: resume 5410–5474, run 5474–7332, shutdown to 7342.
+  const inPlace = timeline(run('migrate', { migration: 'no' }, fast).events).filter((l) => l.startsWith('3 '));
+  assert.deepEqual(inPlace.slice(3), ['3 resume 5410-5474 @2,3', '3 run 5474-7332 @2,3', '3 shutdown 7332-7342 @2,3', '3 done 7342']);
+});
+
+test('migrate.lwf with the default (slow) transfer: AR 1 cannot be prepared before 00:01:30 and is rejected with the reason', () => {
+  const r = run('migrate');
+  assert.equal(r.rejections[0]?.lease, '1');
+  assert.match(r.rejections[0].reason, /starts too soon: its preparation \(140\.0 s\) would have to begin 50\.0 s ago/);
+});
+
+test('wait.lwf: eight 4-node leases run one after the other, each starting when the previous has shut down', () => {
+  const r = run('wait');
+  // Each: prepare 140 (a new image each time), run 900, shutdown 10 → 1050 s apart.
+  const starts = r.events.filter((e) => e.step === 'prepare').map((e) => e.t);
+  assert.deepEqual(starts, [0, 1050, 2100, 3150, 4200, 5250, 6300, 7350]);
+  assert.equal(r.metrics.allBestEffortS, 8 * 1050);
+});
+
+test('a simulation without hosts is refused', () => {
+  assert.throws(() => simulate({ leases: [] }, compileSimConfig({})), /no hosts/);
+});
