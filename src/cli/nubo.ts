@@ -15,6 +15,7 @@ import { registerNetworkCommands } from './commands/network.js';
 import { registerVolumeCommands } from './commands/volume.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerGroupCommands } from './commands/group.js';
+import { registerQuotaCommands } from './commands/quota.js';
 import { registerShareCommands } from './commands/share.js';
 import { EXIT } from './exit-codes.js';
 
@@ -72,6 +73,7 @@ registerLabCommands(program);
 registerUserCommands(program);
 registerGroupCommands(program);
 registerShareCommands(program);
+registerQuotaCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

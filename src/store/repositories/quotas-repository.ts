@@ -14,7 +14,7 @@ export interface QuotaSubject {
 }
 
 /** A change of limits: a number sets one, null makes it unlimited, absent leaves it. */
-export type QuotaPatch = Partial<Record<QuotaResource, number | null>>;
+export type QuotaPatch = { readonly [R in QuotaResource]?: number | null | undefined };
 
 const COLUMN: Readonly<Record<QuotaResource, keyof Omit<QuotasTable, 'updated_at'>>> = {
   vms: 'vms', vcpus: 'vcpus', memoryMiB: 'memory_mib', diskMiB: 'disk_mib', volumes: 'volumes', images: 'images', leases: 'leases',
