@@ -62,7 +62,7 @@ test('every operation lists its error responses with the error shape', () => {
     // The native API; the peer transfer route the agents share is not a user's.
     if (!path.startsWith('/api/')) continue;
     for (const [method, op] of Object.entries(ops)) {
-      for (const status of ['400', '401', '403', '404', '409', '500']) {
+      for (const status of ['400', '401', '403', '404', '409', '500', '503']) {
         const r = op.responses[status];
         assert.ok(r, `${method.toUpperCase()} ${path} lists ${status}`);
         assert.ok(r.description, `${method.toUpperCase()} ${path} ${status} says what it means`);
@@ -76,6 +76,12 @@ test('every operation lists its error responses with the error shape', () => {
     }
   }
   assert.ok(n > 100, `${n} error responses`);
+  // A follower controller's answer, and the quota refusal, are named where a client looks them up.
+  const createVm = doc.paths['/api/v1/vms']?.['post'];
+  assert.match(createVm?.responses['503']?.description ?? '', /NOT_LEADER/);
+  assert.match(createVm?.responses['409']?.description ?? '', /QUOTA_EXCEEDED/);
+  for (const path of ['/api/v1/quota', '/api/v1/users/{id}/quota', '/api/v1/groups/{id}/quota']) assert.ok(doc.paths[path]?.['get'], `${path} is documented`);
+  assert.ok(doc.paths['/api/v1/users/{id}/quota']?.['put']?.requestBody, 'PUT …/quota documents its body');
 });
 
 test('a path that exists with other methods answers 405 with Allow and the error shape; an unknown path stays 404', async () => {

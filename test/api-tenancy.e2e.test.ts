@@ -49,6 +49,9 @@ async function snapshot(): Promise<string> {
     templates: await db.selectFrom('templates').select(['id', 'name', 'owner_id']).orderBy('id').execute(),
     vms: await db.selectFrom('vms').select(['id', 'state']).orderBy('id').execute(),
     networks: await db.selectFrom('networks').select(['id', 'name']).orderBy('id').execute(),
+    userQuotas: await db.selectFrom('user_quotas').selectAll().orderBy('user_id').execute(),
+    groupQuotas: await db.selectFrom('group_quotas').selectAll().orderBy('group_id').execute(),
+    volumes: await db.selectFrom('volumes').select(['id', 'owner_id']).orderBy('id').execute(),
   });
 }
 
@@ -77,6 +80,7 @@ before(async () => {
   await api('admin').createTemplate({ name: 'tpl', vcpus: 1, memoryMiB: 64, image: 'base' });
   ids['aliceTpl'] = (await api('alice').createTemplate({ name: 'alice-tpl', vcpus: 1, memoryMiB: 64, image: 'alice-disk' })).id;
   ids['aliceVm'] = (await api('alice').createVm({ template: 'tpl', name: 'alice-vm' })).id;
+  ids['aliceVol'] = (await api('alice').createVolume({ name: 'alice-vol', sizeMiB: 8 })).id;
   await api('admin').createNetwork({ name: 'devnet', cidr: '198.18.80.0/24' });
   await api('admin').createNetwork({ name: 'open', cidr: '198.18.81.0/24' });
   await ten('admin').share('networks', 'devnet', { group: 'dev' });
@@ -89,7 +93,7 @@ after(async () => {
 });
 
 interface Row {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: () => string;
   readonly body?: unknown;
   readonly expect: Partial<Record<Who, number>>;
@@ -132,6 +136,18 @@ const ROWS: Row[] = [
   { method: 'GET', path: () => '/networks/open', expect: { bob: 200 } },
   { method: 'POST', path: () => '/networks/devnet/shares', body: { group: 'dev' }, expect: { bob: 404, alice: 403 } },
   { method: 'DELETE', path: () => '/networks/devnet/shares/dev', expect: { bob: 404, alice: 403 } },
+  // Quotas (issue 13): read by the user, their group admins and (a group's) its members; set by admins alone.
+  { method: 'GET', path: () => '/quota', expect: { none: 401, revoked: 401, bob: 200, alice: 200, lead: 200, admin: 200 } },
+  { method: 'GET', path: () => '/users/alice/quota', expect: { none: 401, bob: 404, alice: 200, lead: 200, admin: 200 } },
+  { method: 'PUT', path: () => '/users/alice/quota', body: { vms: 100 }, expect: { none: 401, revoked: 401, bob: 404, alice: 403, lead: 403 } },
+  { method: 'PUT', path: () => '/users/me/quota', body: { vcpus: 100 }, expect: { bob: 403, alice: 403, lead: 403 } },
+  { method: 'GET', path: () => '/groups/dev/quota', expect: { none: 401, bob: 404, alice: 200, lead: 200, admin: 200 } },
+  { method: 'PUT', path: () => '/groups/dev/quota', body: { vms: 100 }, expect: { revoked: 401, bob: 404, alice: 403, lead: 403 } },
+  // Volumes through the one Access point: the owner's group admin reaches them, others do not learn they exist.
+  { method: 'GET', path: () => `/volumes/${ids['aliceVol']}`, expect: { none: 401, bob: 404, alice: 200, lead: 200, admin: 200 } },
+  { method: 'GET', path: () => '/volumes/alice-vol', expect: { bob: 404, alice: 200, lead: 200 } },
+  { method: 'DELETE', path: () => `/volumes/${ids['aliceVol']}`, expect: { revoked: 401, bob: 404 } },
+  { method: 'POST', path: () => `/vms/${ids['aliceVm']}/volumes`, body: { volume: 'alice-vol' }, expect: { bob: 404 } },
   { method: 'POST', path: () => '/hosts', body: { name: 'h', agentUrl: 'http://127.0.0.1:9', agentToken: 'x'.repeat(24) }, expect: { bob: 403, lead: 403 } },
 ];
 
@@ -231,7 +247,7 @@ test('bad input is refused naming the field, and changes nothing', async () => {
 
 test('deleting a user: refused while they own a live VM (naming it), done once they own nothing — their token fails at once', async () => {
   const before = await snapshot();
-  await remoteRejects(ten('admin').deleteUser('alice'), 409, 'CONFLICT', undefined, /still owns 1 VM not terminated, 1 image, 1 template/);
+  await remoteRejects(ten('admin').deleteUser('alice'), 409, 'CONFLICT', undefined, /still owns 1 VM not terminated, 1 volume, 1 image, 1 template/);
   assert.equal(await snapshot(), before);
   const carol = await ten('admin').createUser({ name: 'carol' });
   await ten('admin').addMember('dev', { user: 'carol' });

@@ -15,6 +15,7 @@ import { registerNetworkCommands } from './commands/network.js';
 import { registerVolumeCommands } from './commands/volume.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerGroupCommands } from './commands/group.js';
+import { registerQuotaCommands } from './commands/quota.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerSimCommands } from './commands/sim.js';
 import { EXIT } from './exit-codes.js';
@@ -74,6 +75,7 @@ registerUserCommands(program);
 registerGroupCommands(program);
 registerShareCommands(program);
 registerSimCommands(program);
+registerQuotaCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -5,13 +5,14 @@ import {
   createdTokenView, createdUserView, tokenView, userDetailView, userView,
   type CreateTokenBody, type CreateUserBody, type CreatedTokenView, type CreatedUserView, type TokenView, type UpdateUserBody, type UserDetailView, type UserView,
 } from '../contract/user-schemas.js';
+import { quotaView, type QuotaView, type SetQuotaBody } from '../contract/quota-schemas.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 
-type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 const seg = encodeURIComponent;
 
-/** Typed client of the native API's tenancy routes: users, their tokens, groups and shares. */
+/** Typed client of the native API's tenancy routes: users, their tokens, groups, shares and quotas. */
 export class TenancyClient {
   constructor(readonly baseUrl: string, readonly token: string) {}
 
@@ -40,4 +41,13 @@ export class TenancyClient {
   listShares(resource: ShareResource, ref: string, o?: WaitOptions): Promise<ShareView[]> { return this.#call('GET', `/${resource}/${seg(ref)}/shares`, z.array(shareView), undefined, o); }
   share(resource: ShareResource, ref: string, body: ShareBody, o?: WaitOptions): Promise<ShareView[]> { return this.#call('POST', `/${resource}/${seg(ref)}/shares`, z.array(shareView), body, o); }
   unshare(resource: ShareResource, ref: string, group: string, o?: WaitOptions): Promise<ShareView[]> { return this.#call('DELETE', `/${resource}/${seg(ref)}/shares/${seg(group)}`, z.array(shareView), undefined, o); }
+
+  /** The caller's own quota, or a user's or group's. */
+  getQuota(of?: { readonly user?: string | undefined; readonly group?: string | undefined }, o?: WaitOptions): Promise<QuotaView> {
+    const path = of?.user !== undefined ? `/users/${seg(of.user)}/quota` : of?.group !== undefined ? `/groups/${seg(of.group)}/quota` : '/quota';
+    return this.#call('GET', path, quotaView, undefined, o);
+  }
+  setQuota(of: { readonly user: string } | { readonly group: string }, body: SetQuotaBody, o?: WaitOptions): Promise<QuotaView> {
+    return this.#call('PUT', 'user' in of ? `/users/${seg(of.user)}/quota` : `/groups/${seg(of.group)}/quota`, quotaView, body, o);
+  }
 }

@@ -265,7 +265,8 @@ export class Catalog {
           ...(requirements !== undefined ? { requirements } : {}),
         },
     });
-    return { name, templateId: s.id, leaseNetworks, spec };
+    // Quotas count the disk at its image's virtual size on any datastore: the shared one holds it too.
+    return { name, templateId: s.id, leaseNetworks, spec, charge: { vcpus, memoryMib: memoryMiB, diskMib: Math.ceil(img.virtualSizeBytes / 2 ** 20) } };
   }
 }
 
@@ -290,4 +291,6 @@ export interface AdmittedVm {
   readonly leaseNetworks: readonly string[];
   /** The VM's spec given one lease per entry of `leaseNetworks`. */
   readonly spec: (leases: readonly Lease[]) => ControllerVmSpec;
+  /** What the VM counts against its owner's quotas (store.vms.create checks it). */
+  readonly charge: { readonly vcpus: number; readonly memoryMib: number; readonly diskMib: number };
 }

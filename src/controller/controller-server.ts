@@ -22,6 +22,7 @@ import { registerUserRoutes } from './api/user-routes.js';
 import { registerUserAdminRoutes } from './api/user-admin-routes.js';
 import { registerGroupRoutes } from './api/group-routes.js';
 import { registerShareRoutes } from './api/share-routes.js';
+import { registerQuotaRoutes } from './api/quota-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 
 /**
@@ -102,6 +103,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerUserAdminRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerShareRoutes(app, ctx);
+  registerQuotaRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
@@ -112,8 +114,9 @@ const ERROR_RESPONSES: Readonly<Record<number, string>> = {
   401: 'no token, or an unknown one (UNAUTHORIZED)',
   403: 'the caller may see the resource but not do this to it: the operation needs the admin role, or the group admin\'s, or the owner\'s (FORBIDDEN)',
   404: 'no such resource, or not one the caller may see (NOT_FOUND)',
-  409: 'the resource is in the wrong state or a name is taken (INVALID_STATE, CONFLICT, …; the message names the state or field)',
+  409: 'the resource is in the wrong state or a name is taken (INVALID_STATE, CONFLICT, …; the message names the state or field), or a quota would be overrun (QUOTA_EXCEEDED names the resource, limit, use and request)',
   500: 'an unexpected failure; the details are in the server log',
+  503: 'this controller is not the leader and knows no leader to forward the request to (NOT_LEADER; details.leaderUrl when a leader is known)',
 };
 
 /** Adds the error responses to every /api/ route's schema, so that the OpenAPI document lists them (and the serializer checks their shape). */

@@ -19,7 +19,7 @@ export async function recordNewVm(deps: { readonly store: Store; readonly orches
   const plan = planCreate();
   const vm = await deps.store.vms
     .create(
-      { name: admitted.name, ownerId: owner.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from } },
+      { name: admitted.name, ownerId: owner.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from }, charge: admitted.charge },
       { networks: admitted.leaseNetworks, spec: (leases) => admitted.spec(leases) as unknown as JsonObject },
     )
     .catch(async (err: unknown) => {

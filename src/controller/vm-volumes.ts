@@ -5,7 +5,6 @@ import { InvalidStateError } from '../core/invalid-state-error.js';
 import type { VmState } from '../core/vm-state.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
-import type { User } from '../store/repositories/users-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import type { Volume } from '../store/repositories/volumes-repository.js';
 import type { JsonObject } from '../store/store-context.js';
@@ -14,6 +13,9 @@ import type { VolumeView } from '../contract/storage-schemas.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
+import type { AccessAction } from '../core/access.js';
+import type { Access } from './api/access-control.js';
+import { AmbiguousIdError } from './api/match-reference.js';
 
 /** The states a VM's volumes may change in: hot-plugged while it runs, in its spec while it is off. */
 export const VOLUME_CHANGE_STATES: readonly VmState[] = ['running', 'poweroff'];
@@ -58,13 +60,20 @@ export class VmVolumes {
     return { id: v.id, name: v.name, owner, sizeMiB: v.sizeMib, host, vm: v.vmId, vmName: vm?.name ?? null, slot: v.slot, state: v.vmId === null ? 'available' : 'attached', createdAt: v.createdAt };
   }
 
-  /** A volume the user may see, by id or by (the user's own) name. */
-  async find(user: User, ref: string): Promise<Volume> {
+  /**
+   * A volume the caller may do `action` to (core/access.ts through the
+   * request's Access: the owner, the owner's group admins, admins), by id or
+   * by name — the caller's own first, else the one volume of that name they
+   * may see. @throws NotFoundError when hidden, ForbiddenError when only seen
+   */
+  async find(access: Access, ref: string, action: AccessAction = 'read'): Promise<Volume> {
     const byId = await findOrUndefined(this.#o.store.volumes.get(ref));
-    if (byId !== undefined && (user.role === 'admin' || byId.ownerId === user.id)) return byId;
-    const byName = (await this.#o.store.volumes.list({ ownerId: user.id })).find((v) => v.name === ref);
-    if (byName === undefined) throw new NotFoundError('volume', ref);
-    return byName;
+    if (byId !== undefined) return access.check(action, 'volume', byId);
+    const named = (await access.filter('read', 'volume', await this.#o.store.volumes.list())).filter((v) => v.name === ref);
+    const found = named.find((v) => v.ownerId === access.user.id) ?? (named.length === 1 ? named[0] : undefined);
+    if (found === undefined && named.length > 1) throw new AmbiguousIdError('volume', ref, named);
+    if (found === undefined) throw new NotFoundError('volume', ref);
+    return access.check(action, 'volume', found);
   }
 
   /**

@@ -62,6 +62,17 @@ const cases: [Actor, AccessAction, ResourceFacts, AccessDecision][] = [
   [alice, 'read', { kind: 'migration', ownerId: 'alice', ownerGroups: ['dev'] }, 'allow'],
   [alice, 'manage', { kind: 'migration', ownerId: 'alice', ownerGroups: ['dev'] }, 'forbidden'],
   [bob, 'read', { kind: 'migration', ownerId: 'alice', ownerGroups: ['dev'] }, 'hidden'],
+  // Quotas: read by their user, the user's group admins, the group's members; set by admins only.
+  [alice, 'read', { ...aliceAccount, kind: 'user-quota' }, 'allow'],
+  [alice, 'manage', { ...aliceAccount, kind: 'user-quota' }, 'forbidden'],
+  [lead, 'read', { ...aliceAccount, kind: 'user-quota' }, 'allow'],
+  [lead, 'manage', { ...aliceAccount, kind: 'user-quota' }, 'forbidden'],
+  [bob, 'read', { ...aliceAccount, kind: 'user-quota' }, 'hidden'],
+  [alice, 'read', { kind: 'group-quota', groupId: 'dev' }, 'allow'],
+  [alice, 'manage', { kind: 'group-quota', groupId: 'dev' }, 'forbidden'],
+  [lead, 'manage', { kind: 'group-quota', groupId: 'dev' }, 'forbidden'],
+  [bob, 'read', { kind: 'group-quota', groupId: 'dev' }, 'hidden'],
+  [admin, 'manage', { kind: 'group-quota', groupId: 'dev' }, 'allow'],
 ];
 
 test('the rules table: every case decided as listed', () => {

@@ -20,7 +20,7 @@ export interface Actor {
   readonly memberships: readonly Membership[];
 }
 
-export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group'] as const;
+export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group', 'user-quota', 'group-quota'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /**
@@ -38,7 +38,7 @@ export type AccessAction = (typeof ACCESS_ACTIONS)[number];
 /** What the controller knows about the resource; a collection (for `create`) has no owner. */
 export interface ResourceFacts {
   readonly kind: ResourceKind;
-  /** The owning user (for a user: the user itself). Absent for admin-held kinds (networks, hosts) and collections. */
+  /** The owning user (for a user and a user's quota: the user itself). Absent for admin-held kinds (networks, hosts) and collections. */
   readonly ownerId?: string | undefined;
   /** The owner's role: what an admin owns without sharing it is the cloud's public catalog. */
   readonly ownerRole?: AccessRole | undefined;
@@ -46,7 +46,7 @@ export interface ResourceFacts {
   readonly ownerGroups?: readonly string[] | undefined;
   /** The groups it is shared with (images, templates, networks). */
   readonly sharedWith?: readonly string[] | undefined;
-  /** For a group: its id (members read it, its admins manage it). */
+  /** For a group (and a group's quota): its id (members read it, its admins manage it). */
   readonly groupId?: string | undefined;
   /** True when the resource is the kind's collection (create, list). */
   readonly collection?: boolean | undefined;
@@ -73,6 +73,10 @@ export const ACCESS_RULES: Readonly<Record<ResourceKind, Partial<Record<Relation
   // A user reads their own account and manages its tokens and ssh keys, never its role.
   user: { owner: ['read', 'operate'], 'group-admin': ['read'] },
   group: { member: ['read'], 'group-admin': ['read', 'manage'] },
+  // Limits are set by admins alone: no one raises their own, nor a group admin their group's.
+  'user-quota': { owner: ['read'], 'group-admin': ['read'] },
+  // Members read their group's limits and total (a refusal names them anyway), not each other's use.
+  'group-quota': { member: ['read'], 'group-admin': ['read'] },
 };
 
 /** allow; forbidden (403: the caller may see it, not do this); hidden (404: the caller may not know it exists). */

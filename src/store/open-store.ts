@@ -21,6 +21,7 @@ import { GroupsRepository } from './repositories/groups-repository.js';
 import { SharesRepository } from './repositories/shares-repository.js';
 import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
+import { QuotasRepository } from './repositories/quotas-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -64,6 +65,7 @@ export interface Store {
   readonly tokens: ApiTokensRepository;
   readonly groups: GroupsRepository;
   readonly shares: SharesRepository;
+  readonly quotas: QuotasRepository;
   close(): Promise<void>;
 }
 
@@ -168,6 +170,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     tokens: new ApiTokensRepository(ctx),
     groups: new GroupsRepository(ctx),
     shares: new SharesRepository(ctx),
+    quotas: new QuotasRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -125,6 +125,10 @@ export interface VmsTable {
   version: number;
   created_at: IsoTime;
   updated_at: IsoTime;
+  /** What the VM counts against its owner's quotas (0008), set at admission. */
+  charged_vcpus: number;
+  charged_memory_mib: number;
+  charged_disk_mib: number;
 }
 
 export interface VmHistoryTable {
@@ -221,6 +225,8 @@ export interface Database {
   group_members: GroupMembersTable;
   shares: SharesTable;
   api_tokens: ApiTokensTable;
+  user_quotas: QuotasTable & { user_id: string };
+  group_quotas: QuotasTable & { group_id: string };
 }
 
 export interface GroupsTable {
@@ -254,6 +260,18 @@ export interface ApiTokensTable {
   /** sha256 of the token, hex; the token itself is never stored. */
   token_hash: string;
   created_at: IsoTime;
+}
+
+/** Quota limits of a user or group (0008); null: unlimited. Sizes in MiB. */
+export interface QuotasTable {
+  vms: number | null;
+  vcpus: number | null;
+  memory_mib: number | null;
+  disk_mib: number | null;
+  volumes: number | null;
+  images: number | null;
+  leases: number | null;
+  updated_at: IsoTime;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -14,6 +14,7 @@ import { volumeContract } from './store-volume-contract.js';
 import { purgeContract } from './store-purge-contract.js';
 import { tenancyContract } from './store-tenancy-contract.js';
 import { migrationContract } from './store-migration-contract.js';
+import { quotaContract } from './store-quota-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -49,7 +50,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -291,6 +292,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     volumeContract(() => ({ store, owner, uniq, enabledHost }));
     purgeContract(() => ({ store, owner, uniq, enabledHost }));
     tenancyContract(() => ({ store, owner, uniq, enabledHost }));
+    quotaContract(() => ({ store, owner, uniq, enabledHost }));
 
     it('events: ordered, resumable with listSince, JSON data round-trips', async () => {
       const start = await store.events.lastSeq();

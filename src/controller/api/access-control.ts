@@ -55,11 +55,11 @@ export class Access {
   async facts(kind: ResourceKind, items: readonly Checked[]): Promise<ResourceFacts[]> {
     const shares = SHARED_KINDS.has(kind) ? await this.store.shares.groupsOf(kind as 'image' | 'template' | 'network', items.map((i) => i.id)) : new Map<string, string[]>();
     return Promise.all(items.map(async (i): Promise<ResourceFacts> => {
-      const ownerId = kind === 'user' ? i.id : OWNED_KINDS.has(kind) ? i.ownerId : undefined;
+      const ownerId = kind === 'user' || kind === 'user-quota' ? i.id : OWNED_KINDS.has(kind) ? i.ownerId : undefined;
       const owner = ownerId === undefined ? undefined : await this.#owner(ownerId);
       return {
         kind, ownerId, ownerRole: owner?.role, ownerGroups: owner?.groups, sharedWith: shares.get(i.id) ?? [],
-        ...(kind === 'group' ? { groupId: i.id } : {}),
+        ...(kind === 'group' || kind === 'group-quota' ? { groupId: i.id } : {}),
       };
     }));
   }

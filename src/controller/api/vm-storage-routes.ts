@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
 import { attachVolumeBody, createVolumeBody, diskMoveBody, diskMoveView, vmVolumeParams, volumeView } from '../../contract/storage-schemas.js';
-import { findVisibleVm, userOf, type ApiContext } from './api-context.js';
+import { accessOf, findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { DiskMover } from '../disk-mover.js';
 import { VmVolumes } from '../vm-volumes.js';
 
@@ -45,20 +45,20 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
       body: createVolumeBody, response: { 201: volumeView },
     },
   }, async (req, reply) => {
+    await accessOf(ctx, req).checkCreate('volume', 'creating a volume');
     await volumes.ensureSomeHostHolds(req.body.sizeMiB);
     const v = await ctx.store.volumes.create({ name: req.body.name, ownerId: userOf(req).id, sizeMib: req.body.sizeMiB });
     return reply.status(201).send(await volumes.view(v));
   });
-  r.get('/api/v1/volumes', { schema: { tags, summary: 'List volumes (yours; admins: all)', response: { 200: z.array(volumeView) } } }, async (req) => {
-    const u = userOf(req);
-    const list = await ctx.store.volumes.list(u.role === 'admin' ? {} : { ownerId: u.id });
+  r.get('/api/v1/volumes', { schema: { tags, summary: 'List volumes (yours, your group members\' for a group admin; admins: all)', response: { 200: z.array(volumeView) } } }, async (req) => {
+    const list = await accessOf(ctx, req).filter('read', 'volume', await ctx.store.volumes.list());
     return Promise.all(list.map((v) => volumes.view(v)));
   });
-  r.get('/api/v1/volumes/:id', { schema: { tags, params: idParams, response: { 200: volumeView } } }, async (req) => volumes.view(await volumes.find(userOf(req), req.params.id)));
+  r.get('/api/v1/volumes/:id', { schema: { tags, params: idParams, response: { 200: volumeView } } }, async (req) => volumes.view(await volumes.find(accessOf(ctx, req), req.params.id)));
   r.delete('/api/v1/volumes/:id', {
     schema: { tags, summary: 'Delete a volume and its file; 409 while it is attached', params: idParams },
   }, async (req, reply) => {
-    await volumes.delete(await volumes.find(userOf(req), req.params.id));
+    await volumes.delete(await volumes.find(accessOf(ctx, req), req.params.id, 'delete'));
     return reply.status(204).send();
   });
   r.post('/api/v1/vms/:id/volumes', {
@@ -73,7 +73,7 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
     },
   }, async (req) => {
     const vm = await findVisibleVm(ctx, req, req.params.id);
-    const v = await volumes.find(userOf(req), req.body.volume);
+    const v = await volumes.find(accessOf(ctx, req), req.body.volume, 'operate');
     return volumes.view(await volumes.attach(vm, v));
   });
   r.delete('/api/v1/vms/:id/volumes/:volume', {
@@ -84,7 +84,7 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
     },
   }, async (req) => {
     const vm = await findVisibleVm(ctx, req, req.params.id);
-    const v = await volumes.find(userOf(req), req.params.volume);
+    const v = await volumes.find(accessOf(ctx, req), req.params.volume, 'operate');
     return volumes.view(await volumes.detach(vm, v));
   });
 }

@@ -4,6 +4,7 @@ import { IMAGE_FORMATS, IMAGE_STATES, type ImageFormat, type ImageState, type Im
 import { inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { enforceQuota } from './quotas-repository.js';
 
 export interface Image {
   readonly id: string;
@@ -49,7 +50,7 @@ function toImage(r: ImagesTable): Image {
 export class ImagesRepository {
   constructor(private readonly ctx: StoreContext) {}
 
-  /** Records an image (state `ready`). Names are unique per owner. */
+  /** Records an image (state `ready`). Names are unique per owner. @throws QuotaExceededError (nothing written) past the owner's images quota */
   async create(input: CreateImageInput): Promise<Image> {
     const v = validateInput('image', createSchema, input);
     const row: ImagesTable = {
@@ -67,6 +68,7 @@ export class ImagesRepository {
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         await requireExists(trx, 'users', row.owner_id, 'user');
+        await enforceQuota(this.ctx, trx, row.owner_id, { images: 1 });
         await trx.insertInto('images').values(row).execute();
       }),
       (cause) => new ConflictError('image', 'name', v.name, 'already exists for this owner', { cause }),

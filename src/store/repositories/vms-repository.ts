@@ -9,6 +9,7 @@ import { LOCKED_RETRIES, releaseLeaseOf, takeFreeLease, takeLeaseAt, type Lease 
 import { fields, validateInput } from '../validate-input.js';
 import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
+import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
 
 export type { Vm, VmHistoryEntry, VmOperationRecord };
@@ -22,6 +23,8 @@ const createSchema = z.object({
   stateReason: z.string().max(1024).nullable().default(null),
   /** The operation the new VM starts with (the controller's `create`), if any. */
   operation: z.object({ action: z.string().min(1).max(64), from: stateSchema }).nullable().default(null),
+  /** What the VM counts against its owner's quotas (checked in the creating transaction); nothing when absent. */
+  charge: z.object({ vcpus: fields.count, memoryMib: fields.mib, diskMib: fields.mib }).default({ vcpus: 0, memoryMib: 0, diskMib: 0 }),
 });
 export type CreateVmInput = z.input<typeof createSchema>;
 
@@ -80,7 +83,8 @@ export class VmsRepository {
    * transaction). With `leases`, the VM's addresses are leased in that same
    * transaction and its spec completed with them: an exhausted network
    * (ExhaustedError) or an unknown one (NotFoundError) rolls everything back
-   * — no VM row, no lease, no event.
+   * — no VM row, no lease, no event. So does a quota its `charge` would
+   * overrun (QuotaExceededError, checked under the owner's quota locks).
    */
   async create(input: CreateVmInput, leases?: CreateVmLeases): Promise<Vm> {
     const v = validateInput('vm', createSchema, input);
@@ -101,10 +105,12 @@ export class VmsRepository {
       id: randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
       state_reason: v.stateReason, host_id: null, spec: toJson(v.spec), operation: v.operation === null ? null : toJson(v.operation),
       reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: 0, created_at: at, updated_at: at,
+      charged_vcpus: v.charge.vcpus, charged_memory_mib: v.charge.memoryMib, charged_disk_mib: v.charge.diskMib,
     };
     await inTransaction(this.ctx, async (trx) => {
       await requireExists(trx, 'users', row.owner_id, 'user');
       if (row.template_id !== null) await requireExists(trx, 'templates', row.template_id, 'template');
+      await enforceQuota(this.ctx, trx, row.owner_id, { vms: 1, vcpus: v.charge.vcpus, memoryMiB: v.charge.memoryMib, diskMiB: v.charge.diskMib });
       await trx.insertInto('vms').values(row).execute();
       if (leases) {
         const taken: Lease[] = [];

@@ -5,6 +5,7 @@ import type { Database, VolumesTable } from '../schema.js';
 import { appendEvent, inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
 import { ConflictError, DiskCapacityError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { enforceQuota } from './quotas-repository.js';
 import { MAX_VOLUME_MIB, volumeNameSchema } from '../../core/volume-name.js';
 
 export interface Volume {
@@ -42,12 +43,14 @@ function toVolume(r: VolumesTable): Volume {
 export class VolumesRepository {
   constructor(private readonly ctx: StoreContext) {}
 
+  /** @throws QuotaExceededError (nothing written) when the owner's volumes or disk quota would be overrun */
   async create(input: CreateVolumeInput): Promise<Volume> {
     const v = validateInput('volume', createSchema, input);
     const row: VolumesTable = { id: randomUUID(), name: v.name, owner_id: v.ownerId, size_mib: v.sizeMib, host_id: null, vm_id: null, slot: null, created_at: this.ctx.now() };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         await requireExists(trx, 'users', row.owner_id, 'user');
+        await enforceQuota(this.ctx, trx, row.owner_id, { volumes: 1, diskMiB: row.size_mib });
         await trx.insertInto('volumes').values(row).execute();
         await appendEvent(this.ctx, trx, { kind: 'volume.created', resource: 'volume', resourceId: row.id, data: { name: row.name, sizeMib: row.size_mib } });
       }),
