@@ -31,7 +31,16 @@ export interface AgentHostOptions {
   readonly migrationTlsDir?: string | undefined;
   /** Image cache inside the shared datastore: overlays there must have a base every host sees at the same path. */
   readonly sharedImages?: ImageCache | undefined;
+  /**
+   * Makes a VM's disk from its cached base image; default: `qemu-img` (an
+   * overlay, or a full copy). A fake fleet of many hosts in one process
+   * passes its own, so that a prolog spawns no process.
+   */
+  readonly makeDisk?: MakeDisk | undefined;
 }
+
+/** What `makeDisk` is asked for: the disk at `target`, from `base`. */
+export type MakeDisk = (req: { base: string; baseFormat: 'raw' | 'qcow2'; target: string; mode: 'overlay' | 'copy'; signal?: AbortSignal | undefined }) => Promise<void>;
 
 /**
  * What every feature of the agent shares on one host: its options, the VM

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { hostReportSchema } from '../../contract/agent-api.js';
-import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-token.js';
+import { bearerToken, UnauthorizedError } from '../../http/bearer-token.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { ApiContext } from './api-context.js';
 
 /** The host whose agent token this is; agents authenticate with their own host's token. */
 export async function hostByToken(ctx: ApiContext, token: string): Promise<Host> {
-  const host = (await ctx.store.hosts.list()).find((h) => sameSecret(h.agentToken, token));
+  const host = await ctx.monitor.hostOfToken(token);
   if (!host) throw new UnauthorizedError('unknown host token');
   return host;
 }
