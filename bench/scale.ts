@@ -56,7 +56,7 @@ console.log(textTable(['hosts', 'placements/s', 'goal', 'unplaced'], placementRo
 
 interface StoreResult {
   store: string;
-  admission: { requested: number; running: number; failed: number; seconds: number; perSecond: number; postP50: number; postP99: number };
+  admission: { requested: number; running: number; failed: number; seconds: number; perSecond: number; postP50: number; postP99: number; why: Record<string, number> };
   latency: Record<string, { n: number; p50: number; p99: number }>;
   heartbeat: { beats: number; cpuMs: number; cpuMsPerBeat: number; beatsPerSecond: number };
   rssMiB: { idle: number; end: number; peak: number };
@@ -108,6 +108,13 @@ async function measure(store: string): Promise<StoreResult> {
     }, { timeoutMs: 3_600_000, intervalMs: 2_000 });
     const seconds = (performance.now() - a0) / 1000;
     const running = settled.filter((v) => v.state === 'running').length;
+    // What the failures were, counted by state and reason (a VM's own id in a reason would make each one distinct).
+    const why: Record<string, number> = {};
+    for (const v of settled.filter((x) => x.state !== 'running')) {
+      const k = `${v.state}: ${(v.stateReason ?? '').replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d+ s\b/, 'N s')}`;
+      why[k] = (why[k] ?? 0) + 1;
+    }
+    if (postFailed > 0) why['POST failed'] = postFailed;
 
     // (d) heartbeats alone: no API traffic, the fleet beating
     const cpu0 = await c.cpuMs();
@@ -135,7 +142,7 @@ async function measure(store: string): Promise<StoreResult> {
     const end = await c.rssMiB();
     return {
       store, startS,
-      admission: { requested: vms, running, failed: vms - running + postFailed, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99) },
+      admission: { requested: vms, running, failed: vms - running + postFailed, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
       latency,
       heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
       rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
@@ -165,6 +172,7 @@ const rows: string[][] = [
   ['(e) controller RSS idle / end / peak', ...col((r) => `${fmt(r.rssMiB.idle, 0)} / ${fmt(r.rssMiB.end, 0)} / ${fmt(r.rssMiB.peak, 0)} MiB`)],
 ];
 console.log(textTable(['', ...results.map((r) => r.store)], rows));
+for (const r of results) for (const [k, n] of Object.entries(r.admission.why)) console.log(`failed (${r.store}): ${n} × ${k}`);
 const failed = results.reduce((a, r) => a + r.admission.failed, 0);
 const pl = placementRows.find((r) => r.hosts === 10_000)!;
 console.log(`\n${pl.perSecond >= 5_000 ? 'PASS' : 'FAIL'} pure placement at 10,000 hosts: ${fmt(pl.perSecond, 0)}/s (goal ≥ 5,000/s)`);

@@ -26,6 +26,8 @@ export interface FakeFleetOptions {
   /** Heartbeats go here when beating (`startBeating`). */
   readonly controllerUrl?: string | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
+  /** How long one heartbeat may take before it counts as missed (default 10 s, as a real agent's). */
+  readonly heartbeatTimeoutMs?: number | undefined;
   /** Agent servers started side by side (default 32). */
   readonly startConcurrency?: number | undefined;
 }
@@ -168,7 +170,7 @@ async function startMember(o: FakeFleetOptions, name: string, token: string, ima
   const member: { -readonly [K in keyof Member]: Member[K] } = {
     name, url: '', token, driver, service, silent: false,
     server: undefined as unknown as FastifyInstance,
-    heartbeat: o.controllerUrl === undefined ? undefined : new ControllerHeartbeat({ urls: [o.controllerUrl], token, logger }),
+    heartbeat: o.controllerUrl === undefined ? undefined : new ControllerHeartbeat({ urls: [o.controllerUrl], token, logger, timeoutMs: o.heartbeatTimeoutMs }),
   };
   member.server = createAgentServer({ service, token, hostReport: () => fakeHostReport(name, o.capacity, service), logger });
   try {

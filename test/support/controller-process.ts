@@ -27,10 +27,9 @@ async function freePort(): Promise<number> {
 export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number }): Promise<ControllerProcess> {
   const port = await freePort();
   const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : [])];
-  // NUBO_CONTROLLER_NODE_OPTIONS reaches the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
-  const nodeOptions = process.env['NUBO_CONTROLLER_NODE_OPTIONS'];
-  const env = { ...process.env, NUBO_HOME: o.home, ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) };
-  const child: ChildProcess = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // NUBO_CONTROLLER_NODE_ARGS: node flags for the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
+  const nodeArgs = (process.env['NUBO_CONTROLLER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid!;
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   const stop = async (): Promise<void> => {
