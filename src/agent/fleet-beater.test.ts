@@ -34,12 +34,15 @@ test('beats from one timer: silent hosts send none, a host whose beat is still u
     },
   });
   b.start();
-  await sleep(400);
+  // Counted, not timed: a loaded machine delays the timer, so the test waits for beats rather than for a time.
+  const others = ['h1', 'h2', 'h3', 'h4'];
+  for (const until = Date.now() + 30_000; others.some((n) => (beats.get(n) ?? 0) < 6) && Date.now() < until;) await sleep(20);
   await b.stopAndSettle();
   assert.equal(beats.get('h5'), undefined, 'a silent host does not beat');
-  for (const n of ['h1', 'h2', 'h3', 'h4']) assert.ok((beats.get(n) ?? 0) >= 4, `${n} beat every interval (${beats.get(n)})`);
+  for (const n of others) assert.ok((beats.get(n) ?? 0) >= 6, `${n} beats on every turn (${beats.get(n)})`);
   assert.equal(slowOverlap, false);
-  assert.ok((beats.get('h0') ?? 0) <= 4, `h0 skipped the turns its slow beat covered (${beats.get('h0')})`);
+  const fewest = Math.min(...others.map((n) => beats.get(n) ?? 0));
+  assert.ok((beats.get('h0') ?? 0) < fewest, `h0 skipped the turns its slow beat covered (${beats.get('h0')} < ${fewest})`);
   const { sent, taken } = b.counts;
   assert.equal(sent, [...beats.values()].reduce((a, x) => a + x, 0));
   assert.equal(sent - taken, beats.get('h0'), 'only h0\'s beats were not taken');
