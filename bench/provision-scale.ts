@@ -34,6 +34,7 @@ import { quantile } from './support/quantile.js';
 const vmsPerRound = benchFlag('vms', 'BENCH_VMS', 100);
 const rounds = benchFlag('rounds', 'BENCH_ROUNDS', 1);
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
+const CREATING = new Set(['pending', 'prolog', 'boot']);
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
 interface RoundResult { round: number; requested: number; running: number; failed: { vm: string; state: string; reason: string | null }[]; wallMs: number; vmsPerS: number; toRunning: number[]; prolog: number[] }
@@ -92,7 +93,8 @@ try {
     const ids = new Set(created.map((v) => v.id));
     const settled = await pollUntil(`${vmsPerRound} VMs settled`, async () => {
       const vms = (await c.listVms()).filter((v) => ids.has(v.id));
-      return vms.every((v) => v.state === 'running' || v.state === 'failed') ? vms : undefined;
+      // Anything out of the creation's own states is an outcome: a VM that ended elsewhere (poweroff, unknown) is a failure to report, not one to wait for.
+      return vms.every((v) => !CREATING.has(v.state)) ? vms : undefined;
     }, { timeoutMs: 600_000, intervalMs: 50 });
     const details = await Promise.all(settled.map((v) => c.getVm(v.id)));
     const at = (v: (typeof details)[number], to: string): number => Date.parse(v.history.find((h) => h.to === to)?.at ?? '');

@@ -33,7 +33,16 @@ export interface AgentHostOptions {
   readonly sharedImages?: ImageCache | undefined;
   /** false: a cold copy from an agent on this machine goes over the network too (tests of that path); default: the kernel copies it. */
   readonly localCopies?: boolean | undefined;
+  /**
+   * Makes a VM's disk from its cached base image; default: `qemu-img` (an
+   * overlay, or a full copy). A fake fleet of many hosts in one process
+   * passes its own, so that a prolog spawns no process.
+   */
+  readonly makeDisk?: MakeDisk | undefined;
 }
+
+/** What `makeDisk` is asked for: the disk at `target`, from `base`. */
+export type MakeDisk = (req: { base: string; baseFormat: 'raw' | 'qcow2'; target: string; mode: 'overlay' | 'copy'; signal?: AbortSignal | undefined }) => Promise<void>;
 
 /**
  * What every feature of the agent shares on one host: its options, the VM

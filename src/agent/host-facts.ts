@@ -1,5 +1,6 @@
 import { cpus, loadavg, totalmem, freemem } from 'node:os';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile, readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { runCommand } from '../util/run-command.js';
 
 export interface HostFacts {
@@ -47,11 +48,25 @@ export async function readHostUsage(dataDir: string, totalCpus: number): Promise
 }
 
 /** Linux bridges VMs can attach to on this host (in its network namespace, for lab hosts). */
-export async function readHostBridges(netns: string | undefined): Promise<string[]> {
+export async function readHostBridges(netns: string | undefined, sysClassNet = '/sys/class/net'): Promise<string[]> {
+  // Read every beat: a spawn of `ip` each time cost a host seconds of CPU a minute. The sysfs listing is only
+  // this host's when the agent runs in the namespace itself (as `ip netns exec` starts lab agents, with its own /sys).
+  if (netns === undefined || (await insideNetns(netns))) return readSysBridges(sysClassNet);
   const argv = ['-j', 'link', 'show', 'type', 'bridge'];
-  const { stdout } = netns === undefined
-    ? await runCommand('ip', argv, { timeoutMs: 5_000 })
-    : await runCommand('ip', ['netns', 'exec', netns, 'ip', ...argv], { timeoutMs: 5_000 });
+  const { stdout } = await runCommand('ip', ['netns', 'exec', netns, 'ip', ...argv], { timeoutMs: 5_000 });
   const links = JSON.parse(stdout || '[]') as { ifname?: string }[];
   return links.flatMap((l) => (typeof l.ifname === 'string' ? [l.ifname] : [])).sort();
+}
+
+/** The bridges under a sysfs `class/net` directory: the links that have a `bridge` directory. */
+export async function readSysBridges(sysClassNet: string): Promise<string[]> {
+  const links = await readdir(sysClassNet);
+  const bridges = await Promise.all(links.map(async (l) => ((await stat(join(sysClassNet, l, 'bridge')).then((s) => s.isDirectory(), () => false)) ? [l] : [])));
+  return bridges.flat().sort();
+}
+
+/** Whether this process runs in the named network namespace. */
+async function insideNetns(netns: string): Promise<boolean> {
+  const [mine, named] = await Promise.all([stat('/proc/self/ns/net').catch(() => undefined), stat(join('/run/netns', netns)).catch(() => undefined)]);
+  return mine !== undefined && named !== undefined && mine.ino === named.ino && mine.dev === named.dev;
 }

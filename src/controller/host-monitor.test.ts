@@ -133,3 +133,94 @@ test('a host heard since the start is judged by the plain silence limit, not the
     await cleanup();
   }
 });
+
+/** Counts the store calls a heartbeat makes, by repository method. */
+function countCalls(target: object, methods: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of methods) {
+    const t = target as Record<string, (...a: unknown[]) => unknown>;
+    const original = t[m]!.bind(target);
+    counts.set(m, 0);
+    t[m] = (...a: unknown[]) => {
+      counts.set(m, (counts.get(m) ?? 0) + 1);
+      return original(...a);
+    };
+  }
+  return counts;
+}
+
+test('a heartbeat that describes the host as stored does not register it again; a changed one does', async () => {
+  const { store, monitor, vm, host, report, cleanup } = await setup();
+  try {
+    const calls = countCalls(store.hosts, ['register']);
+    await monitor.heartbeat(host, report(new Date(Date.parse(vm.updatedAt) + 5), 'running'));
+    assert.equal(calls.get('register'), 1, 'the host was registered without its CPU model: the first report adds it');
+    const described = await store.hosts.get(host.id);
+    assert.equal(described.cpuModel, 'qemu64');
+    await monitor.heartbeat(described, report(new Date(Date.parse(vm.updatedAt) + 10), 'running'));
+    assert.equal(calls.get('register'), 1, 'nothing the agent describes changed');
+    await monitor.heartbeat(described, { ...report(new Date(Date.parse(vm.updatedAt) + 20), 'running'), totalMemoryMiB: 8192 });
+    assert.equal(calls.get('register'), 2);
+    assert.equal((await store.hosts.get(host.id)).total.memoryMib, 8192);
+    const grown = await store.hosts.get(host.id);
+    await monitor.heartbeat(grown, { ...report(new Date(Date.parse(vm.updatedAt) + 30), 'running'), totalMemoryMiB: 8192, cpuFlags: ['sse2'] });
+    assert.equal(calls.get('register'), 3, 'new CPU flags are a change too');
+    assert.deepEqual((await store.hosts.get(host.id)).cpuFlags, ['sse2']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a heartbeat looks up no VM the host holds by binding: only copies of other hosts\' VMs are read one by one', async () => {
+  const { store, vm, host, report, cleanup } = await setup();
+  try {
+    const released: string[] = [];
+    const withAgent = new HostMonitor({
+      store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000,
+      agentFor: () => ({ release: async (id: string) => { released.push(id); } }) as never,
+    });
+    const { user } = await store.users.create({ name: 'u2', role: 'user' });
+    const other = await store.hosts.register({ name: 'h2', agentUrl: 'http://127.0.0.1:8', agentToken: 's'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    await store.hosts.setState(other.id, 'enabled');
+    const elsewhere = await store.vms.create({ name: 'w', ownerId: user.id });
+    await store.vms.bindToHost(elsewhere.id, other.id, { cpus: 1, memoryMib: 128, diskMib: 64 });
+    const calls = countCalls(store.vms, ['get']);
+    const r = report(new Date(Date.now() + 1000), 'running');
+    await withAgent.heartbeat(host, { ...r, vms: [...r.vms, { id: agentVmId(elsewhere.id), state: 'paused' }] });
+    assert.equal(calls.get('get'), 1, 'one look-up: the copy of h2\'s VM, not the VM bound here');
+    assert.deepEqual(released, [agentVmId(elsewhere.id)], 'the leftover copy is still released');
+    assert.equal((await store.vms.get(vm.id)).state, 'running');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the host of an agent token: found, a wrong token is not, a changed token and a new host are seen at once', async () => {
+  const { store, monitor, host, cleanup } = await setup();
+  try {
+    assert.equal((await monitor.hostOfToken('t'.repeat(20)))?.id, host.id);
+    assert.equal(await monitor.hostOfToken('x'.repeat(20)), undefined);
+    await store.hosts.register({ name: 'h1', agentUrl: host.agentUrl, agentToken: 'n'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    assert.equal(await monitor.hostOfToken('t'.repeat(20)), undefined, 'the old token no longer authenticates');
+    assert.equal((await monitor.hostOfToken('n'.repeat(20)))?.id, host.id);
+    const h2 = await store.hosts.register({ name: 'h2', agentUrl: 'http://127.0.0.1:8', agentToken: 's'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    assert.equal((await monitor.hostOfToken('s'.repeat(20)))?.id, h2.id);
+    await store.hosts.delete(h2.id);
+    assert.equal(await monitor.hostOfToken('s'.repeat(20)), undefined, 'a deleted host');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the host of a token is found without reading every host once the index knows it', async () => {
+  const { store, monitor, host, cleanup } = await setup();
+  try {
+    await monitor.hostOfToken('t'.repeat(20));
+    const calls = countCalls(store.hosts, ['list', 'get']);
+    for (let i = 0; i < 5; i++) assert.equal((await monitor.hostOfToken('t'.repeat(20)))?.id, host.id);
+    assert.equal(calls.get('list'), 0);
+    assert.equal(calls.get('get'), 5);
+  } finally {
+    await cleanup();
+  }
+});

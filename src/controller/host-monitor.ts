@@ -9,6 +9,7 @@ import type { VmOrchestrator } from './vm-orchestrator.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
+import { HostTokenIndex } from './host-token-index.js';
 
 export interface HostMonitorOptions {
   readonly store: Store;
@@ -32,6 +33,14 @@ export interface HostMonitorOptions {
 export function vmIdOfAgentId(agentId: string): string | undefined {
   const m = /^v([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(agentId);
   return m ? m.slice(1).join('-') : undefined;
+}
+
+/** Whether the host as stored already says what the report describes (capacity, CPU): then it needs no re-registration. */
+export function sameDescription(host: Host, report: HostReport): boolean {
+  const flags = report.cpuFlags.slice(0, 1024);
+  return host.cpuModel === report.cpuModel
+    && host.total.cpus === report.totalCpus && host.total.memoryMib === report.totalMemoryMiB && host.total.diskMib === report.totalDiskMiB
+    && host.cpuFlags.length === flags.length && host.cpuFlags.every((f, i) => f === flags[i]);
 }
 
 /** The core's view of what an agent holds for a VM. */
@@ -64,14 +73,27 @@ export class HostMonitor {
    */
   readonly #suspects = new Map<string, string>();
   readonly #releasing = new Set<string>();
+  readonly #tokens: HostTokenIndex;
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
+    this.#tokens = new HostTokenIndex(o.store.hosts);
+  }
+
+  /** The hosts whose agent token this is (heartbeats and image fetches authenticate with it); empty for an unknown token. */
+  hostsOfToken(token: string): Promise<Host[]> {
+    return this.#tokens.find(token);
+  }
+
+  /** The first host with this token, or undefined. */
+  async hostOfToken(token: string): Promise<Host | undefined> {
+    return (await this.#tokens.find(token))[0];
   }
 
   async heartbeat(host: Host, report: HostReport): Promise<void> {
     const { store } = this.#o;
-    await store.hosts.register({
+    // Re-registered only when what the agent describes changed: two writes a beat were the heartbeat's main store cost.
+    if (!sameDescription(host, report)) await store.hosts.register({
       name: host.name,
       agentUrl: host.agentUrl,
       agentToken: host.agentToken,
@@ -99,13 +121,16 @@ export class HostMonitor {
     }
     const byAgentId = new Map(report.vms.map((v) => [v.id, v]));
     const takenAt = Date.parse(report.at);
-    for (const vm of await store.vms.list({ hostId: host.id })) {
+    const bound = await store.vms.list({ hostId: host.id });
+    for (const vm of bound) {
       if (vm.operation !== null) continue; // the operation in flight owns the VM
       // A report taken before the VM's last change (a start that had not returned yet) says nothing about its state now.
       if (!(takenAt > Date.parse(vm.updatedAt))) continue;
       await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id)));
     }
-    await this.#releaseLeftovers(host, report.vms);
+    // The VMs bound here are known already: only the copies of other hosts' VMs are looked up, not every VM reported.
+    const mine = new Set(bound.map((v) => agentVmId(v.id)));
+    await this.#releaseLeftovers(host, report.vms.filter((r) => !mine.has(r.id)));
   }
 
   /**

@@ -35,6 +35,7 @@ export async function recordNewVm(deps: { readonly store: Store; readonly orches
 
 /** VMs are found by their owner's name for them (findVisibleVm): a second live VM of that name would make it ambiguous. */
 export async function ensureVmNameFree(store: Store, owner: User, name: string, field = 'name'): Promise<void> {
-  const mine = await store.vms.list({ ownerId: owner.id });
+  // Only this name's VMs: listing all of the owner's made every create cost as much as the owner had VMs.
+  const mine = await store.vms.list({ ownerId: owner.id, name });
   if (mine.some((v) => v.name === name && v.state !== 'terminated')) throw new ConflictError('vm', field, name, 'is already used by another of your VMs');
 }

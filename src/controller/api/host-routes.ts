@@ -22,7 +22,7 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['hosts'];
   r.get('/api/v1/hosts', { schema: { tags, response: { 200: z.array(hostView) } } }, async (req) =>
-    Promise.all((await ctx.store.hosts.list()).map((h) => ctx.views.host(h, userOf(req)))),
+    ctx.views.hosts(await ctx.store.hosts.list(), userOf(req)),
   );
   r.get('/api/v1/hosts/:id', { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) =>
     ctx.views.host(await findHost(ctx.store, req.params.id), userOf(req)),

@@ -20,8 +20,10 @@ const report = (name: string): unknown => ({
 async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[]): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[] }> {
   const heard: string[] = [];
   const ctx = {
-    store: { hosts: { list: async () => hosts } },
-    monitor: { heartbeat: async (h: Host) => void heard.push(h.name) },
+    monitor: {
+      hostsOfToken: async (token: string) => hosts.filter((h) => h.agentToken === token),
+      heartbeat: async (h: Host) => void heard.push(h.name),
+    },
   } as unknown as ApiContext;
   const app = Fastify();
   app.setValidatorCompiler(validatorCompiler);

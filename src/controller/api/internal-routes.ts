@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { hostReportSchema } from '../../contract/agent-api.js';
-import { bearerToken, sameSecret, UnauthorizedError } from '../../http/bearer-token.js';
+import { bearerToken, UnauthorizedError } from '../../http/bearer-token.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { ApiContext } from './api-context.js';
 
@@ -11,7 +11,7 @@ import type { ApiContext } from './api-context.js';
  * does not say which host speaks: the report's name does (see the route).
  */
 export async function hostsByToken(ctx: ApiContext, token: string): Promise<Host[]> {
-  const hosts = (await ctx.store.hosts.list()).filter((h) => sameSecret(h.agentToken, token));
+  const hosts = await ctx.monitor.hostsOfToken(token);
   if (hosts.length === 0) throw new UnauthorizedError('unknown host token');
   return hosts;
 }

@@ -30,19 +30,7 @@ export class Views {
   /** `viewer`: the agent's URL (where its API and token-guarded transfers listen) is for admins only. */
   async host(h: Host, viewer: Pick<User, 'role'>): Promise<HostView> {
     const vms = await this.store.vms.list({ hostId: h.id });
-    return {
-      id: h.id,
-      name: h.name,
-      state: h.state,
-      agentUrl: viewer.role === 'admin' ? h.agentUrl : null,
-      cpuModel: h.cpuModel === '' ? null : h.cpuModel,
-      total: { cpus: h.total.cpus, memoryMiB: h.total.memoryMib, diskMiB: h.total.diskMib },
-      reserved: { cpus: h.reserved.cpus, memoryMiB: h.reserved.memoryMib, diskMiB: h.reserved.diskMib },
-      usage: h.usage,
-      lastHeartbeatAt: h.lastHeartbeatAt,
-      vms: vms.filter((v) => v.state !== 'terminated').length,
-      cpuOvercommit: h.cpuOvercommit,
-    };
+    return hostViewOf(h, viewer, vms.filter((v) => v.state !== 'terminated').length);
   }
 
   async migration(m: MigrationRecord): Promise<MigrationView> {
@@ -79,23 +67,28 @@ export class Views {
   }
 
   async vm(v: Vm): Promise<VmView> {
-    const spec = v.spec as unknown as Partial<ControllerVmSpec>;
-    return {
-      id: v.id,
-      name: v.name,
-      owner: (await this.#name('users', v.ownerId)) ?? v.ownerId,
-      template: await this.#name('templates', v.templateId),
-      state: v.state,
-      stateReason: v.stateReason,
-      host: await this.#name('hosts', v.hostId),
-      vcpus: spec.demand?.vcpus ?? 0,
-      memoryMiB: spec.demand?.memoryMiB ?? 0,
-      // Only what a user can ask for through this API, and nothing while an operation is in flight —
-      // except a VM waiting in `pending` for a host, which may still be terminated (the orchestrator accepts it).
-      allowedActions: v.operation === null || v.state === 'pending' ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
-      createdAt: v.createdAt,
-      updatedAt: v.updatedAt,
-    };
+    const names = new Map<string, string | null>();
+    for (const [kind, id] of [['users', v.ownerId], ['templates', v.templateId], ['hosts', v.hostId]] as const) if (id !== null) names.set(id, await this.#name(kind, id));
+    return vmViewOf(v, names);
+  }
+
+  /**
+   * Many VMs at once: the users, templates and hosts they name are read once
+   * each, not looked up three times per VM (a list of 10,000 VMs made 30,000
+   * queries).
+   */
+  async vms(list: readonly Vm[]): Promise<VmView[]> {
+    if (list.length <= 1) return Promise.all(list.map((v) => this.vm(v)));
+    const [users, templates, hosts] = await Promise.all([this.store.users.list({ withDeleted: true }), this.store.templates.list(), this.store.hosts.list()]);
+    const names = new Map<string, string | null>([...users, ...templates, ...hosts].map((r) => [r.id, r.name]));
+    return list.map((v) => vmViewOf(v, names));
+  }
+
+  /** Many hosts at once: their VMs are counted in one query, not listed once per host. */
+  async hosts(list: readonly Host[], viewer: Pick<User, 'role'>): Promise<HostView[]> {
+    if (list.length <= 1) return Promise.all(list.map((h) => this.host(h, viewer)));
+    const counts = await this.store.vms.countNotTerminatedByHost();
+    return list.map((h) => hostViewOf(h, viewer, counts.get(h.id) ?? 0));
   }
 
   async vmDetail(v: Vm): Promise<VmDetailView> {
@@ -140,4 +133,42 @@ export class Views {
     // The VM's id, not its name: names are only unique per owner, and the network is visible to everyone.
     return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, updatedAt: l.updatedAt });
   }
+}
+
+/** The API's VM from its record, with the names of the records it refers to (an id with no name stays the id). */
+function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>): VmView {
+  const spec = v.spec as unknown as Partial<ControllerVmSpec>;
+  const name = (id: string | null): string | null => (id === null ? null : (names.get(id) ?? id));
+  return {
+    id: v.id,
+    name: v.name,
+    owner: name(v.ownerId) ?? v.ownerId,
+    template: name(v.templateId),
+    state: v.state,
+    stateReason: v.stateReason,
+    host: name(v.hostId),
+    vcpus: spec.demand?.vcpus ?? 0,
+    memoryMiB: spec.demand?.memoryMiB ?? 0,
+    // Only what a user can ask for through this API, and nothing while an operation is in flight —
+    // except a VM waiting in `pending` for a host, which may still be terminated (the orchestrator accepts it).
+    allowedActions: v.operation === null || v.state === 'pending' ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
+    createdAt: v.createdAt,
+    updatedAt: v.updatedAt,
+  };
+}
+
+function hostViewOf(h: Host, viewer: Pick<User, 'role'>, vms: number): HostView {
+  return {
+    id: h.id,
+    name: h.name,
+    state: h.state,
+    agentUrl: viewer.role === 'admin' ? h.agentUrl : null,
+    cpuModel: h.cpuModel === '' ? null : h.cpuModel,
+    total: { cpus: h.total.cpus, memoryMiB: h.total.memoryMib, diskMiB: h.total.diskMib },
+    reserved: { cpus: h.reserved.cpus, memoryMiB: h.reserved.memoryMib, diskMiB: h.reserved.diskMib },
+    usage: h.usage,
+    lastHeartbeatAt: h.lastHeartbeatAt,
+    vms,
+    cpuOvercommit: h.cpuOvercommit,
+  };
 }

@@ -19,7 +19,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   r.get('/api/v1/vms', { schema: { tags, querystring: listVmsQuery, response: { 200: z.array(vmView) } } }, async (req) => {
     const hostId = req.query.host === undefined ? undefined : (await findHost(ctx.store, req.query.host)).id;
     const vms = await accessOf(ctx, req).filter('read', 'vm', await ctx.store.vms.list({ ...(req.query.state ? { state: req.query.state } : {}), ...(hostId ? { hostId } : {}) }));
-    return Promise.all(vms.map((v) => ctx.views.vm(v)));
+    return ctx.views.vms(vms);
   });
   r.get('/api/v1/vms/:id', { schema: { tags, params: idParams, response: { 200: vmDetailView } } }, async (req) => ctx.views.vmDetail(await findVm(req, req.params.id)));
 

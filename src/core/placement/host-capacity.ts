@@ -75,6 +75,13 @@ export function capacityShortfall(host: HostCapacity, demand: CapacityDemand, cp
   return undefined;
 }
 
+/** Whether `demand` fits on `host`: capacityShortfall's answer without the reason, and without allocating (placement asks this of every host). */
+export function fitsCapacity(host: HostCapacity, demand: CapacityDemand, cpuOvercommit = 1): boolean {
+  return demand.vcpus <= host.totalCpus * hostCpuOvercommit(host, cpuOvercommit) - host.reservedCpus + EPSILON
+    && demand.memoryMiB <= host.totalMemoryMiB - host.reservedMemoryMiB + EPSILON
+    && demand.diskMiB <= host.totalDiskMiB - host.reservedDiskMiB + EPSILON;
+}
+
 // A NaN or negative demand would poison the host's counters for good.
 function checkDemand(demand: CapacityDemand): void {
   const issues: FieldIssue[] = [];

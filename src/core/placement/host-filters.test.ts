@@ -81,3 +81,15 @@ test('filterHost: the first failing filter names the reason; static before dynam
   assert.equal(filterHost(makeHost('h', { ...full }), demand, ctx), 'needs 512 MiB memory, 0 free');
   assert.equal(filterHost(makeHost('h'), demand, { ...ctx, requirements: compileRequirements('false') }), 'requirements not met');
 });
+
+test('hostPasses agrees with filterHost on every host: it is filterHost without the reason', async () => {
+  const { hostPasses } = await import('./host-filters.js');
+  const { random, randomDemand, randomHost } = await import('./placement-random.fixture.js');
+  const r = random(7);
+  for (let i = 0; i < 5_000; i++) {
+    const d = randomDemand(r);
+    const context: FilterContext = { cpuOvercommit: r() < 0.5 ? 1 : 3, ...(d.requirements !== undefined ? { requirements: compileRequirements(d.requirements) } : {}) };
+    const h = randomHost(r, `h${i}`);
+    assert.equal(hostPasses(h, d, context), filterHost(h, d, context) === undefined, `case ${i}: ${JSON.stringify({ h, d })}`);
+  }
+});

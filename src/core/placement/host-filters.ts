@@ -1,4 +1,4 @@
-import { capacityShortfall } from './host-capacity.js';
+import { capacityShortfall, fitsCapacity } from './host-capacity.js';
 import type { HostState, HostView } from './host-view.js';
 import type { HostPredicate } from './requirements-expression.js';
 import type { VmDemand } from './vm-demand.js';
@@ -63,4 +63,18 @@ export function filterHost(host: HostView, demand: VmDemand, context: FilterCont
     if (reason !== undefined) return reason;
   }
   return undefined;
+}
+
+/**
+ * Whether `host` passes every filter: filterHost's verdict without its reason.
+ * Placement asks it of every host for every VM, so it builds no strings and
+ * no arrays; the reasons are worked out only when someone reads them.
+ */
+export function hostPasses(host: HostView, demand: VmDemand, context: FilterContext): boolean {
+  if (host.state !== 'enabled') return false;
+  if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
+  for (const n of demand.networks) if (!host.networks.includes(n)) return false;
+  if (demand.datastore !== undefined && !host.datastores.includes(demand.datastore)) return false;
+  if (!fitsCapacity(host, demand, context.cpuOvercommit)) return false;
+  return context.requirements === undefined || Boolean(context.requirements(host, context));
 }

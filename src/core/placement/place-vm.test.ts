@@ -146,3 +146,24 @@ test("placement fills a 2-core host to its own overcommit, then says why it is f
   assert.ok(ranked.hostId !== undefined);
   assert.deepEqual(ranked.ranking.map((r) => r.score), [0.75, 0.5]);
 });
+
+test('the one-pass decision is the full ranking\'s first host, on random fleets, for every ranker', async () => {
+  const { random, randomDemand, randomHost } = await import('./placement-random.fixture.js');
+  const r = random(11);
+  const policies = [packing, striping, compilePlacementPolicy({ ranker: 'load-aware' }), compilePlacementPolicy({ cpuOvercommit: 2 }), compilePlacementPolicy({ ranker: 'custom', rankExpression: 'free_cpu' })];
+  let placed = 0;
+  for (let i = 0; i < 1_000; i++) {
+    const hosts = Array.from({ length: 1 + Math.floor(r() * 12) }, (_, j) => randomHost(r, `h${(j * 7) % 13}-${j}`));
+    const d = randomDemand(r);
+    for (const p of policies) {
+      const res = placeVm(d, hosts, p);
+      const again = placeVm(d, [...hosts].reverse(), p);
+      assert.equal(again.hostId, res.hostId, 'the order of the hosts does not matter');
+      if (res.hostId === undefined) continue;
+      placed++;
+      assert.equal(res.ranking[0]?.hostId, res.hostId, `case ${i}`);
+      assert.equal(res.ranking.length + Object.keys(res.reasons).length, hosts.length, 'every host is ranked or has its reason');
+    }
+  }
+  assert.ok(placed > 1_000, `enough placements to mean something (${placed})`);
+});

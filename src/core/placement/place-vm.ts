@@ -1,4 +1,4 @@
-import { filterHost, type FilterContext } from './host-filters.js';
+import { filterHost, hostPasses, type FilterContext } from './host-filters.js';
 import { rankHosts, type RankedHost } from './host-rankers.js';
 import type { HostView } from './host-view.js';
 import type { PlacementPolicy } from './placement-policy.js';
@@ -37,6 +37,41 @@ export function placeVm(demand: VmDemand, hosts: readonly HostView[], policy: Pl
     demand.requirements === undefined
       ? { cpuOvercommit: policy.cpuOvercommit }
       : { cpuOvercommit: policy.cpuOvercommit, requirements: compileRequirements(demand.requirements) };
+  // One pass for the decision: the best host that passes (equal scores: the lowest id, as the ranking orders them).
+  // Sorting every host and writing a reason for each one that fails was most of the cost at thousands of hosts.
+  let best: HostView | undefined;
+  let bestScore = -Infinity;
+  for (const host of hosts) {
+    if (!hostPasses(host, demand, context)) continue;
+    const raw = policy.rank(host, context);
+    const score = Number.isNaN(raw) ? -Infinity : raw;
+    if (best === undefined || score > bestScore || (score === bestScore && host.id < best.id)) {
+      best = host;
+      bestScore = score;
+    }
+  }
+  if (best === undefined) {
+    const { reasons, rejected } = explain(demand, hosts, policy, context);
+    const list = rejected.length > 0 ? rejected.map(([id, reason]) => `${id}: ${reason}`).join('; ') : 'no hosts';
+    return Object.freeze({ hostId: undefined, reasons, summary: `no host fits: ${list}` });
+  }
+  // The full ranking and the reasons are for whoever reads them, worked out then (from the hosts as given now).
+  const given = [...hosts];
+  let explained: ReturnType<typeof explain> | undefined;
+  const explanation = (): ReturnType<typeof explain> => (explained ??= explain(demand, given, policy, context));
+  return Object.freeze({
+    hostId: best.id,
+    get ranking(): readonly RankedHost[] {
+      return explanation().ranking;
+    },
+    get reasons(): Readonly<Record<string, string>> {
+      return explanation().reasons;
+    },
+  });
+}
+
+/** Every host's verdict: the ranking of those that pass, best first, and why each other one does not. */
+function explain(demand: VmDemand, hosts: readonly HostView[], policy: PlacementPolicy, context: FilterContext): { ranking: readonly RankedHost[]; reasons: Readonly<Record<string, string>>; rejected: [string, string][] } {
   const fit: HostView[] = [];
   const rejected: [string, string][] = [];
   for (const host of [...hosts].sort(byId)) {
@@ -46,9 +81,5 @@ export function placeVm(demand: VmDemand, hosts: readonly HostView[], policy: Pl
   }
   // fromEntries defines own properties: a host called __proto__ stays a key.
   const reasons = Object.freeze(Object.fromEntries(rejected));
-  const ranking = rankHosts(fit, policy.rank, context);
-  const best = ranking[0];
-  if (best !== undefined) return Object.freeze({ hostId: best.hostId, ranking: Object.freeze(ranking), reasons });
-  const list = rejected.length > 0 ? rejected.map(([id, reason]) => `${id}: ${reason}`).join('; ') : 'no hosts';
-  return Object.freeze({ hostId: undefined, reasons, summary: `no host fits: ${list}` });
+  return { ranking: Object.freeze(rankHosts(fit, policy.rank, context)), reasons, rejected };
 }

@@ -191,18 +191,31 @@ export class VmsRepository {
     return toVm(r);
   }
 
-  async list(filter: { ownerId?: string | undefined; state?: VmState | readonly VmState[] | undefined; hostId?: string | undefined } = {}): Promise<Vm[]> {
+  async list(filter: { ownerId?: string | undefined; state?: VmState | readonly VmState[] | undefined; hostId?: string | undefined; name?: string | undefined } = {}): Promise<Vm[]> {
     const states = filter.state === undefined ? undefined : typeof filter.state === 'string' ? [filter.state] : filter.state;
     const rows = await this.ctx.db
       .selectFrom('vms')
       .selectAll()
       .$if(filter.ownerId !== undefined, (q) => q.where('owner_id', '=', filter.ownerId!))
+      .$if(filter.name !== undefined, (q) => q.where('name', '=', filter.name!))
       .$if(filter.hostId !== undefined, (q) => q.where('host_id', '=', filter.hostId!))
       .$if(states !== undefined, (q) => (states!.length === 0 ? q.where((eb) => eb.lit(false)) : q.where('state', 'in', states!)))
       .orderBy('created_at')
       .orderBy('id')
       .execute();
     return rows.map(toVm);
+  }
+
+  /** How many VMs that are not terminated each host holds, by host id (hosts with none are absent): one query for a whole host list. */
+  async countNotTerminatedByHost(): Promise<Map<string, number>> {
+    const rows = await this.ctx.db
+      .selectFrom('vms')
+      .select(['host_id', (eb) => eb.fn.countAll<number | string | bigint>().as('n')])
+      .where('host_id', 'is not', null)
+      .where('state', '!=', 'terminated')
+      .groupBy('host_id')
+      .execute();
+    return new Map(rows.map((r) => [r.host_id!, Number(r.n)]));
   }
 
   /**

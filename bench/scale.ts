@@ -1,0 +1,183 @@
+/**
+ * The control plane at scale (issue 13): (a) the pure placement rate over
+ * core/placement with 1,000 and 10,000 synthetic hosts (goal ≥ 5,000/s at
+ * 10,000); then, against a fake fleet (--hosts agents over the fake driver,
+ * real agent HTTP APIs, this process) and a real `nubo controller` in a
+ * process of its own, for SQLite and PostgreSQL side by side: (b) the
+ * end-to-end admission rate through the API (--vms requested by --clients
+ * concurrent clients; VMs reaching running per second, failures), (c) API
+ * latency p50/p99 with --clients concurrent clients on a show/list/create
+ * mix, (d) the controller's CPU per heartbeat processed, (e) its RSS.
+ * Prints tables, writes JSON to bench/results/. Not a test.
+ *
+ *   node dist/bench/scale.js [--hosts 1000] [--vms 10000] [--clients 200] [--stores sqlite,postgres]
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { FakeFleet } from '../src/agent/fake-fleet.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { compilePlacementPolicy } from '../src/core/placement/placement-policy.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { runCommand } from '../src/util/run-command.js';
+import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres-cluster.js';
+import { benchFlag } from './support/bench-flag.js';
+import { startControllerProcess } from '../test/support/controller-process.js';
+import { placementRate, syntheticHosts } from './support/placement-rate.js';
+import { quantile } from './support/quantile.js';
+import { textTable } from './support/text-table.js';
+
+const hosts = benchFlag('hosts', 'BENCH_HOSTS', 1_000);
+const vms = benchFlag('vms', 'BENCH_VMS', 10_000);
+const clients = benchFlag('clients', 'BENCH_CLIENTS', 200);
+const placements = benchFlag('placements', 'BENCH_PLACEMENTS', 5_000);
+const heartbeatWindowS = benchFlag('heartbeat-window', 'BENCH_HEARTBEAT_WINDOW', 15);
+const latencyRequests = benchFlag('latency-requests', 'BENCH_LATENCY_REQUESTS', 2_000);
+const storesAt = process.argv.indexOf('--stores');
+const stores = (process.argv.find((a) => a.startsWith('--stores='))?.slice(9) ?? (storesAt >= 0 ? process.argv[storesAt + 1] : undefined) ?? process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(',');
+for (const s of stores) if (s !== 'sqlite' && s !== 'postgres') throw new RangeError(`--stores: sqlite and/or postgres, comma-separated (got ${s})`);
+const HEARTBEAT_MS = 5_000;
+const CREATING = new Set(['pending', 'prolog', 'boot']);
+const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
+const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+// (a) pure placement
+const policy = compilePlacementPolicy({ cpuOvercommit: 4 });
+const placementRows: { hosts: number; perSecond: number; unplaced: number }[] = [];
+for (const n of [1_000, 10_000]) {
+  const fleetHosts = syntheticHosts(n);
+  placementRate(fleetHosts, 200, policy); // warm-up: the JIT, not the numbers
+  const runs = [1, 2, 3].map(() => placementRate(fleetHosts, placements, policy));
+  placementRows.push({ hosts: n, perSecond: quantile(runs.map((r) => r.perSecond), 0.5), unplaced: runs[0]!.unplaced });
+}
+console.log(`\n(a) pure placement (core/placement, packing, ${placements} VMs placed one after another, median of 3 runs), ${new Date().toISOString()}`);
+console.log(textTable(['hosts', 'placements/s', 'goal', 'unplaced'], placementRows.map((r) => [String(r.hosts), fmt(r.perSecond, 0), r.hosts === 10_000 ? '≥ 5000' : '', String(r.unplaced)])));
+
+interface StoreResult {
+  store: string;
+  admission: { requested: number; running: number; failed: number; seconds: number; perSecond: number; postP50: number; postP99: number; why: Record<string, number> };
+  latency: Record<string, { n: number; p50: number; p99: number }>;
+  heartbeat: { beats: number; cpuMs: number; cpuMsPerBeat: number; beatsPerSecond: number };
+  rssMiB: { idle: number; end: number; peak: number };
+  startS: number;
+}
+
+async function measure(store: string): Promise<StoreResult> {
+  const root = await mkdtemp(join(tmpdir(), 'nubo-bench-scale-'));
+  let pg: PostgresCluster | undefined;
+  let fleet: FakeFleet | undefined;
+  let ctl: Awaited<ReturnType<typeof startControllerProcess>> | undefined;
+  try {
+    if (store === 'postgres') pg = await startPostgresCluster({ database: 'nubo_scale' });
+    ctl = await startControllerProcess({ cli: join(import.meta.dirname, '../src/cli/nubo.js'), dataDir: join(root, 'controller'), home: join(root, 'home'), heartbeatMs: HEARTBEAT_MS, postgres: pg?.connectionString });
+    const c = ctl;
+    const idle = await c.rssMiB();
+    const api = new NuboClient(c.url, c.adminToken);
+    // Room for every VM on a quarter of the hosts: placement has real choices to make.
+    const perHost = Math.max(4, Math.ceil((4 * vms) / hosts));
+    const t0 = performance.now();
+    fleet = await FakeFleet.start({ hosts, rootDir: join(root, 'fleet'), capacity: { cpus: perHost, memoryMiB: perHost * 256, diskMiB: perHost * 10_240 }, controllerUrl: c.url, heartbeatIntervalMs: HEARTBEAT_MS, logger });
+    const f = fleet;
+    const queue = [...f.hosts];
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      for (let h = queue.shift(); h !== undefined; h = queue.shift()) await api.registerHost({ name: h.name, agentUrl: h.url, agentToken: h.token }, { timeoutMs: 60_000 });
+    }));
+    await f.beatAll({ concurrency: 16 });
+    f.startBeating();
+    const startS = (performance.now() - t0) / 1000;
+    const disk = join(root, 'disk.qcow2');
+    await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '1M'], { timeoutMs: 30_000 });
+    await api.uploadImage({ name: 'disk', file: disk });
+    await api.createTemplate({ name: 'small', vcpus: 1, memoryMiB: 128, image: 'disk' });
+
+    // (b) admission
+    const names = Array.from({ length: vms }, (_, i) => `s${i}`);
+    const postMs: number[] = [];
+    let postFailed = 0;
+    const a0 = performance.now();
+    await Promise.all(Array.from({ length: clients }, async () => {
+      for (let name = names.shift(); name !== undefined; name = names.shift()) {
+        const p0 = performance.now();
+        await api.createVm({ template: 'small', name }, { timeoutMs: 120_000 }).then(() => postMs.push(performance.now() - p0), () => postFailed++);
+      }
+    }));
+    const settled = await pollUntil(`${vms} VMs settled`, async () => {
+      const all = await api.listVms({}, { timeoutMs: 120_000 });
+      return all.every((v) => !CREATING.has(v.state)) ? all : undefined;
+    }, { timeoutMs: 3_600_000, intervalMs: 2_000 });
+    const seconds = (performance.now() - a0) / 1000;
+    const running = settled.filter((v) => v.state === 'running').length;
+    // What the failures were, counted by state and reason (a VM's own id in a reason would make each one distinct).
+    const why: Record<string, number> = {};
+    for (const v of settled.filter((x) => x.state !== 'running')) {
+      const k = `${v.state}: ${(v.stateReason ?? '').replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d+ s\b/, 'N s')}`;
+      why[k] = (why[k] ?? 0) + 1;
+    }
+    if (postFailed > 0) why['POST failed'] = postFailed;
+
+    // (d) heartbeats alone: no API traffic, the fleet beating
+    const cpu0 = await c.cpuMs();
+    const b0 = f.beats.taken;
+    await new Promise((r) => setTimeout(r, heartbeatWindowS * 1000));
+    const cpuMs = (await c.cpuMs()) - cpu0;
+    const beats = f.beats.taken - b0;
+
+    // (c) latency under `clients` concurrent clients: show 60 %, list of one host's VMs 30 %, create 10 %
+    const ids = settled.map((v) => v.id);
+    const lat: Record<string, number[]> = { show: [], 'list (host)': [], create: [] };
+    let next = 0;
+    await Promise.all(Array.from({ length: clients }, async () => {
+      for (let i = next++; i < latencyRequests; i = next++) {
+        const kind = i % 10 < 6 ? 'show' : i % 10 < 9 ? 'list (host)' : 'create';
+        const p0 = performance.now();
+        if (kind === 'show') await api.getVm(ids[(i * 7919) % ids.length]!, { timeoutMs: 120_000 });
+        else if (kind === 'list (host)') await api.listVms({ host: f.hosts[(i * 31) % f.hosts.length]!.name }, { timeoutMs: 120_000 });
+        else await api.createVm({ template: 'small', name: `l${i}` }, { timeoutMs: 120_000 });
+        lat[kind]!.push(performance.now() - p0);
+      }
+    }));
+    const all = Object.values(lat).flat();
+    const latency = Object.fromEntries([...Object.entries(lat), ['all', all] as const].map(([k, xs]) => [k, { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) }]));
+    const end = await c.rssMiB();
+    return {
+      store, startS,
+      admission: { requested: vms, running, failed: vms - running + postFailed, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
+      latency,
+      heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
+      rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
+    };
+  } finally {
+    await fleet?.close();
+    await ctl?.stop();
+    await pg?.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+const results: StoreResult[] = [];
+for (const s of stores) results.push(await measure(s));
+
+console.log(`\n(b)–(e) fake fleet: ${hosts} hosts, ${vms} VMs, ${clients} concurrent clients; controller in its own process, heartbeats every ${HEARTBEAT_MS / 1000} s, ${new Date().toISOString()}`);
+const col = (f: (r: StoreResult) => string): string[] => results.map(f);
+const rows: string[][] = [
+  ['fleet up (start + register + first beat)', ...col((r) => `${fmt(r.startS)} s`)],
+  ['(b) VMs running / requested', ...col((r) => `${r.admission.running} / ${r.admission.requested}`)],
+  ['(b) failures', ...col((r) => String(r.admission.failed))],
+  ['(b) admission → running', ...col((r) => `${fmt(r.admission.perSecond)} VMs/s (${fmt(r.admission.seconds)} s)`)],
+  ['(b) POST /vms p50 / p99 while admitting', ...col((r) => `${fmt(r.admission.postP50, 0)} / ${fmt(r.admission.postP99, 0)} ms`)],
+  ...Object.keys(results[0]?.latency ?? {}).map((k) => [`(c) ${k} p50 / p99`, ...col((r) => `${fmt(r.latency[k]!.p50, 0)} / ${fmt(r.latency[k]!.p99, 0)} ms (n=${r.latency[k]!.n})`)]),
+  ['(d) heartbeats processed', ...col((r) => `${r.heartbeat.beats} (${fmt(r.heartbeat.beatsPerSecond)}/s)`)],
+  ['(d) controller CPU per heartbeat', ...col((r) => `${fmt(r.heartbeat.cpuMsPerBeat, 2)} ms`)],
+  ['(e) controller RSS idle / end / peak', ...col((r) => `${fmt(r.rssMiB.idle, 0)} / ${fmt(r.rssMiB.end, 0)} / ${fmt(r.rssMiB.peak, 0)} MiB`)],
+];
+console.log(textTable(['', ...results.map((r) => r.store)], rows));
+for (const r of results) for (const [k, n] of Object.entries(r.admission.why)) console.log(`failed (${r.store}): ${n} × ${k}`);
+const failed = results.reduce((a, r) => a + r.admission.failed, 0);
+const pl = placementRows.find((r) => r.hosts === 10_000)!;
+console.log(`\n${pl.perSecond >= 5_000 ? 'PASS' : 'FAIL'} pure placement at 10,000 hosts: ${fmt(pl.perSecond, 0)}/s (goal ≥ 5,000/s)`);
+console.log(`${failed === 0 ? 'PASS' : 'FAIL'} admission: ${failed} failures (goal 0)`);
+await mkdir('bench/results', { recursive: true });
+const out = join('bench/results', `scale-${Date.now()}.json`);
+await writeFile(out, JSON.stringify({ hosts, vms, clients, placements, placement: placementRows, stores: results }, null, 2));
+console.log(`wrote ${out}`);

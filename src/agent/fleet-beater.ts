@@ -1,0 +1,98 @@
+/** A host the beater beats for. */
+export interface BeatingHost {
+  readonly name: string;
+  readonly silent: boolean;
+}
+
+export interface FleetBeaterOptions<H extends BeatingHost> {
+  readonly hosts: readonly H[];
+  readonly intervalMs: number;
+  /** One heartbeat of the host; true when the controller took it. Must not throw. */
+  readonly beat: (host: H) => Promise<boolean>;
+  /** How often the one timer fires (default: 20 times an interval, at most every 10 ms). */
+  readonly tickMs?: number | undefined;
+}
+
+/**
+ * The heartbeats of a whole fake fleet from one timer: each host has its slot
+ * in the interval (host i beats at tick i mod ticks-per-interval), so a
+ * thousand hosts beat as steadily as a thousand agents with timers of their
+ * own would, without a thousand timers. A host whose last beat has not ended
+ * skips its turn, as a busy agent's would be late.
+ */
+export class FleetBeater<H extends BeatingHost> {
+  readonly #o: FleetBeaterOptions<H>;
+  readonly #inFlight = new Map<H, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #tick = 0;
+  #sent = 0;
+  #taken = 0;
+
+  constructor(o: FleetBeaterOptions<H>) {
+    this.#o = o;
+  }
+
+  get counts(): { readonly sent: number; readonly taken: number } {
+    return { sent: this.#sent, taken: this.#taken };
+  }
+
+  get #tickMs(): number {
+    return this.#o.tickMs ?? Math.max(10, Math.floor(this.#o.intervalMs / 20));
+  }
+
+  /** The hosts whose turn tick `t` is. */
+  dueAt(t: number): H[] {
+    const slots = Math.max(1, Math.round(this.#o.intervalMs / this.#tickMs));
+    const slot = t % slots;
+    return this.#o.hosts.filter((_, i) => i % slots === slot);
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => {
+      for (const h of this.dueAt(this.#tick)) this.#send(h);
+      this.#tick++;
+    }, this.#tickMs);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Stops the timer and waits for the beats under way. */
+  async stopAndSettle(): Promise<void> {
+    this.stop();
+    await Promise.allSettled([...this.#inFlight.values()]);
+  }
+
+  /** Every host that is not silent beats once now, at most `concurrency` at a time; answers how many were taken. */
+  async beatAll(concurrency: number, signal?: AbortSignal): Promise<number> {
+    const queue = this.#o.hosts.filter((h) => !h.silent);
+    let taken = 0;
+    const worker = async (): Promise<void> => {
+      for (let h = queue.shift(); h !== undefined; h = queue.shift()) {
+        signal?.throwIfAborted();
+        await this.#inFlight.get(h);
+        this.#sent++;
+        if (await this.#o.beat(h)) {
+          this.#taken++;
+          taken++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+    return taken;
+  }
+
+  #send(h: H): void {
+    if (h.silent || this.#inFlight.has(h)) return;
+    this.#sent++;
+    const p = this.#o.beat(h)
+      .then((ok) => {
+        if (ok) this.#taken++;
+      }, () => undefined)
+      .finally(() => this.#inFlight.delete(h));
+    this.#inFlight.set(h, p);
+  }
+}

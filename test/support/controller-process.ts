@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { deadline } from '../../src/util/deadline.js';
+
+/** A `nubo controller` in a process of its own, so that its CPU time and memory are measured apart from the fleet's. */
+export interface ControllerProcess {
+  readonly url: string;
+  readonly adminToken: string;
+  readonly pid: number;
+  /** CPU time (user + system) the process used so far, in ms. */
+  cpuMs(): Promise<number>;
+  /** Resident memory now and at its peak, in MiB. */
+  rssMiB(): Promise<{ now: number; peak: number }>;
+  /** SIGTERM to its pid, SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((ok) => s.close(() => ok()));
+  return port;
+}
+
+export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number }): Promise<ControllerProcess> {
+  const port = await freePort();
+  const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : [])];
+  // NUBO_CONTROLLER_NODE_ARGS: node flags for the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
+  const nodeArgs = (process.env['NUBO_CONTROLLER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const pid = child.pid!;
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(t);
+  };
+  const d = deadline('controller start', o.timeoutMs ?? 60_000);
+  try {
+    const adminToken = await new Promise<string>((ok, fail) => {
+      let err = '';
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        err += chunk;
+        const m = /its token \(shown once\): (\S+)/.exec(err);
+        if (m) ok(m[1]!);
+      });
+      child.once('exit', (code) => fail(new Error(`controller exited (${code}) before it was ready: ${err.slice(-2000)}`)));
+      d.signal.addEventListener('abort', () => fail(d.signal.reason as Error), { once: true });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    // The token is printed before the listener may be up: wait for an answer.
+    for (;;) {
+      d.signal.throwIfAborted();
+      const ok = await fetch(`${url}/api/v1/openapi.json`, { signal: d.signal }).then((r) => r.ok, () => false);
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stat = async (): Promise<string> => readFile(`/proc/${pid}/stat`, 'utf8');
+    const status = async (): Promise<string> => readFile(`/proc/${pid}/status`, 'utf8');
+    return {
+      url, adminToken, pid, stop,
+      async cpuMs() {
+        // Fields after the command name: utime and stime are the 12th and 13th (clock ticks, 100 a second on Linux).
+        const text = await stat();
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      },
+      async rssMiB() {
+        const s = await status();
+        const kib = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+        return { now: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+      },
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    d.dispose();
+  }
+}
