@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { registerDashboard, DASHBOARD_SECTIONS } from './dashboard-static.js';
 
@@ -48,4 +49,14 @@ test('without a build (tsc alone) nothing is registered and / is a 404', async (
     assert.equal((await app.inject({ method: 'GET', url: '/' })).statusCode, 404);
     await app.close();
   });
+});
+
+test('every section the web app routes to is one the controller answers with the page', async () => {
+  // web/ is built by Vite, not by this tsc: its router's list is read from its source.
+  const router = await readFile(fileURLToPath(new URL('../../../web/src/router.ts', import.meta.url)), 'utf8');
+  const listed = /SECTIONS = \[([^\]]*)\]/.exec(router)?.[1];
+  assert.ok(listed !== undefined, 'web/src/router.ts lists its SECTIONS');
+  const sections = [...listed.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+  assert.ok(sections.length >= 5);
+  for (const s of sections) assert.ok((DASHBOARD_SECTIONS as readonly string[]).includes(s!), `${s} is served`);
 });

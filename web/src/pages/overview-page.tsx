@@ -16,6 +16,7 @@ export function OverviewPage({ recent }: { recent: NuboEvent[] }) {
   const [log, setLog] = useState<NuboEvent[]>(recent);
   useEffect(() => events.listen((e) => setLog((l) => [...l, e].slice(-20))), [events]);
 
+  const names = new Map<string, string>([...(vms.data ?? []), ...(hosts.data ?? [])].map((r) => [r.id, r.name]));
   const byState = new Map<string, number>();
   for (const v of vms.data ?? []) if (v.state !== 'terminated') byState.set(v.state, (byState.get(v.state) ?? 0) + 1);
 
@@ -45,7 +46,7 @@ export function OverviewPage({ recent }: { recent: NuboEvent[] }) {
       <section aria-labelledby="events-h">
         <h2 id="events-h">Recent events</h2>
         <ol class="events" data-testid="recent-events">
-          {[...log].reverse().map((e) => <li key={e.seq}><time dateTime={e.at}>{new Date(e.at).toLocaleTimeString()}</time> {eventText(e)}</li>)}
+          {[...log].reverse().map((e) => <li key={e.seq}><time dateTime={e.at}>{new Date(e.at).toLocaleTimeString()}</time> {eventText(e, names)}</li>)}
         </ol>
       </section>
     </div>

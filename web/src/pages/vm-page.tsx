@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { VmDetail } from '../api-types';
 import { ApiError } from '../api-error';
 import { useLive } from '../use-live';
@@ -8,7 +8,6 @@ import { Link } from '../components/link';
 import { StateBadge } from '../components/state-badge';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog';
 import { actionInfo } from '../vm-actions';
-import { VmConsoleTab } from './vm-console-tab';
 import { VmSnapshotsTab } from './vm-snapshots-tab';
 import { VmDevicesTab } from './vm-devices-tab';
 import { VmHistoryTab } from './vm-history-tab';
@@ -20,6 +19,7 @@ export function VmPage({ id, tab }: { id: string; tab: string }) {
   const vm = useLive((a, signal) => a.get<VmDetail>(`/vms/${id}`, signal), [id], (e) => e.resourceId === id || e.resource === 'migration');
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [error, setError] = useState<ApiError | undefined>(undefined);
+  const ConsoleTab = useConsoleTab(tab === 'console');
   const v = vm.data;
   const tabs: [string, string][] = [['summary', 'Summary'], ['console', 'Console'], ['devices', 'Disks & NICs'], ['snapshots', 'Snapshots'], ['history', 'History']];
   // Migration is the admin's (the API answers 403 to anyone else): the tab is not offered to users.
@@ -60,7 +60,7 @@ export function VmPage({ id, tab }: { id: string; tab: string }) {
       </nav>
       <section class="tab-body">
         {tab === 'summary' && <Summary v={v} />}
-        {tab === 'console' && <VmConsoleTab vm={v} />}
+        {tab === 'console' && (ConsoleTab ? <ConsoleTab vm={v} /> : <p class="loading">Loading the console…</p>)}
         {tab === 'devices' && <VmDevicesTab vm={v} onChange={vm.reload} />}
         {tab === 'snapshots' && <VmSnapshotsTab vm={v} />}
         {tab === 'history' && <VmHistoryTab vm={v} />}
@@ -85,4 +85,16 @@ function Summary({ v }: { v: VmDetail }) {
       <dt>Id</dt><dd><code>{v.id}</code></dd>
     </dl>
   );
+}
+
+type ConsoleTabComponent = (typeof import('./vm-console-tab'))['VmConsoleTab'];
+
+/** The console tab's module, loaded when first wanted: xterm.js is most of the app's size, and most pages never need it. */
+function useConsoleTab(wanted: boolean): ConsoleTabComponent | null {
+  const [tab, setTab] = useState<ConsoleTabComponent | null>(null);
+  useEffect(() => {
+    if (!wanted || tab !== null) return;
+    import('./vm-console-tab').then((m) => setTab(() => m.VmConsoleTab), () => setTab(null));
+  }, [wanted, tab]);
+  return tab;
 }
