@@ -10,6 +10,7 @@ export function eventText(e: NuboEvent, names: ReadonlyMap<string, string>): str
   const created = /\.(created|registered)$/.test(e.kind) && typeof e.data['name'] === 'string';
   const who = names.get(e.resourceId) ?? (created ? String(e.data['name']) : e.resourceId.slice(0, 8));
   const to = typeof e.data['to'] === 'string' ? ` → ${e.data['to']}` : typeof e.data['state'] === 'string' ? ` → ${e.data['state']}` : '';
-  const what = e.kind === 'vm.snapshot' ? `snapshot ${String(e.data['action'] ?? '')} ${String(e.data['name'] ?? '')}`.trim() : e.kind;
+  const text = (k: string): string => (typeof e.data[k] === 'string' ? e.data[k] : '');
+  const what = e.kind === 'vm.snapshot' ? `snapshot ${text('action')} ${text('name')}`.trim() : e.kind;
   return `${e.resource} ${who}: ${what}${to}`;
 }

@@ -1,10 +1,12 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Host, Migration, VmDetail } from '../api-types';
 import { ApiError } from '../api-error';
 import { useLive } from '../use-live';
 import { useSession } from '../session-context';
 import { ErrorBanner } from '../components/error-banner';
 import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
+
+const PROGRESS_POLL_MS = 1_000;
 
 /** Live migration (admin): pick a destination, start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
 export function VmMigrateTab({ vm }: { vm: VmDetail }) {
@@ -14,6 +16,12 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
   const [to, setTo] = useState('');
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const running = latest.data?.state === 'running';
+  // The copy's numbers change without events (only stages are journalled as events): polled while it runs.
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(latest.reload, PROGRESS_POLL_MS);
+    return () => clearInterval(t);
+  }, [running, latest.reload]);
 
   const start = async (e: Event): Promise<void> => {
     e.preventDefault();

@@ -8,6 +8,8 @@ import { Link } from '../components/link';
 import { StateBadge } from '../components/state-badge';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog';
 import { actionInfo } from '../vm-actions';
+// Type only: the module itself is loaded on demand (useConsoleTab).
+import type { VmConsoleTab } from './vm-console-tab';
 import { VmSnapshotsTab } from './vm-snapshots-tab';
 import { VmDevicesTab } from './vm-devices-tab';
 import { VmHistoryTab } from './vm-history-tab';
@@ -87,7 +89,7 @@ function Summary({ v }: { v: VmDetail }) {
   );
 }
 
-type ConsoleTabComponent = (typeof import('./vm-console-tab'))['VmConsoleTab'];
+type ConsoleTabComponent = typeof VmConsoleTab;
 
 /** The console tab's module, loaded when first wanted: xterm.js is most of the app's size, and most pages never need it. */
 function useConsoleTab(wanted: boolean): ConsoleTabComponent | null {
