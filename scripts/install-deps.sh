@@ -16,6 +16,7 @@ pkgs=(
   xz-utils          # some kernel packages ship xz-compressed modules
   mmdebstrap        # bootstraps the Debian guest image (nubo image build-debian) from the apt mirror
   openssh-client    # nubo vm ssh runs the system ssh (and ssh-keygen in its tests)
+  chromium          # the dashboard's browser tests (playwright-core drives it; no browser download)
   ca-certificates
 )
 missing=()

@@ -4,6 +4,8 @@ import fastifyWebsocket from '@fastify/websocket';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { installErrorHandler } from '../http/install-error-handler.js';
 import { UnauthorizedError, bearerToken } from '../http/bearer-token.js';
+import { webSocketBearerToken } from '../http/websocket-bearer-token.js';
+import { registerDashboard } from './dashboard-static.js';
 import type { ApiContext } from './api/api-context.js';
 import { registerHostRoutes } from './api/host-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
@@ -70,7 +72,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
     const path = req.url.split('?')[0] ?? '';
     if (path === '/api/v1/openapi.json' || path.startsWith('/internal/')) return;
     if (!path.startsWith('/api/')) return;
-    const token = bearerToken(req);
+    const token = webSocketBearerToken(req) ?? bearerToken(req);
     const user = await ctx.store.users.findByToken(token);
     if (user) {
       req.user = user;
@@ -105,6 +107,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerShareRoutes(app, ctx);
   registerQuotaRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
+  await registerDashboard(app);
   return app;
 }
 

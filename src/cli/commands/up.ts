@@ -88,6 +88,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
+    say(`dashboard: ${controller.url}/   (sign in with the token in ${credentialsFile()})`);
     say('next:  bin/nubo vm create --template tiny --name web --wait');
     say(`       bin/nubo vm show web    (its address on network ${DEFAULT_NETWORK.name}, ${DEFAULT_NETWORK.cidr}: curl http://<address>/ from here)`);
     say('       bin/nubo vm console web --attach    (Enter for a shell; Ctrl-] detaches)');

@@ -83,7 +83,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
       tags, params: idParams,
       summary: 'Attach to the VM\'s serial console (WebSocket)',
       description:
-        'Upgrade to a WebSocket (`Authorization: Bearer …` on the upgrade request): binary messages are keystrokes to the guest\'s serial port, ' +
+        'Upgrade to a WebSocket (`Authorization: Bearer …` on the upgrade request, or — from a browser, which cannot set that header — the subprotocols `nubo.console, bearer.<token>`): binary messages are keystrokes to the guest\'s serial port, ' +
         'messages back are its output, live. Owner or admin only (others get 404, as for the VM itself); 409 INVALID_STATE when the VM is on no host; ' +
         'a request without the upgrade gets 426. One client at a time: QEMU serves the console to one connection, a second waits until the first leaves.',
     },

@@ -1,0 +1,32 @@
+// The slices of the native API's views (src/contract/*-schemas.ts) the dashboard reads.
+// Kept here rather than imported: web/ depends on the API's wire shape, not on the server's code.
+
+export interface User { id: string; name: string; role: 'admin' | 'user'; sshKeys: string[] }
+export interface Resources { cpus: number; memoryMiB: number; diskMiB: number }
+export interface Host {
+  id: string; name: string; state: string; cpuModel: string | null;
+  total: Resources; reserved: Resources; usage: Record<string, unknown> | null;
+  lastHeartbeatAt: string | null; vms: number;
+}
+export interface Vm {
+  id: string; name: string; owner: string; template: string | null; state: string; stateReason: string | null;
+  host: string | null; vcpus: number; memoryMiB: number; allowedActions: string[]; createdAt: string; updatedAt: string;
+}
+export interface VmNic { index: number; network: string | null; address: string | null; mac: string }
+export interface VmHistory { from: string | null; to: string; action: string; reason: string | null; at: string }
+export interface VmDetail extends Vm { nics: VmNic[]; history: VmHistory[] }
+export interface Template { id: string; name: string; owner: string; vcpus: number; memoryMiB: number; image: string; nics: { network?: string }[] }
+export interface Image { id: string; name: string; owner: string; format: string; sizeBytes: number; createdAt: string }
+export interface Network {
+  id: string; name: string; cidr: string; gateway: string | null; vlan: number | null;
+  addresses: { total: number; free: number; leased: number; held: number };
+}
+export interface Lease { address: string; mac: string; state: string; vm: string | null }
+export interface Volume { id: string; name: string; owner: string; sizeMiB: number; host: string | null; vm: string | null; vmName: string | null; state: string }
+export interface Snapshot { name: string; createdAt: string }
+export interface Migration {
+  id: string; vm: string; vmId: string; kind: 'live' | 'cold'; source: string; destination: string; stage: string;
+  state: 'running' | 'succeeded' | 'failed' | 'aborted'; reason: string | null; startedAt: string; finishedAt: string | null;
+  stats: Record<string, unknown>; journal: { stage: string; at: string }[];
+}
+export interface NuboEvent { seq: number; at: string; kind: string; resource: string; resourceId: string; data: Record<string, unknown> }

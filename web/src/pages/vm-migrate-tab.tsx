@@ -1,0 +1,85 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Host, Migration, VmDetail } from '../api-types';
+import { ApiError } from '../api-error';
+import { useLive } from '../use-live';
+import { useSession } from '../session-context';
+import { ErrorBanner } from '../components/error-banner';
+import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
+
+const PROGRESS_POLL_MS = 1_000;
+
+/** Live migration (admin): pick a destination, start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
+export function VmMigrateTab({ vm }: { vm: VmDetail }) {
+  const { api } = useSession();
+  const hosts = useLive((a, signal) => a.get<Host[]>('/hosts', signal), [], (e) => e.resource === 'host');
+  const latest = useLive(async (a, signal) => (await a.get<Migration[]>(`/migrations?vm=${vm.id}`, signal)).at(-1), [vm.id], (e) => e.resource === 'migration' || e.resourceId === vm.id);
+  const [to, setTo] = useState('');
+  const [error, setError] = useState<ApiError | undefined>(undefined);
+  const running = latest.data?.state === 'running';
+  // The copy's numbers change without events (only stages are journalled as events): polled while it runs.
+  useEffect(() => {
+    if (!running) return;
+    const t = setInterval(latest.reload, PROGRESS_POLL_MS);
+    return () => clearInterval(t);
+  }, [running, latest.reload]);
+
+  const start = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await api.post(`/vms/${vm.id}/migrate`, to === '' ? {} : { to });
+      latest.reload();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : undefined);
+    }
+  };
+  const cancel = async (id: string): Promise<void> => {
+    try {
+      await api.post(`/migrations/${id}/cancel`);
+      latest.reload();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : undefined);
+    }
+  };
+  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled');
+
+  return (
+    <div>
+      <ErrorBanner error={hosts.error ?? latest.error ?? error} />
+      {!running && (
+        <form class="inline" onSubmit={(e) => void start(e)} aria-label="Live-migrate">
+          <label>Destination <select value={to} onChange={(e) => setTo((e.currentTarget).value)}>
+            <option value="">chosen by the scheduler</option>
+            {candidates.map((h) => <option key={h.id} value={h.name}>{h.name} ({h.total.memoryMiB - h.reserved.memoryMiB} MiB free)</option>)}
+          </select></label>
+          <button type="submit" class="primary" disabled={vm.state !== 'running'}>Migrate</button>
+          {vm.state !== 'running' && <span class="hint">Only a running VM migrates live.</span>}
+        </form>
+      )}
+      {latest.data && <MigrationProgress m={latest.data} onCancel={() => void cancel(latest.data!.id)} />}
+    </div>
+  );
+}
+
+export function MigrationProgress({ m, onCancel }: { m: Migration; onCancel: () => void }) {
+  const n = migrationNumbers(m);
+  const stage = designStageOf(m);
+  return (
+    <section class="migration" aria-label="Migration progress" aria-live="polite">
+      <h2>{m.source} → {m.destination}: {m.state}</h2>
+      <ol class="stages">
+        {DESIGN_STAGES.map((s) => <li key={s.n} class={s.n < stage || (s.n === stage && m.state !== 'running') ? 'done' : s.n === stage ? 'current' : ''}>{s.n} {s.label}</li>)}
+      </ol>
+      {n.percentSent !== undefined && <label class="progress">RAM sent <progress max={100} value={n.percentSent}>{n.percentSent} %</progress> {n.percentSent} %</label>}
+      <dl class="numbers">
+        <dt>Passes</dt><dd>{n.passes}</dd>
+        <dt>Dirty rate</dt><dd>{n.dirtyRate}</dd>
+        <dt>Throughput</dt><dd>{n.throughput}</dd>
+        <dt>Sent</dt><dd>{n.sent}</dd>
+        {m.state !== 'running' && <><dt>Total time</dt><dd data-testid="total-time">{n.totalMs}</dd><dt>Downtime</dt><dd data-testid="downtime">{n.downtimeMs}</dd></>}
+        {m.reason !== null && <><dt>Reason</dt><dd>{m.reason}</dd></>}
+      </dl>
+      {m.state === 'running' && <button type="button" class="danger" onClick={onCancel}>Cancel migration</button>}
+    </section>
+  );
+}
