@@ -16,6 +16,7 @@ import { registerVolumeCommands } from './commands/volume.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerShareCommands } from './commands/share.js';
+import { registerUsageCommands } from './commands/usage.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -72,6 +73,7 @@ registerLabCommands(program);
 registerUserCommands(program);
 registerGroupCommands(program);
 registerShareCommands(program);
+registerUsageCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

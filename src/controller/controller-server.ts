@@ -23,6 +23,7 @@ import { registerUserAdminRoutes } from './api/user-admin-routes.js';
 import { registerGroupRoutes } from './api/group-routes.js';
 import { registerShareRoutes } from './api/share-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
+import { registerUsageRoutes } from './api/usage-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -102,6 +103,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerUserAdminRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerShareRoutes(app, ctx);
+  registerUsageRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -21,6 +21,7 @@ import { GroupsRepository } from './repositories/groups-repository.js';
 import { SharesRepository } from './repositories/shares-repository.js';
 import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
+import { UsageRepository } from './repositories/usage-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -64,6 +65,8 @@ export interface Store {
   readonly tokens: ApiTokensRepository;
   readonly groups: GroupsRepository;
   readonly shares: SharesRepository;
+  /** Showback records, written with the VMs' state changes (read-only here). */
+  readonly usage: UsageRepository;
   close(): Promise<void>;
 }
 
@@ -153,6 +156,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     tokens: new ApiTokensRepository(ctx),
     groups: new GroupsRepository(ctx),
     shares: new SharesRepository(ctx),
+    usage: new UsageRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -221,6 +221,7 @@ export interface Database {
   group_members: GroupMembersTable;
   shares: SharesTable;
   api_tokens: ApiTokensTable;
+  usage_intervals: UsageIntervalsTable;
 }
 
 export interface GroupsTable {
@@ -254,6 +255,23 @@ export interface ApiTokensTable {
   /** sha256 of the token, hex; the token itself is never stored. */
   token_hash: string;
   created_at: IsoTime;
+}
+
+/** A VM in one state with fixed amounts over a stretch of time (migration 0009): the showback's records. */
+export interface UsageIntervalsTable {
+  id: Generated<number>;
+  vm_id: string;
+  vm_name: string;
+  owner_id: string;
+  /** The group the stretch is charged to: the owner's oldest membership when it opened; null: none. */
+  group_id: string | null;
+  state: VmState;
+  vcpus: number;
+  memory_mib: number;
+  disk_mib: number;
+  started_at: IsoTime;
+  /** Null while open: at most one open row per VM. */
+  ended_at: IsoTime | null;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -7,6 +7,7 @@ import * as m0004 from './0004-host-overcommit-network-bridge.js';
 import * as m0005 from './0005-events-at-index.js';
 import * as m0006 from './0006-tenancy.js';
 import * as m0007 from './0007-controller-leadership.js';
+import * as m0009 from './0009-usage.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -22,6 +23,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0005-events-at-index': { up: (db) => m0005.up(db), down: (db) => m0005.down(db) },
     '0006-tenancy': { up: (db) => m0006.up(db), down: (db) => m0006.down(db) },
     '0007-controller-leadership': { up: (db) => m0007.up(db, dialect), down: (db) => m0007.down(db, dialect) },
+    '0009-usage': { up: (db) => m0009.up(db, dialect), down: (db) => m0009.down(db) },
   };
   return { getMigrations: async () => migrations };
 }
