@@ -141,7 +141,7 @@ test('the admin\'s report: every VM\'s line equals its state history recomputed,
     assert.deepEqual(figures, await expectedLine(l.vmId, r.until), l.vmName);
   }
   const ann = r.lines.find((l) => l.vmName === 'ann-web')!;
-  for (const s of ['pending', 'prolog', 'boot', 'running', 'poweroff', 'suspended', 'saving']) assert.ok((ann.states as Record<string, number>)[s] !== undefined, `ann-web was ${s}`);
+  for (const s of ['pending', 'prolog', 'boot', 'running', 'poweroff', 'suspended', 'saving']) assert.ok(ann.states[s] !== undefined, `ann-web was ${s}`);
   assert.ok(BigInt(ann.diskMibMs) > 0n && BigInt(ann.vcpuMs) > 0n);
   assert.notEqual(ann.cost, '0.0000', 'the configured prices are applied');
   assertSums(r);
