@@ -18,6 +18,7 @@ import { registerGroupCommands } from './commands/group.js';
 import { registerQuotaCommands } from './commands/quota.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerSimCommands } from './commands/sim.js';
+import { registerUsageCommands } from './commands/usage.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -76,6 +77,7 @@ registerGroupCommands(program);
 registerShareCommands(program);
 registerSimCommands(program);
 registerQuotaCommands(program);
+registerUsageCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -29,6 +29,7 @@ import { LeadershipRepository } from '../store/repositories/leadership-repositor
 import { Leadership } from './leadership.js';
 import { leaderForwarder } from './leader-forwarder.js';
 import { errorMessage } from '../errors/nubo-error.js';
+import type { UsagePrices } from '../core/usage/usage-prices.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -55,6 +56,8 @@ export interface ControllerDaemonOptions {
    * default stops orchestrating and keeps serving reads.
    */
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
+  /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
+  readonly usagePrices?: UsagePrices | undefined;
   readonly logger: Logger;
 }
 
@@ -132,7 +135,7 @@ export class ControllerDaemon {
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers }, lease ? leaderForwarder(lease, id, logger) : undefined);
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;

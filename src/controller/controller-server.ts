@@ -26,6 +26,7 @@ import { registerGroupRoutes } from './api/group-routes.js';
 import { registerShareRoutes } from './api/share-routes.js';
 import { registerQuotaRoutes } from './api/quota-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
+import { registerUsageRoutes } from './api/usage-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -106,6 +107,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerGroupRoutes(app, ctx);
   registerShareRoutes(app, ctx);
   registerQuotaRoutes(app, ctx);
+  registerUsageRoutes(app, ctx);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
   await registerDashboard(app);

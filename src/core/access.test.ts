@@ -110,3 +110,16 @@ test('an admin\'s image or template is the public catalog until shared; a user\'
   assert.ok(!relationsOf(bob, devTemplate).includes('catalog'));
   assert.ok(!relationsOf(bob, { kind: 'template', ownerId: 'alice', ownerRole: 'user' }).includes('catalog'));
 });
+
+test('usage reports: a user reads their own, a group admin their members\' and the group\'s; a plain member or a stranger nothing (hidden)', () => {
+  const alicesUsage: ResourceFacts = { kind: 'usage', ownerId: 'alice', ownerGroups: ['dev'] };
+  const devUsage: ResourceFacts = { kind: 'usage', groupId: 'dev' };
+  assert.equal(decide(alice, 'read', alicesUsage), 'allow');
+  assert.equal(decide(lead, 'read', alicesUsage), 'allow');
+  assert.equal(decide(bob, 'read', alicesUsage), 'hidden');
+  assert.equal(decide(lead, 'read', devUsage), 'allow');
+  assert.equal(decide(alice, 'read', devUsage), 'hidden', 'a member does not see what the others spent');
+  assert.equal(decide(bob, 'read', devUsage), 'hidden');
+  assert.equal(decide(admin, 'read', devUsage), 'allow');
+  assert.equal(decide(alice, 'operate', alicesUsage), 'forbidden', 'a report is read, never changed');
+});

@@ -20,7 +20,7 @@ export interface Actor {
   readonly memberships: readonly Membership[];
 }
 
-export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group', 'user-quota', 'group-quota'] as const;
+export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group', 'user-quota', 'group-quota', 'usage'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /**
@@ -77,6 +77,8 @@ export const ACCESS_RULES: Readonly<Record<ResourceKind, Partial<Record<Relation
   'user-quota': { owner: ['read'], 'group-admin': ['read'] },
   // Members read their group's limits and total (a refusal names them anyway), not each other's use.
   'group-quota': { member: ['read'], 'group-admin': ['read'] },
+  // A showback report of one user (ownerId: that user) or of one group (groupId): the user and their group admins; a group's, its group admins — a plain member never reads what others spent.
+  usage: { owner: ['read'], 'group-admin': ['read'] },
 };
 
 /** allow; forbidden (403: the caller may see it, not do this); hidden (404: the caller may not know it exists). */

@@ -22,6 +22,7 @@ import { SharesRepository } from './repositories/shares-repository.js';
 import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
+import { UsageRepository } from './repositories/usage-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -66,6 +67,8 @@ export interface Store {
   readonly groups: GroupsRepository;
   readonly shares: SharesRepository;
   readonly quotas: QuotasRepository;
+  /** Showback records, written with the VMs' state changes (read-only here). */
+  readonly usage: UsageRepository;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     groups: new GroupsRepository(ctx),
     shares: new SharesRepository(ctx),
     quotas: new QuotasRepository(ctx),
+    usage: new UsageRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

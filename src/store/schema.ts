@@ -227,6 +227,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   user_quotas: QuotasTable & { user_id: string };
   group_quotas: QuotasTable & { group_id: string };
+  usage_intervals: UsageIntervalsTable;
 }
 
 export interface GroupsTable {
@@ -272,6 +273,23 @@ export interface QuotasTable {
   images: number | null;
   leases: number | null;
   updated_at: IsoTime;
+}
+
+/** A VM in one state with fixed amounts over a stretch of time (migration 0009): the showback's records. */
+export interface UsageIntervalsTable {
+  id: Generated<number>;
+  vm_id: string;
+  vm_name: string;
+  owner_id: string;
+  /** The group the stretch is charged to: the owner's oldest membership when it opened; null: none. */
+  group_id: string | null;
+  state: VmState;
+  vcpus: number;
+  memory_mib: number;
+  disk_mib: number;
+  started_at: IsoTime;
+  /** Null while open: at most one open row per VM. */
+  ended_at: IsoTime | null;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -11,6 +11,7 @@ import { imageCacheDir } from '../../src/util/nubo-home.js';
 import { freePort } from '../../src/util/free-port.js';
 import { pollUntil } from '../../src/util/deadline.js';
 import type { Failpoints } from '../../src/util/failpoints.js';
+import type { UsagePrices } from '../../src/core/usage/usage-prices.js';
 
 /** An in-process controller and agents (`h1`, `h2` …) with real QEMU on loopback, no lab: for suites that need no guest network. */
 export interface InProcessCloud {
@@ -41,6 +42,8 @@ export interface InProcessCloudOptions {
   readonly failpoints?: Failpoints;
   /** The controller's grace for a guest to shut down on `reboot` (its default otherwise). */
   readonly rebootGraceS?: number;
+  /** The controller's showback prices (none: everything costs 0). */
+  readonly usagePrices?: UsagePrices;
 }
 
 /**
@@ -55,7 +58,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];

@@ -7,8 +7,9 @@ import { daemonLogger, parseListen, untilStopped } from '../daemon-support.js';
 import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
+import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 
-interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string }
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
@@ -25,6 +26,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--event-max-age-days <days>', 'events older than this are pruned (at start and every 10 minutes)', '7')
     .option('--event-max-rows <n>', 'at most this many events are kept, the newest', '100000')
     .option('--lease-ms <ms>', 'with --postgres: the leadership lease, renewed every third of it; a failover takes about this long (default 10000)')
+    .option('--prices <spec>', PRICES_HELP)
+    .option('--prices-file <file>', PRICES_FILE_HELP)
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
@@ -32,6 +35,7 @@ export function registerDaemonCommands(program: Command): void {
         const logger = daemonLogger();
         if (o.leaseMs !== undefined && o.postgres === undefined) throw new UsageError('BAD_FLAG', '--lease-ms is the leadership lease of several controllers, which needs --postgres (SQLite is one controller)');
         const leaseMs = o.leaseMs === undefined ? undefined : positiveFlag(o.leaseMs, '--lease-ms');
+        const usagePrices = await pricesFromFlags(o);
         // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
         const { ControllerDaemon } = await import('../../controller/controller-daemon.js');
         const ctl = await ControllerDaemon.start({
@@ -45,6 +49,7 @@ export function registerDaemonCommands(program: Command): void {
           // Tests crash the controller at chosen points (see src/util/failpoints.ts); unset in normal use.
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           leaseMs,
+          usagePrices,
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);

@@ -14,8 +14,9 @@ import { daemonLogger, untilStopped } from '../daemon-support.js';
 import { credentialsFile } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
+import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 
-interface UpFlags { port: string; listen: string; logLevel: string; bridge: string }
+interface UpFlags { port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
 
 /** vCPUs per core on the local host: tiny test VMs idle, and a 2-core laptop should run more than two. */
 const LOCAL_CPU_OVERCOMMIT = 4;
@@ -36,6 +37,8 @@ export function registerUp(program: Command): void {
     .option('--listen <address>', 'address the API listens on (e.g. 198.18.0.1 for `nubo lab` hosts; the local agent stays on 127.0.0.1)', '127.0.0.1')
     .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
     .option('--bridge <name>', `bridge of the \`default\` network (${DEFAULT_NETWORK.cidr}; this machine is ${DEFAULT_NETWORK.gateway})`, DEFAULT_NETWORK.bridge)
+    .option('--prices <spec>', PRICES_HELP)
+    .option('--prices-file <file>', PRICES_FILE_HELP)
     .addHelpText(
       'after',
       [
@@ -51,6 +54,8 @@ export function registerUp(program: Command): void {
 }
 
 async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
+  // Checked before anything is built or started.
+  const usagePrices = await pricesFromFlags(o);
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
   const home = nuboHome();
   // The controller's database, the credentials and the tenants' disks (QEMU and qemu-img inherit it): the owner's only.
@@ -65,7 +70,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const port = Number(o.port);
   // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
   const [{ ControllerDaemon }, { AgentDaemon }] = await Promise.all([import('../../controller/controller-daemon.js'), import('../../agent/agent-daemon.js')]);
-  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, heartbeatIntervalMs: 2_000, logger: logger.child({ part: 'controller' }) });
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, heartbeatIntervalMs: 2_000, usagePrices, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
     const token = await adminToken(controller);

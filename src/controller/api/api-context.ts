@@ -19,6 +19,7 @@ import type { TransferOffers } from '../../transfer/transfer-offers.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
+import type { UsagePrices } from '../../core/usage/usage-prices.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -35,6 +36,8 @@ export interface ApiContext {
   readonly logger: Logger;
   /** Stopped VMs' files offered to the agents that resume them (served on the transfer route, with the offer's own token). */
   readonly systemOffers: TransferOffers;
+  /** The showback's prices (`nubo controller --prices`); none configured: everything costs 0. */
+  readonly usagePrices?: UsagePrices | undefined;
 }
 
 export { ForbiddenError };

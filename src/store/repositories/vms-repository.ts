@@ -11,6 +11,7 @@ import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
 import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
+import { moveUsage, reviseUsage } from './usage-repository.js';
 
 export type { Vm, VmHistoryEntry, VmOperationRecord };
 
@@ -164,6 +165,7 @@ export class VmsRepository {
             .where('id', '=', id)
             .returningAll()
             .executeTakeFirstOrThrow();
+          await reviseUsage(trx, id, row.updated_at);
           await appendEvent(this.ctx, trx, {
             kind: 'vm.spec',
             resource: 'vm',
@@ -387,10 +389,11 @@ export class VmsRepository {
     return r;
   }
 
-  /** vm_history row + `vm.state` event; the event goes last (see appendEvent). */
+  /** vm_history row + usage record + `vm.state` event; the event goes last (see appendEvent). */
   private async record(trx: Transaction<Database>, vmId: string, from: VmState | null, to: VmState, action: string, reason: string | null, data: JsonObject): Promise<void> {
     const at = this.ctx.now();
     await trx.insertInto('vm_history').values({ vm_id: vmId, from_state: from, to_state: to, action, reason, at }).execute();
+    await moveUsage(trx, vmId, to, at);
     await appendEvent(this.ctx, trx, { kind: from === null ? 'vm.created' : 'vm.state', resource: 'vm', resourceId: vmId, data: { from, to, action, reason, ...data } });
   }
 }
