@@ -23,6 +23,7 @@ import { registerUserAdminRoutes } from './api/user-admin-routes.js';
 import { registerGroupRoutes } from './api/group-routes.js';
 import { registerShareRoutes } from './api/share-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
+import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -30,7 +31,7 @@ import { registerTransferRoutes } from '../transfer/transfer-routes.js';
  * routes (host token), and the OpenAPI document generated from the same zod
  * schemas that validate every request.
  */
-export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>): Promise<FastifyInstance> {
+export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>, metrics?: MetricsParts): Promise<FastifyInstance> {
   // Typed as Fastify's base logger so that the instance is the plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   // forceCloseConnections: event streams stay open; closing the server must end them.
@@ -63,6 +64,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   const closing = new AbortController();
   app.addHook('onClose', async () => closing.abort());
   app.decorateRequest('user', null);
+  // Latency by the route's pattern, measured by Fastify from the request's arrival to the last byte of the answer.
+  if (metrics) app.addHook('onResponse', async (req, reply) => metrics.prometheus.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000));
   // Several controllers: a follower forwards writes to the leader before anything else looks at them (leader-forwarder.ts).
   if (forward) app.addHook('onRequest', forward);
   app.addHook('onRequest', async (req) => {
@@ -102,6 +105,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerUserAdminRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerShareRoutes(app, ctx);
+  if (metrics) registerMetricsRoutes(app, ctx, metrics);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
