@@ -7,6 +7,7 @@ import { ControllerHeartbeat } from './controller-heartbeat.js';
 import { AgentService } from './agent-service.js';
 import { ImageCache } from './image-cache.js';
 import { createAgentServer } from './agent-server.js';
+import { VmMetricsSampler } from './vm-metrics-sampler.js';
 import { readHostBridges, readHostFacts, readHostUsage } from './host-facts.js';
 import type { HostReport } from '../contract/agent-api.js';
 import { join } from 'node:path';
@@ -29,6 +30,8 @@ export interface AgentDaemonOptions extends Pick<AgentHostOptions, 'netns' | 'sh
   /** Where heartbeats go: one controller, or several (each entry may be a comma-separated list); without it the agent only answers. */
   readonly controllerUrl?: string | readonly string[] | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
+  /** How often the VMs' metrics are sampled (default 5 s). */
+  readonly metricsIntervalMs?: number | undefined;
   readonly logger: Logger;
   /** Fault injection for tests (see Failpoints); `nubo agent` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
@@ -44,6 +47,7 @@ export class AgentDaemon {
     private readonly server: FastifyInstance,
     private readonly driver: QemuDriver,
     private readonly timer: NodeJS.Timeout | undefined,
+    private readonly sampler: VmMetricsSampler,
   ) {}
 
   static async start(o: AgentDaemonOptions): Promise<AgentDaemon> {
@@ -89,7 +93,8 @@ export class AgentDaemon {
         at,
       };
     };
-    const server = createAgentServer({ service, token: o.token, hostReport, logger });
+    const sampler = new VmMetricsSampler({ hypervisor: driver, intervalMs: o.metricsIntervalMs, logger });
+    const server = createAgentServer({ service, token: o.token, hostReport, metrics: () => sampler.snapshot(), logger });
     await server.listen({ host: o.listen.host, port: o.listen.port });
     const port = (server.server.address() as AddressInfo).port;
     const url = `http://${o.listen.host}:${port}`;
@@ -105,13 +110,15 @@ export class AgentDaemon {
       void beat();
       timer = setInterval(() => void beat(), o.heartbeatIntervalMs ?? 5_000);
     }
+    sampler.start();
     logger.info({ url }, 'agent listening');
-    return new AgentDaemon(url, server, driver, timer);
+    return new AgentDaemon(url, server, driver, timer, sampler);
   }
 
   /** Stops answering and beating; the VMs keep running and are adopted by the next agent. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.sampler.stop();
     await this.server.close();
     await this.driver.close();
   }

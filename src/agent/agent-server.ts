@@ -28,6 +28,7 @@ import type { AgentService } from './agent-service.js';
 import { TRANSFER_ROUTE_PREFIX, registerTransferRoutes } from '../transfer/transfer-routes.js';
 import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, volumeIdSchema, vmVolumeParams } from '../contract/agent-api.js';
 import { routeSignal } from './route-signal.js';
+import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { captureRequestSchema } from '../contract/agent-api.js';
 import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-api.js';
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
@@ -37,6 +38,8 @@ export interface AgentServerOptions {
   /** The per-host secret the controller presents. */
   readonly token: string;
   readonly hostReport: () => Promise<HostReport>;
+  /** The latest metrics samples (vm-metrics-sampler.ts). */
+  readonly metrics?: (() => AgentMetrics) | undefined;
   readonly logger: FastifyBaseLogger;
 }
 
@@ -68,6 +71,7 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   const quick = (req: FastifyRequest, reply: FastifyReply): AbortSignal => routeSignal(req, reply, QUICK_MS);
 
   r.get('/agent/v1/host', { schema: { response: { 200: hostReportSchema } } }, () => o.hostReport());
+  r.get('/agent/v1/metrics', { schema: { response: { 200: agentMetricsSchema } } }, () => o.metrics?.() ?? { intervalMs: 1, host: null, vms: [] });
   r.get('/agent/v1/vms', { schema: { response: { 200: z.array(agentVmReportSchema) } } }, (req, reply) => svc.lifecycle.list(quick(req, reply)));
   r.get('/agent/v1/vms/:id', { schema: { params, response: { 200: agentVmReportSchema } } }, (req) => svc.lifecycle.get(req.params.id));
   r.put('/agent/v1/vms/:id', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>

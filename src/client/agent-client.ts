@@ -26,6 +26,7 @@ import { diskSnapshotSchema, type DiskSnapshotReport } from '../contract/agent-a
 import type { CaptureRequest } from '../contract/agent-api.js';
 import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../contract/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
+import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { jsonRequest } from './json-request.js';
 
 /** The controller's typed client of one host agent. */
@@ -40,6 +41,10 @@ export class AgentClient {
 
   host(o: WaitOptions = {}): Promise<HostReport> {
     return this.#call('GET', '/agent/v1/host', hostReportSchema, undefined, o, 10_000);
+  }
+  /** The agent's latest metrics samples. */
+  metrics(o: WaitOptions = {}): Promise<AgentMetrics> {
+    return this.#call('GET', '/agent/v1/metrics', agentMetricsSchema, undefined, o, 10_000);
   }
   list(o: WaitOptions = {}): Promise<AgentVmReport[]> {
     return this.#call('GET', '/agent/v1/vms', z.array(agentVmReportSchema), undefined, o, 10_000);

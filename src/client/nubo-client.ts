@@ -20,6 +20,9 @@ import { saveAsView, type CloneBody, type SaveAsBody, type SaveAsView } from '..
 import type { WaitOptions } from '../util/deadline.js';
 import { jsonRequest } from './json-request.js';
 import { downloadToFile } from './download-to-file.js';
+import { hostMetricsView, hostTopView, vmMetricsView, vmTopView, type HostMetricsView, type HostTopView, type VmMetricsView, type VmTopView } from '../contract/metrics-schemas.js';
+
+const sinceQuery = (since: string | undefined): string => (since === undefined ? '' : `?since=${encodeURIComponent(since)}`);
 
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -58,6 +61,12 @@ export class NuboClient {
   disableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/disable`, hostView, undefined, o); }
   /** Forgets a host (admin); refused (409) while VMs or volumes are on it. The answer is the host as it was. */
   deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
+  /** A host's recent metrics samples (admin); `since` an ISO date-time. */
+  hostMetrics(id: string, since?: string, o?: WaitOptions): Promise<HostMetricsView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}/metrics${sinceQuery(since)}`, hostMetricsView, undefined, o); }
+  /** A VM's recent metrics samples; `since` an ISO date-time. */
+  vmMetrics(id: string, since?: string, o?: WaitOptions): Promise<VmMetricsView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/metrics${sinceQuery(since)}`, vmMetricsView, undefined, o); }
+  vmTop(o?: WaitOptions): Promise<VmTopView> { return this.#call('GET', '/metrics/vms', vmTopView, undefined, o); }
+  hostTop(o?: WaitOptions): Promise<HostTopView> { return this.#call('GET', '/metrics/hosts', hostTopView, undefined, o); }
 
   listImages(o?: WaitOptions): Promise<ImageView[]> { return this.#call('GET', '/images', z.array(imageView), undefined, o); }
   getImage(id: string, o?: WaitOptions): Promise<ImageView> { return this.#call('GET', `/images/${encodeURIComponent(id)}`, imageView, undefined, o); }

@@ -30,6 +30,9 @@ import { Leadership } from './leadership.js';
 import { leaderForwarder } from './leader-forwarder.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import type { UsagePrices } from '../core/usage/usage-prices.js';
+import { MetricsHistory } from './metrics-history.js';
+import { MetricsCollector } from './metrics-collector.js';
+import { ControllerMetrics } from './controller-metrics.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -39,6 +42,8 @@ export interface ControllerDaemonOptions {
   /** Defaults to SQLite in dataDir. */
   readonly store?: StoreConfig | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
+  /** How often the agents' metrics are pulled (default 5 s), and how many samples of each VM and host are kept (default 60). */
+  readonly metrics?: { readonly intervalMs?: number | undefined; readonly samples?: number | undefined } | undefined;
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
   readonly placement?: PlacementPolicyInput | undefined;
@@ -84,6 +89,7 @@ export class ControllerDaemon {
     private readonly pruner: EventPruner,
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
+    private readonly collector: MetricsCollector,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -135,7 +141,10 @@ export class ControllerDaemon {
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined);
+      const history = new MetricsHistory(o.metrics?.samples);
+      const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
+      const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -149,7 +158,9 @@ export class ControllerDaemon {
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      // Every controller, leader or not, keeps its own history for the reads it serves.
+      collector.start();
       if (!lease || (await lease.tryAcquire())) {
         await lead();
       } else {
@@ -187,6 +198,7 @@ export class ControllerDaemon {
   async stop(): Promise<void> {
     this.#campaign.abort();
     await this.#leading;
+    await this.collector.stop();
     this.monitor.stop();
     this.pruner.stop();
     await this.server.close();

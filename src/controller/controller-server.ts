@@ -27,6 +27,7 @@ import { registerShareRoutes } from './api/share-routes.js';
 import { registerQuotaRoutes } from './api/quota-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 import { registerUsageRoutes } from './api/usage-routes.js';
+import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -34,7 +35,7 @@ import { registerUsageRoutes } from './api/usage-routes.js';
  * routes (host token), and the OpenAPI document generated from the same zod
  * schemas that validate every request.
  */
-export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>): Promise<FastifyInstance> {
+export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>, metrics?: MetricsParts): Promise<FastifyInstance> {
   // Typed as Fastify's base logger so that the instance is the plain FastifyInstance.
   const loggerInstance: FastifyBaseLogger = ctx.logger;
   // forceCloseConnections: event streams stay open; closing the server must end them.
@@ -67,6 +68,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   const closing = new AbortController();
   app.addHook('onClose', async () => closing.abort());
   app.decorateRequest('user', null);
+  // Latency by the route's pattern, measured by Fastify from the request's arrival to the last byte of the answer.
+  if (metrics) app.addHook('onResponse', async (req, reply) => metrics.prometheus.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000));
   // Several controllers: a follower forwards writes to the leader before anything else looks at them (leader-forwarder.ts).
   if (forward) app.addHook('onRequest', forward);
   app.addHook('onRequest', async (req) => {
@@ -108,6 +111,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerShareRoutes(app, ctx);
   registerQuotaRoutes(app, ctx);
   registerUsageRoutes(app, ctx);
+  if (metrics) registerMetricsRoutes(app, ctx, metrics);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
   await registerDashboard(app);

@@ -165,6 +165,11 @@ export class VmOrchestrator {
     this.schedulePending().catch((err: unknown) => this.#o.logger.error({ err }, 'could not wake the VMs waiting in pending'));
   }
 
+  /** VMs whose operation is being driven right now (the /metrics gauge). */
+  get inFlight(): number {
+    return this.#driving.size;
+  }
+
   /** Waits for the background work to end (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.#driving.size > 0) await Promise.allSettled([...this.#driving.values()]);

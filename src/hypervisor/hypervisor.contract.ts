@@ -115,6 +115,25 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await hv.destroy('c-pause');
     });
 
+    it('reads usage counters that grow while the guest runs, and a new incarnation for a new process', async () => {
+      await hv.start(await env.spec('c-stats'));
+      await env.waitBooted('c-stats');
+      const a = await hv.stats('c-stats');
+      // The guest mounted its data disk while booting, and its vCPUs are part of the process's CPU time.
+      assert.ok(a.diskReadBytes > 0 && a.diskReadOps > 0, `disk reads ${a.diskReadBytes} in ${a.diskReadOps} requests`);
+      assert.ok(a.vcpuTimeMs > 0 && a.vcpuTimeMs <= a.cpuTimeMs, `vCPU ${a.vcpuTimeMs} ms of ${a.cpuTimeMs} ms`);
+      for (const k of ['diskWriteBytes', 'diskWriteOps', 'netRxBytes', 'netTxBytes'] as const) assert.ok(Number.isInteger(a[k]) && a[k] >= 0, `${k} = ${a[k]}`);
+      await sleep(1_500);
+      const b = await hv.stats('c-stats');
+      assert.equal(b.incarnation, a.incarnation);
+      assert.ok(b.cpuTimeMs >= a.cpuTimeMs && b.diskReadBytes >= a.diskReadBytes);
+      await hv.destroy('c-stats');
+      await assert.rejects(hv.stats('c-stats'), VmNotFoundError);
+      await hv.start(await env.spec('c-stats'));
+      assert.notEqual((await hv.stats('c-stats')).incarnation, a.incarnation);
+      await hv.destroy('c-stats');
+    });
+
     it('shuts down: the guest powers off and the VM is gone', async () => {
       await hv.start(await env.spec('c-off'));
       await env.waitBooted('c-off');

@@ -50,6 +50,7 @@ export interface Hypervisor {
   destroy(vmId: string, opts?: WaitOptions): Promise<void>;
   /** Writes the VM's memory and device state to `statePath`, then ends the VM (disks are left as they are). */
   save(vmId: string, statePath: string, opts?: WaitOptions): Promise<SaveResult>;
+  /** Usage counters of a running or paused VM, read now: the agent's metrics sampler turns two readings into rates. */
   stats(vmId: string, opts?: WaitOptions): Promise<VmStats>;
 
   /** Disk hot-plug (and, where the driver can, live storage migration and live backup); absent when the driver cannot change a running VM's disks. */
@@ -182,12 +183,24 @@ export interface SaveResult {
 }
 
 export interface VmStats {
-  /** CPU time the VM's process used, user + system. */
+  /** CPU time the VM's process used, user + system (every thread, exited ones included: it never goes down while the process lives). */
   readonly cpuTimeMs: number;
+  /** CPU time of the threads that run the guest's vCPUs only: what the guest itself asked for, without the emulator's I/O. */
+  readonly vcpuTimeMs: number;
   /** Resident memory of the VM's process. */
   readonly rssBytes: number;
   /** Guest memory size. */
   readonly memoryBytes: number;
+  /** Bytes and requests the guest's disks read and wrote since the process started (every disk summed). */
+  readonly diskReadBytes: number;
+  readonly diskWriteBytes: number;
+  readonly diskReadOps: number;
+  readonly diskWriteOps: number;
+  /** Bytes the guest received and sent on its TAP NICs since they were made (the guest's view: a TAP's transmit is the guest's receive). */
+  readonly netRxBytes: number;
+  readonly netTxBytes: number;
+  /** Changes when the VM's process is replaced (restart, restore, migration in): the counters above start again from zero. */
+  readonly incarnation: string;
 }
 
 export type { DiskSpec, VmSpec };

@@ -68,7 +68,7 @@ function lawlessDriver(): Driver & { calls: string[]; vms: Map<string, { spec: V
       vms.delete(id);
     },
     save: async () => ({ bytes: 1, durationMs: 1 }),
-    stats: async () => ({ cpuTimeMs: 1, rssBytes: 1, memoryBytes: 1 }),
+    stats: async () => ({ cpuTimeMs: 1, vcpuTimeMs: 1, rssBytes: 1, memoryBytes: 1, diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0, incarnation: '1' }),
     close: async () => {},
     nics: {
       attach: async (id, nic) => {

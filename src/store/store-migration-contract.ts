@@ -30,6 +30,8 @@ export function migrationContract(fx: () => ContractFixture): void {
     assert.deepEqual(done.stats, { downtimeMs: 4, transferredBytes: 3 * 2 ** 32 });
     assert.deepEqual(await store.migrations.get(m.id), done);
     assert.ok(!(await store.migrations.listUnfinished()).some((x) => x.id === m.id));
+    assert.ok((await store.migrations.listFinishedSince(new Date(0).toISOString())).some((x) => x.id === m.id));
+    assert.ok(!(await store.migrations.listFinishedSince(done.finishedAt)).some((x) => x.id === m.id));
     await rejectsWith(store.migrations.finish(m.id, { state: 'failed' }), StaleStateError, 'STALE_STATE', (e) => assert.equal(e.current, 'succeeded'));
     await rejectsWith(store.migrations.updateStage(m.id, 'commit'), StaleStateError, 'STALE_STATE');
     await rejectsWith(store.migrations.get('ghost'), NotFoundError, 'NOT_FOUND');

@@ -44,6 +44,8 @@ export interface InProcessCloudOptions {
   readonly rebootGraceS?: number;
   /** The controller's showback prices (none: everything costs 0). */
   readonly usagePrices?: UsagePrices;
+  /** How often agents sample and the controller collects metrics (their defaults otherwise). */
+  readonly metricsIntervalMs?: number;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];
@@ -69,7 +71,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
     await api.registerHost({ name, agentUrl: `http://127.0.0.1:${port}`, agentToken });
     agents.push(await AgentDaemon.start({
       name, dataDir: join(root, name), runDir: join(root, `run-${name}`), ...(sharedDir !== undefined ? { sharedDir } : {}),
-      listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger: o.logger,
+      listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger: o.logger, metricsIntervalMs: o.metricsIntervalMs,
     }));
   }
   // Enabled, and (with a shared datastore) the heartbeat has told the controller about it.

@@ -5,6 +5,7 @@ import { dash, fmtAge, fmtMiB, fmtTime, printFields, printJson, printTable } fro
 import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
+import { registerHostTop } from './top.js';
 
 interface UpdateOpts extends ApiOpts {
   cpuOvercommit?: number | 'default';
@@ -96,6 +97,7 @@ export function registerHostCommands(program: Command): void {
       }),
     );
   }
+  registerHostTop(host);
 }
 
 function printHost(h: HostView): void {

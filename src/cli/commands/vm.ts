@@ -12,6 +12,7 @@ import { registerVmDiskMove } from './vm-disk-move.js';
 import { registerVmSnapshot } from './vm-snapshot.js';
 import { registerVmCapture } from './vm-capture.js';
 import { registerVmSsh } from './vm-ssh.js';
+import { registerVmTop } from './top.js';
 import { printVmDetail, printVms } from './vm-output.js';
 import { attachConsole } from '../attach-console.js';
 
@@ -112,4 +113,5 @@ export function registerVmCommands(program: Command): void {
   registerVmSnapshot(vm);
   registerVmCapture(vm);
   registerVmSsh(vm);
+  registerVmTop(vm);
 }

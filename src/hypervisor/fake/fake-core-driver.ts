@@ -18,6 +18,8 @@ export interface FakeCoreDriverOptions {
 }
 
 const SAVED_MAGIC = 'nubo-fake-saved-state/1';
+/** What a fake guest "read" from its disk while booting, so a booted VM shows reads as QEMU's does. */
+const BOOT_READ_BYTES = 512 * 1024;
 
 /** The fake's Driver: VMs as records in a FakeHost, no guest. */
 export class FakeCoreDriver implements Driver {
@@ -146,8 +148,16 @@ export class FakeCoreDriver implements Driver {
   async stats(vmId: string): Promise<VmStats> {
     const vm = this.get(vmId);
     const memoryBytes = vm.spec.memoryMiB * 1024 * 1024;
+    const upMs = fakeUptimeMs(vm);
+    // Synthetic but shaped like QEMU's: counters that only grow while the guest runs, and start again with a new process (pid).
     // Booting costs CPU time even before the guest ran for a measurable while.
-    return { cpuTimeMs: 1 + fakeUptimeMs(vm) * vm.spec.vcpus * 0.01, rssBytes: Math.min(memoryBytes, 32 * 1024 * 1024), memoryBytes };
+    const vcpuTimeMs = 1 + upMs * vm.spec.vcpus * 0.01;
+    return {
+      cpuTimeMs: 1 + vcpuTimeMs * 1.2, vcpuTimeMs, rssBytes: Math.min(memoryBytes, 32 * 1024 * 1024), memoryBytes,
+      diskReadBytes: BOOT_READ_BYTES + Math.floor(upMs * 4), diskWriteBytes: Math.floor(upMs * 2), diskReadOps: 1 + Math.floor(upMs / 1000), diskWriteOps: Math.floor(upMs / 2000),
+      netRxBytes: Math.floor(upMs * 8) * vm.spec.nics.length, netTxBytes: Math.floor(upMs * 3) * vm.spec.nics.length,
+      incarnation: String(vm.pid),
+    };
   }
 
   async close(): Promise<void> {

@@ -113,8 +113,8 @@ export class QemuCoreDriver implements Driver {
     return this.#power.save(vmId, statePath, opts);
   }
 
-  stats(vmId: string): Promise<VmStats> {
-    return this.#power.stats(vmId);
+  stats(vmId: string, opts: WaitOptions): Promise<VmStats> {
+    return this.#power.stats(vmId, opts);
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { TimeoutError } from '../../errors/timeout-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 import { qmpSaveState } from './qmp-save-state.js';
-import { processUsage } from './qemu-process.js';
+import { readQemuVmStats } from './qemu-vm-stats.js';
 import type { QemuRegistry } from './qemu-registry.js';
 import { waitDefault as opt } from './wait-default.js';
 
@@ -111,9 +111,7 @@ export class QemuPower {
     return { bytes: size, durationMs: Date.now() - began };
   }
 
-  async stats(vmId: string): Promise<VmStats> {
-    const vm = this.#reg.get(vmId);
-    const usage = await processUsage(vm.pid);
-    return { ...usage, memoryBytes: vm.record.spec.memoryMiB * 1024 * 1024 };
+  async stats(vmId: string, opts: WaitOptions): Promise<VmStats> {
+    return readQemuVmStats(this.#reg, this.#reg.get(vmId), opts);
   }
 }

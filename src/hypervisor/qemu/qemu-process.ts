@@ -63,15 +63,3 @@ export async function ensureQemuGone(pid: number, vmId: string, opts: WaitOption
     await pollUntil(`exit of killed QEMU ${pid}`, gone, { timeoutMs: 5_000, intervalMs: 50 });
   }
 }
-
-/** CPU time (user + system) and resident memory of a process, from /proc. */
-export async function processUsage(pid: number): Promise<{ cpuTimeMs: number; rssBytes: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces) start at index 2 (state).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  // USER_HZ is 100 on every Linux/x86 build.
-  return { cpuTimeMs: ticks * 10, rssBytes: rssKb * 1024 };
-}

@@ -86,6 +86,23 @@ export interface QmpBlockNodeInfo {
   ro: boolean;
 }
 
+/** One device's counters from `query-blockstats` (the slice nubo reads). */
+export interface QmpBlockStats {
+  device?: string;
+  qdev?: string;
+  stats: { rd_bytes: number; wr_bytes: number; rd_operations: number; wr_operations: number };
+}
+
+/** `query-dirty-rate` (QEMU 7.2): `dirty-rate` in MiB/s, present once `status` is `measured`. */
+export interface QmpDirtyRateInfo {
+  'dirty-rate'?: number;
+  status: 'unstarted' | 'measuring' | 'measured';
+  'start-time': number;
+  'calc-time': number;
+  'sample-pages': number;
+  mode: 'page-sampling' | 'dirty-ring' | 'dirty-bitmap';
+}
+
 export interface QmpCommands {
   'qmp_capabilities': { args: { enable?: string[] }; result: Record<string, never> };
   'query-status': { args: undefined; result: { status: QmpRunState; running: boolean; singlestep?: boolean } };
@@ -94,6 +111,11 @@ export interface QmpCommands {
   'query-migrate': { args: undefined; result: QmpMigrationInfo };
   'query-block-jobs': { args: undefined; result: QmpBlockJobInfo[] };
   'query-memory-size-summary': { args: undefined; result: { 'base-memory': number; 'plugged-memory'?: number } };
+  'query-blockstats': { args: undefined; result: QmpBlockStats[] };
+  'query-cpus-fast': { args: undefined; result: { 'cpu-index': number; 'thread-id': number }[] };
+  /** 7.2: `calc-time` in seconds; page sampling is the only mode that works without KVM's dirty ring or log. */
+  'calc-dirty-rate': { args: { 'calc-time': number; 'sample-pages'?: number; mode?: 'page-sampling' }; result: Record<string, never> };
+  'query-dirty-rate': { args: undefined; result: QmpDirtyRateInfo };
   'stop': { args: undefined; result: Record<string, never> };
   'cont': { args: undefined; result: Record<string, never> };
   'system_powerdown': { args: undefined; result: Record<string, never> };

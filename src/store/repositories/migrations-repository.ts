@@ -339,6 +339,12 @@ export class MigrationsRepository {
     return rows.map(toMigration);
   }
 
+  /** Migrations that finished after `after` (ISO), oldest first, at most `limit`: the controller's histograms read them once each. */
+  async listFinishedSince(after: string, limit = 1_000): Promise<MigrationRecord[]> {
+    const rows = await this.ctx.db.selectFrom('migrations').selectAll().where('finished_at', '>', after).orderBy('finished_at').orderBy('id').limit(limit).execute();
+    return rows.map(toMigration);
+  }
+
   /** Migrations still `running`: what a restarted controller must resolve first. */
   async listUnfinished(): Promise<MigrationRecord[]> {
     const rows = await this.ctx.db.selectFrom('migrations').selectAll().where('state', '=', 'running').orderBy('started_at').execute();
