@@ -7,6 +7,7 @@ import { vmSampleOf, type UsageReading, type VmSample } from '../core/metrics/vm
 import type { AgentMetrics } from '../contract/metrics-schemas.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { mapLimit } from '../util/map-limit.js';
+import { PeriodicRounds } from '../util/periodic-rounds.js';
 
 /** The machine's own figures at one instant. */
 export interface MachineReading {
@@ -47,36 +48,23 @@ export class VmMetricsSampler {
   #latest = new Map<string, VmSample>();
   #host: HostSample | undefined;
   #prevMachine: MachineReading | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> | undefined;
+  readonly #rounds: PeriodicRounds;
   readonly #stopping = new AbortController();
 
   constructor(o: VmMetricsSamplerOptions) {
     this.#o = o;
     this.intervalMs = o.intervalMs ?? DEFAULT_METRICS_INTERVAL_MS;
+    this.#rounds = new PeriodicRounds(() => this.sampleNow(), this.intervalMs, (err) => this.#o.logger.warn({ err: errorMessage(err) }, 'metrics: sampling round failed'));
     this.#readMachine = o.readMachine ?? readMachine;
   }
 
   start(): void {
-    if (this.#timer !== undefined) return;
-    this.#tick();
-    this.#timer = setInterval(() => this.#tick(), this.intervalMs);
-    this.#timer.unref();
+    this.#rounds.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
     this.#stopping.abort(new Error('the agent is stopping'));
-    await this.#round;
-  }
-
-  /** A round that is due while the last still runs is skipped, not queued: rounds never pile up behind a slow VM. */
-  #tick(): void {
-    if (this.#round !== undefined) return;
-    this.#round = this.sampleNow()
-      .catch((err: unknown) => this.#o.logger.warn({ err: errorMessage(err) }, 'metrics: sampling round failed'))
-      .finally(() => (this.#round = undefined));
+    await this.#rounds.stop();
   }
 
   /** One round: reads every running or paused VM and the machine, and replaces the latest samples. */

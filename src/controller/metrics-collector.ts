@@ -6,6 +6,7 @@ import { agentVmId } from './agent-vm-id.js';
 import type { MetricsHistory } from './metrics-history.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { mapLimit } from '../util/map-limit.js';
+import { PeriodicRounds } from '../util/periodic-rounds.js';
 
 export interface MetricsCollectorOptions {
   readonly store: Store;
@@ -28,34 +29,22 @@ export const DEFAULT_COLLECT_INTERVAL_MS = 5_000;
 export class MetricsCollector {
   readonly intervalMs: number;
   readonly #o: MetricsCollectorOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> | undefined;
+  readonly #rounds: PeriodicRounds;
   readonly #stopping = new AbortController();
 
   constructor(o: MetricsCollectorOptions) {
     this.#o = o;
     this.intervalMs = o.intervalMs ?? DEFAULT_COLLECT_INTERVAL_MS;
+    this.#rounds = new PeriodicRounds(() => this.collectNow(), this.intervalMs, (err) => this.#o.logger.warn({ err: errorMessage(err) }, 'metrics: collection round failed'));
   }
 
   start(): void {
-    if (this.#timer !== undefined) return;
-    this.#tick();
-    this.#timer = setInterval(() => this.#tick(), this.intervalMs);
-    this.#timer.unref();
+    this.#rounds.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
     this.#stopping.abort(new Error('the controller is stopping'));
-    await this.#round;
-  }
-
-  #tick(): void {
-    if (this.#round !== undefined) return;
-    this.#round = this.collectNow()
-      .catch((err: unknown) => this.#o.logger.warn({ err: errorMessage(err) }, 'metrics: collection round failed'))
-      .finally(() => (this.#round = undefined));
+    await this.#rounds.stop();
   }
 
   /** One round: asks every host that may run VMs, keeps the samples of the VMs bound to the host that reported them. */

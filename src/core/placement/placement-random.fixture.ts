@@ -1,18 +1,10 @@
+import { seededRandom } from '../../../bench/support/seeded-random.js';
 import { HOST_STATES, type HostView } from './host-view.js';
 import type { VmDemand } from './vm-demand.js';
 import { makeHost } from './host-view.fixture.js';
 
-/** A small deterministic PRNG (mulberry32), so that a failing random case is the same on every run. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benches' deterministic PRNG (mulberry32), so that a failing random case is the same on every run. */
+export const random = seededRandom;
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 
