@@ -81,8 +81,8 @@ export class HostMonitor {
   }
 
   /** The hosts whose agent token this is (heartbeats and image fetches authenticate with it); empty for an unknown token. */
-  hostsOfToken(token: string): Promise<Host[]> {
-    return this.#tokens.find(token);
+  hostsOfToken(token: string, reload = false): Promise<Host[]> {
+    return this.#tokens.find(token, reload);
   }
 
   /** The first host with this token, or undefined. */

@@ -25,10 +25,11 @@ export class HostTokenIndex {
 
   constructor(private readonly hosts: HostTokenSource) {}
 
-  async find(token: string): Promise<Host[]> {
+  /** `reload`: read every host even on a hit — a host registered since with a token already indexed is not in the entry. */
+  async find(token: string, reload = false): Promise<Host[]> {
     const digest = digestOf(token);
     const ids = this.#byDigest.get(digest);
-    if (ids !== undefined) {
+    if (ids !== undefined && !reload) {
       const found = (await Promise.all(ids.map((id) => findOrUndefined(this.hosts.get(id))))).filter((h): h is Host => h !== undefined && sameSecret(h.agentToken, token));
       if (found.length === ids.length) return found;
     }

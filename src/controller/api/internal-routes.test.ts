@@ -17,11 +17,15 @@ const report = (name: string): unknown => ({
   usage: { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0 }, vms: [], at: new Date().toISOString(),
 });
 
-async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[]): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[] }> {
+async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later: readonly Pick<Host, 'name' | 'agentToken'>[] = []): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[]; reloads: () => number }> {
   const heard: string[] = [];
+  let reloads = 0;
   const ctx = {
     monitor: {
-      hostsOfToken: async (token: string) => hosts.filter((h) => h.agentToken === token),
+      hostsOfToken: async (token: string, reload = false) => {
+        if (reload) reloads++;
+        return (reload ? [...hosts, ...later] : hosts).filter((h) => h.agentToken === token);
+      },
       heartbeat: async (h: Host) => void heard.push(h.name),
     },
   } as unknown as ApiContext;
@@ -35,7 +39,7 @@ async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[]): Promi
     const body = res.body === '' ? {} : (JSON.parse(res.body) as { error?: { code: string } });
     return { status: res.statusCode, ...(body.error ? { code: body.error.code } : {}) };
   };
-  return { beat, heard };
+  return { beat, heard, reloads: () => reloads };
 }
 
 test('hosts sharing a token: each heartbeat is taken as the host it names', async () => {
@@ -52,4 +56,14 @@ test('a heartbeat under a name its token is not is refused (401) and reaches no 
   assert.deepEqual(await beat('shared-token', 'nobody'), { status: 401, code: 'UNAUTHORIZED' });
   assert.deepEqual(await beat('unknown-token', 'h1'), { status: 401, code: 'UNAUTHORIZED' });
   assert.deepEqual(heard, []);
+});
+
+test('a host registered with a token already indexed is found: a name missing from the token\'s hosts reads them afresh once', async () => {
+  // The index still has only h1 under the token (as after h1's beats); h2 was registered since with the same token.
+  const { beat, heard, reloads } = await serve([{ name: 'h1', agentToken: 'shared-token' }], [{ name: 'h2', agentToken: 'shared-token' }]);
+  assert.equal((await beat('shared-token', 'h1')).status, 204);
+  assert.equal(reloads(), 0, 'a beat of an indexed host reads nothing afresh');
+  assert.equal((await beat('shared-token', 'h2')).status, 204);
+  assert.equal(reloads(), 1);
+  assert.deepEqual(heard, ['h1', 'h2']);
 });

@@ -32,7 +32,9 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: ApiContext): v
       senders.set(req, await hostsByToken(ctx, bearerToken(req)));
     },
   }, async (req, reply) => {
-    const host = senderOf(senders.get(req) ?? (await hostsByToken(ctx, bearerToken(req))), req.body.name);
+    const named = (hosts: readonly Host[]): Host | undefined => hosts.find((h) => h.name === req.body.name);
+    // Not among the token's hosts as indexed: a host registered since with this token; read them afresh once.
+    const host = named(senders.get(req) ?? []) ?? senderOf(await ctx.monitor.hostsOfToken(bearerToken(req), true), req.body.name);
     await ctx.monitor.heartbeat(host, req.body);
     return reply.status(204).send();
   });
