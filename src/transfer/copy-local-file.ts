@@ -5,20 +5,12 @@ import { abortReason, deadline, sleep } from '../util/deadline.js';
 import { hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
-import { FileTransferError, type PulledFile } from './pull-file.js';
+import { FileTransferError, type PulledFile, type PullFileRequest } from './pull-file.js';
 
-export interface LocalCopyRequest {
+/** As a pull (where the bytes go, the offered size, a cap, progress, the signal and deadline), from a file on this machine. A cap paces the copy as it would the network's (slices of a burst); without one the kernel copies the file in one call. */
+export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBytes' | 'maxBytesPerSecond' | 'onBytes' | 'signal' | 'timeoutMs'> {
   /** What the offer said of the file on this machine. */
   readonly source: TransferLocalSource;
-  /** Where the bytes go; created or truncated. */
-  readonly dest: string;
-  readonly sizeBytes: number;
-  /** A cap paces the copy as it would the network's (slices of a burst); without one the kernel copies the file in one call. */
-  readonly maxBytesPerSecond?: number | undefined;
-  readonly onBytes?: ((n: number) => void) | undefined;
-  readonly signal?: AbortSignal | undefined;
-  /** For the whole copy; default scales with its size. */
-  readonly timeoutMs?: number | undefined;
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;

@@ -12,6 +12,7 @@ import { buildPlan, PlanDurations } from './plan-durations.js';
 import { planPreemption } from './preemption-planner.js';
 import { SlotTable, type HostCapacity } from './slot-table.js';
 import { TimerHeap } from './timer-heap.js';
+import { vmsPerHost } from './vms-per-host.js';
 
 export interface LeaseSchedulerOptions {
   readonly hosts: readonly HostCapacity[];
@@ -48,16 +49,7 @@ export class LeaseScheduler {
     this.table = new SlotTable(o.hosts);
     this.durations = new PlanDurations(o.rates);
     this.cache = o.hosts.map(() => new Set());
-    const perShape = new Map<string, number>();
-    this.perHostMax = (shape) => {
-      const key = `${shape.cpus}/${shape.memoryMiB}`;
-      let n = perShape.get(key);
-      if (n === undefined) {
-        n = Math.max(0, ...o.hosts.map((c) => Math.min(Math.floor(c.cpus / shape.cpus + 1e-9), Math.floor(c.memoryMiB / shape.memoryMiB + 1e-9))));
-        perShape.set(key, n);
-      }
-      return n;
-    };
+    this.perHostMax = vmsPerHost(o.hosts);
   }
 
   get queueLength(): number {

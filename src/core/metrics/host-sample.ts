@@ -7,20 +7,14 @@ export interface CpuTimes {
   readonly idleTicks: number;
 }
 
-/** A host's use at the end of one sampling interval: its VMs' totals and the machine's own CPU and memory. */
-export interface HostSample {
-  readonly atMs: number;
+/**
+ * A host's use at the end of one sampling interval: its VMs' totals — sums
+ * over the VMs, in the VM samples' units (percent of one CPU, bytes, bytes per
+ * second) — and the machine's own CPU and memory.
+ */
+export interface HostSample extends Pick<VmSample, 'atMs' | 'cpuPercent' | 'vcpuPercent' | 'rssBytes' | 'memoryBytes' | 'diskReadBytesPerSec' | 'diskWriteBytesPerSec' | 'netRxBytesPerSec' | 'netTxBytesPerSec'> {
   /** VMs sampled (running or paused, with two readings). */
   readonly vms: number;
-  /** Sums over the VMs, in the VM samples' units (percent of one CPU, bytes, bytes per second). */
-  readonly cpuPercent: number;
-  readonly vcpuPercent: number;
-  readonly rssBytes: number;
-  readonly memoryBytes: number;
-  readonly diskReadBytesPerSec: number;
-  readonly diskWriteBytesPerSec: number;
-  readonly netRxBytesPerSec: number;
-  readonly netTxBytesPerSec: number;
   /** The whole machine: percent of all its CPUs busy (0–100), whatever ran. */
   readonly machineCpuPercent: number;
   readonly machineCpus: number;
