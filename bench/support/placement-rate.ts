@@ -1,6 +1,7 @@
 import { reserve } from '../../src/core/placement/host-capacity.js';
 import type { HostView } from '../../src/core/placement/host-view.js';
 import { placeVm } from '../../src/core/placement/place-vm.js';
+import { PlacementIndex } from '../../src/core/placement/placement-index.js';
 import type { PlacementPolicy } from '../../src/core/placement/placement-policy.js';
 import { seededRandom } from './seeded-random.js';
 
@@ -24,24 +25,33 @@ export function syntheticHosts(n: number, seed = 1): HostView[] {
 /**
  * Places `vms` VMs one after another on `hosts` (a copy), reserving each on
  * the chosen host as the store's binding would: the pure scheduler's rate,
- * with no store or network. Answers placements per second and how many found
- * no host.
+ * with no store or network. `indexed` places through a PlacementIndex (what
+ * the controller does), otherwise placeVm over every host. Answers
+ * placements per second, how many found no host, and the chosen host ids in
+ * order (so that both ways can be compared).
  */
-export function placementRate(hosts: readonly HostView[], vms: number, policy: PlacementPolicy): { perSecond: number; unplaced: number; ms: number } {
+export function placementRate(hosts: readonly HostView[], vms: number, policy: PlacementPolicy, opts: { readonly indexed?: boolean } = {}): { perSecond: number; unplaced: number; ms: number; chosen: (string | undefined)[] } {
   const current = [...hosts];
-  const index = new Map(current.map((h, i) => [h.id, i]));
+  const at = new Map(current.map((h, i) => [h.id, i]));
+  const chosen: (string | undefined)[] = [];
   let unplaced = 0;
   const t0 = performance.now();
+  const index = opts.indexed === true ? new PlacementIndex(policy, hosts) : undefined;
   for (let v = 0; v < vms; v++) {
     const demand = { vcpus: 1 + (v % 4), memoryMiB: 512 * (1 + (v % 8)), diskMiB: 10_240, networks: ['default'], datastore: 'local' };
-    const placed = placeVm(demand, current, policy);
+    const placed = index !== undefined ? index.place(demand) : placeVm(demand, current, policy);
+    chosen.push(placed.hostId);
     if (placed.hostId === undefined) {
       unplaced++;
       continue;
     }
-    const i = index.get(placed.hostId)!;
-    current[i] = reserve(current[i]!, demand, { cpuOvercommit: policy.cpuOvercommit });
+    if (index !== undefined) {
+      index.reserve(placed.hostId, demand);
+    } else {
+      const i = at.get(placed.hostId)!;
+      current[i] = reserve(current[i]!, demand, { cpuOvercommit: policy.cpuOvercommit });
+    }
   }
   const ms = performance.now() - t0;
-  return { perSecond: vms / (ms / 1000), unplaced, ms };
+  return { perSecond: vms / (ms / 1000), unplaced, ms, chosen };
 }

@@ -33,10 +33,7 @@ const byId = (a: HostView, b: HostView): number => (a.id < b.id ? -1 : a.id > b.
  * @throws ValidationError when demand.requirements does not compile (admission should have caught it).
  */
 export function placeVm(demand: VmDemand, hosts: readonly HostView[], policy: PlacementPolicy): PlacementResult {
-  const context: FilterContext =
-    demand.requirements === undefined
-      ? { cpuOvercommit: policy.cpuOvercommit }
-      : { cpuOvercommit: policy.cpuOvercommit, requirements: compileRequirements(demand.requirements) };
+  const context = filterContextOf(demand, policy);
   // One pass for the decision: the best host that passes (equal scores: the lowest id, as the ranking orders them).
   // Sorting every host and writing a reason for each one that fails was most of the cost at thousands of hosts.
   let best: HostView | undefined;
@@ -50,15 +47,34 @@ export function placeVm(demand: VmDemand, hosts: readonly HostView[], policy: Pl
       bestScore = score;
     }
   }
+  // The explanation is of the hosts as given now, even if the caller's array changes later.
+  const given = [...hosts];
+  return placementResult(best, demand, () => given, policy, context);
+}
+
+/**
+ * The filters' context for one placement: the demand's requirements compiled once.
+ * @throws ValidationError when demand.requirements does not compile.
+ */
+export function filterContextOf(demand: VmDemand, policy: PlacementPolicy): FilterContext {
+  return demand.requirements === undefined
+    ? { cpuOvercommit: policy.cpuOvercommit }
+    : { cpuOvercommit: policy.cpuOvercommit, requirements: compileRequirements(demand.requirements) };
+}
+
+/**
+ * The result for a decision already made (`best`, or none): the summary when
+ * nothing fits; otherwise the full ranking and every other host's reason,
+ * worked out from `hosts()` only when someone reads them.
+ */
+export function placementResult(best: HostView | undefined, demand: VmDemand, hosts: () => readonly HostView[], policy: PlacementPolicy, context: FilterContext): PlacementResult {
   if (best === undefined) {
-    const { reasons, rejected } = explain(demand, hosts, policy, context);
+    const { reasons, rejected } = explain(demand, hosts(), policy, context);
     const list = rejected.length > 0 ? rejected.map(([id, reason]) => `${id}: ${reason}`).join('; ') : 'no hosts';
     return Object.freeze({ hostId: undefined, reasons, summary: `no host fits: ${list}` });
   }
-  // The full ranking and the reasons are for whoever reads them, worked out then (from the hosts as given now).
-  const given = [...hosts];
   let explained: ReturnType<typeof explain> | undefined;
-  const explanation = (): ReturnType<typeof explain> => (explained ??= explain(demand, given, policy, context));
+  const explanation = (): ReturnType<typeof explain> => (explained ??= explain(demand, hosts(), policy, context));
   return Object.freeze({
     hostId: best.id,
     get ranking(): readonly RankedHost[] {
