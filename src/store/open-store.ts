@@ -5,6 +5,7 @@ import pg from 'pg';
 import { migrationProvider } from './migrations/migration-provider.js';
 import type { Database, Dialect } from './schema.js';
 import { SqliteImmediateDialect } from './sqlite-immediate-dialect.js';
+import { withStatementCache } from './statement-cache.js';
 import type { StoreContext } from './store-context.js';
 import { StoreMigrationError } from './store-errors.js';
 import { DatastoresRepository } from './repositories/datastores-repository.js';
@@ -101,7 +102,7 @@ function createKysely(config: StoreConfig): Kysely<Database> {
       sqlite.close();
       throw err;
     }
-    return new Kysely<Database>({ dialect: new SqliteImmediateDialect({ database: sqlite }) });
+    return new Kysely<Database>({ dialect: new SqliteImmediateDialect({ database: withStatementCache(sqlite) }) });
   }
   const pool = new pg.Pool({ max: 10, ...config.pool, ...(config.connectionString !== undefined ? { connectionString: config.connectionString } : {}), types: pgTypes });
   // An idle client losing its connection must not crash the controller; the next query reports the failure.
