@@ -338,3 +338,32 @@ test('close() ends a retry wait at once; the operation stays recorded for the ne
     await t.cleanup();
   }
 });
+
+test('an ended operation wakes the VMs waiting for room, without listing every pending VM', async () => {
+  const t = await setup({}, { cpus: 1 });
+  let pendingLists = 0;
+  const list = t.store.vms.list.bind(t.store.vms);
+  t.store.vms.list = (...args: Parameters<Store['vms']['list']>) => {
+    if (args[0]?.state === 'pending') pendingLists++;
+    return list(...args);
+  };
+  try {
+    const vms = await Promise.all(['a', 'b', 'c'].map((n) => t.newVm(n)));
+    for (const vm of vms) t.orchestrator.kick(vm.id);
+    const first = await pollUntil('one VM running', async () => {
+      const all = await Promise.all(vms.map((v) => t.store.vms.get(v.id)));
+      return all.find((v) => v.state === 'running');
+    }, { timeoutMs: 5_000, intervalMs: 10 });
+    await t.orchestrator.idle();
+    await t.orchestrator.act(first.id, 'stop');
+    await t.waitState(first.id, ['stopped']);
+    // One of the two that waited takes the freed CPU at once: nothing else kicks them in this test.
+    await pollUntil('a waiting VM running', async () => {
+      const all = await Promise.all(vms.filter((v) => v.id !== first.id).map((v) => t.store.vms.get(v.id)));
+      return all.some((v) => v.state === 'running') ? true : undefined;
+    }, { timeoutMs: 3_000, intervalMs: 10 });
+    assert.equal(pendingLists, 0);
+  } finally {
+    await t.cleanup();
+  }
+});

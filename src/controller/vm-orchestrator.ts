@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { placeVm } from '../core/placement/place-vm.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
@@ -13,7 +12,6 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
 import { sleep } from '../util/deadline.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
-import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
@@ -24,6 +22,7 @@ import { InvariantError } from '../errors/invariant-error.js';
 import { isUnreachable } from './is-unreachable.js';
 import { terminateMigratingVm } from './terminate-migrating-vm.js';
 import { startRecover } from './start-recover.js';
+import { SchedulingHosts } from './scheduling-hosts.js';
 
 export interface VmOrchestratorOptions {
   readonly store: Store;
@@ -80,10 +79,14 @@ export class VmOrchestrator {
   #closed = false;
   /** What a step found worth telling (a reboot that had to reset), by VM id: written with the step's result. */
   readonly #notes = new Map<string, { readonly reason: string; readonly stateReason: string | null }>();
+  readonly #hosts: SchedulingHosts;
+  /** VMs left in pending for want of a host: what an ended operation wakes (listing every pending VM each time was O(VMs²) at scale). */
+  readonly #waitingForRoom = new Set<string>();
 
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
     this.#retry = Object.freeze({ initialMs: 250, maxMs: 5_000, giveUpAfterMs: 600_000, ...o.unreachableRetry });
+    this.#hosts = new SchedulingHosts({ store: o.store, policy: o.policy });
   }
 
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
@@ -159,10 +162,10 @@ export class VmOrchestrator {
     for (const vm of await this.#o.store.vms.list({ state: 'pending' })) this.kick(vm.id);
   }
 
-  /** An operation ended: whatever it freed (a reservation, a migration's source, a failed VM's room) may let pending VMs in. */
+  /** An operation ended: whatever it freed (a reservation, a migration's source, a failed VM's room) may let the VMs waiting for room in. */
   #wakePending(): void {
     if (this.#closed) return;
-    this.schedulePending().catch((err: unknown) => this.#o.logger.error({ err }, 'could not wake the VMs waiting in pending'));
+    for (const vmId of this.#waitingForRoom) this.kick(vmId);
   }
 
   /** VMs whose operation is being driven right now (the /metrics gauge). */
@@ -187,6 +190,7 @@ export class VmOrchestrator {
     let attempt = 0;
     for (;;) {
       if (this.#closed) return;
+      this.#waitingForRoom.delete(vmId);
       const vm = await this.#o.store.vms.get(vmId);
       if (vm.operation === null) return;
       const plan = planOf({ action: vm.operation.action as VmAction, from: vm.operation.from });
@@ -219,7 +223,10 @@ export class VmOrchestrator {
       }
       unreachableSince = undefined;
       attempt = 0;
-      if (outcome === 'wait') return;
+      if (outcome === 'wait') {
+        if (step.phase === 'schedule') this.#waitingForRoom.add(vmId);
+        return;
+      }
       if (outcome === 'advanced') continue; // the phase wrote the next state itself (scheduling binds and moves to prolog)
       // A phase may update the row (epilog releases the reservation), not its state: confirm on the fresh version.
       const fresh = await this.#o.store.vms.get(vmId);
@@ -350,20 +357,25 @@ export class VmOrchestrator {
     // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
     const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
     for (let attempt = 0; attempt < 3; attempt++) {
-      const hosts = await this.#o.store.hosts.list();
-      const placed = placeVm(demand, hosts.map(hostViewOf), this.#o.policy);
+      const current = await this.#hosts.current();
+      let placed = current.index.place(demand);
+      // A VM waits only on hosts read afresh: the copy may have missed room freed since.
+      if (placed.hostId === undefined && !current.fresh) placed = (await this.#hosts.refresh()).place(demand);
       if (placed.hostId === undefined) {
         if (vm.stateReason !== placed.summary) {
           await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });
         }
         return 'wait';
       }
+      const generation = this.#hosts.generation;
       try {
         await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, bindCheckFor(this.#o.policy), { action: 'schedule' });
+        this.#hosts.reserved(placed.hostId, demand, generation);
         return 'advanced';
       } catch (err) {
-        // Another VM took the room between placement and binding: place again.
+        // Another VM (or controller) took the room between placement and binding, or the host changed state: read it back, place again.
         if (!(err instanceof CapacityError)) throw err;
+        await this.#hosts.refreshHost(placed.hostId);
       }
     }
     return 'wait';
