@@ -27,6 +27,8 @@ export interface HostMonitorOptions {
   readonly startupGraceMs?: number;
   /** To release copies of VMs a host should no longer hold (left by an ended migration). */
   readonly agentFor?: (host: Host) => AgentClient;
+  /** HA's say on each heartbeat (ha-service.ts): false holds a fenced host out until its stale copies are ended. */
+  readonly admitHeartbeat?: ((host: Host, report: HostReport) => Promise<boolean>) | undefined;
 }
 
 /** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
@@ -92,6 +94,7 @@ export class HostMonitor {
 
   async heartbeat(host: Host, report: HostReport): Promise<void> {
     const { store } = this.#o;
+    if (this.#o.admitHeartbeat && !(await this.#o.admitHeartbeat(host, report))) return;
     // Re-registered only when what the agent describes changed: two writes a beat were the heartbeat's main store cost.
     if (!sameDescription(host, report)) await store.hosts.register({
       name: host.name,
