@@ -37,6 +37,8 @@ export class HaEndpoint {
           throw new AgentConflictError({ vmId: id }, 'foreign-files', `the shared datastore has no ${f}: nothing to take over`);
         });
       }
+      // The kernel and initrd come from this host's own image cache (the base image is the shared datastore's).
+      await vm.ensureImages(spec, signal);
       await mkdir(vm.paths.dir, { recursive: true });
       await vm.writeSpec(spec);
       h.logger.warn({ vmId: id }, 'vm taken over from a fenced host');

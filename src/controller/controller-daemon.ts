@@ -150,7 +150,7 @@ export class ControllerDaemon {
         store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
         evacuate: (vmId) => migrations.start(vmId, {}),
       });
-      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r) });
+      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId) });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);

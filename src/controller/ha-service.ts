@@ -199,7 +199,10 @@ export class HaService {
       if (report.state !== 'running') throw new Error(`the agent reports ${report.state}`);
     } catch (err) {
       if (err instanceof RemoteError && err.status >= 400 && err.status < 500) {
-        await store.ha.markRestart(r.id, 'failed', `${r.reason}; ${target.name} refused it: ${errorMessage(err)}`);
+        const why = `${target.name} refused to restart it: ${errorMessage(err)}`;
+        await store.ha.markRestart(r.id, 'failed', `${r.reason}; ${why}`);
+        // Reported like a lost VM: it waits for its host, or an operator.
+        await store.vms.transition(vm.id, { from: [vm.state], to: vm.state, action: 'ha-lost', reason: why, expectedVersion: vm.version, patch: { stateReason: `lost: ${why}` } }).catch(() => {});
         logger.error({ vmId: vm.id, target: target.name, err: errorMessage(err) }, 'HA: restart refused by its target');
         return;
       }
@@ -244,6 +247,11 @@ export class HaService {
     } finally {
       this.#returning.delete(host.id);
     }
+  }
+
+  /** Whether a journaled restart is putting the VM on this host right now (the monitor must not release that copy). */
+  async restartsOnto(vmId: string, hostId: string): Promise<boolean> {
+    return (await this.#o.store.ha.restarts({ vmId })).some((r) => r.targetHostId === hostId && (r.state === 'planned' || r.state === 'restarting'));
   }
 
   async #health(host: Host, report: HostReport): Promise<void> {
