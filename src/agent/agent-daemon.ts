@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { readHostHealth } from './read-host-health.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { QemuDriver } from '../hypervisor/qemu/qemu-driver.js';
@@ -35,6 +36,8 @@ export interface AgentDaemonOptions extends Pick<AgentHostOptions, 'netns' | 'sh
   readonly logger: Logger;
   /** Fault injection for tests (see Failpoints); `nubo agent` arms them from NUBO_FAILPOINTS. */
   readonly failpoints?: Failpoints | undefined;
+  /** Proactive HA: an operator's health check run each beat (default: only the flag file `<dataDir>/degraded`). */
+  readonly healthCommand?: readonly string[] | undefined;
 }
 
 /**
@@ -90,6 +93,7 @@ export class AgentDaemon {
         vms: await service.lifecycle.list(),
         bridges: await readHostBridges(o.netns).catch(() => []),
         migration,
+        health: { degraded: await readHostHealth({ file: join(o.dataDir, 'degraded'), command: o.healthCommand }) },
         at,
       };
     };

@@ -32,6 +32,7 @@ import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schem
 import { captureRequestSchema } from '../contract/agent-api.js';
 import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-api.js';
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
+import { staleVmsRequestSchema } from '../contract/agent-api.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -93,6 +94,13 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     await svc.lifecycle.delete(req.params.id, held(req, reply));
     return reply.status(204).send();
   });
+  // HA: a VM of a fenced host taken over from the shared datastore; a returning fenced host's stale copies ended.
+  r.put('/agent/v1/vms/:id/takeover', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.ha.takeOver(req.params.id, req.body, held(req, reply)),
+  );
+  r.post('/agent/v1/stale-vms/release', { schema: { body: staleVmsRequestSchema, response: { 200: z.object({ released: z.array(z.string()) }) } } }, async (req, reply) =>
+    ({ released: await svc.ha.releaseStale(req.body.vmIds, held(req, reply)) }),
+  );
   r.post('/agent/v1/vms/:id/release', { schema: { params } }, async (req, reply) => {
     await svc.lifecycle.release(req.params.id, held(req, reply));
     return reply.status(204).send();

@@ -9,6 +9,7 @@ import { SnapshotEndpoint } from './snapshot-endpoint.js';
 import type { TransferOffers } from '../transfer/transfer-offers.js';
 import { VmLifecycle } from './vm-lifecycle.js';
 import { VolumeEndpoint } from './volume-endpoint.js';
+import { HaEndpoint } from './ha-endpoint.js';
 
 export type AgentServiceOptions = AgentHostOptions;
 
@@ -28,6 +29,7 @@ export class AgentService {
   readonly captures: CaptureEndpoint;
   readonly volumes: VolumeEndpoint;
   readonly nics: NicEndpoint;
+  readonly ha: HaEndpoint;
 
   constructor(opts: AgentServiceOptions) {
     this.host = new AgentHost(opts);
@@ -39,6 +41,7 @@ export class AgentService {
     this.captures = new CaptureEndpoint(this.host);
     this.volumes = new VolumeEndpoint(this.host);
     this.nics = new NicEndpoint(this.host);
+    this.ha = new HaEndpoint(this.host, this.lifecycle);
   }
 
   /** Which VM files peers may read now (cold migration, capture). */

@@ -29,6 +29,8 @@ import type { WaitOptions } from '../util/deadline.js';
 import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { jsonRequest } from './json-request.js';
 
+const staleReleasedSchema = z.object({ released: z.array(z.string()) });
+
 /** The controller's typed client of one host agent. */
 export class AgentClient {
   /** `beforeCall` may throw to stop a call with a side effect (any but GET) before it is sent: a controller that lost its leadership. */
@@ -122,6 +124,14 @@ export class AgentClient {
     return this.#call('DELETE', `/agent/v1/vms/${id}/nics/${index}`, agentVmReportSchema, undefined, o, 90_000);
   }
   /** Drops this host's copy of a VM that lives elsewhere (never a shared disk). */
+  /** HA: records a fenced host's VM here from its shared disk (not started). Idempotent. */
+  takeOver(id: string, spec: AgentVmSpecInput, o: WaitOptions = {}): Promise<AgentVmReport> {
+    return this.#call('PUT', `/agent/v1/vms/${id}/takeover`, agentVmReportSchema, spec, o, 60_000);
+  }
+  /** HA: ends this host's stale copies of these VMs (they run elsewhere now); answers the ones it held. */
+  async releaseStale(vmIds: readonly string[], o: WaitOptions = {}): Promise<string[]> {
+    return (await this.#call('POST', '/agent/v1/stale-vms/release', staleReleasedSchema, { vmIds }, o, 120_000)).released;
+  }
   release(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('POST', `/agent/v1/vms/${id}/release`, undefined, undefined, o, 60_000);
   }

@@ -1,3 +1,4 @@
+import { hostHaView, vmHaView, type fenceConfigBody, type HostHaView } from '../contract/ha-schemas.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -60,6 +61,10 @@ export class NuboClient {
   enableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/enable`, hostView, undefined, o); }
   disableHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('POST', `/hosts/${encodeURIComponent(id)}/disable`, hostView, undefined, o); }
   /** Forgets a host (admin); refused (409) while VMs or volumes are on it. The answer is the host as it was. */
+  setFenceConfig(id: string, body: z.input<typeof fenceConfigBody>, o?: WaitOptions): Promise<HostHaView> { return this.#call('PUT', `/hosts/${encodeURIComponent(id)}/fence-config`, hostHaView, body, o); }
+  hostHa(id: string, o?: WaitOptions): Promise<HostHaView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}/ha`, hostHaView, undefined, o); }
+  setVmHa(id: string, ha: boolean, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('PUT', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, { ha }, o); }
+  vmHa(id: string, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, undefined, o); }
   deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
   /** A host's recent metrics samples (admin); `since` an ISO date-time. */
   hostMetrics(id: string, since?: string, o?: WaitOptions): Promise<HostMetricsView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}/metrics${sinceQuery(since)}`, hostMetricsView, undefined, o); }

@@ -118,6 +118,8 @@ export const hostReportSchema = z.object({
     /** The host sees the `shared` datastore. */
     sharedDatastore: z.boolean(),
   }).optional(),
+  /** The host's own health check (proactive HA): `degraded` with the failing check's reason; absent from agents that do not check. */
+  health: z.object({ degraded: z.string().max(1024).nullable() }).optional(),
   at: z.string(),
 });
 export type HostReport = z.infer<typeof hostReportSchema>;
@@ -341,3 +343,7 @@ export const captureRequestSchema = z.strictObject({
   ttlS: z.number().int().min(10).max(86_400).default(3_600),
 });
 export type CaptureRequest = z.input<typeof captureRequestSchema>;
+
+/** HA: the VMs a fenced host that came back must end — they run on other hosts now. */
+export const staleVmsRequestSchema = z.strictObject({ vmIds: z.array(vmIdSchema).max(4096) });
+export type StaleVmsRequest = z.infer<typeof staleVmsRequestSchema>;

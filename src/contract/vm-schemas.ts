@@ -49,6 +49,8 @@ export const createVmBody = z.strictObject({
   memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
   requirements: z.string().max(1024).optional(),
+  /** High availability: restarted on another host when its host is fenced (needs its disk on the shared datastore; else reported lost). */
+  ha: z.boolean().optional(),
 });
 export type CreateVmBody = z.input<typeof createVmBody>;
 export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard', 'recover']);

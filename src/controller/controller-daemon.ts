@@ -13,6 +13,9 @@ import { Catalog } from './catalog.js';
 import { ImageStore } from './image-store.js';
 import { VmOrchestrator } from './vm-orchestrator.js';
 import type { VmPhaseTable } from './vm-phase-table.js';
+import { HaService } from './ha-service.js';
+import type { LabFence } from './ha-fencer.js';
+import type { HaTiming } from '../core/ha/ha-step.js';
 import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
@@ -63,6 +66,10 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** The lab's fence method (src/lab/lab-fence.ts), for hosts whose fence config is `lab`; the composition root hands it in. */
+  readonly labFence?: LabFence | undefined;
+  /** HA timing: how long a silent host is suspected before it is fenced, how soon a failed fence is retried (default: one heartbeat; 5 s). */
+  readonly haTiming?: Partial<HaTiming> | undefined;
   readonly logger: Logger;
 }
 
@@ -90,6 +97,7 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    readonly ha: HaService,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -138,7 +146,11 @@ export class ControllerDaemon {
       const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
-      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
+      const ha = new HaService({
+        store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
+        evacuate: (vmId) => migrations.start(vmId, {}),
+      });
+      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId) });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
@@ -155,10 +167,11 @@ export class ControllerDaemon {
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
         monitor.start();
+        ha.start();
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -190,6 +203,7 @@ export class ControllerDaemon {
   async stopOrchestrating(): Promise<void> {
     this.#campaign.abort();
     this.monitor.stop();
+    await this.ha.stop();
     this.pruner.stop();
     await this.orchestrator.close();
   }
@@ -200,6 +214,7 @@ export class ControllerDaemon {
     await this.#leading;
     await this.collector.stop();
     this.monitor.stop();
+    await this.ha.stop();
     this.pruner.stop();
     await this.server.close();
     await this.orchestrator.close();

@@ -27,6 +27,7 @@ import { registerShareRoutes } from './api/share-routes.js';
 import { registerQuotaRoutes } from './api/quota-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 import { registerUsageRoutes } from './api/usage-routes.js';
+import { registerHaRoutes } from './api/ha-routes.js';
 import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
 
 /**
@@ -111,6 +112,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerShareRoutes(app, ctx);
   registerQuotaRoutes(app, ctx);
   registerUsageRoutes(app, ctx);
+  registerHaRoutes(app, ctx);
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.

@@ -27,6 +27,10 @@ export interface HostMonitorOptions {
   readonly startupGraceMs?: number;
   /** To release copies of VMs a host should no longer hold (left by an ended migration). */
   readonly agentFor?: (host: Host) => AgentClient;
+  /** HA's say on each heartbeat (ha-service.ts): false holds a fenced host out until its stale copies are ended. */
+  readonly admitHeartbeat?: ((host: Host, report: HostReport) => Promise<boolean>) | undefined;
+  /** HA's copies in the making (a VM taken over on this host, not yet committed to it): not leftovers. */
+  readonly keepCopy?: ((vmId: string, hostId: string) => Promise<boolean>) | undefined;
 }
 
 /** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
@@ -92,6 +96,7 @@ export class HostMonitor {
 
   async heartbeat(host: Host, report: HostReport): Promise<void> {
     const { store } = this.#o;
+    if (this.#o.admitHeartbeat && !(await this.#o.admitHeartbeat(host, report))) return;
     // Re-registered only when what the agent describes changed: two writes a beat were the heartbeat's main store cost.
     if (!sameDescription(host, report)) await store.hosts.register({
       name: host.name,
@@ -152,6 +157,7 @@ export class HostMonitor {
       if (!vm || vm.hostId === host.id) continue;
       migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
       if (migrating.has(vmId)) continue;
+      if (await this.#o.keepCopy?.(vmId, host.id)) continue;
       // A terminated VM has no copy to keep, running or not.
       if (r.state === 'running' && vm.state !== 'terminated') {
         this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');

@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   CONFLICT: { status: 409, raisedBy: 'ConflictError', meaning: 'a unique field is taken, or the resource is still referenced (details.resource, field, value)' },
   INVALID_STATE: { status: 409, raisedBy: 'InvalidStateError', meaning: 'the VM\'s state does not allow this action; details.state and details.allowed say why' },
   STALE_STATE: { status: 409, raisedBy: 'StaleStateError', meaning: 'someone else moved the resource first (a lost compare-and-set); nothing was written' },
+  FENCE_FAILED: { status: 502, raisedBy: 'FenceError', meaning: 'a host\'s fence method did not succeed (the hook exited non-zero or timed out): its VMs are not restarted elsewhere, and the fence is retried' },
   RECOVER_REFUSED: { status: 409, raisedBy: 'RecoverRefusedError', meaning: 'a failed VM has nothing safe to be recovered from; the message says what is left to do' },
   CAPACITY: { status: 409, raisedBy: 'CapacityError', meaning: 'the host has no room for the VM (or takes no VMs); nothing was reserved' },
   DISK_CAPACITY: { status: 409, raisedBy: 'DiskCapacityError', meaning: 'a disk or volume does not fit in the free disk of its host (details.field names the request field)' },

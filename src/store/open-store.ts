@@ -24,6 +24,7 @@ import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
+import { HaRepository } from './repositories/ha-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -70,6 +71,7 @@ export interface Store {
   readonly quotas: QuotasRepository;
   /** Showback records, written with the VMs' state changes (read-only here). */
   readonly usage: UsageRepository;
+  readonly ha: HaRepository;
   close(): Promise<void>;
 }
 
@@ -176,6 +178,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     shares: new SharesRepository(ctx),
     quotas: new QuotasRepository(ctx),
     usage: new UsageRepository(ctx),
+    ha: new HaRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -10,7 +10,7 @@ import { Failpoints } from '../../util/failpoints.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 
 interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string }
-interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string }
+interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -50,6 +50,8 @@ export function registerDaemonCommands(program: Command): void {
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           leaseMs,
           usagePrices,
+          // The lab's fence method lives with the lab (the controller does not import it); `lab` fence configs name the lab's directory.
+          labFence: (await import('../../lab/lab-fence.js')).labFence,
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);
@@ -79,6 +81,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--heartbeat-ms <ms>', 'heartbeat interval', '5000')
     .option('--shared-dir <dir>', 'the shared datastore: a directory every host sees at this same path (e.g. an NFS mount); VM disks there migrate without being copied')
     .option('--migration-address <ip>', 'address peers reach this host at for incoming migrations (QEMU\'s migration stream, NBD disk copies); default: the --listen host')
+    .option('--health-command <command>', 'proactive HA: a health check run with every heartbeat (split at spaces, no shell); a non-zero exit or a timeout reports the host degraded, and the controller moves its VMs away. The file <data-dir>/degraded, when present, reports it degraded too')
     .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
@@ -102,6 +105,7 @@ export function registerDaemonCommands(program: Command): void {
           sharedDir: o.sharedDir === undefined ? undefined : resolve(o.sharedDir),
           migrationAddress: o.migrationAddress,
           migrationTlsDir: o.migrationTlsDir === undefined ? undefined : resolve(o.migrationTlsDir),
+          healthCommand: o.healthCommand?.split(' ').filter((w) => w !== ''),
           // Tests crash the agent at chosen points (see src/util/failpoints.ts); unset in normal use.
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           logger,

@@ -6,6 +6,7 @@ import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 import { registerHostTop } from './top.js';
+import { printHostHa, registerHostHa } from './host-ha.js';
 
 interface UpdateOpts extends ApiOpts {
   cpuOvercommit?: number | 'default';
@@ -40,8 +41,10 @@ export function registerHostCommands(program: Command): void {
     runCliAction(async (signal, ref: string, o: ApiOpts) => {
       const client = await connect(o);
       const h = await byIdOrName(ref, (id) => client.getHost(id, { signal }), () => client.listHosts({ signal }));
-      if (o.json) return printJson(h);
+      const ha = await client.hostHa(h.id, { signal });
+      if (o.json) return printJson({ ...h, ha });
       printHost(h);
+      printHostHa(ha);
     }),
   );
 
@@ -98,6 +101,7 @@ export function registerHostCommands(program: Command): void {
     );
   }
   registerHostTop(host);
+  registerHostHa(host);
 }
 
 function printHost(h: HostView): void {

@@ -1,3 +1,4 @@
+import { UsageError } from '../usage-error.js';
 import { Option, type Command } from 'commander';
 import type { CreateVmBody } from '../../contract/vm-schemas.js';
 import { VM_STATES } from '../../core/vm-state.js';
@@ -24,6 +25,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   userDataFile?: string;
   requirements?: string;
   datastore?: 'local' | 'shared';
+  ha?: boolean;
 }
 
 /** `nubo vm create|list|show|console|purge`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone`, `export` and `ssh`. */
@@ -38,7 +40,8 @@ export function registerVmCommands(program: Command): void {
       .option('--memory <MiB>', 'memory in MiB (default: the template\'s)', intArg(16, 1024 * 1024, 'MiB'))
       .option('--user-data-file <file>', 'user data for the config drive, read from a file (default: the template\'s)')
       .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)')
-      .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared'])),
+      .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared']))
+      .option('--ha', 'high availability: restarted on another host when its host fails and is fenced (its disk must be on the shared datastore; else it is reported lost)'),
     WAIT_TARGET.create,
   );
   connectionOptions(create).action(
@@ -51,6 +54,7 @@ export function registerVmCommands(program: Command): void {
         ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
         ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
         ...(o.datastore !== undefined ? { datastore: o.datastore } : {}),
+        ...(o.ha === true ? { ha: true } : {}),
       };
       const client = await connect(o);
       const created = await client.createVm(body, { signal });
@@ -114,4 +118,12 @@ export function registerVmCommands(program: Command): void {
   registerVmCapture(vm);
   registerVmSsh(vm);
   registerVmTop(vm);
+  connectionOptions(apiCommand(vm, 'ha <vm> <on|off>', 'turn high availability on or off: an HA VM is restarted on another host once its failed host is fenced')).action(
+    runCliAction(async (signal, ref: string, onOff: string, o: ApiOpts) => {
+      if (onOff !== 'on' && onOff !== 'off') throw new UsageError('INVALID_ARGUMENT', `expected on or off, not ${JSON.stringify(onOff)}`);
+      const r = await (await connect(o)).setVmHa(ref, onOff === 'on', { signal });
+      if (o.json) return printJson(r);
+      process.stdout.write(`VM ${r.vmId}: HA ${r.ha ? 'on' : 'off'}\n`);
+    }),
+  );
 }

@@ -27,6 +27,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const u = userOf(req);
     const admitted = await ctx.catalog.admitVm(req.body, u);
     const vm = await recordNewVm(ctx, admitted, u);
+    if (req.body.ha === true) await ctx.store.ha.setVmHa(vm.id, true);
     return reply.status(201).send(await ctx.views.vm(vm));
   });
 
