@@ -23,6 +23,7 @@ import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
+import { CapacityLeasesRepository } from './repositories/capacity-leases-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -69,6 +70,8 @@ export interface Store {
   readonly quotas: QuotasRepository;
   /** Showback records, written with the VMs' state changes (read-only here). */
   readonly usage: UsageRepository;
+  /** Capacity leases (Haizea-style reservations; `leases` are the network address leases). */
+  readonly capacityLeases: CapacityLeasesRepository;
   close(): Promise<void>;
 }
 
@@ -175,6 +178,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     shares: new SharesRepository(ctx),
     quotas: new QuotasRepository(ctx),
     usage: new UsageRepository(ctx),
+    capacityLeases: new CapacityLeasesRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }
