@@ -33,6 +33,11 @@ import type { UsagePrices } from '../core/usage/usage-prices.js';
 import { MetricsHistory } from './metrics-history.js';
 import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
+import { compileLeasePolicies, type LeasePolicyNames } from '../core/leases/lease-policies.js';
+import { compileLeaseRates, type LeaseRates } from '../core/leases/lease-rates.js';
+import { LeaseService, type LeaseLimits } from './leases/lease-service.js';
+import { OrchestratorLeaseActions } from './leases/orchestrator-lease-actions.js';
+import { bindCheckFor } from './bind-check.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -63,6 +68,13 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** Capacity leases: policies by name, enactment rates, limits (docs/leases.md); how often due steps begin (default 1 s). */
+  readonly leases?: {
+    readonly policies?: LeasePolicyNames | undefined;
+    readonly rates?: Partial<Record<keyof LeaseRates, unknown>> | undefined;
+    readonly limits?: Partial<LeaseLimits> | undefined;
+    readonly tickMs?: number | undefined;
+  } | undefined;
   readonly logger: Logger;
 }
 
@@ -90,6 +102,7 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    readonly leases: LeaseService,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -144,7 +157,12 @@ export class ControllerDaemon {
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      // Compiled before anything starts: a bad policy name or rate stops the controller with the field named.
+      const leases = new LeaseService({
+        store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
+        actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
+      });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -154,11 +172,12 @@ export class ControllerDaemon {
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
+        await leases.start();
         monitor.start();
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, leases);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -191,6 +210,7 @@ export class ControllerDaemon {
     this.#campaign.abort();
     this.monitor.stop();
     this.pruner.stop();
+    await this.leases.stop();
     await this.orchestrator.close();
   }
 
@@ -202,6 +222,7 @@ export class ControllerDaemon {
     this.monitor.stop();
     this.pruner.stop();
     await this.server.close();
+    await this.leases.stop();
     await this.orchestrator.close();
     await this.leadership?.release();
     await this.store.close();
