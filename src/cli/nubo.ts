@@ -19,6 +19,7 @@ import { registerQuotaCommands } from './commands/quota.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerSimCommands } from './commands/sim.js';
 import { registerUsageCommands } from './commands/usage.js';
+import { registerLeaseCommands } from './commands/lease.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -78,6 +79,7 @@ registerShareCommands(program);
 registerSimCommands(program);
 registerQuotaCommands(program);
 registerUsageCommands(program);
+registerLeaseCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

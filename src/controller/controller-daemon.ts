@@ -36,6 +36,11 @@ import type { UsagePrices } from '../core/usage/usage-prices.js';
 import { MetricsHistory } from './metrics-history.js';
 import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
+import { compileLeasePolicies, type LeasePolicyNames } from '../core/leases/lease-policies.js';
+import { compileLeaseRates, type LeaseRates } from '../core/leases/lease-rates.js';
+import { LeaseService, type LeaseLimits } from './leases/lease-service.js';
+import { OrchestratorLeaseActions } from './leases/orchestrator-lease-actions.js';
+import { bindCheckFor } from './bind-check.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -70,6 +75,13 @@ export interface ControllerDaemonOptions {
   readonly labFence?: LabFence | undefined;
   /** HA timing: how long a silent host is suspected before it is fenced, how soon a failed fence is retried (default: one heartbeat; 5 s). */
   readonly haTiming?: Partial<HaTiming> | undefined;
+  /** Capacity leases: policies by name, enactment rates, limits (docs/leases.md); how often due steps begin (default 1 s). */
+  readonly leases?: {
+    readonly policies?: LeasePolicyNames | undefined;
+    readonly rates?: Partial<Record<keyof LeaseRates, unknown>> | undefined;
+    readonly limits?: Partial<LeaseLimits> | undefined;
+    readonly tickMs?: number | undefined;
+  } | undefined;
   readonly logger: Logger;
 }
 
@@ -98,6 +110,7 @@ export class ControllerDaemon {
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
     readonly ha: HaService,
+    readonly leases: LeaseService,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -156,7 +169,12 @@ export class ControllerDaemon {
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      // Compiled before anything starts: a bad policy name or rate stops the controller with the field named.
+      const leases = new LeaseService({
+        store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
+        actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
+      });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -166,12 +184,13 @@ export class ControllerDaemon {
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
+        await leases.start();
         monitor.start();
         ha.start();
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -205,6 +224,7 @@ export class ControllerDaemon {
     this.monitor.stop();
     await this.ha.stop();
     this.pruner.stop();
+    await this.leases.stop();
     await this.orchestrator.close();
   }
 
@@ -217,6 +237,7 @@ export class ControllerDaemon {
     await this.ha.stop();
     this.pruner.stop();
     await this.server.close();
+    await this.leases.stop();
     await this.orchestrator.close();
     await this.leadership?.release();
     await this.store.close();

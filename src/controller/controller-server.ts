@@ -29,6 +29,7 @@ import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 import { registerUsageRoutes } from './api/usage-routes.js';
 import { registerHaRoutes } from './api/ha-routes.js';
 import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
+import { registerLeaseRoutes } from './api/lease-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -113,6 +114,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerQuotaRoutes(app, ctx);
   registerUsageRoutes(app, ctx);
   registerHaRoutes(app, ctx);
+  if (ctx.leases) registerLeaseRoutes(app, ctx, ctx.leases);
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.

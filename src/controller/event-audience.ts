@@ -42,6 +42,9 @@ export class EventAudience {
             typeof e.data['ownerId'] === 'string' ? { id: e.resourceId, ownerId: e.data['ownerId'] } : undefined), JSON.stringify(e.data['ownerId'] ?? null));
         case 'image':
           return readable('image', e.resourceId, () => this.store.images.get(e.resourceId).catch(() => undefined));
+        case 'lease':
+          // Every lease event carries its owner.
+          return typeof e.data['ownerId'] === 'string' && readable('lease', e.resourceId, async () => ({ id: e.resourceId, ownerId: e.data['ownerId'] as string }));
         default:
           return false;
       }

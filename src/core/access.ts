@@ -20,7 +20,7 @@ export interface Actor {
   readonly memberships: readonly Membership[];
 }
 
-export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group', 'user-quota', 'group-quota', 'usage'] as const;
+export const RESOURCE_KINDS = ['vm', 'volume', 'migration', 'image', 'template', 'network', 'host', 'user', 'group', 'user-quota', 'group-quota', 'usage', 'lease'] as const;
 export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /**
@@ -79,6 +79,8 @@ export const ACCESS_RULES: Readonly<Record<ResourceKind, Partial<Record<Relation
   'group-quota': { member: ['read'], 'group-admin': ['read'] },
   // A showback report of one user (ownerId: that user) or of one group (groupId): the user and their group admins; a group's, its group admins — a plain member never reads what others spent.
   usage: { owner: ['read'], 'group-admin': ['read'] },
+  // A capacity lease is its owner's, as a VM is: read and cancel (operate) by the owner and their group admins.
+  lease: { owner: ['read', 'operate'], 'group-admin': ['read', 'operate'], anyone: ['create'] },
 };
 
 /** allow; forbidden (403: the caller may see it, not do this); hidden (404: the caller may not know it exists). */

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   STALE_STATE: { status: 409, raisedBy: 'StaleStateError', meaning: 'someone else moved the resource first (a lost compare-and-set); nothing was written' },
   FENCE_FAILED: { status: 502, raisedBy: 'FenceError', meaning: 'a host\'s fence method did not succeed (the hook exited non-zero or timed out): its VMs are not restarted elsewhere, and the fence is retried' },
   RECOVER_REFUSED: { status: 409, raisedBy: 'RecoverRefusedError', meaning: 'a failed VM has nothing safe to be recovered from; the message says what is left to do' },
+  LEASE_STATE: { status: 409, raisedBy: 'LeaseStateError', meaning: 'the capacity lease\'s state does not allow this (cancel while it is suspending or resuming, or once it ended); details.state and details.allowed say why' },
+  LEASE_REJECTED: { status: 409, raisedBy: 'LeaseRejectedError', meaning: 'the lease cannot be admitted (an advance reservation whose capacity cannot be guaranteed, an immediate lease with no room now, a policy refusal); details.reason says why; nothing was written' },
   CAPACITY: { status: 409, raisedBy: 'CapacityError', meaning: 'the host has no room for the VM (or takes no VMs); nothing was reserved' },
   DISK_CAPACITY: { status: 409, raisedBy: 'DiskCapacityError', meaning: 'a disk or volume does not fit in the free disk of its host (details.field names the request field)' },
   QUOTA_EXCEEDED: { status: 409, raisedBy: 'QuotaExceededError', meaning: 'the request would take its user or one of their groups past a quota limit; details name the subject, resource, limit, use and request; nothing was written' },
@@ -48,6 +50,7 @@ export const ERROR_CODES = {
   VM_EXISTS: { status: 409, raisedBy: 'VmExistsError', meaning: 'the hypervisor already holds a VM with this id' },
   VM_INVALID_STATE: { status: 409, raisedBy: 'VmStateError', meaning: 'the hypervisor\'s VM is not in a state that allows the operation' },
   // 5xx: a failure on the way, or on the far side.
+  LEASE_STEP_FAILED: { status: 500, raisedBy: 'LeaseStepError', meaning: 'a step of a capacity lease found one of its VMs failed or gone; the lease is failed with this as its reason (seen in the lease, not as an answer)' },
   INTERNAL: { status: 500, raisedBy: 'wire', meaning: 'an error nubo did not expect; its details are in the server log only' },
   INVARIANT_BROKEN: { status: 500, raisedBy: 'InvariantError', meaning: 'a condition the code relies on did not hold (a bug, or a record changed underneath)' },
   FAILPOINT_HIT: { status: 500, raisedBy: 'FailpointError', meaning: 'a test armed a failpoint with `error` and the daemon reached it' },

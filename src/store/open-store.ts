@@ -25,6 +25,7 @@ import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
 import { HaRepository } from './repositories/ha-repository.js';
+import { CapacityLeasesRepository } from './repositories/capacity-leases-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -72,6 +73,8 @@ export interface Store {
   /** Showback records, written with the VMs' state changes (read-only here). */
   readonly usage: UsageRepository;
   readonly ha: HaRepository;
+  /** Capacity leases (Haizea-style reservations; `leases` are the network address leases). */
+  readonly capacityLeases: CapacityLeasesRepository;
   close(): Promise<void>;
 }
 
@@ -179,6 +182,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     quotas: new QuotasRepository(ctx),
     usage: new UsageRepository(ctx),
     ha: new HaRepository(ctx),
+    capacityLeases: new CapacityLeasesRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

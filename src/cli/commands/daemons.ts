@@ -8,9 +8,10 @@ import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
+import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
 
-interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string }
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
+interface ControllerFlags { listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -28,6 +29,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--lease-ms <ms>', 'with --postgres: the leadership lease, renewed every third of it; a failover takes about this long (default 10000)')
     .option('--prices <spec>', PRICES_HELP)
     .option('--prices-file <file>', PRICES_FILE_HELP)
+    .option('--lease-policy <kind=name>', 'a capacity lease policy by name, repeatable: admission, preemptability, hostSelection, backfilling, suspension, migration (docs/leases.md; e.g. migration=yes)', leasePolicyArg)
+    .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100)', leaseRateArg)
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
@@ -52,6 +55,7 @@ export function registerDaemonCommands(program: Command): void {
           usagePrices,
           // The lab's fence method lives with the lab (the controller does not import it); `lab` fence configs name the lab's directory.
           labFence: (await import('../../lab/lab-fence.js')).labFence,
+          leases: { policies: o.leasePolicy, rates: o.leaseRate },
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);

@@ -11,7 +11,7 @@ export interface Checked {
 }
 
 const SHARED_KINDS = new Set<ResourceKind>(['image', 'template', 'network']);
-const OWNED_KINDS = new Set<ResourceKind>(['vm', 'volume', 'migration', 'image', 'template']);
+const OWNED_KINDS = new Set<ResourceKind>(['vm', 'volume', 'migration', 'image', 'template', 'lease']);
 
 /**
  * The one enforcement point: the facts a decision needs (the caller's groups,

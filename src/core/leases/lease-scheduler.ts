@@ -7,7 +7,8 @@ import { assertLeaseRequest, type LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
 import type { LeaseRates } from './lease-rates.js';
 import { bookSpan, nextBoundary, planEnd, planStart, type LeaseRecord } from './lease-record.js';
-import { canTransitionLease, type LeaseState } from './lease-state.js';
+import { canTransitionLease, LEASE_STATES, type LeaseState } from './lease-state.js';
+import { LeaseStateError } from './lease-state-error.js';
 import { buildPlan, PlanDurations } from './plan-durations.js';
 import { planPreemption } from './preemption-planner.js';
 import { SlotTable, type HostCapacity } from './slot-table.js';
@@ -325,6 +326,37 @@ export class LeaseScheduler {
     rec.version++;
     this.setState(rec, rec.suspendedOn !== undefined ? 'suspended' : 'accepted');
     this.enqueue(rec);
+  }
+
+  /** Adds a lease read back from a store (a restarted controller): booked and timed when it has a plan, else queued. */
+  adopt(rec: LeaseRecord): void {
+    this.leases.set(rec.req.id, rec);
+    this.seq = Math.max(this.seq, rec.seq + 1);
+    if (rec.segments.length > 0) {
+      bookSpan(this.table, rec, planStart(rec), planEnd(rec), 1);
+      this.planned.add(rec);
+      this.replanned(rec);
+    } else if (rec.state === 'accepted' || rec.state === 'suspended') this.enqueue(rec);
+  }
+
+  /** Ends a lease early (cancelled, failed): out of the queue, its bookings from `now` on freed. @throws LeaseStateError when its state does not allow it */
+  close(id: string, to: 'cancelled' | 'failed', now: number, reason?: string): Readonly<LeaseRecord> | undefined {
+    const rec = this.leases.get(id);
+    if (rec === undefined) return undefined;
+    if (!canTransitionLease(rec.state, to)) throw new LeaseStateError(id, to === 'cancelled' ? 'cancel' : 'fail', rec.state, LEASE_STATES.filter((f) => canTransitionLease(f, to)));
+    if (this.planned.delete(rec)) bookSpan(this.table, rec, Math.max(now, planStart(rec)), planEnd(rec), -1);
+    const i = this.queue.indexOf(rec);
+    if (i >= 0) this.queue.splice(i, 1);
+    rec.version++;
+    this.setState(rec, to);
+    if (reason !== undefined) rec.reason = reason;
+    rec.end = now;
+    return rec;
+  }
+
+  /** Drops a rejected lease that was never recorded anywhere (the controller answers the refusal and keeps nothing). */
+  forget(id: string): void {
+    if (this.leases.get(id)?.state === 'rejected') this.leases.delete(id);
   }
 
   plannedLeases(): ReadonlySet<LeaseRecord> {

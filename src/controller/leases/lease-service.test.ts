@@ -1,0 +1,246 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { openStore, type Store } from '../../store/open-store.js';
+import type { CapacityLease } from '../../store/repositories/capacity-leases-repository.js';
+import type { User } from '../../store/repositories/users-repository.js';
+import { compileLeasePolicies } from '../../core/leases/lease-policies.js';
+import { compileLeaseRates } from '../../core/leases/lease-rates.js';
+import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
+import { LeaseStateError } from '../../core/leases/lease-state-error.js';
+import { ValidationError } from '../../errors/validation-error.js';
+import type { LeaseActions } from './lease-actions.js';
+import { LeaseService, type LeaseSubmission } from './lease-service.js';
+
+const logger = pino({ level: 'silent' });
+
+/** Records every side effect in order; a VM's host is where it was made or moved. `hold` makes a step kind hang until the signal ends it (a controller killed mid-step). */
+class FakeActions implements LeaseActions {
+  readonly log: string[] = [];
+  readonly host = new Map<string, string>();
+  hold = new Set<string>();
+  async create(lease: CapacityLease, idx: number, hostId: string): Promise<string> {
+    const id = `${lease.kind}${idx}-${lease.id.slice(0, 4)}`;
+    this.host.set(id, hostId);
+    return this.#do('create', id);
+  }
+  suspend(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('suspend', vmId, signal).then(() => {}); }
+  migrate(vmId: string, hostId: string, signal: AbortSignal): Promise<void> { this.host.set(vmId, hostId); return this.#do('migrate', vmId, signal).then(() => {}); }
+  resume(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('resume', vmId, signal).then(() => {}); }
+  terminate(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('terminate', vmId, signal).then(() => {}); }
+  async #do(kind: string, vmId: string, signal?: AbortSignal): Promise<string> {
+    if (this.hold.has(kind)) {
+      this.log.push(`${kind}-started ${vmId}`);
+      await new Promise((_, reject) => {
+        if (signal?.aborted) reject(new Error('aborted'));
+        signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+    }
+    this.log.push(`${kind} ${vmId}`);
+    return vmId;
+  }
+  kinds(): string[] {
+    return this.log.map((l) => l.split(' ')[0]!.replace(/[0-9].*/, '').replace(/-.*/, ''));
+  }
+}
+
+describe('LeaseService (fake actions, SQLite store)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nubo-lease-svc-'));
+  let store: Store;
+  let owner: User;
+  let n = 0;
+  let t = 1_000_000;
+  const clock = (): number => t;
+  const policies = compileLeasePolicies({ migration: 'yes' });
+  const rates = compileLeaseRates({ bootS: 5, shutdownS: 2 });
+  const services: LeaseService[] = [];
+  const service = async (actions: LeaseActions, s: Store = store): Promise<LeaseService> => {
+    const svc = new LeaseService({ store: s, actions, policies, rates, logger, clock, tickMs: 0 });
+    services.push(svc);
+    await svc.start();
+    return svc;
+  };
+  const at = async (svc: LeaseService, time: number): Promise<void> => {
+    t = time;
+    await svc.tick();
+    await svc.idle();
+  };
+  const sub = (o: Partial<LeaseSubmission>): LeaseSubmission => ({ ownerId: owner.id, kind: 'be', durationS: 1000, count: 2, templateId: 'tpl', vcpus: 1, memoryMib: 512, preemptible: true, ...o });
+  const rows = async (): Promise<number[]> => Promise.all((['capacity_leases', 'capacity_lease_events', 'events'] as const).map(async (tb) => Number((await store.db.selectFrom(tb).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)));
+
+  /** A fresh database with one enabled host of 2 CPUs / 2 GiB (plus `more`). */
+  const fresh = async (more = 0): Promise<string[]> => {
+    await store?.close();
+    store = await openStore({ kind: 'sqlite', path: join(dir, `s${++n}.db`) });
+    owner = (await store.users.create({ name: 'alice' })).user;
+    const ids: string[] = [];
+    for (let i = 0; i <= more; i++) {
+      const h = await store.hosts.register({ name: `h${i + 1}`, agentUrl: `http://198.18.1.${i + 1}:7481`, agentToken: 't', totalCpus: 2, totalMemoryMib: 2048, totalDiskMib: 100_000 });
+      ids.push((await store.hosts.setState(h.id, 'enabled')).id);
+    }
+    return ids;
+  };
+
+  before(async () => {
+    await fresh();
+  });
+  after(async () => {
+    for (const s of services) await s.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an AR preempts a running BE lease: suspended before the AR prepares, resumed on the same host after the AR ends', async () => {
+    const [h1] = await fresh();
+    const t0 = (t = 1_000_000);
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    const be = await svc.submit(sub({}));
+    await svc.idle();
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'preparing');
+    await at(svc, t0 + 10);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false }));
+    assert.equal(ar.state, 'scheduled');
+    const cut = await store.capacityLeases.get(be.id);
+    const suspend = cut.plan.segments.find((s) => s.kind === 'suspend')!;
+    assert.ok(suspend, 'the BE plan now ends with a suspension');
+    assert.equal(suspend.to, t0 + 100 - 5, 'the suspension ends when the AR starts preparing');
+    await at(svc, suspend.from + 0.1);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspending');
+    await at(svc, suspend.to + 0.1);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'preparing');
+    await at(svc, t0 + 100);
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+    await at(svc, t0 + 150);
+    await at(svc, t0 + 152.1);
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'done');
+    const back = await store.capacityLeases.get(be.id);
+    assert.equal(back.state, 'resuming');
+    assert.deepEqual(back.plan.placements, [{ hostId: h1, vms: 2 }], 'resumed where its memory is');
+    assert.ok(back.remainingS < 1000 && back.remainingS > 900, `the BE lease owes what it has not run (${back.remainingS})`);
+    await at(svc, t0 + 170);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+    assert.deepEqual(fake.kinds(), ['create', 'create', 'suspend', 'suspend', 'create', 'create', 'terminate', 'terminate', 'resume', 'resume']);
+    assert.ok(fake.log.slice(2, 4).every((l) => l.startsWith('suspend be')) && fake.log.slice(4, 6).every((l) => l.startsWith('create ar')));
+    const timeline = (await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'state').map((e) => e.detail['state']);
+    assert.deepEqual(timeline, ['preparing', 'active', 'suspending', 'suspended', 'resuming', 'active']);
+    assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null, 'every journaled step was confirmed');
+  });
+
+  it('a BE lease resumes on another host when its own is taken and the migration policy allows it', async () => {
+    const [h1, h2] = await fresh(1);
+    t = 2_000_000;
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    // A plain VM fills h2 (not a lease's): the AR can only be had by preempting the BE lease on h1.
+    const plain = await store.vms.create({ name: 'plain', ownerId: owner.id, spec: {} });
+    await store.vms.bindToHost(plain.id, h2!, { cpus: 2, memoryMib: 2048, diskMib: 1 });
+    const be = await svc.submit(sub({}));
+    await at(svc, t + 10);
+    assert.deepEqual((await store.capacityLeases.get(be.id)).plan.placements, [{ hostId: h1, vms: 2 }]);
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t + 60, durationS: 300, preemptible: false }));
+    await at(svc, t + 46);
+    await at(svc, t + 10);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
+    // The plain VM goes: h2 is free while the AR still holds h1.
+    await store.vms.releaseFromHost(plain.id);
+    await at(svc, t + 1);
+    const moved = await store.capacityLeases.get(be.id);
+    assert.equal(moved.state, 'resuming');
+    assert.deepEqual(moved.plan.placements, [{ hostId: h2, vms: 2 }]);
+    assert.equal(moved.plan.segments[0]?.kind, 'migrate');
+    await at(svc, t + 30);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+    assert.deepEqual(fake.kinds().slice(-4), ['migrate', 'migrate', 'resume', 'resume']);
+    assert.deepEqual([...new Set((await store.capacityLeases.vms(be.id)).map((v) => v.hostId))], [h2]);
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+
+  it('refuses at once, writing nothing: an AR that cannot fit (with the reason), bad times, too long, more VMs than the hosts hold', async () => {
+    await fresh();
+    t = 3_000_000;
+    const svc = await service(new FakeActions());
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t + 100, durationS: 100, preemptible: false }));
+    const before = await rows();
+    await assert.rejects(svc.submit(sub({ kind: 'ar', startS: t + 120, durationS: 100, preemptible: false })), (e: unknown) => e instanceof LeaseRejectedError && /not enough capacity/.test(e.reason));
+    await assert.rejects(svc.submit(sub({ kind: 'ar', startS: t - 10, preemptible: false })), (e: unknown) => e instanceof ValidationError && e.field === 'start');
+    await assert.rejects(svc.submit(sub({ kind: 'ar', startS: t + 1e9, preemptible: false })), (e: unknown) => e instanceof ValidationError && e.field === 'start');
+    await assert.rejects(svc.submit(sub({ kind: 'ar', startS: t + 100, preemptible: true })), (e: unknown) => e instanceof ValidationError && e.field === 'preemptible');
+    await assert.rejects(svc.submit(sub({ startS: t + 100 })), (e: unknown) => e instanceof ValidationError && e.field === 'start');
+    await assert.rejects(svc.submit(sub({ durationS: 30 * 86_400 })), (e: unknown) => e instanceof ValidationError && e.field === 'durationS');
+    await assert.rejects(svc.submit(sub({ count: 5 })), (e: unknown) => e instanceof ValidationError && e.field === 'count' && /hold 2/.test(e.message));
+    await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false })), LeaseRejectedError, 'the AR holds the host from its preparation on: no room for 4 VMs now and through it');
+    assert.deepEqual(await rows(), before, 'nothing written');
+    assert.equal((await store.capacityLeases.list()).length, 1);
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'scheduled');
+  });
+
+  it('counts VMs no lease made: an immediate lease does not get a host a plain VM fills', async () => {
+    const [h1] = await fresh();
+    t = 4_000_000;
+    const svc = await service(new FakeActions());
+    const plain = await store.vms.create({ name: 'plain', ownerId: owner.id, spec: {} });
+    await store.vms.bindToHost(plain.id, h1!, { cpus: 2, memoryMib: 1024, diskMib: 1 });
+    await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false })), (e: unknown) => e instanceof LeaseRejectedError && /0 of 1 VMs fit/.test(e.reason));
+    await store.vms.releaseFromHost(plain.id);
+    const ok = await svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false }));
+    assert.equal(ok.state, 'preparing');
+  });
+
+  it('releases at the end of the duration, and cancel frees the rest; a finished lease cannot be cancelled', async () => {
+    await fresh();
+    t = 5_000_000;
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    const a = await svc.submit(sub({ kind: 'immediate', count: 1, durationS: 20, preemptible: false }));
+    await at(svc, t + 5);
+    await at(svc, t + 20);
+    await at(svc, t + 2);
+    assert.equal((await store.capacityLeases.get(a.id)).state, 'done');
+    assert.deepEqual(fake.kinds(), ['create', 'terminate']);
+    await assert.rejects(svc.cancel(a.id), (e: unknown) => e instanceof LeaseStateError && e.state === 'done');
+    const b = await svc.submit(sub({ count: 2 }));
+    await at(svc, t + 10);
+    const c = await svc.submit(sub({ count: 2 }));
+    assert.equal((await store.capacityLeases.get(c.id)).state, 'accepted', 'queued behind b');
+    assert.equal((await svc.cancel(b.id)).state, 'cancelled');
+    await svc.idle();
+    const bVms = (await store.capacityLeases.vms(b.id)).map((v) => v.vmId);
+    assert.deepEqual(fake.log.filter((l) => l.startsWith('terminate ') && bVms.includes(l.split(' ')[1]!)).length, 2, "b's VMs are terminated");
+    assert.equal((await store.capacityLeases.get(c.id)).state, 'preparing', 'what b held is free: the queue moves at once');
+  });
+
+  it('a restart rebuilds the slot table from the store and finishes a suspension it had journaled', async () => {
+    await fresh();
+    const t0 = (t = 6_000_000);
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    const be = await svc.submit(sub({}));
+    await at(svc, t + 10);
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t + 60, durationS: 50, preemptible: false }));
+    fake.hold.add('suspend');
+    t += 46;
+    await svc.tick();
+    // The suspension is journaled and under way when the controller goes.
+    assert.equal((await store.capacityLeases.get(be.id)).pendingStep?.kind, 'suspend');
+    for (let i = 0; i < 200 && !fake.log.some((l) => l.startsWith('suspend-started')); i++) await new Promise((r) => setTimeout(r, 10));
+    await svc.stop();
+    assert.ok(fake.log.includes(`suspend-started ${fake.log[0]!.split(' ')[1]}`));
+    assert.ok(!fake.log.some((l) => l.startsWith('suspend ')), 'the suspension never completed');
+    const fake2 = new FakeActions();
+    const svc2 = await service(fake2);
+    await svc2.idle();
+    assert.deepEqual(fake2.kinds(), ['suspend', 'suspend'], 'the journaled suspension is carried out by the new controller');
+    assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null);
+    // The rebuilt table knows both leases: nothing else fits before the AR ends.
+    await assert.rejects(svc2.submit(sub({ kind: 'immediate', count: 1, preemptible: false, durationS: 30 })), LeaseRejectedError);
+    await at(svc2, t0 + 10 + 60 + 1);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+});

@@ -1,0 +1,314 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { LeaseKind, VmShape } from '../../core/leases/lease.js';
+import { LeaseScheduler } from '../../core/leases/lease-scheduler.js';
+import type { LeasePolicies } from '../../core/leases/lease-policies.js';
+import type { LeaseRates } from '../../core/leases/lease-rates.js';
+import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
+import { LeaseStateError } from '../../core/leases/lease-state-error.js';
+import { LEASE_STATES, canTransitionLease, isFinalLeaseState } from '../../core/leases/lease-state.js';
+import { ValidationError, type FieldIssue } from '../../errors/validation-error.js';
+import { errorMessage } from '../../errors/nubo-error.js';
+import type { Store } from '../../store/open-store.js';
+import type { CapacityLease, PendingStep } from '../../store/repositories/capacity-leases-repository.js';
+import type { Host } from '../../store/repositories/hosts-repository.js';
+import type { Failpoints } from '../../util/failpoints.js';
+import type { LeaseActions } from './lease-actions.js';
+import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-record-of.js';
+import { runLeaseStep } from './run-lease-step.js';
+import { StepCollector, type CollectedStep } from './step-collector.js';
+
+const LIVE: ReadonlySet<string> = new Set(LEASE_STATES.filter((s) => !isFinalLeaseState(s)));
+
+/** What the controller's configuration may not exceed, whatever the policies admit. */
+export interface LeaseLimits {
+  /** Longest lease accepted. */
+  readonly maxDurationS: number;
+  /** How far ahead an advance reservation may start. */
+  readonly maxAheadS: number;
+}
+
+export const DEFAULT_LEASE_LIMITS: LeaseLimits = Object.freeze({ maxDurationS: 7 * 86_400, maxAheadS: 90 * 86_400 });
+
+export interface LeaseServiceOptions {
+  readonly store: Store;
+  readonly actions: LeaseActions;
+  readonly policies: LeasePolicies;
+  readonly rates: LeaseRates;
+  readonly limits?: Partial<LeaseLimits> | undefined;
+  readonly logger: Logger;
+  readonly failpoints?: Failpoints | undefined;
+  /** Epoch seconds; tests bring their own clock. */
+  readonly clock?: (() => number) | undefined;
+  /** How often due steps are begun (default 1 s); 0: only by `tick()` (tests). */
+  readonly tickMs?: number | undefined;
+  /** How long one step (creating, suspending, moving, resuming the lease's VMs) may take before the lease fails (default 15 min). */
+  readonly stepTimeoutMs?: number | undefined;
+}
+
+/** A lease as the API asks for it (validated by the contract's schema). */
+export interface LeaseSubmission {
+  readonly ownerId: string;
+  readonly kind: LeaseKind;
+  /** Advance reservations only: epoch seconds. */
+  readonly startS?: number | undefined;
+  readonly durationS: number;
+  readonly count: number;
+  readonly templateId: string;
+  readonly vcpus: number;
+  readonly memoryMib: number;
+  readonly preemptible: boolean;
+}
+
+/**
+ * Capacity leases in the live controller: the very scheduler of core/leases
+ * (slot table, admission, backfilling, preemption) on the real clock, its
+ * plans carried out on real VMs. Every plan change is written to the store
+ * as it happens; every step the scheduler begins is journaled (`pending_step`)
+ * before its side effect and cleared when done, so `start` after a restart
+ * rebuilds the slot table from the store and finishes the journaled steps.
+ * VMs that no lease made (plain `vm create`) are counted as capacity taken,
+ * from now on, on their hosts. All scheduler work runs one call at a time.
+ */
+export class LeaseService {
+  readonly #o: LeaseServiceOptions;
+  readonly #limits: LeaseLimits;
+  readonly #clock: () => number;
+  readonly #stopping = new AbortController();
+  #scheduler!: LeaseScheduler;
+  #steps!: StepCollector;
+  #hosts = new HostNumbers([]);
+  #hostCaps: readonly Host[] = [];
+  #external = new Map<number, VmShape>();
+  #persisted = new Map<string, string>();
+  #serial: Promise<unknown> = Promise.resolve();
+  readonly #chains = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(o: LeaseServiceOptions) {
+    this.#o = o;
+    this.#limits = { ...DEFAULT_LEASE_LIMITS, ...o.limits };
+    this.#clock = o.clock ?? (() => Date.now() / 1000);
+  }
+
+  /** Rebuilds the scheduler from the store, finishes the journaled steps, and begins the real-clock loop. */
+  async start(): Promise<void> {
+    await this.#serially(() => this.#rebuild(true));
+    const every = this.#o.tickMs ?? 1000;
+    if (every > 0) this.#timer = setInterval(() => void this.tick().catch((err: unknown) => this.#o.logger.error({ err: errorMessage(err) }, 'lease tick failed')), every);
+  }
+
+  /** Stops the loop; steps in flight are abandoned and stay journaled for the next start. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#stopping.abort();
+    await this.#serial.catch(() => {});
+    await Promise.allSettled([...this.#chains.values()]);
+  }
+
+  /** Waits until no step is being carried out (tests). */
+  async idle(): Promise<void> {
+    await this.#serial.catch(() => {});
+    while (this.#chains.size > 0) await Promise.allSettled([...this.#chains.values()]);
+  }
+
+  /** Begins what is due now: plans' next steps, queued leases that fit. */
+  tick(): Promise<void> {
+    return this.#serially(async () => {
+      const hosts = await this.#enabledHosts();
+      if (hosts.map((h) => h.id).join() !== this.#hosts.ids.join()) await this.#rebuild(false);
+      await this.#carryForward(this.#clock());
+    });
+  }
+
+  /**
+   * Admits a lease or refuses it at once: bad input is a ValidationError naming
+   * the field, a lease the policies or the capacity refuse a LeaseRejectedError
+   * with the reason — either way nothing is written.
+   */
+  submit(sub: LeaseSubmission): Promise<CapacityLease> {
+    return this.#serially(async () => {
+      const now = this.#clock();
+      this.#check(sub, now);
+      await this.#refreshExternal(now);
+      const id = randomUUID();
+      const req = leaseRequestOf({ id, kind: sub.kind, submitS: now, startS: sub.startS ?? null, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, preemptible: sub.preemptible } as CapacityLease);
+      const verdict = this.#scheduler.submit(req, now);
+      if (!verdict.accepted) {
+        this.#scheduler.forget(id);
+        throw new LeaseRejectedError(sub.kind, verdict.reason);
+      }
+      const rec = this.#scheduler.lease(id)!;
+      const snap = snapshotOf(rec, this.#hosts);
+      try {
+        await this.#o.store.capacityLeases.create({ id, ownerId: sub.ownerId, kind: sub.kind, state: rec.state, seq: rec.seq, submitS: now, startS: sub.startS, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, templateId: sub.templateId, preemptible: sub.preemptible, plan: snap.plan });
+      } catch (err) {
+        // Not recorded: the scheduler must not hold what the store does not know (the preempted plans it cut are rebuilt with it).
+        await this.#rebuild(false);
+        throw err;
+      }
+      this.#persisted.set(id, JSON.stringify(snap));
+      this.#o.logger.info({ leaseId: id, kind: sub.kind, state: rec.state }, 'lease admitted');
+      await this.#carryForward(now);
+      return this.#o.store.capacityLeases.get(id);
+    });
+  }
+
+  /** Cancels a lease: its bookings are freed and its VMs terminated. @throws LeaseStateError when it is mid-suspend, mid-resume or over */
+  cancel(id: string): Promise<CapacityLease> {
+    return this.#serially(async () => {
+      const now = this.#clock();
+      const rec = this.#scheduler.lease(id);
+      if (rec === undefined) {
+        const l = await this.#o.store.capacityLeases.get(id);
+        throw new LeaseStateError(id, 'cancel', l.state, LEASE_STATES.filter((s) => canTransitionLease(s, 'cancelled')));
+      }
+      this.#scheduler.close(id, 'cancelled', now, 'cancelled by its owner or an admin');
+      await this.#persist();
+      await this.#journal({ leaseId: id, kind: 'shutdown', placements: [], at: now });
+      await this.#carryForward(now);
+      return this.#o.store.capacityLeases.get(id);
+    });
+  }
+
+  #serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#serial.then(fn, fn);
+    this.#serial = p.catch(() => {});
+    return p;
+  }
+
+  #check(sub: LeaseSubmission, now: number): void {
+    const issues: FieldIssue[] = [];
+    if (sub.durationS > this.#limits.maxDurationS) issues.push({ field: 'durationS', message: `must be at most ${this.#limits.maxDurationS} s, the controller's limit (got ${sub.durationS})` });
+    if (sub.kind === 'ar') {
+      if (sub.startS === undefined) issues.push({ field: 'start', message: 'an advance reservation needs a start time' });
+      else if (sub.startS < now) issues.push({ field: 'start', message: `is in the past (${new Date(sub.startS * 1000).toISOString()})` });
+      else if (sub.startS > now + this.#limits.maxAheadS) issues.push({ field: 'start', message: `is more than ${this.#limits.maxAheadS} s ahead, the controller's limit` });
+      if (sub.preemptible) issues.push({ field: 'preemptible', message: 'an advance reservation is never preemptible' });
+    } else if (sub.startS !== undefined) {
+      issues.push({ field: 'start', message: `only an advance reservation has a start time (this lease is ${sub.kind})` });
+    }
+    const fit = this.#hostCaps.reduce((n, h) => n + Math.max(0, Math.min(Math.floor(h.total.cpus / sub.vcpus), Math.floor(h.total.memoryMib / sub.memoryMib))), 0);
+    if (sub.count > fit) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
+    if (issues.length > 0) throw new ValidationError('lease', issues);
+  }
+
+  async #enabledHosts(): Promise<Host[]> {
+    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  }
+
+  /** A fresh scheduler from the store's hosts and live leases; `finish`: also run the steps journaled and not done (a restart). */
+  async #rebuild(finish: boolean): Promise<void> {
+    const hosts = await this.#enabledHosts();
+    this.#hostCaps = hosts;
+    this.#hosts = new HostNumbers(hosts.map((h) => h.id));
+    this.#steps = new StepCollector();
+    this.#scheduler = new LeaseScheduler({ hosts: hosts.map((h) => ({ cpus: h.total.cpus, memoryMiB: h.total.memoryMib })), rates: this.#o.rates, policies: this.#o.policies, enactment: this.#steps });
+    this.#external = new Map();
+    this.#persisted = new Map();
+    for (const l of await this.#o.store.capacityLeases.list({ live: true })) {
+      if (!LIVE.has(l.state)) {
+        // Ended (cancelled, failed) with its VMs' termination journaled and not done: finished, not scheduled.
+        if (finish && l.pendingStep !== null) this.#chain(l.id, l.pendingStep);
+        continue;
+      }
+      const rec = leaseRecordOf(l, this.#hosts);
+      if (rec === undefined) {
+        await this.#o.store.capacityLeases.update(l.id, { state: 'failed', reason: 'a host of its plan is no longer enabled', pendingStep: null }, 'state');
+        continue;
+      }
+      this.#scheduler.adopt(rec);
+      this.#persisted.set(l.id, JSON.stringify(snapshotOf(rec, this.#hosts)));
+      if (finish && l.pendingStep !== null) {
+        this.#o.logger.info({ leaseId: l.id, step: l.pendingStep.kind }, 'finishing the lease step in flight at the last stop');
+        this.#chain(l.id, l.pendingStep);
+      }
+    }
+  }
+
+  async #carryForward(now: number): Promise<void> {
+    await this.#refreshExternal(now);
+    const s = this.#scheduler;
+    s.advance(now);
+    s.schedule(now);
+    s.advance(now);
+    await this.#persist();
+    for (const step of this.#steps.take()) await this.#journal(step);
+  }
+
+  /** Books what VMs outside live leases take on each host, from now on (it changes as they come and go). */
+  async #refreshExternal(now: number): Promise<void> {
+    const mine = await this.#o.store.capacityLeases.liveVmIds();
+    const used = new Map<string, { cpus: number; memoryMiB: number }>();
+    for (const vm of await this.#o.store.vms.list()) {
+      if (vm.hostId === null || mine.has(vm.id) || (vm.reserved.cpus === 0 && vm.reserved.memoryMib === 0)) continue;
+      const u = used.get(vm.hostId) ?? { cpus: 0, memoryMiB: 0 };
+      used.set(vm.hostId, { cpus: u.cpus + vm.reserved.cpus, memoryMiB: u.memoryMiB + vm.reserved.memoryMib });
+    }
+    this.#hosts.ids.forEach((id, host) => {
+      const next = used.get(id);
+      const prev = this.#external.get(host);
+      if (prev?.cpus === next?.cpus && prev?.memoryMiB === next?.memoryMiB) return;
+      const booking = { host, from: now, to: Infinity, vms: 1, preemptible: false };
+      if (prev) this.#scheduler.table.release({ ...booking, shape: prev });
+      if (next) this.#scheduler.table.book({ ...booking, shape: next });
+      if (next) this.#external.set(host, next);
+      else this.#external.delete(host);
+    });
+  }
+
+  /** Writes every lease whose state or plan changed since it was last written. */
+  async #persist(): Promise<void> {
+    for (const rec of this.#scheduler.records()) {
+      const before = this.#persisted.get(rec.req.id);
+      if (before === undefined) continue;
+      const snap = snapshotOf(rec, this.#hosts);
+      const text = JSON.stringify(snap);
+      if (text === before) continue;
+      const stateChanged = (JSON.parse(before) as { state: string }).state !== snap.state;
+      await this.#o.store.capacityLeases.update(rec.req.id, snap, stateChanged ? 'state' : 'planned');
+      this.#persisted.set(rec.req.id, text);
+    }
+  }
+
+  /** Journals a step (before any side effect), then queues it behind the lease's earlier steps. */
+  async #journal(step: CollectedStep): Promise<void> {
+    const pending: PendingStep = { kind: step.kind, placements: this.#hosts.toStore(step.placements), ...(step.from ? { from: this.#hosts.toStore(step.from) } : {}), at: step.at };
+    await this.#o.store.capacityLeases.update(step.leaseId, { pendingStep: pending }, 'step', { step: step.kind });
+    this.#chain(step.leaseId, pending);
+  }
+
+  #chain(leaseId: string, step: PendingStep): void {
+    const prev = this.#chains.get(leaseId) ?? Promise.resolve();
+    const next = prev.then(() => this.#carryOut(leaseId, step));
+    this.#chains.set(leaseId, next);
+    void next.finally(() => {
+      if (this.#chains.get(leaseId) === next) this.#chains.delete(leaseId);
+    });
+  }
+
+  async #carryOut(leaseId: string, step: PendingStep): Promise<void> {
+    if (this.#stopping.signal.aborted) return;
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(this.#o.stepTimeoutMs ?? 15 * 60_000)]);
+    const log = this.#o.logger.child({ leaseId, step: step.kind });
+    try {
+      log.info('lease step begins');
+      await runLeaseStep({ store: this.#o.store, actions: this.#o.actions, failpoints: this.#o.failpoints }, leaseId, step, signal);
+      const cur = await this.#o.store.capacityLeases.get(leaseId);
+      // A later step may have been journaled meanwhile: only this one's mark is cleared.
+      const mine = cur.pendingStep?.kind === step.kind && cur.pendingStep.at === step.at;
+      await this.#o.store.capacityLeases.update(leaseId, mine ? { pendingStep: null } : {}, 'step-done', { step: step.kind });
+      log.info('lease step done');
+    } catch (err) {
+      if (this.#stopping.signal.aborted) return;
+      const reason = `${step.kind} failed: ${errorMessage(err)}`;
+      log.error({ err: errorMessage(err) }, 'lease step failed');
+      await this.#serially(async () => {
+        const rec = this.#scheduler.lease(leaseId);
+        if (rec !== undefined && canTransitionLease(rec.state, 'failed')) this.#scheduler.close(leaseId, 'failed', this.#clock(), reason);
+        await this.#persist();
+        await this.#o.store.capacityLeases.update(leaseId, { pendingStep: null }, 'step-failed', { step: step.kind, error: reason });
+      }).catch((e: unknown) => log.error({ err: errorMessage(e) }, 'recording the failed step failed'));
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import type { Store } from '../../store/open-store.js';
+import type { PendingStep } from '../../store/repositories/capacity-leases-repository.js';
+import type { Failpoints } from '../../util/failpoints.js';
+import type { LeaseActions } from './lease-actions.js';
+import { hostPerVm } from './lease-record-of.js';
+
+/**
+ * Carries out one journaled step of a lease on its VMs. Every part is
+ * idempotent (a VM already suspended is left, one already on the target host
+ * is not moved, the VMs made are found by their lease and number), so a
+ * restarted controller runs the journaled step again from the start. The
+ * failpoint `lease-<step>` fires after the journal and before any side
+ * effect: the restart tests kill the controller there.
+ */
+export async function runLeaseStep(deps: { readonly store: Store; readonly actions: LeaseActions; readonly failpoints?: Failpoints | undefined }, leaseId: string, step: PendingStep, signal: AbortSignal): Promise<void> {
+  const { store, actions } = deps;
+  await deps.failpoints?.hit(`lease-${step.kind}`);
+  const lease = await store.capacityLeases.get(leaseId);
+  const vms = await store.capacityLeases.vms(leaseId);
+  switch (step.kind) {
+    case 'prepare': {
+      await Promise.all(hostPerVm(step.placements).map(async (hostId, idx) => {
+        const vmId = await actions.create(lease, idx, hostId, signal);
+        await store.capacityLeases.setVm({ leaseId, idx, vmId, hostId });
+      }));
+      return;
+    }
+    case 'suspend':
+      await Promise.all(vms.map((v) => actions.suspend(v.vmId, signal)));
+      return;
+    case 'migrate': {
+      const targets = hostPerVm(step.placements);
+      // VMs already on a host of the new plan stay: only the others move, each to a target slot not taken.
+      const free = [...targets];
+      const stay = vms.filter((v) => {
+        const i = free.indexOf(v.hostId);
+        if (i < 0) return false;
+        free.splice(i, 1);
+        return true;
+      });
+      const move = vms.filter((v) => !stay.includes(v));
+      await Promise.all(move.map(async (v, k) => {
+        const to = free[k];
+        if (to === undefined) return;
+        await actions.migrate(v.vmId, to, signal);
+        await store.capacityLeases.setVm({ ...v, hostId: to });
+      }));
+      return;
+    }
+    case 'resume':
+      await Promise.all(vms.map((v) => actions.resume(v.vmId, signal)));
+      return;
+    case 'shutdown':
+    case 'release':
+      await Promise.all(vms.map((v) => actions.terminate(v.vmId, signal)));
+      return;
+  }
+}
