@@ -66,7 +66,7 @@ function SignedInApp({ s, path, onSignOut }: { s: SignedIn; path: string; onSign
           {NAV.map(([href, label]) => <Link key={href} href={href} current={path === href || path.startsWith(`${href}/`)}>{label}</Link>)}
         </nav>
         <span class="who">
-          <span class={connected ? 'live on' : 'live off'} title={connected ? 'live updates on' : 'reconnecting to the event stream'} aria-label={connected ? 'live' : 'offline'} />
+          <span class={connected ? 'live on' : 'live off'} role="img" title={connected ? 'live updates on' : 'reconnecting to the event stream'} aria-label={connected ? 'live' : 'offline'} />
           {s.user.name} ({s.user.role})
           <button type="button" class="link" onClick={onSignOut}>Sign out</button>
         </span>
