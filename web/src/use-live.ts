@@ -53,8 +53,10 @@ export function useLive<T>(load: (api: Api, signal: AbortSignal) => Promise<T>, 
         reload();
       }, RELOAD_AFTER_MS);
     });
+    const offOpen = events.onOpen(reload);
     return () => {
       off();
+      offOpen();
       clearTimeout(timer);
     };
   }, [events, reload]);
