@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api } from './api';
-import type { NuboEvent, User } from './api-types';
+import type { User } from './api-types';
 import { LiveEvents } from './live-events';
 import { SessionContext, type Session } from './session-context';
 import { forgetToken, savedToken, saveToken } from './session';
@@ -23,7 +23,7 @@ const NAV: readonly [string, string][] = [
   ['/images', 'Templates & images'], ['/networks', 'Networks'], ['/volumes', 'Volumes'],
 ];
 
-interface SignedIn { token: string; user: User; since: number; recent: NuboEvent[] }
+interface SignedIn { token: string; user: User }
 
 /** The shell: sign-in until there is a user, then the navigation and the page the path names. */
 export function App() {
@@ -31,10 +31,9 @@ export function App() {
   const [restoring, setRestoring] = useState(savedToken() !== null);
   const path = usePath();
 
-  const enter = async (token: string, user: User): Promise<void> => {
-    const { lastSeq, recent } = await newestEvents(new Api(token));
+  const enter = (token: string, user: User): void => {
     saveToken(token);
-    setSignedIn({ token, user, since: lastSeq, recent });
+    setSignedIn({ token, user });
     if (location.pathname === '/' || location.pathname.startsWith('/sign-in')) navigate('/overview');
   };
 
@@ -46,7 +45,7 @@ export function App() {
   }, []);
 
   if (restoring) return <p class="loading">Loading…</p>;
-  if (signedIn === null) return <SignInPage onSignedIn={(t, u) => void enter(t, u)} />;
+  if (signedIn === null) return <SignInPage onSignedIn={(t, u) => enter(t, u)} />;
   return <SignedInApp key={signedIn.token} s={signedIn} path={path} onSignOut={() => { forgetToken(); setSignedIn(null); navigate('/sign-in'); }} />;
 }
 
@@ -54,7 +53,7 @@ function SignedInApp({ s, path, onSignOut }: { s: SignedIn; path: string; onSign
   const [connected, setConnected] = useState(false);
   const session = useMemo<Session>(() => ({
     api: new Api(s.token), user: s.user, isAdmin: s.user.role === 'admin',
-    events: new LiveEvents(s.token, s.since, setConnected),
+    events: new LiveEvents(s.token, () => newestEvents(new Api(s.token)), setConnected),
   }), [s]);
   useEffect(() => () => session.events.close(), [session]);
   return (
@@ -66,19 +65,19 @@ function SignedInApp({ s, path, onSignOut }: { s: SignedIn; path: string; onSign
           {NAV.map(([href, label]) => <Link key={href} href={href} current={path === href || path.startsWith(`${href}/`)}>{label}</Link>)}
         </nav>
         <span class="who">
-          <span class={connected ? 'live on' : 'live off'} title={connected ? 'live updates on' : 'reconnecting to the event stream'} aria-label={connected ? 'live' : 'offline'} />
+          <span class={connected ? 'live on' : 'live off'} role="img" title={connected ? 'live updates on' : 'reconnecting to the event stream'} aria-label={connected ? 'live' : 'offline'} />
           {s.user.name} ({s.user.role})
           <button type="button" class="link" onClick={onSignOut}>Sign out</button>
         </span>
       </header>
       <main id="main" tabIndex={-1}>
-        <Page path={path} recent={s.recent} />
+        <Page path={path} />
       </main>
     </SessionContext.Provider>
   );
 }
 
-function Page({ path, recent }: { path: string; recent: NuboEvent[] }) {
+function Page({ path }: { path: string }) {
   const parts = path.split('/').filter((p) => p !== '');
   switch (parts[0]) {
     case 'vms':
@@ -90,6 +89,6 @@ function Page({ path, recent }: { path: string; recent: NuboEvent[] }) {
     case 'networks': return <NetworksPage />;
     case 'volumes': return <VolumesPage />;
     case 'migrations': return <MigrationsPage />;
-    default: return <OverviewPage recent={recent} />;
+    default: return <OverviewPage />;
   }
 }

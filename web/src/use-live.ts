@@ -27,6 +27,8 @@ export function useLive<T>(load: (api: Api, signal: AbortSignal) => Promise<T>, 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const relevantRef = useRef(relevant);
   relevantRef.current = relevant;
+  const failedRef = useRef(false);
+  failedRef.current = error !== undefined;
 
   useEffect(() => {
     const ac = new AbortController();
@@ -53,8 +55,11 @@ export function useLive<T>(load: (api: Api, signal: AbortSignal) => Promise<T>, 
         reload();
       }, RELOAD_AFTER_MS);
     });
+    // A page that shows an error (a VM the user may not see) asks again on the next relevant event, not because the stream opened.
+    const offOpen = events.onOpen(() => { if (failedRef.current !== true) reload(); });
     return () => {
       off();
+      offOpen();
       clearTimeout(timer);
     };
   }, [events, reload]);

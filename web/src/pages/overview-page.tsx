@@ -8,13 +8,19 @@ import { Link } from '../components/link';
 import { eventText } from '../event-text';
 
 /** The first page: hosts with their capacity, VMs by state, migrations in flight and the newest events, all live. */
-export function OverviewPage({ recent }: { recent: NuboEvent[] }) {
+export function OverviewPage() {
   const { events } = useSession();
   const vms = useLive((api, signal) => api.get<Vm[]>('/vms', signal), []);
   const hosts = useLive((api, signal) => api.get<Host[]>('/hosts', signal), [], (e) => e.resource === 'host' || e.resource === 'vm');
   const migrations = useLive((api, signal) => api.get<Migration[]>('/migrations?state=running', signal), [], (e) => e.resource === 'migration' || e.resource === 'vm');
-  const [log, setLog] = useState<NuboEvent[]>(recent);
-  useEffect(() => events.listen((e) => setLog((l) => [...l, e].slice(-20))), [events]);
+  const [log, setLog] = useState<NuboEvent[]>(events.recent);
+  // The history arrives after the page's first render (read in the background); the stream's events only after it.
+  useEffect(() => {
+    let live = true;
+    void events.ready.then(() => { if (live) setLog((l) => (l.length === 0 ? events.recent : l)); });
+    const off = events.listen((e) => setLog((l) => [...l, e].slice(-20)));
+    return () => { live = false; off(); };
+  }, [events]);
 
   const names = new Map<string, string>([...(vms.data ?? []), ...(hosts.data ?? [])].map((r) => [r.id, r.name]));
   const byState = new Map<string, number>();

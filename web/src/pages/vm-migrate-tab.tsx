@@ -5,16 +5,18 @@ import { useLive } from '../use-live';
 import { useSession } from '../session-context';
 import { ErrorBanner } from '../components/error-banner';
 import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
+import { MigrateConfirm } from '../components/migrate-confirm';
 
 const PROGRESS_POLL_MS = 1_000;
 
-/** Live migration (admin): pick a destination, start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
+/** Live migration (admin): pick a destination, confirm after the pre-check (when the API has one), start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
 export function VmMigrateTab({ vm }: { vm: VmDetail }) {
   const { api } = useSession();
   const hosts = useLive((a, signal) => a.get<Host[]>('/hosts', signal), [], (e) => e.resource === 'host');
   const latest = useLive(async (a, signal) => (await a.get<Migration[]>(`/migrations?vm=${vm.id}`, signal)).at(-1), [vm.id], (e) => e.resource === 'migration' || e.resourceId === vm.id);
   const [to, setTo] = useState('');
   const [error, setError] = useState<ApiError | undefined>(undefined);
+  const [asking, setAsking] = useState(false);
   const running = latest.data?.state === 'running';
   // The copy's numbers change without events (only stages are journalled as events): polled while it runs.
   useEffect(() => {
@@ -23,15 +25,10 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
     return () => clearInterval(t);
   }, [running, latest.reload]);
 
-  const start = async (e: Event): Promise<void> => {
+  const start = (e: Event): void => {
     e.preventDefault();
     setError(undefined);
-    try {
-      await api.post(`/vms/${vm.id}/migrate`, to === '' ? {} : { to });
-      latest.reload();
-    } catch (err) {
-      setError(err instanceof ApiError ? err : undefined);
-    }
+    setAsking(true);
   };
   const cancel = async (id: string): Promise<void> => {
     try {
@@ -47,7 +44,7 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
     <div>
       <ErrorBanner error={hosts.error ?? latest.error ?? error} />
       {!running && (
-        <form class="inline" onSubmit={(e) => void start(e)} aria-label="Live-migrate">
+        <form class="inline" onSubmit={start} aria-label="Live-migrate">
           <label>Destination <select value={to} onChange={(e) => setTo((e.currentTarget).value)}>
             <option value="">chosen by the scheduler</option>
             {candidates.map((h) => <option key={h.id} value={h.name}>{h.name} ({h.total.memoryMiB - h.reserved.memoryMiB} MiB free)</option>)}
@@ -56,6 +53,7 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
           {vm.state !== 'running' && <span class="hint">Only a running VM migrates live.</span>}
         </form>
       )}
+      {asking && <MigrateConfirm request={{ vmId: vm.id, vmName: vm.name, from: vm.host, to }} onStarted={latest.reload} onClose={() => setAsking(false)} />}
       {latest.data && <MigrationProgress m={latest.data} onCancel={() => void cancel(latest.data!.id)} />}
     </div>
   );

@@ -8,6 +8,8 @@ import { Link } from '../components/link';
 import { StateBadge } from '../components/state-badge';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog';
 import { actionInfo } from '../vm-actions';
+import { VmCaptureActions } from '../components/vm-capture-actions';
+import { VmMetricsCharts } from '../components/vm-metrics';
 // Type only: the module itself is loaded on demand (useConsoleTab).
 import type { VmConsoleTab } from './vm-console-tab';
 import { VmSnapshotsTab } from './vm-snapshots-tab';
@@ -56,12 +58,13 @@ export function VmPage({ id, tab }: { id: string; tab: string }) {
           })}
         </div>
       </div>
+      <VmCaptureActions vm={v} />
       <ErrorBanner error={error} />
       <nav class="tabs" aria-label="VM tabs">
         {tabs.map(([t, label]) => <Link key={t} href={`/vms/${id}/${t}`} current={t === tab} class="tab">{label}</Link>)}
       </nav>
       <section class="tab-body">
-        {tab === 'summary' && <Summary v={v} />}
+        {tab === 'summary' && <><Summary v={v} /><VmMetricsCharts vmId={v.id} /></>}
         {tab === 'console' && (ConsoleTab ? <ConsoleTab vm={v} /> : <p class="loading">Loading the console…</p>)}
         {tab === 'devices' && <VmDevicesTab vm={v} onChange={vm.reload} />}
         {tab === 'snapshots' && <VmSnapshotsTab vm={v} />}

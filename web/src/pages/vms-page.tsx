@@ -86,6 +86,7 @@ export function VmsPage() {
           {VM_ACTIONS.filter((a) => isAdmin || a.adminOnly !== true).map((a) => <option key={a.action} value={a.action}>{a.label}</option>)}
         </select></label>
       </div>
+      {vms.data !== undefined && <p class="hint" data-testid="vm-count">{rows.length} VMs{rows.length !== vms.data.length ? ` shown of ${vms.data.length}` : ''}</p>}
       <div class="table-wrap">
         <table class="list" aria-label="VMs">
           <thead><tr>
