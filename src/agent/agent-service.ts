@@ -5,6 +5,7 @@ import { ColdMigrationEndpoint } from './cold-migration-endpoint.js';
 import { DiskMoveEndpoint } from './disk-move-endpoint.js';
 import { LiveMigrationEndpoint } from './live-migration-endpoint.js';
 import { NicEndpoint } from './nic-endpoint.js';
+import { DirtyRateEndpoint } from './dirty-rate-endpoint.js';
 import { SnapshotEndpoint } from './snapshot-endpoint.js';
 import type { TransferOffers } from '../transfer/transfer-offers.js';
 import { VmLifecycle } from './vm-lifecycle.js';
@@ -28,6 +29,7 @@ export class AgentService {
   readonly captures: CaptureEndpoint;
   readonly volumes: VolumeEndpoint;
   readonly nics: NicEndpoint;
+  readonly dirtyRate: DirtyRateEndpoint;
 
   constructor(opts: AgentServiceOptions) {
     this.host = new AgentHost(opts);
@@ -39,6 +41,7 @@ export class AgentService {
     this.captures = new CaptureEndpoint(this.host);
     this.volumes = new VolumeEndpoint(this.host);
     this.nics = new NicEndpoint(this.host);
+    this.dirtyRate = new DirtyRateEndpoint(this.host);
   }
 
   /** Which VM files peers may read now (cold migration, capture). */

@@ -341,3 +341,8 @@ export const captureRequestSchema = z.strictObject({
   ttlS: z.number().int().min(10).max(86_400).default(3_600),
 });
 export type CaptureRequest = z.input<typeof captureRequestSchema>;
+
+/** `POST /agent/v1/vms/{id}/dirty-rate`: measure how fast the running guest dirties memory (the migration planner's input). */
+export const dirtyRateRequestSchema = z.strictObject({ calcTimeS: z.number().int().min(1).max(10).default(1) });
+export const dirtyRateSchema = z.object({ dirtyBytesPerSec: z.number().min(0), calcTimeS: z.number(), mode: z.string() });
+export type DirtyRateReport = z.infer<typeof dirtyRateSchema>;

@@ -17,6 +17,8 @@ import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
 import { MigrationService } from './migration-service.js';
+import { controllerPlanning, type ControllerPlanning } from './controller-planning.js';
+import type { MigrationQueueLimits } from '../core/migration/migration-queue-plan.js';
 import { snapshotCountOf } from './vm-snapshots.js';
 import { SystemStore } from './system-store.js';
 import { VmStopper } from './vm-stopper.js';
@@ -63,6 +65,8 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** The migration queue's per-host limits (default: 2 at once, 2048 MiB/s). */
+  readonly migrationQueue?: Partial<MigrationQueueLimits> | undefined;
   readonly logger: Logger;
 }
 
@@ -90,6 +94,8 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    /** The migration queue's dispatcher and the maintenance evacuations (the leader's background work). */
+    private readonly planning: ControllerPlanning,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -137,6 +143,7 @@ export class ControllerDaemon {
       };
       const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
+      const planning = controllerPlanning({ store, agentFor, service: migrations, schedulePending: () => orchestrator.schedulePending(), logger, failpoints: o.failpoints, limits: o.migrationQueue });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
@@ -144,7 +151,7 @@ export class ControllerDaemon {
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -154,11 +161,12 @@ export class ControllerDaemon {
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
+        planning.start();
         monitor.start();
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, planning);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -191,6 +199,7 @@ export class ControllerDaemon {
     this.#campaign.abort();
     this.monitor.stop();
     this.pruner.stop();
+    await this.planning.stop();
     await this.orchestrator.close();
   }
 
@@ -201,6 +210,7 @@ export class ControllerDaemon {
     await this.collector.stop();
     this.monitor.stop();
     this.pruner.stop();
+    await this.planning.stop();
     await this.server.close();
     await this.orchestrator.close();
     await this.leadership?.release();
