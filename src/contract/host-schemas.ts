@@ -22,7 +22,7 @@ export const hostView = z.object({
   /** vCPUs per physical CPU the scheduler allows on this host; null: the controller's default. */
   cpuOvercommit: z.number().nullable(),
   /** `evacuating`, then `maintenance`: the host takes no new VMs (see `/hosts/{id}/maintenance`); null: in service. */
-  maintenance: z.enum(['evacuating', 'maintenance']).nullable(),
+  maintenance: z.enum(['evacuating', 'maintenance']).nullable().default(null),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({

@@ -22,7 +22,7 @@ describe('migration queue plan', () => {
     const p = planQueueStarts([c('1', 'h1', 'h2'), c('2', 'h1', 'h3'), c('3', 'h3', 'h1'), c('4', 'h4', 'h5')], [], limits);
     assert.deepEqual(p.start, ['1', '2', '4']);
     assert.equal(p.waiting.length, 1);
-    assert.match(p.waiting[0]!.reason, /source host has 2 migrations in flight \(limit 2\)/);
+    assert.match(p.waiting[0]!.reason, /destination host has 2 migrations in flight \(limit 2\)/);
   });
 
   it('counts the migrations already in flight', () => {
@@ -32,7 +32,7 @@ describe('migration queue plan', () => {
   });
 
   it('keeps the sum of bandwidth on a host within its budget', () => {
-    const q = [c('1', 'h1', 'h2', { bandwidthMiBps: 700 }), c('2', 'h1', 'h3', { bandwidthMiBps: 400 }), c('3', 'h4', 'h3', { bandwidthMiBps: 400 })];
+    const q = [c('1', 'h1', 'h2', { bandwidthMiBps: 700 }), c('2', 'h1', 'h3', { bandwidthMiBps: 400 }), c('3', 'h4', 'h5', { bandwidthMiBps: 400 })];
     const p = planQueueStarts(q, [], limits);
     assert.deepEqual(p.start, ['1', '3']);
     assert.match(p.waiting[0]!.reason, /bandwidth budget is used \(700 of 1000 MiB\/s in use, it needs 400\)/);
