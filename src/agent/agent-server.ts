@@ -33,6 +33,7 @@ import { captureRequestSchema } from '../contract/agent-api.js';
 import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-api.js';
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
 import { staleVmsRequestSchema } from '../contract/agent-api.js';
+import { dirtyRateRequestSchema, dirtyRateSchema } from '../contract/agent-api.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -133,6 +134,8 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   });
 
   // Disk snapshots (qcow2 internal, in the VM's disk file). A change stops for a client gone only while it waits for the VM's lock (see AgentService).
+  r.post('/agent/v1/vms/:id/dirty-rate', { schema: { params, body: dirtyRateRequestSchema.optional(), response: { 200: dirtyRateSchema } } }, (req, reply) =>
+    svc.dirtyRate.measure(req.params.id, req.body, quick(req, reply)));
   r.get('/agent/v1/vms/:id/snapshots', { schema: { params, response: { 200: z.array(diskSnapshotSchema) } } }, (req, reply) => svc.snapshots.listSnapshots(req.params.id, held(req, reply)));
   r.post('/agent/v1/vms/:id/snapshots', { schema: { params, body: snapshotRequestSchema, response: { 201: diskSnapshotSchema } } }, async (req, reply) =>
     reply.status(201).send(await svc.snapshots.createSnapshot(req.params.id, req.body, held(req, reply))),

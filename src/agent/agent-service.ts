@@ -5,6 +5,7 @@ import { ColdMigrationEndpoint } from './cold-migration-endpoint.js';
 import { DiskMoveEndpoint } from './disk-move-endpoint.js';
 import { LiveMigrationEndpoint } from './live-migration-endpoint.js';
 import { NicEndpoint } from './nic-endpoint.js';
+import { DirtyRateEndpoint } from './dirty-rate-endpoint.js';
 import { SnapshotEndpoint } from './snapshot-endpoint.js';
 import type { TransferOffers } from '../transfer/transfer-offers.js';
 import { VmLifecycle } from './vm-lifecycle.js';
@@ -30,6 +31,7 @@ export class AgentService {
   readonly volumes: VolumeEndpoint;
   readonly nics: NicEndpoint;
   readonly ha: HaEndpoint;
+  readonly dirtyRate: DirtyRateEndpoint;
 
   constructor(opts: AgentServiceOptions) {
     this.host = new AgentHost(opts);
@@ -42,6 +44,7 @@ export class AgentService {
     this.volumes = new VolumeEndpoint(this.host);
     this.nics = new NicEndpoint(this.host);
     this.ha = new HaEndpoint(this.host, this.lifecycle);
+    this.dirtyRate = new DirtyRateEndpoint(this.host);
   }
 
   /** Which VM files peers may read now (cold migration, capture). */

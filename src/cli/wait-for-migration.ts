@@ -30,7 +30,7 @@ export async function waitForMigration(o: WaitForMigrationOptions): Promise<Migr
   try {
     for (;;) {
       progress.update(m);
-      if (m.state !== 'running') return m;
+      if (m.state !== 'running' && m.state !== 'queued') return m;
       const remaining = t0 + o.timeoutMs - Date.now();
       if (remaining <= 0) throw new TimeoutError(`waiting for migration ${shortId(id)} of ${m.vm} to end (it is at ${m.stage})`, o.timeoutMs);
       await sleep(Math.min(o.intervalMs, remaining), o.signal);
@@ -50,7 +50,8 @@ export async function waitForMigration(o: WaitForMigrationOptions): Promise<Migr
 /** The error a wait ends with when the migration did not succeed: its reason, and where the VM is now. */
 export function migrationFailure(m: MigrationView): WaitFailedError {
   // A roll-back (journalled as `aborting`, or a cancel) leaves the VM on its source; other failures need the VM's own record.
-  const rolledBack = m.state === 'aborted' || m.journal.some((e) => e.stage === 'aborting');
+  // A queue entry cancelled or refused before its turn never left the source either.
+  const rolledBack = m.state === 'aborted' || m.state === 'cancelled' || m.state === 'refused' || m.journal.some((e) => e.stage === 'aborting');
   const where = rolledBack ? `; the VM stays on ${m.source}` : `; see \`nubo vm show ${m.vm}\` for where the VM is`;
   return new WaitFailedError(
     m.state === 'aborted' ? 'MIGRATION_ABORTED' : 'MIGRATION_FAILED',

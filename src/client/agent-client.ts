@@ -25,6 +25,7 @@ import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type V
 import { diskSnapshotSchema, type DiskSnapshotReport } from '../contract/agent-api.js';
 import type { CaptureRequest } from '../contract/agent-api.js';
 import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../contract/agent-api.js';
+import { dirtyRateSchema, type DirtyRateReport } from '../contract/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { jsonRequest } from './json-request.js';
@@ -93,6 +94,11 @@ export class AgentClient {
   deleteVolume(volumeId: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/volumes/${volumeId}`, undefined, undefined, o, 30_000);
   }
+  /** How fast the running VM dirties memory, measured over `calcTimeS` seconds (QEMU's `calc-dirty-rate`). */
+  measureDirtyRate(id: string, calcTimeS: number, o: WaitOptions = {}): Promise<DirtyRateReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/dirty-rate`, dirtyRateSchema, { calcTimeS }, o, calcTimeS * 1000 + 30_000);
+  }
+
   /** The VM's disk snapshots, oldest first. */
   listSnapshots(id: string, o: WaitOptions = {}): Promise<DiskSnapshotReport[]> {
     return this.#call('GET', `/agent/v1/vms/${id}/snapshots`, z.array(diskSnapshotSchema), undefined, o, 30_000);

@@ -11,7 +11,8 @@ import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type T
 import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
 import { userView, type SetSshKeysBody, type UserView } from '../contract/user-schemas.js';
 import { eventView, type EventView } from '../contract/event-schemas.js';
-import { migrationView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
+import { migrationDryRunView, migrationView, type MigrationDryRunView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
+import { hostMaintenanceView, type HostMaintenanceView, type hostMaintenanceBody } from '../contract/host-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
 } from '../contract/storage-schemas.js';
@@ -200,6 +201,17 @@ export class NuboClient {
   /** Starts a migration (admins): live for a running VM, cold for a powered-off or suspended one; the answer is the migration as it begins (202). */
   migrateVm(id: string, body: z.input<typeof migrateVmBody>, o?: WaitOptions): Promise<MigrationView> {
     return this.#call('POST', `/vms/${encodeURIComponent(id)}/migrate`, migrationView, body, o);
+  }
+  /** The pre-checks and the planner's prediction of a migration; nothing is queued or changed. */
+  dryRunMigration(id: string, body: Omit<z.input<typeof migrateVmBody>, 'dryRun'>, o?: WaitOptions): Promise<MigrationDryRunView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/migrate`, migrationDryRunView, { ...body, dryRun: true }, o);
+  }
+  /** Puts a host in maintenance (admin): its VMs are migrated away in the background. */
+  beginHostMaintenance(id: string, body: z.input<typeof hostMaintenanceBody>, o?: WaitOptions): Promise<HostMaintenanceView> {
+    return this.#call('POST', `/hosts/${encodeURIComponent(id)}/maintenance`, hostMaintenanceView, body, o);
+  }
+  getHostMaintenance(id: string, o?: WaitOptions): Promise<HostMaintenanceView> {
+    return this.#call('GET', `/hosts/${encodeURIComponent(id)}/maintenance`, hostMaintenanceView, undefined, o);
   }
   listMigrations(filter: { vm?: string; state?: MigrationView['state'] } = {}, o?: WaitOptions): Promise<MigrationView[]> {
     const q = new URLSearchParams(Object.entries(filter).flatMap(([k, v]): [string, string][] => (v === undefined ? [] : [[k, v]]))).toString();

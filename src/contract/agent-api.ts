@@ -347,3 +347,7 @@ export type CaptureRequest = z.input<typeof captureRequestSchema>;
 /** HA: the VMs a fenced host that came back must end — they run on other hosts now. */
 export const staleVmsRequestSchema = z.strictObject({ vmIds: z.array(vmIdSchema).max(4096) });
 export type StaleVmsRequest = z.infer<typeof staleVmsRequestSchema>;
+/** `POST /agent/v1/vms/{id}/dirty-rate`: measure how fast the running guest dirties memory (the migration planner's input). */
+export const dirtyRateRequestSchema = z.strictObject({ calcTimeS: z.number().int().min(1).max(10).default(1) });
+export const dirtyRateSchema = z.object({ dirtyBytesPerSec: z.number().min(0), calcTimeS: z.number(), mode: z.string() });
+export type DirtyRateReport = z.infer<typeof dirtyRateSchema>;

@@ -21,6 +21,8 @@ export const hostView = z.object({
   vms: z.number().int(),
   /** vCPUs per physical CPU the scheduler allows on this host; null: the controller's default. */
   cpuOvercommit: z.number().nullable(),
+  /** `evacuating`, then `maintenance`: the host takes no new VMs (see `/hosts/{id}/maintenance`); null: in service. */
+  maintenance: z.enum(['evacuating', 'maintenance']).nullable().default(null),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({
@@ -35,3 +37,32 @@ export const updateHostBody = z.strictObject({
   cpuOvercommit: cpuOvercommitField.nullable(),
 });
 export type UpdateHostBody = z.input<typeof updateHostBody>;
+
+/** `POST /api/v1/hosts/{id}/maintenance`. */
+export const hostMaintenanceBody = z.strictObject({
+  /** Powered-off and suspended VMs: cold-migrated away (`move`, the default) or left on the host (`leave`). */
+  poweredOff: z.enum(['move', 'leave']).optional(),
+});
+export const maintenanceVmView = z.object({
+  vmId: z.string(),
+  name: z.string(),
+  action: z.enum(['live', 'cold', 'leave']),
+  /** `queued`/`moving`: on its way; `moved`/`left`: done; `blocked`: it cannot move (`reason` says why); `failed`: its migration failed. */
+  status: z.enum(['queued', 'moving', 'moved', 'left', 'blocked', 'failed']),
+  migrationId: z.string().nullable(),
+  to: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+export const hostMaintenanceView = z.object({
+  host: z.string(),
+  hostId: z.string(),
+  /** `none`: in service. */
+  state: z.enum(['none', 'evacuating', 'maintenance']),
+  poweredOff: z.enum(['move', 'leave']).nullable(),
+  since: z.string().nullable(),
+  by: z.string().nullable(),
+  /** VMs still on the host (a host ends maintenance with zero unless some were left or blocked). */
+  vmsOnHost: z.number().int(),
+  vms: z.array(maintenanceVmView),
+});
+export type HostMaintenanceView = z.infer<typeof hostMaintenanceView>;

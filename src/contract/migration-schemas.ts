@@ -19,7 +19,26 @@ export const migrateVmBody = z.strictObject({
   /** Destination host (name or id); the placement rules choose when absent. */
   to: z.string().min(1).max(64).optional(),
   policy: migrationPolicyBody.optional(),
+  /** Queue order: higher first, then first come (default 0). */
+  priority: z.number().int().min(-100).max(100).optional(),
+  /** Only the pre-checks and the prediction: nothing is queued or changed. */
+  dryRun: z.boolean().optional(),
 });
+/** The planner's prediction (live migrations; a cold one says it is not predicted). */
+export const migrationPrediction = z.record(z.string(), z.unknown());
+export const migrationDryRunView = z.object({
+  dryRun: z.literal(true),
+  vm: z.string(),
+  vmId: z.string(),
+  kind: z.enum(['live', 'cold']),
+  source: z.string(),
+  destination: z.string(),
+  /** Every pre-check passed (a refusal is a 409 MIGRATION_REFUSED instead). */
+  checks: z.literal('passed'),
+  prediction: migrationPrediction,
+});
+export type MigrationDryRunView = z.infer<typeof migrationDryRunView>;
+export const MIGRATION_VIEW_STATES = ['queued', 'running', 'succeeded', 'failed', 'aborted', 'cancelled', 'refused'] as const;
 export const migrationView = z.object({
   id: z.string(),
   vm: z.string(),
@@ -28,7 +47,8 @@ export const migrationView = z.object({
   source: z.string(),
   destination: z.string(),
   stage: z.string(),
-  state: z.enum(['running', 'succeeded', 'failed', 'aborted']),
+  /** `queued`: waiting for its turn; `cancelled`: taken out of the queue; `refused`: a check said no when its turn came. */
+  state: z.enum(MIGRATION_VIEW_STATES),
   reason: z.string().nullable(),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
@@ -36,9 +56,17 @@ export const migrationView = z.object({
   stats: z.record(z.string(), z.unknown()),
   policy: z.record(z.string(), z.unknown()),
   journal: z.array(z.object({ stage: z.string(), at: z.string(), data: z.record(z.string(), z.unknown()).optional() })),
+  /** Queue facts (absent for migrations from before the queue). */
+  priority: z.number().int().optional(),
+  queuedAt: z.string().optional(),
+  origin: z.string().nullable().optional(),
+  prediction: migrationPrediction.nullable().optional(),
+  /** Once it ended: the actual figures next to the prediction, and the error as a signed fraction of the actual. */
+  actual: z.object({ totalMs: z.number().nullable(), downtimeMs: z.number().nullable() }).optional(),
+  predictionError: z.object({ totalMs: z.number().nullable(), downtimeMs: z.number().nullable() }).optional(),
 });
 export type MigrationView = z.infer<typeof migrationView>;
 export const listMigrationsQuery = z.strictObject({
   vm: z.string().max(64).optional(),
-  state: z.enum(['running', 'succeeded', 'failed', 'aborted']).optional(),
+  state: z.enum(MIGRATION_VIEW_STATES).optional(),
 });

@@ -11,6 +11,7 @@ import { hostViewOf } from './host-view-of.js';
 export function bindCheckFor(policy: PlacementPolicy): CapacityCheck {
   return (host, d) => {
     if (host.state !== 'enabled') return `host ${host.name} is ${host.state}`;
+    if (host.maintenance !== null) return `host ${host.name} is in maintenance`;
     return capacityShortfall(hostViewOf(host), { vcpus: d.cpus, memoryMiB: d.memoryMib, diskMiB: d.diskMib }, policy.cpuOvercommit) ?? true;
   };
 }

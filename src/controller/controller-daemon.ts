@@ -20,6 +20,8 @@ import { HostMonitor } from './host-monitor.js';
 import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
 import { MigrationService } from './migration-service.js';
+import { controllerPlanning, type ControllerPlanning } from './controller-planning.js';
+import type { MigrationQueueLimits } from '../core/migration/migration-queue-plan.js';
 import { snapshotCountOf } from './vm-snapshots.js';
 import { SystemStore } from './system-store.js';
 import { VmStopper } from './vm-stopper.js';
@@ -82,6 +84,8 @@ export interface ControllerDaemonOptions {
     readonly limits?: Partial<LeaseLimits> | undefined;
     readonly tickMs?: number | undefined;
   } | undefined;
+  /** The migration queue's per-host limits (default: 2 at once, 2048 MiB/s). */
+  readonly migrationQueue?: Partial<MigrationQueueLimits> | undefined;
   readonly logger: Logger;
 }
 
@@ -111,6 +115,8 @@ export class ControllerDaemon {
     private readonly collector: MetricsCollector,
     readonly ha: HaService,
     readonly leases: LeaseService,
+    /** The migration queue's dispatcher and the maintenance evacuations (the leader's background work). */
+    private readonly planning: ControllerPlanning,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -158,6 +164,7 @@ export class ControllerDaemon {
       };
       const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
+      const planning = controllerPlanning({ store, agentFor, service: migrations, schedulePending: () => orchestrator.schedulePending(), logger, failpoints: o.failpoints, limits: o.migrationQueue });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const ha = new HaService({
         store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
@@ -174,7 +181,7 @@ export class ControllerDaemon {
         store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -185,12 +192,13 @@ export class ControllerDaemon {
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
         await leases.start();
+        planning.start();
         monitor.start();
         ha.start();
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -225,6 +233,7 @@ export class ControllerDaemon {
     await this.ha.stop();
     this.pruner.stop();
     await this.leases.stop();
+    await this.planning.stop();
     await this.orchestrator.close();
   }
 
@@ -236,6 +245,7 @@ export class ControllerDaemon {
     this.monitor.stop();
     await this.ha.stop();
     this.pruner.stop();
+    await this.planning.stop();
     await this.server.close();
     await this.leases.stop();
     await this.orchestrator.close();

@@ -8,6 +8,7 @@ import { webSocketBearerToken } from '../http/websocket-bearer-token.js';
 import { registerDashboard } from './dashboard-static.js';
 import type { ApiContext } from './api/api-context.js';
 import { registerHostRoutes } from './api/host-routes.js';
+import { registerMaintenanceRoutes } from './api/maintenance-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
 import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
@@ -93,6 +94,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   });
 
   registerHostRoutes(app, ctx);
+  registerMaintenanceRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerImageDataRoute(app, ctx);
   registerNetworkRoutes(app, ctx);

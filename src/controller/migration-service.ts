@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { COLD_MIGRATION_STATES, checkMigration, chooseMigrationDestination, type MigrationHostFacts } from '../core/migration/migration-prechecks.js';
-import { parseMigrationPolicy } from '../core/migration/migration-policy.js';
+import { parseMigrationPolicy, type MigrationPolicy } from '../core/migration/migration-policy.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
@@ -35,6 +35,17 @@ export interface MigrationServiceOptions {
   readonly snapshotCount?: ((vm: Vm) => Promise<number>) | undefined;
 }
 
+/** A migration as `start` would begin it now: the VM, its kind and both hosts, after every pre-check passed. */
+export interface MigrationPlan {
+  readonly vm: Vm;
+  readonly kind: 'live' | 'cold';
+  readonly source: Host;
+  readonly dest: Host;
+  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel?: string | undefined };
+  readonly storage: 'shared' | 'local';
+  readonly policy: MigrationPolicy;
+}
+
 /** What a host's heartbeat says about the VM-independent facts a migration needs. */
 function factsOf(h: Host): MigrationHostFacts {
   const u = (h.usage ?? {}) as HostUsage;
@@ -56,7 +67,12 @@ export class MigrationService {
     this.#o = o;
   }
 
-  async start(vmId: string, req: MigrationRequest): Promise<MigrationRecord> {
+  /**
+   * The pre-checks and the destination of a migration, changing nothing: what
+   * `start` would do now (a dry run shows it; the queue asks it when an
+   * entry's turn comes). Refusals are MigrationRefusedErrors naming the check.
+   */
+  async plan(vmId: string, req: MigrationRequest): Promise<MigrationPlan> {
     const { store } = this.#o;
     const policy = parseMigrationPolicy(req.policy ?? {});
     const vm = await store.vms.get(vmId);
@@ -104,10 +120,16 @@ export class MigrationService {
     // A live migration mirrors the VM's own disk only; a volume's file stays on the host it was made on.
     if (kind === 'live' && (spec.agent.volumes ?? []).length > 0) throw new MigrationRefusedError('storage', 'volumes', `VM ${vm.name} has volumes attached: detach them to migrate it live`);
 
+    return { vm, kind, source, dest, demand, storage, policy };
+  }
+
+  async start(vmId: string, req: MigrationRequest, opts: { readonly id?: string } = {}): Promise<MigrationRecord> {
+    const { store } = this.#o;
+    const { vm, kind, source, dest, demand, storage, policy } = await this.plan(vmId, req);
     let m: MigrationRecord;
     try {
       m = await store.migrations.createWithReservation(
-        { vmId: vm.id, kind, sourceHostId: source.id, destHostId: dest.id, policy: policy as unknown as JsonObject },
+        { vmId: vm.id, kind, sourceHostId: source.id, destHostId: dest.id, policy: policy as unknown as JsonObject, ...(opts.id !== undefined ? { id: opts.id } : {}) },
         { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: storage === 'shared' ? 0 : demand.diskMiB },
         bindCheckFor(this.#o.policy),
       );

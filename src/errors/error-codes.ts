@@ -112,6 +112,7 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the migration fail after its commit or in an unknown place; the VM\'s record says where it is' },
   VM_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM go failed' },
   WAIT_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM settle in a state other than the one waited for' },
+  MAINTENANCE_INCOMPLETE: { status: 500, raisedBy: 'WaitFailedError', meaning: 'nubo host maintenance --wait: the host is in maintenance but some VMs could not move (the message names them and why)' },
   VM_SSH_UNAVAILABLE: { status: 500, raisedBy: 'VmSshError', meaning: 'nubo vm ssh cannot reach the VM (no address, no ssh client)' },
 } as const satisfies Readonly<Record<string, ErrorCodeEntry>>;
 

@@ -2,6 +2,7 @@ import type { WaitOptions } from '../util/deadline.js';
 import type { DiskSpec, NicSpec, VmSpec } from './vm-spec.js';
 import type { DiskSnapshot } from './disk-snapshot.js';
 import type { LiveMigration } from './live-migration.js';
+import type { DirtyRateMeter } from './dirty-rate-meter.js';
 import type { DiskMove, DiskMoveOptions, HypervisorConsoles, RebootOptions, RebootResult, SaveResult, ShutdownResult, StartOptions, VmStats, VmStatus } from './hypervisor.js';
 
 /**
@@ -49,6 +50,8 @@ export interface Driver {
   readonly migration?: LiveMigration | undefined;
   /** Only ever given valid VM ids. */
   readonly consoles?: HypervisorConsoles | undefined;
+  /** Given a running VM and a checked measuring time. */
+  readonly dirtyRate?: DirtyRateMeter | undefined;
 }
 
 /** Every call but `pathOf` comes with the VM running or paused and the disk checked (see RuntimeHypervisor). */

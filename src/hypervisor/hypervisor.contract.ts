@@ -134,6 +134,21 @@ export function hypervisorContract(name: string, makeEnv: () => Promise<Contract
       await hv.destroy('c-stats');
     });
 
+    it('measures how fast a running guest dirties memory; refuses a paused VM, a bad measuring time and an unknown VM', async () => {
+      assert.ok(hv.dirtyRate, 'the driver measures dirty rates');
+      await hv.start(await env.spec('c-dirty'));
+      await env.waitBooted('c-dirty');
+      const r = await hv.dirtyRate.measure('c-dirty', 1, { timeoutMs: 30_000 });
+      assert.ok(Number.isFinite(r.dirtyBytesPerSec) && r.dirtyBytesPerSec >= 0, `dirty rate ${r.dirtyBytesPerSec}`);
+      assert.equal(r.calcTimeS, 1);
+      assert.ok(r.mode.length > 0);
+      await assert.rejects(hv.dirtyRate.measure('c-dirty', 0), (err: unknown) => err instanceof ValidationError && /calcTimeS/.test(JSON.stringify(err.details)));
+      await hv.pause('c-dirty');
+      await assert.rejects(hv.dirtyRate.measure('c-dirty', 1), (err: unknown) => err instanceof VmStateError && err.state === 'paused');
+      await hv.destroy('c-dirty');
+      await assert.rejects(hv.dirtyRate.measure('c-dirty', 1), VmNotFoundError);
+    });
+
     it('shuts down: the guest powers off and the VM is gone', async () => {
       await hv.start(await env.spec('c-off'));
       await env.waitBooted('c-off');

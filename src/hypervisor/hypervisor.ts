@@ -1,6 +1,7 @@
 import type { DiskSpec, VmSpec } from './vm-spec.js';
 import type { WaitOptions } from '../util/deadline.js';
 import type { LiveMigration } from './live-migration.js';
+import type { DirtyRateMeter } from './dirty-rate-meter.js';
 import type { DiskSnapshot } from './disk-snapshot.js';
 
 /**
@@ -63,6 +64,8 @@ export interface Hypervisor {
   readonly migration?: LiveMigration | undefined;
   /** Serial consoles; absent for drivers that have none. */
   readonly consoles?: HypervisorConsoles | undefined;
+  /** How fast a running VM dirties memory (the migration planner's input); absent when the driver cannot measure it. */
+  readonly dirtyRate?: DirtyRateMeter | undefined;
 
   /** Lets go of the driver's connections; the VMs keep running (see `adopt`). */
   close(): Promise<void>;

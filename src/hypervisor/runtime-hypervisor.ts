@@ -21,6 +21,7 @@ import type {
   VmStatus,
 } from './hypervisor.js';
 import type { LiveMigration } from './live-migration.js';
+import { DIRTY_RATE_CALC_TIME_S, type DirtyRateMeter } from './dirty-rate-meter.js';
 import { VmExistsError, VmNotFoundError, VmStateError } from './hypervisor-errors.js';
 import { parseDiskSpec, parseNicSpec, parseVmSpec, type VmSpec } from './vm-spec.js';
 import { checkDiskFile, checkSpecFiles, checkWritablePath } from './check-spec-files.js';
@@ -55,6 +56,7 @@ export class RuntimeHypervisor implements Hypervisor {
   readonly snapshots: HypervisorSnapshots | undefined;
   readonly migration: LiveMigration | undefined;
   readonly consoles: HypervisorConsoles | undefined;
+  readonly dirtyRate: DirtyRateMeter | undefined;
   readonly #driver: Driver;
   readonly #allowedDirs: readonly string[];
   readonly #checkFiles: boolean;
@@ -71,6 +73,18 @@ export class RuntimeHypervisor implements Hypervisor {
     this.nics = driver.nics === undefined ? undefined : this.#nics(driver.nics);
     this.snapshots = driver.snapshots === undefined ? undefined : this.#snapshots(driver.snapshots);
     this.migration = driver.migration === undefined ? undefined : this.#migration(driver.migration);
+    const meter = driver.dirtyRate;
+    this.dirtyRate = meter === undefined ? undefined : {
+      measure: async (vmId, calcTimeS, opts = {}) => {
+        const { min, max } = DIRTY_RATE_CALC_TIME_S;
+        if (!Number.isInteger(calcTimeS) || calcTimeS < min || calcTimeS > max) {
+          throw new ValidationError('dirty rate', [{ field: 'calcTimeS', message: `must be a whole number of seconds from ${min} to ${max}` }]);
+        }
+        // Sampling compares page contents over time: a paused guest would measure zero and mislead the planner.
+        await this.#require(vmId, 'measure the dirty rate of', ['running'], opts);
+        return meter.measure(vmId, calcTimeS, opts);
+      },
+    };
     const consoles = driver.consoles;
     this.consoles = consoles === undefined ? undefined : {
       logPath: (vmId) => consoles.logPath(validId(vmId)),

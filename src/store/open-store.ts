@@ -14,6 +14,8 @@ import { HostsRepository } from './repositories/hosts-repository.js';
 import { ImagesRepository } from './repositories/images-repository.js';
 import { LeasesRepository } from './repositories/leases-repository.js';
 import { MigrationsRepository } from './repositories/migrations-repository.js';
+import { MigrationQueueRepository } from './repositories/migration-queue-repository.js';
+import { HostMaintenanceRepository } from './repositories/host-maintenance-repository.js';
 import { NetworksRepository } from './repositories/networks-repository.js';
 import { TemplatesRepository } from './repositories/templates-repository.js';
 import { UsersRepository } from './repositories/users-repository.js';
@@ -64,6 +66,10 @@ export interface Store {
   readonly networks: NetworksRepository;
   readonly leases: LeasesRepository;
   readonly migrations: MigrationsRepository;
+  /** Requested migrations waiting for their turn (0011). */
+  readonly migrationQueue: MigrationQueueRepository;
+  /** Hosts in maintenance and their evacuation's journal (0011). */
+  readonly maintenance: HostMaintenanceRepository;
   readonly events: EventsRepository;
   readonly volumes: VolumesRepository;
   readonly tokens: ApiTokensRepository;
@@ -174,6 +180,8 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     networks: new NetworksRepository(ctx),
     leases: new LeasesRepository(ctx),
     migrations: new MigrationsRepository(ctx),
+    migrationQueue: new MigrationQueueRepository(ctx),
+    maintenance: new HostMaintenanceRepository(ctx),
     events: new EventsRepository(ctx),
     volumes: new VolumesRepository(ctx),
     tokens: new ApiTokensRepository(ctx),

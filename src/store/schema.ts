@@ -72,6 +72,36 @@ export interface HostsTable {
   created_at: IsoTime;
   /** vCPUs per physical CPU; null: the placement policy's default. */
   cpu_overcommit: number | null;
+  /** Set while the host is (going) in maintenance (0011); null: in service. */
+  maintenance_state: HostMaintenanceState | null;
+  /** The evacuation's options and report (JSON, 0011). */
+  maintenance: JsonText | null;
+}
+
+export const HOST_MAINTENANCE_STATES = ['evacuating', 'maintenance'] as const;
+export type HostMaintenanceState = (typeof HOST_MAINTENANCE_STATES)[number];
+
+export const MIGRATION_QUEUE_STATES = ['queued', 'started', 'cancelled', 'refused'] as const;
+export type MigrationQueueState = (typeof MIGRATION_QUEUE_STATES)[number];
+
+/** A requested migration waiting for its turn, or what became of it (0011). */
+export interface MigrationQueueTable {
+  id: string;
+  vm_id: string;
+  kind: MigrationKind;
+  source_host_id: string;
+  dest_host_id: string | null;
+  /** The destination the request named (null: placement chooses when it starts). */
+  requested_to: string | null;
+  priority: number;
+  policy: JsonText;
+  state: MigrationQueueState;
+  reason: string | null;
+  prediction: JsonText | null;
+  /** Who asked: `api`, or `maintenance:<host id>`. */
+  origin: string | null;
+  queued_at: IsoTime;
+  ended_at: IsoTime | null;
 }
 
 export interface DatastoresTable {
@@ -234,6 +264,7 @@ export interface Database {
   capacity_leases: CapacityLeasesTable;
   capacity_lease_vms: CapacityLeaseVmsTable;
   capacity_lease_events: CapacityLeaseEventsTable;
+  migration_queue: MigrationQueueTable;
 }
 
 export interface GroupsTable {

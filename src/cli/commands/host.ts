@@ -7,6 +7,7 @@ import { UsageError } from '../usage-error.js';
 import { MAX_CPU_OVERCOMMIT } from '../../core/placement/placement-policy.js';
 import { registerHostTop } from './top.js';
 import { printHostHa, registerHostHa } from './host-ha.js';
+import { registerHostMaintenance } from './host-maintenance.js';
 
 interface UpdateOpts extends ApiOpts {
   cpuOvercommit?: number | 'default';
@@ -32,7 +33,7 @@ export function registerHostCommands(program: Command): void {
       const now = Date.now();
       printTable(
         ['ID', 'NAME', 'STATE', 'CPUS', 'MEMORY', 'VMS', 'HEARTBEAT', 'AGENT'],
-        hosts.map((h) => [h.id, h.name, h.state, `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
+        hosts.map((h) => [h.id, h.name, h.maintenance === null ? h.state : `${h.state}, ${h.maintenance}`, `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
       );
     }),
   );
@@ -87,7 +88,7 @@ export function registerHostCommands(program: Command): void {
   );
 
   for (const [verb, text] of [
-    ['enable', 'let the scheduler place new VMs on a host (by id or name)'],
+    ['enable', 'let the scheduler place new VMs on a host (by id or name); ends its maintenance'],
     ['disable', 'stop placing new VMs on a host (by id or name); its running VMs stay'],
   ] as const) {
     connectionOptions(apiCommand(host, `${verb} <host>`, text)).action(
@@ -100,6 +101,7 @@ export function registerHostCommands(program: Command): void {
       }),
     );
   }
+  registerHostMaintenance(host);
   registerHostTop(host);
   registerHostHa(host);
 }
@@ -112,6 +114,7 @@ function printHost(h: HostView): void {
     ['id', h.id],
     ['name', h.name],
     ['state', h.state],
+    ['maintenance', h.maintenance ?? '-'],
     ['agent', dash(h.agentUrl)],
     ['cpu model', dash(h.cpuModel)],
     ['cpus', res('cpus')],

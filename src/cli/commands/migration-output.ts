@@ -2,6 +2,7 @@ import type { MigrationView } from '../../contract/migration-schemas.js';
 import { fmtDuration, fmtOffset, fmtPercent, route, shortId } from '../migration-format.js';
 import { diskPercent, elapsedMs, KNOWN_STATS_KEYS, megabytesPerSecond, ramPercent, readStats, type MigrationStats } from '../migration-stats.js';
 import { dash, fmtBytes, fmtTime, printFields, printTable, renderTable } from '../output.js';
+import { plannedVsActualFields, predictionFields } from './migration-prediction-output.js';
 
 export function printMigrations(ms: readonly MigrationView[], now: number = Date.now()): void {
   printTable(
@@ -104,6 +105,7 @@ export function printMigrationDetail(m: MigrationView, now: number = Date.now())
   const conv = convergenceRows(m, s);
   process.stdout.write(conv.length === 0 ? '(none)\n' : renderTable(['AT', 'ACTION', 'REASON'], conv));
   section('policy', Object.entries(m.policy).map(([k, v]): [string, string] => [POLICY_LABELS[k] ?? k, (POLICY_FORMATS[k] ?? plain)(v)]));
+  if (m.prediction !== undefined) section('plan', [...plannedVsActualFields(m), ...(m.actual ? [] : predictionFields(m.prediction))]);
 }
 
 /** What `nubo vm migrate --wait` prints when the migration succeeded. */

@@ -10,6 +10,7 @@ import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { migrationFailure, waitForMigration } from '../wait-for-migration.js';
 import { printMigrationSummary, printMigrations } from './migration-output.js';
+import { printDryRun } from './migration-prediction-output.js';
 
 interface MigrateOpts extends ApiOpts {
   to?: string;
@@ -22,6 +23,8 @@ interface MigrateOpts extends ApiOpts {
   postcopy?: boolean;
   migrationTimeout?: number;
   wait?: boolean;
+  dryRun?: boolean;
+  priority?: number;
   timeout?: number;
   pollInterval: number;
 }
@@ -51,6 +54,12 @@ function policyArg(field: 'maxBandwidthMiBps' | 'downtimeMs' | 'maxDowntimeMs' |
     if (!r.success) throw new InvalidArgumentError(`${r.error.issues[0]?.message ?? 'is invalid'}.`);
     return n;
   };
+}
+
+function priorityArg(value: string): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || n < -100 || n > 100) throw new InvalidArgumentError('expected a whole number from -100 to 100.');
+  return n;
 }
 
 /** The policy fields the flags set; the others are left to the controller's defaults. */
@@ -92,6 +101,8 @@ export function registerVmMigrate(vm: Command): void {
     .option('--xbzrle', `compress re-sent pages with XBZRLE (default: ${DEFAULTS.xbzrle ? 'on' : 'off'})`)
     .option('--postcopy', `allow switching to post-copy when pre-copy does not converge, where the hosts support it (default: ${DEFAULTS.postcopy ? 'on' : 'off'})`)
     .option('--migration-timeout <s>', `abort the migration (back to the source) if it has not ended after this many seconds (default: ${DEFAULTS.timeoutS})`, policyArg('timeoutS'))
+    .option('--priority <n>', 'queue order, from -100 to 100: higher starts first, then first come (default: 0)', priorityArg)
+    .option('--dry-run', 'only run the pre-checks and show the planner\'s prediction (total time, downtime, from the dirty rate measured now and the link bandwidth of past migrations); nothing is queued or changed')
     .option('--wait', 'follow the migration to its end with a progress bar on stderr; exit 1 if it fails or is aborted')
     .option('--timeout <seconds>', 'with --wait: give up waiting after this many seconds (default: the migration timeout + 60)', intArg(1, 86_400, 'seconds'))
     .addOption(new Option('--poll-interval <ms>').argParser(intArg(10, 60_000, 'milliseconds')).default(500).hideHelp());
@@ -99,6 +110,10 @@ export function registerVmMigrate(vm: Command): void {
     .addHelpText(
       'after',
       `
+The migration is queued (state \`queued\`) and starts when the per-host limits
+of the controller allow (migrations at once per host, bandwidth budget);
+highest --priority first, then first come. \`nubo migration cancel <id>\` takes a
+queued one out of the queue.
 Without --wait the command prints the migration as it starts and returns; follow
 it with \`nubo migration show <id>\`. With --wait it shows the stage, the share of
 RAM sent (the disk copy while mirroring non-shared disks), the dirty rate, the
@@ -111,8 +126,15 @@ Ctrl-C (exit 130) or --timeout only stop the waiting: the migration goes on;
     .action(
       runCliAction(async (signal, ref: string, o: MigrateOpts) => {
         const policy = policyOf(o);
-        const body = { ...(o.to !== undefined ? { to: o.to } : {}), ...(Object.keys(policy).length > 0 ? { policy } : {}) };
+        const body = { ...(o.to !== undefined ? { to: o.to } : {}), ...(Object.keys(policy).length > 0 ? { policy } : {}), ...(o.priority !== undefined ? { priority: o.priority } : {}) };
         const client = await connect(o);
+        if (o.dryRun) {
+          if (o.wait) throw new UsageError('BAD_FLAGS', '--dry-run starts nothing to wait for: give one of --dry-run and --wait', { flag: '--dry-run' });
+          const d = await client.dryRunMigration(ref, body, { signal }).catch((err: unknown) => {
+            throw explainRefusal(err);
+          });
+          return o.json ? printJson(d) : printDryRun(d);
+        }
         const started = await client.migrateVm(ref, body, { signal }).catch((err: unknown) => {
           throw explainRefusal(err);
         });

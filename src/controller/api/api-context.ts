@@ -16,6 +16,8 @@ import type { AgentClient } from '../../client/agent-client.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import type { TransferOffers } from '../../transfer/transfer-offers.js';
+import type { MigrationQueue } from '../migration-queue.js';
+import type { HostMaintenance } from '../host-maintenance.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
@@ -29,6 +31,9 @@ export interface ApiContext {
   readonly images: ImageStore;
   readonly orchestrator: VmOrchestrator;
   readonly migrations: MigrationService;
+  /** Every migration request goes through the queue (priorities, per-host limits). */
+  readonly queue: MigrationQueue;
+  readonly maintenance: HostMaintenance;
   readonly monitor: HostMonitor;
   readonly views: Views;
   /** Which events a caller may read (the event routes). */

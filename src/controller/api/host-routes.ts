@@ -58,7 +58,9 @@ export function registerHostRoutes(app: FastifyInstance, ctx: ApiContext): void 
   for (const [verb, state] of [['enable', 'enabled'], ['disable', 'disabled']] as const) {
     r.post(`/api/v1/hosts/:id/${verb}`, { schema: { tags, params: idParams, response: { 200: hostView } } }, async (req) => {
       const admin = requireAdmin(req, `${verb} a host`);
-      const h = await findHost(ctx.store, req.params.id);
+      let h = await findHost(ctx.store, req.params.id);
+      // Enabling a host in maintenance returns it to service (what is still queued for its evacuation is cancelled).
+      if (verb === 'enable' && h.maintenance !== null) h = await ctx.maintenance.end(h);
       const next = await ctx.store.hosts.setState(h.id, state, `${verb}d by ${req.user?.name ?? 'admin'}`);
       if (state === 'enabled') await ctx.orchestrator.schedulePending();
       return ctx.views.host(next, admin);

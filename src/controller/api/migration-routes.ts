@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
-import { listMigrationsQuery, migrateVmBody, migrationView } from '../../contract/migration-schemas.js';
+import { listMigrationsQuery, migrateVmBody, migrationDryRunView, migrationView, type MigrationView } from '../../contract/migration-schemas.js';
+import { MIGRATION_STATES } from '../../store/schema.js';
+import { queuedView, withPlan } from './migration-plan-view.js';
 import { byIdPrefix } from './match-reference.js';
 import { accessOf, findVisibleVm, requireAdmin, type ApiContext } from './api-context.js';
 import { NotFoundError } from '../../store/store-errors.js';
 import type { MigrationRecord } from '../../store/repositories/migrations-repository.js';
+import type { QueuedMigration } from '../../store/repositories/migration-queue-repository.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 
@@ -26,49 +29,88 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     return m;
   };
 
+  const view = async (m: MigrationRecord): Promise<MigrationView> => withPlan(ctx.store, m, await ctx.views.migration(m));
+  // A queue entry is shown as its migration once it started, as itself before (queued) or when it never did (cancelled, refused).
+  const viewById = async (id: string): Promise<MigrationView> => {
+    const m = await findOrUndefined(ctx.store.migrations.get(id));
+    return m ? view(m) : queuedView(ctx.store, await ctx.store.migrationQueue.get(id));
+  };
+
   r.post('/api/v1/vms/:id/migrate', {
     schema: {
       tags,
-      summary: 'Migrate a VM to another host (admins)',
+      summary: 'Migrate a VM to another host (admins), through the migration queue; or only predict it (`dryRun`)',
       description:
         'A running VM migrates live (kind `live`: pre-copy, the VM keeps running). A powered-off or suspended VM migrates cold (kind `cold`): ' +
         'the destination agent copies its disk overlay, config drive and saved memory from the source agent, verifies them (sha256 on both sides) ' +
         'and the VM stays powered off or suspended on the destination; of the policy only `maxBandwidthMiBps` and `timeoutS` apply to it. ' +
-        'Without `to` the placement rules choose the destination. A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`.',
-      params: idParams, body: migrateVmBody, response: { 202: migrationView },
+        'Without `to` the placement rules choose the destination. A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`. ' +
+        'The pre-checks run at once; the planner predicts total time and downtime (the guest\'s dirty rate measured now by QEMU\'s calc-dirty-rate, ' +
+        'its memory, the link bandwidth of past migrations between the two hosts); then the migration is queued with its `priority` and starts ' +
+        'when the per-host limits (migrations at once, bandwidth budget) allow — at once when they do (state `running`), else state `queued`. ' +
+        'With `dryRun: true` the answer is the pre-checks\' result and the prediction (200), and nothing is queued or changed.',
+      params: idParams, body: migrateVmBody, response: { 200: migrationDryRunView, 202: migrationView },
     },
   }, async (req, reply) => {
     requireAdmin(req, 'migrating a VM');
     const vm = await findVm(req, req.params.id);
-    const m = await ctx.migrations.start(vm.id, { to: req.body.to, policy: req.body.policy ?? {} });
-    return reply.status(202).send(await ctx.views.migration(m));
+    if (req.body.dryRun === true) {
+      const plan = await ctx.migrations.plan(vm.id, { to: req.body.to, policy: req.body.policy ?? {} });
+      const prediction = await ctx.queue.planner.predict(plan);
+      return reply.status(200).send({ dryRun: true, vm: vm.name, vmId: vm.id, kind: plan.kind, source: plan.source.name, destination: plan.dest.name, checks: 'passed', prediction });
+    }
+    const q = await ctx.queue.enqueue(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, priority: req.body.priority });
+    return reply.status(202).send(await viewById(q.id));
   });
 
   r.get('/api/v1/migrations', { schema: { tags, querystring: listMigrationsQuery, response: { 200: z.array(migrationView) } } }, async (req) => {
     const vmId = req.query.vm === undefined ? undefined : (await findVm(req, req.query.vm)).id;
-    const all = await ctx.store.migrations.list({ ...(vmId !== undefined ? { vmId } : {}), ...(req.query.state !== undefined ? { state: req.query.state } : {}) });
+    const state = req.query.state;
+    const recordState = MIGRATION_STATES.find((s) => s === state);
+    const all = state !== undefined && recordState === undefined ? [] : await ctx.store.migrations.list({ ...(vmId !== undefined ? { vmId } : {}), ...(recordState !== undefined ? { state: recordState } : {}) });
     const mine = accessOf(ctx, req).isAdmin ? all : (await Promise.all(all.map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
-    return Promise.all(mine.map((m) => ctx.views.migration(m)));
+    // Entries that are not migrations (yet): waiting, cancelled, refused — in queue order, after the records.
+    const entries = (await ctx.store.migrationQueue.list({ ...(vmId !== undefined ? { vmId } : {}) }))
+      .filter((q) => q.state !== 'started' && (state === undefined || q.state === state));
+    const shown = accessOf(ctx, req).isAdmin ? entries : (await Promise.all(entries.map(async (q) => {
+      const v = await findOrUndefined(ctx.store.vms.get(q.vmId));
+      return v && (await findOrUndefined(accessOf(ctx, req).check('read', 'migration', { id: q.id, ownerId: v.ownerId }).then(() => q)));
+    }))).filter((q) => q !== undefined);
+    return [...(await Promise.all(mine.map((m) => view(m)))), ...(await Promise.all(shown.map((q) => queuedView(ctx.store, q))))];
   });
 
-  // By id or by the short id the tables show.
-  const findMigration = async (req: FastifyRequest, ref: string): Promise<MigrationRecord> => {
+  const visibleEntry = async (req: FastifyRequest, q: QueuedMigration): Promise<QueuedMigration> => {
+    const vm = await findOrUndefined(ctx.store.vms.get(q.vmId));
+    if (!vm) throw new NotFoundError('migration', q.id);
+    await accessOf(ctx, req).check('read', 'migration', { id: q.id, ownerId: vm.ownerId });
+    return q;
+  };
+
+  // By id or by the short id the tables show: a migration record, or a queue entry that never became one.
+  const findMigration = async (req: FastifyRequest, ref: string): Promise<string> => {
     const byId = await findOrUndefined(ctx.store.migrations.get(ref));
-    if (byId) return visible(req, byId);
-    const mine = (await Promise.all((await ctx.store.migrations.list()).map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
-    const found = byIdPrefix('migration', ref, mine);
+    if (byId) return (await visible(req, byId)).id;
+    const entry = await findOrUndefined(ctx.store.migrationQueue.get(ref));
+    if (entry) return (await visibleEntry(req, entry)).id;
+    const records = (await Promise.all((await ctx.store.migrations.list()).map((m) => findOrUndefined(visible(req, m))))).filter((m) => m !== undefined);
+    const entries = (await Promise.all((await ctx.store.migrationQueue.list()).filter((q) => q.state !== 'started').map((q) => findOrUndefined(visibleEntry(req, q))))).filter((q) => q !== undefined);
+    const found = byIdPrefix('migration', ref, [...records, ...entries]);
     if (!found) throw new NotFoundError('migration', ref);
-    return found;
+    return found.id;
   };
 
   r.get('/api/v1/migrations/:id', { schema: { tags, params: idParams, response: { 200: migrationView } } }, async (req) =>
-    ctx.views.migration(await findMigration(req, req.params.id)),
+    viewById(await findMigration(req, req.params.id)),
   );
 
-  r.post('/api/v1/migrations/:id/cancel', { schema: { tags, params: idParams, response: { 202: migrationView } } }, async (req, reply) => {
+  r.post('/api/v1/migrations/:id/cancel', {
+    schema: { tags, params: idParams, response: { 202: migrationView }, description: 'A queued migration leaves the queue (state `cancelled`); a running one is aborted as before.' },
+  }, async (req, reply) => {
     requireAdmin(req, 'cancelling a migration');
-    const m = await findMigration(req, req.params.id);
-    await ctx.migrations.cancel(m.id);
-    return reply.status(202).send(await ctx.views.migration(await ctx.store.migrations.get(m.id)));
+    const id = await findMigration(req, req.params.id);
+    const entry = await findOrUndefined(ctx.store.migrationQueue.get(id));
+    if (entry?.state === 'queued' && !(await findOrUndefined(ctx.store.migrations.get(id)))) await ctx.queue.cancel(id);
+    else await ctx.migrations.cancel(id);
+    return reply.status(202).send(await viewById(id));
   });
 }

@@ -170,5 +170,6 @@ function hostViewOf(h: Host, viewer: Pick<User, 'role'>, vms: number): HostView 
     lastHeartbeatAt: h.lastHeartbeatAt,
     vms,
     cpuOvercommit: h.cpuOvercommit,
+    maintenance: h.maintenance?.state ?? null,
   };
 }

@@ -69,6 +69,7 @@ test('host-state: only an enabled host that reported its facts', () => {
     assert.deepEqual(refusal(checkMigration(input({ dest: { ...h2, state } }))), ['host-state', 'to', `host h2 cannot take VMs: ${why}`]);
   }
   assert.deepEqual(refusal(checkMigration(input({ destFacts: undefined }))), ['host-state', 'to', 'host h2 has not reported what it can run yet']);
+  assert.deepEqual(refusal(checkMigration(input({ dest: { ...h2, maintenance: true } }))), ['host-state', 'to', 'host h2 cannot take VMs: in maintenance']);
   // Leaving a host that is disabled (or in error) is what evacuation is for.
   assert.deepEqual(checkMigration(input({ source: { ...h1, state: 'disabled' } })), { ok: true });
 });

@@ -1,5 +1,5 @@
 import { capacityShortfall, freeCapacity, type CapacityDemand } from '../placement/host-capacity.js';
-import { enabledFilter } from '../placement/host-filters.js';
+import { enabledFilter, maintenanceFilter } from '../placement/host-filters.js';
 import type { HostView } from '../placement/host-view.js';
 import { placeVm } from '../placement/place-vm.js';
 import type { PlacementPolicy } from '../placement/placement-policy.js';
@@ -126,7 +126,8 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
   if (source.id !== vm.hostId) return refuse('vm-state', 'hostId', `VM ${vm.id} is on host ${vm.hostId}, not on ${source.name}`);
   if (dest === undefined) return refuse('host-unknown', 'to', 'there is no such destination host');
   if (dest.id === vm.hostId) return refuse('same-host', 'to', `VM ${vm.id} already runs on host ${dest.name}`);
-  const state = enabledFilter(dest, { vcpus: 0, memoryMiB: 0, diskMiB: 0, networks: [] }, { cpuOvercommit: input.cpuOvercommit });
+  const noDemand = { vcpus: 0, memoryMiB: 0, diskMiB: 0, networks: [] };
+  const state = enabledFilter(dest, noDemand, { cpuOvercommit: input.cpuOvercommit }) ?? maintenanceFilter(dest, noDemand, { cpuOvercommit: input.cpuOvercommit });
   if (state !== undefined) return refuse('host-state', 'to', `host ${dest.name} cannot take VMs: ${state}`);
   if (destFacts === undefined) return refuse('host-state', 'to', `host ${dest.name} has not reported what it can run yet`);
 

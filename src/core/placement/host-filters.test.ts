@@ -72,7 +72,7 @@ test('requirements: absent passes; compiled predicate decides', () => {
 test('filterHost: the first failing filter names the reason; static before dynamic', () => {
   assert.deepEqual(
     HOST_FILTERS.map((f) => f.name),
-    ['enabled', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+    ['enabled', 'maintenance', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
   );
   const full = { reservedMemoryMiB: 4096 };
   assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);
@@ -92,4 +92,14 @@ test('hostPasses agrees with filterHost on every host: it is filterHost without 
     const h = randomHost(r, `h${i}`);
     assert.equal(hostPasses(h, d, context), filterHost(h, d, context) === undefined, `case ${i}: ${JSON.stringify({ h, d })}`);
   }
+});
+
+test('a host in maintenance takes no new VMs: filterHost names it, hostPasses agrees', async () => {
+  const { hostPasses } = await import('./host-filters.js');
+  const h = makeHost('h', { maintenance: true });
+  assert.equal(filterHost(h, demand, ctx), 'in maintenance');
+  assert.equal(hostPasses(h, demand, ctx), false);
+  assert.equal(hostPasses(makeHost('h', { maintenance: false }), demand, ctx), true);
+  // A disabled host in maintenance says disabled: the state comes first.
+  assert.equal(filterHost(makeHost('h', { maintenance: true, state: 'disabled' }), demand, ctx), 'disabled');
 });

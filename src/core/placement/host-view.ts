@@ -28,4 +28,6 @@ export interface HostView extends HostCapacity {
   readonly datastores: readonly string[];
   /** Ids of the virtual networks present on the host. */
   readonly networks: readonly string[];
+  /** The host is (going) in maintenance: it takes no new VMs, whatever its state. */
+  readonly maintenance?: boolean | undefined;
 }

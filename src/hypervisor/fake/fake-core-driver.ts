@@ -8,6 +8,7 @@ import { fakeUptimeMs, type FakeHost, type FakeVm } from './fake-host.js';
 import { FakeDisks } from './fake-disks.js';
 import { FakeNics } from './fake-nics.js';
 import { FakeSnapshots } from './fake-snapshots.js';
+import { FakeDirtyRate } from './fake-dirty-rate.js';
 
 export interface FakeCoreDriverOptions {
   readonly host: FakeHost;
@@ -29,6 +30,7 @@ export class FakeCoreDriver implements Driver {
   readonly disks: FakeDisks | undefined;
   readonly nics: FakeNics | undefined;
   readonly snapshots: FakeSnapshots | undefined;
+  readonly dirtyRate: FakeDirtyRate;
   /** VMs this instance has taken charge of (started or adopted). */
   readonly #mine = new Set<string>();
 
@@ -39,6 +41,7 @@ export class FakeCoreDriver implements Driver {
     this.disks = lacks.has('disks') ? undefined : new FakeDisks(this, opts.realFiles);
     this.nics = lacks.has('nics') ? undefined : new FakeNics(this);
     this.snapshots = lacks.has('snapshots') ? undefined : new FakeSnapshots(this, this.host);
+    this.dirtyRate = new FakeDirtyRate(this.host, (id) => void this.get(id));
   }
 
   has(vmId: string): boolean {

@@ -23,6 +23,8 @@ export class FakeHost {
   /** Disk snapshots taken through the driver, by disk file: the fake's stand-in for the snapshot table inside a qcow2 file. */
   readonly diskSnapshots = new Map<string, DiskSnapshot[]>();
   nextPid = 10_000;
+  /** What `dirtyRate.measure` answers for every VM of this host: tests of the planner set it. */
+  dirtyBytesPerSec = 0;
 }
 
 /** Guest uptime so far, in milliseconds. */

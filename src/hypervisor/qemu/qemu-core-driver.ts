@@ -11,6 +11,7 @@ import { QemuDisks } from './qemu-disks.js';
 import { QemuNics } from './qemu-nics.js';
 import { QemuSnapshots } from './qemu-snapshots.js';
 import { QemuLiveMigration } from './qemu-live-migration.js';
+import { QemuDirtyRate } from './qemu-dirty-rate.js';
 import { vmPaths } from './vm-paths.js';
 import type { QemuDriverOptions } from './qemu-driver-options.js';
 
@@ -28,6 +29,7 @@ export class QemuCoreDriver implements Driver {
   readonly snapshots: QemuSnapshots;
   readonly migration: LiveMigration;
   readonly consoles: HypervisorConsoles;
+  readonly dirtyRate: QemuDirtyRate;
   readonly #power: QemuPower;
 
   constructor(opts: QemuDriverOptions, kvm: boolean) {
@@ -38,6 +40,7 @@ export class QemuCoreDriver implements Driver {
     this.disks = new QemuDisks(reg);
     this.nics = new QemuNics(reg);
     this.snapshots = new QemuSnapshots(reg);
+    this.dirtyRate = new QemuDirtyRate(reg);
     this.consoles = {
       logPath: (vmId) => vmPaths(opts.runDir, vmId).serialLog,
       socketPath: (vmId) => vmPaths(opts.runDir, vmId).consoleSocket,

@@ -11,6 +11,7 @@ import { fenceNewTables } from './fence-new-tables.js';
 import * as m0008 from './0008-quotas.js';
 import * as m0009 from './0009-usage.js';
 import * as m0010 from './0010-capacity-leases.js';
+import * as m0011 from './0011-migration-planner.js';
 import * as m0012 from './0012-ha.js';
 
 /**
@@ -30,6 +31,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0008-quotas': { up: (db) => m0008.up(db, dialect), down: (db) => m0008.down(db) },
     '0009-usage': { up: (db) => m0009.up(db, dialect), down: (db) => m0009.down(db) },
     '0010-capacity-leases': { up: (db) => m0010.up(db, dialect), down: (db) => m0010.down(db) },
+    '0011-migration-planner': { up: (db) => m0011.up(db), down: (db) => m0011.down(db) },
     '0012-ha': { up: (db) => m0012.up(db, dialect), down: (db) => m0012.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.

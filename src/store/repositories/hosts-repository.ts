@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { HOST_STATES, type HostState, type HostsTable } from '../schema.js';
+import { maintenanceOf, type HostMaintenance } from './host-maintenance.js';
 import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError, type Resources } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
@@ -25,6 +26,8 @@ export interface Host {
   readonly createdAt: string;
   /** vCPUs per physical CPU on this host; null: the placement policy's default. */
   readonly cpuOvercommit: number | null;
+  /** Set while the host is (going) in maintenance: it takes no new VMs (0011). */
+  readonly maintenance: HostMaintenance | null;
 }
 
 const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
@@ -66,6 +69,7 @@ export function toHost(r: HostsTable): Host {
     labels: fromJson<Record<string, string>>(r.labels, {}),
     createdAt: r.created_at,
     cpuOvercommit: r.cpu_overcommit,
+    maintenance: maintenanceOf(r),
   };
 }
 

@@ -135,7 +135,7 @@ export class MigrationsRepository {
    * written). At most one migration runs per VM (ConflictError).
    */
   async createWithReservation(
-    input: CreateMigrationInput & { readonly policy?: JsonObject | undefined },
+    input: CreateMigrationInput & { readonly policy?: JsonObject | undefined; readonly id?: string | undefined },
     demand: Resources,
     check: CapacityCheck = fitsFreeCapacity,
   ): Promise<MigrationRecord> {
@@ -143,7 +143,8 @@ export class MigrationsRepository {
     const d = validateInput('demand', demandSchema, demand);
     const at = this.ctx.now();
     const row: MigrationsTable = {
-      id: randomUUID(), vm_id: v.vmId, kind: v.kind, source_host_id: v.sourceHostId, dest_host_id: v.destHostId,
+      // A queued migration keeps its id when it starts (the queue's entry and the record are one migration).
+      id: input.id ?? randomUUID(), vm_id: v.vmId, kind: v.kind, source_host_id: v.sourceHostId, dest_host_id: v.destHostId,
       stage: 'reservation', state: 'running', journal: toJson([{ stage: 'reservation', at, data: { ...d } }]), stats: toJson({}),
       reason: null, started_at: at, finished_at: null,
       reserved_cpus: d.cpus, reserved_memory_mib: d.memoryMib, reserved_disk_mib: d.diskMib, policy: toJson(input.policy ?? {}),
