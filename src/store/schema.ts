@@ -373,6 +373,10 @@ export interface HaRestartsTable {
   state: 'planned' | 'restarting' | 'done' | 'failed';
   target_host_id: string | null;
   reason: string;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}
+
 /** A capacity lease (migration 0010; not `leases`, the network address leases): request, state, plan, journaled step. */
 export interface CapacityLeasesTable {
   id: string;
