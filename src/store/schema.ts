@@ -72,6 +72,8 @@ export interface HostsTable {
   created_at: IsoTime;
   /** vCPUs per physical CPU; null: the placement policy's default. */
   cpu_overcommit: number | null;
+  /** Since when consolidation keeps the host on standby (migration 0013); null: it takes VMs. */
+  standby_since: IsoTime | null;
 }
 
 export interface DatastoresTable {

@@ -25,6 +25,8 @@ export interface Host {
   readonly createdAt: string;
   /** vCPUs per physical CPU on this host; null: the placement policy's default. */
   readonly cpuOvercommit: number | null;
+  /** Since when the rebalancer's consolidation keeps it on standby; null: it takes VMs. */
+  readonly standbySince: string | null;
 }
 
 const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
@@ -66,6 +68,7 @@ export function toHost(r: HostsTable): Host {
     labels: fromJson<Record<string, string>>(r.labels, {}),
     createdAt: r.created_at,
     cpuOvercommit: r.cpu_overcommit,
+    standbySince: r.standby_since,
   };
 }
 
