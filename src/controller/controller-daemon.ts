@@ -33,6 +33,8 @@ import type { UsagePrices } from '../core/usage/usage-prices.js';
 import { MetricsHistory } from './metrics-history.js';
 import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
+import { DrsService } from './drs-service.js';
+import { AutoscaleService } from './autoscale-service.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -63,6 +65,9 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** How often autoscaling groups are evaluated (default 15 s) and the periodic rebalancer checks whether a round is due (default 5 s). */
+  readonly autoscale?: { readonly intervalMs?: number | undefined; readonly cpuWindowMs?: number | undefined } | undefined;
+  readonly drsTickMs?: number | undefined;
   readonly logger: Logger;
 }
 
@@ -90,6 +95,8 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    readonly drs: DrsService,
+    readonly autoscale: AutoscaleService,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -143,8 +150,10 @@ export class ControllerDaemon {
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
+      const drs = new DrsService({ store, history, startMigration: (vmId, to) => migrations.start(vmId, { to }), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
+      const autoscale = new AutoscaleService({ store, catalog, orchestrator, history, logger, intervalMs: o.autoscale?.intervalMs, cpuWindowMs: o.autoscale?.cpuWindowMs, failpoints: o.failpoints });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, drs, scalingGroups: autoscale }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -157,8 +166,10 @@ export class ControllerDaemon {
         monitor.start();
         await pruner.pruneNow();
         pruner.start();
+        await drs.start();
+        autoscale.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, drs, autoscale);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -191,6 +202,8 @@ export class ControllerDaemon {
     this.#campaign.abort();
     this.monitor.stop();
     this.pruner.stop();
+    await this.autoscale.stop();
+    await this.drs.stop();
     await this.orchestrator.close();
   }
 
@@ -201,6 +214,8 @@ export class ControllerDaemon {
     await this.collector.stop();
     this.monitor.stop();
     this.pruner.stop();
+    await this.autoscale.stop();
+    await this.drs.stop();
     await this.server.close();
     await this.orchestrator.close();
     await this.leadership?.release();

@@ -28,6 +28,8 @@ import { registerQuotaRoutes } from './api/quota-routes.js';
 import { registerTransferRoutes } from '../transfer/transfer-routes.js';
 import { registerUsageRoutes } from './api/usage-routes.js';
 import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
+import { registerDrsRoutes } from './api/drs-routes.js';
+import { registerScalingGroupRoutes } from './api/scaling-group-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -112,6 +114,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerQuotaRoutes(app, ctx);
   registerUsageRoutes(app, ctx);
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
+  if (ctx.drs) registerDrsRoutes(app, ctx, ctx.drs);
+  if (ctx.scalingGroups) registerScalingGroupRoutes(app, ctx, ctx.scalingGroups);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
   await registerDashboard(app);

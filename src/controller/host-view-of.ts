@@ -34,5 +34,6 @@ export function hostViewOf(h: Host): HostView {
     reservedMemoryMiB: h.reserved.memoryMib,
     reservedDiskMiB: h.reserved.diskMib,
     ...(h.cpuOvercommit !== null ? { cpuOvercommit: h.cpuOvercommit } : {}),
+    ...(h.standbySince !== null ? { standby: true } : {}),
   };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { placeVm } from '../core/placement/place-vm.js';
+import { placeWakingStandby } from './drs-wake.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
@@ -13,7 +13,6 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
 import { sleep } from '../util/deadline.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
-import { hostViewOf } from './host-view-of.js';
 import { bindCheckFor } from './bind-check.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
@@ -351,7 +350,7 @@ export class VmOrchestrator {
     const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
     for (let attempt = 0; attempt < 3; attempt++) {
       const hosts = await this.#o.store.hosts.list();
-      const placed = placeVm(demand, hosts.map(hostViewOf), this.#o.policy);
+      const placed = await placeWakingStandby(this.#o.store, demand, hosts, this.#o.policy);
       if (placed.hostId === undefined) {
         if (vm.stateReason !== placed.summary) {
           await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });

@@ -19,7 +19,7 @@ export type DrsScalingTables = {
   };
   scaling_groups: {
     id: string; name: string; owner_id: string; template_id: string; min_size: number; max_size: number; desired: number;
-    policy: string; custom_metric: number | null; custom_metric_at: string | null; last_scale_at: string | null;
+    policy: string; launch: Generated<string>; custom_metric: number | null; custom_metric_at: string | null; last_scale_at: string | null;
     next_member: Generated<number>; created_at: string; updated_at: string;
   };
   scaling_group_members: { group_id: string; vm_name: string; vm_id: string | null; state: 'creating' | 'active' | 'removing'; created_at: string };

@@ -20,6 +20,8 @@ import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
 import type { UsagePrices } from '../../core/usage/usage-prices.js';
+import type { DrsService } from '../drs-service.js';
+import type { AutoscaleService } from '../autoscale-service.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -38,6 +40,10 @@ export interface ApiContext {
   readonly systemOffers: TransferOffers;
   /** The showback's prices (`nubo controller --prices`); none configured: everything costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** The rebalancer (drs-routes.ts); absent: no DRS routes. */
+  readonly drs?: DrsService | undefined;
+  /** Autoscaling groups (scaling-group-routes.ts); absent: no such routes. */
+  readonly scalingGroups?: AutoscaleService | undefined;
 }
 
 export { ForbiddenError };

@@ -21,6 +21,8 @@ const STATE_REASONS: Readonly<Record<Exclude<HostState, 'enabled'>, string>> = {
 
 export const enabledFilter: HostFilter = (host) => (host.state === 'enabled' ? undefined : (STATE_REASONS[host.state] ?? String(host.state)));
 
+export const standbyFilter: HostFilter = (host) => (host.standby === true ? 'on standby (consolidation emptied it)' : undefined);
+
 export const cpuModelFilter: HostFilter = (host, demand) => {
   if (demand.cpuModel === undefined || host.supportedCpuModels.includes(demand.cpuModel)) return undefined;
   const has = host.supportedCpuModels.length > 0 ? host.supportedCpuModels.join(', ') : 'none';
@@ -49,6 +51,7 @@ export const requirementsFilter: HostFilter = (host, _demand, context) =>
  */
 export const HOST_FILTERS: readonly { readonly name: string; readonly filter: HostFilter }[] = Object.freeze([
   { name: 'enabled', filter: enabledFilter },
+  { name: 'standby', filter: standbyFilter },
   { name: 'cpu-model', filter: cpuModelFilter },
   { name: 'network', filter: networkFilter },
   { name: 'datastore', filter: datastoreFilter },
@@ -72,6 +75,7 @@ export function filterHost(host: HostView, demand: VmDemand, context: FilterCont
  */
 export function hostPasses(host: HostView, demand: VmDemand, context: FilterContext): boolean {
   if (host.state !== 'enabled') return false;
+  if (host.standby === true) return false;
   if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
   for (const n of demand.networks) if (!host.networks.includes(n)) return false;
   if (demand.datastore !== undefined && !host.datastores.includes(demand.datastore)) return false;

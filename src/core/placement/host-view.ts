@@ -28,4 +28,6 @@ export interface HostView extends HostCapacity {
   readonly datastores: readonly string[];
   /** Ids of the virtual networks present on the host. */
   readonly networks: readonly string[];
+  /** On standby (the rebalancer's consolidation emptied it): skipped unless nothing else fits. */
+  readonly standby?: boolean;
 }

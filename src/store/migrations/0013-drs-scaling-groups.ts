@@ -57,6 +57,7 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('max_size', 'integer', (c) => c.notNull())
     .addColumn('desired', 'integer', (c) => c.notNull())
     .addColumn('policy', 'text', (c) => c.notNull())
+    .addColumn('launch', 'text', (c) => c.notNull().defaultTo('{}'))
     .addColumn('custom_metric', 'double precision')
     .addColumn('custom_metric_at', 'text')
     .addColumn('last_scale_at', 'text')

@@ -13,6 +13,8 @@ export interface ScalingGroupRecord {
   readonly max: number;
   readonly desired: number;
   readonly policy: JsonObject;
+  /** What each member is made with besides the template: `{ userData?, vcpus?, memoryMiB? }`. */
+  readonly launch: JsonObject;
   readonly customMetric: number | null;
   readonly customMetricAt: string | null;
   readonly lastScaleAt: string | null;
@@ -44,7 +46,7 @@ type Row = Selectable<DrsScalingTables['scaling_groups']>;
 function toGroup(r: Row): ScalingGroupRecord {
   return {
     id: r.id, name: r.name, ownerId: r.owner_id, templateId: r.template_id, min: r.min_size, max: r.max_size, desired: r.desired,
-    policy: fromJson<JsonObject>(r.policy, {}), customMetric: r.custom_metric === null ? null : Number(r.custom_metric), customMetricAt: r.custom_metric_at,
+    policy: fromJson<JsonObject>(r.policy, {}), launch: fromJson<JsonObject>(r.launch, {}), customMetric: r.custom_metric === null ? null : Number(r.custom_metric), customMetricAt: r.custom_metric_at,
     lastScaleAt: r.last_scale_at, createdAt: r.created_at, updatedAt: r.updated_at,
   };
 }
@@ -59,13 +61,13 @@ export class ScalingGroupsRepository {
     this.#db = drsScalingDb(ctx);
   }
 
-  async create(v: { name: string; ownerId: string; templateId: string; min: number; max: number; desired: number; policy: JsonObject }): Promise<ScalingGroupRecord> {
+  async create(v: { name: string; ownerId: string; templateId: string; min: number; max: number; desired: number; policy: JsonObject; launch: JsonObject }): Promise<ScalingGroupRecord> {
     const id = randomUUID();
     const at = this.#ctx.now();
     await mapUniqueViolation(inTransaction(this.#ctx, async (trx) => {
       const t = trx.withTables<DrsScalingTables>();
       await t.insertInto('scaling_groups').values({
-        id, name: v.name, owner_id: v.ownerId, template_id: v.templateId, min_size: v.min, max_size: v.max, desired: v.desired, policy: toJson(v.policy),
+        id, name: v.name, owner_id: v.ownerId, template_id: v.templateId, min_size: v.min, max_size: v.max, desired: v.desired, policy: toJson(v.policy), launch: toJson(v.launch),
         custom_metric: null, custom_metric_at: null, last_scale_at: null, created_at: at, updated_at: at,
       }).execute();
       await t.insertInto('scaling_group_history').values({ group_id: id, at, kind: 'created', desired_from: null, desired_to: v.desired, message: `created with min ${v.min}, max ${v.max}, desired ${v.desired}` }).execute();
@@ -154,11 +156,11 @@ export class ScalingGroupsRepository {
     });
   }
 
-  async removeMember(id: string, vmName: string, history: { kind: string; message: string }): Promise<void> {
+  async removeMember(id: string, vmName: string, history?: { kind: string; message: string }): Promise<void> {
     await inTransaction(this.#ctx, async (trx) => {
       const t = trx.withTables<DrsScalingTables>();
       await t.deleteFrom('scaling_group_members').where('group_id', '=', id).where('vm_name', '=', vmName).execute();
-      await t.insertInto('scaling_group_history').values({ group_id: id, at: this.#ctx.now(), kind: history.kind, desired_from: null, desired_to: null, message: history.message }).execute();
+      if (history) await t.insertInto('scaling_group_history').values({ group_id: id, at: this.#ctx.now(), kind: history.kind, desired_from: null, desired_to: null, message: history.message }).execute();
     });
   }
 
