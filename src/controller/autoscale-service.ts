@@ -85,14 +85,14 @@ export class AutoscaleService {
 
   /** @throws ValidationError naming the field when the merged bounds or policy break a rule (nothing is written) */
   async set(g: ScalingGroupRecord, patch: { min?: number | undefined; max?: number | undefined; desired?: number | undefined; policy?: { readonly [K in keyof ScalingPolicy]?: ScalingPolicy[K] | undefined } | undefined }): Promise<ScalingGroupRecord> {
-    const policy = { ...(g.policy as unknown as ScalingPolicy), ...Object.fromEntries(Object.entries(patch.policy ?? {}).filter(([, x]) => x !== undefined)) } as ScalingPolicy;
+    const policy = { ...(g.policy as unknown as ScalingPolicy), ...Object.fromEntries(Object.entries(patch.policy ?? {}).filter(([, x]) => x !== undefined)) };
     const min = patch.min ?? g.min, max = patch.max ?? g.max;
     // A desired size not given follows the new bounds.
     const desired = patch.desired ?? Math.min(max, Math.max(min, g.desired));
     checkScalingGroup({ min, max, desired }, policy);
     const changes = Object.entries({ min: patch.min, max: patch.max, desired: patch.desired }).filter(([, x]) => x !== undefined).map(([k, x]) => `${k} ${String(x)}`);
     if (patch.policy) changes.push(`policy ${JSON.stringify(patch.policy)}`);
-    return this.repo.update(g.id, { min, max, desired, policy: policy as unknown as JsonObject }, `set ${changes.join(', ') || 'nothing'}`);
+    return this.repo.update(g.id, { min, max, desired, policy: policy }, `set ${changes.join(', ') || 'nothing'}`);
   }
 
   /** Deletes the group and terminates its members' VMs. */
