@@ -16,6 +16,8 @@ import { registerVolumeCommands } from './commands/volume.js';
 import { registerUserCommands } from './commands/user.js';
 import { registerGroupCommands } from './commands/group.js';
 import { registerQuotaCommands } from './commands/quota.js';
+import { registerDrsCommands } from './commands/drs.js';
+import { registerScalingGroupCommands } from './commands/scaling-group.js';
 import { registerShareCommands } from './commands/share.js';
 import { registerSimCommands } from './commands/sim.js';
 import { registerUsageCommands } from './commands/usage.js';
@@ -78,6 +80,8 @@ registerGroupCommands(program);
 registerShareCommands(program);
 registerSimCommands(program);
 registerQuotaCommands(program);
+registerDrsCommands(program);
+registerScalingGroupCommands(program);
 registerUsageCommands(program);
 registerLeaseCommands(program);
 

@@ -43,6 +43,8 @@ import { compileLeaseRates, type LeaseRates } from '../core/leases/lease-rates.j
 import { LeaseService, type LeaseLimits } from './leases/lease-service.js';
 import { OrchestratorLeaseActions } from './leases/orchestrator-lease-actions.js';
 import { bindCheckFor } from './bind-check.js';
+import { DrsService } from './drs-service.js';
+import { AutoscaleService } from './autoscale-service.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -86,6 +88,9 @@ export interface ControllerDaemonOptions {
   } | undefined;
   /** The migration queue's per-host limits (default: 2 at once, 2048 MiB/s). */
   readonly migrationQueue?: Partial<MigrationQueueLimits> | undefined;
+  /** How often autoscaling groups are evaluated (default 15 s) and the periodic rebalancer checks whether a round is due (default 5 s). */
+  readonly autoscale?: { readonly intervalMs?: number | undefined; readonly cpuWindowMs?: number | undefined } | undefined;
+  readonly drsTickMs?: number | undefined;
   readonly logger: Logger;
 }
 
@@ -117,6 +122,8 @@ export class ControllerDaemon {
     readonly leases: LeaseService,
     /** The migration queue's dispatcher and the maintenance evacuations (the leader's background work). */
     private readonly planning: ControllerPlanning,
+    readonly drs: DrsService,
+    readonly autoscale: AutoscaleService,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -175,13 +182,15 @@ export class ControllerDaemon {
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
+      const drs = new DrsService({ store, history, startMigration: (vmId, to) => migrations.start(vmId, { to }), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
+      const autoscale = new AutoscaleService({ store, catalog, orchestrator, history, logger, intervalMs: o.autoscale?.intervalMs, cpuWindowMs: o.autoscale?.cpuWindowMs, failpoints: o.failpoints });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
       // Compiled before anything starts: a bad policy name or rate stops the controller with the field named.
       const leases = new LeaseService({
         store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
@@ -197,8 +206,10 @@ export class ControllerDaemon {
         ha.start();
         await pruner.pruneNow();
         pruner.start();
+        await drs.start();
+        autoscale.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -234,6 +245,8 @@ export class ControllerDaemon {
     this.pruner.stop();
     await this.leases.stop();
     await this.planning.stop();
+    await this.autoscale.stop();
+    await this.drs.stop();
     await this.orchestrator.close();
   }
 
@@ -246,6 +259,8 @@ export class ControllerDaemon {
     await this.ha.stop();
     this.pruner.stop();
     await this.planning.stop();
+    await this.autoscale.stop();
+    await this.drs.stop();
     await this.server.close();
     await this.leases.stop();
     await this.orchestrator.close();

@@ -31,6 +31,8 @@ import { registerUsageRoutes } from './api/usage-routes.js';
 import { registerHaRoutes } from './api/ha-routes.js';
 import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.js';
 import { registerLeaseRoutes } from './api/lease-routes.js';
+import { registerDrsRoutes } from './api/drs-routes.js';
+import { registerScalingGroupRoutes } from './api/scaling-group-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -118,6 +120,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerHaRoutes(app, ctx);
   if (ctx.leases) registerLeaseRoutes(app, ctx, ctx.leases);
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
+  if (ctx.drs) registerDrsRoutes(app, ctx, ctx.drs);
+  if (ctx.scalingGroups) registerScalingGroupRoutes(app, ctx, ctx.scalingGroups);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
   await registerDashboard(app);

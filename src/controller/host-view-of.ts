@@ -35,5 +35,6 @@ export function hostViewOf(h: Host): HostView {
     reservedDiskMiB: h.reserved.diskMib,
     ...(h.cpuOvercommit !== null ? { cpuOvercommit: h.cpuOvercommit } : {}),
     ...(h.maintenance !== null ? { maintenance: true } : {}),
+    ...(h.standbySince !== null ? { standby: true } : {}),
   };
 }

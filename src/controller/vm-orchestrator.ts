@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
+import { placeWakingStandby } from './drs-wake.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
@@ -361,6 +362,8 @@ export class VmOrchestrator {
       let placed = current.index.place(demand);
       // A VM waits only on hosts read afresh: the copy may have missed room freed since.
       if (placed.hostId === undefined && !current.fresh) placed = (await this.#hosts.refresh()).place(demand);
+      // Standby hosts (emptied by consolidation) are the last resort: one is woken only when no other host fits.
+      if (placed.hostId === undefined) placed = await placeWakingStandby(this.#o.store, demand, await this.#o.store.hosts.list(), this.#o.policy);
       if (placed.hostId === undefined) {
         if (vm.stateReason !== placed.summary) {
           await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });

@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   LEASE_REJECTED: { status: 409, raisedBy: 'LeaseRejectedError', meaning: 'the lease cannot be admitted (an advance reservation whose capacity cannot be guaranteed, an immediate lease with no room now, a policy refusal); details.reason says why; nothing was written' },
   CAPACITY: { status: 409, raisedBy: 'CapacityError', meaning: 'the host has no room for the VM (or takes no VMs); nothing was reserved' },
   DISK_CAPACITY: { status: 409, raisedBy: 'DiskCapacityError', meaning: 'a disk or volume does not fit in the free disk of its host (details.field names the request field)' },
+  DRS_BUSY: { status: 409, raisedBy: 'DrsBusyError', meaning: 'a DRS plan is being applied already (details.planId); one plan runs at a time' },
   QUOTA_EXCEEDED: { status: 409, raisedBy: 'QuotaExceededError', meaning: 'the request would take its user or one of their groups past a quota limit; details name the subject, resource, limit, use and request; nothing was written' },
   EXHAUSTED: { status: 409, raisedBy: 'ExhaustedError', meaning: 'a pool (a network\'s address range) has nothing left' },
   MIGRATION_REFUSED: { status: 409, raisedBy: 'MigrationRefusedError', meaning: 'a migration pre-check said no (details.check, details.field); nothing changed' },

@@ -76,6 +76,8 @@ export interface HostsTable {
   maintenance_state: HostMaintenanceState | null;
   /** The evacuation's options and report (JSON, 0011). */
   maintenance: JsonText | null;
+  /** Since when consolidation keeps the host on standby (migration 0013); null: it takes VMs. */
+  standby_since: IsoTime | null;
 }
 
 export const HOST_MAINTENANCE_STATES = ['evacuating', 'maintenance'] as const;

@@ -23,6 +23,8 @@ import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
 import type { UsagePrices } from '../../core/usage/usage-prices.js';
 import type { LeaseService } from '../leases/lease-service.js';
+import type { DrsService } from '../drs-service.js';
+import type { AutoscaleService } from '../autoscale-service.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -46,6 +48,10 @@ export interface ApiContext {
   readonly usagePrices?: UsagePrices | undefined;
   /** Capacity leases (`/api/v1/leases`); absent: the routes are not served. */
   readonly leases?: LeaseService | undefined;
+  /** The rebalancer (drs-routes.ts); absent: no DRS routes. */
+  readonly drs?: DrsService | undefined;
+  /** Autoscaling groups (scaling-group-routes.ts); absent: no such routes. */
+  readonly scalingGroups?: AutoscaleService | undefined;
 }
 
 export { ForbiddenError };

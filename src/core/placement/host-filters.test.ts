@@ -69,10 +69,18 @@ test('requirements: absent passes; compiled predicate decides', () => {
   assert.equal(requirementsFilter(h, demand, { cpuOvercommit: 2, requirements: cpu }), undefined);
 });
 
+test('standby: a host consolidation emptied is skipped, with its reason; hostPasses agrees', async () => {
+  const { hostPasses } = await import('./host-filters.js');
+  const h = makeHost('h', { standby: true });
+  assert.equal(filterHost(h, demand, ctx), 'on standby (consolidation emptied it)');
+  assert.equal(hostPasses(h, demand, ctx), false);
+  assert.equal(hostPasses(makeHost('h', { standby: false }), demand, ctx), true);
+});
+
 test('filterHost: the first failing filter names the reason; static before dynamic', () => {
   assert.deepEqual(
     HOST_FILTERS.map((f) => f.name),
-    ['enabled', 'maintenance', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+    ['enabled', 'maintenance', 'standby', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
   );
   const full = { reservedMemoryMiB: 4096 };
   assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);

@@ -22,6 +22,7 @@ const STATE_REASONS: Readonly<Record<Exclude<HostState, 'enabled'>, string>> = {
 export const enabledFilter: HostFilter = (host) => (host.state === 'enabled' ? undefined : (STATE_REASONS[host.state] ?? String(host.state)));
 
 export const maintenanceFilter: HostFilter = (host) => (host.maintenance === true ? 'in maintenance' : undefined);
+export const standbyFilter: HostFilter = (host) => (host.standby === true ? 'on standby (consolidation emptied it)' : undefined);
 
 export const cpuModelFilter: HostFilter = (host, demand) => {
   if (demand.cpuModel === undefined || host.supportedCpuModels.includes(demand.cpuModel)) return undefined;
@@ -52,6 +53,7 @@ export const requirementsFilter: HostFilter = (host, _demand, context) =>
 export const HOST_FILTERS: readonly { readonly name: string; readonly filter: HostFilter }[] = Object.freeze([
   { name: 'enabled', filter: enabledFilter },
   { name: 'maintenance', filter: maintenanceFilter },
+  { name: 'standby', filter: standbyFilter },
   { name: 'cpu-model', filter: cpuModelFilter },
   { name: 'network', filter: networkFilter },
   { name: 'datastore', filter: datastoreFilter },
@@ -76,6 +78,7 @@ export function filterHost(host: HostView, demand: VmDemand, context: FilterCont
 export function hostPasses(host: HostView, demand: VmDemand, context: FilterContext): boolean {
   if (host.state !== 'enabled') return false;
   if (host.maintenance === true) return false;
+  if (host.standby === true) return false;
   if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
   for (const n of demand.networks) if (!host.networks.includes(n)) return false;
   if (demand.datastore !== undefined && !host.datastores.includes(demand.datastore)) return false;

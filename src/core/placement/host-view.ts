@@ -30,4 +30,6 @@ export interface HostView extends HostCapacity {
   readonly networks: readonly string[];
   /** The host is (going) in maintenance: it takes no new VMs, whatever its state. */
   readonly maintenance?: boolean | undefined;
+  /** On standby (the rebalancer's consolidation emptied it): skipped unless nothing else fits. */
+  readonly standby?: boolean;
 }

@@ -243,7 +243,27 @@ cat > /www/cgi-bin/hostname <<'EOF'
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 hostname
 EOF
-chmod 755 /www/cgi-bin/uptime /www/cgi-bin/hostname
+# GET /cgi-bin/burn?seconds=N keeps one CPU busy for N seconds (1..3600):
+# a shell loop in the background, so autoscaling and the rebalancer can be
+# shown a busy guest. User-data may call /bin/nubo-burn N directly.
+cat > /bin/nubo-burn <<'EOF'
+#!/bin/sh
+n=$1
+case "$n" in ''|*[!0-9]*) echo "seconds must be a whole number" >&2; exit 2 ;; esac
+[ "$n" -ge 1 ] && [ "$n" -le 3600 ] || { echo "seconds must be from 1 to 3600" >&2; exit 2; }
+( end=$(( $(cut -d. -f1 /proc/uptime) + n )); while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do :; done ) >/dev/null 2>&1 &
+echo "burning one CPU for $n s"
+EOF
+cat > /www/cgi-bin/burn <<'EOF'
+#!/bin/sh
+n=$(echo "$QUERY_STRING" | sed -n 's/^\\(.*&\\)\\{0,1\\}seconds=\\([0-9]*\\).*$/\\2/p')
+if out=$(/bin/nubo-burn "$n" 2>&1); then
+  printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+else
+  printf 'Status: 400 Bad Request\\r\\nContent-Type: text/plain\\r\\n\\r\\n%s\\n' "$out"
+fi
+EOF
+chmod 755 /www/cgi-bin/uptime /www/cgi-bin/hostname /www/cgi-bin/burn /bin/nubo-burn
 # busybox httpd follows symlinks, so GET /data/<name> reads <name> from the
 # data disk; it rejects "..", which keeps requests inside /data.
 ln -sfn /data /www/data

@@ -13,6 +13,7 @@ import * as m0009 from './0009-usage.js';
 import * as m0010 from './0010-capacity-leases.js';
 import * as m0011 from './0011-migration-planner.js';
 import * as m0012 from './0012-ha.js';
+import * as m0013 from './0013-drs-scaling-groups.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -33,6 +34,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0010-capacity-leases': { up: (db) => m0010.up(db, dialect), down: (db) => m0010.down(db) },
     '0011-migration-planner': { up: (db) => m0011.up(db), down: (db) => m0011.down(db) },
     '0012-ha': { up: (db) => m0012.up(db, dialect), down: (db) => m0012.down(db) },
+    '0013-drs-scaling-groups': { up: (db) => m0013.up(db, dialect), down: (db) => m0013.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
   for (const [name, m] of Object.entries(migrations)) {

@@ -28,6 +28,8 @@ export interface Host {
   readonly cpuOvercommit: number | null;
   /** Set while the host is (going) in maintenance: it takes no new VMs (0011). */
   readonly maintenance: HostMaintenance | null;
+  /** Since when the rebalancer's consolidation keeps it on standby; null: it takes VMs. */
+  readonly standbySince: string | null;
 }
 
 const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
@@ -70,6 +72,7 @@ export function toHost(r: HostsTable): Host {
     createdAt: r.created_at,
     cpuOvercommit: r.cpu_overcommit,
     maintenance: maintenanceOf(r),
+    standbySince: r.standby_since,
   };
 }
 

@@ -1,0 +1,45 @@
+import type { DrsCluster, DrsHost, DrsVm } from '../core/drs/drs-cluster.js';
+import type { Host } from '../store/repositories/hosts-repository.js';
+import type { Vm } from '../store/repositories/vm-row.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
+import type { MetricsHistory } from './metrics-history.js';
+
+/** How far back a VM's CPU samples are averaged: a minute smooths one busy sample without hiding a real change. */
+export const DRS_CPU_WINDOW_MS = 60_000;
+
+/**
+ * The rebalancer's input from the store and the metrics history. A host that
+ * is not `enabled` or is on standby is ineligible; a VM that is not running
+ * or has volumes attached (live migration moves its own disk only) is held.
+ * Without samples a VM counts as CPU-idle using its whole memory allocation,
+ * the figure that surely holds.
+ */
+export function drsClusterView(o: {
+  readonly hosts: readonly Host[];
+  readonly vms: readonly Vm[];
+  readonly history: MetricsHistory;
+  readonly lastMigrations: ReadonlyMap<string, number>;
+  readonly cpuOvercommit: number;
+  readonly now: number;
+}): DrsCluster {
+  const hosts: DrsHost[] = o.hosts.map((h) => ({
+    id: h.id, name: h.name, cpus: h.total.cpus, memoryMiB: h.total.memoryMib, vcpuLimit: h.total.cpus * (h.cpuOvercommit ?? o.cpuOvercommit),
+    ineligible: h.standbySince !== null ? 'on standby' : h.state !== 'enabled' ? h.state : undefined,
+  }));
+  const vms: DrsVm[] = [];
+  for (const vm of o.vms) {
+    if (vm.hostId === null || vm.state === 'terminated') continue;
+    const spec = vm.spec as unknown as ControllerVmSpec;
+    const samples = o.history.vm(vm.id, o.now - DRS_CPU_WINDOW_MS).samples;
+    const cpu = samples.length > 0 ? samples.reduce((a, s) => a + s.cpuPercent, 0) / samples.length / 100 : 0;
+    const rss = samples.at(-1)?.rssBytes;
+    const volumes = spec.agent?.volumes ?? [];
+    vms.push({
+      id: vm.id, name: vm.name, hostId: vm.hostId, vcpus: spec.demand.vcpus, memoryMiB: spec.demand.memoryMiB,
+      cpuUse: cpu, memoryUseMiB: rss !== undefined ? rss / 1024 / 1024 : spec.demand.memoryMiB,
+      lastMigratedAt: o.lastMigrations.get(vm.id),
+      unmovable: vm.state !== 'running' ? `is ${vm.state}` : volumes.length > 0 ? 'has volumes attached' : undefined,
+    });
+  }
+  return { hosts, vms, now: o.now };
+}
