@@ -20,6 +20,7 @@ import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
 import type { UsagePrices } from '../../core/usage/usage-prices.js';
+import type { AccessKeys } from '../access-keys.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -38,6 +39,8 @@ export interface ApiContext {
   readonly systemOffers: TransferOffers;
   /** The showback's prices (`nubo controller --prices`); none configured: everything costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** Users' AWS access keys (SigV4 of the EC2/S3 listeners); undefined: the routes are not served. */
+  readonly accessKeys?: AccessKeys | undefined;
 }
 
 export { ForbiddenError };
