@@ -35,6 +35,7 @@ import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
 import { AccessKeyCipher } from './access-key-cipher.js';
 import { AccessKeys } from './access-keys.js';
+import { S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -65,6 +66,8 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** The S3-compatible listener (SigV4 with users' access keys; objects under dataDir/s3); undefined: none. */
+  readonly s3?: S3ListenerOptions | undefined;
   readonly logger: Logger;
 }
 
@@ -94,6 +97,8 @@ export class ControllerDaemon {
     private readonly collector: MetricsCollector,
     /** Users' SigV4 access keys (the EC2 and S3 listeners verify with its lookup). */
     readonly accessKeys: AccessKeys,
+    /** The S3 listener, when configured. */
+    readonly s3: S3Listener | undefined,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -153,6 +158,8 @@ export class ControllerDaemon {
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
+      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: accessKeys.lookupSecret, logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
+      if (s3) logger.info({ url: s3.url }, 's3 listening');
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
       // What only the leader does: finish what was in flight, then watch hosts and prune events.
       const lead = async (): Promise<void> => {
@@ -163,7 +170,7 @@ export class ControllerDaemon {
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, accessKeys);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, accessKeys, s3);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -207,6 +214,7 @@ export class ControllerDaemon {
     this.monitor.stop();
     this.pruner.stop();
     await this.server.close();
+    await this.s3?.stop();
     await this.orchestrator.close();
     await this.leadership?.release();
     await this.store.close();

@@ -24,6 +24,7 @@ import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
 import { AccessKeysRepository } from './repositories/access-keys-repository.js';
+import { S3Repository } from './repositories/s3-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -72,6 +73,8 @@ export interface Store {
   readonly usage: UsageRepository;
   /** SigV4 access keys of the EC2/S3 listeners (secrets sealed). */
   readonly accessKeys: AccessKeysRepository;
+  /** The S3 listener's buckets, objects and multipart uploads (the bytes are files under NUBO_HOME/s3). */
+  readonly s3: S3Repository;
   close(): Promise<void>;
 }
 
@@ -179,6 +182,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     quotas: new QuotasRepository(ctx),
     usage: new UsageRepository(ctx),
     accessKeys: new AccessKeysRepository(ctx),
+    s3: new S3Repository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }
