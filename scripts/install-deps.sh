@@ -17,6 +17,8 @@ pkgs=(
   mmdebstrap        # bootstraps the Debian guest image (nubo image build-debian) from the apt mirror
   openssh-client    # nubo vm ssh runs the system ssh (and ssh-keygen in its tests)
   chromium          # the dashboard's browser tests (playwright-core drives it; no browser download)
+  awscli            # S3/EC2 compatibility tests drive the real client (/usr/bin/aws)
+  python3-boto3     # the same with boto3 (/usr/bin/python3; PyPI is not reachable)
   ca-certificates
 )
 missing=()

@@ -45,6 +45,9 @@ import { OrchestratorLeaseActions } from './leases/orchestrator-lease-actions.js
 import { bindCheckFor } from './bind-check.js';
 import { DrsService } from './drs-service.js';
 import { AutoscaleService } from './autoscale-service.js';
+import { AccessKeyCipher } from './access-key-cipher.js';
+import { AccessKeys } from './access-keys.js';
+import { S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -91,6 +94,8 @@ export interface ControllerDaemonOptions {
   /** How often autoscaling groups are evaluated (default 15 s) and the periodic rebalancer checks whether a round is due (default 5 s). */
   readonly autoscale?: { readonly intervalMs?: number | undefined; readonly cpuWindowMs?: number | undefined } | undefined;
   readonly drsTickMs?: number | undefined;
+  /** The S3-compatible listener (SigV4 with users' access keys; objects under dataDir/s3); undefined: none. */
+  readonly s3?: S3ListenerOptions | undefined;
   readonly logger: Logger;
 }
 
@@ -124,6 +129,10 @@ export class ControllerDaemon {
     private readonly planning: ControllerPlanning,
     readonly drs: DrsService,
     readonly autoscale: AutoscaleService,
+    /** Users' SigV4 access keys (the EC2 and S3 listeners verify with its lookup). */
+    readonly accessKeys: AccessKeys,
+    /** The S3 listener, when configured. */
+    readonly s3: S3Listener | undefined,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -182,6 +191,7 @@ export class ControllerDaemon {
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
+      const accessKeys = new AccessKeys(store, await AccessKeyCipher.load(join(o.dataDir, 'access-keys.key')));
       const drs = new DrsService({ store, history, startMigration: (vmId, to) => migrations.start(vmId, { to }), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
       const autoscale = new AutoscaleService({ store, catalog, orchestrator, history, logger, intervalMs: o.autoscale?.intervalMs, cpuWindowMs: o.autoscale?.cpuWindowMs, failpoints: o.failpoints });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
@@ -190,10 +200,12 @@ export class ControllerDaemon {
         store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
+      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: accessKeys.lookupSecret, logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
+      if (s3) logger.info({ url: s3.url }, 's3 listening');
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
       // What only the leader does: finish what was in flight, then watch hosts and prune events.
       const lead = async (): Promise<void> => {
@@ -209,7 +221,7 @@ export class ControllerDaemon {
         await drs.start();
         autoscale.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -263,6 +275,7 @@ export class ControllerDaemon {
     await this.drs.stop();
     await this.server.close();
     await this.leases.stop();
+    await this.s3?.stop();
     await this.orchestrator.close();
     await this.leadership?.release();
     await this.store.close();

@@ -115,6 +115,10 @@ export const ERROR_CODES = {
   WAIT_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM settle in a state other than the one waited for' },
   MAINTENANCE_INCOMPLETE: { status: 500, raisedBy: 'WaitFailedError', meaning: 'nubo host maintenance --wait: the host is in maintenance but some VMs could not move (the message names them and why)' },
   VM_SSH_UNAVAILABLE: { status: 500, raisedBy: 'VmSshError', meaning: 'nubo vm ssh cannot reach the VM (no address, no ssh client)' },
+  // The AWS-compatible listeners (EC2, S3): sent on their wire with the AWS code in details, never on the native API.
+  AWS_AUTH_FAILED: { status: 403, raisedBy: 'AwsAuthError', meaning: 'an EC2/S3 request\'s SigV4 signature did not verify (details.reason: missing, malformed, unknown-key, wrong-scope, skewed, expired, signature); nothing was done' },
+  AWS_PAYLOAD_INVALID: { status: 400, raisedBy: 'AwsPayloadError', meaning: 'an EC2/S3 request\'s body is not what was signed or declared (sha256, chunk signature, checksum trailer, length; details.awsCode); nothing was kept' },
+  S3_REQUEST_FAILED: { status: 400, raisedBy: 'S3Error', meaning: 'the S3 listener refused a request with one of S3\'s own codes (details.s3Code: NoSuchKey, AccessDenied, InvalidRange …) and its HTTP status' },
 } as const satisfies Readonly<Record<string, ErrorCodeEntry>>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -28,6 +28,8 @@ import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
 import { HaRepository } from './repositories/ha-repository.js';
 import { CapacityLeasesRepository } from './repositories/capacity-leases-repository.js';
+import { AccessKeysRepository } from './repositories/access-keys-repository.js';
+import { S3Repository } from './repositories/s3-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -81,6 +83,10 @@ export interface Store {
   readonly ha: HaRepository;
   /** Capacity leases (Haizea-style reservations; `leases` are the network address leases). */
   readonly capacityLeases: CapacityLeasesRepository;
+  /** SigV4 access keys of the EC2/S3 listeners (secrets sealed). */
+  readonly accessKeys: AccessKeysRepository;
+  /** The S3 listener's buckets, objects and multipart uploads (the bytes are files under NUBO_HOME/s3). */
+  readonly s3: S3Repository;
   close(): Promise<void>;
 }
 
@@ -191,6 +197,8 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     usage: new UsageRepository(ctx),
     ha: new HaRepository(ctx),
     capacityLeases: new CapacityLeasesRepository(ctx),
+    accessKeys: new AccessKeysRepository(ctx),
+    s3: new S3Repository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -16,7 +16,7 @@ import { EXIT } from '../exit-codes.js';
 import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 
-interface UpFlags { port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
+interface UpFlags { s3Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
 
 /** vCPUs per core on the local host: tiny test VMs idle, and a 2-core laptop should run more than two. */
 const LOCAL_CPU_OVERCOMMIT = 4;
@@ -34,6 +34,7 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('run the all-in-one cloud (controller + local agent, SQLite, nubo-tiny image and `tiny` template) until Ctrl-C')
     .option('--port <port>', 'API port (the agent uses the next one)', '7480')
+    .option('--s3-port <port>', 'port of the S3-compatible API (SigV4 with `nubo user access-key` keys); 0: none', '7491')
     .option('--listen <address>', 'address the API listens on (e.g. 198.18.0.1 for `nubo lab` hosts; the local agent stays on 127.0.0.1)', '127.0.0.1')
     .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
     .option('--bridge <name>', `bridge of the \`default\` network (${DEFAULT_NETWORK.cidr}; this machine is ${DEFAULT_NETWORK.gateway})`, DEFAULT_NETWORK.bridge)
@@ -70,7 +71,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const port = Number(o.port);
   // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
   const [{ ControllerDaemon }, { AgentDaemon }] = await Promise.all([import('../../controller/controller-daemon.js'), import('../../agent/agent-daemon.js')]);
-  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, heartbeatIntervalMs: 2_000, usagePrices, logger: logger.child({ part: 'controller' }) });
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, ...(Number(o.s3Port) > 0 ? { s3: { host: o.listen, port: Number(o.s3Port) } } : {}), heartbeatIntervalMs: 2_000, usagePrices, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
     const token = await adminToken(controller);
@@ -92,6 +93,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     await ensureDefaultNetwork(api, o.bridge);
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
+    if (controller.s3) say(`S3 endpoint ${controller.s3.url}  (region nubo-1; keys: nubo user access-key create)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
     say(`dashboard: ${controller.url}/   (sign in with the token in ${credentialsFile()})`);
     say('next:  bin/nubo vm create --template tiny --name web --wait');

@@ -25,6 +25,7 @@ import type { UsagePrices } from '../../core/usage/usage-prices.js';
 import type { LeaseService } from '../leases/lease-service.js';
 import type { DrsService } from '../drs-service.js';
 import type { AutoscaleService } from '../autoscale-service.js';
+import type { AccessKeys } from '../access-keys.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -52,6 +53,8 @@ export interface ApiContext {
   readonly drs?: DrsService | undefined;
   /** Autoscaling groups (scaling-group-routes.ts); absent: no such routes. */
   readonly scalingGroups?: AutoscaleService | undefined;
+  /** Users' AWS access keys (SigV4 of the EC2/S3 listeners); undefined: the routes are not served. */
+  readonly accessKeys?: AccessKeys | undefined;
 }
 
 export { ForbiddenError };

@@ -1,0 +1,122 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/** What writing a blob produced: its opaque id, size and MD5 (hex, the ETag of a simple object). */
+export interface WrittenBlob {
+  readonly blobId: string;
+  readonly size: number;
+  readonly md5: string;
+}
+
+const BLOB_ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * The bytes of S3 objects and parts, one file per blob under one directory,
+ * named by a random id: an object key is never a path, so no key can reach
+ * outside. A blob is written to `tmp-…`, synced, and renamed to its id only
+ * when complete and verified; the store's row is written after that, so a
+ * crash leaves at worst a temp file or an unreferenced blob, which the
+ * start-up sweep removes.
+ */
+export class S3BlobStore {
+  constructor(readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  path(blobId: string): string {
+    if (!BLOB_ID.test(blobId)) throw new RangeError(`not a blob id: ${blobId}`);
+    return join(this.dir, blobId);
+  }
+
+  /**
+   * Streams `body` through `checks` (which fail the stream when the body is
+   * not what was signed) into a new blob; nothing is left behind on failure.
+   * @param maxBytes more than this fails with `onTooLarge()`
+   */
+  async write(body: Readable, checks: readonly Transform[], o: { signal: AbortSignal; maxBytes: number; onTooLarge: () => Error }): Promise<WrittenBlob> {
+    const blobId = randomUUID();
+    const tmp = join(this.dir, `tmp-${blobId}`);
+    const md5 = createHash('md5');
+    let size = 0;
+    const tap = new Transform({
+      transform(chunk: Buffer, _e, done) {
+        size += chunk.length;
+        if (size > o.maxBytes) return done(o.onTooLarge());
+        md5.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    try {
+      await pipeline([body, ...checks, tap, out], { signal: o.signal });
+      await syncFile(tmp);
+      await rename(tmp, this.path(blobId));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { blobId, size, md5: md5.digest('hex') };
+  }
+
+  /** A new blob with the bytes of the given ones, in order (multipart completion, CopyObject). */
+  async concat(sources: readonly string[], signal: AbortSignal): Promise<string> {
+    const blobId = randomUUID();
+    const tmp = join(this.dir, `tmp-${blobId}`);
+    try {
+      const first = sources[0];
+      if (sources.length === 1 && first !== undefined) {
+        // The kernel's copy (a reflink where the file system has them).
+        await copyFile(this.path(first), tmp);
+      } else {
+        const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+        const { createReadStream } = await import('node:fs');
+        const paths = sources.map((s) => this.path(s));
+        await pipeline(async function* () {
+          for (const p of paths) for await (const c of createReadStream(p, { highWaterMark: 1 << 20 })) yield c as Buffer;
+        }, out, { signal });
+      }
+      await syncFile(tmp);
+      await rename(tmp, this.path(blobId));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return blobId;
+  }
+
+  /** Opened for reading (an object deleted meanwhile stays readable through the handle). */
+  openBlob(blobId: string): Promise<FileHandle> {
+    return open(this.path(blobId), 'r');
+  }
+
+  async remove(blobIds: readonly string[]): Promise<void> {
+    for (const id of blobIds) await rm(this.path(id), { force: true });
+  }
+
+  /** Removes temp files and blobs the store does not refer to (run at start, before the listener serves). */
+  async sweep(referenced: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir)) {
+      if (name.startsWith('tmp-') || (BLOB_ID.test(name) && !referenced.has(name))) {
+        await rm(join(this.dir, name), { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
