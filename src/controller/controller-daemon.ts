@@ -33,6 +33,8 @@ import type { UsagePrices } from '../core/usage/usage-prices.js';
 import { MetricsHistory } from './metrics-history.js';
 import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
+import { InProcessCaller } from './api/in-process-caller.js';
+import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -63,6 +65,8 @@ export interface ControllerDaemonOptions {
   readonly onLeadershipLost?: ((reason: string) => void) | undefined;
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
+  readonly ec2?: Pick<Ec2EndpointOptions, 'listen' | 'authenticator' | 'instanceTypes' | 'securityGroupsChanged'> | undefined;
   readonly logger: Logger;
 }
 
@@ -90,6 +94,8 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    /** The EC2 Query API, when served. */
+    readonly ec2: Ec2Endpoint | undefined,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -144,8 +150,11 @@ export class ControllerDaemon {
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const inProcess = new InProcessCaller(store);
+      const server = await createControllerServer({ inProcess, store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
+      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, store, api: inProcess, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
@@ -158,7 +167,7 @@ export class ControllerDaemon {
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ec2);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -201,6 +210,7 @@ export class ControllerDaemon {
     await this.collector.stop();
     this.monitor.stop();
     this.pruner.stop();
+    await this.ec2?.close();
     await this.server.close();
     await this.orchestrator.close();
     await this.leadership?.release();

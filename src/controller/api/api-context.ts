@@ -20,6 +20,7 @@ import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
 import type { UsagePrices } from '../../core/usage/usage-prices.js';
+import type { InProcessCaller } from './in-process-caller.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -38,6 +39,8 @@ export interface ApiContext {
   readonly systemOffers: TransferOffers;
   /** The showback's prices (`nubo controller --prices`); none configured: everything costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** Requests the controller makes to its own API as a user (the EC2 adaptor's); the auth hook asks it first. */
+  readonly inProcess?: InProcessCaller | undefined;
 }
 
 export { ForbiddenError };
