@@ -32,6 +32,8 @@ describe('EC2 ids, states and instance types', () => {
     assert.equal(ec2StateOf('poweroff').name, 'stopped');
     assert.equal(ec2StateOf('boot').name, 'pending');
     assert.equal(ec2StateOf('terminated').name, 'terminated');
+    assert.equal(ec2StateOf('shutdown').name, 'stopping');
+    assert.equal(ec2StateOf('shutdown', true).name, 'shutting-down', 'a terminate on its way never shows as stopping (the SDK\'s terminated waiter fails on stopping)');
   });
 
   it('the instance type table is checked and matched by size', () => {

@@ -38,7 +38,7 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
 }
 
 function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; imageId: string; rec: InstanceRecord | undefined; sgs: SecurityGroupRecord[]; tags: Map<string, string> }): Ec2Instance {
-  const state = ec2StateOf(vm.state);
+  const state = ec2StateOf(vm.state, vm.history.at(-1)?.action.startsWith('terminate') === true);
   const ip = vm.nics.find((n) => n.address !== null)?.address?.split('/')[0] ?? null;
   const instanceType = o.rec?.instanceType ?? instanceTypeOf(ctx.instanceTypes, vm.vcpus, vm.memoryMiB);
   const reservationId = o.rec?.reservationId ?? `r-${o.instanceId.slice(2)}`;

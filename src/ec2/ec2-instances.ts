@@ -101,7 +101,7 @@ function stateChange(verb: Exclude<Verb, 'reboot'>): Ec2Handler {
     for (const [i, p] of plans.entries()) {
       const after = p.action === undefined ? p.vm : await nativeCall<VmView>(ctx, call, 'POST', `/api/v1/vms/${p.vm.id}/actions/${p.action}`, {}, { notFound: 'InvalidInstanceID.NotFound' });
       const before = ec2StateOf(p.vm.state);
-      const now = ec2StateOf(after.state);
+      const now = ec2StateOf(after.state, verb === 'terminate');
       out.push({ instanceId: ids[i], currentState: { code: now.code, name: now.name }, previousState: { code: before.code, name: before.name } });
     }
     return { instancesSet: out };
@@ -129,11 +129,11 @@ export const getConsoleOutput: Ec2Handler = async (ctx, call) => {
   const id = call.params.required('InstanceId');
   const [vm] = await resolveInstances(ctx, call, [id]);
   if (!vm) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-  const text = await nativeCall<string>(ctx, call, 'GET', `/api/v1/vms/${vm.id}/console`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
-  const latest = call.params.bool('Latest') ?? false;
-  // EC2 keeps the last 64 KiB; Latest asks for the most recent output, which here is the same tail.
-  const tail = Buffer.from(text, 'utf8').subarray(-64 * 1024);
-  return { instanceId: id, timestamp: new Date().toISOString(), output: tail.toString('base64'), ...(latest ? {} : {}) };
+  const text = await nativeCall<string | undefined>(ctx, call, 'GET', `/api/v1/vms/${vm.id}/console`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
+  // EC2 keeps the last 64 KiB; `Latest` asks for the most recent output, which here is that same tail.
+  call.params.bool('Latest');
+  const tail = Buffer.from(text ?? '', 'utf8').subarray(-64 * 1024);
+  return { instanceId: id, timestamp: new Date().toISOString(), output: tail.toString('base64') };
 };
 
 /** Eucalyptus' MigrateInstances (admin): nubo's migration of the instance, to `DestinationHost.1` or where placement chooses. */
