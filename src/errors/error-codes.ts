@@ -110,6 +110,9 @@ export const ERROR_CODES = {
   VM_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM go failed' },
   WAIT_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM settle in a state other than the one waited for' },
   VM_SSH_UNAVAILABLE: { status: 500, raisedBy: 'VmSshError', meaning: 'nubo vm ssh cannot reach the VM (no address, no ssh client)' },
+  // The AWS-compatible listeners (EC2, S3): sent on their wire with the AWS code in details, never on the native API.
+  AWS_AUTH_FAILED: { status: 403, raisedBy: 'AwsAuthError', meaning: 'an EC2/S3 request\'s SigV4 signature did not verify (details.reason: missing, malformed, unknown-key, wrong-scope, skewed, expired, signature); nothing was done' },
+  AWS_PAYLOAD_INVALID: { status: 400, raisedBy: 'AwsPayloadError', meaning: 'an EC2/S3 request\'s body is not what was signed or declared (sha256, chunk signature, checksum trailer, length; details.awsCode); nothing was kept' },
 } as const satisfies Readonly<Record<string, ErrorCodeEntry>>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

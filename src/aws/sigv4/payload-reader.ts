@@ -1,0 +1,46 @@
+import type { Transform } from 'node:stream';
+import { AwsChunkedDecoder } from './aws-chunked-decoder.js';
+import { AwsPayloadError } from './aws-payload-error.js';
+import { headerValue, type Headers } from './canonical-request.js';
+import { isChecksumAlgorithm, payloadChecksum } from './payload-checksum.js';
+import { PayloadDigestCheck } from './payload-digest-check.js';
+import type { PayloadClaim } from './verify-sigv4.js';
+
+/**
+ * The one stream a verified request's body goes through: it yields the
+ * decoded data and fails at the end (or at the first bad chunk) when the body
+ * is not what was signed or declared. The caller keeps nothing until it ends
+ * cleanly.
+ */
+export function payloadReader(payload: PayloadClaim, headers: Headers): Transform {
+  const decodedLength = headerValue(headers, 'x-amz-decoded-content-length');
+  if (decodedLength !== undefined && !/^\d{1,15}$/.test(decodedLength)) {
+    throw new AwsPayloadError('InvalidRequest', 'x-amz-decoded-content-length must be a whole number of bytes', { field: 'x-amz-decoded-content-length' });
+  }
+  const trailer = headerValue(headers, 'x-amz-trailer');
+  switch (payload.kind) {
+    case 'streaming-signed':
+    case 'streaming-unsigned-trailer':
+      return new AwsChunkedDecoder({
+        chain: payload.kind === 'streaming-signed' ? payload.chain : undefined,
+        trailer: payload.kind === 'streaming-unsigned-trailer' || payload.trailer,
+        announcedTrailer: trailer,
+        decodedLength: decodedLength === undefined ? undefined : Number(decodedLength),
+      });
+    case 'sha256':
+    case 'unsigned':
+      return new PayloadDigestCheck({ sha256: payload.kind === 'sha256' ? payload.sha256 : undefined, checksum: headerChecksum(headers) });
+  }
+}
+
+/** An `x-amz-checksum-ALG` header on a plain body (one at most). */
+function headerChecksum(headers: Headers): { name: string; value: string; running: ReturnType<typeof payloadChecksum> } | undefined {
+  for (const name of Object.keys(headers)) {
+    if (!name.startsWith('x-amz-checksum-') || name === 'x-amz-checksum-type' || name === 'x-amz-checksum-algorithm') continue;
+    const algorithm = name.slice('x-amz-checksum-'.length);
+    if (!isChecksumAlgorithm(algorithm)) throw new AwsPayloadError('InvalidRequest', `${name} is not a checksum nubo verifies (crc32, crc32c, sha1, sha256)`, { field: name });
+    const value = headerValue(headers, name);
+    if (value !== undefined) return { name, value, running: payloadChecksum(algorithm) };
+  }
+  return undefined;
+}
