@@ -33,6 +33,8 @@ import type { UsagePrices } from '../core/usage/usage-prices.js';
 import { MetricsHistory } from './metrics-history.js';
 import { MetricsCollector } from './metrics-collector.js';
 import { ControllerMetrics } from './controller-metrics.js';
+import { AccessKeyCipher } from './access-key-cipher.js';
+import { AccessKeys } from './access-keys.js';
 import { InProcessCaller } from './api/in-process-caller.js';
 import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
 
@@ -94,6 +96,8 @@ export class ControllerDaemon {
     /** Undefined on SQLite: one controller, always the leader. */
     readonly leadership: Leadership | undefined,
     private readonly collector: MetricsCollector,
+    /** Users' SigV4 access keys (the EC2 and S3 listeners verify with its lookup). */
+    readonly accessKeys: AccessKeys,
     /** The EC2 Query API, when served. */
     readonly ec2: Ec2Endpoint | undefined,
   ) {}
@@ -149,9 +153,10 @@ export class ControllerDaemon {
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
+      const accessKeys = new AccessKeys(store, await AccessKeyCipher.load(join(o.dataDir, 'access-keys.key')));
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
       const inProcess = new InProcessCaller(store);
-      const server = await createControllerServer({ inProcess, store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, accessKeys, inProcess }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, store, api: inProcess, logger }) : undefined;
@@ -167,7 +172,7 @@ export class ControllerDaemon {
         await pruner.pruneNow();
         pruner.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ec2);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, accessKeys, ec2);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {

@@ -22,6 +22,7 @@ import { hostsByToken, registerInternalRoutes } from './api/internal-routes.js';
 import { errorBody } from '../contract/api-schemas.js';
 import { registerUserRoutes } from './api/user-routes.js';
 import { registerUserAdminRoutes } from './api/user-admin-routes.js';
+import { registerAccessKeyRoutes } from './api/access-key-routes.js';
 import { registerGroupRoutes } from './api/group-routes.js';
 import { registerShareRoutes } from './api/share-routes.js';
 import { registerQuotaRoutes } from './api/quota-routes.js';
@@ -112,6 +113,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerTransferRoutes(app, ctx.systemOffers);
   registerUserRoutes(app, ctx);
   registerUserAdminRoutes(app, ctx);
+  if (ctx.accessKeys) registerAccessKeyRoutes(app, ctx, ctx.accessKeys);
   registerGroupRoutes(app, ctx);
   registerShareRoutes(app, ctx);
   registerQuotaRoutes(app, ctx);

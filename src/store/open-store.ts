@@ -23,6 +23,7 @@ import { VmsRepository } from './repositories/vms-repository.js';
 import { VolumesRepository } from './repositories/volumes-repository.js';
 import { QuotasRepository } from './repositories/quotas-repository.js';
 import { UsageRepository } from './repositories/usage-repository.js';
+import { AccessKeysRepository } from './repositories/access-keys-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -69,6 +70,8 @@ export interface Store {
   readonly quotas: QuotasRepository;
   /** Showback records, written with the VMs' state changes (read-only here). */
   readonly usage: UsageRepository;
+  /** SigV4 access keys of the EC2/S3 listeners (secrets sealed). */
+  readonly accessKeys: AccessKeysRepository;
   close(): Promise<void>;
 }
 
@@ -175,6 +178,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     shares: new SharesRepository(ctx),
     quotas: new QuotasRepository(ctx),
     usage: new UsageRepository(ctx),
+    accessKeys: new AccessKeysRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

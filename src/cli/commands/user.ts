@@ -8,6 +8,7 @@ import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
 import { parseSshPublicKey, type SshPublicKey } from '../../util/ssh-public-key.js';
 import { connectTenancy, registerUserAdminCommands } from './user-admin.js';
+import { registerUserAccessKeyCommands } from './user-access-key.js';
 
 /** The public keys `add` takes when given no file, in the order ssh itself tries their private halves. */
 const DEFAULT_PUBLIC_KEYS = ['id_ed25519.pub', 'id_ecdsa.pub', 'id_rsa.pub'] as const;
@@ -88,6 +89,7 @@ export function registerUserCommands(program: Command): void {
     }),
   );
   registerUserAdminCommands(user);
+  registerUserAccessKeyCommands(user);
 
   const sshKey = user.command('ssh-key').description(
     `your ssh public keys: cloud-init installs them in your VMs, and \`nubo vm ssh\` logs in with the matching private key. The ${TAKES_EFFECT}`,

@@ -20,6 +20,7 @@ import { findOrUndefined } from '../../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './match-reference.js';
 import { InvariantError } from '../../errors/invariant-error.js';
 import type { UsagePrices } from '../../core/usage/usage-prices.js';
+import type { AccessKeys } from '../access-keys.js';
 import type { InProcessCaller } from './in-process-caller.js';
 
 /** What the route modules share: the controller's parts, built once. */
@@ -39,6 +40,8 @@ export interface ApiContext {
   readonly systemOffers: TransferOffers;
   /** The showback's prices (`nubo controller --prices`); none configured: everything costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
+  /** Users' AWS access keys (SigV4 of the EC2/S3 listeners); undefined: the routes are not served. */
+  readonly accessKeys?: AccessKeys | undefined;
   /** Requests the controller makes to its own API as a user (the EC2 adaptor's); the auth hook asks it first. */
   readonly inProcess?: InProcessCaller | undefined;
 }

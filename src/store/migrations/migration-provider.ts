@@ -10,6 +10,7 @@ import * as m0007 from './0007-controller-leadership.js';
 import { fenceNewTables } from './fence-new-tables.js';
 import * as m0008 from './0008-quotas.js';
 import * as m0009 from './0009-usage.js';
+import * as m0014 from './0014-access-keys-s3.js';
 import * as m0015 from './0015-ec2.js';
 
 /**
@@ -28,6 +29,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0007-controller-leadership': { up: (db) => m0007.up(db, dialect), down: (db) => m0007.down(db, dialect) },
     '0008-quotas': { up: (db) => m0008.up(db, dialect), down: (db) => m0008.down(db) },
     '0009-usage': { up: (db) => m0009.up(db, dialect), down: (db) => m0009.down(db) },
+    '0014-access-keys-s3': { up: (db) => m0014.up(db), down: (db) => m0014.down(db) },
     '0015-ec2': { up: (db) => m0015.up(db), down: (db) => m0015.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
