@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { _InstanceType } from '@aws-sdk/client-ec2';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
-import { KeyTableAuthenticator } from './support/ec2-key-table-authenticator.js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
 
 // The EC2 Query API driven by the real clients — @aws-sdk/client-ec2, Debian's
 // awscli and boto3 — against an in-process cloud with real QEMU (nubo-tiny,
@@ -23,17 +24,18 @@ import { KeyTableAuthenticator } from './support/ec2-key-table-authenticator.js'
 
 const execFileP = promisify(execFile);
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-const auth = new KeyTableAuthenticator();
 let cloud: InProcessCloud;
 let endpoint: string;
 let alice: EC2Client;
 let bob: EC2Client;
 let aliceId: string;
+let aliceKey: { id: string; secret: string };
 /** nubo's own sizes are not in the SDK's list of AWS types; it sends any string. */
 const TINY = 'nubo.tiny' as _InstanceType;
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 3 };
 
-const client = (key: string): EC2Client => new EC2Client({ endpoint, region: 'nubo-1', credentials: { accessKeyId: key, secretAccessKey: 'secret' }, maxAttempts: 1 });
+const client = (id: string, secret: string, extra: { systemClockOffset?: number } = {}): EC2Client =>
+  new EC2Client({ endpoint, region: 'nubo-1', credentials: { accessKeyId: id, secretAccessKey: secret }, maxAttempts: 1, ...extra });
 
 async function awsCode(p: Promise<unknown>): Promise<string> {
   try {
@@ -49,16 +51,18 @@ async function vmCount(): Promise<number> {
 }
 
 before(async () => {
-  cloud = await startInProcessCloud({ prefix: 'nubo-ec2-', logger, ec2: { listen: { host: '127.0.0.1', port: 0 }, authenticator: auth } });
+  cloud = await startInProcessCloud({ prefix: 'nubo-ec2-', logger, ec2: { listen: { host: '127.0.0.1', port: 0 } } });
   const ec2 = cloud.controller.ec2;
   assert.ok(ec2, 'the controller serves EC2');
   endpoint = ec2.url;
   aliceId = (await cloud.controller.store.users.create({ name: 'alice' })).user.id;
   const bobId = (await cloud.controller.store.users.create({ name: 'bob' })).user.id;
-  auth.keys.set('AKIAALICE', aliceId);
-  auth.keys.set('AKIABOB', bobId);
-  alice = client('AKIAALICE');
-  bob = client('AKIABOB');
+  // Real access keys, verified by SigV4 on every request.
+  const a = await cloud.controller.accessKeys.create(aliceId);
+  const b = await cloud.controller.accessKeys.create(bobId);
+  aliceKey = { id: a.key.id, secret: a.secretAccessKey };
+  alice = client(a.key.id, a.secretAccessKey);
+  bob = client(b.key.id, b.secretAccessKey);
 });
 
 after(async () => {
@@ -185,25 +189,41 @@ test('bad input: AWS error codes naming the parameter, and nothing written', asy
   assert.deepEqual((await alice.send(new DescribeTagsCommand({}))).Tags?.filter((t) => t.ResourceId === ami), [], 'no tag was written');
   assert.deepEqual((await alice.send(new DescribeKeyPairsCommand({}))).KeyPairs, []);
 
-  // Below the SDK: an unknown action, a repeated parameter, no credentials, an unknown key.
-  const raw = async (body: string, authorization?: string): Promise<{ status: number; text: string; requestId: string | null }> => {
-    const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization ? { authorization } : {}) }, body });
+  // Below the SDK (signed by its own signer): an unknown action, a repeated parameter, no Action, no credentials.
+  const url = new URL(endpoint);
+  const raw = async (body: string, sign = true): Promise<{ status: number; text: string; requestId: string | null }> => {
+    let headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', host: url.host };
+    if (sign) {
+      const signer = new SignatureV4({ service: 'ec2', region: 'nubo-1', credentials: { accessKeyId: aliceKey.id, secretAccessKey: aliceKey.secret }, sha256: Sha256 });
+      headers = (await signer.sign({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body })).headers;
+    }
+    const res = await fetch(endpoint, { method: 'POST', headers, body });
     return { status: res.status, text: await res.text(), requestId: res.headers.get('x-amzn-requestid') };
   };
-  const signed = 'AWS4-HMAC-SHA256 Credential=AKIAALICE/20260101/nubo-1/ec2/aws4_request, SignedHeaders=host, Signature=00';
-  const unknown = await raw('Action=LaunchRockets&Version=2016-11-15', signed);
+  const unknown = await raw('Action=LaunchRockets&Version=2016-11-15');
   assert.equal(unknown.status, 400);
   assert.match(unknown.text, /<Code>InvalidAction<\/Code>/);
   assert.match(unknown.text, new RegExp(`<RequestID>${unknown.requestId ?? 'none'}</RequestID>`));
-  assert.match((await raw('Action=DescribeRegions&Action=DescribeRegions', signed)).text, /<Code>MalformedQueryString<\/Code>/);
-  assert.match((await raw('Version=2016-11-15', signed)).text, /<Code>MissingAction<\/Code>/);
-  const noAuth = await raw('Action=DescribeRegions&Version=2016-11-15');
+  assert.match((await raw('Action=DescribeRegions&Action=DescribeRegions')).text, /<Code>MalformedQueryString<\/Code>/);
+  assert.match((await raw('Version=2016-11-15')).text, /<Code>MissingAction<\/Code>/);
+  const noAuth = await raw('Action=DescribeRegions&Version=2016-11-15', false);
   assert.equal(noAuth.status, 401);
   assert.match(noAuth.text, /<Code>AuthFailure<\/Code>/);
-  assert.match((await raw('Action=DescribeRegions', signed.replace('AKIAALICE', 'AKIANOBODY'))).text, /<Code>InvalidAccessKeyId<\/Code>/);
-  const ok = await raw('Action=DescribeRegions&Version=2016-11-15', signed);
+  const ok = await raw('Action=DescribeRegions&Version=2016-11-15');
   assert.equal(ok.status, 200);
   assert.match(ok.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<DescribeRegionsResponse xmlns="http:\/\/ec2.amazonaws.com\/doc\/2016-11-15\/"><requestId>/);
+});
+
+test('SigV4: a wrong secret, an unknown key and a skewed clock are refused with EC2\'s codes, and nothing is done', async () => {
+  const before = (await alice.send(new DescribeKeyPairsCommand({}))).KeyPairs?.length;
+  const wrong = client(aliceKey.id, 'not-the-secret');
+  assert.match(await awsCode(wrong.send(new CreateKeyPairCommand({ KeyName: 'forged' }))), /^AuthFailure/);
+  const unknownKey = client('AKIAIOSFODNN7EXAMPLE', aliceKey.secret);
+  assert.match(await awsCode(unknownKey.send(new CreateKeyPairCommand({ KeyName: 'forged' }))), /^InvalidAccessKeyId/);
+  const skewed = client(aliceKey.id, aliceKey.secret, { systemClockOffset: -3_600_000 });
+  assert.match(await awsCode(skewed.send(new CreateKeyPairCommand({ KeyName: 'forged' }))), /^RequestTimeTooSkewed/);
+  for (const c of [wrong, unknownKey, skewed]) c.destroy();
+  assert.equal((await alice.send(new DescribeKeyPairsCommand({}))).KeyPairs?.length, before, 'no key pair was made');
 });
 
 test('security groups: create, authorize, describe, duplicate and missing rules refused, revoke, delete', async () => {
@@ -226,7 +246,7 @@ test('security groups: create, authorize, describe, duplicate and missing rules 
 });
 
 test('awscli and boto3 speak to the same endpoint', async () => {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAALICE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'nubo-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: aliceKey.id, AWS_SECRET_ACCESS_KEY: aliceKey.secret, AWS_DEFAULT_REGION: 'nubo-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
   const cli = await execFileP('/usr/bin/aws', ['ec2', 'describe-images', '--endpoint-url', endpoint, '--filters', 'Name=name,Values=tiny', '--output', 'json'], { env, timeout: 120_000 });
   const images = JSON.parse(cli.stdout) as { Images: { Name: string; ImageId: string }[] };
   assert.deepEqual(images.Images.map((i) => i.Name), ['tiny']);
@@ -234,7 +254,7 @@ test('awscli and boto3 speak to the same endpoint', async () => {
   assert.match((JSON.parse(created.stdout) as { KeyMaterial: string }).KeyMaterial, /BEGIN RSA PRIVATE KEY/);
   const py = [
     'import boto3, json, sys',
-    `c = boto3.client("ec2", endpoint_url=${JSON.stringify(endpoint)}, region_name="nubo-1", aws_access_key_id="AKIAALICE", aws_secret_access_key="secret")`,
+    `c = boto3.client("ec2", endpoint_url=${JSON.stringify(endpoint)}, region_name="nubo-1", aws_access_key_id=${JSON.stringify(aliceKey.id)}, aws_secret_access_key=${JSON.stringify(aliceKey.secret)})`,
     'keys = [k["KeyName"] for k in c.describe_key_pairs()["KeyPairs"]]',
     'zones = [z["ZoneName"] for z in c.describe_availability_zones()["AvailabilityZones"]]',
     'try:',

@@ -37,6 +37,8 @@ import { AccessKeyCipher } from './access-key-cipher.js';
 import { AccessKeys } from './access-keys.js';
 import { InProcessCaller } from './api/in-process-caller.js';
 import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
+import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
+import { SigV4Authenticator } from '../ec2/sigv4-authenticator.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -68,7 +70,7 @@ export interface ControllerDaemonOptions {
   /** The showback's prices (core/usage/usage-prices.ts); default: every figure costs 0. */
   readonly usagePrices?: UsagePrices | undefined;
   /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
-  readonly ec2?: Pick<Ec2EndpointOptions, 'listen' | 'authenticator' | 'instanceTypes' | 'securityGroupsChanged'> | undefined;
+  readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes' | 'securityGroupsChanged'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
   readonly logger: Logger;
 }
 
@@ -159,7 +161,7 @@ export class ControllerDaemon {
       const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, accessKeys, inProcess }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
-      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, store, api: inProcess, logger }) : undefined;
+      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
