@@ -48,6 +48,10 @@ import { AutoscaleService } from './autoscale-service.js';
 import { AccessKeyCipher } from './access-key-cipher.js';
 import { AccessKeys } from './access-keys.js';
 import { S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
+import { InProcessCaller } from './api/in-process-caller.js';
+import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
+import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
+import { SigV4Authenticator } from '../ec2/sigv4-authenticator.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -96,6 +100,8 @@ export interface ControllerDaemonOptions {
   readonly drsTickMs?: number | undefined;
   /** The S3-compatible listener (SigV4 with users' access keys; objects under dataDir/s3); undefined: none. */
   readonly s3?: S3ListenerOptions | undefined;
+  /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
+  readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes' | 'securityGroupsChanged'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
   readonly logger: Logger;
 }
 
@@ -133,6 +139,8 @@ export class ControllerDaemon {
     readonly accessKeys: AccessKeys,
     /** The S3 listener, when configured. */
     readonly s3: S3Listener | undefined,
+    /** The EC2 Query API, when served. */
+    readonly ec2: Ec2Endpoint | undefined,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -200,8 +208,11 @@ export class ControllerDaemon {
         store, logger, failpoints: o.failpoints, policies: compileLeasePolicies(o.leases?.policies), rates: compileLeaseRates(o.leases?.rates), limits: o.leases?.limits, tickMs: o.leases?.tickMs,
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const inProcess = new InProcessCaller(store);
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
+      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: accessKeys.lookupSecret, logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
@@ -221,7 +232,7 @@ export class ControllerDaemon {
         await drs.start();
         autoscale.start();
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -273,6 +284,7 @@ export class ControllerDaemon {
     await this.planning.stop();
     await this.autoscale.stop();
     await this.drs.stop();
+    await this.ec2?.close();
     await this.server.close();
     await this.leases.stop();
     await this.s3?.stop();

@@ -82,6 +82,11 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
     const path = req.url.split('?')[0] ?? '';
     if (path === '/api/v1/openapi.json' || path.startsWith('/internal/')) return;
     if (!path.startsWith('/api/')) return;
+    const asUser = await ctx.inProcess?.userOf(req);
+    if (asUser) {
+      req.user = asUser;
+      return;
+    }
     const token = webSocketBearerToken(req) ?? bearerToken(req);
     const user = await ctx.store.users.findByToken(token);
     if (user) {

@@ -97,6 +97,7 @@ export const ERROR_CODES = {
   NETWORK_PLUMBING_FAILED: { status: 500, raisedBy: 'NetworkPlumbingError', meaning: 'a bridge, TAP or VLAN segment cannot be set up as asked' },
   DEFAULT_BRIDGE_CONFLICT: { status: 500, raisedBy: 'DefaultBridgeError', meaning: 'nubo up\'s host address sits on another link than its bridge' },
   LAB_FAILED: { status: 500, raisedBy: 'LabError', meaning: 'the lab (namespaces, fabric, its daemons) cannot be brought up or down as asked' },
+  EC2_API_ERROR: { status: 400, raisedBy: 'Ec2ApiError', meaning: 'the EC2 Query API (port 7490) refused a request; details.awsCode is the AWS error code sent in the XML body (InvalidParameterValue, InvalidInstanceID.NotFound, …) and details.status its HTTP status' },
   // The CLI's own, never sent by a server (the status is what they would be).
   NO_CREDENTIALS: { status: 400, raisedBy: 'UsageError', meaning: 'no controller URL or token configured (nubo up writes them)' },
   BAD_CREDENTIALS: { status: 400, raisedBy: 'UsageError', meaning: 'no credentials configured, or a credentials file that cannot be used' },

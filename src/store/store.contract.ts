@@ -17,6 +17,7 @@ import { migrationContract } from './store-migration-contract.js';
 import { quotaContract } from './store-quota-contract.js';
 import { usageContract } from './store-usage-contract.js';
 import { capacityLeaseContract } from './store-capacity-lease-contract.js';
+import { accessKeyContract } from './store-access-key-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -52,7 +53,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -352,5 +353,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     migrationContract(() => ({ store, owner, uniq, enabledHost }));
     usageContract(() => ({ store, owner, uniq, enabledHost }));
     capacityLeaseContract(() => ({ store, owner, uniq, enabledHost }));
+    accessKeyContract(() => ({ store, owner, uniq, enabledHost }));
   });
 }

@@ -12,6 +12,7 @@ import { freePort } from '../../src/util/free-port.js';
 import { pollUntil } from '../../src/util/deadline.js';
 import type { Failpoints } from '../../src/util/failpoints.js';
 import type { UsagePrices } from '../../src/core/usage/usage-prices.js';
+import type { ControllerDaemonOptions } from '../../src/controller/controller-daemon.js';
 
 /** An in-process controller and agents (`h1`, `h2` …) with real QEMU on loopback, no lab: for suites that need no guest network. */
 export interface InProcessCloud {
@@ -46,6 +47,8 @@ export interface InProcessCloudOptions {
   readonly usagePrices?: UsagePrices;
   /** How often agents sample and the controller collects metrics (their defaults otherwise). */
   readonly metricsIntervalMs?: number;
+  /** Serve the EC2 Query API too (the controller's `ec2` option). */
+  readonly ec2?: ControllerDaemonOptions['ec2'];
 }
 
 /**
@@ -60,7 +63,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}), ...(o.ec2 !== undefined ? { ec2: o.ec2 } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];

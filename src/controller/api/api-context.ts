@@ -26,6 +26,7 @@ import type { LeaseService } from '../leases/lease-service.js';
 import type { DrsService } from '../drs-service.js';
 import type { AutoscaleService } from '../autoscale-service.js';
 import type { AccessKeys } from '../access-keys.js';
+import type { InProcessCaller } from './in-process-caller.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -55,6 +56,8 @@ export interface ApiContext {
   readonly scalingGroups?: AutoscaleService | undefined;
   /** Users' AWS access keys (SigV4 of the EC2/S3 listeners); undefined: the routes are not served. */
   readonly accessKeys?: AccessKeys | undefined;
+  /** Requests the controller makes to its own API as a user (the EC2 adaptor's); the auth hook asks it first. */
+  readonly inProcess?: InProcessCaller | undefined;
 }
 
 export { ForbiddenError };

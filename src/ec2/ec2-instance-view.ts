@@ -1,0 +1,98 @@
+import type { VmDetailView, VmView } from '../contract/vm-schemas.js';
+import type { TemplateView } from '../contract/template-schemas.js';
+import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
+import { ec2StateOf } from './ec2-instance-state.js';
+import { instanceTypeOf } from './ec2-instance-types.js';
+import type { InstanceRecord, SecurityGroupRecord } from './ec2-records.js';
+import type { XmlObject } from './ec2-xml.js';
+import type { Filterable } from './ec2-filters.js';
+
+/** One instance as EC2 describes it, with what its filters match on. */
+export interface Ec2Instance {
+  readonly vm: VmDetailView;
+  readonly instanceId: string;
+  readonly reservationId: string;
+  readonly xml: XmlObject;
+  readonly filterable: Filterable;
+}
+
+/** The caller's VMs (as the native API lets them see them) as EC2 instances. */
+export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly VmView[]): Promise<Ec2Instance[]> {
+  const templates = await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined);
+  const records = await ctx.records.instances(vms.map((v) => v.id));
+  const groups = new Map((await ctx.records.securityGroups(call.userId)).map((g) => [g.id, g]));
+  const ids = await Promise.all(vms.map((v) => ctx.records.awsIdOf('instance', v.id)));
+  const tags = await ctx.records.tags(call.userId, ids);
+  const out: Ec2Instance[] = [];
+  for (const [i, v] of vms.entries()) {
+    const instanceId = ids[i] ?? '';
+    const detail = await nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
+    const template = templates.find((t) => t.name === v.template || t.id === v.template);
+    const imageId = template ? await ctx.records.awsIdOf('image', template.id) : '';
+    const rec: InstanceRecord | undefined = records.get(v.id);
+    const sgs = (await ctx.records.groupsOf(v.id)).map((g) => groups.get(g)).filter((g): g is SecurityGroupRecord => g !== undefined);
+    const myTags = new Map(tags.filter((t) => t.resourceId === instanceId).map((t) => [t.key, t.value]));
+    out.push(instanceOf(ctx, detail, { instanceId, imageId, rec, sgs, tags: myTags }));
+  }
+  return out;
+}
+
+function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; imageId: string; rec: InstanceRecord | undefined; sgs: SecurityGroupRecord[]; tags: Map<string, string> }): Ec2Instance {
+  const state = ec2StateOf(vm.state, vm.history.at(-1)?.action.startsWith('terminate') === true);
+  const ip = vm.nics.find((n) => n.address !== null)?.address?.split('/')[0] ?? null;
+  const instanceType = o.rec?.instanceType ?? instanceTypeOf(ctx.instanceTypes, vm.vcpus, vm.memoryMiB);
+  const reservationId = o.rec?.reservationId ?? `r-${o.instanceId.slice(2)}`;
+  const groupSet = o.sgs.map((g) => ({ groupId: g.id, groupName: g.name }));
+  const xml: XmlObject = {
+    instanceId: o.instanceId,
+    imageId: o.imageId,
+    instanceState: { code: state.code, name: state.name },
+    privateDnsName: ip === null ? '' : `ip-${ip.replace(/\./g, '-')}.${EC2_ZONE.slice(0, -1)}.compute.internal`,
+    dnsName: '',
+    reason: vm.stateReason ?? '',
+    keyName: o.rec?.keyName ?? undefined,
+    amiLaunchIndex: o.rec?.launchIndex ?? 0,
+    productCodes: [],
+    instanceType,
+    launchTime: vm.createdAt,
+    placement: { availabilityZone: EC2_ZONE, groupName: '', tenancy: 'default' },
+    monitoring: { state: 'disabled' },
+    privateIpAddress: ip ?? undefined,
+    groupSet,
+    stateReason: vm.stateReason === null ? undefined : { code: `nubo.${vm.state}`, message: vm.stateReason },
+    architecture: 'x86_64',
+    rootDeviceType: 'ebs',
+    rootDeviceName: '/dev/vda',
+    blockDeviceMapping: [],
+    virtualizationType: 'hvm',
+    clientToken: '',
+    tagSet: [...o.tags].map(([key, value]) => ({ key, value })),
+    hypervisor: 'xen',
+    networkInterfaceSet: [],
+    ebsOptimized: false,
+  };
+  const fields: Record<string, string[]> = {
+    'instance-id': [o.instanceId],
+    'instance-state-name': [state.name],
+    'instance-state-code': [String(state.code)],
+    'instance-type': [instanceType],
+    'image-id': [o.imageId],
+    'key-name': o.rec?.keyName ? [o.rec.keyName] : [],
+    'availability-zone': [EC2_ZONE],
+    'private-ip-address': ip === null ? [] : [ip],
+    'reservation-id': [reservationId],
+    'instance.group-id': o.sgs.map((g) => g.id),
+    'instance.group-name': o.sgs.map((g) => g.name),
+    'launch-index': [String(o.rec?.launchIndex ?? 0)],
+  };
+  return { vm, instanceId: o.instanceId, reservationId, xml, filterable: { fields, tags: o.tags } };
+}
+
+export const INSTANCE_FILTERS = ['instance-id', 'instance-state-name', 'instance-state-code', 'instance-type', 'image-id', 'key-name', 'availability-zone', 'private-ip-address', 'reservation-id', 'instance.group-id', 'instance.group-name', 'launch-index'];
+
+/** Reservations (EC2's grouping of one RunInstances' instances) of these instances, in order of first appearance. */
+export function reservationsOf(instances: readonly Ec2Instance[], ownerId: string): XmlObject[] {
+  const by = new Map<string, Ec2Instance[]>();
+  for (const i of instances) by.set(i.reservationId, [...(by.get(i.reservationId) ?? []), i]);
+  return [...by].map(([reservationId, list]) => ({ reservationId, ownerId, groupSet: [], instancesSet: list.map((i) => i.xml) }));
+}

@@ -1,0 +1,227 @@
+import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../store/store-context.js';
+import { newEc2Id, type MappedKind } from './ec2-ids.js';
+import type { Ec2Tag } from './ec2-params.js';
+
+/** The tables of migration 0015, typed here: only the EC2 adaptor reads or writes them. */
+export interface Ec2Tables {
+  ec2_ids: { aws_id: string; kind: MappedKind; nubo_id: string; created_at: string };
+  ec2_key_pairs: { id: string; owner_id: string; name: string; key_type: string; fingerprint: string; public_key: string; created_at: string };
+  ec2_security_groups: { id: string; owner_id: string; name: string; description: string; created_at: string };
+  ec2_security_group_rules: { group_id: string; protocol: string; from_port: number; to_port: number; cidr: string };
+  ec2_instances: { vm_id: string; owner_id: string; reservation_id: string; launch_index: number; instance_type: string; key_name: string | null };
+  ec2_instance_groups: { vm_id: string; group_id: string };
+  ec2_tags: { resource_id: string; owner_id: string; key: string; value: string };
+  ec2_client_tokens: { owner_id: string; token: string; reservation_id: string; vm_ids: string; created_at: string };
+}
+
+export interface KeyPairRecord { id: string; ownerId: string; name: string; keyType: string; fingerprint: string; publicKey: string; createdAt: string }
+export interface SecurityGroupRecord { id: string; ownerId: string; name: string; description: string; createdAt: string }
+export interface IngressRule { protocol: string; fromPort: number; toPort: number; cidr: string }
+export interface InstanceRecord { vmId: string; reservationId: string; launchIndex: number; instanceType: string; keyName: string | null }
+export interface TagRecord { resourceId: string; key: string; value: string }
+
+/**
+ * The EC2 adaptor's own records (migration 0015): what EC2 has and nubo does
+ * not. Tenancy is by `owner_id` on every row; the callers pass the caller's
+ * user id and never see another user's rows.
+ */
+export class Ec2Records {
+  constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString()) {}
+
+  /** The AWS id of a nubo resource, made on first use and stable afterwards. */
+  async awsIdOf(kind: MappedKind, nuboId: string): Promise<string> {
+    const found = await this.db.selectFrom('ec2_ids').select('aws_id').where('kind', '=', kind).where('nubo_id', '=', nuboId).executeTakeFirst();
+    if (found) return found.aws_id;
+    const prefix = { instance: 'instance', image: 'image', volume: 'volume', snapshot: 'snapshot' } as const;
+    const awsId = newEc2Id(prefix[kind]);
+    try {
+      await this.db.insertInto('ec2_ids').values({ aws_id: awsId, kind, nubo_id: nuboId, created_at: this.now() }).execute();
+      return awsId;
+    } catch (err) {
+      // Two requests mapped the same resource at once: the first one's id stands.
+      if (!isUniqueViolation(err)) throw err;
+      const winner = await this.db.selectFrom('ec2_ids').select('aws_id').where('kind', '=', kind).where('nubo_id', '=', nuboId).executeTakeFirstOrThrow();
+      return winner.aws_id;
+    }
+  }
+
+  async nuboIdOf(kind: MappedKind, awsId: string): Promise<string | undefined> {
+    return (await this.db.selectFrom('ec2_ids').select('nubo_id').where('kind', '=', kind).where('aws_id', '=', awsId).executeTakeFirst())?.nubo_id;
+  }
+
+  // Key pairs.
+
+  /** @returns false when the owner has a key pair of that name already */
+  async addKeyPair(k: Omit<KeyPairRecord, 'createdAt'>): Promise<boolean> {
+    try {
+      await this.db.insertInto('ec2_key_pairs').values({ id: k.id, owner_id: k.ownerId, name: k.name, key_type: k.keyType, fingerprint: k.fingerprint, public_key: k.publicKey, created_at: this.now() }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async keyPairs(ownerId: string): Promise<KeyPairRecord[]> {
+    const rows = await this.db.selectFrom('ec2_key_pairs').selectAll().where('owner_id', '=', ownerId).orderBy('name').execute();
+    return rows.map((r) => ({ id: r.id, ownerId: r.owner_id, name: r.name, keyType: r.key_type, fingerprint: r.fingerprint, publicKey: r.public_key, createdAt: r.created_at }));
+  }
+
+  async deleteKeyPair(ownerId: string, name: string): Promise<void> {
+    await this.db.deleteFrom('ec2_key_pairs').where('owner_id', '=', ownerId).where('name', '=', name).execute();
+  }
+
+  // Security groups.
+
+  /** @returns false when the owner has a group of that name already */
+  async addSecurityGroup(g: Omit<SecurityGroupRecord, 'createdAt'>): Promise<boolean> {
+    try {
+      await this.db.insertInto('ec2_security_groups').values({ id: g.id, owner_id: g.ownerId, name: g.name, description: g.description, created_at: this.now() }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async securityGroups(ownerId: string): Promise<SecurityGroupRecord[]> {
+    const rows = await this.db.selectFrom('ec2_security_groups').selectAll().where('owner_id', '=', ownerId).orderBy('created_at').orderBy('id').execute();
+    return rows.map((r) => ({ id: r.id, ownerId: r.owner_id, name: r.name, description: r.description, createdAt: r.created_at }));
+  }
+
+  async rules(groupId: string): Promise<IngressRule[]> {
+    const rows = await this.db.selectFrom('ec2_security_group_rules').selectAll().where('group_id', '=', groupId).orderBy('protocol').orderBy('from_port').orderBy('cidr').execute();
+    return rows.map((r) => ({ protocol: r.protocol, fromPort: r.from_port, toPort: r.to_port, cidr: r.cidr }));
+  }
+
+  /** @returns the rules that were there already (EC2 refuses a duplicate: nothing is added then) */
+  async addRules(groupId: string, rules: readonly IngressRule[]): Promise<IngressRule[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const have = await tx.selectFrom('ec2_security_group_rules').selectAll().where('group_id', '=', groupId).execute();
+      const dup = rules.filter((r) => have.some((h) => h.protocol === r.protocol && h.from_port === r.fromPort && h.to_port === r.toPort && h.cidr === r.cidr));
+      if (dup.length > 0 || rules.length === 0) return dup;
+      await tx.insertInto('ec2_security_group_rules').values(rules.map((r) => ({ group_id: groupId, protocol: r.protocol, from_port: r.fromPort, to_port: r.toPort, cidr: r.cidr }))).execute();
+      return [];
+    });
+  }
+
+  /** @returns the rules that were not there (EC2 refuses those: nothing is removed then) */
+  async removeRules(groupId: string, rules: readonly IngressRule[]): Promise<IngressRule[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const have = await tx.selectFrom('ec2_security_group_rules').selectAll().where('group_id', '=', groupId).execute();
+      const missing = rules.filter((r) => !have.some((h) => h.protocol === r.protocol && h.from_port === r.fromPort && h.to_port === r.toPort && h.cidr === r.cidr));
+      if (missing.length > 0) return missing;
+      for (const r of rules) {
+        await tx.deleteFrom('ec2_security_group_rules').where('group_id', '=', groupId).where('protocol', '=', r.protocol)
+          .where('from_port', '=', r.fromPort).where('to_port', '=', r.toPort).where('cidr', '=', r.cidr).execute();
+      }
+      return [];
+    });
+  }
+
+  async deleteSecurityGroup(groupId: string): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('ec2_security_group_rules').where('group_id', '=', groupId).execute();
+      await tx.deleteFrom('ec2_security_groups').where('id', '=', groupId).execute();
+    });
+  }
+
+  async addInstance(ownerId: string, i: InstanceRecord, groupIds: readonly string[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName }).execute();
+      if (groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
+    });
+  }
+
+  async instances(vmIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
+    if (vmIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom('ec2_instances').selectAll().where('vm_id', 'in', vmIds).execute();
+    return new Map(rows.map((r) => [r.vm_id, { vmId: r.vm_id, reservationId: r.reservation_id, launchIndex: r.launch_index, instanceType: r.instance_type, keyName: r.key_name }]));
+  }
+
+  async setInstanceType(vmId: string, instanceType: string): Promise<void> {
+    await this.db.updateTable('ec2_instances').set({ instance_type: instanceType }).where('vm_id', '=', vmId).execute();
+  }
+
+  async setInstanceGroups(vmId: string, groupIds: readonly string[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('ec2_instance_groups').where('vm_id', '=', vmId).execute();
+      if (groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(groupIds.map((g) => ({ vm_id: vmId, group_id: g }))).execute();
+    });
+  }
+
+  async groupsOf(vmId: string): Promise<string[]> {
+    return (await this.db.selectFrom('ec2_instance_groups').select('group_id').where('vm_id', '=', vmId).orderBy('group_id').execute()).map((r) => r.group_id);
+  }
+
+  async membersOf(groupId: string): Promise<string[]> {
+    return (await this.db.selectFrom('ec2_instance_groups').select('vm_id').where('group_id', '=', groupId).execute()).map((r) => r.vm_id);
+  }
+
+  // Tags.
+
+  /** Sets each tag on each resource (a key already there takes the new value), all or nothing. */
+  async setTags(ownerId: string, resourceIds: readonly string[], tags: readonly Ec2Tag[]): Promise<void> {
+    if (resourceIds.length === 0 || tags.length === 0) return;
+    await this.db.transaction().execute(async (tx) => {
+      for (const resourceId of resourceIds) {
+        await tx.deleteFrom('ec2_tags').where('resource_id', '=', resourceId).where('key', 'in', tags.map((t) => t.key)).execute();
+        await tx.insertInto('ec2_tags').values(tags.map((t) => ({ resource_id: resourceId, owner_id: ownerId, key: t.key, value: t.value }))).execute();
+      }
+    });
+  }
+
+  /** Removes tags by key; a tag given with a value is removed only when it has that value (EC2's rule). */
+  async deleteTags(ownerId: string, resourceIds: readonly string[], tags: readonly { key: string; value?: string | undefined }[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      for (const resourceId of resourceIds) {
+        if (tags.length === 0) {
+          await tx.deleteFrom('ec2_tags').where('owner_id', '=', ownerId).where('resource_id', '=', resourceId).execute();
+          continue;
+        }
+        for (const t of tags) {
+          let q = tx.deleteFrom('ec2_tags').where('owner_id', '=', ownerId).where('resource_id', '=', resourceId).where('key', '=', t.key);
+          if (t.value !== undefined) q = q.where('value', '=', t.value);
+          await q.execute();
+        }
+      }
+    });
+  }
+
+  async tags(ownerId: string, resourceIds?: readonly string[]): Promise<TagRecord[]> {
+    let q = this.db.selectFrom('ec2_tags').select(['resource_id', 'key', 'value']).where('owner_id', '=', ownerId);
+    if (resourceIds !== undefined) {
+      if (resourceIds.length === 0) return [];
+      q = q.where('resource_id', 'in', resourceIds);
+    }
+    const rows = await q.orderBy('resource_id').orderBy('key').execute();
+    return rows.map((r) => ({ resourceId: r.resource_id, key: r.key, value: r.value }));
+  }
+
+  // Client tokens (RunInstances' idempotency; the row is the journal of the request).
+
+  async clientToken(ownerId: string, token: string): Promise<{ reservationId: string; vmIds: string[] } | undefined> {
+    const row = await this.db.selectFrom('ec2_client_tokens').selectAll().where('owner_id', '=', ownerId).where('token', '=', token).executeTakeFirst();
+    return row ? { reservationId: row.reservation_id, vmIds: JSON.parse(row.vm_ids) as string[] } : undefined;
+  }
+
+  /** @returns false when the token is taken (another request with it came first) */
+  async claimClientToken(ownerId: string, token: string, reservationId: string): Promise<boolean> {
+    try {
+      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: '[]', created_at: this.now() }).execute();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  async releaseClientToken(ownerId: string, token: string): Promise<void> {
+    await this.db.deleteFrom('ec2_client_tokens').where('owner_id', '=', ownerId).where('token', '=', token).execute();
+  }
+
+  async recordClientTokenVms(ownerId: string, token: string, vmIds: readonly string[]): Promise<void> {
+    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(vmIds) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
+  }
+}

@@ -1,0 +1,122 @@
+import type { VmView } from '../contract/vm-schemas.js';
+import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
+import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
+import { newEc2Id } from './ec2-ids.js';
+import { resolveImage } from './ec2-images.js';
+import { describeVms } from './ec2-instance-view.js';
+import type { XmlObject } from './ec2-xml.js';
+import { ensureKeyInUserKeys } from './ec2-key-pairs.js';
+import { resolveGroups, type SecurityGroupsChanged } from './ec2-security-groups.js';
+import { checkTags } from './ec2-tags.js';
+import type { Ec2Tag } from './ec2-params.js';
+
+const MAX_COUNT = 20;
+
+interface RunRequest {
+  templateId: string;
+  min: number;
+  max: number;
+  instanceType: string;
+  sizes: { vcpus: number; memoryMiB: number } | undefined;
+  keyName: string | undefined;
+  userData: string | undefined;
+  groupIds: string[];
+  tags: Ec2Tag[];
+  clientToken: string | undefined;
+}
+
+/** Every parameter checked, and every id resolved, before anything is written. */
+async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
+  const p = call.params;
+  const template = await resolveImage(ctx, call, p.required('ImageId'));
+  const min = p.int('MinCount', { min: 1, max: MAX_COUNT });
+  const max = p.int('MaxCount', { min: 1, max: MAX_COUNT });
+  if (min === undefined) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter MinCount');
+  if (max === undefined) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter MaxCount');
+  if (min > max) throw invalidParameterValue('MinCount', `${min} is above MaxCount ${max}`);
+  const typeName = p.optional('InstanceType');
+  const type = typeName === undefined ? undefined : ctx.instanceTypes.get(typeName);
+  if (typeName !== undefined && type === undefined) throw invalidParameterValue('InstanceType', `${JSON.stringify(typeName)} is not one of ${[...ctx.instanceTypes.keys()].join(', ')}`);
+  const keyName = p.optional('KeyName');
+  if (keyName !== undefined && !(await ctx.records.keyPairs(call.userId)).some((k) => k.name === keyName)) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
+  const rawUserData = p.optional('UserData');
+  let userData: string | undefined;
+  if (rawUserData !== undefined) {
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(rawUserData) || rawUserData.length % 4 !== 0) throw invalidParameterValue('UserData', 'is not base64');
+    userData = Buffer.from(rawUserData, 'base64').toString('utf8');
+    if (userData.length > 64 * 1024) throw invalidParameterValue('UserData', 'decodes to more than 64 KiB');
+  }
+  const zone = p.optional('Placement.AvailabilityZone');
+  if (zone !== undefined && zone !== EC2_ZONE) throw invalidParameterValue('Placement.AvailabilityZone', `${JSON.stringify(zone)} is not a zone of this cloud (${EC2_ZONE})`);
+  const groups = await resolveGroups(ctx, call, p.list('SecurityGroupId'), p.list('SecurityGroup'));
+  const tags: Ec2Tag[] = [];
+  for (const [i, spec] of p.tagSpecifications().entries()) {
+    if (spec.resourceType !== 'instance') throw invalidParameterValue(`TagSpecification.${i + 1}.ResourceType`, `${JSON.stringify(spec.resourceType)}: only instance can be tagged at launch here`);
+    checkTags(spec.tags, (j) => `TagSpecification.${i + 1}.Tag.${j + 1}`);
+    tags.push(...spec.tags);
+  }
+  checkTags(tags, (j) => `TagSpecification.Tag.${j + 1}`);
+  const clientToken = p.optional('ClientToken');
+  if (clientToken !== undefined && !/^[\x21-\x7e]{1,64}$/.test(clientToken)) throw invalidParameterValue('ClientToken', 'must be 1-64 printable ASCII characters');
+  return {
+    templateId: template.id, min, max, instanceType: type?.name ?? typeName ?? 'custom',
+    sizes: type === undefined ? undefined : { vcpus: type.vcpus, memoryMiB: type.memoryMiB },
+    keyName, userData, groupIds: groups.map((g) => g.id), tags, clientToken,
+  };
+}
+
+/**
+ * RunInstances: up to MaxCount VMs from the AMI's template through the
+ * native API (its access rules, quotas and placement); fewer than MinCount
+ * and the ones made are terminated again and the call fails. A ClientToken
+ * is claimed in the store before the first VM is made, and each VM id is
+ * recorded under it as it is made: a retry with the same token answers with
+ * those instances and makes no more.
+ */
+export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
+  return async (ctx, call) => {
+    const req = await parse(ctx, call);
+    if (req.clientToken !== undefined) {
+      const seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds);
+    }
+    const reservationId = newEc2Id('reservation');
+    if (req.clientToken !== undefined && !(await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId))) {
+      const seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds);
+    }
+    if (req.keyName !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyName);
+    const made: string[] = [];
+    try {
+      for (let i = 0; i < req.max; i++) {
+        let vm: VmView;
+        try {
+          vm = await nativeCall<VmView>(ctx, call, 'POST', '/api/v1/vms', {
+            template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
+          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType' } });
+        } catch (err) {
+          if (made.length >= req.min) break;
+          throw err;
+        }
+        made.push(vm.id);
+        await ctx.records.addInstance(call.userId, { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null }, req.groupIds);
+        if (req.clientToken !== undefined) await ctx.records.recordClientTokenVms(call.userId, req.clientToken, made);
+        const instanceId = await ctx.records.awsIdOf('instance', vm.id);
+        await ctx.records.setTags(call.userId, [instanceId], req.tags);
+      }
+    } catch (err) {
+      // Fewer than MinCount: EC2 launches none, so the ones made go again.
+      for (const id of made) await nativeCall(ctx, call, 'POST', `/api/v1/vms/${id}/actions/terminate`, {}).catch(() => undefined);
+      if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
+      throw err;
+    }
+    await changed(made);
+    return describeReservation(ctx, call, reservationId, made);
+  };
+}
+
+async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vmIds: readonly string[]): Promise<XmlObject> {
+  const vms = await Promise.all(vmIds.map((id) => nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })));
+  const instances = await describeVms(ctx, call, vms);
+  return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances.map((x) => x.xml) };
+}
