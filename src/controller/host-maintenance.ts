@@ -60,7 +60,7 @@ export class HostMaintenance {
     const vms = await this.#vmsOn(host.id);
     const plan: Record<string, MaintenanceVm> = {};
     for (const vm of vms) plan[vm.id] = firstEntry(vm, opts.poweredOff);
-    const h = await this.o.store.maintenance.begin(host.id, opts, plan);
+    await this.o.store.maintenance.begin(host.id, opts, plan);
     this.o.logger.info({ hostId: host.id, host: host.name, vms: vms.length, poweredOff: opts.poweredOff }, 'host maintenance begun');
     await this.o.failpoints?.hit('maintenance.begun');
     await this.advance(host.id);

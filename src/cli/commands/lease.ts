@@ -96,7 +96,7 @@ export function registerLeaseCommands(program: Command): void {
       if (o.json) return printJson(l);
       printLease(l);
       process.stdout.write('\nTIMELINE\n');
-      printTable(['AT', 'WHAT', 'STATE', 'DETAIL'], l.history.map((h) => [when(h.at), h.kind, String(h.detail['state'] ?? ''), dash([h.detail['step'], h.detail['reason'], h.detail['error']].filter((x) => x !== undefined).join(' ') || null)]));
+      printTable(['AT', 'WHAT', 'STATE', 'DETAIL'], l.history.map((h) => [when(h.at), h.kind, scalar(h.detail['state']), dash([h.detail['step'], h.detail['reason'], h.detail['error']].map(scalar).filter((x) => x !== '').join(' ') || null)]));
     }),
   );
   connectionOptions(apiCommand(lease, 'cancel <lease>', 'cancel a lease: its VMs are terminated and its capacity freed')).action(
@@ -116,4 +116,9 @@ export function registerLeaseCommands(program: Command): void {
       process.stdout.write(leaseGantt(ls, now, o.hours !== undefined ? now + o.hours * 3600_000 : last, o.width));
     }),
   );
+}
+
+/** A timeline detail's scalar as text; absent or structured values show as nothing. */
+function scalar(v: unknown): string {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }
