@@ -16,6 +16,7 @@ before(async () => {
       return { body: served };
     },
     'GET /api/v1/hosts/host-1': () => ({ body: h1 }),
+    'GET /api/v1/hosts/host-1/ha': () => ({ body: { host: 'host-1', method: 'none', argv: [], labDir: null, timeoutMs: 30000, state: 'ok', incident: null, suspectedAt: null, fencingAt: null, fencedAt: null, recoveringAt: null, recoveredAt: null, attempts: 0, lastError: null, degraded: null, restarts: [] } }),
     'POST /api/v1/hosts/host-2/disable': () => ({ body: { ...h2, state: 'disabled' } }),
     'PATCH /api/v1/hosts/host-1': (q) => ({ body: { ...h1, cpuOvercommit: (q.body as { cpuOvercommit: number | null }).cpuOvercommit } }),
   });
@@ -43,7 +44,8 @@ test('host show by name falls back from the id lookup to the list', async () => 
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^id:\s+host-1$/m);
   assert.match(r.stdout, /^memory:\s+512 MiB of 16 GiB reserved$/m);
-  assert.deepEqual(api.requests.slice(-3).map((q) => `${q.method} ${q.path}`), ['GET /api/v1/hosts/h1', 'GET /api/v1/hosts', 'GET /api/v1/hosts/host-1']);
+  // The id lookup, the list, the host by id, then its HA and fencing state.
+  assert.deepEqual(api.requests.slice(-4).map((q) => `${q.method} ${q.path}`), ['GET /api/v1/hosts/h1', 'GET /api/v1/hosts', 'GET /api/v1/hosts/host-1', 'GET /api/v1/hosts/host-1/ha']);
 });
 
 test('host disable sends POST …/disable', async () => {

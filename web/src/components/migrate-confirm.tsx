@@ -3,10 +3,23 @@ import { ApiError } from '../api-error';
 import { useSession } from '../session-context';
 import { ErrorBanner } from './error-banner';
 
-/** What `POST /vms/{id}/migrate` with `dryRun: true` answers: the pre-check and the planner's prediction. */
+/** The page's view of a dry run: the pre-check and the planner's prediction. */
 export interface MigrationDryRun {
   precheck: { ok: boolean; reasons: string[] };
   prediction?: { totalSeconds: number; downtimeMs: number } | null;
+}
+
+/**
+ * What `POST /vms/{id}/migrate` with `dryRun: true` answers when every
+ * pre-check passed (src/contract/migration-schemas.ts); a pre-check that says
+ * no is a 409 MIGRATION_REFUSED whose message is the reason.
+ */
+interface DryRunAnswer { readonly checks: 'passed'; readonly prediction: Readonly<Record<string, unknown>> }
+
+function fromAnswer(a: DryRunAnswer): MigrationDryRun {
+  const total = a.prediction['totalMs'];
+  const down = a.prediction['downtimeMs'];
+  return { precheck: { ok: true, reasons: [] }, prediction: typeof total === 'number' && typeof down === 'number' ? { totalSeconds: total / 1000, downtimeMs: down } : null };
 }
 
 export interface MigrateRequest { readonly vmId: string; readonly vmName: string; readonly from: string | null; readonly to: string }
@@ -37,12 +50,13 @@ export function MigrateConfirm({ request, onStarted, onClose }: { request: Migra
   useEffect(() => {
     ref.current?.showModal();
     const ac = new AbortController();
-    api.request<MigrationDryRun>('POST', `/vms/${request.vmId}/migrate`, { ...body, dryRun: true }, ac.signal).then(
-      (result) => setCheck({ state: 'done', result }),
+    api.request<DryRunAnswer>('POST', `/vms/${request.vmId}/migrate`, { ...body, dryRun: true }, ac.signal).then(
+      (answer) => setCheck({ state: 'done', result: fromAnswer(answer) }),
       (err: unknown) => {
         if (ac.signal.aborted) return;
         const e = err instanceof ApiError ? err : new ApiError(0, 'NETWORK', String(err), undefined);
-        setCheck(dryRunUnsupported(e) ? { state: 'unsupported' } : { state: 'failed', error: e });
+        if (e.code === 'MIGRATION_REFUSED') setCheck({ state: 'done', result: { precheck: { ok: false, reasons: [e.message] }, prediction: null } });
+        else setCheck(dryRunUnsupported(e) ? { state: 'unsupported' } : { state: 'failed', error: e });
       },
     );
     return () => ac.abort();
