@@ -1,4 +1,11 @@
 import type { Generated } from 'kysely';
+import type { HaRestartsTable, HostFencingTable, VmHaTable } from './ha-tables.js';
+import type { CapacityLeaseEventsTable, CapacityLeaseVmsTable, CapacityLeasesTable } from './capacity-lease-tables.js';
+import type { AccessKeysTable, S3BucketsTable, S3ObjectsTable, S3PartsTable, S3UploadsTable } from './s3-tables.js';
+
+export * from './ha-tables.js';
+export * from './capacity-lease-tables.js';
+export * from './s3-tables.js';
 
 /**
  * The controller's tables as Kysely sees them (snake_case rows). Portable
@@ -336,142 +343,5 @@ export interface UsageIntervalsTable {
   ended_at: IsoTime | null;
 }
 
-/** Whether a VM is restarted elsewhere when its host is fenced (migration 0012); no row: not. */
-export interface VmHaTable {
-  vm_id: string;
-  enabled: number;
-  updated_at: IsoTime;
-}
-
-export const FENCE_METHODS = ['none', 'command', 'lab'] as const;
-export type FenceMethod = (typeof FENCE_METHODS)[number];
-export const FENCING_STATES = ['ok', 'suspected', 'fencing', 'fenced', 'recovering', 'recovered'] as const;
-export type FencingState = (typeof FENCING_STATES)[number];
-
-/** A host's fence method and where its fencing stands (0012); no row: method `none`, state `ok`. */
-export interface HostFencingTable {
-  host_id: string;
-  method: Generated<FenceMethod>;
-  /** JSON: `{argv}` for `command`, `{labDir}` for `lab`. */
-  config: Generated<JsonText>;
-  timeout_ms: Generated<number>;
-  state: Generated<FencingState>;
-  /** The incident the fencing belongs to (set when the host is suspected): names the journal rows of its restarts. */
-  incident: string | null;
-  suspected_at: IsoTime | null;
-  fencing_at: IsoTime | null;
-  fenced_at: IsoTime | null;
-  recovering_at: IsoTime | null;
-  recovered_at: IsoTime | null;
-  attempts: Generated<number>;
-  last_error: string | null;
-  /** The failing health check the host reports (proactive HA); null: healthy. */
-  degraded: string | null;
-  updated_at: IsoTime;
-}
-
-/** One decision of an incident about one VM (0012). */
-export interface HaRestartsTable {
-  id: Generated<number>;
-  incident: string;
-  host_id: string;
-  vm_id: string;
-  action: 'restart' | 'lost';
-  state: 'planned' | 'restarting' | 'done' | 'failed';
-  target_host_id: string | null;
-  reason: string;
-  created_at: IsoTime;
-  updated_at: IsoTime;
-}
-
-/** A capacity lease (migration 0010; not `leases`, the network address leases): request, state, plan, journaled step. */
-export interface CapacityLeasesTable {
-  id: string;
-  owner_id: string;
-  kind: 'ar' | 'be' | 'immediate';
-  state: string;
-  reason: string | null;
-  /** Arrival order among leases (first come, first served on equal submit times). */
-  seq: number;
-  /** Times in epoch seconds, as the scheduler counts them. */
-  submit_s: number;
-  start_s: number | null;
-  duration_s: number;
-  vm_count: number;
-  vcpus: number;
-  memory_mib: number;
-  template_id: string;
-  preemptible: number;
-  /** Running time still owed (less than the duration after a suspension). */
-  remaining_s: number;
-  /** JSON: {placements, segments, cursor, suspendedOn} — the scheduler's plan as of the last change. */
-  plan: string;
-  /** JSON: the enactment step decided and not yet confirmed done; null when none. */
-  pending_step: string | null;
-  created_at: IsoTime;
-  updated_at: IsoTime;
-}
-
-export interface CapacityLeaseVmsTable {
-  lease_id: string;
-  idx: number;
-  vm_id: string;
-  host_id: string;
-}
-
-export interface CapacityLeaseEventsTable {
-  id: Generated<number>;
-  lease_id: string;
-  at: IsoTime;
-  kind: string;
-  /** JSON object. */
-  detail: string;
-}
-
-/** A user's SigV4 access key (0014); the secret sealed with the controller's key (AES-256-GCM), since HMAC verification needs it whole. */
-export interface AccessKeysTable {
-  /** `AKIA…`, 20 characters: the access key id clients send. */
-  id: string;
-  user_id: string;
-  description: string;
-  secret_sealed: string;
-  created_at: IsoTime;
-}
-
-export interface S3BucketsTable {
-  name: string;
-  owner_id: string;
-  created_at: IsoTime;
-}
-
-/** An object's metadata; its bytes are the file named `blob_id` under NUBO_HOME/s3. */
-export interface S3ObjectsTable {
-  bucket: string;
-  key: string;
-  blob_id: string;
-  size: number;
-  etag: string;
-  /** JSON object of the stored headers (content-type, x-amz-meta-* …). */
-  headers: string;
-  modified_at: IsoTime;
-}
-
-export interface S3UploadsTable {
-  id: string;
-  bucket: string;
-  key: string;
-  owner_id: string;
-  headers: string;
-  created_at: IsoTime;
-}
-
-export interface S3PartsTable {
-  upload_id: string;
-  part_number: number;
-  blob_id: string;
-  size: number;
-  etag: string;
-  modified_at: IsoTime;
-}
 
 export type Dialect = 'sqlite' | 'postgres';
