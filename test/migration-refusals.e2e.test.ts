@@ -117,6 +117,8 @@ test('live migration refusals name their check and field and change nothing', as
   await refused({ to: 'oldcpu' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'cpu', match: /qemu64/ });
   await refused({ to: 'nobridge' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'network', match: /br0/ });
   await refused({ to: 'plain' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'tls' });
+  // No --to and no host passes: every host's reason, said once (the summary used to be prefixed twice).
+  await refused({}, { status: 409, code: 'MIGRATION_REFUSED', field: 'to', match: /^no host can take the VM: (?!no host)(?=.*host small)(?=.*host oldcpu)/ });
   // Neither live (running) nor cold (poweroff, suspended) moves a failed VM.
   await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'vm-state', match: /failed/ }, failedId);
   // A powered-off VM moves cold: the same checks but migration TLS.

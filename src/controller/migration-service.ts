@@ -108,7 +108,7 @@ export class MigrationService {
     });
     if (dest === undefined) {
       const chosen = chooseMigrationDestination(hosts.map((h) => input(h)), this.#o.policy);
-      if (chosen.hostId === undefined) throw new MigrationRefusedError(chosen.check ?? 'capacity', 'to', `no host can take the VM: ${chosen.summary}`);
+      if (chosen.hostId === undefined) throw new MigrationRefusedError(chosen.check ?? 'capacity', 'to', chosen.summary);
       dest = hosts.find((h) => h.id === chosen.hostId)!;
     } else {
       const verdict = checkMigration(input(dest));
