@@ -224,3 +224,28 @@ test('the host of a token is found without reading every host once the index kno
     await cleanup();
   }
 });
+
+test('a host whose heartbeat is still being processed is not silent, however long the store makes it wait', async () => {
+  const { store, host, report, vm, cleanup } = await setup();
+  let admit!: (ok: boolean) => void;
+  const held = new Promise<boolean>((r) => { admit = r; });
+  const monitor = new HostMonitor({
+    store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000,
+    // Stands for a beat queued behind the store's other work.
+    admitHeartbeat: () => held,
+  });
+  try {
+    await store.hosts.recordHeartbeat(host.id, {}, new Date());
+    const beat = monitor.heartbeat(host, report(new Date(), 'running'));
+    await monitor.checkSilence(Date.now() + 60_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'its beat arrived: the host is alive');
+    assert.equal((await store.vms.get(vm.id)).state, 'running');
+    admit(true);
+    await beat;
+    await monitor.checkSilence(Date.now() + 60_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'error', 'silent again once the beat was processed');
+  } finally {
+    admit(true);
+    await cleanup();
+  }
+});

@@ -78,6 +78,15 @@ export class HostMonitor {
   readonly #suspects = new Map<string, string>();
   readonly #releasing = new Set<string>();
   readonly #tokens: HostTokenIndex;
+  /**
+   * Heartbeats being processed, by host id. A host whose beat is in here is
+   * alive, however long the beat waits for the store: on a controller busy
+   * admitting thousands of VMs it can wait many seconds, its agent sends no
+   * other beat meanwhile, and a host must not be declared lost for the
+   * controller's own backlog (the 200-host bench lost a hundred booting VMs
+   * that way).
+   */
+  readonly #processing = new Map<string, number>();
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
@@ -95,6 +104,17 @@ export class HostMonitor {
   }
 
   async heartbeat(host: Host, report: HostReport): Promise<void> {
+    this.#processing.set(host.id, (this.#processing.get(host.id) ?? 0) + 1);
+    try {
+      await this.#heartbeat(host, report);
+    } finally {
+      const left = (this.#processing.get(host.id) ?? 1) - 1;
+      if (left > 0) this.#processing.set(host.id, left);
+      else this.#processing.delete(host.id);
+    }
+  }
+
+  async #heartbeat(host: Host, report: HostReport): Promise<void> {
     const { store } = this.#o;
     if (this.#o.admitHeartbeat && !(await this.#o.admitHeartbeat(host, report))) return;
     // Re-registered only when what the agent describes changed: two writes a beat were the heartbeat's main store cost.
@@ -218,6 +238,7 @@ export class HostMonitor {
     const { store } = this.#o;
     const limit = this.#o.heartbeatIntervalMs * (this.#o.missedBeats ?? 3);
     for (const host of await store.hosts.list({ state: 'enabled' })) {
+      if (this.#processing.has(host.id)) continue;
       const heard = host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt);
       const last = Math.max(this.#since, heard);
       const notYetHeard = heard < this.#since;
