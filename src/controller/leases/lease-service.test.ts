@@ -132,6 +132,31 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null, 'every journaled step was confirmed');
   });
 
+  it('a host whose heartbeat is late keeps the plans on it and takes nothing new until it is back', async () => {
+    const [h1, h2] = await fresh(1);
+    const t0 = (t = 1_000_000);
+    const svc = await service(new FakeActions());
+    const be = await svc.submit(sub({ count: 1, vcpus: 2, memoryMib: 256 }));
+    await at(svc, t0 + 10);
+    const planned = await store.capacityLeases.get(be.id);
+    assert.equal(planned.state, 'active');
+    const on = planned.plan.placements[0]!.hostId;
+    const other = on === h1 ? h2! : h1!;
+    await store.hosts.setState(on, 'error');
+    await at(svc, t0 + 20);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active', 'a missed heartbeat does not fail the lease planned there');
+    await store.hosts.setState(other, 'error');
+    await at(svc, t0 + 21);
+    const before = await rows();
+    await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, vcpus: 2, memoryMib: 256, preemptible: false })), LeaseRejectedError, 'the free host is late: nothing new goes there');
+    assert.deepEqual(await rows(), before);
+    await store.hosts.setState(other, 'enabled');
+    await at(svc, t0 + 22);
+    const imm = await svc.submit(sub({ kind: 'immediate', count: 1, vcpus: 2, memoryMib: 256, preemptible: false }));
+    assert.deepEqual(imm.plan.placements, [{ hostId: other, vms: 1 }]);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+  });
+
   it('a BE lease resumes on another host when its own is taken and the migration policy allows it', async () => {
     const [h1, h2] = await fresh(1);
     t = 2_000_000;
