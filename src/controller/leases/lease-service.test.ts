@@ -9,6 +9,7 @@ import type { CapacityLease } from '../../store/repositories/capacity-leases-rep
 import type { User } from '../../store/repositories/users-repository.js';
 import { compileLeasePolicies } from '../../core/leases/lease-policies.js';
 import { compileLeaseRates } from '../../core/leases/lease-rates.js';
+import { QuotaExceededError } from '../../core/quota/quota-exceeded-error.js';
 import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
 import { LeaseStateError } from '../../core/leases/lease-state-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
@@ -130,6 +131,46 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     const timeline = (await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'state').map((e) => e.detail['state']);
     assert.deepEqual(timeline, ['preparing', 'active', 'suspending', 'suspended', 'resuming', 'active']);
     assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null, 'every journaled step was confirmed');
+  });
+
+  it('a host whose heartbeat is late keeps the plans on it and takes nothing new until it is back', async () => {
+    const [h1, h2] = await fresh(1);
+    const t0 = (t = 1_000_000);
+    const svc = await service(new FakeActions());
+    const be = await svc.submit(sub({ count: 1, vcpus: 2, memoryMib: 256 }));
+    await at(svc, t0 + 10);
+    const planned = await store.capacityLeases.get(be.id);
+    assert.equal(planned.state, 'active');
+    const on = planned.plan.placements[0]!.hostId;
+    const other = on === h1 ? h2! : h1!;
+    await store.hosts.setState(on, 'error');
+    await at(svc, t0 + 20);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active', 'a missed heartbeat does not fail the lease planned there');
+    await store.hosts.setState(other, 'error');
+    await at(svc, t0 + 21);
+    const before = await rows();
+    await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, vcpus: 2, memoryMib: 256, preemptible: false })), LeaseRejectedError, 'the free host is late: nothing new goes there');
+    assert.deepEqual(await rows(), before);
+    await store.hosts.setState(other, 'enabled');
+    await at(svc, t0 + 22);
+    const imm = await svc.submit(sub({ kind: 'immediate', count: 1, vcpus: 2, memoryMib: 256, preemptible: false }));
+    assert.deepEqual(imm.plan.placements, [{ hostId: other, vms: 1 }]);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+  });
+
+  it('a lease counts against its owner\'s leases quota in the admitting transaction: past it, refused and nothing written', async () => {
+    await fresh(1);
+    t = 1_000_000;
+    const svc = await service(new FakeActions());
+    await store.quotas.setLimits({ kind: 'user', id: owner.id }, { leases: 1 });
+    const first = await svc.submit(sub({ count: 1 }));
+    assert.equal((await store.quotas.usage({ kind: 'user', id: owner.id })).leases, 1);
+    const before = await rows();
+    await assert.rejects(svc.submit(sub({ count: 1 })), (e: unknown) => e instanceof QuotaExceededError && e.resource === 'leases');
+    assert.deepEqual(await rows(), before, 'nothing written');
+    assert.equal((await svc.cancel(first.id)).state, 'cancelled');
+    assert.equal((await store.quotas.usage({ kind: 'user', id: owner.id })).leases, 0, 'a lease over counts no more');
+    assert.equal((await svc.submit(sub({ count: 1 }))).state !== 'rejected', true);
   });
 
   it('a BE lease resumes on another host when its own is taken and the migration policy allows it', async () => {

@@ -18,6 +18,9 @@ import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-
 import { runLeaseStep } from './run-lease-step.js';
 import { StepCollector, type CollectedStep } from './step-collector.js';
 
+/** Hosts whose heartbeat is late, each with its whole capacity (booked as taken while it is). */
+const downHosts = (hosts: readonly Host[]): Map<string, VmShape> => new Map(hosts.filter((h) => h.state === 'error').map((h) => [h.id, { cpus: h.total.cpus, memoryMiB: h.total.memoryMib }]));
+
 const LIVE: ReadonlySet<string> = new Set(LEASE_STATES.filter((s) => !isFinalLeaseState(s)));
 
 /** What the controller's configuration may not exceed, whatever the policies admit. */
@@ -79,6 +82,8 @@ export class LeaseService {
   #steps!: StepCollector;
   #hosts = new HostNumbers([]);
   #hostCaps: readonly Host[] = [];
+  /** Hosts that missed heartbeats (state `error`): kept in the table so their plans survive a blip, and taken as full so nothing new goes there. */
+  #down = new Map<string, VmShape>();
   #external = new Map<number, VmShape>();
   #persisted = new Map<string, string>();
   #serial: Promise<unknown> = Promise.resolve();
@@ -116,6 +121,7 @@ export class LeaseService {
   tick(): Promise<void> {
     return this.#serially(async () => {
       const hosts = await this.#enabledHosts();
+      this.#down = downHosts(hosts);
       if (hosts.map((h) => h.id).join() !== this.#hosts.ids.join()) await this.#rebuild(false);
       await this.#carryForward(this.#clock());
     });
@@ -193,14 +199,16 @@ export class LeaseService {
     if (issues.length > 0) throw new ValidationError('lease', issues);
   }
 
+  /** The hosts leases are planned on: enabled ones, and those whose heartbeat is late (a loaded host must not fail every lease planned on it). */
   async #enabledHosts(): Promise<Host[]> {
-    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled' || h.state === 'error').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
   }
 
   /** A fresh scheduler from the store's hosts and live leases; `finish`: also run the steps journaled and not done (a restart). */
   async #rebuild(finish: boolean): Promise<void> {
     const hosts = await this.#enabledHosts();
-    this.#hostCaps = hosts;
+    this.#down = downHosts(hosts);
+    this.#hostCaps = hosts.filter((h) => h.state === 'enabled');
     this.#hosts = new HostNumbers(hosts.map((h) => h.id));
     this.#steps = new StepCollector();
     this.#scheduler = new LeaseScheduler({ hosts: hosts.map((h) => ({ cpus: h.total.cpus, memoryMiB: h.total.memoryMib })), rates: this.#o.rates, policies: this.#o.policies, enactment: this.#steps });
@@ -246,7 +254,7 @@ export class LeaseService {
       used.set(vm.hostId, { cpus: u.cpus + vm.reserved.cpus, memoryMiB: u.memoryMiB + vm.reserved.memoryMib });
     }
     this.#hosts.ids.forEach((id, host) => {
-      const next = used.get(id);
+      const next = this.#down.get(id) ?? used.get(id);
       const prev = this.#external.get(host);
       if (prev?.cpus === next?.cpus && prev?.memoryMiB === next?.memoryMiB) return;
       const booking = { host, from: now, to: Infinity, vms: 1, preemptible: false };

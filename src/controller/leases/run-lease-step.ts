@@ -15,6 +15,8 @@ import { hostPerVm } from './lease-record-of.js';
 export async function runLeaseStep(deps: { readonly store: Store; readonly actions: LeaseActions; readonly failpoints?: Failpoints | undefined }, leaseId: string, step: PendingStep, signal: AbortSignal): Promise<void> {
   const { store, actions } = deps;
   await deps.failpoints?.hit(`lease-${step.kind}`);
+  // A controller told to stop while the step waited must not begin its side effect: the journal hands the step to the next one.
+  signal.throwIfAborted();
   const lease = await store.capacityLeases.get(leaseId);
   const vms = await store.capacityLeases.vms(leaseId);
   switch (step.kind) {

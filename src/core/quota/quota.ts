@@ -20,7 +20,7 @@ export const QUOTA_MEANING: Readonly<Record<QuotaResource, string>> = {
   diskMiB: 'disk of those VMs (each disk at its image\'s virtual size) and of volumes, MiB',
   volumes: 'volumes',
   images: 'images in the image store (uploaded, captured, saved)',
-  leases: 'advance reservations (leases); none are counted yet',
+  leases: 'capacity leases not over (pending to active, suspended)',
 };
 
 /** Set limits only; an absent resource is unlimited. */

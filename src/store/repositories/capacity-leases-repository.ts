@@ -3,6 +3,7 @@ import type { CapacityLeasesTable } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { NotFoundError } from '../store-errors.js';
 import { findOrUndefined } from '../find-or-undefined.js';
+import { enforceQuota } from './quotas-repository.js';
 import { releaseSuspendedReservation, reserveSuspended } from './suspended-vm-reservation.js';
 import type { CapacityCheck } from './capacity-check.js';
 import type { Resources } from '../store-errors.js';
@@ -122,8 +123,10 @@ function toLease(r: Selectable<CapacityLeasesTable>): CapacityLease {
 export class CapacityLeasesRepository {
   constructor(private readonly ctx: StoreContext) {}
 
+  /** Records an admitted lease. @throws QuotaExceededError (nothing written) past the owner's or a group's `leases` quota */
   async create(input: NewCapacityLease): Promise<CapacityLease> {
     return inTransaction(this.ctx, async (trx) => {
+      await enforceQuota(this.ctx, trx, input.ownerId, { leases: 1 });
       const now = this.ctx.now();
       const row = await trx.insertInto('capacity_leases').values({
         id: input.id, owner_id: input.ownerId, kind: input.kind, state: input.state, reason: null, seq: input.seq,

@@ -41,8 +41,8 @@ async function limitsIn(db: Kysely<Database>, s: QuotaSubject): Promise<QuotaLim
 
 /**
  * What the users own now: VMs not terminated (with their charge), volumes
- * and images. Leases have no resource yet (issue 15): their count is 0 here
- * until the lease scheduler records them — count them in this function.
+ * and images; leases are the capacity leases not over (every state but
+ * rejected, done, cancelled, failed).
  */
 async function usageIn(db: Kysely<Database>, userIds: readonly string[]): Promise<QuotaUsage> {
   if (userIds.length === 0) return NO_USAGE;
@@ -57,9 +57,11 @@ async function usageIn(db: Kysely<Database>, userIds: readonly string[]): Promis
   const vols = await db.selectFrom('volumes').where('owner_id', 'in', ids)
     .select((eb) => [eb.fn.countAll().as('n'), eb.fn.coalesce(eb.fn.sum('size_mib'), eb.lit(0)).as('mib')]).executeTakeFirstOrThrow();
   const imgs = await db.selectFrom('images').where('owner_id', 'in', ids).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+  const leases = await db.selectFrom('capacity_leases').where('owner_id', 'in', ids).where('state', 'not in', ['rejected', 'done', 'cancelled', 'failed'])
+    .select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
   return {
     vms: Number(vms.n), vcpus: Number(vms.vcpus), memoryMiB: Number(vms.memory), diskMiB: Number(vms.disk) + Number(vols.mib),
-    volumes: Number(vols.n), images: Number(imgs.n), leases: 0,
+    volumes: Number(vols.n), images: Number(imgs.n), leases: Number(leases.n),
   };
 }
 
