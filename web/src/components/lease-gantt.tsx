@@ -45,7 +45,7 @@ export function LeaseGantt({ leases, hosts, now }: { leases: readonly CapacityLe
         ))}
         {g.rows.map((r, i) => (
           <g key={r.host} data-host={r.host}>
-            <rect x={0} y={tops[i]!} width={W} height={r.lanes * LANE_H + ROW_PAD / 2} class={i % 2 === 0 ? 'row even' : 'row'} aria-hidden="true" />
+            <rect x={0} y={tops[i]} width={W} height={r.lanes * LANE_H + ROW_PAD / 2} class={i % 2 === 0 ? 'row even' : 'row'} aria-hidden="true" />
             <text x={4} y={tops[i]! + LANE_H / 2 + 4} class="host-label">{r.host}</text>
             {r.bars.map((b) => {
               const label = `lease ${short(b.lease.id)} (${b.lease.type}, ${b.lease.state}, ${b.lease.owner}) ${b.kind} on ${r.host} ${dayHhmm(b.from)} to ${dayHhmm(b.to)}`;

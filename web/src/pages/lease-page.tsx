@@ -18,8 +18,8 @@ function detailText(d: Record<string, unknown>): string {
   const parts: string[] = [];
   if (typeof d['reason'] === 'string') parts.push(d['reason']);
   for (const [k, v] of Object.entries(d)) {
-    if (k === 'reason' || k === 'state' || k === 'ownerId' || v === null || typeof v === 'object') continue;
-    parts.push(`${k}=${String(v as string | number | boolean)}`);
+    if (k === 'reason' || k === 'state' || k === 'ownerId') continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') parts.push(`${k}=${String(v)}`);
   }
   return parts.join(', ');
 }
