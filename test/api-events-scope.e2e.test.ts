@@ -167,3 +167,17 @@ test('a plain user\'s history pages past the events they may not see', async () 
   assert.ok(about(page, vm.id).length > 0, `bob's event after 1200 hidden ones is on his first page (got ${page.length} events)`);
   assert.ok(page.every((e) => e.resource !== 'test'));
 });
+
+test('latest=N gives each caller the newest N events they may read, walking back past the hidden ones', async () => {
+  const vm = await api('bob').createVm({ template: 'tpl', name: 'bob-latest' });
+  await controller.orchestrator.idle();
+  const bobsNewest = (await history('bob')).slice(-2);
+  // More hidden events after bob's than one backward page of 500.
+  for (let i = 0; i < 1_200; i++) await controller.store.events.append({ kind: 'test.tock', resource: 'test', resourceId: `k${i}` });
+  const latest = await api('bob').latestEvents(2);
+  assert.deepEqual(latest, bobsNewest, 'bob: his own two newest, oldest first');
+  assert.ok(about(latest, vm.id).length > 0);
+  const admin = await api('admin').latestEvents(3);
+  assert.deepEqual(admin.map((e) => e.resourceId), ['k1197', 'k1198', 'k1199'], 'admin: the table\'s three newest');
+  assert.equal(admin.at(-1)!.seq, await controller.store.events.lastSeq());
+});

@@ -227,4 +227,6 @@ export class NuboClient {
   deleteVolume(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/volumes/${encodeURIComponent(id)}`, undefined, undefined, o); }
 
   listEvents(since = 0, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?since=${since}`, z.array(eventView), undefined, o); }
+  /** The newest `n` events the caller may read (1–500), oldest first. */
+  latestEvents(n: number, o?: WaitOptions): Promise<EventView[]> { return this.#call('GET', `/events/history?latest=${n}`, z.array(eventView), undefined, o); }
 }

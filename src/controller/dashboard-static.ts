@@ -12,7 +12,7 @@ export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../web/', import.
  * works. Listed rather than a catch-all so that a wrong /api/ path or
  * /metrics keeps its 404 (or 405) in the API's error shape.
  */
-export const DASHBOARD_SECTIONS = ['sign-in', 'overview', 'vms', 'hosts', 'images', 'networks', 'volumes', 'migrations'] as const;
+export const DASHBOARD_SECTIONS = ['sign-in', 'overview', 'vms', 'hosts', 'images', 'networks', 'volumes', 'migrations', 'leases'] as const;
 
 /**
  * Serves the built single-page app: the hashed assets as files, index.html for

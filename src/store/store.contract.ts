@@ -318,6 +318,18 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       assert.equal(await count(store, 'events'), events);
     });
 
+    it('events: listBefore walks back from the newest, newest first, and rejects a bad seq or limit', async () => {
+      const start = await store.events.lastSeq();
+      await Promise.all(Array.from({ length: 12 }, (_, i) => store.events.append({ kind: 'test.back', resource: 'test', resourceId: `b${i}` })));
+      const all = await store.events.listSince(start, 100);
+      const newest = [...all].reverse();
+      assert.deepEqual(await store.events.listBefore(0, 5), newest.slice(0, 5), 'seq 0: from the newest');
+      assert.deepEqual(await store.events.listBefore(newest[4]!.seq, 5), newest.slice(5, 10), 'the next page back');
+      assert.deepEqual((await store.events.listBefore(all[0]!.seq, 1000)).every((e) => e.seq < all[0]!.seq), true);
+      await rejectsWith(store.events.listBefore(-1, 10), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'seq'));
+      await rejectsWith(store.events.listBefore(0, 0), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'limit'));
+    });
+
     it('events: prune drops what is older than the cutoff and all but the newest rows, keeping the newest', async () => {
       const old = (at: string, i: number) => store.db.insertInto('events').values({ at, kind: 'test.old', resource: 'test', resource_id: `old${i}`, data: '{}' }).execute();
       await old('2000-01-01T00:00:00.000Z', 1);

@@ -30,3 +30,13 @@ export interface Migration {
   stats: Record<string, unknown>; journal: { stage: string; at: string }[];
 }
 export interface NuboEvent { seq: number; at: string; kind: string; resource: string; resourceId: string; data: Record<string, unknown> }
+/** A capacity lease (`/api/v1/leases`; src/contract/lease-schemas.ts) — not a network address lease. */
+export interface LeaseSegment { kind: 'prepare' | 'migrate' | 'resume' | 'run' | 'suspend' | 'shutdown'; from: string; to: string }
+export interface CapacityLease {
+  id: string; owner: string; type: 'ar' | 'be' | 'immediate'; state: string; reason: string | null; preemptible: boolean;
+  start: string | null; durationS: number; remainingS: number; count: number; vcpus: number; memoryMiB: number; template: string;
+  plan: { placements: { host: string; vms: number }[]; segments: LeaseSegment[]; suspendedOn: { host: string; vms: number }[] | null };
+  vms: { index: number; vm: string; host: string }[];
+  pendingStep: string | null; createdAt: string; updatedAt: string;
+}
+export interface CapacityLeaseDetail extends CapacityLease { history: { at: string; kind: string; detail: Record<string, unknown> }[] }

@@ -16,11 +16,13 @@ import { ImagesPage } from './pages/images-page';
 import { NetworksPage } from './pages/networks-page';
 import { VolumesPage } from './pages/volumes-page';
 import { MigrationsPage } from './pages/migrations-page';
+import { LeasesPage } from './pages/leases-page';
+import { LeasePage } from './pages/lease-page';
 import { newestEvents } from './newest-events';
 
 const NAV: readonly [string, string][] = [
   ['/overview', 'Overview'], ['/vms', 'VMs'], ['/migrations', 'Migrations'], ['/hosts', 'Hosts'],
-  ['/images', 'Templates & images'], ['/networks', 'Networks'], ['/volumes', 'Volumes'],
+  ['/images', 'Templates & images'], ['/networks', 'Networks'], ['/volumes', 'Volumes'], ['/leases', 'Leases'],
 ];
 
 interface SignedIn { token: string; user: User }
@@ -89,6 +91,7 @@ function Page({ path }: { path: string }) {
     case 'networks': return <NetworksPage />;
     case 'volumes': return <VolumesPage />;
     case 'migrations': return <MigrationsPage />;
+    case 'leases': return parts[1] !== undefined ? <LeasePage id={decodeURIComponent(parts[1])} /> : <LeasesPage />;
     default: return <OverviewPage />;
   }
 }

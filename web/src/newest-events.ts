@@ -1,23 +1,16 @@
 import type { Api } from './api';
 import type { NuboEvent } from './api-types';
 
-/** Pages of history read at sign-in at most; past that the stream starts where the reading stopped. */
-const MAX_PAGES = 20;
+/** Events the overview lists under "Recent events". */
 const RECENT = 20;
 
 /**
- * The newest event's seq and the last few events. The API pages history
- * forward from a seq and has no "latest" query, so this reads forward; the
- * controller prunes old events, which keeps the walk short.
+ * The newest event's seq and the last few events, in one request: the API
+ * walks its event table back from the newest row (`?latest=N`), so sign-in
+ * costs the same with ten events or a million. With none the stream starts
+ * at 0.
  */
 export async function newestEvents(api: Api): Promise<{ lastSeq: number; recent: NuboEvent[] }> {
-  let since = 0;
-  let recent: NuboEvent[] = [];
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await api.get<NuboEvent[]>(`/events/history?since=${since}`);
-    if (page.length === 0) break;
-    recent = [...recent, ...page].slice(-RECENT);
-    since = page.at(-1)!.seq;
-  }
-  return { lastSeq: since, recent };
+  const recent = await api.get<NuboEvent[]>(`/events/history?latest=${RECENT}`);
+  return { lastSeq: recent.at(-1)?.seq ?? 0, recent };
 }

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
  * The dashboard's sections: the controller answers each (and anything under
  * it) with index.html — src/controller/dashboard-static.ts lists the same.
  */
-export const SECTIONS = ['overview', 'vms', 'hosts', 'images', 'networks', 'volumes', 'migrations'] as const;
+export const SECTIONS = ['overview', 'vms', 'hosts', 'images', 'networks', 'volumes', 'migrations', 'leases'] as const;
 
 const CHANGE = 'nubo:navigate';
 

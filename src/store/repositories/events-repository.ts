@@ -50,6 +50,18 @@ export class EventsRepository {
   }
 
   /**
+   * Events before `seq` (exclusive; 0 = from the newest), newest first: a
+   * page of the newest N walks the primary key backwards, never the table.
+   */
+  async listBefore(seq: number, limit = 100): Promise<StoreEvent[]> {
+    const v = validateInput('event query', listSchema, { seq, limit });
+    let q = this.ctx.db.selectFrom('events').selectAll();
+    if (v.seq > 0) q = q.where('seq', '<', v.seq);
+    const rows = await q.orderBy('seq', 'desc').limit(v.limit).execute();
+    return rows.map(toEvent);
+  }
+
+  /**
    * Deletes the events written before `olderThan` and all but the newest
    * `keepNewest`; returns how many went. The newest event always stays, so
    * `seq` never goes back and resuming clients see no reused ids.

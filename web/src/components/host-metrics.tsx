@@ -1,20 +1,12 @@
-import { useEffect } from 'preact/hooks';
-import { useLive } from '../use-live';
+import { usePolledMetrics } from '../use-polled-metrics';
 import { Sparkline, formatBytes, formatPercent } from './sparkline';
 
 interface HostSample { at: string; vms: number; cpuPercent: number; machineCpuPercent: number; machineMemoryUsedBytes: number; machineMemoryTotalBytes: number; rssBytes: number }
 interface HostMetrics { intervalMs: number; samples: HostSample[] }
 
-const MIN_POLL_MS = 2_000;
-
 /** A host's machine CPU and memory over its recent samples (`GET /hosts/{id}/metrics`, admin). */
 export function HostMetricsCharts({ hostId, name }: { hostId: string; name: string }) {
-  const m = useLive((a, signal) => a.get<HostMetrics>(`/hosts/${hostId}/metrics`, signal), [hostId], () => false);
-  const every = Math.max(MIN_POLL_MS, m.data?.intervalMs ?? MIN_POLL_MS);
-  useEffect(() => {
-    const t = setInterval(m.reload, every);
-    return () => clearInterval(t);
-  }, [every, m.reload]);
+  const m = usePolledMetrics<HostMetrics>(`/hosts/${hostId}/metrics`);
   const s = m.data?.samples ?? [];
   if (m.error) return <p class="hint">Metrics: {m.error.message}</p>;
   if (s.length === 0) return <p class="hint">No metrics yet.</p>;

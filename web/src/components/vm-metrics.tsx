@@ -1,5 +1,4 @@
-import { useEffect } from 'preact/hooks';
-import { useLive } from '../use-live';
+import { usePolledMetrics } from '../use-polled-metrics';
 import { ErrorBanner } from './error-banner';
 import { Sparkline, formatBytes, formatPercent, formatRate } from './sparkline';
 
@@ -9,17 +8,9 @@ interface VmSample {
 }
 interface VmMetrics { intervalMs: number; samples: VmSample[] }
 
-/** Never poll faster than this, whatever interval the controller collects at. */
-const MIN_POLL_MS = 2_000;
-
 /** A VM's recent CPU, memory, disk and network I/O (`GET /vms/{id}/metrics`), polled at the collector's pace: samples arrive without events. */
 export function VmMetricsCharts({ vmId }: { vmId: string }) {
-  const m = useLive((a, signal) => a.get<VmMetrics>(`/vms/${vmId}/metrics`, signal), [vmId], () => false);
-  const every = Math.max(MIN_POLL_MS, m.data?.intervalMs ?? MIN_POLL_MS);
-  useEffect(() => {
-    const t = setInterval(m.reload, every);
-    return () => clearInterval(t);
-  }, [every, m.reload]);
+  const m = usePolledMetrics<VmMetrics>(`/vms/${vmId}/metrics`);
   const s = m.data?.samples ?? [];
   return (
     <section aria-label="Metrics" class="charts" data-latest={s.at(-1)?.at}>

@@ -8,6 +8,7 @@ import { Link } from '../components/link';
 import { StateBadge } from '../components/state-badge';
 import { ConfirmDialog, type ConfirmRequest } from '../components/confirm-dialog';
 import { VM_ACTIONS } from '../vm-actions';
+import { useRowWindow } from '../use-row-window';
 
 type SortKey = 'name' | 'state' | 'host' | 'owner' | 'createdAt';
 
@@ -31,6 +32,7 @@ export function VmsPage() {
     return list.sort((a, b) => (sort.up ? 1 : -1) * String(a[k] ?? '').localeCompare(String(b[k] ?? '')));
   }, [vms.data, query, state, sort]);
   const states = [...new Set((vms.data ?? []).map((v) => v.state))].sort();
+  const win = useRowWindow(rows.length);
 
   const toggle = (id: string): void => setSelected((s) => {
     const n = new Set(s);
@@ -87,8 +89,9 @@ export function VmsPage() {
         </select></label>
       </div>
       {vms.data !== undefined && <p class="hint" data-testid="vm-count">{rows.length} VMs{rows.length !== vms.data.length ? ` shown of ${vms.data.length}` : ''}</p>}
-      <div class="table-wrap">
-        <table class="list" aria-label="VMs">
+      {/* Only the rows in view are in the DOM (a thousand rows took most of the page's first load); the box scrolls, the header stays. */}
+      <div class="table-wrap virtual" ref={win.ref}>
+        <table class="list" aria-label="VMs" aria-rowcount={rows.length + 1}>
           <thead><tr>
             <th><input type="checkbox" aria-label="Select all" checked={rows.length > 0 && rows.every((v) => selected.has(v.id))}
               onChange={(e) => setSelected((e.currentTarget).checked ? new Set(rows.map((v) => v.id)) : new Set())} /></th>
@@ -96,8 +99,9 @@ export function VmsPage() {
             <th>Size</th>{header('createdAt', 'Created')}
           </tr></thead>
           <tbody>
-            {rows.map((v) => (
-              <tr key={v.id} data-vm={v.name}>
+            {win.padTop > 0 && <tr aria-hidden="true" style={{ height: `${win.padTop}px` }} />}
+            {rows.slice(win.start, win.end).map((v, i) => (
+              <tr key={v.id} data-vm={v.name} data-row="" aria-rowindex={win.start + i + 2}>
                 <td><input type="checkbox" aria-label={`Select ${v.name}`} checked={selected.has(v.id)} onChange={() => toggle(v.id)} /></td>
                 <td><Link href={`/vms/${v.id}`}>{v.name}</Link></td>
                 <td><StateBadge state={v.state} /></td>
@@ -107,6 +111,7 @@ export function VmsPage() {
                 <td><time dateTime={v.createdAt}>{new Date(v.createdAt).toLocaleString()}</time></td>
               </tr>
             ))}
+            {win.padBottom > 0 && <tr aria-hidden="true" style={{ height: `${win.padBottom}px` }} />}
             {vms.data !== undefined && rows.length === 0 && <tr><td colSpan={7} class="muted">No VMs match.</td></tr>}
           </tbody>
         </table>
