@@ -63,6 +63,8 @@ async function waitMaintenance(hostId: string, states: readonly HostMaintenanceV
 
 test('host maintenance h1: live in planner order within the per-host limit, cold for the powered-off VM, a pinned VM keeps it blocked; no reboot; enable returns it', async () => {
   const [h1, h2, h3] = [lab.host(1), lab.host(2), lab.host(3)];
+  // Four 1-vCPU guests on one 2-core lab host: idle tiny guests, placed 4 per core as `nubo up` does.
+  for (const h of [h1, h2, h3]) await lab.api.updateHost(h.name, { cpuOvercommit: 4 });
   // Placed on h1 without requirements (which a migration honours too): the other hosts are out of service while they boot.
   await lab.api.disableHost(h2.name);
   await lab.api.disableHost(h3.name);
