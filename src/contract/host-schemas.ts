@@ -56,12 +56,12 @@ export const maintenanceVmView = z.object({
 export const hostMaintenanceView = z.object({
   host: z.string(),
   hostId: z.string(),
-  /** `none`: in service. */
-  state: z.enum(['none', 'evacuating', 'maintenance']),
+  /** `none`: in service; `blocked`: still evacuating, and what remains cannot move (each such VM `blocked` or `failed` with its reason; blocked ones are checked again every second). */
+  state: z.enum(['none', 'evacuating', 'blocked', 'maintenance']),
   poweredOff: z.enum(['move', 'leave']).nullable(),
   since: z.string().nullable(),
   by: z.string().nullable(),
-  /** VMs still on the host (a host ends maintenance with zero unless some were left or blocked). */
+  /** VMs still on the host (a host reaches `maintenance` with zero unless some were left per `poweredOff: leave`). */
   vmsOnHost: z.number().int(),
   vms: z.array(maintenanceVmView),
 });

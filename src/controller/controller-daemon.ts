@@ -21,6 +21,7 @@ import { LiveMigrator } from './live-migrator.js';
 import { ColdMigrator } from './cold-migrator.js';
 import { MigrationService } from './migration-service.js';
 import { controllerPlanning, type ControllerPlanning } from './controller-planning.js';
+import { drsMigrationStarter } from './migration-queue.js';
 import type { MigrationQueueLimits } from '../core/migration/migration-queue-plan.js';
 import { snapshotCountOf } from './vm-snapshots.js';
 import { SystemStore } from './system-store.js';
@@ -200,7 +201,7 @@ export class ControllerDaemon {
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const accessKeys = new AccessKeys(store, await AccessKeyCipher.load(join(o.dataDir, 'access-keys.key')));
-      const drs = new DrsService({ store, history, startMigration: (vmId, to) => migrations.start(vmId, { to }), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
+      const drs = new DrsService({ store, history, startMigration: drsMigrationStarter(planning.queue), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
       const autoscale = new AutoscaleService({ store, catalog, orchestrator, history, logger, intervalMs: o.autoscale?.intervalMs, cpuWindowMs: o.autoscale?.cpuWindowMs, failpoints: o.failpoints });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
       // Compiled before anything starts: a bad policy name or rate stops the controller with the field named.

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
-import { DEFAULT_MIGRATION_QUEUE_LIMITS, type MigrationQueueLimits } from '../core/migration/migration-queue-plan.js';
+import type { MigrationQueueLimits } from '../core/migration/migration-queue-plan.js';
+import { compileQueueLimits } from '../core/migration/queue-limits.js';
 import type { AgentClient } from '../client/agent-client.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../util/failpoints.js';
-import { ValidationError } from '../errors/validation-error.js';
 import { HostMaintenance } from './host-maintenance.js';
 import { MigrationPlanner } from './migration-planner.js';
 import { MigrationQueue } from './migration-queue.js';
@@ -27,17 +27,6 @@ export interface ControllerPlanning {
   readonly maintenance: HostMaintenance;
   start(): void;
   stop(): Promise<void>;
-}
-
-/** The limits from configuration, checked once (a bad value names its field) and frozen. */
-export function compileQueueLimits(input: Partial<MigrationQueueLimits> = {}): MigrationQueueLimits {
-  const l = { ...DEFAULT_MIGRATION_QUEUE_LIMITS, ...input };
-  const issues = [
-    ...(Number.isInteger(l.maxConcurrentPerHost) && l.maxConcurrentPerHost >= 1 && l.maxConcurrentPerHost <= 64 ? [] : [{ field: 'maxConcurrentPerHost', message: 'must be a whole number from 1 to 64' }]),
-    ...(Number.isInteger(l.bandwidthBudgetMiBps) && l.bandwidthBudgetMiBps >= 1 && l.bandwidthBudgetMiBps <= 100 * 1024 ? [] : [{ field: 'bandwidthBudgetMiBps', message: 'must be a whole number of MiB/s from 1 to 102400' }]),
-  ];
-  if (issues.length > 0) throw new ValidationError('migration queue limits', issues);
-  return Object.freeze(l);
 }
 
 export function controllerPlanning(o: ControllerPlanningOptions): ControllerPlanning {

@@ -5,8 +5,9 @@ import type { DrsPlanRecord, DrsRepository } from '../store/repositories/drs-rep
 import { errorMessage } from '../errors/nubo-error.js';
 import type { Failpoints } from '../util/failpoints.js';
 import { pollUntil } from '../util/deadline.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
 
-/** Starts one live migration of `vmId` to `toHostId` and returns its record's id (MigrationService.start, or a queue in front of it). */
+/** Requests one live migration of `vmId` to `toHostId` and returns its id: the migration queue's entry, whose id its migration record takes when it starts. */
 export type StartMigration = (vmId: string, toHostId: string) => Promise<{ readonly id: string }>;
 
 export const DRS_DROPPED_ON_RESTART = 'controller restarted while the plan was applied: the moves not yet started were dropped (their metrics are stale); plan again';
@@ -52,10 +53,7 @@ export async function runDrsMoves(d: RunDrsMovesDeps, record: DrsPlanRecord, pla
     }
     await d.repo.setMove(record.id, move.seq, { state: 'running', migrationId });
     await d.failpoints?.hit('drs.migration-started');
-    const end = await pollUntil(`DRS move of VM ${vm.name}`, async () => {
-      const m = await d.store.migrations.get(migrationId);
-      return m.state === 'running' ? undefined : m;
-    }, { timeoutMs: d.moveTimeoutMs, intervalMs: 250, signal: d.signal }).catch((err: unknown) => err instanceof Error ? err : new Error(String(err)));
+    const end = await pollUntil(`DRS move of VM ${vm.name}`, () => migrationEnd(d.store, migrationId), { timeoutMs: d.moveTimeoutMs, intervalMs: 250, signal: d.signal }).catch((err: unknown) => err instanceof Error ? err : new Error(String(err)));
     if (end instanceof Error) {
       // The migration goes on under its own journal; the plan stops waiting for it.
       if (d.signal.aborted) return { state: 'interrupted', message: 'the controller stopped while the plan was applied' };
@@ -84,4 +82,18 @@ export async function runDrsMoves(d: RunDrsMovesDeps, record: DrsPlanRecord, pla
   if (dropped > 0) parts.push(`${dropped} dropped`);
   if (plan.standby.length > 0) parts.push(standby.length > 0 ? `on standby: ${standby.join(', ')}` : 'no host put on standby');
   return { state: 'done', message: parts.join('; ') };
+}
+
+/**
+ * How a requested move ended, or undefined while it waits in the queue or
+ * runs. The record is looked at first: the queue makes it before marking its
+ * entry started.
+ */
+export async function migrationEnd(store: Pick<Store, 'migrations' | 'migrationQueue'>, id: string): Promise<{ readonly state: string; readonly reason: string | null } | undefined> {
+  const m = await findOrUndefined(store.migrations.get(id));
+  if (m !== undefined) return m.state === 'running' ? undefined : m;
+  const q = await findOrUndefined(store.migrationQueue.get(id));
+  if (q === undefined) return { state: 'failed', reason: 'neither queued nor started: its queue entry is gone' };
+  // Its turn came and a check said no, or someone took it out of the queue.
+  return q.state === 'refused' || q.state === 'cancelled' ? { state: q.state, reason: q.reason } : undefined;
 }

@@ -17,7 +17,7 @@ import { DRS_DROPPED_ON_RESTART, runDrsMoves, type StartMigration } from './drs-
 export interface DrsServiceOptions {
   readonly store: Store;
   readonly history: MetricsHistory;
-  /** Starts one live migration (MigrationService.start; after s8-planner's merge, its queue). */
+  /** Requests one live migration (through the migration queue: `drsMigrationStarter`). */
   readonly startMigration: StartMigration;
   readonly cpuOvercommit: number;
   readonly logger: Logger;
@@ -114,6 +114,8 @@ export class DrsService {
     for (const p of await this.repo.plans(100, 'applying')) {
       const running = p.moves.filter((m) => m.state === 'running');
       for (const m of running) {
+        // Still waiting in the migration queue: taken out, as a move not yet started (ConflictError: it started meanwhile).
+        if (m.migrationId !== null) await this.#o.store.migrationQueue.cancel(m.migrationId, DRS_DROPPED_ON_RESTART).catch(() => undefined);
         const outcome = m.migrationId === null ? undefined : await this.#o.store.migrations.get(m.migrationId).catch(() => undefined);
         // A migration that had started runs on by itself (its own journal); it is recorded as it stands.
         const state = outcome === undefined ? 'dropped' : outcome.state === 'succeeded' ? 'done' : outcome.state === 'running' ? 'running' : 'failed';

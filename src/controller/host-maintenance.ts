@@ -11,7 +11,7 @@ import { PeriodicRounds } from '../util/periodic-rounds.js';
 import type { Failpoints } from '../util/failpoints.js';
 import { MigrationRefusedError } from './migration-errors.js';
 import type { MigrationPlanner } from './migration-planner.js';
-import type { MigrationQueue } from './migration-queue.js';
+import { MIGRATION_PRIORITY, type MigrationQueue } from './migration-queue.js';
 import type { MigrationService } from './migration-service.js';
 
 export interface HostMaintenanceOptions {
@@ -28,7 +28,10 @@ export interface HostMaintenanceOptions {
 
 /** VM states that are on their way somewhere: the evacuation looks again at its next round. */
 const SETTLING = new Set(['prolog', 'boot', 'shutdown', 'saving', 'epilog', 'prolog-resume', 'restore', 'reboot', 'migrating']);
-const DONE = new Set<MaintenanceVm['status']>(['moved', 'left', 'blocked', 'failed']);
+/** Done for good: the host may end its evacuation once every VM is one of these. */
+const SETTLED = new Set<MaintenanceVm['status']>(['moved', 'left']);
+/** Reported and still on the host: the host stays `evacuating` (shown `blocked`); blocked ones are checked again every round. */
+const STUCK = new Set<MaintenanceVm['status']>(['blocked', 'failed']);
 
 /**
  * Host maintenance (issue 16 item 3): `begin` journals the decision and each
@@ -36,8 +39,11 @@ const DONE = new Set<MaintenanceVm['status']>(['moved', 'left', 'blocked', 'fail
  * new VMs from then on), then the evacuation queues the VMs' migrations
  * through the migration queue in the planner's order; each round (and a
  * restarted controller's first) reads where every VM is and records it,
- * and once none is on its way the host is `maintenance`. A VM that cannot
- * move is reported with the pre-check's reason.
+ * and once every VM has moved (or was left, per the flag) the host is
+ * `maintenance`. A VM that cannot move is reported with the pre-check's
+ * reason and keeps the host `evacuating` — never `maintenance` with a VM
+ * silently left on it: it is checked again every round (room may appear, an
+ * operator may move, power off or terminate it), and `host enable` gives up.
  */
 export class HostMaintenance {
   readonly #rounds: PeriodicRounds;
@@ -93,18 +99,19 @@ export class HostMaintenance {
     if (m?.state !== 'evacuating') return;
     const due: { vm: Vm; entry: MaintenanceVm; kind: 'live' | 'cold'; prediction: JsonObject | undefined }[] = [];
     for (const [vmId, entry] of Object.entries(m.vms)) {
-      if (DONE.has(entry.status)) continue;
+      if (SETTLED.has(entry.status)) continue;
       const vm = await findOrUndefined(store.vms.get(vmId));
       if (!vm || vm.state === 'terminated') {
         await store.maintenance.recordVm(hostId, vmId, { ...entry, status: 'left', reason: 'terminated' });
         continue;
       }
-      if (entry.migrationId !== undefined) {
+      if (entry.status === 'moving' && entry.migrationId !== undefined) {
         await this.#follow(host, vm, entry);
         continue;
       }
-      // Adopt the queue entry a crash left unrecorded (queued, not yet written here).
-      const orphan = (await store.migrationQueue.list({ vmId, origin: originOf(hostId) })).find((q) => q.state === 'queued' || q.state === 'started');
+      // Adopt the queue entry a crash left unrecorded (queued, not yet written here) — of this maintenance, not of an earlier one of the host.
+      const orphan = entry.status === 'failed' ? undefined
+        : (await store.migrationQueue.list({ vmId, origin: originOf(hostId) })).find((q) => (q.state === 'queued' || q.state === 'started') && q.queuedAt >= m.since);
       if (orphan) {
         await store.maintenance.recordVm(hostId, vmId, { ...entry, status: 'moving', migrationId: orphan.id });
         continue;
@@ -114,9 +121,11 @@ export class HostMaintenance {
         continue;
       }
       if (SETTLING.has(vm.state)) continue;
+      // A failed migration is not tried again on its own (it would likely fail the same way): reported until the VM moves by other means.
+      if (entry.status === 'failed') continue;
       const kind = vm.state === 'running' ? 'live' : COLD_MIGRATION_STATES.includes(vm.state) ? 'cold' : undefined;
       if (kind === undefined) {
-        await store.maintenance.recordVm(hostId, vmId, { ...entry, status: 'blocked', reason: `VM is ${vm.state}: nothing can move it` });
+        await this.#block(hostId, vmId, entry, `VM is ${vm.state}: nothing can move it`);
         continue;
       }
       if (kind === 'cold' && m.poweredOff === 'leave') {
@@ -128,25 +137,32 @@ export class HostMaintenance {
         due.push({ vm, entry, kind, prediction: await this.o.planner.predict(plan) });
       } catch (err) {
         if (!(err instanceof MigrationRefusedError)) throw err;
-        await store.maintenance.recordVm(hostId, vmId, { ...entry, action: kind, status: 'blocked', reason: err.message });
+        await this.#block(hostId, vmId, { ...entry, action: kind }, err.message);
       }
     }
     const ordered = evacuationOrder(due.map((d) => ({ ...d, id: d.vm.id, predictedTotalMs: num(d.prediction?.totalMs), converges: d.prediction?.converges !== false })));
     for (const d of ordered) {
       try {
-        const q = await this.o.queue.enqueue(d.vm.id, { origin: originOf(hostId), ...(d.prediction ? { prediction: d.prediction } : {}) });
+        const q = await this.o.queue.enqueue(d.vm.id, { origin: originOf(hostId), priority: MIGRATION_PRIORITY.maintenance, ...(d.prediction ? { prediction: d.prediction } : {}) });
         await store.maintenance.recordVm(hostId, d.vm.id, { ...d.entry, action: d.kind, status: 'moving', migrationId: q.id });
         await this.o.failpoints?.hit('maintenance.queued');
       } catch (err) {
         if (!(err instanceof MigrationRefusedError)) throw err;
-        await store.maintenance.recordVm(hostId, d.vm.id, { ...d.entry, action: d.kind, status: 'blocked', reason: err.message });
+        await this.#block(hostId, d.vm.id, { ...d.entry, action: d.kind }, err.message);
       }
     }
     const now = (await store.hosts.get(hostId)).maintenance;
-    if (now?.state === 'evacuating' && Object.values(now.vms).every((e) => DONE.has(e.status))) {
+    if (now?.state === 'evacuating' && Object.values(now.vms).every((e) => SETTLED.has(e.status))) {
       await store.maintenance.finish(hostId);
       this.o.logger.info({ hostId, host: host.name }, 'host in maintenance: evacuation finished');
     }
+  }
+
+  /** Records a VM that cannot move; one that stays blocked for the same reason is not written (and announced) again every round. */
+  async #block(hostId: string, vmId: string, entry: MaintenanceVm, reason: string): Promise<void> {
+    if (entry.status === 'blocked' && entry.reason === reason) return;
+    await this.o.store.maintenance.recordVm(hostId, vmId, { ...entry, status: 'blocked', reason });
+    this.o.logger.info({ hostId, vmId, reason }, 'maintenance: VM cannot move');
   }
 
   /** Where the VM's evacuation migration is: recorded when it ended. */
@@ -171,6 +187,12 @@ export class HostMaintenance {
   async #vmsOn(hostId: string): Promise<Vm[]> {
     return (await this.o.store.vms.list({ hostId })).filter((v) => v.state !== 'terminated');
   }
+}
+
+/** Whether a host's evacuation has nothing on its way but VMs that cannot move: it is stuck until they can, or the host is enabled. */
+export function evacuationBlocked(vms: Readonly<Record<string, MaintenanceVm>>): boolean {
+  const all = Object.values(vms);
+  return all.some((e) => STUCK.has(e.status)) && all.every((e) => STUCK.has(e.status) || SETTLED.has(e.status));
 }
 
 export function originOf(hostId: string): string {

@@ -137,6 +137,18 @@ export class MigrationQueue {
   }
 }
 
+/**
+ * Queue priorities of the controller's own planners, around a user's request
+ * (0 by default): a host's evacuation goes first — an operator is waiting to
+ * service it —, a rebalancing move last, as it only improves what already runs.
+ */
+export const MIGRATION_PRIORITY = Object.freeze({ maintenance: 50, drs: -50 });
+
+/** How DRS starts a move: through the queue at its low priority, so the per-host limits and budget hold for it too. */
+export function drsMigrationStarter(queue: Pick<MigrationQueue, 'enqueue'>): (vmId: string, toHostId: string) => Promise<{ readonly id: string }> {
+  return (vmId, toHostId) => queue.enqueue(vmId, { to: toHostId, priority: MIGRATION_PRIORITY.drs, origin: 'drs' });
+}
+
 /** The queue's entry point for other planners (maintenance, DRS): queue one migration. */
 export function enqueueMigration(queue: MigrationQueue, vmId: string, req: EnqueueRequest, signal?: AbortSignal): Promise<QueuedMigration> {
   return queue.enqueue(vmId, req, signal);

@@ -114,7 +114,7 @@ export const ERROR_CODES = {
   MIGRATION_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the migration fail after its commit or in an unknown place; the VM\'s record says where it is' },
   VM_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM go failed' },
   WAIT_FAILED: { status: 500, raisedBy: 'WaitFailedError', meaning: '--wait saw the VM settle in a state other than the one waited for' },
-  MAINTENANCE_INCOMPLETE: { status: 500, raisedBy: 'WaitFailedError', meaning: 'nubo host maintenance --wait: the host is in maintenance but some VMs could not move (the message names them and why)' },
+  MAINTENANCE_INCOMPLETE: { status: 500, raisedBy: 'WaitFailedError', meaning: 'nubo host maintenance --wait: some VMs could not move, so the host is not in maintenance (the message names them and why)' },
   VM_SSH_UNAVAILABLE: { status: 500, raisedBy: 'VmSshError', meaning: 'nubo vm ssh cannot reach the VM (no address, no ssh client)' },
   // The AWS-compatible listeners (EC2, S3): sent on their wire with the AWS code in details, never on the native API.
   AWS_AUTH_FAILED: { status: 403, raisedBy: 'AwsAuthError', meaning: 'an EC2/S3 request\'s SigV4 signature did not verify (details.reason: missing, malformed, unknown-key, wrong-scope, skewed, expired, signature); nothing was done' },

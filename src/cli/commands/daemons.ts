@@ -9,9 +9,10 @@ import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
+import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
-interface ControllerFlags { s3Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
+interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -32,6 +33,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--prices-file <file>', PRICES_FILE_HELP)
     .option('--lease-policy <kind=name>', 'a capacity lease policy by name, repeatable: admission, preemptability, hostSelection, backfilling, suspension, migration (docs/leases.md; e.g. migration=yes)', leasePolicyArg)
     .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100)', leaseRateArg)
+    .option('--migration-max-per-host <n>', MIGRATION_MAX_PER_HOST_HELP)
+    .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
@@ -40,6 +43,7 @@ export function registerDaemonCommands(program: Command): void {
         if (o.leaseMs !== undefined && o.postgres === undefined) throw new UsageError('BAD_FLAG', '--lease-ms is the leadership lease of several controllers, which needs --postgres (SQLite is one controller)');
         const leaseMs = o.leaseMs === undefined ? undefined : positiveFlag(o.leaseMs, '--lease-ms');
         const usagePrices = await pricesFromFlags(o);
+        const migrationQueue = queueLimitsFromFlags(o);
         // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
         const { ControllerDaemon } = await import('../../controller/controller-daemon.js');
         const ctl = await ControllerDaemon.start({
@@ -58,6 +62,7 @@ export function registerDaemonCommands(program: Command): void {
           // The lab's fence method lives with the lab (the controller does not import it); `lab` fence configs name the lab's directory.
           labFence: (await import('../../lab/lab-fence.js')).labFence,
           leases: { policies: o.leasePolicy, rates: o.leaseRate },
+          migrationQueue,
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);

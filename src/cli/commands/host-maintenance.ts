@@ -31,14 +31,16 @@ function printMaintenance(m: HostMaintenanceView): void {
 export function registerHostMaintenance(host: Command): void {
   const c = apiCommand(host, 'maintenance <host>', 'put a host in maintenance (admin): it takes no new VMs, its running VMs are live-migrated away (shortest predicted first, within the migration queue\'s limits), powered-off and suspended ones cold-migrated or left')
     .addOption(new Option('--powered-off <move|leave>', 'powered-off and suspended VMs: cold-migrate them away, or leave them on the host').argParser(poweredOffArg).default('move'))
-    .option('--wait', 'follow the evacuation, one line per VM as its status changes; exit 1 if a VM could not move')
+    .option('--wait', 'follow the evacuation, one line per VM as its status changes, until the host is in maintenance (exit 0) or only VMs that cannot move remain (exit 1, naming them)')
     .addOption(new Option('--timeout <seconds>', 'with --wait: give up waiting after this many seconds').argParser(intArg(1, 86_400, 'seconds')).default(1800))
     .addOption(new Option('--poll-interval <ms>').argParser(intArg(10, 60_000, 'milliseconds')).default(1000).hideHelp());
   connectionOptions(c)
     .addHelpText('after', `
-The host is \`evacuating\` until none of its VMs is on its way, then
-\`maintenance\`. A VM that cannot move (no room elsewhere, CPU model) is shown
-\`blocked\` with the reason. \`nubo host maintenance-status <host>\` shows the
+The host is \`evacuating\` until every VM has moved (or was left, per
+--powered-off), then \`maintenance\`. A VM that cannot move (no room elsewhere,
+requirements, CPU model) is shown \`blocked\` with the reason and keeps the host
+from \`maintenance\` (state \`blocked\`): it is checked again every second; move,
+power off or terminate it, or give up with \`nubo host enable\`. \`nubo host maintenance-status <host>\` shows the
 progress; \`nubo host enable <host>\` returns the host to service. Stopping the wait (Ctrl-C, --timeout) leaves the evacuation going.`)
     .action(
       runCliAction(async (signal, ref: string, o: MaintenanceOpts) => {
@@ -67,7 +69,7 @@ progress; \`nubo host enable <host>\` returns the host to service. Stopping the 
         else printMaintenance(m);
         const stuck = m.vms.filter((v) => v.status === 'blocked' || v.status === 'failed');
         if (stuck.length > 0) {
-          throw new WaitFailedError('MAINTENANCE_INCOMPLETE', `host ${m.host} is in maintenance but ${stuck.length} VM(s) could not move: ${stuck.map((v) => `${v.name} (${v.reason ?? v.status})`).join('; ')}`, { host: m.host, vms: stuck.map((v) => v.name) });
+          throw new WaitFailedError('MAINTENANCE_INCOMPLETE', `host ${m.host} is not in maintenance: ${stuck.length} VM(s) could not move: ${stuck.map((v) => `${v.name} (${v.reason ?? v.status})`).join('; ')}; it takes no new VMs and checks the blocked ones again (nubo host enable ${m.host} gives up)`, { host: m.host, vms: stuck.map((v) => v.name) });
         }
       }),
     );

@@ -15,8 +15,9 @@ import { credentialsFile } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
 import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
+import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
-interface UpFlags { s3Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
+interface UpFlags extends MigrationQueueFlags { s3Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
 
 /** vCPUs per core on the local host: tiny test VMs idle, and a 2-core laptop should run more than two. */
 const LOCAL_CPU_OVERCOMMIT = 4;
@@ -40,6 +41,8 @@ export function registerUp(program: Command): void {
     .option('--bridge <name>', `bridge of the \`default\` network (${DEFAULT_NETWORK.cidr}; this machine is ${DEFAULT_NETWORK.gateway})`, DEFAULT_NETWORK.bridge)
     .option('--prices <spec>', PRICES_HELP)
     .option('--prices-file <file>', PRICES_FILE_HELP)
+    .option('--migration-max-per-host <n>', MIGRATION_MAX_PER_HOST_HELP)
+    .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)
     .addHelpText(
       'after',
       [
@@ -57,6 +60,7 @@ export function registerUp(program: Command): void {
 async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   // Checked before anything is built or started.
   const usagePrices = await pricesFromFlags(o);
+  const migrationQueue = queueLimitsFromFlags(o);
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
   const home = nuboHome();
   // The controller's database, the credentials and the tenants' disks (QEMU and qemu-img inherit it): the owner's only.
@@ -71,7 +75,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const port = Number(o.port);
   // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
   const [{ ControllerDaemon }, { AgentDaemon }] = await Promise.all([import('../../controller/controller-daemon.js'), import('../../agent/agent-daemon.js')]);
-  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, ...(Number(o.s3Port) > 0 ? { s3: { host: o.listen, port: Number(o.s3Port) } } : {}), heartbeatIntervalMs: 2_000, usagePrices, logger: logger.child({ part: 'controller' }) });
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, ...(Number(o.s3Port) > 0 ? { s3: { host: o.listen, port: Number(o.s3Port) } } : {}), heartbeatIntervalMs: 2_000, usagePrices, migrationQueue, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
     const token = await adminToken(controller);
