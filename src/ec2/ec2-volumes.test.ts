@@ -54,6 +54,7 @@ const api = {
     }
     if (method === 'GET' && path === '/api/v1/vms') return found([VM]);
     if (method === 'GET' && path === '/api/v1/vms/vm-1') return found(VM);
+    if (method === 'GET' && path === '/api/v1/vms/vm-off') return found({ ...VM, id: 'vm-off', state: 'poweroff' });
     if (method === 'GET' && path.startsWith('/api/v1/vms/')) throw new RemoteError(404, 'NOT_FOUND', 'no such vm', {});
     if (method === 'GET' && path === '/api/v1/templates') return found([{ id: 't-1', name: 'tiny', image: 'tiny' }]);
     if (method === 'GET' && path === '/api/v1/images/tiny') return found({ virtualSizeBytes: 3 * 1024 ** 3 });
@@ -161,6 +162,9 @@ describe('EC2 volume actions', () => {
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'nubo.small' })), /^IncorrectInstanceState/);
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'z9.mega' })), /^InvalidParameterValue: .*InstanceType/);
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, Attribute: 'kernel', Value: 'k' })), /^InvalidParameterValue: .*kernel/);
+    const off = await records.awsIdOf('instance', 'vm-off');
+    assert.deepEqual(await run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.tiny' }), { return: true }, 'its own size: nothing to do');
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.small' })), /^Unsupported: .*no resize/);
     assert.deepEqual(writes(), []);
   });
 });
