@@ -6,6 +6,9 @@ import { createKeyPair, deleteKeyPair, describeKeyPairs, importKeyPair } from '.
 import { runInstances } from './ec2-run-instances.js';
 import { authorizeSecurityGroupIngress, createSecurityGroup, deleteSecurityGroup, describeSecurityGroups, revokeSecurityGroupIngress, type SecurityGroupsChanged } from './ec2-security-groups.js';
 import { createTags, deleteTags, describeTags } from './ec2-tags.js';
+import { attachVolume, createVolume, deleteVolume, describeVolumes, detachVolume } from './ec2-volumes.js';
+import { createSnapshot, deleteSnapshot, describeSnapshots } from './ec2-snapshots.js';
+import { describeInstanceAttribute, modifyInstanceAttribute } from './ec2-instance-attribute.js';
 
 /** Every action the Query API serves, by its `Action` name. */
 export function ec2Actions(changed: SecurityGroupsChanged): ReadonlyMap<string, Ec2Handler> {
@@ -39,5 +42,15 @@ export function ec2Actions(changed: SecurityGroupsChanged): ReadonlyMap<string, 
     ['DescribeSecurityGroups', describeSecurityGroups],
     ['AuthorizeSecurityGroupIngress', authorizeSecurityGroupIngress(changed)],
     ['RevokeSecurityGroupIngress', revokeSecurityGroupIngress(changed)],
+    ['CreateVolume', createVolume],
+    ['DescribeVolumes', describeVolumes],
+    ['DeleteVolume', deleteVolume],
+    ['AttachVolume', attachVolume],
+    ['DetachVolume', detachVolume],
+    ['CreateSnapshot', createSnapshot],
+    ['DescribeSnapshots', describeSnapshots],
+    ['DeleteSnapshot', deleteSnapshot],
+    ['ModifyInstanceAttribute', modifyInstanceAttribute],
+    ['DescribeInstanceAttribute', describeInstanceAttribute],
   ]);
 }

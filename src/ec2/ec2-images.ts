@@ -29,6 +29,7 @@ export const describeImages: Ec2Handler = async (ctx, call) => {
   checkFilters(filters, ['image-id', 'name', 'state', 'owner-id', 'owner-alias', 'architecture', 'image-type', 'is-public']);
   const ids = call.params.list('ImageId');
   const owners = call.params.list('Owner');
+  const executableBy = call.params.list('ExecutableBy');
   const me = await nativeCall<{ id: string; name: string }>(ctx, call, 'GET', '/api/v1/users/me', undefined);
   const templates = ids.length > 0 ? await Promise.all(ids.map((i) => resolveImage(ctx, call, i, 'ImageId'))) : await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined);
   const amis = await Promise.all(templates.map((t) => ctx.records.awsIdOf('image', t.id)));
@@ -38,7 +39,8 @@ export const describeImages: Ec2Handler = async (ctx, call) => {
     const amiId = amis[i] ?? '';
     const mine = t.owner === me.name;
     const ownerId = mine ? me.id : t.owner;
-    if (owners.length > 0 && !owners.some((o) => (o === 'self' ? mine : o === t.owner || o === ownerId))) continue;
+    if (owners.length > 0 && !owners.some((o) => ownerMatches(o, mine, t.owner, ownerId))) continue;
+    if (executableBy.length > 0 && !executableBy.some((u) => u === 'self' || u === me.id || (u === 'all' && !mine))) continue;
     const tg = new Map(tags.filter((x) => x.resourceId === amiId).map((x) => [x.key, x.value]));
     const fields = { 'image-id': [amiId], name: [t.name], state: ['available'], 'owner-id': [ownerId], 'owner-alias': mine ? ['self'] : [], architecture: ['x86_64'], 'image-type': ['machine'], 'is-public': [String(!mine)] };
     if (!passesFilters(filters, { fields, tags: tg })) continue;
@@ -51,6 +53,17 @@ export const describeImages: Ec2Handler = async (ctx, call) => {
   }
   return { imagesSet: out };
 };
+
+/**
+ * Whether DescribeImages' `Owner.N` names this template's owner: `self`, the
+ * owner's user id or name; `amazon` and `aws-marketplace` own nothing here
+ * (scripts that ask for Amazon's images get none, not everyone's).
+ */
+export function ownerMatches(owner: string, mine: boolean, ownerName: string, ownerId: string): boolean {
+  if (owner === 'self') return mine;
+  if (owner === 'amazon' || owner === 'aws-marketplace') return false;
+  return owner === ownerName || owner === ownerId;
+}
 
 /** DeregisterImage: deletes the template (the disk image it names stays, as an AMI's snapshot does in EC2). */
 export const deregisterImage: Ec2Handler = async (ctx, call) => {

@@ -4,6 +4,8 @@ import { checkFilters, passesFilters } from './ec2-filters.js';
 import { isEc2Id } from './ec2-ids.js';
 import { resolveInstances } from './ec2-instances.js';
 import type { Ec2Tag } from './ec2-params.js';
+import { resolveSnapshot } from './ec2-snapshot-view.js';
+import { resolveVolume } from './ec2-volume-view.js';
 
 const MAX_TAGS = 50;
 const RESOURCE_TYPES: Readonly<Record<string, string>> = { i: 'instance', ami: 'image', vol: 'volume', snap: 'snapshot', sg: 'security-group', key: 'key-pair' };
@@ -31,11 +33,12 @@ async function checkResources(ctx: Ec2Context, call: Ec2Call, ids: readonly stri
     if (type === undefined || !isEc2Id(type as 'instance', id)) throw new Ec2ApiError('InvalidID', `The ID '${id}' is not valid`);
     const notFound = (code: string) => new Ec2ApiError(code, `The ID '${id}' does not exist`);
     if (type === 'instance') await resolveInstances(ctx, call, [id]);
-    else if (type === 'image' || type === 'volume' || type === 'snapshot') {
-      const code = type === 'image' ? 'InvalidAMIID.NotFound' : type === 'volume' ? 'InvalidVolume.NotFound' : 'InvalidSnapshot.NotFound';
+    else if (type === 'volume') await resolveVolume(ctx, call, id, 'ResourceId');
+    else if (type === 'snapshot') await resolveSnapshot(ctx, call, id, 'ResourceId');
+    else if (type === 'image') {
       const nuboId = await ctx.records.nuboIdOf(type, id);
-      if (nuboId === undefined) throw notFound(code);
-      if (type !== 'snapshot') await nativeCall(ctx, call, 'GET', `/api/v1/${type === 'image' ? 'templates' : 'volumes'}/${nuboId}`, undefined, { notFound: code });
+      if (nuboId === undefined) throw notFound('InvalidAMIID.NotFound');
+      await nativeCall(ctx, call, 'GET', `/api/v1/templates/${nuboId}`, undefined, { notFound: 'InvalidAMIID.NotFound' });
     } else if (type === 'security-group' && !groups.some((g) => g.id === id)) throw notFound('InvalidGroup.NotFound');
     else if (type === 'key-pair' && !keys.some((k) => k.id === id)) throw notFound('InvalidKeyPair.NotFound');
   }

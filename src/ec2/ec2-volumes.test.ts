@@ -1,0 +1,170 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import { RemoteError } from '../client/remote-error.js';
+import type { VolumeView } from '../contract/storage-schemas.js';
+import type { VmView } from '../contract/vm-schemas.js';
+import { openStore, type Store } from '../store/open-store.js';
+import { Ec2ApiError } from './ec2-api-error.js';
+import type { Ec2Context, Ec2Handler } from './ec2-context.js';
+import { compileInstanceTypes } from './ec2-instance-types.js';
+import { Ec2Params } from './ec2-params.js';
+import { Ec2Records, type Ec2Tables } from './ec2-records.js';
+import { createSnapshot } from './ec2-snapshots.js';
+import { attachVolume, createVolume, deleteVolume, describeVolumes, detachVolume } from './ec2-volumes.js';
+import { ec2ResponseXml } from './ec2-xml.js';
+import { modifyInstanceAttribute } from './ec2-instance-attribute.js';
+
+// The volume actions over a fake native API (the routes they call, recorded)
+// and the real EC2 records on SQLite: the XML they answer, their filters, and
+// that every refusal is decided before any native call that changes something.
+
+const VM: VmView = {
+  id: 'vm-1', name: 'web', owner: 'alice', template: 'tiny', state: 'running', stateReason: null, host: 'h1', vcpus: 1, memoryMiB: 128,
+  allowedActions: ['poweroff'], createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+};
+const volume = (over: Partial<VolumeView> = {}): VolumeView => ({
+  id: 'v-1', name: 'ec2-1', owner: 'alice', sizeMiB: 2048, host: null, vm: null, vmName: null, slot: null, state: 'available', createdAt: '2026-01-02T00:00:00.000Z', ...over,
+});
+
+let dir: string;
+let store: Store;
+let records: Ec2Records;
+let volumes: VolumeView[];
+let calls: string[];
+
+const api = {
+  async call<T>(_user: string, method: string, path: string, body?: unknown): Promise<T> {
+    calls.push(`${method} ${path}`);
+    const found = (v: unknown): T => v as T;
+    if (method === 'GET' && path === '/api/v1/volumes') return found(volumes);
+    if (method === 'GET' && path.startsWith('/api/v1/volumes/')) {
+      const v = volumes.find((x) => x.id === path.split('/').at(-1));
+      if (!v) throw new RemoteError(404, 'NOT_FOUND', 'no such volume', {});
+      return found(v);
+    }
+    if (method === 'POST' && path === '/api/v1/volumes') {
+      const b = body as { name: string; sizeMiB: number };
+      const v = volume({ id: `v-${volumes.length + 1}`, name: b.name, sizeMiB: b.sizeMiB });
+      volumes.push(v);
+      return found(v);
+    }
+    if (method === 'GET' && path === '/api/v1/vms') return found([VM]);
+    if (method === 'GET' && path === '/api/v1/vms/vm-1') return found(VM);
+    if (method === 'GET' && path === '/api/v1/vms/vm-off') return found({ ...VM, id: 'vm-off', state: 'poweroff' });
+    if (method === 'GET' && path.startsWith('/api/v1/vms/')) throw new RemoteError(404, 'NOT_FOUND', 'no such vm', {});
+    if (method === 'GET' && path === '/api/v1/templates') return found([{ id: 't-1', name: 'tiny', image: 'tiny' }]);
+    if (method === 'GET' && path === '/api/v1/images/tiny') return found({ virtualSizeBytes: 3 * 1024 ** 3 });
+    if (method === 'GET' && path === '/api/v1/users/me') return found({ id: 'u-alice', name: 'alice' });
+    throw new RemoteError(500, 'UNEXPECTED', `the fake has no ${method} ${path}`, {});
+  },
+};
+
+const ctx = (): Ec2Context => ({ api, records, instanceTypes: compileInstanceTypes(), endpoint: 'http://127.0.0.1' });
+const run = (h: Ec2Handler, params: Record<string, string>) => h(ctx(), { userId: 'u-alice', accessKeyId: 'AK', params: Ec2Params.of(params), requestId: 'r-1' });
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof Ec2ApiError, String(err));
+    return `${err.awsCode}: ${err.message}`;
+  }
+  assert.fail('no error');
+}
+const writes = (): string[] => calls.filter((c) => !c.startsWith('GET '));
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nubo-ec2vol-'));
+  store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  records = new Ec2Records(store.db as unknown as Kysely<Ec2Tables>);
+});
+after(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('EC2 volume actions', () => {
+  it('CreateVolume: the size in GiB becomes MiB, tags are kept, the answer has EC2\'s shape', async () => {
+    volumes = [];
+    calls = [];
+    const out = await run(createVolume, { Size: '2', AvailabilityZone: 'nubo-1a', VolumeType: 'gp3', 'TagSpecification.1.ResourceType': 'volume', 'TagSpecification.1.Tag.1.Key': 'Name', 'TagSpecification.1.Tag.1.Value': 'db' });
+    assert.equal(volumes[0]?.sizeMiB, 2048);
+    const xml = ec2ResponseXml('CreateVolume', 'r-1', out);
+    assert.match(xml, /<volumeId>vol-[0-9a-f]{17}<\/volumeId><size>2<\/size><snapshotId><\/snapshotId><availabilityZone>nubo-1a<\/availabilityZone><status>available<\/status>/);
+    assert.match(xml, /<volumeType>standard<\/volumeType>.*<tagSet><item><key>Name<\/key><value>db<\/value><\/item><\/tagSet>/s);
+    assert.doesNotMatch(xml, /attachmentSet/);
+  });
+
+  it('CreateVolume refuses a wrong zone, a bad size, a bad type, encryption and a wrong tag type before creating anything', async () => {
+    volumes = [];
+    calls = [];
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'eu-west-1a' })), /^InvalidParameterValue: .*AvailabilityZone/);
+    assert.match(await refusal(run(createVolume, { Size: '1' })), /^MissingParameter: .*AvailabilityZone/);
+    assert.match(await refusal(run(createVolume, { Size: '0', AvailabilityZone: 'nubo-1a' })), /^InvalidParameterValue: .*Size/);
+    assert.match(await refusal(run(createVolume, { Size: '-5', AvailabilityZone: 'nubo-1a' })), /^InvalidParameterValue: .*Size/);
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', Encrypted: 'true' })), /^InvalidParameterValue: .*Encrypted/);
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', VolumeType: 'ssd' })), /^InvalidParameterValue: .*VolumeType/);
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', 'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'k' })), /TagSpecification\.1\.ResourceType/);
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', SnapshotId: 'snap-0123456789abcdef0' })), /^InvalidSnapshot\.NotFound/);
+    assert.deepEqual(writes(), []);
+  });
+
+  it('DescribeVolumes: data volumes and root disks, EC2 states, filters on status, attachment and tags, paging', async () => {
+    volumes = [volume({ id: 'v-a' }), volume({ id: 'v-b', vm: 'vm-1', slot: 1, state: 'attached', host: 'h1' })];
+    const a = await records.awsIdOf('volume', 'v-a');
+    const b = await records.awsIdOf('volume', 'v-b');
+    const i = await records.awsIdOf('instance', 'vm-1');
+    await records.setTags('u-alice', [a], [{ key: 'tier', value: 'cold' }]);
+    const all = await run(describeVolumes, {});
+    const xml = ec2ResponseXml('DescribeVolumes', 'r-1', all);
+    assert.match(xml, new RegExp(`<volumeId>${b}</volumeId><size>2</size>.*<status>in-use</status>.*<attachmentSet><item><volumeId>${b}</volumeId><instanceId>${i}</instanceId><device>/dev/sdg</device><status>attached</status>`, 's'));
+    assert.match(xml, /<device>\/dev\/vda<\/device><status>attached<\/status>.*<deleteOnTermination>true<\/deleteOnTermination>/s, 'the root disk is a volume too');
+    const ids = (o: unknown) => ((o as { volumeSet: { volumeId: string; size: number }[] }).volumeSet).map((v) => v.volumeId);
+    assert.deepEqual(ids(await run(describeVolumes, { 'Filter.1.Name': 'status', 'Filter.1.Value.1': 'available' })), [a]);
+    assert.deepEqual(ids(await run(describeVolumes, { 'Filter.1.Name': 'tag:tier', 'Filter.1.Value.1': 'c*' })), [a]);
+    assert.equal(ids(await run(describeVolumes, { 'Filter.1.Name': 'attachment.instance-id', 'Filter.1.Value.1': i })).length, 2);
+    const root = (all as { volumeSet: { volumeId: string; size: number }[] }).volumeSet.find((v) => v.volumeId !== a && v.volumeId !== b);
+    assert.equal(root?.size, 3, 'a root volume is as big as its image');
+    const first = await run(describeVolumes, { MaxResults: '5' }) as { volumeSet: unknown[]; nextToken?: string };
+    assert.equal(first.volumeSet.length, 3);
+    assert.equal(first.nextToken, undefined);
+    assert.match(await refusal(run(describeVolumes, { 'VolumeId.1': a, MaxResults: '5' })), /^InvalidParameterCombination/);
+    assert.match(await refusal(run(describeVolumes, { 'VolumeId.1': 'vol-x' })), /^InvalidVolumeID\.Malformed/);
+    assert.match(await refusal(run(describeVolumes, { 'Filter.1.Name': 'colour', 'Filter.1.Value.1': 'x' })), /Filter\.1\.Name/);
+  });
+
+  it('Delete/Attach/Detach refuse in EC2\'s terms before any change', async () => {
+    volumes = [volume({ id: 'v-a' }), volume({ id: 'v-b', vm: 'vm-1', slot: 0, state: 'attached', host: 'h1' })];
+    const a = await records.awsIdOf('volume', 'v-a');
+    const b = await records.awsIdOf('volume', 'v-b');
+    const i = await records.awsIdOf('instance', 'vm-1');
+    const root = await records.awsIdOf('volume', 'root:vm-1');
+    calls = [];
+    assert.match(await refusal(run(deleteVolume, { VolumeId: b })), /^VolumeInUse/);
+    assert.match(await refusal(run(deleteVolume, { VolumeId: root })), /^VolumeInUse/);
+    assert.match(await refusal(run(deleteVolume, { VolumeId: 'vol-0123456789abcdef0' })), /^InvalidVolume\.NotFound/);
+    assert.match(await refusal(run(attachVolume, { VolumeId: b, InstanceId: i, Device: '/dev/sdh' })), /^VolumeInUse/);
+    assert.match(await refusal(run(attachVolume, { VolumeId: a, InstanceId: 'i-0123456789abcdef0', Device: '/dev/sdh' })), /^InvalidInstanceID\.NotFound/);
+    assert.match(await refusal(run(attachVolume, { VolumeId: a, InstanceId: i })), /^MissingParameter: .*Device/);
+    assert.match(await refusal(run(detachVolume, { VolumeId: a })), /^IncorrectState/);
+    assert.match(await refusal(run(detachVolume, { VolumeId: root })), /^OperationNotPermitted/);
+    assert.match(await refusal(run(detachVolume, { VolumeId: b, InstanceId: 'i-0123456789abcdef0' })), /^InvalidAttachment\.NotFound/);
+    assert.match(await refusal(run(createSnapshot, { VolumeId: a })), /^InvalidParameterValue: .*VolumeId.*root volume/);
+    assert.deepEqual(writes(), []);
+  });
+
+  it('ModifyInstanceAttribute refuses a running instance, unknown types and other attributes, changing nothing', async () => {
+    const i = await records.awsIdOf('instance', 'vm-1');
+    calls = [];
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'nubo.small' })), /^IncorrectInstanceState/);
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'z9.mega' })), /^InvalidParameterValue: .*InstanceType/);
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, Attribute: 'kernel', Value: 'k' })), /^InvalidParameterValue: .*kernel/);
+    const off = await records.awsIdOf('instance', 'vm-off');
+    assert.deepEqual(await run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.tiny' }), { return: true }, 'its own size: nothing to do');
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.small' })), /^Unsupported: .*no resize/);
+    assert.deepEqual(writes(), []);
+  });
+});
