@@ -70,7 +70,9 @@ try {
     await ec2!.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
     await until(`${id} terminated`, async () => {
       const d = await ec2!.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
-      return d.Reservations?.[0]?.Instances?.[0]?.State?.Name === 'terminated' ? true : undefined;
+      // A terminated instance may also drop out of DescribeInstances.
+      const state = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+      return state === undefined || state === 'terminated' ? true : undefined;
     });
     return ms;
   };
