@@ -10,7 +10,7 @@ import type { S3Call, S3Context } from './s3-call.js';
 import { S3Error } from './s3-error.js';
 import { abortUpload, completeUpload, createUpload, listParts, listUploads, uploadPart } from './s3-multipart-ops.js';
 import { copyObject, deleteObject, deleteObjects, getObject, putObject } from './s3-object-ops.js';
-import { s3Xml } from './s3-xml.js';
+import { s3Xml, xmlSafe } from './s3-xml.js';
 
 export interface S3ServerOptions {
   readonly region: string;
@@ -115,7 +115,7 @@ export function createS3Server(ctx: S3Context, o: S3ServerOptions): Server {
         res.destroy();
         return;
       }
-      const body = req.method === 'HEAD' ? undefined : Buffer.from(s3Xml('Error', { Code: r.code, Message: r.message, Resource: resource, RequestId: requestId }, false));
+      const body = req.method === 'HEAD' ? undefined : Buffer.from(s3Xml('Error', { Code: r.code, Message: r.message, Resource: xmlSafe(resource), RequestId: requestId }, false));
       // A body not read is not read at all: the connection closes instead of draining gigabytes.
       res.writeHead(r.status, { 'content-type': 'application/xml', 'content-length': body?.length ?? 0, ...(req.readableEnded ? {} : { connection: 'close' }) });
       res.end(body);

@@ -10,6 +10,17 @@ export function s3Xml(root: string, body: Record<string, unknown>, namespace = t
   return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: namespace ? { '@xmlns': S3_NS, ...body } : body })}`;
 }
 
+/**
+ * Text XML 1.0 can carry: characters it forbids (controls such as NUL, lone
+ * surrogates, U+FFFE/U+FFFF) percent-encoded. An error's Resource echoes the
+ * request's path, and one such character there made the whole error document
+ * unparseable for botocore (it then reports a bare "400" instead of the code).
+ */
+export function xmlSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, (c) => encodeURIComponent(c.length === 1 && c.charCodeAt(0) >= 0xd800 && c.charCodeAt(0) <= 0xdfff ? '\uFFFD' : c));
+}
+
 const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, trimValues: false, removeNSPrefix: true, processEntities: true });
 
 /**

@@ -1,0 +1,177 @@
+/**
+ * S3 throughput benchmark (issue 14): PUT and GET of a 1 GiB object through
+ * nubo's S3 listener against a raw copy of the same file on the same disk
+ * (target ≥ 0.8× the raw speed). Not a test.
+ *
+ * An in-process controller with the S3 listener on loopback, its data
+ * directory beside the benchmark's files (one disk). Two clients:
+ * - the AWS SDK for JavaScript v3 in a process of its own, one PutObject
+ *   with a streaming file body (its defaults: aws-chunked with a CRC32
+ *   trailer, verified by nubo) and a GetObject streamed into a file;
+ * - Debian's awscli (`aws s3 cp` up and down, its default 8 MiB multipart).
+ * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
+ * Both sides make the copy durable once at the end (nubo fsyncs a blob
+ * before it answers; the GET's file is fsynced by the benchmark), and the
+ * source file is the same page-cached file for both. Pairs are interleaved
+ * (bench/support), the verdict on the median of per-pair speed ratios.
+ *
+ * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
+ * default 1024) object size. Every file it made is deleted at the end.
+ * Prints a table, writes JSON to bench/results/.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { pino } from 'pino';
+import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { benchFlag } from './support/bench-flag.js';
+import { interleaved } from './support/interleaved.js';
+import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
+import { textTable } from './support/text-table.js';
+
+const MiB = 1024 * 1024;
+const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
+const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
+const bytes = sizeMiB * MiB;
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
+
+function exec(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { env, maxBuffer: 16 << 20, timeout: 1_800_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
+  });
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The SDK client's side (run with `node --input-type=module -e`, from the repo root so that the SDK resolves): one PUT from or GET into a file, fsynced; prints its ms. */
+const SDK_CLIENT = `
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+const e = process.env;
+const s3 = new S3Client({ endpoint: e.S3B_ENDPOINT, region: 'nubo-1', forcePathStyle: true, credentials: { accessKeyId: e.S3B_ID, secretAccessKey: e.S3B_SECRET } });
+const t0 = performance.now();
+if (e.S3B_OP === 'put') {
+  await s3.send(new PutObjectCommand({ Bucket: 'bench', Key: e.S3B_KEY, Body: createReadStream(e.S3B_SRC, { highWaterMark: 1 << 20 }), ContentLength: Number(e.S3B_BYTES) }));
+} else {
+  const got = await s3.send(new GetObjectCommand({ Bucket: 'bench', Key: e.S3B_KEY }));
+  await pipeline(got.Body, createWriteStream(e.S3B_DOWN));
+  const fh = await open(e.S3B_DOWN, 'r+');
+  await fh.sync();
+  await fh.close();
+}
+console.log(performance.now() - t0);
+s3.destroy();
+`;
+
+const root = await mkdtemp(join(tmpdir(), 'nubo-bench-s3-'));
+let controller: ControllerDaemon | undefined;
+let sdk: S3Client | undefined;
+try {
+  controller = await ControllerDaemon.start({ dataDir: join(root, 'controller'), listen: { host: '127.0.0.1', port: 0 }, s3: { host: '127.0.0.1', port: 0 }, heartbeatIntervalMs: 3_600_000, logger: pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' }) });
+  await controller.bootstrapAdmin();
+  const user = (await controller.store.users.create({ name: 'bench' })).user;
+  const key = await controller.accessKeys.create(user.id);
+  const endpoint = controller.s3!.url;
+  sdk = new S3Client({ endpoint, region: 'nubo-1', forcePathStyle: true, credentials: { accessKeyId: key.key.id, secretAccessKey: key.secretAccessKey } });
+  await sdk.send(new CreateBucketCommand({ Bucket: 'bench' }));
+  const home = join(root, 'home');
+  await mkdir(home);
+  await writeFile(join(root, 'aws-config'), '[default]\nregion = nubo-1\n');
+  const awsEnv: NodeJS.ProcessEnv = {
+    PATH: '/usr/bin:/bin', HOME: home, AWS_CONFIG_FILE: join(root, 'aws-config'), AWS_SHARED_CREDENTIALS_FILE: join(root, 'aws-credentials'),
+    AWS_ACCESS_KEY_ID: key.key.id, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_DEFAULT_REGION: 'nubo-1', AWS_EC2_METADATA_DISABLED: 'true',
+  };
+
+  const src = join(root, 'source.bin');
+  say(`writing a ${sizeMiB} MiB source file in ${root}`);
+  await exec('dd', ['if=/dev/urandom', `of=${src}`, 'bs=1M', `count=${sizeMiB}`, 'conv=fsync', 'status=none']);
+  const raw = (): Promise<number> => timed(async () => {
+    await exec('dd', [`if=${src}`, `of=${join(root, 'raw-copy.bin')}`, 'bs=1M', 'conv=fsync', 'status=none']);
+  }).finally(() => rm(join(root, 'raw-copy.bin'), { force: true }));
+  const checkSize = async (path: string): Promise<void> => {
+    const s = (await stat(path)).size;
+    if (s !== bytes) throw new Error(`${path}: ${s} bytes, expected ${bytes}`);
+  };
+
+  const rows: { name: string; pairs: { raw: number; nubo: number }[] }[] = [];
+  /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
+  const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
+    say(name);
+    const pairs = await interleaved(runs, raw, async () => {
+      try {
+        let own: number | undefined;
+        const outside = await timed(async () => { own = await nubo(); });
+        return own ?? outside;
+      } finally {
+        await after();
+      }
+    });
+    for (const p of pairs) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s`);
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })) });
+  };
+  const down = join(root, 'download.bin');
+  const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
+  /** The SDK in a process of its own, as a user's would be (in this one it would share the server's event loop): its own timing of the one call. */
+  const sdkRun = (op: 'put' | 'get', k: string): Promise<number> => new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', SDK_CLIENT], { env: { ...sdkEnv, S3B_OP: op, S3B_KEY: k }, timeout: 1_800_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`SDK ${op}: ${stderr || err.message}`));
+      else resolve(Number(out.trim()));
+    });
+  });
+  const sdkPut = async (k: string): Promise<void> => void await sdkRun('put', k);
+  const dropDownload = (): Promise<void> => rm(down, { force: true });
+  const dropObject = async (): Promise<void> => void await sdk!.send(new DeleteObjectCommand({ Bucket: 'bench', Key: 'put.bin' }));
+
+  await row('PUT, AWS SDK v3 (streaming body)', () => sdkRun('put', 'put.bin'), dropObject);
+  await sdkPut('get.bin');
+  await row('GET, AWS SDK v3 (streamed to a file)', async () => {
+    const ms = await sdkRun('get', 'get.bin');
+    await checkSize(down);
+    return ms;
+  }, dropDownload);
+  // awscli is timed from here, its Python start-up (a second or so) included: that is what a user waits for.
+  await row('PUT, aws s3 cp', async () => {
+    await exec('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', src, 's3://bench/put.bin'], awsEnv);
+    return undefined;
+  }, dropObject);
+  await row('GET, aws s3 cp', async () => {
+    await exec('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', 's3://bench/get.bin', down], awsEnv);
+    await fsyncFile(down);
+    await checkSize(down);
+    return undefined;
+  }, dropDownload);
+
+  const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
+  console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
+  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×'],
+    comparisons.map((c) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict])));
+  console.log('');
+  for (const c of comparisons) console.log(describeComparison(c));
+  await mkdir('bench/results', { recursive: true });
+  const out = join('bench/results', `s3-${Date.now()}.json`);
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons }, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+} finally {
+  sdk?.destroy();
+  await controller?.stop().catch((err: unknown) => say(`clean-up: ${String(err)}`));
+  // The 1 GiB files (source, copies, the objects' blobs) go with the directory.
+  await rm(root, { recursive: true, force: true });
+}
