@@ -48,7 +48,9 @@ import { DrsService } from './drs-service.js';
 import { AutoscaleService } from './autoscale-service.js';
 import { AccessKeyCipher } from './access-key-cipher.js';
 import { AccessKeys } from './access-keys.js';
-import { S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
+import { NUBO_REGION, S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
+import { S3BlobStore } from '../s3/s3-blob-store.js';
+import { ImageObjects } from './image-objects.js';
 import { InProcessCaller } from './api/in-process-caller.js';
 import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
 import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
@@ -197,6 +199,10 @@ export class ControllerDaemon {
       });
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId) });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
+      // With an S3 store, images registered from S3 objects are objects of its system bucket (image-objects.ts).
+      const s3At: { url?: string | undefined } = {};
+      const imageObjects = o.s3 ? new ImageObjects({ store, blobs: new S3BlobStore(join(o.dataDir, 's3')), logger, failpoints: o.failpoints, s3Url: () => s3At.url, region: NUBO_REGION }) : undefined;
+      images.objects = imageObjects;
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
@@ -210,17 +216,19 @@ export class ControllerDaemon {
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
       const inProcess = new InProcessCaller(store);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
-      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: accessKeys.lookupSecret, logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
+      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: async (id) => imageObjects?.lookupSecret(id) ?? accessKeys.lookupSecret(id), logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
+      s3At.url = s3?.url;
       if (s3) logger.info({ url: s3.url }, 's3 listening');
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
       // What only the leader does: finish what was in flight, then watch hosts and prune events.
       const lead = async (): Promise<void> => {
+        await imageObjects?.sweep();
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();

@@ -10,6 +10,7 @@ import type { ApiContext } from './api/api-context.js';
 import { registerHostRoutes } from './api/host-routes.js';
 import { registerMaintenanceRoutes } from './api/maintenance-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
+import { registerImageObjectRoutes } from './api/image-object-routes.js';
 import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
 import { registerVmNicRoutes } from './api/vm-nic-routes.js';
@@ -105,6 +106,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerMaintenanceRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerImageDataRoute(app, ctx);
+  registerImageObjectRoutes(app, ctx);
   registerNetworkRoutes(app, ctx);
   registerTemplateRoutes(app, ctx);
   registerVmRoutes(app, ctx);

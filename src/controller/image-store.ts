@@ -51,6 +51,9 @@ export class ImageStore {
    */
   constructor(readonly dir: string, private readonly store: Store, readonly importDir?: string) {}
 
+  /** Images whose bytes are objects of the system bucket (image-objects.ts): deleted there, not here. */
+  objects: { holds(img: Image): boolean; forget(img: Image): Promise<void> } | undefined;
+
   /**
    * Takes an uploaded body into the store: exactly `sizeBytes` bytes are
    * written to a temporary file (a shorter or longer body, or a client that
@@ -176,6 +179,7 @@ export class ImageStore {
   async delete(id: string): Promise<void> {
     const img = await this.store.images.get(id);
     await this.store.images.delete(id);
-    await rm(img.path, { force: true });
+    if (this.objects?.holds(img) === true) await this.objects.forget(img);
+    else await rm(img.path, { force: true });
   }
 }

@@ -4,6 +4,7 @@ import { createImage, deregisterImage, describeImageAttribute, describeImages } 
 import { describeInstanceStatus, describeInstances, getConsoleOutput, migrateInstances, rebootInstances, startInstances, stopInstances, terminateInstances } from './ec2-instances.js';
 import { createKeyPair, deleteKeyPair, describeKeyPairs, importKeyPair } from './ec2-key-pairs.js';
 import { runInstances } from './ec2-run-instances.js';
+import { registerImage } from './ec2-register-image.js';
 import { authorizeSecurityGroupIngress, createSecurityGroup, deleteSecurityGroup, describeSecurityGroups, revokeSecurityGroupIngress, type SecurityGroupsChanged } from './ec2-security-groups.js';
 import { createTags, deleteTags, describeTags } from './ec2-tags.js';
 import { attachVolume, createVolume, deleteVolume, describeVolumes, detachVolume } from './ec2-volumes.js';
@@ -21,6 +22,7 @@ export function ec2Actions(changed: SecurityGroupsChanged): ReadonlyMap<string, 
     ['DeregisterImage', deregisterImage],
     ['DescribeImageAttribute', describeImageAttribute],
     ['CreateImage', createImage],
+    ['RegisterImage', registerImage],
     ['CreateKeyPair', createKeyPair],
     ['ImportKeyPair', importKeyPair],
     ['DescribeKeyPairs', describeKeyPairs],

@@ -27,6 +27,7 @@ import type { DrsService } from '../drs-service.js';
 import type { AutoscaleService } from '../autoscale-service.js';
 import type { AccessKeys } from '../access-keys.js';
 import type { InProcessCaller } from './in-process-caller.js';
+import type { ImageObjects } from '../image-objects.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -58,6 +59,8 @@ export interface ApiContext {
   readonly accessKeys?: AccessKeys | undefined;
   /** Requests the controller makes to its own API as a user (the EC2 adaptor's); the auth hook asks it first. */
   readonly inProcess?: InProcessCaller | undefined;
+  /** Images as objects of the system bucket (served with S3); undefined: no `from-s3` route, images served by the controller. */
+  readonly imageObjects?: ImageObjects | undefined;
 }
 
 export { ForbiddenError };

@@ -79,6 +79,9 @@ export function registerImageDataRoute(app: FastifyInstance, ctx: ApiContext): v
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/images/:id/data', { schema: { tags: ['images'], params: idParams } }, async (req, reply) => {
     // A host (its token, no user) fetches any image a VM of its needs; a user only those they may see.
     const img = req.user ? await ctx.catalog.ensureVisible(req.user, 'image', await ctx.store.images.get(req.params.id)) : await ctx.store.images.get(req.params.id);
+    // An image that is an object of the system bucket: fetched from the S3 listener by a presigned GET (fetch drops the token on the way).
+    const presigned = ctx.imageObjects?.presignedUrl(img, req.headers.host);
+    if (presigned !== undefined) return reply.redirect(presigned, 307);
     return reply.type('application/octet-stream').header('content-length', img.sizeBytes).header('x-sha256', img.sha256).send(createReadStream(img.path));
   });
 }

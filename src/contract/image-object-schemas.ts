@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { resourceNameSchema } from './api-schemas.js';
+
+/**
+ * `POST /api/v1/images/from-s3`: an image made from an S3 object the caller
+ * owns (the EC2 adaptor's RegisterImage and any native client). Only disk
+ * formats: a kernel or initrd is uploaded as before.
+ */
+export const imageFromObjectBody = z.strictObject({
+  name: resourceNameSchema,
+  bucket: z.string().min(1).max(63),
+  key: z.string().min(1).max(1024),
+  /** Default: what qemu-img detects; vmdk and vdi are converted to qcow2. */
+  format: z.enum(['qcow2', 'raw', 'vmdk', 'vdi']).optional(),
+});
+export type ImageFromObjectBody = z.input<typeof imageFromObjectBody>;
