@@ -90,7 +90,8 @@ export class AgentDaemon {
         totalMemoryMiB: facts.totalMemoryMiB,
         totalDiskMiB: usage.totalDiskMiB,
         usage: { load: usage.load, usedMemoryMiB: usage.usedMemoryMiB, usedDiskMiB: usage.usedDiskMiB },
-        vms: await service.lifecycle.list(),
+        // The firewalls are reconciled with the VMs each beat, and the report says which revision each holds.
+        vms: await service.host.firewalls.reconcile(await service.lifecycle.list()),
         bridges: await readHostBridges(o.netns).catch(() => []),
         migration,
         health: { degraded: await readHostHealth({ file: join(o.dataDir, 'degraded'), command: o.healthCommand }) },

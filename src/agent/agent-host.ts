@@ -15,6 +15,7 @@ import { TransferOffers } from '../transfer/transfer-offers.js';
 import type { VmHost } from './vm-host.js';
 import { VmLocks } from './vm-locks.js';
 import { VmRecordStore } from './vm-record-store.js';
+import { VmFirewalls } from './vm-firewalls.js';
 
 export interface AgentHostOptions {
   readonly dataDir: string;
@@ -59,6 +60,8 @@ export class AgentHost {
   readonly receiver: ColdReceiver;
   /** Live storage migration between this host's datastores. */
   readonly diskMoves = new DiskMoves();
+  /** The VMs' firewalls (EC2 security groups) on their TAPs. */
+  readonly firewalls: VmFirewalls = new VmFirewalls(this);
   /** VMs whose powered-off guest's driver leftovers wait for the VM's lock to be released (see #releaseShutoff). */
   readonly #releasing = new Set<string>();
 

@@ -34,6 +34,7 @@ import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
 import { staleVmsRequestSchema } from '../contract/agent-api.js';
 import { dirtyRateRequestSchema, dirtyRateSchema } from '../contract/agent-api.js';
+import { vmFirewallReportSchema, vmFirewallSchema } from '../contract/agent-api.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -106,6 +107,11 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
     await svc.lifecycle.release(req.params.id, held(req, reply));
     return reply.status(204).send();
   });
+  // The VM's firewall (security groups), replaced atomically on its TAPs; rules null removes it. Takes no VM lock: a
+  // rule change must reach a VM in the middle of a long operation (a migration) too.
+  r.put('/agent/v1/vms/:id/firewall', { schema: { params, body: vmFirewallSchema, response: { 200: vmFirewallReportSchema } } }, (req, reply) =>
+    svc.host.firewalls.set(req.params.id, req.body, quick(req, reply)),
+  );
   // NICs of a running (hot-plug) or powered-off VM; both idempotent.
   r.post('/agent/v1/vms/:id/nics', { schema: { params, body: attachNicRequestSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
     svc.nics.attachNic(req.params.id, req.body, held(req, reply)),

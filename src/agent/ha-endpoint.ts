@@ -5,6 +5,7 @@ import { agentVmSpecSchema, type AgentVmReport } from '../contract/agent-api.js'
 import { AgentConflictError } from './agent-conflict-error.js';
 import type { AgentHost } from './agent-host.js';
 import type { VmLifecycle } from './vm-lifecycle.js';
+import { sameSpecBesidesFirewall } from './vm-firewalls.js';
 
 /**
  * The agent's part in HA: taking over a VM of a fenced host from its disk on
@@ -28,7 +29,7 @@ export class HaEndpoint {
       const vm = h.vm(id);
       const existing = await h.records.readSpec(id);
       if (existing) {
-        if (JSON.stringify(existing) !== JSON.stringify(spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'already holds this VM with a different spec');
+        if (!sameSpecBesidesFirewall(existing, spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'already holds this VM with a different spec');
         return vm.report();
       }
       const files = vm.files(spec);

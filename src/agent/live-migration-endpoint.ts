@@ -85,6 +85,7 @@ export class LiveMigrationEndpoint {
           await vm.buildConfigDrive(spec, files.iso, signal);
         }
         await vm.writeSpec(spec);
+        await h.firewalls.beforeStart(id, spec, signal);
         const ready = await migration.startIncoming(vm.hvSpec(spec), {
           listenHost: h.o.migrationAddress,
           tls: this.#tls(),

@@ -9,6 +9,7 @@ import { agentVmSpecSchema, type AgentRebootReport, type AgentVmReport } from '.
 import { AgentConflictError } from './agent-conflict-error.js';
 import type { AgentHost } from './agent-host.js';
 import { ConsoleUnavailableError } from './console-unavailable-error.js';
+import { sameSpecBesidesFirewall } from './vm-firewalls.js';
 
 /**
  * A VM's life on this host: prolog, boot, power-off, reboot, suspend,
@@ -32,7 +33,7 @@ export class VmLifecycle {
       const p = vm.paths;
       const existing = await h.records.readSpec(id);
       if (existing) {
-        if (JSON.stringify(existing) !== JSON.stringify(spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'already prepared with a different spec');
+        if (!sameSpecBesidesFirewall(existing, spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'already prepared with a different spec');
         return vm.report();
       }
       const files = vm.files(spec);
@@ -40,7 +41,7 @@ export class VmLifecycle {
       if (interrupted !== undefined) {
         // A prepare of this VM that died half-way (agent killed in prolog): what it left holds no guest data
         // yet, so the retry starts over. Another spec under the same id is not ours to overwrite.
-        if (JSON.stringify(interrupted) !== JSON.stringify(spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'an interrupted prolog of this VM had a different spec');
+        if (!sameSpecBesidesFirewall(interrupted, spec)) throw new AgentConflictError({ vmId: id }, 'spec-mismatch', 'an interrupted prolog of this VM had a different spec');
         h.logger.warn({ vmId: id }, 'an interrupted prolog is started over');
         if (files.sharedDir !== undefined) await rm(files.sharedDir, { recursive: true, force: true });
         await rm(p.dir, { recursive: true, force: true });
@@ -93,6 +94,7 @@ export class VmLifecycle {
       h.refuseWhileCopied(id);
       if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
       const p = vm.paths;
+      await h.firewalls.beforeStart(id, spec, signal);
       if (cur.state === 'suspended') {
         await vm.hypervisor.restore(vm.hvSpec(spec), p.state, { signal });
         await rm(p.state, { force: true });
@@ -116,6 +118,7 @@ export class VmLifecycle {
         if (hard) await vm.hypervisor.destroy(id, { signal });
         else await vm.hypervisor.shutdown(id, { signal, timeoutMs: 60_000 });
       }
+      await h.firewalls.afterEnd(id, false, signal);
       return vm.report();
     }, signal);
   }
@@ -139,6 +142,7 @@ export class VmLifecycle {
       const vm = h.vm(id);
       await vm.readSpec();
       await vm.hypervisor.save(id, vm.paths.state, { signal });
+      await h.firewalls.afterEnd(id, false, signal);
       return vm.report();
     }, signal);
   }
@@ -168,6 +172,7 @@ export class VmLifecycle {
       const vm = h.vm(id);
       const spec = how === 'delete' ? await h.records.readSpec(id) : undefined;
       await vm.hypervisor.destroy(id, { signal });
+      await h.firewalls.afterEnd(id, true, signal);
       const shared = spec === undefined ? undefined : vm.files(spec).sharedDir;
       if (shared !== undefined) await rm(shared, { recursive: true, force: true });
       await rm(vm.paths.dir, { recursive: true, force: true });

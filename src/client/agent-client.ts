@@ -26,6 +26,7 @@ import { diskSnapshotSchema, type DiskSnapshotReport } from '../contract/agent-a
 import type { CaptureRequest } from '../contract/agent-api.js';
 import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../contract/agent-api.js';
 import { dirtyRateSchema, type DirtyRateReport } from '../contract/agent-api.js';
+import { vmFirewallReportSchema, type VmFirewall, type VmFirewallReport } from '../contract/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { jsonRequest } from './json-request.js';
@@ -128,6 +129,10 @@ export class AgentClient {
   /** Removes NIC `index`; waits for the guest to release a hot-plugged one. Idempotent. */
   detachNic(id: string, index: number, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('DELETE', `/agent/v1/vms/${id}/nics/${index}`, agentVmReportSchema, undefined, o, 90_000);
+  }
+  /** Sets the VM's firewall (security groups) on this host: kept, and loaded on its TAPs if it runs here; an older revision changes nothing. */
+  setFirewall(id: string, firewall: VmFirewall, o: WaitOptions = {}): Promise<VmFirewallReport> {
+    return this.#call('PUT', `/agent/v1/vms/${id}/firewall`, vmFirewallReportSchema, firewall, o, 30_000);
   }
   /** Drops this host's copy of a VM that lives elsewhere (never a shared disk). */
   /** HA: records a fenced host's VM here from its shared disk (not started). Idempotent. */

@@ -46,6 +46,31 @@ export const attachNicRequestSchema = agentNicSchema.extend({ index: z.number().
 export type AttachNicRequest = z.input<typeof attachNicRequestSchema>;
 export const nicIndexParams = z.object({ id: vmIdSchema, index: z.coerce.number().int().min(0).max(7) });
 
+/** One ingress rule of a VM's firewall (its EC2 security groups): what may reach the guest. */
+export const firewallRuleSchema = z.strictObject({
+  protocol: z.enum(['tcp', 'udp', 'icmp', 'all']),
+  /** tcp/udp: the port range; icmp: the type in `fromPort` (-1: any); all: ignored. */
+  fromPort: z.number().int().min(-1).max(65535),
+  toPort: z.number().int().min(-1).max(65535),
+  /** An IPv4 CIDR with its host bits zero. */
+  cidr: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR like 198.18.0.0/15'),
+});
+export type FirewallRuleWire = z.infer<typeof firewallRuleSchema>;
+
+/**
+ * A VM's firewall as the controller wants it (`PUT /agent/v1/vms/:id/firewall`,
+ * and in the spec for a boot or a migration's destination): `rules` null is
+ * no firewall (open, as a VM outside EC2), [] denies all ingress. `revision`
+ * grows with every change, so that an older push never replaces a newer one.
+ */
+export const vmFirewallSchema = z.strictObject({
+  revision: z.number().int().min(0),
+  rules: z.array(firewallRuleSchema).max(256).nullable(),
+});
+export type VmFirewall = z.infer<typeof vmFirewallSchema>;
+export const vmFirewallReportSchema = z.object({ revision: z.number().int().min(0), applied: z.boolean() });
+export type VmFirewallReport = z.infer<typeof vmFirewallReportSchema>;
+
 /** What the controller asks an agent to run: everything resolved, nothing left to look up. */
 export const agentVmSpecSchema = z.strictObject({
   vcpus: z.number().int().min(1).max(64),
@@ -69,6 +94,8 @@ export const agentVmSpecSchema = z.strictObject({
     userData: z.string().max(64 * 1024).optional(),
     sshAuthorizedKeys: z.array(z.string().max(8192)).max(32).optional(),
   }),
+  /** The VM's firewall when it boots or arrives here (pushed later by the firewall route); absent: none. */
+  firewall: vmFirewallSchema.optional(),
 });
 export type AgentVmSpec = z.output<typeof agentVmSpecSchema>;
 export type AgentVmSpecInput = z.input<typeof agentVmSpecSchema>;
@@ -83,6 +110,8 @@ export const agentVmReportSchema = z.object({
   reason: z.string().optional(),
   /** Set on a destination copy prepared for a live migration that was not activated yet. */
   incomingMigrationId: z.string().optional(),
+  /** The revision of the VM's firewall this host holds (see vmFirewallSchema); absent: none. */
+  firewallRevision: z.number().int().min(0).optional(),
 });
 export type AgentVmReport = z.infer<typeof agentVmReportSchema>;
 

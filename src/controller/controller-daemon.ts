@@ -55,6 +55,7 @@ import { InProcessCaller } from './api/in-process-caller.js';
 import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
 import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
 import { SigV4Authenticator } from '../ec2/sigv4-authenticator.js';
+import { VmFirewallService } from './vm-firewall-service.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -104,7 +105,7 @@ export interface ControllerDaemonOptions {
   /** The S3-compatible listener (SigV4 with users' access keys; objects under dataDir/s3); undefined: none. */
   readonly s3?: S3ListenerOptions | undefined;
   /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
-  readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes' | 'securityGroupsChanged'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
+  readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
   readonly logger: Logger;
 }
 
@@ -197,7 +198,8 @@ export class ControllerDaemon {
         store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
         evacuate: (vmId) => migrations.start(vmId, {}),
       });
-      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId) });
+      const firewalls = new VmFirewallService({ store, agentFor, logger, failpoints: o.failpoints });
+      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId), afterHeartbeat: (h, r, bound) => firewalls.afterHeartbeat(h, r, bound) });
       const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
       // With an S3 store, images registered from S3 objects are objects of its system bucket (image-objects.ts).
       const s3At: { url?: string | undefined } = {};
@@ -219,7 +221,7 @@ export class ControllerDaemon {
       const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
-      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, logger }) : undefined;
+      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: async (id) => imageObjects?.lookupSecret(id) ?? accessKeys.lookupSecret(id), logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;

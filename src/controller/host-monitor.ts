@@ -31,6 +31,8 @@ export interface HostMonitorOptions {
   readonly admitHeartbeat?: ((host: Host, report: HostReport) => Promise<boolean>) | undefined;
   /** HA's copies in the making (a VM taken over on this host, not yet committed to it): not leftovers. */
   readonly keepCopy?: ((vmId: string, hostId: string) => Promise<boolean>) | undefined;
+  /** Told each admitted heartbeat with the VMs bound to the host (vm-firewall-service.ts: firewalls the host lacks are pushed again). */
+  readonly afterHeartbeat?: ((host: Host, report: HostReport, bound: readonly Vm[]) => void) | undefined;
 }
 
 /** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
@@ -155,6 +157,7 @@ export class HostMonitor {
     }
     // The VMs bound here are known already: only the copies of other hosts' VMs are looked up, not every VM reported.
     const mine = new Set(bound.map((v) => agentVmId(v.id)));
+    this.#o.afterHeartbeat?.(host, report, bound);
     await this.#releaseLeftovers(host, report.vms.filter((r) => !mine.has(r.id)));
   }
 

@@ -6,7 +6,7 @@ import { ec2Actions } from './ec2-actions.js';
 import type { Ec2Authenticator } from './ec2-authenticator.js';
 import { compileInstanceTypes, type InstanceType } from './ec2-instance-types.js';
 import { Ec2Records, type Ec2Tables } from './ec2-records.js';
-import type { SecurityGroupsChanged } from './ec2-security-groups.js';
+import { firewallsFollow, type VmFirewallSink } from './ec2-security-groups.js';
 import { createEc2Server } from './ec2-server.js';
 import type { NativeApi } from './native-api.js';
 
@@ -19,8 +19,8 @@ export interface Ec2EndpointOptions {
   readonly api: NativeApi;
   readonly authenticator: Ec2Authenticator;
   readonly instanceTypes?: readonly InstanceType[] | undefined;
-  /** Told the VMs whose security groups changed, for the hosts' firewalls; default: nothing to tell. */
-  readonly securityGroupsChanged?: SecurityGroupsChanged | undefined;
+  /** Where the instances' firewalls (their security groups' rules) go; default: nowhere (the groups are only described). */
+  readonly vmFirewalls?: VmFirewallSink | undefined;
   readonly logger: Logger;
 }
 
@@ -34,7 +34,9 @@ export interface Ec2Endpoint {
 export async function startEc2Endpoint(o: Ec2EndpointOptions): Promise<Ec2Endpoint> {
   // The EC2 tables (migration 0015) are typed by the adaptor itself; the store's Kysely instance reaches them.
   const records = new Ec2Records(o.store.db as unknown as Kysely<Ec2Tables>);
-  const changed = o.securityGroupsChanged ?? (async () => undefined);
+  const changed = o.vmFirewalls === undefined ? async () => undefined : firewallsFollow(records, o.vmFirewalls);
+  // A controller that stopped between a rule change and the VMs' specs finishes it now (a VM allowing the same is left as it is).
+  if (o.vmFirewalls !== undefined) await changed(await records.instancesWithGroups());
   let url = '';
   const context = { api: o.api, records, instanceTypes: compileInstanceTypes(o.instanceTypes), get endpoint() { return url; } };
   const server = await createEc2Server({ context, authenticator: o.authenticator, actions: ec2Actions(changed), logger: o.logger });

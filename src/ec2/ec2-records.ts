@@ -155,6 +155,11 @@ export class Ec2Records {
     return (await this.db.selectFrom('ec2_instance_groups').select('group_id').where('vm_id', '=', vmId).orderBy('group_id').execute()).map((r) => r.group_id);
   }
 
+  /** Every instance in a group: what the firewalls are worked out again for at start. */
+  async instancesWithGroups(): Promise<string[]> {
+    return (await this.db.selectFrom('ec2_instance_groups').select('vm_id').distinct().orderBy('vm_id').execute()).map((r) => r.vm_id);
+  }
+
   async membersOf(groupId: string): Promise<string[]> {
     return (await this.db.selectFrom('ec2_instance_groups').select('vm_id').where('group_id', '=', groupId).execute()).map((r) => r.vm_id);
   }

@@ -2,7 +2,8 @@ import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
 import type { Ec2Call, Ec2Context, Ec2Handler } from './ec2-context.js';
 import { checkFilters, passesFilters } from './ec2-filters.js';
 import { isEc2Id, newEc2Id } from './ec2-ids.js';
-import type { IngressRule, SecurityGroupRecord } from './ec2-records.js';
+import type { Ec2Records, IngressRule, SecurityGroupRecord } from './ec2-records.js';
+import type { FirewallRuleWire } from '../contract/agent-api.js';
 import type { XmlObject } from './ec2-xml.js';
 
 const GROUP_NAME = /^[\x20-\x7e]{1,255}$/;
@@ -10,6 +11,31 @@ const PROTOCOLS: Readonly<Record<string, string>> = { tcp: 'tcp', udp: 'udp', ic
 
 /** Told whenever an instance's groups or a group's rules change, so that the hosts' firewalls follow. */
 export type SecurityGroupsChanged = (vmIds: readonly string[]) => Promise<void>;
+
+/** Where the instances' firewalls go: the controller stores each VM's rules and pushes them to its host. */
+export interface VmFirewallSink {
+  /** null: the VM has no firewall (open); [] denies all ingress. */
+  set(vmId: string, rules: readonly FirewallRuleWire[] | null): Promise<void>;
+}
+
+/** An instance's firewall: the union of its groups' ingress rules (an EC2 instance is in at least its default group). */
+export async function instanceFirewall(records: Ec2Records, vmId: string): Promise<FirewallRuleWire[]> {
+  const seen = new Map<string, FirewallRuleWire>();
+  for (const g of await records.groupsOf(vmId)) {
+    for (const r of await records.rules(g)) {
+      const rule = { protocol: r.protocol as FirewallRuleWire['protocol'], fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr };
+      seen.set(`${rule.protocol}/${rule.fromPort}/${rule.toPort}/${rule.cidr}`, rule);
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The hook that keeps the hosts' firewalls in step: each changed instance's rules, worked out again and handed to the sink. */
+export function firewallsFollow(records: Ec2Records, sink: VmFirewallSink): SecurityGroupsChanged {
+  return async (vmIds) => {
+    for (const id of vmIds) await sink.set(id, await instanceFirewall(records, id));
+  };
+}
 
 /** The caller's group `default`, made on first need (EC2 gives every account one). */
 export async function defaultGroup(ctx: Ec2Context, call: Ec2Call): Promise<SecurityGroupRecord> {
@@ -23,7 +49,9 @@ export async function defaultGroup(ctx: Ec2Context, call: Ec2Call): Promise<Secu
 
 /** Groups by id (`GroupId.N`/`SecurityGroupId.N`) or by name (`GroupName.N`/`SecurityGroup.N`), the caller's own only. */
 export async function resolveGroups(ctx: Ec2Context, call: Ec2Call, ids: readonly string[], names: readonly string[]): Promise<SecurityGroupRecord[]> {
-  if (names.includes('default') || ids.length + names.length === 0) await defaultGroup(ctx, call);
+  // EC2 puts an instance given no group in the default one: so does RunInstances through this.
+  if (ids.length + names.length === 0) return [await defaultGroup(ctx, call)];
+  if (names.includes('default')) await defaultGroup(ctx, call);
   const mine = await ctx.records.securityGroups(call.userId);
   const out: SecurityGroupRecord[] = [];
   for (const id of ids) {

@@ -74,10 +74,27 @@ export async function applyVmFirewall(tap: string, rules: readonly FirewallRule[
   await nft(netns, ['-f', '-'], renderVmFirewall(tap, rules), w);
 }
 
+/** Loads a script renderVmFirewall made (one nftables transaction) in the host's namespace. */
+export async function loadFirewallScript(script: string, netns: string | undefined, w: WaitOptions): Promise<void> {
+  await nft(netns, ['-f', '-'], script, w);
+}
+
 /** Removes a VM's firewall by its exact table name; one that is not there is fine (removed already, or never made). */
 export async function removeVmFirewall(tap: string, netns: string | undefined, w: WaitOptions): Promise<void> {
   const table = firewallTableName(tap);
   await nft(netns, ['-f', '-'], `table bridge ${table} {}\ndelete table bridge ${table}\n`, w);
+}
+
+/** Deletes one table of the bridge family by its exact name; one that is not there is fine. */
+export async function removeFirewallTable(table: string, netns: string | undefined, w: WaitOptions): Promise<void> {
+  if (!/^nubo_sg_[A-Za-z0-9_]{1,15}$/.test(table)) throw new NetworkPlumbingError(table, `${JSON.stringify(table)} is not a VM firewall table`);
+  await nft(netns, ['-f', '-'], `table bridge ${table} {}\ndelete table bridge ${table}\n`, w);
+}
+
+/** The VM firewall tables (`nubo_sg_…`) of the bridge family in the namespace. */
+export async function listFirewallTables(netns: string | undefined, w: WaitOptions): Promise<Set<string>> {
+  const { stdout } = await nft(netns, ['list', 'tables', 'bridge'], undefined, w);
+  return new Set(stdout.split('\n').map((l) => /^table bridge (nubo_sg_\S+)$/.exec(l.trim())?.[1]).filter((t): t is string => t !== undefined));
 }
 
 /** Whether the TAP has a firewall table (for tests and the agent's report). */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
-import { ControllerDaemon } from '../../src/controller/controller-daemon.js';
+import { ControllerDaemon, type ControllerDaemonOptions } from '../../src/controller/controller-daemon.js';
 import { agentVmId } from '../../src/controller/agent-vm-id.js';
 import { tapName } from '../../src/agent/hypervisor-vm-spec.js';
 import { NuboClient } from '../../src/client/nubo-client.js';
@@ -72,14 +72,14 @@ export class MigrationLab {
    * `process`: the lab starts `nubo controller` as a process of its own, which a test can kill
    * (NUBO_FAILPOINTS in this process's environment when it starts arms its failpoints).
    */
-  async start(nHosts = 3, mode: 'in-process' | 'process' = 'in-process'): Promise<void> {
+  async start(nHosts = 3, mode: 'in-process' | 'process' = 'in-process', serve: Pick<ControllerDaemonOptions, 'ec2'> = {}): Promise<void> {
     this.image = await buildTinyImage({ cacheDir: imageCacheDir() });
     this.root = await mkdtemp(join(tmpdir(), 'nubo-miglab-'));
     this.dir = join(this.root, 'lab');
     await labFabricUp(this.prefix, this.dir);
     if (mode === 'in-process') {
       this.controller = await ControllerDaemon.start({
-        dataDir: join(this.root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 500, logger: this.#logger, failpoints: this.failpoints,
+        dataDir: join(this.root, 'controller'), listen: { host: FABRIC_ADDRESS, port: 0 }, heartbeatIntervalMs: 500, logger: this.#logger, failpoints: this.failpoints, ...serve,
       });
       this.token = (await this.controller.bootstrapAdmin())!;
       this.api = new NuboClient(this.controller.url, this.token);

@@ -13,11 +13,12 @@ import { runCliAction } from '../run-cli-action.js';
 import { daemonLogger, untilStopped } from '../daemon-support.js';
 import { credentialsFile } from '../credentials.js';
 import { EXIT } from '../exit-codes.js';
+import { ValidationError } from '../../errors/validation-error.js';
 import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
-interface UpFlags extends MigrationQueueFlags { s3Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
+interface UpFlags extends MigrationQueueFlags { s3Port: string; ec2Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
 
 /** vCPUs per core on the local host: tiny test VMs idle, and a 2-core laptop should run more than two. */
 const LOCAL_CPU_OVERCOMMIT = 4;
@@ -36,6 +37,7 @@ export function registerUp(program: Command): void {
     .description('run the all-in-one cloud (controller + local agent, SQLite, nubo-tiny image and `tiny` template) until Ctrl-C')
     .option('--port <port>', 'API port (the agent uses the next one)', '7480')
     .option('--s3-port <port>', 'port of the S3-compatible API (SigV4 with `nubo user access-key` keys); 0: none', '7491')
+    .option('--ec2-port <port>', 'port of the EC2-compatible Query API (SigV4 with `nubo user access-key` keys; security groups enforced on the VMs\' TAPs with nftables); 0: none', '7490')
     .option('--listen <address>', 'address the API listens on (e.g. 198.18.0.1 for `nubo lab` hosts; the local agent stays on 127.0.0.1)', '127.0.0.1')
     .option('--log-level <level>', 'daemon log level written to $NUBO_HOME/nubo.log', 'info')
     .option('--bridge <name>', `bridge of the \`default\` network (${DEFAULT_NETWORK.cidr}; this machine is ${DEFAULT_NETWORK.gateway})`, DEFAULT_NETWORK.bridge)
@@ -61,6 +63,8 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   // Checked before anything is built or started.
   const usagePrices = await pricesFromFlags(o);
   const migrationQueue = queueLimitsFromFlags(o);
+  const ec2Port = portFlag('--ec2-port', o.ec2Port);
+  const s3Port = portFlag('--s3-port', o.s3Port);
   const say = (s: string): boolean => process.stdout.write(`${s}\n`);
   const home = nuboHome();
   // The controller's database, the credentials and the tenants' disks (QEMU and qemu-img inherit it): the owner's only.
@@ -75,7 +79,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
   const port = Number(o.port);
   // Loaded here, not at the top: every other `nubo` command starts without the daemons' modules.
   const [{ ControllerDaemon }, { AgentDaemon }] = await Promise.all([import('../../controller/controller-daemon.js'), import('../../agent/agent-daemon.js')]);
-  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, ...(Number(o.s3Port) > 0 ? { s3: { host: o.listen, port: Number(o.s3Port) } } : {}), heartbeatIntervalMs: 2_000, usagePrices, migrationQueue, logger: logger.child({ part: 'controller' }) });
+  const controller = await ControllerDaemon.start({ dataDir: join(home, 'controller'), listen: { host: o.listen, port }, ...(s3Port > 0 ? { s3: { host: o.listen, port: s3Port } } : {}), ...(ec2Port > 0 ? { ec2: { listen: { host: o.listen, port: ec2Port } } } : {}), heartbeatIntervalMs: 2_000, usagePrices, migrationQueue, logger: logger.child({ part: 'controller' }) });
   let agent: AgentDaemon | undefined;
   try {
     const token = await adminToken(controller);
@@ -97,6 +101,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     await ensureDefaultNetwork(api, o.bridge);
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
+    if (controller.ec2) say(`EC2 endpoint ${controller.ec2.url}  (region nubo-1; keys: nubo user access-key create; aws --endpoint-url ${controller.ec2.url} ec2 describe-instances)`);
     if (controller.s3) say(`S3 endpoint ${controller.s3.url}  (region nubo-1; keys: nubo user access-key create)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);
     say(`dashboard: ${controller.url}/   (sign in with the token in ${credentialsFile()})`);
@@ -145,6 +150,12 @@ async function adminToken(controller: ControllerDaemon): Promise<string> {
   token ??= (await controller.store.users.create({ name: `admin-${randomBytes(3).toString('hex')}`, role: 'admin' })).token;
   await writeFile(file, `${JSON.stringify({ url: controller.url, token }, null, 2)}\n`, { mode: 0o600 });
   return token;
+}
+
+/** A port flag: 0 (none) to 65535; anything else stops `nubo up` before it starts, naming the flag. */
+export function portFlag(flag: string, value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new ValidationError('nubo up', [{ field: flag, message: `${JSON.stringify(value)} is not a port (0-65535; 0: none)` }]);
+  return Number(value);
 }
 
 /** A secret kept in a file (0600), made on first use. */
