@@ -277,6 +277,13 @@ export class VmOrchestrator {
       return true;
     } catch (err) {
       if (!(err instanceof StaleStateError)) throw err;
+      // Only the spec was revised meanwhile (a security-group push, a NIC or volume hot-plug): same state, same
+      // operation. The step's result still holds: written on the fresh version, else the VM would sit in its
+      // phase with nobody driving it (RunInstances' default group revised every new instance's spec mid-boot).
+      const fresh = await findOrUndefined(this.#o.store.vms.get(vm.id));
+      if (fresh !== undefined && fresh.version !== vm.version && fresh.state === vm.state && sameOperation(fresh.operation, vm.operation)) {
+        return this.#write(fresh, w);
+      }
       this.#o.logger.warn({ vmId: vm.id, from: vm.state, to: w.to, current: err.current }, 'state write refused: the VM changed meanwhile');
       return false;
     }
@@ -383,4 +390,8 @@ export class VmOrchestrator {
     }
     return 'wait';
   }
+}
+
+function sameOperation(a: Vm['operation'], b: Vm['operation']): boolean {
+  return a === null || b === null ? a === b : a.action === b.action && a.from === b.from;
 }
