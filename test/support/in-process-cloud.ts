@@ -49,6 +49,8 @@ export interface InProcessCloudOptions {
   readonly metricsIntervalMs?: number;
   /** Serve the EC2 Query API too (the controller's `ec2` option). */
   readonly ec2?: ControllerDaemonOptions['ec2'];
+  /** How often autoscaling groups are evaluated and over what window members' CPU is averaged (the controller's defaults otherwise). */
+  readonly autoscale?: ControllerDaemonOptions['autoscale'];
 }
 
 /**
@@ -63,7 +65,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}), ...(o.ec2 !== undefined ? { ec2: o.ec2 } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}), ...(o.ec2 !== undefined ? { ec2: o.ec2 } : {}), ...(o.autoscale !== undefined ? { autoscale: o.autoscale } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];
