@@ -179,17 +179,20 @@ export class AutoscaleService {
       await this.repo.setMember(g.id, m.vmName, { vmId: existing.id, state: 'active' });
       return true;
     }
+    let vm: Vm;
     try {
       const admitted = await this.#o.catalog.admitVm({ template: g.templateId, name: m.vmName, ...(g.launch as { userData?: string; vcpus?: number; memoryMiB?: number }) }, owner);
-      const vm = await recordNewVm({ store: this.#o.store, orchestrator: this.#o.orchestrator }, admitted, owner);
-      await this.repo.setMember(g.id, m.vmName, { vmId: vm.id, state: 'active' }, { kind: 'vm-created', message: `${m.vmName} created` });
-      return true;
+      vm = await recordNewVm({ store: this.#o.store, orchestrator: this.#o.orchestrator }, admitted, owner);
     } catch (err) {
       // Refused (quota, capacity of a network, a template gone): recorded once, and tried again next round.
       await this.repo.removeMember(g.id, m.vmName);
       await this.#noteOnce(g.id, 'refused', `${m.vmName} not created: ${errorMessage(err)}`);
       return false;
     }
+    // From here the VM exists: a failure (or a crash) leaves the member `creating`, and the next round finds that VM by name — it is never made twice.
+    await this.#o.failpoints?.hit('autoscale.vm-recorded');
+    await this.repo.setMember(g.id, m.vmName, { vmId: vm.id, state: 'active' }, { kind: 'vm-created', message: `${m.vmName} created` });
+    return true;
   }
 
   async #noteOnce(groupId: string, kind: string, message: string): Promise<void> {

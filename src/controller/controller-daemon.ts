@@ -14,6 +14,7 @@ import { ImageStore } from './image-store.js';
 import { VmOrchestrator } from './vm-orchestrator.js';
 import type { VmPhaseTable } from './vm-phase-table.js';
 import { HaService } from './ha-service.js';
+import { enqueueMigration } from './migration-queue.js';
 import type { LabFence } from './ha-fencer.js';
 import type { HaTiming } from '../core/ha/ha-step.js';
 import { HostMonitor } from './host-monitor.js';
@@ -196,7 +197,9 @@ export class ControllerDaemon {
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
       const ha = new HaService({
         store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
-        evacuate: (vmId) => migrations.start(vmId, {}),
+        // Through the queue like maintenance, so a degraded host's VMs leave within the per-host limits; the entry is the move's journal.
+        evacuate: (vmId, hostId) => enqueueMigration(planning.queue, vmId, { origin: `degraded:${hostId}`, priority: 50 }),
+        waitingMoves: async () => (await store.migrationQueue.list({ state: 'queued' })).map((q) => q.vmId),
       });
       const firewalls = new VmFirewallService({ store, agentFor, logger, failpoints: o.failpoints });
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId), afterHeartbeat: (h, r, bound) => firewalls.afterHeartbeat(h, r, bound) });

@@ -24,7 +24,7 @@ export function drsClusterView(o: {
 }): DrsCluster {
   const hosts: DrsHost[] = o.hosts.map((h) => ({
     id: h.id, name: h.name, cpus: h.total.cpus, memoryMiB: h.total.memoryMib, vcpuLimit: h.total.cpus * (h.cpuOvercommit ?? o.cpuOvercommit),
-    ineligible: h.standbySince !== null ? 'on standby' : h.state !== 'enabled' ? h.state : undefined,
+    ineligible: h.standbySince !== null ? 'on standby' : h.degraded !== null ? `degraded: ${h.degraded}` : h.state !== 'enabled' ? h.state : undefined,
   }));
   const vms: DrsVm[] = [];
   for (const vm of o.vms) {

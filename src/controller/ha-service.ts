@@ -4,6 +4,7 @@ import { RemoteError } from '../client/remote-error.js';
 import type { HostReport } from '../contract/agent-api.js';
 import { haStep, hostReturn, type HaTiming } from '../core/ha/ha-step.js';
 import { planHaRestarts, type HaVmFacts } from '../core/ha/plan-ha-restarts.js';
+import { shouldMoveAway } from '../core/ha/should-move-away.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';
@@ -26,8 +27,10 @@ export interface HaServiceOptions {
   readonly failpoints?: Failpoints | undefined;
   readonly tickMs: number;
   readonly timing?: Partial<HaTiming> | undefined;
-  /** Proactive HA: moves a running VM off a degraded host (a live migration, destination chosen by placement). */
-  readonly evacuate?: ((vmId: string) => Promise<unknown>) | undefined;
+  /** Proactive HA: moves a running VM off its degraded host (a live migration through the queue, destination chosen by placement). */
+  readonly evacuate?: ((vmId: string, hostId: string) => Promise<unknown>) | undefined;
+  /** The VMs whose migration is queued and not started yet (not queued twice). */
+  readonly waitingMoves?: (() => Promise<readonly string[]>) | undefined;
 }
 
 /**
@@ -47,6 +50,8 @@ export class HaService {
   readonly #fencing = new Map<string, Promise<void>>();
   readonly #returning = new Set<string>();
   readonly #degraded = new Map<string, string | null>();
+  /** When a VM of a degraded host was last handed to `evacuate` (a refused move is retried after MOVE_RETRY_MS). */
+  readonly #triedAt = new Map<string, number>();
   readonly #stopping = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #tick: Promise<void> | undefined;
@@ -256,13 +261,37 @@ export class HaService {
 
   async #health(host: Host, report: HostReport): Promise<void> {
     const degraded = report.health?.degraded;
-    if (degraded === undefined || this.#degraded.get(host.id) === degraded) return;
-    this.#degraded.set(host.id, degraded);
-    if (!(await this.#o.store.ha.setDegraded(host.id, degraded)) || degraded === null) return;
-    this.#o.logger.warn({ host: host.name, degraded }, 'HA: host degraded; its running VMs are moved away');
-    for (const vm of await this.#o.store.vms.list({ hostId: host.id, state: 'running' })) {
-      if (vm.operation !== null) continue;
-      await this.#o.evacuate?.(vm.id).catch((err: unknown) => this.#o.logger.error({ vmId: vm.id, host: host.name, err: errorMessage(err) }, 'HA: could not move a VM off a degraded host'));
+    if (degraded === undefined) return;
+    if (this.#degraded.get(host.id) !== degraded) {
+      // The decision (this host's VMs go) is journaled first: the host's row says degraded before any VM is moved.
+      if (await this.#o.store.ha.setDegraded(host.id, degraded)) {
+        this.#o.logger.warn({ host: host.name, degraded }, degraded === null ? 'HA: host healthy again; it takes VMs' : 'HA: host degraded; its running VMs are moved away');
+      }
+      this.#degraded.set(host.id, degraded);
+      await this.#o.failpoints?.hit('ha.degraded-recorded');
+    }
+    if (degraded !== null) await this.#moveAway(host);
+  }
+
+  /**
+   * Level-triggered, so a restarted controller goes on where the last one
+   * stopped: at every heartbeat of a degraded host, each running VM not
+   * being moved already is handed to `evacuate`; one that could not be is
+   * tried again after a pause, not at every beat.
+   */
+  async #moveAway(host: Host): Promise<void> {
+    const vms = await this.#o.store.vms.list({ hostId: host.id, state: 'running' });
+    const now = Date.now();
+    const waiting = vms.length === 0 ? [] : await this.#o.waitingMoves?.() ?? [];
+    for (const vm of vms) {
+      if (!shouldMoveAway(vm, waiting, this.#triedAt.get(vm.id), now)) continue;
+      this.#triedAt.set(vm.id, now);
+      try {
+        await this.#o.evacuate?.(vm.id, host.id);
+        this.#o.logger.warn({ vmId: vm.id, host: host.name }, 'HA: VM moved off its degraded host');
+      } catch (err) {
+        this.#o.logger.error({ vmId: vm.id, host: host.name, err: errorMessage(err) }, 'HA: could not move a VM off a degraded host; tried again later');
+      }
     }
   }
 }

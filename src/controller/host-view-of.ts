@@ -36,5 +36,6 @@ export function hostViewOf(h: Host): HostView {
     ...(h.cpuOvercommit !== null ? { cpuOvercommit: h.cpuOvercommit } : {}),
     ...(h.maintenance !== null ? { maintenance: true } : {}),
     ...(h.standbySince !== null ? { standby: true } : {}),
+    ...(h.degraded !== null ? { degraded: h.degraded } : {}),
   };
 }

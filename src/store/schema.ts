@@ -85,6 +85,8 @@ export interface HostsTable {
   maintenance: JsonText | null;
   /** Since when consolidation keeps the host on standby (migration 0013); null: it takes VMs. */
   standby_since: IsoTime | null;
+  /** Why the host's own health check fails (migration 0021, proactive HA); null: healthy. */
+  degraded: string | null;
 }
 
 export const HOST_MAINTENANCE_STATES = ['evacuating', 'maintenance'] as const;

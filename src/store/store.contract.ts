@@ -53,12 +53,24 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
       }
       assert.equal((await store.users.get(owner.id)).id, owner.id, 'the first store still works');
+    });
+
+    it('hosts: a degraded health (proactive HA) is on the host row and in its HA record, written together; healthy clears both', async () => {
+      const h = await store.hosts.register({ name: uniq('deg'), agentUrl: 'http://198.18.1.9:7482', agentToken: 't', totalCpus: 2, totalMemoryMib: 1024, totalDiskMib: 1024 });
+      assert.equal(h.degraded, null);
+      assert.equal(await store.ha.setDegraded(h.id, 'disk errors'), true);
+      assert.equal((await store.hosts.get(h.id)).degraded, 'disk errors');
+      assert.equal((await store.ha.fencing(h.id)).degraded, 'disk errors');
+      assert.equal(await store.ha.setDegraded(h.id, 'disk errors'), false, 'no change, nothing written');
+      assert.equal(await store.ha.setDegraded(h.id, null), true);
+      assert.equal((await store.hosts.get(h.id)).degraded, null);
+      assert.equal((await store.ha.fencing(h.id)).degraded, null);
     });
 
     it("hosts: CPU overcommit set at registration, kept by a re-registration, changed and cleared; networks' bridge", async () => {

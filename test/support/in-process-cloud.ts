@@ -53,6 +53,8 @@ export interface InProcessCloudOptions {
   readonly leases?: ControllerDaemonOptions['leases'];
   /** Serve the S3 API too (the controller's `s3` option). */
   readonly s3?: ControllerDaemonOptions['s3'];
+  /** How often autoscaling groups are evaluated and over what window members' CPU is averaged (the controller's defaults otherwise). */
+  readonly autoscale?: ControllerDaemonOptions['autoscale'];
 }
 
 /**
@@ -67,7 +69,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
   if (sharedDir !== undefined) await mkdir(sharedDir);
   const dataDir = join(root, 'controller');
   const start = (port: number, failpoints?: Failpoints): Promise<ControllerDaemon> =>
-    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}), ...(o.ec2 !== undefined ? { ec2: o.ec2 } : {}), ...(o.leases !== undefined ? { leases: o.leases } : {}), ...(o.s3 !== undefined ? { s3: o.s3 } : {}) });
+    ControllerDaemon.start({ dataDir, listen: { host: '127.0.0.1', port }, heartbeatIntervalMs: 1000, logger: o.logger, ...(o.metricsIntervalMs !== undefined ? { metrics: { intervalMs: o.metricsIntervalMs } } : {}), ...(failpoints ? { failpoints } : {}), ...(o.rebootGraceS !== undefined ? { rebootGraceS: o.rebootGraceS } : {}), ...(o.usagePrices !== undefined ? { usagePrices: o.usagePrices } : {}), ...(o.ec2 !== undefined ? { ec2: o.ec2 } : {}), ...(o.leases !== undefined ? { leases: o.leases } : {}), ...(o.s3 !== undefined ? { s3: o.s3 } : {}), ...(o.autoscale !== undefined ? { autoscale: o.autoscale } : {}) });
   let controller = await start(0, o.failpoints);
   const api = new NuboClient(controller.url, (await controller.bootstrapAdmin())!);
   const agents: AgentDaemon[] = [];

@@ -116,3 +116,10 @@ test('policy: bad fields are named and refused', () => {
   });
   assert.throws(() => compileDrsPolicy({ bogus: 1 } as never), /bogus: is not a DRS policy field/);
 });
+
+test('balance: on a large cluster each move still counts (the gain floor does not shrink with the number of hosts)', () => {
+  const hosts = Array.from({ length: 100 }, (_, i) => host(`h${String(i).padStart(3, '0')}`));
+  const vms = Array.from({ length: 40 }, (_, k) => vm(`v${String(k).padStart(2, '0')}`, 'h000', 0.1, { memoryUseMiB: 100 }));
+  const plan = planDrs({ hosts, vms, now: NOW }, compileDrsPolicy({ threshold: 0, hysteresis: 0, maxMoves: 10 }));
+  assert.equal(plan.moves.length, 10, plan.summary);
+});

@@ -77,10 +77,19 @@ test('standby: a host consolidation emptied is skipped, with its reason; hostPas
   assert.equal(hostPasses(makeHost('h', { standby: false }), demand, ctx), true);
 });
 
+test('degraded: a host whose health check fails is skipped with the check\'s reason; hostPasses agrees; healthy again, it passes', async () => {
+  const { hostPasses } = await import('./host-filters.js');
+  const h = makeHost('h', { degraded: 'disk smart errors' });
+  assert.equal(filterHost(h, demand, ctx), 'degraded: disk smart errors');
+  assert.equal(hostPasses(h, demand, ctx), false);
+  assert.equal(filterHost(makeHost('h', { degraded: undefined }), demand, ctx), undefined);
+  assert.equal(hostPasses(makeHost('h', { degraded: undefined }), demand, ctx), true);
+});
+
 test('filterHost: the first failing filter names the reason; static before dynamic', () => {
   assert.deepEqual(
     HOST_FILTERS.map((f) => f.name),
-    ['enabled', 'maintenance', 'standby', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+    ['enabled', 'maintenance', 'standby', 'degraded', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
   );
   const full = { reservedMemoryMiB: 4096 };
   assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);

@@ -23,6 +23,7 @@ export const enabledFilter: HostFilter = (host) => (host.state === 'enabled' ? u
 
 export const maintenanceFilter: HostFilter = (host) => (host.maintenance === true ? 'in maintenance' : undefined);
 export const standbyFilter: HostFilter = (host) => (host.standby === true ? 'on standby (consolidation emptied it)' : undefined);
+export const degradedFilter: HostFilter = (host) => (host.degraded !== undefined ? `degraded: ${host.degraded}` : undefined);
 
 export const cpuModelFilter: HostFilter = (host, demand) => {
   if (demand.cpuModel === undefined || host.supportedCpuModels.includes(demand.cpuModel)) return undefined;
@@ -54,6 +55,7 @@ export const HOST_FILTERS: readonly { readonly name: string; readonly filter: Ho
   { name: 'enabled', filter: enabledFilter },
   { name: 'maintenance', filter: maintenanceFilter },
   { name: 'standby', filter: standbyFilter },
+  { name: 'degraded', filter: degradedFilter },
   { name: 'cpu-model', filter: cpuModelFilter },
   { name: 'network', filter: networkFilter },
   { name: 'datastore', filter: datastoreFilter },
@@ -79,6 +81,7 @@ export function hostPasses(host: HostView, demand: VmDemand, context: FilterCont
   if (host.state !== 'enabled') return false;
   if (host.maintenance === true) return false;
   if (host.standby === true) return false;
+  if (host.degraded !== undefined) return false;
   if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
   for (const n of demand.networks) if (!host.networks.includes(n)) return false;
   if (demand.datastore !== undefined && !host.datastores.includes(demand.datastore)) return false;

@@ -32,4 +32,6 @@ export interface HostView extends HostCapacity {
   readonly maintenance?: boolean | undefined;
   /** On standby (the rebalancer's consolidation emptied it): skipped unless nothing else fits. */
   readonly standby?: boolean;
+  /** Why its own health check fails (proactive HA): it takes no VMs until it is healthy again. */
+  readonly degraded?: string | undefined;
 }

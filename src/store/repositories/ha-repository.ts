@@ -138,6 +138,8 @@ export class HaRepository {
     await inTransaction(this.ctx, async (trx) => {
       await trx.insertInto('host_fencing').values({ host_id: hostId, degraded: reason, updated_at: now })
         .onConflict((oc) => oc.column('host_id').doUpdateSet({ degraded: reason, updated_at: now })).execute();
+      // The host's own column is what placement reads (0021).
+      await trx.updateTable('hosts').set({ degraded: reason }).where('id', '=', hostId).execute();
       await appendEvent(this.ctx, trx, { kind: 'host.health', resource: 'host', resourceId: hostId, data: { degraded: reason } });
     });
     return true;

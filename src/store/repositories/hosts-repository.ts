@@ -30,6 +30,8 @@ export interface Host {
   readonly maintenance: HostMaintenance | null;
   /** Since when the rebalancer's consolidation keeps it on standby; null: it takes VMs. */
   readonly standbySince: string | null;
+  /** Why its own health check fails (proactive HA: its VMs are moved away, it takes none); null: healthy. */
+  readonly degraded: string | null;
 }
 
 const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
@@ -73,6 +75,7 @@ export function toHost(r: HostsTable): Host {
     cpuOvercommit: r.cpu_overcommit,
     maintenance: maintenanceOf(r),
     standbySince: r.standby_since,
+    degraded: r.degraded,
   };
 }
 
