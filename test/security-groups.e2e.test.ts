@@ -106,7 +106,7 @@ test('a security group is enforced on the guest\'s TAP: closed, opened, closed a
   await until('reachable before the migration', ip, true);
   step('migrating');
   const m = await lab.api.migrateVm(vmId, { to: other.name });
-  assert.equal((await lab.waitMigration(m.id)).state, 'completed');
+  assert.equal((await lab.waitMigration(m.id)).state, 'succeeded');
   await until('reachable on the destination', ip, true);
   await pollUntil('the source host keeps no table', async () => ((await tables(first.netns)).length === 0 ? true : undefined), { timeoutMs: 30_000 });
   assert.deepEqual(await tables(other.netns), [table]);
