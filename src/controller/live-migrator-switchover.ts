@@ -35,7 +35,10 @@ export async function switchOver(o: LiveMigratorOptions, e: Ends, m0: MigrationR
   const { final, signal, stopping } = s;
   const opt = { signal };
   // Stage 3 happened inside QEMU: the source paused for the last pass. Its length is QEMU's downtime.
-  const stopAndCopy = journalStage(o, m0, 'stop-and-copy', { downtimeMs: final.downtimeMs ?? null, observed: 'at completion, from QEMU' });
+  // QEMU fills its downtime in a moment after it says completed: a 0 journaled here is the record's only figure when
+  // the resolution finishes the migration (the destination's agent lost inside activate: CI, session 9).
+  const downtimeMs = await settledDowntime(e, final, stopping);
+  const stopAndCopy = journalStage(o, m0, 'stop-and-copy', { downtimeMs: downtimeMs ?? null, observed: 'at completion, from QEMU' });
   // The source says completed a moment before the destination has loaded the last of the stream: wait until it holds the
   // VM. Asked often: without resume on completion the guest is paused until activation. Only a read, so it overlaps the
   // journal write — unless the mirrors are to be completed first, a side effect that waits for the journal.
@@ -73,6 +76,18 @@ export async function switchOver(o: LiveMigratorOptions, e: Ends, m0: MigrationR
   const figures = await readFinalFigures(o, e, m, final, stopping);
   const kept = finalFigures(m.journal, m.stats, figures);
   await finishForward(o, e, m, { totalTimeMs, ...kept, finalDirtyRateBytes: figures.dirtyRateBytes, mbps: figures.mbps });
+}
+
+/** QEMU's downtime of the completed migration, asked of the source a few times while it still says 0 (at most ~50 ms). */
+async function settledDowntime(e: Ends, atCompletion: PrecopyEnd, stopping: AbortSignal): Promise<number | undefined> {
+  let d = atCompletion.downtimeMs;
+  for (let i = 0; i < 5 && !(d !== undefined && d > 0); i++) {
+    await sleep(10, stopping);
+    const r = await e.src.migrationStatus(e.id, { signal: stopping, timeoutMs: 2_000 }).catch(() => undefined);
+    if (r?.status !== 'completed') break;
+    d = r.downtimeMs;
+  }
+  return d;
 }
 
 /**
