@@ -12,6 +12,7 @@ import type { _InstanceType } from '@aws-sdk/client-ec2';
 import { pollUntil } from '../src/util/deadline.js';
 import { freshConsoleProbe } from './support/console-probes.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
+import { awsCode } from './support/aws-code.js';
 
 // EC2 volumes and snapshots, ModifyInstanceAttribute and DescribeImages'
 // owners, driven by @aws-sdk/client-ec2 and Debian's awscli against an
@@ -37,15 +38,6 @@ let vmId: string;
 
 const client = (id: string, secret: string): EC2Client =>
   new EC2Client({ endpoint, region: 'nubo-1', credentials: { accessKeyId: id, secretAccessKey: secret }, maxAttempts: 1 });
-
-async function awsCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return `${(err as { name: string }).name}: ${(err as Error).message}`;
-  }
-  assert.fail('the call succeeded');
-}
 
 const blocks = async (): Promise<string[]> => ((await freshConsoleProbe(cloud.api, vmId))[0] ?? '').split(',').filter(Boolean);
 const nativeVolumes = async (): Promise<string> => JSON.stringify(await cloud.api.listVolumes());

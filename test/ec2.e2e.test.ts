@@ -14,6 +14,7 @@ import type { _InstanceType } from '@aws-sdk/client-ec2';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
+import { awsCode } from './support/aws-code.js';
 
 // The EC2 Query API driven by the real clients — @aws-sdk/client-ec2, Debian's
 // awscli and boto3 — against an in-process cloud with real QEMU (nubo-tiny,
@@ -36,15 +37,6 @@ const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 3 };
 
 const client = (id: string, secret: string, extra: { systemClockOffset?: number } = {}): EC2Client =>
   new EC2Client({ endpoint, region: 'nubo-1', credentials: { accessKeyId: id, secretAccessKey: secret }, maxAttempts: 1, ...extra });
-
-async function awsCode(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return `${(err as { name: string }).name}: ${(err as Error).message}`;
-  }
-  assert.fail('the call succeeded');
-}
 
 async function vmCount(): Promise<number> {
   return (await cloud.api.listVms()).length;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { s3StoreSnapshot } from './support/s3-store-snapshot.js';
 
 // The S3 listener driven by the clients users have: Debian's awscli
 // (`aws s3 …`, `aws s3api …`) and boto3 (test/support/s3_boto3_flow.py),
@@ -57,12 +58,7 @@ const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('
 const multipartEtag = (parts: readonly Buffer[]): string =>
   `"${createHash('md5').update(Buffer.concat(parts.map((p) => createHash('md5').update(p).digest()))).digest('hex')}-${parts.length}"`;
 
-const snapshot = async (): Promise<string> => JSON.stringify({
-  buckets: await controller.store.db.selectFrom('s3_buckets').selectAll().orderBy('name').execute(),
-  objects: await controller.store.db.selectFrom('s3_objects').select(['bucket', 'key', 'etag']).orderBy('bucket').orderBy('key').execute(),
-  uploads: await controller.store.db.selectFrom('s3_uploads').select('id').orderBy('id').execute(),
-  files: (await readdir(join(root, 'controller', 's3'))).sort(),
-});
+const snapshot = (): Promise<string> => s3StoreSnapshot(controller.store, join(root, 'controller', 's3'));
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-s3cli-'));

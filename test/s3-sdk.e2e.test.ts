@@ -13,6 +13,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash } from 'node:crypto';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { s3StoreSnapshot } from './support/s3-store-snapshot.js';
 
 // The S3 listener driven by the real AWS SDK for JavaScript v3 (its default
 // checksums and aws-chunked uploads included): every operation nubo serves,
@@ -39,12 +40,7 @@ async function s3Fails(p: Promise<unknown>, code: string, status?: number): Prom
 
 const text = async (body: { transformToString(): Promise<string> } | undefined): Promise<string> => (body ? body.transformToString() : '');
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
-const snapshot = async (): Promise<string> => JSON.stringify({
-  buckets: await controller.store.db.selectFrom('s3_buckets').selectAll().orderBy('name').execute(),
-  objects: await controller.store.db.selectFrom('s3_objects').select(['bucket', 'key', 'etag']).orderBy('bucket').orderBy('key').execute(),
-  uploads: await controller.store.db.selectFrom('s3_uploads').select('id').orderBy('id').execute(),
-  files: (await readdir(join(root, 'controller', 's3'))).sort(),
-});
+const snapshot = (): Promise<string> => s3StoreSnapshot(controller.store, join(root, 'controller', 's3'));
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-s3sdk-'));

@@ -37,8 +37,8 @@ export async function switchOver(o: LiveMigratorOptions, e: Ends, m0: MigrationR
   // Stage 3 happened inside QEMU: the source paused for the last pass. Its length is QEMU's downtime.
   // QEMU fills its downtime in a moment after it says completed: a 0 journaled here is the record's only figure when
   // the resolution finishes the migration (the destination's agent lost inside activate: CI, session 9).
-  const downtimeMs = await settledDowntime(e, final, stopping);
-  const stopAndCopy = journalStage(o, m0, 'stop-and-copy', { downtimeMs: downtimeMs ?? null, observed: 'at completion, from QEMU' });
+  const settled = await withDowntime(e, final, stopping);
+  const stopAndCopy = journalStage(o, m0, 'stop-and-copy', { downtimeMs: settled.downtimeMs ?? null, observed: 'at completion, from QEMU' });
   // The source says completed a moment before the destination has loaded the last of the stream: wait until it holds the
   // VM. Asked often: without resume on completion the guest is paused until activation. Only a read, so it overlaps the
   // journal write — unless the mirrors are to be completed first, a side effect that waits for the journal.
@@ -73,35 +73,32 @@ export async function switchOver(o: LiveMigratorOptions, e: Ends, m0: MigrationR
   if (act.state !== 'running') throw new MigrationStepError(m.id, `the destination reports ${act.state} after cont`);
   m = await journalStage(o, m, 'activated');
   const totalTimeMs = Date.now() - s.began;
-  const figures = await readFinalFigures(o, e, m, final, stopping);
+  const figures = await readFinalFigures(o, e, m, settled, stopping);
   const kept = finalFigures(m.journal, m.stats, figures);
   await finishForward(o, e, m, { totalTimeMs, ...kept, finalDirtyRateBytes: figures.dirtyRateBytes, mbps: figures.mbps });
 }
 
-/** QEMU's downtime of the completed migration, asked of the source a few times while it still says 0 (at most ~50 ms). */
-async function settledDowntime(e: Ends, atCompletion: PrecopyEnd, stopping: AbortSignal): Promise<number | undefined> {
-  let d = atCompletion.downtimeMs;
-  for (let i = 0; i < 5 && !(d !== undefined && d > 0); i++) {
-    await sleep(10, stopping);
-    const r = await e.src.migrationStatus(e.id, { signal: stopping, timeoutMs: 2_000 }).catch(() => undefined);
+/**
+ * The source's report of the completed migration, asked again (a few times, ~50 ms at most) while QEMU's downtime
+ * still reads 0: QEMU fills it in a moment after it says completed.
+ */
+async function withDowntime(e: Ends, report: PrecopyEnd, stopping: AbortSignal): Promise<PrecopyEnd> {
+  let p = report;
+  for (let i = 0; i < 5 && !(p.downtimeMs !== undefined && p.downtimeMs > 0); i++) {
+    const r = await e.src.migrationStatus(e.id, { signal: stopping, timeoutMs: 5_000 }).catch(() => undefined);
     if (r?.status !== 'completed') break;
-    d = r.downtimeMs;
+    p = { ...r, dirtyRateBytes: report.dirtyRateBytes, actions: report.actions };
+    if (!(p.downtimeMs !== undefined && p.downtimeMs > 0)) await sleep(10, stopping);
   }
-  return d;
+  return p;
 }
 
 /**
  * After activation, from the source (its QEMU keeps the completed migration's figures until it is released): QEMU's
- * downtime and totals, which it fills in a moment after it reports completion. Recorded as the last progress.
+ * downtime and totals, if it had not filled them in at stage 3. Recorded as the last progress.
  */
 async function readFinalFigures(o: LiveMigratorOptions, e: Ends, m: MigrationRecord, atCompletion: PrecopyEnd, stopping: AbortSignal): Promise<MigrationProgressReport> {
-  let p: MigrationProgressReport = atCompletion;
-  for (let i = 0; i < 5 && !(p.downtimeMs !== undefined && p.downtimeMs > 0); i++) {
-    const r = await e.src.migrationStatus(e.id, { signal: stopping, timeoutMs: 5_000 }).catch(() => undefined);
-    if (r?.status !== 'completed') break;
-    p = { ...r, dirtyRateBytes: atCompletion.dirtyRateBytes };
-    if (!(p.downtimeMs !== undefined && p.downtimeMs > 0)) await sleep(10, stopping);
-  }
+  const p = await withDowntime(e, atCompletion, stopping);
   await o.store.migrations.updateProgress(m.id, progressStats(p, atCompletion.actions));
   return p;
 }

@@ -1,18 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ec2ApiError } from './ec2-api-error.js';
+import { ec2Refusal } from './ec2-test-kit.js';
 import { modifiedAttribute } from './ec2-instance-attribute.js';
 import { Ec2Params } from './ec2-params.js';
-
-const refusal = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof Ec2ApiError, String(err));
-    return `${err.awsCode}: ${err.message}`;
-  }
-  assert.fail('no error');
-};
 
 describe('modifiedAttribute', () => {
   it('reads both of EC2\'s forms', () => {
@@ -23,7 +13,7 @@ describe('modifiedAttribute', () => {
   });
 
   it('refuses none or several attributes', () => {
-    assert.match(refusal(() => modifiedAttribute(Ec2Params.of({}))), /^MissingParameter: .*Attribute/);
-    assert.match(refusal(() => modifiedAttribute(Ec2Params.of({ 'InstanceType.Value': 'a.b', 'UserData.Value': 'x' }))), /^InvalidParameterCombination: .*instanceType, userData/);
+    assert.match(ec2Refusal(() => modifiedAttribute(Ec2Params.of({}))), /^MissingParameter: .*Attribute/);
+    assert.match(ec2Refusal(() => modifiedAttribute(Ec2Params.of({ 'InstanceType.Value': 'a.b', 'UserData.Value': 'x' }))), /^InvalidParameterCombination: .*instanceType, userData/);
   });
 });

@@ -1,17 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ec2Params } from './ec2-params.js';
-import { Ec2ApiError } from './ec2-api-error.js';
-
-const code = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof Ec2ApiError, String(err));
-    return `${err.awsCode}: ${err.message}`;
-  }
-  assert.fail('no error');
-};
+import { ec2Refusal } from './ec2-test-kit.js';
 
 describe('Ec2Params', () => {
   it('reads the form body and the query string together, lists in index order', () => {
@@ -33,17 +23,17 @@ describe('Ec2Params', () => {
   });
 
   it('names the parameter of every refusal', () => {
-    assert.match(code(() => Ec2Params.of({}).required('ImageId')), /^MissingParameter: .*ImageId/);
-    assert.match(code(() => Ec2Params.of({ MinCount: 'x' }).int('MinCount', { min: 1, max: 20 })), /^InvalidParameterValue: .*MinCount.*not an integer/);
-    assert.match(code(() => Ec2Params.of({ MinCount: '21' }).int('MinCount', { min: 1, max: 20 })), /^InvalidParameterValue: .*MinCount.*outside 1\.\.20/);
-    assert.match(code(() => Ec2Params.of({ Force: 'yes' }).bool('Force')), /^InvalidParameterValue: .*Force/);
-    assert.match(code(() => Ec2Params.parse('InstanceId.0=i-a').list('InstanceId')), /^InvalidParameterValue: .*InstanceId\.0/);
-    assert.match(code(() => Ec2Params.parse('Filter.1.Value.1=x').filters()), /^MissingParameter: .*Filter\.1\.Name/);
+    assert.match(ec2Refusal(() => Ec2Params.of({}).required('ImageId')), /^MissingParameter: .*ImageId/);
+    assert.match(ec2Refusal(() => Ec2Params.of({ MinCount: 'x' }).int('MinCount', { min: 1, max: 20 })), /^InvalidParameterValue: .*MinCount.*not an integer/);
+    assert.match(ec2Refusal(() => Ec2Params.of({ MinCount: '21' }).int('MinCount', { min: 1, max: 20 })), /^InvalidParameterValue: .*MinCount.*outside 1\.\.20/);
+    assert.match(ec2Refusal(() => Ec2Params.of({ Force: 'yes' }).bool('Force')), /^InvalidParameterValue: .*Force/);
+    assert.match(ec2Refusal(() => Ec2Params.parse('InstanceId.0=i-a').list('InstanceId')), /^InvalidParameterValue: .*InstanceId\.0/);
+    assert.match(ec2Refusal(() => Ec2Params.parse('Filter.1.Value.1=x').filters()), /^MissingParameter: .*Filter\.1\.Name/);
   });
 
   it('refuses a repeated parameter, an oversized value and too many parameters (malformed input)', () => {
-    assert.match(code(() => Ec2Params.parse('Action=A&Action=B')), /^MalformedQueryString: .*Action.*twice/);
-    assert.match(code(() => Ec2Params.parse(`UserData=${'A'.repeat(100 * 1024)}`)), /^InvalidParameterValue: .*UserData/);
-    assert.match(code(() => Ec2Params.parse(Array.from({ length: 2001 }, (_, i) => `P${i}=1`).join('&'))), /^MalformedQueryString: more than 2000/);
+    assert.match(ec2Refusal(() => Ec2Params.parse('Action=A&Action=B')), /^MalformedQueryString: .*Action.*twice/);
+    assert.match(ec2Refusal(() => Ec2Params.parse(`UserData=${'A'.repeat(100 * 1024)}`)), /^InvalidParameterValue: .*UserData/);
+    assert.match(ec2Refusal(() => Ec2Params.parse(Array.from({ length: 2001 }, (_, i) => `P${i}=1`).join('&'))), /^MalformedQueryString: more than 2000/);
   });
 });

@@ -1,17 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ec2ApiError } from './ec2-api-error.js';
+import { ec2Refusal } from './ec2-test-kit.js';
 import { checkDevice, checkVolumeType, deviceOfSlot, gibOf, volumeStatusOf } from './ec2-volume-state.js';
-
-const refusal = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof Ec2ApiError, String(err));
-    return `${err.awsCode}: ${err.message}`;
-  }
-  assert.fail('no error');
-};
 
 describe('EC2 volume states and names', () => {
   it('maps nubo volume states to EC2 statuses', () => {
@@ -25,14 +15,14 @@ describe('EC2 volume states and names', () => {
 
   it('accepts Linux data-disk names and refuses the root device and anything else, naming Device', () => {
     for (const ok of ['/dev/sdf', '/dev/xvdf', '/dev/vdb', '/dev/sdba']) checkDevice(ok);
-    assert.match(refusal(() => checkDevice('/dev/sda')), /^InvalidParameterValue: .*Device.*root device/);
-    assert.match(refusal(() => checkDevice('/dev/xvda')), /root device/);
-    for (const bad of ['sdf', '/dev/sdf1', '/dev/../etc/passwd', '/dev/nvme1n1', '']) assert.match(refusal(() => checkDevice(bad)), /^InvalidParameterValue: .*Device/);
+    assert.match(ec2Refusal(() => checkDevice('/dev/sda')), /^InvalidParameterValue: .*Device.*root device/);
+    assert.match(ec2Refusal(() => checkDevice('/dev/xvda')), /root device/);
+    for (const bad of ['sdf', '/dev/sdf1', '/dev/../etc/passwd', '/dev/nvme1n1', '']) assert.match(ec2Refusal(() => checkDevice(bad)), /^InvalidParameterValue: .*Device/);
   });
 
   it('accepts every EC2 volume type and refuses others, naming VolumeType', () => {
     for (const t of [undefined, 'standard', 'gp2', 'gp3', 'io1', 'io2', 'st1', 'sc1']) checkVolumeType(t);
-    assert.match(refusal(() => checkVolumeType('fast')), /^InvalidParameterValue: .*VolumeType.*"fast"/);
+    assert.match(ec2Refusal(() => checkVolumeType('fast')), /^InvalidParameterValue: .*VolumeType.*"fast"/);
   });
 
   it('rounds sizes up to whole GiB, at least 1', () => {
