@@ -20,6 +20,9 @@ describe('vm firewall (nftables bridge family per TAP)', () => {
     assert.ok(body.includes('oifname "nt-ab12" ip saddr 198.19.0.0/16 udp dport 5000-5100 accept'));
     assert.ok(body.includes('oifname "nt-ab12" ip saddr 0.0.0.0/0 ip protocol icmp accept'));
     assert.ok(body.includes('oifname "nt-ab12" ip saddr 198.18.1.7/32 accept'));
+    // Both the frames bridged from other ports and those the host itself sends (curl on `nubo up`), the same rules in each.
+    assert.deepEqual(body.filter((l) => l.startsWith('type filter hook')), ['type filter hook forward priority 0; policy accept;', 'type filter hook output priority 0; policy accept;']);
+    assert.equal(body.filter((l) => l === 'oifname "nt-ab12" ip saddr 198.18.0.0/15 tcp dport 80 accept').length, 2);
     // The drop comes after every accept.
     assert.ok(body.indexOf('oifname "nt-ab12" ether type { ip, ip6 } drop') > body.indexOf('oifname "nt-ab12" ip saddr 198.18.1.7/32 accept'));
   });

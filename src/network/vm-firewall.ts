@@ -32,12 +32,7 @@ export function firewallTableName(tap: string): string {
  */
 export function renderVmFirewall(tap: string, rules: readonly FirewallRule[]): string {
   const table = firewallTableName(tap);
-  const lines = [
-    `table bridge ${table} {}`,
-    `delete table bridge ${table}`,
-    `table bridge ${table} {`,
-    '  chain forward {',
-    '    type filter hook forward priority 0; policy accept;',
+  const body = [
     `    oifname "${tap}" ether type arp accept`,
     // Replies to what the guest opened. The bridge family has no conntrack on these kernels (CONFIG_NF_CONNTRACK_BRIDGE
     // is not set), so "established" is told statelessly: a TCP segment that is not a bare SYN belongs to a connection
@@ -48,9 +43,11 @@ export function renderVmFirewall(tap: string, rules: readonly FirewallRule[]): s
     `    oifname "${tap}" udp sport { 53, 123 } accept`,
     ...rules.map((r) => `    oifname "${tap}" ${match(r)} accept`),
     `    oifname "${tap}" ether type { ip, ip6 } drop`,
-    '  }',
-    '}',
   ];
+  // `forward`: frames bridged from another port (a lab host's uplink, other guests). `output`: frames the host itself
+  // sends through the bridge — on `nubo up` the user's curl from this machine, which `forward` never sees.
+  const chain = (hook: 'forward' | 'output'): string[] => [`  chain ${hook} {`, `    type filter hook ${hook} priority 0; policy accept;`, ...body, '  }'];
+  const lines = [`table bridge ${table} {}`, `delete table bridge ${table}`, `table bridge ${table} {`, ...chain('forward'), ...chain('output'), '}'];
   return `${lines.join('\n')}\n`;
 }
 
