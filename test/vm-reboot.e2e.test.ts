@@ -34,8 +34,9 @@ head -c 262144 /dev/urandom > /data/note-$n
 echo "WROTE $n $(md5sum /data/note-$n | cut -c1-32)"
 `;
 
+// Whole lines only: a line the guest is still writing could hand back a cut checksum.
 const lines = async (id: string, word: string): Promise<string[][]> =>
-  [...(await api.vmConsole(id)).matchAll(new RegExp(`^${word} (.*?)\\r?$`, 'gm'))].map((m) => m[1]!.split(' '));
+  [...(await api.vmConsole(id)).matchAll(new RegExp(`^${word} ([^\\r\\n]*)\\r?\\n`, 'gm'))].map((m) => m[1]!.split(' '));
 
 async function line(id: string, word: string, n: number, timeoutMs = 120_000): Promise<string[]> {
   return pollUntil(`${word} ${n} on the console`, async () => (await lines(id, word)).find((f) => f[0] === String(n)), { timeoutMs, intervalMs: 300 });

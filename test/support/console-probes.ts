@@ -4,11 +4,14 @@ import { pollUntil } from '../../src/util/deadline.js';
 /**
  * The `PROBE <field> <field> …` lines a test guest prints on its serial
  * console (a loop in its user data: a checksum of a file on its disk, its
- * uptime or boot count …), oldest first, each as its fields.
+ * uptime or boot count …), oldest first, each as its fields; a last line
+ * not yet ended by a newline is not one yet.
  */
 export async function consoleProbes(api: NuboClient, vmId: string): Promise<string[][]> {
   const log = await api.vmConsole(vmId);
-  return [...log.matchAll(/^PROBE (.*?)\r?$/gm)].map((m) => m[1]!.split(' '));
+  // Only whole lines: the console may be read while the guest is half-way through writing one (a probe cut
+  // after 18 of a checksum's 32 characters once failed the lease test).
+  return [...log.matchAll(/^PROBE ([^\r\n]*)\r?\n/gm)].map((m) => m[1]!.split(' '));
 }
 
 /**
