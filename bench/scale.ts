@@ -20,6 +20,7 @@ import { FakeFleet } from '../src/agent/fake-fleet.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { compilePlacementPolicy } from '../src/core/placement/placement-policy.js';
 import { pollUntil } from '../src/util/deadline.js';
+import { errorMessage } from '../src/errors/nubo-error.js';
 import { runCommand } from '../src/util/run-command.js';
 import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres-cluster.js';
 import { benchFlag } from './support/bench-flag.js';
@@ -67,6 +68,8 @@ interface StoreResult {
   store: string;
   admission: { requested: number; running: number; failed: number; seconds: number; perSecond: number; postP50: number; postP99: number; why: Record<string, number> };
   latency: Record<string, { n: number; p50: number; p99: number }>;
+  latencyErrors: number;
+  errors: Record<string, number>;
   heartbeat: { beats: number; cpuMs: number; cpuMsPerBeat: number; beatsPerSecond: number };
   rssMiB: { idle: number; end: number; peak: number };
   startS: number;
@@ -135,24 +138,33 @@ async function measure(store: string): Promise<StoreResult> {
     // (c) latency under `clients` concurrent clients: show 60 %, list of one host's VMs 30 %, create 10 %
     const ids = settled.map((v) => v.id);
     const lat: Record<string, number[]> = { show: [], 'list (host)': [], create: [] };
+    // A request that fails (a connect timeout on a saturated controller) is counted with its reason, not fatal:
+    // the admission numbers measured before it would be lost with the process (a 1,000-host run was, twice).
+    const errors: Record<string, number> = {};
     let next = 0;
     await Promise.all(Array.from({ length: clients }, async () => {
       for (let i = next++; i < latencyRequests; i = next++) {
         const kind = i % 10 < 6 ? 'show' : i % 10 < 9 ? 'list (host)' : 'create';
         const p0 = performance.now();
-        if (kind === 'show') await api.getVm(ids[(i * 7919) % ids.length]!, { timeoutMs: 120_000 });
-        else if (kind === 'list (host)') await api.listVms({ host: f.hosts[(i * 31) % f.hosts.length]!.name }, { timeoutMs: 120_000 });
-        else await api.createVm({ template: 'small', name: `l${i}` }, { timeoutMs: 120_000 });
-        lat[kind]!.push(performance.now() - p0);
+        try {
+          if (kind === 'show') await api.getVm(ids[(i * 7919) % ids.length]!, { timeoutMs: 120_000 });
+          else if (kind === 'list (host)') await api.listVms({ host: f.hosts[(i * 31) % f.hosts.length]!.name }, { timeoutMs: 120_000 });
+          else await api.createVm({ template: 'small', name: `l${i}` }, { timeoutMs: 120_000 });
+          lat[kind]!.push(performance.now() - p0);
+        } catch (err) {
+          const k = `${kind}: ${(err as { code?: string }).code ?? 'ERROR'} ${((err as { details?: { reason?: string } }).details?.reason ?? errorMessage(err)).slice(0, 80)}`;
+          errors[k] = (errors[k] ?? 0) + 1;
+        }
       }
     }));
     const all = Object.values(lat).flat();
     const latency = Object.fromEntries([...Object.entries(lat), ['all', all] as const].map(([k, xs]) => [k, { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) }]));
+    const latencyErrors = Object.values(errors).reduce((a, n) => a + n, 0);
     const end = await c.rssMiB();
     return {
       store, startS,
       admission: { requested: vms, running, failed: vms - running + postFailed, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
-      latency,
+      latency, latencyErrors, errors,
       heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
       rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
     };
@@ -176,16 +188,20 @@ const rows: string[][] = [
   ['(b) admission → running', ...col((r) => `${fmt(r.admission.perSecond)} VMs/s (${fmt(r.admission.seconds)} s)`)],
   ['(b) POST /vms p50 / p99 while admitting', ...col((r) => `${fmt(r.admission.postP50, 0)} / ${fmt(r.admission.postP99, 0)} ms`)],
   ...Object.keys(results[0]?.latency ?? {}).map((k) => [`(c) ${k} p50 / p99`, ...col((r) => `${fmt(r.latency[k]!.p50, 0)} / ${fmt(r.latency[k]!.p99, 0)} ms (n=${r.latency[k]!.n})`)]),
+  ['(c) requests failed', ...col((r) => String(r.latencyErrors))],
   ['(d) heartbeats processed', ...col((r) => `${r.heartbeat.beats} (${fmt(r.heartbeat.beatsPerSecond)}/s)`)],
   ['(d) controller CPU per heartbeat', ...col((r) => `${fmt(r.heartbeat.cpuMsPerBeat, 2)} ms`)],
   ['(e) controller RSS idle / end / peak', ...col((r) => `${fmt(r.rssMiB.idle, 0)} / ${fmt(r.rssMiB.end, 0)} / ${fmt(r.rssMiB.peak, 0)} MiB`)],
 ];
 console.log(textTable(['', ...results.map((r) => r.store)], rows));
 for (const r of results) for (const [k, n] of Object.entries(r.admission.why)) console.log(`failed (${r.store}): ${n} × ${k}`);
+for (const r of results) for (const [k, n] of Object.entries(r.errors)) console.log(`(c) request failed (${r.store}): ${n} × ${k}`);
 const failed = results.reduce((a, r) => a + r.admission.failed, 0);
 const pl = placementRows.find((r) => r.hosts === 10_000)!;
 console.log(`\n${pl.perSecond >= 5_000 && pl.sameDecisions ? 'PASS' : 'FAIL'} pure placement at 10,000 hosts: ${fmt(pl.perSecond, 0)}/s (goal ≥ 5,000/s), decisions ${pl.sameDecisions ? 'the same as' : 'DIFFERENT from'} placeVm's`);
 console.log(`${failed === 0 ? 'PASS' : 'FAIL'} admission: ${failed} failures (goal 0)`);
+const latencyFailed = results.reduce((a, r) => a + r.latencyErrors, 0);
+console.log(`${latencyFailed === 0 ? 'PASS' : 'FAIL'} API under ${clients} clients: ${latencyFailed} requests failed (goal 0)`);
 await mkdir('bench/results', { recursive: true });
 const out = join('bench/results', `scale-${Date.now()}.json`);
 await writeFile(out, JSON.stringify({ hosts, vms, clients, placements, placement: placementRows, stores: results }, null, 2));
