@@ -6,13 +6,14 @@ import { pino } from 'pino';
 import {
   EC2Client, AttachVolumeCommand, CreateSnapshotCommand, CreateTagsCommand, CreateVolumeCommand, DeleteSnapshotCommand, DeleteVolumeCommand,
   DescribeImagesCommand, DescribeInstanceAttributeCommand, DescribeSnapshotsCommand, DescribeTagsCommand, DescribeVolumesCommand, DetachVolumeCommand,
-  ModifyInstanceAttributeCommand, RunInstancesCommand, StopInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceStopped,
+  DescribeInstancesCommand, ModifyInstanceAttributeCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, waitUntilInstanceRunning, waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
 import type { _InstanceType } from '@aws-sdk/client-ec2';
 import { pollUntil } from '../src/util/deadline.js';
-import { freshConsoleProbe } from './support/console-probes.js';
+import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { awsCode } from './support/aws-code.js';
+import { DEFAULT_INSTANCE_TYPES } from '../src/ec2/ec2-instance-types.js';
 
 // EC2 volumes and snapshots, ModifyInstanceAttribute and DescribeImages'
 // owners, driven by @aws-sdk/client-ec2 and Debian's awscli against an
@@ -26,7 +27,10 @@ const execFileP = promisify(execFile);
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
 const TINY = 'nubo.tiny' as _InstanceType;
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 3 };
-const USER_DATA = '#!/bin/sh\nwhile :; do echo "PROBE $(ls /sys/block | tr \'\\n\' ,)"; sleep 1; done\n';
+// The probe: block devices, then the vCPUs and memory (kB) the guest sees (for the resize of a stopped instance).
+const USER_DATA = '#!/bin/sh\nwhile :; do echo "PROBE $(ls /sys/block | tr \'\\n\' ,) $(grep -c ^processor /proc/cpuinfo) $(grep MemTotal /proc/meminfo | tr -s \' \' | cut -d\' \' -f2)"; sleep 1; done\n';
+/** A size of the test's own for the resize (2 vCPUs, still a small guest), beside the defaults. */
+const INSTANCE_TYPES = [...DEFAULT_INSTANCE_TYPES, { name: 'nubo.duo', vcpus: 2, memoryMiB: 256 }];
 
 let cloud: InProcessCloud;
 let endpoint: string;
@@ -39,11 +43,22 @@ let vmId: string;
 const client = (id: string, secret: string): EC2Client =>
   new EC2Client({ endpoint, region: 'nubo-1', credentials: { accessKeyId: id, secretAccessKey: secret }, maxAttempts: 1 });
 
+/** Debian's awscli as alice, JSON out. */
+const aws = async (...args: string[]): Promise<unknown> => {
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: aliceKey.id, AWS_SECRET_ACCESS_KEY: aliceKey.secret, AWS_DEFAULT_REGION: 'nubo-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
+  const out = await execFileP('/usr/bin/aws', ['ec2', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, timeout: 120_000 });
+  return out.stdout.trim() === '' ? undefined : JSON.parse(out.stdout);
+};
+/** What the guest sees: [vCPUs, MemTotal kB] from a probe printed after this call. */
+const guestSize = async (): Promise<[number, number]> => {
+  const p = await freshConsoleProbe(cloud.api, vmId, 120_000);
+  return [Number(p[1]), Number(p[2])];
+};
 const blocks = async (): Promise<string[]> => ((await freshConsoleProbe(cloud.api, vmId))[0] ?? '').split(',').filter(Boolean);
 const nativeVolumes = async (): Promise<string> => JSON.stringify(await cloud.api.listVolumes());
 
 before(async () => {
-  cloud = await startInProcessCloud({ prefix: 'nubo-ec2vol-', logger, ec2: { listen: { host: '127.0.0.1', port: 0 } } });
+  cloud = await startInProcessCloud({ prefix: 'nubo-ec2vol-', logger, ec2: { listen: { host: '127.0.0.1', port: 0 }, instanceTypes: INSTANCE_TYPES } });
   endpoint = cloud.controller.ec2!.url;
   const aliceId = (await cloud.controller.store.users.create({ name: 'alice' })).user.id;
   const bobId = (await cloud.controller.store.users.create({ name: 'bob' })).user.id;
@@ -177,7 +192,7 @@ test('DescribeImages: owners self / amazon / account id, executable users, tag f
   assert.deepEqual((await alice.send(new DescribeImagesCommand({ Filters: [{ Name: 'tag:os', Values: ['debian'] }] }))).Images, []);
 });
 
-test('ModifyInstanceAttribute: refused while running, for other attributes and unknown types; DescribeInstanceAttribute instanceType', async () => {
+test('ModifyInstanceAttribute: refused while running, for other attributes and unknown types; a stopped instance resized by awscli starts with the new type\'s vCPUs and memory', async () => {
   const before = await cloud.api.getVm(vmId);
   assert.equal((await alice.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'instanceType' }))).InstanceType?.Value, 'nubo.tiny');
   assert.match(await awsCode(alice.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'nubo.small' } }))), /^IncorrectInstanceState/);
@@ -187,17 +202,38 @@ test('ModifyInstanceAttribute: refused while running, for other attributes and u
   const after = await cloud.api.getVm(vmId);
   assert.deepEqual([after.vcpus, after.memoryMiB, after.state], [before.vcpus, before.memoryMiB, 'running']);
 
+  const [cpus0, mem0] = await guestSize();
+  assert.equal(cpus0, 1, 'a nubo.tiny guest sees one vCPU');
+
   await alice.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
   await waitUntilInstanceStopped({ client: alice, ...WAIT }, { InstanceIds: [instanceId] });
   await alice.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'nubo.tiny' } }));
+  const stopped = await cloud.api.getVm(vmId);
+  assert.match(await awsCode(alice.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'x9.huge' } }))), /^InvalidParameterValue: .*InstanceType/);
+  assert.match(await awsCode(bob.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'nubo.duo' } }))), /^InvalidInstanceID\.NotFound/);
+  assert.deepEqual(await cloud.api.getVm(vmId), stopped, 'refused changes of a stopped instance change nothing');
+
+  // Stopped: awscli changes the type, the instance starts with it, and the guest sees 2 vCPUs and 128 MiB more.
+  await aws('modify-instance-attribute', '--instance-id', instanceId, '--instance-type', 'Value=nubo.duo');
+  const resized = await cloud.api.getVm(vmId);
+  assert.deepEqual([resized.vcpus, resized.memoryMiB, resized.state], [2, 256, 'poweroff']);
+  assert.equal((await alice.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'instanceType' }))).InstanceType?.Value, 'nubo.duo');
+  await alice.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+  await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [instanceId] });
+  const described = await aws('describe-instances', '--instance-ids', instanceId) as { Reservations: { Instances: { InstanceType: string }[] }[] };
+  assert.equal(described.Reservations[0]?.Instances[0]?.InstanceType, 'nubo.duo');
+  // Every probe of the first boot says 1 vCPU: one that says 2 is from the boot with the new size (so, whether the log was kept or not).
+  const [cpus1, mem1] = await pollUntil('the guest sees two vCPUs after the boot with the new size', async () => {
+    const last = (await consoleProbes(cloud.api, vmId)).at(-1);
+    return last?.[1] === '2' ? [Number(last[1]), Number(last[2])] as const : undefined;
+  }, { timeoutMs: 240_000, intervalMs: 1_000 });
+  assert.equal(cpus1, 2);
+  assert.ok(mem1 - mem0 > 100 * 1024, `the guest sees about 128 MiB more memory: ${mem0} kB → ${mem1} kB`);
+  assert.match(await awsCode(alice.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'nubo.tiny' } }))), /^IncorrectInstanceState/);
+  assert.equal((await alice.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations?.[0]?.Instances?.[0]?.InstanceType, 'nubo.duo');
 });
 
 test('awscli: create-volume, describe-volumes with a filter, delete-volume', async () => {
-  const env = { ...process.env, AWS_ACCESS_KEY_ID: aliceKey.id, AWS_SECRET_ACCESS_KEY: aliceKey.secret, AWS_DEFAULT_REGION: 'nubo-1', AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', AWS_PAGER: '' };
-  const aws = async (...args: string[]): Promise<unknown> => {
-    const out = await execFileP('/usr/bin/aws', ['ec2', ...args, '--endpoint-url', endpoint, '--output', 'json'], { env, timeout: 120_000 });
-    return out.stdout.trim() === '' ? undefined : JSON.parse(out.stdout);
-  };
   const created = await aws('create-volume', '--size', '1', '--availability-zone', 'nubo-1a', '--volume-type', 'standard') as { VolumeId: string; State: string };
   assert.equal(created.State, 'available');
   const listed = await aws('describe-volumes', '--filters', 'Name=status,Values=available') as { Volumes: { VolumeId: string; Size: number }[] };

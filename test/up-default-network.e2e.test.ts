@@ -87,6 +87,8 @@ test('nubo up: a tiny VM from the uploaded tiny image on the default network ans
   while (port > 60_000) port = await freePort();
   up = DaemonProcess.start(['up', '--port', String(port), '--bridge', bridge], env);
   await up.waitFor(/nubo is up/, 600_000);
+  // Its EC2 and S3 listeners start with it: none of the libraries may print a deprecation on the user's terminal.
+  assert.doesNotMatch(up.output.join(''), /DeprecationWarning|FSTDEP/, 'nubo up prints no deprecation warning');
   assert.deepEqual(await addressesOf(bridge), [DEFAULT_NETWORK.hostAddress], 'the bridge holds the host address');
 
   const { url, token } = await resolveCredentials({}, env);

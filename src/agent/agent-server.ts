@@ -30,7 +30,7 @@ import { diskMoveRequestSchema, diskMoveStatusSchema, volumeAttachmentSchema, vo
 import { routeSignal } from './route-signal.js';
 import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { captureRequestSchema } from '../contract/agent-api.js';
-import { agentRebootReportSchema, rebootRequestSchema } from '../contract/agent-api.js';
+import { agentRebootReportSchema, rebootRequestSchema, startRequestSchema } from '../contract/agent-api.js';
 import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../contract/agent-api.js';
 import { staleVmsRequestSchema } from '../contract/agent-api.js';
 import { dirtyRateRequestSchema, dirtyRateSchema } from '../contract/agent-api.js';
@@ -80,7 +80,9 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.put('/agent/v1/vms/:id', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
     svc.lifecycle.prepare(req.params.id, req.body, held(req, reply)),
   );
-  r.post('/agent/v1/vms/:id/start', { schema: { params, response: { 200: agentVmReportSchema } } }, (req, reply) => svc.lifecycle.start(req.params.id, held(req, reply)));
+  r.post('/agent/v1/vms/:id/start', { schema: { params, body: startRequestSchema.default({}), response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.lifecycle.start(req.params.id, held(req, reply), req.body.size),
+  );
   r.post(
     '/agent/v1/vms/:id/poweroff',
     { schema: { params, body: z.strictObject({ hard: z.boolean().default(false) }).default({ hard: false }), response: { 200: agentVmReportSchema } } },

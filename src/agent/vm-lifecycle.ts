@@ -82,14 +82,22 @@ export class VmLifecycle {
     }, signal);
   }
 
-  /** Boots a prepared VM (or resumes a suspended one). */
-  start(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
+  /** Boots a prepared VM (or resumes a suspended one); `size`: the vCPUs and memory it boots with (a resize while powered off). */
+  start(id: string, signal?: AbortSignal, size?: { vcpus: number; memoryMiB: number }): Promise<AgentVmReport> {
     const h = this.host;
     return h.locks.run(id, async () => {
       const vm = h.vm(id);
-      const spec = await vm.readSpec();
+      let spec = await vm.readSpec();
       const cur = await vm.report();
       if (cur.state === 'running' || cur.state === 'paused') return cur;
+      if (size !== undefined && (size.vcpus !== spec.vcpus || size.memoryMiB !== spec.memoryMiB)) {
+        // Saved memory is restored into a guest of the size it was saved from: QEMU would refuse another one.
+        if (cur.state === 'suspended') throw new AgentConflictError({ vmId: id }, 'spec-mismatch', `suspended with ${spec.vcpus} vCPU and ${spec.memoryMiB} MiB: it cannot resume as ${size.vcpus} vCPU and ${size.memoryMiB} MiB`);
+        // Kept in the record before QEMU starts: a restarted agent (or a migration) sees the size the guest runs with.
+        spec = { ...spec, vcpus: size.vcpus, memoryMiB: size.memoryMiB };
+        await vm.writeSpec(spec);
+        h.logger.info({ vmId: id, vcpus: size.vcpus, memoryMiB: size.memoryMiB }, 'vm resized');
+      }
       // Booting would change the disk a peer is copying: the controller revokes the offer first.
       h.refuseWhileCopied(id);
       if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });

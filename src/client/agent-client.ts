@@ -24,7 +24,7 @@ import {
 import { diskMoveStatusSchema, type DiskMoveRequest, type DiskMoveStatus, type VolumeAttachment } from '../contract/agent-api.js';
 import { diskSnapshotSchema, type DiskSnapshotReport } from '../contract/agent-api.js';
 import type { CaptureRequest } from '../contract/agent-api.js';
-import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest } from '../contract/agent-api.js';
+import { agentRebootReportSchema, type AgentRebootReport, type RebootRequest, type StartRequest } from '../contract/agent-api.js';
 import { dirtyRateSchema, type DirtyRateReport } from '../contract/agent-api.js';
 import { vmFirewallReportSchema, type VmFirewall, type VmFirewallReport } from '../contract/agent-api.js';
 import type { WaitOptions } from '../util/deadline.js';
@@ -60,8 +60,9 @@ export class AgentClient {
   prepare(id: string, spec: AgentVmSpecInput, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('PUT', `/agent/v1/vms/${id}`, agentVmReportSchema, spec, o, 600_000);
   }
-  start(id: string, o: WaitOptions = {}): Promise<AgentVmReport> {
-    return this.#call('POST', `/agent/v1/vms/${id}/start`, agentVmReportSchema, undefined, o, 180_000);
+  /** `body.size`: the size the VM boots with (see startRequestSchema); absent: the one of its record. */
+  start(id: string, o: WaitOptions = {}, body?: StartRequest): Promise<AgentVmReport> {
+    return this.#call('POST', `/agent/v1/vms/${id}/start`, agentVmReportSchema, body, o, 180_000);
   }
   powerOff(id: string, hard: boolean, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('POST', `/agent/v1/vms/${id}/poweroff`, agentVmReportSchema, { hard }, o, 90_000);

@@ -6,6 +6,8 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { hostView, type HostView, type UpdateHostBody } from '../contract/host-schemas.js';
 import { imageView, type ImageView, type RegisterImageBody, type UploadImageQuery } from '../contract/image-schemas.js';
+import type { ImageFromObjectBody } from '../contract/image-object-schemas.js';
+import type { ResizeVmBody } from '../contract/vm-resize-schemas.js';
 import { leaseView, networkDetailView, networkView, type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView } from '../contract/network-schemas.js';
 import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type TemplateBody, type TemplateView } from '../contract/template-schemas.js';
 import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
@@ -79,6 +81,10 @@ export class NuboClient {
   registerImage(body: RegisterImageBody, o?: WaitOptions): Promise<ImageView> {
     return this.#call('POST', '/images', imageView, body, { timeoutMs: 600_000, ...o });
   }
+  /** Makes an image of an S3 object the caller owns (copied and checked by the controller: minutes for a large disk). */
+  registerImageFromS3(body: ImageFromObjectBody, o?: WaitOptions): Promise<ImageView> {
+    return this.#call('POST', '/images/from-s3', imageView, body, { timeoutMs: 3_600_000, ...o });
+  }
   /**
    * Uploads a local file as an image (admin): its SHA-256 is computed first and
    * checked by the controller. `onProgress` gets the bytes sent so far.
@@ -146,6 +152,8 @@ export class NuboClient {
   createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
   /** Deletes the records of terminated VMs (the caller's; an admin's: all) terminated at least `olderThanS` seconds ago. */
   purgeVms(body: PurgeVmsBody, o?: WaitOptions): Promise<PurgeVmsView> { return this.#call('POST', '/vms/purge', purgeVmsView, body, o); }
+  /** A powered-off VM's new vCPUs and memory (it boots with them on its next start). */
+  resizeVm(id: string, body: ResizeVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/resize`, vmView, body, o); }
   vmAction(id: string, action: VmApiAction, o?: WaitOptions): Promise<VmView> { return this.#call('POST', `/vms/${encodeURIComponent(id)}/actions/${action}`, vmView, undefined, o); }
   /** Attaches a NIC with a lease on a network (hot-plugged into a running VM); the answer is the VM with its NICs. */
   attachNic(id: string, body: AttachNicBody, o?: WaitOptions): Promise<VmDetailView> {

@@ -121,6 +121,16 @@ export const rebootRequestSchema = z.strictObject({
   graceS: z.number().int().min(1).max(3_600).default(60),
 });
 export type RebootRequest = z.input<typeof rebootRequestSchema>;
+/**
+ * A boot: `size` is the VM's vCPUs and memory as the controller has them now,
+ * so a powered-off VM resized since its prolog boots with its new size (the
+ * agent keeps it in the VM's record first). A suspended VM's saved memory has
+ * its old size: a different `size` is refused for it.
+ */
+export const startRequestSchema = z.strictObject({
+  size: z.strictObject({ vcpus: z.number().int().min(1).max(64), memoryMiB: z.number().int().min(16).max(1024 * 1024) }).optional(),
+});
+export type StartRequest = z.input<typeof startRequestSchema>;
 /** The VM after a reboot, and whether the guest shut down by itself (`clean`) or was reset (`resetReason` says why). */
 export const agentRebootReportSchema = agentVmReportSchema.extend({ clean: z.boolean(), resetReason: z.string().optional() });
 export type AgentRebootReport = z.infer<typeof agentRebootReportSchema>;

@@ -14,3 +14,11 @@ export const imageFromObjectBody = z.strictObject({
   format: z.enum(['qcow2', 'raw', 'vmdk', 'vdi']).optional(),
 });
 export type ImageFromObjectBody = z.input<typeof imageFromObjectBody>;
+
+/** `bucket/key` of an S3 object (an `s3://` prefix or a leading slash tolerated); undefined when the text names no object. */
+export function parseS3Location(location: string): { bucket: string; key: string } | undefined {
+  const rest = location.replace(/^s3:\/\//, '').replace(/^\//, '');
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  return { bucket: rest.slice(0, slash), key: rest.slice(slash + 1) };
+}

@@ -14,6 +14,7 @@ import { registerImageObjectRoutes } from './api/image-object-routes.js';
 import { registerTemplateRoutes } from './api/template-routes.js';
 import { registerVmRoutes } from './api/vm-routes.js';
 import { registerVmNicRoutes } from './api/vm-nic-routes.js';
+import { registerVmResizeRoutes } from './api/vm-resize-routes.js';
 import { registerVmStorageRoutes } from './api/vm-storage-routes.js';
 import { registerVmCaptureRoutes } from './api/vm-capture-routes.js';
 import { registerVmSnapshotRoutes } from './api/vm-snapshot-routes.js';
@@ -111,6 +112,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   registerTemplateRoutes(app, ctx);
   registerVmRoutes(app, ctx);
   registerVmNicRoutes(app, ctx);
+  registerVmResizeRoutes(app, ctx);
   registerVmStorageRoutes(app, ctx);
   registerVmCaptureRoutes(app, ctx);
   registerVmSnapshotRoutes(app, ctx);

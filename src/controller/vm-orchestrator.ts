@@ -318,7 +318,8 @@ export class VmOrchestrator {
       case 'boot':
       case 'restore': {
         await this.#o.failpoints?.hit(`vm.${phase}`);
-        const r = await agent.start(id, o);
+        // A boot hands over the size the store has: a VM resized while powered off boots with its new size.
+        const r = await agent.start(id, o, phase === 'boot' ? { size: { vcpus: spec.agent.vcpus, memoryMiB: spec.agent.memoryMiB } } : undefined);
         await this.#o.failpoints?.hit(`vm.${phase}.done`);
         if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
         return 'done';

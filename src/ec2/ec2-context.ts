@@ -43,7 +43,9 @@ export function ec2ErrorOf(err: unknown, map: NativeErrorMap = {}): unknown {
   if (!(err instanceof RemoteError)) return err;
   switch (err.code) {
     case 'NOT_FOUND': return new Ec2ApiError(map.notFound ?? 'InvalidParameterValue', err.message);
-    case 'INVALID_STATE': return new Ec2ApiError('IncorrectInstanceState', err.message);
+    case 'INVALID_STATE': case 'STALE_STATE': return new Ec2ApiError('IncorrectInstanceState', err.message);
+    // A host that cannot give the instance more room (a resize of a stopped instance): EC2's own answer when it lacks capacity.
+    case 'CAPACITY': return new Ec2ApiError('InsufficientInstanceCapacity', err.message);
     case 'CONFLICT': return new Ec2ApiError(map.conflict ?? 'InvalidParameterValue', err.message);
     case 'QUOTA_EXCEEDED': return new Ec2ApiError(map.quota ?? 'InstanceLimitExceeded', err.message);
     case 'FORBIDDEN': return new Ec2ApiError('UnauthorizedOperation', err.message, 403);

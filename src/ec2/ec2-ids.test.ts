@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isEc2Id, newEc2Id } from './ec2-ids.js';
 import { ec2StateOf } from './ec2-instance-state.js';
 import { VM_STATES } from '../core/vm-state.js';
-import { compileInstanceTypes, instanceTypeOf } from './ec2-instance-types.js';
+import { compileInstanceTypes, instanceTypeOf, shownInstanceType } from './ec2-instance-types.js';
 import type { Ec2ApiError } from './ec2-api-error.js';
 
 describe('EC2 ids, states and instance types', () => {
@@ -43,5 +43,14 @@ describe('EC2 ids, states and instance types', () => {
     assert.throws(() => compileInstanceTypes([{ name: 'a.b', vcpus: 1, memoryMiB: 64 }, { name: 'a.b', vcpus: 2, memoryMiB: 64 }]), (e: Ec2ApiError) => /listed twice/.test(e.message));
     assert.throws(() => compileInstanceTypes([{ name: 'big', vcpus: 1, memoryMiB: 64 }]), (e: Ec2ApiError) => /instanceTypes\[0\]\.name/.test(e.message));
     assert.throws(() => compileInstanceTypes([{ name: 'a.b', vcpus: 0, memoryMiB: 64 }]), (e: Ec2ApiError) => /vcpus/.test(e.message));
+  });
+
+  it('an instance shows its recorded type while the VM has that type\'s size; after a resize the record missed, the type its size matches', () => {
+    const t = compileInstanceTypes();
+    assert.equal(shownInstanceType(t, 'nubo.small', 1, 256), 'nubo.small');
+    assert.equal(shownInstanceType(t, 'nubo.tiny', 1, 256), 'nubo.small', 'resized to nubo.small, record still nubo.tiny');
+    assert.equal(shownInstanceType(t, 'nubo.tiny', 3, 3), 'custom');
+    assert.equal(shownInstanceType(t, 'custom', 1, 128), 'custom', 'a name the table does not have is kept');
+    assert.equal(shownInstanceType(t, undefined, 1, 128), 'nubo.tiny');
   });
 });

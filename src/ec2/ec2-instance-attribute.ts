@@ -1,8 +1,8 @@
 import type { Ec2Params } from './ec2-params.js';
 import { Ec2ApiError, invalidParameterValue, missingParameter } from './ec2-api-error.js';
-import type { Ec2Handler } from './ec2-context.js';
+import { nativeCall, type Ec2Handler } from './ec2-context.js';
 import { resolveInstances } from './ec2-instances.js';
-import { instanceTypeOf } from './ec2-instance-types.js';
+import { shownInstanceType } from './ec2-instance-types.js';
 
 /**
  * The attributes ModifyInstanceAttribute takes, in both of EC2's forms
@@ -31,9 +31,15 @@ export function modifiedAttribute(params: Ec2Params): { attribute: string; value
 /**
  * ModifyInstanceAttribute: the instance type of a stopped instance. Checked
  * in EC2's order — the attribute, the type, the instance's state — and
- * refused before anything changes. nubo's native API has no way yet to
- * change a VM's vCPUs and memory, so a valid change of a stopped instance is
- * answered `Unsupported` rather than faked in the EC2 records.
+ * refused before anything changes. The size changes through the native API's
+ * resize (quota and host room checked in one transaction; the instance boots
+ * with it on its next start), then the EC2 record takes the type's name. A
+ * controller that dies between the two leaves the VM resized and the record
+ * naming the old type: DescribeInstances shows a record's type only while it
+ * matches the VM's size (ec2-instance-view.ts), so the answer is never stale.
+ * Only nubo's `poweroff` is resized: an EC2-stopped instance that nubo holds
+ * suspended or stopped has its memory saved at its old size
+ * (IncorrectInstanceState, saying so).
  */
 export const modifyInstanceAttribute: Ec2Handler = async (ctx, call) => {
   const id = call.params.required('InstanceId');
@@ -44,11 +50,15 @@ export const modifyInstanceAttribute: Ec2Handler = async (ctx, call) => {
   if (type === undefined) throw invalidParameterValue('InstanceType', `${JSON.stringify(value)} is not one of ${[...ctx.instanceTypes.keys()].join(', ')}`);
   const [vm] = await resolveInstances(ctx, call, [id]);
   if (!vm) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-  if (vm.state !== 'poweroff' && vm.state !== 'stopped') {
+  if (vm.state === 'suspended' || vm.state === 'stopped') {
+    throw new Ec2ApiError('IncorrectInstanceState', `The instance '${id}' is stopped with its memory saved (nubo state ${vm.state}), which keeps its size; start it and stop it again to change its type`);
+  }
+  if (vm.state !== 'poweroff') {
     throw new Ec2ApiError('IncorrectInstanceState', `The instance '${id}' is not in the 'stopped' state (nubo state ${vm.state}); stop it to change its type`);
   }
-  if (vm.vcpus === type.vcpus && vm.memoryMiB === type.memoryMiB) return { return: true };
-  throw new Ec2ApiError('Unsupported', `nubo cannot change a VM's size yet (${vm.vcpus} vCPU, ${vm.memoryMiB} MiB → ${type.name}: ${type.vcpus} vCPU, ${type.memoryMiB} MiB): its native API has no resize`);
+  await nativeCall(ctx, call, 'POST', `/api/v1/vms/${vm.id}/resize`, { vcpus: type.vcpus, memoryMiB: type.memoryMiB }, { quota: 'InstanceLimitExceeded', notFound: 'InvalidInstanceID.NotFound' });
+  await ctx.records.setInstanceType(vm.id, type.name);
+  return { return: true };
 };
 
 /** DescribeInstanceAttribute: the instance type (as DescribeInstances shows it); other attributes are refused, naming them. */
@@ -59,5 +69,5 @@ export const describeInstanceAttribute: Ec2Handler = async (ctx, call) => {
   const [vm] = await resolveInstances(ctx, call, [id]);
   if (!vm) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
   const rec = (await ctx.records.instances([vm.id])).get(vm.id);
-  return { instanceId: id, instanceType: { value: rec?.instanceType ?? instanceTypeOf(ctx.instanceTypes, vm.vcpus, vm.memoryMiB) } };
+  return { instanceId: id, instanceType: { value: shownInstanceType(ctx.instanceTypes, rec?.instanceType, vm.vcpus, vm.memoryMiB) } };
 };

@@ -41,3 +41,15 @@ export function instanceTypeOf(types: ReadonlyMap<string, InstanceType>, vcpus: 
   for (const t of types.values()) if (t.vcpus === vcpus && t.memoryMiB === memoryMiB) return t.name;
   return 'custom';
 }
+
+/**
+ * The type an instance is shown as: its record's (RunInstances',
+ * ModifyInstanceAttribute's) while that type's sizes are the VM's; once they
+ * differ — a resize whose record update a crash cut off — the VM's sizes
+ * decide. A record's name the table does not have is kept as it is.
+ */
+export function shownInstanceType(types: ReadonlyMap<string, InstanceType>, recorded: string | undefined, vcpus: number, memoryMiB: number): string {
+  const t = recorded === undefined ? undefined : types.get(recorded);
+  if (recorded !== undefined && (t === undefined || (t.vcpus === vcpus && t.memoryMiB === memoryMiB))) return recorded;
+  return instanceTypeOf(types, vcpus, memoryMiB);
+}

@@ -2,7 +2,7 @@ import type { VmDetailView, VmView } from '../contract/vm-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
 import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
 import { ec2StateOf } from './ec2-instance-state.js';
-import { instanceTypeOf } from './ec2-instance-types.js';
+import { shownInstanceType } from './ec2-instance-types.js';
 import type { InstanceRecord, SecurityGroupRecord } from './ec2-records.js';
 import type { XmlObject } from './ec2-xml.js';
 import type { Filterable } from './ec2-filters.js';
@@ -40,7 +40,7 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
 function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; imageId: string; rec: InstanceRecord | undefined; sgs: SecurityGroupRecord[]; tags: Map<string, string> }): Ec2Instance {
   const state = ec2StateOf(vm.state, vm.history.at(-1)?.action.startsWith('terminate') === true);
   const ip = vm.nics.find((n) => n.address !== null)?.address?.split('/')[0] ?? null;
-  const instanceType = o.rec?.instanceType ?? instanceTypeOf(ctx.instanceTypes, vm.vcpus, vm.memoryMiB);
+  const instanceType = shownInstanceType(ctx.instanceTypes, o.rec?.instanceType, vm.vcpus, vm.memoryMiB);
   const reservationId = o.rec?.reservationId ?? `r-${o.instanceId.slice(2)}`;
   const groupSet = o.sgs.map((g) => ({ groupId: g.id, groupName: g.name }));
   const xml: XmlObject = {

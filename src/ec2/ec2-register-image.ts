@@ -1,3 +1,4 @@
+import { parseS3Location } from '../contract/image-object-schemas.js';
 import type { ImageView } from '../contract/image-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
 import { Ec2ApiError, invalidParameterValue, missingParameter } from './ec2-api-error.js';
@@ -16,10 +17,9 @@ interface RegisterRequest {
 
 /** `bucket/key` (an `s3://` prefix or a leading slash tolerated): the object the image is made of. */
 export function parseImageLocation(location: string): { bucket: string; key: string } {
-  const rest = location.replace(/^s3:\/\//, '').replace(/^\//, '');
-  const slash = rest.indexOf('/');
-  if (slash <= 0 || slash === rest.length - 1) throw invalidParameterValue('ImageLocation', `${JSON.stringify(location)} is not bucket/key of an S3 object`);
-  return { bucket: rest.slice(0, slash), key: rest.slice(slash + 1) };
+  const at = parseS3Location(location);
+  if (at === undefined) throw invalidParameterValue('ImageLocation', `${JSON.stringify(location)} is not bucket/key of an S3 object`);
+  return at;
 }
 
 /** Every parameter checked before anything is written; what nubo does not take is refused by name, not ignored silently. */

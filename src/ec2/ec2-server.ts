@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Ec2ApiError } from './ec2-api-error.js';
 import type { Ec2Authenticator } from './ec2-authenticator.js';
@@ -22,7 +22,9 @@ export interface Ec2ServerOptions {
  */
 export async function createEc2Server(o: Ec2ServerOptions): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = o.logger;
-  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, disableRequestLogging: true });
+  // Each request is logged once, below, with its action; Fastify's own lines would double that. (The top-level
+  // `disableRequestLogging` option is deprecated in Fastify 5.12 and printed a warning on `nubo up`'s terminal.)
+  const app = Fastify({ loggerInstance, bodyLimit: 1024 * 1024, logController: new LogController({ disableRequestLogging: true }) });
   // Every body as its exact bytes: the signature covers them, and the form is parsed by Ec2Params.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));

@@ -55,6 +55,12 @@ const api = {
     if (method === 'GET' && path === '/api/v1/vms') return found([VM]);
     if (method === 'GET' && path === '/api/v1/vms/vm-1') return found(VM);
     if (method === 'GET' && path === '/api/v1/vms/vm-off') return found({ ...VM, id: 'vm-off', state: 'poweroff' });
+    if (method === 'GET' && path === '/api/v1/vms/vm-susp') return found({ ...VM, id: 'vm-susp', state: 'suspended' });
+    if (method === 'POST' && path === '/api/v1/vms/vm-off/resize') {
+      const b = body as { vcpus: number; memoryMiB: number };
+      if (b.memoryMiB > 4096) throw new RemoteError(409, 'CAPACITY', 'host h1 cannot take 1 cpus, 8064 MiB memory: not enough memoryMib', {});
+      return found({ ...VM, id: 'vm-off', state: 'poweroff', ...b });
+    }
     if (method === 'GET' && path.startsWith('/api/v1/vms/')) throw new RemoteError(404, 'NOT_FOUND', 'no such vm', {});
     if (method === 'GET' && path === '/api/v1/templates') return found([{ id: 't-1', name: 'tiny', image: 'tiny' }]);
     if (method === 'GET' && path === '/api/v1/images/tiny') return found({ virtualSizeBytes: 3 * 1024 ** 3 });
@@ -162,9 +168,16 @@ describe('EC2 volume actions', () => {
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'nubo.small' })), /^IncorrectInstanceState/);
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, 'InstanceType.Value': 'z9.mega' })), /^InvalidParameterValue: .*InstanceType/);
     assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: i, Attribute: 'kernel', Value: 'k' })), /^InvalidParameterValue: .*kernel/);
-    const off = await records.awsIdOf('instance', 'vm-off');
-    assert.deepEqual(await run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.tiny' }), { return: true }, 'its own size: nothing to do');
-    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.small' })), /^Unsupported: .*no resize/);
+    const suspended = await records.awsIdOf('instance', 'vm-susp');
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: suspended, 'InstanceType.Value': 'nubo.small' })), /^IncorrectInstanceState: .*memory saved/);
     assert.deepEqual(writes(), []);
+  });
+
+  it('ModifyInstanceAttribute resizes a stopped (powered-off) instance through the native resize; no room on its host is InsufficientInstanceCapacity', async () => {
+    const off = await records.awsIdOf('instance', 'vm-off');
+    calls = [];
+    assert.deepEqual(await run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'nubo.small' }), { return: true });
+    assert.deepEqual(writes(), ['POST /api/v1/vms/vm-off/resize']);
+    assert.match(await refusal(run(modifyInstanceAttribute, { InstanceId: off, 'InstanceType.Value': 'm5.large' })), /^InsufficientInstanceCapacity: .*memoryMib/);
   });
 });

@@ -18,6 +18,7 @@ import { quotaContract } from './store-quota-contract.js';
 import { usageContract } from './store-usage-contract.js';
 import { capacityLeaseContract } from './store-capacity-lease-contract.js';
 import { accessKeyContract } from './store-access-key-contract.js';
+import { vmResizeContract } from './store-vm-resize-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -378,5 +379,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     usageContract(() => ({ store, owner, uniq, enabledHost }));
     capacityLeaseContract(() => ({ store, owner, uniq, enabledHost }));
     accessKeyContract(() => ({ store, owner, uniq, enabledHost }));
+    vmResizeContract(() => ({ store, owner, uniq, enabledHost }));
   });
 }

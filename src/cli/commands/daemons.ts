@@ -12,7 +12,7 @@ import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
-interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
+interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -21,6 +21,7 @@ export function registerDaemonCommands(program: Command): void {
     .description('run the controller (state store, scheduler, orchestrators, API) in the foreground')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:7480')
     .option('--s3-listen <host:port>', 'address of the S3-compatible API (e.g. 127.0.0.1:7491); default: none')
+    .option('--ec2-listen <host:port>', 'address of the EC2-compatible Query API (e.g. 127.0.0.1:7490; SigV4 with `nubo user access-key` keys); default: none')
     .option('--data-dir <dir>', 'state (SQLite database, image store)', join(nuboHome(), 'controller'))
     .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql); several controllers may share one: the holder of the leadership lease orchestrates, the others serve reads and forward writes to it (README: Several controllers)')
     .option('--advertise-url <url>', 'the URL agents reach the controller at (default: the listen address)')
@@ -50,6 +51,7 @@ export function registerDaemonCommands(program: Command): void {
           dataDir: o.dataDir,
           listen: parseListen(o.listen, '--listen'),
           ...(o.s3Listen !== undefined ? { s3: parseListen(o.s3Listen, '--s3-listen') } : {}),
+          ...(o.ec2Listen !== undefined ? { ec2: { listen: parseListen(o.ec2Listen, '--ec2-listen') } } : {}),
           advertiseUrl: o.advertiseUrl,
           heartbeatIntervalMs: Number(o.heartbeatMs),
           imageImportDir: o.imageImportDir === undefined ? undefined : resolve(o.imageImportDir),

@@ -15,6 +15,7 @@ before(async () => {
     'GET /api/v1/images': () => ({ body: [tiny, kernel] }),
     'POST /api/v1/images': () => ({ status: 201, body: kernel }),
     'POST /api/v1/images/upload': () => ({ status: 201, body: kernel }),
+    'POST /api/v1/images/from-s3': () => ({ status: 201, body: tiny }),
     'DELETE /api/v1/images/img-1': () => ({ status: 204 }),
     'DELETE /api/v1/images/img-9': () => ({ status: 409, body: { error: { code: 'CONFLICT', message: 'image img-9 is used by template small', details: {} } } }),
   });
@@ -79,4 +80,36 @@ test('image delete sends DELETE; a conflict exits 1', async () => {
   const used = await runCli(['image', 'delete', 'img-9', ...creds(api)]);
   assert.equal(used.code, 1);
   assert.match(used.stderr, /error \[CONFLICT\]: image img-9 is used by template small/);
+});
+
+test('image register --from-s3 sends the bucket, the key and the format; nothing is uploaded', async () => {
+  const r = await runCli(['image', 'register', 'tiny', '--from-s3', 's3://disks/os/tiny.qcow2', '--format', 'qcow2', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  const q = api.requests.at(-1)!;
+  assert.equal(`${q.method} ${q.path}`, 'POST /api/v1/images/from-s3');
+  assert.deepEqual(q.body, { name: 'tiny', bucket: 'disks', key: 'os/tiny.qcow2', format: 'qcow2' });
+  assert.match(r.stdout, /^img-1\s+tiny\s+qcow2/m);
+  const j = await runCli(['image', 'register', 'tiny', '--from-s3', 'disks/tiny.raw', '--json', ...creds(api)]);
+  assert.equal(j.code, 0, j.stderr);
+  assert.deepEqual(api.requests.at(-1)!.body, { name: 'tiny', bucket: 'disks', key: 'tiny.raw' });
+  assert.deepEqual(JSON.parse(j.stdout), tiny);
+});
+
+test('image register --from-s3: a location that is no object, a file or --import beside it, a kernel format, or neither file nor --from-s3 → usage error, nothing sent', async () => {
+  const n = api.requests.length;
+  const cases: [string[], RegExp][] = [
+    [['--from-s3', 'disks'], /BUCKET\/KEY/],
+    [['--from-s3', 'disks/'], /BUCKET\/KEY/],
+    [['--from-s3', '/tiny.qcow2'], /BUCKET\/KEY/],
+    [['some-file', '--from-s3', 'disks/tiny.qcow2'], /no <file>/],
+    [['--import', '--from-s3', 'disks/tiny.qcow2'], /no <file>/],
+    [['--from-s3', 'disks/vmlinuz', '--format', 'kernel'], /--format kernel/],
+    [[], /<file>.*--from-s3/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(['image', 'register', 'tiny', ...args, ...creds(api)]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+  assert.equal(api.requests.length, n, 'nothing sent');
 });

@@ -3,11 +3,13 @@ import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { NuboClient } from '../../client/nubo-client.js';
 import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../contract/image-schemas.js';
+import { parseS3Location, type ImageFromObjectBody } from '../../contract/image-object-schemas.js';
+import { UsageError } from '../usage-error.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 
-/** `nubo image list|register|delete` (beside `image build-tiny`); `register` also takes vmdk and vdi disks. */
+/** `nubo image list|register|delete` (beside `image build-tiny`); `register` also takes vmdk and vdi disks, and S3 objects (`--from-s3`). */
 export function registerImageCommands(image: Command): void {
   connectionOptions(apiCommand(image, 'list', 'list the images in the controller\'s image store')).action(
     runCliAction(async (signal, o: ApiOpts) => {
@@ -19,21 +21,38 @@ export function registerImageCommands(image: Command): void {
 
   const register = apiCommand(
     image,
-    'register <name> <file>',
-    'upload a local file into the image store under a name (with --import: a file in the controller\'s --image-import-dir instead, read there). ' +
+    'register <name> [file]',
+    'upload a local file into the image store under a name (with --import: a file in the controller\'s --image-import-dir instead, read there; ' +
+      'with --from-s3 BUCKET/KEY: an object of one of your S3 buckets, copied by the controller). ' +
       'Disk images are checked with qemu-img (no backing files); vmdk and vdi disks are converted to qcow2',
   );
   register.option('--import', '<file> is a path on the controller\'s machine, under the directory it was started with (--image-import-dir); nothing is uploaded');
+  register.option('--from-s3 <bucket/key>', 'make the image of an S3 object you own (s3://bucket/key also taken): a disk (qcow2, raw, vmdk, vdi); no <file> then, nothing is uploaded');
   register.addOption(
     new Option('--format <format>', 'what the file is (default: the disk format the controller detects, which must agree with a .qcow2/.raw/.vmdk/.vdi extension; kernel and initrd must be given)').choices(
       registerImageFormatSchema.options,
     ),
   );
+  register.addHelpText('after', `
+From S3 (the controller's S3 listener, port 7491 by default; keys from
+nubo user access-key create):
+
+  aws --endpoint-url http://127.0.0.1:7491 s3 cp disk.qcow2 s3://my-bucket/disk.qcow2
+  nubo image register my-disk --from-s3 my-bucket/disk.qcow2
+
+The object is copied into the image store and checked as an uploaded file is;
+later changes to the object do not touch the image.`);
   connectionOptions(register).action(
-      runCliAction(async (signal, name: string, path: string, o: ApiOpts & { format?: RegisterImageBody['format']; import?: boolean }) => {
+      runCliAction(async (signal, name: string, path: string | undefined, o: ApiOpts & { format?: RegisterImageBody['format']; import?: boolean; fromS3?: string }) => {
         const api = await connect(o);
         const format = o.format ? { format: o.format } : {};
-        const img = o.import ? await api.registerImage({ name, path: resolve(path), ...format }, { signal }) : await uploadWithProgress(api, { name, file: path, ...format }, signal, o.json === true);
+        let img: ImageView;
+        if (o.fromS3 !== undefined) {
+          img = await api.registerImageFromS3(fromS3Body(name, o.fromS3, path, o), { signal });
+        } else {
+          if (path === undefined) throw new UsageError('INVALID_ARGUMENT', 'give the <file> to register, or --from-s3 BUCKET/KEY');
+          img = o.import ? await api.registerImage({ name, path: resolve(path), ...format }, { signal }) : await uploadWithProgress(api, { name, file: path, ...format }, signal, o.json === true);
+        }
         if (o.json) return printJson(img);
         printImages([img]);
       }),
@@ -45,6 +64,18 @@ export function registerImageCommands(image: Command): void {
       process.stdout.write(`deleted image ${ref}\n`);
     }),
   );
+}
+
+/** The request of `register --from-s3`: refused before anything is sent when it also names a file, --import or a format S3 images cannot have. */
+function fromS3Body(name: string, location: string, path: string | undefined, o: { format?: RegisterImageBody['format']; import?: boolean }): ImageFromObjectBody {
+  if (path !== undefined || o.import === true) throw new UsageError('INVALID_ARGUMENT', '--from-s3 takes no <file> and no --import: the image is made of the S3 object');
+  const at = parseS3Location(location);
+  if (at === undefined) throw new UsageError('INVALID_ARGUMENT', `--from-s3: ${JSON.stringify(location)} is not BUCKET/KEY of an S3 object`);
+  const format = o.format;
+  if (format !== undefined && format !== 'qcow2' && format !== 'raw' && format !== 'vmdk' && format !== 'vdi') {
+    throw new UsageError('INVALID_ARGUMENT', `--format ${format}: an image from S3 is a disk (qcow2, raw, vmdk or vdi); upload a kernel or initrd as a file`);
+  }
+  return { name, ...at, ...(format !== undefined ? { format } : {}) };
 }
 
 async function uploadWithProgress(api: NuboClient, input: Parameters<NuboClient['uploadImage']>[0], signal: AbortSignal, quiet: boolean): Promise<ImageView> {

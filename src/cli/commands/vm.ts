@@ -9,6 +9,7 @@ import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { registerVmActions } from './vm-actions.js';
 import { registerVmMigrate } from './vm-migrate.js';
 import { registerVmNic } from './vm-nic.js';
+import { registerVmResize } from './vm-resize.js';
 import { registerVmDiskMove } from './vm-disk-move.js';
 import { registerVmSnapshot } from './vm-snapshot.js';
 import { registerVmCapture } from './vm-capture.js';
@@ -28,7 +29,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   ha?: boolean;
 }
 
-/** `nubo vm create|list|show|console|purge`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone`, `export` and `ssh`. */
+/** `nubo vm create|list|show|console|purge|resize`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone`, `export` and `ssh`. */
 export function registerVmCommands(program: Command): void {
   const vm = program.command('vm').description('virtual machines');
 
@@ -113,6 +114,7 @@ export function registerVmCommands(program: Command): void {
   registerVmActions(vm);
   registerVmMigrate(vm);
   registerVmNic(vm);
+  registerVmResize(vm);
   registerVmDiskMove(vm);
   registerVmSnapshot(vm);
   registerVmCapture(vm);

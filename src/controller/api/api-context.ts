@@ -28,6 +28,7 @@ import type { AutoscaleService } from '../autoscale-service.js';
 import type { AccessKeys } from '../access-keys.js';
 import type { InProcessCaller } from './in-process-caller.js';
 import type { ImageObjects } from '../image-objects.js';
+import type { CapacityCheck } from '../../store/repositories/capacity-check.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -61,6 +62,8 @@ export interface ApiContext {
   readonly inProcess?: InProcessCaller | undefined;
   /** Images as objects of the system bucket (served with S3); undefined: no `from-s3` route, images served by the controller. */
   readonly imageObjects?: ImageObjects | undefined;
+  /** The scheduler's rule for whether a host takes more (overcommit, maintenance): a resize reserves by it; absent: free room only. */
+  readonly bindCheck?: CapacityCheck | undefined;
 }
 
 export { ForbiddenError };

@@ -12,6 +12,7 @@ import { toHost } from './hosts-repository.js';
 import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
 import { moveUsage, reviseUsage } from './usage-repository.js';
+import { resizeVm, type VmSize } from './vm-resize.js';
 
 export type { Vm, VmHistoryEntry, VmOperationRecord };
 
@@ -185,6 +186,11 @@ export class VmsRepository {
         await sleep(5 + attempt);
       }
     }
+  }
+
+  /** A powered-off VM's vCPUs and memory, quota and host room checked in the same transaction (vm-resize.ts). */
+  resize(id: string, size: VmSize, check?: CapacityCheck): Promise<{ vm: Vm; changed: boolean }> {
+    return resizeVm(this.ctx, id, size, check);
   }
 
   async get(id: string): Promise<Vm> {
