@@ -5,6 +5,7 @@ import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { MaintenanceVm } from '../store/repositories/host-maintenance.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
+import type { QueuedMigration } from '../store/repositories/migration-queue-repository.js';
 import type { JsonObject } from '../store/store-context.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { PeriodicRounds } from '../util/periodic-rounds.js';
@@ -26,6 +27,8 @@ export interface HostMaintenanceOptions {
   readonly intervalMs?: number | undefined;
 }
 
+/** Migrations an evacuation starts for one VM before it reports the VM `failed`. */
+const EVACUATION_ATTEMPTS = 2;
 /** VM states that are on their way somewhere: the evacuation looks again at its next round. */
 const SETTLING = new Set(['prolog', 'boot', 'shutdown', 'saving', 'epilog', 'prolog-resume', 'restore', 'reboot', 'migrating']);
 /** Done for good: the host may end its evacuation once every VM is one of these. */
@@ -110,8 +113,7 @@ export class HostMaintenance {
         continue;
       }
       // Adopt the queue entry a crash left unrecorded (queued, not yet written here) — of this maintenance, not of an earlier one of the host.
-      const orphan = entry.status === 'failed' ? undefined
-        : (await store.migrationQueue.list({ vmId, origin: originOf(hostId) })).find((q) => (q.state === 'queued' || q.state === 'started') && q.queuedAt >= m.since);
+      const orphan = entry.status === 'failed' ? undefined : await this.#orphan(hostId, vmId, m.since);
       if (orphan) {
         await store.maintenance.recordVm(hostId, vmId, { ...entry, status: 'moving', migrationId: orphan.id });
         continue;
@@ -121,7 +123,7 @@ export class HostMaintenance {
         continue;
       }
       if (SETTLING.has(vm.state)) continue;
-      // A failed migration is not tried again on its own (it would likely fail the same way): reported until the VM moves by other means.
+      // A migration that failed twice is not tried again (it would likely fail the same way): reported until the VM moves by other means.
       if (entry.status === 'failed') continue;
       const kind = vm.state === 'running' ? 'live' : COLD_MIGRATION_STATES.includes(vm.state) ? 'cold' : undefined;
       if (kind === undefined) {
@@ -144,7 +146,7 @@ export class HostMaintenance {
     for (const d of ordered) {
       try {
         const q = await this.o.queue.enqueue(d.vm.id, { origin: originOf(hostId), priority: MIGRATION_PRIORITY.maintenance, ...(d.prediction ? { prediction: d.prediction } : {}) });
-        await store.maintenance.recordVm(hostId, d.vm.id, { ...d.entry, action: d.kind, status: 'moving', migrationId: q.id });
+        await store.maintenance.recordVm(hostId, d.vm.id, { ...d.entry, action: d.kind, status: 'moving', migrationId: q.id, attempts: (d.entry.attempts ?? 0) + 1 });
         await this.o.failpoints?.hit('maintenance.queued');
       } catch (err) {
         if (!(err instanceof MigrationRefusedError)) throw err;
@@ -179,9 +181,25 @@ export class HostMaintenance {
     if (mig.state === 'succeeded') {
       const to = await findOrUndefined(store.hosts.get(mig.destHostId));
       await store.maintenance.recordVm(host.id, vm.id, { ...entry, status: 'moved', to: to?.name ?? mig.destHostId });
+    } else if ((entry.attempts ?? 1) < EVACUATION_ATTEMPTS && vm.hostId === host.id) {
+      // Rolled back, the VM still on the host: a controller restart or a passing fault ends a migration this way; the next round queues it again.
+      const { migrationId: _, ...rest } = entry;
+      await store.maintenance.recordVm(host.id, vm.id, { ...rest, status: 'queued', reason: `attempt ${entry.attempts ?? 1} failed (${mig.reason ?? mig.state}): trying again` });
+      this.o.logger.info({ hostId: host.id, vmId: vm.id, migrationId: id, reason: mig.reason }, 'maintenance: migration failed, trying once more');
     } else {
       await store.maintenance.recordVm(host.id, vm.id, { ...entry, status: 'failed', reason: mig.reason ?? mig.state });
     }
+  }
+
+  /** The queue entry of this maintenance a crash left unrecorded: waiting, or started and not ended by a failure (which the entry's attempts count). */
+  async #orphan(hostId: string, vmId: string, since: string): Promise<QueuedMigration | undefined> {
+    const { store } = this.o;
+    for (const q of await store.migrationQueue.list({ vmId, origin: originOf(hostId) })) {
+      if (q.queuedAt < since || (q.state !== 'queued' && q.state !== 'started')) continue;
+      const mig = q.state === 'started' ? await findOrUndefined(store.migrations.get(q.id)) : undefined;
+      if (mig === undefined || mig.state === 'running' || mig.state === 'succeeded') return q;
+    }
+    return undefined;
   }
 
   async #vmsOn(hostId: string): Promise<Vm[]> {

@@ -38,9 +38,11 @@ export function registerHostMaintenance(host: Command): void {
     .addHelpText('after', `
 The host is \`evacuating\` until every VM has moved (or was left, per
 --powered-off), then \`maintenance\`. A VM that cannot move (no room elsewhere,
-requirements, CPU model) is shown \`blocked\` with the reason and keeps the host
+volumes attached, CPU model) is shown \`blocked\` with the reason and keeps the host
 from \`maintenance\` (state \`blocked\`): it is checked again every second; move,
-power off or terminate it, or give up with \`nubo host enable\`. \`nubo host maintenance-status <host>\` shows the
+power off or terminate it, or give up with \`nubo host enable\`. A migration that
+fails (a controller restart rolls back the one in flight) is tried once more
+before the VM is reported \`failed\`. \`nubo host maintenance-status <host>\` shows the
 progress; \`nubo host enable <host>\` returns the host to service. Stopping the wait (Ctrl-C, --timeout) leaves the evacuation going.`)
     .action(
       runCliAction(async (signal, ref: string, o: MaintenanceOpts) => {

@@ -11,6 +11,8 @@ export interface MaintenanceVm {
   readonly migrationId?: string;
   readonly to?: string;
   readonly reason?: string;
+  /** Migrations started for it by this maintenance (a failed one is tried once more). */
+  readonly attempts?: number;
 }
 
 /** A host's maintenance: its options and the evacuation's journal, one entry per VM it had. */
