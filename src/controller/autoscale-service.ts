@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { chooseScaleIn, meanCpu, type ScalingMember } from '../core/autoscale/choose-scale-in.js';
 import { decideScaling } from '../core/autoscale/decide-scaling.js';
+import { memberWaiting } from '../core/autoscale/member-waiting.js';
 import { checkScalingGroup, type ScalingPolicy } from '../core/autoscale/scaling-policy.js';
 import type { Store } from '../store/open-store.js';
 import { ScalingGroupsRepository, type ScalingGroupRecord, type ScalingMemberRecord } from '../store/repositories/scaling-groups-repository.js';
@@ -141,6 +142,8 @@ export class AutoscaleService {
         continue;
       }
       live.push({ m, vm });
+      const waiting = memberWaiting({ vmName: m.vmName, vmState: vm.state, stateReason: vm.stateReason });
+      if (waiting !== undefined) await this.#noteOnce(g.id, 'waiting', waiting);
     }
     const members: ScalingMember[] = live.map(({ m, vm }) => ({ vmId: m.vmName, createdAt: Date.parse(m.createdAt), cpu: this.memberCpu(vm) }));
     const policy = g.policy as unknown as ScalingPolicy;
@@ -176,7 +179,7 @@ export class AutoscaleService {
   async #finishCreating(g: ScalingGroupRecord, m: ScalingMemberRecord, owner: User): Promise<boolean> {
     const existing = (await this.#o.store.vms.list({ ownerId: g.ownerId, name: m.vmName })).find((v) => v.state !== 'terminated');
     if (existing) {
-      await this.repo.setMember(g.id, m.vmName, { vmId: existing.id, state: 'active' });
+      await this.repo.setMember(g.id, m.vmName, { vmId: existing.id, state: 'active' }, { kind: 'vm-created', message: `${m.vmName} created (adopted by name: the round that made it did not finish)` });
       return true;
     }
     let vm: Vm;
