@@ -127,10 +127,12 @@ export class AutoscaleService {
     const owner = await this.#o.store.users.get(g.ownerId);
     const vms = new Map((await this.#o.store.vms.list({ ownerId: g.ownerId })).map((v) => [v.id, v]));
     const live: { m: ScalingMemberRecord; vm: Vm | undefined }[] = [];
+    // Members an earlier round left `creating` (a crash after their VM was made) and this one finished: members now.
+    let finished = 0;
     for (const m of await this.repo.members(g.id)) {
       const vm = m.vmId !== null ? vms.get(m.vmId) : undefined;
       if (m.state === 'creating') {
-        await this.#finishCreating(g, m, owner);
+        if (await this.#finishCreating(g, m, owner)) finished++;
         continue;
       }
       if (m.state === 'removing' || vm === undefined || LOST_STATES.has(vm.state)) {
@@ -160,7 +162,8 @@ export class AutoscaleService {
       await this.#o.failpoints?.hit('autoscale.after-decision');
     }
     const creating = (await this.repo.members(g.id)).filter((m) => m.state === 'creating').length;
-    const have = live.length + creating;
+    // Without `finished`, the member a restarted controller adopted was not counted and a second VM was made for it.
+    const have = live.length + finished + creating;
     for (let k = have; k < desired; k++) {
       const m = await this.repo.addMember(g.id);
       await this.#o.failpoints?.hit('autoscale.member-journaled');
