@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { chooseScaleIn, meanCpu, type ScalingMember } from '../core/autoscale/choose-scale-in.js';
 import { decideScaling } from '../core/autoscale/decide-scaling.js';
+import { memberWaiting } from '../core/autoscale/member-waiting.js';
 import { checkScalingGroup, type ScalingPolicy } from '../core/autoscale/scaling-policy.js';
 import type { Store } from '../store/open-store.js';
 import { ScalingGroupsRepository, type ScalingGroupRecord, type ScalingMemberRecord } from '../store/repositories/scaling-groups-repository.js';
@@ -126,10 +127,12 @@ export class AutoscaleService {
     const owner = await this.#o.store.users.get(g.ownerId);
     const vms = new Map((await this.#o.store.vms.list({ ownerId: g.ownerId })).map((v) => [v.id, v]));
     const live: { m: ScalingMemberRecord; vm: Vm | undefined }[] = [];
+    // Members an earlier round left `creating` (a crash after their VM was made) and this one finished: members now.
+    let finished = 0;
     for (const m of await this.repo.members(g.id)) {
       const vm = m.vmId !== null ? vms.get(m.vmId) : undefined;
       if (m.state === 'creating') {
-        await this.#finishCreating(g, m, owner);
+        if (await this.#finishCreating(g, m, owner)) finished++;
         continue;
       }
       if (m.state === 'removing' || vm === undefined || LOST_STATES.has(vm.state)) {
@@ -141,6 +144,8 @@ export class AutoscaleService {
         continue;
       }
       live.push({ m, vm });
+      const waiting = memberWaiting({ vmName: m.vmName, vmState: vm.state, stateReason: vm.stateReason });
+      if (waiting !== undefined) await this.#noteOnce(g.id, 'waiting', waiting);
     }
     const members: ScalingMember[] = live.map(({ m, vm }) => ({ vmId: m.vmName, createdAt: Date.parse(m.createdAt), cpu: this.memberCpu(vm) }));
     const policy = g.policy as unknown as ScalingPolicy;
@@ -157,7 +162,8 @@ export class AutoscaleService {
       await this.#o.failpoints?.hit('autoscale.after-decision');
     }
     const creating = (await this.repo.members(g.id)).filter((m) => m.state === 'creating').length;
-    const have = live.length + creating;
+    // Without `finished`, the member a restarted controller adopted was not counted and a second VM was made for it.
+    const have = live.length + finished + creating;
     for (let k = have; k < desired; k++) {
       const m = await this.repo.addMember(g.id);
       await this.#o.failpoints?.hit('autoscale.member-journaled');
@@ -176,7 +182,7 @@ export class AutoscaleService {
   async #finishCreating(g: ScalingGroupRecord, m: ScalingMemberRecord, owner: User): Promise<boolean> {
     const existing = (await this.#o.store.vms.list({ ownerId: g.ownerId, name: m.vmName })).find((v) => v.state !== 'terminated');
     if (existing) {
-      await this.repo.setMember(g.id, m.vmName, { vmId: existing.id, state: 'active' });
+      await this.repo.setMember(g.id, m.vmName, { vmId: existing.id, state: 'active' }, { kind: 'vm-created', message: `${m.vmName} created (adopted by name: the round that made it did not finish)` });
       return true;
     }
     let vm: Vm;

@@ -199,6 +199,7 @@ export class ControllerDaemon {
         store, agentFor, policy, logger, labFence: o.labFence, failpoints: o.failpoints, tickMs: heartbeatIntervalMs, timing: o.haTiming,
         // Through the queue like maintenance, so a degraded host's VMs leave within the per-host limits; the entry is the move's journal.
         evacuate: (vmId, hostId) => enqueueMigration(planning.queue, vmId, { origin: `degraded:${hostId}`, priority: 50 }),
+        schedulePending: () => orchestrator.schedulePending(),
         waitingMoves: async () => (await store.migrationQueue.list({ state: 'queued' })).map((q) => q.vmId),
       });
       const firewalls = new VmFirewallService({ store, agentFor, logger, failpoints: o.failpoints });

@@ -31,6 +31,8 @@ export interface HaServiceOptions {
   readonly evacuate?: ((vmId: string, hostId: string) => Promise<unknown>) | undefined;
   /** The VMs whose migration is queued and not started yet (not queued twice). */
   readonly waitingMoves?: (() => Promise<readonly string[]>) | undefined;
+  /** Places the VMs waiting in `pending` (a host healthy again is room that appeared). */
+  readonly schedulePending?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -264,11 +266,15 @@ export class HaService {
     if (degraded === undefined) return;
     if (this.#degraded.get(host.id) !== degraded) {
       // The decision (this host's VMs go) is journaled first: the host's row says degraded before any VM is moved.
-      if (await this.#o.store.ha.setDegraded(host.id, degraded)) {
-        this.#o.logger.warn({ host: host.name, degraded }, degraded === null ? 'HA: host healthy again; it takes VMs' : 'HA: host degraded; its running VMs are moved away');
-      }
+      const changed = await this.#o.store.ha.setDegraded(host.id, degraded);
       this.#degraded.set(host.id, degraded);
-      await this.#o.failpoints?.hit('ha.degraded-recorded');
+      if (changed) {
+        this.#o.logger.warn({ host: host.name, degraded }, degraded === null ? 'HA: host healthy again; it takes VMs' : 'HA: host degraded; its running VMs are moved away');
+        // Only a recorded change is the step: a restarted controller learning each host's unchanged health must not stop here.
+        await this.#o.failpoints?.hit('ha.degraded-recorded');
+        // Nothing else wakes a VM that waits for this host: no operation ended, no host changed state.
+        if (degraded === null) await this.#o.schedulePending?.();
+      }
     }
     if (degraded !== null) await this.#moveAway(host);
   }

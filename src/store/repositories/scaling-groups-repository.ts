@@ -34,7 +34,7 @@ export interface ScalingMemberRecord {
 export interface ScalingHistoryRecord {
   readonly id: number;
   readonly at: string;
-  /** `created`, `set`, `scale-out`, `scale-in`, `vm-created`, `vm-terminated`, `refused`, `error`. */
+  /** `created`, `set`, `scale-out`, `scale-in`, `vm-created`, `vm-terminated`, `waiting` (a member's VM not placed yet, and why), `refused`, `error`. */
   readonly kind: string;
   readonly desiredFrom: number | null;
   readonly desiredTo: number | null;
