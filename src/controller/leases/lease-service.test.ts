@@ -279,7 +279,7 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal(failed.pendingStep, null, 'the release is done');
     const vms = (await store.capacityLeases.vms(be.id)).map((v) => v.vmId);
     assert.deepEqual(fake.log.filter((l) => l.startsWith('terminate ')).map((l) => l.split(' ')[1]).sort(), [...vms].sort(), 'every VM of the failed lease is ended');
-    const steps = (await store.capacityLeases.timeline(be.id)).filter((h) => h.kind.startsWith('step')).map((h) => `${h.kind} ${String(h.detail['step'])}`);
+    const steps = (await store.capacityLeases.timeline(be.id)).filter((h) => h.kind.startsWith('step')).map((h) => `${h.kind} ${h.detail['step'] as string}`);
     assert.deepEqual(steps.slice(-3), ['step-failed suspend', 'step release', 'step-done release']);
     // What it held is free again: once the AR is over, the host is the next lease's at once (not after the failed one's remaining run).
     const next = await svc.submit(sub({}));
