@@ -23,6 +23,8 @@ class FakeActions implements LeaseActions {
   readonly log: string[] = [];
   readonly host = new Map<string, string>();
   hold = new Set<string>();
+  /** Step kinds that throw (a VM's QEMU died under them). */
+  fail = new Set<string>();
   async create(lease: CapacityLease, idx: number, hostId: string): Promise<string> {
     const id = `${lease.kind}${idx}-${lease.id.slice(0, 4)}`;
     this.host.set(id, hostId);
@@ -33,6 +35,10 @@ class FakeActions implements LeaseActions {
   resume(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('resume', vmId, signal).then(() => {}); }
   terminate(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('terminate', vmId, signal).then(() => {}); }
   async #do(kind: string, vmId: string, signal?: AbortSignal): Promise<string> {
+    if (this.fail.has(kind)) {
+      this.log.push(`${kind}-failed ${vmId}`);
+      throw new Error(`${kind} of ${vmId}: QEMU died`);
+    }
     if (this.hold.has(kind)) {
       this.log.push(`${kind}-started ${vmId}`);
       await new Promise((_, reject) => {
@@ -254,6 +260,32 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     const bVms = (await store.capacityLeases.vms(b.id)).map((v) => v.vmId);
     assert.deepEqual(fake.log.filter((l) => l.startsWith('terminate ') && bVms.includes(l.split(' ')[1]!)).length, 2, "b's VMs are terminated");
     assert.equal((await store.capacityLeases.get(c.id)).state, 'preparing', 'what b held is free: the queue moves at once');
+  });
+
+  it('a step that fails fails the lease with the reason, ends its VMs by a journaled release, and frees its capacity', async () => {
+    await fresh();
+    const t0 = (t = 7_000_000);
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    await svc.submit(sub({ kind: 'ar', startS: t0 + 60, durationS: 50, preemptible: false }));
+    fake.fail.add('suspend');
+    const suspend = (await store.capacityLeases.get(be.id)).plan.segments.find((x) => x.kind === 'suspend')!;
+    await at(svc, suspend.from + 0.1);
+    const failed = await store.capacityLeases.get(be.id);
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.reason ?? '', /^suspend failed: .*QEMU died/);
+    assert.equal(failed.pendingStep, null, 'the release is done');
+    const vms = (await store.capacityLeases.vms(be.id)).map((v) => v.vmId);
+    assert.deepEqual(fake.log.filter((l) => l.startsWith('terminate ')).map((l) => l.split(' ')[1]).sort(), [...vms].sort(), 'every VM of the failed lease is ended');
+    const steps = (await store.capacityLeases.timeline(be.id)).filter((h) => h.kind.startsWith('step')).map((h) => `${h.kind} ${h.detail['step'] as string}`);
+    assert.deepEqual(steps.slice(-3), ['step-failed suspend', 'step release', 'step-done release']);
+    // What it held is free again: once the AR is over, the host is the next lease's at once (not after the failed one's remaining run).
+    const next = await svc.submit(sub({}));
+    assert.equal(next.state, 'accepted');
+    await at(svc, t0 + 60 + 50 + 3);
+    assert.equal((await store.capacityLeases.get(next.id)).state, 'preparing');
   });
 
   it('a restart rebuilds the slot table from the store and finishes a suspension it had journaled', async () => {

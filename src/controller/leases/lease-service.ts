@@ -316,6 +316,12 @@ export class LeaseService {
         if (rec !== undefined && canTransitionLease(rec.state, 'failed')) this.#scheduler.close(leaseId, 'failed', this.#clock(), reason);
         await this.#persist();
         await this.#o.store.capacityLeases.update(leaseId, { pendingStep: null }, 'step-failed', { step: step.kind, error: reason });
+        // A failed lease keeps nothing: its VMs (a crashed one, a half-saved one) are ended by a journaled step of their own, so their hosts' capacity and files are freed.
+        if (step.kind !== 'shutdown' && step.kind !== 'release') {
+          const release: PendingStep = { kind: 'release', placements: [], at: this.#clock() };
+          await this.#o.store.capacityLeases.update(leaseId, { pendingStep: release }, 'step', { step: 'release' });
+          this.#chain(leaseId, release);
+        }
       }).catch((e: unknown) => log.error({ err: errorMessage(e) }, 'recording the failed step failed'));
     }
   }

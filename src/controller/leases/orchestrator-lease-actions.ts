@@ -55,9 +55,10 @@ export class OrchestratorLeaseActions implements LeaseActions {
 
   async suspend(vmId: string, signal: AbortSignal): Promise<void> {
     const vm = await this.#settled(vmId, signal);
-    if (vm.state === 'running') await this.o.orchestrator.act(vmId, 'suspend');
+    let acted: Vm | undefined;
+    if (vm.state === 'running') acted = await this.o.orchestrator.act(vmId, 'suspend');
     else if (vm.state !== 'suspended') throw new LeaseStepError(vmId, 'suspend', vm.state);
-    await this.#until(vmId, (v) => v.state === 'suspended' && v.operation === null, 'suspended', signal);
+    await this.#until(vmId, (v) => v.state === 'suspended' && v.operation === null, 'suspended', signal, acted);
     if (await this.o.store.capacityLeases.releaseSuspendedVm(vmId)) await this.o.orchestrator.schedulePending();
   }
 
@@ -72,15 +73,16 @@ export class OrchestratorLeaseActions implements LeaseActions {
 
   async resume(vmId: string, signal: AbortSignal): Promise<void> {
     const vm = await this.#settled(vmId, signal);
+    let acted: Vm | undefined;
     if (vm.state === 'suspended') {
       const spec = vm.spec as { demand?: { vcpus?: number; memoryMiB?: number; diskMiB?: number } };
       const demand = { cpus: spec.demand?.vcpus ?? 0, memoryMib: spec.demand?.memoryMiB ?? 0, diskMib: spec.demand?.diskMiB ?? 0 };
       await this.#retryCapacity(() => this.o.store.capacityLeases.reserveSuspendedVm(vmId, demand, this.o.bindCheck), signal);
-      await this.o.orchestrator.act(vmId, 'resume');
+      acted = await this.o.orchestrator.act(vmId, 'resume');
     } else if (vm.state !== 'running') {
       throw new LeaseStepError(vmId, 'resume', vm.state);
     }
-    await this.#until(vmId, (v) => v.state === 'running' && v.operation === null, 'running', signal);
+    await this.#until(vmId, (v) => v.state === 'running' && v.operation === null, 'running', signal, acted);
   }
 
   async terminate(vmId: string, signal: AbortSignal): Promise<void> {
@@ -96,11 +98,13 @@ export class OrchestratorLeaseActions implements LeaseActions {
     return this.#until(vmId, (v) => v.operation === null || v.state === 'pending', 'at rest', signal);
   }
 
-  async #until(vmId: string, ok: (vm: Vm) => boolean, what: string, signal: AbortSignal): Promise<Vm> {
+  /** Reads the VM until `ok`; `acted`: the VM as the action that was asked left it, so that the action ending elsewhere (a failed save leaves it running, a failed restore suspended) fails the step instead of waiting for its timeout. */
+  async #until(vmId: string, ok: (vm: Vm) => boolean, what: string, signal: AbortSignal, acted?: Vm): Promise<Vm> {
     for (;;) {
       const vm = await this.o.store.vms.get(vmId);
       if (ok(vm)) return vm;
       if (vm.state === 'failed' || (vm.state === 'terminated' && what !== 'terminated')) throw new LeaseStepError(vmId, `wait until ${what}`, vm.state, vm.stateReason ?? undefined);
+      if (acted !== undefined && vm.operation === null && vm.version > acted.version) throw new LeaseStepError(vmId, `wait until ${what}`, vm.state, vm.stateReason ?? 'its action ended without getting there');
       signal.throwIfAborted();
       await sleep(this.o.pollMs ?? 500, signal);
     }

@@ -95,7 +95,8 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
   const vm = reg.get(spec.id);
   if (statePath !== undefined) {
     // The incoming side reaches `paused` once the whole state has been read.
-    await pollUntil(
+    // Tests end QEMU here (`qemu.restore`): a restore whose process dies must fail, not wait.
+    await Promise.resolve(reg.opts.failpoints?.hit('qemu.restore')).then(() => pollUntil(
       `restore of ${spec.id}`,
       async () => {
         const s = await reg.qmp(vm).execute('query-status', undefined, opt(opts, 5_000));
@@ -103,7 +104,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
         return s.status;
       },
       { ...opt(opts, 120_000), intervalMs: 10 },
-    ).catch(async (err: unknown) => {
+    )).catch(async (err: unknown) => {
       await reg.destroy(spec.id, {}).catch(() => {});
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });

@@ -97,6 +97,8 @@ export class QemuPower {
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
     try {
+      // Tests end QEMU here (`qemu.save`): a save whose process dies must leave no state file behind.
+      await this.#reg.opts.failpoints?.hit('qemu.save');
       await qmpSaveState(qmp, statePath, join(vm.paths.dir, 'save.sock'), opt(opts, 300_000));
     } catch (err) {
       await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
