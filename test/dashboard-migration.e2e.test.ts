@@ -161,3 +161,76 @@ test('the pre-check and predicted time of a dry run are shown before a migration
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });
+
+test('hosts page: Maintenance asks, the card shows the evacuation blocked with the VM and why, then moving and in maintenance live; Enable returns the host; a second admin\'s start is refused readably', async () => {
+  const from = await hostOf();
+  const to = other(from);
+  // The other host takes no VMs: the evacuation has nowhere to go, and says so.
+  await cloud.api.disableHost(to);
+  const page = await signIn('/hosts');
+  const card = page.getByRole('article', { name: `host ${from}` });
+  // A second admin's page, its dialog opened while the host is still in service.
+  const second = await signIn('/hosts');
+  await second.getByRole('article', { name: `host ${from}` }).getByRole('button', { name: 'Maintenance' }).click();
+  const secondDialog = second.getByRole('dialog', { name: `Put ${from} in maintenance?` });
+  await secondDialog.waitFor();
+
+  // Asked first, with what will move; Cancel changes nothing.
+  await card.getByRole('button', { name: 'Maintenance' }).click();
+  const dialog = page.getByRole('dialog', { name: `Put ${from} in maintenance?` });
+  await dialog.getByRole('list', { name: `VMs on ${from}` }).getByText('mig-1').waitFor();
+  await dialog.getByText(`${from} takes no new VMs, and its 1 VM is migrated away: 1 running (live).`).waitFor();
+  assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Cancel');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none', 'Cancel began nothing');
+
+  await card.getByRole('button', { name: 'Maintenance' }).click();
+  await dialog.getByRole('button', { name: 'Start maintenance' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const panel = card.getByRole('region', { name: `Maintenance of ${from}` });
+  const row = panel.getByRole('table', { name: `Evacuation of ${from}` }).locator('tr[data-vm="mig-1"]');
+  await panel.getByRole('heading', { name: 'Maintenance blocked' }).waitFor({ timeout: 60_000 });
+  const blocked = await cloud.api.getHostMaintenance(from);
+  assert.equal(blocked.state, 'blocked');
+  const reason = blocked.vms.find((v) => v.name === 'mig-1')?.reason ?? '';
+  assert.match(reason, new RegExp(`${to}.*disabled`), 'the API names the disabled host');
+  await row.getByRole('cell', { name: reason }).waitFor();
+  await row.getByText('blocked', { exact: true }).waitFor();
+  assert.match(await panel.getByTestId('maintenance-status').innerText(), /blocked: 1 VM cannot move/);
+  assert.equal(await card.locator('.badges .badge', { hasText: 'evacuating' }).count(), 1, 'the card is badged');
+  await web.screenshot(page, 'host-maintenance-blocked');
+  assert.equal(await hostOf(), from, 'nothing moved yet');
+
+  // The second admin's start, sent after the first: refused, readable, and nothing changes.
+  await secondDialog.getByRole('button', { name: 'Start maintenance' }).click();
+  await secondDialog.getByRole('alert').filter({ hasText: 'CONFLICT' }).waitFor();
+  assert.match(await secondDialog.getByRole('alert').innerText(), /already being evacuated for maintenance/);
+  const still = await cloud.api.getHostMaintenance(from);
+  assert.equal(still.since, blocked.since, 'the maintenance begun first is untouched');
+  assert.equal(web.takeErrors(/409/).length, 1);
+  await second.context().close();
+
+  // Room appears: the blocked VM is tried again and moves; the card follows to "maintenance" without a reload.
+  await page.getByRole('article', { name: `host ${to}` }).getByRole('button', { name: 'Enable' }).click();
+  await panel.getByRole('heading', { name: 'Maintenance maintenance' }).waitFor({ timeout: 120_000 });
+  await row.getByText('moved', { exact: true }).waitFor();
+  await row.getByRole('cell', { name: `to ${to}` }).waitFor();
+  assert.match(await panel.getByTestId('maintenance-status').innerText(), /^In maintenance since .* \(by admin\): no VM runs here/);
+  assert.equal(await hostOf(), to);
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'maintenance');
+  // A host in maintenance is no drop target: Move offers no "Move here" on it.
+  await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
+  assert.equal(await card.getByRole('button', { name: 'Move mig-1 here' }).count(), 0);
+  await page.keyboard.press('Escape');
+  await web.screenshot(page, 'host-maintenance');
+
+  // Enable ends it: the card is in service again, and so says the API.
+  await card.getByRole('button', { name: 'Enable' }).click();
+  await panel.waitFor({ state: 'detached' });
+  await card.getByRole('button', { name: 'Maintenance' }).waitFor();
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none');
+  assert.equal((await cloud.api.getHost(from)).state, 'enabled');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});

@@ -69,6 +69,7 @@ export function MigrationProgress({ m, onCancel }: { m: Migration; onCancel: () 
         {DESIGN_STAGES.map((s) => <li key={s.n} class={s.n < stage || (s.n === stage && m.state !== 'running') ? 'done' : s.n === stage ? 'current' : ''}>{s.n} {s.label}</li>)}
       </ol>
       {n.percentSent !== undefined && <label class="progress">RAM sent <progress max={100} value={n.percentSent}>{n.percentSent} %</progress> {n.percentSent} %</label>}
+      {n.percentDisk !== undefined && <label class="progress">Disks mirrored <progress max={100} value={n.percentDisk}>{n.percentDisk} %</progress> <span data-testid="disk-mirrored">{n.percentDisk} % ({n.disk})</span></label>}
       <dl class="numbers">
         <dt>Passes</dt><dd>{n.passes}</dd>
         <dt>Dirty rate</dt><dd>{n.dirtyRate}</dd>
