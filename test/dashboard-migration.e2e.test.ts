@@ -13,7 +13,9 @@ import { pollUntil } from '../src/util/deadline.js';
  * result's total time and downtime, and the VM's page names its new host.
  * On the hosts page the admin drags the VM onto the other host (or moves it
  * by keyboard) and confirms; the confirmation shows the planner's pre-check
- * and predicted time when the API answers a dry run.
+ * and predicted time when the API answers a dry run. Host maintenance from
+ * the hosts page (blocked, moving, in maintenance, Enable), the migrations
+ * list's filters, and the progress view of a disk mirror with its Cancel.
  */
 
 let cloud: InProcessCloud;
@@ -223,7 +225,7 @@ test('hosts page: Maintenance asks, the card shows the evacuation blocked with t
   await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
   assert.equal(await card.getByRole('button', { name: 'Move mig-1 here' }).count(), 0);
   await page.keyboard.press('Escape');
-  await web.screenshot(page, 'host-maintenance');
+  await web.docScreenshot(page, 'host-maintenance');
 
   // Enable ends it: the card is in service again, and so says the API.
   await card.getByRole('button', { name: 'Enable' }).click();
@@ -231,6 +233,59 @@ test('hosts page: Maintenance asks, the card shows the evacuation blocked with t
   await card.getByRole('button', { name: 'Maintenance' }).waitFor();
   assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none');
   assert.equal((await cloud.api.getHost(from)).state, 'enabled');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('the migrations list filters by outcome (asked of the API), kind and VM', async () => {
+  const page = await signIn('/migrations');
+  const table = page.getByRole('table', { name: 'Migrations' });
+  const rows = table.locator('tbody tr');
+  const succeeded = await cloud.api.listMigrations({ state: 'succeeded' });
+  assert.ok(succeeded.length >= 4, `the earlier tests' migrations: ${succeeded.length}`);
+  await page.getByLabel('Outcome').selectOption('succeeded');
+  await pollUntil('the succeeded migrations listed', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  assert.deepEqual([...new Set(await rows.locator('td:nth-child(1)').allInnerTexts())], ['mig-1']);
+  await page.getByLabel('Kind').selectOption('cold');
+  await page.getByText('No migrations match.').waitFor();
+  await page.getByLabel('Kind').selectOption('live');
+  await page.getByLabel('VM', { exact: true }).fill('nope');
+  await page.getByText('No migrations match.').waitFor();
+  await page.getByLabel('VM', { exact: true }).fill('mig');
+  await pollUntil('mig-1\'s live migrations listed again', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  await page.getByLabel('Outcome').selectOption('failed');
+  await page.getByText(/^No migrations\.$/).waitFor();
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('the progress view of a live migration of local disks shows the mirror\'s progress and stage 1, and its Cancel asks the API to cancel that migration', async () => {
+  // A running migration with its disks half mirrored, made from the VM's real last record: the shared-storage VM here mirrors nothing, and a real one would end before it is seen.
+  const real = (await cloud.api.listMigrations({ vm: vmId })).at(-1)!;
+  const running = {
+    ...real, state: 'running', stage: 'mirroring', finishedAt: null, reason: null,
+    journal: real.journal.filter((j) => ['reservation', 'prepared', 'mirroring'].includes(j.stage)),
+    stats: { diskCopiedBytes: 3 * 1048576, diskTotalBytes: 12 * 1048576 },
+  };
+  const cancels: string[] = [];
+  const page = await web.newPage(`${cloud.controller.url}/`);
+  await page.route('**/api/v1/migrations?vm=*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([running]) }));
+  await page.route('**/api/v1/migrations/*/cancel', async (route) => {
+    cancels.push(new URL(route.request().url()).pathname);
+    await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ ...running, state: 'aborted', reason: 'cancelled by admin' }) });
+  });
+  await page.getByLabel('API token').fill(cloud.api.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+  await page.goto(`${cloud.controller.url}/vms/${vmId}/migrate`);
+  const view = page.getByRole('region', { name: 'Migration progress' });
+  assert.equal(await view.getByTestId('disk-mirrored').innerText(), '25 % (3.0 MiB of 12.0 MiB)');
+  assert.equal(await view.locator('progress').last().getAttribute('value'), '25');
+  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration']);
+  assert.deepEqual(await view.locator('.stages li.current').allInnerTexts(), ['1 Reservation']);
+  await view.getByRole('button', { name: 'Cancel migration' }).click();
+  await pollUntil('the cancel sent', async () => (cancels.length > 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  assert.deepEqual(cancels, [`/api/v1/migrations/${real.id}/cancel`]);
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

@@ -38,7 +38,8 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
       setError(err instanceof ApiError ? err : undefined);
     }
   };
-  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled');
+  // A host in maintenance takes no VMs (the API would refuse it): not offered.
+  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled' && h.maintenance === null);
 
   return (
     <div>
