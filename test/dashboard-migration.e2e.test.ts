@@ -188,6 +188,8 @@ test('hosts page: Maintenance asks, the card shows the evacuation blocked with t
   assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none', 'Cancel began nothing');
 
   await card.getByRole('button', { name: 'Maintenance' }).click();
+  await dialog.getByRole('button', { name: 'Start maintenance' }).waitFor();
+  assert.deepEqual(await web.axe(page), [], 'axe-core on the maintenance dialog');
   await dialog.getByRole('button', { name: 'Start maintenance' }).click();
   await dialog.waitFor({ state: 'hidden' });
   const panel = card.getByRole('region', { name: `Maintenance of ${from}` });
@@ -201,6 +203,7 @@ test('hosts page: Maintenance asks, the card shows the evacuation blocked with t
   await row.getByText('blocked', { exact: true }).waitFor();
   assert.match(await panel.getByTestId('maintenance-status').innerText(), /blocked: 1 VM cannot move/);
   assert.equal(await card.locator('.badges .badge', { hasText: 'evacuating' }).count(), 1, 'the card is badged');
+  assert.deepEqual(await web.axe(page), [], 'axe-core on the hosts page with a blocked maintenance');
   await web.screenshot(page, 'host-maintenance-blocked');
   assert.equal(await hostOf(), from, 'nothing moved yet');
 
@@ -255,6 +258,11 @@ test('the migrations list filters by outcome (asked of the API), kind and VM', a
   await pollUntil('mig-1\'s live migrations listed again', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
   await page.getByLabel('Outcome').selectOption('failed');
   await page.getByText(/^No migrations\.$/).waitFor();
+  // The VM's History tab: its migrations with their numbers, as the API has them.
+  await page.goto(`${cloud.controller.url}/vms/${vmId}/history`);
+  const own = page.getByRole('table', { name: 'Migrations of this VM' }).locator('tbody tr');
+  await pollUntil('the VM\'s migrations in its history', async () => ((await own.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  for (const cell of await own.locator('td:nth-child(6)').allInnerTexts()) assert.match(cell, /^\d+(\.\d+)? m?s$/, 'each with its downtime');
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

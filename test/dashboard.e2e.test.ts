@@ -261,6 +261,23 @@ test('snapshots: take one, change the disk; a revert of the running VM is refuse
   await page.context().close();
 });
 
+test('overview: a change made elsewhere shows live in VMs by state and in Recent events, without a reload', async () => {
+  const page = await signIn(cloud.api.token, '/overview');
+  const tiles = page.getByTestId('vm-states');
+  await tiles.getByRole('link', { name: '1 pending' }).waitFor();
+  const events = page.getByTestId('recent-events');
+  await events.locator('li').first().waitFor();
+  await page.evaluate('window.nuboMarker = 18');
+  // Made through the API, as the CLI or another browser would.
+  await cloud.api.createVm({ template: 'tiny', name: 'admin-pending-2', requirements: 'free_memory_mb > 100000000' });
+  await alice.api.createSnapshot(aliceVmId, { name: 'live-1' });
+  await tiles.getByRole('link', { name: '2 pending' }).waitFor();
+  await events.getByText('vm web-1: snapshot created live-1').waitFor();
+  assert.equal(await page.evaluate('window.nuboMarker'), 18, 'the page was not reloaded');
+  noConsoleErrors();
+  await page.context().close();
+});
+
 test('every section renders for the admin (laptop and phone width) without a console error', async () => {
   const page = await signIn(cloud.api.token);
   await page.getByRole('article', { name: 'host h1' }).waitFor();
