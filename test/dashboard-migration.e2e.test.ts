@@ -13,7 +13,9 @@ import { pollUntil } from '../src/util/deadline.js';
  * result's total time and downtime, and the VM's page names its new host.
  * On the hosts page the admin drags the VM onto the other host (or moves it
  * by keyboard) and confirms; the confirmation shows the planner's pre-check
- * and predicted time when the API answers a dry run.
+ * and predicted time when the API answers a dry run. Host maintenance from
+ * the hosts page (blocked, moving, in maintenance, Enable), the migrations
+ * list's filters, and the progress view of a disk mirror with its Cancel.
  */
 
 let cloud: InProcessCloud;
@@ -158,6 +160,140 @@ test('the pre-check and predicted time of a dry run are shown before a migration
   assert.equal(await confirm.getByRole('button', { name: 'Start migration' }).isEnabled(), true);
   await confirm.getByRole('button', { name: 'Cancel' }).click();
   assert.equal(web.takeErrors(/409/).length, 1, 'the refused dry run');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('hosts page: Maintenance asks, the card shows the evacuation blocked with the VM and why, then moving and in maintenance live; Enable returns the host; a second admin\'s start is refused readably', async () => {
+  const from = await hostOf();
+  const to = other(from);
+  // The other host takes no VMs: the evacuation has nowhere to go, and says so.
+  await cloud.api.disableHost(to);
+  const page = await signIn('/hosts');
+  const card = page.getByRole('article', { name: `host ${from}` });
+  // A second admin's page, its dialog opened while the host is still in service.
+  const second = await signIn('/hosts');
+  await second.getByRole('article', { name: `host ${from}` }).getByRole('button', { name: 'Maintenance' }).click();
+  const secondDialog = second.getByRole('dialog', { name: `Put ${from} in maintenance?` });
+  await secondDialog.waitFor();
+
+  // Asked first, with what will move; Cancel changes nothing.
+  await card.getByRole('button', { name: 'Maintenance' }).click();
+  const dialog = page.getByRole('dialog', { name: `Put ${from} in maintenance?` });
+  await dialog.getByRole('list', { name: `VMs on ${from}` }).getByText('mig-1').waitFor();
+  await dialog.getByText(`${from} takes no new VMs, and its 1 VM is migrated away: 1 running (live).`).waitFor();
+  assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Cancel');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none', 'Cancel began nothing');
+
+  await card.getByRole('button', { name: 'Maintenance' }).click();
+  await dialog.getByRole('button', { name: 'Start maintenance' }).waitFor();
+  assert.deepEqual(await web.axe(page), [], 'axe-core on the maintenance dialog');
+  await dialog.getByRole('button', { name: 'Start maintenance' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const panel = card.getByRole('region', { name: `Maintenance of ${from}` });
+  const row = panel.getByRole('table', { name: `Evacuation of ${from}` }).locator('tr[data-vm="mig-1"]');
+  await panel.getByRole('heading', { name: 'Maintenance blocked' }).waitFor({ timeout: 60_000 });
+  const blocked = await cloud.api.getHostMaintenance(from);
+  assert.equal(blocked.state, 'blocked');
+  const reason = blocked.vms.find((v) => v.name === 'mig-1')?.reason ?? '';
+  assert.match(reason, new RegExp(`${to}.*disabled`), 'the API names the disabled host');
+  await row.getByRole('cell', { name: reason }).waitFor();
+  await row.getByText('blocked', { exact: true }).waitFor();
+  assert.match(await panel.getByTestId('maintenance-status').innerText(), /blocked: 1 VM cannot move/);
+  assert.equal(await card.locator('.badges .badge', { hasText: 'evacuating' }).count(), 1, 'the card is badged');
+  assert.deepEqual(await web.axe(page), [], 'axe-core on the hosts page with a blocked maintenance');
+  await web.screenshot(page, 'host-maintenance-blocked');
+  assert.equal(await hostOf(), from, 'nothing moved yet');
+
+  // The second admin's start, sent after the first: refused, readable, and nothing changes.
+  await secondDialog.getByRole('button', { name: 'Start maintenance' }).click();
+  await secondDialog.getByRole('alert').filter({ hasText: 'CONFLICT' }).waitFor();
+  assert.match(await secondDialog.getByRole('alert').innerText(), /already being evacuated for maintenance/);
+  const still = await cloud.api.getHostMaintenance(from);
+  assert.equal(still.since, blocked.since, 'the maintenance begun first is untouched');
+  assert.equal(web.takeErrors(/409/).length, 1);
+  await second.context().close();
+
+  // Room appears: the blocked VM is tried again and moves; the card follows to "maintenance" without a reload.
+  await page.getByRole('article', { name: `host ${to}` }).getByRole('button', { name: 'Enable' }).click();
+  await panel.getByRole('heading', { name: 'Maintenance maintenance' }).waitFor({ timeout: 120_000 });
+  await row.getByText('moved', { exact: true }).waitFor();
+  await row.getByRole('cell', { name: `to ${to}` }).waitFor();
+  assert.match(await panel.getByTestId('maintenance-status').innerText(), /^In maintenance since .* \(by admin\): no VM runs here/);
+  assert.equal(await hostOf(), to);
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'maintenance');
+  // A host in maintenance is no drop target: Move offers no "Move here" on it.
+  await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
+  assert.equal(await card.getByRole('button', { name: 'Move mig-1 here' }).count(), 0);
+  await page.keyboard.press('Escape');
+  await web.docScreenshot(page, 'host-maintenance');
+
+  // Enable ends it: the card is in service again, and so says the API.
+  await card.getByRole('button', { name: 'Enable' }).click();
+  await panel.waitFor({ state: 'detached' });
+  await card.getByRole('button', { name: 'Maintenance' }).waitFor();
+  assert.equal((await cloud.api.getHostMaintenance(from)).state, 'none');
+  assert.equal((await cloud.api.getHost(from)).state, 'enabled');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('the migrations list filters by outcome (asked of the API), kind and VM', async () => {
+  const page = await signIn('/migrations');
+  const table = page.getByRole('table', { name: 'Migrations' });
+  const rows = table.locator('tbody tr');
+  const succeeded = await cloud.api.listMigrations({ state: 'succeeded' });
+  assert.ok(succeeded.length >= 4, `the earlier tests' migrations: ${succeeded.length}`);
+  await page.getByLabel('Outcome').selectOption('succeeded');
+  await pollUntil('the succeeded migrations listed', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  assert.deepEqual([...new Set(await rows.locator('td:nth-child(1)').allInnerTexts())], ['mig-1']);
+  await page.getByLabel('Kind').selectOption('cold');
+  await page.getByText('No migrations match.').waitFor();
+  await page.getByLabel('Kind').selectOption('live');
+  await page.getByLabel('VM', { exact: true }).fill('nope');
+  await page.getByText('No migrations match.').waitFor();
+  await page.getByLabel('VM', { exact: true }).fill('mig');
+  await pollUntil('mig-1\'s live migrations listed again', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  await page.getByLabel('Outcome').selectOption('failed');
+  await page.getByText(/^No migrations\.$/).waitFor();
+  // The VM's History tab: its migrations with their numbers, as the API has them.
+  await page.goto(`${cloud.controller.url}/vms/${vmId}/history`);
+  const own = page.getByRole('table', { name: 'Migrations of this VM' }).locator('tbody tr');
+  await pollUntil('the VM\'s migrations in its history', async () => ((await own.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+  for (const cell of await own.locator('td:nth-child(6)').allInnerTexts()) assert.match(cell, /^\d+(\.\d+)? m?s$/, 'each with its downtime');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('the progress view of a live migration of local disks shows the mirror\'s progress and stage 1, and its Cancel asks the API to cancel that migration', async () => {
+  // A running migration with its disks half mirrored, made from the VM's real last record: the shared-storage VM here mirrors nothing, and a real one would end before it is seen.
+  const real = (await cloud.api.listMigrations({ vm: vmId })).at(-1)!;
+  const running = {
+    ...real, state: 'running', stage: 'mirroring', finishedAt: null, reason: null,
+    journal: real.journal.filter((j) => ['reservation', 'prepared', 'mirroring'].includes(j.stage)),
+    stats: { diskCopiedBytes: 3 * 1048576, diskTotalBytes: 12 * 1048576 },
+  };
+  const cancels: string[] = [];
+  const page = await web.newPage(`${cloud.controller.url}/`);
+  await page.route('**/api/v1/migrations?vm=*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([running]) }));
+  await page.route('**/api/v1/migrations/*/cancel', async (route) => {
+    cancels.push(new URL(route.request().url()).pathname);
+    await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ ...running, state: 'aborted', reason: 'cancelled by admin' }) });
+  });
+  await page.getByLabel('API token').fill(cloud.api.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Sections' }).waitFor();
+  await page.goto(`${cloud.controller.url}/vms/${vmId}/migrate`);
+  const view = page.getByRole('region', { name: 'Migration progress' });
+  assert.equal(await view.getByTestId('disk-mirrored').innerText(), '25 % (3.0 MiB of 12.0 MiB)');
+  assert.equal(await view.locator('progress').last().getAttribute('value'), '25');
+  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration']);
+  assert.deepEqual(await view.locator('.stages li.current').allInnerTexts(), ['1 Reservation']);
+  await view.getByRole('button', { name: 'Cancel migration' }).click();
+  await pollUntil('the cancel sent', async () => (cancels.length > 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  assert.deepEqual(cancels, [`/api/v1/migrations/${real.id}/cancel`]);
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

@@ -1,6 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
@@ -12,13 +13,18 @@ import { pollUntil } from '../src/util/deadline.js';
  * real QEMU: the create wizard and a destructive action used by keyboard
  * alone; save-as (image and template), clone and OVA export from the VM
  * page, each with its progress, and refusals that name their field and
- * change nothing.
+ * change nothing; the VM list's search, filter, sort and bulk actions; a
+ * volume attached and detached and a NIC refused on the VM's Disks & NICs
+ * tab; a network's leases table; an image and the exported OVA uploaded
+ * on the images page with the upload's progress.
  */
 
 let cloud: InProcessCloud;
 let web: DashboardBrowser;
 /** The VM the copy actions work on (admin's, running). */
 let capId: string;
+/** The OVA the export test downloads, uploaded again by the import test. */
+let ovaFile = '';
 
 async function running(id: string, name: string): Promise<void> {
   await pollUntil(`${name} running`, async () => {
@@ -33,6 +39,7 @@ before(async () => {
   capId = (await cloud.api.createVm({ template: 'tiny', name: 'cap-1', memoryMiB: 128 })).id;
   await running(capId, 'cap-1');
   web = await launchDashboardBrowser('nubo-dashboard-actions-');
+  ovaFile = join(web.shotsDir, 'cap-1.ova');
 });
 after(async () => {
   await web?.close();
@@ -173,10 +180,120 @@ test('export: the OVA is downloaded through the page (an OVF descriptor first in
   await page.getByRole('status').filter({ hasText: 'Exporting an OVA' }).waitFor();
   const file = await download;
   assert.match(file.suggestedFilename(), /^cap-1.*\.ova$/);
-  const bytes = await readFile(await file.path());
+  await file.saveAs(ovaFile);
+  const bytes = await readFile(ovaFile);
   assert.equal(bytes.subarray(257, 262).toString('latin1'), 'ustar', 'a tar archive');
   assert.match(bytes.subarray(0, 100).toString('latin1'), /\.ovf\0/, 'the descriptor comes first');
   await page.getByRole('status').filter({ hasText: /^Exported cap-1.*\.ova \(\d/ }).waitFor();
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('the VM list: search, state filter, sort by name, and a bulk action refused for a VM in the wrong state, shown readably; a destructive one asks first', async () => {
+  const page = await signIn('/vms');
+  const table = page.getByRole('table', { name: 'VMs' });
+  const names = (): Promise<string[]> => table.locator('tbody tr[data-vm] td:nth-child(2)').allInnerTexts();
+  await table.locator('tr[data-vm="cap-1"]').waitFor();
+  await page.getByLabel('Search').fill('cap');
+  await pollUntil('cap-1 and cap-2 only', async () => (JSON.stringify(await names()) === '["cap-1","cap-2"]' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  await table.getByRole('button', { name: 'Name' }).click();
+  assert.deepEqual(await names(), ['cap-2', 'cap-1'], 'descending after a second click');
+  assert.equal(await table.locator('th[aria-sort="descending"]').innerText(), 'Name');
+  await page.getByLabel('Search').fill('');
+  await page.getByRole('combobox', { name: /^State/ }).selectOption('terminated');
+  await pollUntil('the terminated VM only', async () => (JSON.stringify(await names()) === '["kb-1"]' ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
+  await page.getByRole('combobox', { name: /^State/ }).selectOption('');
+  await page.getByLabel('Search').fill('cap-1');
+  await table.getByLabel('Select cap-1').check();
+  // Start is refused for a running VM: the notice counts, the API's reason is shown, nothing changed.
+  await page.getByLabel('Action for the selected VMs').selectOption('start');
+  await page.getByRole('status').filter({ hasText: 'start: 0 of 1 accepted; refused for cap-1' }).waitFor();
+  await page.getByRole('alert').filter({ hasText: 'INVALID_STATE' }).waitFor();
+  assert.equal(web.takeErrors(/409/).length, 1);
+  assert.equal((await cloud.api.getVm(capId)).state, 'running');
+  await table.getByLabel('Select cap-1').check();
+  await page.getByLabel('Action for the selected VMs').selectOption('terminate');
+  const dialog = page.getByRole('dialog', { name: 'Terminate 1 VMs?' });
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  assert.equal((await cloud.api.getVm(capId)).state, 'running', 'Cancel terminated nothing');
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('Disks & NICs: a volume attached to the running VM and detached again; a NIC on a network the host has no bridge for is refused readably; the network\'s leases table', async () => {
+  const page = await signIn('/volumes');
+  const form = page.getByRole('form', { name: 'Create a volume' });
+  await form.getByLabel('Name').fill('bad name!');
+  await form.getByRole('button', { name: 'Create volume' }).click();
+  await page.getByRole('alert').filter({ hasText: 'VALIDATION_FAILED' }).filter({ hasText: 'field name' }).waitFor();
+  assert.equal(web.takeErrors(/400/).length, 1);
+  assert.deepEqual(await cloud.api.listVolumes(), [], 'nothing was created');
+  await form.getByLabel('Name').fill('vol-a');
+  await form.getByLabel('Size (MiB)').fill('16');
+  await form.getByRole('button', { name: 'Create volume' }).click();
+  await page.getByRole('table', { name: 'Volumes' }).getByRole('cell', { name: 'vol-a' }).waitFor();
+
+  // Networks make no events: made before the tab loads its list.
+  await cloud.api.createNetwork({ name: 'lan', cidr: '198.18.64.0/29' });
+  await page.goto(url(`/vms/${capId}/devices`));
+  await page.getByRole('form', { name: 'Attach a volume' }).getByLabel('Volume').selectOption({ label: 'vol-a (16 MiB)' });
+  await page.getByRole('button', { name: 'Attach', exact: true }).click();
+  const attached = page.getByRole('table', { name: 'Attached volumes' }).getByRole('row').filter({ hasText: 'vol-a' });
+  await attached.waitFor({ timeout: 60_000 });
+  assert.equal((await cloud.api.listVolumes()).find((v) => v.name === 'vol-a')?.vm, capId);
+  await attached.getByRole('button', { name: 'Detach' }).click();
+  await attached.waitFor({ state: 'detached', timeout: 90_000 });
+  assert.equal((await cloud.api.listVolumes()).find((v) => v.name === 'vol-a')?.state, 'available');
+
+  const nics = (await cloud.api.getVm(capId)).nics;
+  await page.getByRole('form', { name: 'Attach a NIC' }).getByLabel('Network').selectOption('lan');
+  await page.getByRole('button', { name: 'Attach NIC' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'CONFLICT' });
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /needs bridge br0 on the VM's host h1, which it does not report/);
+  assert.equal(web.takeErrors(/409/).length, 1);
+  assert.deepEqual((await cloud.api.getVm(capId)).nics, nics, 'no NIC was added');
+
+  await page.goto(url('/networks'));
+  await page.getByRole('table', { name: 'Networks' }).getByRole('row').filter({ hasText: 'lan' }).getByRole('button', { name: 'Leases' }).click();
+  const leases = page.getByRole('region', { name: 'Leases of lan' });
+  // No VM is on it: the table is the API's (its leased and held addresses: none), and the row counts the range.
+  const detail = await cloud.api.getNetwork('lan');
+  await leases.getByRole('heading', { name: 'Leases of lan' }).waitFor();
+  assert.equal(await leases.locator('tbody tr').count(), detail.leases.length);
+  await page.getByRole('table', { name: 'Networks' }).getByRole('row').filter({ hasText: 'lan' }).getByRole('cell', { name: `0 / ${detail.addresses.total}` }).waitFor();
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+test('images page: an image without a name is refused naming the field; a file and the exported OVA are uploaded with a progress bar, the OVA imported as a template', async () => {
+  const page = await signIn('/images');
+  // The bar may come and go faster than a poll: the page records whether it was ever drawn.
+  await page.evaluate(`window.nuboSawProgress = false; new MutationObserver(() => { if (document.querySelector('label.progress progress')) window.nuboSawProgress = true; }).observe(document.body, { subtree: true, childList: true })`);
+  const raw = join(web.shotsDir, 'blob.raw');
+  await writeFile(raw, Buffer.alloc(4 * 1048576, 7));
+  const images = (await cloud.api.listImages()).length;
+  await page.getByLabel('File').setInputFiles(raw);
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByRole('alert').filter({ hasText: 'field name' }).waitFor();
+  assert.equal((await cloud.api.listImages()).length, images, 'nothing was stored');
+  assert.equal(web.takeErrors(/400/).length, 1);
+
+  await page.getByLabel('Name', { exact: true }).fill('blob');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByRole('status').filter({ hasText: 'blob.raw uploaded.' }).waitFor({ timeout: 60_000 });
+  assert.equal((await cloud.api.listImages()).find((i) => i.name === 'blob')?.sizeBytes, 4 * 1048576);
+  assert.equal(await page.evaluate('window.nuboSawProgress'), true, 'the progress bar was shown');
+
+  await page.evaluate('window.nuboSawProgress = false');
+  await page.getByLabel('Name', { exact: true }).fill('cap-ova');
+  await page.getByLabel('File').setInputFiles(ovaFile);
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByRole('status').filter({ hasText: 'cap-1.ova uploaded and imported as a template.' }).waitFor({ timeout: 120_000 });
+  assert.equal(await page.evaluate('window.nuboSawProgress'), true, 'the progress bar was shown');
+  assert.equal((await cloud.api.listTemplates()).find((t) => t.name === 'cap-ova')?.memoryMiB, 128);
+  await page.getByRole('table', { name: 'Templates' }).getByRole('cell', { name: 'cap-ova', exact: true }).waitFor();
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

@@ -13,7 +13,8 @@ import { pollUntil } from '../src/util/deadline.js';
  * an in-process controller with one agent and real QEMU: sign-in, what a
  * plain user sees and may do, the create wizard with the VM turning running
  * live (SSE, no reload), confirmation of destructive actions, the serial
- * console in xterm.js, snapshots, and every page rendered without a console
+ * console in xterm.js, snapshots taken and reverted (with the guest's data
+ * proving it), and every page rendered without a console
  * error. Screenshots go to a temp dir (NUBO_KEEP_SCREENSHOTS=1 keeps it).
  */
 
@@ -119,7 +120,7 @@ test('the create wizard: a bad name is refused naming the field and creates noth
   await page.context().close();
 });
 
-test('a user sees only their own VMs; the admin-only Migrate is not offered to them and the API refuses it anyway', async () => {
+test('a user sees only their own VMs; the admin-only Migrate and host actions are not offered to them and the API refuses them anyway', async () => {
   const page = await signIn(alice.token, '/vms');
   await page.getByRole('table', { name: 'VMs' }).locator('tr[data-vm="web-1"]').waitFor();
   assert.equal(await page.locator('tr[data-vm="admin-pending"]').count(), 0, 'the admin\'s VM is not listed for alice');
@@ -133,6 +134,12 @@ test('a user sees only their own VMs; the admin-only Migrate is not offered to t
   await page.getByRole('alert').filter({ hasText: 'NOT_FOUND' }).waitFor();
   // The 404s of this page (a page of an earlier test may still poll a VM gone since: not this page's errors).
   assert.equal(web.takeErrors(/404/).filter((e) => e.startsWith(url(`/vms/${adminVmId}`))).length, 1);
+  // Enable/disable and maintenance are the admin's: not offered to alice on the hosts page, and refused by the API anyway.
+  await page.goto(url('/hosts'));
+  await page.getByRole('article', { name: 'host h1' }).waitFor();
+  assert.equal(await page.getByRole('article', { name: 'host h1' }).getByRole('button').count(), 0, 'no host action for a user');
+  await assert.rejects(alice.api.beginHostMaintenance('h1', {}), (err: unknown) => /FORBIDDEN/.test(String((err as { code?: string }).code ?? err)));
+  assert.equal((await cloud.api.getHostMaintenance('h1')).state, 'none');
 
   const admin = await signIn(cloud.api.token, '/vms');
   await admin.locator('tr[data-vm="web-1"]').waitFor();
@@ -163,33 +170,110 @@ test('a destructive action asks first, and Cancel changes nothing', async () => 
   await page.context().close();
 });
 
-test('the console tab: keystrokes typed in xterm.js reach the guest\'s shell and its answer appears', async () => {
-  const page = await signIn(alice.token, `/vms/${aliceVmId}/console`);
-  await page.getByTestId('console-status').filter({ hasText: 'connected' }).waitFor();
+/**
+ * Types a command into the console tab's xterm.js (the page is on that tab)
+ * and waits for the guest's answer on screen. Enter first activates the
+ * guest console's shell (the guest may still be booting). One CI run saw no
+ * answer within 30 s (cause not found): typed at a person's pace, Enter on
+ * its own, a generous wait.
+ */
+async function consoleRun(page: Page, command: string, answer: RegExp): Promise<void> {
+  await page.getByTestId('console-status').filter({ hasText: 'connected' }).waitFor({ timeout: 60_000 });
   const screen = page.locator('.xterm-rows');
   await page.locator('.xterm').click();
-  // Enter activates the guest console's shell; the guest may still be booting.
   await pollUntil('a shell prompt in the browser', async () => {
     await page.keyboard.press('Enter');
     return /# $/m.test((await screen.innerText()).trimEnd() + ' ') ? true : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 1_000 });
-  // One CI run saw no answer within 30 s (cause not found): typed at a person's pace, Enter on its own, a longer wait.
-  await page.keyboard.type('echo nubo-$((6*7))', { delay: 40 });
+  }, { timeoutMs: 90_000, intervalMs: 1_000 });
+  await page.keyboard.type(command, { delay: 40 });
   await page.keyboard.press('Enter');
+  await pollUntil(`the guest's answer to ${command}`, async () => (answer.test(await screen.innerText()) ? true : undefined), { timeoutMs: 60_000 });
+}
+
+test('the console tab: keystrokes typed in xterm.js reach the guest\'s shell and its answer appears', async () => {
+  const page = await signIn(alice.token, `/vms/${aliceVmId}/console`);
   // The guest's arithmetic, not the echo of what was typed.
-  await pollUntil('the guest\'s answer in the terminal', async () => (/^nubo-42\s*$/m.test(await screen.innerText()) ? true : undefined), { timeoutMs: 60_000 });
+  await consoleRun(page, 'echo nubo-$((6*7))', /^nubo-42\s*$/m);
   await web.screenshot(page, 'vm-console');
   noConsoleErrors();
   await page.context().close();
 });
 
-test('snapshots: one taken from the page appears in its list live', async () => {
-  const page = await signIn(alice.token, `/vms/${aliceVmId}/snapshots`);
+/** The VM's snapshot events (`vm.snapshot`), oldest first: what the API did to its snapshots. */
+const snapshotEvents = async (): Promise<unknown[]> => (await cloud.api.listEvents(0)).filter((e) => e.kind === 'vm.snapshot' && e.resourceId === aliceVmId).map((e) => e.data);
+
+/** Waits until the VM page's heading shows the state (it follows the event stream). */
+const pageShowsState = (page: Page, state: string): Promise<void> =>
+  page.getByRole('heading', { level: 1, name: /web-1/ }).locator('.badge', { hasText: state }).waitFor({ timeout: 180_000 });
+
+test('snapshots: take one, change the disk; a revert of the running VM is refused readably and changes nothing; powered off, Revert asks and the guest finds its old data at the next boot', async () => {
+  const page = await signIn(alice.token, `/vms/${aliceVmId}/console`);
+  // What the snapshot will hold, on the guest's data disk (each answer is the guest's own, never the typed text).
+  await consoleRun(page, 'echo v$((1+1)) > /data/marker; sync; echo wrote-$(cat /data/marker)', /^wrote-v2\s*$/m);
+  await page.getByRole('navigation', { name: 'VM tabs' }).getByRole('link', { name: 'Snapshots' }).click();
   await page.getByRole('form', { name: 'Take a snapshot' }).getByLabel('Name').fill('before-upgrade');
   await page.getByRole('button', { name: 'Take snapshot' }).click();
-  await page.getByRole('table', { name: 'Snapshots' }).getByRole('cell', { name: 'before-upgrade' }).waitFor({ timeout: 60_000 });
+  const row = page.getByRole('table', { name: 'Snapshots' }).getByRole('row').filter({ hasText: 'before-upgrade' });
+  await row.waitFor({ timeout: 60_000 });
   assert.deepEqual((await alice.api.listSnapshots(aliceVmId)).map((s) => s.name), ['before-upgrade']);
   await web.screenshot(page, 'vm-snapshots');
+
+  // Running: the API refuses a revert; the page says why, and nothing changed.
+  await page.getByText('A revert needs the VM powered off.').waitFor();
+  await row.getByRole('button', { name: 'Revert' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Revert web-1 to before-upgrade?' });
+  await dialog.getByText('Changes to the disk since the snapshot are lost.').waitFor();
+  await dialog.getByRole('button', { name: 'Revert' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'INVALID_STATE' });
+  await refusal.waitFor();
+  assert.match(await refusal.innerText(), /state running.*power it off first/);
+  assert.equal(web.takeErrors(/409/).length, 1);
+  assert.equal((await alice.api.getVm(aliceVmId)).state, 'running');
+  assert.deepEqual(await snapshotEvents(), [{ action: 'created', name: 'before-upgrade' }], 'no revert happened');
+
+  // The change the revert is to undo.
+  await page.getByRole('navigation', { name: 'VM tabs' }).getByRole('link', { name: 'Console' }).click();
+  await consoleRun(page, 'echo v$((2+1)) > /data/marker; sync; echo wrote-$(cat /data/marker)', /^wrote-v3\s*$/m);
+  await page.getByRole('group', { name: 'VM actions' }).getByRole('button', { name: 'Power off', exact: true }).click();
+  await pageShowsState(page, 'poweroff');
+
+  // Powered off: Revert asks, then the API reverts; the page says so, and the snapshot stays.
+  await page.getByRole('navigation', { name: 'VM tabs' }).getByRole('link', { name: 'Snapshots' }).click();
+  await row.getByRole('button', { name: 'Revert' }).click();
+  assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Cancel');
+  await dialog.getByRole('button', { name: 'Revert' }).click();
+  await page.getByRole('status').filter({ hasText: 'Reverted web-1\'s disk to before-upgrade: the VM boots from it at its next start.' }).waitFor({ timeout: 60_000 });
+  assert.equal(await refusal.count(), 0, 'the earlier refusal is gone');
+  assert.deepEqual(await snapshotEvents(), [{ action: 'created', name: 'before-upgrade' }, { action: 'reverted', name: 'before-upgrade' }]);
+  assert.deepEqual((await alice.api.listSnapshots(aliceVmId)).map((s) => s.name), ['before-upgrade'], 'the snapshot stays after a revert');
+  await row.waitFor();
+  const vm = await alice.api.getVm(aliceVmId);
+  assert.equal(vm.state, 'poweroff');
+  assert.equal(vm.history.at(-1)?.to, 'poweroff', 'a revert is no state change');
+
+  // The guest boots from the snapshot's disk: the marker written before it, not the later one.
+  await page.getByRole('group', { name: 'VM actions' }).getByRole('button', { name: 'Start', exact: true }).click();
+  await pageShowsState(page, 'running');
+  await page.getByRole('navigation', { name: 'VM tabs' }).getByRole('link', { name: 'Console' }).click();
+  await consoleRun(page, 'echo got-$(cat /data/marker)', /^got-v2\s*$/m);
+  await web.screenshot(page, 'vm-reverted');
+  noConsoleErrors();
+  await page.context().close();
+});
+
+test('overview: a change made elsewhere shows live in VMs by state and in Recent events, without a reload', async () => {
+  const page = await signIn(cloud.api.token, '/overview');
+  const tiles = page.getByTestId('vm-states');
+  await tiles.getByRole('link', { name: '1 pending' }).waitFor();
+  const events = page.getByTestId('recent-events');
+  await events.locator('li').first().waitFor();
+  await page.evaluate('window.nuboMarker = 18');
+  // Made through the API, as the CLI or another browser would.
+  await cloud.api.createVm({ template: 'tiny', name: 'admin-pending-2', requirements: 'free_memory_mb > 100000000' });
+  await alice.api.createSnapshot(aliceVmId, { name: 'live-1' });
+  await tiles.getByRole('link', { name: '2 pending' }).waitFor();
+  await events.getByText('vm web-1: snapshot created live-1').waitFor();
+  assert.equal(await page.evaluate('window.nuboMarker'), 18, 'the page was not reloaded');
   noConsoleErrors();
   await page.context().close();
 });

@@ -7,6 +7,18 @@ export interface Host {
   id: string; name: string; state: string; cpuModel: string | null;
   total: Resources; reserved: Resources; usage: Record<string, unknown> | null;
   lastHeartbeatAt: string | null; vms: number;
+  /** In maintenance (`/hosts/{id}/maintenance`): it takes no new VMs; null: in service. */
+  maintenance: 'evacuating' | 'maintenance' | null;
+}
+/** `GET /hosts/{id}/maintenance` (src/contract/host-schemas.ts): the evacuation, VM by VM. */
+export interface HostMaintenance {
+  host: string; hostId: string; state: 'none' | 'evacuating' | 'blocked' | 'maintenance';
+  poweredOff: 'move' | 'leave' | null; since: string | null; by: string | null; vmsOnHost: number;
+  vms: {
+    vmId: string; name: string; action: 'live' | 'cold' | 'leave';
+    status: 'queued' | 'moving' | 'moved' | 'left' | 'blocked' | 'failed';
+    migrationId: string | null; to: string | null; reason: string | null;
+  }[];
 }
 export interface Vm {
   id: string; name: string; owner: string; template: string | null; state: string; stateReason: string | null;

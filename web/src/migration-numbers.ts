@@ -22,18 +22,24 @@ const mib = (b: number | undefined): string => (b === undefined ? '—' : `${(b 
 const ms = (v: number | undefined): string => (v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
 
 /** A migration record's numbers, formatted: the live ones while it runs, the totals once it ended. */
-export function migrationNumbers(m: Migration): { percentSent: number | undefined; passes: string; dirtyRate: string; throughput: string; sent: string; totalMs: string; downtimeMs: string } {
+export function migrationNumbers(m: Migration): { percentSent: number | undefined; percentDisk: number | undefined; disk: string; passes: string; dirtyRate: string; throughput: string; sent: string; totalMs: string; downtimeMs: string } {
   const s = m.stats;
   const transferred = num(s['transferredBytes']);
   const total = num(s['totalBytes']);
   const remaining = num(s['remainingBytes']);
   // Pre-copy sends RAM more than once: "sent" is against the guest's RAM, capped at 100 %, and 100 % when nothing remains.
   const percentSent = total !== undefined && total > 0 && remaining !== undefined ? Math.min(100, Math.round(((total - remaining) / total) * 100)) : undefined;
+  // Non-shared storage only: the disks mirrored to the destination before and during pre-copy (src/controller/live-migrator-mirrors.ts).
+  const diskDone = num(s['diskCopiedBytes']);
+  const diskTotal = num(s['diskTotalBytes']);
+  const percentDisk = diskDone !== undefined && diskTotal !== undefined && diskTotal > 0 ? Math.min(100, Math.floor((diskDone / diskTotal) * 100)) : undefined;
   const mbps = num(s['mbps']);
   const dirty = num(s['dirtyRateBytes']);
   const finished = m.finishedAt !== null ? Date.parse(m.finishedAt) - Date.parse(m.startedAt) : undefined;
   return {
     percentSent,
+    percentDisk,
+    disk: diskDone === undefined || diskTotal === undefined ? '—' : `${mib(diskDone)} of ${mib(diskTotal)}`,
     passes: String(num(s['passes']) ?? '—'),
     dirtyRate: dirty === undefined ? '—' : `${mib(dirty)}/s`,
     throughput: mbps === undefined ? '—' : `${mbps.toFixed(0)} Mbit/s`,

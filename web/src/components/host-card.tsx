@@ -6,7 +6,7 @@ import { StateBadge } from './state-badge';
 export function HostCard({ host, children }: { host: Host; children?: preact.ComponentChildren }) {
   return (
     <article class="card host" aria-label={`host ${host.name}`}>
-      <h3>{host.name} <StateBadge state={host.state} /></h3>
+      <h3>{host.name} <span class="badges"><StateBadge state={host.state} />{host.maintenance !== null && <> <StateBadge state={host.maintenance} /></>}</span></h3>
       <CapacityBar label="CPU" used={host.reserved.cpus} total={host.total.cpus} unit="vCPU" />
       <CapacityBar label="Memory" used={host.reserved.memoryMiB} total={host.total.memoryMiB} unit="MiB" />
       <CapacityBar label="Disk" used={host.reserved.diskMiB} total={host.total.diskMiB} unit="MiB" />

@@ -8,13 +8,17 @@ import { HostCard } from '../components/host-card';
 import { HostMetricsCharts } from '../components/host-metrics';
 import { Link } from '../components/link';
 import { MigrateConfirm, type MigrateRequest } from '../components/migrate-confirm';
+import { MaintenanceConfirm } from '../components/maintenance-confirm';
+import { HostMaintenancePanel } from '../components/host-maintenance-panel';
 
 /** The drag's payload type: only drags of a VM from this page are drops a host accepts. */
 const VM_DRAG = 'application/x-nubo-vm';
 
 /**
- * Hosts with their capacity, metrics and VMs; enable/disable for admins (the
- * API refuses it to anyone else). An admin moves a running VM by dragging it
+ * Hosts with their capacity, metrics and VMs; enable/disable and maintenance
+ * for admins (the API refuses them to anyone else): Maintenance asks first,
+ * then the host's card follows its evacuation live until it is in
+ * maintenance, and Enable returns it to service. An admin moves a running VM by dragging it
  * onto another host, or without a mouse by "Move" on the VM and "Move here"
  * on the host: both open the same confirmation and pre-check as the
  * Migrate tab.
@@ -28,17 +32,21 @@ export function HostsPage() {
   const [dropTarget, setDropTarget] = useState<string | null>(null);
   const [asking, setAsking] = useState<MigrateRequest | null>(null);
   const [started, setStarted] = useState('');
+  const [maintaining, setMaintaining] = useState<Host | null>(null);
   const toggle = async (h: Host): Promise<void> => {
     setError(undefined);
     try {
-      await api.post(`/hosts/${h.id}/${h.state === 'disabled' ? 'enable' : 'disable'}`);
+      // Enabling a host in maintenance is what returns it to service (the API cancels what its evacuation still has queued).
+      await api.post(`/hosts/${h.id}/${h.state === 'disabled' || h.maintenance !== null ? 'enable' : 'disable'}`);
       hosts.reload();
     } catch (err) {
       setError(err instanceof ApiError ? err : undefined);
     }
   };
   const movable = (v: Vm): boolean => isAdmin && v.state === 'running';
-  const accepts = (h: Host, v: Vm | null): boolean => v !== null && h.state === 'enabled' && v.host !== h.name;
+  const takesVms = (h: Host): boolean => h.state === 'enabled' && h.maintenance === null;
+  const accepts = (h: Host, v: Vm | null): boolean => v !== null && takesVms(h) && v.host !== h.name;
+  const vmsOn = (h: Host): Vm[] => (vms.data ?? []).filter((v) => v.host === h.name && v.state !== 'terminated');
   const drop = (h: Host, v: Vm): void => {
     setPicked(null);
     setDropTarget(null);
@@ -59,7 +67,7 @@ export function HostsPage() {
             key={h.id}
             class={dropTarget === h.id ? 'drop-zone over' : 'drop-zone'}
             data-host={h.name}
-            onDragOver={(e) => { if (e.dataTransfer?.types.includes(VM_DRAG) === true && h.state === 'enabled') { e.preventDefault(); setDropTarget(h.id); } }}
+            onDragOver={(e) => { if (e.dataTransfer?.types.includes(VM_DRAG) === true && takesVms(h)) { e.preventDefault(); setDropTarget(h.id); } }}
             onDragLeave={() => setDropTarget(null)}
             onDrop={(e) => {
               e.preventDefault();
@@ -71,7 +79,7 @@ export function HostsPage() {
             <HostCard host={h}>
               {isAdmin && <HostMetricsCharts hostId={h.id} name={h.name} />}
               <ul class="host-vms" aria-label={`VMs on ${h.name}`}>
-                {(vms.data ?? []).filter((v) => v.host === h.name && v.state !== 'terminated').map((v) => (
+                {vmsOn(h).map((v) => (
                   <li
                     key={v.id}
                     data-vm={v.name}
@@ -85,13 +93,16 @@ export function HostsPage() {
                 ))}
               </ul>
               <div class="actions">
-                {isAdmin && <button type="button" onClick={() => void toggle(h)}>{h.state === 'disabled' ? 'Enable' : 'Disable'}</button>}
+                {isAdmin && <button type="button" onClick={() => void toggle(h)}>{h.state === 'disabled' || h.maintenance !== null ? 'Enable' : 'Disable'}</button>}
+                {isAdmin && h.maintenance === null && <button type="button" onClick={() => { setError(undefined); setMaintaining(h); }}>Maintenance</button>}
                 {picked && accepts(h, picked) && <button type="button" class="primary" onClick={() => drop(h, picked)}>Move {picked.name} here</button>}
               </div>
+              {isAdmin && h.maintenance !== null && <HostMaintenancePanel host={h} />}
             </HostCard>
           </div>
         ))}
       </div>
+      {maintaining && <MaintenanceConfirm host={maintaining} vms={vmsOn(maintaining)} onStarted={() => { setStarted(`${maintaining.name} is entering maintenance: its VMs migrate away.`); hosts.reload(); }} onClose={() => setMaintaining(null)} />}
       {asking && <MigrateConfirm request={asking} onStarted={() => setStarted(`Live migration of ${asking.vmName} to ${asking.to} started.`)} onClose={() => setAsking(null)} />}
     </div>
   );

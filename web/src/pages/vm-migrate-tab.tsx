@@ -38,7 +38,8 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
       setError(err instanceof ApiError ? err : undefined);
     }
   };
-  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled');
+  // A host in maintenance takes no VMs (the API would refuse it): not offered.
+  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled' && h.maintenance === null);
 
   return (
     <div>
@@ -69,6 +70,7 @@ export function MigrationProgress({ m, onCancel }: { m: Migration; onCancel: () 
         {DESIGN_STAGES.map((s) => <li key={s.n} class={s.n < stage || (s.n === stage && m.state !== 'running') ? 'done' : s.n === stage ? 'current' : ''}>{s.n} {s.label}</li>)}
       </ol>
       {n.percentSent !== undefined && <label class="progress">RAM sent <progress max={100} value={n.percentSent}>{n.percentSent} %</progress> {n.percentSent} %</label>}
+      {n.percentDisk !== undefined && <label class="progress">Disks mirrored <progress max={100} value={n.percentDisk}>{n.percentDisk} %</progress> <span data-testid="disk-mirrored">{n.percentDisk} % ({n.disk})</span></label>}
       <dl class="numbers">
         <dt>Passes</dt><dd>{n.passes}</dd>
         <dt>Dirty rate</dt><dd>{n.dirtyRate}</dd>
