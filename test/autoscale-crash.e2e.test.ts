@@ -11,6 +11,7 @@ import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess } from './support/daemon-process.js';
+import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 /**
  * Issue 16 item 6, crash safety: `nubo controller` and `nubo agent` as
@@ -50,10 +51,8 @@ before(async () => {
     '--controller', api.baseUrl, '--data-dir', join(root, 'h1'), '--run-dir', join(root, 'run'), '--heartbeat-ms', '500',
   ]);
   await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
-  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
-  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
-  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  await uploadTinyImages(api, image);
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image) });
 });
 
 // Tolerates a set-up that failed half-way: whatever was made is still removed.

@@ -12,6 +12,7 @@ import { pollUntil, sleep } from '../src/util/deadline.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { VmView } from '../src/contract/vm-schemas.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
+import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 let image: TinyImage;
 let root: string;
@@ -51,10 +52,8 @@ before(async () => {
   await api.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${agentPort}`, agentToken: await readFile(agentTokenFile(), 'utf8') });
   agent = startAgent();
   await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 30_000 });
-  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
-  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
-  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  await uploadTinyImages(api, image);
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image) });
 });
 
 // Tolerates a set-up that failed half-way: whatever was made is still removed.

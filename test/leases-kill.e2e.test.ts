@@ -18,6 +18,8 @@ import { Failpoints } from '../src/util/failpoints.js';
 import { freshConsoleProbe } from './support/console-probes.js';
 import { remoteRejects } from './support/remote-rejects.js';
 import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
+import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
+import { LEASE_LAB_RATES, LEASE_PROBE_USER_DATA } from './support/lease-probe-guest.js';
 
 // Capacity leases when things die (issue 15): the controller is a process of
 // its own, SIGKILLed by `NUBO_FAILPOINTS=lease-<step>=exit` right after it
@@ -30,16 +32,8 @@ import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
 // guest is seen (no reboot, data there), exactly once.
 
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-const RATES = { bootS: 12, suspendMiBps: 16, resumeMiBps: 16, migrateMiBps: 8, shutdownS: 4, minRunS: 5 };
-const USER_DATA = `#!/bin/sh
-dd if=/dev/urandom of=/data/blob bs=1M count=2 2>/dev/null
-sync
-NONCE=$(dd if=/dev/urandom bs=8 count=1 2>/dev/null | md5sum | cut -c1-16)
-while :; do
-  echo "PROBE $(md5sum /data/blob | cut -c1-32) $NONCE $(cut -d' ' -f1 /proc/uptime)"
-  sleep 1
-done
-`;
+const RATES = LEASE_LAB_RATES;
+const USER_DATA = LEASE_PROBE_USER_DATA;
 
 let root: string;
 let port: number;
@@ -125,11 +119,9 @@ before(async () => {
     agents.push(await AgentDaemon.start({ name, dataDir: join(root, name), runDir: join(root, `run-${name}`), listen: { host: '127.0.0.1', port: agentPort }, token, controllerUrl: api.baseUrl, heartbeatIntervalMs: 500, logger, failpoints: agentFailpoints[i] }));
   }
   await pollUntil('hosts enabled', async () => ((await api.listHosts()).every((h) => h.state === 'enabled') ? true : undefined), { timeoutMs: 30_000 });
-  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
-  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
-  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 2, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
-  await api.createTemplate({ name: 'probe', vcpus: 2, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, userData: USER_DATA });
+  await uploadTinyImages(api, image);
+  await api.createTemplate({ name: 'tiny', vcpus: 2, memoryMiB: 128, ...tinyBoot(image) });
+  await api.createTemplate({ name: 'probe', vcpus: 2, memoryMiB: 128, ...tinyBoot(image), userData: USER_DATA });
   // Not a lease's: the scheduler counts h2 as taken while it runs, so the ARs below can only be had on h1.
   plainVm = (await api.createVm({ name: 'plain', template: 'tiny', requirements: 'hostname == "h2"' })).id;
   await vmIn(plainVm, 'running');

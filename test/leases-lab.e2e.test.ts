@@ -11,6 +11,7 @@ import { startInProcessCloud, type InProcessCloud } from './support/in-process-c
 import { consoleProbes, freshConsoleProbe } from './support/console-probes.js';
 import { qemuPidsOf } from './support/daemon-process.js';
 import { remoteRejects } from './support/remote-rejects.js';
+import { LEASE_LAB_RATES, LEASE_PROBE_USER_DATA } from './support/lease-probe-guest.js';
 
 // Capacity leases on real QEMU (issue 15): two in-process hosts of 2 CPUs,
 // every VM 2 vCPU so that one fills a host. A plain VM fills h2, a best-effort
@@ -24,18 +25,8 @@ import { remoteRejects } from './support/remote-rejects.js';
 // uptime afterwards mean the same guest, not a reboot.
 
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-// Estimates with room for a loaded 2-core machine: the AR's VM is made 12 s
-// before its start, and the lease it preempts is saved in the 8 s before that.
-const RATES = { bootS: 12, suspendMiBps: 16, resumeMiBps: 16, migrateMiBps: 8, shutdownS: 4, minRunS: 5 };
-const USER_DATA = `#!/bin/sh
-dd if=/dev/urandom of=/data/blob bs=1M count=2 2>/dev/null
-sync
-NONCE=$(dd if=/dev/urandom bs=8 count=1 2>/dev/null | md5sum | cut -c1-16)
-while :; do
-  echo "PROBE $(md5sum /data/blob | cut -c1-32) $NONCE $(cut -d' ' -f1 /proc/uptime)"
-  sleep 1
-done
-`;
+const RATES = LEASE_LAB_RATES;
+const USER_DATA = LEASE_PROBE_USER_DATA;
 
 let cloud: InProcessCloud;
 let api: NuboClient;

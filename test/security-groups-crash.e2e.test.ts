@@ -18,6 +18,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { DaemonProcess } from './support/daemon-process.js';
 import { httpGet } from './support/http-get.js';
+import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 // The controller SIGKILLed at `firewall.stored`: a security group's new rule is
 // in the store (each member VM's spec, with a revision) and was never pushed
@@ -61,12 +62,10 @@ before(async () => {
   await labUp({ prefix, dir, hosts: 1, controller: { url, token }, heartbeatMs: 500 });
   api = new NuboClient(url, token);
   await pollUntil('host enabled', async () => ((await api!.listHosts()).some((h) => h.state === 'enabled') ? true : undefined), { timeoutMs: 60_000 });
-  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
-  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
-  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
+  await uploadTinyImages(api, image);
   await api.createNetwork({ name: 'sg', cidr: '198.18.66.0/24', gateway: GATEWAY });
   await runCommand('ip', ['addr', 'add', `${GATEWAY}/24`, 'dev', `${prefix}-fab`]);
-  await api.createTemplate({ name: 'tiny-sg', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline, nics: [{ network: 'sg' }] });
+  await api.createTemplate({ name: 'tiny-sg', vcpus: 1, memoryMiB: 128, ...tinyBoot(image), nics: [{ network: 'sg' }] });
   const key = await new AccessKeyClient(url, token).create('me', {});
   ec2 = new EC2Client({ endpoint: `http://127.0.0.1:${ec2Port}`, region: 'nubo-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, maxAttempts: 1 });
 });

@@ -13,6 +13,7 @@ import { pollUntil } from '../../src/util/deadline.js';
 import type { Failpoints } from '../../src/util/failpoints.js';
 import type { UsagePrices } from '../../src/core/usage/usage-prices.js';
 import type { ControllerDaemonOptions } from '../../src/controller/controller-daemon.js';
+import { tinyBoot, uploadTinyImages } from './tiny-images.js';
 
 /** An in-process controller and agents (`h1`, `h2` …) with real QEMU on loopback, no lab: for suites that need no guest network. */
 export interface InProcessCloud {
@@ -92,10 +93,8 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
     }
     return true;
   }, { timeoutMs: 20_000 });
-  await api.uploadImage({ name: 'tiny-disk', file: image.dataDisk });
-  await api.uploadImage({ name: 'tiny-kernel', file: image.kernel, format: 'kernel' });
-  await api.uploadImage({ name: 'tiny-initrd', file: image.initrd, format: 'initrd' });
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: image.cmdline });
+  await uploadTinyImages(api, image);
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image) });
   return {
     root, image, agents, api, sharedDir,
     get controller() {
