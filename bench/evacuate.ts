@@ -27,7 +27,7 @@ const runs = benchFlag('runs', 'BENCH_EVACUATE_RUNS', 1);
 const nVms = benchFlag('vms', 'BENCH_EVACUATE_VMS', 6);
 const LONG = 600_000;
 
-interface Run { emptyMs: number; maxConcurrentSeen: number; maxPerHostFromRecords: number; migrations: number; downtimeMs: number[]; totalMs: number[] }
+interface Run { emptyMs: number; maxConcurrentSeen: number; maxPerHostFromRecords: number; migrations: number; retries: number; downtimeMs: number[]; totalMs: number[] }
 
 /** The most migrations any host was the source or destination of at one instant, from the records' start and end times. */
 function maxPerHost(ms: readonly MigrationView[]): number {
@@ -89,11 +89,18 @@ async function main(): Promise<void> {
       const emptyMs = Date.now() - t0;
       if (done.vmsOnHost !== 0) throw new Error(`h1 still holds ${done.vmsOnHost} VMs`);
       const ms = (await lab.api.listMigrations()).filter((m) => !before.has(m.id) && m.origin === `maintenance:${h1Id}`);
-      const failed = ms.filter((m) => m.state !== 'succeeded');
-      if (failed.length > 0) throw new Error(`migrations did not succeed: ${failed.map((m) => `${m.vm}: ${m.reason}`).join('; ')}`);
+      // An attempt that did not succeed is a retry when the evacuation queued the VM again and it moved (a start
+      // refused after a late heartbeat, a rolled-back copy): each VM must have moved exactly once, and the retries are reported.
+      const moved = ms.filter((m) => m.state === 'succeeded');
+      for (const id of ids) {
+        const n = moved.filter((m) => m.vmId === id).length;
+        if (n !== 1) throw new Error(`VM ${id} moved ${n} times (expected once): ${ms.filter((m) => m.vmId === id).map((m) => `${m.state}: ${m.reason ?? ''}`).join('; ')}`);
+      }
+      const retried = ms.filter((m) => m.state !== 'succeeded');
+      for (const m of retried) process.stdout.write(`run ${r + 1}: a retried attempt for ${m.vm}: ${m.state}: ${m.reason ?? ''}\n`);
       results.push({
-        emptyMs, maxConcurrentSeen: seen, maxPerHostFromRecords: maxPerHost(ms), migrations: ms.length,
-        downtimeMs: ms.map((m) => m.actual?.downtimeMs ?? NaN), totalMs: ms.map((m) => m.actual?.totalMs ?? NaN),
+        emptyMs, maxConcurrentSeen: seen, maxPerHostFromRecords: maxPerHost(ms), migrations: moved.length, retries: retried.length,
+        downtimeMs: moved.map((m) => m.actual?.downtimeMs ?? NaN), totalMs: moved.map((m) => m.actual?.totalMs ?? NaN),
       });
       process.stdout.write(`run ${r + 1}/${runs}: h1 empty after ${emptyMs} ms\n`);
     }
@@ -104,11 +111,11 @@ async function main(): Promise<void> {
   const f = (n: number): string => n.toFixed(1);
   const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
   const rows = results.map((x, k) => [
-    String(k + 1), String(x.migrations), s(x.emptyMs), String(x.maxConcurrentSeen), String(x.maxPerHostFromRecords),
+    String(k + 1), String(x.migrations), String(x.retries), s(x.emptyMs), String(x.maxConcurrentSeen), String(x.maxPerHostFromRecords),
     f(sum(x.downtimeMs)), f(median(x.downtimeMs)), f(Math.max(...x.downtimeMs)), s(median(x.totalMs)),
   ]);
   process.stdout.write(`\nEvacuation of a host with ${nVms} VMs (128 MiB, shared datastore, queue limit 2 per host)\n`);
-  process.stdout.write(`${textTable(['run', 'VMs moved', 'to empty s', 'max running (seen)', 'max per host (records)', 'downtime total ms', 'median ms', 'max ms', 'median migration s'], rows)}\n`);
+  process.stdout.write(`${textTable(['run', 'VMs moved', 'retried attempts', 'to empty s', 'max running (seen)', 'max per host (records)', 'downtime total ms', 'median ms', 'max ms', 'median migration s'], rows)}\n`);
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `evacuate-${Date.now()}.json`);
   await writeFile(out, `${JSON.stringify({ bench: 'evacuate', runs, vms: nVms, perHostLimit: 2, results }, null, 2)}\n`);
