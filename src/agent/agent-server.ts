@@ -80,8 +80,9 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.put('/agent/v1/vms/:id', { schema: { params, body: agentVmSpecSchema, response: { 200: agentVmReportSchema } } }, (req, reply) =>
     svc.lifecycle.prepare(req.params.id, req.body, held(req, reply)),
   );
-  r.post('/agent/v1/vms/:id/start', { schema: { params, body: startRequestSchema.default({}), response: { 200: agentVmReportSchema } } }, (req, reply) =>
-    svc.lifecycle.start(req.params.id, held(req, reply), req.body.size),
+  // No body is a start at the recorded size, as before sizes existed (a bodyless POST arrives as null).
+  r.post('/agent/v1/vms/:id/start', { schema: { params, body: startRequestSchema.nullish(), response: { 200: agentVmReportSchema } } }, (req, reply) =>
+    svc.lifecycle.start(req.params.id, held(req, reply), req.body?.size),
   );
   r.post(
     '/agent/v1/vms/:id/poweroff',

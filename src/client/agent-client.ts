@@ -62,7 +62,8 @@ export class AgentClient {
   }
   /** `body.size`: the size the VM boots with (see startRequestSchema); absent: the one of its record. */
   start(id: string, o: WaitOptions = {}, body?: StartRequest): Promise<AgentVmReport> {
-    return this.#call('POST', `/agent/v1/vms/${id}/start`, agentVmReportSchema, body, o, 180_000);
+    // Always a JSON body, `{}` without a size: the route reads `size` from it, and a POST without one reaches it as null (refused).
+    return this.#call('POST', `/agent/v1/vms/${id}/start`, agentVmReportSchema, body ?? {}, o, 180_000);
   }
   powerOff(id: string, hard: boolean, o: WaitOptions = {}): Promise<AgentVmReport> {
     return this.#call('POST', `/agent/v1/vms/${id}/poweroff`, agentVmReportSchema, { hard }, o, 90_000);
