@@ -300,3 +300,28 @@ test('every section renders for the admin (laptop and phone width) without a con
   await page.context().close();
   await phone.context().close();
 });
+
+test('the wizard puts the VM\'s NICs on the networks checked, in order, and shows them in the review', async () => {
+  await cloud.api.createNetwork({ name: 'wiz-a', cidr: '198.18.75.0/28', gateway: '198.18.75.1' });
+  await cloud.api.createNetwork({ name: 'wiz-b', cidr: '198.18.75.16/28', gateway: '198.18.75.17' });
+  const page = await signIn(alice.token, '/vms/new');
+  await page.getByRole('radio', { name: /tiny/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Name').fill('nics-1');
+  // Placed nowhere (it stays pending): what is checked here is what was admitted, addresses included.
+  await page.getByLabel('Placement requirements').fill('free_memory_mb > 100000000');
+  await page.getByRole('checkbox', { name: /wiz-b/ }).check();
+  await page.getByRole('checkbox', { name: /wiz-a/ }).check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  assert.match(await page.locator('dl.review').innerText(), /NICs\s+wiz-b, wiz-a/);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL(/\/vms\/[^/]+$/);
+  const id = new URL(page.url()).pathname.split('/')[2]!;
+  await page.context().close();
+  const vm = await alice.api.getVm(id);
+  assert.deepEqual(vm.nics.map((n) => n.network), ['wiz-b', 'wiz-a'], 'one NIC per network checked, in the order checked (not the template\'s)');
+  assert.match(vm.nics[0]?.address ?? '', /^198\.18\.75\.(1[89]|2\d|30)\/28$/);
+  assert.match(vm.nics[1]?.address ?? '', /^198\.18\.75\.([2-9]|1[0-4])\/28$/);
+  await alice.api.vmAction(id, 'terminate-hard');
+});

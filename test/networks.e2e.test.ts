@@ -217,3 +217,20 @@ test("the owner's ssh keys go into the VM's config drive context; a user without
   for (const id of [vm.id, plain.id]) await api.vmAction(id, 'terminate-hard');
   await controller.orchestrator.idle();
 });
+
+test("a create's own NICs replace the template's, in order; an unknown network, none or too many are refused naming the field, nothing written", async () => {
+  await api.createNetwork({ name: 'own', cidr: '198.18.74.0/28', gateway: '198.18.74.1' });
+  await api.createTemplate({ name: 't-plain', vcpus: 1, memoryMiB: 64, image: 'disk' });
+  const vm = await api.createVm({ template: 't-plain', name: 'n1', nics: [{}, { network: 'own' }] });
+  const d = await api.getVm(vm.id);
+  assert.deepEqual(d.nics.map((n) => n.network), [null, 'own'], 'the caller\'s NICs, in the order given, instead of the template\'s one');
+  assert.match(d.nics[1]?.address ?? '', /^198\.18\.74\.\d+\/28$/);
+  assert.equal((await controller.store.leases.listByVm(vm.id)).length, 1, 'one address leased, on the NIC that has a network');
+
+  await rejects('POST', '/api/v1/vms', { body: { template: 't-plain', name: 'n2', nics: [{ network: 'nope' }] } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['nics.0.network'], match: /no network nope/ });
+  await rejects('POST', '/api/v1/vms', { body: { template: 't-plain', name: 'n3', nics: [] } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['nics'] });
+  await rejects('POST', '/api/v1/vms', { body: { template: 't-plain', name: 'n4', nics: Array(9).fill({}) } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['nics'] });
+  await rejects('POST', '/api/v1/vms', { body: { template: 't-plain', name: 'n5', nics: [{ net: 'own' }] } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['nics.0.net'] });
+  await api.vmAction(vm.id, 'terminate-hard');
+  await controller.orchestrator.idle();
+});

@@ -49,6 +49,8 @@ export const createVmBody = z.strictObject({
   memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
   requirements: z.string().max(1024).optional(),
+  /** Overrides the template's NICs: one entry per NIC, on a network (by name or id) or, without one, on none. */
+  nics: z.array(z.strictObject({ network: z.string().min(1).max(64).optional() })).min(1).max(8).optional(),
   /** High availability: restarted on another host when its host is fenced (needs its disk on the shared datastore; else reported lost). */
   ha: z.boolean().optional(),
 });

@@ -207,7 +207,20 @@ export class Catalog {
     const userData = body.userData ?? s.context.userData;
     const img = await this.store.images.get(diskImage.image);
     const networks: (Network | null)[] = [];
-    for (const n of s.nics) {
+    if (body.nics !== undefined) {
+      // The caller's NICs replace the template's: each network found as the caller may use it (a template's were checked when it was made).
+      for (const [i, n] of body.nics.entries()) {
+        if (n.network === undefined) {
+          networks.push(null);
+          continue;
+        }
+        const net = await this.findNetwork(n.network, user).catch((err: unknown) => {
+          if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: `nics.${i}.network`, message: `no network ${n.network}` }]);
+          throw err;
+        });
+        networks.push(net);
+      }
+    } else for (const n of s.nics) {
       if (n.network === undefined) {
         networks.push(null);
         continue;

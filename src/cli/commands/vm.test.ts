@@ -48,6 +48,9 @@ test('vm create sends the template and the overrides', async () => {
   const minimal = await runCli(['vm', 'create', ...creds(api), '--template', 'small']);
   assert.equal(minimal.code, 0, minimal.stderr);
   assert.deepEqual(last().body, { template: 'small' });
+  const nics = await runCli(['vm', 'create', ...creds(api), '--template', 'small', '--nic', 'lab', '--nic', 'none', '--nic', 'dmz']);
+  assert.equal(nics.code, 0, nics.stderr);
+  assert.deepEqual(last().body, { template: 'small', nics: [{ network: 'lab' }, {}, { network: 'dmz' }] }, 'the NICs in order, `none` as a NIC on no network');
 });
 
 test('vm show prints the fields and the state history; --json the detail', async () => {

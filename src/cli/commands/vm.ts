@@ -2,7 +2,7 @@ import { UsageError } from '../usage-error.js';
 import { Option, type Command } from 'commander';
 import type { CreateVmBody } from '../../contract/vm-schemas.js';
 import { VM_STATES } from '../../core/vm-state.js';
-import { apiCommand, connect, connectionOptions, durationArg, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
+import { apiCommand, collect, connect, connectionOptions, durationArg, intArg, readInputFile, waitOptions, type ApiOpts, type WaitOpts } from '../api-command.js';
 import { fmtTime, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
@@ -26,6 +26,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   userDataFile?: string;
   requirements?: string;
   datastore?: 'local' | 'shared';
+  nic?: string[];
   ha?: boolean;
 }
 
@@ -42,6 +43,7 @@ export function registerVmCommands(program: Command): void {
       .option('--user-data-file <file>', 'user data for the config drive, read from a file (default: the template\'s)')
       .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)')
       .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared']))
+      .option('--nic <network>', 'a NIC on this network, or `none` for a NIC on no network (repeatable, in order; replaces the template\'s NICs)', collect)
       .option('--ha', 'high availability: restarted on another host when its host fails and is fenced (its disk must be on the shared datastore; else it is reported lost)'),
     WAIT_TARGET.create,
   );
@@ -55,6 +57,7 @@ export function registerVmCommands(program: Command): void {
         ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
         ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
         ...(o.datastore !== undefined ? { datastore: o.datastore } : {}),
+        ...(o.nic !== undefined ? { nics: o.nic.map((n) => (n === 'none' ? {} : { network: n })) } : {}),
         ...(o.ha === true ? { ha: true } : {}),
       };
       const client = await connect(o);

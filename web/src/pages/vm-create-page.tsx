@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { Template, User, Vm } from '../api-types';
+import type { Network, Template, User, Vm } from '../api-types';
 import { ApiError } from '../api-error';
 import { useLive } from '../use-live';
 import { useSession } from '../session-context';
@@ -10,19 +10,23 @@ const STEPS = ['Template', 'Size', 'Details', 'Review'] as const;
 
 interface Draft {
   template: string; name: string; vcpus: string; memoryMiB: string; userData: string; requirements: string; sshKey: string;
+  /** Networks of the VM's own NICs, in the order checked; none: the template's NICs. */
+  nics: string[];
 }
 
-/** The create wizard: a template, its size, name/user data/placement, then a review; the API's refusal names the field and sends the user to its step. */
+/** The create wizard: a template, its size, name/user data/placement/NICs, then a review; the API's refusal names the field and sends the user to its step. */
 export function VmCreatePage() {
   const { api, user } = useSession();
   const templates = useLive((a, signal) => a.get<Template[]>('/templates', signal), [], (e) => e.resource === 'template');
+  const networks = useLive((a, signal) => a.get<Network[]>('/networks', signal), [], (e) => e.resource === 'network');
   const [step, setStep] = useState(0);
-  const [d, setD] = useState<Draft>({ template: '', name: '', vcpus: '', memoryMiB: '', userData: '', requirements: '', sshKey: '' });
+  const [d, setD] = useState<Draft>({ template: '', name: '', vcpus: '', memoryMiB: '', userData: '', requirements: '', sshKey: '', nics: [] });
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const tpl = templates.data?.find((t) => t.name === d.template);
   const set = (k: keyof Draft) => (e: Event): void => setD({ ...d, [k]: (e.currentTarget as HTMLInputElement).value });
   const invalid = (field: string): boolean => error?.field === field;
+  const toggleNic = (name: string) => (): void => setD({ ...d, nics: d.nics.includes(name) ? d.nics.filter((n) => n !== name) : [...d.nics, name] });
 
   const create = async (): Promise<void> => {
     setBusy(true);
@@ -35,13 +39,14 @@ export function VmCreatePage() {
       if (d.memoryMiB !== '') body['memoryMiB'] = Number(d.memoryMiB);
       if (d.userData !== '') body['userData'] = d.userData;
       if (d.requirements.trim() !== '') body['requirements'] = d.requirements.trim();
+      if (d.nics.length > 0) body['nics'] = d.nics.map((network) => ({ network }));
       const vm = await api.post<Vm>('/vms', body);
       navigate(`/vms/${vm.id}`);
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(0, 'NETWORK', String(err), undefined);
       setError(e);
       const f = e.field?.split('.')[0] ?? '';
-      setStep(f === 'template' ? 0 : f === 'vcpus' || f === 'memoryMiB' ? 1 : ['name', 'userData', 'requirements', 'sshKeys'].includes(f) ? 2 : 3);
+      setStep(f === 'template' ? 0 : f === 'vcpus' || f === 'memoryMiB' ? 1 : ['name', 'userData', 'requirements', 'sshKeys', 'nics'].includes(f) ? 2 : 3);
     } finally {
       setBusy(false);
     }
@@ -82,6 +87,16 @@ export function VmCreatePage() {
             <label>SSH public key to add <input name="sshKey" value={d.sshKey} onInput={set('sshKey')} placeholder={`ssh-ed25519 AAAA… (you have ${user.sshKeys.length})`} aria-invalid={invalid('sshKeys.0') || invalid('sshKeys')} /></label>
             <label>User data <textarea name="userData" rows={4} value={d.userData} onInput={set('userData')} aria-invalid={invalid('userData')} /></label>
             <label>Placement requirements <input name="requirements" value={d.requirements} onInput={set('requirements')} placeholder={'e.g. CPU_MODEL == "host"'} aria-invalid={invalid('requirements')} /></label>
+            <fieldset class="nics">
+              <legend>NICs</legend>
+              {(networks.data ?? []).map((n) => (
+                <label key={n.id} class="choice">
+                  <input type="checkbox" name="nic" value={n.name} checked={d.nics.includes(n.name)} onChange={toggleNic(n.name)} aria-invalid={error?.field?.startsWith('nics') === true} />
+                  {' '}{n.name} <span class="muted">{n.cidr}, {n.addresses.free} free</span>
+                </label>
+              ))}
+              <p class="hint">One NIC per network checked, in that order. None checked: the template's{tpl !== undefined && tpl.nics.length > 0 ? ` (${tpl.nics.map((n) => n.network ?? 'no network').join(', ')})` : ''}.</p>
+            </fieldset>
           </fieldset>
         )}
         {step === 3 && (
@@ -90,6 +105,7 @@ export function VmCreatePage() {
             <dt>Name</dt><dd>{d.name || '(generated)'}</dd>
             <dt>Size</dt><dd>{d.vcpus || tpl?.vcpus} vCPU, {d.memoryMiB || tpl?.memoryMiB} MiB</dd>
             {d.requirements !== '' && <><dt>Requirements</dt><dd><code>{d.requirements}</code></dd></>}
+            <dt>NICs</dt><dd>{d.nics.length > 0 ? d.nics.join(', ') : `as the template${tpl !== undefined && tpl.nics.length > 0 ? `: ${tpl.nics.map((n) => n.network ?? 'no network').join(', ')}` : ''}`}</dd>
             {d.userData !== '' && <><dt>User data</dt><dd>{d.userData.length} characters</dd></>}
           </dl>
         )}
