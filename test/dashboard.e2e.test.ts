@@ -240,7 +240,10 @@ test('snapshots: take one, change the disk; a revert of the running VM is refuse
   // Powered off: Revert asks, then the API reverts; the page says so, and the snapshot stays.
   await page.getByRole('navigation', { name: 'VM tabs' }).getByRole('link', { name: 'Snapshots' }).click();
   await row.getByRole('button', { name: 'Revert' }).click();
-  assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Cancel');
+  // The dialog opens with Cancel focused (a destructive choice is never the default); right after the click the
+  // row's own Revert button still holds the focus (CI read it there once), so wait for the dialog's to land.
+  await dialog.waitFor();
+  await page.waitForFunction("document.activeElement?.textContent === 'Cancel'", undefined, { timeout: 10_000 });
   await dialog.getByRole('button', { name: 'Revert' }).click();
   await page.getByRole('status').filter({ hasText: 'Reverted web-1\'s disk to before-upgrade: the VM boots from it at its next start.' }).waitFor({ timeout: 60_000 });
   assert.equal(await refusal.count(), 0, 'the earlier refusal is gone');
@@ -316,7 +319,8 @@ test('the wizard puts the VM\'s NICs on the networks checked, in order, and show
   await page.getByRole('button', { name: 'Next' }).click();
   assert.match(await page.locator('dl.review').innerText(), /NICs\s+wiz-b, wiz-a/);
   await page.getByRole('button', { name: 'Create' }).click();
-  await page.waitForURL(/\/vms\/[^/]+$/);
+  // The wizard itself is /vms/new: wait for the new VM's page.
+  await page.waitForURL((u) => /^\/vms\/[^/]+$/.test(u.pathname) && u.pathname !== '/vms/new');
   const id = new URL(page.url()).pathname.split('/')[2]!;
   await page.context().close();
   const vm = await alice.api.getVm(id);
