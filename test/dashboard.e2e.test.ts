@@ -132,8 +132,9 @@ test('a user sees only their own VMs; the admin-only Migrate and host actions ar
   // The admin's VM by its id: the API hides it (404), and the page says so.
   await page.goto(url(`/vms/${adminVmId}`));
   await page.getByRole('alert').filter({ hasText: 'NOT_FOUND' }).waitFor();
-  // The 404s of this page (a page of an earlier test may still poll a VM gone since: not this page's errors).
-  assert.equal(web.takeErrors(/404/).filter((e) => e.startsWith(url(`/vms/${adminVmId}`))).length, 1);
+  // The 404s of this page (a page of an earlier test may still poll a VM gone since: not this page's errors); the
+  // page reads the VM again on a live event, so one 404 or more (a loaded run logged two).
+  assert.ok(web.takeErrors(/404/).filter((e) => e.startsWith(url(`/vms/${adminVmId}`))).length >= 1, 'the hidden VM\'s page got its 404');
   // Enable/disable and maintenance are the admin's: not offered to alice on the hosts page, and refused by the API anyway.
   await page.goto(url('/hosts'));
   await page.getByRole('article', { name: 'host h1' }).waitFor();
