@@ -7,6 +7,7 @@ import { toHost } from './hosts-repository.js';
 import { enforceQuota } from './quotas-repository.js';
 import { reviseUsage } from './usage-repository.js';
 import { toVm, type Vm } from './vm-row.js';
+import { lockVmRow } from './lock-vm-row.js';
 
 /** The sizes a VM may be given (the agent's spec admits the same). */
 export const vmSizeSchema = z.strictObject({
@@ -35,8 +36,7 @@ export const RESIZABLE_STATE = 'poweroff';
 export async function resizeVm(ctx: StoreContext, vmId: string, size: VmSize, check: CapacityCheck = fitsFreeCapacity): Promise<{ vm: Vm; changed: boolean }> {
   const to = validateInput('vm size', vmSizeSchema, size);
   return inTransaction(ctx, async (trx) => {
-    const cur = await trx.selectFrom('vms').selectAll().where('id', '=', vmId).$if(ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
-    if (!cur) throw new NotFoundError('vm', vmId);
+    const cur = await lockVmRow(ctx, trx, vmId);
     if (cur.state !== RESIZABLE_STATE) throw new StaleStateError('vm', vmId, cur.state, [RESIZABLE_STATE], 'resize');
     const spec = fromJson<JsonObject>(cur.spec, {});
     const agent = (spec['agent'] ?? {}) as JsonObject;

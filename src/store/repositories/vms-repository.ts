@@ -13,6 +13,7 @@ import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
 import { moveUsage, reviseUsage } from './usage-repository.js';
 import { resizeVm, type VmSize } from './vm-resize.js';
+import { lockVmRow } from './lock-vm-row.js';
 
 export type { Vm, VmHistoryEntry, VmOperationRecord };
 
@@ -383,16 +384,8 @@ export class VmsRepository {
     });
   }
 
-  /** Reads the VM row, locked for the rest of the transaction on PostgreSQL. */
-  private async lock(trx: Transaction<Database>, id: string): Promise<VmsTable> {
-    const r = await trx
-      .selectFrom('vms')
-      .selectAll()
-      .where('id', '=', id)
-      .$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate())
-      .executeTakeFirst();
-    if (!r) throw new NotFoundError('vm', id);
-    return r;
+  private lock(trx: Transaction<Database>, id: string): Promise<VmsTable> {
+    return lockVmRow(this.ctx, trx, id);
   }
 
   /** vm_history row + usage record + `vm.state` event; the event goes last (see appendEvent). */
