@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { HashPool } from './hash-pool.js';
+
+describe('HashPool', () => {
+  const pool = new HashPool();
+  after(() => pool.close());
+
+  it('gives the same digests as hashing on this thread, for several hashes at once', async () => {
+    const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i * 9000));
+    const md5 = pool.open('md5');
+    const sha = pool.open('sha256');
+    for (const p of parts) await Promise.all([md5.update(p), sha.update(p)]);
+    const [m, s] = await Promise.all([md5.digest(), sha.digest()]);
+    assert.equal(m, createHash('md5').update(Buffer.concat(parts)).digest('hex'));
+    assert.equal(s, createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+  });
+
+  it('hashes only the bytes of a view, not the rest of its buffer', async () => {
+    const whole = randomBytes(4096);
+    const view = whole.subarray(100, 300);
+    const h = pool.open('md5');
+    await h.update(view);
+    assert.equal(await h.digest(), createHash('md5').update(view).digest('hex'));
+  });
+
+  it('holds the caller back while more than its limit is in flight, and still finishes', async () => {
+    const h = pool.open('sha256');
+    const big = randomBytes(8 * 1024 * 1024);
+    const first = h.update(big);
+    const second = h.update(big);
+    const third = h.update(big);
+    let thirdDone = false;
+    void third.then(() => { thirdDone = true; });
+    await Promise.resolve();
+    assert.equal(thirdDone, false, '24 MiB in flight is over the 16 MiB limit: the third update waits for acknowledgements');
+    await Promise.all([first, second, third]);
+    assert.equal(await h.digest(), createHash('sha256').update(big).update(big).update(big).digest('hex'));
+  });
+
+  it('an empty hash has the empty digest; a dropped one is forgotten', async () => {
+    const e = pool.open('md5');
+    assert.equal(await e.digest(), createHash('md5').digest('hex'));
+    const d = pool.open('md5');
+    await d.update(Buffer.from('abc'));
+    d.drop();
+    const again = pool.open('md5');
+    await again.update(Buffer.from('abc'));
+    assert.equal(await again.digest(), createHash('md5').update('abc').digest('hex'));
+  });
+
+  it('a closed pool fails what is waiting and starts a new thread for the next hash', async () => {
+    const p = new HashPool();
+    const h = p.open('md5');
+    const pending = h.digest();
+    await p.close();
+    // The digest may have been answered before the thread ended; if not, it fails with the thread's end.
+    await pending.then((hex) => assert.match(hex, /^[0-9a-f]{32}$/), (err: Error) => assert.match(err.message, /exited/));
+    const next = p.open('md5');
+    await next.update(Buffer.from('x'));
+    assert.equal(await next.digest(), createHash('md5').update('x').digest('hex'));
+    await p.close();
+  });
+});
