@@ -40,6 +40,8 @@ export interface Migration {
   id: string; vm: string; vmId: string; kind: 'live' | 'cold'; source: string; destination: string; stage: string;
   state: 'running' | 'succeeded' | 'failed' | 'aborted'; reason: string | null; startedAt: string; finishedAt: string | null;
   stats: Record<string, unknown>; journal: { stage: string; at: string }[];
+  /** The policy it runs under (normalised by the API: every field set). */
+  policy?: Record<string, unknown>;
 }
 export interface NuboEvent { seq: number; at: string; kind: string; resource: string; resourceId: string; data: Record<string, unknown> }
 /** A capacity lease (`/api/v1/leases`; src/contract/lease-schemas.ts) — not a network address lease. */
