@@ -7,66 +7,37 @@ import type { Page } from 'playwright-core';
 import { pollUntil } from '../src/util/deadline.js';
 
 /**
- * Issue 17's live migration from the dashboard: two in-process hosts on one
- * shared datastore and real QEMU; the admin picks the destination on the
- * VM's Migrate tab, the page follows the stages live and ends with the
- * result's total time and downtime, and the VM's page names its new host.
- * On the hosts page the admin drags the VM onto the other host (or moves it
- * by keyboard) and confirms; the confirmation shows the planner's pre-check
- * and predicted time when the API answers a dry run. Host maintenance from
- * the hosts page (blocked, moving, in maintenance, Enable), the migrations
- * list's filters, and the progress view of a disk mirror with its Cancel.
+ * Issue 17's migrations from the dashboard, on two in-process hosts on one
+ * shared datastore and real QEMU. On the hosts page the admin drags the VM
+ * onto the other host (or moves it by keyboard) and confirms; the
+ * confirmation shows the planner's pre-check and predicted time when the API
+ * answers a dry run. Host maintenance from the hosts page (blocked, moving,
+ * in maintenance, Enable), the migrations list's filters, and the progress
+ * view of a disk mirror with its Cancel. The Migrate tab's own live
+ * migration — the stages followed live, the result, a cancel — runs in the
+ * namespace lab: test/dashboard-migration-lab.e2e.test.ts.
  */
 
 let cloud: InProcessCloud;
 let web: DashboardBrowser;
-/** The VM the first test makes and the others move. */
+/** The VM the tests move. */
 let vmId = '';
 
 before(async () => {
   cloud = await startInProcessCloud({ prefix: 'nubo-dashboard-mig-', logger: pino({ level: 'silent' }), hosts: 2, shared: true });
+  const vm = await cloud.api.createVm({ template: 'tiny', name: 'mig-1', datastore: 'shared' });
+  vmId = vm.id;
+  await pollUntil('mig-1 running', async () => {
+    const v = await cloud.api.getVm(vm.id);
+    if (v.state === 'failed') throw new Error(`mig-1 failed: ${v.stateReason ?? ''}`);
+    return v.state === 'running' ? true : undefined;
+  }, { timeoutMs: 180_000, intervalMs: 500 });
   web = await launchDashboardBrowser('nubo-dashboard-mig-');
 });
 after(async () => {
   if (process.env['NUBO_KEEP_SCREENSHOTS'] !== undefined) process.stdout.write(`# screenshots in ${web?.shotsDir}\n`);
   await web?.close();
   await cloud?.stop();
-});
-
-test('live migration from the Migrate tab: destination picked, stages followed live, the result with total time and downtime', async () => {
-  const vm = await cloud.api.createVm({ template: 'tiny', name: 'mig-1', datastore: 'shared' });
-  vmId = vm.id;
-  const running = await pollUntil('mig-1 running', async () => {
-    const v = await cloud.api.getVm(vm.id);
-    if (v.state === 'failed') throw new Error(`mig-1 failed: ${v.stateReason ?? ''}`);
-    return v.state === 'running' ? v : undefined;
-  }, { timeoutMs: 180_000, intervalMs: 500 });
-  const destination = running.host === 'h1' ? 'h2' : 'h1';
-
-  const page = await web.newPage(`${cloud.controller.url}/`);
-  await page.getByLabel('API token').fill(cloud.api.token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('navigation', { name: 'Sections' }).waitFor();
-  await page.goto(`${cloud.controller.url}/vms/${vm.id}/migrate`);
-  await page.getByLabel('Destination').selectOption(destination);
-  await page.getByRole('button', { name: 'Migrate', exact: true }).click();
-  // It asks first: the planner's dry run answers with the pre-checks passed before Start is offered.
-  const confirm = page.getByRole('dialog', { name: 'Live-migrate mig-1?' });
-  await confirm.getByRole('status').filter({ hasText: 'Pre-check: passed' }).waitFor({ timeout: 30_000 });
-  await confirm.getByRole('button', { name: 'Start migration' }).click();
-  const view = page.getByRole('region', { name: 'Migration progress' });
-  await view.getByRole('heading', { name: `${running.host} → ${destination}: succeeded` }).waitFor({ timeout: 120_000 });
-  // Every one of stages 0–5 reached.
-  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration', '1 Reservation', '2 Pre-copy', '3 Stop-and-copy', '4 Commitment', '5 Activation']);
-  assert.match(await view.getByTestId('total-time').innerText(), /^\d+(\.\d+)? m?s$/);
-  assert.match(await view.getByTestId('downtime').innerText(), /^\d+(\.\d+)? m?s$/);
-  await web.screenshot(page, 'vm-migrated');
-  // The VM's own page follows: its host is the destination, without a reload.
-  await page.getByRole('link', { name: 'Summary' }).click();
-  await page.getByRole('definition').filter({ hasText: new RegExp(`^${destination}$`) }).waitFor();
-  assert.equal((await cloud.api.getVm(vm.id)).host, destination);
-  assert.deepEqual(web.errors, [], 'the browser logged errors');
-  await page.context().close();
 });
 
 async function signIn(path: string): Promise<Page> {
@@ -245,7 +216,7 @@ test('the migrations list filters by outcome (asked of the API), kind and VM', a
   const table = page.getByRole('table', { name: 'Migrations' });
   const rows = table.locator('tbody tr');
   const succeeded = await cloud.api.listMigrations({ state: 'succeeded' });
-  assert.ok(succeeded.length >= 4, `the earlier tests' migrations: ${succeeded.length}`);
+  assert.ok(succeeded.length >= 3, `the earlier tests' migrations (drag, keyboard, maintenance): ${succeeded.length}`);
   await page.getByLabel('Outcome').selectOption('succeeded');
   await pollUntil('the succeeded migrations listed', async () => ((await rows.count()) === succeeded.length ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
   assert.deepEqual([...new Set(await rows.locator('td:nth-child(1)').allInnerTexts())], ['mig-1']);
