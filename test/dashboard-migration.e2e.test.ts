@@ -5,6 +5,8 @@ import { startInProcessCloud, type InProcessCloud } from './support/in-process-c
 import { launchDashboardBrowser, type DashboardBrowser } from './support/dashboard-browser.js';
 import type { Page } from 'playwright-core';
 import { pollUntil } from '../src/util/deadline.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /**
  * Issue 17's migrations from the dashboard, on two in-process hosts on one
@@ -265,6 +267,65 @@ test('the progress view of a live migration of local disks shows the mirror\'s p
   await view.getByRole('button', { name: 'Cancel migration' }).click();
   await pollUntil('the cancel sent', async () => (cancels.length > 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
   assert.deepEqual(cancels, [`/api/v1/migrations/${real.id}/cancel`]);
+  assert.deepEqual(web.errors, [], 'the browser logged errors');
+  await page.context().close();
+});
+
+/** An admin's call the typed client has no method for (the rebalancer's routes). */
+async function adminPost(path: string, body?: unknown): Promise<number> {
+  const r = await fetch(`${cloud.controller.url}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${cloud.api.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+test('hosts page: a host on standby (DRS consolidation emptied it) and a degraded host (its health check fails) are badged with why, live, and are no drop target; woken and healthy again, they are back', async () => {
+  const from = await hostOf();
+  const idle = other(from);
+  const page = await signIn('/hosts');
+  const card = page.getByRole('article', { name: `host ${idle}` });
+  await card.waitFor();
+  const moveHere = card.getByRole('button', { name: 'Move mig-1 here' });
+
+  // Consolidation empties the least used host: the idle one runs no VM, so it goes on standby with no move.
+  assert.equal(await adminPost('/drs/apply', { policy: { mode: 'consolidate' } }), 202);
+  await pollUntil(`${idle} on standby`, async () => ((await cloud.api.getHost(idle)).standbySince !== null ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+  await card.locator('.badges .badge', { hasText: 'standby' }).waitFor();
+  assert.match(await card.getByTestId('host-standby').innerText(), /^On standby since .*: the rebalancer's consolidation emptied it; it takes no VMs until woken\.$/);
+  await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
+  assert.equal(await moveHere.count(), 0, 'a host on standby is no drop target');
+  await page.keyboard.press('Escape');
+  assert.deepEqual(await web.axe(page), [], 'axe-core on the hosts page with a host on standby');
+  assert.equal(await hostOf(), from, 'nothing moved');
+  assert.equal(await adminPost(`/drs/wake/${idle}`), 204);
+  await card.getByTestId('host-standby').waitFor({ state: 'detached' });
+  assert.equal((await cloud.api.getHost(idle)).standbySince, null);
+
+  // The agent's health flag file fails its check: the next heartbeat reports the host degraded, with the reason.
+  const flag = join(cloud.root, idle, 'degraded');
+  await writeFile(flag, 'disk /dev/vdz is failing\n');
+  try {
+    await pollUntil(`${idle} degraded`, async () => ((await cloud.api.getHost(idle)).degraded !== null ? true : undefined), { timeoutMs: 60_000, intervalMs: 250 });
+    assert.equal((await cloud.api.getHost(idle)).degraded, 'disk /dev/vdz is failing');
+    await card.locator('.badges .badge', { hasText: 'degraded' }).waitFor();
+    assert.equal(await card.getByTestId('host-degraded').innerText(), 'Degraded: disk /dev/vdz is failing. Its running VMs are moved away; it takes no new ones.');
+    await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
+    assert.equal(await moveHere.count(), 0, 'a degraded host is no drop target');
+    await page.keyboard.press('Escape');
+    assert.deepEqual(await web.axe(page), [], 'axe-core on the hosts page with a degraded host');
+  } finally {
+    await rm(flag, { force: true });
+  }
+  await card.getByTestId('host-degraded').waitFor({ state: 'detached', timeout: 60_000 });
+  assert.equal((await cloud.api.getHost(idle)).degraded, null);
+  // In service again: a drop target once more.
+  await page.getByRole('button', { name: 'Move mig-1', exact: true }).click();
+  await moveHere.waitFor();
+  await page.keyboard.press('Escape');
+  assert.equal(await hostOf(), from, 'nothing moved');
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

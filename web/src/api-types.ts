@@ -9,6 +9,10 @@ export interface Host {
   lastHeartbeatAt: string | null; vms: number;
   /** In maintenance (`/hosts/{id}/maintenance`): it takes no new VMs; null: in service. */
   maintenance: 'evacuating' | 'maintenance' | null;
+  /** On standby since (the rebalancer's consolidation emptied it): it takes no VMs; null: it takes VMs. Absent from older APIs. */
+  standbySince?: string | null;
+  /** Why its health check fails (proactive HA moves its VMs away): it takes no VMs; null: healthy. Absent from older APIs. */
+  degraded?: string | null;
 }
 /** `GET /hosts/{id}/maintenance` (src/contract/host-schemas.ts): the evacuation, VM by VM. */
 export interface HostMaintenance {

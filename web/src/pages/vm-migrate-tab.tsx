@@ -6,6 +6,7 @@ import { useSession } from '../session-context';
 import { ErrorBanner } from '../components/error-banner';
 import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
 import { MigrateConfirm } from '../components/migrate-confirm';
+import { takesVms } from '../host-takes-vms';
 
 const PROGRESS_POLL_MS = 1_000;
 /** The migration policy's ceiling for `maxBandwidthMiBps` (100 GiB/s). */
@@ -42,8 +43,8 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
       setError(err instanceof ApiError ? err : undefined);
     }
   };
-  // A host in maintenance takes no VMs (the API would refuse it): not offered.
-  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled' && h.maintenance === null);
+  // A host in maintenance, on standby or degraded takes no VMs (the API would refuse it): not offered.
+  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && takesVms(h));
   // The host picked before may be no destination now (the VM moved there, or it left service): the scheduler's choice again, not a blank select.
   const dest = candidates.some((h) => h.name === to) ? to : '';
 
