@@ -23,6 +23,10 @@ export const hostView = z.object({
   cpuOvercommit: z.number().nullable(),
   /** `evacuating`, then `maintenance`: the host takes no new VMs (see `/hosts/{id}/maintenance`); null: in service. */
   maintenance: z.enum(['evacuating', 'maintenance']).nullable().default(null),
+  /** Since when the rebalancer's consolidation keeps it on standby (it takes no VMs until woken: `POST /drs/wake/{host}`); null: it takes VMs. */
+  standbySince: z.string().nullable().default(null),
+  /** Why its own health check fails (proactive HA moves its running VMs away, it takes none); null: healthy. */
+  degraded: z.string().nullable().default(null),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({

@@ -45,8 +45,9 @@ export interface Resources {
 /** The host no longer has room for the demand (or no longer takes VMs); nothing was reserved. */
 export class CapacityError extends NuboError {
   readonly code = 'CAPACITY';
-  constructor(readonly hostId: string, readonly demand: Resources, readonly free: Resources, readonly reason: string) {
-    super(`host ${hostId} cannot take ${fmt(demand)} (free ${fmt(free)}): ${reason}`, { hostId, demand, free, reason });
+  /** `hostName` is what the message names (a person reads it: ids are UUIDs); the details keep both. */
+  constructor(readonly hostId: string, readonly demand: Resources, readonly free: Resources, readonly reason: string, readonly hostName: string = hostId) {
+    super(`host ${hostName} cannot take ${fmt(demand)} (free ${fmt(free)}): ${reason}`, { hostId, hostName, demand, free, reason });
   }
 }
 

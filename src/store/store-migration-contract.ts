@@ -88,7 +88,10 @@ export function migrationContract(fx: () => ContractFixture): void {
     const before = await count(store, 'migrations');
     await rejectsWith(
       store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: a.id, destHostId: b.id }, { cpus: 1, memoryMib: 2048, diskMib: 100 }),
-      CapacityError, 'CAPACITY', (e) => assert.equal(e.hostId, b.id),
+      CapacityError, 'CAPACITY', (e) => {
+        assert.equal(e.hostId, b.id);
+        assert.match(e.message, new RegExp(`^host ${b.name} cannot take `));
+      },
     );
     // The VM is not on b: the wrong source is refused.
     await rejectsWith(store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: b.id, destHostId: a.id }, demand), ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'sourceHostId'));

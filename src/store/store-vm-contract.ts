@@ -106,6 +106,9 @@ export function vmAndLeaseContract(fx: () => ContractFixture): void {
       await rejectsWith(store.vms.bindToHost(vm.id, host.id, demand, () => 'cpu model mismatch'), CapacityError, 'CAPACITY', (e) => {
         assert.equal(e.reason, 'cpu model mismatch');
         assert.deepEqual(e.free, { cpus: 4, memoryMib: 4096, diskMib: 10_000 });
+        // The message a person reads names the host by its name; the id stays in the details.
+        assert.equal(e.hostId, host.id);
+        assert.equal(e.message, `host ${host.name} cannot take 1 cpus, 512 MiB memory, 100 MiB disk (free 4 cpus, 4096 MiB memory, 10000 MiB disk): cpu model mismatch`);
       });
       await rejectsWith(store.vms.bindToHost(vm.id, host.id, { cpus: 5, memoryMib: 1, diskMib: 1 }), CapacityError, 'CAPACITY', (e) => assert.match(e.reason, /cpus/));
       await rejectsWith(store.vms.bindToHost(vm.id, host.id, { cpus: -1, memoryMib: 1, diskMib: 1 }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'cpus'));

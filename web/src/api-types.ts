@@ -9,6 +9,10 @@ export interface Host {
   lastHeartbeatAt: string | null; vms: number;
   /** In maintenance (`/hosts/{id}/maintenance`): it takes no new VMs; null: in service. */
   maintenance: 'evacuating' | 'maintenance' | null;
+  /** On standby since (the rebalancer's consolidation emptied it): it takes no VMs; null: it takes VMs. Absent from older APIs. */
+  standbySince?: string | null;
+  /** Why its health check fails (proactive HA moves its VMs away): it takes no VMs; null: healthy. Absent from older APIs. */
+  degraded?: string | null;
 }
 /** `GET /hosts/{id}/maintenance` (src/contract/host-schemas.ts): the evacuation, VM by VM. */
 export interface HostMaintenance {
@@ -40,6 +44,8 @@ export interface Migration {
   id: string; vm: string; vmId: string; kind: 'live' | 'cold'; source: string; destination: string; stage: string;
   state: 'running' | 'succeeded' | 'failed' | 'aborted'; reason: string | null; startedAt: string; finishedAt: string | null;
   stats: Record<string, unknown>; journal: { stage: string; at: string }[];
+  /** The policy it runs under (normalised by the API: every field set). */
+  policy?: Record<string, unknown>;
 }
 export interface NuboEvent { seq: number; at: string; kind: string; resource: string; resourceId: string; data: Record<string, unknown> }
 /** A capacity lease (`/api/v1/leases`; src/contract/lease-schemas.ts) — not a network address lease. */

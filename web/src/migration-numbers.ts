@@ -22,7 +22,7 @@ const mib = (b: number | undefined): string => (b === undefined ? '—' : `${(b 
 const ms = (v: number | undefined): string => (v === undefined ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
 
 /** A migration record's numbers, formatted: the live ones while it runs, the totals once it ended. */
-export function migrationNumbers(m: Migration): { percentSent: number | undefined; percentDisk: number | undefined; disk: string; passes: string; dirtyRate: string; throughput: string; sent: string; totalMs: string; downtimeMs: string } {
+export function migrationNumbers(m: Migration): { percentSent: number | undefined; percentDisk: number | undefined; disk: string; passes: string; dirtyRate: string; throughput: string; sent: string; cap: string; totalMs: string; downtimeMs: string } {
   const s = m.stats;
   const transferred = num(s['transferredBytes']);
   const total = num(s['totalBytes']);
@@ -44,6 +44,7 @@ export function migrationNumbers(m: Migration): { percentSent: number | undefine
     dirtyRate: dirty === undefined ? '—' : `${mib(dirty)}/s`,
     throughput: mbps === undefined ? '—' : `${mbps.toFixed(0)} Mbit/s`,
     sent: mib(transferred),
+    cap: ((c) => (c === undefined ? '—' : `${c} MiB/s`))(num(m.policy?.['maxBandwidthMiBps'])),
     totalMs: ms(num(s['totalTimeMs']) ?? finished),
     downtimeMs: ms(num(s['downtimeMs'])),
   };

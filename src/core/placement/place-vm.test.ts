@@ -25,6 +25,14 @@ test('the summary of the brief', () => {
   assert.deepEqual(r.reasons, { h1: 'needs 512 MiB memory, 256 free', h2: 'disabled' });
 });
 
+test('the summary names hosts by name (ids are UUIDs in a real store); the reasons stay keyed by id', () => {
+  const hosts = [makeHost('0b9e6c1a-host-id', { name: 'rack2-b', state: 'disabled' }), makeHost('7f3d2e4b-host-id', { name: 'rack1-a', reservedMemoryMiB: 4096 - 256 })];
+  const r = placeVm(demand, hosts, packing);
+  assert.ok('summary' in r);
+  assert.equal(r.summary, 'no host fits: rack2-b: disabled; rack1-a: needs 512 MiB memory, 256 free');
+  assert.deepEqual(r.reasons, { '0b9e6c1a-host-id': 'disabled', '7f3d2e4b-host-id': 'needs 512 MiB memory, 256 free' });
+});
+
 test('summary texts for every filter, sorted by host id', () => {
   const hosts = [
     makeHost('h6', { labels: { zone: 'b' } }),

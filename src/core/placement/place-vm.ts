@@ -70,7 +70,8 @@ export function filterContextOf(demand: VmDemand, policy: PlacementPolicy): Filt
 export function placementResult(best: HostView | undefined, demand: VmDemand, hosts: () => readonly HostView[], policy: PlacementPolicy, context: FilterContext): PlacementResult {
   if (best === undefined) {
     const { reasons, rejected } = explain(demand, hosts(), policy, context);
-    const list = rejected.length > 0 ? rejected.map(([id, reason]) => `${id}: ${reason}`).join('; ') : 'no hosts';
+    // The line a person reads (a pending VM's reason, the dashboard) names hosts as they do; `reasons` stays keyed by id.
+    const list = rejected.length > 0 ? rejected.map(([, reason, name]) => `${name}: ${reason}`).join('; ') : 'no hosts';
     return Object.freeze({ hostId: undefined, reasons, summary: `no host fits: ${list}` });
   }
   let explained: ReturnType<typeof explain> | undefined;
@@ -87,15 +88,15 @@ export function placementResult(best: HostView | undefined, demand: VmDemand, ho
 }
 
 /** Every host's verdict: the ranking of those that pass, best first, and why each other one does not. */
-function explain(demand: VmDemand, hosts: readonly HostView[], policy: PlacementPolicy, context: FilterContext): { ranking: readonly RankedHost[]; reasons: Readonly<Record<string, string>>; rejected: [string, string][] } {
+function explain(demand: VmDemand, hosts: readonly HostView[], policy: PlacementPolicy, context: FilterContext): { ranking: readonly RankedHost[]; reasons: Readonly<Record<string, string>>; rejected: [id: string, reason: string, name: string][] } {
   const fit: HostView[] = [];
-  const rejected: [string, string][] = [];
+  const rejected: [id: string, reason: string, name: string][] = [];
   for (const host of [...hosts].sort(byId)) {
     const reason = filterHost(host, demand, context);
     if (reason === undefined) fit.push(host);
-    else rejected.push([host.id, reason]);
+    else rejected.push([host.id, reason, host.name]);
   }
   // fromEntries defines own properties: a host called __proto__ stays a key.
-  const reasons = Object.freeze(Object.fromEntries(rejected));
+  const reasons = Object.freeze(Object.fromEntries(rejected.map(([id, reason]) => [id, reason])));
   return { ranking: Object.freeze(rankHosts(fit, policy.rank, context)), reasons, rejected };
 }

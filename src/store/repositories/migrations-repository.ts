@@ -159,7 +159,7 @@ export class MigrationsRepository {
         if (!hostRow) throw new NotFoundError('host', v.destHostId);
         const host = toHost(hostRow);
         const verdict = check(host, d);
-        if (verdict !== true) throw new CapacityError(v.destHostId, d, host.free, verdict);
+        if (verdict !== true) throw new CapacityError(v.destHostId, d, host.free, verdict, host.name);
         await adjustHost(trx, v.destHostId, d, '+');
         await trx.insertInto('migrations').values(row).execute();
         await appendEvent(this.ctx, trx, { kind: 'migration.started', resource: 'migration', resourceId: row.id, data: { vmId: v.vmId, kind: v.kind, stage: row.stage, sourceHostId: v.sourceHostId, destHostId: v.destHostId } });

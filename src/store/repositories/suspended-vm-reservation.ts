@@ -41,7 +41,7 @@ export async function reserveSuspended(ctx: StoreContext, vmId: string, demand: 
     if (!hostRow) throw new NotFoundError('host', vm.host_id);
     const host = toHost(hostRow);
     const verdict = check(host, demand);
-    if (verdict !== true) throw new CapacityError(host.id, demand, host.free, verdict);
+    if (verdict !== true) throw new CapacityError(host.id, demand, host.free, verdict, host.name);
     await trx.updateTable('hosts').set((eb) => ({
       reserved_cpus: eb('reserved_cpus', '+', demand.cpus),
       reserved_memory_mib: eb('reserved_memory_mib', '+', demand.memoryMib),

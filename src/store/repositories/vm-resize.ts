@@ -56,7 +56,7 @@ export async function resizeVm(ctx: StoreContext, vmId: string, size: VmSize, ch
       if (need.cpus > 0 || need.memoryMib > 0) {
         const host = toHost(hostRow);
         const verdict = check(host, need);
-        if (verdict !== true) throw new CapacityError(host.id, need, host.free, verdict);
+        if (verdict !== true) throw new CapacityError(host.id, need, host.free, verdict, host.name);
       }
       await trx.updateTable('hosts').set((eb) => ({
         reserved_cpus: eb('reserved_cpus', '+', reserved.cpus - held.cpus),

@@ -322,7 +322,7 @@ export class VmsRepository {
       if (!hostRow) throw new NotFoundError('host', hostId);
       const host = toHost(hostRow);
       const verdict = check(host, d);
-      if (verdict !== true) throw new CapacityError(hostId, d, host.free, verdict);
+      if (verdict !== true) throw new CapacityError(hostId, d, host.free, verdict, host.name);
       await trx
         .updateTable('hosts')
         .set((eb) => ({

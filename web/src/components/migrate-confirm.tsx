@@ -22,7 +22,19 @@ function fromAnswer(a: DryRunAnswer): MigrationDryRun {
   return { precheck: { ok: true, reasons: [] }, prediction: typeof total === 'number' && typeof down === 'number' ? { totalSeconds: total / 1000, downtimeMs: down } : null };
 }
 
-export interface MigrateRequest { readonly vmId: string; readonly vmName: string; readonly from: string | null; readonly to: string }
+export interface MigrateRequest {
+  readonly vmId: string; readonly vmName: string; readonly from: string | null; readonly to: string;
+  /** The migration stream's cap (the policy's `maxBandwidthMiBps`); absent: the policy's default. */
+  readonly maxBandwidthMiBps?: number | undefined;
+}
+
+/** What `POST /vms/{id}/migrate` is sent for this request (the dry run adds `dryRun: true`). */
+export function migrateBody(r: MigrateRequest): Record<string, unknown> {
+  return {
+    ...(r.to === '' ? {} : { to: r.to }),
+    ...(r.maxBandwidthMiBps === undefined ? {} : { policy: { maxBandwidthMiBps: r.maxBandwidthMiBps } }),
+  };
+}
 
 type Check = { state: 'checking' } | { state: 'unsupported' } | { state: 'done'; result: MigrationDryRun } | { state: 'failed'; error: ApiError };
 
@@ -46,7 +58,7 @@ export function MigrateConfirm({ request, onStarted, onClose }: { request: Migra
   const [check, setCheck] = useState<Check>({ state: 'checking' });
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [starting, setStarting] = useState(false);
-  const body = request.to === '' ? {} : { to: request.to };
+  const body = migrateBody(request);
   useEffect(() => {
     ref.current?.showModal();
     const ac = new AbortController();
@@ -60,7 +72,7 @@ export function MigrateConfirm({ request, onStarted, onClose }: { request: Migra
       },
     );
     return () => ac.abort();
-  }, [request.vmId, request.to]);
+  }, [request.vmId, request.to, request.maxBandwidthMiBps]);
 
   const start = async (): Promise<void> => {
     setError(undefined);
@@ -81,7 +93,7 @@ export function MigrateConfirm({ request, onStarted, onClose }: { request: Migra
     <dialog ref={ref} class="confirm" aria-labelledby="migrate-title" onClose={onClose}>
       <form method="dialog">
         <h2 id="migrate-title">Live-migrate {request.vmName}?</h2>
-        <p>{request.vmName} moves from {request.from ?? 'its host'} to {where} while it runs.</p>
+        <p>{request.vmName} moves from {request.from ?? 'its host'} to {where} while it runs{request.maxBandwidthMiBps === undefined ? '' : `, its stream capped at ${request.maxBandwidthMiBps} MiB/s`}.</p>
         {check.state === 'checking' && <p role="status" class="hint">Checking the destination…</p>}
         {check.state === 'failed' && <ErrorBanner error={check.error} />}
         {check.state === 'done' && <DryRunResult r={check.result} />}

@@ -9,6 +9,7 @@ import { HostMetricsCharts } from '../components/host-metrics';
 import { Link } from '../components/link';
 import { MigrateConfirm, type MigrateRequest } from '../components/migrate-confirm';
 import { MaintenanceConfirm } from '../components/maintenance-confirm';
+import { takesVms } from '../host-takes-vms';
 import { HostMaintenancePanel } from '../components/host-maintenance-panel';
 
 /** The drag's payload type: only drags of a VM from this page are drops a host accepts. */
@@ -44,7 +45,6 @@ export function HostsPage() {
     }
   };
   const movable = (v: Vm): boolean => isAdmin && v.state === 'running';
-  const takesVms = (h: Host): boolean => h.state === 'enabled' && h.maintenance === null;
   const accepts = (h: Host, v: Vm | null): boolean => v !== null && takesVms(h) && v.host !== h.name;
   const vmsOn = (h: Host): Vm[] => (vms.data ?? []).filter((v) => v.host === h.name && v.state !== 'terminated');
   const drop = (h: Host, v: Vm): void => {

@@ -6,15 +6,20 @@ import { useSession } from '../session-context';
 import { ErrorBanner } from '../components/error-banner';
 import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
 import { MigrateConfirm } from '../components/migrate-confirm';
+import { takesVms } from '../host-takes-vms';
 
 const PROGRESS_POLL_MS = 1_000;
+/** The migration policy's ceiling for `maxBandwidthMiBps` (100 GiB/s). */
+const MAX_BANDWIDTH_MIBPS = 100 * 1024;
 
-/** Live migration (admin): pick a destination, confirm after the pre-check (when the API has one), start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
+/** Live migration (admin): pick a destination (and a bandwidth cap if wanted), confirm after the pre-check (when the API has one), start, watch stages 0–5 and the copy's numbers, cancel; the result with total time and downtime. */
 export function VmMigrateTab({ vm }: { vm: VmDetail }) {
   const { api } = useSession();
   const hosts = useLive((a, signal) => a.get<Host[]>('/hosts', signal), [], (e) => e.resource === 'host');
   const latest = useLive(async (a, signal) => (await a.get<Migration[]>(`/migrations?vm=${vm.id}`, signal)).at(-1), [vm.id], (e) => e.resource === 'migration' || e.resourceId === vm.id);
   const [to, setTo] = useState('');
+  // Empty: the policy's default cap. The bounds are the API's (src/core/migration/migration-policy.ts); the browser checks them first.
+  const [cap, setCap] = useState('');
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [asking, setAsking] = useState(false);
   const running = latest.data?.state === 'running';
@@ -38,23 +43,26 @@ export function VmMigrateTab({ vm }: { vm: VmDetail }) {
       setError(err instanceof ApiError ? err : undefined);
     }
   };
-  // A host in maintenance takes no VMs (the API would refuse it): not offered.
-  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && h.state === 'enabled' && h.maintenance === null);
+  // A host in maintenance, on standby or degraded takes no VMs (the API would refuse it): not offered.
+  const candidates = (hosts.data ?? []).filter((h) => h.name !== vm.host && takesVms(h));
+  // The host picked before may be no destination now (the VM moved there, or it left service): the scheduler's choice again, not a blank select.
+  const dest = candidates.some((h) => h.name === to) ? to : '';
 
   return (
     <div>
       <ErrorBanner error={hosts.error ?? latest.error ?? error} />
       {!running && (
         <form class="inline" onSubmit={start} aria-label="Live-migrate">
-          <label>Destination <select value={to} onChange={(e) => setTo((e.currentTarget).value)}>
+          <label>Destination <select value={dest} onChange={(e) => setTo((e.currentTarget).value)}>
             <option value="">chosen by the scheduler</option>
             {candidates.map((h) => <option key={h.id} value={h.name}>{h.name} ({h.total.memoryMiB - h.reserved.memoryMiB} MiB free)</option>)}
           </select></label>
+          <label>Bandwidth limit (MiB/s) <input type="number" name="maxBandwidthMiBps" min={1} max={MAX_BANDWIDTH_MIBPS} step={1} placeholder="policy default" value={cap} onInput={(e) => setCap((e.currentTarget).value)} /></label>
           <button type="submit" class="primary" disabled={vm.state !== 'running'}>Migrate</button>
           {vm.state !== 'running' && <span class="hint">Only a running VM migrates live.</span>}
         </form>
       )}
-      {asking && <MigrateConfirm request={{ vmId: vm.id, vmName: vm.name, from: vm.host, to }} onStarted={latest.reload} onClose={() => setAsking(false)} />}
+      {asking && <MigrateConfirm request={{ vmId: vm.id, vmName: vm.name, from: vm.host, to: dest, maxBandwidthMiBps: cap === '' ? undefined : Number(cap) }} onStarted={latest.reload} onClose={() => setAsking(false)} />}
       {latest.data && <MigrationProgress m={latest.data} onCancel={() => void cancel(latest.data!.id)} />}
     </div>
   );
@@ -76,6 +84,7 @@ export function MigrationProgress({ m, onCancel }: { m: Migration; onCancel: () 
         <dt>Dirty rate</dt><dd>{n.dirtyRate}</dd>
         <dt>Throughput</dt><dd>{n.throughput}</dd>
         <dt>Sent</dt><dd>{n.sent}</dd>
+        <dt>Bandwidth cap</dt><dd data-testid="bandwidth-cap">{n.cap}</dd>
         {m.state !== 'running' && <><dt>Total time</dt><dd data-testid="total-time">{n.totalMs}</dd><dt>Downtime</dt><dd data-testid="downtime">{n.downtimeMs}</dd></>}
         {m.reason !== null && <><dt>Reason</dt><dd>{m.reason}</dd></>}
       </dl>
