@@ -23,6 +23,8 @@ export const hostView = z.object({
   cpuOvercommit: z.number().nullable(),
   /** `evacuating`, then `maintenance`: the host takes no new VMs (see `/hosts/{id}/maintenance`); null: in service. */
   maintenance: z.enum(['evacuating', 'maintenance']).nullable().default(null),
+  /** Since when DRS consolidation has the host on standby (placement takes it only when nothing else fits, and wakes it); null: not on standby. */
+  standbySince: z.string().nullable().default(null),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({

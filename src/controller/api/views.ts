@@ -171,5 +171,6 @@ function hostViewOf(h: Host, viewer: Pick<User, 'role'>, vms: number): HostView 
     vms,
     cpuOvercommit: h.cpuOvercommit,
     maintenance: h.maintenance?.state ?? null,
+    standbySince: h.standbySince,
   };
 }
