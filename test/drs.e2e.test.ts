@@ -93,9 +93,13 @@ test('balance: plan explains, apply live-migrates, imbalance drops, hysteresis; 
   const busyIndex = idle === h1 ? 2 : 1;
   assert.equal(await hostOf(a), busy);
   assert.equal(await hostOf(b), busy);
+  // The host view says which host is on standby (host list: `enabled, standby`).
+  assert.notEqual((await lab.api.getHost(idle)).standbySince, null, 'the emptied host is on standby');
+  assert.equal((await lab.api.getHost(busy)).standbySince, null);
   // A VM that only the standby host may take wakes it (placement takes a standby host only by waking it).
   const c = await boot('needs-idle', idleIndex);
   assert.equal(await hostOf(c), idle);
+  assert.equal((await lab.api.getHost(idle)).standbySince, null, 'woken by placement');
   // Room on the idle host for the two busy VMs again (2 vCPUs a host).
   await lab.api.vmAction(c, 'terminate-hard');
   await lab.waitState(c, 'terminated');
