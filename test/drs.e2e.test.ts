@@ -17,6 +17,11 @@ import { pollUntil } from '../src/util/deadline.js';
  * when a VM needs it; a host whose health check fails has its VMs
  * live-migrated away — the controller SIGKILLed right after it journaled the
  * degradation, the restarted one does the moves — and takes none until healthy.
+ * Then the controller is SIGKILLed (failpoint `exit`) at each step of
+ * applying a plan — `drs.after-journal`, `drs.move-running`,
+ * `drs.migration-started` — and after the restart every plan ends
+ * `interrupted` with each move decided: dropped and never migrated when it
+ * had not been requested, else its one migration followed to its end.
  */
 
 const lab = new MigrationLab();
@@ -88,9 +93,13 @@ test('balance: plan explains, apply live-migrates, imbalance drops, hysteresis; 
   const busyIndex = idle === h1 ? 2 : 1;
   assert.equal(await hostOf(a), busy);
   assert.equal(await hostOf(b), busy);
+  // The host view says which host is on standby (host list: `enabled, standby`).
+  assert.notEqual((await lab.api.getHost(idle)).standbySince, null, 'the emptied host is on standby');
+  assert.equal((await lab.api.getHost(busy)).standbySince, null);
   // A VM that only the standby host may take wakes it (placement takes a standby host only by waking it).
   const c = await boot('needs-idle', idleIndex);
   assert.equal(await hostOf(c), idle);
+  assert.equal((await lab.api.getHost(idle)).standbySince, null, 'woken by placement');
   // Room on the idle host for the two busy VMs again (2 vCPUs a host).
   await lab.api.vmAction(c, 'terminate-hard');
   await lab.waitState(c, 'terminated');
@@ -127,4 +136,50 @@ test('balance: plan explains, apply live-migrates, imbalance drops, hysteresis; 
   await lab.waitState(pinned.id, 'running', 180_000);
   assert.equal(await hostOf(pinned.id), busy);
   assert.equal((await lab.api.hostHa(busy)).degraded, null);
+});
+
+test('crash safety: the controller SIGKILLed at drs.after-journal, drs.move-running, drs.migration-started — after the restart each plan ends decided, each move once or not at all, one copy of every VM', async () => {
+  // The burning VMs share a host since the proactive-HA part; the other runs one idle VM: a plan moves one burner.
+  const policy = { threshold: 0.02, hysteresis: 0.01, maxMoves: 1, minMinutesBetweenMoves: 0 };
+  const indexOf = (host: string): number => (host === lab.host(1).name ? 1 : 2);
+  for (const failpoint of ['drs.after-journal', 'drs.move-running', 'drs.migration-started']) {
+    await lab.restartController(`${failpoint}=exit`);
+    // A new controller has no metrics yet: the plan needs a few samples of the burners.
+    await pollUntil(`a plan with a move (${failpoint})`, async () => ((await drs.drsPlan(policy)).moves.length === 1 ? true : undefined), { timeoutMs: 180_000, intervalMs: 2_000 });
+    const known = new Set((await drs.drsPlans()).map((p) => p.id));
+    const earlier = new Set((await lab.api.listMigrations()).map((m) => m.id));
+    // At drs.after-journal the controller dies before it answers: the request fails, the plan is in the journal.
+    await drs.drsApply(policy).catch(() => undefined);
+    await pollUntil(`the controller to die at ${failpoint}`, async () => ((await lab.controllerProcess()).alive ? undefined : true), { timeoutMs: 120_000, intervalMs: 200 });
+    await lab.restartController();
+    const plans = (await drs.drsPlans()).filter((p) => !known.has(p.id));
+    assert.equal(plans.length, 1, `one plan journaled before the kill (${failpoint}): ${JSON.stringify(plans)}`);
+    const id = plans[0]!.id;
+    // Every move ends decided: none stays pending or running.
+    const p = await pollUntil(`plan ${id}'s move decided`, async () => {
+      const x = await drs.drsApplied(id);
+      return x.moves.every((m) => m.state !== 'pending' && m.state !== 'running') ? x : undefined;
+    }, { timeoutMs: 300_000, intervalMs: 500 });
+    assert.equal(p.state, 'interrupted', `${failpoint}: ${p.message ?? ''}`);
+    assert.equal(p.moves.length, 1, JSON.stringify(p.moves));
+    const move = p.moves[0]!;
+    const migrations = (await lab.api.listMigrations()).filter((m) => !earlier.has(m.id) && m.vmId === move.vmId);
+    if (failpoint === 'drs.migration-started') {
+      // It had started: it ran on under its own journal, and the move records how it ended — the one migration.
+      assert.equal(migrations.length, 1, JSON.stringify(migrations));
+      assert.equal(move.migrationId, migrations[0]?.id);
+      const m = await pollUntil('the migration ended', async () => {
+        const x = (await lab.api.listMigrations()).find((y) => y.id === move.migrationId);
+        return x !== undefined && x.state !== 'running' && x.state !== 'queued' ? x : undefined;
+      }, { timeoutMs: 300_000, intervalMs: 500 });
+      assert.equal(move.state, m.state === 'succeeded' ? 'done' : 'failed', `move ${move.state}, migration ${m.state}`);
+      await lab.assertOneCopy(move.vmId, indexOf(m.state === 'succeeded' ? move.to : move.from), { otherVms: true });
+    } else {
+      // Killed before its migration was requested: dropped, never moved, and no migration made for it after the restart.
+      assert.equal(move.state, 'dropped', JSON.stringify(move));
+      assert.equal(move.migrationId, null);
+      assert.deepEqual(migrations, [], 'no migration was ever requested for the dropped move');
+      await lab.assertOneCopy(move.vmId, indexOf(move.from), { otherVms: true });
+    }
+  }
 });

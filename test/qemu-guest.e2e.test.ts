@@ -125,3 +125,12 @@ test('a start that QEMU refuses leaves no TAP, run directory or record behind', 
   await assert.rejects(stat(driver.pathsOf(id).dir));
   assert.ok(!(await driver.list()).some((v) => v.id === id));
 });
+
+test('a graceful shutdown asked while the guest still boots is answered once it boots: the power button is pressed again (clean, not the timeout\'s kill)', async () => {
+  const id = 'g-early';
+  await driver.start(await tapSpec(id, '#!/bin/sh\ntrue\n', 'tap-g3'));
+  // Right after QEMU started the kernel has not even loaded the ACPI button driver: that first press is lost.
+  const off = await driver.shutdown(id, { timeoutMs: 90_000 });
+  assert.equal(off.clean, true, 'the guest powered itself off (a press after it booted was answered)');
+  assert.equal(await tapExists({ name: 'tap-g3', netns: NS }), false);
+});

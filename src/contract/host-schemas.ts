@@ -23,7 +23,7 @@ export const hostView = z.object({
   cpuOvercommit: z.number().nullable(),
   /** `evacuating`, then `maintenance`: the host takes no new VMs (see `/hosts/{id}/maintenance`); null: in service. */
   maintenance: z.enum(['evacuating', 'maintenance']).nullable().default(null),
-  /** Since when the rebalancer's consolidation keeps it on standby (it takes no VMs until woken: `POST /drs/wake/{host}`); null: it takes VMs. */
+  /** Since when DRS consolidation has the host on standby (placement takes it only when nothing else fits, and wakes it); null: not on standby. */
   standbySince: z.string().nullable().default(null),
   /** Why its own health check fails (proactive HA moves its running VMs away, it takes none); null: healthy. */
   degraded: z.string().nullable().default(null),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { allowedFrom } from '../core/vm-actions.js';
 import { chooseScaleIn, meanCpu, type ScalingMember } from '../core/autoscale/choose-scale-in.js';
 import { decideScaling } from '../core/autoscale/decide-scaling.js';
 import { memberWaiting } from '../core/autoscale/member-waiting.js';
@@ -136,9 +137,10 @@ export class AutoscaleService {
         continue;
       }
       if (m.state === 'removing' || vm === undefined || LOST_STATES.has(vm.state)) {
-        if (vm !== undefined && !LOST_STATES.has(vm.state)) await this.#terminate(vm.id);
+        if (vm !== undefined && !LOST_STATES.has(vm.state)) await this.#terminate(vm.id, vm.state);
         if (vm === undefined || vm.state === 'terminated' || vm.state === 'failed') {
-          if (vm?.state === 'failed') await this.#terminate(vm.id);
+          // Only terminate-hard ends a failed VM (its epilog kills whatever QEMU is left and deletes its disks).
+          if (vm?.state === 'failed') await this.#terminate(vm.id, vm.state, 'terminate-hard');
           await this.repo.removeMember(g.id, m.vmName, { kind: m.state === 'removing' ? 'vm-terminated' : 'vm-lost', message: `${m.vmName} ${m.state === 'removing' ? 'terminated' : `left the group (${vm?.state ?? 'gone'})`}` });
         }
         continue;
@@ -173,7 +175,7 @@ export class AutoscaleService {
       for (const name of chooseScaleIn(members, have - desired)) {
         const vm = live.find((l) => l.m.vmName === name)?.vm;
         await this.repo.setMember(g.id, name, { state: 'removing' }, { kind: 'vm-removing', message: `${name} chosen for scale-in (least loaded, then newest)` });
-        if (vm) await this.#terminate(vm.id);
+        if (vm) await this.#terminate(vm.id, vm.state);
       }
     }
   }
@@ -207,7 +209,12 @@ export class AutoscaleService {
     await this.repo.note(groupId, kind, message);
   }
 
-  async #terminate(vmId: string): Promise<void> {
-    await this.#o.orchestrator.act(vmId, 'terminate').catch((err: unknown) => this.#o.logger.warn({ vmId, err: errorMessage(err) }, 'could not terminate a scaling group member yet'));
+  /**
+   * Asks for the member's VM to be terminated, unless a terminate already runs (`shutdown`, `epilog`) or its state
+   * allows none yet (`boot`): the next round asks again — without this every round logged a refusal until it ended.
+   */
+  async #terminate(vmId: string, state?: string, action: 'terminate' | 'terminate-hard' = 'terminate'): Promise<void> {
+    if (state !== undefined && !(allowedFrom(action) as readonly string[]).includes(state)) return;
+    await this.#o.orchestrator.act(vmId, action).catch((err: unknown) => this.#o.logger.warn({ vmId, err: errorMessage(err) }, 'could not terminate a scaling group member yet'));
   }
 }

@@ -12,7 +12,9 @@ import { PeriodicRounds } from '../util/periodic-rounds.js';
 import { drsClusterView } from './drs-cluster-view.js';
 import { DrsBusyError } from './drs-busy-error.js';
 import type { MetricsHistory } from './metrics-history.js';
-import { DRS_DROPPED_ON_RESTART, runDrsMoves, type StartMigration } from './drs-run-moves.js';
+import { DRS_DROPPED_ON_RESTART, migrationEnd, runDrsMoves, type StartMigration } from './drs-run-moves.js';
+import { findOrUndefined } from '../store/find-or-undefined.js';
+import { pollUntil } from '../util/deadline.js';
 
 export interface DrsServiceOptions {
   readonly store: Store;
@@ -44,8 +46,10 @@ export function storeContextOf(store: Store): StoreContext {
  * (core/drs), applies a plan by journaling it and then running its moves as
  * live migrations one at a time, and, when enabled, does so periodically.
  * A controller that restarts with a plan still applying lets the migration
- * in flight finish (the migration journal resumes it) and drops the moves
- * not yet started: they were computed from metrics that are stale now.
+ * in flight finish (the migration journal resumes it) and records the move
+ * once it ended — a queue entry the crash left unrecorded is found by its VM
+ * and origin —, and drops the moves not yet started: they were computed from
+ * metrics that are stale now. No move is done twice or left `running`.
  */
 export class DrsService {
   readonly repo: DrsRepository;
@@ -53,6 +57,8 @@ export class DrsService {
   readonly #stopping = new AbortController();
   readonly #rounds: PeriodicRounds;
   #applying: Promise<unknown> | undefined;
+  readonly #following = new Set<Promise<void>>();
+  readonly #followedMoves = new Set<string>();
   #lastPeriodicAt = 0;
 
   constructor(o: DrsServiceOptions) {
@@ -114,23 +120,54 @@ export class DrsService {
     for (const p of await this.repo.plans(100, 'applying')) {
       const running = p.moves.filter((m) => m.state === 'running');
       for (const m of running) {
+        // Killed between the queue's answer and the move's record of it: the entry is found by its VM and origin, queued after the plan.
+        const migrationId = m.migrationId ?? (await this.#o.store.migrationQueue.list({ vmId: m.vmId, origin: 'drs' })).find((q) => q.queuedAt >= p.createdAt)?.id ?? null;
         // Still waiting in the migration queue: taken out, as a move not yet started (ConflictError: it started meanwhile).
-        if (m.migrationId !== null) await this.#o.store.migrationQueue.cancel(m.migrationId, DRS_DROPPED_ON_RESTART).catch(() => undefined);
-        const outcome = m.migrationId === null ? undefined : await this.#o.store.migrations.get(m.migrationId).catch(() => undefined);
+        if (migrationId !== null) await this.#o.store.migrationQueue.cancel(migrationId, DRS_DROPPED_ON_RESTART).catch(() => undefined);
+        const outcome = migrationId === null ? undefined : await findOrUndefined(this.#o.store.migrations.get(migrationId));
+        if (migrationId !== null && outcome?.state === 'running') {
+          // Started before the restart: it runs on under its own journal (resumed or rolled back), and the move is recorded once it ends.
+          await this.repo.setMove(p.id, m.seq, { state: 'running', migrationId, message: 'migration running at the restart: followed to its end' });
+          this.#following.add(this.#follow(p.id, m.seq, migrationId));
+          this.#followedMoves.add(`${p.id}/${m.seq}`);
+          continue;
+        }
         // A migration that had started runs on by itself (its own journal); it is recorded as it stands.
-        const state = outcome === undefined ? 'dropped' : outcome.state === 'succeeded' ? 'done' : outcome.state === 'running' ? 'running' : 'failed';
-        await this.repo.setMove(p.id, m.seq, { state, message: outcome === undefined ? 'not started before the restart' : `migration ${outcome.state} at the restart` });
+        const state = outcome === undefined ? 'dropped' : outcome.state === 'succeeded' ? 'done' : 'failed';
+        await this.repo.setMove(p.id, m.seq, { state, migrationId, message: outcome === undefined ? 'not started before the restart' : `migration ${outcome.state} at the restart` });
       }
       await this.repo.finishPlan(p.id, 'interrupted', DRS_DROPPED_ON_RESTART);
       this.#o.logger.warn({ planId: p.id }, DRS_DROPPED_ON_RESTART);
     }
+    // Moves an earlier restart was following when this controller died too.
+    for (const p of await this.repo.plans(100)) {
+      if (p.state === 'applying') continue;
+      for (const m of p.moves) if (m.state === 'running' && m.migrationId !== null && !this.#followed(p.id, m.seq)) this.#following.add(this.#follow(p.id, m.seq, m.migrationId));
+    }
     this.#rounds.start();
+  }
+
+  #followed(planId: string, seq: number): boolean {
+    return this.#followedMoves.has(`${planId}/${seq}`);
+  }
+
+  /** Records how a move's migration that outlived a restart ended: no move is left `running` for ever. */
+  async #follow(planId: string, seq: number, migrationId: string): Promise<void> {
+    try {
+      const end = await pollUntil(`DRS move ${planId}/${seq}`, () => migrationEnd(this.#o.store, migrationId), { timeoutMs: this.#o.moveTimeoutMs ?? 15 * 60_000, intervalMs: 500, signal: this.#stopping.signal });
+      const ok = end.state === 'succeeded';
+      await this.repo.setMove(planId, seq, { state: ok ? 'done' : 'failed', message: ok ? 'migration succeeded after the restart' : `migration ${end.state}: ${end.reason ?? ''}` });
+    } catch (err) {
+      // Stopping: the next start follows it again. A timeout: recorded, the migration goes on under its own journal.
+      if (!this.#stopping.signal.aborted) await this.repo.setMove(planId, seq, { state: 'failed', message: errorMessage(err) }).catch(() => undefined);
+    }
   }
 
   async stop(): Promise<void> {
     this.#stopping.abort();
     await this.#rounds.stop();
     await this.#applying;
+    await Promise.all(this.#following);
   }
 
   async #run(record: DrsPlanRecord, plan: DrsPlan): Promise<void> {

@@ -5,6 +5,7 @@ import { host } from '../cli-fixtures.js';
 
 const h1 = host();
 const h2 = host({ id: 'host-2', name: 'h2', state: 'offline', lastHeartbeatAt: null, vms: 0 });
+const h3 = host({ id: 'host-3', name: 'h3', vms: 0, standbySince: '2026-12-05T10:00:00.000Z' });
 let api: FakeApi;
 // h1's heartbeat is 3 s old when served, not when this file loaded: a CLI that starts slowly on a busy machine
 // still prints `3s ago`.
@@ -12,10 +13,12 @@ let served: unknown;
 before(async () => {
   api = await startFakeApi({
     'GET /api/v1/hosts': () => {
-      served = [{ ...h1, lastHeartbeatAt: new Date(Date.now() - 3000).toISOString() }, h2];
+      served = [{ ...h1, lastHeartbeatAt: new Date(Date.now() - 3000).toISOString() }, h2, h3];
       return { body: served };
     },
     'GET /api/v1/hosts/host-1': () => ({ body: h1 }),
+    'GET /api/v1/hosts/host-3': () => ({ body: h3 }),
+    'GET /api/v1/hosts/host-3/ha': () => ({ body: { host: 'host-3', method: 'none', argv: [], labDir: null, timeoutMs: 30000, state: 'ok', incident: null, suspectedAt: null, fencingAt: null, fencedAt: null, recoveringAt: null, recoveredAt: null, attempts: 0, lastError: null, degraded: null, restarts: [] } }),
     'GET /api/v1/hosts/host-1/ha': () => ({ body: { host: 'host-1', method: 'none', argv: [], labDir: null, timeoutMs: 30000, state: 'ok', incident: null, suspectedAt: null, fencingAt: null, fencedAt: null, recoveringAt: null, recoveredAt: null, attempts: 0, lastError: null, degraded: null, restarts: [] } }),
     'POST /api/v1/hosts/host-2/disable': () => ({ body: { ...h2, state: 'disabled' } }),
     'PATCH /api/v1/hosts/host-1': (q) => ({ body: { ...h1, cpuOvercommit: (q.body as { cpuOvercommit: number | null }).cpuOvercommit } }),
@@ -30,6 +33,8 @@ test('host list: one row per host with capacity and heartbeat age', async () => 
   assert.match(lines[0]!, /^ID\s+NAME\s+STATE\s+CPUS\s+MEMORY\s+VMS\s+HEARTBEAT\s+AGENT$/);
   assert.match(lines[1]!, /^host-1\s+h1\s+enabled\s+2\/8\s+512 MiB\/16 GiB\s+2\s+\ds ago\s+http:\/\/198\.18\.0\.2:7101$/);
   assert.match(lines[2]!, /^host-2\s+h2\s+offline\s+.*never\s+http:/);
+  // A host DRS consolidation put on standby says so (placement takes it only when nothing else fits).
+  assert.match(lines[3]!, /^host-3\s+h3\s+enabled, standby\s+2\/8/);
   assert.ok(!r.stdout.includes('\u001b['), 'no colors when stdout is not a TTY');
 });
 
@@ -46,6 +51,14 @@ test('host show by name falls back from the id lookup to the list', async () => 
   assert.match(r.stdout, /^memory:\s+512 MiB of 16 GiB reserved$/m);
   // The id lookup, the list, the host by id, then its HA and fencing state.
   assert.deepEqual(api.requests.slice(-4).map((q) => `${q.method} ${q.path}`), ['GET /api/v1/hosts/h1', 'GET /api/v1/hosts', 'GET /api/v1/hosts/host-1', 'GET /api/v1/hosts/host-1/ha']);
+});
+
+test('host show of a standby host prints since when, and how it ends', async () => {
+  const r = await runCli(['host', 'show', 'host-3', ...creds(api)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^standby:\s+since .+ \(DRS consolidation; `nubo drs wake` ends it\)$/m);
+  const h = await runCli(['host', 'show', 'host-1', ...creds(api)]);
+  assert.match(h.stdout, /^standby:\s+-$/m);
 });
 
 test('host disable sends POST …/disable', async () => {

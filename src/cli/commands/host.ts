@@ -33,7 +33,7 @@ export function registerHostCommands(program: Command): void {
       const now = Date.now();
       printTable(
         ['ID', 'NAME', 'STATE', 'CPUS', 'MEMORY', 'VMS', 'HEARTBEAT', 'AGENT'],
-        hosts.map((h) => [h.id, h.name, h.maintenance === null ? h.state : `${h.state}, ${h.maintenance}`, `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
+        hosts.map((h) => [h.id, h.name, [h.state, h.maintenance, h.standbySince === null ? null : 'standby'].filter((x) => x !== null).join(', '), `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
       );
     }),
   );
@@ -115,6 +115,7 @@ function printHost(h: HostView): void {
     ['name', h.name],
     ['state', h.state],
     ['maintenance', h.maintenance ?? '-'],
+    ['standby', h.standbySince === null ? '-' : `since ${fmtTime(h.standbySince)} (DRS consolidation; \`nubo drs wake\` ends it)`],
     ['agent', dash(h.agentUrl)],
     ['cpu model', dash(h.cpuModel)],
     ['cpus', res('cpus')],

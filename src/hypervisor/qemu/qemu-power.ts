@@ -10,6 +10,9 @@ import { readQemuVmStats } from './qemu-vm-stats.js';
 import type { QemuRegistry } from './qemu-registry.js';
 import { waitDefault as opt } from './wait-default.js';
 
+/** How often a graceful shutdown or reboot presses the ACPI power button again while the guest has not answered. */
+export const ACPI_REPRESS_MS = 3_000;
+
 /** Power actions on a held QEMU VM, each allowed from the states the RuntimeHypervisor checked. */
 export class QemuPower {
   readonly #reg: QemuRegistry;
@@ -24,15 +27,23 @@ export class QemuPower {
     let clean = false;
     if (state === 'running') {
       vm.ending = true;
-      const gone = new Promise<void>((resolve) => this.#reg.qmp(vm).onClose(() => resolve()));
-      await this.#reg.qmp(vm).execute('system_powerdown', undefined, opt(opts, 5_000));
-      const timeoutMs = opts.timeoutMs ?? 60_000;
-      let timer: NodeJS.Timeout | undefined;
-      clean = await Promise.race([
-        gone.then(() => true),
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-      ]);
-      clearTimeout(timer);
+      const qmp = this.#reg.qmp(vm);
+      let isGone = false;
+      const gone = new Promise<void>((resolve) => qmp.onClose(() => { isGone = true; resolve(); }));
+      await qmp.execute('system_powerdown', undefined, opt(opts, 5_000));
+      const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+      // A press the guest was not listening for yet (still booting: no ACPI button driver, no watcher) is lost, not queued;
+      // pressed again every few seconds, like OpenStack's clean shutdown, a guest that boots meanwhile still shuts down cleanly.
+      for (;;) {
+        const wait = Math.min(ACPI_REPRESS_MS, deadline - Date.now());
+        if (wait <= 0) break;
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, wait)))]);
+        clearTimeout(timer);
+        if (isGone || Date.now() >= deadline) break;
+        await qmp.execute('system_powerdown', undefined, opt(opts, 5_000)).catch((err: unknown) => this.#reg.log.debug({ vmId, err: errorMessage(err) }, 'ACPI power button pressed again: no answer'));
+      }
+      clean = isGone;
     } else if (state === 'shutoff') {
       clean = true;
     }
@@ -59,9 +70,18 @@ export class QemuPower {
     await qmp.execute('set-action', { shutdown: 'pause' }, opt(opts, 5_000));
     try {
       await qmp.execute('system_powerdown', undefined, opt(opts, 5_000));
+      let pressedAt = Date.now();
       const down = await pollUntil(
         `guest shutdown of ${vmId}`,
-        async () => ((await qmp.execute('query-status', undefined, opt(opts, 5_000))).status === 'shutdown' ? true : undefined),
+        async () => {
+          if ((await qmp.execute('query-status', undefined, opt(opts, 5_000))).status === 'shutdown') return true;
+          // Pressed again now and then: a guest still booting missed the first press (see shutdown).
+          if (Date.now() - pressedAt >= ACPI_REPRESS_MS) {
+            pressedAt = Date.now();
+            await qmp.execute('system_powerdown', undefined, opt(opts, 5_000));
+          }
+          return undefined;
+        },
         { signal: opts.signal, timeoutMs: graceMs, intervalMs: 200 },
       ).catch((err: unknown) => {
         if (err instanceof TimeoutError && opts.signal?.aborted !== true) return false;
