@@ -34,7 +34,10 @@ export function readSwf(text: string, source = 'SWF trace', shape: VmShape = { c
     if (submit < 0) bad(`field 2 (submit time) is negative: ${submit}`);
     if (!Number.isInteger(procs) || procs < 1) bad(`field 8 (requested processors) must be a whole number ≥ 1, got ${procs}`);
     const duration = Math.max(1, requested > 0 ? requested : run);
-    out.push({ id: `swf-${id}`, kind: 'be', submit, duration, realDuration: Math.min(run, duration), vms: procs, shape, preemptible: true });
+    // Field 12 is the user (-1: unknown): the owner a quota-aware admission charges.
+    const user = f[11];
+    const owner = user !== undefined && user !== '-1' ? { owner: `user-${user}` } : {};
+    out.push({ id: `swf-${id}`, kind: 'be', submit, duration, realDuration: Math.min(run, duration), vms: procs, shape, preemptible: true, ...owner });
   }
   return out;
 }

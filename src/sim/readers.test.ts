@@ -24,7 +24,7 @@ test('SWF: the 30-day Blue Horizon trace reads as Haizea read it (cancelled jobs
   assert.equal(leases.length, 5545 - 437);
   const first = leases[0]!;
   // "13 0 22 43 32 0.03 -1 4 64800 …": submit 0, run 43, 4 requested procs, 64800 s requested.
-  assert.deepEqual(first, { id: 'swf-13', kind: 'be', submit: 0, duration: 64800, realDuration: 43, vms: 4, shape: { cpus: 1, memoryMiB: 1024 }, preemptible: true });
+  assert.deepEqual(first, { id: 'swf-13', kind: 'be', submit: 0, duration: 64800, realDuration: 43, vms: 4, shape: { cpus: 1, memoryMiB: 1024 }, preemptible: true, owner: 'user-96' });
   assert.ok(leases.every((l) => l.realDuration! <= l.duration));
 });
 

@@ -134,3 +134,24 @@ test('wait.lwf: eight 4-node leases run one after the other, each starting when 
 test('a simulation without hosts is refused', () => {
   assert.throws(() => simulate({ leases: [] }, compileSimConfig({})), /no hosts/);
 });
+
+test('preemption.lwf with an age limit: BE 1 has run 760 s when the AR arrives at 900 — under a 1000 s limit it is suspended as usual, over a 700 s one it is spared and the AR refused', () => {
+  const under = run('preemption', { preemptability: 'ar-preempts-be-age-limit', preemptionAgeLimitS: '1000' });
+  assert.deepEqual(timeline(under.events), timeline(run('preemption').events));
+  assert.equal(under.metrics.preemptions, 1);
+  const over = run('preemption', { preemptability: 'ar-preempts-be-age-limit', preemptionAgeLimitS: '700' });
+  assert.deepEqual(over.rejections.map((x) => x.lease), ['2']);
+  assert.match(over.rejections[0]!.reason, /even after preempting what the policies allow/);
+  assert.deepEqual(timeline(over.events), ['1 prepare 0-140 @0', '1 run 140-3740 @0', '2 rejected 900', '1 shutdown 3740-3750 @0', '1 done 3750']);
+});
+
+test('quota-aware admission in the simulator: quotas from the config, owners from the trace; a lease past its owner\'s quota is rejected naming it, and fits again once the owner\'s earlier lease is done', () => {
+  const shape = { cpus: 1, memoryMiB: 1024 };
+  const lease = (id: string, submit: number, owner: string) => ({ id, kind: 'be' as const, submit, duration: 100, vms: 2, shape, preemptible: true, owner });
+  const workload = { hosts: [{ cpus: 8, memoryMiB: 8192 }], leases: [lease('a1', 0, 'ana'), lease('a2', 10, 'ana'), lease('b1', 10, 'bob'), lease('a3', 500, 'ana')] };
+  const config = compileSimConfig({ rates: { bootS: 0, shutdownS: 0 }, policies: { admission: 'quota-aware' }, quotas: { ana: { vms: 3 }, '*': { leases: 5 } } });
+  const r = simulate(workload, config, { record: true });
+  assert.deepEqual(r.rejections, [{ lease: 'a2', reason: 'quota exceeded: ana may have 3 vms; 2 in use, 2 more requested (admission policy quota-aware)' }]);
+  assert.deepEqual(timeline(r.events).filter((l) => / (run|rejected) /.test(l)), ['a1 run 0-100 @0', 'a2 rejected 10', 'b1 run 10-110 @0', 'a3 run 500-600 @0']);
+  assert.throws(() => compileSimConfig({ quotas: { ana: { vms: -1, warp: 2 } } }), (e: unknown) => e instanceof Error && /quotas\.ana\.vms/.test(e.message) && /quotas\.ana\.warp/.test(e.message));
+});

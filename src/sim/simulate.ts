@@ -65,7 +65,8 @@ export function simulate(workload: Workload, config: SimConfig, opts: { readonly
     },
     done: (l, at) => log(at, l.id, 'done'),
   };
-  const s = new LeaseScheduler({ hosts, rates: config.rates, policies: config.policies, enactment });
+  const quotas = config.quotas;
+  const s = new LeaseScheduler({ hosts, rates: config.rates, policies: config.policies, enactment, ...(quotas !== undefined ? { quotas: (owner: string) => (Object.hasOwn(quotas, owner) ? quotas[owner] : quotas['*']) } : {}) });
   const arrivals = [...workload.leases].sort((a, b) => a.submit - b.submit);
   let next = 0;
   for (;;) {

@@ -62,7 +62,8 @@ describe('LeaseService (fake actions, SQLite store)', () => {
   let t = 1_000_000;
   const clock = (): number => t;
   const policies = compileLeasePolicies({ migration: 'yes' });
-  const rates = compileLeaseRates({ bootS: 5, shutdownS: 2 });
+  // Pinned, not the defaults: the scenarios' ARs come 60 s ahead, which the measured default suspend rate would not leave room for.
+  const rates = compileLeaseRates({ bootS: 5, shutdownS: 2, suspendMiBps: 100, resumeMiBps: 100 });
   const services: LeaseService[] = [];
   const service = async (actions: LeaseActions, s: Store = store): Promise<LeaseService> => {
     const svc = new LeaseService({ store: s, actions, policies, rates, logger, clock, tickMs: 0 });

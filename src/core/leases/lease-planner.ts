@@ -1,5 +1,6 @@
 import type { Placement, Segment, SegmentKind } from './enactment.js';
 import { candidatesOver, earliestStart, earliestStartOn, totalFree } from './earliest-start.js';
+import type { AdmissionContext } from './admission-policy.js';
 import type { HostCandidate } from './host-selection-policy.js';
 import type { LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
@@ -56,8 +57,8 @@ export class LeasePlanner {
   }
 
   /** Admission of a new lease at `now`; `preempt` frees [from, to) by cutting preemptible plans, for an AR that does not fit otherwise. */
-  admit(req: LeaseRequest, now: number, preempt: (from: number, to: number) => HostCandidate[] | undefined): PlannedAdmission {
-    const policy = this.o.policies.admission.admit(req);
+  admit(req: LeaseRequest, now: number, preempt: (from: number, to: number) => HostCandidate[] | undefined, ctx: AdmissionContext): PlannedAdmission {
+    const policy = this.o.policies.admission.admit(req, ctx);
     if (!policy.ok) return { accepted: false, reason: policy.reason };
     const capacity = this.perHostMax(req.shape) * this.o.hosts.length;
     if (req.vms > capacity) return { accepted: false, reason: `needs ${req.vms} VMs of ${req.shape.cpus} CPU / ${req.shape.memoryMiB} MiB; all the hosts together hold ${capacity}` };

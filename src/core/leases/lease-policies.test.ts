@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../errors/validation-error.js';
+import { NO_USAGE } from '../quota/quota.js';
+import { ADMISSION_POLICIES } from './admission-policy.js';
 import { HOST_SELECTION_POLICIES } from './host-selection-policy.js';
 import { compileLeasePolicies } from './lease-policies.js';
 import { compileLeaseRates, DEFAULT_LEASE_RATES } from './lease-rates.js';
@@ -25,14 +27,51 @@ test('preemptability: an AR preempts preemptible best effort (youngest first, or
   const ar = { ...base, id: 'ar', kind: 'ar', submit: 0, start: 100, preemptible: false } as const;
   const old = { ...base, id: 'b1', kind: 'be', submit: 5, preemptible: true } as const;
   const young = { ...base, id: 'b2', kind: 'be', submit: 9, vms: 4, preemptible: true } as const;
+  const f = { ranS: 0 };
   const p = PREEMPTABILITY_POLICIES['ar-preempts-be']!;
-  assert.ok(p.score(ar, young)! > p.score(ar, old)!);
-  assert.equal(p.score(old, young), null);
-  assert.equal(p.score(ar, { ...old, preemptible: false }), null);
-  assert.equal(p.score(ar, ar), null);
+  assert.ok(p.score(ar, young, f)! > p.score(ar, old, f)!);
+  assert.equal(p.score(old, young, f), null);
+  assert.equal(p.score(ar, { ...old, preemptible: false }, f), null);
+  assert.equal(p.score(ar, ar, f), null);
   const m = PREEMPTABILITY_POLICIES['ar-preempts-be-least-memory']!;
-  assert.ok(m.score(ar, old)! > m.score(ar, young)!);
-  assert.equal(PREEMPTABILITY_POLICIES['none']!.score(ar, old), null);
+  assert.ok(m.score(ar, old, f)! > m.score(ar, young, f)!);
+  assert.equal(PREEMPTABILITY_POLICIES['none']!.score(ar, old, f), null);
+});
+
+test('preemptability with an age limit: past it a BE lease is spared (age-limit) or taken first (oldest-first); the limit comes from the configuration', () => {
+  const base = { duration: 10_000, vms: 1, shape: { cpus: 1, memoryMiB: 1024 } };
+  const ar = { ...base, id: 'ar', kind: 'ar', submit: 0, start: 100, preemptible: false } as const;
+  const old = { ...base, id: 'b1', kind: 'be', submit: 5, preemptible: true } as const;
+  const young = { ...base, id: 'b2', kind: 'be', submit: 9, preemptible: true } as const;
+  const spare = compileLeasePolicies({ preemptability: 'ar-preempts-be-age-limit', preemptionAgeLimitS: 600 }).preemptability;
+  assert.equal(spare.name, 'ar-preempts-be-age-limit');
+  assert.equal(spare.score(ar, old, { ranS: 600 }), null, 'run the whole limit: not preempted');
+  assert.equal(spare.score(ar, old, { ranS: 599 }), 5, 'under it: scored as ar-preempts-be');
+  assert.equal(spare.score(old, young, { ranS: 0 }), null, 'BE never preempts BE');
+  const first = compileLeasePolicies({ preemptability: 'ar-preempts-be-oldest-first', preemptionAgeLimitS: '600' }).preemptability;
+  assert.ok(first.score(ar, old, { ranS: 700 })! > first.score(ar, young, { ranS: 10 })!, 'past the limit it goes first though submitted earlier');
+  assert.ok(first.score(ar, old, { ranS: 900 })! > first.score(ar, old, { ranS: 700 })!, 'the longest-run first among those past it');
+  assert.ok(first.score(ar, young, { ranS: 10 })! > first.score(ar, old, { ranS: 10 })!, 'under the limit: youngest first');
+  assert.equal(PREEMPTABILITY_POLICIES['ar-preempts-be-age-limit']!.score(ar, old, { ranS: 3600 }), null, 'the default limit is an hour');
+  for (const bad of [-1, 'soon', Infinity]) {
+    assert.throws(() => compileLeasePolicies({ preemptability: 'ar-preempts-be-age-limit', preemptionAgeLimitS: bad }), (e: unknown) => e instanceof ValidationError && e.field === 'policies.preemptionAgeLimitS');
+  }
+});
+
+test('admission quota-aware: a lease that would take its owner past a quota is refused naming it; no owner or no limits pass', () => {
+  const q = ADMISSION_POLICIES['quota-aware']!;
+  const req = { id: 'l', kind: 'be', submit: 0, duration: 60, vms: 3, shape: { cpus: 2, memoryMiB: 512 }, preemptible: true, owner: 'ana' } as const;
+  const used = { ...NO_USAGE, vms: 2, vcpus: 4, memoryMiB: 1024, leases: 1 };
+  const ctx = (limits: Record<string, number> | undefined) => ({ limits: () => limits, usage: () => used });
+  assert.deepEqual(q.admit(req, ctx({ vms: 5 })), { ok: true }, 'exactly at the limit fits');
+  const r = q.admit(req, ctx({ vms: 5, vcpus: 9 }));
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.reason : '', /quota exceeded: ana may have 9 vcpus; 4 in use, 6 more requested \(admission policy quota-aware\)/);
+  assert.equal(q.admit(req, ctx({ leases: 1 })).ok, false, 'one lease more than allowed');
+  assert.deepEqual(q.admit(req, ctx(undefined)), { ok: true });
+  const { owner: _o, ...anonymous } = req;
+  assert.deepEqual(q.admit(anonymous, ctx({ vms: 0 })), { ok: true });
+  assert.equal(compileLeasePolicies({ admission: 'quota-aware' }).admission.name, 'quota-aware');
 });
 
 test('policies are chosen by name; unknown names and kinds are refused naming the field and the known names', () => {

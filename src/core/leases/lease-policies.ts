@@ -1,7 +1,7 @@
 import { ValidationError, type FieldIssue } from '../../errors/validation-error.js';
 import { ADMISSION_POLICIES, type AdmissionPolicy } from './admission-policy.js';
 import { HOST_SELECTION_POLICIES, type HostSelectionPolicy } from './host-selection-policy.js';
-import { PREEMPTABILITY_POLICIES, type PreemptabilityPolicy } from './preemptability-policy.js';
+import { AGE_LIMIT_POLICIES, DEFAULT_PREEMPTION_AGE_LIMIT_S, PREEMPTABILITY_POLICIES, type PreemptabilityPolicy } from './preemptability-policy.js';
 
 export const BACKFILLING_MODES = ['off', 'aggressive', 'conservative'] as const;
 export type BackfillingMode = (typeof BACKFILLING_MODES)[number];
@@ -31,6 +31,8 @@ export interface LeasePolicyNames {
   readonly backfilling?: string;
   readonly suspension?: string;
   readonly migration?: string;
+  /** The age limit (seconds a BE lease has run) of the age preemptability policies; a number or its decimal text. */
+  readonly preemptionAgeLimitS?: number | string;
 }
 
 export const DEFAULT_POLICY_NAMES = Object.freeze({
@@ -40,7 +42,7 @@ export const DEFAULT_POLICY_NAMES = Object.freeze({
   backfilling: 'aggressive',
   suspension: 'all',
   migration: 'no',
-}) satisfies Required<LeasePolicyNames>;
+}) satisfies Required<Omit<LeasePolicyNames, 'preemptionAgeLimitS'>>;
 
 function pick<T>(issues: FieldIssue[], field: string, name: string, table: Readonly<Record<string, T>>): T | undefined {
   const found = Object.hasOwn(table, name) ? table[name] : undefined;
@@ -52,14 +54,18 @@ const modes = <T extends string>(list: readonly T[]): Readonly<Record<string, T>
 
 /** Resolves policy names (defaults for the missing ones); an unknown name is a ValidationError naming the field and the known names. */
 export function compileLeasePolicies(names: LeasePolicyNames = {}): LeasePolicies {
-  const n = { ...DEFAULT_POLICY_NAMES, ...Object.fromEntries(Object.entries(names).filter(([, v]) => v !== undefined)) };
+  const { preemptionAgeLimitS: rawAge, ...kinds } = names;
+  const n = { ...DEFAULT_POLICY_NAMES, ...Object.fromEntries(Object.entries(kinds).filter(([, v]) => v !== undefined)) } as Required<Omit<LeasePolicyNames, 'preemptionAgeLimitS'>>;
   const issues: FieldIssue[] = [];
-  for (const k of Object.keys(names)) {
-    if (!Object.hasOwn(DEFAULT_POLICY_NAMES, k)) issues.push({ field: `policies.${k}`, message: `unknown policy kind (known: ${Object.keys(DEFAULT_POLICY_NAMES).join(', ')})` });
+  for (const k of Object.keys(kinds)) {
+    if (!Object.hasOwn(DEFAULT_POLICY_NAMES, k)) issues.push({ field: `policies.${k}`, message: `unknown policy kind (known: ${[...Object.keys(DEFAULT_POLICY_NAMES), 'preemptionAgeLimitS'].join(', ')})` });
   }
+  const age = rawAge === undefined ? DEFAULT_PREEMPTION_AGE_LIMIT_S : typeof rawAge === 'string' && /^\d+(\.\d+)?$/.test(rawAge.trim()) ? Number(rawAge) : rawAge;
+  if (typeof age !== 'number' || !Number.isFinite(age) || age < 0) issues.push({ field: 'policies.preemptionAgeLimitS', message: `must be a number of seconds ≥ 0 (got ${JSON.stringify(rawAge)})` });
+  const makeAged = Object.hasOwn(AGE_LIMIT_POLICIES, n.preemptability) ? AGE_LIMIT_POLICIES[n.preemptability] : undefined;
   const out = {
     admission: pick(issues, 'admission', n.admission, ADMISSION_POLICIES),
-    preemptability: pick(issues, 'preemptability', n.preemptability, PREEMPTABILITY_POLICIES),
+    preemptability: makeAged !== undefined && typeof age === 'number' ? makeAged(age) : pick(issues, 'preemptability', n.preemptability, PREEMPTABILITY_POLICIES),
     hostSelection: pick(issues, 'hostSelection', n.hostSelection, HOST_SELECTION_POLICIES),
     backfilling: pick(issues, 'backfilling', n.backfilling, modes(BACKFILLING_MODES)),
     suspension: pick(issues, 'suspension', n.suspension, modes(SUSPENSION_MODES)),

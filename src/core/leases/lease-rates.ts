@@ -27,17 +27,21 @@ export interface LeaseRates {
 }
 
 /**
- * nubo's own numbers where it has them. No bench/results of bench/suspend.ts
- * or bench/boot.ts were on hand when these were set, so they are the order of
- * magnitude those benches see on the development machines: the tiny guest
- * boots in about 3 s under TCG (FACTS.md) plus QMP and agent round trips → 5 s;
- * saving memory through QEMU's exec: migration to a local disk runs at a few
- * hundred MB/s → 100 MiB/s leaves room for a busy disk; a 1 Gbit/s link moves
- * ~110 MiB/s → 100 MiB/s for transfers and migration.
+ * nubo's own numbers. Suspend and resume from `node dist/bench/suspend.js
+ * --reps 2 --mem 256` (2026-12-05 14:36 UTC, bench/results/suspend-1796481402243.json,
+ * on the shared 2-core machine): a 256 MiB guest with 128 MiB filled saved in
+ * 0.83 s and 12.33 s, restored in 1.02 s and 0.49 s — per MiB of configured
+ * memory (what the scheduler divides) 307 and 21 MiB/s saving, 251 and 525
+ * MiB/s restoring. The scheduler takes the slower of each: a suspension
+ * predicted too short makes an AR start late, one predicted too long only
+ * starts the suspension early. Boot 5 s: the tiny guest boots in about 3 s
+ * under TCG (FACTS.md) plus QMP and agent round trips (bench/boot.ts was not
+ * re-run for this). Migration and image transfer 100 MiB/s: a 1 Gbit/s link
+ * moves ~110 MiB/s (bench/migrate.ts needs the lab and was not re-run).
  */
 export const DEFAULT_LEASE_RATES: LeaseRates = Object.freeze({
-  suspendMiBps: 100,
-  resumeMiBps: 100,
+  suspendMiBps: 20,
+  resumeMiBps: 250,
   migrateMiBps: 100,
   imageTransferMiBps: 100,
   bootS: 5,

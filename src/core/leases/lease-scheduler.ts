@@ -1,11 +1,13 @@
 import { InvariantError } from '../../errors/invariant-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
+import type { QuotaLimits, QuotaUsage } from '../quota/quota.js';
+import { leaseCharge, type AdmissionContext } from './admission-policy.js';
 import type { Enactment, Placement, Segment } from './enactment.js';
 import { assertLeaseRequest, type LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
 import type { LeaseRates } from './lease-rates.js';
 import { bookSpan, nextBoundary, planEnd, planStart, type LeaseRecord } from './lease-record.js';
-import { canTransitionLease, LEASE_STATES, type LeaseState } from './lease-state.js';
+import { canTransitionLease, isFinalLeaseState, LEASE_STATES, type LeaseState } from './lease-state.js';
 import { LeaseStateError } from './lease-state-error.js';
 import { LeasePlanner } from './lease-planner.js';
 import { PlanDurations } from './plan-durations.js';
@@ -18,6 +20,8 @@ export interface LeaseSchedulerOptions {
   readonly rates: LeaseRates;
   readonly policies: LeasePolicies;
   readonly enactment: Enactment;
+  /** Each owner's limits, for the quota-aware admission policy (none: no limits anywhere). */
+  readonly quotas?: (owner: string) => QuotaLimits | undefined;
 }
 
 export type Admission = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
@@ -90,12 +94,31 @@ export class LeaseScheduler {
   }
 
   private admit(rec: LeaseRecord, now: number): Admission {
-    const verdict = this.planner.admit(rec.req, now, (from, to) => planPreemption(this, rec, from, to, now));
+    const verdict = this.planner.admit(rec.req, now, (from, to) => planPreemption(this, rec, from, to, now), this.admissionContext(rec));
     if (!verdict.accepted) return verdict;
     this.setState(rec, 'accepted');
     if (verdict.plan === undefined) this.enqueue(rec);
     else this.commit(rec, verdict.plan.placements, verdict.plan.segments);
     return { accepted: true };
+  }
+
+  /** Limits from the options; usage summed over the owner's live leases but `rec` itself (asked only by policies that need it). */
+  private admissionContext(rec: LeaseRecord): AdmissionContext {
+    return {
+      limits: (owner) => this.o.quotas?.(owner),
+      usage: (owner) => {
+        const u = { vms: 0, vcpus: 0, memoryMiB: 0, diskMiB: 0, volumes: 0, images: 0, leases: 0 };
+        for (const r of this.leases.values()) {
+          if (r === rec || r.req.owner !== owner || isFinalLeaseState(r.state) || r.state === 'pending') continue;
+          const c = leaseCharge(r.req);
+          u.vms += c.vms;
+          u.vcpus += c.vcpus;
+          u.memoryMiB += c.memoryMiB;
+          u.leases += c.leases;
+        }
+        return u satisfies QuotaUsage;
+      },
+    };
   }
 
   /** A lease's VMs ended before their reserved time (the user shut them down, the job finished): the rest of its booking is freed. */

@@ -33,6 +33,8 @@ export interface LeaseRequest {
   readonly shape: VmShape;
   readonly image?: LeaseImage;
   readonly preemptible: boolean;
+  /** Whose lease it is: what a quota-aware admission charges (the controller's user, a trace's user). */
+  readonly owner?: string;
 }
 
 /** Longest lease the model accepts (a year): anything longer is a unit mistake, not a lease. */

@@ -15,9 +15,13 @@ import type { LeaseScheduler } from './lease-scheduler.js';
 export function planPreemption(s: LeaseScheduler, rec: LeaseRecord, from: number, to: number, now: number): HostCandidate[] | undefined {
   if (s.policies.suspension === 'none') return undefined;
   const policy = s.policies.preemptability;
-  const victims = [...s.plannedLeases()]
-    .filter((v) => v !== rec && planStart(v) < to && planEnd(v) > from && policy.score(rec.req, v.req) !== null)
-    .sort((a, b) => policy.score(rec.req, b.req)! - policy.score(rec.req, a.req)! || b.seq - a.seq);
+  const scored = [...s.plannedLeases()]
+    .filter((v) => v !== rec && planStart(v) < to && planEnd(v) > from)
+    .map((v) => ({ v, score: policy.score(rec.req, v.req, { ranS: ranS(v, now) }) }));
+  const victims = scored
+    .filter((x): x is { v: LeaseRecord; score: number } => x.score !== null)
+    .sort((a, b) => b.score - a.score || b.v.seq - a.v.seq)
+    .map((x) => x.v);
   let cands = candidatesOver(s.table, from, to, rec.req.shape);
   const undos: (() => void)[] = [];
   for (const v of victims) {
@@ -36,6 +40,14 @@ export function planPreemption(s: LeaseScheduler, rec: LeaseRecord, from: number
   if (totalFree(cands) >= rec.req.vms) return cands;
   for (const u of undos.reverse()) u();
   return undefined;
+}
+
+/** Seconds `v`'s VMs have run by `now`: its earlier runs (what its remaining time lost) and the part of the current run before now. */
+export function ranS(v: Readonly<LeaseRecord>, now: number): number {
+  const r = v.segments.findIndex((x) => x.kind === 'run');
+  const run = v.segments[r];
+  const current = run !== undefined && r < v.cursor ? Math.max(0, Math.min(now, run.to) - run.from) : 0;
+  return v.req.duration - v.remainingS + current;
 }
 
 /** Cuts `v`'s plan so it holds nothing from `at` on; returns how to undo it, or undefined when it cannot be cut. */
