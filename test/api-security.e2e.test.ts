@@ -51,7 +51,9 @@ after(async () => {
 });
 
 async function storeState(c: ControllerDaemon, dir: string) {
-  return { images: (await c.store.images.list()).map((i) => i.name).sort(), files: (await readdir(join(dir, 'images')).catch(() => [])).sort() };
+  // The image store's files (temporary ones included) and the object store's blobs, where every image's bytes are.
+  const files = async (sub: string): Promise<string[]> => (await readdir(join(dir, sub)).catch(() => [])).map((f) => `${sub}/${f}`);
+  return { images: (await c.store.images.list()).map((i) => i.name).sort(), files: [...(await files('images')), ...(await files('s3'))].sort() };
 }
 
 test('registering a controller path: /etc/shadow, the controller\'s database, symlinks and .. out of the import directory are refused naming path; nothing is registered', async () => {
@@ -110,7 +112,8 @@ test('an upload is checked (size, digest, qemu-img) and a bad or truncated one l
   assert.equal(img.sizeBytes, bytes.length);
   const before = await storeState(uploadsOnly, join(root, 'controller2'));
   assert.equal(before.files.length, 1);
-  assert.equal(await mode(join(root, 'controller2', 'images', before.files[0]!)), 0o600, 'an image file is the owner\'s only');
+  assert.match(before.files[0]!, /^s3\//, 'the image is a blob of the object store');
+  assert.equal(await mode(join(root, 'controller2', before.files[0]!)), 0o600, 'an image file is the owner\'s only');
 
   await remoteRejects(adminNoImport.uploadImage({ name: 'bad-digest', file, format: 'raw', sha256: 'f'.repeat(64) }), 400, 'VALIDATION_FAILED', 'sha256');
   await writeFile(join(root, 'garbage.qcow2'), Buffer.alloc(4096, 9));
@@ -150,12 +153,15 @@ test('a volume larger than any host\'s free disk is refused at creation (409 DIS
   await remoteRejects(bob.createVolume({ name: 'too-big', sizeMiB: 78_001 }), 409, 'DISK_CAPACITY');
 });
 
-test('the controller keeps its state to its owner: data directory 0700, database 0600, image store 0700', async () => {
+test('the controller keeps its state to its owner: data directory 0700, database 0600, image store and object store (the images\' bytes) 0700', async () => {
   const dir = join(root, 'controller');
   assert.equal(await mode(dir), 0o700);
   for (const f of (await readdir(dir)).filter((n) => n.startsWith('nubo.db'))) assert.equal(await mode(join(dir, f)), 0o600, f);
-  assert.equal(await mode(join(dir, 'images')), 0o700);
-  for (const f of await readdir(join(dir, 'images'))) assert.equal((await mode(join(dir, 'images', f))) & 0o077, 0, f);
+  for (const sub of ['images', 's3']) {
+    assert.equal(await mode(join(dir, sub)), 0o700, sub);
+    for (const f of await readdir(join(dir, sub))) assert.equal((await mode(join(dir, sub, f))) & 0o077, 0, `${sub}/${f}`);
+  }
+  assert.ok((await readdir(join(dir, 's3'))).length > 0, 'the uploaded images are blobs of the object store');
 });
 
 /** The templates and images of a controller and the files of its image store (temporary ones included). */

@@ -132,9 +132,11 @@ test('awscli multipart upload, register-image, boto3 run_instances, SDK waiters,
   // One store: the image's bytes are an object of the system bucket, a copy of alice's (she may delete hers).
   const img = (await cloud.controller.store.images.list()).find((i) => i.name === 'alice-tiny');
   assert.ok(img);
-  const objects = await cloud.controller.store.s3.listObjects(IMAGE_BUCKET, { prefix: '', limit: 10 });
+  // Every image is an object (the cloud's own uploaded ones too): this one's is a copy of alice's, its ETag her object's MD5.
+  const objectsBefore = await cloud.controller.store.s3.listObjects(IMAGE_BUCKET, { prefix: '', limit: 100 });
+  const objects = objectsBefore.filter((o) => img.path === join(cloud.root, 'controller', 's3', o.blobId));
   assert.equal(objects.length, 1);
-  assert.equal(img.path, join(cloud.root, 'controller', 's3', objects[0]?.blobId ?? ''));
+  assert.equal(objects[0]?.etag, createHash('md5').update(diskBytes).digest('hex'));
   assert.equal(img.sha256, sha256(diskBytes));
   await aws(alice, ['s3', 'rm', 's3://alice-images/tiny/disk.qcow2']);
 
@@ -190,7 +192,12 @@ test('awscli multipart upload, register-image, boto3 run_instances, SDK waiters,
   // Deregistering leaves the image; deleting it takes its object and bytes out of the system bucket.
   await aws(alice, ['ec2', 'deregister-image', '--image-id', ami]);
   await cloud.api.deleteImage(img.id);
-  assert.deepEqual(await cloud.controller.store.s3.listObjects(IMAGE_BUCKET, { prefix: '', limit: 10 }), []);
+  const objectsAfter = (await cloud.controller.store.s3.listObjects(IMAGE_BUCKET, { prefix: '', limit: 100 })).map((o) => o.key);
+  assert.equal(objectsAfter.includes(objects[0]?.key ?? ''), false, 'the deleted image\'s object is gone');
+  // CreateImage's disk is an object too: the cloud's images, then alice-saved's.
+  const savedImg = (await cloud.controller.store.images.list()).find((i) => i.name === 'alice-saved');
+  assert.ok(savedImg);
+  assert.deepEqual(objectsAfter.sort(), [...objectsBefore.filter((o) => o.key !== objects[0]?.key).map((o) => o.key), `images/${savedImg.path.split('/').pop() ?? ''}`].sort());
   await assert.rejects(stat(img.path), /ENOENT/);
   sdk.destroy();
 });

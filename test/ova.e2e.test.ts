@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { RemoteError } from '../src/client/remote-error.js';
 import { runCli } from '../src/cli/cli-test-kit.js';
 import { ImageStore } from '../src/controller/image-store.js';
+import { IMAGE_BUCKET, ImageObjects } from '../src/controller/image-objects.js';
+import { S3BlobStore } from '../src/s3/s3-blob-store.js';
 import { importOvfTemplate } from '../src/controller/import-ovf-template.js';
 import type { Catalog } from '../src/controller/catalog.js';
 import type { TemplateView } from '../src/contract/template-schemas.js';
@@ -34,6 +36,18 @@ const qemuImg = (...args: string[]) => runCommand('qemu-img', args);
 const cli = (...args: string[]) => runCli([...args, '--url', controller.url, '--token', adminToken]);
 const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
 const imagePath = async (id: string): Promise<string> => (await controller.store.images.get(id)).path;
+const blobDir = (): string => join(root, 'controller', 's3');
+const md5 = async (path: string): Promise<string> => createHash('md5').update(await readFile(path)).digest('hex');
+
+/** One store: the image's bytes are an object of the system bucket (no S3 listener here), of the image's size and with its MD5 as ETag. */
+async function assertIsObject(id: string): Promise<void> {
+  const img = await controller.store.images.get(id);
+  assert.equal(dirname(img.path), blobDir(), `${img.name}'s bytes are a blob of the object store`);
+  const obj = await controller.store.s3.getObject(IMAGE_BUCKET, `images/${basename(img.path)}`);
+  assert.ok(obj, `${img.name} is an object of ${IMAGE_BUCKET}`);
+  assert.equal(obj.size, img.sizeBytes);
+  assert.equal(obj.etag, await md5(img.path));
+}
 
 /** `qemu-img compare`: exit 0 when the guest-visible contents are identical. */
 async function sameContent(a: string, b: string): Promise<void> {
@@ -46,6 +60,8 @@ async function snapshot(): Promise<unknown> {
     images: await controller.store.images.list(),
     templates: await controller.store.templates.list(),
     files: (await readdir(storeDir)).sort(),
+    objects: await controller.store.s3.listObjects(IMAGE_BUCKET, { prefix: '', limit: 1000 }),
+    blobs: (await readdir(blobDir())).sort(),
   };
 }
 
@@ -123,6 +139,7 @@ test('vmdk (sparse and streamOptimized) and vdi disks are converted to qcow2 on 
     const stored = await imagePath(img.id);
     assert.equal(img.sha256, await sha256(stored), name);
     await sameContent(source, stored);
+    await assertIsObject(img.id);
   }
   // Through the CLI: `image register --format vdi`.
   const r = await cli('image', 'register', 'cli-vdi', join(work, 'disk.vdi'), '--format', 'vdi', '--json');
@@ -190,6 +207,8 @@ test('OVA round trip: template → OVA (descriptor first, SHA256 manifest, strea
   await sameContent(await imagePath(disk.id), await imagePath(byName('rt2-disk').id));
   assert.equal(byName('rt2-kernel').sha256, byName('rt-kernel-src').sha256);
   assert.equal(byName('rt2-initrd').sha256, byName('rt-initrd-src').sha256);
+  // An OVA's disk, kernel and initrd are objects of the system bucket, like any image.
+  for (const n of ['rt2-disk', 'rt2-kernel', 'rt2-initrd']) await assertIsObject(byName(n).id);
   assert.deepEqual((await readdir(storeDir)).filter((f) => f.startsWith('.')), [], 'no temporary files');
 
   // The unpacked package imports too, as an .ovf with its files beside it in the import directory; and a VM can be admitted from it.
@@ -306,7 +325,8 @@ test('an export the client drops half-way leaves no temporary files', async () =
 
 test('an import that fails after its images were made removes them again', async () => {
   const before = await snapshot();
-  const images = new ImageStore(storeDir, controller.store, root);
+  const objects = new ImageObjects({ store: controller.store, blobs: new S3BlobStore(blobDir()), logger: pino({ level: 'silent' }), s3Url: () => undefined, region: 'nubo-1' });
+  const images = new ImageStore(storeDir, controller.store, objects, root);
   // The real catalog but for the last step, which fails as a store error would.
   const catalog = { findNetwork: (id: string) => Promise.reject(new NotFoundError('network', id)), createTemplate: () => Promise.reject(new Error('the store went away')) } as unknown as Catalog;
   const owner = (await controller.store.users.list()).find((u) => u.role === 'admin')!;

@@ -52,6 +52,7 @@ import { AccessKeys } from './access-keys.js';
 import { NUBO_REGION, S3Listener, type S3ListenerOptions } from '../s3/s3-listener.js';
 import { S3BlobStore } from '../s3/s3-blob-store.js';
 import { ImageObjects } from './image-objects.js';
+import { moveImageFiles } from './move-image-files.js';
 import { InProcessCaller } from './api/in-process-caller.js';
 import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../ec2/ec2-endpoint.js';
 import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
@@ -123,6 +124,12 @@ export const DEFAULT_LEASE_MS = 10_000;
 export class ControllerDaemon {
   readonly #campaign = new AbortController();
   #leading: Promise<void> | undefined;
+  /** The move of an older data directory's image files into objects, while it runs (move-image-files.ts). */
+  moving: Promise<void> | undefined;
+  /** Aborted when this controller stops orchestrating. */
+  get campaignSignal(): AbortSignal {
+    return this.#campaign.signal;
+  }
 
   private constructor(
     readonly url: string,
@@ -204,11 +211,18 @@ export class ControllerDaemon {
       });
       const firewalls = new VmFirewallService({ store, agentFor, logger, failpoints: o.failpoints });
       const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId), afterHeartbeat: (h, r, bound) => firewalls.afterHeartbeat(h, r, bound) });
-      const images = new ImageStore(join(o.dataDir, 'images'), store, o.imageImportDir);
-      // With an S3 store, images registered from S3 objects are objects of its system bucket (image-objects.ts).
+      // One store: every image's bytes are an object of the system bucket, whether or not the S3 listener serves it
+      // (without it the image data route serves the same blobs itself). See image-objects.ts.
+      const blobs = new S3BlobStore(join(o.dataDir, 's3'));
+      await blobs.init();
       const s3At: { url?: string | undefined } = {};
-      const imageObjects = o.s3 ? new ImageObjects({ store, blobs: new S3BlobStore(join(o.dataDir, 's3')), logger, failpoints: o.failpoints, s3Url: () => s3At.url, region: NUBO_REGION }) : undefined;
-      images.objects = imageObjects;
+      const imageObjects = new ImageObjects({ store, blobs, logger, failpoints: o.failpoints, s3Url: () => s3At.url, region: NUBO_REGION });
+      const images = new ImageStore(join(o.dataDir, 'images'), store, imageObjects, o.imageImportDir);
+      // Before anything serves, what a crash left goes: temporary directories of uploads, captures and imports
+      // cut mid-way, and blobs (S3 objects' and images') written but never given a row.
+      const tempSwept = await images.sweepTemp();
+      const blobsSwept = await blobs.sweep(await store.s3.referencedBlobs());
+      if (tempSwept + blobsSwept > 0) logger.info({ tempDirs: tempSwept, blobs: blobsSwept }, 'removed what an interrupted upload, capture or S3 write left');
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
@@ -228,13 +242,13 @@ export class ControllerDaemon {
       const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
-      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, dir: join(o.dataDir, 's3'), store, lookupSecret: async (id) => imageObjects?.lookupSecret(id) ?? accessKeys.lookupSecret(id), logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
+      const s3 = o.s3 ? await S3Listener.start({ ...o.s3, blobs, store, lookupSecret: async (id) => imageObjects.lookupSecret(id) ?? accessKeys.lookupSecret(id), logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;
       s3At.url = s3?.url;
       if (s3) logger.info({ url: s3.url }, 's3 listening');
       const pruner = new EventPruner(store, { ...DEFAULT_EVENT_RETENTION, ...o.eventRetention }, logger);
       // What only the leader does: finish what was in flight, then watch hosts and prune events.
       const lead = async (): Promise<void> => {
-        await imageObjects?.sweep();
+        await imageObjects.sweep();
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
@@ -246,6 +260,13 @@ export class ControllerDaemon {
         pruner.start();
         await drs.start();
         autoscale.start();
+        // Images of a data directory from before the object store become objects, in the background (a copy-free move).
+        const d = daemon;
+        if (d) {
+          d.moving = moveImageFiles({ imagesDir: images.dir, store, blobs, logger, failpoints: o.failpoints }, d.campaignSignal)
+            .then((n) => { if (n > 0) logger.info({ moved: n }, 'image files moved into the system bucket'); })
+            .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'moving image files into the system bucket stopped; the next start goes on'));
+        }
       };
       daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2);
       // Every controller, leader or not, keeps its own history for the reads it serves.
@@ -292,6 +313,7 @@ export class ControllerDaemon {
   async stop(): Promise<void> {
     this.#campaign.abort();
     await this.#leading;
+    await this.moving;
     await this.collector.stop();
     this.monitor.stop();
     await this.ha.stop();

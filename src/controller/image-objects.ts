@@ -146,23 +146,47 @@ export class ImageObjects {
         blobId = converted;
         format = 'qcow2';
       }
-      const path = blobs.path(blobId);
-      await chmod(path, 0o600);
-      const { sha256, md5, size } = await digestsOf(path, opts.signal);
-      await this.o.failpoints?.hit('image-object.before-object');
-      const key = ImageObjects.keyOf(blobId);
-      await store.s3.putObject({ bucket: IMAGE_BUCKET, key, blobId, size, etag: md5, headers: { 'content-type': 'application/octet-stream' } });
-      try {
-        await this.o.failpoints?.hit('image-object.before-image');
-        const img = await store.images.create({ name: input.name, ownerId: input.ownerId, format, sizeBytes: size, virtualSizeBytes: info.virtualSize, sha256, path });
-        this.o.logger.info({ imageId: img.id, source: display, key, format, size }, 'image registered from an S3 object');
-        return img;
-      } catch (err) {
-        await store.s3.deleteObject(IMAGE_BUCKET, key);
-        throw err;
-      }
+      const img = await this.#record({ blobId, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: info.virtualSize }, opts);
+      this.o.logger.info({ imageId: img.id, source: display, key: ImageObjects.keyOf(blobId), format, size: img.sizeBytes }, 'image registered from an S3 object');
+      return img;
     } catch (err) {
       await blobs.remove([blobId]);
+      throw err;
+    }
+  }
+
+  /**
+   * Takes a checked file as an image (an upload, a registered file, an OVA's
+   * disk, a VM's captured disk: image-store.ts checks them): the file, on
+   * the blobs' file system, is moved into a blob of its own, which becomes an
+   * object of the system bucket and then the image. On any failure nothing
+   * stays: no row, no object, no blob (a crash leaves what the sweeps remove).
+   */
+  async commit(input: { file: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number }, opts: WaitOptions = {}): Promise<Image> {
+    await chmod(input.file, 0o600);
+    const blobId = await this.o.blobs.adopt(input.file);
+    try {
+      return await this.#record({ ...input, blobId }, opts);
+    } catch (err) {
+      await this.o.blobs.remove([blobId]);
+      throw err;
+    }
+  }
+
+  /** The object row (the decision), then the image row; the object goes again if the image row fails. The caller removes the blob on failure. */
+  async #record(input: { blobId: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number }, opts: WaitOptions): Promise<Image> {
+    const { store, blobs } = this.o;
+    const path = blobs.path(input.blobId);
+    await chmod(path, 0o600);
+    const { sha256, md5, size } = await digestsOf(path, opts.signal);
+    await this.o.failpoints?.hit('image-object.before-object');
+    const key = ImageObjects.keyOf(input.blobId);
+    await store.s3.putObject({ bucket: IMAGE_BUCKET, key, blobId: input.blobId, size, etag: md5, headers: { 'content-type': 'application/octet-stream' } });
+    try {
+      await this.o.failpoints?.hit('image-object.before-image');
+      return await store.images.create({ name: input.name, ownerId: input.ownerId, format: input.format, sizeBytes: size, virtualSizeBytes: input.virtualSizeBytes, sha256, path });
+    } catch (err) {
+      await store.s3.deleteObject(IMAGE_BUCKET, key);
       throw err;
     }
   }

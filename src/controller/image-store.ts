@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ValidationError } from '../errors/validation-error.js';
 import { convertDiskImage } from '../storage/convert-disk-image.js';
 import { DiskImageError } from '../storage/disk-image-error.js';
-import { fileDigest } from '../storage/file-digest.js';
 import { formatOfFileName } from '../storage/format-of-file-name.js';
 import { inspectDiskImage } from '../storage/inspect-disk-image.js';
 import { growImage } from '../storage/qemu-img.js';
@@ -14,6 +13,7 @@ import type { Image } from '../store/repositories/images-repository.js';
 import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { copyFileAbortable } from '../util/copy-file-abortable.js';
+import type { ImageObjects } from './image-objects.js';
 import { receiveUpload } from './receive-upload.js';
 import { resolveImportPath } from './resolve-import-path.js';
 
@@ -37,11 +37,18 @@ export interface AddImageInput {
   readonly minVirtualSize?: number | undefined;
 }
 
+/** The part of ImageObjects the image store uses. */
+export type ImageObjectsSeam = Pick<ImageObjects, 'commit' | 'holds' | 'forget'>;
+
 /**
- * The controller's image store: registered images are copied into one
- * directory (so a user's later change to the source file cannot change a base
- * that VMs' overlays sit on), checked with qemu-img, hashed, and served to
- * agents by id. vmdk and vdi disks are converted to qcow2 on the way in.
+ * The controller's image store: every image's bytes are an object of the
+ * system bucket (image-objects.ts, one store with S3). Uploads, registered
+ * files, OVA disks and captured disks are staged in a temporary directory
+ * here (so a user's later change to the source file cannot change a base that
+ * VMs' overlays sit on), checked with qemu-img, converted (vmdk and vdi to
+ * qcow2), and only then moved into the object store with their rows.
+ * Images of older data directories whose bytes are still files of `dir` keep
+ * working and are moved into objects at start (move-image-files.ts).
  */
 export class ImageStore {
   /**
@@ -49,10 +56,7 @@ export class ImageStore {
    * path (`--image-import-dir`), images and templates' packages alike;
    * undefined: registration by path is off and both come in as uploads only.
    */
-  constructor(readonly dir: string, private readonly store: Store, readonly importDir?: string) {}
-
-  /** Images whose bytes are objects of the system bucket (image-objects.ts): deleted there, not here. */
-  objects: { holds(img: Image): boolean; forget(img: Image): Promise<void> } | undefined;
+  constructor(readonly dir: string, private readonly store: Store, readonly objects: ImageObjectsSeam, readonly importDir?: string) {}
 
   /**
    * Takes an uploaded body into the store: exactly `sizeBytes` bytes are
@@ -109,44 +113,33 @@ export class ImageStore {
   /**
    * Takes a file staged in one of this store's temporary directories into the
    * store and records it: disk images are inspected (DiskImageError says why
-   * one is refused), vmdk and vdi converted to qcow2; kernels and initrds are
-   * kept as they are. The file appears in the store only together with its row.
+   * one is refused), vmdk and vdi converted to qcow2 (beside it, in the same
+   * temporary directory); kernels and initrds are kept as they are. The
+   * checked file becomes an object of the system bucket and the image's
+   * bytes (image-objects.ts): it appears there only together with its row.
    */
   async add(input: AddImageInput, opts: WaitOptions = {}): Promise<Image> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     let format: ImageFormat;
     let virtualSize: number;
-    let dest: string;
+    let file = input.file;
     if (input.format === 'kernel' || input.format === 'initrd') {
       format = input.format;
       virtualSize = (await stat(input.file)).size;
-      dest = join(this.dir, `${randomUUID()}.${format}`);
-      await rename(input.file, dest);
     } else {
       const info = await inspectDiskImage(input.file, { declaredFormat: input.format, datastoreDir: this.dir, displayName: input.displayName, ...opts });
       format = info.format === 'raw' ? 'raw' : 'qcow2';
-      dest = join(this.dir, `${randomUUID()}.${format}`);
-      if (info.format === 'qcow2' || info.format === 'raw') await rename(input.file, dest);
-      else await convertDiskImage(input.file, info.format, dest, { format: 'qcow2' }, opts);
       virtualSize = info.virtualSize;
-      try {
-        if (input.minVirtualSize !== undefined && input.minVirtualSize > virtualSize) {
-          await growImage(dest, format, input.minVirtualSize, opts);
-          virtualSize = input.minVirtualSize;
-        }
-      } catch (err) {
-        await rm(dest, { force: true });
-        throw err;
+      if (info.format !== 'qcow2' && info.format !== 'raw') {
+        file = `${input.file}.converted.qcow2`;
+        await convertDiskImage(input.file, info.format, file, { format: 'qcow2' }, opts);
+        await rm(input.file, { force: true });
+      }
+      if (input.minVirtualSize !== undefined && input.minVirtualSize > virtualSize) {
+        await growImage(file, format, input.minVirtualSize, opts);
+        virtualSize = input.minVirtualSize;
       }
     }
-    try {
-      await chmod(dest, 0o600);
-      const sha256 = await fileDigest(dest, 'sha256', opts.signal);
-      return await this.store.images.create({ name: input.name, ownerId: input.ownerId, format, sizeBytes: (await stat(dest)).size, virtualSizeBytes: virtualSize, sha256, path: dest });
-    } catch (err) {
-      await rm(dest, { force: true });
-      throw err;
-    }
+    return this.objects.commit({ file, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: virtualSize }, opts);
   }
 
   /** 409 on `field` if the owner already has an image of this name: checked before any copy or conversion. */
@@ -175,11 +168,27 @@ export class ImageStore {
     }
   }
 
-  /** Removes the record and the file. */
+  /** Removes the record, then its object and bytes (a file of an image not yet moved into the object store: the file). */
   async delete(id: string): Promise<void> {
     const img = await this.store.images.get(id);
     await this.store.images.delete(id);
-    if (this.objects?.holds(img) === true) await this.objects.forget(img);
+    if (this.objects.holds(img)) await this.objects.forget(img);
     else await rm(img.path, { force: true });
+  }
+
+  /**
+   * Removes the temporary directories a crash left (an upload cut by a
+   * controller killed mid-stream, a capture or an import under way): run at
+   * start, before the API serves, when none can be in use.
+   */
+  async sweepTemp(): Promise<number> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    let removed = 0;
+    for (const name of await readdir(this.dir)) {
+      if (!name.startsWith(IMAGE_STORE_TEMP_PREFIX)) continue;
+      await rm(join(this.dir, name), { recursive: true, force: true });
+      removed += 1;
+    }
+    return removed;
   }
 }

@@ -93,6 +93,18 @@ export class S3BlobStore {
     return blobId;
   }
 
+  /**
+   * Makes a complete file on this file system a new blob: synced, then
+   * renamed to a fresh id (it vanishes from where it was). Until a row refers
+   * to the blob, the start-up sweep removes it.
+   */
+  async adopt(file: string): Promise<string> {
+    const blobId = randomUUID();
+    await syncFile(file);
+    await rename(file, this.path(blobId));
+    return blobId;
+  }
+
   /** Opened for reading (an object deleted meanwhile stays readable through the handle). */
   openBlob(blobId: string): Promise<FileHandle> {
     return open(this.path(blobId), 'r');

@@ -1,6 +1,6 @@
 import { uriEncode } from '../aws/sigv4/canonical-request.js';
 import type { S3Object } from '../store/repositories/s3-repository.js';
-import { isoTime, ownedBucket, quoted, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
+import { isoTime, ownedBucket, quoted, readableBucket, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
 import { invalidArgument, S3Error } from './s3-error.js';
 import { listPage } from './s3-listing.js';
 import { checkBucketName } from './s3-names.js';
@@ -40,12 +40,12 @@ export async function deleteBucket(ctx: S3Context, call: S3Call): Promise<void> 
 }
 
 export async function headBucket(ctx: S3Context, call: S3Call): Promise<void> {
-  await ownedBucket(ctx, call);
+  await readableBucket(ctx, call);
   send(call.res, 200, { 'x-amz-bucket-region': 'nubo-1' });
 }
 
 export async function bucketLocation(ctx: S3Context, call: S3Call): Promise<void> {
-  await ownedBucket(ctx, call);
+  await readableBucket(ctx, call);
   send(call.res, 200, {}, s3Xml('LocationConstraint', { '#text': 'nubo-1' }));
 }
 
@@ -79,7 +79,7 @@ function untoken(t: string): string {
 
 /** ListObjects (V1), ListObjectsV2 (`list-type=2`) and ListObjectVersions (`versions`: one `null` version per key, as an unversioned bucket answers). */
 export async function listObjects(ctx: S3Context, call: S3Call, flavour: 'v1' | 'v2' | 'versions'): Promise<void> {
-  const b = await ownedBucket(ctx, call);
+  const b = await readableBucket(ctx, call);
   const q = call.query;
   const prefix = q.get('prefix') ?? '';
   const delimiter = q.get('delimiter') ?? '';

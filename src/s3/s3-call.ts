@@ -5,6 +5,7 @@ import type { Store } from '../store/open-store.js';
 import type { S3Bucket } from '../store/repositories/s3-repository.js';
 import type { Failpoints } from '../util/failpoints.js';
 import type { S3BlobStore } from './s3-blob-store.js';
+import { IMAGE_BUCKET } from '../store/migrations/0017-system-image-bucket.js';
 import { noSuchBucket, S3Error } from './s3-error.js';
 
 /** What every S3 operation is handed: the listener's parts. */
@@ -38,6 +39,21 @@ export async function ownedBucket(ctx: S3Context, call: S3Call): Promise<S3Bucke
   if (!b) throw noSuchBucket(name);
   if (b.ownerId !== call.userId) throw new S3Error(403, 'AccessDenied', 'Access Denied', { bucketName: name });
   return b;
+}
+
+/**
+ * The bucket when the caller may read it: their own, or — for an admin — the
+ * system bucket of images, read-only (its writes stay AccessDenied through
+ * ownedBucket: only the controller writes image objects).
+ */
+export async function readableBucket(ctx: S3Context, call: S3Call): Promise<S3Bucket> {
+  const name = call.bucket ?? '';
+  if (name === IMAGE_BUCKET) {
+    const b = await ctx.store.s3.getBucket(name);
+    const u = await ctx.store.users.get(call.userId).catch(() => undefined);
+    if (b && u?.role === 'admin' && u.deletedAt === null) return b;
+  }
+  return ownedBucket(ctx, call);
 }
 
 /** Sends a response with no body, or a small one (XML). */

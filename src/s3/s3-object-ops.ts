@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { payloadReader } from '../aws/sigv4/payload-reader.js';
 import { uriDecode } from '../aws/sigv4/canonical-request.js';
 import type { S3Object } from '../store/repositories/s3-repository.js';
-import { httpTime, isoTime, ownedBucket, quoted, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
+import { httpTime, isoTime, ownedBucket, quoted, readableBucket, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
 import { invalidArgument, noSuchBucket, noSuchKey, S3Error } from './s3-error.js';
 import { checkKey } from './s3-names.js';
 import { storedHeaders } from './s3-object-headers.js';
@@ -66,7 +66,7 @@ function objectHeaders(o: S3Object): Record<string, string | number> {
 }
 
 async function readableObject(ctx: S3Context, call: S3Call): Promise<S3Object> {
-  const b = await ownedBucket(ctx, call);
+  const b = await readableBucket(ctx, call);
   const key = call.key ?? '';
   checkKey(key);
   const o = await ctx.store.s3.getObject(b.name, key);

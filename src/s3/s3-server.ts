@@ -5,6 +5,7 @@ import { AwsPayloadError } from '../aws/sigv4/aws-payload-error.js';
 import { parseQuery, uriDecode } from '../aws/sigv4/canonical-request.js';
 import { verifySigV4, type SigV4Options } from '../aws/sigv4/verify-sigv4.js';
 import { errorMessage } from '../errors/nubo-error.js';
+import { IMAGE_BUCKET } from '../store/migrations/0017-system-image-bucket.js';
 import { bucketLocation, createBucket, deleteBucket, headBucket, listBuckets, listObjects } from './s3-bucket-ops.js';
 import type { S3Call, S3Context } from './s3-call.js';
 import { S3Error } from './s3-error.js';
@@ -108,6 +109,8 @@ export function createS3Server(ctx: S3Context, o: S3ServerOptions): Server {
       const { bucket, key } = addressOf(req, path, o.domain);
       const v = await verifySigV4({ method: req.method ?? 'GET', url, headers: req.headers }, { region: o.region, service: 's3', lookupSecret: o.lookupSecret, now: new Date() });
       await route(ctx, { req, res, method: req.method ?? 'GET', bucket, key, query: new Map(pairs), userId: v.userId, payload: v.payload, requestId, signal: gone.signal });
+      // A host fetching an image's bytes (the presigned GET the image data route hands out): rare, and what an operator looks for when a prolog is slow.
+      if (bucket === IMAGE_BUCKET && req.method === 'GET') ctx.logger.info({ key, status: res.statusCode, range: req.headers.range, requestId }, 'image object read');
     } catch (err) {
       const r = refusal(err);
       if (r.status === 500) ctx.logger.error({ err: errorMessage(err), method: req.method, url, requestId }, 's3 request failed');

@@ -223,6 +223,12 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         NotFoundError, 'NOT_FOUND', (e) => assert.equal(e.resource, 'user'),
       );
       assert.equal(await count(store, 'images'), images);
+      // movePath (an image file moved into the object store): only from the path the image still has.
+      assert.equal(await store.images.movePath(theirs.id, '/not-its-path', '/s3/a'), false);
+      assert.equal((await store.images.get(theirs.id)).path, '/y');
+      assert.equal(await store.images.movePath(theirs.id, '/y', '/s3/b'), true);
+      assert.equal((await store.images.get(theirs.id)).path, '/s3/b');
+      assert.equal(await store.images.movePath('ghost', '/y', '/s3/c'), false);
       assert.equal((await store.images.setState(img.id, 'deleting')).state, 'deleting');
       await store.images.delete(img.id);
       await rejectsWith(store.images.get(img.id), NotFoundError, 'NOT_FOUND');

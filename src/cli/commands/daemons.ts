@@ -20,7 +20,7 @@ export function registerDaemonCommands(program: Command): void {
     .command('controller')
     .description('run the controller (state store, scheduler, orchestrators, API) in the foreground')
     .option('--listen <host:port>', 'address of the API', '127.0.0.1:7480')
-    .option('--s3-listen <host:port>', 'address of the S3-compatible API (e.g. 127.0.0.1:7491); default: none')
+    .option('--s3-listen <host:port>', 'address of the S3-compatible API (e.g. 127.0.0.1:7491), from which hosts also fetch images by presigned GET; default: none (images stay objects of the same store, served by the API listener)')
     .option('--ec2-listen <host:port>', 'address of the EC2-compatible Query API (e.g. 127.0.0.1:7490; SigV4 with `nubo user access-key` keys); default: none')
     .option('--data-dir <dir>', 'state (SQLite database, image store)', join(nuboHome(), 'controller'))
     .option('--postgres <url>', 'keep the state in PostgreSQL instead of SQLite (e.g. postgresql:///nubo?host=/run/postgresql); several controllers may share one: the holder of the leadership lease orchestrates, the others serve reads and forward writes to it (README: Several controllers)')

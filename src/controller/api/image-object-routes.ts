@@ -5,7 +5,7 @@ import { imageView } from '../../contract/image-schemas.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { userOf, type ApiContext } from './api-context.js';
 
-/** `POST /api/v1/images/from-s3`: served when the controller has its S3 store (image-objects.ts). */
+/** `POST /api/v1/images/from-s3`: an image of an S3 object the caller owns (image-objects.ts; every controller has the object store, the S3 listener is how users put objects there). */
 export function registerImageObjectRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const objects = ctx.imageObjects;
   if (!objects) return;

@@ -27,7 +27,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
     schema: {
       tags,
       summary: 'Register an image from a file in the controller\'s import directory (admin)',
-      description: 'Only files under the directory the controller was started with (--image-import-dir) may be named, after realpath (symlinks and .. cannot lead out); without one this is refused (400 naming `path`): upload the file instead (POST /api/v1/images/upload). Copies the file into the image store. Disk images are checked with qemu-img: the detected format must match `format` (or the file\'s .qcow2/.raw/.vmdk/.vdi extension), and backing files, external data files, encryption and zero-size disks are refused. vmdk (monolithicSparse or streamOptimized) and vdi disks are converted to qcow2.',
+      description: 'Only files under the directory the controller was started with (--image-import-dir) may be named, after realpath (symlinks and .. cannot lead out); without one this is refused (400 naming `path`): upload the file instead (POST /api/v1/images/upload). Copies the file into the image store. Disk images are checked with qemu-img: the detected format must match `format` (or the file\'s .qcow2/.raw/.vmdk/.vdi extension), and backing files, external data files, encryption and zero-size disks are refused. vmdk (monolithicSparse or streamOptimized) and vdi disks are converted to qcow2. The checked copy becomes an object of the system bucket `_nubo-images` (every image is one), which agents fetch by a presigned GET.',
       body: registerImageBody,
       response: { 201: imageView },
     },
@@ -44,7 +44,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
       schema: {
         tags,
         summary: 'Upload an image (admin)',
-        description: 'The request body (application/octet-stream, with Content-Length) is the file. It is written to a temporary file in the image store, its size held against Content-Length and its SHA-256 against `sha256` if given, then checked and converted as a registered file is. A truncated, oversized or refused upload leaves nothing behind (400 naming `body`, `sha256` or `format`).',
+        description: 'The request body (application/octet-stream, with Content-Length) is the file. It is written to a temporary file in the image store, its size held against Content-Length and its SHA-256 against `sha256` if given, then checked and converted as a registered file is. A truncated, oversized or refused upload leaves nothing behind (400 naming `body`, `sha256` or `format`). The checked file becomes an object of the system bucket `_nubo-images` (every image is one), which agents fetch by a presigned GET.',
         querystring: uploadImageQuery,
         response: { 201: imageView },
       },
@@ -58,7 +58,7 @@ export function registerImageRoutes(app: FastifyInstance, ctx: ApiContext): void
   r.delete('/api/v1/images/:id', {
     schema: {
       tags, params: idParams,
-      summary: 'Delete an image: its record and its file',
+      summary: 'Delete an image: its record and its object in the system bucket',
       description: '409 CONFLICT while a template or a VM that is not terminated (pending ones included) uses it, as its disk, kernel or initrd; the message names them.',
     },
   }, async (req, reply) => {
@@ -79,7 +79,8 @@ export function registerImageDataRoute(app: FastifyInstance, ctx: ApiContext): v
   app.withTypeProvider<ZodTypeProvider>().get('/api/v1/images/:id/data', { schema: { tags: ['images'], params: idParams } }, async (req, reply) => {
     // A host (its token, no user) fetches any image a VM of its needs; a user only those they may see.
     const img = req.user ? await ctx.catalog.ensureVisible(req.user, 'image', await ctx.store.images.get(req.params.id)) : await ctx.store.images.get(req.params.id);
-    // An image that is an object of the system bucket: fetched from the S3 listener by a presigned GET (fetch drops the token on the way).
+    // Every image is an object of the system bucket: fetched from the S3 listener by a presigned GET (fetch drops the token on the way);
+    // without a listener at the address the caller used, the same blob is served here (one store, two routes).
     const presigned = ctx.imageObjects?.presignedUrl(img, req.headers.host);
     if (presigned !== undefined) return reply.redirect(presigned, 307);
     return reply.type('application/octet-stream').header('content-length', img.sizeBytes).header('x-sha256', img.sha256).send(createReadStream(img.path));

@@ -106,6 +106,16 @@ export class ImagesRepository {
     return toImage(r);
   }
 
+  /**
+   * Points the image at new bytes (the same ones, moved) if it still points at
+   * `from`: false when the image is gone or was moved meanwhile.
+   */
+  async movePath(id: string, from: string, to: string): Promise<boolean> {
+    const path = validateInput('image path', fields.path, to);
+    const r = await this.ctx.db.updateTable('images').set({ path }).where('id', '=', id).where('path', '=', from).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
   async delete(id: string): Promise<void> {
     const r = await this.ctx.db.deleteFrom('images').where('id', '=', id).executeTakeFirst();
     if (r.numDeletedRows === 0n) throw new NotFoundError('image', id);
