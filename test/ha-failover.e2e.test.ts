@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -298,9 +298,12 @@ test('leader SIGKILLed while the agent is still starting its VM: the new leader\
   await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
   const vm = await api.createVm({ template: 'tiny', requirements: 'hostname == "h1"' });
   created.push(vm.id);
+  // Daemonised: the pid file names the one QEMU left (before that, the launching parent carries the same argv).
+  const pidFile = join(root, 'run-h1', agentVmId(vm.id), 'qemu.pid');
   const launched = await pollUntil(`QEMU of ${vm.id} launched`, async () => {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
     const pids = await qemuPidsOf(agentVmId(vm.id));
-    return pids.length > 0 ? pids : undefined;
+    return pid > 0 && pids.length === 1 && pids[0] === pid ? pids : undefined;
   }, { timeoutMs: 120_000, intervalMs: 100 });
   assert.equal((await api.getVm(vm.id)).state, 'boot', 'the leader is still waiting for the start');
   const from = follower.proc.mark();
