@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -17,10 +17,13 @@ import { AgentService } from '../src/agent/agent-service.js';
 import { ImageCache } from '../src/agent/image-cache.js';
 import { createAgentServer } from '../src/agent/agent-server.js';
 import type { AgentVmSpecInput, ImageRef } from '../src/contract/agent-api.js';
+import { Failpoints } from '../src/util/failpoints.js';
+import { FailpointError } from '../src/util/failpoint-error.js';
 import { TestImageServer } from './support/image-server.js';
 
 // Races on one VM between concurrent calls, on real QEMU: two launches of one id, a heartbeat's report against a
-// start, and a call whose client went away while it waited for the VM's lock.
+// start, a call whose client went away while it waited for the VM's lock, a second start while the first one's QEMU
+// comes up (a controller that took over asks again), and a launch that fails once its QEMU runs.
 
 const TOKEN = 'host-secret-races';
 const logger = pino({ level: 'silent' });
@@ -29,6 +32,10 @@ let root: string;
 let images: TestImageServer;
 let refs: { disk: ImageRef; kernel: ImageRef; initrd: ImageRef };
 let driver: QemuDriver;
+/** The driver's failpoints (qemu.launched: QEMU runs, the driver does not hold it yet). */
+const failpoints = new Failpoints();
+/** While this file exists, the QEMU command (a wrapper) returns only once `<hold>.release` exists, after QEMU daemonised. */
+let hold: string;
 let gate: StatusGate;
 let svc: AgentService;
 let server: FastifyInstance;
@@ -115,7 +122,12 @@ before(async () => {
     kernel: await images.add('tiny-kernel', image.kernel, 'kernel'),
     initrd: await images.add('tiny-initrd', image.initrd, 'initrd'),
   };
-  driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [dataDir, image.dir], accel: 'tcg', logger });
+  hold = join(root, 'hold');
+  const wrapper = join(root, 'qemu-held.sh');
+  // `exec` so that the waiting process no longer carries QEMU's argv (the tests count QEMUs by it); at most 60 s.
+  await writeFile(wrapper, `#!/bin/sh\nqemu-system-x86_64 "$@" || exit $?\n[ -e '${hold}' ] || exit 0\ntouch '${hold}.reached'\nexec sh -c 'i=0; while [ ! -e "$0" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done' '${hold}.release'\n`);
+  await chmod(wrapper, 0o755);
+  driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [dataDir, image.dir], accel: 'tcg', logger, failpoints, qemuBinary: wrapper });
   gate = new StatusGate();
   svc = new AgentService({ dataDir, hypervisor: gated(driver, gate), images: new ImageCache(join(dataDir, 'images'), TOKEN), logger });
   server = createAgentServer({ service: svc, token: TOKEN, logger, hostReport: () => Promise.reject(new Error('not used')) });
@@ -224,4 +236,71 @@ test('a call whose client went away while it waited for the VM\'s lock is not ca
   } finally {
     await svc.lifecycle.delete(id);
   }
+});
+
+test('a start whose client went away while its QEMU came up goes on; a second start joins it: one QEMU, both answers agree', async () => {
+  const id = 'join';
+  await svc.lifecycle.prepare(id, spec(id, { nics: [{ mac: '52:54:00:00:31:03' }] }));
+  try {
+    // The launch command is held once QEMU has daemonised and before it returns: where a controller died in CI (its
+    // start was cut short there and left a QEMU nobody knew of; the next leader's start then failed on the disk's lock).
+    await writeFile(hold, '');
+    const path = `/agent/v1/vms/${id}/start`;
+    const post = (signal?: AbortSignal): Promise<Response> => fetch(`${url}${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{}', ...(signal ? { signal } : {}),
+    });
+    const ctl = new AbortController();
+    const first = post(ctl.signal);
+    await pollUntil('the launch held', async () => ((await stat(`${hold}.reached`).catch(() => undefined)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 50 });
+    await rm(hold);
+    const launched = await qemuPidsOf(id);
+    assert.equal(launched.length, 1, `one QEMU launched: ${launched.join(', ')}`);
+    // The first client goes away (a controller SIGKILLed), then another asks for the same start while it is under way.
+    ctl.abort();
+    await assert.rejects(first, { name: 'AbortError' });
+    await clientGone();
+    const there = arrived(path);
+    const second = post();
+    await there;
+    await writeFile(`${hold}.release`, '');
+    const res = await second;
+    assert.equal(res.status, 200, await res.clone().text());
+    const report = (await res.json()) as { state: string; pid?: number };
+    assert.equal(report.state, 'running');
+    assert.equal(report.pid, launched[0], 'the second start answers with the QEMU the first one launched');
+    assert.deepEqual(await qemuPidsOf(id), launched, 'never a second QEMU');
+    const now = await svc.lifecycle.get(id);
+    assert.deepEqual({ state: now.state, pid: now.pid }, { state: 'running', pid: launched[0] });
+    // Once done, a start is a no-op that names the same QEMU.
+    assert.equal((await svc.lifecycle.start(id)).pid, launched[0]);
+  } finally {
+    await rm(hold, { force: true });
+    await writeFile(`${hold}.release`, '');
+    await svc.lifecycle.delete(id);
+  }
+  assert.deepEqual(await qemuPidsOf(id), []);
+});
+
+test('a launch that fails after its QEMU daemonised leaves no QEMU behind: the next start of the VM boots it', async () => {
+  const id = 'stray';
+  await svc.lifecycle.prepare(id, spec(id, { nics: [{ mac: '52:54:00:00:31:04' }] }));
+  try {
+    let seen: number[] = [];
+    failpoints.arm('qemu.launched', async () => {
+      seen = await qemuPidsOf(id);
+      throw new FailpointError('qemu.launched');
+    });
+    await assert.rejects(svc.lifecycle.start(id), /qemu\.launched/);
+    assert.equal(seen.length, 1, 'QEMU had daemonised when the launch failed');
+    assert.deepEqual(await qemuPidsOf(id), [], 'the failed launch ended its QEMU');
+    assert.equal((await svc.lifecycle.get(id)).state, 'poweroff');
+    // Nothing holds the disk's write lock: the retry boots.
+    const r = await svc.lifecycle.start(id);
+    assert.equal(r.state, 'running', r.reason ?? '');
+    assert.deepEqual(await qemuPidsOf(id), [r.pid]);
+  } finally {
+    failpoints.disarm('qemu.launched');
+    await svc.lifecycle.delete(id);
+  }
+  assert.deepEqual(await qemuPidsOf(id), []);
 });

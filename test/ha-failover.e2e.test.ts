@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -54,13 +54,13 @@ function startController(port: number, env: NodeJS.ProcessEnv = {}): DaemonProce
   ], env));
 }
 
-function startAgent(name: string, port: number): DaemonProcess {
+function startAgent(name: string, port: number, env: NodeJS.ProcessEnv = {}): DaemonProcess {
   // Both hosts see the shared datastore at one path, so a VM's disk there migrates without a copy.
   return DaemonProcess.start([
     'agent', '--name', name, '--listen', `127.0.0.1:${port}`, '--token-file', join(root, 'agent-token'),
     '--controller', `${urlOf(follower)},${urlOf(leader)}`, '--data-dir', join(root, name), '--run-dir', join(root, `run-${name}`),
     '--shared-dir', join(root, 'shared'), '--heartbeat-ms', '500',
-  ]);
+  ], env);
 }
 
 async function registerHost(name: string, port: number): Promise<void> {
@@ -184,9 +184,10 @@ test('leader SIGKILLed during provisions: the follower takes over and runs every
   const vms = await Promise.all([0, 1, 2].map(() => api.createVm({ template: 'tiny' })));
   created.push(...vms.map((v) => v.id));
   await sleep(400);
+  const from = follower.proc.mark();
   await leader.proc.kill();
   const took = Date.now();
-  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  await follower.proc.waitFor(/controller is the leader/, 30_000, from);
   assert.ok(Date.now() - took < 3 * LEASE_MS, 'taken over within the lease and a campaign round');
   [leader, follower] = [follower, leader];
   await assertRanOnce(apiOf(leader), vms.map((v) => v.id));
@@ -201,8 +202,9 @@ test('leader SIGSTOPped during provisions, woken after losing the lease: it chan
   created.push(...vms.map((v) => v.id));
   await sleep(400);
   const paused = leader;
+  const from = follower.proc.mark();
   paused.proc.child.kill('SIGSTOP');
-  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  await follower.proc.waitFor(/controller is the leader/, 30_000, from);
   [leader, follower] = [follower, paused];
   const newApi = apiOf(leader);
   await assertRanOnce(newApi, vms.map((v) => v.id));
@@ -233,8 +235,9 @@ test('leader SIGKILLed in the middle of a live migration: the new leader decides
   // live migration enters pre-copy, and is made the leader by killing the current one while nothing is in flight.
   follower.proc = startController(follower.port, { NUBO_FAILPOINTS: 'migration.precopy=exit' });
   await follower.proc.waitFor(/controller is a follower/);
+  const from = follower.proc.mark();
   await leader.proc.kill();
-  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  await follower.proc.waitFor(/controller is the leader/, 30_000, from);
   [leader, follower] = [follower, leader];
   follower.proc = startController(follower.port);
   await follower.proc.waitFor(/controller is a follower/);
@@ -249,9 +252,10 @@ test('leader SIGKILLed in the middle of a live migration: the new leader decides
   assert.equal(ran.host, 'h1');
   const doomed = leader;
   // The forwarded request may or may not be answered before the leader dies: the migration is looked up afterwards.
+  const dying = follower.proc.mark();
   await api.migrateVm(vm.id, { to: 'h2' }).catch(() => undefined);
   assert.equal(await exitOf(doomed.proc, 120_000), null, 'the leader was killed by a signal at the failpoint');
-  await follower.proc.waitFor(/controller is the leader/, 30_000);
+  await follower.proc.waitFor(/controller is the leader/, 30_000, dying);
   [leader, follower] = [follower, doomed];
   const newApi = apiOf(leader);
   const migrations = await newApi.listMigrations({ vm: vm.id });
@@ -278,4 +282,34 @@ test('leader SIGKILLed in the middle of a live migration: the new leader decides
   // The controller that takes over next must not find anything left to do with it.
   const settled = await newApi.getMigration(id);
   assert.deepEqual({ state: settled.state, stage: settled.stage }, { state: m.state, stage: m.stage });
+});
+
+test('leader SIGKILLed while the agent is still starting its VM: the new leader\'s start joins it, one QEMU, running once', async () => {
+  // The previous case's leader died at its failpoint: a follower again, so that there is someone to take over.
+  follower.proc = startController(follower.port);
+  await follower.proc.waitFor(/controller is a follower/);
+  // h1's agent comes back (its VMs adopted) holding the next launch for 10 s once QEMU has daemonised: the leader's boot
+  // step is then waiting for the agent's answer, the window in which CI saw a second QEMU launched.
+  await agent.stop();
+  agent = startAgent('h1', agentPort, { NUBO_FAILPOINTS: 'qemu.launched=sleep(10000)' });
+  const api = apiOf(leader);
+  const h1 = new AgentClient(`http://127.0.0.1:${agentPort}`, agentToken);
+  await pollUntil('h1 serving again', async () => (await h1.list().then(() => true, () => undefined)), { timeoutMs: 60_000, intervalMs: 250 });
+  await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
+  const vm = await api.createVm({ template: 'tiny', requirements: 'hostname == "h1"' });
+  created.push(vm.id);
+  // Daemonised: the pid file names the one QEMU left (before that, the launching parent carries the same argv).
+  const pidFile = join(root, 'run-h1', agentVmId(vm.id), 'qemu.pid');
+  const launched = await pollUntil(`QEMU of ${vm.id} launched`, async () => {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    const pids = await qemuPidsOf(agentVmId(vm.id));
+    return pid > 0 && pids.length === 1 && pids[0] === pid ? pids : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 100 });
+  assert.equal((await api.getVm(vm.id)).state, 'boot', 'the leader is still waiting for the start');
+  const from = follower.proc.mark();
+  await leader.proc.kill();
+  await follower.proc.waitFor(/controller is the leader/, 30_000, from);
+  [leader, follower] = [follower, leader];
+  await assertRanOnce(apiOf(leader), [vm.id]);
+  assert.deepEqual(await qemuPidsOf(agentVmId(vm.id)), launched, 'the QEMU the dead leader\'s start launched is the one that runs');
 });

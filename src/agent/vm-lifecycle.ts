@@ -10,6 +10,10 @@ import { AgentConflictError } from './agent-conflict-error.js';
 import type { AgentHost } from './agent-host.js';
 import { ConsoleUnavailableError } from './console-unavailable-error.js';
 import { sameSpecBesidesFirewall } from './vm-firewalls.js';
+import { abortReason, deadline } from '../util/deadline.js';
+
+/** The deadline of a start once it has begun (a restore reads a large state file first). */
+const START_MS = 15 * 60_000;
 
 /**
  * A VM's life on this host: prolog, boot, power-off, reboot, suspend,
@@ -82,36 +86,65 @@ export class VmLifecycle {
     }, signal);
   }
 
-  /** Boots a prepared VM (or resumes a suspended one); `size`: the vCPUs and memory it boots with (a resize while powered off). */
+  /**
+   * Boots a prepared VM (or resumes a suspended one); `size`: the vCPUs and
+   * memory it boots with (a resize while powered off).
+   *
+   * `signal` only keeps a start that has not begun from beginning (its client
+   * went away while it queued for the VM's lock: nobody would record it). A
+   * start that has begun goes on to its end under its own deadline whatever
+   * its caller does: a launch cut short half-way left a QEMU nobody knew of
+   * (see qemu-launcher.ts), and its client — a controller that crashed or lost
+   * its leadership — is about to be replaced by one that asks again. That one
+   * joins the start in progress and gets its outcome: never a second QEMU.
+   */
   start(id: string, signal?: AbortSignal, size?: { vcpus: number; memoryMiB: number }): Promise<AgentVmReport> {
-    const h = this.host;
-    return h.locks.run(id, async () => {
-      const vm = h.vm(id);
-      let spec = await vm.readSpec();
-      const cur = await vm.report();
-      if (cur.state === 'running' || cur.state === 'paused') return cur;
-      if (size !== undefined && (size.vcpus !== spec.vcpus || size.memoryMiB !== spec.memoryMiB)) {
-        // Saved memory is restored into a guest of the size it was saved from: QEMU would refuse another one.
-        if (cur.state === 'suspended') throw new AgentConflictError({ vmId: id }, 'spec-mismatch', `suspended with ${spec.vcpus} vCPU and ${spec.memoryMiB} MiB: it cannot resume as ${size.vcpus} vCPU and ${size.memoryMiB} MiB`);
-        // Kept in the record before QEMU starts: a restarted agent (or a migration) sees the size the guest runs with.
-        spec = { ...spec, vcpus: size.vcpus, memoryMiB: size.memoryMiB };
-        await vm.writeSpec(spec);
-        h.logger.info({ vmId: id, vcpus: size.vcpus, memoryMiB: size.memoryMiB }, 'vm resized');
-      }
-      // Booting would change the disk a peer is copying: the controller revokes the offer first.
-      h.refuseWhileCopied(id);
-      if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
-      const p = vm.paths;
-      await h.firewalls.beforeStart(id, spec, signal);
-      if (cur.state === 'suspended') {
-        await vm.hypervisor.restore(vm.hvSpec(spec), p.state, { signal });
-        await rm(p.state, { force: true });
-      } else {
-        await vm.hypervisor.start(vm.hvSpec(spec), { signal });
-      }
-      h.logger.info({ vmId: id, from: cur.state }, 'vm started');
-      return vm.report();
+    const inProgress = this.#starting.get(id);
+    if (inProgress !== undefined) {
+      this.host.logger.info({ vmId: id }, 'a start of the VM joins the one in progress');
+      return joined(inProgress, signal, id);
+    }
+    return this.host.locks.run(id, () => {
+      const d = deadline(`start of VM ${id}`, START_MS);
+      const run = this.#start(id, d.signal, size).finally(() => {
+        d.dispose();
+        if (this.#starting.get(id) === run) this.#starting.delete(id);
+      });
+      this.#starting.set(id, run);
+      return run;
     }, signal);
+  }
+
+  /** The starts under way, by VM id: a second start joins one of them. */
+  readonly #starting = new Map<string, Promise<AgentVmReport>>();
+
+  async #start(id: string, signal: AbortSignal, size: { vcpus: number; memoryMiB: number } | undefined): Promise<AgentVmReport> {
+    const h = this.host;
+    const vm = h.vm(id);
+    let spec = await vm.readSpec();
+    const cur = await vm.report();
+    if (cur.state === 'running' || cur.state === 'paused') return cur;
+    if (size !== undefined && (size.vcpus !== spec.vcpus || size.memoryMiB !== spec.memoryMiB)) {
+      // Saved memory is restored into a guest of the size it was saved from: QEMU would refuse another one.
+      if (cur.state === 'suspended') throw new AgentConflictError({ vmId: id }, 'spec-mismatch', `suspended with ${spec.vcpus} vCPU and ${spec.memoryMiB} MiB: it cannot resume as ${size.vcpus} vCPU and ${size.memoryMiB} MiB`);
+      // Kept in the record before QEMU starts: a restarted agent (or a migration) sees the size the guest runs with.
+      spec = { ...spec, vcpus: size.vcpus, memoryMiB: size.memoryMiB };
+      await vm.writeSpec(spec);
+      h.logger.info({ vmId: id, vcpus: size.vcpus, memoryMiB: size.memoryMiB }, 'vm resized');
+    }
+    // Booting would change the disk a peer is copying: the controller revokes the offer first.
+    h.refuseWhileCopied(id);
+    if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
+    const p = vm.paths;
+    await h.firewalls.beforeStart(id, spec, signal);
+    if (cur.state === 'suspended') {
+      await vm.hypervisor.restore(vm.hvSpec(spec), p.state, { signal });
+      await rm(p.state, { force: true });
+    } else {
+      await vm.hypervisor.start(vm.hvSpec(spec), { signal });
+    }
+    h.logger.info({ vmId: id, from: cur.state }, 'vm started');
+    return vm.report();
   }
 
   /** ACPI power-off (hard: at once); disks stay. */
@@ -255,4 +288,15 @@ async function refuseFilesNotMade(id: string, dirs: readonly string[]): Promise<
       throw new AgentConflictError({ vmId: id }, 'foreign-files', `${dir} holds ${names.slice(0, 5).join(', ')} but this host has no record of the VM; refusing to overwrite files it did not make (delete the VM, or remove them, first)`);
     }
   }
+}
+
+/** A joining caller's view of a start in progress: its outcome, or the caller's own abort (which leaves the start alone). */
+function joined<T>(start: Promise<T>, signal: AbortSignal | undefined, id: string): Promise<T> {
+  if (signal === undefined) return start;
+  if (signal.aborted) return Promise.reject(abortReason(signal, `start of VM ${id}`));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortReason(signal, `start of VM ${id}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    start.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -21,13 +21,23 @@ export class DaemonProcess {
     return new DaemonProcess(child);
   }
 
-  /** Waits until the daemon has printed a match of `pattern`; returns the first capture group (or the match). */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  /** Where the output ends now: a later waitFor(…, from) looks only at what is printed after. */
+  mark(): number {
+    return this.output.join('').length;
+  }
+
+  /**
+   * Waits until the daemon has printed a match of `pattern` (at or after `from`); returns the first capture group (or
+   * the match). A daemon that ended without printing it — by a signal too — fails the wait at once rather than at the
+   * timeout. An old line of a killed daemon must not pass for a new one: pass `from` (see mark) when it could.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<string> {
     return pollUntil(`daemon output ${String(pattern)}`, () => {
       const all = this.output.join('');
-      if (this.child.exitCode !== null) throw new Error(`daemon exited (${this.child.exitCode}):\n${all.slice(-2000)}`);
-      const m = pattern.exec(all);
-      return m ? (m[1] ?? m[0]) : undefined;
+      const m = pattern.exec(all.slice(from));
+      if (m) return m[1] ?? m[0];
+      if (!this.alive) throw new Error(`daemon exited (${this.child.exitCode ?? this.child.signalCode}):\n${all.slice(-2000)}`);
+      return undefined;
     }, { timeoutMs, intervalMs: 25 });
   }
 

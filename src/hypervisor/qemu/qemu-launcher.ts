@@ -8,7 +8,7 @@ import { pollUntil } from '../../util/deadline.js';
 import { createTap, deleteTap, type TapRef } from '../../network/tap-device.js';
 import { buildQemuArgv } from './build-qemu-argv.js';
 import { vmPaths } from './vm-paths.js';
-import { launchQemu, readPidFile } from './qemu-process.js';
+import { endUnregisteredQemu, launchQemu, readPidFile } from './qemu-process.js';
 import { writeVmRecord, type VmRecord } from './vm-record.js';
 import type { LiveVm, QemuRegistry } from './qemu-registry.js';
 import { QemuPidFileMissingError } from './qemu-errors.js';
@@ -67,10 +67,16 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     });
     const state = statePath !== undefined ? await open(statePath, 'r') : undefined;
     try {
-      await launchQemu(reg.opts.qemuBinary, argv, spec.netns, { ...opt(opts, 30_000), ...(state ? { fds: [state.fd] } : {}) });
+      // Never the caller's signal: killing the daemonising parent half-way leaves its forked child running unknown to
+      // anyone, holding the disk's write lock (the next start of the VM then failed on it). The command ends by itself
+      // within its own deadline; a caller that gave up meanwhile is answered after it (connect below), and a launch
+      // that fails anywhere is cleaned up below, its QEMU included.
+      await launchQemu(reg.opts.qemuBinary, argv, spec.netns, { timeoutMs: opts.timeoutMs ?? 30_000, ...(state ? { fds: [state.fd] } : {}) });
     } finally {
       await state?.close();
     }
+    // Tests hold or fail a launch here: QEMU runs, but the driver does not hold it yet.
+    await reg.opts.failpoints?.hit('qemu.launched');
     const pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new QemuPidFileMissingError(paths.pidFile);
     // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
@@ -85,6 +91,9 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     if (reg.has(spec.id)) {
       await reg.destroy(spec.id, {}).catch(() => {});
     } else {
+      // A QEMU that daemonised but was never registered (its parent timed out, the pid file was unreadable, a step
+      // after the launch failed) is ended before its files go: left alone it would keep the disk locked.
+      await endUnregisteredQemu(paths.pidFile, spec.id).catch((e: unknown) => reg.log.error({ vmId: spec.id, err: errorMessage(e) }, 'could not end the QEMU of a failed launch'));
       for (const t of taps) await deleteTap(t).catch(() => {});
       await rm(paths.dir, { recursive: true, force: true });
     }

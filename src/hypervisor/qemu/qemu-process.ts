@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { runCommand } from '../../util/run-command.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 
@@ -62,4 +62,27 @@ export async function ensureQemuGone(pid: number, vmId: string, opts: WaitOption
     process.kill(pid, 'SIGKILL');
     await pollUntil(`exit of killed QEMU ${pid}`, gone, { timeoutMs: 5_000, intervalMs: 50 });
   }
+}
+
+/**
+ * Ends every live QEMU started with this `-pidfile` (so: by this driver, for
+ * this VM) and waits for it to be gone. For a launch that failed before the
+ * driver held its process: the pid file may not be written yet, so /proc is
+ * read. Matching the pid file's path, not only the VM's id, spares another
+ * host's copy of the same VM on this machine (a lab's migration destination).
+ */
+export async function endUnregisteredQemu(pidFile: string, vmId: string): Promise<number[]> {
+  const ended: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const at = argv.indexOf('-pidfile');
+    if (at < 0 || argv[at + 1] !== pidFile || !argv.includes(`guest=${vmId},debug-threads=on`)) continue;
+    const pid = Number(name);
+    if (await processGone(pid)) continue;
+    process.kill(pid, 'SIGKILL');
+    await ensureQemuGone(pid, vmId);
+    ended.push(pid);
+  }
+  return ended;
 }
