@@ -232,6 +232,8 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     await assert.rejects(svc.submit(sub({ startS: t + 100 })), (e: unknown) => e instanceof ValidationError && e.field === 'start');
     await assert.rejects(svc.submit(sub({ durationS: 30 * 86_400 })), (e: unknown) => e instanceof ValidationError && e.field === 'durationS');
     await assert.rejects(svc.submit(sub({ count: 5 })), (e: unknown) => e instanceof ValidationError && e.field === 'count' && /hold 2/.test(e.message));
+    await assert.rejects(svc.submit(sub({ count: 1, vcpus: 3 })), (e: unknown) => e instanceof ValidationError && e.field === 'vcpus' && /largest has 2/.test(e.message), 'a VM larger than any host names its size, not the count');
+    await assert.rejects(svc.submit(sub({ count: 1, memoryMib: 4096 })), (e: unknown) => e instanceof ValidationError && e.field === 'memoryMiB' && /largest has 2048 MiB/.test(e.message));
     await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false })), LeaseRejectedError, 'the AR holds the host from its preparation on: no room for 4 VMs now and through it');
     assert.deepEqual(await rows(), before, 'nothing written');
     assert.equal((await store.capacityLeases.list()).length, 1);

@@ -196,8 +196,12 @@ export class LeaseService {
     } else if (sub.startS !== undefined) {
       issues.push({ field: 'start', message: `only an advance reservation has a start time (this lease is ${sub.kind})` });
     }
+    // A VM larger than every host is the size's fault, not the count's: the field named is the one to change.
+    const largest = { cpus: Math.max(0, ...this.#hostCaps.map((h) => h.total.cpus)), memoryMib: Math.max(0, ...this.#hostCaps.map((h) => h.total.memoryMib)) };
+    if (this.#hostCaps.length > 0 && sub.vcpus > largest.cpus) issues.push({ field: 'vcpus', message: `${sub.vcpus} vCPUs: no enabled host has that many (the largest has ${largest.cpus})` });
+    if (this.#hostCaps.length > 0 && sub.memoryMib > largest.memoryMib) issues.push({ field: 'memoryMiB', message: `${sub.memoryMib} MiB: no enabled host has that much memory (the largest has ${largest.memoryMib} MiB)` });
     const fit = this.#hostCaps.reduce((n, h) => n + Math.max(0, Math.min(Math.floor(h.total.cpus / sub.vcpus), Math.floor(h.total.memoryMib / sub.memoryMib))), 0);
-    if (sub.count > fit) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
+    if (sub.count > fit && !issues.some((i) => i.field === 'vcpus' || i.field === 'memoryMiB')) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
     if (issues.length > 0) throw new ValidationError('lease', issues);
   }
 
