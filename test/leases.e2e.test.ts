@@ -293,7 +293,7 @@ test('an AR for now + 60 s suspends the lease before it starts and runs on time;
 });
 
 test('controller killed while a suspend waits at its failpoint (journaled, nothing done yet): the next one finishes it once; the lease then moves to h2 (killed at lease-migrate) and resumes, the same guest', async () => {
-  const ar = (await leases.create({ type: 'ar', start: soon(40), durationS: 3600, template: 'tiny' })).id;
+  const ar = (await leases.create({ type: 'ar', start: soon(30), durationS: 3600, template: 'tiny' })).id;
   assert.deepEqual((await leases.get(ar)).plan.placements, [{ host: 'h1', vms: 1 }]);
   const journaled = await leaseIn(be, (x) => x.pendingStep === 'suspend', 'suspend journaled', 120_000);
   assert.equal(journaled.state, 'suspending');
