@@ -97,12 +97,19 @@ async function restartAfterCrash(at: string, next?: string): Promise<void> {
 }
 
 async function leaseIn(id: string, ok: (l: LeaseDetailView) => boolean, what: string, timeoutMs = 240_000, failedOk = false): Promise<LeaseDetailView> {
+  let seen: LeaseDetailView | undefined;
   return pollUntil(`lease ${id.slice(0, 8)} ${what}`, async () => {
     const l = await leases.get(id).catch(() => undefined);
     if (l === undefined) return undefined;
+    seen = l;
     if (!failedOk && (l.state === 'failed' || l.state === 'rejected')) throw new Error(`lease ${l.state}: ${l.reason ?? ''}`);
     return ok(l) ? l : undefined;
-  }, { timeoutMs, intervalMs: 250 });
+  }, { timeoutMs, intervalMs: 250 }).catch(async (err: unknown) => {
+    // What the lease and its VMs were when the wait gave up, and what the controller said last: a timeout alone tells nothing.
+    const vms = (await api.listVms().catch(() => [])).filter((v) => v.name?.startsWith(`lease-${id.slice(0, 8)}`)).map((x) => `${x.id.slice(0, 8)} ${x.state} ${x.stateReason ?? ''}`);
+    process.stderr.write(`# lease ${id.slice(0, 8)} last seen: ${JSON.stringify({ state: seen?.state, pendingStep: seen?.pendingStep, plan: seen?.plan, history: seen?.history.slice(-6) })}; VMs: ${vms.join('; ')}\n# controller output (tail): ${controller.output.join('').slice(-3000)}\n`);
+    throw err;
+  });
 }
 
 async function vmIn(id: string, state: string, timeoutMs = 180_000): Promise<void> {
