@@ -25,12 +25,16 @@ export function capacityLeaseContract(fx: () => ContractFixture): void {
     await store.capacityLeases.setVm({ leaseId: id, idx: 0, vmId: 'vm-a', hostId: 'elsewhere' });
     assert.deepEqual(await store.capacityLeases.vms(id), [{ leaseId: id, idx: 0, vmId: 'vm-a', hostId: 'elsewhere' }], 'moved, not doubled');
     assert.ok((await store.capacityLeases.liveVmIds()).has('vm-a'));
+    const shutdown = { kind: 'shutdown' as const, placements: plan.placements, at: 75 };
+    const r = await store.capacityLeases.record(id, { plan: { ...plan, cursor: 2 }, pendingStep: shutdown }, [{ kind: 'planned' }, { kind: 'step', detail: { step: 'shutdown' } }]);
+    assert.deepEqual([r.plan.cursor, r.pendingStep], [2, shutdown], 'the plan and the step it begins, written together');
     await store.capacityLeases.update(id, { state: 'done', pendingStep: null, reason: null }, 'state');
     assert.ok(!(await store.capacityLeases.list({ live: true })).some((x) => x.id === id), 'a done lease with nothing journaled is not live');
     assert.ok(!(await store.capacityLeases.liveVmIds()).has('vm-a'));
-    assert.deepEqual((await store.capacityLeases.timeline(id)).map((e) => [e.kind, e.detail['state']]), [['created', 'scheduled'], ['state', 'preparing'], ['state', 'done']]);
+    assert.deepEqual((await store.capacityLeases.timeline(id)).map((e) => [e.kind, e.detail['state']]), [['created', 'scheduled'], ['state', 'preparing'], ['planned', 'preparing'], ['step', 'preparing'], ['state', 'done']]);
     const events = (await store.events.listSince(before.at(-1)?.seq ?? 0, 10_000)).filter((e) => e.resourceId === id);
-    assert.deepEqual(events.map((e) => e.kind), ['lease.created', 'lease.state', 'lease.state']);
+    assert.deepEqual(events.map((e) => e.kind), ['lease.created', 'lease.state', 'lease.planned', 'lease.step', 'lease.state']);
+    assert.equal(events[3]?.data['step'], 'shutdown');
     assert.ok(events.every((e) => e.resource === 'lease' && e.data['ownerId'] === owner.id), 'each event names the owner, for the audience');
     await rejectsWith(store.capacityLeases.get(uniq('nope')), NotFoundError, 'NOT_FOUND');
     await rejectsWith(store.capacityLeases.update(uniq('nope'), { state: 'done' }, 'state'), NotFoundError, 'NOT_FOUND');

@@ -66,7 +66,7 @@ async function latestEvents(ctx: ApiContext, user: User, n: number): Promise<Eve
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext, closing: AbortSignal, pollMs = 500): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['events'];
-  const description = 'Only the events the caller may read: admins all; a plain user those about their own VMs (with their migrations) and volumes and about the images they may see (their own and the shared catalog). Host events are for admins only.';
+  const description = 'Only the events the caller may read: admins all; a plain user those about their own VMs (with their migrations), volumes and capacity leases (`lease.*`: every state a lease passes through, its steps begun, done or failed) and about the images they may see (their own and the shared catalog). Host events are for admins only.';
   r.get('/api/v1/events/history', {
     schema: {
       tags, querystring: historyQuery, response: { 200: z.array(eventView) },

@@ -136,7 +136,18 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.deepEqual(fake.kinds(), ['create', 'create', 'suspend', 'suspend', 'create', 'create', 'terminate', 'terminate', 'resume', 'resume']);
     assert.ok(fake.log.slice(2, 4).every((l) => l.startsWith('suspend be')) && fake.log.slice(4, 6).every((l) => l.startsWith('create ar')));
     const timeline = (await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'state').map((e) => e.detail['state']);
-    assert.deepEqual(timeline, ['preparing', 'active', 'suspending', 'suspended', 'resuming', 'active']);
+    assert.deepEqual(timeline, ['scheduled', 'preparing', 'active', 'suspending', 'suspended', 'scheduled', 'resuming', 'active'], 'every state it passed through, each written as it happened');
+    const arTimeline = await store.capacityLeases.timeline(ar.id);
+    assert.deepEqual(arTimeline.filter((e) => e.kind === 'created' || e.kind === 'state').map((e) => e.detail['state']), ['scheduled', 'preparing', 'active', 'done']);
+    // A step is journaled in the very write that moves the plan onto it (one transaction, one time): no controller death can fall between the two.
+    for (const l of [be.id, ar.id]) {
+      const tl = await store.capacityLeases.timeline(l);
+      tl.forEach((e, i) => {
+        if (e.kind !== 'step') return;
+        const prev = tl[i - 1];
+        assert.ok(prev !== undefined && ['state', 'planned', 'step'].includes(prev.kind) && prev.at === e.at, `lease ${l.slice(0, 4)}: step ${JSON.stringify(e.detail['step'])} written with its plan change (${JSON.stringify(tl.slice(Math.max(0, i - 1), i + 1))})`);
+      });
+    }
     assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null, 'every journaled step was confirmed');
   });
 
@@ -222,6 +233,8 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     await assert.rejects(svc.submit(sub({ startS: t + 100 })), (e: unknown) => e instanceof ValidationError && e.field === 'start');
     await assert.rejects(svc.submit(sub({ durationS: 30 * 86_400 })), (e: unknown) => e instanceof ValidationError && e.field === 'durationS');
     await assert.rejects(svc.submit(sub({ count: 5 })), (e: unknown) => e instanceof ValidationError && e.field === 'count' && /hold 2/.test(e.message));
+    await assert.rejects(svc.submit(sub({ count: 1, vcpus: 3 })), (e: unknown) => e instanceof ValidationError && e.field === 'vcpus' && /largest has 2/.test(e.message), 'a VM larger than any host names its size, not the count');
+    await assert.rejects(svc.submit(sub({ count: 1, memoryMib: 4096 })), (e: unknown) => e instanceof ValidationError && e.field === 'memoryMiB' && /largest has 2048 MiB/.test(e.message));
     await assert.rejects(svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false })), LeaseRejectedError, 'the AR holds the host from its preparation on: no room for 4 VMs now and through it');
     assert.deepEqual(await rows(), before, 'nothing written');
     assert.equal((await store.capacityLeases.list()).length, 1);
@@ -316,5 +329,22 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     await at(svc2, t0 + 10 + 60 + 1);
     assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
     assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+  it('a controller back after a long stop walks each plan boundary in turn: every state written, every step journaled and run in order', async () => {
+    await fresh();
+    const t0 = (t = 7_000_000);
+    const svc = await service(new FakeActions());
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t0 + 60, durationS: 50, preemptible: false }));
+    await svc.stop();
+    // Down through the AR's whole window.
+    t = t0 + 500;
+    const fake = new FakeActions();
+    await at(await service(fake), t0 + 500);
+    const tl = await store.capacityLeases.timeline(ar.id);
+    assert.deepEqual(tl.filter((e) => e.kind === 'created' || e.kind === 'state').map((e) => e.detail['state']), ['scheduled', 'preparing', 'active', 'done']);
+    assert.deepEqual(tl.filter((e) => e.kind === 'step').map((e) => e.detail['step']), ['prepare', 'shutdown']);
+    assert.deepEqual(fake.kinds(), ['create', 'create', 'terminate', 'terminate'], 'its VMs made and then ended, once each');
+    const l = await store.capacityLeases.get(ar.id);
+    assert.deepEqual([l.state, l.pendingStep], ['done', null]);
   });
 });

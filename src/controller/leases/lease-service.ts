@@ -10,6 +10,7 @@ import { LEASE_STATES, canTransitionLease, isFinalLeaseState } from '../../core/
 import { ValidationError, type FieldIssue } from '../../errors/validation-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import type { Store } from '../../store/open-store.js';
+import type { JsonObject } from '../../store/store-context.js';
 import type { CapacityLease, PendingStep } from '../../store/repositories/capacity-leases-repository.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../../util/failpoints.js';
@@ -169,9 +170,10 @@ export class LeaseService {
         const l = await this.#o.store.capacityLeases.get(id);
         throw new LeaseStateError(id, 'cancel', l.state, LEASE_STATES.filter((s) => canTransitionLease(s, 'cancelled')));
       }
-      this.#scheduler.close(id, 'cancelled', now, 'cancelled by its owner or an admin');
+      const closed = this.#scheduler.close(id, 'cancelled', now, 'cancelled by its owner or an admin')!;
+      // Written with its end: a controller that dies here leaves the termination journaled, never a cancelled lease with VMs running.
+      this.#steps.shutdown(closed.req, [], now);
       await this.#persist();
-      await this.#journal({ leaseId: id, kind: 'shutdown', placements: [], at: now });
       await this.#carryForward(now);
       return this.#o.store.capacityLeases.get(id);
     });
@@ -194,8 +196,12 @@ export class LeaseService {
     } else if (sub.startS !== undefined) {
       issues.push({ field: 'start', message: `only an advance reservation has a start time (this lease is ${sub.kind})` });
     }
+    // A VM larger than every host is the size's fault, not the count's: the field named is the one to change.
+    const largest = { cpus: Math.max(0, ...this.#hostCaps.map((h) => h.total.cpus)), memoryMib: Math.max(0, ...this.#hostCaps.map((h) => h.total.memoryMib)) };
+    if (this.#hostCaps.length > 0 && sub.vcpus > largest.cpus) issues.push({ field: 'vcpus', message: `${sub.vcpus} vCPUs: no enabled host has that many (the largest has ${largest.cpus})` });
+    if (this.#hostCaps.length > 0 && sub.memoryMib > largest.memoryMib) issues.push({ field: 'memoryMiB', message: `${sub.memoryMib} MiB: no enabled host has that much memory (the largest has ${largest.memoryMib} MiB)` });
     const fit = this.#hostCaps.reduce((n, h) => n + Math.max(0, Math.min(Math.floor(h.total.cpus / sub.vcpus), Math.floor(h.total.memoryMib / sub.memoryMib))), 0);
-    if (sub.count > fit) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
+    if (sub.count > fit && !issues.some((i) => i.field === 'vcpus' || i.field === 'memoryMiB')) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
     if (issues.length > 0) throw new ValidationError('lease', issues);
   }
 
@@ -236,12 +242,23 @@ export class LeaseService {
 
   async #carryForward(now: number): Promise<void> {
     await this.#refreshExternal(now);
-    const s = this.#scheduler;
-    s.advance(now);
-    s.schedule(now);
-    s.advance(now);
+    await this.#advanceTo(now);
+    this.#scheduler.schedule(now);
+    // A lease the queue just gave a plan is written `scheduled` before its first step begins.
     await this.#persist();
-    for (const step of this.#steps.take()) await this.#journal(step);
+    await this.#advanceTo(now);
+  }
+
+  /**
+   * Advances one plan boundary at a time, each written with the steps it
+   * begins: every state a lease passes through reaches the timeline and the
+   * event stream, also when a restarted controller catches up on a long stop.
+   */
+  async #advanceTo(now: number): Promise<void> {
+    for (let t = this.#scheduler.nextEventTime(); t <= now; t = this.#scheduler.nextEventTime()) {
+      this.#scheduler.advance(t);
+      await this.#persist();
+    }
   }
 
   /** Books what VMs outside live leases take on each host, from now on (it changes as they come and go). */
@@ -265,25 +282,41 @@ export class LeaseService {
     });
   }
 
-  /** Writes every lease whose state or plan changed since it was last written. */
+  /**
+   * Writes every lease whose state or plan changed since it was last written,
+   * each in one transaction with the steps the scheduler began for it (the
+   * journal, before any side effect), then queues those steps behind the
+   * lease's earlier ones. Of several steps begun at once the last is the one
+   * journaled (a restart repeats it; each step is idempotent).
+   */
   async #persist(): Promise<void> {
+    const begun = new Map<string, PendingStep[]>();
+    for (const step of this.#steps.take()) begun.set(step.leaseId, [...(begun.get(step.leaseId) ?? []), this.#pendingOf(step)]);
+    const written = new Set<string>();
     for (const rec of this.#scheduler.records()) {
-      const before = this.#persisted.get(rec.req.id);
+      const id = rec.req.id;
+      const before = this.#persisted.get(id);
       if (before === undefined) continue;
+      const steps = begun.get(id) ?? [];
       const snap = snapshotOf(rec, this.#hosts);
       const text = JSON.stringify(snap);
-      if (text === before) continue;
-      const stateChanged = (JSON.parse(before) as { state: string }).state !== snap.state;
-      await this.#o.store.capacityLeases.update(rec.req.id, snap, stateChanged ? 'state' : 'planned');
-      this.#persisted.set(rec.req.id, text);
+      if (text === before && steps.length === 0) continue;
+      const entries: { kind: string; detail?: JsonObject }[] = [];
+      if (text !== before) entries.push({ kind: (JSON.parse(before) as { state: string }).state !== snap.state ? 'state' : 'planned' });
+      for (const st of steps) entries.push({ kind: 'step', detail: { step: st.kind } });
+      await this.#o.store.capacityLeases.record(id, { ...(text !== before ? snap : {}), ...(steps.length > 0 ? { pendingStep: steps.at(-1)! } : {}) }, entries);
+      this.#persisted.set(id, text);
+      written.add(id);
+    }
+    for (const [id, steps] of begun) {
+      // A lease the scheduler holds and this controller never wrote (none should): its step is still journaled before it runs.
+      if (!written.has(id)) await this.#o.store.capacityLeases.record(id, { pendingStep: steps.at(-1)! }, steps.map((st) => ({ kind: 'step', detail: { step: st.kind } })));
+      for (const st of steps) this.#chain(id, st);
     }
   }
 
-  /** Journals a step (before any side effect), then queues it behind the lease's earlier steps. */
-  async #journal(step: CollectedStep): Promise<void> {
-    const pending: PendingStep = { kind: step.kind, placements: this.#hosts.toStore(step.placements), ...(step.from ? { from: this.#hosts.toStore(step.from) } : {}), at: step.at };
-    await this.#o.store.capacityLeases.update(step.leaseId, { pendingStep: pending }, 'step', { step: step.kind });
-    this.#chain(step.leaseId, pending);
+  #pendingOf(step: CollectedStep): PendingStep {
+    return { kind: step.kind, placements: this.#hosts.toStore(step.placements), ...(step.from ? { from: this.#hosts.toStore(step.from) } : {}), at: step.at };
   }
 
   #chain(leaseId: string, step: PendingStep): void {
@@ -302,6 +335,8 @@ export class LeaseService {
     try {
       log.info('lease step begins');
       await runLeaseStep({ store: this.#o.store, actions: this.#o.actions, failpoints: this.#o.failpoints }, leaseId, step, signal);
+      // Its side effects are done and the journal still says it is not: a restart repeats it (idempotent), it must not do it twice.
+      await this.#o.failpoints?.hit(`lease-${step.kind}.done`);
       const cur = await this.#o.store.capacityLeases.get(leaseId);
       // A later step may have been journaled meanwhile: only this one's mark is cleared.
       const mine = cur.pendingStep?.kind === step.kind && cur.pendingStep.at === step.at;
@@ -313,15 +348,20 @@ export class LeaseService {
       log.error({ err: errorMessage(err) }, 'lease step failed');
       await this.#serially(async () => {
         const rec = this.#scheduler.lease(leaseId);
-        if (rec !== undefined && canTransitionLease(rec.state, 'failed')) this.#scheduler.close(leaseId, 'failed', this.#clock(), reason);
-        await this.#persist();
-        await this.#o.store.capacityLeases.update(leaseId, { pendingStep: null }, 'step-failed', { step: step.kind, error: reason });
+        const failed = rec !== undefined && canTransitionLease(rec.state, 'failed');
+        if (failed) this.#scheduler.close(leaseId, 'failed', this.#clock(), reason);
         // A failed lease keeps nothing: its VMs (a crashed one, a half-saved one) are ended by a journaled step of their own, so their hosts' capacity and files are freed.
-        if (step.kind !== 'shutdown' && step.kind !== 'release') {
-          const release: PendingStep = { kind: 'release', placements: [], at: this.#clock() };
-          await this.#o.store.capacityLeases.update(leaseId, { pendingStep: release }, 'step', { step: 'release' });
-          this.#chain(leaseId, release);
-        }
+        // Its end, the failed step and that release are one write: a controller that dies here cannot leave the lease failed with its VMs held, nor repeat the failed step.
+        const release: PendingStep | null = step.kind !== 'shutdown' && step.kind !== 'release' ? { kind: 'release', placements: [], at: this.#clock() } : null;
+        const snap = failed ? snapshotOf(rec, this.#hosts) : undefined;
+        await this.#o.store.capacityLeases.record(leaseId, { ...snap, pendingStep: release }, [
+          ...(snap !== undefined ? [{ kind: 'state' }] : []),
+          { kind: 'step-failed', detail: { step: step.kind, error: reason } },
+          ...(release !== null ? [{ kind: 'step', detail: { step: 'release' } }] : []),
+        ]);
+        if (snap !== undefined && this.#persisted.has(leaseId)) this.#persisted.set(leaseId, JSON.stringify(snap));
+        await this.#persist();
+        if (release !== null) this.#chain(leaseId, release);
       }).catch((e: unknown) => log.error({ err: errorMessage(e) }, 'recording the failed step failed'));
     }
   }

@@ -10,7 +10,8 @@ import { hostPerVm } from './lease-record-of.js';
  * is not moved, the VMs made are found by their lease and number), so a
  * restarted controller runs the journaled step again from the start. The
  * failpoint `lease-<step>` fires after the journal and before any side
- * effect: the restart tests kill the controller there.
+ * effect (and `lease-<step>.done`, in the service, after it and before the
+ * journal is cleared): the e2e test kills the controller there.
  */
 export async function runLeaseStep(deps: { readonly store: Store; readonly actions: LeaseActions; readonly failpoints?: Failpoints | undefined }, leaseId: string, step: PendingStep, signal: AbortSignal): Promise<void> {
   const { store, actions } = deps;

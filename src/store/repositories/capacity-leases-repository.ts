@@ -162,7 +162,17 @@ export class CapacityLeasesRepository {
   }
 
   /** Writes `change` with its timeline entry `kind` (and a `lease.<kind>` event) in one transaction. */
-  async update(id: string, change: CapacityLeaseChange, kind: string, detail: JsonObject = {}): Promise<CapacityLease> {
+  update(id: string, change: CapacityLeaseChange, kind: string, detail: JsonObject = {}): Promise<CapacityLease> {
+    return this.record(id, change, [{ kind, detail }]);
+  }
+
+  /**
+   * Writes `change` with several timeline entries (and their `lease.<kind>`
+   * events, in order) in one transaction: a plan's new state and the step it
+   * begins are on disk together or not at all, so a controller that dies
+   * between them cannot leave a lease past a step that was never journaled.
+   */
+  async record(id: string, change: CapacityLeaseChange, entries: readonly { readonly kind: string; readonly detail?: JsonObject | undefined }[]): Promise<CapacityLease> {
     return inTransaction(this.ctx, async (trx) => {
       const now = this.ctx.now();
       const row = await trx.updateTable('capacity_leases').set({
@@ -174,9 +184,11 @@ export class CapacityLeasesRepository {
         updated_at: now,
       }).where('id', '=', id).returningAll().executeTakeFirst();
       if (!row) throw new NotFoundError('lease', id);
-      const full = { ...detail, state: row.state, ...(row.reason !== null ? { reason: row.reason } : {}) };
-      await trx.insertInto('capacity_lease_events').values({ lease_id: id, at: now, kind, detail: toJson(full) }).execute();
-      await appendEvent(this.ctx, trx, { kind: `lease.${kind}`, resource: 'lease', resourceId: id, data: { ownerId: row.owner_id, ...full } });
+      for (const { kind, detail } of entries) {
+        const full = { ...detail, state: row.state, ...(row.reason !== null ? { reason: row.reason } : {}) };
+        await trx.insertInto('capacity_lease_events').values({ lease_id: id, at: now, kind, detail: toJson(full) }).execute();
+        await appendEvent(this.ctx, trx, { kind: `lease.${kind}`, resource: 'lease', resourceId: id, data: { ownerId: row.owner_id, ...full } });
+      }
       return toLease(row);
     });
   }
