@@ -20,8 +20,9 @@ export const MIB_PER_GIB = 1024;
 /** nubo's VM states in OCCI's four (GFD.224 §3.1.1). */
 export function computeState(state: VmView['state']): ComputeState {
   switch (state) {
-    case 'running': case 'migrating': return 'active';
-    case 'suspended': case 'saving': return 'suspended';
+    // Still running until it is off or saved: shutdown and saving end in inactive and suspended.
+    case 'running': case 'migrating': case 'shutdown': case 'saving': return 'active';
+    case 'suspended': return 'suspended';
     case 'failed': case 'unknown': return 'error';
     default: return 'inactive';
   }
@@ -97,7 +98,8 @@ export function compute(v: VmView & { nics?: VmDetailView['nics'] }, c: ComputeC
   const mixins = [...(tpl ? [identifierOf(osTplMixin(tpl))] : []), ...(size ? [identifierOf(resourceTplMixin(size))] : [])];
   const links = [
     ...c.volumes.filter((x): x is VolumeView & { vm: string } => x.vm === v.id).map((x) => storageLink(c.base, x)),
-    ...(v.nics ?? []).map((n) => networkInterface(c.base, v, n, c.networks)),
+    // A NIC on no network links to nothing: it is not a networkinterface.
+    ...(v.nics ?? []).filter((n) => n.network !== null && c.networks.has(n.network)).map((n) => networkInterface(c.base, v, n, c.networks)),
   ];
   return {
     kind: identifierOf(COMPUTE), mixins, id: v.id, title: v.name, location: computeLocation(c.base, v.id),
