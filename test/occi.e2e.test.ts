@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { pollUntil } from '../src/util/deadline.js';
+import { Failpoints } from '../src/util/failpoints.js';
 import { TenancyClient } from '../src/client/tenancy-client.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 
@@ -250,4 +251,26 @@ test('networks: the admin creates one with the ipnetwork mixin, a user may not, 
   assert.equal(bobDelete.status, 403, bobDelete.text);
   assert.equal((await occi('DELETE', `/network/${n.id}`)).status, 200);
   assert.equal((await cloud.api.listNetworks()).some((x) => x.id === n.id), false);
+});
+
+test('a controller restart while an OCCI-created compute is being prepared: it comes up once, and OCCI answers through the new controller', async () => {
+  // The prolog step is held (failpoint vm.prolog sleeps) so that the restart lands while the create is in flight.
+  const fp = new Failpoints();
+  fp.arm('vm.prolog', () => new Promise((r) => setTimeout(r, 4_000)));
+  await cloud.restartController(fp);
+  const made = await occi('POST', '/compute/', {
+    contentType: 'text/plain',
+    body: `Category: compute; scheme="${INFRA}"; class="kind"\nCategory: tiny; scheme="${OS_TPL}"; class="mixin"\nX-OCCI-Attribute: occi.core.title="occi-crash"\n`,
+  });
+  assert.equal(made.status, 201, made.text);
+  const id = /\/compute\/([^/\s]+)$/m.exec(made.text)?.[1] ?? '';
+  await pollUntil('VM in prolog', async () => ((await cloud.api.getVm(id)).state === 'prolog' ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 });
+  await cloud.restartController();
+  await waitState(id, 'active');
+  const named = (await cloud.api.listVms()).filter((v) => v.name === 'occi-crash' && v.state !== 'terminated');
+  assert.deepEqual(named.map((v) => v.id), [id], 'one VM, not lost, not duplicated');
+  const listed = (await occi('GET', '/compute/')).text.match(/^X-OCCI-Location: .*$/gm) ?? [];
+  assert.equal(listed.filter((l) => l.endsWith(`/compute/${id}`)).length, 1);
+  assert.equal((await occi('DELETE', `/compute/${id}`)).status, 200);
+  await pollUntil('VM terminated', async () => ((await cloud.api.getVm(id)).state === 'terminated' ? true : undefined), { timeoutMs: 120_000 });
 });
