@@ -89,7 +89,7 @@ function checkAttributes(attrs: Readonly<Record<string, AttributeValue>>, kind: 
   const defs = new Map<string, AttributeDefinition>([...attributesOfKind(kind), ...mixins.flatMap((m) => m.attributes)].map((d) => [d.name, d]));
   for (const [name, v] of Object.entries(attrs)) {
     const d = defs.get(name);
-    if (!d) throw badRequest(`unknown attribute ${name}: kind ${kind.term}${mixins.length > 0 ? ' and its mixins' : ''} define no such attribute`, { attribute: name });
+    if (!d) throw badRequest(`unknown attribute ${name}: kind ${kind.term}${mixins.length > 0 ? ' and its mixins define' : ' defines'} no such attribute`, { attribute: name });
     if (!settable.includes(name)) throw badRequest(`attribute ${name} cannot be set: nubo sets it`, { attribute: name });
     if (typeof v !== d.type) throw badRequest(`attribute ${name} must be a ${d.type}, not ${JSON.stringify(v)}`, { attribute: name });
     if (d.values !== undefined && !d.values.includes(String(v))) throw badRequest(`attribute ${name} must be one of ${d.values.join(', ')}`, { attribute: name });
