@@ -38,6 +38,10 @@ const RULES: readonly Rule[] = [
   { layer: 'core/', mayImport: ['core/', 'errors/'], mustNotImportPackages: IO_MODULES, why: 'the rules are pure: no I/O, no other layer' },
   { layer: 'contract/', mayImport: ['contract/', 'core/'], mayImportPackages: ['zod'], why: 'what two processes say to each other: schemas and types, no I/O' },
   { layer: 'aws/', mayImport: ['aws/', 'errors/'], why: 'SigV4 and the AWS wire shapes are shared by the EC2 and S3 listeners: no store, no daemon' },
+  {
+    layer: 'occi/', mayImport: ['occi/', 'errors/', 'contract/', 'ec2/native-api.ts'], mustNotImportPackages: IO_MODULES,
+    why: 'OCCI: pure renderers, parsers and model, and a thin server that acts only through the native API (NativeApi) — no store, no daemon internals',
+  },
   { layer: 'sim/', mayImport: ['sim/', 'core/', 'errors/'], why: 'the simulator runs the very scheduler of core/ on a virtual clock: no daemon, store or driver' },
   { layer: 'client/', mustNotImport: ['controller/', 'agent/'], why: 'a client speaks the contract, not the server\'s internals' },
   { layer: 'cli/', mustNotImport: ['controller/', 'agent/'], why: 'the CLI talks to the controller through the client' },

@@ -36,11 +36,12 @@ import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.j
 import { registerLeaseRoutes } from './api/lease-routes.js';
 import { registerDrsRoutes } from './api/drs-routes.js';
 import { registerScalingGroupRoutes } from './api/scaling-group-routes.js';
+import { registerOcci } from '../occi/occi-server.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
  * a user), the image bytes (a user's or a host's token), the agents' internal
- * routes (host token), and the OpenAPI document generated from the same zod
+ * routes (host token), OCCI 1.2 under /occi/1.2 (src/occi/), and the OpenAPI document generated from the same zod
  * schemas that validate every request.
  */
 export async function createControllerServer(ctx: ApiContext, forward?: (req: FastifyRequest, reply: FastifyReply) => Promise<void>, metrics?: MetricsParts): Promise<FastifyInstance> {
@@ -133,6 +134,18 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
   if (ctx.drs) registerDrsRoutes(app, ctx, ctx.drs);
   if (ctx.scalingGroups) registerScalingGroupRoutes(app, ctx, ctx.scalingGroups);
+  // OCCI 1.2 (src/occi/): its own path on this listener, the same bearer tokens, acting through the native routes as the caller.
+  const inProcess = ctx.inProcess;
+  if (inProcess) {
+    await registerOcci(app, {
+      api: inProcess,
+      authenticate: async (req) => {
+        const user = await ctx.store.users.findByToken(bearerToken(req));
+        if (!user) throw new UnauthorizedError('unknown token');
+        return user.id;
+      },
+    });
+  }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   // The web dashboard (web/, built into dist/web): static files, outside /api/ and its token check.
   await registerDashboard(app);

@@ -119,6 +119,7 @@ export const ERROR_CODES = {
   // The AWS-compatible listeners (EC2, S3): sent on their wire with the AWS code in details, never on the native API.
   AWS_AUTH_FAILED: { status: 403, raisedBy: 'AwsAuthError', meaning: 'an EC2/S3 request\'s SigV4 signature did not verify (details.reason: missing, malformed, unknown-key, wrong-scope, skewed, expired, signature); nothing was done' },
   AWS_PAYLOAD_INVALID: { status: 400, raisedBy: 'AwsPayloadError', meaning: 'an EC2/S3 request\'s body is not what was signed or declared (sha256, chunk signature, checksum trailer, length; details.awsCode); nothing was kept' },
+  OCCI_REQUEST_FAILED: { status: 400, raisedBy: 'OcciError', meaning: 'the OCCI 1.2 interface (/occi/1.2/) refused a request with its own HTTP status (details.status: 400 malformed rendering, unknown kind or mixin, bad attribute (details.attribute); 404 no such entity or location; 405 method; 406 no rendering the client accepts; 415 a body in an unknown rendering); nothing was written' },
   S3_REQUEST_FAILED: { status: 400, raisedBy: 'S3Error', meaning: 'the S3 listener refused a request with one of S3\'s own codes (details.s3Code: NoSuchKey, AccessDenied, InvalidRange …) and its HTTP status' },
 } as const satisfies Readonly<Record<string, ErrorCodeEntry>>;
 

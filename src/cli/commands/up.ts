@@ -101,6 +101,7 @@ async function up(signal: AbortSignal, o: UpFlags): Promise<number> {
     await ensureDefaultNetwork(api, o.bridge);
     await registerTiny(api, image);
     say(`\nnubo is up — API ${controller.url}  (OpenAPI: ${controller.url}/api/v1/openapi.json)`);
+    say(`OCCI 1.2 endpoint ${controller.url}/occi/1.2/  (the same token as the API; query interface: ${controller.url}/occi/1.2/-/)`);
     if (controller.ec2) say(`EC2 endpoint ${controller.ec2.url}  (region nubo-1; keys: nubo user access-key create; aws --endpoint-url ${controller.ec2.url} ec2 describe-instances)`);
     if (controller.s3) say(`S3 endpoint ${controller.s3.url}  (region nubo-1; keys: nubo user access-key create)`);
     say(`credentials: ${credentialsFile()}   logs: ${logFile}`);

@@ -1,0 +1,46 @@
+import { OcciError } from './occi-error.js';
+
+/** The three renderings nubo speaks (GFD.222 text/plain and text/occi, GFD.226 application/occi+json). */
+export type Rendering = 'text/plain' | 'text/occi' | 'application/occi+json';
+
+const SERVED: readonly Rendering[] = ['application/occi+json', 'text/occi', 'text/plain'];
+
+/**
+ * The rendering of the answer from the Accept header (RFC 7231 §5.3.2: the
+ * highest q wins, a wildcard matches what it covers, `application/json` is
+ * taken as the OCCI JSON rendering). No Accept: text/plain, the default of
+ * GFD.223. Nothing acceptable: 406.
+ */
+export function negotiate(accept: string | undefined): Rendering {
+  if (accept === undefined || accept.trim() === '') return 'text/plain';
+  let best: { r: Rendering; q: number; order: number } | undefined;
+  for (const part of accept.split(',')) {
+    const [type = '', ...ps] = part.split(';').map((s) => s.trim().toLowerCase());
+    const qp = ps.find((p) => p.startsWith('q='));
+    const q = qp === undefined ? 1 : Number(qp.slice(2));
+    if (!(q > 0)) continue;
+    const matches: Rendering[] = type === '*/*' ? ['text/plain']
+      : type === 'text/*' ? ['text/plain']
+      : type === 'application/*' || type === 'application/json' ? ['application/occi+json']
+      : SERVED.filter((r) => r === type);
+    for (const r of matches) {
+      // Exact types beat wildcards at equal q.
+      const order = type.includes('*') ? 1 : 0;
+      if (!best || q > best.q || (q === best.q && order < best.order)) best = { r, q, order };
+    }
+  }
+  if (!best) throw new OcciError(406, `none of the renderings in Accept: ${accept} is served; ask for ${SERVED.join(', ')}`, { accept });
+  return best.r;
+}
+
+/** The rendering of a request's body from its Content-Type; none with no body: text/occi (everything in the headers). */
+export function requestRendering(contentType: string | undefined, body: string): Rendering {
+  const t = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (t === '') {
+    if (body.trim() !== '') throw new OcciError(415, 'a request body needs a Content-Type: text/plain, text/occi or application/occi+json');
+    return 'text/occi';
+  }
+  if (t === 'application/json' || t === 'application/occi+json') return 'application/occi+json';
+  if (t === 'text/occi' || t === 'text/plain') return t;
+  throw new OcciError(415, `Content-Type ${t} is not an OCCI rendering: send text/plain, text/occi or application/occi+json`, { contentType: t });
+}

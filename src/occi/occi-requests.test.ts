@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OcciError } from './occi-error.js';
+import { parseLocation, planComputeAction, planComputeUpdate, planCreate, type TemplateMixins } from './occi-requests.js';
+import { identifierOf, STATIC_MIXINS } from './occi-model.js';
+import { osTplMixin, RESOURCE_SIZES, resourceTplMixin } from './occi-templates.js';
+import type { SentEntity } from './occi-instance.js';
+
+const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
+const OS = 'http://schemas.nubo.dev/occi/os_tpl#';
+const RES = 'http://schemas.nubo.dev/occi/resource_tpl#';
+const ACT = 'http://schemas.ogf.org/occi/infrastructure/compute/action#';
+const B = '/occi/1.2';
+
+const tiny = { id: 't-1', name: 'tiny', vcpus: 1, memoryMiB: 128 };
+const TPL: TemplateMixins = {
+  osTpls: new Map([[identifierOf(osTplMixin(tiny)), { mixin: osTplMixin(tiny), template: 't-1' }]]),
+  resourceTpls: new Map(RESOURCE_SIZES.map((s) => [identifierOf(resourceTplMixin(s)), { mixin: resourceTplMixin(s), size: s }])),
+  others: new Map(STATIC_MIXINS.map((m) => [identifierOf(m), m])),
+};
+
+const kind = (term: string) => ({ scheme: INFRA, term, class: 'kind' });
+const sent = (categories: SentEntity['categories'], attributes: SentEntity['attributes'] = {}, links: SentEntity['links'] = []): SentEntity => ({ categories, attributes, links });
+
+function refuses(f: () => unknown, message: RegExp, attribute?: string): void {
+  assert.throws(f, (e: unknown) => e instanceof OcciError && e.status === 400 && message.test(e.message) && (attribute === undefined || e.details['attribute'] === attribute));
+}
+
+test('a compute from an os_tpl and a resource_tpl: the template, the size, the name, and networkinterface links as NICs', () => {
+  const plan = planCreate(sent([kind('compute'), { scheme: OS, term: 'tiny', class: 'mixin' }, { scheme: RES, term: 'small', class: 'mixin' }], { 'occi.core.title': 'web-1' }, [
+    { target: `http://cloud.example:7480${B}/network/n-1`, kind: `${INFRA}networkinterface`, attributes: {} },
+  ]), 'compute', B, TPL);
+  assert.deepEqual(plan, { collection: 'compute', body: { template: 't-1', name: 'web-1', vcpus: 1, memoryMiB: 256, nics: [{ network: 'n-1' }] } });
+  // Its own cores and memory win over the resource_tpl.
+  const own = planCreate(sent([kind('compute'), { scheme: OS, term: 'tiny' }, { scheme: RES, term: 'small' }], { 'occi.compute.cores': 2, 'occi.compute.memory': 0.375 }), 'compute', B, TPL);
+  assert.deepEqual(own, { collection: 'compute', body: { template: 't-1', vcpus: 2, memoryMiB: 384 } });
+});
+
+test('a compute request is refused, naming why: kind, mixins, attributes and links', () => {
+  refuses(() => planCreate(sent([]), 'compute', B, TPL), /no kind given/);
+  refuses(() => planCreate(sent([{ scheme: INFRA, term: 'vm', class: 'kind' }]), 'compute', B, TPL), /unknown kind http:\/\/schemas\.ogf\.org\/occi\/infrastructure#vm/);
+  refuses(() => planCreate(sent([kind('compute'), kind('storage')]), 'compute', B, TPL), /2 kinds given/);
+  refuses(() => planCreate(sent([kind('storage')]), 'compute', B, TPL), /kind .*#storage cannot be created in the compute collection/);
+  refuses(() => planCreate(sent([kind('compute'), { scheme: OS, term: 'nosuch' }]), 'compute', B, TPL), /unknown mixin http:\/\/schemas\.nubo\.dev\/occi\/os_tpl#nosuch/);
+  refuses(() => planCreate(sent([kind('compute'), { scheme: 'http://schemas.ogf.org/occi/infrastructure/network#', term: 'ipnetwork' }]), 'compute', B, TPL), /mixin .*#ipnetwork does not apply to kind .*#compute/);
+  refuses(() => planCreate(sent([kind('compute')]), 'compute', B, TPL), /exactly one os_tpl mixin/);
+  refuses(() => planCreate(sent([kind('compute'), { scheme: OS, term: 'tiny' }, { scheme: RES, term: 'tiny' }, { scheme: RES, term: 'small' }]), 'compute', B, TPL), /at most one resource_tpl mixin, 2 given/);
+  const ok = [kind('compute'), { scheme: OS, term: 'tiny' }];
+  refuses(() => planCreate(sent(ok, { 'occi.compute.speed': 2 }), 'compute', B, TPL), /unknown attribute occi\.compute\.speed/, 'occi.compute.speed');
+  refuses(() => planCreate(sent(ok, { 'occi.core.id': 'mine' }), 'compute', B, TPL), /attribute occi\.core\.id cannot be set: nubo sets it/, 'occi.core.id');
+  refuses(() => planCreate(sent(ok, { 'occi.compute.cores': '2' }), 'compute', B, TPL), /occi\.compute\.cores must be a number/, 'occi.compute.cores');
+  refuses(() => planCreate(sent(ok, { 'occi.compute.cores': 1.5 }), 'compute', B, TPL), /whole number 1-64/, 'occi.compute.cores');
+  refuses(() => planCreate(sent(ok, { 'occi.compute.memory': 0.0001 }), 'compute', B, TPL), /whole number of MiB/, 'occi.compute.memory');
+  refuses(() => planCreate(sent(ok, { 'occi.core.title': '../x' }), 'compute', B, TPL), /occi\.core\.title must be 1-63 letters/, 'occi.core.title');
+  refuses(() => planCreate(sent(ok, {}, [{ target: `${B}/storage/s`, kind: `${INFRA}storagelink`, attributes: {} }]), 'compute', B, TPL), /networkinterface links only/);
+  refuses(() => planCreate(sent(ok, {}, [{ target: '/elsewhere/n', attributes: {} }]), 'compute', B, TPL), /"\/elsewhere\/n" is not a network location/);
+});
+
+test('storage, network and the two links', () => {
+  assert.deepEqual(planCreate(sent([kind('storage')], { 'occi.core.title': 'data', 'occi.storage.size': 0.5 }), 'storage', B, TPL), { collection: 'storage', body: { name: 'data', sizeMiB: 512 } });
+  refuses(() => planCreate(sent([kind('storage')], { 'occi.core.title': 'data' }), 'storage', B, TPL), /occi\.storage\.size \(GiB\) is required/);
+  refuses(() => planCreate(sent([kind('storage')], { 'occi.storage.size': 1 }), 'storage', B, TPL), /occi\.core\.title \(the name\) is required/);
+  refuses(() => planCreate(sent([kind('storage')], { 'occi.core.title': 'Data', 'occi.storage.size': 1 }), 'storage', B, TPL), /a volume name/);
+  const ipnet = { scheme: 'http://schemas.ogf.org/occi/infrastructure/network#', term: 'ipnetwork', class: 'mixin' };
+  assert.deepEqual(planCreate(sent([kind('network'), ipnet], { 'occi.core.title': 'n1', 'occi.network.address': '198.18.9.0/24', 'occi.network.vlan': 12 }), 'network', B, TPL), {
+    collection: 'network', body: { name: 'n1', cidr: '198.18.9.0/24', vlan: 12 },
+  });
+  refuses(() => planCreate(sent([kind('network')], { 'occi.core.title': 'n1' }), 'network', B, TPL), /with the ipnetwork mixin/);
+  refuses(() => planCreate(sent([kind('network'), ipnet], { 'occi.core.title': 'n1', 'occi.network.address': '198.18.9.0/24', 'occi.network.allocation': 'dynamic' }), 'network', B, TPL), /nubo leases addresses/);
+  refuses(() => planCreate(sent([kind('network')], { 'occi.network.address': '198.18.9.0/24' }), 'network', B, TPL), /with the ipnetwork mixin/);
+  assert.deepEqual(planCreate(sent([kind('storagelink')], { 'occi.core.source': `${B}/compute/c1`, 'occi.core.target': `${B}/storage/s1` }), 'storagelink', B, TPL), { collection: 'storagelink', vmId: 'c1', volumeId: 's1' });
+  assert.deepEqual(planCreate({ ...sent([kind('networkinterface')]), source: `${B}/compute/c1`, target: `${B}/network/n1` }, 'networkinterface', B, TPL), { collection: 'networkinterface', vmId: 'c1', networkId: 'n1' });
+  refuses(() => planCreate(sent([kind('storagelink')], { 'occi.core.source': `${B}/compute/c1`, 'occi.core.target': `${B}/network/n1` }), 'storagelink', B, TPL), /is not a storage location/, 'occi.core.target');
+  refuses(() => planCreate(sent([kind('storagelink')], { 'occi.core.target': `${B}/storage/s1` }), 'storagelink', B, TPL), /occi\.core\.source is required/);
+});
+
+test('locations: paths under the root or full URLs; anything else is not one', () => {
+  assert.deepEqual(parseLocation(`${B}/compute/abc`, B), { collection: 'compute', id: 'abc' });
+  assert.deepEqual(parseLocation(`https://x.example${B}/link/storagelink/v%201`, B), { collection: 'storagelink', id: 'v 1' });
+  assert.equal(parseLocation('/compute/abc', B), undefined);
+  assert.equal(parseLocation(`${B}/compute/`, B), undefined);
+  assert.equal(parseLocation(`${B}/compute/a/b`, B), undefined);
+});
+
+test('actions: start resumes a suspended compute, stop and restart by method, migrate with a host; mismatches and unknowns refused', () => {
+  const none = { action: undefined, attributes: {} };
+  assert.deepEqual(planComputeAction('start', none, 'poweroff'), { kind: 'vm-action', action: 'start' });
+  assert.deepEqual(planComputeAction('start', none, 'suspended'), { kind: 'vm-action', action: 'resume' });
+  assert.deepEqual(planComputeAction('stop', { action: `${ACT}stop`, attributes: { method: 'graceful' } }, 'running'), { kind: 'vm-action', action: 'poweroff' });
+  assert.deepEqual(planComputeAction('stop', { action: `${ACT}stop`, attributes: { method: 'poweroff' } }, 'running'), { kind: 'vm-action', action: 'poweroff-hard' });
+  assert.deepEqual(planComputeAction('restart', { action: undefined, attributes: { method: 'cold' } }, 'running'), { kind: 'vm-action', action: 'reboot-hard' });
+  assert.deepEqual(planComputeAction('suspend', none, 'running'), { kind: 'vm-action', action: 'suspend' });
+  assert.deepEqual(planComputeAction('migrate', { action: 'http://schemas.nubo.dev/occi/infrastructure/compute/action#migrate', attributes: { host: 'h2' } }, 'running'), { kind: 'migrate', to: 'h2' });
+  refuses(() => planComputeAction('explode', none, 'running'), /unknown action "explode"/);
+  refuses(() => planComputeAction('stop', { action: `${ACT}start`, attributes: {} }, 'running'), /names .*#start but the URL asks for \?action=stop/);
+  refuses(() => planComputeAction('stop', { action: `${ACT}nosuch`, attributes: {} }, 'running'), /unknown action .*#nosuch/);
+  refuses(() => planComputeAction('stop', { action: undefined, attributes: { method: 'sideways' } }, 'running'), /must be one of graceful, acpioff, poweroff/, 'method');
+  refuses(() => planComputeAction('start', { action: undefined, attributes: { method: 'x' } }, 'running'), /unknown attribute method for action start \(it takes none\)/);
+});
+
+test('an update changes cores and memory only (through a resize)', () => {
+  assert.deepEqual(planComputeUpdate(sent([], { 'occi.compute.cores': 2 }), { vcpus: 1, memoryMiB: 128 }), { vcpus: 2, memoryMiB: 128 });
+  assert.deepEqual(planComputeUpdate(sent([kind('compute')], { 'occi.compute.memory': 0.25 }), { vcpus: 1, memoryMiB: 128 }), { vcpus: 1, memoryMiB: 256 });
+  refuses(() => planComputeUpdate(sent([], {}), { vcpus: 1, memoryMiB: 128 }), /neither given/);
+  refuses(() => planComputeUpdate(sent([], { 'occi.core.title': 'x' }), { vcpus: 1, memoryMiB: 128 }), /occi\.core\.title cannot be set/);
+  refuses(() => planComputeUpdate(sent([{ scheme: OS, term: 'tiny' }], { 'occi.compute.cores': 2 }), { vcpus: 1, memoryMiB: 128 }), /mixins cannot be changed/);
+});
