@@ -10,7 +10,8 @@ import type { JsonObject } from '../store/store-context.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { HostMaintenance } from './host-maintenance.js';
 import { MigrationRefusedError } from './migration-errors.js';
-import type { EnqueueRequest, MigrationQueue } from './migration-queue.js';
+import { MigrationQueue, type EnqueueRequest } from './migration-queue.js';
+import { compileQueueLimits } from '../core/migration/queue-limits.js';
 import type { MigrationPlanner } from './migration-planner.js';
 import { MigrationService } from './migration-service.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
@@ -112,6 +113,37 @@ test('an evacuation never moves a VM where its requirements forbid: with no host
     assert.match(entry?.reason ?? '', /host h3 does not meet the VM's requirements/);
     assert.deepEqual(enqueued, [], 'nothing was queued');
     assert.equal((await t.store.vms.get(t.vm.id)).hostId, t.h1.id);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('the queue keeps an admin\'s `force` with the entry: when its turn comes (after a restart: a new queue over the same store) the forced one starts, an unforced twin is refused naming the requirements', async () => {
+  const t = await cloud('hostname == "h1" || hostname == "h2"');
+  try {
+    const begun: string[] = [];
+    const service = new MigrationService({
+      store: t.store, orchestrator: { act: async () => t.vm } as unknown as VmOrchestrator, migrator: { begun: (id: string) => begun.push(id) } as never,
+      policy: compilePlacementPolicy(), logger,
+    });
+    const planner = { predict: async () => ({ kind: 'live' }) } as unknown as MigrationPlanner;
+    const queueOver = () => new MigrationQueue({ store: t.store, service, planner, limits: compileQueueLimits(), logger });
+    // Written as an earlier controller left them: waiting, one forced to h3, checked again at dispatch.
+    const unforced = await t.store.migrationQueue.enqueue({ vmId: t.vm.id, kind: 'live', sourceHostId: t.h1.id, requestedTo: t.h3.id, origin: 'api' });
+    assert.equal(unforced.forced, false);
+    await queueOver().dispatchNow();
+    const refusedEntry = await t.store.migrationQueue.get(unforced.id);
+    assert.equal(refusedEntry.state, 'refused');
+    assert.match(refusedEntry.reason ?? '', /host h3 does not meet the VM's requirements/);
+    const forced = await t.store.migrationQueue.enqueue({ vmId: t.vm.id, kind: 'live', sourceHostId: t.h1.id, requestedTo: t.h3.id, origin: 'api', forced: true });
+    assert.equal((await t.store.migrationQueue.get(forced.id)).forced, true, 'kept in the store');
+    await queueOver().dispatchNow();
+    assert.equal((await t.store.migrationQueue.get(forced.id)).state, 'started');
+    assert.equal((await t.store.migrations.get(forced.id)).destHostId, t.h3.id);
+    assert.deepEqual(begun, [forced.id]);
+    // Through enqueue: the API's request is checked at once and `force` stored with it.
+    await t.store.migrations.finish(forced.id, { state: 'aborted', reason: 'test' });
+    await assert.rejects(queueOver().enqueue(t.vm.id, { to: 'h3' }), (e: unknown) => e instanceof MigrationRefusedError && e.check === 'requirements');
   } finally {
     await t.cleanup();
   }
