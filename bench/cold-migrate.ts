@@ -165,7 +165,7 @@ try {
 
   // ---- 1. throughput ----
   say('cold migration: booting the 1 GiB VM on h1');
-  const created = await api.createVm({ template: 'big', name: 'cold-1g', requirements: `hostname == "${h1.name}"` });
+  const created = await api.createVm({ template: 'big', name: 'cold-1g', host: h1.name });
   await waitState(api, created.id, 'running');
   await waitConsole(api, created.id, 'NUBO-READY');
   await api.vmAction(created.id, 'poweroff');

@@ -278,7 +278,7 @@ async function setUp(): Promise<{ template: string; rawSpec: VmSpec; rawIp: stri
 
 async function bootGuests(template: string, rawSpec: VmSpec, accel: 'kvm' | 'tcg'): Promise<void> {
   const c = api!;
-  const created = await c.createVm({ template, name: 'bench-nubo', datastore: 'shared', requirements: `hostname == "${host(1).name}"`, userData: USER_DATA }, { signal });
+  const created = await c.createVm({ template, name: 'bench-nubo', datastore: 'shared', host: host(1).name, userData: USER_DATA }, { signal });
   const vmRaw = await startRawQemu({ ...rawSpec, netns: host(1).netns }, { accel, runDir: rawEnd(1).runDir, signal, timeoutMs: 30_000 });
   raw = { vm: vmRaw, hostIndex: 1 };
   const vm = await pollUntil('nubo VM running', async () => {

@@ -252,6 +252,15 @@ test('duplicate names and deleting an image in use are 409 CONFLICT naming the f
   }
 });
 
+test('`host` at create: admins only (403 naming it), an unknown host 400, a host that fails a placement filter 409 saying which — nothing written', async () => {
+  const u = await rejects('POST', '/api/v1/vms', { body: { template: 'tpl', host: 'h1' }, token: bob }, { status: 403, code: 'FORBIDDEN', match: /`host`/ });
+  assert.match(String(u.body.error?.details['what']), /host/);
+  await rejects('POST', '/api/v1/vms', { body: { template: 'tpl', host: 'no-such-host' } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['host'], match: /no-such-host/ });
+  // h1 never heartbeated (no agent runs here): it is `init`, which placement skips — and so does a chosen host.
+  const a = await rejects('POST', '/api/v1/vms', { body: { template: 'tpl', host: 'h1' } }, { status: 409, code: 'CONFLICT', match: /h1.*cannot be deployed there: not monitored yet/ });
+  assert.equal(a.body.error?.details['field'], 'host');
+});
+
 test('actions from the wrong state are 409 INVALID_STATE naming the current state', async () => {
   for (const action of ['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume']) {
     for (const ref of [vmId, 'vm1']) {

@@ -62,7 +62,7 @@ async function rebooted(ip: string, old: Guest): Promise<Guest> {
 }
 
 async function boot(name: string, i: number, datastore: 'local' | 'shared'): Promise<{ vm: VmDetailView; ip: string }> {
-  const created = await api().createVm({ template: 'tiny-mig', name, requirements: lab.on(i), datastore, userData: USER_DATA });
+  const created = await api().createVm({ template: 'tiny-mig', name, host: lab.host(i).name, datastore, userData: USER_DATA });
   const vm = await lab.waitState(created.id, 'running');
   assert.equal(vm.host, lab.host(i).name);
   await userDataDone(vm.id);

@@ -37,7 +37,7 @@ after(async () => {
 const BUSY = '#!/bin/sh\n(/bin/nubo-burn 3600) &\necho USERDATA-DONE\n';
 
 async function boot(name: string, i: number, userData?: string): Promise<string> {
-  const vm = await lab.api.createVm({ template: 'tiny-mig', name, requirements: lab.on(i), datastore: 'shared', ...(userData !== undefined ? { userData } : {}) });
+  const vm = await lab.api.createVm({ template: 'tiny-mig', name, host: lab.host(i).name, datastore: 'shared', ...(userData !== undefined ? { userData } : {}) });
   await lab.waitState(vm.id, 'running');
   return vm.id;
 }

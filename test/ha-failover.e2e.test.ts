@@ -246,7 +246,7 @@ test('leader SIGKILLed in the middle of a live migration: the new leader decides
   await registerHost('h2', agent2Port);
   agent2 = startAgent('h2', agent2Port);
   await pollUntil('h2 enabled', async () => ((await api.getHost('h2')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
-  const vm = await api.createVm({ template: 'tiny', datastore: 'shared', requirements: 'hostname == "h1"' });
+  const vm = await api.createVm({ template: 'tiny', datastore: 'shared', host: 'h1' });
   created.push(vm.id);
   const ran = await waitState(api, vm.id, ['running']);
   assert.equal(ran.host, 'h1');

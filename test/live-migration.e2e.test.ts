@@ -132,7 +132,7 @@ test('a guest dirtying memory faster than the link: the convergence policy raise
     'echo USERDATA-DONE',
     '',
   ].join('\n');
-  const created = await api().createVm({ template: 'tiny-mig', name: 'dirty-1', requirements: lab.on(1), datastore: 'shared', userData });
+  const created = await api().createVm({ template: 'tiny-mig', name: 'dirty-1', host: lab.host(1).name, datastore: 'shared', userData });
   const vm = await waitState(created.id, 'running');
   await pollUntil('dirtier started', async () => (/DIRTY-ON[\s\S]*USERDATA-DONE/.test(await api().vmConsole(vm.id)) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
   // 8 MiB/s × 40 ms: the last pass may leave at most 320 KiB dirty, which the dirtier outruns even when starved.

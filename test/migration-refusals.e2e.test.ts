@@ -20,6 +20,7 @@ let vmId: string;
 let stoppedId: string;
 let failedId: string;
 let offId: string;
+let pickyId: string;
 
 interface ErrorBody { code: string; message: string; details: Record<string, unknown> }
 async function call(method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; body: { error?: ErrorBody } & Record<string, unknown> }> {
@@ -58,7 +59,7 @@ async function host(name: string, memoryMib: number, usage: JsonObject): Promise
   return h.id;
 }
 
-async function vm(name: string, hostId: string, state: 'running' | 'poweroff' | 'failed', cpuModel = 'qemu64'): Promise<string> {
+async function vm(name: string, hostId: string, state: 'running' | 'poweroff' | 'failed', cpuModel = 'qemu64', requirements?: string): Promise<string> {
   const s = controller.store;
   const spec: ControllerVmSpec = {
     agent: {
@@ -67,7 +68,7 @@ async function vm(name: string, hostId: string, state: 'running' | 'poweroff' | 
       nics: [{ mac: '52:54:00:00:00:01', bridge: 'br0' }],
       context: { hostname: name },
     },
-    demand: { vcpus: 1, memoryMiB: 128, diskMiB: 100, cpuModel },
+    demand: { vcpus: 1, memoryMiB: 128, diskMiB: 100, cpuModel, ...(requirements !== undefined ? { requirements } : {}) },
   };
   const v = await s.vms.create({ name, ownerId: (await s.users.list()).find((u) => u.role === 'admin')!.id, spec: spec as unknown as JsonObject });
   await s.vms.bindToHost(v.id, hostId, { cpus: 1, memoryMib: 128, diskMib: 100 });
@@ -100,6 +101,7 @@ before(async () => {
   vmId = await vm('web', h1, 'running');
   stoppedId = await vm('idle', h1, 'poweroff');
   failedId = await vm('broken', h1, 'failed');
+  pickyId = await vm('picky', h1, 'running', 'qemu64', 'hostname == "h1" || hostname == "plain"');
   offId = off;
 });
 
@@ -121,6 +123,12 @@ test('live migration refusals name their check and field and change nothing', as
   await refused({}, { status: 409, code: 'MIGRATION_REFUSED', field: 'to', match: /^no host can take the VM: (?!no host)(?=.*host small)(?=.*host oldcpu)/ });
   // Neither live (running) nor cold (poweroff, suspended) moves a failed VM.
   await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'vm-state', match: /failed/ }, failedId);
+  // An explicit destination its requirements exclude: named (check, field `to`, the expression) before capacity; `force` lifts only that check.
+  await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'requirements', field: 'to', match: /^host small does not meet the VM's requirements \(hostname == "h1" \|\| hostname == "plain"\)$/ }, pickyId);
+  await refused({ to: 'small', force: true }, { status: 409, code: 'MIGRATION_REFUSED', check: 'capacity', match: /96 MiB/ }, pickyId);
+  await refused({ to: 'plain', force: true }, { status: 409, code: 'MIGRATION_REFUSED', check: 'tls' }, pickyId);
+  // Without `to`: only the hosts its requirements allow are candidates, and `plain` differs in TLS — refused, each reason given.
+  await refused({}, { status: 409, code: 'MIGRATION_REFUSED', field: 'to', match: /host small does not meet the VM's requirements.*TLS is on at host h1 but off at host plain|TLS is on at host h1 but off at host plain.*host small does not meet/ }, pickyId);
   // A powered-off VM moves cold: the same checks but migration TLS.
   await refused({ to: 'small' }, { status: 409, code: 'MIGRATION_REFUSED', check: 'capacity', match: /96 MiB/ }, stoppedId);
 });
@@ -137,6 +145,10 @@ test('bad requests: unknown VM, bad policy fields, plain users → clear errors,
   }
   const a = await call('POST', `/api/v1/vms/${vmId}/migrate`, { to: 'small', tls: false });
   assert.equal(a.status, 400);
+  // `force` overrides the requirements for an explicit destination only.
+  const f = await call('POST', `/api/v1/vms/${vmId}/migrate`, { force: true });
+  assert.equal(f.status, 400, JSON.stringify(f.body));
+  assert.ok(((f.body.error?.details['issues'] ?? []) as { field: string }[]).some((i) => i.field === 'force'), JSON.stringify(f.body));
   const u = await call('POST', `/api/v1/vms/${vmId}/migrate`, {}, bob);
   assert.equal(u.status, 403);
   assert.equal(u.body.error?.code, 'FORBIDDEN');

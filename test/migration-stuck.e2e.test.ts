@@ -33,7 +33,8 @@ test('a VM whose migration is stuck past its timeout (destination gone after the
     // The controller's switch: with resume on completion the destination's QEMU runs the guest without its agent, and
     // the VM is not stuck (migration-switchover covers that). The controller's switch is still what local disks and
     // post-copy use, and there a dead destination agent after the commit leaves the VM waiting for it.
-    const started = await lab.api.migrateVm(vm.id, { to: lab.host(2).name, policy: { timeoutS: TIMEOUT_S, resumeOnCompletion: false } });
+    // Forced: the owner pinned it to h1 by its requirements (a user cannot choose a host); an admin may override that.
+    const started = await lab.api.migrateVm(vm.id, { to: lab.host(2).name, force: true, policy: { timeoutS: TIMEOUT_S, resumeOnCompletion: false } });
     // Committed, then the destination's agent is gone: the migration waits for it (the VM is the destination's now).
     await pollUntil('the commit', async () => ((await lab.api.getMigration(started.id)).journal.some((j) => j.stage === 'committed') ? true : undefined), { timeoutMs: 120_000, intervalMs: 200 });
     assert.equal((await lab.api.getVm(vm.id)).state, 'migrating');

@@ -85,7 +85,7 @@ before(async () => {
   await api().createNetwork({ name: NET2, cidr: '198.18.67.0/24', gateway: NET2_GATEWAY });
   // The lab's down removes the fabric bridge, and this address with it.
   await runCommand('ip', ['addr', 'add', `${NET2_GATEWAY}/24`, 'dev', `${lab.prefix}-fab`]);
-  const created = await api().createVm({ template: 'tiny-mig', name: 'nics-1', requirements: lab.on(1), datastore: 'shared', userData: USER_DATA });
+  const created = await api().createVm({ template: 'tiny-mig', name: 'nics-1', host: lab.host(1).name, datastore: 'shared', userData: USER_DATA });
   vm = await lab.waitState(created.id, 'running');
   await waitUserData(vm.id);
   ip0 = vm.nics[0]?.address?.split('/')[0] ?? '';

@@ -23,7 +23,9 @@ export const migrateVmBody = z.strictObject({
   priority: z.number().int().min(-100).max(100).optional(),
   /** Only the pre-checks and the prediction: nothing is queued or changed. */
   dryRun: z.boolean().optional(),
-});
+  /** With `to`: migrate there even though the host does not meet the VM's placement requirements (the other checks still apply). */
+  force: z.boolean().optional(),
+}).refine((b) => b.force !== true || b.to !== undefined, { path: ['force'], message: 'applies to an explicit destination only: give `to` as well' });
 /** The planner's prediction (live migrations; a cold one says it is not predicted). */
 export const migrationPrediction = z.record(z.string(), z.unknown());
 export const migrationDryRunView = z.object({

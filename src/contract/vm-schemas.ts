@@ -53,6 +53,8 @@ export const createVmBody = z.strictObject({
   nics: z.array(z.strictObject({ network: z.string().min(1).max(64).optional() })).min(1).max(8).optional(),
   /** High availability: restarted on another host when its host is fenced (needs its disk on the shared datastore; else reported lost). */
   ha: z.boolean().optional(),
+  /** Admins: deploy on this host (name or id), once — not a lasting requirement; it must pass every placement filter now. */
+  host: z.string().min(1).max(64).optional(),
 });
 export type CreateVmBody = z.input<typeof createVmBody>;
 export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard', 'recover']);

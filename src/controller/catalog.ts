@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
+import type { VmDemand } from '../core/placement/vm-demand.js';
 import type { AgentVmSpecInput, ImageRef } from '../contract/agent-api.js';
 import type { TemplateBody, TemplateView } from '../contract/template-schemas.js';
 import type { CreateVmBody } from '../contract/vm-schemas.js';
@@ -278,8 +279,15 @@ export class Catalog {
           ...(requirements !== undefined ? { requirements } : {}),
         },
     });
+    // What placement will ask of a host (as the scheduler builds it from the spec): for checking a chosen host before anything is written.
+    const bridges = [...new Set(networks.flatMap((n) => (n === null ? [] : [n.bridge])))];
+    const placementDemand: VmDemand = {
+      vcpus, memoryMiB, diskMiB: datastore === 'shared' ? 0 : Math.ceil(img.virtualSizeBytes / 2 ** 20), cpuModel: s.context.cpuModel, networks: bridges,
+      ...(datastore === 'shared' ? { datastore: 'shared' } : {}),
+      ...(requirements !== undefined ? { requirements } : {}),
+    };
     // Quotas count the disk at its image's virtual size on any datastore: the shared one holds it too.
-    return { name, templateId: s.id, leaseNetworks, spec, charge: { vcpus, memoryMib: memoryMiB, diskMib: Math.ceil(img.virtualSizeBytes / 2 ** 20) } };
+    return { name, templateId: s.id, leaseNetworks, spec, demand: placementDemand, charge: { vcpus, memoryMib: memoryMiB, diskMib: Math.ceil(img.virtualSizeBytes / 2 ** 20) } };
   }
 }
 
@@ -304,6 +312,8 @@ export interface AdmittedVm {
   readonly leaseNetworks: readonly string[];
   /** The VM's spec given one lease per entry of `leaseNetworks`. */
   readonly spec: (leases: readonly Lease[]) => ControllerVmSpec;
+  /** What placement asks of a host for it (the scheduler's demand, networks as bridges). */
+  readonly demand: VmDemand;
   /** What the VM counts against its owner's quotas (store.vms.create checks it). */
   readonly charge: { readonly vcpus: number; readonly memoryMib: number; readonly diskMib: number };
 }

@@ -6,4 +6,10 @@ export interface ControllerVmSpec {
   readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string };
   /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
   readonly nicNetworks?: readonly (string | null)[];
+  /**
+   * An admin's `host` at create (OpenNebula's `onevm deploy`): the first
+   * placement takes this host only. Not a lasting requirement — later
+   * placements (resume of a stopped VM, recover) and migrations ignore it.
+   */
+  readonly deploy?: { readonly hostId: string };
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { linkBandwidth, type PastMigration } from '../core/migration/link-bandwidth.js';
 import { predictMigration } from '../core/migration/predict-migration.js';
+import { switchoverCost } from '../core/migration/switchover-cost.js';
 import type { AgentClient } from '../client/agent-client.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
@@ -22,7 +23,8 @@ export interface MigrationPlannerOptions {
  * The planner's prediction for a migration about to be queued or started:
  * the guest's dirty rate measured now by its agent (QEMU's
  * `calc-dirty-rate`), its memory, and the link bandwidth from past
- * migrations (`linkBandwidth`), through the pre-copy model of
+ * migrations (`linkBandwidth`) and the switch-over's fixed cost from their
+ * reported downtimes (`switchoverCost`), through the pre-copy model of
  * `predictMigration`. Stored with the queue entry and shown next to the
  * actual figures once the migration ended.
  */
@@ -47,9 +49,11 @@ export class MigrationPlanner {
     const past = await this.#pastMigrations();
     const cap = plan.policy.maxBandwidthMiBps * MiB;
     const link = linkBandwidth(past, plan.source.id, plan.dest.id, cap);
-    const p = predictMigration({ memoryBytes, dirtyBytesPerSec, bandwidthBytesPerSec: link.bytesPerSec, downtimeLimitMs: plan.policy.downtimeMs });
+    const switchover = switchoverCost(past.map((m) => ({ ...m, downtimeMs: m.downtimeMs ?? 0 })), plan.source.id, plan.dest.id);
+    const p = predictMigration({ memoryBytes, dirtyBytesPerSec, bandwidthBytesPerSec: link.bytesPerSec, downtimeLimitMs: plan.policy.downtimeMs, switchoverMs: switchover.ms });
     return {
       kind: 'live', memoryBytes, dirtyBytesPerSec, dirtyRate, bandwidthBytesPerSec: Math.round(link.bytesPerSec), bandwidthBasis: link.basis, bandwidthSamples: link.samples,
+      switchoverMs: Math.round(switchover.ms), switchoverBasis: switchover.basis, switchoverSamples: switchover.samples,
       downtimeLimitMs: plan.policy.downtimeMs, totalMs: Math.round(p.totalMs), downtimeMs: Math.round(p.downtimeMs * 10) / 10, passes: p.passes,
       transferredBytes: Math.round(p.transferredBytes), converges: p.converges,
     };
@@ -61,6 +65,9 @@ export class MigrationPlanner {
     return done
       .filter((m) => m.kind === 'live')
       .sort((a, b) => ((b.finishedAt ?? '') < (a.finishedAt ?? '') ? -1 : 1))
-      .map((m) => ({ sourceHostId: m.sourceHostId, destHostId: m.destHostId, transferredBytes: Number(m.stats.transferredBytes ?? 0), totalTimeMs: Number(m.stats.totalTimeMs ?? 0) }));
+      .map((m) => ({
+        sourceHostId: m.sourceHostId, destHostId: m.destHostId, transferredBytes: Number(m.stats.transferredBytes ?? 0), totalTimeMs: Number(m.stats.totalTimeMs ?? 0),
+        ...(typeof m.stats.downtimeMs === 'number' ? { downtimeMs: m.stats.downtimeMs } : {}),
+      }));
   }
 }

@@ -30,6 +30,8 @@ export interface EnqueueRequest {
   readonly origin?: string | undefined;
   /** A prediction made just before (the evacuation orders by it): not measured twice. */
   readonly prediction?: JsonObject | undefined;
+  /** With `to`: an admin's override of the VM's placement requirements (kept with the entry; see MigrationRequest.force). */
+  readonly force?: boolean | undefined;
 }
 
 /**
@@ -69,11 +71,12 @@ export class MigrationQueue {
 
   /** Checks, predicts and queues a migration; then gives the queue a round, so one that may start has started when this returns. */
   async enqueue(vmId: string, req: EnqueueRequest, signal?: AbortSignal): Promise<QueuedMigration> {
-    const plan = await this.o.service.plan(vmId, { to: req.to, policy: req.policy ?? {} });
+    const forced = req.to !== undefined && req.force === true;
+    const plan = await this.o.service.plan(vmId, { to: req.to, policy: req.policy ?? {}, force: forced });
     const prediction = req.prediction ?? await this.o.planner.predict(plan, signal);
     const q = await this.o.store.migrationQueue.enqueue({
       vmId: plan.vm.id, kind: plan.kind, sourceHostId: plan.source.id, requestedTo: req.to === undefined ? null : plan.dest.id,
-      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction, origin: req.origin ?? 'api',
+      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction, origin: req.origin ?? 'api', forced,
     });
     this.o.logger.info({ migrationId: q.id, vmId: q.vmId, priority: q.priority, origin: q.origin }, 'migration queued');
     await this.dispatchNow();
@@ -110,7 +113,7 @@ export class MigrationQueue {
         continue;
       }
       try {
-        const plan = await this.o.service.plan(q.vmId, { to: q.requestedTo ?? undefined, policy: q.policy });
+        const plan = await this.o.service.plan(q.vmId, { to: q.requestedTo ?? undefined, policy: q.policy, force: q.forced });
         const bw = bandwidthShare(plan.policy.maxBandwidthMiBps, limits);
         candidates.push({ id: q.id, sourceHostId: plan.source.id, destHostId: plan.dest.id, bandwidthMiBps: bw, priority: q.priority, queuedAt: q.queuedAt, entry: q });
       } catch (err) {
@@ -126,7 +129,8 @@ export class MigrationQueue {
       await this.o.failpoints?.hit('migration-queue.before-start');
       try {
         // The budget is enforced by QEMU itself: the migration gets at most its share as max-bandwidth.
-        const m = await this.o.service.start(c.entry.vmId, { to: c.destHostId, policy: { ...c.entry.policy, maxBandwidthMiBps: c.bandwidthMiBps } }, { id });
+        // A destination placement chose meets the requirements: only an entry the admin forced skips them.
+        const m = await this.o.service.start(c.entry.vmId, { to: c.destHostId, policy: { ...c.entry.policy, maxBandwidthMiBps: c.bandwidthMiBps }, force: c.entry.forced }, { id });
         await this.o.failpoints?.hit('migration-queue.started');
         await store.migrationQueue.markStarted(id, m.destHostId, null);
       } catch (err) {

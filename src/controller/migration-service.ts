@@ -21,6 +21,12 @@ export interface MigrationRequest {
   /** Destination host name or id; the placement rules choose when absent. */
   readonly to?: string | undefined;
   readonly policy?: unknown;
+  /**
+   * An admin's override: the explicit `to` need not meet the VM's placement
+   * requirements (every other check still applies). Ignored without `to`:
+   * a destination placement chooses always meets them.
+   */
+  readonly force?: boolean | undefined;
 }
 
 export interface MigrationServiceOptions {
@@ -98,13 +104,15 @@ export class MigrationService {
       })
       : undefined;
     const input = (d: Host | undefined) => ({
-      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots } as const,
+      // The requirements hold wherever the VM goes: a chosen destination meets them, an explicit one is refused unless forced.
+      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots, requirements: spec.demand.requirements } as const,
       source: source ? hostViewOf(source) : undefined,
       dest: d ? hostViewOf(d) : undefined,
       sourceFacts: source ? factsOf(source) : undefined,
       destFacts: d ? factsOf(d) : undefined,
       cpuOvercommit: this.#o.policy.cpuOvercommit,
       kind,
+      ignoreRequirements: req.to !== undefined && req.force === true,
     });
     if (dest === undefined) {
       const chosen = chooseMigrationDestination(hosts.map((h) => input(h)), this.#o.policy);

@@ -3,6 +3,8 @@ import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
 import { placeWakingStandby } from './drs-wake.js';
+import type { VmDemand } from '../core/placement/vm-demand.js';
+import { deployHostRefusal } from './deploy-host.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
@@ -365,13 +367,19 @@ export class VmOrchestrator {
     const spec = vm.spec as unknown as ControllerVmSpec;
     // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
     const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
+    // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
+    const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const current = await this.#hosts.current();
-      let placed = current.index.place(demand);
-      // A VM waits only on hosts read afresh: the copy may have missed room freed since.
-      if (placed.hostId === undefined && !current.fresh) placed = (await this.#hosts.refresh()).place(demand);
-      // Standby hosts (emptied by consolidation) are the last resort: one is woken only when no other host fits.
-      if (placed.hostId === undefined) placed = await placeWakingStandby(this.#o.store, demand, await this.#o.store.hosts.list(), this.#o.policy);
+      let placed: { readonly hostId: string } | { readonly hostId: undefined; readonly summary: string };
+      if (chosen !== undefined) placed = await this.#placeOnChosen(chosen, demand);
+      else {
+        const current = await this.#hosts.current();
+        placed = current.index.place(demand);
+        // A VM waits only on hosts read afresh: the copy may have missed room freed since.
+        if (placed.hostId === undefined && !current.fresh) placed = (await this.#hosts.refresh()).place(demand);
+        // Standby hosts (emptied by consolidation) are the last resort: one is woken only when no other host fits.
+        if (placed.hostId === undefined) placed = await placeWakingStandby(this.#o.store, demand, await this.#o.store.hosts.list(), this.#o.policy);
+      }
       if (placed.hostId === undefined) {
         if (vm.stateReason !== placed.summary) {
           await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });
@@ -390,6 +398,13 @@ export class VmOrchestrator {
       }
     }
     return 'wait';
+  }
+
+  /** The chosen host, read afresh, if it passes every placement filter now; else why not (the VM waits, as for any placement). */
+  async #placeOnChosen(hostId: string, demand: VmDemand): Promise<{ readonly hostId: string } | { readonly hostId: undefined; readonly summary: string }> {
+    const host = await findOrUndefined(this.#o.store.hosts.get(hostId));
+    const refusal = host === undefined ? 'it no longer exists' : deployHostRefusal(host, demand, this.#o.policy);
+    return refusal === undefined ? { hostId } : { hostId: undefined, summary: `the host chosen for it, ${host?.name ?? hostId}, cannot take it: ${refusal}` };
   }
 }
 

@@ -113,6 +113,8 @@ export interface MigrationQueueTable {
   origin: string | null;
   queued_at: IsoTime;
   ended_at: IsoTime | null;
+  /** 1: the admin forced an explicit destination past the VM's requirements (0022). */
+  forced: number;
 }
 
 export interface DatastoresTable {

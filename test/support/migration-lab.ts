@@ -172,7 +172,7 @@ export class MigrationLab {
   }
 
   async bootVm(name: string, i: number, datastore: 'local' | 'shared'): Promise<{ vm: VmDetailView; ip: string }> {
-    const created = await this.api.createVm({ template: 'tiny-mig', name, requirements: this.on(i), datastore, userData: MIGRATION_USER_DATA });
+    const created = await this.api.createVm({ template: 'tiny-mig', name, host: this.host(i).name, datastore, userData: MIGRATION_USER_DATA });
     const vm = await this.waitState(created.id, 'running');
     assert.equal(vm.host, this.host(i).name);
     await pollUntil(`${vm.id} user data`, async () => (/USERDATA-DONE/.test(await this.api.vmConsole(vm.id)) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });

@@ -97,6 +97,10 @@ test('vm migrate sends the flags as policy fields, and only those given', async 
   const some = await runCli(['vm', 'migrate', 'web-1', '--downtime', '500', ...creds(api)]);
   assert.equal(some.code, 0, some.stderr);
   assert.deepEqual(last().body, { policy: { downtimeMs: 500 } });
+  // --force: past the VM's requirements, to the host --to names.
+  const forced = await runCli(['vm', 'migrate', 'web-1', '--to', 'h2', '--force', ...creds(api)]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.deepEqual(last().body, { to: 'h2', force: true });
 });
 
 test('vm migrate without --wait prints the migration as it starts; --json the API answer', async () => {
@@ -225,6 +229,7 @@ test('bad flags are usage errors (exit 2) naming the flag, and nothing is sent',
     [['--migration-timeout', ''], /option '--migration-timeout <s>' argument '' is invalid/],
     [['--downtime', '800', '--max-downtime', '500'], /error \[BAD_FLAGS\]: --max-downtime 500 is below --downtime 800/],
     [['--auto-converge'], /unknown option '--auto-converge'/],
+    [['--force'], /error \[BAD_FLAGS\]: --force overrides the requirements for an explicit destination: give --to as well/],
   ];
   for (const [flags, message] of cases) {
     const r = await runCli(['vm', 'migrate', 'web-1', ...flags, ...creds(api)]);

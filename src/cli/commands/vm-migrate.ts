@@ -24,6 +24,7 @@ interface MigrateOpts extends ApiOpts {
   migrationTimeout?: number;
   wait?: boolean;
   dryRun?: boolean;
+  force?: boolean;
   priority?: number;
   timeout?: number;
   pollInterval: number;
@@ -35,6 +36,7 @@ const DEFAULTS = DEFAULT_MIGRATION_POLICY;
 /** Which flag sets a request field a refusal names, so that the message points at the command line. */
 const FLAG_OF: Readonly<Record<string, string>> = {
   to: '--to',
+  force: '--force',
   id: 'the VM argument',
   maxBandwidthMiBps: '--bandwidth',
   downtimeMs: '--downtime',
@@ -101,6 +103,7 @@ export function registerVmMigrate(vm: Command): void {
     .option('--xbzrle', `compress re-sent pages with XBZRLE (default: ${DEFAULTS.xbzrle ? 'on' : 'off'})`)
     .option('--postcopy', `allow switching to post-copy when pre-copy does not converge, where the hosts support it (default: ${DEFAULTS.postcopy ? 'on' : 'off'})`)
     .option('--migration-timeout <s>', `abort the migration (back to the source) if it has not ended after this many seconds (default: ${DEFAULTS.timeoutS})`, policyArg('timeoutS'))
+    .option('--force', 'with --to: migrate there even though the host does not meet the VM\'s placement requirements (every other check still applies)')
     .option('--priority <n>', 'queue order, from -100 to 100: higher starts first, then first come (default: 0)', priorityArg)
     .option('--dry-run', 'only run the pre-checks and show the planner\'s prediction (total time, downtime, from the dirty rate measured now and the link bandwidth of past migrations); nothing is queued or changed')
     .option('--wait', 'follow the migration to its end with a progress bar on stderr; exit 1 if it fails or is aborted')
@@ -110,6 +113,8 @@ export function registerVmMigrate(vm: Command): void {
     .addHelpText(
       'after',
       `
+Without --to the destination meets the VM's placement requirements; a --to host
+that does not is refused (409, check \`requirements\`) unless --force is given.
 The migration is queued (state \`queued\`) and starts when the per-host limits
 of the controller allow (migrations at once per host, bandwidth budget);
 highest --priority first, then first come. \`nubo migration cancel <id>\` takes a
@@ -126,7 +131,11 @@ Ctrl-C (exit 130) or --timeout only stop the waiting: the migration goes on;
     .action(
       runCliAction(async (signal, ref: string, o: MigrateOpts) => {
         const policy = policyOf(o);
-        const body = { ...(o.to !== undefined ? { to: o.to } : {}), ...(Object.keys(policy).length > 0 ? { policy } : {}), ...(o.priority !== undefined ? { priority: o.priority } : {}) };
+        if (o.force === true && o.to === undefined) throw new UsageError('BAD_FLAGS', '--force overrides the requirements for an explicit destination: give --to as well', { flag: '--force' });
+        const body = {
+          ...(o.to !== undefined ? { to: o.to } : {}), ...(o.force === true ? { force: true } : {}),
+          ...(Object.keys(policy).length > 0 ? { policy } : {}), ...(o.priority !== undefined ? { priority: o.priority } : {}),
+        };
         const client = await connect(o);
         if (o.dryRun) {
           if (o.wait) throw new UsageError('BAD_FLAGS', '--dry-run starts nothing to wait for: give one of --dry-run and --wait', { flag: '--dry-run' });

@@ -51,6 +51,9 @@ test('vm create sends the template and the overrides', async () => {
   const nics = await runCli(['vm', 'create', ...creds(api), '--template', 'small', '--nic', 'lab', '--nic', 'none', '--nic', 'dmz']);
   assert.equal(nics.code, 0, nics.stderr);
   assert.deepEqual(last().body, { template: 'small', nics: [{ network: 'lab' }, {}, { network: 'dmz' }] }, 'the NICs in order, `none` as a NIC on no network');
+  const deployed = await runCli(['vm', 'create', ...creds(api), '--template', 'small', '--host', 'h2']);
+  assert.equal(deployed.code, 0, deployed.stderr);
+  assert.deepEqual(last().body, { template: 'small', host: 'h2' }, '--host: the admin\'s chosen host, as `host`');
 });
 
 test('vm show prints the fields and the state history; --json the detail', async () => {

@@ -29,6 +29,7 @@ import type { AccessKeys } from '../access-keys.js';
 import type { InProcessCaller } from './in-process-caller.js';
 import type { ImageObjects } from '../image-objects.js';
 import type { CapacityCheck } from '../../store/repositories/capacity-check.js';
+import type { PlacementPolicy } from '../../core/placement/placement-policy.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -64,6 +65,8 @@ export interface ApiContext {
   readonly imageObjects?: ImageObjects | undefined;
   /** The scheduler's rule for whether a host takes more (overcommit, maintenance): a resize reserves by it; absent: free room only. */
   readonly bindCheck?: CapacityCheck | undefined;
+  /** The scheduler's placement policy: an admin's chosen host at create must pass its filters. */
+  readonly placementPolicy: PlacementPolicy;
 }
 
 export { ForbiddenError };

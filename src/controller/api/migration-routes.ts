@@ -44,7 +44,9 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
         'A running VM migrates live (kind `live`: pre-copy, the VM keeps running). A powered-off or suspended VM migrates cold (kind `cold`): ' +
         'the destination agent copies its disk overlay, config drive and saved memory from the source agent, verifies them (sha256 on both sides) ' +
         'and the VM stays powered off or suspended on the destination; of the policy only `maxBandwidthMiBps` and `timeoutS` apply to it. ' +
-        'Without `to` the placement rules choose the destination. A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`. ' +
+        'Without `to` the placement rules choose the destination (a host that meets the VM\'s placement requirements). ' +
+        'An explicit `to` must meet them too: else 409 MIGRATION_REFUSED with check `requirements`, field `to` and the expression, unless `force: true` ' +
+        '(admins only, with `to`; every other check still applies, and the queue entry keeps it). A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`. ' +
         'The pre-checks run at once; the planner predicts total time and downtime (the guest\'s dirty rate measured now by QEMU\'s calc-dirty-rate, ' +
         'its memory, the link bandwidth of past migrations between the two hosts); then the migration is queued with its `priority` and starts ' +
         'when the per-host limits (migrations at once, bandwidth budget) allow — at once when they do (state `running`), else state `queued`. ' +
@@ -55,11 +57,11 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     requireAdmin(req, 'migrating a VM');
     const vm = await findVm(req, req.params.id);
     if (req.body.dryRun === true) {
-      const plan = await ctx.migrations.plan(vm.id, { to: req.body.to, policy: req.body.policy ?? {} });
+      const plan = await ctx.migrations.plan(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, force: req.body.force });
       const prediction = await ctx.queue.planner.predict(plan);
       return reply.status(200).send({ dryRun: true, vm: vm.name, vmId: vm.id, kind: plan.kind, source: plan.source.name, destination: plan.dest.name, checks: 'passed', prediction });
     }
-    const q = await ctx.queue.enqueue(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, priority: req.body.priority });
+    const q = await ctx.queue.enqueue(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, priority: req.body.priority, force: req.body.force });
     return reply.status(202).send(await viewById(q.id));
   });
 

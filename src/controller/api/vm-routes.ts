@@ -10,6 +10,11 @@ import { recordNewVm } from '../record-new-vm.js';
 import { findHost } from './host-routes.js';
 import { spliceToWebSocket } from '../../http/console-splice.js';
 import { InvalidStateError } from '../../core/invalid-state-error.js';
+import { ValidationError } from '../../errors/validation-error.js';
+import { ConflictError, NotFoundError } from '../../store/store-errors.js';
+import type { AdmittedVm } from '../catalog.js';
+import { deployHostRefusal } from '../deploy-host.js';
+import { ForbiddenError } from './forbidden-error.js';
 
 export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -23,9 +28,23 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
   r.get('/api/v1/vms/:id', { schema: { tags, params: idParams, response: { 200: vmDetailView } } }, async (req) => ctx.views.vmDetail(await findVm(req, req.params.id)));
 
-  r.post('/api/v1/vms', { schema: { tags, body: createVmBody, response: { 201: vmView } } }, async (req, reply) => {
+  r.post('/api/v1/vms', {
+    schema: {
+      tags, body: createVmBody, response: { 201: vmView },
+      summary: 'Create a VM from a template; the scheduler places it (pending → prolog → boot → running)',
+      description:
+        'Overrides of the template: `vcpus`, `memoryMiB`, `datastore`, `userData`, `requirements` (a placement requirements expression, ' +
+        'which holds for the VM\'s whole life: placement and every migration without `force` honour it), `nics`, `ha`. ' +
+        '`host` (admins only; a user gets 403 FORBIDDEN naming it): deploy on that host (name or id) instead of the one the ranking would choose — once, like OpenNebula\'s `onevm deploy`, ' +
+        'not a lasting requirement (a later placement or migration may move the VM elsewhere). The host must pass every placement filter now ' +
+        '(enabled, not in maintenance, on standby or degraded, the CPU model, networks, datastore, free room and the VM\'s requirements): else 409 CONFLICT, field `host`, saying which; ' +
+        'an unknown host is 400 naming `host`. Nothing is written when refused.',
+    },
+  }, async (req, reply) => {
     const u = userOf(req);
-    const admitted = await ctx.catalog.admitVm(req.body, u);
+    if (req.body.host !== undefined && u.role !== 'admin') throw new ForbiddenError('choosing the host of a VM (field `host`)');
+    let admitted = await ctx.catalog.admitVm(req.body, u);
+    if (req.body.host !== undefined) admitted = await deployOn(ctx, req.body.host, admitted);
     const vm = await recordNewVm(ctx, admitted, u);
     if (req.body.ha === true) await ctx.store.ha.setVmHa(vm.id, true);
     return reply.status(201).send(await ctx.views.vm(vm));
@@ -102,4 +121,15 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
       spliceToWebSocket(socket, to.url, to.token);
     },
   });
+}
+
+/** An admin's chosen host for a new VM: checked against every placement filter now, kept in the spec for the first placement only. */
+async function deployOn(ctx: ApiContext, ref: string, admitted: AdmittedVm): Promise<AdmittedVm> {
+  const host = await findHost(ctx.store, ref).catch((err: unknown) => {
+    if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'host', message: `no host ${ref}` }]);
+    throw err;
+  });
+  const refusal = deployHostRefusal(host, admitted.demand, ctx.placementPolicy);
+  if (refusal !== undefined) throw new ConflictError('vm', 'host', host.name, `cannot be deployed there: ${refusal}`);
+  return { ...admitted, spec: (leases) => ({ ...admitted.spec(leases), deploy: { hostId: host.id } }) };
 }

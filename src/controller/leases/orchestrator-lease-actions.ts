@@ -31,7 +31,7 @@ export const leaseVmName = (leaseId: string, idx: number): string => `lease-${le
 /**
  * LeaseActions over the controller's own machinery: a lease's VM is made as
  * any VM is (catalog admission, the orchestrator's placement, prolog and boot)
- * with a requirement that pins it to the planned host; suspend and resume are
+ * deployed on the planned host (`spec.deploy`, the first placement only); suspend and resume are
  * the VM actions (QEMU saves and restores memory on the host); a move is a
  * cold migration through the migration service. Every wait reads the store
  * until the VM is where the step leaves it, and gives up with the signal.
@@ -45,9 +45,9 @@ export class OrchestratorLeaseActions implements LeaseActions {
     const name = leaseVmName(lease.id, idx);
     let vm = (await store.vms.list({ ownerId: owner.id, name })).find((v) => v.state !== 'terminated');
     if (vm === undefined) {
-      const host = await store.hosts.get(hostId);
-      const admitted = await this.o.catalog.admitVm({ name, template: lease.templateId, vcpus: lease.vcpus, memoryMiB: lease.memoryMib, requirements: `hostname == ${JSON.stringify(host.name)}` }, owner);
-      vm = await recordNewVm(this.o, admitted, owner);
+      const admitted = await this.o.catalog.admitVm({ name, template: lease.templateId, vcpus: lease.vcpus, memoryMiB: lease.memoryMib }, owner);
+      // Deployed on the planned host, not pinned there by a requirement: the lease moves its VMs later (migrate), which a lasting `hostname ==` would refuse.
+      vm = await recordNewVm(this.o, { ...admitted, spec: (leases) => ({ ...admitted.spec(leases), deploy: { hostId } }) }, owner);
     }
     await this.#until(vm.id, (v) => v.state === 'running' && v.operation === null, 'running', signal);
     return vm.id;
@@ -67,7 +67,8 @@ export class OrchestratorLeaseActions implements LeaseActions {
     if (vm.hostId === hostId) return;
     if (vm.state !== 'suspended') throw new LeaseStepError(vmId, 'migrate', vm.state);
     // The destination may still be freeing what the plan says it frees by now: refused for capacity, asked again.
-    await this.#retryCapacity(() => this.o.migrations.start(vmId, { to: hostId }), signal);
+    // The lease's plan decides where its VMs run: forced past requirements it does not know of (every other check still applies).
+    await this.#retryCapacity(() => this.o.migrations.start(vmId, { to: hostId, force: true }), signal);
     await this.#until(vmId, (v) => v.hostId === hostId && v.state === 'suspended' && v.operation === null, `suspended on host ${hostId}`, signal);
   }
 

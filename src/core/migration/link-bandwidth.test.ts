@@ -20,6 +20,13 @@ test('link bandwidth: any link when this one has none; the policy with no histor
   assert.equal(linkBandwidth([past('h1', 'h2', 0, 1000), past('h1', 'h2', 5, 0)], 'h1', 'h2', 7).basis, 'policy');
 });
 
+test('link bandwidth: the reported downtime is left out of the time the bytes took (the prediction adds the switch-over itself); an odd one is ignored', () => {
+  // 100 MB in 1500 ms of which 500 ms were the switch-over's pause: 100 MB/s for the copy.
+  assert.equal(linkBandwidth([{ ...past('h1', 'h2', 100, 1500), downtimeMs: 500 }], 'h1', 'h2', 1e12).bytesPerSec, 100 * MB);
+  // A downtime not below the total (a bad record) leaves the whole time.
+  assert.equal(linkBandwidth([{ ...past('h1', 'h2', 100, 1000), downtimeMs: 1000 }], 'h1', 'h2', 1e12).bytesPerSec, 100 * MB);
+});
+
 test('prediction error: signed, relative to the actual; none without an actual', () => {
   assert.equal(predictionError(1200, 1000), 0.2);
   assert.equal(predictionError(500, 1000), -0.5);

@@ -4,6 +4,8 @@ export interface PastMigration {
   readonly destHostId: string;
   readonly transferredBytes: number;
   readonly totalTimeMs: number;
+  /** The downtime QEMU reported: left out of the time the bytes took, as the prediction adds the switch-over itself. */
+  readonly downtimeMs?: number | undefined;
 }
 
 export interface LinkBandwidth {
@@ -24,8 +26,9 @@ function median(xs: readonly number[]): number {
 
 /**
  * The link's bandwidth as the planner assumes it: the median effective
- * throughput (bytes sent over the whole migration time, setup and activation
- * included, so the prediction needs no separate setup term) of the last
+ * throughput (bytes sent over the whole migration time, setup included, so
+ * the prediction needs no separate setup term — but not the reported
+ * downtime, which the prediction adds as the switch-over's cost) of the last
  * migrations between the two hosts — in either direction, a link is
  * symmetric —, else between any hosts, else the policy's max-bandwidth.
  * Never above `capBytesPerSec` (the migration's own max-bandwidth).
@@ -38,7 +41,8 @@ export function linkBandwidth(past: readonly PastMigration[], sourceHostId: stri
   const [basis, chosen] = onLink.length > 0 ? (['link', onLink] as const) : usable.length > 0 ? (['any', usable] as const) : (['policy', []] as const);
   if (basis === 'policy') return { bytesPerSec: capBytesPerSec, basis, samples: 0 };
   const recent = chosen.slice(0, LINK_BANDWIDTH_SAMPLES);
-  const bps = median(recent.map((m) => m.transferredBytes / (m.totalTimeMs / 1000)));
+  const copyMs = (m: PastMigration): number => (m.downtimeMs !== undefined && m.downtimeMs > 0 && m.downtimeMs < m.totalTimeMs ? m.totalTimeMs - m.downtimeMs : m.totalTimeMs);
+  const bps = median(recent.map((m) => m.transferredBytes / (copyMs(m) / 1000)));
   return { bytesPerSec: Math.min(bps, capBytesPerSec), basis, samples: recent.length };
 }
 

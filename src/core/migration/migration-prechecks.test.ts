@@ -158,7 +158,7 @@ test('what cannot change is reported before what can', () => {
   const bad: HostView = { ...h2, state: 'disabled', reservedMemoryMiB: 4096 };
   assert.equal(refusal(checkMigration(input({ dest: bad }, { demand: { ...vm.demand, cpuModel: 'EPYC' } })))[0], 'host-state');
   assert.equal(refusal(checkMigration(input({ dest: { ...bad, state: 'enabled' } }, { demand: { ...vm.demand, cpuModel: 'EPYC' } })))[0], 'cpu');
-  assert.deepEqual([...MIGRATION_CHECKS], ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'capacity']);
+  assert.deepEqual([...MIGRATION_CHECKS], ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity']);
 });
 
 const packing = compilePlacementPolicy();
@@ -214,9 +214,36 @@ test("choose: the VM's placement requirements still apply", () => {
   const none = chooseMigrationDestination(candidates(hosts, () => ({}), { requirements: 'labels.zone == "c"' }), packing);
   assert.deepEqual(none, {
     hostId: undefined,
-    reasons: { h2: 'host h2: requirements not met', h3: 'host h3: requirements not met' },
-    summary: 'no host can take the VM: host h2: requirements not met; host h3: requirements not met',
+    reasons: {
+      h2: 'host h2 does not meet the VM\'s requirements (labels.zone == "c")',
+      h3: 'host h3 does not meet the VM\'s requirements (labels.zone == "c")',
+    },
+    summary: 'no host can take the VM: host h2 does not meet the VM\'s requirements (labels.zone == "c"); host h3 does not meet the VM\'s requirements (labels.zone == "c")',
+    check: 'requirements',
   });
+  // The bug this guards: a host the requirements exclude is never chosen, even when it is the only one with room.
+  const pinned = [h1, makeHost('h2', { name: 'h2', reservedMemoryMiB: 4096 }), makeHost('h3', { name: 'h3' })];
+  const onlyH3Fits = chooseMigrationDestination(candidates(pinned, () => ({}), { requirements: 'hostname != "h3"' }), packing);
+  assert.equal(onlyH3Fits.hostId, undefined);
+  assert.match(onlyH3Fits.hostId === undefined ? onlyH3Fits.summary : '', /host h3 does not meet the VM's requirements \(hostname != "h3"\)/);
+});
+
+test('requirements: an explicit destination must meet them (after what cannot change, before capacity); force skips only them', () => {
+  const b = makeHost('h2', { name: 'h2', labels: { zone: 'b' } });
+  assert.deepEqual(refusal(checkMigration(input({ dest: b }, { requirements: 'labels.zone == "a"' }))), [
+    'requirements',
+    'to',
+    'host h2 does not meet the VM\'s requirements (labels.zone == "a")',
+  ]);
+  assert.deepEqual(checkMigration(input({ dest: b }, { requirements: 'labels.zone == "b"' })), { ok: true });
+  assert.deepEqual(checkMigration(input({ dest: b, ignoreRequirements: true }, { requirements: 'labels.zone == "a"' })), { ok: true }, 'forced');
+  // Forced past the requirements, a full host or a wrong network is still refused.
+  assert.equal(refusal(checkMigration(input({ dest: { ...b, reservedMemoryMiB: 4096 }, ignoreRequirements: true }, { requirements: 'labels.zone == "a"' })))[0], 'capacity');
+  assert.equal(refusal(checkMigration(input({ dest: b, destFacts: { ...facts, networks: [] }, ignoreRequirements: true }, { requirements: 'labels.zone == "a"' })))[0], 'network');
+  // Not met and full: the requirements are named first (a retry later does not help).
+  assert.equal(refusal(checkMigration(input({ dest: { ...b, reservedMemoryMiB: 4096 } }, { requirements: 'labels.zone == "a"' })))[0], 'requirements');
+  // Dynamic names see the destination as it is now.
+  assert.equal(checkMigration(input({ dest: b }, { requirements: 'free_memory_mb > 100000' })).ok, false);
 });
 
 test('choose: deterministic whatever the order of the candidates', () => {

@@ -4,9 +4,10 @@ import type { HostView } from '../placement/host-view.js';
 import { placeVm } from '../placement/place-vm.js';
 import type { PlacementPolicy } from '../placement/placement-policy.js';
 import type { VmDemand } from '../placement/vm-demand.js';
+import { compileRequirements } from '../placement/requirements-expression.js';
 import type { VmState } from '../vm-state.js';
 
-export const MIGRATION_CHECKS = ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'capacity'] as const;
+export const MIGRATION_CHECKS = ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity'] as const;
 
 /** Which pre-check refused a migration; the API maps every one to a 409/422 naming it. */
 export type MigrationCheck = (typeof MIGRATION_CHECKS)[number];
@@ -62,6 +63,12 @@ export interface MigrationCheckInput {
    * QEMU stream, so the hosts' migration TLS does not have to match.
    */
   readonly kind?: 'live' | 'cold' | undefined;
+  /**
+   * An admin's `force`: the destination need not meet the VM's requirements
+   * expression (every other check still applies). Only for an explicit
+   * destination — a chosen one always meets them.
+   */
+  readonly ignoreRequirements?: boolean | undefined;
 }
 
 /** The states a cold migration moves a VM from: nothing runs, its files are at rest on the source. */
@@ -162,6 +169,14 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
   if (input.kind !== 'cold' && sourceFacts.tls !== destFacts.tls) {
     const on = (b: boolean): string => (b ? 'on' : 'off');
     return refuse('tls', 'tls', `migration TLS is ${on(sourceFacts.tls)} at host ${source.name} but ${on(destFacts.tls)} at host ${dest.name}`);
+  }
+
+  // The VM's placement requirements hold wherever it goes, not only where it was first placed (an admin may force a destination past them).
+  if (vm.requirements !== undefined && input.ignoreRequirements !== true) {
+    const meets = compileRequirements(vm.requirements);
+    if (!meets(dest, { cpuOvercommit: input.cpuOvercommit })) {
+      return refuse('requirements', 'to', `host ${dest.name} does not meet the VM's requirements (${vm.requirements})`);
+    }
   }
 
   return capacityRefusal(dest, vm, input.cpuOvercommit);

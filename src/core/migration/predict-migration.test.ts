@@ -33,4 +33,13 @@ describe('predictMigration', () => {
     assert.equal(p.converges, false);
     assert.ok(p.downtimeMs > 10);
   });
+
+  it('the switch-over\'s fixed pause is part of the downtime and of the total: an idle guest\'s downtime is that pause, not ~0', () => {
+    assert.deepEqual(predictMigration({ memoryBytes: 1024 * MiB, dirtyBytesPerSec: 0, bandwidthBytesPerSec: 128 * MiB, downtimeLimitMs: 300, switchoverMs: 450 }), {
+      totalMs: 8_450, downtimeMs: 450, passes: 1, transferredBytes: 1024 * MiB, converges: true,
+    });
+    // With a rest to copy (the 32 MiB/s case above: 125 ms), the pause comes on top.
+    const p = predictMigration({ memoryBytes: 1024 * MiB, dirtyBytesPerSec: 32 * MiB, bandwidthBytesPerSec: 128 * MiB, downtimeLimitMs: 300, switchoverMs: 400 });
+    assert.deepEqual([p.downtimeMs, p.totalMs, p.passes], [525, 11_025, 3]);
+  });
 });

@@ -8,8 +8,14 @@ export interface MigrationPredictionInput {
   readonly bandwidthBytesPerSec: number;
   /** QEMU's downtime-limit: it stops the guest once the rest fits in it. */
   readonly downtimeLimitMs: number;
-  /** Fixed cost outside the copy (destination start, setup, activation). */
+  /** Fixed cost outside the copy and the pause (destination start, setup). */
   readonly setupMs?: number | undefined;
+  /**
+   * The switch-over's fixed pause (stopping the guest, its device state, the
+   * destination taking over), on top of copying the last dirty pages: part of
+   * the downtime, and of the total. Learned from past migrations (switchover-cost.ts).
+   */
+  readonly switchoverMs?: number | undefined;
   /** Passes after which the prediction gives up (QEMU itself never does; the controller's convergence policy acts). */
   readonly maxPasses?: number | undefined;
 }
@@ -29,7 +35,10 @@ export interface MigrationPrediction {
  * copies all memory while the guest runs; each next pass copies what was
  * dirtied during the previous one (never more than all memory); once the rest
  * can be sent within the downtime limit the guest stops and it is sent. A
- * pass that does not shrink the rest means it never will.
+ * pass that does not shrink the rest means it never will. The downtime is
+ * that last copy plus the switch-over's fixed pause (`switchoverMs`), which
+ * the copy-only model left out — it predicted ~0 for an idle guest, where
+ * QEMU under TCG reports hundreds of milliseconds.
  */
 export function predictMigration(i: MigrationPredictionInput): MigrationPrediction {
   const bw = i.bandwidthBytesPerSec;
@@ -57,6 +66,6 @@ export function predictMigration(i: MigrationPredictionInput): MigrationPredicti
     }
     remaining = next;
   }
-  const downtimeMs = (remaining / bw) * 1000;
+  const downtimeMs = (i.switchoverMs ?? 0) + (remaining / bw) * 1000;
   return { totalMs: (i.setupMs ?? 0) + precopyMs + downtimeMs, downtimeMs, passes, transferredBytes: transferred + remaining, converges };
 }

@@ -21,6 +21,8 @@ export interface QueuedMigration {
   /** The planner's prediction when it was queued (and refreshed when it started). */
   readonly prediction: JsonObject | null;
   readonly origin: string | null;
+  /** The admin forced `requestedTo` past the VM's placement requirements. */
+  readonly forced: boolean;
   readonly queuedAt: string;
   readonly endedAt: string | null;
 }
@@ -36,6 +38,7 @@ const enqueueSchema = z.object({
   policy: fields.jsonObject.default({}),
   prediction: fields.jsonObject.nullable().default(null),
   origin: z.string().max(128).nullable().default(null),
+  forced: z.boolean().default(false),
 });
 export type EnqueueMigrationInput = z.input<typeof enqueueSchema>;
 
@@ -43,7 +46,7 @@ function toQueued(r: MigrationQueueTable): QueuedMigration {
   return {
     id: r.id, vmId: r.vm_id, kind: r.kind, sourceHostId: r.source_host_id, destHostId: r.dest_host_id, requestedTo: r.requested_to,
     priority: Number(r.priority), policy: fromJson<JsonObject>(r.policy, {}), state: r.state, reason: r.reason,
-    prediction: fromJson<JsonObject | null>(r.prediction, null), origin: r.origin, queuedAt: r.queued_at, endedAt: r.ended_at,
+    prediction: fromJson<JsonObject | null>(r.prediction, null), origin: r.origin, forced: Number(r.forced) === 1, queuedAt: r.queued_at, endedAt: r.ended_at,
   };
 }
 
@@ -62,7 +65,7 @@ export class MigrationQueueRepository {
     const row: MigrationQueueTable = {
       id: randomUUID(), vm_id: v.vmId, kind: v.kind, source_host_id: v.sourceHostId, dest_host_id: null, requested_to: v.requestedTo,
       priority: v.priority, policy: toJson(v.policy), state: 'queued', reason: null,
-      prediction: v.prediction === null ? null : toJson(v.prediction), origin: v.origin, queued_at: this.ctx.now(), ended_at: null,
+      prediction: v.prediction === null ? null : toJson(v.prediction), origin: v.origin, queued_at: this.ctx.now(), ended_at: null, forced: v.forced ? 1 : 0,
     };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
