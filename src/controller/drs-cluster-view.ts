@@ -1,4 +1,6 @@
 import type { DrsCluster, DrsHost, DrsVm } from '../core/drs/drs-cluster.js';
+import { compileRequirements, type HostPredicate } from '../core/placement/requirements-expression.js';
+import { hostViewOf } from './host-view-of.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vm-row.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
@@ -12,7 +14,8 @@ export const DRS_CPU_WINDOW_MS = 60_000;
  * is not `enabled` or is on standby is ineligible; a VM that is not running
  * or has volumes attached (live migration moves its own disk only) is held.
  * Without samples a VM counts as CPU-idle using its whole memory allocation,
- * the figure that surely holds.
+ * the figure that surely holds. A VM with placement requirements may go only
+ * to the hosts they admit (the migration's pre-check would refuse the rest).
  */
 export function drsClusterView(o: {
   readonly hosts: readonly Host[];
@@ -26,6 +29,24 @@ export function drsClusterView(o: {
     id: h.id, name: h.name, cpus: h.total.cpus, memoryMiB: h.total.memoryMib, vcpuLimit: h.total.cpus * (h.cpuOvercommit ?? o.cpuOvercommit),
     ineligible: h.standbySince !== null ? 'on standby' : h.degraded !== null ? `degraded: ${h.degraded}` : h.state !== 'enabled' ? h.state : undefined,
   }));
+  const views = o.hosts.map(hostViewOf);
+  const admitted = new Map<string, ReadonlySet<string>>();
+  /** The hosts an expression admits, worked out once per distinct expression. */
+  const allowedBy = (requirements: string): ReadonlySet<string> => {
+    let ids = admitted.get(requirements);
+    if (ids === undefined) {
+      let meets: HostPredicate;
+      try {
+        meets = compileRequirements(requirements);
+      } catch {
+        // Stored expressions were checked when the VM was made; one that no longer compiles admits no host rather than every host.
+        meets = () => false;
+      }
+      ids = new Set(views.filter((h) => meets(h, { cpuOvercommit: o.cpuOvercommit })).map((h) => h.id));
+      admitted.set(requirements, ids);
+    }
+    return ids;
+  };
   const vms: DrsVm[] = [];
   for (const vm of o.vms) {
     if (vm.hostId === null || vm.state === 'terminated') continue;
@@ -39,6 +60,7 @@ export function drsClusterView(o: {
       cpuUse: cpu, memoryUseMiB: rss !== undefined ? rss / 1024 / 1024 : spec.demand.memoryMiB,
       lastMigratedAt: o.lastMigrations.get(vm.id),
       unmovable: vm.state !== 'running' ? `is ${vm.state}` : volumes.length > 0 ? 'has volumes attached' : undefined,
+      allowedHostIds: spec.demand.requirements !== undefined ? allowedBy(spec.demand.requirements) : undefined,
     });
   }
   return { hosts, vms, now: o.now };

@@ -30,6 +30,12 @@ export interface DrsVm {
   readonly lastMigratedAt?: number | undefined;
   /** Undefined when it may be moved live; otherwise why not (not running, has volumes…). */
   readonly unmovable?: string | undefined;
+  /**
+   * The hosts its placement requirements admit (undefined: any host). A move
+   * elsewhere would be refused by the migration's own pre-check, so a plan
+   * that held one would be a plan that cannot be carried out.
+   */
+  readonly allowedHostIds?: ReadonlySet<string> | undefined;
 }
 
 export interface DrsCluster {

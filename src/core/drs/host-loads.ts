@@ -22,8 +22,13 @@ export function addVm(load: HostLoad, vm: DrsVm, sign: 1 | -1): void {
   else load.vmIds.splice(load.vmIds.indexOf(vm.id), 1);
 }
 
-/** Whether `vm` fits the allocation limits of `host` carrying `load` (memory is a hard limit, vCPUs up to the overcommitted count). */
+/**
+ * Whether `vm` may go to `host` carrying `load`: its requirements admit the
+ * host, and it fits the allocation limits (memory is a hard limit, vCPUs up
+ * to the overcommitted count).
+ */
 export function fitsHost(host: DrsHost, load: HostLoad, vm: DrsVm): boolean {
+  if (vm.allowedHostIds !== undefined && !vm.allowedHostIds.has(host.id)) return false;
   return load.vcpus + vm.vcpus <= host.vcpuLimit + 1e-9 && load.memoryMiB + vm.memoryMiB <= host.memoryMiB;
 }
 

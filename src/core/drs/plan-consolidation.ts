@@ -22,6 +22,8 @@ const share = (h: DrsHost, l: HostLoad): number => {
  * allocation and stays within `maxHostUse` of measured CPU and memory. A host
  * is emptied only when all its VMs fit and the moves stay within maxMoves;
  * otherwise it is skipped and the next one tried. One host is always kept.
+ * A host that takes VMs in the plan is not emptied later in it: its VMs
+ * would move twice (the cost limit allows one move per VM).
  */
 export function planConsolidation(state: ClusterState, policy: DrsPolicy): ConsolidationResult {
   const { loads } = state;
@@ -31,8 +33,13 @@ export function planConsolidation(state: ClusterState, policy: DrsPolicy): Conso
   const moves: DrsMove[] = [];
   const standby: DrsStandbyHost[] = [];
   const skipped: string[] = [];
+  const receiving = new Set<string>();
   for (const cand of order) {
     if (active.size <= 1) break;
+    if (receiving.has(cand.id)) {
+      skipped.push(`${cand.name}: takes VMs in this plan`);
+      continue;
+    }
     const load = loads.get(cand.id)!;
     const vms = load.vmIds.map((id) => state.vmById.get(id)!).sort((a, b) => b.memoryMiB - a.memoryMiB || byId(a, b));
     if (vms.some((v) => held.has(v.id))) {
@@ -73,6 +80,7 @@ export function planConsolidation(state: ClusterState, policy: DrsPolicy): Conso
     for (const [id, l] of trial) loads.set(id, l);
     for (const { vm, to } of placed) {
       addVm(load, vm, -1);
+      receiving.add(to.id);
       moves.push({
         vmId: vm.id, vmName: vm.name, fromHostId: cand.id, toHostId: to.id, imbalanceAfter: 0,
         reason: `empties ${cand.name} (the least used host left); ${to.name} is the fullest host it fits within ${Math.round(policy.maxHostUse * 100)}% use`,

@@ -82,6 +82,31 @@ test('balance: respects capacity and never picks an ineligible (standby, disable
   assert.match(plan.summary, /no further move/);
 });
 
+test('balance and consolidate: a VM goes only to a host its requirements admit', () => {
+  const policy = compileDrsPolicy({ threshold: 0.05, hysteresis: 0.02, maxMoves: 10 });
+  // Every busy VM admits only h1 and h3: all moves go to h3, whatever h2 and h4 would gain.
+  const only13 = new Set(['h1', 'h3']);
+  const c: DrsCluster = { ...skewed(), vms: skewed().vms.map((v) => ({ ...v, allowedHostIds: only13 })) };
+  const free = planDrs(skewed(), policy);
+  assert.ok(free.moves.some((m) => m.toHostId !== 'h3'), 'without requirements the plan spreads the VMs');
+  const plan = planDrs(c, policy);
+  assert.ok(plan.moves.length > 0);
+  assert.deepEqual([...new Set(plan.moves.map((m) => m.toHostId))], ['h3']);
+  // A VM that admits only its own host is never moved; consolidation cannot empty that host.
+  const pinned: DrsCluster = {
+    hosts: ['h1', 'h2', 'h3'].map((h) => host(h)),
+    vms: [vm('a', 'h1', 0.5), vm('b', 'h1', 0.5), vm('c', 'h2', 0.2, { allowedHostIds: new Set(['h2']) }), vm('d', 'h3', 0.1)],
+    now: NOW,
+  };
+  const packed = planDrs(pinned, compileDrsPolicy({ mode: 'consolidate', maxMoves: 5 }));
+  assert.ok(!packed.moves.some((m) => m.vmId === 'c'), JSON.stringify(packed.moves));
+  assert.ok(!packed.standby.some((s) => s.hostId === 'h2'), JSON.stringify(packed.standby));
+  // d empties h3 onto h1; h1 then takes VMs in the plan and is not emptied in turn (d would move twice).
+  assert.deepEqual(packed.standby.map((s) => s.hostId), ['h3']);
+  assert.deepEqual(packed.moves.map((m) => [m.vmId, m.toHostId]), [['d', 'h1']]);
+  assert.match(packed.summary, /h1: takes VMs in this plan/);
+});
+
 test('consolidate: packs VMs to empty the least used hosts and puts them on standby', () => {
   const c: DrsCluster = {
     hosts: ['h1', 'h2', 'h3'].map((h) => host(h)),
