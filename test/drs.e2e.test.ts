@@ -96,7 +96,7 @@ test('balance: plan explains, apply live-migrates, imbalance drops, hysteresis; 
   // The host view says which host is on standby (host list: `enabled, standby`).
   assert.notEqual((await lab.api.getHost(idle)).standbySince, null, 'the emptied host is on standby');
   assert.equal((await lab.api.getHost(busy)).standbySince, null);
-  // A VM that only the standby host may take wakes it (placement takes a standby host only by waking it).
+  // A VM an admin deploys on the standby host wakes it (as placement wakes one when nothing else fits).
   const c = await boot('needs-idle', idleIndex);
   assert.equal(await hostOf(c), idle);
   assert.equal((await lab.api.getHost(idle)).standbySince, null, 'woken by placement');

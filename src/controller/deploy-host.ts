@@ -10,10 +10,12 @@ import { hostViewOf } from './host-view-of.js';
  * the scheduler applies them (state, maintenance, standby, health, CPU model,
  * networks, datastore, capacity, requirements) — or undefined when it can.
  * An admin's chosen host (`host` at create) must pass them all: choosing the
- * host skips the ranking, never a filter.
+ * host skips the ranking, never a filter — but standby: a host consolidation
+ * emptied is woken for a VM deployed on it by name, as placement wakes one
+ * when nothing else fits (`drs-wake.ts`).
  */
 export function deployHostRefusal(host: Host, demand: VmDemand, policy: PlacementPolicy): string | undefined {
-  const reason = filterHost(hostViewOf(host), demand, filterContextOf(demand, policy));
+  const reason = filterHost({ ...hostViewOf(host), standby: false }, demand, filterContextOf(demand, policy));
   if (reason === 'requirements not met' && demand.requirements !== undefined) return `it does not meet the VM's requirements (${demand.requirements})`;
   return reason;
 }

@@ -19,6 +19,11 @@ export async function placeWakingStandby(store: Store, demand: VmDemand, hosts: 
   if (placed.hostId !== undefined || !hosts.some((h) => h.standbySince !== null)) return placed;
   const awake = placeVm(demand, hosts.map((h) => ({ ...hostViewOf(h), standby: false })), policy);
   if (awake.hostId === undefined) return placed;
-  await new DrsRepository(storeContextOf(store)).setStandby(awake.hostId, null, 'woken: no other host fits a VM to place');
+  await wakeStandbyHost(store, awake.hostId, 'woken: no other host fits a VM to place');
   return awake;
+}
+
+/** Takes a standby host back into scheduling (its standby cleared, with an event). */
+export async function wakeStandbyHost(store: Store, hostId: string, reason: string): Promise<void> {
+  await new DrsRepository(storeContextOf(store)).setStandby(hostId, null, reason);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { placeWakingStandby } from './drs-wake.js';
+import { placeWakingStandby, wakeStandbyHost } from './drs-wake.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import { deployHostRefusal } from './deploy-host.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
@@ -404,7 +404,9 @@ export class VmOrchestrator {
   async #placeOnChosen(hostId: string, demand: VmDemand): Promise<{ readonly hostId: string } | { readonly hostId: undefined; readonly summary: string }> {
     const host = await findOrUndefined(this.#o.store.hosts.get(hostId));
     const refusal = host === undefined ? 'it no longer exists' : deployHostRefusal(host, demand, this.#o.policy);
-    return refusal === undefined ? { hostId } : { hostId: undefined, summary: `the host chosen for it, ${host?.name ?? hostId}, cannot take it: ${refusal}` };
+    if (refusal !== undefined) return { hostId: undefined, summary: `the host chosen for it, ${host?.name ?? hostId}, cannot take it: ${refusal}` };
+    if (host !== undefined && host.standbySince !== null) await wakeStandbyHost(this.#o.store, hostId, 'woken: an admin deployed a VM on it');
+    return { hostId };
   }
 }
 
