@@ -2,9 +2,7 @@ import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { placeWakingStandby, wakeStandbyHost } from './drs-wake.js';
-import type { VmDemand } from '../core/placement/vm-demand.js';
-import { deployHostRefusal } from './deploy-host.js';
+import { chooseVmHost } from './choose-vm-host.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
@@ -370,16 +368,7 @@ export class VmOrchestrator {
     // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
     const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
-      let placed: { readonly hostId: string } | { readonly hostId: undefined; readonly summary: string };
-      if (chosen !== undefined) placed = await this.#placeOnChosen(chosen, demand);
-      else {
-        const current = await this.#hosts.current();
-        placed = current.index.place(demand);
-        // A VM waits only on hosts read afresh: the copy may have missed room freed since.
-        if (placed.hostId === undefined && !current.fresh) placed = (await this.#hosts.refresh()).place(demand);
-        // Standby hosts (emptied by consolidation) are the last resort: one is woken only when no other host fits.
-        if (placed.hostId === undefined) placed = await placeWakingStandby(this.#o.store, demand, await this.#o.store.hosts.list(), this.#o.policy);
-      }
+      const placed = await chooseVmHost({ store: this.#o.store, hosts: this.#hosts, policy: this.#o.policy }, demand, chosen);
       if (placed.hostId === undefined) {
         if (vm.stateReason !== placed.summary) {
           await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });
@@ -398,15 +387,6 @@ export class VmOrchestrator {
       }
     }
     return 'wait';
-  }
-
-  /** The chosen host, read afresh, if it passes every placement filter now; else why not (the VM waits, as for any placement). */
-  async #placeOnChosen(hostId: string, demand: VmDemand): Promise<{ readonly hostId: string } | { readonly hostId: undefined; readonly summary: string }> {
-    const host = await findOrUndefined(this.#o.store.hosts.get(hostId));
-    const refusal = host === undefined ? 'it no longer exists' : deployHostRefusal(host, demand, this.#o.policy);
-    if (refusal !== undefined) return { hostId: undefined, summary: `the host chosen for it, ${host?.name ?? hostId}, cannot take it: ${refusal}` };
-    if (host !== undefined && host.standbySince !== null) await wakeStandbyHost(this.#o.store, hostId, 'woken: an admin deployed a VM on it');
-    return { hostId };
   }
 }
 
