@@ -5,15 +5,16 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { NuboClient } from '../src/client/nubo-client.js';
+import type { NuboClient } from '../src/client/nubo-client.js';
 import { IMAGE_BUCKET } from '../src/controller/image-objects.js';
-import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import { labDown, labFabricUp } from '../src/lab/lab.js';
 import { FABRIC_ADDRESS } from '../src/lab/lab-state.js';
 import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { DaemonProcess } from './support/daemon-process.js';
+import { enrolLabHost } from './support/enrol-lab-host.js';
 import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 // One image store on a real host: `nubo controller --s3-listen` on the lab's
@@ -64,12 +65,7 @@ before(async () => {
   fabricUp = true;
   await labFabricUp(prefix, dir);
   controller = startController();
-  const token = await controller.waitFor(/its token \(shown once\): (\S+)/, 60_000);
-  await controller.waitFor(/controller listening/, 60_000);
-  const url = `http://${FABRIC_ADDRESS}:${port}`;
-  await labUp({ prefix, dir, hosts: 1, controller: { url, token }, heartbeatMs: 500 });
-  api = new NuboClient(url, token);
-  await pollUntil('host enabled', async () => ((await api!.listHosts()).some((h) => h.state === 'enabled') ? true : undefined), { timeoutMs: 60_000 });
+  api = await enrolLabHost({ prefix, dir, port, controller });
   await uploadTinyImages(api, image);
   await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image), nics: [] });
 });

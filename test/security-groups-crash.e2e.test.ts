@@ -8,8 +8,8 @@ import {
   EC2Client, AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, DescribeImagesCommand, RunInstancesCommand, waitUntilInstanceRunning,
 } from '@aws-sdk/client-ec2';
 import { AccessKeyClient } from '../src/client/access-key-client.js';
-import { NuboClient } from '../src/client/nubo-client.js';
-import { labDown, labFabricUp, labUp } from '../src/lab/lab.js';
+import type { NuboClient } from '../src/client/nubo-client.js';
+import { labDown, labFabricUp } from '../src/lab/lab.js';
 import { FABRIC_ADDRESS } from '../src/lab/lab-state.js';
 import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
@@ -17,6 +17,7 @@ import { freePort } from '../src/util/free-port.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { DaemonProcess } from './support/daemon-process.js';
+import { enrolLabHost } from './support/enrol-lab-host.js';
 import { httpGet } from './support/http-get.js';
 import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
@@ -56,17 +57,12 @@ before(async () => {
   fabricUp = true;
   await labFabricUp(prefix, dir);
   controller = startController();
-  const token = await controller.waitFor(/its token \(shown once\): (\S+)/, 60_000);
-  await controller.waitFor(/controller listening/, 60_000);
-  const url = `http://${FABRIC_ADDRESS}:${port}`;
-  await labUp({ prefix, dir, hosts: 1, controller: { url, token }, heartbeatMs: 500 });
-  api = new NuboClient(url, token);
-  await pollUntil('host enabled', async () => ((await api!.listHosts()).some((h) => h.state === 'enabled') ? true : undefined), { timeoutMs: 60_000 });
+  api = await enrolLabHost({ prefix, dir, port, controller });
   await uploadTinyImages(api, image);
   await api.createNetwork({ name: 'sg', cidr: '198.18.66.0/24', gateway: GATEWAY });
   await runCommand('ip', ['addr', 'add', `${GATEWAY}/24`, 'dev', `${prefix}-fab`]);
   await api.createTemplate({ name: 'tiny-sg', vcpus: 1, memoryMiB: 128, ...tinyBoot(image), nics: [{ network: 'sg' }] });
-  const key = await new AccessKeyClient(url, token).create('me', {});
+  const key = await new AccessKeyClient(api.baseUrl, api.token).create('me', {});
   ec2 = new EC2Client({ endpoint: `http://127.0.0.1:${ec2Port}`, region: 'nubo-1', credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey }, maxAttempts: 1 });
 });
 
