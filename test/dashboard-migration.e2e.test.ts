@@ -250,10 +250,13 @@ test('the progress view of a live migration of local disks shows the mirror\'s p
   };
   const cancels: string[] = [];
   const page = await web.newPage(`${cloud.controller.url}/`);
-  await page.route('**/api/v1/migrations?vm=*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([running]) }));
+  const aborted = { ...running, state: 'aborted', reason: 'cancelled by admin', finishedAt: new Date().toISOString() };
+  let shown: unknown = running;
+  await page.route('**/api/v1/migrations?vm=*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify([shown]) }));
   await page.route('**/api/v1/migrations/*/cancel', async (route) => {
     cancels.push(new URL(route.request().url()).pathname);
-    await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify({ ...running, state: 'aborted', reason: 'cancelled by admin' }) });
+    shown = aborted;
+    await route.fulfill({ status: 202, contentType: 'application/json', body: JSON.stringify(aborted) });
   });
   await page.getByLabel('API token').fill(cloud.api.token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -267,6 +270,10 @@ test('the progress view of a live migration of local disks shows the mirror\'s p
   await view.getByRole('button', { name: 'Cancel migration' }).click();
   await pollUntil('the cancel sent', async () => (cancels.length > 0 ? true : undefined), { timeoutMs: 10_000, intervalMs: 100 });
   assert.deepEqual(cancels, [`/api/v1/migrations/${real.id}/cancel`]);
+  // Aborted: the stage it stopped in is marked stopped, not done (nothing after it was reached).
+  await view.locator('.stages li.stopped').waitFor({ timeout: 15_000 });
+  assert.deepEqual(await view.locator('.stages li.stopped').allInnerTexts(), ['1 Reservation']);
+  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration']);
   assert.deepEqual(web.errors, [], 'the browser logged errors');
   await page.context().close();
 });

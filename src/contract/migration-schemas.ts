@@ -62,6 +62,8 @@ export const migrationView = z.object({
   priority: z.number().int().optional(),
   queuedAt: z.string().optional(),
   origin: z.string().nullable().optional(),
+  /** True when an admin forced the destination past the VM's placement requirements (`--force`). */
+  forced: z.boolean().optional(),
   prediction: migrationPrediction.nullable().optional(),
   /** Once it ended: the actual figures next to the prediction, and the error as a signed fraction of the actual. */
   actual: z.object({ totalMs: z.number().nullable(), downtimeMs: z.number().nullable() }).optional(),

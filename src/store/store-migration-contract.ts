@@ -94,7 +94,10 @@ export function migrationContract(fx: () => ContractFixture): void {
       },
     );
     // The VM is not on b: the wrong source is refused.
-    await rejectsWith(store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: b.id, destHostId: a.id }, demand), ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'sourceHostId'));
+    await rejectsWith(store.migrations.createWithReservation({ vmId: vm.id, kind: 'live', sourceHostId: b.id, destHostId: a.id }, demand), ConflictError, 'CONFLICT', (e) => {
+      assert.equal(e.field, 'sourceHostId');
+      assert.match(e.message, new RegExp(`the VM is on ${a.name}`), 'the host named as operators know it');
+    });
     assert.equal(await count(store, 'migrations'), before);
     assert.deepEqual(await free(b), bFree);
 

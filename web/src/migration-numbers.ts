@@ -10,6 +10,18 @@ export const DESIGN_STAGES: readonly { n: number; label: string; journal: readon
   { n: 5, label: 'Activation', journal: ['activated', 'cleaned'] },
 ];
 
+/**
+ * How the timeline draws stage `n` when the journal reached `reached`: the
+ * stage a failed or aborted migration stopped in is `stopped`, not `done` —
+ * green there told operators a step had completed that never did.
+ */
+export function stageClass(n: number, reached: number, state: string): 'done' | 'current' | 'stopped' | '' {
+  if (n < reached) return 'done';
+  if (n > reached) return '';
+  if (state === 'running') return 'current';
+  return state === 'succeeded' ? 'done' : 'stopped';
+}
+
 /** The highest of stages 0–5 the journal has reached. */
 export function designStageOf(m: Migration): number {
   let reached = 0;

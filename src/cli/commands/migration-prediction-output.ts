@@ -46,6 +46,7 @@ export function printDryRun(d: MigrationDryRunView): void {
 export function plannedVsActualFields(m: MigrationView): [string, string][] {
   const rows: [string, string][] = [];
   if (m.priority !== undefined) rows.push(['priority', String(m.priority)]);
+  if (m.forced === true) rows.push(['forced', 'yes: the admin\'s destination overrode the VM\'s placement requirements']);
   if (m.actual && m.prediction) {
     const e = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : `${x >= 0 ? '+' : ''}${Math.round(x * 100)} %`);
     const p = m.prediction;

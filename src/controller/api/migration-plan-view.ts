@@ -20,7 +20,7 @@ function err(predicted: unknown, actual: number | null): number | null {
 export async function withPlan(store: Store, m: MigrationRecord, view: MigrationView): Promise<MigrationView> {
   const q = await findOrUndefined(store.migrationQueue.get(m.id));
   if (!q) return view;
-  const base = { ...view, priority: q.priority, queuedAt: q.queuedAt, origin: q.origin, prediction: q.prediction };
+  const base = { ...view, priority: q.priority, queuedAt: q.queuedAt, origin: q.origin, forced: q.forced, prediction: q.prediction };
   if (m.state !== 'succeeded') return base;
   const actual = { totalMs: num(m.stats.totalTimeMs), downtimeMs: num(m.stats.downtimeMs) };
   return { ...base, actual, predictionError: { totalMs: err(q.prediction?.totalMs, actual.totalMs), downtimeMs: err(q.prediction?.downtimeMs, actual.downtimeMs) } };
@@ -34,6 +34,6 @@ export async function queuedView(store: Store, q: QueuedMigration): Promise<Migr
     id: q.id, vm: vm?.name ?? q.vmId, vmId: q.vmId, kind: q.kind, source: await name(q.sourceHostId), destination: await name(q.destHostId ?? q.requestedTo),
     stage: 'queued', state: q.state === 'started' ? 'running' : q.state, reason: q.reason, startedAt: q.queuedAt, finishedAt: q.endedAt,
     stats: {}, policy: { ...q.policy }, journal: [{ stage: 'queued', at: q.queuedAt, data: { priority: q.priority } }],
-    priority: q.priority, queuedAt: q.queuedAt, origin: q.origin, prediction: q.prediction,
+    priority: q.priority, queuedAt: q.queuedAt, origin: q.origin, forced: q.forced, prediction: q.prediction,
   };
 }

@@ -61,6 +61,9 @@ test('reserve checks the fit again and says why not', () => {
       return true;
     },
   );
+  // Operators know hosts by name: the message names it when the host has one (reasons stay keyed by id).
+  assert.throws(() => reserve({ ...h, name: 'rack-1' }, small), (err: unknown) => err instanceof PlacementError && err.message === 'host rack-1 cannot take the VM: needs 512 MiB memory, 256 free' && err.reasons['h1'] !== undefined);
+
   assert.equal(reserve(makeHost('h', { reservedCpus: 4 }), small, { cpuOvercommit: 2 }).reservedCpus, 5);
   assert.throws(() => reserve(makeHost('h', { reservedCpus: 4 }), small), PlacementError);
 });

@@ -8,6 +8,8 @@ import { PlacementError } from './placement-error.js';
  */
 export interface HostCapacity {
   readonly id: string;
+  /** For messages: operators know hosts by name, not id. */
+  readonly name?: string;
   readonly totalCpus: number;
   readonly totalMemoryMiB: number;
   readonly totalDiskMiB: number;
@@ -101,7 +103,7 @@ function checkDemand(demand: CapacityDemand): void {
 export function reserve<H extends HostCapacity>(host: H, demand: CapacityDemand, options: { readonly cpuOvercommit?: number } = {}): H {
   checkDemand(demand);
   const reason = capacityShortfall(host, demand, options.cpuOvercommit ?? 1);
-  if (reason !== undefined) throw new PlacementError(`host ${host.id} cannot take the VM: ${reason}`, { [host.id]: reason });
+  if (reason !== undefined) throw new PlacementError(`host ${host.name ?? host.id} cannot take the VM: ${reason}`, { [host.id]: reason });
   return {
     ...host,
     reservedCpus: host.reservedCpus + demand.vcpus,

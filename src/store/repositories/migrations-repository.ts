@@ -72,6 +72,13 @@ const demandSchema = z.strictObject({ cpus: z.number().int().min(0), memoryMib: 
 
 type Trx = Transaction<Database>;
 
+/** A host as operators know it (its name), for messages; only read on the error path. */
+async function hostLabel(trx: Trx, hostId: string | null): Promise<string> {
+  if (hostId === null) return 'no host';
+  const row = await trx.selectFrom('hosts').select('name').where('id', '=', hostId).executeTakeFirst();
+  return row?.name ?? hostId;
+}
+
 async function adjustHost(trx: Trx, hostId: string, d: Resources, sign: '+' | '-'): Promise<void> {
   await trx
     .updateTable('hosts')
@@ -153,7 +160,7 @@ export class MigrationsRepository {
       inTransaction(this.ctx, async (trx) => {
         const vm = await trx.selectFrom('vms').select(['id', 'host_id']).where('id', '=', v.vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
         if (!vm) throw new NotFoundError('vm', v.vmId);
-        if (vm.host_id !== v.sourceHostId) throw new ConflictError('migration', 'sourceHostId', v.sourceHostId, `the VM is on ${vm.host_id ?? 'no host'}`);
+        if (vm.host_id !== v.sourceHostId) throw new ConflictError('migration', 'sourceHostId', v.sourceHostId, `the VM is on ${await hostLabel(trx, vm.host_id)}`);
         await requireExists(trx, 'hosts', v.sourceHostId, 'host');
         const hostRow = await trx.selectFrom('hosts').selectAll().where('id', '=', v.destHostId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
         if (!hostRow) throw new NotFoundError('host', v.destHostId);
@@ -180,7 +187,7 @@ export class MigrationsRepository {
       const cur = await this.lockRunning(trx, id, 'commit');
       const vm = await trx.selectFrom('vms').selectAll().where('id', '=', cur.vm_id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirstOrThrow();
       if (vm.host_id === cur.dest_host_id) return toMigration(cur);
-      if (vm.host_id !== cur.source_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${vm.host_id ?? 'no host'}, neither end of the migration`);
+      if (vm.host_id !== cur.source_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${await hostLabel(trx, vm.host_id)}, neither end of the migration`);
       const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
       const moving = { cpus: Number(cur.reserved_cpus), memoryMib: Number(cur.reserved_memory_mib), diskMib: Number(cur.reserved_disk_mib) };
       await adjustHost(trx, cur.source_host_id, held, '-');
@@ -206,7 +213,7 @@ export class MigrationsRepository {
       const cur = await this.lockRunning(trx, id, 'revert');
       const vm = await trx.selectFrom('vms').selectAll().where('id', '=', cur.vm_id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirstOrThrow();
       if (vm.host_id === cur.source_host_id) return toMigration(cur);
-      if (vm.host_id !== cur.dest_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${vm.host_id ?? 'no host'}, neither end of the migration`);
+      if (vm.host_id !== cur.dest_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${await hostLabel(trx, vm.host_id)}, neither end of the migration`);
       const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
       await adjustHost(trx, cur.dest_host_id, held, '-');
       await adjustHost(trx, cur.source_host_id, held, '+');

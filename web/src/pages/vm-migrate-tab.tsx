@@ -4,7 +4,7 @@ import { ApiError } from '../api-error';
 import { useLive } from '../use-live';
 import { useSession } from '../session-context';
 import { ErrorBanner } from '../components/error-banner';
-import { DESIGN_STAGES, designStageOf, migrationNumbers } from '../migration-numbers';
+import { DESIGN_STAGES, designStageOf, migrationNumbers, stageClass } from '../migration-numbers';
 import { MigrateConfirm } from '../components/migrate-confirm';
 import { takesVms } from '../host-takes-vms';
 
@@ -75,7 +75,7 @@ export function MigrationProgress({ m, onCancel }: { m: Migration; onCancel: () 
     <section class="migration" aria-label="Migration progress" aria-live="polite">
       <h2>{m.source} → {m.destination}: {m.state}</h2>
       <ol class="stages">
-        {DESIGN_STAGES.map((s) => <li key={s.n} class={s.n < stage || (s.n === stage && m.state !== 'running') ? 'done' : s.n === stage ? 'current' : ''}>{s.n} {s.label}</li>)}
+        {DESIGN_STAGES.map((s) => <li key={s.n} class={stageClass(s.n, stage, m.state)} title={s.n === stage && stageClass(s.n, stage, m.state) === 'stopped' ? `${m.state} here` : undefined}>{s.n} {s.label}</li>)}
       </ol>
       {n.percentSent !== undefined && <label class="progress">RAM sent <progress max={100} value={n.percentSent}>{n.percentSent} %</progress> {n.percentSent} %</label>}
       {n.percentDisk !== undefined && <label class="progress">Disks mirrored <progress max={100} value={n.percentDisk}>{n.percentDisk} %</progress> <span data-testid="disk-mirrored">{n.percentDisk} % ({n.disk})</span></label>}
