@@ -421,6 +421,11 @@ test('suspension none: an AR requeues the lease in its way (controller killed at
   await controller.stop();
   controller = startController(undefined, ['suspension=none']);
   await controller.waitFor(/controller listening/, 60_000);
+  // What the story left holding the hosts (the hour-long AR on h1; the plain VM on h2 when this test runs alone) goes first,
+  // so that the two leases below fill both hosts.
+  for (const l of await leases.list()) if (!['done', 'cancelled', 'failed', 'rejected'].includes(l.state)) await leases.cancel(l.id).catch(() => undefined);
+  if ((await api.getVm(plainVm)).state !== 'terminated') await api.vmAction(plainVm, 'terminate');
+  await pollUntil('both hosts enabled and empty', async () => ((await api.listHosts()).every((h) => h.state === 'enabled' && h.reserved.cpus === 0) ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
   // Both hosts taken by best-effort leases of an hour.
   const r1 = (await leases.create({ type: 'be', durationS: 3600, template: 'tiny' })).id;
   await leaseIn(r1, (x) => x.state === 'active' && x.pendingStep === null, 'active');
