@@ -44,7 +44,9 @@ import { LEASE_LAB_RATES, LEASE_PROBE_USER_DATA } from './support/lease-probe-gu
 //   lease-prepare (BE) → lease-shutdown (AR, end of duration) → lease-resume (BE)
 //   → held at lease-suspend (BE), SIGKILLed by the test → lease-migrate (BE)
 //   → lease-release (BE, after QEMU died in its restore) → lease-shutdown.done
-//   (AR, after its VM was terminated, before the journal was cleared) → none.
+//   (AR, after its VM was terminated, before the journal was cleared) → none;
+//   then, with suspension none: lease-requeue (BE, an AR ends its run) →
+//   lease-cancel.done (BE, unsuspendable=cancel, after its VM was ended) → none.
 
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
 const RATES = LEASE_LAB_RATES;
@@ -82,17 +84,17 @@ function stepAt(l: LeaseDetailView, kind: 'step' | 'step-done', step: string): n
   return e === undefined ? undefined : secs(e.at);
 }
 
-function startController(failpoint?: string): DaemonProcess {
+function startController(failpoint?: string, policies: readonly string[] = ['migration=yes']): DaemonProcess {
   const rates = Object.entries(RATES).flatMap(([k, v]) => ['--lease-rate', `${k}=${v}`]);
   const spec = failpoint === undefined ? undefined : failpoint.includes('=') ? failpoint : `${failpoint}=exit`;
-  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000', '--lease-policy', 'migration=yes', ...rates], spec === undefined ? {} : { NUBO_FAILPOINTS: spec });
+  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000', ...policies.flatMap((p) => ['--lease-policy', p]), ...rates], spec === undefined ? {} : { NUBO_FAILPOINTS: spec });
 }
 
 /** Waits until the controller killed itself at its failpoint, then starts the next one (armed at `next`, if given). */
-async function restartAfterCrash(at: string, next?: string): Promise<void> {
+async function restartAfterCrash(at: string, next?: string, policies?: readonly string[]): Promise<void> {
   await pollUntil(`controller killed at ${at}`, () => (controller.alive ? undefined : true), { timeoutMs: 240_000, intervalMs: 50 });
   assert.equal(controller.child.signalCode, 'SIGKILL', `the controller died by its failpoint ${at}`);
-  controller = startController(next);
+  controller = startController(next, policies);
   await controller.waitFor(/controller listening/, 60_000);
 }
 
@@ -414,3 +416,66 @@ test('a plain user sees her own leases and their events on the stream, and nothi
   // The admin sees hers too.
   await adminEvents.until('her lease on the admin\'s stream', () => leaseStates(adminEvents.about('lease', mine.id)).at(-1) === 'cancelled');
 });
+
+test('suspension none: an AR requeues the lease in its way (controller killed at lease-requeue: its VM ended once, the lease starts over on a new VM after the AR); with unsuspendable=cancel the next one is cancelled (killed at lease-cancel.done: ended once)', async () => {
+  await controller.stop();
+  controller = startController(undefined, ['suspension=none']);
+  await controller.waitFor(/controller listening/, 60_000);
+  // What the story left holding the hosts (the hour-long AR on h1; the plain VM on h2 when this test runs alone) goes first,
+  // so that the two leases below fill both hosts.
+  for (const l of await leases.list()) if (!['done', 'cancelled', 'failed', 'rejected'].includes(l.state)) await leases.cancel(l.id).catch(() => undefined);
+  if ((await api.getVm(plainVm)).state !== 'terminated') await api.vmAction(plainVm, 'terminate');
+  await pollUntil('both hosts enabled and empty', async () => ((await api.listHosts()).every((h) => h.state === 'enabled' && h.reserved.cpus === 0) ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
+  // Both hosts taken by best-effort leases of an hour.
+  const r1 = (await leases.create({ type: 'be', durationS: 3600, template: 'tiny' })).id;
+  await leaseIn(r1, (x) => x.state === 'active' && x.pendingStep === null, 'active');
+  const r2 = (await leases.create({ type: 'be', durationS: 3600, template: 'tiny' })).id;
+  const first2 = await leaseIn(r2, (x) => x.state === 'active' && x.pendingStep === null, 'active');
+  const oldVm = first2.vms[0]!.vm;
+  const host2 = first2.vms[0]!.host;
+  await controller.stop();
+  controller = startController('lease-requeue', ['suspension=none']);
+  await controller.waitFor(/controller listening/, 60_000);
+
+  // The AR takes the host of the youngest lease, which cannot be suspended: requeued, journaled in the AR's request; the controller dies before ending its VM.
+  const start = Math.ceil(Date.now() / 1000) + 45;
+  await leases.create({ type: 'ar', start: iso(start), durationS: 20, template: 'tiny' }).catch(() => undefined);
+  await restartAfterCrash('lease-requeue', 'lease-cancel.done', ['suspension=none', 'unsuspendable=cancel']);
+  const ar = (await leases.list()).find((l) => l.type === 'ar' && l.start === iso(start))!;
+  assert.ok(ar !== undefined, 'the AR was written once');
+  assert.deepEqual(ar.plan.placements, [{ host: host2, vms: 1 }]);
+  const requeued = await leaseIn(r2, (x) => count(x, 'step-done', 'requeue') === 1, 'requeue done');
+  assert.equal(count(requeued, 'step', 'requeue'), 1, 'journaled once');
+  assert.ok(['accepted', 'scheduled', 'preparing'].includes(requeued.state), `back in the queue (${requeued.state})`);
+  assert.equal(requeued.remainingS, 3600, 'it starts over');
+  const why = requeued.history.find((h) => h.kind === 'state' && h.detail['state'] === 'accepted' && typeof h.detail['reason'] === 'string');
+  assert.match(typeof why?.detail['reason'] === 'string' ? why.detail['reason'] : '', new RegExp(`^requeued to start over at .*: advance reservation ${ar.id} needs its hosts .*suspension is off \\(policy suspension none\\)$`));
+  await vmIn(oldVm, 'terminated');
+  assert.equal(await terminations(oldVm), 1, 'its VM was ended once');
+  assert.deepEqual(await qemuPidsOf(agentVmId(oldVm)), []);
+  assert.equal((await leases.get(r1)).state, 'active', 'the older lease was left alone');
+
+  // The AR runs on time on the freed host and ends; the requeued lease starts over there on a new VM.
+  await leaseIn(ar.id, (x) => x.state === 'done' && x.pendingStep === null, 'done');
+  const again = await leaseIn(r2, (x) => x.state === 'active' && x.pendingStep === null && x.vms.length === 1, 'active again');
+  const newVm = again.vms[0]!.vm;
+  assert.notEqual(newVm, oldVm, 'a new VM: the run starts over');
+  assert.equal(again.reason, null);
+  await vmIn(newVm, 'running');
+
+  // unsuspendable=cancel: the next AR cancels the youngest lease in its way; the controller dies after ending its VM, before the journal says so.
+  const ar2 = (await leases.create({ type: 'ar', start: soon(45), durationS: 20, template: 'tiny' })).id;
+  await restartAfterCrash('lease-cancel.done');
+  const cancelled = await leaseIn(r2, (x) => x.state === 'cancelled' && x.pendingStep === null, 'cancelled and ended', 240_000, true);
+  assert.match(cancelled.reason ?? '', new RegExp(`^cancelled at .*: advance reservation ${ar2} needs its hosts`));
+  assert.equal(count(cancelled, 'step', 'cancel'), 1, 'journaled once');
+  assert.equal(count(cancelled, 'step-done', 'cancel'), 1, 'the repeat is recorded done once');
+  await vmIn(newVm, 'terminated');
+  assert.equal(await terminations(newVm), 1, 'the repeat found it terminated and did not end it twice');
+  assert.deepEqual(await qemuPidsOf(agentVmId(newVm)), []);
+  await leaseIn(ar2, (x) => x.state === 'active' || x.state === 'done', 'running');
+  await adminEvents.until('the lease cancelled', () => leaseStates(adminEvents.about('lease', r2)).at(-1) === 'cancelled');
+  assert.deepEqual(leaseStates(adminEvents.about('lease', r2)), ['accepted', 'scheduled', 'preparing', 'active', 'accepted', 'scheduled', 'preparing', 'active', 'cancelled']);
+  await leases.cancel(r1);
+});
+

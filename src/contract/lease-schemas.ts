@@ -31,7 +31,7 @@ export const leaseView = z.object({
   owner: z.string(),
   type: leaseTypeSchema,
   state: leaseStateSchema,
-  /** Why it failed or was cancelled. */
+  /** Why it failed or was cancelled, or why it was last requeued (an AR needed its hosts and it could not be suspended). */
   reason: z.string().nullable(),
   preemptible: z.boolean(),
   start: z.string().nullable(),

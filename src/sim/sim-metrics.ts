@@ -16,6 +16,10 @@ export interface SimMetrics {
   readonly preemptions: number;
   /** Resumes on other hosts after moving the saved state. */
   readonly migrations: number;
+  /** Runs ended for an AR because the lease could not be suspended, the lease starting over (policy unsuspendable requeue). */
+  readonly requeues: number;
+  /** Leases cancelled for an AR because they could not be suspended (policy unsuspendable cancel); not in the best-effort figures. */
+  readonly cancelled: number;
   readonly leases: number;
   readonly bestEffort: number;
   readonly arsAccepted: number;
@@ -34,6 +38,8 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
   let last = 0;
   let preemptions = 0;
   let migrations = 0;
+  let requeues = 0;
+  let cancelled = 0;
   let arsAccepted = 0;
   let arsRejected = 0;
   let n = 0;
@@ -41,12 +47,14 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
     n++;
     preemptions += r.suspensions;
     migrations += r.migrations;
+    requeues += r.requeues;
+    if (r.state === 'cancelled') cancelled++;
     if (r.req.kind === 'ar') {
       if (r.state === 'rejected') arsRejected++;
       else arsAccepted++;
     }
     if (r.end !== undefined) last = Math.max(last, r.end);
-    if (r.req.kind !== 'be' || r.end === undefined) continue;
+    if (r.req.kind !== 'be' || r.end === undefined || r.state !== 'done') continue;
     be++;
     allBe = Math.max(allBe, r.end);
     waitSum += (r.firstStart ?? r.end) - r.req.submit;
@@ -60,6 +68,8 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
     utilization: last > 0 ? busyCpuS / (cpus * last) : 0,
     preemptions,
     migrations,
+    requeues,
+    cancelled,
     leases: n,
     bestEffort: be,
     arsAccepted,

@@ -69,12 +69,32 @@ test('preemption_prematureend2.lwf: the AR ends early too, and the best-effort l
   assert.deepEqual(timeline(r.events).slice(-6), ['2 shutdown 2400-2410 @0,1,2,3', '2 done 2410', '1 resume 2410-2474 @0', '1 run 2474-4586 @0', '1 shutdown 3686-3696 @0', '1 done 3696']);
 });
 
-test('preemption.lwf without suspension: the AR cannot have the host the best-effort lease holds, and is rejected with the reason', () => {
+test('preemption.lwf without suspension: as Haizea (must_cancel_and_requeue), the AR is admitted and the best-effort lease it needs is requeued at once, starting over after the AR', () => {
   const r = run('preemption', { suspension: 'none' });
-  assert.equal(r.rejections.length, 1);
-  assert.equal(r.rejections[0]!.lease, '2');
-  assert.match(r.rejections[0]!.reason, /not enough capacity during \[1660, 3610\): 3 of 4 VMs fit/);
-  assert.deepEqual(timeline(r.events), ['1 prepare 0-140 @0', '1 run 140-3740 @0', '2 rejected 900', '1 shutdown 3740-3750 @0', '1 done 3750']);
+  assert.deepEqual(r.rejections, []);
+  // BE 1 has run 760 of its 3600 s when AR 2 arrives at 900: that run is lost, its VMs end at 900 and it is queued again.
+  // AR 2 as with suspension (prepare 1660–1800, run to 3600, shutdown to 3610). BE 1 needs a full hour and never fits before
+  // the AR: it starts over at 3610 on host 0, which has its image (12 s boot): run 3622–7222, shutdown to 7232.
+  assert.deepEqual(timeline(r.events), [
+    '1 prepare 0-140 @0',
+    '1 run 140-3740 @0',
+    '1 requeue 900 @0',
+    '2 prepare 1660-1800 @0,1,2,3',
+    '2 run 1800-3600 @0,1,2,3',
+    '2 shutdown 3600-3610 @0,1,2,3',
+    '2 done 3610',
+    '1 prepare 3610-3622 @0',
+    '1 run 3622-7222 @0',
+    '1 shutdown 7222-7232 @0',
+    '1 done 7232',
+  ]);
+  assert.equal(r.metrics.requeues, 1);
+  assert.equal(r.metrics.preemptions, 0);
+  assert.equal(r.metrics.allBestEffortS, 7232);
+  // With unsuspendable cancel it is cancelled instead, and the AR runs the same.
+  const c = run('preemption', { suspension: 'none', unsuspendable: 'cancel' });
+  assert.deepEqual(timeline(c.events).filter((l) => l.startsWith('1 ')), ['1 prepare 0-140 @0', '1 run 140-3740 @0', '1 cancel 900 @0']);
+  assert.equal(c.metrics.cancelled, 1);
 });
 
 test('reservation.lwf: the wide best-effort lease waits for the long one (first come, first served) and starts when it has shut down', () => {

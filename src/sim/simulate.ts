@@ -1,6 +1,7 @@
 import type { Enactment, Placement, SegmentKind } from '../core/leases/enactment.js';
 import { LeaseScheduler } from '../core/leases/lease-scheduler.js';
 import { TimerHeap } from '../core/leases/timer-heap.js';
+import type { QuotaLimits } from '../core/quota/quota.js';
 import type { SimConfig } from './sim-config.js';
 import { simMetrics, type SimMetrics } from './sim-metrics.js';
 import type { TraceLease, Workload } from './trace-lease.js';
@@ -9,7 +10,7 @@ import type { TraceLease, Workload } from './trace-lease.js';
 export interface SimEvent {
   readonly t: number;
   readonly lease: string;
-  readonly step: SegmentKind | 'done' | 'rejected';
+  readonly step: SegmentKind | 'done' | 'rejected' | 'requeue' | 'cancel';
   /** The step's predicted end (absent for done and rejected). */
   readonly until?: number;
   readonly placements?: readonly Placement[];
@@ -34,14 +35,17 @@ export function simulate(workload: Workload, config: SimConfig, opts: { readonly
   const events: SimEvent[] = [];
   const rejections: { lease: string; reason: string }[] = [];
   const realLeft = new Map<string, number>();
+  const realDuration = new Map<string, number>();
   const runAt = new Map<string, number>();
   const earlyEnds = new TimerHeap<{ t: number; id: string; token: number }>();
   let busyCpuS = 0;
   const log = (t: number, lease: string, step: SimEvent['step'], until?: number, placements?: readonly Placement[]): void => {
     if (opts.record) events.push({ t, lease, step, ...(until !== undefined ? { until } : {}), ...(placements !== undefined ? { placements } : {}) });
   };
+  // What the lease's VMs ran since their run began (none when they were not running: preparing, or already stopped).
   const ranUntil = (lease: TraceLease, vms: number, at: number): void => {
     const ran = at - (runAt.get(lease.id) ?? at);
+    runAt.delete(lease.id);
     realLeft.set(lease.id, (realLeft.get(lease.id) ?? 0) - ran);
     busyCpuS += ran * vms * lease.shape.cpus;
   };
@@ -63,10 +67,24 @@ export function simulate(workload: Workload, config: SimConfig, opts: { readonly
       log(at, l.id, 'shutdown', until, pl);
       ranUntil(l, l.vms, at);
     },
+    // Ended for an AR without a suspension: what it ran is lost (counted as used, not as done); requeued, it owes its whole real duration again.
+    requeue: (l, pl, at) => {
+      log(at, l.id, 'requeue', undefined, pl);
+      ranUntil(l, l.vms, at);
+      realLeft.set(l.id, realDuration.get(l.id) ?? l.duration);
+    },
+    cancel: (l, pl, at) => {
+      log(at, l.id, 'cancel', undefined, pl);
+      ranUntil(l, l.vms, at);
+    },
     done: (l, at) => log(at, l.id, 'done'),
   };
   const quotas = config.quotas;
-  const s = new LeaseScheduler({ hosts, rates: config.rates, policies: config.policies, enactment, ...(quotas !== undefined ? { quotas: (owner: string) => (Object.hasOwn(quotas, owner) ? quotas[owner] : quotas['*']) } : {}) });
+  const limitsOf = (owner: string): QuotaLimits | undefined => (quotas === undefined ? undefined : Object.hasOwn(quotas, owner) ? quotas[owner] : quotas['*']);
+  const s = new LeaseScheduler({
+    hosts, rates: config.rates, policies: config.policies, enactment,
+    ...(quotas !== undefined ? { quotas: (owner: string) => { const limits = limitsOf(owner); return limits === undefined ? [] : [{ name: owner, limits, owners: [owner] }]; } } : {}),
+  });
   const arrivals = [...workload.leases].sort((a, b) => a.submit - b.submit);
   let next = 0;
   for (;;) {
@@ -82,6 +100,7 @@ export function simulate(workload: Workload, config: SimConfig, opts: { readonly
     while (next < arrivals.length && arrivals[next]!.submit <= t) {
       const lease = arrivals[next++]!;
       realLeft.set(lease.id, lease.realDuration ?? lease.duration);
+      realDuration.set(lease.id, lease.realDuration ?? lease.duration);
       const verdict = s.submit(lease, t);
       if (!verdict.accepted) {
         rejections.push({ lease: lease.id, reason: verdict.reason });

@@ -32,7 +32,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--lease-ms <ms>', 'with --postgres: the leadership lease, renewed every third of it; a failover takes about this long (default 10000)')
     .option('--prices <spec>', PRICES_HELP)
     .option('--prices-file <file>', PRICES_FILE_HELP)
-    .option('--lease-policy <kind=name>', 'a capacity lease policy by name, repeatable: admission, preemptability, hostSelection, backfilling, suspension, migration, preemptionAgeLimitS (docs/leases.md; e.g. migration=yes, preemptionAgeLimitS=7200)', leasePolicyArg)
+    .option('--lease-policy <kind=name>', 'a capacity lease policy by name, repeatable: admission, preemptability, hostSelection, backfilling, suspension, migration, unsuspendable, preemptionAgeLimitS (docs/leases.md; e.g. migration=yes, suspension=none, unsuspendable=cancel, admission=quota-aware)', leasePolicyArg)
     .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100)', leaseRateArg)
     .option('--migration-max-per-host <n>', MIGRATION_MAX_PER_HOST_HELP)
     .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)

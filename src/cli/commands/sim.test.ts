@@ -38,3 +38,22 @@ test('nubo sim run: bad input exits 2 naming what is wrong, before simulating an
   assert.equal(hosts.code, 2);
   assert.match(hosts.stderr, /--hosts/);
 });
+
+test('nubo sim run with suspension none: the AR is admitted and the best-effort lease in its way is requeued to start over (or cancelled, by the unsuspendable policy)', async () => {
+  const dir = emptyHome();
+  const requeue = join(dir, 'requeue.json');
+  writeFileSync(requeue, JSON.stringify({ policies: { suspension: 'none' } }));
+  const r = await runCli(['sim', 'run', '--trace', `${SCENARIOS}preemption.lwf`, '--config', requeue]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1 ARs accepted, 0 rejected/);
+  assert.match(r.stdout, /preemptions: +0/);
+  assert.match(r.stdout, /requeued \(not suspendable\): +1/);
+  assert.match(r.stdout, /cancelled \(not suspendable\): +0/);
+  const cancel = join(dir, 'cancel.json');
+  writeFileSync(cancel, JSON.stringify({ policies: { suspension: 'none', unsuspendable: 'cancel' } }));
+  const c = await runCli(['sim', 'run', '--trace', `${SCENARIOS}preemption.lwf`, '--config', cancel, '--json']);
+  assert.equal(c.code, 0, c.stderr);
+  const m = (JSON.parse(c.stdout) as { metrics: { requeues: number; cancelled: number; arsAccepted: number; allBestEffortS: number | null } }).metrics;
+  assert.deepEqual([m.arsAccepted, m.requeues, m.cancelled, m.allBestEffortS], [1, 0, 1, null]);
+});
+

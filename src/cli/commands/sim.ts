@@ -40,7 +40,9 @@ export function registerSimCommands(program: Command): void {
       `
 Metrics: all-best-effort (trace start to the end of the last best-effort
 lease), mean wait, mean bounded slowdown (run time floor 10 s), utilization,
-preemptions (suspensions) and migrations, ARs accepted and rejected.
+preemptions (suspensions) and migrations, ARs accepted and rejected, and
+leases an AR requeued to start over or cancelled because they could not be
+suspended (policies suspension none, unsuspendable requeue|cancel).
 
 Example (the HPDC 2008 setting):
   nubo sim run --trace test/fixtures/haizea/blue-30days.swf \\
@@ -83,6 +85,8 @@ function printMetrics(m: SimMetrics, wallS: number): void {
     ['utilization', `${(m.utilization * 100).toFixed(1)} %`],
     ['preemptions', m.preemptions],
     ['migrations', m.migrations],
+    ['requeued (not suspendable)', m.requeues],
+    ['cancelled (not suspendable)', m.cancelled],
     ['unfinished', m.unfinished],
     ['simulated / wall', `${fmt(m.simulatedS)} s in ${wallS.toFixed(2)} s (${fmt(m.simulatedS / Math.max(wallS, 1e-6))}×)`],
   ]);

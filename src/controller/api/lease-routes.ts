@@ -43,7 +43,9 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: ApiContext, lease
       description:
         'Admitted at once or refused at once. Bad input is 400 naming the field (a start in the past or too far ahead, a duration beyond the controller\'s limit, ' +
         'an unknown template, more VMs than all the hosts hold); a lease the policies or the capacity cannot take is 409 LEASE_REJECTED with the reason — ' +
-        'an AR is admitted only when its whole window is guaranteed, possibly by planning to suspend best-effort leases before it. Nothing is written on a refusal.',
+        'an AR is admitted only when its whole window is guaranteed, possibly by planning to suspend best-effort leases before it (one that cannot be suspended is ' +
+        'requeued to start over, or cancelled, by the policy unsuspendable); with the admission policy quota-aware, a lease past its owner\'s or a group\'s vms, ' +
+        'vcpus, memoryMiB or leases quota is refused naming it. Nothing is written on a refusal.',
     },
   }, async (req, reply) => {
     const u = userOf(req);

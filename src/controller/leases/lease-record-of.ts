@@ -8,7 +8,7 @@ import type { CapacityLease, CapacityLeasePlan, HostPlacement } from '../../stor
 export function leaseRequestOf(l: CapacityLease): LeaseRequest {
   return {
     id: l.id, kind: l.kind, submit: l.submitS, ...(l.startS !== null ? { start: l.startS } : {}), duration: l.durationS,
-    vms: l.vmCount, shape: { cpus: l.vcpus, memoryMiB: l.memoryMib }, preemptible: l.preemptible,
+    vms: l.vmCount, shape: { cpus: l.vcpus, memoryMiB: l.memoryMib }, preemptible: l.preemptible, owner: l.ownerId,
   };
 }
 
@@ -44,7 +44,7 @@ export function leaseRecordOf(l: CapacityLease, hosts: HostNumbers): LeaseRecord
   return {
     req: leaseRequestOf(l), state: l.state as LeaseState, ...(l.reason !== null ? { reason: l.reason } : {}),
     placements, segments: [...l.plan.segments], cursor: l.plan.cursor, remainingS: l.remainingS,
-    ...(suspendedOn !== undefined ? { suspendedOn } : {}), seq: l.seq, suspensions: 0, migrations: 0, version: 0,
+    ...(suspendedOn !== undefined ? { suspendedOn } : {}), seq: l.seq, suspensions: 0, migrations: 0, requeues: 0, version: 0,
   };
 }
 

@@ -65,8 +65,8 @@ describe('LeaseService (fake actions, SQLite store)', () => {
   // Pinned, not the defaults: the scenarios' ARs come 60 s ahead, which the measured default suspend rate would not leave room for.
   const rates = compileLeaseRates({ bootS: 5, shutdownS: 2, suspendMiBps: 100, resumeMiBps: 100 });
   const services: LeaseService[] = [];
-  const service = async (actions: LeaseActions, s: Store = store): Promise<LeaseService> => {
-    const svc = new LeaseService({ store: s, actions, policies, rates, logger, clock, tickMs: 0 });
+  const service = async (actions: LeaseActions, s: Store = store, p = policies): Promise<LeaseService> => {
+    const svc = new LeaseService({ store: s, actions, policies: p, rates, logger, clock, tickMs: 0 });
     services.push(svc);
     await svc.start();
     return svc;
@@ -346,5 +346,117 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.deepEqual(fake.kinds(), ['create', 'create', 'terminate', 'terminate'], 'its VMs made and then ended, once each');
     const l = await store.capacityLeases.get(ar.id);
     assert.deepEqual([l.state, l.pendingStep], ['done', null]);
+  });
+
+  it('suspension none: an AR needing a running BE lease\'s host requeues it — its VMs ended by a journaled requeue step, the reason on its timeline — and it starts over with new VMs once the AR is done', async () => {
+    const [h1] = await fresh();
+    const t0 = (t = 8_000_000);
+    const fake = new FakeActions();
+    const svc = await service(fake, store, compileLeasePolicies({ suspension: 'none' }));
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'active');
+    const old = (await store.capacityLeases.vms(be.id)).map((v) => v.vmId);
+    assert.equal(old.length, 2);
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false }));
+    assert.equal(ar.state, 'scheduled', 'admitted: the BE lease gives way');
+    await svc.idle();
+    const requeued = await store.capacityLeases.get(be.id);
+    assert.equal(requeued.state, 'accepted', 'back in the queue');
+    assert.equal(requeued.remainingS, 1000, 'it owes its whole duration again');
+    assert.equal(requeued.pendingStep, null, 'the requeue step is done');
+    assert.deepEqual(await store.capacityLeases.vms(be.id), [], 'no VM of the ended run is left to it');
+    assert.deepEqual(await store.capacityLeases.retiredVms(be.id), []);
+    assert.deepEqual(fake.log.slice(2).filter((l) => l.startsWith('terminate')).map((l) => l.split(' ')[1]).sort(), [...old].sort(), 'its VMs were terminated, once each');
+    const tl = await store.capacityLeases.timeline(be.id);
+    const change = tl.find((e) => e.kind === 'state' && e.detail['state'] === 'accepted');
+    assert.match(typeof change?.detail['reason'] === 'string' ? change.detail['reason'] : '', new RegExp(`^requeued to start over at ${t0 + 10}: advance reservation ${ar.id} needs its hosts from ${t0 + 95}, and suspension is off \\(policy suspension none\\)$`));
+    assert.deepEqual(tl.filter((e) => e.kind.startsWith('step')).map((e) => `${e.kind} ${e.detail['step'] as string}`).slice(-2), ['step requeue', 'step-done requeue']);
+    // After the AR (prepare 95–100, run 100–150, shutdown to 152) the lease runs again, with new VMs, the reason gone from its record.
+    await at(svc, t0 + 100);
+    await at(svc, t0 + 152.1);
+    const again = await store.capacityLeases.get(be.id);
+    assert.equal(again.state, 'preparing');
+    assert.equal(again.reason, null);
+    assert.deepEqual(again.plan.placements, [{ hostId: h1, vms: 2 }]);
+    await svc.idle();
+    assert.equal((await store.capacityLeases.vms(be.id)).length, 2);
+    assert.deepEqual((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'state').map((e) => e.detail['state']), ['scheduled', 'preparing', 'active', 'accepted', 'scheduled', 'preparing']);
+  });
+
+  it('a requeue the controller did not finish (its termination under way at the stop) is finished by the next one; a prepare journaled over it ends the old run\'s VMs first', async () => {
+    await fresh();
+    const t0 = (t = 9_000_000);
+    const fake = new FakeActions();
+    const none = compileLeasePolicies({ suspension: 'none' });
+    const svc = await service(fake, store, none);
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    fake.hold.add('terminate');
+    await svc.submit(sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false }));
+    for (let i = 0; i < 200 && !fake.log.some((l) => l.startsWith('terminate-started')); i++) await new Promise((r) => setTimeout(r, 10));
+    await svc.stop();
+    assert.equal((await store.capacityLeases.get(be.id)).pendingStep?.kind, 'requeue', 'journaled, not done');
+    assert.equal((await store.capacityLeases.retiredVms(be.id)).length, 2, 'the ended run\'s VMs are set aside in the same write');
+    const fake2 = new FakeActions();
+    const svc2 = await service(fake2, store, none);
+    await svc2.idle();
+    assert.deepEqual(fake2.kinds(), ['terminate', 'terminate'], 'the next controller ends them');
+    assert.deepEqual(await store.capacityLeases.retiredVms(be.id), []);
+    assert.equal((await store.capacityLeases.get(be.id)).pendingStep, null);
+    // The same, but the journal says prepare (a later step written over the requeue before it ran): the old VMs go first.
+    await svc2.stop();
+    const l = await store.capacityLeases.get(be.id);
+    await store.capacityLeases.setVm({ leaseId: be.id, idx: 0, vmId: 'old-0', hostId: l.plan.placements[0]?.hostId ?? 'h' });
+    await store.capacityLeases.record(be.id, { retireVms: true, pendingStep: { kind: 'prepare', placements: [], at: t0 + 20 } }, []);
+    const fake3 = new FakeActions();
+    await (await service(fake3, store, none)).idle();
+    assert.deepEqual(fake3.log.slice(0, 1), ['terminate old-0']);
+    assert.deepEqual(await store.capacityLeases.retiredVms(be.id), []);
+  });
+
+  it('unsuspendable cancel: the lease in the AR\'s way is cancelled with the reason and its VMs ended by a journaled cancel step', async () => {
+    await fresh();
+    const t0 = (t = 10_000_000);
+    const fake = new FakeActions();
+    const svc = await service(fake, store, compileLeasePolicies({ suspension: 'none', unsuspendable: 'cancel' }));
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    const vms = (await store.capacityLeases.vms(be.id)).map((v) => v.vmId);
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false }));
+    await svc.idle();
+    const l = await store.capacityLeases.get(be.id);
+    assert.equal(l.state, 'cancelled');
+    assert.match(l.reason ?? '', new RegExp(`^cancelled at ${t0 + 10}: advance reservation ${ar.id} needs its hosts`));
+    assert.equal(l.pendingStep, null);
+    assert.deepEqual(fake.log.filter((x) => x.startsWith('terminate')).map((x) => x.split(' ')[1]).sort(), [...vms].sort());
+    assert.deepEqual((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind.startsWith('step')).map((e) => `${e.kind} ${e.detail['step'] as string}`).slice(-2), ['step cancel', 'step-done cancel']);
+  });
+
+  it('quota-aware admission: a lease past its owner\'s or a group\'s vms/vcpus/memory limit (leases and other VMs counted) is refused naming the quota, nothing written', async () => {
+    await fresh(1);
+    t = 11_000_000;
+    const svc = await service(new FakeActions(), store, compileLeasePolicies({ admission: 'quota-aware' }));
+    await store.quotas.setLimits({ kind: 'user', id: owner.id }, { vms: 3 });
+    const ar = (n: number, o: Partial<LeaseSubmission> = {}): LeaseSubmission => sub({ kind: 'ar', startS: t + 3600 * n, durationS: 60, count: 1, preemptible: false, ...o });
+    await svc.submit(ar(1, { count: 2 }));
+    const before = await rows();
+    await assert.rejects(svc.submit(ar(2, { count: 2 })), (e: unknown) => e instanceof LeaseRejectedError && e.reason === 'quota exceeded: user alice may have 3 vms; 2 in use, 2 more requested (admission policy quota-aware)');
+    assert.deepEqual(await rows(), before, 'nothing written');
+    // A VM outside leases counts too.
+    const plain = await store.vms.create({ name: 'plain', ownerId: owner.id, spec: {}, charge: { vcpus: 1, memoryMib: 128, diskMib: 0 } });
+    await assert.rejects(svc.submit(ar(3)), (e: unknown) => e instanceof LeaseRejectedError && /user alice may have 3 vms; 3 in use, 1 more requested/.test(e.reason));
+    assert.equal(plain.ownerId, owner.id);
+    await store.quotas.setLimits({ kind: 'user', id: owner.id }, { vms: 10 });
+    // A group's limit holds over its members, with what each holds: alice's lease (1024 MiB) and plain VM (128), bob's lease (1024).
+    const bob = (await store.users.create({ name: 'bob' })).user;
+    const devs = await store.groups.create({ name: 'devs' });
+    await store.groups.setMember(devs.id, owner.id, false);
+    await store.groups.setMember(devs.id, bob.id, false);
+    await store.quotas.setLimits({ kind: 'group', id: devs.id }, { memoryMiB: 4096 });
+    await svc.submit(ar(4, { ownerId: bob.id, memoryMib: 1024 }));
+    const before2 = await rows();
+    await assert.rejects(svc.submit(ar(5, { memoryMib: 2048 })), (e: unknown) => e instanceof LeaseRejectedError && /^quota exceeded: group devs may have 4096 memoryMiB; 2176 in use, 2048 more requested/.test(e.reason));
+    assert.deepEqual(await rows(), before2);
   });
 });

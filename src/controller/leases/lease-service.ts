@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { QuotaScope } from '../../core/leases/admission-policy.js';
 import type { LeaseKind, VmShape } from '../../core/leases/lease.js';
 import { LeaseScheduler } from '../../core/leases/lease-scheduler.js';
 import type { LeasePolicies } from '../../core/leases/lease-policies.js';
@@ -87,6 +88,8 @@ export class LeaseService {
   #down = new Map<string, VmShape>();
   #external = new Map<number, VmShape>();
   #persisted = new Map<string, string>();
+  /** The limits in force for the owner of the lease being admitted (quota-aware admission), read from the store just before. */
+  #scopes = new Map<string, readonly QuotaScope[]>();
   #serial: Promise<unknown> = Promise.resolve();
   readonly #chains = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -139,7 +142,8 @@ export class LeaseService {
       this.#check(sub, now);
       await this.#refreshExternal(now);
       const id = randomUUID();
-      const req = leaseRequestOf({ id, kind: sub.kind, submitS: now, startS: sub.startS ?? null, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, preemptible: sub.preemptible } as CapacityLease);
+      const req = leaseRequestOf({ id, ownerId: sub.ownerId, kind: sub.kind, submitS: now, startS: sub.startS ?? null, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, preemptible: sub.preemptible } as CapacityLease);
+      this.#scopes = new Map<string, readonly QuotaScope[]>(this.#o.policies.admission.name === 'quota-aware' ? [[sub.ownerId, await this.#quotaScopes(sub.ownerId)]] : []);
       const verdict = this.#scheduler.submit(req, now);
       if (!verdict.accepted) {
         this.#scheduler.forget(id);
@@ -156,6 +160,9 @@ export class LeaseService {
       }
       this.#persisted.set(id, JSON.stringify(snap));
       this.#o.logger.info({ leaseId: id, kind: sub.kind, state: rec.state }, 'lease admitted');
+      // What its admission did to others (plans cut, leases requeued or cancelled, with their reasons) is written before the
+      // queue is passed: a requeued lease given a plan at once must still show its requeue and why on its timeline.
+      await this.#persist();
       await this.#carryForward(now);
       return this.#o.store.capacityLeases.get(id);
     });
@@ -177,6 +184,25 @@ export class LeaseService {
       await this.#carryForward(now);
       return this.#o.store.capacityLeases.get(id);
     });
+  }
+
+  /**
+   * The limits in force for a user: their own and each of their groups'
+   * (over all its members), each with what its users hold outside live
+   * leases (their other VMs); the scheduler adds what their live leases hold.
+   */
+  async #quotaScopes(ownerId: string): Promise<QuotaScope[]> {
+    const { store } = this.#o;
+    const scopes: QuotaScope[] = [];
+    const own = await store.quotas.limits({ kind: 'user', id: ownerId });
+    if (Object.keys(own).length > 0) scopes.push({ name: `user ${(await store.users.get(ownerId)).name}`, limits: own, owners: [ownerId], held: await store.quotas.vmsOutsideLeases([ownerId]) });
+    for (const m of (await store.groups.membershipsOf(ownerId)).sort((a, b) => a.groupId.localeCompare(b.groupId))) {
+      const limits = await store.quotas.limits({ kind: 'group', id: m.groupId });
+      if (Object.keys(limits).length === 0) continue;
+      const owners = (await store.groups.members(m.groupId)).map((x) => x.userId);
+      scopes.push({ name: `group ${(await store.groups.get(m.groupId)).name}`, limits, owners, held: await store.quotas.vmsOutsideLeases(owners) });
+    }
+    return scopes;
   }
 
   #serially<T>(fn: () => Promise<T>): Promise<T> {
@@ -217,7 +243,10 @@ export class LeaseService {
     this.#hostCaps = hosts.filter((h) => h.state === 'enabled');
     this.#hosts = new HostNumbers(hosts.map((h) => h.id));
     this.#steps = new StepCollector();
-    this.#scheduler = new LeaseScheduler({ hosts: hosts.map((h) => ({ cpus: h.total.cpus, memoryMiB: h.total.memoryMib })), rates: this.#o.rates, policies: this.#o.policies, enactment: this.#steps });
+    this.#scheduler = new LeaseScheduler({
+      hosts: hosts.map((h) => ({ cpus: h.total.cpus, memoryMiB: h.total.memoryMib })), rates: this.#o.rates, policies: this.#o.policies, enactment: this.#steps,
+      quotas: (owner) => this.#scopes.get(owner) ?? [],
+    });
     this.#external = new Map();
     this.#persisted = new Map();
     for (const l of await this.#o.store.capacityLeases.list({ live: true })) {
@@ -304,7 +333,8 @@ export class LeaseService {
       const entries: { kind: string; detail?: JsonObject }[] = [];
       if (text !== before) entries.push({ kind: (JSON.parse(before) as { state: string }).state !== snap.state ? 'state' : 'planned' });
       for (const st of steps) entries.push({ kind: 'step', detail: { step: st.kind } });
-      await this.#o.store.capacityLeases.record(id, { ...(text !== before ? snap : {}), ...(steps.length > 0 ? { pendingStep: steps.at(-1)! } : {}) }, entries);
+      const retireVms = steps.some((st) => st.kind === 'requeue');
+      await this.#o.store.capacityLeases.record(id, { ...(text !== before ? snap : {}), ...(steps.length > 0 ? { pendingStep: steps.at(-1)! } : {}), ...(retireVms ? { retireVms } : {}) }, entries);
       this.#persisted.set(id, text);
       written.add(id);
     }
@@ -352,7 +382,7 @@ export class LeaseService {
         if (failed) this.#scheduler.close(leaseId, 'failed', this.#clock(), reason);
         // A failed lease keeps nothing: its VMs (a crashed one, a half-saved one) are ended by a journaled step of their own, so their hosts' capacity and files are freed.
         // Its end, the failed step and that release are one write: a controller that dies here cannot leave the lease failed with its VMs held, nor repeat the failed step.
-        const release: PendingStep | null = step.kind !== 'shutdown' && step.kind !== 'release' ? { kind: 'release', placements: [], at: this.#clock() } : null;
+        const release: PendingStep | null = step.kind !== 'shutdown' && step.kind !== 'release' && step.kind !== 'cancel' ? { kind: 'release', placements: [], at: this.#clock() } : null;
         const snap = failed ? snapshotOf(rec, this.#hosts) : undefined;
         await this.#o.store.capacityLeases.record(leaseId, { ...snap, pendingStep: release }, [
           ...(snap !== undefined ? [{ kind: 'state' }] : []),

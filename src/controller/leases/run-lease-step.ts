@@ -20,8 +20,26 @@ export async function runLeaseStep(deps: { readonly store: Store; readonly actio
   signal.throwIfAborted();
   const lease = await store.capacityLeases.get(leaseId);
   const vms = await store.capacityLeases.vms(leaseId);
+  // The VMs of a run the lease gave up: ended (idempotent) and forgotten, before anything of a new run is made.
+  const endRetired = async (): Promise<void> => {
+    for (const v of await store.capacityLeases.retiredVms(leaseId)) {
+      await actions.terminate(v.vmId, signal);
+      await store.capacityLeases.dropVm(leaseId, v.idx);
+    }
+  };
   switch (step.kind) {
+    case 'requeue':
+      await endRetired();
+      // A prepare of the ended run that was still making its VMs when the requeue was written records them after it: ended too
+      // (the next run's VMs cannot be here yet — its prepare comes after this step, on this lease's chain or in the journal).
+      for (const v of vms) {
+        await actions.terminate(v.vmId, signal);
+        await store.capacityLeases.dropVm(leaseId, v.idx);
+      }
+      return;
     case 'prepare': {
+      // Also here: a requeue whose journal entry a later prepare replaced (the controller died between them) is finished first.
+      await endRetired();
       await Promise.all(hostPerVm(step.placements).map(async (hostId, idx) => {
         const vmId = await actions.create(lease, idx, hostId, signal);
         await store.capacityLeases.setVm({ leaseId, idx, vmId, hostId });
@@ -55,6 +73,8 @@ export async function runLeaseStep(deps: { readonly store: Store; readonly actio
       return;
     case 'shutdown':
     case 'release':
+    case 'cancel':
+      await endRetired();
       await Promise.all(vms.map((v) => actions.terminate(v.vmId, signal)));
       return;
   }

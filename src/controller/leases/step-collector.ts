@@ -4,7 +4,7 @@ import type { LeaseRequest } from '../../core/leases/lease.js';
 /** A step the scheduler began, in its own host numbers: the service journals it, then carries it out. */
 export interface CollectedStep {
   readonly leaseId: string;
-  readonly kind: 'prepare' | 'migrate' | 'resume' | 'suspend' | 'shutdown';
+  readonly kind: 'prepare' | 'migrate' | 'resume' | 'suspend' | 'shutdown' | 'requeue' | 'cancel';
   readonly placements: readonly Placement[];
   readonly from?: readonly Placement[] | undefined;
   readonly at: number;
@@ -46,6 +46,16 @@ export class StepCollector implements Enactment {
 
   shutdown(lease: LeaseRequest, placements: readonly Placement[], at: number): void {
     this.#steps.push({ leaseId: lease.id, kind: 'shutdown', placements, at });
+  }
+
+  /** An AR took the hosts of a lease that could not be suspended: its VMs end, and it waits to start over. */
+  requeue(lease: LeaseRequest, placements: readonly Placement[], at: number): void {
+    this.#steps.push({ leaseId: lease.id, kind: 'requeue', placements, at });
+  }
+
+  /** The same, cancelled (policy unsuspendable cancel): its VMs end. */
+  cancel(lease: LeaseRequest, placements: readonly Placement[], at: number): void {
+    this.#steps.push({ leaseId: lease.id, kind: 'cancel', placements, at });
   }
 
   done(): void {}

@@ -32,6 +32,10 @@ export interface Enactment {
   run(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
   suspend(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
   shutdown(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
+  /** An AR needed the hosts of a lease that could not be suspended: its VMs on `placements` end now, and it waits in the queue to start over. */
+  requeue(lease: LeaseRequest, placements: readonly Placement[], at: number, reason: string): void;
+  /** The same, with the policy that cancels such a lease: its VMs end now and it is over (cancelled, with the reason). */
+  cancel(lease: LeaseRequest, placements: readonly Placement[], at: number, reason: string): void;
   /** The lease is over (shut down and released). */
   done(lease: LeaseRequest, at: number): void;
 }

@@ -73,7 +73,7 @@ export class LeasePlanner {
       cands = preempt(from, to) ?? cands;
     }
     if (totalFree(cands) < req.vms) return { accepted: false, reason: `not enough capacity during [${from}, ${to}): ${totalFree(cands)} of ${req.vms} VMs fit${req.kind === 'ar' ? ' even after preempting what the policies allow' : ''}` };
-    const placements = this.o.policies.hostSelection.allocate(cands, req.vms);
+    const placements = this.select(cands, req, start);
     const actualPrep = this.o.durations.prepare(req, placements, (h, i) => this.cache[h]!.has(i));
     const planFrom = req.kind === 'ar' ? start - actualPrep : now;
     return { accepted: true, plan: { placements, segments: buildPlan(planFrom, [['prepare', actualPrep]], req.duration, this.o.rates.shutdownS, 0) } };
@@ -158,7 +158,7 @@ export class LeasePlanner {
       if (free > 0) cands.push({ host: h, free });
     }
     if (totalFree(cands) >= rec.req.vms) {
-      const pl = this.o.policies.hostSelection.allocate(cands, rec.req.vms);
+      const pl = this.select(cands, rec.req, now);
       return { placements: pl, segments: buildPlan(now, pre(pl, false), rec.remainingS, this.o.rates.shutdownS, 0) };
     }
     if (!this.mayFillGaps(rec)) return undefined;
@@ -169,7 +169,17 @@ export class LeasePlanner {
       if (free > 0 && this.blockedByReservation(h, now, rec, 1)) gap.push({ host: h, free });
     }
     if (totalFree(gap) < rec.req.vms) return undefined;
-    return this.inGap(rec, now, this.o.policies.hostSelection.allocate(gap, rec.req.vms), pre);
+    return this.inGap(rec, now, this.select(gap, rec.req, now), pre);
+  }
+
+  /** The host selection policy's choice among `cands` for a lease whose VMs would start at `at` (what it sees of each host then). */
+  private select(cands: readonly HostCandidate[], req: LeaseRequest, at: number): Placement[] {
+    const table = this.o.table;
+    return this.o.policies.hostSelection.allocate(cands, req.vms, {
+      leasesAt: (h) => table.bookingsAt(h, at),
+      stableFor: (h) => table.nextChange(h, at) - at,
+      durationS: req.duration,
+    });
   }
 
   private mayFillGaps(rec: LeaseRecord): boolean {
@@ -181,6 +191,7 @@ export class LeasePlanner {
     const b = this.o.table.busyFrom(host, now, rec.req.shape, vms);
     return b < Infinity && this.o.table.vmsFree(host, b, b, rec.req.shape, true) < vms;
   }
+
 
   /** A plan on exactly these hosts (a resume in place), in full or in the gap before an AR. */
   private startOn(rec: LeaseRecord, now: number, on: readonly HostCandidate[], preS: number, pre: Pre): LeasePlan | undefined {
@@ -223,6 +234,6 @@ export class LeasePlanner {
     const len = sum(pre(worst, true)) + tail;
     const t = earliestStart(table, now, len, rec.req.shape, rec.req.vms);
     if (t === Infinity || (best !== undefined && best.to <= t + len)) return best;
-    return { placements: this.o.policies.hostSelection.allocate(candidatesOver(table, t, t + len, rec.req.shape), rec.req.vms), from: t, to: t + len };
+    return { placements: this.select(candidatesOver(table, t, t + len, rec.req.shape), rec.req, t), from: t, to: t + len };
   }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { ValidationError } from '../../errors/validation-error.js';
 import { NO_USAGE } from '../quota/quota.js';
 import { ADMISSION_POLICIES } from './admission-policy.js';
-import { HOST_SELECTION_POLICIES } from './host-selection-policy.js';
+import { greedyHostScore, HOST_SELECTION_POLICIES } from './host-selection-policy.js';
 import { compileLeasePolicies } from './lease-policies.js';
 import { compileLeaseRates, DEFAULT_LEASE_RATES } from './lease-rates.js';
 import { PREEMPTABILITY_POLICIES } from './preemptability-policy.js';
@@ -15,8 +15,20 @@ const cands = [
   { host: 2, free: 2 },
 ];
 
-test('host selection: greedy fills in host order, packing the fullest hosts first, striping one VM per host in turn from the emptiest', () => {
+test('host selection: greedy fills the best-scored hosts first (in host order when it sees nothing of them), packing the fullest hosts first, striping one VM per host in turn from the emptiest', () => {
   assert.deepEqual(HOST_SELECTION_POLICIES['greedy']!.allocate(cands, 3), [{ host: 0, vms: 1 }, { host: 1, vms: 2 }]);
+  const scored = HOST_SELECTION_POLICIES['greedy-score']!;
+  assert.deepEqual(scored.allocate(cands, 3), HOST_SELECTION_POLICIES['greedy']!.allocate(cands, 3), 'seeing nothing of the hosts, greedy-score is greedy');
+  // With what it sees of the hosts (Haizea 1.0's GreedyPolicy): host 2 is empty for good (1.0), host 1 has a lease on it now
+  // (0.375 + 0.25 + 0.25 = 0.875), host 0 is free but an AR takes it in 100 s of the lease's 1000 (0.5 + 0.25 + 0.025 = 0.775).
+  const view = { leasesAt: (h: number) => (h === 1 ? 1 : 0), stableFor: (h: number) => (h === 0 ? 100 : Infinity), durationS: 1000 };
+  assert.deepEqual(scored.allocate(cands, 3, view), [{ host: 2, vms: 2 }, { host: 1, vms: 1 }]);
+  assert.deepEqual(HOST_SELECTION_POLICIES['greedy']!.allocate(cands, 3, view), [{ host: 0, vms: 1 }, { host: 1, vms: 2 }], 'greedy keeps host order whatever it sees');
+  assert.deepEqual(scored.allocate(cands, 6, view), [{ host: 2, vms: 2 }, { host: 1, vms: 3 }, { host: 0, vms: 1 }]);
+  assert.ok(Math.abs(greedyHostScore(0, view) - 0.775) < 1e-12);
+  // Equal scores keep host order; more than four leases count as four.
+  assert.deepEqual(scored.allocate(cands, 3, { leasesAt: () => 9, stableFor: () => 0, durationS: 10 }), [{ host: 0, vms: 1 }, { host: 1, vms: 2 }]);
+  assert.equal(greedyHostScore(0, { leasesAt: () => 9, stableFor: () => 5, durationS: 10 }), 0.25 + 0.125);
   assert.deepEqual(HOST_SELECTION_POLICIES['packing']!.allocate(cands, 3), [{ host: 0, vms: 1 }, { host: 2, vms: 2 }]);
   assert.deepEqual(HOST_SELECTION_POLICIES['striping']!.allocate(cands, 4), [{ host: 0, vms: 1 }, { host: 1, vms: 2 }, { host: 2, vms: 1 }]);
   assert.deepEqual(HOST_SELECTION_POLICIES['striping']!.allocate(cands, 6), [{ host: 0, vms: 1 }, { host: 1, vms: 3 }, { host: 2, vms: 2 }]);
@@ -62,7 +74,7 @@ test('admission quota-aware: a lease that would take its owner past a quota is r
   const q = ADMISSION_POLICIES['quota-aware']!;
   const req = { id: 'l', kind: 'be', submit: 0, duration: 60, vms: 3, shape: { cpus: 2, memoryMiB: 512 }, preemptible: true, owner: 'ana' } as const;
   const used = { ...NO_USAGE, vms: 2, vcpus: 4, memoryMiB: 1024, leases: 1 };
-  const ctx = (limits: Record<string, number> | undefined) => ({ limits: () => limits, usage: () => used });
+  const ctx = (limits: Record<string, number> | undefined) => ({ scopes: () => (limits === undefined ? [] : [{ name: 'ana', limits, owners: ['ana'] }]), usage: () => used });
   assert.deepEqual(q.admit(req, ctx({ vms: 5 })), { ok: true }, 'exactly at the limit fits');
   const r = q.admit(req, ctx({ vms: 5, vcpus: 9 }));
   assert.equal(r.ok, false);
@@ -72,6 +84,10 @@ test('admission quota-aware: a lease that would take its owner past a quota is r
   const { owner: _o, ...anonymous } = req;
   assert.deepEqual(q.admit(anonymous, ctx({ vms: 0 })), { ok: true });
   assert.equal(compileLeasePolicies({ admission: 'quota-aware' }).admission.name, 'quota-aware');
+  // A group's limit caps its members together, with what they hold outside leases: the first scope past its limit is named.
+  const group = { scopes: () => [{ name: 'user ana', limits: { vms: 10 }, owners: ['ana'] }, { name: 'group devs', limits: { vms: 5 }, owners: ['ana', 'bob'], held: { ...NO_USAGE, vms: 1 } }], usage: (o: readonly string[]) => ({ ...NO_USAGE, vms: o.length }) };
+  const g = q.admit(req, group);
+  assert.match(!g.ok ? g.reason : '', /^quota exceeded: group devs may have 5 vms; 3 in use, 3 more requested/);
 });
 
 test('policies are chosen by name; unknown names and kinds are refused naming the field and the known names', () => {
@@ -80,7 +96,7 @@ test('policies are chosen by name; unknown names and kinds are refused naming th
   assert.equal(p.backfilling, 'conservative');
   assert.equal(p.suspension, 'all');
   assert.throws(() => compileLeasePolicies({ hostSelection: 'random', backfilling: 'eager' }), (e: unknown) =>
-    e instanceof ValidationError && e.issues.length === 2 && e.field === 'policies.hostSelection' && /known: greedy, packing, striping/.test(e.message) && /policies\.backfilling: unknown policy "eager" \(known: off, aggressive, conservative\)/.test(e.message));
+    e instanceof ValidationError && e.issues.length === 2 && e.field === 'policies.hostSelection' && /known: greedy, greedy-score, packing, striping/.test(e.message) && /policies\.backfilling: unknown policy "eager" \(known: off, aggressive, conservative\)/.test(e.message));
   assert.throws(() => compileLeasePolicies({ toString: 'x' } as never), (e: unknown) => e instanceof ValidationError && e.field === 'policies.toString');
 });
 

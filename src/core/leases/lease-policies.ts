@@ -9,6 +9,8 @@ export const SUSPENSION_MODES = ['none', 'all'] as const;
 export type SuspensionMode = (typeof SUSPENSION_MODES)[number];
 export const MIGRATION_MODES = ['no', 'yes'] as const;
 export type MigrationMode = (typeof MIGRATION_MODES)[number];
+export const UNSUSPENDABLE_MODES = ['requeue', 'cancel'] as const;
+export type UnsuspendableMode = (typeof UNSUSPENDABLE_MODES)[number];
 
 /** The policies a scheduler runs with, resolved from their names. */
 export interface LeasePolicies {
@@ -21,6 +23,12 @@ export interface LeasePolicies {
   readonly suspension: SuspensionMode;
   /** yes: a suspended lease may resume on other hosts after moving its state, when that ends sooner. */
   readonly migration: MigrationMode;
+  /**
+   * What an AR does to a preemptible lease in its way that has begun and cannot be suspended (suspension none, or its
+   * suspension would have to begin before now or before it runs): requeue — its VMs end now and it goes back to the
+   * queue to start over with its whole duration (Haizea's must_cancel_and_requeue); cancel — it ends, cancelled.
+   */
+  readonly unsuspendable: UnsuspendableMode;
 }
 
 /** Policy names as a configuration file gives them. */
@@ -31,6 +39,7 @@ export interface LeasePolicyNames {
   readonly backfilling?: string;
   readonly suspension?: string;
   readonly migration?: string;
+  readonly unsuspendable?: string;
   /** The age limit (seconds a BE lease has run) of the age preemptability policies; a number or its decimal text. */
   readonly preemptionAgeLimitS?: number | string;
 }
@@ -42,6 +51,7 @@ export const DEFAULT_POLICY_NAMES = Object.freeze({
   backfilling: 'aggressive',
   suspension: 'all',
   migration: 'no',
+  unsuspendable: 'requeue',
 }) satisfies Required<Omit<LeasePolicyNames, 'preemptionAgeLimitS'>>;
 
 function pick<T>(issues: FieldIssue[], field: string, name: string, table: Readonly<Record<string, T>>): T | undefined {
@@ -70,6 +80,7 @@ export function compileLeasePolicies(names: LeasePolicyNames = {}): LeasePolicie
     backfilling: pick(issues, 'backfilling', n.backfilling, modes(BACKFILLING_MODES)),
     suspension: pick(issues, 'suspension', n.suspension, modes(SUSPENSION_MODES)),
     migration: pick(issues, 'migration', n.migration, modes(MIGRATION_MODES)),
+    unsuspendable: pick(issues, 'unsuspendable', n.unsuspendable, modes(UNSUSPENDABLE_MODES)),
   };
   if (issues.length > 0) throw new ValidationError('lease policies', issues);
   return Object.freeze(out as LeasePolicies);

@@ -27,21 +27,25 @@ export interface LeaseRates {
 }
 
 /**
- * nubo's own numbers. Suspend and resume from `node dist/bench/suspend.js
- * --reps 2 --mem 256` (2026-12-05 14:36 UTC, bench/results/suspend-1796481402243.json,
- * on the shared 2-core machine): a 256 MiB guest with 128 MiB filled saved in
- * 0.83 s and 12.33 s, restored in 1.02 s and 0.49 s — per MiB of configured
- * memory (what the scheduler divides) 307 and 21 MiB/s saving, 251 and 525
- * MiB/s restoring. The scheduler takes the slower of each: a suspension
- * predicted too short makes an AR start late, one predicted too long only
- * starts the suspension early. Boot 5 s: the tiny guest boots in about 3 s
- * under TCG (FACTS.md) plus QMP and agent round trips (bench/boot.ts was not
- * re-run for this). Migration and image transfer 100 MiB/s: a 1 Gbit/s link
- * moves ~110 MiB/s (bench/migrate.ts needs the lab and was not re-run).
+ * nubo's own numbers. Suspend and resume from a quiet run of `node
+ * dist/bench/suspend.js --reps 4 --mem 256` (2026-12-05, one host, nothing
+ * else running; a 256 MiB guest half filled, a 172 MiB state file): saved
+ * at 238–275 MB/s (median 247) and restored at 640–821 MB/s (median 753) of
+ * state file. The defaults take the slower rep of each, in MiB/s (238 MB/s =
+ * 226.97 MiB/s, 640 MB/s = 610.35 MiB/s, rounded down), and apply it to the
+ * VM's configured memory, which is what the scheduler divides: a guest whose
+ * memory is all dirty writes a state file as large as its memory, so this is
+ * the worst case, and a suspension predicted too short makes an AR start late
+ * while one predicted too long only starts the suspension early. (The earlier
+ * 20 and 250 MiB/s came from a run on a loaded machine.) Boot 5 s: the tiny
+ * guest boots in about 3 s under TCG (FACTS.md) plus QMP and agent round
+ * trips (bench/boot.ts was not re-run for this). Migration and image transfer
+ * 100 MiB/s: a 1 Gbit/s link moves ~110 MiB/s (bench/migrate.ts needs the lab
+ * and was not re-run).
  */
 export const DEFAULT_LEASE_RATES: LeaseRates = Object.freeze({
-  suspendMiBps: 20,
-  resumeMiBps: 250,
+  suspendMiBps: 226,
+  resumeMiBps: 610,
   migrateMiBps: 100,
   imageTransferMiBps: 100,
   bootS: 5,

@@ -24,6 +24,8 @@ export interface LeaseRecord {
   end?: number;
   suspensions: number;
   migrations: number;
+  /** Times an AR ended its run because it could not be suspended, and it started over (policy unsuspendable requeue). */
+  requeues: number;
   /** Bumped whenever the plan changes, so stale timer entries are told apart. */
   version: number;
 }

@@ -23,6 +23,12 @@ function stints(events: readonly SimEvent[]): { lease: string; from: number; to:
       out.push({ lease: e.lease, from: o.from, to: e.until!, hosts: o.hosts });
       open.delete(e.lease);
     }
+    // Ended at once for an AR (not suspendable): it held its hosts until then.
+    if ((e.step === 'requeue' || e.step === 'cancel') && open.has(e.lease)) {
+      const o = open.get(e.lease)!;
+      out.push({ lease: e.lease, from: o.from, to: e.t, hosts: o.hosts });
+      open.delete(e.lease);
+    }
   }
   assert.equal(open.size, 0, 'every stint is closed by a suspend or a shutdown');
   return out;
@@ -90,7 +96,7 @@ test('property: random workloads never overcommit a host, admitted ARs run at th
   }
 });
 
-const quiet: Enactment = { prepare() {}, migrate() {}, resume() {}, run() {}, suspend() {}, shutdown() {}, done() {} };
+const quiet: Enactment = { prepare() {}, migrate() {}, resume() {}, run() {}, suspend() {}, shutdown() {}, requeue() {}, cancel() {}, done() {} };
 
 function scheduler(hosts = 2): LeaseScheduler {
   return new LeaseScheduler({ hosts: Array.from({ length: hosts }, () => ({ cpus: 1, memoryMiB: 1024 })), rates: compileLeaseRates(), policies: compileLeasePolicies(), enactment: quiet });
@@ -136,4 +142,81 @@ test('refusals carry the reason: more VMs than all hosts hold, an AR whose prepa
   assert.equal(s.lease('i2')?.state, 'rejected');
   const noArs = new LeaseScheduler({ hosts: [{ cpus: 1, memoryMiB: 1024 }], rates: compileLeaseRates(), policies: compileLeasePolicies({ admission: 'no-ars' }), enactment: quiet });
   assert.deepEqual(noArs.submit({ ...be, kind: 'ar', start: 100, preemptible: false }, 0), { accepted: false, reason: 'advance reservations are not accepted (admission policy no-ars)' });
+});
+
+/** One host of 1 CPU; a BE lease running from 5 to 1005 and an AR for [300, 400) arriving at 100 (rates: boot 5 s, shutdown 2 s). */
+function arOverRunningBe(policies: Record<string, string>, rates: Record<string, number> = {}): ReturnType<typeof simulate> {
+  const shape = { cpus: 1, memoryMiB: 1024 };
+  const leases: TraceLease[] = [
+    { id: 'a', kind: 'be', submit: 0, duration: 1000, vms: 1, shape, preemptible: true },
+    { id: 'b', kind: 'ar', submit: 100, start: 300, duration: 100, vms: 1, shape, preemptible: false },
+  ];
+  return simulate({ leases }, compileSimConfig({ hosts: { count: 1, cpus: 1, memoryMiB: 1024 }, rates: { bootS: 5, shutdownS: 2, suspendMiBps: 100, resumeMiBps: 100, ...rates }, policies }), { record: true });
+}
+const steps = (r: ReturnType<typeof simulate>, lease: string): string[] => r.events.filter((e) => e.lease === lease).map((e) => `${e.step} ${e.t}${e.until !== undefined ? `-${e.until}` : ''}`);
+
+test('suspension none, unsuspendable requeue (the default): the AR is admitted, the running lease\'s VMs end at once and it starts over with its whole duration after the AR, the reason said', () => {
+  const r = arOverRunningBe({ suspension: 'none' });
+  assert.deepEqual(r.rejections, []);
+  assert.deepEqual(steps(r, 'b'), ['prepare 295-300', 'run 300-400', 'shutdown 400-402', 'done 402']);
+  // Ran 95 s, lost; back in the queue at 100, first come first served behind nothing: it starts when the AR has shut down.
+  assert.deepEqual(steps(r, 'a'), ['prepare 0-5', 'run 5-1005', 'requeue 100', 'prepare 402-407', 'run 407-1407', 'shutdown 1407-1409', 'done 1409']);
+  assert.equal(r.metrics.requeues, 1);
+  assert.equal(r.metrics.preemptions, 0);
+  assert.equal(r.metrics.allBestEffortS, 1409);
+  assert.equal(r.metrics.meanWaitS, 402, 'its wait runs to the start it kept (Haizea overwrites start.actual)');
+});
+
+test('unsuspendable cancel: the running lease is cancelled with the reason, and counts in no best-effort figure', () => {
+  const s = new LeaseScheduler({ hosts: [{ cpus: 1, memoryMiB: 1024 }], rates: compileLeaseRates({ bootS: 5, shutdownS: 2 }), policies: compileLeasePolicies({ suspension: 'none', unsuspendable: 'cancel' }), enactment: quiet });
+  const told: string[] = [];
+  const e: Enactment = { ...quiet, cancel: (l, pl, at, reason) => told.push(`${l.id} @${pl.map((p) => p.host).join()} ${at}: ${reason}`) };
+  const s2 = new LeaseScheduler({ hosts: [{ cpus: 1, memoryMiB: 1024 }], rates: compileLeaseRates({ bootS: 5, shutdownS: 2 }), policies: compileLeasePolicies({ suspension: 'none', unsuspendable: 'cancel' }), enactment: e });
+  for (const sch of [s, s2]) {
+    sch.submit({ ...be, duration: 1000 }, 0);
+    sch.schedule(0);
+    sch.advance(50);
+    assert.equal(sch.lease('a')?.state, 'active');
+    assert.equal(sch.submit({ ...be, id: 'b', kind: 'ar', submit: 100, start: 300, duration: 100, preemptible: false }, 100).accepted, true);
+    assert.equal(sch.lease('a')?.state, 'cancelled');
+    assert.equal(sch.lease('a')?.end, 100);
+    assert.match(sch.lease('a')?.reason ?? '', /^cancelled at 100: advance reservation b needs its hosts from 295, and suspension is off \(policy suspension none\)$/);
+  }
+  assert.deepEqual(told, ['a @0 100: ' + s2.lease('a')!.reason!]);
+  const r = arOverRunningBe({ suspension: 'none', unsuspendable: 'cancel' });
+  assert.equal(r.metrics.cancelled, 1);
+  assert.equal(r.metrics.allBestEffortS, null);
+  assert.deepEqual(steps(r, 'a'), ['prepare 0-5', 'run 5-1005', 'cancel 100']);
+});
+
+test('suspension all, but the suspension would have to begin before now (too slow to save): requeued instead of refusing the AR', () => {
+  // 1024 MiB at 1 MiB/s: the save takes 1024 s and would have to begin at 295 − 1024 < 100.
+  const r = arOverRunningBe({ suspension: 'all' }, { suspendMiBps: 1 });
+  assert.deepEqual(r.rejections, []);
+  assert.deepEqual(steps(r, 'a').slice(0, 3), ['prepare 0-5', 'run 5-1005', 'requeue 100']);
+  assert.equal(r.metrics.requeues, 1);
+  // With a save that fits, the same AR suspends it as before.
+  const fast = arOverRunningBe({ suspension: 'all' });
+  assert.deepEqual(steps(fast, 'a').slice(0, 3), ['prepare 0-5', 'run 5-1005', 'suspend 284.76-295']);
+  assert.equal(fast.metrics.requeues, 0);
+});
+
+test('a requeue that would not free enough is undone: the lease keeps running untouched, nothing is told, and the AR is refused', () => {
+  const told: string[] = [];
+  const e: Enactment = { ...quiet, requeue: (l) => told.push(l.id), cancel: (l) => told.push(l.id) };
+  const s = new LeaseScheduler({ hosts: [{ cpus: 1, memoryMiB: 1024 }, { cpus: 1, memoryMiB: 1024 }], rates: compileLeaseRates({ bootS: 5, shutdownS: 2 }), policies: compileLeasePolicies({ suspension: 'none' }), enactment: e });
+  assert.equal(s.submit({ ...be, id: 'x', kind: 'ar', start: 10, duration: 5000, preemptible: false }, 0).accepted, true);
+  s.submit({ ...be, duration: 1000 }, 0);
+  s.schedule(0);
+  s.advance(50);
+  const before = JSON.stringify(s.lease('a'));
+  const changes = s.table.changePoints(1).join();
+  const ar = s.submit({ ...be, id: 'b', kind: 'ar', submit: 100, start: 300, duration: 100, vms: 2, preemptible: false }, 100);
+  assert.equal(ar.accepted, false);
+  assert.match((ar as { reason: string }).reason, /even after preempting what the policies allow/);
+  assert.deepEqual(told, []);
+  const after = JSON.parse(JSON.stringify(s.lease('a'))) as { version: number };
+  assert.deepEqual({ ...after, version: 0 }, { ...(JSON.parse(before) as object), version: 0 }, 'the same plan, state, remaining time');
+  assert.equal(s.table.changePoints(1).join(), changes, 'its booking is back');
+  assert.equal(s.queueLength, 0);
 });

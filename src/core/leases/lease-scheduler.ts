@@ -1,7 +1,7 @@
 import { InvariantError } from '../../errors/invariant-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
-import type { QuotaLimits, QuotaUsage } from '../quota/quota.js';
-import { leaseCharge, type AdmissionContext } from './admission-policy.js';
+import type { QuotaUsage } from '../quota/quota.js';
+import { leaseCharge, type AdmissionContext, type QuotaScope } from './admission-policy.js';
 import type { Enactment, Placement, Segment } from './enactment.js';
 import { assertLeaseRequest, type LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
@@ -20,8 +20,8 @@ export interface LeaseSchedulerOptions {
   readonly rates: LeaseRates;
   readonly policies: LeasePolicies;
   readonly enactment: Enactment;
-  /** Each owner's limits, for the quota-aware admission policy (none: no limits anywhere). */
-  readonly quotas?: (owner: string) => QuotaLimits | undefined;
+  /** The limits in force for each owner, for the quota-aware admission policy (none: no limits anywhere). */
+  readonly quotas?: (owner: string) => readonly QuotaScope[];
 }
 
 export type Admission = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
@@ -83,7 +83,7 @@ export class LeaseScheduler {
   submit(req: LeaseRequest, now: number): Admission {
     assertLeaseRequest(req);
     if (this.leases.has(req.id)) throw new ValidationError(`lease ${req.id}`, [{ field: 'id', message: 'already taken by another lease' }]);
-    const rec: LeaseRecord = { req, state: 'pending', placements: [], segments: [], cursor: 0, remainingS: req.duration, seq: this.seq++, suspensions: 0, migrations: 0, version: 0 };
+    const rec: LeaseRecord = { req, state: 'pending', placements: [], segments: [], cursor: 0, remainingS: req.duration, seq: this.seq++, suspensions: 0, migrations: 0, requeues: 0, version: 0 };
     this.leases.set(req.id, rec);
     const verdict = this.admit(rec, now);
     if (!verdict.accepted) {
@@ -102,14 +102,15 @@ export class LeaseScheduler {
     return { accepted: true };
   }
 
-  /** Limits from the options; usage summed over the owner's live leases but `rec` itself (asked only by policies that need it). */
+  /** Limits from the options; usage summed over the owners' live leases but `rec` itself (asked only by policies that need it). */
   private admissionContext(rec: LeaseRecord): AdmissionContext {
     return {
-      limits: (owner) => this.o.quotas?.(owner),
-      usage: (owner) => {
+      scopes: (owner) => this.o.quotas?.(owner) ?? [],
+      usage: (owners) => {
+        const who = new Set(owners);
         const u = { vms: 0, vcpus: 0, memoryMiB: 0, diskMiB: 0, volumes: 0, images: 0, leases: 0 };
         for (const r of this.leases.values()) {
-          if (r === rec || r.req.owner !== owner || isFinalLeaseState(r.state) || r.state === 'pending') continue;
+          if (r === rec || r.req.owner === undefined || !who.has(r.req.owner) || isFinalLeaseState(r.state) || r.state === 'pending') continue;
           const c = leaseCharge(r.req);
           u.vms += c.vms;
           u.vcpus += c.vcpus;
@@ -171,6 +172,8 @@ export class LeaseScheduler {
     rec.segments = segments;
     rec.cursor = 0;
     this.setState(rec, 'scheduled');
+    // Why it was requeued is said once, on the timeline of that change; a new plan is a fresh start.
+    delete rec.reason;
     bookSpan(this.table, rec, planStart(rec), planEnd(rec), 1);
     this.planned.add(rec);
     this.planner.cached(rec.req, placements);
@@ -192,6 +195,60 @@ export class LeaseScheduler {
     rec.version++;
     this.setState(rec, rec.suspendedOn !== undefined ? 'suspended' : 'accepted');
     this.enqueue(rec);
+  }
+
+  /**
+   * Ends a begun plan now for an AR that needs its hosts, the lease being one
+   * that cannot be suspended: by the unsuspendable policy it goes back to the
+   * queue to start over with its whole duration (requeue), or is cancelled.
+   * The enactment is told only by `commit` (the preemption may still be
+   * undone when it does not free enough); `undo` puts everything back.
+   */
+  evict(rec: LeaseRecord, now: number, reason: string): { undo: () => void; commit: () => void } {
+    const old = { segments: rec.segments, placements: rec.placements, cursor: rec.cursor, state: rec.state, remainingS: rec.remainingS, firstStart: rec.firstStart, reason: rec.reason, suspendedOn: rec.suspendedOn };
+    const from = Math.max(now, planStart(rec));
+    const to = planEnd(rec);
+    const requeue = this.o.policies.unsuspendable === 'requeue';
+    bookSpan(this.table, rec, from, to, -1);
+    this.planned.delete(rec);
+    rec.version++;
+    if (requeue) {
+      this.setState(rec, 'accepted');
+      rec.segments = [];
+      rec.placements = [];
+      rec.cursor = 0;
+      rec.remainingS = rec.req.duration;
+      delete rec.firstStart;
+      // Whatever memory it once saved is gone with its VMs: it starts over.
+      delete rec.suspendedOn;
+      rec.requeues++;
+      this.enqueue(rec);
+    } else {
+      this.setState(rec, 'cancelled');
+      rec.end = now;
+    }
+    rec.reason = reason;
+    return {
+      undo: () => {
+        const i = this.queue.indexOf(rec);
+        if (i >= 0) this.queue.splice(i, 1);
+        if (requeue) rec.requeues--;
+        rec.segments = old.segments;
+        rec.placements = old.placements;
+        rec.cursor = old.cursor;
+        rec.state = old.state;
+        rec.remainingS = old.remainingS;
+        if (old.firstStart !== undefined) rec.firstStart = old.firstStart;
+        if (old.suspendedOn !== undefined) rec.suspendedOn = old.suspendedOn;
+        if (old.reason !== undefined) rec.reason = old.reason;
+        else delete rec.reason;
+        delete rec.end;
+        bookSpan(this.table, rec, from, to, 1);
+        this.planned.add(rec);
+        this.replanned(rec);
+      },
+      commit: () => (requeue ? this.o.enactment.requeue(rec.req, old.placements, now, reason) : this.o.enactment.cancel(rec.req, old.placements, now, reason)),
+    };
   }
 
   /** Adds a lease read back from a store (a restarted controller): booked and timed when it has a plan, else queued. */

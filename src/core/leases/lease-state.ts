@@ -15,7 +15,8 @@ const NEXT: Readonly<Record<LeaseState, readonly LeaseState[]>> = {
   scheduled: ['preparing', 'resuming', 'accepted', 'suspended', 'cancelled', 'failed'],
   // Preparing covers image transfer and boot; a lease cut before it runs goes back to the queue.
   preparing: ['active', 'accepted', 'cancelled', 'failed'],
-  active: ['suspending', 'done', 'cancelled', 'failed'],
+  // Back to accepted: an AR needed its hosts and it could not be suspended (policy unsuspendable requeue): it starts over.
+  active: ['suspending', 'done', 'accepted', 'cancelled', 'failed'],
   suspending: ['suspended', 'failed'],
   // A suspended lease waits in the queue with its memory saved; it resumes where it was or after moving.
   suspended: ['scheduled', 'resuming', 'cancelled', 'failed'],

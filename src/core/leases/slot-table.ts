@@ -17,6 +17,8 @@ interface HostSteps {
   /** The part of the usage that belongs to preemptible leases. */
   preCpu: number[];
   preMem: number[];
+  /** How many bookings hold the step (a lease's plan is one booking per host): Haizea's "leases in the node". */
+  count: number[];
 }
 
 /** One booking of `vms` VMs of a shape on a host over [from, to). */
@@ -39,7 +41,7 @@ export class SlotTable {
   private readonly steps: HostSteps[];
 
   constructor(readonly hosts: readonly HostCapacity[]) {
-    this.steps = hosts.map(() => ({ times: [-Infinity], cpu: [0], mem: [0], preCpu: [0], preMem: [0] }));
+    this.steps = hosts.map(() => ({ times: [-Infinity], cpu: [0], mem: [0], preCpu: [0], preMem: [0], count: [0] }));
   }
 
   get hostCount(): number {
@@ -107,6 +109,12 @@ export class SlotTable {
     return i < s.times.length ? s.times[i]! : Infinity;
   }
 
+  /** How many bookings (leases' plans, and what VMs outside leases take) hold `host` at time t. */
+  bookingsAt(host: number, t: number): number {
+    const s = this.steps[host]!;
+    return s.count[this.stepAt(s, t)]!;
+  }
+
   /** Used CPU and memory of `host` at time t, for checks and reports. */
   usageAt(host: number, t: number): { cpus: number; memoryMiB: number } {
     const s = this.steps[host]!;
@@ -129,6 +137,7 @@ export class SlotTable {
       s.mem.splice(0, i - 1);
       s.preCpu.splice(0, i - 1);
       s.preMem.splice(0, i - 1);
+      s.count.splice(0, i - 1);
       s.times[0] = -Infinity;
     }
   }
@@ -160,6 +169,7 @@ export class SlotTable {
     s.mem.splice(i + 1, 0, s.mem[i]!);
     s.preCpu.splice(i + 1, 0, s.preCpu[i]!);
     s.preMem.splice(i + 1, 0, s.preMem[i]!);
+    s.count.splice(i + 1, 0, s.count[i]!);
     return i + 1;
   }
 
@@ -174,6 +184,7 @@ export class SlotTable {
     for (let i = a; i < z; i++) {
       s.cpu[i]! += cpu;
       s.mem[i]! += mem;
+      s.count[i]! += sign;
       if (b.preemptible) {
         s.preCpu[i]! += cpu;
         s.preMem[i]! += mem;
@@ -186,12 +197,13 @@ export class SlotTable {
 
   private mergeAt(s: HostSteps, i: number): void {
     if (i <= 0 || i >= s.times.length) return;
-    const same = s.cpu[i] === s.cpu[i - 1] && s.mem[i] === s.mem[i - 1] && s.preCpu[i] === s.preCpu[i - 1] && s.preMem[i] === s.preMem[i - 1];
+    const same = s.cpu[i] === s.cpu[i - 1] && s.mem[i] === s.mem[i - 1] && s.preCpu[i] === s.preCpu[i - 1] && s.preMem[i] === s.preMem[i - 1] && s.count[i] === s.count[i - 1];
     if (!same) return;
     s.times.splice(i, 1);
     s.cpu.splice(i, 1);
     s.mem.splice(i, 1);
     s.preCpu.splice(i, 1);
     s.preMem.splice(i, 1);
+    s.count.splice(i, 1);
   }
 }

@@ -33,7 +33,7 @@ export interface CapacityLeasePlan {
 
 /** An enactment step decided and journaled before its side effect; cleared once done. */
 export interface PendingStep {
-  readonly kind: 'prepare' | 'migrate' | 'resume' | 'suspend' | 'shutdown' | 'release';
+  readonly kind: 'prepare' | 'migrate' | 'resume' | 'suspend' | 'shutdown' | 'release' | 'requeue' | 'cancel';
   readonly placements: readonly HostPlacement[];
   /** For a migration: where the saved VMs are now. */
   readonly from?: readonly HostPlacement[] | undefined;
@@ -86,6 +86,13 @@ export interface CapacityLeaseChange {
   readonly remainingS?: number | undefined;
   readonly plan?: CapacityLeasePlan | undefined;
   readonly pendingStep?: PendingStep | null | undefined;
+  /**
+   * The lease starts over (requeued): its VMs are set aside, in this same
+   * transaction, as ones to end (`retiredVms`), so the next run's VMs take
+   * their numbers and no later step — nor a restart that finds a later step
+   * journaled over the requeue — can mistake one run's VMs for the other's.
+   */
+  readonly retireVms?: boolean | undefined;
 }
 
 export interface LeaseVm {
@@ -184,6 +191,14 @@ export class CapacityLeasesRepository {
         updated_at: now,
       }).where('id', '=', id).returningAll().executeTakeFirst();
       if (!row) throw new NotFoundError('lease', id);
+      if (change.retireVms === true) {
+        const all = await trx.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', id).execute();
+        const base = Math.min(0, ...all.map((r) => Number(r.idx)));
+        const live = all.filter((r) => Number(r.idx) >= 0);
+        await trx.deleteFrom('capacity_lease_vms').where('lease_id', '=', id).where('idx', '>=', 0).execute();
+        // Numbered below every row set aside before, so two requeues' VMs never collide.
+        for (const r of live) await trx.insertInto('capacity_lease_vms').values({ lease_id: id, idx: base - 1 - Number(r.idx), vm_id: r.vm_id, host_id: r.host_id }).execute();
+      }
       for (const { kind, detail } of entries) {
         const full = { ...detail, state: row.state, ...(row.reason !== null ? { reason: row.reason } : {}) };
         await trx.insertInto('capacity_lease_events').values({ lease_id: id, at: now, kind, detail: toJson(full) }).execute();
@@ -201,9 +216,21 @@ export class CapacityLeasesRepository {
     });
   }
 
+  /** The VMs of the lease's current run, by number. */
   async vms(leaseId: string): Promise<LeaseVm[]> {
-    const rows = await this.ctx.db.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', leaseId).orderBy('idx').execute();
+    const rows = await this.ctx.db.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', leaseId).where('idx', '>=', 0).orderBy('idx').execute();
     return rows.map((r) => ({ leaseId: r.lease_id, idx: Number(r.idx), vmId: r.vm_id, hostId: r.host_id }));
+  }
+
+  /** VMs of runs the lease gave up (requeued), still to be ended; each is dropped once it is. */
+  async retiredVms(leaseId: string): Promise<LeaseVm[]> {
+    const rows = await this.ctx.db.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', leaseId).where('idx', '<', 0).orderBy('idx', 'desc').execute();
+    return rows.map((r) => ({ leaseId: r.lease_id, idx: Number(r.idx), vmId: r.vm_id, hostId: r.host_id }));
+  }
+
+  /** Forgets one of the lease's VM rows (a retired VM once ended). */
+  async dropVm(leaseId: string, idx: number): Promise<void> {
+    await this.ctx.db.deleteFrom('capacity_lease_vms').where('lease_id', '=', leaseId).where('idx', '=', idx).execute();
   }
 
   /** The VMs of leases not yet ended: the capacity they use is the leases' own (any other VM's is not). */

@@ -123,6 +123,24 @@ export class QuotasRepository {
     return s.kind === 'user' ? usageIn(this.ctx.db, [s.id]) : usageIn(this.ctx.db, await membersOf(this.ctx.db, s.id));
   }
 
+  /**
+   * What the users' VMs that belong to no live capacity lease hold (count,
+   * vCPUs, memory as charged): the part of their usage a lease scheduler
+   * does not already count through their leases.
+   */
+  async vmsOutsideLeases(userIds: readonly string[]): Promise<QuotaUsage> {
+    if (userIds.length === 0) return NO_USAGE;
+    const r = await this.ctx.db.selectFrom('vms').where('owner_id', 'in', [...userIds]).where('state', '<>', 'terminated')
+      .where((eb) => eb('id', 'not in', eb.selectFrom('capacity_lease_vms').innerJoin('capacity_leases', 'capacity_leases.id', 'capacity_lease_vms.lease_id')
+        .select('capacity_lease_vms.vm_id').where('capacity_leases.state', 'not in', ['rejected', 'done', 'cancelled', 'failed'])))
+      .select((eb) => [
+        eb.fn.countAll().as('n'),
+        eb.fn.coalesce(eb.fn.sum('charged_vcpus'), eb.lit(0)).as('vcpus'),
+        eb.fn.coalesce(eb.fn.sum('charged_memory_mib'), eb.lit(0)).as('memory'),
+      ]).executeTakeFirstOrThrow();
+    return { ...NO_USAGE, vms: Number(r.n), vcpus: Number(r.vcpus), memoryMiB: Number(r.memory) };
+  }
+
   /** Each member's usage (for a group's `quota show`), in member order. */
   async memberUsage(groupId: string): Promise<{ userId: string; usage: QuotaUsage }[]> {
     await this.#requireSubject(this.ctx.db, { kind: 'group', id: groupId });
