@@ -18,6 +18,7 @@ import { quotaContract } from './store-quota-contract.js';
 import { usageContract } from './store-usage-contract.js';
 import { capacityLeaseContract } from './store-capacity-lease-contract.js';
 import { accessKeyContract } from './store-access-key-contract.js';
+import { cloudContract } from './store-cloud-contract.js';
 import { vmResizeContract } from './store-vm-resize-contract.js';
 
 /**
@@ -385,6 +386,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     usageContract(() => ({ store, owner, uniq, enabledHost }));
     capacityLeaseContract(() => ({ store, owner, uniq, enabledHost }));
     accessKeyContract(() => ({ store, owner, uniq, enabledHost }));
+    cloudContract(() => ({ store, owner, uniq, enabledHost }));
     vmResizeContract(() => ({ store, owner, uniq, enabledHost }));
   });
 }
