@@ -12,8 +12,9 @@
  * first shows the VM `running` (polled every --poll-ms); the VM is then
  * terminated (and its remote instance with it) before the next one, so one
  * VM runs at a time on each side. Pairs are interleaved. The guide (no
- * target was set by the issue): a burst within 3× a local create
- * (median of per-pair ratios ≤ 3).
+ * target was set by the issue): the control plane a burst adds stays under
+ * a second (median of per-pair differences burst − local ≤ 1000 ms); on a
+ * real public cloud the instance's own boot (tens of seconds) dwarfs it.
  *
  * --runs (BENCH_BURST_RUNS, default 7); --poll-ms (BENCH_BURST_POLL_MS, default 50).
  * Prints a table, writes JSON to bench/results/.
@@ -68,7 +69,7 @@ try {
   say(`${runs} interleaved pairs: local create → running, burst (RunInstances on the remote nubo) → running (poll every ${pollMs} ms)`);
   const pairs = await interleaved(runs, () => timed('small'), () => timed('cloudy'));
   for (const [i, p] of pairs.entries()) say(`  pair ${i + 1}: local ${(p.raw / 1000).toFixed(2)} s, burst ${(p.nubo / 1000).toFixed(2)} s`);
-  const c = comparePairs('burst → running vs local create → running', pairs, 'ratio', { limit: 3, kind: 'atMost' }, 'ms');
+  const c = comparePairs('burst → running vs local create → running', pairs, 'difference', { limit: 1000, kind: 'atMost' }, 'ms');
   const row = (name: string, xs: readonly number[]): string[] => [name, (median(xs) / 1000).toFixed(2), (quantile(xs, 0.9) / 1000).toFixed(2), `${xs.length}`];
   console.log(`\nCreate → running, fake driver on both sites, one VM at a time, ${new Date().toISOString()}`);
   console.log(textTable(['placement', 'p50 s', 'p90 s', 'runs'], [row('local host', pairs.map((p) => p.raw)), row('burst to remote EC2 cloud', pairs.map((p) => p.nubo))]));

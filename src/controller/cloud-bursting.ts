@@ -171,6 +171,8 @@ export class CloudBursting {
     const id = this.#instanceOf(b, cloud);
     const until = Date.now() + (this.#o.stateTimeoutMs ?? 600_000);
     let asked = false;
+    // EC2 is polled soon after the request, then less often: a fast cloud is seen at once, a slow one not hammered.
+    let waitMs = 100;
     for (;;) {
       const [inst] = await ec2.describe(signal, { instanceIds: [id] });
       const state = inst?.state ?? 'missing';
@@ -188,7 +190,8 @@ export class CloudBursting {
         asked = true;
       }
       if (Date.now() > until) throw new TimeoutError(`instance ${id} on cloud ${cloud.name} to be ${want}`, this.#o.stateTimeoutMs ?? 600_000);
-      await sleep(500, signal);
+      await sleep(waitMs, signal);
+      waitMs = Math.min(2_000, waitMs * 2);
     }
   }
 
