@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { pino } from 'pino';
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { TenancyClient } from '../src/client/tenancy-client.js';
 import type { VmView } from '../src/contract/vm-schemas.js';
@@ -85,6 +86,7 @@ test('a remote cloud is registered; bad input is refused naming the field, nothi
   await remoteRejects(lApi.addCloud({ ...h.cloudBody(), images: { disk: 'img-1' } }), 400, 'VALIDATION_FAILED', 'images.disk');
   await remoteRejects(lApi.addCloud({ ...h.cloudBody(), images: { nosuch: h.ami } }), 400, 'VALIDATION_FAILED', 'images.nosuch');
   await remoteRejects(lApi.addCloud({ ...h.cloudBody(), name: 'bad name' }), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(lApi.addCloud({ ...h.cloudBody(), imageBucket: undefined }), 400, 'VALIDATION_FAILED', 'imageBucket');
   assert.deepEqual(await lApi.listClouds(), [], 'nothing was written');
 
   const c = await lApi.addCloud(h.cloudBody());
@@ -233,4 +235,43 @@ test('the cloud\'s VM limit: a fifth VM waits until one of the four ends; a clou
   for (const id of [refused.id, g.id, cloudOnly.id]) assert.deepEqual(await liveInstancesOf(id), []);
   await lApi.removeCloud('burst-1');
   assert.deepEqual(await lApi.listClouds(), []);
+});
+
+test('an image the cloud has no AMI for is uploaded (S3 multipart), registered and cached once, verified by digest; SIGKILL after RegisterImage registers nothing twice', async () => {
+  await lApi.addCloud(h.cloudBody());
+  const disk2 = (await lApi.listImages()).find((i) => i.name === 'disk2')!;
+  const amiName = `nubo-${disk2.id}`;
+  const amisNamed = async (): Promise<string[]> =>
+    ((await h.ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [amiName] }] }))).Images ?? []).map((i) => i.ImageId ?? '');
+
+  // The controller dies after RegisterImage answered and before the AMI was cached: the restart finds it by name.
+  await h.local.stop();
+  h.local = await h.startLocal({ adminToken: h.local.adminToken, failpoints: 'cloud.image.register.done=exit' });
+  const i1 = await lApi.createVm({ template: 'cloudy2', name: 'img-1' });
+  await exitedWithin(h.local, 120_000, 'the controller did not reach cloud.image.register.done');
+  const registered = await amisNamed();
+  assert.equal(registered.length, 1, 'registered before the crash');
+  h.local = await h.startLocal({ adminToken: h.local.adminToken });
+  await vmIn(lApi, i1.id, ['running'], 'img-1');
+  assert.deepEqual(await amisNamed(), registered, 'not registered a second time');
+  const cloud = await lApi.getCloud('burst-1');
+  assert.equal(cloud.images[disk2.id], registered[0], 'the AMI is cached in the cloud\'s image map');
+  assert.equal(cloud.instances.find((i) => i.vm === i1.id)?.imageId, registered[0]);
+
+  // Verified by digest: the remote's image is byte for byte the local one.
+  const remoteImage = (await h.remoteApi.listImages()).find((i) => i.name === amiName);
+  assert.ok(remoteImage, 'the remote holds the uploaded image');
+  assert.equal(remoteImage.sha256, disk2.sha256);
+  assert.equal(remoteImage.sizeBytes, disk2.sizeBytes);
+
+  // Cached: the next VM of that image launches from the same AMI, nothing uploaded again.
+  const i2 = await lApi.createVm({ template: 'cloudy2', name: 'img-2' });
+  await vmIn(lApi, i2.id, ['running'], 'img-2');
+  assert.deepEqual(await amisNamed(), registered);
+  assert.equal((await lApi.getCloud('burst-1')).instances.find((i) => i.vm === i2.id)?.imageId, registered[0]);
+
+  for (const v of [i1, i2]) await lApi.vmAction(v.id, 'terminate-hard');
+  for (const v of [i1, i2]) await vmIn(lApi, v.id, ['terminated'], v.name);
+  for (const v of [i1, i2]) assert.deepEqual(await liveInstancesOf(v.id), []);
+  await lApi.removeCloud('burst-1');
 });

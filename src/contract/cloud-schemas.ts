@@ -20,7 +20,10 @@ export const createCloudBody = z.strictObject({
   capacity: z.number().int().min(1).max(100_000).describe('at most this many VMs on the cloud at once'),
   pricePerHour: z.number().nonnegative().max(1_000_000).default(0).describe('price of a VM-hour there (what a burst costs; shown, not charged)'),
   burst: z.enum(['never', 'when-full']).default('when-full').describe('when-full: VMs no local host takes go there; never: only VMs that ask for it by name'),
-});
+  s3Endpoint: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).optional()
+    .describe('the remote\'s S3 endpoint: images with no AMI in `images` are uploaded there (multipart), registered (RegisterImage) and cached in `images`; needs imageBucket'),
+  imageBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, . and -').optional().describe('the bucket images are uploaded to (made if missing)'),
+}).refine((b) => (b.s3Endpoint === undefined) === (b.imageBucket === undefined), { message: 's3Endpoint and imageBucket go together', path: ['imageBucket'] });
 export type CreateCloudBody = z.input<typeof createCloudBody>;
 
 export const cloudInstanceView = z.object({ vm: z.string(), vmName: z.string().nullable(), instanceId: z.string().nullable(), instanceType: z.string(), imageId: z.string(), remoteState: z.string().nullable() });
@@ -37,6 +40,8 @@ export const cloudView = z.object({
   capacity: z.number(),
   pricePerHour: z.number(),
   burst: z.enum(['never', 'when-full']),
+  s3Endpoint: z.string().nullable(),
+  imageBucket: z.string().nullable(),
   /** VMs bound to it now. */
   vms: z.number(),
   /** The poller's last word on its endpoint: null before the first check. */

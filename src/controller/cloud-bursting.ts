@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { chooseCloud, type CloudCandidate } from '../core/placement/choose-cloud.js';
+import { chooseCloud, UPLOAD_PREFIX, type CloudCandidate } from '../core/placement/choose-cloud.js';
+import { uploadToCloudS3 } from './cloud-image-upload.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import { applyEvent, type VmEvent } from '../core/vm-events.js';
 import type { VmPhase } from '../core/vm-state.js';
@@ -24,7 +25,11 @@ export interface CloudBurstingOptions {
   /** The access keys' cipher: a cloud's secret is sealed as theirs are, under the same key file. */
   readonly cipher: AccessKeyCipher;
   readonly logger: Logger;
-  /** `cloud.launch` before RunInstances, `cloud.launch.done` after it answered and before the instance id is recorded. */
+  /**
+   * `cloud.launch` before RunInstances, `cloud.launch.done` after it answered and before the instance id is recorded;
+   * for an image made available on demand `cloud.image.upload` before the S3 upload, `cloud.image.register` before
+   * RegisterImage, `cloud.image.register.done` after it and before the AMI is cached.
+   */
   readonly failpoints?: Failpoints | undefined;
   /** How often each cloud's instances are read (DescribeInstances) and reconciled (default 5 s). */
   readonly pollMs?: number | undefined;
@@ -59,7 +64,9 @@ export interface CloudHealth {
  */
 export class CloudBursting {
   readonly #o: CloudBurstingOptions;
-  readonly #clients = new Map<string, { key: string; client: CloudEc2Client }>();
+  readonly #clients = new Map<string, { key: string; client: CloudEc2Client; secret: string }>();
+  /** Images being made available on a cloud, by cloud and image: VMs that need the same one wait for one upload. */
+  readonly #making = new Map<string, Promise<string>>();
   readonly #health = new Map<string, CloudHealth>();
   /** Clouds that refused a launch for want of capacity, left alone until `until`. */
   readonly #refused = new Map<string, { until: number; reason: string }>();
@@ -100,7 +107,7 @@ export class CloudBursting {
       for (const b of await this.#o.store.clouds.bindings()) bound.set(b.cloudId, (bound.get(b.cloudId) ?? 0) + 1);
       const candidates: CloudCandidate[] = clouds.map((c) => ({
         id: c.id, name: c.name, burst: c.burst, capacityVms: c.capacityVms, bound: bound.get(c.id) ?? 0, pricePerHour: c.pricePerHour,
-        instanceTypes: c.instanceTypes, images: c.images, unavailable: this.#unavailable(c.id),
+        instanceTypes: c.instanceTypes, images: c.images, uploadsImages: c.imageUpload !== null, unavailable: this.#unavailable(c.id),
       }));
       const choice = chooseCloud({ vcpus: demand.vcpus, memoryMiB: demand.memoryMiB, requirements: demand.requirements, image: { id: imageId, name: image?.name } }, candidates);
       if (choice.cloudId === undefined) return { summary: `${localSummary}; no cloud takes it (${choice.reasons.join('; ')})` };
@@ -146,10 +153,15 @@ export class CloudBursting {
   async #launch(vm: Vm, b: CloudVm, cloud: Cloud, ec2: CloudEc2Client, signal: AbortSignal): Promise<CloudStepOutcome> {
     if (b.instanceId !== null) return { done: true };
     const spec = vm.spec as unknown as ControllerVmSpec;
-    await this.#o.failpoints?.hit('cloud.launch');
     let inst: RemoteInstance;
     try {
-      inst = await ec2.launch({ clientToken: vm.id, imageId: b.imageId, instanceType: b.instanceType, userData: spec.agent.context.userData, hostname: spec.agent.context.hostname, vmId: vm.id }, signal);
+      let imageId = b.imageId;
+      if (imageId.startsWith(UPLOAD_PREFIX)) {
+        imageId = await this.#imageOn(cloud, ec2, imageId.slice(UPLOAD_PREFIX.length), signal);
+        await this.#o.store.clouds.setBindingImage(vm.id, imageId);
+      }
+      await this.#o.failpoints?.hit('cloud.launch');
+      inst = await ec2.launch({ clientToken: vm.id, imageId, instanceType: b.instanceType, userData: spec.agent.context.userData, hostname: spec.agent.context.hostname, vmId: vm.id }, signal);
     } catch (err) {
       if (!(err instanceof CloudRefusedError)) throw err;
       // The cloud said no: no instance was made. Its place is given back and the VM is placed again — on a local
@@ -164,6 +176,54 @@ export class CloudBursting {
     await this.#o.store.clouds.recordInstance(vm.id, { instanceId: inst.instanceId, remoteState: inst.state });
     this.#o.logger.info({ vmId: vm.id, cloud: cloud.name, instanceId: inst.instanceId }, 'instance launched on cloud');
     return { done: true };
+  }
+
+  /** The AMI of a nubo image on the cloud, made available first if need be (one upload at a time per image and cloud). */
+  #imageOn(cloud: Cloud, ec2: CloudEc2Client, imageId: string, signal: AbortSignal): Promise<string> {
+    const key = `${cloud.id} ${imageId}`;
+    let p = this.#making.get(key);
+    if (p === undefined) {
+      p = this.#makeImage(cloud, ec2, imageId, signal).finally(() => this.#making.delete(key));
+      this.#making.set(key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Uploads the image's file to the cloud's S3 (multipart), registers it
+   * (RegisterImage, named after the image's id) and caches the AMI in the
+   * cloud's image map. An AMI of that name found first is taken as it is: a
+   * controller that crashed after RegisterImage does not register twice.
+   */
+  async #makeImage(cloud: Cloud, ec2: CloudEc2Client, imageId: string, signal: AbortSignal): Promise<string> {
+    // Cached by a VM before this one (the map is re-read: the cloud row passed in may be older than that).
+    const images = (await this.#o.store.clouds.get(cloud.id)).images;
+    if (Object.hasOwn(images, imageId)) return images[imageId]!;
+    const image = await this.#o.store.images.get(imageId);
+    const name = `nubo-${image.id}`;
+    let ami = await ec2.findImage(name, signal);
+    if (ami === undefined) {
+      const upload = cloud.imageUpload;
+      if (upload === null) throw new CloudRefusedError(cloud.name, 'InvalidAMIID.NotFound', `no AMI for image ${image.name} and no S3 endpoint to make one`);
+      const key = `${name}.${image.format}`;
+      await this.#o.failpoints?.hit('cloud.image.upload');
+      const t0 = Date.now();
+      const sent = await uploadToCloudS3({ cloud: cloud.name, s3Endpoint: upload.s3Endpoint, region: cloud.region, accessKeyId: cloud.accessKeyId, secretAccessKey: this.#secret(cloud), bucket: upload.bucket }, image.path, key, signal);
+      this.#o.logger.info({ cloud: cloud.name, image: image.name, bytes: sent.bytes, parts: sent.parts, ms: Date.now() - t0 }, 'image uploaded to the cloud');
+      await this.#o.failpoints?.hit('cloud.image.register');
+      try {
+        ami = await ec2.registerImage(name, `${upload.bucket}/${key}`, signal);
+      } catch (err) {
+        // Registered by an earlier attempt whose answer was lost: the name says which.
+        if (!(err instanceof CloudRefusedError && err.awsCode === 'InvalidAMIName.Duplicate')) throw err;
+        ami = await ec2.findImage(name, signal);
+        if (ami === undefined) throw err;
+      }
+      await this.#o.failpoints?.hit('cloud.image.register.done');
+    }
+    const kept = await this.#o.store.clouds.cacheImage(cloud.id, image.id, ami);
+    this.#o.logger.info({ cloud: cloud.name, image: image.name, ami: kept }, 'image available on the cloud');
+    return kept;
   }
 
   /** Starts or stops the instance as needed and waits until the cloud reports `want`. */
@@ -213,6 +273,13 @@ export class CloudBursting {
         }
       }
     }
+    // Terminated in nubo means terminated there (no longer billed, its place free): waited for, as EC2's own waiter does.
+    for (let waitMs = 100; ids.length > 0; waitMs = Math.min(2_000, waitMs * 2)) {
+      const left = (await ec2.describe(signal, { vmId: vm.id })).filter((i) => ids.includes(i.instanceId) && i.state !== 'terminated');
+      if (left.length === 0) break;
+      if (Date.now() > until) throw new TimeoutError(`instance ${left.map((i) => i.instanceId).join(', ')} to be terminated`, this.#o.stateTimeoutMs ?? 600_000);
+      await sleep(waitMs, signal);
+    }
     if (ids.length > 0) await this.#o.store.clouds.recordInstance(vm.id, { remoteState: 'terminated' });
     await this.#o.store.clouds.unbind(vm.id);
     this.#o.logger.info({ vmId: vm.id, instances: ids }, 'cloud instance terminated');
@@ -243,15 +310,24 @@ export class CloudBursting {
   }
 
   #client(c: Cloud): CloudEc2Client {
+    return this.#clientOf(c).client;
+  }
+
+  #secret(c: Cloud): string {
+    return this.#clientOf(c).secret;
+  }
+
+  #clientOf(c: Cloud): { client: CloudEc2Client; secret: string } {
     const key = `${c.endpoint} ${c.region} ${c.accessKeyId} ${c.secretSealed}`;
     const had = this.#clients.get(c.id);
-    if (had?.key === key) return had.client;
+    if (had?.key === key) return had;
     had?.client.destroy();
     const secret = this.#o.cipher.open(`cloud:${c.id}`, c.secretSealed);
     if (secret === undefined) throw new CloudRefusedError(c.name, 'AuthFailure', 'the stored secret does not open with this controller\'s key file (access-keys.key)');
     const client = new CloudEc2Client({ name: c.name, endpoint: c.endpoint, region: c.region, accessKeyId: c.accessKeyId, secretAccessKey: secret, requestTimeoutMs: this.#o.requestTimeoutMs });
-    this.#clients.set(c.id, { key, client });
-    return client;
+    const entry = { key, client, secret };
+    this.#clients.set(c.id, entry);
+    return entry;
   }
 
   /** Starts the poller (the leader's). */

@@ -1,5 +1,5 @@
 import {
-  DescribeInstancesCommand, EC2Client, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
+  DescribeImagesCommand, DescribeInstancesCommand, EC2Client, RegisterImageCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
   type _InstanceType, type Filter, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CloudRefusedError } from './cloud-refused-error.js';
@@ -93,6 +93,19 @@ export class CloudEc2Client {
 
   async terminate(instanceId: string, signal: AbortSignal): Promise<void> {
     await this.#send(signal, (s) => this.#ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: s }));
+  }
+
+  /** The AMI of this name the account sees, if any (an image made available before, perhaps by a controller that crashed before it cached it). */
+  async findImage(name: string, signal: AbortSignal): Promise<string | undefined> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: [name] }] }), { abortSignal: s }));
+    return out.Images?.find((i) => i.Name === name && i.ImageId !== undefined)?.ImageId;
+  }
+
+  /** RegisterImage of an S3 object (`bucket/key`) under `name`; the AMI id. */
+  async registerImage(name: string, location: string, signal: AbortSignal): Promise<string> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new RegisterImageCommand({ Name: name, ImageLocation: location, Description: 'made available by nubo for bursting' }), { abortSignal: s }));
+    if (out.ImageId === undefined) throw new CloudRefusedError(this.#name, 'InvalidResponse', 'RegisterImage named no AMI');
+    return out.ImageId;
   }
 
   destroy(): void {

@@ -18,6 +18,9 @@ export interface CloudsTable {
   capacity_vms: number;
   price_per_hour: number;
   burst: 'never' | 'when-full';
+  /** Where images are uploaded on demand (S3 endpoint and bucket of the remote); null: only mapped images. */
+  s3_endpoint: string | null;
+  image_bucket: string | null;
   created_at: IsoTime;
 }
 

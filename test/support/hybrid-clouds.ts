@@ -31,10 +31,10 @@ export class HybridClouds {
   key = { id: '', secret: '' };
   remoteAdminId = '';
   readonly #root: string;
-  readonly #ports: { remote: number; remoteEc2: number; local: number };
+  readonly #ports: { remote: number; remoteEc2: number; remoteS3: number; local: number };
   readonly #localArgs: readonly string[];
 
-  private constructor(root: string, ports: { remote: number; remoteEc2: number; local: number }, localArgs: readonly string[]) {
+  private constructor(root: string, ports: { remote: number; remoteEc2: number; remoteS3: number; local: number }, localArgs: readonly string[]) {
     this.#root = root;
     this.#ports = ports;
     this.#localArgs = localArgs;
@@ -44,10 +44,11 @@ export class HybridClouds {
   get localApi(): NuboClient { return new NuboClient(this.local.url, this.local.adminToken); }
   get localDbPath(): string { return join(this.#root, 'local', 'nubo.db'); }
   get remoteEc2Url(): string { return `http://127.0.0.1:${this.#ports.remoteEc2}`; }
+  get remoteS3Url(): string { return `http://127.0.0.1:${this.#ports.remoteS3}`; }
 
   /** `localArgs`: more flags of the local controller (its cloud poll and back-off). */
   static async start(o: { root: string; localCpus: number; logger: Logger; localArgs?: readonly string[] }): Promise<HybridClouds> {
-    const h = new HybridClouds(o.root, { remote: await freePort(), remoteEc2: await freePort(), local: await freePort() }, o.localArgs ?? []);
+    const h = new HybridClouds(o.root, { remote: await freePort(), remoteEc2: await freePort(), remoteS3: await freePort(), local: await freePort() }, o.localArgs ?? []);
     try {
       await h.#setUp(o);
       return h;
@@ -84,6 +85,11 @@ export class HybridClouds {
     this.localFleet.startBeating();
     await lApi.uploadImage({ name: 'disk', file: disk });
     await lApi.createTemplate({ name: 'small', vcpus: 1, memoryMiB: 128, image: 'disk' });
+    // An image the remote has no AMI for: made available there on demand (S3 upload, RegisterImage).
+    const disk2 = join(o.root, 'disk2.qcow2');
+    await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk2, '3M'], { timeoutMs: 30_000 });
+    await lApi.uploadImage({ name: 'disk2', file: disk2 });
+    await lApi.createTemplate({ name: 'cloudy2', vcpus: 1, memoryMiB: 128, image: 'disk2', requirements: 'cloud == "burst-1"' });
     // The template flag of bursting: its VMs ask for the cloud by name.
     await lApi.createTemplate({ name: 'cloudy', vcpus: 1, memoryMiB: 128, image: 'disk', requirements: 'cloud == "burst-1"' });
   }
@@ -92,7 +98,7 @@ export class HybridClouds {
   startRemote(adminToken?: string): Promise<ControllerProcess> {
     return startControllerProcess({
       cli: CLI, dataDir: join(this.#root, 'remote'), home: join(this.#root, 'remote-home'), heartbeatMs: 30_000, port: this.#ports.remote,
-      args: ['--ec2-listen', `127.0.0.1:${this.#ports.remoteEc2}`], ...(adminToken !== undefined ? { adminToken } : {}),
+      args: ['--ec2-listen', `127.0.0.1:${this.#ports.remoteEc2}`, '--s3-listen', `127.0.0.1:${this.#ports.remoteS3}`], ...(adminToken !== undefined ? { adminToken } : {}),
     });
   }
 
@@ -104,11 +110,11 @@ export class HybridClouds {
     });
   }
 
-  /** The registration of the remote as `burst-1` (1 vCPU/128 MiB → nubo.tiny, disk → the AMI, up to 4 VMs). */
+  /** The registration of the remote as `burst-1` (1 vCPU/128 MiB → nubo.tiny, disk → the AMI, up to 4 VMs, other images uploaded to its S3 on demand). */
   cloudBody(o: Partial<CreateCloudBody> = {}): CreateCloudBody {
     return {
       name: 'burst-1', endpoint: this.remoteEc2Url, region: 'nubo-1', accessKeyId: this.key.id, secretAccessKey: this.key.secret,
-      instanceTypes: { '1x128': 'nubo.tiny' }, images: { disk: this.ami }, capacity: 4, pricePerHour: 0.05, ...o,
+      instanceTypes: { '1x128': 'nubo.tiny' }, images: { disk: this.ami }, capacity: 4, pricePerHour: 0.05, s3Endpoint: this.remoteS3Url, imageBucket: 'nubo-burst', ...o,
     };
   }
 

@@ -9,7 +9,7 @@ import type { CloudDetailView, CloudView } from '../../contract/cloud-schemas.js
 const view: CloudView = {
   id: 'cloud-1', name: 'burst-1', kind: 'ec2', endpoint: 'http://127.0.0.1:7490', region: 'nubo-1', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA',
   instanceTypes: { '1x128': 'nubo.tiny' }, images: { disk: 'ami-00000001' }, capacity: 3, pricePerHour: 0.05, burst: 'when-full', vms: 1,
-  reachable: true, checkedAt: new Date().toISOString(), error: null, createdAt: '2026-12-05T10:00:00.000Z',
+  s3Endpoint: null, imageBucket: null, reachable: true, checkedAt: new Date().toISOString(), error: null, createdAt: '2026-12-05T10:00:00.000Z',
 };
 const detail: CloudDetailView = { ...view, instances: [{ vm: 'vm-1', vmName: 'web-9', instanceId: 'i-0123456789abcdef0', instanceType: 'nubo.tiny', imageId: 'ami-00000001', remoteState: 'running' }] };
 let api: FakeApi;

@@ -14,6 +14,8 @@ interface AddOpts extends ApiOpts {
   capacity: number;
   price?: number;
   burst?: 'never' | 'when-full';
+  s3Endpoint?: string;
+  imageBucket?: string;
 }
 
 /** `KEY=VALUE`, repeatable, into one map (a key given twice is an error: which one was meant?). */
@@ -53,13 +55,16 @@ export function registerCloudCommands(program: Command): void {
     .requiredOption('--image <image=ami>', 'a nubo image (name or id) and its AMI there, repeatable (e.g. debian=ami-0123456789abcdef0)', pairArg('--image'))
     .requiredOption('--capacity <vms>', 'at most this many VMs there at once', intArg(1, 100_000, 'VMs'))
     .option('--price <per-hour>', 'what a VM-hour there costs (shown)', priceArg)
-    .option('--burst <policy>', 'when-full (default): VMs no local host takes go there; never: only VMs that ask for it', burstArg);
+    .option('--burst <policy>', 'when-full (default): VMs no local host takes go there; never: only VMs that ask for it', burstArg)
+    .option('--s3-endpoint <url>', 'the cloud\'s S3 endpoint: images with no --image entry are uploaded there (multipart), registered and remembered (with --image-bucket)')
+    .option('--image-bucket <bucket>', 'the bucket images are uploaded to (made if missing)');
   connectionOptions(add).action(
     runCliAction(async (signal, name: string, o: AddOpts) => {
       const secretAccessKey = (await readInputFile(o.secretFile, '--secret-file')).trim();
       const c = await (await connect(o)).addCloud({
         name, endpoint: o.endpoint, region: o.region, accessKeyId: o.accessKeyId, secretAccessKey, instanceTypes: o.instanceType ?? {}, images: o.image ?? {}, capacity: o.capacity,
         ...(o.price !== undefined ? { pricePerHour: o.price } : {}), ...(o.burst !== undefined ? { burst: o.burst } : {}),
+        ...(o.s3Endpoint !== undefined ? { s3Endpoint: o.s3Endpoint } : {}), ...(o.imageBucket !== undefined ? { imageBucket: o.imageBucket } : {}),
       }, { signal });
       if (o.json) return printJson(c);
       process.stdout.write(`cloud ${c.name} (${c.id}) registered: ${c.endpoint}, up to ${c.capacity} VMs, bursts ${c.burst}\n`);
@@ -83,6 +88,7 @@ export function registerCloudCommands(program: Command): void {
         ['id', c.id], ['name', c.name], ['endpoint', c.endpoint], ['region', c.region], ['access key', c.accessKeyId], ['VMs', `${c.vms} of ${c.capacity}`], ['burst', c.burst], ['price/hour', c.pricePerHour],
         ['health', health(c, Date.now())], ['last error', dash(c.error)],
         ['sizes', Object.entries(c.instanceTypes).map(([k, v]) => `${k}=${v}`).join(', ')], ['images', Object.entries(c.images).map(([k, v]) => `${k}=${v}`).join(', ')],
+        ['image uploads', c.s3Endpoint === null ? '- (mapped images only)' : `${c.s3Endpoint} bucket ${c.imageBucket ?? '?'}`],
       ]);
       if (c.instances.length > 0) {
         process.stdout.write('\n');

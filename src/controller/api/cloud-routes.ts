@@ -24,7 +24,7 @@ async function findCloud(store: Store, ref: string): Promise<Cloud> {
 function viewOf(c: Cloud, vms: number, clouds: CloudBursting): CloudView {
   return {
     id: c.id, name: c.name, kind: c.kind, endpoint: c.endpoint, region: c.region, accessKeyId: c.accessKeyId, instanceTypes: { ...c.instanceTypes }, images: { ...c.images },
-    capacity: c.capacityVms, pricePerHour: c.pricePerHour, burst: c.burst, vms, ...clouds.health(c.id), createdAt: c.createdAt,
+    capacity: c.capacityVms, pricePerHour: c.pricePerHour, burst: c.burst, s3Endpoint: c.imageUpload?.s3Endpoint ?? null, imageBucket: c.imageUpload?.bucket ?? null, vms, ...clouds.health(c.id), createdAt: c.createdAt,
   };
 }
 
@@ -53,6 +53,7 @@ export function registerCloudRoutes(app: FastifyInstance, ctx: ApiContext, cloud
     const made = await ctx.store.clouds.create({
       name: b.name, endpoint: b.endpoint, region: b.region, accessKeyId: b.accessKeyId, seal: (id) => clouds.seal(id, b.secretAccessKey),
       instanceTypes: b.instanceTypes, images: b.images, capacityVms: b.capacity, pricePerHour: b.pricePerHour, burst: b.burst,
+      imageUpload: b.s3Endpoint !== undefined && b.imageBucket !== undefined ? { s3Endpoint: b.s3Endpoint, bucket: b.imageBucket } : null,
     });
     // VMs waiting for room may fit there.
     void ctx.orchestrator.schedulePending().catch((err: unknown) => ctx.logger.error({ err }, 'waking pending VMs failed'));

@@ -58,6 +58,12 @@ test('every reason a cloud takes no VM is given, by cloud', () => {
   ]);
 });
 
+test('a cloud that makes images available on demand takes a VM whose image it has no AMI for: the image is to be uploaded first', () => {
+  const r = chooseCloud(demand({ image: { id: 'img-9', name: 'alpine' } }), [cloud('a', { uploadsImages: true })]);
+  assert.deepEqual(r, { cloudId: 'id-a', name: 'a', instanceType: 't3.nano', imageId: 'upload:img-9' });
+  assert.equal((chooseCloud(demand(), [cloud('a', { uploadsImages: true })]) as { imageId: string }).imageId, 'ami-00000001', 'a mapped AMI is used as it is');
+});
+
 test('map keys never reach Object.prototype', () => {
   const r = chooseCloud(demand({ image: { id: 'x', name: 'constructor' } }), [cloud('a')]);
   assert.equal(r.cloudId, undefined);

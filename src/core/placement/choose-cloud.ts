@@ -15,6 +15,8 @@ export interface CloudCandidate {
   readonly pricePerHour: number;
   readonly instanceTypes: Readonly<Record<string, string>>;
   readonly images: Readonly<Record<string, string>>;
+  /** It makes a VM's image available on demand (upload, register) when its map has no AMI for it. */
+  readonly uploadsImages?: boolean | undefined;
   /** Why it takes nothing right now (unreachable, a capacity refusal being waited out); absent: it may. */
   readonly unavailable?: string | undefined;
 }
@@ -29,6 +31,7 @@ export interface CloudDemand {
 }
 
 export type CloudChoice =
+  /** `imageId` is the AMI, or `upload:<nubo image id>` when the image is to be made available there first. */
   | { readonly cloudId: string; readonly name: string; readonly instanceType: string; readonly imageId: string }
   | { readonly cloudId: undefined; readonly reasons: readonly string[] };
 
@@ -74,10 +77,13 @@ function refusal(c: CloudCandidate, view: HostView, d: CloudDemand, holds: ((h: 
   const instanceType = own(c.instanceTypes, size);
   if (instanceType === undefined) return `its size map has no instance type for ${size} (${d.vcpus} vCPU, ${d.memoryMiB} MiB)`;
   const imageId = own(c.images, d.image.id) ?? (d.image.name === undefined ? undefined : own(c.images, d.image.name));
-  if (imageId === undefined) return `its image map has no AMI for image ${d.image.name ?? d.image.id}`;
+  if (imageId === undefined && c.uploadsImages !== true) return `its image map has no AMI for image ${d.image.name ?? d.image.id}`;
   if (c.bound >= c.capacityVms) return `it is at its limit (${c.bound} of ${c.capacityVms} VMs)`;
-  return { instanceType, imageId };
+  return { instanceType, imageId: imageId ?? `${UPLOAD_PREFIX}${d.image.id}` };
 }
+
+/** The binding's image of a VM whose image is to be made available on the cloud first (uploaded, registered). */
+export const UPLOAD_PREFIX = 'upload:';
 
 /** A map's own entry only: a key such as `constructor` must not reach Object.prototype. */
 const own = (m: Readonly<Record<string, string>>, k: string): string | undefined => (Object.hasOwn(m, k) ? m[k] : undefined);

@@ -28,6 +28,9 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     /** Price per VM-hour, in the showback's currency. */
     .addColumn('price_per_hour', 'double precision', (c) => c.notNull())
     .addColumn('burst', 'text', (c) => c.notNull().check(sql`burst in ('never', 'when-full')`))
+    /** The remote's S3 endpoint and bucket for images made available on demand (uploaded, registered, cached in `images`); null: mapped images only. */
+    .addColumn('s3_endpoint', 'text')
+    .addColumn('image_bucket', 'text')
     .addColumn('created_at', 'text', (c) => c.notNull())
     .execute();
   await db.schema.createTable('cloud_vms')

@@ -25,6 +25,8 @@ export interface Cloud {
   readonly capacityVms: number;
   readonly pricePerHour: number;
   readonly burst: CloudBurstPolicy;
+  /** Images made available on demand: uploaded to this S3 endpoint and bucket, registered, cached in `images`; null: mapped images only. */
+  readonly imageUpload: { readonly s3Endpoint: string; readonly bucket: string } | null;
   readonly createdAt: string;
 }
 
@@ -43,7 +45,8 @@ export interface CloudVm {
 const toCloud = (r: CloudsTable): Cloud => ({
   id: r.id, name: r.name, kind: r.kind, endpoint: r.endpoint, region: r.region, accessKeyId: r.access_key_id, secretSealed: r.secret_sealed,
   instanceTypes: fromJson<Record<string, string>>(r.instance_types, {}), images: fromJson<Record<string, string>>(r.images, {}),
-  capacityVms: r.capacity_vms, pricePerHour: Number(r.price_per_hour), burst: r.burst, createdAt: r.created_at,
+  capacityVms: r.capacity_vms, pricePerHour: Number(r.price_per_hour), burst: r.burst,
+  imageUpload: r.s3_endpoint !== null && r.image_bucket !== null ? { s3Endpoint: r.s3_endpoint, bucket: r.image_bucket } : null, createdAt: r.created_at,
 });
 
 const toCloudVm = (r: CloudVmsTable): CloudVm => ({
@@ -62,6 +65,7 @@ const newCloudInput = z.object({
   capacityVms: fields.positiveCount,
   pricePerHour: z.number().nonnegative().finite(),
   burst: z.enum(CLOUD_BURST_POLICIES),
+  imageUpload: z.object({ s3Endpoint: z.string().min(1).max(2048), bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/) }).nullable().default(null),
 });
 export type NewCloudInput = z.input<typeof newCloudInput>;
 
@@ -81,7 +85,8 @@ export class CloudsRepository {
     const id = randomUUID();
     const row: CloudsTable = {
       id, name: v.name, kind: 'ec2', endpoint: v.endpoint, region: v.region, access_key_id: v.accessKeyId, secret_sealed: v.seal(id),
-      instance_types: toJson(v.instanceTypes), images: toJson(v.images), capacity_vms: v.capacityVms, price_per_hour: v.pricePerHour, burst: v.burst, created_at: this.ctx.now(),
+      instance_types: toJson(v.instanceTypes), images: toJson(v.images), capacity_vms: v.capacityVms, price_per_hour: v.pricePerHour, burst: v.burst,
+      s3_endpoint: v.imageUpload?.s3Endpoint ?? null, image_bucket: v.imageUpload?.bucket ?? null, created_at: this.ctx.now(),
     };
     await mapUniqueViolation(this.ctx.db.insertInto('clouds').values(row).execute(), (cause) => new ConflictError('cloud', 'name', v.name, 'already exists', { cause }));
     return toCloud(row);
@@ -155,6 +160,27 @@ export class CloudsRepository {
     await this.ctx.db.updateTable('cloud_vms')
       .set({ ...(patch.instanceId !== undefined ? { instance_id: patch.instanceId } : {}), ...(patch.remoteState !== undefined ? { remote_state: patch.remoteState } : {}), updated_at: this.ctx.now() })
       .where('vm_id', '=', vmId).execute();
+  }
+
+  /**
+   * Caches an AMI made on demand for a nubo image (by its id) in the cloud's
+   * image map, in one transaction (read, add, write) so that two images
+   * cached at once both stay. An entry already there is kept: the first AMI wins.
+   */
+  async cacheImage(cloudId: string, imageKey: string, amiId: string): Promise<string> {
+    return inTransaction(this.ctx, async (trx) => {
+      const r = await trx.selectFrom('clouds').select('images').where('id', '=', cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (!r) throw new NotFoundError('cloud', imageKey);
+      const images = fromJson<Record<string, string>>(r.images, {});
+      if (Object.hasOwn(images, imageKey)) return images[imageKey]!;
+      await trx.updateTable('clouds').set({ images: toJson({ ...images, [imageKey]: amiId }) }).where('id', '=', cloudId).execute();
+      return amiId;
+    });
+  }
+
+  /** The AMI a bound VM launches from, once its image was made available there. */
+  async setBindingImage(vmId: string, amiId: string): Promise<void> {
+    await this.ctx.db.updateTable('cloud_vms').set({ image_id: amiId, updated_at: this.ctx.now() }).where('vm_id', '=', vmId).execute();
   }
 
   /** Ends a binding (the instance terminated, or the launch refused): the cloud's room is given back. Idempotent. */
