@@ -22,6 +22,7 @@ import { registerShareCommands } from './commands/share.js';
 import { registerSimCommands } from './commands/sim.js';
 import { registerUsageCommands } from './commands/usage.js';
 import { registerLeaseCommands } from './commands/lease.js';
+import { registerCloudCommands } from './commands/cloud.js';
 import { EXIT } from './exit-codes.js';
 
 // `nubo … | head`: the reader has what it wanted and closed the pipe; that is the end of the output, not a failure.
@@ -84,6 +85,7 @@ registerDrsCommands(program);
 registerScalingGroupCommands(program);
 registerUsageCommands(program);
 registerLeaseCommands(program);
+registerCloudCommands(program);
 
 const hv = program.command('hv').description('developer commands on the local hypervisor layer (no controller)');
 registerHvBoot(hv);

@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { hostView, type HostView, type UpdateHostBody } from '../contract/host-schemas.js';
+import { cloudDetailView, cloudView, type CloudDetailView, type CloudView, type CreateCloudBody } from '../contract/cloud-schemas.js';
 import { imageView, type ImageView, type RegisterImageBody, type UploadImageQuery } from '../contract/image-schemas.js';
 import type { ImageFromObjectBody } from '../contract/image-object-schemas.js';
 import type { ResizeVmBody } from '../contract/vm-resize-schemas.js';
@@ -69,6 +70,13 @@ export class NuboClient {
   setVmHa(id: string, ha: boolean, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('PUT', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, { ha }, o); }
   vmHa(id: string, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, undefined, o); }
   deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
+  /** Remote clouds (bursting; admin). */
+  listClouds(o?: WaitOptions): Promise<CloudView[]> { return this.#call('GET', '/clouds', z.array(cloudView), undefined, o); }
+  addCloud(body: CreateCloudBody, o?: WaitOptions): Promise<CloudView> { return this.#call('POST', '/clouds', cloudView, body, o); }
+  /** By id or name, with its VMs' instances. */
+  getCloud(ref: string, o?: WaitOptions): Promise<CloudDetailView> { return this.#call('GET', `/clouds/${encodeURIComponent(ref)}`, cloudDetailView, undefined, o); }
+  /** Refused (409) while VMs are bound to it. */
+  removeCloud(ref: string, o?: WaitOptions): Promise<CloudView> { return this.#call('DELETE', `/clouds/${encodeURIComponent(ref)}`, cloudView, undefined, o); }
   /** A host's recent metrics samples (admin); `since` an ISO date-time. */
   hostMetrics(id: string, since?: string, o?: WaitOptions): Promise<HostMetricsView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}/metrics${sinceQuery(since)}`, hostMetricsView, undefined, o); }
   /** A VM's recent metrics samples; `since` an ISO date-time. */

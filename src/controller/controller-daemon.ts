@@ -58,6 +58,7 @@ import { startEc2Endpoint, type Ec2Endpoint, type Ec2EndpointOptions } from '../
 import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
 import { SigV4Authenticator } from '../ec2/sigv4-authenticator.js';
 import { VmFirewallService } from './vm-firewall-service.js';
+import { CloudBursting } from './cloud-bursting.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -108,6 +109,8 @@ export interface ControllerDaemonOptions {
   readonly s3?: S3ListenerOptions | undefined;
   /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
   readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
+  /** Remote clouds (bursting): how often their instances are polled (default 5 s), how long a cloud that refused a launch is left alone (default 30 s). */
+  readonly clouds?: { readonly pollMs?: number | undefined; readonly refusedBackoffMs?: number | undefined; readonly requestTimeoutMs?: number | undefined } | undefined;
   readonly logger: Logger;
 }
 
@@ -153,6 +156,8 @@ export class ControllerDaemon {
     readonly s3: S3Listener | undefined,
     /** The EC2 Query API, when served. */
     readonly ec2: Ec2Endpoint | undefined,
+    /** Remote clouds VMs burst to. */
+    readonly clouds: CloudBursting,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -198,7 +203,13 @@ export class ControllerDaemon {
         'migrate-live': (vm, _host, signal) => migrator.drive(vm, signal),
         forget: (vmId) => stopper.forget(vmId),
       };
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints });
+      // One cipher for access keys' and remote clouds' secrets: one key file to keep apart from the database.
+      const cipher = await AccessKeyCipher.load(join(o.dataDir, 'access-keys.key'));
+      // A cloud reachable again, or a refusal waited out: the VMs waiting for room are tried again (the orchestrator is made next).
+      const wake: { pending?: () => void } = {};
+      const clouds = new CloudBursting({ store, cipher, logger, failpoints: o.failpoints, ...o.clouds, onRoom: () => wake.pending?.() });
+      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints, clouds });
+      wake.pending = () => void orchestrator.schedulePending().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'waking pending VMs failed'));
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const planning = controllerPlanning({ store, agentFor, service: migrations, schedulePending: () => orchestrator.schedulePending(), logger, failpoints: o.failpoints, limits: o.migrationQueue });
       const heartbeatIntervalMs = o.heartbeatIntervalMs ?? 5_000;
@@ -226,7 +237,7 @@ export class ControllerDaemon {
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
-      const accessKeys = new AccessKeys(store, await AccessKeyCipher.load(join(o.dataDir, 'access-keys.key')));
+      const accessKeys = new AccessKeys(store, cipher);
       const drs = new DrsService({ store, history, startMigration: drsMigrationStarter(planning.queue), cpuOvercommit: policy.cpuOvercommit, logger, failpoints: o.failpoints, tickMs: o.drsTickMs });
       const autoscale = new AutoscaleService({ store, catalog, orchestrator, history, logger, intervalMs: o.autoscale?.intervalMs, cpuWindowMs: o.autoscale?.cpuWindowMs, failpoints: o.failpoints });
       const prometheus = new ControllerMetrics({ store, history, operationsInFlight: () => orchestrator.inFlight });
@@ -236,7 +247,7 @@ export class ControllerDaemon {
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
       const inProcess = new InProcessCaller(store);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects, bindCheck: bindCheckFor(policy), placementPolicy: policy }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects, bindCheck: bindCheckFor(policy), placementPolicy: policy, clouds }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, logger }) : undefined;
@@ -252,6 +263,7 @@ export class ControllerDaemon {
         await migrator.sweepUnstarted();
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
+        clouds.start();
         await leases.start();
         planning.start();
         monitor.start();
@@ -268,7 +280,7 @@ export class ControllerDaemon {
             .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'moving image files into the system bucket stopped; the next start goes on'));
         }
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2, clouds);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -306,7 +318,9 @@ export class ControllerDaemon {
     await this.planning.stop();
     await this.autoscale.stop();
     await this.drs.stop();
+    // The orchestrator first: its cloud steps in flight end (aborted) before the cloud clients go.
     await this.orchestrator.close();
+    await this.clouds.stop();
   }
 
   /** Stops the API and the background work, and hands the leadership on at once; VMs keep running on their hosts. */
@@ -325,7 +339,9 @@ export class ControllerDaemon {
     await this.server.close();
     await this.leases.stop();
     await this.s3?.stop();
+    // The orchestrator first: its cloud steps in flight end (aborted) before the cloud clients go.
     await this.orchestrator.close();
+    await this.clouds.stop();
     await this.leadership?.release();
     await this.store.close();
   }

@@ -37,6 +37,7 @@ import { registerLeaseRoutes } from './api/lease-routes.js';
 import { registerDrsRoutes } from './api/drs-routes.js';
 import { registerScalingGroupRoutes } from './api/scaling-group-routes.js';
 import { registerOcci } from '../occi/occi-server.js';
+import { registerCloudRoutes } from './api/cloud-routes.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -134,6 +135,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
   if (metrics) registerMetricsRoutes(app, ctx, metrics);
   if (ctx.drs) registerDrsRoutes(app, ctx, ctx.drs);
   if (ctx.scalingGroups) registerScalingGroupRoutes(app, ctx, ctx.scalingGroups);
+  if (ctx.clouds) registerCloudRoutes(app, ctx, ctx.clouds);
   // OCCI 1.2 (src/occi/): its own path on this listener, the same bearer tokens, acting through the native routes as the caller.
   const inProcess = ctx.inProcess;
   if (inProcess) {

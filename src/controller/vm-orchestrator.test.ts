@@ -15,7 +15,10 @@ import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import { pollUntil } from '../util/deadline.js';
 import type { VmPhaseTable } from './vm-phase-table.js';
 import { HostMonitor } from './host-monitor.js';
-import { VmOrchestrator } from './vm-orchestrator.js';
+import { VmOrchestrator, type VmOrchestratorOptions } from './vm-orchestrator.js';
+import type { CloudStepOutcome } from './cloud-bursting.js';
+import { CloudUnreachableError } from './cloud-unreachable-error.js';
+import type { CloudVm } from '../store/repositories/clouds-repository.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 
 // The orchestrator's decisions over a real SQLite store; the agent is a scripted stand-in (no hypervisor is involved).
@@ -27,7 +30,7 @@ const spec = (cpus: number): ControllerVmSpec => ({
   demand: { vcpus: cpus, memoryMiB: 128, diskMiB: 64, cpuModel: 'qemu64' },
 });
 
-async function setup(script: AgentScript = {}, o: { cpus?: number; phases?: (store: Store) => VmPhaseTable } = {}) {
+async function setup(script: AgentScript = {}, o: { cpus?: number; phases?: (store: Store) => VmPhaseTable; clouds?: (store: Store) => VmOrchestratorOptions['clouds'] } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-orch-'));
   const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
   const { user } = await store.users.create({ name: 'u', role: 'admin' });
@@ -56,7 +59,7 @@ async function setup(script: AgentScript = {}, o: { cpus?: number; phases?: (sto
   };
   const orchestrator = new VmOrchestrator({
     store, agentFor: (_h: Host) => agent, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }), phases,
-    unreachableRetry: { initialMs: 20, maxMs: 100, giveUpAfterMs: 60_000 },
+    unreachableRetry: { initialMs: 20, maxMs: 100, giveUpAfterMs: 60_000 }, clouds: o.clouds?.(store),
   });
   const newVm = (name: string, cpus = 1): Promise<Vm> =>
     store.vms.create({ name, ownerId: user.id, spec: spec(cpus) as unknown as JsonObject, operation: { action: 'create', from: 'pending' } });
@@ -365,5 +368,87 @@ test('an ended operation wakes the VMs waiting for room, without listing every p
     assert.equal(pendingLists, 0);
   } finally {
     await t.cleanup();
+  }
+});
+
+/** A scripted remote cloud: binds every VM the local hosts did not take (through the real store), records the steps asked of it. */
+function scriptedCloud(steps: string[], run: (phase: string, attempt: number) => Promise<CloudStepOutcome> = async () => ({ done: true })) {
+  let cloudId = '';
+  const attempts = new Map<string, number>();
+  return {
+    clouds: (store: Store): VmOrchestratorOptions['clouds'] => ({
+      binding: (vmId: string) => store.clouds.binding(vmId),
+      place: async (vm: Vm, _demand: unknown, localSummary: string) => {
+        cloudId ||= (await store.clouds.create({ name: 'burst-1', endpoint: 'http://127.0.0.1:9', region: 'r', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', seal: () => 'v1:x', instanceTypes: {}, images: {}, capacityVms: 5, pricePerHour: 0, burst: 'when-full' })).id;
+        if (steps.includes('full')) return { summary: `${localSummary}; no cloud takes it (burst-1: full)` };
+        const b = await store.clouds.bind({ vmId: vm.id, cloudId, instanceType: 't', imageId: 'ami-00000001' });
+        if ('full' in b) throw new Error('full');
+        return { bound: b, cloud: 'burst-1' };
+      },
+      runPhase: async (vm: Vm, _b: CloudVm, phase: string) => {
+        const n = (attempts.get(phase) ?? 0) + 1;
+        attempts.set(phase, n);
+        steps.push(phase);
+        const r = await run(phase, n);
+        // As the real one: a refused launch gives the VM's place on the cloud back; so does the epilog.
+        if ('requeue' in r || phase === 'epilog') await store.clouds.unbind(vm.id);
+        return r;
+      },
+    }),
+  };
+}
+
+test('a VM no local host takes is bound to a cloud and its steps run there; the local host is untouched', async () => {
+  const steps: string[] = [];
+  const c = await setup({}, { cpus: 1, clouds: scriptedCloud(steps).clouds });
+  try {
+    const a = await c.newVm('a');
+    c.orchestrator.kick(a.id);
+    await c.waitState(a.id, ['running']);
+    const b = await c.newVm('b');
+    c.orchestrator.kick(b.id);
+    const running = await c.waitState(b.id, ['running']);
+    assert.equal(running.hostId, null);
+    assert.deepEqual(steps, ['prolog', 'boot']);
+    assert.deepEqual(c.calls.filter((x) => x.endsWith(running.id)), [], 'no agent call for the cloud VM');
+    assert.ok((await c.store.vms.history(b.id)).some((h) => h.reason === 'placed on cloud burst-1'));
+    // What moves or saves a host's files is refused for it, before anything starts.
+    await assert.rejects(c.orchestrator.act(b.id, 'suspend'), /cannot suspend: it runs on a remote cloud/);
+    await assert.rejects(c.orchestrator.act(b.id, 'stop'), /cannot stop: it runs on a remote cloud/);
+    assert.equal((await c.store.vms.get(b.id)).state, 'running');
+    await c.orchestrator.act(b.id, 'terminate-hard');
+    await c.waitState(b.id, ['terminated']);
+    assert.deepEqual(steps, ['prolog', 'boot', 'shutdown-hard', 'epilog']);
+  } finally {
+    await c.cleanup();
+  }
+});
+
+test('a launch the cloud refuses sends the VM back to pending with the reason; an unreachable cloud is retried', async () => {
+  const steps: string[] = [];
+  const cloud = scriptedCloud(steps, async (phase, n) => {
+    if (phase === 'prolog' && n === 1) throw new CloudUnreachableError('burst-1', 'connect ECONNREFUSED');
+    if (phase === 'prolog' && n === 2) {
+      steps.push('full');
+      return { requeue: 'cloud burst-1 refused the launch: InsufficientInstanceCapacity: no room' };
+    }
+    return { done: true };
+  });
+  const c = await setup({}, { cpus: 1, clouds: cloud.clouds });
+  try {
+    const a = await c.newVm('a');
+    c.orchestrator.kick(a.id);
+    await c.waitState(a.id, ['running']);
+    const b = await c.newVm('b');
+    c.orchestrator.kick(b.id);
+    const waiting = await pollUntil('b waiting with the cloud\'s reason', async () => {
+      const v = await c.store.vms.get(b.id);
+      return v.state === 'pending' && /burst-1: full/.test(v.stateReason ?? '') ? v : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 10 });
+    assert.ok((await c.store.vms.history(b.id)).some((h) => /InsufficientInstanceCapacity/.test(h.reason ?? '')), 'the refusal is in the history');
+    assert.deepEqual(steps.slice(0, 2), ['prolog', 'prolog'], 'the unreachable launch was retried');
+    assert.equal(waiting.hostId, null);
+  } finally {
+    await c.cleanup();
   }
 });

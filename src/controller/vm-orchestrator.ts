@@ -24,6 +24,7 @@ import { isUnreachable } from './is-unreachable.js';
 import { terminateMigratingVm } from './terminate-migrating-vm.js';
 import { startRecover } from './start-recover.js';
 import { SchedulingHosts } from './scheduling-hosts.js';
+import type { CloudBursting } from './cloud-bursting.js';
 
 export interface VmOrchestratorOptions {
   readonly store: Store;
@@ -47,7 +48,12 @@ export interface VmOrchestratorOptions {
   readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
   readonly rebootGraceS?: number | undefined;
+  /** Remote clouds (bursting): where a VM no local host takes may go, and who drives the steps of a VM bound to one. */
+  readonly clouds?: Pick<CloudBursting, 'binding' | 'place' | 'runPhase'> | undefined;
 }
+
+/** What a VM on a remote cloud cannot do: each moves or saves files of a host, and a cloud instance has none nubo can reach. */
+const NOT_ON_A_CLOUD: ReadonlySet<VmAction> = new Set(['stop', 'suspend', 'migrate', 'migrate-live']);
 
 type PhaseOutcome = 'done' | 'advanced' | 'wait';
 
@@ -103,6 +109,13 @@ export class VmOrchestrator {
       const next = await startRecover(vm, opts.expectedVersion ?? vm.version, { ...this.#o, signal: this.#stopping.signal });
       this.kick(vm.id);
       return next;
+    }
+    if (NOT_ON_A_CLOUD.has(action) && this.#o.clouds !== undefined) {
+      const bound = await this.#o.clouds.binding(vm.id);
+      if (bound !== undefined) {
+        const cloud = await this.#o.store.clouds.get(bound.cloudId);
+        throw new ConflictError('VM', 'cloud', cloud.name, `cannot ${action}: it runs on a remote cloud, where nubo can launch, stop, start, reboot and terminate it only`);
+      }
     }
     if (action === 'stop' && (vm.spec as unknown as ControllerVmSpec).agent.disk.datastore === 'shared') {
       // Its disk would stay on the shared datastore with no host holding the VM: suspend keeps it whole and resumable.
@@ -294,7 +307,18 @@ export class VmOrchestrator {
     const spec = vm.spec as unknown as ControllerVmSpec;
     const id = agentVmId(vm.id);
     const host = vm.hostId === null ? undefined : await this.#o.store.hosts.get(vm.hostId);
+    // A VM on a remote cloud has no host: its steps are the cloud's (EC2 calls), the epilog's own clean-up follows as for any VM.
+    const clouds = this.#o.clouds;
+    const onCloud = host === undefined && clouds !== undefined ? await clouds.binding(vm.id) : undefined;
+    if (clouds !== undefined && onCloud !== undefined && phase !== 'epilog') {
+      const r = await clouds.runPhase(vm, onCloud, phase, this.#stopping.signal);
+      if ('done' in r) return 'done';
+      // The cloud refused the launch (its place is given back): the VM is placed again from pending.
+      await this.#o.store.vms.transition(vm.id, { from: [vm.state], to: 'pending', action: 'schedule', expectedVersion: vm.version, reason: r.requeue, patch: { stateReason: r.requeue } });
+      return 'advanced';
+    }
     if (phase === 'epilog') {
+      if (clouds !== undefined && onCloud !== undefined) await clouds.runPhase(vm, onCloud, phase, this.#stopping.signal);
       if (host) {
         await this.#o.agentFor(host).delete(id, { signal: this.#stopping.signal });
         await this.#o.store.vms.releaseFromHost(vm.id);
@@ -367,11 +391,21 @@ export class VmOrchestrator {
     const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
     // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
     const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
+    // Bound to a cloud already (a controller stopped between the binding and this write): the binding stands.
+    const bound = await this.#o.clouds?.binding(vm.id);
+    if (bound !== undefined) return this.#boundToCloud(vm, bound.cloudId);
     for (let attempt = 0; attempt < 3; attempt++) {
       const placed = await chooseVmHost({ store: this.#o.store, hosts: this.#hosts, policy: this.#o.policy }, demand, chosen);
       if (placed.hostId === undefined) {
-        if (vm.stateReason !== placed.summary) {
-          await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: placed.summary } });
+        let summary = placed.summary;
+        // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
+        if (this.#o.clouds !== undefined && chosen === undefined) {
+          const c = await this.#o.clouds.place(vm, demand, placed.summary);
+          if ('bound' in c) return this.#boundToCloud(vm, c.bound.cloudId, c.cloud);
+          summary = c.summary;
+        }
+        if (vm.stateReason !== summary) {
+          await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: summary } });
         }
         return 'wait';
       }
@@ -387,6 +421,14 @@ export class VmOrchestrator {
       }
     }
     return 'wait';
+  }
+
+  /** The step after a cloud binding: prolog (the launch), with the cloud named in the VM's history. */
+  async #boundToCloud(vm: Vm, cloudId: string, name?: string): Promise<PhaseOutcome> {
+    const cloud = name ?? (await this.#o.store.clouds.get(cloudId)).name;
+    await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'prolog', action: 'schedule', expectedVersion: vm.version, reason: `placed on cloud ${cloud}` });
+    this.#o.logger.info({ vmId: vm.id, cloud }, 'vm placed on a remote cloud');
+    return 'advanced';
   }
 }
 

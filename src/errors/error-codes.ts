@@ -64,6 +64,8 @@ export const ERROR_CODES = {
   IMAGE_FETCH_FAILED: { status: 502, raisedBy: 'ImageFetchError', meaning: 'the agent could not fetch a base image (or it failed its checksum)' },
   HYPERVISOR_FAILED: { status: 502, raisedBy: 'HypervisorError', meaning: 'QEMU or qemu-img failed an operation on the VM' },
   AGENT_UNREACHABLE: { status: 502, raisedBy: 'UnreachableError', meaning: 'a nubo server could not be reached or did not answer in time' },
+  CLOUD_UNREACHABLE: { status: 502, raisedBy: 'CloudUnreachableError', meaning: 'a remote cloud\'s EC2 endpoint (bursting) could not be reached, timed out or answered 5xx; the step is retried (a launch with the same ClientToken)' },
+  CLOUD_REFUSED: { status: 502, raisedBy: 'CloudRefusedError', meaning: 'a remote cloud\'s EC2 endpoint refused a request (details.awsCode; details.capacity when for want of room, e.g. InsufficientInstanceCapacity)' },
   NOT_LEADER: { status: 503, raisedBy: 'NotLeaderError', meaning: 'this controller does not hold the leadership lease (several controllers on PostgreSQL) and no leader is known to forward to; details.leaderUrl names the leader when one is known' },
   TIMEOUT: { status: 504, raisedBy: 'TimeoutError', meaning: 'a wait ran past its deadline (details.operation, details.timeoutMs)' },
   TRANSFER_FAILED: { status: 500, raisedBy: 'FileTransferError', meaning: 'a peer file transfer between hosts failed (refused, cut, or a digest mismatch)' },

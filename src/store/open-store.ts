@@ -30,6 +30,7 @@ import { HaRepository } from './repositories/ha-repository.js';
 import { CapacityLeasesRepository } from './repositories/capacity-leases-repository.js';
 import { AccessKeysRepository } from './repositories/access-keys-repository.js';
 import { S3Repository } from './repositories/s3-repository.js';
+import { CloudsRepository } from './repositories/clouds-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -87,6 +88,8 @@ export interface Store {
   readonly accessKeys: AccessKeysRepository;
   /** The S3 listener's buckets, objects and multipart uploads (the bytes are files under NUBO_HOME/s3). */
   readonly s3: S3Repository;
+  /** Remote clouds VMs burst to, and the VMs bound to them (0029). */
+  readonly clouds: CloudsRepository;
   close(): Promise<void>;
 }
 
@@ -199,6 +202,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     capacityLeases: new CapacityLeasesRepository(ctx),
     accessKeys: new AccessKeysRepository(ctx),
     s3: new S3Repository(ctx),
+    clouds: new CloudsRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

@@ -2,10 +2,12 @@ import type { Generated } from 'kysely';
 import type { HaRestartsTable, HostFencingTable, VmHaTable } from './ha-tables.js';
 import type { CapacityLeaseEventsTable, CapacityLeaseVmsTable, CapacityLeasesTable } from './capacity-lease-tables.js';
 import type { AccessKeysTable, S3BucketsTable, S3ObjectsTable, S3PartsTable, S3UploadsTable } from './s3-tables.js';
+import type { CloudsTable, CloudVmsTable } from './cloud-tables.js';
 
 export * from './ha-tables.js';
 export * from './capacity-lease-tables.js';
 export * from './s3-tables.js';
+export * from './cloud-tables.js';
 
 /**
  * The controller's tables as Kysely sees them (snake_case rows). Portable
@@ -283,6 +285,8 @@ export interface Database {
   s3_objects: S3ObjectsTable;
   s3_uploads: S3UploadsTable;
   s3_parts: S3PartsTable;
+  clouds: CloudsTable;
+  cloud_vms: CloudVmsTable;
 }
 
 export interface GroupsTable {

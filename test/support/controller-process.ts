@@ -14,9 +14,11 @@ export interface ControllerProcess {
   rssMiB(): Promise<{ now: number; peak: number }>;
   /** SIGTERM to its pid, SIGKILL after 10 s. */
   stop(): Promise<void>;
+  /** Settles when the process has exited (by itself: a failpoint's `exit`, a crash). */
+  readonly exited: Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
   const port = (s.address() as { port: number }).port;
@@ -24,12 +26,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number }): Promise<ControllerProcess> {
-  const port = await freePort();
-  const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : [])];
+/**
+ * `port`: the API's port (default: a free one) — a restart gives the one it had, since agents beat to it.
+ * `adminToken`: a restart over an existing data directory, whose admin prints no token again.
+ * `env` (NUBO_FAILPOINTS …) and `args` (more flags) are added to the process's.
+ */
+export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number; port?: number; adminToken?: string; env?: Record<string, string>; args?: readonly string[] }): Promise<ControllerProcess> {
+  const port = o.port ?? await freePort();
+  const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : []), ...(o.args ?? [])];
   // NUBO_CONTROLLER_NODE_ARGS: node flags for the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
   const nodeArgs = (process.env['NUBO_CONTROLLER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home, ...o.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid!;
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   const stop = async (): Promise<void> => {
@@ -44,8 +51,10 @@ export async function startControllerProcess(o: { cli: string; dataDir: string; 
     const adminToken = await new Promise<string>((ok, fail) => {
       let err = '';
       child.stderr!.setEncoding('utf8');
+      if (o.adminToken !== undefined) ok(o.adminToken);
       child.stderr!.on('data', (chunk: string) => {
-        err += chunk;
+        // Kept short: the process may print for a long time (a test's whole run).
+        err = (err + chunk).slice(-20_000);
         const m = /its token \(shown once\): (\S+)/.exec(err);
         if (m) ok(m[1]!);
       });
@@ -63,7 +72,7 @@ export async function startControllerProcess(o: { cli: string; dataDir: string; 
     const stat = async (): Promise<string> => readFile(`/proc/${pid}/stat`, 'utf8');
     const status = async (): Promise<string> => readFile(`/proc/${pid}/status`, 'utf8');
     return {
-      url, adminToken, pid, stop,
+      url, adminToken, pid, stop, exited,
       async cpuMs() {
         // Fields after the command name: utime and stime are the 12th and 13th (clock ticks, 100 a second on Linux).
         const text = await stat();

@@ -12,7 +12,7 @@ import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
-interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean> }
+interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean>; cloudPollMs?: string; cloudBackoffMs?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -36,6 +36,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100)', leaseRateArg)
     .option('--migration-max-per-host <n>', MIGRATION_MAX_PER_HOST_HELP)
     .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)
+    .option('--cloud-poll-ms <ms>', 'how often each remote cloud\'s instances are read (DescribeInstances) and reconciled with their VMs (bursting; `nubo cloud`)', '5000')
+    .option('--cloud-backoff-ms <ms>', 'how long a remote cloud that refused a launch (InsufficientInstanceCapacity …) gets no new VMs', '30000')
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
@@ -65,6 +67,7 @@ export function registerDaemonCommands(program: Command): void {
           labFence: (await import('../../lab/lab-fence.js')).labFence,
           leases: { policies: o.leasePolicy, rates: o.leaseRate },
           migrationQueue,
+          clouds: { pollMs: positiveFlag(o.cloudPollMs ?? '5000', '--cloud-poll-ms'), refusedBackoffMs: positiveFlag(o.cloudBackoffMs ?? '30000', '--cloud-backoff-ms') },
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);

@@ -34,4 +34,6 @@ export interface HostView extends HostCapacity {
   readonly standby?: boolean;
   /** Why its own health check fails (proactive HA): it takes no VMs until it is healthy again. */
   readonly degraded?: string | undefined;
+  /** Set only on the view of a remote cloud (bursting): its name, what the `cloud` requirement compares. */
+  readonly cloud?: string | undefined;
 }

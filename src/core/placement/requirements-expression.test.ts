@@ -52,6 +52,8 @@ test('every identifier reads its host fact', () => {
   assert.ok(holds('total_cpus == 4'));
   assert.ok(holds('load == 0.25'));
   assert.ok(holds('hostname == "node-1"'));
+  assert.ok(holds('cloud == ""'), 'a host of the site is on no remote cloud');
+  assert.ok(compileRequirements('cloud == "burst-1"')(makeHost('c', { cloud: 'burst-1' })), 'a remote cloud\'s view carries its name');
   assert.ok(compileRequirements('free_cpu == 3')(h1), 'the context is optional: overcommit 1');
 });
 

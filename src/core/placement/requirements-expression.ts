@@ -56,6 +56,8 @@ const IDENTIFIERS: ReadonlyMap<string, Compiled> = new Map<string, Compiled>([
   ['total_cpus', { type: 'number', run: (s) => s.host.totalCpus }],
   ['load', { type: 'number', run: (s) => s.host.load }],
   ['hostname', { type: 'string', run: (s) => s.host.name }],
+  // "" for a host of this site; a remote cloud's name for the cloud (bursting): `cloud == "burst-1"` keeps a VM off local hosts.
+  ['cloud', { type: 'string', run: (s) => s.host.cloud ?? '' }],
 ]);
 
 /** The names an expression may use, as listed in error messages. */
