@@ -341,6 +341,13 @@ test('a compute from an os_tpl mixin on real QEMU: active, stop and start action
     assert.equal((grow.json() as { attributes: Record<string, unknown> }).attributes['occi.compute.memory'], 0.25);
   }
   assert.deepEqual([(await api.getVm(id)).vcpus, (await api.getVm(id)).memoryMiB], [1, 256]);
+  // What a GET renders, PUT back as it is (its storagelink, nubo's attributes, the action references): nothing changes.
+  for (const type of ['application/occi+json', 'text/plain']) {
+    const got = await occi('GET', `/compute/${id}`, { accept: type });
+    const back = await occi('PUT', `/compute/${id}`, { contentType: type, body: got.text });
+    assert.equal(back.status, 200, `${type}: ${back.text}`);
+  }
+  assert.deepEqual([(await api.getVm(id)).state, (await api.getVm(id)).memoryMiB, (await api.listVolumes()).find((v) => v.id === volId)?.vm], ['poweroff', 256, id]);
   const unlink = await occi('DELETE', `/link/storagelink/${volId}`);
   assert.equal(unlink.status, 200, unlink.text);
   await pollUntil('volume detached', async () => ((await api.listVolumes()).find((v) => v.id === volId)?.vm === null ? true : undefined), { timeoutMs: 60_000 });
@@ -508,6 +515,11 @@ test('the controller SIGKILLed while an OCCI-created compute is in prolog, befor
     if (computes.length === 1) {
       assert.equal((await occi('DELETE', `/compute/${crashed[0]!.id}`)).status, 200);
       await waitVm(crashed[0]!.id, 'terminated');
+      // A deleted compute keeps its id (until purged): a PUT there is refused, nothing made.
+      const reuse = await occi('PUT', `/compute/${crashed[0]!.id}`, { contentType: 'text/plain', body: tiny });
+      assert.equal(reuse.status, 409, reuse.text);
+      assert.match(reuse.text, /the id .* is taken by another compute/);
+      assert.equal((await api.listVms()).filter((v) => v.state !== 'terminated').length, 1);
     }
   }
 

@@ -160,5 +160,12 @@ test('PUT at an existing compute replaces it: its size may change (a resize), it
   refuses(() => planComputeReplace(sent(ok, { 'occi.core.id': 'x' }), current, B, TPL), /is not the id of the location/, 'occi.core.id');
   refuses(() => planComputeReplace(sent([kind('compute')]), current, B, TPL), /exactly one os_tpl mixin/);
   refuses(() => planComputeReplace(sent(ok, { 'occi.compute.state': 'active' }), current, B, TPL), /occi\.compute\.state cannot be set/, 'occi.compute.state');
+  // A GET's rendering PUT back: nubo's attributes as they are and the text rendering's action references change nothing.
+  const rendered = { ...current, attributes: { 'occi.compute.state': 'active', 'occi.compute.architecture': 'x64', 'occi.compute.cores': 1 } };
+  const back = sent([...ok, { scheme: RES, term: 'tiny' }], { 'occi.compute.state': 'active', 'occi.compute.architecture': 'x64', 'occi.compute.cores': 1, 'occi.core.id': id }, [
+    { target: `${B}/network/n-1`, kind: identifierOf(NETWORKINTERFACE), attributes: {} }, { target: `${B}/compute/${id}?action=stop`, rel: `${ACT}stop`, attributes: {} },
+  ]);
+  assert.equal(planComputeReplace(back, rendered, B, TPL), undefined);
+  refuses(() => planComputeReplace(sent(ok, { 'occi.compute.state': 'inactive' }), rendered, B, TPL), /occi\.compute\.state cannot be set: nubo sets it/, 'occi.compute.state');
   refuses(() => planComputeReplace(sent([kind('compute'), { scheme: IPNETWORK.scheme, term: IPNETWORK.term }, { scheme: OS, term: 'tiny' }]), current, B, TPL), /does not apply to kind/);
 });

@@ -216,13 +216,21 @@ export function planComputeUpdate(sent: SentEntity, current: { vcpus: number; me
  * size, or undefined when nothing changes (a retried PUT changes nothing).
  */
 export function planComputeReplace(
-  sent: SentEntity, current: { readonly id: string; readonly title: string; readonly osTpl: string | undefined; readonly vcpus: number; readonly memoryMiB: number; readonly links: readonly { readonly kind: string; readonly target: string }[] },
+  sent: SentEntity,
+  current: {
+    readonly id: string; readonly title: string; readonly osTpl: string | undefined; readonly vcpus: number; readonly memoryMiB: number;
+    readonly links: readonly { readonly kind: string; readonly target: string }[];
+    /** Its rendered attributes: nubo's own (its state …) may be sent back unchanged, as a GET rendered them. */
+    readonly attributes?: Readonly<Record<string, AttributeValue>>;
+  },
   base: string, tpl: TemplateMixins,
 ): { vcpus: number; memoryMiB: number } | undefined {
   const mixins = checkCategories(sent.categories, COMPUTE, tpl);
-  const a = sent.attributes;
+  const settable = ['occi.core.id', 'occi.core.title', 'occi.core.summary', 'occi.compute.cores', 'occi.compute.memory', 'occi.compute.hostname'];
+  // A rendering fetched by GET and PUT back carries nubo's attributes: as they are they change nothing; changed, checkAttributes refuses them.
+  const a = Object.fromEntries(Object.entries(sent.attributes).filter(([n, v]) => settable.includes(n) || current.attributes?.[n] !== v));
   checkSentId(a, current.id);
-  checkAttributes(a, COMPUTE, mixins, ['occi.core.id', 'occi.core.title', 'occi.core.summary', 'occi.compute.cores', 'occi.compute.memory', 'occi.compute.hostname']);
+  checkAttributes(a, COMPUTE, mixins, settable);
   const os = mixins.filter((m) => tpl.osTpls.has(identifierOf(m)));
   if (os.length !== 1) throw badRequest(`a compute is described with exactly one os_tpl mixin (its template), ${os.length} given`);
   const conflict = (message: string, details: Record<string, unknown>): OcciError => new OcciError(409, message, details);
@@ -233,8 +241,10 @@ export function planComputeReplace(
   if (h !== undefined && h !== current.title) throw conflict(`the hostname of compute ${current.id} is ${JSON.stringify(current.title)} and cannot change`, { attribute: 'occi.compute.hostname' });
   const key = (l: { kind?: string; target: string }): string => `${l.kind ?? ''} ${parseLocation(l.target, base)?.id ?? l.target}`;
   const have = current.links.map(key).sort();
-  const want = sent.links.map((l) => key({ kind: l.kind ?? (parseLocation(l.target, base)?.collection === 'storage' ? identifierOf(STORAGELINK) : identifierOf(NETWORKINTERFACE)), target: l.target })).sort();
-  if (sent.links.length > 0 && JSON.stringify(have) !== JSON.stringify(want)) {
+  // The text rendering's action references (`<…?action=stop>; rel=…#stop`) are Link lines too: not links of the compute.
+  const links = sent.links.filter((l) => !l.target.includes('?action='));
+  const want = links.map((l) => key({ kind: l.kind ?? (parseLocation(l.target, base)?.collection === 'storage' ? identifierOf(STORAGELINK) : identifierOf(NETWORKINTERFACE)), target: l.target })).sort();
+  if (links.length > 0 && JSON.stringify(have) !== JSON.stringify(want)) {
     throw conflict(`the links of compute ${current.id} are changed by creating and deleting storagelinks and networkinterfaces, not by a replace (send its links as they are, or none)`, { member: 'links' });
   }
   const sizes = mixins.filter((m) => tpl.resourceTpls.has(identifierOf(m)));

@@ -364,13 +364,13 @@ class OcciRequest {
    */
   async put(id: string, model: Model): Promise<FastifyReply> {
     const sent = this.sentEntity();
-    this.refuseUserMixins(sent, model);
     const found = await this.call<VmDetailView>('GET', `/api/v1/vms/${encodeURIComponent(id)}`).catch((err: unknown) => {
       if (statusOf(err) === 404) return undefined;
       throw err;
     });
     // A VM found by its name is not the one at this location.
     if (found === undefined || found.id !== id.toLowerCase() || found.state === 'terminated') {
+      this.refuseUserMixins(sent, model);
       const plan = planCreate(sent, 'compute', this.base, model.tpl, id);
       if (plan.collection !== 'compute') throw new OcciError(500, 'a compute planned as another kind');
       const made = await this.call<VmView>('POST', '/api/v1/vms', plan.body).catch((err: unknown) => {
@@ -387,9 +387,13 @@ class OcciRequest {
     }
     const current = await this.entity('compute', found.id, model);
     if (isLink(current)) throw new OcciError(500, 'a compute rendered as a link');
-    const size = planComputeReplace(sent, {
+    // The caller's own mixins that tag it may be sent back (a GET's rendering); tags change through the mixin's location.
+    const mine = new Set(model.user.map(identifierOf));
+    const untagged = sent.categories.find((c) => mine.has(identifierOf(c)) && !current.mixins.includes(identifierOf(c)));
+    if (untagged) throw new OcciError(409, `mixin ${identifierOf(untagged)} does not tag compute ${current.id}: tag it through the mixin's location, not by a replace`, { category: identifierOf(untagged) });
+    const size = planComputeReplace({ ...sent, categories: sent.categories.filter((c) => !mine.has(identifierOf(c))) }, {
       id: current.id, title: current.title ?? '', osTpl: current.mixins.find((x) => model.tpl.osTpls.has(x)),
-      vcpus: found.vcpus, memoryMiB: found.memoryMiB, links: current.links.map((l) => ({ kind: l.kind, target: l.target.location })),
+      vcpus: found.vcpus, memoryMiB: found.memoryMiB, links: current.links.map((l) => ({ kind: l.kind, target: l.target.location })), attributes: current.attributes,
     }, this.base, model.tpl);
     if (size !== undefined) await this.call('POST', `/api/v1/vms/${encodeURIComponent(found.id)}/resize`, size);
     return this.renderEntity(await this.entity('compute', found.id, model), 200);
