@@ -172,6 +172,7 @@ test('unknown fields, wrong types, absurd sizes and bad enum values are 400 nami
     ['POST', '/api/v1/vms', { template: 'tpl', vcpus: 1e6, memoryMiB: 1e12, bogus: true }, ['vcpus', 'memoryMiB', 'bogus']],
     ['POST', '/api/v1/vms', { template: 5, name: 'v'.repeat(10_000), vcpus: -2, memoryMiB: -64 }, ['template', 'name', 'vcpus', 'memoryMiB']],
     ['POST', '/api/v1/vms', { name: 'no-template', requirements: 'x'.repeat(10_000) }, ['template', 'requirements']],
+    ['POST', '/api/v1/vms', { template: 'tpl', id: 'my-vm' }, ['id']],
     ['GET', '/api/v1/vms?state=exploded', undefined, ['state']],
     ['GET', '/api/v1/vms?owner=bob', undefined, ['owner']],
     ['GET', '/api/v1/events/history?since=-1', undefined, ['since']],

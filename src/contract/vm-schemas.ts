@@ -41,6 +41,8 @@ export type AttachNicBody = z.input<typeof attachNicBody>;
 export const vmNicParams = z.object({ id: resourceIdSchema, index: z.coerce.number().int().min(0).max(7) });
 export type VmDetailView = z.infer<typeof vmDetailView>;
 export const createVmBody = z.strictObject({
+  /** The VM's id, when the client chooses it (a UUID, e.g. OCCI's create at a client-chosen location); 409 when any VM — a terminated one too — has it. */
+  id: z.string().uuid('must be a UUID').optional(),
   name: resourceNameSchema.optional(),
   template: z.string().min(1).max(64),
   /** Overrides the template's datastore. */

@@ -36,8 +36,10 @@ import { registerMetricsRoutes, type MetricsParts } from './api/metrics-routes.j
 import { registerLeaseRoutes } from './api/lease-routes.js';
 import { registerDrsRoutes } from './api/drs-routes.js';
 import { registerScalingGroupRoutes } from './api/scaling-group-routes.js';
+import type { Kysely } from 'kysely';
 import { registerOcci } from '../occi/occi-server.js';
 import { registerCloudRoutes } from './api/cloud-routes.js';
+import { SqlOcciMixinRecords, type OcciTables } from './sql-occi-mixin-records.js';
 
 /**
  * The controller's HTTP server: the native API under /api/v1 (bearer token of
@@ -146,6 +148,8 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
         if (!user) throw new UnauthorizedError('unknown token');
         return user.id;
       },
+      mixins: new SqlOcciMixinRecords(ctx.store.db as unknown as Kysely<OcciTables>),
+      step: async (name) => ctx.failpoints?.hit(name),
     });
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

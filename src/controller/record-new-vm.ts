@@ -12,14 +12,14 @@ import { findOrUndefined } from '../store/find-or-undefined.js';
  * Records an admitted VM for `owner` — its row and its NICs' leases in one
  * transaction, so an exhausted network leaves neither behind — and sets it
  * going (pending → … → running). Every way of making a VM (create, clone)
- * ends here.
+ * ends here. `id`: the creator's choice of id (a UUID), else a new one.
  */
-export async function recordNewVm(deps: { readonly store: Store; readonly orchestrator: VmOrchestrator }, admitted: AdmittedVm, owner: User): Promise<Vm> {
+export async function recordNewVm(deps: { readonly store: Store; readonly orchestrator: VmOrchestrator }, admitted: AdmittedVm, owner: User, id?: string): Promise<Vm> {
   await ensureVmNameFree(deps.store, owner, admitted.name);
   const plan = planCreate();
   const vm = await deps.store.vms
     .create(
-      { name: admitted.name, ownerId: owner.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from }, charge: admitted.charge },
+      { ...(id !== undefined ? { id } : {}), name: admitted.name, ownerId: owner.id, templateId: admitted.templateId, spec: {}, operation: { action: plan.action, from: plan.from }, charge: admitted.charge },
       { networks: admitted.leaseNetworks, spec: (leases) => admitted.spec(leases) as unknown as JsonObject },
     )
     .catch(async (err: unknown) => {

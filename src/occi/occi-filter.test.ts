@@ -64,6 +64,12 @@ test('negotiation: the highest q wins, exact beats wildcard, nothing acceptable 
   assert.equal(negotiate('text/*, application/occi+json'), 'application/occi+json');
   assert.throws(() => negotiate('text/html'), (e: unknown) => e instanceof OcciError && e.status === 406);
   assert.throws(() => negotiate('application/occi+json;q=0'), (e: unknown) => e instanceof OcciError && e.status === 406);
+  // text/uri-list: a collection's GET only; elsewhere it is not served (406, or the next acceptable rendering).
+  assert.equal(negotiate('text/uri-list', { uriList: true }), 'text/uri-list');
+  assert.equal(negotiate('text/plain;q=0.5, text/uri-list', { uriList: true }), 'text/uri-list');
+  assert.equal(negotiate('text/uri-list, text/plain;q=0.5'), 'text/plain');
+  assert.equal(negotiate('text/*', { uriList: true }), 'text/plain');
+  assert.throws(() => negotiate('text/uri-list'), (e: unknown) => e instanceof OcciError && e.status === 406 && /is served here; ask for application\/occi\+json, text\/occi, text\/plain$/.test(e.message));
   assert.equal(requestRendering(undefined, ''), 'text/occi');
   assert.equal(requestRendering('text/plain; charset=utf-8', 'x'), 'text/plain');
   assert.equal(requestRendering('application/json', '{}'), 'application/occi+json');

@@ -1,4 +1,5 @@
 import { badRequest } from './occi-error.js';
+import type { CategoryDefinition } from './occi-text.js';
 import type { AttributeValue, CategoryRef, CategorySet, LinkInstance, ResourceInstance, SentAction, SentEntity, SentLink } from './occi-instance.js';
 import type { Action, AttributeDefinition, Kind, Mixin } from './occi-model.js';
 
@@ -127,6 +128,9 @@ export function parseEntityJson(body: string): SentEntity {
   const attrs = attributes(o, 'entity');
   const title = str(o, 'title', 'entity');
   if (title !== undefined) attrs['occi.core.title'] = title;
+  // The rendering's id is occi.core.id: checked as the attribute is (a PUT's must be its location's).
+  const id = str(o, 'id', 'entity');
+  if (id !== undefined) attrs['occi.core.id'] = id;
   const summary = str(o, 'summary', 'entity');
   if (summary !== undefined) attrs['occi.core.summary'] = summary;
   const links: SentLink[] = [];
@@ -155,4 +159,46 @@ export function parseActionJson(body: string): SentAction {
   only(o, ['action', 'attributes'], 'action invocation');
   const action = str(o, 'action', 'action invocation');
   return { action, attributes: attributes(o, 'action invocation') };
+}
+
+/**
+ * Mixin definitions POSTed (or DELETEd) at the query interface: the model's
+ * shape (`{"mixins": [{"term", "scheme", "title", "location", "depends",
+ * "applies"}]}`); kinds and actions cannot be defined.
+ */
+export function parseMixinDefinitionsJson(body: string): CategoryDefinition[] {
+  const o = parseJson(body);
+  if (!isObject(o)) throw badRequest('application/occi+json: expected {"mixins": [...]}');
+  only(o, ['kinds', 'mixins', 'actions'], 'model');
+  for (const k of ['kinds', 'actions'] as const) {
+    if (o[k] !== undefined && !(Array.isArray(o[k]) && o[k].length === 0)) throw badRequest(`model.${k}: only mixins can be defined by a client`, { member: k });
+  }
+  if (!Array.isArray(o.mixins)) throw badRequest('model.mixins must be an array of mixin definitions', { member: 'mixins' });
+  return o.mixins.map((m: unknown, i): CategoryDefinition => {
+    const what = `model.mixins[${i}]`;
+    if (!isObject(m)) throw badRequest(`${what} must be an object`);
+    only(m, ['term', 'scheme', 'title', 'location', 'depends', 'applies', 'attributes', 'actions'], what);
+    const term = str(m, 'term', what);
+    const scheme = str(m, 'scheme', what);
+    if (term === undefined || scheme === undefined) throw badRequest(`${what}: term and scheme are required`);
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(term)) throw badRequest(`${what}.term ${JSON.stringify(term)} is not a valid term (lower-case letters, digits, - and _)`, { member: 'term' });
+    if (!scheme.endsWith('#')) throw badRequest(`${what}.scheme must end in '#'`, { member: 'scheme' });
+    const title = str(m, 'title', what);
+    const location = str(m, 'location', what);
+    const definesMore = (isObject(m.attributes) && Object.keys(m.attributes).length > 0) || (Array.isArray(m.actions) && m.actions.length > 0);
+    return {
+      term, scheme, class: 'mixin', ...(title !== undefined ? { title } : {}), ...(location !== undefined ? { location } : {}),
+      rel: [...strings(m, 'depends', what), ...strings(m, 'applies', what)], definesMore,
+    };
+  });
+}
+
+/** A mixin's resources in a tagging request: `{"locations": ["…", …]}`. */
+export function parseLocationsJson(body: string): string[] {
+  const o = parseJson(body);
+  if (!isObject(o)) throw badRequest('application/occi+json: expected {"locations": [...]}');
+  only(o, ['locations'], 'locations');
+  const l = strings(o, 'locations', 'locations');
+  if (o.locations === undefined) throw badRequest('locations is required: the resources\' locations', { member: 'locations' });
+  return l;
 }

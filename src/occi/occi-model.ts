@@ -11,6 +11,8 @@ export const CORE = 'http://schemas.ogf.org/occi/core#';
 export const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 export const COMPUTE_ACTION = 'http://schemas.ogf.org/occi/infrastructure/compute/action#';
 export const NETWORK_SCHEME = 'http://schemas.ogf.org/occi/infrastructure/network#';
+export const STORAGE_ACTION = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
+export const NETWORK_ACTION = 'http://schemas.ogf.org/occi/infrastructure/network/action#';
 export const NETWORKINTERFACE_SCHEME = 'http://schemas.ogf.org/occi/infrastructure/networkinterface#';
 /** nubo's own categories: its actions and its templates as mixins. */
 export const NUBO_ACTION = 'http://schemas.nubo.dev/occi/infrastructure/compute/action#';
@@ -65,7 +67,7 @@ const attr = (name: string, type: AttributeType, description: string, o: { mutab
 
 const methodAttr = (values: readonly string[]): AttributeDefinition => attr('method', 'string', `one of ${values.join(', ')}`, { mutable: true, values });
 
-export const ACTIONS: readonly Action[] = [
+export const COMPUTE_ACTIONS: readonly Action[] = [
   { class: 'action', term: 'start', scheme: COMPUTE_ACTION, title: 'Start the compute (a suspended one is resumed)', attributes: [] },
   { class: 'action', term: 'stop', scheme: COMPUTE_ACTION, title: 'Stop the compute (graceful and acpioff: the guest shuts down; poweroff: at once)', attributes: [methodAttr(['graceful', 'acpioff', 'poweroff'])] },
   { class: 'action', term: 'restart', scheme: COMPUTE_ACTION, title: 'Restart the compute (graceful and warm: the guest reboots; cold: reset)', attributes: [methodAttr(['graceful', 'warm', 'cold'])] },
@@ -75,6 +77,31 @@ export const ACTIONS: readonly Action[] = [
     attributes: [attr('host', 'string', 'the destination host (name or id)', { mutable: true })],
   },
 ];
+
+/**
+ * The storage and network actions of the Infrastructure specification. nubo's
+ * volumes are always online and its networks always up, so `online` and `up`
+ * succeed without a change; the others have no native counterpart and are
+ * refused (501, naming the action): `UNSUPPORTED_ACTIONS`.
+ */
+export const STORAGE_ACTIONS: readonly Action[] = [
+  { class: 'action', term: 'online', scheme: STORAGE_ACTION, title: 'Bring the storage online (a nubo volume always is: no change)', attributes: [] },
+  { class: 'action', term: 'offline', scheme: STORAGE_ACTION, title: 'Take the storage offline (not supported by nubo)', attributes: [] },
+  { class: 'action', term: 'backup', scheme: STORAGE_ACTION, title: 'Back the storage up (not supported by nubo)', attributes: [] },
+  { class: 'action', term: 'snapshot', scheme: STORAGE_ACTION, title: 'Snapshot the storage (not supported by nubo: snapshot the compute instead)', attributes: [] },
+  { class: 'action', term: 'resize', scheme: STORAGE_ACTION, title: 'Resize the storage (not supported by nubo)', attributes: [attr('size', 'number', 'the new size in GiB', { mutable: true })] },
+];
+export const NETWORK_ACTIONS: readonly Action[] = [
+  { class: 'action', term: 'up', scheme: NETWORK_ACTION, title: 'Bring the network up (a nubo network always is: no change)', attributes: [] },
+  { class: 'action', term: 'down', scheme: NETWORK_ACTION, title: 'Take the network down (not supported by nubo)', attributes: [] },
+];
+/** Actions of the specification nubo has nothing to carry out with, by identifier. */
+export const UNSUPPORTED_ACTIONS: ReadonlySet<string> = new Set([
+  ...['offline', 'backup', 'snapshot', 'resize'].map((t) => STORAGE_ACTION + t), NETWORK_ACTION + 'down',
+]);
+
+/** Every action the query interface lists. */
+export const ACTIONS: readonly Action[] = [...COMPUTE_ACTIONS, ...STORAGE_ACTIONS, ...NETWORK_ACTIONS];
 
 const COMPUTE_STATES = ['active', 'inactive', 'suspended', 'error'] as const;
 export type ComputeState = (typeof COMPUTE_STATES)[number];
@@ -100,7 +127,7 @@ export const LINK: Kind = {
 
 export const COMPUTE: Kind = {
   class: 'kind', term: 'compute', scheme: INFRA, title: 'Compute resource (a nubo VM)', parent: identifierOf(RESOURCE), location: '/compute/',
-  actions: ACTIONS.map(identifierOf),
+  actions: COMPUTE_ACTIONS.map(identifierOf),
   attributes: [
     attr('occi.compute.architecture', 'string', 'CPU architecture of the instance', { values: ['x86', 'x64'] }),
     attr('occi.compute.cores', 'number', 'number of virtual CPUs (changed only while the VM is powered off)', { mutable: true }),
@@ -111,7 +138,7 @@ export const COMPUTE: Kind = {
   ],
 };
 export const STORAGE: Kind = {
-  class: 'kind', term: 'storage', scheme: INFRA, title: 'Storage resource (a nubo volume)', parent: identifierOf(RESOURCE), location: '/storage/', actions: [],
+  class: 'kind', term: 'storage', scheme: INFRA, title: 'Storage resource (a nubo volume)', parent: identifierOf(RESOURCE), location: '/storage/', actions: STORAGE_ACTIONS.map(identifierOf),
   attributes: [
     attr('occi.storage.size', 'number', 'size in GiB (a whole number of MiB)', { required: true }),
     attr('occi.storage.state', 'string', 'the storage\'s state', { values: ['online', 'offline', 'error'] }),
@@ -119,7 +146,7 @@ export const STORAGE: Kind = {
   ],
 };
 export const NETWORK: Kind = {
-  class: 'kind', term: 'network', scheme: INFRA, title: 'Network resource (a nubo network)', parent: identifierOf(RESOURCE), location: '/network/', actions: [],
+  class: 'kind', term: 'network', scheme: INFRA, title: 'Network resource (a nubo network)', parent: identifierOf(RESOURCE), location: '/network/', actions: NETWORK_ACTIONS.map(identifierOf),
   attributes: [
     attr('occi.network.vlan', 'number', '802.1q VLAN identifier'),
     attr('occi.network.label', 'string', 'the bridge the network uses'),

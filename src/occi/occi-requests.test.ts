@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OcciError } from './occi-error.js';
-import { parseLocation, planComputeAction, planComputeUpdate, planCreate, type TemplateMixins } from './occi-requests.js';
-import { identifierOf, STATIC_MIXINS } from './occi-model.js';
+import { checkAction, parseLocation, planComputeAction, planComputeReplace, planComputeUpdate, planCreate, type TemplateMixins } from './occi-requests.js';
+import { COMPUTE, identifierOf, IPNETWORK, NETWORK, NETWORKINTERFACE, STATIC_MIXINS, STORAGE, STORAGELINK } from './occi-model.js';
 import { osTplMixin, RESOURCE_SIZES, resourceTplMixin } from './occi-templates.js';
 import type { SentEntity } from './occi-instance.js';
 
@@ -104,4 +104,68 @@ test('an update changes cores and memory only (through a resize)', () => {
   refuses(() => planComputeUpdate(sent([], {}), { vcpus: 1, memoryMiB: 128 }), /neither given/);
   refuses(() => planComputeUpdate(sent([], { 'occi.core.title': 'x' }), { vcpus: 1, memoryMiB: 128 }), /occi\.core\.title cannot be set/);
   refuses(() => planComputeUpdate(sent([{ scheme: OS, term: 'tiny' }], { 'occi.compute.cores': 2 }), { vcpus: 1, memoryMiB: 128 }), /mixins cannot be changed/);
+});
+
+/** A refusal with another status than 400. */
+function refusesWith(status: number, f: () => unknown, message: RegExp, details: Record<string, unknown> = {}): void {
+  assert.throws(f, (e: unknown) => e instanceof OcciError && e.status === status && message.test(e.message) && Object.entries(details).every(([k, v]) => e.details[k] === v));
+}
+
+test('storage and network actions (GFD.224): online and up are accepted, the others refused with 501 naming the action; a compute action on a storage is unknown', () => {
+  const none = { action: undefined, attributes: {} };
+  const SA = 'http://schemas.ogf.org/occi/infrastructure/storage/action#';
+  const NA = 'http://schemas.ogf.org/occi/infrastructure/network/action#';
+  assert.equal(identifierOf(checkAction(STORAGE, 'online', none)), `${SA}online`);
+  assert.equal(identifierOf(checkAction(STORAGE, 'online', { action: `${SA}online`, attributes: {} })), `${SA}online`);
+  assert.equal(identifierOf(checkAction(NETWORK, 'up', none)), `${NA}up`);
+  for (const term of ['offline', 'backup', 'snapshot']) refusesWith(501, () => checkAction(STORAGE, term, none), new RegExp(`action ${SA.replace(/[./]/g, '\\$&')}${term} \\(${term}\\) is not implemented by nubo`), { action: `${SA}${term}` });
+  refusesWith(501, () => checkAction(STORAGE, 'resize', { action: `${SA}resize`, attributes: { size: 2 } }), /#resize \(resize\) is not implemented/, { action: `${SA}resize` });
+  refusesWith(501, () => checkAction(NETWORK, 'down', none), /#down \(down\) is not implemented/, { action: `${NA}down` });
+  // Bad input is 400 before 501: the action's own attributes, of their types.
+  refuses(() => checkAction(STORAGE, 'resize', { action: undefined, attributes: { size: 'big' } }), /attribute size of resize must be a number/, 'size');
+  refuses(() => checkAction(STORAGE, 'online', { action: undefined, attributes: { method: 'x' } }), /unknown attribute method for action online \(it takes none\)/, 'method');
+  refuses(() => checkAction(STORAGE, 'stop', none), /unknown action "stop": a storage has online, offline, backup, snapshot, resize/);
+  refuses(() => checkAction(NETWORK, 'up', { action: `${SA}online`, attributes: {} }), /unknown action .*storage\/action#online for a network/);
+  refuses(() => checkAction(NETWORK, '', none), /\?action= names no action/);
+  refuses(() => checkAction(COMPUTE, 'online', none), /unknown action "online": a compute has start, stop, restart, suspend, migrate/);
+});
+
+test('PUT at a client-chosen location: a compute with that id (a UUID), occi.core.id agreeing; nothing else is created at a chosen location', () => {
+  const id = '6df690d2-3158-40c4-88fb-d1c41584d6e5';
+  const ok = [kind('compute'), { scheme: OS, term: 'tiny' }];
+  assert.deepEqual(planCreate(sent(ok, { 'occi.core.title': 'web-2', 'occi.core.id': id }), 'compute', B, TPL, id), { collection: 'compute', body: { id, template: 't-1', name: 'web-2' } });
+  assert.deepEqual(planCreate(sent(ok), 'compute', B, TPL, id.toUpperCase()), { collection: 'compute', body: { id, template: 't-1' } });
+  refuses(() => planCreate(sent(ok), 'compute', B, TPL, 'my-vm'), /a compute's id is a UUID: "my-vm" is not one/, 'occi.core.id');
+  refuses(() => planCreate(sent(ok, { 'occi.core.id': 'other' }), 'compute', B, TPL, id), /occi\.core\.id "other" is not the id of the location/, 'occi.core.id');
+  // Without a chosen id occi.core.id stays nubo's.
+  refuses(() => planCreate(sent(ok, { 'occi.core.id': id }), 'compute', B, TPL), /occi\.core\.id cannot be set/, 'occi.core.id');
+  refuses(() => planCreate(sent([kind('storage')], { 'occi.core.title': 'd', 'occi.storage.size': 1 }), 'storage', B, TPL, id), /only a compute is created at a location the client chooses/);
+});
+
+test('PUT at an existing compute replaces it: its size may change (a resize), its template, title, id and links may not; the same rendering again changes nothing', () => {
+  const id = '6df690d2-3158-40c4-88fb-d1c41584d6e5';
+  const osTpl = identifierOf(osTplMixin(tiny));
+  const net = { kind: identifierOf(NETWORKINTERFACE), target: `${B}/network/n-1` };
+  const current = { id, title: 'web-2', osTpl, vcpus: 1, memoryMiB: 128, links: [net] };
+  const ok = [kind('compute'), { scheme: OS, term: 'tiny' }];
+  assert.equal(planComputeReplace(sent(ok, { 'occi.core.title': 'web-2', 'occi.core.id': id }), current, B, TPL), undefined);
+  assert.equal(planComputeReplace(sent([...ok, { scheme: RES, term: 'tiny' }], {}, [{ target: `http://x.example${B}/network/n-1`, attributes: {} }]), current, B, TPL), undefined);
+  assert.deepEqual(planComputeReplace(sent([...ok, { scheme: RES, term: 'small' }]), current, B, TPL), { vcpus: 1, memoryMiB: 256 });
+  assert.deepEqual(planComputeReplace(sent([...ok, { scheme: RES, term: 'small' }], { 'occi.compute.cores': 2 }), current, B, TPL), { vcpus: 2, memoryMiB: 256 });
+  const conflict = (f: () => unknown, m: RegExp): void => refusesWith(409, f, m);
+  conflict(() => planComputeReplace(sent(ok, { 'occi.core.title': 'renamed' }), current, B, TPL), /the title of compute .* is "web-2" and cannot change/);
+  conflict(() => planComputeReplace(sent(ok, {}, [{ target: `${B}/network/n-2`, attributes: {} }]), current, B, TPL), /links of compute .* are changed by creating and deleting/);
+  conflict(() => planComputeReplace(sent(ok, {}, [{ ...net, attributes: {} }, { target: `${B}/storage/s-1`, kind: identifierOf(STORAGELINK), attributes: {} }]), current, B, TPL), /links of compute/);
+  conflict(() => planComputeReplace(sent(ok), { ...current, osTpl: 'http://schemas.nubo.dev/occi/os_tpl#other' }, B, TPL), /the os_tpl of compute .* is .*#other and cannot change/);
+  refuses(() => planComputeReplace(sent(ok, { 'occi.core.id': 'x' }), current, B, TPL), /is not the id of the location/, 'occi.core.id');
+  refuses(() => planComputeReplace(sent([kind('compute')]), current, B, TPL), /exactly one os_tpl mixin/);
+  refuses(() => planComputeReplace(sent(ok, { 'occi.compute.state': 'active' }), current, B, TPL), /occi\.compute\.state cannot be set/, 'occi.compute.state');
+  // A GET's rendering PUT back: nubo's attributes as they are and the text rendering's action references change nothing.
+  const rendered = { ...current, attributes: { 'occi.compute.state': 'active', 'occi.compute.architecture': 'x64', 'occi.compute.cores': 1 } };
+  const back = sent([...ok, { scheme: RES, term: 'tiny' }], { 'occi.compute.state': 'active', 'occi.compute.architecture': 'x64', 'occi.compute.cores': 1, 'occi.core.id': id }, [
+    { target: `${B}/network/n-1`, kind: identifierOf(NETWORKINTERFACE), attributes: {} }, { target: `${B}/compute/${id}?action=stop`, rel: `${ACT}stop`, attributes: {} },
+  ]);
+  assert.equal(planComputeReplace(back, rendered, B, TPL), undefined);
+  refuses(() => planComputeReplace(sent(ok, { 'occi.compute.state': 'inactive' }), rendered, B, TPL), /occi\.compute\.state cannot be set: nubo sets it/, 'occi.compute.state');
+  refuses(() => planComputeReplace(sent([kind('compute'), { scheme: IPNETWORK.scheme, term: IPNETWORK.term }, { scheme: OS, term: 'tiny' }]), current, B, TPL), /does not apply to kind/);
 });

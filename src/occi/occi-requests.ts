@@ -1,10 +1,10 @@
 import type { CreateVmBody } from '../contract/vm-schemas.js';
 import type { CreateNetworkBody } from '../contract/network-schemas.js';
 import type { VmApiAction } from '../contract/vm-schemas.js';
-import { badRequest } from './occi-error.js';
+import { badRequest, OcciError } from './occi-error.js';
 import type { AttributeValue, CategoryRef, SentAction, SentEntity } from './occi-instance.js';
 import {
-  ACTIONS, attributesOfKind, COMPUTE, identifierOf, IPNETWORK, KINDS, NETWORK, NETWORKINTERFACE, STORAGE, STORAGELINK, type AttributeDefinition, type Kind, type Mixin,
+  ACTIONS, attributesOfKind, COMPUTE, UNSUPPORTED_ACTIONS, type Action, identifierOf, IPNETWORK, KINDS, NETWORK, NETWORKINTERFACE, STORAGE, STORAGELINK, type AttributeDefinition, type Kind, type Mixin,
 } from './occi-model.js';
 import { MIB_PER_GIB } from './occi-entities.js';
 import type { ResourceSize } from './occi-templates.js';
@@ -112,13 +112,31 @@ function title(attrs: Readonly<Record<string, AttributeValue>>, re: RegExp, rule
   return t;
 }
 
-export function planCreate(sent: SentEntity, collection: Collection, base: string, tpl: TemplateMixins): CreatePlan {
+/** A compute's id chosen by the client (PUT at its location): a UUID, as nubo's own ids. */
+export const CLIENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `occi.core.id`, when sent, must be the location's id. */
+function checkSentId(a: Readonly<Record<string, AttributeValue>>, id: string): void {
+  const sent = a['occi.core.id'];
+  if (sent !== undefined && sent !== id) throw badRequest(`attribute occi.core.id ${JSON.stringify(sent)} is not the id of the location it is sent to (${id})`, { attribute: 'occi.core.id' });
+}
+
+/**
+ * A create: POST to the kind's location (nubo chooses the id), or — a compute
+ * only — PUT at `/compute/<id>` with `id` the client's (a UUID).
+ */
+export function planCreate(sent: SentEntity, collection: Collection, base: string, tpl: TemplateMixins, id?: string): CreatePlan {
   const kind = COLLECTION_KINDS[collection];
   const mixins = checkCategories(sent.categories, kind, tpl);
   const a = sent.attributes;
+  if (id !== undefined && collection !== 'compute') throw badRequest(`only a compute is created at a location the client chooses; POST a ${collection} to ${base}${kind.location}`);
   switch (collection) {
     case 'compute': {
-      checkAttributes(a, kind, mixins, ['occi.core.title', 'occi.core.summary', 'occi.compute.cores', 'occi.compute.memory', 'occi.compute.hostname']);
+      if (id !== undefined) {
+        if (!CLIENT_ID.test(id)) throw badRequest(`a compute's id is a UUID: ${JSON.stringify(id)} is not one (PUT at ${base}/compute/<uuid>, or POST to ${base}/compute/ and nubo chooses)`, { attribute: 'occi.core.id' });
+        checkSentId(a, id);
+      }
+      checkAttributes(a, kind, mixins, ['occi.core.title', 'occi.core.summary', 'occi.compute.cores', 'occi.compute.memory', 'occi.compute.hostname', ...(id !== undefined ? ['occi.core.id'] : [])]);
       const os = mixins.filter((m) => tpl.osTpls.has(identifierOf(m)));
       if (os.length !== 1) throw badRequest(`a compute is created from exactly one os_tpl mixin (a template; see ${base}/-/), ${os.length} given`);
       const sizes = mixins.filter((m) => tpl.resourceTpls.has(identifierOf(m)));
@@ -137,6 +155,7 @@ export function planCreate(sent: SentEntity, collection: Collection, base: strin
       return {
         collection,
         body: {
+          ...(id !== undefined ? { id: id.toLowerCase() } : {}),
           template: tpl.osTpls.get(identifierOf(os[0]!))!.template, ...(name !== undefined ? { name } : {}),
           ...(vcpus !== undefined ? { vcpus } : {}), ...(memoryMiB !== undefined ? { memoryMiB } : {}), ...(nics.length > 0 ? { nics } : {}),
         },
@@ -187,27 +206,98 @@ export function planComputeUpdate(sent: SentEntity, current: { vcpus: number; me
   return { vcpus: (cores as number | undefined) ?? current.vcpus, memoryMiB: memory === undefined ? current.memoryMiB : wholeMiB('occi.compute.memory', memory as number, 16) };
 }
 
+/**
+ * A full replace (PUT at an existing compute's location, GFD.223): the sent
+ * rendering must describe the compute as it is in what cannot change — its
+ * kind, its os_tpl (the template it was made from), its title (nubo's name),
+ * its id and its links (changed by creating and deleting links) — and may
+ * give other cores and memory (a resource_tpl, or the attributes, which win),
+ * carried out as a resize. Neither given: the size stays. Returns the new
+ * size, or undefined when nothing changes (a retried PUT changes nothing).
+ */
+export function planComputeReplace(
+  sent: SentEntity,
+  current: {
+    readonly id: string; readonly title: string; readonly osTpl: string | undefined; readonly vcpus: number; readonly memoryMiB: number;
+    readonly links: readonly { readonly kind: string; readonly target: string }[];
+    /** Its rendered attributes: nubo's own (its state …) may be sent back unchanged, as a GET rendered them. */
+    readonly attributes?: Readonly<Record<string, AttributeValue>>;
+  },
+  base: string, tpl: TemplateMixins,
+): { vcpus: number; memoryMiB: number } | undefined {
+  const mixins = checkCategories(sent.categories, COMPUTE, tpl);
+  const settable = ['occi.core.id', 'occi.core.title', 'occi.core.summary', 'occi.compute.cores', 'occi.compute.memory', 'occi.compute.hostname'];
+  // A rendering fetched by GET and PUT back carries nubo's attributes: as they are they change nothing; changed, checkAttributes refuses them.
+  const a = Object.fromEntries(Object.entries(sent.attributes).filter(([n, v]) => settable.includes(n) || current.attributes?.[n] !== v));
+  checkSentId(a, current.id);
+  checkAttributes(a, COMPUTE, mixins, settable);
+  const os = mixins.filter((m) => tpl.osTpls.has(identifierOf(m)));
+  if (os.length !== 1) throw badRequest(`a compute is described with exactly one os_tpl mixin (its template), ${os.length} given`);
+  const conflict = (message: string, details: Record<string, unknown>): OcciError => new OcciError(409, message, details);
+  if (identifierOf(os[0]!) !== current.osTpl) throw conflict(`the os_tpl of compute ${current.id} is ${current.osTpl ?? 'none'} and cannot change (${identifierOf(os[0]!)} given): delete it and create another`, { category: identifierOf(os[0]!) });
+  const t = a['occi.core.title'];
+  if (t !== undefined && t !== current.title) throw conflict(`the title of compute ${current.id} is ${JSON.stringify(current.title)} and cannot change`, { attribute: 'occi.core.title' });
+  const h = a['occi.compute.hostname'];
+  if (h !== undefined && h !== current.title) throw conflict(`the hostname of compute ${current.id} is ${JSON.stringify(current.title)} and cannot change`, { attribute: 'occi.compute.hostname' });
+  const key = (l: { kind?: string; target: string }): string => `${l.kind ?? ''} ${parseLocation(l.target, base)?.id ?? l.target}`;
+  const have = current.links.map(key).sort();
+  // The text rendering's action references (`<…?action=stop>; rel=…#stop`) are Link lines too: not links of the compute.
+  const links = sent.links.filter((l) => !l.target.includes('?action='));
+  const want = links.map((l) => key({ kind: l.kind ?? (parseLocation(l.target, base)?.collection === 'storage' ? identifierOf(STORAGELINK) : identifierOf(NETWORKINTERFACE)), target: l.target })).sort();
+  if (links.length > 0 && JSON.stringify(have) !== JSON.stringify(want)) {
+    throw conflict(`the links of compute ${current.id} are changed by creating and deleting storagelinks and networkinterfaces, not by a replace (send its links as they are, or none)`, { member: 'links' });
+  }
+  const sizes = mixins.filter((m) => tpl.resourceTpls.has(identifierOf(m)));
+  if (sizes.length > 1) throw badRequest(`at most one resource_tpl mixin, ${sizes.length} given`);
+  const size = sizes[0] ? tpl.resourceTpls.get(identifierOf(sizes[0]))!.size : undefined;
+  const cores = a['occi.compute.cores'];
+  if (cores !== undefined && (!Number.isInteger(cores) || (cores as number) < 1 || (cores as number) > 64)) throw badRequest('attribute occi.compute.cores must be a whole number 1-64', { attribute: 'occi.compute.cores' });
+  const memory = a['occi.compute.memory'] === undefined ? undefined : wholeMiB('occi.compute.memory', a['occi.compute.memory'] as number, 16);
+  const vcpus = (cores as number | undefined) ?? size?.vcpus ?? current.vcpus;
+  const memoryMiB = memory ?? size?.memoryMiB ?? current.memoryMiB;
+  return vcpus === current.vcpus && memoryMiB === current.memoryMiB ? undefined : { vcpus, memoryMiB };
+}
+
 export type ActionPlan =
   | { readonly kind: 'vm-action'; readonly action: VmApiAction }
   | { readonly kind: 'migrate'; readonly to?: string };
 
+/** The actions a kind has (the kind's `actions`, in the model's order). */
+export const actionsOfKind = (kind: Kind): Action[] => ACTIONS.filter((a) => kind.actions.includes(identifierOf(a)));
+
 /**
- * A compute action: the `?action=` term and the invocation's category must
- * agree, the action be one of the compute's, its attributes its own. `state`
- * picks start vs resume (a suspended VM is resumed).
+ * An action invocation checked against a kind: the `?action=` term must be one
+ * of the kind's actions, the invocation's category (when it names one) that
+ * same action, its attributes the action's own and of their types. An action
+ * of the specification nubo has nothing to carry out with is refused with 501
+ * naming it. Pure: nothing is done here.
  */
-export function planComputeAction(queryTerm: string, sent: SentAction, state: string): ActionPlan {
-  const matching = ACTIONS.filter((a) => a.term === queryTerm);
-  if (matching.length === 0) throw badRequest(`unknown action ${JSON.stringify(queryTerm)}: a compute has ${ACTIONS.map((a) => a.term).join(', ')}`, { action: queryTerm });
-  const action = sent.action === undefined ? matching[0]! : ACTIONS.find((a) => identifierOf(a) === sent.action);
-  if (!action) throw badRequest(`unknown action ${sent.action}`, { action: sent.action });
-  if (action.term !== queryTerm) throw badRequest(`the invocation names ${identifierOf(action)} but the URL asks for ?action=${queryTerm}`, { action: sent.action });
+export function checkAction(kind: Kind, queryTerm: string, sent: SentAction): Action {
+  const own = actionsOfKind(kind);
+  const byTerm = own.find((a) => a.term === queryTerm);
+  if (queryTerm === '') throw badRequest('?action= names no action', { action: queryTerm });
+  if (!byTerm) throw badRequest(`unknown action ${JSON.stringify(queryTerm)}: a ${kind.term} has ${own.map((a) => a.term).join(', ')}`, { action: queryTerm });
+  const action = sent.action === undefined ? byTerm : own.find((a) => identifierOf(a) === sent.action);
+  if (!action) throw badRequest(`unknown action ${sent.action} for a ${kind.term}`, { action: sent.action });
+  if (action !== byTerm) throw badRequest(`the invocation names ${identifierOf(action)} but the URL asks for ?action=${queryTerm}`, { action: sent.action });
   const defs = new Map(action.attributes.map((d) => [d.name, d]));
   for (const [name, v] of Object.entries(sent.attributes)) {
     const d = defs.get(name);
     if (!d) throw badRequest(`unknown attribute ${name} for action ${action.term}${defs.size > 0 ? ` (it takes ${[...defs.keys()].join(', ')})` : ' (it takes none)'}`, { attribute: name });
-    if (typeof v !== 'string' || (d.values !== undefined && !d.values.includes(v))) throw badRequest(`attribute ${name} of ${action.term} must be ${d.values ? `one of ${d.values.join(', ')}` : 'a string'}`, { attribute: name });
+    if (typeof v !== d.type || (d.values !== undefined && !d.values.includes(String(v)))) throw badRequest(`attribute ${name} of ${action.term} must be ${d.values ? `one of ${d.values.join(', ')}` : `a ${d.type}`}`, { attribute: name });
   }
+  if (UNSUPPORTED_ACTIONS.has(identifierOf(action))) {
+    throw new OcciError(501, `action ${identifierOf(action)} (${action.term}) is not implemented by nubo: ${action.title}`, { action: identifierOf(action) });
+  }
+  return action;
+}
+
+/**
+ * A compute action, checked (checkAction), as the native call for a VM in
+ * `state` (a suspended VM is resumed by start).
+ */
+export function planComputeAction(queryTerm: string, sent: SentAction, state: string): ActionPlan {
+  const action = checkAction(COMPUTE, queryTerm, sent);
   const method = sent.attributes.method as string | undefined;
   switch (action.term) {
     case 'start': return { kind: 'vm-action', action: state === 'suspended' ? 'resume' : 'start' };

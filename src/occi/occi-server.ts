@@ -8,16 +8,18 @@ import type { TemplateView } from '../contract/template-schemas.js';
 import { badRequest, OcciError } from './occi-error.js';
 import type { AttributeValue, CategoryRef, CategorySet, EntityInstance, ResourceInstance, SentAction, SentEntity } from './occi-instance.js';
 import { isLink } from './occi-instance.js';
-import { ACTIONS, identifierOf, KINDS, STATIC_MIXINS, type Mixin } from './occi-model.js';
+import { ACTIONS, COMPUTE, identifierOf, KINDS, STATIC_MIXINS, type Kind, type Mixin } from './occi-model.js';
 import { osTplMixin, RESOURCE_SIZES, resourceTplMixin } from './occi-templates.js';
 import { compute, network, networkInterface, networkInterfaceId, parseNetworkInterfaceId, storage, storageLink } from './occi-entities.js';
-import { COLLECTION_KINDS, planComputeAction, planComputeUpdate, planCreate, type Collection, type TemplateMixins } from './occi-requests.js';
+import { checkAction, COLLECTION_KINDS, parseLocation, planComputeAction, planComputeReplace, planComputeUpdate, planCreate, type ActionPlan, type Collection, type TemplateMixins } from './occi-requests.js';
 import { entityMatches, filterCategories } from './occi-filter.js';
 import { negotiate, requestRendering, type Rendering } from './occi-media.js';
 import {
-  actionOfLines, entityOfLines, linesOfBody, linesOfHeaders, linesToBody, linesToHeaders, parseAttributePair, parseCategory, renderCategorySet, renderLink, renderLocations, renderResource, type TextLine,
+  actionOfLines, definitionsOfLines, entityOfLines, linesOfBody, locationsOfLines, parseUriList, linesOfHeaders, linesToBody, linesToHeaders, parseAttributePair, parseCategory, renderCategorySet, renderLink, renderLocations, renderResource, renderUriList, type TextLine,
 } from './occi-text.js';
-import { parseActionJson, parseEntityJson, renderCategorySetJson, renderCollectionJson, renderLinkJson, renderResourceJson } from './occi-json.js';
+import type { OcciMixinRecords, UserMixinRecord } from './occi-mixin-records.js';
+import { planMixinDefinition, planMixinRemoval, planTagging, TAGGABLE, userMixin } from './occi-user-mixins.js';
+import { parseActionJson, parseEntityJson, parseLocationsJson, parseMixinDefinitionsJson, renderCategorySetJson, renderCollectionJson, renderLinkJson, renderResourceJson } from './occi-json.js';
 
 export const OCCI_PREFIX = '/occi/1.2';
 
@@ -26,6 +28,10 @@ export interface OcciServerOptions {
   readonly api: NativeApi;
   /** The calling user's id from the request's bearer token; throws (401) without a valid one. */
   readonly authenticate: (req: FastifyRequest) => Promise<string>;
+  /** User-defined mixins' records (migration 0031); without them the query interface only reads. */
+  readonly mixins?: OcciMixinRecords;
+  /** Called at each named step of an operation (the controller's failpoints: `occi.<step>`), so tests can crash there. */
+  readonly step?: (name: string) => Promise<void>;
 }
 
 /** Anything with a `status` the native API answered with (RemoteError) or ours. */
@@ -56,11 +62,10 @@ export async function registerOcci(app: FastifyInstance, o: OcciServerOptions): 
 }
 
 async function handle(o: OcciServerOptions, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  let rendering: Rendering = 'text/plain';
+  let r: OcciRequest | undefined;
   try {
-    rendering = negotiate(req.headers.accept);
     const userId = await o.authenticate(req);
-    const r = new OcciRequest(o.api, userId, req, reply, rendering);
+    r = new OcciRequest(o.api, userId, req, reply, o.mixins, o.step ?? (async () => {}));
     return await r.dispatch();
   } catch (err) {
     const status = statusOf(err);
@@ -69,19 +74,37 @@ async function handle(o: OcciServerOptions, req: FastifyRequest, reply: FastifyR
     const code: string = err instanceof NuboError ? String((err as NuboError<string>).code) : 'INTERNAL';
     if (status === 401) void reply.header('www-authenticate', 'Bearer');
     void reply.header('server', 'nubo OCCI/1.2');
+    // An error in the rendering the request was answered in, else the one Accept asks for (text/plain when it asks for none we serve).
+    let rendering = r?.rendering;
+    if (rendering === undefined) {
+      try {
+        rendering = negotiate(req.headers.accept);
+      } catch {
+        rendering = 'text/plain';
+      }
+    }
     if (rendering === 'application/occi+json') return reply.status(status).type('application/occi+json').send({ error: { status, code, message } });
     return reply.status(status).type('text/plain; charset=utf-8').send(`${message}\n`);
   }
 }
 
+type Model = CategorySet & {
+  tpl: TemplateMixins & { templates: readonly TemplateView[] };
+  /** The caller's own mixins, and what each tags (`collection/id` → identifiers). */
+  user: readonly UserMixinRecord[];
+  tags: ReadonlyMap<string, readonly string[]>;
+};
+
 class OcciRequest {
   readonly path: string;
   readonly query: URLSearchParams;
   readonly base = OCCI_PREFIX;
+  /** The answer's rendering, chosen before anything is done (a 406 writes nothing). */
+  rendering: Rendering | undefined;
 
   constructor(
-    private readonly api: NativeApi, private readonly userId: string, private readonly req: FastifyRequest,
-    private readonly reply: FastifyReply, private readonly rendering: Rendering,
+    private readonly api: NativeApi, private readonly userId: string, private readonly req: FastifyRequest, private readonly reply: FastifyReply,
+    private readonly records: OcciMixinRecords | undefined, private readonly step: (name: string) => Promise<void>,
   ) {
     const [path = '', query = ''] = req.url.split('?', 2) as [string, string?];
     this.path = path.slice(OCCI_PREFIX.length) || '/';
@@ -93,24 +116,35 @@ class OcciRequest {
     return this.api.call<T>(this.userId, method, path, body);
   }
 
+  /** Chooses the answer's rendering from Accept (text/uri-list only for a collection's GET). */
+  negotiate(uriList = false): void {
+    this.rendering = negotiate(this.req.headers.accept, { uriList });
+  }
+
   async dispatch(): Promise<FastifyReply> {
     const p = this.path;
     const m = this.req.method;
     if (p === '/-/' || p === '/.well-known/org/ogf/occi/-/') {
+      this.negotiate();
       if (m === 'GET' || m === 'HEAD') return this.queryInterface();
-      throw this.methodNotAllowed(['GET'], 'user-defined mixins are not supported');
+      if (!this.records) throw this.methodNotAllowed(['GET'], 'user-defined mixins are not supported');
+      if (m === 'POST') return this.defineMixin();
+      if (m === 'DELETE') return this.removeMixin();
+      throw this.methodNotAllowed(['GET', 'POST', 'DELETE']);
     }
     const model = await this.model();
     const location = [...model.kinds, ...model.mixins].find((c) => this.base + c.location === this.base + p);
     if (location) {
+      this.negotiate(m === 'GET' || m === 'HEAD');
       if (m === 'GET' || m === 'HEAD') return this.collection(identifierOf(location), model);
       const collection = (Object.keys(COLLECTION_KINDS) as Collection[]).find((c) => COLLECTION_KINDS[c].location === p);
-      if (m === 'POST' && collection) {
-        if (this.query.has('action')) throw badRequest('actions on a whole collection are not supported: POST the action to each entity');
-        return this.create(collection, model);
-      }
-      throw this.methodNotAllowed(collection ? ['GET', 'POST'] : ['GET']);
+      if (m === 'POST' && this.query.has('action')) return this.collectionAction(location, model);
+      if (m === 'POST' && collection) return this.create(collection, model);
+      const own = model.user.find((u) => u.location === p);
+      if (own && (m === 'POST' || m === 'PUT' || m === 'DELETE')) return this.tag(own, m);
+      throw this.methodNotAllowed(own ? ['GET', 'POST', 'PUT', 'DELETE'] : ['GET', 'POST'], collection || own ? undefined : 'POST here triggers an action on the collection (?action=); only your own mixins\' collections are changed');
     }
+    this.negotiate();
     const inst = /^\/(compute|storage|network)\/([^/]+)$/.exec(p) ?? /^\/link\/(storagelink|networkinterface)\/([^/]+)$/.exec(p);
     if (!inst) throw new OcciError(404, `no OCCI location ${p} (see ${this.base}/-/ for the kinds' and mixins' locations)`, { path: p });
     const collection = inst[1] as Collection;
@@ -118,7 +152,12 @@ class OcciRequest {
     if (m === 'GET' || m === 'HEAD') return this.renderEntity(await this.entity(collection, id, model), 200);
     if (m === 'DELETE') return this.delete(collection, id);
     if (m === 'POST' && collection === 'compute') return this.query.has('action') ? this.action(id) : this.update(id, model);
-    throw this.methodNotAllowed(collection === 'compute' ? ['GET', 'POST', 'DELETE'] : ['GET', 'DELETE'], m === 'PUT' ? 'nubo chooses ids: create with POST to the kind\'s location' : undefined);
+    if (m === 'POST' && (collection === 'storage' || collection === 'network') && this.query.has('action')) return this.resourceAction(collection, id, model);
+    if (m === 'PUT' && collection === 'compute') return this.put(id, model);
+    const acts = collection === 'storage' || collection === 'network';
+    const allow = collection === 'compute' || acts ? ['GET', 'POST', 'DELETE'] : ['GET', 'DELETE'];
+    const why = m === 'PUT' ? `only a compute is created or replaced at its location; POST a ${collection} to ${this.base}${COLLECTION_KINDS[collection].location}` : m === 'POST' && acts ? `a ${collection} is not updated; POST here triggers an action (?action=)` : undefined;
+    throw this.methodNotAllowed(allow, why);
   }
 
   methodNotAllowed(allow: readonly string[], why?: string): OcciError {
@@ -139,10 +178,12 @@ class OcciRequest {
     };
   }
 
-  async model(): Promise<CategorySet & { tpl: TemplateMixins & { templates: readonly TemplateView[] } }> {
+  async model(): Promise<Model> {
     const tpl = await this.templateMixins();
     const mixins: Mixin[] = [...STATIC_MIXINS, ...[...tpl.osTpls.values()].map((x) => x.mixin), ...[...tpl.resourceTpls.values()].map((x) => x.mixin)];
-    return { kinds: KINDS, mixins, actions: ACTIONS, tpl };
+    const none: [UserMixinRecord[], Map<string, string[]>] = [[] as UserMixinRecord[], new Map<string, string[]>()];
+    const [user, tags] = this.records ? await Promise.all([this.records.list(this.userId), this.records.tags(this.userId)]) : none;
+    return { kinds: KINDS, mixins: [...mixins, ...user.map(userMixin)], actions: ACTIONS, tpl, user, tags };
   }
 
   /** The filter of a GET: Category and X-OCCI-Attribute headers (text/occi) and `?category=` / `?attribute=name=value`. */
@@ -180,8 +221,8 @@ class OcciRequest {
     return compute(v, { base: this.base, templates: new Map(templates.map((t) => [t.name, t])), networks: new Map(networks.map((n) => [n.name, n])), volumes });
   }
 
-  async collection(category: string, model: Awaited<ReturnType<OcciRequest['model']>>): Promise<FastifyReply> {
-    const f = this.filter();
+  /** Every entity the caller may see that has `categories` (a kind or mixin, with its ancestors) and `attributes`. */
+  async members(categories: readonly string[], attributes: Readonly<Record<string, AttributeValue>>, model: Model): Promise<EntityInstance[]> {
     const c = await this.context();
     // Each VM's NICs are in its detail only.
     const details = await Promise.all(c.vms.map((v) => this.call<VmDetailView>('GET', `/api/v1/vms/${v.id}`).catch(() => undefined)));
@@ -190,14 +231,32 @@ class OcciRequest {
       ...computes, ...c.volumes.map((v) => storage(this.base, v)), ...c.networks.map((n) => network(this.base, n)), ...computes.flatMap((x) => x.links),
     ];
     const parents = new Map(model.mixins.map((m) => [identifierOf(m), m.depends]));
-    const kept = entities.filter((e) => entityMatches(e, [category, ...f.categories.map(identifierOf)], f.attributes, parents));
+    return entities.map((e) => this.tagged(e, model)).filter((e) => entityMatches(e, categories, attributes, parents));
+  }
+
+  async collection(category: string, model: Model): Promise<FastifyReply> {
+    const f = this.filter();
+    const kept = await this.members([category, ...f.categories.map(identifierOf)], f.attributes, model);
     if (this.rendering === 'application/occi+json') {
       return this.reply.type('application/occi+json').send(renderCollectionJson(kept.filter((e): e is ResourceInstance => !isLink(e)), kept.filter(isLink)));
     }
+    if (this.rendering === 'text/uri-list') return this.reply.type('text/uri-list').send(renderUriList(kept.map((e) => this.url(e.location))));
     return this.sendLines(renderLocations(kept.map((e) => this.url(e.location))), 200);
   }
 
-  async entity(collection: Collection, id: string, model: Awaited<ReturnType<OcciRequest['model']>>): Promise<EntityInstance> {
+  /** An entity with the caller's own mixins that tag it. */
+  async entity(collection: Collection, id: string, model: Model): Promise<EntityInstance> {
+    return this.tagged(await this.untaggedEntity(collection, id, model), model);
+  }
+
+  tagged(e: EntityInstance, model: Model): EntityInstance {
+    if (isLink(e)) return e;
+    const l = parseLocation(e.location, this.base);
+    const t = l ? model.tags.get(`${l.collection}/${l.id}`) ?? [] : [];
+    return t.length === 0 ? e : { ...e, mixins: [...e.mixins, ...t] };
+  }
+
+  async untaggedEntity(collection: Collection, id: string, model: Model): Promise<EntityInstance> {
     const gone = (): OcciError => new OcciError(404, `no ${collection} ${id}`, { collection, id });
     const native = async <T>(path: string): Promise<T> => {
       try {
@@ -264,8 +323,10 @@ class OcciRequest {
     return actionOfLines(s.lines);
   }
 
-  async create(collection: Collection, model: Awaited<ReturnType<OcciRequest['model']>>): Promise<FastifyReply> {
-    const plan = planCreate(this.sentEntity(), collection, this.base, model.tpl);
+  async create(collection: Collection, model: Model): Promise<FastifyReply> {
+    const sent = this.sentEntity();
+    this.refuseUserMixins(sent, model);
+    const plan = planCreate(sent, collection, this.base, model.tpl);
     let made: { collection: Collection; id: string };
     switch (plan.collection) {
       case 'compute':
@@ -294,7 +355,111 @@ class OcciRequest {
     return this.sendLines(renderLocations([this.url(entity.location)]), 201);
   }
 
-  async update(id: string, model: Awaited<ReturnType<OcciRequest['model']>>): Promise<FastifyReply> {
+  /**
+   * PUT at /compute/<id> (GFD.223): create the compute there when no compute
+   * has that id (201; the id is the client's, a UUID), else replace it (200):
+   * planComputeReplace says what may differ (its size, by a resize). A PUT
+   * retried after a lost answer finds the compute the first one made and
+   * changes nothing, so it is never made twice.
+   */
+  async put(id: string, model: Model): Promise<FastifyReply> {
+    const sent = this.sentEntity();
+    const found = await this.call<VmDetailView>('GET', `/api/v1/vms/${encodeURIComponent(id)}`).catch((err: unknown) => {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    });
+    // A VM found by its name is not the one at this location.
+    if (found === undefined || found.id !== id.toLowerCase() || found.state === 'terminated') {
+      this.refuseUserMixins(sent, model);
+      const plan = planCreate(sent, 'compute', this.base, model.tpl, id);
+      if (plan.collection !== 'compute') throw new OcciError(500, 'a compute planned as another kind');
+      const made = await this.call<VmView>('POST', '/api/v1/vms', plan.body).catch((err: unknown) => {
+        if (statusOf(err) === 409 && err instanceof NuboError && (err.details as { field?: unknown }).field === 'id') {
+          throw new OcciError(409, `the id ${id} is taken by another compute (a deleted one keeps its id until purged): choose another`, { attribute: 'occi.core.id' });
+        }
+        throw err;
+      });
+      await this.step('occi.put.created');
+      const entity = await this.entity('compute', made.id, model);
+      void this.reply.header('location', this.url(entity.location));
+      if (this.rendering === 'application/occi+json') return this.renderEntity(entity, 201);
+      return this.sendLines(renderLocations([this.url(entity.location)]), 201);
+    }
+    const current = await this.entity('compute', found.id, model);
+    if (isLink(current)) throw new OcciError(500, 'a compute rendered as a link');
+    // The caller's own mixins that tag it may be sent back (a GET's rendering); tags change through the mixin's location.
+    const mine = new Set(model.user.map(identifierOf));
+    const untagged = sent.categories.find((c) => mine.has(identifierOf(c)) && !current.mixins.includes(identifierOf(c)));
+    if (untagged) throw new OcciError(409, `mixin ${identifierOf(untagged)} does not tag compute ${current.id}: tag it through the mixin's location, not by a replace`, { category: identifierOf(untagged) });
+    const size = planComputeReplace({ ...sent, categories: sent.categories.filter((c) => !mine.has(identifierOf(c))) }, {
+      id: current.id, title: current.title ?? '', osTpl: current.mixins.find((x) => model.tpl.osTpls.has(x)),
+      vcpus: found.vcpus, memoryMiB: found.memoryMiB, links: current.links.map((l) => ({ kind: l.kind, target: l.target.location })), attributes: current.attributes,
+    }, this.base, model.tpl);
+    if (size !== undefined) await this.call('POST', `/api/v1/vms/${encodeURIComponent(found.id)}/resize`, size);
+    return this.renderEntity(await this.entity('compute', found.id, model), 200);
+  }
+
+  /** An entity is tagged with a user's mixin through the mixin's location, once it exists: a create that names one is refused (nothing made). */
+  refuseUserMixins(sent: SentEntity, model: Model): void {
+    const mine = sent.categories.map(identifierOf).find((c) => model.user.some((u) => identifierOf(u) === c));
+    const own = model.user.find((u) => identifierOf(u) === mine);
+    if (own) throw badRequest(`mixin ${mine} is yours: tag the resource once it exists (POST its location to ${this.base}${own.location})`, { category: mine });
+  }
+
+  /** The query interface's POST: the caller defines a mixin of their own. */
+  async defineMixin(): Promise<FastifyReply> {
+    const model = await this.model();
+    const s = this.sentLines();
+    const defs = s.lines === undefined ? parseMixinDefinitionsJson(s.body) : definitionsOfLines(s.lines);
+    const record = planMixinDefinition(defs, model, this.base);
+    const outcome = await this.records!.define(this.userId, record);
+    if (outcome !== 'defined') {
+      throw new OcciError(409, outcome === 'identifier-taken' ? `category ${identifierOf(record)} is already defined` : `location ${record.location} is another of your mixins'`, { category: identifierOf(record) });
+    }
+    const defined = { kinds: [], mixins: [userMixin(record)], actions: [] };
+    if (this.rendering === 'application/occi+json') return this.reply.type('application/occi+json').send(renderCategorySetJson(defined, this.base));
+    return this.sendLines(renderCategorySet(defined, this.base), 200);
+  }
+
+  /** The query interface's DELETE: one of the caller's mixins goes, with every tag of it. */
+  async removeMixin(): Promise<FastifyReply> {
+    const model = await this.model();
+    const s = this.sentLines();
+    const defs = s.lines === undefined ? parseMixinDefinitionsJson(s.body) : definitionsOfLines(s.lines);
+    const m = planMixinRemoval(defs, model.user, model);
+    if (!(await this.records!.remove(this.userId, m.scheme, m.term))) throw new OcciError(404, `no mixin ${identifierOf(m)} of yours`, { category: identifierOf(m) });
+    return this.sendLines([], 200);
+  }
+
+  /** The resources' locations a tagging request lists: X-OCCI-Location (text), a text/uri-list body, or JSON {"locations": [...]}. */
+  sentLocations(): string[] {
+    const type = (this.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const body = typeof this.req.body === 'string' ? this.req.body : '';
+    if (type === 'text/uri-list') return parseUriList(body);
+    const s = this.sentLines();
+    return s.lines === undefined ? parseLocationsJson(s.body) : locationsOfLines(s.lines);
+  }
+
+  /**
+   * A user mixin's collection changed (GFD.223): POST tags the resources
+   * listed, PUT makes them exactly what it tags, DELETE untags them. Each
+   * must be a resource the caller may see, of a kind the mixin applies to;
+   * the change is one transaction, so a repeated request changes nothing more.
+   */
+  async tag(m: UserMixinRecord, method: 'POST' | 'PUT' | 'DELETE'): Promise<FastifyReply> {
+    const model = await this.model();
+    const entities = planTagging(this.sentLocations(), this.base);
+    if (entities.length === 0 && method !== 'PUT') throw badRequest(`no resource given: list their locations (X-OCCI-Location, text/uri-list or {"locations": [...]})`);
+    for (const e of entities) {
+      const found = await this.untaggedEntity(e.collection as Collection, e.id, model);
+      if (m.applies.length > 0 && !m.applies.includes(found.kind)) throw badRequest(`mixin ${identifierOf(m)} applies to ${m.applies.join(', ')}, not to ${found.kind} (${found.location})`, { location: found.location });
+    }
+    await this.records!.retag(this.userId, m.scheme, m.term, { add: method === 'DELETE' ? [] : entities, remove: method === 'DELETE' ? entities : [], replace: method === 'PUT' });
+    await this.step('occi.mixin.tagged');
+    return this.sendLines([], 200);
+  }
+
+  async update(id: string, model: Model): Promise<FastifyReply> {
     const sent = this.sentEntity();
     const vm = await this.entity('compute', id, model);
     const size = planComputeUpdate(sent, { vcpus: vm.attributes['occi.compute.cores'] as number, memoryMiB: Math.round((vm.attributes['occi.compute.memory'] as number) * 1024) });
@@ -308,10 +473,67 @@ class OcciRequest {
       throw statusOf(err) === 404 ? new OcciError(404, `no compute ${id}`, { collection: 'compute', id }) : err;
     });
     if (vm.state === 'terminated' || vm.id !== id) throw new OcciError(404, `no compute ${id}`, { collection: 'compute', id });
-    const plan = planComputeAction(this.query.get('action') ?? '', sent, vm.state);
+    await this.runComputeAction(id, planComputeAction(this.query.get('action') ?? '', sent, vm.state));
+    return this.sendLines([], 200);
+  }
+
+  async runComputeAction(id: string, plan: ActionPlan): Promise<void> {
     if (plan.kind === 'vm-action') await this.call('POST', `/api/v1/vms/${encodeURIComponent(id)}/actions/${plan.action}`);
     else await this.call('POST', `/api/v1/vms/${encodeURIComponent(id)}/migrate`, plan.to !== undefined ? { to: plan.to } : {});
+  }
+
+  /** A storage's or network's action: `online` and `up` change nothing (nubo's are always so); the others are refused by checkAction (501). */
+  async resourceAction(collection: 'storage' | 'network', id: string, model: Model): Promise<FastifyReply> {
+    const sent = this.sentAction();
+    await this.entity(collection, id, model);
+    checkAction(COLLECTION_KINDS[collection], this.query.get('action') ?? '', sent);
     return this.sendLines([], 200);
+  }
+
+  /**
+   * An action on every member of a kind's or mixin's collection the caller may
+   * see (GFD.223: POST to the collection with ?action=). The invocation is
+   * checked once, before anything is done; it is then carried out on each
+   * member it applies to now (those where it does not — a stop of a stopped
+   * compute — are left alone, so a repeated request does not act twice). The
+   * answer lists the members acted on; when some were refused, the error
+   * names them and the ones done.
+   */
+  async collectionAction(category: Kind | Mixin, model: Model): Promise<FastifyReply> {
+    const sent = this.sentAction();
+    const term = this.query.get('action') ?? '';
+    // A mixin's members are of the kinds it applies to; a user's mixin that names none tags any resource: the action's kind decides.
+    const kinds = category.class === 'kind' ? [category]
+      : category.applies.length > 0 ? KINDS.filter((k) => category.applies.includes(identifierOf(k)))
+      : TAGGABLE.filter((k) => k.actions.some((a) => a.endsWith(`#${term}`))).slice(0, 1);
+    const kind = kinds.length === 1 ? kinds[0]! : undefined;
+    if (!kind || kind.actions.length === 0) throw badRequest(`the ${category.term} collection has no actions${kind ? ` (a ${kind.term} has none)` : ''}`, { action: term });
+    const action = checkAction(kind, term, sent);
+    const members = (await this.members([identifierOf(category)], {}, model)).filter((e): e is ResourceInstance => !isLink(e) && e.kind === identifierOf(kind));
+    const applies = members.filter((e) => e.actions.includes(identifierOf(action)));
+    const done: string[] = [];
+    const refused: string[] = [];
+    let status = 0;
+    if (kind === COMPUTE) {
+      for (const e of applies) {
+        try {
+          await this.runComputeAction(e.id, planComputeAction(term, sent, String(e.attributes['occi.compute.state'])));
+          done.push(e.location);
+        } catch (err) {
+          const st = statusOf(err);
+          status ||= st;
+          refused.push(`${e.location} (${st === 500 ? 'internal error; see the controller log' : (err as Error).message})`);
+          if (st === 500) this.req.log.error({ err, vm: e.id }, 'occi collection action failed');
+          continue;
+        }
+        await this.step('occi.collection-action.acted');
+      }
+    }
+    // Storage online and network up change nothing: nothing to do for any member.
+    if (refused.length > 0) {
+      throw new OcciError(status, `action ${term} refused on ${refused.join(', ')}; done on ${done.length === 0 ? 'none' : done.join(', ')}`, { action: identifierOf(action), done, refused });
+    }
+    return this.sendLines(renderLocations(done.map((l) => this.url(l))), 200);
   }
 
   async delete(collection: Collection, id: string): Promise<FastifyReply> {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OcciError } from './occi-error.js';
 import {
-  actionOfLines, entityOfLines, linesOfBody, linesOfHeaders, linesToBody, linesToHeaders, parseAttributeValue, parseCategory, parseLink, renderCategory, renderResource, splitOutsideQuotes,
+  actionOfLines, entityOfLines, linesOfBody, linesOfHeaders, linesToBody, linesToHeaders, parseAttributeValue, parseCategory, parseLink, renderCategory, renderResource, renderUriList, splitOutsideQuotes,
 } from './occi-text.js';
 import { COMPUTE, STORAGE, ACTIONS } from './occi-model.js';
 import type { ResourceInstance } from './occi-instance.js';
@@ -103,4 +103,15 @@ test('a resource renders with its kind, mixins, attributes (strings quoted, numb
   const back = entityOfLines(linesOfBody(linesToBody(lines)));
   assert.deepEqual(back.attributes, r.attributes);
   assert.equal(back.links[0]?.target, '/occi/1.2/storage/v1');
+});
+
+test('text/uri-list (RFC 2483): one absolute location a line, CRLF after each; an empty collection is an empty body', () => {
+  assert.equal(renderUriList(['http://cloud.example/occi/1.2/compute/a', 'http://cloud.example/occi/1.2/compute/b']), 'http://cloud.example/occi/1.2/compute/a\r\nhttp://cloud.example/occi/1.2/compute/b\r\n');
+  assert.equal(renderUriList([]), '');
+});
+
+test('the storage and network kinds render their actions (the query interface), each action its own scheme', () => {
+  assert.match(renderCategory(STORAGE, '/occi/1.2'), /; actions="http:\/\/schemas\.ogf\.org\/occi\/infrastructure\/storage\/action#online .*#resize"$/);
+  const resize = renderCategory(ACTIONS.find((a) => a.term === 'resize')!, '/occi/1.2');
+  assert.equal(resize, 'resize; scheme="http://schemas.ogf.org/occi/infrastructure/storage/action#"; class="action"; title="Resize the storage (not supported by nubo)"; attributes="size"');
 });

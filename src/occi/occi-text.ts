@@ -97,6 +97,51 @@ export function parseCategory(value: string): CategoryRef {
   return { term, scheme, ...(cls !== undefined ? { class: cls } : {}) };
 }
 
+/** A category as a client defines it (a user-defined mixin POSTed to the query interface): its identifier and the definition's parameters. */
+export interface CategoryDefinition extends CategoryRef {
+  readonly title?: string;
+  readonly location?: string;
+  /** `rel` (text) or `depends` + `applies` (JSON): category identifiers. */
+  readonly rel: readonly string[];
+  /** Whether it defines attributes or actions (nubo's user-defined mixins have neither). */
+  readonly definesMore: boolean;
+}
+
+/** One Category value of a definition: `term; scheme="…"; class="mixin"; title="…"; rel="…"; location="…"`. */
+export function parseCategoryDefinition(value: string): CategoryDefinition {
+  const ref = parseCategory(value);
+  const p = params(splitOutsideQuotes(value, ';').slice(1), `Category ${ref.term}`);
+  const title = p.get('title');
+  const location = p.get('location');
+  return {
+    ...ref, ...(title !== undefined ? { title } : {}), ...(location !== undefined ? { location } : {}),
+    rel: (p.get('rel') ?? '').split(/\s+/).filter((r) => r !== ''), definesMore: (p.get('attributes') ?? '').trim() !== '' || (p.get('actions') ?? '').trim() !== '',
+  };
+}
+
+/** The Category lines of text lines as definitions (a query interface POST or DELETE). */
+export function definitionsOfLines(lines: readonly TextLine[]): CategoryDefinition[] {
+  const out: CategoryDefinition[] = [];
+  for (const [name, value] of lines) {
+    if (name !== 'category') throw badRequest(`${name}: a category definition is made of Category lines only`);
+    out.push(...splitOutsideQuotes(value, ',').filter((v) => v.trim() !== '').map(parseCategoryDefinition));
+  }
+  return out;
+}
+
+/** The X-OCCI-Location lines of text lines (a mixin's tagging request). */
+export function locationsOfLines(lines: readonly TextLine[]): string[] {
+  return lines.map(([name, value]) => {
+    if (name !== 'x-occi-location') throw badRequest(`${name}: a mixin is given its resources as X-OCCI-Location lines`);
+    return value;
+  });
+}
+
+/** The URIs of a text/uri-list body (RFC 2483: one a line, lines starting with # are comments). */
+export function parseUriList(body: string): string[] {
+  return body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}
+
 /** One Link value inside a resource: `<target>; rel="…"; category="…"; attr=value…`. */
 export function parseLink(value: string): SentLink {
   const [head, ...rest] = splitOutsideQuotes(value, ';');
@@ -237,6 +282,11 @@ export function renderLink(l: LinkInstance): TextLine[] {
 
 export function renderLocations(urls: readonly string[]): TextLine[] {
   return urls.map((u) => ['X-OCCI-Location', u] as const);
+}
+
+/** text/uri-list (RFC 2483): one URI a line, each ended by CRLF; an empty collection is an empty body. */
+export function renderUriList(urls: readonly string[]): string {
+  return urls.map((u) => `${u}\r\n`).join('');
 }
 
 /** text/plain: the lines as the body. */

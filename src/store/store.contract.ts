@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
@@ -55,7 +56,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0029-clouds']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0029-clouds', '0031-occi-mixins']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -308,6 +309,19 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       assert.deepEqual(await store.vms.list({ state: [] }), []);
       await rejectsWith(store.vms.create({ name: uniq('vm'), ownerId: 'ghost' }), NotFoundError, 'NOT_FOUND', (e) => assert.equal(e.resource, 'user'));
       await rejectsWith(store.vms.get('ghost'), NotFoundError, 'NOT_FOUND');
+    });
+
+    it('vms: an id chosen by the creator (a UUID) is the VM\'s; a taken one is CONFLICT naming id, and nothing is written', async () => {
+      const id = randomUUID();
+      const vm = await store.vms.create({ id, name: uniq('vm'), ownerId: owner.id });
+      assert.equal(vm.id, id);
+      assert.deepEqual(await store.vms.get(id), vm);
+      const vms = await count(store, 'vms');
+      const events = await store.events.lastSeq();
+      await rejectsWith(store.vms.create({ id, name: uniq('vm'), ownerId: owner.id }), ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'id'));
+      await rejectsWith(store.vms.create({ id: 'not-a-uuid', name: uniq('vm'), ownerId: owner.id }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'id'));
+      assert.equal(await count(store, 'vms'), vms);
+      assert.equal(await store.events.lastSeq(), events);
     });
 
     vmAndLeaseContract(() => ({ store, owner, uniq, enabledHost }));

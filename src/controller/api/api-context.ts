@@ -31,6 +31,7 @@ import type { ImageObjects } from '../image-objects.js';
 import type { CapacityCheck } from '../../store/repositories/capacity-check.js';
 import type { PlacementPolicy } from '../../core/placement/placement-policy.js';
 import type { CloudBursting } from '../cloud-bursting.js';
+import type { Failpoints } from '../../util/failpoints.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -70,6 +71,8 @@ export interface ApiContext {
   readonly placementPolicy: PlacementPolicy;
   /** Remote clouds (bursting, cloud-routes.ts); absent: no such routes. */
   readonly clouds?: CloudBursting | undefined;
+  /** Test hooks (NUBO_FAILPOINTS) for the steps of the adaptors' own operations (OCCI's); absent: none. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 export { ForbiddenError };

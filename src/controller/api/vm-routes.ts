@@ -38,14 +38,15 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         '`host` (admins only; a user gets 403 FORBIDDEN naming it): deploy on that host (name or id) instead of the one the ranking would choose — once, like OpenNebula\'s `onevm deploy`, ' +
         'not a lasting requirement (a later placement or migration may move the VM elsewhere). The host must pass every placement filter now ' +
         '(enabled, not in maintenance, on standby or degraded, the CPU model, networks, datastore, free room and the VM\'s requirements): else 409 CONFLICT, field `host`, saying which; ' +
-        'an unknown host is 400 naming `host`. Nothing is written when refused.',
+        'an unknown host is 400 naming `host`. `id`: the VM\'s id chosen by the client (a UUID; 409 CONFLICT, field `id`, when any VM, a terminated one too, has it), ' +
+        'so that a create retried after a lost answer finds the first one instead of making a second. Nothing is written when refused.',
     },
   }, async (req, reply) => {
     const u = userOf(req);
     if (req.body.host !== undefined && u.role !== 'admin') throw new ForbiddenError('choosing the host of a VM (field `host`)');
     let admitted = await ctx.catalog.admitVm(req.body, u);
     if (req.body.host !== undefined) admitted = await deployOn(ctx, req.body.host, admitted);
-    const vm = await recordNewVm(ctx, admitted, u);
+    const vm = await recordNewVm(ctx, admitted, u, req.body.id);
     if (req.body.ha === true) await ctx.store.ha.setVmHa(vm.id, true);
     return reply.status(201).send(await ctx.views.vm(vm));
   });

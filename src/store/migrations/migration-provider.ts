@@ -20,6 +20,7 @@ import * as m0017 from './0017-system-image-bucket.js';
 import * as m0021 from './0021-host-degraded.js';
 import * as m0022 from './0022-migration-queue-forced.js';
 import * as m0029 from './0029-clouds.js';
+import * as m0031 from './0031-occi-mixins.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -47,6 +48,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0021-host-degraded': { up: (db) => m0021.up(db), down: (db) => m0021.down(db) },
     '0022-migration-queue-forced': { up: (db) => m0022.up(db), down: (db) => m0022.down(db) },
     '0029-clouds': { up: (db) => m0029.up(db), down: (db) => m0029.down(db) },
+    '0031-occi-mixins': { up: (db) => m0031.up(db), down: (db) => m0031.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
   for (const [name, m] of Object.entries(migrations)) {

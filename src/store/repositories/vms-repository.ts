@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { z } from 'zod';
 import { VM_STATES, type Database, type VmState, type VmsTable } from '../schema.js';
-import { appendEvent, inTransaction, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
-import { CapacityError, ExhaustedError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
+import { appendEvent, inTransaction, mapUniqueViolation, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
+import { CapacityError, ConflictError, ExhaustedError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
 import { sleep } from '../../util/deadline.js';
 import { LOCKED_RETRIES, releaseLeaseOf, takeFreeLease, takeLeaseAt, type Lease } from './leases-repository.js';
 import { fields, validateInput } from '../validate-input.js';
@@ -19,6 +19,8 @@ export type { Vm, VmHistoryEntry, VmOperationRecord };
 
 const stateSchema = z.enum(VM_STATES);
 const createSchema = z.object({
+  /** The VM's id when its creator chose one (a UUID; unique among every VM's, terminated ones' too); else a new UUID. */
+  id: z.string().uuid().optional(),
   name: fields.name,
   ownerId: fields.id,
   templateId: fields.id.nullable().default(null),
@@ -105,7 +107,7 @@ export class VmsRepository {
   async #create(v: z.output<typeof createSchema>, leases: CreateVmLeases | undefined): Promise<Vm> {
     const at = this.ctx.now();
     const row: VmsTable = {
-      id: randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
+      id: v.id ?? randomUUID(), name: v.name, owner_id: v.ownerId, template_id: v.templateId, state: 'pending',
       state_reason: v.stateReason, host_id: null, spec: toJson(v.spec), operation: v.operation === null ? null : toJson(v.operation),
       reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: 0, created_at: at, updated_at: at,
       charged_vcpus: v.charge.vcpus, charged_memory_mib: v.charge.memoryMib, charged_disk_mib: v.charge.diskMib,
@@ -114,7 +116,8 @@ export class VmsRepository {
       await requireExists(trx, 'users', row.owner_id, 'user');
       if (row.template_id !== null) await requireExists(trx, 'templates', row.template_id, 'template');
       await enforceQuota(this.ctx, trx, row.owner_id, { vms: 1, vcpus: v.charge.vcpus, memoryMiB: v.charge.memoryMib, diskMiB: v.charge.diskMib });
-      await trx.insertInto('vms').values(row).execute();
+      // A chosen id must be free (a random one is): the primary key keeps two racing creates apart.
+      await mapUniqueViolation(trx.insertInto('vms').values(row).execute(), (cause) => new ConflictError('vm', 'id', row.id, 'is already taken by another VM', { cause }));
       if (leases) {
         const taken: Lease[] = [];
         for (const networkId of leases.networks) {
