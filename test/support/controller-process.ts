@@ -14,9 +14,27 @@ export interface ControllerProcess {
   rssMiB(): Promise<{ now: number; peak: number }>;
   /** SIGTERM to its pid, SIGKILL after 10 s. */
   stop(): Promise<void>;
+  /** Settles when the process has exited, with the signal that ended it (null: it exited by itself). */
+  readonly exited: Promise<NodeJS.Signals | null>;
 }
 
-async function freePort(): Promise<number> {
+export interface ControllerProcessOptions {
+  readonly cli: string;
+  readonly dataDir: string;
+  readonly home: string;
+  readonly heartbeatMs: number;
+  readonly postgres?: string | undefined;
+  readonly timeoutMs?: number | undefined;
+  /** The port to listen on (a restart on the same data directory keeps its URL: agents know only that one); default a free one. */
+  readonly port?: number | undefined;
+  /** Extra environment (e.g. NUBO_FAILPOINTS). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  /** A restart: the first admin exists, its token is not printed again — this is it. */
+  readonly adminToken?: string | undefined;
+}
+
+/** A loopback port free now (for a controller that must keep its URL across restarts). */
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
   const port = (s.address() as { port: number }).port;
@@ -24,14 +42,14 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number }): Promise<ControllerProcess> {
-  const port = await freePort();
+export async function startControllerProcess(o: ControllerProcessOptions): Promise<ControllerProcess> {
+  const port = o.port ?? await freePort();
   const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : [])];
   // NUBO_CONTROLLER_NODE_ARGS: node flags for the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
   const nodeArgs = (process.env['NUBO_CONTROLLER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, ...o.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid!;
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const exited = new Promise<NodeJS.Signals | null>((ok) => child.once('exit', (_code, signal) => ok(signal)));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -44,8 +62,10 @@ export async function startControllerProcess(o: { cli: string; dataDir: string; 
     const adminToken = await new Promise<string>((ok, fail) => {
       let err = '';
       child.stderr!.setEncoding('utf8');
+      if (o.adminToken !== undefined) ok(o.adminToken);
       child.stderr!.on('data', (chunk: string) => {
-        err += chunk;
+        // Only the tail is kept: a restarted controller's stderr is not read for a token, and must not grow without bound.
+        err = (err + chunk).slice(-8192);
         const m = /its token \(shown once\): (\S+)/.exec(err);
         if (m) ok(m[1]!);
       });
@@ -63,7 +83,7 @@ export async function startControllerProcess(o: { cli: string; dataDir: string; 
     const stat = async (): Promise<string> => readFile(`/proc/${pid}/stat`, 'utf8');
     const status = async (): Promise<string> => readFile(`/proc/${pid}/status`, 'utf8');
     return {
-      url, adminToken, pid, stop,
+      url, adminToken, pid, stop, exited,
       async cpuMs() {
         // Fields after the command name: utime and stime are the 12th and 13th (clock ticks, 100 a second on Linux).
         const text = await stat();
