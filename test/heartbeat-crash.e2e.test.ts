@@ -76,7 +76,11 @@ test('a controller SIGKILLed at each step of a heartbeat loses nothing and does 
     // The reconcile point is reached only by a beat that changes a VM: the victim's QEMU crashes (two reports decide).
     if (point === 'heartbeat.reconcile') f.host(victim.host!).driver.crash(agentVmId(victim.id));
     f.startBeating();
-    const signal = await Promise.race([dying.exited, new Promise((r) => setTimeout(() => r('still running'), 120_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const signal = await Promise.race([dying.exited, new Promise((r) => { timer = setTimeout(() => r('still running'), 120_000); })]);
+    // Not left pending: a 2-minute timer would hold the test file open after its end.
+    clearTimeout(timer);
+    if (signal !== 'SIGKILL') await dying.stop();
     assert.equal(signal, 'SIGKILL', `the controller died at ${point}`);
   }
 
