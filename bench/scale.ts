@@ -163,7 +163,8 @@ async function measure(store: string): Promise<StoreResult> {
     const end = await c.rssMiB();
     return {
       store, startS,
-      admission: { requested: vms, running, failed: vms - running + postFailed, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
+      // A VM whose POST failed is not running: counted once, among vms − running (its reason says 'POST failed').
+      admission: { requested: vms, running, failed: vms - running, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
       latency, latencyErrors, errors,
       heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
       rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
@@ -191,6 +192,7 @@ const rows: string[][] = [
   ['(c) requests failed', ...col((r) => String(r.latencyErrors))],
   ['(d) heartbeats processed', ...col((r) => `${r.heartbeat.beats} (${fmt(r.heartbeat.beatsPerSecond)}/s)`)],
   ['(d) controller CPU per heartbeat', ...col((r) => `${fmt(r.heartbeat.cpuMsPerBeat, 2)} ms`)],
+  ['(d) controller CPU, fleet beating, no API traffic', ...col((r) => `${fmt(r.heartbeat.cpuMs / (heartbeatWindowS * 10), 1)} % of a core`)],
   ['(e) controller RSS idle / end / peak', ...col((r) => `${fmt(r.rssMiB.idle, 0)} / ${fmt(r.rssMiB.end, 0)} / ${fmt(r.rssMiB.peak, 0)} MiB`)],
 ];
 console.log(textTable(['', ...results.map((r) => r.store)], rows));

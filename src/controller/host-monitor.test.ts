@@ -9,6 +9,7 @@ import { HostMonitor } from './host-monitor.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { HostReport } from '../contract/agent-api.js';
+import type { HeartbeatRecord } from '../store/repositories/hosts-repository.js';
 
 async function setup() {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-mon-'));
@@ -246,6 +247,115 @@ test('a host whose heartbeat is still being processed is not silent, however lon
     assert.equal((await store.hosts.get(host.id)).state, 'error', 'silent again once the beat was processed');
   } finally {
     admit(true);
+    await cleanup();
+  }
+});
+
+/** Every batch of heartbeats the monitor writes, as given to the store. */
+function spyBeats(store: Awaited<ReturnType<typeof setup>>['store']): HeartbeatRecord[][] {
+  const batches: HeartbeatRecord[][] = [];
+  const original = store.hosts.recordHeartbeats.bind(store.hosts);
+  store.hosts.recordHeartbeats = async (beats) => {
+    batches.push([...beats]);
+    return original(beats);
+  };
+  return batches;
+}
+
+test('a beat that repeats a quiet one reads no VM in full and writes only the host\'s time; a changed report or VM is looked at in full', async () => {
+  const { store, monitor, vm, host, report, cleanup } = await setup();
+  try {
+    const described = await store.hosts.register({ name: 'h1', agentUrl: host.agentUrl, agentToken: host.agentToken, cpuModel: 'qemu64', totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    const batches = spyBeats(store);
+    const calls = countCalls(store.vms, ['list', 'transition']);
+    const t = Date.parse(vm.updatedAt);
+    await monitor.heartbeat(described, report(new Date(t + 10), 'running'));
+    assert.equal(calls.get('list'), 1, 'the first beat is looked at in full');
+    assert.deepEqual(batches.at(-1)?.map((b) => Object.keys(b).sort()), [['id', 'usage']], 'the first beat writes its data');
+    const heard = (await store.hosts.get(host.id)).lastHeartbeatAt;
+    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 2; i <= 4; i++) await monitor.heartbeat(described, report(new Date(t + 10 * i), 'running'));
+    assert.equal(calls.get('list'), 1, 'the same VMs reported the same: no VM read in full');
+    assert.deepEqual(batches.slice(1).map((b) => b.map((x) => Object.keys(x).sort())), [[['id']], [['id']], [['id']]], 'unchanged data is not written again; the time is');
+    const now = await store.hosts.get(host.id);
+    assert.ok(now.lastHeartbeatAt !== null && heard !== null && now.lastHeartbeatAt > heard, 'the host\'s time moves on');
+    assert.deepEqual(now.usage, { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0, cpuModels: ['qemu64'], kvm: false }, 'its data stays as written');
+    // The agent says something else: looked at, and the second such report settles the VM.
+    await monitor.heartbeat(described, report(new Date(t + 50), 'poweroff'));
+    assert.equal(calls.get('list'), 2);
+    assert.equal((await store.vms.get(vm.id)).state, 'running', 'one report is a suspicion');
+    await monitor.heartbeat(described, report(new Date(t + 60), 'poweroff'));
+    assert.equal(calls.get('list'), 3, 'a suspicion is never a quiet beat: the same report again is looked at');
+    const off = await store.vms.get(vm.id);
+    assert.equal(off.state, 'poweroff');
+    assert.equal(calls.get('transition'), 1);
+    // The store changes behind the beats (an admin's start, here a plain transition): the same report is looked at again.
+    const t2 = Date.parse(off.updatedAt);
+    await monitor.heartbeat(described, report(new Date(t2 + 10), 'poweroff'));
+    await monitor.heartbeat(described, report(new Date(t2 + 20), 'poweroff'));
+    assert.equal(calls.get('list'), 4, 'quiet again after one full look');
+    const back = await store.vms.transition(vm.id, { from: ['poweroff'], to: 'running', action: 'start' });
+    await monitor.heartbeat(described, report(new Date(Date.parse(back.updatedAt) + 10), 'poweroff'));
+    assert.equal(calls.get('list'), 5, 'the VM\'s version changed: read in full');
+    // Changed data is written; a restarted monitor (another controller may have led) writes it once again.
+    await monitor.heartbeat(described, { ...report(new Date(Date.parse(back.updatedAt) + 20), 'running'), usage: { load: 2, usedMemoryMiB: 1, usedDiskMiB: 1 } });
+    assert.equal((await store.hosts.get(host.id)).usage?.['load'], 2);
+    assert.deepEqual(batches.at(-1)?.map((b) => Object.keys(b).sort()), [['id', 'usage']]);
+    monitor.start();
+    monitor.stop();
+    const listed = calls.get('list');
+    await monitor.heartbeat(described, { ...report(new Date(Date.parse(back.updatedAt) + 30), 'running'), usage: { load: 2, usedMemoryMiB: 1, usedDiskMiB: 1 } });
+    assert.deepEqual(batches.at(-1)?.map((b) => Object.keys(b).sort()), [['id', 'usage']], 'written again after a restart of the monitor');
+    assert.equal(calls.get('list'), listed! + 1, 'and looked at in full');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a host whose beats are quiet is alive; silent, it goes to error with its VMs unknown, and its next beat brings both back', async () => {
+  const { store, monitor, vm, host, report, cleanup } = await setup();
+  try {
+    const t = Date.parse(vm.updatedAt);
+    await monitor.heartbeat(host, report(new Date(t + 10), 'running'));
+    const described = await store.hosts.get(host.id);
+    await monitor.heartbeat(described, report(new Date(t + 20), 'running'));
+    await monitor.heartbeat(described, report(new Date(t + 30), 'running'));
+    const heard = Date.parse((await store.hosts.get(host.id)).lastHeartbeatAt!);
+    // heartbeatIntervalMs 1000 × 3 missed beats: silent after 3 s without one.
+    await monitor.checkSilence(heard + 2_900);
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'quiet beats are heard');
+    await monitor.checkSilence(heard + 3_100);
+    assert.equal((await store.hosts.get(host.id)).state, 'error');
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown');
+    // The same report as the quiet beats: the host is back and its VM settled.
+    await monitor.heartbeat(await store.hosts.get(host.id), report(new Date(Date.now() + 1_000), 'running'));
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled');
+    assert.equal((await store.vms.get(vm.id)).state, 'running');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a beat that reports a copy of another host\'s VM is never quiet: the copy is looked up each time', async () => {
+  const { store, host, report, cleanup } = await setup();
+  try {
+    const released: string[] = [];
+    const withAgent = new HostMonitor({
+      store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000,
+      // The agent refuses: the copy stays, and the next beat must try again.
+      agentFor: () => ({ release: async (id: string) => { released.push(id); throw new Error('busy'); } }) as never,
+    });
+    const { user } = await store.users.create({ name: 'u2', role: 'user' });
+    const other = await store.hosts.register({ name: 'h2', agentUrl: 'http://127.0.0.1:8', agentToken: 's'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    await store.hosts.setState(other.id, 'enabled');
+    const elsewhere = await store.vms.create({ name: 'w', ownerId: user.id });
+    await store.vms.bindToHost(elsewhere.id, other.id, { cpus: 1, memoryMib: 128, diskMib: 64 });
+    const r = report(new Date(Date.now() + 1000), 'running');
+    const beat = { ...r, vms: [...r.vms, { id: agentVmId(elsewhere.id), state: 'paused' as const }] };
+    await withAgent.heartbeat(host, beat);
+    await withAgent.heartbeat(host, { ...beat, at: new Date(Date.now() + 2000).toISOString() });
+    assert.deepEqual(released, [agentVmId(elsewhere.id), agentVmId(elsewhere.id)]);
+  } finally {
     await cleanup();
   }
 });

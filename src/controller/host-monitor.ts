@@ -3,13 +3,16 @@ import { applyEvent, type AgentVmReport as CoreReport, type VmEvent } from '../c
 import type { AgentVmReport, HostReport } from '../contract/agent-api.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
-import type { Vm } from '../store/repositories/vms-repository.js';
+import type { Vm, VmStamp } from '../store/repositories/vms-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
+import type { JsonObject } from '../store/store-context.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
 import { agentVmId } from './agent-vm-id.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { HostTokenIndex } from './host-token-index.js';
+import { HeartbeatRecorder } from './heartbeat-recorder.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 export interface HostMonitorOptions {
   readonly store: Store;
@@ -31,8 +34,17 @@ export interface HostMonitorOptions {
   readonly admitHeartbeat?: ((host: Host, report: HostReport) => Promise<boolean>) | undefined;
   /** HA's copies in the making (a VM taken over on this host, not yet committed to it): not leftovers. */
   readonly keepCopy?: ((vmId: string, hostId: string) => Promise<boolean>) | undefined;
-  /** Told each admitted heartbeat with the VMs bound to the host (vm-firewall-service.ts: firewalls the host lacks are pushed again). */
-  readonly afterHeartbeat?: ((host: Host, report: HostReport, bound: readonly Vm[]) => void) | undefined;
+  /**
+   * Told each admitted heartbeat with the VMs bound to the host
+   * (vm-firewall-service.ts: firewalls the host lacks are pushed again);
+   * answers true when it had something to do (the next beat is looked at in
+   * full again). Not told a beat that repeats a quiet one (see `heartbeat`).
+   */
+  readonly afterHeartbeat?: ((host: Host, report: HostReport, bound: readonly Vm[]) => boolean) | undefined;
+  /** How long a heartbeat's write waits for other hosts' to share its commit (default 50 ms; see heartbeat-recorder.ts). */
+  readonly writeWindowMs?: number | undefined;
+  /** `heartbeat.write`, `heartbeat.written` (heartbeat-recorder.ts), `heartbeat.reconcile` before a VM's state is changed by a beat. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 /** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
@@ -47,6 +59,17 @@ export function sameDescription(host: Host, report: HostReport): boolean {
   return host.cpuModel === report.cpuModel
     && host.total.cpus === report.totalCpus && host.total.memoryMib === report.totalMemoryMiB && host.total.diskMib === report.totalDiskMiB
     && host.cpuFlags.length === flags.length && host.cpuFlags.every((f, i) => f === flags[i]);
+}
+
+/**
+ * What a beat's reconciliation depends on: the VMs bound to the host as the
+ * store has them (state, version, last change, operation) and what the
+ * agent reports of each VM it holds. Two beats with the same signature act
+ * the same — unless the first one did something (see `heartbeat`).
+ */
+export function beatSignature(stamps: readonly VmStamp[], reports: readonly AgentVmReport[]): string {
+  const held = reports.map((r) => `${r.id}:${r.state}:${r.firewallRevision ?? ''}:${r.incomingMigrationId ?? ''}`).sort();
+  return `${stamps.map((v) => `${v.id}:${v.state}:${v.version}:${v.updatedAt}:${v.busy ? 1 : 0}`).join(',')}|${held.join(',')}`;
 }
 
 /** The core's view of what an agent holds for a VM. */
@@ -89,10 +112,28 @@ export class HostMonitor {
    * that way).
    */
   readonly #processing = new Map<string, number>();
+  readonly #recorder: HeartbeatRecorder;
+  /**
+   * By host id, the monitoring data last written for it (as JSON): data the
+   * agent reports unchanged is not written again. Only this controller's
+   * writes are known here, so it is forgotten when the monitor starts or
+   * stops (another controller may have led meanwhile).
+   */
+  readonly #usageWritten = new Map<string, string>();
+  /**
+   * By host id, the signature (`beatSignature`) of its last beat that was
+   * quiet: every bound VM reconciled without a change, a suspicion, a
+   * firewall to push, or a copy of another host's VM to look at. A beat with
+   * the same signature would do nothing either, so its VMs are not read in
+   * full nor looked at — at a thousand hosts, 200 beats a second, that was
+   * most of a heartbeat's cost. Forgotten with the usage above.
+   */
+  readonly #quiet = new Map<string, string>();
 
   constructor(o: HostMonitorOptions) {
     this.#o = o;
     this.#tokens = new HostTokenIndex(o.store.hosts);
+    this.#recorder = new HeartbeatRecorder(o.store.hosts, { windowMs: o.writeWindowMs, failpoints: o.failpoints });
   }
 
   /** The hosts whose agent token this is (heartbeats and image fetches authenticate with it); empty for an unknown token. */
@@ -118,7 +159,10 @@ export class HostMonitor {
 
   async #heartbeat(host: Host, report: HostReport): Promise<void> {
     const { store } = this.#o;
-    if (this.#o.admitHeartbeat && !(await this.#o.admitHeartbeat(host, report))) return;
+    if (this.#o.admitHeartbeat && !(await this.#o.admitHeartbeat(host, report))) {
+      this.#quiet.delete(host.id);
+      return;
+    }
     // Re-registered only when what the agent describes changed: two writes a beat were the heartbeat's main store cost.
     if (!sameDescription(host, report)) await store.hosts.register({
       name: host.name,
@@ -131,7 +175,7 @@ export class HostMonitor {
       totalDiskMib: report.totalDiskMiB,
       labels: { ...host.labels },
     });
-    await store.hosts.recordHeartbeat(host.id, {
+    await this.#record(host.id, {
       load: report.usage.load,
       usedMemoryMiB: report.usage.usedMemoryMiB,
       usedDiskMiB: report.usage.usedDiskMiB,
@@ -140,25 +184,51 @@ export class HostMonitor {
       ...(report.bridges !== undefined ? { bridges: report.bridges } : {}),
       ...(report.migration !== undefined ? { migration: { ...report.migration } } : {}),
     });
-    if (host.state === 'init' || host.state === 'error') {
+    const enabling = host.state === 'init' || host.state === 'error';
+    if (enabling) {
       await store.hosts.setState(host.id, 'enabled', host.state === 'error' ? 'heartbeats resumed' : 'first heartbeat');
       this.#o.logger.info({ hostId: host.id, from: host.state }, 'host enabled');
       // Room appeared: VMs waiting for a host may fit now.
       await this.#o.orchestrator.schedulePending();
     }
+    const signature = beatSignature(await store.vms.stampsOnHost(host.id), report.vms);
+    if (!enabling && this.#quiet.get(host.id) === signature) return;
+    this.#quiet.delete(host.id);
     const byAgentId = new Map(report.vms.map((v) => [v.id, v]));
     const takenAt = Date.parse(report.at);
     const bound = await store.vms.list({ hostId: host.id });
+    let quiet = true;
     for (const vm of bound) {
-      if (vm.operation !== null) continue; // the operation in flight owns the VM
+      if (vm.operation !== null) continue; // the operation in flight owns the VM (when it ends, the VM's version changes)
       // A report taken before the VM's last change (a start that had not returned yet) says nothing about its state now.
-      if (!(takenAt > Date.parse(vm.updatedAt))) continue;
-      await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id)));
+      if (!(takenAt > Date.parse(vm.updatedAt))) {
+        quiet = false;
+        continue;
+      }
+      if (!(await this.#reconcile(vm, byAgentId.get(agentVmId(vm.id))))) quiet = false;
     }
     // The VMs bound here are known already: only the copies of other hosts' VMs are looked up, not every VM reported.
     const mine = new Set(bound.map((v) => agentVmId(v.id)));
-    this.#o.afterHeartbeat?.(host, report, bound);
-    await this.#releaseLeftovers(host, report.vms.filter((r) => !mine.has(r.id)));
+    if (this.#o.afterHeartbeat?.(host, report, bound) === true) quiet = false;
+    const others = report.vms.filter((r) => !mine.has(r.id));
+    // A copy of another host's VM depends on that VM's record, which this host's signature does not cover.
+    if (others.some((r) => vmIdOfAgentId(r.id) !== undefined)) quiet = false;
+    await this.#releaseLeftovers(host, others);
+    if (quiet) this.#quiet.set(host.id, signature);
+  }
+
+  /** The beat's time, and its monitoring data when it differs from what was last written for the host. */
+  async #record(hostId: string, usage: JsonObject): Promise<void> {
+    const text = JSON.stringify(usage);
+    const same = this.#usageWritten.get(hostId) === text;
+    this.#usageWritten.set(hostId, text);
+    try {
+      await this.#recorder.record({ id: hostId, ...(same ? {} : { usage }) });
+    } catch (err) {
+      // Not known to be written: the next beat writes its data whatever it is.
+      this.#usageWritten.delete(hostId);
+      throw err;
+    }
   }
 
   /**
@@ -205,7 +275,8 @@ export class HostMonitor {
     }
   }
 
-  async #reconcile(vm: Vm, r: AgentVmReport | undefined): Promise<void> {
+  /** Settles the VM by the agent's report; answers true when there was nothing to do (no change, no suspicion). */
+  async #reconcile(vm: Vm, r: AgentVmReport | undefined): Promise<boolean> {
     let event: VmEvent | undefined;
     if (vm.state === 'unknown') {
       event = { type: 'host-back', report: coreReport(r) };
@@ -216,31 +287,37 @@ export class HostMonitor {
     } else if (vm.state === 'running') {
       const seen = r?.state ?? 'missing';
       if (seen === 'running' || seen === 'paused' || this.#suspects.get(vm.id) !== seen) {
-        if (seen === 'running' || seen === 'paused') this.#suspects.delete(vm.id);
-        else this.#suspects.set(vm.id, seen);
-        return;
+        if (seen === 'running' || seen === 'paused') {
+          this.#suspects.delete(vm.id);
+          return true;
+        }
+        this.#suspects.set(vm.id, seen);
+        return false;
       }
       this.#suspects.delete(vm.id);
       if (r === undefined) event = { type: 'host-back', report: 'missing' };
       else if (r.state === 'poweroff') event = { type: 'process-exited', clean: true };
       else if (r.state === 'crashed' || r.state === 'error') event = { type: 'process-exited', clean: false };
     }
-    if (!event) return;
+    if (!event) return true;
     // A running VM whose host lost it entirely, or a failed one found running, is settled as if its host came back.
     const from = event.type === 'host-back' && (vm.state === 'running' || vm.state === 'failed') ? 'unknown' : vm.state;
     const out = applyEvent(from, event);
-    if (!out.changed && out.state === vm.state) return;
+    if (!out.changed && out.state === vm.state) return true;
     const reason =
       event.type === 'process-exited' ? (event.clean ? 'the guest powered off' : `QEMU exited unexpectedly${r?.reason ? `: ${r.reason}` : ''}`)
       : `the agent reports ${r?.state ?? 'no such VM'}`;
+    await this.#o.failpoints?.hit('heartbeat.reconcile');
     await this.#transition(vm, out.state, 'monitor', reason, out.failedPhase !== undefined ? `${out.failedPhase}: ${reason}` : undefined);
+    return false;
   }
 
   /** Marks hosts that missed their heartbeats as `error` and their VMs `unknown`. */
   async checkSilence(now = Date.now()): Promise<void> {
     const { store } = this.#o;
     const limit = this.#o.heartbeatIntervalMs * (this.#o.missedBeats ?? 3);
-    for (const host of await store.hosts.list({ state: 'enabled' })) {
+    // Silent means unheard for longer than the limit, whatever else is counted: only those hosts are read.
+    for (const host of await store.hosts.heardBefore(new Date(now - limit))) {
       if (this.#processing.has(host.id)) continue;
       const heard = host.lastHeartbeatAt === null ? Date.parse(host.createdAt) : Date.parse(host.lastHeartbeatAt);
       const last = Math.max(this.#since, heard);
@@ -276,6 +353,7 @@ export class HostMonitor {
 
   start(): void {
     this.#since = Date.now();
+    this.#forget();
     this.#timer = setInterval(() => {
       void this.checkSilence().catch((err: unknown) => this.#o.logger.error({ err }, 'silence check failed'));
     }, this.#o.heartbeatIntervalMs);
@@ -284,5 +362,12 @@ export class HostMonitor {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#forget();
+  }
+
+  /** What this controller wrote and saw: another one may lead between a stop and the next start. */
+  #forget(): void {
+    this.#usageWritten.clear();
+    this.#quiet.clear();
   }
 }

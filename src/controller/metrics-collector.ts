@@ -53,7 +53,7 @@ export class MetricsCollector {
     const hosts = (await store.hosts.list()).filter((h) => h.state !== 'init');
     // During a migration both hosts report the VM; only its bound host's samples are its own.
     const byAgentId = new Map<string, { id: string; hostId: string | null }>();
-    for (const vm of await store.vms.list()) if (vm.state !== 'terminated') byAgentId.set(agentVmId(vm.id), { id: vm.id, hostId: vm.hostId });
+    for (const vm of await store.vms.bindings()) byAgentId.set(agentVmId(vm.id), vm);
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(Math.max(1_000, this.intervalMs))]);
     await mapLimit(hosts, 16, async (h) => {
       try {

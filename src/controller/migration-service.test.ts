@@ -27,7 +27,8 @@ async function cloud(requirements: string | undefined) {
   const reg = async (name: string) => {
     const h = await store.hosts.register({ name, agentUrl: `http://127.0.0.1:9/${name}`, agentToken: 't'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
     await store.hosts.setState(h.id, 'enabled');
-    return store.hosts.recordHeartbeat(h.id, usage);
+    await store.hosts.recordHeartbeat(h.id, usage);
+    return store.hosts.get(h.id);
   };
   const [h1, h2, h3] = [await reg('h1'), await reg('h2'), await reg('h3')];
   const spec: ControllerVmSpec = {

@@ -68,10 +68,10 @@ test('a push that fails leaves the change stored; the host\'s next heartbeat wit
     await svc.set(vmId, WEB);
     pushed.length = 0;
     const bound = await store.vms.list({ hostId: host.id });
-    svc.afterHeartbeat(host, report(1), bound);
-    svc.afterHeartbeat(host, report(5), bound);
+    assert.equal(svc.afterHeartbeat(host, report(1), bound), false, 'nothing to push');
+    assert.equal(svc.afterHeartbeat(host, report(5), bound), false);
     assert.deepEqual(pushed, [], 'a host that holds this revision (or a newer) is left alone');
-    svc.afterHeartbeat(host, report(undefined), bound);
+    assert.equal(svc.afterHeartbeat(host, report(undefined), bound), true, 'a push: the monitor looks at the next beat in full');
     await pollUntil('the push', async () => (pushed.length > 0 ? true : undefined), { timeoutMs: 5_000 });
     assert.deepEqual(pushed, [{ id: agentVmId(vmId), fw: { revision: 1, rules: WEB } }], 'an agent that restarted without it');
   } finally {

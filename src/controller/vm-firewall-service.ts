@@ -69,10 +69,12 @@ export class VmFirewallService {
   /**
    * After a host's heartbeat: each VM bound there whose firewall the host
    * holds at an older revision than the store (or not at all) is pushed
-   * again, in the background — a heartbeat never waits for it.
+   * again, in the background — a heartbeat never waits for it. Answers
+   * whether one was (the monitor then looks at the host's next beat in full).
    */
-  afterHeartbeat(host: Host, report: HostReport, bound: readonly Vm[]): void {
+  afterHeartbeat(host: Host, report: HostReport, bound: readonly Vm[]): boolean {
     const held = new Map(report.vms.map((r) => [r.id, r]));
+    let pushed = false;
     for (const vm of bound) {
       const fw = firewallOf(vm);
       const r = held.get(agentVmId(vm.id));
@@ -80,7 +82,9 @@ export class VmFirewallService {
       if ((r.firewallRevision ?? -1) >= fw.revision) continue;
       this.o.logger.warn({ vmId: vm.id, host: host.name, held: r.firewallRevision ?? null, revision: fw.revision }, 'a host holds an older firewall of a VM: pushed again');
       void this.#push(vm, host.id, fw);
+      pushed = true;
     }
+    return pushed;
   }
 
   async #push(vm: Vm, hostId: string, fw: VmFirewall): Promise<void> {

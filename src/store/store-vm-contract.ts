@@ -154,6 +154,35 @@ export function vmAndLeaseContract(fx: () => ContractFixture): void {
       await rejectsWith(store.vms.releaseFromHost('ghost'), NotFoundError, 'NOT_FOUND');
     });
 
+    it('vms.bindings: the host of every VM that is not terminated, and nothing else', async () => {
+      const { store, owner, uniq, enabledHost } = fx();
+      const host = await enabledHost(8, 8192, 10_000);
+      const [bound, free, ended] = await Promise.all([0, 1, 2].map(() => store.vms.create({ name: uniq('vm'), ownerId: owner.id })));
+      await store.vms.bindToHost(bound!.id, host.id, { cpus: 1, memoryMib: 128, diskMib: 1 });
+      await store.vms.bindToHost(ended!.id, host.id, { cpus: 1, memoryMib: 128, diskMib: 1 });
+      await store.vms.transition(ended!.id, { from: ['prolog'], to: 'terminated', action: 'terminate' });
+      const mine = new Map((await store.vms.bindings()).filter((b) => [bound!.id, free!.id, ended!.id].includes(b.id)).map((b) => [b.id, b.hostId]));
+      assert.deepEqual(mine, new Map([[bound!.id, host.id], [free!.id, null]]));
+    });
+
+    it('vms.stampsOnHost: id, state, version, last change and whether an operation holds it, of the VMs bound to the host only', async () => {
+      const { store, owner, uniq, enabledHost } = fx();
+      const [host, other] = [await enabledHost(8, 8192, 10_000), await enabledHost(8, 8192, 10_000)];
+      const [a, b, c] = await Promise.all([0, 1, 2].map(() => store.vms.create({ name: uniq('vm'), ownerId: owner.id })));
+      await store.vms.bindToHost(a!.id, host.id, { cpus: 1, memoryMib: 128, diskMib: 1 });
+      await store.vms.bindToHost(b!.id, host.id, { cpus: 1, memoryMib: 128, diskMib: 1 });
+      await store.vms.bindToHost(c!.id, other.id, { cpus: 1, memoryMib: 128, diskMib: 1 });
+      await store.vms.transition(b!.id, { from: ['prolog'], to: 'prolog', action: 'create', patch: { operation: { action: 'create', from: 'pending' } } });
+      const full = await Promise.all([a!.id, b!.id].sort().map((id) => store.vms.get(id)));
+      assert.deepEqual(await store.vms.stampsOnHost(host.id), full.map((v) => ({ id: v.id, state: v.state, version: v.version, updatedAt: v.updatedAt, busy: v.operation !== null })));
+      assert.deepEqual((await store.vms.stampsOnHost(host.id)).map((x) => x.busy), full.map((v) => v.id === b!.id));
+      const before = (await store.vms.stampsOnHost(host.id)).find((x) => x.id === a!.id)!;
+      await store.vms.transition(a!.id, { from: ['prolog'], to: 'boot', action: 'create' });
+      const after = (await store.vms.stampsOnHost(host.id)).find((x) => x.id === a!.id)!;
+      assert.ok(after.version > before.version && after.state === 'boot', 'a change shows in the stamp');
+      assert.deepEqual(await store.vms.stampsOnHost('no-such-host'), []);
+    });
+
     it('leases: 100 concurrent allocations get 100 distinct addresses, the lowest first', async () => {
       const { store, owner, uniq } = fx();
       const net = await store.networks.create({ name: uniq('net'), cidr: '198.18.80.0/24', gateway: '198.18.80.1' });

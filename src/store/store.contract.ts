@@ -160,13 +160,30 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       assert.ok(!(await store.hosts.list({ state: 'offline' })).some((x) => x.id === h.id));
       const usage: JsonObject = { cpu: { used: 1.25, steal: 0 }, memory: { usedMib: 1024 }, vms: ['a', 'b'], ok: true, note: null };
       const at = new Date('2025-03-01T10:00:00.000Z');
-      const hb = await store.hosts.recordHeartbeat(h.id, usage, at);
+      await store.hosts.recordHeartbeat(h.id, usage, at);
+      const hb = await store.hosts.get(h.id);
       assert.deepEqual(hb.usage, usage);
       assert.equal(hb.lastHeartbeatAt, at.toISOString());
-      assert.deepEqual((await store.hosts.get(h.id)).usage, usage);
       await rejectsWith(store.hosts.get('missing'), NotFoundError, 'NOT_FOUND');
       await rejectsWith(store.hosts.setState('missing', 'enabled'), NotFoundError, 'NOT_FOUND');
       await rejectsWith(store.hosts.recordHeartbeat('missing', {}), NotFoundError, 'NOT_FOUND');
+      // Many hosts' beats in one write: each its own time; the data only where given; unknown ids skipped; past one statement's 500 hosts.
+      const other = await store.hosts.register({ name: uniq('host'), agentUrl: 'http://198.18.1.4:7001', agentToken: 't', totalCpus: 1, totalMemoryMib: 1, totalDiskMib: 1 });
+      const [at1, at2] = [new Date('2025-03-01T10:00:05.000Z'), new Date('2025-03-01T10:00:07.000Z')];
+      const ghosts = Array.from({ length: 999 }, (_, i) => ({ id: `ghost-${i}`, at: at1 }));
+      const written = await store.hosts.recordHeartbeats([...ghosts.slice(0, 600), { id: h.id, at: at1 }, ...ghosts.slice(600), { id: other.id, at: at2, usage: { load: 2 } }]);
+      assert.deepEqual([...written].sort(), [h.id, other.id].sort(), 'the hosts written, not the unknown ids');
+      const [b1, b2] = [await store.hosts.get(h.id), await store.hosts.get(other.id)];
+      assert.deepEqual([b1.lastHeartbeatAt, b1.usage], [at1.toISOString(), usage], 'no data given: the stored data stays');
+      assert.deepEqual([b2.lastHeartbeatAt, b2.usage], [at2.toISOString(), { load: 2 }]);
+      // Two records of one host: the later time, and the data of the later one that has data.
+      const at3 = new Date('2025-03-01T10:00:09.000Z');
+      await store.hosts.recordHeartbeats([{ id: other.id, at: at3, usage: { load: 3 } }, { id: other.id, at: at2 }]);
+      const b3 = await store.hosts.get(other.id);
+      assert.deepEqual([b3.lastHeartbeatAt, b3.usage], [at3.toISOString(), { load: 3 }]);
+      assert.equal((await store.hosts.recordHeartbeats([])).size, 0);
+      await rejectsWith(store.hosts.recordHeartbeats([{ id: other.id, at: at3, usage: { n: Number.NaN } }]), ValidationError, 'VALIDATION_FAILED');
+      assert.deepEqual((await store.hosts.get(other.id)).usage, { load: 3 }, 'refused data changes nothing');
       await rejectsWith(store.hosts.setState(h.id, 'broken' as 'error'), ValidationError, 'VALIDATION_FAILED');
       const hosts = await count(store, 'hosts');
       await rejectsWith(
@@ -178,6 +195,25 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         ValidationError, 'VALIDATION_FAILED', (e) => assert.deepEqual(e.issues.map((i) => i.field).sort(), ['agentUrl', 'totalMemoryMib']),
       );
       assert.equal(await count(store, 'hosts'), hosts);
+    });
+
+    it('hosts.heardBefore: the enabled hosts last heard (or, never heard, made) before a time, and no others', async () => {
+      const mk = async (state: 'enabled' | 'disabled' | 'init', heard: string | null): Promise<string> => {
+        const h = await store.hosts.register({ name: uniq('hb'), agentUrl: 'http://198.18.1.5:7001', agentToken: 't', totalCpus: 1, totalMemoryMib: 1, totalDiskMib: 1 });
+        if (state !== 'init') await store.hosts.setState(h.id, state);
+        if (heard !== null) await store.hosts.recordHeartbeat(h.id, {}, new Date(heard));
+        return h.id;
+      };
+      const old = await mk('enabled', '2020-01-01T00:00:00.000Z');
+      const fresh = await mk('enabled', '2999-01-01T00:00:00.000Z');
+      const never = await mk('enabled', null);
+      const off = await mk('disabled', '2020-01-01T00:00:00.000Z');
+      const mine = new Set([old, fresh, never, off]);
+      const pick = async (t: Date): Promise<string[]> => (await store.hosts.heardBefore(t)).filter((h) => mine.has(h.id)).map((h) => h.id).sort();
+      assert.deepEqual(await pick(new Date('2021-01-01T00:00:00.000Z')), [old], 'made now, never heard: not before 2021');
+      assert.deepEqual(await pick(new Date('2998-01-01T00:00:00.000Z')), [old, never].sort(), 'the disabled host and the one heard later are not');
+      const row = (await store.hosts.heardBefore(new Date('2021-01-01T00:00:00.000Z'))).find((h) => h.id === old);
+      assert.equal(row?.lastHeartbeatAt, '2020-01-01T00:00:00.000Z');
     });
 
     it('datastores: create/get/list/delete with typed errors', async () => {

@@ -14,10 +14,28 @@ export interface ControllerProcess {
   rssMiB(): Promise<{ now: number; peak: number }>;
   /** SIGTERM to its pid, SIGKILL after 10 s. */
   stop(): Promise<void>;
-  /** Settles when the process has exited (by itself: a failpoint's `exit`, a crash). */
-  readonly exited: Promise<void>;
+  /** Settles when the process has exited, with the signal that ended it (null: it exited by itself). */
+  readonly exited: Promise<NodeJS.Signals | null>;
 }
 
+export interface ControllerProcessOptions {
+  readonly cli: string;
+  readonly dataDir: string;
+  readonly home: string;
+  readonly heartbeatMs: number;
+  readonly postgres?: string | undefined;
+  readonly timeoutMs?: number | undefined;
+  /** The port to listen on (a restart on the same data directory keeps its URL: agents know only that one); default a free one. */
+  readonly port?: number | undefined;
+  /** Extra environment (e.g. NUBO_FAILPOINTS). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
+  /** A restart: the first admin exists, its token is not printed again — this is it. */
+  readonly adminToken?: string | undefined;
+  /** More flags for `nubo controller`. */
+  readonly args?: readonly string[] | undefined;
+}
+
+/** A loopback port free now (for a controller that must keep its URL across restarts). */
 export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((ok) => s.listen(0, '127.0.0.1', ok));
@@ -26,19 +44,14 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/**
- * `port`: the API's port (default: a free one) — a restart gives the one it had, since agents beat to it.
- * `adminToken`: a restart over an existing data directory, whose admin prints no token again.
- * `env` (NUBO_FAILPOINTS …) and `args` (more flags) are added to the process's.
- */
-export async function startControllerProcess(o: { cli: string; dataDir: string; home: string; heartbeatMs: number; postgres?: string | undefined; timeoutMs?: number; port?: number; adminToken?: string; env?: Record<string, string>; args?: readonly string[] }): Promise<ControllerProcess> {
+export async function startControllerProcess(o: ControllerProcessOptions): Promise<ControllerProcess> {
   const port = o.port ?? await freePort();
   const args = [o.cli, 'controller', '--listen', `127.0.0.1:${port}`, '--data-dir', o.dataDir, '--heartbeat-ms', String(o.heartbeatMs), ...(o.postgres ? ['--postgres', o.postgres] : []), ...(o.args ?? [])];
   // NUBO_CONTROLLER_NODE_ARGS: node flags for the controller only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile it; written when it stops).
   const nodeArgs = (process.env['NUBO_CONTROLLER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, NUBO_HOME: o.home, ...o.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ...args], { env: { ...process.env, ...o.env, NUBO_HOME: o.home }, stdio: ['ignore', 'ignore', 'pipe'] });
   const pid = child.pid!;
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const exited = new Promise<NodeJS.Signals | null>((ok) => child.once('exit', (_code, signal) => ok(signal)));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');

@@ -17,7 +17,7 @@ const report = (name: string): unknown => ({
   usage: { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0 }, vms: [], at: new Date().toISOString(),
 });
 
-async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later: readonly Pick<Host, 'name' | 'agentToken'>[] = []): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[]; reloads: () => number }> {
+async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later: readonly Pick<Host, 'name' | 'agentToken'>[] = [], logs?: string[]): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[]; reloads: () => number }> {
   const heard: string[] = [];
   let reloads = 0;
   const ctx = {
@@ -29,7 +29,7 @@ async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later:
       heartbeat: async (h: Host) => void heard.push(h.name),
     },
   } as unknown as ApiContext;
-  const app = Fastify();
+  const app = logs === undefined ? Fastify() : Fastify({ logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } } });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
@@ -66,4 +66,17 @@ test('a host registered with a token already indexed is found: a name missing fr
   assert.equal((await beat('shared-token', 'h2')).status, 204);
   assert.equal(reloads(), 1);
   assert.deepEqual(heard, ['h1', 'h2']);
+});
+
+test('a taken heartbeat writes no access-log line; a refused one is logged as a warning', async () => {
+  const logs: string[] = [];
+  const { beat } = await serve([{ name: 'h1', agentToken: 'own-token' }], [], logs);
+  for (let i = 0; i < 3; i++) assert.equal((await beat('own-token', 'h1')).status, 204);
+  assert.deepEqual(logs, [], 'a thousand hosts would write 400 lines a second');
+  assert.equal((await beat('unknown-token', 'h1')).status, 401);
+  assert.equal(logs.length, 1);
+  const line = JSON.parse(logs[0]!) as { level: number; msg: string; err: string };
+  assert.equal(line.level, 40);
+  assert.equal(line.msg, 'heartbeat refused or failed');
+  assert.match(line.err, /unknown host token/);
 });

@@ -253,6 +253,40 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal(ok.state, 'preparing');
   });
 
+  it('an idle service reads neither hosts nor VMs on its ticks; a submission sees the hosts and VMs as they are now, and a live lease is ticked again', async () => {
+    const [h1] = await fresh();
+    t = 4_500_000;
+    const reads = { hosts: 0, vms: 0 };
+    // The same store, its two whole-table reads counted.
+    const counted: Store = {
+      ...store,
+      hosts: Object.assign(Object.create(store.hosts) as Store['hosts'], { list: (...a: Parameters<Store['hosts']['list']>) => (reads.hosts++, store.hosts.list(...a)) }),
+      vms: Object.assign(Object.create(store.vms) as Store['vms'], { list: (...a: Parameters<Store['vms']['list']>) => (reads.vms++, store.vms.list(...a)) }),
+    };
+    const svc = await service(new FakeActions(), counted);
+    reads.hosts = reads.vms = 0;
+    for (let i = 0; i < 5; i++) await at(svc, t + 1);
+    assert.deepEqual(reads, { hosts: 0, vms: 0 }, 'no lease: the ticks read nothing');
+    // Changed while idle: a plain VM fills h1, and a second host comes.
+    const plain = await store.vms.create({ name: 'plain-idle', ownerId: owner.id, spec: {} });
+    await store.vms.bindToHost(plain.id, h1!, { cpus: 2, memoryMib: 1024, diskMib: 1 });
+    const h2 = await store.hosts.register({ name: 'h-late', agentUrl: 'http://198.18.1.99:7481', agentToken: 't', totalCpus: 2, totalMemoryMib: 2048, totalDiskMib: 100_000 });
+    await store.hosts.setState(h2.id, 'enabled');
+    const imm = await svc.submit(sub({ kind: 'immediate', count: 1, preemptible: false, durationS: 100 }));
+    assert.deepEqual(imm.plan.placements, [{ hostId: h2.id, vms: 1 }], 'the host registered while idle is planned on, the one a plain VM filled meanwhile is not');
+    assert.ok(reads.hosts > 0 && reads.vms > 0);
+    reads.hosts = reads.vms = 0;
+    await at(svc, t + 10);
+    assert.ok(reads.hosts > 0 && reads.vms > 0, 'a live lease: the tick reads the fleet');
+    assert.equal((await store.capacityLeases.get(imm.id)).state, 'active');
+    await at(svc, t + 200);
+    assert.equal((await store.capacityLeases.get(imm.id)).state, 'done');
+    reads.hosts = reads.vms = 0;
+    await at(svc, t + 201);
+    assert.deepEqual(reads, { hosts: 0, vms: 0 }, 'idle again once the lease is over');
+    await store.vms.releaseFromHost(plain.id);
+  });
+
   it('releases at the end of the duration, and cancel frees the rest; a finished lease cannot be cancelled', async () => {
     await fresh();
     t = 5_000_000;

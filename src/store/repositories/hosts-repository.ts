@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { HOST_STATES, type HostState, type HostsTable } from '../schema.js';
 import { maintenanceOf, type HostMaintenance } from './host-maintenance.js';
@@ -32,6 +33,15 @@ export interface Host {
   readonly standbySince: string | null;
   /** Why its own health check fails (proactive HA: its VMs are moved away, it takes none); null: healthy. */
   readonly degraded: string | null;
+}
+
+/** One host's heartbeat as `recordHeartbeats` writes it. */
+export interface HeartbeatRecord {
+  readonly id: string;
+  /** When it was heard; absent: now, by the store's clock, as it is written. */
+  readonly at?: Date | undefined;
+  /** The monitoring data; absent: unchanged, not written. */
+  readonly usage?: JsonObject | undefined;
 }
 
 const cpuOvercommitSchema = z.number().positive().max(MAX_CPU_OVERCOMMIT).nullable();
@@ -206,16 +216,72 @@ export class HostsRepository {
     });
   }
 
-  /** Stores the monitoring data of a heartbeat. Not an event: heartbeats are too frequent for the stream. */
-  async recordHeartbeat(id: string, usage: JsonObject, at: Date = new Date(this.ctx.now())): Promise<Host> {
+  /**
+   * Many hosts' heartbeats in one write (controller/heartbeat-recorder.ts
+   * gathers them): each host's time, and its monitoring data where given
+   * (absent: the stored data stays — an agent's unchanged data is not written
+   * again). Several records of one host are one: the latest time, the latest
+   * data given. One statement per 500 hosts, all in one transaction: one
+   * commit where a thousand beating hosts made 200 a second. A host deleted
+   * meanwhile is skipped. Answers the ids of the hosts written.
+   */
+  async recordHeartbeats(beats: readonly HeartbeatRecord[]): Promise<Set<string>> {
+    const byId = new Map<string, { id: string; at: string; usage: string | undefined }>();
+    const now = this.ctx.now();
+    for (const b of beats) {
+      const usage = b.usage === undefined ? undefined : toJson(validateInput('heartbeat', usageSchema, b.usage));
+      const at = b.at?.toISOString() ?? now;
+      const had = byId.get(b.id);
+      byId.set(b.id, had === undefined ? { id: b.id, at, usage } : { id: b.id, at: at > had.at ? at : had.at, usage: usage ?? had.usage });
+    }
+    const written = new Set<string>();
+    if (byId.size === 0) return written;
+    // In id order, so that two writers locking several host rows (PostgreSQL) take them in the same order.
+    const rows = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await inTransaction(this.ctx, async (trx) => {
+      for (let i = 0; i < rows.length; i += 500) {
+        const chunk = rows.slice(i, i + 500);
+        const withUsage = chunk.filter((r) => r.usage !== undefined);
+        const at = sql<string>`case id ${sql.join(chunk.map((r) => sql`when ${r.id} then ${r.at}`), sql` `)} end`;
+        const usage = withUsage.length === 0 ? sql<string | null>`usage` : sql<string | null>`case id ${sql.join(withUsage.map((r) => sql`when ${r.id} then ${r.usage!}`), sql` `)} else usage end`;
+        const done = await trx.updateTable('hosts').set({ last_heartbeat_at: at, usage }).where('id', 'in', chunk.map((c) => c.id)).returning('id').execute();
+        for (const d of done) written.add(d.id);
+      }
+    });
+    return written;
+  }
+
+  /**
+   * The enabled hosts last heard before `before` (never heard: created
+   * before it), for the silence check: only what it needs, of only the hosts
+   * that may be silent — every 5 s it read and parsed the whole fleet, and a
+   * fleet that beats has none to read.
+   */
+  async heardBefore(before: Date): Promise<{ id: string; name: string; lastHeartbeatAt: string | null; createdAt: string }[]> {
+    const t = before.toISOString();
+    const rows = await this.ctx.db
+      .selectFrom('hosts')
+      .select(['id', 'name', 'last_heartbeat_at', 'created_at'])
+      .where('state', '=', 'enabled')
+      .where((eb) => eb.or([eb('last_heartbeat_at', '<', t), eb.and([eb('last_heartbeat_at', 'is', null), eb('created_at', '<', t)])]))
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, lastHeartbeatAt: r.last_heartbeat_at, createdAt: r.created_at }));
+  }
+
+  /**
+   * Stores the monitoring data of a heartbeat. Not an event: heartbeats are
+   * too frequent for the stream. Writes the two columns and reads nothing back
+   * (a thousand hosts beat 200 times a second: the whole row returned and
+   * parsed each time was work no caller used).
+   */
+  async recordHeartbeat(id: string, usage: JsonObject, at: Date = new Date(this.ctx.now())): Promise<void> {
     const u = validateInput('heartbeat', usageSchema, usage);
-    const row = await this.ctx.db
+    const r = await this.ctx.db
       .updateTable('hosts')
       .set({ usage: toJson(u), last_heartbeat_at: at.toISOString() })
       .where('id', '=', id)
-      .returningAll()
       .executeTakeFirst();
-    if (!row) throw new NotFoundError('host', id);
-    return toHost(row);
+    if (Number(r.numUpdatedRows) === 0) throw new NotFoundError('host', id);
   }
 }
