@@ -34,4 +34,6 @@ export interface HostView extends HostCapacity {
   readonly standby?: boolean;
   /** Why its own health check fails (proactive HA): it takes no VMs until it is healthy again. */
   readonly degraded?: string | undefined;
+  /** The cluster it belongs to; undefined: `default` (DEFAULT_CLUSTER). */
+  readonly cluster?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import jsep from 'jsep';
 import { ValidationError } from '../../errors/validation-error.js';
+import { DEFAULT_CLUSTER } from './cluster-fit.js';
 import { freeCapacity, type FreeCapacity } from './host-capacity.js';
 import type { HostView } from './host-view.js';
 
@@ -56,6 +57,7 @@ const IDENTIFIERS: ReadonlyMap<string, Compiled> = new Map<string, Compiled>([
   ['total_cpus', { type: 'number', run: (s) => s.host.totalCpus }],
   ['load', { type: 'number', run: (s) => s.host.load }],
   ['hostname', { type: 'string', run: (s) => s.host.name }],
+  ['cluster', { type: 'string', run: (s) => s.host.cluster ?? DEFAULT_CLUSTER }],
 ]);
 
 /** The names an expression may use, as listed in error messages. */
