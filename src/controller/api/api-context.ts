@@ -30,6 +30,7 @@ import type { InProcessCaller } from './in-process-caller.js';
 import type { ImageObjects } from '../image-objects.js';
 import type { CapacityCheck } from '../../store/repositories/capacity-check.js';
 import type { PlacementPolicy } from '../../core/placement/placement-policy.js';
+import type { Failpoints } from '../../util/failpoints.js';
 
 /** What the route modules share: the controller's parts, built once. */
 export interface ApiContext {
@@ -67,6 +68,8 @@ export interface ApiContext {
   readonly bindCheck?: CapacityCheck | undefined;
   /** The scheduler's placement policy: an admin's chosen host at create must pass its filters. */
   readonly placementPolicy: PlacementPolicy;
+  /** Fault injection for the routes that write in steps (`cluster-add-host`); absent: none. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 export { ForbiddenError };
