@@ -54,21 +54,22 @@ test('the lab made two clusters; admins manage them, users only see zones; bad i
   assert.deepEqual(clusters.map((c) => [c.name, c.hosts, c.networks]), [['c1', [name(1), name(2)], ['net-c1']], ['c2', [name(3)], []], ['default', [], []]]);
   assert.equal((await api().getHost(name(3))).cluster, 'c2');
   const before = await snapshot();
-  const cases: [Promise<unknown>, number, string, RegExp][] = [
-    [api().createCluster({ name: 'c1' }), 409, 'CONFLICT', /already exists/],
-    [api().createCluster({ name: 'bad name' }), 400, 'VALIDATION_FAILED', /name/],
-    [api().addClusterHost('c9', name(1)), 404, 'NOT_FOUND', /cluster/],
-    [api().addClusterHost('c1', 'no-such-host'), 404, 'NOT_FOUND', /host/],
-    [api().deleteCluster('c2'), 409, 'CONFLICT', new RegExp(`is not empty: host ${name(3)}`)],
-    [api().deleteCluster('c1'), 409, 'CONFLICT', /is not empty: hosts .*; network net-c1/],
-    [api().deleteCluster('default'), 409, 'CONFLICT', /cannot be deleted/],
-    [userApi.listClusters(), 403, 'FORBIDDEN', /cluster/],
-    [userApi.createCluster({ name: 'mine' }), 403, 'FORBIDDEN', /cluster/],
-    [userApi.addClusterHost('c1', name(3)), 403, 'FORBIDDEN', /cluster/],
-    [api().createNetwork({ name: 'net-c9', cidr: '198.18.68.0/24', cluster: 'c9' }), 400, 'VALIDATION_FAILED', /no cluster c9/],
+  // One at a time, each started in its turn (no refusal left unawaited).
+  const cases: [() => Promise<unknown>, number, string, RegExp][] = [
+    [() => api().createCluster({ name: 'c1' }), 409, 'CONFLICT', /already exists/],
+    [() => api().createCluster({ name: 'bad name' }), 400, 'VALIDATION_FAILED', /name/],
+    [() => api().addClusterHost('c9', name(1)), 404, 'NOT_FOUND', /cluster/],
+    [() => api().addClusterHost('c1', 'no-such-host'), 404, 'NOT_FOUND', /host/],
+    [() => api().deleteCluster('c2'), 409, 'CONFLICT', new RegExp(`is not empty: host ${name(3)}`)],
+    [() => api().deleteCluster('c1'), 409, 'CONFLICT', /is not empty: hosts .*; network net-c1/],
+    [() => api().deleteCluster('default'), 409, 'CONFLICT', /cannot be deleted/],
+    [() => userApi.listClusters(), 403, 'FORBIDDEN', /cluster/],
+    [() => userApi.createCluster({ name: 'mine' }), 403, 'FORBIDDEN', /cluster/],
+    [() => userApi.addClusterHost('c1', name(3)), 403, 'FORBIDDEN', /cluster/],
+    [() => api().createNetwork({ name: 'net-c9', cidr: '198.18.68.0/24', cluster: 'c9' }), 400, 'VALIDATION_FAILED', /no cluster c9/],
   ];
   for (const [p, status, code, message] of cases) {
-    const e = await refusal(p);
+    const e = await refusal(p());
     assert.deepEqual([e.status, e.code], [status, code], e.message);
     assert.match(e.message + JSON.stringify(e.details), message);
   }
