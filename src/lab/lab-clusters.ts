@@ -24,7 +24,13 @@ export function planLabClusters(hosts: number, clusters: number): { readonly clu
   return out;
 }
 
-/** Makes the planned clusters that are missing and moves each host into its own; idempotent. Returns what it changed. */
+/**
+ * Makes the planned clusters that are missing and moves each host that is
+ * still in `default` into its own; idempotent. A host an admin has put in a
+ * cluster already stays there: a later `lab up` (or a restart of the lab's
+ * controller) must not undo an operator's `cluster add-host`. Returns what it
+ * changed.
+ */
 export async function ensureLabClusters(
   api: NuboClient,
   hosts: readonly { readonly index: number; readonly name: string }[],
@@ -44,7 +50,8 @@ export async function ensureLabClusters(
     for (const i of p.hosts) {
       const h = hosts.find((x) => x.index === i);
       if (!h) continue;
-      if (known.find((k) => k.name === h.name)?.cluster === p.cluster) continue;
+      const now = known.find((k) => k.name === h.name)?.cluster;
+      if (now !== undefined && now !== 'default') continue;
       await api.addClusterHost(p.cluster, h.name, { signal });
       changed.push(`${h.name} in ${p.cluster}`);
     }
