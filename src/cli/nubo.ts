@@ -4,6 +4,7 @@ import { registerImageBuildTiny } from './commands/image-build-tiny.js';
 import { registerImageBuildDebian } from './commands/image-build-debian.js';
 import { registerHvBoot } from './commands/hv-boot.js';
 import { registerHostCommands } from './commands/host.js';
+import { registerClusterCommands } from './commands/cluster.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerTemplateCommands } from './commands/template.js';
 import { registerVmCommands } from './commands/vm.js';
@@ -64,6 +65,7 @@ Exit codes:
 registerUp(program);
 registerDaemonCommands(program);
 registerHostCommands(program);
+registerClusterCommands(program);
 
 const image = program.command('image').description('guest images');
 registerImageBuildTiny(image);

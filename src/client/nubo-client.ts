@@ -1,4 +1,5 @@
 import { hostHaView, vmHaView, type fenceConfigBody, type HostHaView } from '../contract/ha-schemas.js';
+import { addClusterHostView, clusterView, zoneView, type AddClusterHostView, type ClusterView, type CreateClusterBody, type ZoneView } from '../contract/cluster-schemas.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -69,6 +70,12 @@ export class NuboClient {
   hostHa(id: string, o?: WaitOptions): Promise<HostHaView> { return this.#call('GET', `/hosts/${encodeURIComponent(id)}/ha`, hostHaView, undefined, o); }
   setVmHa(id: string, ha: boolean, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('PUT', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, { ha }, o); }
   vmHa(id: string, o?: WaitOptions): Promise<z.infer<typeof vmHaView>> { return this.#call('GET', `/vms/${encodeURIComponent(id)}/ha`, vmHaView, undefined, o); }
+  listClusters(o?: WaitOptions): Promise<ClusterView[]> { return this.#call('GET', '/clusters', z.array(clusterView), undefined, o); }
+  getCluster(id: string, o?: WaitOptions): Promise<ClusterView> { return this.#call('GET', `/clusters/${encodeURIComponent(id)}`, clusterView, undefined, o); }
+  createCluster(body: CreateClusterBody, o?: WaitOptions): Promise<ClusterView> { return this.#call('POST', '/clusters', clusterView, body, o); }
+  addClusterHost(id: string, host: string, o?: WaitOptions): Promise<AddClusterHostView> { return this.#call('POST', `/clusters/${encodeURIComponent(id)}/hosts`, addClusterHostView, { host }, o); }
+  deleteCluster(id: string, o?: WaitOptions): Promise<ClusterView> { return this.#call('DELETE', `/clusters/${encodeURIComponent(id)}`, clusterView, undefined, o); }
+  listZones(o?: WaitOptions): Promise<ZoneView[]> { return this.#call('GET', '/zones', z.array(zoneView), undefined, o); }
   deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
   /** Remote clouds (bursting; admin). */
   listClouds(o?: WaitOptions): Promise<CloudView[]> { return this.#call('GET', '/clouds', z.array(cloudView), undefined, o); }

@@ -27,6 +27,8 @@ export const hostView = z.object({
   standbySince: z.string().nullable().default(null),
   /** Why its own health check fails (proactive HA moves its running VMs away, it takes none); null: healthy. */
   degraded: z.string().nullable().default(null),
+  /** The cluster it belongs to (`default` unless an admin moved it: `POST /clusters/{id}/hosts`). */
+  cluster: z.string().default('default'),
 });
 export type HostView = z.infer<typeof hostView>;
 export const registerHostBody = z.strictObject({

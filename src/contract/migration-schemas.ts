@@ -37,6 +37,8 @@ export const migrationDryRunView = z.object({
   destination: z.string(),
   /** Every pre-check passed (a refusal is a 409 MIGRATION_REFUSED instead). */
   checks: z.literal('passed'),
+  /** The destination is in another cluster: why the VM may cross (nothing of its is bound to its cluster); null: the same cluster. */
+  crossing: z.string().nullable().default(null),
   prediction: migrationPrediction,
 });
 export type MigrationDryRunView = z.infer<typeof migrationDryRunView>;

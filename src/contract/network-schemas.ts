@@ -17,6 +17,8 @@ export const createNetworkBody = z.strictObject({
   range: z.strictObject({ first: ipv4TextSchema, last: ipv4TextSchema }).optional(),
   /** The host bridge the network's TAPs join; default `br0` (every lab host's). `nubo up`'s network uses `nubo0`. */
   bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a Linux interface name: 1-15 letters, digits, _ . -').optional(),
+  /** Bound to this cluster (it must exist): VMs on the network are placed on its hosts only; default every cluster. */
+  cluster: resourceNameSchema.optional(),
 });
 export type CreateNetworkBody = z.input<typeof createNetworkBody>;
 export const leaseStateSchema = z.enum(['free', 'leased', 'held']);
@@ -30,6 +32,8 @@ export const networkView = z.object({
   dns: z.array(z.string()),
   vlan: z.number().nullable(),
   bridge: z.string(),
+  /** The cluster it is bound to; null: every cluster. Always sent; optional for readers of older controllers. */
+  cluster: z.string().nullable().optional(),
   createdAt: z.string(),
   addresses: z.object({ total: z.number(), free: z.number(), leased: z.number(), held: z.number() }),
 });

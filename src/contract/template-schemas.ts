@@ -23,6 +23,8 @@ export const templateBody = z.strictObject({
   userData: z.string().max(64 * 1024).optional(),
   /** Placement requirements, e.g. `free_memory_mb > 512 && cpu_model == "qemu64"`. */
   requirements: z.string().max(1024).optional(),
+  /** The cluster its VMs are placed in (it must exist); default any. */
+  cluster: resourceNameSchema.optional(),
 });
 export type TemplateBody = z.input<typeof templateBody>;
 /** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */

@@ -14,6 +14,8 @@ export const vmView = z.object({
   state: vmStateSchema,
   stateReason: z.string().nullable(),
   host: z.string().nullable(),
+  /** Its host's cluster; while it has no host, the cluster it asked for (null: any). Always sent; optional for readers of older controllers. */
+  cluster: z.string().nullable().optional(),
   vcpus: z.number(),
   memoryMiB: z.number(),
   allowedActions: z.array(z.string()),
@@ -51,6 +53,8 @@ export const createVmBody = z.strictObject({
   memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
   requirements: z.string().max(1024).optional(),
+  /** Places the VM in this cluster (it must exist); overrides the template's. */
+  cluster: resourceNameSchema.optional(),
   /** Overrides the template's NICs: one entry per NIC, on a network (by name or id) or, without one, on none. */
   nics: z.array(z.strictObject({ network: z.string().min(1).max(64).optional() })).min(1).max(8).optional(),
   /** High availability: restarted on another host when its host is fenced (needs its disk on the shared datastore; else reported lost). */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
+import type { ClusterBinding } from '../core/placement/cluster-fit.js';
 import type { AgentVmSpecInput, ImageRef } from '../contract/agent-api.js';
 import type { TemplateBody, TemplateView } from '../contract/template-schemas.js';
 import type { CreateVmBody } from '../contract/vm-schemas.js';
@@ -139,6 +140,7 @@ export class Catalog {
       nics: stored.nics,
       context: stored.context,
       requirements: body.requirements ?? null,
+      cluster: body.cluster ?? null,
     });
   }
 
@@ -164,7 +166,28 @@ export class Catalog {
       ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
       ...(s.context.userData !== undefined ? { userData: s.context.userData } : {}),
       ...(t.requirements !== null ? { requirements: t.requirements } : {}),
+      ...(t.cluster !== null ? { cluster: t.cluster } : {}),
     };
+  }
+
+  /**
+   * What ties a VM to a cluster: the one it asks for (it must exist) and its
+   * networks and datastore that are bound to one. Refused here, naming the
+   * field, when they cannot all hold at once — no host could ever take it.
+   */
+  async #clusterNeeds(asked: string | undefined, networks: readonly (Network | null)[], datastore: string, field: string): Promise<{ cluster: string | undefined; bindings: ClusterBinding[] }> {
+    if (asked !== undefined && !(await this.store.clusters.findByName(asked))) throw new ValidationError('request', [{ field, message: `no cluster ${asked}` }]);
+    const bindings: ClusterBinding[] = [];
+    for (const n of networks) if (n !== null && n.cluster !== null && !bindings.some((b) => b.kind === 'network' && b.name === n.name)) bindings.push({ kind: 'network', name: n.name, cluster: n.cluster });
+    // The VM's datastore is `local` (each host's own) or `shared`: a shared datastore row of that name may be bound to a cluster.
+    const ds = datastore === 'local' ? undefined : (await this.store.datastores.list({ kind: 'shared' })).find((d) => d.name === datastore && d.cluster !== null);
+    if (ds !== undefined && ds.cluster !== null) bindings.push({ kind: 'datastore', name: ds.name, cluster: ds.cluster });
+    const clusters = new Set([...(asked !== undefined ? [asked] : []), ...bindings.map((b) => b.cluster)]);
+    if (clusters.size > 1) {
+      const why = [...(asked !== undefined ? [`it asks for cluster ${asked}`] : []), ...bindings.map((b) => `${b.kind} ${b.name} is bound to cluster ${b.cluster}`)];
+      throw new ValidationError('request', [{ field: asked !== undefined ? field : 'nics', message: `no host can take the VM: ${why.join('; ')}` }]);
+    }
+    return { cluster: asked, bindings };
   }
 
   /**
@@ -180,7 +203,7 @@ export class Catalog {
     });
     // Seeing is not using: a group admin reads a member's template, but only the owner and those it is shared with build on it.
     await this.access.forUser(user).check('use', 'template', t, `a VM from template ${t.name}`);
-    return this.admit({ ...(t as unknown as StoredTemplate), id: t.id, label: `template ${t.name}`, vcpus: t.vcpus, memoryMib: t.memoryMib, requirements: t.requirements }, body, user);
+    return this.admit({ ...(t as unknown as StoredTemplate), id: t.id, label: `template ${t.name}`, vcpus: t.vcpus, memoryMib: t.memoryMib, requirements: t.requirements, cluster: t.cluster }, body, user);
   }
 
   /** Admission from a template or a template's equivalent (a clone's source VM with its new disk image): see admitVm. */
@@ -231,6 +254,7 @@ export class Catalog {
       networks.push(net);
     }
     const leaseNetworks = networks.flatMap((n) => (n === null ? [] : [n.id]));
+    const { cluster, bindings } = await this.#clusterNeeds(body.cluster ?? s.cluster ?? undefined, networks, datastore, body.cluster !== undefined ? 'cluster' : 'template');
     const nicsWith = (leases: readonly Lease[]): AgentVmSpecInput['nics'] => {
       let next = 0;
       return networks.map((net) => {
@@ -277,6 +301,8 @@ export class Catalog {
           ...(datastore === 'shared' ? { datastore: 'shared' } : {}),
           cpuModel: s.context.cpuModel,
           ...(requirements !== undefined ? { requirements } : {}),
+          ...(cluster !== undefined ? { cluster } : {}),
+          ...(bindings.length > 0 ? { bindings } : {}),
         },
     });
     // What placement will ask of a host (as the scheduler builds it from the spec): for checking a chosen host before anything is written.
@@ -285,6 +311,8 @@ export class Catalog {
       vcpus, memoryMiB, diskMiB: datastore === 'shared' ? 0 : Math.ceil(img.virtualSizeBytes / 2 ** 20), cpuModel: s.context.cpuModel, networks: bridges,
       ...(datastore === 'shared' ? { datastore: 'shared' } : {}),
       ...(requirements !== undefined ? { requirements } : {}),
+      ...(cluster !== undefined ? { cluster } : {}),
+      ...(bindings.length > 0 ? { bindings } : {}),
     };
     // Quotas count the disk at its image's virtual size on any datastore: the shared one holds it too.
     return { name, templateId: s.id, leaseNetworks, spec, demand: placementDemand, charge: { vcpus, memoryMib: memoryMiB, diskMib: Math.ceil(img.virtualSizeBytes / 2 ** 20) } };
@@ -303,6 +331,8 @@ export type AdmissionSource = StoredTemplate & {
   readonly vcpus: number;
   readonly memoryMib: number;
   readonly requirements: string | null;
+  /** The cluster its VMs are placed in; null (or absent, a clone's source): any. */
+  readonly cluster?: string | null;
 };
 
 export interface AdmittedVm {

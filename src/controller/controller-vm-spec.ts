@@ -1,9 +1,15 @@
 import type { AgentVmSpecInput } from '../contract/agent-api.js';
+import type { ClusterBinding } from '../core/placement/cluster-fit.js';
 
 /** What the controller keeps in `vms.spec`: the agent's spec, resolved at admission, and the placement demand. */
 export interface ControllerVmSpec {
   readonly agent: AgentVmSpecInput;
-  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string };
+  readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel: string; readonly requirements?: string; readonly datastore?: string;
+    /** The cluster it asked for (its request's or template's `cluster`). */
+    readonly cluster?: string;
+    /** Its networks and datastore bound to a cluster, as they were at admission. */
+    readonly bindings?: readonly ClusterBinding[];
+  };
   /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
   readonly nicNetworks?: readonly (string | null)[];
   /**

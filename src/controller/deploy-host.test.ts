@@ -8,7 +8,7 @@ const res = { cpus: 4, memoryMib: 8192, diskMib: 100_000 };
 const host = (extra: Partial<Host> = {}): Host => ({
   id: 'id-h1', name: 'h1', agentUrl: 'http://127.0.0.1:1', agentToken: 't', state: 'enabled', cpuModel: 'qemu64', cpuFlags: [],
   total: res, reserved: { cpus: 0, memoryMib: 0, diskMib: 0 }, free: res, usage: null, lastHeartbeatAt: null, labels: { rack: 'a' },
-  createdAt: '2026-12-05T00:00:00Z', cpuOvercommit: null, maintenance: null, standbySince: null, degraded: null, ...extra,
+  createdAt: '2026-12-05T00:00:00Z', cpuOvercommit: null, maintenance: null, standbySince: null, degraded: null, cluster: 'default', ...extra,
 });
 const demand = { vcpus: 1, memoryMiB: 256, diskMiB: 1024, networks: [] };
 const policy = compilePlacementPolicy();

@@ -15,7 +15,8 @@ export const DRS_CPU_WINDOW_MS = 60_000;
  * or has volumes attached (live migration moves its own disk only) is held.
  * Without samples a VM counts as CPU-idle using its whole memory allocation,
  * the figure that surely holds. A VM with placement requirements may go only
- * to the hosts they admit (the migration's pre-check would refuse the rest).
+ * to the hosts they admit (the migration's pre-check would refuse the rest);
+ * with several clusters, every VM only to hosts of its own host's cluster.
  */
 export function drsClusterView(o: {
   readonly hosts: readonly Host[];
@@ -47,6 +48,17 @@ export function drsClusterView(o: {
     }
     return ids;
   };
+  // Clusters (issue 18): a VM is balanced within its host's cluster, as a chosen migration destination is.
+  const clusterOf = new Map(o.hosts.map((h) => [h.id, h.cluster]));
+  const several = new Set(clusterOf.values()).size > 1;
+  const inCluster = (hostId: string): ReadonlySet<string> | undefined =>
+    several ? new Set(o.hosts.filter((h) => h.cluster === clusterOf.get(hostId)).map((h) => h.id)) : undefined;
+  const allowedFor = (hostId: string, requirements: string | undefined): ReadonlySet<string> | undefined => {
+    const cluster = inCluster(hostId);
+    const admits = requirements !== undefined ? allowedBy(requirements) : undefined;
+    if (cluster === undefined || admits === undefined) return cluster ?? admits;
+    return new Set([...admits].filter((id) => cluster.has(id)));
+  };
   const vms: DrsVm[] = [];
   for (const vm of o.vms) {
     if (vm.hostId === null || vm.state === 'terminated') continue;
@@ -60,7 +72,7 @@ export function drsClusterView(o: {
       cpuUse: cpu, memoryUseMiB: rss !== undefined ? rss / 1024 / 1024 : spec.demand.memoryMiB,
       lastMigratedAt: o.lastMigrations.get(vm.id),
       unmovable: vm.state !== 'running' ? `is ${vm.state}` : volumes.length > 0 ? 'has volumes attached' : undefined,
-      allowedHostIds: spec.demand.requirements !== undefined ? allowedBy(spec.demand.requirements) : undefined,
+      allowedHostIds: allowedFor(vm.hostId, spec.demand.requirements),
     });
   }
   return { hosts, vms, now: o.now };

@@ -165,7 +165,8 @@ export class HaService {
       const datastore = spec.agent.disk.datastore === 'shared' ? 'shared' : 'local';
       return {
         id: vm.id, ha: ha.has(vm.id), datastore, state: vm.state, decided: decided.has(vm.id),
-        demand: { ...spec.demand, diskMiB: datastore === 'shared' ? 0 : spec.demand.diskMiB, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))], datastore },
+        // A restart stays in the fenced host's cluster (issue 18), as a chosen migration destination does.
+        demand: { ...spec.demand, cluster: spec.demand.cluster ?? host.cluster, diskMiB: datastore === 'shared' ? 0 : spec.demand.diskMiB, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))], datastore },
       };
     });
     const hosts = (await store.hosts.list()).map(hostViewOf);

@@ -37,5 +37,6 @@ export function hostViewOf(h: Host): HostView {
     ...(h.maintenance !== null ? { maintenance: true } : {}),
     ...(h.standbySince !== null ? { standby: true } : {}),
     ...(h.degraded !== null ? { degraded: h.degraded } : {}),
+    cluster: h.cluster,
   };
 }

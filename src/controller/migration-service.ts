@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { COLD_MIGRATION_STATES, checkMigration, chooseMigrationDestination, type MigrationHostFacts } from '../core/migration/migration-prechecks.js';
 import { parseMigrationPolicy, type MigrationPolicy } from '../core/migration/migration-policy.js';
 import type { PlacementPolicy } from '../core/placement/placement-policy.js';
+import type { ClusterBinding } from '../core/placement/cluster-fit.js';
 import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
 import type { MigrationRecord } from '../store/repositories/migrations-repository.js';
@@ -50,6 +51,8 @@ export interface MigrationPlan {
   readonly demand: { readonly vcpus: number; readonly memoryMiB: number; readonly diskMiB: number; readonly cpuModel?: string | undefined };
   readonly storage: 'shared' | 'local';
   readonly policy: MigrationPolicy;
+  /** Set when the destination is in another cluster than the source: why the VM may cross (its networks and storage are available there). */
+  readonly crossing?: string;
 }
 
 /** What a host's heartbeat says about the VM-independent facts a migration needs. */
@@ -103,9 +106,10 @@ export class MigrationService {
         return undefined;
       })
       : undefined;
+    const bindings = await this.#bindingsOf(spec, bridges);
     const input = (d: Host | undefined) => ({
       // The requirements hold wherever the VM goes: a chosen destination meets them, an explicit one is refused unless forced.
-      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots, requirements: spec.demand.requirements } as const,
+      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots, requirements: spec.demand.requirements, cluster: spec.demand.cluster, bindings } as const,
       source: source ? hostViewOf(source) : undefined,
       dest: d ? hostViewOf(d) : undefined,
       sourceFacts: source ? factsOf(source) : undefined,
@@ -128,7 +132,37 @@ export class MigrationService {
     // A live migration mirrors the VM's own disk only; a volume's file stays on the host it was made on.
     if (kind === 'live' && (spec.agent.volumes ?? []).length > 0) throw new MigrationRefusedError('storage', 'volumes', `VM ${vm.name} has volumes attached: detach them to migrate it live`);
 
-    return { vm, kind, source, dest, demand, storage, policy };
+    // A named destination in another cluster passed the `cluster` check: say why it may cross.
+    let crossing: string | undefined;
+    if (source.cluster !== dest.cluster) {
+      const ids = new Set((spec.nicNetworks ?? []).filter((n): n is string => n !== null));
+      const nets = (await store.networks.list()).filter((n) => ids.has(n.id)).map((n) => n.name);
+      const where = (b: readonly ClusterBinding[]): string => (b.length === 0 ? 'every cluster' : `cluster ${dest.cluster}`);
+      crossing = `from cluster ${source.cluster} to ${dest.cluster}: ${nets.length === 0 ? 'it is on no network' : `its ${nets.length === 1 ? 'network' : 'networks'} ${nets.join(', ')}`} and its ${storage === 'shared' ? 'shared datastore' : 'local disk (copied with the migration)'} are available in ${where(bindings)}`;
+    }
+    return { vm, kind, source, dest, demand, storage, policy, ...(crossing !== undefined ? { crossing } : {}) };
+  }
+
+  /**
+   * The VM's networks and datastore bound to a cluster, as they are bound now
+   * (an admin may have bound a network since the VM was admitted): networks
+   * by the bridges its NICs join (what the hosts report), its `shared`
+   * datastore by the row of that name.
+   */
+  async #bindingsOf(spec: ControllerVmSpec, bridges: readonly string[]): Promise<ClusterBinding[]> {
+    const { store } = this.#o;
+    const out: ClusterBinding[] = [];
+    const ids = new Set((spec.nicNetworks ?? []).filter((n): n is string => n !== null));
+    for (const n of await store.networks.list()) {
+      if (n.cluster === null) continue;
+      if (ids.has(n.id) || (ids.size === 0 && bridges.includes(n.bridge))) out.push({ kind: 'network', name: n.name, cluster: n.cluster });
+    }
+    const datastore = spec.agent.disk.datastore;
+    if (datastore !== undefined && datastore !== 'local') {
+      const ds = (await store.datastores.list({ kind: 'shared' })).find((d) => d.name === datastore && d.cluster !== null);
+      if (ds !== undefined && ds.cluster !== null) out.push({ kind: 'datastore', name: ds.name, cluster: ds.cluster });
+    }
+    return out;
   }
 
   async start(vmId: string, req: MigrationRequest, opts: { readonly id?: string } = {}): Promise<MigrationRecord> {

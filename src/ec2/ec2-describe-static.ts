@@ -1,5 +1,7 @@
 import { checkFilters, passesFilters } from './ec2-filters.js';
-import { EC2_REGION, EC2_ZONE, type Ec2Handler } from './ec2-context.js';
+import { EC2_REGION, nativeCall, type Ec2Handler } from './ec2-context.js';
+import { zoneIdOfCluster, zoneOfCluster } from './ec2-zones.js';
+import type { ZoneView } from '../contract/cluster-schemas.js';
 import { Ec2ApiError } from './ec2-api-error.js';
 
 /** DescribeRegions: the one region, `nubo-1`, at this endpoint. */
@@ -10,16 +12,25 @@ export const describeRegions: Ec2Handler = async (ctx, call) => {
   return { regionInfo: [{ regionName: EC2_REGION, regionEndpoint: new URL(ctx.endpoint).host, optInStatus: 'opt-in-not-required' }] };
 };
 
-/** DescribeAvailabilityZones: one zone, `nubo-1a`, for the whole cluster. */
-export const describeAvailabilityZones: Ec2Handler = async (_ctx, call) => {
+/**
+ * DescribeAvailabilityZones: one zone per cluster (ec2-zones.ts: `nubo-1a`
+ * for `default`, `nubo-1-<cluster>` for the others); `available` while one of
+ * its hosts takes VMs, `unavailable` otherwise.
+ */
+export const describeAvailabilityZones: Ec2Handler = async (ctx, call) => {
   const filters = call.params.filters();
   checkFilters(filters, ['zone-name', 'zone-id', 'region-name', 'state']);
+  const clusters = await nativeCall<ZoneView[]>(ctx, call, 'GET', '/api/v1/zones', undefined);
+  const zones = clusters.map((c) => ({
+    zoneName: zoneOfCluster(c.name), zoneId: zoneIdOfCluster(c.name), zoneState: c.hosts > 0 ? 'available' : 'unavailable',
+    regionName: EC2_REGION, zoneType: 'availability-zone', optInStatus: 'opt-in-not-required', messageSet: [],
+  }));
   const names = call.params.list('ZoneName');
-  const unknown = names.find((n) => n !== EC2_ZONE);
-  if (unknown !== undefined) throw new Ec2ApiError('InvalidParameterValue', `Invalid value for parameter ZoneName: ${unknown} is not a zone of this cloud (${EC2_ZONE})`);
-  const zone = { zoneName: EC2_ZONE, zoneId: `${EC2_REGION}-az1`, zoneState: 'available', regionName: EC2_REGION, zoneType: 'availability-zone', optInStatus: 'opt-in-not-required', messageSet: [] };
-  const pass = passesFilters(filters, { fields: { 'zone-name': [zone.zoneName], 'zone-id': [zone.zoneId], 'region-name': [EC2_REGION], state: ['available'] }, tags: new Map() });
-  return { availabilityZoneInfo: pass ? [zone] : [] };
+  const unknown = names.find((n) => !zones.some((z) => z.zoneName === n));
+  if (unknown !== undefined) throw new Ec2ApiError('InvalidParameterValue', `Invalid value for parameter ZoneName: ${unknown} is not a zone of this cloud (${zones.map((z) => z.zoneName).join(', ')})`);
+  const shown = zones.filter((z) => (names.length === 0 || names.includes(z.zoneName))
+    && passesFilters(filters, { fields: { 'zone-name': [z.zoneName], 'zone-id': [z.zoneId], 'region-name': [EC2_REGION], state: [z.zoneState] }, tags: new Map() }));
+  return { availabilityZoneInfo: shown };
 };
 
 /** DescribeAccountAttributes: EC2-Classic-free, no default VPC (nubo's networks are not VPCs). */

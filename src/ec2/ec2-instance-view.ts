@@ -1,6 +1,8 @@
 import type { VmDetailView, VmView } from '../contract/vm-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
 import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
+import { zoneOfCluster } from './ec2-zones.js';
+import { DEFAULT_CLUSTER } from '../core/placement/cluster-fit.js';
 import { ec2StateOf } from './ec2-instance-state.js';
 import { shownInstanceType } from './ec2-instance-types.js';
 import type { InstanceRecord, SecurityGroupRecord } from './ec2-records.js';
@@ -43,6 +45,8 @@ function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; 
   const instanceType = shownInstanceType(ctx.instanceTypes, o.rec?.instanceType, vm.vcpus, vm.memoryMiB);
   const reservationId = o.rec?.reservationId ?? `r-${o.instanceId.slice(2)}`;
   const groupSet = o.sgs.map((g) => ({ groupId: g.id, groupName: g.name }));
+  // Its cluster's zone; a VM that waits for a host and asked for no cluster is shown in the default one.
+  const zone = zoneOfCluster(vm.cluster ?? DEFAULT_CLUSTER);
   const xml: XmlObject = {
     instanceId: o.instanceId,
     imageId: o.imageId,
@@ -55,7 +59,7 @@ function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; 
     productCodes: [],
     instanceType,
     launchTime: vm.createdAt,
-    placement: { availabilityZone: EC2_ZONE, groupName: '', tenancy: 'default' },
+    placement: { availabilityZone: zone, groupName: '', tenancy: 'default' },
     monitoring: { state: 'disabled' },
     privateIpAddress: ip ?? undefined,
     groupSet,
@@ -78,7 +82,7 @@ function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; 
     'instance-type': [instanceType],
     'image-id': [o.imageId],
     'key-name': o.rec?.keyName ? [o.rec.keyName] : [],
-    'availability-zone': [EC2_ZONE],
+    'availability-zone': [zone],
     'private-ip-address': ip === null ? [] : [ip],
     'reservation-id': [reservationId],
     'instance.group-id': o.sgs.map((g) => g.id),

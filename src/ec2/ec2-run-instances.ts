@@ -1,6 +1,8 @@
 import type { VmView } from '../contract/vm-schemas.js';
 import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
-import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
+import { nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
+import { clusterOfZone, zoneOfCluster } from './ec2-zones.js';
+import type { ZoneView } from '../contract/cluster-schemas.js';
 import { newEc2Id } from './ec2-ids.js';
 import { resolveImage } from './ec2-images.js';
 import { describeVms } from './ec2-instance-view.js';
@@ -23,6 +25,8 @@ interface RunRequest {
   groupIds: string[];
   tags: Ec2Tag[];
   clientToken: string | undefined;
+  /** The cluster of Placement.AvailabilityZone; undefined: the scheduler's choice. */
+  cluster: string | undefined;
 }
 
 /** Every parameter checked, and every id resolved, before anything is written. */
@@ -47,7 +51,12 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
     if (userData.length > 64 * 1024) throw invalidParameterValue('UserData', 'decodes to more than 64 KiB');
   }
   const zone = p.optional('Placement.AvailabilityZone');
-  if (zone !== undefined && zone !== EC2_ZONE) throw invalidParameterValue('Placement.AvailabilityZone', `${JSON.stringify(zone)} is not a zone of this cloud (${EC2_ZONE})`);
+  let cluster: string | undefined;
+  if (zone !== undefined) {
+    const zones = (await nativeCall<ZoneView[]>(ctx, call, 'GET', '/api/v1/zones', undefined)).map((z) => z.name);
+    cluster = clusterOfZone(zone);
+    if (cluster === undefined || !zones.includes(cluster)) throw invalidParameterValue('Placement.AvailabilityZone', `${JSON.stringify(zone)} is not a zone of this cloud (${zones.map(zoneOfCluster).join(', ')})`);
+  }
   const groups = await resolveGroups(ctx, call, p.list('SecurityGroupId'), p.list('SecurityGroup'));
   const tags: Ec2Tag[] = [];
   for (const [i, spec] of p.tagSpecifications().entries()) {
@@ -61,7 +70,7 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   return {
     templateId: template.id, min, max, instanceType: type?.name ?? typeName ?? 'custom',
     sizes: type === undefined ? undefined : { vcpus: type.vcpus, memoryMiB: type.memoryMiB },
-    keyName, userData, groupIds: groups.map((g) => g.id), tags, clientToken,
+    keyName, userData, groupIds: groups.map((g) => g.id), tags, clientToken, cluster,
   };
 }
 
@@ -93,7 +102,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         try {
           vm = await nativeCall<VmView>(ctx, call, 'POST', '/api/v1/vms', {
             template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
-          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType' } });
+            ...(req.cluster === undefined ? {} : { cluster: req.cluster }),
+          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone' } });
         } catch (err) {
           if (made.length >= req.min) break;
           throw err;

@@ -15,6 +15,7 @@ import {
   type LabHost, type LabState,
 } from './lab-state.js';
 import { LabError } from './lab-error.js';
+import { ensureLabClusters, planLabClusters } from './lab-clusters.js';
 
 export interface LabUpOptions {
   readonly prefix: string;
@@ -23,6 +24,8 @@ export interface LabUpOptions {
   /** Short directory for the agents' QEMU sockets (default /run/nubo-lab/<prefix>). */
   readonly runRoot?: string | undefined;
   readonly hosts: number;
+  /** Put the hosts into this many clusters, `c1`… (lab-clusters.ts: contiguous blocks); default 1: all in `default`. */
+  readonly clusters?: number | undefined;
   /** A running controller that listens on the fabric address, or a port for the lab to start its own on. */
   readonly controller: LabCredentials | { readonly startOnPort: number };
   readonly heartbeatMs?: number | undefined;
@@ -77,6 +80,8 @@ async function fabricAddressHolders(): Promise<string[]> {
 
 /** Brings the lab to `hosts` hosts, each with its namespace, uplink, agent and registration; idempotent, and recoverable by `labDown` at any step. */
 export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
+  // A bad --clusters is refused before anything is made.
+  planLabClusters(o.hosts, o.clusters ?? 1);
   const changed: string[] = [];
   const say = o.log ?? ((): void => {});
   const hb = o.heartbeatMs ?? 2_000;
@@ -129,6 +134,9 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
     h.registered = true;
     await writeLabState(state);
   }
+
+  // Before the hosts take VMs (they are enabled at their first heartbeat): a VM placed meanwhile would sit in `default`.
+  if ((o.clusters ?? 1) > 1) changed.push(...(await ensureLabClusters(api, state.hosts.filter((h) => h.index <= o.hosts), o.clusters ?? 1, o.signal)));
 
   const waitMs = o.waitEnabledMs ?? 60_000;
   if (waitMs > 0) await waitEnabled(api, state.hosts.filter((h) => h.index <= o.hosts), waitMs, o.signal);

@@ -11,6 +11,7 @@ import { StoreMigrationError } from './store-errors.js';
 import { DatastoresRepository } from './repositories/datastores-repository.js';
 import { EventsRepository } from './repositories/events-repository.js';
 import { HostsRepository } from './repositories/hosts-repository.js';
+import { ClustersRepository } from './repositories/clusters-repository.js';
 import { ImagesRepository } from './repositories/images-repository.js';
 import { LeasesRepository } from './repositories/leases-repository.js';
 import { MigrationsRepository } from './repositories/migrations-repository.js';
@@ -62,6 +63,7 @@ export interface Store {
   readonly db: Kysely<Database>;
   readonly users: UsersRepository;
   readonly hosts: HostsRepository;
+  readonly clusters: ClustersRepository;
   readonly datastores: DatastoresRepository;
   readonly images: ImagesRepository;
   readonly templates: TemplatesRepository;
@@ -182,6 +184,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     db,
     users: new UsersRepository(ctx),
     hosts: new HostsRepository(ctx),
+    clusters: new ClustersRepository(ctx),
     datastores: new DatastoresRepository(ctx),
     images: new ImagesRepository(ctx),
     templates: new TemplatesRepository(ctx),

@@ -89,6 +89,16 @@ export interface HostsTable {
   standby_since: IsoTime | null;
   /** Why the host's own health check fails (migration 0021, proactive HA); null: healthy. */
   degraded: string | null;
+  /** The name of the cluster it belongs to (migration 0028; `default` for hosts from before; the column's default for new ones). */
+  cluster: Generated<string>;
+}
+
+/** A cluster of hosts with its own networks and datastores; an EC2 availability zone (0028). */
+export interface ClustersTable {
+  id: string;
+  name: string;
+  description: string;
+  created_at: IsoTime;
 }
 
 export const HOST_MAINTENANCE_STATES = ['evacuating', 'maintenance'] as const;
@@ -126,6 +136,8 @@ export interface DatastoresTable {
   host_id: string | null;
   path: string;
   created_at: IsoTime;
+  /** The cluster whose hosts reach it (0028); null: every cluster. */
+  cluster: string | null;
 }
 
 export interface ImagesTable {
@@ -152,6 +164,8 @@ export interface TemplatesTable {
   context: JsonText;
   requirements: string | null;
   created_at: IsoTime;
+  /** The cluster its VMs are placed in (0028); null: any. */
+  cluster: string | null;
 }
 
 export interface VmsTable {
@@ -196,6 +210,8 @@ export interface NetworksTable {
   created_at: IsoTime;
   /** The host bridge the network's TAPs join. */
   bridge: string;
+  /** The cluster whose hosts carry it (0028); null: every cluster. */
+  cluster: string | null;
 }
 
 export interface LeasesTable {
@@ -256,6 +272,7 @@ export interface VolumesTable {
 export interface Database {
   users: UsersTable;
   hosts: HostsTable;
+  clusters: ClustersTable;
   datastores: DatastoresTable;
   images: ImagesTable;
   templates: TemplatesTable;

@@ -72,6 +72,9 @@ export class MigrationLab {
    * `process`: the lab starts `nubo controller` as a process of its own, which a test can kill
    * (NUBO_FAILPOINTS in this process's environment when it starts arms its failpoints).
    */
+  /** How many clusters `start` puts the hosts in (`lab up --clusters`: c1, c2, … in contiguous blocks); 1: all in `default`. */
+  clusters = 1;
+
   async start(nHosts = 3, mode: 'in-process' | 'process' = 'in-process', serve: Pick<ControllerDaemonOptions, 'ec2'> = {}): Promise<void> {
     this.image = await buildTinyImage({ cacheDir: imageCacheDir() });
     this.root = await mkdtemp(join(tmpdir(), 'nubo-miglab-'));
@@ -99,7 +102,7 @@ export class MigrationLab {
   /** Starts the lab's agents that are not running (all of them the first time) and waits for them to be enabled. */
   async agentsUp(nHosts = 3): Promise<void> {
     const controller = this.controller ? { url: this.controller.url, token: this.token } : { startOnPort: this.#port! };
-    const r = await labUp({ prefix: this.prefix, dir: this.dir, hosts: nHosts, controller, heartbeatMs: 500 });
+    const r = await labUp({ prefix: this.prefix, dir: this.dir, hosts: nHosts, clusters: this.clusters, controller, heartbeatMs: 500 });
     this.hosts = r.state.hosts;
     if (!this.controller) {
       this.token = r.credentials.token;

@@ -30,11 +30,11 @@ test('host list: one row per host with capacity and heartbeat age', async () => 
   const r = await runCli(['host', 'list', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trimEnd().split('\n');
-  assert.match(lines[0]!, /^ID\s+NAME\s+STATE\s+CPUS\s+MEMORY\s+VMS\s+HEARTBEAT\s+AGENT$/);
-  assert.match(lines[1]!, /^host-1\s+h1\s+enabled\s+2\/8\s+512 MiB\/16 GiB\s+2\s+\ds ago\s+http:\/\/198\.18\.0\.2:7101$/);
-  assert.match(lines[2]!, /^host-2\s+h2\s+offline\s+.*never\s+http:/);
+  assert.match(lines[0]!, /^ID\s+NAME\s+CLUSTER\s+STATE\s+CPUS\s+MEMORY\s+VMS\s+HEARTBEAT\s+AGENT$/);
+  assert.match(lines[1]!, /^host-1\s+h1\s+default\s+enabled\s+2\/8\s+512 MiB\/16 GiB\s+2\s+\ds ago\s+http:\/\/198\.18\.0\.2:7101$/);
+  assert.match(lines[2]!, /^host-2\s+h2\s+default\s+offline\s+.*never\s+http:/);
   // A host DRS consolidation put on standby says so (placement takes it only when nothing else fits).
-  assert.match(lines[3]!, /^host-3\s+h3\s+enabled, standby\s+2\/8/);
+  assert.match(lines[3]!, /^host-3\s+h3\s+default\s+enabled, standby\s+2\/8/);
   assert.ok(!r.stdout.includes('\u001b['), 'no colors when stdout is not a TTY');
 });
 

@@ -32,8 +32,8 @@ export function registerHostCommands(program: Command): void {
       if (o.json) return printJson(hosts);
       const now = Date.now();
       printTable(
-        ['ID', 'NAME', 'STATE', 'CPUS', 'MEMORY', 'VMS', 'HEARTBEAT', 'AGENT'],
-        hosts.map((h) => [h.id, h.name, [h.state, h.maintenance, h.standbySince === null ? null : 'standby'].filter((x) => x !== null).join(', '), `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
+        ['ID', 'NAME', 'CLUSTER', 'STATE', 'CPUS', 'MEMORY', 'VMS', 'HEARTBEAT', 'AGENT'],
+        hosts.map((h) => [h.id, h.name, h.cluster, [h.state, h.maintenance, h.standbySince === null ? null : 'standby'].filter((x) => x !== null).join(', '), `${h.reserved.cpus}/${h.total.cpus}`, `${fmtMiB(h.reserved.memoryMiB)}/${fmtMiB(h.total.memoryMiB)}`, h.vms, fmtAge(h.lastHeartbeatAt, now), dash(h.agentUrl)]),
       );
     }),
   );
@@ -114,6 +114,7 @@ function printHost(h: HostView): void {
     ['id', h.id],
     ['name', h.name],
     ['state', h.state],
+    ['cluster', h.cluster],
     ['maintenance', h.maintenance ?? '-'],
     ['standby', h.standbySince === null ? '-' : `since ${fmtTime(h.standbySince)} (DRS consolidation; \`nubo drs wake\` ends it)`],
     ['agent', dash(h.agentUrl)],

@@ -17,7 +17,7 @@ import { buildTinyImage } from '../../storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../../util/nubo-home.js';
 
 interface LabFlags { prefix: string; dir?: string; url?: string; token?: string; json?: boolean }
-interface UpFlags extends LabFlags { hosts?: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number; migrationTls: boolean }
+interface UpFlags extends LabFlags { hosts?: number; clusters: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number; migrationTls: boolean }
 
 const labDir = (o: LabFlags): string => o.dir ?? join(nuboHome(), 'lab', checkPrefix(o.prefix));
 
@@ -34,6 +34,7 @@ export function registerLabCommands(program: Command): void {
   common(lab.command('up'))
     .description('make (or complete) the lab: fabric bridge, N host namespaces, their agents, registered with the controller; idempotent')
     .option('--hosts <n>', 'number of hosts', intArg(1, MAX_LAB_HOSTS, 'hosts'))
+    .option('--clusters <n>', 'put the hosts into this many clusters c1, c2, … in contiguous blocks (4 hosts, 2 clusters: h1-h2 in c1, h3-h4 in c2); 1: all in `default`', intArg(1, MAX_LAB_HOSTS, 'clusters'), 1)
     .option('--fabric-only', `make only the fabric bridge with ${FABRIC_ADDRESS}, for a controller to listen on (\`nubo up --listen ${FABRIC_ADDRESS}\`) before the hosts come`)
     .option('--start-controller', `start the lab's own controller on ${FABRIC_ADDRESS} (recorded; stopped by \`lab down\`) with the nubo-tiny images, the network \`lab\` (${LAB_NETWORK.cidr}) and the \`tiny\` template`)
     .option('--controller-port <port>', 'port of the controller --start-controller starts', intArg(1, 65535, 'port'), 7480)
@@ -50,7 +51,7 @@ export function registerLabCommands(program: Command): void {
       }
       if (o.hosts === undefined) throw new UsageError('BAD_FLAG', 'lab up needs --hosts N (or --fabric-only)');
       const controller = o.startController ? { startOnPort: o.controllerPort } : await resolveCredentials(o);
-      const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, controller, heartbeatMs: o.heartbeatMs, migrationTls: o.migrationTls, signal, log: (l) => process.stdout.write(`${l}\n`) });
+      const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, clusters: o.clusters, controller, heartbeatMs: o.heartbeatMs, migrationTls: o.migrationTls, signal, log: (l) => process.stdout.write(`${l}\n`) });
       // The lab's own controller starts empty: give it what the README's first steps use.
       const changed = [...r.changed];
       if (o.startController) {

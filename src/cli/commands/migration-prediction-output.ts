@@ -37,6 +37,7 @@ export function printDryRun(d: MigrationDryRunView): void {
     ['kind', d.kind],
     ['route', `${d.source} → ${d.destination}`],
     ['pre-checks', d.checks],
+    ...(d.crossing !== null ? [['clusters', d.crossing] as [string, string]] : []),
     ...predictionFields(d.prediction),
   ]);
   process.stdout.write('dry run: nothing was queued or changed\n');

@@ -12,6 +12,7 @@ interface CreateOpts extends ApiOpts {
   first?: string;
   last?: string;
   bridge?: string;
+  cluster?: string;
 }
 
 /** `nubo network list|show|create|delete|hold|unhold`; networks are given by id or name (the controller resolves both). */
@@ -41,7 +42,8 @@ export function registerNetworkCommands(program: Command): void {
     .option('--vlan <id>', '802.1Q VLAN tag', intArg(1, 4094, 'VLAN id'))
     .option('--first <address>', 'first address to lease (default: the first host address)')
     .option('--last <address>', 'last address to lease (default: the last host address)')
-    .option('--bridge <name>', 'host bridge the NICs\' TAPs join (default br0, every lab host\'s; `nubo up` uses nubo0)');
+    .option('--bridge <name>', 'host bridge the NICs\' TAPs join (default br0, every lab host\'s; `nubo up` uses nubo0)')
+    .option('--cluster <cluster>', 'bind the network to this cluster: its VMs are placed on that cluster\'s hosts only (default: every cluster)');
   connectionOptions(create).action(
     runCliAction(async (signal, name: string, o: CreateOpts) => {
       const range = o.first !== undefined || o.last !== undefined ? { first: o.first ?? '', last: o.last ?? '' } : undefined;
@@ -53,6 +55,7 @@ export function registerNetworkCommands(program: Command): void {
         ...(o.vlan !== undefined ? { vlan: o.vlan } : {}),
         ...(range ? { range } : {}),
         ...(o.bridge !== undefined ? { bridge: o.bridge } : {}),
+        ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
       };
       const n = await (await connect(o)).createNetwork(body, { signal });
       if (o.json) return printJson(n);
@@ -98,6 +101,7 @@ function printNetwork(n: NetworkDetailView): void {
     ['dns', n.dns.join(', ') || '-'],
     ['vlan', n.vlan ?? '-'],
     ['bridge', n.bridge],
+    ['cluster', n.cluster ?? 'every'],
     ['addresses', `${n.addresses.total} (${n.addresses.leased} leased, ${n.addresses.held} held, ${n.addresses.free} free)`],
     ['created', fmtTime(n.createdAt)],
   ]);

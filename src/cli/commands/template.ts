@@ -29,6 +29,7 @@ interface CreateOpts extends ApiOpts {
   userDataFile?: string;
   requirements?: string;
   nic?: string[];
+  cluster?: string;
 }
 
 /** `nubo template list|show|create|delete|import|export`. */
@@ -67,7 +68,8 @@ export function registerTemplateCommands(program: Command): void {
     .option('--cpu-model <model>', 'QEMU CPU model (default: qemu64)')
     .option('--user-data-file <file>', 'user data for the VM\'s config drive, read from a file')
     .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512 && cpu_model == "qemu64"\'')
-    .option('--nic <network>', 'add a NIC on this network (repeatable; without it the template gets one NIC with no network set)', collect);
+    .option('--nic <network>', 'add a NIC on this network (repeatable; without it the template gets one NIC with no network set)', collect)
+    .option('--cluster <cluster>', 'place its VMs in this cluster (`nubo cluster list`; default any)');
   connectionOptions(create).action(
       runCliAction(async (signal, o: CreateOpts) => {
         const body: TemplateBody = {
@@ -83,6 +85,7 @@ export function registerTemplateCommands(program: Command): void {
           ...(o.userDataFile !== undefined ? { userData: await readInputFile(o.userDataFile, '--user-data-file') } : {}),
           ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
           ...(o.nic !== undefined ? { nics: o.nic.map((network) => ({ network })) } : {}),
+          ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
         };
         const t = await (await connect(o)).createTemplate(body, { signal });
         if (o.json) return printJson(t);
@@ -183,6 +186,7 @@ function printTemplate(t: TemplateView): void {
     ['cmdline', dash(t.cmdline)],
     ['nics', t.nics.map((n, i) => `nic${i}:${n.network ?? '-'}`).join(' ') || '-'],
     ['requirements', dash(t.requirements)],
+    ['cluster', t.cluster ?? 'any'],
     ['user data', t.userData === undefined ? '-' : `${Buffer.byteLength(t.userData)} bytes`],
     ['created', fmtTime(t.createdAt)],
   ]);

@@ -18,6 +18,7 @@ export function printVmDetail(v: VmDetailView): void {
     ['state', v.state],
     ['reason', dash(v.stateReason)],
     ['host', dash(v.host)],
+    ['cluster', dash(v.cluster ?? null)],
     ['vcpus', v.vcpus],
     ['memory', fmtMiB(v.memoryMiB)],
     ['actions', v.allowedActions.join(', ') || '-'],

@@ -29,6 +29,7 @@ interface CreateOpts extends ApiOpts, WaitOpts {
   nic?: string[];
   ha?: boolean;
   host?: string;
+  cluster?: string;
 }
 
 /** `nubo vm create|list|show|console|purge|resize`, the power actions, `migrate`, `nic attach|detach`, `disk-move`, `snapshot`, `save-as`, `clone`, `export` and `ssh`. */
@@ -45,6 +46,7 @@ export function registerVmCommands(program: Command): void {
       .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)')
       .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared']))
       .option('--nic <network>', 'a NIC on this network, or `none` for a NIC on no network (repeatable, in order; replaces the template\'s NICs)', collect)
+      .option('--cluster <cluster>', 'place the VM in this cluster (an EC2 availability zone; default: the template\'s, else any)')
       .option('--ha', 'high availability: restarted on another host when its host fails and is fenced (its disk must be on the shared datastore; else it is reported lost)')
       .option('--host <host>', 'admins: deploy on this host (name or id) instead of the one the scheduler would choose — once, not a lasting requirement (later placements and migrations may move the VM); the host must pass every placement filter, else 409'),
     WAIT_TARGET.create,
@@ -62,6 +64,7 @@ export function registerVmCommands(program: Command): void {
         ...(o.nic !== undefined ? { nics: o.nic.map((n) => (n === 'none' ? {} : { network: n })) } : {}),
         ...(o.ha === true ? { ha: true } : {}),
         ...(o.host !== undefined ? { host: o.host } : {}),
+        ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
       };
       const client = await connect(o);
       const created = await client.createVm(body, { signal });

@@ -71,7 +71,7 @@ export interface ApiContext {
   readonly placementPolicy: PlacementPolicy;
   /** Remote clouds (bursting, cloud-routes.ts); absent: no such routes. */
   readonly clouds?: CloudBursting | undefined;
-  /** Test hooks (NUBO_FAILPOINTS) for the steps of the adaptors' own operations (OCCI's); absent: none. */
+  /** Test hooks (NUBO_FAILPOINTS) for the routes and adaptors that write in steps (`cluster-add-host`, OCCI's); absent: none. */
   readonly failpoints?: Failpoints | undefined;
 }
 

@@ -59,7 +59,7 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     if (req.body.dryRun === true) {
       const plan = await ctx.migrations.plan(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, force: req.body.force });
       const prediction = await ctx.queue.planner.predict(plan);
-      return reply.status(200).send({ dryRun: true, vm: vm.name, vmId: vm.id, kind: plan.kind, source: plan.source.name, destination: plan.dest.name, checks: 'passed', prediction });
+      return reply.status(200).send({ dryRun: true, vm: vm.name, vmId: vm.id, kind: plan.kind, source: plan.source.name, destination: plan.dest.name, checks: 'passed', crossing: plan.crossing ?? null, prediction });
     }
     const q = await ctx.queue.enqueue(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, priority: req.body.priority, force: req.body.force });
     return reply.status(202).send(await viewById(q.id));

@@ -42,6 +42,7 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
         vlan: b.vlan ?? null,
         ...(b.bridge !== undefined ? { bridge: b.bridge } : {}),
         ...(b.range ? { range: b.range } : {}),
+        ...(b.cluster !== undefined ? { cluster: b.cluster } : {}),
       });
     });
     creating = create.catch(() => undefined);

@@ -68,8 +68,14 @@ export class Views {
 
   async vm(v: Vm): Promise<VmView> {
     const names = new Map<string, string | null>();
-    for (const [kind, id] of [['users', v.ownerId], ['templates', v.templateId], ['hosts', v.hostId]] as const) if (id !== null) names.set(id, await this.#name(kind, id));
-    return vmViewOf(v, names);
+    for (const [kind, id] of [['users', v.ownerId], ['templates', v.templateId]] as const) if (id !== null) names.set(id, await this.#name(kind, id));
+    const clusters = new Map<string, string>();
+    if (v.hostId !== null) {
+      const h = await findOrUndefined(this.store.hosts.get(v.hostId));
+      names.set(v.hostId, h?.name ?? v.hostId);
+      if (h) clusters.set(h.id, h.cluster);
+    }
+    return vmViewOf(v, names, clusters);
   }
 
   /**
@@ -81,7 +87,8 @@ export class Views {
     if (list.length <= 1) return Promise.all(list.map((v) => this.vm(v)));
     const [users, templates, hosts] = await Promise.all([this.store.users.list({ withDeleted: true }), this.store.templates.list(), this.store.hosts.list()]);
     const names = new Map<string, string | null>([...users, ...templates, ...hosts].map((r) => [r.id, r.name]));
-    return list.map((v) => vmViewOf(v, names));
+    const clusters = new Map(hosts.map((h) => [h.id, h.cluster]));
+    return list.map((v) => vmViewOf(v, names, clusters));
   }
 
   /** Many hosts at once: their VMs are counted in one query, not listed once per host. */
@@ -119,6 +126,7 @@ export class Views {
       dns: [...n.dns],
       vlan: n.vlan,
       bridge: n.bridge,
+      cluster: n.cluster,
       createdAt: n.createdAt,
       addresses: { total: c.free + c.leased + c.held, ...c },
     };
@@ -136,7 +144,7 @@ export class Views {
 }
 
 /** The API's VM from its record, with the names of the records it refers to (an id with no name stays the id). */
-function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>): VmView {
+function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: ReadonlyMap<string, string>): VmView {
   const spec = v.spec as unknown as Partial<ControllerVmSpec>;
   const name = (id: string | null): string | null => (id === null ? null : (names.get(id) ?? id));
   return {
@@ -147,6 +155,8 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>): VmView {
     state: v.state,
     stateReason: v.stateReason,
     host: name(v.hostId),
+    // Where it runs; without a host, where it will (what it asked for), if anything.
+    cluster: (v.hostId !== null ? clusters.get(v.hostId) : undefined) ?? spec.demand?.cluster ?? null,
     vcpus: spec.demand?.vcpus ?? 0,
     memoryMiB: spec.demand?.memoryMiB ?? 0,
     // Only what a user can ask for through this API, and nothing while an operation is in flight —
@@ -173,5 +183,6 @@ function hostViewOf(h: Host, viewer: Pick<User, 'role'>, vms: number): HostView 
     maintenance: h.maintenance?.state ?? null,
     standbySince: h.standbySince,
     degraded: h.degraded,
+    cluster: h.cluster,
   };
 }

@@ -158,7 +158,7 @@ test('what cannot change is reported before what can', () => {
   const bad: HostView = { ...h2, state: 'disabled', reservedMemoryMiB: 4096 };
   assert.equal(refusal(checkMigration(input({ dest: bad }, { demand: { ...vm.demand, cpuModel: 'EPYC' } })))[0], 'host-state');
   assert.equal(refusal(checkMigration(input({ dest: { ...bad, state: 'enabled' } }, { demand: { ...vm.demand, cpuModel: 'EPYC' } })))[0], 'cpu');
-  assert.deepEqual([...MIGRATION_CHECKS], ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity']);
+  assert.deepEqual([...MIGRATION_CHECKS], ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cluster', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity']);
 });
 
 const packing = compilePlacementPolicy();
@@ -272,4 +272,41 @@ test('cold: a powered-off or suspended VM; TLS does not matter; the other checks
     packing,
   );
   assert.equal(chosen.hostId, 'h2', 'a cold migration is placed by the same rules');
+});
+
+test('cluster: a named destination in another cluster is refused while the VM asks for its cluster or uses what is bound to it; allowed when nothing binds it', () => {
+  const a1 = makeHost('h1', { name: 'h1', cluster: 'a' });
+  const a2 = makeHost('h2', { name: 'h2', cluster: 'a' });
+  const b1 = makeHost('h3', { name: 'h3', cluster: 'b' });
+  const net = { kind: 'network', name: 'web', cluster: 'a' } as const;
+  // Inside the cluster: bindings to it change nothing.
+  assert.deepEqual(checkMigration(input({ source: a1, dest: a2 }, { bindings: [net], cluster: 'a' })), { ok: true });
+  assert.deepEqual(refusal(checkMigration(input({ source: a1, dest: b1 }, { bindings: [net] }))),
+    ['cluster', 'to', "host h3 is in cluster b, the VM's host h1 in cluster a, and network web is bound to cluster a"]);
+  assert.deepEqual(refusal(checkMigration(input({ source: a1, dest: b1 }, { cluster: 'a' }))),
+    ['cluster', 'to', "host h3 is in cluster b, the VM's host h1 in cluster a, and the VM asks for cluster a"]);
+  assert.deepEqual(refusal(checkMigration(input({ source: a1, dest: b1 }, { bindings: [{ kind: 'datastore', name: 'nfs', cluster: 'a' }] }))),
+    ['cluster', 'to', "host h3 is in cluster b, the VM's host h1 in cluster a, and datastore nfs is bound to cluster a"]);
+  // Storage and networks available in every cluster (or bound to the destination's): it may cross.
+  assert.deepEqual(checkMigration(input({ source: a1, dest: b1 })), { ok: true });
+  assert.deepEqual(checkMigration(input({ source: a1, dest: b1 }, { bindings: [{ kind: 'network', name: 'wan', cluster: 'b' }] })), { ok: true }, 'bound to the destination\'s cluster');
+  // The admin's force lifts the requirements expression only, never a cluster binding.
+  assert.equal(checkMigration(input({ source: a1, dest: b1, ignoreRequirements: true }, { bindings: [net] })).ok, false);
+  // Hosts that know no cluster are in the default one.
+  assert.deepEqual(refusal(checkMigration(input({ source: h1, dest: b1 }, { cluster: 'default' }))),
+    ['cluster', 'to', "host h3 is in cluster b, the VM's host h1 in cluster default, and the VM asks for cluster default"]);
+  assert.ok(MIGRATION_CHECKS.includes('cluster'));
+});
+
+test('cluster: a chosen destination stays in the source\'s cluster, even where nothing binds the VM', () => {
+  const policy = compilePlacementPolicy({ ranker: 'striping' });
+  const a1 = makeHost('h1', { name: 'h1', cluster: 'a' });
+  const a2 = makeHost('h2', { name: 'h2', cluster: 'a', reservedMemoryMiB: 1024 });
+  const b1 = makeHost('h3', { name: 'h3', cluster: 'b' });
+  const choice = chooseMigrationDestination([a1, a2, b1].map((dest) => input({ source: a1, dest })), policy);
+  assert.equal(choice.hostId, 'h2', 'the fuller host of its own cluster, not the emptier one in another (striping would take that)');
+  assert.match(choice.reasons['h3'] ?? '', /^host h3 is in cluster b, the VM's host h1 in cluster a: a chosen destination stays in the VM's cluster/);
+  const alone = chooseMigrationDestination([a1, b1].map((dest) => input({ source: a1, dest })), policy);
+  assert.equal(alone.hostId, undefined);
+  assert.equal(alone.hostId === undefined ? alone.check : undefined, 'cluster');
 });

@@ -1,13 +1,14 @@
 import { capacityShortfall, freeCapacity, type CapacityDemand } from '../placement/host-capacity.js';
 import { enabledFilter, maintenanceFilter } from '../placement/host-filters.js';
 import type { HostView } from '../placement/host-view.js';
+import { clusterMismatch, DEFAULT_CLUSTER, type ClusterBinding } from '../placement/cluster-fit.js';
 import { placeVm } from '../placement/place-vm.js';
 import type { PlacementPolicy } from '../placement/placement-policy.js';
 import type { VmDemand } from '../placement/vm-demand.js';
 import { compileRequirements } from '../placement/requirements-expression.js';
 import type { VmState } from '../vm-state.js';
 
-export const MIGRATION_CHECKS = ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity'] as const;
+export const MIGRATION_CHECKS = ['vm-state', 'host-unknown', 'same-host', 'host-state', 'cluster', 'cpu', 'network', 'storage', 'tls', 'requirements', 'capacity'] as const;
 
 /** Which pre-check refused a migration; the API maps every one to a 409/422 naming it. */
 export type MigrationCheck = (typeof MIGRATION_CHECKS)[number];
@@ -34,6 +35,10 @@ export interface MigratingVm {
   readonly requirements?: string | undefined;
   /** Disk snapshots in its disk file (qcow2 internal); undefined when not known (not asked). */
   readonly snapshots?: number | undefined;
+  /** The cluster it asked for at creation; undefined: any. */
+  readonly cluster?: string | undefined;
+  /** Its networks and datastore that are bound to a cluster (as they are now). */
+  readonly bindings?: readonly ClusterBinding[] | undefined;
 }
 
 /** What a host's agent reports that matters to a migration. */
@@ -69,6 +74,12 @@ export interface MigrationCheckInput {
    * destination — a chosen one always meets them.
    */
   readonly ignoreRequirements?: boolean | undefined;
+  /**
+   * The destination was chosen, not named: it must be in the source's
+   * cluster. A named one may cross when nothing of the VM's is bound to its
+   * cluster (checked whether or not this is set).
+   */
+  readonly sameClusterOnly?: boolean | undefined;
 }
 
 /** The states a cold migration moves a VM from: nothing runs, its files are at rest on the source. */
@@ -138,6 +149,15 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
   if (state !== undefined) return refuse('host-state', 'to', `host ${dest.name} cannot take VMs: ${state}`);
   if (destFacts === undefined) return refuse('host-state', 'to', `host ${dest.name} has not reported what it can run yet`);
 
+  // Clusters (issue 18): a VM stays in its cluster unless what it uses is available in the other one too.
+  const from = source.cluster ?? DEFAULT_CLUSTER;
+  const to = dest.cluster ?? DEFAULT_CLUSTER;
+  if (from !== to) {
+    if (input.sameClusterOnly === true) return refuse('cluster', 'to', `host ${dest.name} is in cluster ${to}, the VM's host ${source.name} in cluster ${from}: a chosen destination stays in the VM's cluster (name one to cross)`);
+    const why = clusterMismatch(to, vm);
+    if (why !== undefined) return refuse('cluster', 'to', `host ${dest.name} is in cluster ${to}, the VM's host ${source.name} in cluster ${from}, and ${why}`);
+  }
+
   const model = vm.demand.cpuModel;
   if (model !== undefined && !destFacts.cpuModels.includes(model)) {
     const offers = destFacts.cpuModels.length > 0 ? destFacts.cpuModels.join(', ') : 'none';
@@ -200,7 +220,8 @@ export type DestinationChoice =
 
 /**
  * Chooses where to live-migrate a VM: every candidate but the VM's own host
- * goes through the pre-checks, the ones that pass through the placement rules
+ * — in the source's cluster: a chosen destination never crosses one — goes
+ * through the pre-checks, the ones that pass through the placement rules
  * (its requirements, then the policy's ranking). `candidates` are the inputs
  * of `checkMigration` with each host as `dest`, for one and the same VM.
  * Does not reserve: the caller reserves in the transaction that records the
@@ -213,7 +234,7 @@ export function chooseMigrationDestination(candidates: readonly MigrationCheckIn
   const fit: HostView[] = [];
   for (const c of candidates) {
     if (c.dest === undefined || c.dest.id === c.vm.hostId) continue;
-    const verdict = checkMigration(c);
+    const verdict = checkMigration({ ...c, sameClusterOnly: true });
     if (verdict.ok) fit.push(c.dest);
     else {
       refused.push([c.dest.id, verdict.message]);

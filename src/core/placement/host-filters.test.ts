@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import {
   HOST_FILTERS,
   capacityFilter,
+  clusterFilter,
   cpuModelFilter,
   datastoreFilter,
   enabledFilter,
   filterHost,
+  hostPasses,
   networkFilter,
   requirementsFilter,
   type FilterContext,
@@ -89,7 +91,7 @@ test('degraded: a host whose health check fails is skipped with the check\'s rea
 test('filterHost: the first failing filter names the reason; static before dynamic', () => {
   assert.deepEqual(
     HOST_FILTERS.map((f) => f.name),
-    ['enabled', 'maintenance', 'standby', 'degraded', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+    ['enabled', 'maintenance', 'standby', 'degraded', 'cluster', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
   );
   const full = { reservedMemoryMiB: 4096 };
   assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);
@@ -119,4 +121,36 @@ test('a host in maintenance takes no new VMs: filterHost names it, hostPasses ag
   assert.equal(hostPasses(makeHost('h', { maintenance: false }), demand, ctx), true);
   // A disabled host in maintenance says disabled: the state comes first.
   assert.equal(filterHost(makeHost('h', { maintenance: true, state: 'disabled' }), demand, ctx), 'disabled');
+});
+
+test('cluster: a VM that asks for a cluster, or uses a network or datastore bound to one, fits only hosts in it', () => {
+  const inA = makeHost('a1', { cluster: 'a' });
+  const inB = makeHost('b1', { cluster: 'b' });
+  const before = makeHost('old');
+  // Nothing asked: every cluster, including hosts that know none (the default cluster).
+  for (const h of [inA, inB, before]) {
+    assert.equal(clusterFilter(h, demand, ctx), undefined);
+    assert.equal(hostPasses(h, demand, ctx), true);
+  }
+  const asksA: VmDemand = { ...demand, cluster: 'a' };
+  assert.equal(clusterFilter(inA, asksA, ctx), undefined);
+  assert.equal(clusterFilter(inB, asksA, ctx), 'in cluster b: the VM asks for cluster a');
+  assert.equal(clusterFilter(before, asksA, ctx), 'in cluster default: the VM asks for cluster a');
+  assert.equal(hostPasses(inB, asksA, ctx), false);
+  assert.equal(clusterFilter(before, { ...demand, cluster: 'default' }, ctx), undefined);
+  const bound: VmDemand = { ...demand, bindings: [{ kind: 'network', name: 'web', cluster: 'a' }, { kind: 'datastore', name: 'nfs', cluster: 'a' }] };
+  assert.equal(clusterFilter(inA, bound, ctx), undefined);
+  assert.equal(hostPasses(inA, bound, ctx), true);
+  assert.equal(clusterFilter(inB, bound, ctx), 'in cluster b: network web is bound to cluster a; datastore nfs is bound to cluster a');
+  assert.equal(hostPasses(inB, bound, ctx), false);
+  // The cluster is judged before capacity: waiting cannot help a host in the wrong cluster.
+  assert.equal(filterHost(makeHost('b2', { cluster: 'b', reservedMemoryMiB: 4096 }), asksA, ctx), 'in cluster b: the VM asks for cluster a');
+});
+
+test('requirements: cluster names the host\'s cluster (default for a host that knows none)', () => {
+  const inA = compileRequirements('cluster == "a"');
+  assert.equal(inA(makeHost('a1', { cluster: 'a' })), true);
+  assert.equal(inA(makeHost('b1', { cluster: 'b' })), false);
+  assert.equal(compileRequirements('cluster == "default"')(makeHost('old')), true);
+  assert.equal(requirementsFilter(makeHost('b1', { cluster: 'b' }), demand, { ...ctx, requirements: inA }), 'requirements not met');
 });

@@ -1,3 +1,4 @@
+import { clusterMismatch, DEFAULT_CLUSTER, fitsCluster } from './cluster-fit.js';
 import { capacityShortfall, fitsCapacity } from './host-capacity.js';
 import type { HostState, HostView } from './host-view.js';
 import type { HostPredicate } from './requirements-expression.js';
@@ -24,6 +25,12 @@ export const enabledFilter: HostFilter = (host) => (host.state === 'enabled' ? u
 export const maintenanceFilter: HostFilter = (host) => (host.maintenance === true ? 'in maintenance' : undefined);
 export const standbyFilter: HostFilter = (host) => (host.standby === true ? 'on standby (consolidation emptied it)' : undefined);
 export const degradedFilter: HostFilter = (host) => (host.degraded !== undefined ? `degraded: ${host.degraded}` : undefined);
+
+export const clusterFilter: HostFilter = (host, demand) => {
+  const cluster = host.cluster ?? DEFAULT_CLUSTER;
+  const why = clusterMismatch(cluster, demand);
+  return why === undefined ? undefined : `in cluster ${cluster}: ${why}`;
+};
 
 export const cpuModelFilter: HostFilter = (host, demand) => {
   if (demand.cpuModel === undefined || host.supportedCpuModels.includes(demand.cpuModel)) return undefined;
@@ -56,6 +63,7 @@ export const HOST_FILTERS: readonly { readonly name: string; readonly filter: Ho
   { name: 'maintenance', filter: maintenanceFilter },
   { name: 'standby', filter: standbyFilter },
   { name: 'degraded', filter: degradedFilter },
+  { name: 'cluster', filter: clusterFilter },
   { name: 'cpu-model', filter: cpuModelFilter },
   { name: 'network', filter: networkFilter },
   { name: 'datastore', filter: datastoreFilter },
@@ -82,6 +90,7 @@ export function hostPasses(host: HostView, demand: VmDemand, context: FilterCont
   if (host.maintenance === true) return false;
   if (host.standby === true) return false;
   if (host.degraded !== undefined) return false;
+  if ((demand.cluster !== undefined || demand.bindings !== undefined) && !fitsCluster(host.cluster ?? DEFAULT_CLUSTER, demand)) return false;
   if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
   for (const n of demand.networks) if (!host.networks.includes(n)) return false;
   if (demand.datastore !== undefined && !host.datastores.includes(demand.datastore)) return false;

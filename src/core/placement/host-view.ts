@@ -36,4 +36,6 @@ export interface HostView extends HostCapacity {
   readonly degraded?: string | undefined;
   /** Set only on the view of a remote cloud (bursting): its name, what the `cloud` requirement compares. */
   readonly cloud?: string | undefined;
+  /** The cluster it belongs to; undefined: `default` (DEFAULT_CLUSTER). */
+  readonly cluster?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import jsep from 'jsep';
 import { ValidationError } from '../../errors/validation-error.js';
+import { DEFAULT_CLUSTER } from './cluster-fit.js';
 import { freeCapacity, type FreeCapacity } from './host-capacity.js';
 import type { HostView } from './host-view.js';
 
@@ -58,6 +59,7 @@ const IDENTIFIERS: ReadonlyMap<string, Compiled> = new Map<string, Compiled>([
   ['hostname', { type: 'string', run: (s) => s.host.name }],
   // "" for a host of this site; a remote cloud's name for the cloud (bursting): `cloud == "burst-1"` keeps a VM off local hosts.
   ['cloud', { type: 'string', run: (s) => s.host.cloud ?? '' }],
+  ['cluster', { type: 'string', run: (s) => s.host.cluster ?? DEFAULT_CLUSTER }],
 ]);
 
 /** The names an expression may use, as listed in error messages. */

@@ -1,3 +1,4 @@
+import type { ClusterBinding } from './cluster-fit.js';
 import type { CapacityDemand } from './host-capacity.js';
 
 /** What a VM asks of a host; validated at admission (DESIGN §4.2) before it gets here. */
@@ -10,4 +11,8 @@ export interface VmDemand extends CapacityDemand {
   readonly networks: readonly string[];
   /** Id of the datastore the VM's disks live on. */
   readonly datastore?: string;
+  /** The cluster the VM asks for (its template's or its request's `cluster`); undefined: any. */
+  readonly cluster?: string;
+  /** Its networks and datastore that are bound to a cluster (as they were when it was admitted). */
+  readonly bindings?: readonly ClusterBinding[];
 }

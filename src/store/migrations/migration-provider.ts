@@ -19,6 +19,7 @@ import * as m0015 from './0015-ec2.js';
 import * as m0017 from './0017-system-image-bucket.js';
 import * as m0021 from './0021-host-degraded.js';
 import * as m0022 from './0022-migration-queue-forced.js';
+import * as m0028 from './0028-clusters.js';
 import * as m0029 from './0029-clouds.js';
 import * as m0031 from './0031-occi-mixins.js';
 
@@ -47,6 +48,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0017-system-image-bucket': { up: (db) => m0017.up(db), down: (db) => m0017.down(db) },
     '0021-host-degraded': { up: (db) => m0021.up(db), down: (db) => m0021.down(db) },
     '0022-migration-queue-forced': { up: (db) => m0022.up(db), down: (db) => m0022.down(db) },
+    '0028-clusters': { up: (db) => m0028.up(db), down: (db) => m0028.down(db) },
     '0029-clouds': { up: (db) => m0029.up(db), down: (db) => m0029.down(db) },
     '0031-occi-mixins': { up: (db) => m0031.up(db), down: (db) => m0031.down(db) },
   };

@@ -4,6 +4,7 @@ import { DATASTORE_KINDS, type DatastoreKind, type DatastoresTable } from '../sc
 import { inTransaction, mapUniqueViolation, requireExists, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { ValidationError } from '../../errors/validation-error.js';
 
 export interface Datastore {
   readonly id: string;
@@ -13,6 +14,8 @@ export interface Datastore {
   readonly hostId: string | null;
   readonly path: string;
   readonly createdAt: string;
+  /** The cluster whose hosts reach it; null: every cluster (a local datastore is its host's). */
+  readonly cluster: string | null;
 }
 
 const createSchema = z
@@ -21,6 +24,7 @@ const createSchema = z
     kind: z.enum(DATASTORE_KINDS),
     hostId: fields.id.nullable().default(null),
     path: fields.path.regex(/^\//, 'must be absolute'),
+    cluster: fields.name.nullable().default(null),
   })
   .refine((v) => (v.kind === 'local') === (v.hostId !== null), {
     path: ['hostId'],
@@ -29,7 +33,7 @@ const createSchema = z
 export type CreateDatastoreInput = z.input<typeof createSchema>;
 
 function toDatastore(r: DatastoresTable): Datastore {
-  return { id: r.id, name: r.name, kind: r.kind, hostId: r.host_id, path: r.path, createdAt: r.created_at };
+  return { id: r.id, name: r.name, kind: r.kind, hostId: r.host_id, path: r.path, createdAt: r.created_at, cluster: r.cluster };
 }
 
 export class DatastoresRepository {
@@ -37,10 +41,13 @@ export class DatastoresRepository {
 
   async create(input: CreateDatastoreInput): Promise<Datastore> {
     const v = validateInput('datastore', createSchema, input);
-    const row: DatastoresTable = { id: randomUUID(), name: v.name, kind: v.kind, host_id: v.hostId, path: v.path, created_at: this.ctx.now() };
+    const row: DatastoresTable = { id: randomUUID(), name: v.name, kind: v.kind, host_id: v.hostId, path: v.path, created_at: this.ctx.now(), cluster: v.cluster };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         if (row.host_id !== null) await requireExists(trx, 'hosts', row.host_id, 'host');
+        if (row.cluster !== null && !(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
+          throw new ValidationError('datastore', [{ field: 'cluster', message: `no cluster ${row.cluster}` }]);
+        }
         await trx.insertInto('datastores').values(row).execute();
       }),
       (cause) => new ConflictError('datastore', 'name', v.name, 'already exists', { cause }),

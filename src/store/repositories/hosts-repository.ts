@@ -1,3 +1,4 @@
+import type { Selectable } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -33,6 +34,8 @@ export interface Host {
   readonly standbySince: string | null;
   /** Why its own health check fails (proactive HA: its VMs are moved away, it takes none); null: healthy. */
   readonly degraded: string | null;
+  /** The name of its cluster (`default` unless an admin put it in another: `clusters.addHost`). */
+  readonly cluster: string;
 }
 
 /** One host's heartbeat as `recordHeartbeats` writes it. */
@@ -64,7 +67,7 @@ export type RegisterHostInput = z.input<typeof registerSchema>;
 const usageSchema = fields.jsonObject;
 const stateSchema = z.enum(HOST_STATES);
 
-export function toHost(r: HostsTable): Host {
+export function toHost(r: Selectable<HostsTable>): Host {
   const total = { cpus: r.total_cpus, memoryMib: Number(r.total_memory_mib), diskMib: Number(r.total_disk_mib) };
   const reserved = { cpus: r.reserved_cpus, memoryMib: Number(r.reserved_memory_mib), diskMib: Number(r.reserved_disk_mib) };
   return {
@@ -86,6 +89,7 @@ export function toHost(r: HostsTable): Host {
     maintenance: maintenanceOf(r),
     standbySince: r.standby_since,
     degraded: r.degraded,
+    cluster: r.cluster,
   };
 }
 

@@ -18,6 +18,8 @@ export interface Network {
   readonly createdAt: string;
   /** The host bridge its NICs' TAPs join (`br0` on lab hosts). */
   readonly bridge: string;
+  /** The cluster whose hosts carry it; null: every cluster. */
+  readonly cluster: string | null;
 }
 
 const ipv4 = z.string().refine((s) => parseIpv4(s) !== undefined, 'not an IPv4 address');
@@ -30,6 +32,8 @@ const createSchema = z.object({
   bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a Linux interface name: 1-15 letters, digits, _ . -').default('br0'),
   /** The part of the subnet handed out as leases; default every host address. */
   range: z.object({ first: ipv4, last: ipv4 }).optional(),
+  /** Bound to this cluster (it must exist): only its hosts carry the network. */
+  cluster: fields.name.nullable().default(null),
 });
 export type CreateNetworkInput = z.input<typeof createSchema>;
 
@@ -43,7 +47,7 @@ export function macForAddress(n: number): string {
 }
 
 function toNetwork(r: NetworksTable): Network {
-  return { id: r.id, name: r.name, cidr: r.cidr, gateway: r.gateway, dns: fromJson<string[]>(r.dns, []), vlan: r.vlan, createdAt: r.created_at, bridge: r.bridge };
+  return { id: r.id, name: r.name, cidr: r.cidr, gateway: r.gateway, dns: fromJson<string[]>(r.dns, []), vlan: r.vlan, createdAt: r.created_at, bridge: r.bridge, cluster: r.cluster };
 }
 
 /** The addresses to lease: the range (default all host addresses) minus the gateway. Throws ValidationError naming the field. */
@@ -78,10 +82,13 @@ export class NetworksRepository {
     const v = validateInput('network', createSchema, input);
     const addresses = leaseAddresses(v);
     const at = this.ctx.now();
-    const row: NetworksTable = { id: randomUUID(), name: v.name, cidr: v.cidr, gateway: v.gateway, dns: toJson(v.dns), vlan: v.vlan, created_at: at, bridge: v.bridge };
+    const row: NetworksTable = { id: randomUUID(), name: v.name, cidr: v.cidr, gateway: v.gateway, dns: toJson(v.dns), vlan: v.vlan, created_at: at, bridge: v.bridge, cluster: v.cluster };
     const base = parseCidr(v.cidr)!.address;
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
+        if (row.cluster !== null && !(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
+          throw new ValidationError('network', [{ field: 'cluster', message: `no cluster ${row.cluster}` }]);
+        }
         await trx.insertInto('networks').values(row).execute();
         for (let i = 0; i < addresses.length; i += INSERT_BATCH) {
           const batch: LeasesTable[] = addresses.slice(i, i + INSERT_BATCH).map((n) => ({

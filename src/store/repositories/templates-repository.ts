@@ -4,6 +4,7 @@ import type { TemplatesTable } from '../schema.js';
 import { fromJson, inTransaction, mapUniqueViolation, requireExists, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
+import { ValidationError } from '../../errors/validation-error.js';
 
 /**
  * A VM template. Disks, NICs and context are kept as the JSON documents the
@@ -22,6 +23,8 @@ export interface Template {
   /** Placement requirements expression (e.g. `cpuModel == "EPYC" && labels.zone == "a"`), or null. */
   readonly requirements: string | null;
   readonly createdAt: string;
+  /** The cluster its VMs are placed in (it must exist when the template is made); null: any. */
+  readonly cluster: string | null;
 }
 
 const createSchema = z.object({
@@ -33,6 +36,7 @@ const createSchema = z.object({
   nics: z.array(fields.jsonObject).max(64).default([]),
   context: fields.jsonObject.default({}),
   requirements: z.string().min(1).max(4096).nullable().default(null),
+  cluster: fields.name.nullable().default(null),
 });
 export type CreateTemplateInput = z.input<typeof createSchema>;
 
@@ -48,6 +52,7 @@ function toTemplate(r: TemplatesTable): Template {
     context: fromJson<JsonObject>(r.context, {}),
     requirements: r.requirements,
     createdAt: r.created_at,
+    cluster: r.cluster,
   };
 }
 
@@ -68,10 +73,14 @@ export class TemplatesRepository {
       context: toJson(v.context),
       requirements: v.requirements,
       created_at: this.ctx.now(),
+      cluster: v.cluster,
     };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         await requireExists(trx, 'users', row.owner_id, 'user');
+        if (row.cluster !== null && !(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
+          throw new ValidationError('template', [{ field: 'cluster', message: `no cluster ${row.cluster}` }]);
+        }
         await trx.insertInto('templates').values(row).execute();
       }),
       (cause) => new ConflictError('template', 'name', v.name, 'already exists for this owner', { cause }),
