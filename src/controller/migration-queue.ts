@@ -37,12 +37,13 @@ export interface EnqueueRequest {
 /**
  * The migration queue's dispatcher: every migration is requested through
  * `enqueue` (pre-checks now, so a bad request is refused at once and
- * nothing is queued; the prediction stored with the entry), and started by
+ * nothing is queued), and started by
  * a round — right after the request, then every `intervalMs` — when the
- * per-host limits allow (`planQueueStarts`). Starting reuses the entry's id
- * for the migration record, which is the journal: a controller killed
- * between the record and marking the entry started finds the record and
- * marks it at its next round.
+ * per-host limits allow (`planQueueStarts`). The prediction is measured
+ * beside that first round, not before it, and stored with the entry.
+ * Starting reuses the entry's id for the migration record, which is the
+ * journal: a controller killed between the record and marking the entry
+ * started finds the record and marks it at its next round.
  */
 export class MigrationQueue {
   readonly #rounds: PeriodicRounds;
@@ -69,17 +70,32 @@ export class MigrationQueue {
     await this.#round;
   }
 
-  /** Checks, predicts and queues a migration; then gives the queue a round, so one that may start has started when this returns. */
+  /**
+   * Checks and queues a migration, then gives the queue a round, so one that may start has started when this
+   * returns. The planner's prediction is measured meanwhile — its dirty-rate sample takes QEMU a whole second, which
+   * a migration that may start now does not wait for — and stored with the entry before this returns.
+   */
   async enqueue(vmId: string, req: EnqueueRequest, signal?: AbortSignal): Promise<QueuedMigration> {
     const forced = req.to !== undefined && req.force === true;
     const plan = await this.o.service.plan(vmId, { to: req.to, policy: req.policy ?? {}, force: forced });
-    const prediction = req.prediction ?? await this.o.planner.predict(plan, signal);
+    // Asked first, so that the guest is sampled from the request on, while the destination prepares and the copy runs.
+    const predicting = req.prediction === undefined ? this.o.planner.predict(plan, signal) : undefined;
+    predicting?.catch(() => {}); // awaited below; a refusal in between must not leave it unhandled
     const q = await this.o.store.migrationQueue.enqueue({
       vmId: plan.vm.id, kind: plan.kind, sourceHostId: plan.source.id, requestedTo: req.to === undefined ? null : plan.dest.id,
-      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction, origin: req.origin ?? 'api', forced,
+      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction: req.prediction ?? null, origin: req.origin ?? 'api', forced,
     });
     this.o.logger.info({ migrationId: q.id, vmId: q.vmId, priority: q.priority, origin: q.origin }, 'migration queued');
+    await this.o.failpoints?.hit('migration-queue.queued');
     await this.dispatchNow();
+    if (predicting !== undefined) {
+      try {
+        return await this.o.store.migrationQueue.setPrediction(q.id, await predicting);
+      } catch (err) {
+        // The migration is queued or under way either way: only its prediction is missing.
+        this.o.logger.warn({ migrationId: q.id, err: err instanceof Error ? err.message : String(err) }, 'migration queued without a prediction');
+      }
+    }
     return this.o.store.migrationQueue.get(q.id);
   }
 

@@ -14,6 +14,7 @@ import { MigrationQueue, type EnqueueRequest } from './migration-queue.js';
 import { compileQueueLimits } from '../core/migration/queue-limits.js';
 import type { MigrationPlanner } from './migration-planner.js';
 import { MigrationService } from './migration-service.js';
+import { pollUntil } from '../util/deadline.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
 
 const logger = pino({ level: 'silent' });
@@ -144,6 +145,46 @@ test('the queue keeps an admin\'s `force` with the entry: when its turn comes (a
     // Through enqueue: the API's request is checked at once and `force` stored with it.
     await t.store.migrations.finish(forced.id, { state: 'aborted', reason: 'test' });
     await assert.rejects(queueOver().enqueue(t.vm.id, { to: 'h3' }), (e: unknown) => e instanceof MigrationRefusedError && e.check === 'requirements');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a migration that may start now does not wait for the planner\'s dirty-rate measurement: it starts first, the entry gets the prediction once measured; a failed prediction leaves it without one', async () => {
+  const t = await cloud(undefined);
+  try {
+    const begun: string[] = [];
+    const service = new MigrationService({
+      store: t.store, orchestrator: { act: async () => t.vm } as unknown as VmOrchestrator, migrator: { begun: (id: string) => begun.push(id) } as never,
+      policy: compilePlacementPolicy(), logger,
+    });
+    let measured!: (p: JsonObject) => void;
+    let asked = 0;
+    const planner = { predict: () => { asked++; return new Promise<JsonObject>((r) => { measured = r; }); } } as unknown as MigrationPlanner;
+    const queue = new MigrationQueue({ store: t.store, service, planner, limits: compileQueueLimits(), logger });
+    const enqueued = queue.enqueue(t.vm.id, { to: 'h3' });
+    const started = await pollUntil('the migration started', () => (begun.length > 0 ? begun[0] : undefined), { timeoutMs: 10_000, intervalMs: 5 });
+    assert.equal(asked, 1, 'the measurement was asked for');
+    const entry = await t.store.migrationQueue.get(started);
+    assert.equal(entry.state, 'started', 'started while the prediction is still being measured');
+    assert.equal(entry.prediction, null);
+    assert.equal((await t.store.migrations.get(started)).destHostId, t.h3.id);
+    measured({ kind: 'live', totalMs: 700, dirtyRate: { measured: true } });
+    const q = await enqueued;
+    assert.equal(q.id, started);
+    assert.deepEqual(q.prediction, { kind: 'live', totalMs: 700, dirtyRate: { measured: true } });
+    assert.deepEqual((await t.store.migrationQueue.get(started)).prediction, q.prediction, 'stored with the entry');
+
+    // A prediction that fails (the store could not be read, say) costs the entry its prediction, never the migration.
+    await t.store.migrations.finish(started, { state: 'aborted', reason: 'test' });
+    const failing = { predict: async () => { throw new Error('store unavailable'); } } as unknown as MigrationPlanner;
+    const q2 = await new MigrationQueue({ store: t.store, service, planner: failing, limits: compileQueueLimits(), logger }).enqueue(t.vm.id, { to: 'h3' });
+    assert.equal(q2.state, 'started');
+    assert.equal(q2.prediction, null);
+    // A prediction handed in (an evacuation orders by it) is stored as is, not measured again.
+    await t.store.migrations.finish(q2.id, { state: 'aborted', reason: 'test' });
+    const q3 = await new MigrationQueue({ store: t.store, service, planner: failing, limits: compileQueueLimits(), logger }).enqueue(t.vm.id, { to: 'h3', prediction: { kind: 'live', totalMs: 5 } });
+    assert.deepEqual(q3.prediction, { kind: 'live', totalMs: 5 });
   } finally {
     await t.cleanup();
   }
