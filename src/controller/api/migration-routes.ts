@@ -50,8 +50,8 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
         'The pre-checks run at once; then the migration is queued with its `priority` and starts ' +
         'when the per-host limits (migrations at once, bandwidth budget) allow — at once when they do (state `running`), else state `queued`. ' +
         'Meanwhile the planner predicts total time and downtime (the guest\'s dirty rate measured by QEMU\'s calc-dirty-rate over one second ' +
-        'from the request on — the migration does not wait for it —, its memory, the link bandwidth of past migrations between the two hosts); ' +
-        'the answer comes once the prediction is there and carries it. ' +
+        'from the request on, its memory, the link bandwidth of past migrations between the two hosts): neither the migration nor this answer ' +
+        'waits for it (`prediction` is null in it until then); it is stored with the migration a moment later. ' +
         'With `dryRun: true` the answer is the pre-checks\' result and the prediction (200), and nothing is queued or changed.',
       params: idParams, body: migrateVmBody, response: { 200: migrationDryRunView, 202: migrationView },
     },
