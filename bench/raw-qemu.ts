@@ -31,6 +31,8 @@ export interface RawStartOptions extends WaitOptions {
   readonly runDir: string;
   /** Paused with `-incoming defer`: a migration destination. */
   readonly incoming?: boolean;
+  /** With `incoming`: not paused (no `-S`), so QEMU runs the guest itself once the stream completed (nubo's resume on completion). */
+  readonly autostart?: boolean;
 }
 
 /** Starts `spec` (its netns, its TAPs on their bridges); resolves once QMP answers. */
@@ -47,7 +49,7 @@ export async function startRawQemu(spec: VmSpec, o: RawStartOptions): Promise<Ra
       await createTap(tap, nic.bridge, o, nic.vlan);
       taps.push(tap);
     }
-    const argv = buildQemuArgv(spec, { accel: o.accel, paths, ...(o.incoming === true ? { paused: true, incoming: 'defer' } : {}) });
+    const argv = buildQemuArgv(spec, { accel: o.accel, paths, ...(o.incoming === true ? { paused: o.autostart !== true, incoming: 'defer' } : {}) });
     await launchQemu('qemu-system-x86_64', argv, spec.netns, o);
     pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new Error(`QEMU of ${spec.id} wrote no pid file`);
