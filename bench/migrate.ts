@@ -9,6 +9,12 @@
  *   dir, config drive, TAP on br0 with a held address of the VMs' network), and
  *   migrated by the plain QMP commands (bench/raw-migration.ts). Total: from
  *   starting the destination QEMU to the destination running.
+ * - raw, resume on completion (raw-rc): the same raw guest and script with
+ *   nubo's QEMU settings for a VM on the shared datastore — `return-path` on
+ *   the source, the destination started without `-S` so it runs the guest the
+ *   moment the stream completed. Its pause splits nubo's against raw's: what
+ *   the settings cost (raw-rc − raw) and what nubo's software adds
+ *   (nubo − raw-rc). Off: BENCH_RAW_RESUME_COMPARE=0.
  * - nubo: a VM created through the API on h1 (datastore shared), migrated with
  *   POST /vms/:id/migrate. Total: POST → journal `activated` (the VM runs on
  *   the destination); the record's own totalTimeMs is shown too.
@@ -68,10 +74,15 @@ const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 type CaseName = 'idle' | 'dirty' | 'web';
 // nubo-ctl: nubo with the controller's switch-over (policy resumeOnCompletion false, as before resume on completion),
 // interleaved in the same runs so that the two switches are compared against the same raw pairs. Off: BENCH_SWITCH_COMPARE=0.
-type PathName = 'raw' | 'nubo' | 'nubo-ctl';
+// raw-rc: the raw script with nubo's QEMU settings for resume on completion (return-path on the source, the destination
+// started without -S): the pause it shows is QEMU's own with those settings, so nubo − raw-rc is what nubo's software
+// adds and raw-rc − raw what the settings cost. Off: BENCH_RAW_RESUME_COMPARE=0.
+type PathName = 'raw' | 'raw-rc' | 'nubo' | 'nubo-ctl';
 const compareSwitch = process.env['BENCH_SWITCH_COMPARE'] !== '0';
-const PATHS: readonly PathName[] = compareSwitch ? ['raw', 'nubo', 'nubo-ctl'] : ['raw', 'nubo'];
-const PATH_LABEL: Record<PathName, string> = { raw: 'raw', nubo: 'nubo', 'nubo-ctl': 'nubo, controller switch' };
+const compareRawResume = process.env['BENCH_RAW_RESUME_COMPARE'] !== '0';
+const PATHS: readonly PathName[] = ['raw', ...(compareRawResume ? ['raw-rc' as const] : []), 'nubo', ...(compareSwitch ? ['nubo-ctl' as const] : [])];
+const PATH_LABEL: Record<PathName, string> = { raw: 'raw', 'raw-rc': 'raw, resume on completion', nubo: 'nubo', 'nubo-ctl': 'nubo, controller switch' };
+const isRaw = (p: PathName): p is 'raw' | 'raw-rc' => p === 'raw' || p === 'raw-rc';
 const CASES: readonly CaseName[] = ['idle', 'web', 'dirty'];
 const CASE_LABEL: Record<CaseName, string> = { idle: '(a) idle', dirty: '(b) dirtying memory', web: '(c) serving 512 KiB to a fabric client' };
 
@@ -296,11 +307,11 @@ async function bootGuests(template: string, rawSpec: VmSpec, accel: 'kvm' | 'tcg
 // ---------- one migration on each path ----------
 interface Migrated { totalMs: number; windowStart: number; windowEnd: number; sample: Omit<Sample, 'case' | 'run' | 'client' | 'guestDirtyMiBps'> }
 
-async function migrateRaw(run: number, accel: 'kvm' | 'tcg'): Promise<Migrated> {
+async function migrateRaw(run: number, accel: 'kvm' | 'tcg', path: 'raw' | 'raw-rc'): Promise<Migrated> {
   const r = raw!;
   const toIndex = r.hostIndex === 1 ? 2 : 1;
   const p = DEFAULT_MIGRATION_POLICY;
-  const params: RawParams = { downtimeLimitMs: p.downtimeMs, maxBandwidthBytes: p.maxBandwidthMiBps * MiB, autoConverge: p.autoConverge, xbzrle: p.xbzrle };
+  const params: RawParams = { downtimeLimitMs: p.downtimeMs, maxBandwidthBytes: p.maxBandwidthMiBps * MiB, autoConverge: p.autoConverge, xbzrle: p.xbzrle, resumeOnCompletion: path === 'raw-rc' };
   const windowStart = Date.now();
   const res = await rawMigrate(r.vm, r.vm.spec, rawEnd(toIndex), rawEnd(r.hostIndex), params, { accel, run, signal, timeoutMs: MIGRATION_TIMEOUT_MS });
   const windowEnd = Date.now();
@@ -311,7 +322,7 @@ async function migrateRaw(run: number, accel: 'kvm' | 'tcg'): Promise<Migrated> 
   return {
     totalMs: a.destRunning - a.destStart, windowStart, windowEnd,
     sample: {
-      path: 'raw', from: host(r.hostIndex).name, to: host(toIndex).name,
+      path, from: host(r.hostIndex).name, to: host(toIndex).name,
       totalMs: a.destRunning - a.destStart,
       qemuDowntimeMs: res.final.downtime ?? null,
       pauseMs: res.pauseMs,
@@ -377,7 +388,7 @@ async function migrateNubo(path: 'nubo' | 'nubo-ctl'): Promise<Migrated> {
 async function placeAgentRequests(): Promise<void> {
   const t = await readAgentTimeline(hosts.map((h) => ({ host: h.name, file: join(labDir, 'logs', `${h.name}.log`) })));
   for (const s of samples) {
-    if (s.path === 'raw' || s.startedAtMs === undefined) continue;
+    if (isRaw(s.path) || s.startedAtMs === undefined) continue;
     const t0 = s.startedAtMs;
     const end = t0 + s.totalMs + 1_000;
     const on = (host: string, method: string, suffix: string, after: number) => t.requests.find((r) => r.host === host && r.method === method && r.url.endsWith(suffix) && r.at >= after && r.at <= end);
@@ -409,7 +420,7 @@ async function settle(msToWait: number): Promise<void> {
 /** One migration of one path under one case's load, with the client or dirtier around it. */
 /** After a failed migration the guest must still run where it was (QEMU and nubo both promise that before the switch). */
 async function recover(path: PathName): Promise<void> {
-  if (path === 'raw') {
+  if (isRaw(path)) {
     const st = (await raw!.vm.qmp.execute('query-status', undefined, { signal, timeoutMs: 5_000 })).status;
     if (st !== 'running') throw new Error(`after the failed raw migration the source is ${st}, not running`);
     return;
@@ -423,7 +434,7 @@ async function recover(path: PathName): Promise<void> {
 }
 
 async function measure(caseName: CaseName, path: PathName, run: number, accel: 'kvm' | 'tcg'): Promise<Sample | undefined> {
-  const ip = path === 'raw' ? rawIp : nuboVm!.ip;
+  const ip = isRaw(path) ? rawIp : nuboVm!.ip;
   if (ip === undefined) throw new Error('no guest address');
   let guestDirtyMiBps: number | undefined;
   if (caseName === 'dirty') {
@@ -442,7 +453,7 @@ async function measure(caseName: CaseName, path: PathName, run: number, accel: '
   }
   let done: Migrated | undefined;
   try {
-    done = path === 'raw' ? await migrateRaw(run, accel) : await migrateNubo(path);
+    done = isRaw(path) ? await migrateRaw(run, accel, path) : await migrateNubo(path);
   } catch (err) {
     if (signal.aborted) throw err;
     // Recorded and survived: one failed migration (another lab on the machine, a stalled TCP connect) should not cost the whole run.
@@ -543,7 +554,7 @@ async function report(): Promise<void> {
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const web = r.case === 'web';
-    const total = r.path !== 'raw' ? `${ms(r.totalP50)} (${ms(r.recordTotalP50)})` : ms(r.totalP50);
+    const total = !isRaw(r.path) ? `${ms(r.totalP50)} (${ms(r.recordTotalP50)})` : ms(r.totalP50);
     const dirty = r.case === 'dirty' ? `${mib(r.dirtyMiBpsP50 * MiB)} (guest wrote ${rps(r.guestDirtyMiBpsP50)}${r.maxThrottle > 0 ? `, throttle ≤${r.maxThrottle} %` : ''})` : mib(r.dirtyMiBpsP50 * MiB);
     console.log(`| ${CASE_LABEL[r.case]} | ${PATH_LABEL[r.path]} | ${r.runs} | ${total} | ${ms(r.qemuDowntimeP50)} | ${web ? ms(r.clientGapP50) : '—'} | ${mib(r.mibSentP50 * MiB)} | ${r.passesP50} | ${dirty} | ${web ? r.failed : '—'} | ${web ? rps(r.beforeP50) : '—'} | ${web ? rps(r.duringP50) : '—'} | ${web ? rps(r.afterP50) : '—'} |`);
   }
@@ -560,7 +571,7 @@ async function report(): Promise<void> {
   const silence: Record<string, Record<string, number>> = {};
   for (const path of PATHS) {
     const xs = samples.filter((s) => s.case === 'web' && s.path === path && s.client);
-    const [seen, running] = path === 'raw' ? ['sourceCompleted', 'destRunning'] : ['stop-and-copy', 'activated'];
+    const [seen, running] = isRaw(path) ? ['sourceCompleted', 'destRunning'] : ['stop-and-copy', 'activated'];
     const split = {
       silence: median(xs.map((s) => s.client!.gapMs)),
       toSeen: median(xs.map((s) => s.steps[seen]! - s.client!.lastAnswerBeforeGap)),
@@ -605,12 +616,14 @@ async function report(): Promise<void> {
   verdicts.push({ target: 'no failed client request (nubo, case c)', pass: webNubo.failed === 0 && webNubo.runs > 0, detail: `nubo ${webNubo.failed} failed of ${samples.filter((s) => s.path === 'nubo' && s.client).reduce((a, s) => a + s.client!.ok + s.client!.failed, 0)} requests; raw ${webRaw.failed}` });
   const gapLimit = 1.5 * webRaw.clientGapP50 + 20;
   verdicts.push({ target: 'client-measured downtime ≤ 1.5 × raw + 20 ms (case c)', pass: webNubo.clientGapP50 <= gapLimit, detail: `nubo client gap p50 ${ms(webNubo.clientGapP50)} vs limit ${ms(gapLimit)} (raw client gap p50 ${ms(webRaw.clientGapP50)}; raw QEMU downtime p50 ${ms(webRaw.qemuDowntimeP50)} → 1.5× + 20 ms = ${ms(1.5 * webRaw.qemuDowntimeP50 + 20)})` });
-  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined, path: PathName = 'nubo'): { raw: number; nubo: number } => ({
-    raw: f(samples.find((s) => s.case === cs && s.path === 'raw' && s.run === run)!) ?? NaN,
+  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined, path: PathName = 'nubo', base: PathName = 'raw'): { raw: number; nubo: number } => ({
+    raw: f(samples.find((s) => s.case === cs && s.path === base && s.run === run)!) ?? NaN,
     nubo: f(samples.find((s) => s.case === cs && s.path === path && s.run === run)!) ?? NaN,
   });
-  const present = (cs: CaseName, run: number, path: PathName = 'nubo'): boolean => ['raw', path].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
+  const present = (cs: CaseName, run: number, path: PathName = 'nubo', base: PathName = 'raw'): boolean => [base, path].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
   const comparisons: PairedComparison[] = [];
+  /** Comparisons whose two sides are not nubo and raw: printed with their own names for the two medians. */
+  const sides = new Map<PairedComparison, { readonly path: string; readonly base: string }>();
   for (const cs of CASES) {
     const runsOf = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run));
     // The two migrations of one run are back to back: their ratio sees the same load, the medians of the two paths may not.
@@ -621,6 +634,16 @@ async function report(): Promise<void> {
       const ctlRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo-ctl'));
       comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, controller switch`, ctlRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'nubo-ctl')), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
     }
+    if (compareRawResume) {
+      // The split of the pause: what nubo's software adds (against raw QEMU with nubo's settings), what the settings cost.
+      const rcRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo', 'raw-rc'));
+      const software = comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, nubo against raw with nubo's QEMU settings (return-path, resume on completion)`, rcRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'nubo', 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
+      sides.set(software, { path: 'nubo', base: 'raw-rc' });
+      const setRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'raw-rc'));
+      const settings = comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, what nubo's QEMU settings cost: raw-rc against plain raw (informational)`, setRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
+      sides.set(settings, { path: 'raw-rc', base: 'raw' });
+      comparisons.push(software, settings);
+    }
   }
   verdicts.push({
     target: 'every migration completed', pass: failedMigrations.length === 0,
@@ -628,7 +651,11 @@ async function report(): Promise<void> {
   });
   console.log('');
   for (const v of verdicts) console.log(`${v.pass ? 'PASS' : 'FAIL'} ${v.target}: ${v.detail}`);
-  for (const c of comparisons) console.log(describeComparison(c));
+  for (const c of comparisons) {
+    const named = sides.get(c);
+    const line = describeComparison(c);
+    console.log(named === undefined ? line : line.replace(/medians nubo (\S+) vs raw /, `medians ${named.path} $1 vs ${named.base} `));
+  }
   // What nubo recorded that QEMU did not mean: worth knowing before reading its columns.
   const nubo = samples.filter((s) => s.path === 'nubo');
   const zeroDowntime = nubo.filter((s) => s.qemuDowntimeMs === 0).length;

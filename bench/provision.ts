@@ -1,7 +1,9 @@
 /**
  * Provisioning benchmark (DESIGN §4; issue 12 item 4), through the real API:
  *  1. Side by side: a raw QEMU boot of the same nubo-tiny image (prepared
- *     beforehand, untimed; launched by hand: bench/raw-qemu.ts) to NUBO-READY,
+ *     beforehand, untimed; launched by hand: bench/raw-qemu.ts; with the one
+ *     unconfigured user-mode NIC nubo gives a VM whose template names no
+ *     network, so both boot the same device model) to NUBO-READY,
  *     interleaved with nubo's POST /api/v1/vms → NUBO-READY; verdict on the
  *     per-pair differences: nubo − raw ≤ 100 ms (bootstrap CI of the median).
  *     Both sides read NUBO-READY from the serial log file with the same poll.
@@ -37,6 +39,7 @@ import { pollUntil, sleep } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
+import { hypervisorNic } from '../src/agent/hypervisor-vm-spec.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
 import { benchFlag } from './support/bench-flag.js';
 import { bootstrapCi } from './support/bootstrap-ci.js';
@@ -125,7 +128,10 @@ interface Failure { case: string; vm: string; error: string }
 const failures: Failure[] = [];
 const readyPairs: { raw: number; nubo: number }[] = [];
 const manyCase = `${concurrent} at once`;
-const rawOpts = { accel: reaper.accel, runDir: join(root, 'raw-run'), dir: join(root, 'raw'), memoryMiB: 128 } as const;
+// Template `tiny` names no network, so the agent gives each VM one NIC on a private user-mode subnet (hypervisorNic):
+// the raw guest gets that very device, or the two would not boot the same machine.
+const rawNic = hypervisorNic('raw', { mac: '52:54:00:0b:0b:01' }, 0);
+const rawOpts = { accel: reaper.accel, runDir: join(root, 'raw-run'), dir: join(root, 'raw'), memoryMiB: 128, nics: [rawNic] } as const;
 await mkdir(rawOpts.dir, { recursive: true });
 
 async function provisionOne(c: NuboClient, caseName: string, name: string, seen: Map<string, number>): Promise<VmSample | undefined> {
@@ -323,7 +329,7 @@ for (const r of rows) {
 console.log('schedule = created→prolog, prolog = prolog→boot, boot = boot→running (history); overhead = request→running − boot.');
 for (const f of failures) console.log(`failed: ${f.case} / ${f.vm}: ${f.error}`);
 
-console.log(`\nside by side — raw QEMU start → NUBO-READY vs nubo request → NUBO-READY, ${readyPairs.length} interleaved pairs`);
+console.log(`\nside by side — raw QEMU start → NUBO-READY (same device model: the user-mode NIC nubo gives) vs nubo request → NUBO-READY, ${readyPairs.length} interleaved pairs`);
 console.log('| pair | raw | nubo | nubo − raw |');
 console.log('|---|---|---|---|');
 readyPairs.forEach((p, i) => {

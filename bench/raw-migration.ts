@@ -25,6 +25,12 @@ export interface RawParams {
   readonly maxBandwidthBytes: number;
   readonly autoConverge: boolean;
   readonly xbzrle: boolean;
+  /**
+   * nubo's QEMU settings for a VM on the shared datastore (resume on completion): the source with the `return-path`
+   * capability, the destination started without `-S` so that it runs the guest the moment the stream completed. Off:
+   * FACTS.md's plain sequence (`cont` after the completion).
+   */
+  readonly resumeOnCompletion?: boolean;
 }
 
 export interface RawMigrationResult {
@@ -57,7 +63,9 @@ const wallNow = (): number => performance.timeOrigin + performance.now();
  * Migrates `source` into a fresh QEMU of the same spec in `to`'s namespace:
  * destination `-S -incoming defer` → capabilities, parameters (and TLS) →
  * `migrate-incoming tcp:<to>:0` → source `migrate` → `query-migrate` every
- * 20 ms until completed → destination paused → `cont` → running. The source is
+ * 20 ms until completed → destination paused → `cont` → running. With
+ * `resumeOnCompletion` (nubo's QEMU settings): no `-S`, `return-path` on the
+ * source, and the destination runs by itself (polled until running). The source is
  * quit afterwards (not timed). A failure quits the destination and `cont`s
  * nothing: the caller tears both down.
  */
@@ -67,7 +75,8 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
   let dest: RawQemu | undefined;
   try {
     const destStart = wallNow();
-    dest = await startRawQemu({ ...spec, netns: to.netns }, { accel: opts.accel, runDir: to.runDir, incoming: true, ...o });
+    const auto = p.resumeOnCompletion === true;
+    dest = await startRawQemu({ ...spec, netns: to.netns }, { accel: opts.accel, runDir: to.runDir, incoming: true, autostart: auto, ...o });
     const destQmp = wallNow();
     const dq = dest.qmp;
     const sq = source.qmp;
@@ -89,7 +98,7 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
     await sq.execute('migrate-set-capabilities', {
       capabilities: [
         { capability: 'events', state: true }, { capability: 'auto-converge', state: p.autoConverge },
-        { capability: 'xbzrle', state: p.xbzrle }, { capability: 'postcopy-ram', state: false },
+        { capability: 'xbzrle', state: p.xbzrle }, { capability: 'postcopy-ram', state: false }, { capability: 'return-path', state: auto },
       ],
     }, o);
     if (from.tlsDir !== undefined) await sq.executeUnchecked('object-add', { 'qom-type': 'tls-creds-x509', id: tlsOut, dir: from.tlsDir, endpoint: 'client', 'verify-peer': true }, o);
@@ -102,6 +111,9 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
     // Armed before `migrate`, so the source's STOP cannot pass unseen.
     const stopped = sq.waitForEvent('STOP', { signal: d.signal, timeoutMs: opts.timeoutMs });
     stopped.catch(() => {});
+    // Armed as early: with resume on completion the destination runs the guest before the source says completed.
+    const resumed = dq.waitForEvent('RESUME', { signal: d.signal, timeoutMs: opts.timeoutMs });
+    resumed.catch(() => {});
     const migrate = wallNow();
     await sq.execute('migrate', { uri: `tcp:${to.address}:${addr.port}` }, o);
 
@@ -124,17 +136,18 @@ export async function rawMigrate(source: RawQemu, spec: VmSpec, to: RawEnd, from
       return i.status === 'completed' ? i : undefined;
     }, { signal: d.signal, timeoutMs: opts.timeoutMs, intervalMs: 20 });
     const sourceCompleted = wallNow();
-    // `cont` while the destination is still `inmigrate` would only arm autostart: wait until it holds the whole state.
-    await pollUntil('destination paused', async () => {
-      const s = (await dq.execute('query-status', undefined, o)).status;
-      if (s === 'inmigrate') return undefined;
-      if (s !== 'paused') throw new Error(`the destination is ${s}, not paused`);
-      return true;
-    }, { signal: d.signal, timeoutMs: 30_000, intervalMs: 5 });
-    const destPaused = wallNow();
-    const resumed = dq.waitForEvent('RESUME', { signal: d.signal, timeoutMs: 10_000 });
-    resumed.catch(() => {});
-    await dq.execute('cont', undefined, o);
+    let destPaused = sourceCompleted;
+    if (!auto) {
+      // `cont` while the destination is still `inmigrate` would only arm autostart: wait until it holds the whole state.
+      await pollUntil('destination paused', async () => {
+        const s = (await dq.execute('query-status', undefined, o)).status;
+        if (s === 'inmigrate') return undefined;
+        if (s !== 'paused') throw new Error(`the destination is ${s}, not paused`);
+        return true;
+      }, { signal: d.signal, timeoutMs: 30_000, intervalMs: 5 });
+      destPaused = wallNow();
+      await dq.execute('cont', undefined, o);
+    }
     await pollUntil('destination running', async () => ((await dq.execute('query-status', undefined, o)).status === 'running' ? true : undefined), { signal: d.signal, timeoutMs: 10_000, intervalMs: 5 });
     const destRunning = wallNow();
     // The migration thread says `completed` a moment before it fills in total-time and downtime: read them once they are there.

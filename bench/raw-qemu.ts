@@ -11,7 +11,7 @@ import { ensureQemuGone, launchQemu, readPidFile } from '../src/hypervisor/qemu/
 import { QmpClient } from '../src/hypervisor/qemu/qmp-client.js';
 import { vmPaths, type VmPaths } from '../src/hypervisor/qemu/vm-paths.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
-import { parseVmSpec, type VmSpec } from '../src/hypervisor/vm-spec.js';
+import { parseVmSpec, type NicSpecInput, type VmSpec } from '../src/hypervisor/vm-spec.js';
 import { prepareTinyVm } from '../src/storage/prepare-tiny-vm.js';
 import type { TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
 import { createTap, deleteTap, type TapRef } from '../src/network/tap-device.js';
@@ -31,6 +31,8 @@ export interface RawStartOptions extends WaitOptions {
   readonly runDir: string;
   /** Paused with `-incoming defer`: a migration destination. */
   readonly incoming?: boolean;
+  /** With `incoming`: not paused (no `-S`), so QEMU runs the guest itself once the stream completed (nubo's resume on completion). */
+  readonly autostart?: boolean;
 }
 
 /** Starts `spec` (its netns, its TAPs on their bridges); resolves once QMP answers. */
@@ -47,7 +49,7 @@ export async function startRawQemu(spec: VmSpec, o: RawStartOptions): Promise<Ra
       await createTap(tap, nic.bridge, o, nic.vlan);
       taps.push(tap);
     }
-    const argv = buildQemuArgv(spec, { accel: o.accel, paths, ...(o.incoming === true ? { paused: true, incoming: 'defer' } : {}) });
+    const argv = buildQemuArgv(spec, { accel: o.accel, paths, ...(o.incoming === true ? { paused: o.autostart !== true, incoming: 'defer' } : {}) });
     await launchQemu('qemu-system-x86_64', argv, spec.netns, o);
     pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new Error(`QEMU of ${spec.id} wrote no pid file`);
@@ -76,6 +78,11 @@ export interface RawBootOptions extends WaitOptions {
   /** Where the overlay and config drive are made (untimed). */
   readonly dir: string;
   readonly memoryMiB: number;
+  /**
+   * NICs the guest gets beyond what the config drive configures (none by default): the provision bench gives the
+   * raw guest the NIC nubo gives a VM whose template names no network, so that both boot the same device model.
+   */
+  readonly nics?: readonly NicSpecInput[];
 }
 
 /**
@@ -86,7 +93,7 @@ export interface RawBootOptions extends WaitOptions {
  */
 export async function rawBootToReady(image: TinyImage, id: string, o: RawBootOptions): Promise<number> {
   const input = await prepareTinyVm({ image, dir: o.dir, id, memoryMiB: o.memoryMiB });
-  const spec = parseVmSpec(input);
+  const spec = parseVmSpec({ ...input, nics: [...(input.nics ?? []), ...(o.nics ?? [])] });
   try {
     const t0 = performance.now();
     const q = await startRawQemu(spec, o);

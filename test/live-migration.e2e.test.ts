@@ -51,6 +51,11 @@ test('shared storage, h1 → h2 over TLS: uptime, data, IP and MAC kept; a fabri
   assert.equal(m.journal.find((j) => j.stage === 'prepared')?.data?.['tls'], true, 'the stream was TLS');
   assert.ok(Number(m.stats['transferredBytes']) > 0 && Number(m.stats['passes']) >= 1, `stats: ${JSON.stringify(m.stats)}`);
   assert.ok(typeof m.stats['downtimeMs'] === 'number' && typeof m.stats['totalTimeMs'] === 'number');
+  // The migration does not wait for the planner's one-second dirty-rate sample: the guest is sampled while it migrates,
+  // the source copy is released only once QEMU's answer was read, and the prediction is stored with the migration.
+  const predicted = await pollUntil('the prediction stored', async () => (await api().getMigration(m.id)).prediction ?? undefined, { timeoutMs: 30_000, intervalMs: 100 });
+  assert.equal((predicted['dirtyRate'] as { measured?: unknown } | undefined)?.measured, true, `measured: ${JSON.stringify(predicted)}`);
+  assert.ok(Number(predicted['totalMs']) > 0, `a predicted total: ${JSON.stringify(predicted)}`);
 
   const moved = await waitState(vm.id, 'running');
   assert.equal(moved.host, host(2).name);

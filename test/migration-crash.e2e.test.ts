@@ -70,3 +70,27 @@ test('controller killed before it learns of the completion (migration.precopy) â
   await lab.api.vmAction(vm.id, 'terminate-hard');
   await lab.waitState(vm.id, 'terminated');
 });
+
+test('controller killed once the request is queued, before the queue\'s first round and the prediction (migration-queue.queued) â†’ the restarted controller\'s queue starts it; the VM moves once', async () => {
+  await lab.restartController('migration-queue.queued=exit');
+  const { pid } = await lab.controllerProcess();
+  const { vm, ip } = await lab.bootVm('crash-queued', 1, 'shared');
+  const before = await lab.facts(ip);
+  // The controller dies before it answers.
+  await assert.rejects(lab.api.migrateVm(vm.id, { to: lab.host(2).name }));
+  await pollUntil('the controller to die at the failpoint', async () => ((await lab.controllerProcess()).alive ? undefined : true), { timeoutMs: 120_000, intervalMs: 200 });
+  await lab.restartController();
+  assert.notEqual((await lab.controllerProcess()).pid, pid, 'a new controller process');
+  const [entry, ...more] = await lab.api.listMigrations({ vm: vm.id });
+  assert.ok(entry, 'the request was kept');
+  assert.equal(more.length, 0, 'one migration, not two');
+  const m = await lab.waitMigration(entry.id);
+  assert.equal(m.state, 'succeeded', `${m.reason}`);
+  await lab.assertOneCopy(vm.id, 2);
+  const after = await lab.facts(ip);
+  assert.ok(after.uptime > before.uptime, 'no reboot');
+  assert.equal(after.sum, before.sum);
+  assert.equal((await lab.api.listMigrations({ vm: vm.id })).length, 1, 'still one migration');
+  await lab.api.vmAction(vm.id, 'terminate-hard');
+  await lab.waitState(vm.id, 'terminated');
+});

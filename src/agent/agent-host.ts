@@ -4,6 +4,7 @@ import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { buildConfigDrive } from '../storage/config-drive.js';
+import { MeasurementsInFlight } from './measurements-in-flight.js';
 import type { AgentVmReport, AgentVmSpec } from '../contract/agent-api.js';
 import { AgentConflictError } from './agent-conflict-error.js';
 import { AgentMigrationError } from './agent-migration-error.js';
@@ -62,6 +63,8 @@ export class AgentHost {
   readonly diskMoves = new DiskMoves();
   /** The VMs' firewalls (EC2 security groups) on their TAPs. */
   readonly firewalls: VmFirewalls = new VmFirewalls(this);
+  /** Dirty-rate measurements under way (a released source copy waits for its own). */
+  readonly measuring = new MeasurementsInFlight();
   /** VMs whose powered-off guest's driver leftovers wait for the VM's lock to be released (see #releaseShutoff). */
   readonly #releasing = new Set<string>();
 

@@ -164,3 +164,25 @@ test('a prolog killed half-way is started over by the retry of the same VM, not 
     assert.equal(await readFile(join(dir, 'disk.qcow2'), 'utf8'), 'half an overlay');
   });
 });
+
+test('the release of a source copy waits for a dirty-rate measurement of it under way (the planner measures during the migration); a delete does not', async () => {
+  await withHost(async (h) => {
+    await preparedVm(h, 'measured');
+    const dir = join(h.dataDir, 'vms', 'measured');
+    let answer!: (rate: number) => void;
+    void h.svc.host.measuring.track('measured', new Promise<number>((r) => { answer = r; }));
+    let released = false;
+    const releasing = h.svc.lifecycle.release('measured').then(() => { released = true; });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(released, false, 'held while QEMU is still measuring');
+    assert.equal(await readFile(join(dir, 'disk.qcow2'), 'utf8'), 'the disk of measured', 'nothing ended yet');
+    answer(0);
+    await releasing;
+    await assert.rejects(readFile(join(dir, 'disk.qcow2')), { code: 'ENOENT' });
+
+    await preparedVm(h, 'deleted');
+    void h.svc.host.measuring.track('deleted', new Promise<number>(() => {}));
+    await h.svc.lifecycle.delete('deleted');
+    await assert.rejects(readFile(join(h.dataDir, 'vms', 'deleted', 'disk.qcow2')), { code: 'ENOENT' });
+  });
+});

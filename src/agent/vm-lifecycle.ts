@@ -15,6 +15,9 @@ import { abortReason, deadline } from '../util/deadline.js';
 /** The deadline of a start once it has begun (a restore reads a large state file first). */
 const START_MS = 15 * 60_000;
 
+/** How long a release waits for a dirty-rate measurement of the copy under way (QEMU's 1–10 s, and its answer read). */
+const MEASUREMENT_WAIT_MS = 12_000;
+
 /**
  * A VM's life on this host: prolog, boot, power-off, reboot, suspend,
  * epilog, what the heartbeat reports, and the adoption of running VMs after
@@ -208,8 +211,12 @@ export class VmLifecycle {
     // A cold migration's copy in either direction ends first (a receive holds the VM's lock until it stops).
     h.offers.revoke(id);
     const copy = h.receiver.stop(id);
+    // A released source copy was measured while it migrated (the planner does not hold the migration for it): QEMU's
+    // answer would go with the process. Bounded by a measurement's length; a delete does not wait.
+    const measured = how === 'release' ? h.measuring.settled(id, MEASUREMENT_WAIT_MS, signal) : undefined;
     return h.locks.run(id, async () => {
       await copy;
+      await measured;
       const vm = h.vm(id);
       const spec = how === 'delete' ? await h.records.readSpec(id) : undefined;
       await vm.hypervisor.destroy(id, { signal });

@@ -37,16 +37,21 @@ export interface EnqueueRequest {
 /**
  * The migration queue's dispatcher: every migration is requested through
  * `enqueue` (pre-checks now, so a bad request is refused at once and
- * nothing is queued; the prediction stored with the entry), and started by
+ * nothing is queued), and started by
  * a round — right after the request, then every `intervalMs` — when the
- * per-host limits allow (`planQueueStarts`). Starting reuses the entry's id
- * for the migration record, which is the journal: a controller killed
- * between the record and marking the entry started finds the record and
- * marks it at its next round.
+ * per-host limits allow (`planQueueStarts`). The prediction is measured
+ * beside that first round, not before it, and stored with the entry when
+ * it comes.
+ * Starting reuses the entry's id for the migration record, which is the
+ * journal: a controller killed between the record and marking the entry
+ * started finds the record and marks it at its next round.
  */
 export class MigrationQueue {
   readonly #rounds: PeriodicRounds;
   #round: Promise<void> = Promise.resolve();
+  /** Predictions being measured for entries already queued (see enqueue). */
+  readonly #predicting = new Set<Promise<void>>();
+  readonly #stopping = new AbortController();
 
   constructor(private readonly o: MigrationQueueOptions) {
     this.#rounds = new PeriodicRounds(() => this.dispatchNow(), o.intervalMs ?? 1_000, (err) => o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'migration queue: round failed'));
@@ -67,20 +72,49 @@ export class MigrationQueue {
   async stop(): Promise<void> {
     await this.#rounds.stop();
     await this.#round;
+    // A prediction still being measured is given up: its entry keeps none.
+    this.#stopping.abort(new Error('the controller is stopping'));
+    await this.predictionsSettled();
   }
 
-  /** Checks, predicts and queues a migration; then gives the queue a round, so one that may start has started when this returns. */
+  /**
+   * Checks and queues a migration, then gives the queue a round, so one that may start has started when this
+   * returns. The planner's prediction is measured meanwhile — its dirty-rate sample takes QEMU a whole second, which
+   * neither the migration nor the caller waits for — and stored with the entry when it comes (`predictionsSettled`).
+   */
   async enqueue(vmId: string, req: EnqueueRequest, signal?: AbortSignal): Promise<QueuedMigration> {
     const forced = req.to !== undefined && req.force === true;
     const plan = await this.o.service.plan(vmId, { to: req.to, policy: req.policy ?? {}, force: forced });
-    const prediction = req.prediction ?? await this.o.planner.predict(plan, signal);
+    signal?.throwIfAborted(); // a caller that gave up during the checks queues nothing
+    // Asked first, so that the guest is sampled from the request on, while the destination prepares and the copy runs.
+    // Not under the caller's signal: it outlives this call (only the controller's stop gives it up).
+    const predicting = req.prediction === undefined ? this.o.planner.predict(plan, this.#stopping.signal) : undefined;
+    predicting?.catch(() => {}); // handled below; a refusal in between must not leave it unhandled
     const q = await this.o.store.migrationQueue.enqueue({
       vmId: plan.vm.id, kind: plan.kind, sourceHostId: plan.source.id, requestedTo: req.to === undefined ? null : plan.dest.id,
-      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction, origin: req.origin ?? 'api', forced,
+      priority: req.priority, policy: (req.policy ?? {}) as JsonObject, prediction: req.prediction ?? null, origin: req.origin ?? 'api', forced,
     });
     this.o.logger.info({ migrationId: q.id, vmId: q.vmId, priority: q.priority, origin: q.origin }, 'migration queued');
+    if (predicting !== undefined) this.#keepPrediction(q.id, predicting);
+    await this.o.failpoints?.hit('migration-queue.queued');
     await this.dispatchNow();
     return this.o.store.migrationQueue.get(q.id);
+  }
+
+  /** Resolves once every prediction asked for so far is stored (or given up). */
+  async predictionsSettled(): Promise<void> {
+    await Promise.all([...this.#predicting]);
+  }
+
+  /** Stores the prediction with the entry when it comes; one that fails costs the entry its prediction, never the migration. */
+  #keepPrediction(id: string, predicting: Promise<JsonObject>): void {
+    const kept = predicting
+      .then((p) => this.o.store.migrationQueue.setPrediction(id, p))
+      .then(() => undefined, (err: unknown) => {
+        this.o.logger.warn({ migrationId: id, err: err instanceof Error ? err.message : String(err) }, 'migration without a prediction');
+      })
+      .finally(() => this.#predicting.delete(kept));
+    this.#predicting.add(kept);
   }
 
   /** Takes a waiting migration out of the queue (ConflictError once it started). */

@@ -149,3 +149,54 @@ test('the queue keeps an admin\'s `force` with the entry: when its turn comes (a
     await t.cleanup();
   }
 });
+
+test('a migration that may start now waits for neither the planner\'s dirty-rate measurement nor makes its caller wait: it starts, the entry gets the prediction once measured; a failed prediction leaves it without one; stop gives up one under way', async () => {
+  const t = await cloud(undefined);
+  try {
+    const begun: string[] = [];
+    const service = new MigrationService({
+      store: t.store, orchestrator: { act: async () => t.vm } as unknown as VmOrchestrator, migrator: { begun: (id: string) => begun.push(id) } as never,
+      policy: compilePlacementPolicy(), logger,
+    });
+    let measured!: (p: JsonObject) => void;
+    let asked = 0;
+    const planner = { predict: () => { asked++; return new Promise<JsonObject>((r) => { measured = r; }); } } as unknown as MigrationPlanner;
+    const queue = new MigrationQueue({ store: t.store, service, planner, limits: compileQueueLimits(), logger });
+    const q = await queue.enqueue(t.vm.id, { to: 'h3' });
+    assert.equal(asked, 1, 'the measurement was asked for');
+    assert.equal(q.state, 'started', 'started, and answered, while the prediction is still being measured');
+    assert.equal(q.prediction, null);
+    assert.deepEqual(begun, [q.id]);
+    assert.equal((await t.store.migrations.get(q.id)).destHostId, t.h3.id);
+    measured({ kind: 'live', totalMs: 700, dirtyRate: { measured: true } });
+    await queue.predictionsSettled();
+    assert.deepEqual((await t.store.migrationQueue.get(q.id)).prediction, { kind: 'live', totalMs: 700, dirtyRate: { measured: true } }, 'stored with the entry');
+
+    // A prediction that fails (the store could not be read, say) costs the entry its prediction, never the migration.
+    await t.store.migrations.finish(q.id, { state: 'aborted', reason: 'test' });
+    const failing = { predict: async () => { throw new Error('store unavailable'); } } as unknown as MigrationPlanner;
+    const q2queue = new MigrationQueue({ store: t.store, service, planner: failing, limits: compileQueueLimits(), logger });
+    const q2 = await q2queue.enqueue(t.vm.id, { to: 'h3' });
+    await q2queue.predictionsSettled();
+    assert.equal((await t.store.migrationQueue.get(q2.id)).state, 'started');
+    assert.equal((await t.store.migrationQueue.get(q2.id)).prediction, null);
+
+    // A prediction handed in (an evacuation orders by it) is stored as is, not measured again.
+    await t.store.migrations.finish(q2.id, { state: 'aborted', reason: 'test' });
+    const q3 = await new MigrationQueue({ store: t.store, service, planner: failing, limits: compileQueueLimits(), logger }).enqueue(t.vm.id, { to: 'h3', prediction: { kind: 'live', totalMs: 5 } });
+    assert.deepEqual(q3.prediction, { kind: 'live', totalMs: 5 });
+
+    // The controller stops while a measurement is under way: the planner is told (its signal), stop waits for it to settle.
+    await t.store.migrations.finish(q3.id, { state: 'aborted', reason: 'test' });
+    let told: AbortSignal | undefined;
+    const slow = { predict: (_p: unknown, signal: AbortSignal) => { told = signal; return new Promise<JsonObject>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))); } } as unknown as MigrationPlanner;
+    const q4queue = new MigrationQueue({ store: t.store, service, planner: slow, limits: compileQueueLimits(), logger });
+    const q4 = await q4queue.enqueue(t.vm.id, { to: 'h3' });
+    assert.equal(told?.aborted, false);
+    await q4queue.stop();
+    assert.equal(told?.aborted, true, 'given up at stop');
+    assert.equal((await t.store.migrationQueue.get(q4.id)).prediction, null);
+  } finally {
+    await t.cleanup();
+  }
+});

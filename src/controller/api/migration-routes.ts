@@ -47,9 +47,11 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
         'Without `to` the placement rules choose the destination (a host that meets the VM\'s placement requirements). ' +
         'An explicit `to` must meet them too: else 409 MIGRATION_REFUSED with check `requirements`, field `to` and the expression, unless `force: true` ' +
         '(admins only, with `to`; every other check still applies, and the queue entry keeps it). A refused pre-check is a 409 MIGRATION_REFUSED naming its `check` and `field`. ' +
-        'The pre-checks run at once; the planner predicts total time and downtime (the guest\'s dirty rate measured now by QEMU\'s calc-dirty-rate, ' +
-        'its memory, the link bandwidth of past migrations between the two hosts); then the migration is queued with its `priority` and starts ' +
+        'The pre-checks run at once; then the migration is queued with its `priority` and starts ' +
         'when the per-host limits (migrations at once, bandwidth budget) allow — at once when they do (state `running`), else state `queued`. ' +
+        'Meanwhile the planner predicts total time and downtime (the guest\'s dirty rate measured by QEMU\'s calc-dirty-rate over one second ' +
+        'from the request on, its memory, the link bandwidth of past migrations between the two hosts): neither the migration nor this answer ' +
+        'waits for it (`prediction` is null in it until then); it is stored with the migration a moment later. ' +
         'With `dryRun: true` the answer is the pre-checks\' result and the prediction (200), and nothing is queued or changed.',
       params: idParams, body: migrateVmBody, response: { 200: migrationDryRunView, 202: migrationView },
     },

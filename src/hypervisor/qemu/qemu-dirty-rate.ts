@@ -1,6 +1,6 @@
 import type { DirtyRate, DirtyRateMeter } from '../dirty-rate-meter.js';
 import type { WaitOptions } from '../../util/deadline.js';
-import { pollUntil } from '../../util/deadline.js';
+import { pollUntil, sleep } from '../../util/deadline.js';
 import type { QemuRegistry } from './qemu-registry.js';
 import { waitDefault as opt } from './wait-default.js';
 
@@ -22,10 +22,13 @@ export class QemuDirtyRate implements DirtyRateMeter {
   async measure(vmId: string, calcTimeS: number, opts: WaitOptions = {}): Promise<DirtyRate> {
     const qmp = this.#reg.qmp(this.#reg.get(vmId));
     await qmp.execute('calc-dirty-rate', { 'calc-time': calcTimeS, mode: 'page-sampling' }, opt(opts, 5_000));
+    // Nothing to read before the sampling time is over; then asked often: a migration's source copy waits for this
+    // answer before it is released (MeasurementsInFlight).
+    await sleep(calcTimeS * 1000, opts.signal);
     const info = await pollUntil('dirty-rate measurement', async () => {
       const r = await qmp.execute('query-dirty-rate', undefined, opt(opts, 5_000));
       return r.status === 'measured' ? r : undefined;
-    }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? calcTimeS * 1000 + 15_000, intervalMs: 200 });
+    }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 15_000, intervalMs: 25 });
     return { dirtyBytesPerSec: (info['dirty-rate'] ?? 0) * MiB, calcTimeS: info['calc-time'], mode: info.mode };
   }
 }

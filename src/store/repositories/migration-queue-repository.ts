@@ -106,6 +106,16 @@ export class MigrationQueueRepository {
     return this.#end(id, 'started', { dest_host_id: destHostId, ...(prediction !== null ? { prediction: toJson(prediction) } : {}) }, 'migration.dequeued', { destHostId });
   }
 
+  /**
+   * The planner's prediction, measured after the entry was queued (the migration does not wait for it): kept in any
+   * state, since the migration may have started — or ended — by then. NotFoundError for an unknown entry.
+   */
+  async setPrediction(id: string, prediction: JsonObject): Promise<QueuedMigration> {
+    const row = await this.ctx.db.updateTable('migration_queue').set({ prediction: toJson(prediction) }).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!row) throw new NotFoundError('migration', id);
+    return toQueued(row);
+  }
+
   /** Takes a waiting entry out of the queue; ConflictError once it started or ended. */
   async cancel(id: string, reason: string): Promise<QueuedMigration> {
     return this.#end(id, 'cancelled', { reason }, 'migration.cancelled', { reason });
