@@ -14,6 +14,8 @@ export interface WrittenBlob {
 }
 
 const BLOB_ID = /^[0-9a-f-]{36}$/;
+/** What a blob being written may hold in memory on its way to disk. */
+const WRITE_BUFFER_BYTES = 4 << 20;
 
 /**
  * The bytes of S3 objects and parts, one file per blob under one directory,
@@ -46,14 +48,17 @@ export class S3BlobStore {
     // The MD5 (the ETag) is worked out on the hash pool's thread, beside the socket and the disk.
     const md5 = sharedHashPool().open('md5');
     let size = 0;
+    // The hash and the disk write run side by side: a chunk goes on to the file as soon as it is posted to the hashing thread.
     const tap = new Transform({
+      highWaterMark: WRITE_BUFFER_BYTES,
       transform(chunk: Buffer, _e, done) {
         size += chunk.length;
         if (size > o.maxBytes) return done(o.onTooLarge());
         md5.update(chunk).then(() => done(null, chunk), done);
       },
     });
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    // Room for megabytes waiting while a write is in progress, written together (one writev) when it ends: large writes, not one per socket read.
+    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600, highWaterMark: WRITE_BUFFER_BYTES });
     let digest: string;
     try {
       await pipeline([body, ...checks, tap, out], { signal: o.signal });
@@ -91,6 +96,21 @@ export class S3BlobStore {
       throw err;
     }
     return blobId;
+  }
+
+  /** A new blob for each of the given ones, with its bytes (CopyObject); none is left on failure. */
+  async copyEach(sources: readonly string[], signal: AbortSignal): Promise<string[]> {
+    const made: string[] = [];
+    try {
+      for (const s of sources) {
+        signal.throwIfAborted();
+        made.push(await this.concat([s], signal));
+      }
+    } catch (err) {
+      await this.remove(made);
+      throw err;
+    }
+    return made;
   }
 
   /**

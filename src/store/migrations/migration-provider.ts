@@ -19,6 +19,7 @@ import * as m0015 from './0015-ec2.js';
 import * as m0017 from './0017-system-image-bucket.js';
 import * as m0021 from './0021-host-degraded.js';
 import * as m0022 from './0022-migration-queue-forced.js';
+import * as m0023 from './0023-s3-object-parts.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -45,6 +46,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0017-system-image-bucket': { up: (db) => m0017.up(db), down: (db) => m0017.down(db) },
     '0021-host-degraded': { up: (db) => m0021.up(db), down: (db) => m0021.down(db) },
     '0022-migration-queue-forced': { up: (db) => m0022.up(db), down: (db) => m0022.down(db) },
+    '0023-s3-object-parts': { up: (db) => m0023.up(db), down: (db) => m0023.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
   for (const [name, m] of Object.entries(migrations)) {
