@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand,
+  ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { AccessKeyClient } from '../src/client/access-key-client.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { TenancyClient } from '../src/client/tenancy-client.js';
@@ -26,7 +29,8 @@ import { DaemonProcess } from './support/daemon-process.js';
 // image, and after the restart no object, blob or temporary file; the retry
 // works. A data directory from before (an image whose bytes are a file of the
 // image store) is moved into an object at start, also across a SIGKILL at
-// each step of the move.
+// each step of the move. An image registered from a user's multipart object
+// (kept as its parts) is one file of its own, served whole.
 
 const execFileP = promisify(execFile);
 let root: string;
@@ -197,6 +201,40 @@ test('controller SIGKILLed mid-stream of an upload: no image; the restart remove
   const img = await api.uploadImage({ name: 'crash2', file: disk });
   assert.equal(img.sha256, sha256(bytes));
   await api.deleteImage(img.id);
+});
+
+test('an image registered from a multipart object (its parts kept as the object\'s blobs) is one file of its own; the data route serves its bytes', async () => {
+  const before0 = await state();
+  const adminKey = await new AccessKeyClient(api.baseUrl, token).create('me', {});
+  const s3 = new S3Client({ endpoint: `http://127.0.0.1:${s3Port}`, region: 'nubo-1', forcePathStyle: true, credentials: { accessKeyId: adminKey.accessKeyId, secretAccessKey: adminKey.secretAccessKey } });
+  try {
+    // A raw disk of 6 MiB in two parts: 5 MiB and 1 MiB, each with a pattern of its own.
+    const p1 = Buffer.alloc(5 << 20, 0x11);
+    const p2 = Buffer.alloc(1 << 20, 0x22);
+    const whole = Buffer.concat([p1, p2]);
+    await s3.send(new CreateBucketCommand({ Bucket: 'disks' }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'disks', Key: 'two-parts.raw' }));
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    for (const [i, body] of [p1, p2].entries()) parts.push({ PartNumber: i + 1, ETag: (await s3.send(new UploadPartCommand({ Bucket: 'disks', Key: 'two-parts.raw', UploadId, PartNumber: i + 1, Body: body }))).ETag! });
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'disks', Key: 'two-parts.raw', UploadId, MultipartUpload: { Parts: parts } }));
+    const parted = db((d) => d.prepare("select parts from s3_objects where bucket = 'disks'").get() as { parts: string | null });
+    assert.equal((JSON.parse(parted.parts ?? '[]') as unknown[]).length, 2, 'the object is its two parts');
+
+    const img = await api.registerImageFromS3({ name: 'from-parts', bucket: 'disks', key: 'two-parts.raw' });
+    assert.deepEqual([img.format, img.sizeBytes, img.sha256], ['raw', whole.length, sha256(whole)]);
+    const res = await fetch(`${api.baseUrl}/api/v1/images/${img.id}/data`, { headers: { authorization: `Bearer ${token}` }, redirect: 'manual' });
+    assert.equal(res.status, 307);
+    assert.equal(sha256(Buffer.from(await (await fetch(res.headers.get('location') ?? '')).arrayBuffer())), sha256(whole), 'the presigned GET serves the joined bytes');
+    // The image does not depend on the user's object.
+    await s3.send(new DeleteObjectCommand({ Bucket: 'disks', Key: 'two-parts.raw' }));
+    const again = await fetch(`${api.baseUrl}/api/v1/images/${img.id}/data`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(sha256(Buffer.from(await again.arrayBuffer())), sha256(whole));
+    await api.deleteImage(img.id);
+    await s3.send(new DeleteBucketCommand({ Bucket: 'disks' }));
+  } finally {
+    s3.destroy();
+  }
+  assert.deepEqual(await state(), before0, 'no object, blob or image left');
 });
 
 /** An image the way a data directory from before the object store kept it: a file of the image store and its row. */

@@ -41,6 +41,7 @@ async function s3Fails(p: Promise<unknown>, code: string, status?: number): Prom
 const text = async (body: { transformToString(): Promise<string> } | undefined): Promise<string> => (body ? body.transformToString() : '');
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('hex');
 const snapshot = (): Promise<string> => s3StoreSnapshot(controller.store, join(root, 'controller', 's3'));
+const blobFiles = async (): Promise<string[]> => (await readdir(join(root, 'controller', 's3'))).sort();
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'nubo-s3sdk-'));
@@ -155,8 +156,59 @@ test('multipart: parts, list, copy a part, complete with S3\'s ETag; abort remov
   await alice.send(new UploadPartCommand({ Bucket: 'mpu', Key: 'gone', UploadId: second.UploadId, PartNumber: 1, Body: 'x' }));
   await alice.send(new AbortMultipartUploadCommand({ Bucket: 'mpu', Key: 'gone', UploadId: second.UploadId }));
   await s3Fails(alice.send(new ListPartsCommand({ Bucket: 'mpu', Key: 'gone', UploadId: second.UploadId })), 'NoSuchUpload', 404);
-  const files = await readdir(join(root, 'controller', 's3'));
-  assert.equal(files.length, (await controller.store.db.selectFrom('s3_objects').select('blob_id').execute()).length, 'one file per object; no part is left');
+  assert.deepEqual(await blobFiles(), [...await controller.store.s3.referencedBlobs()].sort(), 'a file for each blob an object or part holds (the completed object\'s are its three parts; part 4, not chosen, is gone); nothing else');
+  assert.equal((await controller.store.s3.getObject('mpu', 'big'))?.blobs.length, 3, 'completion copied nothing: the object is its parts');
+});
+
+test('a multipart object read across its parts: Range over part boundaries, HEAD, CopyObject (a copy of its own, same ETag), UploadPartCopy from it', async () => {
+  await alice.send(new CreateBucketCommand({ Bucket: 'parts' }));
+  const p1 = Buffer.alloc(5 << 20, 7);
+  p1.write('end-of-part-1', p1.length - 13);
+  const p2 = Buffer.alloc(5 << 20, 8);
+  p2.write('start-of-part-2');
+  const p3 = Buffer.from('the last part');
+  const whole = Buffer.concat([p1, p2, p3]);
+  const { UploadId } = await alice.send(new CreateMultipartUploadCommand({ Bucket: 'parts', Key: 'm', ContentType: 'text/x-parts' }));
+  const parts: { PartNumber: number; ETag: string }[] = [];
+  for (const [i, body] of [p1, p2, p3].entries()) parts.push({ PartNumber: i + 1, ETag: (await alice.send(new UploadPartCommand({ Bucket: 'parts', Key: 'm', UploadId, PartNumber: i + 1, Body: body }))).ETag! });
+  const done = await alice.send(new CompleteMultipartUploadCommand({ Bucket: 'parts', Key: 'm', UploadId, MultipartUpload: { Parts: parts } }));
+  const range = async (key: string, r: string): Promise<{ body: Buffer; contentRange: string | undefined }> => {
+    const got = await alice.send(new GetObjectCommand({ Bucket: 'parts', Key: key, Range: r }));
+    return { body: Buffer.from(await got.Body!.transformToByteArray()), contentRange: got.ContentRange };
+  };
+  const b1 = p1.length;
+  const b2 = b1 + p2.length;
+  for (const [s, e] of [[b1 - 13, b1 + 14], [b1 - 1, b1], [b1, b1], [b2 - 2, b2 + 3], [b1 - 5, b2 + 4], [0, whole.length - 1], [10, 20]] as const) {
+    const r = await range('m', `bytes=${s}-${e}`);
+    assert.ok(r.body.equals(whole.subarray(s, e + 1)), `bytes ${s}-${e}`);
+    assert.equal(r.contentRange, `bytes ${s}-${e}/${whole.length}`);
+  }
+  assert.equal((await range('m', 'bytes=-20')).body.toString(), whole.subarray(-20).toString(), 'a suffix range in the last part');
+  const head = await alice.send(new HeadObjectCommand({ Bucket: 'parts', Key: 'm' }));
+  assert.deepEqual([head.ContentLength, head.ETag, head.ContentType], [whole.length, done.ETag, 'text/x-parts']);
+
+  const copied = await alice.send(new CopyObjectCommand({ Bucket: 'parts', Key: 'copy', CopySource: 'parts/m' }));
+  assert.equal(copied.CopyObjectResult?.ETag, done.ETag, 'the copy keeps the multipart ETag');
+  const srcBlobs = (await controller.store.s3.getObject('parts', 'm'))!.blobs.map((b) => b.blobId);
+  const copyBlobs = (await controller.store.s3.getObject('parts', 'copy'))!.blobs;
+  assert.deepEqual(copyBlobs.map((b) => b.size), [p1.length, p2.length, p3.length]);
+  assert.ok(copyBlobs.every((b) => !srcBlobs.includes(b.blobId)), 'blobs of its own');
+
+  const u2 = await alice.send(new CreateMultipartUploadCommand({ Bucket: 'parts', Key: 'from-parts' }));
+  const c1 = await alice.send(new UploadPartCopyCommand({ Bucket: 'parts', Key: 'from-parts', UploadId: u2.UploadId, PartNumber: 1, CopySource: 'parts/m', CopySourceRange: `bytes=${b1 - 100}-${b2 + 4}` }));
+  const c2 = await alice.send(new UploadPartCopyCommand({ Bucket: 'parts', Key: 'from-parts', UploadId: u2.UploadId, PartNumber: 2, CopySource: 'parts/m' }));
+  assert.equal(c1.CopyPartResult?.ETag, `"${md5(whole.subarray(b1 - 100, b2 + 5))}"`, 'a part copied across the source\'s boundaries has the MD5 of those bytes');
+  assert.equal(c2.CopyPartResult?.ETag, `"${md5(whole)}"`);
+  await alice.send(new CompleteMultipartUploadCommand({ Bucket: 'parts', Key: 'from-parts', UploadId: u2.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: c1.CopyPartResult?.ETag }, { PartNumber: 2, ETag: c2.CopyPartResult?.ETag }] } }));
+
+  // The source gone, the copy and the object made from it read whole.
+  await alice.send(new DeleteObjectCommand({ Bucket: 'parts', Key: 'm' }));
+  assert.ok((await range('copy', `bytes=0-${whole.length - 1}`)).body.equals(whole));
+  const made = Buffer.from(await (await alice.send(new GetObjectCommand({ Bucket: 'parts', Key: 'from-parts' }))).Body!.transformToByteArray());
+  assert.ok(made.equals(Buffer.concat([whole.subarray(b1 - 100, b2 + 5), whole])));
+  for (const key of ['copy', 'from-parts']) await alice.send(new DeleteObjectCommand({ Bucket: 'parts', Key: key }));
+  assert.deepEqual(await blobFiles(), [...await controller.store.s3.referencedBlobs()].sort(), 'deleting a multipart object removes every one of its blobs');
+  await alice.send(new DeleteBucketCommand({ Bucket: 'parts' }));
 });
 
 test('presigned GET and PUT work until X-Amz-Expires; an expired or tampered URL is refused and changes nothing', async () => {

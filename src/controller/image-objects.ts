@@ -119,8 +119,8 @@ export class ImageObjects {
     if (object.size > max) throw new ValidationError('image', [{ field: 'object', message: `${input.bucket}/${input.key} is ${object.size} bytes, more than the ${max} an image may be` }]);
     const display = `s3://${input.bucket}/${input.key}`;
     await this.o.failpoints?.hit('image-object.before-copy');
-    // A copy of its own (a reflink where the file system has them): the user may overwrite or delete the object later.
-    let blobId = await blobs.concat([object.blobId], opts.signal ?? new AbortController().signal);
+    // A copy of its own, one file (a reflink where the file system has them; a multipart object's parts joined): the user may overwrite or delete the object later, and QEMU reads an image as one file.
+    let blobId = await blobs.concat(object.blobs.map((b) => b.blobId), opts.signal ?? new AbortController().signal);
     try {
       // As `image register` does with a path: the key's extension (disk.qcow2) is a claim held against what qemu-img detects.
       const declared = input.format ?? formatOfFileName(input.key);
@@ -194,8 +194,8 @@ export class ImageObjects {
   /** Removes the image's object and bytes (its row is gone already: a crash between leaves an object `sweep` removes). */
   async forget(img: Pick<Image, 'path'>): Promise<void> {
     if (!this.holds(img)) return;
-    const blob = await this.o.store.s3.deleteObject(IMAGE_BUCKET, ImageObjects.keyOf(basename(img.path)));
-    await this.o.blobs.remove([blob ?? basename(img.path)]);
+    const blobs = await this.o.store.s3.deleteObject(IMAGE_BUCKET, ImageObjects.keyOf(basename(img.path)));
+    await this.o.blobs.remove(blobs ?? [basename(img.path)]);
   }
 
   /** Removes objects of the system bucket no image refers to (an interrupted registration or deletion); run before serving. */
@@ -210,7 +210,7 @@ export class ImageObjects {
         // One written since this controller started belongs to a registration in flight, not to a crash.
         if (used.has(blobs.path(o.blobId)) || o.modifiedAt >= before) continue;
         await store.s3.deleteObject(IMAGE_BUCKET, o.key);
-        await blobs.remove([o.blobId]);
+        await blobs.remove(o.blobs.map((b) => b.blobId));
         removed += 1;
       }
       if (page.length < 500) break;

@@ -18,8 +18,8 @@ export interface Ec2Instance {
   readonly filterable: Filterable;
 }
 
-/** The caller's VMs (as the native API lets them see them) as EC2 instances. */
-export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly VmView[]): Promise<Ec2Instance[]> {
+/** The caller's VMs (as the native API lets them see them) as EC2 instances; a VM given as its detail (GET /vms/{id}, as DescribeInstances' InstanceId.N reads it) is not read again. */
+export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly (VmView | VmDetailView)[]): Promise<Ec2Instance[]> {
   const templates = await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined);
   const records = await ctx.records.instances(vms.map((v) => v.id));
   const groups = new Map((await ctx.records.securityGroups(call.userId)).map((g) => [g.id, g]));
@@ -28,7 +28,7 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
   const out: Ec2Instance[] = [];
   for (const [i, v] of vms.entries()) {
     const instanceId = ids[i] ?? '';
-    const detail = await nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
+    const detail = 'history' in v && 'nics' in v ? v : await nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
     const template = templates.find((t) => t.name === v.template || t.id === v.template);
     const imageId = template ? await ctx.records.awsIdOf('image', template.id) : '';
     const rec: InstanceRecord | undefined = records.get(v.id);

@@ -1,4 +1,4 @@
-import type { VmView } from '../contract/vm-schemas.js';
+import type { VmDetailView, VmView } from '../contract/vm-schemas.js';
 import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
 import { nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
 import { checkFilters, pageOf, passesFilters } from './ec2-filters.js';
@@ -11,13 +11,13 @@ import { ec2StateOf } from './ec2-instance-state.js';
  * malformed id, one never given out, or one the caller may not see (the native
  * API's 404 — another user's instance looks exactly like a missing one).
  */
-export async function resolveInstances(ctx: Ec2Context, call: Ec2Call, ids: readonly string[]): Promise<VmView[]> {
-  const out: VmView[] = [];
+export async function resolveInstances(ctx: Ec2Context, call: Ec2Call, ids: readonly string[]): Promise<VmDetailView[]> {
+  const out: VmDetailView[] = [];
   for (const id of ids) {
     if (!isEc2Id('instance', id)) throw new Ec2ApiError('InvalidInstanceID.Malformed', `Invalid id: "${id}"`);
     const vmId = await ctx.records.nuboIdOf('instance', id);
     if (vmId === undefined) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`);
-    out.push(await nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${vmId}`, undefined, { notFound: 'InvalidInstanceID.NotFound' }).catch((err: unknown) => {
+    out.push(await nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${vmId}`, undefined, { notFound: 'InvalidInstanceID.NotFound' }).catch((err: unknown) => {
       throw err instanceof Ec2ApiError && err.awsCode === 'InvalidInstanceID.NotFound' ? new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`) : err;
     }));
   }

@@ -127,10 +127,27 @@ export class Ec2Records {
     });
   }
 
-  async addInstance(ownerId: string, i: InstanceRecord, groupIds: readonly string[]): Promise<void> {
-    await this.db.transaction().execute(async (tx) => {
+  /**
+   * Everything EC2 keeps of one launched instance, in one transaction: its
+   * record and groups, its `i-` id, its tags, and the client token's list of
+   * the reservation's VMs (`vmIds`, this one included). A crash leaves all
+   * of it or none; one commit instead of four.
+   * @returns the instance's `i-` id
+   */
+  async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: { token: string; vmIds: readonly string[] } | undefined }): Promise<string> {
+    return this.db.transaction().execute(async (tx) => {
       await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName }).execute();
-      if (groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
+      if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
+      if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(o.clientToken.vmIds) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
+      // A VM made just now has no `i-` id yet (nothing else maps it before this commit).
+      const found = await tx.selectFrom('ec2_ids').select('aws_id').where('kind', '=', 'instance').where('nubo_id', '=', i.vmId).executeTakeFirst();
+      const instanceId = found?.aws_id ?? newEc2Id('instance');
+      if (!found) await tx.insertInto('ec2_ids').values({ aws_id: instanceId, kind: 'instance', nubo_id: i.vmId, created_at: this.now() }).execute();
+      if (o.tags.length > 0) {
+        await tx.deleteFrom('ec2_tags').where('resource_id', '=', instanceId).where('key', 'in', o.tags.map((t) => t.key)).execute();
+        await tx.insertInto('ec2_tags').values(o.tags.map((t) => ({ resource_id: instanceId, owner_id: ownerId, key: t.key, value: t.value }))).execute();
+      }
+      return instanceId;
     });
   }
 
@@ -224,9 +241,5 @@ export class Ec2Records {
 
   async releaseClientToken(ownerId: string, token: string): Promise<void> {
     await this.db.deleteFrom('ec2_client_tokens').where('owner_id', '=', ownerId).where('token', '=', token).execute();
-  }
-
-  async recordClientTokenVms(ownerId: string, token: string, vmIds: readonly string[]): Promise<void> {
-    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(vmIds) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
   }
 }

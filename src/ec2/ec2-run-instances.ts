@@ -96,6 +96,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     }
     if (req.keyName !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyName);
     const made: string[] = [];
+    const views: VmView[] = [];
     try {
       for (let i = 0; i < req.max; i++) {
         let vm: VmView;
@@ -109,10 +110,10 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
           throw err;
         }
         made.push(vm.id);
-        await ctx.records.addInstance(call.userId, { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null }, req.groupIds);
-        if (req.clientToken !== undefined) await ctx.records.recordClientTokenVms(call.userId, req.clientToken, made);
-        const instanceId = await ctx.records.awsIdOf('instance', vm.id);
-        await ctx.records.setTags(call.userId, [instanceId], req.tags);
+        views.push(vm);
+        await ctx.records.recordLaunch(call.userId, { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null }, {
+          groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made },
+        });
       }
     } catch (err) {
       // Fewer than MinCount: EC2 launches none, so the ones made go again.
@@ -120,13 +121,15 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
       if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
       throw err;
     }
-    await changed(made);
-    return describeReservation(ctx, call, reservationId, made);
+    // The firewalls (stored in each VM's spec, then pushed to its host) and the answer's reads side by side: neither needs the other.
+    const [, out] = await Promise.all([changed(made), describeReservation(ctx, call, reservationId, views)]);
+    return out;
   };
 }
 
-async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vmIds: readonly string[]): Promise<XmlObject> {
-  const vms = await Promise.all(vmIds.map((id) => nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })));
-  const instances = await describeVms(ctx, call, vms);
+/** The reservation's instances as they are now (describeVms reads each VM's detail itself: the views only name them). */
+async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vms: readonly (string | VmView)[]): Promise<XmlObject> {
+  const views = await Promise.all(vms.map((v) => (typeof v === 'string' ? nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${v}`, undefined, { notFound: 'InvalidInstanceID.NotFound' }) : Promise.resolve(v))));
+  const instances = await describeVms(ctx, call, views);
   return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances.map((x) => x.xml) };
 }

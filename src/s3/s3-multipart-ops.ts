@@ -7,6 +7,7 @@ import { isoTime, ownedBucket, quoted, send, smallBody, type S3Call, type S3Cont
 import { invalidArgument, noSuchUpload, S3Error } from './s3-error.js';
 import { checkKey } from './s3-names.js';
 import { storedHeaders } from './s3-object-headers.js';
+import { readObjectRange } from './read-object-range.js';
 import { copySource, parseRange, receiveBlob } from './s3-object-ops.js';
 import { asList, parseS3Xml, s3Xml } from './s3-xml.js';
 
@@ -47,13 +48,9 @@ export async function uploadPart(ctx: S3Context, call: S3Call, body: IncomingMes
     const src = await copySource(ctx, call);
     const rangeHeader = call.req.headers['x-amz-copy-source-range'];
     const range = parseRange(typeof rangeHeader === 'string' ? rangeHeader : undefined, src.size);
-    const fh = await ctx.blobs.openBlob(src.blobId);
-    try {
-      const stream = src.size === 0 ? Readable.from([]) : fh.createReadStream({ start: range?.start ?? 0, end: range?.end ?? src.size - 1, autoClose: false });
-      blob = await ctx.blobs.write(stream, [], { signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: () => new S3Error(400, 'EntityTooLarge', 'part too large') });
-    } finally {
-      await fh.close();
-    }
+    // Read across the source's parts when it is a multipart object itself.
+    blob = await readObjectRange(ctx.blobs, src.blobs, range?.start ?? 0, range?.end ?? src.size - 1, (stream) =>
+      ctx.blobs.write(stream, [], { signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: () => new S3Error(400, 'EntityTooLarge', 'part too large') }));
   } else {
     blob = await receiveBlob(ctx, call, body);
   }
@@ -69,10 +66,12 @@ export async function uploadPart(ctx: S3Context, call: S3Call, body: IncomingMes
 
 /**
  * CompleteMultipartUpload: the named parts (ascending, each known with its
- * ETag, all but the last ≥ 5 MiB) are joined into one new blob; one store
- * transaction then makes it the object and drops the upload. Before that
- * commit a crash leaves the upload as it was (the joined temp file is swept);
- * after it, the parts' blobs are unreferenced and swept if not yet removed.
+ * ETag, all but the last ≥ 5 MiB) become the object as they are — its blobs
+ * are the parts' blobs, in order, and no byte is copied. One store
+ * transaction makes the object and drops the upload, so a crash leaves
+ * either the upload (before the commit) or the object (after it), never
+ * both; blobs of parts not chosen and of the object it replaced are removed
+ * after the commit, or by the start-up sweep when a crash came first.
  */
 export async function completeUpload(ctx: S3Context, call: S3Call, body: IncomingMessage): Promise<void> {
   const u = await uploadOf(ctx, call);
@@ -99,18 +98,12 @@ export async function completeUpload(ctx: S3Context, call: S3Call, body: Incomin
   for (const p of chosen) md5s.update(Buffer.from(p.etag, 'hex'));
   const etag = `${md5s.digest('hex')}-${chosen.length}`;
   const size = chosen.reduce((s, p) => s + p.size, 0);
-  const blobId = await ctx.blobs.concat(chosen.map((p) => p.blobId), call.signal);
-  let done: Awaited<ReturnType<typeof ctx.store.s3.completeUpload>>;
-  try {
-    done = await ctx.store.s3.completeUpload(u.id, { bucket: u.bucket, key: u.key, blobId, size, etag, headers: u.headers });
-  } catch (err) {
-    await ctx.blobs.remove([blobId]);
-    throw err;
-  }
-  if (!done) {
-    await ctx.blobs.remove([blobId]);
-    throw noSuchUpload(u.id);
-  }
+  await ctx.failpoints?.hit('s3.complete-upload.before-commit');
+  const blobs = chosen.map((p) => ({ blobId: p.blobId, size: p.size }));
+  const done = await ctx.store.s3.completeUpload(u.id, { bucket: u.bucket, key: u.key, blobId: blobs[0]?.blobId ?? '', blobs, size, etag, headers: u.headers });
+  if (done === undefined) throw noSuchUpload(u.id);
+  // A part uploaded again after its listing: its new bytes are not what the client's ETag named — as S3 does, the part is refused.
+  if (done === 'changed') throw new S3Error(400, 'InvalidPart', 'One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part\'s entity tag.');
   // Committed: the parts are no one's now. A crash before they are removed leaves them to the start-up sweep.
   await ctx.failpoints?.hit('s3.complete-upload.after-commit');
   await ctx.blobs.remove(done.released);

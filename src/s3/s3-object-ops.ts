@@ -5,6 +5,7 @@ import { payloadReader } from '../aws/sigv4/payload-reader.js';
 import { uriDecode } from '../aws/sigv4/canonical-request.js';
 import type { S3Object } from '../store/repositories/s3-repository.js';
 import { httpTime, isoTime, ownedBucket, quoted, readableBucket, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
+import { readObjectRange } from './read-object-range.js';
 import { invalidArgument, noSuchBucket, noSuchKey, S3Error } from './s3-error.js';
 import { checkKey } from './s3-names.js';
 import { storedHeaders } from './s3-object-headers.js';
@@ -32,7 +33,7 @@ export async function putObject(ctx: S3Context, call: S3Call, body: IncomingMess
     // The bytes are in place under their id; the row makes them the object. A crash here leaves an unreferenced blob for the sweep.
     await ctx.failpoints?.hit('s3.put-object.before-commit');
     const { replaced } = await ctx.store.s3.putObject({ bucket: b.name, key, blobId: blob.blobId, size: blob.size, etag: blob.md5, headers: storedHeaders(call.req.headers) });
-    if (replaced) await ctx.blobs.remove([replaced]);
+    await ctx.blobs.remove(replaced);
   } catch (err) {
     await ctx.blobs.remove([blob.blobId]);
     throw err;
@@ -74,32 +75,39 @@ async function readableObject(ctx: S3Context, call: S3Call): Promise<S3Object> {
   return o;
 }
 
+/**
+ * GetObject and HeadObject, whole or a Range, of an object of one blob or of
+ * a multipart upload's parts (read across them in order). HEAD answers from
+ * the row alone; a GET sends the file's bytes as they are read, in large
+ * reads, straight to the socket (no transform between).
+ */
 export async function getObject(ctx: S3Context, call: S3Call, head: boolean): Promise<void> {
   const o = await readableObject(ctx, call);
   const range = parseRange(call.req.headers.range, o.size);
-  const fh = await ctx.blobs.openBlob(o.blobId);
-  try {
-    const start = range?.start ?? 0;
-    const end = range?.end ?? o.size - 1;
-    const length = o.size === 0 ? 0 : end - start + 1;
-    const headers = { ...objectHeaders(o), 'content-length': length, ...(range ? { 'content-range': `bytes ${start}-${end}/${o.size}` } : {}) };
-    call.res.writeHead(range ? 206 : 200, headers);
-    if (head || length === 0) {
-      call.res.end();
-      return;
-    }
-    await pipeline(fh.createReadStream({ start, end, autoClose: false, highWaterMark: 1 << 20 }), call.res, { signal: call.signal });
-  } finally {
-    await fh.close();
+  const start = range?.start ?? 0;
+  const end = range?.end ?? o.size - 1;
+  const length = o.size === 0 ? 0 : end - start + 1;
+  const headers = { ...objectHeaders(o), 'content-length': length, ...(range ? { 'content-range': `bytes ${start}-${end}/${o.size}` } : {}) };
+  const status = range ? 206 : 200;
+  if (head || length === 0) {
+    call.res.writeHead(status, headers);
+    call.res.end();
+    return;
   }
+  await readObjectRange(ctx.blobs, o.blobs, start, end, async (body) => {
+    call.res.writeHead(status, headers);
+    // No abort signal here: the request's fires on the response's 'close', which comes after its 'finish' but can come
+    // before the pipeline has seen the reader end — a GET sent whole would fail. A client gone early is the response's
+    // premature close, which fails the pipeline and stops the reads all the same.
+    await pipeline(body, call.res);
+  });
 }
 
 export async function deleteObject(ctx: S3Context, call: S3Call): Promise<void> {
   const b = await ownedBucket(ctx, call);
   const key = call.key ?? '';
   checkKey(key);
-  const blob = await ctx.store.s3.deleteObject(b.name, key);
-  if (blob) await ctx.blobs.remove([blob]);
+  await ctx.blobs.remove(await ctx.store.s3.deleteObject(b.name, key) ?? []);
   send(call.res, 204, {});
 }
 
@@ -128,14 +136,16 @@ export async function copyObject(ctx: S3Context, call: S3Call, body: IncomingMes
   const src = await copySource(ctx, call);
   const directive = call.req.headers['x-amz-metadata-directive'] ?? 'COPY';
   if (directive !== 'COPY' && directive !== 'REPLACE') throw invalidArgument('Unknown metadata directive.', 'x-amz-metadata-directive', String(directive));
-  const blobId = await ctx.blobs.concat([src.blobId], call.signal);
+  // A copy of each blob (a multipart object stays one of parts, its ETag with it): the source may be overwritten or deleted later.
+  const copies = await ctx.blobs.copyEach(src.blobs.map((s) => s.blobId), call.signal);
   try {
     const headers = directive === 'REPLACE' ? storedHeaders(call.req.headers) : src.headers;
-    const { object, replaced } = await ctx.store.s3.putObject({ bucket: b.name, key, blobId, size: src.size, etag: src.etag, headers });
-    if (replaced) await ctx.blobs.remove([replaced]);
+    const blobs = copies.map((blobId, i) => ({ blobId, size: src.blobs[i]?.size ?? 0 }));
+    const { object, replaced } = await ctx.store.s3.putObject({ bucket: b.name, key, blobId: copies[0] ?? '', blobs, size: src.size, etag: src.etag, headers });
+    await ctx.blobs.remove(replaced);
     send(call.res, 200, {}, s3Xml('CopyObjectResult', { LastModified: isoTime(object.modifiedAt), ETag: quoted(object.etag) }));
   } catch (err) {
-    await ctx.blobs.remove([blobId]);
+    await ctx.blobs.remove(copies);
     throw err;
   }
 }
@@ -155,8 +165,7 @@ export async function deleteObjects(ctx: S3Context, call: S3Call, body: Incoming
     if (typeof key !== 'string') throw new S3Error(400, 'MalformedXML', 'Every <Object> of a Delete request needs a <Key>.');
     try {
       checkKey(key);
-      const blob = await ctx.store.s3.deleteObject(b.name, key);
-      if (blob) await ctx.blobs.remove([blob]);
+      await ctx.blobs.remove(await ctx.store.s3.deleteObject(b.name, key) ?? []);
       if (!quiet) deleted.push({ Key: key });
     } catch (err) {
       if (!(err instanceof S3Error)) throw err;

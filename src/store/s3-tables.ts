@@ -18,11 +18,18 @@ export interface S3BucketsTable {
   created_at: IsoTime;
 }
 
-/** An object's metadata; its bytes are the file named `blob_id` under NUBO_HOME/s3. */
+/** An object's metadata; its bytes are the file named `blob_id` under NUBO_HOME/s3, or the files of `parts` in order. */
 export interface S3ObjectsTable {
   bucket: string;
   key: string;
+  /** The (first) blob. */
   blob_id: string;
+  /**
+   * A completed multipart upload's blobs (0023): JSON `[[blobId, size], …]`,
+   * every part in order, the first being `blob_id`; null for an object of one
+   * blob.
+   */
+  parts: string | null;
   size: number;
   etag: string;
   /** JSON object of the stored headers (content-type, x-amz-meta-* …). */

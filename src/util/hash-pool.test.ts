@@ -17,6 +17,21 @@ describe('HashPool', () => {
     assert.equal(s, createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
   });
 
+  it('small updates gathered into batches and large ones between them give the same digest, on two threads at once', async () => {
+    const two = new HashPool({ threads: 2 });
+    try {
+      const sizes = [1, 7, 65_536, 1_048_575, 2, 1_048_576, 3_000_000, 100, 0, 65_536, 999_999];
+      const parts = sizes.map((n) => randomBytes(n));
+      const a = two.open('md5');
+      const b = two.open('md5');
+      for (const p of parts) await Promise.all([a.update(p), b.update(p)]);
+      const whole = createHash('md5').update(Buffer.concat(parts)).digest('hex');
+      assert.deepEqual(await Promise.all([a.digest(), b.digest()]), [whole, whole]);
+    } finally {
+      await two.close();
+    }
+  });
+
   it('hashes only the bytes of a view, not the rest of its buffer', async () => {
     const whole = randomBytes(4096);
     const view = whole.subarray(100, 300);

@@ -1,9 +1,10 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { HashPoolReply, HashPoolRequest } from './hash-pool-messages.js';
 
-/** A hash whose work is done on HashPool's thread; update() resolves when there is room for more. */
+/** A hash whose work is done on one of HashPool's threads; update() resolves when there is room for more. */
 export interface PooledHash {
-  /** Copies `data` to the hashing thread; the promise settles once no more than the in-flight limit waits there. */
+  /** Copies `data` towards the hashing thread; the promise settles once no more than the in-flight limit waits there. */
   update(data: Uint8Array): Promise<void>;
   /** The hex digest, after every update; the hash is finished. */
   digest(): Promise<string>;
@@ -12,51 +13,91 @@ export interface PooledHash {
 }
 
 interface Job {
+  readonly thread: Thread;
   inFlight: number;
   failed: Error | undefined;
   waiters: { resolve: () => void; reject: (e: Error) => void }[];
   digest: { resolve: (hex: string) => void; reject: (e: Error) => void } | undefined;
 }
 
-/** At most this many bytes of one hash wait on the hashing thread before update() holds its caller back. */
+interface Thread {
+  readonly worker: Worker;
+  /** Open hashes on this thread. */
+  readonly jobs: Set<number>;
+}
+
+/** At most this many bytes of one hash wait on its hashing thread before update() holds its caller back. */
 const IN_FLIGHT_LIMIT = 16 * 1024 * 1024;
+/**
+ * Small updates (a socket's 64 KiB reads) are gathered into one message of
+ * this size: the copy is made anyway, and one message per MiB instead of
+ * per 64 KiB takes most of the cost of posting off the event loop.
+ */
+const BATCH_BYTES = 1024 * 1024;
 
 /**
- * Hashes of streams computed off the event loop, on one long-lived worker
- * thread shared by every stream. An S3 PUT's MD5 (its ETag) costs more CPU
+ * Hashes of streams computed off the event loop, on long-lived worker
+ * threads shared by every stream. An S3 PUT's MD5 (its ETag) costs more CPU
  * than everything else the upload does (about 560 MB/s on these machines,
  * against 1.3 GB/s for SHA-256 with the CPU's SHA extensions): done on the
  * event loop it caps the upload at that speed and stalls every other request
  * meanwhile, while on a thread of its own it runs beside the socket and disk
- * work. One thread, not one per upload: a worker's start costs tens of
- * milliseconds (an awscli upload is 128 parts of 8 MiB), and two cores have
- * no room for more. The worker does not keep the process alive.
+ * work. One hash stays on one thread (MD5 cannot be split); a new hash goes
+ * to the thread with the fewest open ones, so that two parts of a multipart
+ * upload in flight are hashed on two threads (as many threads as cores, two
+ * at most: a worker's start costs tens of milliseconds, and the event loop
+ * needs a core too). Workers do not keep the process alive.
  */
 export class HashPool {
-  #worker: Worker | undefined;
+  readonly #threads: (Thread | undefined)[];
   #nextJob = 1;
   readonly #jobs = new Map<number, Job>();
 
+  constructor(o: { threads?: number } = {}) {
+    this.#threads = new Array<Thread | undefined>(Math.max(1, o.threads ?? Math.min(2, availableParallelism()))).fill(undefined);
+  }
+
   open(algorithm: 'md5' | 'sha256' | 'sha1'): PooledHash {
     const job = this.#nextJob++;
-    const state: Job = { inFlight: 0, failed: undefined, waiters: [], digest: undefined };
+    const thread = this.#leastBusy();
+    const state: Job = { thread, inFlight: 0, failed: undefined, waiters: [], digest: undefined };
     this.#jobs.set(job, state);
-    const worker = this.#ensureWorker();
+    thread.jobs.add(job);
     // Kept alive while a hash is open (a caller awaiting digest() must not see the process end), not otherwise.
-    worker.ref();
-    const send = (m: HashPoolRequest, transfer?: ArrayBuffer[]): void => worker.postMessage(m, transfer);
+    thread.worker.ref();
+    const send = (m: HashPoolRequest, transfer?: ArrayBuffer[]): void => thread.worker.postMessage(m, transfer);
+    let batch: Uint8Array | undefined;
+    let batched = 0;
+    const post = (data: Uint8Array): void => {
+      state.inFlight += data.byteLength;
+      send({ op: 'update', job, algorithm, data }, [data.buffer as ArrayBuffer]);
+    };
+    const flush = (): void => {
+      if (batch === undefined || batched === 0) return;
+      post(batched === batch.byteLength ? batch : batch.subarray(0, batched));
+      batch = undefined;
+      batched = 0;
+    };
     return {
       update: (data) => {
         if (state.failed) return Promise.reject(state.failed);
-        // A copy of its own, moved to the worker: the caller's buffer is still on its way to disk.
-        const copy = new Uint8Array(data);
-        state.inFlight += copy.byteLength;
-        send({ op: 'update', job, algorithm, data: copy }, [copy.buffer]);
+        if (data.byteLength >= BATCH_BYTES) {
+          flush();
+          // A copy of its own, moved to the worker: the caller's buffer is still on its way to disk.
+          post(new Uint8Array(data));
+        } else {
+          if (batch !== undefined && batched + data.byteLength > batch.byteLength) flush();
+          batch ??= new Uint8Array(BATCH_BYTES);
+          batch.set(data, batched);
+          batched += data.byteLength;
+          if (batched === batch.byteLength) flush();
+        }
         if (state.inFlight <= IN_FLIGHT_LIMIT) return Promise.resolve();
         return new Promise<void>((resolve, reject) => state.waiters.push({ resolve, reject }));
       },
       digest: () => {
         if (state.failed) return Promise.reject(state.failed);
+        flush();
         return new Promise<string>((resolve, reject) => {
           state.digest = { resolve, reject };
           send({ op: 'digest', job, algorithm });
@@ -65,29 +106,46 @@ export class HashPool {
       drop: () => {
         if (!this.#jobs.delete(job)) return;
         send({ op: 'drop', job });
-        this.#idle();
+        this.#idle(thread, job);
       },
     };
   }
 
-  #ensureWorker(): Worker {
-    if (this.#worker) return this.#worker;
+  /** The thread with the fewest open hashes, started if it is not running. */
+  #leastBusy(): Thread {
+    let best = 0;
+    let bestLoad = Infinity;
+    for (const [i, t] of this.#threads.entries()) {
+      const load = t?.jobs.size ?? 0;
+      if (load < bestLoad) {
+        best = i;
+        bestLoad = load;
+      }
+    }
+    return this.#threads[best] ?? this.#start(best);
+  }
+
+  #start(slot: number): Thread {
     const worker = new Worker(new URL('./hash-pool-worker.js', import.meta.url));
     worker.unref();
+    const thread: Thread = { worker, jobs: new Set() };
     worker.on('message', (m: HashPoolReply) => this.#onReply(m));
     const fail = (err: Error): void => {
-      if (this.#worker === worker) this.#worker = undefined;
-      for (const [job, state] of this.#jobs) {
+      if (this.#threads[slot] === thread) this.#threads[slot] = undefined;
+      for (const job of thread.jobs) {
+        const state = this.#jobs.get(job);
+        this.#jobs.delete(job);
+        if (state === undefined) continue;
         state.failed = err;
         for (const w of state.waiters.splice(0)) w.reject(err);
         state.digest?.reject(err);
-        this.#jobs.delete(job);
       }
+      thread.jobs.clear();
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the hashing thread exited (${code})`)));
-    this.#worker = worker;
-    return worker;
+    this.#threads[slot] = thread;
+    return thread;
   }
 
   #onReply(m: HashPoolReply): void {
@@ -98,7 +156,7 @@ export class HashPool {
       if (state.inFlight <= IN_FLIGHT_LIMIT) for (const w of state.waiters.splice(0)) w.resolve();
     } else if (m.op === 'digest') {
       this.#jobs.delete(m.job);
-      this.#idle();
+      this.#idle(state.thread, m.job);
       state.digest?.resolve(m.hex);
     } else {
       const err = new Error(`hashing failed: ${m.message}`);
@@ -106,19 +164,20 @@ export class HashPool {
       for (const w of state.waiters.splice(0)) w.reject(err);
       state.digest?.reject(err);
       this.#jobs.delete(m.job);
-      this.#idle();
+      this.#idle(state.thread, m.job);
     }
   }
 
-  #idle(): void {
-    if (this.#jobs.size === 0) this.#worker?.unref();
+  #idle(thread: Thread, job: number): void {
+    thread.jobs.delete(job);
+    if (thread.jobs.size === 0) thread.worker.unref();
   }
 
-  /** Ends the thread (tests; a daemon's pool ends with the process). */
+  /** Ends the threads (tests; a daemon's pool ends with the process). */
   async close(): Promise<void> {
-    const w = this.#worker;
-    this.#worker = undefined;
-    if (w) await w.terminate();
+    const running = this.#threads.filter((t): t is Thread => t !== undefined);
+    this.#threads.fill(undefined);
+    await Promise.all(running.map((t) => t.worker.terminate()));
   }
 }
 

@@ -21,6 +21,7 @@ import * as m0021 from './0021-host-degraded.js';
 import * as m0022 from './0022-migration-queue-forced.js';
 import * as m0028 from './0028-clusters.js';
 import * as m0029 from './0029-clouds.js';
+import * as m0030 from './0030-s3-object-parts.js';
 import * as m0031 from './0031-occi-mixins.js';
 
 /**
@@ -50,6 +51,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0022-migration-queue-forced': { up: (db) => m0022.up(db), down: (db) => m0022.down(db) },
     '0028-clusters': { up: (db) => m0028.up(db), down: (db) => m0028.down(db) },
     '0029-clouds': { up: (db) => m0029.up(db), down: (db) => m0029.down(db) },
+    '0030-s3-object-parts': { up: (db) => m0030.up(db), down: (db) => m0030.down(db) },
     '0031-occi-mixins': { up: (db) => m0031.up(db), down: (db) => m0031.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.

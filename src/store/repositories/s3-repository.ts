@@ -1,19 +1,38 @@
 import { sql, type Expression, type SqlBool } from 'kysely';
 import type { S3BucketsTable, S3ObjectsTable, S3PartsTable, S3UploadsTable } from '../schema.js';
+import { InvariantError } from '../../errors/invariant-error.js';
 import { inTransaction, isForeignKeyViolation, isUniqueViolation, type StoreContext } from '../store-context.js';
 
 export interface S3Bucket { readonly name: string; readonly ownerId: string; readonly createdAt: string }
+/** One blob of an object's bytes and how many bytes it holds. */
+export interface BlobSpan { readonly blobId: string; readonly size: number }
 export interface S3Object {
-  readonly bucket: string; readonly key: string; readonly blobId: string; readonly size: number; readonly etag: string;
+  readonly bucket: string; readonly key: string;
+  /** The first (for most objects the only) blob. */
+  readonly blobId: string;
+  /** Every blob of the object, in order: one, or a completed multipart upload's parts as they were uploaded. Their sizes add up to `size`. */
+  readonly blobs: readonly BlobSpan[];
+  readonly size: number; readonly etag: string;
   readonly headers: Readonly<Record<string, string>>; readonly modifiedAt: string;
 }
+/** What makes an object: one blob (`blobId`), or several (`blobs`, the first of them `blobId`). */
+export type S3ObjectInput = Omit<S3Object, 'modifiedAt' | 'blobs'> & { readonly blobs?: readonly BlobSpan[] | undefined };
 export interface S3Upload { readonly id: string; readonly bucket: string; readonly key: string; readonly ownerId: string; readonly headers: Readonly<Record<string, string>>; readonly createdAt: string }
 export interface S3Part { readonly uploadId: string; readonly partNumber: number; readonly blobId: string; readonly size: number; readonly etag: string; readonly modifiedAt: string }
 
 const bucketOf = (r: S3BucketsTable): S3Bucket => ({ name: r.name, ownerId: r.owner_id, createdAt: r.created_at });
+const spansOf = (r: Pick<S3ObjectsTable, 'blob_id' | 'parts' | 'size'>): BlobSpan[] =>
+  r.parts === null ? [{ blobId: r.blob_id, size: Number(r.size) }] : (JSON.parse(r.parts) as [string, number][]).map(([blobId, size]) => ({ blobId, size }));
 const objectOf = (r: S3ObjectsTable): S3Object => ({
-  bucket: r.bucket, key: r.key, blobId: r.blob_id, size: Number(r.size), etag: r.etag, headers: JSON.parse(r.headers) as Record<string, string>, modifiedAt: r.modified_at,
+  bucket: r.bucket, key: r.key, blobId: r.blob_id, blobs: spansOf(r), size: Number(r.size), etag: r.etag, headers: JSON.parse(r.headers) as Record<string, string>, modifiedAt: r.modified_at,
 });
+/** The row of a new object; several blobs must start with `blobId` and add up to `size` (a mistake here would serve wrong bytes, so it throws). */
+function objectRow(o: S3ObjectInput, now: string): S3ObjectsTable {
+  const many = o.blobs !== undefined && o.blobs.length > 1 ? o.blobs : undefined;
+  if (many && (many[0]?.blobId !== o.blobId || many.reduce((n, b) => n + b.size, 0) !== o.size)) throw new InvariantError(`object ${o.bucket}/${o.key}: its blobs do not start with ${o.blobId} or do not add up to ${o.size} bytes`);
+  return { bucket: o.bucket, key: o.key, blob_id: o.blobId, parts: many ? JSON.stringify(many.map((b) => [b.blobId, b.size])) : null, size: o.size, etag: o.etag, headers: JSON.stringify(o.headers), modified_at: now };
+}
+const blobIdsOf = (r: Pick<S3ObjectsTable, 'blob_id' | 'parts' | 'size'>): string[] => spansOf(r).map((b) => b.blobId);
 const uploadOf = (r: S3UploadsTable): S3Upload => ({ id: r.id, bucket: r.bucket, key: r.key, ownerId: r.owner_id, headers: JSON.parse(r.headers) as Record<string, string>, createdAt: r.created_at });
 const partOf = (r: S3PartsTable): S3Part => ({ uploadId: r.upload_id, partNumber: r.part_number, blobId: r.blob_id, size: Number(r.size), etag: r.etag, modifiedAt: r.modified_at });
 
@@ -76,21 +95,20 @@ export class S3Repository {
     return r ? objectOf(r) : undefined;
   }
 
-  /** Writes the object's row (its blob already renamed into place); returns the blob it replaced, if any. */
-  async putObject(o: Omit<S3Object, 'modifiedAt'>): Promise<{ object: S3Object; replaced: string | undefined }> {
-    const row: S3ObjectsTable = { bucket: o.bucket, key: o.key, blob_id: o.blobId, size: o.size, etag: o.etag, headers: JSON.stringify(o.headers), modified_at: this.ctx.now() };
+  /** Writes the object's row (its blobs already renamed into place); returns the blobs it replaced (none when there was no object). */
+  async putObject(o: S3ObjectInput): Promise<{ object: S3Object; replaced: string[] }> {
+    const row = objectRow(o, this.ctx.now());
     return inTransaction(this.ctx, async (trx) => {
-      const old = await trx.selectFrom('s3_objects').select('blob_id').where('bucket', '=', o.bucket).where('key', '=', o.key).executeTakeFirst();
-      if (old) await trx.deleteFrom('s3_objects').where('bucket', '=', o.bucket).where('key', '=', o.key).execute();
+      const old = await trx.deleteFrom('s3_objects').where('bucket', '=', o.bucket).where('key', '=', o.key).returning(['blob_id', 'parts', 'size']).executeTakeFirst();
       await trx.insertInto('s3_objects').values(row).execute();
-      return { object: objectOf(row), replaced: old?.blob_id };
+      return { object: objectOf(row), replaced: old ? blobIdsOf(old) : [] };
     });
   }
 
-  /** @returns the blob let go, or undefined when there was no such object */
-  async deleteObject(bucket: string, key: string): Promise<string | undefined> {
-    const r = await this.ctx.db.deleteFrom('s3_objects').where('bucket', '=', bucket).where('key', '=', key).returning('blob_id').executeTakeFirst();
-    return r?.blob_id;
+  /** @returns the blobs let go, or undefined when there was no such object */
+  async deleteObject(bucket: string, key: string): Promise<string[] | undefined> {
+    const r = await this.ctx.db.deleteFrom('s3_objects').where('bucket', '=', bucket).where('key', '=', key).returning(['blob_id', 'parts', 'size']).executeTakeFirst();
+    return r ? blobIdsOf(r) : undefined;
   }
 
   /**
@@ -149,27 +167,37 @@ export class S3Repository {
   }
 
   /**
-   * Completion's one commit: the object's row (its blob assembled from the
-   * parts) replaces any old one and the upload goes, in one transaction.
-   * Returns the blobs let go (the parts', the old object's); undefined when the
-   * upload was completed or aborted meanwhile.
+   * Completion's one commit: the object's row — its blobs the chosen parts'
+   * own, in order, so no byte is copied — replaces any old one and the upload
+   * goes, in one transaction. Returns the blobs let go (parts not chosen, the
+   * old object's); undefined when the upload was completed or aborted
+   * meanwhile, 'changed' when a chosen part was uploaded again meanwhile (its
+   * blob is not the one chosen any more).
    */
-  async completeUpload(uploadId: string, o: Omit<S3Object, 'modifiedAt'>): Promise<{ object: S3Object; released: string[] } | undefined> {
-    const row: S3ObjectsTable = { bucket: o.bucket, key: o.key, blob_id: o.blobId, size: o.size, etag: o.etag, headers: JSON.stringify(o.headers), modified_at: this.ctx.now() };
+  async completeUpload(uploadId: string, o: S3ObjectInput): Promise<{ object: S3Object; released: string[] } | 'changed' | undefined> {
+    const row = objectRow(o, this.ctx.now());
+    const chosen = new Set((o.blobs ?? [{ blobId: o.blobId }]).map((b) => b.blobId));
     return inTransaction(this.ctx, async (trx) => {
-      const parts = await trx.selectFrom('s3_parts').select('blob_id').where('upload_id', '=', uploadId).execute();
+      const parts = (await trx.selectFrom('s3_parts').select('blob_id').where('upload_id', '=', uploadId).execute()).map((p) => p.blob_id);
+      const current = new Set(parts);
+      if ([...chosen].some((b) => !current.has(b))) {
+        const up = await trx.selectFrom('s3_uploads').select('id').where('id', '=', uploadId).executeTakeFirst();
+        return up ? 'changed' : undefined;
+      }
       const gone = await trx.deleteFrom('s3_uploads').where('id', '=', uploadId).returning('id').executeTakeFirst();
       if (!gone) return undefined;
-      const old = await trx.deleteFrom('s3_objects').where('bucket', '=', o.bucket).where('key', '=', o.key).returning('blob_id').executeTakeFirst();
+      // The chosen parts' rows go with the upload (cascade); their blobs are the object's now.
+      await trx.deleteFrom('s3_parts').where('upload_id', '=', uploadId).execute();
+      const old = await trx.deleteFrom('s3_objects').where('bucket', '=', o.bucket).where('key', '=', o.key).returning(['blob_id', 'parts', 'size']).executeTakeFirst();
       await trx.insertInto('s3_objects').values(row).execute();
-      return { object: objectOf(row), released: [...parts.map((p) => p.blob_id), ...(old ? [old.blob_id] : [])] };
+      return { object: objectOf(row), released: [...parts.filter((b) => !chosen.has(b)), ...(old ? blobIdsOf(old) : [])] };
     });
   }
 
   /** Every blob id the store refers to (the start-up sweep keeps these and removes the rest). */
   async referencedBlobs(): Promise<Set<string>> {
-    const objects = await this.ctx.db.selectFrom('s3_objects').select('blob_id').execute();
+    const objects = await this.ctx.db.selectFrom('s3_objects').select(['blob_id', 'parts', 'size']).execute();
     const parts = await this.ctx.db.selectFrom('s3_parts').select('blob_id').execute();
-    return new Set([...objects, ...parts].map((r) => r.blob_id));
+    return new Set([...objects.flatMap(blobIdsOf), ...parts.map((r) => r.blob_id)]);
   }
 }

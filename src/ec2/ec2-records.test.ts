@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Kysely } from 'kysely';
+import { openStore, type Store } from '../store/open-store.js';
+import { Ec2Records, type Ec2Tables } from './ec2-records.js';
+
+let dir: string;
+let store: Store;
+let records: Ec2Records;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'nubo-ec2rec-'));
+  store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  records = new Ec2Records(store.db as unknown as Kysely<Ec2Tables>);
+});
+after(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('Ec2Records.recordLaunch', () => {
+  it('writes the instance, its groups, its i- id, its tags and the client token\'s VMs together', async () => {
+    assert.equal(await records.claimClientToken('u1', 'tok', 'r-1'), true);
+    const id = await records.recordLaunch('u1', { vmId: 'vm-a', reservationId: 'r-1', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }, {
+      groupIds: ['sg-1', 'sg-2'], tags: [{ key: 'Name', value: 'web' }], clientToken: { token: 'tok', vmIds: ['vm-a'] },
+    });
+    assert.match(id, /^i-[0-9a-f]{17}$/);
+    assert.equal(await records.awsIdOf('instance', 'vm-a'), id, 'the id the mapping gives afterwards');
+    assert.deepEqual(await records.instances(['vm-a']), new Map([['vm-a', { vmId: 'vm-a', reservationId: 'r-1', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }]]));
+    assert.deepEqual(await records.groupsOf('vm-a'), ['sg-1', 'sg-2']);
+    assert.deepEqual(await records.tags('u1', [id]), [{ resourceId: id, key: 'Name', value: 'web' }]);
+    assert.deepEqual(await records.clientToken('u1', 'tok'), { reservationId: 'r-1', vmIds: ['vm-a'] });
+  });
+
+  it('keeps an i- id mapped before; no groups, tags or token write nothing of theirs', async () => {
+    const mapped = await records.awsIdOf('instance', 'vm-b');
+    const id = await records.recordLaunch('u1', { vmId: 'vm-b', reservationId: 'r-2', launchIndex: 1, instanceType: 'custom', keyName: null }, { groupIds: [], tags: [] });
+    assert.equal(id, mapped);
+    assert.deepEqual(await records.groupsOf('vm-b'), []);
+    assert.deepEqual(await records.tags('u1', [id]), []);
+  });
+
+  it('all or nothing: a launch whose last write fails (two tags of one key) leaves no instance, group, id or token change', async () => {
+    assert.equal(await records.claimClientToken('u2', 'tok2', 'r-3'), true);
+    await assert.rejects(records.recordLaunch('u2', { vmId: 'vm-c', reservationId: 'r-3', launchIndex: 0, instanceType: 'custom', keyName: null }, {
+      groupIds: ['sg-9'], tags: [{ key: 'a', value: '1' }, { key: 'a', value: '2' }], clientToken: { token: 'tok2', vmIds: ['vm-c'] },
+    }));
+    assert.deepEqual(await records.instances(['vm-c']), new Map());
+    assert.deepEqual(await records.groupsOf('vm-c'), []);
+    assert.deepEqual(await (store.db as unknown as Kysely<Ec2Tables>).selectFrom('ec2_ids').selectAll().where('nubo_id', '=', 'vm-c').execute(), [], 'no i- id mapped');
+    assert.deepEqual(await records.tags('u2'), []);
+    assert.deepEqual(await records.clientToken('u2', 'tok2'), { reservationId: 'r-3', vmIds: [] });
+  });
+});
