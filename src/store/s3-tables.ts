@@ -25,7 +25,7 @@ export interface S3ObjectsTable {
   /** The (first) blob. */
   blob_id: string;
   /**
-   * A completed multipart upload's blobs (0023): JSON `[[blobId, size], …]`,
+   * A completed multipart upload's blobs (0030): JSON `[[blobId, size], …]`,
    * every part in order, the first being `blob_id`; null for an object of one
    * blob.
    */
