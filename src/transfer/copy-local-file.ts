@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { copyFile, open, stat, type FileHandle } from 'node:fs/promises';
 import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
+import { writevFully } from '../util/writev-fully.js';
 import { hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
@@ -99,26 +100,58 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
   return { sha256: digest.sha256, hashMs: ms };
 }
 
-/** A capped copy: slices of about one burst, each read, hashed and written, then the pacer's wait — the cap holds from the first slice. Resolves with the sha256 of the bytes written. */
+/**
+ * A capped copy (every cold migration has a cap: its policy's, 1 GiB/s by
+ * default): slices of about one burst, each read, hashed and written, the
+ * pacer's wait before each read — the cap holds from the first slice.
+ * Pipelined over three buffers: the next slice is read (a pool thread) while
+ * this one is hashed (this thread) and the one before is written (another
+ * pool thread), so that the copy runs at the speed of its slowest stage
+ * rather than of all three in turn. Resolves with the sha256 of the bytes
+ * written.
+ */
 async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<string> {
   const pacer = new Pacer(bytesPerSecond);
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(pacer.sliceBytes(CHUNK_BYTES));
+  const slice = pacer.sliceBytes(CHUNK_BYTES);
+  const bufs = [Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice)] as const;
+  const what = `local copy of ${r.source.path}`;
+  // Each handled from the start: one that fails while the other is waited for is reported when its turn comes, not as an unhandled rejection.
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return p;
+  };
+  const readSlice = async (at: number, buf: Buffer): Promise<number> => {
+    const n = Math.min(buf.length, r.sizeBytes - at);
+    const wait = pacer.take(n);
+    if (wait > 0) await sleep(wait, signal);
+    if (signal.aborted) throw abortReason(signal, 'local copy');
+    const { bytesRead } = await src.read(buf, 0, n, at);
+    if (bytesRead === 0) throw new FileTransferError(what, `the source ended after ${at} of ${r.sizeBytes} bytes`);
+    return bytesRead;
+  };
   const out = await open(r.dest, 'w', 0o600);
+  let reading: Promise<number> | undefined;
+  let writing: Promise<void> = Promise.resolve();
   try {
-    for (let at = 0; at < r.sizeBytes; ) {
-      const wait = pacer.take(Math.min(buf.length, r.sizeBytes - at));
-      if (wait > 0) await sleep(wait, signal);
-      if (signal.aborted) throw abortReason(signal, 'local copy');
-      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, r.sizeBytes - at), at);
-      if (bytesRead === 0) throw new FileTransferError(`local copy of ${r.source.path}`, `the source ended after ${at} of ${r.sizeBytes} bytes`);
-      hash.update(buf.subarray(0, bytesRead));
-      await out.write(buf, 0, bytesRead, at);
-      at += bytesRead;
-      r.onBytes?.(bytesRead);
+    let at = 0;
+    reading = r.sizeBytes > 0 ? handled(readSlice(0, bufs[0])) : undefined;
+    for (let k = 0; reading !== undefined; k++) {
+      const n = await reading;
+      const cur = bufs[k % 3]!.subarray(0, n);
+      const pos = at;
+      at += n;
+      // The buffer read next was written two slices ago: that write was waited for in the last round.
+      reading = at < r.sizeBytes ? handled(readSlice(at, bufs[(k + 1) % 3]!)) : undefined;
+      hash.update(cur);
+      await writing;
+      writing = handled(writevFully(out, [cur], pos).then(() => r.onBytes?.(n)));
     }
+    await writing;
     return hash.digest('hex');
   } finally {
+    // Nothing left running on a buffer or a handle once this returns or throws.
+    await Promise.allSettled([reading, writing]);
     await out.close();
   }
 }
