@@ -214,3 +214,30 @@ test('an agent that starts again removes a copy it was writing when it stopped, 
   assert.deepEqual(await b.service.cold.sweepReceives(), ['vm-cut']);
   assert.deepEqual((await readdir(join(b.dir, 'vms'))).sort(), ['vm-whole']);
 });
+
+test('the copy status as a long poll: it answers as soon as the copy ends, and never "copying" before the wait is over', async () => {
+  const [a, b] = [await agent('a6'), await agent('b6')];
+  // A whole copy: the answer comes when it ends (verified) — or, on a machine too loaded to copy 3 MiB in 5 s, after the full wait.
+  await preparedVm(a, 'vm-lp');
+  await copy(a, b, 'vm-lp', 'mig-10');
+  let t0 = performance.now();
+  let s = await b.client.receiveStatus('vm-lp', { waitMs: 5_000 });
+  if (s.state === 'copying') assert.ok(performance.now() - t0 >= 4_900, `answered "copying" after ${Math.round(performance.now() - t0)} ms of a 5 s wait`);
+  else assert.equal(s.state, 'verified');
+  assert.equal((await ended(b, 'vm-lp')).state, 'verified');
+  // A slow copy (64 KiB/s): still copying, so the answer waits out the whole wait.
+  await preparedVm(a, 'vm-lp-slow');
+  await copy(a, b, 'vm-lp-slow', 'mig-11', 64 * 1024);
+  t0 = performance.now();
+  s = await b.client.receiveStatus('vm-lp-slow', { waitMs: 400 });
+  const waited = performance.now() - t0;
+  assert.equal(s.state, 'copying');
+  assert.ok(waited >= 390, `answered after ${Math.round(waited)} ms of a 400 ms wait`);
+  // A wait longer than the route allows is refused, naming the field.
+  await assert.rejects(b.client.receiveStatus('vm-lp-slow', { waitMs: 60_000 }), (e: unknown) => e instanceof RemoteError && e.status === 400 && /waitMs/.test(e.message));
+  // Released while a long poll waits: the poll ends with the copy — stopped, or no copy left to report —, never "copying".
+  const polling = b.client.receiveStatus('vm-lp-slow', { waitMs: 5_000 }).then((r) => r.state, (e: unknown) => (e instanceof RemoteError ? e.code : String(e)));
+  await b.client.release('vm-lp-slow');
+  assert.match(await polling, /^(failed|VM_NOT_FOUND)$/);
+  await notHeld(b, 'vm-lp-slow');
+});

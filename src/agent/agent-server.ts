@@ -53,6 +53,7 @@ const QUICK_MS = 60_000;
 /** Backstop of a route that takes the VM's lock: it may queue behind the longest operation (a disk move, 6 h) before its own work. */
 const LOCKED_MS = 7 * 3_600_000;
 const migrationStatusQuery = z.object({ waitMs: z.coerce.number().int().min(0).max(5_000).optional() });
+const receiveStatusQuery = migrationStatusQuery;
 
 /**
  * The agent's HTTP API: a thin layer over AgentService. Every route needs the
@@ -197,7 +198,10 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   r.post('/agent/v1/vms/:id/receive', { schema: { params, body: receiveRequestSchema, response: { 202: receiveStatusSchema } } }, async (req, reply) =>
     reply.status(202).send(await svc.cold.receive(req.params.id, req.body, held(req, reply))),
   );
-  r.get('/agent/v1/vms/:id/receive', { schema: { params, response: { 200: receiveStatusSchema } } }, (req) => svc.cold.receiveStatus(req.params.id));
+  // `?waitMs=`: the destination answers when its copy ends, or after that long (the controller's long poll).
+  r.get('/agent/v1/vms/:id/receive', { schema: { params, querystring: receiveStatusQuery, response: { 200: receiveStatusSchema } } }, (req, reply) =>
+    svc.cold.receiveStatus(req.params.id, quick(req, reply), req.query.waitMs),
+  );
   r.post('/agent/v1/vms/:id/receive/commit', { schema: { params } }, async (req, reply) => {
     await svc.cold.commitReceive(req.params.id, held(req, reply));
     return reply.status(204).send();

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { sleep } from '../util/deadline.js';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
 import { ValidationError } from '../errors/validation-error.js';
@@ -93,9 +94,16 @@ export class ColdMigrationEndpoint {
     });
   }
 
-  /** Destination: the copy's progress and outcome. */
-  async receiveStatus(id: string): Promise<ReceiveStatus> {
+  /**
+   * Destination: the copy's progress and outcome. `waitMs`: a long poll —
+   * while the copy runs, the answer waits until it ends (or that long, or
+   * until the caller goes away), so the controller hears of a finished copy
+   * at once instead of at its next poll.
+   */
+  async receiveStatus(id: string, signal?: AbortSignal, waitMs = 0): Promise<ReceiveStatus> {
     const h = this.host;
+    const running = h.receiver.job(id);
+    if (running?.status.state === 'copying' && waitMs > 0) await settledWithin(running.done, waitMs, signal);
     const job = h.receiver.job(id);
     if (job) return jobStatus(job);
     const p = h.records.paths(id);
@@ -123,4 +131,14 @@ export class ColdMigrationEndpoint {
 function jobStatus(job: NonNullable<ReturnType<ColdReceiver['job']>>): ReceiveStatus {
   const s = job.status;
   return { migrationId: job.migrationId, state: s.state, copiedBytes: s.copiedBytes, totalBytes: s.totalBytes, files: s.files.map((f) => ({ ...f })), ...(s.error !== undefined ? { error: s.error } : {}) };
+}
+
+/** Waits for `done` (which never rejects), at most `ms`, and no longer than `signal` allows; never rejects. */
+async function settledWithin(done: Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  const over = new AbortController();
+  try {
+    await Promise.race([done, sleep(ms, signal ? AbortSignal.any([over.signal, signal]) : over.signal).catch(() => {})]);
+  } finally {
+    over.abort();
+  }
 }

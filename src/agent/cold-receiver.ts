@@ -131,7 +131,7 @@ export class ColdReceiver {
       const part = `${final}.part`;
       parts.push({ final, part, name: f.name });
       // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
-      const { sha256, streamMs, syncMs, meanReadBytes, via } = await fetchFile({
+      const { sha256, streamMs, syncMs, hashMs, meanReadBytes, via } = await fetchFile({
         url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
         token: req.source.token,
         dest: part,
@@ -145,6 +145,7 @@ export class ColdReceiver {
       if (entry) entry.sha256 = sha256;
       phases[`${f.name}:streamMs`] = streamMs;
       phases[`${f.name}:syncMs`] = syncMs;
+      if (hashMs !== undefined) phases[`${f.name}:hashMs`] = hashMs;
       phases[`${f.name}:meanReadBytes`] = meanReadBytes;
       phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
     }

@@ -168,8 +168,10 @@ export class AgentClient {
   receive(id: string, req: ReceiveRequest, o: WaitOptions = {}): Promise<ReceiveStatus> {
     return this.#call('POST', `/agent/v1/vms/${id}/receive`, receiveStatusSchema, req, o, 60_000);
   }
-  receiveStatus(id: string, o: WaitOptions = {}): Promise<ReceiveStatus> {
-    return this.#call('GET', `/agent/v1/vms/${id}/receive`, receiveStatusSchema, undefined, o, 10_000);
+  /** `waitMs`: a long poll — the destination answers as soon as its copy ends, or after that long (an agent before the long poll answers at once). */
+  receiveStatus(id: string, o: WaitOptions & { waitMs?: number } = {}): Promise<ReceiveStatus> {
+    const wait = o.waitMs !== undefined && o.waitMs > 0 ? Math.round(o.waitMs) : 0;
+    return this.#call('GET', `/agent/v1/vms/${id}/receive${wait > 0 ? `?waitMs=${wait}` : ''}`, receiveStatusSchema, undefined, o, 10_000 + wait);
   }
   commitReceive(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('POST', `/agent/v1/vms/${id}/receive/commit`, undefined, undefined, o, 30_000);

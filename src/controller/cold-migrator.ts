@@ -162,8 +162,10 @@ export class ColdMigrator {
     let lastWrite = 0;
     for (;;) {
       let s: ReceiveStatus;
+      const asked = Date.now();
       try {
-        s = await e.dst.receiveStatus(e.id, { signal, timeoutMs: 5_000 });
+        // A long poll: the destination answers as soon as the copy ends, so a short copy is not rounded up to the next poll.
+        s = await e.dst.receiveStatus(e.id, { signal, timeoutMs: 5_000 + every, waitMs: Math.min(every, 5_000) });
         lastAnswer = Date.now();
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : err;
@@ -187,7 +189,9 @@ export class ColdMigrator {
         });
       }
       if (ended) return s;
-      await sleep(every, signal);
+      // An agent that answered at once (one from before the long poll) is asked again no sooner than before.
+      const left = every - (Date.now() - asked);
+      if (left > 0) await sleep(left, signal);
     }
   }
 

@@ -122,8 +122,10 @@ export class VmStopper {
       let lastAnswer = Date.now();
       for (;;) {
         let s: ReceiveStatus;
+        const asked = Date.now();
         try {
-          s = await agent.receiveStatus(id, { signal: d.signal, timeoutMs: 5_000 });
+          // A long poll: the host answers as soon as its copy ends.
+          s = await agent.receiveStatus(id, { signal: d.signal, timeoutMs: 5_250, waitMs: 250 });
           lastAnswer = Date.now();
         } catch (err) {
           if (d.signal.aborted || !(err instanceof UnreachableError) || Date.now() - lastAnswer > 10_000) throw err;
@@ -137,7 +139,9 @@ export class VmStopper {
           if (off) throw new SystemStoreCopyError(vm.id, `host ${host.name} received ${off.name} with sha256 ${off.sha256 ?? '?'}, the system store holds ${ours.get(off.name) ?? 'no such file'}`);
           return;
         }
-        await sleep(250, d.signal);
+        // An agent that answered at once (one from before the long poll) is asked again no sooner than before.
+        const left = 250 - (Date.now() - asked);
+        if (left > 0) await sleep(left, d.signal);
       }
     } finally {
       d.dispose();

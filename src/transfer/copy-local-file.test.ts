@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdtemp, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,42 @@ test('a source cut short or replaced during the copy is detected, not installed'
         onBytes: () => void (swapped ||= (void rename(join(dir, 'other'), src).catch(() => {}), true)),
       }),
       { code: 'TRANSFER_FAILED', message: /no longer names the offered file|sha256/ },
+    );
+  });
+});
+
+test('the digest is of the source as it is now: a source corrupted at rest is copied with its own digest, which the caller then refuses', async () => {
+  await withFile(3 * MB, async (dir, src, bytes) => {
+    const offered = sha(bytes);
+    // Bit rot in place: the same inode and size, other bytes (a system store's file gone bad since its manifest was written).
+    const rotten = Buffer.from(bytes);
+    rotten[1234] = (rotten[1234]! + 1) % 256;
+    const fd = openSync(src, 'r+');
+    writeSync(fd, rotten, 0, rotten.length, 0);
+    closeSync(fd);
+    const source = (await localSourceOf(src, await bootId()))!;
+    for (const cap of [undefined, 1000 * MB]) {
+      const dest = join(dir, `copy-${cap ?? 'whole'}`);
+      const r = await copyLocalFile({ source, dest, sizeBytes: bytes.length, maxBytesPerSecond: cap });
+      assert.equal(r?.sha256, sha(rotten), 'the digest is of the bytes copied');
+      assert.notEqual(r?.sha256, offered, 'so it differs from the one recorded for the file');
+      assert.equal(sha(await readFile(dest)), sha(rotten));
+    }
+  });
+});
+
+test('a source written to in place during the kernel copy is refused, though the copy and its digest agree in size', async () => {
+  await withFile(4 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    // Told once the kernel copied the file and its digest is computed: a write now is one the copy may or may not hold.
+    const onBytes = (): void => {
+      const fd = openSync(src, 'r+');
+      writeSync(fd, Buffer.from('changed'), 0, 7, 100);
+      closeSync(fd);
+    };
+    await assert.rejects(
+      copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, onBytes }),
+      { code: 'TRANSFER_FAILED', message: /written to during the copy/ },
     );
   });
 });

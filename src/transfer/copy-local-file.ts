@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, open, stat, type FileHandle } from 'node:fs/promises';
 import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
+import { writevFully } from '../util/writev-fully.js';
 import { hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
@@ -19,13 +21,27 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * Copies an offered file that lies on this very machine (an agent beside the
  * source's, or a datastore both see) without the network: `copyFile` —
  * a reflink where the filesystem has them, else `copy_file_range`, the bytes
- * never leaving the kernel. Integrity is checked as on the network path, by
- * two digests computed apart once the copy is done: the source file's sha256
- * in one worker thread, the copy's in another, while it is fsynced; they
- * must match each other and the offer's size, and the source path must still
- * name the offered inode afterwards. Returns undefined, having written
- * nothing, when the file cannot be opened here as the offered file (another
- * machine's path, another mount): the caller then pulls it over the network.
+ * never leaving the kernel. The source's sha256 (the digest the caller
+ * records and compares, as the network path's trailer) is computed in a
+ * worker thread *beside* the kernel's copy, from the descriptor opened and
+ * checked as the offered inode: both read the same page cache on two cores.
+ *
+ * The copy itself is not read back and hashed again. Nothing of ours touches
+ * its bytes: the kernel moves page-cache pages (or shares extents) from the
+ * source to the copy, as on the network path it moves the bytes we hashed
+ * into the file — which that path does not read back either. What could
+ * make the copy differ from the digest is a source that changed while it
+ * was read, and that is caught without reading the copy: the source path
+ * must still name the offered inode afterwards, with the offered size and
+ * the same modification and change times as before (every write moves them;
+ * from Linux 6.13 those are fine-grained once read, before that a write
+ * within one clock tick of the first look could go unseen — a VM's files at
+ * rest are written by nobody while offered), and the copy must hold the
+ * offered size. A capped copy passes the bytes through this process anyway,
+ * so it hashes exactly what it writes. The copy is fsynced before this
+ * resolves. Returns undefined, having written nothing, when the file cannot
+ * be opened here as the offered file (another machine's path, another
+ * mount): the caller then pulls it over the network.
  * @throws FileTransferError (short, changed or corrupt copy), TimeoutError, the signal's reason
  */
 export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | undefined> {
@@ -34,21 +50,22 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
   const what = `local copy of ${r.source.path}`;
   try {
     if (!(await isOfferedFile(src, r.source, r.sizeBytes))) return undefined;
+    const before = await src.stat({ bigint: true });
     const rate = Math.min(10_000_000, r.maxBytesPerSecond ?? Infinity);
     const d = deadline(what, r.timeoutMs ?? 60_000 + Math.ceil((r.sizeBytes / rate) * 1000), r.signal);
     const t0 = performance.now();
     try {
-      await untilAborted(d.signal, what, r.maxBytesPerSecond === undefined ? copyWhole(r) : copyPaced(src, r, r.maxBytesPerSecond, d.signal));
+      const { sha256, hashMs } = r.maxBytesPerSecond === undefined
+        ? await copyWholeHashing(src, r, d.signal, what)
+        : { sha256: await untilAborted(d.signal, what, copyPaced(src, r, r.maxBytesPerSecond, d.signal)), hashMs: undefined };
       const t1 = performance.now();
-      // After the copy, not beside it: the copy brought both files into the page cache, so the two digests are CPU only (one core each) and overlap the fsync.
-      const hashing = { signal: d.signal, expectedBytes: r.sizeBytes };
-      const [ours, source] = await Promise.all([hashFile(r.dest, hashing), hashFile(r.source.path, hashing), syncFile(r.dest)]);
-      const gone = await stat(r.source.path, { bigint: true }).then((s) => s.dev.toString() !== r.source.dev || s.ino.toString() !== r.source.ino, () => true);
-      if (gone) throw new FileTransferError(what, 'the source path no longer names the offered file');
-      if (source.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${source.bytes} bytes, the offer said ${r.sizeBytes}`);
-      if (ours.bytes !== r.sizeBytes) throw new FileTransferError(what, `got ${ours.bytes} bytes, expected ${r.sizeBytes}`);
-      if (ours.sha256 !== source.sha256) throw new FileTransferError(what, `sha256 mismatch: copied ${ours.sha256}, the source has ${source.sha256}`);
-      return { sha256: ours.sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), meanReadBytes: r.maxBytesPerSecond === undefined ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
+      const copied = await syncFile(r.dest);
+      const after = await stat(r.source.path, { bigint: true }).catch(() => undefined);
+      if (after === undefined || after.dev !== before.dev || after.ino !== before.ino) throw new FileTransferError(what, 'the source path no longer names the offered file');
+      if (after.size !== BigInt(r.sizeBytes)) throw new FileTransferError(what, `the source has ${after.size} bytes, the offer said ${r.sizeBytes}`);
+      if (after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) throw new FileTransferError(what, 'the source was written to during the copy');
+      if (copied !== r.sizeBytes) throw new FileTransferError(what, `got ${copied} bytes, expected ${r.sizeBytes}`);
+      return { sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), hashMs: hashMs === undefined ? undefined : Math.round(hashMs), meanReadBytes: r.maxBytesPerSecond === undefined ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
     } finally {
       d.dispose();
     }
@@ -57,36 +74,91 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
   }
 }
 
-/** The kernel's copy: a reflink if the filesystem can, else copy_file_range. Progress is told once, at the end. */
-async function copyWhole(r: LocalCopyRequest): Promise<void> {
-  await copyFile(r.source.path, r.dest, constants.COPYFILE_FICLONE);
+/**
+ * The kernel's copy (a reflink if the filesystem can, else copy_file_range)
+ * with the source's digest computed beside it, read through `src`. Progress
+ * is told once, at the end. On a failure of either, the other is stopped and
+ * waited for (the hashing worker reads `src`, which the caller closes next).
+ */
+async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: AbortSignal, what: string): Promise<{ sha256: string; hashMs: number }> {
+  const stop = new AbortController();
+  const h0 = performance.now();
+  const hashing = hashFile(r.source.path, { fd: src.fd, signal: AbortSignal.any([signal, stop.signal]), expectedBytes: r.sizeBytes })
+    .then((digest) => ({ digest, ms: performance.now() - h0 }));
+  // Handled from the start: a hash that fails while the copy runs is reported once the copy is waited for, not as an unhandled rejection.
+  hashing.catch(() => {});
+  try {
+    await untilAborted(signal, what, copyFile(r.source.path, r.dest, constants.COPYFILE_FICLONE));
+  } catch (err) {
+    stop.abort(err);
+    await hashing.catch(() => {});
+    throw err;
+  }
+  const { digest, ms } = await hashing;
+  if (digest.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${digest.bytes} bytes, the offer said ${r.sizeBytes}`);
   r.onBytes?.(r.sizeBytes);
+  return { sha256: digest.sha256, hashMs: ms };
 }
 
-/** A capped copy: slices of about one burst, each read and written, then the pacer's wait — the cap holds from the first slice. */
-async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<void> {
+/**
+ * A capped copy (every cold migration has a cap: its policy's, 1 GiB/s by
+ * default): slices of about one burst, each read, hashed and written, the
+ * pacer's wait before each read — the cap holds from the first slice.
+ * Pipelined over three buffers: the next slice is read (a pool thread) while
+ * this one is hashed (this thread) and the one before is written (another
+ * pool thread), so that the copy runs at the speed of its slowest stage
+ * rather than of all three in turn. Resolves with the sha256 of the bytes
+ * written.
+ */
+async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<string> {
   const pacer = new Pacer(bytesPerSecond);
-  const buf = Buffer.allocUnsafe(pacer.sliceBytes(CHUNK_BYTES));
+  const hash = createHash('sha256');
+  const slice = pacer.sliceBytes(CHUNK_BYTES);
+  const bufs = [Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice)] as const;
+  const what = `local copy of ${r.source.path}`;
+  // Each handled from the start: one that fails while the other is waited for is reported when its turn comes, not as an unhandled rejection.
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return p;
+  };
+  const readSlice = async (at: number, buf: Buffer): Promise<number> => {
+    const n = Math.min(buf.length, r.sizeBytes - at);
+    const wait = pacer.take(n);
+    if (wait > 0) await sleep(wait, signal);
+    if (signal.aborted) throw abortReason(signal, 'local copy');
+    const { bytesRead } = await src.read(buf, 0, n, at);
+    if (bytesRead === 0) throw new FileTransferError(what, `the source ended after ${at} of ${r.sizeBytes} bytes`);
+    return bytesRead;
+  };
   const out = await open(r.dest, 'w', 0o600);
+  let reading: Promise<number> | undefined;
+  let writing: Promise<void> = Promise.resolve();
   try {
-    for (let at = 0; at < r.sizeBytes; ) {
-      const wait = pacer.take(Math.min(buf.length, r.sizeBytes - at));
-      if (wait > 0) await sleep(wait, signal);
-      if (signal.aborted) throw abortReason(signal, 'local copy');
-      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, r.sizeBytes - at), at);
-      if (bytesRead === 0) throw new FileTransferError(`local copy of ${r.source.path}`, `the source ended after ${at} of ${r.sizeBytes} bytes`);
-      await out.write(buf, 0, bytesRead, at);
-      at += bytesRead;
-      r.onBytes?.(bytesRead);
+    let at = 0;
+    reading = r.sizeBytes > 0 ? handled(readSlice(0, bufs[0])) : undefined;
+    for (let k = 0; reading !== undefined; k++) {
+      const n = await reading;
+      const cur = bufs[k % 3]!.subarray(0, n);
+      const pos = at;
+      at += n;
+      // The buffer read next was written two slices ago: that write was waited for in the last round.
+      reading = at < r.sizeBytes ? handled(readSlice(at, bufs[(k + 1) % 3]!)) : undefined;
+      hash.update(cur);
+      await writing;
+      writing = handled(writevFully(out, [cur], pos).then(() => r.onBytes?.(n)));
     }
+    await writing;
+    return hash.digest('hex');
   } finally {
+    // Nothing left running on a buffer or a handle once this returns or throws.
+    await Promise.allSettled([reading, writing]);
     await out.close();
   }
 }
 
 /** Waits for `work`, or rejects as soon as the signal aborts (a kernel copy cannot be stopped; the caller removes what it wrote). */
-function untilAborted(signal: AbortSignal, what: string, work: Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
+function untilAborted<T>(signal: AbortSignal, what: string, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const stop = (): void => reject(abortReason(signal, what));
     if (signal.aborted) stop();
     signal.addEventListener('abort', stop, { once: true });
@@ -94,11 +166,12 @@ function untilAborted(signal: AbortSignal, what: string, work: Promise<void>): P
   });
 }
 
-/** fsync of the copy: the source's is deleted once the controller committed. */
-async function syncFile(path: string): Promise<void> {
+/** fsync of the copy (the source's is deleted once the controller committed); returns its size. */
+async function syncFile(path: string): Promise<number> {
   const fh = await open(path, 'r+');
   try {
     await fh.sync();
+    return (await fh.stat()).size;
   } finally {
     await fh.close();
   }

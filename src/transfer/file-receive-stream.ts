@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { writevFully } from '../util/writev-fully.js';
 import { Pacer } from './pacer.js';
 
 /** How much the receiver buffers before the socket is made to wait (and the size of its batched writes). */
@@ -87,25 +88,5 @@ export class FileReceiveStream extends Writable {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     clearTimeout(this.#timer);
     cb(err);
-  }
-}
-
-/** `writev` at `position` until every byte is written (a regular file takes them in one call; a short write is resumed). */
-async function writevFully(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let rest = bufs;
-  let at = position;
-  while (rest.length > 0) {
-    let { bytesWritten } = await fh.writev(rest, at);
-    if (bytesWritten === 0) throw new Error(`writev wrote nothing at offset ${at}`);
-    at += bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (bytesWritten >= b.length) bytesWritten -= b.length;
-      else {
-        next.push(bytesWritten > 0 ? b.subarray(bytesWritten) : b);
-        bytesWritten = 0;
-      }
-    }
-    rest = next;
   }
 }

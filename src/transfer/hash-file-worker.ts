@@ -8,10 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
  * `{ sha256, bytes }`. An error is thrown and reaches the parent as its
  * 'error' event.
  */
-const { path, chunkBytes } = workerData as { path: string; chunkBytes: number };
+const { path, fd: given, chunkBytes } = workerData as { path: string; fd: number | undefined; chunkBytes: number };
 const hash = createHash('sha256');
 const buf = Buffer.allocUnsafe(chunkBytes);
-const fd = openSync(path, 'r');
+// A descriptor of the parent's (threads share them) is read, not closed: it is the parent's to close.
+const fd = given ?? openSync(path, 'r');
 let bytes = 0;
 try {
   for (;;) {
@@ -21,6 +22,6 @@ try {
     bytes += n;
   }
 } finally {
-  closeSync(fd);
+  if (given === undefined) closeSync(fd);
 }
 parentPort?.postMessage({ sha256: hash.digest('hex'), bytes });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashFile } from './hash-file.js';
@@ -31,4 +31,27 @@ test('a missing file rejects with its error; an aborted signal stops the worker 
   await assert.rejects(hashFile('/dev/zero', { timeoutMs: 200 }), { code: 'TIMEOUT' });
   await assert.rejects(hashFile('/dev/zero', { expectedBytes: 1, timeoutMs: 200 }), { code: 'TIMEOUT' });
   await assert.rejects(hashFile('/nonexistent/nubo-hash-file', { expectedBytes: 1 }), { code: 'ENOENT' });
+});
+
+test('with a descriptor: the digest of the file it names, read from offset 0, whatever the path names by then; the descriptor stays open', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
+  try {
+    const bytes = randomBytes(9 * 1024 * 1024 + 3);
+    const path = join(dir, 'f');
+    await writeFile(path, bytes);
+    const fh = await open(path, 'r');
+    try {
+      // The path now names another file: the descriptor still reads the first.
+      await rename(path, join(dir, 'moved'));
+      await writeFile(path, 'another file');
+      const want = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+      assert.deepEqual(await hashFile(path, { fd: fh.fd }), want, 'in a worker');
+      assert.deepEqual(await hashFile(path, { fd: fh.fd, expectedBytes: 1 }), want, 'on this thread');
+      assert.equal((await fh.stat()).size, bytes.length, 'the descriptor is still open');
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

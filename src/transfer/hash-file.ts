@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { read } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { abortReason, deadline } from '../util/deadline.js';
 
@@ -16,6 +18,13 @@ export interface HashFileOptions {
   readonly chunkBytes?: number | undefined;
   /** Sizes the default deadline; a file expected at or below INLINE_HASH_BYTES is hashed on this thread. */
   readonly expectedBytes?: number | undefined;
+  /**
+   * Read this open descriptor (from offset 0; it stays open) instead of
+   * opening `path`, which then only names the file in errors: the digest is
+   * of the very inode the caller opened and checked, whatever the path names
+   * by the time a worker would open it.
+   */
+  readonly fd?: number | undefined;
 }
 
 /** Below this a worker's start (hundreds of milliseconds on a loaded machine) costs more than the hashing it spares the event loop. */
@@ -32,12 +41,12 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
   const d = deadline(`sha256 of ${path}`, o.timeoutMs ?? 60_000 + Math.ceil(((o.expectedBytes ?? 0) / 50e6) * 1000), o.signal);
   if (o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
     try {
-      return await hashHere(path, o.chunkBytes ?? 1024 * 1024, d.signal);
+      return await hashHere(path, o.fd, o.chunkBytes ?? 1024 * 1024, d.signal);
     } finally {
       d.dispose();
     }
   }
-  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024 } });
+  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024 } });
   try {
     return await new Promise<FileDigest>((resolve, reject) => {
       const stop = (): void => reject(abortReason(d.signal, `sha256 of ${path}`));
@@ -53,22 +62,25 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
   }
 }
 
+const readAt = promisify(read);
+
 /** The same digest on this thread, for a small file. */
-async function hashHere(path: string, chunkBytes: number, signal: AbortSignal): Promise<FileDigest> {
-  const fh = await open(path, 'r');
+async function hashHere(path: string, givenFd: number | undefined, chunkBytes: number, signal: AbortSignal): Promise<FileDigest> {
+  const fh = givenFd === undefined ? await open(path, 'r') : undefined;
+  const fd = fh?.fd ?? givenFd!;
   try {
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(chunkBytes);
     let bytes = 0;
     for (;;) {
       if (signal.aborted) throw abortReason(signal, `sha256 of ${path}`);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, bytes);
+      const { bytesRead } = await readAt(fd, buf, 0, buf.length, bytes);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
       bytes += bytesRead;
     }
     return { sha256: hash.digest('hex'), bytes };
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }

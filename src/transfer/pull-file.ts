@@ -67,9 +67,11 @@ async function errorOf(url: string, res: IncomingMessage): Promise<RemoteError> 
  */
 export interface PulledFile {
   readonly sha256: string;
-  /** Request to the last byte written, and the fsync after it (a local copy: the fsync and both digests beside it): where a slow copy spends its time. */
+  /** Request to the last byte written (a local copy: and its source's digest), and the fsync after it: where a slow copy spends its time. */
   readonly streamMs: number;
   readonly syncMs: number;
+  /** A local copy: how long the source's digest took, beside the kernel's copy (within streamMs). */
+  readonly hashMs?: number | undefined;
   /** Mean size of the pieces the bytes arrived in. */
   readonly meanReadBytes: number;
   /** Over the network from the source agent, or copied on this machine (copyLocalFile). */

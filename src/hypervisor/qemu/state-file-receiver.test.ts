@@ -6,8 +6,9 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { listenForStateFile } from './state-file-receiver.js';
+import { FLUSH_EVERY_BYTES, listenForStateFile } from './state-file-receiver.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
+import { pollUntil } from '../../util/deadline.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-sfr-'));
@@ -89,4 +90,51 @@ test('an abort in the middle of the stream rejects with the reason and removes t
   ac.abort(why);
   await assert.rejects(r.done, (err) => err === why);
   await assert.rejects(stat(file), { code: 'ENOENT' });
+}));
+
+test('a large state is flushed to the disk while it arrives, so the last fdatasync has only the tail left', () => withDir(async (dir) => {
+  const calls: string[] = [];
+  const file = join(dir, 'm.state');
+  const r = await listenForStateFile(join(dir, 's.sock'), file, { timeoutMs: 60_000 }, { onSync: (what) => calls.push(what) });
+  const c = await connect(join(dir, 's.sock'));
+  const chunk = randomBytes(1024 * 1024);
+  const total = 3 * FLUSH_EVERY_BYTES + 5;
+  // Sent at the socket's pace, as QEMU does; the flushes must not hold the stream back for good.
+  for (let sent = 0; sent < total; sent += chunk.length) {
+    const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+    if (!c.write(piece)) await once(c, 'drain');
+  }
+  c.end();
+  assert.equal(await r.done, total);
+  assert.equal((await stat(file)).size, total);
+  assert.ok(calls.includes('partial'), `a flush beside the stream: ${calls.join(', ')}`);
+  assert.deepEqual(calls.filter((w) => w !== 'partial'), ['file', 'directory'], 'then the file, then its directory');
+  assert.ok(calls.indexOf('partial') < calls.indexOf('file'));
+  const whole = await readFile(file);
+  assert.ok(whole.subarray(0, chunk.length).equals(chunk) && whole.subarray(FLUSH_EVERY_BYTES * 2, FLUSH_EVERY_BYTES * 2 + chunk.length).equals(chunk), 'the bytes as sent');
+}));
+
+test('the file has its name only once it is whole and durable: a partial stream lies under .part, and a broken one leaves neither', () => withDir(async (dir) => {
+  const file = join(dir, 'memory.state');
+  const r = await listenForStateFile(join(dir, 's.sock'), file, { timeoutMs: 10_000 });
+  const c = await connect(join(dir, 's.sock'));
+  c.write(randomBytes(256 * 1024));
+  await pollUntil('the first bytes are written', async () => ((await stat(`${file}.part`).catch(() => undefined))?.size ?? 0) > 0 || undefined, { timeoutMs: 10_000, intervalMs: 10 });
+  await assert.rejects(stat(file), { code: 'ENOENT' }, 'no state file under its name mid-stream');
+  c.end(randomBytes(1000));
+  assert.equal(await r.done, 256 * 1024 + 1000);
+  assert.equal((await stat(file)).size, 256 * 1024 + 1000);
+  await assert.rejects(stat(`${file}.part`), { code: 'ENOENT' });
+
+  const broken = join(dir, 'broken.state');
+  const ac = new AbortController();
+  const r2 = await listenForStateFile(join(dir, 's2.sock'), broken, { timeoutMs: 10_000, signal: ac.signal });
+  const c2 = await connect(join(dir, 's2.sock'));
+  c2.on('error', () => {});
+  c2.write(randomBytes(256 * 1024));
+  await pollUntil('the first bytes are written', async () => ((await stat(`${broken}.part`).catch(() => undefined))?.size ?? 0) > 0 || undefined, { timeoutMs: 10_000, intervalMs: 10 });
+  ac.abort(new Error('agent stopping'));
+  await assert.rejects(r2.done, /agent stopping/);
+  await assert.rejects(stat(broken), { code: 'ENOENT' });
+  await assert.rejects(stat(`${broken}.part`), { code: 'ENOENT' });
 }));
