@@ -29,21 +29,15 @@ import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison } from './support/paired-comparison.js';
 import { median, quantile } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
+import { pollUntil } from '../src/util/deadline.js';
 
 const runs = benchFlag('runs', 'BENCH_BURST_RUNS', 7);
 const pollMs = benchFlag('poll-ms', 'BENCH_BURST_POLL_MS', 50);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const TIMEOUT_MS = 300_000;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const signal = AbortSignal.timeout(TIMEOUT_MS);
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (signal.aborted) throw new Error(`${what}: not within ${TIMEOUT_MS / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, pollMs));
-  }
-}
+/** Polls with the shared helper: a deadline of TIMEOUT_MS, every --poll-ms. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => pollUntil(what, probe, { timeoutMs: TIMEOUT_MS, intervalMs: pollMs });
 
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-burst-'));
 let h: HybridClouds | undefined;

@@ -25,6 +25,7 @@ import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison } from './support/paired-comparison.js';
 import { median, quantile } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
+import { pollUntil } from '../src/util/deadline.js';
 import { waitState } from './support/vm-waits.js';
 
 const runs = benchFlag('runs', 'BENCH_EC2_RUNS', 5);
@@ -32,15 +33,8 @@ const pollMs = benchFlag('poll-ms', 'BENCH_EC2_POLL_MS', 100);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const TIMEOUT_MS = 600_000;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const signal = AbortSignal.timeout(TIMEOUT_MS);
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (signal.aborted) throw new Error(`${what}: not within ${TIMEOUT_MS / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, pollMs));
-  }
-}
+/** Polls with the shared helper: a deadline of TIMEOUT_MS, every --poll-ms. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => pollUntil(what, probe, { timeoutMs: TIMEOUT_MS, intervalMs: pollMs });
 
 let cloud: InProcessCloud | undefined;
 let ec2: EC2Client | undefined;
