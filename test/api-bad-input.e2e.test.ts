@@ -173,6 +173,8 @@ test('unknown fields, wrong types, absurd sizes and bad enum values are 400 nami
     ['POST', '/api/v1/vms', { template: 5, name: 'v'.repeat(10_000), vcpus: -2, memoryMiB: -64 }, ['template', 'name', 'vcpus', 'memoryMiB']],
     ['POST', '/api/v1/vms', { name: 'no-template', requirements: 'x'.repeat(10_000) }, ['template', 'requirements']],
     ['POST', '/api/v1/vms', { template: 'tpl', id: 'my-vm' }, ['id']],
+    ['POST', '/api/v1/vms', { template: 'tpl', firewall: [{ protocol: 'tcp', fromPort: 80, toPort: 22, cidr: '198.18.0.0/15' }, { protocol: 'udp', fromPort: 53, toPort: 53, cidr: '198.18.0.1/15' }] }, ['firewall.0.toPort', 'firewall.1.cidr']],
+    ['POST', '/api/v1/vms', { template: 'tpl', firewall: [{ protocol: 'gre', fromPort: 0, toPort: 0, cidr: '198.18.0.0/15' }] }, ['firewall.0.protocol']],
     ['GET', '/api/v1/vms?state=exploded', undefined, ['state']],
     ['GET', '/api/v1/vms?owner=bob', undefined, ['owner']],
     ['GET', '/api/v1/events/history?since=-1', undefined, ['since']],

@@ -25,7 +25,9 @@ import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 // in the store (each member VM's spec, with a revision) and was never pushed
 // to the host. With the real processes: `nubo controller --ec2-listen` on a
 // lab fabric of one host namespace, a guest serving HTTP on port 80 in a group
-// with no rule. AuthorizeSecurityGroupIngress kills the controller at that
+// with no rule — launched with that failpoint armed, which it must not reach:
+// the group's rules are in the VM's spec from its create, so the first boot is
+// filtered without any push. AuthorizeSecurityGroupIngress kills the controller at that
 // step; the host keeps enforcing the old rules (closed); the restarted
 // controller pushes the stored change once the host's heartbeat shows the
 // older revision, and port 80 answers. Run under `flock /tmp/nubo-lab.lock`.
@@ -82,6 +84,12 @@ test('controller SIGKILLed after a rule change is stored and before it is pushed
   const ami = (await ec2!.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['tiny-sg'] }] }))).Images?.[0]?.ImageId;
   assert.ok(ami);
   const sg = await ec2!.send(new CreateSecurityGroupCommand({ GroupName: 'web', Description: 'web servers' }));
+  // Armed before the launch: the instance's first firewall is in its spec from the create, so RunInstances stores and pushes
+  // nothing later (the old code died here, and until a push landed the guest could boot unfiltered).
+  await controller!.stop();
+  controller = startController('firewall.stored=exit');
+  await controller.waitFor(/controller listening/, 60_000);
+  await pollUntil('the EC2 listener answers', async () => (await ec2!.send(new DescribeImagesCommand({})).then(() => true, () => undefined)), { timeoutMs: 60_000, intervalMs: 250 });
   const run = await ec2!.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, SecurityGroupIds: [sg.GroupId!] }));
   const instanceId = run.Instances?.[0]?.InstanceId ?? '';
   await waitUntilInstanceRunning({ client: ec2!, maxWaitTime: 300, minDelay: 1, maxDelay: 3 }, { InstanceIds: [instanceId] });
@@ -92,12 +100,8 @@ test('controller SIGKILLed after a rule change is stored and before it is pushed
   // The guest's web server comes up with its init; until the rule it must stay unreachable, so wait on the console's readiness.
   await pollUntil('the guest is ready', async () => (/NUBO-READY/.test(await api!.vmConsole(vm.id)) ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
   assert.equal(await reachable(ip), false, 'port 80 is closed while the group has no rule');
+  assert.equal(controller.alive, true, 'the launch stored no firewall change: the first one came with the create');
 
-  // Armed now (RunInstances stored the VM's first firewall at the same step).
-  await controller!.stop();
-  controller = startController('firewall.stored=exit');
-  await controller.waitFor(/controller listening/, 60_000);
-  await pollUntil('the EC2 listener answers', async () => (await ec2!.send(new DescribeImagesCommand({})).then(() => true, () => undefined)), { timeoutMs: 60_000, intervalMs: 250 });
   await assert.rejects(ec2!.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sg.GroupId, IpPermissions: HTTP_80 })), 'the controller died under the request');
   await pollUntil('the controller killed at firewall.stored', () => (controller!.alive ? undefined : true), { timeoutMs: 30_000, intervalMs: 100 });
   assert.equal(controller.child.signalCode, 'SIGKILL');

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VM_STATES } from '../core/vm-state.js';
 import { resourceIdSchema, resourceNameSchema } from './api-schemas.js';
 import { ipv4TextSchema } from './network-schemas.js';
+import { firewallRuleSchema, type FirewallRuleWire } from './agent-api.js';
 
 /** The native API's shapes for VMs (`/api/v1/vms`): records, NICs, actions, purge. */
 
@@ -42,6 +43,32 @@ export const attachNicBody = z.strictObject({
 export type AttachNicBody = z.input<typeof attachNicBody>;
 export const vmNicParams = z.object({ id: resourceIdSchema, index: z.coerce.number().int().min(0).max(7) });
 export type VmDetailView = z.infer<typeof vmDetailView>;
+/** What is wrong with one firewall rule beyond its shape (ports, ICMP types, the CIDR's numbers and host bits); undefined: nothing. */
+export function firewallRuleProblem(r: FirewallRuleWire): { field: 'fromPort' | 'toPort' | 'cidr'; message: string } | undefined {
+  if (r.protocol === 'tcp' || r.protocol === 'udp') {
+    if (r.fromPort < 0) return { field: 'fromPort', message: 'must be a port (0-65535)' };
+    if (r.toPort < r.fromPort) return { field: 'toPort', message: `must be at least fromPort ${r.fromPort}` };
+  } else if (r.protocol === 'icmp' && (r.fromPort > 255 || r.toPort > 255)) {
+    return { field: r.fromPort > 255 ? 'fromPort' : 'toPort', message: 'an ICMP type or code is -1..255' };
+  }
+  const [address = '', bitsText = ''] = r.cidr.split('/');
+  const octets = address.split('.').map(Number);
+  const bits = Number(bitsText);
+  if (octets.some((o) => o > 255) || bits > 32) return { field: 'cidr', message: `${r.cidr} is not an IPv4 CIDR (a.b.c.d/n, n ≤ 32)` };
+  const addr = octets.reduce((a, o) => a * 256 + o, 0);
+  const net = addr - (addr % 2 ** (32 - bits));
+  if (net !== addr) return { field: 'cidr', message: `${r.cidr} has host bits set (the network is ${[24, 16, 8, 0].map((s) => Math.floor(net / 2 ** s) % 256).join('.')}/${bits})` };
+  return undefined;
+}
+
+/** A VM's ingress rules as a client sends them: the wire shape, checked further (firewallRuleProblem). */
+export const firewallRulesBody = z.array(firewallRuleSchema).max(256).superRefine((rules, ctx) => {
+  rules.forEach((r, i) => {
+    const p = firewallRuleProblem(r);
+    if (p !== undefined) ctx.addIssue({ code: 'custom', path: [i, p.field], message: p.message });
+  });
+});
+
 export const createVmBody = z.strictObject({
   /** The VM's id, when the client chooses it (a UUID, e.g. OCCI's create at a client-chosen location); 409 when any VM — a terminated one too — has it. */
   id: z.string().uuid('must be a UUID').optional(),
@@ -61,6 +88,11 @@ export const createVmBody = z.strictObject({
   ha: z.boolean().optional(),
   /** Admins: deploy on this host (name or id), once — not a lasting requirement; it must pass every placement filter now. */
   host: z.string().min(1).max(64).optional(),
+  /**
+   * Ingress rules of the VM's firewall (nftables on its TAP), in force from its first boot: only what a rule allows reaches the guest;
+   * [] admits nothing. Absent: no firewall. EC2's RunInstances sends its security groups' rules here, so no boot runs unfiltered.
+   */
+  firewall: firewallRulesBody.optional(),
 });
 export type CreateVmBody = z.input<typeof createVmBody>;
 export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard', 'recover']);

@@ -286,6 +286,8 @@ export class Catalog {
           ...(initrd !== undefined ? { initrd } : {}),
           ...(s.context.cmdline !== undefined ? { cmdline: s.context.cmdline } : {}),
           nics: nicsWith(leases),
+          // The first firewall is revision 1 of the spec itself: the agent applies it before QEMU starts (vm-firewalls.ts).
+          ...(body.firewall !== undefined ? { firewall: { revision: 1, rules: body.firewall.map((r) => ({ ...r })) } } : {}),
           context: {
             hostname: name.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63),
             ...(userData !== undefined ? { userData } : {}),

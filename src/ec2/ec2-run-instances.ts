@@ -8,7 +8,7 @@ import { resolveImage } from './ec2-images.js';
 import { describeVms } from './ec2-instance-view.js';
 import type { XmlObject } from './ec2-xml.js';
 import { ensureKeyInUserKeys } from './ec2-key-pairs.js';
-import { resolveGroups, type SecurityGroupsChanged } from './ec2-security-groups.js';
+import { groupsFirewall, resolveGroups, type SecurityGroupsChanged } from './ec2-security-groups.js';
 import { checkTags } from './ec2-tags.js';
 import type { Ec2Tag } from './ec2-params.js';
 
@@ -95,6 +95,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
       if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds);
     }
     if (req.keyName !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyName);
+    // The groups' rules go into each VM's spec at create: its first boot is already filtered (no window before a push lands).
+    const firewall = await groupsFirewall(ctx.records, req.groupIds);
     const made: string[] = [];
     const views: VmView[] = [];
     try {
@@ -103,8 +105,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         try {
           vm = await nativeCall<VmView>(ctx, call, 'POST', '/api/v1/vms', {
             template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
-            ...(req.cluster === undefined ? {} : { cluster: req.cluster }),
-          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone' } });
+            ...(req.cluster === undefined ? {} : { cluster: req.cluster }), firewall,
+          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone', firewall: 'SecurityGroupId' } });
         } catch (err) {
           if (made.length >= req.min) break;
           throw err;
@@ -121,7 +123,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
       if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
       throw err;
     }
-    // The firewalls (stored in each VM's spec, then pushed to its host) and the answer's reads side by side: neither needs the other.
+    // Each VM booted with its groups' rules; `changed` writes and pushes only what changed since (a group edited meanwhile), beside the answer's reads.
     const [, out] = await Promise.all([changed(made), describeReservation(ctx, call, reservationId, views)]);
     return out;
   };

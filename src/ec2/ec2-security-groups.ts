@@ -20,8 +20,13 @@ export interface VmFirewallSink {
 
 /** An instance's firewall: the union of its groups' ingress rules (an EC2 instance is in at least its default group). */
 export async function instanceFirewall(records: Ec2Records, vmId: string): Promise<FirewallRuleWire[]> {
+  return groupsFirewall(records, await records.groupsOf(vmId));
+}
+
+/** The union of these groups' ingress rules (RunInstances: before the instance exists, so that it boots with them). */
+export async function groupsFirewall(records: Ec2Records, groupIds: readonly string[]): Promise<FirewallRuleWire[]> {
   const seen = new Map<string, FirewallRuleWire>();
-  for (const g of await records.groupsOf(vmId)) {
+  for (const g of groupIds) {
     for (const r of await records.rules(g)) {
       const rule = { protocol: r.protocol as FirewallRuleWire['protocol'], fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr };
       seen.set(`${rule.protocol}/${rule.fromPort}/${rule.toPort}/${rule.cidr}`, rule);
