@@ -203,8 +203,9 @@ test('lab: a slow migration (1 MiB/s) is cancelled with the progress view\'s Can
   assert.equal(m.state, 'aborted');
   assert.match(m.reason ?? '', /cancel/);
   assert.equal(await view.locator('dt:text-is("Reason") + dd').innerText(), m.reason);
-  // It ended in the pre-copy: the timeline stops there, short of the commitment.
-  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration', '1 Reservation', '2 Pre-copy']);
+  // It ended in the pre-copy: the timeline stops there, marked stopped (not done), short of the commitment.
+  assert.deepEqual(await view.locator('.stages li.done').allInnerTexts(), ['0 Pre-migration', '1 Reservation']);
+  assert.deepEqual(await view.locator('.stages li.stopped').allInnerTexts(), ['2 Pre-copy']);
   assert.equal(await view.getByRole('button', { name: 'Cancel migration' }).count(), 0);
   // The form is offered again.
   await page.getByRole('button', { name: 'Migrate', exact: true }).waitFor();

@@ -175,6 +175,13 @@ export class HostMonitor {
       totalDiskMib: report.totalDiskMiB,
       labels: { ...host.labels },
     });
+    const enabling = host.state === 'init' || host.state === 'error';
+    // Enabled before the beat's batched write (which may wait for other hosts'): a host HA has just let back in
+    // (fencing `ok` again) must not look silent in that wait, or HA's next pass suspects it anew.
+    if (enabling) {
+      await store.hosts.setState(host.id, 'enabled', host.state === 'error' ? 'heartbeats resumed' : 'first heartbeat');
+      this.#o.logger.info({ hostId: host.id, from: host.state }, 'host enabled');
+    }
     await this.#record(host.id, {
       load: report.usage.load,
       usedMemoryMiB: report.usage.usedMemoryMiB,
@@ -184,13 +191,8 @@ export class HostMonitor {
       ...(report.bridges !== undefined ? { bridges: report.bridges } : {}),
       ...(report.migration !== undefined ? { migration: { ...report.migration } } : {}),
     });
-    const enabling = host.state === 'init' || host.state === 'error';
-    if (enabling) {
-      await store.hosts.setState(host.id, 'enabled', host.state === 'error' ? 'heartbeats resumed' : 'first heartbeat');
-      this.#o.logger.info({ hostId: host.id, from: host.state }, 'host enabled');
-      // Room appeared: VMs waiting for a host may fit now.
-      await this.#o.orchestrator.schedulePending();
-    }
+    // Room appeared: VMs waiting for a host may fit now (placed with this beat's figures written).
+    if (enabling) await this.#o.orchestrator.schedulePending();
     const signature = beatSignature(await store.vms.stampsOnHost(host.id), report.vms);
     if (!enabling && this.#quiet.get(host.id) === signature) return;
     this.#quiet.delete(host.id);
