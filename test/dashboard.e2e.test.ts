@@ -109,7 +109,8 @@ test('the create wizard: a bad name is refused naming the field and creates noth
   await page.getByLabel('Name').fill('web-1');
   await page.getByRole('button', { name: 'Next' }).click();
   await page.getByRole('button', { name: 'Create' }).click();
-  await page.waitForURL(/\/vms\/[^/]+$/);
+  // The wizard itself is /vms/new, which the pattern alone matches at once: wait for the new VM's page.
+  await page.waitForURL((u) => /^\/vms\/[^/]+$/.test(u.pathname) && u.pathname !== '/vms/new');
   aliceVmId = new URL(page.url()).pathname.split('/')[2]!;
   await page.getByRole('heading', { name: /web-1/ }).waitFor();
   await page.getByRole('heading', { name: /web-1/ }).locator('.badge', { hasText: 'running' }).waitFor({ timeout: 180_000 });
