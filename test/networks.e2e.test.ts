@@ -74,7 +74,7 @@ after(async () => {
 test('creating, listing, showing and deleting networks; users may look but not touch', async () => {
   const n = await api.createNetwork({ name: 'lan', cidr: '198.18.64.0/24', gateway: '198.18.64.1', dns: ['198.18.0.1'], vlan: 100 });
   assert.deepEqual({ ...n, id: '', createdAt: '' }, {
-    id: '', createdAt: '', name: 'lan', cidr: '198.18.64.0/24', gateway: '198.18.64.1', dns: ['198.18.0.1'], vlan: 100, bridge: 'br0',
+    id: '', createdAt: '', name: 'lan', cidr: '198.18.64.0/24', gateway: '198.18.64.1', dns: ['198.18.0.1'], vlan: 100, bridge: 'br0', cluster: null,
     addresses: { total: 253, free: 253, leased: 0, held: 0 },
   });
   const ranged = await api.createNetwork({ name: 'ranged', cidr: '198.18.65.0/24', range: { first: '198.18.65.10', last: '198.18.65.19' } });
