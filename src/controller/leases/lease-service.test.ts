@@ -14,7 +14,8 @@ import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
 import { LeaseStateError } from '../../core/leases/lease-state-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import type { LeaseActions } from './lease-actions.js';
-import { LeaseService, type LeaseSubmission } from './lease-service.js';
+import { LeaseService } from './lease-service.js';
+import type { LeaseSubmission } from './lease-submission.js';
 
 const logger = pino({ level: 'silent' });
 

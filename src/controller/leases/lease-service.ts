@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { QuotaScope } from '../../core/leases/admission-policy.js';
-import type { LeaseKind, VmShape } from '../../core/leases/lease.js';
+import type { VmShape } from '../../core/leases/lease.js';
 import { LeaseScheduler } from '../../core/leases/lease-scheduler.js';
 import type { LeasePolicies } from '../../core/leases/lease-policies.js';
 import type { LeaseRates } from '../../core/leases/lease-rates.js';
 import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
 import { LeaseStateError } from '../../core/leases/lease-state-error.js';
 import { LEASE_STATES, canTransitionLease, isFinalLeaseState } from '../../core/leases/lease-state.js';
-import { ValidationError, type FieldIssue } from '../../errors/validation-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import type { Store } from '../../store/open-store.js';
 import type { JsonObject } from '../../store/store-context.js';
@@ -16,7 +15,10 @@ import type { CapacityLease, PendingStep } from '../../store/repositories/capaci
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
+import { DEFAULT_LEASE_LIMITS, type LeaseLimits } from './lease-limits.js';
 import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-record-of.js';
+import { checkLeaseSubmission, type LeaseSubmission } from './lease-submission.js';
+import { quotaScopesOf } from './quota-scopes-of.js';
 import { runLeaseStep } from './run-lease-step.js';
 import { StepCollector, type CollectedStep } from './step-collector.js';
 
@@ -24,16 +26,6 @@ import { StepCollector, type CollectedStep } from './step-collector.js';
 const downHosts = (hosts: readonly Host[]): Map<string, VmShape> => new Map(hosts.filter((h) => h.state === 'error').map((h) => [h.id, { cpus: h.total.cpus, memoryMiB: h.total.memoryMib }]));
 
 const LIVE: ReadonlySet<string> = new Set(LEASE_STATES.filter((s) => !isFinalLeaseState(s)));
-
-/** What the controller's configuration may not exceed, whatever the policies admit. */
-export interface LeaseLimits {
-  /** Longest lease accepted. */
-  readonly maxDurationS: number;
-  /** How far ahead an advance reservation may start. */
-  readonly maxAheadS: number;
-}
-
-export const DEFAULT_LEASE_LIMITS: LeaseLimits = Object.freeze({ maxDurationS: 7 * 86_400, maxAheadS: 90 * 86_400 });
 
 export interface LeaseServiceOptions {
   readonly store: Store;
@@ -49,20 +41,6 @@ export interface LeaseServiceOptions {
   readonly tickMs?: number | undefined;
   /** How long one step (creating, suspending, moving, resuming the lease's VMs) may take before the lease fails (default 15 min). */
   readonly stepTimeoutMs?: number | undefined;
-}
-
-/** A lease as the API asks for it (validated by the contract's schema). */
-export interface LeaseSubmission {
-  readonly ownerId: string;
-  readonly kind: LeaseKind;
-  /** Advance reservations only: epoch seconds. */
-  readonly startS?: number | undefined;
-  readonly durationS: number;
-  readonly count: number;
-  readonly templateId: string;
-  readonly vcpus: number;
-  readonly memoryMib: number;
-  readonly preemptible: boolean;
 }
 
 /**
@@ -155,11 +133,11 @@ export class LeaseService {
       // The ticks skip reading the hosts while no lease is live: this admission sees them as they are now.
       await this.#syncHosts();
       const now = this.#clock();
-      this.#check(sub, now);
+      checkLeaseSubmission(sub, now, this.#limits, this.#hostCaps);
       await this.#refreshExternal(now);
       const id = randomUUID();
       const req = leaseRequestOf({ id, ownerId: sub.ownerId, kind: sub.kind, submitS: now, startS: sub.startS ?? null, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, preemptible: sub.preemptible } as CapacityLease);
-      this.#scopes = new Map<string, readonly QuotaScope[]>(this.#o.policies.admission.name === 'quota-aware' ? [[sub.ownerId, await this.#quotaScopes(sub.ownerId)]] : []);
+      this.#scopes = new Map<string, readonly QuotaScope[]>(this.#o.policies.admission.name === 'quota-aware' ? [[sub.ownerId, await quotaScopesOf(this.#o.store, sub.ownerId)]] : []);
       const verdict = this.#scheduler.submit(req, now);
       if (!verdict.accepted) {
         this.#scheduler.forget(id);
@@ -202,49 +180,10 @@ export class LeaseService {
     });
   }
 
-  /**
-   * The limits in force for a user: their own and each of their groups'
-   * (over all its members), each with what its users hold outside live
-   * leases (their other VMs); the scheduler adds what their live leases hold.
-   */
-  async #quotaScopes(ownerId: string): Promise<QuotaScope[]> {
-    const { store } = this.#o;
-    const scopes: QuotaScope[] = [];
-    const own = await store.quotas.limits({ kind: 'user', id: ownerId });
-    if (Object.keys(own).length > 0) scopes.push({ name: `user ${(await store.users.get(ownerId)).name}`, limits: own, owners: [ownerId], held: await store.quotas.vmsOutsideLeases([ownerId]) });
-    for (const m of (await store.groups.membershipsOf(ownerId)).sort((a, b) => a.groupId.localeCompare(b.groupId))) {
-      const limits = await store.quotas.limits({ kind: 'group', id: m.groupId });
-      if (Object.keys(limits).length === 0) continue;
-      const owners = (await store.groups.members(m.groupId)).map((x) => x.userId);
-      scopes.push({ name: `group ${(await store.groups.get(m.groupId)).name}`, limits, owners, held: await store.quotas.vmsOutsideLeases(owners) });
-    }
-    return scopes;
-  }
-
   #serially<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.#serial.then(fn, fn);
     this.#serial = p.catch(() => {});
     return p;
-  }
-
-  #check(sub: LeaseSubmission, now: number): void {
-    const issues: FieldIssue[] = [];
-    if (sub.durationS > this.#limits.maxDurationS) issues.push({ field: 'durationS', message: `must be at most ${this.#limits.maxDurationS} s, the controller's limit (got ${sub.durationS})` });
-    if (sub.kind === 'ar') {
-      if (sub.startS === undefined) issues.push({ field: 'start', message: 'an advance reservation needs a start time' });
-      else if (sub.startS < now) issues.push({ field: 'start', message: `is in the past (${new Date(sub.startS * 1000).toISOString()})` });
-      else if (sub.startS > now + this.#limits.maxAheadS) issues.push({ field: 'start', message: `is more than ${this.#limits.maxAheadS} s ahead, the controller's limit` });
-      if (sub.preemptible) issues.push({ field: 'preemptible', message: 'an advance reservation is never preemptible' });
-    } else if (sub.startS !== undefined) {
-      issues.push({ field: 'start', message: `only an advance reservation has a start time (this lease is ${sub.kind})` });
-    }
-    // A VM larger than every host is the size's fault, not the count's: the field named is the one to change.
-    const largest = { cpus: Math.max(0, ...this.#hostCaps.map((h) => h.total.cpus)), memoryMib: Math.max(0, ...this.#hostCaps.map((h) => h.total.memoryMib)) };
-    if (this.#hostCaps.length > 0 && sub.vcpus > largest.cpus) issues.push({ field: 'vcpus', message: `${sub.vcpus} vCPUs: no enabled host has that many (the largest has ${largest.cpus})` });
-    if (this.#hostCaps.length > 0 && sub.memoryMib > largest.memoryMib) issues.push({ field: 'memoryMiB', message: `${sub.memoryMib} MiB: no enabled host has that much memory (the largest has ${largest.memoryMib} MiB)` });
-    const fit = this.#hostCaps.reduce((n, h) => n + Math.max(0, Math.min(Math.floor(h.total.cpus / sub.vcpus), Math.floor(h.total.memoryMib / sub.memoryMib))), 0);
-    if (sub.count > fit && !issues.some((i) => i.field === 'vcpus' || i.field === 'memoryMiB')) issues.push({ field: 'count', message: `${sub.count} VMs of ${sub.vcpus} vCPU / ${sub.memoryMib} MiB: all the enabled hosts together hold ${fit}` });
-    if (issues.length > 0) throw new ValidationError('lease', issues);
   }
 
   /** The hosts leases are planned on: enabled ones, and those whose heartbeat is late (a loaded host must not fail every lease planned on it). */
