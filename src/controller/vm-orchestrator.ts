@@ -1,69 +1,22 @@
-import type { Logger } from 'pino';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
-import { chooseVmHost } from './choose-vm-host.js';
-import type { PlacementPolicy } from '../core/placement/placement-policy.js';
-import type { AgentClient } from '../client/agent-client.js';
-import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
 import { errorMessage } from '../errors/nubo-error.js';
-import type { Store } from '../store/open-store.js';
-import type { Host } from '../store/repositories/hosts-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
-import { CapacityError, ConflictError, StaleStateError } from '../store/store-errors.js';
+import { ConflictError, StaleStateError } from '../store/store-errors.js';
 import { sleep } from '../util/deadline.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
-import { bindCheckFor } from './bind-check.js';
-import { agentVmId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
-import type { DelegatedVmPhase, VmPhaseTable } from './vm-phase-table.js';
-import type { Failpoints } from '../util/failpoints.js';
-import { AgentReportError } from './agent-report-error.js';
-import { InvariantError } from '../errors/invariant-error.js';
 import { isUnreachable } from './is-unreachable.js';
 import { terminateMigratingVm } from './terminate-migrating-vm.js';
 import { startRecover } from './start-recover.js';
 import { SchedulingHosts } from './scheduling-hosts.js';
-import type { CloudBursting } from './cloud-bursting.js';
-
-export interface VmOrchestratorOptions {
-  readonly store: Store;
-  readonly agentFor: (host: Host) => AgentClient;
-  readonly policy: PlacementPolicy;
-  readonly logger: Logger;
-  /**
-   * The phases run by collaborators: `stop` and the resume of a stopped VM
-   * (the stopper and its system store), cold and live migration (the
-   * migrators). Without an entry its phase fails as unsupported.
-   */
-  readonly phases?: VmPhaseTable | undefined;
-  /** Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned. */
-  readonly failpoints?: Failpoints | undefined;
-  /**
-   * An agent that cannot be reached (refused, reset, timed out, 502/503/504)
-   * has not said the step failed: the step is retried with a backoff from
-   * `initialMs` doubling to `maxMs`, until the host monitor declares the host
-   * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
-   */
-  readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
-  /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */
-  readonly rebootGraceS?: number | undefined;
-  /** Remote clouds (bursting): where a VM no local host takes may go, and who drives the steps of a VM bound to one. */
-  readonly clouds?: Pick<CloudBursting, 'binding' | 'place' | 'runPhase'> | undefined;
-}
+import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
+import { runVmPhase, type PhaseOutcome, type StepNotes } from './run-vm-phase.js';
+import { scheduleVm } from './schedule-vm.js';
 
 /** What a VM on a remote cloud cannot do: each moves or saves files of a host, and a cloud instance has none nubo can reach. */
 const NOT_ON_A_CLOUD: ReadonlySet<VmAction> = new Set(['stop', 'suspend', 'migrate', 'migrate-live']);
-
-type PhaseOutcome = 'done' | 'advanced' | 'wait';
-
-/** Why a controller composed without a phase's collaborator cannot run it. */
-const MISSING_PHASE: Readonly<Record<DelegatedVmPhase, string>> = {
-  'epilog-stop': 'this controller has no system store',
-  'prolog-resume': 'this controller has no system store',
-  migrate: 'this controller has no cold migrator',
-  'migrate-live': 'this controller has no live migrator',
-};
 
 // Migrations decide every failure themselves (core/migration asks both agents): an unreachable host is one of their cases.
 const OWN_FAILURE_RULES: ReadonlySet<VmPhase> = new Set(['migrate', 'migrate-live']);
@@ -85,7 +38,7 @@ export class VmOrchestrator {
   readonly #stopping = new AbortController();
   #closed = false;
   /** What a step found worth telling (a reboot that had to reset), by VM id: written with the step's result. */
-  readonly #notes = new Map<string, { readonly reason: string; readonly stateReason: string | null }>();
+  readonly #notes: StepNotes = new Map();
   readonly #hosts: SchedulingHosts;
   /** VMs left in pending for want of a host: what an ended operation wakes (listing every pending VM each time was O(VMs²) at scale). */
   readonly #waitingForRoom = new Set<string>();
@@ -303,132 +256,8 @@ export class VmOrchestrator {
   }
 
   async #runPhase(vm: Vm, phase: VmPhase): Promise<PhaseOutcome> {
-    if (phase === 'schedule') return this.#schedule(vm);
-    const spec = vm.spec as unknown as ControllerVmSpec;
-    const id = agentVmId(vm.id);
-    const host = vm.hostId === null ? undefined : await this.#o.store.hosts.get(vm.hostId);
-    // A VM on a remote cloud has no host: its steps are the cloud's (EC2 calls), the epilog's own clean-up follows as for any VM.
-    const clouds = this.#o.clouds;
-    const onCloud = host === undefined && clouds !== undefined ? await clouds.binding(vm.id) : undefined;
-    if (clouds !== undefined && onCloud !== undefined && phase !== 'epilog') {
-      const r = await clouds.runPhase(vm, onCloud, phase, this.#stopping.signal);
-      if ('done' in r) return 'done';
-      // The cloud refused the launch (its place is given back): the VM is placed again from pending.
-      await this.#o.store.vms.transition(vm.id, { from: [vm.state], to: 'pending', action: 'schedule', expectedVersion: vm.version, reason: r.requeue, patch: { stateReason: r.requeue } });
-      return 'advanced';
-    }
-    if (phase === 'epilog') {
-      if (clouds !== undefined && onCloud !== undefined) await clouds.runPhase(vm, onCloud, phase, this.#stopping.signal);
-      if (host) {
-        await this.#o.agentFor(host).delete(id, { signal: this.#stopping.signal });
-        await this.#o.store.vms.releaseFromHost(vm.id);
-      }
-      // Its addresses go back to their networks only once no QEMU holds them (idempotent, like the reservation's release).
-      await this.#o.store.leases.release(vm.id);
-      // Its volumes outlive it: detached, their files stay on their host.
-      for (const v of await this.#o.store.volumes.list({ vmId: vm.id })) await this.#o.store.volumes.detach(v.id, vm.id);
-      await this.#o.phases?.forget?.(vm.id);
-      return 'done';
-    }
-    if (!host) throw new InvariantError(`VM ${vm.id} has no host for ${phase}`, { vmId: vm.id, phase });
-    const agent = this.#o.agentFor(host);
-    const o = { signal: this.#stopping.signal };
-    switch (phase) {
-      case 'prolog':
-        await this.#o.failpoints?.hit('vm.prolog');
-        await agent.prepare(id, spec.agent, o);
-        await this.#o.failpoints?.hit('vm.prolog.done');
-        return 'done';
-      case 'boot':
-      case 'restore': {
-        await this.#o.failpoints?.hit(`vm.${phase}`);
-        // A boot hands over the size the store has: a VM resized while powered off boots with its new size.
-        const r = await agent.start(id, o, phase === 'boot' ? { size: { vcpus: spec.agent.vcpus, memoryMiB: spec.agent.memoryMiB } } : undefined);
-        await this.#o.failpoints?.hit(`vm.${phase}.done`);
-        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
-        return 'done';
-      }
-      case 'shutdown':
-      case 'shutdown-hard': {
-        const r = await agent.powerOff(id, phase === 'shutdown-hard', o);
-        if (r.state !== 'poweroff') throw new AgentReportError('poweroff', r.state, `the guest did not power off (agent reports ${r.state})`);
-        return 'done';
-      }
-      case 'reboot':
-      case 'reboot-hard': {
-        const r = await agent.reboot(id, { hard: phase === 'reboot-hard', graceS: this.#o.rebootGraceS ?? 60 }, o);
-        if (r.state !== 'running') throw new AgentReportError('running', r.state, `the agent reports ${r.state}${r.reason ? `: ${r.reason}` : ''}`);
-        // A reset loses what the guest had not written out: the user must be able to see that it happened, and why.
-        this.#notes.set(vm.id, r.clean
-          ? { reason: 'the guest shut down by itself (ACPI) and booted again', stateReason: null }
-          : { reason: `reset instead of a clean reboot: ${r.resetReason ?? 'no reason given'}`, stateReason: `rebooted by a reset: ${r.resetReason ?? 'no reason given'}` });
-        if (!r.clean) this.#o.logger.warn({ vmId: vm.id, reason: r.resetReason }, 'vm reset instead of a clean reboot');
-        return 'done';
-      }
-      case 'save': {
-        const r = await agent.suspend(id, o);
-        if (r.state !== 'suspended') throw new AgentReportError('suspended', r.state, `the agent reports ${r.state}`);
-        return 'done';
-      }
-      case 'epilog-stop':
-      case 'prolog-resume':
-      case 'migrate':
-      case 'migrate-live': {
-        const run = this.#o.phases?.[phase];
-        if (!run) throw new UnsupportedError(phase, MISSING_PHASE[phase]);
-        await run(vm, host, this.#stopping.signal);
-        return 'done';
-      }
-      default:
-        throw new UnsupportedError(phase, 'not implemented by this controller yet');
-    }
-  }
-
-
-  async #schedule(vm: Vm): Promise<PhaseOutcome> {
-    const spec = vm.spec as unknown as ControllerVmSpec;
-    // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
-    const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
-    // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
-    const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
-    // Bound to a cloud already (a controller stopped between the binding and this write): the binding stands.
-    const bound = await this.#o.clouds?.binding(vm.id);
-    if (bound !== undefined) return this.#boundToCloud(vm, bound.cloudId);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const placed = await chooseVmHost({ store: this.#o.store, hosts: this.#hosts, policy: this.#o.policy }, demand, chosen);
-      if (placed.hostId === undefined) {
-        let summary = placed.summary;
-        // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
-        if (this.#o.clouds !== undefined && chosen === undefined) {
-          const c = await this.#o.clouds.place(vm, demand, placed.summary);
-          if ('bound' in c) return this.#boundToCloud(vm, c.bound.cloudId, c.cloud);
-          summary = c.summary;
-        }
-        if (vm.stateReason !== summary) {
-          await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: summary } });
-        }
-        return 'wait';
-      }
-      const generation = this.#hosts.generation;
-      try {
-        await this.#o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, bindCheckFor(this.#o.policy), { action: 'schedule' });
-        this.#hosts.reserved(placed.hostId, demand, generation);
-        return 'advanced';
-      } catch (err) {
-        // Another VM (or controller) took the room between placement and binding, or the host changed state: read it back, place again.
-        if (!(err instanceof CapacityError)) throw err;
-        await this.#hosts.refreshHost(placed.hostId);
-      }
-    }
-    return 'wait';
-  }
-
-  /** The step after a cloud binding: prolog (the launch), with the cloud named in the VM's history. */
-  async #boundToCloud(vm: Vm, cloudId: string, name?: string): Promise<PhaseOutcome> {
-    const cloud = name ?? (await this.#o.store.clouds.get(cloudId)).name;
-    await this.#o.store.vms.transition(vm.id, { from: ['pending'], to: 'prolog', action: 'schedule', expectedVersion: vm.version, reason: `placed on cloud ${cloud}` });
-    this.#o.logger.info({ vmId: vm.id, cloud }, 'vm placed on a remote cloud');
-    return 'advanced';
+    if (phase === 'schedule') return scheduleVm(vm, { o: this.#o, hosts: this.#hosts });
+    return runVmPhase(vm, phase, { o: this.#o, signal: this.#stopping.signal, notes: this.#notes });
   }
 }
 

@@ -1,0 +1,59 @@
+import { chooseVmHost } from './choose-vm-host.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
+import { CapacityError } from '../store/store-errors.js';
+import { bindCheckFor } from './bind-check.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
+import type { SchedulingHosts } from './scheduling-hosts.js';
+import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
+import type { PhaseOutcome } from './run-vm-phase.js';
+
+/**
+ * The `schedule` step: places a pending VM on a host (or a remote cloud) and
+ * binds it there. Apart from runVmPhase since it is the one step that writes
+ * the VM's next state itself and leans on the orchestrator's host cache.
+ */
+export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions; readonly hosts: SchedulingHosts }): Promise<PhaseOutcome> {
+  const spec = vm.spec as unknown as ControllerVmSpec;
+  // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
+  const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
+  // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
+  const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
+  // Bound to a cloud already (a controller stopped between the binding and this write): the binding stands.
+  const bound = await d.o.clouds?.binding(vm.id);
+  if (bound !== undefined) return boundToCloud(d.o, vm, bound.cloudId);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const placed = await chooseVmHost({ store: d.o.store, hosts: d.hosts, policy: d.o.policy }, demand, chosen);
+    if (placed.hostId === undefined) {
+      let summary = placed.summary;
+      // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
+      if (d.o.clouds !== undefined && chosen === undefined) {
+        const c = await d.o.clouds.place(vm, demand, placed.summary);
+        if ('bound' in c) return boundToCloud(d.o, vm, c.bound.cloudId, c.cloud);
+        summary = c.summary;
+      }
+      if (vm.stateReason !== summary) {
+        await d.o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: summary } });
+      }
+      return 'wait';
+    }
+    const generation = d.hosts.generation;
+    try {
+      await d.o.store.vms.bindToHost(vm.id, placed.hostId, { cpus: demand.vcpus, memoryMib: demand.memoryMiB, diskMib: demand.diskMiB }, bindCheckFor(d.o.policy), { action: 'schedule' });
+      d.hosts.reserved(placed.hostId, demand, generation);
+      return 'advanced';
+    } catch (err) {
+      // Another VM (or controller) took the room between placement and binding, or the host changed state: read it back, place again.
+      if (!(err instanceof CapacityError)) throw err;
+      await d.hosts.refreshHost(placed.hostId);
+    }
+  }
+  return 'wait';
+}
+
+/** The step after a cloud binding: prolog (the launch), with the cloud named in the VM's history. */
+async function boundToCloud(o: VmOrchestratorOptions, vm: Vm, cloudId: string, name?: string): Promise<PhaseOutcome> {
+  const cloud = name ?? (await o.store.clouds.get(cloudId)).name;
+  await o.store.vms.transition(vm.id, { from: ['pending'], to: 'prolog', action: 'schedule', expectedVersion: vm.version, reason: `placed on cloud ${cloud}` });
+  o.logger.info({ vmId: vm.id, cloud }, 'vm placed on a remote cloud');
+  return 'advanced';
+}
