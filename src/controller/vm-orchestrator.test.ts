@@ -16,7 +16,7 @@ import { pollUntil } from '../util/deadline.js';
 import type { VmPhaseTable } from './vm-phase-table.js';
 import { HostMonitor } from './host-monitor.js';
 import { VmOrchestrator, type VmOrchestratorOptions } from './vm-orchestrator.js';
-import type { CloudStepOutcome } from './cloud-bursting.js';
+import type { CloudStepOutcome } from './cloud-step-outcome.js';
 import { CloudUnreachableError } from './cloud-unreachable-error.js';
 import type { CloudVm } from '../store/repositories/clouds-repository.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
