@@ -1,57 +1,23 @@
-import type { Logger } from 'pino';
 import { chooseCloud, UPLOAD_PREFIX, type CloudCandidate } from '../core/placement/choose-cloud.js';
 import { uploadToCloudS3 } from './cloud-image-upload.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
-import { applyEvent, type VmEvent } from '../core/vm-events.js';
 import type { VmPhase } from '../core/vm-state.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { UnsupportedError } from '../hypervisor/hypervisor-errors.js';
-import type { Store } from '../store/open-store.js';
 import type { Cloud, CloudVm } from '../store/repositories/clouds-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { StaleStateError } from '../store/store-errors.js';
-import { sleep } from '../util/deadline.js';
-import type { Failpoints } from '../util/failpoints.js';
-import { TimeoutError } from '../errors/timeout-error.js';
-import type { AccessKeyCipher } from './access-key-cipher.js';
+import { bringInstanceTo } from './bring-instance-to.js';
+import type { CloudBurstingOptions } from './cloud-bursting-options.js';
 import { CloudEc2Client, type RemoteInstance } from './cloud-ec2-client.js';
+import type { CloudHealth } from './cloud-health.js';
 import { CloudRefusedError } from './cloud-refused-error.js';
+import type { CloudStepOutcome } from './cloud-step-outcome.js';
 import { CloudUnreachableError } from './cloud-unreachable-error.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
-
-export interface CloudBurstingOptions {
-  readonly store: Store;
-  /** The access keys' cipher: a cloud's secret is sealed as theirs are, under the same key file. */
-  readonly cipher: AccessKeyCipher;
-  readonly logger: Logger;
-  /**
-   * `cloud.launch` before RunInstances, `cloud.launch.done` after it answered and before the instance id is recorded;
-   * for an image made available on demand `cloud.image.upload` before the S3 upload, `cloud.image.register` before
-   * RegisterImage, `cloud.image.register.done` after it and before the AMI is cached.
-   */
-  readonly failpoints?: Failpoints | undefined;
-  /** How often each cloud's instances are read (DescribeInstances) and reconciled (default 5 s). */
-  readonly pollMs?: number | undefined;
-  /** How long a cloud that refused a launch for want of capacity is left alone (default 30 s). */
-  readonly refusedBackoffMs?: number | undefined;
-  /** Per EC2 request (default 15 s). */
-  readonly requestTimeoutMs?: number | undefined;
-  /** How long a remote instance has to reach the state a step waits for (default 10 min). */
-  readonly stateTimeoutMs?: number | undefined;
-  /** A cloud may take VMs again (reachable again, a refusal waited out): the VMs waiting for room are tried again. */
-  readonly onRoom: () => void;
-}
-
-/** What a cloud's step tells the orchestrator: done, or the launch was refused and the VM goes back to waiting for a place (the reason). */
-export type CloudStepOutcome = { readonly done: true } | { readonly requeue: string };
-
-/** What the controller last learnt of a cloud's endpoint. */
-export interface CloudHealth {
-  readonly reachable: boolean | null;
-  readonly checkedAt: string | null;
-  readonly error: string | null;
-}
+import { settleCloudVm } from './settle-cloud-vm.js';
+import { terminateCloudInstances } from './terminate-cloud-instances.js';
 
 /**
  * Hybrid cloud bursting: remote EC2 clouds as places for VMs that no local
@@ -127,18 +93,18 @@ export class CloudBursting {
         case 'prolog':
           return await this.#launch(vm, b, cloud, ec2, signal);
         case 'boot':
-          await this.#bringTo(vm, b, cloud, ec2, 'running', signal);
+          await bringInstanceTo(this.#o, vm, b, this.#instanceOf(b, cloud), cloud, ec2, 'running', signal);
           return { done: true };
         case 'shutdown':
         case 'shutdown-hard':
-          await this.#bringTo(vm, b, cloud, ec2, 'stopped', signal, phase === 'shutdown-hard');
+          await bringInstanceTo(this.#o, vm, b, this.#instanceOf(b, cloud), cloud, ec2, 'stopped', signal, phase === 'shutdown-hard');
           return { done: true };
         case 'reboot':
         case 'reboot-hard':
           await ec2.reboot(this.#instanceOf(b, cloud), signal);
           return { done: true };
         case 'epilog':
-          await this.#terminate(vm, b, ec2, signal);
+          await terminateCloudInstances(this.#o, vm, b, ec2, signal);
           return { done: true };
         default:
           throw new UnsupportedError(phase, `VM ${vm.name} runs on cloud ${cloud.name}, which nubo drives through EC2 (launch, stop, start, reboot, terminate only)`);
@@ -224,65 +190,6 @@ export class CloudBursting {
     const kept = await this.#o.store.clouds.cacheImage(cloud.id, image.id, ami);
     this.#o.logger.info({ cloud: cloud.name, image: image.name, ami: kept }, 'image available on the cloud');
     return kept;
-  }
-
-  /** Starts or stops the instance as needed and waits until the cloud reports `want`. */
-  async #bringTo(vm: Vm, b: CloudVm, cloud: Cloud, ec2: CloudEc2Client, want: 'running' | 'stopped', signal: AbortSignal, force = false): Promise<void> {
-    const id = this.#instanceOf(b, cloud);
-    const until = Date.now() + (this.#o.stateTimeoutMs ?? 600_000);
-    let asked = false;
-    // EC2 is polled soon after the request, then less often: a fast cloud is seen at once, a slow one not hammered.
-    let waitMs = 100;
-    for (;;) {
-      const [inst] = await ec2.describe(signal, { instanceIds: [id] });
-      const state = inst?.state ?? 'missing';
-      if (state !== b.remoteState) await this.#o.store.clouds.recordInstance(vm.id, { remoteState: state });
-      if (state === want) return;
-      if (state === 'terminated' || state === 'shutting-down' || state === 'missing') {
-        throw new CloudRefusedError(cloud.name, 'IncorrectInstanceState', `instance ${id} is ${state}`);
-      }
-      // Asked once per step, and only from a state it is allowed from; a transitional state (pending, stopping) is waited out.
-      if (!asked && want === 'running' && state === 'stopped') {
-        await ec2.start(id, signal);
-        asked = true;
-      } else if (!asked && want === 'stopped' && (state === 'running' || (force && state === 'stopping'))) {
-        await ec2.stop(id, force, signal);
-        asked = true;
-      }
-      if (Date.now() > until) throw new TimeoutError(`instance ${id} on cloud ${cloud.name} to be ${want}`, this.#o.stateTimeoutMs ?? 600_000);
-      await sleep(waitMs, signal);
-      waitMs = Math.min(2_000, waitMs * 2);
-    }
-  }
-
-  /** Terminates the VM's instance — found by its tag when its id was never recorded (a crash after the launch) — and gives its place back. */
-  async #terminate(vm: Vm, b: CloudVm, ec2: CloudEc2Client, signal: AbortSignal): Promise<void> {
-    const ids = b.instanceId !== null ? [b.instanceId] : (await ec2.describe(signal, { vmId: vm.id })).filter((i) => i.state !== 'terminated').map((i) => i.instanceId);
-    const until = Date.now() + (this.#o.stateTimeoutMs ?? 600_000);
-    for (const id of ids) {
-      for (;;) {
-        try {
-          await ec2.terminate(id, signal);
-          break;
-        } catch (err) {
-          // Gone already (terminated outside nubo, long purged): nothing is left to end.
-          if (err instanceof CloudRefusedError && err.awsCode.startsWith('InvalidInstanceID')) break;
-          // Busy in a step of its own there (pending, stopping): asked again once that is over.
-          if (!(err instanceof CloudRefusedError && err.awsCode === 'IncorrectInstanceState') || Date.now() > until) throw err;
-          await sleep(1_000, signal);
-        }
-      }
-    }
-    // Terminated in nubo means terminated there (no longer billed, its place free): waited for, as EC2's own waiter does.
-    for (let waitMs = 100; ids.length > 0; waitMs = Math.min(2_000, waitMs * 2)) {
-      const left = (await ec2.describe(signal, { vmId: vm.id })).filter((i) => ids.includes(i.instanceId) && i.state !== 'terminated');
-      if (left.length === 0) break;
-      if (Date.now() > until) throw new TimeoutError(`instance ${left.map((i) => i.instanceId).join(', ')} to be terminated`, this.#o.stateTimeoutMs ?? 600_000);
-      await sleep(waitMs, signal);
-    }
-    if (ids.length > 0) await this.#o.store.clouds.recordInstance(vm.id, { remoteState: 'terminated' });
-    await this.#o.store.clouds.unbind(vm.id);
-    this.#o.logger.info({ vmId: vm.id, instances: ids }, 'cloud instance terminated');
   }
 
   #instanceOf(b: CloudVm, cloud: Cloud): string {
@@ -393,34 +300,7 @@ export class CloudBursting {
       const vm = await findOrUndefined(this.#o.store.vms.get(b.vmId));
       // A VM with an operation in flight is its step's to settle.
       if (vm === undefined || vm.operation !== null) continue;
-      await this.#settle(vm, cloud, b.instanceId, state);
-    }
-  }
-
-  /** A VM at rest whose instance changed outside nubo: the same events a host's report gives. */
-  async #settle(vm: Vm, cloud: Cloud, instanceId: string, state: string): Promise<void> {
-    let event: VmEvent | undefined;
-    let from = vm.state;
-    if (vm.state === 'running' && state === 'stopped') event = { type: 'process-exited', clean: true };
-    else if ((vm.state === 'running' || vm.state === 'poweroff') && (state === 'terminated' || state === 'missing')) {
-      event = { type: 'host-back', report: 'missing' };
-      from = 'unknown';
-    } else if ((vm.state === 'poweroff' || vm.state === 'failed') && state === 'running') {
-      event = { type: 'host-back', report: 'running' };
-      from = 'unknown';
-    }
-    if (event === undefined) return;
-    const out = applyEvent(from, event);
-    if (out.state === vm.state) return;
-    const reason = `cloud ${cloud.name}: instance ${instanceId} is ${state}, changed outside nubo`;
-    try {
-      await this.#o.store.vms.transition(vm.id, {
-        from: [vm.state], to: out.state, action: 'cloud-monitor', expectedVersion: vm.version, reason,
-        patch: { stateReason: out.failedPhase !== undefined ? `${out.failedPhase}: ${reason}` : null },
-      });
-      this.#o.logger.info({ vmId: vm.id, from: vm.state, to: out.state, reason }, 'vm state');
-    } catch (err) {
-      if (!(err instanceof StaleStateError)) throw err;
+      await settleCloudVm(this.#o, vm, cloud, b.instanceId, state);
     }
   }
 }

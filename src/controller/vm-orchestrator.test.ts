@@ -17,7 +17,7 @@ import type { VmPhaseTable } from './vm-phase-table.js';
 import { HostMonitor } from './host-monitor.js';
 import { VmOrchestrator } from './vm-orchestrator.js';
 import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
-import type { CloudStepOutcome } from './cloud-bursting.js';
+import type { CloudStepOutcome } from './cloud-step-outcome.js';
 import { CloudUnreachableError } from './cloud-unreachable-error.js';
 import type { CloudVm } from '../store/repositories/clouds-repository.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
