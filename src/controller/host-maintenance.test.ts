@@ -26,7 +26,7 @@ test('an evacuation is blocked only when nothing is on its way and a VM could no
  * A store with hosts h1, h2 and a running VM on h1, and a queue that starts each
  * migration at once (its record under the entry's id, as the real queue does).
  */
-async function evacuation() {
+async function evacuation(o: { vms?: number; predict?: () => Promise<Record<string, unknown>> } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-maint-'));
   const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
   const { user } = await store.users.create({ name: 'u', role: 'admin' });
@@ -36,10 +36,14 @@ async function evacuation() {
     return store.hosts.get(h.id);
   };
   const [h1, h2] = [await reg('h1'), await reg('h2')];
-  const created = await store.vms.create({ name: 'v', ownerId: user.id });
-  await store.vms.bindToHost(created.id, h1.id, { cpus: 1, memoryMib: 128, diskMib: 0 });
-  await store.vms.transition(created.id, { from: ['prolog'], to: 'boot', action: 'create' });
-  const vm = await store.vms.transition(created.id, { from: ['boot'], to: 'running', action: 'create' });
+  const running = async (name: string) => {
+    const created = await store.vms.create({ name, ownerId: user.id });
+    await store.vms.bindToHost(created.id, h1.id, { cpus: 1, memoryMib: 128, diskMib: 0 });
+    await store.vms.transition(created.id, { from: ['prolog'], to: 'boot', action: 'create' });
+    return store.vms.transition(created.id, { from: ['boot'], to: 'running', action: 'create' });
+  };
+  const vm = await running('v');
+  for (let i = 1; i < (o.vms ?? 1); i++) await running(`v${i}`);
   const started: string[] = [];
   const queue = {
     enqueue: async (vmId: string, req: EnqueueRequest) => {
@@ -50,7 +54,7 @@ async function evacuation() {
     },
   };
   const service = { plan: async (vmId: string) => ({ vm: await store.vms.get(vmId), kind: 'live', source: h1, dest: h2 }) };
-  const planner = { predict: async () => ({ kind: 'live', totalMs: 100, converges: true }) };
+  const planner = { predict: o.predict ?? (async () => ({ kind: 'live', totalMs: 100, converges: true })) };
   const maintenance = new HostMaintenance({
     store, queue: queue as unknown as MigrationQueue, service: service as unknown as MigrationService, planner: planner as unknown as MigrationPlanner,
     schedulePending: async () => {}, logger: pino({ level: 'silent' }),
@@ -81,6 +85,27 @@ test('a migration of the evacuation that failed with the VM still on the host (a
     assert.equal(failed?.status, 'failed');
     assert.equal(failed?.reason, 'the destination died');
     assert.equal((await t.store.hosts.get(t.h1.id)).maintenance?.state, 'evacuating', 'never maintenance with the VM on board');
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('an evacuation measures its VMs side by side: the first move waits one dirty-rate measurement, not one per VM', async () => {
+  let measuring = 0;
+  let most = 0;
+  const t = await evacuation({
+    vms: 3,
+    predict: async () => {
+      most = Math.max(most, ++measuring);
+      await new Promise((r) => setTimeout(r, 50));
+      measuring--;
+      return { kind: 'live', totalMs: 100, converges: true };
+    },
+  });
+  try {
+    await t.maintenance.begin(t.h1, { poweredOff: 'move', by: 'u' });
+    assert.equal(most, 3, 'all three measured at once');
+    assert.equal(t.started.length, 3, 'and all three queued');
   } finally {
     await t.cleanup();
   }

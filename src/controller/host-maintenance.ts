@@ -100,7 +100,9 @@ export class HostMaintenance {
     const host = await store.hosts.get(hostId);
     const m = host.maintenance;
     if (m?.state !== 'evacuating') return;
-    const due: { vm: Vm; entry: MaintenanceVm; kind: 'live' | 'cold'; prediction: JsonObject | undefined }[] = [];
+    // Each live prediction measures the guest's dirty rate for about a second: they run side by side, so
+    // evacuating N VMs waits one measurement before the first move, not N.
+    const due: { vm: Vm; entry: MaintenanceVm; kind: 'live' | 'cold'; prediction: Promise<JsonObject> }[] = [];
     for (const [vmId, entry] of Object.entries(m.vms)) {
       if (SETTLED.has(entry.status)) continue;
       const vm = await findOrUndefined(store.vms.get(vmId));
@@ -136,16 +138,20 @@ export class HostMaintenance {
       }
       try {
         const plan = await this.o.service.plan(vm.id, {});
-        due.push({ vm, entry, kind, prediction: await this.o.planner.predict(plan) });
+        const prediction = this.o.planner.predict(plan);
+        // Observed here so that a throw later in this loop leaves no unhandled rejection; awaited below.
+        prediction.catch(() => undefined);
+        due.push({ vm, entry, kind, prediction });
       } catch (err) {
         if (!(err instanceof MigrationRefusedError)) throw err;
         await this.#block(hostId, vmId, { ...entry, action: kind }, err.message);
       }
     }
-    const ordered = evacuationOrder(due.map((d) => ({ ...d, id: d.vm.id, predictedTotalMs: num(d.prediction?.totalMs), converges: d.prediction?.converges !== false })));
+    const predicted = await Promise.all(due.map(async (d) => ({ ...d, prediction: await d.prediction })));
+    const ordered = evacuationOrder(predicted.map((d) => ({ ...d, id: d.vm.id, predictedTotalMs: num(d.prediction.totalMs), converges: d.prediction.converges !== false })));
     for (const d of ordered) {
       try {
-        const q = await this.o.queue.enqueue(d.vm.id, { origin: originOf(hostId), priority: MIGRATION_PRIORITY.maintenance, ...(d.prediction ? { prediction: d.prediction } : {}) });
+        const q = await this.o.queue.enqueue(d.vm.id, { origin: originOf(hostId), priority: MIGRATION_PRIORITY.maintenance, prediction: d.prediction });
         await store.maintenance.recordVm(hostId, d.vm.id, { ...d.entry, action: d.kind, status: 'moving', migrationId: q.id, attempts: (d.entry.attempts ?? 0) + 1 });
         await this.o.failpoints?.hit('maintenance.queued');
       } catch (err) {
