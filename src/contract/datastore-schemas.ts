@@ -35,7 +35,7 @@ export const datastoreView = z.object({
   kind: z.enum(['local', 'shared', 'image']),
   /** The cluster whose hosts reach it (a local one's: its host's); null: every cluster. */
   cluster: z.string().nullable(),
-  /** Size and what is used, MiB, as far as nubo knows: a local one's from its host's heartbeat, a shared one's capacity as an admin gave it and its VMs' disk reservations. Null: not known. */
+  /** Size and what is used, MiB, as far as nubo knows: a local one's from its host's heartbeat, a shared one's capacity as an admin gave it and its VMs' disks at their full (virtual) size. Null: not known. */
   capacityMiB: z.number().nullable(),
   usedMiB: z.number().nullable(),
   createdAt: z.string(),

@@ -29,7 +29,7 @@ export interface DatastoreUsers {
   readonly volumes: readonly string[];
   /** Templates whose VMs' disks go on it. */
   readonly templates: readonly string[];
-  /** What nubo put there as far as it knows: the VMs' disk reservations, MiB. */
+  /** What nubo put there as far as it knows: the VMs' disks at their full (virtual) size, MiB. */
   readonly vmDiskMib: number;
 }
 
@@ -62,7 +62,7 @@ function toDatastore(r: DatastoresTable): Datastore {
 /** The bits of a stored VM spec that say where its disk is (controller-vm-spec.ts writes them). */
 interface SpecDisk {
   agent?: { disk?: { datastore?: string } };
-  demand?: { diskMiB?: number; bindings?: { kind?: string; name?: string }[] };
+  demand?: { bindings?: { kind?: string; name?: string }[] };
 }
 
 /**
@@ -163,7 +163,7 @@ async function usersOf(db: Kysely<Database>, d: DatastoresTable): Promise<Datast
   const live = await db
     .selectFrom('vms')
     .leftJoin('hosts', 'hosts.id', 'vms.host_id')
-    .select(['vms.name', 'vms.spec', 'vms.host_id', 'hosts.cluster'])
+    .select(['vms.name', 'vms.spec', 'vms.host_id', 'vms.charged_disk_mib', 'hosts.cluster'])
     .where('vms.state', '!=', 'terminated')
     .orderBy('vms.name')
     .execute();
@@ -177,7 +177,8 @@ async function usersOf(db: Kysely<Database>, d: DatastoresTable): Promise<Datast
         || (d.kind === 'shared' && on === 'shared' && vm.host_id !== null && (d.cluster === null || vm.cluster === d.cluster));
     if (uses) {
       vms.push(vm.name);
-      vmDiskMib += spec.demand?.diskMiB ?? 0;
+      // The disk as charged: its image's virtual size on any datastore (the host reserves none for a shared one).
+      vmDiskMib += Number(vm.charged_disk_mib);
     }
   }
   if (d.kind === 'local' && d.host_id !== null) {
