@@ -16,7 +16,6 @@ import { findOrUndefined } from '../store/find-or-undefined.js';
 import type { AccessAction } from '../core/access.js';
 import type { Access } from './api/access-control.js';
 import { AmbiguousIdError } from './api/match-reference.js';
-import { DEFAULT_CLUSTER } from '../core/placement/cluster-fit.js';
 
 /** The states a VM's volumes may change in: hot-plugged while it runs, in its spec while it is off. */
 export const VOLUME_CHANGE_STATES: readonly VmState[] = ['running', 'poweroff'];
@@ -81,17 +80,17 @@ export class VmVolumes {
    * A volume no host could hold is refused when it is created (409 CAPACITY
    * naming `sizeMiB`), not at its first attach: the room of a host is its disk
    * less what its VMs reserved and its volumes take. Only the hosts of the
-   * volume's cluster count (undefined: `default`). Hosts that have not
+   * volume's cluster count (undefined: every host). Hosts that have not
    * reported their capacity yet say nothing; the attach checks again.
    */
-  async ensureSomeHostHolds(sizeMib: number, cluster: string = DEFAULT_CLUSTER): Promise<void> {
+  async ensureSomeHostHolds(sizeMib: number, cluster?: string): Promise<void> {
     const { store } = this.#o;
-    const hosts = (await store.hosts.list()).filter((h) => h.total.diskMib > 0 && h.state !== 'disabled' && h.cluster === cluster);
+    const hosts = (await store.hosts.list()).filter((h) => h.total.diskMib > 0 && h.state !== 'disabled' && (cluster === undefined || h.cluster === cluster));
     if (hosts.length === 0) return;
     const onHost = new Map<string, number>();
     for (const v of await store.volumes.list()) if (v.hostId !== null) onHost.set(v.hostId, (onHost.get(v.hostId) ?? 0) + v.sizeMib);
     const free = Math.max(0, ...hosts.map((h) => h.total.diskMib - h.reserved.diskMib - (onHost.get(h.id) ?? 0)));
-    if (sizeMib > free) throw new DiskCapacityError('sizeMiB', sizeMib, free, cluster === DEFAULT_CLUSTER ? 'the host with the most room' : `the host of cluster ${cluster} with the most room`);
+    if (sizeMib > free) throw new DiskCapacityError('sizeMiB', sizeMib, free, cluster === undefined ? 'the host with the most room' : `the host of cluster ${cluster} with the most room`);
   }
 
   async attach(vm: Vm, volume: Volume): Promise<Volume> {

@@ -76,8 +76,9 @@ export async function describeVolumeList(ctx: Ec2Context, call: Ec2Call, list: r
     const sizeGiB = v.kind === 'data' ? gibOf(v.volume.sizeMiB) : (rootSizes.get(v.vm.id) ?? 1);
     const status = v.kind === 'data' ? volumeStatusOf(v.volume.state) : 'in-use';
     const createTime = v.kind === 'data' ? v.volume.createdAt : v.vm.createdAt;
-    // Its cluster's zone: a data volume's own, a root disk's its instance's (an instance waiting for a host, asking for no cluster, is in the default one).
-    const zone = zoneOfCluster(v.kind === 'data' ? v.volume.cluster : (v.vm.cluster ?? DEFAULT_CLUSTER));
+    // Its cluster's zone: a data volume's own, a root disk's its instance's. A native volume never attached and made without a cluster,
+    // or an instance waiting for a host that asked for none, is shown in the default zone.
+    const zone = zoneOfCluster((v.kind === 'data' ? v.volume.cluster : v.vm.cluster) ?? DEFAULT_CLUSTER);
     const xml: XmlObject = {
       volumeId: v.volumeId, size: sizeGiB, snapshotId: '', availabilityZone: zone, status, createTime,
       attachmentSet: attachment === undefined ? [] : [{ volumeId: v.volumeId, ...attachment }],

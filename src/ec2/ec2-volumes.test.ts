@@ -148,8 +148,9 @@ describe('EC2 volume actions', () => {
   });
 
   it('AttachVolume: a volume in another zone than the instance is InvalidVolume.ZoneMismatch before any change; in its own zone it attaches', async () => {
-    volumes = [volume({ id: 'v-e', cluster: 'east' })];
+    volumes = [volume({ id: 'v-e', cluster: 'east' }), volume({ id: 'v-n', cluster: null })];
     const e = await records.awsIdOf('volume', 'v-e');
+    const n = await records.awsIdOf('volume', 'v-n');
     const web = await records.awsIdOf('instance', 'vm-1');
     const inEast = await records.awsIdOf('instance', 'vm-east');
     calls = [];
@@ -158,6 +159,10 @@ describe('EC2 volume actions', () => {
     const ok = await run(attachVolume, { VolumeId: e, InstanceId: inEast, Device: '/dev/sdf' }) as { status: string; device: string };
     assert.deepEqual([ok.status, ok.device], ['attached', '/dev/sdf']);
     assert.deepEqual(writes(), ['POST /api/v1/vms/vm-east/volumes']);
+    // A native volume made in no cluster and never attached is in no zone yet: shown in the default one, it attaches to an instance of any.
+    assert.equal(((await run(describeVolumes, { 'VolumeId.1': n })) as { volumeSet: { availabilityZone: string }[] }).volumeSet[0]?.availabilityZone, 'nubo-1a');
+    await run(attachVolume, { VolumeId: n, InstanceId: inEast, Device: '/dev/sdg' });
+    assert.deepEqual(writes(), ['POST /api/v1/vms/vm-east/volumes', 'POST /api/v1/vms/vm-east/volumes']);
   });
 
   it('DescribeVolumes: data volumes and root disks, EC2 states, filters on status, attachment and tags, paging', async () => {

@@ -89,8 +89,9 @@ export const attachVolume: Ec2Handler = async (ctx, call) => {
     throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instanceId}' is not 'running' or 'stopped' with its disks on its host (nubo state ${vm.state})`);
   }
   // AWS's rule: a volume attaches only to an instance in its own zone. Checked here, before anything changes (the native attach refuses it too).
+  // A native volume made without a cluster and never attached is in no zone yet: it takes the instance's.
   const instanceZone = zoneOfCluster(vm.cluster ?? DEFAULT_CLUSTER);
-  const volumeZone = zoneOfCluster(v.volume.cluster);
+  const volumeZone = v.volume.cluster === null ? instanceZone : zoneOfCluster(v.volume.cluster);
   if (instanceZone !== volumeZone) {
     throw new Ec2ApiError('InvalidVolume.ZoneMismatch', `The volume '${v.volumeId}' is not in the same availability zone as instance '${instanceId}' (${volumeZone}, ${instanceZone})`);
   }

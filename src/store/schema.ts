@@ -269,8 +269,8 @@ export interface VolumesTable {
   /** Its place among its VM's volumes, 0-7; null when detached. */
   slot: number | null;
   created_at: IsoTime;
-  /** The cluster (EC2 availability zone) it lives in (0034): only VMs on that cluster's hosts attach it. */
-  cluster: string;
+  /** The cluster (EC2 availability zone) it lives in (0034): only VMs on that cluster's hosts attach it; null: none yet (its first attach's host's). */
+  cluster: string | null;
 }
 
 export interface Database {

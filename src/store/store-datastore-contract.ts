@@ -86,14 +86,15 @@ export function datastoreContract(fx: () => ContractFixture): void {
     assert.equal((await store.datastores.delete(shared.id)).id, shared.id);
   });
 
-  it('volumes: live in a cluster (default `default`); an unknown one writes nothing; attach only to a VM on a host of that cluster', async () => {
+  it('volumes: live in a cluster (none given: the cluster of their first attach\'s host); an unknown one writes nothing; attach only to a VM on a host of that cluster', async () => {
     const { store, owner, uniq, enabledHost } = fx();
     const east = uniq('east');
     await store.clusters.create({ name: east });
     const hostEast = await enabledHost(2, 1024, 4096);
     await store.clusters.addHost(east, hostEast.id);
     const hostDefault = await enabledHost(2, 1024, 4096);
-    assert.equal((await store.volumes.create({ name: uniq('vol'), ownerId: owner.id, sizeMib: 8 })).cluster, 'default');
+    const free = await store.volumes.create({ name: uniq('vol'), ownerId: owner.id, sizeMib: 8 });
+    assert.equal(free.cluster, null, 'none given: none yet');
     const vol = await store.volumes.create({ name: uniq('vol'), ownerId: owner.id, sizeMib: 8, cluster: east });
     assert.equal((await store.volumes.get(vol.id)).cluster, east);
     const before = await snapshot(store);
@@ -110,5 +111,9 @@ export function datastoreContract(fx: () => ContractFixture): void {
     await store.vms.bindToHost(vm2.id, hostEast.id, { cpus: 1, memoryMib: 128, diskMib: 64 });
     const attached = await store.volumes.attach(vol.id, vm2.id, hostEast.id);
     assert.deepEqual([attached.vmId, attached.hostId, attached.cluster], [vm2.id, hostEast.id, east]);
+    const took = await store.volumes.attach(free.id, vm2.id, hostEast.id);
+    assert.equal(took.cluster, east, 'a volume in no cluster takes its first attach\'s host\'s');
+    const free2 = await store.volumes.create({ name: uniq('vol'), ownerId: owner.id, sizeMib: 8 });
+    assert.equal((await store.volumes.attach(free2.id, vm.id, hostDefault.id)).cluster, 'default');
   });
 }

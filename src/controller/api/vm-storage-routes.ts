@@ -42,7 +42,7 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
   r.post('/api/v1/volumes', {
     schema: {
       tags, summary: 'Create a volume (a record; its file is made on the host of the VM it is first attached to)',
-      description: 'The volume lives in `cluster` (default `default`; the EC2 API\'s availability zone): only VMs on that cluster\'s hosts attach it. ' +
+      description: 'The volume lives in `cluster` (the EC2 API\'s availability zone): only VMs on that cluster\'s hosts attach it; without one it takes the cluster of the host of its first attach. ' +
         '400 VALIDATION_FAILED naming `cluster` for a cluster that does not exist; 409 DISK_CAPACITY when no host of the cluster has room. Nothing is written on a refusal.',
       body: createVolumeBody, response: { 201: volumeView },
     },

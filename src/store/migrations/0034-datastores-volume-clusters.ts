@@ -6,11 +6,12 @@ import { sql, type Kysely } from 'kysely';
  * (null: not known; a local one's is its host's disk). `volumes.cluster`: the
  * cluster (EC2 availability zone) a volume lives in — only a VM on a host of
  * that cluster may attach it. A volume already made on a host is in that
- * host's cluster; one not yet made is in `default`, where every volume was.
+ * host's cluster; one not yet made is in none (null) and takes the cluster of
+ * the host of its first attach, as every volume did before clusters.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.alterTable('datastores').addColumn('capacity_mib', 'bigint').execute();
-  await db.schema.alterTable('volumes').addColumn('cluster', 'text', (c) => c.notNull().defaultTo('default')).execute();
+  await db.schema.alterTable('volumes').addColumn('cluster', 'text').execute();
   await sql`update volumes set cluster = (select h.cluster from hosts h where h.id = volumes.host_id) where host_id is not null`.execute(db);
 }
 

@@ -7,7 +7,6 @@ import { ConflictError, DiskCapacityError, NotFoundError } from '../store-errors
 import { fields, validateInput } from '../validate-input.js';
 import { enforceQuota } from './quotas-repository.js';
 import { MAX_VOLUME_MIB, volumeNameSchema } from '../../core/volume-name.js';
-import { DEFAULT_CLUSTER } from '../../core/placement/cluster-fit.js';
 import { ValidationError } from '../../errors/validation-error.js';
 
 export interface Volume {
@@ -21,8 +20,8 @@ export interface Volume {
   /** Its place among its VM's volumes (0-7); null when detached. */
   readonly slot: number | null;
   readonly createdAt: string;
-  /** The cluster (EC2 availability zone) it lives in: only a VM on one of its hosts attaches it. */
-  readonly cluster: string;
+  /** The cluster (EC2 availability zone) it lives in: only a VM on one of its hosts attaches it; null: none yet — its first attach's host's. */
+  readonly cluster: string | null;
 }
 
 /** The most volumes one VM may have attached. */
@@ -32,7 +31,7 @@ const createSchema = z.object({
   name: volumeNameSchema,
   ownerId: fields.id,
   sizeMib: z.number().int('must be a whole number of MiB').min(1, 'must be at least 1 MiB').max(MAX_VOLUME_MIB, `must be at most ${MAX_VOLUME_MIB} MiB`),
-  cluster: fields.name.max(64).default(DEFAULT_CLUSTER),
+  cluster: fields.name.max(64).nullable().default(null),
 });
 export type CreateVolumeInput = z.input<typeof createSchema>;
 
@@ -55,7 +54,7 @@ export class VolumesRepository {
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         await requireExists(trx, 'users', row.owner_id, 'user');
-        if (!(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
+        if (row.cluster !== null && !(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
           throw new ValidationError('volume', [{ field: 'cluster', message: `no cluster ${row.cluster}` }]);
         }
         await enforceQuota(this.ctx, trx, row.owner_id, { volumes: 1, diskMiB: row.size_mib });
@@ -86,9 +85,9 @@ export class VolumesRepository {
 
   /**
    * Attaches the volume to the VM on `hostId` at the VM's lowest free slot;
-   * the volume's host becomes `hostId` if it had none. Refused (ConflictError
-   * on `cluster`, nothing written) when the host is in another cluster than
-   * the volume.
+   * the volume's host becomes `hostId` if it had none, its cluster the host's
+   * if it had none. Refused (ConflictError, nothing written) when the host is
+   * in another cluster than the volume.
    */
   async attach(id: string, vmId: string, hostId: string): Promise<Volume> {
     return inTransaction(this.ctx, async (trx) => {
@@ -100,7 +99,7 @@ export class VolumesRepository {
       if (!vm) throw new NotFoundError('vm', vmId);
       const host = await trx.selectFrom('hosts').select(['name', 'cluster']).where('id', '=', hostId).executeTakeFirst();
       if (!host) throw new NotFoundError('host', hostId);
-      if (host.cluster !== cur.cluster) {
+      if (cur.cluster !== null && host.cluster !== cur.cluster) {
         throw new ConflictError('volume', 'name', cur.name, `is in cluster ${cur.cluster} and the VM's host ${host.name} in cluster ${host.cluster}: a volume is attached only in its own cluster (availability zone)`);
       }
       if (cur.host_id === null) await this.#ensureRoom(trx, hostId, Number(cur.size_mib));
@@ -108,7 +107,7 @@ export class VolumesRepository {
       let slot = 0;
       while (taken.has(slot)) slot++;
       if (slot >= MAX_VOLUMES_PER_VM) throw new ConflictError('volume', 'name', cur.name, `cannot be attached: the VM has ${MAX_VOLUMES_PER_VM} volumes, the most a VM may have`);
-      const row = await trx.updateTable('volumes').set({ vm_id: vmId, host_id: hostId, slot }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      const row = await trx.updateTable('volumes').set({ vm_id: vmId, host_id: hostId, slot, cluster: host.cluster }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
       await appendEvent(this.ctx, trx, { kind: 'volume.attached', resource: 'volume', resourceId: id, data: { vmId, hostId, slot } });
       return toVolume(row);
     });
