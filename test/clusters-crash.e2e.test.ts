@@ -46,3 +46,28 @@ test('controller killed before and after add-host\'s transaction: the host is in
   await lab.api.vmAction(vm.id, 'terminate-hard');
   await lab.waitState(vm.id, 'terminated');
 });
+
+test('controller killed before and after a datastore create\'s and delete\'s transaction: the datastore is wholly there or not; the retry is clean', async () => {
+  const names = async (): Promise<string[]> => (await lab.api.listDatastores()).map((d) => d.name);
+  const cut = async (point: string, act: () => Promise<unknown>): Promise<void> => {
+    await lab.restartController(`${point}=exit`);
+    const { pid } = await lab.controllerProcess();
+    await act().then(() => assert.fail(`answered past ${point}`), () => undefined);
+    await pollUntil(`the controller to die at ${point}`, async () => ((await lab.controllerProcess()).alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 200 });
+    await lab.restartController();
+    assert.notEqual((await lab.controllerProcess()).pid, pid, 'a new controller process');
+  };
+  const create = () => lab.api.createDatastore({ name: 'c2-nfs', kind: 'shared', path: '/srv/nfs/c2', cluster: 'c2', capacityMiB: 1024 }, { timeoutMs: 10_000 });
+  await cut('datastore-create', create);
+  assert.ok(!(await names()).includes('c2-nfs'), 'killed before the transaction: no datastore');
+  await cut('datastore-create.done', create);
+  const made = await lab.api.getDatastore('c2-nfs');
+  assert.deepEqual([made.kind, made.cluster, made.capacityMiB], ['shared', 'c2', 1024], 'killed after the transaction: the whole datastore');
+  await assert.rejects(create(), (err: unknown) => (err as { code?: string }).code === 'CONFLICT', 'the retry is refused by name, nothing doubled');
+  assert.equal((await names()).filter((n) => n === 'c2-nfs').length, 1);
+  await cut('datastore-delete', () => lab.api.deleteDatastore('c2-nfs', { timeoutMs: 10_000 }));
+  assert.equal((await lab.api.getDatastore('c2-nfs')).id, made.id, 'killed before the transaction: still there');
+  await cut('datastore-delete.done', () => lab.api.deleteDatastore('c2-nfs', { timeoutMs: 10_000 }));
+  assert.ok(!(await names()).includes('c2-nfs'), 'killed after the transaction: gone');
+  await assert.rejects(lab.api.deleteDatastore('c2-nfs'), (err: unknown) => (err as { code?: string }).code === 'NOT_FOUND');
+});

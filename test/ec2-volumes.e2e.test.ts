@@ -241,3 +241,32 @@ test('awscli: create-volume, describe-volumes with a filter, delete-volume', asy
   await aws('delete-volume', '--volume-id', created.VolumeId);
   assert.match(await awsCode(alice.send(new DescribeVolumesCommand({ VolumeIds: [created.VolumeId] }))), /^InvalidVolume\.NotFound/);
 });
+
+test('volumes in zones: CreateVolume in another cluster\'s zone, DescribeVolumes by zone, AttachVolume across zones is InvalidVolume.ZoneMismatch and attaches nothing', async () => {
+  await cloud.api.createCluster({ name: 'east' });
+  const none = await nativeVolumes();
+  assert.match(await awsCode(alice.send(new CreateVolumeCommand({ Size: 1, AvailabilityZone: 'nubo-1-west' }))), /^InvalidParameterValue: .*AvailabilityZone.*nubo-1-west.*\(nubo-1a, nubo-1-east\)/);
+  assert.equal(await nativeVolumes(), none, 'an unknown zone creates nothing');
+  const east = await alice.send(new CreateVolumeCommand({ Size: 1, AvailabilityZone: 'nubo-1-east' }));
+  assert.equal(east.AvailabilityZone, 'nubo-1-east');
+  const native = (await cloud.api.listVolumes()).find((v) => v.cluster === 'east');
+  assert.ok(native, 'the native volume lives in cluster east');
+  const byZone = async (zone: string): Promise<string[]> =>
+    ((await alice.send(new DescribeVolumesCommand({ Filters: [{ Name: 'availability-zone', Values: [zone] }] }))).Volumes ?? []).map((v) => v.VolumeId ?? '');
+  assert.deepEqual(await byZone('nubo-1-east'), [east.VolumeId]);
+  assert.ok(!(await byZone('nubo-1a')).includes(east.VolumeId ?? ''), 'not in the default zone');
+  const root = (await alice.send(new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }))).Volumes?.[0];
+  assert.equal(root?.AvailabilityZone, 'nubo-1a', 'the root disk is in its instance\'s zone');
+  const before = await nativeVolumes();
+  assert.match(await awsCode(alice.send(new AttachVolumeCommand({ VolumeId: east.VolumeId, InstanceId: instanceId, Device: '/dev/sdf' }))), /^InvalidVolume\.ZoneMismatch: .*nubo-1-east, nubo-1a/);
+  // The native API refuses it as well, in the attaching transaction.
+  await assert.rejects(cloud.api.attachVolume(vmId, { volume: native.id }), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'CONFLICT');
+    assert.match(String((err as Error).message), /is in cluster east and the VM's host \S+ in cluster default/);
+    return true;
+  });
+  assert.equal(await nativeVolumes(), before, 'nothing attached');
+  assert.equal((await alice.send(new DescribeVolumesCommand({ VolumeIds: [east.VolumeId ?? ''] }))).Volumes?.[0]?.State, 'available');
+  await alice.send(new DeleteVolumeCommand({ VolumeId: east.VolumeId }));
+  await cloud.api.deleteCluster('east');
+});

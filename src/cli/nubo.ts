@@ -5,6 +5,7 @@ import { registerImageBuildDebian } from './commands/image-build-debian.js';
 import { registerHvBoot } from './commands/hv-boot.js';
 import { registerHostCommands } from './commands/host.js';
 import { registerClusterCommands } from './commands/cluster.js';
+import { registerDatastoreCommands } from './commands/datastore.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerTemplateCommands } from './commands/template.js';
 import { registerVmCommands } from './commands/vm.js';
@@ -66,6 +67,7 @@ registerUp(program);
 registerDaemonCommands(program);
 registerHostCommands(program);
 registerClusterCommands(program);
+registerDatastoreCommands(program);
 
 const image = program.command('image').description('guest images');
 registerImageBuildTiny(image);

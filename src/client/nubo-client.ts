@@ -1,4 +1,5 @@
 import { hostHaView, vmHaView, type fenceConfigBody, type HostHaView } from '../contract/ha-schemas.js';
+import { datastoreView, type CreateDatastoreBody, type DatastoreView } from '../contract/datastore-schemas.js';
 import { addClusterHostView, clusterView, zoneView, type AddClusterHostView, type ClusterView, type CreateClusterBody, type ZoneView } from '../contract/cluster-schemas.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -75,6 +76,10 @@ export class NuboClient {
   createCluster(body: CreateClusterBody, o?: WaitOptions): Promise<ClusterView> { return this.#call('POST', '/clusters', clusterView, body, o); }
   addClusterHost(id: string, host: string, o?: WaitOptions): Promise<AddClusterHostView> { return this.#call('POST', `/clusters/${encodeURIComponent(id)}/hosts`, addClusterHostView, { host }, o); }
   deleteCluster(id: string, o?: WaitOptions): Promise<ClusterView> { return this.#call('DELETE', `/clusters/${encodeURIComponent(id)}`, clusterView, undefined, o); }
+  listDatastores(o?: WaitOptions): Promise<DatastoreView[]> { return this.#call('GET', '/datastores', z.array(datastoreView), undefined, o); }
+  getDatastore(id: string, o?: WaitOptions): Promise<DatastoreView> { return this.#call('GET', `/datastores/${encodeURIComponent(id)}`, datastoreView, undefined, o); }
+  createDatastore(body: CreateDatastoreBody, o?: WaitOptions): Promise<DatastoreView> { return this.#call('POST', '/datastores', datastoreView, body, o); }
+  deleteDatastore(id: string, o?: WaitOptions): Promise<DatastoreView> { return this.#call('DELETE', `/datastores/${encodeURIComponent(id)}`, datastoreView, undefined, o); }
   listZones(o?: WaitOptions): Promise<ZoneView[]> { return this.#call('GET', '/zones', z.array(zoneView), undefined, o); }
   deleteHost(id: string, o?: WaitOptions): Promise<HostView> { return this.#call('DELETE', `/hosts/${encodeURIComponent(id)}`, hostView, undefined, o); }
   /** Remote clouds (bursting; admin). */

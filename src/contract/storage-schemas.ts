@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_VOLUME_MIB, volumeNameSchema } from '../core/volume-name.js';
+import { resourceNameSchema } from './api-schemas.js';
 
 /**
  * The native API's shapes for VM storage (`/api/v1`): live storage migration
@@ -38,6 +39,8 @@ export type DiskMoveView = z.infer<typeof diskMoveView>;
 export const createVolumeBody = z.strictObject({
   name: volumeNameSchema,
   sizeMiB: z.number().int('must be a whole number of MiB').min(1, 'must be at least 1 MiB').max(MAX_VOLUME_MIB, `must be at most ${MAX_VOLUME_MIB} MiB`),
+  /** The cluster (EC2 availability zone) it lives in; only VMs on its hosts attach it. None: the cluster of the host of its first attach. */
+  cluster: resourceNameSchema.optional(),
 });
 export type CreateVolumeBody = z.input<typeof createVolumeBody>;
 
@@ -63,5 +66,7 @@ export const volumeView = z.object({
   slot: z.number().nullable(),
   state: z.enum(['available', 'attached']),
   createdAt: z.string(),
+  /** The cluster (EC2 availability zone) it lives in; null: none yet (it takes its first attach's host's). */
+  cluster: z.string().nullable(),
 });
 export type VolumeView = z.infer<typeof volumeView>;

@@ -9,6 +9,7 @@ import { registerDashboard } from './dashboard-static.js';
 import type { ApiContext } from './api/api-context.js';
 import { registerHostRoutes } from './api/host-routes.js';
 import { registerClusterRoutes } from './api/cluster-routes.js';
+import { registerDatastoreRoutes } from './api/datastore-routes.js';
 import { registerMaintenanceRoutes } from './api/maintenance-routes.js';
 import { registerImageDataRoute, registerImageRoutes } from './api/image-routes.js';
 import { registerImageObjectRoutes } from './api/image-object-routes.js';
@@ -110,6 +111,7 @@ export async function createControllerServer(ctx: ApiContext, forward?: (req: Fa
 
   registerHostRoutes(app, ctx);
   registerClusterRoutes(app, ctx);
+  registerDatastoreRoutes(app, ctx);
   registerMaintenanceRoutes(app, ctx);
   registerImageRoutes(app, ctx);
   registerImageDataRoute(app, ctx);

@@ -57,7 +57,7 @@ export class VmVolumes {
     const host = v.hostId === null ? null : await s.hosts.get(v.hostId).then((h) => h.name, () => v.hostId);
     const vm = v.vmId === null ? null : await findOrUndefined(s.vms.get(v.vmId));
     const owner = await s.users.get(v.ownerId).then((u) => u.name, () => v.ownerId);
-    return { id: v.id, name: v.name, owner, sizeMiB: v.sizeMib, host, vm: v.vmId, vmName: vm?.name ?? null, slot: v.slot, state: v.vmId === null ? 'available' : 'attached', createdAt: v.createdAt };
+    return { id: v.id, name: v.name, owner, sizeMiB: v.sizeMib, host, vm: v.vmId, vmName: vm?.name ?? null, slot: v.slot, state: v.vmId === null ? 'available' : 'attached', createdAt: v.createdAt, cluster: v.cluster };
   }
 
   /**
@@ -79,17 +79,18 @@ export class VmVolumes {
   /**
    * A volume no host could hold is refused when it is created (409 CAPACITY
    * naming `sizeMiB`), not at its first attach: the room of a host is its disk
-   * less what its VMs reserved and its volumes take. Hosts that have not
+   * less what its VMs reserved and its volumes take. Only the hosts of the
+   * volume's cluster count (undefined: every host). Hosts that have not
    * reported their capacity yet say nothing; the attach checks again.
    */
-  async ensureSomeHostHolds(sizeMib: number): Promise<void> {
+  async ensureSomeHostHolds(sizeMib: number, cluster?: string): Promise<void> {
     const { store } = this.#o;
-    const hosts = (await store.hosts.list()).filter((h) => h.total.diskMib > 0 && h.state !== 'disabled');
+    const hosts = (await store.hosts.list()).filter((h) => h.total.diskMib > 0 && h.state !== 'disabled' && (cluster === undefined || h.cluster === cluster));
     if (hosts.length === 0) return;
     const onHost = new Map<string, number>();
     for (const v of await store.volumes.list()) if (v.hostId !== null) onHost.set(v.hostId, (onHost.get(v.hostId) ?? 0) + v.sizeMib);
     const free = Math.max(0, ...hosts.map((h) => h.total.diskMib - h.reserved.diskMib - (onHost.get(h.id) ?? 0)));
-    if (sizeMib > free) throw new DiskCapacityError('sizeMiB', sizeMib, free, 'the host with the most room');
+    if (sizeMib > free) throw new DiskCapacityError('sizeMiB', sizeMib, free, cluster === undefined ? 'the host with the most room' : `the host of cluster ${cluster} with the most room`);
   }
 
   async attach(vm: Vm, volume: Volume): Promise<Volume> {

@@ -3,7 +3,9 @@ import type { VolumeView } from '../contract/storage-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
 import type { VmView } from '../contract/vm-schemas.js';
 import { Ec2ApiError } from './ec2-api-error.js';
-import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
+import { nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
+import { zoneOfCluster } from './ec2-zones.js';
+import { DEFAULT_CLUSTER } from '../core/placement/cluster-fit.js';
 import type { Filterable } from './ec2-filters.js';
 import { isEc2Id } from './ec2-ids.js';
 import { deviceOfSlot, gibOf, ROOT_DEVICE, ROOT_VOLUME_PREFIX, volumeStatusOf, type Ec2AttachmentStatus, type Ec2VolumeStatus } from './ec2-volume-state.js';
@@ -74,14 +76,17 @@ export async function describeVolumeList(ctx: Ec2Context, call: Ec2Call, list: r
     const sizeGiB = v.kind === 'data' ? gibOf(v.volume.sizeMiB) : (rootSizes.get(v.vm.id) ?? 1);
     const status = v.kind === 'data' ? volumeStatusOf(v.volume.state) : 'in-use';
     const createTime = v.kind === 'data' ? v.volume.createdAt : v.vm.createdAt;
+    // Its cluster's zone: a data volume's own, a root disk's its instance's. A native volume never attached and made without a cluster,
+    // or an instance waiting for a host that asked for none, is shown in the default zone.
+    const zone = zoneOfCluster((v.kind === 'data' ? v.volume.cluster : v.vm.cluster) ?? DEFAULT_CLUSTER);
     const xml: XmlObject = {
-      volumeId: v.volumeId, size: sizeGiB, snapshotId: '', availabilityZone: EC2_ZONE, status, createTime,
+      volumeId: v.volumeId, size: sizeGiB, snapshotId: '', availabilityZone: zone, status, createTime,
       attachmentSet: attachment === undefined ? [] : [{ volumeId: v.volumeId, ...attachment }],
       volumeType: 'standard', encrypted: false, multiAttachEnabled: false,
       tagSet: [...myTags].map(([key, value]) => ({ key, value })),
     };
     const fields: Record<string, string[]> = {
-      'volume-id': [v.volumeId], status: [status], size: [String(sizeGiB)], 'availability-zone': [EC2_ZONE], 'volume-type': ['standard'], 'snapshot-id': [],
+      'volume-id': [v.volumeId], status: [status], size: [String(sizeGiB)], 'availability-zone': [zone], 'volume-type': ['standard'], 'snapshot-id': [],
       'create-time': [createTime], encrypted: ['false'],
       'attachment.instance-id': attachment === undefined ? [] : [attachment.instanceId],
       'attachment.status': attachment === undefined ? [] : [attachment.status],

@@ -23,11 +23,11 @@ import { modifyInstanceAttribute } from './ec2-instance-attribute.js';
 // that every refusal is decided before any native call that changes something.
 
 const VM: VmView = {
-  id: 'vm-1', name: 'web', owner: 'alice', template: 'tiny', state: 'running', stateReason: null, host: 'h1', vcpus: 1, memoryMiB: 128,
+  id: 'vm-1', name: 'web', owner: 'alice', template: 'tiny', state: 'running', stateReason: null, host: 'h1', cluster: 'default', vcpus: 1, memoryMiB: 128,
   allowedActions: ['poweroff'], createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
 };
 const volume = (over: Partial<VolumeView> = {}): VolumeView => ({
-  id: 'v-1', name: 'ec2-1', owner: 'alice', sizeMiB: 2048, host: null, vm: null, vmName: null, slot: null, state: 'available', createdAt: '2026-01-02T00:00:00.000Z', ...over,
+  id: 'v-1', name: 'ec2-1', owner: 'alice', sizeMiB: 2048, host: null, vm: null, vmName: null, slot: null, state: 'available', createdAt: '2026-01-02T00:00:00.000Z', cluster: 'default', ...over,
 });
 
 let dir: string;
@@ -46,14 +46,20 @@ const api = {
       if (!v) throw new RemoteError(404, 'NOT_FOUND', 'no such volume', {});
       return found(v);
     }
+    if (method === 'GET' && path === '/api/v1/zones') return found([{ name: 'default', hosts: 1 }, { name: 'east', hosts: 1 }]);
     if (method === 'POST' && path === '/api/v1/volumes') {
-      const b = body as { name: string; sizeMiB: number };
-      const v = volume({ id: `v-${volumes.length + 1}`, name: b.name, sizeMiB: b.sizeMiB });
+      const b = body as { name: string; sizeMiB: number; cluster: string };
+      const v = volume({ id: `v-${volumes.length + 1}`, name: b.name, sizeMiB: b.sizeMiB, cluster: b.cluster });
       volumes.push(v);
       return found(v);
     }
     if (method === 'GET' && path === '/api/v1/vms') return found([VM]);
     if (method === 'GET' && path === '/api/v1/vms/vm-1') return found(VM);
+    if (method === 'GET' && path === '/api/v1/vms/vm-east') return found({ ...VM, id: 'vm-east', host: 'h3', cluster: 'east' });
+    if (method === 'POST' && path.match(/^\/api\/v1\/vms\/[^/]+\/volumes$/)) {
+      const v = volumes.find((x) => x.id === (body as { volume: string }).volume)!;
+      return found({ ...v, vm: path.split('/')[4], slot: 0, state: 'attached' });
+    }
     if (method === 'GET' && path === '/api/v1/vms/vm-off') return found({ ...VM, id: 'vm-off', state: 'poweroff' });
     if (method === 'GET' && path === '/api/v1/vms/vm-susp') return found({ ...VM, id: 'vm-susp', state: 'suspended' });
     if (method === 'POST' && path === '/api/v1/vms/vm-off/resize') {
@@ -116,6 +122,47 @@ describe('EC2 volume actions', () => {
     assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', 'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'k' })), /TagSpecification\.1\.ResourceType/);
     assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a', SnapshotId: 'snap-0123456789abcdef0' })), /^InvalidSnapshot\.NotFound/);
     assert.deepEqual(writes(), []);
+  });
+
+  it('volumes in zones: CreateVolume\'s zone (name or id) is the volume\'s cluster; an unknown one creates nothing; DescribeVolumes shows and filters the zone', async () => {
+    volumes = [];
+    calls = [];
+    const east = await run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1-east' }) as { volumeId: string; availabilityZone: string };
+    assert.equal(east.availabilityZone, 'nubo-1-east');
+    assert.equal(volumes[0]?.cluster, 'east');
+    const byId = await run(createVolume, { Size: '1', AvailabilityZoneId: 'nubo-1-az-east' }) as { availabilityZone: string };
+    assert.equal(byId.availabilityZone, 'nubo-1-east');
+    const dflt = await run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1a' }) as { volumeId: string; availabilityZone: string };
+    assert.deepEqual([dflt.availabilityZone, volumes[2]?.cluster], ['nubo-1a', 'default']);
+    const made = writes().length;
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZone: 'nubo-1-west' })), /^InvalidParameterValue: .*AvailabilityZone.*nubo-1-west.*not a zone of this cloud \(nubo-1a, nubo-1-east\)/);
+    assert.match(await refusal(run(createVolume, { Size: '1', AvailabilityZoneId: 'nubo-1-az-west' })), /^InvalidParameterValue: .*AvailabilityZoneId/);
+    assert.equal(writes().length, made, 'refused: nothing created');
+    const ids = (o: unknown) => ((o as { volumeSet: { volumeId: string }[] }).volumeSet).map((v) => v.volumeId);
+    const inEast = ids(await run(describeVolumes, { 'Filter.1.Name': 'availability-zone', 'Filter.1.Value.1': 'nubo-1-east' }));
+    assert.equal(inEast.length, 2);
+    assert.ok(inEast.includes(east.volumeId));
+    const inDefault = ids(await run(describeVolumes, { 'Filter.1.Name': 'availability-zone', 'Filter.1.Value.1': 'nubo-1a' }));
+    assert.ok(inDefault.includes(dflt.volumeId) && !inDefault.includes(east.volumeId));
+    assert.equal(inDefault.length, 2, 'the default zone\'s data volume and the root disk of the instance there');
+  });
+
+  it('AttachVolume: a volume in another zone than the instance is InvalidVolume.ZoneMismatch before any change; in its own zone it attaches', async () => {
+    volumes = [volume({ id: 'v-e', cluster: 'east' }), volume({ id: 'v-n', cluster: null })];
+    const e = await records.awsIdOf('volume', 'v-e');
+    const n = await records.awsIdOf('volume', 'v-n');
+    const web = await records.awsIdOf('instance', 'vm-1');
+    const inEast = await records.awsIdOf('instance', 'vm-east');
+    calls = [];
+    assert.match(await refusal(run(attachVolume, { VolumeId: e, InstanceId: web, Device: '/dev/sdf' })), new RegExp(`^InvalidVolume\\.ZoneMismatch: .*'${e}'.*'${web}' \\(nubo-1-east, nubo-1a\\)`));
+    assert.deepEqual(writes(), []);
+    const ok = await run(attachVolume, { VolumeId: e, InstanceId: inEast, Device: '/dev/sdf' }) as { status: string; device: string };
+    assert.deepEqual([ok.status, ok.device], ['attached', '/dev/sdf']);
+    assert.deepEqual(writes(), ['POST /api/v1/vms/vm-east/volumes']);
+    // A native volume made in no cluster and never attached is in no zone yet: shown in the default one, it attaches to an instance of any.
+    assert.equal(((await run(describeVolumes, { 'VolumeId.1': n })) as { volumeSet: { availabilityZone: string }[] }).volumeSet[0]?.availabilityZone, 'nubo-1a');
+    await run(attachVolume, { VolumeId: n, InstanceId: inEast, Device: '/dev/sdg' });
+    assert.deepEqual(writes(), ['POST /api/v1/vms/vm-east/volumes', 'POST /api/v1/vms/vm-east/volumes']);
   });
 
   it('DescribeVolumes: data volumes and root disks, EC2 states, filters on status, attachment and tags, paging', async () => {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { VolumeView } from '../contract/storage-schemas.js';
 import { Ec2ApiError, invalidParameterValue, missingParameter } from './ec2-api-error.js';
-import { EC2_ZONE, nativeCall, type Ec2Handler } from './ec2-context.js';
+import { nativeCall, type Ec2Handler } from './ec2-context.js';
+import { clusterOfZoneParam } from './ec2-zone-param.js';
+import { zoneOfCluster } from './ec2-zones.js';
+import { DEFAULT_CLUSTER } from '../core/placement/cluster-fit.js';
 import { checkFilters, pageOf, passesFilters } from './ec2-filters.js';
 import { resolveInstances } from './ec2-instances.js';
 import { resolveSnapshot } from './ec2-snapshot-view.js';
@@ -20,9 +23,11 @@ import { describeVolumeList, listVolumes, resolveVolume, VOLUME_FILTERS, type Nu
  */
 
 export const createVolume: Ec2Handler = async (ctx, call) => {
-  const zone = call.params.optional('AvailabilityZone') ?? call.params.optional('AvailabilityZoneId');
+  const zoneName = call.params.optional('AvailabilityZone');
+  const zone = zoneName ?? call.params.optional('AvailabilityZoneId');
   if (zone === undefined) throw missingParameter('AvailabilityZone');
-  if (zone !== EC2_ZONE) throw invalidParameterValue('AvailabilityZone', `${JSON.stringify(zone)} is not a zone of this region; the one zone is ${EC2_ZONE}`);
+  // A zone is a cluster (ec2-zones.ts): the volume lives there, and only instances in it attach it.
+  const cluster = await clusterOfZoneParam(ctx, call, zone, zoneName !== undefined ? 'AvailabilityZone' : 'AvailabilityZoneId');
   checkVolumeType(call.params.optional('VolumeType'));
   if (call.params.bool('Encrypted') === true) throw invalidParameterValue('Encrypted', 'nubo does not encrypt volumes');
   if (call.params.bool('MultiAttachEnabled') === true) throw invalidParameterValue('MultiAttachEnabled', 'a nubo volume is attached to one instance at a time');
@@ -35,10 +40,10 @@ export const createVolume: Ec2Handler = async (ctx, call) => {
   }
   if (size === undefined) throw missingParameter('Size');
   const name = `ec2-${randomBytes(6).toString('hex')}`;
-  const volume = await nativeCall<VolumeView>(ctx, call, 'POST', '/api/v1/volumes', { name, sizeMiB: size * 1024 }, {
-    quota: 'VolumeLimitExceeded', fields: { sizeMiB: 'Size' },
+  const volume = await nativeCall<VolumeView>(ctx, call, 'POST', '/api/v1/volumes', { name, sizeMiB: size * 1024, cluster }, {
+    quota: 'VolumeLimitExceeded', fields: { sizeMiB: 'Size', cluster: 'AvailabilityZone' },
   }).catch((err: unknown) => {
-    throw (err as { code?: string }).code === 'DISK_CAPACITY' ? new Ec2ApiError('InsufficientVolumeCapacity', `No host has room for a ${size} GiB volume`) : err;
+    throw (err as { code?: string }).code === 'DISK_CAPACITY' ? new Ec2ApiError('InsufficientVolumeCapacity', `No host in ${zoneOfCluster(cluster)} has room for a ${size} GiB volume`) : err;
   });
   const volumeId = await ctx.records.awsIdOf('volume', volume.id);
   await ctx.records.setTags(call.userId, [volumeId], tags);
@@ -82,6 +87,13 @@ export const attachVolume: Ec2Handler = async (ctx, call) => {
   if (v.kind === 'root' || v.volume.vm !== null) throw new Ec2ApiError('VolumeInUse', `${v.volumeId} is already attached to an instance`);
   if (vm.state !== 'running' && vm.state !== 'poweroff') {
     throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instanceId}' is not 'running' or 'stopped' with its disks on its host (nubo state ${vm.state})`);
+  }
+  // AWS's rule: a volume attaches only to an instance in its own zone. Checked here, before anything changes (the native attach refuses it too).
+  // A native volume made without a cluster and never attached is in no zone yet: it takes the instance's.
+  const instanceZone = zoneOfCluster(vm.cluster ?? DEFAULT_CLUSTER);
+  const volumeZone = v.volume.cluster === null ? instanceZone : zoneOfCluster(v.volume.cluster);
+  if (instanceZone !== volumeZone) {
+    throw new Ec2ApiError('InvalidVolume.ZoneMismatch', `The volume '${v.volumeId}' is not in the same availability zone as instance '${instanceId}' (${volumeZone}, ${instanceZone})`);
   }
   const after = await nativeCall<VolumeView>(ctx, call, 'POST', `/api/v1/vms/${vm.id}/volumes`, { volume: v.volume.id }, {
     notFound: 'InvalidVolume.NotFound', conflict: 'InvalidVolume.ZoneMismatch',

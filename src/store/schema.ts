@@ -138,6 +138,8 @@ export interface DatastoresTable {
   created_at: IsoTime;
   /** The cluster whose hosts reach it (0028); null: every cluster. */
   cluster: string | null;
+  /** Its size as an admin gave it (0034); null: not known (a local one's is its host's disk). */
+  capacity_mib: number | null;
 }
 
 export interface ImagesTable {
@@ -267,6 +269,8 @@ export interface VolumesTable {
   /** Its place among its VM's volumes, 0-7; null when detached. */
   slot: number | null;
   created_at: IsoTime;
+  /** The cluster (EC2 availability zone) it lives in (0034): only VMs on that cluster's hosts attach it; null: none yet (its first attach's host's). */
+  cluster: string | null;
 }
 
 export interface Database {

@@ -15,7 +15,7 @@ export function volumeContract(fx: () => ContractFixture): void {
     const { store, owner, uniq } = fx();
     const name = uniq('vol');
     const v = await store.volumes.create({ name, ownerId: owner.id, sizeMib: 64 });
-    assert.deepEqual({ ...v, id: '', createdAt: '' }, { id: '', createdAt: '', name, ownerId: owner.id, sizeMib: 64, hostId: null, vmId: null, slot: null });
+    assert.deepEqual({ ...v, id: '', createdAt: '' }, { id: '', createdAt: '', name, ownerId: owner.id, sizeMib: 64, hostId: null, vmId: null, slot: null, cluster: null });
     assert.deepEqual(await store.volumes.get(v.id), v);
     assert.ok((await store.volumes.list({ ownerId: owner.id })).some((x) => x.id === v.id));
     const [rows, events] = [await count(store, 'volumes'), await count(store, 'events')];

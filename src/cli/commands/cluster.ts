@@ -23,6 +23,7 @@ Example:
   nubo cluster create east --description "rack 2"
   nubo cluster add-host east h3
   nubo network create east-net --cidr 198.18.70.0/24 --cluster east
+  nubo datastore create east-nfs --kind shared --path /srv/nfs/east --cluster east
   nubo vm create --template tiny --cluster east`);
 
   connectionOptions(apiCommand(cluster, 'list', 'list clusters with their hosts and bound networks and datastores')).action(

@@ -7,7 +7,7 @@ import type { DiskMoveView, VolumeView } from '../../contract/storage-schemas.js
 const vm = vmDetail();
 const at = '2025-01-01T00:00:00.000Z';
 const move = (over: Partial<DiskMoveView>): DiskMoveView => ({ vmId: vm.id, host: 'h1', state: 'copying', from: 'local', to: 'shared', sync: 'top', offset: 0, len: 0, startedAt: at, ...over });
-const vol = (over: Partial<VolumeView> = {}): VolumeView => ({ id: '0b7e2c1a-1111-4222-8333-444455556666', name: 'scratch', owner: 'admin', sizeMiB: 16, host: null, vm: null, vmName: null, slot: null, state: 'available', createdAt: at, ...over });
+const vol = (over: Partial<VolumeView> = {}): VolumeView => ({ id: '0b7e2c1a-1111-4222-8333-444455556666', name: 'scratch', owner: 'admin', sizeMiB: 16, host: null, vm: null, vmName: null, slot: null, state: 'available', createdAt: at, cluster: 'default', ...over });
 let api: FakeApi;
 let polls = 0;
 const last = (): RecordedRequest => api.requests.at(-1)!;
@@ -46,12 +46,15 @@ test('volume create|list|attach|detach|delete map to the API; a refusal prints i
   assert.equal(c.code, 0, c.stderr);
   assert.deepEqual(last().body, { name: 'scratch', sizeMiB: 16 });
   assert.match(c.stdout, /^scratch\s+0b7e2c1a/m);
+  const z = await runCli(['volume', 'create', 'scratch', '--size', '16', '--cluster', 'east', ...creds(api)]);
+  assert.equal(z.code, 0, z.stderr);
+  assert.deepEqual(last().body, { name: 'scratch', sizeMiB: 16, cluster: 'east' });
   const l = await runCli(['volume', 'list', '--json', ...creds(api)]);
   assert.deepEqual(JSON.parse(l.stdout), [vol()]);
   const a = await runCli(['volume', 'attach', 'scratch', 'web-1', ...creds(api)]);
   assert.equal(a.code, 0, a.stderr);
   assert.deepEqual([last().method, last().path, last().body], ['POST', '/api/v1/vms/web-1/volumes', { volume: 'scratch' }]);
-  assert.match(a.stdout, /attached\s+h1\s+web-1\s+0/);
+  assert.match(a.stdout, /attached\s+default\s+h1\s+web-1\s+0/);
   const d = await runCli(['volume', 'detach', 'scratch', 'web-1', ...creds(api)]);
   assert.equal(d.code, 0, d.stderr);
   assert.equal(`${last().method} ${last().path}`, 'DELETE /api/v1/vms/web-1/volumes/scratch');

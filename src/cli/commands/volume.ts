@@ -5,7 +5,7 @@ import { dash, fmtMiB, printJson, printTable } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 
 function printVolumes(vs: readonly VolumeView[]): void {
-  printTable(['NAME', 'ID', 'SIZE', 'STATE', 'HOST', 'VM', 'SLOT'], vs.map((v) => [v.name, v.id, fmtMiB(v.sizeMiB), v.state, dash(v.host), dash(v.vmName ?? v.vm), dash(v.slot)]));
+  printTable(['NAME', 'ID', 'SIZE', 'STATE', 'CLUSTER', 'HOST', 'VM', 'SLOT'], vs.map((v) => [v.name, v.id, fmtMiB(v.sizeMiB), v.state, dash(v.cluster), dash(v.host), dash(v.vmName ?? v.vm), dash(v.slot)]));
 }
 
 /** `nubo volume create|list|delete|attach|detach`: data disks apart from any VM; given by name or id. */
@@ -13,10 +13,11 @@ export function registerVolumeCommands(program: Command): void {
   const volume = program.command('volume').description('volumes: data disks apart from any VM, hot-plugged into running VMs');
 
   const create = apiCommand(volume, 'create <name>', 'create a volume (its file is made on the host of the VM it is first attached to)')
-    .requiredOption('--size <MiB>', 'size in MiB', intArg(1, 1024 * 1024, 'MiB'));
+    .requiredOption('--size <MiB>', 'size in MiB', intArg(1, 1024 * 1024, 'MiB'))
+    .option('--cluster <cluster>', 'the cluster (availability zone) it lives in: only VMs on its hosts attach it (default: the cluster of the host of its first attach)');
   connectionOptions(create).action(
-    runCliAction(async (signal, name: string, o: ApiOpts & { size: number }) => {
-      const v = await (await connect(o)).createVolume({ name, sizeMiB: o.size }, { signal });
+    runCliAction(async (signal, name: string, o: ApiOpts & { size: number; cluster?: string }) => {
+      const v = await (await connect(o)).createVolume({ name, sizeMiB: o.size, ...(o.cluster !== undefined ? { cluster: o.cluster } : {}) }, { signal });
       if (o.json) return printJson(v);
       printVolumes([v]);
     }),

@@ -42,12 +42,14 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
   r.post('/api/v1/volumes', {
     schema: {
       tags, summary: 'Create a volume (a record; its file is made on the host of the VM it is first attached to)',
+      description: 'The volume lives in `cluster` (the EC2 API\'s availability zone): only VMs on that cluster\'s hosts attach it; without one it takes the cluster of the host of its first attach. ' +
+        '400 VALIDATION_FAILED naming `cluster` for a cluster that does not exist; 409 DISK_CAPACITY when no host of the cluster has room. Nothing is written on a refusal.',
       body: createVolumeBody, response: { 201: volumeView },
     },
   }, async (req, reply) => {
     await accessOf(ctx, req).checkCreate('volume', 'creating a volume');
-    await volumes.ensureSomeHostHolds(req.body.sizeMiB);
-    const v = await ctx.store.volumes.create({ name: req.body.name, ownerId: userOf(req).id, sizeMib: req.body.sizeMiB });
+    await volumes.ensureSomeHostHolds(req.body.sizeMiB, req.body.cluster);
+    const v = await ctx.store.volumes.create({ name: req.body.name, ownerId: userOf(req).id, sizeMib: req.body.sizeMiB, ...(req.body.cluster !== undefined ? { cluster: req.body.cluster } : {}) });
     return reply.status(201).send(await volumes.view(v));
   });
   r.get('/api/v1/volumes', { schema: { tags, summary: 'List volumes (yours, your group members\' for a group admin; admins: all)', response: { 200: z.array(volumeView) } } }, async (req) => {
@@ -68,7 +70,7 @@ export function registerVmStorageRoutes(app: FastifyInstance, ctx: ApiContext): 
       description:
         'The volume takes the VM\'s lowest free slot (0-7: device `vol<slot>`, the same in every boot) and, on its first attach, the VM\'s host: its file ' +
         '(an empty qcow2) is made there, and it can be attached only to VMs of that host afterwards. A running guest sees a new virtio disk at once. ' +
-        '409 INVALID_STATE unless the VM is `running` or `poweroff`; 409 CONFLICT for a volume attached elsewhere or living on another host.',
+        '409 INVALID_STATE unless the VM is `running` or `poweroff`; 409 CONFLICT for a volume attached elsewhere, living on another host, or in another cluster than the VM\'s host (nothing attached).',
       params: idParams, body: attachVolumeBody, response: { 200: volumeView },
     },
   }, async (req) => {

@@ -7,6 +7,7 @@ import { ConflictError, DiskCapacityError, NotFoundError } from '../store-errors
 import { fields, validateInput } from '../validate-input.js';
 import { enforceQuota } from './quotas-repository.js';
 import { MAX_VOLUME_MIB, volumeNameSchema } from '../../core/volume-name.js';
+import { ValidationError } from '../../errors/validation-error.js';
 
 export interface Volume {
   readonly id: string;
@@ -19,6 +20,8 @@ export interface Volume {
   /** Its place among its VM's volumes (0-7); null when detached. */
   readonly slot: number | null;
   readonly createdAt: string;
+  /** The cluster (EC2 availability zone) it lives in: only a VM on one of its hosts attaches it; null: none yet — its first attach's host's. */
+  readonly cluster: string | null;
 }
 
 /** The most volumes one VM may have attached. */
@@ -28,11 +31,12 @@ const createSchema = z.object({
   name: volumeNameSchema,
   ownerId: fields.id,
   sizeMib: z.number().int('must be a whole number of MiB').min(1, 'must be at least 1 MiB').max(MAX_VOLUME_MIB, `must be at most ${MAX_VOLUME_MIB} MiB`),
+  cluster: fields.name.max(64).nullable().default(null),
 });
 export type CreateVolumeInput = z.input<typeof createSchema>;
 
 function toVolume(r: VolumesTable): Volume {
-  return { id: r.id, name: r.name, ownerId: r.owner_id, sizeMib: Number(r.size_mib), hostId: r.host_id, vmId: r.vm_id, slot: r.slot === null ? null : Number(r.slot), createdAt: r.created_at };
+  return { id: r.id, name: r.name, ownerId: r.owner_id, sizeMib: Number(r.size_mib), hostId: r.host_id, vmId: r.vm_id, slot: r.slot === null ? null : Number(r.slot), createdAt: r.created_at, cluster: r.cluster };
 }
 
 /**
@@ -46,13 +50,16 @@ export class VolumesRepository {
   /** @throws QuotaExceededError (nothing written) when the owner's volumes or disk quota would be overrun */
   async create(input: CreateVolumeInput): Promise<Volume> {
     const v = validateInput('volume', createSchema, input);
-    const row: VolumesTable = { id: randomUUID(), name: v.name, owner_id: v.ownerId, size_mib: v.sizeMib, host_id: null, vm_id: null, slot: null, created_at: this.ctx.now() };
+    const row: VolumesTable = { id: randomUUID(), name: v.name, owner_id: v.ownerId, size_mib: v.sizeMib, host_id: null, vm_id: null, slot: null, created_at: this.ctx.now(), cluster: v.cluster };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {
         await requireExists(trx, 'users', row.owner_id, 'user');
+        if (row.cluster !== null && !(await trx.selectFrom('clusters').select('id').where('name', '=', row.cluster).executeTakeFirst())) {
+          throw new ValidationError('volume', [{ field: 'cluster', message: `no cluster ${row.cluster}` }]);
+        }
         await enforceQuota(this.ctx, trx, row.owner_id, { volumes: 1, diskMiB: row.size_mib });
         await trx.insertInto('volumes').values(row).execute();
-        await appendEvent(this.ctx, trx, { kind: 'volume.created', resource: 'volume', resourceId: row.id, data: { name: row.name, sizeMib: row.size_mib } });
+        await appendEvent(this.ctx, trx, { kind: 'volume.created', resource: 'volume', resourceId: row.id, data: { name: row.name, sizeMib: row.size_mib, cluster: row.cluster } });
       }),
       (cause) => new ConflictError('volume', 'name', v.name, 'already exists', { cause }),
     );
@@ -76,7 +83,12 @@ export class VolumesRepository {
     return rows.map(toVolume);
   }
 
-  /** Attaches the volume to the VM on `hostId` at the VM's lowest free slot; the volume's host becomes `hostId` if it had none. */
+  /**
+   * Attaches the volume to the VM on `hostId` at the VM's lowest free slot;
+   * the volume's host becomes `hostId` if it had none, its cluster the host's
+   * if it had none. Refused (ConflictError, nothing written) when the host is
+   * in another cluster than the volume.
+   */
   async attach(id: string, vmId: string, hostId: string): Promise<Volume> {
     return inTransaction(this.ctx, async (trx) => {
       const cur = await this.#lock(trx, id);
@@ -85,13 +97,17 @@ export class VolumesRepository {
       // The VM's row is locked too: two attaches to one VM pick their slots one after the other.
       const vm = await trx.selectFrom('vms').select('id').where('id', '=', vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
       if (!vm) throw new NotFoundError('vm', vmId);
-      await requireExists(trx, 'hosts', hostId, 'host');
+      const host = await trx.selectFrom('hosts').select(['name', 'cluster']).where('id', '=', hostId).executeTakeFirst();
+      if (!host) throw new NotFoundError('host', hostId);
+      if (cur.cluster !== null && host.cluster !== cur.cluster) {
+        throw new ConflictError('volume', 'name', cur.name, `is in cluster ${cur.cluster} and the VM's host ${host.name} in cluster ${host.cluster}: a volume is attached only in its own cluster (availability zone)`);
+      }
       if (cur.host_id === null) await this.#ensureRoom(trx, hostId, Number(cur.size_mib));
       const taken = new Set((await trx.selectFrom('volumes').select('slot').where('vm_id', '=', vmId).execute()).map((r) => Number(r.slot)));
       let slot = 0;
       while (taken.has(slot)) slot++;
       if (slot >= MAX_VOLUMES_PER_VM) throw new ConflictError('volume', 'name', cur.name, `cannot be attached: the VM has ${MAX_VOLUMES_PER_VM} volumes, the most a VM may have`);
-      const row = await trx.updateTable('volumes').set({ vm_id: vmId, host_id: hostId, slot }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      const row = await trx.updateTable('volumes').set({ vm_id: vmId, host_id: hostId, slot, cluster: host.cluster }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
       await appendEvent(this.ctx, trx, { kind: 'volume.attached', resource: 'volume', resourceId: id, data: { vmId, hostId, slot } });
       return toVolume(row);
     });
