@@ -19,7 +19,9 @@
  * the local controller SIGKILLed after RunInstances answered, before the
  * local copy is released, after the download was registered and before the
  * remote copy is terminated → after a restart the migration finishes with
- * one instance, one local image and the same bytes.
+ * one instance, one local image and the same bytes; the CLI's `vm migrate
+ * --cloud … --start --wait` both ways, and its flags refused before anything
+ * is sent.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +46,7 @@ import { HybridClouds } from './support/hybrid-clouds.js';
 import { awsCode } from './support/aws-code.js';
 import { remoteRejects } from './support/remote-rejects.js';
 
+const NUBO_CLI = join(import.meta.dirname, '../src/cli/nubo.js');
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
 const WAIT = { timeoutMs: 180_000, intervalMs: 250 };
 
@@ -337,4 +340,32 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.deepEqual(await bucketKeys('nubo-back/'), []);
   // (mig-u of the test before stays on the cloud.)
   assert.equal((await lApi().getCloud('burst-1')).instances.find((i) => i.vm === vm.id), undefined, 'no longer bound to the cloud');
+});
+
+test('the CLI: nubo vm migrate --cloud NAME --start --wait, and back with --cloud local --start; bad flags refused before anything is sent', async () => {
+  const cli = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    runCommand(process.execPath, [NUBO_CLI, 'vm', ...args, '--json', '--url', h.local.url, '--token', h.local.adminToken], { timeoutMs: 180_000 });
+  const { vm, digest } = await poweredOffWithData('mig-c', 0x42);
+  await assert.rejects(cli('migrate', vm.name, '--start'), /--start applies to a migration between clouds/);
+  await assert.rejects(cli('migrate', vm.name, '--cloud', 'burst-1', '--to', h.localFleet.hosts[0]!.name), /--to names a local host/);
+  await assert.rejects(cli('migrate', vm.name, '--cloud', 'burst-1', '--dry-run'), /--dry-run does not apply/);
+  await assert.rejects(lApi().getCloudMigration(vm.id), /cloud migration/, 'nothing was sent');
+
+  const out = JSON.parse((await cli('migrate', vm.name, '--cloud', 'burst-1', '--start', '--wait')).stdout) as CloudMigrationView;
+  assert.deepEqual([out.step, out.direction, out.start], ['done', 'out', true]);
+  // Started there: the instance runs, the VM is running on no local host.
+  const there = await vmIn(vm.id, ['running'], 'mig-c');
+  assert.equal(there.host, null);
+  const live = await liveInstancesOf(vm.id);
+  assert.deepEqual(live.map((i) => i.state), ['running']);
+  await remoteRejects(lApi().migrateVmCloud(vm.id, { cloud: 'local' }), 409, 'INVALID_STATE', undefined, /running/);
+  await lApi().vmAction(vm.id, 'poweroff');
+  await vmIn(vm.id, ['poweroff'], 'mig-c');
+
+  const back = JSON.parse((await cli('migrate', vm.name, '--cloud', 'local', '--start', '--wait')).stdout) as CloudMigrationView;
+  assert.deepEqual([back.step, back.direction, back.start], ['done', 'back', true]);
+  const home = await vmIn(vm.id, ['running'], 'mig-c');
+  assert.equal(home.host, h.localFleet.hosts[0]!.name);
+  assert.equal(await guestDigest(localDisk(vm.id)), digest);
+  assert.deepEqual(await liveInstancesOf(vm.id), []);
 });
