@@ -16,7 +16,8 @@
  * refused with nothing changed; the remote refusing the launch (its quota) →
  * rolled back, the VM local and intact; the remote unreachable mid-way → a
  * clear reason, the VM local and intact, finished once the remote is back;
- * the local controller SIGKILLed after RunInstances answered, before the
+ * the remote refusing CreateImage on the way back → rolled back, the VM on
+ * the cloud and intact, back once there is room; the local controller SIGKILLed after RunInstances answered, before the
  * local copy is released, after the download was registered and before the
  * remote copy is terminated → after a restart the migration finishes with
  * one instance, one local image and the same bytes; the CLI's `vm migrate
@@ -274,6 +275,43 @@ test('the remote unreachable mid-way: the VM waits local and intact with the rea
   assert.equal(m.step, 'done', m.error ?? '');
   assert.equal((await liveInstancesOf(vm.id)).length, 1);
   assert.equal(await remoteDisksWith(digest), 1);
+  onCloud = { vm, digest };
+});
+
+/** mig-u, left on the cloud by the test above. */
+let onCloud: { vm: VmView; digest: string } | undefined;
+
+test('the remote refuses CreateImage on the way back (its image quota): rolled back, the VM still on the cloud and intact; back once there is room', async () => {
+  assert.ok(onCloud);
+  const { vm, digest } = onCloud;
+  const tenancy = new TenancyClient(h.remote.url, h.remote.adminToken);
+  await tenancy.setQuota({ user: h.remoteAdminId }, { images: 0 });
+  let m: CloudMigrationView;
+  try {
+    await lApi().migrateVmCloud(vm.id, { cloud: 'local' });
+    m = await migrationEnded(vm.id);
+  } finally {
+    await tenancy.setQuota({ user: h.remoteAdminId }, { images: null });
+  }
+  assert.equal(m.step, 'failed');
+  assert.match(m.error ?? '', /^image: .*ResourceLimitExceeded/);
+  const v = await lApi().getVm(vm.id);
+  assert.equal(v.state, 'poweroff');
+  assert.equal(v.host, null);
+  assert.match(v.stateReason ?? '', /back from cloud burst-1 failed at image and was rolled back/);
+  assert.deepEqual((await liveInstancesOf(vm.id)).map((i) => i.state), ['stopped'], 'its one instance is kept');
+  assert.equal(await remoteDisksWith(digest), 1);
+  assert.ok((await lApi().getCloud('burst-1')).instances.some((i) => i.vm === vm.id), 'still bound to the cloud');
+  assert.equal((await lApi().listImages()).some((i) => i.name === `mig-u-from-cloud-${m.generation}`), false);
+
+  await lApi().migrateVmCloud(vm.id, { cloud: 'local' });
+  const home = await migrationEnded(vm.id);
+  assert.equal(home.step, 'done', home.error ?? '');
+  assert.equal(home.generation, m.generation + 1);
+  const local = await vmIn(vm.id, ['poweroff'], 'mig-u');
+  assert.equal(local.host, h.localFleet.hosts[0]!.name);
+  assert.equal(await guestDigest(localDisk(vm.id)), digest);
+  assert.deepEqual(await liveInstancesOf(vm.id), []);
 });
 
 test('the controller killed at a step of each direction (after RunInstances, after the download, before the local copy is released, before the remote copy ends): after a restart one instance, one image, the same bytes', async () => {
@@ -338,8 +376,7 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.equal(await guestDigest(localDisk(vm.id)), digest, 'the same bytes after two round trips and four crashes');
   assert.deepEqual(await liveInstancesOf(vm.id), []);
   assert.deepEqual(await bucketKeys('nubo-back/'), []);
-  // (mig-u of the test before stays on the cloud.)
-  assert.equal((await lApi().getCloud('burst-1')).instances.find((i) => i.vm === vm.id), undefined, 'no longer bound to the cloud');
+  assert.equal((await lApi().getCloud('burst-1')).vms, 0, 'no VM bound to the cloud any more');
 });
 
 test('the CLI: nubo vm migrate --cloud NAME --start --wait, and back with --cloud local --start; bad flags refused before anything is sent', async () => {
