@@ -96,9 +96,9 @@ function explainRefusal(err: unknown): unknown {
   return new RemoteError(err.status, err.code, `${err.message} [${about.join('; ')}]`, { ...err.details });
 }
 
-/** `nubo vm migrate <vm>`: live migration to another host (admins). */
+/** `nubo vm migrate <vm>`: live or cold migration to another host (admins), or cold between a local host and a remote cloud (`--cloud`). */
 export function registerVmMigrate(vm: Command): void {
-  const c = apiCommand(vm, 'migrate <vm>', 'migrate a VM to another host (admins): a running VM live (it keeps running, with a short pause at the end); a powered-off or suspended one cold (its disk and saved memory are copied and it stays powered off or suspended)')
+  const c = apiCommand(vm, 'migrate <vm>', 'migrate a VM to another host (admins): a running VM live (it keeps running, with a short pause at the end); a powered-off or suspended one cold (its disk and saved memory are copied and it stays powered off or suspended); with --cloud, a powered-off VM between a local host and a remote cloud')
     .option('--to <host>', 'destination host, by name or id (default: the scheduler picks one by the placement rules)')
     .option('--cloud <name>', 'migrate a powered-off VM between clouds (cold): a registered cloud\'s name moves it from its local host there; `local` brings it back from its cloud (to --to, or a host the placement rules choose)')
     .option('--start', 'with --cloud: start the VM where it arrives (default: it arrives powered off)')
