@@ -30,6 +30,11 @@ export interface FakeFleetOptions {
   readonly heartbeatTimeoutMs?: number | undefined;
   /** Agent servers started side by side (default 32). */
   readonly startConcurrency?: number | undefined;
+  /**
+   * Disks made as a real agent makes them (a qcow2 overlay on the cached image, by qemu-img) instead of empty files:
+   * for tests where a disk's bytes must travel (captures, exports between clouds). Default false: no process per prolog.
+   */
+  readonly realDisks?: boolean | undefined;
 }
 
 /** One simulated host of the fleet. */
@@ -165,7 +170,7 @@ async function startMember(o: FakeFleetOptions, name: string, token: string, ima
   const driver = new FakeDriver({ allowedDirs: [dataDir, imagesDir], checkFiles: false });
   const service = new AgentService({
     dataDir, hypervisor: driver, images, logger,
-    makeDisk: async ({ target }) => writeFile(target, ''),
+    ...(o.realDisks === true ? {} : { makeDisk: async ({ target }: { target: string }) => writeFile(target, '') }),
   });
   const member: { -readonly [K in keyof Member]: Member[K] } = {
     name, url: '', token, driver, service, silent: false,

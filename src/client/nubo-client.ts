@@ -16,7 +16,7 @@ import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type T
 import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
 import { userView, type SetSshKeysBody, type UserView } from '../contract/user-schemas.js';
 import { eventView, type EventView } from '../contract/event-schemas.js';
-import { migrationDryRunView, migrationView, type MigrationDryRunView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
+import { cloudMigrationView, migrationDryRunView, migrationView, type CloudMigrationView, type MigrationDryRunView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
 import { hostMaintenanceView, type HostMaintenanceView, type hostMaintenanceBody } from '../contract/host-schemas.js';
 import {
   diskMoveView, volumeView, type AttachVolumeBody, type CreateVolumeBody, type DiskMoveBody, type DiskMoveView, type VolumeView,
@@ -229,6 +229,14 @@ export class NuboClient {
   /** Starts a migration (admins): live for a running VM, cold for a powered-off or suspended one; the answer is the migration as it begins (202). */
   migrateVm(id: string, body: z.input<typeof migrateVmBody>, o?: WaitOptions): Promise<MigrationView> {
     return this.#call('POST', `/vms/${encodeURIComponent(id)}/migrate`, migrationView, body, o);
+  }
+  /** Starts a migration between clouds (admins): `cloud` a registered cloud's name (out) or `local` (back, to `to` or a host placement picks). */
+  migrateVmCloud(id: string, body: { cloud: string; to?: string | undefined; start?: boolean | undefined }, o?: WaitOptions): Promise<CloudMigrationView> {
+    return this.#call('POST', `/vms/${encodeURIComponent(id)}/migrate`, cloudMigrationView, body, o);
+  }
+  /** The VM's migration between clouds, in flight or the last one. */
+  getCloudMigration(id: string, o?: WaitOptions): Promise<CloudMigrationView> {
+    return this.#call('GET', `/vms/${encodeURIComponent(id)}/cloud-migration`, cloudMigrationView, undefined, o);
   }
   /** The pre-checks and the planner's prediction of a migration; nothing is queued or changed. */
   dryRunMigration(id: string, body: Omit<z.input<typeof migrateVmBody>, 'dryRun'>, o?: WaitOptions): Promise<MigrationDryRunView> {

@@ -25,7 +25,44 @@ export const migrateVmBody = z.strictObject({
   dryRun: z.boolean().optional(),
   /** With `to`: migrate there even though the host does not meet the VM's placement requirements (the other checks still apply). */
   force: z.boolean().optional(),
-}).refine((b) => b.force !== true || b.to !== undefined, { path: ['force'], message: 'applies to an explicit destination only: give `to` as well' });
+  /**
+   * Cross-cloud cold migration of a powered-off VM: a registered cloud's name moves it from its local host to that
+   * cloud; `local` brings a VM on a cloud back to a local host (`to`, or one the placement rules choose).
+   */
+  cloud: z.string().min(1).max(64).optional(),
+  /** With `cloud`: start the VM where it arrives (default: it arrives powered off, as it left). */
+  start: z.boolean().optional(),
+}).refine((b) => b.force !== true || b.to !== undefined, { path: ['force'], message: 'applies to an explicit destination only: give `to` as well' })
+  .refine((b) => b.cloud === undefined || (b.policy === undefined && b.priority === undefined && b.dryRun === undefined && b.force === undefined), { path: ['cloud'], message: 'a migration between clouds takes no policy, priority, dryRun or force' })
+  .refine((b) => b.cloud === undefined || b.cloud === 'local' || b.to === undefined, { path: ['to'], message: 'names a local host: give it with cloud `local` (back from a cloud), not with a cloud to migrate to' })
+  .refine((b) => b.start === undefined || b.cloud !== undefined, { path: ['start'], message: 'applies to a migration between clouds only: give `cloud` as well' });
+
+/** A cross-cloud cold migration (`POST /api/v1/vms/{id}/migrate` with `cloud`; `GET /api/v1/vms/{id}/cloud-migration`). */
+export const cloudMigrationView = z.object({
+  kind: z.literal('cloud'),
+  vm: z.string(),
+  vmId: z.string(),
+  /** `out`: from a local host to the cloud; `back`: from the cloud to a local host. */
+  direction: z.enum(['out', 'back']),
+  cloud: z.string(),
+  /** The VM's migrations between clouds so far, this one included (part of every name and token it uses on the cloud). */
+  generation: z.number().int(),
+  /** The step to do next: out export, register, launch, confirm, release; back image, export, download, place, cleanup; then done or failed. */
+  step: z.string(),
+  start: z.boolean(),
+  /** Out: the sha256 of the disk as exported and uploaded (the remote's registered image has the same). */
+  sha256: z.string().nullable(),
+  /** Back: the sha256 of the disk as downloaded (checked against the exported object's), the local image's. */
+  backSha256: z.string().nullable(),
+  instanceId: z.string().nullable(),
+  /** Back: the local image the VM's disk now is. */
+  image: z.string().nullable(),
+  /** Why it failed (then rolled back), with its step. */
+  error: z.string().nullable(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+});
+export type CloudMigrationView = z.infer<typeof cloudMigrationView>;
 /** The planner's prediction (live migrations; a cold one says it is not predicted). */
 export const migrationPrediction = z.record(z.string(), z.unknown());
 export const migrationDryRunView = z.object({

@@ -39,6 +39,12 @@ export class Catalog {
     this.access = new AccessControl(store);
   }
 
+  /** How an agent fetches the image (a VM's disk set to another image: a VM back from a remote cloud). */
+  async imageRefOf(id: string): Promise<ImageRef> {
+    const img = await this.store.images.get(id);
+    return { id: img.id, url: this.imageUrl(img), sha256: img.sha256, sizeBytes: img.sizeBytes, format: img.format };
+  }
+
   /**
    * Who sees an image or template (core/access.ts): its owner, admins, the
    * groups it is shared with, a group admin of the owner's group, and — for

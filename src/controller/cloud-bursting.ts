@@ -1,5 +1,5 @@
 import { chooseCloud, UPLOAD_PREFIX, type CloudCandidate } from '../core/placement/choose-cloud.js';
-import { uploadToCloudS3 } from './cloud-image-upload.js';
+import { uploadToCloudS3, type UploadTarget } from './cloud-image-upload.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import type { VmPhase } from '../core/vm-state.js';
 import { errorMessage } from '../errors/nubo-error.js';
@@ -8,6 +8,7 @@ import type { Cloud, CloudVm } from '../store/repositories/clouds-repository.js'
 import type { Vm } from '../store/repositories/vms-repository.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import { StaleStateError } from '../store/store-errors.js';
+import { isCloudMigrationInFlight } from '../store/repositories/cloud-migrations-repository.js';
 import { bringInstanceTo } from './bring-instance-to.js';
 import type { CloudBurstingOptions } from './cloud-bursting-options.js';
 import { CloudEc2Client, type RemoteInstance } from './cloud-ec2-client.js';
@@ -220,6 +221,17 @@ export class CloudBursting {
     return this.#clientOf(c).client;
   }
 
+  /** The cloud's EC2 client (one per cloud, made on first use): for the cross-cloud migrator. */
+  ec2Of(c: Cloud): CloudEc2Client {
+    return this.#client(c);
+  }
+
+  /** Where and as whom the cloud's S3 is reached (`imageUpload`'s endpoint and bucket); undefined when it has none. */
+  s3Of(c: Cloud): UploadTarget | undefined {
+    if (c.imageUpload === null) return undefined;
+    return { cloud: c.name, s3Endpoint: c.imageUpload.s3Endpoint, region: c.region, accessKeyId: c.accessKeyId, secretAccessKey: this.#secret(c), bucket: c.imageUpload.bucket };
+  }
+
   #secret(c: Cloud): string {
     return this.#clientOf(c).secret;
   }
@@ -298,8 +310,9 @@ export class CloudBursting {
       const state = byId.get(b.instanceId)?.state ?? 'missing';
       if (state !== b.remoteState) await this.#o.store.clouds.recordInstance(b.vmId, { remoteState: state });
       const vm = await findOrUndefined(this.#o.store.vms.get(b.vmId));
-      // A VM with an operation in flight is its step's to settle.
+      // A VM with an operation in flight is its step's to settle; one migrating between clouds its migration's.
       if (vm === undefined || vm.operation !== null) continue;
+      if (isCloudMigrationInFlight(await this.#o.store.cloudMigrations.get(vm.id))) continue;
       await settleCloudVm(this.#o, vm, cloud, b.instanceId, state);
     }
   }

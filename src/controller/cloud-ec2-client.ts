@@ -1,4 +1,5 @@
 import {
+  CreateImageCommand, DeregisterImageCommand, DescribeExportImageTasksCommand, ExportImageCommand, type DiskImageFormat,
   DescribeImagesCommand, DescribeInstancesCommand, EC2Client, RegisterImageCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
   type _InstanceType, type Filter, type Instance,
 } from '@aws-sdk/client-ec2';
@@ -106,6 +107,37 @@ export class CloudEc2Client {
     const out = await this.#send(signal, (s) => this.#ec2.send(new RegisterImageCommand({ Name: name, ImageLocation: location, Description: 'made available by nubo for bursting' }), { abortSignal: s }));
     if (out.ImageId === undefined) throw new CloudRefusedError(this.#name, 'InvalidResponse', 'RegisterImage named no AMI');
     return out.ImageId;
+  }
+
+  /** CreateImage of a (stopped) instance under `name`; the AMI id. */
+  async createImage(instanceId: string, name: string, signal: AbortSignal): Promise<string> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: name, Description: 'made by nubo to migrate the VM back' }), { abortSignal: s }));
+    if (out.ImageId === undefined) throw new CloudRefusedError(this.#name, 'InvalidResponse', 'CreateImage named no AMI');
+    return out.ImageId;
+  }
+
+  async deregisterImage(imageId: string, signal: AbortSignal): Promise<void> {
+    await this.#send(signal, (s) => this.#ec2.send(new DeregisterImageCommand({ ImageId: imageId }), { abortSignal: s }));
+  }
+
+  /**
+   * ExportImage of an AMI into `bucket` under `prefix`, in `format` (EC2's RAW, or QCOW2 where the cloud writes it);
+   * `clientToken` makes a retry after a crash return the same task. The task's id.
+   */
+  async exportImage(r: { imageId: string; bucket: string; prefix: string; format: 'RAW' | 'QCOW2'; clientToken: string }, signal: AbortSignal): Promise<string> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new ExportImageCommand({
+      ImageId: r.imageId, DiskImageFormat: r.format as DiskImageFormat, S3ExportLocation: { S3Bucket: r.bucket, S3Prefix: r.prefix }, ClientToken: r.clientToken,
+    }), { abortSignal: s }));
+    if (out.ExportImageTaskId === undefined) throw new CloudRefusedError(this.#name, 'InvalidResponse', 'ExportImage named no task');
+    return out.ExportImageTaskId;
+  }
+
+  /** An export task's status (active, completed, deleting, deleted) and message. */
+  async exportTask(taskId: string, signal: AbortSignal): Promise<{ status: string; message: string | undefined }> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new DescribeExportImageTasksCommand({ ExportImageTaskIds: [taskId] }), { abortSignal: s }));
+    const t = out.ExportImageTasks?.find((x) => x.ExportImageTaskId === taskId);
+    if (t === undefined) throw new CloudRefusedError(this.#name, 'InvalidExportImageTaskId.NotFound', `no export task ${taskId}`);
+    return { status: t.Status ?? 'unknown', message: t.StatusMessage };
   }
 
   destroy(): void {

@@ -1,8 +1,9 @@
 import { open } from 'node:fs/promises';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, S3Client, UploadPartCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { classifyCloudError } from './cloud-ec2-client.js';
+import { cloudS3Client } from './cloud-s3-object.js';
 
 /** Parts of 8 MiB: above S3's 5 MiB minimum, small enough to hold one in memory per upload. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -25,12 +26,8 @@ export interface UploadTarget {
  * classified as the EC2 calls' are (unreachable: retried; refused: said).
  */
 export async function uploadToCloudS3(t: UploadTarget, file: string, key: string, signal: AbortSignal): Promise<{ bytes: number; parts: number }> {
-  const timeout = t.requestTimeoutMs ?? 60_000;
   // Path-style addressing and checksums only when required: what S3-compatible stores (nubo's among them) expect.
-  const s3 = new S3Client({
-    endpoint: t.s3Endpoint, region: t.region, credentials: { accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey }, forcePathStyle: true, maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', requestHandler: { requestTimeout: timeout, connectionTimeout: Math.min(timeout, 5_000) },
-  });
+  const s3 = cloudS3Client(t);
   const call = async <T>(f: () => Promise<T>): Promise<T> => {
     try {
       return await f();

@@ -60,6 +60,8 @@ import type { Ec2Authenticator } from '../ec2/ec2-authenticator.js';
 import { SigV4Authenticator } from '../ec2/sigv4-authenticator.js';
 import { VmFirewallService } from './vm-firewall-service.js';
 import { CloudBursting } from './cloud-bursting.js';
+import { CloudMigrator } from './cloud-migrator.js';
+import { isCloudMigrationInFlight } from '../store/repositories/cloud-migrations-repository.js';
 
 export interface ControllerDaemonOptions {
   readonly dataDir: string;
@@ -111,7 +113,7 @@ export interface ControllerDaemonOptions {
   /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
   readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
   /** Remote clouds (bursting): how often their instances are polled (default 5 s), how long a cloud that refused a launch is left alone (default 30 s). */
-  readonly clouds?: { readonly pollMs?: number | undefined; readonly refusedBackoffMs?: number | undefined; readonly requestTimeoutMs?: number | undefined } | undefined;
+  readonly clouds?: { readonly pollMs?: number | undefined; readonly refusedBackoffMs?: number | undefined; readonly requestTimeoutMs?: number | undefined; readonly stateTimeoutMs?: number | undefined } | undefined;
   readonly logger: Logger;
 }
 
@@ -159,6 +161,8 @@ export class ControllerDaemon {
     readonly ec2: Ec2Endpoint | undefined,
     /** Remote clouds VMs burst to. */
     readonly clouds: CloudBursting,
+    /** VMs moved between local hosts and remote clouds. */
+    readonly cloudMigrator: CloudMigrator,
   ) {}
 
   static async start(o: ControllerDaemonOptions): Promise<ControllerDaemon> {
@@ -209,7 +213,10 @@ export class ControllerDaemon {
       // A cloud reachable again, or a refusal waited out: the VMs waiting for room are tried again (the orchestrator is made next).
       const wake: { pending?: () => void } = {};
       const clouds = new CloudBursting({ store, cipher, logger, failpoints: o.failpoints, ...o.clouds, onRoom: () => wake.pending?.() });
-      const orchestrator = new VmOrchestrator({ store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints, clouds });
+      const orchestrator = new VmOrchestrator({
+        store, agentFor, policy, logger, phases, rebootGraceS: o.rebootGraceS, failpoints: o.failpoints, clouds,
+        migratingBetweenClouds: async (vmId) => isCloudMigrationInFlight(await store.cloudMigrations.get(vmId)),
+      });
       wake.pending = () => void orchestrator.schedulePending().catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'waking pending VMs failed'));
       const migrations = new MigrationService({ store, orchestrator, migrator, coldMigrator, policy, logger, snapshotCount: (vm) => snapshotCountOf(store, agentFor, vm) });
       const planning = controllerPlanning({ store, agentFor, service: migrations, schedulePending: () => orchestrator.schedulePending(), logger, failpoints: o.failpoints, limits: o.migrationQueue });
@@ -236,6 +243,7 @@ export class ControllerDaemon {
       const blobsSwept = await blobs.sweep(await store.s3.referencedBlobs());
       if (tempSwept + blobsSwept > 0) logger.info({ tempDirs: tempSwept, blobs: blobsSwept }, 'removed what an interrupted upload, capture or S3 write left');
       const catalog = new Catalog(store, (img) => `${advertise}/api/v1/images/${img.id}/data`);
+      const cloudMigrator = new CloudMigrator({ store, clouds, images, catalog, agentFor, logger, failpoints: o.failpoints, kick: (vmId) => orchestrator.kick(vmId), stateTimeoutMs: o.clouds?.stateTimeoutMs });
       const history = new MetricsHistory(o.metrics?.samples);
       const collector = new MetricsCollector({ store, agentFor, history, logger, intervalMs: o.metrics?.intervalMs });
       const accessKeys = new AccessKeys(store, cipher);
@@ -248,7 +256,7 @@ export class ControllerDaemon {
         actions: new OrchestratorLeaseActions({ store, catalog, orchestrator, migrations, bindCheck: bindCheckFor(policy), logger }),
       });
       const inProcess = new InProcessCaller(store);
-      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects, bindCheck: bindCheckFor(policy), placementPolicy: policy, clouds, failpoints: o.failpoints }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
+      const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects, bindCheck: bindCheckFor(policy), placementPolicy: policy, clouds, cloudMigrator, failpoints: o.failpoints }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
       const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, logger }) : undefined;
@@ -265,6 +273,7 @@ export class ControllerDaemon {
         await coldMigrator.sweepUnstarted();
         await orchestrator.resumeAll();
         clouds.start();
+        await cloudMigrator.resumeAll();
         await leases.start();
         planning.start();
         monitor.start();
@@ -281,7 +290,7 @@ export class ControllerDaemon {
             .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'moving image files into the system bucket stopped; the next start goes on'));
         }
       };
-      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2, clouds);
+      daemon = new ControllerDaemon(url, store, orchestrator, monitor, server, pruner, lease, collector, ha, leases, planning, drs, autoscale, accessKeys, s3, ec2, clouds, cloudMigrator);
       // Every controller, leader or not, keeps its own history for the reads it serves.
       collector.start();
       if (!lease || (await lease.tryAcquire())) {
@@ -321,6 +330,7 @@ export class ControllerDaemon {
     await this.drs.stop();
     // The orchestrator first: its cloud steps in flight end (aborted) before the cloud clients go.
     await this.orchestrator.close();
+    await this.cloudMigrator.stop();
     await this.clouds.stop();
   }
 
@@ -342,6 +352,7 @@ export class ControllerDaemon {
     await this.s3?.stop();
     // The orchestrator first: its cloud steps in flight end (aborted) before the cloud clients go.
     await this.orchestrator.close();
+    await this.cloudMigrator.stop();
     await this.clouds.stop();
     await this.leadership?.release();
     await this.store.close();

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, rename, rm } from 'node:fs/promises';
+import { chmod, copyFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AccessKeySecret } from '../aws/sigv4/verify-sigv4.js';
@@ -17,6 +17,7 @@ import type { Image } from '../store/repositories/images-repository.js';
 import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
 import type { Failpoints } from '../util/failpoints.js';
+import { runCommand } from '../util/run-command.js';
 
 export { IMAGE_BUCKET, SYSTEM_USER_ID };
 
@@ -187,6 +188,41 @@ export class ImageObjects {
       return await store.images.create({ name: input.name, ownerId: input.ownerId, format: input.format, sizeBytes: size, virtualSizeBytes: input.virtualSizeBytes, sha256, path });
     } catch (err) {
       await store.s3.deleteObject(IMAGE_BUCKET, key);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes an image's disk as the object `bucket/key` of a bucket `ownerId`
+   * owns (EC2's ExportImage): a copy of the image's blob as it is (qcow2) or
+   * converted (raw), into a new blob first, then the object row; an object
+   * already at the key is replaced. The object carries its sha256 as the user
+   * metadata `x-amz-meta-sha256`, so a downloader can check what it got.
+   * Refusals are ValidationErrors naming `bucket` or `format`, nothing written.
+   */
+  async exportToObject(img: Image, input: { ownerId: string; bucket: string; key: string; format: 'qcow2' | 'raw' }, opts: WaitOptions = {}): Promise<{ bucket: string; key: string; size: number; sha256: string; etag: string }> {
+    const { store, blobs } = this.o;
+    const bucket = await store.s3.getBucket(input.bucket);
+    if (!bucket || bucket.ownerId !== input.ownerId) throw new ValidationError('export', [{ field: 'bucket', message: `no bucket ${input.bucket} of yours` }]);
+    if (img.format !== 'qcow2' && img.format !== 'raw') throw new ValidationError('export', [{ field: 'format', message: `image ${img.name} is ${img.format}, not a disk` }]);
+    const blobId = randomUUID();
+    const tmp = join(blobs.dir, `tmp-${blobId}`);
+    try {
+      if (input.format === img.format) await copyFile(img.path, tmp);
+      else await runCommand('qemu-img', ['convert', '-q', '-f', img.format, '-O', input.format, img.path, tmp], { signal: opts.signal, timeoutMs: 3_600_000 });
+      await rename(tmp, blobs.path(blobId));
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    try {
+      const { sha256, md5, size } = await digestsOf(blobs.path(blobId), opts.signal);
+      await this.o.failpoints?.hit('image-object.export.before-object');
+      const { replaced } = await store.s3.putObject({ bucket: input.bucket, key: input.key, blobId, size, etag: md5, headers: { 'content-type': 'application/octet-stream', 'x-amz-meta-sha256': sha256 } });
+      await blobs.remove(replaced);
+      this.o.logger.info({ imageId: img.id, bucket: input.bucket, key: input.key, format: input.format, size }, 'image exported to an S3 object');
+      return { bucket: input.bucket, key: input.key, size, sha256, etag: md5 };
+    } catch (err) {
+      await blobs.remove([blobId]);
       throw err;
     }
   }

@@ -32,4 +32,6 @@ export interface VmOrchestratorOptions {
   readonly rebootGraceS?: number | undefined;
   /** Remote clouds (bursting): where a VM no local host takes may go, and who drives the steps of a VM bound to one. */
   readonly clouds?: Pick<CloudBursting, 'binding' | 'place' | 'runPhase'> | undefined;
+  /** Whether the VM is migrating between clouds (cloud-migrator.ts): its actions wait until that ends. */
+  readonly migratingBetweenClouds?: ((vmId: string) => Promise<boolean>) | undefined;
 }

@@ -63,6 +63,9 @@ export class VmOrchestrator {
       this.kick(vm.id);
       return next;
     }
+    if (this.#o.migratingBetweenClouds !== undefined && (await this.#o.migratingBetweenClouds(vm.id))) {
+      throw new ConflictError('VM', 'migration', vm.name, `cannot ${action}: it is migrating between a local host and a remote cloud; wait until that ends`);
+    }
     if (NOT_ON_A_CLOUD.has(action) && this.#o.clouds !== undefined) {
       const bound = await this.#o.clouds.binding(vm.id);
       if (bound !== undefined) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidStateError } from './invalid-state-error.js';
 import { VM_STATES, TRANSITIONAL_STATES, type VmState } from './vm-state.js';
-import { VM_ACTIONS, allowedActions, allowedFrom, isVmAction, planAction, planCreate, planOf, type ActionPlan, type VmAction } from './vm-actions.js';
+import { PLACE_OPERATION, VM_ACTIONS, allowedActions, allowedFrom, isVmAction, planAction, planCreate, planOf, planPlace, type ActionPlan, type VmAction } from './vm-actions.js';
 
 // The expected table, written out independently of the implementation's:
 // 'transitional > onSuccess | onFailure' (failed:phase when it fails to failed).
@@ -118,6 +118,15 @@ test('create: inserted pending, placed → prolog → boot → running, every fa
   assert.equal(p.from, 'pending');
   assert.equal(summary(p), 'pending > running | failed:schedule');
   assert.deepEqual(steps(p), ['pending/schedule !failed:schedule', 'prolog/prolog !failed:prolog', 'boot/boot !failed:boot']);
+});
+
+test('place (a VM back from a remote cloud, powered off): pending, placed → prolog → poweroff, never booted; recorded as create from poweroff', () => {
+  const p = planPlace();
+  assert.equal(summary(p), 'pending > poweroff | failed:schedule');
+  assert.deepEqual(steps(p), ['pending/schedule !failed:schedule', 'prolog/prolog !failed:prolog']);
+  assert.equal(planOf(PLACE_OPERATION), p, 'the operation it is recorded with re-derives it after a restart');
+  assert.equal(planOf({ action: 'create', from: 'pending' }), planCreate(), 'a new VM\'s is still the create plan');
+  assert.ok(!allowedActions('poweroff').includes('create'), 'no user action');
 });
 
 test('plans are consistent: distinct step states, first step is the transitional one', () => {

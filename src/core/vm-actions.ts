@@ -195,6 +195,21 @@ const PLANS: ReadonlyMap<string, ActionPlan> = new Map(
 );
 const CREATE_PLAN = buildPlan('create', 'pending', CREATE_ROW);
 
+// A VM that comes back from a remote cloud powered off (cross-cloud cold
+// migration): placed and its disk made on a host like a new VM's, not booted.
+// Recorded as the operation `create` from `poweroff`, which no user action is.
+const PLACE_ROW: ActionRow = {
+  from: ['pending'],
+  steps: [
+    ['pending', 'schedule', 'failed'],
+    ['prolog', 'prolog', 'failed'],
+  ],
+  onSuccess: 'poweroff',
+};
+const PLACE_PLAN = buildPlan('create', 'pending', PLACE_ROW);
+/** The operation a VM placed powered off (planPlace) is recorded with. */
+export const PLACE_OPERATION: VmOperation = Object.freeze({ action: 'create', from: 'poweroff' });
+
 const stateOrder = (a: VmState, b: VmState): number => VM_STATES.indexOf(a) - VM_STATES.indexOf(b);
 
 /** The states `action` is allowed from, in VM_STATES order. */
@@ -221,8 +236,14 @@ export function planCreate(): ActionPlan {
   return CREATE_PLAN;
 }
 
+/** The plan of a VM placed on a host powered off (from `pending`: schedule, prolog, then `poweroff`); recorded as PLACE_OPERATION. */
+export function planPlace(): ActionPlan {
+  return PLACE_PLAN;
+}
+
 /** Re-derives the plan of an operation read back from the store. */
 export function planOf(operation: VmOperation): ActionPlan {
+  if (operation.action === 'create' && operation.from === 'poweroff') return PLACE_PLAN;
   return operation.action === 'create' && operation.from === 'pending' ? CREATE_PLAN : planAction(operation.from, operation.action);
 }
 

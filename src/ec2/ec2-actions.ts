@@ -5,6 +5,7 @@ import { describeInstanceStatus, describeInstances, getConsoleOutput, migrateIns
 import { createKeyPair, deleteKeyPair, describeKeyPairs, importKeyPair } from './ec2-key-pairs.js';
 import { runInstances } from './ec2-run-instances.js';
 import { registerImage } from './ec2-register-image.js';
+import { describeExportImageTasks, exportImage } from './ec2-export-image.js';
 import { authorizeSecurityGroupIngress, createSecurityGroup, deleteSecurityGroup, describeSecurityGroups, revokeSecurityGroupIngress, type SecurityGroupsChanged } from './ec2-security-groups.js';
 import { createTags, deleteTags, describeTags } from './ec2-tags.js';
 import { attachVolume, createVolume, deleteVolume, describeVolumes, detachVolume } from './ec2-volumes.js';
@@ -23,6 +24,8 @@ export function ec2Actions(changed: SecurityGroupsChanged): ReadonlyMap<string, 
     ['DescribeImageAttribute', describeImageAttribute],
     ['CreateImage', createImage],
     ['RegisterImage', registerImage],
+    ['ExportImage', exportImage],
+    ['DescribeExportImageTasks', describeExportImageTasks],
     ['CreateKeyPair', createKeyPair],
     ['ImportKeyPair', importKeyPair],
     ['DescribeKeyPairs', describeKeyPairs],

@@ -13,6 +13,10 @@ export interface Ec2Tables {
   ec2_instance_groups: { vm_id: string; group_id: string };
   ec2_tags: { resource_id: string; owner_id: string; key: string; value: string };
   ec2_client_tokens: { owner_id: string; token: string; reservation_id: string; vm_ids: string; created_at: string };
+  ec2_export_image_tasks: {
+    id: string; owner_id: string; client_token: string | null; image_id: string; format: string; bucket: string; prefix: string;
+    status: string; status_message: string | null; progress: number; description: string | null; created_at: string;
+  };
 }
 
 export interface KeyPairRecord { id: string; ownerId: string; name: string; keyType: string; fingerprint: string; publicKey: string; createdAt: string }
@@ -20,6 +24,15 @@ export interface SecurityGroupRecord { id: string; ownerId: string; name: string
 export interface IngressRule { protocol: string; fromPort: number; toPort: number; cidr: string }
 export interface InstanceRecord { vmId: string; reservationId: string; launchIndex: number; instanceType: string; keyName: string | null }
 export interface TagRecord { resourceId: string; key: string; value: string }
+/** An ExportImage task (migration 0032): `status` is EC2's active, completed or deleted (a failed task, with its message). */
+export interface ExportImageTaskRecord {
+  id: string; ownerId: string; clientToken: string | null; imageId: string; format: string; bucket: string; prefix: string;
+  status: string; statusMessage: string | null; progress: number; description: string | null; createdAt: string;
+}
+const toExportTask = (r: Ec2Tables['ec2_export_image_tasks']): ExportImageTaskRecord => ({
+  id: r.id, ownerId: r.owner_id, clientToken: r.client_token, imageId: r.image_id, format: r.format, bucket: r.bucket, prefix: r.prefix,
+  status: r.status, statusMessage: r.status_message, progress: r.progress, description: r.description, createdAt: r.created_at,
+});
 
 /**
  * The EC2 adaptor's own records (migration 0015): what EC2 has and nubo does
@@ -241,5 +254,31 @@ export class Ec2Records {
 
   async releaseClientToken(ownerId: string, token: string): Promise<void> {
     await this.db.deleteFrom('ec2_client_tokens').where('owner_id', '=', ownerId).where('token', '=', token).execute();
+  }
+
+  // ExportImage tasks.
+
+  /** @returns the task this owner's client token already names (nothing written then), or the new one */
+  async addExportTask(t: Omit<ExportImageTaskRecord, 'createdAt' | 'status' | 'statusMessage' | 'progress'>): Promise<{ task: ExportImageTaskRecord; created: boolean }> {
+    const row = { id: t.id, owner_id: t.ownerId, client_token: t.clientToken, image_id: t.imageId, format: t.format, bucket: t.bucket, prefix: t.prefix, status: 'active', status_message: null, progress: 0, description: t.description, created_at: this.now() };
+    try {
+      await this.db.insertInto('ec2_export_image_tasks').values(row).execute();
+      return { task: toExportTask(row), created: true };
+    } catch (err) {
+      if (!isUniqueViolation(err) || t.clientToken === null) throw err;
+      const had = await this.db.selectFrom('ec2_export_image_tasks').selectAll().where('owner_id', '=', t.ownerId).where('client_token', '=', t.clientToken).executeTakeFirstOrThrow();
+      return { task: toExportTask(had), created: false };
+    }
+  }
+
+  async exportTasks(ownerId: string, ids?: readonly string[]): Promise<ExportImageTaskRecord[]> {
+    if (ids !== undefined && ids.length === 0) return [];
+    const rows = await this.db.selectFrom('ec2_export_image_tasks').selectAll().where('owner_id', '=', ownerId)
+      .$if(ids !== undefined, (q) => q.where('id', 'in', ids!)).orderBy('created_at').orderBy('id').execute();
+    return rows.map(toExportTask);
+  }
+
+  async setExportTask(id: string, patch: { status: string; progress: number; statusMessage: string | null }): Promise<void> {
+    await this.db.updateTable('ec2_export_image_tasks').set({ status: patch.status, progress: patch.progress, status_message: patch.statusMessage }).where('id', '=', id).execute();
   }
 }

@@ -36,3 +36,18 @@ export interface CloudVmsTable {
   created_at: IsoTime;
   updated_at: IsoTime;
 }
+
+/** A VM's cross-cloud cold migration, the journal of its steps (migration 0032). */
+export interface CloudMigrationsTable {
+  vm_id: string;
+  direction: 'out' | 'back';
+  cloud_id: string;
+  generation: number;
+  step: string;
+  start: number;
+  /** JSON object of what the steps learnt. */
+  data: string;
+  error: string | null;
+  created_at: IsoTime;
+  updated_at: IsoTime;
+}

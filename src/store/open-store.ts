@@ -32,6 +32,7 @@ import { CapacityLeasesRepository } from './repositories/capacity-leases-reposit
 import { AccessKeysRepository } from './repositories/access-keys-repository.js';
 import { S3Repository } from './repositories/s3-repository.js';
 import { CloudsRepository } from './repositories/clouds-repository.js';
+import { CloudMigrationsRepository } from './repositories/cloud-migrations-repository.js';
 
 interface CommonConfig {
   /** The clock (tests pin it); default `new Date()`. */
@@ -92,6 +93,8 @@ export interface Store {
   readonly s3: S3Repository;
   /** Remote clouds VMs burst to, and the VMs bound to them (0029). */
   readonly clouds: CloudsRepository;
+  /** The journal of cross-cloud cold migrations (0032). */
+  readonly cloudMigrations: CloudMigrationsRepository;
   close(): Promise<void>;
 }
 
@@ -206,6 +209,7 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     accessKeys: new AccessKeysRepository(ctx),
     s3: new S3Repository(ctx),
     clouds: new CloudsRepository(ctx),
+    cloudMigrations: new CloudMigrationsRepository(ctx),
     close: () => (closed ??= db.destroy()),
   };
 }

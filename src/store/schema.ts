@@ -2,7 +2,7 @@ import type { Generated } from 'kysely';
 import type { HaRestartsTable, HostFencingTable, VmHaTable } from './ha-tables.js';
 import type { CapacityLeaseEventsTable, CapacityLeaseVmsTable, CapacityLeasesTable } from './capacity-lease-tables.js';
 import type { AccessKeysTable, S3BucketsTable, S3ObjectsTable, S3PartsTable, S3UploadsTable } from './s3-tables.js';
-import type { CloudsTable, CloudVmsTable } from './cloud-tables.js';
+import type { CloudMigrationsTable, CloudsTable, CloudVmsTable } from './cloud-tables.js';
 
 export * from './ha-tables.js';
 export * from './capacity-lease-tables.js';
@@ -308,6 +308,7 @@ export interface Database {
   s3_parts: S3PartsTable;
   clouds: CloudsTable;
   cloud_vms: CloudVmsTable;
+  cloud_migrations: CloudMigrationsTable;
 }
 
 export interface GroupsTable {

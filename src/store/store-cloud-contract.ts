@@ -58,4 +58,32 @@ export function cloudContract(fx: () => ContractFixture): void {
     for (const id of [a, d]) await f.store.clouds.unbind(id);
     await f.store.clouds.remove(c.id);
   });
+
+  it('cloud migrations: one in flight per VM, steps and data merged per generation, the generation kept after the end; a migrating VM bound regardless of its state up to the limit', async () => {
+    const f = fx();
+    const c = await f.store.clouds.create(input(f.uniq('cl'), { capacityVms: 1 }));
+    const vmId = (await f.store.vms.create({ name: f.uniq('v'), ownerId: f.owner.id })).id;
+    const other = (await f.store.vms.create({ name: f.uniq('v'), ownerId: f.owner.id })).id;
+    assert.equal(await f.store.cloudMigrations.get(vmId), undefined);
+    const m = await f.store.cloudMigrations.begin({ vmId, direction: 'out', cloudId: c.id, start: false, data: { hostId: 'h' } });
+    assert.deepEqual([m.generation, m.step, m.start, m.data['hostId']], [1, 'export', false, 'h']);
+    await rejectsWith(f.store.cloudMigrations.begin({ vmId, direction: 'back', cloudId: c.id, start: true }), ConflictError, 'CONFLICT');
+    const next = await f.store.cloudMigrations.advance(vmId, 1, 'register', { sha256: 'abc' });
+    assert.deepEqual({ ...next.data }, { hostId: 'h', sha256: 'abc' });
+    assert.ok((await f.store.cloudMigrations.inFlight()).some((x) => x.vmId === vmId));
+    await rejectsWith(f.store.cloudMigrations.advance(vmId, 2, 'launch'), NotFoundError, 'NOT_FOUND');
+    const failed = await f.store.cloudMigrations.advance(vmId, 1, 'failed', {}, 'launch: refused');
+    assert.equal(failed.error, 'launch: refused');
+    assert.ok(!(await f.store.cloudMigrations.inFlight()).some((x) => x.vmId === vmId));
+    const again = await f.store.cloudMigrations.begin({ vmId, direction: 'back', cloudId: c.id, start: true });
+    assert.deepEqual([again.generation, again.step, again.direction, again.error, { ...again.data }], [2, 'image', 'back', null, {}]);
+    // Bound whatever its state (its journal decides), counted against the limit; bound again it keeps its place.
+    const b = await f.store.clouds.bindMigrating({ vmId, cloudId: c.id, instanceType: 'nubo.tiny', imageId: 'ami-1' });
+    assert.ok(!('full' in b));
+    const b2 = await f.store.clouds.bindMigrating({ vmId, cloudId: c.id, instanceType: 'nubo.tiny', imageId: 'ami-2' });
+    assert.ok(!('full' in b2) && b2.imageId === 'ami-2');
+    assert.deepEqual(await f.store.clouds.bindMigrating({ vmId: other, cloudId: c.id, instanceType: 'nubo.tiny', imageId: 'ami-1' }), { full: 1 });
+    await f.store.clouds.unbind(vmId);
+    await f.store.clouds.remove(c.id);
+  });
 }

@@ -45,9 +45,11 @@ export class HybridClouds {
   get localDbPath(): string { return join(this.#root, 'local', 'nubo.db'); }
   get remoteEc2Url(): string { return `http://127.0.0.1:${this.#ports.remoteEc2}`; }
   get remoteS3Url(): string { return `http://127.0.0.1:${this.#ports.remoteS3}`; }
+  get remoteDbPath(): string { return join(this.#root, 'remote', 'nubo.db'); }
 
   /** `localArgs`: more flags of the local controller (its cloud poll and back-off). */
-  static async start(o: { root: string; localCpus: number; logger: Logger; localArgs?: readonly string[] }): Promise<HybridClouds> {
+  /** `realDisks`: both fleets make real qcow2 overlays (a disk's bytes travel between the sites). */
+  static async start(o: { root: string; localCpus: number; logger: Logger; localArgs?: readonly string[]; realDisks?: boolean }): Promise<HybridClouds> {
     const h = new HybridClouds(o.root, { remote: await freePort(), remoteEc2: await freePort(), remoteS3: await freePort(), local: await freePort() }, o.localArgs ?? []);
     try {
       await h.#setUp(o);
@@ -58,13 +60,13 @@ export class HybridClouds {
     }
   }
 
-  async #setUp(o: { root: string; localCpus: number; logger: Logger }): Promise<void> {
+  async #setUp(o: { root: string; localCpus: number; logger: Logger; realDisks?: boolean }): Promise<void> {
     await mkdir(o.root, { recursive: true });
     const disk = join(o.root, 'disk.qcow2');
     await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '1M'], { timeoutMs: 30_000 });
     this.remote = await this.startRemote();
     const rApi = this.remoteApi;
-    this.remoteFleet = await FakeFleet.start({ hosts: 1, namePrefix: 'r', rootDir: join(o.root, 'remote-fleet'), capacity: { cpus: 16, memoryMiB: 32_768, diskMiB: 1_000_000 }, controllerUrl: this.remote.url, heartbeatIntervalMs: 2_000, heartbeatTimeoutMs: 30_000, logger: o.logger });
+    this.remoteFleet = await FakeFleet.start({ hosts: 1, namePrefix: 'r', rootDir: join(o.root, 'remote-fleet'), capacity: { cpus: 16, memoryMiB: 32_768, diskMiB: 1_000_000 }, controllerUrl: this.remote.url, heartbeatIntervalMs: 2_000, heartbeatTimeoutMs: 30_000, logger: o.logger, realDisks: o.realDisks });
     for (const host of this.remoteFleet.hosts) await rApi.registerHost({ name: host.name, agentUrl: host.url, agentToken: host.token });
     await this.remoteFleet.beatAll();
     this.remoteFleet.startBeating();
@@ -79,7 +81,7 @@ export class HybridClouds {
 
     this.local = await this.startLocal();
     const lApi = this.localApi;
-    this.localFleet = await FakeFleet.start({ hosts: 1, namePrefix: 'l', rootDir: join(o.root, 'local-fleet'), capacity: { cpus: o.localCpus, memoryMiB: 16_384, diskMiB: 1_000_000 }, controllerUrl: this.local.url, heartbeatIntervalMs: 2_000, heartbeatTimeoutMs: 30_000, logger: o.logger });
+    this.localFleet = await FakeFleet.start({ hosts: 1, namePrefix: 'l', rootDir: join(o.root, 'local-fleet'), capacity: { cpus: o.localCpus, memoryMiB: 16_384, diskMiB: 1_000_000 }, controllerUrl: this.local.url, heartbeatIntervalMs: 2_000, heartbeatTimeoutMs: 30_000, logger: o.logger, realDisks: o.realDisks });
     for (const host of this.localFleet.hosts) await lApi.registerHost({ name: host.name, agentUrl: host.url, agentToken: host.token });
     await this.localFleet.beatAll();
     this.localFleet.startBeating();

@@ -8,12 +8,16 @@ import { shortId } from '../migration-format.js';
 import { printJson } from '../output.js';
 import { runCliAction } from '../run-cli-action.js';
 import { UsageError } from '../usage-error.js';
+import { TimeoutError } from '../../errors/timeout-error.js';
+import { WaitFailedError } from '../wait-for-vm.js';
 import { migrationFailure, waitForMigration } from '../wait-for-migration.js';
 import { printMigrationSummary, printMigrations } from './migration-output.js';
 import { printDryRun } from './migration-prediction-output.js';
 
 interface MigrateOpts extends ApiOpts {
   to?: string;
+  cloud?: string;
+  start?: boolean;
   bandwidth?: number;
   downtime?: number;
   maxDowntime?: number;
@@ -92,10 +96,12 @@ function explainRefusal(err: unknown): unknown {
   return new RemoteError(err.status, err.code, `${err.message} [${about.join('; ')}]`, { ...err.details });
 }
 
-/** `nubo vm migrate <vm>`: live migration to another host (admins). */
+/** `nubo vm migrate <vm>`: live or cold migration to another host (admins), or cold between a local host and a remote cloud (`--cloud`). */
 export function registerVmMigrate(vm: Command): void {
-  const c = apiCommand(vm, 'migrate <vm>', 'migrate a VM to another host (admins): a running VM live (it keeps running, with a short pause at the end); a powered-off or suspended one cold (its disk and saved memory are copied and it stays powered off or suspended)')
+  const c = apiCommand(vm, 'migrate <vm>', 'migrate a VM to another host (admins): a running VM live (it keeps running, with a short pause at the end); a powered-off or suspended one cold (its disk and saved memory are copied and it stays powered off or suspended); with --cloud, a powered-off VM between a local host and a remote cloud')
     .option('--to <host>', 'destination host, by name or id (default: the scheduler picks one by the placement rules)')
+    .option('--cloud <name>', 'migrate a powered-off VM between clouds (cold): a registered cloud\'s name moves it from its local host there; `local` brings it back from its cloud (to --to, or a host the placement rules choose)')
+    .option('--start', 'with --cloud: start the VM where it arrives (default: it arrives powered off)')
     .option('--bandwidth <MiB/s>', `maximum bandwidth of the migration stream and disk copies (default: ${DEFAULTS.maxBandwidthMiBps})`, policyArg('maxBandwidthMiBps'))
     .option('--downtime <ms>', `longest pause allowed for the final stop-and-copy, to begin with (default: ${DEFAULTS.downtimeMs})`, policyArg('downtimeMs'))
     .option('--max-downtime <ms>', `the convergence policy raises that allowance step by step up to this (default: ${DEFAULTS.maxDowntimeMs}, or --downtime if higher)`, policyArg('maxDowntimeMs'))
@@ -126,10 +132,21 @@ passes and the throughput, then a summary; for a cold migration, the share of th
 VM's files copied and the throughput (--bandwidth and --migration-timeout apply;
 the downtime, convergence and post-copy flags only concern live migrations).
 Ctrl-C (exit 130) or --timeout only stop the waiting: the migration goes on;
-\`nubo migration cancel <id>\` stops it.`,
+\`nubo migration cancel <id>\` stops it.
+
+With --cloud the VM (powered off) moves between a local host and a remote cloud
+registered with \`nubo cloud add\` (with --s3-endpoint and --image-bucket):
+  nubo vm migrate web-1 --cloud burst-1 --wait     out: disk exported, uploaded, registered, launched
+  nubo vm migrate web-1 --cloud local --to h1       back: CreateImage, ExportImage, downloaded, placed
+Each side's copy is checked by sha256; the local copy is released only once the
+remote instance is confirmed, the remote one only once the VM is placed locally.
+A refusal by the cloud rolls the migration back (the VM stays where it was).
+Follow it with \`nubo vm show <vm>\` (its state reason) or --wait.`,
     )
     .action(
       runCliAction(async (signal, ref: string, o: MigrateOpts) => {
+        if (o.cloud !== undefined) return migrateBetweenClouds(signal, ref, o);
+        if (o.start === true) throw new UsageError('BAD_FLAGS', '--start applies to a migration between clouds: give --cloud as well', { flag: '--start' });
         const policy = policyOf(o);
         if (o.force === true && o.to === undefined) throw new UsageError('BAD_FLAGS', '--force overrides the requirements for an explicit destination: give --to as well', { flag: '--force' });
         const body = {
@@ -160,4 +177,32 @@ Ctrl-C (exit 130) or --timeout only stop the waiting: the migration goes on;
         if (done.state !== 'succeeded') throw migrationFailure(done);
       }),
     );
+}
+
+/** `--cloud`: a migration between a local host and a remote cloud; with --wait, followed until it ends (exit 1 if it failed). */
+async function migrateBetweenClouds(signal: AbortSignal, ref: string, o: MigrateOpts): Promise<void> {
+  for (const [flag, set] of [['--dry-run', o.dryRun], ['--force', o.force], ['--priority', o.priority !== undefined], ['--bandwidth', o.bandwidth !== undefined], ['--migration-timeout', o.migrationTimeout !== undefined]] as const) {
+    if (set === true) throw new UsageError('BAD_FLAGS', `${flag} does not apply to a migration between clouds (--cloud)`, { flag });
+  }
+  if (o.to !== undefined && o.cloud !== 'local') throw new UsageError('BAD_FLAGS', '--to names a local host: give it with --cloud local (back from a cloud)', { flag: '--to' });
+  const client = await connect(o);
+  let m = await client.migrateVmCloud(ref, { cloud: o.cloud!, ...(o.to !== undefined ? { to: o.to } : {}), ...(o.start === true ? { start: true } : {}) }, { signal });
+  const line = (): string => `${m.vm}: ${m.direction === 'out' ? 'to' : 'back from'} cloud ${m.cloud} (generation ${m.generation}): ${m.step}${m.error !== null ? `: ${m.error}` : ''}`;
+  if (!o.wait) {
+    if (o.json) return printJson(m);
+    process.stdout.write(`${line()}\nfollow it: nubo vm show ${m.vm}   (or start it with --wait)\n`);
+    return;
+  }
+  const until = Date.now() + (o.timeout ?? 3_600) * 1000;
+  let said = '';
+  while (m.step !== 'done' && m.step !== 'failed') {
+    if (line() !== said) process.stderr.write(`${(said = line())}\n`);
+    if (Date.now() > until) throw new TimeoutError(`waiting for the migration of ${m.vm} between clouds to end (it is at ${m.step}; it goes on)`, (o.timeout ?? 3_600) * 1000);
+    await new Promise((r) => setTimeout(r, o.pollInterval));
+    signal.throwIfAborted();
+    m = await client.getCloudMigration(m.vmId, { signal });
+  }
+  if (o.json) printJson(m);
+  else process.stdout.write(`${line()}${m.sha256 !== null ? `\n  disk sha256 ${m.sha256}` : ''}${m.backSha256 !== null ? `\n  back sha256 ${m.backSha256}` : ''}\n`);
+  if (m.step === 'failed') throw new WaitFailedError('MIGRATION_FAILED', `the migration of ${m.vm} ${m.direction === 'out' ? 'to' : 'back from'} cloud ${m.cloud} failed and was rolled back: ${m.error ?? 'no reason given'}`, { step: m.step, error: m.error });
 }

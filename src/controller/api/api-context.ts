@@ -30,6 +30,7 @@ import type { InProcessCaller } from './in-process-caller.js';
 import type { ImageObjects } from '../image-objects.js';
 import type { CapacityCheck } from '../../store/repositories/capacity-check.js';
 import type { PlacementPolicy } from '../../core/placement/placement-policy.js';
+import type { CloudMigrator } from '../cloud-migrator.js';
 import type { CloudBursting } from '../cloud-bursting.js';
 import type { Failpoints } from '../../util/failpoints.js';
 
@@ -71,6 +72,8 @@ export interface ApiContext {
   readonly placementPolicy: PlacementPolicy;
   /** Remote clouds (bursting, cloud-routes.ts); absent: no such routes. */
   readonly clouds?: CloudBursting | undefined;
+  /** Cross-cloud cold migration (cloud-migrator.ts); absent: `migrate` names hosts only. */
+  readonly cloudMigrator?: CloudMigrator | undefined;
   /** Test hooks (NUBO_FAILPOINTS) for the routes and adaptors that write in steps (`cluster-add-host`, OCCI's); absent: none. */
   readonly failpoints?: Failpoints | undefined;
 }

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
-import { listMigrationsQuery, migrateVmBody, migrationDryRunView, migrationView, type MigrationView } from '../../contract/migration-schemas.js';
+import { cloudMigrationView, listMigrationsQuery, migrateVmBody, migrationDryRunView, migrationView, type CloudMigrationView, type MigrationView } from '../../contract/migration-schemas.js';
+import type { CloudMigration } from '../../store/repositories/cloud-migrations-repository.js';
+import { ValidationError } from '../../errors/validation-error.js';
 import { MIGRATION_STATES } from '../../store/schema.js';
 import { queuedView, withPlan } from './migration-plan-view.js';
 import { byIdPrefix } from './match-reference.js';
@@ -29,6 +31,29 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
     return m;
   };
 
+  const cloudView = async (m: CloudMigration): Promise<CloudMigrationView> => {
+    const vm = await ctx.store.vms.get(m.vmId);
+    const cloud = await findOrUndefined(ctx.store.clouds.get(m.cloudId));
+    return {
+      kind: 'cloud', vm: vm.name, vmId: vm.id, direction: m.direction, cloud: cloud?.name ?? m.cloudId, generation: m.generation, step: m.step, start: m.start,
+      sha256: m.data['sha256'] ?? null, backSha256: m.data['backSha256'] ?? null, instanceId: m.data['instanceId'] ?? null, image: m.data['localImage'] ?? null,
+      error: m.error, startedAt: m.createdAt, updatedAt: m.updatedAt,
+    };
+  };
+  r.get('/api/v1/vms/:id/cloud-migration', {
+    schema: {
+      tags,
+      summary: 'The VM\'s migration between clouds: in flight, or the last one',
+      description: 'Anyone who can see the VM. 404 when it never migrated between a local host and a cloud.',
+      params: idParams, response: { 200: cloudMigrationView },
+    },
+  }, async (req) => {
+    const vm = await findVm(req, req.params.id);
+    const m = await ctx.cloudMigrator?.get(vm.id);
+    if (m === undefined) throw new NotFoundError('cloud migration', vm.name);
+    return cloudView(m);
+  });
+
   const view = async (m: MigrationRecord): Promise<MigrationView> => withPlan(ctx.store, m, await ctx.views.migration(m));
   // A queue entry is shown as its migration once it started, as itself before (queued) or when it never did (cancelled, refused).
   const viewById = async (id: string): Promise<MigrationView> => {
@@ -52,12 +77,37 @@ export function registerMigrationRoutes(app: FastifyInstance, ctx: ApiContext): 
         'Meanwhile the planner predicts total time and downtime (the guest\'s dirty rate measured by QEMU\'s calc-dirty-rate over one second ' +
         'from the request on, its memory, the link bandwidth of past migrations between the two hosts): neither the migration nor this answer ' +
         'waits for it (`prediction` is null in it until then); it is stored with the migration a moment later. ' +
-        'With `dryRun: true` the answer is the pre-checks\' result and the prediction (200), and nothing is queued or changed.',
-      params: idParams, body: migrateVmBody, response: { 200: migrationDryRunView, 202: migrationView },
+        'With `dryRun: true` the answer is the pre-checks\' result and the prediction (200), and nothing is queued or changed. ' +
+        'With `cloud` the migration is between clouds (cold, kind `cloud`, not queued): a registered cloud\'s name moves a powered-off VM from its local host to that cloud ' +
+        '(its disk captured — the overlay flattened —, uploaded to the cloud\'s S3 bucket, RegisterImage, RunInstances, then the VM bound to the cloud and its local copy released); ' +
+        '`local` brings a powered-off VM on a cloud back (CreateImage, ExportImage into the cloud\'s bucket, the object downloaded and checked against its sha256, ' +
+        'registered as a local image, the VM placed on `to` or a host the placement rules choose; then the instance terminated, the AMI deregistered, the object deleted). ' +
+        'It arrives powered off unless `start: true`. Refused before anything changes: a VM not powered off (409 INVALID_STATE naming its state), an unknown cloud (404), ' +
+        'a cloud with no S3 bucket or no instance type for the VM\'s size, a VM with volumes or on the shared datastore (409 CONFLICT). ' +
+        'The answer (202, kind `cloud`) is the journal of the migration; follow it with GET /api/v1/vms/{id}/cloud-migration. A cloud that refuses a step ends the migration, ' +
+        'rolled back (the VM where it was, as it was; `error` says why); one that does not answer is waited for, the VM\'s state reason saying so.',
+      params: idParams, body: migrateVmBody, response: { 200: migrationDryRunView, 202: z.union([migrationView, cloudMigrationView]) },
     },
   }, async (req, reply) => {
     requireAdmin(req, 'migrating a VM');
     const vm = await findVm(req, req.params.id);
+    if (req.body.cloud !== undefined) {
+      const m = ctx.cloudMigrator;
+      if (m === undefined) throw new ValidationError('migration', [{ field: 'cloud', message: 'this controller has no remote clouds' }]);
+      let started: CloudMigration;
+      if (req.body.cloud === 'local') {
+        let hostId: string | undefined;
+        if (req.body.to !== undefined) {
+          const host = (await ctx.store.hosts.findByName(req.body.to)) ?? (await findOrUndefined(ctx.store.hosts.get(req.body.to)));
+          if (!host) throw new ValidationError('migration', [{ field: 'to', message: `no host ${req.body.to}` }]);
+          hostId = host.id;
+        }
+        started = await m.migrateBack(vm, { start: req.body.start === true, hostId });
+      } else {
+        started = await m.migrateOut(vm, req.body.cloud, { start: req.body.start === true });
+      }
+      return reply.status(202).send(await cloudView(started));
+    }
     if (req.body.dryRun === true) {
       const plan = await ctx.migrations.plan(vm.id, { to: req.body.to, policy: req.body.policy ?? {}, force: req.body.force });
       const prediction = await ctx.queue.planner.predict(plan);

@@ -7,7 +7,6 @@ import * as m0004 from './0004-host-overcommit-network-bridge.js';
 import * as m0005 from './0005-events-at-index.js';
 import * as m0006 from './0006-tenancy.js';
 import * as m0007 from './0007-controller-leadership.js';
-import { fenceNewTables } from './fence-new-tables.js';
 import * as m0008 from './0008-quotas.js';
 import * as m0009 from './0009-usage.js';
 import * as m0010 from './0010-capacity-leases.js';
@@ -23,6 +22,7 @@ import * as m0028 from './0028-clusters.js';
 import * as m0029 from './0029-clouds.js';
 import * as m0030 from './0030-s3-object-parts.js';
 import * as m0031 from './0031-occi-mixins.js';
+import * as m0032 from './0032-cloud-migrations.js';
 import * as m0034 from './0034-datastores-volume-clusters.js';
 
 /**
@@ -54,6 +54,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0029-clouds': { up: (db) => m0029.up(db), down: (db) => m0029.down(db) },
     '0030-s3-object-parts': { up: (db) => m0030.up(db), down: (db) => m0030.down(db) },
     '0031-occi-mixins': { up: (db) => m0031.up(db), down: (db) => m0031.down(db) },
+    '0032-cloud-migrations': { up: (db) => m0032.up(db), down: (db) => m0032.down(db) },
     '0034-datastores-volume-clusters': { up: (db) => m0034.up(db), down: (db) => m0034.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.

@@ -155,6 +155,33 @@ export class CloudsRepository {
     });
   }
 
+  /**
+   * Binds a VM that migrates to the cloud (cold, from a local host: any
+   * state, the migration's journal decides) if the cloud has room, as
+   * `bind` does. A VM already bound to this cloud gets its binding back.
+   * @throws ConflictError when it is bound to another cloud
+   */
+  async bindMigrating(input: z.input<typeof bindInput>): Promise<CloudVm | { full: number }> {
+    const v = validateInput('cloud binding', bindInput, input);
+    return inTransaction(this.ctx, async (trx) => {
+      await lockVmRow(this.ctx, trx, v.vmId);
+      const had = await trx.selectFrom('cloud_vms').selectAll().where('vm_id', '=', v.vmId).executeTakeFirst();
+      if (had && had.cloud_id !== v.cloudId) throw new ConflictError('vm', 'cloud', v.vmId, 'is bound to another cloud');
+      if (had) {
+        await trx.updateTable('cloud_vms').set({ instance_type: v.instanceType, image_id: v.imageId, updated_at: this.ctx.now() }).where('vm_id', '=', v.vmId).execute();
+        return toCloudVm({ ...had, instance_type: v.instanceType, image_id: v.imageId });
+      }
+      const cloud = await trx.selectFrom('clouds').selectAll().where('id', '=', v.cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (!cloud) throw new NotFoundError('cloud', v.cloudId);
+      const bound = Number((await trx.selectFrom('cloud_vms').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', v.cloudId).executeTakeFirstOrThrow()).n);
+      if (bound >= cloud.capacity_vms) return { full: bound };
+      const at = this.ctx.now();
+      const row: CloudVmsTable = { vm_id: v.vmId, cloud_id: v.cloudId, instance_type: v.instanceType, image_id: v.imageId, instance_id: null, remote_state: null, created_at: at, updated_at: at };
+      await trx.insertInto('cloud_vms').values(row).execute();
+      return toCloudVm(row);
+    });
+  }
+
   /** Records what the remote said: the instance's id (once known) and its state. */
   async recordInstance(vmId: string, patch: { instanceId?: string; remoteState?: string }): Promise<void> {
     await this.ctx.db.updateTable('cloud_vms')
