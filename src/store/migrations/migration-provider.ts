@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../schema.js';
+import { fenceNewTables } from './fence-new-tables.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-migration-reservation.js';
 import * as m0003 from './0003-volumes.js';
