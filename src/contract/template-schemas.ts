@@ -25,6 +25,9 @@ export const templateBody = z.strictObject({
   requirements: z.string().max(1024).optional(),
   /** The cluster its VMs are placed in (it must exist); default any. */
   cluster: resourceNameSchema.optional(),
+  /** The burst flag: its VMs may go to this remote cloud (it must be registered), or `any` (the cheapest that takes them), when no local host takes them and the controller's --burst-policy allows. */
+  burst: resourceNameSchema.optional()
+    .describe('a registered cloud\'s name, or `any`: its VMs may burst there (local hosts first; when the controller\'s --burst-policy allows) — also to a cloud registered with burst: never; README: Hybrid cloud'),
 });
 export type TemplateBody = z.input<typeof templateBody>;
 /** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
+import { ANY_CLOUD } from '../core/placement/choose-cloud.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import type { ClusterBinding } from '../core/placement/cluster-fit.js';
 import type { AgentVmSpecInput, ImageRef } from '../contract/agent-api.js';
@@ -23,7 +24,11 @@ import { AccessControl } from './api/access-control.js';
 export interface StoredTemplate {
   disks: [{ image: string; mode: 'overlay' | 'copy'; datastore?: 'local' | 'shared' }];
   nics: { network?: string }[];
-  context: { userData?: string; kernel?: string; initrd?: string; cmdline?: string; cpuModel: string };
+  /**
+   * `burst`: the template's burst flag — a cloud's name or `any` (core/placement/choose-cloud.ts). Kept in the
+   * context document with the other settings its VMs copy at admission (into `spec.demand.burst`).
+   */
+  context: { userData?: string; kernel?: string; initrd?: string; cmdline?: string; cpuModel: string; burst?: string };
 }
 
 /**
@@ -109,6 +114,9 @@ export class Catalog {
     if (initrd && initrd.format !== 'initrd') throw new ValidationError('template', [{ field: 'initrd', message: `image ${initrd.name} is ${initrd.format}, not an initrd` }]);
     if (initrd && !kernel) throw new ValidationError('template', [{ field: 'initrd', message: 'an initrd needs a kernel' }]);
     if (body.requirements !== undefined) compileRequirements(body.requirements);
+    if (body.burst !== undefined && body.burst !== ANY_CLOUD && !(await this.store.clouds.list()).some((c) => c.name === body.burst)) {
+      throw new ValidationError('template', [{ field: 'burst', message: `no cloud ${body.burst} (a registered cloud's name, or ${ANY_CLOUD} for the cheapest that takes the VM)` }]);
+    }
     // Networks are kept by id (names may be reused after a delete); JSON has no undefined: absent ones are dropped.
     const nics: StoredTemplate['nics'] = [];
     for (const [i, n] of (body.nics ?? [{}]).entries()) {
@@ -129,6 +137,7 @@ export class Catalog {
         ...(initrd ? { initrd: initrd.id } : {}),
         ...(body.cmdline !== undefined ? { cmdline: body.cmdline } : {}),
         ...(body.userData !== undefined ? { userData: body.userData } : {}),
+        ...(body.burst !== undefined ? { burst: body.burst } : {}),
       },
     };
     return this.store.templates.create({
@@ -167,6 +176,7 @@ export class Catalog {
       ...(s.context.userData !== undefined ? { userData: s.context.userData } : {}),
       ...(t.requirements !== null ? { requirements: t.requirements } : {}),
       ...(t.cluster !== null ? { cluster: t.cluster } : {}),
+      ...(s.context.burst !== undefined ? { burst: s.context.burst } : {}),
     };
   }
 
@@ -305,6 +315,7 @@ export class Catalog {
           ...(requirements !== undefined ? { requirements } : {}),
           ...(cluster !== undefined ? { cluster } : {}),
           ...(bindings.length > 0 ? { bindings } : {}),
+          ...(s.context.burst !== undefined ? { burst: s.context.burst } : {}),
         },
     });
     // What placement will ask of a host (as the scheduler builds it from the spec): for checking a chosen host before anything is written.
