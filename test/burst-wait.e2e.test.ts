@@ -9,7 +9,8 @@
  * bursts; the cloud `burst-1` is registered `never`: only VMs that ask for it
  * go there — here by their template's flag. Covered: the flag checked at
  * template create (an unknown cloud → 400 naming `burst`, nothing written; a
- * cloud may not be named `any`); a flagged VM on a full site waits, then
+ * cloud may not be named `any`; changed in place by PATCH, checked the same
+ * way); a flagged VM on a full site waits, then
  * bursts once, its history saying why; an unflagged one keeps waiting with
  * the cloud's reason; the controller SIGKILLed while a VM waits → after the
  * restart it bursts once (the wait measured from the stored pending time);
@@ -80,7 +81,7 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('the template flag is checked at create: an unknown cloud is refused naming burst, nothing written; `any` is no cloud\'s name', async () => {
+test('the template flag is checked at create and update: an unknown cloud is refused naming burst, nothing written; `any` is no cloud\'s name', async () => {
   await remoteRejects(lApi.addCloud(h.cloudBody({ name: 'any' })), 400, 'VALIDATION_FAILED', 'name');
   await lApi.addCloud(h.cloudBody({ burst: 'never' }));
   const before = (await lApi.listTemplates()).map((t) => t.name);
@@ -91,6 +92,12 @@ test('the template flag is checked at create: an unknown cloud is refused naming
   assert.equal(t.burst, 'burst-1');
   assert.equal((await lApi.createTemplate({ name: 'anywhere', vcpus: 1, memoryMiB: 128, image: 'disk', burst: 'any' })).burst, 'any');
   assert.equal((await lApi.listTemplates()).find((x) => x.name === 'small')?.burst, undefined);
+  // Changed in place (PATCH): checked as at create, nothing changed when refused; null clears it.
+  await remoteRejects(lApi.updateTemplate('anywhere', { burst: 'burst-9' }), 400, 'VALIDATION_FAILED', 'burst', /no cloud burst-9/);
+  assert.equal((await lApi.listTemplates()).find((x) => x.name === 'anywhere')?.burst, 'any', 'nothing changed');
+  assert.equal((await lApi.updateTemplate('anywhere', { burst: null })).burst, undefined);
+  assert.equal((await lApi.updateTemplate('anywhere', { burst: 'burst-1' })).burst, 'burst-1');
+  assert.equal((await lApi.listTemplates()).find((x) => x.name === 'anywhere')?.burst, 'burst-1');
 });
 
 let localVm: VmView;

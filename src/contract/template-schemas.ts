@@ -30,6 +30,11 @@ export const templateBody = z.strictObject({
     .describe('a registered cloud\'s name, or `any`: its VMs may burst there (local hosts first; when the controller\'s --burst-policy allows) — also to a cloud registered with burst: never; README: Hybrid cloud'),
 });
 export type TemplateBody = z.input<typeof templateBody>;
+/** `PATCH /api/v1/templates/{id}`: what may change in place (the rest: make another template). */
+export const updateTemplateBody = z.strictObject({
+  burst: resourceNameSchema.nullable().describe('the burst flag: a registered cloud\'s name, `any`, or null for none; VMs made before keep theirs'),
+});
+export type UpdateTemplateBody = z.input<typeof updateTemplateBody>;
 /** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */
 export const importTemplateBody = z.strictObject({
   path: controllerPathSchema,

@@ -114,9 +114,7 @@ export class Catalog {
     if (initrd && initrd.format !== 'initrd') throw new ValidationError('template', [{ field: 'initrd', message: `image ${initrd.name} is ${initrd.format}, not an initrd` }]);
     if (initrd && !kernel) throw new ValidationError('template', [{ field: 'initrd', message: 'an initrd needs a kernel' }]);
     if (body.requirements !== undefined) compileRequirements(body.requirements);
-    if (body.burst !== undefined && body.burst !== ANY_CLOUD && !(await this.store.clouds.list()).some((c) => c.name === body.burst)) {
-      throw new ValidationError('template', [{ field: 'burst', message: `no cloud ${body.burst} (a registered cloud's name, or ${ANY_CLOUD} for the cheapest that takes the VM)` }]);
-    }
+    if (body.burst !== undefined) await this.#checkBurst(body.burst);
     // Networks are kept by id (names may be reused after a delete); JSON has no undefined: absent ones are dropped.
     const nics: StoredTemplate['nics'] = [];
     for (const [i, n] of (body.nics ?? [{}]).entries()) {
@@ -151,6 +149,22 @@ export class Catalog {
       requirements: body.requirements ?? null,
       cluster: body.cluster ?? null,
     });
+  }
+
+  /** The burst flag names a registered cloud, or `any`; refused naming the field otherwise. */
+  async #checkBurst(burst: string): Promise<void> {
+    if (burst !== ANY_CLOUD && !(await this.store.clouds.list()).some((c) => c.name === burst)) {
+      throw new ValidationError('template', [{ field: 'burst', message: `no cloud ${burst} (a registered cloud's name, or ${ANY_CLOUD} for the cheapest that takes the VM)` }]);
+    }
+  }
+
+  /** Sets (or with null clears) a template's burst flag, checked as at create; the VMs made from it before keep theirs. */
+  async setTemplateBurst(t: Template, burst: string | null): Promise<Template> {
+    if (burst !== null) await this.#checkBurst(burst);
+    const context: StoredTemplate['context'] = { ...(t.context as StoredTemplate['context']) };
+    if (burst === null) delete context.burst;
+    else context.burst = burst;
+    return this.store.templates.setContext(t.id, context);
   }
 
   async templateView(t: Template): Promise<TemplateView> {

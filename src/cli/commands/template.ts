@@ -95,6 +95,17 @@ export function registerTemplateCommands(program: Command): void {
         printTemplate(t);
       }),
     );
+  const update = apiCommand(template, 'update <template>', 'change a template in place (yours, or any as an admin): its burst flag; VMs made from it before keep theirs')
+    .option('--burst <cloud|any>', 'its VMs may burst to this remote cloud, or to the cheapest that takes them (any)')
+    .option('--no-burst', 'its VMs do not burst (unless a cloud takes every VM: `nubo cloud add --burst when-full`)');
+  connectionOptions(update).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts & { burst?: string | false }) => {
+      if (o.burst === undefined) throw new UsageError('BAD_FLAG', 'say what changes: --burst CLOUD|any, or --no-burst');
+      const t = await (await connect(o)).updateTemplate(ref, { burst: o.burst === false ? null : o.burst }, { signal });
+      if (o.json) return printJson(t);
+      printTemplate(t);
+    }),
+  );
   connectionOptions(apiCommand(template, 'delete <template>', 'delete a template (by id, name or the start of its id; yours, or any as an admin); VMs made from it keep their settings, its image stays'), { json: false }).action(
     runCliAction(async (signal, ref: string, o: ApiOpts) => {
       await (await connect(o)).deleteTemplate(ref, { signal });
