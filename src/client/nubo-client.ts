@@ -12,7 +12,7 @@ import { imageView, type ImageView, type RegisterImageBody, type UploadImageQuer
 import type { ImageFromObjectBody } from '../contract/image-object-schemas.js';
 import type { ResizeVmBody } from '../contract/vm-resize-schemas.js';
 import { leaseView, networkDetailView, networkView, type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView } from '../contract/network-schemas.js';
-import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type TemplateBody, type TemplateView } from '../contract/template-schemas.js';
+import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type TemplateBody, type TemplateView, type UpdateTemplateBody } from '../contract/template-schemas.js';
 import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
 import { userView, type SetSshKeysBody, type UserView } from '../contract/user-schemas.js';
 import { eventView, type EventView } from '../contract/event-schemas.js';
@@ -154,6 +154,7 @@ export class NuboClient {
   listTemplates(o?: WaitOptions): Promise<TemplateView[]> { return this.#call('GET', '/templates', z.array(templateView), undefined, o); }
   getTemplate(id: string, o?: WaitOptions): Promise<TemplateView> { return this.#call('GET', `/templates/${encodeURIComponent(id)}`, templateView, undefined, o); }
   createTemplate(body: TemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('POST', '/templates', templateView, body, o); }
+  updateTemplate(id: string, body: UpdateTemplateBody, o?: WaitOptions): Promise<TemplateView> { return this.#call('PATCH', `/templates/${encodeURIComponent(id)}`, templateView, body, o); }
   deleteTemplate(id: string, o?: WaitOptions): Promise<void> { return this.#call('DELETE', `/templates/${encodeURIComponent(id)}`, undefined, undefined, o); }
   /** Imports an .ova or .ovf that lies on the controller's machine (admin). */
   importTemplate(body: ImportTemplateBody, o?: WaitOptions): Promise<TemplateView> {

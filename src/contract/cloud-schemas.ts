@@ -7,7 +7,7 @@ import { resourceNameSchema } from './api-schemas.js';
 export const CLOUD_SIZE_KEY = /^[1-9][0-9]{0,2}x[1-9][0-9]{0,7}$/;
 
 export const createCloudBody = z.strictObject({
-  name: resourceNameSchema.describe('what VMs ask for in their requirements: cloud == "NAME"'),
+  name: resourceNameSchema.refine((n) => n !== 'any', 'any is reserved: a template\'s burst: any means every cloud').describe('what VMs ask for in their requirements (cloud == "NAME") and templates in their burst flag'),
   kind: z.literal('ec2').default('ec2').describe('the remote\'s API; EC2 (Query API, SigV4) is the one spoken'),
   endpoint: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).describe('the EC2 endpoint, e.g. https://ec2.eu-west-1.amazonaws.com or another nubo\'s --ec2-listen'),
   region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -').describe('the region requests are signed for'),
@@ -19,7 +19,7 @@ export const createCloudBody = z.strictObject({
     .refine((m) => Object.keys(m).length > 0 && Object.keys(m).length <= 256, 'between 1 and 256 images').describe('nubo image (name or id) → AMI id'),
   capacity: z.number().int().min(1).max(100_000).describe('at most this many VMs on the cloud at once'),
   pricePerHour: z.number().nonnegative().max(1_000_000).default(0).describe('price of a VM-hour there (what a burst costs; shown, not charged)'),
-  burst: z.enum(['never', 'when-full']).default('when-full').describe('when-full: VMs no local host takes go there; never: only VMs that ask for it by name'),
+  burst: z.enum(['never', 'when-full']).default('when-full').describe('when-full: VMs no local host takes go there (when the controller\'s --burst-policy allows); never: only VMs that ask for it — their requirements (cloud == "NAME") or their template\'s burst flag (NAME or any)'),
   s3Endpoint: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).optional()
     .describe('the remote\'s S3 endpoint: images with no AMI in `images` are uploaded there (multipart), registered (RegisterImage) and cached in `images`; needs imageBucket'),
   imageBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, . and -').optional().describe('the bucket images are uploaded to (made if missing)'),

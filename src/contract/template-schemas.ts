@@ -25,8 +25,16 @@ export const templateBody = z.strictObject({
   requirements: z.string().max(1024).optional(),
   /** The cluster its VMs are placed in (it must exist); default any. */
   cluster: resourceNameSchema.optional(),
+  /** The burst flag: its VMs may go to this remote cloud (it must be registered), or `any` (the cheapest that takes them), when no local host takes them and the controller's --burst-policy allows. */
+  burst: resourceNameSchema.optional()
+    .describe('a registered cloud\'s name, or `any`: its VMs may burst there (local hosts first; when the controller\'s --burst-policy allows) — also to a cloud registered with burst: never; README: Hybrid cloud'),
 });
 export type TemplateBody = z.input<typeof templateBody>;
+/** `PATCH /api/v1/templates/{id}`: what may change in place (the rest: make another template). */
+export const updateTemplateBody = z.strictObject({
+  burst: resourceNameSchema.nullable().describe('the burst flag: a registered cloud\'s name, `any`, or null for none; VMs made before keep theirs'),
+});
+export type UpdateTemplateBody = z.input<typeof updateTemplateBody>;
 /** An OVF 1.x package in the controller's import directory (--image-import-dir; symlinks and .. resolved, for the .ovf's files too): an .ova, or an .ovf with its files beside it. */
 export const importTemplateBody = z.strictObject({
   path: controllerPathSchema,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ValidationError } from '../errors/validation-error.js';
 import { compileRequirements } from '../core/placement/requirements-expression.js';
+import { ANY_CLOUD } from '../core/placement/choose-cloud.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import type { ClusterBinding } from '../core/placement/cluster-fit.js';
 import type { AgentVmSpecInput, ImageRef } from '../contract/agent-api.js';
@@ -23,7 +24,11 @@ import { AccessControl } from './api/access-control.js';
 export interface StoredTemplate {
   disks: [{ image: string; mode: 'overlay' | 'copy'; datastore?: 'local' | 'shared' }];
   nics: { network?: string }[];
-  context: { userData?: string; kernel?: string; initrd?: string; cmdline?: string; cpuModel: string };
+  /**
+   * `burst`: the template's burst flag — a cloud's name or `any` (core/placement/choose-cloud.ts). Kept in the
+   * context document with the other settings its VMs copy at admission (into `spec.demand.burst`).
+   */
+  context: { userData?: string; kernel?: string; initrd?: string; cmdline?: string; cpuModel: string; burst?: string };
 }
 
 /**
@@ -115,6 +120,7 @@ export class Catalog {
     if (initrd && initrd.format !== 'initrd') throw new ValidationError('template', [{ field: 'initrd', message: `image ${initrd.name} is ${initrd.format}, not an initrd` }]);
     if (initrd && !kernel) throw new ValidationError('template', [{ field: 'initrd', message: 'an initrd needs a kernel' }]);
     if (body.requirements !== undefined) compileRequirements(body.requirements);
+    if (body.burst !== undefined) await this.#checkBurst(body.burst);
     // Networks are kept by id (names may be reused after a delete); JSON has no undefined: absent ones are dropped.
     const nics: StoredTemplate['nics'] = [];
     for (const [i, n] of (body.nics ?? [{}]).entries()) {
@@ -135,6 +141,7 @@ export class Catalog {
         ...(initrd ? { initrd: initrd.id } : {}),
         ...(body.cmdline !== undefined ? { cmdline: body.cmdline } : {}),
         ...(body.userData !== undefined ? { userData: body.userData } : {}),
+        ...(body.burst !== undefined ? { burst: body.burst } : {}),
       },
     };
     return this.store.templates.create({
@@ -148,6 +155,22 @@ export class Catalog {
       requirements: body.requirements ?? null,
       cluster: body.cluster ?? null,
     });
+  }
+
+  /** The burst flag names a registered cloud, or `any`; refused naming the field otherwise. */
+  async #checkBurst(burst: string): Promise<void> {
+    if (burst !== ANY_CLOUD && !(await this.store.clouds.list()).some((c) => c.name === burst)) {
+      throw new ValidationError('template', [{ field: 'burst', message: `no cloud ${burst} (a registered cloud's name, or ${ANY_CLOUD} for the cheapest that takes the VM)` }]);
+    }
+  }
+
+  /** Sets (or with null clears) a template's burst flag, checked as at create; the VMs made from it before keep theirs. */
+  async setTemplateBurst(t: Template, burst: string | null): Promise<Template> {
+    if (burst !== null) await this.#checkBurst(burst);
+    const context: StoredTemplate['context'] = { ...(t.context as StoredTemplate['context']) };
+    if (burst === null) delete context.burst;
+    else context.burst = burst;
+    return this.store.templates.setContext(t.id, context);
   }
 
   async templateView(t: Template): Promise<TemplateView> {
@@ -173,6 +196,7 @@ export class Catalog {
       ...(s.context.userData !== undefined ? { userData: s.context.userData } : {}),
       ...(t.requirements !== null ? { requirements: t.requirements } : {}),
       ...(t.cluster !== null ? { cluster: t.cluster } : {}),
+      ...(s.context.burst !== undefined ? { burst: s.context.burst } : {}),
     };
   }
 
@@ -311,6 +335,7 @@ export class Catalog {
           ...(requirements !== undefined ? { requirements } : {}),
           ...(cluster !== undefined ? { cluster } : {}),
           ...(bindings.length > 0 ? { bindings } : {}),
+          ...(s.context.burst !== undefined ? { burst: s.context.burst } : {}),
         },
     });
     // What placement will ask of a host (as the scheduler builds it from the spec): for checking a chosen host before anything is written.

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { BurstPolicy } from '../core/placement/burst-timing.js';
 import type { Store } from '../store/open-store.js';
 import type { Failpoints } from '../util/failpoints.js';
 import type { AccessKeyCipher } from './access-key-cipher.js';
@@ -22,6 +23,14 @@ export interface CloudBurstingOptions {
   readonly requestTimeoutMs?: number | undefined;
   /** How long a remote instance has to reach the state a step waits for (default 10 min). */
   readonly stateTimeoutMs?: number | undefined;
+  /**
+   * When a VM no local host takes may go to a cloud it does not ask for by
+   * requirement: at once (`when-full`, the default) or once it has waited for
+   * a local host longer than `maxWaitS` (`when-wait-exceeds`).
+   */
+  readonly policy?: BurstPolicy | undefined;
+  /** The clock the wait is measured with (tests); default Date.now. */
+  readonly now?: (() => number) | undefined;
   /** A cloud may take VMs again (reachable again, a refusal waited out): the VMs waiting for room are tried again. */
   readonly onRoom: () => void;
 }

@@ -1,4 +1,6 @@
+import { burstTiming } from '../core/placement/burst-timing.js';
 import { chooseCloud, UPLOAD_PREFIX, type CloudCandidate } from '../core/placement/choose-cloud.js';
+import { pendingSince } from '../core/placement/pending-since.js';
 import { uploadToCloudS3, type UploadTarget } from './cloud-image-upload.js';
 import type { VmDemand } from '../core/placement/vm-demand.js';
 import type { VmPhase } from '../core/vm-state.js';
@@ -60,15 +62,19 @@ export class CloudBursting {
 
   /**
    * A VM no local host takes: bound to a cloud that takes it (counted
-   * against the cloud's limit in the binding's transaction), or why none
-   * does, appended to the local hosts' reason.
+   * against the cloud's limit in the binding's transaction; `why` what the
+   * wait policy says of it), or why none does, appended to the local hosts'
+   * reason (`retryInMs`: when the wait policy may let it go).
    */
-  async place(vm: Vm, demand: VmDemand, localSummary: string): Promise<{ bound: CloudVm; cloud: string } | { summary: string }> {
+  async place(vm: Vm, demand: VmDemand, localSummary: string): Promise<{ bound: CloudVm; cloud: string; why?: string | undefined } | { summary: string; retryInMs?: number | undefined }> {
     const clouds = await this.#o.store.clouds.list();
     if (clouds.length === 0) return { summary: localSummary };
     const spec = vm.spec as unknown as ControllerVmSpec;
     const imageId = spec.agent.disk.image.id;
     const image = await findOrUndefined(this.#o.store.images.get(imageId));
+    const policy = this.#o.policy ?? { kind: 'when-full' };
+    // Measured from the VM's stored history: a controller that restarts does not make it wait again from the start.
+    const timing = policy.kind === 'when-full' ? burstTiming(policy, undefined, 0) : burstTiming(policy, pendingSince(await this.#o.store.vms.history(vm.id)), (this.#o.now ?? Date.now)());
     for (let attempt = 0; attempt < 3; attempt++) {
       const bound = new Map<string, number>();
       for (const b of await this.#o.store.clouds.bindings()) bound.set(b.cloudId, (bound.get(b.cloudId) ?? 0) + 1);
@@ -76,10 +82,13 @@ export class CloudBursting {
         id: c.id, name: c.name, burst: c.burst, capacityVms: c.capacityVms, bound: bound.get(c.id) ?? 0, pricePerHour: c.pricePerHour,
         instanceTypes: c.instanceTypes, images: c.images, uploadsImages: c.imageUpload !== null, unavailable: this.#unavailable(c.id),
       }));
-      const choice = chooseCloud({ vcpus: demand.vcpus, memoryMiB: demand.memoryMiB, requirements: demand.requirements, image: { id: imageId, name: image?.name } }, candidates);
-      if (choice.cloudId === undefined) return { summary: `${localSummary}; no cloud takes it (${choice.reasons.join('; ')})` };
+      const choice = chooseCloud({
+        vcpus: demand.vcpus, memoryMiB: demand.memoryMiB, requirements: demand.requirements, image: { id: imageId, name: image?.name }, burst: spec.demand.burst,
+        notYet: timing.now ? undefined : timing.reason,
+      }, candidates);
+      if (choice.cloudId === undefined) return { summary: `${localSummary}; no cloud takes it (${choice.reasons.join('; ')})`, retryInMs: timing.now ? undefined : timing.retryInMs };
       const b = await this.#o.store.clouds.bind({ vmId: vm.id, cloudId: choice.cloudId, instanceType: choice.instanceType, imageId: choice.imageId });
-      if (!('full' in b)) return { bound: b, cloud: choice.name };
+      if (!('full' in b)) return { bound: b, cloud: choice.name, why: choice.asked || !timing.now ? undefined : timing.why };
       // Another VM took the last place between the count and the binding: count again.
     }
     return { summary: `${localSummary}; the clouds filled up while it was being placed` };

@@ -1,3 +1,4 @@
+import type { BurstPolicy } from '../core/placement/burst-timing.js';
 import { controllerSessionSettings } from '../store/controller-session-settings.js';
 import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
@@ -112,8 +113,11 @@ export interface ControllerDaemonOptions {
   readonly s3?: S3ListenerOptions | undefined;
   /** The EC2 Query API's listener (src/ec2/): where, who signed, the instance types; none: not served. */
   readonly ec2?: (Pick<Ec2EndpointOptions, 'listen' | 'instanceTypes'> & { readonly authenticator?: Ec2Authenticator | undefined }) | undefined;
-  /** Remote clouds (bursting): how often their instances are polled (default 5 s), how long a cloud that refused a launch is left alone (default 30 s). */
-  readonly clouds?: { readonly pollMs?: number | undefined; readonly refusedBackoffMs?: number | undefined; readonly requestTimeoutMs?: number | undefined; readonly stateTimeoutMs?: number | undefined } | undefined;
+  /**
+   * Remote clouds (bursting): how often their instances are polled (default 5 s), how long a cloud that refused a launch is left
+   * alone (default 30 s), when a VM no local host takes may go to one (`policy`, default `when-full`: at once).
+   */
+  readonly clouds?: { readonly pollMs?: number | undefined; readonly refusedBackoffMs?: number | undefined; readonly requestTimeoutMs?: number | undefined; readonly stateTimeoutMs?: number | undefined; readonly policy?: BurstPolicy | undefined } | undefined;
   readonly logger: Logger;
 }
 

@@ -9,6 +9,8 @@ export interface ControllerVmSpec {
     readonly cluster?: string;
     /** Its networks and datastore bound to a cluster, as they were at admission. */
     readonly bindings?: readonly ClusterBinding[];
+    /** Its template's burst flag at admission: a cloud's name or `any` (see core/placement/choose-cloud.ts). */
+    readonly burst?: string;
   };
   /** Per NIC of `agent.nics`: the id of the network it has a lease on, or null (no network). */
   readonly nicNetworks?: readonly (string | null)[];

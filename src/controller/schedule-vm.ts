@@ -12,7 +12,7 @@ import type { PhaseOutcome } from './run-vm-phase.js';
  * binds it there. Apart from runVmPhase since it is the one step that writes
  * the VM's next state itself and leans on the orchestrator's host cache.
  */
-export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions; readonly hosts: SchedulingHosts }): Promise<PhaseOutcome> {
+export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions; readonly hosts: SchedulingHosts; readonly retryIn?: ((ms: number) => void) | undefined }): Promise<PhaseOutcome> {
   const spec = vm.spec as unknown as ControllerVmSpec;
   // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
   const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
@@ -28,8 +28,10 @@ export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions;
       // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
       if (d.o.clouds !== undefined && chosen === undefined) {
         const c = await d.o.clouds.place(vm, demand, placed.summary);
-        if ('bound' in c) return boundToCloud(d.o, vm, c.bound.cloudId, c.cloud);
+        if ('bound' in c) return boundToCloud(d.o, vm, c.bound.cloudId, c.cloud, c.why);
         summary = c.summary;
+        // The wait policy holds it back until then: placed again at that time (a host that frees up meanwhile wakes it sooner).
+        if (c.retryInMs !== undefined) d.retryIn?.(c.retryInMs);
       }
       if (vm.stateReason !== summary) {
         await d.o.store.vms.transition(vm.id, { from: ['pending'], to: 'pending', action: 'schedule', expectedVersion: vm.version, patch: { stateReason: summary } });
@@ -50,10 +52,14 @@ export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions;
   return 'wait';
 }
 
-/** The step after a cloud binding: prolog (the launch), with the cloud named in the VM's history. */
-async function boundToCloud(o: VmOrchestratorOptions, vm: Vm, cloudId: string, name?: string): Promise<PhaseOutcome> {
+/** The step after a cloud binding: prolog (the launch), with the cloud — and why it went now, under the wait policy — named in the VM's history and state reason. */
+async function boundToCloud(o: VmOrchestratorOptions, vm: Vm, cloudId: string, name?: string, why?: string): Promise<PhaseOutcome> {
   const cloud = name ?? (await o.store.clouds.get(cloudId)).name;
-  await o.store.vms.transition(vm.id, { from: ['pending'], to: 'prolog', action: 'schedule', expectedVersion: vm.version, reason: `placed on cloud ${cloud}` });
-  o.logger.info({ vmId: vm.id, cloud }, 'vm placed on a remote cloud');
+  await o.store.vms.transition(vm.id, {
+    from: ['pending'], to: 'prolog', action: 'schedule', expectedVersion: vm.version,
+    reason: why === undefined ? `placed on cloud ${cloud}` : `placed on cloud ${cloud}: ${why}`,
+    ...(why !== undefined ? { patch: { stateReason: `${why}; burst to ${cloud}` } } : {}),
+  });
+  o.logger.info({ vmId: vm.id, cloud, ...(why !== undefined ? { why } : {}) }, 'vm placed on a remote cloud');
   return 'advanced';
 }

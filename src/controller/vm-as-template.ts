@@ -6,7 +6,7 @@ import type { ControllerVmSpec } from './controller-vm-spec.js';
  * A VM's settings as a template whose root disk is `diskImageId` (the VM's
  * captured disk): what it was admitted with, overrides included — vCPUs,
  * memory, CPU model, kernel, initrd and cmdline, disk mode and datastore, user
- * data, requirements, and a NIC on each network its NICs are on. Not what is
+ * data, requirements, the burst flag, and a NIC on each network its NICs are on. Not what is
  * the VM's own: its addresses and MACs (a new VM takes fresh leases), its
  * hostname, its volumes.
  */
@@ -31,6 +31,7 @@ export function vmAsTemplate(vm: { readonly name: string; readonly templateId: s
       ...(a.initrd !== undefined ? { initrd: a.initrd.id } : {}),
       ...(a.cmdline !== undefined ? { cmdline: a.cmdline } : {}),
       ...(a.context.userData !== undefined ? { userData: a.context.userData } : {}),
+      ...(spec.demand.burst !== undefined ? { burst: spec.demand.burst } : {}),
     },
   };
 }
@@ -52,6 +53,7 @@ export function templateBodyOf(source: AdmissionSource, name: string): TemplateB
     ...(c.initrd !== undefined ? { initrd: c.initrd } : {}),
     ...(c.cmdline !== undefined ? { cmdline: c.cmdline } : {}),
     ...(c.userData !== undefined ? { userData: c.userData } : {}),
+    ...(c.burst !== undefined ? { burst: c.burst } : {}),
     ...(source.requirements !== null ? { requirements: source.requirements } : {}),
   };
 }

@@ -21,6 +21,9 @@ import type { CloudStepOutcome } from './cloud-step-outcome.js';
 import { CloudUnreachableError } from './cloud-unreachable-error.js';
 import type { CloudVm } from '../store/repositories/clouds-repository.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
+import { CloudBursting } from './cloud-bursting.js';
+import type { AccessKeyCipher } from './access-key-cipher.js';
+import type { BurstPolicy } from '../core/placement/burst-timing.js';
 
 // The orchestrator's decisions over a real SQLite store; the agent is a scripted stand-in (no hypervisor is involved).
 
@@ -451,5 +454,91 @@ test('a launch the cloud refuses sends the VM back to pending with the reason; a
     assert.equal(waiting.hostId, null);
   } finally {
     await c.cleanup();
+  }
+});
+
+/** The real CloudBursting's placement (its wait policy, over the store) with scripted steps: no EC2 is reached. */
+function waitingCloud(steps: string[], policy: BurstPolicy, now?: () => number) {
+  return (store: Store): VmOrchestratorOptions['clouds'] => {
+    const real = new CloudBursting({ store, cipher: {} as AccessKeyCipher, logger: pino({ level: 'silent' }), policy, now, onRoom: () => {} });
+    return {
+      binding: (vmId: string) => real.binding(vmId),
+      place: (vm, demand, summary) => real.place(vm, demand, summary),
+      runPhase: async (vm: Vm, _b: CloudVm, phase: string) => {
+        steps.push(phase);
+        if (phase === 'epilog') await store.clouds.unbind(vm.id);
+        return { done: true };
+      },
+    };
+  };
+}
+
+async function addCloud(store: Store): Promise<void> {
+  await store.clouds.create({ name: 'burst-1', endpoint: 'http://127.0.0.1:9', region: 'r', accessKeyId: 'AKIAAAAAAAAAAAAAAAAA', seal: () => 'v1:x', instanceTypes: { '1x128': 't' }, images: { i: 'ami-00000001' }, capacityVms: 5, pricePerHour: 0, burst: 'when-full' });
+}
+
+test('when-wait-exceeds: a VM no local host takes waits with the reason, then bursts once when its wait is over, the history saying why', async () => {
+  const steps: string[] = [];
+  const c = await setup({}, { cpus: 1, clouds: waitingCloud(steps, { kind: 'when-wait-exceeds', maxWaitS: 0.4 }) });
+  try {
+    await addCloud(c.store);
+    const a = await c.newVm('a');
+    c.orchestrator.kick(a.id);
+    await c.waitState(a.id, ['running']);
+    const b = await c.newVm('b');
+    c.orchestrator.kick(b.id);
+    const waiting = await pollUntil('b waiting out the wait', async () => {
+      const v = await c.store.vms.get(b.id);
+      return /burst-1: it takes VMs that waited more than 0\.4 s for a local host/.test(v.stateReason ?? '') ? v : undefined;
+    }, { timeoutMs: 5_000, intervalMs: 10 });
+    assert.equal(waiting.state, 'pending');
+    // Nothing kicks it but its own timer.
+    const running = await c.waitState(b.id, ['running'], 10_000);
+    assert.equal(running.hostId, null);
+    const history = await c.store.vms.history(b.id);
+    const placed = history.filter((h) => /placed on cloud/.test(h.reason ?? ''));
+    assert.equal(placed.length, 1);
+    assert.match(placed[0]!.reason ?? '', /^placed on cloud burst-1: waited \d+(\.\d)? s > 0\.4 s for a local host$/);
+    assert.ok(Date.parse(placed[0]!.at) - Date.parse(history[0]!.at) > 400, 'not before the wait was over');
+    assert.deepEqual(steps, ['prolog', 'boot']);
+  } finally {
+    await c.cleanup();
+  }
+});
+
+test('when-wait-exceeds: the wait is measured from the stored pending time (a controller that starts an hour later bursts it at once); a VM that finds a local host first never bursts', async () => {
+  const steps: string[] = [];
+  const hourLater = (): number => Date.now() + 3_600_000;
+  const c = await setup({}, { cpus: 1, clouds: waitingCloud(steps, { kind: 'when-wait-exceeds', maxWaitS: 30 }, hourLater) });
+  try {
+    await addCloud(c.store);
+    const a = await c.newVm('a');
+    c.orchestrator.kick(a.id);
+    await c.waitState(a.id, ['running']);
+    const b = await c.newVm('b');
+    c.orchestrator.kick(b.id);
+    await c.waitState(b.id, ['running']);
+    assert.ok((await c.store.vms.history(b.id)).some((h) => /^placed on cloud burst-1: waited 360\d s > 30 s for a local host$/.test(h.reason ?? '')));
+  } finally {
+    await c.cleanup();
+  }
+  const local: string[] = [];
+  const d = await setup({}, { cpus: 1, clouds: waitingCloud(local, { kind: 'when-wait-exceeds', maxWaitS: 60 }) });
+  try {
+    await addCloud(d.store);
+    const a = await d.newVm('a');
+    d.orchestrator.kick(a.id);
+    await d.waitState(a.id, ['running']);
+    const b = await d.newVm('b');
+    d.orchestrator.kick(b.id);
+    await pollUntil('b waiting', async () => (/waited more than 60 s/.test((await d.store.vms.get(b.id)).stateReason ?? '') ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+    // `stop` moves a off the host (the scripted agent has no power-off): its room wakes b.
+    await d.orchestrator.act(a.id, 'stop');
+    const onHost = await d.waitState(b.id, ['running']);
+    assert.equal(onHost.hostId, d.hostId);
+    assert.deepEqual(local, [], 'no step ran on the cloud');
+    assert.equal(await d.store.clouds.binding(b.id), undefined);
+  } finally {
+    await d.cleanup();
   }
 });

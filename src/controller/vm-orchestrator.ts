@@ -42,6 +42,8 @@ export class VmOrchestrator {
   readonly #hosts: SchedulingHosts;
   /** VMs left in pending for want of a host: what an ended operation wakes (listing every pending VM each time was O(VMs²) at scale). */
   readonly #waitingForRoom = new Set<string>();
+  /** VMs the bursting wait policy holds back, each placed again when its wait is over (one timer a VM). */
+  readonly #retryTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(o: VmOrchestratorOptions) {
     this.#o = o;
@@ -151,6 +153,8 @@ export class VmOrchestrator {
   /** Stops driving: agent calls in flight are abandoned, and their operations resume with the next controller. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const t of this.#retryTimers.values()) clearTimeout(t);
+    this.#retryTimers.clear();
     this.#stopping.abort(new Error('the controller is stopping'));
     await this.idle();
   }
@@ -258,8 +262,21 @@ export class VmOrchestrator {
     }
   }
 
+  /** Drives the VM again in `ms` (a later call replaces an earlier one); not after close. */
+  #retryIn(vmId: string, ms: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#retryTimers.get(vmId));
+    const t = setTimeout(() => {
+      this.#retryTimers.delete(vmId);
+      this.kick(vmId);
+    }, ms);
+    // A controller stopping does not wait for it: the next one measures the wait from the stored history.
+    t.unref();
+    this.#retryTimers.set(vmId, t);
+  }
+
   async #runPhase(vm: Vm, phase: VmPhase): Promise<PhaseOutcome> {
-    if (phase === 'schedule') return scheduleVm(vm, { o: this.#o, hosts: this.#hosts });
+    if (phase === 'schedule') return scheduleVm(vm, { o: this.#o, hosts: this.#hosts, retryIn: (ms) => this.#retryIn(vm.id, ms) });
     return runVmPhase(vm, phase, { o: this.#o, signal: this.#stopping.signal, notes: this.#notes });
   }
 }

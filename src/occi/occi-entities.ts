@@ -7,6 +7,7 @@ import {
   COMPUTE, COMPUTE_ACTION, IPNETWORK, IPNETWORKINTERFACE, identifierOf, NETWORK, NETWORKINTERFACE, NUBO_ACTION, STORAGE, STORAGELINK, type ComputeState,
 } from './occi-model.js';
 import { osTplMixin, resourceTplMixin, sizeOf } from './occi-templates.js';
+import { CLUSTER_ATTRIBUTE, zoneIdentifier } from './occi-zones.js';
 
 /**
  * nubo's records as OCCI entities: a VM is a compute, a volume a storage, a
@@ -95,7 +96,9 @@ export interface ComputeContext {
 export function compute(v: VmView & { nics?: VmDetailView['nics'] }, c: ComputeContext): ResourceInstance {
   const tpl = v.template === null ? undefined : c.templates.get(v.template);
   const size = sizeOf(v.vcpus, v.memoryMiB);
-  const mixins = [...(tpl ? [identifierOf(osTplMixin(tpl))] : []), ...(size ? [identifierOf(resourceTplMixin(size))] : [])];
+  const cluster = v.cluster ?? null;
+  const zone = cluster === null ? undefined : zoneIdentifier(cluster);
+  const mixins = [...(tpl ? [identifierOf(osTplMixin(tpl))] : []), ...(size ? [identifierOf(resourceTplMixin(size))] : []), ...(zone !== undefined ? [zone] : [])];
   const links = [
     ...c.volumes.filter((x): x is VolumeView & { vm: string } => x.vm === v.id).map((x) => storageLink(c.base, x)),
     // A NIC on no network links to nothing: it is not a networkinterface.
@@ -108,6 +111,7 @@ export function compute(v: VmView & { nics?: VmDetailView['nics'] }, c: ComputeC
       'occi.compute.architecture': 'x64', 'occi.compute.cores': v.vcpus, 'occi.compute.hostname': v.name,
       'occi.compute.memory': v.memoryMiB / MIB_PER_GIB, 'occi.compute.state': computeState(v.state),
       'occi.compute.state.message': v.stateReason === null ? v.state : `${v.state}: ${v.stateReason}`,
+      ...(cluster !== null ? { [CLUSTER_ATTRIBUTE]: cluster } : {}),
     },
     actions: computeActions(v), links,
   };

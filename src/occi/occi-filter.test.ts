@@ -6,6 +6,7 @@ import { ACTIONS, identifierOf, KINDS, OS_TPL, STATIC_MIXINS } from './occi-mode
 import { negotiate, requestRendering } from './occi-media.js';
 import { compute, computeState, network, parseNetworkInterfaceId, networkInterfaceId } from './occi-entities.js';
 import { osTplMixin } from './occi-templates.js';
+import { zoneMixin } from './occi-zones.js';
 import type { VmDetailView } from '../contract/vm-schemas.js';
 import type { NetworkView } from '../contract/network-schemas.js';
 
@@ -75,4 +76,26 @@ test('negotiation: the highest q wins, exact beats wildcard, nothing acceptable 
   assert.equal(requestRendering('application/json', '{}'), 'application/occi+json');
   assert.throws(() => requestRendering(undefined, 'Category: x'), (e: unknown) => e instanceof OcciError && e.status === 415);
   assert.throws(() => requestRendering('application/xml', '<x/>'), (e: unknown) => e instanceof OcciError && e.status === 415 && /application\/xml is not an OCCI rendering/.test(e.message));
+});
+
+test('a compute shows its cluster as an availability_zone mixin and nubo.compute.cluster; a collection is filtered by either', () => {
+  const ctx = { base: '/occi/1.2', templates: new Map([['tiny', tiny]]), networks: new Map([['lan', lan]]), volumes: [] };
+  const inA = compute({ ...vm, cluster: 'zone-a' }, ctx);
+  const inB = compute({ ...vm, id: 'c2', cluster: 'zone-b' }, ctx);
+  const nowhere = compute({ ...vm, id: 'c3', cluster: null }, ctx);
+  assert.ok(inA.mixins.includes('http://schemas.nubo.dev/occi/availability_zone#zone-a'), JSON.stringify(inA.mixins));
+  assert.equal(inA.attributes['nubo.compute.cluster'], 'zone-a');
+  assert.deepEqual([nowhere.mixins.some((m) => m.includes('availability_zone')), 'nubo.compute.cluster' in nowhere.attributes], [false, false]);
+  // A cluster whose name is no OCCI term (upper case) keeps the attribute, without a mixin.
+  const odd = compute({ ...vm, cluster: 'Zone.A' }, ctx);
+  assert.deepEqual([odd.mixins.some((m) => m.includes('availability_zone')), odd.attributes['nubo.compute.cluster']], [false, 'Zone.A']);
+  const all = [inA, inB, nowhere];
+  const kept = (categories: string[], attributes: Record<string, string> = {}): string[] => all.filter((e) => entityMatches(e, categories, attributes, new Map())).map((e) => e.id);
+  assert.deepEqual(kept(['http://schemas.nubo.dev/occi/availability_zone#zone-b']), ['c2']);
+  assert.deepEqual(kept([`${INFRA}compute`], { 'nubo.compute.cluster': 'zone-a' }), ['c1']);
+  // The query interface lists a zone's mixin, with the attribute it defines.
+  const zone = zoneMixin('zone-a', 2)!;
+  const listed = filterCategories({ ...ALL, mixins: [...STATIC_MIXINS, zone] }, [{ scheme: 'http://schemas.nubo.dev/occi/availability_zone#', term: 'zone-a' }]);
+  assert.deepEqual(listed.mixins.map((m) => [m.term, m.location, m.attributes.map((a) => a.name)]), [['zone-a', '/mixin/availability_zone/zone-a/', ['nubo.compute.cluster']]]);
+  assert.equal(zoneMixin('Zone.A', 1), undefined);
 });

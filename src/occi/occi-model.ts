@@ -18,6 +18,8 @@ export const NETWORKINTERFACE_SCHEME = 'http://schemas.ogf.org/occi/infrastructu
 export const NUBO_ACTION = 'http://schemas.nubo.dev/occi/infrastructure/compute/action#';
 export const NUBO_OS_TPL = 'http://schemas.nubo.dev/occi/os_tpl#';
 export const NUBO_RESOURCE_TPL = 'http://schemas.nubo.dev/occi/resource_tpl#';
+/** nubo's clusters (EC2's availability zones) as mixins of compute (occi-zones.ts). */
+export const NUBO_AVAILABILITY_ZONE = 'http://schemas.nubo.dev/occi/availability_zone#';
 
 export type AttributeType = 'string' | 'number' | 'boolean' | 'object' | 'array';
 

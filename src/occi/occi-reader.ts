@@ -9,6 +9,8 @@ import type { AttributeValue, CategoryRef, CategorySet, EntityInstance, Resource
 import { isLink } from './occi-instance.js';
 import { ACTIONS, identifierOf, KINDS, STATIC_MIXINS, type Mixin } from './occi-model.js';
 import { osTplMixin, RESOURCE_SIZES, resourceTplMixin } from './occi-templates.js';
+import { zoneMixin } from './occi-zones.js';
+import type { ZoneView } from '../contract/cluster-schemas.js';
 import { compute, network, networkInterface, parseNetworkInterfaceId, storage, storageLink } from './occi-entities.js';
 import { parseLocation, type Collection, type TemplateMixins } from './occi-requests.js';
 import { entityMatches, filterCategories } from './occi-filter.js';
@@ -70,9 +72,13 @@ export abstract class OcciReader {
   // Reading
 
   async templateMixins(): Promise<TemplateMixins & { templates: readonly TemplateView[] }> {
-    const templates = await this.call<TemplateView[]>('GET', '/api/v1/templates');
+    const [templates, zones] = await Promise.all([this.call<TemplateView[]>('GET', '/api/v1/templates'), this.call<ZoneView[]>('GET', '/api/v1/zones')]);
     return {
       templates,
+      zones: new Map(zones.flatMap((z) => {
+        const mixin = zoneMixin(z.name, z.hosts);
+        return mixin === undefined ? [] : [[identifierOf(mixin), { mixin, cluster: z.name }] as const];
+      })),
       osTpls: new Map(templates.map((t) => [identifierOf(osTplMixin(t)), { mixin: osTplMixin(t), template: t.id }])),
       resourceTpls: new Map(RESOURCE_SIZES.map((s) => [identifierOf(resourceTplMixin(s)), { mixin: resourceTplMixin(s), size: s }])),
       others: new Map(STATIC_MIXINS.map((m) => [identifierOf(m), m])),
@@ -81,7 +87,9 @@ export abstract class OcciReader {
 
   async model(): Promise<OcciModel> {
     const tpl = await this.templateMixins();
-    const mixins: Mixin[] = [...STATIC_MIXINS, ...[...tpl.osTpls.values()].map((x) => x.mixin), ...[...tpl.resourceTpls.values()].map((x) => x.mixin)];
+    const mixins: Mixin[] = [
+      ...STATIC_MIXINS, ...[...tpl.osTpls.values()].map((x) => x.mixin), ...[...tpl.resourceTpls.values()].map((x) => x.mixin), ...[...(tpl.zones?.values() ?? [])].map((x) => x.mixin),
+    ];
     const none: [UserMixinRecord[], Map<string, string[]>] = [[] as UserMixinRecord[], new Map<string, string[]>()];
     const [user, tags] = this.records ? await Promise.all([this.records.list(this.userId), this.records.tags(this.userId)]) : none;
     return { kinds: KINDS, mixins: [...mixins, ...user.map(userMixin)], actions: ACTIONS, tpl, user, tags };

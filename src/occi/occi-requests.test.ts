@@ -4,6 +4,7 @@ import { OcciError } from './occi-error.js';
 import { checkAction, parseLocation, planComputeAction, planComputeReplace, planComputeUpdate, planCreate, type TemplateMixins } from './occi-requests.js';
 import { COMPUTE, identifierOf, IPNETWORK, NETWORK, NETWORKINTERFACE, STATIC_MIXINS, STORAGE, STORAGELINK } from './occi-model.js';
 import { osTplMixin, RESOURCE_SIZES, resourceTplMixin } from './occi-templates.js';
+import { zoneMixin } from './occi-zones.js';
 import type { SentEntity } from './occi-instance.js';
 
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
@@ -168,4 +169,23 @@ test('PUT at an existing compute replaces it: its size may change (a resize), it
   assert.equal(planComputeReplace(back, rendered, B, TPL), undefined);
   refuses(() => planComputeReplace(sent(ok, { 'occi.compute.state': 'inactive' }), rendered, B, TPL), /occi\.compute\.state cannot be set: nubo sets it/, 'occi.compute.state');
   refuses(() => planComputeReplace(sent([kind('compute'), { scheme: IPNETWORK.scheme, term: IPNETWORK.term }, { scheme: OS, term: 'tiny' }]), current, B, TPL), /does not apply to kind/);
+});
+
+test('an availability_zone mixin at a create asks for that cluster; two are refused; a replace keeps the zone the compute is in', () => {
+  const zoneA = zoneMixin('zone-a', 2)!;
+  const zoneB = zoneMixin('zone-b', 1)!;
+  const zoned: TemplateMixins = { ...TPL, zones: new Map([[identifierOf(zoneA), { mixin: zoneA, cluster: 'zone-a' }], [identifierOf(zoneB), { mixin: zoneB, cluster: 'zone-b' }]]) };
+  const Z = 'http://schemas.nubo.dev/occi/availability_zone#';
+  const os = { scheme: OS, term: 'tiny', class: 'mixin' };
+  assert.deepEqual(planCreate(sent([kind('compute'), os, { scheme: Z, term: 'zone-a', class: 'mixin' }]), 'compute', B, zoned), { collection: 'compute', body: { template: 't-1', cluster: 'zone-a' } });
+  refuses(() => planCreate(sent([kind('compute'), os, { scheme: Z, term: 'zone-a' }, { scheme: Z, term: 'zone-b' }]), 'compute', B, zoned), /at most one availability_zone mixin/);
+  refuses(() => planCreate(sent([kind('compute'), os, { scheme: Z, term: 'zone-c' }]), 'compute', B, zoned), /unknown mixin http:\/\/schemas\.nubo\.dev\/occi\/availability_zone#zone-c/);
+  // nubo sets the cluster attribute: a client does not.
+  refuses(() => planCreate(sent([kind('compute'), os, { scheme: Z, term: 'zone-a' }], { 'nubo.compute.cluster': 'zone-b' }), 'compute', B, zoned), /nubo\.compute\.cluster cannot be set/, 'nubo.compute.cluster');
+
+  const id = '6df690d2-3158-40c4-88fb-d1c41584d6e5';
+  const current = { id, title: 'web-3', osTpl: identifierOf(osTplMixin(tiny)), vcpus: 1, memoryMiB: 128, links: [], attributes: { 'nubo.compute.cluster': 'zone-a' } };
+  // Its rendering sent back, zone and attribute as they are: nothing changes.
+  assert.equal(planComputeReplace(sent([kind('compute'), os, { scheme: Z, term: 'zone-a' }], { 'nubo.compute.cluster': 'zone-a' }), current, B, zoned), undefined);
+  refusesWith(409, () => planComputeReplace(sent([kind('compute'), os, { scheme: Z, term: 'zone-b' }]), current, B, zoned), /is in availability zone zone-a; a replace does not move it to zone-b/);
 });

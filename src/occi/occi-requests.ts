@@ -8,6 +8,7 @@ import {
 } from './occi-model.js';
 import { MIB_PER_GIB } from './occi-entities.js';
 import type { ResourceSize } from './occi-templates.js';
+import { CLUSTER_ATTRIBUTE, zoneIdentifier } from './occi-zones.js';
 
 /**
  * What a client's create, update or action asks of nubo, checked against the
@@ -27,6 +28,18 @@ export interface TemplateMixins {
   readonly resourceTpls: ReadonlyMap<string, { readonly mixin: Mixin; readonly size: ResourceSize }>;
   /** Every other mixin the model has, by identifier. */
   readonly others: ReadonlyMap<string, Mixin>;
+  /** availability_zone mixins by identifier, with the cluster each stands for (occi-zones.ts). */
+  readonly zones?: ReadonlyMap<string, { readonly mixin: Mixin; readonly cluster: string }> | undefined;
+}
+
+/** The one cluster a compute's availability_zone mixins ask for, if any. */
+function zoneOf(mixins: readonly Mixin[], tpl: TemplateMixins): string | undefined {
+  const zones = mixins.flatMap((m) => {
+    const z = tpl.zones?.get(identifierOf(m));
+    return z === undefined ? [] : [z.cluster];
+  });
+  if (zones.length > 1) throw badRequest(`at most one availability_zone mixin (a compute is placed in one cluster), ${zones.length} given`);
+  return zones[0];
 }
 
 export type CreatePlan =
@@ -76,7 +89,7 @@ function checkCategories(categories: readonly CategoryRef[], kind: Kind, tpl: Te
     if (c === kinds[0]) continue;
     if (c.class === 'action') throw badRequest(`Category ${identifierOf(c)} is an action: an entity names a kind and mixins`, { category: identifierOf(c) });
     const id = identifierOf(c);
-    const m = tpl.osTpls.get(id)?.mixin ?? tpl.resourceTpls.get(id)?.mixin ?? tpl.others.get(id);
+    const m = tpl.osTpls.get(id)?.mixin ?? tpl.resourceTpls.get(id)?.mixin ?? tpl.zones?.get(id)?.mixin ?? tpl.others.get(id);
     if (!m) throw badRequest(`unknown mixin ${id}`, { category: id });
     if (!m.applies.includes(k) && !m.applies.some((a) => a === identifierOf(kind))) throw badRequest(`mixin ${id} does not apply to kind ${k}`, { category: id });
     mixins.push(m);
@@ -152,12 +165,14 @@ export function planCreate(sent: SentEntity, collection: Collection, base: strin
       });
       const vcpus = cores !== undefined ? (cores as number) : size?.vcpus;
       const memoryMiB = memory ?? size?.memoryMiB;
+      const cluster = zoneOf(mixins, tpl);
       return {
         collection,
         body: {
           ...(id !== undefined ? { id: id.toLowerCase() } : {}),
           template: tpl.osTpls.get(identifierOf(os[0]!))!.template, ...(name !== undefined ? { name } : {}),
           ...(vcpus !== undefined ? { vcpus } : {}), ...(memoryMiB !== undefined ? { memoryMiB } : {}), ...(nics.length > 0 ? { nics } : {}),
+          ...(cluster !== undefined ? { cluster } : {}),
         },
       };
     }
@@ -235,6 +250,11 @@ export function planComputeReplace(
   if (os.length !== 1) throw badRequest(`a compute is described with exactly one os_tpl mixin (its template), ${os.length} given`);
   const conflict = (message: string, details: Record<string, unknown>): OcciError => new OcciError(409, message, details);
   if (identifierOf(os[0]!) !== current.osTpl) throw conflict(`the os_tpl of compute ${current.id} is ${current.osTpl ?? 'none'} and cannot change (${identifierOf(os[0]!)} given): delete it and create another`, { category: identifierOf(os[0]!) });
+  const zone = zoneOf(mixins, tpl);
+  const placedIn = current.attributes?.[CLUSTER_ATTRIBUTE];
+  if (zone !== undefined && zone !== placedIn) {
+    throw conflict(`compute ${current.id} is in availability zone ${typeof placedIn === 'string' ? placedIn : 'none'}; a replace does not move it to ${zone} (migrate it)`, { category: zoneIdentifier(zone) ?? zone });
+  }
   const t = a['occi.core.title'];
   if (t !== undefined && t !== current.title) throw conflict(`the title of compute ${current.id} is ${JSON.stringify(current.title)} and cannot change`, { attribute: 'occi.core.title' });
   const h = a['occi.compute.hostname'];

@@ -295,6 +295,13 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         ValidationError, 'VALIDATION_FAILED', (e) => assert.match(e.field, /^context/),
       );
       assert.equal(await count(store, 'templates'), templates);
+      // The context document is replaced whole (the burst flag lives there); a bad one is refused, nothing written.
+      const changed = await store.templates.setContext(t.id, { ...context, burst: 'burst-1' });
+      assert.deepEqual((await store.templates.get(t.id)).context, { ...context, burst: 'burst-1' });
+      assert.deepEqual(changed, await store.templates.get(t.id));
+      await rejectsWith(store.templates.setContext(t.id, { bad: Number.NaN }), ValidationError, 'VALIDATION_FAILED', (e) => assert.match(e.field, /^context/));
+      assert.equal((await store.templates.get(t.id)).context['burst'], 'burst-1');
+      await rejectsWith(store.templates.setContext('no-such-template', {}), NotFoundError, 'NOT_FOUND');
       const vm = await store.vms.create({ name: uniq('vm'), ownerId: owner.id, templateId: t.id });
       await store.templates.delete(t.id);
       await rejectsWith(store.templates.get(t.id), NotFoundError, 'NOT_FOUND');

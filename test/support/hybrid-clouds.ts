@@ -92,7 +92,7 @@ export class HybridClouds {
     await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk2, '3M'], { timeoutMs: 30_000 });
     await lApi.uploadImage({ name: 'disk2', file: disk2 });
     await lApi.createTemplate({ name: 'cloudy2', vcpus: 1, memoryMiB: 128, image: 'disk2', requirements: 'cloud == "burst-1"' });
-    // The template flag of bursting: its VMs ask for the cloud by name.
+    // Its requirements ask for the cloud burst-1 by name: its VMs run only there (the template flag `burst` is test/burst-wait.e2e.test.ts).
     await lApi.createTemplate({ name: 'cloudy', vcpus: 1, memoryMiB: 128, image: 'disk', requirements: 'cloud == "burst-1"' });
   }
 
@@ -104,10 +104,10 @@ export class HybridClouds {
     });
   }
 
-  /** The local controller (again, after a stop: `adminToken`), with failpoints armed when given. */
-  startLocal(o: { adminToken?: string; failpoints?: string } = {}): Promise<ControllerProcess> {
+  /** The local controller (again, after a stop: `adminToken`), with failpoints armed when given; `args` after the `localArgs` (a flag given again there wins). */
+  startLocal(o: { adminToken?: string; failpoints?: string; args?: readonly string[] } = {}): Promise<ControllerProcess> {
     return startControllerProcess({
-      cli: CLI, dataDir: join(this.#root, 'local'), home: join(this.#root, 'local-home'), heartbeatMs: 30_000, port: this.#ports.local, args: this.#localArgs,
+      cli: CLI, dataDir: join(this.#root, 'local'), home: join(this.#root, 'local-home'), heartbeatMs: 30_000, port: this.#ports.local, args: [...this.#localArgs, ...(o.args ?? [])],
       ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}), ...(o.failpoints !== undefined ? { env: { NUBO_FAILPOINTS: o.failpoints } } : {}),
     });
   }

@@ -13,6 +13,8 @@ export interface Host {
   standbySince?: string | null;
   /** Why its health check fails (proactive HA moves its VMs away): it takes no VMs; null: healthy. Absent from older APIs. */
   degraded?: string | null;
+  /** The cluster (availability zone) it belongs to. Absent from older APIs. */
+  cluster?: string;
 }
 /** `GET /hosts/{id}/maintenance` (src/contract/host-schemas.ts): the evacuation, VM by VM. */
 export interface HostMaintenance {
@@ -27,11 +29,19 @@ export interface HostMaintenance {
 export interface Vm {
   id: string; name: string; owner: string; template: string | null; state: string; stateReason: string | null;
   host: string | null; vcpus: number; memoryMiB: number; allowedActions: string[]; createdAt: string; updatedAt: string;
+  /** Its host's cluster; while it has no host, the one it asked for (null: any). Absent from older APIs. */
+  cluster?: string | null;
 }
 export interface VmNic { index: number; network: string | null; address: string | null; mac: string }
 export interface VmHistory { from: string | null; to: string; action: string; reason: string | null; at: string }
 export interface VmDetail extends Vm { nics: VmNic[]; history: VmHistory[] }
-export interface Template { id: string; name: string; owner: string; vcpus: number; memoryMiB: number; image: string; nics: { network?: string }[] }
+export interface Template {
+  id: string; name: string; owner: string; vcpus: number; memoryMiB: number; image: string; nics: { network?: string }[];
+  /** The cluster its VMs are placed in (absent: any); its burst flag (a cloud's name or `any`). */
+  cluster?: string; burst?: string;
+}
+/** `GET /zones` (src/contract/cluster-schemas.ts): a cluster as any user may know it. */
+export interface Zone { name: string; hosts: number }
 export interface Image { id: string; name: string; owner: string; format: string; sizeBytes: number; createdAt: string }
 export interface Network {
   id: string; name: string; cidr: string; gateway: string | null; vlan: number | null;

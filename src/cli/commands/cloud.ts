@@ -55,7 +55,7 @@ export function registerCloudCommands(program: Command): void {
     .requiredOption('--image <image=ami>', 'a nubo image (name or id) and its AMI there, repeatable (e.g. debian=ami-0123456789abcdef0)', pairArg('--image'))
     .requiredOption('--capacity <vms>', 'at most this many VMs there at once', intArg(1, 100_000, 'VMs'))
     .option('--price <per-hour>', 'what a VM-hour there costs (shown)', priceArg)
-    .option('--burst <policy>', 'when-full (default): VMs no local host takes go there; never: only VMs that ask for it', burstArg)
+    .option('--burst <policy>', 'when-full (default): VMs no local host takes go there (when the controller\'s --burst-policy allows); never: only VMs that ask for it (requirements cloud == "NAME", or a template made with --burst NAME or any)', burstArg)
     .option('--s3-endpoint <url>', 'the cloud\'s S3 endpoint: images with no --image entry are uploaded there (multipart), registered and remembered (with --image-bucket)')
     .option('--image-bucket <bucket>', 'the bucket images are uploaded to (made if missing)');
   connectionOptions(add).action(

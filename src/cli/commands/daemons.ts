@@ -9,10 +9,11 @@ import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
 import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
+import { BURST_POLICY_KINDS, type BurstPolicy } from '../../core/placement/burst-timing.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
 interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
-interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean>; cloudPollMs?: string; cloudBackoffMs?: string }
+interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean>; cloudPollMs?: string; cloudBackoffMs?: string; burstPolicy?: string; burstMaxWaitS?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
 export function registerDaemonCommands(program: Command): void {
@@ -38,6 +39,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)
     .option('--cloud-poll-ms <ms>', 'how often each remote cloud\'s instances are read (DescribeInstances) and reconciled with their VMs (bursting; `nubo cloud`)', '5000')
     .option('--cloud-backoff-ms <ms>', 'how long a remote cloud that refused a launch (InsufficientInstanceCapacity …) gets no new VMs', '30000')
+    .option('--burst-policy <policy>', 'when a VM no local host takes goes to a remote cloud it does not ask for by requirement: when-full (at once) or when-wait-exceeds (once it has waited --burst-max-wait-s for a local host; README: Hybrid cloud)', 'when-full')
+    .option('--burst-max-wait-s <s>', 'with --burst-policy when-wait-exceeds: how long a VM waits for a local host before it bursts (default 60)')
     .action(
       runCliAction(async (signal, o: ControllerFlags) => {
         // Everything the controller and its children (qemu-img) write is the owner's only: the database holds the hosts' tokens.
@@ -67,7 +70,7 @@ export function registerDaemonCommands(program: Command): void {
           labFence: (await import('../../lab/lab-fence.js')).labFence,
           leases: { policies: o.leasePolicy, rates: o.leaseRate },
           migrationQueue,
-          clouds: { pollMs: positiveFlag(o.cloudPollMs ?? '5000', '--cloud-poll-ms'), refusedBackoffMs: positiveFlag(o.cloudBackoffMs ?? '30000', '--cloud-backoff-ms') },
+          clouds: { pollMs: positiveFlag(o.cloudPollMs ?? '5000', '--cloud-poll-ms'), refusedBackoffMs: positiveFlag(o.cloudBackoffMs ?? '30000', '--cloud-backoff-ms'), policy: burstPolicyOf(o) },
           // Exit at once: no promise of the lost term may run on; restarted, the controller comes back as a follower.
           onLeadershipLost: (reason) => {
             process.stderr.write(`nubo controller: leadership lost (${reason}); exiting\n`);
@@ -131,6 +134,17 @@ export function registerDaemonCommands(program: Command): void {
         return EXIT.OK;
       }),
     );
+}
+
+/** `--burst-policy` and `--burst-max-wait-s`, checked together. */
+function burstPolicyOf(o: ControllerFlags): BurstPolicy {
+  const kind = o.burstPolicy ?? 'when-full';
+  if (kind === 'when-full') {
+    if (o.burstMaxWaitS !== undefined) throw new UsageError('BAD_FLAG', '--burst-max-wait-s goes with --burst-policy when-wait-exceeds');
+    return { kind };
+  }
+  if (kind === 'when-wait-exceeds') return { kind, maxWaitS: positiveFlag(o.burstMaxWaitS ?? '60', '--burst-max-wait-s') };
+  throw new UsageError('BAD_FLAG', `--burst-policy must be one of ${BURST_POLICY_KINDS.join(', ')}, not ${JSON.stringify(kind)}`);
 }
 
 function positiveFlag(text: string, flag: string): number {

@@ -30,6 +30,7 @@ interface CreateOpts extends ApiOpts {
   requirements?: string;
   nic?: string[];
   cluster?: string;
+  burst?: string;
 }
 
 /** `nubo template list|show|create|delete|import|export`. */
@@ -69,7 +70,8 @@ export function registerTemplateCommands(program: Command): void {
     .option('--user-data-file <file>', 'user data for the VM\'s config drive, read from a file')
     .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512 && cpu_model == "qemu64"\'')
     .option('--nic <network>', 'add a NIC on this network (repeatable; without it the template gets one NIC with no network set)', collect)
-    .option('--cluster <cluster>', 'place its VMs in this cluster (`nubo cluster list`; default any)');
+    .option('--cluster <cluster>', 'place its VMs in this cluster (`nubo cluster list`; default any)')
+    .option('--burst <cloud|any>', 'its VMs may burst to this remote cloud (`nubo cloud list`), or to the cheapest that takes them (any), when no local host takes them and the controller\'s --burst-policy allows');
   connectionOptions(create).action(
       runCliAction(async (signal, o: CreateOpts) => {
         const body: TemplateBody = {
@@ -86,12 +88,24 @@ export function registerTemplateCommands(program: Command): void {
           ...(o.requirements !== undefined ? { requirements: o.requirements } : {}),
           ...(o.nic !== undefined ? { nics: o.nic.map((network) => ({ network })) } : {}),
           ...(o.cluster !== undefined ? { cluster: o.cluster } : {}),
+          ...(o.burst !== undefined ? { burst: o.burst } : {}),
         };
         const t = await (await connect(o)).createTemplate(body, { signal });
         if (o.json) return printJson(t);
         printTemplate(t);
       }),
     );
+  const update = apiCommand(template, 'update <template>', 'change a template in place (yours, or any as an admin): its burst flag; VMs made from it before keep theirs')
+    .option('--burst <cloud|any>', 'its VMs may burst to this remote cloud, or to the cheapest that takes them (any)')
+    .option('--no-burst', 'its VMs do not burst (unless a cloud takes every VM: `nubo cloud add --burst when-full`)');
+  connectionOptions(update).action(
+    runCliAction(async (signal, ref: string, o: ApiOpts & { burst?: string | false }) => {
+      if (o.burst === undefined) throw new UsageError('BAD_FLAG', 'say what changes: --burst CLOUD|any, or --no-burst');
+      const t = await (await connect(o)).updateTemplate(ref, { burst: o.burst === false ? null : o.burst }, { signal });
+      if (o.json) return printJson(t);
+      printTemplate(t);
+    }),
+  );
   connectionOptions(apiCommand(template, 'delete <template>', 'delete a template (by id, name or the start of its id; yours, or any as an admin); VMs made from it keep their settings, its image stays'), { json: false }).action(
     runCliAction(async (signal, ref: string, o: ApiOpts) => {
       await (await connect(o)).deleteTemplate(ref, { signal });
@@ -187,6 +201,7 @@ function printTemplate(t: TemplateView): void {
     ['nics', t.nics.map((n, i) => `nic${i}:${n.network ?? '-'}`).join(' ') || '-'],
     ['requirements', dash(t.requirements)],
     ['cluster', t.cluster ?? 'any'],
+    ['burst', t.burst ?? '-'],
     ['user data', t.userData === undefined ? '-' : `${Buffer.byteLength(t.userData)} bytes`],
     ['created', fmtTime(t.createdAt)],
   ]);

@@ -7,7 +7,7 @@ import { ValidationError } from '../../errors/validation-error.js';
 import type { Store } from '../../store/open-store.js';
 import type { Cloud } from '../../store/repositories/clouds-repository.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
-import { NotFoundError } from '../../store/store-errors.js';
+import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { CloudBursting } from '../cloud-bursting.js';
 import { requireAdmin, type ApiContext } from './api-context.js';
 import { byIdPrefix } from './match-reference.js';
@@ -68,9 +68,12 @@ export function registerCloudRoutes(app: FastifyInstance, ctx: ApiContext, cloud
     })));
     return { ...viewOf(c, bound.length, clouds), instances };
   });
-  r.delete('/api/v1/clouds/:id', { schema: { tags, params: idParams, summary: 'Forget a remote cloud (admin); refused while VMs are bound to it', response: { 200: cloudView } } }, async (req) => {
+  r.delete('/api/v1/clouds/:id', { schema: { tags, params: idParams, summary: 'Forget a remote cloud (admin); refused while VMs are bound to it or templates name it in their burst flag', response: { 200: cloudView } } }, async (req) => {
     requireAdmin(req, 'removing a remote cloud');
     const c = await findCloud(ctx.store, req.params.id);
+    // A template's flag naming a cloud that is gone would make its VMs wait for nothing: the template goes (or is replaced) first.
+    const naming = (await ctx.store.templates.list()).filter((t) => (t.context as { burst?: unknown }).burst === c.name).map((t) => t.name);
+    if (naming.length > 0) throw new ConflictError('cloud', 'name', c.name, `is named by the burst flag of template(s) ${naming.join(', ')}; delete them first`);
     return viewOf(await ctx.store.clouds.remove(c.id), 0, clouds);
   });
 }

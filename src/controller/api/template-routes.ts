@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
-import { importTemplateBody, templateBody, templateView, uploadTemplateQuery } from '../../contract/template-schemas.js';
+import { importTemplateBody, templateBody, templateView, updateTemplateBody, uploadTemplateQuery } from '../../contract/template-schemas.js';
 import { accessOf, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { clientGoneSignal } from '../../http/client-gone-signal.js';
 import { exportTemplateOva } from '../export-template-ova.js';
@@ -22,6 +22,16 @@ export function registerTemplateRoutes(app: FastifyInstance, ctx: ApiContext): v
   r.post('/api/v1/templates', { schema: { tags, body: templateBody, response: { 201: templateView } } }, async (req, reply) => {
     const t = await ctx.catalog.createTemplate(req.body, userOf(req));
     return reply.status(201).send(await ctx.catalog.templateView(t));
+  });
+  r.patch('/api/v1/templates/:id', {
+    schema: {
+      tags, params: idParams, body: updateTemplateBody, response: { 200: templateView },
+      summary: 'Change a template\'s burst flag (its owner or an admin)',
+      description: '`burst`: a registered cloud\'s name, `any`, or null for none (an unknown cloud: 400 naming `burst`, nothing changed). VMs made from it before keep the flag they were made with.',
+    },
+  }, async (req) => {
+    const t = await accessOf(ctx, req).check('operate', 'template', await ctx.catalog.findTemplate(req.params.id, userOf(req)), `changing template ${req.params.id}`);
+    return ctx.catalog.templateView(await ctx.catalog.setTemplateBurst(t, req.body.burst));
   });
   r.delete('/api/v1/templates/:id', {
     schema: {

@@ -28,11 +28,29 @@ export interface CloudDemand {
   readonly requirements?: string | undefined;
   /** The VM's image: a cloud's image map may name it by id or by name. */
   readonly image: { readonly id: string; readonly name: string | undefined };
+  /**
+   * Its template's burst flag: a cloud's name (that cloud only, even one
+   * whose policy is `never`) or `any` (every cloud, `never` ones included);
+   * absent: the clouds whose policy is `when-full`.
+   */
+  readonly burst?: string | undefined;
+  /**
+   * Why clouds may not take it yet unless it asks for one by requirement
+   * (the controller's wait policy: it has not waited long enough for a local
+   * host); absent: they may.
+   */
+  readonly notYet?: string | undefined;
 }
 
+/** The template flag `burst: any`: every cloud (a cloud may not take this name). */
+export const ANY_CLOUD = 'any';
+
 export type CloudChoice =
-  /** `imageId` is the AMI, or `upload:<nubo image id>` when the image is to be made available there first. */
-  | { readonly cloudId: string; readonly name: string; readonly instanceType: string; readonly imageId: string }
+  /**
+   * `imageId` is the AMI, or `upload:<nubo image id>` when the image is to be made available there first;
+   * `asked`: its requirements ask for this cloud by name (the wait policy does not hold it back).
+   */
+  | { readonly cloudId: string; readonly name: string; readonly instanceType: string; readonly imageId: string; readonly asked: boolean }
   | { readonly cloudId: undefined; readonly reasons: readonly string[] };
 
 /** A cloud as the requirements expression sees it: `cloud` is its name, and its room is not what limits it (its VM limit is). */
@@ -48,15 +66,17 @@ function cloudView(c: CloudCandidate): HostView {
  * Which remote cloud a VM that no local host takes goes to, if any (the
  * caller tried the local hosts first). A cloud is a candidate when the VM's
  * requirements hold for it and either the requirements ask for it by name
- * (`cloud == "burst-1"`: they hold for it and not for a local host) or its
- * policy is `when-full`; it must be available, map the VM's size to an
- * instance type and its image to an AMI, and be under its VM limit. The
- * cheapest candidate wins (then by name). Otherwise every cloud's reason.
+ * (`cloud == "burst-1"`: they hold for it and not for a local host), or — the
+ * wait policy allowing (`notYet` absent) — its template's burst flag names it
+ * (or `any`), or, without a flag naming another cloud, its policy is
+ * `when-full`; it must be available, map the VM's size to an instance type
+ * and its image to an AMI, and be under its VM limit. The cheapest candidate
+ * wins (then by name). Otherwise every cloud's reason.
  */
 export function chooseCloud(demand: CloudDemand, clouds: readonly CloudCandidate[]): CloudChoice {
   const holds = demand.requirements === undefined || demand.requirements.trim() === '' ? undefined : compileRequirements(demand.requirements);
   const reasons: string[] = [];
-  const fit: { c: CloudCandidate; instanceType: string; imageId: string }[] = [];
+  const fit: { c: CloudCandidate; instanceType: string; imageId: string; asked: boolean }[] = [];
   for (const c of clouds) {
     const view = cloudView(c);
     const why = refusal(c, view, demand, holds);
@@ -65,13 +85,18 @@ export function chooseCloud(demand: CloudDemand, clouds: readonly CloudCandidate
   }
   fit.sort((a, b) => a.c.pricePerHour - b.c.pricePerHour || (a.c.name < b.c.name ? -1 : a.c.name > b.c.name ? 1 : 0));
   const best = fit[0];
-  return best === undefined ? { cloudId: undefined, reasons } : { cloudId: best.c.id, name: best.c.name, instanceType: best.instanceType, imageId: best.imageId };
+  return best === undefined ? { cloudId: undefined, reasons } : { cloudId: best.c.id, name: best.c.name, instanceType: best.instanceType, imageId: best.imageId, asked: best.asked };
 }
 
-function refusal(c: CloudCandidate, view: HostView, d: CloudDemand, holds: ((h: HostView) => boolean) | undefined): string | { instanceType: string; imageId: string } {
+function refusal(c: CloudCandidate, view: HostView, d: CloudDemand, holds: ((h: HostView) => boolean) | undefined): string | { instanceType: string; imageId: string; asked: boolean } {
   if (holds !== undefined && !holds(view)) return 'the VM\'s requirements exclude it';
   const asked = holds !== undefined && !holds({ ...view, cloud: '' });
-  if (c.burst === 'never' && !asked) return `it takes only VMs that ask for it (requirements: cloud == "${c.name}")`;
+  if (!asked) {
+    if (d.burst !== undefined && d.burst !== ANY_CLOUD && d.burst !== c.name) return `the VM's template bursts to ${d.burst} only`;
+    const flagged = d.burst === ANY_CLOUD || d.burst === c.name;
+    if (c.burst === 'never' && !flagged) return `it takes only VMs that ask for it (requirements: cloud == "${c.name}", or a template with burst: ${c.name} or ${ANY_CLOUD})`;
+    if (d.notYet !== undefined) return d.notYet;
+  }
   if (c.unavailable !== undefined) return c.unavailable;
   const size = sizeKey(d.vcpus, d.memoryMiB);
   const instanceType = own(c.instanceTypes, size);
@@ -79,7 +104,7 @@ function refusal(c: CloudCandidate, view: HostView, d: CloudDemand, holds: ((h: 
   const imageId = own(c.images, d.image.id) ?? (d.image.name === undefined ? undefined : own(c.images, d.image.name));
   if (imageId === undefined && c.uploadsImages !== true) return `its image map has no AMI for image ${d.image.name ?? d.image.id}`;
   if (c.bound >= c.capacityVms) return `it is at its limit (${c.bound} of ${c.capacityVms} VMs)`;
-  return { instanceType, imageId: imageId ?? `${UPLOAD_PREFIX}${d.image.id}` };
+  return { instanceType, imageId: imageId ?? `${UPLOAD_PREFIX}${d.image.id}`, asked };
 }
 
 /** The binding's image of a VM whose image is to be made available on the cloud first (uploaded, registered). */

@@ -105,6 +105,14 @@ export class TemplatesRepository {
     return rows.map(toTemplate);
   }
 
+  /** Replaces the template's context document (its VMs keep the copy they were admitted with). */
+  async setContext(id: string, context: JsonObject): Promise<Template> {
+    const v = validateInput('template', z.object({ context: fields.jsonObject }), { context });
+    const r = await this.ctx.db.updateTable('templates').set({ context: toJson(v.context) }).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!r) throw new NotFoundError('template', id);
+    return toTemplate(r);
+  }
+
   /** VMs made from the template keep their own copy of the spec; their template_id becomes null. */
   async delete(id: string): Promise<void> {
     const r = await this.ctx.db.deleteFrom('templates').where('id', '=', id).executeTakeFirst();

@@ -2,7 +2,7 @@ import type { Host } from '../api-types';
 import { CapacityBar } from './capacity-bar';
 import { StateBadge } from './state-badge';
 
-/** A host with its reserved capacity against its total (what the scheduler places against), and why it takes no VMs when it does not (maintenance, standby, degraded). */
+/** A host with its cluster, its reserved capacity against its total (what the scheduler places against), and why it takes no VMs when it does not (maintenance, standby, degraded). */
 export function HostCard({ host, children }: { host: Host; children?: preact.ComponentChildren }) {
   const standby = host.standbySince ?? null;
   const degraded = host.degraded ?? null;
@@ -14,6 +14,7 @@ export function HostCard({ host, children }: { host: Host; children?: preact.Com
       <CapacityBar label="CPU" used={host.reserved.cpus} total={host.total.cpus} unit="vCPU" />
       <CapacityBar label="Memory" used={host.reserved.memoryMiB} total={host.total.memoryMiB} unit="MiB" />
       <CapacityBar label="Disk" used={host.reserved.diskMiB} total={host.total.diskMiB} unit="MiB" />
+      {host.cluster !== undefined && <p data-testid="host-cluster">Cluster <strong>{host.cluster}</strong></p>}
       <p class="muted">{host.vms} VMs{host.lastHeartbeatAt !== null ? ` · heartbeat ${new Date(host.lastHeartbeatAt).toLocaleTimeString()}` : ''}</p>
       {children}
     </article>

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { Network, Template, User, Vm } from '../api-types';
+import type { Network, Template, User, Vm, Zone } from '../api-types';
 import { ApiError } from '../api-error';
 import { useLive } from '../use-live';
 import { useSession } from '../session-context';
@@ -10,6 +10,8 @@ const STEPS = ['Template', 'Size', 'Details', 'Review'] as const;
 
 interface Draft {
   template: string; name: string; vcpus: string; memoryMiB: string; userData: string; requirements: string; sshKey: string;
+  /** The cluster (availability zone) asked for; empty: the template's, or any. */
+  cluster: string;
   /** Networks of the VM's own NICs, in the order checked; none: the template's NICs. */
   nics: string[];
 }
@@ -19,8 +21,9 @@ export function VmCreatePage() {
   const { api, user } = useSession();
   const templates = useLive((a, signal) => a.get<Template[]>('/templates', signal), [], (e) => e.resource === 'template');
   const networks = useLive((a, signal) => a.get<Network[]>('/networks', signal), [], (e) => e.resource === 'network');
+  const zones = useLive((a, signal) => a.get<Zone[]>('/zones', signal), [], (e) => e.resource === 'cluster' || e.resource === 'host');
   const [step, setStep] = useState(0);
-  const [d, setD] = useState<Draft>({ template: '', name: '', vcpus: '', memoryMiB: '', userData: '', requirements: '', sshKey: '', nics: [] });
+  const [d, setD] = useState<Draft>({ template: '', name: '', vcpus: '', memoryMiB: '', userData: '', requirements: '', sshKey: '', cluster: '', nics: [] });
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const tpl = templates.data?.find((t) => t.name === d.template);
@@ -39,6 +42,7 @@ export function VmCreatePage() {
       if (d.memoryMiB !== '') body['memoryMiB'] = Number(d.memoryMiB);
       if (d.userData !== '') body['userData'] = d.userData;
       if (d.requirements.trim() !== '') body['requirements'] = d.requirements.trim();
+      if (d.cluster !== '') body['cluster'] = d.cluster;
       if (d.nics.length > 0) body['nics'] = d.nics.map((network) => ({ network }));
       const vm = await api.post<Vm>('/vms', body);
       navigate(`/vms/${vm.id}`);
@@ -46,7 +50,7 @@ export function VmCreatePage() {
       const e = err instanceof ApiError ? err : new ApiError(0, 'NETWORK', String(err), undefined);
       setError(e);
       const f = e.field?.split('.')[0] ?? '';
-      setStep(f === 'template' ? 0 : f === 'vcpus' || f === 'memoryMiB' ? 1 : ['name', 'userData', 'requirements', 'sshKeys', 'nics'].includes(f) ? 2 : 3);
+      setStep(f === 'template' ? 0 : f === 'vcpus' || f === 'memoryMiB' ? 1 : ['name', 'userData', 'requirements', 'cluster', 'sshKeys', 'nics'].includes(f) ? 2 : 3);
     } finally {
       setBusy(false);
     }
@@ -87,6 +91,12 @@ export function VmCreatePage() {
             <label>SSH public key to add <input name="sshKey" value={d.sshKey} onInput={set('sshKey')} placeholder={`ssh-ed25519 AAAA… (you have ${user.sshKeys.length})`} aria-invalid={invalid('sshKeys.0') || invalid('sshKeys')} /></label>
             <label>User data <textarea name="userData" rows={4} value={d.userData} onInput={set('userData')} aria-invalid={invalid('userData')} /></label>
             <label>Placement requirements <input name="requirements" value={d.requirements} onInput={set('requirements')} placeholder={'e.g. CPU_MODEL == "host"'} aria-invalid={invalid('requirements')} /></label>
+            <label>Cluster (availability zone)
+              <select name="cluster" value={d.cluster} onChange={set('cluster')} aria-invalid={invalid('cluster')}>
+                <option value="">{tpl?.cluster !== undefined ? `the template's (${tpl.cluster})` : 'any'}</option>
+                {(zones.data ?? []).map((z) => <option key={z.name} value={z.name}>{z.name} ({z.hosts} host{z.hosts === 1 ? '' : 's'})</option>)}
+              </select>
+            </label>
             <fieldset class="nics">
               <legend>NICs</legend>
               {(networks.data ?? []).map((n) => (
@@ -105,6 +115,7 @@ export function VmCreatePage() {
             <dt>Name</dt><dd>{d.name || '(generated)'}</dd>
             <dt>Size</dt><dd>{d.vcpus || tpl?.vcpus} vCPU, {d.memoryMiB || tpl?.memoryMiB} MiB</dd>
             {d.requirements !== '' && <><dt>Requirements</dt><dd><code>{d.requirements}</code></dd></>}
+            <dt>Cluster</dt><dd>{d.cluster !== '' ? d.cluster : tpl?.cluster !== undefined ? `${tpl.cluster} (the template's)` : 'any'}</dd>
             <dt>NICs</dt><dd>{d.nics.length > 0 ? d.nics.join(', ') : `as the template${tpl !== undefined && tpl.nics.length > 0 ? `: ${tpl.nics.map((n) => n.network ?? 'no network').join(', ')}` : ''}`}</dd>
             {d.userData !== '' && <><dt>User data</dt><dd>{d.userData.length} characters</dd></>}
           </dl>
