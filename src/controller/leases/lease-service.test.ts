@@ -13,6 +13,7 @@ import { QuotaExceededError } from '../../core/quota/quota-exceeded-error.js';
 import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
 import { LeaseStateError } from '../../core/leases/lease-state-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
+import { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
 import { LeaseService } from './lease-service.js';
 import type { LeaseSubmission } from './lease-submission.js';
@@ -272,6 +273,40 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal(l.pendingStep, null);
     assert.equal((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'step' && e.detail['step'] === 'migrate').length, 0, 'no migrate step was ever journaled');
     assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+
+  it('an AR and the plans it cuts are one write: a failure between the AR\'s row and the cuts leaves neither; once written, both are there before any step runs', async () => {
+    await fresh();
+    const t0 = (t = 2_700_000);
+    const fp = new Failpoints();
+    const svc = new LeaseService({ store, actions: new FakeActions(), policies, rates, logger, clock, tickMs: 0, failpoints: fp });
+    services.push(svc);
+    await svc.start();
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    const planBefore = (await store.capacityLeases.get(be.id)).plan;
+    assert.ok(!planBefore.segments.some((x) => x.kind === 'suspend'));
+    const ar = sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false });
+    fp.arm('lease-admit', () => {
+      throw new Error('died between the AR and the plans it cuts');
+    });
+    const before = await rows();
+    await assert.rejects(svc.submit(ar), /died between/);
+    assert.deepEqual(await rows(), before, 'nothing written: no AR, no cut plan, no timeline entry, no event');
+    assert.deepEqual((await store.capacityLeases.get(be.id)).plan, planBefore, 'the lease keeps its plan');
+    // Written together: at lease-admit.done (after the commit, before anything runs) the AR and the cut plan are both on disk.
+    let seen: CapacityLease[] = [];
+    fp.arm('lease-admit.done', async () => {
+      seen = await store.capacityLeases.list();
+    });
+    const admitted = await svc.submit(ar);
+    assert.deepEqual(seen.map((l) => l.id), [be.id, admitted.id]);
+    const cut = seen[0]!;
+    const suspend = cut.plan.segments.find((x) => x.kind === 'suspend');
+    assert.equal(suspend?.to, t0 + 100 - 5, 'the lease\'s plan was cut in the same write: its suspension ends when the AR prepares');
+    assert.equal((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'planned').length, 1, 'the cut on its timeline once');
+    await at(svc, suspend.to + 0.1);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
   });
 
   it('refuses at once, writing nothing: an AR that cannot fit (with the reason), bad times, too long, more VMs than the hosts hold', async () => {
