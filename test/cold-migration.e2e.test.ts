@@ -16,7 +16,8 @@ import { MigrationLab, refusal } from './support/migration-lab.js';
 /**
  * Cold migration through the controller on a 3-host lab: a powered-off VM, a
  * suspended one (memory kept: no reboot), a suspended one on the shared
- * datastore (only its saved memory moves) through the CLI; a cancel and a
+ * datastore (its saved memory is there too: nothing is copied, a hand-off)
+ * through the CLI; a cancel and a
  * destination agent killed mid-copy leave the VM whole on its source and
  * nothing on the destination.
  */
@@ -169,7 +170,7 @@ test('a suspended VM, destination chosen by the scheduler: its saved memory move
   await act(vm.id, 'terminate-hard', 'terminated');
 });
 
-test('a suspended VM on the shared datastore, through `nubo vm migrate --wait`: only its saved memory moves', async () => {
+test('a suspended VM on the shared datastore, through `nubo vm migrate --wait`: its memory was saved there too, so nothing is copied (a hand-off)', async () => {
   const { vm, ip } = await boot('cold-shared', 3, 'shared');
   const before = await guest(ip);
   await act(vm.id, 'suspend', 'suspended');
@@ -180,7 +181,7 @@ test('a suspended VM on the shared datastore, through `nubo vm migrate --wait`: 
   const m = JSON.parse(cli.stdout) as MigrationView;
   assert.equal(m.state, 'succeeded', `migration: ${m.reason}`);
   assert.equal(m.kind, 'cold');
-  assert.deepEqual(filesOf(m), ['memory.state'], 'the disk stays where both hosts see it');
+  assert.deepEqual(filesOf(m), [], 'the disk and the saved memory stay where both hosts see them');
   assert.deepEqual(stagesOf(m), COLD_STAGES);
   const moved = await api().getVm(vm.id);
   assert.equal(moved.host, lab.host(1).name);

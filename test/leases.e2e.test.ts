@@ -418,24 +418,21 @@ test('a plain user sees her own leases and their events on the stream, and nothi
 });
 
 test('suspension none: an AR requeues the lease in its way (controller killed at lease-requeue: its VM ended once, the lease starts over on a new VM after the AR); with unsuspendable=cancel the next one is cancelled (killed at lease-cancel.done: ended once)', async () => {
+  // Armed at lease-requeue from here: nothing below requeues a lease before the AR does (one restart instead of two).
   await controller.stop();
-  controller = startController(undefined, ['suspension=none']);
+  controller = startController('lease-requeue', ['suspension=none']);
   await controller.waitFor(/controller listening/, 60_000);
   // What the story left holding the hosts (the hour-long AR on h1; the plain VM on h2 when this test runs alone) goes first,
   // so that the two leases below fill both hosts.
   for (const l of await leases.list()) if (!['done', 'cancelled', 'failed', 'rejected'].includes(l.state)) await leases.cancel(l.id).catch(() => undefined);
   if ((await api.getVm(plainVm)).state !== 'terminated') await api.vmAction(plainVm, 'terminate');
   await pollUntil('both hosts enabled and empty', async () => ((await api.listHosts()).every((h) => h.state === 'enabled' && h.reserved.cpus === 0) ? true : undefined), { timeoutMs: 180_000, intervalMs: 500 });
-  // Both hosts taken by best-effort leases of an hour.
+  // Both hosts taken by best-effort leases of an hour, booted side by side (r2 the younger).
   const r1 = (await leases.create({ type: 'be', durationS: 3600, template: 'tiny' })).id;
-  await leaseIn(r1, (x) => x.state === 'active' && x.pendingStep === null, 'active');
   const r2 = (await leases.create({ type: 'be', durationS: 3600, template: 'tiny' })).id;
-  const first2 = await leaseIn(r2, (x) => x.state === 'active' && x.pendingStep === null, 'active');
-  const oldVm = first2.vms[0]!.vm;
-  const host2 = first2.vms[0]!.host;
-  await controller.stop();
-  controller = startController('lease-requeue', ['suspension=none']);
-  await controller.waitFor(/controller listening/, 60_000);
+  const [, first2] = await Promise.all([r1, r2].map((id) => leaseIn(id, (x) => x.state === 'active' && x.pendingStep === null, 'active')));
+  const oldVm = first2!.vms[0]!.vm;
+  const host2 = first2!.vms[0]!.host;
 
   // The AR takes the host of the youngest lease, which cannot be suspended: requeued, journaled in the AR's request; the controller dies before ending its VM.
   const start = Math.ceil(Date.now() / 1000) + 45;

@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Hypervisor } from '../hypervisor/hypervisor.js';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
@@ -152,7 +151,7 @@ export class AgentHost {
     }
     // A destination copy whose QEMU is gone never held the VM: it is not a powered-off VM.
     if (incoming) return { id, state: 'crashed', reason: 'the incoming migration ended without the VM', ...mark };
-    if (await stat(this.records.paths(id).state).then(() => true, () => false)) return { id, state: 'suspended' };
+    if ((await this.records.savedState(id)) !== undefined) return { id, state: 'suspended' };
     return { id, state: 'poweroff' };
   }
 

@@ -37,7 +37,8 @@ export class ColdMigrationEndpoint {
       if ((spec.volumes ?? []).length > 0) throw new AgentConflictError({ vmId: id }, 'has-volumes', 'it has volumes attached, which a cold migration does not copy');
       const p = vm.paths;
       const candidates: [TransferFileName, string][] = spec.disk.datastore === 'shared' ? [] : [['disk.qcow2', p.disk], ['cidata.iso', p.iso]];
-      if (cur.state === 'suspended') candidates.push(['memory.state', p.state]);
+      // Saved memory on the shared datastore stays there: the destination reads it as the source would (a hand-off).
+      if (cur.state === 'suspended' && (await h.records.savedState(id)) === p.state) candidates.push(['memory.state', p.state]);
       const files: OfferedFile[] = [];
       for (const [name, path] of candidates) files.push({ name, path, sizeBytes: (await stat(path)).size });
       const o = h.offers.open(id, req.migrationId, files, req.ttlS * 1000);

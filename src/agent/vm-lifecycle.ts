@@ -138,11 +138,11 @@ export class VmLifecycle {
     // Booting would change the disk a peer is copying: the controller revokes the offer first.
     h.refuseWhileCopied(id);
     if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
-    const p = vm.paths;
     await h.firewalls.beforeStart(id, spec, signal);
-    if (cur.state === 'suspended') {
-      await vm.hypervisor.restore(vm.hvSpec(spec), p.state, { signal });
-      await rm(p.state, { force: true });
+    const saved = cur.state === 'suspended' ? await h.records.savedState(id) : undefined;
+    if (saved !== undefined) {
+      await vm.hypervisor.restore(vm.hvSpec(spec), saved, { signal });
+      await rm(saved, { force: true });
     } else {
       await vm.hypervisor.start(vm.hvSpec(spec), { signal });
     }
@@ -157,7 +157,8 @@ export class VmLifecycle {
       const vm = h.vm(id);
       await vm.readSpec();
       const cur = await vm.report();
-      if (cur.state === 'suspended') await rm(vm.paths.state, { force: true });
+      const saved = cur.state === 'suspended' ? await h.records.savedState(id) : undefined;
+      if (saved !== undefined) await rm(saved, { force: true });
       if (cur.state !== 'poweroff' && cur.state !== 'suspended') {
         if (hard) await vm.hypervisor.destroy(id, { signal });
         else await vm.hypervisor.shutdown(id, { signal, timeoutMs: 60_000 });
@@ -184,8 +185,8 @@ export class VmLifecycle {
     const h = this.host;
     return h.locks.run(id, async () => {
       const vm = h.vm(id);
-      await vm.readSpec();
-      await vm.hypervisor.save(id, vm.paths.state, { signal });
+      const spec = await vm.readSpec();
+      await vm.hypervisor.save(id, h.records.statePath(id, spec), { signal });
       await h.firewalls.afterEnd(id, false, signal);
       return vm.report();
     }, signal);

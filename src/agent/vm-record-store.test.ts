@@ -61,3 +61,28 @@ test('a VM\'s disk is in its local directory or the shared datastore\'s; shared 
     assert.throws(() => s.files('v3', spec('shared')), AgentMigrationError);
   });
 });
+
+test('saved memory is written beside the disk — on the shared datastore for a shared disk, so another host sharing it finds it with nothing copied', async () => {
+  await withStore(true, async (s, root) => {
+    const local = join(root, 'data', 'vms', 'v4', 'memory.state');
+    const shared = join(root, 'shared', 'vms', 'v4', 'memory.state');
+    assert.equal(s.statePath('v4', spec()), local);
+    assert.equal(s.statePath('v4', spec('shared')), shared);
+    assert.equal(await s.savedState('v4'), undefined, 'nothing saved: not suspended');
+    await mkdir(join(root, 'shared', 'vms', 'v4'), { recursive: true });
+    await writeFile(shared, 'state');
+    assert.equal(await s.savedState('v4'), shared);
+    // A second host over the same shared datastore (its own data directory) sees the same saved memory.
+    const other = new VmRecordStore(join(root, 'other'), join(root, 'shared'));
+    assert.equal(await other.savedState('v4'), shared);
+    // One saved locally (by an agent before this one, or a local disk) is found first: a cold migration copies that one.
+    await mkdir(s.paths('v4').dir, { recursive: true });
+    await writeFile(local, 'state');
+    assert.equal(await s.savedState('v4'), local);
+    await assert.rejects(s.savedState('../x'), InvalidVmIdError);
+  });
+  await withStore(false, async (s) => {
+    assert.throws(() => s.statePath('v5', spec('shared')), AgentMigrationError);
+    assert.equal(await s.savedState('v5'), undefined);
+  });
+});

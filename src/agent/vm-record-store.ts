@@ -1,4 +1,4 @@
-import { readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { VmNotFoundError } from '../hypervisor/hypervisor-errors.js';
@@ -16,7 +16,7 @@ export interface VmPaths {
   readonly preparing: string;
   readonly disk: string;
   readonly iso: string;
-  /** Saved memory of a suspended VM. */
+  /** Saved memory of a suspended VM whose disk is local (one on the shared datastore keeps it there: `statePath`). */
   readonly state: string;
   /** This host is the destination of a live migration of the VM. */
   readonly incoming: string;
@@ -69,6 +69,29 @@ export class VmRecordStore {
     }
     const p = this.paths(id);
     return { disk: p.disk, iso: p.iso };
+  }
+
+  /**
+   * Where a suspend writes the VM's memory: beside its disk. For a disk on the
+   * shared datastore that is the shared directory, so any host that shares it
+   * resumes the VM with nothing copied — a cold migration of the suspended VM
+   * is a hand-off of its record (what a lease resumed on other hosts does).
+   */
+  statePath(id: string, spec: AgentVmSpec): string {
+    const shared = this.files(id, spec).sharedDir;
+    return shared === undefined ? this.paths(id).state : join(shared, 'memory.state');
+  }
+
+  /**
+   * The file of the VM's saved memory, undefined when it has none: the local
+   * one (a local disk's, or one saved before the shared datastore kept it),
+   * else the shared datastore's. Known from the VM's id alone, so a heartbeat
+   * reads no record for it.
+   */
+  async savedState(id: string): Promise<string | undefined> {
+    const candidates = [this.paths(id).state, ...(this.sharedDir === undefined ? [] : [join(this.sharedDir, 'vms', checkVmId(id), 'memory.state')])];
+    for (const c of candidates) if (await stat(c).then((st) => st.isFile(), () => false)) return c;
+    return undefined;
   }
 
   /** The ids of the VM directories on this host (a name that is no VM id is no VM's). */

@@ -16,6 +16,8 @@ export interface SimMetrics {
   readonly preemptions: number;
   /** Resumes on other hosts after moving the saved state. */
   readonly migrations: number;
+  /** Resumes on other hosts with no move: the state read from shared storage there (rates suspendTo shared). */
+  readonly handoffs: number;
   /** Runs ended for an AR because the lease could not be suspended, the lease starting over (policy unsuspendable requeue). */
   readonly requeues: number;
   /** Leases cancelled for an AR because they could not be suspended (policy unsuspendable cancel); not in the best-effort figures. */
@@ -38,6 +40,7 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
   let last = 0;
   let preemptions = 0;
   let migrations = 0;
+  let handoffs = 0;
   let requeues = 0;
   let cancelled = 0;
   let arsAccepted = 0;
@@ -47,6 +50,7 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
     n++;
     preemptions += r.suspensions;
     migrations += r.migrations;
+    handoffs += r.handoffs;
     requeues += r.requeues;
     if (r.state === 'cancelled') cancelled++;
     if (r.req.kind === 'ar') {
@@ -68,6 +72,7 @@ export function simMetrics(records: Iterable<Readonly<LeaseRecord>>, leases: rea
     utilization: last > 0 ? busyCpuS / (cpus * last) : 0,
     preemptions,
     migrations,
+    handoffs,
     requeues,
     cancelled,
     leases: n,

@@ -7,6 +7,8 @@ import { simulate, type SimEvent } from './simulate.js';
 import { compileSimConfig } from './sim-config.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/haizea/scenarios/', import.meta.url));
+/** Scenarios of our own, in Haizea's LWF. */
+const OWN = fileURLToPath(new URL('../../../test/fixtures/leases/', import.meta.url));
 
 /*
  * Golden scenarios: Haizea's LWF files through the simulator, every time
@@ -20,8 +22,8 @@ const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/haizea/scenarios/
  */
 const RATES = { imageTransferMiBps: 8, bootS: 12, suspendMiBps: 32, resumeMiBps: 16, migrateMiBps: 4, shutdownS: 10 };
 
-function run(scenario: string, policies: Record<string, string> = {}, rates: Record<string, number> = {}): ReturnType<typeof simulate> {
-  const workload = readLwf(readFileSync(`${FIXTURES}${scenario}.lwf`, 'utf8'), scenario);
+function run(scenario: string, policies: Record<string, string> = {}, rates: Record<string, number | string> = {}, dir = FIXTURES): ReturnType<typeof simulate> {
+  const workload = readLwf(readFileSync(`${dir}${scenario}.lwf`, 'utf8'), scenario);
   return simulate(workload, compileSimConfig({ rates: { ...RATES, ...rates }, policies }), { record: true });
 }
 
@@ -135,6 +137,41 @@ test('migrate.lwf: the best-effort lease fills the gap before AR 2, and resumes 
   // In place (migration no): waits for AR 2 to shut down at 5410: resume 5410–5474, run 5474–7332, shutdown to 7342.
   const inPlace = timeline(run('migrate', { migration: 'no' }, fast).events).filter((l) => l.startsWith('3 '));
   assert.deepEqual(inPlace.slice(3), ['3 resume 5410-5474 @2,3', '3 run 5474-7332 @2,3', '3 shutdown 7332-7342 @2,3', '3 done 7342']);
+});
+
+test('shared-resume.lwf: with its state on shared storage the suspended lease resumes at once on a free node, with no move; with local storage it waits for its own node, or (migration yes) moves first', () => {
+  // As preemption.lwf up to 3610: BE 1 prepares 0–140 and runs on node 0, is suspended 1628–1660 for AR 2 (4 nodes, run
+  // 1800–3600, shutdown to 3610) and has 2112 s left. AR 3 (1 node, 1 h at 01:02:40 = 3760, arrives at 1000) takes node 0:
+  // prepare (foobar3, not cached) 3620–3760, run 3760–7360, shutdown 7360–7370. At 3610 node 0 is free for 10 s only
+  // (a resume in place needs 64 + 2112 + 10 s; a gap run at least 64 + 60 + 32 s), nodes 1–3 for good.
+  const lease1 = (policies: Record<string, string>, rates: Record<string, string>): string[] =>
+    timeline(run('shared-resume', policies, rates, OWN).events).filter((l) => l.startsWith('1 ')).slice(3);
+  const ar3 = timeline(run('shared-resume', {}, {}, OWN).events).filter((l) => l.startsWith('3 '));
+  assert.deepEqual(ar3, ['3 prepare 3620-3760 @0', '3 run 3760-7360 @0', '3 shutdown 7360-7370 @0', '3 done 7370']);
+  // Shared: node 1 reads the state file; resume 3610–3674 (1024 MiB ÷ 16 MiB/s), run 3674–5786, shutdown to 5796 — as
+  // preemption.lwf, on another node. Haizea's 2008 scheduler resumed a suspended lease so (any free nodes, no transfer).
+  const shared = run('shared-resume', {}, { suspendTo: 'shared' }, OWN);
+  assert.deepEqual(timeline(shared.events).filter((l) => l.startsWith('1 ')).slice(0, 3), ['1 prepare 0-140 @0', '1 run 140-3740 @0', '1 suspend 1628-1660 @0']);
+  assert.deepEqual(lease1({}, { suspendTo: 'shared' }), ['1 resume 3610-3674 @1', '1 run 3674-5786 @1', '1 shutdown 5786-5796 @1', '1 done 5796']);
+  assert.equal(shared.metrics.handoffs, 1);
+  assert.equal(shared.metrics.migrations, 0);
+  assert.equal(shared.metrics.allBestEffortS, 5796);
+  // Shared storage needs no migration policy: with migration yes too, nothing is moved.
+  assert.deepEqual(lease1({ migration: 'yes' }, { suspendTo: 'shared' }), lease1({}, { suspendTo: 'shared' }));
+  // Local (the default), migration no: it waits for node 0 after AR 3: resume 7370–7434, run 7434–9546, shutdown to 9556.
+  const local = run('shared-resume', {}, {}, OWN);
+  assert.deepEqual(lease1({}, {}), ['1 resume 7370-7434 @0', '1 run 7434-9546 @0', '1 shutdown 9546-9556 @0', '1 done 9556']);
+  assert.equal(local.metrics.handoffs, 0);
+  assert.equal(local.metrics.allBestEffortS, 9556);
+  // Local, migration yes: moved first (memory + disk 2048 MiB ÷ 4 MiB/s = 512 s): 3610–4122, resume to 4186, run to 6298, shutdown to 6308.
+  const moved = run('shared-resume', { migration: 'yes' }, {}, OWN);
+  assert.deepEqual(lease1({ migration: 'yes' }, {}), ['1 migrate 3610-4122 @1', '1 resume 4122-4186 @1', '1 run 4186-6298 @1', '1 shutdown 6298-6308 @1', '1 done 6308']);
+  assert.equal(moved.metrics.migrations, 1);
+  assert.equal(moved.metrics.handoffs, 0);
+});
+
+test('preemption.lwf with shared storage: the only free node after the AR is its own, so the timeline is the local one', () => {
+  assert.deepEqual(timeline(run('preemption', {}, { suspendTo: 'shared' }).events), timeline(run('preemption').events));
 });
 
 test('migrate.lwf with the default (slow) transfer: AR 1 cannot be prepared before 00:01:30 and is rejected with the reason', () => {

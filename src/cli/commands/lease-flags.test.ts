@@ -9,6 +9,8 @@ test('lease flags: policies and rates accumulate; malformed ones are refused wit
   assert.deepEqual(leaseRateArg('migrateDisk=false', leaseRateArg('bootS=20')), { bootS: 20, migrateDisk: false });
   assert.throws(() => leasePolicyArg('migration'), InvalidArgumentError);
   assert.throws(() => leaseRateArg('bootS=fast'), /bootS: expected a number/);
+  // suspendTo is a name, not a number: passed on as given, the controller checks it against local|shared.
+  assert.deepEqual(leaseRateArg('suspendTo=shared', leaseRateArg('bootS=20')), { bootS: 20, suspendTo: 'shared' });
 });
 
 test('lease --start: +DURATION from now, or an ISO date-time; anything else refused', () => {

@@ -40,8 +40,10 @@ export function registerSimCommands(program: Command): void {
       `
 Metrics: all-best-effort (trace start to the end of the last best-effort
 lease), mean wait, mean bounded slowdown (run time floor 10 s), utilization,
-preemptions (suspensions) and migrations, ARs accepted and rejected, and
-leases an AR requeued to start over or cancelled because they could not be
+preemptions (suspensions), migrations (a suspended lease's state moved to
+other hosts) and hand-offs (resumed on other hosts from shared storage,
+rates "suspendTo": "shared"), ARs accepted and rejected, and leases an AR
+requeued to start over or cancelled because they could not be
 suspended (policies suspension none, unsuspendable requeue|cancel).
 
 Example (the HPDC 2008 setting):
@@ -85,6 +87,7 @@ function printMetrics(m: SimMetrics, wallS: number): void {
     ['utilization', `${(m.utilization * 100).toFixed(1)} %`],
     ['preemptions', m.preemptions],
     ['migrations', m.migrations],
+    ['hand-offs (shared storage)', m.handoffs],
     ['requeued (not suspendable)', m.requeues],
     ['cancelled (not suspendable)', m.cancelled],
     ['unfinished', m.unfinished],

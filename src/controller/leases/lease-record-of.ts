@@ -44,7 +44,7 @@ export function leaseRecordOf(l: CapacityLease, hosts: HostNumbers): LeaseRecord
   return {
     req: leaseRequestOf(l), state: l.state as LeaseState, ...(l.reason !== null ? { reason: l.reason } : {}),
     placements, segments: [...l.plan.segments], cursor: l.plan.cursor, remainingS: l.remainingS,
-    ...(suspendedOn !== undefined ? { suspendedOn } : {}), seq: l.seq, suspensions: 0, migrations: 0, requeues: 0, version: 0,
+    ...(suspendedOn !== undefined ? { suspendedOn } : {}), seq: l.seq, suspensions: 0, migrations: 0, handoffs: 0, requeues: 0, version: 0,
   };
 }
 

@@ -13,6 +13,7 @@ import { QuotaExceededError } from '../../core/quota/quota-exceeded-error.js';
 import { LeaseRejectedError } from '../../core/leases/lease-rejected-error.js';
 import { LeaseStateError } from '../../core/leases/lease-state-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
+import { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
 import { LeaseService } from './lease-service.js';
 import type { LeaseSubmission } from './lease-submission.js';
@@ -55,6 +56,15 @@ class FakeActions implements LeaseActions {
   }
 }
 
+/** Waits (bounded) until the fake recorded a line starting with `prefix`: a held step has begun. */
+async function pollUntilLogged(fake: FakeActions, prefix: string): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (!fake.log.some((l) => l.startsWith(prefix))) {
+    if (Date.now() > until) throw new Error(`no ${prefix} in ${fake.log.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 describe('LeaseService (fake actions, SQLite store)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nubo-lease-svc-'));
   let store: Store;
@@ -66,8 +76,8 @@ describe('LeaseService (fake actions, SQLite store)', () => {
   // Pinned, not the defaults: the scenarios' ARs come 60 s ahead, which the measured default suspend rate would not leave room for.
   const rates = compileLeaseRates({ bootS: 5, shutdownS: 2, suspendMiBps: 100, resumeMiBps: 100 });
   const services: LeaseService[] = [];
-  const service = async (actions: LeaseActions, s: Store = store, p = policies): Promise<LeaseService> => {
-    const svc = new LeaseService({ store: s, actions, policies: p, rates, logger, clock, tickMs: 0 });
+  const service = async (actions: LeaseActions, s: Store = store, p = policies, r = rates): Promise<LeaseService> => {
+    const svc = new LeaseService({ store: s, actions, policies: p, rates: r, logger, clock, tickMs: 0 });
     services.push(svc);
     await svc.start();
     return svc;
@@ -219,6 +229,84 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.deepEqual(fake.kinds().slice(-4), ['migrate', 'migrate', 'resume', 'resume']);
     assert.deepEqual([...new Set((await store.capacityLeases.vms(be.id)).map((v) => v.hostId))], [h2]);
     assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+
+  it('state on shared storage (rates suspendTo shared, migration no): the lease resumes on the free host with no migrate step, its VMs handed over first; a controller stopped mid-hand-off is finished by the next, each VM resumed once', async () => {
+    const [h1, h2] = await fresh(1);
+    const t0 = (t = 2_500_000);
+    const shared = compileLeaseRates({ bootS: 5, shutdownS: 2, suspendMiBps: 100, resumeMiBps: 100, suspendTo: 'shared' });
+    const noMigration = compileLeasePolicies({ migration: 'no' });
+    const fake = new FakeActions();
+    const svc = await service(fake, store, noMigration, shared);
+    const plain = await store.vms.create({ name: 'plain', ownerId: owner.id, spec: {} });
+    await store.vms.bindToHost(plain.id, h2!, { cpus: 2, memoryMib: 2048, diskMib: 1 });
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    assert.deepEqual((await store.capacityLeases.get(be.id)).plan.placements, [{ hostId: h1, vms: 2 }]);
+    // The AR prepares from t0 + 65: the lease's two 512 MiB VMs are saved (10.24 s at 100 MiB/s) before it.
+    const ar = await svc.submit(sub({ kind: 'ar', startS: t0 + 70, durationS: 300, preemptible: false }));
+    await at(svc, t0 + 66);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
+    // The hand-off is held (a cold migration under way) when the controller stops.
+    fake.hold.add('migrate');
+    await store.vms.releaseFromHost(plain.id);
+    t = t0 + 67;
+    await svc.tick();
+    await pollUntilLogged(fake, 'migrate-started');
+    const moving = await store.capacityLeases.get(be.id);
+    assert.equal(moving.state, 'resuming');
+    assert.deepEqual(moving.plan.placements, [{ hostId: h2, vms: 2 }]);
+    assert.deepEqual(moving.plan.segments.map((x) => x.kind), ['resume', 'run', 'shutdown'], 'no migrate step: the state is read where it is');
+    assert.equal(moving.pendingStep?.kind, 'resume');
+    assert.deepEqual(moving.pendingStep?.from, [{ hostId: h1, vms: 2 }], 'the journal says where the state was saved');
+    await svc.stop();
+    assert.ok(!fake.log.some((l) => l.startsWith('resume ')), 'nothing resumed before the hand-off finished');
+    // The next controller repeats the journaled step: hands the VMs to h2 (idempotent) and resumes each once.
+    const next = new FakeActions();
+    const svc2 = await service(next, store, noMigration, shared);
+    await svc2.idle();
+    assert.deepEqual(next.kinds(), ['migrate', 'migrate', 'resume', 'resume']);
+    assert.deepEqual([...new Set((await store.capacityLeases.vms(be.id)).map((v) => v.hostId))], [h2]);
+    await at(svc2, t0 + 90);
+    const l = await store.capacityLeases.get(be.id);
+    assert.equal(l.state, 'active');
+    assert.equal(l.pendingStep, null);
+    assert.equal((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'step' && e.detail['step'] === 'migrate').length, 0, 'no migrate step was ever journaled');
+    assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+
+  it('an AR and the plans it cuts are one write: a failure between the AR\'s row and the cuts leaves neither; once written, both are there before any step runs', async () => {
+    await fresh();
+    const t0 = (t = 2_700_000);
+    const fp = new Failpoints();
+    const svc = new LeaseService({ store, actions: new FakeActions(), policies, rates, logger, clock, tickMs: 0, failpoints: fp });
+    services.push(svc);
+    await svc.start();
+    const be = await svc.submit(sub({}));
+    await at(svc, t0 + 10);
+    const planBefore = (await store.capacityLeases.get(be.id)).plan;
+    assert.ok(!planBefore.segments.some((x) => x.kind === 'suspend'));
+    const ar = sub({ kind: 'ar', startS: t0 + 100, durationS: 50, preemptible: false });
+    fp.arm('lease-admit', () => {
+      throw new Error('died between the AR and the plans it cuts');
+    });
+    const before = await rows();
+    await assert.rejects(svc.submit(ar), /died between/);
+    assert.deepEqual(await rows(), before, 'nothing written: no AR, no cut plan, no timeline entry, no event');
+    assert.deepEqual((await store.capacityLeases.get(be.id)).plan, planBefore, 'the lease keeps its plan');
+    // Written together: at lease-admit.done (after the commit, before anything runs) the AR and the cut plan are both on disk.
+    let seen: CapacityLease[] = [];
+    fp.arm('lease-admit.done', async () => {
+      seen = await store.capacityLeases.list();
+    });
+    const admitted = await svc.submit(ar);
+    assert.deepEqual(seen.map((l) => l.id), [be.id, admitted.id]);
+    const cut = seen[0]!;
+    const suspend = cut.plan.segments.find((x) => x.kind === 'suspend');
+    assert.equal(suspend?.to, t0 + 100 - 5, 'the lease\'s plan was cut in the same write: its suspension ends when the AR prepares');
+    assert.equal((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'planned').length, 1, 'the cut on its timeline once');
+    await at(svc, suspend.to + 0.1);
+    assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
   });
 
   it('refuses at once, writing nothing: an AR that cannot fit (with the reason), bad times, too long, more VMs than the hosts hold', async () => {

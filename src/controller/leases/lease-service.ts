@@ -11,7 +11,7 @@ import { LEASE_STATES, canTransitionLease, isFinalLeaseState } from '../../core/
 import { errorMessage } from '../../errors/nubo-error.js';
 import type { Store } from '../../store/open-store.js';
 import type { JsonObject } from '../../store/store-context.js';
-import type { CapacityLease, PendingStep } from '../../store/repositories/capacity-leases-repository.js';
+import type { CapacityLease, LeaseWrite, PendingStep } from '../../store/repositories/capacity-leases-repository.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
@@ -21,6 +21,12 @@ import { checkLeaseSubmission, type LeaseSubmission } from './lease-submission.j
 import { quotaScopesOf } from './quota-scopes-of.js';
 import { runLeaseStep } from './run-lease-step.js';
 import { StepCollector, type CollectedStep } from './step-collector.js';
+
+/** One lease's write: its change and timeline entries, the snapshot text it leaves (none: only a step), the steps to run after. */
+interface PendingWrite extends LeaseWrite {
+  readonly text?: string | undefined;
+  readonly steps: readonly PendingStep[];
+}
 
 /** Hosts whose heartbeat is late, each with its whole capacity (booked as taken while it is). */
 const downHosts = (hosts: readonly Host[]): Map<string, VmShape> => new Map(hosts.filter((h) => h.state === 'error').map((h) => [h.id, { cpus: h.total.cpus, memoryMiB: h.total.memoryMib }]));
@@ -145,18 +151,28 @@ export class LeaseService {
       }
       const rec = this.#scheduler.lease(id)!;
       const snap = snapshotOf(rec, this.#hosts);
+      // What its admission did to others (plans cut, leases requeued or cancelled, with their reasons and the steps that
+      // end their VMs) is written with it, in one transaction, before the queue is passed: a controller that dies there
+      // leaves neither the lease nor the cuts, or both; and a requeued lease given a plan at once still shows its requeue
+      // and why on its timeline.
+      const cuts = this.#collect();
       try {
-        await this.#o.store.capacityLeases.create({ id, ownerId: sub.ownerId, kind: sub.kind, state: rec.state, seq: rec.seq, submitS: now, startS: sub.startS, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, templateId: sub.templateId, preemptible: sub.preemptible, plan: snap.plan });
+        await this.#o.store.capacityLeases.admit(
+          { id, ownerId: sub.ownerId, kind: sub.kind, state: rec.state, seq: rec.seq, submitS: now, startS: sub.startS, durationS: sub.durationS, vmCount: sub.count, vcpus: sub.vcpus, memoryMib: sub.memoryMib, templateId: sub.templateId, preemptible: sub.preemptible, plan: snap.plan },
+          cuts,
+          async () => this.#o.failpoints?.hit('lease-admit'),
+        );
       } catch (err) {
         // Not recorded: the scheduler must not hold what the store does not know (the preempted plans it cut are rebuilt with it).
         await this.#rebuild(false);
         throw err;
       }
       this.#persisted.set(id, JSON.stringify(snap));
-      this.#o.logger.info({ leaseId: id, kind: sub.kind, state: rec.state }, 'lease admitted');
-      // What its admission did to others (plans cut, leases requeued or cancelled, with their reasons) is written before the
-      // queue is passed: a requeued lease given a plan at once must still show its requeue and why on its timeline.
-      await this.#persist();
+      for (const w of cuts) this.#written(w);
+      this.#o.logger.info({ leaseId: id, kind: sub.kind, state: rec.state, cut: cuts.map((w) => w.id) }, 'lease admitted');
+      // Written, nothing of it begun: a restart from here finds the cuts' steps journaled and carries them out.
+      await this.#o.failpoints?.hit('lease-admit.done');
+      this.#chainAll(cuts);
       await this.#carryForward(now);
       return this.#o.store.capacityLeases.get(id);
     });
@@ -274,14 +290,25 @@ export class LeaseService {
    * journaled (a restart repeats it; each step is idempotent).
    */
   async #persist(): Promise<void> {
+    const writes = this.#collect();
+    for (const w of writes) {
+      await this.#o.store.capacityLeases.record(w.id, w.change, w.entries);
+      this.#written(w);
+    }
+    this.#chainAll(writes);
+  }
+
+  /** What `#persist` writes: each lease whose state or plan changed, or that began steps, with its timeline entries. */
+  #collect(): PendingWrite[] {
     const begun = new Map<string, PendingStep[]>();
     for (const step of this.#steps.take()) begun.set(step.leaseId, [...(begun.get(step.leaseId) ?? []), this.#pendingOf(step)]);
-    const written = new Set<string>();
+    const out: PendingWrite[] = [];
     for (const rec of this.#scheduler.records()) {
       const id = rec.req.id;
       const before = this.#persisted.get(id);
       if (before === undefined) continue;
       const steps = begun.get(id) ?? [];
+      begun.delete(id);
       const snap = snapshotOf(rec, this.#hosts);
       const text = JSON.stringify(snap);
       if (text === before && steps.length === 0) continue;
@@ -289,15 +316,20 @@ export class LeaseService {
       if (text !== before) entries.push({ kind: (JSON.parse(before) as { state: string }).state !== snap.state ? 'state' : 'planned' });
       for (const st of steps) entries.push({ kind: 'step', detail: { step: st.kind } });
       const retireVms = steps.some((st) => st.kind === 'requeue');
-      await this.#o.store.capacityLeases.record(id, { ...(text !== before ? snap : {}), ...(steps.length > 0 ? { pendingStep: steps.at(-1)! } : {}), ...(retireVms ? { retireVms } : {}) }, entries);
-      this.#persisted.set(id, text);
-      written.add(id);
+      out.push({ id, change: { ...(text !== before ? snap : {}), ...(steps.length > 0 ? { pendingStep: steps.at(-1)! } : {}), ...(retireVms ? { retireVms } : {}) }, entries, text, steps });
     }
-    for (const [id, steps] of begun) {
-      // A lease the scheduler holds and this controller never wrote (none should): its step is still journaled before it runs.
-      if (!written.has(id)) await this.#o.store.capacityLeases.record(id, { pendingStep: steps.at(-1)! }, steps.map((st) => ({ kind: 'step', detail: { step: st.kind } })));
-      for (const st of steps) this.#chain(id, st);
-    }
+    // A lease the scheduler holds and this controller never wrote (none should): its step is still journaled before it runs.
+    for (const [id, steps] of begun) out.push({ id, change: { pendingStep: steps.at(-1)! }, entries: steps.map((st) => ({ kind: 'step', detail: { step: st.kind } })), steps });
+    return out;
+  }
+
+  #written(w: PendingWrite): void {
+    if (w.text !== undefined) this.#persisted.set(w.id, w.text);
+  }
+
+  /** Once written: each lease's steps queued behind its earlier ones. */
+  #chainAll(writes: readonly PendingWrite[]): void {
+    for (const w of writes) for (const st of w.steps) this.#chain(w.id, st);
   }
 
   #pendingOf(step: CollectedStep): PendingStep {

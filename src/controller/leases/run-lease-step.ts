@@ -27,6 +27,23 @@ export async function runLeaseStep(deps: { readonly store: Store; readonly actio
       await store.capacityLeases.dropVm(leaseId, v.idx);
     }
   };
+  /** Each VM not on a host of `placements` to a slot there not taken; VMs already on one stay. */
+  const moveTo = async (placements: PendingStep['placements']): Promise<void> => {
+    const free = hostPerVm(placements);
+    const stay = vms.filter((v) => {
+      const i = free.indexOf(v.hostId);
+      if (i < 0) return false;
+      free.splice(i, 1);
+      return true;
+    });
+    const move = vms.filter((v) => !stay.includes(v));
+    await Promise.all(move.map(async (v, k) => {
+      const to = free[k];
+      if (to === undefined) return;
+      await actions.migrate(v.vmId, to, signal);
+      await store.capacityLeases.setVm({ ...v, hostId: to });
+    }));
+  };
   switch (step.kind) {
     case 'requeue':
       await endRetired();
@@ -49,27 +66,15 @@ export async function runLeaseStep(deps: { readonly store: Store; readonly actio
     case 'suspend':
       await Promise.all(vms.map((v) => actions.suspend(v.vmId, signal)));
       return;
-    case 'migrate': {
-      const targets = hostPerVm(step.placements);
-      // VMs already on a host of the new plan stay: only the others move, each to a target slot not taken.
-      const free = [...targets];
-      const stay = vms.filter((v) => {
-        const i = free.indexOf(v.hostId);
-        if (i < 0) return false;
-        free.splice(i, 1);
-        return true;
-      });
-      const move = vms.filter((v) => !stay.includes(v));
-      await Promise.all(move.map(async (v, k) => {
-        const to = free[k];
-        if (to === undefined) return;
-        await actions.migrate(v.vmId, to, signal);
-        await store.capacityLeases.setVm({ ...v, hostId: to });
-      }));
+    case 'migrate':
+      await moveTo(step.placements);
       return;
-    }
     case 'resume':
-      await Promise.all(vms.map((v) => actions.resume(v.vmId, signal)));
+      // Planned on other hosts with no migrate step before it: the state is on shared storage, and each VM is first handed
+      // to its new host (a cold migration that copies nothing: the disk and the saved memory are on the shared datastore).
+      // In place, every VM is already on a host of the plan and nothing moves.
+      await moveTo(step.placements);
+      await Promise.all((await store.capacityLeases.vms(leaseId)).map((v) => actions.resume(v.vmId, signal)));
       return;
     case 'shutdown':
     case 'release':

@@ -1,4 +1,4 @@
-import type { Enactment, Placement } from '../../core/leases/enactment.js';
+import { samePlacements, type Enactment, type Placement } from '../../core/leases/enactment.js';
 import type { LeaseRequest } from '../../core/leases/lease.js';
 
 /** A step the scheduler began, in its own host numbers: the service journals it, then carries it out. */
@@ -34,8 +34,9 @@ export class StepCollector implements Enactment {
     this.#steps.push({ leaseId: lease.id, kind: 'migrate', placements: to, from, at });
   }
 
-  resume(lease: LeaseRequest, placements: readonly Placement[], at: number): void {
-    this.#steps.push({ leaseId: lease.id, kind: 'resume', placements, at });
+  /** Where the state was saved goes with it when that is not where it resumes: shared storage, the VMs are handed over first. */
+  resume(lease: LeaseRequest, placements: readonly Placement[], at: number, _until: number, savedOn: readonly Placement[]): void {
+    this.#steps.push({ leaseId: lease.id, kind: 'resume', placements, ...(samePlacements(savedOn, placements) ? {} : { from: savedOn }), at });
   }
 
   run(): void {}

@@ -27,7 +27,11 @@ export interface Enactment {
   prepare(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
   /** Moving suspended VMs from `from` to `to`. */
   migrate(lease: LeaseRequest, from: readonly Placement[], to: readonly Placement[], at: number, until: number): void;
-  resume(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
+  /**
+   * Restores suspended VMs on `placements`; `savedOn`: where their state was saved. They differ without a `migrate`
+   * step before only when the state is on shared storage: the VMs are handed to the new hosts, which read it there.
+   */
+  resume(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number, savedOn: readonly Placement[]): void;
   /** The VMs run; the scheduler reserved up to `until`, a lease may end earlier (the controller or the simulator then calls `ended`). */
   run(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
   suspend(lease: LeaseRequest, placements: readonly Placement[], at: number, until: number): void;
@@ -38,4 +42,10 @@ export interface Enactment {
   cancel(lease: LeaseRequest, placements: readonly Placement[], at: number, reason: string): void;
   /** The lease is over (shut down and released). */
   done(lease: LeaseRequest, at: number): void;
+}
+
+/** Whether two placements put the same number of VMs on the same hosts (in any order). */
+export function samePlacements(a: readonly Placement[], b: readonly Placement[]): boolean {
+  const key = (ps: readonly Placement[]): string => ps.filter((p) => p.vms > 0).map((p) => `${p.host}:${p.vms}`).sort().join();
+  return key(a) === key(b);
 }

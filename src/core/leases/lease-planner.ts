@@ -122,16 +122,21 @@ export class LeasePlanner {
     return out;
   }
 
-  /** The steps before a lease runs on some placements: a fresh one prepares; a suspended one resumes, moved first unless it stays where its memory is. */
+  /**
+   * The steps before a lease runs on some placements: a fresh one prepares; a suspended one resumes — with its state on
+   * shared storage, on whichever hosts (every host reads the state file); with local storage, moved first unless it
+   * stays where its memory is.
+   */
   private pre(rec: LeaseRecord): { pre: Pre; resumeOn?: Placement[] } {
     const req = rec.req;
     const d = this.o.durations;
     if (rec.state === 'suspended') {
       const on = rec.suspendedOn!;
+      const shared = this.o.rates.suspendTo === 'shared';
       return {
         resumeOn: on,
         pre: (pl, worst) => {
-          const same = !worst && pl.length === on.length && pl.every((p, i) => p.host === on[i]!.host && p.vms === on[i]!.vms);
+          const same = shared || (!worst && pl.length === on.length && pl.every((p, i) => p.host === on[i]!.host && p.vms === on[i]!.vms));
           return same ? [['resume', d.resume(req, pl)]] : [['migrate', d.migrate(req, pl)], ['resume', d.resume(req, pl)]];
         },
       };
@@ -139,13 +144,13 @@ export class LeasePlanner {
     return { pre: (pl, worst) => [['prepare', d.prepare(req, worst ? [] : pl, (h, i) => this.cache[h]!.has(i))]] };
   }
 
-  /** A plan that starts `rec` at `now`: where its memory is, else (migration policy) elsewhere; in full, else in a gap before an AR. */
+  /** A plan that starts `rec` at `now`: where its memory is, else (shared storage, or the migration policy) elsewhere; in full, else in a gap before an AR. */
   private startNow(rec: LeaseRecord, now: number, room: readonly number[]): LeasePlan | undefined {
     const { pre, resumeOn } = this.pre(rec);
     const table = this.o.table;
     if (resumeOn !== undefined) {
       const inPlace = this.startOn(rec, now, resumeOn.map((p) => ({ host: p.host, free: p.vms })), sum(pre(resumeOn, false)), pre);
-      if (inPlace !== undefined || this.o.policies.migration === 'no') return inPlace;
+      if (inPlace !== undefined || !this.mayResumeElsewhere()) return inPlace;
     }
     const perHost = this.perHostMax(rec.req.shape);
     if (room.length * perHost < rec.req.vms) return undefined;
@@ -180,6 +185,11 @@ export class LeasePlanner {
       stableFor: (h) => table.nextChange(h, at) - at,
       durationS: req.duration,
     });
+  }
+
+  /** Whether a suspended lease may resume on hosts other than those it was suspended on: its state is readable there (shared storage), or the policy moves it. */
+  private mayResumeElsewhere(): boolean {
+    return this.o.rates.suspendTo === 'shared' || this.o.policies.migration === 'yes';
   }
 
   private mayFillGaps(rec: LeaseRecord): boolean {
@@ -218,7 +228,7 @@ export class LeasePlanner {
     return { placements: pl, segments: buildPlan(now, steps, rec.remainingS, this.o.rates.shutdownS, suspendS, stop) };
   }
 
-  /** The earliest full plan for a queued lease (its backfilling reservation), in place or — by policy — moved, whichever ends first. */
+  /** The earliest full plan for a queued lease (its backfilling reservation), in place or — shared storage, or by policy moved — elsewhere, whichever ends first. */
   private reserve(rec: LeaseRecord, now: number): { placements: Placement[]; from: number; to: number } | undefined {
     const table = this.o.table;
     const { pre, resumeOn } = this.pre(rec);
@@ -228,7 +238,7 @@ export class LeasePlanner {
       const len = sum(pre(resumeOn, false)) + tail;
       const t = earliestStartOn(table, resumeOn, now, len, rec.req.shape);
       if (t < Infinity) best = { placements: resumeOn, from: t, to: t + len };
-      if (this.o.policies.migration === 'no') return best;
+      if (!this.mayResumeElsewhere()) return best;
     }
     const worst = [{ host: -1, vms: Math.min(rec.req.vms, this.perHostMax(rec.req.shape)) }];
     const len = sum(pre(worst, true)) + tail;

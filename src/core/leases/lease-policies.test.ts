@@ -107,6 +107,11 @@ test('rates: defaults overlaid and frozen; bad values refused naming the field',
   assert.ok(Object.isFrozen(r));
   assert.throws(() => compileLeaseRates({ suspendMiBps: 0, bootS: -1, migrateDisk: 'yes', warp: 9 } as never), (e: unknown) =>
     e instanceof ValidationError && e.issues.map((i) => i.field).join() === 'rates.suspendMiBps,rates.bootS,rates.migrateDisk,rates.warp');
+  // Where suspended state lives: local by default, shared when the datastore is; anything else named with the choices.
+  assert.equal(compileLeaseRates().suspendTo, 'local');
+  assert.equal(compileLeaseRates({ suspendTo: 'shared' }).suspendTo, 'shared');
+  assert.throws(() => compileLeaseRates({ suspendTo: 'nfs' }), (e: unknown) => e instanceof ValidationError && e.field === 'rates.suspendTo' && /must be one of local, shared \(got "nfs"\)/.test(e.message));
+  assert.throws(() => compileLeaseRates({ suspendTo: true }), (e: unknown) => e instanceof ValidationError && e.field === 'rates.suspendTo');
 });
 
 test('lease states: the table the controller will adopt — final states go nowhere, every state is reachable from pending', () => {

@@ -24,7 +24,18 @@ export interface LeaseRates {
   readonly migrateDisk: boolean;
   /** Whether an image fetched to a host stays there for the next lease (Haizea's image reuse). */
   readonly reuseImages: boolean;
+  /**
+   * Where a suspended VM's saved memory (and its disk) lives. `local`: on the
+   * hosts it ran on — it resumes there, or on others only after a `migrate`
+   * step moves it (migration policy `yes`). `shared`: on a datastore every
+   * host reads (NFS) — it resumes on any hosts at the resume rate, with no
+   * move; what Haizea's HPDC 2008 scheduler assumed of every suspended lease.
+   */
+  readonly suspendTo: SuspendStorage;
 }
+
+export const SUSPEND_STORAGES = ['local', 'shared'] as const;
+export type SuspendStorage = (typeof SUSPEND_STORAGES)[number];
 
 /**
  * nubo's own numbers. Suspend and resume from a quiet run of `node
@@ -53,12 +64,13 @@ export const DEFAULT_LEASE_RATES: LeaseRates = Object.freeze({
   minRunS: 60,
   migrateDisk: true,
   reuseImages: true,
+  suspendTo: 'local',
 });
 
 /** Defaults overlaid with `raw`, checked once and frozen; a bad field is a ValidationError naming it. */
 export function compileLeaseRates(raw: Partial<Record<keyof LeaseRates, unknown>> = {}): LeaseRates {
   const issues: FieldIssue[] = [];
-  const out: Record<string, number | boolean> = { ...DEFAULT_LEASE_RATES };
+  const out: Record<string, number | boolean | string> = { ...DEFAULT_LEASE_RATES };
   for (const [k, v] of Object.entries(raw)) {
     if (v === undefined) continue;
     if (!Object.hasOwn(DEFAULT_LEASE_RATES, k)) {
@@ -66,7 +78,10 @@ export function compileLeaseRates(raw: Partial<Record<keyof LeaseRates, unknown>
       continue;
     }
     const def = DEFAULT_LEASE_RATES[k as keyof LeaseRates];
-    if (typeof def === 'boolean') {
+    if (k === 'suspendTo') {
+      if (!(SUSPEND_STORAGES as readonly unknown[]).includes(v)) issues.push({ field: `rates.${k}`, message: `must be one of ${SUSPEND_STORAGES.join(', ')} (got ${JSON.stringify(v)})` });
+      else out[k] = v as SuspendStorage;
+    } else if (typeof def === 'boolean') {
       if (typeof v !== 'boolean') issues.push({ field: `rates.${k}`, message: `must be true or false (got ${JSON.stringify(v)})` });
       else out[k] = v;
     } else if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (k.endsWith('MiBps') && v === 0)) {

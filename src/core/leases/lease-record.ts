@@ -24,6 +24,8 @@ export interface LeaseRecord {
   end?: number;
   suspensions: number;
   migrations: number;
+  /** Resumes on other hosts than it was suspended on with no move: its state read from shared storage there. */
+  handoffs: number;
   /** Times an AR ended its run because it could not be suspended, and it started over (policy unsuspendable requeue). */
   requeues: number;
   /** Bumped whenever the plan changes, so stale timer entries are told apart. */

@@ -2,7 +2,7 @@ import { InvariantError } from '../../errors/invariant-error.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import type { QuotaUsage } from '../quota/quota.js';
 import { leaseCharge, type AdmissionContext, type QuotaScope } from './admission-policy.js';
-import type { Enactment, Placement, Segment } from './enactment.js';
+import { samePlacements, type Enactment, type Placement, type Segment } from './enactment.js';
 import { assertLeaseRequest, type LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
 import type { LeaseRates } from './lease-rates.js';
@@ -83,7 +83,7 @@ export class LeaseScheduler {
   submit(req: LeaseRequest, now: number): Admission {
     assertLeaseRequest(req);
     if (this.leases.has(req.id)) throw new ValidationError(`lease ${req.id}`, [{ field: 'id', message: 'already taken by another lease' }]);
-    const rec: LeaseRecord = { req, state: 'pending', placements: [], segments: [], cursor: 0, remainingS: req.duration, seq: this.seq++, suspensions: 0, migrations: 0, requeues: 0, version: 0 };
+    const rec: LeaseRecord = { req, state: 'pending', placements: [], segments: [], cursor: 0, remainingS: req.duration, seq: this.seq++, suspensions: 0, migrations: 0, handoffs: 0, requeues: 0, version: 0 };
     this.leases.set(req.id, rec);
     const verdict = this.admit(rec, now);
     if (!verdict.accepted) {
@@ -306,9 +306,13 @@ export class LeaseScheduler {
         this.setState(rec, 'resuming');
         rec.migrations++;
         return e.migrate(req, rec.suspendedOn ?? [], pl, seg.from, seg.to);
-      case 'resume':
+      case 'resume': {
         this.setState(rec, 'resuming');
-        return e.resume(req, pl, seg.from, seg.to);
+        const savedOn = rec.suspendedOn ?? pl;
+        // Elsewhere with no move before it: the state was read from shared storage by the new hosts.
+        if (rec.segments[rec.cursor - 1]?.kind !== 'migrate' && !samePlacements(savedOn, pl)) rec.handoffs++;
+        return e.resume(req, pl, seg.from, seg.to, savedOn);
+      }
       case 'run':
         this.setState(rec, 'active');
         return e.run(req, pl, seg.from, seg.to);

@@ -1,5 +1,5 @@
-import type { Selectable } from 'kysely';
-import type { CapacityLeasesTable } from '../schema.js';
+import type { Selectable, Transaction } from 'kysely';
+import type { CapacityLeasesTable, Database } from '../schema.js';
 import { appendEvent, fromJson, inTransaction, toJson, type JsonObject, type StoreContext } from '../store-context.js';
 import { NotFoundError } from '../store-errors.js';
 import { findOrUndefined } from '../find-or-undefined.js';
@@ -35,7 +35,7 @@ export interface CapacityLeasePlan {
 export interface PendingStep {
   readonly kind: 'prepare' | 'migrate' | 'resume' | 'suspend' | 'shutdown' | 'release' | 'requeue' | 'cancel';
   readonly placements: readonly HostPlacement[];
-  /** For a migration: where the saved VMs are now. */
+  /** For a migration, or a resume on other hosts from shared storage: where the saved VMs are now. */
   readonly from?: readonly HostPlacement[] | undefined;
   readonly at: number;
 }
@@ -95,6 +95,19 @@ export interface CapacityLeaseChange {
   readonly retireVms?: boolean | undefined;
 }
 
+/** A timeline entry as a write gives it (the lease's state and reason are added). */
+export interface LeaseTimelineInput {
+  readonly kind: string;
+  readonly detail?: JsonObject | undefined;
+}
+
+/** One lease's change and the timeline entries that explain it, as one of several written together. */
+export interface LeaseWrite {
+  readonly id: string;
+  readonly change: CapacityLeaseChange;
+  readonly entries: readonly LeaseTimelineInput[];
+}
+
 export interface LeaseVm {
   readonly leaseId: string;
   readonly idx: number;
@@ -132,20 +145,41 @@ export class CapacityLeasesRepository {
 
   /** Records an admitted lease. @throws QuotaExceededError (nothing written) past the owner's or a group's `leases` quota */
   async create(input: NewCapacityLease): Promise<CapacityLease> {
+    return inTransaction(this.ctx, (trx) => this.#insert(trx, input));
+  }
+
+  /**
+   * Records an admitted lease together with what its admission did to other
+   * leases — plans cut to suspend before it, leases requeued or cancelled,
+   * each with its timeline entries and journaled step — in one transaction:
+   * a controller that dies half-way leaves neither (the AR is not admitted,
+   * the other plans are as they were) or both. `between` runs inside the
+   * transaction after the new lease's row and before the others' (a
+   * failpoint: the e2e test kills the controller there).
+   * @throws QuotaExceededError (nothing written) past the owner's or a group's `leases` quota
+   */
+  async admit(input: NewCapacityLease, others: readonly LeaseWrite[], between?: () => Promise<void>): Promise<CapacityLease> {
     return inTransaction(this.ctx, async (trx) => {
-      await enforceQuota(this.ctx, trx, input.ownerId, { leases: 1 });
-      const now = this.ctx.now();
-      const row = await trx.insertInto('capacity_leases').values({
-        id: input.id, owner_id: input.ownerId, kind: input.kind, state: input.state, reason: null, seq: input.seq,
-        submit_s: input.submitS, start_s: input.startS ?? null, duration_s: input.durationS, vm_count: input.vmCount,
-        vcpus: input.vcpus, memory_mib: input.memoryMib, template_id: input.templateId, preemptible: input.preemptible ? 1 : 0,
-        remaining_s: input.durationS, plan: toJson(input.plan), pending_step: null, created_at: now, updated_at: now,
-      }).returningAll().executeTakeFirstOrThrow();
-      const detail = { state: input.state, kind: input.kind };
-      await trx.insertInto('capacity_lease_events').values({ lease_id: input.id, at: now, kind: 'created', detail: toJson(detail) }).execute();
-      await appendEvent(this.ctx, trx, { kind: 'lease.created', resource: 'lease', resourceId: input.id, data: { ownerId: input.ownerId, ...detail } });
-      return toLease(row);
+      const lease = await this.#insert(trx, input);
+      await between?.();
+      for (const o of others) await this.#apply(trx, o.id, o.change, o.entries);
+      return lease;
     });
+  }
+
+  async #insert(trx: Transaction<Database>, input: NewCapacityLease): Promise<CapacityLease> {
+    await enforceQuota(this.ctx, trx, input.ownerId, { leases: 1 });
+    const now = this.ctx.now();
+    const row = await trx.insertInto('capacity_leases').values({
+      id: input.id, owner_id: input.ownerId, kind: input.kind, state: input.state, reason: null, seq: input.seq,
+      submit_s: input.submitS, start_s: input.startS ?? null, duration_s: input.durationS, vm_count: input.vmCount,
+      vcpus: input.vcpus, memory_mib: input.memoryMib, template_id: input.templateId, preemptible: input.preemptible ? 1 : 0,
+      remaining_s: input.durationS, plan: toJson(input.plan), pending_step: null, created_at: now, updated_at: now,
+    }).returningAll().executeTakeFirstOrThrow();
+    const detail = { state: input.state, kind: input.kind };
+    await trx.insertInto('capacity_lease_events').values({ lease_id: input.id, at: now, kind: 'created', detail: toJson(detail) }).execute();
+    await appendEvent(this.ctx, trx, { kind: 'lease.created', resource: 'lease', resourceId: input.id, data: { ownerId: input.ownerId, ...detail } });
+    return toLease(row);
   }
 
   async get(id: string): Promise<CapacityLease> {
@@ -179,33 +213,35 @@ export class CapacityLeasesRepository {
    * begins are on disk together or not at all, so a controller that dies
    * between them cannot leave a lease past a step that was never journaled.
    */
-  async record(id: string, change: CapacityLeaseChange, entries: readonly { readonly kind: string; readonly detail?: JsonObject | undefined }[]): Promise<CapacityLease> {
-    return inTransaction(this.ctx, async (trx) => {
-      const now = this.ctx.now();
-      const row = await trx.updateTable('capacity_leases').set({
-        ...(change.state !== undefined ? { state: change.state } : {}),
-        ...(change.reason !== undefined ? { reason: change.reason } : {}),
-        ...(change.remainingS !== undefined ? { remaining_s: change.remainingS } : {}),
-        ...(change.plan !== undefined ? { plan: toJson(change.plan) } : {}),
-        ...(change.pendingStep !== undefined ? { pending_step: change.pendingStep === null ? null : toJson(change.pendingStep) } : {}),
-        updated_at: now,
-      }).where('id', '=', id).returningAll().executeTakeFirst();
-      if (!row) throw new NotFoundError('lease', id);
-      if (change.retireVms === true) {
-        const all = await trx.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', id).execute();
-        const base = Math.min(0, ...all.map((r) => Number(r.idx)));
-        const live = all.filter((r) => Number(r.idx) >= 0);
-        await trx.deleteFrom('capacity_lease_vms').where('lease_id', '=', id).where('idx', '>=', 0).execute();
-        // Numbered below every row set aside before, so two requeues' VMs never collide.
-        for (const r of live) await trx.insertInto('capacity_lease_vms').values({ lease_id: id, idx: base - 1 - Number(r.idx), vm_id: r.vm_id, host_id: r.host_id }).execute();
-      }
-      for (const { kind, detail } of entries) {
-        const full = { ...detail, state: row.state, ...(row.reason !== null ? { reason: row.reason } : {}) };
-        await trx.insertInto('capacity_lease_events').values({ lease_id: id, at: now, kind, detail: toJson(full) }).execute();
-        await appendEvent(this.ctx, trx, { kind: `lease.${kind}`, resource: 'lease', resourceId: id, data: { ownerId: row.owner_id, ...full } });
-      }
-      return toLease(row);
-    });
+  async record(id: string, change: CapacityLeaseChange, entries: readonly LeaseTimelineInput[]): Promise<CapacityLease> {
+    return inTransaction(this.ctx, (trx) => this.#apply(trx, id, change, entries));
+  }
+
+  async #apply(trx: Transaction<Database>, id: string, change: CapacityLeaseChange, entries: readonly LeaseTimelineInput[]): Promise<CapacityLease> {
+    const now = this.ctx.now();
+    const row = await trx.updateTable('capacity_leases').set({
+      ...(change.state !== undefined ? { state: change.state } : {}),
+      ...(change.reason !== undefined ? { reason: change.reason } : {}),
+      ...(change.remainingS !== undefined ? { remaining_s: change.remainingS } : {}),
+      ...(change.plan !== undefined ? { plan: toJson(change.plan) } : {}),
+      ...(change.pendingStep !== undefined ? { pending_step: change.pendingStep === null ? null : toJson(change.pendingStep) } : {}),
+      updated_at: now,
+    }).where('id', '=', id).returningAll().executeTakeFirst();
+    if (!row) throw new NotFoundError('lease', id);
+    if (change.retireVms === true) {
+      const all = await trx.selectFrom('capacity_lease_vms').selectAll().where('lease_id', '=', id).execute();
+      const base = Math.min(0, ...all.map((r) => Number(r.idx)));
+      const live = all.filter((r) => Number(r.idx) >= 0);
+      await trx.deleteFrom('capacity_lease_vms').where('lease_id', '=', id).where('idx', '>=', 0).execute();
+      // Numbered below every row set aside before, so two requeues' VMs never collide.
+      for (const r of live) await trx.insertInto('capacity_lease_vms').values({ lease_id: id, idx: base - 1 - Number(r.idx), vm_id: r.vm_id, host_id: r.host_id }).execute();
+    }
+    for (const { kind, detail } of entries) {
+      const full = { ...detail, state: row.state, ...(row.reason !== null ? { reason: row.reason } : {}) };
+      await trx.insertInto('capacity_lease_events').values({ lease_id: id, at: now, kind, detail: toJson(full) }).execute();
+      await appendEvent(this.ctx, trx, { kind: `lease.${kind}`, resource: 'lease', resourceId: id, data: { ownerId: row.owner_id, ...full } });
+    }
+    return toLease(row);
   }
 
   /** Records (or moves) the lease's VM number `idx`. */
