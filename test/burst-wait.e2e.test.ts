@@ -81,8 +81,9 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('the template flag is checked at create and update: an unknown cloud is refused naming burst, nothing written; `any` is no cloud\'s name', async () => {
+test('the template flag is checked at create and update: an unknown cloud is refused naming burst, nothing written; `any` and `local` are no cloud\'s name', async () => {
   await remoteRejects(lApi.addCloud(h.cloudBody({ name: 'any' })), 400, 'VALIDATION_FAILED', 'name');
+  await remoteRejects(lApi.addCloud(h.cloudBody({ name: 'local' })), 400, 'VALIDATION_FAILED', 'name');
   await lApi.addCloud(h.cloudBody({ burst: 'never' }));
   const before = (await lApi.listTemplates()).map((t) => t.name);
   await remoteRejects(lApi.createTemplate({ name: 'flagged', vcpus: 1, memoryMiB: 128, image: 'disk', burst: 'burst-9' }), 400, 'VALIDATION_FAILED', 'burst', /no cloud burst-9/);

@@ -7,7 +7,9 @@ import { resourceNameSchema } from './api-schemas.js';
 export const CLOUD_SIZE_KEY = /^[1-9][0-9]{0,2}x[1-9][0-9]{0,7}$/;
 
 export const createCloudBody = z.strictObject({
-  name: resourceNameSchema.refine((n) => n !== 'any', 'any is reserved: a template\'s burst: any means every cloud').describe('what VMs ask for in their requirements (cloud == "NAME") and templates in their burst flag'),
+  name: resourceNameSchema
+    .refine((n) => n !== 'any', 'any is reserved: a template\'s burst: any means every cloud')
+    .refine((n) => n !== 'local', 'local is reserved: vm migrate --cloud local brings a VM home').describe('what VMs ask for in their requirements (cloud == "NAME") and templates in their burst flag'),
   kind: z.literal('ec2').default('ec2').describe('the remote\'s API; EC2 (Query API, SigV4) is the one spoken'),
   endpoint: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }).max(2048).describe('the EC2 endpoint, e.g. https://ec2.eu-west-1.amazonaws.com or another nubo\'s --ec2-listen'),
   region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -').describe('the region requests are signed for'),
