@@ -26,7 +26,7 @@ import { terminateCloudInstances } from './terminate-cloud-instances.js';
  * Hybrid cloud bursting: remote EC2 clouds as places for VMs that no local
  * host takes (policy `when-full`) or that ask for one by name. A VM bound to
  * a cloud (store `cloud_vms`) has its life cycle driven through the cloud's
- * EC2 API — RunInstances with the VM id as ClientToken and the config
+ * EC2 API — RunInstances with the VM id and its binding's time as ClientToken and the config
  * drive's user data, Stop/Start/Reboot/Terminate — and a poller reconciles
  * what DescribeInstances says with the VMs' states, as heartbeats do for
  * hosts.
@@ -137,7 +137,9 @@ export class CloudBursting {
         await this.#o.store.clouds.setBindingImage(vm.id, imageId);
       }
       await this.#o.failpoints?.hit('cloud.launch');
-      inst = await ec2.launch({ clientToken: vm.id, imageId, instanceType: b.instanceType, userData: spec.agent.context.userData, hostname: spec.agent.context.hostname, vmId: vm.id }, signal);
+      // The binding's time in the token: a retry of this launch gets its instance back, while a VM that comes home and bursts
+      // again (a new binding) gets a new instance, not its terminated one (EC2 keeps a token's answer).
+      inst = await ec2.launch({ clientToken: `${vm.id}/${Date.parse(b.createdAt).toString(36)}`, imageId, instanceType: b.instanceType, userData: spec.agent.context.userData, hostname: spec.agent.context.hostname, vmId: vm.id }, signal);
     } catch (err) {
       if (!(err instanceof CloudRefusedError)) throw err;
       // The cloud said no: no instance was made. Its place is given back and the VM is placed again — on a local
