@@ -16,9 +16,9 @@ import { freshConsoleProbe } from './support/console-probes.js';
 import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 // A suspend whose agent dies while QEMU streams the VM's memory into the state
-// file, once QEMU completed but before the file is durable, and once the file is
-// whole but QEMU not yet ended (agent failpoints, `exit`: a SIGKILL of the agent
-// process). QEMU outlives its agent; the controller waits for the agent (no
+// file, once QEMU completed but before the file is durable, once the file is
+// whole but QEMU not yet ended, and once everything is done but the answer
+// (agent failpoints, `exit`: a SIGKILL of the agent process). QEMU outlives its agent; the controller waits for the agent (no
 // answer is no verdict) and asks again once it is back. The retried save must
 // end the VM `suspended` with a whole state file — never from a partial one —
 // and the resume must bring back the same guest (the nonce it drew at boot, its
@@ -112,7 +112,7 @@ test('a failed stream (failpoint error mid-stream) fails the suspend cleanly: th
   assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1);
 });
 
-for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.written']) {
+for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.written', 'qemu.save.ended']) {
   test(`agent SIGKILLed at ${point}: once it is back the suspend finishes from a whole state file, and the resume brings back the same guest`, async () => {
     const p0 = await probe();
     const [pid] = await qemuPidsOf(agentVmId(vmId));
@@ -122,9 +122,14 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
     await api.vmAction(vmId, 'suspend');
     await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
     // QEMU outlives its agent, and nothing names a partial file as the saved state.
-    assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [pid], 'QEMU lives on without its agent');
     const files = await readdir(vmDir());
-    if (point !== 'qemu.save.written') assert.ok(!files.includes('memory.state'), `no memory.state before it is durable: ${files.join(' ')}`);
+    if (point === 'qemu.save.ended') {
+      assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'the save had ended QEMU');
+      assert.ok(files.includes('memory.state'));
+    } else {
+      assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [pid], 'QEMU lives on without its agent');
+      if (point !== 'qemu.save.written') assert.ok(!files.includes('memory.state'), `no memory.state before it is durable: ${files.join(' ')}`);
+    }
     const meanwhile = await api.getVm(vmId);
     assert.equal(meanwhile.state, 'saving', 'an agent that does not answer is no verdict: the suspend waits for it');
 

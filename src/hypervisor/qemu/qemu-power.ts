@@ -162,6 +162,8 @@ export class QemuPower {
     // Where a save's time went: the stop, the stream until the file was durable (QEMU's own count of it beside), the end of QEMU.
     const ms = (a: number, b: number): number => Math.round(b - a);
     this.#reg.log.info({ vmId, bytes: size, stopMs: ms(t0, t1), streamMs: ms(t1, t2), qemuMs, endMs: ms(t2, performance.now()) }, 'vm saved');
+    // All done but the answer (`qemu.save.ended`): the retry finds the VM suspended (VmLifecycle.suspend).
+    await fp?.hit('qemu.save.ended');
     return { bytes: size, durationMs: Date.now() - began };
   }
 
