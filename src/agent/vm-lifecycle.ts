@@ -180,12 +180,15 @@ export class VmLifecycle {
     }, signal);
   }
 
-  /** Saves memory to a file on this host; the process ends. */
+  /** Saves memory to a file on this host; the process ends. Idempotent: a VM suspended already is reported as it is. */
   suspend(id: string, signal?: AbortSignal): Promise<AgentVmReport> {
     const h = this.host;
     return h.locks.run(id, async () => {
       const vm = h.vm(id);
       const spec = await vm.readSpec();
+      // A retry of a suspend that ended here but whose answer was lost (the agent or the controller died): done already.
+      const cur = await vm.report();
+      if (cur.state === 'suspended') return cur;
       await vm.hypervisor.save(id, h.records.statePath(id, spec), { signal });
       await h.firewalls.afterEnd(id, false, signal);
       return vm.report();

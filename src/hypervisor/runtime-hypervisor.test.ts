@@ -67,7 +67,10 @@ function lawlessDriver(): Driver & { calls: string[]; vms: Map<string, { spec: V
       calls.push(`destroy ${id}`);
       vms.delete(id);
     },
-    save: async () => ({ bytes: 1, durationMs: 1 }),
+    save: async (id) => {
+      calls.push(`save ${id}`);
+      return { bytes: 1, durationMs: 1 };
+    },
     stats: async () => ({ cpuTimeMs: 1, vcpuTimeMs: 1, rssBytes: 1, memoryBytes: 1, diskReadBytes: 0, diskWriteBytes: 0, diskReadOps: 0, diskWriteOps: 0, netRxBytes: 0, netTxBytes: 0, incarnation: '1' }),
     close: async () => {},
     nics: {
@@ -95,7 +98,7 @@ function lawlessDriver(): Driver & { calls: string[]; vms: Map<string, { spec: V
   };
 }
 
-async function withSetup(fn: (hv: RuntimeHypervisor, d: ReturnType<typeof lawlessDriver>, spec: (id: string) => Record<string, unknown>) => Promise<void>): Promise<void> {
+async function withSetup(fn: (hv: RuntimeHypervisor, d: ReturnType<typeof lawlessDriver>, spec: (id: string) => Record<string, unknown>, dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-rt-'));
   try {
     const kernel = join(dir, 'vmlinuz');
@@ -104,7 +107,7 @@ async function withSetup(fn: (hv: RuntimeHypervisor, d: ReturnType<typeof lawles
     await writeFile(raw, '');
     const d = lawlessDriver();
     const hv = new RuntimeHypervisor(d, { allowedDirs: [dir] });
-    await fn(hv, d, (id) => ({ id, vcpus: 1, memoryMiB: 128, boot: { kind: 'kernel', kernel }, disks: [{ id: 'root', path: raw, format: 'raw' }] }));
+    await fn(hv, d, (id) => ({ id, vcpus: 1, memoryMiB: 128, boot: { kind: 'kernel', kernel }, disks: [{ id: 'root', path: raw, format: 'raw' }] }), dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -134,7 +137,7 @@ test('a spec is parsed and its files confined before the driver is called', asyn
 });
 
 test('a postmigrate VM is never resumed, and actions only run from the states that allow them', async () => {
-  await withSetup(async (hv, d, spec) => {
+  await withSetup(async (hv, d, spec, dir) => {
     const started = hv.start(spec('vm-c'));
     d.release();
     await started;
@@ -142,9 +145,12 @@ test('a postmigrate VM is never resumed, and actions only run from the states th
     await assert.rejects(hv.resume('vm-c'), (err: unknown) => err instanceof VmStateError && /two copies/.test(err.message));
     await assert.rejects(hv.pause('vm-c'), VmStateError);
     await assert.rejects(hv.reboot('vm-c'), VmStateError);
+    // A save is the driver's to decide there: an interrupted save of its own leaves QEMU so, a live migration's source too.
+    await hv.save('vm-c', join(dir, 'vm-c.state'));
     d.vms.get('vm-c')!.state = 'crashed';
     await assert.rejects(hv.stats('vm-c'), VmStateError);
-    assert.deepEqual(d.calls, ['start vm-c']);
+    await assert.rejects(hv.save('vm-c', join(dir, 'vm-c.state')), VmStateError);
+    assert.deepEqual(d.calls, ['start vm-c', 'save vm-c']);
   });
 });
 

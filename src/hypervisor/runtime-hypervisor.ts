@@ -140,7 +140,9 @@ export class RuntimeHypervisor implements Hypervisor {
 
   async save(vmId: string, statePath: string, opts: WaitOptions = {}): Promise<SaveResult> {
     await checkWritablePath('statePath', statePath, this.#allowedDirs);
-    await this.#require(vmId, 'save', LIVE, opts);
+    // postmigrate too: a save the agent did not see to its end leaves QEMU so, and the suspend's retry finishes it (the
+    // driver refuses a live migration's source, whose memory runs elsewhere).
+    await this.#require(vmId, 'save', [...LIVE, 'postmigrate'], opts);
     return this.#driver.save(vmId, statePath, opts);
   }
 

@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, open, stat, type FileHandle } from 'node:fs/promises';
 import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
+import { FlushBehind } from '../util/flush-behind.js';
+import { sharedHashPool } from '../util/hash-pool.js';
 import { writevFully } from '../util/writev-fully.js';
 import { hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
@@ -105,14 +106,15 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
  * default): slices of about one burst, each read, hashed and written, the
  * pacer's wait before each read — the cap holds from the first slice.
  * Pipelined over three buffers: the next slice is read (a pool thread) while
- * this one is hashed (this thread) and the one before is written (another
- * pool thread), so that the copy runs at the speed of its slowest stage
- * rather than of all three in turn. Resolves with the sha256 of the bytes
- * written.
+ * this one is hashed (a hash-pool thread, off the event loop) and the one
+ * before is written (another pool thread), so that the copy runs at the speed
+ * of its slowest stage rather than of all three in turn. The copy is flushed
+ * to the disk as it fills (FlushBehind), so that the fsync after it has only
+ * the tail left. Resolves with the sha256 of the bytes written.
  */
 async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<string> {
   const pacer = new Pacer(bytesPerSecond);
-  const hash = createHash('sha256');
+  const hash = sharedHashPool().open('sha256');
   const slice = pacer.sliceBytes(CHUNK_BYTES);
   const bufs = [Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice)] as const;
   const what = `local copy of ${r.source.path}`;
@@ -131,8 +133,10 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     return bytesRead;
   };
   const out = await open(r.dest, 'w', 0o600);
+  const flush = new FlushBehind(out);
   let reading: Promise<number> | undefined;
   let writing: Promise<void> = Promise.resolve();
+  let digested = false;
   try {
     let at = 0;
     reading = r.sizeBytes > 0 ? handled(readSlice(0, bufs[0])) : undefined;
@@ -143,16 +147,22 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
       at += n;
       // The buffer read next was written two slices ago: that write was waited for in the last round.
       reading = at < r.sizeBytes ? handled(readSlice(at, bufs[(k + 1) % 3]!)) : undefined;
-      hash.update(cur);
+      // Copied to the hashing thread at once; waits only when that thread is behind by more than the pool's limit.
+      await hash.update(cur);
       await writing;
-      writing = handled(writevFully(out, [cur], pos).then(() => r.onBytes?.(n)));
+      writing = handled(writevFully(out, [cur], pos).then(() => {
+        flush.wrote(pos + n);
+        r.onBytes?.(n);
+      }));
     }
     await writing;
-    return hash.digest('hex');
+    digested = true;
+    return await hash.digest();
   } finally {
+    if (!digested) hash.drop();
     // Nothing left running on a buffer or a handle once this returns or throws.
     await Promise.allSettled([reading, writing]);
-    await out.close();
+    await flush.settled().finally(() => out.close());
   }
 }
 

@@ -40,7 +40,7 @@ test('writes exactly what arrived, batched, and hashes it', async () => {
     assert.equal(sink.writtenBytes, bytes.length);
     assert.equal(reported, bytes.length);
     assert.equal(sink.chunkCount, Math.ceil(bytes.length / 65_536));
-    assert.equal(sink.digest(), createHash('sha256').update(bytes).digest('hex'));
+    assert.equal(await sink.digest(), createHash('sha256').update(bytes).digest('hex'));
   });
 });
 

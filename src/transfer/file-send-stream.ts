@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { sharedHashPool, type HashPool, type PooledHash } from '../util/hash-pool.js';
 import { Pacer } from './pacer.js';
 
 /** Read size of a transfer: fewer, larger reads cost less per byte on both ends (a disk image is read whole anyway). */
@@ -12,12 +12,16 @@ export interface FileSendOptions {
   /** The receiver's cap; without one nothing paces the reads. */
   readonly maxBytesPerSecond?: number | undefined;
   readonly chunkBytes?: number | undefined;
+  /** Where the sha256 is computed (default: the process's shared pool). */
+  readonly hashPool?: HashPool | undefined;
 }
 
 /**
  * One offered file as a stream, hashed as it is read: a single stage between
  * the disk and the socket instead of a read stream, a limiter and a hashing
- * transform (each a copy of every chunk through the event loop). A cap paces
+ * transform (each a copy of every chunk through the event loop). The sha256
+ * is computed on a hash-pool thread while the socket sends (on the event loop
+ * it held back the reads and every other request of the agent). A cap paces
  * the reads themselves, so nothing ahead of it is ever queued for the wire.
  * Owns the file handle: closed when the stream ends or is destroyed.
  */
@@ -26,7 +30,8 @@ export class FileSendStream extends Readable {
   readonly #size: number;
   readonly #chunk: number;
   readonly #pacer: Pacer | undefined;
-  readonly #hash = createHash('sha256');
+  readonly #hash: PooledHash;
+  #digest: Promise<string> | undefined;
   #sent = 0;
   #ended = false;
   #timer: NodeJS.Timeout | undefined;
@@ -39,6 +44,7 @@ export class FileSendStream extends Readable {
     this.#size = o.sizeBytes;
     this.#pacer = o.maxBytesPerSecond === undefined ? undefined : new Pacer(o.maxBytesPerSecond);
     this.#chunk = this.#pacer ? this.#pacer.sliceBytes(chunk) : chunk;
+    this.#hash = (o.hashPool ?? sharedHashPool()).open('sha256');
   }
 
   /** Whether a cap paces this stream (false: no pacing code runs at all). */
@@ -51,8 +57,8 @@ export class FileSendStream extends Readable {
   }
 
   /** The sha256 of what was sent once the whole recorded size went and the file ended there; undefined otherwise. */
-  digest(): string | undefined {
-    return this.#ended && this.#sent === this.#size ? this.#hash.copy().digest('hex') : undefined;
+  async digest(): Promise<string | undefined> {
+    return this.#ended && this.#sent === this.#size ? this.#digest : undefined;
   }
 
   override _read(): void {
@@ -71,11 +77,16 @@ export class FileSendStream extends Readable {
       if (this.destroyed) return;
       if (bytesRead === 0) {
         this.#ended = true;
+        // Asked for at the end of the file, whoever reads it later: the pool's job is finished either way.
+        this.#digest = this.#hash.digest();
+        this.#digest.catch(() => {});
         this.push(null);
         return;
       }
       const data = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
-      this.#hash.update(data);
+      // Copied to the hashing thread; waits only when that thread is behind by more than the pool's limit.
+      await this.#hash.update(data);
+      if (this.destroyed) return;
       this.#sent += bytesRead;
       this.push(data);
     } catch (err) {
@@ -85,6 +96,7 @@ export class FileSendStream extends Readable {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     clearTimeout(this.#timer);
+    if (this.#digest === undefined) this.#hash.drop();
     this.#fh.close().then(() => cb(err), (e: unknown) => cb(err ?? (e as Error)));
   }
 }

@@ -105,9 +105,13 @@ export async function pullFile(r: PullFileRequest): Promise<PulledFile> {
       } catch (err) {
         if (d.signal.aborted) throw d.signal.reason instanceof Error ? d.signal.reason : err;
         throw new FileTransferError(r.url, `the stream broke off after ${sink.writtenBytes} of ${r.sizeBytes} bytes: ${errorMessage(err)}`);
+      } finally {
+        // A flush beside the stream still running is waited for: the handle closes after it (its error is told below).
+        await sink.flushed().catch(() => {});
       }
+      await sink.flushed();
       const size = sink.writtenBytes;
-      const digest = sink.digest();
+      const digest = await sink.digest();
       const theirs = res.trailers[SHA256_TRAILER];
       if (size !== r.sizeBytes) throw new FileTransferError(r.url, `got ${size} bytes, expected ${r.sizeBytes}`);
       if (theirs === undefined) throw new FileTransferError(r.url, 'the source sent no sha256 (it could not send the whole file)');

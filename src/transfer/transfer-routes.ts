@@ -66,7 +66,7 @@ export function registerTransferRoutes(app: FastifyInstance, offers: TransferOff
     source.on('error', (err) => req.log.warn({ err, transferId: offer.transferId, file: file.name }, 'transfer stream broke off'));
     reply.header('content-type', 'application/octet-stream').header(SIZE_HEADER, String(file.sizeBytes));
     reply.trailer(SHA256_TRAILER, async () => {
-      const digest = source.digest();
+      const digest = await source.digest();
       if (digest === undefined) throw new ShortSendError(file.name, source.sentBytes, file.sizeBytes);
       return digest;
     });

@@ -66,6 +66,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       ...(statePath !== undefined ? { incoming: `fd:${STATE_FD}` } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
     });
     const state = statePath !== undefined ? await open(statePath, 'r') : undefined;
+    const t0 = performance.now();
     try {
       // Never the caller's signal: killing the daemonising parent half-way leaves its forked child running unknown to
       // anyone, holding the disk's write lock (the next start of the VM then failed on it). The command ends by itself
@@ -75,6 +76,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     } finally {
       await state?.close();
     }
+    const t1 = performance.now();
     // Tests hold or fail a launch here: QEMU runs, but the driver does not hold it yet.
     await reg.opts.failpoints?.hit('qemu.launched');
     const pid = await readPidFile(paths.pidFile);
@@ -86,7 +88,8 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     reg.add(vm);
     await reg.connect(vm, opts);
     vm.starting = undefined;
-    reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind }, 'vm started');
+    // Where a start's time went: QEMU's own start (until it daemonised), then until its QMP answered.
+    reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind, launchMs: Math.round(t1 - t0), connectMs: Math.round(performance.now() - t1) }, 'vm started');
   } catch (err) {
     if (reg.has(spec.id)) {
       await reg.destroy(spec.id, {}).catch(() => {});
@@ -103,6 +106,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
 
   const vm = reg.get(spec.id);
   if (statePath !== undefined) {
+    const t2 = performance.now();
     // The incoming side reaches `paused` once the whole state has been read.
     // Tests end QEMU here (`qemu.restore`): a restore whose process dies must fail, not wait.
     await Promise.resolve(reg.opts.failpoints?.hit('qemu.restore')).then(() => pollUntil(
@@ -118,6 +122,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });
     if (opts.paused !== true) await reg.qmp(vm).execute('cont', undefined, opt(opts, 5_000));
+    reg.log.info({ vmId: spec.id, loadMs: Math.round(performance.now() - t2) }, 'vm restored');
   }
   return reg.status(spec.id, opts);
 }

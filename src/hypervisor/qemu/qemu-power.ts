@@ -1,7 +1,7 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RebootOptions, RebootResult, SaveResult, ShutdownResult, VmStats } from '../hypervisor.js';
-import { HypervisorError } from '../hypervisor-errors.js';
+import { HypervisorError, VmStateError } from '../hypervisor-errors.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
@@ -113,13 +113,40 @@ export class QemuPower {
     const vm = this.#reg.get(vmId);
     const qmp = this.#reg.qmp(vm);
     const began = Date.now();
-    const wasRunning = (await this.#reg.status(vmId, opts)).state === 'running';
+    const fp = this.#reg.opts.failpoints;
+    let { state } = await this.#reg.status(vmId, opts);
+    if (state === 'postmigrate') {
+      // A live migration's source keeps its record until it is released: its memory lives on elsewhere, and a saved
+      // copy of it would be a second VM.
+      if (vm.record.migration !== undefined) throw new VmStateError(vmId, 'save', state, 'its memory was migrated away; a saved copy would be a second VM');
+      // Otherwise an earlier save of this process streamed all it had (QEMU sits in postmigrate after it) and its
+      // agent died before it ended QEMU: a retry of the same suspend. A file under the final name was renamed only
+      // once durable and whole, so that save is done but for ending QEMU.
+      const done = await stat(statePath).catch(() => undefined);
+      if (done !== undefined) {
+        await this.#reg.destroy(vmId, opts);
+        this.#reg.log.warn({ vmId, bytes: done.size }, 'an interrupted save had written its state file; its QEMU is ended now');
+        return { bytes: done.size, durationMs: Date.now() - began };
+      }
+      // Its file never became durable: saved again. QEMU handed its disks over at the end of the stream (inactive)
+      // and cannot stream them twice so; `cont` takes them back — the guest runs for the moment until `stop` below,
+      // which is as if that save had never been asked for.
+      this.#reg.log.warn({ vmId }, 'an interrupted save left QEMU in postmigrate without a durable file; saving again');
+      await qmp.execute('cont', undefined, opt(opts, 5_000));
+      state = 'running';
+    }
+    const wasRunning = state === 'running';
+    const t0 = performance.now();
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
+    const t1 = performance.now();
+    let qemuMs: number | undefined;
     try {
       // Tests end QEMU here (`qemu.save`): a save whose process dies must leave no state file behind.
-      await this.#reg.opts.failpoints?.hit('qemu.save');
-      await qmpSaveState(qmp, statePath, join(vm.paths.dir, 'save.sock'), opt(opts, 300_000));
+      await fp?.hit('qemu.save');
+      // And the agent mid-stream (`qemu.save.streaming`), or once QEMU completed but before the file is durable (`qemu.save.received`).
+      const hooks = fp === undefined ? {} : { onFirstWrite: () => fp.hit('qemu.save.streaming'), onReceived: () => fp.hit('qemu.save.received') };
+      qemuMs = (await qmpSaveState(qmp, statePath, join(vm.paths.dir, 'save.sock'), opt(opts, 300_000), hooks))['total-time'];
     } catch (err) {
       await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
       await rm(statePath, { force: true });
@@ -127,9 +154,16 @@ export class QemuPower {
       if (wasRunning) await qmp.execute('cont', undefined, opt({}, 5_000)).catch(() => {});
       throw new HypervisorError(vmId, 'save', errorMessage(err), { cause: err });
     }
+    const t2 = performance.now();
     const { size } = await stat(statePath);
+    // The file is whole and durable, QEMU not yet ended (`qemu.save.written`): a retry finds it so (see above).
+    await fp?.hit('qemu.save.written');
     await this.#reg.destroy(vmId, opts);
-    this.#reg.log.info({ vmId, bytes: size }, 'vm saved');
+    // Where a save's time went: the stop, the stream until the file was durable (QEMU's own count of it beside), the end of QEMU.
+    const ms = (a: number, b: number): number => Math.round(b - a);
+    this.#reg.log.info({ vmId, bytes: size, stopMs: ms(t0, t1), streamMs: ms(t1, t2), qemuMs, endMs: ms(t2, performance.now()) }, 'vm saved');
+    // All done but the answer (`qemu.save.ended`): the retry finds the VM suspended (VmLifecycle.suspend).
+    await fp?.hit('qemu.save.ended');
     return { bytes: size, durationMs: Date.now() - began };
   }
 

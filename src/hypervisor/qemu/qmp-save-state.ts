@@ -2,7 +2,7 @@ import type { QmpClient } from './qmp-client.js';
 import type { QmpMigrationInfo } from './qmp-schema.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 import { StateSaveFailedError } from './qemu-errors.js';
-import { listenForStateFile } from './state-file-receiver.js';
+import { listenForStateFile, type StateFileHooks } from './state-file-receiver.js';
 
 /**
  * No cap: QEMU's default (128 MiB/s on 7.2) throttled a save to half the
@@ -19,14 +19,14 @@ export const SAVE_MAX_BANDWIDTH = Number.MAX_SAFE_INTEGER;
  * on the disk; the VM is then in `postmigrate` and must not be resumed by the
  * caller. A failed save leaves no file behind.
  */
-export async function qmpSaveState(qmp: QmpClient, statePath: string, socketPath: string, opts: WaitOptions): Promise<QmpMigrationInfo> {
+export async function qmpSaveState(qmp: QmpClient, statePath: string, socketPath: string, opts: WaitOptions, hooks: StateFileHooks = {}): Promise<QmpMigrationInfo> {
   const q = { signal: opts.signal, timeoutMs: 5_000 };
   // Whatever an earlier live migration of this process left set would slow a save or make its stream unreadable as a file.
   await qmp.execute('migrate-set-capabilities', {
     capabilities: (['xbzrle', 'auto-converge', 'postcopy-ram', 'pause-before-switchover'] as const).map((capability) => ({ capability, state: false })),
   }, q);
   await qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_MAX_BANDWIDTH }, q);
-  const receiver = await listenForStateFile(socketPath, statePath, opts);
+  const receiver = await listenForStateFile(socketPath, statePath, opts, hooks);
   try {
     await qmp.execute('migrate', { uri: `unix:${socketPath}` }, q);
     const final = await pollUntil(

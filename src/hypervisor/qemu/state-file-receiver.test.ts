@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -137,4 +138,28 @@ test('the file has its name only once it is whole and durable: a partial stream 
   await assert.rejects(r2.done, /agent stopping/);
   await assert.rejects(stat(broken), { code: 'ENOENT' });
   await assert.rejects(stat(`${broken}.part`), { code: 'ENOENT' });
+}));
+
+test('hooks: onFirstWrite is awaited mid-stream (its error fails the save, nothing left), onReceived once the sender closed and before the file has its name', () => withDir(async (dir) => {
+  const file = join(dir, 'memory.state');
+  const seen: string[] = [];
+  const r = await listenForStateFile(join(dir, 's.sock'), file, { timeoutMs: 10_000 }, {
+    onFirstWrite: () => void seen.push(`first ${existsSync(`${file}.part`)}`),
+    onReceived: () => void seen.push(`received ${existsSync(file)}`),
+    onSync: (what) => seen.push(what),
+  });
+  const c = await connect(join(dir, 's.sock'));
+  c.write(randomBytes(1000));
+  c.end(randomBytes(1000));
+  assert.equal(await r.done, 2000);
+  assert.deepEqual(seen, ['first true', 'received false', 'file', 'directory']);
+
+  const failed = join(dir, 'failed.state');
+  const r2 = await listenForStateFile(join(dir, 's2.sock'), failed, { timeoutMs: 10_000 }, { onFirstWrite: () => Promise.reject(new Error('injected mid-stream')) });
+  const c2 = await connect(join(dir, 's2.sock'));
+  c2.on('error', () => {});
+  c2.write(randomBytes(64 * 1024));
+  await assert.rejects(r2.done, /injected mid-stream/);
+  await assert.rejects(stat(failed), { code: 'ENOENT' });
+  await assert.rejects(stat(`${failed}.part`), { code: 'ENOENT' });
 }));

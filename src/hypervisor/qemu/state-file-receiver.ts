@@ -5,11 +5,19 @@ import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { WaitOptions } from '../../util/deadline.js';
 import { writevFully } from '../../util/writev-fully.js';
+import { FLUSH_BEHIND_BYTES, FlushBehind } from '../../util/flush-behind.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
 
-/** For tests: told after each flush to the disk — those beside the stream (`partial`), then the file's, then its directory's. */
+/** For tests and failpoints. */
 export interface StateFileHooks {
+  /** Told after each flush to the disk — those beside the stream (`partial`), then the file's, then its directory's. */
   readonly onSync?: (what: 'partial' | 'file' | 'directory') => void;
+  /** Awaited once the first bytes are in the file, QEMU still sending: a fault here is one mid-stream (its error fails the save). */
+  readonly onFirstWrite?: () => Promise<void> | void;
+  /** Awaited once the sender closed its end, before the file is made durable and renamed: QEMU has completed by then. */
+  readonly onReceived?: () => Promise<void> | void;
+  /** Bytes between the flushes beside the stream (default FLUSH_EVERY_BYTES; 0: none, one fdatasync at the end). */
+  readonly flushEveryBytes?: number | undefined;
 }
 
 /** A listening socket that writes the one stream it accepts into a file. */
@@ -73,13 +81,14 @@ export async function listenForStateFile(socketPath: string, filePath: string, o
       const fh = await open(part, 'w', 0o600);
       let size: number;
       try {
-        const sink = new StateFileSink(fh, () => hooks.onSync?.('partial'));
+        const sink = new StateFileSink(fh, hooks.flushEveryBytes ?? FLUSH_EVERY_BYTES, () => hooks.onSync?.('partial'), hooks.onFirstWrite);
         try {
           await pipeline(socket, sink, { signal });
         } finally {
           // A flush still running when the stream broke is waited for: the handle closes after it.
           await sink.flushed();
         }
+        await hooks.onReceived?.();
         // What the flushes beside the stream left: the tail, and the size.
         await fh.datasync();
         size = sink.written;
@@ -126,26 +135,24 @@ function aborted(signal: AbortSignal): Promise<never> {
   });
 }
 
-/** How much is written between flushes beside the stream: the disk writes one batch while the next arrives. */
-export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+/** How much is written between flushes beside the stream (see FlushBehind). */
+export const FLUSH_EVERY_BYTES = FLUSH_BEHIND_BYTES;
 
 /**
  * Writes the stream into the file as QEMU sends it: the socket's reads
  * (64 KiB each) gathered into one `writev` per batch, and every
- * FLUSH_EVERY_BYTES an fdatasync started beside the writes, so that the
- * disk writes the state back while QEMU still sends it — the fdatasync
- * that makes the file durable at the end then has only the tail left,
- * where one at the end alone would wait for the whole file at the disk's
- * speed after the stream is done. At most one flush runs at a time.
+ * FLUSH_EVERY_BYTES an fdatasync started beside the writes (FlushBehind), so
+ * that the disk writes the state back while QEMU still sends it.
  */
 class StateFileSink extends Writable {
   written = 0;
-  #flushedAt = 0;
-  #flushing: Promise<void> | undefined;
-  #failed: Error | undefined;
+  readonly #flush: FlushBehind;
+  #onFirstWrite: (() => Promise<void> | void) | undefined;
 
-  constructor(private readonly fh: FileHandle, private readonly onFlushed: () => void) {
+  constructor(private readonly fh: FileHandle, flushEveryBytes: number, onFlushed: () => void, onFirstWrite: (() => Promise<void> | void) | undefined) {
     super({ highWaterMark: 8 * 1024 * 1024 });
+    this.#flush = new FlushBehind(fh, flushEveryBytes > 0 ? flushEveryBytes : Infinity, onFlushed);
+    this.#onFirstWrite = onFirstWrite;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -156,24 +163,19 @@ class StateFileSink extends Writable {
     this.#writeAll(chunks.map((c) => c.chunk), cb);
   }
 
-  /**
-   * Resolves once no flush runs. Rejects with a flush's error: the kernel
-   * reports a failed write-back once per open file, so the final fdatasync on
-   * the same handle would not see it again.
-   */
-  async flushed(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
-    if (this.#failed) throw this.#failed;
+  /** Resolves once no flush runs; rejects with a flush's error (see FlushBehind.settled). */
+  flushed(): Promise<void> {
+    return this.#flush.settled();
   }
 
   #writeAll(bufs: Buffer[], cb: (err?: Error | null) => void): void {
     writevFully(this.fh, bufs, this.written).then((n) => {
       this.written += n;
-      if (this.#flushing === undefined && this.written - this.#flushedAt >= FLUSH_EVERY_BYTES) {
-        this.#flushedAt = this.written;
-        this.#flushing = this.fh.datasync().then(() => this.onFlushed(), (err: unknown) => void (this.#failed ??= err as Error)).finally(() => (this.#flushing = undefined));
-      }
-      cb();
+      this.#flush.wrote(this.written);
+      const first = this.#onFirstWrite;
+      this.#onFirstWrite = undefined;
+      if (first === undefined) return cb();
+      Promise.resolve().then(first).then(() => cb(), (err: unknown) => cb(err as Error));
     }, (err: unknown) => cb(err as Error));
   }
 }

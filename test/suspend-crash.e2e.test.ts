@@ -1,0 +1,153 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { buildTinyImage, type TinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
+import { imageCacheDir } from '../src/util/nubo-home.js';
+import { freePort } from '../src/util/free-port.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
+import type { VmDetailView } from '../src/contract/vm-schemas.js';
+import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
+import { freshConsoleProbe } from './support/console-probes.js';
+import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
+
+// A suspend whose agent dies while QEMU streams the VM's memory into the state
+// file, once QEMU completed but before the file is durable, once the file is
+// whole but QEMU not yet ended, and once everything is done but the answer
+// (agent failpoints, `exit`: a SIGKILL of the agent process). QEMU outlives its agent; the controller waits for the agent (no
+// answer is no verdict) and asks again once it is back. The retried save must
+// end the VM `suspended` with a whole state file — never from a partial one —
+// and the resume must bring back the same guest (the nonce it drew at boot, its
+// uptime grown), with one QEMU.
+
+let image: TinyImage;
+let root: string;
+let controllerPort: number;
+let agentPort: number;
+let controller: DaemonProcess;
+let agent: DaemonProcess;
+let api: NuboClient;
+let vmId: string;
+const agentTokenFile = (): string => join(root, 'agent-token');
+
+// The guest draws a nonce at boot (kept in its memory only) and prints it with its uptime every second.
+const USER_DATA = '#!/bin/sh\nhead -c 16 /dev/urandom | md5sum | cut -c1-16 > /tmp/nonce\nwhile :; do echo "PROBE $(cat /tmp/nonce) $(cut -d\' \' -f1 /proc/uptime)"; sleep 1; done\n';
+interface Probe { nonce: string; uptime: number }
+const probe = async (): Promise<Probe> => {
+  const f = await freshConsoleProbe(api, vmId, 90_000);
+  return { nonce: f[0] ?? '', uptime: Number(f[1]) };
+};
+
+function startAgent(failpoints?: string): DaemonProcess {
+  return DaemonProcess.start([
+    'agent', '--name', 'h1', '--listen', `127.0.0.1:${agentPort}`, '--token-file', agentTokenFile(),
+    '--controller', `http://127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'h1'), '--run-dir', join(root, 'run'), '--heartbeat-ms', '500',
+  ], failpoints === undefined ? {} : { NUBO_FAILPOINTS: failpoints });
+}
+
+async function waitVm(states: readonly string[], timeoutMs = 180_000): Promise<VmDetailView> {
+  return pollUntil(`VM ${vmId} ${states.join('|')}`, async () => {
+    const vm = await api.getVm(vmId).catch(() => undefined);
+    return vm && states.includes(vm.state) && (vm as { operation?: unknown }).operation == null ? vm : undefined;
+  }, { timeoutMs, intervalMs: 100 });
+}
+
+const vmDir = (): string => join(root, 'h1', 'vms', agentVmId(vmId));
+
+/** The agent restarted (SIGKILL, then started again) with `failpoints` armed, and back in the controller's view. */
+async function restartAgent(failpoints?: string): Promise<void> {
+  await agent.kill();
+  agent = startAgent(failpoints);
+  await agent.waitFor(/agent listening/, 90_000);
+  await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
+}
+
+before(async () => {
+  image = await buildTinyImage({ cacheDir: imageCacheDir() });
+  root = await mkdtemp(join(tmpdir(), 'nubo-suspend-crash-'));
+  controllerPort = await freePort();
+  agentPort = await freePort();
+  await writeFile(agentTokenFile(), randomBytes(24).toString('hex'));
+  // Heartbeats every 10 s, so 30 s of silence before a host is lost: an agent's restart (10–15 s here) is not a lost host.
+  controller = DaemonProcess.start(['controller', '--listen', `127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '10000']);
+  const token = await controller.waitFor(/its token \(shown once\): (\S+)/);
+  api = new NuboClient(`http://127.0.0.1:${controllerPort}`, token);
+  await api.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${agentPort}`, agentToken: await readFile(agentTokenFile(), 'utf8') });
+  agent = startAgent();
+  await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
+  await uploadTinyImages(api, image);
+  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image) });
+  vmId = (await api.createVm({ template: 'tiny', name: 'saved', userData: USER_DATA })).id;
+  await waitVm(['running']);
+});
+
+after(async () => {
+  if (api && vmId) {
+    if (!agent?.alive) agent = startAgent();
+    await api.vmAction(vmId, 'terminate-hard').catch(() => {});
+    await waitVm(['terminated'], 60_000).catch(() => {});
+  }
+  await controller?.stop();
+  await agent?.stop();
+  if (root) await rm(root, { recursive: true, force: true });
+});
+
+test('a failed stream (failpoint error mid-stream) fails the suspend cleanly: the VM runs on, the same guest, and no state file is left', async () => {
+  const p0 = await probe();
+  await restartAgent('qemu.save.streaming=error');
+  const t0 = Date.now();
+  await api.vmAction(vmId, 'suspend');
+  const back = await waitVm(['running', 'suspended', 'failed']);
+  assert.equal(back.state, 'running', `reason: ${back.stateReason}`);
+  assert.match(back.stateReason ?? '', /save/);
+  assert.equal(back.history.filter((h) => Date.parse(h.at) >= t0 && h.to === 'suspended').length, 0);
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), [], 'neither memory.state nor its .part');
+  const p1 = await probe();
+  assert.equal(p1.nonce, p0.nonce, 'the same guest runs on');
+  assert.ok(p1.uptime > p0.uptime);
+  assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1);
+});
+
+for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.written', 'qemu.save.ended']) {
+  test(`agent SIGKILLed at ${point}: once it is back the suspend finishes from a whole state file, and the resume brings back the same guest`, async () => {
+    const p0 = await probe();
+    const [pid] = await qemuPidsOf(agentVmId(vmId));
+    assert.ok(pid);
+    await restartAgent(`${point}=exit`);
+    const t0 = Date.now();
+    await api.vmAction(vmId, 'suspend');
+    await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+    // QEMU outlives its agent, and nothing names a partial file as the saved state.
+    const files = await readdir(vmDir());
+    if (point === 'qemu.save.ended') {
+      assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'the save had ended QEMU');
+      assert.ok(files.includes('memory.state'));
+    } else {
+      assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [pid], 'QEMU lives on without its agent');
+      if (point !== 'qemu.save.written') assert.ok(!files.includes('memory.state'), `no memory.state before it is durable: ${files.join(' ')}`);
+    }
+    const meanwhile = await api.getVm(vmId);
+    assert.equal(meanwhile.state, 'saving', 'an agent that does not answer is no verdict: the suspend waits for it');
+
+    agent = startAgent();
+    const done = await waitVm(['suspended', 'running', 'failed', 'unknown']);
+    assert.equal(done.state, 'suspended', `reason: ${done.stateReason}\nagent:\n${agent.output.join('').split('\n').filter((l) => l.includes(agentVmId(vmId))).slice(-10).join('\n')}`);
+    const since = done.history.filter((h) => Date.parse(h.at) >= t0).map((h) => h.to);
+    assert.deepEqual(since, ['saving', 'suspended'], 'suspended once, never failed nor running in between');
+    assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'the state file, no .part');
+    assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'no QEMU while suspended');
+
+    await api.vmAction(vmId, 'resume');
+    assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+    const p1 = await probe();
+    assert.equal(p1.nonce, p0.nonce, 'the same guest, restored from the file (a reboot draws another nonce)');
+    assert.ok(p1.uptime > p0.uptime, `its uptime goes on: ${p0.uptime} → ${p1.uptime}`);
+    assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'one QEMU');
+    // Nothing of the earlier save is left behind for a later one to mistake.
+    assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), []);
+  });
+}
