@@ -135,6 +135,11 @@ export class VmOrchestrator {
     for (const vmId of this.#waitingForRoom) this.kick(vmId);
   }
 
+  /** Whether the VM's operation is being driven right now: a step of it (an agent call) may be on its way. */
+  drives(vmId: string): boolean {
+    return this.#driving.has(vmId);
+  }
+
   /** VMs whose operation is being driven right now (the /metrics gauge). */
   get inFlight(): number {
     return this.#driving.size;
