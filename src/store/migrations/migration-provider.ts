@@ -23,6 +23,7 @@ import * as m0028 from './0028-clusters.js';
 import * as m0029 from './0029-clouds.js';
 import * as m0030 from './0030-s3-object-parts.js';
 import * as m0031 from './0031-occi-mixins.js';
+import * as m0035 from './0035-vms-owner-name-index.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -53,6 +54,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0029-clouds': { up: (db) => m0029.up(db), down: (db) => m0029.down(db) },
     '0030-s3-object-parts': { up: (db) => m0030.up(db), down: (db) => m0030.down(db) },
     '0031-occi-mixins': { up: (db) => m0031.up(db), down: (db) => m0031.down(db) },
+    '0035-vms-owner-name-index': { up: (db) => m0035.up(db), down: (db) => m0035.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
   for (const [name, m] of Object.entries(migrations)) {
