@@ -71,6 +71,11 @@ interface StoreResult {
   latencyErrors: number;
   errors: Record<string, number>;
   heartbeat: { beats: number; cpuMs: number; cpuMsPerBeat: number; beatsPerSecond: number };
+  /** VMs whose state the controller changed behind the API (heartbeat reconciliation, host loss): none should be, no fake VM stops. */
+  unasked: { leftRunning: number; changed: number; why: Record<string, number> };
+  /** The controller's longest event-loop stall while admitting (s), and the fleet's side of the beats: whose delay a silent host was. */
+  lagMaxS: number;
+  fleetBeats: { maxGapMs: number; maxSampleMs: number; maxSendMs: number };
   rssMiB: { idle: number; end: number; peak: number };
   startS: number;
 }
@@ -106,18 +111,32 @@ async function measure(store: string): Promise<StoreResult> {
     // (b) admission
     const names = Array.from({ length: vms }, (_, i) => `s${i}`);
     const postMs: number[] = [];
-    let postFailed = 0;
+    // Why each POST failed (a client time-out, a connection refused, the controller's error code): the fix depends on which.
+    const postWhy: Record<string, number> = {};
     const a0 = performance.now();
+    // The controller's longest event-loop stall while admitting, from its own /metrics (prom-client's, reset each read).
+    let lagMaxS = 0;
+    const lagTimer = setInterval(() => {
+      void fetch(`${c.url}/metrics`).then((r) => r.text()).then((t) => {
+        const m = /^nubo_controller_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t);
+        if (m) lagMaxS = Math.max(lagMaxS, Number(m[1]));
+      }, () => undefined);
+    }, 2_000);
     await Promise.all(Array.from({ length: clients }, async () => {
       for (let name = names.shift(); name !== undefined; name = names.shift()) {
         const p0 = performance.now();
-        await api.createVm({ template: 'small', name }, { timeoutMs: 120_000 }).then(() => postMs.push(performance.now() - p0), () => postFailed++);
+        await api.createVm({ template: 'small', name }, { timeoutMs: 120_000 }).then(() => postMs.push(performance.now() - p0), (err: unknown) => {
+          const k = `POST failed after ~${Math.round((performance.now() - p0) / 10_000) * 10} s: ${(err as { code?: string }).code ?? 'ERROR'} ${errorMessage(err).replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d+/g, 'N').slice(0, 100)}`;
+          postWhy[k] = (postWhy[k] ?? 0) + 1;
+        });
       }
     }));
     const settled = await pollUntil(`${vms} VMs settled`, async () => {
       const all = await api.listVms({}, { timeoutMs: 120_000 });
       return all.every((v) => !CREATING.has(v.state)) ? all : undefined;
     }, { timeoutMs: 3_600_000, intervalMs: 2_000 });
+    clearInterval(lagTimer);
+    const fleetBeats = f.beatTimes;
     const seconds = (performance.now() - a0) / 1000;
     const running = settled.filter((v) => v.state === 'running').length;
     // What the failures were, counted by state and reason (a VM's own id in a reason would make each one distinct).
@@ -126,7 +145,7 @@ async function measure(store: string): Promise<StoreResult> {
       const k = `${v.state}: ${(v.stateReason ?? '').replace(/[0-9a-f-]{36}/g, 'ID').replace(/\d+ s\b/, 'N s')}`;
       why[k] = (why[k] ?? 0) + 1;
     }
-    if (postFailed > 0) why['POST failed'] = postFailed;
+    Object.assign(why, postWhy);
 
     // (d) heartbeats alone: no API traffic, the fleet beating
     const cpu0 = await c.cpuMs();
@@ -161,12 +180,14 @@ async function measure(store: string): Promise<StoreResult> {
     const latency = Object.fromEntries([...Object.entries(lat), ['all', all] as const].map(([k, xs]) => [k, { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) }]));
     const latencyErrors = Object.values(errors).reduce((a, n) => a + n, 0);
     const end = await c.rssMiB();
+    const unasked = await unaskedChanges(api);
     return {
       store, startS,
       // A VM whose POST failed is not running: counted once, among vms − running (its reason says 'POST failed').
       admission: { requested: vms, running, failed: vms - running, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
       latency, latencyErrors, errors,
       heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
+      unasked, lagMaxS, fleetBeats,
       rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
     };
   } finally {
@@ -175,6 +196,31 @@ async function measure(store: string): Promise<StoreResult> {
     await pg?.stop();
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The VMs the controller moved on its own — a heartbeat's reconciliation
+ * (`monitor`) or a host declared lost (`host-lost`) — read from the event log:
+ * the fake VMs never stop by themselves and no host dies here, so every such
+ * change is the control plane's mistake (a host taken for silent under load,
+ * a report applied over a newer state). `leftRunning`: VMs that were running.
+ */
+async function unaskedChanges(api: NuboClient): Promise<StoreResult['unasked']> {
+  const left = new Set<string>();
+  const changed = new Set<string>();
+  const why: Record<string, number> = {};
+  for (let page = await api.listEvents(0, { timeoutMs: 120_000 }); page.length > 0; page = await api.listEvents(page.at(-1)!.seq, { timeoutMs: 120_000 })) {
+    for (const e of page) {
+      const action = e.data['action'];
+      if (e.kind !== 'vm.state' || (action !== 'monitor' && action !== 'host-lost')) continue;
+      changed.add(e.resourceId);
+      if (e.data['from'] === 'running') left.add(e.resourceId);
+      const reason = typeof e.data['reason'] === 'string' ? e.data['reason'] : '';
+      const k = `${String(e.data['from'])} → ${String(e.data['to'])} (${action}): ${reason.replace(/\d+ s\b/, 'N s').replace(/host \S+:/, 'host H:')}`;
+      why[k] = (why[k] ?? 0) + 1;
+    }
+  }
+  return { leftRunning: left.size, changed: changed.size, why };
 }
 
 const results: StoreResult[] = [];
@@ -190,6 +236,10 @@ const rows: string[][] = [
   ['(b) POST /vms p50 / p99 while admitting', ...col((r) => `${fmt(r.admission.postP50, 0)} / ${fmt(r.admission.postP99, 0)} ms`)],
   ...Object.keys(results[0]?.latency ?? {}).map((k) => [`(c) ${k} p50 / p99`, ...col((r) => `${fmt(r.latency[k]!.p50, 0)} / ${fmt(r.latency[k]!.p99, 0)} ms (n=${r.latency[k]!.n})`)]),
   ['(c) requests failed', ...col((r) => String(r.latencyErrors))],
+  ['(b) controller event-loop stall, longest', ...col((r) => `${fmt(r.lagMaxS * 1000, 0)} ms`)],
+  ['(b) fleet: longest gap between a host\'s beats', ...col((r) => `${fmt(r.fleetBeats.maxGapMs / 1000)} s (sampling ≤ ${fmt(r.fleetBeats.maxSampleMs / 1000)} s, send ≤ ${fmt(r.fleetBeats.maxSendMs / 1000)} s)`)],
+  ['(b)–(d) VMs that left running unasked', ...col((r) => String(r.unasked.leftRunning))],
+  ['(b)–(d) VMs changed by beats or host loss', ...col((r) => String(r.unasked.changed))],
   ['(d) heartbeats processed', ...col((r) => `${r.heartbeat.beats} (${fmt(r.heartbeat.beatsPerSecond)}/s)`)],
   ['(d) controller CPU per heartbeat', ...col((r) => `${fmt(r.heartbeat.cpuMsPerBeat, 2)} ms`)],
   ['(d) controller CPU, fleet beating, no API traffic', ...col((r) => `${fmt(r.heartbeat.cpuMs / (heartbeatWindowS * 10), 1)} % of a core`)],
@@ -198,12 +248,15 @@ const rows: string[][] = [
 console.log(textTable(['', ...results.map((r) => r.store)], rows));
 for (const r of results) for (const [k, n] of Object.entries(r.admission.why)) console.log(`failed (${r.store}): ${n} × ${k}`);
 for (const r of results) for (const [k, n] of Object.entries(r.errors)) console.log(`(c) request failed (${r.store}): ${n} × ${k}`);
+for (const r of results) for (const [k, n] of Object.entries(r.unasked.why)) console.log(`changed unasked (${r.store}): ${n} × ${k}`);
 const failed = results.reduce((a, r) => a + r.admission.failed, 0);
 const pl = placementRows.find((r) => r.hosts === 10_000)!;
 console.log(`\n${pl.perSecond >= 5_000 && pl.sameDecisions ? 'PASS' : 'FAIL'} pure placement at 10,000 hosts: ${fmt(pl.perSecond, 0)}/s (goal ≥ 5,000/s), decisions ${pl.sameDecisions ? 'the same as' : 'DIFFERENT from'} placeVm's`);
 console.log(`${failed === 0 ? 'PASS' : 'FAIL'} admission: ${failed} failures (goal 0)`);
 const latencyFailed = results.reduce((a, r) => a + r.latencyErrors, 0);
 console.log(`${latencyFailed === 0 ? 'PASS' : 'FAIL'} API under ${clients} clients: ${latencyFailed} requests failed (goal 0)`);
+const unaskedVms = results.reduce((a, r) => a + r.unasked.changed, 0);
+console.log(`${unaskedVms === 0 ? 'PASS' : 'FAIL'} reconciliation: ${unaskedVms} VMs changed by beats or host loss, none of which stopped or lost a host (goal 0)`);
 await mkdir('bench/results', { recursive: true });
 const out = join('bench/results', `scale-${Date.now()}.json`);
 await writeFile(out, JSON.stringify({ hosts, vms, clients, placements, placement: placementRows, stores: results }, null, 2));

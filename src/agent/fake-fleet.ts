@@ -131,7 +131,31 @@ export class FakeFleet {
   async beat(host: FakeFleetHost, signal?: AbortSignal): Promise<boolean> {
     const m = this.#byName.get(host.name);
     if (!m?.heartbeat || m.silent) return false;
-    return m.heartbeat.beat(await this.report(m), signal);
+    const t0 = performance.now();
+    const last = this.#lastBeatAt.get(m.name);
+    if (last !== undefined) this.#times.maxGapMs = Math.max(this.#times.maxGapMs, t0 - last);
+    this.#lastBeatAt.set(m.name, t0);
+    const report = await this.report(m);
+    const t1 = performance.now();
+    this.#times.maxSampleMs = Math.max(this.#times.maxSampleMs, t1 - t0);
+    try {
+      return await m.heartbeat.beat(report, signal);
+    } finally {
+      this.#times.maxSendMs = Math.max(this.#times.maxSendMs, performance.now() - t1);
+    }
+  }
+
+  readonly #lastBeatAt = new Map<string, number>();
+  readonly #times = { maxGapMs: 0, maxSampleMs: 0, maxSendMs: 0 };
+
+  /**
+   * The fleet's side of its heartbeats so far (benchmarks): the longest time
+   * between two beats of one host starting, a report's sampling, a beat's
+   * send until the controller answered — so that a host the controller
+   * found silent is known to be the fleet's delay or the controller's.
+   */
+  get beatTimes(): { readonly maxGapMs: number; readonly maxSampleMs: number; readonly maxSendMs: number } {
+    return { ...this.#times };
   }
 
   /** Every host beats once (at most `concurrency` at a time); answers how many the controller took. */

@@ -15,7 +15,7 @@ test('every host has exactly one turn in each interval', () => {
   assert.ok(b.dueAt(0).length <= 5, 'spread over the interval, not all at once');
 });
 
-test('beats from one timer: silent hosts send none, a host whose beat is still under way skips its turn', async () => {
+test('beats from one timer: silent hosts send none, a host whose beat is still under way beats on its turn all the same (as a real agent)', async () => {
   const hosts = hostsOf(6);
   hosts[5]!.silent = true;
   const beats = new Map<string, number>();
@@ -26,7 +26,7 @@ test('beats from one timer: silent hosts send none, a host whose beat is still u
     beat: async (h) => {
       beats.set(h.name, (beats.get(h.name) ?? 0) + 1);
       if (h.name !== 'h0') return true;
-      // h0's beat takes three intervals: it must not be sent again meanwhile.
+      // h0's beat takes three intervals: its next turns come meanwhile, and are taken.
       if (running++ > 0) slowOverlap = true;
       await sleep(120);
       running--;
@@ -40,9 +40,10 @@ test('beats from one timer: silent hosts send none, a host whose beat is still u
   await b.stopAndSettle();
   assert.equal(beats.get('h5'), undefined, 'a silent host does not beat');
   for (const n of others) assert.ok((beats.get(n) ?? 0) >= 6, `${n} beats on every turn (${beats.get(n)})`);
-  assert.equal(slowOverlap, false);
+  assert.equal(slowOverlap, true, 'h0 beat again while its slow beat waited');
   const fewest = Math.min(...others.map((n) => beats.get(n) ?? 0));
-  assert.ok((beats.get('h0') ?? 0) < fewest, `h0 skipped the turns its slow beat covered (${beats.get('h0')} < ${fewest})`);
+  // Its turns are the others': a slow answer does not make a host beat less often (one turn of slack for the timer).
+  assert.ok((beats.get('h0') ?? 0) >= fewest - 1, `h0 beat on its turns (${beats.get('h0')}, the others at least ${fewest})`);
   const { sent, taken } = b.counts;
   assert.equal(sent, [...beats.values()].reduce((a, x) => a + x, 0));
   assert.equal(sent - taken, beats.get('h0'), 'only h0\'s beats were not taken');

@@ -17,12 +17,18 @@ export interface FleetBeaterOptions<H extends BeatingHost> {
  * The heartbeats of a whole fake fleet from one timer: each host has its slot
  * in the interval (host i beats at tick i mod ticks-per-interval), so a
  * thousand hosts beat as steadily as a thousand agents with timers of their
- * own would, without a thousand timers. A host whose last beat has not ended
- * skips its turn, as a busy agent's would be late.
+ * own would, without a thousand timers. A host beats on its turn even while
+ * its last beat waits for the controller's answer, as a real agent does
+ * (agent-daemon.ts: a plain interval; each beat has its own time-out). It used
+ * to skip the turn: a controller slow to answer (10 s, the beat's time-out)
+ * then heard such a host every 15 s at best — its silence limit — and
+ * declared healthy hosts lost in the 300-host bench.
  */
 export class FleetBeater<H extends BeatingHost> {
   readonly #o: FleetBeaterOptions<H>;
+  /** By host, its latest beat under way (beatAll waits for it); every beat under way is in `#all`. */
   readonly #inFlight = new Map<H, Promise<void>>();
+  readonly #all = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #tick = 0;
   #sent = 0;
@@ -63,7 +69,7 @@ export class FleetBeater<H extends BeatingHost> {
   /** Stops the timer and waits for the beats under way. */
   async stopAndSettle(): Promise<void> {
     this.stop();
-    await Promise.allSettled([...this.#inFlight.values()]);
+    await Promise.allSettled([...this.#all]);
   }
 
   /** Every host that is not silent beats once now, at most `concurrency` at a time; answers how many were taken. */
@@ -86,13 +92,17 @@ export class FleetBeater<H extends BeatingHost> {
   }
 
   #send(h: H): void {
-    if (h.silent || this.#inFlight.has(h)) return;
+    if (h.silent) return;
     this.#sent++;
-    const p = this.#o.beat(h)
+    const p: Promise<void> = this.#o.beat(h)
       .then((ok) => {
         if (ok) this.#taken++;
       }, () => undefined)
-      .finally(() => this.#inFlight.delete(h));
+      .finally(() => {
+        this.#all.delete(p);
+        if (this.#inFlight.get(h) === p) this.#inFlight.delete(h);
+      });
+    this.#all.add(p);
     this.#inFlight.set(h, p);
   }
 }

@@ -40,7 +40,8 @@ export class AgentClient {
 
   #call<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, schema: z.ZodType<T> | undefined, body: unknown, o: WaitOptions, timeoutMs: number): Promise<T> {
     if (method !== 'GET') this.beforeCall?.();
-    return jsonRequest({ method, url: `${this.baseUrl}${path}`, token: this.token, body, ...(schema ? { schema } : {}), signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs });
+    // Kept-alive node:http rather than fetch: a controller makes thousands of these a minute (keep-alive-send.ts).
+    return jsonRequest({ method, url: `${this.baseUrl}${path}`, token: this.token, body, ...(schema ? { schema } : {}), signal: o.signal, timeoutMs: o.timeoutMs ?? timeoutMs, keepAlive: true });
   }
 
   host(o: WaitOptions = {}): Promise<HostReport> {

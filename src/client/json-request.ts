@@ -3,6 +3,7 @@ import { deadline } from '../util/deadline.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { TimeoutError } from '../errors/timeout-error.js';
 import { RemoteError, UnreachableError } from './remote-error.js';
+import { keepAliveSend } from './keep-alive-send.js';
 
 export interface JsonRequest<T> {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
@@ -17,6 +18,8 @@ export interface JsonRequest<T> {
   readonly upload?: { readonly body: AsyncIterable<Uint8Array>; readonly length: number } | undefined;
   /** `text`: the answer is plain text (a console log), returned as is; errors are still JSON. */
   readonly responseType?: 'json' | 'text' | undefined;
+  /** Over node:http on kept-alive connections (keep-alive-send.ts) instead of fetch: the controller's calls to agents. Not with `upload`. */
+  readonly keepAlive?: boolean | undefined;
 }
 
 /**
@@ -26,9 +29,9 @@ export interface JsonRequest<T> {
  */
 export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
   const d = deadline(`${r.method} ${r.url}`, r.timeoutMs ?? 30_000, r.signal);
-  let res: Response;
+  let res: { readonly ok: boolean; readonly status: number; text(): Promise<string> };
   try {
-    res = await fetch(r.url, {
+    res = r.keepAlive === true && r.upload === undefined ? await sendKeptAlive(r, d.signal) : await fetch(r.url, {
       method: r.method,
       headers: {
         authorization: `Bearer ${r.token}`,
@@ -62,4 +65,22 @@ export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
   } finally {
     d.dispose();
   }
+}
+
+async function sendKeptAlive<T>(r: JsonRequest<T>, signal: AbortSignal): Promise<{ readonly ok: boolean; readonly status: number; text(): Promise<string> }> {
+  let a: Awaited<ReturnType<typeof keepAliveSend>>;
+  try {
+    a = await keepAliveSend({
+      method: r.method,
+      url: r.url,
+      headers: { authorization: `Bearer ${r.token}`, ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: r.body !== undefined ? JSON.stringify(r.body) : undefined,
+      signal,
+    });
+  } catch (err) {
+    if (signal.aborted) throw err; // the deadline's or the caller's: told apart by jsonRequest, as for fetch
+    // A socket's error (ECONNREFUSED, ECONNRESET, a connection closed mid-answer): no answer from the server.
+    throw new UnreachableError(r.url, errorMessage(err), { cause: err });
+  }
+  return { ok: a.status >= 200 && a.status < 300, status: a.status, text: async () => a.text };
 }

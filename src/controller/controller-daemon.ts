@@ -233,7 +233,7 @@ export class ControllerDaemon {
         waitingMoves: async () => (await store.migrationQueue.list({ state: 'queued' })).map((q) => q.vmId),
       });
       const firewalls = new VmFirewallService({ store, agentFor, logger, failpoints: o.failpoints });
-      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId), afterHeartbeat: (h, r, bound) => firewalls.afterHeartbeat(h, r, bound), failpoints: o.failpoints });
+      const monitor = new HostMonitor({ store, orchestrator, logger, heartbeatIntervalMs, agentFor, admitHeartbeat: (h, r) => ha.admitHeartbeat(h, r), keepCopy: (vmId, hostId) => ha.restartsOnto(vmId, hostId), afterHeartbeat: (h, r, bound) => firewalls.afterHeartbeat(h, r, bound), carriedOut: (vmId) => orchestrator.drives(vmId), failpoints: o.failpoints });
       // One store: every image's bytes are an object of the system bucket, whether or not the S3 listener serves it
       // (without it the image data route serves the same blobs itself). See image-objects.ts.
       const blobs = new S3BlobStore(join(o.dataDir, 's3'));

@@ -359,3 +359,79 @@ test('a beat that reports a copy of another host\'s VM is never quiet: the copy 
     await cleanup();
   }
 });
+
+test('a beat held by the route counts as heard before its host is read; released, the host is judged by its time again', async () => {
+  const { store, monitor, host, vm, cleanup } = await setup();
+  try {
+    // The index knows the token (as after the host's first beat): the hold needs no store read.
+    assert.equal(monitor.knowsToken('t'.repeat(20)), false);
+    await monitor.hostOfToken('t'.repeat(20));
+    assert.equal(monitor.knowsToken('t'.repeat(20)), true);
+    monitor.start();
+    monitor.stop();
+    await store.hosts.recordHeartbeat(host.id, {}, new Date(Date.now() + 10));
+    const release = monitor.hold('t'.repeat(20), 'h1');
+    // A hold under a name the token is not holds nothing (it is refused later), and a second release changes nothing.
+    const other = monitor.hold('t'.repeat(20), 'h2');
+    other();
+    await monitor.checkSilence(Date.now() + 60_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'its beat arrived: the host is alive');
+    assert.equal((await store.vms.get(vm.id)).state, 'running');
+    release();
+    release();
+    await monitor.checkSilence(Date.now() + 60_000);
+    assert.equal((await store.hosts.get(host.id)).state, 'error', 'silent once the beat is no longer held');
+  } finally {
+    await cleanup();
+  }
+});
+
+/** The VM as the silence check leaves one whose boot it cut: `unknown`, its host in error, its operation ended. */
+async function cutMidBoot(store: Awaited<ReturnType<typeof setup>>['store'], vmId: string, hostId: string) {
+  const booting = await store.vms.transition(vmId, { from: ['running'], to: 'boot', action: 'start', patch: { operation: { action: 'start', from: 'poweroff' } } });
+  await store.hosts.setState(hostId, 'error', 'no heartbeat for 16 s');
+  return store.vms.transition(vmId, { from: [booting.state], to: 'unknown', action: 'host-lost', patch: { operation: null } });
+}
+
+test('a VM whose boot the silence check cut is not settled from reports while this controller still carries its start out', async () => {
+  const { store, vm, host, report, cleanup } = await setup();
+  let driving = true;
+  const monitor = new HostMonitor({
+    store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000,
+    carriedOut: (id) => driving && id === vm.id,
+  });
+  try {
+    const unknown = await cutMidBoot(store, vm.id, host.id);
+    const t = Date.parse(unknown.updatedAt);
+    // Newer than the cut, but the start is still on its way to the agent: it has not run the VM yet.
+    await monitor.heartbeat(await store.hosts.get(host.id), report(new Date(t + 10), 'poweroff'));
+    assert.equal((await store.hosts.get(host.id)).state, 'enabled', 'the host is back');
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown', 'not poweroff: the start in flight decides');
+    await monitor.heartbeat(await store.hosts.get(host.id), { ...report(new Date(t + 20), 'running'), vms: [] });
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown', 'not lost either');
+    // The start ended (its result dropped: the VM had moved on); the agent runs the VM, and the next beat says so.
+    driving = false;
+    await monitor.heartbeat(await store.hosts.get(host.id), report(new Date(t + 30), 'running'));
+    const after = await store.vms.get(vm.id);
+    assert.equal(after.state, 'running');
+    assert.match(after.stateReason ?? '', /the agent reports running/);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a VM cut mid-boot: a report older than the cut changes nothing; a newer one with nothing in flight settles it (poweroff, or lost when gone)', async () => {
+  const { store, monitor, vm, host, report, cleanup } = await setup();
+  try {
+    const unknown = await cutMidBoot(store, vm.id, host.id);
+    const t = Date.parse(unknown.updatedAt);
+    await monitor.heartbeat(await store.hosts.get(host.id), report(new Date(t - 10), 'poweroff'));
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown', 'sampled before the cut: says nothing of the VM now');
+    await monitor.heartbeat(await store.hosts.get(host.id), { ...report(new Date(t + 10), 'running'), vms: [] });
+    const lost = await store.vms.get(vm.id);
+    assert.equal(lost.state, 'failed', 'really gone from its host: lost');
+    assert.match(lost.stateReason ?? '', /^lost: the agent reports no such VM/);
+  } finally {
+    await cleanup();
+  }
+});

@@ -41,6 +41,16 @@ export interface HostMonitorOptions {
    * full again). Not told a beat that repeats a quiet one (see `heartbeat`).
    */
   readonly afterHeartbeat?: ((host: Host, report: HostReport, bound: readonly Vm[]) => boolean) | undefined;
+  /**
+   * Whether this controller is carrying out an operation on the VM right now
+   * (the orchestrator's drive: an agent call may be in flight). Such a VM is
+   * not settled from a report: a VM whose boot the silence check cut
+   * (`unknown`, its operation ended in the store) while its start was still
+   * on its way to the agent was reported `poweroff` or absent by the next beat
+   * and recorded so, then started by that very call — QEMU running behind a
+   * `poweroff` record. Its next beat after the call ended settles it.
+   */
+  readonly carriedOut?: ((vmId: string) => boolean) | undefined;
   /** How long a heartbeat's write waits for other hosts' to share its commit (default 50 ms; see heartbeat-recorder.ts). */
   readonly writeWindowMs?: number | undefined;
   /** `heartbeat.write`, `heartbeat.written` (heartbeat-recorder.ts), `heartbeat.reconcile` before a VM's state is changed by a beat. */
@@ -109,7 +119,9 @@ export class HostMonitor {
    * admitting thousands of VMs it can wait many seconds, its agent sends no
    * other beat meanwhile, and a host must not be declared lost for the
    * controller's own backlog (the 200-host bench lost a hundred booting VMs
-   * that way).
+   * that way). Held from the moment the route has the beat (`hold`), before
+   * its host is read from the store: that read alone waited longer than the
+   * silence limit behind 200 API clients on SQLite's one connection.
    */
   readonly #processing = new Map<string, number>();
   readonly #recorder: HeartbeatRecorder;
@@ -146,15 +158,45 @@ export class HostMonitor {
     return (await this.#tokens.find(token))[0];
   }
 
+  /** Whether the token is indexed (from memory: no store read; a hit is confirmed when the beat's host is read). */
+  knowsToken(token: string): boolean {
+    return this.#tokens.indexed(token) !== undefined;
+  }
+
+  /**
+   * Counts a beat as heard from now until the returned function is called:
+   * the host of this token and name as last indexed, found without the store
+   * (see `#processing`). Nothing is held for a name the index does not have
+   * under the token (the beat is then refused or read afresh).
+   */
+  hold(token: string, name: string): () => void {
+    const id = this.#tokens.indexed(token)?.find((h) => h.name === name)?.id;
+    if (id === undefined) return () => {};
+    this.#enter(id);
+    let held = true;
+    return () => {
+      if (held) this.#leave(id);
+      held = false;
+    };
+  }
+
   async heartbeat(host: Host, report: HostReport): Promise<void> {
-    this.#processing.set(host.id, (this.#processing.get(host.id) ?? 0) + 1);
+    this.#enter(host.id);
     try {
       await this.#heartbeat(host, report);
     } finally {
-      const left = (this.#processing.get(host.id) ?? 1) - 1;
-      if (left > 0) this.#processing.set(host.id, left);
-      else this.#processing.delete(host.id);
+      this.#leave(host.id);
     }
+  }
+
+  #enter(hostId: string): void {
+    this.#processing.set(hostId, (this.#processing.get(hostId) ?? 0) + 1);
+  }
+
+  #leave(hostId: string): void {
+    const left = (this.#processing.get(hostId) ?? 1) - 1;
+    if (left > 0) this.#processing.set(hostId, left);
+    else this.#processing.delete(hostId);
   }
 
   async #heartbeat(host: Host, report: HostReport): Promise<void> {
@@ -202,6 +244,11 @@ export class HostMonitor {
     let quiet = true;
     for (const vm of bound) {
       if (vm.operation !== null) continue; // the operation in flight owns the VM (when it ends, the VM's version changes)
+      // So does a call of this controller still on its way (an operation the silence check ended in the store).
+      if (this.#o.carriedOut?.(vm.id) === true) {
+        quiet = false;
+        continue;
+      }
       // A report taken before the VM's last change (a start that had not returned yet) says nothing about its state now.
       if (!(takenAt > Date.parse(vm.updatedAt))) {
         quiet = false;

@@ -6,6 +6,7 @@ import type { Vm } from '../store/repositories/vms-repository.js';
 import { ConflictError, StaleStateError } from '../store/store-errors.js';
 import { sleep } from '../util/deadline.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
+import { inBackground } from '../store/store-priority.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { isUnreachable } from './is-unreachable.js';
 import { terminateMigratingVm } from './terminate-migrating-vm.js';
@@ -105,7 +106,8 @@ export class VmOrchestrator {
       this.#rekicked.add(vmId);
       return;
     }
-    this.#driving.set(vmId, this.#driveUntilQuiet(vmId));
+    // Background work for the store: nobody waits for a drive's answer, while an API request's client does (store-priority.ts).
+    this.#driving.set(vmId, inBackground(() => this.#driveUntilQuiet(vmId)));
   }
 
   async #driveUntilQuiet(vmId: string): Promise<void> {
@@ -138,6 +140,11 @@ export class VmOrchestrator {
   #wakePending(): void {
     if (this.#closed) return;
     for (const vmId of this.#waitingForRoom) this.kick(vmId);
+  }
+
+  /** Whether the VM's operation is being driven right now: a step of it (an agent call) may be on its way. */
+  drives(vmId: string): boolean {
+    return this.#driving.has(vmId);
   }
 
   /** VMs whose operation is being driven right now (the /metrics gauge). */

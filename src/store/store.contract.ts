@@ -58,7 +58,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0028-clusters', '0029-clouds', '0030-s3-object-parts', '0031-occi-mixins', '0032-cloud-migrations', '0034-datastores-volume-clusters']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0028-clusters', '0029-clouds', '0030-s3-object-parts', '0031-occi-mixins', '0032-cloud-migrations', '0034-datastores-volume-clusters', '0035-vms-owner-name-index']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();

@@ -17,16 +17,32 @@ const report = (name: string): unknown => ({
   usage: { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0 }, vms: [], at: new Date().toISOString(),
 });
 
-async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later: readonly Pick<Host, 'name' | 'agentToken'>[] = [], logs?: string[]): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[]; reloads: () => number }> {
+async function serve(
+  hosts: readonly Pick<Host, 'name' | 'agentToken'>[],
+  later: readonly Pick<Host, 'name' | 'agentToken'>[] = [],
+  logs?: string[],
+  indexed: readonly string[] = [],
+): Promise<{ beat: (token: string, name: string) => Promise<{ status: number; code?: string }>; heard: string[]; reloads: () => number; steps: string[] }> {
   const heard: string[] = [];
+  /** What the route asked of the monitor, in order. */
+  const steps: string[] = [];
   let reloads = 0;
   const ctx = {
     monitor: {
+      knowsToken: (token: string) => indexed.includes(token),
+      hold: (token: string, name: string) => {
+        steps.push(`hold ${name}`);
+        return () => void steps.push(`release ${name}`);
+      },
       hostsOfToken: async (token: string, reload = false) => {
+        steps.push('read hosts');
         if (reload) reloads++;
         return (reload ? [...hosts, ...later] : hosts).filter((h) => h.agentToken === token);
       },
-      heartbeat: async (h: Host) => void heard.push(h.name),
+      heartbeat: async (h: Host) => {
+        steps.push(`beat ${h.name}`);
+        heard.push(h.name);
+      },
     },
   } as unknown as ApiContext;
   const app = logs === undefined ? Fastify() : Fastify({ logger: { level: 'info', stream: { write: (line: string) => void logs.push(line) } } });
@@ -39,7 +55,7 @@ async function serve(hosts: readonly Pick<Host, 'name' | 'agentToken'>[], later:
     const body = res.body === '' ? {} : (JSON.parse(res.body) as { error?: { code: string } });
     return { status: res.statusCode, ...(body.error ? { code: body.error.code } : {}) };
   };
-  return { beat, heard, reloads: () => reloads };
+  return { beat, heard, reloads: () => reloads, steps };
 }
 
 test('hosts sharing a token: each heartbeat is taken as the host it names', async () => {
@@ -79,4 +95,19 @@ test('a taken heartbeat writes no access-log line; a refused one is logged as a 
   assert.equal(line.level, 40);
   assert.equal(line.msg, 'heartbeat refused or failed');
   assert.match(line.err, /unknown host token/);
+});
+
+test('a beat under an indexed token is held as heard before its host is read from the store, and released after', async () => {
+  // Behind 200 API clients on SQLite's one connection, reading the host waited longer than the silence limit; a beat
+  // waiting there (in the auth hook, before the monitor had it) did not count as heard, and healthy hosts were declared lost.
+  const { beat, steps } = await serve([{ name: 'h1', agentToken: 'own-token' }], [], undefined, ['own-token']);
+  assert.equal((await beat('own-token', 'h1')).status, 204);
+  assert.deepEqual(steps, ['hold h1', 'read hosts', 'beat h1', 'release h1']);
+});
+
+test('an indexed token whose host is gone (or whose token changed) is still refused (401), and its hold released', async () => {
+  const { beat, heard, steps } = await serve([], [], undefined, ['old-token']);
+  assert.deepEqual(await beat('old-token', 'h1'), { status: 401, code: 'UNAUTHORIZED' });
+  assert.deepEqual(heard, []);
+  assert.deepEqual(steps, ['hold h1', 'read hosts', 'release h1']);
 });

@@ -35,14 +35,24 @@ export function registerInternalRoutes(app: FastifyInstance, ctx: ApiContext): v
       req.log.warn({ err: errorMessage(err), ip: req.ip }, 'heartbeat refused or failed');
     },
     // Authenticate before the body is validated: a caller without a host token gets a 401, not a 400 describing the report.
+    // A token the index holds passes from memory, and its hosts are read (confirmed) in the handler, inside the beat's
+    // hold: that store read waited in line behind every API client, and a beat waiting there did not count as heard.
     onRequest: async (req) => {
-      senders.set(req, await hostsByToken(ctx, bearerToken(req)));
+      const token = bearerToken(req);
+      if (!ctx.monitor.knowsToken(token)) senders.set(req, await hostsByToken(ctx, token));
     },
   }, async (req, reply) => {
-    const named = (hosts: readonly Host[]): Host | undefined => hosts.find((h) => h.name === req.body.name);
-    // Not among the token's hosts as indexed: a host registered since with this token; read them afresh once.
-    const host = named(senders.get(req) ?? []) ?? senderOf(await ctx.monitor.hostsOfToken(bearerToken(req), true), req.body.name);
-    await ctx.monitor.heartbeat(host, req.body);
+    const token = bearerToken(req);
+    // Heard from here on, before anything waits for the store (see HostMonitor.hold).
+    const release = ctx.monitor.hold(token, req.body.name);
+    try {
+      const named = (hosts: readonly Host[]): Host | undefined => hosts.find((h) => h.name === req.body.name);
+      // Not among the token's hosts as indexed: a host registered since with this token; read them afresh once.
+      const host = named(senders.get(req) ?? await hostsByToken(ctx, token)) ?? senderOf(await ctx.monitor.hostsOfToken(token, true), req.body.name);
+      await ctx.monitor.heartbeat(host, req.body);
+    } finally {
+      release();
+    }
     return reply.status(204).send();
   });
 }
