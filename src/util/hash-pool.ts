@@ -1,12 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { HashPoolReply, HashPoolRequest } from './hash-pool-messages.js';
+import type { HashPoolReply, HashPoolRequest, PoolAlgorithm } from './hash-pool-messages.js';
+
+export type { PoolAlgorithm } from './hash-pool-messages.js';
 
 /** A hash whose work is done on one of HashPool's threads; update() resolves when there is room for more. */
 export interface PooledHash {
   /** Copies `data` towards the hashing thread; the promise settles once no more than the in-flight limit waits there. */
   update(data: Uint8Array): Promise<void>;
-  /** The hex digest, after every update; the hash is finished. */
+  /** The hex digest (a CRC's 4 bytes, big-endian), after every update; the hash is finished. */
   digest(): Promise<string>;
   /** Abandons the hash (an upload that failed). */
   drop(): void;
@@ -57,7 +59,7 @@ export class HashPool {
     this.#threads = new Array<Thread | undefined>(Math.max(1, o.threads ?? Math.min(2, availableParallelism()))).fill(undefined);
   }
 
-  open(algorithm: 'md5' | 'sha256' | 'sha1'): PooledHash {
+  open(algorithm: PoolAlgorithm): PooledHash {
     const job = this.#nextJob++;
     const thread = this.#leastBusy();
     const state: Job = { thread, inFlight: 0, failed: undefined, waiters: [], digest: undefined };
