@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sharedHashPool } from '../util/hash-pool.js';
+import { writeBlobFile } from './write-blob-file.js';
 
 /** What writing a blob produced: its opaque id, size and MD5 (hex, the ETag of a simple object). */
 export interface WrittenBlob {
@@ -24,7 +25,8 @@ const BLOB_ID = /^[0-9a-f-]{36}$/;
  * start-up sweep removes.
  */
 export class S3BlobStore {
-  constructor(readonly dir: string) {}
+  /** @param onFlushed told after each flush beside a blob's writes (tests) */
+  constructor(readonly dir: string, private readonly onFlushed?: () => void) {}
 
   async init(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -36,31 +38,31 @@ export class S3BlobStore {
   }
 
   /**
-   * Streams `body` through `checks` (which fail the stream when the body is
-   * not what was signed) into a new blob; nothing is left behind on failure.
+   * Streams `body` through `check` (which fails the stream when the body is
+   * not what was signed) into a new blob (`writeBlobFile`: the MD5 on its
+   * own thread, large writes, flushed to the disk beside them); nothing is
+   * left behind on failure.
    * @param maxBytes more than this fails with `onTooLarge()`
    */
-  async write(body: Readable, checks: readonly Transform[], o: { signal: AbortSignal; maxBytes: number; onTooLarge: () => Error }): Promise<WrittenBlob> {
+  async write(body: Readable, check: Transform | undefined, o: { signal: AbortSignal; maxBytes: number; onTooLarge: () => Error }): Promise<WrittenBlob> {
     const blobId = randomUUID();
     const tmp = join(this.dir, `tmp-${blobId}`);
     // The MD5 (the ETag) is worked out on the hash pool's thread, beside the socket and the disk.
     const md5 = sharedHashPool().open('md5');
     let size = 0;
-    // The hash and the disk write run side by side: a chunk goes on to the file as soon as it is posted to the hashing thread.
-    const tap = new Transform({
-      transform(chunk: Buffer, _e, done) {
-        size += chunk.length;
-        if (size > o.maxBytes) return done(o.onTooLarge());
-        md5.update(chunk).then(() => done(null, chunk), done);
-      },
-    });
-    // Chunks that arrive while a write is in progress are written together when it ends (the stream's writev): the disk
-    // sees large writes. A larger highWaterMark here (4 MiB, on this stream and the tap) made the write half as fast.
-    const out = createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
     let digest: string;
     try {
-      await pipeline([body, ...checks, tap, out], { signal: o.signal });
-      [digest] = await Promise.all([md5.digest(), syncFile(tmp)]);
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
+          size = await writeBlobFile(source, fh, { md5, maxBytes: o.maxBytes, onTooLarge: o.onTooLarge, onFlushed: this.onFlushed });
+        };
+        if (check) await pipeline(body, check, consume, { signal: o.signal });
+        else await pipeline(body, consume, { signal: o.signal });
+        [digest] = await Promise.all([md5.digest(), fh.sync()]);
+      } finally {
+        await fh.close();
+      }
       await rename(tmp, this.path(blobId));
     } catch (err) {
       md5.drop();
