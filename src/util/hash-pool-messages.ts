@@ -8,6 +8,7 @@ export type HashPoolRequest =
   | { readonly op: 'drop'; readonly job: number };
 
 export type HashPoolReply =
-  | { readonly op: 'ack'; readonly job: number; readonly bytes: number }
+  /** `buffer`: the update's buffer, handed back for the next batch. */
+  | { readonly op: 'ack'; readonly job: number; readonly bytes: number; readonly buffer: ArrayBuffer }
   | { readonly op: 'digest'; readonly job: number; readonly hex: string }
   | { readonly op: 'error'; readonly job: number; readonly message: string };

@@ -45,7 +45,8 @@ parentPort?.on('message', (m: HashPoolRequest) => {
         jobs.set(m.job, h);
       }
       h.update(m.data);
-      post({ op: 'ack', job: m.job, bytes: m.data.byteLength });
+      const buffer = m.data.buffer as ArrayBuffer;
+      parentPort?.postMessage({ op: 'ack', job: m.job, bytes: m.data.byteLength, buffer } satisfies HashPoolReply, [buffer]);
     } else if (m.op === 'digest') {
       const h = jobs.get(m.job) ?? running(m.algorithm);
       jobs.delete(m.job);
