@@ -129,6 +129,9 @@ describe('S3BlobStore.write', () => {
     const before = new Set(await readdir(dir));
     const data = randomBytes(3 * MIN_WRITE_BYTES);
     await assert.rejects(blobs.write(Readable.from(pieces(data, [65_536])), undefined, { ...limits, maxBytes: 2 * MIN_WRITE_BYTES }), RangeError);
+    // Through a payload check too: the refusal is the limit's own error (EntityTooLarge for S3), not the abort it causes.
+    const sha = createHash('sha256').update(data).digest('hex');
+    await assert.rejects(blobs.write(Readable.from(pieces(data, [65_536])), payloadReader({ kind: 'sha256', sha256: sha }, {}), { ...limits, maxBytes: 2 * MIN_WRITE_BYTES }), RangeError);
     let seen = 0;
     const failing = new Transform({
       transform(c: Buffer, _e, done) {

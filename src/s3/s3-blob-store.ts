@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sharedHashPool } from '../util/hash-pool.js';
 import { writeBlobFile } from './write-blob-file.js';
@@ -49,16 +49,19 @@ export class S3BlobStore {
     const tmp = join(this.dir, `tmp-${blobId}`);
     // The MD5 (the ETag) is worked out on the hash pool's thread, beside the socket and the disk.
     const md5 = sharedHashPool().open('md5');
-    let size = 0;
+    let size: number;
     let digest: string;
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {
-        const consume = async (source: AsyncIterable<Buffer>): Promise<void> => {
-          size = await writeBlobFile(source, fh, { md5, maxBytes: o.maxBytes, onTooLarge: o.onTooLarge, onFlushed: this.onFlushed });
-        };
-        if (check) await pipeline(body, check, consume, { signal: o.signal });
-        else await pipeline(body, consume, { signal: o.signal });
+        // The writer reads the end of the stream itself (no stream after it), and its own refusal — too large, a failed
+        // write — is the one reported: leaving its loop destroys the streams before it, which then fail with an abort.
+        const through = check ?? new PassThrough();
+        const upstream = pipeline(body, through, { signal: o.signal });
+        const [written, flowed] = await Promise.allSettled([writeBlobFile(through, fh, { md5, maxBytes: o.maxBytes, onTooLarge: o.onTooLarge, onFlushed: this.onFlushed }), upstream]);
+        if (written.status === 'rejected') throw written.reason;
+        if (flowed.status === 'rejected') throw flowed.reason;
+        size = written.value;
         [digest] = await Promise.all([md5.digest(), fh.sync()]);
       } finally {
         await fh.close();
