@@ -24,7 +24,8 @@
  * (bench/support), the verdict on the median of per-pair speed ratios.
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
- * default 1024) object size. Every file it made is deleted at the end.
+ * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET: profiling one of them). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
@@ -37,12 +38,15 @@ import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
+import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
 
 const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4').split(',').map(Number));
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
 
@@ -133,21 +137,29 @@ try {
     if (s !== bytes) throw new Error(`${path}: ${s} bytes, expected ${bytes}`);
   };
 
-  const rows: { name: string; pairs: { raw: number; nubo: number }[] }[] = [];
+  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number }[] = [];
   /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
+  let rowNumber = 0;
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
+    rowNumber += 1;
+    if (!onlyRows.has(rowNumber)) return;
     say(name);
+    const cpu: number[] = [];
     const pairs = await interleaved(runs, raw, async () => {
       try {
         let own: number | undefined;
+        // The controller's CPU time (event loop and hashing threads: this whole process) while the client ran.
+        const c0 = process.cpuUsage();
         const outside = await timed(async () => { own = await nubo(); });
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
         return own ?? outside;
       } finally {
         await after();
       }
     });
-    for (const p of pairs) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s`);
-    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })) });
+    for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms`);
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30) });
   };
   const down = join(root, 'download.bin');
   const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
@@ -189,13 +201,15 @@ try {
 
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
   console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
-  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×'],
-    comparisons.map((c) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict])));
+  // Server CPU: seconds of the controller's CPU (all its threads) per GiB moved, median of the row's runs — unlike the
+  // speeds, it does not move much with what else the shared machine runs.
+  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB'],
+    comparisons.map((c, i) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2)])));
   console.log('');
   for (const c of comparisons) console.log(describeComparison(c));
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `s3-${Date.now()}.json`);
-  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })) }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 } finally {
   sdk?.destroy();
