@@ -8,7 +8,6 @@ export type HashPoolRequest =
   | { readonly op: 'drop'; readonly job: number };
 
 export type HashPoolReply =
-  /** `buffer`: the update's buffer, handed back for the next batch. */
-  | { readonly op: 'ack'; readonly job: number; readonly bytes: number; readonly buffer: ArrayBuffer }
+  | { readonly op: 'ack'; readonly job: number; readonly bytes: number }
   | { readonly op: 'digest'; readonly job: number; readonly hex: string }
   | { readonly op: 'error'; readonly job: number; readonly message: string };

@@ -45,8 +45,7 @@ parentPort?.on('message', (m: HashPoolRequest) => {
         jobs.set(m.job, h);
       }
       h.update(m.data);
-      const buffer = m.data.buffer as ArrayBuffer;
-      parentPort?.postMessage({ op: 'ack', job: m.job, bytes: m.data.byteLength, buffer } satisfies HashPoolReply, [buffer]);
+      post({ op: 'ack', job: m.job, bytes: m.data.byteLength });
     } else if (m.op === 'digest') {
       const h = jobs.get(m.job) ?? running(m.algorithm);
       jobs.delete(m.job);

@@ -36,8 +36,6 @@ const IN_FLIGHT_LIMIT = 16 * 1024 * 1024;
  * per 64 KiB takes most of the cost of posting off the event loop.
  */
 const BATCH_BYTES = 1024 * 1024;
-/** Batch buffers kept for reuse (MiB): enough for every upload in flight at the in-flight limit, a bounded amount of memory. */
-const SPARE_BUFFERS = 64;
 
 /**
  * Hashes of streams computed off the event loop, on long-lived worker
@@ -56,8 +54,6 @@ export class HashPool {
   readonly #threads: (Thread | undefined)[];
   #nextJob = 1;
   readonly #jobs = new Map<number, Job>();
-  /** Batch buffers the threads have handed back, for the next batches. */
-  readonly #spare: ArrayBuffer[] = [];
 
   constructor(o: { threads?: number } = {}) {
     this.#threads = new Array<Thread | undefined>(Math.max(1, o.threads ?? Math.min(2, availableParallelism()))).fill(undefined);
@@ -116,16 +112,14 @@ export class HashPool {
   }
 
   /**
-   * A batch's buffer: one a thread handed back after hashing it, else a new
-   * one. Reused rather than allocated per MiB: fresh buffers cost page faults,
-   * zeroing and collector work that, on a 1 GiB upload hashed twice (an
-   * awscli part's SHA-256 and MD5), took more of the event loop than the
-   * copies themselves.
+   * A batch's buffer: a new one, not zeroed (every byte posted is written
+   * first), moved to the thread and freed there. Handing buffers back for
+   * reuse was tried: the buffers moved back and forth made V8's accounting
+   * of memory outside its heap run a full collection on nearly every later
+   * allocation — a GET after an SDK PUT took 5× the CPU.
    */
   #batchBuffer(): Uint8Array {
-    const spare = this.#spare.pop();
-    // Not zeroed: every byte posted is one written first.
-    return spare ? new Uint8Array(spare) : new Uint8Array(Buffer.allocUnsafeSlow(BATCH_BYTES).buffer, 0, BATCH_BYTES);
+    return new Uint8Array(Buffer.allocUnsafeSlow(BATCH_BYTES).buffer, 0, BATCH_BYTES);
   }
 
   /** The thread with the fewest open hashes, started if it is not running. */
@@ -166,8 +160,6 @@ export class HashPool {
   }
 
   #onReply(m: HashPoolReply): void {
-    // A buffer comes back even for a hash dropped meanwhile.
-    if (m.op === 'ack' && m.buffer.byteLength === BATCH_BYTES && this.#spare.length < SPARE_BUFFERS) this.#spare.push(m.buffer);
     const state = this.#jobs.get(m.job);
     if (state === undefined) return;
     if (m.op === 'ack') {
