@@ -111,7 +111,7 @@ describe('S3BlobStore.write', () => {
     assert.deepEqual(new Set(await readdir(dir)), before, 'no blob was added');
   });
 
-  it('a plain body whose signed sha256 (checked on a thread) does not match is refused and leaves nothing', async () => {
+  it('a plain body whose signed sha256 does not match is refused and leaves nothing', async () => {
     const before = new Set(await readdir(dir));
     const data = randomBytes(MIN_WRITE_BYTES + 9);
     const sha = createHash('sha256').update(data).digest('hex');

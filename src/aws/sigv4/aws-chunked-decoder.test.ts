@@ -124,7 +124,7 @@ test('a plain body must hash to its signed sha256, and match an x-amz-checksum h
   assert.throws(() => payloadReader({ kind: 'unsigned' }, { 'x-amz-checksum-crc64nvme': 'AAAAAAAAAAA=' }), (err: unknown) => err instanceof AwsPayloadError && err.awsCode === 'InvalidRequest');
 });
 
-test('a large body\'s checksum is worked out on a thread with the same verdicts: whole, wrong, a byte changed', async () => {
+test('a large aws-chunked body\'s checksum is worked out on a thread with the same verdicts: whole, wrong, a byte changed', async () => {
   const data = Buffer.alloc(3 * 1024 * 1024 + 11, 7);
   data.write('somewhere in the middle', 1_500_000);
   const headers = { 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data.length) };
@@ -139,7 +139,7 @@ test('a large body\'s checksum is worked out on a thread with the same verdicts:
   changed[2_000_000] = 1;
   const flipped = await failure(decode(framed(changed, crc(data)), payloadReader({ kind: 'streaming-unsigned-trailer' }, headers), 65_536));
   assert.equal(flipped.awsCode, 'BadDigest');
-  // A plain body with an x-amz-checksum-sha256 header and a signed sha256, both on threads.
+  // A plain body with an x-amz-checksum-sha256 header and a signed sha256 (hashed in place: the same verdicts).
   const { createHash } = await import('node:crypto');
   const sha = createHash('sha256').update(data).digest();
   const plain = { 'content-length': String(data.length), 'x-amz-checksum-sha256': sha.toString('base64') };
