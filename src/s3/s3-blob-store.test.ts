@@ -50,6 +50,7 @@ describe('S3BlobStore.write', () => {
     await blobs.init();
   });
   after(() => rm(dir, { recursive: true, force: true }));
+  const leftovers = async (): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('tmp-'));
 
   it('writes the bytes and their MD5 (hashed on a thread) whatever the pieces they came in', async () => {
     const data = randomBytes(3 * MIN_WRITE_BYTES + 12_345);
@@ -71,6 +72,20 @@ describe('S3BlobStore.write', () => {
     assert.deepEqual([empty.size, empty.md5], [0, md5(Buffer.alloc(0))]);
   });
 
+  it('a body announced small (a multipart part) goes through the write stream: same bytes and MD5; a bad one leaves nothing', async () => {
+    const before = new Set(await readdir(dir));
+    const data = randomBytes(3 * MIN_WRITE_BYTES + 5);
+    const small = { ...limits, sizeHint: data.length };
+    const w = await blobs.write(Readable.from(pieces(data, [7, 65_536])), undefined, small);
+    assert.deepEqual([w.size, w.md5], [data.length, md5(data)]);
+    assert.ok((await readFile(blobs.path(w.blobId))).equals(data));
+    const sha = createHash('sha256').update(Buffer.from('other')).digest('hex');
+    await assert.rejects(blobs.write(Readable.from(pieces(data, [65_536])), payloadReader({ kind: 'sha256', sha256: sha }, {}), small),
+      (err: unknown) => err instanceof AwsPayloadError && err.awsCode === 'XAmzContentSHA256Mismatch');
+    assert.deepEqual(await leftovers(), []);
+    assert.deepEqual(new Set(await readdir(dir)), new Set([...before, w.blobId]));
+  });
+
   it('flushes to the disk beside the writes of a large blob, and the blob is whole', async () => {
     const data = randomBytes(2 * FLUSH_EVERY_BYTES + 3);
     const before = flushes;
@@ -89,8 +104,6 @@ describe('S3BlobStore.write', () => {
     assert.equal(w.md5, md5(data));
     assert.ok((await readFile(blobs.path(w.blobId))).equals(data));
   });
-
-  const leftovers = async (): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('tmp-'));
 
   it('a corrupted aws-chunked body (wrong crc32, bytes changed, cut short) is refused and leaves nothing', async () => {
     const before = new Set(await readdir(dir));
