@@ -8,7 +8,15 @@
  * - the AWS SDK for JavaScript v3 in a process of its own, one PutObject
  *   with a streaming file body (its defaults: aws-chunked with a CRC32
  *   trailer, verified by nubo) and a GetObject streamed into a file;
- * - Debian's awscli (`aws s3 cp` up and down, its default 8 MiB multipart).
+ * - Debian's awscli (`aws s3 cp` up and down, its default 8 MiB parts, 10
+ *   at a time), run by awscli's own entry point inside one Python process
+ *   (AWS_CLI_CLIENT): a 1-byte `cp` first loads Python's modules, then the
+ *   1 GiB `cp` is timed by the process itself — the command's whole run
+ *   (session, service model, the transfer, the GET's fsync) but not the
+ *   2.5–3 s of interpreter start-up and imports that a shell's `aws` pays
+ *   before any byte moves, which would otherwise be most of what the row
+ *   measured. Timing the difference of two separate `aws` runs instead
+ *   would put that start-up's own jitter (±0.3 s) into every pair.
  * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
  * Both sides make the copy durable once at the end (nubo fsyncs a blob
  * before it answers; the GET's file is fsynced by the benchmark), and the
@@ -16,25 +24,29 @@
  * (bench/support), the verdict on the median of per-pair speed ratios.
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
- * default 1024) object size. Every file it made is deleted at the end.
+ * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET: profiling one of them). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
+import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
 
 const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4').split(',').map(Number));
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
 
@@ -48,15 +60,6 @@ async function timed(fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** The SDK client's side (run with `node --input-type=module -e`, from the repo root so that the SDK resolves): one PUT from or GET into a file, fsynced; prints its ms. */
@@ -79,6 +82,29 @@ if (e.S3B_OP === 'put') {
 }
 console.log(performance.now() - t0);
 s3.destroy();
+`;
+
+/**
+ * The awscli client's side (run with Debian's /usr/bin/python3, whose awscli is the one `/usr/bin/aws` runs): `aws s3 cp`
+ * through awscli's own entry point, twice in one process — a 1-byte warm-up in the same direction, then the measured one;
+ * prints the second's ms. argv: endpoint, op (put|get), warm-up source, warm-up destination, source, destination.
+ */
+const AWS_CLI_CLIENT = `
+import os, sys, time
+import awscli.clidriver
+endpoint, op, warm_src, warm_dst, src, dst = sys.argv[1:7]
+def cp(a, b):
+    rc = awscli.clidriver.AWSCLIEntryPoint().main(['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', a, b])
+    if rc != 0:
+        raise SystemExit('aws s3 cp %s %s: exit %s' % (a, b, rc))
+cp(warm_src, warm_dst)
+t0 = time.perf_counter()
+cp(src, dst)
+if op == 'get':
+    fd = os.open(dst, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+print((time.perf_counter() - t0) * 1000)
 `;
 
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-s3-'));
@@ -111,21 +137,29 @@ try {
     if (s !== bytes) throw new Error(`${path}: ${s} bytes, expected ${bytes}`);
   };
 
-  const rows: { name: string; pairs: { raw: number; nubo: number }[] }[] = [];
+  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number }[] = [];
   /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
+  let rowNumber = 0;
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
+    rowNumber += 1;
+    if (!onlyRows.has(rowNumber)) return;
     say(name);
+    const cpu: number[] = [];
     const pairs = await interleaved(runs, raw, async () => {
       try {
         let own: number | undefined;
+        // The controller's CPU time (event loop and hashing threads: this whole process) while the client ran.
+        const c0 = process.cpuUsage();
         const outside = await timed(async () => { own = await nubo(); });
+        const c = process.cpuUsage(c0);
+        cpu.push((c.user + c.system) / 1000);
         return own ?? outside;
       } finally {
         await after();
       }
     });
-    for (const p of pairs) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s`);
-    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })) });
+    for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms`);
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30) });
   };
   const down = join(root, 'download.bin');
   const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
@@ -147,27 +181,35 @@ try {
     await checkSize(down);
     return ms;
   }, dropDownload);
-  // awscli is timed from here, its Python start-up (a second or so) included: that is what a user waits for.
-  await row('PUT, aws s3 cp', async () => {
-    await exec('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', src, 's3://bench/put.bin'], awsEnv);
-    return undefined;
-  }, dropObject);
-  await row('GET, aws s3 cp', async () => {
-    await exec('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', 's3://bench/get.bin', down], awsEnv);
-    await fsyncFile(down);
+  const tiny = join(root, 'tiny.bin');
+  await writeFile(tiny, 'x');
+  // The warm-up GET's object (a PUT's warm-up writes it again).
+  await sdk.send(new PutObjectCommand({ Bucket: 'bench', Key: 'tiny.bin', Body: 'x' }));
+  const awsCli = (op: 'put' | 'get', from: string, to: string): Promise<number> => new Promise((resolve, reject) => {
+    const warm = op === 'put' ? [tiny, 's3://bench/tiny.bin'] : ['s3://bench/tiny.bin', join(root, 'tiny-down.bin')];
+    execFile('/usr/bin/python3', ['-c', AWS_CLI_CLIENT, endpoint, op, ...warm, from, to], { env: awsEnv, timeout: 1_800_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`aws s3 cp (${op}): ${stderr || err.message}`));
+      else resolve(Number(out.trim().split('\n').at(-1)));
+    });
+  });
+  await row('PUT, aws s3 cp (transfer)', () => awsCli('put', src, 's3://bench/put.bin'), dropObject);
+  await row('GET, aws s3 cp (transfer)', async () => {
+    const ms = await awsCli('get', 's3://bench/get.bin', down);
     await checkSize(down);
-    return undefined;
+    return ms;
   }, dropDownload);
 
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
   console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
-  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×'],
-    comparisons.map((c) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict])));
+  // Server CPU: seconds of the controller's CPU (all its threads) per GiB moved, median of the row's runs — unlike the
+  // speeds, it does not move much with what else the shared machine runs.
+  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB'],
+    comparisons.map((c, i) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2)])));
   console.log('');
   for (const c of comparisons) console.log(describeComparison(c));
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `s3-${Date.now()}.json`);
-  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })) }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 } finally {
   sdk?.destroy();

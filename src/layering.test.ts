@@ -37,7 +37,7 @@ const RULES: readonly Rule[] = [
   { layer: 'errors/', mayImport: ['errors/'], why: 'the error classes are the bottom layer every other one throws' },
   { layer: 'core/', mayImport: ['core/', 'errors/'], mustNotImportPackages: IO_MODULES, why: 'the rules are pure: no I/O, no other layer' },
   { layer: 'contract/', mayImport: ['contract/', 'core/'], mayImportPackages: ['zod'], why: 'what two processes say to each other: schemas and types, no I/O' },
-  { layer: 'aws/', mayImport: ['aws/', 'errors/'], why: 'SigV4 and the AWS wire shapes are shared by the EC2 and S3 listeners: no store, no daemon' },
+  { layer: 'aws/', mayImport: ['aws/', 'errors/', 'util/'], why: 'SigV4 and the AWS wire shapes are shared by the EC2 and S3 listeners: no store, no daemon (util/, a shared leaf: the hash pool)' },
   {
     layer: 'occi/', mayImport: ['occi/', 'errors/', 'contract/', 'ec2/native-api.ts'], mustNotImportPackages: IO_MODULES,
     why: 'OCCI: pure renderers, parsers and model, and a thin server that acts only through the native API (NativeApi) — no store, no daemon internals',

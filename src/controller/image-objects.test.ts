@@ -27,7 +27,7 @@ async function setup(o: { s3Url?: string; failpoints?: Failpoints } = {}) {
   /** Puts a file as alice's object `key`. */
   const put = async (key: string, file: string): Promise<void> => {
     const { createReadStream } = await import('node:fs');
-    const b = await blobs.write(createReadStream(file), [], { signal: AbortSignal.timeout(60_000), maxBytes: 1 << 30, onTooLarge: () => new Error('too large') });
+    const b = await blobs.write(createReadStream(file), undefined, { signal: AbortSignal.timeout(60_000), maxBytes: 1 << 30, onTooLarge: () => new Error('too large') });
     await store.s3.putObject({ bucket: 'alice-b', key, blobId: b.blobId, size: b.size, etag: b.md5, headers: {} });
   };
   const qcow2 = join(dir, 'disk.qcow2');

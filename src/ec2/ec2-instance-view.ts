@@ -1,5 +1,6 @@
 import type { VmDetailView, VmView } from '../contract/vm-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
+import { Ec2ApiError } from './ec2-api-error.js';
 import { EC2_ZONE, nativeCall, type Ec2Call, type Ec2Context } from './ec2-context.js';
 import { zoneOfCluster } from './ec2-zones.js';
 import { DEFAULT_CLUSTER } from '../core/placement/cluster-fit.js';
@@ -18,9 +19,37 @@ export interface Ec2Instance {
   readonly filterable: Filterable;
 }
 
-/** The caller's VMs (as the native API lets them see them) as EC2 instances; a VM given as its detail (GET /vms/{id}, as DescribeInstances' InstanceId.N reads it) is not read again. */
-export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly (VmView | VmDetailView)[]): Promise<Ec2Instance[]> {
-  const templates = await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined);
+/** Beyond this many templates named by the VMs described, one read of the whole list costs less than one read each. */
+const TEMPLATES_READ_ONE_BY_ONE = 4;
+
+/**
+ * The templates (AMIs) the VMs name, as the caller may see them: `known` ones
+ * (RunInstances has read its AMI's already), then each other one by name —
+ * a poll of one instance (the SDK's waiters, a script's loop) reads one
+ * template, not the caller's whole catalog — or, for many, the whole list.
+ */
+async function templatesOf(ctx: Ec2Context, call: Ec2Call, vms: readonly VmView[], known: readonly TemplateView[]): Promise<TemplateView[]> {
+  const named = (t: TemplateView, ref: string): boolean => t.name === ref || t.id === ref;
+  const wanted = [...new Set(vms.map((v) => v.template).filter((ref): ref is string => ref !== null && !known.some((t) => named(t, ref))))];
+  if (wanted.length === 0) return [...known];
+  if (wanted.length > TEMPLATES_READ_ONE_BY_ONE) return [...known, ...await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined)];
+  const found = await Promise.all(wanted.map((ref) => nativeCall<TemplateView>(ctx, call, 'GET', `/api/v1/templates/${encodeURIComponent(ref)}`, undefined, { notFound: 'InvalidAMIID.NotFound' }).then(
+    (t) => (named(t, ref) ? t : undefined), (err: unknown) => {
+      if (err instanceof Ec2ApiError && err.awsCode === 'InvalidAMIID.NotFound') return undefined;
+      throw err;
+    })));
+  const all = found.filter((t): t is TemplateView => t !== undefined);
+  // One not found by name (gone, no longer visible, or a name two visible templates share): matched in the list as always.
+  if (all.length < wanted.length) return [...known, ...await nativeCall<TemplateView[]>(ctx, call, 'GET', '/api/v1/templates', undefined)];
+  return [...known, ...all];
+}
+
+/**
+ * The caller's VMs (as the native API lets them see them) as EC2 instances; a VM given as its detail (GET /vms/{id}, as
+ * DescribeInstances' InstanceId.N reads it) is not read again, nor a template in `known`.
+ */
+export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly (VmView | VmDetailView)[], known: readonly TemplateView[] = []): Promise<Ec2Instance[]> {
+  const templates = await templatesOf(ctx, call, vms, known);
   const records = await ctx.records.instances(vms.map((v) => v.id));
   const groups = new Map((await ctx.records.securityGroups(call.userId)).map((g) => [g.id, g]));
   const ids = await Promise.all(vms.map((v) => ctx.records.awsIdOf('instance', v.id)));

@@ -74,10 +74,11 @@ export const deleteKeyPair: Ec2Handler = async (ctx, call) => {
   return { return: true };
 };
 
-/** The named key pair's public key in the caller's ssh keys (native: the config drive of every VM created afterwards gets those). */
-export async function ensureKeyInUserKeys(ctx: Ec2Context, call: Ec2Call, name: string): Promise<void> {
-  const k = (await ctx.records.keyPairs(call.userId)).find((x) => x.name === name);
-  if (!k) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${name}' does not exist`);
+/**
+ * The key pair's public key in the caller's ssh keys (native: the config drive of every VM created afterwards gets
+ * those). RunInstances hands in the record it found while checking its parameters (read once per request).
+ */
+export async function ensureKeyInUserKeys(ctx: Ec2Context, call: Ec2Call, k: KeyPairRecord): Promise<void> {
   const me = await nativeCall<{ sshKeys: string[] }>(ctx, call, 'GET', '/api/v1/users/me', undefined);
   const blob = k.publicKey.split(' ')[1];
   if (me.sshKeys.some((line) => line.split(/\s+/)[1] === blob)) return;

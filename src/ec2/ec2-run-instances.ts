@@ -3,6 +3,8 @@ import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
 import { nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
 import { clusterOfZone, zoneOfCluster } from './ec2-zones.js';
 import type { ZoneView } from '../contract/cluster-schemas.js';
+import type { TemplateView } from '../contract/template-schemas.js';
+import type { KeyPairRecord } from './ec2-records.js';
 import { newEc2Id } from './ec2-ids.js';
 import { resolveImage } from './ec2-images.js';
 import { describeVms } from './ec2-instance-view.js';
@@ -15,12 +17,15 @@ import type { Ec2Tag } from './ec2-params.js';
 const MAX_COUNT = 20;
 
 interface RunRequest {
-  templateId: string;
+  /** The AMI's template, as the caller may see it (read once: the answer describes the instances with it too). */
+  template: TemplateView;
   min: number;
   max: number;
   instanceType: string;
   sizes: { vcpus: number; memoryMiB: number } | undefined;
   keyName: string | undefined;
+  /** The key pair named by KeyName, read once. */
+  keyPair: KeyPairRecord | undefined;
   userData: string | undefined;
   groupIds: string[];
   tags: Ec2Tag[];
@@ -42,7 +47,8 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   const type = typeName === undefined ? undefined : ctx.instanceTypes.get(typeName);
   if (typeName !== undefined && type === undefined) throw invalidParameterValue('InstanceType', `${JSON.stringify(typeName)} is not one of ${[...ctx.instanceTypes.keys()].join(', ')}`);
   const keyName = p.optional('KeyName');
-  if (keyName !== undefined && !(await ctx.records.keyPairs(call.userId)).some((k) => k.name === keyName)) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
+  const keyPair = keyName === undefined ? undefined : (await ctx.records.keyPairs(call.userId)).find((k) => k.name === keyName);
+  if (keyName !== undefined && keyPair === undefined) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
   const rawUserData = p.optional('UserData');
   let userData: string | undefined;
   if (rawUserData !== undefined) {
@@ -68,9 +74,9 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   const clientToken = p.optional('ClientToken');
   if (clientToken !== undefined && !/^[\x21-\x7e]{1,64}$/.test(clientToken)) throw invalidParameterValue('ClientToken', 'must be 1-64 printable ASCII characters');
   return {
-    templateId: template.id, min, max, instanceType: type?.name ?? typeName ?? 'custom',
+    template, min, max, instanceType: type?.name ?? typeName ?? 'custom',
     sizes: type === undefined ? undefined : { vcpus: type.vcpus, memoryMiB: type.memoryMiB },
-    keyName, userData, groupIds: groups.map((g) => g.id), tags, clientToken, cluster,
+    keyName, keyPair, userData, groupIds: groups.map((g) => g.id), tags, clientToken, cluster,
   };
 }
 
@@ -87,14 +93,14 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     const req = await parse(ctx, call);
     if (req.clientToken !== undefined) {
       const seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds);
+      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
     }
     const reservationId = newEc2Id('reservation');
     if (req.clientToken !== undefined && !(await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId))) {
       const seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds);
+      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
     }
-    if (req.keyName !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyName);
+    if (req.keyPair !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyPair);
     // The groups' rules go into each VM's spec at create: its first boot is already filtered (no window before a push lands).
     const firewall = await groupsFirewall(ctx.records, req.groupIds);
     const made: string[] = [];
@@ -104,7 +110,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         let vm: VmView;
         try {
           vm = await nativeCall<VmView>(ctx, call, 'POST', '/api/v1/vms', {
-            template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
+            template: req.template.id, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
             ...(req.cluster === undefined ? {} : { cluster: req.cluster }), firewall,
           }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone', firewall: 'SecurityGroupId' } });
         } catch (err) {
@@ -124,14 +130,17 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
       throw err;
     }
     // Each VM booted with its groups' rules; `changed` writes and pushes only what changed since (a group edited meanwhile), beside the answer's reads.
-    const [, out] = await Promise.all([changed(made), describeReservation(ctx, call, reservationId, views)]);
+    const [, out] = await Promise.all([changed(made), describeReservation(ctx, call, reservationId, views, req.template)]);
     return out;
   };
 }
 
-/** The reservation's instances as they are now (describeVms reads each VM's detail itself: the views only name them). */
-async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vms: readonly (string | VmView)[]): Promise<XmlObject> {
+/**
+ * The reservation's instances as they are now (describeVms reads each VM's detail itself: the views only name them);
+ * the AMI's template, read while parsing, is handed on rather than looked up again.
+ */
+async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vms: readonly (string | VmView)[], template: TemplateView): Promise<XmlObject> {
   const views = await Promise.all(vms.map((v) => (typeof v === 'string' ? nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${v}`, undefined, { notFound: 'InvalidInstanceID.NotFound' }) : Promise.resolve(v))));
-  const instances = await describeVms(ctx, call, views);
+  const instances = await describeVms(ctx, call, views, [template]);
   return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances.map((x) => x.xml) };
 }

@@ -24,7 +24,7 @@ describe('readObjectRange over real blob files', () => {
     await blobs.init();
     spans = [];
     for (const p of parts) {
-      const w = await blobs.write(Readable.from([p]), [], { signal: never, maxBytes: 1 << 30, onTooLarge: () => new RangeError('too large') });
+      const w = await blobs.write(Readable.from([p]), undefined, { signal: never, maxBytes: 1 << 30, onTooLarge: () => new RangeError('too large') });
       spans.push({ blobId: w.blobId, size: w.size });
     }
   });

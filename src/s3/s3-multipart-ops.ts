@@ -50,7 +50,7 @@ export async function uploadPart(ctx: S3Context, call: S3Call, body: IncomingMes
     const range = parseRange(typeof rangeHeader === 'string' ? rangeHeader : undefined, src.size);
     // Read across the source's parts when it is a multipart object itself.
     blob = await readObjectRange(ctx.blobs, src.blobs, range?.start ?? 0, range?.end ?? src.size - 1, (stream) =>
-      ctx.blobs.write(stream, [], { signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: () => new S3Error(400, 'EntityTooLarge', 'part too large') }));
+      ctx.blobs.write(stream, undefined, { signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: () => new S3Error(400, 'EntityTooLarge', 'part too large') }));
   } else {
     blob = await receiveBlob(ctx, call, body);
   }

@@ -15,7 +15,10 @@ const tooLarge = (max: number) => (): S3Error => new S3Error(400, 'EntityTooLarg
 
 /** Writes the request's body as a new blob, verified against its signature, Content-MD5 and checksums; nothing is kept on failure. */
 export async function receiveBlob(ctx: S3Context, call: S3Call, body: IncomingMessage): Promise<{ blobId: string; size: number; md5: string }> {
-  const blob = await ctx.blobs.write(body, [payloadReader(call.payload, call.req.headers)], { signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: tooLarge(ctx.maxObjectBytes) });
+  const announced = Number(call.req.headers['x-amz-decoded-content-length'] ?? call.req.headers['content-length'] ?? NaN);
+  const blob = await ctx.blobs.write(body, payloadReader(call.payload, call.req.headers), {
+    signal: call.signal, maxBytes: ctx.maxObjectBytes, onTooLarge: tooLarge(ctx.maxObjectBytes), sizeHint: Number.isFinite(announced) ? announced : undefined,
+  });
   const md5 = call.req.headers['content-md5'];
   if (md5 !== undefined && Buffer.from(blob.md5, 'hex').toString('base64') !== md5) {
     await ctx.blobs.remove([blob.blobId]);

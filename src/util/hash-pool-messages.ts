@@ -1,7 +1,10 @@
+/** The digests HashPool computes: OpenSSL's hashes, and the CRCs S3 clients send as checksums (as 4 bytes, big-endian). */
+export type PoolAlgorithm = 'md5' | 'sha1' | 'sha256' | 'crc32' | 'crc32c';
+
 /** What HashPool and its worker thread say to each other. */
 export type HashPoolRequest =
-  | { readonly op: 'update'; readonly job: number; readonly algorithm: string; readonly data: Uint8Array }
-  | { readonly op: 'digest'; readonly job: number; readonly algorithm: string }
+  | { readonly op: 'update'; readonly job: number; readonly algorithm: PoolAlgorithm; readonly data: Uint8Array }
+  | { readonly op: 'digest'; readonly job: number; readonly algorithm: PoolAlgorithm }
   | { readonly op: 'drop'; readonly job: number };
 
 export type HashPoolReply =

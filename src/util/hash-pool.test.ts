@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { Crc32c } from '@aws-crypto/crc32c';
 import { HashPool } from './hash-pool.js';
 
 describe('HashPool', () => {
@@ -30,6 +32,25 @@ describe('HashPool', () => {
     } finally {
       await two.close();
     }
+  });
+
+  it('CRC32 and CRC32C on a thread equal the ones worked out here, for pieces with odd boundaries', async () => {
+    const sizes = [1, 3, 65_537, 1_048_575, 0, 2_000_001, 17];
+    const parts = sizes.map((n) => randomBytes(n));
+    const a = pool.open('crc32');
+    const c = pool.open('crc32c');
+    // Views into one buffer at odd offsets, as a socket's reads are cut by a framing parser.
+    const joined = Buffer.concat(parts);
+    let at = 0;
+    for (const n of sizes) {
+      const view = joined.subarray(at, at + n);
+      at += n;
+      await Promise.all([a.update(view), c.update(view)]);
+    }
+    const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, '0');
+    const here = new Crc32c();
+    here.update(joined);
+    assert.deepEqual(await Promise.all([a.digest(), c.digest()]), [hex(crc32(joined)), hex(here.digest())]);
   });
 
   it('hashes only the bytes of a view, not the rest of its buffer', async () => {

@@ -1,12 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { HashPoolReply, HashPoolRequest } from './hash-pool-messages.js';
+import type { HashPoolReply, HashPoolRequest, PoolAlgorithm } from './hash-pool-messages.js';
+
+export type { PoolAlgorithm } from './hash-pool-messages.js';
 
 /** A hash whose work is done on one of HashPool's threads; update() resolves when there is room for more. */
 export interface PooledHash {
   /** Copies `data` towards the hashing thread; the promise settles once no more than the in-flight limit waits there. */
   update(data: Uint8Array): Promise<void>;
-  /** The hex digest, after every update; the hash is finished. */
+  /** The hex digest (a CRC's 4 bytes, big-endian), after every update; the hash is finished. */
   digest(): Promise<string>;
   /** Abandons the hash (an upload that failed). */
   drop(): void;
@@ -57,7 +59,7 @@ export class HashPool {
     this.#threads = new Array<Thread | undefined>(Math.max(1, o.threads ?? Math.min(2, availableParallelism()))).fill(undefined);
   }
 
-  open(algorithm: 'md5' | 'sha256' | 'sha1'): PooledHash {
+  open(algorithm: PoolAlgorithm): PooledHash {
     const job = this.#nextJob++;
     const thread = this.#leastBusy();
     const state: Job = { thread, inFlight: 0, failed: undefined, waiters: [], digest: undefined };
@@ -81,15 +83,13 @@ export class HashPool {
     return {
       update: (data) => {
         if (state.failed) return Promise.reject(state.failed);
-        if (data.byteLength >= BATCH_BYTES) {
-          flush();
-          // A copy of its own, moved to the worker: the caller's buffer is still on its way to disk.
-          post(new Uint8Array(data));
-        } else {
-          if (batch !== undefined && batched + data.byteLength > batch.byteLength) flush();
-          batch ??= new Uint8Array(BATCH_BYTES);
-          batch.set(data, batched);
-          batched += data.byteLength;
+        // Copied into whole batches (the caller's buffer is still on its way to disk), each moved to the thread.
+        for (let at = 0; at < data.byteLength;) {
+          batch ??= this.#batchBuffer();
+          const n = Math.min(batch.byteLength - batched, data.byteLength - at);
+          batch.set(data.subarray(at, at + n), batched);
+          batched += n;
+          at += n;
           if (batched === batch.byteLength) flush();
         }
         if (state.inFlight <= IN_FLIGHT_LIMIT) return Promise.resolve();
@@ -109,6 +109,17 @@ export class HashPool {
         this.#idle(thread, job);
       },
     };
+  }
+
+  /**
+   * A batch's buffer: a new one, not zeroed (every byte posted is written
+   * first), moved to the thread and freed there. Handing buffers back for
+   * reuse was tried: the buffers moved back and forth made V8's accounting
+   * of memory outside its heap run a full collection on nearly every later
+   * allocation — a GET after an SDK PUT took 5× the CPU.
+   */
+  #batchBuffer(): Uint8Array {
+    return new Uint8Array(Buffer.allocUnsafeSlow(BATCH_BYTES).buffer, 0, BATCH_BYTES);
   }
 
   /** The thread with the fewest open hashes, started if it is not running. */

@@ -123,3 +123,27 @@ test('a plain body must hash to its signed sha256, and match an x-amz-checksum h
   assert.equal(bad.awsCode, 'BadDigest');
   assert.throws(() => payloadReader({ kind: 'unsigned' }, { 'x-amz-checksum-crc64nvme': 'AAAAAAAAAAA=' }), (err: unknown) => err instanceof AwsPayloadError && err.awsCode === 'InvalidRequest');
 });
+
+test('a large aws-chunked body\'s checksum is worked out on a thread with the same verdicts: whole, wrong, a byte changed', async () => {
+  const data = Buffer.alloc(3 * 1024 * 1024 + 11, 7);
+  data.write('somewhere in the middle', 1_500_000);
+  const headers = { 'x-amz-trailer': 'x-amz-checksum-crc32', 'x-amz-decoded-content-length': String(data.length) };
+  // x-amz-decoded-content-length of 3 MiB: over ON_THREAD_FROM_BYTES, so the crc32 runs on the hash pool.
+  const framed = (d: Buffer, sum: string): Buffer => Buffer.concat([Buffer.from(`${d.length.toString(16)}\r\n`), d, Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${sum}\r\n\r\n`)]);
+  for (const piece of [4093, 65_536]) {
+    assert.deepEqual(await decode(framed(data, crc(data)), payloadReader({ kind: 'streaming-unsigned-trailer' }, headers), piece), data);
+  }
+  const wrong = await failure(decode(framed(data, crc(Buffer.from('other'))), payloadReader({ kind: 'streaming-unsigned-trailer' }, headers), 65_536));
+  assert.equal(wrong.awsCode, 'BadDigest');
+  const changed = Buffer.from(data);
+  changed[2_000_000] = 1;
+  const flipped = await failure(decode(framed(changed, crc(data)), payloadReader({ kind: 'streaming-unsigned-trailer' }, headers), 65_536));
+  assert.equal(flipped.awsCode, 'BadDigest');
+  // A plain body with an x-amz-checksum-sha256 header and a signed sha256 (hashed in place: the same verdicts).
+  const { createHash } = await import('node:crypto');
+  const sha = createHash('sha256').update(data).digest();
+  const plain = { 'content-length': String(data.length), 'x-amz-checksum-sha256': sha.toString('base64') };
+  assert.deepEqual(await decode(data, payloadReader({ kind: 'sha256', sha256: sha.toString('hex') }, plain), 65_536), data);
+  const bad = await failure(decode(changed, payloadReader({ kind: 'unsigned' }, plain), 65_536));
+  assert.equal(bad.awsCode, 'BadDigest');
+});

@@ -14,6 +14,8 @@ export interface AwsChunkedOptions {
   readonly announcedTrailer?: string | undefined;
   /** `x-amz-decoded-content-length`, when sent: the body must decode to exactly this many bytes. */
   readonly decodedLength?: number | undefined;
+  /** The checksum on a hash pool thread (a large body). */
+  readonly onThread?: boolean | undefined;
 }
 
 /** Longest chunk-size or trailer line accepted (a signature line is ~100 bytes). */
@@ -27,7 +29,9 @@ type State = 'size' | 'data' | 'data-end' | 'final-end' | 'trailers' | 'done';
  * chunk's signature (chained from the request's own), the trailer signature,
  * the announced checksum trailer against the data, and the decoded length;
  * the first mismatch fails the stream with AwsPayloadError, so the reader
- * never commits a body that was not what was signed.
+ * never commits a body that was not what was signed. The data is passed on
+ * as views of the chunks that came in (no copy); the checksum may run on a
+ * thread, its verdict then at the body's end.
  */
 export class AwsChunkedDecoder extends Transform {
   #state: State = 'size';
@@ -41,6 +45,10 @@ export class AwsChunkedDecoder extends Transform {
   readonly #trailers = new Map<string, string>();
   readonly #checksum: PayloadChecksum | undefined;
   readonly #checksumName: string | undefined;
+  /** The checksum trailer as sent, compared with the data's at the end. */
+  #sentChecksum: string | undefined;
+  /** A thread's backlog: the next chunk is taken once it has room. */
+  #room: Promise<void> | undefined;
 
   constructor(private readonly o: AwsChunkedOptions) {
     super();
@@ -51,7 +59,7 @@ export class AwsChunkedDecoder extends Transform {
       if (!name.startsWith('x-amz-checksum-') || !isChecksumAlgorithm(algorithm)) {
         throw new AwsPayloadError('InvalidRequest', `x-amz-trailer ${name} is not a checksum nubo verifies (crc32, crc32c, sha1, sha256)`, { field: 'x-amz-trailer' });
       }
-      this.#checksum = payloadChecksum(algorithm);
+      this.#checksum = payloadChecksum(algorithm, { onThread: o.onThread ?? false });
       this.#checksumName = name;
     }
   }
@@ -65,10 +73,13 @@ export class AwsChunkedDecoder extends Transform {
     try {
       let at = 0;
       while (at < chunk.length) at = this.#step(chunk, at);
-      done();
     } catch (err) {
-      done(err as Error);
+      return done(err as Error);
     }
+    const room = this.#room;
+    if (room === undefined) return done();
+    this.#room = undefined;
+    room.then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
@@ -76,7 +87,12 @@ export class AwsChunkedDecoder extends Transform {
     if (this.o.decodedLength !== undefined && this.#decoded !== this.o.decodedLength) {
       return done(new AwsPayloadError('IncompleteBody', `the body decoded to ${this.#decoded} bytes; x-amz-decoded-content-length says ${this.o.decodedLength}`));
     }
-    done();
+    this.#checkChecksum().then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (error?: Error | null) => void): void {
+    this.#checksum?.drop();
+    done(err);
   }
 
   /** Consumes what it can of `chunk` from `at`; returns where it stopped. */
@@ -85,7 +101,9 @@ export class AwsChunkedDecoder extends Transform {
       const n = Math.min(this.#remaining, chunk.length - at);
       const data = chunk.subarray(at, at + n);
       this.#chunkHash?.update(data);
-      this.#checksum?.update(data);
+      const room = this.#checksum?.update(data);
+      // Every one awaited (a thread that ended rejects them all): joined when one read held several chunks' data.
+      if (room !== undefined) this.#room = this.#room === undefined ? room : Promise.all([this.#room, room]).then(() => undefined);
       this.#decoded += n;
       this.#remaining -= n;
       this.push(data);
@@ -181,11 +199,17 @@ export class AwsChunkedDecoder extends Transform {
       const toSign = `AWS4-HMAC-SHA256-TRAILER\n${chain.amzDate}\n${chain.scope}\n${this.#previous}\n${sha256Hex(canonical)}`;
       if (!sameSignature(hmac(chain.signingKey, toSign).toString('hex'), signature)) throw new AwsPayloadError('SignatureDoesNotMatch', 'the trailer signature of the aws-chunked body does not match');
     }
-    if (this.#checksumName !== undefined && this.#checksum) {
-      const sent = this.#trailers.get(this.#checksumName);
-      if (sent === undefined) throw new AwsPayloadError('IncompleteBody', `the announced trailer ${this.#checksumName} did not come`);
-      const actual = this.#checksum.digestBase64();
-      if (sent !== actual) throw new AwsPayloadError('BadDigest', `the ${this.#checksumName} you specified did not match the calculated checksum`, { sent, actual });
+    if (this.#checksumName !== undefined) {
+      this.#sentChecksum = this.#trailers.get(this.#checksumName);
+      if (this.#sentChecksum === undefined) throw new AwsPayloadError('IncompleteBody', `the announced trailer ${this.#checksumName} did not come`);
     }
+  }
+
+  /** The announced checksum trailer against the data's (at the end: the data's may still be worked out on a thread). */
+  async #checkChecksum(): Promise<void> {
+    const sent = this.#sentChecksum;
+    if (this.#checksum === undefined || sent === undefined) return;
+    const actual = (await this.#checksum.digest()).toString('base64');
+    if (sent !== actual) throw new AwsPayloadError('BadDigest', `the ${this.#checksumName ?? 'checksum'} you specified did not match the calculated checksum`, { sent, actual });
   }
 }
