@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { z } from 'zod';
-import type { CloudVmsTable, CloudsTable } from '../schema.js';
+import type { CloudVmsTable, CloudsTable, Database } from '../schema.js';
 import { fromJson, inTransaction, mapUniqueViolation, toJson, type StoreContext } from '../store-context.js';
 import { ConflictError, NotFoundError, StaleStateError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
@@ -144,14 +145,7 @@ export class CloudsRepository {
       const had = await trx.selectFrom('cloud_vms').selectAll().where('vm_id', '=', v.vmId).executeTakeFirst();
       if (had) return toCloudVm(had);
       if (vm.state !== 'pending' || vm.host_id !== null) throw new StaleStateError('vm', v.vmId, vm.state, ['pending'], 'burst');
-      const cloud = await trx.selectFrom('clouds').selectAll().where('id', '=', v.cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
-      if (!cloud) throw new NotFoundError('cloud', v.cloudId);
-      const bound = Number((await trx.selectFrom('cloud_vms').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', v.cloudId).executeTakeFirstOrThrow()).n);
-      if (bound >= cloud.capacity_vms) return { full: bound };
-      const at = this.ctx.now();
-      const row: CloudVmsTable = { vm_id: v.vmId, cloud_id: v.cloudId, instance_type: v.instanceType, image_id: v.imageId, instance_id: null, remote_state: null, created_at: at, updated_at: at };
-      await trx.insertInto('cloud_vms').values(row).execute();
-      return toCloudVm(row);
+      return this.#bindIfRoom(trx, v);
     });
   }
 
@@ -171,15 +165,20 @@ export class CloudsRepository {
         await trx.updateTable('cloud_vms').set({ instance_type: v.instanceType, image_id: v.imageId, updated_at: this.ctx.now() }).where('vm_id', '=', v.vmId).execute();
         return toCloudVm({ ...had, instance_type: v.instanceType, image_id: v.imageId });
       }
-      const cloud = await trx.selectFrom('clouds').selectAll().where('id', '=', v.cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
-      if (!cloud) throw new NotFoundError('cloud', v.cloudId);
-      const bound = Number((await trx.selectFrom('cloud_vms').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', v.cloudId).executeTakeFirstOrThrow()).n);
-      if (bound >= cloud.capacity_vms) return { full: bound };
-      const at = this.ctx.now();
-      const row: CloudVmsTable = { vm_id: v.vmId, cloud_id: v.cloudId, instance_type: v.instanceType, image_id: v.imageId, instance_id: null, remote_state: null, created_at: at, updated_at: at };
-      await trx.insertInto('cloud_vms').values(row).execute();
-      return toCloudVm(row);
+      return this.#bindIfRoom(trx, v);
     });
+  }
+
+  /** The binding counted against the cloud's limit, in the caller's transaction (the cloud's row locked on PostgreSQL). */
+  async #bindIfRoom(trx: Transaction<Database>, v: z.output<typeof bindInput>): Promise<CloudVm | { full: number }> {
+    const cloud = await trx.selectFrom('clouds').selectAll().where('id', '=', v.cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+    if (!cloud) throw new NotFoundError('cloud', v.cloudId);
+    const bound = Number((await trx.selectFrom('cloud_vms').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', v.cloudId).executeTakeFirstOrThrow()).n);
+    if (bound >= cloud.capacity_vms) return { full: bound };
+    const at = this.ctx.now();
+    const row: CloudVmsTable = { vm_id: v.vmId, cloud_id: v.cloudId, instance_type: v.instanceType, image_id: v.imageId, instance_id: null, remote_state: null, created_at: at, updated_at: at };
+    await trx.insertInto('cloud_vms').values(row).execute();
+    return toCloudVm(row);
   }
 
   /** Records what the remote said: the instance's id (once known) and its state. */
