@@ -268,6 +268,9 @@ test('the remote unreachable mid-way: the VM waits local and intact with the rea
     assert.equal(await guestDigest(localDisk(vm.id)), digest);
     // Its other actions wait for the migration.
     await remoteRejects(lApi().vmAction(vm.id, 'start'), 409, 'CONFLICT', undefined, /migrating between a local host and a remote cloud/);
+    // Nor may its disk be captured meanwhile (the migration exports it, then releases it).
+    await remoteRejects(lApi().saveVmAs(vm.id, { image: 'mig-u-copy' }), 409, 'CONFLICT', undefined, /cannot save-as: it is migrating between a local host and a remote cloud/);
+    assert.equal((await lApi().listImages()).some((i) => i.name === 'mig-u-copy'), false, 'no image made');
   } finally {
     h.remote = await h.startRemote(h.remote.adminToken);
   }

@@ -9,6 +9,7 @@ import type { Image } from '../store/repositories/images-repository.js';
 import type { Template } from '../store/repositories/templates-repository.js';
 import type { User } from '../store/repositories/users-repository.js';
 import type { Vm } from '../store/repositories/vms-repository.js';
+import { isCloudMigrationInFlight } from '../store/repositories/cloud-migrations-repository.js';
 import { ConflictError } from '../store/store-errors.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { buildOva, type OvaExport } from './build-ova.js';
@@ -57,7 +58,7 @@ export class VmCapture {
 
   /** The VM's disk as the image `req.image`, and optionally the template `req.template` of the VM's settings on it; both owned by the VM's owner. */
   async saveAs(vm: Vm, req: { image: string; template?: string | undefined }, opts: WaitOptions = {}): Promise<{ image: Image; template?: Template }> {
-    this.#check(vm, 'save-as');
+    await this.#check(vm, 'save-as');
     const owner = await this.#o.store.users.get(vm.ownerId);
     await this.#o.images.ensureNameFree(owner.id, req.image, 'image');
     if (req.template !== undefined) await ensureTemplateNameFree(this.#o.store, owner.id, req.template);
@@ -80,7 +81,7 @@ export class VmCapture {
    * fresh leases on the same networks and is then placed and booted.
    */
   async clone(vm: Vm, req: { name: string }, caller: User, opts: WaitOptions = {}): Promise<Vm> {
-    this.#check(vm, 'clone');
+    await this.#check(vm, 'clone');
     const imageName = cloneImageName(req.name);
     await ensureVmNameFree(this.#o.store, caller, req.name);
     if (await this.#o.store.images.findByName(caller.id, imageName)) {
@@ -102,7 +103,7 @@ export class VmCapture {
 
   /** The VM as an OVA (see buildOva) with its disk as it is now; nothing is registered. */
   async exportOva(vm: Vm, opts: WaitOptions = {}): Promise<OvaExport> {
-    this.#check(vm, 'export');
+    await this.#check(vm, 'export');
     return this.#exclusive(vm, async () => {
       const tmp = await this.#o.images.tempDir();
       let virtualSizeBytes: number;
@@ -134,11 +135,16 @@ export class VmCapture {
     });
   }
 
-  #check(vm: Vm, action: string): void {
+  async #check(vm: Vm, action: string): Promise<void> {
     if (!(CAPTURE_STATES as readonly string[]).includes(vm.state) || vm.operation !== null || vm.hostId === null) {
       throw new InvalidStateError(action, vm.state, CAPTURE_STATES);
     }
     if (this.#busy.has(vm.id)) throw new ConflictError('vm', 'name', vm.name, 'has a disk capture under way (save-as, clone or export)');
+    // A cross-cloud migration keeps the VM's host until its local copy is released, with no operation set: its disk is
+    // being exported and may be gone by the time a capture would read it.
+    if (isCloudMigrationInFlight(await this.#o.store.cloudMigrations.get(vm.id))) {
+      throw new ConflictError('VM', 'migration', vm.name, `cannot ${action}: it is migrating between a local host and a remote cloud; wait until that ends`);
+    }
   }
 
   async #exclusive<T>(vm: Vm, fn: () => Promise<T>): Promise<T> {

@@ -84,6 +84,10 @@ export function cloudContract(fx: () => ContractFixture): void {
     assert.ok(!('full' in b2) && b2.imageId === 'ami-2');
     assert.deepEqual(await f.store.clouds.bindMigrating({ vmId: other, cloudId: c.id, instanceType: 'nubo.tiny', imageId: 'ami-1' }), { full: 1 });
     await f.store.clouds.unbind(vmId);
+    // No VM bound, but one migrating from it: the cloud stays until that ends.
+    await rejectsWith(f.store.clouds.remove(c.id), ConflictError, 'CONFLICT');
+    await f.store.cloudMigrations.advance(vmId, 2, 'done');
     await f.store.clouds.remove(c.id);
+    await rejectsWith(f.store.cloudMigrations.begin({ vmId, direction: 'out', cloudId: c.id, start: false }), NotFoundError, 'NOT_FOUND');
   });
 }

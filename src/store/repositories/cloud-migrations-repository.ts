@@ -54,6 +54,9 @@ export class CloudMigrationsRepository {
   /** Begins a migration at its first step with the next generation. @throws ConflictError when one is in flight */
   async begin(input: { vmId: string; direction: CloudMigrationDirection; cloudId: string; start: boolean; data?: Record<string, string> }): Promise<CloudMigration> {
     return inTransaction(this.ctx, async (trx) => {
+      // The cloud's row locked as clouds.remove locks it: a cloud is never removed under a migration that just began.
+      const cloud = await trx.selectFrom('clouds').select('id').where('id', '=', input.cloudId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
+      if (!cloud) throw new NotFoundError('cloud', input.cloudId);
       const had = await trx.selectFrom('cloud_migrations').selectAll().where('vm_id', '=', input.vmId).executeTakeFirst();
       if (had && !ENDED.has(had.step)) throw new ConflictError('vm', 'migration', input.vmId, `has a cloud migration (${had.direction}) in flight at step ${had.step}`);
       const at = this.ctx.now();

@@ -109,13 +109,16 @@ export class CloudsRepository {
     return r ? toCloud(r) : undefined;
   }
 
-  /** Forgets a cloud; refused (ConflictError) while VMs are bound to it, since their instances would be left with nobody driving them. */
+  /** Forgets a cloud; refused (ConflictError) while VMs are bound to it or migrate to or from it, since their instances would be left with nobody driving them. */
   async remove(id: string): Promise<Cloud> {
     return inTransaction(this.ctx, async (trx) => {
       const r = await trx.selectFrom('clouds').selectAll().where('id', '=', id).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
       if (!r) throw new NotFoundError('cloud', id);
       const bound = await trx.selectFrom('cloud_vms').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', id).executeTakeFirstOrThrow();
       if (Number(bound.n) > 0) throw new ConflictError('cloud', 'name', r.name, `still has ${Number(bound.n)} VM(s) bound to it; terminate them first`);
+      // A migration to or from it before its binding (out: export, register) or after (back: cleanup) still needs it.
+      const migrating = await trx.selectFrom('cloud_migrations').select((eb) => eb.fn.countAll<number>().as('n')).where('cloud_id', '=', id).where('step', 'not in', ['done', 'failed']).executeTakeFirstOrThrow();
+      if (Number(migrating.n) > 0) throw new ConflictError('cloud', 'name', r.name, `has ${Number(migrating.n)} VM migration(s) to or from it in flight; wait until they end`);
       await trx.deleteFrom('clouds').where('id', '=', id).execute();
       return toCloud(r);
     });
