@@ -12,11 +12,10 @@ import type { HostFencing, HaRestart } from '../store/repositories/ha-repository
 import type { Host } from '../store/repositories/hosts-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
 import type { Failpoints } from '../util/failpoints.js';
-import { agentVmId } from './agent-vm-id.js';
+import { agentVmId, vmIdOfAgentId } from './agent-vm-id.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { runFence, type LabFence } from './ha-fencer.js';
 import { hostViewOf } from './host-view-of.js';
-import { vmIdOfAgentId } from './host-monitor.js';
 
 export interface HaServiceOptions {
   readonly store: Store;

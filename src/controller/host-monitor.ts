@@ -1,86 +1,16 @@
-import type { Logger } from 'pino';
 import { applyEvent, type AgentVmReport as CoreReport, type VmEvent } from '../core/vm-events.js';
 import type { AgentVmReport, HostReport } from '../contract/agent-api.js';
-import type { Store } from '../store/open-store.js';
 import type { Host } from '../store/repositories/hosts-repository.js';
-import type { Vm, VmStamp } from '../store/repositories/vms-repository.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
 import { StaleStateError } from '../store/store-errors.js';
 import type { JsonObject } from '../store/store-context.js';
-import type { VmOrchestrator } from './vm-orchestrator.js';
-import { agentVmId } from './agent-vm-id.js';
-import type { AgentClient } from '../client/agent-client.js';
-import { findOrUndefined } from '../store/find-or-undefined.js';
+import { agentVmId, vmIdOfAgentId } from './agent-vm-id.js';
 import { HostTokenIndex } from './host-token-index.js';
 import { HeartbeatRecorder } from './heartbeat-recorder.js';
-import type { Failpoints } from '../util/failpoints.js';
-
-export interface HostMonitorOptions {
-  readonly store: Store;
-  readonly orchestrator: VmOrchestrator;
-  readonly logger: Logger;
-  /** How often agents send heartbeats; a host silent for `missedBeats` of them is in error. */
-  readonly heartbeatIntervalMs: number;
-  readonly missedBeats?: number;
-  /**
-   * After this controller starts, how long a host that has not reported since
-   * gets before it is declared lost (default 30 s, at least the silence limit):
-   * agents restarted with it (`nubo up`) take a while to come up on a busy
-   * machine, and a host declared lost fails the VMs it was preparing.
-   */
-  readonly startupGraceMs?: number;
-  /** To release copies of VMs a host should no longer hold (left by an ended migration). */
-  readonly agentFor?: (host: Host) => AgentClient;
-  /** HA's say on each heartbeat (ha-service.ts): false holds a fenced host out until its stale copies are ended. */
-  readonly admitHeartbeat?: ((host: Host, report: HostReport) => Promise<boolean>) | undefined;
-  /** HA's copies in the making (a VM taken over on this host, not yet committed to it): not leftovers. */
-  readonly keepCopy?: ((vmId: string, hostId: string) => Promise<boolean>) | undefined;
-  /**
-   * Told each admitted heartbeat with the VMs bound to the host
-   * (vm-firewall-service.ts: firewalls the host lacks are pushed again);
-   * answers true when it had something to do (the next beat is looked at in
-   * full again). Not told a beat that repeats a quiet one (see `heartbeat`).
-   */
-  readonly afterHeartbeat?: ((host: Host, report: HostReport, bound: readonly Vm[]) => boolean) | undefined;
-  /**
-   * Whether this controller is carrying out an operation on the VM right now
-   * (the orchestrator's drive: an agent call may be in flight). Such a VM is
-   * not settled from a report: a VM whose boot the silence check cut
-   * (`unknown`, its operation ended in the store) while its start was still
-   * on its way to the agent was reported `poweroff` or absent by the next beat
-   * and recorded so, then started by that very call — QEMU running behind a
-   * `poweroff` record. Its next beat after the call ended settles it.
-   */
-  readonly carriedOut?: ((vmId: string) => boolean) | undefined;
-  /** How long a heartbeat's write waits for other hosts' to share its commit (default 50 ms; see heartbeat-recorder.ts). */
-  readonly writeWindowMs?: number | undefined;
-  /** `heartbeat.write`, `heartbeat.written` (heartbeat-recorder.ts), `heartbeat.reconcile` before a VM's state is changed by a beat. */
-  readonly failpoints?: Failpoints | undefined;
-}
-
-/** The store id of an agent's VM id (`agentVmId` backwards), or undefined for ids nubo did not make. */
-export function vmIdOfAgentId(agentId: string): string | undefined {
-  const m = /^v([0-9a-f]{8})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{4})([0-9a-f]{12})$/.exec(agentId);
-  return m ? m.slice(1).join('-') : undefined;
-}
-
-/** Whether the host as stored already says what the report describes (capacity, CPU): then it needs no re-registration. */
-export function sameDescription(host: Host, report: HostReport): boolean {
-  const flags = report.cpuFlags.slice(0, 1024);
-  return host.cpuModel === report.cpuModel
-    && host.total.cpus === report.totalCpus && host.total.memoryMib === report.totalMemoryMiB && host.total.diskMib === report.totalDiskMiB
-    && host.cpuFlags.length === flags.length && host.cpuFlags.every((f, i) => f === flags[i]);
-}
-
-/**
- * What a beat's reconciliation depends on: the VMs bound to the host as the
- * store has them (state, version, last change, operation) and what the
- * agent reports of each VM it holds. Two beats with the same signature act
- * the same — unless the first one did something (see `heartbeat`).
- */
-export function beatSignature(stamps: readonly VmStamp[], reports: readonly AgentVmReport[]): string {
-  const held = reports.map((r) => `${r.id}:${r.state}:${r.firewallRevision ?? ''}:${r.incomingMigrationId ?? ''}`).sort();
-  return `${stamps.map((v) => `${v.id}:${v.state}:${v.version}:${v.updatedAt}:${v.busy ? 1 : 0}`).join(',')}|${held.join(',')}`;
-}
+import type { HostMonitorOptions } from './host-monitor-options.js';
+import { sameDescription } from './same-description.js';
+import { beatSignature } from './beat-signature.js';
+import { LeftoverReleaser } from './leftover-releaser.js';
 
 /** The core's view of what an agent holds for a VM. */
 function coreReport(r: AgentVmReport | undefined): CoreReport {
@@ -111,7 +41,6 @@ export class HostMonitor {
    * busy starting VMs can be wrong; two consecutive ones are not a coincidence.
    */
   readonly #suspects = new Map<string, string>();
-  readonly #releasing = new Set<string>();
   readonly #tokens: HostTokenIndex;
   /**
    * Heartbeats being processed, by host id. A host whose beat is in here is
@@ -125,6 +54,7 @@ export class HostMonitor {
    */
   readonly #processing = new Map<string, number>();
   readonly #recorder: HeartbeatRecorder;
+  readonly #leftovers: LeftoverReleaser;
   /**
    * By host id, the monitoring data last written for it (as JSON): data the
    * agent reports unchanged is not written again. Only this controller's
@@ -146,6 +76,7 @@ export class HostMonitor {
     this.#o = o;
     this.#tokens = new HostTokenIndex(o.store.hosts);
     this.#recorder = new HeartbeatRecorder(o.store.hosts, { windowMs: o.writeWindowMs, failpoints: o.failpoints });
+    this.#leftovers = new LeftoverReleaser(o);
   }
 
   /** The hosts whose agent token this is (heartbeats and image fetches authenticate with it); empty for an unknown token. */
@@ -262,7 +193,7 @@ export class HostMonitor {
     const others = report.vms.filter((r) => !mine.has(r.id));
     // A copy of another host's VM depends on that VM's record, which this host's signature does not cover.
     if (others.some((r) => vmIdOfAgentId(r.id) !== undefined)) quiet = false;
-    await this.#releaseLeftovers(host, others);
+    await this.#leftovers.release(host, others);
     if (quiet) this.#quiet.set(host.id, signature);
   }
 
@@ -277,50 +208,6 @@ export class HostMonitor {
       // Not known to be written: the next beat writes its data whatever it is.
       this.#usageWritten.delete(hostId);
       throw err;
-    }
-  }
-
-  /**
-   * A migration that ended while one of its hosts was unreachable leaves a
-   * copy there (the aborted destination's, or the source's paused one after a
-   * commit). Once that host reports again, a copy of a VM that belongs to
-   * another host and has no migration in flight is released. A copy that
-   * *runs* there is never touched: that needs an operator.
-   */
-  async #releaseLeftovers(host: Host, reports: readonly AgentVmReport[]): Promise<void> {
-    const agentFor = this.#o.agentFor;
-    if (!agentFor) return;
-    const { store } = this.#o;
-    let migrating: Set<string> | undefined;
-    for (const r of reports) {
-      const vmId = vmIdOfAgentId(r.id);
-      if (vmId === undefined) continue;
-      const vm = await findOrUndefined(store.vms.get(vmId));
-      if (!vm || vm.hostId === host.id) continue;
-      migrating ??= new Set((await store.migrations.list({ state: 'running' })).map((m) => m.vmId));
-      if (migrating.has(vmId)) continue;
-      if (await this.#o.keepCopy?.(vmId, host.id)) continue;
-      // A terminated VM has no copy to keep, running or not.
-      if (r.state === 'running' && vm.state !== 'terminated') {
-        this.#o.logger.error({ vmId, host: host.name, boundTo: vm.hostId }, 'a copy of the VM runs on a host it does not belong to; left for an operator');
-        continue;
-      }
-      // Heartbeats held back by a cut link arrive together: one release at a time per copy.
-      const key = `${host.id}/${r.id}`;
-      if (this.#releasing.has(key)) continue;
-      this.#releasing.add(key);
-      try {
-        await agentFor(host).release(r.id, { timeoutMs: 30_000 });
-        this.#o.logger.warn({ vmId, host: host.name, state: r.state, boundTo: vm.hostId }, 'released a leftover copy of a VM');
-        // The migration that left it there recorded it as not released: its record ends now.
-        for (const m of await store.migrations.noteCopyReleased(vmId, host.id)) {
-          this.#o.logger.info({ migrationId: m.id, vmId, host: host.name, stage: m.stage }, 'migration record: leftover copy released');
-        }
-      } catch (err) {
-        this.#o.logger.warn({ vmId, host: host.name, err }, 'could not release a leftover copy yet');
-      } finally {
-        this.#releasing.delete(key);
-      }
     }
   }
 
