@@ -19,6 +19,7 @@ import { bringInstanceTo } from './bring-instance-to.js';
 import { captureVmDisk } from './capture-vm-disk.js';
 import type { Catalog } from './catalog.js';
 import type { CloudBursting } from './cloud-bursting.js';
+import type { CloudEc2Client } from './cloud-ec2-client.js';
 import type { CloudBurstingOptions } from './cloud-bursting-options.js';
 import { uploadToCloudS3, type UploadTarget } from './cloud-image-upload.js';
 import { CloudRefusedError } from './cloud-refused-error.js';
@@ -202,6 +203,26 @@ export class CloudMigrator {
 
   // ---- out: local host → cloud ----
 
+  /**
+   * How the cloud is to boot the VM's exported disk. A VM that boots a kernel
+   * (and initrd) of its own has a disk that boots nothing by itself: the AMI
+   * the cloud's image map gives for its image boots that image there, so the
+   * migrated disk is registered with that AMI's kernel and ramdisk. Without
+   * such an AMI the disk would be registered unbootable: refused instead.
+   */
+  async #bootOnCloud(cloud: Cloud, ec2: CloudEc2Client, vm: Vm, signal: AbortSignal): Promise<{ kernel?: string; ramdisk?: string }> {
+    const spec = vm.spec as unknown as ControllerVmSpec;
+    if (spec.agent.kernel === undefined) return {};
+    const imageId = spec.agent.disk.image.id;
+    const imageName = (await findOrUndefined(this.#o.store.images.get(imageId)))?.name;
+    const own = (k: string | undefined): string | undefined => (k !== undefined && Object.hasOwn(cloud.images, k) ? cloud.images[k] : undefined);
+    const ami = own(imageId) ?? own(imageName);
+    if (ami === undefined || !ami.startsWith('ami-')) {
+      throw new CloudRefusedError(cloud.name, 'InvalidParameterValue', `VM ${vm.name} boots a kernel and cloud ${cloud.name}'s image map has no AMI for its image ${imageName ?? imageId} to boot it with`);
+    }
+    return ec2.bootOf(ami, signal);
+  }
+
   async #stepOut(m: CloudMigration, cloud: Cloud, signal: AbortSignal): Promise<{ step: string; data?: Record<string, string> }> {
     const vm = await this.#o.store.vms.get(m.vmId);
     const ec2 = this.#o.clouds.ec2Of(cloud);
@@ -226,7 +247,7 @@ export class CloudMigrator {
         let ami = await ec2.findImage(name, signal);
         if (ami === undefined) {
           try {
-            ami = await ec2.registerImage(name, `${this.#s3(cloud).bucket}/${key}`, signal);
+            ami = await ec2.registerImage(name, `${this.#s3(cloud).bucket}/${key}`, signal, await this.#bootOnCloud(cloud, ec2, vm, signal));
           } catch (err) {
             if (!(err instanceof CloudRefusedError && err.awsCode === 'InvalidAMIName.Duplicate')) throw err;
             ami = await ec2.findImage(name, signal);
