@@ -1,6 +1,6 @@
 import {
   CreateImageCommand, DeregisterImageCommand, DescribeExportImageTasksCommand, ExportImageCommand, type DiskImageFormat,
-  DescribeImagesCommand, DescribeInstancesCommand, EC2Client, RegisterImageCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
+  DescribeImageAttributeCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client, RegisterImageCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand, StopInstancesCommand, TerminateInstancesCommand,
   type _InstanceType, type Filter, type Instance,
 } from '@aws-sdk/client-ec2';
 import { CloudRefusedError } from './cloud-refused-error.js';
@@ -102,9 +102,19 @@ export class CloudEc2Client {
     return out.Images?.find((i) => i.Name === name && i.ImageId !== undefined)?.ImageId;
   }
 
-  /** RegisterImage of an S3 object (`bucket/key`) under `name`; the AMI id. */
-  async registerImage(name: string, location: string, signal: AbortSignal): Promise<string> {
-    const out = await this.#send(signal, (s) => this.#ec2.send(new RegisterImageCommand({ Name: name, ImageLocation: location, Description: 'made available by nubo for bursting' }), { abortSignal: s }));
+  /** The kernel and ramdisk an AMI boots (DescribeImageAttribute), none for an AMI that boots its disk. */
+  async bootOf(imageId: string, signal: AbortSignal): Promise<{ kernel?: string; ramdisk?: string }> {
+    const kernel = (await this.#send(signal, (s) => this.#ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'kernel' }), { abortSignal: s }))).KernelId?.Value;
+    const ramdisk = (await this.#send(signal, (s) => this.#ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'ramdisk' }), { abortSignal: s }))).RamdiskId?.Value;
+    return { ...(kernel !== undefined && kernel !== '' ? { kernel } : {}), ...(ramdisk !== undefined && ramdisk !== '' ? { ramdisk } : {}) };
+  }
+
+  /** RegisterImage of an S3 object (`bucket/key`) under `name`, booted by `boot`'s kernel and ramdisk when given; the AMI id. */
+  async registerImage(name: string, location: string, signal: AbortSignal, boot: { kernel?: string; ramdisk?: string } = {}): Promise<string> {
+    const out = await this.#send(signal, (s) => this.#ec2.send(new RegisterImageCommand({
+      Name: name, ImageLocation: location, Description: 'made available by nubo for bursting',
+      ...(boot.kernel !== undefined ? { KernelId: boot.kernel } : {}), ...(boot.ramdisk !== undefined ? { RamdiskId: boot.ramdisk } : {}),
+    }), { abortSignal: s }));
     if (out.ImageId === undefined) throw new CloudRefusedError(this.#name, 'InvalidResponse', 'RegisterImage named no AMI');
     return out.ImageId;
   }

@@ -10,7 +10,9 @@ import { uploadToCloudS3 } from './cloud-image-upload.js';
 import { migrationBringOptions, migrationS3, type CloudMigrationStep, type CloudMigratorOptions } from './cloud-migrator-options.js';
 import { CloudRefusedError } from './cloud-refused-error.js';
 import { deleteFromCloudS3 } from './cloud-s3-object.js';
+import type { CloudEc2Client } from './cloud-ec2-client.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
+import type { Vm } from '../store/repositories/vms-repository.js';
 
 /** The prefix of the objects and AMI names a migration makes on the remote; with the VM id and generation they are its own. */
 export const OUT_PREFIX = 'nubo-migrate';
@@ -43,7 +45,7 @@ export async function stepCloudMigrationOut(o: CloudMigratorOptions, m: CloudMig
       let ami = await ec2.findImage(name, signal);
       if (ami === undefined) {
         try {
-          ami = await ec2.registerImage(name, `${migrationS3(o, cloud).bucket}/${key}`, signal);
+          ami = await ec2.registerImage(name, `${migrationS3(o, cloud).bucket}/${key}`, signal, await bootOnCloud(o, cloud, ec2, vm, signal));
         } catch (err) {
           if (!(err instanceof CloudRefusedError && err.awsCode === 'InvalidAMIName.Duplicate')) throw err;
           ami = await ec2.findImage(name, signal);
@@ -94,4 +96,24 @@ export async function stepCloudMigrationOut(o: CloudMigratorOptions, m: CloudMig
     default:
       throw new CloudRefusedError(cloud.name, 'InvalidStep', `unknown step ${m.step}`);
   }
+}
+
+/**
+ * How the cloud is to boot the VM's exported disk. A VM that boots a kernel
+ * (and initrd) of its own has a disk that boots nothing by itself: the AMI
+ * the cloud's image map gives for its image boots that image there, so the
+ * migrated disk is registered with that AMI's kernel and ramdisk. Without
+ * such an AMI the disk would be registered unbootable: refused instead.
+ */
+async function bootOnCloud(o: CloudMigratorOptions, cloud: Cloud, ec2: CloudEc2Client, vm: Vm, signal: AbortSignal): Promise<{ kernel?: string; ramdisk?: string }> {
+  const spec = vm.spec as unknown as ControllerVmSpec;
+  if (spec.agent.kernel === undefined) return {};
+  const imageId = spec.agent.disk.image.id;
+  const imageName = (await findOrUndefined(o.store.images.get(imageId)))?.name;
+  const own = (k: string | undefined): string | undefined => (k !== undefined && Object.hasOwn(cloud.images, k) ? cloud.images[k] : undefined);
+  const ami = own(imageId) ?? own(imageName);
+  if (ami === undefined || !ami.startsWith('ami-')) {
+    throw new CloudRefusedError(cloud.name, 'InvalidParameterValue', `VM ${vm.name} boots a kernel and cloud ${cloud.name}'s image map has no AMI for its image ${imageName ?? imageId} to boot it with`);
+  }
+  return ec2.bootOf(ami, signal);
 }
