@@ -33,7 +33,11 @@ export const vmNicView = z.object({
   address: z.string().nullable(),
   mac: z.string(),
 });
-export const vmDetailView = vmView.extend({ nics: z.array(vmNicView), history: z.array(vmHistoryView) });
+export const vmDetailView = vmView.extend({
+  nics: z.array(vmNicView), history: z.array(vmHistoryView),
+  /** The volumes (ids) its create asked for that its prolog has not bound yet; absent when none (see `volumes` of the create). */
+  volumesToAttach: z.array(z.string()).optional(),
+});
 export const attachNicBody = z.strictObject({
   /** Network, by name or id: the NIC gets a lease on it (address and MAC). */
   network: z.string().min(1).max(64),
@@ -93,6 +97,8 @@ export const createVmBody = z.strictObject({
    * [] admits nothing. Absent: no firewall. EC2's RunInstances sends its security groups' rules here, so no boot runs unfiltered.
    */
   firewall: firewallRulesBody.optional(),
+  /** Volumes (ids or names, the creator's, detached) attached in the VM's first prolog, before its first boot; a volume with a file pins the placement to its host. */
+  volumes: z.array(z.string().min(1).max(64)).min(1).max(8).optional(),
 });
 export type CreateVmBody = z.input<typeof createVmBody>;
 export const vmActionSchema = z.enum(['poweroff', 'poweroff-hard', 'start', 'reboot', 'reboot-hard', 'suspend', 'resume', 'stop', 'terminate', 'terminate-hard', 'recover']);

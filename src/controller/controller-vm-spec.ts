@@ -20,4 +20,10 @@ export interface ControllerVmSpec {
    * placements (resume of a stopped VM, recover) and migrations ignore it.
    */
   readonly deploy?: { readonly hostId: string };
+  /**
+   * The volumes (ids) its create asked for: bound to it and attached in its
+   * first prolog (vm-create-volumes.ts), a journaled step that a controller
+   * restart re-runs, so a VM never runs without them.
+   */
+  readonly volumesAtCreate?: readonly string[];
 }

@@ -7,6 +7,7 @@ import type { DelegatedVmPhase } from './vm-phase-table.js';
 import { AgentReportError } from './agent-report-error.js';
 import { InvariantError } from '../errors/invariant-error.js';
 import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
+import { bindCreateVolumes } from './vm-create-volumes.js';
 
 export type PhaseOutcome = 'done' | 'advanced' | 'wait';
 
@@ -57,11 +58,16 @@ export async function runVmPhase(vm: Vm, phase: VmPhase, d: { readonly o: VmOrch
   const agent = d.o.agentFor(host);
   const o = { signal: d.signal };
   switch (phase) {
-    case 'prolog':
+    case 'prolog': {
       await d.o.failpoints?.hit('vm.prolog');
-      await agent.prepare(id, spec.agent, o);
+      // The volumes of its create: bound in the store and listed in its spec first, their files made after the prepare.
+      const vols = await bindCreateVolumes(d.o.store, vm, host);
+      await d.o.failpoints?.hit('vm.prolog.volumes-bound');
+      await agent.prepare(id, vols.agent, o);
+      for (const a of vols.attach) await agent.attachVolume(id, a, o);
       await d.o.failpoints?.hit('vm.prolog.done');
       return 'done';
+    }
     case 'boot':
     case 'restore': {
       await d.o.failpoints?.hit(`vm.${phase}`);

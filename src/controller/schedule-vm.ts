@@ -26,7 +26,8 @@ export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions;
     if (placed.hostId === undefined) {
       let summary = placed.summary;
       // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
-      if (d.o.clouds !== undefined && chosen === undefined) {
+      // Nor for a VM whose create brings volumes: they are files of a host nubo runs, which a cloud instance cannot reach.
+      if (d.o.clouds !== undefined && chosen === undefined && (spec.volumesAtCreate ?? []).length === 0) {
         const c = await d.o.clouds.place(vm, demand, placed.summary);
         if ('bound' in c) return boundToCloud(d.o, vm, c.bound.cloudId, c.cloud, c.why);
         summary = c.summary;

@@ -30,7 +30,7 @@ export interface VmVolumesOptions {
 
 const specOf = (vm: Vm): ControllerVmSpec => vm.spec as unknown as ControllerVmSpec;
 
-function withVolumes(vm: Vm, volumes: readonly VolumeAttachment[]): JsonObject {
+export function withVolumes(vm: Vm, volumes: readonly VolumeAttachment[]): JsonObject {
   const spec = specOf(vm);
   const { volumes: _old, ...agent } = spec.agent;
   const sorted = [...volumes].sort((a, b) => a.slot - b.slot);

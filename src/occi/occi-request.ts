@@ -6,7 +6,7 @@ import type { NetworkView } from '../contract/network-schemas.js';
 import { badRequest, OcciError } from './occi-error.js';
 import type { ResourceInstance, SentEntity } from './occi-instance.js';
 import { isLink } from './occi-instance.js';
-import { COMPUTE, identifierOf, KINDS, type Kind, type Mixin } from './occi-model.js';
+import { COMPUTE, identifierOf, KINDS, STORAGELINK, type Kind, type Mixin } from './occi-model.js';
 import { networkInterfaceId, parseNetworkInterfaceId } from './occi-entities.js';
 import { checkAction, COLLECTION_KINDS, planComputeAction, planComputeReplace, planComputeUpdate, planCreate, type ActionPlan, type Collection } from './occi-requests.js';
 import { definitionsOfLines, locationsOfLines, parseUriList, renderCategorySet, renderLocations } from './occi-text.js';
@@ -134,7 +134,9 @@ export class OcciRequest extends OcciReader {
     if (untagged) throw new OcciError(409, `mixin ${identifierOf(untagged)} does not tag compute ${current.id}: tag it through the mixin's location, not by a replace`, { category: identifierOf(untagged) });
     const size = planComputeReplace({ ...sent, categories: sent.categories.filter((c) => !mine.has(identifierOf(c))) }, {
       id: current.id, title: current.title ?? '', osTpl: current.mixins.find((x) => model.tpl.osTpls.has(x)),
-      vcpus: found.vcpus, memoryMiB: found.memoryMiB, links: current.links.map((l) => ({ kind: l.kind, target: l.target.location })), attributes: current.attributes,
+      vcpus: found.vcpus, memoryMiB: found.memoryMiB, attributes: current.attributes,
+      // A create's storagelinks count from the create on, also while its prolog has not attached them yet (a PUT retried then is the same request).
+      links: [...current.links.map((l) => ({ kind: l.kind, target: l.target.location })), ...(found.volumesToAttach ?? []).map((v) => ({ kind: identifierOf(STORAGELINK), target: `${this.base}/storage/${v}` }))],
     }, this.base, model.tpl);
     if (size !== undefined) await this.call('POST', `/api/v1/vms/${encodeURIComponent(found.id)}/resize`, size);
     return this.renderEntity(await this.entity('compute', found.id, model), 200);

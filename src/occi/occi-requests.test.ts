@@ -37,6 +37,16 @@ test('a compute from an os_tpl and a resource_tpl: the template, the size, the n
   assert.deepEqual(own, { collection: 'compute', body: { template: 't-1', vcpus: 2, memoryMiB: 384 } });
 });
 
+test('a compute created with storagelinks: their storages are the volumes attached in its first prolog, in the order sent', () => {
+  const plan = planCreate(sent([kind('compute'), { scheme: OS, term: 'tiny', class: 'mixin' }], {}, [
+    { target: `${B}/storage/v-2`, kind: `${INFRA}storagelink`, attributes: {} },
+    { target: `${B}/network/n-1`, attributes: {} },
+    // No kind: a link to a storage is a storagelink.
+    { target: `http://cloud.example:7480${B}/storage/v-1`, attributes: {} },
+  ]), 'compute', B, TPL);
+  assert.deepEqual(plan, { collection: 'compute', body: { template: 't-1', nics: [{ network: 'n-1' }], volumes: ['v-2', 'v-1'] } });
+});
+
 test('a compute request is refused, naming why: kind, mixins, attributes and links', () => {
   refuses(() => planCreate(sent([]), 'compute', B, TPL), /no kind given/);
   refuses(() => planCreate(sent([{ scheme: INFRA, term: 'vm', class: 'kind' }]), 'compute', B, TPL), /unknown kind http:\/\/schemas\.ogf\.org\/occi\/infrastructure#vm/);
@@ -53,7 +63,9 @@ test('a compute request is refused, naming why: kind, mixins, attributes and lin
   refuses(() => planCreate(sent(ok, { 'occi.compute.cores': 1.5 }), 'compute', B, TPL), /whole number 1-64/, 'occi.compute.cores');
   refuses(() => planCreate(sent(ok, { 'occi.compute.memory': 0.0001 }), 'compute', B, TPL), /whole number of MiB/, 'occi.compute.memory');
   refuses(() => planCreate(sent(ok, { 'occi.core.title': '../x' }), 'compute', B, TPL), /occi\.core\.title must be 1-63 letters/, 'occi.core.title');
-  refuses(() => planCreate(sent(ok, {}, [{ target: `${B}/storage/s`, kind: `${INFRA}storagelink`, attributes: {} }]), 'compute', B, TPL), /networkinterface links only/);
+  refuses(() => planCreate(sent(ok, {}, [{ target: `${B}/storage/s`, kind: `${INFRA}networkinterface`, attributes: {} }]), 'compute', B, TPL), /"\/occi\/1\.2\/storage\/s" is not a network location/);
+  refuses(() => planCreate(sent(ok, {}, [{ target: `${B}/network/n`, kind: `${INFRA}storagelink`, attributes: {} }]), 'compute', B, TPL), /link 0 target: .* is not a storage location/);
+  refuses(() => planCreate(sent(ok, {}, [{ target: `${B}/storage/s`, kind: `${INFRA}link`, attributes: {} }]), 'compute', B, TPL), /networkinterface and storagelink links only, not .*#link/);
   refuses(() => planCreate(sent(ok, {}, [{ target: '/elsewhere/n', attributes: {} }]), 'compute', B, TPL), /"\/elsewhere\/n" is not a network location/);
 });
 

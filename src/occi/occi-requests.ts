@@ -159,10 +159,16 @@ export function planCreate(sent: SentEntity, collection: Collection, base: strin
       const cores = a['occi.compute.cores'];
       if (cores !== undefined && (!Number.isInteger(cores) || (cores as number) < 1 || (cores as number) > 64)) throw badRequest('attribute occi.compute.cores must be a whole number 1-64', { attribute: 'occi.compute.cores' });
       const memory = a['occi.compute.memory'] === undefined ? undefined : wholeMiB('occi.compute.memory', a['occi.compute.memory'] as number, 16);
-      const nics = sent.links.map((l, i) => {
-        if (l.kind !== undefined && l.kind !== identifierOf(NETWORKINTERFACE)) throw badRequest(`link ${i}: a compute is created with networkinterface links only (attach storage with a storagelink afterwards), not ${l.kind}`);
-        return { network: expect(l.target, 'network', base, `link ${i} target`) };
-      });
+      // A link's kind, when not given, follows its target: a storage is linked by a storagelink, a network by a networkinterface.
+      const kindOf = (l: SentEntity['links'][number]): string | undefined => l.kind ?? (parseLocation(l.target ?? '', base)?.collection === 'storage' ? identifierOf(STORAGELINK) : identifierOf(NETWORKINTERFACE));
+      const nics: { network: string }[] = [];
+      const volumes: string[] = [];
+      for (const [i, l] of sent.links.entries()) {
+        const k = kindOf(l);
+        if (k === identifierOf(STORAGELINK)) volumes.push(expect(l.target, 'storage', base, `link ${i} target`));
+        else if (k === identifierOf(NETWORKINTERFACE)) nics.push({ network: expect(l.target, 'network', base, `link ${i} target`) });
+        else throw badRequest(`link ${i}: a compute is created with networkinterface and storagelink links only, not ${k}`);
+      }
       const vcpus = cores !== undefined ? (cores as number) : size?.vcpus;
       const memoryMiB = memory ?? size?.memoryMiB;
       const cluster = zoneOf(mixins, tpl);
@@ -172,7 +178,7 @@ export function planCreate(sent: SentEntity, collection: Collection, base: strin
           ...(id !== undefined ? { id: id.toLowerCase() } : {}),
           template: tpl.osTpls.get(identifierOf(os[0]!))!.template, ...(name !== undefined ? { name } : {}),
           ...(vcpus !== undefined ? { vcpus } : {}), ...(memoryMiB !== undefined ? { memoryMiB } : {}), ...(nics.length > 0 ? { nics } : {}),
-          ...(cluster !== undefined ? { cluster } : {}),
+          ...(cluster !== undefined ? { cluster } : {}), ...(volumes.length > 0 ? { volumes } : {}),
         },
       };
     }

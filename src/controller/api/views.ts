@@ -1,3 +1,4 @@
+import { createVolumesAhead } from '../vm-create-volumes.js';
 import { allowedActions } from '../../core/vm-actions.js';
 import type { Store } from '../../store/open-store.js';
 import type { Host } from '../../store/repositories/hosts-repository.js';
@@ -109,11 +110,20 @@ export class Views {
         return { index: n.index ?? i, network, address: n.address ?? null, mac: n.mac };
       }),
     );
+    // Before its first prolog ends, its create's volumes may not be bound yet: said, so that a client retrying the create sees them coming.
+    const toAttach = await this.#unbound(v.id, createVolumesAhead(v));
     return {
       ...(await this.vm(v)),
       nics,
       history: history.map((h) => ({ from: h.fromState, to: h.toState, action: h.action, reason: h.reason, at: h.at })),
+      ...(toAttach.length > 0 ? { volumesToAttach: toAttach } : {}),
     };
+  }
+
+  async #unbound(vmId: string, ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const bound = new Set((await this.store.volumes.list({ vmId })).map((x) => x.id));
+    return ids.filter((id) => !bound.has(id));
   }
 
   async network(n: Network): Promise<NetworkView> {

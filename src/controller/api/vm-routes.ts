@@ -15,6 +15,8 @@ import { ConflictError, NotFoundError } from '../../store/store-errors.js';
 import type { AdmittedVm } from '../catalog.js';
 import { deployHostRefusal } from '../deploy-host.js';
 import { ForbiddenError } from './forbidden-error.js';
+import { checkCreateVolumes, type CreateVolumes } from '../vm-create-volumes.js';
+import { VmVolumes } from '../vm-volumes.js';
 
 export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -39,13 +41,23 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         'not a lasting requirement (a later placement or migration may move the VM elsewhere). The host must pass every placement filter now ' +
         '(enabled, not in maintenance, on standby or degraded, the CPU model, networks, datastore, free room and the VM\'s requirements): else 409 CONFLICT, field `host`, saying which; ' +
         'an unknown host is 400 naming `host`. `id`: the VM\'s id chosen by the client (a UUID; 409 CONFLICT, field `id`, when any VM, a terminated one too, has it), ' +
-        'so that a create retried after a lost answer finds the first one instead of making a second. Nothing is written when refused.',
+        'so that a create retried after a lost answer finds the first one instead of making a second. ' +
+        '`volumes`: volumes (ids or names; yours, detached) attached in the VM\'s first prolog, before it first boots, at slots 0, 1, … in the order given — ' +
+        'a controller restart in between resumes the attach, so the VM never runs without them. A volume whose file exists pins the VM to its host (which must take it now: ' +
+        'else 409 CONFLICT naming the volume), a volume in a cluster to that cluster. An unknown volume is 400 naming `volumes[i]`; one attached, promised to another VM being created, ' +
+        'another user\'s, or volumes of different hosts or clusters are 409 CONFLICT naming the volume. Nothing is written when refused.',
     },
   }, async (req, reply) => {
     const u = userOf(req);
     if (req.body.host !== undefined && u.role !== 'admin') throw new ForbiddenError('choosing the host of a VM (field `host`)');
-    let admitted = await ctx.catalog.admitVm(req.body, u);
+    const vols = req.body.volumes === undefined ? undefined : await checkCreateVolumes(ctx.store, new VmVolumes({ store: ctx.store, agentFor: ctx.agentFor, logger: ctx.logger, busy: () => false }), accessOf(ctx, req), req.body.volumes);
+    if (vols?.cluster !== undefined && req.body.cluster !== undefined && req.body.cluster !== vols.cluster) {
+      throw new ConflictError('volume', 'name', req.body.volumes!.join(', '), `is in cluster ${vols.cluster}, and the VM is asked to be in cluster ${req.body.cluster}`);
+    }
+    // The volumes' cluster becomes the VM's: only its hosts can attach them.
+    let admitted = await ctx.catalog.admitVm(vols?.cluster !== undefined ? { ...req.body, cluster: vols.cluster } : req.body, u);
     if (req.body.host !== undefined) admitted = await deployOn(ctx, req.body.host, admitted);
+    if (vols !== undefined) admitted = await withCreateVolumes(ctx, vols, req.body.host, admitted);
     const vm = await recordNewVm(ctx, admitted, u, req.body.id);
     if (req.body.ha === true) await ctx.store.ha.setVmHa(vm.id, true);
     return reply.status(201).send(await ctx.views.vm(vm));
@@ -125,6 +137,23 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
 }
 
 /** An admin's chosen host for a new VM: checked against every placement filter now, kept in the spec for the first placement only. */
+/** The create's volumes go into the VM's spec; a volume's file pins the first placement to its host, which must take the VM now (409 naming the volume). */
+async function withCreateVolumes(ctx: ApiContext, vols: CreateVolumes, hostRef: string | undefined, admitted: AdmittedVm): Promise<AdmittedVm> {
+  let deploy: string | undefined;
+  if (vols.hostId !== undefined) {
+    const host = await ctx.store.hosts.get(vols.hostId);
+    const names = (await Promise.all(vols.ids.map((id) => ctx.store.volumes.get(id)))).filter((v) => v.hostId === host.id).map((v) => v.name).join(', ');
+    if (hostRef !== undefined) {
+      const chosen = await findHost(ctx.store, hostRef);
+      if (chosen.id !== host.id) throw new ConflictError('volume', 'name', names, `lives on host ${host.name}, not on the host chosen for the VM (${chosen.name})`);
+    }
+    const refusal = deployHostRefusal(host, admitted.demand, ctx.placementPolicy);
+    if (refusal !== undefined) throw new ConflictError('volume', 'name', names, `lives on host ${host.name}, which cannot take the VM now: ${refusal}`);
+    deploy = host.id;
+  }
+  return { ...admitted, spec: (leases) => ({ ...admitted.spec(leases), ...(deploy !== undefined ? { deploy: { hostId: deploy } } : {}), volumesAtCreate: [...vols.ids] }) };
+}
+
 async function deployOn(ctx: ApiContext, ref: string, admitted: AdmittedVm): Promise<AdmittedVm> {
   const host = await findHost(ctx.store, ref).catch((err: unknown) => {
     if (err instanceof NotFoundError) throw new ValidationError('request', [{ field: 'host', message: `no host ${ref}` }]);
