@@ -23,6 +23,8 @@ import { cloudContract } from './store-cloud-contract.js';
 import { vmResizeContract } from './store-vm-resize-contract.js';
 import { clusterContract } from './store-cluster-contract.js';
 import { datastoreContract } from './store-datastore-contract.js';
+import { eventContract } from './store-event-contract.js';
+import { hostContract } from './store-host-contract.js';
 
 /**
  * One suite over every store dialect (after Hono's router contract tests):
@@ -64,39 +66,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         await second.close();
       }
       assert.equal((await store.users.get(owner.id)).id, owner.id, 'the first store still works');
-    });
-
-    it('hosts: a degraded health (proactive HA) is on the host row and in its HA record, written together; healthy clears both', async () => {
-      const h = await store.hosts.register({ name: uniq('deg'), agentUrl: 'http://198.18.1.9:7482', agentToken: 't', totalCpus: 2, totalMemoryMib: 1024, totalDiskMib: 1024 });
-      assert.equal(h.degraded, null);
-      assert.equal(await store.ha.setDegraded(h.id, 'disk errors'), true);
-      assert.equal((await store.hosts.get(h.id)).degraded, 'disk errors');
-      assert.equal((await store.ha.fencing(h.id)).degraded, 'disk errors');
-      assert.equal(await store.ha.setDegraded(h.id, 'disk errors'), false, 'no change, nothing written');
-      assert.equal(await store.ha.setDegraded(h.id, null), true);
-      assert.equal((await store.hosts.get(h.id)).degraded, null);
-      assert.equal((await store.ha.fencing(h.id)).degraded, null);
-    });
-
-    it("hosts: CPU overcommit set at registration, kept by a re-registration, changed and cleared; networks' bridge", async () => {
-      const name = uniq('oc');
-      const reg = { name, agentUrl: 'http://198.18.1.9:7481', agentToken: 't', totalCpus: 2, totalMemoryMib: 1024, totalDiskMib: 1024 };
-      const h = await store.hosts.register({ ...reg, cpuOvercommit: 4 });
-      assert.equal(h.cpuOvercommit, 4);
-      assert.equal((await store.hosts.register({ ...reg, totalCpus: 4 })).cpuOvercommit, 4, 'an agent that registers again keeps what the admin set');
-      assert.equal((await store.hosts.setCpuOvercommit(h.id, 1.5)).cpuOvercommit, 1.5);
-      assert.equal((await store.hosts.get(h.id)).cpuOvercommit, 1.5);
-      assert.equal((await store.hosts.setCpuOvercommit(h.id, null)).cpuOvercommit, null);
-      await rejectsWith(store.hosts.setCpuOvercommit(h.id, 0), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'cpuOvercommit'));
-      await rejectsWith(store.hosts.setCpuOvercommit(h.id, 65), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'cpuOvercommit'));
-      await rejectsWith(store.hosts.setCpuOvercommit('nope', 2), NotFoundError, 'NOT_FOUND');
-      assert.equal((await store.hosts.get(h.id)).cpuOvercommit, null, 'a refused change changes nothing');
-      assert.equal((await store.hosts.register({ ...reg, name: uniq('oc') })).cpuOvercommit, null);
-      const lab = await store.networks.create({ name: uniq('net'), cidr: '198.18.99.0/30' });
-      assert.equal(lab.bridge, 'br0');
-      const single = await store.networks.create({ name: uniq('net'), cidr: '198.19.250.0/30', bridge: 'nubo0' });
-      assert.equal((await store.networks.get(single.id)).bridge, 'nubo0');
-      await rejectsWith(store.networks.create({ name: uniq('net'), cidr: '198.19.251.0/30', bridge: 'a bridge with a long name' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'bridge'));
     });
 
     it('users: setSshKeys replaces one user\'s keys; bad keys change nothing', async () => {
@@ -197,25 +166,6 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         ValidationError, 'VALIDATION_FAILED', (e) => assert.deepEqual(e.issues.map((i) => i.field).sort(), ['agentUrl', 'totalMemoryMib']),
       );
       assert.equal(await count(store, 'hosts'), hosts);
-    });
-
-    it('hosts.heardBefore: the enabled hosts last heard (or, never heard, made) before a time, and no others', async () => {
-      const mk = async (state: 'enabled' | 'disabled' | 'init', heard: string | null): Promise<string> => {
-        const h = await store.hosts.register({ name: uniq('hb'), agentUrl: 'http://198.18.1.5:7001', agentToken: 't', totalCpus: 1, totalMemoryMib: 1, totalDiskMib: 1 });
-        if (state !== 'init') await store.hosts.setState(h.id, state);
-        if (heard !== null) await store.hosts.recordHeartbeat(h.id, {}, new Date(heard));
-        return h.id;
-      };
-      const old = await mk('enabled', '2020-01-01T00:00:00.000Z');
-      const fresh = await mk('enabled', '2999-01-01T00:00:00.000Z');
-      const never = await mk('enabled', null);
-      const off = await mk('disabled', '2020-01-01T00:00:00.000Z');
-      const mine = new Set([old, fresh, never, off]);
-      const pick = async (t: Date): Promise<string[]> => (await store.hosts.heardBefore(t)).filter((h) => mine.has(h.id)).map((h) => h.id).sort();
-      assert.deepEqual(await pick(new Date('2021-01-01T00:00:00.000Z')), [old], 'made now, never heard: not before 2021');
-      assert.deepEqual(await pick(new Date('2998-01-01T00:00:00.000Z')), [old, never].sort(), 'the disabled host and the one heard later are not');
-      const row = (await store.hosts.heardBefore(new Date('2021-01-01T00:00:00.000Z'))).find((h) => h.id === old);
-      assert.equal(row?.lastHeartbeatAt, '2020-01-01T00:00:00.000Z');
     });
 
     it('datastores: create/get/list/delete with typed errors', async () => {
@@ -376,71 +326,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
     tenancyContract(() => ({ store, owner, uniq, enabledHost }));
     quotaContract(() => ({ store, owner, uniq, enabledHost }));
 
-    it('events: ordered, resumable with listSince, JSON data round-trips', async () => {
-      const start = await store.events.lastSeq();
-      const data: JsonObject = { s: 'ünïcødé "quoted" \\ back', arr: [1, 2.5, null, false, { k: [] }], big: 2 ** 53 - 1 };
-      const first = await store.events.append({ kind: 'test.one', resource: 'test', resourceId: 'r1', data });
-      assert.ok(first.seq > start);
-      assert.deepEqual(first.data, data);
-      await Promise.all(Array.from({ length: 30 }, (_, i) => store.events.append({ kind: 'test.many', resource: 'test', resourceId: `r${i}` })));
-      const all = await store.events.listSince(start, 1000);
-      assert.equal(all.length, 31);
-      for (let i = 1; i < all.length; i++) assert.ok(all[i]!.seq > all[i - 1]!.seq, 'seq strictly increasing');
-      assert.deepEqual(all[0], first);
-      const page = await store.events.listSince(start, 10);
-      assert.deepEqual(page, all.slice(0, 10));
-      assert.deepEqual(await store.events.listSince(page.at(-1)!.seq, 5), all.slice(10, 15));
-      assert.deepEqual(await store.events.listSince(await store.events.lastSeq(), 10), []);
-      const events = await count(store, 'events');
-      await rejectsWith(store.events.append({ kind: '', resource: 'x', resourceId: 'y' }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'kind'));
-      await rejectsWith(store.events.listSince(-1, 10), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'seq'));
-      assert.equal(await count(store, 'events'), events);
-    });
-
-    it('events: listBefore walks back from the newest, newest first, and rejects a bad seq or limit', async () => {
-      const start = await store.events.lastSeq();
-      await Promise.all(Array.from({ length: 12 }, (_, i) => store.events.append({ kind: 'test.back', resource: 'test', resourceId: `b${i}` })));
-      const all = await store.events.listSince(start, 100);
-      const newest = [...all].reverse();
-      assert.deepEqual(await store.events.listBefore(0, 5), newest.slice(0, 5), 'seq 0: from the newest');
-      assert.deepEqual(await store.events.listBefore(newest[4]!.seq, 5), newest.slice(5, 10), 'the next page back');
-      assert.deepEqual((await store.events.listBefore(all[0]!.seq, 1000)).every((e) => e.seq < all[0]!.seq), true);
-      await rejectsWith(store.events.listBefore(-1, 10), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'seq'));
-      await rejectsWith(store.events.listBefore(0, 0), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'limit'));
-    });
-
-    it('events: prune drops what is older than the cutoff and all but the newest rows, keeping the newest', async () => {
-      const old = (at: string, i: number) => store.db.insertInto('events').values({ at, kind: 'test.old', resource: 'test', resource_id: `old${i}`, data: '{}' }).execute();
-      await old('2000-01-01T00:00:00.000Z', 1);
-      await old('2000-01-02T00:00:00.000Z', 2);
-      const fresh = await Promise.all(Array.from({ length: 5 }, (_, i) => store.events.append({ kind: 'test.fresh', resource: 'test', resourceId: `f${i}` })));
-      const newest = Math.max(...fresh.map((e) => e.seq));
-      const byAge = await store.events.prune({ olderThan: '2000-01-01T12:00:00.000Z', keepNewest: 1_000_000 });
-      assert.equal(byAge, 1, 'only the one event before the cutoff');
-      assert.equal(await store.db.selectFrom('events').select('seq').where('resource_id', '=', 'old1').executeTakeFirst(), undefined);
-      assert.ok(await store.db.selectFrom('events').select('seq').where('resource_id', '=', 'old2').executeTakeFirst(), 'younger than the cutoff: kept');
-      await store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 3 });
-      const left = await store.db.selectFrom('events').select('seq').orderBy('seq').execute();
-      assert.deepEqual(left.map((r) => Number(r.seq)), fresh.map((e) => e.seq).sort((a, b) => a - b).slice(-3), 'the three newest, nothing else');
-      assert.equal(await store.events.lastSeq(), newest, 'the stream goes on from the newest seq');
-      assert.equal(await store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 3 }), 0, 'nothing more to drop');
-      await rejectsWith(store.events.prune({ olderThan: 'yesterday', keepNewest: 3 }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'olderThan'));
-      await rejectsWith(store.events.prune({ olderThan: '1999-01-01T00:00:00.000Z', keepNewest: 0 }), ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'keepNewest'));
-    });
-
-    it('hosts: re-registering with the same address (every heartbeat) writes no event; a new host or a new address does', async () => {
-      const name = uniq('hb');
-      const input = { name, agentUrl: 'http://198.18.1.9:7001', agentToken: 't', totalCpus: 2, totalMemoryMib: 2048, totalDiskMib: 10_000 };
-      const start = await store.events.lastSeq();
-      const h = await store.hosts.register(input);
-      for (let i = 0; i < 10; i++) await store.hosts.register({ ...input, totalDiskMib: 10_000 - i, totalMemoryMib: 2048 + i });
-      const mine = async () => (await store.events.listSince(start, 1000)).filter((e) => e.resourceId === h.id);
-      assert.deepEqual((await mine()).map((e) => e.kind), ['host.registered'], 'one event for the new host, none for the heartbeats');
-      assert.equal((await store.hosts.get(h.id)).total.diskMib, 10_000 - 9, 'the capacity is still updated');
-      await store.hosts.register({ ...input, agentUrl: 'http://198.18.1.10:7001' });
-      assert.deepEqual((await mine()).map((e) => e.kind), ['host.registered', 'host.registered'], 'a new agent address is a change');
-    });
-
+    hostContract(() => ({ store, owner, uniq, enabledHost }));
+    eventContract(() => ({ store, owner, uniq, enabledHost }));
     migrationContract(() => ({ store, owner, uniq, enabledHost }));
     usageContract(() => ({ store, owner, uniq, enabledHost }));
     capacityLeaseContract(() => ({ store, owner, uniq, enabledHost }));
