@@ -1,18 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { pollUntil } from '../src/util/deadline.js';
-import { freePort } from '../src/util/free-port.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import { TenancyClient } from '../src/client/tenancy-client.js';
-import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
-import { imageCacheDir } from '../src/util/nubo-home.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
-import { DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
-import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
+import { type DaemonProcess, qemuPidsOf } from './support/daemon-process.js';
+import { closeOneHostSite, startOneHostSite, startSiteController } from './support/one-host-site.js';
 
 // A compute created with its storage in one request (OCCI's storagelink in a
 // create, the native create's `volumes`), from outside over HTTP, on one host
@@ -23,21 +17,19 @@ import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 
 let root: string;
 let controllerPort: number;
-let agentPort: number;
 let controller: DaemonProcess;
 let agent: DaemonProcess;
 let api: NuboClient;
 let url: string;
 let adminToken: string;
 let bobToken: string;
-const tokenFile = (): string => join(root, 'agent-token');
 
 const INFRA = 'http://schemas.ogf.org/occi/infrastructure#';
 const OS_TPL = 'http://schemas.nubo.dev/occi/os_tpl#';
 const TINY = `Category: compute; scheme="${INFRA}"; class="kind"\nCategory: tiny; scheme="${OS_TPL}"; class="mixin"\n`;
 
 function startController(env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000'], env);
+  return startSiteController(root, controllerPort, env);
 }
 
 interface Answer { status: number; text: string; json: () => Record<string, unknown> }
@@ -92,35 +84,11 @@ async function deleteCompute(id: string): Promise<void> {
 }
 
 before(async () => {
-  const image = await buildTinyImage({ cacheDir: imageCacheDir() });
-  root = await mkdtemp(join(tmpdir(), 'nubo-occi-slink-'));
-  controllerPort = await freePort();
-  agentPort = await freePort();
-  await writeFile(tokenFile(), randomBytes(24).toString('hex'));
-  controller = startController();
-  adminToken = await controller.waitFor(/its token \(shown once\): (\S+)/, 120_000);
-  await controller.waitFor(/controller listening/, 120_000);
-  url = `http://127.0.0.1:${controllerPort}`;
-  api = new NuboClient(url, adminToken);
-  await api.registerHost({ name: 'h1', agentUrl: `http://127.0.0.1:${agentPort}`, agentToken: await readFile(tokenFile(), 'utf8') });
-  agent = DaemonProcess.start([
-    'agent', '--name', 'h1', '--listen', `127.0.0.1:${agentPort}`, '--token-file', tokenFile(),
-    '--controller', url, '--data-dir', join(root, 'h1'), '--run-dir', join(root, 'run'), '--heartbeat-ms', '500',
-  ]);
-  await pollUntil('h1 enabled', async () => ((await api.getHost('h1')).state === 'enabled' ? true : undefined), { timeoutMs: 60_000 });
-  await uploadTinyImages(api, image);
-  await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, ...tinyBoot(image) });
-  bobToken = (await new TenancyClient(url, adminToken).createUser({ name: 'bob' })).token;
+  ({ root, controllerPort, controller, agent, api, url, adminToken, bobToken } = await startOneHostSite('nubo-occi-slink-'));
 });
 
 after(async () => {
-  if (api && controller?.alive) {
-    for (const vm of await api.listVms().catch(() => [])) if (vm.state !== 'terminated') await api.vmAction(vm.id, 'terminate-hard').catch(() => {});
-    await pollUntil('every VM terminated', async () => ((await api.listVms().catch(() => [])).every((v) => v.state === 'terminated') ? true : undefined), { timeoutMs: 60_000 }).catch(() => {});
-  }
-  await controller?.stop();
-  await agent?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
+  await closeOneHostSite({ api, controller, agent, root });
 });
 
 test('the native create\'s `volumes`: unknown, repeated, another user\'s and ill-formed volumes are refused naming the volume, nothing made', async () => {
