@@ -317,24 +317,25 @@ test('the remote refuses CreateImage on the way back (its image quota): rolled b
   assert.deepEqual(await liveInstancesOf(vm.id), []);
 });
 
+/** Restarted with the failpoint armed, the migration asked for, the controller gone at the failpoint, restarted clean: the migration's end. */
+async function crashAt(vm: VmView, failpoint: string, cloud: string, atCrash: () => Promise<void>): Promise<CloudMigrationView> {
+  await h.local.stop();
+  h.local = await h.startLocal({ adminToken: h.local.adminToken, failpoints: `${failpoint}=exit` });
+  await lApi().migrateVmCloud(vm.id, { cloud });
+  await exitedWithin(h.local, 120_000, `the controller did not reach ${failpoint}`);
+  await atCrash();
+  h.local = await h.startLocal({ adminToken: h.local.adminToken });
+  const m = await migrationEnded(vm.id);
+  assert.equal(m.step, 'done', `${failpoint}: ${m.error ?? ''}`);
+  return m;
+}
+
 test('the controller killed at a step of each direction (after RunInstances, after the download, before the local copy is released, before the remote copy ends): after a restart one instance, one image, the same bytes', async () => {
   const { vm, digest } = await poweredOffWithData('mig-k', 0x77);
-  /** Restarted with the failpoint armed, the migration asked for, the controller gone at the failpoint, restarted clean: the migration's end. */
-  const crashAt = async (failpoint: string, cloud: string, atCrash: () => Promise<void>): Promise<CloudMigrationView> => {
-    await h.local.stop();
-    h.local = await h.startLocal({ adminToken: h.local.adminToken, failpoints: `${failpoint}=exit` });
-    await lApi().migrateVmCloud(vm.id, { cloud });
-    await exitedWithin(h.local, 120_000, `the controller did not reach ${failpoint}`);
-    await atCrash();
-    h.local = await h.startLocal({ adminToken: h.local.adminToken });
-    const m = await migrationEnded(vm.id);
-    assert.equal(m.step, 'done', `${failpoint}: ${m.error ?? ''}`);
-    return m;
-  };
 
   // Out, killed between RunInstances' answer and recording its instance: the retry (same ClientToken) gets the same one back.
   let launched: { id: string; state: string }[] = [];
-  await crashAt('cloud.migrate.launched', 'burst-1', async () => {
+  await crashAt(vm, 'cloud.migrate.launched', 'burst-1', async () => {
     launched = await liveInstancesOf(vm.id);
     assert.equal(launched.length, 1, 'launched before the crash');
     assert.equal(await exists(localDisk(vm.id)), true, 'the local copy is kept until the remote one is confirmed');
@@ -344,7 +345,7 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.equal(await remoteDisksWith(digest), 1);
 
   // Back, killed once the download is a local image but not yet journaled: the restart takes that image, makes no second one.
-  await crashAt('cloud.migrate.downloaded', 'local', async () => {
+  await crashAt(vm, 'cloud.migrate.downloaded', 'local', async () => {
     // The controller is down: its store says what it made.
     const db = new BetterSqlite3(h.localDbPath, { readonly: true, fileMustExist: true });
     try {
@@ -360,7 +361,7 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.deepEqual(await liveInstancesOf(vm.id), []);
 
   // Out again (generation 3: a new token, a new instance), killed before the local copy is released.
-  const out3 = await crashAt('cloud.migrate.release', 'burst-1', async () => {
+  const out3 = await crashAt(vm, 'cloud.migrate.release', 'burst-1', async () => {
     assert.equal(await exists(localDisk(vm.id)), true, 'not yet released');
     assert.equal((await liveInstancesOf(vm.id)).length, 1);
   });
@@ -370,7 +371,7 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.equal((await lApi().getVm(vm.id)).host, null);
 
   // Back again, killed with the VM placed locally and before the remote copy is terminated.
-  await crashAt('cloud.migrate.terminate', 'local', async () => {
+  await crashAt(vm, 'cloud.migrate.terminate', 'local', async () => {
     assert.equal((await liveInstancesOf(vm.id)).length, 1, 'the remote copy stays until the local one is there');
     assert.equal(await exists(localDisk(vm.id)), true);
   });
@@ -380,6 +381,25 @@ test('the controller killed at a step of each direction (after RunInstances, aft
   assert.deepEqual(await liveInstancesOf(vm.id), []);
   assert.deepEqual(await bucketKeys('nubo-back/'), []);
   assert.equal((await lApi().getCloud('burst-1')).vms, 0, 'no VM bound to the cloud any more');
+});
+
+test('the controller killed after the upload (before RegisterImage) and once the remote export is done (before the download): one AMI, one instance, the same bytes', async () => {
+  const { vm, digest } = await poweredOffWithData('mig-r', 0x5a);
+  await crashAt(vm, 'cloud.migrate.register', 'burst-1', async () => {
+    assert.equal(await exists(localDisk(vm.id)), true, 'nothing released yet');
+    assert.deepEqual(await liveInstancesOf(vm.id), [], 'nothing launched yet');
+  });
+  assert.equal((await liveInstancesOf(vm.id)).length, 1, 'one instance after the restart');
+  assert.equal(await remoteDisksWith(digest), 1, 'one remote disk with the bytes');
+  await crashAt(vm, 'cloud.migrate.exported', 'local', async () => {
+    assert.equal((await liveInstancesOf(vm.id)).length, 1, 'the remote copy stays');
+  });
+  assert.equal((await lApi().listImages()).filter((i) => i.name.startsWith('mig-r-from-cloud-')).length, 1, 'one local image');
+  assert.equal(await guestDigest(localDisk(vm.id)), digest);
+  assert.deepEqual(await liveInstancesOf(vm.id), []);
+  // Its place on the local host is the later tests' to use.
+  await lApi().vmAction(vm.id, 'terminate');
+  await vmIn(vm.id, ['terminated'], 'mig-r');
 });
 
 test('the CLI: nubo vm migrate --cloud NAME --start --wait, and back with --cloud local --start; bad flags refused before anything is sent', async () => {
