@@ -93,7 +93,7 @@ export class Catalog {
   }
 
   async findTemplate(ref: string, user: User): Promise<Template> {
-    const byId = await findOrUndefined(this.store.templates.get(ref));
+    const byId = await this.store.templates.find(ref);
     if (byId && (await this.visibleTo(user, [byId], 'template')).length > 0) return byId;
     const all = await this.visibleTo(user, await this.store.templates.list(), 'template');
     const found = all.find((t) => t.name === ref && t.ownerId === user.id) ?? (all.filter((t) => t.name === ref).length === 1 ? all.find((t) => t.name === ref) : undefined)

@@ -232,6 +232,8 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       const t = await store.templates.create({ name: uniq('tpl'), ownerId: owner.id, vcpus: 2, memoryMib: 256, disks, nics, context, requirements: 'cpuModel == "qemu64"' });
       const got = await store.templates.get(t.id);
       assert.deepEqual(got, t);
+      assert.deepEqual(await store.templates.find(t.id), t);
+      assert.equal(await store.templates.find(t.name), undefined, 'a name is not an id: nothing found, nothing thrown');
       assert.deepEqual(got.disks, disks);
       assert.deepEqual(got.nics, nics);
       assert.deepEqual(got.context, context);

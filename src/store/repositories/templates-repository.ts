@@ -89,9 +89,19 @@ export class TemplatesRepository {
   }
 
   async get(id: string): Promise<Template> {
+    const t = await this.find(id);
+    if (!t) throw new NotFoundError('template', id);
+    return t;
+  }
+
+  /**
+   * The template with this id, or undefined: for a reference that may be an
+   * id or a name (every `POST /vms` by template name tried the name as an id
+   * first, and built and caught a NotFoundError on the way).
+   */
+  async find(id: string): Promise<Template | undefined> {
     const r = await this.ctx.db.selectFrom('templates').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r) throw new NotFoundError('template', id);
-    return toTemplate(r);
+    return r ? toTemplate(r) : undefined;
   }
 
   async list(filter: { ownerId?: string | undefined } = {}): Promise<Template[]> {
