@@ -10,9 +10,9 @@ import { spansInRange, type BlobPiece } from './spans-in-range.js';
  * costs few read calls and few socket writes per gigabyte; one chunk is read
  * ahead while the previous one goes out.
  */
-const CHUNK_BYTES = 4 << 20;
+export const CHUNK_BYTES = 4 << 20;
 /** Blobs opened before the first byte is read (1 GiB in awscli's 8 MiB parts); an object of more parts opens the rest as the read reaches them, so a GET holds few descriptors however many parts. */
-const OPEN_AT_ONCE = 128;
+export const OPEN_AT_ONCE = 128;
 
 async function* chunksOf(blobs: S3BlobStore, pieces: readonly BlobPiece[], handles: readonly FileHandle[]): AsyncGenerator<Buffer> {
   for (const [i, p] of pieces.entries()) {

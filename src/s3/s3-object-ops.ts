@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { IncomingMessage } from 'node:http';
 import { payloadReader } from '../aws/sigv4/payload-reader.js';
 import { uriDecode } from '../aws/sigv4/canonical-request.js';
 import type { S3Object } from '../store/repositories/s3-repository.js';
 import { httpTime, isoTime, ownedBucket, quoted, readableBucket, send, smallBody, type S3Call, type S3Context } from './s3-call.js';
-import { readObjectRange } from './read-object-range.js';
+import { sendObjectRange } from './send-object-range.js';
 import { invalidArgument, noSuchBucket, noSuchKey, S3Error } from './s3-error.js';
 import { checkKey } from './s3-names.js';
 import { storedHeaders } from './s3-object-headers.js';
@@ -82,7 +81,7 @@ async function readableObject(ctx: S3Context, call: S3Call): Promise<S3Object> {
  * GetObject and HeadObject, whole or a Range, of an object of one blob or of
  * a multipart upload's parts (read across them in order). HEAD answers from
  * the row alone; a GET sends the file's bytes as they are read, in large
- * reads, straight to the socket (no transform between).
+ * reads into two buffers used in turn, straight to the socket (sendObjectRange).
  */
 export async function getObject(ctx: S3Context, call: S3Call, head: boolean): Promise<void> {
   const o = await readableObject(ctx, call);
@@ -97,13 +96,8 @@ export async function getObject(ctx: S3Context, call: S3Call, head: boolean): Pr
     call.res.end();
     return;
   }
-  await readObjectRange(ctx.blobs, o.blobs, start, end, async (body) => {
-    call.res.writeHead(status, headers);
-    // No abort signal here: the request's fires on the response's 'close', which comes after its 'finish' but can come
-    // before the pipeline has seen the reader end — a GET sent whole would fail. A client gone early is the response's
-    // premature close, which fails the pipeline and stops the reads all the same.
-    await pipeline(body, call.res);
-  });
+  // A client gone early closes the response, which stops the reads (no abort signal: the request's fires on that same close).
+  await sendObjectRange(ctx.blobs, o.blobs, start, end, call.res, () => call.res.writeHead(status, headers));
 }
 
 export async function deleteObject(ctx: S3Context, call: S3Call): Promise<void> {
