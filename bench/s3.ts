@@ -17,7 +17,16 @@
  *   before any byte moves, which would otherwise be most of what the row
  *   measured. Timing the difference of two separate `aws` runs instead
  *   would put that start-up's own jitter (±0.3 s) into every pair.
+ * - Debian's curl (C, no hashing of its own) against presigned URLs: `curl -T`
+ *   (a PUT of an unsigned body: the server's one hash is the ETag's MD5) and a
+ *   GET into a file — the server's own throughput, without a client library's
+ *   cost on the same two cores (the SDK's and awscli's rows keep theirs).
  * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
+ * Bound: a PUT's ETag is the MD5 of its body, one sequential hash that no
+ * thread count speeds up; Node's MD5 (the server's) is measured in the same
+ * run, idle between rows, and printed as the PUT rows' bound with bound/raw:
+ * where that is below 0.8, the target is out of reach on this CPU whatever the
+ * server does. (SHA-256 is printed beside it: awscli's signed parts need it too.)
  * Both sides make the copy durable once at the end (nubo fsyncs a blob
  * before it answers; the GET's file is fsynced by the benchmark), and the
  * source file is the same page-cached file for both. Pairs are interleaved
@@ -25,15 +34,18 @@
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
  * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
- * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET: profiling one of them). Every file it made is deleted at the end.
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 curl PUT, 6 curl GET: profiling one of them;
+ * BENCH_S3_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the SDK client's process too). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
+import { presignGetUrl } from '../src/aws/sigv4/presign-get-url.js';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
 import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
@@ -45,8 +57,10 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
-/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET), e.g. `3,4`; default all. */
-const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4').split(',').map(Number));
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 curl PUT, 6 curl GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6').split(',').map(Number));
+/** BENCH_S3_CLIENT_NODE_ARGS: node options for the SDK client's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiling the client side). */
+const clientNodeArgs = (process.env['BENCH_S3_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const mbps = (ms: number): number => bytes / 1e6 / (ms / 1000);
 
@@ -54,6 +68,23 @@ function exec(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Pr
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { env, maxBuffer: 16 << 20, timeout: 1_800_000 }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve()));
   });
+}
+
+/**
+ * MB/s of one running hash of `algorithm` in this thread (Node's OpenSSL, as the server's hash threads run it), fed
+ * 1 MiB updates: the best of three passes over 256 MiB — the CPU's speed, not a moment of the shared machine's load.
+ */
+function hashSpeed(algorithm: 'md5' | 'sha256'): number {
+  const block = randomBytes(MiB);
+  let best = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    const h = createHash(algorithm);
+    const t0 = performance.now();
+    for (let i = 0; i < 256; i++) h.update(block);
+    h.digest();
+    best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
+  }
+  return best;
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -137,7 +168,10 @@ try {
     if (s !== bytes) throw new Error(`${path}: ${s} bytes, expected ${bytes}`);
   };
 
-  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number }[] = [];
+  say('Node\'s MD5 and SHA-256 on this CPU (the bound of a PUT: its ETag is one sequential MD5)');
+  const speeds = { md5: hashSpeed('md5'), sha256: hashSpeed('sha256') };
+  say(`  md5 ${speeds.md5.toFixed(0)} MB/s, sha256 ${speeds.sha256.toFixed(0)} MB/s`);
+  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number; put: boolean }[] = [];
   /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
   let rowNumber = 0;
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
@@ -159,13 +193,13 @@ try {
       }
     });
     for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms`);
-    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30) });
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30), put: name.startsWith('PUT') });
   };
   const down = join(root, 'download.bin');
   const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
   /** The SDK in a process of its own, as a user's would be (in this one it would share the server's event loop): its own timing of the one call. */
   const sdkRun = (op: 'put' | 'get', k: string): Promise<number> => new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', SDK_CLIENT], { env: { ...sdkEnv, S3B_OP: op, S3B_KEY: k }, timeout: 1_800_000 }, (err, out, stderr) => {
+    execFile(process.execPath, [...clientNodeArgs, '--input-type=module', '-e', SDK_CLIENT], { env: { ...sdkEnv, S3B_OP: op, S3B_KEY: k }, timeout: 1_800_000 }, (err, out, stderr) => {
       if (err) reject(new Error(`SDK ${op}: ${stderr || err.message}`));
       else resolve(Number(out.trim()));
     });
@@ -199,17 +233,39 @@ try {
     return ms;
   }, dropDownload);
 
+  // Presigned URLs (UNSIGNED-PAYLOAD, only `host` signed) for a client with no S3 library: curl.
+  const presigned = (method: 'GET' | 'PUT', k: string): string => presignGetUrl({ endpoint, bucket: 'bench', key: k, accessKeyId: key.key.id, secret: key.secretAccessKey, region: 'nubo-1', expiresSeconds: 3600, now: new Date(), method });
+  const curl = (args: readonly string[]): Promise<void> => exec('curl', ['--silent', '--show-error', '--fail', '--noproxy', '*', ...args]);
+  await row('PUT, curl -T (presigned URL)', () => curl(['--output', '/dev/null', '--upload-file', src, presigned('PUT', 'put.bin')]).then(() => undefined), dropObject);
+  await row('GET, curl (presigned URL, to a file)', async () => {
+    await curl(['--output', down, presigned('GET', 'get.bin')]);
+    // Durable as the other rows' downloads are.
+    const fh = await open(down, 'r+');
+    await fh.sync();
+    await fh.close();
+    await checkSize(down);
+    return undefined;
+  }, dropDownload);
+
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
   console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
   // Server CPU: seconds of the controller's CPU (all its threads) per GiB moved, median of the row's runs — unlike the
   // speeds, it does not move much with what else the shared machine runs.
-  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB'],
-    comparisons.map((c, i) => [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2)])));
+  // Bound: what the server cannot beat on this CPU — a PUT's MD5 (its ETag), a GET's none but the copy itself (raw).
+  const bound = (i: number): number | undefined => (rows[i]?.put === true ? speeds.md5 : undefined);
+  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB', 'bound MB/s', 'bound/raw'],
+    comparisons.map((c, i) => {
+      const b = bound(i);
+      return [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2),
+        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2)];
+    })));
+  console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (best of 3 × 256 MiB, measured in this run). A PUT's ETag is one sequential MD5 of its body: `
+    + 'where bound/raw is below 0.80, a PUT cannot reach 0.8× the raw copy on this machine whatever the server does; a GET hashes nothing (bound: the copy).');
   console.log('');
   for (const c of comparisons) console.log(describeComparison(c));
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `s3-${Date.now()}.json`);
-  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })) }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })), hashMBps: speeds }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 } finally {
   sdk?.destroy();

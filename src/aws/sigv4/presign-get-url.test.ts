@@ -8,9 +8,9 @@ const now = new Date('2026-01-02T03:04:05Z');
 const input = { endpoint: 'http://127.0.0.1:7491', bucket: '_nubo-images', key: 'images/a b+c.qcow2', accessKeyId: 'AKIANUBOSYSTEM000001', secret: 'sekrit', region: 'nubo-1', expiresSeconds: 300, now };
 const lookupSecret = async (id: string) => (id === input.accessKeyId ? { secret: 'sekrit', userId: 'nubo-system' } : undefined);
 
-function requestOf(url: string): { method: string; url: string; headers: Record<string, string> } {
+function requestOf(url: string, method = 'GET'): { method: string; url: string; headers: Record<string, string> } {
   const u = new URL(url);
-  return { method: 'GET', url: u.pathname + u.search, headers: { host: u.host } };
+  return { method, url: u.pathname + u.search, headers: { host: u.host } };
 }
 
 test('a presigned GET verifies as the signer, within its expiry', async () => {
@@ -28,4 +28,13 @@ test('a presigned GET is refused once expired, for another key, or with another 
   await assert.rejects(verifySigV4(requestOf(tampered), { region: 'nubo-1', service: 's3', lookupSecret, now }), (e: unknown) => e instanceof AwsAuthError && e.reason === 'signature');
   const other = presignGetUrl({ ...input, secret: 'other' });
   await assert.rejects(verifySigV4(requestOf(other), { region: 'nubo-1', service: 's3', lookupSecret, now }), (e: unknown) => e instanceof AwsAuthError && e.reason === 'signature');
+});
+
+test('a presigned PUT verifies as a PUT with an unsigned body, and not as a GET (nor a GET\'s URL as a PUT)', async () => {
+  const put = presignGetUrl({ ...input, method: 'PUT' });
+  const v = await verifySigV4(requestOf(put, 'PUT'), { region: 'nubo-1', service: 's3', lookupSecret, now });
+  assert.equal(v.userId, 'nubo-system');
+  assert.deepEqual(v.payload, { kind: 'unsigned' });
+  await assert.rejects(verifySigV4(requestOf(put, 'GET'), { region: 'nubo-1', service: 's3', lookupSecret, now }), (e: unknown) => e instanceof AwsAuthError && e.reason === 'signature');
+  await assert.rejects(verifySigV4(requestOf(presignGetUrl(input), 'PUT'), { region: 'nubo-1', service: 's3', lookupSecret, now }), (e: unknown) => e instanceof AwsAuthError && e.reason === 'signature');
 });

@@ -11,10 +11,12 @@ export interface PresignGetInput {
   readonly region: string;
   readonly expiresSeconds: number;
   readonly now: Date;
+  /** GET by default; PUT for a presigned upload (its body unsigned: `UNSIGNED-PAYLOAD`, as the SDK's presigner makes one). */
+  readonly method?: 'GET' | 'PUT' | undefined;
 }
 
 /**
- * A path-style presigned S3 GET URL (query-string SigV4, UNSIGNED-PAYLOAD,
+ * A path-style presigned S3 GET (or PUT) URL (query-string SigV4, UNSIGNED-PAYLOAD,
  * only `host` signed), as `getSignedUrl` of the AWS SDK makes one: what the
  * controller hands agents to fetch an image object. The same canonical form
  * as verify-sigv4.ts, so one module's reading is the other's writing.
@@ -33,7 +35,7 @@ export function presignGetUrl(i: PresignGetInput): string {
     ['X-Amz-Expires', String(i.expiresSeconds)],
     ['X-Amz-SignedHeaders', 'host'],
   ];
-  const canonical = ['GET', canonicalUri(path, 's3'), canonicalQuery(pairs), `host:${url.host}\n`, 'host', 'UNSIGNED-PAYLOAD'].join('\n');
+  const canonical = [i.method ?? 'GET', canonicalUri(path, 's3'), canonicalQuery(pairs), `host:${url.host}\n`, 'host', 'UNSIGNED-PAYLOAD'].join('\n');
   const toSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${sha256Hex(canonical)}`;
   const signature = hmac(signingKey(i.secret, day, i.region, 's3'), toSign).toString('hex');
   return `${url.protocol}//${url.host}${uriEncode(path, true)}?${canonicalQuery(pairs)}&X-Amz-Signature=${signature}`;
