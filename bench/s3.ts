@@ -17,6 +17,9 @@
  *   before any byte moves, which would otherwise be most of what the row
  *   measured. Timing the difference of two separate `aws` runs instead
  *   would put that start-up's own jitter (±0.3 s) into every pair.
+ *   Also `aws s3api put-object`: one PUT of the whole body, its SHA-256
+ *   signed (awscli signs the payload over http) — the server's SHA-256 and
+ *   MD5 of one large body, each on a hash thread of its own.
  * - Debian's curl (C, no hashing of its own) against presigned URLs: `curl -T`
  *   (a PUT of an unsigned body: the server's one hash is the ETag's MD5) and a
  *   GET into a file — the server's own throughput, without a client library's
@@ -24,7 +27,8 @@
  * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
  * Bound: a PUT's ETag is the MD5 of its body, one sequential hash that no
  * thread count speeds up; Node's MD5 (the server's) is measured in the same
- * run, idle between rows, and printed as the PUT rows' bound with bound/raw:
+ * run, before each row (the server idle; the best of all is kept), and
+ * printed as the PUT rows' bound with bound/raw:
  * where that is below 0.8, the target is out of reach on this CPU whatever the
  * server does. (SHA-256 is printed beside it: awscli's signed parts need it too.)
  * Both sides make the copy durable once at the end (nubo fsyncs a blob
@@ -34,7 +38,7 @@
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
  * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
- * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 curl PUT, 6 curl GET: profiling one of them;
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET: profiling one of them;
  * BENCH_S3_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the SDK client's process too). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
@@ -57,8 +61,8 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
-/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 curl PUT, 6 curl GET), e.g. `3,4`; default all. */
-const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6').split(',').map(Number));
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7').split(',').map(Number));
 /** BENCH_S3_CLIENT_NODE_ARGS: node options for the SDK client's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiling the client side). */
 const clientNodeArgs = (process.env['BENCH_S3_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -118,14 +122,20 @@ s3.destroy();
 /**
  * The awscli client's side (run with Debian's /usr/bin/python3, whose awscli is the one `/usr/bin/aws` runs): `aws s3 cp`
  * through awscli's own entry point, twice in one process — a 1-byte warm-up in the same direction, then the measured one;
- * prints the second's ms. argv: endpoint, op (put|get), warm-up source, warm-up destination, source, destination.
+ * prints the second's ms. argv: endpoint, op (put|get, or put-object: `aws s3api put-object`, one PUT whose body's SHA-256
+ * is signed — awscli signs the payload over http), warm-up source, warm-up destination, source, destination.
  */
 const AWS_CLI_CLIENT = `
 import os, sys, time
 import awscli.clidriver
 endpoint, op, warm_src, warm_dst, src, dst = sys.argv[1:7]
 def cp(a, b):
-    rc = awscli.clidriver.AWSCLIEntryPoint().main(['--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors', a, b])
+    if op == 'put-object':
+        bucket, key = b[len('s3://'):].split('/', 1)
+        args = ['s3api', 'put-object', '--output', 'text', '--bucket', bucket, '--key', key, '--body', a]
+    else:
+        args = ['s3', 'cp', '--only-show-errors', a, b]
+    rc = awscli.clidriver.AWSCLIEntryPoint().main(['--endpoint-url', endpoint] + args)
     if rc != 0:
         raise SystemExit('aws s3 cp %s %s: exit %s' % (a, b, rc))
 cp(warm_src, warm_dst)
@@ -177,6 +187,8 @@ try {
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
     rowNumber += 1;
     if (!onlyRows.has(rowNumber)) return;
+    // Measured again before each row (the server idle): the best of all, as the CPU's speed rather than one loaded moment's.
+    speeds.md5 = Math.max(speeds.md5, hashSpeed('md5'));
     say(name);
     const cpu: number[] = [];
     const pairs = await interleaved(runs, raw, async () => {
@@ -219,8 +231,8 @@ try {
   await writeFile(tiny, 'x');
   // The warm-up GET's object (a PUT's warm-up writes it again).
   await sdk.send(new PutObjectCommand({ Bucket: 'bench', Key: 'tiny.bin', Body: 'x' }));
-  const awsCli = (op: 'put' | 'get', from: string, to: string): Promise<number> => new Promise((resolve, reject) => {
-    const warm = op === 'put' ? [tiny, 's3://bench/tiny.bin'] : ['s3://bench/tiny.bin', join(root, 'tiny-down.bin')];
+  const awsCli = (op: 'put' | 'put-object' | 'get', from: string, to: string): Promise<number> => new Promise((resolve, reject) => {
+    const warm = op !== 'get' ? [tiny, 's3://bench/tiny.bin'] : ['s3://bench/tiny.bin', join(root, 'tiny-down.bin')];
     execFile('/usr/bin/python3', ['-c', AWS_CLI_CLIENT, endpoint, op, ...warm, from, to], { env: awsEnv, timeout: 1_800_000 }, (err, out, stderr) => {
       if (err) reject(new Error(`aws s3 cp (${op}): ${stderr || err.message}`));
       else resolve(Number(out.trim().split('\n').at(-1)));
@@ -236,6 +248,8 @@ try {
   // Presigned URLs (UNSIGNED-PAYLOAD, only `host` signed) for a client with no S3 library: curl.
   const presigned = (method: 'GET' | 'PUT', k: string): string => presignGetUrl({ endpoint, bucket: 'bench', key: k, accessKeyId: key.key.id, secret: key.secretAccessKey, region: 'nubo-1', expiresSeconds: 3600, now: new Date(), method });
   const curl = (args: readonly string[]): Promise<void> => exec('curl', ['--silent', '--show-error', '--fail', '--noproxy', '*', ...args]);
+  // One PUT of the whole body with its SHA-256 signed: the server's MD5 (ETag) and SHA-256 on two hash threads at once.
+  await row('PUT, aws s3api put-object (one signed PUT)', () => awsCli('put-object', src, 's3://bench/put.bin'), dropObject);
   await row('PUT, curl -T (presigned URL)', () => curl(['--output', '/dev/null', '--upload-file', src, presigned('PUT', 'put.bin')]).then(() => undefined), dropObject);
   await row('GET, curl (presigned URL, to a file)', async () => {
     await curl(['--output', down, presigned('GET', 'get.bin')]);
@@ -259,7 +273,7 @@ try {
       return [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2),
         b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2)];
     })));
-  console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (best of 3 × 256 MiB, measured in this run). A PUT's ETag is one sequential MD5 of its body: `
+  console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (MD5 the best of 3 × 256 MiB before each row of this run, SHA-256 at its start). A PUT's ETag is one sequential MD5 of its body: `
     + 'where bound/raw is below 0.80, a PUT cannot reach 0.8× the raw copy on this machine whatever the server does; a GET hashes nothing (bound: the copy).');
   console.log('');
   for (const c of comparisons) console.log(describeComparison(c));
