@@ -47,9 +47,9 @@ export interface BlobOpener {
  * The bytes go through two buffers in turn, straight from the file to the
  * socket: one is read into while the other is being sent, and a buffer is
  * read into again only once the socket has taken all of it (a write's
- * callback). A read stream instead allocates a new buffer per read — for a
- * gigabyte, 256 fresh 4 MiB buffers whose pages fault in and whose memory
- * outside V8's heap makes it collect — and puts a stream between.
+ * callback). A fresh buffer per read instead (as a stream of the reads had)
+ * is, for a gigabyte, 256 new 4 MiB buffers whose pages fault in and whose
+ * memory outside V8's heap makes it collect; and no stream stands between.
  *
  * Fails (and reads no further) when a read fails, a blob is shorter than its
  * row says, or the response closes first (a client gone): the caller then
