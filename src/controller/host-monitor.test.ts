@@ -251,6 +251,42 @@ test('a host whose heartbeat is still being processed is not silent, however lon
   }
 });
 
+test('a host heard while the silence check was busy with another host is judged by its new beat, not by the list read before', async () => {
+  const { store, host, vm, cleanup } = await setup();
+  const h2 = await store.hosts.register({ name: 'h2', agentUrl: 'http://127.0.0.1:9', agentToken: 'u'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+  await store.hosts.setState(h2.id, 'enabled');
+  // Both unheard for a minute: both are on the list the check reads first.
+  for (const id of [host.id, h2.id]) await store.hosts.recordHeartbeat(id, {}, new Date(Date.now() - 60_000));
+  const monitor = new HostMonitor({ store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000 });
+  // The check's write for h1 waits (as behind a busy store's queue); h2's beat is written meanwhile, no longer held.
+  let open!: () => void;
+  const gate = new Promise<void>((r) => { open = r; });
+  let reached!: () => void;
+  const atGate = new Promise<void>((r) => { reached = r; });
+  const setState = store.hosts.setState.bind(store.hosts);
+  store.hosts.setState = async (...args: Parameters<typeof setState>) => {
+    if (args[0] === host.id && args[1] === 'error') {
+      reached();
+      await gate;
+    }
+    return setState(...args);
+  };
+  try {
+    // A minute on (the check's clock); h2's beat is written then too, by the batch that was waiting before the check's write.
+    const check = monitor.checkSilence(Date.now() + 60_000);
+    await atGate;
+    await store.hosts.recordHeartbeat(h2.id, {}, new Date(Date.now() + 60_000));
+    open();
+    await check;
+    assert.equal((await store.hosts.get(host.id)).state, 'error', 'h1 is silent');
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown');
+    assert.equal((await store.hosts.get(h2.id)).state, 'enabled', 'h2 was heard before it was judged');
+  } finally {
+    open();
+    await cleanup();
+  }
+});
+
 /** Every batch of heartbeats the monitor writes, as given to the store. */
 function spyBeats(store: Awaited<ReturnType<typeof setup>>['store']): HeartbeatRecord[][] {
   const batches: HeartbeatRecord[][] = [];
