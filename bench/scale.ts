@@ -2,21 +2,21 @@
  * The control plane at scale (issue 13): (a) the pure placement rate over
  * core/placement with 1,000 and 10,000 synthetic hosts (goal ≥ 5,000/s at
  * 10,000); then, against a fake fleet (--hosts agents over the fake driver,
- * real agent HTTP APIs, this process) and a real `nubo controller` in a
- * process of its own, for SQLite and PostgreSQL side by side: (b) the
+ * real agent HTTP APIs, in --fleet-procs processes of their own — default one
+ * per 250 hosts —, apart from this one, which runs the API clients) and a real
+ * `nubo controller` in a process of its own, for SQLite and PostgreSQL side by side: (b) the
  * end-to-end admission rate through the API (--vms requested by --clients
  * concurrent clients; VMs reaching running per second, failures), (c) API
  * latency p50/p99 with --clients concurrent clients on a show/list/create
  * mix, (d) the controller's CPU per heartbeat processed, (e) its RSS.
  * Prints tables, writes JSON to bench/results/. Not a test.
  *
- *   node dist/bench/scale.js [--hosts 1000] [--vms 10000] [--clients 200] [--stores sqlite,postgres] [--placement-only]
+ *   node dist/bench/scale.js [--hosts 1000] [--vms 10000] [--clients 200] [--fleet-procs N] [--stores sqlite,postgres] [--placement-only]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { FakeFleet } from '../src/agent/fake-fleet.js';
+import { FakeFleetProcesses, HOSTS_PER_PROCESS } from '../src/agent/fake-fleet-processes.js';
 import { NuboClient } from '../src/client/nubo-client.js';
 import { compilePlacementPolicy } from '../src/core/placement/placement-policy.js';
 import { pollUntil } from '../src/util/deadline.js';
@@ -32,6 +32,9 @@ import { textTable } from './support/text-table.js';
 const hosts = benchFlag('hosts', 'BENCH_HOSTS', 1_000);
 const vms = benchFlag('vms', 'BENCH_VMS', 10_000);
 const clients = benchFlag('clients', 'BENCH_CLIENTS', 200);
+// The fleet's agents in processes of their own: one process answering a thousand agents and beating for them, beside
+// the clients, was saturated at the admission rate SQLite reaches — its late beats and connects were the failures.
+const fleetProcs = benchFlag('fleet-procs', 'BENCH_FLEET_PROCS', Math.max(1, Math.ceil(hosts / HOSTS_PER_PROCESS)));
 const placements = benchFlag('placements', 'BENCH_PLACEMENTS', 5_000);
 const heartbeatWindowS = benchFlag('heartbeat-window', 'BENCH_HEARTBEAT_WINDOW', 15);
 const latencyRequests = benchFlag('latency-requests', 'BENCH_LATENCY_REQUESTS', 2_000);
@@ -40,7 +43,6 @@ const stores = (process.argv.find((a) => a.startsWith('--stores='))?.slice(9) ??
 for (const s of stores) if (s !== 'sqlite' && s !== 'postgres') throw new RangeError(`--stores: sqlite and/or postgres, comma-separated (got ${s})`);
 const HEARTBEAT_MS = 5_000;
 const CREATING = new Set(['pending', 'prolog', 'boot']);
-const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const fmt = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 
 // (a) pure placement: placeVm over every host (before) and the PlacementIndex the controller uses (after), same decisions
@@ -76,6 +78,8 @@ interface StoreResult {
   /** The controller's longest event-loop stall while admitting (s), and the fleet's side of the beats: whose delay a silent host was. */
   lagMaxS: number;
   fleetBeats: { maxGapMs: number; maxSampleMs: number; maxSendMs: number };
+  /** The fleet's processes: how many, and how many were still alive after it closed (goal 0). */
+  fleetProcs: { processes: number; leftAlive: number };
   rssMiB: { idle: number; end: number; peak: number };
   startS: number;
 }
@@ -83,7 +87,8 @@ interface StoreResult {
 async function measure(store: string): Promise<StoreResult> {
   const root = await mkdtemp(join(tmpdir(), 'nubo-bench-scale-'));
   let pg: PostgresCluster | undefined;
-  let fleet: FakeFleet | undefined;
+  let fleet: FakeFleetProcesses | undefined;
+  const fleetProcsLeft = { processes: 0, leftAlive: 0 };
   let ctl: Awaited<ReturnType<typeof startControllerProcess>> | undefined;
   try {
     if (store === 'postgres') pg = await startPostgresCluster({ database: 'nubo_scale' });
@@ -94,14 +99,15 @@ async function measure(store: string): Promise<StoreResult> {
     // Room for every VM on a quarter of the hosts: placement has real choices to make.
     const perHost = Math.max(4, Math.ceil((4 * vms) / hosts));
     const t0 = performance.now();
-    fleet = await FakeFleet.start({ hosts, rootDir: join(root, 'fleet'), capacity: { cpus: perHost, memoryMiB: perHost * 256, diskMiB: perHost * 10_240 }, controllerUrl: c.url, heartbeatIntervalMs: HEARTBEAT_MS, logger });
+    fleet = await FakeFleetProcesses.start({ hosts, processes: fleetProcs, rootDir: join(root, 'fleet'), capacity: { cpus: perHost, memoryMiB: perHost * 256, diskMiB: perHost * 10_240 }, controllerUrl: c.url, heartbeatIntervalMs: HEARTBEAT_MS, logLevel: process.env['NUBO_BENCH_LOG'] });
+    fleetProcsLeft.processes = fleet.pids.length;
     const f = fleet;
     const queue = [...f.hosts];
     await Promise.all(Array.from({ length: 16 }, async () => {
       for (let h = queue.shift(); h !== undefined; h = queue.shift()) await api.registerHost({ name: h.name, agentUrl: h.url, agentToken: h.token }, { timeoutMs: 60_000 });
     }));
     await f.beatAll({ concurrency: 16 });
-    f.startBeating();
+    await f.startBeating();
     const startS = (performance.now() - t0) / 1000;
     const disk = join(root, 'disk.qcow2');
     await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '1M'], { timeoutMs: 30_000 });
@@ -136,7 +142,7 @@ async function measure(store: string): Promise<StoreResult> {
       return all.every((v) => !CREATING.has(v.state)) ? all : undefined;
     }, { timeoutMs: 3_600_000, intervalMs: 2_000 });
     clearInterval(lagTimer);
-    const fleetBeats = f.beatTimes;
+    const fleetBeats = await f.stats();
     const seconds = (performance.now() - a0) / 1000;
     const running = settled.filter((v) => v.state === 'running').length;
     // What the failures were, counted by state and reason (a VM's own id in a reason would make each one distinct).
@@ -149,10 +155,10 @@ async function measure(store: string): Promise<StoreResult> {
 
     // (d) heartbeats alone: no API traffic, the fleet beating
     const cpu0 = await c.cpuMs();
-    const b0 = f.beats.taken;
+    const b0 = (await f.stats()).taken;
     await new Promise((r) => setTimeout(r, heartbeatWindowS * 1000));
     const cpuMs = (await c.cpuMs()) - cpu0;
-    const beats = f.beats.taken - b0;
+    const beats = (await f.stats()).taken - b0;
 
     // (c) latency under `clients` concurrent clients: show 60 %, list of one host's VMs 30 %, create 10 %
     const ids = settled.map((v) => v.id);
@@ -187,14 +193,26 @@ async function measure(store: string): Promise<StoreResult> {
       admission: { requested: vms, running, failed: vms - running, seconds, perSecond: running / seconds, postP50: quantile(postMs, 0.5), postP99: quantile(postMs, 0.99), why },
       latency, latencyErrors, errors,
       heartbeat: { beats, cpuMs, cpuMsPerBeat: cpuMs / beats, beatsPerSecond: beats / heartbeatWindowS },
-      unasked, lagMaxS, fleetBeats,
+      unasked, lagMaxS, fleetBeats: { maxGapMs: fleetBeats.maxGapMs, maxSampleMs: fleetBeats.maxSampleMs, maxSendMs: fleetBeats.maxSendMs }, fleetProcs: fleetProcsLeft,
       rssMiB: { idle: idle.now, end: end.now, peak: end.peak },
     };
   } finally {
+    const pids = fleet?.pids ?? [];
     await fleet?.close();
+    // No fleet process may outlive its run (each is ended by its pid): counted, and reported.
+    fleetProcsLeft.leftAlive = pids.filter(isAlive).length;
     await ctl?.stop();
     await pg?.stop();
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -226,7 +244,7 @@ async function unaskedChanges(api: NuboClient): Promise<StoreResult['unasked']> 
 const results: StoreResult[] = [];
 for (const s of stores) results.push(await measure(s));
 
-console.log(`\n(b)–(e) fake fleet: ${hosts} hosts, ${vms} VMs, ${clients} concurrent clients; controller in its own process, heartbeats every ${HEARTBEAT_MS / 1000} s, ${new Date().toISOString()}`);
+console.log(`\n(b)–(e) fake fleet: ${hosts} hosts in ${fleetProcs} processes, ${vms} VMs, ${clients} concurrent clients; controller in its own process, heartbeats every ${HEARTBEAT_MS / 1000} s, ${new Date().toISOString()}`);
 const col = (f: (r: StoreResult) => string): string[] => results.map(f);
 const rows: string[][] = [
   ['fleet up (start + register + first beat)', ...col((r) => `${fmt(r.startS)} s`)],
@@ -238,6 +256,7 @@ const rows: string[][] = [
   ['(c) requests failed', ...col((r) => String(r.latencyErrors))],
   ['(b) controller event-loop stall, longest', ...col((r) => `${fmt(r.lagMaxS * 1000, 0)} ms`)],
   ['(b) fleet: longest gap between a host\'s beats', ...col((r) => `${fmt(r.fleetBeats.maxGapMs / 1000)} s (sampling ≤ ${fmt(r.fleetBeats.maxSampleMs / 1000)} s, send ≤ ${fmt(r.fleetBeats.maxSendMs / 1000)} s)`)],
+  ['fleet processes / left alive after the run', ...col((r) => `${r.fleetProcs.processes} / ${r.fleetProcs.leftAlive}`)],
   ['(b)–(d) VMs that left running unasked', ...col((r) => String(r.unasked.leftRunning))],
   ['(b)–(d) VMs changed by beats or host loss', ...col((r) => String(r.unasked.changed))],
   ['(d) heartbeats processed', ...col((r) => `${r.heartbeat.beats} (${fmt(r.heartbeat.beatsPerSecond)}/s)`)],
@@ -257,7 +276,9 @@ const latencyFailed = results.reduce((a, r) => a + r.latencyErrors, 0);
 console.log(`${latencyFailed === 0 ? 'PASS' : 'FAIL'} API under ${clients} clients: ${latencyFailed} requests failed (goal 0)`);
 const unaskedVms = results.reduce((a, r) => a + r.unasked.changed, 0);
 console.log(`${unaskedVms === 0 ? 'PASS' : 'FAIL'} reconciliation: ${unaskedVms} VMs changed by beats or host loss, none of which stopped or lost a host (goal 0)`);
+const left = results.reduce((a, r) => a + r.fleetProcs.leftAlive, 0);
+console.log(`${left === 0 ? 'PASS' : 'FAIL'} fleet processes: ${left} left alive after their run (goal 0)`);
 await mkdir('bench/results', { recursive: true });
 const out = join('bench/results', `scale-${Date.now()}.json`);
-await writeFile(out, JSON.stringify({ hosts, vms, clients, placements, placement: placementRows, stores: results }, null, 2));
+await writeFile(out, JSON.stringify({ hosts, vms, clients, fleetProcs, placements, placement: placementRows, stores: results }, null, 2));
 console.log(`wrote ${out}`);

@@ -23,6 +23,8 @@ export interface FakeFleetOptions {
   readonly logger: Logger;
   /** Host names are `${namePrefix}${index}`; default `f`. */
   readonly namePrefix?: string | undefined;
+  /** The first host's index (default 1): a fleet split over processes numbers its hosts on (fake-fleet-processes.ts). */
+  readonly firstIndex?: number | undefined;
   /** Heartbeats go here when beating (`startBeating`). */
   readonly controllerUrl?: string | undefined;
   readonly heartbeatIntervalMs?: number | undefined;
@@ -95,7 +97,7 @@ export class FakeFleet {
     try {
       const concurrency = o.startConcurrency ?? 32;
       for (let from = 0; from < o.hosts; from += concurrency) {
-        const batch = tokens.slice(from, from + concurrency).map((token, i) => startMember(o, `${prefix}${from + i + 1}`, token, images, imagesDir));
+        const batch = tokens.slice(from, from + concurrency).map((token, i) => startMember(o, `${prefix}${from + i + (o.firstIndex ?? 1)}`, token, images, imagesDir));
         // Every started server is kept, so that close() ends it even when another of the batch failed.
         const started = await Promise.allSettled(batch);
         for (const s of started) if (s.status === 'fulfilled') members.push(s.value);
@@ -231,6 +233,7 @@ function checkFleetOptions(o: FakeFleetOptions): void {
   for (const k of ['cpus', 'memoryMiB', 'diskMiB'] as const) {
     if (!Number.isInteger(o.capacity[k]) || o.capacity[k] < 1) issues.push({ field: `capacity.${k}`, message: `must be a positive whole number (got ${o.capacity[k]})` });
   }
+  if (o.firstIndex !== undefined && (!Number.isInteger(o.firstIndex) || o.firstIndex < 0)) issues.push({ field: 'firstIndex', message: `must be a whole number, 0 or more (got ${o.firstIndex})` });
   if (o.heartbeatIntervalMs !== undefined && !(o.heartbeatIntervalMs >= 10)) issues.push({ field: 'heartbeatIntervalMs', message: `must be at least 10 ms (got ${o.heartbeatIntervalMs})` });
   if (issues.length > 0) throw new ValidationError('fleet options', issues);
 }

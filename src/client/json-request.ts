@@ -60,7 +60,13 @@ export async function jsonRequest<T>(r: JsonRequest<T>): Promise<T> {
     if (err instanceof RemoteError) throw err;
     if (d.signal.aborted && d.signal.reason instanceof TimeoutError) throw new UnreachableError(r.url, d.signal.reason.message, { cause: err });
     if (r.signal?.aborted) throw err;
-    if (err instanceof TypeError) throw new UnreachableError(r.url, errorMessage((err as { cause?: unknown }).cause ?? err), { cause: err });
+    if (err instanceof TypeError) {
+      const cause = (err as { cause?: unknown }).cause;
+      // fetch's own words for a connection it never made: the request was not sent.
+      const code = (cause as { code?: unknown } | undefined)?.code;
+      const notSent = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT';
+      throw new UnreachableError(r.url, errorMessage(cause ?? err), { cause: err, notSent });
+    }
     throw err;
   } finally {
     d.dispose();
@@ -79,6 +85,7 @@ async function sendKeptAlive<T>(r: JsonRequest<T>, signal: AbortSignal): Promise
     });
   } catch (err) {
     if (signal.aborted) throw err; // the deadline's or the caller's: told apart by jsonRequest, as for fetch
+    if (err instanceof UnreachableError) throw err; // no connection was made (keepAliveSend says so)
     // A socket's error (ECONNREFUSED, ECONNRESET, a connection closed mid-answer): no answer from the server.
     throw new UnreachableError(r.url, errorMessage(err), { cause: err });
   }

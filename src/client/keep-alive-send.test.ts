@@ -93,3 +93,25 @@ test('jsonRequest over kept-alive connections: answers parsed, error bodies as R
   }
   await assert.rejects(jsonRequest({ method: 'GET', url: `${url}/ok`, token: 't', keepAlive: true }), UnreachableError);
 });
+
+test('a connection never made (refused) is an UnreachableError marked notSent; a reset after the request went out is not', async () => {
+  const server = createServer((req) => {
+    // The request arrived whole: the server could have acted on it before the connection broke.
+    req.socket.destroy();
+  });
+  const url = await listen(server);
+  try {
+    const reset = await keepAliveSend({ method: 'PUT', url: `${url}/vms/a`, headers: {}, body: '{}', signal: AbortSignal.timeout(5_000) }).then(() => undefined, (err: unknown) => err);
+    assert.ok(reset instanceof Error && !(reset instanceof UnreachableError), `the socket's own error, not a "not sent": ${String(reset)}`);
+    await assert.rejects(jsonRequest({ method: 'PUT', url: `${url}/vms/a`, token: 't', body: {}, keepAlive: true }), (err) => err instanceof UnreachableError && !err.notSent && err.details['notSent'] === undefined);
+  } finally {
+    await close(server);
+  }
+  // Nothing listens there any more: the connection is refused, the request never left.
+  const refused = await keepAliveSend({ method: 'PUT', url: `${url}/vms/a`, headers: {}, body: '{}', signal: AbortSignal.timeout(5_000) }).then(() => undefined, (err: unknown) => err);
+  assert.ok(refused instanceof UnreachableError && refused.notSent, String(refused));
+  assert.match(refused.message, /ECONNREFUSED.*the request was not sent/);
+  await assert.rejects(jsonRequest({ method: 'PUT', url: `${url}/vms/a`, token: 't', body: {}, keepAlive: true }), (err) => err instanceof UnreachableError && err.notSent && err.details['notSent'] === true);
+  // fetch (the API clients' path) says the same of a refused connection.
+  await assert.rejects(jsonRequest({ method: 'GET', url: `${url}/x`, token: 't' }), (err) => err instanceof UnreachableError && err.notSent);
+});

@@ -14,10 +14,18 @@ export class RemoteError extends NuboError<string> {
   }
 }
 
-/** The server could not be reached or did not answer in time. */
+/**
+ * The server could not be reached or did not answer in time. `notSent`: the
+ * connection was never made (refused, or not made in time), so the request
+ * cannot have reached the server — the one case where a caller knows that the
+ * server did nothing. Otherwise (a reset, a time-out after the request went
+ * out) the server may have acted on it.
+ */
 export class UnreachableError extends NuboError {
   readonly code = 'AGENT_UNREACHABLE';
-  constructor(readonly url: string, reason: string, options?: ErrorOptions) {
-    super(`${url} unreachable: ${reason}`, { url, reason }, options);
+  readonly notSent: boolean;
+  constructor(readonly url: string, reason: string, options?: ErrorOptions & { readonly notSent?: boolean }) {
+    super(`${url} unreachable: ${reason}`, { url, reason, ...(options?.notSent === true ? { notSent: true } : {}) }, options);
+    this.notSent = options?.notSent === true;
   }
 }

@@ -26,4 +26,11 @@ export interface ControllerVmSpec {
    * restart re-runs, so a VM never runs without them.
    */
   readonly volumesAtCreate?: readonly string[];
+  /**
+   * Hosts (ids) its create could not reach — the connection was never made,
+   * so nothing of the VM is there — and placed it again elsewhere
+   * (place-again.ts): its create's placements do not choose them again. Like
+   * `deploy`, for the create only: a later placement may choose them.
+   */
+  readonly avoidHosts?: readonly string[];
 }

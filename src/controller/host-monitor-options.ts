@@ -7,6 +7,18 @@ import type { VmOrchestrator } from './vm-orchestrator.js';
 import type { AgentClient } from '../client/agent-client.js';
 import type { Failpoints } from '../util/failpoints.js';
 
+/** When most hosts fall silent at once, the silence check waits before declaring them lost (host-monitor.ts `#holdMassSilence`). */
+export interface MassSilenceOptions {
+  /** Fewer silent hosts than this are judged one by one as ever (a small site's outage is not second-guessed). */
+  readonly minHosts: number;
+  /** The share of enabled hosts silent together that is taken as the controller's own trouble. */
+  readonly fraction: number;
+  /** How long such a silence is held before its hosts are declared lost all the same. */
+  readonly holdMs: number;
+}
+
+export const MASS_SILENCE_DEFAULTS: MassSilenceOptions = { minHosts: 10, fraction: 0.5, holdMs: 60_000 };
+
 export interface HostMonitorOptions {
   readonly store: Store;
   readonly orchestrator: VmOrchestrator;
@@ -46,6 +58,8 @@ export interface HostMonitorOptions {
   readonly carriedOut?: ((vmId: string) => boolean) | undefined;
   /** How long a heartbeat's write waits for other hosts' to share its commit (default 50 ms; see heartbeat-recorder.ts). */
   readonly writeWindowMs?: number | undefined;
+  /** Overrides of MASS_SILENCE_DEFAULTS (tests). */
+  readonly massSilence?: Partial<MassSilenceOptions> | undefined;
   /** `heartbeat.write`, `heartbeat.written` (heartbeat-recorder.ts), `heartbeat.reconcile` before a VM's state is changed by a beat. */
   readonly failpoints?: Failpoints | undefined;
 }

@@ -251,6 +251,42 @@ test('a host whose heartbeat is still being processed is not silent, however lon
   }
 });
 
+test('a host heard while the silence check was busy with another host is judged by its new beat, not by the list read before', async () => {
+  const { store, host, vm, cleanup } = await setup();
+  const h2 = await store.hosts.register({ name: 'h2', agentUrl: 'http://127.0.0.1:9', agentToken: 'u'.repeat(20), totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+  await store.hosts.setState(h2.id, 'enabled');
+  // Both unheard for a minute: both are on the list the check reads first.
+  for (const id of [host.id, h2.id]) await store.hosts.recordHeartbeat(id, {}, new Date(Date.now() - 60_000));
+  const monitor = new HostMonitor({ store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000 });
+  // The check's write for h1 waits (as behind a busy store's queue); h2's beat is written meanwhile, no longer held.
+  let open!: () => void;
+  const gate = new Promise<void>((r) => { open = r; });
+  let reached!: () => void;
+  const atGate = new Promise<void>((r) => { reached = r; });
+  const setState = store.hosts.setState.bind(store.hosts);
+  store.hosts.setState = async (...args: Parameters<typeof setState>) => {
+    if (args[0] === host.id && args[1] === 'error') {
+      reached();
+      await gate;
+    }
+    return setState(...args);
+  };
+  try {
+    // A minute on (the check's clock); h2's beat is written then too, by the batch that was waiting before the check's write.
+    const check = monitor.checkSilence(Date.now() + 60_000);
+    await atGate;
+    await store.hosts.recordHeartbeat(h2.id, {}, new Date(Date.now() + 60_000));
+    open();
+    await check;
+    assert.equal((await store.hosts.get(host.id)).state, 'error', 'h1 is silent');
+    assert.equal((await store.vms.get(vm.id)).state, 'unknown');
+    assert.equal((await store.hosts.get(h2.id)).state, 'enabled', 'h2 was heard before it was judged');
+  } finally {
+    open();
+    await cleanup();
+  }
+});
+
 /** Every batch of heartbeats the monitor writes, as given to the store. */
 function spyBeats(store: Awaited<ReturnType<typeof setup>>['store']): HeartbeatRecord[][] {
   const batches: HeartbeatRecord[][] = [];
@@ -433,5 +469,63 @@ test('a VM cut mid-boot: a report older than the cut changes nothing; a newer on
     assert.match(lost.stateReason ?? '', /^lost: the agent reports no such VM/);
   } finally {
     await cleanup();
+  }
+});
+
+test('most hosts silent at once are held as the controller\'s trouble, then declared after the hold; a few are declared at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-mon-'));
+  const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  try {
+    const hosts: Awaited<ReturnType<typeof store.hosts.register>>[] = [];
+    for (let i = 0; i < 12; i++) {
+      const h = await store.hosts.register({ name: `m${i}`, agentUrl: `http://127.0.0.1:${9000 + i}`, agentToken: `${'t'.repeat(19)}${i.toString(16)}`, totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+      await store.hosts.setState(h.id, 'enabled');
+      hosts.push(h);
+    }
+    const monitor = new HostMonitor({ store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000, massSilence: { holdMs: 20_000 } });
+    const t0 = Date.now() + 60_000;
+    // Two hosts keep beating; ten (over half of twelve, and at least ten) went quiet together.
+    const beat = async (at: number) => { for (const h of hosts.slice(0, 2)) await store.hosts.recordHeartbeat(h.id, {}, new Date(at)); };
+    await beat(t0 - 500);
+    await monitor.checkSilence(t0);
+    const states = async () => (await store.hosts.list()).filter((h) => h.name.startsWith('m')).map((h) => h.state);
+    assert.deepEqual(await states(), Array<string>(12).fill('enabled'), 'ten of twelve silent at once: nobody is declared lost yet');
+    const events = (await store.events.listSince(0, 100)).filter((e) => e.kind === 'controller.mass-silence');
+    assert.equal(events.length, 1, 'the hold is announced');
+    assert.deepEqual({ silent: events[0]?.data['silent'], enabled: events[0]?.data['enabled'] }, { silent: 10, enabled: 12 });
+    await beat(t0 + 10_000 - 500);
+    await monitor.checkSilence(t0 + 10_000);
+    assert.deepEqual(await states(), Array<string>(12).fill('enabled'), 'still within the hold');
+    assert.equal((await store.events.listSince(0, 100)).filter((e) => e.kind === 'controller.mass-silence').length, 1, 'announced once per episode');
+    await beat(t0 + 21_000 - 500);
+    await monitor.checkSilence(t0 + 21_000);
+    assert.deepEqual(await states(), [...Array<string>(2).fill('enabled'), ...Array<string>(10).fill('error')], 'a silence longer than the hold is declared all the same');
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a few silent hosts among many are declared at once (no hold)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-mon-'));
+  const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  try {
+    const hosts: Awaited<ReturnType<typeof store.hosts.register>>[] = [];
+    for (let i = 0; i < 30; i++) {
+      const h = await store.hosts.register({ name: `m${i}`, agentUrl: `http://127.0.0.1:${9000 + i}`, agentToken: `${'t'.repeat(19)}${i.toString(16).padStart(2, '0')}`, totalCpus: 4, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+      await store.hosts.setState(h.id, 'enabled');
+      hosts.push(h);
+    }
+    const monitor = new HostMonitor({ store, orchestrator: { schedulePending: async () => {} } as unknown as VmOrchestrator, logger: pino({ level: 'silent' }), heartbeatIntervalMs: 1000 });
+    const t0 = Date.now() + 60_000;
+    // Twelve of thirty silent: at least ten, but under half — hosts failing, not the controller.
+    for (const h of hosts.slice(12)) await store.hosts.recordHeartbeat(h.id, {}, new Date(t0 - 500));
+    await monitor.checkSilence(t0);
+    const inError = (await store.hosts.list()).filter((h) => h.state === 'error').map((h) => h.name).sort();
+    assert.deepEqual(inError, hosts.slice(0, 12).map((h) => h.name).sort());
+    assert.equal((await store.events.listSince(0, 100)).filter((e) => e.kind === 'controller.mass-silence').length, 0);
+  } finally {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });

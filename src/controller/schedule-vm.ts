@@ -14,10 +14,13 @@ import type { PhaseOutcome } from './run-vm-phase.js';
  */
 export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions; readonly hosts: SchedulingHosts; readonly retryIn?: ((ms: number) => void) | undefined }): Promise<PhaseOutcome> {
   const spec = vm.spec as unknown as ControllerVmSpec;
+  const creating = vm.operation?.action === 'create';
+  // Hosts its create could not reach are not chosen again for it (place-again.ts); a later placement may choose them.
+  const avoid = creating && spec.avoidHosts !== undefined && spec.avoidHosts.length > 0 ? { avoidHosts: spec.avoidHosts } : {};
   // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
-  const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))] };
+  const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))], ...avoid };
   // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
-  const chosen = vm.operation?.action === 'create' ? spec.deploy?.hostId : undefined;
+  const chosen = creating ? spec.deploy?.hostId : undefined;
   // Bound to a cloud already (a controller stopped between the binding and this write): the binding stands.
   const bound = await d.o.clouds?.binding(vm.id);
   if (bound !== undefined) return boundToCloud(d.o, vm, bound.cloudId);

@@ -19,13 +19,18 @@ export interface VmOrchestratorOptions {
    * migrators). Without an entry its phase fails as unsupported.
    */
   readonly phases?: VmPhaseTable | undefined;
-  /** Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned. */
+  /**
+   * Fault injection for tests: `vm.<phase>` before a step's agent call, `vm.<phase>.done` after it returned;
+   * `vm.prolog.place-again` and `vm.prolog.placed-again` around a create's re-placement (place-again.ts).
+   */
   readonly failpoints?: Failpoints | undefined;
   /**
    * An agent that cannot be reached (refused, reset, timed out, 502/503/504)
    * has not said the step failed: the step is retried with a backoff from
    * `initialMs` doubling to `maxMs`, until the host monitor declares the host
    * lost or `giveUpAfterMs` has passed. Defaults: 250 ms, 5 s, 10 min.
+   * A create's prolog that never reached its host (no connection made) is
+   * placed again on another host instead (place-again.ts).
    */
   readonly unreachableRetry?: { readonly initialMs?: number; readonly maxMs?: number; readonly giveUpAfterMs?: number } | undefined;
   /** How long a guest has to shut down by itself on `reboot` before it is reset instead (default 60 s). */

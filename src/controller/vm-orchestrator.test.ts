@@ -542,3 +542,165 @@ test('when-wait-exceeds: the wait is measured from the stored pending time (a co
     await d.cleanup();
   }
 });
+
+/**
+ * Several hosts over a real store, each with its own scripted agent: `prepare(host, id, n)` decides the prolog's call
+ * (n: that host's how-manieth prepare of the VM). Records which host made which VM.
+ */
+async function setupHosts(names: readonly string[], prepare: (host: string, id: string, n: number) => Promise<unknown>, o: { giveUpAfterMs?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-orch-hosts-'));
+  const store = await openStore({ kind: 'sqlite', path: join(dir, 'db') });
+  const { user } = await store.users.create({ name: 'u', role: 'admin' });
+  const hosts = new Map<string, string>();
+  for (const name of names) {
+    const h = await store.hosts.register({ name, agentUrl: `http://127.0.0.1:9/${name}`, agentToken: 't'.repeat(20), cpuModel: 'qemu64', totalCpus: 2, totalMemoryMib: 4096, totalDiskMib: 10_000 });
+    await store.hosts.recordHeartbeat(h.id, { load: 0, usedMemoryMiB: 0, usedDiskMiB: 0, cpuModels: ['qemu64'], kvm: false });
+    await store.hosts.setState(h.id, 'enabled');
+    hosts.set(name, h.id);
+  }
+  /** Per host, the prepare calls in order, and the VMs its agent holds (made by a prepare that answered). */
+  const asked: string[] = [];
+  const made = new Map<string, string[]>();
+  const orchestrator = new VmOrchestrator({
+    store, policy: compilePlacementPolicy({}), logger: pino({ level: 'silent' }),
+    unreachableRetry: { initialMs: 10, maxMs: 20, giveUpAfterMs: o.giveUpAfterMs ?? 60_000 },
+    agentFor: (h: Host) => ({
+      prepare: async (id: string) => {
+        asked.push(h.name);
+        const r = await prepare(h.name, id, asked.filter((x) => x === h.name).length);
+        made.set(h.name, [...(made.get(h.name) ?? []), id]);
+        return r;
+      },
+      start: async (id: string) => ({ id, state: 'running' }),
+    }) as unknown as AgentClient,
+  });
+  const vm = await store.vms.create({ name: 'a', ownerId: user.id, spec: spec(1) as unknown as JsonObject, operation: { action: 'create', from: 'pending' } });
+  const nameOf = (id: string | null): string | undefined => [...hosts].find(([, hid]) => hid === id)?.[0];
+  return {
+    store, orchestrator, vm, hosts, asked, made, nameOf,
+    async reserved(name: string): Promise<number> {
+      return (await store.hosts.get(hosts.get(name)!)).reserved.cpus;
+    },
+    waitState: (states: readonly string[], timeoutMs = 10_000): Promise<Vm> =>
+      pollUntil(`VM ${states.join('|')}`, async () => {
+        const v = await store.vms.get(vm.id);
+        return states.includes(v.state) ? v : undefined;
+      }, { timeoutMs, intervalMs: 10 }),
+    async cleanup() {
+      await orchestrator.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const refused = (host: string): UnreachableError =>
+  new UnreachableError(`http://127.0.0.1:9/${host}`, 'connect ECONNREFUSED 127.0.0.1:9 (no connection was made: the request was not sent)', { notSent: true });
+
+test('a create whose host never got the prolog (connection refused) is placed on another host: made once, the first host\'s room given back, an event says why', async () => {
+  let first: string | undefined;
+  const t = await setupHosts(['h1', 'h2', 'h3'], async (host, id) => {
+    first ??= host;
+    if (host === first) throw refused(host);
+    return { id, state: 'poweroff' };
+  });
+  try {
+    t.orchestrator.kick(t.vm.id);
+    const done = await t.waitState(['running', 'failed']);
+    assert.equal(done.state, 'running', `reason: ${done.stateReason}`);
+    const on = t.nameOf(done.hostId)!;
+    assert.notEqual(on, first, 'placed on another host');
+    assert.deepEqual([...t.made].map(([h, ids]) => [h, ids.length]), [[on, 1]], 'made once, on its host only');
+    assert.deepEqual(t.asked, [first, on], 'the refused host is not asked again');
+    assert.equal(await t.reserved(first!), 0, 'the first host\'s reservation is given back');
+    assert.equal(await t.reserved(on), 1);
+    assert.deepEqual((done.spec as unknown as ControllerVmSpec).avoidHosts, [t.hosts.get(first!)]);
+    const history = await t.store.vms.history(t.vm.id);
+    assert.deepEqual(history.map((h) => `${h.fromState ?? '-'}→${h.toState}`), ['-→pending', 'pending→prolog', 'prolog→pending', 'pending→prolog', 'prolog→boot', 'boot→running']);
+    const back = history.find((h) => h.fromState === 'prolog' && h.toState === 'pending')!;
+    assert.match(back.reason ?? '', new RegExp(`placed again: host ${first} could not be reached and never received the request .*ECONNREFUSED`));
+    const events = (await t.store.events.listSince(0, 1000)).filter((e) => e.kind === 'vm.state' && e.resourceId === t.vm.id && e.data['to'] === 'pending' && e.data['from'] === 'prolog');
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.data['releasedHostId'], t.hosts.get(first!));
+    assert.equal(events[0]!.data['cpus'], 1);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('a reset after the prolog was sent is not placed again: the same host is retried — also when it refuses afterwards — and the VM is made there once', async () => {
+  let first: string | undefined;
+  const t = await setupHosts(['h1', 'h2'], async (host, id, n) => {
+    first ??= host;
+    // The request went out, then the connection was reset: the agent may have made the VM. Then the agent refuses a while.
+    if (n === 1) throw new UnreachableError(`http://127.0.0.1:9/${host}`, 'read ECONNRESET');
+    if (n === 2) throw refused(host);
+    return { id, state: 'poweroff' };
+  });
+  try {
+    t.orchestrator.kick(t.vm.id);
+    const done = await t.waitState(['running', 'failed']);
+    assert.equal(done.state, 'running', `reason: ${done.stateReason}`);
+    assert.equal(t.nameOf(done.hostId), first, 'kept on the host that may hold it');
+    assert.deepEqual(t.asked, [first, first, first]);
+    assert.deepEqual([...t.made].map(([h, ids]) => [h, ids.length]), [[first, 1]]);
+    assert.ok(!(await t.store.vms.history(t.vm.id)).some((h) => h.fromState === 'prolog' && h.toState === 'pending'), 'never placed again');
+    assert.equal((done.spec as unknown as ControllerVmSpec).avoidHosts, undefined);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+test('placing again is bounded: after 3 hosts refused, the 4th is retried as any step (and fails past the limit); with no host left, the VM waits', async () => {
+  const t = await setupHosts(['h1', 'h2', 'h3', 'h4', 'h5'], async (host) => {
+    throw refused(host);
+  }, { giveUpAfterMs: 300 });
+  try {
+    t.orchestrator.kick(t.vm.id);
+    const done = await t.waitState(['failed']);
+    assert.match(done.stateReason ?? '', /prolog: .*ECONNREFUSED/);
+    const again = (await t.store.vms.history(t.vm.id)).filter((h) => h.fromState === 'prolog' && h.toState === 'pending');
+    assert.equal(again.length, 3);
+    assert.equal((done.spec as unknown as ControllerVmSpec).avoidHosts?.length, 3);
+    const tried = [...new Set(t.asked)];
+    assert.equal(tried.length, 4, 'four hosts tried, each one only once placed on');
+    assert.ok(t.asked.filter((h) => h === tried[3]).length > 1, 'the 4th host was retried');
+    assert.deepEqual(t.made.size, 0);
+  } finally {
+    await t.cleanup();
+  }
+  const two = await setupHosts(['h1', 'h2'], async (host) => {
+    throw refused(host);
+  });
+  try {
+    two.orchestrator.kick(two.vm.id);
+    const waiting = await pollUntil('the VM waits with both hosts avoided', async () => {
+      const v = await two.store.vms.get(two.vm.id);
+      return v.state === 'pending' && (v.spec as unknown as ControllerVmSpec).avoidHosts?.length === 2 && /no host fits/.test(v.stateReason ?? '') ? v : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 10 });
+    assert.match(waiting.stateReason ?? '', /h1: could not be reached when this VM was placed there/);
+    assert.equal(await two.reserved('h1'), 0);
+    assert.equal(await two.reserved('h2'), 0);
+  } finally {
+    await two.cleanup();
+  }
+});
+
+test('an admin\'s chosen host that refuses is not given up for another: the create keeps to it', async () => {
+  let refusals = 0;
+  const t = await setupHosts(['h1', 'h2'], async (host, id) => {
+    if (host === 'h1' && ++refusals <= 2) throw refused(host);
+    return { id, state: 'poweroff' };
+  });
+  try {
+    const s = { ...spec(1), deploy: { hostId: t.hosts.get('h1')! } };
+    await t.store.vms.transition(t.vm.id, { from: ['pending'], to: 'pending', action: 'x', patch: { spec: s as unknown as JsonObject } });
+    t.orchestrator.kick(t.vm.id);
+    const done = await t.waitState(['running', 'failed']);
+    assert.equal(done.state, 'running');
+    assert.equal(t.nameOf(done.hostId), 'h1');
+    assert.deepEqual(t.asked, ['h1', 'h1', 'h1']);
+  } finally {
+    await t.cleanup();
+  }
+});

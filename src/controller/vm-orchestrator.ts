@@ -9,12 +9,14 @@ import { findOrUndefined } from '../store/find-or-undefined.js';
 import { inBackground } from '../store/store-priority.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { isUnreachable } from './is-unreachable.js';
+import { UnreachableError } from '../client/remote-error.js';
 import { terminateMigratingVm } from './terminate-migrating-vm.js';
 import { startRecover } from './start-recover.js';
 import { SchedulingHosts } from './scheduling-hosts.js';
 import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
 import { runVmPhase, type PhaseOutcome, type StepNotes } from './run-vm-phase.js';
 import { scheduleVm } from './schedule-vm.js';
+import { placeAgain } from './place-again.js';
 
 /** What a VM on a remote cloud cannot do: each moves or saves files of a host, and a cloud instance has none nubo can reach. */
 const NOT_ON_A_CLOUD: ReadonlySet<VmAction> = new Set(['stop', 'suspend', 'migrate', 'migrate-live']);
@@ -169,6 +171,8 @@ export class VmOrchestrator {
   async #drive(vmId: string): Promise<void> {
     let unreachableSince: number | undefined;
     let attempt = 0;
+    // Hosts a prolog call of this drive may have reached (a reset, a time-out after sending): the VM may be there.
+    const reached = new Set<string>();
     for (;;) {
       if (this.#closed) return;
       this.#waitingForRoom.delete(vmId);
@@ -187,6 +191,13 @@ export class VmOrchestrator {
       } catch (err) {
         if (err instanceof StaleStateError) return; // someone else moved the VM on
         if (this.#closed) return; // not a failure: the step re-runs when the controller is back
+        // A create's host that never got the request: placed again on another host rather than waited for.
+        if (step.phase === 'prolog' && (await placeAgain(vm, err, { o: this.#o, hosts: this.#hosts, mayHaveReached: reached }))) {
+          unreachableSince = undefined;
+          attempt = 0;
+          continue;
+        }
+        if (step.phase === 'prolog' && vm.hostId !== null && isUnreachable(err) && !(err instanceof UnreachableError && err.notSent)) reached.add(vm.hostId);
         // Retried until the host monitor declares the host lost; one it already has (in `error`) is not waited for.
         if (isUnreachable(err) && !OWN_FAILURE_RULES.has(step.phase) && !(await this.#hostLost(vm))) {
           unreachableSince ??= Date.now();

@@ -154,6 +154,40 @@ export function vmAndLeaseContract(fx: () => ContractFixture): void {
       await rejectsWith(store.vms.releaseFromHost('ghost'), NotFoundError, 'NOT_FOUND');
     });
 
+    it('vms.placeAgain: a VM in prolog back to pending in one write — reservation returned, unbound, spec and reason kept; stale calls write nothing', async () => {
+      const { store, owner, uniq, enabledHost } = fx();
+      const host = await enabledHost(8, 8192, 10_000);
+      const demand = { cpus: 2, memoryMib: 1000, diskMib: 300 };
+      const vm = await store.vms.create({ name: uniq('vm'), ownerId: owner.id, spec: { a: 1 }, operation: { action: 'create', from: 'pending' } });
+      const bound = await store.vms.bindToHost(vm.id, host.id, demand);
+      const [history, events] = [await count(store, 'vm_history'), await count(store, 'events')];
+      await rejectsWith(store.vms.placeAgain(vm.id, { expectedVersion: bound.version - 1, spec: { a: 2 }, reason: 'r' }), StaleStateError, 'STALE_STATE');
+      await rejectsWith(store.vms.placeAgain(vm.id, { expectedVersion: bound.version, spec: { a: 2 }, reason: '' }), ValidationError, 'VALIDATION_FAILED');
+      await rejectsWith(store.vms.placeAgain('ghost', { expectedVersion: 0, spec: {}, reason: 'r' }), NotFoundError, 'NOT_FOUND');
+      assert.equal(await count(store, 'vm_history'), history);
+      assert.equal(await count(store, 'events'), events);
+      assert.deepEqual((await store.hosts.get(host.id)).reserved, demand, 'nothing given back by a refused call');
+      const back = await store.vms.placeAgain(vm.id, { expectedVersion: bound.version, spec: { a: 2, avoidHosts: [host.id] }, reason: 'placed again: h unreachable' });
+      assert.equal(back.state, 'pending');
+      assert.equal(back.hostId, null);
+      assert.equal(back.version, bound.version + 1);
+      assert.equal(back.stateReason, 'placed again: h unreachable');
+      assert.deepEqual(back.spec, { a: 2, avoidHosts: [host.id] });
+      assert.deepEqual(back.reserved, { cpus: 0, memoryMib: 0, diskMib: 0 });
+      assert.deepEqual(back.operation, { action: 'create', from: 'pending' }, 'the operation in flight is kept');
+      assert.deepEqual((await store.hosts.get(host.id)).reserved, { cpus: 0, memoryMib: 0, diskMib: 0 });
+      const h = (await store.vms.history(vm.id)).at(-1)!;
+      assert.deepEqual([h.fromState, h.toState, h.action, h.reason], ['prolog', 'pending', 'schedule', 'placed again: h unreachable']);
+      const last = (await store.events.listSince(0, 10_000)).filter((e) => e.resourceId === vm.id).at(-1)!;
+      assert.equal(last.kind, 'vm.state');
+      assert.deepEqual({ ...last.data }, { from: 'prolog', to: 'pending', action: 'schedule', reason: 'placed again: h unreachable', version: back.version, releasedHostId: host.id, ...demand });
+      // Exactly once: a second call (a retry that raced the first) finds the VM pending and writes nothing.
+      await rejectsWith(store.vms.placeAgain(vm.id, { expectedVersion: back.version, spec: {}, reason: 'r' }), StaleStateError, 'STALE_STATE');
+      assert.deepEqual((await store.hosts.get(host.id)).reserved, { cpus: 0, memoryMib: 0, diskMib: 0 });
+      const again = await store.vms.bindToHost(vm.id, host.id, demand);
+      assert.equal(again.state, 'prolog', 'placed like any pending VM');
+    });
+
     it('vms.bindings: the host of every VM that is not terminated, and nothing else', async () => {
       const { store, owner, uniq, enabledHost } = fx();
       const host = await enabledHost(8, 8192, 10_000);

@@ -88,10 +88,23 @@ test('degraded: a host whose health check fails is skipped with the check\'s rea
   assert.equal(hostPasses(makeHost('h', { degraded: undefined }), demand, ctx), true);
 });
 
+test('avoided: a host the VM\'s create could not reach is not chosen for it again; hostPasses agrees; other hosts and VMs are not affected', async () => {
+  const { hostPasses } = await import('./host-filters.js');
+  const h = makeHost('h');
+  const avoiding: VmDemand = { ...demand, avoidHosts: ['other', h.id] };
+  assert.equal(filterHost(h, avoiding, ctx), 'could not be reached when this VM was placed there; it is placed elsewhere');
+  assert.equal(hostPasses(h, avoiding, ctx), false);
+  assert.equal(filterHost(makeHost('g'), avoiding, ctx), undefined, 'another host passes');
+  assert.equal(hostPasses(makeHost('g'), avoiding, ctx), true);
+  assert.equal(hostPasses(h, demand, ctx), true, 'another VM may still go there');
+  // A disabled host says disabled: the state comes first.
+  assert.equal(filterHost(makeHost('h', { state: 'disabled' }), avoiding, ctx), 'disabled');
+});
+
 test('filterHost: the first failing filter names the reason; static before dynamic', () => {
   assert.deepEqual(
     HOST_FILTERS.map((f) => f.name),
-    ['enabled', 'maintenance', 'standby', 'degraded', 'cluster', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
+    ['enabled', 'maintenance', 'standby', 'degraded', 'avoided', 'cluster', 'cpu-model', 'network', 'datastore', 'capacity', 'requirements'],
   );
   const full = { reservedMemoryMiB: 4096 };
   assert.equal(filterHost(makeHost('h'), demand, ctx), undefined);

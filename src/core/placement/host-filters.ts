@@ -26,6 +26,9 @@ export const maintenanceFilter: HostFilter = (host) => (host.maintenance === tru
 export const standbyFilter: HostFilter = (host) => (host.standby === true ? 'on standby (consolidation emptied it)' : undefined);
 export const degradedFilter: HostFilter = (host) => (host.degraded !== undefined ? `degraded: ${host.degraded}` : undefined);
 
+export const avoidedFilter: HostFilter = (host, demand) =>
+  demand.avoidHosts?.includes(host.id) === true ? 'could not be reached when this VM was placed there; it is placed elsewhere' : undefined;
+
 export const clusterFilter: HostFilter = (host, demand) => {
   const cluster = host.cluster ?? DEFAULT_CLUSTER;
   const why = clusterMismatch(cluster, demand);
@@ -63,6 +66,7 @@ export const HOST_FILTERS: readonly { readonly name: string; readonly filter: Ho
   { name: 'maintenance', filter: maintenanceFilter },
   { name: 'standby', filter: standbyFilter },
   { name: 'degraded', filter: degradedFilter },
+  { name: 'avoided', filter: avoidedFilter },
   { name: 'cluster', filter: clusterFilter },
   { name: 'cpu-model', filter: cpuModelFilter },
   { name: 'network', filter: networkFilter },
@@ -90,6 +94,7 @@ export function hostPasses(host: HostView, demand: VmDemand, context: FilterCont
   if (host.maintenance === true) return false;
   if (host.standby === true) return false;
   if (host.degraded !== undefined) return false;
+  if (demand.avoidHosts !== undefined && demand.avoidHosts.includes(host.id)) return false;
   if ((demand.cluster !== undefined || demand.bindings !== undefined) && !fitsCluster(host.cluster ?? DEFAULT_CLUSTER, demand)) return false;
   if (demand.cpuModel !== undefined && !host.supportedCpuModels.includes(demand.cpuModel)) return false;
   for (const n of demand.networks) if (!host.networks.includes(n)) return false;

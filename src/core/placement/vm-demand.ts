@@ -15,4 +15,9 @@ export interface VmDemand extends CapacityDemand {
   readonly cluster?: string;
   /** Its networks and datastore that are bound to a cluster (as they were when it was admitted). */
   readonly bindings?: readonly ClusterBinding[];
+  /**
+   * Hosts this placement must not choose (ids): the ones its create could not
+   * reach before (the controller's re-placement, controller/place-again.ts).
+   */
+  readonly avoidHosts?: readonly string[];
 }

@@ -62,6 +62,15 @@ const transitionSchema = z.object({
 });
 export type TransitionInput = z.input<typeof transitionSchema>;
 
+const placeAgainSchema = z.object({
+  expectedVersion: z.number().int().nonnegative(),
+  /** The VM's spec from now on (what the next placement must know: the host it avoids). */
+  spec: fields.jsonObject,
+  reason: z.string().min(1).max(1024),
+  action: z.string().min(1).max(64).default('schedule'),
+});
+export type PlaceAgainInput = z.input<typeof placeAgainSchema>;
+
 const demandSchema = z.object({ cpus: fields.count, memoryMib: fields.mib, diskMib: fields.mib });
 
 /** Addresses a new VM gets at creation, and how its spec is completed with them. */
@@ -351,6 +360,43 @@ export class VmsRepository {
         data: { hostId: vm.host_id, ...held, reason: opts.reason ?? null, version: row.version },
       });
       return { vm: toVm(row), released: true };
+    });
+  }
+
+  /**
+   * A VM in `prolog` back to `pending` to be placed again, in one transaction:
+   * its reservation given back to its host, unbound, its spec replaced, the
+   * reason kept as its state reason and in its history and `vm.state` event
+   * (with the host it left and what was released). The operation in flight is
+   * kept, so the drive places it next. StaleStateError, with nothing written,
+   * unless the VM is in `prolog` on a host at `expectedVersion`.
+   */
+  async placeAgain(vmId: string, input: PlaceAgainInput): Promise<Vm> {
+    const p = validateInput('place again', placeAgainSchema, input);
+    return inTransaction(this.ctx, async (trx) => {
+      const vm = await this.lock(trx, vmId);
+      if (vm.state !== 'prolog' || vm.host_id === null || vm.version !== p.expectedVersion) throw new StaleStateError('vm', vmId, vm.state, ['prolog'], p.action);
+      const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
+      await trx
+        .updateTable('hosts')
+        .set((eb) => ({
+          reserved_cpus: eb('reserved_cpus', '-', held.cpus),
+          reserved_memory_mib: eb('reserved_memory_mib', '-', held.memoryMib),
+          reserved_disk_mib: eb('reserved_disk_mib', '-', held.diskMib),
+        }))
+        .where('id', '=', vm.host_id)
+        .execute();
+      const row = await trx
+        .updateTable('vms')
+        .set({
+          state: 'pending', state_reason: p.reason, host_id: null, spec: toJson(p.spec),
+          reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: vm.version + 1, updated_at: this.ctx.now(),
+        })
+        .where('id', '=', vmId)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await this.record(trx, vmId, vm.state, 'pending', p.action, p.reason, { version: row.version, releasedHostId: vm.host_id, ...held });
+      return toVm(row);
     });
   }
 

@@ -1,0 +1,113 @@
+/**
+ * A create whose host refuses the controller's connection is placed again on
+ * another host (controller/place-again.ts), across controller crashes: a
+ * fake fleet (real agent HTTP APIs over the fake driver) beating a real
+ * controller process; host f1 beats as usual but its agent address refuses
+ * connections (its API down, its heartbeat alive), the other hosts are
+ * disabled so that the create goes to f1. The controller is SIGKILLed by a
+ * failpoint after the refused call, before the VM is written back to pending
+ * (`vm.prolog.place-again`), and after that write, before it is placed
+ * (`vm.prolog.placed-again`); restarted on the same data directory and URL,
+ * it places the VM on another host once another is enabled: every VM runs
+ * exactly once, where the store binds it, f1 holds no reservation and no VM,
+ * and each VM was placed again once.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { FakeFleet } from '../src/agent/fake-fleet.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import type { EventView } from '../src/contract/event-schemas.js';
+import { agentVmId } from '../src/controller/agent-vm-id.js';
+import { pollUntil } from '../src/util/deadline.js';
+import { runCommand } from '../src/util/run-command.js';
+import { freePort, startControllerProcess, type ControllerProcess } from './support/controller-process.js';
+
+const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
+const cli = join(import.meta.dirname, '../src/cli/nubo.js');
+
+async function allEvents(api: NuboClient): Promise<EventView[]> {
+  const out: EventView[] = [];
+  for (let page = await api.listEvents(0); page.length > 0; page = await api.listEvents(page.at(-1)!.seq)) out.push(...page);
+  return out;
+}
+
+test('a controller SIGKILLed between a create\'s refused call and its placement elsewhere places the VM once after its restart', { timeout: 900_000 }, async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'nubo-place-again-'));
+  const ends: (() => Promise<unknown>)[] = [() => rm(root, { recursive: true, force: true })];
+  t.after(async () => {
+    for (const end of ends.reverse()) await end();
+  });
+  const port = await freePort();
+  // Agents beat every second; a host is silent after 30 s without one (generous on a loaded machine).
+  const base = { cli, dataDir: join(root, 'controller'), home: join(root, 'home'), heartbeatMs: 10_000, port };
+  let ctl: ControllerProcess | undefined = await startControllerProcess(base);
+  ends.push(() => ctl?.stop() ?? Promise.resolve());
+  const adminToken = ctl.adminToken;
+  const api = new NuboClient(ctl.url, adminToken);
+  const f = await FakeFleet.start({ hosts: 3, rootDir: join(root, 'fleet'), capacity: { cpus: 4, memoryMiB: 8_192, diskMiB: 1_000_000 }, controllerUrl: ctl.url, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 30_000, logger });
+  ends.push(() => f.close());
+  // f1's agent address: a port nothing listens on (taken and let go), so every connection to it is refused.
+  const refusing = `http://127.0.0.1:${await freePort()}`;
+  for (const h of f.hosts) await api.registerHost({ name: h.name, agentUrl: h.name === 'f1' ? refusing : h.url, agentToken: h.token });
+  assert.equal(await f.beatAll(), 3);
+  f.startBeating();
+  await pollUntil('every host enabled', async () => ((await api.listHosts()).every((h) => h.state === 'enabled') ? true : undefined), { timeoutMs: 60_000, intervalMs: 500 });
+  const disk = join(root, 'disk.qcow2');
+  await runCommand('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '1M'], { timeoutMs: 30_000 });
+  await api.uploadImage({ name: 'disk', file: disk });
+  await api.createTemplate({ name: 'small', vcpus: 1, memoryMiB: 128, image: 'disk' });
+
+  const created: string[] = [];
+  for (const point of ['vm.prolog.place-again', 'vm.prolog.placed-again']) {
+    // Only f1 takes VMs: the create goes there and its prolog is refused.
+    for (const h of ['f2', 'f3']) await api.disableHost(h);
+    await ctl.stop();
+    ctl = undefined;
+    const dying = await startControllerProcess({ ...base, adminToken, env: { NUBO_FAILPOINTS: `${point}=exit` } });
+    const vm = await api.createVm({ template: 'small', name: `v-${point.split('.').at(-1)}` }, { timeoutMs: 60_000 });
+    created.push(vm.id);
+    let timer: NodeJS.Timeout | undefined;
+    const signal = await Promise.race([dying.exited, new Promise((r) => { timer = setTimeout(() => r('still running'), 120_000); })]);
+    clearTimeout(timer);
+    if (signal !== 'SIGKILL') await dying.stop();
+    assert.equal(signal, 'SIGKILL', `the controller died at ${point}`);
+
+    ctl = await startControllerProcess({ ...base, adminToken });
+    // Nowhere to go yet (f1 is avoided, the others disabled): the VM waits in pending, unbound, f1's room given back.
+    const waiting = await pollUntil(`${vm.name} pending, placed again`, async () => {
+      const v = await api.getVm(vm.id, { timeoutMs: 60_000 });
+      return v.state === 'pending' && v.host === null && /no host fits/.test(v.stateReason ?? '') ? v : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500 });
+    assert.match(waiting.stateReason ?? '', /f1: could not be reached when this VM was placed there/);
+    assert.equal((await api.getHost('f1')).reserved.cpus, 0, 'f1 holds no reservation');
+    await api.enableHost('f2');
+    const running = await pollUntil(`${vm.name} running`, async () => {
+      const v = await api.getVm(vm.id, { timeoutMs: 60_000 });
+      return v.state === 'running' || v.state === 'failed' ? v : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500 });
+    assert.equal(running.state, 'running', `reason: ${running.stateReason}`);
+    assert.equal(running.host, 'f2');
+  }
+
+  // Exactly once: each VM on the host the store binds it to, nowhere else; none on f1.
+  const vms = await api.listVms({}, { timeoutMs: 60_000 });
+  const where = new Map<string, string[]>();
+  for (const h of f.hosts) for (const id of h.driver.host.vms.keys()) where.set(id, [...(where.get(id) ?? []), h.name]);
+  assert.equal(where.size, created.length);
+  for (const v of vms) assert.deepEqual(where.get(agentVmId(v.id)), [v.host], `${v.name} runs once, on its host`);
+  assert.equal(f.host('f1').driver.host.vms.size, 0);
+  const hosts = await api.listHosts();
+  assert.deepEqual(hosts.map((h) => [h.name, h.reserved.cpus]).sort(), [['f1', 0], ['f2', 2], ['f3', 0]]);
+  const events = await allEvents(api);
+  for (const id of created) {
+    const again = events.filter((e) => e.kind === 'vm.state' && e.resourceId === id && e.data['from'] === 'prolog' && e.data['to'] === 'pending');
+    assert.equal(again.length, 1, 'placed again once');
+    assert.match(String(again[0]!.data['reason']), /placed again: host f1 could not be reached and never received the request .*ECONNREFUSED/);
+    const prologs = events.filter((e) => e.kind === 'vm.state' && e.resourceId === id && e.data['to'] === 'prolog');
+    assert.equal(prologs.length, 2, 'bound twice: f1, then f2');
+  }
+});
