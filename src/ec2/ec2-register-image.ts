@@ -1,8 +1,10 @@
 import { parseS3Location } from '../contract/image-object-schemas.js';
 import type { ImageView } from '../contract/image-schemas.js';
+import type { NetworkView } from '../contract/network-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
 import { Ec2ApiError, invalidParameterValue, missingParameter } from './ec2-api-error.js';
 import { nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
+import { amiNics } from './ami-nics.js';
 
 /** The kernel command line of an AMI registered with a kernel no template of the caller's boots yet. */
 export const DEFAULT_KERNEL_CMDLINE = 'console=ttyS0 root=/dev/vda';
@@ -64,7 +66,9 @@ async function bootImage(ctx: Ec2Context, call: Ec2Call, ref: string, param: str
  * smallest instance type (RunInstances' InstanceType gives the VM its own);
  * KernelId/RamdiskId name kernel and initrd images for direct kernel boot
  * (as DescribeImageAttribute shows them), with the command line of a visible
- * template that boots the same kernel, else DEFAULT_KERNEL_CMDLINE.
+ * template that boots the same kernel, else DEFAULT_KERNEL_CMDLINE. Its
+ * instances get a NIC on the caller's default network (`amiNics`), so they are
+ * reachable like the `tiny` AMI's.
  *
  * A template that cannot be made takes its image away again. A controller
  * that dies between the two leaves the image without an AMI: the caller's,
@@ -80,6 +84,7 @@ export const registerImage: Ec2Handler = async (ctx, call) => {
   // Checked before the copy: a taken name costs no bytes.
   if (taken) throw new Ec2ApiError('InvalidAMIName.Duplicate', `AMI name ${req.name} is already in use by AMI ${await ctx.records.awsIdOf('image', taken.id)}`);
   const cmdline = kernel === undefined ? undefined : (templates.find((t) => t.kernel === kernel.name && t.cmdline !== undefined)?.cmdline ?? DEFAULT_KERNEL_CMDLINE);
+  const nics = amiNics(await nativeCall<NetworkView[]>(ctx, call, 'GET', '/api/v1/networks', undefined));
   const size = [...ctx.instanceTypes.values()].sort((a, b) => a.memoryMiB - b.memoryMiB || a.vcpus - b.vcpus)[0] ?? { vcpus: 1, memoryMiB: 128 };
   const image = await nativeCall<ImageView>(ctx, call, 'POST', '/api/v1/images/from-s3', { name: req.name, bucket: req.bucket, key: req.key }, {
     conflict: 'InvalidAMIName.Duplicate', quota: 'ResourceLimitExceeded', fields: { bucket: 'ImageLocation', key: 'ImageLocation', object: 'ImageLocation', format: 'ImageLocation', name: 'Name' },
@@ -87,7 +92,7 @@ export const registerImage: Ec2Handler = async (ctx, call) => {
   let template: TemplateView;
   try {
     template = await nativeCall<TemplateView>(ctx, call, 'POST', '/api/v1/templates', {
-      name: req.name, vcpus: size.vcpus, memoryMiB: size.memoryMiB, image: image.id,
+      name: req.name, vcpus: size.vcpus, memoryMiB: size.memoryMiB, image: image.id, nics,
       ...(kernel ? { kernel: kernel.id, cmdline } : {}), ...(initrd ? { initrd: initrd.id } : {}),
     }, { conflict: 'InvalidAMIName.Duplicate', quota: 'ResourceLimitExceeded', fields: { name: 'Name', kernel: 'KernelId', initrd: 'RamdiskId' } });
   } catch (err) {

@@ -49,6 +49,9 @@ export interface LabState {
   controllerUrl?: string | undefined;
   /** Set when the lab started the controller itself. */
   controller?: LabProcess | undefined;
+  /** That controller's EC2 and S3 endpoints, when it serves them. */
+  controllerEc2Url?: string | undefined;
+  controllerS3Url?: string | undefined;
   /**
    * Migration TLS: the PKI (its CA, and one directory per host) when on, false
    * when the lab was made with `--no-migration-tls`; undefined until an `up`

@@ -9,7 +9,7 @@ import { pollUntil } from '../util/deadline.js';
 import { runCommand } from '../util/run-command.js';
 import { deleteLink, deleteNetns, ensureBridge, ensureNetns, ensureUplink, netnsExists } from '../network/lab-topology.js';
 import { isLabProcess, killQemusIn, NUBO_CLI, spawnDetached, stopLabProcess } from './lab-process.js';
-import { ensureLabController, type LabCredentials } from './lab-controller.js';
+import { ensureLabController, type LabControllerApis, type LabCredentials } from './lab-controller.js';
 import {
   FABRIC_ADDRESS, FABRIC_PREFIX_LEN, HOST_BRIDGE, HOST_UPLINK, LAB_AGENT_PORT, checkPrefix, labStateFile, newLabState, planHost, readLabState, writeLabState,
   type LabHost, type LabState,
@@ -27,7 +27,7 @@ export interface LabUpOptions {
   /** Put the hosts into this many clusters, `c1`… (lab-clusters.ts: contiguous blocks); default 1: all in `default`. */
   readonly clusters?: number | undefined;
   /** A running controller that listens on the fabric address, or a port for the lab to start its own on. */
-  readonly controller: LabCredentials | { readonly startOnPort: number };
+  readonly controller: LabCredentials | ({ readonly startOnPort: number } & LabControllerApis);
   readonly heartbeatMs?: number | undefined;
   /** Migration streams between the hosts over TLS, with a CA of the lab's own in `<dir>/pki` (default true). */
   readonly migrationTls?: boolean | undefined;
@@ -95,7 +95,7 @@ export async function labUp(o: LabUpOptions): Promise<LabUpResult> {
   let creds: LabCredentials;
   if ('startOnPort' in o.controller) {
     const wasAlive = state.controller !== undefined && (await isLabProcess(state.controller));
-    creds = await ensureLabController(state, o.controller.startOnPort, hb, o.signal);
+    creds = await ensureLabController(state, o.controller.startOnPort, hb, o.signal, { ec2Port: o.controller.ec2Port, s3Port: o.controller.s3Port });
     if (!wasAlive) changed.push(`controller ${state.controller?.pid}`);
   } else {
     creds = o.controller;

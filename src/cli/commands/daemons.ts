@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { nuboHome } from '../../util/nubo-home.js';
 import { runCliAction } from '../run-cli-action.js';
 import { daemonLogger, parseListen, untilStopped } from '../daemon-support.js';
+import { readHostSecretFile } from '../host-secret-file.js';
 import { UsageError } from '../usage-error.js';
 import { EXIT } from '../exit-codes.js';
 import { Failpoints } from '../../util/failpoints.js';
@@ -104,7 +104,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
-        const token = o.token ?? (o.tokenFile !== undefined ? (await readFile(o.tokenFile, 'utf8')).trim() : undefined);
+        const token = o.token ?? (o.tokenFile !== undefined ? await readHostSecretFile(o.tokenFile) : undefined);
         if (!token) throw new UsageError('BAD_FLAG', 'the agent needs its host secret: --token-file FILE (or --token)');
         // Tenants' disks, saved memory and config drives (made by QEMU and qemu-img, which inherit it) are the owner's only.
         process.umask(0o077);

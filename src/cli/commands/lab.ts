@@ -17,7 +17,7 @@ import { buildTinyImage } from '../../storage/tiny-image/build-tiny-image.js';
 import { imageCacheDir } from '../../util/nubo-home.js';
 
 interface LabFlags { prefix: string; dir?: string; url?: string; token?: string; json?: boolean }
-interface UpFlags extends LabFlags { hosts?: number; clusters: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; heartbeatMs: number; migrationTls: boolean }
+interface UpFlags extends LabFlags { hosts?: number; clusters: number; fabricOnly?: boolean; startController?: boolean; controllerPort: number; ec2Port: number; s3Port: number; heartbeatMs: number; migrationTls: boolean }
 
 const labDir = (o: LabFlags): string => o.dir ?? join(nuboHome(), 'lab', checkPrefix(o.prefix));
 
@@ -38,6 +38,8 @@ export function registerLabCommands(program: Command): void {
     .option('--fabric-only', `make only the fabric bridge with ${FABRIC_ADDRESS}, for a controller to listen on (\`nubo up --listen ${FABRIC_ADDRESS}\`) before the hosts come`)
     .option('--start-controller', `start the lab's own controller on ${FABRIC_ADDRESS} (recorded; stopped by \`lab down\`) with the nubo-tiny images, the network \`lab\` (${LAB_NETWORK.cidr}) and the \`tiny\` template`)
     .option('--controller-port <port>', 'port of the controller --start-controller starts', intArg(1, 65535, 'port'), 7480)
+    .option('--ec2-port <port>', `port of that controller's EC2 Query API on ${FABRIC_ADDRESS} (one zone per cluster); 0: none`, intArg(0, 65535, 'port'), 7490)
+    .option('--s3-port <port>', `port of that controller's S3 API on ${FABRIC_ADDRESS}; 0: none`, intArg(0, 65535, 'port'), 7491)
     .option('--url <url>', `a running controller listening on the fabric address (e.g. http://${FABRIC_ADDRESS}:7480); default $NUBO_URL, else credentials.json`)
     .option('--token <token>', 'its admin token (default: $NUBO_TOKEN, else $NUBO_HOME/credentials.json)')
     .option('--heartbeat-ms <ms>', 'agent heartbeat interval', intArg(100, 60_000, 'milliseconds'), 2000)
@@ -50,7 +52,8 @@ export function registerLabCommands(program: Command): void {
         return EXIT.OK;
       }
       if (o.hosts === undefined) throw new UsageError('BAD_FLAG', 'lab up needs --hosts N (or --fabric-only)');
-      const controller = o.startController ? { startOnPort: o.controllerPort } : await resolveCredentials(o);
+      const apis = { ec2Port: o.ec2Port === 0 ? undefined : o.ec2Port, s3Port: o.s3Port === 0 ? undefined : o.s3Port };
+      const controller = o.startController ? { startOnPort: o.controllerPort, ...apis } : await resolveCredentials(o);
       const r = await labUp({ prefix: o.prefix, dir, hosts: o.hosts, clusters: o.clusters, controller, heartbeatMs: o.heartbeatMs, migrationTls: o.migrationTls, signal, log: (l) => process.stdout.write(`${l}\n`) });
       // The lab's own controller starts empty: give it what the README's first steps use.
       const changed = [...r.changed];
@@ -62,6 +65,9 @@ export function registerLabCommands(program: Command): void {
       process.stdout.write(`lab ${o.prefix} is up: ${r.state.hosts.length} hosts, controller ${r.credentials.url}, state ${join(dir, 'lab.json')}\n`);
       if (o.startController) {
         process.stdout.write(`the lab's controller credentials: ${labCredentialsFile(dir)}\n  export NUBO_URL=${r.credentials.url} NUBO_TOKEN=$(jq -r .token ${labCredentialsFile(dir)})\n`);
+        const { controllerEc2Url: ec2, controllerS3Url: s3 } = r.state;
+        if (ec2 !== undefined) process.stdout.write(`EC2 endpoint ${ec2}  (region nubo-1, a zone per cluster; keys: nubo user access-key create; aws --endpoint-url ${ec2} ec2 describe-availability-zones)\n`);
+        if (s3 !== undefined) process.stdout.write(`S3 endpoint ${s3}  (region nubo-1)\n`);
         process.stdout.write(`its catalog: template tiny on network ${LAB_NETWORK.name} (${LAB_NETWORK.cidr}, gateway ${LAB_NETWORK.gateway} on ${r.state.fabricBridge}): a VM there answers from this machine, e.g. curl http://198.18.120.2/\n`);
       }
       return EXIT.OK;
@@ -87,6 +93,7 @@ export function registerLabCommands(program: Command): void {
       if (o.json) return printJson(s);
       if (!s.state) throw new UsageError('NO_LAB', `no lab "${o.prefix}" here (${join(dir, 'lab.json')}); \`nubo lab up --hosts N\` makes one`);
       process.stdout.write(`lab ${s.state.prefix}: fabric ${s.state.fabricBridge} ${FABRIC_ADDRESS}/16, controller ${dash(s.state.controllerUrl)}${s.controllerError ? ` (unreachable: ${s.controllerError})` : ''}\n`);
+      if (s.state.controllerEc2Url !== undefined || s.state.controllerS3Url !== undefined) process.stdout.write(`EC2 endpoint ${dash(s.state.controllerEc2Url)}, S3 endpoint ${dash(s.state.controllerS3Url)}\n`);
       const tls = s.state.migrationTls;
       process.stdout.write(`migration TLS: ${tls === undefined ? '-' : tls === false ? 'off' : `on (CA and host certificates in ${tls.pkiDir})`}; shared datastore ${s.state.sharedDir}\n`);
       printTable(['HOST', 'NETNS', 'ADDRESS', 'AGENT PID', 'AGENT', 'CONTROLLER', 'MIGRATION TLS'], s.hosts.map((h) => [

@@ -112,6 +112,43 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('leases book vCPUs as placement counts them: the host\'s CPU overcommit, else the controller\'s, and a change of it is seen at once', async () => {
+    await fresh();
+    const t0 = (t = 5_000_000);
+    // The controller's default 4 per core (as `nubo up`'s host): 2 CPUs hold 8 vCPUs, so an AR beside a BE lease of 2 cuts nothing.
+    const roomy = new LeaseService({ store, actions: new FakeActions(), policies, rates, logger, clock, tickMs: 0, cpuOvercommit: 4 });
+    services.push(roomy);
+    await roomy.start();
+    const be = await roomy.submit(sub({ count: 2 }));
+    await at(roomy, t0 + 10);
+    const ar = await roomy.submit(sub({ kind: 'ar', count: 2, startS: t0 + 100, durationS: 50, preemptible: false }));
+    assert.equal(ar.state, 'scheduled');
+    assert.equal((await store.capacityLeases.get(be.id)).plan.segments.some((s) => s.kind === 'suspend'), false, '8 vCPUs hold both leases: no suspension');
+    // A count beyond 8 vCPUs is refused at once, naming the field.
+    await assert.rejects(roomy.submit(sub({ kind: 'immediate', count: 9, memoryMib: 128, preemptible: false })), (e: Error) => /count: 9 VMs of 1 vCPU \/ 128 MiB: all the enabled hosts together hold 8$/.test(e.message));
+    await roomy.stop();
+
+    // The operator lowers the host's own overcommit to 0.5 (1 vCPU): the next submission sees it and plans a preemption.
+    const [h] = await fresh();
+    t = t0 + 1_000;
+    await store.hosts.setCpuOvercommit(h!, 0.5);
+    const tight = new LeaseService({ store, actions: new FakeActions(), policies, rates, logger, clock, tickMs: 0, cpuOvercommit: 4 });
+    services.push(tight);
+    await tight.start();
+    const be1 = await tight.submit(sub({ count: 1 }));
+    await at(tight, t + 10);
+    assert.equal((await store.capacityLeases.get(be1.id)).state, 'active');
+    const ar1 = await tight.submit(sub({ kind: 'ar', count: 1, startS: t + 100, durationS: 50, preemptible: false }));
+    assert.equal(ar1.state, 'scheduled');
+    assert.ok((await store.capacityLeases.get(be1.id)).plan.segments.some((s) => s.kind === 'suspend'), 'one vCPU: the BE lease is suspended for the AR');
+    // Raised again while the service runs: a second AR in another window fits beside the BE lease without cutting it more.
+    await store.hosts.setCpuOvercommit(h!, 1);
+    const before = (await store.capacityLeases.get(be1.id)).plan.segments.filter((s) => s.kind === 'suspend').length;
+    const ar2 = await tight.submit(sub({ kind: 'ar', count: 1, startS: t + 400, durationS: 50, preemptible: false }));
+    assert.equal(ar2.state, 'scheduled');
+    assert.equal((await store.capacityLeases.get(be1.id)).plan.segments.filter((s) => s.kind === 'suspend').length, before, 'two vCPUs now: the second AR runs beside it');
+  });
+
   it('an AR preempts a running BE lease: suspended before the AR prepares, resumed on the same host after the AR ends', async () => {
     const [h1] = await fresh();
     const t0 = (t = 1_000_000);

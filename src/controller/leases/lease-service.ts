@@ -16,6 +16,7 @@ import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
 import { DEFAULT_LEASE_LIMITS, type LeaseLimits } from './lease-limits.js';
+import { leaseHostCapacity, leaseHostsKey } from './lease-host-capacity.js';
 import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-record-of.js';
 import { checkLeaseSubmission, type LeaseSubmission } from './lease-submission.js';
 import { quotaScopesOf } from './quota-scopes-of.js';
@@ -47,6 +48,8 @@ export interface LeaseServiceOptions {
   readonly tickMs?: number | undefined;
   /** How long one step (creating, suspending, moving, resuming the lease's VMs) may take before the lease fails (default 15 min). */
   readonly stepTimeoutMs?: number | undefined;
+  /** The placement policy's CPU overcommit, for hosts without one of their own (default 1): leases book vCPUs as placement counts them. */
+  readonly cpuOvercommit?: number | undefined;
 }
 
 /**
@@ -67,6 +70,8 @@ export class LeaseService {
   #scheduler!: LeaseScheduler;
   #steps!: StepCollector;
   #hosts = new HostNumbers([]);
+  /** The hosts and capacities the scheduler's table was built over (leaseHostsKey). */
+  #hostsKey = '';
   #hostCaps: readonly Host[] = [];
   /** Hosts that missed heartbeats (state `error`): kept in the table so their plans survive a blip, and taken as full so nothing new goes there. */
   #down = new Map<string, VmShape>();
@@ -126,7 +131,8 @@ export class LeaseService {
   async #syncHosts(): Promise<void> {
     const hosts = await this.#enabledHosts();
     this.#down = downHosts(hosts);
-    if (hosts.map((h) => h.id).join() !== this.#hosts.ids.join()) await this.#rebuild(false);
+    // A host come or gone, or its capacity changed (`nubo host update --cpu-overcommit`): the table is built again.
+    if (leaseHostsKey(hosts) !== this.#hostsKey) await this.#rebuild(false);
   }
 
   /**
@@ -202,9 +208,13 @@ export class LeaseService {
     return p;
   }
 
-  /** The hosts leases are planned on: enabled ones, and those whose heartbeat is late (a loaded host must not fail every lease planned on it). */
+  /**
+   * The hosts leases are planned on: enabled ones, and those whose heartbeat is late (a loaded host must not fail every
+   * lease planned on it); each with the vCPUs placement gives it (leaseHostCapacity).
+   */
   async #enabledHosts(): Promise<Host[]> {
-    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled' || h.state === 'error').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled' || h.state === 'error').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
+      .map((h) => leaseHostCapacity(h, this.#o.cpuOvercommit));
   }
 
   /** A fresh scheduler from the store's hosts and live leases; `finish`: also run the steps journaled and not done (a restart). */
@@ -213,6 +223,7 @@ export class LeaseService {
     this.#down = downHosts(hosts);
     this.#hostCaps = hosts.filter((h) => h.state === 'enabled');
     this.#hosts = new HostNumbers(hosts.map((h) => h.id));
+    this.#hostsKey = leaseHostsKey(hosts);
     this.#steps = new StepCollector();
     this.#scheduler = new LeaseScheduler({
       hosts: hosts.map((h) => ({ cpus: h.total.cpus, memoryMiB: h.total.memoryMib })), rates: this.#o.rates, policies: this.#o.policies, enactment: this.#steps,
