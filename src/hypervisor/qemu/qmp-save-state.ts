@@ -92,6 +92,8 @@ export async function qmpSaveState(qmp: QmpClient, statePath: string, token: str
       throw new StateSaveFailedError(status, info?.['error-desc'] ?? `migration ${status}`);
     }
     const t1 = performance.now();
+    // A stream short enough to end between two looks at the file has its first bytes told now, before its end is.
+    await Promise.race([flush.lookNow(), hookFailure]);
     await Promise.race([Promise.resolve(hooks.onReceived?.()), hookFailure]);
     const rc = await Promise.race([waitWriterExit(files.rc, { ...opts, timeoutMs: opts.timeoutMs ?? 300_000 }), hookFailure]);
     if (rc !== 0) throw new StateSaveFailedError('completed', `the state file writer (dd) exited with status ${rc}`);

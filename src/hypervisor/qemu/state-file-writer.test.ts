@@ -120,3 +120,20 @@ test('WatchedFlushBehind flushes a file another writer fills as it grows, and te
     await mine.close();
   }
 }));
+
+test('lookNow tells first bytes the periodic look has not seen yet, once, and waits for the hook', () => withDir(async (dir) => {
+  const path = join(dir, 'quick');
+  await writeFile(path, 'all of a short stream');
+  const fh = await open(path, 'r+');
+  const told: string[] = [];
+  const w = new WatchedFlushBehind(fh, { intervalMs: 60_000, onFirstBytes: async () => { await new Promise((r) => setTimeout(r, 20)); told.push('first'); } });
+  try {
+    await w.lookNow();
+    assert.deepEqual(told, ['first'], 'told, and awaited, before lookNow resolved');
+    await w.lookNow();
+    assert.deepEqual(told, ['first'], 'once');
+  } finally {
+    await w.stop();
+    await fh.close();
+  }
+}));

@@ -133,6 +133,21 @@ export class WatchedFlushBehind {
     }, () => {}).finally(() => (this.#looking = false));
   }
 
+  /**
+   * Looks once more now and, if the first bytes were never told (a stream
+   * that ended between two looks), tells them and awaits the hook: its fault
+   * then still comes before whatever follows the stream's end.
+   */
+  async lookNow(): Promise<void> {
+    const st = await this.fh.stat();
+    this.size = Math.max(this.size, st.size);
+    const first = this.#first;
+    if (st.size > 0 && first !== undefined) {
+      this.#first = undefined;
+      await first();
+    }
+  }
+
   /** Stops looking; resolves once no flush runs, rejects with a flush's error (FlushBehind.settled). */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
