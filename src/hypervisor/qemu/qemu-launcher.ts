@@ -89,7 +89,9 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     reg.add(vm);
     await reg.connect(vm, opts);
     vm.starting = undefined;
-    // Where a start's time went: QEMU's own start (until it daemonised), then until its QMP answered.
+    // Where a start's time went: QEMU's own start (until it daemonised), then until its QMP answered. A restore's load
+    // runs on QEMU's main loop, reading a file that never blocks, so its QMP answers only once the load is (nearly)
+    // done: its connectMs is mostly the load, and the loadMs logged below only the rest.
     reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind, launchMs: Math.round(t1 - t0), connectMs: Math.round(performance.now() - t1) }, 'vm started');
   } catch (err) {
     if (reg.has(spec.id)) {
