@@ -18,11 +18,14 @@ import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 // A suspend whose agent dies while QEMU streams the VM's memory into the state
 // file, once QEMU completed but before the file is durable, once the file is
 // whole but QEMU not yet ended, and once everything is done but the answer
-// (agent failpoints, `exit`: a SIGKILL of the agent process). QEMU outlives its agent; the controller waits for the agent (no
-// answer is no verdict) and asks again once it is back. The retried save must
-// end the VM `suspended` with a whole state file — never from a partial one —
-// and the resume must bring back the same guest (the nonce it drew at boot, its
-// uptime grown), with one QEMU.
+// (agent failpoints, `exit`: a SIGKILL of the agent process). QEMU and its
+// writer outlive the agent; the controller waits for the agent (no answer is
+// no verdict) and asks again once it is back. The retried save must end the VM
+// `suspended` with a whole state file — never from a partial one: committed
+// only when QEMU completed and its writer exited 0 — and the resume must bring
+// back the same guest (the nonce it drew at boot, its uptime grown), with one
+// QEMU. And a retry that finds the VM stopped by the dead agent's save and
+// then fails must run it again.
 
 let image: TinyImage;
 let root: string;
@@ -112,6 +115,29 @@ test('a failed stream (failpoint error mid-stream) fails the suspend cleanly: th
   assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1);
 });
 
+test('a retried save that finds the VM paused (its agent died after stopping it) and fails runs the VM again: the controller holds it running', async () => {
+  const p0 = await probe();
+  const [pid] = await qemuPidsOf(agentVmId(vmId));
+  await restartAgent('qemu.save=exit');
+  const t0 = Date.now();
+  await api.vmAction(vmId, 'suspend');
+  await pollUntil('agent killed at qemu.save', () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [pid], 'QEMU lives on, stopped, without its agent');
+  // The retry finds QEMU paused, not running; its save fails mid-stream.
+  agent = startAgent('qemu.save.streaming=error');
+  await agent.waitFor(/agent listening/, 90_000);
+  const back = await waitVm(['running', 'suspended', 'failed']);
+  assert.equal(back.state, 'running', `reason: ${back.stateReason}`);
+  assert.equal(back.history.filter((h) => Date.parse(h.at) >= t0 && h.to === 'suspended').length, 0);
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), [], 'no state file, no part or rc file');
+  // A paused guest prints nothing: a fresh probe proves it runs.
+  const p1 = await probe();
+  assert.equal(p1.nonce, p0.nonce, 'the same guest runs on');
+  assert.ok(p1.uptime > p0.uptime);
+  assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [pid], 'the same QEMU');
+  await restartAgent();
+});
+
 for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.written', 'qemu.save.ended']) {
   test(`agent SIGKILLed at ${point}: once it is back the suspend finishes from a whole state file, and the resume brings back the same guest`, async () => {
     const p0 = await probe();
@@ -140,6 +166,10 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
     assert.deepEqual(since, ['saving', 'suspended'], 'suspended once, never failed nor running in between');
     assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'the state file, no .part');
     assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'no QEMU while suspended');
+    if (point === 'qemu.save.streaming' || point === 'qemu.save.received') {
+      // QEMU and its writer went on without the agent: the retry committed their whole, durable file instead of saving again.
+      assert.match(agent.output.join(''), /an interrupted save had streamed all of its state/);
+    }
 
     await api.vmAction(vmId, 'resume');
     assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');

@@ -80,6 +80,13 @@ test('paused start and incoming migration', () => {
   const argv = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'defer' });
   assert.ok(argv.includes('-S'));
   assert.deepEqual(after(argv, '-incoming'), ['defer']);
+  assert.ok(!argv.includes('migration.x-events=on'), 'a live migration\'s destination sets its own capabilities');
+});
+
+test('a restore has MIGRATION events from its start: the end of its load is told before QMP is even connected', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'fd:3', migrationEvents: true });
+  assert.deepEqual(after(argv, '-global'), ['migration.x-events=on']);
+  assert.deepEqual(after(argv, '-incoming'), ['fd:3']);
 });
 
 test('the same spec gives the same argv (a migration destination depends on it)', () => {

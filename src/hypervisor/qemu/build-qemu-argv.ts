@@ -9,6 +9,8 @@ export interface QemuArgvOptions {
   readonly paused?: boolean;
   /** `-incoming` argument: `defer` for live migration, `fd:…` to restore saved state. */
   readonly incoming?: string;
+  /** MIGRATION events from the start (the `events` capability, on before QMP is connected): a restore's end is told, not polled for. */
+  readonly migrationEvents?: boolean;
 }
 
 /**
@@ -48,6 +50,7 @@ export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
   for (const nic of spec.nics) argv.push(...nicArgs(nic, opts.accel));
 
   if (opts.paused) argv.push('-S');
+  if (opts.migrationEvents === true) argv.push('-global', 'migration.x-events=on');
   if (opts.incoming !== undefined) argv.push('-incoming', opts.incoming);
   return argv;
 }

@@ -48,10 +48,18 @@ export class QemuReportMissingError extends QemuFailureError {
   }
 }
 
-/** Writing the VM's state to its file (a migration into the agent's unix socket) ended other than completed. */
+/** Writing the VM's state to its file (a migration into a detached writer, state-file-writer.ts) ended other than completed, or its writer failed. */
 export class StateSaveFailedError extends QemuFailureError {
   readonly code = 'QEMU_STATE_SAVE_FAILED';
   constructor(readonly status: string | undefined, reason: string) {
     super(reason, { status });
+  }
+}
+
+/** Reading a VM's saved state into a restoring QEMU ended other than completed. */
+export class StateRestoreFailedError extends QemuFailureError {
+  readonly code = 'QEMU_STATE_RESTORE_FAILED';
+  constructor(readonly status: string) {
+    super(`the saved state was not read to its end (migration ${status})`, { status });
   }
 }

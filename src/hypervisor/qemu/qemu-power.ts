@@ -1,11 +1,15 @@
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import type { RebootOptions, RebootResult, SaveResult, ShutdownResult, VmStats } from '../hypervisor.js';
 import { HypervisorError, VmStateError } from '../hypervisor-errors.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
 import { qmpSaveState } from './qmp-save-state.js';
+import { commitStateFile, removeAttemptFiles, saveAttemptFiles, waitWriterExit } from './state-file-writer.js';
+import { readSaveMarker, SAVE_MARKER, writeSaveMarker } from './save-marker.js';
+import { settleMigration } from './settle-migration.js';
 import { readQemuVmStats } from './qemu-vm-stats.js';
 import type { QemuRegistry } from './qemu-registry.js';
 import { waitDefault as opt } from './wait-default.js';
@@ -112,8 +116,14 @@ export class QemuPower {
   async save(vmId: string, statePath: string, opts: WaitOptions): Promise<SaveResult> {
     const vm = this.#reg.get(vmId);
     const qmp = this.#reg.qmp(vm);
+    const log = this.#reg.log;
     const began = Date.now();
     const fp = this.#reg.opts.failpoints;
+    const markerPath = join(vm.paths.dir, SAVE_MARKER);
+    // What an earlier save of this process, whose agent died, left: its attempt's token and whether the VM ran before it.
+    const marker = await readSaveMarker(markerPath);
+    // Its stream may still run (the writer does not need the agent): its end is waited for before anything is decided.
+    const last = marker !== undefined ? await settleMigration(qmp, opt(opts, 60_000)) : undefined;
     let { state } = await this.#reg.status(vmId, opts);
     if (state === 'postmigrate') {
       // A live migration's source keeps its record until it is released: its memory lives on elsewhere, and a saved
@@ -125,46 +135,73 @@ export class QemuPower {
       const done = await stat(statePath).catch(() => undefined);
       if (done !== undefined) {
         await this.#reg.destroy(vmId, opts);
-        this.#reg.log.warn({ vmId, bytes: done.size }, 'an interrupted save had written its state file; its QEMU is ended now');
+        log.warn({ vmId, bytes: done.size }, 'an interrupted save had written its state file; its QEMU is ended now');
         return { bytes: done.size, durationMs: Date.now() - began };
+      }
+      // Its agent died before the rename: QEMU completed that attempt's stream, and once its writer exited 0 the part
+      // file is all of it, on the disk — only both prove it whole. Finished from it, not saved again.
+      if (marker !== undefined && last === 'completed') {
+        const files = saveAttemptFiles(statePath, marker.token);
+        // No part file: that attempt never streamed (the completed migration was an older one's); nothing to wait for.
+        const started = await stat(files.part).catch(() => undefined);
+        const rc = started === undefined ? undefined : await waitWriterExit(files.rc, opt(opts, 60_000)).catch(() => undefined);
+        const part = await stat(files.part).catch(() => undefined);
+        if (rc === 0 && part !== undefined) {
+          const bytes = await commitStateFile(files.part, statePath);
+          await removeAttemptFiles(statePath);
+          await fp?.hit('qemu.save.written');
+          await this.#reg.destroy(vmId, opts);
+          log.warn({ vmId, bytes }, 'an interrupted save had streamed all of its state; its file is committed and its QEMU ended now');
+          return { bytes, durationMs: Date.now() - began };
+        }
+        log.warn({ vmId, rc, part: part?.size }, 'an interrupted save completed in QEMU but its writer did not make the file whole; saving again');
       }
       // Its file never became durable: saved again. QEMU handed its disks over at the end of the stream (inactive)
       // and cannot stream them twice so; `cont` takes them back — the guest runs for the moment until `stop` below,
       // which is as if that save had never been asked for.
-      this.#reg.log.warn({ vmId }, 'an interrupted save left QEMU in postmigrate without a durable file; saving again');
+      log.warn({ vmId }, 'an interrupted save left QEMU in postmigrate without a durable file; saving again');
       await qmp.execute('cont', undefined, opt(opts, 5_000));
       state = 'running';
     }
-    const wasRunning = state === 'running';
+    // Paused by a save its agent did not see to the end (the marker says it ran before): a failure of this one must
+    // run it again as that one would have — the controller holds it running.
+    const wasRunning = state === 'running' || marker?.wasRunning === true;
+    const token = randomBytes(8).toString('hex');
+    await removeAttemptFiles(statePath);
+    await writeSaveMarker(markerPath, { token, wasRunning });
     const t0 = performance.now();
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
-    if (wasRunning) await qmp.execute('stop', undefined, opt(opts, 5_000));
+    if (state === 'running') await qmp.execute('stop', undefined, opt(opts, 5_000));
     const t1 = performance.now();
-    let qemuMs: number | undefined;
+    let saved: Awaited<ReturnType<typeof qmpSaveState>>;
     try {
       // Tests end QEMU here (`qemu.save`): a save whose process dies must leave no state file behind.
       await fp?.hit('qemu.save');
       // And the agent mid-stream (`qemu.save.streaming`), or once QEMU completed but before the file is durable (`qemu.save.received`).
       const hooks = fp === undefined ? {} : { onFirstWrite: () => fp.hit('qemu.save.streaming'), onReceived: () => fp.hit('qemu.save.received') };
-      qemuMs = (await qmpSaveState(qmp, statePath, join(vm.paths.dir, 'save.sock'), opt(opts, 300_000), hooks))['total-time'];
+      saved = await qmpSaveState(qmp, statePath, token, opt(opts, 300_000), hooks);
     } catch (err) {
-      await qmp.execute('migrate_cancel', undefined, opt({}, 5_000)).catch(() => {});
       await rm(statePath, { force: true });
-      // The save did not complete, so the VM's state never left: running it again is safe.
-      if (wasRunning) await qmp.execute('cont', undefined, opt({}, 5_000)).catch(() => {});
+      // The save did not complete, so the VM's state never left: running it again is safe — once QEMU has finished
+      // with the migration (`cont` is refused while it finalizes).
+      if (wasRunning) {
+        await settleMigration(qmp, opt({}, 10_000)).catch(() => undefined);
+        await qmp.execute('cont', undefined, opt({}, 5_000)).catch((e: unknown) => log.error({ vmId, err: errorMessage(e) }, 'a failed save could not run the VM again'));
+      }
+      await rm(markerPath, { force: true });
       throw new HypervisorError(vmId, 'save', errorMessage(err), { cause: err });
     }
     const t2 = performance.now();
-    const { size } = await stat(statePath);
     // The file is whole and durable, QEMU not yet ended (`qemu.save.written`): a retry finds it so (see above).
     await fp?.hit('qemu.save.written');
     await this.#reg.destroy(vmId, opts);
-    // Where a save's time went: the stop, the stream until the file was durable (QEMU's own count of it beside), the end of QEMU.
+    // Where a save's time went: the stop, QEMU's stream (its own count beside), the writer's end after it (the file
+    // durable), the commit (rename, directory), the end of QEMU.
     const ms = (a: number, b: number): number => Math.round(b - a);
-    this.#reg.log.info({ vmId, bytes: size, stopMs: ms(t0, t1), streamMs: ms(t1, t2), qemuMs, endMs: ms(t2, performance.now()) }, 'vm saved');
+    log.info({ vmId, bytes: saved.bytes, stopMs: ms(t0, t1), streamMs: Math.round(saved.streamMs), qemuMs: saved.info['total-time'], writerMs: Math.round(saved.writerMs), saveMs: ms(t1, t2), endMs: ms(t2, performance.now()) }, 'vm saved');
     // All done but the answer (`qemu.save.ended`): the retry finds the VM suspended (VmLifecycle.suspend).
     await fp?.hit('qemu.save.ended');
-    return { bytes: size, durationMs: Date.now() - began };
+    return { bytes: saved.bytes, durationMs: Date.now() - began };
   }
 
   async stats(vmId: string, opts: WaitOptions): Promise<VmStats> {
