@@ -70,3 +70,22 @@ test('inBackground marks the work it runs and everything it awaits, not the call
   assert.equal(seen, true);
   assert.equal(isBackground(), false);
 });
+
+test('a long backlog lets the event loop poll between turns (SQLite runs its queries synchronously)', async () => {
+  const q = new ConnectionQueue(2, 5);
+  await q.acquire(false);
+  let served = 0;
+  const busy = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end); };
+  // 100 transactions of 1 ms each: 100 ms of work queued behind the holder.
+  const all = Array.from({ length: 100 }, () => q.acquire(false).then(() => {
+    busy(1);
+    served++;
+    q.release();
+  }));
+  let servedWhenPolled: number | undefined;
+  setImmediate(() => { servedWhenPolled = served; });
+  q.release();
+  await Promise.all(all);
+  assert.ok(servedWhenPolled !== undefined && servedWhenPolled < 100, `the loop polled while the backlog ran (served ${String(servedWhenPolled)} of 100 first)`);
+  assert.equal(served, 100);
+});
