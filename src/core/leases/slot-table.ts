@@ -116,7 +116,8 @@ export class SlotTable {
     const vms = this.fitsStep(host, i, shape);
     if (vms === 0) return { from: Infinity, vms: 0 };
     while (i > 0 && this.fitsStep(host, i - 1, shape) >= vms) i--;
-    return { from: s.times[i]!, vms };
+    // A booking for good (what VMs outside leases take, to Infinity) ends in a step at Infinity: never.
+    return s.times[i] === Infinity ? { from: Infinity, vms: 0 } : { from: s.times[i]!, vms };
   }
 
   /** The first change point of `host` strictly after t (Infinity if none). */
