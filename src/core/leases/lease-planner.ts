@@ -4,7 +4,7 @@ import type { AdmissionContext } from './admission-policy.js';
 import type { HostCandidate } from './host-selection-policy.js';
 import type { LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
-import type { LeaseRates } from './lease-rates.js';
+import type { LeaseRates, SuspendStorage } from './lease-rates.js';
 import type { LeaseRecord } from './lease-record.js';
 import { buildPlan, type PlanDurations } from './plan-durations.js';
 import type { HostCapacity, SlotTable } from './slot-table.js';
@@ -136,7 +136,7 @@ export class LeasePlanner {
     const d = this.o.durations;
     if (rec.state === 'suspended') {
       const on = rec.suspendedOn!;
-      const shared = this.o.rates.suspendTo === 'shared';
+      const shared = this.storage(rec) === 'shared';
       return {
         resumeOn: on,
         pre: (pl, worst) => {
@@ -154,7 +154,7 @@ export class LeasePlanner {
     const table = this.o.table;
     if (resumeOn !== undefined) {
       const inPlace = this.startOn(rec, now, resumeOn.map((p) => ({ host: p.host, free: p.vms })), sum(pre(resumeOn, false)), pre);
-      if (inPlace !== undefined || !this.mayResumeElsewhere()) return inPlace;
+      if (inPlace !== undefined || !this.mayResumeElsewhere(rec)) return inPlace;
     }
     const perHost = this.perHostMax(rec.req.shape);
     if (room.length * perHost < rec.req.vms) return undefined;
@@ -189,7 +189,7 @@ export class LeasePlanner {
    * never having started. Predicted from what is booked now (the pass's reservations included).
    */
   private gapEndsLater(rec: LeaseRecord, now: number, plan: LeasePlan, len: number): boolean {
-    if (this.mayResumeElsewhere()) return false;
+    if (this.mayResumeElsewhere(rec)) return false;
     const run = plan.segments.find((x) => x.kind === 'run')!;
     const stop = plan.segments[plan.segments.length - 1]!.to;
     const rest = this.o.durations.resume(rec.req, plan.placements) + rec.remainingS - (run.to - run.from) + this.o.rates.shutdownS;
@@ -221,14 +221,19 @@ export class LeasePlanner {
     });
   }
 
+  /** Where the lease's saved memory lives: its own (the controller derives it from its VMs' disks), else the rates' default. */
+  private storage(rec: LeaseRecord): SuspendStorage {
+    return rec.suspendTo ?? this.o.rates.suspendTo;
+  }
+
   /** Whether a suspended lease may resume on hosts other than those it was suspended on: its state is readable there (shared storage), or the policy moves it. */
-  private mayResumeElsewhere(): boolean {
-    return this.o.rates.suspendTo === 'shared' || this.o.policies.migration === 'yes';
+  private mayResumeElsewhere(rec: LeaseRecord): boolean {
+    return this.storage(rec) === 'shared' || this.o.policies.migration === 'yes';
   }
 
   /** A suspended lease that can resume only on the hosts that hold its memory. */
   private pinned(rec: LeaseRecord): boolean {
-    return rec.state === 'suspended' && !this.mayResumeElsewhere();
+    return rec.state === 'suspended' && !this.mayResumeElsewhere(rec);
   }
 
   private mayFillGaps(rec: LeaseRecord): boolean {
@@ -277,7 +282,7 @@ export class LeasePlanner {
       const len = sum(pre(resumeOn, false)) + tail;
       const t = earliestStartOn(table, resumeOn, now, len, rec.req.shape);
       if (t < Infinity) best = { placements: resumeOn, from: t, to: t + len };
-      if (!this.mayResumeElsewhere()) return best;
+      if (!this.mayResumeElsewhere(rec)) return best;
     }
     const worst = [{ host: -1, vms: Math.min(rec.req.vms, this.perHostMax(rec.req.shape)) }];
     const len = sum(pre(worst, true)) + tail;
