@@ -125,7 +125,7 @@ test('reuse1.lwf: the second lease finds the image on the host and only boots (1
   assert.ok(timeline(run('reuse1', {}, { reuseImages: false } as unknown as Record<string, number>).events).includes('2 prepare 2700-2840 @0'));
 });
 
-test('migrate.lwf: the best-effort lease fills the gap before AR 2, and resumes either where it was or moved to the hosts AR 1 frees, whichever ends sooner', () => {
+test('migrate.lwf: with migration the best-effort lease fills the gap before AR 2 and is moved to the hosts AR 1 frees; without, it waits for those hosts, since resuming in place would end later', () => {
   // A 1 s image transfer (1024 MiB/s), or AR 1 (start 00:01:30) could not be prepared in time: prepare = 1 + 12 = 13 s.
   // AR 1 (2 nodes, 90 s, 1 h): prepare 77–90 on hosts 0,1, run 90–3690, shutdown to 3700.
   // AR 2 (2 nodes, 1800 s, 1 h) overlaps AR 1, so hosts 2,3: prepare 1787–1800, run 1800–5400, shutdown to 5410.
@@ -134,9 +134,11 @@ test('migrate.lwf: the best-effort lease fills the gap before AR 2, and resumes 
   const moved = timeline(run('migrate', { migration: 'yes' }, fast).events).filter((l) => l.startsWith('3 '));
   // Moved: hosts 0,1 are free at 3700: migrate 3700–4212 (512 s), resume 4212–4276, run 4276–6134, shutdown to 6144 — before 5410 + 64 + 1858 + 10 = 7342.
   assert.deepEqual(moved, ['3 prepare 0-13 @2,3', '3 run 13-1755 @2,3', '3 suspend 1755-1787 @2,3', '3 migrate 3700-4212 @0,1', '3 resume 4212-4276 @0,1', '3 run 4276-6134 @0,1', '3 shutdown 6134-6144 @0,1', '3 done 6144']);
-  // In place (migration no): waits for AR 2 to shut down at 5410: resume 5410–5474, run 5474–7332, shutdown to 7342.
+  // Migration no, state local: run in the gap it could resume only in place, after AR 2 shuts down at 5410 (resume
+  // 5410–5474, run 5474–7332, shutdown to 7342). Waiting for hosts 0,1 (free at 3700) ends sooner — prepare 3700–3713,
+  // run 3713–7313, shutdown to 7323 — so it waits instead (the old planner took the gap and was done at 7342).
   const inPlace = timeline(run('migrate', { migration: 'no' }, fast).events).filter((l) => l.startsWith('3 '));
-  assert.deepEqual(inPlace.slice(3), ['3 resume 5410-5474 @2,3', '3 run 5474-7332 @2,3', '3 shutdown 7332-7342 @2,3', '3 done 7342']);
+  assert.deepEqual(inPlace, ['3 prepare 3700-3713 @0,1', '3 run 3713-7313 @0,1', '3 shutdown 7313-7323 @0,1', '3 done 7323']);
 });
 
 test('shared-resume.lwf: with its state on shared storage the suspended lease resumes at once on a free node, with no move; with local storage it waits for its own node, or (migration yes) moves first', () => {
@@ -168,6 +170,33 @@ test('shared-resume.lwf: with its state on shared storage the suspended lease re
   assert.deepEqual(lease1({ migration: 'yes' }, {}), ['1 migrate 3610-4122 @1', '1 resume 4122-4186 @1', '1 run 4186-6298 @1', '1 shutdown 6298-6308 @1', '1 done 6308']);
   assert.equal(moved.metrics.migrations, 1);
   assert.equal(moved.metrics.handoffs, 0);
+});
+
+test('local state, migration no: a best-effort lease does not fill a gap after which it could resume on its hosts only long after it could have run in full elsewhere — it waits, as without suspension', () => {
+  // Two nodes; no image (prepare = boot 12 s). AR a1 holds node 0 from 988 (prepared 988–1000, runs to 6000, shutdown to
+  // 6010), AR a2 right after it (prepared 6010–6022, runs to 16022, shutdown to 16032); AR a0 holds node 1 from 8 to 7010.
+  // BE l (1 VM, 2000 s) at 0 fits nowhere in full (12 + 2000 + 10 s); node 0 has a gap before a1. Run in it (prepare
+  // 0–12, run 12–956, suspend 956–988) its memory would be on node 0, free again only at 16032: resume 16032–16096, the
+  // 1056 s left to 17152, shutdown to 17162. Waiting, it starts in full on node 1 at 7010 and is done at 9032 — what the
+  // run without suspension does. The old planner took the gap.
+  const shape = { cpus: 1, memoryMiB: 1024 };
+  const ar = (id: string, start: number, duration: number) => ({ id, kind: 'ar' as const, submit: 0, start, duration, vms: 1, shape, preemptible: false });
+  const workload = {
+    hosts: [{ cpus: 1, memoryMiB: 1024 }, { cpus: 1, memoryMiB: 1024 }],
+    leases: [ar('a1', 1000, 5000), ar('a0', 20, 6980), ar('a2', 6022, 10_000), { id: 'l', kind: 'be' as const, submit: 0, duration: 2000, vms: 1, shape, preemptible: true }],
+  };
+  const sim = (policies: Record<string, string>) => simulate(workload, compileSimConfig({ rates: RATES, policies }), { record: true });
+  const local = sim({});
+  assert.deepEqual(local.rejections, []);
+  assert.deepEqual(timeline(local.events).filter((l) => l.startsWith('a')).filter((l) => / run /.test(l)), ['a0 run 20-7000 @1', 'a1 run 1000-6000 @0', 'a2 run 6022-16022 @0']);
+  assert.deepEqual(timeline(local.events).filter((l) => l.startsWith('l ')), ['l prepare 7010-7022 @1', 'l run 7022-9022 @1', 'l shutdown 9022-9032 @1', 'l done 9032']);
+  assert.equal(local.metrics.preemptions, 0);
+  assert.equal(local.metrics.allBestEffortS, sim({ suspension: 'none' }).metrics.allBestEffortS);
+  assert.equal(local.metrics.allBestEffortS, 9032);
+  // With its state on shared storage (or moved, migration yes) the gap costs nothing: it runs there and resumes on node 1.
+  const shared = simulate(workload, compileSimConfig({ rates: { ...RATES, suspendTo: 'shared' }, policies: {} }), { record: true });
+  assert.deepEqual(timeline(shared.events).filter((l) => l.startsWith('l ')).slice(0, 3), ['l prepare 0-12 @0', 'l run 12-956 @0', 'l suspend 956-988 @0']);
+  assert.ok(shared.metrics.allBestEffortS! < 9032);
 });
 
 test('preemption.lwf with shared storage: the only free node after the AR is its own, so the timeline is the local one', () => {

@@ -34,7 +34,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--prices <spec>', PRICES_HELP)
     .option('--prices-file <file>', PRICES_FILE_HELP)
     .option('--lease-policy <kind=name>', 'a capacity lease policy by name, repeatable: admission, preemptability, hostSelection, backfilling, suspension, migration, unsuspendable, preemptionAgeLimitS (docs/leases.md; e.g. migration=yes, suspension=none, unsuspendable=cancel, admission=quota-aware)', leasePolicyArg)
-    .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100, suspendTo=shared when VM disks and saved memory are on the shared datastore)', leaseRateArg)
+    .option('--lease-rate <name=value>', 'a capacity lease enactment rate, repeatable (docs/leases.md; e.g. bootS=20, suspendMiBps=100, suspendTo=local|shared: the default for a lease whose VM datastore is unknown — otherwise it follows from the disks of its VMs)', leaseRateArg)
     .option('--migration-max-per-host <n>', MIGRATION_MAX_PER_HOST_HELP)
     .option('--migration-bandwidth-mibps <MiB/s>', MIGRATION_BANDWIDTH_HELP)
     .option('--cloud-poll-ms <ms>', 'how often each remote cloud\'s instances are read (DescribeInstances) and reconciled with their VMs (bursting; `nubo cloud`)', '5000')

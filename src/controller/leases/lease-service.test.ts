@@ -56,6 +56,20 @@ class FakeActions implements LeaseActions {
   }
 }
 
+/** FakeActions whose VMs are rows in the store, VM number i with its disk on `datastores[i]` (where the agent saves its memory). */
+class DiskActions extends FakeActions {
+  constructor(private readonly store: Store, private readonly datastores: readonly ('local' | 'shared')[]) {
+    super();
+  }
+  override async create(lease: CapacityLease, idx: number, hostId: string): Promise<string> {
+    const named = `lease-${lease.id.slice(0, 8)}-${idx}`;
+    const vm = (await this.store.vms.list({ name: named }))[0] ?? (await this.store.vms.create({ name: named, ownerId: lease.ownerId, spec: { agent: { disk: { image: 'img', mode: 'overlay', datastore: this.datastores[idx] ?? 'local' } } } }));
+    this.host.set(vm.id, hostId);
+    this.log.push(`create ${vm.id}`);
+    return vm.id;
+  }
+}
+
 /** Waits (bounded) until the fake recorded a line starting with `prefix`: a held step has begun. */
 async function pollUntilLogged(fake: FakeActions, prefix: string): Promise<void> {
   const until = Date.now() + 10_000;
@@ -310,6 +324,49 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal(l.pendingStep, null);
     assert.equal((await store.capacityLeases.timeline(be.id)).filter((e) => e.kind === 'step' && e.detail['step'] === 'migrate').length, 0, 'no migrate step was ever journaled');
     assert.equal((await store.capacityLeases.get(ar.id)).state, 'active');
+  });
+
+  it('where a suspended lease\'s memory lives is derived per lease from its VMs\' disks (their template before they exist), not the configured suspendTo: all on the shared datastore, it resumes on the free host with no migrate step — also after a restart; one VM on a local disk, it waits for its own host', async () => {
+    // The configured default is local (and migration no): only a lease whose VMs are all on the shared datastore may resume elsewhere.
+    const noMigration = compileLeasePolicies({ migration: 'no' });
+    const run = async (template: 'local' | 'shared', disks: readonly ('local' | 'shared')[], restart: boolean): Promise<{ placements: unknown; kinds: string[]; state: string; h1: string; h2: string }> => {
+      const [h1, h2] = await fresh(1);
+      const t0 = (t = 2_600_000);
+      const tpl = await store.templates.create({ name: `tpl-${template}`, ownerId: owner.id, vcpus: 1, memoryMib: 512, disks: [{ image: 'img', mode: 'overlay', datastore: template }] });
+      let fake: FakeActions = new DiskActions(store, disks);
+      let svc = await service(fake, store, noMigration, rates);
+      const plain = await store.vms.create({ name: 'plain', ownerId: owner.id, spec: {} });
+      await store.vms.bindToHost(plain.id, h2!, { cpus: 2, memoryMib: 2048, diskMib: 1 });
+      const be = await svc.submit(sub({ templateId: tpl.id }));
+      await at(svc, t0 + 10);
+      assert.deepEqual((await store.capacityLeases.get(be.id)).plan.placements, [{ hostId: h1, vms: 2 }]);
+      await svc.submit(sub({ kind: 'ar', startS: t0 + 70, durationS: 300, preemptible: false, templateId: tpl.id }));
+      await at(svc, t0 + 66);
+      assert.equal((await store.capacityLeases.get(be.id)).state, 'suspended');
+      if (restart) {
+        // A new controller derives it again, from the VMs' rows.
+        await svc.stop();
+        fake = new DiskActions(store, disks);
+        svc = await service(fake, store, noMigration, rates);
+      }
+      await store.vms.releaseFromHost(plain.id);
+      await at(svc, t0 + 67);
+      const l = await store.capacityLeases.get(be.id);
+      return { placements: l.plan.placements, kinds: l.plan.segments.map((x) => x.kind), state: l.state, h1: h1!, h2: h2! };
+    };
+    const shared = await run('shared', ['shared', 'shared'], false);
+    assert.deepEqual(shared.placements, [{ hostId: shared.h2, vms: 2 }], 'resumed on the free host');
+    assert.deepEqual(shared.kinds, ['resume', 'run', 'shutdown'], 'no migrate step: the state is read where it is');
+    const again = await run('shared', ['shared', 'shared'], true);
+    assert.deepEqual(again.placements, [{ hostId: again.h2, vms: 2 }], 'a restarted controller resumes it there too');
+    assert.deepEqual(again.kinds, ['resume', 'run', 'shutdown']);
+    // The template says shared, but one VM's disk is local (made before the template changed, or moved since): its memory is on h1.
+    const mixed = await run('shared', ['shared', 'local'], false);
+    assert.equal(mixed.state, 'suspended', 'it waits for its own host, busy with the AR');
+    assert.deepEqual(mixed.placements, []);
+    // The template's word before the VMs exist, the VMs' after: a local template whose VMs are on the shared datastore resumes elsewhere.
+    const fromVms = await run('local', ['shared', 'shared'], false);
+    assert.deepEqual(fromVms.placements, [{ hostId: fromVms.h2, vms: 2 }]);
   });
 
   it('an AR and the plans it cuts are one write: a failure between the AR\'s row and the cuts leaves neither; once written, both are there before any step runs', async () => {

@@ -20,6 +20,7 @@ import { leaseHostCapacity, leaseHostsKey } from './lease-host-capacity.js';
 import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-record-of.js';
 import { checkLeaseSubmission, type LeaseSubmission } from './lease-submission.js';
 import { quotaScopesOf } from './quota-scopes-of.js';
+import { leaseSuspendStorage } from './lease-suspend-storage.js';
 import { runLeaseStep } from './run-lease-step.js';
 import { StepCollector, type CollectedStep } from './step-collector.js';
 
@@ -155,6 +156,8 @@ export class LeaseService {
         this.#scheduler.forget(id);
         throw new LeaseRejectedError(sub.kind, verdict.reason);
       }
+      // Where its memory will be saved, from its template's disk (it has no VMs yet): what its gap runs and resumes are planned by.
+      this.#scheduler.setSuspendStorage(id, await leaseSuspendStorage(this.#o.store, { id, templateId: sub.templateId }));
       const rec = this.#scheduler.lease(id)!;
       const snap = snapshotOf(rec, this.#hosts);
       // What its admission did to others (plans cut, leases requeued or cancelled, with their reasons and the steps that
@@ -242,6 +245,8 @@ export class LeaseService {
         await this.#o.store.capacityLeases.update(l.id, { state: 'failed', reason: 'a host of its plan is no longer enabled', pendingStep: null }, 'state');
         continue;
       }
+      const where = await leaseSuspendStorage(this.#o.store, l);
+      if (where !== undefined) rec.suspendTo = where;
       this.#scheduler.adopt(rec);
       this.#persisted.set(l.id, JSON.stringify(snapshotOf(rec, this.#hosts)));
       if (finish && l.pendingStep !== null) {
@@ -356,6 +361,12 @@ export class LeaseService {
     });
   }
 
+  async #refreshSuspendStorage(leaseId: string): Promise<void> {
+    const lease = await this.#o.store.capacityLeases.get(leaseId);
+    const where = await leaseSuspendStorage(this.#o.store, lease);
+    await this.#serially(async () => this.#scheduler.setSuspendStorage(leaseId, where));
+  }
+
   async #carryOut(leaseId: string, step: PendingStep): Promise<void> {
     if (this.#stopping.signal.aborted) return;
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(this.#o.stepTimeoutMs ?? 15 * 60_000)]);
@@ -370,6 +381,10 @@ export class LeaseService {
       const mine = cur.pendingStep?.kind === step.kind && cur.pendingStep.at === step.at;
       await this.#o.store.capacityLeases.update(leaseId, mine ? { pendingStep: null } : {}, 'step-done', { step: step.kind });
       log.info('lease step done');
+      // Its VMs were just made, or saved: where their disks are (a disk may have moved datastore while it ran) says where the
+      // saved memory is, and so where the lease may resume.
+      // Not a failure of the step: the lease keeps the storage it was planned with.
+      if (step.kind === 'prepare' || step.kind === 'suspend') await this.#refreshSuspendStorage(leaseId).catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'where the lease\'s memory is saved could not be read'));
     } catch (err) {
       if (this.#stopping.signal.aborted) return;
       const reason = `${step.kind} failed: ${errorMessage(err)}`;

@@ -40,14 +40,34 @@ export function earliestStart(table: SlotTable, from: number, length: number, sh
   return Infinity;
 }
 
-/** The earliest t ≥ from at which every placement's host holds its VMs during [t, t+length) (a resume where the memory is). */
-export function earliestStartOn(table: SlotTable, placements: readonly Placement[], from: number, length: number, shape: VmShape): number {
+/** The earliest t ≥ from at which every placement's host holds its VMs during [t, t+length) (a resume where the memory is); Infinity past `limit`. */
+export function earliestStartOn(table: SlotTable, placements: readonly Placement[], from: number, length: number, shape: VmShape, limit = Infinity): number {
   let t = from;
-  for (let iter = 0; iter < 100_000 && t < Infinity; iter++) {
+  for (let iter = 0; iter < 100_000 && t <= limit; iter++) {
     let next = t;
     for (const p of placements) next = Math.max(next, table.earliestFit(p.host, t, length, shape, p.vms));
     if (next === t) return t;
     t = next;
   }
   return Infinity;
+}
+
+/**
+ * When `vms` VMs of `shape` surely fit for as long as wanted, from the hosts' room for good (`freeForGood`, sorted by
+ * time): when enough hosts have room after their last booking. An upper bound on earliestStart for any length.
+ */
+export function surelyFreeBy(free: readonly { from: number; vms: number }[], from: number, vms: number): number {
+  let n = 0;
+  for (const f of free) {
+    n += f.vms;
+    if (n >= vms) return Math.max(from, f.from);
+  }
+  return Infinity;
+}
+
+/** Every host's room for good (`SlotTable.freeForGood`), soonest first: the input of surelyFreeBy. */
+export function freeForGood(table: SlotTable, shape: VmShape): { from: number; vms: number }[] {
+  const free: { from: number; vms: number }[] = [];
+  for (let h = 0; h < table.hostCount; h++) free.push(table.freeForGood(h, shape));
+  return free.sort((a, b) => a.from - b.from);
 }

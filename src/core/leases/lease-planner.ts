@@ -1,10 +1,10 @@
 import type { Placement, Segment, SegmentKind } from './enactment.js';
-import { candidatesOver, earliestStart, earliestStartOn, totalFree } from './earliest-start.js';
+import { candidatesOver, earliestStart, earliestStartOn, freeForGood, surelyFreeBy, totalFree } from './earliest-start.js';
 import type { AdmissionContext } from './admission-policy.js';
 import type { HostCandidate } from './host-selection-policy.js';
 import type { LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
-import type { LeaseRates } from './lease-rates.js';
+import type { LeaseRates, SuspendStorage } from './lease-rates.js';
 import type { LeaseRecord } from './lease-record.js';
 import { buildPlan, type PlanDurations } from './plan-durations.js';
 import type { HostCapacity, SlotTable } from './slot-table.js';
@@ -42,6 +42,7 @@ const sum = (steps: [SegmentKind, number][]): number => steps.reduce((s, [, d]) 
  * (records, queue, timers, states) and books what it is handed.
  */
 export class LeasePlanner {
+  private freeCache: { version: number; shape: LeaseRequest['shape']; free: readonly { from: number; vms: number }[] } | undefined;
   /** Which images each host holds (Haizea's image reuse): no transfer before a boot there. */
   private readonly cache: Set<string>[];
   private readonly perHostMax: (shape: LeaseRequest['shape']) => number;
@@ -101,7 +102,10 @@ export class LeasePlanner {
         continue;
       }
       if (mode === 'off') break;
-      if (mode === 'aggressive' && tentative.length > 0) continue;
+      // Aggressive: only the head holds a reservation — and every suspended lease that may resume only where its memory
+      // is. Such a lease needs all of its own hosts free at once; without a reservation each of them is taken by a later
+      // lease as soon as it frees, and it waits for as long as the queue keeps coming (it could start nowhere else).
+      if (mode === 'aggressive' && tentative.length > 0 && !this.pinned(rec)) continue;
       const r = this.reserve(rec, now);
       if (r === undefined) continue;
       // Booked as preemptible so that a gap-filling lease is never planned to be suspended for it: only ARs do that.
@@ -132,7 +136,7 @@ export class LeasePlanner {
     const d = this.o.durations;
     if (rec.state === 'suspended') {
       const on = rec.suspendedOn!;
-      const shared = this.o.rates.suspendTo === 'shared';
+      const shared = this.storage(rec) === 'shared';
       return {
         resumeOn: on,
         pre: (pl, worst) => {
@@ -150,7 +154,7 @@ export class LeasePlanner {
     const table = this.o.table;
     if (resumeOn !== undefined) {
       const inPlace = this.startOn(rec, now, resumeOn.map((p) => ({ host: p.host, free: p.vms })), sum(pre(resumeOn, false)), pre);
-      if (inPlace !== undefined || !this.mayResumeElsewhere()) return inPlace;
+      if (inPlace !== undefined || !this.mayResumeElsewhere(rec)) return inPlace;
     }
     const perHost = this.perHostMax(rec.req.shape);
     if (room.length * perHost < rec.req.vms) return undefined;
@@ -174,7 +178,37 @@ export class LeasePlanner {
       if (free > 0 && this.blockedByReservation(h, now, rec, 1)) gap.push({ host: h, free });
     }
     if (totalFree(gap) < rec.req.vms) return undefined;
-    return this.inGap(rec, now, this.select(gap, rec.req, now), pre);
+    const plan = this.inGap(rec, now, this.select(gap, rec.req, now), pre);
+    return plan === undefined || this.gapEndsLater(rec, now, plan, len) ? undefined : plan;
+  }
+
+  /**
+   * Whether a run in a gap would end the lease later than waiting for a full start anywhere (`len` long). With its
+   * state local and no migration, a lease suspended after a gap run may resume only on the gap's hosts: if those are
+   * taken long after the AR (other ARs on them), it would sit suspended while hosts elsewhere are free — worse than
+   * never having started. Predicted from what is booked now (the pass's reservations included).
+   */
+  private gapEndsLater(rec: LeaseRecord, now: number, plan: LeasePlan, len: number): boolean {
+    if (this.mayResumeElsewhere(rec)) return false;
+    const run = plan.segments.find((x) => x.kind === 'run')!;
+    const stop = plan.segments[plan.segments.length - 1]!.to;
+    const rest = this.o.durations.resume(rec.req, plan.placements) + rec.remainingS - (run.to - run.from) + this.o.rates.shutdownS;
+    // Waiting ends by then at the latest (enough hosts free for good): a resume that cannot end by then need not be searched for.
+    const waitBy = surelyFreeBy(this.freeForGood(rec.req.shape), now, rec.req.vms) + len;
+    const resumeAt = earliestStartOn(this.o.table, plan.placements, stop, rest, rec.req.shape, waitBy - rest);
+    const gapEnd = resumeAt + rest;
+    if (gapEnd > waitBy) return true;
+    // No full start ends before now + len: a gap run that ends by then needs no search either.
+    return gapEnd > now + len && gapEnd > earliestStart(this.o.table, now, len, rec.req.shape, rec.req.vms) + len;
+  }
+
+  /** freeForGood of the table as it is (worked out again when a booking changed it). */
+  private freeForGood(shape: LeaseRequest['shape']): readonly { from: number; vms: number }[] {
+    const c = this.freeCache;
+    if (c?.version === this.o.table.version && c.shape.cpus === shape.cpus && c.shape.memoryMiB === shape.memoryMiB) return c.free;
+    const free = freeForGood(this.o.table, shape);
+    this.freeCache = { version: this.o.table.version, shape, free };
+    return free;
   }
 
   /** The host selection policy's choice among `cands` for a lease whose VMs would start at `at` (what it sees of each host then). */
@@ -187,9 +221,19 @@ export class LeasePlanner {
     });
   }
 
+  /** Where the lease's saved memory lives: its own (the controller derives it from its VMs' disks), else the rates' default. */
+  private storage(rec: LeaseRecord): SuspendStorage {
+    return rec.suspendTo ?? this.o.rates.suspendTo;
+  }
+
   /** Whether a suspended lease may resume on hosts other than those it was suspended on: its state is readable there (shared storage), or the policy moves it. */
-  private mayResumeElsewhere(): boolean {
-    return this.o.rates.suspendTo === 'shared' || this.o.policies.migration === 'yes';
+  private mayResumeElsewhere(rec: LeaseRecord): boolean {
+    return this.storage(rec) === 'shared' || this.o.policies.migration === 'yes';
+  }
+
+  /** A suspended lease that can resume only on the hosts that hold its memory. */
+  private pinned(rec: LeaseRecord): boolean {
+    return rec.state === 'suspended' && !this.mayResumeElsewhere(rec);
   }
 
   private mayFillGaps(rec: LeaseRecord): boolean {
@@ -238,7 +282,7 @@ export class LeasePlanner {
       const len = sum(pre(resumeOn, false)) + tail;
       const t = earliestStartOn(table, resumeOn, now, len, rec.req.shape);
       if (t < Infinity) best = { placements: resumeOn, from: t, to: t + len };
-      if (!this.mayResumeElsewhere()) return best;
+      if (!this.mayResumeElsewhere(rec)) return best;
     }
     const worst = [{ host: -1, vms: Math.min(rec.req.vms, this.perHostMax(rec.req.shape)) }];
     const len = sum(pre(worst, true)) + tail;

@@ -1,5 +1,6 @@
 import type { Placement, Segment } from './enactment.js';
 import type { LeaseRequest } from './lease.js';
+import type { SuspendStorage } from './lease-rates.js';
 import type { LeaseState } from './lease-state.js';
 import type { SlotTable } from './slot-table.js';
 
@@ -18,6 +19,12 @@ export interface LeaseRecord {
   remainingS: number;
   /** Where its saved memory is, while suspended. */
   suspendedOn?: Placement[];
+  /**
+   * Where its saved memory lives: `shared` (a datastore every host reads — it resumes on any hosts with no move) or
+   * `local`. The controller derives it from where the lease's VMs' disks are; absent, the rates' `suspendTo` (the
+   * simulator's and the site's default).
+   */
+  suspendTo?: SuspendStorage;
   /** Arrival order, to keep the queue first-come-first-served among equal submit times. */
   readonly seq: number;
   firstStart?: number;

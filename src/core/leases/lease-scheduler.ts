@@ -5,7 +5,7 @@ import { leaseCharge, type AdmissionContext, type QuotaScope } from './admission
 import { samePlacements, type Enactment, type Placement, type Segment } from './enactment.js';
 import { assertLeaseRequest, type LeaseRequest } from './lease.js';
 import type { LeasePolicies } from './lease-policies.js';
-import type { LeaseRates } from './lease-rates.js';
+import type { LeaseRates, SuspendStorage } from './lease-rates.js';
 import { bookSpan, nextBoundary, planEnd, planStart, type LeaseRecord } from './lease-record.js';
 import { canTransitionLease, isFinalLeaseState, LEASE_STATES, type LeaseState } from './lease-state.js';
 import { LeaseStateError } from './lease-state-error.js';
@@ -260,6 +260,18 @@ export class LeaseScheduler {
       this.planned.add(rec);
       this.replanned(rec);
     } else if (rec.state === 'accepted' || rec.state === 'suspended') this.enqueue(rec);
+  }
+
+  /**
+   * Where a lease's saved memory lives, as its VMs' disks say (undefined: the rates' default). Plans made from now on
+   * use it: a lease whose state is on shared storage resumes on any hosts with no move; one already planned keeps its
+   * plan.
+   */
+  setSuspendStorage(id: string, where: SuspendStorage | undefined): void {
+    const rec = this.leases.get(id);
+    if (rec === undefined) return;
+    if (where === undefined) delete rec.suspendTo;
+    else rec.suspendTo = where;
   }
 
   /** Ends a lease early (cancelled, failed): out of the queue, its bookings from `now` on freed. @throws LeaseStateError when its state does not allow it */

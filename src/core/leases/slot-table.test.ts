@@ -83,3 +83,27 @@ test('busyFrom: the first time the host cannot take the VMs; forgetBefore drops 
   assert.equal(table.vmsFree(0, 60, 70, shape), 1);
   assert.throws(() => table.book({ host: 3, from: 0, to: 1, vms: 1, shape, preemptible: false }), /no host 3/);
 });
+
+test('freeForGood: from when a host has room after its last booking, and how much; surelyFreeBy: when enough hosts have it (an upper bound for any start search)', async () => {
+  const { freeForGood, surelyFreeBy, earliestStart } = await import('./earliest-start.js');
+  const table = new SlotTable([{ cpus: 2, memoryMiB: 1024 }, { cpus: 2, memoryMiB: 1024 }, { cpus: 2, memoryMiB: 1024 }]);
+  table.book({ host: 0, from: 0, to: 100, vms: 2, shape, preemptible: false });
+  table.book({ host: 1, from: 50, to: 300, vms: 1, shape, preemptible: true });
+  table.book({ host: 2, from: 0, to: Infinity, vms: 2, shape, preemptible: false });
+  const v = table.version;
+  assert.deepEqual(table.freeForGood(0, shape), { from: 100, vms: 2 });
+  // Host 1 has one VM's room from the start and two from 300: its last steps with the room it ends with begin at 300.
+  assert.deepEqual(table.freeForGood(1, shape), { from: 300, vms: 2 });
+  assert.deepEqual(table.freeForGood(2, shape), { from: Infinity, vms: 0 });
+  const free = freeForGood(table, shape);
+  assert.equal(surelyFreeBy(free, 0, 2), 100);
+  assert.equal(surelyFreeBy(free, 120, 2), 120);
+  assert.equal(surelyFreeBy(free, 0, 3), 300);
+  assert.equal(surelyFreeBy(free, 0, 5), Infinity);
+  // Never earlier than a full search finds, for any length.
+  for (const len of [1, 60, 500]) for (const vms of [1, 2, 3, 4]) assert.ok(earliestStart(table, 0, len, shape, vms) <= surelyFreeBy(free, 0, vms));
+  assert.equal(table.version, v, 'questions do not change the table');
+  table.release({ host: 0, from: 0, to: 100, vms: 2, shape, preemptible: false });
+  assert.ok(table.version > v, 'a release does');
+  assert.deepEqual(table.freeForGood(0, shape), { from: -Infinity, vms: 2 });
+});

@@ -44,6 +44,13 @@ export class SlotTable {
     this.steps = hosts.map(() => ({ times: [-Infinity], cpu: [0], mem: [0], preCpu: [0], preMem: [0], count: [0] }));
   }
 
+  #version = 0;
+
+  /** Bumped by every booking and release: what was worked out from the table at one version holds until the next. */
+  get version(): number {
+    return this.#version;
+  }
+
   get hostCount(): number {
     return this.hosts.length;
   }
@@ -100,6 +107,17 @@ export class SlotTable {
       i = j;
       t = s.times[j]!;
     }
+  }
+
+  /** From when on `host` holds VMs of `shape` for good, and how many: its last steps that have room (Infinity: never). */
+  freeForGood(host: number, shape: VmShape): { from: number; vms: number } {
+    const s = this.steps[host]!;
+    let i = s.times.length - 1;
+    const vms = this.fitsStep(host, i, shape);
+    if (vms === 0) return { from: Infinity, vms: 0 };
+    while (i > 0 && this.fitsStep(host, i - 1, shape) >= vms) i--;
+    // A booking for good (what VMs outside leases take, to Infinity) ends in a step at Infinity: never.
+    return s.times[i] === Infinity ? { from: Infinity, vms: 0 } : { from: s.times[i]!, vms };
   }
 
   /** The first change point of `host` strictly after t (Infinity if none). */
@@ -175,6 +193,7 @@ export class SlotTable {
 
   private apply(b: Booking, sign: 1 | -1): void {
     if (!(b.to > b.from) || b.vms === 0) return;
+    this.#version++;
     const s = this.steps[b.host];
     if (s === undefined) throw new RangeError(`no host ${b.host} in the slot table`);
     const a = this.split(s, b.from);
