@@ -13,9 +13,10 @@ import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
 import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
-import { moveUsage } from './usage-repository.js';
 import { resizeVm, type VmSize } from './vm-resize.js';
 import { lockVmRow } from './lock-vm-row.js';
+import { placeVmAgain, type PlaceAgainInput } from './place-vm-again.js';
+import { recordVmTransition } from './record-vm-transition.js';
 
 export type { Vm, VmHistoryEntry, VmOperationRecord };
 
@@ -61,15 +62,6 @@ const transitionSchema = z.object({
     .optional(),
 });
 export type TransitionInput = z.input<typeof transitionSchema>;
-
-const placeAgainSchema = z.object({
-  expectedVersion: z.number().int().nonnegative(),
-  /** The VM's spec from now on (what the next placement must know: the host it avoids). */
-  spec: fields.jsonObject,
-  reason: z.string().min(1).max(1024),
-  action: z.string().min(1).max(64).default('schedule'),
-});
-export type PlaceAgainInput = z.input<typeof placeAgainSchema>;
 
 const demandSchema = z.object({ cpus: fields.count, memoryMib: fields.mib, diskMib: fields.mib });
 
@@ -363,41 +355,9 @@ export class VmsRepository {
     });
   }
 
-  /**
-   * A VM in `prolog` back to `pending` to be placed again, in one transaction:
-   * its reservation given back to its host, unbound, its spec replaced, the
-   * reason kept as its state reason and in its history and `vm.state` event
-   * (with the host it left and what was released). The operation in flight is
-   * kept, so the drive places it next. StaleStateError, with nothing written,
-   * unless the VM is in `prolog` on a host at `expectedVersion`.
-   */
-  async placeAgain(vmId: string, input: PlaceAgainInput): Promise<Vm> {
-    const p = validateInput('place again', placeAgainSchema, input);
-    return inTransaction(this.ctx, async (trx) => {
-      const vm = await this.lock(trx, vmId);
-      if (vm.state !== 'prolog' || vm.host_id === null || vm.version !== p.expectedVersion) throw new StaleStateError('vm', vmId, vm.state, ['prolog'], p.action);
-      const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
-      await trx
-        .updateTable('hosts')
-        .set((eb) => ({
-          reserved_cpus: eb('reserved_cpus', '-', held.cpus),
-          reserved_memory_mib: eb('reserved_memory_mib', '-', held.memoryMib),
-          reserved_disk_mib: eb('reserved_disk_mib', '-', held.diskMib),
-        }))
-        .where('id', '=', vm.host_id)
-        .execute();
-      const row = await trx
-        .updateTable('vms')
-        .set({
-          state: 'pending', state_reason: p.reason, host_id: null, spec: toJson(p.spec),
-          reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: vm.version + 1, updated_at: this.ctx.now(),
-        })
-        .where('id', '=', vmId)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      await this.record(trx, vmId, vm.state, 'pending', p.action, p.reason, { version: row.version, releasedHostId: vm.host_id, ...held });
-      return toVm(row);
-    });
+  /** A VM in `prolog` back to `pending` to be placed again, in one transaction (place-vm-again.ts). */
+  placeAgain(vmId: string, input: PlaceAgainInput): Promise<Vm> {
+    return placeVmAgain(this.ctx, vmId, input);
   }
 
   private lock(trx: Transaction<Database>, id: string): Promise<VmsTable> {
@@ -405,10 +365,7 @@ export class VmsRepository {
   }
 
   /** vm_history row + usage record + `vm.state` event; the event goes last (see appendEvent). */
-  private async record(trx: Transaction<Database>, vmId: string, from: VmState | null, to: VmState, action: string, reason: string | null, data: JsonObject): Promise<void> {
-    const at = this.ctx.now();
-    await trx.insertInto('vm_history').values({ vm_id: vmId, from_state: from, to_state: to, action, reason, at }).execute();
-    await moveUsage(trx, vmId, to, at);
-    await appendEvent(this.ctx, trx, { kind: from === null ? 'vm.created' : 'vm.state', resource: 'vm', resourceId: vmId, data: { from, to, action, reason, ...data } });
+  private record(trx: Transaction<Database>, vmId: string, from: VmState | null, to: VmState, action: string, reason: string | null, data: JsonObject): Promise<void> {
+    return recordVmTransition(this.ctx, trx, { vmId, from, to, action, reason, data });
   }
 }
