@@ -16,7 +16,7 @@ import type { Host } from '../../store/repositories/hosts-repository.js';
 import type { Failpoints } from '../../util/failpoints.js';
 import type { LeaseActions } from './lease-actions.js';
 import { DEFAULT_LEASE_LIMITS, type LeaseLimits } from './lease-limits.js';
-import { leaseHostCapacity, leaseHostsKey } from './lease-host-capacity.js';
+import { externalVmUse, leasePlanningHosts, leaseHostsKey } from './lease-host-capacity.js';
 import { HostNumbers, leaseRecordOf, leaseRequestOf, snapshotOf } from './lease-record-of.js';
 import { checkLeaseSubmission, type LeaseSubmission } from './lease-submission.js';
 import { quotaScopesOf } from './quota-scopes-of.js';
@@ -211,13 +211,8 @@ export class LeaseService {
     return p;
   }
 
-  /**
-   * The hosts leases are planned on: enabled ones, and those whose heartbeat is late (a loaded host must not fail every
-   * lease planned on it); each with the vCPUs placement gives it (leaseHostCapacity).
-   */
   async #enabledHosts(): Promise<Host[]> {
-    return (await this.#o.store.hosts.list()).filter((h) => h.state === 'enabled' || h.state === 'error').sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
-      .map((h) => leaseHostCapacity(h, this.#o.cpuOvercommit));
+    return leasePlanningHosts(this.#o.store, this.#o.cpuOvercommit);
   }
 
   /** A fresh scheduler from the store's hosts and live leases; `finish`: also run the steps journaled and not done (a restart). */
@@ -279,13 +274,7 @@ export class LeaseService {
 
   /** Books what VMs outside live leases take on each host, from now on (it changes as they come and go). */
   async #refreshExternal(now: number): Promise<void> {
-    const mine = await this.#o.store.capacityLeases.liveVmIds();
-    const used = new Map<string, { cpus: number; memoryMiB: number }>();
-    for (const vm of await this.#o.store.vms.list()) {
-      if (vm.hostId === null || mine.has(vm.id) || (vm.reserved.cpus === 0 && vm.reserved.memoryMib === 0)) continue;
-      const u = used.get(vm.hostId) ?? { cpus: 0, memoryMiB: 0 };
-      used.set(vm.hostId, { cpus: u.cpus + vm.reserved.cpus, memoryMiB: u.memoryMiB + vm.reserved.memoryMib });
-    }
+    const used = await externalVmUse(this.#o.store);
     this.#hosts.ids.forEach((id, host) => {
       const next = this.#down.get(id) ?? used.get(id);
       const prev = this.#external.get(host);
