@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { FakeFleet } from '../src/agent/fake-fleet.js';
 import { NuboClient } from '../src/client/nubo-client.js';
-import type { EventView } from '../src/contract/event-schemas.js';
+import { allEvents } from './support/all-events.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
@@ -28,12 +28,6 @@ import { freePort, startControllerProcess, type ControllerProcess } from './supp
 
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
 const cli = join(import.meta.dirname, '../src/cli/nubo.js');
-
-async function allEvents(api: NuboClient): Promise<EventView[]> {
-  const out: EventView[] = [];
-  for (let page = await api.listEvents(0); page.length > 0; page = await api.listEvents(page.at(-1)!.seq)) out.push(...page);
-  return out;
-}
 
 test('a controller SIGKILLed between a create\'s refused call and its placement elsewhere places the VM once after its restart', { timeout: 900_000 }, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'nubo-place-again-'));
