@@ -9,8 +9,15 @@ import type { CapacityLease } from '../../store/repositories/capacity-leases-rep
  * use a recording fake.
  */
 export interface LeaseActions {
-  /** Makes the lease's VM number `idx` on `hostId` (or finds the one made before) and returns its id once it runs. */
+  /**
+   * Makes the lease's VM number `idx` on `hostId` (or finds the one made
+   * before) and returns its id as soon as it exists — recorded for the lease
+   * before it is waited for, so that a lease that ends while it boots (a
+   * failed or cut prepare, a shutdown) ends it too.
+   */
   create(lease: CapacityLease, idx: number, hostId: string, signal: AbortSignal): Promise<string>;
+  /** Waits until the VM `create` made runs. */
+  started(vmId: string, signal: AbortSignal): Promise<void>;
   /** Saves the VM's memory on its host and gives its capacity back there. */
   suspend(vmId: string, signal: AbortSignal): Promise<void>;
   /** Moves a suspended VM's files (memory and disk) to `hostId`. */

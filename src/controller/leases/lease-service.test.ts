@@ -32,6 +32,10 @@ class FakeActions implements LeaseActions {
     this.host.set(id, hostId);
     return this.#do('create', id);
   }
+  /** A wait, not a side effect: logged only when a test holds or fails it. */
+  started(vmId: string, signal: AbortSignal): Promise<void> {
+    return this.hold.has('started') || this.fail.has('started') ? this.#do('started', vmId, signal).then(() => {}) : Promise.resolve();
+  }
   suspend(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('suspend', vmId, signal).then(() => {}); }
   migrate(vmId: string, hostId: string, signal: AbortSignal): Promise<void> { this.host.set(vmId, hostId); return this.#do('migrate', vmId, signal).then(() => {}); }
   resume(vmId: string, signal: AbortSignal): Promise<void> { return this.#do('resume', vmId, signal).then(() => {}); }
@@ -517,6 +521,22 @@ describe('LeaseService (fake actions, SQLite store)', () => {
     assert.equal(next.state, 'accepted');
     await at(svc, t0 + 60 + 50 + 3);
     assert.equal((await store.capacityLeases.get(next.id)).state, 'preparing');
+  });
+
+  it('a prepare whose VM never runs fails the lease, and its release ends that VM (made, not yet running)', async () => {
+    await fresh();
+    t = 7_500_000;
+    const fake = new FakeActions();
+    const svc = await service(fake);
+    fake.fail.add('started');
+    const lease = await svc.submit(sub({ kind: 'immediate', count: 2, durationS: 60, preemptible: false }));
+    await at(svc, t + 1);
+    const failed = await store.capacityLeases.get(lease.id);
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.reason ?? '', /^prepare failed: started of .*QEMU died/);
+    const made = fake.log.filter((l) => l.startsWith('create ')).map((l) => l.split(' ')[1]!).sort();
+    assert.equal(made.length, 2, 'both VMs were made');
+    assert.deepEqual(fake.log.filter((l) => l.startsWith('terminate ')).map((l) => l.split(' ')[1]!).sort(), made, 'each VM the prepare made is ended by the release (recorded before it was waited for)');
   });
 
   it('a restart rebuilds the slot table from the store and finishes a suspension it had journaled', async () => {

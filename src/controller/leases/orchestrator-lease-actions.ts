@@ -39,7 +39,7 @@ export const leaseVmName = (leaseId: string, idx: number): string => `lease-${le
 export class OrchestratorLeaseActions implements LeaseActions {
   constructor(private readonly o: OrchestratorLeaseActionsOptions) {}
 
-  async create(lease: CapacityLease, idx: number, hostId: string, signal: AbortSignal): Promise<string> {
+  async create(lease: CapacityLease, idx: number, hostId: string, _signal: AbortSignal): Promise<string> {
     const { store } = this.o;
     const owner = await store.users.get(lease.ownerId);
     const name = leaseVmName(lease.id, idx);
@@ -49,8 +49,11 @@ export class OrchestratorLeaseActions implements LeaseActions {
       // Deployed on the planned host, not pinned there by a requirement: the lease moves its VMs later (migrate), which a lasting `hostname ==` would refuse.
       vm = await recordNewVm(this.o, { ...admitted, spec: (leases) => ({ ...admitted.spec(leases), deploy: { hostId } }) }, owner);
     }
-    await this.#until(vm.id, (v) => v.state === 'running' && v.operation === null, 'running', signal);
     return vm.id;
+  }
+
+  async started(vmId: string, signal: AbortSignal): Promise<void> {
+    await this.#until(vmId, (v) => v.state === 'running' && v.operation === null, 'running', signal);
   }
 
   async suspend(vmId: string, signal: AbortSignal): Promise<void> {

@@ -59,7 +59,10 @@ export async function runLeaseStep(deps: { readonly store: Store; readonly actio
       await endRetired();
       await Promise.all(hostPerVm(step.placements).map(async (hostId, idx) => {
         const vmId = await actions.create(lease, idx, hostId, signal);
+        // Recorded before it is waited for: a prepare that fails or is cut while the VM boots leaves it to the lease's
+        // release, shutdown or cancel, which end the lease's recorded VMs (recorded only once running, it was left behind).
         await store.capacityLeases.setVm({ leaseId, idx, vmId, hostId });
+        await actions.started(vmId, signal);
       }));
       return;
     }
