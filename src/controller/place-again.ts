@@ -5,6 +5,7 @@ import type { JsonObject } from '../store/store-context.js';
 import { StaleStateError } from '../store/store-errors.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 import type { SchedulingHosts } from './scheduling-hosts.js';
+import { vmDemand } from './schedule-vm.js';
 import type { VmOrchestratorOptions } from './vm-orchestrator-options.js';
 
 /** How many hosts one create may give up on before it keeps retrying the last one, as any other step does. */
@@ -45,6 +46,11 @@ export async function placeAgain(vm: Vm, err: unknown, d: { readonly o: VmOrches
   const avoided = spec.avoidHosts ?? [];
   if (avoided.length >= MAX_PLACEMENTS_AGAIN) return false;
   const hostId = vm.hostId;
+  // Placed here although avoided: no other host had room (schedule-vm.ts), so this one is retried as any step is.
+  if (avoided.includes(hostId)) return false;
+  // Only when another host can take it now (the scheduler's copy, nothing woken): with none — a one-host site whose
+  // agent is restarting — the VM stays in its prolog and the step retries this host until its agent answers.
+  if ((await d.hosts.current()).index.place(vmDemand(vm, [hostId])).hostId === undefined) return false;
   const name = (await findOrUndefined(d.o.store.hosts.get(hostId)))?.name ?? hostId;
   await d.o.failpoints?.hit('vm.prolog.place-again');
   const reason = `placed again: host ${name} could not be reached and never received the request (${err.message}); not chosen again for this VM`;

@@ -15,17 +15,20 @@ import type { PhaseOutcome } from './run-vm-phase.js';
 export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions; readonly hosts: SchedulingHosts; readonly retryIn?: ((ms: number) => void) | undefined }): Promise<PhaseOutcome> {
   const spec = vm.spec as unknown as ControllerVmSpec;
   const creating = vm.operation?.action === 'create';
-  // Hosts its create could not reach are not chosen again for it (place-again.ts); a later placement may choose them.
-  const avoid = creating && spec.avoidHosts !== undefined && spec.avoidHosts.length > 0 ? { avoidHosts: spec.avoidHosts } : {};
-  // A NIC's TAP goes on a bridge of the host (the network's): only hosts that report that bridge can take the VM.
-  const demand = { ...spec.demand, networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))], ...avoid };
+  const demand = vmDemand(vm);
   // An admin's chosen host (`host` at create) decides the first placement only: a resume or recover places afresh.
   const chosen = creating ? spec.deploy?.hostId : undefined;
   // Bound to a cloud already (a controller stopped between the binding and this write): the binding stands.
   const bound = await d.o.clouds?.binding(vm.id);
   if (bound !== undefined) return boundToCloud(d.o, vm, bound.cloudId);
   for (let attempt = 0; attempt < 3; attempt++) {
-    const placed = await chooseVmHost({ store: d.o.store, hosts: d.hosts, policy: d.o.policy }, demand, chosen);
+    let placed = await chooseVmHost({ store: d.o.store, hosts: d.hosts, policy: d.o.policy }, demand, chosen);
+    // Avoiding a host its create could not reach is a preference: with no other host for it, that one is tried again
+    // (its agent may be back) rather than the VM left waiting for ever.
+    if (placed.hostId === undefined && demand.avoidHosts !== undefined) {
+      const { avoidHosts: _avoided, ...anyHost } = demand;
+      placed = await chooseVmHost({ store: d.o.store, hosts: d.hosts, policy: d.o.policy }, anyHost, chosen);
+    }
     if (placed.hostId === undefined) {
       let summary = placed.summary;
       // No local host takes it: a remote cloud may (an admin's chosen host is not given up for one).
@@ -54,6 +57,21 @@ export async function scheduleVm(vm: Vm, d: { readonly o: VmOrchestratorOptions;
     }
   }
   return 'wait';
+}
+
+/**
+ * What a placement of the VM asks for: its size; the bridges of its NICs' networks (a TAP goes on a bridge of the
+ * host: only hosts that report it can take the VM); for its create, the hosts it could not reach (place-again.ts),
+ * with `alsoAvoid` added.
+ */
+export function vmDemand(vm: Vm, alsoAvoid: readonly string[] = []): ControllerVmSpec['demand'] & { networks: string[]; avoidHosts?: string[] } {
+  const spec = vm.spec as unknown as ControllerVmSpec;
+  const avoidHosts = [...(vm.operation?.action === 'create' ? spec.avoidHosts ?? [] : []), ...alsoAvoid];
+  return {
+    ...spec.demand,
+    networks: [...new Set((spec.agent.nics ?? []).flatMap((n) => (n.bridge !== undefined ? [n.bridge] : [])))],
+    ...(avoidHosts.length > 0 ? { avoidHosts } : {}),
+  };
 }
 
 /** The step after a cloud binding: prolog (the launch), with the cloud — and why it went now, under the wait policy — named in the VM's history and state reason. */

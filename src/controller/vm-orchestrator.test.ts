@@ -669,20 +669,44 @@ test('placing again is bounded: after 3 hosts refused, the 4th is retried as any
   } finally {
     await t.cleanup();
   }
+  // Two hosts that both refuse: placed again once, then no other host is left, so the second one is retried in the VM's
+  // prolog (its agent may come back) — not left pending for ever with every host avoided.
   const two = await setupHosts(['h1', 'h2'], async (host) => {
     throw refused(host);
   });
   try {
     two.orchestrator.kick(two.vm.id);
-    const waiting = await pollUntil('the VM waits with both hosts avoided', async () => {
+    const retried = await pollUntil('the second host retried', async () => {
       const v = await two.store.vms.get(two.vm.id);
-      return v.state === 'pending' && (v.spec as unknown as ControllerVmSpec).avoidHosts?.length === 2 && /no host fits/.test(v.stateReason ?? '') ? v : undefined;
+      const second = two.asked[1];
+      return v.state === 'prolog' && second !== undefined && two.asked.filter((h) => h === second).length > 2 ? v : undefined;
     }, { timeoutMs: 10_000, intervalMs: 10 });
-    assert.match(waiting.stateReason ?? '', /h1: could not be reached when this VM was placed there/);
-    assert.equal(await two.reserved('h1'), 0);
-    assert.equal(await two.reserved('h2'), 0);
+    assert.equal((retried.spec as unknown as ControllerVmSpec).avoidHosts?.length, 1, 'placed again once only');
+    assert.equal(new Set(two.asked).size, 2);
+    assert.equal(two.nameOf(retried.hostId), two.asked[1]);
+    assert.equal(await two.reserved(two.asked[0]!), 0, 'the first host holds nothing');
+    assert.ok((await two.reserved(two.asked[1]!)) > 0, 'the host it waits on holds its room');
   } finally {
     await two.cleanup();
+  }
+});
+
+test('a one-host site whose agent refuses (restarting): the create stays in its prolog on that host and runs once it answers', async () => {
+  let refusals = 0;
+  const t = await setupHosts(['h1'], async (host, id) => {
+    if (++refusals <= 3) throw refused(host);
+    return { id, state: 'poweroff' };
+  });
+  try {
+    t.orchestrator.kick(t.vm.id);
+    const done = await t.waitState(['running', 'failed']);
+    assert.equal(done.state, 'running');
+    assert.deepEqual(t.asked, ['h1', 'h1', 'h1', 'h1']);
+    const history = await t.store.vms.history(t.vm.id);
+    assert.ok(!history.some((h) => h.toState === 'pending' && h.fromState === 'prolog'), 'never placed again: there was no other host');
+    assert.equal((done.spec as unknown as ControllerVmSpec).avoidHosts, undefined);
+  } finally {
+    await t.cleanup();
   }
 });
 
