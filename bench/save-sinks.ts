@@ -37,6 +37,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
 import { runCommand } from '../src/util/run-command.js';
 import { startRawQemu, stopRawQemu, type RawQemu } from './raw-qemu.js';
+import { ddReadFile, ddWrite } from './support/dd-probe.js';
 import { benchFlag } from './support/bench-flag.js';
 import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
@@ -52,23 +53,6 @@ const SINKS: readonly Sink[] = ['qemu→pipe→/dev/null', 'qemu→pipe→dd fda
 
 interface SaveSample { sink: Sink; rep: number; bytes: number; stopMs: number; completedMs: number; doneMs: number; qemuTotalMs: number; ddWriteMs: number }
 interface RestoreSample { mode: 'polled (10 ms)' | 'MIGRATION event'; rep: number; bytes: number; launchMs: number; connectMs: number; runningMs: number; ddReadMs: number }
-
-async function ddWrite(dir: string, bytes: number): Promise<number> {
-  const f = join(dir, 'dd-probe.bin');
-  try {
-    const t0 = performance.now();
-    await runCommand('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    return performance.now() - t0;
-  } finally {
-    await rm(f, { force: true });
-  }
-}
-
-async function ddRead(file: string): Promise<number> {
-  const t0 = performance.now();
-  await runCommand('dd', [`if=${file}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
-  return performance.now() - t0;
-}
 
 const evict = (file: string): Promise<unknown> => runCommand('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { timeoutMs: 60_000 });
 
@@ -179,7 +163,7 @@ async function restoreFrom(spec: ReturnType<typeof parseVmSpec>, runDir: string,
     const t3 = performance.now();
     warming.abort();
     await warm;
-    const ddReadMs = await ddRead(file);
+    const ddReadMs = await ddReadFile(file);
     return { mode, rep, bytes, launchMs: t1 - t0, connectMs: t2 - t1, runningMs: t3 - t0, ddReadMs };
   } finally {
     warming.abort();

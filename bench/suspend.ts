@@ -21,7 +21,7 @@
  *
  * Prints tables, writes JSON to bench/results/.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
@@ -29,6 +29,7 @@ import type { VmDetailView } from '../src/contract/vm-schemas.js';
 import { runCommand } from '../src/util/run-command.js';
 import { startInProcessCloud, type InProcessCloud } from '../test/support/in-process-cloud.js';
 import { benchFlag } from './support/bench-flag.js';
+import { ddRead, ddWrite } from './support/dd-probe.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
 import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
@@ -50,31 +51,6 @@ function historyAt(vm: VmDetailView, to: string, after = 0): number {
   const h = vm.history.filter((e) => e.to === to && Date.parse(e.at) >= after).at(0);
   if (!h) throw new Error(`VM ${vm.id} history has no ${to} after ${new Date(after).toISOString()}`);
   return Date.parse(h.at);
-}
-
-/** The disk's own write bandwidth for `bytes`: dd from /dev/zero into `dir`, flushed to the disk before it returns. */
-async function ddWrite(dir: string, bytes: number): Promise<number> {
-  const f = join(dir, 'dd-probe.bin');
-  try {
-    const t0 = performance.now();
-    await runCommand('dd', ['if=/dev/zero', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    return performance.now() - t0;
-  } finally {
-    await rm(f, { force: true });
-  }
-}
-
-/** The disk's own read bandwidth for `bytes`: the file written untimed first, then read back with O_DIRECT. */
-async function ddRead(dir: string, bytes: number): Promise<number> {
-  const f = join(dir, 'dd-probe.bin');
-  try {
-    await runCommand('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    const t0 = performance.now();
-    await runCommand('dd', [`if=${f}`, 'of=/dev/null', 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
-    return performance.now() - t0;
-  } finally {
-    await rm(f, { force: true });
-  }
 }
 
 let cloud: InProcessCloud | undefined;
