@@ -125,11 +125,7 @@ export class WatchedFlushBehind {
     this.fh.stat().then((st) => {
       this.size = st.size;
       this.#flush.wrote(st.size);
-      const first = this.#first;
-      if (st.size > 0 && first !== undefined) {
-        this.#first = undefined;
-        Promise.resolve().then(first).catch((err: unknown) => this.#firstFailed?.(err as Error));
-      }
+      this.#tellFirst(st.size)?.catch((err: unknown) => this.#firstFailed?.(err as Error));
     }, () => {}).finally(() => (this.#looking = false));
   }
 
@@ -141,11 +137,15 @@ export class WatchedFlushBehind {
   async lookNow(): Promise<void> {
     const st = await this.fh.stat();
     this.size = Math.max(this.size, st.size);
+    await this.#tellFirst(st.size);
+  }
+
+  /** The first-bytes hook, once, when the file has any (its promise; undefined when there is nothing to tell). */
+  #tellFirst(size: number): Promise<void> | undefined {
     const first = this.#first;
-    if (st.size > 0 && first !== undefined) {
-      this.#first = undefined;
-      await first();
-    }
+    if (size === 0 || first === undefined) return undefined;
+    this.#first = undefined;
+    return Promise.resolve().then(first);
   }
 
   /** Stops looking; resolves once no flush runs, rejects with a flush's error (FlushBehind.settled). */
