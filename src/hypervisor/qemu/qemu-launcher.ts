@@ -11,7 +11,7 @@ import { endUnregisteredQemu, launchQemu, readPidFile } from './qemu-process.js'
 import { writeVmRecord, type VmRecord } from './vm-record.js';
 import type { LiveVm, QemuRegistry } from './qemu-registry.js';
 import { QemuPidFileMissingError, StateRestoreFailedError } from './qemu-errors.js';
-import { ENDED_MIGRATION } from './qmp-save-state.js';
+import { ENDED_MIGRATION } from './ended-migration.js';
 import type { QmpMigrationStatus } from './qmp-schema.js';
 import { waitDefault as opt } from './wait-default.js';
 import { warmPageCache } from './warm-page-cache.js';

@@ -14,7 +14,8 @@ import { checkIncomingOptions, checkMirrorOptions, checkOutgoingOptions, checkTu
 import { errorMessage, NuboError } from '../../errors/nubo-error.js';
 import { deadline, pollUntil, sleep, type WaitOptions } from '../../util/deadline.js';
 import type { QmpClient } from './qmp-client.js';
-import type { QmpMigrationInfo, QmpMigrationParameters, QmpRunState } from './qmp-schema.js';
+import type { QmpMigrationInfo, QmpMigrationParameters, QmpMigrationStatus, QmpRunState } from './qmp-schema.js';
+import { ENDED_MIGRATION } from './ended-migration.js';
 import type { VmMigrationRecord, VmRecord } from './vm-record.js';
 import { ensureTlsCreds, dropTlsCreds, TLS_IN_ID, TLS_OUT_ID } from './qmp-tls-creds.js';
 import { startNbdExports, stopNbdServer } from './qmp-nbd-export.js';
@@ -39,7 +40,6 @@ export interface QemuMigrationHost {
 
 /** Migration states in which the stream is still moving (or about to). */
 const IN_FLIGHT = new Set<string | undefined>(['setup', 'active', 'postcopy-active', 'cancelling', 'wait-unplug', 'pre-switchover', 'device']);
-const ENDED = new Set<string | undefined>(['completed', 'failed', 'cancelled']);
 
 /** Per-command cap inside a step's overall deadline. */
 const CMD_MS = 10_000;
@@ -154,7 +154,7 @@ export class QemuLiveMigration implements LiveMigration {
       // Listening before asking: an end between the question and the wait is not missed.
       const stopListening = new AbortController();
       const ended = qmp
-        .waitForEvent('MIGRATION', { match: (e) => ENDED.has(e.data['status'] as string), timeoutMs: waitMs, signal: AbortSignal.any([signal, stopListening.signal]) })
+        .waitForEvent('MIGRATION', { match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus), timeoutMs: waitMs, signal: AbortSignal.any([signal, stopListening.signal]) })
         .then(() => true, () => false);
       try {
         let info = await qmp.execute('query-migrate', undefined, o);
@@ -235,7 +235,7 @@ export class QemuLiveMigration implements LiveMigration {
           'end of the cancelled migration',
           async () => {
             const i = await qmp.execute('query-migrate', undefined, o);
-            return ENDED.has(i.status) ? i : undefined;
+            return ENDED_MIGRATION.has(i.status) ? i : undefined;
           },
           { signal, timeoutMs, intervalMs: 50 },
         );

@@ -3,6 +3,7 @@ import type { QmpClient } from './qmp-client.js';
 import type { QmpMigrationInfo, QmpMigrationStatus } from './qmp-schema.js';
 import type { WaitOptions } from '../../util/deadline.js';
 import { StateSaveFailedError } from './qemu-errors.js';
+import { ENDED_MIGRATION } from './ended-migration.js';
 import { commitStateFile, saveAttemptFiles, stateWriterUri, waitWriterExit, WatchedFlushBehind } from './state-file-writer.js';
 
 /**
@@ -20,8 +21,6 @@ export const SAVE_MAX_BANDWIDTH = Number.MAX_SAFE_INTEGER;
  */
 export const SAVE_FLUSH_EVERY_BYTES = 8 * 1024 * 1024;
 
-/** A migration status after which nothing more happens. */
-export const ENDED_MIGRATION: ReadonlySet<QmpMigrationStatus | undefined> = new Set<QmpMigrationStatus | undefined>(['completed', 'failed', 'cancelled']);
 
 /** For tests and failpoints. */
 export interface SaveStateHooks {
