@@ -12,39 +12,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FakeFleet } from '../src/agent/fake-fleet.js';
-import { NuboClient } from '../src/client/nubo-client.js';
 import { allEvents } from './support/all-events.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
-import { freePort, startControllerProcess, type ControllerProcess } from './support/controller-process.js';
+import { startControllerProcess } from './support/controller-process.js';
+import { startFleetCrashSite } from './support/fleet-crash-site.js';
 
 const HOSTS = 12;
 const VMS = 24;
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-const cli = join(import.meta.dirname, '../src/cli/nubo.js');
 
 test('a controller SIGKILLed at each step of a heartbeat loses nothing and does nothing twice after its restart', { timeout: 900_000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'nubo-hb-crash-'));
-  const ends: (() => Promise<unknown>)[] = [() => rm(root, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const end of ends.reverse()) await end();
-  });
-  // One URL for every run: the agents know only that one.
-  const port = await freePort();
-  // Agents beat every second; the controller expects one every 10 s (a host is silent after 30 s: generous on a loaded machine).
-  const base = { cli, dataDir: join(root, 'controller'), home: join(root, 'home'), heartbeatMs: 10_000, port };
-  let ctl: ControllerProcess | undefined = await startControllerProcess(base);
-  ends.push(() => ctl?.stop() ?? Promise.resolve());
-  const adminToken = ctl.adminToken;
-  const api = new NuboClient(ctl.url, adminToken);
-  const f = await FakeFleet.start({ hosts: HOSTS, rootDir: join(root, 'fleet'), capacity: { cpus: 4, memoryMiB: 8_192, diskMiB: 1_000_000 }, controllerUrl: ctl.url, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 30_000, logger });
-  ends.push(() => f.close());
+  const site = await startFleetCrashSite(t, { prefix: 'nubo-hb-crash-', hosts: HOSTS, logger });
+  const { root, base, adminToken, api, fleet: f } = site;
   for (const h of f.hosts) await api.registerHost({ name: h.name, agentUrl: h.url, agentToken: h.token });
   assert.equal(await f.beatAll(), HOSTS);
   f.startBeating();
@@ -59,8 +42,8 @@ test('a controller SIGKILLed at each step of a heartbeat loses nothing and does 
   }, { timeoutMs: 300_000, intervalMs: 1_000 });
   const registered = (await allEvents(api)).filter((e) => e.kind === 'host.registered').length;
   assert.equal(registered, HOSTS);
-  await ctl.stop();
-  ctl = undefined;
+  await site.ctl?.stop();
+  site.ctl = undefined;
 
   const victim = vms[0]!;
   for (const point of ['heartbeat.write', 'heartbeat.written', 'heartbeat.reconcile']) {
@@ -80,7 +63,7 @@ test('a controller SIGKILLed at each step of a heartbeat loses nothing and does 
 
   // The restart: the beats that died with the controllers are sent again; the victim's crash is decided anew.
   const started = new Date().toISOString();
-  ctl = await startControllerProcess({ ...base, adminToken });
+  site.ctl = await startControllerProcess({ ...base, adminToken });
   const hosts = await pollUntil('every host enabled and heard since the restart', async () => {
     const hs = await api.listHosts({ timeoutMs: 60_000 });
     return hs.length === HOSTS && hs.every((h) => h.state === 'enabled' && h.lastHeartbeatAt !== null && h.lastHeartbeatAt > started) ? hs : undefined;

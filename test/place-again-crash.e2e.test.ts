@@ -14,36 +14,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { FakeFleet } from '../src/agent/fake-fleet.js';
-import { NuboClient } from '../src/client/nubo-client.js';
 import { allEvents } from './support/all-events.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
-import { freePort, startControllerProcess, type ControllerProcess } from './support/controller-process.js';
+import { freePort, startControllerProcess } from './support/controller-process.js';
+import { startFleetCrashSite } from './support/fleet-crash-site.js';
 
 const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
-const cli = join(import.meta.dirname, '../src/cli/nubo.js');
 
 test('a controller SIGKILLed between a create\'s refused call and its placement elsewhere places the VM once after its restart', { timeout: 900_000 }, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'nubo-place-again-'));
-  const ends: (() => Promise<unknown>)[] = [() => rm(root, { recursive: true, force: true })];
-  t.after(async () => {
-    for (const end of ends.reverse()) await end();
-  });
-  const port = await freePort();
-  // Agents beat every second; a host is silent after 30 s without one (generous on a loaded machine).
-  const base = { cli, dataDir: join(root, 'controller'), home: join(root, 'home'), heartbeatMs: 10_000, port };
-  let ctl: ControllerProcess | undefined = await startControllerProcess(base);
-  ends.push(() => ctl?.stop() ?? Promise.resolve());
-  const adminToken = ctl.adminToken;
-  const api = new NuboClient(ctl.url, adminToken);
-  const f = await FakeFleet.start({ hosts: 3, rootDir: join(root, 'fleet'), capacity: { cpus: 4, memoryMiB: 8_192, diskMiB: 1_000_000 }, controllerUrl: ctl.url, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 30_000, logger });
-  ends.push(() => f.close());
+  const site = await startFleetCrashSite(t, { prefix: 'nubo-place-again-', hosts: 3, logger });
+  const { root, base, adminToken, api, fleet: f } = site;
   // f1's agent address: a port nothing listens on (taken and let go), so every connection to it is refused.
   const refusing = `http://127.0.0.1:${await freePort()}`;
   for (const h of f.hosts) await api.registerHost({ name: h.name, agentUrl: h.name === 'f1' ? refusing : h.url, agentToken: h.token });
@@ -59,8 +43,8 @@ test('a controller SIGKILLed between a create\'s refused call and its placement 
   for (const point of ['vm.prolog.place-again', 'vm.prolog.placed-again']) {
     // Only f1 takes VMs: the create goes there and its prolog is refused.
     for (const h of ['f2', 'f3']) await api.disableHost(h);
-    await ctl.stop();
-    ctl = undefined;
+    await site.ctl?.stop();
+    site.ctl = undefined;
     const dying = await startControllerProcess({ ...base, adminToken, env: { NUBO_FAILPOINTS: `${point}=exit` } });
     let died = false;
     void dying.exited.then(() => { died = true; });
@@ -80,7 +64,7 @@ test('a controller SIGKILLed between a create\'s refused call and its placement 
     if (signal !== 'SIGKILL') await dying.stop();
     assert.equal(signal, 'SIGKILL', `the controller died at ${point}`);
 
-    ctl = await startControllerProcess({ ...base, adminToken });
+    site.ctl = await startControllerProcess({ ...base, adminToken });
     const running = await pollUntil(`${vm.name} running`, async () => {
       const v = await api.getVm(vm.id, { timeoutMs: 60_000 });
       return v.state === 'running' || v.state === 'failed' ? v : undefined;
