@@ -14,24 +14,39 @@ export const CHUNK_BYTES = 4 << 20;
 /** Blobs opened before the first byte is read (1 GiB in awscli's 8 MiB parts); an object of more parts opens the rest as the read reaches them, so a GET holds few descriptors however many parts. */
 export const OPEN_AT_ONCE = 128;
 
-async function* chunksOf(blobs: S3BlobStore, pieces: readonly BlobPiece[], handles: readonly FileHandle[]): AsyncGenerator<Buffer> {
+/**
+ * The pieces' bytes in order, each read into a buffer `take(n)` gives (at
+ * least n bytes long) and yielded with its bytes: `handles[i]` is piece i's
+ * blob if opened before, else it is opened here and closed when read. A blob
+ * shorter than its row says fails the read (a broken store, not a short
+ * object: the response fails rather than ending early).
+ */
+export async function* readPieces(
+  blobs: { openBlob(blobId: string): Promise<FileHandle> },
+  pieces: readonly BlobPiece[],
+  handles: readonly FileHandle[],
+  take: (n: number) => Promise<Buffer>,
+): AsyncGenerator<{ readonly buf: Buffer; readonly bytes: Buffer }> {
   for (const [i, p] of pieces.entries()) {
     const opened = handles[i];
     const fh = opened ?? await blobs.openBlob(p.blobId);
     try {
       for (let pos = p.from; pos <= p.to;) {
         const n = Math.min(CHUNK_BYTES, p.to - pos + 1);
-        const buf = Buffer.allocUnsafe(n);
+        const buf = await take(n);
         const { bytesRead } = await fh.read(buf, 0, n, pos);
-        // A blob shorter than its row says: a broken store, not a short object — the response fails rather than ending early.
         if (bytesRead === 0) throw new S3Error(500, 'InternalError', `blob ${p.blobId} ends at ${pos}, before ${p.to + 1}`);
         pos += bytesRead;
-        yield bytesRead === n ? buf : buf.subarray(0, bytesRead);
+        yield { buf, bytes: bytesRead === buf.length ? buf : buf.subarray(0, bytesRead) };
       }
     } finally {
       if (opened === undefined) await fh.close();
     }
   }
+}
+
+async function* chunksOf(blobs: S3BlobStore, pieces: readonly BlobPiece[], handles: readonly FileHandle[]): AsyncGenerator<Buffer> {
+  for await (const { bytes } of readPieces(blobs, pieces, handles, async (n) => Buffer.allocUnsafe(n))) yield bytes;
 }
 
 /**

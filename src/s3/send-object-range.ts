@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BlobSpan } from '../store/repositories/s3-repository.js';
-import { CHUNK_BYTES, OPEN_AT_ONCE } from './read-object-range.js';
+import { CHUNK_BYTES, OPEN_AT_ONCE, readPieces } from './read-object-range.js';
 import { S3Error } from './s3-error.js';
 import { spansInRange } from './spans-in-range.js';
 
@@ -88,28 +88,14 @@ export async function sendObjectRange(blobs: BlobOpener, spans: readonly BlobSpa
         wake = undefined;
       }
     };
-    for (const [i, p] of pieces.entries()) {
-      const opened = handles[i];
-      const fh = opened ?? await blobs.openBlob(p.blobId);
-      try {
-        for (let pos = p.from; pos <= p.to;) {
-          const buf = await take();
-          const n = Math.min(CHUNK_BYTES, p.to - pos + 1);
-          const { bytesRead } = await fh.read(buf, 0, n, pos);
-          if (failed !== undefined) throw failed;
-          // A blob shorter than its row says: a broken store, not a short object — the response fails rather than ending early.
-          if (bytesRead === 0) throw new S3Error(500, 'InternalError', `blob ${p.blobId} ends at ${pos}, before ${p.to + 1}`);
-          pos += bytesRead;
-          // The buffer is the socket's until this callback: only then is it read into again.
-          out.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), (err) => {
-            if (err) return fail(err);
-            free.push(buf);
-            wake?.();
-          });
-        }
-      } finally {
-        if (opened === undefined) await fh.close();
-      }
+    for await (const { buf, bytes } of readPieces(blobs, pieces, handles, take)) {
+      if (failed !== undefined) throw failed;
+      // The buffer is the socket's until this callback: only then is it read into again.
+      out.write(bytes, (err) => {
+        if (err) return fail(err);
+        free.push(buf);
+        wake?.();
+      });
     }
     out.end();
     // Settles once every byte is handed to the socket; rejects when the response closes first.
