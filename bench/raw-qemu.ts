@@ -92,14 +92,20 @@ export interface RawBootOptions extends WaitOptions {
  * the way the nubo side is read (same poll). Everything is removed after.
  */
 export async function rawBootToReady(image: TinyImage, id: string, o: RawBootOptions): Promise<number> {
+  return (await rawBoot(image, id, o)).readyMs;
+}
+
+/** {@link rawBootToReady}, with the time QEMU ran the guest (its QMP answering, the guest started) too. */
+export async function rawBoot(image: TinyImage, id: string, o: RawBootOptions): Promise<{ readonly runningMs: number; readonly readyMs: number }> {
   const input = await prepareTinyVm({ image, dir: o.dir, id, memoryMiB: o.memoryMiB });
   const spec = parseVmSpec({ ...input, nics: [...(input.nics ?? []), ...(o.nics ?? [])] });
   try {
     const t0 = performance.now();
     const q = await startRawQemu(spec, o);
+    const runningMs = performance.now() - t0;
     try {
       await waitForConsole(q.paths.serialLog, `NUBO-READY ${id}`, { timeoutMs: o.timeoutMs ?? 300_000, ...(o.signal ? { signal: o.signal } : {}) });
-      return performance.now() - t0;
+      return { runningMs, readyMs: performance.now() - t0 };
     } finally {
       await stopRawQemu(q);
     }
