@@ -43,6 +43,7 @@
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,8 +62,8 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
-/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET), e.g. `3,4`; default all. */
-const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7').split(',').map(Number));
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7,8,9').split(',').map(Number));
 /** BENCH_S3_CLIENT_NODE_ARGS: node options for the SDK client's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiling the client side). */
 const clientNodeArgs = (process.env['BENCH_S3_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -89,6 +90,13 @@ function hashSpeed(algorithm: 'md5' | 'sha256'): number {
     best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
   }
   return best;
+}
+
+/** The MD5 of a file, hex (read in 4 MiB pieces). */
+async function fileMd5(path: string): Promise<string> {
+  const h = createHash('md5');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -146,6 +154,65 @@ if op == 'get':
     os.fsync(fd)
     os.close(fd)
 print((time.perf_counter() - t0) * 1000)
+`;
+
+/**
+ * The lean client (Debian's /usr/bin/python3, its standard library only): one request against a presigned URL over
+ * http.client (real HTTP/1.1), made so that the client is not what the row measures — the curl row's GET is bounded
+ * by curl's own small writes, the SDK's and awscli's by their libraries on the same two cores. GET: `readinto` of up to
+ * 4 MiB into one reused buffer, `os.write`, `os.fsync` before the clock stops; Content-Length and the byte count are
+ * checked. PUT: Content-Length, then the file by `socket.sendfile` (the kernel's copy), the answer read; 200 and an
+ * ETag equal to the file's MD5 (worked out by the benchmark once, outside the clock) are checked. Prints its own ms
+ * (from before the connection to the last check). argv: op (get|put), url, file, size, md5 (put).
+ */
+const LEAN_CLIENT = `
+import http.client, os, sys, time, urllib.parse
+op, url, path, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+u = urllib.parse.urlsplit(url)
+target = u.path + '?' + u.query
+t0 = time.perf_counter()
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+if op == 'get':
+    conn.request('GET', target)
+    r = conn.getresponse()
+    if r.status != 200:
+        raise SystemExit('GET: HTTP %d %s' % (r.status, r.read(2048)))
+    length = int(r.getheader('content-length', '-1'))
+    if length != size:
+        raise SystemExit('GET: content-length %d, expected %d' % (length, size))
+    buf = bytearray(4 << 20)
+    mv = memoryview(buf)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    got = 0
+    while got < length:
+        n = r.readinto(mv[:min(len(buf), length - got)])
+        if not n:
+            break
+        at = 0
+        while at < n:
+            at += os.write(fd, mv[at:n])
+        got += n
+    os.fsync(fd)
+    os.close(fd)
+    if got != size:
+        raise SystemExit('GET: %d bytes, expected %d' % (got, size))
+else:
+    with open(path, 'rb') as f:
+        conn.putrequest('PUT', target, skip_accept_encoding=True)
+        conn.putheader('Content-Length', str(size))
+        conn.endheaders()
+        sent = conn.sock.sendfile(f)
+    if sent != size:
+        raise SystemExit('PUT: sent %d bytes, expected %d' % (sent, size))
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise SystemExit('PUT: HTTP %d %s' % (r.status, body[:2048]))
+    if r.getheader('etag') != '"%s"' % sys.argv[5]:
+        raise SystemExit('PUT: ETag %s, expected the MD5 "%s"' % (r.getheader('etag'), sys.argv[5]))
+ms = (time.perf_counter() - t0) * 1000
+conn.close()
+print(ms)
 `;
 
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-s3-'));
@@ -259,6 +326,20 @@ try {
     await fh.close();
     await checkSize(down);
     return undefined;
+  }, dropDownload);
+  const lean = (op: 'put' | 'get', url: string, path: string, md5 = ''): Promise<number> => new Promise((resolve, reject) => {
+    execFile('/usr/bin/python3', ['-c', LEAN_CLIENT, op, url, path, String(bytes), md5], { env: { PATH: '/usr/bin:/bin' }, timeout: 1_800_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`lean client (${op}): ${stderr || err.message}`));
+      else resolve(Number(out.trim()));
+    });
+  });
+  // The source's MD5 (what the PUT's ETag must be), once and outside every clock.
+  const srcMd5 = onlyRows.has(8) ? await fileMd5(src) : '';
+  await row('PUT, lean client (Python stdlib, sendfile, presigned URL)', () => lean('put', presigned('PUT', 'put.bin'), src, srcMd5), dropObject);
+  await row('GET, lean client (Python stdlib, 4 MiB reads, presigned URL)', async () => {
+    const ms = await lean('get', presigned('GET', 'get.bin'), down);
+    await checkSize(down);
+    return ms;
   }, dropDownload);
 
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
