@@ -4,7 +4,7 @@
  * (target ≥ 0.8× the raw speed). Not a test.
  *
  * An in-process controller with the S3 listener on loopback, its data
- * directory beside the benchmark's files (one disk). Two clients:
+ * directory beside the benchmark's files (one disk). The clients:
  * - the AWS SDK for JavaScript v3 in a process of its own, one PutObject
  *   with a streaming file body (its defaults: aws-chunked with a CRC32
  *   trailer, verified by nubo) and a GetObject streamed into a file;
@@ -22,8 +22,15 @@
  *   MD5 of one large body, each on a hash thread of its own.
  * - Debian's curl (C, no hashing of its own) against presigned URLs: `curl -T`
  *   (a PUT of an unsigned body: the server's one hash is the ETag's MD5) and a
- *   GET into a file — the server's own throughput, without a client library's
- *   cost on the same two cores (the SDK's and awscli's rows keep theirs).
+ *   GET into a file — without a client library's cost on the same two cores
+ *   (the SDK's and awscli's rows keep theirs); curl's GET is still bounded by
+ *   curl itself (its small writes to the file, then the fsync);
+ * - a lean client (LEAN_CLIENT: Debian's python3, stdlib http.client) against
+ *   presigned URLs, so that the row measures nubo's server and not the client:
+ *   GET reads up to 4 MiB at a time into one reused buffer, writes and fsyncs
+ *   it; PUT sends the file with sendfile(2) and checks the ETag against the
+ *   file's MD5. Measured by the lead against a 6-line Node server, such a
+ *   client reaches 0.95× of dd on a GET, so this GET row is the server's.
  * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
  * Bound: a PUT's ETag is the MD5 of its body, one sequential hash that no
  * thread count speeds up; Node's MD5 (the server's) is measured in the same
@@ -31,6 +38,22 @@
  * printed as the PUT rows' bound with bound/raw:
  * where that is below 0.8, the target is out of reach on this CPU whatever the
  * server does. (SHA-256 is printed beside it: awscli's signed parts need it too.)
+ * nubo/bound is the row's speed against that bound (against raw for a GET);
+ * "hash threads busy" the growth of the hash pool's busy time (its threads'
+ * event-loop active time) over the operation's time, the median of the row's
+ * runs: near 100% on a single PUT means the MD5 thread is what the PUT waits
+ * for, the server's socket, disk and event-loop work keeping up beside it.
+ * On the 2-core machine a lean PUT keeps both cores busy (the MD5 thread on
+ * one; the kernel's copies, the event loop and the client's sendfile on the
+ * other), so the MD5 thread runs slower than the idle measure: a PUT's
+ * nubo/bound of ~0.85 with the thread ~95% busy is the bound reached.
+ * (MD5 on the event loop instead of the thread was measured too: 1 GiB lean
+ * PUTs alternating the two in one process, 6 of each, twice, with other
+ * work on the machine (load 3–5): medians 516 vs 537 and 489 vs 497 MB/s,
+ * thread vs event loop — no faster either way once no core is idle, the
+ * thread ~0.3 s of CPU per GiB dearer (the copy to it). The thread is kept:
+ * on the event loop the MD5 would hold up every other request of the
+ * listener for the whole upload, and on an idle core it runs beside the rest.)
  * Both sides make the copy durable once at the end (nubo fsyncs a blob
  * before it answers; the GET's file is fsynced by the benchmark), and the
  * source file is the same page-cached file for both. Pairs are interleaved
@@ -38,7 +61,7 @@
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
  * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
- * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET: profiling one of them;
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET: profiling one of them;
  * BENCH_S3_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the SDK client's process too). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
