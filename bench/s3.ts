@@ -38,7 +38,8 @@
  * printed as the PUT rows' bound with bound/raw:
  * where that is below 0.8, the target is out of reach on this CPU whatever the
  * server does. (SHA-256 is printed beside it: awscli's signed parts need it too.)
- * nubo/bound is the row's speed against that bound (against raw for a GET);
+ * nubo/bound is the row's median speed against that bound (a GET's is its
+ * nubo/raw);
  * "hash threads busy" the growth of the hash pool's busy time (its threads'
  * event-loop active time) over the operation's time, the median of the row's
  * runs: near 100% on a single PUT means the MD5 thread is what the PUT waits
@@ -293,7 +294,8 @@ try {
         const outside = await timed(async () => { own = await nubo(); });
         const c = process.cpuUsage(c0);
         cpu.push((c.user + c.system) / 1000);
-        busy.push((sharedHashPool().busyMs() - b0) / (own ?? outside));
+        // Clamped: a thread's clock read twice with nothing hashed can differ by a hair either way.
+        busy.push(Math.max(0, (sharedHashPool().busyMs() - b0) / (own ?? outside)));
         return own ?? outside;
       } finally {
         await after();
@@ -380,7 +382,7 @@ try {
     comparisons.map((c, i) => {
       const b = bound(i);
       return [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2),
-        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2), (c.nuboMedian / (b ?? c.rawMedian)).toFixed(2),
+        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2), b === undefined ? c.ci.point.toFixed(2) : (c.nuboMedian / b).toFixed(2),
         `${((rows[i]?.hashBusy ?? NaN) * 100).toFixed(0)}%`];
     })));
   console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (MD5 the best of 3 × 256 MiB before each row of this run, SHA-256 at its start). A PUT's ETag is one sequential MD5 of its body: `
