@@ -4,7 +4,7 @@
  * (target ≥ 0.8× the raw speed). Not a test.
  *
  * An in-process controller with the S3 listener on loopback, its data
- * directory beside the benchmark's files (one disk). Two clients:
+ * directory beside the benchmark's files (one disk). The clients:
  * - the AWS SDK for JavaScript v3 in a process of its own, one PutObject
  *   with a streaming file body (its defaults: aws-chunked with a CRC32
  *   trailer, verified by nubo) and a GetObject streamed into a file;
@@ -22,8 +22,15 @@
  *   MD5 of one large body, each on a hash thread of its own.
  * - Debian's curl (C, no hashing of its own) against presigned URLs: `curl -T`
  *   (a PUT of an unsigned body: the server's one hash is the ETag's MD5) and a
- *   GET into a file — the server's own throughput, without a client library's
- *   cost on the same two cores (the SDK's and awscli's rows keep theirs).
+ *   GET into a file — without a client library's cost on the same two cores
+ *   (the SDK's and awscli's rows keep theirs); curl's GET is still bounded by
+ *   curl itself (its small writes to the file, then the fsync);
+ * - a lean client (LEAN_CLIENT: Debian's python3, stdlib http.client) against
+ *   presigned URLs, so that the row measures nubo's server and not the client:
+ *   GET reads up to 4 MiB at a time into one reused buffer, writes and fsyncs
+ *   it; PUT sends the file with sendfile(2) and checks the ETag against the
+ *   file's MD5. Measured by the lead against a 6-line Node server, such a
+ *   client reaches 0.95× of dd on a GET, so this GET row is the server's.
  * Raw: `dd conv=fsync` of the same file to a new file in the same directory.
  * Bound: a PUT's ETag is the MD5 of its body, one sequential hash that no
  * thread count speeds up; Node's MD5 (the server's) is measured in the same
@@ -31,6 +38,23 @@
  * printed as the PUT rows' bound with bound/raw:
  * where that is below 0.8, the target is out of reach on this CPU whatever the
  * server does. (SHA-256 is printed beside it: awscli's signed parts need it too.)
+ * nubo/bound is the row's median speed against that bound (a GET's is its
+ * nubo/raw);
+ * "hash threads busy" the growth of the hash pool's busy time (its threads'
+ * event-loop active time) over the operation's time, the median of the row's
+ * runs: near 100% on a single PUT means the MD5 thread is what the PUT waits
+ * for, the server's socket, disk and event-loop work keeping up beside it.
+ * On the 2-core machine a lean PUT keeps both cores busy (the MD5 thread on
+ * one; the kernel's copies, the event loop and the client's sendfile on the
+ * other), so the MD5 thread runs slower than the idle measure: a PUT's
+ * nubo/bound of ~0.85 with the thread ~95% busy is the bound reached.
+ * (MD5 on the event loop instead of the thread was measured too: 1 GiB lean
+ * PUTs alternating the two in one process, 6 of each, twice, with other
+ * work on the machine (load 3–5): medians 516 vs 537 and 489 vs 497 MB/s,
+ * thread vs event loop — no faster either way once no core is idle, the
+ * thread ~0.3 s of CPU per GiB dearer (the copy to it). The thread is kept:
+ * on the event loop the MD5 would hold up every other request of the
+ * listener for the whole upload, and on an idle core it runs beside the rest.)
  * Both sides make the copy durable once at the end (nubo fsyncs a blob
  * before it answers; the GET's file is fsynced by the benchmark), and the
  * source file is the same page-cached file for both. Pairs are interleaved
@@ -38,11 +62,12 @@
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
  * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
- * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET: profiling one of them;
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET: profiling one of them;
  * BENCH_S3_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the SDK client's process too). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -51,6 +76,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } 
 import { pino } from 'pino';
 import { presignGetUrl } from '../src/aws/sigv4/presign-get-url.js';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { sharedHashPool } from '../src/util/hash-pool.js';
 import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
 import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
@@ -61,8 +87,8 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
-/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET), e.g. `3,4`; default all. */
-const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7').split(',').map(Number));
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7,8,9').split(',').map(Number));
 /** BENCH_S3_CLIENT_NODE_ARGS: node options for the SDK client's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiling the client side). */
 const clientNodeArgs = (process.env['BENCH_S3_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -89,6 +115,13 @@ function hashSpeed(algorithm: 'md5' | 'sha256'): number {
     best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
   }
   return best;
+}
+
+/** The MD5 of a file, hex (read in 4 MiB pieces). */
+async function fileMd5(path: string): Promise<string> {
+  const h = createHash('md5');
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -148,6 +181,65 @@ if op == 'get':
 print((time.perf_counter() - t0) * 1000)
 `;
 
+/**
+ * The lean client (Debian's /usr/bin/python3, its standard library only): one request against a presigned URL over
+ * http.client (real HTTP/1.1), made so that the client is not what the row measures — the curl row's GET is bounded
+ * by curl's own small writes, the SDK's and awscli's by their libraries on the same two cores. GET: `readinto` of up to
+ * 4 MiB into one reused buffer, `os.write`, `os.fsync` before the clock stops; Content-Length and the byte count are
+ * checked. PUT: Content-Length, then the file by `socket.sendfile` (the kernel's copy), the answer read; 200 and an
+ * ETag equal to the file's MD5 (worked out by the benchmark once, outside the clock) are checked. Prints its own ms
+ * (from before the connection to the last check). argv: op (get|put), url, file, size, md5 (put).
+ */
+const LEAN_CLIENT = `
+import http.client, os, sys, time, urllib.parse
+op, url, path, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+u = urllib.parse.urlsplit(url)
+target = u.path + '?' + u.query
+t0 = time.perf_counter()
+conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+if op == 'get':
+    conn.request('GET', target)
+    r = conn.getresponse()
+    if r.status != 200:
+        raise SystemExit('GET: HTTP %d %s' % (r.status, r.read(2048)))
+    length = int(r.getheader('content-length', '-1'))
+    if length != size:
+        raise SystemExit('GET: content-length %d, expected %d' % (length, size))
+    buf = bytearray(4 << 20)
+    mv = memoryview(buf)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    got = 0
+    while got < length:
+        n = r.readinto(mv[:min(len(buf), length - got)])
+        if not n:
+            break
+        at = 0
+        while at < n:
+            at += os.write(fd, mv[at:n])
+        got += n
+    os.fsync(fd)
+    os.close(fd)
+    if got != size:
+        raise SystemExit('GET: %d bytes, expected %d' % (got, size))
+else:
+    with open(path, 'rb') as f:
+        conn.putrequest('PUT', target, skip_accept_encoding=True)
+        conn.putheader('Content-Length', str(size))
+        conn.endheaders()
+        sent = conn.sock.sendfile(f)
+    if sent != size:
+        raise SystemExit('PUT: sent %d bytes, expected %d' % (sent, size))
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        raise SystemExit('PUT: HTTP %d %s' % (r.status, body[:2048]))
+    if r.getheader('etag') != '"%s"' % sys.argv[5]:
+        raise SystemExit('PUT: ETag %s, expected the MD5 "%s"' % (r.getheader('etag'), sys.argv[5]))
+ms = (time.perf_counter() - t0) * 1000
+conn.close()
+print(ms)
+`;
+
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-s3-'));
 let controller: ControllerDaemon | undefined;
 let sdk: S3Client | undefined;
@@ -181,7 +273,7 @@ try {
   say('Node\'s MD5 and SHA-256 on this CPU (the bound of a PUT: its ETag is one sequential MD5)');
   const speeds = { md5: hashSpeed('md5'), sha256: hashSpeed('sha256') };
   say(`  md5 ${speeds.md5.toFixed(0)} MB/s, sha256 ${speeds.sha256.toFixed(0)} MB/s`);
-  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number; put: boolean }[] = [];
+  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number; hashBusy: number; put: boolean }[] = [];
   /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
   let rowNumber = 0;
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
@@ -191,21 +283,26 @@ try {
     speeds.md5 = Math.max(speeds.md5, hashSpeed('md5'));
     say(name);
     const cpu: number[] = [];
+    const busy: number[] = [];
     const pairs = await interleaved(runs, raw, async () => {
       try {
         let own: number | undefined;
         // The controller's CPU time (event loop and hashing threads: this whole process) while the client ran.
         const c0 = process.cpuUsage();
+        // The hash threads' busy time (the controller's, in this process) against the operation's own.
+        const b0 = sharedHashPool().busyMs();
         const outside = await timed(async () => { own = await nubo(); });
         const c = process.cpuUsage(c0);
         cpu.push((c.user + c.system) / 1000);
+        // Clamped: a thread's clock read twice with nothing hashed can differ by a hair either way.
+        busy.push(Math.max(0, (sharedHashPool().busyMs() - b0) / (own ?? outside)));
         return own ?? outside;
       } finally {
         await after();
       }
     });
-    for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms`);
-    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30), put: name.startsWith('PUT') });
+    for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms, hash threads busy ${((busy[i] ?? 0) * 100).toFixed(0)}% of it`);
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30), hashBusy: median(busy), put: name.startsWith('PUT') });
   };
   const down = join(root, 'download.bin');
   const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
@@ -260,6 +357,20 @@ try {
     await checkSize(down);
     return undefined;
   }, dropDownload);
+  const lean = (op: 'put' | 'get', url: string, path: string, md5 = ''): Promise<number> => new Promise((resolve, reject) => {
+    execFile('/usr/bin/python3', ['-c', LEAN_CLIENT, op, url, path, String(bytes), md5], { env: { PATH: '/usr/bin:/bin' }, timeout: 1_800_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`lean client (${op}): ${stderr || err.message}`));
+      else resolve(Number(out.trim()));
+    });
+  });
+  // The source's MD5 (what the PUT's ETag must be), once and outside every clock.
+  const srcMd5 = onlyRows.has(8) ? await fileMd5(src) : '';
+  await row('PUT, lean client (Python stdlib, sendfile, presigned URL)', () => lean('put', presigned('PUT', 'put.bin'), src, srcMd5), dropObject);
+  await row('GET, lean client (Python stdlib, 4 MiB reads, presigned URL)', async () => {
+    const ms = await lean('get', presigned('GET', 'get.bin'), down);
+    await checkSize(down);
+    return ms;
+  }, dropDownload);
 
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
   console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
@@ -267,19 +378,22 @@ try {
   // speeds, it does not move much with what else the shared machine runs.
   // Bound: what the server cannot beat on this CPU — a PUT's MD5 (its ETag), a GET's none but the copy itself (raw).
   const bound = (i: number): number | undefined => (rows[i]?.put === true ? speeds.md5 : undefined);
-  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB', 'bound MB/s', 'bound/raw'],
+  console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB', 'bound MB/s', 'bound/raw', 'nubo/bound', 'hash threads busy'],
     comparisons.map((c, i) => {
       const b = bound(i);
       return [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2),
-        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2)];
+        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2), b === undefined ? c.ci.point.toFixed(2) : (c.nuboMedian / b).toFixed(2),
+        `${((rows[i]?.hashBusy ?? NaN) * 100).toFixed(0)}%`];
     })));
   console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (MD5 the best of 3 × 256 MiB before each row of this run, SHA-256 at its start). A PUT's ETag is one sequential MD5 of its body: `
-    + 'where bound/raw is below 0.80, a PUT cannot reach 0.8× the raw copy on this machine whatever the server does; a GET hashes nothing (bound: the copy).');
+    + 'where bound/raw is below 0.80, a PUT cannot reach 0.8× the raw copy on this machine whatever the server does; a GET hashes nothing (bound: the copy). '
+    + 'Hash threads busy: their busy time over the operation\'s (median of the row\'s runs; two hashes at once, e.g. awscli\'s parts or a signed body\'s SHA-256 beside the MD5, can pass 100%): '
+    + 'near 100% for a single PUT, the MD5 is what it waits for — the server\'s socket, disk and event-loop work keep up beside it.');
   console.log('');
   for (const c of comparisons) console.log(describeComparison(c));
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `s3-${Date.now()}.json`);
-  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })), hashMBps: speeds }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ at: new Date().toISOString(), runs, sizeMiB, comparisons, serverCpuSecondsPerGiB: rows.map((r) => ({ name: r.name, seconds: r.cpuSecondsPerGiB })), hashThreadsBusy: rows.map((r) => ({ name: r.name, fraction: r.hashBusy })), hashMBps: speeds }, null, 2)}\n`);
   console.log(`\nwrote ${out}`);
 } finally {
   sdk?.destroy();

@@ -86,6 +86,29 @@ describe('HashPool', () => {
     assert.equal(await again.digest(), createHash('md5').update('abc').digest('hex'));
   });
 
+  it('counts its threads\' busy time: the hashing of a body, not the time they wait', async () => {
+    const p = new HashPool({ threads: 1 });
+    try {
+      assert.equal(p.busyMs(), 0, 'no thread before the first hash');
+      const h = p.open('md5');
+      const block = randomBytes(1 << 20);
+      const t0 = performance.now();
+      const before = p.busyMs();
+      for (let i = 0; i < 64; i++) await h.update(block);
+      await h.digest();
+      const hashed = p.busyMs() - before;
+      const wall = performance.now() - t0;
+      // No MD5 runs at 5 GB/s on one core: 64 MiB takes at least 13 ms of the thread's time, and no more than the wall time.
+      assert.ok(hashed >= (64 * 2 ** 20) / 5e9 * 1000, `busy ${hashed} ms for 64 MiB`);
+      assert.ok(hashed <= wall + 1, `busy ${hashed} ms within ${wall} ms`);
+      const idle0 = p.busyMs();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(p.busyMs() - idle0 < 100, `an idle thread stays idle (${p.busyMs() - idle0} ms)`);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('a closed pool fails what is waiting and starts a new thread for the next hash', async () => {
     const p = new HashPool();
     const h = p.open('md5');

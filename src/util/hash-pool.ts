@@ -184,6 +184,20 @@ export class HashPool {
     if (thread.jobs.size === 0) thread.worker.unref();
   }
 
+  /**
+   * Milliseconds the running threads have spent busy (hashing, or handling a
+   * message) since each started, added up: their event loops' active time.
+   * bench/s3 compares its growth during a PUT with the PUT's wall time — a
+   * hash thread busy nearly all along is what bounds the PUT, the server's
+   * other work keeping up beside it. A thread that ended takes its count
+   * with it.
+   */
+  busyMs(): number {
+    let ms = 0;
+    for (const t of this.#threads) if (t !== undefined) ms += t.worker.performance.eventLoopUtilization().active;
+    return ms;
+  }
+
   /** Ends the threads (tests; a daemon's pool ends with the process). */
   async close(): Promise<void> {
     const running = this.#threads.filter((t): t is Thread => t !== undefined);
