@@ -62,8 +62,12 @@ const runs = benchFlag('runs', 'BENCH_EC2_RUNS', 15);
 const pollMs = benchFlag('poll-ms', 'BENCH_EC2_POLL_MS', 20);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const TIMEOUT_MS = 600_000;
-/** Wall-clock ms with sub-ms precision, comparable between the clients' process and the cloud's. */
-const stamp = (): number => performance.timeOrigin + performance.now();
+/**
+ * ms on the system's monotonic clock (process.hrtime is CLOCK_MONOTONIC): the same clock in the clients' process and
+ * the cloud's, so their stamps compare to the µs (with performance.timeOrigin + now() the two processes' clocks were a
+ * few tenths of a ms apart: a client's call came out shorter than the server's answer to it).
+ */
+const stamp = (): number => Number(process.hrtime.bigint() / 1000n) / 1000;
 
 const SIDES = ['native', 'sdk', 'lean'] as const;
 type Side = (typeof SIDES)[number];
