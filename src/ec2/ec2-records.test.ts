@@ -79,6 +79,15 @@ describe('Ec2Records: the id mappings and the reads for many instances', () => {
     assert.equal(await records.mappedAwsIdOf('instance', 'vm-shared'), launched);
   });
 
+  it('a launch whose transaction fails leaves no id mapped, in the store or in memory', async () => {
+    // A tag key twice: the transaction fails at its last step, after it made the VM's i- id.
+    await assert.rejects(records.recordLaunch('u9', { vmId: 'vm-dup2', reservationId: 'r-10', launchIndex: 1, instanceType: 'custom', keyName: null }, {
+      groupIds: [], tags: [{ key: 'k', value: '1' }, { key: 'k', value: '2' }],
+    }));
+    assert.equal(await records.mappedAwsIdOf('instance', 'vm-dup2'), undefined);
+    assert.deepEqual(await records.instances(['vm-dup2']), new Map());
+  });
+
   it('groupsOfEach reads the groups of many instances at once; one in none has an empty list', async () => {
     await records.setInstanceGroups('vm-g1', ['sg-b', 'sg-a']);
     await records.setInstanceGroups('vm-g2', ['sg-c']);
