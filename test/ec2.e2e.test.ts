@@ -114,6 +114,10 @@ test('a full instance life: key pair, RunInstances with key, user data and tags,
 
   const running = await alice.send(new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['running'] }, { Name: 'tag:role', Values: ['te*'] }] }));
   assert.deepEqual(running.Reservations?.flatMap((r) => r.Instances?.map((i) => i.InstanceId)), [id]);
+  // The AMI it was launched from, in RunInstances' answer, a poll of its id and the whole list (its template's id mapped, not read).
+  assert.equal(run.Instances?.[0]?.ImageId, ami);
+  assert.equal((await alice.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.ImageId, ami);
+  assert.deepEqual(running.Reservations?.flatMap((r) => r.Instances?.map((i) => i.ImageId)), [ami]);
   const none = await alice.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:role', Values: ['prod'] }] }));
   assert.deepEqual(none.Reservations, []);
   const status = await alice.send(new DescribeInstanceStatusCommand({ InstanceIds: [id] }));

@@ -12,6 +12,11 @@ export const vmView = z.object({
   name: z.string(),
   owner: z.string(),
   template: z.string().nullable(),
+  /**
+   * The template's id (`template` is its name, unique only per owner): what a client that maps templates to ids of its own
+   * (the EC2 adaptor's AMIs) reads without a lookup. Always sent; optional for readers of older controllers.
+   */
+  templateId: z.string().nullable().optional(),
   state: vmStateSchema,
   stateReason: z.string().nullable(),
   host: z.string().nullable(),

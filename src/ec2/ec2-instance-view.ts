@@ -46,22 +46,41 @@ async function templatesOf(ctx: Ec2Context, call: Ec2Call, vms: readonly VmView[
 
 /**
  * The caller's VMs (as the native API lets them see them) as EC2 instances; a VM given as its detail (GET /vms/{id}, as
- * DescribeInstances' InstanceId.N reads it) is not read again, nor a template in `known`.
+ * DescribeInstances' InstanceId.N reads it) is not read again, nor a template in `known`. Each record is read for all
+ * the VMs at once (no read per VM), and a VM whose template has an AMI id already (every instance RunInstances made)
+ * shows it without its template being read — so a poll of one instance reads no template at all; as on EC2, an
+ * instance keeps showing the AMI it was launched from after that AMI is deregistered or no longer shared.
  */
 export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly (VmView | VmDetailView)[], known: readonly TemplateView[] = []): Promise<Ec2Instance[]> {
-  const templates = await templatesOf(ctx, call, vms, known);
-  const records = await ctx.records.instances(vms.map((v) => v.id));
-  const groups = new Map((await ctx.records.securityGroups(call.userId)).map((g) => [g.id, g]));
-  const ids = await Promise.all(vms.map((v) => ctx.records.awsIdOf('instance', v.id)));
-  const tags = await ctx.records.tags(call.userId, ids);
+  const vmIds = vms.map((v) => v.id);
+  const templateIds = vms.flatMap((v) => (v.templateId === null || v.templateId === undefined ? [] : [v.templateId]));
+  const mappedAmis = await ctx.records.mappedAwsIdsOf('image', templateIds);
+  const amiOfMapped = (v: VmView): string | undefined => (v.templateId === null || v.templateId === undefined ? undefined : mappedAmis.get(v.templateId));
+  const templates = await templatesOf(ctx, call, vms.filter((v) => amiOfMapped(v) === undefined), known);
+  const templateOf = (v: VmView): TemplateView | undefined => templates.find((t) => (v.templateId !== null && v.templateId !== undefined ? t.id === v.templateId : t.name === v.template || t.id === v.template));
+  const [records, ids, groupsOfVm, details] = await Promise.all([
+    ctx.records.instances(vmIds),
+    ctx.records.awsIdsOf('instance', vmIds),
+    ctx.records.groupsOfEach(vmIds),
+    Promise.all(vms.map(async (v) => ('history' in v && 'nics' in v ? v : nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })))),
+  ]);
+  const inGroups = [...groupsOfVm.values()].some((g) => g.length > 0);
+  const shownTemplates = [...new Set(vms.flatMap((v) => templateOf(v)?.id ?? []))];
+  const [groups, tags, amis] = await Promise.all([
+    inGroups ? ctx.records.securityGroups(call.userId).then((gs) => new Map(gs.map((g) => [g.id, g]))) : Promise.resolve(new Map<string, SecurityGroupRecord>()),
+    ctx.records.tags(call.userId, ids),
+    ctx.records.awsIdsOf('image', shownTemplates),
+  ]);
+  const amiOfTemplate = new Map(shownTemplates.map((id, i) => [id, amis[i] ?? '']));
   const out: Ec2Instance[] = [];
   for (const [i, v] of vms.entries()) {
     const instanceId = ids[i] ?? '';
-    const detail = 'history' in v && 'nics' in v ? v : await nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
-    const template = templates.find((t) => t.name === v.template || t.id === v.template);
-    const imageId = template ? await ctx.records.awsIdOf('image', template.id) : '';
+    const detail = details[i];
+    if (detail === undefined) continue;
+    const template = templateOf(v);
+    const imageId = amiOfMapped(v) ?? (template ? amiOfTemplate.get(template.id) ?? '' : '');
     const rec: InstanceRecord | undefined = records.get(v.id);
-    const sgs = (await ctx.records.groupsOf(v.id)).map((g) => groups.get(g)).filter((g): g is SecurityGroupRecord => g !== undefined);
+    const sgs = (groupsOfVm.get(v.id) ?? []).map((g) => groups.get(g)).filter((g): g is SecurityGroupRecord => g !== undefined);
     const myTags = new Map(tags.filter((t) => t.resourceId === instanceId).map((t) => [t.key, t.value]));
     out.push(instanceOf(ctx, detail, { instanceId, imageId, rec, sgs, tags: myTags }));
   }

@@ -55,3 +55,44 @@ describe('Ec2Records.recordLaunch', () => {
     assert.deepEqual(await records.clientToken('u2', 'tok2'), { reservationId: 'r-3', vmIds: [] });
   });
 });
+
+describe('Ec2Records: the id mappings and the reads for many instances', () => {
+  it('mappedAwsIdsOf names only what was mapped, making nothing; awsIdsOf maps the rest, each once', async () => {
+    const a = await records.awsIdOf('image', 'tpl-a');
+    assert.deepEqual(await records.mappedAwsIdsOf('image', ['tpl-a', 'tpl-b', 'tpl-a']), new Map([['tpl-a', a]]));
+    assert.equal(await records.mappedAwsIdOf('image', 'tpl-b'), undefined, 'a lookup makes no id');
+    const [a2, b, b2] = await records.awsIdsOf('image', ['tpl-a', 'tpl-b', 'tpl-b']);
+    assert.equal(a2, a);
+    assert.match(b ?? '', /^ami-[0-9a-f]{17}$/);
+    assert.equal(b2, b, 'one id for a resource named twice');
+    assert.equal(await records.nuboIdOf('image', b ?? ''), 'tpl-b');
+    assert.deepEqual(await records.mappedAwsIdsOf('instance', ['tpl-a']), new Map(), 'the kinds are apart');
+  });
+
+  it('another controller\'s records (no shared memory) agree with this one\'s on every mapping, however it was made', async () => {
+    const other = new Ec2Records(store.db as unknown as Kysely<Ec2Tables>);
+    const made = await other.awsIdOf('volume', 'vol-x');
+    assert.equal(await records.awsIdOf('volume', 'vol-x'), made);
+    assert.equal(await records.nuboIdOf('volume', made), 'vol-x');
+    const launched = await records.recordLaunch('u9', { vmId: 'vm-shared', reservationId: 'r-9', launchIndex: 0, instanceType: 'custom', keyName: null }, { groupIds: [], tags: [] });
+    assert.equal(await other.awsIdOf('instance', 'vm-shared'), launched);
+    assert.equal(await records.mappedAwsIdOf('instance', 'vm-shared'), launched);
+  });
+
+  it('a launch whose transaction fails leaves no id mapped, in the store or in memory', async () => {
+    // A tag key twice: the transaction fails at its last step, after it made the VM's i- id.
+    await assert.rejects(records.recordLaunch('u9', { vmId: 'vm-dup2', reservationId: 'r-10', launchIndex: 1, instanceType: 'custom', keyName: null }, {
+      groupIds: [], tags: [{ key: 'k', value: '1' }, { key: 'k', value: '2' }],
+    }));
+    assert.equal(await records.mappedAwsIdOf('instance', 'vm-dup2'), undefined);
+    assert.deepEqual(await records.instances(['vm-dup2']), new Map());
+  });
+
+  it('groupsOfEach reads the groups of many instances at once; one in none has an empty list', async () => {
+    await records.setInstanceGroups('vm-g1', ['sg-b', 'sg-a']);
+    await records.setInstanceGroups('vm-g2', ['sg-c']);
+    assert.deepEqual(await records.groupsOfEach(['vm-g1', 'vm-g2', 'vm-none']), new Map([['vm-g1', ['sg-a', 'sg-b']], ['vm-g2', ['sg-c']], ['vm-none', []]]));
+    assert.deepEqual(await records.groupsOf('vm-g1'), ['sg-a', 'sg-b']);
+    assert.deepEqual(await records.groupsOfEach([]), new Map());
+  });
+});

@@ -34,6 +34,9 @@ const toExportTask = (r: Ec2Tables['ec2_export_image_tasks']): ExportImageTaskRe
   status: r.status, statusMessage: r.status_message, progress: r.progress, description: r.description, createdAt: r.created_at,
 });
 
+/** How many id mappings (each counted both ways) Ec2Records keeps in memory. */
+const ID_CACHE_LIMIT = 20_000;
+
 /**
  * The EC2 adaptor's own records (migration 0015): what EC2 has and nubo does
  * not. Tenancy is by `owner_id` on every row; the callers pass the caller's
@@ -42,25 +45,73 @@ const toExportTask = (r: Ec2Tables['ec2_export_image_tasks']): ExportImageTaskRe
 export class Ec2Records {
   constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString()) {}
 
+  /**
+   * The id mappings read or made so far, both ways: a mapping is only ever inserted (never changed or deleted, by any
+   * controller), so a copy cannot go stale, and every poll of DescribeInstances reads the same few. Bounded: past
+   * ID_CACHE_LIMIT entries it starts again empty.
+   */
+  readonly #ids = new Map<string, string>();
+
+  #remember(kind: MappedKind, nuboId: string, awsId: string): void {
+    if (this.#ids.size >= ID_CACHE_LIMIT) this.#ids.clear();
+    this.#ids.set(`${kind}:n:${nuboId}`, awsId);
+    this.#ids.set(`${kind}:a:${awsId}`, nuboId);
+  }
+
   /** The AWS id of a nubo resource, made on first use and stable afterwards. */
   async awsIdOf(kind: MappedKind, nuboId: string): Promise<string> {
-    const found = await this.db.selectFrom('ec2_ids').select('aws_id').where('kind', '=', kind).where('nubo_id', '=', nuboId).executeTakeFirst();
-    if (found) return found.aws_id;
+    const known = await this.mappedAwsIdOf(kind, nuboId);
+    if (known !== undefined) return known;
     const prefix = { instance: 'instance', image: 'image', volume: 'volume', snapshot: 'snapshot' } as const;
     const awsId = newEc2Id(prefix[kind]);
     try {
       await this.db.insertInto('ec2_ids').values({ aws_id: awsId, kind, nubo_id: nuboId, created_at: this.now() }).execute();
+      this.#remember(kind, nuboId, awsId);
       return awsId;
     } catch (err) {
       // Two requests mapped the same resource at once: the first one's id stands.
       if (!isUniqueViolation(err)) throw err;
       const winner = await this.db.selectFrom('ec2_ids').select('aws_id').where('kind', '=', kind).where('nubo_id', '=', nuboId).executeTakeFirstOrThrow();
+      this.#remember(kind, nuboId, winner.aws_id);
       return winner.aws_id;
     }
   }
 
+  /** The AWS id a nubo resource was given, if it was ever given one (none is made). */
+  async mappedAwsIdOf(kind: MappedKind, nuboId: string): Promise<string | undefined> {
+    return (await this.mappedAwsIdsOf(kind, [nuboId])).get(nuboId);
+  }
+
+  /** The AWS ids given to these resources so far, in one read: those never mapped are not in the answer. */
+  async mappedAwsIdsOf(kind: MappedKind, nuboIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const unknown: string[] = [];
+    for (const id of new Set(nuboIds)) {
+      const cached = this.#ids.get(`${kind}:n:${id}`);
+      if (cached === undefined) unknown.push(id);
+      else out.set(id, cached);
+    }
+    if (unknown.length === 0) return out;
+    const rows = await this.db.selectFrom('ec2_ids').select(['aws_id', 'nubo_id']).where('kind', '=', kind).where('nubo_id', 'in', unknown).execute();
+    for (const r of rows) {
+      this.#remember(kind, r.nubo_id, r.aws_id);
+      out.set(r.nubo_id, r.aws_id);
+    }
+    return out;
+  }
+
+  /** The AWS ids of these resources, each made on first use: one read for those mapped already (DescribeInstances of many). */
+  async awsIdsOf(kind: MappedKind, nuboIds: readonly string[]): Promise<string[]> {
+    const mapped = await this.mappedAwsIdsOf(kind, nuboIds);
+    return Promise.all(nuboIds.map(async (id) => mapped.get(id) ?? this.awsIdOf(kind, id)));
+  }
+
   async nuboIdOf(kind: MappedKind, awsId: string): Promise<string | undefined> {
-    return (await this.db.selectFrom('ec2_ids').select('nubo_id').where('kind', '=', kind).where('aws_id', '=', awsId).executeTakeFirst())?.nubo_id;
+    const cached = this.#ids.get(`${kind}:a:${awsId}`);
+    if (cached !== undefined) return cached;
+    const nuboId = (await this.db.selectFrom('ec2_ids').select('nubo_id').where('kind', '=', kind).where('aws_id', '=', awsId).executeTakeFirst())?.nubo_id;
+    if (nuboId !== undefined) this.#remember(kind, nuboId, awsId);
+    return nuboId;
   }
 
   // Key pairs.
@@ -148,7 +199,7 @@ export class Ec2Records {
    * @returns the instance's `i-` id
    */
   async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: { token: string; vmIds: readonly string[] } | undefined }): Promise<string> {
-    return this.db.transaction().execute(async (tx) => {
+    const instanceId = await this.db.transaction().execute(async (tx) => {
       await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName }).execute();
       if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
       if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(o.clientToken.vmIds) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
@@ -162,6 +213,8 @@ export class Ec2Records {
       }
       return instanceId;
     });
+    this.#remember('instance', i.vmId, instanceId);
+    return instanceId;
   }
 
   async instances(vmIds: readonly string[]): Promise<Map<string, InstanceRecord>> {
@@ -182,7 +235,16 @@ export class Ec2Records {
   }
 
   async groupsOf(vmId: string): Promise<string[]> {
-    return (await this.db.selectFrom('ec2_instance_groups').select('group_id').where('vm_id', '=', vmId).orderBy('group_id').execute()).map((r) => r.group_id);
+    return (await this.groupsOfEach([vmId])).get(vmId) ?? [];
+  }
+
+  /** The groups of each of these instances in one read (an instance in none has an empty list). */
+  async groupsOfEach(vmIds: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(vmIds.map((id) => [id, []]));
+    if (vmIds.length === 0) return out;
+    const rows = await this.db.selectFrom('ec2_instance_groups').select(['vm_id', 'group_id']).where('vm_id', 'in', [...new Set(vmIds)]).orderBy('group_id').execute();
+    for (const r of rows) out.get(r.vm_id)?.push(r.group_id);
+    return out;
   }
 
   /** Every instance in a group: what the firewalls are worked out again for at start. */

@@ -162,6 +162,7 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: Re
     name: v.name,
     owner: name(v.ownerId) ?? v.ownerId,
     template: name(v.templateId),
+    templateId: v.templateId,
     state: v.state,
     stateReason: v.stateReason,
     host: name(v.hostId),
