@@ -18,26 +18,20 @@
  * Prints tables, writes JSON to bench/results/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildQemuArgv } from '../src/hypervisor/qemu/build-qemu-argv.js';
-import { ensureQemuGone, launchQemu, readPidFile } from '../src/hypervisor/qemu/qemu-process.js';
-import { QmpClient } from '../src/hypervisor/qemu/qmp-client.js';
-import { qmpSaveState, SAVE_MAX_BANDWIDTH } from '../src/hypervisor/qemu/qmp-save-state.js';
+import { qmpSaveState } from '../src/hypervisor/qemu/qmp-save-state.js';
 import { settleMigration } from '../src/hypervisor/qemu/settle-migration.js';
-import { vmPaths } from '../src/hypervisor/qemu/vm-paths.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
-import { warmPageCache } from '../src/hypervisor/qemu/warm-page-cache.js';
 import { parseVmSpec } from '../src/hypervisor/vm-spec.js';
 import { prepareTinyVm } from '../src/storage/prepare-tiny-vm.js';
 import { buildTinyImage } from '../src/storage/tiny-image/build-tiny-image.js';
-import { pollUntil } from '../src/util/deadline.js';
 import { imageCacheDir } from '../src/util/nubo-home.js';
-import { runCommand } from '../src/util/run-command.js';
 import { startRawQemu, stopRawQemu, type RawQemu } from './raw-qemu.js';
 import { ddReadFile, ddWrite } from './support/dd-probe.js';
+import { detachedDdUri, evictFromPageCache, prepareRawSave, rawRestoreFromFile, waitDetachedDd } from './support/raw-save.js';
 import { benchFlag } from './support/bench-flag.js';
 import { median } from './support/quantile.js';
 import { textTable } from './support/text-table.js';
@@ -54,8 +48,6 @@ const SINKS: readonly Sink[] = ['qemu→pipe→/dev/null', 'qemu→pipe→dd fda
 interface SaveSample { sink: Sink; rep: number; bytes: number; stopMs: number; completedMs: number; doneMs: number; qemuTotalMs: number; ddWriteMs: number }
 interface RestoreSample { mode: 'polled (10 ms)' | 'MIGRATION event'; rep: number; bytes: number; launchMs: number; connectMs: number; runningMs: number; ddReadMs: number }
 
-const evict = (file: string): Promise<unknown> => runCommand('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { timeoutMs: 60_000 });
-
 /** One save of the stopped guest into `sink`; the guest runs again after it (`cont` from postmigrate). */
 async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promise<SaveSample> {
   const qmp = q.qmp;
@@ -63,8 +55,7 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
   const file = join(dir, sink === 'qemu→pipe→dd, flushed behind (nubo)' ? `state-${rep}.bin` : `sink-${rep}.bin`);
   await rm(file, { force: true });
   await rm(`${file}.rc`, { force: true });
-  await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
-  await qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_MAX_BANDWIDTH });
+  await prepareRawSave(qmp);
   const sock = join(dir, 'save.sock');
   let done: Promise<number> = Promise.resolve(0);
   let uri: string;
@@ -72,10 +63,8 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
   if (sink === 'qemu→pipe→/dev/null') {
     uri = 'exec:cat > /dev/null';
   } else if (sink === 'qemu→pipe→dd fdatasync') {
-    // QEMU SIGTERMs (then SIGKILLs) the shell it spawned as soon as it closes the pipe: the writer runs detached, its
-    // stdin the pipe kept as fd 3 (a background job's own stdin is /dev/null), and reports through its rc file.
-    uri = `exec:exec 3<&0; (dd of=${file} bs=4M conv=fdatasync status=none <&3; echo $? > ${file}.rc.tmp && mv ${file}.rc.tmp ${file}.rc) >/dev/null 2>&1 &`;
-    done = pollUntil('dd rc', async () => ((await stat(`${file}.rc`).catch(() => undefined)) ? 0 : undefined), { timeoutMs: 120_000, intervalMs: 1 });
+    uri = detachedDdUri(file);
+    done = waitDetachedDd(file);
   } else if (sink === 'qemu→socket→node (drop)') {
     await rm(sock, { force: true });
     let n = 0;
@@ -127,51 +116,14 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
   }
 }
 
-/** A fresh QEMU restoring `file` as nubo starts one (`-incoming fd:3`), timed to a running guest. */
+/** A fresh QEMU restoring `file` as nubo starts one (`-incoming fd:3`, read ahead), timed to a running guest, then ended. */
 async function restoreFrom(spec: ReturnType<typeof parseVmSpec>, runDir: string, file: string, mode: RestoreSample['mode'], rep: number): Promise<RestoreSample> {
-  const paths = vmPaths(runDir, spec.id);
-  await rm(paths.dir, { recursive: true, force: true });
-  await mkdir(paths.dir, { recursive: true });
   const bytes = (await stat(file)).size;
-  await evict(file);
-  const argv = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'fd:3', migrationEvents: mode === 'MIGRATION event' });
-  const warming = new AbortController();
-  const t0 = performance.now();
-  const warm = warmPageCache(file, warming.signal);
-  const fh = await open(file, 'r');
-  let pid: number | undefined;
-  let qmp: QmpClient | undefined;
-  try {
-    try {
-      await launchQemu('qemu-system-x86_64', argv, undefined, { timeoutMs: 30_000, fds: [fh.fd] });
-    } finally {
-      await fh.close();
-    }
-    const t1 = performance.now();
-    pid = await readPidFile(paths.pidFile);
-    qmp = await QmpClient.connect(paths.qmpSocket, { timeoutMs: 10_000 });
-    const t2 = performance.now();
-    if (mode === 'polled (10 ms)') {
-      await pollUntil('restore', async () => ((await qmp!.execute('query-status')).status === 'inmigrate' ? undefined : true), { timeoutMs: 120_000, intervalMs: 10 });
-    } else {
-      // The saved VM was stopped before its save, so QEMU ends the load paused (no autostart): its MIGRATION event tells.
-      const loaded = qmp.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => e.data['status'] === 'completed' || e.data['status'] === 'failed' });
-      loaded.catch(() => {});
-      if ((await qmp.execute('query-status')).status === 'inmigrate') await loaded;
-    }
-    await qmp.execute('cont');
-    const t3 = performance.now();
-    warming.abort();
-    await warm;
-    const ddReadMs = await ddReadFile(file);
-    return { mode, rep, bytes, launchMs: t1 - t0, connectMs: t2 - t1, runningMs: t3 - t0, ddReadMs };
-  } finally {
-    warming.abort();
-    if (qmp && !qmp.closed) await qmp.execute('quit').catch(() => {});
-    if (pid !== undefined) await ensureQemuGone(pid, spec.id, { timeoutMs: 5_000 });
-    qmp?.close();
-    await rm(paths.dir, { recursive: true, force: true });
-  }
+  await evictFromPageCache(file);
+  const r = await rawRestoreFromFile(spec, runDir, file, { mode, warm: true });
+  await stopRawQemu(r.q);
+  const ddReadMs = await ddReadFile(file);
+  return { mode, rep, bytes, launchMs: r.launchMs, connectMs: r.connectMs, runningMs: r.runningMs, ddReadMs };
 }
 
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-save-sinks-'));

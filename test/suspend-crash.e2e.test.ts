@@ -181,3 +181,25 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
     assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), []);
   });
 }
+
+test('agent SIGKILLed once the restored guest runs but before its state file is removed (qemu.restored): once back, the VM runs on, the same guest, and the stale file is gone', async () => {
+  const p0 = await probe();
+  await api.vmAction(vmId, 'suspend');
+  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
+  await restartAgent('qemu.restored=exit');
+  await api.vmAction(vmId, 'resume');
+  await pollUntil('agent killed at qemu.restored', () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  const pids = await qemuPidsOf(agentVmId(vmId));
+  assert.equal(pids.length, 1, 'the restored QEMU lives on without its agent');
+  assert.ok((await readdir(vmDir())).includes('memory.state'), 'killed before the file was removed');
+
+  agent = startAgent();
+  const done = await waitVm(['running', 'suspended', 'failed', 'unknown']);
+  assert.equal(done.state, 'running', `reason: ${done.stateReason}`);
+  // Left behind, the file would make the VM `suspended` again once it is off, and a start would bring back old memory.
+  await pollUntil('stale state file removed', async () => ((await readdir(vmDir())).includes('memory.state') ? undefined : true), { timeoutMs: 30_000, intervalMs: 100 });
+  assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), pids, 'the same QEMU, not a second restore');
+  const p1 = await probe();
+  assert.equal(p1.nonce, p0.nonce, 'the same guest');
+  assert.ok(p1.uptime >= p0.uptime, `its uptime goes on: ${p0.uptime} → ${p1.uptime}`);
+});

@@ -11,6 +11,7 @@ import type { AgentHost } from './agent-host.js';
 import { ConsoleUnavailableError } from './console-unavailable-error.js';
 import { sameSpecBesidesFirewall } from './vm-firewalls.js';
 import { abortReason, deadline } from '../util/deadline.js';
+import { unlinkBehind } from '../util/unlink-behind.js';
 
 /** The deadline of a start once it has begun (a restore reads a large state file first). */
 const START_MS = 15 * 60_000;
@@ -126,7 +127,17 @@ export class VmLifecycle {
     const vm = h.vm(id);
     let spec = await vm.readSpec();
     const cur = await vm.report();
-    if (cur.state === 'running' || cur.state === 'paused') return cur;
+    if (cur.state === 'running' || cur.state === 'paused') {
+      // A restore whose agent died after QEMU ran the guest but before its state file was removed (`qemu.restored`):
+      // left there, the file would make the VM `suspended` again once it is off, and a later start would bring back
+      // memory older than its disk.
+      const stale = await h.records.savedState(id);
+      if (stale !== undefined) {
+        await unlinkBehind(stale);
+        h.logger.warn({ vmId: id }, 'the state file of a restore whose agent died is removed: the VM runs from it already');
+      }
+      return cur;
+    }
     if (size !== undefined && (size.vcpus !== spec.vcpus || size.memoryMiB !== spec.memoryMiB)) {
       // Saved memory is restored into a guest of the size it was saved from: QEMU would refuse another one.
       if (cur.state === 'suspended') throw new AgentConflictError({ vmId: id }, 'spec-mismatch', `suspended with ${spec.vcpus} vCPU and ${spec.memoryMiB} MiB: it cannot resume as ${size.vcpus} vCPU and ${size.memoryMiB} MiB`);
@@ -142,7 +153,8 @@ export class VmLifecycle {
     const saved = cur.state === 'suspended' ? await h.records.savedState(id) : undefined;
     if (saved !== undefined) {
       await vm.hypervisor.restore(vm.hvSpec(spec), saved, { signal });
-      await rm(saved, { force: true });
+      // The running VM must never be restored from it again; its blocks are freed off the answer's path.
+      await unlinkBehind(saved);
     } else {
       await vm.hypervisor.start(vm.hvSpec(spec), { signal });
     }

@@ -89,6 +89,13 @@ test('a restore has MIGRATION events from its start: the end of its load is told
   assert.deepEqual(after(argv, '-incoming'), ['fd:3']);
 });
 
+test('a restore keeps the direct kernel boot: the guest\'s next reset boots from what fw_cfg hands the firmware', () => {
+  const argv = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'fd:3', migrationEvents: true });
+  assert.deepEqual(after(argv, '-kernel'), ['/img/vmlinuz']);
+  assert.deepEqual(after(argv, '-initrd'), ['/img/initrd']);
+  assert.deepEqual(after(argv, '-append'), ['console=ttyS0 quiet']);
+});
+
 test('the same spec gives the same argv (a migration destination depends on it)', () => {
   assert.deepEqual(buildQemuArgv(spec, { accel: 'tcg', paths }), buildQemuArgv(parseVmSpec(JSON.parse(JSON.stringify(spec))), { accel: 'tcg', paths }));
 });

@@ -128,6 +128,8 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     });
     if (opts.paused !== true) await reg.qmp(vm).execute('cont', undefined, opt(opts, 5_000));
     reg.log.info({ vmId: spec.id, loadMs: Math.round(performance.now() - t2) }, 'vm restored');
+    // Tests end the agent here (`qemu.restored`): the guest runs from the state file, which is not removed yet.
+    await reg.opts.failpoints?.hit('qemu.restored');
   }
   return reg.status(spec.id, opts);
 }
