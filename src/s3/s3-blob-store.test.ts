@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -165,5 +165,23 @@ describe('S3BlobStore.write', () => {
     await assert.rejects(blobs.write(aborting, undefined, { ...limits, signal: ac.signal }), { name: 'AbortError' });
     assert.deepEqual(await leftovers(), []);
     assert.deepEqual(new Set(await readdir(dir)), before);
+  });
+
+  it('remove: each blob is gone by name once it resolves (an open reader still reads it); an unknown id is fine', async () => {
+    const data = randomBytes(70_001);
+    const a = await blobs.write(Readable.from([data]), undefined, limits);
+    const b = await blobs.write(Readable.from([data]), undefined, limits);
+    const reader = await blobs.openBlob(a.blobId);
+    try {
+      await blobs.remove([a.blobId, b.blobId, randomUUID()]);
+      const names = await readdir(dir);
+      assert.ok(!names.includes(a.blobId) && !names.includes(b.blobId), `both names gone: ${names.join(', ')}`);
+      const back = Buffer.alloc(data.length);
+      const { bytesRead } = await reader.read(back, 0, data.length, 0);
+      assert.equal(bytesRead, data.length);
+      assert.ok(back.equals(data), 'a GET that opened the blob before the delete reads it whole');
+    } finally {
+      await reader.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sharedHashPool } from '../util/hash-pool.js';
+import { unlinkBehind } from '../util/unlink-behind.js';
 import { writeBlobFile } from './write-blob-file.js';
 
 /** What writing a blob produced: its opaque id, size and MD5 (hex, the ETag of a simple object). */
@@ -167,8 +168,13 @@ export class S3BlobStore {
     return open(this.path(blobId), 'r');
   }
 
+  /**
+   * Gone by name when this resolves; their blocks are freed behind (unlinkBehind): unlinking a large file frees its
+   * extents inside the call — ~240 ms for 1 GiB here — which an overwriting PUT or a DELETE would otherwise wait for
+   * before its answer.
+   */
   async remove(blobIds: readonly string[]): Promise<void> {
-    for (const id of blobIds) await rm(this.path(id), { force: true });
+    for (const id of blobIds) await unlinkBehind(this.path(id));
   }
 
   /** Removes temp files and blobs the store does not refer to (run at start, before the listener serves). */
