@@ -102,45 +102,44 @@ async function clients(): Promise<void> {
     if (ami === undefined) throw new Error('no AMI for the tiny template');
     // How long each side's create call took to answer (the rest of a run is polls): where a difference comes from.
     const answered: Record<Side, number[]> = { native: [], sdk: [], lean: [] };
-    const viaSdk = async (): Promise<number> => {
+    /** One EC2 client's three calls; both EC2 sides launch, poll and terminate alike through them. */
+    interface Ec2Ops { run(): Promise<string>; state(id: string): Promise<string | undefined>; terminate(id: string): Promise<void> }
+    const viaEc2 = (side: 'sdk' | 'lean', ops: Ec2Ops) => async (): Promise<number> => {
       const t0 = performance.now();
-      const run = await timed('sdk', 'create', () => ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 'nubo.tiny' as _InstanceType, MinCount: 1, MaxCount: 1 })));
-      answered.sdk.push(performance.now() - t0);
-      const id = run.Instances?.[0]?.InstanceId;
-      if (id === undefined) throw new Error('RunInstances returned no instance');
+      const id = await timed(side, 'create', () => ops.run());
+      answered[side].push(performance.now() - t0);
       await until(`${id} running`, async () => {
-        const d = await timed('sdk', 'poll', () => ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] })));
-        const state = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        const state = await timed(side, 'poll', () => ops.state(id));
         if (state === 'terminated' || state === 'shutting-down') throw new Error(`${id} ended ${state}`);
         return state === 'running' ? true : undefined;
       });
       const ms = performance.now() - t0;
-      await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      await ops.terminate(id);
       await until(`${id} terminated`, async () => {
-        const d = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }));
         // A terminated instance may also drop out of DescribeInstances.
-        const state = d.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+        const state = await ops.state(id);
         return state === undefined || state === 'terminated' ? true : undefined;
       });
       return ms;
     };
-    const viaLean = async (): Promise<number> => {
-      const t0 = performance.now();
-      const id = await timed('lean', 'create', () => lean.runInstance({ ImageId: ami, InstanceType: 'nubo.tiny' }));
-      answered.lean.push(performance.now() - t0);
-      await until(`${id} running`, async () => {
-        const state = await timed('lean', 'poll', () => lean.instanceState(id));
-        if (state === 'terminated' || state === 'shutting-down') throw new Error(`${id} ended ${state}`);
-        return state === 'running' ? true : undefined;
-      });
-      const ms = performance.now() - t0;
-      await lean.terminate(id);
-      await until(`${id} terminated`, async () => {
-        const state = await lean.instanceState(id);
-        return state === undefined || state === 'terminated' ? true : undefined;
-      });
-      return ms;
-    };
+    const viaSdk = viaEc2('sdk', {
+      async run() {
+        const id = (await ec2.send(new RunInstancesCommand({ ImageId: ami, InstanceType: 'nubo.tiny' as _InstanceType, MinCount: 1, MaxCount: 1 }))).Instances?.[0]?.InstanceId;
+        if (id === undefined) throw new Error('RunInstances returned no instance');
+        return id;
+      },
+      async state(id) {
+        return (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Reservations?.[0]?.Instances?.[0]?.State?.Name;
+      },
+      async terminate(id) {
+        await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      },
+    });
+    const viaLean = viaEc2('lean', {
+      run: () => lean.runInstance({ ImageId: ami, InstanceType: 'nubo.tiny' }),
+      state: (id) => lean.instanceState(id),
+      terminate: (id) => lean.terminate(id),
+    });
     let n = 0;
     const viaNative = async (): Promise<number> => {
       const t0 = performance.now();
