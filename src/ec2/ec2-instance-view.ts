@@ -53,11 +53,16 @@ async function templatesOf(ctx: Ec2Context, call: Ec2Call, vms: readonly VmView[
  */
 export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly (VmView | VmDetailView)[], known: readonly TemplateView[] = []): Promise<Ec2Instance[]> {
   const vmIds = vms.map((v) => v.id);
-  const templateIds = vms.flatMap((v) => (v.templateId === null || v.templateId === undefined ? [] : [v.templateId]));
-  const mappedAmis = await ctx.records.mappedAwsIdsOf('image', templateIds);
-  const amiOfMapped = (v: VmView): string | undefined => (v.templateId === null || v.templateId === undefined ? undefined : mappedAmis.get(v.templateId));
-  const templates = await templatesOf(ctx, call, vms.filter((v) => amiOfMapped(v) === undefined), known);
-  const templateOf = (v: VmView): TemplateView | undefined => templates.find((t) => (v.templateId !== null && v.templateId !== undefined ? t.id === v.templateId : t.name === v.template || t.id === v.template));
+  const templateIdOf = (v: VmView): string | undefined => v.templateId ?? undefined;
+  const mappedAmis = await ctx.records.mappedAwsIdsOf('image', vms.flatMap((v) => templateIdOf(v) ?? []));
+  const amiOfMapped = (v: VmView): string | undefined => mappedAmis.get(templateIdOf(v) ?? '');
+  // Only a VM whose template has no AMI id yet needs its template: to map it now.
+  const unmapped = vms.filter((v) => amiOfMapped(v) === undefined);
+  const templates = await templatesOf(ctx, call, unmapped, known);
+  const templateOf = (v: VmView): TemplateView | undefined => {
+    const id = templateIdOf(v);
+    return templates.find((t) => (id !== undefined ? t.id === id : t.name === v.template || t.id === v.template));
+  };
   const [records, ids, groupsOfVm, details] = await Promise.all([
     ctx.records.instances(vmIds),
     ctx.records.awsIdsOf('instance', vmIds),
@@ -65,7 +70,7 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
     Promise.all(vms.map(async (v) => ('history' in v && 'nics' in v ? v : nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })))),
   ]);
   const inGroups = [...groupsOfVm.values()].some((g) => g.length > 0);
-  const shownTemplates = [...new Set(vms.flatMap((v) => templateOf(v)?.id ?? []))];
+  const shownTemplates = [...new Set(unmapped.flatMap((v) => templateOf(v)?.id ?? []))];
   const [groups, tags, amis] = await Promise.all([
     inGroups ? ctx.records.securityGroups(call.userId).then((gs) => new Map(gs.map((g) => [g.id, g]))) : Promise.resolve(new Map<string, SecurityGroupRecord>()),
     ctx.records.tags(call.userId, ids),
