@@ -22,7 +22,9 @@ import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ENDED_MIGRATION } from '../src/hypervisor/qemu/ended-migration.js';
 import { qmpSaveState } from '../src/hypervisor/qemu/qmp-save-state.js';
+import type { QmpMigrationStatus } from '../src/hypervisor/qemu/qmp-schema.js';
 import { settleMigration } from '../src/hypervisor/qemu/settle-migration.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
 import { parseVmSpec } from '../src/hypervisor/vm-spec.js';
@@ -64,7 +66,7 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
     uri = 'exec:cat > /dev/null';
   } else if (sink === 'qemu→pipe→dd fdatasync') {
     uri = detachedDdUri(file);
-    done = waitDetachedDd(file);
+    done = waitDetachedDd(file).then(() => 0);
   } else if (sink === 'qemu→socket→node (drop)') {
     await rm(sock, { force: true });
     let n = 0;
@@ -95,7 +97,7 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
       const ddWriteMs = await ddWrite(dir, r.bytes);
       return { sink, rep, bytes: r.bytes, stopMs: t1 - t0, completedMs: r.streamMs, doneMs: t3 - t1, qemuTotalMs: r.info['total-time'] ?? NaN, ddWriteMs };
     }
-    const completed = qmp.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => ['completed', 'failed', 'cancelled'].includes(String(e.data['status'])) });
+    const completed = qmp.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
     await qmp.execute('migrate', { uri });
     const ev = await completed;
     const t2 = performance.now();

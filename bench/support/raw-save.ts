@@ -11,9 +11,12 @@
  */
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { buildQemuArgv } from '../../src/hypervisor/qemu/build-qemu-argv.js';
+import { ENDED_MIGRATION } from '../../src/hypervisor/qemu/ended-migration.js';
 import { ensureQemuGone, launchQemu, readPidFile } from '../../src/hypervisor/qemu/qemu-process.js';
 import { QmpClient } from '../../src/hypervisor/qemu/qmp-client.js';
 import { SAVE_MAX_BANDWIDTH } from '../../src/hypervisor/qemu/qmp-save-state.js';
+import type { QmpMigrationStatus } from '../../src/hypervisor/qemu/qmp-schema.js';
+import { stateWriterUri, waitWriterExit, type SaveAttemptFiles } from '../../src/hypervisor/qemu/state-file-writer.js';
 import { vmPaths } from '../../src/hypervisor/qemu/vm-paths.js';
 import { warmPageCache } from '../../src/hypervisor/qemu/warm-page-cache.js';
 import type { VmSpec } from '../../src/hypervisor/vm-spec.js';
@@ -24,15 +27,16 @@ import type { RawQemu } from '../raw-qemu.js';
 /** Drops `file` from the page cache, so that a restore reads the disk. */
 export const evictFromPageCache = (file: string): Promise<unknown> => runCommand('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { timeoutMs: 60_000 });
 
-/** The `exec:` URI of a detached `dd conv=fdatasync` into `file`, which writes its exit status to `<file>.rc` once done. */
-export function detachedDdUri(file: string): string {
-  // The pipe is kept as fd 3 (a background job's own stdin is /dev/null).
-  return `exec:exec 3<&0; (dd of=${file} bs=4M conv=fdatasync status=none <&3; echo $? > ${file}.rc.tmp && mv ${file}.rc.tmp ${file}.rc) >/dev/null 2>&1 &`;
-}
+/** The files of a raw save into `file`: the writer writes it in place and tells its exit status in `<file>.rc`. */
+const rawWriterFiles = (file: string): SaveAttemptFiles => ({ part: file, rc: `${file}.rc` });
 
-/** Resolves once the detached writer of `file` has ended (its rc file is there), looked for every ms. */
-export function waitDetachedDd(file: string, timeoutMs = 120_000): Promise<number> {
-  return pollUntil('dd rc', async () => ((await stat(`${file}.rc`).catch(() => undefined)) ? 0 : undefined), { timeoutMs, intervalMs: 1 });
+/** The `exec:` URI of nubo's own detached writer (`dd conv=fdatasync`, state-file-writer.ts) into `file`, without the agent around it. */
+export const detachedDdUri = (file: string): string => stateWriterUri(rawWriterFiles(file));
+
+/** Resolves once the detached writer of `file` has ended (told as nubo is told: waitWriterExit); a writer that failed throws. */
+export async function waitDetachedDd(file: string, timeoutMs = 120_000): Promise<void> {
+  const status = await waitWriterExit(rawWriterFiles(file).rc, { timeoutMs });
+  if (status !== 0) throw new Error(`raw save: dd into ${file} exited ${status}`);
 }
 
 /** Capabilities and parameters of a save: MIGRATION events on, no bandwidth cap (as nubo's save). */
@@ -59,7 +63,7 @@ export async function rawSaveToFile(qmp: QmpClient, file: string): Promise<RawSa
   await rm(file, { force: true });
   await rm(`${file}.rc`, { force: true });
   await prepareRawSave(qmp);
-  const completed = qmp.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => ['completed', 'failed', 'cancelled'].includes(String(e.data['status'])) });
+  const completed = qmp.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
   completed.catch(() => {});
   const t0 = performance.now();
   await qmp.execute('stop');
@@ -121,7 +125,7 @@ export async function rawRestoreFromFile(spec: VmSpec, runDir: string, file: str
       await pollUntil('restore', async () => ((await c.execute('query-status')).status === 'inmigrate' ? undefined : true), { timeoutMs: 120_000, intervalMs: 10 });
     } else {
       // Saved while stopped, QEMU ends the load paused (no autostart): its MIGRATION event tells.
-      const loaded = c.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => e.data['status'] === 'completed' || e.data['status'] === 'failed' });
+      const loaded = c.waitForEvent('MIGRATION', { timeoutMs: 120_000, match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
       loaded.catch(() => {});
       if ((await c.execute('query-status')).status === 'inmigrate') {
         const ev = await loaded;
