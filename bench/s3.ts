@@ -67,7 +67,6 @@
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,6 +75,7 @@ import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } 
 import { pino } from 'pino';
 import { presignGetUrl } from '../src/aws/sigv4/presign-get-url.js';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
+import { fileDigest } from '../src/storage/file-digest.js';
 import { sharedHashPool } from '../src/util/hash-pool.js';
 import { benchFlag } from './support/bench-flag.js';
 import { interleaved } from './support/interleaved.js';
@@ -115,13 +115,6 @@ function hashSpeed(algorithm: 'md5' | 'sha256'): number {
     best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
   }
   return best;
-}
-
-/** The MD5 of a file, hex (read in 4 MiB pieces). */
-async function fileMd5(path: string): Promise<string> {
-  const h = createHash('md5');
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -364,7 +357,7 @@ try {
     });
   });
   // The source's MD5 (what the PUT's ETag must be), once and outside every clock.
-  const srcMd5 = onlyRows.has(8) ? await fileMd5(src) : '';
+  const srcMd5 = onlyRows.has(8) ? await fileDigest(src, 'md5') : '';
   await row('PUT, lean client (Python stdlib, sendfile, presigned URL)', () => lean('put', presigned('PUT', 'put.bin'), src, srcMd5), dropObject);
   await row('GET, lean client (Python stdlib, 4 MiB reads, presigned URL)', async () => {
     const ms = await lean('get', presigned('GET', 'get.bin'), down);

@@ -4,8 +4,8 @@ import { pipeline } from 'node:stream/promises';
 
 export type DigestAlgorithm = 'sha1' | 'sha256' | 'sha512';
 
-/** Hex digest of a file's bytes, read as a stream; aborting the signal stops the read. */
-export async function fileDigest(path: string, algorithm: DigestAlgorithm, signal?: AbortSignal): Promise<string> {
+/** Hex digest of a file's bytes, read as a stream; aborting the signal stops the read. MD5 too (an S3 ETag), though no manifest names it. */
+export async function fileDigest(path: string, algorithm: DigestAlgorithm | 'md5', signal?: AbortSignal): Promise<string> {
   const hash = createHash(algorithm);
   await pipeline(createReadStream(path), async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) hash.update(chunk);
