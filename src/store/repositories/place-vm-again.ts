@@ -3,7 +3,7 @@ import { inTransaction, toJson, type StoreContext } from '../store-context.js';
 import { StaleStateError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
 import { lockVmRow } from './lock-vm-row.js';
-import { releaseHostReservation } from './release-host-reservation.js';
+import { adjustHostReservation } from './adjust-host-reservation.js';
 import { recordVmTransition } from './record-vm-transition.js';
 import { toVm, type Vm } from './vm-row.js';
 
@@ -30,7 +30,7 @@ export async function placeVmAgain(ctx: StoreContext, vmId: string, input: Place
     const vm = await lockVmRow(ctx, trx, vmId);
     if (vm.state !== 'prolog' || vm.host_id === null || vm.version !== p.expectedVersion) throw new StaleStateError('vm', vmId, vm.state, ['prolog'], p.action);
     const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
-    await releaseHostReservation(trx, vm.host_id, held);
+    await adjustHostReservation(trx, vm.host_id, held, '-');
     const row = await trx
       .updateTable('vms')
       .set({

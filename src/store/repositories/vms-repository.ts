@@ -15,7 +15,7 @@ import { enforceQuota } from './quotas-repository.js';
 import { toHistory, toVm, type Vm, type VmHistoryEntry, type VmOperationRecord } from './vm-row.js';
 import { resizeVm, type VmSize } from './vm-resize.js';
 import { lockVmRow } from './lock-vm-row.js';
-import { releaseHostReservation } from './release-host-reservation.js';
+import { adjustHostReservation } from './adjust-host-reservation.js';
 import { placeVmAgain, type PlaceAgainInput } from './place-vm-again.js';
 import { recordVmTransition } from './record-vm-transition.js';
 
@@ -295,15 +295,7 @@ export class VmsRepository {
       const host = toHost(hostRow);
       const verdict = check(host, d);
       if (verdict !== true) throw new CapacityError(hostId, d, host.free, verdict, host.name);
-      await trx
-        .updateTable('hosts')
-        .set((eb) => ({
-          reserved_cpus: eb('reserved_cpus', '+', d.cpus),
-          reserved_memory_mib: eb('reserved_memory_mib', '+', d.memoryMib),
-          reserved_disk_mib: eb('reserved_disk_mib', '+', d.diskMib),
-        }))
-        .where('id', '=', hostId)
-        .execute();
+      await adjustHostReservation(trx, hostId, d, '+');
       const row = await trx
         .updateTable('vms')
         .set({
@@ -330,7 +322,7 @@ export class VmsRepository {
       const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
       if (vm.host_id === null && held.cpus === 0 && held.memoryMib === 0 && held.diskMib === 0) return { vm: toVm(vm), released: false };
       if (vm.host_id !== null) {
-        await releaseHostReservation(trx, vm.host_id, held);
+        await adjustHostReservation(trx, vm.host_id, held, '-');
       }
       const row = await trx
         .updateTable('vms')
