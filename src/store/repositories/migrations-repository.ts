@@ -7,6 +7,7 @@ import { CapacityError, ConflictError, NotFoundError, StaleStateError, type Reso
 import { fields, validateInput } from '../validate-input.js';
 import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
+import { adjustHostReservation } from './adjust-host-reservation.js';
 
 /** One step of a migration as it happened; a restarted controller reads these to decide abort or roll forward. */
 export interface JournalEntry {
@@ -77,18 +78,6 @@ async function hostLabel(trx: Trx, hostId: string | null): Promise<string> {
   if (hostId === null) return 'no host';
   const row = await trx.selectFrom('hosts').select('name').where('id', '=', hostId).executeTakeFirst();
   return row?.name ?? hostId;
-}
-
-async function adjustHost(trx: Trx, hostId: string, d: Resources, sign: '+' | '-'): Promise<void> {
-  await trx
-    .updateTable('hosts')
-    .set((eb) => ({
-      reserved_cpus: eb('reserved_cpus', sign, d.cpus),
-      reserved_memory_mib: eb('reserved_memory_mib', sign, d.memoryMib),
-      reserved_disk_mib: eb('reserved_disk_mib', sign, d.diskMib),
-    }))
-    .where('id', '=', hostId)
-    .execute();
 }
 
 const ZERO = { reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0 };
@@ -167,7 +156,7 @@ export class MigrationsRepository {
         const host = toHost(hostRow);
         const verdict = check(host, d);
         if (verdict !== true) throw new CapacityError(v.destHostId, d, host.free, verdict, host.name);
-        await adjustHost(trx, v.destHostId, d, '+');
+        await adjustHostReservation(trx, v.destHostId, d, '+');
         await trx.insertInto('migrations').values(row).execute();
         await appendEvent(this.ctx, trx, { kind: 'migration.started', resource: 'migration', resourceId: row.id, data: { vmId: v.vmId, kind: v.kind, stage: row.stage, sourceHostId: v.sourceHostId, destHostId: v.destHostId } });
       }),
@@ -190,7 +179,7 @@ export class MigrationsRepository {
       if (vm.host_id !== cur.source_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${await hostLabel(trx, vm.host_id)}, neither end of the migration`);
       const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
       const moving = { cpus: Number(cur.reserved_cpus), memoryMib: Number(cur.reserved_memory_mib), diskMib: Number(cur.reserved_disk_mib) };
-      await adjustHost(trx, cur.source_host_id, held, '-');
+      await adjustHostReservation(trx, cur.source_host_id, held, '-');
       await trx
         .updateTable('vms')
         .set({ host_id: cur.dest_host_id, reserved_cpus: moving.cpus, reserved_memory_mib: moving.memoryMib, reserved_disk_mib: moving.diskMib, version: vm.version + 1, updated_at: this.ctx.now() })
@@ -215,8 +204,8 @@ export class MigrationsRepository {
       if (vm.host_id === cur.source_host_id) return toMigration(cur);
       if (vm.host_id !== cur.dest_host_id) throw new ConflictError('migration', 'vmId', cur.vm_id, `the VM is on ${await hostLabel(trx, vm.host_id)}, neither end of the migration`);
       const held = { cpus: Number(vm.reserved_cpus), memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
-      await adjustHost(trx, cur.dest_host_id, held, '-');
-      await adjustHost(trx, cur.source_host_id, held, '+');
+      await adjustHostReservation(trx, cur.dest_host_id, held, '-');
+      await adjustHostReservation(trx, cur.source_host_id, held, '+');
       await trx.updateTable('vms').set({ host_id: cur.source_host_id, version: vm.version + 1, updated_at: this.ctx.now() }).where('id', '=', cur.vm_id).execute();
       // Journalled, but the stage stays: a journal past `committed` with the VM on the source is what says "reverted".
       const row = await this.#journal(trx, cur, 'reverted', { hostId: cur.source_host_id, reason }, {}, true);
@@ -261,7 +250,7 @@ export class MigrationsRepository {
       const cur = await this.lockRunning(trx, id, 'finish');
       const at = this.ctx.now();
       const held = { cpus: Number(cur.reserved_cpus), memoryMib: Number(cur.reserved_memory_mib), diskMib: Number(cur.reserved_disk_mib) };
-      if (held.cpus > 0 || held.memoryMib > 0 || held.diskMib > 0) await adjustHost(trx, cur.dest_host_id, held, '-');
+      if (held.cpus > 0 || held.memoryMib > 0 || held.diskMib > 0) await adjustHostReservation(trx, cur.dest_host_id, held, '-');
       const entry: JournalEntry = { stage: f.state, at, data: { reason: f.reason ?? null } };
       const row = await trx
         .updateTable('migrations')

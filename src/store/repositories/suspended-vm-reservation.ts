@@ -2,6 +2,7 @@ import { appendEvent, inTransaction, type StoreContext } from '../store-context.
 import { CapacityError, NotFoundError, StaleStateError, type Resources } from '../store-errors.js';
 import { fitsFreeCapacity, type CapacityCheck } from './capacity-check.js';
 import { toHost } from './hosts-repository.js';
+import { adjustHostReservation } from './adjust-host-reservation.js';
 
 /**
  * A suspended VM of a preempted lease holds no capacity: its memory is a file
@@ -19,11 +20,7 @@ export async function releaseSuspendedReservation(ctx: StoreContext, vmId: strin
     if (vm.state !== 'suspended') throw new StaleStateError('vm', vmId, vm.state, ['suspended'], 'release-suspended');
     const held = { cpus: vm.reserved_cpus, memoryMib: Number(vm.reserved_memory_mib), diskMib: Number(vm.reserved_disk_mib) };
     if (vm.host_id === null || (held.cpus === 0 && held.memoryMib === 0 && held.diskMib === 0)) return false;
-    await trx.updateTable('hosts').set((eb) => ({
-      reserved_cpus: eb('reserved_cpus', '-', held.cpus),
-      reserved_memory_mib: eb('reserved_memory_mib', '-', held.memoryMib),
-      reserved_disk_mib: eb('reserved_disk_mib', '-', held.diskMib),
-    })).where('id', '=', vm.host_id).execute();
+    await adjustHostReservation(trx, vm.host_id, held, '-');
     await trx.updateTable('vms').set({ reserved_cpus: 0, reserved_memory_mib: 0, reserved_disk_mib: 0, version: vm.version + 1, updated_at: ctx.now() }).where('id', '=', vmId).execute();
     await appendEvent(ctx, trx, { kind: 'vm.released', resource: 'vm', resourceId: vmId, data: { hostId: vm.host_id, ...held, reason: 'suspended by its lease', version: vm.version + 1 } });
     return true;
@@ -42,11 +39,7 @@ export async function reserveSuspended(ctx: StoreContext, vmId: string, demand: 
     const host = toHost(hostRow);
     const verdict = check(host, demand);
     if (verdict !== true) throw new CapacityError(host.id, demand, host.free, verdict, host.name);
-    await trx.updateTable('hosts').set((eb) => ({
-      reserved_cpus: eb('reserved_cpus', '+', demand.cpus),
-      reserved_memory_mib: eb('reserved_memory_mib', '+', demand.memoryMib),
-      reserved_disk_mib: eb('reserved_disk_mib', '+', demand.diskMib),
-    })).where('id', '=', host.id).execute();
+    await adjustHostReservation(trx, host.id, demand, '+');
     await trx.updateTable('vms').set({ reserved_cpus: demand.cpus, reserved_memory_mib: demand.memoryMib, reserved_disk_mib: demand.diskMib, version: vm.version + 1, updated_at: ctx.now() }).where('id', '=', vmId).execute();
     await appendEvent(ctx, trx, { kind: 'vm.reserved', resource: 'vm', resourceId: vmId, data: { hostId: host.id, ...demand, reason: 'resumed by its lease', version: vm.version + 1 } });
     return true;
