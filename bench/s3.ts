@@ -62,16 +62,18 @@
  *
  * --runs (BENCH_S3_RUNS, default 3) pairs per row; --mib (BENCH_S3_MIB,
  * default 1024) object size; BENCH_S3_ROWS=3,4 runs only those rows (1 SDK
- * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET: profiling one of them;
+ * PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET, 10 lean multipart PUT: profiling one of them;
  * BENCH_S3_CLIENT_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=DIR`, profiles the SDK client's process too). Every file it made is deleted at the end.
  * Prints a table, writes JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { pino } from 'pino';
 import { presignGetUrl } from '../src/aws/sigv4/presign-get-url.js';
 import { ControllerDaemon } from '../src/controller/controller-daemon.js';
@@ -87,8 +89,11 @@ const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_S3_RUNS', 3);
 const sizeMiB = benchFlag('mib', 'BENCH_S3_MIB', 1024);
 const bytes = sizeMiB * MiB;
-/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET), e.g. `3,4`; default all. */
-const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7,8,9').split(',').map(Number));
+/** The lean multipart row's part size and how many parts it sends at once (BENCH_S3_PART_MIB, BENCH_S3_PART_THREADS). */
+const partMiB = benchFlag('part-mib', 'BENCH_S3_PART_MIB', 64);
+const partThreads = benchFlag('part-threads', 'BENCH_S3_PART_THREADS', 2);
+/** BENCH_S3_ROWS: which rows to run, by number (1 SDK PUT, 2 SDK GET, 3 awscli PUT, 4 awscli GET, 5 awscli put-object, 6 curl PUT, 7 curl GET, 8 lean PUT, 9 lean GET, 10 lean multipart PUT), e.g. `3,4`; default all. */
+const onlyRows = new Set((process.env['BENCH_S3_ROWS'] ?? '1,2,3,4,5,6,7,8,9,10').split(',').map(Number));
 /** BENCH_S3_CLIENT_NODE_ARGS: node options for the SDK client's process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p` (profiling the client side). */
 const clientNodeArgs = (process.env['BENCH_S3_CLIENT_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -115,6 +120,13 @@ function hashSpeed(algorithm: 'md5' | 'sha256'): number {
     best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
   }
   return best;
+}
+
+/** The MD5 of `count` bytes of `path` from `offset` (a multipart part's ETag). */
+async function rangeMd5(path: string, offset: number, count: number): Promise<string> {
+  const h = createHash('md5');
+  for await (const chunk of createReadStream(path, { start: offset, end: offset + count - 1, highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -233,6 +245,63 @@ conn.close()
 print(ms)
 `;
 
+/**
+ * The lean client's multipart upload (Debian's /usr/bin/python3, stdlib only): the parts, each against its own
+ * presigned UploadPart URL, sent by `socket.sendfile` of the file's range, THREADS at a time (one connection per
+ * thread), each part's ETag checked against that range's MD5 (worked out by the benchmark outside the clock). The
+ * multipart upload is how awscli, boto3 and the SDKs' transfer managers upload a file of this size; a single PUT's
+ * ETag is one sequential MD5, a multipart's is the parts' own, which the server hashes side by side. Prints its own
+ * ms (from before the first connection to the last part's answer) and the ETags in order. argv: threads, file, then
+ * offset, count, url, md5 per part.
+ */
+const LEAN_MULTIPART_CLIENT = `
+import http.client, sys, time, threading, urllib.parse
+threads, path = int(sys.argv[1]), sys.argv[2]
+rest = sys.argv[3:]
+parts = [(int(rest[i]), int(rest[i + 1]), rest[i + 2], rest[i + 3]) for i in range(0, len(rest), 4)]
+etags = [None] * len(parts)
+errors = []
+lock = threading.Lock()
+queue = list(range(len(parts)))
+def work():
+    conn = None
+    f = open(path, 'rb')
+    try:
+        while True:
+            with lock:
+                if not queue or errors:
+                    return
+                i = queue.pop(0)
+            offset, count, url, md5 = parts[i]
+            u = urllib.parse.urlsplit(url)
+            if conn is None:
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+                conn.connect()
+            conn.putrequest('PUT', u.path + '?' + u.query, skip_accept_encoding=True)
+            conn.putheader('Content-Length', str(count))
+            conn.endheaders()
+            sent = conn.sock.sendfile(f, offset, count)
+            r = conn.getresponse()
+            body = r.read()
+            if sent != count or r.status != 200 or r.getheader('etag') != '"%s"' % md5:
+                with lock:
+                    errors.append('part %d: sent %d of %d, HTTP %d, ETag %s (expected "%s") %s' % (i + 1, sent, count, r.status, r.getheader('etag'), md5, body[:512]))
+                return
+            etags[i] = md5
+    finally:
+        f.close()
+        if conn is not None:
+            conn.close()
+t0 = time.perf_counter()
+ts = [threading.Thread(target=work) for _ in range(threads)]
+for t in ts: t.start()
+for t in ts: t.join()
+ms = (time.perf_counter() - t0) * 1000
+if errors:
+    raise SystemExit('; '.join(errors))
+print(ms)
+`;
+
 const root = await mkdtemp(join(tmpdir(), 'nubo-bench-s3-'));
 let controller: ControllerDaemon | undefined;
 let sdk: S3Client | undefined;
@@ -266,7 +335,7 @@ try {
   say('Node\'s MD5 and SHA-256 on this CPU (the bound of a PUT: its ETag is one sequential MD5)');
   const speeds = { md5: hashSpeed('md5'), sha256: hashSpeed('sha256') };
   say(`  md5 ${speeds.md5.toFixed(0)} MB/s, sha256 ${speeds.sha256.toFixed(0)} MB/s`);
-  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number; hashBusy: number; put: boolean }[] = [];
+  const rows: { name: string; pairs: { raw: number; nubo: number }[]; cpuSecondsPerGiB: number; hashBusy: number; put: boolean; multipart: boolean }[] = [];
   /** `nubo` answers the ms it measured itself, or undefined to be timed from here. */
   let rowNumber = 0;
   const row = async (name: string, nubo: () => Promise<number | undefined>, after: () => Promise<void>): Promise<void> => {
@@ -295,7 +364,7 @@ try {
       }
     });
     for (const [i, p] of pairs.entries()) say(`  raw ${mbps(p.raw).toFixed(0)} MB/s, nubo ${mbps(p.nubo).toFixed(0)} MB/s, server CPU ${(cpu[i] ?? 0).toFixed(0)} ms, hash threads busy ${((busy[i] ?? 0) * 100).toFixed(0)}% of it`);
-    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30), hashBusy: median(busy), put: name.startsWith('PUT') });
+    rows.push({ name, pairs: pairs.map((p) => ({ raw: mbps(p.raw), nubo: mbps(p.nubo) })), cpuSecondsPerGiB: median(cpu) / 1000 / (bytes / 2 ** 30), hashBusy: median(busy), put: name.startsWith('PUT'), multipart: name.includes('multipart') });
   };
   const down = join(root, 'download.bin');
   const sdkEnv = { ...process.env, S3B_ENDPOINT: endpoint, S3B_ID: key.key.id, S3B_SECRET: key.secretAccessKey, S3B_SRC: src, S3B_DOWN: down, S3B_BYTES: String(bytes) };
@@ -365,17 +434,51 @@ try {
     return ms;
   }, dropDownload);
 
+  // The lean multipart upload: each part's MD5 (its ETag) and the object's ETag (the MD5 of the parts' MD5s, "-N"), once
+  // and outside every clock. Create, the parts' presigned URLs and Complete are inside it (a client does them too).
+  const partBytes = partMiB * MiB;
+  const partRanges = Array.from({ length: Math.ceil(bytes / partBytes) }, (_, i) => ({ n: i + 1, offset: i * partBytes, count: Math.min(partBytes, bytes - i * partBytes) }));
+  const partMd5s = onlyRows.has(10) ? await Promise.all(partRanges.map((r) => rangeMd5(src, r.offset, r.count))) : [];
+  const multipartEtag = `${createHash('md5').update(Buffer.concat(partMd5s.map((m) => Buffer.from(m, 'hex')))).digest('hex')}-${partRanges.length}`;
+  // Its own client for the presigned parts: the SDK's default checksum would otherwise sign an empty body's CRC32 into each URL.
+  const presigner = new S3Client({ endpoint, region: 'nubo-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', credentials: { accessKeyId: key.key.id, secretAccessKey: key.secretAccessKey } });
+  const leanMultipart = (urls: readonly string[]): Promise<number> => new Promise((resolve, reject) => {
+    const args = partRanges.flatMap((r, i) => [String(r.offset), String(r.count), urls[i] ?? '', partMd5s[i] ?? '']);
+    execFile('/usr/bin/python3', ['-c', LEAN_MULTIPART_CLIENT, String(partThreads), src, ...args], { env: { PATH: '/usr/bin:/bin' }, timeout: 1_800_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`lean multipart client: ${stderr || err.message}`));
+      else resolve(Number(out.trim()));
+    });
+  });
+  await row(`PUT, lean multipart (Python stdlib, ${partRanges.length} × ${partMiB} MiB parts, ${partThreads} at once, sendfile, presigned URLs)`, async () => {
+    const t0 = performance.now();
+    const up = await sdk!.send(new CreateMultipartUploadCommand({ Bucket: 'bench', Key: 'put.bin' }));
+    const uploadId = up.UploadId ?? '';
+    const urls = await Promise.all(partRanges.map((r) => getSignedUrl(presigner, new UploadPartCommand({ Bucket: 'bench', Key: 'put.bin', UploadId: uploadId, PartNumber: r.n }), { expiresIn: 3600 })));
+    const t1 = performance.now();
+    const partsMs = await leanMultipart(urls);
+    const t2 = performance.now();
+    const done = await sdk!.send(new CompleteMultipartUploadCommand({ Bucket: 'bench', Key: 'put.bin', UploadId: uploadId, MultipartUpload: { Parts: partRanges.map((r, i) => ({ PartNumber: r.n, ETag: `"${partMd5s[i] ?? ''}"` })) } }));
+    const ms = t1 - t0 + partsMs + (performance.now() - t2);
+    if (done.ETag !== `"${multipartEtag}"`) throw new Error(`multipart ETag ${done.ETag}, expected "${multipartEtag}"`);
+    const head = await sdk!.send(new HeadObjectCommand({ Bucket: 'bench', Key: 'put.bin' }));
+    if (head.ContentLength !== bytes) throw new Error(`multipart object: ${head.ContentLength} bytes, expected ${bytes}`);
+    return ms;
+  }, dropObject);
+  presigner.destroy();
+
   const comparisons: PairedComparison[] = rows.map((r) => comparePairs(`${r.name} vs dd copy (speed)`, r.pairs, 'ratio', { limit: 0.8, kind: 'atLeast' }, 'MB/s'));
   console.log(`\nS3 ${sizeMiB} MiB object through nubo vs a raw dd copy on the same disk (MB/s; ${runs} interleaved pairs per row)`);
   // Server CPU: seconds of the controller's CPU (all its threads) per GiB moved, median of the row's runs — unlike the
   // speeds, it does not move much with what else the shared machine runs.
   // Bound: what the server cannot beat on this CPU — a PUT's MD5 (its ETag), a GET's none but the copy itself (raw).
-  const bound = (i: number): number | undefined => (rows[i]?.put === true ? speeds.md5 : undefined);
+  // A multipart upload's parts are hashed side by side, one MD5 per part, on as many threads as the pool has.
+  const hashThreads = Math.min(partThreads, sharedHashPool().threadCount);
+  const bound = (i: number): number | undefined => (rows[i]?.put !== true ? undefined : rows[i]?.multipart === true ? speeds.md5 * hashThreads : speeds.md5);
   console.log(textTable(['operation', 'raw MB/s (median)', 'nubo MB/s (median)', 'nubo/raw (median of pairs)', '95% CI', 'verdict ≥ 0.8×', 'server CPU s/GiB', 'bound MB/s', 'bound/raw', 'nubo/bound', 'hash threads busy'],
     comparisons.map((c, i) => {
       const b = bound(i);
       return [c.name.replace(/ vs dd copy \(speed\)$/, ''), c.rawMedian.toFixed(0), c.nuboMedian.toFixed(0), c.ci.point.toFixed(2), `${c.ci.lo.toFixed(2)}…${c.ci.hi.toFixed(2)}`, c.verdict, (rows[i]?.cpuSecondsPerGiB ?? NaN).toFixed(2),
-        b === undefined ? 'raw' : `md5 ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2), b === undefined ? c.ci.point.toFixed(2) : (c.nuboMedian / b).toFixed(2),
+        b === undefined ? 'raw' : `md5${rows[i]?.multipart === true ? ` ×${hashThreads}` : ''} ${b.toFixed(0)}`, b === undefined ? '1.00' : (b / c.rawMedian).toFixed(2), b === undefined ? c.ci.point.toFixed(2) : (c.nuboMedian / b).toFixed(2),
         `${((rows[i]?.hashBusy ?? NaN) * 100).toFixed(0)}%`];
     })));
   console.log(`\nbound: Node's MD5 ${speeds.md5.toFixed(0)} MB/s, SHA-256 ${speeds.sha256.toFixed(0)} MB/s on this CPU, one thread each (MD5 the best of 3 × 256 MiB before each row of this run, SHA-256 at its start). A PUT's ETag is one sequential MD5 of its body: `

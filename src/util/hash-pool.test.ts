@@ -9,6 +9,17 @@ describe('HashPool', () => {
   const pool = new HashPool();
   after(() => pool.close());
 
+  it('counts the threads it may hash on: as asked, at least one', async () => {
+    const three = new HashPool({ threads: 3 });
+    const none = new HashPool({ threads: 0 });
+    try {
+      assert.equal(three.threadCount, 3);
+      assert.equal(none.threadCount, 1);
+    } finally {
+      await Promise.all([three.close(), none.close()]);
+    }
+  });
+
   it('gives the same digests as hashing on this thread, for several hashes at once', async () => {
     const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i * 9000));
     const md5 = pool.open('md5');

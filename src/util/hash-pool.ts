@@ -59,6 +59,11 @@ export class HashPool {
     this.#threads = new Array<Thread | undefined>(Math.max(1, o.threads ?? Math.min(2, availableParallelism()))).fill(undefined);
   }
 
+  /** How many threads hash side by side at most (their number, whether started yet or not). */
+  get threadCount(): number {
+    return this.#threads.length;
+  }
+
   open(algorithm: PoolAlgorithm): PooledHash {
     const job = this.#nextJob++;
     const thread = this.#leastBusy();
