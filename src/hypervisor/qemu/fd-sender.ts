@@ -149,7 +149,10 @@ export class FdSender {
       } catch {
         return;
       }
-      if (msg.ready === true) return ready();
+      if (msg.ready === true) {
+        this.#log?.info({ senderPid: proc.pid }, 'fd sender started');
+        return ready();
+      }
       if (typeof msg.id !== 'number') return;
       const p = child.pending.get(msg.id);
       if (p === undefined) return;
@@ -165,7 +168,7 @@ export class FdSender {
       failed(new FdSendFailedError('unavailable', err.message, false));
       for (const p of child.pending.values()) p.reject(err);
       child.pending.clear();
-      this.#log?.warn({ pid: proc.pid, why }, 'fd sender ended');
+      this.#log?.warn({ senderPid: proc.pid, why }, 'fd sender ended');
     };
     proc.on('error', (err) => gone(err.message));
     proc.on('exit', (code, signal) => gone(signal !== null ? `signal ${signal}` : `exit ${code}`));
