@@ -155,3 +155,13 @@ test('fd mode, a fault mid-stream: the migration is cancelled and ended, no part
   await rm(statePath);
   await reset();
 });
+
+// Last: it ends the shared QEMU.
+test('fd mode, QEMU SIGKILLed mid-stream: the save fails (no hang), no part or state file is left', async () => {
+  const statePath = join(dir, 'memory.state');
+  const via: SaveViaFd = { sender: sender(), socket: fdpass, onFallback: () => {} };
+  const exited = new Promise((resolve) => qemu.once('exit', resolve));
+  await assert.rejects(qmpSaveState(qmp, statePath, '0707070707070707', { timeoutMs: 60_000 }, { onFirstWrite: () => void qemu.kill('SIGKILL') }, via));
+  await exited;
+  assert.deepEqual(await leftovers(), []);
+});
