@@ -280,3 +280,18 @@ test('the fd sender hung mid-request (stopped): killed at its timeout, the save 
   assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
   assert.equal((await probe()).nonce, p0.nonce);
 });
+
+test('a QEMU without the fd-passing monitor (started by an older agent) is saved through the exec: writer', async () => {
+  const p0 = await probe();
+  // As if launched before fdpass.sock existed: the agent finds no such socket in the VM's run directory.
+  await rm(join(root, 'run', agentVmId(vmId), 'fdpass.sock'));
+  const from = agent.mark();
+  await api.vmAction(vmId, 'suspend');
+  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
+  assert.equal(savedMode(from), 'exec');
+  assert.doesNotMatch(agent.output.join('').slice(from), /the fd sender could not hand QEMU/, 'not a fallback: exec chosen up front');
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'no part or rc file');
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+  assert.equal((await probe()).nonce, p0.nonce, 'the same guest');
+});
