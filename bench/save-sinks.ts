@@ -6,8 +6,10 @@
  * a pipe), a C writer that makes the file durable (`dd conv=fdatasync`,
  * detached from QEMU so that QEMU's end of the channel does not kill it), a
  * Node unix socket that drops what it reads (how nubo received a save
- * before: its socket reads alone were the bound), and nubo's own save
- * (`qmpSaveState`: the detached dd, flushed behind by the agent) — each next
+ * before: its socket reads alone were the bound), and nubo's own save both
+ * ways (`qmpSaveState`: the detached dd flushed behind by the agent — the
+ * fallback —, and fd mode: the file handed to QEMU with `getfd` by the fd
+ * sender, QEMU writing it itself, flushed behind) — each next
  * to a raw `dd` of the same size. Then the
  * saved file restored by fresh QEMUs started as nubo starts them
  * (`-incoming fd:3`, `-S`), the end of the load polled for (every 10 ms) or
@@ -24,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENDED_MIGRATION } from '../src/hypervisor/qemu/ended-migration.js';
 import { qmpSaveState } from '../src/hypervisor/qemu/qmp-save-state.js';
+import { FdSender } from '../src/hypervisor/qemu/fd-sender.js';
 import type { QmpMigrationStatus } from '../src/hypervisor/qemu/qmp-schema.js';
 import { settleMigration } from '../src/hypervisor/qemu/settle-migration.js';
 import { waitForConsole } from '../src/hypervisor/qemu/wait-for-console.js';
@@ -44,8 +47,10 @@ const reps = benchFlag('reps', 'BENCH_SAVE_REPS', 3);
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 
-type Sink = 'qemu→pipe→/dev/null' | 'qemu→pipe→dd fdatasync' | 'qemu→socket→node (drop)' | 'qemu→pipe→dd, flushed behind (nubo)';
-const SINKS: readonly Sink[] = ['qemu→pipe→/dev/null', 'qemu→pipe→dd fdatasync', 'qemu→socket→node (drop)', 'qemu→pipe→dd, flushed behind (nubo)'];
+type Sink = 'qemu→pipe→/dev/null' | 'qemu→pipe→dd fdatasync' | 'qemu→socket→node (drop)' | 'qemu→pipe→dd, flushed behind (nubo)' | 'qemu→fd (getfd), flushed behind (nubo)';
+const SINKS: readonly Sink[] = ['qemu→pipe→/dev/null', 'qemu→pipe→dd fdatasync', 'qemu→socket→node (drop)', 'qemu→pipe→dd, flushed behind (nubo)', 'qemu→fd (getfd), flushed behind (nubo)'];
+// One for the run, as the agent keeps one: its python's start is not on a save's path.
+const fdSender = new FdSender();
 
 interface SaveSample { sink: Sink; rep: number; bytes: number; stopMs: number; completedMs: number; doneMs: number; qemuTotalMs: number; ddWriteMs: number }
 interface RestoreSample { mode: 'polled (10 ms)' | 'MIGRATION event'; rep: number; bytes: number; launchMs: number; connectMs: number; runningMs: number; ddReadMs: number }
@@ -88,9 +93,13 @@ async function saveInto(q: RawQemu, sink: Sink, dir: string, rep: number): Promi
     const t0 = performance.now();
     await qmp.execute('stop');
     const t1 = performance.now();
-    if (sink === 'qemu→pipe→dd, flushed behind (nubo)') {
+    if (sink === 'qemu→pipe→dd, flushed behind (nubo)' || sink === 'qemu→fd (getfd), flushed behind (nubo)') {
       const every = process.env['BENCH_SAVE_FLUSH_MIB'];
-      const r = await qmpSaveState(qmp, file, randomBytes(8).toString('hex'), { timeoutMs: 120_000 }, every === undefined ? {} : { flushEveryBytes: Number(every) * MiB });
+      const via = sink === 'qemu→fd (getfd), flushed behind (nubo)'
+        ? { sender: fdSender, socket: q.paths.fdpassSocket, onFallback: (err: Error) => { throw err; } }
+        : undefined;
+      const r = await qmpSaveState(qmp, file, randomBytes(8).toString('hex'), { timeoutMs: 120_000 }, every === undefined ? {} : { flushEveryBytes: Number(every) * MiB }, via);
+      if (via !== undefined && r.mode !== 'fd') throw new Error('the fd sink saved through the exec: writer');
       const t3 = performance.now();
       await settleMigration(qmp, { timeoutMs: 10_000 });
       await qmp.execute('cont');
@@ -186,5 +195,6 @@ try {
   console.log(`\nwrote ${out}`);
 } finally {
   if (q) await stopRawQemu(q).catch((err: unknown) => say(`clean-up: ${String(err)}`));
+  await fdSender.close();
   await rm(root, { recursive: true, force: true });
 }

@@ -18,6 +18,7 @@ pkgs=(
   openssh-client    # nubo vm ssh runs the system ssh (and ssh-keygen in its tests)
   chromium          # the dashboard's browser tests (playwright-core drives it; no browser download)
   awscli            # S3/EC2 compatibility tests drive the real client (/usr/bin/aws)
+  python3           # the agent's fd sender: hands a saving QEMU its state file over SCM_RIGHTS (Node cannot)
   python3-boto3     # the same with boto3 (/usr/bin/python3; PyPI is not reachable)
   nftables          # security groups: a bridge-family table per VM TAP (/usr/sbin/nft)
   ca-certificates

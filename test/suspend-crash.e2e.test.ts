@@ -26,6 +26,13 @@ import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 // back the same guest (the nonce it drew at boot, its uptime grown), with one
 // QEMU. And a retry that finds the VM stopped by the dead agent's save and
 // then fails must run it again.
+//
+// Saves go the fd way here (QEMU writes the state file itself, handed it by the
+// agent's python3 fd sender over the VM's fdpass.sock monitor): the retry
+// commits a part on QEMU's `completed` alone. And the fd sender failing —
+// killed before a request (replaced, the save stays in fd mode) or hung in
+// one (killed at its timeout, the save falls back to the exec: dd writer) —
+// never fails a save.
 
 let image: TinyImage;
 let root: string;
@@ -60,6 +67,23 @@ async function waitVm(states: readonly string[], timeoutMs = 180_000): Promise<V
 }
 
 const vmDir = (): string => join(root, 'h1', 'vms', agentVmId(vmId));
+
+/** The agent's fd sender (its python3 child), if it runs. */
+async function fdSenderPid(): Promise<number | undefined> {
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => '');
+    const m = /^\d+ \((.*)\) (\S) (\d+) /.exec(stat);
+    if (m && m[1] === 'python3' && m[2] !== 'Z' && Number(m[3]) === agent.child.pid) return Number(name);
+  }
+  return undefined;
+}
+
+/** The mode of the last `vm saved` line the agent printed since `from`. */
+function savedMode(from = 0): string | undefined {
+  const lines = agent.output.join('').slice(from).split('\n').filter((l) => l.includes('"msg":"vm saved"'));
+  return /"mode":"(\w+)"/.exec(lines.at(-1) ?? '')?.[1];
+}
 
 /** The agent restarted (SIGKILL, then started again) with `failpoints` armed, and back in the controller's view. */
 async function restartAgent(failpoints?: string): Promise<void> {
@@ -149,6 +173,7 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
     await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
     // QEMU outlives its agent, and nothing names a partial file as the saved state.
     const files = await readdir(vmDir());
+    if (point !== 'qemu.save.ended' && point !== 'qemu.save.written') assert.ok(files.some((n) => /^memory\.state\.[0-9a-f]+\.part$/.test(n)) && !files.some((n) => n.endsWith('.rc')), `fd mode: a part, no writer's rc file: ${files.join(' ')}`);
     if (point === 'qemu.save.ended') {
       assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'the save had ended QEMU');
       assert.ok(files.includes('memory.state'));
@@ -167,8 +192,9 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
     assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'the state file, no .part');
     assert.deepEqual(await qemuPidsOf(agentVmId(vmId)), [], 'no QEMU while suspended');
     if (point === 'qemu.save.streaming' || point === 'qemu.save.received') {
-      // QEMU and its writer went on without the agent: the retry committed their whole, durable file instead of saving again.
-      assert.match(agent.output.join(''), /an interrupted save had streamed all of its state/);
+      // QEMU went on writing without the agent (fd mode: QEMU is the writer): the retry committed its whole file on
+      // QEMU's `completed` alone instead of saving again.
+      assert.match(agent.output.join(''), /"mode":"fd"[^\n]*"msg":"an interrupted save had streamed all of its state/);
     }
 
     await api.vmAction(vmId, 'resume');
@@ -202,4 +228,70 @@ test('agent SIGKILLed once the restored guest runs but before its state file is 
   const p1 = await probe();
   assert.equal(p1.nonce, p0.nonce, 'the same guest');
   assert.ok(p1.uptime >= p0.uptime, `its uptime goes on: ${p0.uptime} → ${p1.uptime}`);
+});
+
+test('the fd sender SIGKILLed before it is asked: the next request starts a new one, and the save stays in fd mode', async () => {
+  const p0 = await probe();
+  await restartAgent('qemu.save.fd-send=sleep(3000)');
+  const from = agent.mark();
+  await api.vmAction(vmId, 'suspend');
+  // Started for this save (a fresh agent had none) and ready, held at the failpoint before its request.
+  const first = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000, from));
+  assert.equal(await fdSenderPid(), first);
+  process.kill(first, 'SIGKILL');
+  const done = await waitVm(['suspended', 'running', 'failed']);
+  assert.equal(done.state, 'suspended', `reason: ${done.stateReason}`);
+  assert.equal(savedMode(from), 'fd');
+  const second = await fdSenderPid();
+  assert.ok(second !== undefined && second !== first, 'a new sender');
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state']);
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+  const p1 = await probe();
+  assert.equal(p1.nonce, p0.nonce, 'the same guest');
+});
+
+test('the fd sender hung mid-request (stopped): killed at its timeout, the save falls back to the exec: writer and completes; the next save is fd again', async () => {
+  const p0 = await probe();
+  await restartAgent('qemu.save.fd-send=sleep(3000)');
+  const from = agent.mark();
+  await api.vmAction(vmId, 'suspend');
+  const hung = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000, from));
+  // Stopped while the save is held at the failpoint: the request then goes to a child that never answers.
+  process.kill(hung, 'SIGSTOP');
+  const done = await waitVm(['suspended', 'running', 'failed']);
+  assert.equal(done.state, 'suspended', `reason: ${done.stateReason}`);
+  const out = agent.output.join('').slice(from);
+  assert.match(out, /"msg":"the fd sender could not hand QEMU the state file; this save goes through the exec: writer"/);
+  assert.equal(savedMode(from), 'exec');
+  assert.ok((await fdSenderPid()) !== hung, 'the hung sender was ended');
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'the state file, no part or rc file');
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+  const p1 = await probe();
+  assert.equal(p1.nonce, p0.nonce, 'the same guest, from the exec-written file');
+  assert.ok(p1.uptime > p0.uptime);
+  // The next save starts a new sender and goes the fd way again.
+  const again = agent.mark();
+  await api.vmAction(vmId, 'suspend');
+  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
+  assert.equal(savedMode(again), 'fd');
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+  assert.equal((await probe()).nonce, p0.nonce);
+});
+
+test('a QEMU without the fd-passing monitor (started by an older agent) is saved through the exec: writer', async () => {
+  const p0 = await probe();
+  // As if launched before fdpass.sock existed: the agent finds no such socket in the VM's run directory.
+  await rm(join(root, 'run', agentVmId(vmId), 'fdpass.sock'));
+  const from = agent.mark();
+  await api.vmAction(vmId, 'suspend');
+  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
+  assert.equal(savedMode(from), 'exec');
+  assert.doesNotMatch(agent.output.join('').slice(from), /the fd sender could not hand QEMU/, 'not a fallback: exec chosen up front');
+  assert.deepEqual((await readdir(vmDir())).filter((n) => n.startsWith('memory.state')), ['memory.state'], 'no part or rc file');
+  await api.vmAction(vmId, 'resume');
+  assert.equal((await waitVm(['running', 'suspended', 'failed'])).state, 'running');
+  assert.equal((await probe()).nonce, p0.nonce, 'the same guest');
 });

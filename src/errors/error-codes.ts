@@ -83,6 +83,7 @@ export const ERROR_CODES = {
   QEMU_BLOCK_JOB_FAILED: { status: 502, raisedBy: 'BlockJobFailedError', meaning: 'a block job (backup, mirror) ended in error (cause of HYPERVISOR_FAILED)' },
   QEMU_BLOCK_NODE_MISSING: { status: 502, raisedBy: 'BlockNodeMissingError', meaning: 'QEMU has no block node for the disk (cause of HYPERVISOR_FAILED)' },
   QEMU_REPORT_MISSING: { status: 502, raisedBy: 'QemuReportMissingError', meaning: 'QEMU did not report what was asked of it (cause of HYPERVISOR_FAILED)' },
+  QEMU_FD_SEND_FAILED: { status: 502, raisedBy: 'FdSendFailedError', meaning: 'handing QEMU a file descriptor over its fd-passing monitor failed (a save then falls back to its exec: writer)' },
   QEMU_STATE_SAVE_FAILED: { status: 502, raisedBy: 'StateSaveFailedError', meaning: 'saving the VM\'s memory state failed (cause of HYPERVISOR_FAILED)' },
   QEMU_STATE_RESTORE_FAILED: { status: 502, raisedBy: 'StateRestoreFailedError', meaning: 'reading the VM\'s saved memory state back failed (cause of HYPERVISOR_FAILED)' },
   QMP_ERROR: { status: 500, raisedBy: 'QmpError', meaning: 'QEMU refused a QMP command' },

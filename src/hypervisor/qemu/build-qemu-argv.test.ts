@@ -38,6 +38,9 @@ test('machine, CPU, memory and accelerator', () => {
   assert.ok(argv.includes('-nodefaults'));
   assert.deepEqual(after(argv, '-qmp'), ['unix:/run/nubo/vm-1/qmp.sock,server=on,wait=off']);
   assert.deepEqual(after(argv, '-pidfile'), ['/run/nubo/vm-1/qemu.pid']);
+  // A second QMP monitor of its own for the fd sender (getfd must be followed by migrate on the same monitor).
+  assert.ok(after(argv, '-chardev').includes('socket,id=fdpass,path=/run/nubo/vm-1/fdpass.sock,server=on,wait=off'));
+  assert.deepEqual(after(argv, '-mon'), ['chardev=fdpass,mode=control']);
   assert.deepEqual(after(argv, '-display'), ['none']);
   assert.ok(!argv.includes('-S'));
   assert.ok(!argv.includes('-incoming'));

@@ -30,6 +30,9 @@ export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
     '-nodefaults', '-no-user-config',
     '-daemonize', '-pidfile', paths.pidFile,
     '-qmp', `unix:${paths.qmpSocket},server=on,wait=off`,
+    // The fd sender's own monitor (a save hands QEMU its state file there): the agent's is never shared with it.
+    '-chardev', `socket,id=fdpass,path=${paths.fdpassSocket},server=on,wait=off`,
+    '-mon', 'chardev=fdpass,mode=control',
     // The console is both a socket (interactive `vm console`) and a log (boot output, readiness marker).
     '-chardev', `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=${paths.serialLog},logappend=on`,
     '-serial', 'chardev:console0',

@@ -122,5 +122,6 @@ export class QemuCoreDriver implements Driver {
 
   async close(): Promise<void> {
     this.registry.close();
+    await this.#power.close();
   }
 }

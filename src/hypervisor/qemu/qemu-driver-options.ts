@@ -13,6 +13,8 @@ export interface QemuDriverOptionsInput {
   readonly logger?: Logger;
   /** Fault injection for tests (`activate.continued`: the incoming VM runs, its migration record not cleared yet). */
   readonly failpoints?: Failpoints | undefined;
+  /** The interpreter of the fd sender (fd-sender.ts; default `python3`), or false: saves always through the exec: writer. */
+  readonly python?: string | false | undefined;
 }
 
 export interface QemuDriverOptions {
@@ -22,6 +24,7 @@ export interface QemuDriverOptions {
   readonly accel: 'auto' | 'kvm' | 'tcg';
   readonly logger: Logger;
   readonly failpoints: Failpoints | undefined;
+  readonly python: string | false;
 }
 
 /** Normalises the driver's options once; the result is frozen and passed in by constructor. */
@@ -36,5 +39,6 @@ export function compileQemuDriverOptions(input: QemuDriverOptionsInput): QemuDri
     accel: input.accel ?? 'auto',
     logger: input.logger ?? pino({ level: 'silent' }),
     failpoints: input.failpoints,
+    python: input.python ?? 'python3',
   });
 }

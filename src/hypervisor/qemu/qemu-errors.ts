@@ -56,6 +56,20 @@ export class StateSaveFailedError extends QemuFailureError {
   }
 }
 
+/**
+ * The fd sender (fd-sender.ts) could not hand QEMU a descriptor and run the
+ * command after it: `unavailable` (no usable python3, or its child ended
+ * before it was ready), `refused` (QEMU or the file said no; the command had
+ * no effect), `ambiguous` (the command may have reached QEMU: no answer, or
+ * the child died).
+ */
+export class FdSendFailedError extends QemuFailureError {
+  readonly code = 'QEMU_FD_SEND_FAILED';
+  constructor(readonly kind: 'unavailable' | 'refused' | 'ambiguous', reason: string, readonly ambiguous: boolean) {
+    super(reason, { kind });
+  }
+}
+
 /** Reading a VM's saved state into a restoring QEMU ended other than completed. */
 export class StateRestoreFailedError extends QemuFailureError {
   readonly code = 'QEMU_STATE_RESTORE_FAILED';

@@ -83,7 +83,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     const pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new QemuPidFileMissingError(paths.pidFile);
     // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
-    await Promise.all([paths.serialLog, paths.qmpSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
+    await Promise.all([paths.serialLog, paths.qmpSocket, paths.fdpassSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
     const starting = mode.kind !== 'start' ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
     const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
     reg.add(vm);

@@ -6,7 +6,8 @@ import { HypervisorError, VmStateError } from '../hypervisor-errors.js';
 import { TimeoutError } from '../../errors/timeout-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { pollUntil, type WaitOptions } from '../../util/deadline.js';
-import { qmpSaveState } from './qmp-save-state.js';
+import { qmpSaveState, type SaveViaFd } from './qmp-save-state.js';
+import { FdSender } from './fd-sender.js';
 import { commitStateFile, removeAttemptFiles, saveAttemptFiles, waitWriterExit } from './state-file-writer.js';
 import { readSaveMarker, SAVE_MARKER, writeSaveMarker } from './save-marker.js';
 import { settleMigration } from './settle-migration.js';
@@ -20,9 +21,17 @@ export const ACPI_REPRESS_MS = 3_000;
 /** Power actions on a held QEMU VM, each allowed from the states the RuntimeHypervisor checked. */
 export class QemuPower {
   readonly #reg: QemuRegistry;
+  /** Hands a saving QEMU its state file (fd mode); started at the first save, one for the whole driver. */
+  readonly #fdSender: FdSender | undefined;
 
   constructor(reg: QemuRegistry) {
     this.#reg = reg;
+    this.#fdSender = reg.opts.python === false ? undefined : new FdSender({ python: reg.opts.python, logger: reg.log });
+  }
+
+  /** Ends the fd sender's child. */
+  async close(): Promise<void> {
+    await this.#fdSender?.close();
   }
 
   async shutdown(vmId: string, opts: WaitOptions): Promise<ShutdownResult> {
@@ -144,17 +153,20 @@ export class QemuPower {
         const files = saveAttemptFiles(statePath, marker.token);
         // No part file: that attempt never streamed (the completed migration was an older one's); nothing to wait for.
         const started = await stat(files.part).catch(() => undefined);
-        const rc = started === undefined ? undefined : await waitWriterExit(files.rc, opt(opts, 60_000)).catch(() => undefined);
+        // fd mode: QEMU wrote the part itself and reported `completed` only after its last write returned, so the part
+        // is all of it (in the page cache: the commit makes it durable). exec mode: its writer must have exited 0 too.
+        const fdMode = marker.mode === 'fd';
+        const rc = started === undefined || fdMode ? undefined : await waitWriterExit(files.rc, opt(opts, 60_000)).catch(() => undefined);
         const part = await stat(files.part).catch(() => undefined);
-        if (rc === 0 && part !== undefined) {
+        if (part !== undefined && (fdMode ? part.size > 0 : rc === 0)) {
           const bytes = await commitStateFile(files.part, statePath);
           await removeAttemptFiles(statePath);
           await fp?.hit('qemu.save.written');
           await this.#reg.destroy(vmId, opts);
-          log.warn({ vmId, bytes }, 'an interrupted save had streamed all of its state; its file is committed and its QEMU ended now');
+          log.warn({ vmId, bytes, mode: marker.mode ?? 'exec' }, 'an interrupted save had streamed all of its state; its file is committed and its QEMU ended now');
           return { bytes, durationMs: Date.now() - began };
         }
-        log.warn({ vmId, rc, part: part?.size }, 'an interrupted save completed in QEMU but its writer did not make the file whole; saving again');
+        log.warn({ vmId, rc, part: part?.size, mode: marker.mode ?? 'exec' }, 'an interrupted save completed in QEMU but its writer did not make the file whole; saving again');
       }
       // Its file never became durable: saved again. QEMU handed its disks over at the end of the stream (inactive)
       // and cannot stream them twice so; `cont` takes them back — the guest runs for the moment until `stop` below,
@@ -168,7 +180,18 @@ export class QemuPower {
     const wasRunning = state === 'running' || marker?.wasRunning === true;
     const token = randomBytes(8).toString('hex');
     await removeAttemptFiles(statePath);
-    await writeSaveMarker(markerPath, { token, wasRunning });
+    // fd mode (QEMU writes the file itself) for a QEMU started with the fd-passing monitor; one started before it
+    // existed (adopted from an older agent) keeps the exec: writer.
+    const fdpass = this.#fdSender !== undefined && (await stat(vm.paths.fdpassSocket).catch(() => undefined))?.isSocket() === true;
+    await writeSaveMarker(markerPath, { token, wasRunning, mode: fdpass ? 'fd' : 'exec' });
+    const via: SaveViaFd | undefined = fdpass && this.#fdSender !== undefined ? {
+      sender: this.#fdSender,
+      socket: vm.paths.fdpassSocket,
+      onFallback: async (err) => {
+        log.warn({ vmId, err: errorMessage(err) }, 'the fd sender could not hand QEMU the state file; this save goes through the exec: writer');
+        await writeSaveMarker(markerPath, { token, wasRunning, mode: 'exec' });
+      },
+    } : undefined;
     const t0 = performance.now();
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (state === 'running') await qmp.execute('stop', undefined, opt(opts, 5_000));
@@ -178,8 +201,9 @@ export class QemuPower {
       // Tests end QEMU here (`qemu.save`): a save whose process dies must leave no state file behind.
       await fp?.hit('qemu.save');
       // And the agent mid-stream (`qemu.save.streaming`), or once QEMU completed but before the file is durable (`qemu.save.received`).
-      const hooks = fp === undefined ? {} : { onFirstWrite: () => fp.hit('qemu.save.streaming'), onReceived: () => fp.hit('qemu.save.received') };
-      saved = await qmpSaveState(qmp, statePath, token, opt(opts, 300_000), hooks);
+      // And the fd sender's request (`qemu.save.fd-send`: the sender is up, not asked yet).
+      const hooks = fp === undefined ? {} : { onFirstWrite: () => fp.hit('qemu.save.streaming'), onReceived: () => fp.hit('qemu.save.received'), onFdSend: () => fp.hit('qemu.save.fd-send') };
+      saved = await qmpSaveState(qmp, statePath, token, opt(opts, 300_000), hooks, via);
     } catch (err) {
       await rm(statePath, { force: true });
       // The save did not complete, so the VM's state never left: running it again is safe — once QEMU has finished
@@ -195,10 +219,10 @@ export class QemuPower {
     // The file is whole and durable, QEMU not yet ended (`qemu.save.written`): a retry finds it so (see above).
     await fp?.hit('qemu.save.written');
     await this.#reg.destroy(vmId, opts);
-    // Where a save's time went: the stop, QEMU's stream (its own count beside), the writer's end after it (the file
-    // durable), the commit (rename, directory), the end of QEMU.
+    // Where a save's time went: the stop, QEMU's stream (its own count beside), the exec writer's end after it, the
+    // commit (fdatasync, rename, directory), the end of QEMU.
     const ms = (a: number, b: number): number => Math.round(b - a);
-    log.info({ vmId, bytes: saved.bytes, stopMs: ms(t0, t1), streamMs: Math.round(saved.streamMs), qemuMs: saved.info['total-time'], writerMs: Math.round(saved.writerMs), saveMs: ms(t1, t2), endMs: ms(t2, performance.now()) }, 'vm saved');
+    log.info({ vmId, mode: saved.mode, bytes: saved.bytes, stopMs: ms(t0, t1), streamMs: Math.round(saved.streamMs), qemuMs: saved.info['total-time'], writerMs: Math.round(saved.writerMs), saveMs: ms(t1, t2), endMs: ms(t2, performance.now()) }, 'vm saved');
     // All done but the answer (`qemu.save.ended`): the retry finds the VM suspended (VmLifecycle.suspend).
     await fp?.hit('qemu.save.ended');
     return { bytes: saved.bytes, durationMs: Date.now() - began };

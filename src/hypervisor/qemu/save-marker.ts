@@ -14,9 +14,15 @@ export const SAVE_MARKER = 'save.json';
 export interface SaveMarker {
   readonly token: string;
   readonly wasRunning: boolean;
+  /**
+   * Who writes the attempt's part file: QEMU itself (`fd`, whose `completed` proves it whole) or the exec: URI's
+   * detached dd (`exec`, whole only once it also exited 0). Rewritten to `exec` before a fallback's writer starts; a
+   * marker without it is an older agent's, which had only the exec writer.
+   */
+  readonly mode?: 'fd' | 'exec' | undefined;
 }
 
-const saveMarkerSchema = z.strictObject({ token: z.string().regex(/^[0-9a-f]{8,64}$/), wasRunning: z.boolean() });
+const saveMarkerSchema = z.strictObject({ token: z.string().regex(/^[0-9a-f]{8,64}$/), wasRunning: z.boolean(), mode: z.enum(['fd', 'exec']).optional() });
 
 /** The marker, or undefined when there is none or it is unreadable (a save then decides from QEMU's state alone). */
 export async function readSaveMarker(path: string): Promise<SaveMarker | undefined> {

@@ -5,6 +5,11 @@ import { checkVmId } from '../../core/vm-id.js';
 export interface VmPaths {
   readonly dir: string;
   readonly qmpSocket: string;
+  /**
+   * A second QMP monitor, for handing QEMU a file descriptor (`getfd`, SCM_RIGHTS) and using it in the same session:
+   * QEMU looks a named fd up in the current monitor's own list only (fd-sender.ts).
+   */
+  readonly fdpassSocket: string;
   readonly consoleSocket: string;
   readonly serialLog: string;
   readonly pidFile: string;
@@ -19,6 +24,7 @@ export function vmPaths(runDir: string, vmId: string): VmPaths {
   return {
     dir,
     qmpSocket: join(dir, 'qmp.sock'),
+    fdpassSocket: join(dir, 'fdpass.sock'),
     consoleSocket: join(dir, 'console.sock'),
     serialLog: join(dir, 'serial.log'),
     pidFile: join(dir, 'qemu.pid'),

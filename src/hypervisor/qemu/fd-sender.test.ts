@@ -1,0 +1,184 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FdSender, type FdSendRequest } from './fd-sender.js';
+import { FdSendFailedError } from './qemu-errors.js';
+import { QmpClient } from './qmp-client.js';
+import { pollUntil } from '../../util/deadline.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'nubo-fdsend-'));
+const children: ChildProcess[] = [];
+const senders: FdSender[] = [];
+after(async () => {
+  for (const s of senders) await s.close();
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+const sender = (o: ConstructorParameters<typeof FdSender>[0] = {}): FdSender => {
+  const s = new FdSender(o);
+  senders.push(s);
+  return s;
+};
+
+/** A real QEMU with no machine, its fd-passing monitor as nubo's argv makes it; its agent-side QMP beside it. */
+async function startQemu(name: string): Promise<{ fdpass: string; qmp: QmpClient }> {
+  const qmpSocket = join(dir, `${name}.qmp`);
+  const fdpass = join(dir, `${name}.fdpass`);
+  const child = spawn('qemu-system-x86_64', ['-machine', 'none', '-nodefaults', '-display', 'none', '-qmp', `unix:${qmpSocket},server=on,wait=off`,
+    '-chardev', `socket,id=fdpass,path=${fdpass},server=on,wait=off`, '-mon', 'chardev=fdpass,mode=control'], { stdio: 'ignore' });
+  children.push(child);
+  const qmp = await pollUntil('QMP socket', () => QmpClient.connect(qmpSocket, { timeoutMs: 500 }).catch(() => undefined), { timeoutMs: 10_000 });
+  return { fdpass, qmp };
+}
+
+const migrateTo = (socket: string, path: string): FdSendRequest => ({ socket, path, fdname: 'nubo-save', command: { execute: 'migrate', arguments: { uri: 'fd:nubo-save' } } });
+
+/** A unix socket that accepts and never says anything: a QEMU whose monitor hangs. */
+async function silentServer(name: string): Promise<{ path: string; connections(): number; close(): void }> {
+  const path = join(dir, `${name}.silent`);
+  const conns: Socket[] = [];
+  const srv = createServer((c) => void conns.push(c));
+  await new Promise<void>((resolve) => srv.listen(path, resolve));
+  return { path, connections: () => conns.length, close: () => { for (const c of conns) c.destroy(); srv.close(); } };
+}
+
+test('hands QEMU the file over its fd-passing monitor and runs migrate there: QEMU writes its stream into that very file', async () => {
+  const { fdpass, qmp } = await startQemu('a');
+  try {
+    const file = join(dir, 'a.state');
+    await writeFile(file, '', { mode: 0o600, flag: 'wx' });
+    const s = sender();
+    const ended = qmp.waitForEvent('MIGRATION', { timeoutMs: 10_000, match: (e) => e.data['status'] === 'completed' });
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+    assert.deepEqual(await s.send(migrateTo(fdpass, file), { timeoutMs: 10_000 }), {});
+    // MIGRATION events reach every monitor: the agent's own hears the end of the migration the sender started.
+    await ended;
+    assert.equal((await readFile(file)).subarray(0, 4).toString('latin1'), 'QEVM', 'QEMU\'s migration stream, written by QEMU itself');
+    assert.ok(s.pid !== undefined, 'the child stays for the next request');
+    const pid = s.pid;
+    // Out of postmigrate (QEMU refuses to migrate from it), as a save's retry does.
+    await qmp.execute('cont');
+    const again = join(dir, 'a2.state');
+    await writeFile(again, '', { flag: 'wx' });
+    await s.send(migrateTo(fdpass, again), { timeoutMs: 10_000 });
+    assert.equal(s.pid, pid, 'one long-lived child');
+  } finally {
+    qmp.close();
+  }
+});
+
+test('refuses a file that is not empty, a symlink or missing (nothing handed to QEMU) and a command QEMU refuses; not ambiguous', async () => {
+  const { fdpass, qmp } = await startQemu('b');
+  try {
+    const s = sender();
+    const full = join(dir, 'b.full');
+    await writeFile(full, 'old state');
+    const link = join(dir, 'b.link');
+    await writeFile(join(dir, 'b.target'), '');
+    await symlink(join(dir, 'b.target'), link);
+    for (const [path, re] of [[full, /not an empty regular file/], [link, /ELOOP|Too many levels/i], [join(dir, 'b.none'), /No such file/]] as const) {
+      const err = await s.send(migrateTo(fdpass, path), { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof FdSendFailedError, String(err));
+      assert.equal(err.kind, 'refused');
+      assert.equal(err.ambiguous, false);
+      assert.match(err.message, re);
+    }
+    assert.equal(await readFile(full, 'utf8'), 'old state', 'never truncated');
+    const ok = join(dir, 'b.state');
+    await writeFile(ok, '');
+    const err = await s.send({ ...migrateTo(fdpass, ok), command: { execute: 'migrate', arguments: { uri: 'fd:another-name' } } }, { timeoutMs: 10_000 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof FdSendFailedError);
+    assert.equal(err.kind, 'refused', 'QEMU answered no: the command did nothing');
+    assert.match(err.message, /another-name/);
+    const status = (await qmp.execute('query-migrate')).status;
+    assert.ok(status === undefined || status === 'failed', `no migration runs: ${status}`);
+  } finally {
+    qmp.close();
+  }
+});
+
+test('a monitor that never greets: the child\'s own wait times out first and says the command was never sent', async () => {
+  const srv = await silentServer('c');
+  try {
+    const file = join(dir, 'c.state');
+    await writeFile(file, '');
+    const t0 = Date.now();
+    const err = await sender().send(migrateTo(srv.path, file), { timeoutMs: 1_500 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof FdSendFailedError, String(err));
+    assert.equal(err.kind, 'refused');
+    assert.match(err.message, /timed out/);
+    assert.ok(Date.now() - t0 < 1_500 + 5_000);
+  } finally {
+    srv.close();
+  }
+});
+
+test('the child killed mid-request: that request fails as ambiguous, the next one starts a new child and succeeds', async () => {
+  const srv = await silentServer('d');
+  const { fdpass, qmp } = await startQemu('d');
+  try {
+    const s = sender();
+    const file = join(dir, 'd.state');
+    await writeFile(file, '');
+    const pending = s.send(migrateTo(srv.path, file), { timeoutMs: 60_000 });
+    const caught = pending.then(() => undefined, (e: unknown) => e);
+    await pollUntil('the child up', () => s.pid, { timeoutMs: 10_000 });
+    const pid = s.pid!;
+    // Connected and waiting for the greeting: mid-request.
+    await pollUntil('the child connected', () => (srv.connections() > 0 ? true : undefined), { timeoutMs: 10_000 });
+    process.kill(pid, 'SIGKILL');
+    const err = await caught;
+    assert.ok(err instanceof FdSendFailedError, String(err));
+    assert.equal(err.ambiguous, true);
+    assert.match(err.message, /SIGKILL/);
+    const file2 = join(dir, 'd2.state');
+    await writeFile(file2, '');
+    await s.send(migrateTo(fdpass, file2), { timeoutMs: 10_000 });
+    assert.ok(s.pid !== undefined && s.pid !== pid, 'a new child');
+  } finally {
+    srv.close();
+    qmp.close();
+  }
+});
+
+test('a child that does not answer in time (stopped) is killed and the request fails as ambiguous', async () => {
+  const { fdpass, qmp } = await startQemu('e');
+  try {
+    const s = sender();
+    await s.start({ timeoutMs: 10_000 });
+    const pid = s.pid!;
+    process.kill(pid, 'SIGSTOP');
+    const file = join(dir, 'e.state');
+    await writeFile(file, '');
+    const err = await s.send(migrateTo(fdpass, file), { timeoutMs: 800 }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof FdSendFailedError, String(err));
+    assert.equal(err.kind, 'ambiguous');
+    // Killed and reaped: its /proc entry is gone.
+    await pollUntil('the stopped child killed', async () => ((await readFile(`/proc/${pid}/stat`).catch(() => undefined)) === undefined ? true : undefined), { timeoutMs: 10_000 });
+    assert.notEqual(s.pid, pid);
+  } finally {
+    qmp.close();
+  }
+});
+
+test('no python3 there: refused at once as unavailable, never ambiguous', async () => {
+  const err = await sender({ python: join(dir, 'no-such-python3') }).send(migrateTo(join(dir, 'x.sock'), join(dir, 'x')), { timeoutMs: 5_000 }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof FdSendFailedError, String(err));
+  assert.equal(err.kind, 'unavailable');
+  assert.equal(err.ambiguous, false);
+});
+
+test('close ends the child; a closed sender refuses', async () => {
+  const s = sender();
+  await s.start({ timeoutMs: 10_000 });
+  const pid = s.pid!;
+  await s.close();
+  assert.equal(s.pid, undefined);
+  assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  await assert.rejects(s.start(), FdSendFailedError);
+});
