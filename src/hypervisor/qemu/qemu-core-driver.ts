@@ -89,6 +89,8 @@ export class QemuCoreDriver implements Driver {
 
   async adopt(opts: WaitOptions, claimed: ReadonlySet<string>): Promise<VmStatus[]> {
     await adoptQemuVms(this.registry, claimed, opts);
+    // An agent adopts once, as it starts: the fd sender is started beside it, not by the first save.
+    this.#power.warmUp();
     return this.list(opts);
   }
 

@@ -29,6 +29,14 @@ export class QemuPower {
     this.#fdSender = reg.opts.python === false ? undefined : new FdSender({ python: reg.opts.python, logger: reg.log });
   }
 
+  /**
+   * Starts the fd sender now, in the background, so that the first save does not pay Python's start (~25–70 ms) on
+   * its path; a sender that cannot start is started again (or given up on) by the save itself.
+   */
+  warmUp(): void {
+    this.#fdSender?.start().catch((err: unknown) => this.#reg.log.warn({ err: errorMessage(err) }, 'the fd sender did not start; saves will try again or use the exec: writer'));
+  }
+
   /** Ends the fd sender's child. */
   async close(): Promise<void> {
     await this.#fdSender?.close();
