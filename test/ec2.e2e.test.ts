@@ -15,6 +15,7 @@ import { startInProcessCloud, type InProcessCloud } from './support/in-process-c
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { awsCode } from './support/aws-code.js';
+import { NuboClient } from '../src/client/nubo-client.js';
 
 // The EC2 Query API driven by the real clients — @aws-sdk/client-ec2, Debian's
 // awscli and boto3 — against an in-process cloud with real QEMU (nubo-tiny,
@@ -31,6 +32,8 @@ let alice: EC2Client;
 let bob: EC2Client;
 let aliceId: string;
 let aliceKey: { id: string; secret: string };
+/** Bob's native API client (his own templates). */
+let bobApi: NuboClient;
 /** nubo's own sizes are not in the SDK's list of AWS types; it sends any string. */
 const TINY = 'nubo.tiny' as _InstanceType;
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 3 };
@@ -48,7 +51,9 @@ before(async () => {
   assert.ok(ec2, 'the controller serves EC2');
   endpoint = ec2.url;
   aliceId = (await cloud.controller.store.users.create({ name: 'alice' })).user.id;
-  const bobId = (await cloud.controller.store.users.create({ name: 'bob' })).user.id;
+  const bobMade = await cloud.controller.store.users.create({ name: 'bob' });
+  const bobId = bobMade.user.id;
+  bobApi = new NuboClient(cloud.api.baseUrl, bobMade.token);
   // Real access keys, verified by SigV4 on every request.
   const a = await cloud.controller.accessKeys.create(aliceId);
   const b = await cloud.controller.accessKeys.create(bobId);
@@ -208,6 +213,32 @@ test('bad input: AWS error codes naming the parameter, and nothing written', asy
   const ok = await raw('Action=DescribeRegions&Version=2016-11-15');
   assert.equal(ok.status, 200);
   assert.match(ok.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<DescribeRegionsResponse xmlns="http:\/\/ec2.amazonaws.com\/doc\/2016-11-15\/"><requestId>/);
+});
+
+test('an AMI of another user\'s private template is unknown to RunInstances, with or without a key pair, and nothing is written', async () => {
+  // RunInstances leaves the template's access check to the native create unless a key pair is written first: both ways refuse alike.
+  await bobApi.createTemplate({ name: 'bob-private', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd' });
+  const bobsAmi = (await bob.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['bob-private'] }] }))).Images?.[0]?.ImageId;
+  assert.match(bobsAmi ?? '', /^ami-/, 'bob sees his template as an AMI');
+  assert.match(await awsCode(alice.send(new DescribeImagesCommand({ ImageIds: [bobsAmi!] }))), /^InvalidAMIID\.NotFound/, 'alice does not');
+  await alice.send(new CreateKeyPairCommand({ KeyName: 'alice-probe', KeyType: 'ed25519' }));
+  const keysBefore = (await cloud.controller.store.users.get(aliceId)).sshKeys;
+  const before = await vmCount();
+  for (const KeyName of [undefined, 'alice-probe']) {
+    const refusal = await awsCode(alice.send(new RunInstancesCommand({ ImageId: bobsAmi, MinCount: 1, MaxCount: 1, InstanceType: TINY, ...(KeyName === undefined ? {} : { KeyName }), ClientToken: `probe-${KeyName ?? 'none'}` })));
+    assert.equal(refusal, `InvalidAMIID.NotFound: The image id '[${bobsAmi}]' does not exist`, `KeyName ${KeyName ?? '(none)'}`);
+  }
+  assert.equal(await vmCount(), before, 'no VM was made');
+  assert.deepEqual((await cloud.controller.store.users.get(aliceId)).sshKeys, keysBefore, 'the key pair was not written into alice\'s keys');
+  await alice.send(new DeleteKeyPairCommand({ KeyName: 'alice-probe' }));
+  // The client tokens were given back: the same token launches once the AMI is one alice may use.
+  const ami = (await alice.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['tiny'] }] }))).Images?.[0]?.ImageId;
+  const run = await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: 'probe-none' }));
+  const id = run.Instances?.[0]?.InstanceId ?? '';
+  assert.equal(await vmCount(), before + 1);
+  await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [id] });
+  await alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
 });
 
 test('SigV4: a wrong secret, an unknown key and a skewed clock are refused with EC2\'s codes, and nothing is done', async () => {
