@@ -133,7 +133,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
           groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made },
         });
         // Described from what this call knows — the create's answer (with its NICs), the record just written, the groups and tags asked for: nothing is read back.
-        instances.push(instanceOf(ctx, vm, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
+        // (The create answers with its NICs: it is this process's own native API, never an older one.)
+        instances.push(instanceOf(ctx, { ...vm, nics: vm.nics ?? [] }, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
       }
     } catch (err) {
       // Fewer than MinCount: EC2 launches none, so the ones made go again.
