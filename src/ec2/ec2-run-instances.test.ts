@@ -80,7 +80,7 @@ const instances = (out: XmlObject): XmlObject[] => out['instancesSet'] as XmlObj
 describe('RunInstances', () => {
   it('makes each VM by one native create and describes it from what it knows: no template read, no VM read back', async () => {
     const f = fake();
-    const out = await run(f, { MinCount: '2', MaxCount: '2', InstanceType: 'nubo.tiny', 'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'role', 'TagSpecification.1.Tag.1.Value': 'web' });
+    const out = await run(f, { MinCount: '2', MaxCount: '2', InstanceType: 'nubo.tiny', 'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'role', 'TagSpecification.1.Tag.1.Value': 'web', 'TagSpecification.1.Tag.2.Key': 'env', 'TagSpecification.1.Tag.2.Value': 'prod' });
     assert.deepEqual(f.log, ['POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms', 'record vm-2']);
     const xs = instances(out);
     assert.deepEqual(xs.map((x) => [x['instanceId'], x['imageId'], x['privateIpAddress'], x['amiLaunchIndex'], x['instanceType'], (x['instanceState'] as XmlObject)['name']]), [
@@ -88,7 +88,7 @@ describe('RunInstances', () => {
       ['i-00000000000000002', AMI, '198.18.0.12', 1, 'nubo.tiny', 'pending'],
     ]);
     assert.deepEqual(xs[0]?.['groupSet'], [{ groupId: GROUP.id, groupName: 'default' }]);
-    assert.deepEqual(xs[0]?.['tagSet'], [{ key: 'role', value: 'web' }]);
+    assert.deepEqual(xs[0]?.['tagSet'], [{ key: 'env', value: 'prod' }, { key: 'role', value: 'web' }], 'in key order, as DescribeInstances lists them');
     assert.equal(out['ownerId'], 'u');
   });
 

@@ -117,7 +117,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     const firewall = await groupsFirewall(ctx.records, req.groupIds);
     const made: string[] = [];
     const instances: XmlObject[] = [];
-    const tags = new Map(req.tags.map((t) => [t.key, t.value]));
+    // In key order, as the store lists them (DescribeInstances shows the same tagSet).
+    const tags = new Map([...req.tags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((t) => [t.key, t.value]));
     try {
       for (let i = 0; i < req.max; i++) {
         let vm: CreatedVmView;
