@@ -30,7 +30,8 @@ interface Fake {
  * A context whose native API makes VMs (answering with their NICs, as POST /vms does) and whose records hold one
  * default group; `rules`: what each read of the group's rules answers, in turn (the last one from then on).
  */
-function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; keyPair?: KeyPairRecord } = {}): Fake {
+function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFailsAfter?: number; terminateRefusals?: number; keyPair?: KeyPairRecord } = {}): Fake {
+  let refusals = o.terminateRefusals ?? 0;
   const log: string[] = [];
   const firewalls: FirewallRuleWire[][] = [];
   const changed: string[][] = [];
@@ -41,7 +42,7 @@ function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; keyPair?:
     call: <T>(_user: string, method: string, path: string, body?: { firewall?: FirewallRuleWire[] }): Promise<T> => {
       log.push(`${method} ${path}`);
       if (method === 'POST' && path === '/api/v1/vms') {
-        if (o.createFails) return Promise.reject(o.createFails);
+        if (o.createFails && n >= (o.createFailsAfter ?? 0)) return Promise.reject(o.createFails);
         firewalls.push(body?.firewall ?? []);
         n++;
         const vm: CreatedVmView = {
@@ -54,7 +55,12 @@ function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; keyPair?:
       if (method === 'GET' && path === '/api/v1/templates/t1') return Promise.resolve({ id: 't1', name: 'tiny', owner: 'admin' } as T);
       if (method === 'GET' && path === '/api/v1/users/me') return Promise.resolve({ sshKeys: [] } as T);
       if (method === 'PUT' && path === '/api/v1/users/me/ssh-keys') return Promise.resolve(undefined as T);
-      if (method === 'POST' && path.endsWith('/actions/terminate')) return Promise.resolve(undefined as T);
+      if (method === 'POST' && path.endsWith('/actions/terminate-hard')) {
+        // A VM just made is in prolog or boot a while: terminate is refused until it runs.
+        if (refusals-- > 0) return Promise.reject(new RemoteError(409, 'INVALID_STATE', 'not from prolog', {}));
+        return Promise.resolve(undefined as T);
+      }
+      if (method === 'GET' && path.startsWith('/api/v1/vms/')) return Promise.resolve({ id: path.slice('/api/v1/vms/'.length), state: 'prolog' } as T);
       return Promise.reject(new Error(`unexpected native call ${method} ${path}`));
     },
   };
@@ -116,6 +122,16 @@ describe('RunInstances', () => {
     // Any other refusal of the create keeps its own meaning.
     const quota = fake({ createFails: new RemoteError(409, 'QUOTA_EXCEEDED', 'over quota', {}) });
     await assert.rejects(run(quota, { MinCount: '1', MaxCount: '1' }), (err: unknown) => err instanceof Ec2ApiError && err.awsCode === 'InstanceLimitExceeded');
+  });
+
+  it('fewer than MinCount: the VMs made are terminated, asked again while their state refuses it', async () => {
+    const f = fake({ createFails: new RemoteError(409, 'QUOTA_EXCEEDED', 'over quota', {}), createFailsAfter: 1, terminateRefusals: 2 });
+    await assert.rejects(run(f, { MinCount: '2', MaxCount: '2', ClientToken: 'tok' }), (err: unknown) => err instanceof Ec2ApiError && err.awsCode === 'InstanceLimitExceeded');
+    assert.deepEqual(f.log, [
+      'claim tok', 'POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms',
+      'POST /api/v1/vms/vm-1/actions/terminate-hard', 'GET /api/v1/vms/vm-1', 'POST /api/v1/vms/vm-1/actions/terminate-hard', 'GET /api/v1/vms/vm-1', 'POST /api/v1/vms/vm-1/actions/terminate-hard',
+      'release tok',
+    ]);
   });
 
   it('with a key pair, reads the template before writing the key into the caller\'s keys (a refusal writes nothing)', async () => {

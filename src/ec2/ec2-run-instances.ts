@@ -15,6 +15,7 @@ import { groupsFirewall, resolveGroups, sameFirewall, type SecurityGroupsChanged
 import { checkTags } from './ec2-tags.js';
 import type { Ec2Tag } from './ec2-params.js';
 import type { FirewallRuleWire } from '../contract/agent-api.js';
+import { pollUntil } from '../util/deadline.js';
 
 const MAX_COUNT = 20;
 
@@ -129,6 +130,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
           throw err;
         }
         made.push(vm.id);
+        await ctx.failpoints?.hit('ec2.run.created');
         const rec = { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null };
         const instanceId = await ctx.records.recordLaunch(call.userId, rec, {
           groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made },
@@ -137,9 +139,10 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         // (The create answers with its NICs: it is this process's own native API, never an older one.)
         instances.push(instanceOf(ctx, { ...vm, nics: vm.nics ?? [] }, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
       }
+      await ctx.failpoints?.hit('ec2.run.recorded');
     } catch (err) {
       // Fewer than MinCount: EC2 launches none, so the ones made go again.
-      for (const id of made) await nativeCall(ctx, call, 'POST', `/api/v1/vms/${id}/actions/terminate`, {}).catch(() => undefined);
+      for (const id of made) await terminateMade(ctx, call, id);
       if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
       throw err;
     }
@@ -149,6 +152,28 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     if (!sameFirewall(await groupsFirewall(ctx.records, req.groupIds), firewall)) await changed(made);
     return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances };
   };
+}
+
+/** How long a failed RunInstances waits for a VM it made to take terminate (it is refused while the VM is in prolog or boot). */
+const UNDO_TIMEOUT_MS = 120_000;
+
+/**
+ * A VM this call made, terminated again (fewer than MinCount, or a failure after its create). A VM just made is soon
+ * in prolog or boot, from which terminate is refused (INVALID_STATE): asked again until it is accepted — once its
+ * host has it running or failed —, so that a failed call leaves no instance behind; a VM already terminated (or
+ * terminating) is done. Another refusal ends the attempt (the call fails with its own error all the same).
+ */
+async function terminateMade(ctx: Ec2Context, call: Ec2Call, vmId: string): Promise<void> {
+  await pollUntil(`terminating VM ${vmId}, made by a RunInstances that failed`, async () => {
+    try {
+      await ctx.api.call(call.userId, 'POST', `/api/v1/vms/${vmId}/actions/terminate-hard`, {});
+      return true;
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === 'INVALID_STATE')) return false;
+      const vm = await ctx.api.call<VmView>(call.userId, 'GET', `/api/v1/vms/${vmId}`).catch(() => undefined);
+      return vm === undefined || vm.state === 'terminated' || vm.state === 'epilog' ? true : undefined;
+    }
+  }, { timeoutMs: UNDO_TIMEOUT_MS, intervalMs: 100 }).catch(() => undefined);
 }
 
 /**
