@@ -141,7 +141,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
       }
       await ctx.failpoints?.hit('ec2.run.recorded');
     } catch (err) {
-      // Fewer than MinCount: EC2 launches none, so the ones made go again.
+      // Fewer than MinCount (EC2 launches none), or a failure after a create: the ones made go again.
       for (const id of made) await terminateMade(ctx, call, id);
       if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
       throw err;
