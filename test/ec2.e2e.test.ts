@@ -15,6 +15,10 @@ import { startInProcessCloud, type InProcessCloud } from './support/in-process-c
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { awsCode } from './support/aws-code.js';
+import { NuboClient } from '../src/client/nubo-client.js';
+import { Failpoints } from '../src/util/failpoints.js';
+import { pollUntil } from '../src/util/deadline.js';
+import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
 
 // The EC2 Query API driven by the real clients — @aws-sdk/client-ec2, Debian's
 // awscli and boto3 — against an in-process cloud with real QEMU (nubo-tiny,
@@ -31,6 +35,10 @@ let alice: EC2Client;
 let bob: EC2Client;
 let aliceId: string;
 let aliceKey: { id: string; secret: string };
+/** Bob's native API client (his own templates). */
+let bobApi: NuboClient;
+/** The controller's failpoints: RunInstances' steps (`ec2.run.created`, `ec2.run.recorded`). */
+const failpoints = new Failpoints();
 /** nubo's own sizes are not in the SDK's list of AWS types; it sends any string. */
 const TINY = 'nubo.tiny' as _InstanceType;
 const WAIT = { maxWaitTime: 600, minDelay: 1, maxDelay: 3 };
@@ -43,12 +51,14 @@ async function vmCount(): Promise<number> {
 }
 
 before(async () => {
-  cloud = await startInProcessCloud({ prefix: 'nubo-ec2-', logger, ec2: { listen: { host: '127.0.0.1', port: 0 } } });
+  cloud = await startInProcessCloud({ prefix: 'nubo-ec2-', logger, failpoints, ec2: { listen: { host: '127.0.0.1', port: 0 } } });
   const ec2 = cloud.controller.ec2;
   assert.ok(ec2, 'the controller serves EC2');
   endpoint = ec2.url;
   aliceId = (await cloud.controller.store.users.create({ name: 'alice' })).user.id;
-  const bobId = (await cloud.controller.store.users.create({ name: 'bob' })).user.id;
+  const bobMade = await cloud.controller.store.users.create({ name: 'bob' });
+  const bobId = bobMade.user.id;
+  bobApi = new NuboClient(cloud.api.baseUrl, bobMade.token);
   // Real access keys, verified by SigV4 on every request.
   const a = await cloud.controller.accessKeys.create(aliceId);
   const b = await cloud.controller.accessKeys.create(bobId);
@@ -208,6 +218,69 @@ test('bad input: AWS error codes naming the parameter, and nothing written', asy
   const ok = await raw('Action=DescribeRegions&Version=2016-11-15');
   assert.equal(ok.status, 200);
   assert.match(ok.text, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<DescribeRegionsResponse xmlns="http:\/\/ec2.amazonaws.com\/doc\/2016-11-15\/"><requestId>/);
+});
+
+test('an AMI of another user\'s private template is unknown to RunInstances, with or without a key pair, and nothing is written', async () => {
+  // RunInstances leaves the template's access check to the native create unless a key pair is written first: both ways refuse alike.
+  await bobApi.createTemplate({ name: 'bob-private', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd' });
+  const bobsAmi = (await bob.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['bob-private'] }] }))).Images?.[0]?.ImageId;
+  assert.match(bobsAmi ?? '', /^ami-/, 'bob sees his template as an AMI');
+  assert.match(await awsCode(alice.send(new DescribeImagesCommand({ ImageIds: [bobsAmi!] }))), /^InvalidAMIID\.NotFound/, 'alice does not');
+  await alice.send(new CreateKeyPairCommand({ KeyName: 'alice-probe', KeyType: 'ed25519' }));
+  const keysBefore = (await cloud.controller.store.users.get(aliceId)).sshKeys;
+  const before = await vmCount();
+  for (const KeyName of [undefined, 'alice-probe']) {
+    const refusal = await awsCode(alice.send(new RunInstancesCommand({ ImageId: bobsAmi, MinCount: 1, MaxCount: 1, InstanceType: TINY, ...(KeyName === undefined ? {} : { KeyName }), ClientToken: `probe-${KeyName ?? 'none'}` })));
+    assert.equal(refusal, `InvalidAMIID.NotFound: The image id '[${bobsAmi}]' does not exist`, `KeyName ${KeyName ?? '(none)'}`);
+  }
+  assert.equal(await vmCount(), before, 'no VM was made');
+  assert.deepEqual((await cloud.controller.store.users.get(aliceId)).sshKeys, keysBefore, 'the key pair was not written into alice\'s keys');
+  await alice.send(new DeleteKeyPairCommand({ KeyName: 'alice-probe' }));
+  // The client tokens were given back: the same token launches once the AMI is one alice may use.
+  const ami = (await alice.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['tiny'] }] }))).Images?.[0]?.ImageId;
+  const run = await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: 'probe-none' }));
+  const id = run.Instances?.[0]?.InstanceId ?? '';
+  assert.equal(await vmCount(), before + 1);
+  await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [id] });
+  await alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
+});
+
+test('RunInstances under faults: a group edited while an instance is made still reaches it; a failure at each step after the create leaves no instance and gives the token back', async () => {
+  const ami = (await alice.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['tiny'] }] }))).Images?.[0]?.ImageId;
+  // The instance goes in alice's default group (made on first need: named here so that it exists before the edit).
+  const sg = (await alice.send(new DescribeSecurityGroupsCommand({ GroupNames: ['default'] }))).SecurityGroups?.[0]?.GroupId ?? '';
+  const rule = { IpProtocol: 'tcp', FromPort: 2222, ToPort: 2222, IpRanges: [{ CidrIp: '198.18.0.0/15' }] };
+  const firewallOf = async (instanceId: string): Promise<unknown[] | null | undefined> => {
+    const vmId = await cloud.controller.ec2!.records.nuboIdOf('instance', instanceId);
+    return ((await cloud.controller.store.vms.get(vmId ?? '')).spec as unknown as ControllerVmSpec).agent.firewall?.rules;
+  };
+  // After the create read the group's rules and made the VM with them, before the instance is recorded (so the
+  // AuthorizeSecurityGroupIngress below cannot name it): RunInstances' recheck must find the new rule.
+  failpoints.arm('ec2.run.created', async () => { await alice.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sg, IpPermissions: [rule] })); });
+  const run = await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY }));
+  const id = run.Instances?.[0]?.InstanceId ?? '';
+  assert.deepEqual(await firewallOf(id), [{ protocol: 'tcp', fromPort: 2222, toPort: 2222, cidr: '198.18.0.0/15' }], 'the VM\'s stored firewall has the rule added while it was made');
+  await alice.send(new RevokeSecurityGroupIngressCommand({ GroupId: sg, IpPermissions: [rule] }));
+  assert.deepEqual(await firewallOf(id), [], 'and follows the group afterwards');
+  await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [id] });
+  await alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+  await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
+
+  // A failure after the create (before the record; after it): the call fails, the VM it made is terminated, the token is free again.
+  const live = async (): Promise<number> => (await cloud.api.listVms()).filter((v) => v.owner === 'alice' && v.state !== 'terminated').length;
+  for (const point of ['ec2.run.created', 'ec2.run.recorded']) {
+    const before = await live();
+    failpoints.arm(point, () => { throw new Error(`failpoint ${point}`); });
+    assert.match(await awsCode(alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: `fp-${point}` }))), /^InternalError/, point);
+    await pollUntil(`${point}: the VM made is terminated`, async () => ((await live()) === before ? true : undefined), { timeoutMs: 120_000, intervalMs: 200 });
+    const again = await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: `fp-${point}` }));
+    const againId = again.Instances?.[0]?.InstanceId ?? '';
+    assert.equal(await live(), before + 1, `${point}: the token launches anew, once`);
+    await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [againId] });
+    await alice.send(new TerminateInstancesCommand({ InstanceIds: [againId] }));
+    await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [againId] });
+  }
 });
 
 test('SigV4: a wrong secret, an unknown key and a skewed clock are refused with EC2\'s codes, and nothing is done', async () => {

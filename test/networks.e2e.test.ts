@@ -148,6 +148,7 @@ test('100 concurrent creates on a /24 get 100 distinct addresses and MACs, hande
   assert.equal(new Set(first.map((n) => n.address)).size, 100);
   assert.equal(new Set(first.map((n) => n.mac)).size, 100);
   assert.ok(!first.some((n) => n.address === '198.18.72.1/24'), 'the gateway is never leased');
+  assert.deepEqual(vms.map((v) => v.nics), details.map((d) => d.nics), 'the create answers with the NICs a later GET shows (addresses, MACs, network names)');
   for (const d of details) {
     const second = d.nics[1]!;
     assert.equal(second.network, null);

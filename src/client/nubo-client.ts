@@ -13,7 +13,7 @@ import type { ImageFromObjectBody } from '../contract/image-object-schemas.js';
 import type { ResizeVmBody } from '../contract/vm-resize-schemas.js';
 import { leaseView, networkDetailView, networkView, type CreateNetworkBody, type LeaseView, type NetworkDetailView, type NetworkView } from '../contract/network-schemas.js';
 import { templateView, type ImportTemplateBody, type UploadTemplateQuery, type TemplateBody, type TemplateView, type UpdateTemplateBody } from '../contract/template-schemas.js';
-import { purgeVmsView, vmDetailView, vmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
+import { createdVmView, purgeVmsView, vmDetailView, vmView, type CreatedVmView, type PurgeVmsBody, type PurgeVmsView, type AttachNicBody, type CreateVmBody, type VmApiAction, type VmDetailView, type VmView } from '../contract/vm-schemas.js';
 import { userView, type SetSshKeysBody, type UserView } from '../contract/user-schemas.js';
 import { eventView, type EventView } from '../contract/event-schemas.js';
 import { cloudMigrationView, migrationDryRunView, migrationView, type CloudMigrationView, type MigrationDryRunView, type MigrationView, type migrateVmBody } from '../contract/migration-schemas.js';
@@ -170,7 +170,7 @@ export class NuboClient {
     return this.#call('GET', `/vms${q ? `?${q}` : ''}`, z.array(vmView), undefined, o);
   }
   getVm(id: string, o?: WaitOptions): Promise<VmDetailView> { return this.#call('GET', `/vms/${encodeURIComponent(id)}`, vmDetailView, undefined, o); }
-  createVm(body: CreateVmBody, o?: WaitOptions): Promise<VmView> { return this.#call('POST', '/vms', vmView, body, o); }
+  createVm(body: CreateVmBody, o?: WaitOptions): Promise<CreatedVmView> { return this.#call('POST', '/vms', createdVmView, body, o); }
   /** Deletes the records of terminated VMs (the caller's; an admin's: all) terminated at least `olderThanS` seconds ago. */
   purgeVms(body: PurgeVmsBody, o?: WaitOptions): Promise<PurgeVmsView> { return this.#call('POST', '/vms/purge', purgeVmsView, body, o); }
   /** A powered-off VM's new vCPUs and memory (it boots with them on its next start). */

@@ -38,6 +38,16 @@ export const vmNicView = z.object({
   address: z.string().nullable(),
   mac: z.string(),
 });
+export type VmNicView = z.infer<typeof vmNicView>;
+/**
+ * The create's answer: the VM and its NICs as admitted (their leased addresses and MACs, known when the create
+ * answers), so that a creator that shows them (EC2's RunInstances: each instance's private address) needs no second read.
+ */
+export const createdVmView = vmView.extend({
+  /** Always sent; optional for readers of older controllers. */
+  nics: z.array(vmNicView).optional(),
+});
+export type CreatedVmView = z.infer<typeof createdVmView>;
 export const vmDetailView = vmView.extend({
   nics: z.array(vmNicView), history: z.array(vmHistoryView),
   /** The volumes (ids) its create asked for that its prolog has not bound yet; absent when none (see `volumes` of the create). */

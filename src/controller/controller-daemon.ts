@@ -263,7 +263,7 @@ export class ControllerDaemon {
       const server = await createControllerServer({ store, catalog, images, orchestrator, migrations, queue: planning.queue, maintenance: planning.maintenance, monitor, views: new Views(store), audience: new EventAudience(store, catalog), agentFor, logger, systemOffers: system.offers, usagePrices: o.usagePrices, leases, drs, scalingGroups: autoscale, accessKeys, inProcess, imageObjects, bindCheck: bindCheckFor(policy), placementPolicy: policy, clouds, cloudMigrator, failpoints: o.failpoints }, lease ? leaderForwarder(lease, id, logger) : undefined, { history, intervalMs: collector.intervalMs, prometheus });
       inProcess.attach(server);
       await server.listen({ host: o.listen.host, port: o.listen.port });
-      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, logger }) : undefined;
+      const ec2 = o.ec2 ? await startEc2Endpoint({ ...o.ec2, authenticator: o.ec2.authenticator ?? new SigV4Authenticator(accessKeys.lookupSecret), store, api: inProcess, vmFirewalls: firewalls, failpoints: o.failpoints, logger }) : undefined;
       const url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;
       advertise ??= url;
       const s3 = o.s3 ? await S3Listener.start({ ...o.s3, blobs, store, lookupSecret: async (id) => imageObjects.lookupSecret(id) ?? accessKeys.lookupSecret(id), logger: logger.child({ part: 's3' }), failpoints: o.failpoints }) : undefined;

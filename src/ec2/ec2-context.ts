@@ -5,6 +5,7 @@ import type { Ec2Records } from './ec2-records.js';
 import type { InstanceType } from './ec2-instance-types.js';
 import type { NativeApi } from './native-api.js';
 import type { XmlObject } from './ec2-xml.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 export const EC2_REGION = 'nubo-1';
 export const EC2_ZONE = 'nubo-1a';
@@ -15,6 +16,8 @@ export interface Ec2Context {
   readonly records: Ec2Records;
   readonly instanceTypes: ReadonlyMap<string, InstanceType>;
   readonly endpoint: string;
+  /** The controller's failpoints (tests): RunInstances' `ec2.run.created` and `ec2.run.recorded`. */
+  readonly failpoints?: Failpoints | undefined;
 }
 
 /** One authenticated request. */

@@ -9,6 +9,7 @@ import { Ec2Records, type Ec2Tables } from './ec2-records.js';
 import { firewallsFollow, type VmFirewallSink } from './ec2-security-groups.js';
 import { createEc2Server } from './ec2-server.js';
 import type { NativeApi } from './native-api.js';
+import type { Failpoints } from '../util/failpoints.js';
 
 /** EC2's listen address: 7490 beside the native API's 7480. */
 export const DEFAULT_EC2_PORT = 7490;
@@ -21,6 +22,7 @@ export interface Ec2EndpointOptions {
   readonly instanceTypes?: readonly InstanceType[] | undefined;
   /** Where the instances' firewalls (their security groups' rules) go; default: nowhere (the groups are only described). */
   readonly vmFirewalls?: VmFirewallSink | undefined;
+  readonly failpoints?: Failpoints | undefined;
   readonly logger: Logger;
 }
 
@@ -38,7 +40,7 @@ export async function startEc2Endpoint(o: Ec2EndpointOptions): Promise<Ec2Endpoi
   // A controller that stopped between a rule change and the VMs' specs finishes it now (a VM allowing the same is left as it is).
   if (o.vmFirewalls !== undefined) await changed(await records.instancesWithGroups());
   let url = '';
-  const context = { api: o.api, records, instanceTypes: compileInstanceTypes(o.instanceTypes), get endpoint() { return url; } };
+  const context = { api: o.api, records, instanceTypes: compileInstanceTypes(o.instanceTypes), failpoints: o.failpoints, get endpoint() { return url; } };
   const server = await createEc2Server({ context, authenticator: o.authenticator, actions: ec2Actions(changed), logger: o.logger });
   await server.listen({ host: o.listen.host, port: o.listen.port });
   url = `http://${o.listen.host}:${(server.server.address() as AddressInfo).port}`;

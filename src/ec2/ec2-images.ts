@@ -12,15 +12,30 @@ import { resolveInstances } from './ec2-instances.js';
  * with their groups. `ami-` ids map to template ids.
  */
 
-/** The template behind an AMI id the caller may see; `InvalidAMIID.*` otherwise. */
-export async function resolveImage(ctx: Ec2Context, call: Ec2Call, amiId: string, param = 'ImageId'): Promise<TemplateView> {
+/** The AMI's own refusal when it names nothing (or nothing the caller may see: told apart from nothing at all by no one). */
+export function amiNotFound(amiId: string): Ec2ApiError {
+  return new Ec2ApiError('InvalidAMIID.NotFound', `The image id '[${amiId}]' does not exist`);
+}
+
+/**
+ * The template id an AMI id maps to, whether or not the caller may see it (a
+ * store read, no native call: for one whose next native call checks that
+ * itself, RunInstances' create); `InvalidAMIID.*` for a malformed or unknown id.
+ */
+export async function amiTemplateId(ctx: Ec2Context, amiId: string, param = 'ImageId'): Promise<string> {
   if (!isEc2Id('image', amiId)) throw new Ec2ApiError('InvalidAMIID.Malformed', `Invalid id: "${amiId}" (expecting "ami-..." in ${param})`);
   const id = await ctx.records.nuboIdOf('image', amiId);
-  if (id === undefined) throw new Ec2ApiError('InvalidAMIID.NotFound', `The image id '[${amiId}]' does not exist`);
+  if (id === undefined) throw amiNotFound(amiId);
+  return id;
+}
+
+/** The template behind an AMI id the caller may see; `InvalidAMIID.*` otherwise. */
+export async function resolveImage(ctx: Ec2Context, call: Ec2Call, amiId: string, param = 'ImageId'): Promise<TemplateView> {
+  const id = await amiTemplateId(ctx, amiId, param);
   try {
     return await nativeCall<TemplateView>(ctx, call, 'GET', `/api/v1/templates/${id}`, undefined, { notFound: 'InvalidAMIID.NotFound' });
   } catch (err) {
-    throw err instanceof Ec2ApiError && err.awsCode === 'InvalidAMIID.NotFound' ? new Ec2ApiError('InvalidAMIID.NotFound', `The image id '[${amiId}]' does not exist`) : err;
+    throw err instanceof Ec2ApiError && err.awsCode === 'InvalidAMIID.NotFound' ? amiNotFound(amiId) : err;
   }
 }
 

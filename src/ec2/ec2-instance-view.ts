@@ -10,9 +10,16 @@ import type { InstanceRecord, SecurityGroupRecord } from './ec2-records.js';
 import type { XmlObject } from './ec2-xml.js';
 import type { Filterable } from './ec2-filters.js';
 
+/**
+ * A VM as detailed as describing it needs: its view and NICs (its address); its history when read (a VM being
+ * terminated shows `shutting-down`) — a VM RunInstances has just made has none that matters, and the create's
+ * answer has its NICs, so it is described with no read.
+ */
+export type DescribedVm = VmView & Pick<VmDetailView, 'nics'> & Partial<Pick<VmDetailView, 'history'>>;
+
 /** One instance as EC2 describes it, with what its filters match on. */
 export interface Ec2Instance {
-  readonly vm: VmDetailView;
+  readonly vm: DescribedVm;
   readonly instanceId: string;
   readonly reservationId: string;
   readonly xml: XmlObject;
@@ -92,8 +99,18 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
   return out;
 }
 
-function instanceOf(ctx: Ec2Context, vm: VmDetailView, o: { instanceId: string; imageId: string; rec: InstanceRecord | undefined; sgs: SecurityGroupRecord[]; tags: Map<string, string> }): Ec2Instance {
-  const state = ec2StateOf(vm.state, vm.history.at(-1)?.action.startsWith('terminate') === true);
+/** What an instance's description takes besides its VM: its ids, its record, groups and tags. */
+export interface InstanceFacts {
+  readonly instanceId: string;
+  readonly imageId: string;
+  readonly rec: InstanceRecord | undefined;
+  readonly sgs: readonly SecurityGroupRecord[];
+  readonly tags: ReadonlyMap<string, string>;
+}
+
+/** One instance from what is known of it (describeVms reads those facts; RunInstances has them all at hand). */
+export function instanceOf(ctx: Pick<Ec2Context, 'instanceTypes'>, vm: DescribedVm, o: InstanceFacts): Ec2Instance {
+  const state = ec2StateOf(vm.state, vm.history?.at(-1)?.action.startsWith('terminate') === true);
   const ip = vm.nics.find((n) => n.address !== null)?.address?.split('/')[0] ?? null;
   const instanceType = shownInstanceType(ctx.instanceTypes, o.rec?.instanceType, vm.vcpus, vm.memoryMiB);
   const reservationId = o.rec?.reservationId ?? `r-${o.instanceId.slice(2)}`;

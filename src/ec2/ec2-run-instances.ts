@@ -1,24 +1,33 @@
-import type { VmView } from '../contract/vm-schemas.js';
+import type { CreatedVmView, VmView } from '../contract/vm-schemas.js';
+import { RemoteError } from '../client/remote-error.js';
 import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
-import { nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
+import { ec2ErrorOf, nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
 import { clusterOfZone, zoneOfCluster } from './ec2-zones.js';
 import type { ZoneView } from '../contract/cluster-schemas.js';
 import type { TemplateView } from '../contract/template-schemas.js';
-import type { KeyPairRecord } from './ec2-records.js';
+import type { KeyPairRecord, SecurityGroupRecord } from './ec2-records.js';
 import { newEc2Id } from './ec2-ids.js';
-import { resolveImage } from './ec2-images.js';
-import { describeVms } from './ec2-instance-view.js';
+import { amiNotFound, amiTemplateId, resolveImage } from './ec2-images.js';
+import { describeVms, instanceOf } from './ec2-instance-view.js';
 import type { XmlObject } from './ec2-xml.js';
 import { ensureKeyInUserKeys } from './ec2-key-pairs.js';
-import { groupsFirewall, resolveGroups, type SecurityGroupsChanged } from './ec2-security-groups.js';
+import { groupsFirewall, resolveGroups, sameFirewall, type SecurityGroupsChanged } from './ec2-security-groups.js';
 import { checkTags } from './ec2-tags.js';
 import type { Ec2Tag } from './ec2-params.js';
+import type { FirewallRuleWire } from '../contract/agent-api.js';
+import { pollUntil } from '../util/deadline.js';
 
 const MAX_COUNT = 20;
 
 interface RunRequest {
-  /** The AMI's template, as the caller may see it (read once: the answer describes the instances with it too). */
-  template: TemplateView;
+  /** ImageId as given (an AMI mapped to `templateId`). */
+  imageId: string;
+  templateId: string;
+  /**
+   * The AMI's template as the caller may see it, read only when something is written before the create (the key
+   * pair into the caller's keys), so that a refusal writes nothing; otherwise the create checks it (a read less).
+   */
+  template: TemplateView | undefined;
   min: number;
   max: number;
   instanceType: string;
@@ -27,6 +36,8 @@ interface RunRequest {
   /** The key pair named by KeyName, read once. */
   keyPair: KeyPairRecord | undefined;
   userData: string | undefined;
+  /** The groups (EC2's default one when none was named). */
+  groups: SecurityGroupRecord[];
   groupIds: string[];
   tags: Ec2Tag[];
   clientToken: string | undefined;
@@ -37,7 +48,8 @@ interface RunRequest {
 /** Every parameter checked, and every id resolved, before anything is written. */
 async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   const p = call.params;
-  const template = await resolveImage(ctx, call, p.required('ImageId'));
+  const imageId = p.required('ImageId');
+  const templateId = await amiTemplateId(ctx, imageId);
   const min = p.int('MinCount', { min: 1, max: MAX_COUNT });
   const max = p.int('MaxCount', { min: 1, max: MAX_COUNT });
   if (min === undefined) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter MinCount');
@@ -49,6 +61,7 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   const keyName = p.optional('KeyName');
   const keyPair = keyName === undefined ? undefined : (await ctx.records.keyPairs(call.userId)).find((k) => k.name === keyName);
   if (keyName !== undefined && keyPair === undefined) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
+  const template = keyPair === undefined ? undefined : await resolveImage(ctx, call, imageId);
   const rawUserData = p.optional('UserData');
   let userData: string | undefined;
   if (rawUserData !== undefined) {
@@ -74,9 +87,9 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
   const clientToken = p.optional('ClientToken');
   if (clientToken !== undefined && !/^[\x21-\x7e]{1,64}$/.test(clientToken)) throw invalidParameterValue('ClientToken', 'must be 1-64 printable ASCII characters');
   return {
-    template, min, max, instanceType: type?.name ?? typeName ?? 'custom',
+    imageId, templateId, template, min, max, instanceType: type?.name ?? typeName ?? 'custom',
     sizes: type === undefined ? undefined : { vcpus: type.vcpus, memoryMiB: type.memoryMiB },
-    keyName, keyPair, userData, groupIds: groups.map((g) => g.id), tags, clientToken, cluster,
+    keyName, keyPair, userData, groups, groupIds: groups.map((g) => g.id), tags, clientToken, cluster,
   };
 }
 
@@ -104,43 +117,91 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     // The groups' rules go into each VM's spec at create: its first boot is already filtered (no window before a push lands).
     const firewall = await groupsFirewall(ctx.records, req.groupIds);
     const made: string[] = [];
-    const views: VmView[] = [];
+    const instances: XmlObject[] = [];
+    // In key order, as the store lists them (DescribeInstances shows the same tagSet).
+    const tags = new Map([...req.tags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((t) => [t.key, t.value]));
     try {
       for (let i = 0; i < req.max; i++) {
-        let vm: VmView;
+        let vm: CreatedVmView;
         try {
-          vm = await nativeCall<VmView>(ctx, call, 'POST', '/api/v1/vms', {
-            template: req.template.id, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
-            ...(req.cluster === undefined ? {} : { cluster: req.cluster }), firewall,
-          }, { notFound: 'InvalidAMIID.NotFound', quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone', firewall: 'SecurityGroupId' } });
+          vm = await createVm(ctx, call, req, firewall);
         } catch (err) {
           if (made.length >= req.min) break;
           throw err;
         }
         made.push(vm.id);
-        views.push(vm);
-        await ctx.records.recordLaunch(call.userId, { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null }, {
+        await ctx.failpoints?.hit('ec2.run.created');
+        const rec = { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null };
+        const instanceId = await ctx.records.recordLaunch(call.userId, rec, {
           groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made },
         });
+        // Described from what this call knows — the create's answer (with its NICs), the record just written, the groups and tags asked for: nothing is read back.
+        // (The create answers with its NICs: it is this process's own native API, never an older one.)
+        instances.push(instanceOf(ctx, { ...vm, nics: vm.nics ?? [] }, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
       }
+      await ctx.failpoints?.hit('ec2.run.recorded');
     } catch (err) {
-      // Fewer than MinCount: EC2 launches none, so the ones made go again.
-      for (const id of made) await nativeCall(ctx, call, 'POST', `/api/v1/vms/${id}/actions/terminate`, {}).catch(() => undefined);
+      // Fewer than MinCount (EC2 launches none), or a failure after a create: the ones made go again.
+      for (const id of made) await terminateMade(ctx, call, id);
       if (req.clientToken !== undefined) await ctx.records.releaseClientToken(call.userId, req.clientToken);
       throw err;
     }
-    // Each VM booted with its groups' rules; `changed` writes and pushes only what changed since (a group edited meanwhile), beside the answer's reads.
-    const [, out] = await Promise.all([changed(made), describeReservation(ctx, call, reservationId, views, req.template)]);
-    return out;
+    // Each VM booted with the rules read above. A group edited since then (before its instances were recorded, so its
+    // AuthorizeSecurityGroupIngress did not name these) is caught here: the rules read again now, and only when they
+    // differ are the instances' firewalls worked out, written and pushed. An edit after this read names these instances itself.
+    if (!sameFirewall(await groupsFirewall(ctx.records, req.groupIds), firewall)) await changed(made);
+    return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances };
   };
 }
 
+/** How long a failed RunInstances waits for a VM it made to take terminate (it is refused while the VM is in prolog or boot). */
+const UNDO_TIMEOUT_MS = 120_000;
+
 /**
- * The reservation's instances as they are now (describeVms reads each VM's detail itself: the views only name them);
- * the AMI's template, read while parsing, is handed on rather than looked up again.
+ * A VM this call made, terminated again (fewer than MinCount, or a failure after its create). A VM just made is soon
+ * in prolog or boot, from which terminate is refused (INVALID_STATE): asked again until it is accepted — once its
+ * host has it running or failed —, so that a failed call leaves no instance behind; a VM already terminated (or
+ * terminating) is done. Another refusal ends the attempt (the call fails with its own error all the same).
  */
-async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vms: readonly (string | VmView)[], template: TemplateView): Promise<XmlObject> {
-  const views = await Promise.all(vms.map((v) => (typeof v === 'string' ? nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${v}`, undefined, { notFound: 'InvalidInstanceID.NotFound' }) : Promise.resolve(v))));
-  const instances = await describeVms(ctx, call, views, [template]);
+async function terminateMade(ctx: Ec2Context, call: Ec2Call, vmId: string): Promise<void> {
+  await pollUntil(`terminating VM ${vmId}, made by a RunInstances that failed`, async () => {
+    try {
+      await ctx.api.call(call.userId, 'POST', `/api/v1/vms/${vmId}/actions/terminate-hard`, {});
+      return true;
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === 'INVALID_STATE')) return false;
+      const vm = await ctx.api.call<VmView>(call.userId, 'GET', `/api/v1/vms/${vmId}`).catch(() => undefined);
+      return vm === undefined || vm.state === 'terminated' || vm.state === 'epilog' ? true : undefined;
+    }
+  }, { timeoutMs: UNDO_TIMEOUT_MS, intervalMs: 100 }).catch(() => undefined);
+}
+
+/**
+ * One VM by the native create, which checks the caller may use the AMI's template (RunInstances reads it only
+ * when a key pair is written first); a template the caller may not see, or gone, is EC2's unknown AMI.
+ */
+async function createVm(ctx: Ec2Context, call: Ec2Call, req: RunRequest, firewall: readonly FirewallRuleWire[]): Promise<CreatedVmView> {
+  try {
+    return await ctx.api.call<CreatedVmView>(call.userId, 'POST', '/api/v1/vms', {
+      template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
+      ...(req.cluster === undefined ? {} : { cluster: req.cluster }), firewall,
+    });
+  } catch (err) {
+    if (err instanceof RemoteError && (err.code === 'NOT_FOUND' || (err.code === 'VALIDATION_FAILED' && firstIssueField(err) === 'template'))) throw amiNotFound(req.imageId);
+    throw ec2ErrorOf(err, { quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone', firewall: 'SecurityGroupId' } });
+  }
+}
+
+function firstIssueField(err: RemoteError): unknown {
+  return (err.details['issues'] as { field?: unknown }[] | undefined)?.[0]?.field;
+}
+
+/**
+ * A retried ClientToken's reservation as it is now (its instances read again); the AMI's template, when parsing
+ * read it, is handed on rather than looked up again.
+ */
+async function describeReservation(ctx: Ec2Context, call: Ec2Call, reservationId: string, vmIds: readonly string[], template: TemplateView | undefined): Promise<XmlObject> {
+  const views = await Promise.all(vmIds.map((id) => nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })));
+  const instances = await describeVms(ctx, call, views, template === undefined ? [] : [template]);
   return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances.map((x) => x.xml) };
 }

@@ -35,6 +35,12 @@ export async function groupsFirewall(records: Ec2Records, groupIds: readonly str
   return [...seen.values()];
 }
 
+/** Whether two rule lists allow the same (order aside; each is a union, without repeats). */
+export function sameFirewall(a: readonly FirewallRuleWire[], b: readonly FirewallRuleWire[]): boolean {
+  const key = (rs: readonly FirewallRuleWire[]): string => rs.map((r) => `${r.protocol}/${r.fromPort}/${r.toPort}/${r.cidr}`).sort().join(',');
+  return key(a) === key(b);
+}
+
 /** The hook that keeps the hosts' firewalls in step: each changed instance's rules, worked out again and handed to the sink. */
 export function firewallsFollow(records: Ec2Records, sink: VmFirewallSink): SecurityGroupsChanged {
   return async (vmIds) => {

@@ -8,7 +8,7 @@ import type { Vm, VmHistoryEntry } from '../../store/repositories/vms-repository
 import { type HostView } from '../../contract/host-schemas.js';
 import { type ImageView } from '../../contract/image-schemas.js';
 import { type LeaseView, type NetworkDetailView, type NetworkView } from '../../contract/network-schemas.js';
-import { vmActionSchema, type VmDetailView, type VmView } from '../../contract/vm-schemas.js';
+import { vmActionSchema, type CreatedVmView, type VmDetailView, type VmNicView, type VmView } from '../../contract/vm-schemas.js';
 import { type MigrationView } from '../../contract/migration-schemas.js';
 import type { Network } from '../../store/repositories/networks-repository.js';
 import type { Lease } from '../../store/repositories/leases-repository.js';
@@ -99,17 +99,28 @@ export class Views {
     return list.map((h) => hostViewOf(h, viewer, counts.get(h.id) ?? 0));
   }
 
-  async vmDetail(v: Vm): Promise<VmDetailView> {
-    const history: VmHistoryEntry[] = await this.store.vms.history(v.id);
+  /** The VM's NICs from its spec (a store read only for each NIC on a network: its name). */
+  async vmNics(v: Vm): Promise<VmNicView[]> {
     const spec = v.spec as unknown as Partial<ControllerVmSpec>;
     const networks = spec.nicNetworks ?? [];
-    const nics = await Promise.all(
+    return Promise.all(
       (spec.agent?.nics ?? []).map(async (n, i) => {
         const id = networks[i] ?? null;
         const network = id === null ? null : ((await findOrUndefined(this.store.networks.get(id)))?.name ?? id);
         return { index: n.index ?? i, network, address: n.address ?? null, mac: n.mac };
       }),
     );
+  }
+
+  /** A VM just made, as its create answers: the view and its NICs. */
+  async createdVm(v: Vm): Promise<CreatedVmView> {
+    const [view, nics] = await Promise.all([this.vm(v), this.vmNics(v)]);
+    return { ...view, nics };
+  }
+
+  async vmDetail(v: Vm): Promise<VmDetailView> {
+    const history: VmHistoryEntry[] = await this.store.vms.history(v.id);
+    const nics = await this.vmNics(v);
     // Before its first prolog ends, its create's volumes may not be bound yet: said, so that a client retrying the create sees them coming.
     const toAttach = await this.#unbound(v.id, createVolumesAhead(v));
     return {

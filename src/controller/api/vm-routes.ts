@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idParams } from '../../contract/api-schemas.js';
-import { createVmBody, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from '../../contract/vm-schemas.js';
+import { createdVmView, createVmBody, listVmsQuery, purgeVmsBody, purgeVmsView, vmActionParams, vmDetailView, vmView } from '../../contract/vm-schemas.js';
 import { accessOf, findVisibleVm, userOf, type ApiContext } from './api-context.js';
 import { agentVmId } from '../agent-vm-id.js';
 import type { Vm } from '../../store/repositories/vms-repository.js';
@@ -32,7 +32,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   r.post('/api/v1/vms', {
     schema: {
-      tags, body: createVmBody, response: { 201: vmView },
+      tags, body: createVmBody, response: { 201: createdVmView },
       summary: 'Create a VM from a template; the scheduler places it (pending → prolog → boot → running)',
       description:
         'Overrides of the template: `vcpus`, `memoryMiB`, `datastore`, `userData`, `requirements` (a placement requirements expression, ' +
@@ -45,7 +45,8 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
         '`volumes`: volumes (ids or names; yours, detached) attached in the VM\'s first prolog, before it first boots, at slots 0, 1, … in the order given — ' +
         'a controller restart in between resumes the attach, so the VM never runs without them. A volume whose file exists pins the VM to its host (which must take it now: ' +
         'else 409 CONFLICT naming the volume), a volume in a cluster to that cluster. An unknown volume is 400 naming `volumes[i]`; one attached, promised to another VM being created, ' +
-        'another user\'s, or volumes of different hosts or clusters are 409 CONFLICT naming the volume. Nothing is written when refused.',
+        'another user\'s, or volumes of different hosts or clusters are 409 CONFLICT naming the volume. Nothing is written when refused. ' +
+        'The answer (201) is the VM with its `nics` as admitted — each one\'s network, leased address and MAC —, as `GET /vms/{id}` shows them.',
     },
   }, async (req, reply) => {
     const u = userOf(req);
@@ -60,7 +61,7 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (vols !== undefined) admitted = await withCreateVolumes(ctx, vols, req.body.host, admitted);
     const vm = await recordNewVm(ctx, admitted, u, req.body.id);
     if (req.body.ha === true) await ctx.store.ha.setVmHa(vm.id, true);
-    return reply.status(201).send(await ctx.views.vm(vm));
+    return reply.status(201).send(await ctx.views.createdVm(vm));
   });
 
   r.post('/api/v1/vms/purge', {

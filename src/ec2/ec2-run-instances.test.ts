@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RemoteError } from '../client/remote-error.js';
+import type { FirewallRuleWire } from '../contract/agent-api.js';
+import type { CreatedVmView } from '../contract/vm-schemas.js';
+import { Ec2ApiError } from './ec2-api-error.js';
+import type { Ec2Context } from './ec2-context.js';
+import { compileInstanceTypes } from './ec2-instance-types.js';
+import { Ec2Params } from './ec2-params.js';
+import type { Ec2Records, IngressRule, KeyPairRecord } from './ec2-records.js';
+import { runInstances } from './ec2-run-instances.js';
+import type { XmlObject } from './ec2-xml.js';
+
+const AMI = 'ami-0123456789abcdef0';
+const GROUP = { id: 'sg-0123456789abcdef0', ownerId: 'u', name: 'default', description: 'default group', createdAt: '2026-01-01T00:00:00.000Z' };
+const SSH: IngressRule = { protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '0.0.0.0/0' };
+const WEB: IngressRule = { protocol: 'tcp', fromPort: 80, toPort: 80, cidr: '0.0.0.0/0' };
+
+interface Fake {
+  ctx: Ec2Context;
+  /** Every native call and every record write, in order. */
+  log: string[];
+  /** The firewall each create was given. */
+  firewalls: FirewallRuleWire[][];
+  /** The instances handed to `changed`. */
+  changed: string[][];
+}
+
+/**
+ * A context whose native API makes VMs (answering with their NICs, as POST /vms does) and whose records hold one
+ * default group; `rules`: what each read of the group's rules answers, in turn (the last one from then on).
+ */
+function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFailsAfter?: number; terminateRefusals?: number; keyPair?: KeyPairRecord } = {}): Fake {
+  let refusals = o.terminateRefusals ?? 0;
+  const log: string[] = [];
+  const firewalls: FirewallRuleWire[][] = [];
+  const changed: string[][] = [];
+  const rules = o.rules ?? [[SSH]];
+  let ruleReads = 0;
+  let n = 0;
+  const api = {
+    call: <T>(_user: string, method: string, path: string, body?: { firewall?: FirewallRuleWire[] }): Promise<T> => {
+      log.push(`${method} ${path}`);
+      if (method === 'POST' && path === '/api/v1/vms') {
+        if (o.createFails && n >= (o.createFailsAfter ?? 0)) return Promise.reject(o.createFails);
+        firewalls.push(body?.firewall ?? []);
+        n++;
+        const vm: CreatedVmView = {
+          id: `vm-${n}`, name: `vm-${n}`, owner: 'u', template: 'tiny', templateId: 't1', state: 'pending', stateReason: null, host: null, cluster: null,
+          vcpus: 1, memoryMiB: 128, allowedActions: ['terminate'], createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
+          nics: [{ index: 0, network: 'lan', address: `198.18.0.${10 + n}/24`, mac: '52:54:00:00:00:01' }],
+        };
+        return Promise.resolve(vm as T);
+      }
+      if (method === 'GET' && path === '/api/v1/templates/t1') return Promise.resolve({ id: 't1', name: 'tiny', owner: 'admin' } as T);
+      if (method === 'GET' && path === '/api/v1/users/me') return Promise.resolve({ sshKeys: [] } as T);
+      if (method === 'PUT' && path === '/api/v1/users/me/ssh-keys') return Promise.resolve(undefined as T);
+      if (method === 'POST' && path.endsWith('/actions/terminate-hard')) {
+        // A VM just made is in prolog or boot a while: terminate is refused until it runs.
+        if (refusals-- > 0) return Promise.reject(new RemoteError(409, 'INVALID_STATE', 'not from prolog', {}));
+        return Promise.resolve(undefined as T);
+      }
+      if (method === 'GET' && path.startsWith('/api/v1/vms/')) return Promise.resolve({ id: path.slice('/api/v1/vms/'.length), state: 'prolog' } as T);
+      return Promise.reject(new Error(`unexpected native call ${method} ${path}`));
+    },
+  };
+  const records = {
+    nuboIdOf: (kind: string, id: string) => Promise.resolve(kind === 'image' && id === AMI ? 't1' : undefined),
+    keyPairs: () => Promise.resolve(o.keyPair ? [o.keyPair] : []),
+    securityGroups: () => Promise.resolve([GROUP]),
+    rules: () => Promise.resolve(rules[Math.min(ruleReads++, rules.length - 1)]),
+    clientToken: () => Promise.resolve(undefined),
+    claimClientToken: (_u: string, token: string) => (log.push(`claim ${token}`), Promise.resolve(true)),
+    releaseClientToken: (_u: string, token: string) => (log.push(`release ${token}`), Promise.resolve()),
+    recordLaunch: (_u: string, i: { vmId: string }) => (log.push(`record ${i.vmId}`), Promise.resolve(`i-00000000000000${i.vmId.slice(3).padStart(3, '0')}`)),
+  } as unknown as Ec2Records;
+  const ctx: Ec2Context = { api, records, instanceTypes: compileInstanceTypes(), endpoint: 'http://127.0.0.1:1' };
+  return { ctx, log, firewalls, changed };
+}
+
+const run = (f: Fake, params: Record<string, string>): Promise<XmlObject> => runInstances(async (ids) => void f.changed.push([...ids]))(
+  f.ctx, { userId: 'u', accessKeyId: 'AKIA', requestId: 'r', params: Ec2Params.parse(new URLSearchParams({ Action: 'RunInstances', ImageId: AMI, ...params }).toString()) },
+);
+const instances = (out: XmlObject): XmlObject[] => out['instancesSet'] as XmlObject[];
+
+describe('RunInstances', () => {
+  it('makes each VM by one native create and describes it from what it knows: no template read, no VM read back', async () => {
+    const f = fake();
+    const out = await run(f, { MinCount: '2', MaxCount: '2', InstanceType: 'nubo.tiny', 'TagSpecification.1.ResourceType': 'instance', 'TagSpecification.1.Tag.1.Key': 'role', 'TagSpecification.1.Tag.1.Value': 'web', 'TagSpecification.1.Tag.2.Key': 'env', 'TagSpecification.1.Tag.2.Value': 'prod' });
+    assert.deepEqual(f.log, ['POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms', 'record vm-2']);
+    const xs = instances(out);
+    assert.deepEqual(xs.map((x) => [x['instanceId'], x['imageId'], x['privateIpAddress'], x['amiLaunchIndex'], x['instanceType'], (x['instanceState'] as XmlObject)['name']]), [
+      ['i-00000000000000001', AMI, '198.18.0.11', 0, 'nubo.tiny', 'pending'],
+      ['i-00000000000000002', AMI, '198.18.0.12', 1, 'nubo.tiny', 'pending'],
+    ]);
+    assert.deepEqual(xs[0]?.['groupSet'], [{ groupId: GROUP.id, groupName: 'default' }]);
+    assert.deepEqual(xs[0]?.['tagSet'], [{ key: 'env', value: 'prod' }, { key: 'role', value: 'web' }], 'in key order, as DescribeInstances lists them');
+    assert.equal(out['ownerId'], 'u');
+  });
+
+  it('boots each VM with its groups\' rules, and recomputes firewalls only when the rules changed meanwhile', async () => {
+    const same = fake({ rules: [[SSH]] });
+    await run(same, { MinCount: '1', MaxCount: '1' });
+    assert.deepEqual(same.firewalls, [[{ protocol: 'tcp', fromPort: 22, toPort: 22, cidr: '0.0.0.0/0' }]]);
+    assert.deepEqual(same.changed, [], 'the rules read again are the ones the VM was made with: nothing to write or push');
+
+    // AuthorizeSecurityGroupIngress between the first read and the instance's record: it could not name the new instance.
+    const edited = fake({ rules: [[SSH], [SSH, WEB]] });
+    await run(edited, { MinCount: '2', MaxCount: '2' });
+    assert.deepEqual(edited.changed, [['vm-1', 'vm-2']], 'every instance of the reservation gets the rules as they are now');
+  });
+
+  it('leaves the template\'s access check to the create: a refused template is EC2\'s unknown AMI, its client token given back', async () => {
+    const hidden = new RemoteError(400, 'VALIDATION_FAILED', 'invalid request', { issues: [{ field: 'template', message: 'no template t1' }] });
+    const f = fake({ createFails: hidden });
+    await assert.rejects(run(f, { MinCount: '1', MaxCount: '1', ClientToken: 'tok' }), (err: unknown) => {
+      assert.ok(err instanceof Ec2ApiError);
+      assert.equal(`${err.awsCode}: ${err.message}`, `InvalidAMIID.NotFound: The image id '[${AMI}]' does not exist`);
+      return true;
+    });
+    assert.deepEqual(f.log, ['claim tok', 'POST /api/v1/vms', 'release tok']);
+    // Any other refusal of the create keeps its own meaning.
+    const quota = fake({ createFails: new RemoteError(409, 'QUOTA_EXCEEDED', 'over quota', {}) });
+    await assert.rejects(run(quota, { MinCount: '1', MaxCount: '1' }), (err: unknown) => err instanceof Ec2ApiError && err.awsCode === 'InstanceLimitExceeded');
+  });
+
+  it('fewer than MinCount: the VMs made are terminated, asked again while their state refuses it', async () => {
+    const f = fake({ createFails: new RemoteError(409, 'QUOTA_EXCEEDED', 'over quota', {}), createFailsAfter: 1, terminateRefusals: 2 });
+    await assert.rejects(run(f, { MinCount: '2', MaxCount: '2', ClientToken: 'tok' }), (err: unknown) => err instanceof Ec2ApiError && err.awsCode === 'InstanceLimitExceeded');
+    assert.deepEqual(f.log, [
+      'claim tok', 'POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms',
+      'POST /api/v1/vms/vm-1/actions/terminate-hard', 'GET /api/v1/vms/vm-1', 'POST /api/v1/vms/vm-1/actions/terminate-hard', 'GET /api/v1/vms/vm-1', 'POST /api/v1/vms/vm-1/actions/terminate-hard',
+      'release tok',
+    ]);
+  });
+
+  it('with a key pair, reads the template before writing the key into the caller\'s keys (a refusal writes nothing)', async () => {
+    const keyPair = { name: 'k', ownerId: 'u', publicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBlob k', fingerprint: 'f', keyType: 'ed25519', createdAt: '2026-01-01T00:00:00.000Z' } as unknown as KeyPairRecord;
+    const f = fake({ keyPair });
+    await run(f, { MinCount: '1', MaxCount: '1', KeyName: 'k' });
+    assert.deepEqual(f.log, ['GET /api/v1/templates/t1', 'GET /api/v1/users/me', 'PUT /api/v1/users/me/ssh-keys', 'POST /api/v1/vms', 'record vm-1']);
+  });
+});
