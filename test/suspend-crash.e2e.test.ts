@@ -233,10 +233,12 @@ test('agent SIGKILLed once the restored guest runs but before its state file is 
 test('the fd sender SIGKILLed before it is asked: the next request starts a new one, and the save stays in fd mode', async () => {
   const p0 = await probe();
   await restartAgent('qemu.save.fd-send=sleep(3000)');
+  // Started with the agent (its adoption warms it up), before any save.
+  const first = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000));
   const from = agent.mark();
   await api.vmAction(vmId, 'suspend');
-  // Started for this save (a fresh agent had none) and ready, held at the failpoint before its request.
-  const first = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000, from));
+  // Held at the failpoint (3 s) before its request — the part is made just before it — and killed there.
+  await pollUntil('the save\'s part file', async () => ((await readdir(vmDir())).some((n) => n.endsWith('.part')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
   assert.equal(await fdSenderPid(), first);
   process.kill(first, 'SIGKILL');
   const done = await waitVm(['suspended', 'running', 'failed']);
@@ -254,10 +256,12 @@ test('the fd sender SIGKILLed before it is asked: the next request starts a new 
 test('the fd sender hung mid-request (stopped): killed at its timeout, the save falls back to the exec: writer and completes; the next save is fd again', async () => {
   const p0 = await probe();
   await restartAgent('qemu.save.fd-send=sleep(3000)');
+  // Started with the agent (its adoption warms it up).
+  const hung = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000));
   const from = agent.mark();
   await api.vmAction(vmId, 'suspend');
-  const hung = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000, from));
-  // Stopped while the save is held at the failpoint: the request then goes to a child that never answers.
+  await pollUntil('the save\'s part file', async () => ((await readdir(vmDir())).some((n) => n.endsWith('.part')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+  // Stopped while the save is held at the failpoint (3 s; the part is made just before it): the request then goes to a child that never answers.
   process.kill(hung, 'SIGSTOP');
   const done = await waitVm(['suspended', 'running', 'failed']);
   assert.equal(done.state, 'suspended', `reason: ${done.stateReason}`);
