@@ -9,7 +9,8 @@ import type { AgentClient } from '../client/agent-client.js';
 import type { HostReport, VmFirewall } from '../contract/agent-api.js';
 import { pollUntil } from '../util/deadline.js';
 import { agentVmId } from './agent-vm-id.js';
-import { firewallOf, sameRules, VmFirewallService } from './vm-firewall-service.js';
+import { sameRules } from '../contract/same-rules.js';
+import { firewallOf, VmFirewallService } from './vm-firewall-service.js';
 
 const WEB = [{ protocol: 'tcp' as const, fromPort: 80, toPort: 80, cidr: '198.18.0.0/15' }];
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AgentClient } from '../client/agent-client.js';
 import type { FirewallRuleWire, HostReport, VmFirewall } from '../contract/agent-api.js';
+import { sameRules } from '../contract/same-rules.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import type { Store } from '../store/open-store.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
@@ -23,13 +24,6 @@ const PUSH_MS = 15_000;
 /** The VM's firewall as stored in its spec (`vms.spec.agent.firewall`); undefined: none was ever set. */
 export function firewallOf(vm: Pick<Vm, 'spec'>): VmFirewall | undefined {
   return (vm.spec as unknown as Partial<ControllerVmSpec>).agent?.firewall;
-}
-
-/** Whether two rule lists allow the same (order aside). */
-export function sameRules(a: readonly FirewallRuleWire[] | null, b: readonly FirewallRuleWire[] | null): boolean {
-  if (a === null || b === null) return a === b;
-  const key = (rs: readonly FirewallRuleWire[]): string => rs.map((r) => `${r.protocol}/${r.fromPort}/${r.toPort}/${r.cidr}`).sort().join(',');
-  return key(a) === key(b);
 }
 
 /**

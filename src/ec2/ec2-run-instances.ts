@@ -11,7 +11,8 @@ import { amiNotFound, amiTemplateId, resolveImage } from './ec2-images.js';
 import { describeVms, instanceOf } from './ec2-instance-view.js';
 import type { XmlObject } from './ec2-xml.js';
 import { ensureKeyInUserKeys } from './ec2-key-pairs.js';
-import { groupsFirewall, resolveGroups, sameFirewall, type SecurityGroupsChanged } from './ec2-security-groups.js';
+import { groupsFirewall, resolveGroups, type SecurityGroupsChanged } from './ec2-security-groups.js';
+import { sameRules } from '../contract/same-rules.js';
 import { checkTags } from './ec2-tags.js';
 import type { Ec2Tag } from './ec2-params.js';
 import type { FirewallRuleWire } from '../contract/agent-api.js';
@@ -149,7 +150,7 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     // Each VM booted with the rules read above. A group edited since then (before its instances were recorded, so its
     // AuthorizeSecurityGroupIngress did not name these) is caught here: the rules read again now, and only when they
     // differ are the instances' firewalls worked out, written and pushed. An edit after this read names these instances itself.
-    if (!sameFirewall(await groupsFirewall(ctx.records, req.groupIds), firewall)) await changed(made);
+    if (!sameRules(await groupsFirewall(ctx.records, req.groupIds), firewall)) await changed(made);
     return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances };
   };
 }

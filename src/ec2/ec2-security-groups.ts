@@ -4,6 +4,7 @@ import { checkFilters, passesFilters } from './ec2-filters.js';
 import { isEc2Id, newEc2Id } from './ec2-ids.js';
 import type { Ec2Records, IngressRule, SecurityGroupRecord } from './ec2-records.js';
 import type { FirewallRuleWire } from '../contract/agent-api.js';
+import { firewallRuleKey } from '../contract/same-rules.js';
 import type { XmlObject } from './ec2-xml.js';
 
 const GROUP_NAME = /^[\x20-\x7e]{1,255}$/;
@@ -29,16 +30,10 @@ export async function groupsFirewall(records: Ec2Records, groupIds: readonly str
   for (const g of groupIds) {
     for (const r of await records.rules(g)) {
       const rule = { protocol: r.protocol as FirewallRuleWire['protocol'], fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr };
-      seen.set(`${rule.protocol}/${rule.fromPort}/${rule.toPort}/${rule.cidr}`, rule);
+      seen.set(firewallRuleKey(rule), rule);
     }
   }
   return [...seen.values()];
-}
-
-/** Whether two rule lists allow the same (order aside; each is a union, without repeats). */
-export function sameFirewall(a: readonly FirewallRuleWire[], b: readonly FirewallRuleWire[]): boolean {
-  const key = (rs: readonly FirewallRuleWire[]): string => rs.map((r) => `${r.protocol}/${r.fromPort}/${r.toPort}/${r.cidr}`).sort().join(',');
-  return key(a) === key(b);
 }
 
 /** The hook that keeps the hosts' firewalls in step: each changed instance's rules, worked out again and handed to the sink. */
