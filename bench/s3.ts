@@ -68,7 +68,6 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,13 +119,6 @@ function hashSpeed(algorithm: 'md5' | 'sha256'): number {
     best = Math.max(best, (256 * MiB) / 1e6 / ((performance.now() - t0) / 1000));
   }
   return best;
-}
-
-/** The MD5 of `count` bytes of `path` from `offset` (a multipart part's ETag). */
-async function rangeMd5(path: string, offset: number, count: number): Promise<string> {
-  const h = createHash('md5');
-  for await (const chunk of createReadStream(path, { start: offset, end: offset + count - 1, highWaterMark: 4 * MiB })) h.update(chunk as Buffer);
-  return h.digest('hex');
 }
 
 async function timed(fn: () => Promise<void>): Promise<number> {
@@ -438,7 +430,7 @@ try {
   // and outside every clock. Create, the parts' presigned URLs and Complete are inside it (a client does them too).
   const partBytes = partMiB * MiB;
   const partRanges = Array.from({ length: Math.ceil(bytes / partBytes) }, (_, i) => ({ n: i + 1, offset: i * partBytes, count: Math.min(partBytes, bytes - i * partBytes) }));
-  const partMd5s = onlyRows.has(10) ? await Promise.all(partRanges.map((r) => rangeMd5(src, r.offset, r.count))) : [];
+  const partMd5s = onlyRows.has(10) ? await Promise.all(partRanges.map((r) => fileDigest(src, 'md5', undefined, r))) : [];
   const multipartEtag = `${createHash('md5').update(Buffer.concat(partMd5s.map((m) => Buffer.from(m, 'hex')))).digest('hex')}-${partRanges.length}`;
   // Its own client for the presigned parts: the SDK's default checksum would otherwise sign an empty body's CRC32 into each URL.
   const presigner = new S3Client({ endpoint, region: 'nubo-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', credentials: { accessKeyId: key.key.id, secretAccessKey: key.secretAccessKey } });
