@@ -38,9 +38,10 @@ export interface FdSenderOptions {
 /**
  * A long-lived Python child that hands QEMU a file descriptor over a VM's
  * fd-passing monitor (`getfd` with SCM_RIGHTS, which Node cannot send) and
- * runs one command after it there (fd-sender-script.ts). Started at the first
- * request and kept, since Python's own start (~25 ms) would be a fifth of a
- * small save; requests may overlap (one thread each in the child).
+ * runs one command after it there (fd-sender-script.ts). Started by `start`
+ * (the driver's adoption) or at the first request, and kept, since Python's
+ * own start (~25 ms) would be a fifth of a small save; requests may overlap
+ * (one thread each in the child).
  *
  * Every failure is a FdSendFailedError: `ambiguous` when the command may have
  * reached QEMU (the child died, or did not answer in time — it is then

@@ -21,7 +21,7 @@ export const ACPI_REPRESS_MS = 3_000;
 /** Power actions on a held QEMU VM, each allowed from the states the RuntimeHypervisor checked. */
 export class QemuPower {
   readonly #reg: QemuRegistry;
-  /** Hands a saving QEMU its state file (fd mode); started at the first save, one for the whole driver. */
+  /** Hands a saving QEMU its state file (fd mode); one for the whole driver, started by `warmUp` (or by a save). */
   readonly #fdSender: FdSender | undefined;
 
   constructor(reg: QemuRegistry) {

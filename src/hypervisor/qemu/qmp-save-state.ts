@@ -2,11 +2,10 @@ import { open, rm } from 'node:fs/promises';
 import { QmpClient } from './qmp-client.js';
 import type { QmpMigrationInfo, QmpMigrationStatus } from './qmp-schema.js';
 import type { WaitOptions } from '../../util/deadline.js';
-import { StateSaveFailedError } from './qemu-errors.js';
 import { ENDED_MIGRATION } from './ended-migration.js';
 import { commitStateFile, saveAttemptFiles, stateWriterUri, waitWriterExit, WatchedFlushBehind } from './state-file-writer.js';
 import type { FdSender } from './fd-sender.js';
-import { FdSendFailedError } from './qemu-errors.js';
+import { FdSendFailedError, StateSaveFailedError } from './qemu-errors.js';
 import { settleMigration } from './settle-migration.js';
 
 /**
