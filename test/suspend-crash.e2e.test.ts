@@ -230,15 +230,24 @@ test('agent SIGKILLed once the restored guest runs but before its state file is 
   assert.ok(p1.uptime >= p0.uptime, `its uptime goes on: ${p0.uptime} → ${p1.uptime}`);
 });
 
-test('the fd sender SIGKILLed before it is asked: the next request starts a new one, and the save stays in fd mode', async () => {
-  const p0 = await probe();
+/**
+ * A restarted agent whose saves wait 3 s at `qemu.save.fd-send`, and a suspend asked of it, held there: the fd sender's
+ * pid (started with the agent: its adoption warms it up) and where the agent's output stood before the suspend. The
+ * part file is made just before the failpoint, so its appearance tells the hold.
+ */
+async function suspendHeldAtFdSend(): Promise<{ sender: number; from: number }> {
   await restartAgent('qemu.save.fd-send=sleep(3000)');
-  // Started with the agent (its adoption warms it up), before any save.
-  const first = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000));
+  const sender = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000));
   const from = agent.mark();
   await api.vmAction(vmId, 'suspend');
-  // Held at the failpoint (3 s) before its request — the part is made just before it — and killed there.
   await pollUntil('the save\'s part file', async () => ((await readdir(vmDir())).some((n) => n.endsWith('.part')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+  return { sender, from };
+}
+
+test('the fd sender SIGKILLed before it is asked: the next request starts a new one, and the save stays in fd mode', async () => {
+  const p0 = await probe();
+  // Held at the failpoint (3 s) before its request — the part is made just before it — and killed there.
+  const { sender: first, from } = await suspendHeldAtFdSend();
   assert.equal(await fdSenderPid(), first);
   process.kill(first, 'SIGKILL');
   const done = await waitVm(['suspended', 'running', 'failed']);
@@ -255,12 +264,7 @@ test('the fd sender SIGKILLed before it is asked: the next request starts a new 
 
 test('the fd sender hung mid-request (stopped): killed at its timeout, the save falls back to the exec: writer and completes; the next save is fd again', async () => {
   const p0 = await probe();
-  await restartAgent('qemu.save.fd-send=sleep(3000)');
-  // Started with the agent (its adoption warms it up).
-  const hung = Number(await agent.waitFor(/"senderPid":(\d+)[^\n]*"msg":"fd sender started"/, 60_000));
-  const from = agent.mark();
-  await api.vmAction(vmId, 'suspend');
-  await pollUntil('the save\'s part file', async () => ((await readdir(vmDir())).some((n) => n.endsWith('.part')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 20 });
+  const { sender: hung, from } = await suspendHeldAtFdSend();
   // Stopped while the save is held at the failpoint (3 s; the part is made just before it): the request then goes to a child that never answers.
   process.kill(hung, 'SIGSTOP');
   const done = await waitVm(['suspended', 'running', 'failed']);
