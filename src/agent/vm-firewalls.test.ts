@@ -15,12 +15,12 @@ const logger = pino({ level: 'silent' });
 const VM = 'v0123456789abcdef0123456789abcdef';
 const WEB = [{ protocol: 'tcp' as const, fromPort: 80, toPort: 80, cidr: '198.18.0.0/15' }];
 
-async function withHost(fn: (h: AgentHost, dataDir: string) => Promise<void>): Promise<void> {
+async function withHost(fn: (h: AgentHost, dataDir: string) => Promise<void>, netns?: string): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'nubo-fw-'));
   const dataDir = join(root, 'data');
   const driver = await QemuDriver.create({ runDir: join(root, 'run'), allowedDirs: [dataDir], accel: 'tcg', logger });
   try {
-    await fn(new AgentHost({ dataDir, hypervisor: driver, images: new ImageCache(join(dataDir, 'images'), 'token'), logger }), dataDir);
+    await fn(new AgentHost({ dataDir, hypervisor: driver, images: new ImageCache(join(dataDir, 'images'), 'token'), logger, netns }), dataDir);
   } finally {
     await driver.close();
     await rm(root, { recursive: true, force: true });
@@ -62,4 +62,17 @@ test('specs that differ only in their firewall are the same VM (a prolog retried
   assert.ok(sameSpecBesidesFirewall(a, agentVmSpecSchema.parse({ ...base, firewall: { revision: 2, rules: WEB } })));
   assert.ok(sameSpecBesidesFirewall(a, agentVmSpecSchema.parse(base)));
   assert.ok(!sameSpecBesidesFirewall(a, agentVmSpecSchema.parse({ ...base, memoryMiB: 256 })));
+});
+
+test('a VM whose NICs are on no network starts without nft being asked, whatever its firewall', async () => {
+  // A namespace that does not exist: any nft call through it fails, so the start passing shows none was made.
+  await withHost(async (h) => {
+    const spec = agentVmSpecSchema.parse({
+      vcpus: 1, memoryMiB: 128, disk: { image: { id: 'i', url: 'http://127.0.0.1:9/i', sha256: '0'.repeat(64), sizeBytes: 1, format: 'qcow2' } },
+      context: { hostname: 'a' }, nics: [{ mac: '52:54:00:12:34:56' }], firewall: { revision: 1, rules: WEB },
+    });
+    await h.firewalls.beforeStart(VM, spec);
+    const bridged = agentVmSpecSchema.parse({ ...spec, nics: [{ mac: '52:54:00:12:34:56', bridge: 'nubo-nosuchbr' }] });
+    await assert.rejects(h.firewalls.beforeStart(VM, bridged), 'with a TAP the rules are loaded (and here nft cannot be reached)');
+  }, 'nubo-no-such-netns');
 });

@@ -153,6 +153,11 @@ export class VmFirewalls {
 
   async #enforce(id: string, spec: AgentVmSpec, fw: VmFirewall, signal: AbortSignal | undefined): Promise<void> {
     const taps = tapsOf(id, spec);
+    // No bridged NIC: no TAP for rules to sit on, and none loaded by this process to take off (a table a restart left
+    // goes with the heartbeat's reconcile). Not asking nft spares a process on the boot path of every EC2 instance
+    // (each has a security group) whose NICs are on no network.
+    const mine = new Set(allTaps(id));
+    if (taps.length === 0 && ![...this.#loaded.keys()].some((t) => mine.has(t))) return;
     const present = await this.#present(signal);
     const plan = planVmFirewalls([{ taps, alive: true, rules: fw.rules }], new Map([...this.#loaded].filter(([t]) => taps.includes(t))), present);
     for (const [tap, script] of plan.apply) {
