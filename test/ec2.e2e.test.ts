@@ -283,6 +283,36 @@ test('RunInstances under faults: a group edited while an instance is made still 
   }
 });
 
+test('TerminateInstances of a pending instance (its boot still running) waits for the step and terminates it', async () => {
+  const ami = (await alice.send(new DescribeImagesCommand({ Filters: [{ Name: 'name', Values: ['tiny'] }] }))).Images?.[0]?.ImageId;
+  let release = (): void => undefined;
+  let reached = (): void => undefined;
+  const atBoot = new Promise<void>((resolve) => (reached = resolve));
+  // The boot step holds until released: the instance is pending, in nubo's `boot`, when the terminate comes.
+  failpoints.arm('vm.boot', async () => { reached(); await new Promise<void>((resolve) => (release = resolve)); });
+  const run = await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY }));
+  const id = run.Instances?.[0]?.InstanceId ?? '';
+  let t;
+  try {
+    await atBoot;
+    const vmId = await cloud.controller.ec2!.records.nuboIdOf('instance', id);
+    assert.equal((await cloud.api.getVm(vmId ?? '')).state, 'boot');
+    const terminating = alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    // Still waiting while the step runs: not refused with IncorrectInstanceState.
+    const early = await Promise.race([terminating.then(() => 'answered', (err: unknown) => `failed: ${String(err)}`), new Promise((resolve) => setTimeout(() => resolve('waiting'), 500))]);
+    assert.equal(early, 'waiting');
+    release();
+    t = await terminating;
+  } finally {
+    // A failed assertion must not leave the boot held (the suite's end would wait on it).
+    release();
+  }
+  assert.equal(t.TerminatingInstances?.[0]?.InstanceId, id);
+  assert.match(t.TerminatingInstances?.[0]?.CurrentState?.Name ?? '', /^(shutting-down|terminated)$/);
+  await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
+  assert.equal((await cloud.api.getVm((await cloud.controller.ec2!.records.nuboIdOf('instance', id)) ?? '')).state, 'terminated');
+});
+
 test('SigV4: a wrong secret, an unknown key and a skewed clock are refused with EC2\'s codes, and nothing is done', async () => {
   const before = (await alice.send(new DescribeKeyPairsCommand({}))).KeyPairs?.length;
   const wrong = client(aliceKey.id, 'not-the-secret');

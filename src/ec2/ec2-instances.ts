@@ -5,6 +5,9 @@ import { checkFilters, pageOf, passesFilters } from './ec2-filters.js';
 import { isEc2Id } from './ec2-ids.js';
 import { describeVms, INSTANCE_FILTERS, reservationsOf } from './ec2-instance-view.js';
 import { ec2StateOf } from './ec2-instance-state.js';
+import { TRANSITIONAL_STATES } from '../core/vm-state.js';
+import { TimeoutError } from '../errors/timeout-error.js';
+import { pollUntil } from '../util/deadline.js';
 
 /**
  * The VMs named by `InstanceId.N`, all checked before anything is done: a
@@ -91,7 +94,10 @@ function stateChange(verb: Exclude<Verb, 'reboot'>): Ec2Handler {
     if (ids.length === 0) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter InstanceId');
     const vms = await resolveInstances(ctx, call, ids);
     const force = call.params.bool('Force') ?? false;
-    const plans = vms.map((vm) => ({ vm, action: nativeAction(verb, vm, force) }));
+    // EC2 terminates a pending instance; nubo refuses an action while a step (prolog, boot, a save…) runs, so the
+    // call waits for that step to end, as EC2's own shutting-down follows whatever the instance was doing.
+    const settled = verb === 'terminate' ? await Promise.all(vms.map((vm) => betweenSteps(ctx, call, vm))) : vms;
+    const plans = settled.map((vm) => ({ vm, action: nativeAction(verb, vm, force) }));
     for (const [i, p] of plans.entries()) {
       if (p.action !== undefined && !p.vm.allowedActions.includes(p.action)) {
         throw new Ec2ApiError('IncorrectInstanceState', `The instance '${ids[i] ?? ''}' is not in a state from which it can be ${verb === 'stop' ? 'stopped' : verb === 'start' ? 'started' : 'terminated'} (nubo state ${p.vm.state})`);
@@ -106,6 +112,22 @@ function stateChange(verb: Exclude<Verb, 'reboot'>): Ec2Handler {
     }
     return { instancesSet: out };
   };
+}
+
+/** How long TerminateInstances waits for an instance's running step (its prolog and boot, a save, a migration) to end. */
+export const TERMINATE_WAIT_MS = 30_000;
+
+/** The VM once no step of it runs (as it is now if none does); as last seen when TERMINATE_WAIT_MS passes first. */
+async function betweenSteps(ctx: Ec2Context, call: Ec2Call, vm: VmView): Promise<VmView> {
+  let last = vm;
+  if (!TRANSITIONAL_STATES.includes(vm.state)) return vm;
+  return pollUntil(`instance ${vm.id} between steps`, async () => {
+    last = await nativeCall<VmView>(ctx, call, 'GET', `/api/v1/vms/${vm.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' });
+    return TRANSITIONAL_STATES.includes(last.state) ? undefined : last;
+  }, { timeoutMs: TERMINATE_WAIT_MS, intervalMs: 50 }).catch((err: unknown) => {
+    if (err instanceof TimeoutError) return last;
+    throw err;
+  });
 }
 
 export const startInstances = stateChange('start');
