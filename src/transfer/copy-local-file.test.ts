@@ -38,6 +38,23 @@ test('copies the offered file with the kernel, both digests matching, uncapped a
   });
 });
 
+test('a cap whose one burst holds the whole file copies it with the kernel in one call; a lower one paces it in slices', async () => {
+  await withFile(5 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    // 50 ms at 200 MB/s is 10 MB: the file fits, the pacer would never wait, so the kernel's copy is taken (hashed beside it).
+    const whole = await copyLocalFile({ source, dest: join(dir, 'a'), sizeBytes: bytes.length, maxBytesPerSecond: 200 * MB });
+    assert.equal(whole?.meanReadBytes, bytes.length);
+    assert.equal(typeof whole?.hashMs, 'number');
+    assert.equal(whole?.sha256, sha(bytes));
+    // At 50 MB/s the burst is 2.5 MB: paced, slice by slice.
+    const paced = await copyLocalFile({ source, dest: join(dir, 'b'), sizeBytes: bytes.length, maxBytesPerSecond: 50 * MB });
+    assert.ok((paced?.meanReadBytes ?? Infinity) < bytes.length);
+    assert.equal(paced?.hashMs, undefined);
+    assert.equal(paced?.sha256, sha(bytes));
+    assert.equal(sha(await readFile(join(dir, 'b'))), sha(bytes));
+  });
+});
+
 test('not the offered file here (another inode, another size, no such path): undefined, nothing written', async () => {
   await withFile(100_000, async (dir, src, bytes) => {
     const source = (await localSourceOf(src, await bootId()))!;

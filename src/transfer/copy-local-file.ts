@@ -10,7 +10,7 @@ import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
 import { FileTransferError, type PulledFile, type PullFileRequest } from './pull-file.js';
 
-/** As a pull (where the bytes go, the offered size, a cap, progress, the signal and deadline), from a file on this machine. A cap paces the copy as it would the network's (slices of a burst); without one the kernel copies the file in one call. */
+/** As a pull (where the bytes go, the offered size, a cap, progress, the signal and deadline), from a file on this machine. A cap paces the copy as it would the network's (slices of a burst); without one, or with one whose burst holds the whole file, the kernel copies the file in one call. */
 export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBytes' | 'maxBytesPerSecond' | 'onBytes' | 'signal' | 'timeoutMs'> {
   /** What the offer said of the file on this machine. */
   readonly source: TransferLocalSource;
@@ -56,7 +56,9 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
     const d = deadline(what, r.timeoutMs ?? 60_000 + Math.ceil((r.sizeBytes / rate) * 1000), r.signal);
     const t0 = performance.now();
     try {
-      const { sha256, hashMs } = r.maxBytesPerSecond === undefined
+      // A cap the whole file fits under in one burst would never hold a paced copy back: it goes as one kernel copy.
+      const whole = r.maxBytesPerSecond === undefined || new Pacer(r.maxBytesPerSecond).withinBurst(r.sizeBytes);
+      const { sha256, hashMs } = whole || r.maxBytesPerSecond === undefined
         ? await copyWholeHashing(src, r, d.signal, what)
         : { sha256: await untilAborted(d.signal, what, copyPaced(src, r, r.maxBytesPerSecond, d.signal)), hashMs: undefined };
       const t1 = performance.now();
@@ -66,7 +68,7 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
       if (after.size !== BigInt(r.sizeBytes)) throw new FileTransferError(what, `the source has ${after.size} bytes, the offer said ${r.sizeBytes}`);
       if (after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) throw new FileTransferError(what, 'the source was written to during the copy');
       if (copied !== r.sizeBytes) throw new FileTransferError(what, `got ${copied} bytes, expected ${r.sizeBytes}`);
-      return { sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), hashMs: hashMs === undefined ? undefined : Math.round(hashMs), meanReadBytes: r.maxBytesPerSecond === undefined ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
+      return { sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), hashMs: hashMs === undefined ? undefined : Math.round(hashMs), meanReadBytes: whole ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
     } finally {
       d.dispose();
     }

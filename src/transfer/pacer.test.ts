@@ -27,3 +27,11 @@ test('slices a copy into about a burst of bytes, within bounds', () => {
 test('refuses a rate that is not a positive finite number', () => {
   for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => new Pacer(bad), RangeError);
 });
+
+test('says whether a copy fits in one burst (and so never waits)', () => {
+  const p = new Pacer(1000);
+  assert.equal(p.withinBurst(50), true);
+  assert.equal(p.withinBurst(51), false);
+  // A copy within the burst is let through at once by take() too.
+  assert.equal(new Pacer(1000, () => 0).take(50), 0);
+});

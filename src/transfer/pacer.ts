@@ -25,6 +25,14 @@ export class Pacer {
     return Math.max(4096, Math.min(max, Math.floor((this.bytesPerSecond * BURST_MS) / 1000)));
   }
 
+  /**
+   * Whether `bytes` fit in the burst the cap lets through at once: a copy no larger never waits on this pacer, so it
+   * may go in one piece (a whole-file kernel copy) without passing the cap.
+   */
+  withinBurst(bytes: number): boolean {
+    return bytes <= (this.bytesPerSecond * BURST_MS) / 1000;
+  }
+
   /** Counts `n` bytes; returns the milliseconds to wait before they go (0: at once). */
   take(n: number): number {
     const now = this.now();
