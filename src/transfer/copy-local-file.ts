@@ -3,9 +3,8 @@ import { copyFile, open, stat, type FileHandle } from 'node:fs/promises';
 import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
 import { FlushBehind } from '../util/flush-behind.js';
-import { sharedHashPool } from '../util/hash-pool.js';
 import { writevFully } from '../util/writev-fully.js';
-import { hashFile } from './hash-file.js';
+import { HashTrail, hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
 import { FileTransferError, type PulledFile, type PullFileRequest } from './pull-file.js';
@@ -38,8 +37,9 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * from Linux 6.13 those are fine-grained once read, before that a write
  * within one clock tick of the first look could go unseen — a VM's files at
  * rest are written by nobody while offered), and the copy must hold the
- * offered size. A capped copy passes the bytes through this process anyway,
- * so it hashes exactly what it writes. The copy is fsynced before this
+ * offered size. A capped copy passes the bytes through this process, and
+ * its digest too is the source's, by a worker trailing its reads (copyPaced),
+ * checked the same way. The copy is fsynced before this
  * resolves. Returns undefined, having written nothing, when the file cannot
  * be opened here as the offered file (another machine's path, another
  * mount): the caller then pulls it over the network.
@@ -105,18 +105,20 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
 
 /**
  * A capped copy (every cold migration has a cap: its policy's, 1 GiB/s by
- * default): slices of about one burst, each read, hashed and written, the
- * pacer's wait before each read — the cap holds from the first slice.
- * Pipelined over three buffers: the next slice is read (a pool thread) while
- * this one is hashed (a hash-pool thread, off the event loop) and the one
- * before is written (another pool thread), so that the copy runs at the speed
- * of its slowest stage rather than of all three in turn. The copy is flushed
- * to the disk as it fills (FlushBehind), so that the fsync after it has only
- * the tail left. Resolves with the sha256 of the bytes written.
+ * default, within the host's migration budget): slices of about one burst,
+ * each read and written, the pacer's wait before each read — the cap holds
+ * from the first slice. Pipelined over three buffers: the next slice is read
+ * (a pool thread) while the one before is written (another pool thread).
+ * The source's digest is computed as on the uncapped path, beside the copy
+ * from the same descriptor, by a worker that trails the reads (HashTrail): it
+ * hashes pages the copy has just brought into the page cache, so it neither
+ * reads the disk ahead of the cap nor costs the event loop a copy of every
+ * byte (feeding a hashing thread the slices took about a fifth of the copy's
+ * time). The copy is flushed to the disk as it fills (FlushBehind), so that
+ * the fsync after it has only the tail left. Resolves with the source's sha256.
  */
 async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<string> {
   const pacer = new Pacer(bytesPerSecond);
-  const hash = sharedHashPool().open('sha256');
   const slice = pacer.sliceBytes(CHUNK_BYTES);
   const bufs = [Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice)] as const;
   const what = `local copy of ${r.source.path}`;
@@ -125,6 +127,9 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     p.catch(() => {});
     return p;
   };
+  const trail = new HashTrail();
+  const stopHash = new AbortController();
+  const hashing = handled(hashFile(r.source.path, { fd: src.fd, trail, signal: AbortSignal.any([signal, stopHash.signal]), expectedBytes: r.sizeBytes }));
   const readSlice = async (at: number, buf: Buffer): Promise<number> => {
     const n = Math.min(buf.length, r.sizeBytes - at);
     const wait = pacer.take(n);
@@ -132,13 +137,14 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     if (signal.aborted) throw abortReason(signal, 'local copy');
     const { bytesRead } = await src.read(buf, 0, n, at);
     if (bytesRead === 0) throw new FileTransferError(what, `the source ended after ${at} of ${r.sizeBytes} bytes`);
+    trail.advance(at + bytesRead);
     return bytesRead;
   };
   const out = await open(r.dest, 'w', 0o600);
   const flush = new FlushBehind(out);
   let reading: Promise<number> | undefined;
   let writing: Promise<void> = Promise.resolve();
-  let digested = false;
+  let done = false;
   try {
     let at = 0;
     reading = r.sizeBytes > 0 ? handled(readSlice(0, bufs[0])) : undefined;
@@ -149,8 +155,6 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
       at += n;
       // The buffer read next was written two slices ago: that write was waited for in the last round.
       reading = at < r.sizeBytes ? handled(readSlice(at, bufs[(k + 1) % 3]!)) : undefined;
-      // Copied to the hashing thread at once; waits only when that thread is behind by more than the pool's limit.
-      await hash.update(cur);
       await writing;
       writing = handled(writevFully(out, [cur], pos).then(() => {
         flush.wrote(pos + n);
@@ -158,12 +162,18 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
       }));
     }
     await writing;
-    digested = true;
-    return await hash.digest();
+    trail.end();
+    const digest = await hashing;
+    if (digest.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${digest.bytes} bytes, the offer said ${r.sizeBytes}`);
+    done = true;
+    return digest.sha256;
   } finally {
-    if (!digested) hash.drop();
-    // Nothing left running on a buffer or a handle once this returns or throws.
-    await Promise.allSettled([reading, writing]);
+    if (!done) {
+      trail.end();
+      stopHash.abort(new Error('the copy ended first'));
+    }
+    // Nothing left running on a buffer or a handle once this returns or throws (the hash reads `src`, which the caller closes next).
+    await Promise.allSettled([reading, writing, hashing]);
     await flush.settled().finally(() => out.close());
   }
 }

@@ -25,7 +25,35 @@ export interface HashFileOptions {
    * by the time a worker would open it.
    */
   readonly fd?: number | undefined;
+  /**
+   * Hash no further than a copy has read (a HashTrail's progress): the worker then reads pages the copy just brought
+   * into the page cache, never the disk ahead of a paced copy. Always in a worker, whatever the size.
+   */
+  readonly trail?: HashTrail | undefined;
 }
+
+/**
+ * How far a copy has got, shared with a hashing worker that trails it: the copy calls `advance` after each read and
+ * `end` once it has read everything (or given up); the worker waits on it (Atomics) rather than read ahead.
+ */
+export class HashTrail {
+  /** [0]: bytes readable so far, in pages of TRAIL_PAGE (whole pages: an Int32 holds 8 TiB of them); [1]: 1 once ended. */
+  readonly shared = new Int32Array(new SharedArrayBuffer(8));
+
+  advance(bytes: number): void {
+    Atomics.store(this.shared, 0, Math.floor(bytes / TRAIL_PAGE));
+    Atomics.notify(this.shared, 0);
+  }
+
+  /** Everything may be read now, to the file's end. */
+  end(): void {
+    Atomics.store(this.shared, 1, 1);
+    Atomics.notify(this.shared, 0);
+  }
+}
+
+/** The unit of a HashTrail's progress. */
+export const TRAIL_PAGE = 4096;
 
 /** Below this a worker's start (hundreds of milliseconds on a loaded machine) costs more than the hashing it spares the event loop. */
 export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
@@ -39,14 +67,14 @@ export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
  */
 export async function hashFile(path: string, o: HashFileOptions = {}): Promise<FileDigest> {
   const d = deadline(`sha256 of ${path}`, o.timeoutMs ?? 60_000 + Math.ceil(((o.expectedBytes ?? 0) / 50e6) * 1000), o.signal);
-  if (o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
+  if (o.trail === undefined && o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
     try {
       return await hashHere(path, o.fd, o.chunkBytes ?? 1024 * 1024, d.signal);
     } finally {
       d.dispose();
     }
   }
-  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024 } });
+  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024, trail: o.trail?.shared } });
   try {
     return await new Promise<FileDigest>((resolve, reject) => {
       const stop = (): void => reject(abortReason(d.signal, `sha256 of ${path}`));
