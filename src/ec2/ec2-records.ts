@@ -24,6 +24,11 @@ export interface SecurityGroupRecord { id: string; ownerId: string; name: string
 export interface IngressRule { protocol: string; fromPort: number; toPort: number; cidr: string }
 export interface InstanceRecord { vmId: string; reservationId: string; launchIndex: number; instanceType: string; keyName: string | null }
 export interface TagRecord { resourceId: string; key: string; value: string }
+/** A ClientToken's reservation: its VMs so far, and whether its launch ended. */
+export interface ClientTokenRecord { reservationId: string; vmIds: string[]; complete: boolean }
+/** What a recorded launch says of its token: the VMs so far, and whether this was the launch's last. */
+export interface LaunchProgress { token: string; vmIds: readonly string[]; complete: boolean }
+const tokenVms = (p: { vmIds: readonly string[]; complete: boolean }): string => JSON.stringify({ vmIds: p.vmIds, complete: p.complete });
 /** An ExportImage task (migration 0032): `status` is EC2's active, completed or deleted (a failed task, with its message). */
 export interface ExportImageTaskRecord {
   id: string; ownerId: string; clientToken: string | null; imageId: string; format: string; bucket: string; prefix: string;
@@ -198,11 +203,13 @@ export class Ec2Records {
    * of it or none; one commit instead of four.
    * @returns the instance's `i-` id
    */
-  async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: { token: string; vmIds: readonly string[] } | undefined }): Promise<string> {
+  async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: LaunchProgress | undefined }): Promise<string> {
     const instanceId = await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName }).execute();
-      if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
-      if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(o.clientToken.vmIds) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
+      // A VM recorded already (a retried RunInstances resuming a launch another request of the token is still making) stays as it was recorded.
+      await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName })
+        .onConflict((oc) => oc.column('vm_id').doNothing()).execute();
+      if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).onConflict((oc) => oc.columns(['vm_id', 'group_id']).doNothing()).execute();
+      if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms(o.clientToken) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
       // A VM made just now has no `i-` id yet (nothing else maps it before this commit).
       const found = await tx.selectFrom('ec2_ids').select('aws_id').where('kind', '=', 'instance').where('nubo_id', '=', i.vmId).executeTakeFirst();
       const instanceId = found?.aws_id ?? newEc2Id('instance');
@@ -298,20 +305,33 @@ export class Ec2Records {
 
   // Client tokens (RunInstances' idempotency; the row is the journal of the request).
 
-  async clientToken(ownerId: string, token: string): Promise<{ reservationId: string; vmIds: string[] } | undefined> {
+  /**
+   * A token's reservation and the VMs made for it so far; `complete` once its launch ended (its last instance recorded,
+   * or fewer than MaxCount made and the call answered). A token not complete was claimed by a call that is still
+   * making its VMs or that stopped with the controller: a retry resumes it (RunInstances).
+   */
+  async clientToken(ownerId: string, token: string): Promise<ClientTokenRecord | undefined> {
     const row = await this.db.selectFrom('ec2_client_tokens').selectAll().where('owner_id', '=', ownerId).where('token', '=', token).executeTakeFirst();
-    return row ? { reservationId: row.reservation_id, vmIds: JSON.parse(row.vm_ids) as string[] } : undefined;
+    if (!row) return undefined;
+    const vms = JSON.parse(row.vm_ids) as string[] | { vmIds: string[]; complete: boolean };
+    // A bare list: written before launches were resumable, by a call that ended (or stopped: nothing tells which).
+    return Array.isArray(vms) ? { reservationId: row.reservation_id, vmIds: vms, complete: true } : { reservationId: row.reservation_id, vmIds: vms.vmIds, complete: vms.complete };
   }
 
   /** @returns false when the token is taken (another request with it came first) */
   async claimClientToken(ownerId: string, token: string, reservationId: string): Promise<boolean> {
     try {
-      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: '[]', created_at: this.now() }).execute();
+      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: tokenVms({ vmIds: [], complete: false }), created_at: this.now() }).execute();
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+  }
+
+  /** The token's launch ended with these VMs (fewer than MaxCount: the last one recorded did not say so). */
+  async completeClientToken(ownerId: string, token: string, vmIds: readonly string[]): Promise<void> {
+    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms({ vmIds, complete: true }) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
   }
 
   async releaseClientToken(ownerId: string, token: string): Promise<void> {
