@@ -122,3 +122,31 @@ describe('Ec2Records: the id mappings and the reads for many instances', () => {
     assert.deepEqual(await records.groupsOfEach([]), new Map());
   });
 });
+
+describe('Ec2Records.describeFacts', () => {
+  it('reads records, the owner\'s groups (in id order) and the tags (in key order) of many instances in one statement', async () => {
+    const db = store.db as unknown as Kysely<Ec2Tables>;
+    assert.equal(await records.addSecurityGroup({ id: 'sg-b', ownerId: 'df', name: 'web', description: 'web servers' }), true);
+    assert.equal(await records.addSecurityGroup({ id: 'sg-a', ownerId: 'df', name: 'ssh', description: 'ssh' }), true);
+    assert.equal(await records.addSecurityGroup({ id: 'sg-z', ownerId: 'someone-else', name: 'theirs', description: '' }), true);
+    const a = await records.recordLaunch('df', { vmId: 'vm-f1', reservationId: 'r-50', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }, {
+      groupIds: ['sg-b', 'sg-a', 'sg-z'], tags: [{ key: 'role', value: 'web' }, { key: 'Name', value: 'a' }],
+    });
+    const b = await records.recordLaunch('df', { vmId: 'vm-f2', reservationId: 'r-50', launchIndex: 1, instanceType: 'nubo.tiny', keyName: null }, { groupIds: [], tags: [] });
+    await records.setTags('someone-else', [b], [{ key: 'x', value: 'not yours' }]);
+    let statements = 0;
+    const counting = new Ec2Records(db.withPlugin({ transformQuery: (q) => (statements++, q.node), transformResult: async (r) => r.result }));
+    const facts = await counting.describeFacts('df', ['vm-f1', 'vm-f2', 'vm-none'], [a, b]);
+    assert.equal(statements, 1, 'one statement');
+    assert.deepEqual(facts.records, new Map([
+      ['vm-f1', { vmId: 'vm-f1', reservationId: 'r-50', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }],
+      ['vm-f2', { vmId: 'vm-f2', reservationId: 'r-50', launchIndex: 1, instanceType: 'nubo.tiny', keyName: null }],
+    ]));
+    assert.deepEqual(facts.groups.get('vm-f1')?.map((g) => [g.id, g.name, g.description, g.ownerId]), [['sg-a', 'ssh', 'ssh', 'df'], ['sg-b', 'web', 'web servers', 'df']], 'another owner\'s group is not shown');
+    assert.deepEqual(facts.groups.get('vm-f2'), []);
+    assert.deepEqual(facts.groups.get('vm-none'), []);
+    assert.deepEqual(facts.tags, [{ resourceId: a, key: 'Name', value: 'a' }, { resourceId: a, key: 'role', value: 'web' }], 'only the owner\'s tags, in key order');
+    assert.deepEqual(await records.describeFacts('df', [], []), { records: new Map(), groups: new Map(), tags: [] });
+    assert.deepEqual((await records.describeFacts('df', ['vm-f1'], [])).tags, [], 'no i- ids: no tags');
+  });
+});
