@@ -147,6 +147,12 @@ describe('Ec2Records.describeFacts', () => {
     assert.deepEqual(facts.groups.get('vm-none'), []);
     assert.deepEqual(facts.tags, [{ resourceId: a, key: 'Name', value: 'a' }, { resourceId: a, key: 'role', value: 'web' }], 'only the owner\'s tags, in key order');
     assert.deepEqual(await records.describeFacts('df', [], []), { records: new Map(), groups: new Map(), tags: [] });
+    // Read in slices (a statement holds a bounded number of ids): the same answer from slices of one.
+    let sliced = 0;
+    const small = new Ec2Records(db.withPlugin({ transformQuery: (q) => (sliced++, q.node), transformResult: async (r) => r.result }), undefined, 1);
+    assert.deepEqual(await small.describeFacts('df', ['vm-f1', 'vm-f2', 'vm-none'], [a, b]), facts);
+    assert.equal(sliced, 3, 'one statement a slice');
+    assert.deepEqual((await records.describeFacts('df', [], [a])).tags, facts.tags, 'a slice of tags only');
     assert.deepEqual((await records.describeFacts('df', ['vm-f1'], [])).tags, [], 'no i- ids: no tags');
   });
 });

@@ -31,6 +31,7 @@ export interface DescribeFacts {
   readonly groups: Map<string, SecurityGroupRecord[]>;
   readonly tags: TagRecord[];
 }
+interface DescribeRow { k: string; a: string; b: string; c: string | null; d: string | null; e: string | null; n: number | null }
 /** A ClientToken's reservation: its VMs so far, and whether its launch ended. */
 export interface ClientTokenRecord { reservationId: string; vmIds: string[]; complete: boolean }
 /** What a recorded launch says of its token: the VMs so far, and whether this was the launch's last. */
@@ -46,6 +47,8 @@ const toExportTask = (r: Ec2Tables['ec2_export_image_tasks']): ExportImageTaskRe
   status: r.status, statusMessage: r.status_message, progress: r.progress, description: r.description, createdAt: r.created_at,
 });
 
+/** How many instances one statement of describeFacts reads (about three parameters each). */
+const DESCRIBE_SLICE = 2_000;
 /** How many id mappings (each counted both ways) Ec2Records keeps in memory. */
 const ID_CACHE_LIMIT = 20_000;
 
@@ -55,7 +58,8 @@ const ID_CACHE_LIMIT = 20_000;
  * user id and never see another user's rows.
  */
 export class Ec2Records {
-  constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString()) {}
+  /** @param describeSlice how many instances describeFacts reads a statement (tests make it small) */
+  constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString(), private readonly describeSlice = DESCRIBE_SLICE) {}
 
   /**
    * The id mappings read or made so far, both ways: a mapping is only ever inserted (never changed or deleted, by any
@@ -245,24 +249,36 @@ export class Ec2Records {
    */
   async describeFacts(ownerId: string, vmIds: readonly string[], instanceIds: readonly string[]): Promise<DescribeFacts> {
     const out: DescribeFacts = { records: new Map(), groups: new Map(vmIds.map((id) => [id, []])), tags: [] };
-    if (vmIds.length === 0) return out;
-    const vms = sql.join([...new Set(vmIds)]);
-    const tagged = instanceIds.length === 0 ? sql`` : sql`UNION ALL SELECT 't', resource_id, key, value, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS INTEGER)
-      FROM ec2_tags WHERE owner_id = ${ownerId} AND resource_id IN (${sql.join([...new Set(instanceIds)])})`;
-    // One row shape for the three kinds (k): i = a record, g = a group of an instance, t = a tag.
-    const { rows } = await sql<{ k: string; a: string; b: string; c: string | null; d: string | null; e: string | null; n: number | null }>`
-      SELECT 'i' AS k, vm_id AS a, reservation_id AS b, instance_type AS c, key_name AS d, CAST(NULL AS TEXT) AS e, launch_index AS n FROM ec2_instances WHERE vm_id IN (${vms})
-      UNION ALL SELECT 'g', ig.vm_id, sg.id, sg.name, sg.description, sg.created_at, CAST(NULL AS INTEGER)
-        FROM ec2_instance_groups ig JOIN ec2_security_groups sg ON sg.id = ig.group_id AND sg.owner_id = ${ownerId} WHERE ig.vm_id IN (${vms})
-      ${tagged}`.execute(this.db);
-    for (const r of rows) {
-      if (r.k === 'i') out.records.set(r.a, { vmId: r.a, reservationId: r.b, launchIndex: Number(r.n), instanceType: r.c ?? '', keyName: r.d });
-      else if (r.k === 'g') out.groups.get(r.a)?.push({ id: r.b, ownerId, name: r.c ?? '', description: r.d ?? '', createdAt: r.e ?? '' });
-      else out.tags.push({ resourceId: r.a, key: r.b, value: r.c ?? '' });
+    const vms = [...new Set(vmIds)];
+    const iids = [...new Set(instanceIds)];
+    // In slices: each id is a bound parameter (each VM's twice), and SQLite takes at most 32,766 of them a statement.
+    for (let at = 0; at < Math.max(vms.length, iids.length); at += this.describeSlice) {
+      for (const r of await this.#describeRows(ownerId, vms.slice(at, at + this.describeSlice), iids.slice(at, at + this.describeSlice))) {
+        if (r.k === 'i') out.records.set(r.a, { vmId: r.a, reservationId: r.b, launchIndex: Number(r.n), instanceType: r.c ?? '', keyName: r.d });
+        else if (r.k === 'g') out.groups.get(r.a)?.push({ id: r.b, ownerId, name: r.c ?? '', description: r.d ?? '', createdAt: r.e ?? '' });
+        else out.tags.push({ resourceId: r.a, key: r.b, value: r.c ?? '' });
+      }
     }
     for (const gs of out.groups.values()) gs.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
     out.tags.sort((x, y) => (x.resourceId < y.resourceId ? -1 : x.resourceId > y.resourceId ? 1 : x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
     return out;
+  }
+
+  /** One statement of describeFacts; one row shape for the three kinds (k): i = a record, g = a group of an instance, t = a tag. */
+  async #describeRows(ownerId: string, vmIds: readonly string[], instanceIds: readonly string[]): Promise<DescribeRow[]> {
+    const parts = [];
+    if (vmIds.length > 0) {
+      const vms = sql.join(vmIds);
+      parts.push(sql`SELECT 'i' AS k, vm_id AS a, reservation_id AS b, instance_type AS c, key_name AS d, CAST(NULL AS TEXT) AS e, launch_index AS n FROM ec2_instances WHERE vm_id IN (${vms})`);
+      parts.push(sql`SELECT 'g' AS k, ig.vm_id AS a, sg.id AS b, sg.name AS c, sg.description AS d, sg.created_at AS e, CAST(NULL AS INTEGER) AS n
+        FROM ec2_instance_groups ig JOIN ec2_security_groups sg ON sg.id = ig.group_id AND sg.owner_id = ${ownerId} WHERE ig.vm_id IN (${vms})`);
+    }
+    if (instanceIds.length > 0) {
+      // Every part names its columns: the first one's names are the statement's, and a slice may hold tags only.
+      parts.push(sql`SELECT 't' AS k, resource_id AS a, key AS b, value AS c, CAST(NULL AS TEXT) AS d, CAST(NULL AS TEXT) AS e, CAST(NULL AS INTEGER) AS n FROM ec2_tags WHERE owner_id = ${ownerId} AND resource_id IN (${sql.join(instanceIds)})`);
+    }
+    if (parts.length === 0) return [];
+    return (await sql<DescribeRow>`${sql.join(parts, sql` UNION ALL `)}`.execute(this.db)).rows;
   }
 
   async setInstanceType(vmId: string, instanceType: string): Promise<void> {
