@@ -39,7 +39,7 @@ let aliceId: string;
 let aliceKey: { id: string; secret: string };
 /** Bob's native API client (his own templates). */
 let bobApi: NuboClient;
-/** The controller's failpoints: RunInstances' steps (`ec2.run.created`, `ec2.run.recorded`). */
+/** The controller's failpoints: RunInstances' steps (`ec2.run.claimed`, `ec2.run.created`, `ec2.run.recorded`). */
 const failpoints = new Failpoints();
 /** nubo's own sizes are not in the SDK's list of AWS types; it sends any string. */
 const TINY = 'nubo.tiny' as _InstanceType;
@@ -269,9 +269,9 @@ test('RunInstances under faults: a group edited while an instance is made still 
   await alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
 
-  // A failure after the create (before the record; after it): the call fails, the VM it made is terminated, the token is free again.
+  // A failure after the token's claim (before any create), after the create (before the record), after the record: the call fails, the VM it made (if any) is terminated, the token is free again.
   const live = async (): Promise<number> => (await cloud.api.listVms()).filter((v) => v.owner === 'alice' && v.state !== 'terminated').length;
-  for (const point of ['ec2.run.created', 'ec2.run.recorded']) {
+  for (const point of ['ec2.run.claimed', 'ec2.run.created', 'ec2.run.recorded']) {
     const before = await live();
     failpoints.arm(point, () => { throw new Error(`failpoint ${point}`); });
     assert.match(await awsCode(alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: `fp-${point}` }))), /^InternalError/, point);

@@ -112,9 +112,11 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     let reservationId = newEc2Id('reservation');
     /** The reservation's VMs made before this call: a launch this retry of its token resumes. */
     let before: string[] = [];
+    let claimed = false;
     if (req.clientToken !== undefined) {
       let seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (!seen && !(await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId))) seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (!seen) claimed = await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId);
+      if (!seen && !claimed) seen = await ctx.records.clientToken(call.userId, req.clientToken);
       if (seen?.complete === true) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
       if (seen) [reservationId, before] = [seen.reservationId, seen.vmIds];
     }
@@ -126,6 +128,8 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     // In key order, as the store lists them (DescribeInstances shows the same tagSet).
     const tags = new Map([...req.tags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((t) => [t.key, t.value]));
     try {
+      // The token is this call's, nothing made yet: a retry after a crash here makes the reservation's VMs itself.
+      if (claimed) await ctx.failpoints?.hit('ec2.run.claimed');
       for (let i = made.length; i < req.max; i++) {
         let vm: CreatedVmView;
         try {
