@@ -16,6 +16,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { awsCode } from './support/aws-code.js';
 import { NuboClient } from '../src/client/nubo-client.js';
+import { AccessKeyClient } from '../src/client/access-key-client.js';
+import { TenancyClient } from '../src/client/tenancy-client.js';
 import { Failpoints } from '../src/util/failpoints.js';
 import { pollUntil } from '../src/util/deadline.js';
 import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
@@ -37,7 +39,7 @@ let aliceId: string;
 let aliceKey: { id: string; secret: string };
 /** Bob's native API client (his own templates). */
 let bobApi: NuboClient;
-/** The controller's failpoints: RunInstances' steps (`ec2.run.created`, `ec2.run.recorded`). */
+/** The controller's failpoints: RunInstances' steps (`ec2.run.claimed`, `ec2.run.created`, `ec2.run.recorded`). */
 const failpoints = new Failpoints();
 /** nubo's own sizes are not in the SDK's list of AWS types; it sends any string. */
 const TINY = 'nubo.tiny' as _InstanceType;
@@ -267,9 +269,9 @@ test('RunInstances under faults: a group edited while an instance is made still 
   await alice.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
   await waitUntilInstanceTerminated({ client: alice, ...WAIT }, { InstanceIds: [id] });
 
-  // A failure after the create (before the record; after it): the call fails, the VM it made is terminated, the token is free again.
+  // A failure after the token's claim (before any create), after the create (before the record), after the record: the call fails, the VM it made (if any) is terminated, the token is free again.
   const live = async (): Promise<number> => (await cloud.api.listVms()).filter((v) => v.owner === 'alice' && v.state !== 'terminated').length;
-  for (const point of ['ec2.run.created', 'ec2.run.recorded']) {
+  for (const point of ['ec2.run.claimed', 'ec2.run.created', 'ec2.run.recorded']) {
     const before = await live();
     failpoints.arm(point, () => { throw new Error(`failpoint ${point}`); });
     assert.match(await awsCode(alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, InstanceType: TINY, ClientToken: `fp-${point}` }))), /^InternalError/, point);
@@ -323,6 +325,29 @@ test('SigV4: a wrong secret, an unknown key and a skewed clock are refused with 
   assert.match(await awsCode(skewed.send(new CreateKeyPairCommand({ KeyName: 'forged' }))), /^RequestTimeTooSkewed/);
   for (const c of [wrong, unknownKey, skewed]) c.destroy();
   assert.equal((await alice.send(new DescribeKeyPairsCommand({}))).KeyPairs?.length, before, 'no key pair was made');
+});
+
+test('SigV4: a key revoked, or its user deleted, through the native API is refused by the very next request (the controller keeps opened keys)', async () => {
+  const admin = cloud.api.token;
+  const carol = await new TenancyClient(cloud.api.baseUrl, admin).createUser({ name: 'carol' });
+  const keys = new AccessKeyClient(cloud.api.baseUrl, carol.token);
+  const first = await keys.create('me', {});
+  const second = await keys.create('me', {});
+  const c1 = client(first.accessKeyId, first.secretAccessKey);
+  const c2 = client(second.accessKeyId, second.secretAccessKey);
+  try {
+    // Each used once, so each is kept opened by the controller.
+    assert.deepEqual((await c1.send(new DescribeKeyPairsCommand({}))).KeyPairs, []);
+    assert.deepEqual((await c2.send(new DescribeKeyPairsCommand({}))).KeyPairs, []);
+    await keys.delete('me', first.accessKeyId);
+    assert.match(await awsCode(c1.send(new DescribeKeyPairsCommand({}))), /^InvalidAccessKeyId/, 'the revoked key, at once');
+    assert.deepEqual((await c2.send(new DescribeKeyPairsCommand({}))).KeyPairs, [], 'the user\'s other key still works');
+    await new TenancyClient(cloud.api.baseUrl, admin).deleteUser('carol');
+    assert.match(await awsCode(c2.send(new DescribeKeyPairsCommand({}))), /^InvalidAccessKeyId/, 'a deleted user\'s key, at once');
+  } finally {
+    c1.destroy();
+    c2.destroy();
+  }
 });
 
 test('security groups: create, authorize, describe, duplicate and missing rules refused, revoke, delete', async () => {

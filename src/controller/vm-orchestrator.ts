@@ -109,7 +109,15 @@ export class VmOrchestrator {
       return;
     }
     // Background work for the store: nobody waits for a drive's answer, while an API request's client does (store-priority.ts).
-    this.#driving.set(vmId, inBackground(() => this.#driveUntilQuiet(vmId)));
+    // Started on the event loop's next turn, not in the kicker's chain of microtasks: SQLite answers synchronously, so a
+    // drive started there ran its first steps (the placement, ~1 ms) before anything the kicker awaited could go on — an
+    // in-process call's answer (light-my-request resolves on a process.nextTick, after every microtask) among them, so
+    // RunInstances, OCCI's create and any other create through the native routes answered after the placement rather than
+    // before it. A request over a socket had its answer written already; now both are.
+    this.#driving.set(vmId, inBackground(async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.#driveUntilQuiet(vmId);
+    }));
   }
 
   async #driveUntilQuiet(vmId: string): Promise<void> {

@@ -16,7 +16,7 @@ export interface Ec2Context {
   readonly records: Ec2Records;
   readonly instanceTypes: ReadonlyMap<string, InstanceType>;
   readonly endpoint: string;
-  /** The controller's failpoints (tests): RunInstances' `ec2.run.created` and `ec2.run.recorded`. */
+  /** The controller's failpoints (tests): RunInstances' `ec2.run.claimed`, `ec2.run.created` and `ec2.run.recorded`. */
   readonly failpoints?: Failpoints | undefined;
 }
 

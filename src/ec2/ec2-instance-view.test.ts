@@ -32,12 +32,11 @@ function contextWith(templates: readonly TemplateView[], amis: readonly string[]
     },
   };
   const records = {
-    instances: (ids: string[]) => (calls.push(`instances ${ids.join(',')}`), Promise.resolve(new Map())),
-    securityGroups: () => (calls.push('securityGroups'), Promise.resolve(Object.values(groups).flat().map((g) => ({ id: g, name: `name-${g}` })))),
+    describeFacts: (_owner: string, vmIds: string[], instanceIds: string[]) => (calls.push(`facts ${vmIds.join(',')} ${instanceIds.join(',')}`), Promise.resolve({
+      records: new Map(), groups: new Map(vmIds.map((id) => [id, (groups[id] ?? []).map((g) => ({ id: g, name: `name-${g}` }))])), tags: [],
+    })),
     mappedAwsIdsOf: (kind: string, ids: string[]) => (calls.push(`mapped ${kind} ${ids.join(',')}`), Promise.resolve(new Map(ids.filter((id) => kind === 'image' && amis.includes(id)).map((id) => [id, ami(id)])))),
     awsIdsOf: (kind: string, ids: string[]) => (calls.push(`ids ${kind} ${ids.join(',')}`), Promise.resolve(ids.map((id) => `${kind === 'image' ? 'ami' : 'i'}-${id}`))),
-    tags: () => (calls.push('tags'), Promise.resolve([])),
-    groupsOfEach: (ids: string[]) => (calls.push(`groups ${ids.join(',')}`), Promise.resolve(new Map(ids.map((id) => [id, groups[id] ?? []])))),
   } as unknown as Ec2Records;
   return { ctx: { api, records, instanceTypes: compileInstanceTypes(), endpoint: 'http://127.0.0.1:1' }, calls };
 }
@@ -101,20 +100,20 @@ describe('describeVms: the templates behind the instances', () => {
     assert.ok(calls.includes('ids image t9'), calls.join(', '));
   });
 
-  it('many instances: each record is read once for all of them, not once per VM; no group read when none has a group', async () => {
+  it('many instances: their records, groups and tags are one read for all of them, not one per VM or per kind', async () => {
     const vms = Array.from({ length: 5 }, (_, n) => vm(`v${n}`, 'tiny', 't1'));
     const { ctx, calls } = contextWith([tiny], ['t1']);
     const out = await describeVms(ctx, call, vms);
     assert.equal(out.length, 5);
     const ids = vms.map((v) => v.id).join(',');
-    assert.deepEqual([...calls].sort(), ['groups ' + ids, 'ids image ', 'ids instance ' + ids, 'instances ' + ids, 'mapped image t1,t1,t1,t1,t1', 'tags'].sort());
+    assert.deepEqual([...calls].sort(), [`facts ${ids} ${vms.map((v) => `i-${v.id}`).join(',')}`, 'ids image ', 'ids instance ' + ids, 'mapped image t1,t1,t1,t1,t1'].sort());
   });
 
-  it('an instance in groups is shown with them (the groups read once)', async () => {
+  it('an instance in groups is shown with them', async () => {
     const { ctx, calls } = contextWith([tiny], ['t1'], { v1: ['sg-1'] });
     const [a, b] = await describeVms(ctx, call, [vm('v1', 'tiny', 't1'), vm('v2', 'tiny', 't1')]);
     assert.deepEqual(a?.xml['groupSet'], [{ groupId: 'sg-1', groupName: 'name-sg-1' }]);
     assert.deepEqual(b?.xml['groupSet'], []);
-    assert.equal(calls.filter((c) => c === 'securityGroups').length, 1);
+    assert.equal(calls.filter((c) => c.startsWith('facts ')).length, 1);
   });
 });

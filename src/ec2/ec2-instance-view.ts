@@ -70,19 +70,14 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
     const id = templateIdOf(v);
     return templates.find((t) => (id !== undefined ? t.id === id : t.name === v.template || t.id === v.template));
   };
-  const [records, ids, groupsOfVm, details] = await Promise.all([
-    ctx.records.instances(vmIds),
-    ctx.records.awsIdsOf('instance', vmIds),
-    ctx.records.groupsOfEach(vmIds),
+  // The instances' i- ids first (kept in memory once mapped: no read), then their records, groups and tags in one read.
+  const ids = await ctx.records.awsIdsOf('instance', vmIds);
+  const [facts, details] = await Promise.all([
+    ctx.records.describeFacts(call.userId, vmIds, ids),
     Promise.all(vms.map(async (v) => ('history' in v && 'nics' in v ? v : nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${v.id}`, undefined, { notFound: 'InvalidInstanceID.NotFound' })))),
   ]);
-  const inGroups = [...groupsOfVm.values()].some((g) => g.length > 0);
   const shownTemplates = [...new Set(unmapped.flatMap((v) => templateOf(v)?.id ?? []))];
-  const [groups, tags, amis] = await Promise.all([
-    inGroups ? ctx.records.securityGroups(call.userId).then((gs) => new Map(gs.map((g) => [g.id, g]))) : Promise.resolve(new Map<string, SecurityGroupRecord>()),
-    ctx.records.tags(call.userId, ids),
-    ctx.records.awsIdsOf('image', shownTemplates),
-  ]);
+  const amis = await ctx.records.awsIdsOf('image', shownTemplates);
   const amiOfTemplate = new Map(shownTemplates.map((id, i) => [id, amis[i] ?? '']));
   const out: Ec2Instance[] = [];
   for (const [i, v] of vms.entries()) {
@@ -91,9 +86,9 @@ export async function describeVms(ctx: Ec2Context, call: Ec2Call, vms: readonly 
     if (detail === undefined) continue;
     const template = templateOf(v);
     const imageId = amiOfMapped(v) ?? (template ? amiOfTemplate.get(template.id) ?? '' : '');
-    const rec: InstanceRecord | undefined = records.get(v.id);
-    const sgs = (groupsOfVm.get(v.id) ?? []).map((g) => groups.get(g)).filter((g): g is SecurityGroupRecord => g !== undefined);
-    const myTags = new Map(tags.filter((t) => t.resourceId === instanceId).map((t) => [t.key, t.value]));
+    const rec: InstanceRecord | undefined = facts.records.get(v.id);
+    const sgs = facts.groups.get(v.id) ?? [];
+    const myTags = new Map(facts.tags.filter((t) => t.resourceId === instanceId).map((t) => [t.key, t.value]));
     out.push(instanceOf(ctx, detail, { instanceId, imageId, rec, sgs, tags: myTags }));
   }
   return out;

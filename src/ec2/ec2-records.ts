@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { isUniqueViolation } from '../store/store-context.js';
 import { newEc2Id, type MappedKind } from './ec2-ids.js';
 import type { Ec2Tag } from './ec2-params.js';
@@ -24,6 +24,19 @@ export interface SecurityGroupRecord { id: string; ownerId: string; name: string
 export interface IngressRule { protocol: string; fromPort: number; toPort: number; cidr: string }
 export interface InstanceRecord { vmId: string; reservationId: string; launchIndex: number; instanceType: string; keyName: string | null }
 export interface TagRecord { resourceId: string; key: string; value: string }
+/** What describing instances takes from EC2's tables (Ec2Records.describeFacts). */
+export interface DescribeFacts {
+  readonly records: Map<string, InstanceRecord>;
+  /** Each instance's groups (an instance in none: an empty list). */
+  readonly groups: Map<string, SecurityGroupRecord[]>;
+  readonly tags: TagRecord[];
+}
+interface DescribeRow { k: string; a: string; b: string; c: string | null; d: string | null; e: string | null; n: number | null }
+/** A ClientToken's reservation: its VMs so far, and whether its launch ended. */
+export interface ClientTokenRecord { reservationId: string; vmIds: string[]; complete: boolean }
+/** What a recorded launch says of its token: the VMs so far, and whether this was the launch's last. */
+export interface LaunchProgress { token: string; vmIds: readonly string[]; complete: boolean }
+const tokenVms = (p: { vmIds: readonly string[]; complete: boolean }): string => JSON.stringify({ vmIds: p.vmIds, complete: p.complete });
 /** An ExportImage task (migration 0032): `status` is EC2's active, completed or deleted (a failed task, with its message). */
 export interface ExportImageTaskRecord {
   id: string; ownerId: string; clientToken: string | null; imageId: string; format: string; bucket: string; prefix: string;
@@ -34,6 +47,8 @@ const toExportTask = (r: Ec2Tables['ec2_export_image_tasks']): ExportImageTaskRe
   status: r.status, statusMessage: r.status_message, progress: r.progress, description: r.description, createdAt: r.created_at,
 });
 
+/** How many instances one statement of describeFacts reads (about three parameters each). */
+const DESCRIBE_SLICE = 2_000;
 /** How many id mappings (each counted both ways) Ec2Records keeps in memory. */
 const ID_CACHE_LIMIT = 20_000;
 
@@ -43,7 +58,8 @@ const ID_CACHE_LIMIT = 20_000;
  * user id and never see another user's rows.
  */
 export class Ec2Records {
-  constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString()) {}
+  /** @param describeSlice how many instances describeFacts reads a statement (tests make it small) */
+  constructor(private readonly db: Kysely<Ec2Tables>, private readonly now: () => string = () => new Date().toISOString(), private readonly describeSlice = DESCRIBE_SLICE) {}
 
   /**
    * The id mappings read or made so far, both ways: a mapping is only ever inserted (never changed or deleted, by any
@@ -198,11 +214,13 @@ export class Ec2Records {
    * of it or none; one commit instead of four.
    * @returns the instance's `i-` id
    */
-  async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: { token: string; vmIds: readonly string[] } | undefined }): Promise<string> {
+  async recordLaunch(ownerId: string, i: InstanceRecord, o: { groupIds: readonly string[]; tags: readonly Ec2Tag[]; clientToken?: LaunchProgress | undefined }): Promise<string> {
     const instanceId = await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName }).execute();
-      if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).execute();
-      if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: JSON.stringify(o.clientToken.vmIds) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
+      // A VM recorded already (a retried RunInstances resuming a launch another request of the token is still making) stays as it was recorded.
+      await tx.insertInto('ec2_instances').values({ vm_id: i.vmId, owner_id: ownerId, reservation_id: i.reservationId, launch_index: i.launchIndex, instance_type: i.instanceType, key_name: i.keyName })
+        .onConflict((oc) => oc.column('vm_id').doNothing()).execute();
+      if (o.groupIds.length > 0) await tx.insertInto('ec2_instance_groups').values(o.groupIds.map((g) => ({ vm_id: i.vmId, group_id: g }))).onConflict((oc) => oc.columns(['vm_id', 'group_id']).doNothing()).execute();
+      if (o.clientToken !== undefined) await tx.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms(o.clientToken) }).where('owner_id', '=', ownerId).where('token', '=', o.clientToken.token).execute();
       // A VM made just now has no `i-` id yet (nothing else maps it before this commit).
       const found = await tx.selectFrom('ec2_ids').select('aws_id').where('kind', '=', 'instance').where('nubo_id', '=', i.vmId).executeTakeFirst();
       const instanceId = found?.aws_id ?? newEc2Id('instance');
@@ -221,6 +239,46 @@ export class Ec2Records {
     if (vmIds.length === 0) return new Map();
     const rows = await this.db.selectFrom('ec2_instances').selectAll().where('vm_id', 'in', vmIds).execute();
     return new Map(rows.map((r) => [r.vm_id, { vmId: r.vm_id, reservationId: r.reservation_id, launchIndex: r.launch_index, instanceType: r.instance_type, keyName: r.key_name }]));
+  }
+
+  /**
+   * What describing these instances takes from EC2's tables, in one statement: each one's record, its security groups
+   * (the owner's, in id order) and the tags of `instanceIds` (its `i-` ids, in key order). The reads were four — the
+   * records, the group ids, then the owner's groups and the tags — two of them one after the other: a poll of one
+   * instance (the SDK's waiters, the EC2 bench) paid for four statements' overhead where one does.
+   */
+  async describeFacts(ownerId: string, vmIds: readonly string[], instanceIds: readonly string[]): Promise<DescribeFacts> {
+    const out: DescribeFacts = { records: new Map(), groups: new Map(vmIds.map((id) => [id, []])), tags: [] };
+    const vms = [...new Set(vmIds)];
+    const iids = [...new Set(instanceIds)];
+    // In slices: each id is a bound parameter (each VM's twice), and SQLite takes at most 32,766 of them a statement.
+    for (let at = 0; at < Math.max(vms.length, iids.length); at += this.describeSlice) {
+      for (const r of await this.#describeRows(ownerId, vms.slice(at, at + this.describeSlice), iids.slice(at, at + this.describeSlice))) {
+        if (r.k === 'i') out.records.set(r.a, { vmId: r.a, reservationId: r.b, launchIndex: Number(r.n), instanceType: r.c ?? '', keyName: r.d });
+        else if (r.k === 'g') out.groups.get(r.a)?.push({ id: r.b, ownerId, name: r.c ?? '', description: r.d ?? '', createdAt: r.e ?? '' });
+        else out.tags.push({ resourceId: r.a, key: r.b, value: r.c ?? '' });
+      }
+    }
+    for (const gs of out.groups.values()) gs.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
+    out.tags.sort((x, y) => (x.resourceId < y.resourceId ? -1 : x.resourceId > y.resourceId ? 1 : x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    return out;
+  }
+
+  /** One statement of describeFacts; one row shape for the three kinds (k): i = a record, g = a group of an instance, t = a tag. */
+  async #describeRows(ownerId: string, vmIds: readonly string[], instanceIds: readonly string[]): Promise<DescribeRow[]> {
+    const parts = [];
+    if (vmIds.length > 0) {
+      const vms = sql.join(vmIds);
+      parts.push(sql`SELECT 'i' AS k, vm_id AS a, reservation_id AS b, instance_type AS c, key_name AS d, CAST(NULL AS TEXT) AS e, launch_index AS n FROM ec2_instances WHERE vm_id IN (${vms})`);
+      parts.push(sql`SELECT 'g' AS k, ig.vm_id AS a, sg.id AS b, sg.name AS c, sg.description AS d, sg.created_at AS e, CAST(NULL AS INTEGER) AS n
+        FROM ec2_instance_groups ig JOIN ec2_security_groups sg ON sg.id = ig.group_id AND sg.owner_id = ${ownerId} WHERE ig.vm_id IN (${vms})`);
+    }
+    if (instanceIds.length > 0) {
+      // Every part names its columns: the first one's names are the statement's, and a slice may hold tags only.
+      parts.push(sql`SELECT 't' AS k, resource_id AS a, key AS b, value AS c, CAST(NULL AS TEXT) AS d, CAST(NULL AS TEXT) AS e, CAST(NULL AS INTEGER) AS n FROM ec2_tags WHERE owner_id = ${ownerId} AND resource_id IN (${sql.join(instanceIds)})`);
+    }
+    if (parts.length === 0) return [];
+    return (await sql<DescribeRow>`${sql.join(parts, sql` UNION ALL `)}`.execute(this.db)).rows;
   }
 
   async setInstanceType(vmId: string, instanceType: string): Promise<void> {
@@ -298,20 +356,33 @@ export class Ec2Records {
 
   // Client tokens (RunInstances' idempotency; the row is the journal of the request).
 
-  async clientToken(ownerId: string, token: string): Promise<{ reservationId: string; vmIds: string[] } | undefined> {
+  /**
+   * A token's reservation and the VMs made for it so far; `complete` once its launch ended (its last instance recorded,
+   * or fewer than MaxCount made and the call answered). A token not complete was claimed by a call that is still
+   * making its VMs or that stopped with the controller: a retry resumes it (RunInstances).
+   */
+  async clientToken(ownerId: string, token: string): Promise<ClientTokenRecord | undefined> {
     const row = await this.db.selectFrom('ec2_client_tokens').selectAll().where('owner_id', '=', ownerId).where('token', '=', token).executeTakeFirst();
-    return row ? { reservationId: row.reservation_id, vmIds: JSON.parse(row.vm_ids) as string[] } : undefined;
+    if (!row) return undefined;
+    const vms = JSON.parse(row.vm_ids) as string[] | { vmIds: string[]; complete: boolean };
+    // A bare list: written before launches were resumable, by a call that ended (or stopped: nothing tells which).
+    return Array.isArray(vms) ? { reservationId: row.reservation_id, vmIds: vms, complete: true } : { reservationId: row.reservation_id, vmIds: vms.vmIds, complete: vms.complete };
   }
 
   /** @returns false when the token is taken (another request with it came first) */
   async claimClientToken(ownerId: string, token: string, reservationId: string): Promise<boolean> {
     try {
-      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: '[]', created_at: this.now() }).execute();
+      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: tokenVms({ vmIds: [], complete: false }), created_at: this.now() }).execute();
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+  }
+
+  /** The token's launch ended with these VMs (fewer than MaxCount: the last one recorded did not say so). */
+  async completeClientToken(ownerId: string, token: string, vmIds: readonly string[]): Promise<void> {
+    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms({ vmIds, complete: true }) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
   }
 
   async releaseClientToken(ownerId: string, token: string): Promise<void> {

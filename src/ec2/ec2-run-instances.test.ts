@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RemoteError } from '../client/remote-error.js';
 import type { FirewallRuleWire } from '../contract/agent-api.js';
-import type { CreatedVmView } from '../contract/vm-schemas.js';
+import { createVmBody, type CreatedVmView } from '../contract/vm-schemas.js';
 import { Ec2ApiError } from './ec2-api-error.js';
 import type { Ec2Context } from './ec2-context.js';
 import { compileInstanceTypes } from './ec2-instance-types.js';
 import { Ec2Params } from './ec2-params.js';
-import type { Ec2Records, IngressRule, KeyPairRecord } from './ec2-records.js';
-import { runInstances } from './ec2-run-instances.js';
+import type { ClientTokenRecord, Ec2Records, IngressRule, KeyPairRecord } from './ec2-records.js';
+import { launchVmId, runInstances } from './ec2-run-instances.js';
 import type { XmlObject } from './ec2-xml.js';
 
 const AMI = 'ami-0123456789abcdef0';
@@ -24,13 +24,15 @@ interface Fake {
   firewalls: FirewallRuleWire[][];
   /** The instances handed to `changed`. */
   changed: string[][];
+  /** The `id` each native create asked for. */
+  ids: string[];
 }
 
 /**
  * A context whose native API makes VMs (answering with their NICs, as POST /vms does) and whose records hold one
  * default group; `rules`: what each read of the group's rules answers, in turn (the last one from then on).
  */
-function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFailsAfter?: number; terminateRefusals?: number; keyPair?: KeyPairRecord } = {}): Fake {
+function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFailsAfter?: number; terminateRefusals?: number; keyPair?: KeyPairRecord; token?: ClientTokenRecord; madeIds?: string[] } = {}): Fake {
   let refusals = o.terminateRefusals ?? 0;
   const log: string[] = [];
   const firewalls: FirewallRuleWire[][] = [];
@@ -38,10 +40,14 @@ function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFai
   const rules = o.rules ?? [[SSH]];
   let ruleReads = 0;
   let n = 0;
+  const ids: string[] = [];
   const api = {
-    call: <T>(_user: string, method: string, path: string, body?: { firewall?: FirewallRuleWire[] }): Promise<T> => {
+    call: <T>(_user: string, method: string, path: string, body?: { firewall?: FirewallRuleWire[]; id?: string }): Promise<T> => {
       log.push(`${method} ${path}`);
       if (method === 'POST' && path === '/api/v1/vms') {
+        ids.push(body?.id ?? '');
+        // A VM of this id was made (by the call a retry resumes): the native create's 409 on `id`.
+        if (o.madeIds?.includes(body?.id ?? '')) return Promise.reject(new RemoteError(409, 'CONFLICT', 'vm with id is already taken by another VM', { resource: 'vm', field: 'id', value: body?.id }));
         if (o.createFails && n >= (o.createFailsAfter ?? 0)) return Promise.reject(o.createFails);
         firewalls.push(body?.firewall ?? []);
         n++;
@@ -60,7 +66,11 @@ function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFai
         if (refusals-- > 0) return Promise.reject(new RemoteError(409, 'INVALID_STATE', 'not from prolog', {}));
         return Promise.resolve(undefined as T);
       }
-      if (method === 'GET' && path.startsWith('/api/v1/vms/')) return Promise.resolve({ id: path.slice('/api/v1/vms/'.length), state: 'prolog' } as T);
+      if (method === 'GET' && path.startsWith('/api/v1/vms/')) {
+        const id = path.slice('/api/v1/vms/'.length);
+        if (o.madeIds?.includes(id)) return Promise.resolve({ id, state: 'boot', vcpus: 1, memoryMiB: 128, cluster: null, stateReason: null, createdAt: '2026-01-01T00:00:00.000Z', nics: [], history: [] } as T);
+        return Promise.resolve({ id, state: 'prolog' } as T);
+      }
       return Promise.reject(new Error(`unexpected native call ${method} ${path}`));
     },
   };
@@ -69,13 +79,14 @@ function fake(o: { rules?: IngressRule[][]; createFails?: RemoteError; createFai
     keyPairs: () => Promise.resolve(o.keyPair ? [o.keyPair] : []),
     securityGroups: () => Promise.resolve([GROUP]),
     rules: () => Promise.resolve(rules[Math.min(ruleReads++, rules.length - 1)]),
-    clientToken: () => Promise.resolve(undefined),
+    clientToken: () => Promise.resolve(o.token),
     claimClientToken: (_u: string, token: string) => (log.push(`claim ${token}`), Promise.resolve(true)),
     releaseClientToken: (_u: string, token: string) => (log.push(`release ${token}`), Promise.resolve()),
-    recordLaunch: (_u: string, i: { vmId: string }) => (log.push(`record ${i.vmId}`), Promise.resolve(`i-00000000000000${i.vmId.slice(3).padStart(3, '0')}`)),
+    completeClientToken: (_u: string, token: string, vmIds: string[]) => (log.push(`complete ${token} ${vmIds.join(',')}`), Promise.resolve()),
+    recordLaunch: (_u: string, i: { vmId: string }, r: { clientToken?: { complete: boolean } }) => (log.push(`record ${i.vmId}${r.clientToken?.complete === true ? ' complete' : ''}`), Promise.resolve(`i-00000000000000${i.vmId.slice(3).padStart(3, '0')}`)),
   } as unknown as Ec2Records;
   const ctx: Ec2Context = { api, records, instanceTypes: compileInstanceTypes(), endpoint: 'http://127.0.0.1:1' };
-  return { ctx, log, firewalls, changed };
+  return { ctx, log, firewalls, changed, ids };
 }
 
 const run = (f: Fake, params: Record<string, string>): Promise<XmlObject> => runInstances(async (ids) => void f.changed.push([...ids]))(
@@ -139,5 +150,37 @@ describe('RunInstances', () => {
     const f = fake({ keyPair });
     await run(f, { MinCount: '1', MaxCount: '1', KeyName: 'k' });
     assert.deepEqual(f.log, ['GET /api/v1/templates/t1', 'GET /api/v1/users/me', 'PUT /api/v1/users/me/ssh-keys', 'POST /api/v1/vms', 'record vm-1']);
+  });
+
+  it('asks each native create for its reservation\'s and launch index\'s VM id; a token\'s launch is complete with its last record, or ends short explicitly', async () => {
+    const f = fake();
+    const out = await run(f, { MinCount: '2', MaxCount: '2', ClientToken: 'tok' });
+    const reservation = out['reservationId'] as string;
+    assert.deepEqual(f.ids, [launchVmId(reservation, 0), launchVmId(reservation, 1)]);
+    assert.deepEqual(f.log, ['claim tok', 'POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms', 'record vm-2 complete']);
+    const short = fake({ createFails: new RemoteError(409, 'QUOTA_EXCEEDED', 'over quota', {}), createFailsAfter: 1 });
+    assert.equal(instances(await run(short, { MinCount: '1', MaxCount: '3', ClientToken: 'tok' })).length, 1);
+    assert.deepEqual(short.log, ['claim tok', 'POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms', 'complete tok vm-1']);
+  });
+
+  it('a retry of a token whose launch did not complete (the controller killed after a create) resumes it: the VM made is found by its id and recorded, not made again', async () => {
+    const made = launchVmId('r-0123456789abcdef0', 0);
+    const f = fake({ token: { reservationId: 'r-0123456789abcdef0', vmIds: [], complete: false }, madeIds: [made] });
+    const out = await run(f, { MinCount: '1', MaxCount: '1', ClientToken: 'tok' });
+    assert.equal(out['reservationId'], 'r-0123456789abcdef0');
+    assert.deepEqual(f.ids, [made]);
+    assert.deepEqual(f.log, ['POST /api/v1/vms', `GET /api/v1/vms/${made}`, `record ${made} complete`], 'no claim (the token is the first call\'s), one create refused, the VM read and recorded');
+    assert.deepEqual(instances(out).map((x) => (x['instanceState'] as XmlObject)['name']), ['pending']);
+  });
+});
+
+describe('launchVmId', () => {
+  it('is a version-5 UUID of the reservation and launch index: the same for the same two, another for another', () => {
+    const a = launchVmId('r-0123456789abcdef0', 0);
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(launchVmId('r-0123456789abcdef0', 0), a);
+    assert.notEqual(launchVmId('r-0123456789abcdef0', 1), a);
+    assert.notEqual(launchVmId('r-0123456789abcdef1', 0), a);
+    assert.ok(createVmBody.shape.id.safeParse(a).success, 'the native create takes it as its id');
   });
 });

@@ -1,4 +1,5 @@
-import type { CreatedVmView, VmView } from '../contract/vm-schemas.js';
+import { createHash } from 'node:crypto';
+import type { CreatedVmView, VmDetailView, VmView } from '../contract/vm-schemas.js';
 import { RemoteError } from '../client/remote-error.js';
 import { Ec2ApiError, invalidParameterValue } from './ec2-api-error.js';
 import { ec2ErrorOf, nativeCall, type Ec2Call, type Ec2Context, type Ec2Handler } from './ec2-context.js';
@@ -100,32 +101,39 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
  * and the ones made are terminated again and the call fails. A ClientToken
  * is claimed in the store before the first VM is made, and each VM id is
  * recorded under it as it is made: a retry with the same token answers with
- * those instances and makes no more.
+ * those instances and makes no more. Each VM's id is its reservation's and
+ * launch index's (`launchVmId`), so a retry of a launch the controller did not
+ * finish (killed between a create and its record) resumes it: the VM it made
+ * is found by that id and recorded, never made a second time.
  */
 export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
   return async (ctx, call) => {
     const req = await parse(ctx, call);
+    let reservationId = newEc2Id('reservation');
+    /** The reservation's VMs made before this call: a launch this retry of its token resumes. */
+    let before: string[] = [];
+    let claimed = false;
     if (req.clientToken !== undefined) {
-      const seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
-    }
-    const reservationId = newEc2Id('reservation');
-    if (req.clientToken !== undefined && !(await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId))) {
-      const seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (seen) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
+      let seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (!seen) claimed = await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId);
+      if (!seen && !claimed) seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (seen?.complete === true) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
+      if (seen) [reservationId, before] = [seen.reservationId, seen.vmIds];
     }
     if (req.keyPair !== undefined) await ensureKeyInUserKeys(ctx, call, req.keyPair);
     // The groups' rules go into each VM's spec at create: its first boot is already filtered (no window before a push lands).
     const firewall = await groupsFirewall(ctx.records, req.groupIds);
-    const made: string[] = [];
+    const made = [...before];
     const instances: XmlObject[] = [];
     // In key order, as the store lists them (DescribeInstances shows the same tagSet).
     const tags = new Map([...req.tags].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((t) => [t.key, t.value]));
     try {
-      for (let i = 0; i < req.max; i++) {
+      // The token is this call's, nothing made yet: a retry after a crash here makes the reservation's VMs itself.
+      if (claimed) await ctx.failpoints?.hit('ec2.run.claimed');
+      for (let i = made.length; i < req.max; i++) {
         let vm: CreatedVmView;
         try {
-          vm = await createVm(ctx, call, req, firewall);
+          vm = await createVm(ctx, call, req, firewall, launchVmId(reservationId, i));
         } catch (err) {
           if (made.length >= req.min) break;
           throw err;
@@ -134,12 +142,14 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         await ctx.failpoints?.hit('ec2.run.created');
         const rec = { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null };
         const instanceId = await ctx.records.recordLaunch(call.userId, rec, {
-          groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made },
+          groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made, complete: i === req.max - 1 },
         });
         // Described from what this call knows — the create's answer (with its NICs), the record just written, the groups and tags asked for: nothing is read back.
         // (The create answers with its NICs: it is this process's own native API, never an older one.)
         instances.push(instanceOf(ctx, { ...vm, nics: vm.nics ?? [] }, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
       }
+      // Fewer than MaxCount: the last record did not end the token's launch.
+      if (req.clientToken !== undefined && made.length < req.max) await ctx.records.completeClientToken(call.userId, req.clientToken, made);
       await ctx.failpoints?.hit('ec2.run.recorded');
     } catch (err) {
       // Fewer than MinCount (EC2 launches none), or a failure after a create: the ones made go again.
@@ -151,9 +161,25 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     // AuthorizeSecurityGroupIngress did not name these) is caught here: the rules read again now, and only when they
     // differ are the instances' firewalls worked out, written and pushed. An edit after this read names these instances itself.
     if (!sameRules(await groupsFirewall(ctx.records, req.groupIds), firewall)) await changed(made);
+    // A resumed launch: the instances made before this call are read, as a retry of a complete one reads them all.
+    if (before.length > 0) return describeReservation(ctx, call, reservationId, made, req.template);
     return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances };
   };
 }
+
+/**
+ * The native id of a reservation's VM at a launch index: a name-based UUID (version 5, SHA-1, RFC 9562) of the two, so
+ * that a launch resumed after a crash asks the native create for the same VM (which answers 409 on its `id` when it was made).
+ */
+export function launchVmId(reservationId: string, launchIndex: number): string {
+  const h = createHash('sha1').update(LAUNCH_NAMESPACE).update(`${reservationId}/${launchIndex}`, 'utf8').digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+/** The namespace of launchVmId's UUIDs (a random UUID of its own, as bytes). */
+const LAUNCH_NAMESPACE = Buffer.from('6a1f4e0c8b2d4f5e9c3a7d1e2f4b6c8d', 'hex');
 
 /** How long a failed RunInstances waits for a VM it made to take terminate (it is refused while the VM is in prolog or boot). */
 const UNDO_TIMEOUT_MS = 120_000;
@@ -181,13 +207,15 @@ async function terminateMade(ctx: Ec2Context, call: Ec2Call, vmId: string): Prom
  * One VM by the native create, which checks the caller may use the AMI's template (RunInstances reads it only
  * when a key pair is written first); a template the caller may not see, or gone, is EC2's unknown AMI.
  */
-async function createVm(ctx: Ec2Context, call: Ec2Call, req: RunRequest, firewall: readonly FirewallRuleWire[]): Promise<CreatedVmView> {
+async function createVm(ctx: Ec2Context, call: Ec2Call, req: RunRequest, firewall: readonly FirewallRuleWire[], id: string): Promise<CreatedVmView> {
   try {
     return await ctx.api.call<CreatedVmView>(call.userId, 'POST', '/api/v1/vms', {
-      template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
+      id, template: req.templateId, ...(req.sizes ?? {}), ...(req.userData === undefined ? {} : { userData: req.userData }),
       ...(req.cluster === undefined ? {} : { cluster: req.cluster }), firewall,
     });
   } catch (err) {
+    // Made already, by the call this one resumes (or by one of its token still making it): that VM, as it is now.
+    if (err instanceof RemoteError && err.code === 'CONFLICT' && err.details['field'] === 'id') return nativeCall<VmDetailView>(ctx, call, 'GET', `/api/v1/vms/${id}`, undefined);
     if (err instanceof RemoteError && (err.code === 'NOT_FOUND' || (err.code === 'VALIDATION_FAILED' && firstIssueField(err) === 'template'))) throw amiNotFound(req.imageId);
     throw ec2ErrorOf(err, { quota: 'InstanceLimitExceeded', fields: { userData: 'UserData', vcpus: 'InstanceType', memoryMiB: 'InstanceType', cluster: 'Placement.AvailabilityZone', nics: 'Placement.AvailabilityZone', firewall: 'SecurityGroupId' } });
   }

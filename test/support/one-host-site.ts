@@ -24,19 +24,20 @@ export interface OneHostSite {
   readonly bobToken: string;
 }
 
-/** The controller of a site in `root` on `port`, as every start and restart of it runs (`env`: e.g. failpoints). */
-export function startSiteController(root: string, port: number, env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000'], env);
+/** The controller of a site in `root` on `port`, as every start and restart of it runs (`env`: e.g. failpoints; `args`: more options, e.g. `--ec2-listen`). */
+export function startSiteController(root: string, port: number, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): DaemonProcess {
+  return DaemonProcess.start(['controller', '--listen', `127.0.0.1:${port}`, '--data-dir', join(root, 'controller'), '--heartbeat-ms', '1000', ...args], env);
 }
 
-export async function startOneHostSite(tmpPrefix: string): Promise<OneHostSite> {
+/** `controllerArgs`: more options of the first controller (a restart passes its own to startSiteController). */
+export async function startOneHostSite(tmpPrefix: string, o: { readonly controllerArgs?: readonly string[] } = {}): Promise<OneHostSite> {
   const image = await buildTinyImage({ cacheDir: imageCacheDir() });
   const root = await mkdtemp(join(tmpdir(), tmpPrefix));
   const controllerPort = await freePort();
   const agentPort = await freePort();
   const tokenFile = join(root, 'agent-token');
   await writeFile(tokenFile, randomBytes(24).toString('hex'));
-  const controller = startSiteController(root, controllerPort);
+  const controller = startSiteController(root, controllerPort, {}, o.controllerArgs);
   const adminToken = await controller.waitFor(/its token \(shown once\): (\S+)/, 120_000);
   await controller.waitFor(/controller listening/, 120_000);
   const url = `http://127.0.0.1:${controllerPort}`;

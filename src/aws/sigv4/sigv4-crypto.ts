@@ -14,7 +14,8 @@ const signingKeys = new Map<string, Buffer>();
 /**
  * The key of one day, region and service (AWS's kDate → kRegion → kService → kSigning chain). The same for every
  * request of a key in a day, so it is derived once and kept (as AWS's own SDKs do on the signing side): four HMACs
- * fewer per request. The secret is looked up (and a revoked key refused) before this, on every request still.
+ * fewer per request. The secret is looked up (and a revoked key refused) before this, on every request still (the
+ * controller's AccessKeys keeps a key it found for 2 s and forgets it when the key or its user is deleted).
  * The Buffer returned is shared: callers must not write to it.
  */
 export function signingKey(secret: string, date: string, region: string, service: string): Buffer {

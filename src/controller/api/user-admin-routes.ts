@@ -61,11 +61,15 @@ export function registerUserAdminRoutes(app: FastifyInstance, ctx: ApiContext): 
       tags, params: idParams, response: { 200: userView },
       summary: 'Delete a user (admin): their tokens stop working at once and they leave every group',
       description: 'Refused (409 CONFLICT naming what they own) while the user owns VMs that are not terminated, volumes, images or templates: terminate or delete those first. ' +
-        'The record stays, marked deleted, for the terminated VMs that name the user; the name stays taken. The last admin cannot be deleted.',
+        'The record stays, marked deleted, for the terminated VMs that name the user; the name stays taken. The last admin cannot be deleted. ' +
+        'Their access keys (EC2, S3) are refused from the next request on; a controller other than the one that deleted them, sharing its PostgreSQL, refuses them within 2 s.',
     },
   }, async (req) => {
     const u = await accessOf(ctx, req).check('manage', 'user', await findUser(ctx, req, req.params.id), 'deleting a user');
-    return userViewOf(await ctx.store.users.delete(u.id));
+    const gone = await ctx.store.users.delete(u.id);
+    // Their access keys stop verifying with them (the store's lookup joins the user): the ones this controller keeps opened go now.
+    ctx.accessKeys?.forgetUser(u.id);
+    return userViewOf(gone);
   });
 
   const tokenOwner = async (req: FastifyRequest, ref: string): Promise<User> =>

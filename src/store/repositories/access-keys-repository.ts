@@ -28,8 +28,9 @@ const newKeyInput = z.object({
 
 /**
  * The users' SigV4 access keys. The store holds the secret only sealed (the
- * controller seals and opens it); deleting a row revokes the key for the next
- * request, since every verification reads this table.
+ * controller seals and opens it); deleting a row revokes the key: the
+ * controller that deletes it forgets what it kept of it at once, another one
+ * sharing the database reads this table again within 2 s (AccessKeys).
  */
 export class AccessKeysRepository {
   constructor(private readonly ctx: StoreContext) {}
