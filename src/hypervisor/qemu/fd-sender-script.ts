@@ -29,7 +29,8 @@
  *   untouched pages stay holes) into `path` at `offset` + their own offset:
  *   pread into a reused 8 MiB buffer per thread, pwrite with O_DIRECT (plain
  *   writes where the file system refuses it), `threads` threads on alternate
- *   chunks, then fdatasync. Answers {bytes, direct}.
+ *   chunks, then fdatasync (unless `sync` is false: the caller syncs the
+ *   whole file itself). Answers {bytes, direct}.
  * - `memfd-create` {bytes}: a memfd of that size kept under the request's key;
  *   answers {key, path}: /proc/<this pid>/fd/<n>, which a QEMU opens as its
  *   `memory-backend-file` (sharing it).
@@ -217,7 +218,8 @@ def ram_save(req):
             full_pread(src, mv, k, p)
             full_pwrite(dst, mv, k, base + p)
         n = parallel(chunks_of(data_ranges(src, 0, size)), req.get('threads', 3), work)
-        os.fdatasync(dst)
+        if req.get('sync', True):
+            os.fdatasync(dst)
         return {'bytes': n, 'direct': direct}
     finally:
         os.close(src)

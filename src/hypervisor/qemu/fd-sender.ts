@@ -106,9 +106,10 @@ export class FdSender {
 
   /**
    * Copies the guest RAM in `memfd` (a QEMU's, /proc/<pid>/fd/<n>, of `bytes`) into `path` at `offset`, its data
-   * ranges only, with `threads` threads and O_DIRECT where the file system takes it; durable (fdatasync) once answered.
+   * ranges only, with `threads` threads and O_DIRECT where the file system takes it; durable (fdatasync) once answered
+   * unless `sync` is false (the caller syncs the file).
    */
-  async saveRam(r: { readonly memfd: string; readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number }, opts: WaitOptions = {}): Promise<RamCopyResult> {
+  async saveRam(r: { readonly memfd: string; readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number; readonly sync?: boolean }, opts: WaitOptions = {}): Promise<RamCopyResult> {
     return ramCopyResult(await this.#request({ op: 'ram-save', ...r }, `the RAM copy into ${r.path}`, opts));
   }
 

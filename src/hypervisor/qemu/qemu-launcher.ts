@@ -178,8 +178,9 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     const t2 = performance.now();
     const qmp = reg.qmp(vm);
     await Promise.resolve(reg.opts.failpoints?.hit('qemu.restore')).then(async () => {
-      const filled = await ram.fill;
+      // Set while the fill runs; the device stream is asked for only once the RAM is whole.
       await setCapabilities(qmp, { 'x-ignore-shared': true }, opt(opts, 5_000));
+      const filled = await ram.fill;
       const loaded = qmp.waitForEvent('MIGRATION', { ...opt(opts, 120_000), match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
       loaded.catch(() => {});
       const t3 = performance.now();

@@ -56,17 +56,18 @@ export interface SavedRamState {
 
 /**
  * Saves a stopped VM in format 2 (ram-state-header.ts) into
- * `<statePath>.<token>.part`, renamed to `statePath` once whole and durable:
- * first the guest's RAM, copied from QEMU's memfd by the fd sender (O_DIRECT,
- * in parallel), then QEMU's device state alone (`x-ignore-shared`: shared RAM
- * blocks are not streamed) into the same file after the RAM image, then —
- * after an fdatasync of both — the header. RAM first: its copy leaves QEMU
- * untouched, so a failure there (the commonest: the disk) falls back to a
- * save of format 1 with nothing to undo in QEMU.
+ * `<statePath>.<token>.part`, renamed to `statePath` once whole and durable.
+ * Side by side: the guest's RAM, copied from QEMU's memfd by the fd sender
+ * (O_DIRECT, in parallel), and QEMU's device state alone (`x-ignore-shared`:
+ * shared RAM blocks are not streamed) written by QEMU into the same file after
+ * the RAM image (disjoint ranges; the guest is stopped and the device save
+ * only reads its RAM). Then one fdatasync of all of it, then the header.
  *
  * A failure cancels QEMU's stream and waits for its end, turns
  * x-ignore-shared off again (QEMU runs on: a live migration with it on would
- * carry no RAM) and removes the part. On success QEMU is in `postmigrate`.
+ * carry no RAM) and removes the part; QEMU may then be in `postmigrate` (its
+ * stream completed before the RAM copy failed), which the caller undoes. On
+ * success QEMU is in `postmigrate`.
  */
 export async function qmpSaveRamState(qmp: QmpClient, statePath: string, token: string, input: RamSaveInput, opts: WaitOptions, hooks: RamSaveHooks = {}): Promise<SavedRamState> {
   const q = { signal: opts.signal, timeoutMs: 5_000 };
@@ -74,26 +75,39 @@ export async function qmpSaveRamState(qmp: QmpClient, statePath: string, token: 
   const { ramOffset, devOffset } = ramStateLayout(input.ramBytes);
   const fh = await open(files.part, 'wx', 0o600);
   let migrating = false;
+  // Each side's failure is awaited by the other's end before anything is undone.
+  const settled: Promise<unknown>[] = [];
   try {
     await hooks.onRamCopy?.();
     const t0 = performance.now();
-    const ram = await input.sender.saveRam({ memfd: input.memfd, path: files.part, offset: ramOffset, bytes: input.ramBytes, threads: input.threads }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 300_000 });
-    const t1 = performance.now();
-    await hooks.onDeviceStream?.();
-    await setCapabilities(qmp, { xbzrle: false, 'auto-converge': false, 'postcopy-ram': false, 'pause-before-switchover': false, events: true, 'x-ignore-shared': true }, q);
-    await qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_MAX_BANDWIDTH }, q);
-    const ended = qmp.waitForEvent('MIGRATION', { ...opts, timeoutMs: opts.timeoutMs ?? 300_000, match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
-    ended.catch(() => {});
-    migrating = true;
-    // QEMU writes the device stream from the descriptor's offset: after the RAM image.
-    await input.sender.send({ socket: input.socket, path: files.part, fdname: SAVE_FDNAME, seek: devOffset, command: { execute: 'migrate', arguments: { uri: `fd:${SAVE_FDNAME}` } } }, { signal: opts.signal, timeoutMs: 10_000 });
-    const ev = await ended;
-    const status = ev.data['status'] as QmpMigrationStatus;
-    if (status !== 'completed') {
-      const info = await qmp.execute('query-migrate', undefined, q).catch(() => undefined);
-      throw new StateSaveFailedError(status, info?.['error-desc'] ?? `migration ${status}`);
-    }
-    const t2 = performance.now();
+    let ramMs = 0;
+    let devMs = 0;
+    // The file is synced once below, device stream and all: no fdatasync of its own.
+    const ramCopy = input.sender.saveRam({ memfd: input.memfd, path: files.part, offset: ramOffset, bytes: input.ramBytes, threads: input.threads, sync: false }, { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 300_000 })
+      .then((r) => {
+        ramMs = performance.now() - t0;
+        return r;
+      });
+    settled.push(ramCopy.catch(() => undefined));
+    const device = (async () => {
+      await hooks.onDeviceStream?.();
+      await setCapabilities(qmp, { xbzrle: false, 'auto-converge': false, 'postcopy-ram': false, 'pause-before-switchover': false, events: true, 'x-ignore-shared': true }, q);
+      await qmp.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_MAX_BANDWIDTH }, q);
+      const ended = qmp.waitForEvent('MIGRATION', { ...opts, timeoutMs: opts.timeoutMs ?? 300_000, match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
+      ended.catch(() => {});
+      migrating = true;
+      // QEMU writes the device stream from the descriptor's offset: after the RAM image.
+      await input.sender.send({ socket: input.socket, path: files.part, fdname: SAVE_FDNAME, seek: devOffset, command: { execute: 'migrate', arguments: { uri: `fd:${SAVE_FDNAME}` } } }, { signal: opts.signal, timeoutMs: 10_000 });
+      const ev = await ended;
+      const status = ev.data['status'] as QmpMigrationStatus;
+      if (status !== 'completed') {
+        const info = await qmp.execute('query-migrate', undefined, q).catch(() => undefined);
+        throw new StateSaveFailedError(status, info?.['error-desc'] ?? `migration ${status}`);
+      }
+      devMs = performance.now() - t0;
+    })();
+    settled.push(device.catch(() => undefined));
+    const [ram] = await Promise.all([ramCopy, device]);
     await hooks.onReceived?.();
     const size = (await fh.stat()).size;
     const devBytes = size - devOffset;
@@ -103,8 +117,9 @@ export async function qmpSaveRamState(qmp: QmpClient, statePath: string, token: 
     await fh.write(encodeRamStateHeader({ ramBytes: input.ramBytes, ramOffset, devOffset, devBytes, storedRamBytes: ram.bytes }), 0, undefined, 0);
     await fh.close();
     const bytes = await commitStateFile(files.part, statePath);
-    return { bytes, storedRamBytes: ram.bytes, devBytes, direct: ram.direct, ramMs: t1 - t0, devMs: t2 - t1 };
+    return { bytes, storedRamBytes: ram.bytes, devBytes, direct: ram.direct, ramMs, devMs };
   } catch (err) {
+    await Promise.all(settled);
     await fh.close().catch(() => {});
     if (migrating) {
       // A sender that may still hold a monitor connection loses it once a new client is greeted there: its command
