@@ -248,6 +248,9 @@ def memfd_fill(req):
     src, direct = open_direct(req['path'], os.O_RDONLY)
     try:
         def work(mv, p, k):
+            # The chunk's pages allocated in one call first: cheaper than one by one as the write reaches them (A/B
+            # in the same runs on this machine: 227 against 291 ms per 192 MiB, noisy).
+            os.posix_fallocate(mfd, p, k)
             full_pread(src, mv, k, base + p)
             full_pwrite(mfd, mv, k, p)
         # The file's holes are the guest's untouched pages: zero in the memfd without a copy.
