@@ -242,11 +242,16 @@ export class QemuPower {
         log.warn({ vmId, err: errorMessage(err) }, 'the save of format 2 failed; this save goes the way of format 1');
         // A stream that completed before the failure (the header's write) left the disks to the destination that never
         // came: `cont` takes them back, `stop` holds the guest again.
-        if ((await this.#reg.status(vmId, opts)).state === 'postmigrate') {
-          await qmp.execute('cont', undefined, opt(opts, 5_000));
-          await qmp.execute('stop', undefined, opt(opts, 5_000));
+        try {
+          if ((await this.#reg.status(vmId, opts)).state === 'postmigrate') {
+            await qmp.execute('cont', undefined, opt(opts, 5_000));
+            await qmp.execute('stop', undefined, opt(opts, 5_000));
+          }
+          await writeSaveMarker(markerPath, { token, wasRunning, mode: fdpass ? 'fd' : 'exec' });
+        } catch (e) {
+          await rm(markerPath, { force: true });
+          throw new HypervisorError(vmId, 'save', `the save of format 2 failed (${errorMessage(err)}), and so did the way back to format 1: ${errorMessage(e)}`, { cause: e });
         }
-        await writeSaveMarker(markerPath, { token, wasRunning, mode: fdpass ? 'fd' : 'exec' });
       }
       if (ram !== undefined) {
         const t2 = performance.now();
