@@ -103,11 +103,11 @@ export function registerDaemonCommands(program: Command): void {
     .option('--health-command <command>', 'proactive HA: a health check run with every heartbeat (split at spaces, no shell); a non-zero exit or a timeout reports the host degraded, and the controller moves its VMs away. The file <data-dir>/degraded, when present, reports it degraded too')
     .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
     .option('--save-format <format>', 'the state file of a suspend: `ram` (format 2: the guest\'s RAM copied by nubo with O_DIRECT in parallel, QEMU streams only its device state; a VM it cannot be used for falls back to qemu) or `qemu` (QEMU\'s own whole stream); both are always resumed (docs/suspend.md)', 'ram')
-    .option('--ram-copy-threads <n>', 'threads of a format-2 RAM copy, each way (1-16)', '3')
+    .option('--ram-copy-threads <n>', 'threads of a format-2 RAM copy, each way (1-16)', '2')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
         if (o.saveFormat !== 'ram' && o.saveFormat !== 'qemu') throw new UsageError('BAD_FLAG', `--save-format must be ram or qemu, not ${JSON.stringify(o.saveFormat)}`);
-        const ramCopyThreads = Number(o.ramCopyThreads ?? '3');
+        const ramCopyThreads = Number(o.ramCopyThreads ?? '2');
         if (!Number.isInteger(ramCopyThreads) || ramCopyThreads < 1 || ramCopyThreads > 16) throw new UsageError('BAD_FLAG', `--ram-copy-threads must be a whole number from 1 to 16, not ${JSON.stringify(o.ramCopyThreads)}`);
         const token = o.token ?? (o.tokenFile !== undefined ? await readHostSecretFile(o.tokenFile) : undefined);
         if (!token) throw new UsageError('BAD_FLAG', 'the agent needs its host secret: --token-file FILE (or --token)');

@@ -21,7 +21,7 @@ export interface QemuDriverOptionsInput {
    * are always restored.
    */
   readonly saveFormat?: 'ram' | 'qemu' | undefined;
-  /** Threads of a format-2 RAM copy, each way (default 3: bench/suspend.ts). */
+  /** Threads of a format-2 RAM copy, each way (default 2: on this 2-core machine 2 matched or beat 3 in bench/suspend.ts runs side by side). */
   readonly ramCopyThreads?: number | undefined;
 }
 
@@ -51,7 +51,7 @@ export function compileQemuDriverOptions(input: QemuDriverOptionsInput): QemuDri
     failpoints: input.failpoints,
     python: input.python ?? 'python3',
     saveFormat: input.saveFormat ?? 'ram',
-    ramCopyThreads: checkThreads(input.ramCopyThreads ?? 3),
+    ramCopyThreads: checkThreads(input.ramCopyThreads ?? 2),
   });
 }
 
