@@ -27,10 +27,10 @@
  * - `ram-save` {memfd, path, offset, bytes, threads}: copies the data ranges of
  *   `memfd` (a QEMU's guest RAM, /proc/<pid>/fd/<n>; SEEK_DATA/SEEK_HOLE, so
  *   untouched pages stay holes) into `path` at `offset` + their own offset:
- *   pread into a reused 8 MiB buffer per thread, pwrite with O_DIRECT (plain
- *   writes where the file system refuses it), `threads` threads on alternate
- *   chunks, then fdatasync (unless `sync` is false: the caller syncs the
- *   whole file itself). Answers {bytes, direct}.
+ *   pread into a reused 8 MiB buffer per thread, plain pwrite flushed behind
+ *   (an fdatasync from a thread of its own every 16 MiB written), `threads`
+ *   threads on alternate chunks, then fdatasync (unless `sync` is false: the
+ *   caller syncs the whole file itself). Answers {bytes, direct: false}.
  * - `memfd-create` {bytes}: a memfd of that size kept under the request's key;
  *   answers {key, path}: /proc/<this pid>/fd/<n>, which a QEMU opens as its
  *   `memory-backend-file` (sharing it).
@@ -203,6 +203,50 @@ def full_pwrite(fd, mv, k, at):
     while put < k:
         put += os.pwrite(fd, mv[put:k], at + put)
 
+class FlushBehind:
+    # fdatasync from a thread of its own whenever FLUSH_EVERY more bytes were written: the disk is kept busy from the
+    # start and the last sync finds little left (as the agent does behind a format-1 stream).
+    def __init__(self, fd):
+        self.fd = fd
+        self.written = 0
+        self.errors = []
+        self.lock = threading.Lock()
+        self.kick = threading.Event()
+        self.stopped = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def wrote(self, n):
+        with self.lock:
+            self.written += n
+        self.kick.set()
+
+    def run(self):
+        last = 0
+        while True:
+            self.kick.wait()
+            self.kick.clear()
+            with self.lock:
+                w = self.written
+            if w - last >= FLUSH_EVERY:
+                try:
+                    os.fdatasync(self.fd)
+                except Exception as e:
+                    self.errors.append(e)
+                    return
+                last = w
+            if self.stopped:
+                return
+
+    def stop(self):
+        self.stopped = True
+        self.kick.set()
+        self.thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+FLUSH_EVERY = 16 << 20
+
 def ram_save(req):
     size = int(req['bytes'])
     base = int(req['offset'])
@@ -211,16 +255,22 @@ def ram_save(req):
     try:
         if os.fstat(src).st_size != size:
             raise OSError('%s is not %d bytes' % (req['memfd'], size))
-        dst, direct = open_direct(req['path'], os.O_WRONLY)
+        # Plain writes flushed behind, not O_DIRECT: they beat it here (112 against 141 ms per 192 MiB, dd 128).
+        dst = os.open(req['path'], os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         if not stat.S_ISREG(os.fstat(dst).st_mode):
             raise OSError('%s is not a regular file' % req['path'])
+        flush = FlushBehind(dst)
         def work(mv, p, k):
             full_pread(src, mv, k, p)
             full_pwrite(dst, mv, k, base + p)
-        n = parallel(chunks_of(data_ranges(src, 0, size)), req.get('threads', 3), work)
+            flush.wrote(k)
+        try:
+            n = parallel(chunks_of(data_ranges(src, 0, size)), req.get('threads', 2), work)
+        finally:
+            flush.stop()
         if req.get('sync', True):
             os.fdatasync(dst)
-        return {'bytes': n, 'direct': direct}
+        return {'bytes': n, 'direct': False}
     finally:
         os.close(src)
         if dst >= 0:

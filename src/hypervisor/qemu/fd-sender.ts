@@ -18,7 +18,7 @@ export interface FdSendRequest {
   readonly seek?: number | undefined;
 }
 
-/** What a RAM copy answers: the bytes copied (the data ranges only), and whether the state file took O_DIRECT. */
+/** What a RAM copy answers: the bytes copied (the data ranges only), and whether the state file was read or written with O_DIRECT. */
 export interface RamCopyResult {
   readonly bytes: number;
   readonly direct: boolean;
@@ -106,8 +106,8 @@ export class FdSender {
 
   /**
    * Copies the guest RAM in `memfd` (a QEMU's, /proc/<pid>/fd/<n>, of `bytes`) into `path` at `offset`, its data
-   * ranges only, with `threads` threads and O_DIRECT where the file system takes it; durable (fdatasync) once answered
-   * unless `sync` is false (the caller syncs the file).
+   * ranges only, with `threads` threads, flushed behind as it goes; durable (fdatasync) once answered unless `sync` is
+   * false (the caller syncs the file).
    */
   async saveRam(r: { readonly memfd: string; readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number; readonly sync?: boolean }, opts: WaitOptions = {}): Promise<RamCopyResult> {
     return ramCopyResult(await this.#request({ op: 'ram-save', ...r }, `the RAM copy into ${r.path}`, opts));
