@@ -102,7 +102,7 @@ export function registerDaemonCommands(program: Command): void {
     .option('--migration-address <ip>', 'address peers reach this host at for incoming migrations (QEMU\'s migration stream, NBD disk copies); default: the --listen host')
     .option('--health-command <command>', 'proactive HA: a health check run with every heartbeat (split at spaces, no shell); a non-zero exit or a timeout reports the host degraded, and the controller moves its VMs away. The file <data-dir>/degraded, when present, reports it degraded too')
     .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
-    .option('--save-format <format>', 'the state file of a suspend: `ram` (format 2: the guest\'s RAM copied by nubo with O_DIRECT in parallel, QEMU streams only its device state; a VM it cannot be used for falls back to qemu) or `qemu` (QEMU\'s own whole stream); both are always resumed (docs/suspend.md)', 'ram')
+    .option('--save-format <format>', 'the state file of a suspend: `ram` (format 2: the guest\'s RAM copied by nubo in parallel, QEMU streams only its device state; a VM it cannot be used for falls back to qemu) or `qemu` (QEMU\'s own whole stream); both are always resumed (docs/suspend.md)', 'ram')
     .option('--ram-copy-threads <n>', 'threads of a format-2 RAM copy, each way (1-16)', '2')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
