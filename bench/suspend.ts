@@ -25,6 +25,12 @@
  * gap to dd is QEMU's own and how much nubo's. Its side of each pair also
  * alternates.
  *
+ * The MB/s are of the bytes the state file stores (blocks × 512), and the
+ * dd's are of that many: a file of format 2 (docs/suspend.md) is sparse, the
+ * guest's never-touched pages holes that are neither written nor read; the
+ * apparent size is printed beside. --ram-threads N (BENCH_SUSPEND_RAM_THREADS)
+ * sets the agent's RAM-copy threads, --format-qemu 1 saves format 1 instead.
+ *
  * Run counts: --reps (BENCH_SUSPEND_REPS, default 4); --mem (BENCH_SUSPEND_MEM,
  * default 0 = both 256 and 512 MiB, else one size in MiB); --poll-ms
  * (BENCH_SUSPEND_POLL_MS, default 20): how often the API is polled for the
@@ -58,10 +64,14 @@ const sizes = memFlag === 0 ? [256, 512] : [memFlag];
 // the polls take CPU from the agent being timed (the history's times are what count, not the poll's); an A/B of 20
 // vs 100 ms on a loaded machine (load 4-5) was lost in the noise: 20 stays the default, the flag is for a quiet A/B.
 const pollMs = benchFlag('poll-ms', 'BENCH_SUSPEND_POLL_MS', 20);
+// Threads of the format-2 RAM copy, each way (the agent's --ram-copy-threads; 0: its default), and the format
+// (--format-qemu 1: QEMU's own whole stream, format 1, for an A/B in one build).
+const ramThreads = benchFlag('ram-threads', 'BENCH_SUSPEND_RAM_THREADS', 0);
+const formatQemu = benchFlag('format-qemu', 'BENCH_SUSPEND_FORMAT_QEMU', 0) === 1;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
-interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number; ddWriteMs: number; ddReadMs: number; rawBytes: number; rawSaveMs: number; rawRestoreMs: number; rawLaunchMs: number }
+interface SuspendSample { memoryMiB: number; filledMiB: number; rep: number; stateBytes: number; apparentBytes: number; suspendMs: number; resumeMs: number; suspendPolledMs: number; resumePolledMs: number; ddWriteMs: number; ddReadMs: number; rawBytes: number; rawSaveMs: number; rawRestoreMs: number; rawLaunchMs: number }
 
 const mbps = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 
@@ -75,7 +85,8 @@ function historyAt(vm: VmDetailView, to: string, after = 0): number {
 let cloud: InProcessCloud | undefined;
 let raw: RawQemu | undefined;
 try {
-  cloud = await startInProcessCloud({ prefix: 'nubo-bench-suspend-', logger });
+  cloud = await startInProcessCloud({ prefix: 'nubo-bench-suspend-', logger, ...(ramThreads > 0 ? { ramCopyThreads: ramThreads } : {}), ...(formatQemu ? { saveFormat: 'qemu' as const } : {}) });
+  say(`state file format ${formatQemu ? '1 (QEMU\'s stream)' : `2 (RAM copied by nubo, ${ramThreads > 0 ? ramThreads : 'default'} threads)`}`);
   const api = cloud.api;
   const hostDir = cloud.hostDir('h1');
   const image = cloud.image;
@@ -123,7 +134,11 @@ try {
       await api.vmAction(vm0.id, 'suspend');
       const suspended = await waitState(api, vm0.id, 'suspended', 300_000, pollMs);
       const suspendPolledMs = Date.now() - t0;
-      const stateBytes = (await stat(statePath)).size;
+      // The bytes stored (blocks × 512), not the apparent size: a state file of format 2 is sparse (the guest's
+      // never-touched pages are holes, neither written nor read), and the disk's speed is measured on what moved.
+      const st = await stat(statePath);
+      const stateBytes = Math.min(st.size, st.blocks * 512);
+      const apparentBytes = st.size;
       const ddWriteMs = ddWriteBefore ?? await ddWrite(hostDir, stateBytes);
       const rawSaved = rawSaveBefore ?? await rawSave();
       const ddReadBefore = rep % 2 === 1 ? await ddRead(hostDir, stateBytes) : undefined;
@@ -137,7 +152,7 @@ try {
       const ddReadMs = ddReadBefore ?? await ddRead(hostDir, stateBytes);
       const rawRestored = rawRestoreBefore ?? await rawRestore();
       const s: SuspendSample = {
-        memoryMiB: mem, filledMiB: filled, rep, stateBytes, ddWriteMs, ddReadMs,
+        memoryMiB: mem, filledMiB: filled, rep, stateBytes, apparentBytes, ddWriteMs, ddReadMs,
         rawBytes: rawSaved.bytes, rawSaveMs: rawSaved.ms, rawRestoreMs: rawRestored.ms, rawLaunchMs: rawRestored.launchMs,
         suspendMs: historyAt(suspended, 'suspended', t0) - historyAt(suspended, 'saving', t0),
         resumeMs: historyAt(running, 'running', t1) - historyAt(running, 'boot', t1),
@@ -156,15 +171,15 @@ try {
   const srows = suspendSamples.map((s) => {
     const gib = s.memoryMiB / 1024;
     return [
-      `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`,
+      `${s.memoryMiB} MiB`, `${s.filledMiB} MiB`, `${s.rep}`, `${(s.stateBytes / MiB).toFixed(0)} MiB`, `${(s.apparentBytes / MiB).toFixed(0)} MiB`,
       `${(s.suspendMs / 1000).toFixed(2)} s`, `${(s.suspendMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.suspendMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddWriteMs).toFixed(0)}`,
       `${(s.resumeMs / 1000).toFixed(2)} s`, `${(s.resumeMs / 1000 / gib).toFixed(2)}`, `${mbps(s.stateBytes, s.resumeMs).toFixed(0)}`, `${mbps(s.stateBytes, s.ddReadMs).toFixed(0)}`,
       `${(s.suspendPolledMs / 1000).toFixed(2)} s`, `${(s.resumePolledMs / 1000).toFixed(2)} s`,
       `${(s.rawBytes / MiB).toFixed(0)} MiB`, `${mbps(s.rawBytes, s.rawSaveMs).toFixed(0)}`, `${mbps(s.rawBytes, s.rawRestoreMs).toFixed(0)}`, `${s.rawLaunchMs.toFixed(0)} ms`,
     ];
   });
-  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory; MB/s of the state file, against dd of the same size on the same datastore');
-  console.log(textTable(['guest', 'filled', 'rep', 'state file', 'suspend', 's/GiB', 'MB/s', 'dd write MB/s', 'resume', 's/GiB', 'MB/s', 'dd read MB/s', 'req→suspended', 'req→running', 'raw QEMU file', 'raw save MB/s', 'raw restore MB/s', 'raw launch'], srows));
+  console.log('\nSuspend and resume through the API (history: running→saving→suspended, suspended→boot→running); per GiB of configured guest memory; MB/s of the state file\'s stored bytes (blocks × 512: a format-2 file is sparse, its apparent size counts holes never written nor read), against dd of the same byte count on the same datastore');
+  console.log(textTable(['guest', 'filled', 'rep', 'state stored', 'apparent', 'suspend', 's/GiB', 'MB/s', 'dd write MB/s', 'resume', 's/GiB', 'MB/s', 'dd read MB/s', 'req→suspended', 'req→running', 'raw QEMU file', 'raw save MB/s', 'raw restore MB/s', 'raw launch'], srows));
   console.log('raw QEMU: the same guest saved by stop + migrate into a detached dd conv=fdatasync (stop → file durable), restored by a fresh QEMU with nubo\'s argv (-incoming fd:3, the file read ahead as nubo does; spawn → running after cont; "raw launch": until -daemonize returned)');
   for (const mem of sizes) {
     const xs = suspendSamples.filter((s) => s.memoryMiB === mem);
@@ -186,7 +201,7 @@ try {
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `suspend-${Date.now()}.json`);
   await writeFile(out, `${JSON.stringify({
-    at: new Date().toISOString(), reps: suspendReps, sizes,
+    at: new Date().toISOString(), reps: suspendReps, sizes, format: formatQemu ? 1 : 2, ramThreads: ramThreads > 0 ? ramThreads : 'default',
     comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c),
     suspendResume: suspendSamples.map((s) => ({ ...s, suspendSPerGiB: s.suspendMs / 1000 / (s.memoryMiB / 1024), resumeSPerGiB: s.resumeMs / 1000 / (s.memoryMiB / 1024) })),
   }, null, 2)}\n`);

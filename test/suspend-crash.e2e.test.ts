@@ -27,7 +27,8 @@ import { tinyBoot, uploadTinyImages } from './support/tiny-images.js';
 // QEMU. And a retry that finds the VM stopped by the dead agent's save and
 // then fails must run it again.
 //
-// Saves go the fd way here (QEMU writes the state file itself, handed it by the
+// Format 1 here (the agent runs `--save-format qemu`: QEMU's whole stream; format 2,
+// the default, is test/suspend-crash-ram.e2e.test.ts). Saves go the fd way (QEMU writes the state file itself, handed it by the
 // agent's python3 fd sender over the VM's fdpass.sock monitor): the retry
 // commits a part on QEMU's `completed` alone. And the fd sender failing —
 // killed before a request (replaced, the save stays in fd mode) or hung in
@@ -56,6 +57,7 @@ function startAgent(failpoints?: string): DaemonProcess {
   return DaemonProcess.start([
     'agent', '--name', 'h1', '--listen', `127.0.0.1:${agentPort}`, '--token-file', agentTokenFile(),
     '--controller', `http://127.0.0.1:${controllerPort}`, '--data-dir', join(root, 'h1'), '--run-dir', join(root, 'run'), '--heartbeat-ms', '500',
+    '--save-format', 'qemu',
   ], failpoints === undefined ? {} : { NUBO_FAILPOINTS: failpoints });
 }
 

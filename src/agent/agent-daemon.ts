@@ -38,6 +38,9 @@ export interface AgentDaemonOptions extends Pick<AgentHostOptions, 'netns' | 'sh
   readonly failpoints?: Failpoints | undefined;
   /** Proactive HA: an operator's health check run each beat (default: only the flag file `<dataDir>/degraded`). */
   readonly healthCommand?: readonly string[] | undefined;
+  /** The state file a suspend writes, and a format-2 copy's threads (QemuDriverOptionsInput). */
+  readonly saveFormat?: 'ram' | 'qemu' | undefined;
+  readonly ramCopyThreads?: number | undefined;
 }
 
 /**
@@ -60,7 +63,7 @@ export class AgentDaemon {
     const migration = await checkMigrationOptions(o, logger);
     // Checked before anything starts: a mistyped controller URL stops the agent now.
     const heartbeat = o.controllerUrl === undefined ? undefined : new ControllerHeartbeat({ urls: typeof o.controllerUrl === 'string' ? [o.controllerUrl] : o.controllerUrl, token: o.token, logger });
-    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints });
+    const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints, saveFormat: o.saveFormat, ramCopyThreads: o.ramCopyThreads });
     const service = new AgentService({
       dataDir: o.dataDir,
       hypervisor: driver,

@@ -126,7 +126,15 @@ export class VmLifecycle {
     const h = this.host;
     const vm = h.vm(id);
     let spec = await vm.readSpec();
-    const cur = await vm.report();
+    let cur = await vm.report();
+    if (cur.state === 'inmigrate' && (await h.records.savedState(id)) !== undefined) {
+      // A restore whose agent died before it was over: its QEMU waits for a state it will never be given (format 2
+      // waits for its RAM and device stream, docs/suspend.md). No live migration comes into a VM with a state file:
+      // ended, and restored again from the file, which is kept until the VM runs.
+      await vm.hypervisor.destroy(id, { signal });
+      h.logger.warn({ vmId: id }, 'the QEMU of a restore whose agent died is ended; the VM is restored again from its state file');
+      cur = await vm.report();
+    }
     if (cur.state === 'running' || cur.state === 'paused') {
       // A restore whose agent died after QEMU ran the guest but before its state file was removed (`qemu.restored`):
       // left there, the file would make the VM `suspended` again once it is off, and a later start would bring back

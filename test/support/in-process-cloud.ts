@@ -56,6 +56,9 @@ export interface InProcessCloudOptions {
   readonly s3?: ControllerDaemonOptions['s3'];
   /** How often autoscaling groups are evaluated and over what window members' CPU is averaged (the controller's defaults otherwise). */
   readonly autoscale?: ControllerDaemonOptions['autoscale'];
+  /** The agents' state-file format and RAM-copy threads (AgentDaemonOptions; their defaults otherwise). */
+  readonly saveFormat?: 'ram' | 'qemu';
+  readonly ramCopyThreads?: number;
 }
 
 /**
@@ -82,6 +85,7 @@ export async function startInProcessCloud(o: InProcessCloudOptions): Promise<InP
     agents.push(await AgentDaemon.start({
       name, dataDir: join(root, name), runDir: join(root, `run-${name}`), ...(sharedDir !== undefined ? { sharedDir } : {}),
       listen: { host: '127.0.0.1', port }, token: agentToken, controllerUrl: controller.url, heartbeatIntervalMs: 500, logger: o.logger, metricsIntervalMs: o.metricsIntervalMs,
+      saveFormat: o.saveFormat, ramCopyThreads: o.ramCopyThreads,
     }));
   }
   // Enabled, and (with a shared datastore) the heartbeat has told the controller about it.

@@ -12,7 +12,7 @@ import { leasePolicyArg, leaseRateArg } from './lease-flags.js';
 import { BURST_POLICY_KINDS, type BurstPolicy } from '../../core/placement/burst-timing.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
-interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string }
+interface AgentFlags { name: string; listen: string; controller?: string; token?: string; tokenFile?: string; dataDir?: string; runDir?: string; netns?: string; heartbeatMs: string; sharedDir?: string; migrationAddress?: string; migrationTlsDir?: string; healthCommand?: string; saveFormat?: string; ramCopyThreads?: string }
 interface ControllerFlags extends MigrationQueueFlags { s3Listen?: string; ec2Listen?: string; listen: string; dataDir: string; postgres?: string; advertiseUrl?: string; heartbeatMs: string; eventMaxAgeDays: string; eventMaxRows: string; imageImportDir?: string; leaseMs?: string; prices?: string; pricesFile?: string; leasePolicy?: Record<string, string>; leaseRate?: Record<string, number | boolean>; cloudPollMs?: string; cloudBackoffMs?: string; burstPolicy?: string; burstMaxWaitS?: string }
 
 /** `nubo controller` and `nubo agent`: the two daemons, each in the foreground until SIGINT/SIGTERM. */
@@ -102,8 +102,13 @@ export function registerDaemonCommands(program: Command): void {
     .option('--migration-address <ip>', 'address peers reach this host at for incoming migrations (QEMU\'s migration stream, NBD disk copies); default: the --listen host')
     .option('--health-command <command>', 'proactive HA: a health check run with every heartbeat (split at spaces, no shell); a non-zero exit or a timeout reports the host degraded, and the controller moves its VMs away. The file <data-dir>/degraded, when present, reports it degraded too')
     .option('--migration-tls-dir <dir>', 'QEMU x509 credentials for migration (ca-cert.pem, server-/client-cert.pem and -key.pem, the server certificate naming the migration address; `nubo lab up` makes them): migrations in and out of this host then use TLS with peer verification')
+    .option('--save-format <format>', 'the state file of a suspend: `ram` (format 2: the guest\'s RAM copied by nubo in parallel, QEMU streams only its device state; a VM it cannot be used for falls back to qemu) or `qemu` (QEMU\'s own whole stream); both are always resumed (docs/suspend.md)', 'ram')
+    .option('--ram-copy-threads <n>', 'threads of a format-2 RAM copy, each way (1-16)', '2')
     .action(
       runCliAction(async (signal, o: AgentFlags) => {
+        if (o.saveFormat !== 'ram' && o.saveFormat !== 'qemu') throw new UsageError('BAD_FLAG', `--save-format must be ram or qemu, not ${JSON.stringify(o.saveFormat)}`);
+        const ramCopyThreads = Number(o.ramCopyThreads ?? '2');
+        if (!Number.isInteger(ramCopyThreads) || ramCopyThreads < 1 || ramCopyThreads > 16) throw new UsageError('BAD_FLAG', `--ram-copy-threads must be a whole number from 1 to 16, not ${JSON.stringify(o.ramCopyThreads)}`);
         const token = o.token ?? (o.tokenFile !== undefined ? await readHostSecretFile(o.tokenFile) : undefined);
         if (!token) throw new UsageError('BAD_FLAG', 'the agent needs its host secret: --token-file FILE (or --token)');
         // Tenants' disks, saved memory and config drives (made by QEMU and qemu-img, which inherit it) are the owner's only.
@@ -125,6 +130,8 @@ export function registerDaemonCommands(program: Command): void {
           migrationAddress: o.migrationAddress,
           migrationTlsDir: o.migrationTlsDir === undefined ? undefined : resolve(o.migrationTlsDir),
           healthCommand: o.healthCommand?.split(' ').filter((w) => w !== ''),
+          saveFormat: o.saveFormat,
+          ramCopyThreads,
           // Tests crash the agent at chosen points (see src/util/failpoints.ts); unset in normal use.
           failpoints: Failpoints.fromSpec(process.env['NUBO_FAILPOINTS']),
           logger,

@@ -29,7 +29,10 @@ function after(argv: string[], flag: string): string[] {
 
 test('machine, CPU, memory and accelerator', () => {
   const argv = buildQemuArgv(spec, { accel: 'tcg', paths });
-  assert.deepEqual(after(argv, '-machine'), ['pc,accel=tcg']);
+  // The guest's RAM in a memfd named as QEMU names a machine's default RAM block: live migration to and from a QEMU
+  // without the backend still finds `pc.ram`.
+  assert.deepEqual(after(argv, '-machine'), ['pc,accel=tcg,memory-backend=pc.ram']);
+  assert.deepEqual(after(argv, '-object'), ['memory-backend-memfd,id=pc.ram,size=256M,share=on']);
   assert.deepEqual(after(argv, '-cpu'), ['qemu64']);
   assert.deepEqual(after(argv, '-smp'), ['2']);
   assert.deepEqual(after(argv, '-m'), ['256M']);
@@ -120,4 +123,12 @@ test('a NIC with a PCI slot gets that address; hot-plug uses the same backend an
   const user = nicDevices(parseNicSpec({ kind: 'user', id: 'u0', mac: '52:54:00:00:00:04', net: '198.18.250.0/24', forwards: [{ hostPort: 18080, guestPort: 80 }] }), 'tcg');
   assert.deepEqual(user.netdev, { type: 'user', id: 'n-u0', net: '198.18.250.0/24', host: '198.18.250.2', restrict: true, hostfwd: [{ str: 'tcp:127.0.0.1:18080-198.18.250.15:80' }] });
   assert.throws(() => parseVmSpec({ ...spec, nics: [tap, { ...tap, id: 'nic3', mac: '52:54:00:00:00:05', ifname: 'nt1-3' }] }), /duplicate PCI slot 18/);
+});
+
+test('a restore of format 2 shares the RAM it is handed (the fd sender\'s memfd), and q35 keeps its RAM block\'s name', () => {
+  const argv = buildQemuArgv(parseVmSpec({ ...spec, machine: 'q35' }), { accel: 'tcg', paths, incoming: 'defer', ramPath: '/proc/42/fd/7' });
+  assert.deepEqual(after(argv, '-machine'), ['q35,accel=tcg,memory-backend=pc.ram']);
+  assert.deepEqual(after(argv, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/proc/42/fd/7,share=on']);
+  assert.deepEqual(after(argv, '-m'), ['256M']);
+  assert.deepEqual(after(argv, '-incoming'), ['defer']);
 });

@@ -11,7 +11,18 @@ export interface QemuArgvOptions {
   readonly incoming?: string;
   /** MIGRATION events from the start (the `events` capability, on before QMP is connected): a restore's end is told, not polled for. */
   readonly migrationEvents?: boolean;
+  /**
+   * Where the guest's RAM lives: a memfd of QEMU's own (the default), or a file QEMU opens and shares — a restore of
+   * format 2 hands it the fd sender's memfd, filled from the state file, as `/proc/<pid>/fd/<n>` (docs/suspend.md).
+   */
+  readonly ramPath?: string | undefined;
 }
+
+/**
+ * The guest RAM's backend id: `pc.ram` is the name QEMU gives the RAM block of a machine without a backend (pc and
+ * q35 alike), so a live migration to or from a QEMU started without one (an older agent's) finds its RAM block.
+ */
+export const GUEST_RAM_ID = 'pc.ram';
 
 /**
  * The QEMU command line for a validated spec, as an argv array (no shell is
@@ -23,7 +34,12 @@ export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
   const { paths } = opts;
   const argv: string[] = [
     '-name', `guest=${spec.id},debug-threads=on`,
-    '-machine', `${spec.machine},accel=${opts.accel}`,
+    // Guest RAM in shared memory (a memfd, or the restore's file): a save copies it out itself, beside QEMU's stream
+    // of the device state alone (x-ignore-shared skips shared RAM blocks), and a restore hands QEMU RAM already filled.
+    '-machine', `${spec.machine},accel=${opts.accel},memory-backend=${GUEST_RAM_ID}`,
+    '-object', opts.ramPath === undefined
+      ? `memory-backend-memfd,id=${GUEST_RAM_ID},size=${spec.memoryMiB}M,share=on`
+      : `memory-backend-file,id=${GUEST_RAM_ID},size=${spec.memoryMiB}M,mem-path=${opts.ramPath},share=on`,
     '-cpu', spec.cpuModel,
     '-smp', String(spec.vcpus),
     '-m', `${spec.memoryMiB}M`,

@@ -12,6 +12,22 @@ export interface FdSendRequest {
   readonly path: string;
   readonly fdname: string;
   readonly command: { readonly execute: string; readonly arguments?: Record<string, unknown> };
+  /** Opened read-only (an incoming migration's stream) rather than write-only into an empty file. */
+  readonly read?: boolean | undefined;
+  /** The descriptor positioned here first: QEMU reads or writes from it (format 2's device stream, ram-state-header.ts). */
+  readonly seek?: number | undefined;
+}
+
+/** What a RAM copy answers: the bytes copied (the data ranges only), and whether the state file was read or written with O_DIRECT. */
+export interface RamCopyResult {
+  readonly bytes: number;
+  readonly direct: boolean;
+}
+
+/** A memfd the sender holds for a restoring QEMU: its key, and the path a QEMU opens it by. */
+export interface HeldMemfd {
+  readonly key: string;
+  readonly path: string;
 }
 
 interface Pending {
@@ -85,14 +101,45 @@ export class FdSender {
 
   /** Sends one request; resolves with the command's `return`. */
   async send(req: FdSendRequest, opts: WaitOptions = {}): Promise<unknown> {
+    return this.#request({ ...req }, `${req.command.execute} on ${req.socket}`, opts);
+  }
+
+  /**
+   * Copies the guest RAM in `memfd` (a QEMU's, /proc/<pid>/fd/<n>, of `bytes`) into `path` at `offset`, its data
+   * ranges only, with `threads` threads, flushed behind as it goes; durable (fdatasync) once answered unless `sync` is
+   * false (the caller syncs the file).
+   */
+  async saveRam(r: { readonly memfd: string; readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number; readonly sync?: boolean }, opts: WaitOptions = {}): Promise<RamCopyResult> {
+    return ramCopyResult(await this.#request({ op: 'ram-save', ...r }, `the RAM copy into ${r.path}`, opts));
+  }
+
+  /** A new memfd of `bytes`, held by the sender until `releaseMemfd` (or its end). */
+  async createMemfd(bytes: number, opts: WaitOptions = {}): Promise<HeldMemfd> {
+    const ret = await this.#request({ op: 'memfd-create', bytes }, 'a memfd', opts) as { key?: unknown; path?: unknown } | null;
+    if (typeof ret?.key !== 'string' || typeof ret.path !== 'string') throw new FdSendFailedError('refused', 'the fd sender answered no memfd', false);
+    return { key: ret.key, path: ret.path };
+  }
+
+  /** Fills a held memfd from `path` at `offset` (`bytes` of it; the file's holes stay zero). */
+  async fillMemfd(m: HeldMemfd, r: { readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number }, opts: WaitOptions = {}): Promise<RamCopyResult> {
+    return ramCopyResult(await this.#request({ op: 'memfd-fill', key: m.key, ...r }, `the RAM fill from ${r.path}`, opts));
+  }
+
+  /** Closes the sender's descriptor of a held memfd (a QEMU that opened it keeps its own). A sender gone has none left. */
+  async releaseMemfd(m: HeldMemfd, opts: WaitOptions = {}): Promise<void> {
+    if (this.#child === undefined || this.#child.gone) return;
+    await this.#request({ op: 'memfd-release', key: m.key }, 'a memfd\'s release', opts);
+  }
+
+  async #request(body: Record<string, unknown>, what: string, opts: WaitOptions): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     await this.start({ ...opts, timeoutMs });
     const child = this.#child;
     if (child === undefined || child.gone) throw new FdSendFailedError('unavailable', 'the fd sender ended as it started', false);
     const id = this.#nextId++;
     // The child's own socket waits end a little before ours, so that a QEMU that does not answer is reported by it.
-    const line = `${JSON.stringify({ id, ...req, timeoutMs: Math.max(100, timeoutMs - 500) })}\n`;
-    const d = deadline(`the fd sender's answer (${req.command.execute} on ${req.socket})`, timeoutMs, opts.signal);
+    const line = `${JSON.stringify({ id, ...body, timeoutMs: Math.max(100, timeoutMs - 500) })}\n`;
+    const d = deadline(`the fd sender's answer (${what})`, timeoutMs, opts.signal);
     this.#ref(child, true);
     try {
       return await new Promise<unknown>((resolve, reject) => {
@@ -188,4 +235,10 @@ export class FdSender {
       else h.unref?.();
     }
   }
+}
+
+function ramCopyResult(ret: unknown): RamCopyResult {
+  const r = ret as { bytes?: unknown; direct?: unknown } | null;
+  if (typeof r?.bytes !== 'number' || typeof r.direct !== 'boolean') throw new FdSendFailedError('refused', 'the fd sender answered no byte count', false);
+  return { bytes: r.bytes, direct: r.direct };
 }

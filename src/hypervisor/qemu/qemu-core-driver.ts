@@ -76,7 +76,7 @@ export class QemuCoreDriver implements Driver {
   }
 
   restore(spec: VmSpec, statePath: string, opts: StartOptions): Promise<VmStatus> {
-    return launchQemuVm(this.registry, spec, { kind: 'restore', statePath }, opts);
+    return launchQemuVm(this.registry, spec, { kind: 'restore', statePath, sender: this.#power.fdSender }, opts);
   }
 
   status(vmId: string, opts: WaitOptions): Promise<VmStatus> {

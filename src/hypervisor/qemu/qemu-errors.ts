@@ -73,7 +73,7 @@ export class FdSendFailedError extends QemuFailureError {
 /** Reading a VM's saved state into a restoring QEMU ended other than completed. */
 export class StateRestoreFailedError extends QemuFailureError {
   readonly code = 'QEMU_STATE_RESTORE_FAILED';
-  constructor(readonly status: string) {
-    super(`the saved state was not read to its end (migration ${status})`, { status });
+  constructor(readonly status: string, reason?: string) {
+    super(reason ?? `the saved state was not read to its end (migration ${status})`, { status });
   }
 }

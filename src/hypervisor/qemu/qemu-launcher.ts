@@ -15,6 +15,12 @@ import { ENDED_MIGRATION } from './ended-migration.js';
 import type { QmpMigrationStatus } from './qmp-schema.js';
 import { waitDefault as opt } from './wait-default.js';
 import { warmPageCache } from './warm-page-cache.js';
+import { readRamStateHeader, type RamStateHeader } from './ram-state-header.js';
+import type { FdSender, HeldMemfd, RamCopyResult } from './fd-sender.js';
+import { setCapabilities } from './qmp-migration-settings.js';
+
+/** The name the state file's descriptor has in a restoring QEMU between `getfd` and `migrate-incoming` (format 2). */
+export const RESTORE_FDNAME = 'nubo-restore';
 
 /** The descriptor a restoring QEMU reads its saved state from (the first after stdin, stdout and stderr). */
 export const STATE_FD = 3;
@@ -22,7 +28,8 @@ export const STATE_FD = 3;
 /** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
 export type LaunchMode =
   | { readonly kind: 'start' }
-  | { readonly kind: 'restore'; readonly statePath: string }
+  // sender: the fd sender, which fills a format-2 file's RAM (ram-state-header.ts); without it only format 1 restores.
+  | { readonly kind: 'restore'; readonly statePath: string; readonly sender?: FdSender | undefined }
   // autostart: no `-S`, QEMU runs the guest itself once the incoming stream completed (resume on completion).
   | { readonly kind: 'incoming'; readonly autostart?: boolean | undefined };
 
@@ -34,6 +41,13 @@ export type LaunchMode =
  */
 export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
   const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
+  if (mode.kind === 'restore') {
+    const read = await readRamStateHeader(mode.statePath).catch((err: unknown) => {
+      throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
+    });
+    if (read.kind === 'invalid') throw new HypervisorError(spec.id, 'restore', `the state file is not whole: ${read.reason}`, { cause: new StateRestoreFailedError('invalid', read.reason) });
+    if (read.kind === 'v2') return launchRamRestore(reg, spec, mode, read.header, opts);
+  }
   // The saved state is read from the disk while QEMU starts, so that its load reads the page cache.
   const warming = new AbortController();
   const warm = statePath !== undefined ? warmPageCache(statePath, warming.signal) : undefined;
@@ -45,7 +59,57 @@ export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: Launch
   }
 }
 
-async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions): Promise<VmStatus> {
+/**
+ * A restore of format 2: the fd sender makes a memfd of the guest's RAM size
+ * and fills it from the state file (O_DIRECT, in parallel) while QEMU starts
+ * with that memfd as its RAM (`memory-backend-file` on its /proc path) and
+ * `-incoming defer`; once both are done QEMU reads the device stream alone
+ * (x-ignore-shared, the file's descriptor handed over `getfd` and positioned
+ * at the stream) — the RAM must be whole first: devices read guest memory as
+ * they load (virtio's rings). The sender's descriptor is closed at the end
+ * whatever happens (QEMU keeps its own).
+ */
+async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode & { kind: 'restore' }, header: RamStateHeader, opts: StartOptions): Promise<VmStatus> {
+  const sender = mode.sender;
+  if (sender === undefined) throw new HypervisorError(spec.id, 'restore', 'the state file is of format 2, whose RAM only the fd sender (python3) reads; this agent runs without it');
+  if (header.ramBytes !== spec.memoryMiB * 1024 * 1024) throw new HypervisorError(spec.id, 'restore', `the state file holds ${header.ramBytes} bytes of RAM, the VM has ${spec.memoryMiB} MiB`);
+  const fp = reg.opts.failpoints;
+  const t0 = performance.now();
+  let memfd: HeldMemfd;
+  try {
+    memfd = await sender.createMemfd(header.ramBytes, opt(opts, 10_000));
+  } catch (err) {
+    throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
+  }
+  let filledAt = 0;
+  const fill = (async () => {
+    // Tests end the agent or fail the fill here (`qemu.restore.ram-fill`): the file is kept and a retry restores.
+    await fp?.hit('qemu.restore.ram-fill');
+    const r = await sender.fillMemfd(memfd, { path: mode.statePath, offset: header.ramOffset, bytes: header.ramBytes, threads: reg.opts.ramCopyThreads }, opt(opts, 300_000));
+    filledAt = performance.now();
+    return r;
+  })();
+  fill.catch(() => {});
+  try {
+    return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, ramPath: memfd.path, fill, sender, t0, filledAt: () => filledAt });
+  } finally {
+    // Never while the fill may still write into it (the descriptor's number could be another's by then).
+    await fill.catch(() => undefined);
+    await sender.releaseMemfd(memfd, opt({}, 5_000)).catch((err: unknown) => reg.log.warn({ vmId: spec.id, err: errorMessage(err) }, 'the fd sender did not release a restore\'s memfd'));
+  }
+}
+
+interface RamRestore {
+  readonly header: RamStateHeader;
+  readonly statePath: string;
+  readonly ramPath: string;
+  readonly fill: Promise<RamCopyResult>;
+  readonly sender: FdSender;
+  readonly t0: number;
+  readonly filledAt: () => number;
+}
+
+async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions, ram?: RamRestore): Promise<VmStatus> {
   const paths = vmPaths(reg.opts.runDir, spec.id);
   await rm(paths.dir, { recursive: true, force: true });
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -65,6 +129,8 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       paused: opts.paused === true || (mode.kind !== 'start' && !(mode.kind === 'incoming' && mode.autostart === true)),
       // QEMU reads the saved state straight from the file it inherits as fd 3: no shell, no `cat`, no pipe between.
       ...(statePath !== undefined ? { incoming: `fd:${STATE_FD}`, migrationEvents: true } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
+      // Format 2: the RAM the fd sender fills meanwhile; the device stream is asked for once it is full.
+      ...(ram !== undefined ? { incoming: 'defer', migrationEvents: true, ramPath: ram.ramPath } : {}),
     });
     const state = statePath !== undefined ? await open(statePath, 'r') : undefined;
     const t0 = performance.now();
@@ -108,6 +174,30 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
   }
 
   const vm = reg.get(spec.id);
+  if (ram !== undefined) {
+    const t2 = performance.now();
+    const qmp = reg.qmp(vm);
+    await Promise.resolve(reg.opts.failpoints?.hit('qemu.restore')).then(async () => {
+      // Set while the fill runs; the device stream is asked for only once the RAM is whole.
+      await setCapabilities(qmp, { 'x-ignore-shared': true }, opt(opts, 5_000));
+      const filled = await ram.fill;
+      const loaded = qmp.waitForEvent('MIGRATION', { ...opt(opts, 120_000), match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
+      loaded.catch(() => {});
+      const t3 = performance.now();
+      await ram.sender.send({ socket: vm.paths.fdpassSocket, path: ram.statePath, fdname: RESTORE_FDNAME, read: true, seek: ram.header.devOffset, command: { execute: 'migrate-incoming', arguments: { uri: `fd:${RESTORE_FDNAME}` } } }, opt(opts, 10_000));
+      const ev = await loaded;
+      if (ev.data['status'] !== 'completed') throw new StateRestoreFailedError(String(ev.data['status']));
+      // Off before the guest runs: a live migration of it must carry its RAM (and sets it off itself too).
+      await setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000));
+      reg.log.info({ vmId: spec.id, storedRamBytes: filled.bytes, direct: filled.direct, fillMs: Math.round(ram.filledAt() - ram.t0), launchedMs: Math.round(t2 - ram.t0), devMs: Math.round(performance.now() - t3) }, 'vm state of format 2 loaded');
+    }).catch(async (err: unknown) => {
+      await reg.destroy(spec.id, {}).catch(() => {});
+      throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
+    });
+    if (opts.paused !== true) await qmp.execute('cont', undefined, opt(opts, 5_000));
+    reg.log.info({ vmId: spec.id, format: 2, loadMs: Math.round(performance.now() - t2) }, 'vm restored');
+    await reg.opts.failpoints?.hit('qemu.restored');
+  }
   if (statePath !== undefined) {
     const t2 = performance.now();
     // The incoming side reaches `paused` once the whole state has been read — told by QEMU's MIGRATION event (on from

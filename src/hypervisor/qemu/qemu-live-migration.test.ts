@@ -105,7 +105,8 @@ test('startIncoming: capabilities, TLS server creds, NBD exports, then migrate-i
   assert.deepEqual(f.sent.map((c) => c.command), [
     'migrate-set-capabilities', 'qom-list', 'object-add', 'migrate-set-parameters', 'nbd-server-start', 'block-export-add', 'migrate-incoming', 'query-migrate',
   ]);
-  assert.deepEqual(f.sent[0]!.args, { capabilities: [{ capability: 'events', state: true }, { capability: 'postcopy-ram', state: true }] });
+  // x-ignore-shared off, said explicitly: a live migration must carry the guest's RAM.
+  assert.deepEqual(f.sent[0]!.args, { capabilities: [{ capability: 'events', state: true }, { capability: 'postcopy-ram', state: true }, { capability: 'x-ignore-shared', state: false }] });
   assert.deepEqual(f.sent[2]!.args, { 'qom-type': 'tls-creds-x509', id: 'mig-tls-in', dir: '/pki/b', endpoint: 'server', 'verify-peer': true });
   assert.deepEqual(f.sent[4]!.args, { addr: { type: 'inet', data: { host: '198.18.0.2', port: '10809' } }, 'tls-creds': 'mig-tls-in' });
   assert.deepEqual(f.sent[5]!.args, { type: 'nbd', id: 'exp-data', 'node-name': 'd-data', name: 'data', writable: true });
@@ -137,6 +138,8 @@ test('migrateOut sets every capability and parameter (TLS off explicitly), recor
       { capability: 'xbzrle', state: false },
       { capability: 'postcopy-ram', state: true },
       { capability: 'return-path', state: false },
+      // Always off, said explicitly: a save of format 2 turns it on, and on it would skip the guest's RAM (a memfd).
+      { capability: 'x-ignore-shared', state: false },
     ],
   });
   assert.deepEqual(f.sent[3]!.args, { 'downtime-limit': 300, 'max-bandwidth': 1 << 20, 'tls-creds': '', 'tls-hostname': '' });

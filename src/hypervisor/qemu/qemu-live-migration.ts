@@ -65,7 +65,8 @@ export class QemuLiveMigration implements LiveMigration {
     return this.#step(spec.id, 'prepare the incoming migration', opts, 30_000, async (o) => {
       const qmp = this.#host.qmp(spec.id);
       try {
-        await setCapabilities(qmp, { events: true, 'postcopy-ram': opts.postcopy === true }, o);
+        // x-ignore-shared explicitly off: on, the stream would carry no guest RAM (it is a save's and restore's alone).
+        await setCapabilities(qmp, { events: true, 'postcopy-ram': opts.postcopy === true, 'x-ignore-shared': false }, o);
         if (opts.tls) {
           await ensureTlsCreds(qmp, TLS_IN_ID, opts.tls.dir, 'server', o);
           await qmp.execute('migrate-set-parameters', { 'tls-creds': TLS_IN_ID }, o);

@@ -14,6 +14,9 @@ import { settleMigration } from './settle-migration.js';
 import { readQemuVmStats } from './qemu-vm-stats.js';
 import type { QemuRegistry } from './qemu-registry.js';
 import { waitDefault as opt } from './wait-default.js';
+import { findGuestMemfd, qmpSaveRamState, type SavedRamState } from './ram-state-save.js';
+import { readRamStateHeader } from './ram-state-header.js';
+import { setCapabilities } from './qmp-migration-settings.js';
 
 /** How often a graceful shutdown or reboot presses the ACPI power button again while the guest has not answered. */
 export const ACPI_REPRESS_MS = 3_000;
@@ -35,6 +38,11 @@ export class QemuPower {
    */
   warmUp(): void {
     this.#fdSender?.start().catch((err: unknown) => this.#reg.log.warn({ err: errorMessage(err) }, 'the fd sender did not start; saves will try again or use the exec: writer'));
+  }
+
+  /** The fd sender (undefined when the driver has no Python): a restore of format 2 fills its RAM through it. */
+  get fdSender(): FdSender | undefined {
+    return this.#fdSender;
   }
 
   /** Ends the fd sender's child. */
@@ -164,9 +172,15 @@ export class QemuPower {
         // fd mode: QEMU wrote the part itself and reported `completed` only after its last write returned, so the part
         // is all of it (in the page cache: the commit makes it durable). exec mode: its writer must have exited 0 too.
         const fdMode = marker.mode === 'fd';
-        const rc = started === undefined || fdMode ? undefined : await waitWriterExit(files.rc, opt(opts, 60_000)).catch(() => undefined);
+        // ram mode (format 2): QEMU's `completed` was its device stream only; the part is whole once its header is
+        // there (written last, after an fdatasync of the rest), valid and complete.
+        const ramMode = marker.mode === 'ram';
+        const rc = started === undefined || fdMode || ramMode ? undefined : await waitWriterExit(files.rc, opt(opts, 60_000)).catch(() => undefined);
         const part = await stat(files.part).catch(() => undefined);
-        if (part !== undefined && (fdMode ? part.size > 0 : rc === 0)) {
+        const whole = part === undefined ? false
+          : ramMode ? (await readRamStateHeader(files.part).catch(() => undefined))?.kind === 'v2'
+          : fdMode ? part.size > 0 : rc === 0;
+        if (part !== undefined && whole) {
           const bytes = await commitStateFile(files.part, statePath);
           await removeAttemptFiles(statePath);
           await fp?.hit('qemu.save.written');
@@ -181,6 +195,8 @@ export class QemuPower {
       // which is as if that save had never been asked for.
       log.warn({ vmId }, 'an interrupted save left QEMU in postmigrate without a durable file; saving again');
       await qmp.execute('cont', undefined, opt(opts, 5_000));
+      // That save may have been of format 2 (x-ignore-shared on): off while the guest runs, whatever comes next.
+      await setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000));
       state = 'running';
     }
     // Paused by a save its agent did not see to the end (the marker says it ran before): a failure of this one must
@@ -191,7 +207,11 @@ export class QemuPower {
     // fd mode (QEMU writes the file itself) for a QEMU started with the fd-passing monitor; one started before it
     // existed (adopted from an older agent) keeps the exec: writer.
     const fdpass = this.#fdSender !== undefined && (await stat(vm.paths.fdpassSocket).catch(() => undefined))?.isSocket() === true;
-    await writeSaveMarker(markerPath, { token, wasRunning, mode: fdpass ? 'fd' : 'exec' });
+    // Format 2 (the guest's RAM copied by the fd sender) for a QEMU whose RAM is a memfd; one without (adopted from an
+    // older agent) is saved as before.
+    const ramBytes = vm.record.spec.memoryMiB * 1024 * 1024;
+    const memfd = fdpass && this.#reg.opts.saveFormat === 'ram' ? await findGuestMemfd(vm.pid, ramBytes) : undefined;
+    await writeSaveMarker(markerPath, { token, wasRunning, mode: memfd !== undefined ? 'ram' : fdpass ? 'fd' : 'exec' });
     const via: SaveViaFd | undefined = fdpass && this.#fdSender !== undefined ? {
       sender: this.#fdSender,
       socket: vm.paths.fdpassSocket,
@@ -204,6 +224,44 @@ export class QemuPower {
     // Stopped first, so that the state written is one consistent instant and the migration needs one pass.
     if (state === 'running') await qmp.execute('stop', undefined, opt(opts, 5_000));
     const t1 = performance.now();
+    if (memfd !== undefined && this.#fdSender !== undefined) {
+      let ram: SavedRamState | undefined;
+      try {
+        // Tests end QEMU here (`qemu.save`), as in format 1.
+        await fp?.hit('qemu.save');
+        const hooks = fp === undefined ? {} : { onRamCopy: () => fp.hit('qemu.save.ram-copy'), onDeviceStream: () => fp.hit('qemu.save.device-stream'), onReceived: () => fp.hit('qemu.save.received') };
+        ram = await qmpSaveRamState(qmp, statePath, token, { sender: this.#fdSender, socket: vm.paths.fdpassSocket, memfd, ramBytes, threads: this.#reg.opts.ramCopyThreads }, opt(opts, 300_000), hooks);
+      } catch (err) {
+        // Never a failed suspend because of format 2: QEMU still holds everything (the copy only reads its RAM, and a
+        // failed device stream is cancelled), so the save goes on as before — unless it was called off, or QEMU is gone.
+        if (opts.signal?.aborted === true || !this.#reg.has(vmId) || vm.exit !== undefined) {
+          if (wasRunning) await qmp.execute('cont', undefined, opt({}, 5_000)).catch(() => undefined);
+          await rm(markerPath, { force: true });
+          throw new HypervisorError(vmId, 'save', errorMessage(err), { cause: err });
+        }
+        log.warn({ vmId, err: errorMessage(err) }, 'the save of format 2 failed; this save goes the way of format 1');
+        // A stream that completed before the failure (the header's write) left the disks to the destination that never
+        // came: `cont` takes them back, `stop` holds the guest again.
+        try {
+          if ((await this.#reg.status(vmId, opts)).state === 'postmigrate') {
+            await qmp.execute('cont', undefined, opt(opts, 5_000));
+            await qmp.execute('stop', undefined, opt(opts, 5_000));
+          }
+          await writeSaveMarker(markerPath, { token, wasRunning, mode: fdpass ? 'fd' : 'exec' });
+        } catch (e) {
+          await rm(markerPath, { force: true });
+          throw new HypervisorError(vmId, 'save', `the save of format 2 failed (${errorMessage(err)}), and so did the way back to format 1: ${errorMessage(e)}`, { cause: e });
+        }
+      }
+      if (ram !== undefined) {
+        const t2 = performance.now();
+        await fp?.hit('qemu.save.written');
+        await this.#reg.destroy(vmId, opts);
+        log.info({ vmId, mode: 'ram', bytes: ram.bytes, storedRamBytes: ram.storedRamBytes, devBytes: ram.devBytes, direct: ram.direct, stopMs: Math.round(t1 - t0), ramMs: Math.round(ram.ramMs), devMs: Math.round(ram.devMs), saveMs: Math.round(t2 - t1), endMs: Math.round(performance.now() - t2) }, 'vm saved');
+        await fp?.hit('qemu.save.ended');
+        return { bytes: ram.bytes, durationMs: Date.now() - began };
+      }
+    }
     let saved: Awaited<ReturnType<typeof qmpSaveState>>;
     try {
       // Tests end QEMU here (`qemu.save`): a save whose process dies must leave no state file behind.

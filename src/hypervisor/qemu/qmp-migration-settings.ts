@@ -18,7 +18,9 @@ export async function applyOutgoingSettings(qmp: QmpClient, opts: OutgoingOption
   // would leave a completed source that may never run again and no copy at all; and a source that failed after the
   // destination loaded would resume itself beside it. The return path makes the source wait for the destination's
   // word that it loaded (QEMU's MIG_RP_MSG_SHUT), so both sides agree on the outcome but for a message lost on the wire.
-  await setCapabilities(qmp, { events: true, 'auto-converge': p.autoConverge, xbzrle: p.xbzrle, 'postcopy-ram': p.postcopy, 'return-path': opts.destAutostart === true }, o);
+  // x-ignore-shared always set, and off: a state save of format 2 sets it on (its guest RAM is copied beside QEMU's
+  // stream), and left on it would make a live migration silently skip the guest's RAM (shared memory, a memfd).
+  await setCapabilities(qmp, { events: true, 'auto-converge': p.autoConverge, xbzrle: p.xbzrle, 'postcopy-ram': p.postcopy, 'return-path': opts.destAutostart === true, 'x-ignore-shared': false }, o);
   if (opts.tls) await ensureTlsCreds(qmp, TLS_OUT_ID, opts.tls.dir, 'client', o);
   // Always set: parameters outlive a migration, and a VM that arrived over TLS still names its server credentials.
   await qmp.execute('migrate-set-parameters', {

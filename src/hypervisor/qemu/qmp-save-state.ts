@@ -101,7 +101,8 @@ export async function qmpSaveState(qmp: QmpClient, statePath: string, token: str
   // file; `events`, so that the end is told, not polled for.
   await qmp.execute('migrate-set-capabilities', {
     capabilities: [
-      ...(['xbzrle', 'auto-converge', 'postcopy-ram', 'pause-before-switchover'] as const).map((capability) => ({ capability, state: false })),
+      // x-ignore-shared off: this is format 1, QEMU's whole stream, its guest RAM included.
+      ...(['xbzrle', 'auto-converge', 'postcopy-ram', 'pause-before-switchover', 'x-ignore-shared'] as const).map((capability) => ({ capability, state: false })),
       { capability: 'events', state: true },
     ],
   }, q);

@@ -51,7 +51,7 @@ export type QmpSocketAddressLegacy =
   | { type: 'inet'; data: { host: string; port: string } }
   | { type: 'unix'; data: { path: string } };
 
-export type QmpMigrationCapability = 'events' | 'auto-converge' | 'xbzrle' | 'postcopy-ram' | 'pause-before-switchover' | 'return-path';
+export type QmpMigrationCapability = 'events' | 'auto-converge' | 'xbzrle' | 'postcopy-ram' | 'pause-before-switchover' | 'return-path' | 'x-ignore-shared';
 
 /** The migration parameters nubo sets; QEMU has more. tls-creds '' switches TLS off. */
 // A type, not an interface: command arguments must be assignable to Record<string, unknown>.

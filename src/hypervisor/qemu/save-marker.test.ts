@@ -14,6 +14,9 @@ test('the marker keeps the attempt\'s mode; an older agent\'s marker (no mode) s
     // Rewritten before a fallback's writer starts.
     await writeSaveMarker(path, { token: 'a1b2c3d4e5f60718', wasRunning: true, mode: 'exec' });
     assert.equal((await readSaveMarker(path))?.mode, 'exec');
+    // Format 2's save, whose retry looks for the part's header.
+    await writeSaveMarker(path, { token: 'a1b2c3d4e5f60718', wasRunning: true, mode: 'ram' });
+    assert.equal((await readSaveMarker(path))?.mode, 'ram');
     await writeFile(path, JSON.stringify({ token: 'a1b2c3d4e5f60718', wasRunning: false }));
     assert.deepEqual(await readSaveMarker(path), { token: 'a1b2c3d4e5f60718', wasRunning: false });
     await writeFile(path, JSON.stringify({ token: 'a1b2c3d4e5f60718', wasRunning: false, mode: 'pipe' }));

@@ -17,12 +17,13 @@ export interface SaveMarker {
   /**
    * Who writes the attempt's part file: QEMU itself (`fd`, whose `completed` proves it whole) or the exec: URI's
    * detached dd (`exec`, whole only once it also exited 0). Rewritten to `exec` before a fallback's writer starts; a
-   * marker without it is an older agent's, which had only the exec writer.
+   * marker without it is an older agent's, which had only the exec writer. `ram`: format 2 (ram-state-save.ts), whose
+   * part is whole only once its header is there and valid; rewritten to `fd`/`exec` before a fallback to format 1.
    */
-  readonly mode?: 'fd' | 'exec' | undefined;
+  readonly mode?: 'fd' | 'exec' | 'ram' | undefined;
 }
 
-const saveMarkerSchema = z.strictObject({ token: z.string().regex(/^[0-9a-f]{8,64}$/), wasRunning: z.boolean(), mode: z.enum(['fd', 'exec']).optional() });
+const saveMarkerSchema = z.strictObject({ token: z.string().regex(/^[0-9a-f]{8,64}$/), wasRunning: z.boolean(), mode: z.enum(['fd', 'exec', 'ram']).optional() });
 
 /** The marker, or undefined when there is none or it is unreadable (a save then decides from QEMU's state alone). */
 export async function readSaveMarker(path: string): Promise<SaveMarker | undefined> {
