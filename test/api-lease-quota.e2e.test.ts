@@ -69,6 +69,9 @@ test("a lease past its owner's vms quota is refused 409 naming the quota; the ow
   assert.equal(await written(), before, 'no lease, no timeline entry, no event');
   // One VM of hers outside leases (no agent: it stays pending, and counts): now one more lease VM is too many.
   await new NuboClient(controller.url, tokens['ana']!).createVm({ template: 'tpl', name: 'plain' });
+  // Its drive (which finds no host and says so in the event log) runs after the create's answer: settled first, so
+  // that only what the refused lease would write is compared.
+  await controller.orchestrator.idle();
   const before2 = await written();
   await remoteRejects(leasesOf('ana').create({ type: 'ar', start: hour(3), durationS: 600, template: 'tpl' }), 409, 'LEASE_REJECTED', undefined, /user ana may have 3 vms; 3 in use, 1 more requested/);
   assert.equal(await written(), before2);
