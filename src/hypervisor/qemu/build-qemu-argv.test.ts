@@ -128,7 +128,7 @@ test('a NIC with a PCI slot gets that address; hot-plug uses the same backend an
 test('a restore of format 2 shares the RAM it is handed (the fd sender\'s memfd), and q35 keeps its RAM block\'s name', () => {
   const argv = buildQemuArgv(parseVmSpec({ ...spec, machine: 'q35' }), { accel: 'tcg', paths, incoming: 'defer', ramPath: '/proc/42/fd/7' });
   assert.deepEqual(after(argv, '-machine'), ['q35,accel=tcg,memory-backend=pc.ram']);
-  assert.deepEqual(after(argv, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/proc/42/fd/7,share=on']);
+  assert.deepEqual(after(argv, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/proc/42/fd/7,share=on,align=2M']);
   assert.deepEqual(after(argv, '-m'), ['256M']);
   assert.deepEqual(after(argv, '-incoming'), ['defer']);
 });

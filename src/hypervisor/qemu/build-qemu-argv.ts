@@ -39,7 +39,9 @@ export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
     '-machine', `${spec.machine},accel=${opts.accel},memory-backend=${GUEST_RAM_ID}`,
     '-object', opts.ramPath === undefined
       ? `memory-backend-memfd,id=${GUEST_RAM_ID},size=${spec.memoryMiB}M,share=on`
-      : `memory-backend-file,id=${GUEST_RAM_ID},size=${spec.memoryMiB}M,mem-path=${opts.ramPath},share=on`,
+      // align=2M: QEMU maps a file at its page size (4 KiB for shmem), and a mapping off a 2 MiB boundary cannot take
+      // transparent huge pages whatever the policy (memory-backend-memfd has no such option: see docs/suspend.md).
+      : `memory-backend-file,id=${GUEST_RAM_ID},size=${spec.memoryMiB}M,mem-path=${opts.ramPath},share=on,align=2M`,
     '-cpu', spec.cpuModel,
     '-smp', String(spec.vcpus),
     '-m', `${spec.memoryMiB}M`,
