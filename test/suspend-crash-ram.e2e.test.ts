@@ -183,13 +183,18 @@ test('the RAM copy fails (qemu.save.ram-copy=error): the save falls back to form
   await resumeSameGuest(p0);
 });
 
-test('agent SIGKILLed while a resume fills the RAM (qemu.restore.ram-fill): the file is kept, and once the agent is back the resume finishes', async () => {
+/**
+ * Suspends, restarts the agent to die at `point` during the resume, checks what must outlive it (`whileDead`), starts
+ * it again and asserts the resume finishes: the same guest, one QEMU, the state file removed once it runs.
+ */
+async function resumeSurvivesAgentKilledAt(point: string, whileDead: () => Promise<void>): Promise<void> {
   const p0 = await probe();
   await api.vmAction(vmId, 'suspend');
   assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
-  await restartAgent('qemu.restore.ram-fill=exit');
+  await restartAgent(`${point}=exit`);
   await api.vmAction(vmId, 'resume');
-  await pollUntil('agent killed at qemu.restore.ram-fill', () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  await whileDead();
   assert.deepEqual(await stateFiles(), ['memory.state'], 'the state file is kept until the VM runs');
   agent = startAgent();
   const done = await waitVm(['running', 'suspended', 'failed', 'unknown']);
@@ -199,25 +204,16 @@ test('agent SIGKILLed while a resume fills the RAM (qemu.restore.ram-fill): the 
   assert.ok(p1.uptime > p0.uptime);
   assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'one QEMU');
   await pollUntil('state file removed', async () => ((await stateFiles()).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+}
+
+test('agent SIGKILLed while a resume fills the RAM (qemu.restore.ram-fill): the file is kept, and once the agent is back the resume finishes', async () => {
+  await resumeSurvivesAgentKilledAt('qemu.restore.ram-fill', async () => {});
 });
 
 test('agent SIGKILLed once the restoring QEMU runs but waits for its RAM (qemu.restore): once back, the resume finishes with one QEMU, the same guest', async () => {
-  const p0 = await probe();
-  await api.vmAction(vmId, 'suspend');
-  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
-  await restartAgent('qemu.restore=exit');
-  await api.vmAction(vmId, 'resume');
-  await pollUntil('agent killed at qemu.restore', () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
-  assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'the restoring QEMU outlives its agent');
-  assert.deepEqual(await stateFiles(), ['memory.state'], 'the state file is kept until the VM runs');
-  agent = startAgent();
-  const done = await waitVm(['running', 'suspended', 'failed', 'unknown']);
-  assert.equal(done.state, 'running', `reason: ${done.stateReason}`);
-  const p1 = await probe();
-  assert.equal(p1.nonce, p0.nonce, 'the same guest');
-  assert.ok(p1.uptime > p0.uptime);
-  assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'one QEMU');
-  await pollUntil('state file removed', async () => ((await stateFiles()).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+  await resumeSurvivesAgentKilledAt('qemu.restore', async () => {
+    assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'the restoring QEMU outlives its agent');
+  });
 });
 
 test('the fill fails (qemu.restore.ram-fill=error): the resume fails cleanly, the file is kept, and a second resume brings back the same guest', async () => {
