@@ -101,15 +101,17 @@ test('a full instance life: key pair, RunInstances with key, user data and tags,
   assert.match(ami ?? '', /^ami-[0-9a-f]{17}$/);
 
   const userData = Buffer.from('#!/bin/sh\necho EC2-USER-DATA-RAN\n').toString('base64');
-  const run = await alice.send(new RunInstancesCommand({
+  const runParams = {
     ImageId: ami, InstanceType: TINY, MinCount: 1, MaxCount: 1, KeyName: 'alice-key', UserData: userData, ClientToken: 'run-1',
-    TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'web' }, { Key: 'role', Value: 'test' }] }],
-  }));
+    TagSpecifications: [{ ResourceType: 'instance' as const, Tags: [{ Key: 'Name', Value: 'web' }, { Key: 'role', Value: 'test' }] }],
+  };
+  const run = await alice.send(new RunInstancesCommand(runParams));
   const id = run.Instances?.[0]?.InstanceId ?? '';
   assert.match(id, /^i-[0-9a-f]{17}$/);
   assert.equal(run.Instances?.[0]?.InstanceType, 'nubo.tiny');
   assert.equal(run.Instances?.[0]?.KeyName, 'alice-key');
-  assert.equal((await alice.send(new RunInstancesCommand({ ImageId: ami, MinCount: 1, MaxCount: 1, ClientToken: 'run-1' }))).Instances?.[0]?.InstanceId, id, 'the same ClientToken launches nothing new');
+  assert.equal((await alice.send(new RunInstancesCommand(runParams))).Instances?.[0]?.InstanceId, id, 'the same ClientToken launches nothing new');
+  assert.match(await awsCode(alice.send(new RunInstancesCommand({ ...runParams, MaxCount: 2 }))), /^IdempotentParameterMismatch/, 'the same ClientToken with other parameters is refused');
 
   await waitUntilInstanceRunning({ client: alice, ...WAIT }, { InstanceIds: [id] });
   const aliceKeys = (await cloud.controller.store.users.get(aliceId)).sshKeys;

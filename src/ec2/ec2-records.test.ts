@@ -23,16 +23,16 @@ after(async () => {
 
 describe('Ec2Records.recordLaunch', () => {
   it('writes the instance, its groups, its i- id, its tags and the client token\'s VMs together', async () => {
-    assert.equal(await records.claimClientToken('u1', 'tok', 'r-1'), true);
+    assert.equal(await records.claimClientToken('u1', 'tok', 'r-1', 'P'), true);
     const id = await records.recordLaunch('u1', { vmId: 'vm-a', reservationId: 'r-1', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }, {
-      groupIds: ['sg-1', 'sg-2'], tags: [{ key: 'Name', value: 'web' }], clientToken: { token: 'tok', vmIds: ['vm-a'], complete: true },
+      groupIds: ['sg-1', 'sg-2'], tags: [{ key: 'Name', value: 'web' }], clientToken: { token: 'tok', vmIds: ['vm-a'], complete: true, params: 'P' },
     });
     assert.match(id, /^i-[0-9a-f]{17}$/);
     assert.equal(await records.awsIdOf('instance', 'vm-a'), id, 'the id the mapping gives afterwards');
     assert.deepEqual(await records.instances(['vm-a']), new Map([['vm-a', { vmId: 'vm-a', reservationId: 'r-1', launchIndex: 0, instanceType: 'nubo.tiny', keyName: 'k' }]]));
     assert.deepEqual(await records.groupsOf('vm-a'), ['sg-1', 'sg-2']);
     assert.deepEqual(await records.tags('u1', [id]), [{ resourceId: id, key: 'Name', value: 'web' }]);
-    assert.deepEqual(await records.clientToken('u1', 'tok'), { reservationId: 'r-1', vmIds: ['vm-a'], complete: true });
+    assert.deepEqual(await records.clientToken('u1', 'tok'), { reservationId: 'r-1', vmIds: ['vm-a'], complete: true, params: 'P' });
   });
 
   it('keeps an i- id mapped before; no groups, tags or token write nothing of theirs', async () => {
@@ -44,28 +44,28 @@ describe('Ec2Records.recordLaunch', () => {
   });
 
   it('all or nothing: a launch whose last write fails (two tags of one key) leaves no instance, group, id or token change', async () => {
-    assert.equal(await records.claimClientToken('u2', 'tok2', 'r-3'), true);
+    assert.equal(await records.claimClientToken('u2', 'tok2', 'r-3', 'P'), true);
     await assert.rejects(records.recordLaunch('u2', { vmId: 'vm-c', reservationId: 'r-3', launchIndex: 0, instanceType: 'custom', keyName: null }, {
-      groupIds: ['sg-9'], tags: [{ key: 'a', value: '1' }, { key: 'a', value: '2' }], clientToken: { token: 'tok2', vmIds: ['vm-c'], complete: true },
+      groupIds: ['sg-9'], tags: [{ key: 'a', value: '1' }, { key: 'a', value: '2' }], clientToken: { token: 'tok2', vmIds: ['vm-c'], complete: true, params: 'P' },
     }));
     assert.deepEqual(await records.instances(['vm-c']), new Map());
     assert.deepEqual(await records.groupsOf('vm-c'), []);
     assert.deepEqual(await (store.db as unknown as Kysely<Ec2Tables>).selectFrom('ec2_ids').selectAll().where('nubo_id', '=', 'vm-c').execute(), [], 'no i- id mapped');
     assert.deepEqual(await records.tags('u2'), []);
-    assert.deepEqual(await records.clientToken('u2', 'tok2'), { reservationId: 'r-3', vmIds: [], complete: false });
+    assert.deepEqual(await records.clientToken('u2', 'tok2'), { reservationId: 'r-3', vmIds: [], complete: false, params: 'P' });
   });
 
   it('a token\'s launch: claimed not complete, each VM recorded under it, complete with its last one (or when it ends short)', async () => {
-    assert.equal(await records.claimClientToken('u3', 'run', 'r-20'), true);
-    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: [], complete: false });
+    assert.equal(await records.claimClientToken('u3', 'run', 'r-20', 'P'), true);
+    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: [], complete: false, params: 'P' });
     const rec = (vmId: string, launchIndex: number) => ({ vmId, reservationId: 'r-20', launchIndex, instanceType: 'custom', keyName: null });
-    await records.recordLaunch('u3', rec('vm-r0', 0), { groupIds: [], tags: [], clientToken: { token: 'run', vmIds: ['vm-r0'], complete: false } });
-    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: ['vm-r0'], complete: false });
-    await records.recordLaunch('u3', rec('vm-r1', 1), { groupIds: [], tags: [], clientToken: { token: 'run', vmIds: ['vm-r0', 'vm-r1'], complete: true } });
-    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: ['vm-r0', 'vm-r1'], complete: true });
-    assert.equal(await records.claimClientToken('u3', 'short', 'r-21'), true);
-    await records.completeClientToken('u3', 'short', ['vm-x']);
-    assert.deepEqual(await records.clientToken('u3', 'short'), { reservationId: 'r-21', vmIds: ['vm-x'], complete: true });
+    await records.recordLaunch('u3', rec('vm-r0', 0), { groupIds: [], tags: [], clientToken: { token: 'run', vmIds: ['vm-r0'], complete: false, params: 'P' } });
+    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: ['vm-r0'], complete: false, params: 'P' });
+    await records.recordLaunch('u3', rec('vm-r1', 1), { groupIds: [], tags: [], clientToken: { token: 'run', vmIds: ['vm-r0', 'vm-r1'], complete: true, params: 'P' } });
+    assert.deepEqual(await records.clientToken('u3', 'run'), { reservationId: 'r-20', vmIds: ['vm-r0', 'vm-r1'], complete: true, params: 'P' });
+    assert.equal(await records.claimClientToken('u3', 'short', 'r-21', 'P'), true);
+    await records.completeClientToken('u3', 'short', ['vm-x'], 'P');
+    assert.deepEqual(await records.clientToken('u3', 'short'), { reservationId: 'r-21', vmIds: ['vm-x'], complete: true, params: 'P' });
   });
 
   it('a VM recorded twice (a resumed launch and the call it resumes) keeps its first record, groups and i- id', async () => {
@@ -78,7 +78,7 @@ describe('Ec2Records.recordLaunch', () => {
 
   it('a token row written before launches were resumable (a bare list of VMs) reads as complete', async () => {
     await (store.db as unknown as Kysely<Ec2Tables>).insertInto('ec2_client_tokens').values({ owner_id: 'u5', token: 'old', reservation_id: 'r-40', vm_ids: '["vm-o"]', created_at: new Date().toISOString() }).execute();
-    assert.deepEqual(await records.clientToken('u5', 'old'), { reservationId: 'r-40', vmIds: ['vm-o'], complete: true });
+    assert.deepEqual(await records.clientToken('u5', 'old'), { reservationId: 'r-40', vmIds: ['vm-o'], complete: true, params: undefined });
   });
 });
 

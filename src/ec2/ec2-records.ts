@@ -28,10 +28,15 @@ export interface IngressRule { protocol: string; fromPort: number; toPort: numbe
 export interface InstanceRecord { vmId: string; reservationId: string; launchIndex: number; instanceType: string; keyName: string | null }
 export interface TagRecord { resourceId: string; key: string; value: string }
 /** A ClientToken's reservation: its VMs so far, and whether its launch ended. */
-export interface ClientTokenRecord { reservationId: string; vmIds: string[]; complete: boolean }
-/** What a recorded launch says of its token: the VMs so far, and whether this was the launch's last. */
-export interface LaunchProgress { token: string; vmIds: readonly string[]; complete: boolean }
-const tokenVms = (p: { vmIds: readonly string[]; complete: boolean }): string => JSON.stringify({ vmIds: p.vmIds, complete: p.complete });
+/**
+ * `params`: the digest of the request that claimed the token (RunInstances' `requestDigest`), so that a retry with other
+ * parameters is refused as EC2 refuses it; undefined in a row written before it was kept (no retry of those is refused).
+ */
+export interface ClientTokenRecord { reservationId: string; vmIds: string[]; complete: boolean; params: string | undefined }
+/** What a recorded launch says of its token: the VMs so far, whether this was the launch's last, and the request's digest. */
+export interface LaunchProgress { token: string; vmIds: readonly string[]; complete: boolean; params: string }
+// The token row's journal, one JSON text (the column is still named after its first content, the list of VMs).
+const tokenVms = (p: { vmIds: readonly string[]; complete: boolean; params: string }): string => JSON.stringify({ vmIds: p.vmIds, complete: p.complete, params: p.params });
 /** An ExportImage task (migration 0032): `status` is EC2's active, completed or deleted (a failed task, with its message). */
 export interface ExportImageTaskRecord {
   id: string; ownerId: string; clientToken: string | null; imageId: string; format: string; bucket: string; prefix: string;
@@ -322,15 +327,17 @@ export class Ec2Records {
   async clientToken(ownerId: string, token: string): Promise<ClientTokenRecord | undefined> {
     const row = await this.db.selectFrom('ec2_client_tokens').selectAll().where('owner_id', '=', ownerId).where('token', '=', token).executeTakeFirst();
     if (!row) return undefined;
-    const vms = JSON.parse(row.vm_ids) as string[] | { vmIds: string[]; complete: boolean };
+    const vms = JSON.parse(row.vm_ids) as string[] | { vmIds: string[]; complete: boolean; params?: string };
     // A bare list: written before launches were resumable, by a call that ended (or stopped: nothing tells which).
-    return Array.isArray(vms) ? { reservationId: row.reservation_id, vmIds: vms, complete: true } : { reservationId: row.reservation_id, vmIds: vms.vmIds, complete: vms.complete };
+    return Array.isArray(vms)
+      ? { reservationId: row.reservation_id, vmIds: vms, complete: true, params: undefined }
+      : { reservationId: row.reservation_id, vmIds: vms.vmIds, complete: vms.complete, params: vms.params };
   }
 
   /** @returns false when the token is taken (another request with it came first) */
-  async claimClientToken(ownerId: string, token: string, reservationId: string): Promise<boolean> {
+  async claimClientToken(ownerId: string, token: string, reservationId: string, params: string): Promise<boolean> {
     try {
-      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: tokenVms({ vmIds: [], complete: false }), created_at: this.now() }).execute();
+      await this.db.insertInto('ec2_client_tokens').values({ owner_id: ownerId, token, reservation_id: reservationId, vm_ids: tokenVms({ vmIds: [], complete: false, params }), created_at: this.now() }).execute();
       return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
@@ -339,8 +346,8 @@ export class Ec2Records {
   }
 
   /** The token's launch ended with these VMs (fewer than MaxCount: the last one recorded did not say so). */
-  async completeClientToken(ownerId: string, token: string, vmIds: readonly string[]): Promise<void> {
-    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms({ vmIds, complete: true }) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
+  async completeClientToken(ownerId: string, token: string, vmIds: readonly string[], params: string): Promise<void> {
+    await this.db.updateTable('ec2_client_tokens').set({ vm_ids: tokenVms({ vmIds, complete: true, params }) }).where('owner_id', '=', ownerId).where('token', '=', token).execute();
   }
 
   async releaseClientToken(ownerId: string, token: string): Promise<void> {

@@ -8,7 +8,7 @@ import type { Ec2Context } from './ec2-context.js';
 import { compileInstanceTypes } from './ec2-instance-types.js';
 import { Ec2Params } from './ec2-params.js';
 import type { ClientTokenRecord, Ec2Records, IngressRule, KeyPairRecord } from './ec2-records.js';
-import { launchVmId, runInstances } from './ec2-run-instances.js';
+import { launchVmId, requestDigest, runInstances } from './ec2-run-instances.js';
 import type { XmlObject } from './ec2-xml.js';
 
 const AMI = 'ami-0123456789abcdef0';
@@ -93,6 +93,10 @@ const run = (f: Fake, params: Record<string, string>): Promise<XmlObject> => run
   f.ctx, { userId: 'u', accessKeyId: 'AKIA', requestId: 'r', params: Ec2Params.parse(new URLSearchParams({ Action: 'RunInstances', ImageId: AMI, ...params }).toString()) },
 );
 const instances = (out: XmlObject): XmlObject[] => out['instancesSet'] as XmlObject[];
+/** The digest of a launch of AMI with the default group, overlaid with `o` (as `run` would parse it). */
+const digestOf = (o: Partial<Parameters<typeof requestDigest>[0]>): string => requestDigest({
+  imageId: AMI, min: 1, max: 1, instanceType: 'custom', keyName: undefined, userData: undefined, groupIds: [GROUP.id], tags: [], cluster: undefined, ...o,
+});
 
 describe('RunInstances', () => {
   it('makes each VM by one native create and describes it from what it knows: no template read, no VM read back', async () => {
@@ -165,12 +169,41 @@ describe('RunInstances', () => {
 
   it('a retry of a token whose launch did not complete (the controller killed after a create) resumes it: the VM made is found by its id and recorded, not made again', async () => {
     const made = launchVmId('r-0123456789abcdef0', 0);
-    const f = fake({ token: { reservationId: 'r-0123456789abcdef0', vmIds: [], complete: false }, madeIds: [made] });
+    const f = fake({ token: { reservationId: 'r-0123456789abcdef0', vmIds: [], complete: false, params: digestOf({ min: 1, max: 1 }) }, madeIds: [made] });
     const out = await run(f, { MinCount: '1', MaxCount: '1', ClientToken: 'tok' });
     assert.equal(out['reservationId'], 'r-0123456789abcdef0');
     assert.deepEqual(f.ids, [made]);
     assert.deepEqual(f.log, ['POST /api/v1/vms', `GET /api/v1/vms/${made}`, `record ${made} complete`], 'no claim (the token is the first call\'s), one create refused, the VM read and recorded');
     assert.deepEqual(instances(out).map((x) => (x['instanceState'] as XmlObject)['name']), ['pending']);
+  });
+
+  it('a token used before with other parameters is IdempotentParameterMismatch, and nothing is made or claimed', async () => {
+    for (const token of [
+      { reservationId: 'r-0123456789abcdef0', vmIds: ['vm-a'], complete: true, params: digestOf({ min: 1, max: 1 }) },
+      { reservationId: 'r-0123456789abcdef0', vmIds: [], complete: false, params: digestOf({ min: 1, max: 1 }) },
+    ]) {
+      const f = fake({ token });
+      await assert.rejects(run(f, { MinCount: '1', MaxCount: '2', ClientToken: 'tok' }), (err: unknown) => err instanceof Ec2ApiError && err.awsCode === 'IdempotentParameterMismatch' && /tok/.test(err.message));
+      assert.deepEqual(f.log, [], `complete ${token.complete}: no claim, no create, no record, no release`);
+    }
+    // A row written before the digest was kept binds no parameters: the retry is answered with its reservation.
+    const old = fake({ token: { reservationId: 'r-0123456789abcdef0', vmIds: [], complete: false, params: undefined } });
+    assert.equal((await run(old, { MinCount: '1', MaxCount: '2', ClientToken: 'tok' }))['reservationId'], 'r-0123456789abcdef0');
+    assert.deepEqual(old.log, ['POST /api/v1/vms', 'record vm-1', 'POST /api/v1/vms', 'record vm-2 complete']);
+  });
+});
+
+describe('requestDigest', () => {
+  it('is the same for the same launch (groups and tags in any order) and differs with each parameter', () => {
+    const base = digestOf({});
+    assert.equal(digestOf({ groupIds: ['sg-b', 'sg-a'], tags: [{ key: 'y', value: '2' }, { key: 'x', value: '1' }] }), digestOf({ groupIds: ['sg-a', 'sg-b'], tags: [{ key: 'x', value: '1' }, { key: 'y', value: '2' }] }));
+    const others = [
+      digestOf({ imageId: 'ami-0000000000000000b' }), digestOf({ min: 2, max: 2 }), digestOf({ max: 3 }), digestOf({ instanceType: 'nubo.small' }),
+      digestOf({ keyName: 'k' }), digestOf({ userData: 'x' }), digestOf({ groupIds: ['sg-other'] }), digestOf({ tags: [{ key: 'x', value: '1' }] }),
+      digestOf({ cluster: 'c2' }),
+    ];
+    for (const [i, d] of others.entries()) assert.notEqual(d, base, `parameter ${i}`);
+    assert.equal(new Set(others).size, others.length);
   });
 });
 

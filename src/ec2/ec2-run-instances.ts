@@ -109,14 +109,16 @@ async function parse(ctx: Ec2Context, call: Ec2Call): Promise<RunRequest> {
 export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
   return async (ctx, call) => {
     const req = await parse(ctx, call);
+    const params = requestDigest(req);
     let reservationId = newEc2Id('reservation');
     /** The reservation's VMs made before this call: a launch this retry of its token resumes. */
     let before: string[] = [];
     let claimed = false;
     if (req.clientToken !== undefined) {
       let seen = await ctx.records.clientToken(call.userId, req.clientToken);
-      if (!seen) claimed = await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId);
+      if (!seen) claimed = await ctx.records.claimClientToken(call.userId, req.clientToken, reservationId, params);
       if (!seen && !claimed) seen = await ctx.records.clientToken(call.userId, req.clientToken);
+      if (seen?.params !== undefined && seen.params !== params) throw idempotentParameterMismatch(req.clientToken, seen.reservationId);
       if (seen?.complete === true) return describeReservation(ctx, call, seen.reservationId, seen.vmIds, req.template);
       if (seen) [reservationId, before] = [seen.reservationId, seen.vmIds];
     }
@@ -142,14 +144,14 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
         await ctx.failpoints?.hit('ec2.run.created');
         const rec = { vmId: vm.id, reservationId, launchIndex: i, instanceType: req.instanceType, keyName: req.keyName ?? null };
         const instanceId = await ctx.records.recordLaunch(call.userId, rec, {
-          groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made, complete: i === req.max - 1 },
+          groupIds: req.groupIds, tags: req.tags, clientToken: req.clientToken === undefined ? undefined : { token: req.clientToken, vmIds: made, complete: i === req.max - 1, params },
         });
         // Described from what this call knows — the create's answer (with its NICs), the record just written, the groups and tags asked for: nothing is read back.
         // (The create answers with its NICs: it is this process's own native API, never an older one.)
         instances.push(instanceOf(ctx, { ...vm, nics: vm.nics ?? [] }, { instanceId, imageId: req.imageId, rec, sgs: req.groups, tags }).xml);
       }
       // Fewer than MaxCount: the last record did not end the token's launch.
-      if (req.clientToken !== undefined && made.length < req.max) await ctx.records.completeClientToken(call.userId, req.clientToken, made);
+      if (req.clientToken !== undefined && made.length < req.max) await ctx.records.completeClientToken(call.userId, req.clientToken, made, params);
       await ctx.failpoints?.hit('ec2.run.recorded');
     } catch (err) {
       // Fewer than MinCount (EC2 launches none), or a failure after a create: the ones made go again.
@@ -165,6 +167,24 @@ export function runInstances(changed: SecurityGroupsChanged): Ec2Handler {
     if (before.length > 0) return describeReservation(ctx, call, reservationId, made, req.template);
     return { reservationId, ownerId: call.userId, groupSet: [], instancesSet: instances };
   };
+}
+
+/**
+ * What a ClientToken is bound to: the digest of every parameter that shapes the launch, as given (ids as named, the
+ * groups and tags in a set's order). EC2 answers a retry with the same token and other parameters
+ * IdempotentParameterMismatch, so that a client reusing a token by mistake learns it instead of getting another
+ * launch's instances.
+ */
+export function requestDigest(req: Pick<RunRequest, 'imageId' | 'min' | 'max' | 'instanceType' | 'keyName' | 'userData' | 'groupIds' | 'tags' | 'cluster'>): string {
+  const fields = {
+    imageId: req.imageId, min: req.min, max: req.max, instanceType: req.instanceType, keyName: req.keyName ?? null, userData: req.userData ?? null,
+    groupIds: [...req.groupIds].sort(), tags: req.tags.map((t) => [t.key, t.value]).sort((a, b) => (a.join('\0') < b.join('\0') ? -1 : 1)), cluster: req.cluster ?? null,
+  };
+  return createHash('sha256').update(JSON.stringify(fields), 'utf8').digest('base64url');
+}
+
+function idempotentParameterMismatch(token: string, reservationId: string): Ec2ApiError {
+  return new Ec2ApiError('IdempotentParameterMismatch', `Arguments on this idempotent request are inconsistent with arguments used in previous request(s): ClientToken ${token} launched reservation ${reservationId} with other parameters`);
 }
 
 /**
