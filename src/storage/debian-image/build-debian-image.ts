@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { CommandError } from '../../errors/command-error.js';
 import { errorMessage } from '../../errors/nubo-error.js';
 import { runCommand } from '../../util/run-command.js';
 import { ImageBuildError } from '../tiny-image/image-build-error.js';
+import { buildSteps } from '../build-steps.js';
+import { ImageCache } from '../image-cache.js';
 import { debianSourcesFor, readHostSourceFiles, renderDeb822 } from './debian-sources.js';
 
 export interface DebianImage {
@@ -34,8 +36,6 @@ export interface BuildDebianImageOptions {
 }
 
 export const DEBIAN_IMAGE_NAME = 'nubo-debian';
-const MANIFEST = 'manifest.json';
-const BUILD_PREFIX = '.nubo-debian-build-';
 const RELEASE = 'bookworm';
 const LOGIN_USER = 'debian';
 const ROOT_LABEL = 'nubo-root';
@@ -119,29 +119,12 @@ const manifestSchema = z.object({
 type Manifest = z.infer<typeof manifestSchema>;
 
 const STEPS = ['find Debian mirror', 'bootstrap root file system', 'extract kernel', 'make root disk', 'install image'] as const;
-type Step = (typeof STEPS)[number];
+
+const cache = new ImageCache({ name: DEBIAN_IMAGE_NAME, recipe: RECIPE, manifest: manifestSchema, imageAt, files: (i: DebianImage) => [i.kernel, i.initrd, i.rootDisk] });
 
 /** The image if built and complete for this recipe, else undefined. */
-export async function findDebianImage(cacheDir: string): Promise<DebianImage | undefined> {
-  const dir = join(cacheDir, DEBIAN_IMAGE_NAME);
-  let manifest: Manifest;
-  try {
-    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')));
-    if (!parsed.success) return undefined;
-    manifest = parsed.data;
-  } catch {
-    return undefined;
-  }
-  if (manifest.recipe !== RECIPE) return undefined;
-  const image = imageAt(dir, manifest);
-  for (const path of [image.kernel, image.initrd, image.rootDisk]) {
-    try {
-      if (!(await stat(path)).isFile()) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return image;
+export function findDebianImage(cacheDir: string): Promise<DebianImage | undefined> {
+  return cache.find(cacheDir);
 }
 
 /**
@@ -151,41 +134,8 @@ export async function findDebianImage(cacheDir: string): Promise<DebianImage | u
  * is returned as is; the manifest is written last and the folder is installed
  * with one rename.
  */
-export async function buildDebianImage(opts: BuildDebianImageOptions): Promise<DebianImage> {
-  const { cacheDir } = opts;
-  if (!opts.force) {
-    const cached = await findDebianImage(cacheDir);
-    if (cached) return cached;
-  }
-  await mkdir(cacheDir, { recursive: true });
-  await removeAbandonedBuilds(cacheDir);
-  const tmp = await mkdtemp(join(cacheDir, BUILD_PREFIX));
-  try {
-    return await build(opts, tmp);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/**
- * A killed build leaves a ~500 MB folder; a live one finishes (or times out)
- * well within an hour. A killed mmdebstrap may also leave /proc, /sys and /dev
- * mounted inside its tree: such a folder is left alone (a recursive delete
- * would walk into them) for the operator to unmount.
- */
-async function removeAbandonedBuilds(cacheDir: string): Promise<void> {
-  const cutoff = Date.now() - 3_600_000;
-  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  for (const name of await readdir(cacheDir)) {
-    if (!name.startsWith(BUILD_PREFIX)) continue;
-    const path = join(cacheDir, name);
-    if (mounts.split('\n').some((l) => l.split(' ')[1]?.startsWith(`${path}/`))) continue;
-    try {
-      if ((await stat(path)).mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
-    } catch {
-      // Raced with its owner finishing.
-    }
-  }
+export function buildDebianImage(opts: BuildDebianImageOptions): Promise<DebianImage> {
+  return cache.obtain(opts.cacheDir, opts.force === true, (tmp) => build(opts, tmp));
 }
 
 async function build(opts: BuildDebianImageOptions, tmp: string): Promise<DebianImage> {
@@ -196,18 +146,7 @@ async function build(opts: BuildDebianImageOptions, tmp: string): Promise<Debian
   const root = join(work, 'root');
   await mkdir(work);
   await mkdir(out);
-  let index = 0;
-  const run = async <T>(step: Step, pkg: string | undefined, fn: () => Promise<T>): Promise<T> => {
-    signal.throwIfAborted();
-    opts.onProgress?.({ step, index: index++, total: STEPS.length });
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal.aborted || err instanceof ImageBuildError) throw err;
-      const stderr = err instanceof CommandError ? err.stderr : '';
-      throw new ImageBuildError(step, pkg, `${step} failed${pkg ? ` (${pkg})` : ''}: ${errorMessage(err)}`, stderr, { cause: err });
-    }
-  };
+  const { run, done } = buildSteps(STEPS, signal, opts.onProgress);
 
   const sourcesFile = join(work, 'debian.sources');
   await run('find Debian mirror', undefined, async () => {
@@ -290,31 +229,10 @@ async function build(opts: BuildDebianImageOptions, tmp: string): Promise<Debian
       packages: [...PACKAGES],
       builtAt: new Date().toISOString(),
     };
-    // Written last: its presence marks the image complete.
-    await writeFile(join(out, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    const image = await installImage(out, cacheDir, tmp, opts.force === true);
-    opts.onProgress?.({ step: 'done', index: STEPS.length, total: STEPS.length });
+    const image = await cache.install(out, cacheDir, tmp, opts.force === true, manifest);
+    done();
     return image;
   });
-}
-
-async function installImage(out: string, cacheDir: string, tmp: string, force: boolean): Promise<DebianImage> {
-  const dir = join(cacheDir, DEBIAN_IMAGE_NAME);
-  try {
-    await rename(out, dir);
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-    // A concurrent build may have installed a complete image meanwhile.
-    if (!force) {
-      const other = await findDebianImage(cacheDir);
-      if (other) return other;
-    }
-    await rename(dir, join(tmp, 'replaced'));
-    await rename(out, dir);
-  }
-  const manifest = manifestSchema.parse(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')));
-  return imageAt(dir, manifest);
 }
 
 function imageAt(dir: string, m: Manifest): DebianImage {

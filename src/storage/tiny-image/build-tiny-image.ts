@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { constants as zlibConstants, createGunzip, createGzip } from 'node:zlib';
 import { z } from 'zod';
-import { CommandError } from '../../errors/command-error.js';
-import { errorMessage } from '../../errors/nubo-error.js';
 import { runCommand } from '../../util/run-command.js';
 import { GUEST_INIT, MODULE_LOAD_LIST } from './guest-init.js';
 import { ImageBuildError } from './image-build-error.js';
+import { buildSteps } from '../build-steps.js';
+import { ImageCache } from '../image-cache.js';
 import { tinyFile512k } from './tiny-file-512k.js';
 import { KERNEL_META_PACKAGE, aptDownload, resolveKernelPackage, unpackDeb } from './debian-packages.js';
 
@@ -40,8 +40,6 @@ export interface BuildTinyImageOptions {
 }
 
 const IMAGE_NAME = 'nubo-tiny';
-const MANIFEST = 'manifest.json';
-const BUILD_PREFIX = '.nubo-tiny-build-';
 const BUSYBOX_PACKAGE = 'busybox-static';
 const DATA_DISK_BYTES = 64 * 1024 * 1024;
 const DATA_LABEL = 'nubo-data';
@@ -106,65 +104,16 @@ const STEPS = [
   'make data disk',
   'install image',
 ] as const;
-type Step = (typeof STEPS)[number];
+
+const cache = new ImageCache({ name: IMAGE_NAME, recipe: RECIPE, manifest: manifestSchema, imageAt, files: (i: TinyImage) => [i.kernel, i.initrd, i.dataDisk] });
 
 /** Returns the image if already built and complete (manifest present and files exist), else undefined. No I/O beyond stat/read. */
-export async function findTinyImage(cacheDir: string): Promise<TinyImage | undefined> {
-  const dir = join(cacheDir, IMAGE_NAME);
-  let manifest: Manifest;
-  try {
-    const parsed = manifestSchema.safeParse(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')));
-    if (!parsed.success) return undefined;
-    manifest = parsed.data;
-  } catch {
-    return undefined;
-  }
-  if (manifest.recipe !== RECIPE) return undefined;
-  const image = imageAt(dir, manifest);
-  for (const path of [image.kernel, image.initrd, image.dataDisk]) {
-    try {
-      if (!(await stat(path)).isFile()) return undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return image;
+export function findTinyImage(cacheDir: string): Promise<TinyImage | undefined> {
+  return cache.find(cacheDir);
 }
 
-export async function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyImage> {
-  const { cacheDir } = opts;
-  if (!opts.force) {
-    const cached = await findTinyImage(cacheDir);
-    if (cached) return cached;
-  }
-  await mkdir(cacheDir, { recursive: true });
-  await removeAbandonedBuilds(cacheDir);
-  // Built beside its final place so the install is one rename on one file
-  // system: a crash leaves a build folder, never a half image.
-  const tmp = await mkdtemp(join(cacheDir, BUILD_PREFIX));
-  try {
-    return await build(opts, tmp);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
-}
-
-/**
- * A killed build leaves its ~130 MB folder behind. A live build ends (or hits
- * its command timeouts, ~35 min in all) well within an hour of creating its
- * folder, so older ones are safe to delete even with other builders around.
- */
-async function removeAbandonedBuilds(cacheDir: string): Promise<void> {
-  const cutoff = Date.now() - 3_600_000;
-  for (const name of await readdir(cacheDir)) {
-    if (!name.startsWith(BUILD_PREFIX)) continue;
-    const path = join(cacheDir, name);
-    try {
-      if ((await stat(path)).mtimeMs < cutoff) await rm(path, { recursive: true, force: true });
-    } catch {
-      // Raced with its owner finishing: nothing left to clean.
-    }
-  }
+export function buildTinyImage(opts: BuildTinyImageOptions): Promise<TinyImage> {
+  return cache.obtain(opts.cacheDir, opts.force === true, (tmp) => build(opts, tmp));
 }
 
 async function build(opts: BuildTinyImageOptions, tmp: string): Promise<TinyImage> {
@@ -176,18 +125,7 @@ async function build(opts: BuildTinyImageOptions, tmp: string): Promise<TinyImag
   const root = join(work, 'root');
   await mkdir(work);
   await mkdir(out);
-  let index = 0;
-  const run = async <T>(step: Step, pkg: string | undefined, fn: () => Promise<T>): Promise<T> => {
-    signal.throwIfAborted();
-    opts.onProgress?.({ step, index: index++, total: STEPS.length });
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal.aborted || err instanceof ImageBuildError) throw err;
-      const stderr = err instanceof CommandError ? err.stderr : '';
-      throw new ImageBuildError(step, pkg, `${step} failed${pkg ? ` (${pkg})` : ''}: ${errorMessage(err)}`, stderr, { cause: err });
-    }
-  };
+  const { run, done } = buildSteps(STEPS, signal, opts.onProgress);
 
   const kernelPackage = await run('resolve kernel package', KERNEL_META_PACKAGE, () => resolveKernelPackage(signal));
   const kernelVersion = kernelPackage.replace(/^linux-image-/, '');
@@ -219,33 +157,10 @@ async function build(opts: BuildTinyImageOptions, tmp: string): Promise<TinyImag
       cmdline: CMDLINE,
       builtAt: new Date().toISOString(),
     };
-    // Written last: its presence is what marks the image complete.
-    await writeFile(join(out, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    const image = await installImage(out, cacheDir, tmp, opts.force === true);
-    opts.onProgress?.({ step: 'done', index: STEPS.length, total: STEPS.length });
+    const image = await cache.install(out, cacheDir, tmp, opts.force === true, manifest);
+    done();
     return image;
   });
-}
-
-/** Moves the finished folder to cacheDir/nubo-tiny, replacing a stale or incomplete one. */
-async function installImage(out: string, cacheDir: string, tmp: string, force: boolean): Promise<TinyImage> {
-  const dir = join(cacheDir, IMAGE_NAME);
-  try {
-    await rename(out, dir);
-  } catch (err) {
-    if (!isCode(err, 'ENOTEMPTY') && !isCode(err, 'EEXIST')) throw err;
-    // A concurrent build may have installed a complete image meanwhile: use it.
-    if (!force) {
-      const other = await findTinyImage(cacheDir);
-      if (other) return other;
-    }
-    // Move the old folder into our temp dir (removed by the caller) rather
-    // than deleting it in place, so the swap is two renames.
-    await rename(dir, join(tmp, 'replaced'));
-    await rename(out, dir);
-  }
-  const manifest = manifestSchema.parse(JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')));
-  return imageAt(dir, manifest);
 }
 
 function imageAt(dir: string, m: Manifest): TinyImage {
@@ -377,8 +292,4 @@ async function makeDataDisk(raw: string, qcow2: string, signal: AbortSignal): Pr
     { signal, timeoutMs: 120_000, env: { ...process.env, E2FSPROGS_FAKE_TIME: String(DATA_FS_TIME) } },
   );
   await runCommand('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, qcow2], { signal, timeoutMs: 120_000 });
-}
-
-function isCode(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }
