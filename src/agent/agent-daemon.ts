@@ -1,3 +1,4 @@
+import { shmemHugePagesWarning } from './shmem-huge-pages.js';
 import type { AddressInfo } from 'node:net';
 import { readHostHealth } from './read-host-health.js';
 import type { FastifyInstance } from 'fastify';
@@ -63,6 +64,8 @@ export class AgentDaemon {
     const migration = await checkMigrationOptions(o, logger);
     // Checked before anything starts: a mistyped controller URL stops the agent now.
     const heartbeat = o.controllerUrl === undefined ? undefined : new ControllerHeartbeat({ urls: typeof o.controllerUrl === 'string' ? [o.controllerUrl] : o.controllerUrl, token: o.token, logger });
+    const thp = await shmemHugePagesWarning();
+    if (thp !== undefined) logger.warn(thp);
     const driver = await QemuDriver.create({ runDir: o.runDir, allowedDirs: o.sharedDir === undefined ? [o.dataDir] : [o.dataDir, o.sharedDir], logger, failpoints: o.failpoints, saveFormat: o.saveFormat, ramCopyThreads: o.ramCopyThreads });
     const service = new AgentService({
       dataDir: o.dataDir,
