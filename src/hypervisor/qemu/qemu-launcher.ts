@@ -26,12 +26,13 @@ export const RESTORE_FDNAME = 'nubo-restore';
 export const STATE_FD = 3;
 
 /** How a VM's QEMU is started: fresh, from a saved state file, or waiting for a live migration's stream. */
+// sender: the fd sender, which makes the guest's RAM memfd (every mode; without it QEMU makes its own, which cannot
+// take huge pages: heldRam below) and fills a format-2 file's RAM (ram-state-header.ts; without it only format 1 restores).
 export type LaunchMode =
-  | { readonly kind: 'start' }
-  // sender: the fd sender, which fills a format-2 file's RAM (ram-state-header.ts); without it only format 1 restores.
+  | { readonly kind: 'start'; readonly sender?: FdSender | undefined }
   | { readonly kind: 'restore'; readonly statePath: string; readonly sender?: FdSender | undefined }
   // autostart: no `-S`, QEMU runs the guest itself once the incoming stream completed (resume on completion).
-  | { readonly kind: 'incoming'; readonly autostart?: boolean | undefined };
+  | { readonly kind: 'incoming'; readonly autostart?: boolean | undefined; readonly sender?: FdSender | undefined };
 
 /**
  * Starts one VM's QEMU (its TAPs, record, daemonised process, QMP
@@ -48,15 +49,39 @@ export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: Launch
     if (read.kind === 'invalid') throw new HypervisorError(spec.id, 'restore', `the state file is not whole: ${read.reason}`, { cause: new StateRestoreFailedError('invalid', read.reason) });
     if (read.kind === 'v2') return launchRamRestore(reg, spec, mode, read.header, opts);
   }
+  const ram = await heldRam(reg, spec, mode.sender, opts);
   // The saved state is read from the disk while QEMU starts, so that its load reads the page cache.
   const warming = new AbortController();
   const warm = statePath !== undefined ? warmPageCache(statePath, warming.signal) : undefined;
   try {
-    return await launch(reg, spec, mode, statePath, opts);
+    return await launch(reg, spec, mode, statePath, opts, undefined, ram?.path);
   } finally {
     warming.abort();
     await warm;
+    if (ram !== undefined) await releaseHeldRam(reg, spec, mode.sender, ram);
   }
+}
+
+/**
+ * The guest's RAM as a memfd the fd sender makes, which QEMU opens as `memory-backend-file` with align=2M: QEMU maps
+ * its own `memory-backend-memfd` at the file's page size, 4 KiB off a 2 MiB boundary as often as not, where it can
+ * take no transparent huge pages whatever the policy (that backend has no `align`). Undefined — QEMU then makes its
+ * own memfd — when there is no sender or it cannot make one: a VM boots without huge pages rather than not at all.
+ */
+async function heldRam(reg: QemuRegistry, spec: VmSpec, sender: FdSender | undefined, opts: StartOptions): Promise<HeldMemfd | undefined> {
+  if (sender === undefined) return undefined;
+  try {
+    return await sender.createMemfd(spec.memoryMiB * 1024 * 1024, opt(opts, 10_000));
+  } catch (err) {
+    if (opts.signal?.aborted === true) throw new HypervisorError(spec.id, 'start', errorMessage(err), { cause: err });
+    reg.log.warn({ vmId: spec.id, err: errorMessage(err) }, 'the fd sender made no memfd for the guest RAM: QEMU makes its own (no huge pages)');
+    return undefined;
+  }
+}
+
+/** The sender's descriptor closed once QEMU holds its own (or failed to start): one memfd per VM is never left in it. */
+async function releaseHeldRam(reg: QemuRegistry, spec: VmSpec, sender: FdSender | undefined, ram: HeldMemfd): Promise<void> {
+  await sender?.releaseMemfd(ram, opt({}, 5_000)).catch((err: unknown) => reg.log.warn({ vmId: spec.id, err: errorMessage(err) }, 'the fd sender did not release a guest RAM memfd'));
 }
 
 /**
@@ -109,7 +134,7 @@ interface RamRestore {
   readonly filledAt: () => number;
 }
 
-async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions, ram?: RamRestore): Promise<VmStatus> {
+async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions, ram?: RamRestore, ramPath?: string): Promise<VmStatus> {
   const paths = vmPaths(reg.opts.runDir, spec.id);
   await rm(paths.dir, { recursive: true, force: true });
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -127,6 +152,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       accel: reg.accel,
       paths,
       paused: opts.paused === true || (mode.kind !== 'start' && !(mode.kind === 'incoming' && mode.autostart === true)),
+      ...(ramPath !== undefined ? { ramPath } : {}),
       // QEMU reads the saved state straight from the file it inherits as fd 3: no shell, no `cat`, no pipe between.
       ...(statePath !== undefined ? { incoming: `fd:${STATE_FD}`, migrationEvents: true } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
       // Format 2: the RAM the fd sender fills meanwhile; the device stream is asked for once it is full.
