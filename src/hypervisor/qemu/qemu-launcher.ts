@@ -43,11 +43,12 @@ export type LaunchMode =
 export async function launchQemuVm(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, opts: StartOptions): Promise<VmStatus> {
   const statePath = mode.kind === 'restore' ? mode.statePath : undefined;
   if (mode.kind === 'restore') {
+    const tHeader = performance.now();
     const read = await readRamStateHeader(mode.statePath).catch((err: unknown) => {
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });
     if (read.kind === 'invalid') throw new HypervisorError(spec.id, 'restore', `the state file is not whole: ${read.reason}`, { cause: new StateRestoreFailedError('invalid', read.reason) });
-    if (read.kind === 'v2') return launchRamRestore(reg, spec, mode, read.header, opts);
+    if (read.kind === 'v2') return launchRamRestore(reg, spec, mode, read.header, opts, tHeader);
   }
   const ram = await heldRam(reg, spec, mode.sender, opts);
   // The saved state is read from the disk while QEMU starts, so that its load reads the page cache.
@@ -94,7 +95,7 @@ async function releaseHeldRam(reg: QemuRegistry, spec: VmSpec, sender: FdSender 
  * they load (virtio's rings). The sender's descriptor is closed at the end
  * whatever happens (QEMU keeps its own).
  */
-async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode & { kind: 'restore' }, header: RamStateHeader, opts: StartOptions): Promise<VmStatus> {
+async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode & { kind: 'restore' }, header: RamStateHeader, opts: StartOptions, tHeader: number): Promise<VmStatus> {
   const sender = mode.sender;
   if (sender === undefined) throw new HypervisorError(spec.id, 'restore', 'the state file is of format 2, whose RAM only the fd sender (python3) reads; this agent runs without it');
   if (header.ramBytes !== spec.memoryMiB * 1024 * 1024) throw new HypervisorError(spec.id, 'restore', `the state file holds ${header.ramBytes} bytes of RAM, the VM has ${spec.memoryMiB} MiB`);
@@ -106,6 +107,7 @@ async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMod
   } catch (err) {
     throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
   }
+  const memfdAt = performance.now();
   let filledAt = 0;
   const fill = (async () => {
     // Tests end the agent or fail the fill here (`qemu.restore.ram-fill`): the file is kept and a retry restores.
@@ -116,7 +118,7 @@ async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMod
   })();
   fill.catch(() => {});
   try {
-    return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, ramPath: memfd.path, fill, sender, t0, filledAt: () => filledAt });
+    return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, ramPath: memfd.path, fill, sender, t0, headerMs: t0 - tHeader, memfdMs: memfdAt - t0, filledAt: () => filledAt });
   } finally {
     // Never while the fill may still write into it (the descriptor's number could be another's by then).
     await fill.catch(() => undefined);
@@ -131,10 +133,14 @@ interface RamRestore {
   readonly fill: Promise<RamCopyResult>;
   readonly sender: FdSender;
   readonly t0: number;
+  /** Before the fill: the header's read, and the sender's memfd (from t0). */
+  readonly headerMs: number;
+  readonly memfdMs: number;
   readonly filledAt: () => number;
 }
 
 async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePath: string | undefined, opts: StartOptions, ram?: RamRestore, ramPath?: string): Promise<VmStatus> {
+  const tPrep = performance.now();
   const paths = vmPaths(reg.opts.runDir, spec.id);
   await rm(paths.dir, { recursive: true, force: true });
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
@@ -184,7 +190,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     // Where a start's time went: QEMU's own start (until it daemonised), then until its QMP answered. A restore's load
     // runs on QEMU's main loop, reading a file that never blocks, so its QMP answers only once the load is (nearly)
     // done: its connectMs is mostly the load, and the loadMs logged below only the rest.
-    reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind, launchMs: Math.round(t1 - t0), connectMs: Math.round(performance.now() - t1) }, 'vm started');
+    reg.log.info({ vmId: spec.id, pid, accel: reg.accel, mode: mode.kind, prepMs: Math.round(t0 - tPrep), launchMs: Math.round(t1 - t0), connectMs: Math.round(performance.now() - t1) }, 'vm started');
   } catch (err) {
     if (reg.has(spec.id)) {
       await reg.destroy(spec.id, {}).catch(() => {});
@@ -206,22 +212,30 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     await Promise.resolve(reg.opts.failpoints?.hit('qemu.restore')).then(async () => {
       // Set while the fill runs; the device stream is asked for only once the RAM is whole.
       await setCapabilities(qmp, { 'x-ignore-shared': true }, opt(opts, 5_000));
+      const capsAt = performance.now();
       const filled = await ram.fill;
       const loaded = qmp.waitForEvent('MIGRATION', { ...opt(opts, 120_000), match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
       loaded.catch(() => {});
       const t3 = performance.now();
       await ram.sender.send({ socket: vm.paths.fdpassSocket, path: ram.statePath, fdname: RESTORE_FDNAME, read: true, seek: ram.header.devOffset, command: { execute: 'migrate-incoming', arguments: { uri: `fd:${RESTORE_FDNAME}` } } }, opt(opts, 10_000));
+      const sentAt = performance.now();
       const ev = await loaded;
       if (ev.data['status'] !== 'completed') throw new StateRestoreFailedError(String(ev.data['status']));
+      const loadedAt = performance.now();
       // Off before the guest runs: a live migration of it must carry its RAM (and sets it off itself too).
       await setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000));
-      reg.log.info({ vmId: spec.id, storedRamBytes: filled.bytes, direct: filled.direct, fillMs: Math.round(ram.filledAt() - ram.t0), launchedMs: Math.round(t2 - ram.t0), devMs: Math.round(performance.now() - t3) }, 'vm state of format 2 loaded');
+      // Where the time went, from the header's read (ms): what a resume's fixed cost is made of (bench/suspend.ts).
+      const at = (t: number): number => Math.round((t - ram.t0 + ram.headerMs) * 10) / 10;
+      reg.log.info({
+        vmId: spec.id, storedRamBytes: filled.bytes, direct: filled.direct, fillMs: Math.round(ram.filledAt() - ram.t0), launchedMs: Math.round(t2 - ram.t0), devMs: Math.round(performance.now() - t3),
+        timeline: { header: at(ram.t0), memfd: at(ram.t0 + ram.memfdMs), connected: at(t2), caps: at(capsAt), filled: at(ram.filledAt()), incomingSent: at(sentAt), loaded: at(loadedAt), capsOff: at(performance.now()) },
+      }, 'vm state of format 2 loaded');
     }).catch(async (err: unknown) => {
       await reg.destroy(spec.id, {}).catch(() => {});
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });
     if (opts.paused !== true) await qmp.execute('cont', undefined, opt(opts, 5_000));
-    reg.log.info({ vmId: spec.id, format: 2, loadMs: Math.round(performance.now() - t2) }, 'vm restored');
+    reg.log.info({ vmId: spec.id, format: 2, loadMs: Math.round(performance.now() - t2), sinceHeaderMs: Math.round((performance.now() - ram.t0 + ram.headerMs) * 10) / 10 }, 'vm restored');
     await reg.opts.failpoints?.hit('qemu.restored');
   }
   if (statePath !== undefined) {
