@@ -37,7 +37,14 @@
  * - `memfd-fill` {key, path, offset, bytes, threads}: fills that memfd from
  *   `path` at `offset` (O_DIRECT preadv into a reused buffer, pwrite into the
  *   memfd: never mapped here, which costs more than the copy).
+ *   With `prefetch` [offset, bytes], that range of `path` (format 2's device
+ *   stream) is read ahead into the page cache as the fill begins.
  * - `memfd-release` {key}: closes it (a QEMU that opened it keeps it).
+ * A hand-over (no `op`) with `afterFill` (a held memfd's key) connects, greets
+ * and runs `getfd` at once, then waits (`fillWaitMs`) for that memfd's fill
+ * to end before it runs `command`: a fill that failed, or a memfd released
+ * first, refuses it (`closefd`, not sent). `ioTimeoutMs` then bounds each
+ * socket wait instead of `timeoutMs`.
  * A memfd the agent did not release is gone with this process. It exits when
  * its stdin closes (its agent gone).
  */
@@ -79,7 +86,7 @@ def handle(req):
     s = None
     try:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(max(0.1, float(req.get('timeoutMs', 10000)) / 1000.0))
+        s.settimeout(max(0.1, float(req.get('ioTimeoutMs', req.get('timeoutMs', 10000))) / 1000.0))
         s.connect(req['socket'])
         f = s.makefile('r', encoding='utf-8')
         greeting = f.readline()
@@ -99,8 +106,10 @@ def handle(req):
         qmp(f, s, {'execute': 'getfd', 'arguments': {'fdname': req['fdname']}}, [fd])
         os.close(fd)
         fd = -1
-        sent = True
         try:
+            if req.get('afterFill') is not None:
+                wait_fill(str(req['afterFill']), float(req.get('fillWaitMs', 300000)) / 1000.0)
+            sent = True
             ret = qmp(f, s, req['command'])
         except QmpRefused:
             sent = False
@@ -122,6 +131,20 @@ CHUNK = 8 << 20
 PAGE = 4096
 memfds = {}
 memfds_lock = threading.Lock()
+# Per held memfd: [an Event set once its fill ended (or it was released), the fill's error or None].
+fills = {}
+
+def wait_fill(key, timeout):
+    # A hand-over made ready before the fill's end waits for it here (the connection, greeting and getfd are done):
+    # QEMU may read the device stream only once the RAM is whole.
+    with memfds_lock:
+        st = fills.get(key)
+    if st is None:
+        raise QmpRefused('no memfd %s' % key)
+    if not st[0].wait(timeout):
+        raise QmpRefused('the RAM fill of memfd %s did not end in time' % key)
+    if st[1] is not None:
+        raise QmpRefused('the RAM fill of memfd %s failed: %s' % (key, st[1]))
 
 def data_ranges(fd, start, end):
     # The data of [start, end) as page-aligned ranges: holes (never-touched guest pages, or never-written file blocks) skipped.
@@ -286,13 +309,29 @@ def memfd_create(req):
     key = str(req.get('id'))
     with memfds_lock:
         memfds[key] = fd
+        fills[key] = [threading.Event(), None]
     return {'key': key, 'path': '/proc/%d/fd/%d' % (os.getpid(), fd)}
 
 def memfd_fill(req):
     with memfds_lock:
+        st = fills.get(str(req['key']))
+    try:
+        r = fill(req)
+    except Exception as e:
+        if st is not None:
+            st[1] = '%s: %s' % (type(e).__name__, e)
+        raise
+    finally:
+        if st is not None:
+            st[0].set()
+    return r
+
+def fill(req):
+    with memfds_lock:
         mfd = memfds.get(str(req['key']))
     if mfd is None:
         raise OSError('no memfd %s' % req['key'])
+    prefetch(req['path'], req.get('prefetch'))
     size = int(req['bytes'])
     base = int(req['offset'])
     src, direct = open_direct(req['path'], os.O_RDONLY)
@@ -324,6 +363,22 @@ def memfd_fill(req):
             mapped.close()
         os.close(src)
 
+def prefetch(path, rng):
+    # The device stream read ahead into the page cache beside the fill (asynchronous readahead): QEMU reads it, in
+    # small buffered reads, only once the fill is over, and then finds it in memory rather than on the disk.
+    if not rng:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, int(rng[0]), int(rng[1]), os.POSIX_FADV_WILLNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
 def shmem_huge_on_request():
     # The kernel's policy for shared memory's transparent huge pages: [never]/[deny] give a mapping 4 KiB pages whatever it asks.
     try:
@@ -336,6 +391,11 @@ def shmem_huge_on_request():
 def memfd_release(req):
     with memfds_lock:
         fd = memfds.pop(str(req['key']), None)
+        st = fills.pop(str(req['key']), None)
+    if st is not None and not st[0].is_set():
+        # A hand-over still waiting for a fill that will not come (the agent gave up on it) fails at once.
+        st[1] = 'the memfd was released'
+        st[0].set()
     if fd is not None:
         os.close(fd)
     return {'released': fd is not None}

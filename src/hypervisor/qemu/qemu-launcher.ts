@@ -112,13 +112,15 @@ async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMod
   const fill = (async () => {
     // Tests end the agent or fail the fill here (`qemu.restore.ram-fill`): the file is kept and a retry restores.
     await fp?.hit('qemu.restore.ram-fill');
-    const r = await sender.fillMemfd(memfd, { path: mode.statePath, offset: header.ramOffset, bytes: header.ramBytes, threads: reg.opts.ramCopyThreads }, opt(opts, 300_000));
+    const r = await sender.fillMemfd(memfd, { path: mode.statePath, offset: header.ramOffset, bytes: header.ramBytes, threads: reg.opts.ramCopyThreads, prefetch: [header.devOffset, header.devBytes] }, opt(opts, 300_000));
     filledAt = performance.now();
     return r;
   })();
-  fill.catch(() => {});
+  // A fill that failed here or in the sender is over (or its sender gone): the memfd released at once, so that a
+  // device stream's hand-over waiting for the fill's end (afterFill) is refused now rather than at its time-out.
+  fill.catch(() => sender.releaseMemfd(memfd, opt({}, 5_000)).catch(() => {}));
   try {
-    return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, ramPath: memfd.path, fill, sender, t0, headerMs: t0 - tHeader, memfdMs: memfdAt - t0, filledAt: () => filledAt });
+    return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, memfd, fill, sender, t0, headerMs: t0 - tHeader, memfdMs: memfdAt - t0, filledAt: () => filledAt });
   } finally {
     // Never while the fill may still write into it (the descriptor's number could be another's by then).
     await fill.catch(() => undefined);
@@ -129,7 +131,7 @@ async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMod
 interface RamRestore {
   readonly header: RamStateHeader;
   readonly statePath: string;
-  readonly ramPath: string;
+  readonly memfd: HeldMemfd;
   readonly fill: Promise<RamCopyResult>;
   readonly sender: FdSender;
   readonly t0: number;
@@ -162,7 +164,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       // QEMU reads the saved state straight from the file it inherits as fd 3: no shell, no `cat`, no pipe between.
       ...(statePath !== undefined ? { incoming: `fd:${STATE_FD}`, migrationEvents: true } : mode.kind === 'incoming' ? { incoming: 'defer' } : {}),
       // Format 2: the RAM the fd sender fills meanwhile; the device stream is asked for once it is full.
-      ...(ram !== undefined ? { incoming: 'defer', migrationEvents: true, ramPath: ram.ramPath } : {}),
+      ...(ram !== undefined ? { incoming: 'defer', migrationEvents: true, ramPath: ram.memfd.path } : {}),
     });
     const state = statePath !== undefined ? await open(statePath, 'r') : undefined;
     const t0 = performance.now();
@@ -213,28 +215,35 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       // Set while the fill runs; the device stream is asked for only once the RAM is whole.
       await setCapabilities(qmp, { 'x-ignore-shared': true }, opt(opts, 5_000));
       const capsAt = performance.now();
-      const filled = await ram.fill;
-      const loaded = qmp.waitForEvent('MIGRATION', { ...opt(opts, 120_000), match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
+      const loaded = qmp.waitForEvent('MIGRATION', { ...opt(opts, 420_000), match: (e) => ENDED_MIGRATION.has(e.data['status'] as QmpMigrationStatus) });
       loaded.catch(() => {});
       const t3 = performance.now();
-      await ram.sender.send({ socket: vm.paths.fdpassSocket, path: ram.statePath, fdname: RESTORE_FDNAME, read: true, seek: ram.header.devOffset, command: { execute: 'migrate-incoming', arguments: { uri: `fd:${RESTORE_FDNAME}` } } }, opt(opts, 10_000));
-      const sentAt = performance.now();
+      // Handed over now, run by the sender as soon as the fill ends (afterFill): connecting, greeting and getfd
+      // are done meanwhile, not after the fill. A failed fill refuses it (not sent), and is what the restore reports.
+      let sentAt = 0;
+      const sent = ram.sender.send({ socket: vm.paths.fdpassSocket, path: ram.statePath, fdname: RESTORE_FDNAME, read: true, seek: ram.header.devOffset, afterFill: ram.memfd, command: { execute: 'migrate-incoming', arguments: { uri: `fd:${RESTORE_FDNAME}` } } }, opt(opts, 310_000))
+        .then(() => void (sentAt = performance.now()));
+      const [filled] = await Promise.all([ram.fill, sent]);
       const ev = await loaded;
       if (ev.data['status'] !== 'completed') throw new StateRestoreFailedError(String(ev.data['status']));
       const loadedAt = performance.now();
-      // Off before the guest runs: a live migration of it must carry its RAM (and sets it off itself too).
-      await setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000));
       // Where the time went, from the header's read (ms): what a resume's fixed cost is made of (bench/suspend.ts).
       const at = (t: number): number => Math.round((t - ram.t0 + ram.headerMs) * 10) / 10;
       reg.log.info({
-        vmId: spec.id, storedRamBytes: filled.bytes, direct: filled.direct, fillMs: Math.round(ram.filledAt() - ram.t0), launchedMs: Math.round(t2 - ram.t0), devMs: Math.round(performance.now() - t3),
-        timeline: { header: at(ram.t0), memfd: at(ram.t0 + ram.memfdMs), connected: at(t2), caps: at(capsAt), filled: at(ram.filledAt()), incomingSent: at(sentAt), loaded: at(loadedAt), capsOff: at(performance.now()) },
+        vmId: spec.id, storedRamBytes: filled.bytes, direct: filled.direct, fillMs: Math.round(ram.filledAt() - ram.t0), launchedMs: Math.round(t2 - ram.t0), devMs: Math.round(performance.now() - Math.max(t3, ram.filledAt())),
+        timeline: { header: at(ram.t0), memfd: at(ram.t0 + ram.memfdMs), connected: at(t2), caps: at(capsAt), filled: at(ram.filledAt()), incomingSent: at(sentAt), loaded: at(loadedAt) },
       }, 'vm state of format 2 loaded');
     }).catch(async (err: unknown) => {
       await reg.destroy(spec.id, {}).catch(() => {});
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });
+    // x-ignore-shared off again, sent with `cont` in one go rather than a round trip before it: QEMU runs them in
+    // order, and nothing depends on it being off but a live migration or a save, each of which sets it explicitly
+    // (qemu-live-migration.ts, qmp-save-state.ts, ram-state-save.ts) — so its failure is only told, never fatal.
+    const off = setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000))
+      .catch((err: unknown) => reg.log.warn({ vmId: spec.id, err: errorMessage(err) }, 'x-ignore-shared not set off after a restore'));
     if (opts.paused !== true) await qmp.execute('cont', undefined, opt(opts, 5_000));
+    await off;
     reg.log.info({ vmId: spec.id, format: 2, loadMs: Math.round(performance.now() - t2), sinceHeaderMs: Math.round((performance.now() - ram.t0 + ram.headerMs) * 10) / 10 }, 'vm restored');
     await reg.opts.failpoints?.hit('qemu.restored');
   }
