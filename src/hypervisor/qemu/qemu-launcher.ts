@@ -116,9 +116,9 @@ async function launchRamRestore(reg: QemuRegistry, spec: VmSpec, mode: LaunchMod
     filledAt = performance.now();
     return r;
   })();
-  // A fill that failed here or in the sender is over (or its sender gone): the memfd released at once, so that a
-  // device stream's hand-over waiting for the fill's end (afterFill) is refused now rather than at its time-out.
-  fill.catch(() => sender.releaseMemfd(memfd, opt({}, 5_000)).catch(() => {}));
+  // Not released here on a failure, though a hand-over waiting for the fill (afterFill) is refused only by the release
+  // below: QEMU may not have opened it yet. The restore fails at once on the fill's error all the same (Promise.all).
+  fill.catch(() => {});
   try {
     return await launch(reg, spec, mode, undefined, opts, { header, statePath: mode.statePath, memfd, fill, sender, t0, headerMs: t0 - tHeader, memfdMs: memfdAt - t0, filledAt: () => filledAt });
   } finally {
