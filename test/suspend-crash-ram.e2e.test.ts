@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -194,6 +194,11 @@ async function resumeSurvivesAgentKilledAt(point: string, whileDead: () => Promi
   await restartAgent(`${point}=exit`);
   await api.vmAction(vmId, 'resume');
   await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  await resumeFinishesOnceBack(p0, whileDead);
+}
+
+/** The agent is dead mid-resume: the state file is kept, and once it is back the same guest runs in one QEMU. */
+async function resumeFinishesOnceBack(p0: Awaited<ReturnType<typeof probe>>, whileDead: () => Promise<void>): Promise<void> {
   await whileDead();
   assert.deepEqual(await stateFiles(), ['memory.state'], 'the state file is kept until the VM runs');
   agent = startAgent();
@@ -208,6 +213,27 @@ async function resumeSurvivesAgentKilledAt(point: string, whileDead: () => Promi
 
 test('agent SIGKILLed while a resume fills the RAM (qemu.restore.ram-fill): the file is kept, and once the agent is back the resume finishes', async () => {
   await resumeSurvivesAgentKilledAt('qemu.restore.ram-fill', async () => {});
+});
+
+test('agent SIGKILLed while the device stream\'s hand-over waits for the fill (QEMU holds the file, the fill held back): once back, the resume finishes', async () => {
+  const p0 = await probe();
+  await api.vmAction(vmId, 'suspend');
+  assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
+  await restartAgent('qemu.restore.ram-fill=sleep(10000)');
+  await api.vmAction(vmId, 'resume');
+  const statePath = join(vmDir(), 'memory.state');
+  // The sender handed QEMU the state file (getfd) as soon as QEMU was up, and waits for the fill to run migrate-incoming.
+  await pollUntil('the restoring QEMU holding the state file', async () => {
+    for (const pid of await qemuPidsOf(agentVmId(vmId))) {
+      for (const n of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) if ((await readlink(`/proc/${pid}/fd/${n}`).catch(() => '')) === statePath) return true;
+    }
+    return undefined;
+    // Well within the fill's hold: a hand-over made only after the fill would not be seen.
+  }, { timeoutMs: 8_000, intervalMs: 20 });
+  await agent.kill();
+  await resumeFinishesOnceBack(p0, async () => {
+    assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'the restoring QEMU outlives its agent');
+  });
 });
 
 test('agent SIGKILLed once the restoring QEMU runs but waits for its RAM (qemu.restore): once back, the resume finishes with one QEMU, the same guest', async () => {

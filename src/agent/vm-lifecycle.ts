@@ -124,6 +124,7 @@ export class VmLifecycle {
 
   async #start(id: string, signal: AbortSignal, size: { vcpus: number; memoryMiB: number } | undefined): Promise<AgentVmReport> {
     const h = this.host;
+    const t0 = performance.now();
     const vm = h.vm(id);
     let spec = await vm.readSpec();
     let cur = await vm.report();
@@ -159,6 +160,8 @@ export class VmLifecycle {
     if (cur.state === 'crashed') await vm.hypervisor.destroy(id, { signal });
     await h.firewalls.beforeStart(id, spec, signal);
     const saved = cur.state === 'suspended' ? await h.records.savedState(id) : undefined;
+    // Where a start's time went, in the log: the steps before the hypervisor's, its own, and the answer's report.
+    const t1 = performance.now();
     if (saved !== undefined) {
       await vm.hypervisor.restore(vm.hvSpec(spec), saved, { signal });
       // The running VM must never be restored from it again; its blocks are freed off the answer's path.
@@ -166,8 +169,10 @@ export class VmLifecycle {
     } else {
       await vm.hypervisor.start(vm.hvSpec(spec), { signal });
     }
-    h.logger.info({ vmId: id, from: cur.state }, 'vm started');
-    return vm.report();
+    const t2 = performance.now();
+    const report = await vm.report();
+    h.logger.info({ vmId: id, from: cur.state, beforeMs: ms(t1 - t0), hypervisorMs: ms(t2 - t1), reportMs: ms(performance.now() - t2) }, 'vm started');
+    return report;
   }
 
   /** ACPI power-off (hard: at once); disks stay. */
@@ -331,3 +336,5 @@ function joined<T>(start: Promise<T>, signal: AbortSignal | undefined, id: strin
     start.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }
+
+const ms = (x: number): number => Math.round(x * 10) / 10;

@@ -70,6 +70,8 @@ export async function runVmPhase(vm: Vm, phase: VmPhase, d: { readonly o: VmOrch
     }
     case 'boot':
     case 'restore': {
+      // When the agent was asked (debug): a resume's fixed cost is timed step by step (bench/suspend.ts).
+      d.o.logger.debug({ vmId: vm.id, phase }, 'vm step sent to the agent');
       await d.o.failpoints?.hit(`vm.${phase}`);
       // A boot hands over the size the store has: a VM resized while powered off boots with its new size.
       const r = await agent.start(id, o, phase === 'boot' ? { size: { vcpus: spec.agent.vcpus, memoryMiB: spec.agent.memoryMiB } } : undefined);

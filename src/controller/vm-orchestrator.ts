@@ -116,6 +116,7 @@ export class VmOrchestrator {
     // before it. A request over a socket had its answer written already; now both are.
     this.#driving.set(vmId, inBackground(async () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
+      this.#o.logger.debug({ vmId }, 'vm driven');
       await this.#driveUntilQuiet(vmId);
     }));
   }

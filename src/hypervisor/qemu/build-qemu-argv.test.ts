@@ -132,3 +132,16 @@ test('a restore of format 2 shares the RAM it is handed (the fd sender\'s memfd)
   assert.deepEqual(after(argv, '-m'), ['256M']);
   assert.deepEqual(after(argv, '-incoming'), ['defer']);
 });
+
+test('a fresh boot and a live migration\'s destination on the fd sender\'s memfd: memory-backend-file, align=2M, still pc.ram', () => {
+  const fresh = buildQemuArgv(spec, { accel: 'tcg', paths, ramPath: '/proc/42/fd/9' });
+  assert.deepEqual(after(fresh, '-machine'), ['pc,accel=tcg,memory-backend=pc.ram']);
+  assert.deepEqual(after(fresh, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/proc/42/fd/9,share=on,align=2M']);
+  assert.ok(!fresh.includes('-incoming') && !fresh.includes('-S'));
+  const dest = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'defer', ramPath: '/proc/42/fd/10' });
+  assert.deepEqual(after(dest, '-object'), ['memory-backend-file,id=pc.ram,size=256M,mem-path=/proc/42/fd/10,share=on,align=2M']);
+  assert.deepEqual(after(dest, '-incoming'), ['defer']);
+  // The same device model as a source on QEMU's own memfd: only the backend's object differs.
+  const own = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'defer' });
+  assert.deepEqual(dest.filter((a) => !a.startsWith('memory-backend-')), own.filter((a) => !a.startsWith('memory-backend-')));
+});

@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { mkdtemp, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FdSender, type FdSendRequest } from './fd-sender.js';
@@ -26,14 +26,14 @@ const sender = (o: ConstructorParameters<typeof FdSender>[0] = {}): FdSender => 
 };
 
 /** A real QEMU with no machine, its fd-passing monitor as nubo's argv makes it; its agent-side QMP beside it. */
-async function startQemu(name: string): Promise<{ fdpass: string; qmp: QmpClient }> {
+async function startQemu(name: string): Promise<{ fdpass: string; qmp: QmpClient; pid: number }> {
   const qmpSocket = join(dir, `${name}.qmp`);
   const fdpass = join(dir, `${name}.fdpass`);
   const child = spawn('qemu-system-x86_64', ['-machine', 'none', '-nodefaults', '-display', 'none', '-qmp', `unix:${qmpSocket},server=on,wait=off`,
     '-chardev', `socket,id=fdpass,path=${fdpass},server=on,wait=off`, '-mon', 'chardev=fdpass,mode=control'], { stdio: 'ignore' });
   children.push(child);
   const qmp = await pollUntil('QMP socket', () => QmpClient.connect(qmpSocket, { timeoutMs: 500 }).catch(() => undefined), { timeoutMs: 10_000 });
-  return { fdpass, qmp };
+  return { fdpass, qmp, pid: child.pid! };
 }
 
 const migrateTo = (socket: string, path: string): FdSendRequest => ({ socket, path, fdname: 'nubo-save', command: { execute: 'migrate', arguments: { uri: 'fd:nubo-save' } } });
@@ -139,6 +139,44 @@ for (const [where, base, direct] of [['a disk file system (the fill with O_DIREC
     }
   });
 }
+
+test('afterFill: the hand-over is made at once and its command runs only once the fill ended; a failed fill or a released memfd refuses it, not sent', async () => {
+  const { fdpass, qmp, pid } = await startQemu('after');
+  const s = sender();
+  try {
+    const file = join(dir, 'after.state');
+    await writeFile(file, Buffer.alloc(2 * MiB, 5), { mode: 0o600, flag: 'wx' });
+    const held = await s.createMemfd(MiB, { timeoutMs: 10_000 });
+    const req = { socket: fdpass, path: file, fdname: 'nubo-restore', read: true, afterFill: held, command: { execute: 'query-status' } };
+    let answered = false;
+    const waiting = s.send(req, { timeoutMs: 20_000 }).then((r) => ((answered = true), r));
+    // Nothing fills it yet: the command waits, QEMU holding the file already (getfd made meanwhile).
+    const holds = async (): Promise<true | undefined> => {
+      for (const n of await readdir(`/proc/${pid}/fd`)) if ((await readlink(`/proc/${pid}/fd/${n}`).catch(() => '')) === file) return true;
+      return undefined;
+    };
+    await pollUntil('QEMU holding the state file', holds, { timeoutMs: 10_000, intervalMs: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(answered, false, 'not run before the fill');
+    await s.fillMemfd(held, { path: file, offset: MiB, bytes: MiB, threads: 1 }, { timeoutMs: 10_000 });
+    assert.equal((await waiting as { status?: unknown }).status, 'running', 'the command ran, on that monitor');
+    await s.releaseMemfd(held, { timeoutMs: 5_000 });
+
+    const failing = await s.createMemfd(MiB, { timeoutMs: 10_000 });
+    const refusedByFill = s.send({ ...req, afterFill: failing }, { timeoutMs: 20_000 });
+    await assert.rejects(s.fillMemfd(failing, { path: join(dir, 'missing.state'), offset: 0, bytes: MiB, threads: 1 }, { timeoutMs: 10_000 }), /ENOENT|No such file/);
+    await assert.rejects(refusedByFill, (err: unknown) => err instanceof FdSendFailedError && err.kind === 'refused' && !err.ambiguous && /fill .* failed/.test(err.message));
+    await s.releaseMemfd(failing, { timeoutMs: 5_000 });
+
+    const released = await s.createMemfd(MiB, { timeoutMs: 10_000 });
+    const refusedByRelease = s.send({ ...req, afterFill: released }, { timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await s.releaseMemfd(released, { timeoutMs: 5_000 });
+    await assert.rejects(refusedByRelease, (err: unknown) => err instanceof FdSendFailedError && err.kind === 'refused' && /released/.test(err.message));
+  } finally {
+    qmp.close();
+  }
+});
 
 test('RAM copies of different requests run side by side (a thread each in the child)', async () => {
   const s = sender();

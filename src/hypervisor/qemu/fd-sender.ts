@@ -16,6 +16,13 @@ export interface FdSendRequest {
   readonly read?: boolean | undefined;
   /** The descriptor positioned here first: QEMU reads or writes from it (format 2's device stream, ram-state-header.ts). */
   readonly seek?: number | undefined;
+  /**
+   * Connected and handed over at once, `command` run only once this held memfd's fill ended (refused if it failed or
+   * the memfd is released first): a restore's device stream follows its RAM fill without a round trip between them.
+   * The request's time-out then covers the wait; each socket wait has `ioTimeoutMs` (default 10 s).
+   */
+  readonly afterFill?: HeldMemfd | undefined;
+  readonly ioTimeoutMs?: number | undefined;
 }
 
 /** What a RAM copy answers: the bytes copied (the data ranges only), and whether the state file was read or written with O_DIRECT. */
@@ -101,7 +108,9 @@ export class FdSender {
 
   /** Sends one request; resolves with the command's `return`. */
   async send(req: FdSendRequest, opts: WaitOptions = {}): Promise<unknown> {
-    return this.#request({ ...req }, `${req.command.execute} on ${req.socket}`, opts);
+    const { afterFill, ioTimeoutMs, ...rest } = req;
+    const waiting = afterFill === undefined ? {} : { afterFill: afterFill.key, fillWaitMs: Math.max(100, (opts.timeoutMs ?? 10_000) - 1_000), ioTimeoutMs: ioTimeoutMs ?? 10_000 };
+    return this.#request({ ...rest, ...waiting }, `${req.command.execute} on ${req.socket}`, opts);
   }
 
   /**
@@ -121,7 +130,7 @@ export class FdSender {
   }
 
   /** Fills a held memfd from `path` at `offset` (`bytes` of it; the file's holes stay zero). */
-  async fillMemfd(m: HeldMemfd, r: { readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number }, opts: WaitOptions = {}): Promise<RamCopyResult> {
+  async fillMemfd(m: HeldMemfd, r: { readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number; readonly prefetch?: readonly [number, number] | undefined }, opts: WaitOptions = {}): Promise<RamCopyResult> {
     return ramCopyResult(await this.#request({ op: 'memfd-fill', key: m.key, ...r }, `the RAM fill from ${r.path}`, opts));
   }
 

@@ -48,7 +48,7 @@ export class QemuCoreDriver implements Driver {
     this.migration = new QemuLiveMigration({
       launchIncoming: async (spec, o) => {
         const { autostart, ...wait } = o;
-        await launchQemuVm(reg, spec, { kind: 'incoming', autostart }, { ...wait, paused: autostart !== true });
+        await launchQemuVm(reg, spec, { kind: 'incoming', autostart, sender: this.#power.fdSender }, { ...wait, paused: autostart !== true });
       },
       qmp: (vmId) => reg.qmp(reg.get(vmId)),
       record: (vmId) => reg.get(vmId).record,
@@ -72,7 +72,7 @@ export class QemuCoreDriver implements Driver {
   }
 
   start(spec: VmSpec, opts: StartOptions): Promise<VmStatus> {
-    return launchQemuVm(this.registry, spec, { kind: 'start' }, opts);
+    return launchQemuVm(this.registry, spec, { kind: 'start', sender: this.#power.fdSender }, opts);
   }
 
   restore(spec: VmSpec, statePath: string, opts: StartOptions): Promise<VmStatus> {
