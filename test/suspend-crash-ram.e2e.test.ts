@@ -242,6 +242,14 @@ test('agent SIGKILLed once the restoring QEMU runs but waits for its RAM (qemu.r
   });
 });
 
+test('agent SIGKILLed once the whole state is loaded but before the guest runs (qemu.restore.loaded): once back, the start runs the loaded QEMU, the same guest', async () => {
+  await resumeSurvivesAgentKilledAt('qemu.restore.loaded', async () => {
+    assert.equal((await qemuPidsOf(agentVmId(vmId))).length, 1, 'the loaded QEMU outlives its agent');
+    assert.match(agent.output.join(''), /"msg":"vm state of format 2 loaded"/, 'the agent died after the load');
+  });
+  assert.match(agent.output.join(''), /the restore of a VM whose agent died before it ran the guest is finished/);
+});
+
 test('the fill fails (qemu.restore.ram-fill=error): the resume fails cleanly, the file is kept, and a second resume brings back the same guest', async () => {
   const p0 = await probe();
   await api.vmAction(vmId, 'suspend');

@@ -210,13 +210,16 @@ for (const point of ['qemu.save.streaming', 'qemu.save.received', 'qemu.save.wri
   });
 }
 
-test('agent SIGKILLed once the restored guest runs but before its state file is removed (qemu.restored): once back, the VM runs on, the same guest, and the stale file is gone', async () => {
+for (const [point, what] of [
+  ['qemu.restored', 'once the restored guest runs but before its state file is removed'],
+  ['qemu.restore.loaded', 'once the whole state is loaded but before the guest runs (no `cont` yet)'],
+] as const) test(`agent SIGKILLed ${what} (${point}): once back, the VM runs on in the same QEMU, the same guest, and the stale file is gone`, async () => {
   const p0 = await probe();
   await api.vmAction(vmId, 'suspend');
   assert.equal((await waitVm(['suspended', 'running', 'failed'])).state, 'suspended');
-  await restartAgent('qemu.restored=exit');
+  await restartAgent(`${point}=exit`);
   await api.vmAction(vmId, 'resume');
-  await pollUntil('agent killed at qemu.restored', () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
   const pids = await qemuPidsOf(agentVmId(vmId));
   assert.equal(pids.length, 1, 'the restored QEMU lives on without its agent');
   assert.ok((await readdir(vmDir())).includes('memory.state'), 'killed before the file was removed');

@@ -136,6 +136,15 @@ export class VmLifecycle {
       h.logger.warn({ vmId: id }, 'the QEMU of a restore whose agent died is ended; the VM is restored again from its state file');
       cur = await vm.report();
     }
+    if (cur.state === 'paused' && (await h.records.savedState(id)) !== undefined) {
+      // A restore whose agent died after QEMU had loaded the whole state but before its `cont` (`qemu.restore.loaded`):
+      // the guest is all there, stopped, and nothing but this start would ever run it. No other start leaves a QEMU
+      // paused (a fresh boot runs at once), so a paused VM beside its state file is that restore: it runs now, and its
+      // file goes as below.
+      await vm.hypervisor.resume(id, { signal });
+      h.logger.warn({ vmId: id }, 'the restore of a VM whose agent died before it ran the guest is finished: the VM runs');
+      cur = await vm.report();
+    }
     if (cur.state === 'running' || cur.state === 'paused') {
       // A restore whose agent died after QEMU ran the guest but before its state file was removed (`qemu.restored`):
       // left there, the file would make the VM `suspended` again once it is off, and a later start would bring back

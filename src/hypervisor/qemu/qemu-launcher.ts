@@ -242,6 +242,8 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     // (qemu-live-migration.ts, qmp-save-state.ts, ram-state-save.ts) — so its failure is only told, never fatal.
     const off = setCapabilities(qmp, { 'x-ignore-shared': false }, opt(opts, 5_000))
       .catch((err: unknown) => reg.log.warn({ vmId: spec.id, err: errorMessage(err) }, 'x-ignore-shared not set off after a restore'));
+    // Tests end the agent here (`qemu.restore.loaded`): the whole state is in, the guest stopped, the file kept.
+    await reg.opts.failpoints?.hit('qemu.restore.loaded');
     if (opts.paused !== true) await qmp.execute('cont', undefined, opt(opts, 5_000));
     await off;
     reg.log.info({ vmId: spec.id, format: 2, loadMs: Math.round(performance.now() - t2), sinceHeaderMs: Math.round((performance.now() - ram.t0 + ram.headerMs) * 10) / 10 }, 'vm restored');
@@ -265,6 +267,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
       await reg.destroy(spec.id, {}).catch(() => {});
       throw new HypervisorError(spec.id, 'restore', errorMessage(err), { cause: err });
     });
+    await reg.opts.failpoints?.hit('qemu.restore.loaded');
     if (opts.paused !== true) await reg.qmp(vm).execute('cont', undefined, opt(opts, 5_000));
     reg.log.info({ vmId: spec.id, loadMs: Math.round(performance.now() - t2) }, 'vm restored');
     // Tests end the agent here (`qemu.restored`): the guest runs from the state file, which is not removed yet.
