@@ -30,7 +30,10 @@
  * al.'s web-server experiment); (b) the guest rewriting a 64 MiB tmpfs buffer
  * from a random 4 MiB block in a loop (off outside its own case and on the
  * other path's guest, switched over HTTP, so only the migrating guest loads
- * the 2 cores). Prints tables and the issue's targets; writes JSON to
+ * the 2 cores). Around every migration, on every path, iputils ping every
+ * 5 ms from the fabric gives the network-level downtime (the longest silence
+ * between echo replies: no retransmit timers, unlike the HTTP client's gap,
+ * which is informational). Prints tables and the issue's targets; writes JSON to
  * bench/results/. Not a test.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
