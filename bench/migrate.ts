@@ -137,7 +137,7 @@ interface Sample {
   convergence?: unknown[];
   client?: ClientStats;
   /** Network-level downtime: the longest silence between ICMP echo replies across the migration (ms from its start). */
-  icmp?: { downtimeMs: number; lastReplyBefore: number; firstReplyAfter: number; lost: number; replies: number };
+  icmp?: { downtimeMs: number; lastReplyBefore: number; firstReplyAfter: number; lost: number; replies: number; medianIntervalMs: number };
 }
 
 // The dirtier is off until /cgi-bin/dirty?on; the counter lets the bench read the rate the guest really wrote.
@@ -511,9 +511,9 @@ async function measure(caseName: CaseName, path: PathName, run: number, accel: '
   await settle(1_000);
   const replies = await stopProbe();
   const net = networkDowntime(replies, done.windowStart, done.windowEnd);
-  sample.icmp = { downtimeMs: net.ms, lastReplyBefore: net.lastBefore - done.windowStart, firstReplyAfter: net.firstAfter - done.windowStart, lost: net.lost, replies: net.replies };
+  sample.icmp = { downtimeMs: net.ms, lastReplyBefore: net.lastBefore - done.windowStart, firstReplyAfter: net.firstAfter - done.windowStart, lost: net.lost, replies: net.replies, medianIntervalMs: net.medianIntervalMs };
   const extra = client ? `, client gap ${ms(client.gapMs)}, failed ${client.failed}` : guestDirtyMiBps !== undefined ? `, guest wrote ${guestDirtyMiBps.toFixed(1)} MiB/s, QEMU dirty ${mib(sample.dirtyRateBytes)} MiB/s` : '';
-  console.log(`  ${caseName} ${path} run ${run + 1}: ${sample.from}→${sample.to} total ${ms(sample.totalMs)}, QEMU downtime ${ms(sample.qemuDowntimeMs ?? NaN)}, ${mib(sample.transferredBytes)} MiB, ${sample.passes} passes, ICMP downtime ${ms(net.ms)} (${net.lost} echoes lost)${extra}`);
+  console.log(`  ${caseName} ${path} run ${run + 1}: ${sample.from}→${sample.to} total ${ms(sample.totalMs)}, QEMU downtime ${ms(sample.qemuDowntimeMs ?? NaN)}, ${mib(sample.transferredBytes)} MiB, ${sample.passes} passes, ICMP downtime ${ms(net.ms)} (${net.lost} echoes lost, replies every ${net.medianIntervalMs.toFixed(1)} ms p50)${extra}`);
   return sample;
 }
 
@@ -736,6 +736,9 @@ async function report(): Promise<void> {
     const zeroAtCompletion = dirtyRaw.filter((s) => !((s.completedDirtyRateBytes ?? 0) > 0)).length;
     console.log(`note: nubo's finalDirtyRateBytes is 0 in every dirtying run; it is read from the \`completed\` query-migrate, whose dirty-pages-rate was 0 in ${zeroAtCompletion} of ${dirtyRaw.length} raw runs too, while their polls during pre-copy saw ${mib(median(dirtyRaw.map((s) => s.dirtyRateBytes)))} MiB/s (QEMU 7.2 computes the rate only at a bitmap sync more than 1 s after the last computation)`);
   }
+  const spacing = median(samples.map((s) => s.icmp?.medianIntervalMs ?? NaN));
+  const unclosed = samples.filter((s) => s.icmp !== undefined && !Number.isFinite(s.icmp.downtimeMs)).length;
+  console.log(`note: the ICMP probe's replies came every ${spacing.toFixed(1)} ms (p50 over the migrations' medians; asked ${ICMP_INTERVAL_MS} ms): its downtime is exact to about that${unclosed > 0 ? `; in ${unclosed} migrations the silence was not closed inside the capture (no downtime)` : ''}`);
   console.log(`\nruntime ${runtimeS.toFixed(0)} s`);
   await mkdir('bench/results', { recursive: true });
   const out = join('bench/results', `migrate-${Date.now()}.json`);

@@ -37,6 +37,8 @@ test('networkDowntime is the longest silence across the window, with the lost re
   assert.ok(Math.abs(d.firstAfter - (t0 + 447.5)) < 1e-3);
   assert.equal(d.lost, 85);
   assert.equal(d.replies, 6);
+  // Spacings 4.9, 5.1, 5.1, 4.7, 432.5: the probe's resolution, not the silence.
+  assert.ok(Math.abs(d.medianIntervalMs - 5.1) < 1e-3, `got ${d.medianIntervalMs}`);
 });
 
 test('networkDowntime only counts a silence that overlaps the window', () => {

@@ -6,6 +6,7 @@
  * a lost SYN) this is the pause plus the fabric's switch, to one interval.
  */
 import { longestGap, type Gap } from './client-windows.js';
+import { median } from './support/quantile.js';
 
 export interface PingReply {
   readonly seq: number;
@@ -35,6 +36,8 @@ export interface NetworkDowntime extends Gap {
   /** Echo requests of the capture left unanswered (sequence numbers missing between the first and the last reply). */
   readonly lost: number;
   readonly replies: number;
+  /** Median spacing of consecutive replies, ms: the resolution the probe really had (a loaded machine sends late). */
+  readonly medianIntervalMs: number;
 }
 
 /**
@@ -48,8 +51,10 @@ export function networkDowntime(replies: readonly PingReply[], from: number, to:
   const seqs = new Set(replies.map((r) => r.seq));
   const span = replies.length === 0 ? 0 : Math.max(...seqs) - Math.min(...seqs) + 1;
   const lost = span - seqs.size;
+  const spacing = median(at.slice(1).map((t, i) => t - at[i]!));
   const first = at[0];
   const last = at[at.length - 1];
-  if (first === undefined || last === undefined || !(first < from) || !(last > to)) return { ms: NaN, lastBefore: NaN, firstAfter: NaN, lost, replies: replies.length };
-  return { ...longestGap(at, from, to), lost, replies: replies.length };
+  const about = { lost, replies: replies.length, medianIntervalMs: spacing };
+  if (first === undefined || last === undefined || !(first < from) || !(last > to)) return { ms: NaN, lastBefore: NaN, firstAfter: NaN, ...about };
+  return { ...longestGap(at, from, to), ...about };
 }
