@@ -21,6 +21,7 @@ pkgs=(
   python3           # the agent's fd sender: hands a saving QEMU its state file over SCM_RIGHTS (Node cannot)
   python3-boto3     # the same with boto3 (/usr/bin/python3; PyPI is not reachable)
   nftables          # security groups: a bridge-family table per VM TAP (/usr/sbin/nft)
+  iputils-ping      # the migrate bench's network-level downtime probe: ping -D -i 0.005 (timestamps, no TCP retransmit timers)
   ca-certificates
 )
 missing=()
