@@ -663,6 +663,13 @@ async function report(): Promise<void> {
     const net = comparePairs(`network-level downtime (ICMP, ${ICMP_INTERVAL_MS} ms), ${CASE_LABEL[cs]}, nubo against ${partner}`, partnerRuns(cs).map((run) => pair(cs, run, (s) => s.icmp?.downtimeMs, 'nubo', partner)), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
     sides.set(net, { path: 'nubo', base: partner });
     comparisons.push(net);
+    // The network's own part: the silence beyond the guest's pause (the announce reaching the fabric, the first
+    // replies). The pause itself swings with QEMU's stop-and-copy on both paths alike and is judged above; without it the
+    // difference shows what nubo adds to the switch of the guest's network.
+    const after = (s: Sample): number | undefined => (s.icmp !== undefined && s.pauseMs !== undefined && Number.isFinite(s.icmp.downtimeMs) ? s.icmp.downtimeMs - s.pauseMs : undefined);
+    const netOnly = comparePairs(`network silence beyond the guest pause (ICMP downtime − QMP STOP → RESUME), ${CASE_LABEL[cs]}, nubo against ${partner}`, partnerRuns(cs).map((run) => pair(cs, run, after, 'nubo', partner)), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
+    sides.set(netOnly, { path: 'nubo', base: partner });
+    comparisons.push(netOnly);
   }
   // The HTTP client's gap is the pause plus whichever TCP retransmit it hit (lost request or ACK: 200/400 ms RTO, lost
   // SYN: 1 s) — a draw from three values on both paths, so informational; each pair is held to its own 1.5 × raw + 20 ms.
