@@ -40,9 +40,10 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * from Linux 6.13 those are fine-grained once read, before that a write
  * within one clock tick of the first look could go unseen — a VM's files at
  * rest are written by nobody while offered), and the copy must hold the
- * offered size. A capped copy passes the bytes through this process, and
- * its digest too is the source's, by a worker trailing its reads (copyPaced),
- * checked the same way. The copy is fsynced before this
+ * offered size. A capped copy is the kernel's too, in paced slices by a
+ * python3 child (copyKernelPaced; without python3 the slices pass through
+ * this process, copyPaced), and its digest too is the source's, by a worker
+ * trailing the copy from the same descriptor, checked the same way. The copy is fsynced before this
  * resolves. Returns undefined, having written nothing, when the file cannot
  * be opened here as the offered file (another machine's path, another
  * mount): the caller then pulls it over the network.
