@@ -30,8 +30,11 @@ export interface KernelPacedCopy {
  * `copy_file_range` in slices of about one burst of the cap — the cap holds
  * from the first slice, as on the network — and prints its progress, which
  * is told to `onBytes`, to a HashTrail (the source's sha256 is computed by a
- * worker thread trailing the copy on the other core, from the same
- * descriptor, in pages the copy just brought into the page cache) and to a
+ * worker thread on the other core from the same descriptor, no further than
+ * the copy has got or the cap allows since the worker's start: it reads the
+ * disk no faster than the copy may, and the child's start does not hold it
+ * back — the hash, not the kernel's copy, is what a capped copy waits for
+ * last) and to a
  * FlushBehind on the copy (so that the final fsync has only the tail left).
  * The bytes never pass through this process, which does a few small
  * things a slice. Resolves with the source's sha256 once the child copied
@@ -60,7 +63,7 @@ export async function copyKernelPaced(r: KernelPacedCopy): Promise<string | unde
       c.once('error', () => resolve(false));
     });
     if (!started) return undefined;
-    return await followCopy(c, closed, out, r, what);
+    return await followCopy(c, closed, out, r, slice, what);
   } finally {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await closed;
@@ -74,10 +77,13 @@ interface Ended {
 }
 
 /** The copy's progress into the trail, the flush and `onBytes`, until the child exits; the digest once it copied everything. */
-async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: FileHandle, r: KernelPacedCopy, what: string): Promise<string> {
+async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: FileHandle, r: KernelPacedCopy, slice: number, what: string): Promise<string> {
   const trail = new HashTrail();
   const stopHash = new AbortController();
-  const hashing = hashFile(r.srcPath, { fd: r.src.fd, trail, signal: AbortSignal.any([r.signal, stopHash.signal]), expectedBytes: r.sizeBytes });
+  // Paced by the cap from now, not only by the copy's progress: the child's start (python's: 20 ms idle, a few hundred
+  // on a busy machine) and first slice would hold the hash back, and the hash is what a copy on two cores waits for.
+  const pace = { bytesPerSecond: r.bytesPerSecond, burstBytes: slice };
+  const hashing = hashFile(r.srcPath, { fd: r.src.fd, trail, pace, signal: AbortSignal.any([r.signal, stopHash.signal]), expectedBytes: r.sizeBytes });
   // Handled from the start: a hash that fails while the copy runs is reported once the copy is waited for.
   hashing.catch(() => {});
   const flush = new FlushBehind(out);

@@ -16,11 +16,11 @@
  * at its end — the agent's exit (even SIGKILL) closes it, so no copy goes on writing a file nobody owns.
  */
 export const KERNEL_COPY_SCRIPT = String.raw`
-import errno, os, sys, threading, time, traceback
+import _thread, errno, os, sys, time
 
 
 def orphaned():
-    # os.read, not sys.stdin: a daemon thread blocked holding the buffered reader's lock would abort the exit.
+    # os.read, not sys.stdin: a thread blocked holding the buffered reader's lock would abort the exit.
     try:
         while os.read(0, 4096):
             pass
@@ -64,10 +64,11 @@ def copy(size, rate, slice_bytes, burst):
     return None
 
 
-threading.Thread(target=orphaned, daemon=True).start()
+_thread.start_new_thread(orphaned, ())
 try:
     short = copy(int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]) / 1000)
 except BaseException:
+    import traceback  # only now: its imports are a tenth of the start
     traceback.print_exc()
     sys.stderr.flush()
     os._exit(1)
