@@ -73,9 +73,13 @@ test('a cap holds from the first second: bytes copied ≤ cap × elapsed + one s
   await withFile(32 * MB, async (dir, src, bytes) => {
     const source = (await localSourceOf(src, await bootId()))!;
     let copied = 0;
+    let moved!: () => void;
+    const moving = new Promise<void>((resolve) => (moved = resolve));
     const ac = new AbortController();
     const t0 = Date.now();
-    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate, onBytes: (n) => (copied += n), signal: ac.signal });
+    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate, onBytes: (n) => ((copied += n), moved()), signal: ac.signal });
+    // A second from the first bytes (the copier's start — a python3 child's — takes a while on a busy machine); the cap is counted from the call.
+    await Promise.race([moving, new Promise((resolve) => setTimeout(resolve, 20_000))]);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const elapsed = (Date.now() - t0) / 1000;
     const seen = copied;
@@ -193,11 +197,18 @@ test('an aborted paced copy kills its child: none is left, the copy stops growin
   await withFile(16 * MB, async (dir, src, bytes) => {
     const source = (await localSourceOf(src, await bootId()))!;
     const ac = new AbortController();
-    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: 4 * MB, signal: ac.signal });
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    const kids = await pythonChildren();
-    assert.equal(kids.length, 1, 'one python3 child copies');
-    ac.abort(new Error('stopped'));
+    let moved!: () => void;
+    const moving = new Promise<void>((resolve) => (moved = resolve));
+    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: 4 * MB, signal: ac.signal, onBytes: () => moved() });
+    copy.catch(() => {});
+    let kids: number[];
+    try {
+      await Promise.race([moving, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+      kids = await pythonChildren();
+      assert.equal(kids.length, 1, 'one python3 child copies');
+    } finally {
+      ac.abort(new Error('stopped'));
+    }
     await assert.rejects(copy, /stopped/);
     assert.deepEqual(await pythonChildren(), []);
     assert.ok(await isGone(kids[0]!));
