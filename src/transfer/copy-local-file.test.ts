@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { copyLocalFile } from './copy-local-file.js';
@@ -71,9 +73,13 @@ test('a cap holds from the first second: bytes copied ≤ cap × elapsed + one s
   await withFile(32 * MB, async (dir, src, bytes) => {
     const source = (await localSourceOf(src, await bootId()))!;
     let copied = 0;
+    let moved!: () => void;
+    const moving = new Promise<void>((resolve) => (moved = resolve));
     const ac = new AbortController();
     const t0 = Date.now();
-    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate, onBytes: (n) => (copied += n), signal: ac.signal });
+    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate, onBytes: (n) => ((copied += n), moved()), signal: ac.signal });
+    // A second from the first bytes (the copier's start — a python3 child's — takes a while on a busy machine); the cap is counted from the call.
+    await Promise.race([moving, new Promise((resolve) => setTimeout(resolve, 20_000))]);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const elapsed = (Date.now() - t0) / 1000;
     const seen = copied;
@@ -145,5 +151,133 @@ test('a source written to in place during the kernel copy is refused, though the
       copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, onBytes }),
       { code: 'TRANSFER_FAILED', message: /written to during the copy/ },
     );
+  });
+});
+
+/** The python3 children of process `pid` (a paced kernel copy's), from /proc. */
+async function pythonChildren(pid = process.pid): Promise<number[]> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const listed = await Promise.all(tasks.map((t) => readFile(`/proc/${pid}/task/${t}/children`, 'utf8').catch(() => '')));
+  const kids = listed.flatMap((s) => s.split(/\s+/).filter(Boolean).map(Number));
+  const names = await Promise.all(kids.map(async (k) => ({ k, comm: (await readFile(`/proc/${k}/comm`, 'utf8').catch(() => '')).trim() })));
+  return names.filter((x) => x.comm.startsWith('python')).map((x) => x.k);
+}
+
+/** Gone, or a zombie nobody reaped yet: either way it copies nothing more. */
+async function isGone(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || / Z /.test(stat.slice(stat.lastIndexOf(')')));
+}
+
+test('a capped copy goes as paced kernel copies in a python3 child: the cap holds (N bytes at R take ≥ N/R less a burst), the bytes and digest are the source\'s', async () => {
+  const rate = 20 * MB;
+  await withFile(12 * MB + 5, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    const seen = new Set<number>();
+    let told = 0;
+    const t0 = performance.now();
+    const r = await copyLocalFile({
+      source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: rate,
+      onBytes: (n) => {
+        told += n;
+        void pythonChildren().then((ps) => ps.forEach((p) => seen.add(p)));
+      },
+    });
+    const elapsed = (performance.now() - t0) / 1000;
+    assert.ok(elapsed >= bytes.length / rate - 0.05, `${bytes.length} bytes at ${rate / MB} MB/s took ${elapsed.toFixed(2)} s`);
+    assert.ok(seen.size > 0, 'a python3 child copied');
+    assert.equal(told, bytes.length);
+    assert.equal(r?.sha256, sha(bytes));
+    assert.equal(sha(await readFile(join(dir, 'copy'))), sha(bytes));
+    for (const p of seen) assert.ok(await isGone(p), `child ${p} is gone`);
+  });
+});
+
+test('an aborted paced copy kills its child: none is left, the copy stops growing', async () => {
+  await withFile(16 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    const ac = new AbortController();
+    let moved!: () => void;
+    const moving = new Promise<void>((resolve) => (moved = resolve));
+    const copy = copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: 4 * MB, signal: ac.signal, onBytes: () => moved() });
+    copy.catch(() => {});
+    let kids: number[];
+    try {
+      await Promise.race([moving, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+      kids = await pythonChildren();
+      assert.equal(kids.length, 1, 'one python3 child copies');
+    } finally {
+      ac.abort(new Error('stopped'));
+    }
+    await assert.rejects(copy, /stopped/);
+    assert.deepEqual(await pythonChildren(), []);
+    assert.ok(await isGone(kids[0]!));
+    const size = (await stat(join(dir, 'copy'))).size;
+    assert.ok(size < bytes.length, `${size} of ${bytes.length} bytes copied before the abort`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await stat(join(dir, 'copy'))).size, size, 'nothing writes the copy after the abort');
+  });
+});
+
+test('no python3 to be started: the capped copy goes through this process instead, the same bytes and digest', async () => {
+  await withFile(6 * MB + 1, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    let kids = 0;
+    const r = await copyLocalFile({
+      source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: 40 * MB, python: join(dir, 'no-python3'),
+      onBytes: () => void pythonChildren().then((ps) => (kids += ps.length)),
+    });
+    assert.equal(r?.sha256, sha(bytes));
+    assert.equal(sha(await readFile(join(dir, 'copy'))), sha(bytes));
+    assert.equal(kids, 0);
+  });
+});
+
+test('a source written to in place during a paced kernel copy is refused', async () => {
+  await withFile(4 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    let written = false;
+    const onBytes = (): void => {
+      if (written) return;
+      written = true;
+      const fd = openSync(src, 'r+');
+      writeSync(fd, Buffer.from('changed'), 0, 7, 3 * MB);
+      closeSync(fd);
+    };
+    await assert.rejects(
+      copyLocalFile({ source, dest: join(dir, 'copy'), sizeBytes: bytes.length, maxBytesPerSecond: 8 * MB, onBytes }),
+      { code: 'TRANSFER_FAILED', message: /written to during the copy/ },
+    );
+    assert.ok(written);
+  });
+});
+
+test('the agent SIGKILLed mid-copy: its python3 child ends with it, copying nothing more', async () => {
+  await withFile(16 * MB, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    const module = new URL('./copy-local-file.js', import.meta.url).href;
+    const script = [
+      `const { copyLocalFile } = await import(${JSON.stringify(module)});`,
+      `let said = false;`,
+      `await copyLocalFile({ source: ${JSON.stringify(source)}, dest: ${JSON.stringify(join(dir, 'copy'))}, sizeBytes: ${bytes.length}, maxBytesPerSecond: ${2 * MB},`,
+      `  onBytes: () => { if (!said) { said = true; process.stdout.write('copying\\n'); } } });`,
+    ].join('\n');
+    const agent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [chunk] = (await once(agent.stdout, 'data')) as [Buffer];
+      assert.match(chunk.toString(), /copying/);
+      const kids = await pythonChildren(agent.pid);
+      assert.equal(kids.length, 1, 'the agent runs one python3 child');
+      agent.kill('SIGKILL');
+      await once(agent, 'exit');
+      const t0 = Date.now();
+      while (!(await isGone(kids[0]!)) && Date.now() - t0 < 5_000) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(await isGone(kids[0]!), `the child ${kids[0]} outlived its agent`);
+      const size = (await stat(join(dir, 'copy'))).size;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal((await stat(join(dir, 'copy'))).size, size, 'nothing writes the copy after the agent died');
+    } finally {
+      if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
+    }
   });
 });

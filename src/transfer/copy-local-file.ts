@@ -4,6 +4,7 @@ import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
 import { FlushBehind } from '../util/flush-behind.js';
 import { writevFully } from '../util/writev-fully.js';
+import { KERNEL_SLICE_BYTES, copyKernelPaced } from './copy-kernel-paced.js';
 import { HashTrail, hashFile } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
@@ -13,6 +14,8 @@ import { FileTransferError, type PulledFile, type PullFileRequest } from './pull
 export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBytes' | 'maxBytesPerSecond' | 'onBytes' | 'signal' | 'timeoutMs'> {
   /** What the offer said of the file on this machine. */
   readonly source: TransferLocalSource;
+  /** The interpreter that runs a capped copy's kernel copy (default `python3`; copyKernelPaced). */
+  readonly python?: string | undefined;
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -37,9 +40,10 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
  * from Linux 6.13 those are fine-grained once read, before that a write
  * within one clock tick of the first look could go unseen — a VM's files at
  * rest are written by nobody while offered), and the copy must hold the
- * offered size. A capped copy passes the bytes through this process, and
- * its digest too is the source's, by a worker trailing its reads (copyPaced),
- * checked the same way. The copy is fsynced before this
+ * offered size. A capped copy is the kernel's too, in paced slices by a
+ * python3 child (copyKernelPaced; without python3 the slices pass through
+ * this process, copyPaced), and its digest too is the source's, by a worker
+ * trailing the copy from the same descriptor, checked the same way. The copy is fsynced before this
  * resolves. Returns undefined, having written nothing, when the file cannot
  * be opened here as the offered file (another machine's path, another
  * mount): the caller then pulls it over the network.
@@ -58,9 +62,9 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
     try {
       // A cap the whole file fits under in one burst would never hold a paced copy back: it goes as one kernel copy.
       const whole = r.maxBytesPerSecond === undefined || new Pacer(r.maxBytesPerSecond).withinBurst(r.sizeBytes);
-      const { sha256, hashMs } = whole || r.maxBytesPerSecond === undefined
-        ? await copyWholeHashing(src, r, d.signal, what)
-        : { sha256: await untilAborted(d.signal, what, copyPaced(src, r, r.maxBytesPerSecond, d.signal)), hashMs: undefined };
+      const { sha256, hashMs, sliceBytes } = whole || r.maxBytesPerSecond === undefined
+        ? { ...await copyWholeHashing(src, r, d.signal, what), sliceBytes: r.sizeBytes }
+        : await copyCapped(src, r, r.maxBytesPerSecond, d.signal, what);
       const t1 = performance.now();
       const copied = await syncFile(r.dest);
       const after = await stat(r.source.path, { bigint: true }).catch(() => undefined);
@@ -68,7 +72,7 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
       if (after.size !== BigInt(r.sizeBytes)) throw new FileTransferError(what, `the source has ${after.size} bytes, the offer said ${r.sizeBytes}`);
       if (after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) throw new FileTransferError(what, 'the source was written to during the copy');
       if (copied !== r.sizeBytes) throw new FileTransferError(what, `got ${copied} bytes, expected ${r.sizeBytes}`);
-      return { sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), hashMs: hashMs === undefined ? undefined : Math.round(hashMs), meanReadBytes: whole ? r.sizeBytes : CHUNK_BYTES, via: 'local' };
+      return { sha256, streamMs: Math.round(t1 - t0), syncMs: Math.round(performance.now() - t1), hashMs: hashMs === undefined ? undefined : Math.round(hashMs), meanReadBytes: sliceBytes, via: 'local' };
     } finally {
       d.dispose();
     }
@@ -104,7 +108,17 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
 }
 
 /**
- * A capped copy (every cold migration has a cap: its policy's, 1 GiB/s by
+ * A capped copy: by the kernel in paced slices (copyKernelPaced), or, where no python3 can be started, through this
+ * process (copyPaced).
+ */
+async function copyCapped(src: FileHandle, r: LocalCopyRequest, rate: number, signal: AbortSignal, what: string): Promise<{ sha256: string; hashMs: undefined; sliceBytes: number }> {
+  const kernel = await copyKernelPaced({ src, srcPath: r.source.path, dest: r.dest, sizeBytes: r.sizeBytes, bytesPerSecond: rate, onBytes: r.onBytes, signal, python: r.python });
+  if (kernel !== undefined) return { sha256: kernel, hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(KERNEL_SLICE_BYTES) };
+  return { sha256: await untilAborted(signal, what, copyPaced(src, r, rate, signal)), hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(CHUNK_BYTES) };
+}
+
+/**
+ * The capped copy where no python3 runs (every cold migration has a cap: its policy's, 1 GiB/s by
  * default, within the host's migration budget): slices of about one burst,
  * each read and written, the pacer's wait before each read — the cap holds
  * from the first slice. Pipelined over three buffers: the next slice is read

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashFile } from './hash-file.js';
+import { HashTrail, hashFile } from './hash-file.js';
 
 test('the sha256 and size of a whole file, read in chunks off the event loop', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
@@ -51,6 +51,24 @@ test('with a descriptor: the digest of the file it names, read from offset 0, wh
     } finally {
       await fh.close();
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('paced: no faster than the cap from the worker\'s start (N bytes at R take ≥ N/R less the burst), with no copy telling it anything; with a trail, as far as either allows', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
+  try {
+    const bytes = randomBytes(6 * 1024 * 1024);
+    await writeFile(join(dir, 'f'), bytes);
+    const want = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+    const rate = 10 * 1024 * 1024;
+    const t0 = performance.now();
+    assert.deepEqual(await hashFile(join(dir, 'f'), { pace: { bytesPerSecond: rate, burstBytes: 1024 * 1024 }, chunkBytes: 256 * 1024 }), want);
+    const s = (performance.now() - t0) / 1000;
+    assert.ok(s >= (bytes.length - 1024 * 1024) / rate, `${bytes.length} bytes hashed in ${s.toFixed(2)} s at a pace of ${rate} B/s`);
+    // A trail that never moves holds back no paced hash.
+    assert.deepEqual(await hashFile(join(dir, 'f'), { trail: new HashTrail(), pace: { bytesPerSecond: 100 * rate, burstBytes: 1024 * 1024 }, timeoutMs: 10_000 }), want);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

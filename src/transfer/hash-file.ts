@@ -30,6 +30,13 @@ export interface HashFileOptions {
    * into the page cache, never the disk ahead of a paced copy. Always in a worker, whatever the size.
    */
   readonly trail?: HashTrail | undefined;
+  /**
+   * Hash no faster than a cap (`bytesPerSecond`, `burstBytes` at once, from the worker's start), or, with a trail too,
+   * as far as either allows: beside a copy paced by the same cap whose progress comes late (a child's, which takes a
+   * while to start), it reads the disk no faster than the copy may and need not wait for the copy to begin. Always in
+   * a worker, whatever the size.
+   */
+  readonly pace?: { readonly bytesPerSecond: number; readonly burstBytes: number } | undefined;
 }
 
 /**
@@ -67,14 +74,14 @@ export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
  */
 export async function hashFile(path: string, o: HashFileOptions = {}): Promise<FileDigest> {
   const d = deadline(`sha256 of ${path}`, o.timeoutMs ?? 60_000 + Math.ceil(((o.expectedBytes ?? 0) / 50e6) * 1000), o.signal);
-  if (o.trail === undefined && o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
+  if (o.trail === undefined && o.pace === undefined && o.expectedBytes !== undefined && o.expectedBytes <= INLINE_HASH_BYTES) {
     try {
       return await hashHere(path, o.fd, o.chunkBytes ?? 1024 * 1024, d.signal);
     } finally {
       d.dispose();
     }
   }
-  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024, trail: o.trail?.shared } });
+  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024, trail: o.trail?.shared, pace: o.pace } });
   try {
     return await new Promise<FileDigest>((resolve, reject) => {
       const stop = (): void => reject(abortReason(d.signal, `sha256 of ${path}`));
