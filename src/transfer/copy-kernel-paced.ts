@@ -7,6 +7,7 @@ import { HashTrail, hashFile } from './hash-file.js';
 import { KERNEL_COPY_SCRIPT } from './kernel-copy-script.js';
 import { BURST_MS, Pacer } from './pacer.js';
 import { FileTransferError } from './pull-file.js';
+import { systemPython } from '../util/system-python.js';
 
 /** The largest slice of a paced kernel copy: large enough that a slice's syscall costs nothing beside its bytes, small enough that progress (and the hash that trails it) moves steadily. */
 export const KERNEL_SLICE_BYTES = 16 * 1024 * 1024;
@@ -21,7 +22,7 @@ export interface KernelPacedCopy {
   readonly bytesPerSecond: number;
   readonly onBytes?: ((n: number) => void) | undefined;
   readonly signal: AbortSignal;
-  /** The interpreter (default `python3`). */
+  /** The interpreter (default: systemPython(), Debian's python3 when there). */
   readonly python?: string | undefined;
 }
 
@@ -53,7 +54,7 @@ export async function copyKernelPaced(r: KernelPacedCopy): Promise<string | unde
   // 'close' comes after the exit and the end of the child's output (every progress line read), and after a failed spawn too.
   let closed: Promise<Ended> = Promise.resolve({ code: null, signal: null });
   try {
-    child = spawn(r.python ?? 'python3', ['-I', '-S', '-c', KERNEL_COPY_SCRIPT, String(r.sizeBytes), String(r.bytesPerSecond), String(slice), String(BURST_MS)], {
+    child = spawn(r.python ?? systemPython(), ['-I', '-S', '-c', KERNEL_COPY_SCRIPT, String(r.sizeBytes), String(r.bytesPerSecond), String(slice), String(BURST_MS)], {
       stdio: ['pipe', 'pipe', 'pipe', r.src.fd, out.fd],
     });
     const c = child;

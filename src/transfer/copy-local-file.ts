@@ -14,7 +14,7 @@ import { FileTransferError, type PulledFile, type PullFileRequest } from './pull
 export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBytes' | 'maxBytesPerSecond' | 'onBytes' | 'signal' | 'timeoutMs'> {
   /** What the offer said of the file on this machine. */
   readonly source: TransferLocalSource;
-  /** The interpreter that runs a capped copy's kernel copy (default `python3`; copyKernelPaced). */
+  /** The interpreter that runs a capped copy's kernel copy (default: systemPython(); copyKernelPaced). */
   readonly python?: string | undefined;
 }
 

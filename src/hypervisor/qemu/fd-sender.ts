@@ -5,6 +5,7 @@ import { abortReason, deadline, type WaitOptions } from '../../util/deadline.js'
 import { errorMessage } from '../../errors/nubo-error.js';
 import { FdSendFailedError } from './qemu-errors.js';
 import { FD_SENDER_SCRIPT } from './fd-sender-script.js';
+import { systemPython } from '../../util/system-python.js';
 
 /** One request: hand `path` to the QEMU behind `socket` as `fdname`, then run `command` on that same monitor. */
 export interface FdSendRequest {
@@ -81,7 +82,7 @@ export class FdSender {
   #closed = false;
 
   constructor(o: FdSenderOptions = {}) {
-    this.#python = o.python ?? 'python3';
+    this.#python = o.python ?? systemPython();
     this.#log = o.logger;
     this.#startTimeoutMs = o.startTimeoutMs ?? 10_000;
   }

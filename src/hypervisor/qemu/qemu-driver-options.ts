@@ -1,6 +1,7 @@
 import type { Failpoints } from '../../util/failpoints.js';
 import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { systemPython } from '../../util/system-python.js';
 
 export interface QemuDriverOptionsInput {
   /** Per-VM runtime files (sockets, pid files, console logs). Keep it short: unix socket paths max out at 107 bytes. */
@@ -13,7 +14,7 @@ export interface QemuDriverOptionsInput {
   readonly logger?: Logger;
   /** Fault injection for tests (`activate.continued`: the incoming VM runs, its migration record not cleared yet). */
   readonly failpoints?: Failpoints | undefined;
-  /** The interpreter of the fd sender (fd-sender.ts; default `python3`), or false: saves always through the exec: writer. */
+  /** The interpreter of the fd sender (fd-sender.ts; default: systemPython()), or false: saves always through the exec: writer. */
   readonly python?: string | false | undefined;
   /**
    * The state file a save writes: `ram` (format 2, the default: the guest's RAM copied by the fd sender beside QEMU's
@@ -49,7 +50,7 @@ export function compileQemuDriverOptions(input: QemuDriverOptionsInput): QemuDri
     accel: input.accel ?? 'auto',
     logger: input.logger ?? pino({ level: 'silent' }),
     failpoints: input.failpoints,
-    python: input.python ?? 'python3',
+    python: input.python ?? systemPython(),
     saveFormat: input.saveFormat ?? 'ram',
     ramCopyThreads: checkThreads(input.ramCopyThreads ?? 2),
   });
