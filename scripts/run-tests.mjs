@@ -5,17 +5,19 @@
 // Two passes:
 //  1. unit test files under dist/src, `--jobs` at a time (default 2): they are
 //     pure or use only their own temp dirs, ephemeral ports and unix sockets.
-//  2. two lanes side by side, each one file at a time: the suites that bring
-//     up the namespace lab (only one lab can exist on a machine)
-//     in one lane; every other suite under dist/test (real QEMU under TCG,
-//     their own namespaces and ports) and the src files in SERIAL, which
-//     start QEMU or a PostgreSQL cluster or time real processes, in the other.
-//     A lab suite spends much of its time waiting on processes and timers, so
-//     the lanes overlap well on 2 cores; `--lanes 1` runs pass 2 one file at
-//     a time.
+//  2. every suite under dist/test (real QEMU under TCG, their own namespaces
+//     and ports) and the src files in SERIAL, which start QEMU or a PostgreSQL
+//     cluster or time real processes: two at a time, but never two suites
+//     that bring up the namespace lab (only one lab can exist on a machine).
+//     A free runner takes a lab suite when the lab is free, else the next
+//     other suite, the known slow ones first: the lab suites alone are about
+//     a third of the pass, so fixed lanes (lab | other) left one runner idle
+//     for half of it. A suite spends much of its time waiting on processes
+//     and timers, so two overlap well on 2 cores; `--lanes 1` runs pass 2 one
+//     file at a time.
 // A src test file that starts QEMU, a database or anything CPU-heavy goes into
 // SERIAL; a suite that uses the lab (test/support/migration-lab.ts, src/lab/,
-// debian-lab-cloud.ts) is told by its imports and goes to the lab lane. Output is printed per file as each ends
+// debian-lab-cloud.ts) is told by its imports and never runs beside another. Output is printed per file as each ends
 // (streamed live with --lanes 1). At the end: the failed files, then the
 // slowest files.
 //
@@ -31,6 +33,23 @@ const SERIAL = [
   'dist/src/security/migration-pki.test.js',
   'dist/src/store/postgres-store.test.js',
   'dist/src/store/repositories/leadership-repository.test.js',
+];
+
+/**
+ * The slowest suites (minutes each in CI), started first so that none of them
+ * is left running alone at the end of pass 2; the rest follow by name.
+ */
+const SLOW_FIRST = [
+  'dist/test/leases.e2e.test.js',
+  'dist/test/debian-guest.e2e.test.js',
+  'dist/test/ha-failover.e2e.test.js',
+  'dist/test/scale-fleet.e2e.test.js',
+  'dist/test/qemu-live-migration.e2e.test.js',
+  'dist/test/autoscale-crash.e2e.test.js',
+  'dist/test/live-migration.e2e.test.js',
+  'dist/test/cold-migration.e2e.test.js',
+  'dist/test/suspend-crash.e2e.test.js',
+  'dist/test/autoscale.e2e.test.js',
 ];
 
 /** A suite that uses the namespace lab (never two at once), told by what it imports. */
@@ -52,10 +71,10 @@ if (lanes !== 1 && lanes !== 2) {
 }
 const filters = args.filter((a, i) => !a.startsWith('--') && !(jobsAt >= 0 && i === jobsAt + 1) && !(lanesAt >= 0 && i === lanesAt + 1));
 
-for (const s of SERIAL) {
+for (const s of [...SERIAL, ...SLOW_FIRST]) {
   // A moved or renamed file would silently join the parallel pass.
   if (!existsSync(s)) {
-    console.error(`scripts/run-tests.mjs: SERIAL lists ${s}, which does not exist (moved? update the list)`);
+    console.error(`scripts/run-tests.mjs: lists ${s}, which does not exist (moved? update the list)`);
     process.exit(2);
   }
 }
@@ -125,15 +144,35 @@ const parallelMs = Date.now() - t0;
 if (lanes === 1) {
   for (const f of serialFiles) await runOne(f, false);
 } else {
-  const lane = async (list) => { for (const f of list) await runOne(f, true); };
-  await Promise.all([lane(serialFiles.filter(usesLab)), lane(serialFiles.filter((f) => !usesLab(f)))]);
+  const rank = (f) => { const i = SLOW_FIRST.indexOf(f); return i < 0 ? SLOW_FIRST.length : i; };
+  const labQueue = serialFiles.filter(usesLab).sort((a, b) => rank(a) - rank(b));
+  const otherQueue = serialFiles.filter((f) => !usesLab(f)).sort((a, b) => rank(a) - rank(b));
+  let labBusy = false;
+  /** Wakes a runner that waits for the lab while only lab suites are left. */
+  let labFreed = () => {};
+  const runner = async () => {
+    for (;;) {
+      if (!labBusy && labQueue.length > 0) {
+        const f = labQueue.shift();
+        labBusy = true;
+        try { await runOne(f, true); } finally { labBusy = false; labFreed(); }
+      } else if (otherQueue.length > 0) {
+        await runOne(otherQueue.shift(), true);
+      } else if (labQueue.length > 0) {
+        await new Promise((resolve) => { labFreed = resolve; });
+      } else {
+        return;
+      }
+    }
+  };
+  await Promise.all([runner(), runner()]);
 }
 const totalMs = Date.now() - t0;
 
 const failed = results.filter((r) => r.code !== 0);
 const slowest = [...results].sort((a, b) => b.ms - a.ms).slice(0, 15);
 const s = (ms) => `${(ms / 1000).toFixed(1)} s`;
-console.log(`\n# ${results.length} files: ${parallelFiles.length} at ${jobs} at a time in ${s(parallelMs)}, ${serialFiles.length} one at a time${lanes === 2 ? ' in two lanes (lab, other)' : ''} in ${s(totalMs - parallelMs)}; total ${s(totalMs)}`);
+console.log(`\n# ${results.length} files: ${parallelFiles.length} at ${jobs} at a time in ${s(parallelMs)}, ${serialFiles.length} ${lanes === 2 ? 'two at a time (one lab suite at a time)' : 'one at a time'} in ${s(totalMs - parallelMs)}; total ${s(totalMs)}`);
 console.log('# slowest files (wall time, set-up included):');
 for (const r of slowest) console.log(`#   ${s(r.ms).padStart(8)}  ${r.file}`);
 if (failed.length > 0) {
