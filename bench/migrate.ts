@@ -36,7 +36,7 @@
  * which is informational). Prints tables and the issue's targets; writes JSON to
  * bench/results/. Not a test.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -66,10 +66,11 @@ import { longestGap, throughput } from './client-windows.js';
 import { fabricHolders, waitForFreeFabric } from './wait-for-free-fabric.js';
 import { readAgentTimeline } from './agent-log-timeline.js';
 import { benchFlag } from './support/bench-flag.js';
-import { comparePairs, describeComparison, type PairedComparison } from './support/paired-comparison.js';
-import { compareScaled, describeScaled } from './support/scaled-comparison.js';
 import { checkPing, startIcmpProbe, type IcmpProbe } from './icmp-probe.js';
 import { networkDowntime, type PingReply } from './ping-replies.js';
+import { CASES, isRaw, type CaseName, type ClientStats, type FailedMigration, type PathName, type Sample } from './support/migrate-sample.js';
+import { reportMigrate } from './support/migrate-report.js';
+import { median } from './support/quantile.js';
 
 const MiB = 1024 * 1024;
 const runs = benchFlag('runs', 'BENCH_RUNS', 5);
@@ -83,62 +84,9 @@ const ICMP_INTERVAL_MS = 5;
 const MIGRATION_TIMEOUT_MS = 180_000;
 const logger = pino({ level: process.env['NUBO_BENCH_LOG'] ?? 'silent' });
 
-type CaseName = 'idle' | 'dirty' | 'web';
-// nubo-ctl: nubo with the controller's switch-over (policy resumeOnCompletion false, as before resume on completion),
-// interleaved in the same runs so that the two switches are compared against the same raw pairs. Off: BENCH_SWITCH_COMPARE=0.
-// raw-rc: the raw script with nubo's QEMU settings for resume on completion (return-path on the source, the destination
-// started without -S): the pause it shows is QEMU's own with those settings, so nubo − raw-rc is what nubo's software
-// adds and raw-rc − raw what the settings cost. Off: BENCH_RAW_RESUME_COMPARE=0.
-type PathName = 'raw' | 'raw-rc' | 'nubo' | 'nubo-ctl';
 const compareSwitch = process.env['BENCH_SWITCH_COMPARE'] !== '0';
 const compareRawResume = process.env['BENCH_RAW_RESUME_COMPARE'] !== '0';
 const PATHS: readonly PathName[] = ['raw', ...(compareRawResume ? ['raw-rc' as const] : []), 'nubo', ...(compareSwitch ? ['nubo-ctl' as const] : [])];
-const PATH_LABEL: Record<PathName, string> = { raw: 'raw', 'raw-rc': 'raw, resume on completion', nubo: 'nubo', 'nubo-ctl': 'nubo, controller switch' };
-const isRaw = (p: PathName): p is 'raw' | 'raw-rc' => p === 'raw' || p === 'raw-rc';
-const CASES: readonly CaseName[] = ['idle', 'web', 'dirty'];
-const CASE_LABEL: Record<CaseName, string> = { idle: '(a) idle', dirty: '(b) dirtying memory', web: '(c) serving 512 KiB to a fabric client' };
-
-interface ClientStats {
-  gapMs: number; ok: number; failed: number; errors: string[];
-  /** The answer before the longest silence and the one that ended it, ms from the start of the migration. */
-  lastAnswerBeforeGap: number; firstAnswerAfterGap: number;
-  beforeRps: number; duringRps: number; afterRps: number;
-}
-
-interface Sample {
-  case: CaseName; path: PathName; run: number; from: string; to: string;
-  /** raw: destination QEMU start → destination running; nubo: POST → journal `activated`. */
-  totalMs: number;
-  /** nubo only: the migration record's stats.totalTimeMs (its startedAt → activated). */
-  recordTotalMs?: number;
-  /** nubo only: POST → record finished (source released). */
-  postToFinishedMs?: number;
-  qemuDowntimeMs: number | null;
-  /** The guest's pause by QEMU's own event timestamps: source STOP → destination RESUME (nubo: from the agents' debug logs). */
-  pauseMs?: number;
-  transferredBytes: number;
-  passes: number;
-  /** QEMU's dirty rate: raw, the last reported during pre-copy; nubo, the record's finalDirtyRateBytes. */
-  dirtyRateBytes: number;
-  maxThrottlePercent?: number;
-  /** raw only: the dirty rate in the `completed` query-migrate answer itself. */
-  completedDirtyRateBytes?: number;
-  /** What the guest itself wrote per second just before the migration (dirty case). */
-  guestDirtyMiBps?: number;
-  /** Phases, ms: prepare (destination ready to receive), copy (→ source completed), switch (→ destination running). */
-  phases: { prepare: number; copy: number; switch: number };
-  /** Raw step times or nubo journal stages, ms from the start. */
-  steps: Record<string, number>;
-  /** nubo only: absolute ms of the POST (to place the agents' log lines). */
-  startedAtMs?: number;
-  /** nubo only: the agents' requests and the destination QEMU start, ms from the POST (from their logs). */
-  agent?: Record<string, number>;
-  /** nubo only: the convergence policy's actions (raised downtime limits, throttles): they lengthen QEMU's own pause. */
-  convergence?: unknown[];
-  client?: ClientStats;
-  /** Network-level downtime: the longest silence between ICMP echo replies across the migration (ms from its start). */
-  icmp?: { downtimeMs: number; lastReplyBefore: number; firstReplyAfter: number; lost: number; replies: number; medianIntervalMs: number };
-}
 
 // The dirtier is off until /cgi-bin/dirty?on; the counter lets the bench read the rate the guest really wrote.
 const USER_DATA = [
@@ -168,15 +116,8 @@ const USER_DATA = [
   '',
 ].join('\n');
 
-const median = (xs: readonly number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const ms = (x: number): string => (Number.isFinite(x) ? `${Math.round(x)} ms` : '—');
 const mib = (x: number): string => (Number.isFinite(x) ? `${(x / MiB).toFixed(1)}` : '—');
-const rps = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '—');
 
 // ---------- lifecycle: everything made is recorded here and removed in `cleanup` ----------
 const stop = new AbortController();
@@ -201,7 +142,6 @@ let raw: { vm: RawQemu; hostIndex: number } | undefined;
 let nuboVm: { id: string; ip: string; hostIndex: number } | undefined;
 let loop: HttpLoop | undefined;
 let probe: IcmpProbe | undefined;
-interface FailedMigration { case: CaseName; path: PathName; run: number; error: string; fabricHolders: string[] }
 const samples: Sample[] = [];
 const failedMigrations: FailedMigration[] = [];
 const startedAt = Date.now();
@@ -549,210 +489,5 @@ if (failure !== undefined) {
   console.error('migration benchmark failed:', failure);
   process.exitCode = signal.aborted ? 130 : 1;
 } else {
-  await report();
-}
-
-async function report(): Promise<void> {
-  const runtimeS = (Date.now() - startedAt) / 1000;
-  interface Row {
-    case: CaseName; path: PathName; runs: number;
-    totalP50: number; recordTotalP50: number; qemuDowntimeP50: number; clientGapP50: number; icmpDowntimeP50: number;
-    mibSentP50: number; passesP50: number; dirtyMiBpsP50: number; guestDirtyMiBpsP50: number; maxThrottle: number;
-    failed: number; beforeP50: number; duringP50: number; afterP50: number;
-    prepareP50: number; copyP50: number; switchP50: number;
-  }
-  const rows: Row[] = CASES.flatMap((cs) => PATHS.map((path): Row => {
-    const xs = samples.filter((s) => s.case === cs && s.path === path);
-    const col = (f: (s: Sample) => number | undefined | null): number => median(xs.map((s) => f(s) ?? NaN));
-    return {
-      case: cs, path, runs: xs.length,
-      totalP50: col((s) => s.totalMs), recordTotalP50: col((s) => s.recordTotalMs),
-      qemuDowntimeP50: col((s) => s.qemuDowntimeMs), clientGapP50: col((s) => s.client?.gapMs), icmpDowntimeP50: col((s) => s.icmp?.downtimeMs),
-      mibSentP50: col((s) => s.transferredBytes / MiB), passesP50: col((s) => s.passes),
-      dirtyMiBpsP50: col((s) => s.dirtyRateBytes / MiB), guestDirtyMiBpsP50: col((s) => s.guestDirtyMiBps),
-      maxThrottle: Math.max(0, ...xs.map((s) => s.maxThrottlePercent ?? 0)),
-      failed: xs.reduce((a, s) => a + (s.client?.failed ?? 0), 0),
-      beforeP50: col((s) => s.client?.beforeRps), duringP50: col((s) => s.client?.duringRps), afterP50: col((s) => s.client?.afterRps),
-      prepareP50: col((s) => s.phases.prepare), copyP50: col((s) => s.phases.copy), switchP50: col((s) => s.phases.switch),
-    };
-  }));
-  const p = DEFAULT_MIGRATION_POLICY;
-  console.log(`\nmigration benchmark — accel ${accelUsed.toUpperCase()}, ${memoryMiB} MiB / 1 vCPU nubo-tiny guests, 2 lab hosts, shared datastore (only memory moves), migration TLS ${tls ? 'on (both paths)' : 'off (both paths)'}, ${runs} runs per case and path (medians), ${new Date().toISOString()}`);
-  console.log(`both paths: downtime-limit ${p.downtimeMs} ms, max-bandwidth ${p.maxBandwidthMiBps} MiB/s, auto-converge ${p.autoConverge ? 'on' : 'off'}, xbzrle ${p.xbzrle ? 'on' : 'off'}, no post-copy (nubo's default policy; nubo may also raise the limit when stalled, raw never does)`);
-  console.log('total: raw = destination QEMU start → destination running; nubo = POST /migrate → journal `activated` (record totalTimeMs in brackets)');
-  console.log(`ICMP downtime: the longest silence between echo replies to a ping every ${ICMP_INTERVAL_MS} ms from the fabric (no retransmit timers; exact to one interval); client gap: the HTTP client's, which adds the TCP retransmit it hit`);
-  console.log('| case | path | runs | total p50 | QEMU downtime p50 | ICMP downtime p50 | client gap p50 | MiB sent p50 | passes p50 | QEMU dirty rate p50 (MiB/s) | failed requests | req/s before | during | after |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    const web = r.case === 'web';
-    const total = !isRaw(r.path) ? `${ms(r.totalP50)} (${ms(r.recordTotalP50)})` : ms(r.totalP50);
-    const dirty = r.case === 'dirty' ? `${mib(r.dirtyMiBpsP50 * MiB)} (guest wrote ${rps(r.guestDirtyMiBpsP50)}${r.maxThrottle > 0 ? `, throttle ≤${r.maxThrottle} %` : ''})` : mib(r.dirtyMiBpsP50 * MiB);
-    console.log(`| ${CASE_LABEL[r.case]} | ${PATH_LABEL[r.path]} | ${r.runs} | ${total} | ${ms(r.qemuDowntimeP50)} | ${ms(r.icmpDowntimeP50)} | ${web ? ms(r.clientGapP50) : '—'} | ${mib(r.mibSentP50 * MiB)} | ${r.passesP50} | ${dirty} | ${web ? r.failed : '—'} | ${web ? rps(r.beforeP50) : '—'} | ${web ? rps(r.duringP50) : '—'} | ${web ? rps(r.afterP50) : '—'} |`);
-  }
-  console.log('\nphases p50 — prepare: raw destination start → listening / nubo POST → `prepared`; copy: → source completed (nubo: `stop-and-copy`); switch: → destination running (nubo: `activated`)');
-  console.log('| case | path | prepare | copy | switch |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${CASE_LABEL[r.case]} | ${PATH_LABEL[r.path]} | ${ms(r.prepareP50)} | ${ms(r.copyP50)} | ${ms(r.switchP50)} |`);
-
-  // Where the client's silence falls against each path's own steps: how long the guest was already silent when the
-  // completion was seen (raw: the 20 ms query-migrate poll; nubo: the controller's journal), how long from there to running.
-  console.log('\ncase (c), the client\'s longest silence split at the steps, p50: last answer → completion seen → destination running → first answer');
-  console.log('| path | silence | → completion seen | → running | → first answer |');
-  console.log('|---|---|---|---|---|');
-  const silence: Record<string, Record<string, number>> = {};
-  for (const path of PATHS) {
-    const xs = samples.filter((s) => s.case === 'web' && s.path === path && s.client);
-    const [seen, running] = isRaw(path) ? ['sourceCompleted', 'destRunning'] : ['stop-and-copy', 'activated'];
-    const split = {
-      silence: median(xs.map((s) => s.client!.gapMs)),
-      toSeen: median(xs.map((s) => s.steps[seen]! - s.client!.lastAnswerBeforeGap)),
-      toRunning: median(xs.map((s) => s.steps[running]! - s.steps[seen]!)),
-      toAnswer: median(xs.map((s) => s.client!.firstAnswerAfterGap - s.steps[running]!)),
-    };
-    silence[path] = split;
-    console.log(`| ${PATH_LABEL[path]} | ${ms(split.silence)} | ${ms(split.toSeen)} | ${ms(split.toRunning)} | ${ms(split.toAnswer)} |`);
-  }
-
-  // nubo's prepare and switch against the raw steps that do the same work.
-  console.log('\nwhere the time goes, p50 per case — raw: destination QEMU (TAP + launch + QMP up) | its QMP set-up to listening (of which the server tls-creds object-add); nubo: POST → agent gets `incoming` | → its QEMU up | → agent answers | → journal `prepared`; switch: `stop-and-copy` seen → agent gets `activate` | → answers | → journal `activated`');
-  console.log('| case | raw QEMU up | raw QMP set-up | nubo POST → incoming | → QEMU up | → answered | → prepared | nubo stop-and-copy → activate | → answered | → activated | progress reads (p50 ms each) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  const where: Record<string, Record<string, number>> = {};
-  for (const cs of CASES) {
-    const r = samples.filter((s) => s.case === cs && s.path === 'raw');
-    const n = samples.filter((s) => s.case === cs && s.path === 'nubo' && s.agent);
-    const a = (s: Sample, k: string): number => s.agent?.[k] ?? NaN;
-    const w = {
-      rawQemuUp: median(r.map((s) => s.steps['destQmp'] ?? NaN)),
-      rawQmpSetUp: median(r.map((s) => (s.steps['destListening'] ?? NaN) - (s.steps['destQmp'] ?? NaN))),
-      rawTlsCreds: median(r.map((s) => (s.steps['destTls'] ?? NaN) - (s.steps['destCaps'] ?? NaN))),
-      toIncoming: median(n.map((s) => a(s, 'incomingArrived'))),
-      toQemuUp: median(n.map((s) => a(s, 'destQemuUp') - a(s, 'incomingArrived'))),
-      toAnswered: median(n.map((s) => a(s, 'incomingAnswered') - a(s, 'destQemuUp'))),
-      toPrepared: median(n.map((s) => (s.steps['prepared'] ?? NaN) - a(s, 'incomingAnswered'))),
-      toActivate: median(n.map((s) => a(s, 'activateArrived') - (s.steps['stop-and-copy'] ?? NaN))),
-      activateTook: median(n.map((s) => a(s, 'activateAnswered') - a(s, 'activateArrived'))),
-      toActivated: median(n.map((s) => (s.steps['activated'] ?? NaN) - a(s, 'activateAnswered'))),
-      progressReads: median(n.map((s) => a(s, 'progressReads'))),
-      progressReadMs: median(n.map((s) => a(s, 'progressReadP50Ms'))),
-    };
-    where[cs] = w;
-    console.log(`| ${CASE_LABEL[cs]} | ${ms(w.rawQemuUp)} | ${ms(w.rawQmpSetUp)} (${ms(w.rawTlsCreds)}) | ${ms(w.toIncoming)} | ${ms(w.toQemuUp)} | ${ms(w.toAnswered)} | ${ms(w.toPrepared)} | ${ms(w.toActivate)} | ${ms(w.activateTook)} | ${ms(w.toActivated)} | ${w.progressReads} (${ms(w.progressReadMs)}) |`);
-  }
-
-  const row = (cs: CaseName, path: PathName): Row => rows.find((r) => r.case === cs && r.path === path)!;
-  const verdicts: { target: string; pass: boolean; detail: string }[] = [];
-  const webRaw = row('web', 'raw');
-  const webNubo = row('web', 'nubo');
-  verdicts.push({ target: 'no failed client request (nubo, case c)', pass: webNubo.failed === 0 && webNubo.runs > 0, detail: `nubo ${webNubo.failed} failed of ${samples.filter((s) => s.path === 'nubo' && s.client).reduce((a, s) => a + s.client!.ok + s.client!.failed, 0)} requests; raw ${webRaw.failed}` });
-  const pair = (cs: CaseName, run: number, f: (s: Sample) => number | undefined, path: PathName = 'nubo', base: PathName = 'raw'): { raw: number; nubo: number } => ({
-    raw: f(samples.find((s) => s.case === cs && s.path === base && s.run === run)!) ?? NaN,
-    nubo: f(samples.find((s) => s.case === cs && s.path === path && s.run === run)!) ?? NaN,
-  });
-  const present = (cs: CaseName, run: number, path: PathName = 'nubo', base: PathName = 'raw'): boolean => [base, path].every((pt) => samples.some((s) => s.case === cs && s.path === pt && s.run === run));
-  const comparisons: PairedComparison[] = [];
-  /** Comparisons whose two sides are not nubo and raw: printed with their own names for the two medians. */
-  const sides = new Map<PairedComparison, { readonly path: string; readonly base: string }>();
-  /** Comparisons printed by a line of their own. */
-  const lines = new Map<PairedComparison, string>();
-  // The downtime a client sees, against the raw path that resumes the guest as nubo does — on completion, with the
-  // return path (raw-rc); plain raw adds its `cont` round trip to its pause, which would flatter nubo.
-  const partner: PathName = compareRawResume ? 'raw-rc' : 'raw';
-  const partnerRuns = (cs: CaseName): number[] => Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo', partner));
-  for (const cs of CASES) {
-    const net = comparePairs(`network-level downtime (ICMP, ${ICMP_INTERVAL_MS} ms), ${CASE_LABEL[cs]}, nubo against ${partner}`, partnerRuns(cs).map((run) => pair(cs, run, (s) => s.icmp?.downtimeMs, 'nubo', partner)), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-    sides.set(net, { path: 'nubo', base: partner });
-    comparisons.push(net);
-    // The network's own part: the silence beyond the guest's pause (the announce reaching the fabric, the first
-    // replies). The pause itself swings with QEMU's stop-and-copy on both paths alike and is judged above; without it the
-    // difference shows what nubo adds to the switch of the guest's network.
-    const after = (s: Sample): number | undefined => (s.icmp !== undefined && s.pauseMs !== undefined && Number.isFinite(s.icmp.downtimeMs) ? s.icmp.downtimeMs - s.pauseMs : undefined);
-    const netOnly = comparePairs(`network silence beyond the guest pause (ICMP downtime − QMP STOP → RESUME), ${CASE_LABEL[cs]}, nubo against ${partner}`, partnerRuns(cs).map((run) => pair(cs, run, after, 'nubo', partner)), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-    sides.set(netOnly, { path: 'nubo', base: partner });
-    comparisons.push(netOnly);
-  }
-  // The HTTP client's gap is the pause plus whichever TCP retransmit it hit (lost request or ACK: 200/400 ms RTO, lost
-  // SYN: 1 s) — a draw from three values on both paths, so informational; each pair is held to its own 1.5 × raw + 20 ms.
-  const gapTarget = { factor: 1.5, plus: 20 };
-  const gap = compareScaled(`client-measured downtime (HTTP gap), ${CASE_LABEL.web}, nubo against ${partner} (informational: includes TCP retransmit timers)`, partnerRuns('web').map((run) => pair('web', run, (s) => s.client?.gapMs, 'nubo', partner)), gapTarget, 'ms');
-  lines.set(gap, `${describeScaled(gap, gapTarget, 'nubo', partner)}; p50s of all runs nubo ${ms(webNubo.clientGapP50)}, raw ${ms(webRaw.clientGapP50)}${partner === 'raw' ? '' : `, raw-rc ${ms(row('web', 'raw-rc').clientGapP50)}`}`);
-  comparisons.push(gap);
-  for (const cs of CASES) {
-    const runsOf = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run));
-    // The two migrations of one run are back to back: their ratio sees the same load, the medians of the two paths may not.
-    comparisons.push(comparePairs(`total time, ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.totalMs)), 'ratio', { limit: 1.3, kind: 'atMost' }, 'ms'));
-    comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}`, runsOf.map((run) => pair(cs, run, (s) => s.pauseMs)), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
-    if (compareSwitch) {
-      // The switch before resume on completion, against the same raw migrations: the before/after of one run.
-      const ctlRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo-ctl'));
-      comparisons.push(comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, controller switch`, ctlRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'nubo-ctl')), 'difference', { limit: 5, kind: 'atMost' }, 'ms'));
-    }
-    if (compareRawResume) {
-      // The split of the pause: what nubo's software adds (against raw QEMU with nubo's settings), what the settings cost.
-      const rcRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'nubo', 'raw-rc'));
-      const software = comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, nubo against raw with nubo's QEMU settings (return-path, resume on completion)`, rcRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'nubo', 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-      sides.set(software, { path: 'nubo', base: 'raw-rc' });
-      const setRuns = Array.from({ length: runs }, (_, run) => run).filter((run) => present(cs, run, 'raw-rc'));
-      const settings = comparePairs(`guest pause (QMP STOP → RESUME), ${CASE_LABEL[cs]}, what nubo's QEMU settings cost: raw-rc against plain raw (informational)`, setRuns.map((run) => pair(cs, run, (s) => s.pauseMs, 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-      sides.set(settings, { path: 'raw-rc', base: 'raw' });
-      // The pause has two parts. QEMU's own stop-and-copy — its query-migrate `downtime`, which with the return path
-      // runs from the source's stop until the destination closed that path after its resume — varies from run to run
-      // with what is left dirty at the stop (raw pauses alone spread over 35–110 ms), the same on both paths, and
-      // buries a 5 ms target in noise at any number of pairs this machine can run. The rest — the pause minus that
-      // downtime — is the time the destination waits paused beyond QEMU's own completion: the part nubo's switch could
-      // add (a destination waiting for the controller, the journal, an HTTP call), measured on each run to ±1–2 ms.
-      // A run whose record has no downtime (0: read before QEMU filled it in) has no split and is left out.
-      const beyond = (s: Sample): number | undefined => (s.pauseMs !== undefined && s.qemuDowntimeMs !== null && s.qemuDowntimeMs > 0 ? s.pauseMs - s.qemuDowntimeMs : undefined);
-      const waiting = comparePairs(`guest pause beyond QEMU's own downtime (STOP → RESUME minus query-migrate downtime: the destination's wait), ${CASE_LABEL[cs]}, nubo against raw-rc`, rcRuns.map((run) => pair(cs, run, beyond, 'nubo', 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-      sides.set(waiting, { path: 'nubo', base: 'raw-rc' });
-      const stopAndCopy = comparePairs(`QEMU's own downtime (query-migrate), ${CASE_LABEL[cs]}, nubo against raw-rc (informational: QEMU's stop-and-copy, the noise of the total)`, rcRuns.map((run) => pair(cs, run, (s) => (s.qemuDowntimeMs !== null && s.qemuDowntimeMs > 0 ? s.qemuDowntimeMs : undefined), 'nubo', 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-      sides.set(stopAndCopy, { path: 'nubo', base: 'raw-rc' });
-      comparisons.push(software, settings, waiting, stopAndCopy);
-      if (compareSwitch) {
-        // The same split of the controller switch (the destination waits paused for the controller's activate): that
-        // the measure sees a waiting destination — expected to fail the 5 ms.
-        const ctl = comparePairs(`guest pause beyond QEMU's own downtime, ${CASE_LABEL[cs]}, the controller switch against raw-rc (for contrast: a destination that waits)`, rcRuns.filter((run) => present(cs, run, 'nubo-ctl', 'raw-rc')).map((run) => pair(cs, run, beyond, 'nubo-ctl', 'raw-rc')), 'difference', { limit: 5, kind: 'atMost' }, 'ms');
-        sides.set(ctl, { path: 'nubo-ctl', base: 'raw-rc' });
-        comparisons.push(ctl);
-      }
-    }
-  }
-  verdicts.push({
-    target: 'every migration completed', pass: failedMigrations.length === 0,
-    detail: failedMigrations.length === 0 ? `${samples.length} of ${samples.length}` : failedMigrations.map((f) => `${f.case} ${f.path} run ${f.run + 1}: ${f.error}`).join('; '),
-  });
-  console.log('');
-  for (const v of verdicts) console.log(`${v.pass ? 'PASS' : 'FAIL'} ${v.target}: ${v.detail}`);
-  for (const c of comparisons) {
-    const own = lines.get(c);
-    if (own !== undefined) {
-      console.log(own);
-      continue;
-    }
-    const named = sides.get(c);
-    const line = describeComparison(c);
-    console.log(named === undefined ? line : line.replace(/medians nubo (\S+) vs raw /, `medians ${named.path} $1 vs ${named.base} `));
-  }
-  // What nubo recorded that QEMU did not mean: worth knowing before reading its columns.
-  const nubo = samples.filter((s) => s.path === 'nubo');
-  const zeroDowntime = nubo.filter((s) => s.qemuDowntimeMs === 0).length;
-  if (zeroDowntime > 0) console.log(`note: nubo recorded a QEMU downtime of 0 ms in ${zeroDowntime} of ${nubo.length} migrations (query-migrate says completed a moment before QEMU fills in downtime and total-time; the raw path reads them again)`);
-  const dirtyNubo = nubo.filter((s) => s.case === 'dirty');
-  if (dirtyNubo.length > 0 && dirtyNubo.every((s) => !(s.dirtyRateBytes > 0))) {
-    const dirtyRaw = samples.filter((s) => s.path === 'raw' && s.case === 'dirty');
-    const zeroAtCompletion = dirtyRaw.filter((s) => !((s.completedDirtyRateBytes ?? 0) > 0)).length;
-    console.log(`note: nubo's finalDirtyRateBytes is 0 in every dirtying run; it is read from the \`completed\` query-migrate, whose dirty-pages-rate was 0 in ${zeroAtCompletion} of ${dirtyRaw.length} raw runs too, while their polls during pre-copy saw ${mib(median(dirtyRaw.map((s) => s.dirtyRateBytes)))} MiB/s (QEMU 7.2 computes the rate only at a bitmap sync more than 1 s after the last computation)`);
-  }
-  const spacing = median(samples.map((s) => s.icmp?.medianIntervalMs ?? NaN));
-  const unclosed = samples.filter((s) => s.icmp !== undefined && !Number.isFinite(s.icmp.downtimeMs)).length;
-  console.log(`note: the ICMP probe's replies came every ${spacing.toFixed(1)} ms (p50 over the migrations' medians; asked ${ICMP_INTERVAL_MS} ms): its downtime is exact to about that${unclosed > 0 ? `; in ${unclosed} migrations the silence was not closed inside the capture (no downtime)` : ''}`);
-  console.log(`\nruntime ${runtimeS.toFixed(0)} s`);
-  await mkdir('bench/results', { recursive: true });
-  const out = join('bench/results', `migrate-${Date.now()}.json`);
-  await writeFile(out, JSON.stringify({
-    accel: accelUsed, memoryMiB, runs, tls, datastore: 'shared', dirtySleepUs,
-    params: { downtimeLimitMs: p.downtimeMs, maxBandwidthMiBps: p.maxBandwidthMiBps, autoConverge: p.autoConverge, xbzrle: p.xbzrle },
-    runtimeS, rows, silence, where, verdicts, comparisons: comparisons.map(({ pairs: _pairs, ...c }) => c), failedMigrations, samples,
-  }, null, 2));
-  console.log(`wrote ${out}`);
+  await reportMigrate({ samples, failedMigrations, runs, memoryMiB, tls, accel: accelUsed, dirtySleepUs, startedAt, paths: PATHS, compareSwitch, compareRawResume, icmpIntervalMs: ICMP_INTERVAL_MS });
 }
