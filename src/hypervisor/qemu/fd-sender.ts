@@ -116,8 +116,9 @@ export class FdSender {
 
   /**
    * Copies the guest RAM in `memfd` (a QEMU's, /proc/<pid>/fd/<n>, of `bytes`) into `path` at `offset`, its data
-   * ranges only, with `threads` threads, flushed behind as it goes; durable (fdatasync) once answered unless `sync` is
-   * false (the caller syncs the file).
+   * ranges only, with `threads` threads: O_DIRECT from the memfd's mapping (`direct`), or through the page cache
+   * flushed behind on a file system that refuses O_DIRECT; durable (fdatasync) once answered unless `sync` is false
+   * (the caller syncs the file).
    */
   async saveRam(r: { readonly memfd: string; readonly path: string; readonly offset: number; readonly bytes: number; readonly threads: number; readonly sync?: boolean }, opts: WaitOptions = {}): Promise<RamCopyResult> {
     return ramCopyResult(await this.#request({ op: 'ram-save', ...r }, `the RAM copy into ${r.path}`, opts));
