@@ -21,6 +21,8 @@ export interface KernelPacedCopy {
   readonly sizeBytes: number;
   readonly bytesPerSecond: number;
   readonly onBytes?: ((n: number) => void) | undefined;
+  /** Told once the child copied everything, before the digest is known (LocalCopyRequest.onWritten). */
+  readonly onWritten?: (() => void) | undefined;
   readonly signal: AbortSignal;
   /** The interpreter (default: systemPython(), Debian's python3 when there). */
   readonly python?: string | undefined;
@@ -111,6 +113,7 @@ async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: File
     if (at !== r.sizeBytes) throw new FileTransferError(what, `the kernel copy told ${at} of ${r.sizeBytes} bytes`);
     // The copy is whole: its last bytes go to the disk while the hash, on the other core, reads its last ones.
     flush.finish();
+    r.onWritten?.();
     return (await hash.digest()).sha256;
   } finally {
     r.signal.removeEventListener('abort', kill);

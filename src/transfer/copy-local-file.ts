@@ -16,6 +16,12 @@ export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBy
   readonly source: TransferLocalSource;
   /** The interpreter that runs a capped copy's kernel copy (default: systemPython(); copyKernelPaced). */
   readonly python?: string | undefined;
+  /**
+   * Told once every byte is in `dest`, before the source's digest is known, the source is checked unchanged and
+   * the copy is fsynced: the caller may read the copy beside the hash's last reads (what it learns counts only if
+   * this then resolves).
+   */
+  readonly onWritten?: (() => void) | undefined;
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -91,6 +97,7 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
   const hash = new TrailingHash(r.source.path, { fd: src.fd, sizeBytes: r.sizeBytes, signal, what, follow: false });
   try {
     await untilAborted(signal, what, copyFile(r.source.path, r.dest, constants.COPYFILE_FICLONE));
+    r.onWritten?.();
     const { sha256, ms } = await hash.digest();
     r.onBytes?.(r.sizeBytes);
     return { sha256, hashMs: ms };
@@ -104,7 +111,7 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
  * process (copyPaced).
  */
 async function copyCapped(src: FileHandle, r: LocalCopyRequest, rate: number, signal: AbortSignal, what: string): Promise<{ sha256: string; hashMs: undefined; sliceBytes: number }> {
-  const kernel = await copyKernelPaced({ src, srcPath: r.source.path, dest: r.dest, sizeBytes: r.sizeBytes, bytesPerSecond: rate, onBytes: r.onBytes, signal, python: r.python });
+  const kernel = await copyKernelPaced({ src, srcPath: r.source.path, dest: r.dest, sizeBytes: r.sizeBytes, bytesPerSecond: rate, onBytes: r.onBytes, onWritten: r.onWritten, signal, python: r.python });
   if (kernel !== undefined) return { sha256: kernel, hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(KERNEL_SLICE_BYTES) };
   return { sha256: await untilAborted(signal, what, copyPaced(src, r, rate, signal)), hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(CHUNK_BYTES) };
 }
@@ -167,6 +174,7 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     }
     await writing;
     flush.finish();
+    r.onWritten?.();
     return (await hash.digest()).sha256;
   } finally {
     // Nothing left running on a buffer or a handle once this returns or throws (the hash reads `src`, which the caller closes next).
