@@ -119,7 +119,7 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
  * that one took it, another after it. A worker's start (a new V8 isolate and its modules) is 40–80 ms on these
  * machines, 200 for the process's first, and the hash beside a local copy is what the copy waits for last: the
  * agent calls this at its start. The waiting thread neither keeps the process alive nor costs anything but its
- * memory (~10 MB). Idempotent.
+ * memory (a few MB). Idempotent.
  */
 export function prewarmHashWorker(): void {
   if (spare !== undefined) return;
