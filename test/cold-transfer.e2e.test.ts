@@ -28,7 +28,15 @@ import { TestImageServer } from './support/image-server.js';
  */
 
 const TOKEN = 'host-token-0123456789abcdef0123456789abcdef';
-const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
+/** The destinations' "cold migration copy phases" lines (where a copy's time went), kept whatever NUBO_TEST_LOG says. */
+const phaseLines: Record<string, unknown>[] = [];
+const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'info' }, {
+  write: (line: string): void => {
+    const j = JSON.parse(line) as Record<string, unknown>;
+    if (j['msg'] === 'cold migration copy phases') phaseLines.push(j);
+    if (process.env['NUBO_TEST_LOG'] !== undefined) process.stdout.write(line);
+  },
+});
 let root: string;
 let images: TestImageServer;
 let base: ImageRef;
@@ -113,6 +121,7 @@ for (const [how, localCopies] of [['copied by the kernel (agents on one machine)
 test(`a powered-off VM, ${how}: verified, installed with its overlay on the destination's own base, then committed`, async () => {
   const [a, b] = [await agent(`a1-${localCopies}`), await agent(`b1-${localCopies}`, localCopies)];
   await preparedVm(a, 'vm-off');
+  const mark = phaseLines.length;
   const first = await copy(a, b, 'vm-off', 'mig-1');
   assert.equal(first.migrationId, 'mig-1');
   const s = await ended(b, 'vm-off');
@@ -120,6 +129,9 @@ test(`a powered-off VM, ${how}: verified, installed with its overlay on the dest
   assert.deepEqual(s.files.map((f) => f.name).sort(), ['cidata.iso', 'disk.qcow2']);
   assert.ok(s.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')), 'a sha256 per file');
   assert.equal(s.copiedBytes, s.totalBytes);
+  // A local copy has its bytes in before the source's hash ends: the disk's header was read then, beside it.
+  const phases = phaseLines.slice(mark).find((l) => l['vmId'] === 'vm-off');
+  assert.equal(phases?.['disk.qcow2:infoBesideHash'], localCopies ? 1 : undefined, JSON.stringify(phases));
   // The same guest-visible bytes, through each host's own base.
   const srcDisk = join(a.dir, 'vms', 'vm-off', 'disk.qcow2');
   const dstDisk = join(b.dir, 'vms', 'vm-off', 'disk.qcow2');
