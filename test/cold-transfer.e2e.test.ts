@@ -180,7 +180,7 @@ test('the source offers only a VM at rest, and does not boot it while its files 
   await assert.rejects(a.client.offerTransfer('vm-busy', { migrationId: '', ttlS: 1 }), (e: unknown) => e instanceof RemoteError && e.status === 400 && /migrationId/.test(e.message) && /ttlS/.test(e.message));
 });
 
-test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a release mid-copy', async () => {
+test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a base image the store lacks, a release mid-copy', async () => {
   const [a, b] = [await agent('a4'), await agent('b4')];
   await preparedVm(a, 'vm-bad');
   const offer = await a.client.offerTransfer('vm-bad', { migrationId: 'mig-6' });
@@ -199,6 +199,17 @@ test('failures leave the destination empty and the source whole: a wrong token, 
   s = await ended(b, 'vm-bad');
   assert.equal(s.state, 'failed');
   assert.match(s.error ?? '', /sha256|bytes/);
+  await b.client.release('vm-bad');
+  await notHeld(b, 'vm-bad');
+
+  // A base image the store does not have: its fetch, beside a slow copy (64 KiB/s: minutes), fails and stops the copy at once.
+  const missing = { ...spec('vm-bad'), disk: { image: { ...base, id: 'base-missing', url: base.url.replace('base-1', 'base-missing') } } };
+  const t0 = performance.now();
+  await b.client.receive('vm-bad', { migrationId: 'mig-6', spec: missing, source: { url: a.url, transferId: offer.transferId, token: offer.token }, files: offer.files, maxBandwidthBytes: 64 * 1024 });
+  s = await ended(b, 'vm-bad');
+  assert.equal(s.state, 'failed');
+  assert.doesNotMatch(s.error ?? '', /sha256|bytes|aborted/, 'the image fetch is the cause told');
+  assert.ok(performance.now() - t0 < 20_000, 'the copy was stopped, not waited for');
   await b.client.release('vm-bad');
   await notHeld(b, 'vm-bad');
 

@@ -132,10 +132,20 @@ export class ColdReceiver {
     // First, so that a crash from here on leaves a directory `sweep` recognises as a partial copy.
     await writeFile(join(t.dir, `${RECEIVE_MARKER}.tmp`), JSON.stringify({ migrationId: req.migrationId }));
     await rename(join(t.dir, `${RECEIVE_MARKER}.tmp`), join(t.dir, RECEIVE_MARKER));
-    const t0 = performance.now();
-    const base = await t.ensureImages(signal);
-    const phases: Record<string, number> = { imagesMs: Math.round(performance.now() - t0) };
     if (t.sharedDisk !== undefined && !(await exists(t.sharedDisk))) throw new ReceiveError(id, `the shared datastore has no disk ${t.sharedDisk}`);
+    const phases: Record<string, number> = {};
+    // The base image (a fetch from the image store where this host lacks it: 100+ ms) comes beside the copy: only
+    // the overlay's rebase needs it. Its failure stops the copy.
+    const stopCopy = new AbortController();
+    const copySignal = AbortSignal.any([signal, stopCopy.signal]);
+    const t0 = performance.now();
+    const images = handled(t.ensureImages(signal).then((b) => {
+      phases['imagesMs'] = Math.round(performance.now() - t0);
+      return b;
+    }, (err: unknown) => {
+      stopCopy.abort(err);
+      throw err;
+    }));
 
     const parts: { final: string; part: string; name: TransferFileName }[] = [];
     let diskInfo: Promise<ImageInfo> | undefined;
@@ -155,7 +165,7 @@ export class ColdReceiver {
           sizeBytes: f.sizeBytes,
           maxBytesPerSecond: req.maxBandwidthBytes,
           onBytes: (n) => (job.status.copiedBytes += n),
-          signal,
+          signal: copySignal,
           localCopies: this.o.localCopies,
           onWritten: f.name === 'disk.qcow2' ? readInfo : undefined,
         });
@@ -168,10 +178,12 @@ export class ColdReceiver {
         phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
       }
     } catch (err) {
-      // Nothing of the copy runs once it failed (its directory is removed next).
+      // Nothing of the copy runs once it failed (its directory is removed next); a failed image fetch is the cause.
       await diskInfo?.catch(() => {});
+      await images;
       throw err;
     }
+    const base = await images;
 
     // Every byte is what the source sent. The overlay still names the source host's path of its base: point it at ours.
     const disk = parts.find((p) => p.name === 'disk.qcow2');
