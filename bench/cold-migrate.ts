@@ -14,7 +14,7 @@
  *    verdict is on the median of the per-pair speed ratios with a bootstrap
  *    CI (bench/support): target ≥ 0.9× raw.
  *    The hosts of a lab share one machine, so nubo copies with the kernel
- *    (copyLocalFile: copy_file_range, two sha256 in worker threads): each
+ *    (copyLocalFile: copy_file_range, the source's sha256 in a worker thread beside it): each
  *    round also times that path raw — `cp` of the same file between the same
  *    two datastores (coreutils uses copy_file_range too), then `sync` — and
  *    the copy stage is compared with both raw copies.

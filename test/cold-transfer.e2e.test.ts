@@ -28,7 +28,15 @@ import { TestImageServer } from './support/image-server.js';
  */
 
 const TOKEN = 'host-token-0123456789abcdef0123456789abcdef';
-const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'silent' });
+/** The destinations' "cold migration copy phases" lines (where a copy's time went), kept whatever NUBO_TEST_LOG says. */
+const phaseLines: Record<string, unknown>[] = [];
+const logger = pino({ level: process.env['NUBO_TEST_LOG'] ?? 'info' }, {
+  write: (line: string): void => {
+    const j = JSON.parse(line) as Record<string, unknown>;
+    if (j['msg'] === 'cold migration copy phases') phaseLines.push(j);
+    if (process.env['NUBO_TEST_LOG'] !== undefined) process.stdout.write(line);
+  },
+});
 let root: string;
 let images: TestImageServer;
 let base: ImageRef;
@@ -113,6 +121,7 @@ for (const [how, localCopies] of [['copied by the kernel (agents on one machine)
 test(`a powered-off VM, ${how}: verified, installed with its overlay on the destination's own base, then committed`, async () => {
   const [a, b] = [await agent(`a1-${localCopies}`), await agent(`b1-${localCopies}`, localCopies)];
   await preparedVm(a, 'vm-off');
+  const mark = phaseLines.length;
   const first = await copy(a, b, 'vm-off', 'mig-1');
   assert.equal(first.migrationId, 'mig-1');
   const s = await ended(b, 'vm-off');
@@ -120,6 +129,9 @@ test(`a powered-off VM, ${how}: verified, installed with its overlay on the dest
   assert.deepEqual(s.files.map((f) => f.name).sort(), ['cidata.iso', 'disk.qcow2']);
   assert.ok(s.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')), 'a sha256 per file');
   assert.equal(s.copiedBytes, s.totalBytes);
+  // A local copy has its bytes in before the source's hash ends: the disk's header was read then, beside it.
+  const phases = phaseLines.slice(mark).find((l) => l['vmId'] === 'vm-off');
+  assert.equal(phases?.['disk.qcow2:infoBesideHash'], localCopies ? 1 : undefined, JSON.stringify(phases));
   // The same guest-visible bytes, through each host's own base.
   const srcDisk = join(a.dir, 'vms', 'vm-off', 'disk.qcow2');
   const dstDisk = join(b.dir, 'vms', 'vm-off', 'disk.qcow2');
@@ -168,7 +180,7 @@ test('the source offers only a VM at rest, and does not boot it while its files 
   await assert.rejects(a.client.offerTransfer('vm-busy', { migrationId: '', ttlS: 1 }), (e: unknown) => e instanceof RemoteError && e.status === 400 && /migrationId/.test(e.message) && /ttlS/.test(e.message));
 });
 
-test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a release mid-copy', async () => {
+test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a base image the store lacks, a release mid-copy', async () => {
   const [a, b] = [await agent('a4'), await agent('b4')];
   await preparedVm(a, 'vm-bad');
   const offer = await a.client.offerTransfer('vm-bad', { migrationId: 'mig-6' });
@@ -187,6 +199,17 @@ test('failures leave the destination empty and the source whole: a wrong token, 
   s = await ended(b, 'vm-bad');
   assert.equal(s.state, 'failed');
   assert.match(s.error ?? '', /sha256|bytes/);
+  await b.client.release('vm-bad');
+  await notHeld(b, 'vm-bad');
+
+  // A base image the store does not have: its fetch, beside a slow copy (64 KiB/s: minutes), fails and stops the copy at once.
+  const missing = { ...spec('vm-bad'), disk: { image: { ...base, id: 'base-missing', url: base.url.replace('base-1', 'base-missing') } } };
+  const t0 = performance.now();
+  await b.client.receive('vm-bad', { migrationId: 'mig-6', spec: missing, source: { url: a.url, transferId: offer.transferId, token: offer.token }, files: offer.files, maxBandwidthBytes: 64 * 1024 });
+  s = await ended(b, 'vm-bad');
+  assert.equal(s.state, 'failed');
+  assert.doesNotMatch(s.error ?? '', /sha256|bytes|aborted/, 'the image fetch is the cause told');
+  assert.ok(performance.now() - t0 < 20_000, 'the copy was stopped, not waited for');
   await b.client.release('vm-bad');
   await notHeld(b, 'vm-bad');
 

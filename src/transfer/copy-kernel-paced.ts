@@ -3,7 +3,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { abortReason } from '../util/deadline.js';
 import { FlushBehind } from '../util/flush-behind.js';
-import { HashTrail, hashFile } from './hash-file.js';
+import { TrailingHash } from './hash-file.js';
 import { KERNEL_COPY_SCRIPT } from './kernel-copy-script.js';
 import { BURST_MS, Pacer } from './pacer.js';
 import { FileTransferError } from './pull-file.js';
@@ -21,6 +21,8 @@ export interface KernelPacedCopy {
   readonly sizeBytes: number;
   readonly bytesPerSecond: number;
   readonly onBytes?: ((n: number) => void) | undefined;
+  /** Told once the child copied everything, before the digest is known (LocalCopyRequest.onWritten). */
+  readonly onWritten?: (() => void) | undefined;
   readonly signal: AbortSignal;
   /** The interpreter (default: systemPython(), Debian's python3 when there). */
   readonly python?: string | undefined;
@@ -30,13 +32,15 @@ export interface KernelPacedCopy {
  * A capped copy by the kernel: a python3 child (kernel-copy-script.ts) paces
  * `copy_file_range` in slices of about one burst of the cap — the cap holds
  * from the first slice, as on the network — and prints its progress, which
- * is told to `onBytes`, to a HashTrail (the source's sha256 is computed by a
+ * is told to `onBytes`, to a TrailingHash (the source's sha256 is computed by a
  * worker thread on the other core from the same descriptor, no further than
  * the copy has got or the cap allows since the worker's start: it reads the
  * disk no faster than the copy may, and the child's start does not hold it
  * back — the hash, not the kernel's copy, is what a capped copy waits for
  * last) and to a
- * FlushBehind on the copy (so that the final fsync has only the tail left).
+ * FlushBehind on the copy (so that the final fsync has only the tail left;
+ * that one starts as soon as the child has copied everything, beside the
+ * hash's last reads, rather than after them).
  * The bytes never pass through this process, which does a few small
  * things a slice. Resolves with the source's sha256 once the child copied
  * `sizeBytes` and exited. On abort the child is SIGKILLed and waited for;
@@ -77,20 +81,14 @@ interface Ended {
   readonly signal: NodeJS.Signals | null;
 }
 
-/** The copy's progress into the trail, the flush and `onBytes`, until the child exits; the digest once it copied everything. */
+/** The copy's progress into the hash, the flush and `onBytes`, until the child exits; the digest once it copied everything. */
 async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: FileHandle, r: KernelPacedCopy, slice: number, what: string): Promise<string> {
-  const trail = new HashTrail();
-  const stopHash = new AbortController();
-  // Paced by the cap from now, not only by the copy's progress: the child's start (python's: 20 ms idle, a few hundred
+  // Paced by the cap from now, not only by the copy's progress: the child's start (python's: 10 ms idle, a few hundred
   // on a busy machine) and first slice would hold the hash back, and the hash is what a copy on two cores waits for.
-  const pace = { bytesPerSecond: r.bytesPerSecond, burstBytes: slice };
-  const hashing = hashFile(r.srcPath, { fd: r.src.fd, trail, pace, signal: AbortSignal.any([r.signal, stopHash.signal]), expectedBytes: r.sizeBytes });
-  // Handled from the start: a hash that fails while the copy runs is reported once the copy is waited for.
-  hashing.catch(() => {});
+  const hash = new TrailingHash(r.srcPath, { fd: r.src.fd, sizeBytes: r.sizeBytes, signal: r.signal, what, pace: { bytesPerSecond: r.bytesPerSecond, burstBytes: slice } });
   const flush = new FlushBehind(out);
   let stderr = '';
   let at = 0;
-  let done = false;
   child.stdin!.on('error', () => {});
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => void (stderr = (stderr + s).slice(-2000)));
@@ -99,7 +97,7 @@ async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: File
     if (!Number.isSafeInteger(now) || now <= at) return;
     const n = now - at;
     at = now;
-    trail.advance(at);
+    hash.advance(at);
     flush.wrote(at);
     r.onBytes?.(n);
   });
@@ -113,19 +111,14 @@ async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: File
     if (code === 2) throw new FileTransferError(what, told);
     if (code !== 0) throw new FileTransferError(what, `the kernel copy ended (${signal ?? code})${told ? `: ${told}` : ''}`);
     if (at !== r.sizeBytes) throw new FileTransferError(what, `the kernel copy told ${at} of ${r.sizeBytes} bytes`);
-    trail.end();
-    const digest = await hashing;
-    if (digest.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${digest.bytes} bytes, the offer said ${r.sizeBytes}`);
-    done = true;
-    return digest.sha256;
+    // The copy is whole: its last bytes go to the disk while the hash, on the other core, reads its last ones.
+    flush.finish();
+    r.onWritten?.();
+    return (await hash.digest()).sha256;
   } finally {
     r.signal.removeEventListener('abort', kill);
-    if (!done) {
-      trail.end();
-      stopHash.abort(new Error('the copy ended first'));
-    }
     // Nothing left reading `src` (the caller closes it next) or flushing `out` once this settles.
-    await hashing.catch(() => {});
+    await hash.settle();
     await flush.settled();
   }
 }

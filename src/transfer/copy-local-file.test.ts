@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -279,5 +279,41 @@ test('the agent SIGKILLed mid-copy: its python3 child ends with it, copying noth
     } finally {
       if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
     }
+  });
+});
+
+test('onWritten: told once every byte is in the copy, before the digest is known — whole, paced by a python3 child, paced here; not for a copy that ends short', async () => {
+  await withFile(3 * MB + 5, async (dir, src, bytes) => {
+    const source = (await localSourceOf(src, await bootId()))!;
+    const ways = [
+      { name: 'whole', maxBytesPerSecond: undefined, python: undefined },
+      { name: 'kernel', maxBytesPerSecond: 30 * MB, python: undefined },
+      { name: 'here', maxBytesPerSecond: 30 * MB, python: join(dir, 'no-python3') },
+    ];
+    for (const w of ways) {
+      const dest = join(dir, w.name);
+      let resolved = false;
+      const seen: number[] = [];
+      const copying = copyLocalFile({
+        source, dest, sizeBytes: bytes.length, maxBytesPerSecond: w.maxBytesPerSecond, python: w.python,
+        onWritten: () => {
+          assert.equal(resolved, false, `${w.name}: told before the copy resolved`);
+          seen.push((statSync(dest)).size);
+        },
+      }).then((r) => {
+        resolved = true;
+        return r;
+      });
+      assert.equal((await copying)?.sha256, sha(bytes), w.name);
+      assert.deepEqual(seen, [bytes.length], `${w.name}: told once, with every byte in the copy`);
+    }
+    let told = 0;
+    let cut = false;
+    await assert.rejects(copyLocalFile({
+      source, dest: join(dir, 'short'), sizeBytes: bytes.length, maxBytesPerSecond: 8 * MB,
+      onBytes: () => void (cut ||= (void truncate(src, MB).catch(() => {}), true)),
+      onWritten: () => void told++,
+    }), { code: 'TRANSFER_FAILED' });
+    assert.equal(told, 0, 'a copy cut short is never told whole');
   });
 });

@@ -5,7 +5,7 @@ import { abortReason, deadline, sleep } from '../util/deadline.js';
 import { FlushBehind } from '../util/flush-behind.js';
 import { writevFully } from '../util/writev-fully.js';
 import { KERNEL_SLICE_BYTES, copyKernelPaced } from './copy-kernel-paced.js';
-import { HashTrail, hashFile } from './hash-file.js';
+import { TrailingHash } from './hash-file.js';
 import { isOfferedFile } from './local-source.js';
 import { Pacer } from './pacer.js';
 import { FileTransferError, type PulledFile, type PullFileRequest } from './pull-file.js';
@@ -16,6 +16,12 @@ export interface LocalCopyRequest extends Pick<PullFileRequest, 'dest' | 'sizeBy
   readonly source: TransferLocalSource;
   /** The interpreter that runs a capped copy's kernel copy (default: systemPython(); copyKernelPaced). */
   readonly python?: string | undefined;
+  /**
+   * Told once every byte is in `dest`, before the source's digest is known, the source is checked unchanged and
+   * the copy is fsynced: the caller may read the copy beside the hash's last reads (what it learns counts only if
+   * this then resolves).
+   */
+  readonly onWritten?: (() => void) | undefined;
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
@@ -88,23 +94,16 @@ export async function copyLocalFile(r: LocalCopyRequest): Promise<PulledFile | u
  * waited for (the hashing worker reads `src`, which the caller closes next).
  */
 async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: AbortSignal, what: string): Promise<{ sha256: string; hashMs: number }> {
-  const stop = new AbortController();
-  const h0 = performance.now();
-  const hashing = hashFile(r.source.path, { fd: src.fd, signal: AbortSignal.any([signal, stop.signal]), expectedBytes: r.sizeBytes })
-    .then((digest) => ({ digest, ms: performance.now() - h0 }));
-  // Handled from the start: a hash that fails while the copy runs is reported once the copy is waited for, not as an unhandled rejection.
-  hashing.catch(() => {});
+  const hash = new TrailingHash(r.source.path, { fd: src.fd, sizeBytes: r.sizeBytes, signal, what, follow: false });
   try {
     await untilAborted(signal, what, copyFile(r.source.path, r.dest, constants.COPYFILE_FICLONE));
-  } catch (err) {
-    stop.abort(err);
-    await hashing.catch(() => {});
-    throw err;
+    r.onWritten?.();
+    const { sha256, ms } = await hash.digest();
+    r.onBytes?.(r.sizeBytes);
+    return { sha256, hashMs: ms };
+  } finally {
+    await hash.settle();
   }
-  const { digest, ms } = await hashing;
-  if (digest.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${digest.bytes} bytes, the offer said ${r.sizeBytes}`);
-  r.onBytes?.(r.sizeBytes);
-  return { sha256: digest.sha256, hashMs: ms };
 }
 
 /**
@@ -112,7 +111,7 @@ async function copyWholeHashing(src: FileHandle, r: LocalCopyRequest, signal: Ab
  * process (copyPaced).
  */
 async function copyCapped(src: FileHandle, r: LocalCopyRequest, rate: number, signal: AbortSignal, what: string): Promise<{ sha256: string; hashMs: undefined; sliceBytes: number }> {
-  const kernel = await copyKernelPaced({ src, srcPath: r.source.path, dest: r.dest, sizeBytes: r.sizeBytes, bytesPerSecond: rate, onBytes: r.onBytes, signal, python: r.python });
+  const kernel = await copyKernelPaced({ src, srcPath: r.source.path, dest: r.dest, sizeBytes: r.sizeBytes, bytesPerSecond: rate, onBytes: r.onBytes, onWritten: r.onWritten, signal, python: r.python });
   if (kernel !== undefined) return { sha256: kernel, hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(KERNEL_SLICE_BYTES) };
   return { sha256: await untilAborted(signal, what, copyPaced(src, r, rate, signal)), hashMs: undefined, sliceBytes: new Pacer(rate).sliceBytes(CHUNK_BYTES) };
 }
@@ -124,12 +123,13 @@ async function copyCapped(src: FileHandle, r: LocalCopyRequest, rate: number, si
  * from the first slice. Pipelined over three buffers: the next slice is read
  * (a pool thread) while the one before is written (another pool thread).
  * The source's digest is computed as on the uncapped path, beside the copy
- * from the same descriptor, by a worker that trails the reads (HashTrail): it
+ * from the same descriptor, by a worker that trails the reads (TrailingHash): it
  * hashes pages the copy has just brought into the page cache, so it neither
  * reads the disk ahead of the cap nor costs the event loop a copy of every
  * byte (feeding a hashing thread the slices took about a fifth of the copy's
  * time). The copy is flushed to the disk as it fills (FlushBehind), so that
- * the fsync after it has only the tail left. Resolves with the source's sha256.
+ * the fsync after it has only the tail left (started once the last slice is
+ * written, beside the hash's last reads). Resolves with the source's sha256.
  */
 async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: number, signal: AbortSignal): Promise<string> {
   const pacer = new Pacer(bytesPerSecond);
@@ -141,9 +141,7 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     p.catch(() => {});
     return p;
   };
-  const trail = new HashTrail();
-  const stopHash = new AbortController();
-  const hashing = handled(hashFile(r.source.path, { fd: src.fd, trail, signal: AbortSignal.any([signal, stopHash.signal]), expectedBytes: r.sizeBytes }));
+  const hash = new TrailingHash(r.source.path, { fd: src.fd, sizeBytes: r.sizeBytes, signal, what });
   const readSlice = async (at: number, buf: Buffer): Promise<number> => {
     const n = Math.min(buf.length, r.sizeBytes - at);
     const wait = pacer.take(n);
@@ -151,14 +149,13 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
     if (signal.aborted) throw abortReason(signal, 'local copy');
     const { bytesRead } = await src.read(buf, 0, n, at);
     if (bytesRead === 0) throw new FileTransferError(what, `the source ended after ${at} of ${r.sizeBytes} bytes`);
-    trail.advance(at + bytesRead);
+    hash.advance(at + bytesRead);
     return bytesRead;
   };
   const out = await open(r.dest, 'w', 0o600);
   const flush = new FlushBehind(out);
   let reading: Promise<number> | undefined;
   let writing: Promise<void> = Promise.resolve();
-  let done = false;
   try {
     let at = 0;
     reading = r.sizeBytes > 0 ? handled(readSlice(0, bufs[0])) : undefined;
@@ -176,18 +173,12 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
       }));
     }
     await writing;
-    trail.end();
-    const digest = await hashing;
-    if (digest.bytes !== r.sizeBytes) throw new FileTransferError(what, `the source has ${digest.bytes} bytes, the offer said ${r.sizeBytes}`);
-    done = true;
-    return digest.sha256;
+    flush.finish();
+    r.onWritten?.();
+    return (await hash.digest()).sha256;
   } finally {
-    if (!done) {
-      trail.end();
-      stopHash.abort(new Error('the copy ended first'));
-    }
     // Nothing left running on a buffer or a handle once this returns or throws (the hash reads `src`, which the caller closes next).
-    await Promise.allSettled([reading, writing, hashing]);
+    await Promise.allSettled([reading, writing, hash.settle()]);
     await flush.settled().finally(() => out.close());
   }
 }

@@ -6,6 +6,8 @@ import { pullFile, type PullFileRequest, type PulledFile } from './pull-file.js'
 export interface FetchFileRequest extends PullFileRequest {
   /** false: over the network even from a source on this machine (default true). */
   readonly localCopies?: boolean | undefined;
+  /** A local copy's LocalCopyRequest.onWritten (a pull over the network does not tell it). */
+  readonly onWritten?: (() => void) | undefined;
 }
 
 /**
@@ -21,7 +23,7 @@ export async function fetchFile(r: FetchFileRequest): Promise<PulledFile> {
   const boot = r.localCopies === false ? undefined : await bootId();
   const source = boot !== undefined ? await fetchLocalSource(r.url, r.token, r.signal) : undefined;
   const local = source !== undefined && source.bootId === boot
-    ? await copyLocalFile({ source, dest: r.dest, sizeBytes: r.sizeBytes, maxBytesPerSecond: r.maxBytesPerSecond, onBytes: r.onBytes, signal: r.signal, timeoutMs: r.timeoutMs })
+    ? await copyLocalFile({ source, dest: r.dest, sizeBytes: r.sizeBytes, maxBytesPerSecond: r.maxBytesPerSecond, onBytes: r.onBytes, onWritten: r.onWritten, signal: r.signal, timeoutMs: r.timeoutMs })
     : undefined;
   return local ?? pullFile(r);
 }

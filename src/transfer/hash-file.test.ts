@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HashTrail, hashFile } from './hash-file.js';
+import { HashTrail, TrailingHash, hashFile, hashWorkerReady, prewarmHashWorker } from './hash-file.js';
 
 test('the sha256 and size of a whole file, read in chunks off the event loop', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
@@ -70,6 +70,79 @@ test('paced: no faster than the cap from the worker\'s start (N bytes at R take 
     // A trail that never moves holds back no paced hash.
     assert.deepEqual(await hashFile(join(dir, 'f'), { trail: new HashTrail(), pace: { bytesPerSecond: 100 * rate, burstBytes: 1024 * 1024 }, timeoutMs: 10_000 }), want);
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a worker started ahead (prewarmHashWorker) is the next hash\'s, and another waits after it; unasked, none waits', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
+  try {
+    const bytes = randomBytes(2 * 1024 * 1024 + 5);
+    await writeFile(join(dir, 'f'), bytes);
+    const want = { sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+    assert.equal(hashWorkerReady(), false, 'no thread waits in a process that did not ask for one');
+    assert.deepEqual(await hashFile(join(dir, 'f')), want);
+    assert.equal(hashWorkerReady(), false, 'a hash of its own leaves none behind');
+    prewarmHashWorker();
+    prewarmHashWorker();
+    assert.equal(hashWorkerReady(), true);
+    // A trail that has not moved holds the hash: while it waits, the ready thread is the one hashing.
+    const fh = await open(join(dir, 'f'), 'r');
+    try {
+      const trail = new HashTrail();
+      const hashing = hashFile(join(dir, 'f'), { fd: fh.fd, trail, timeoutMs: 10_000 });
+      assert.equal(hashWorkerReady(), false, 'the hash took the waiting thread');
+      trail.advance(1024 * 1024);
+      trail.end();
+      assert.deepEqual(await hashing, want, 'the job posted to a thread started before it: the same digest, trail and all');
+    } finally {
+      await fh.close();
+    }
+    assert.equal(hashWorkerReady(), true, 'another waits for the next hash');
+    // A paced job on a thread that waited: paced from the job's arrival, not from the thread's start.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const rate = 8 * 1024 * 1024;
+    const t0 = performance.now();
+    assert.deepEqual(await hashFile(join(dir, 'f'), { pace: { bytesPerSecond: rate, burstBytes: 256 * 1024 }, chunkBytes: 128 * 1024 }), want);
+    const s = (performance.now() - t0) / 1000;
+    assert.ok(s >= (bytes.length - 256 * 1024) / rate, `${bytes.length} bytes hashed in ${s.toFixed(2)} s at a pace of ${rate} B/s`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('TrailingHash: the digest of what the copy read, trailing it; a source of another size is refused; settle stops a hash still waiting', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-hash-'));
+  const fh = await open(join(dir, 'f'), 'w+');
+  try {
+    const bytes = randomBytes(3 * 1024 * 1024);
+    await fh.write(bytes, 0, bytes.length, 0);
+    const want = createHash('sha256').update(bytes).digest('hex');
+    const signal = AbortSignal.timeout(20_000);
+    const h = new TrailingHash(join(dir, 'f'), { fd: fh.fd, sizeBytes: bytes.length, signal, what: 'test copy' });
+    h.advance(bytes.length / 2);
+    h.advance(bytes.length);
+    assert.equal((await h.digest()).sha256, want);
+    await h.settle();
+    const free = new TrailingHash(join(dir, 'f'), { fd: fh.fd, sizeBytes: bytes.length, signal, what: 'test copy', follow: false });
+    assert.equal((await free.digest()).sha256, want, 'not following a copy: hashed to the end without being told');
+    await free.settle();
+    const short = new TrailingHash(join(dir, 'f'), { fd: fh.fd, sizeBytes: bytes.length + 1, signal, what: 'test copy' });
+    await assert.rejects(short.digest(), { code: 'TRANSFER_FAILED', message: /the source has 3145728 bytes, the offer said 3145729/ });
+    await short.settle();
+    // Never told anything and never ended: only settle() ends it, promptly (not at the 20 s signal).
+    const t0 = performance.now();
+    const stuck = new TrailingHash(join(dir, 'f'), { fd: fh.fd, sizeBytes: bytes.length, signal, what: 'test copy' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await stuck.settle();
+    assert.ok(performance.now() - t0 < 5_000, 'settled at once');
+    // A hash that fails (a descriptor closed under it) is told by digest(), not as an unhandled rejection.
+    const failing = new TrailingHash('/nonexistent/nubo-trailing-hash', { fd: 987654, sizeBytes: 10, signal, what: 'test copy', follow: false });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await assert.rejects(failing.digest(), { code: 'EBADF' });
+    await failing.settle();
+  } finally {
+    await fh.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -4,6 +4,8 @@ import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { abortReason, deadline } from '../util/deadline.js';
+import { FileTransferError } from './pull-file.js';
+import type { HashJob } from './hash-job.js';
 
 /** What hashFile found: the sha256 of the file's bytes and how many there were. */
 export interface FileDigest {
@@ -65,6 +67,13 @@ export const TRAIL_PAGE = 4096;
 /** Below this a worker's start (hundreds of milliseconds on a loaded machine) costs more than the hashing it spares the event loop. */
 export const INLINE_HASH_BYTES = 8 * 1024 * 1024;
 
+/** A worker started ahead of its job (prewarmHashWorker), waiting for one; undefined once taken, or if it failed. */
+let spare: Worker | undefined;
+
+function startWorker(): Worker {
+  return new Worker(new URL('./hash-file-worker.js', import.meta.url));
+}
+
 /**
  * The sha256 of a whole file, computed in a worker thread: hashing a disk
  * image on the event loop stalls every socket and timer of the agent for the
@@ -81,7 +90,14 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
       d.dispose();
     }
   }
-  const worker = new Worker(new URL('./hash-file-worker.js', import.meta.url), { workerData: { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 4 * 1024 * 1024, trail: o.trail?.shared, pace: o.pace } });
+  // 1 MiB reads, not 4: the chunk is still in the core's cache when SHA-256 reads it (513 MiB from the page cache:
+  // 451-455 ms in 256 KiB or 1 MiB reads, 470-473 in 4 MiB, on these machines).
+  const job: HashJob = { path, fd: o.fd, chunkBytes: o.chunkBytes ?? 1024 * 1024, trail: o.trail?.shared, pace: o.pace };
+  const took = spare;
+  spare = undefined;
+  const worker = took ?? startWorker();
+  worker.ref();
+  worker.postMessage(job);
   try {
     return await new Promise<FileDigest>((resolve, reject) => {
       const stop = (): void => reject(abortReason(d.signal, `sha256 of ${path}`));
@@ -94,7 +110,35 @@ export async function hashFile(path: string, o: HashFileOptions = {}): Promise<F
   } finally {
     d.dispose();
     await worker.terminate();
+    // The process keeps one ready (prewarmHashWorker): the next hash starts at once too. Started once this one's
+    // thread is gone, not beside it: a thread's start takes a core for tens of milliseconds.
+    if (took !== undefined) prewarmHashWorker();
   }
+}
+
+/**
+ * Starts a hashing worker that waits, idle, for the next hashFile of this process that needs a thread — and, once
+ * that one took it, another after it. A worker's start (a new V8 isolate and its modules) is 40–80 ms on these
+ * machines, 200 for the process's first, and the hash beside a local copy is what the copy waits for last: the
+ * agent calls this at its start. The waiting thread neither keeps the process alive nor costs anything but its
+ * memory (a few MB). Idempotent.
+ */
+export function prewarmHashWorker(): void {
+  if (spare !== undefined) return;
+  const w = startWorker();
+  w.unref();
+  // A spare that fails before it is taken is dropped; the next hash starts its own (its listeners are its own).
+  const drop = (): void => {
+    if (spare === w) spare = undefined;
+  };
+  w.once('error', drop);
+  w.once('exit', drop);
+  spare = w;
+}
+
+/** Whether a started worker waits for the next hash (tests). */
+export function hashWorkerReady(): boolean {
+  return spare !== undefined;
 }
 
 const readAt = promisify(read);
@@ -117,5 +161,61 @@ async function hashHere(path: string, givenFd: number | undefined, chunkBytes: n
     return { sha256: hash.digest('hex'), bytes };
   } finally {
     await fh?.close();
+  }
+}
+
+/**
+ * The source's sha256 computed beside a copy of it, from the descriptor the copy reads (hashFile's `fd`): the
+ * copy tells how far it has got (`advance`, when `follow`: the hash then reads no further, or than `pace` allows),
+ * `digest` once it copied everything, and `settle` whatever happened — in a `finally`, so that nothing reads the
+ * descriptor once the copy returns or throws (its caller closes it next). A hash that fails while the copy runs
+ * is told by `digest`, never as an unhandled rejection.
+ */
+export class TrailingHash {
+  readonly #trail = new HashTrail();
+  readonly #stop = new AbortController();
+  readonly #hashing: Promise<FileDigest & { ms: number }>;
+  #done = false;
+
+  /**
+   * @param o.follow false: the hash runs as fast as it can from the start (a copy that tells no progress)
+   * @param o.what names the copy in errors
+   */
+  constructor(path: string, private readonly o: {
+    readonly fd: number; readonly sizeBytes: number; readonly signal: AbortSignal; readonly what: string;
+    readonly follow?: boolean | undefined; readonly pace?: HashFileOptions['pace'];
+  }) {
+    const t0 = performance.now();
+    this.#hashing = hashFile(path, {
+      fd: o.fd, trail: o.follow === false ? undefined : this.#trail, pace: o.pace, expectedBytes: o.sizeBytes,
+      signal: AbortSignal.any([o.signal, this.#stop.signal]),
+    }).then((d) => ({ ...d, ms: performance.now() - t0 }));
+    this.#hashing.catch(() => {});
+  }
+
+  /** The copy has read (or copied) `bytes` from the start. */
+  advance(bytes: number): void {
+    this.#trail.advance(bytes);
+  }
+
+  /**
+   * The copy is complete: the hash may read to the end. Resolves with the digest and how long the hash took.
+   * @throws FileTransferError when the source held other than `sizeBytes`, the hash's error
+   */
+  async digest(): Promise<{ sha256: string; ms: number }> {
+    this.#trail.end();
+    const d = await this.#hashing;
+    if (d.bytes !== this.o.sizeBytes) throw new FileTransferError(this.o.what, `the source has ${d.bytes} bytes, the offer said ${this.o.sizeBytes}`);
+    this.#done = true;
+    return { sha256: d.sha256, ms: d.ms };
+  }
+
+  /** Stops a hash no longer wanted (the copy failed) and waits until its thread is gone. Never rejects. */
+  async settle(): Promise<void> {
+    if (!this.#done) {
+      this.#trail.end();
+      this.#stop.abort(new Error('the copy ended first'));
+    }
+    await this.#hashing.catch(() => {});
   }
 }

@@ -16,6 +16,7 @@ export class FlushBehind {
   #flushedAt = 0;
   #flushing: Promise<void> | undefined;
   #failed: Error | undefined;
+  #finishing: Promise<void> | undefined;
 
   /** `onFlushed`: told after each flush beside the stream (tests). */
   constructor(private readonly fh: FileHandle, private readonly everyBytes = FLUSH_BEHIND_BYTES, private readonly onFlushed?: () => void) {}
@@ -30,12 +31,25 @@ export class FlushBehind {
   }
 
   /**
+   * The file is complete: its final fdatasync starts now (once a flush that runs ended), beside whatever the
+   * writer still waits for (a copy's hash), rather than when the writer gets to its own fsync, which then finds
+   * the file clean. settled() waits for it. Idempotent.
+   */
+  finish(): void {
+    this.#finishing ??= (async () => {
+      while (this.#flushing) await this.#flushing;
+      await this.fh.datasync();
+    })().then(() => this.onFlushed?.(), (err: unknown) => void (this.#failed ??= err as Error));
+  }
+
+  /**
    * Resolves once no flush runs (the handle may then be closed). Rejects with
    * a flush's error: the kernel reports a failed write-back once per open
    * file, so the final fdatasync on the same handle would not see it again.
    */
   async settled(): Promise<void> {
     while (this.#flushing) await this.#flushing;
+    await this.#finishing;
     if (this.#failed) throw this.#failed;
   }
 }
