@@ -168,12 +168,15 @@ test('afterFill: the hand-over is made at once and its command runs only once th
 
     const failing = await s.createMemfd(MiB, { timeoutMs: 10_000 });
     const refusedByFill = s.send({ ...req, afterFill: failing }, { timeoutMs: 20_000 });
+    // Refused as soon as the fill fails, which may be before the fill's own rejection is awaited: handled from now on.
+    refusedByFill.catch(() => {});
     await assert.rejects(s.fillMemfd(failing, { path: join(dir, 'missing.state'), offset: 0, bytes: MiB, threads: 1 }, { timeoutMs: 10_000 }), /ENOENT|No such file/);
     await assert.rejects(refusedByFill, (err: unknown) => err instanceof FdSendFailedError && err.kind === 'refused' && !err.ambiguous && /fill .* failed/.test(err.message));
     await s.releaseMemfd(failing, { timeoutMs: 5_000 });
 
     const released = await s.createMemfd(MiB, { timeoutMs: 10_000 });
     const refusedByRelease = s.send({ ...req, afterFill: released }, { timeoutMs: 20_000 });
+    refusedByRelease.catch(() => {});
     await new Promise((resolve) => setTimeout(resolve, 200));
     await s.releaseMemfd(released, { timeoutMs: 5_000 });
     await assert.rejects(refusedByRelease, (err: unknown) => err instanceof FdSendFailedError && err.kind === 'refused' && /released/.test(err.message));
