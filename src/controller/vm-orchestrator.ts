@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { applyEvent } from '../core/vm-events.js';
 import { planAction, planOf, type ActionPlan, type PlanStep, type VmAction } from '../core/vm-actions.js';
 import type { VmPhase } from '../core/vm-state.js';
@@ -52,6 +53,9 @@ export class VmOrchestrator {
     this.#o = o;
     this.#retry = Object.freeze({ initialMs: 250, maxMs: 5_000, giveUpAfterMs: 600_000, ...o.unreachableRetry });
     this.#hosts = new SchedulingHosts({ store: o.store, policy: o.policy });
+    // Every agent call in flight listens on it until it ends (deadline() removes its listener): a hundred VMs driven
+    // at once are a hundred listeners by design, not a leak — node's default limit of 10 only warned (provision-scale).
+    setMaxListeners(0, this.#stopping.signal);
   }
 
   /** Starts `action`: validates it against the VM's state, records the first step, runs the rest in the background. */
