@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { NuboError, errorMessage } from '../errors/nubo-error.js';
 import { imageInfo, type ImageInfo } from '../storage/qemu-img.js';
+import { handled } from '../util/handled.js';
 import { runCommand } from '../util/run-command.js';
 import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from '../contract/agent-api.js';
 import { fetchFile } from '../transfer/fetch-file.js';
@@ -42,12 +43,6 @@ interface Job {
   readonly abort: AbortController;
   readonly status: { state: ReceiveStatus['state']; copiedBytes: number; totalBytes: number; files: ReceiveStatus['files']; error?: string };
   done: Promise<void>;
-}
-
-/** Handled from the start: a promise that fails while another step is awaited is told when it is awaited itself. */
-function handled<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => {});
-  return p;
 }
 
 const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);

@@ -3,6 +3,7 @@ import { copyFile, open, stat, type FileHandle } from 'node:fs/promises';
 import type { TransferLocalSource } from '../contract/agent-api.js';
 import { abortReason, deadline, sleep } from '../util/deadline.js';
 import { FlushBehind } from '../util/flush-behind.js';
+import { handled } from '../util/handled.js';
 import { writevFully } from '../util/writev-fully.js';
 import { KERNEL_SLICE_BYTES, copyKernelPaced } from './copy-kernel-paced.js';
 import { TrailingHash } from './hash-file.js';
@@ -136,11 +137,7 @@ async function copyPaced(src: FileHandle, r: LocalCopyRequest, bytesPerSecond: n
   const slice = pacer.sliceBytes(CHUNK_BYTES);
   const bufs = [Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice), Buffer.allocUnsafe(slice)] as const;
   const what = `local copy of ${r.source.path}`;
-  // Each handled from the start: one that fails while the other is waited for is reported when its turn comes, not as an unhandled rejection.
-  const handled = <T>(p: Promise<T>): Promise<T> => {
-    p.catch(() => {});
-    return p;
-  };
+  // The read and the write in flight are each handled from the start: one that fails while the other is awaited is told when its turn comes.
   const hash = new TrailingHash(r.source.path, { fd: src.fd, sizeBytes: r.sizeBytes, signal, what });
   const readSlice = async (at: number, buf: Buffer): Promise<number> => {
     const n = Math.min(buf.length, r.sizeBytes - at);

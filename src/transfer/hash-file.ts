@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { abortReason, deadline } from '../util/deadline.js';
+import { handled } from '../util/handled.js';
 import { FileTransferError } from './pull-file.js';
 import type { HashJob } from './hash-job.js';
 
@@ -186,11 +187,10 @@ export class TrailingHash {
     readonly follow?: boolean | undefined; readonly pace?: HashFileOptions['pace'];
   }) {
     const t0 = performance.now();
-    this.#hashing = hashFile(path, {
+    this.#hashing = handled(hashFile(path, {
       fd: o.fd, trail: o.follow === false ? undefined : this.#trail, pace: o.pace, expectedBytes: o.sizeBytes,
       signal: AbortSignal.any([o.signal, this.#stop.signal]),
-    }).then((d) => ({ ...d, ms: performance.now() - t0 }));
-    this.#hashing.catch(() => {});
+    }).then((d) => ({ ...d, ms: performance.now() - t0 })));
   }
 
   /** The copy has read (or copied) `bytes` from the start. */
