@@ -129,9 +129,9 @@ test(`a powered-off VM, ${how}: verified, installed with its overlay on the dest
   assert.deepEqual(s.files.map((f) => f.name).sort(), ['cidata.iso', 'disk.qcow2']);
   assert.ok(s.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256 ?? '')), 'a sha256 per file');
   assert.equal(s.copiedBytes, s.totalBytes);
-  // A local copy has its bytes in before the source's hash ends: the disk's header was read then, beside it.
+  // A local copy has its bytes in before the source's hash ends: the disk was adopted (header read, overlay rebased) then, beside it.
   const phases = phaseLines.slice(mark).find((l) => l['vmId'] === 'vm-off');
-  assert.equal(phases?.['disk.qcow2:infoBesideHash'], localCopies ? 1 : undefined, JSON.stringify(phases));
+  assert.equal(phases?.['disk.qcow2:adoptedBesideHash'], localCopies ? 1 : undefined, JSON.stringify(phases));
   // The same guest-visible bytes, through each host's own base.
   const srcDisk = join(a.dir, 'vms', 'vm-off', 'disk.qcow2');
   const dstDisk = join(b.dir, 'vms', 'vm-off', 'disk.qcow2');

@@ -61,9 +61,10 @@ async function fsyncPath(path: string): Promise<void> {
  * from the source agent into temporary names, checks every one against the
  * source's size and sha256, points the disk overlay at this host's copy of
  * its base image, and only then renames them into place and writes the spec.
- * (The disk's header is read — qemu-img info — as soon as a local copy has
- * every byte, beside the source's hash; what it says is used only once the
- * copy is verified.) Any failure — or `stop` — removes everything it wrote; a copy cut short by
+ * (The files are copied at once, the small ones beside the disk. The disk is
+ * adopted — its header read, its overlay rebased — as soon as a local copy
+ * has every byte, beside the source's hash; what that did counts only once
+ * the copy is verified.) Any failure — or `stop` — removes everything it wrote; a copy cut short by
  * a crash of this agent is removed by `sweep` when the agent starts again.
  * The source's files are never touched here.
  */
@@ -142,49 +143,64 @@ export class ColdReceiver {
       throw err;
     }));
 
-    const parts: { final: string; part: string; name: TransferFileName }[] = [];
-    let diskInfo: Promise<ImageInfo> | undefined;
+    // Every file is checked against this datastore first: nothing is copied for a request that names one it cannot hold.
+    const parts = req.files.map((f) => {
+      const final = t.paths[f.name];
+      if (final === undefined) throw new ReceiveError(id, `${f.name} is not copied for a VM on the ${spec.disk.datastore} datastore`);
+      return { final, part: `${final}.part`, file: f };
+    });
+    // The disk's adoption (its header read, checked against the spec, its overlay pointed at this host's base) starts as
+    // soon as its bytes are in: a local copy tells that before the source's hash ends, so it runs beside the hash's last
+    // reads. It only rewrites the header's backing name (rebase -u), which no digest covers: the digest is of the bytes
+    // as they came, computed as they came. What it did counts only once the copy is verified.
+    let adoption: Promise<void> | undefined;
+    const adopt = (part: string): Promise<void> => (adoption ??= handled((async () => {
+      const info = await imageInfo(part, { untrusted: true, signal });
+      await this.#adoptDisk(id, part, info, await images, spec, signal);
+    })()));
+    const started: Promise<void>[] = [];
     try {
-      for (const f of req.files) {
-        const final = t.paths[f.name];
-        if (final === undefined) throw new ReceiveError(id, `${f.name} is not copied for a VM on the ${spec.disk.datastore} datastore`);
-        const part = `${final}.part`;
-        parts.push({ final, part, name: f.name });
-        // The disk's header is read as soon as its bytes are in (a local copy tells it before the source's hash ends).
-        const readInfo = (): void => void (diskInfo = handled(imageInfo(part, { untrusted: true, signal })));
-        // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
-        const { sha256, streamMs, syncMs, hashMs, meanReadBytes, via } = await fetchFile({
-          url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
-          token: req.source.token,
-          dest: part,
-          sizeBytes: f.sizeBytes,
-          maxBytesPerSecond: req.maxBandwidthBytes,
-          onBytes: (n) => (job.status.copiedBytes += n),
-          signal: copySignal,
-          localCopies: this.o.localCopies,
-          onWritten: f.name === 'disk.qcow2' ? readInfo : undefined,
-        });
-        const entry = job.status.files.find((x) => x.name === f.name);
-        if (entry) entry.sha256 = sha256;
-        phases[`${f.name}:streamMs`] = streamMs;
-        phases[`${f.name}:syncMs`] = syncMs;
-        if (hashMs !== undefined) phases[`${f.name}:hashMs`] = hashMs;
-        phases[`${f.name}:meanReadBytes`] = meanReadBytes;
-        phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
+      // All files at once: the config drive and the saved memory come beside the disk instead of after it.
+      for (const { file: f, part } of parts) {
+        started.push(handled((async () => {
+          // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
+          const { sha256, streamMs, syncMs, hashMs, meanReadBytes, via } = await fetchFile({
+            url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
+            token: req.source.token,
+            dest: part,
+            sizeBytes: f.sizeBytes,
+            maxBytesPerSecond: req.maxBandwidthBytes,
+            onBytes: (n) => (job.status.copiedBytes += n),
+            signal: copySignal,
+            localCopies: this.o.localCopies,
+            onWritten: f.name === 'disk.qcow2' ? () => void adopt(part) : undefined,
+          });
+          const entry = job.status.files.find((x) => x.name === f.name);
+          if (entry) entry.sha256 = sha256;
+          phases[`${f.name}:streamMs`] = streamMs;
+          phases[`${f.name}:syncMs`] = syncMs;
+          if (hashMs !== undefined) phases[`${f.name}:hashMs`] = hashMs;
+          phases[`${f.name}:meanReadBytes`] = meanReadBytes;
+          phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
+        })().catch((err: unknown) => {
+          // One file failed: the others stop too (the first failure is the one told).
+          stopCopy.abort(err);
+          throw err;
+        })));
       }
+      await Promise.all(started);
     } catch (err) {
       // Nothing of the copy runs once it failed (its directory is removed next); a failed image fetch is the cause.
-      await diskInfo?.catch(() => {});
-      await images;
+      await Promise.allSettled([...started, adoption, images]);
       throw err;
     }
-    const base = await images;
 
     // Every byte is what the source sent. The overlay still names the source host's path of its base: point it at ours.
-    const disk = parts.find((p) => p.name === 'disk.qcow2');
-    if (diskInfo !== undefined) phases['disk.qcow2:infoBesideHash'] = 1;
+    const disk = parts.find((p) => p.file.name === 'disk.qcow2');
+    if (adoption !== undefined) phases['disk.qcow2:adoptedBesideHash'] = 1;
     const t1 = performance.now();
-    if (disk) await this.#adoptDisk(id, disk.part, await (diskInfo ?? imageInfo(disk.part, { untrusted: true, signal })), base, spec, signal);
+    if (disk) await adopt(disk.part);
+    else await images;
     for (const p of parts) await rename(p.part, p.final);
     await t.writeSpec();
     await fsyncPath(t.dir);
