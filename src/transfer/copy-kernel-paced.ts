@@ -85,7 +85,9 @@ interface Ended {
 async function followCopy(child: ChildProcess, closed: Promise<Ended>, out: FileHandle, r: KernelPacedCopy, slice: number, what: string): Promise<string> {
   // Paced by the cap from now, not only by the copy's progress: the child's start (python's: 10 ms idle, a few hundred
   // on a busy machine) and first slice would hold the hash back, and the hash is what a copy on two cores waits for.
-  const hash = new TrailingHash(r.srcPath, { fd: r.src.fd, sizeBytes: r.sizeBytes, signal: r.signal, what, pace: { bytesPerSecond: r.bytesPerSecond, burstBytes: slice } });
+  // Its burst is the copy's (the child runs up to a slice and BURST_MS of the cap ahead of the rate): a hash held to
+  // less than the copy may read falls behind it for good under a cap near the hash's own speed.
+  const hash = new TrailingHash(r.srcPath, { fd: r.src.fd, sizeBytes: r.sizeBytes, signal: r.signal, what, pace: { bytesPerSecond: r.bytesPerSecond, burstBytes: slice + Math.floor((r.bytesPerSecond * BURST_MS) / 1000) } });
   const flush = new FlushBehind(out);
   let stderr = '';
   let at = 0;
