@@ -23,12 +23,32 @@ export async function ddReadFile(file: string): Promise<number> {
   return performance.now() - t0;
 }
 
-/** The disk's own read bandwidth for `bytes`: a file written untimed into `dir` first, then read back (ddReadFile). */
-export async function ddRead(dir: string, bytes: number): Promise<number> {
+/**
+ * ms to read `file` with O_DIRECT into a new file on /dev/shm (tmpfs, removed after): the disk's bandwidth when
+ * what is read must land in RAM not in use before, as a resumed guest's memory must — each page is allocated on
+ * its first write, as a memfd's are.
+ */
+export async function ddReadFileIntoMemory(file: string): Promise<number> {
+  const to = join('/dev/shm', `nubo-bench-dd-${process.pid}.bin`);
+  try {
+    const t0 = performance.now();
+    await runCommand('dd', [`if=${file}`, `of=${to}`, 'bs=1M', 'iflag=direct', 'status=none'], { timeoutMs: 600_000 });
+    return performance.now() - t0;
+  } finally {
+    await rm(to, { force: true });
+  }
+}
+
+/**
+ * The disk's own read bandwidth for `bytes`: a file written untimed into `dir` first, then read back (ddReadFile);
+ * then read again into fresh memory (ddReadFileIntoMemory).
+ */
+export async function ddRead(dir: string, bytes: number): Promise<{ ms: number; intoMemoryMs: number }> {
   const f = join(dir, 'dd-probe.bin');
   try {
     await runCommand('dd', ['if=/dev/urandom', `of=${f}`, 'bs=1M', `count=${Math.ceil(bytes / MiB)}`, 'conv=fdatasync', 'status=none'], { timeoutMs: 600_000 });
-    return await ddReadFile(f);
+    const ms = await ddReadFile(f);
+    return { ms, intoMemoryMs: await ddReadFileIntoMemory(f) };
   } finally {
     await rm(f, { force: true });
   }
