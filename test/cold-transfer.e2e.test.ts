@@ -18,6 +18,7 @@ import { imageInfo } from '../src/storage/qemu-img.js';
 import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { TestImageServer } from './support/image-server.js';
+import { BURST_MS } from '../src/transfer/pacer.js';
 
 /**
  * The agent-to-agent copy of a cold migration, between two real agent HTTP
@@ -162,6 +163,21 @@ test('a suspended VM: its saved memory moves too, and it is suspended on the des
   assert.deepEqual(s.files.map((f) => f.name).sort(), ['cidata.iso', 'disk.qcow2', 'memory.state']);
   assert.equal((await b.client.get('vm-sus')).state, 'suspended');
   assert.equal((await stat(join(b.dir, 'vms', 'vm-sus', 'memory.state'))).size, 2 * 1024 * 1024);
+});
+
+test('under a cap, the files of a suspended VM go one after another: the cap holds for the copy as a whole', async () => {
+  const [a, b] = [await agent('a2c'), await agent('b2c')];
+  await preparedVm(a, 'vm-sus-cap', true);
+  const cap = 4 * 1024 * 1024;
+  const t0 = performance.now();
+  const started = await copy(a, b, 'vm-sus-cap', 'mig-3c', cap);
+  const s = await ended(b, 'vm-sus-cap');
+  const took = performance.now() - t0;
+  assert.equal(s.state, 'verified', s.error);
+  // Each file may start with one burst of the cap (pacer.ts: BURST_MS); beyond that every byte waits its turn.
+  const bursts = started.files.length * (cap * BURST_MS) / 1000;
+  const floorMs = ((s.totalBytes - bursts) / cap) * 1000;
+  assert.ok(took >= floorMs, `${s.totalBytes} bytes under a cap of ${cap} B/s took ${Math.round(took)} ms, less than ${Math.round(floorMs)} ms`);
 });
 
 test('the source offers only a VM at rest, and does not boot it while its files are offered', async () => {

@@ -8,6 +8,7 @@ import { runCommand } from '../util/run-command.js';
 import type { AgentVmSpec, ReceiveStatus, TransferFileName, receiveRequestSchema } from '../contract/agent-api.js';
 import { fetchFile } from '../transfer/fetch-file.js';
 import { prewarmHashWorker } from '../transfer/hash-file.js';
+import { Pacer } from '../transfer/pacer.js';
 import type { z } from 'zod';
 
 type ReceiveRequest = z.output<typeof receiveRequestSchema>;
@@ -61,7 +62,7 @@ async function fsyncPath(path: string): Promise<void> {
  * from the source agent into temporary names, checks every one against the
  * source's size and sha256, points the disk overlay at this host's copy of
  * its base image, and only then renames them into place and writes the spec.
- * (The files are copied at once, the small ones beside the disk. The disk is
+ * (The small files are copied beside the disk, and without a cap every file is. The disk is
  * adopted — its header read, its overlay rebased — as soon as a local copy
  * has every byte, beside the source's hash; what that did counts only once
  * the copy is verified.) Any failure — or `stop` — removes everything it wrote; a copy cut short by
@@ -158,36 +159,44 @@ export class ColdReceiver {
       const info = await imageInfo(part, { untrusted: true, signal });
       await this.#adoptDisk(id, part, info, await images, spec, signal);
     })()));
+    const copyOne = async ({ file: f, part }: (typeof parts)[number]): Promise<void> => {
+      try {
+        // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
+        const { sha256, streamMs, syncMs, hashMs, meanReadBytes, via } = await fetchFile({
+          url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
+          token: req.source.token,
+          dest: part,
+          sizeBytes: f.sizeBytes,
+          maxBytesPerSecond: req.maxBandwidthBytes,
+          onBytes: (n) => (job.status.copiedBytes += n),
+          signal: copySignal,
+          localCopies: this.o.localCopies,
+          onWritten: f.name === 'disk.qcow2' ? () => void adopt(part) : undefined,
+        });
+        const entry = job.status.files.find((x) => x.name === f.name);
+        if (entry) entry.sha256 = sha256;
+        phases[`${f.name}:streamMs`] = streamMs;
+        phases[`${f.name}:syncMs`] = syncMs;
+        if (hashMs !== undefined) phases[`${f.name}:hashMs`] = hashMs;
+        phases[`${f.name}:meanReadBytes`] = meanReadBytes;
+        phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
+      } catch (err) {
+        // One file failed: the others stop too (the first failure is the one told).
+        stopCopy.abort(err);
+        throw err;
+      }
+    };
+    // The config drive (and, without a cap, every file) comes beside the disk instead of after it. Under a cap, the
+    // files larger than one burst of it go one after another: the cap is the copy's, not each file's.
+    const beside = (sizeBytes: number): boolean => req.maxBandwidthBytes === undefined || new Pacer(req.maxBandwidthBytes).withinBurst(sizeBytes);
     const started: Promise<void>[] = [];
     try {
-      // All files at once: the config drive and the saved memory come beside the disk instead of after it.
-      for (const { file: f, part } of parts) {
-        started.push(handled((async () => {
-          // From an agent on this machine the kernel copies the file; from anywhere else it comes over the network.
-          const { sha256, streamMs, syncMs, hashMs, meanReadBytes, via } = await fetchFile({
-            url: `${req.source.url.replace(/\/$/, '')}/agent/v1/transfers/${req.source.transferId}/files/${f.name}`,
-            token: req.source.token,
-            dest: part,
-            sizeBytes: f.sizeBytes,
-            maxBytesPerSecond: req.maxBandwidthBytes,
-            onBytes: (n) => (job.status.copiedBytes += n),
-            signal: copySignal,
-            localCopies: this.o.localCopies,
-            onWritten: f.name === 'disk.qcow2' ? () => void adopt(part) : undefined,
-          });
-          const entry = job.status.files.find((x) => x.name === f.name);
-          if (entry) entry.sha256 = sha256;
-          phases[`${f.name}:streamMs`] = streamMs;
-          phases[`${f.name}:syncMs`] = syncMs;
-          if (hashMs !== undefined) phases[`${f.name}:hashMs`] = hashMs;
-          phases[`${f.name}:meanReadBytes`] = meanReadBytes;
-          phases[`${f.name}:local`] = via === 'local' ? 1 : 0;
-        })().catch((err: unknown) => {
-          // One file failed: the others stop too (the first failure is the one told).
-          stopCopy.abort(err);
-          throw err;
-        })));
+      let inTurn: Promise<void> = Promise.resolve();
+      for (const p of parts) {
+        if (beside(p.file.sizeBytes)) started.push(handled(copyOne(p)));
+        else inTurn = handled(inTurn.then(() => copyOne(p)));
       }
+      started.push(inTurn);
       await Promise.all(started);
     } catch (err) {
       // Nothing of the copy runs once it failed (its directory is removed next); a failed image fetch is the cause.
