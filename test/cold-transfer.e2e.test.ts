@@ -4,7 +4,7 @@ import type { Dirent } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AgentService } from '../src/agent/agent-service.js';
@@ -196,7 +196,7 @@ test('the source offers only a VM at rest, and does not boot it while its files 
   await assert.rejects(a.client.offerTransfer('vm-busy', { migrationId: '', ttlS: 1 }), (e: unknown) => e instanceof RemoteError && e.status === 400 && /migrationId/.test(e.message) && /ttlS/.test(e.message));
 });
 
-test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a base image the store lacks, a release mid-copy', async () => {
+test('failures leave the destination empty and the source whole: a wrong token, a file that changed size, a base image the store lacks, one that hangs, a release mid-copy', async () => {
   const [a, b] = [await agent('a4'), await agent('b4')];
   await preparedVm(a, 'vm-bad');
   const offer = await a.client.offerTransfer('vm-bad', { migrationId: 'mig-6' });
@@ -228,6 +228,27 @@ test('failures leave the destination empty and the source whole: a wrong token, 
   assert.ok(performance.now() - t0 < 20_000, 'the copy was stopped, not waited for');
   await b.client.release('vm-bad');
   await notHeld(b, 'vm-bad');
+
+  // The other way round: the copy fails (a wrong token) while the base image's fetch hangs (a store that never
+  // answers; the fetch's own deadline is a minute): failed at once with the copy's cause, not after the fetch.
+  const sockets = new Set<Socket>();
+  const stalled = createServer((c) => void sockets.add(c));
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  try {
+    const hanging = { ...spec('vm-bad'), disk: { image: { ...base, id: 'base-stalled', url: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}/base-stalled` } } };
+    const t1 = performance.now();
+    await b.client.receive('vm-bad', { migrationId: 'mig-6', spec: hanging, source: { url: a.url, transferId: offer.transferId, token: 'f'.repeat(64) }, files: offer.files });
+    s = await ended(b, 'vm-bad');
+    assert.equal(s.state, 'failed');
+    assert.match(s.error ?? '', /unauthorized/);
+    assert.ok(performance.now() - t1 < 20_000, 'the fetch was not waited for');
+    assert.deepEqual(await leftovers(b), []);
+    await b.client.release('vm-bad');
+    await notHeld(b, 'vm-bad');
+  } finally {
+    for (const c of sockets) c.destroy();
+    await new Promise<void>((resolve) => stalled.close(() => resolve()));
+  }
 
   // Slow copy (64 KiB/s), released half-way: stopped, nothing left.
   await a.client.revokeTransfer('vm-bad');

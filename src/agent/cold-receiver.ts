@@ -132,11 +132,12 @@ export class ColdReceiver {
     if (t.sharedDisk !== undefined && !(await exists(t.sharedDisk))) throw new ReceiveError(id, `the shared datastore has no disk ${t.sharedDisk}`);
     const phases: Record<string, number> = {};
     // The base image (a fetch from the image store where this host lacks it: 100+ ms) comes beside the copy: only
-    // the overlay's rebase needs it. Its failure stops the copy.
+    // the overlay's rebase needs it. Its failure stops the copy, and the copy's stops the wait for it (the download
+    // itself goes on while anyone else waits for it: image-cache.ts).
     const stopCopy = new AbortController();
     const copySignal = AbortSignal.any([signal, stopCopy.signal]);
     const t0 = performance.now();
-    const images = handled(t.ensureImages(signal).then((b) => {
+    const images = handled(t.ensureImages(copySignal).then((b) => {
       phases['imagesMs'] = Math.round(performance.now() - t0);
       return b;
     }, (err: unknown) => {
