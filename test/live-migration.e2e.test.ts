@@ -8,6 +8,7 @@ import { labDown } from '../src/lab/lab.js';
 import { labLeftovers } from './support/lab-checks.js';
 import { startHttpLoop } from './support/http-loop.js';
 import { MigrationLab, refusal } from './support/migration-lab.js';
+import { assertConsoleInOrder, bootsOnConsole } from './support/console-order.js';
 
 /**
  * Live migration through the controller on a 3-host lab (migration TLS on):
@@ -33,6 +34,7 @@ const STAGES = ['reservation', 'prepared', 'precopy', 'stop-and-copy', 'transfer
 test('shared storage, h1 → h2 over TLS: uptime, data, IP and MAC kept; a fabric client never fails; the source copy is gone', async () => {
   const { vm, ip } = await bootVm('shared-1', 1, 'shared');
   const before = await facts(ip);
+  await lab.mark(vm.id, ip, 'before-live');
   const srcPid = await qemuPid(1, vm.id);
   assert.ok(srcPid !== undefined);
   const loop = startHttpLoop(`http://${ip}/file-512k`, { expectBytes: tinyFile512k().length });
@@ -66,6 +68,10 @@ test('shared storage, h1 → h2 over TLS: uptime, data, IP and MAC kept; a fabri
   assert.ok(after.uptime > before.uptime, `uptime went on (${before.uptime} → ${after.uptime}): no reboot`);
   assert.equal(client.failed, 0, `no failed client request: ${client.errors.join('; ')}`);
   assert.ok(client.ok > 10);
+  // One console log across the move: what the guest printed on h1 (carried after the commit), then on h2.
+  const log = await lab.mark(vm.id, ip, 'after-live');
+  assertConsoleInOrder(log, ['USERDATA-DONE', 'MARK before-live', 'MARK after-live']);
+  assert.equal(bootsOnConsole(log), 1, 'one boot');
 
   assert.equal(await processGone(srcPid), true, 'the source QEMU is gone');
   assert.ok(!(await agentVms(1)).includes(agentVmId(vm.id)), 'nothing of the VM left on h1');
