@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tinyFile512k } from '../src/storage/tiny-image/tiny-file-512k.js';
 import { pollUntil } from '../src/util/deadline.js';
+import { FailpointError } from '../src/util/failpoint-error.js';
 import { processGone } from '../src/hypervisor/qemu/qemu-process.js';
 import { labDown } from '../src/lab/lab.js';
 import { labLeftovers } from './support/lab-checks.js';
@@ -115,11 +116,18 @@ test('local storage, no --to: the scheduler picks; the disk is mirrored over NBD
   assert.equal(await count(), n0, 'no migration recorded by a refusal');
   assert.deepEqual(await Promise.all([1, 2, 3].map(async (i) => (await api().getHost(host(i).name)).reserved)), reserved0, 'no reservation changed');
 
+  // The console log's carry fails (after the commit): the migration succeeds all the same, the destination's log
+  // holds only what the guest printed there.
+  lab.failpoints.arm('migration.console-carry', () => { throw new FailpointError('migration.console-carry'); });
   const started = await api().migrateVm(vm.id, {});
   assert.notEqual(started.destination, host(2).name);
   const m = await waitMigration(started.id);
+  lab.failpoints.disarm('migration.console-carry');
   assert.equal(m.state, 'succeeded', `migration: ${m.reason}`);
+  assert.equal(m.stats['sourceReleased'], true, 'the source copy was released after the failed carry');
   assert.ok(m.journal.some((j) => j.stage === 'mirroring'), 'local disks were mirrored');
+  const log = await lab.mark(vm.id, ip, 'not-carried');
+  assert.ok(!log.includes('USERDATA-DONE'), 'nothing of the source\'s log on the destination');
   const moved = await waitState(vm.id, 'running');
   assert.equal(moved.host, started.destination);
   const after = await facts(ip);
