@@ -1,7 +1,8 @@
 /**
  * A VM's console log is one log for its whole life on every host it runs on (boots, suspends, migrations), removed
- * with the VM. It is kept bounded: a launch that finds it over this size keeps only its last this many bytes, and a
- * migration carries at most this much of it to the destination.
+ * with the VM. It is kept bounded: a launch that finds this host's log over this size keeps only its last this many
+ * bytes, and a migration carries at most this much of the source's log to the destination (kept in a file of its
+ * own there, read first).
  */
 export const CONSOLE_LOG_MAX_BYTES = 1024 * 1024;
 
