@@ -128,18 +128,28 @@ test('prepare, boot, suspend/resume, power off and on, adoption after an agent r
 
   r = await agent.client.start(id);
   assert.equal(r.state, 'running');
-  const log = () => agent.driver.consoles.logPath(id);
-  await waitForConsole(log(), `NUBO-READY ${id}`, { timeoutMs: 60_000 });
+  // The console log is the VM's own, beside its disk, kept across its QEMUs (not in the driver's run directory).
+  const log = join(root, 'host', 'vms', id, 'console.log');
+  assert.equal(agent.driver.consoles.logPath(id), log);
+  await waitForConsole(log, `NUBO-READY ${id}`, { timeoutMs: 60_000 });
   assert.equal((await agent.client.start(id)).state, 'running', 'start is idempotent');
+  const readyLines = async (): Promise<number> => (await agent.client.consoleLog(id)).split(`NUBO-READY ${id}\r\n`).length - 1;
+  const firstBoot = (await stat(log)).size;
 
   assert.equal((await agent.client.suspend(id)).state, 'suspended');
   assert.ok((await stat(join(root, 'host', 'vms', id, 'memory.state'))).size > 0);
+  assert.equal(await readyLines(), 1, 'a suspended VM shows its console up to the suspend');
   assert.equal((await agent.client.start(id)).state, 'running', 'resumed from the saved state');
   await assert.rejects(stat(join(root, 'host', 'vms', id, 'memory.state')), 'the state file is consumed');
+  assert.equal(await readyLines(), 1, 'the resumed VM\'s console still holds its boot');
+  assert.ok((await stat(log)).size >= firstBoot, 'the log was appended to, not started afresh');
 
   assert.equal((await agent.client.powerOff(id, false)).state, 'poweroff');
+  await assert.rejects(stat(join(root, 'run', id)), 'a powered-off VM leaves no run directory: its log is elsewhere (adoption takes a run directory for a QEMU)');
+  assert.equal(await readyLines(), 1, 'a powered-off VM shows its console');
   assert.equal((await agent.client.start(id)).state, 'running');
-  await waitForConsole(log(), `NUBO-READY ${id}`, { timeoutMs: 60_000 });
+  await waitForConsole(log, `NUBO-READY ${id}`, { timeoutMs: 60_000, count: 2 });
+  assert.equal(await readyLines(), 2, 'both boots, the first one first');
 
   // The agent dies and comes back: it adopts the running VM.
   const pidBefore = (await agent.client.get(id)).pid;
@@ -148,6 +158,7 @@ test('prepare, boot, suspend/resume, power off and on, adoption after an agent r
   const after = await agent.client.get(id);
   assert.equal(after.state, 'running');
   assert.equal(after.pid, pidBefore, 'the same QEMU process, not a new boot');
+  assert.equal(await readyLines(), 2, 'the adopted VM\'s console is the same log');
 
   // A second VM from the same images does not fetch them again.
   await agent.client.prepare('ag-2', spec('ag-2', { disk: { image: refs.disk, mode: 'copy' } }));

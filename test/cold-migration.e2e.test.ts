@@ -12,6 +12,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { runCommand } from '../src/util/run-command.js';
 import { labLeftovers } from './support/lab-checks.js';
 import { MigrationLab, refusal } from './support/migration-lab.js';
+import { assertConsoleInOrder, bootsOnConsole } from './support/console-order.js';
 
 /**
  * Cold migration through the controller on a 3-host lab: a powered-off VM, a
@@ -37,7 +38,13 @@ const USER_DATA = [
   'sync; echo 3 > /proc/sys/vm/drop_caches',
   "sha256sum /data/blob | cut -d' ' -f1",
   'EOF',
-  'chmod 755 /www/cgi-bin/sum',
+  // GET /cgi-bin/mark?WORD prints `MARK WORD` on the serial console: a line the test knows when it was written.
+  "cat > /www/cgi-bin/mark <<'EOF'",
+  '#!/bin/sh',
+  'echo "MARK $QUERY_STRING" > /dev/ttyS0',
+  "printf 'Content-Type: text/plain\\r\\n\\r\\nok'",
+  'EOF',
+  'chmod 755 /www/cgi-bin/sum /www/cgi-bin/mark',
   'echo USERDATA-DONE',
   '',
 ].join('\n');
@@ -115,6 +122,7 @@ after(async () => {
 test('a powered-off VM, h1 → h2: its disk is copied and verified; it boots there with the same data; nothing is left on h1', async () => {
   const { vm, ip } = await boot('cold-off', 1, 'local');
   const before = await guest(ip);
+  await lab.mark(vm.id, ip, 'first-boot');
   await act(vm.id, 'poweroff', 'poweroff');
 
   const t0 = Date.now();
@@ -140,15 +148,23 @@ test('a powered-off VM, h1 → h2: its disk is copied and verified; it boots the
   assert.deepEqual(await reserved(1), { cpus: 0, memoryMiB: 0, diskMiB: 0 }, 'h1 holds no reservation');
   assert.equal((await reserved(2)).memoryMiB, 128);
 
+  assertConsoleInOrder(await api().vmConsole(vm.id), ['USERDATA-DONE', 'MARK first-boot']);
+
   await act(vm.id, 'start', 'running');
   const after = await rebooted(ip, before);
   assert.equal(after.sum, before.sum, '/data/blob read from the copied disk is unchanged');
+  // One console log across the power cycle and the move: h1's boot (carried after the commit), then h2's.
+  await pollUntil('the second boot on the console', async () => (bootsOnConsole(await api().vmConsole(vm.id)) >= 2 ? true : undefined), { timeoutMs: 30_000, intervalMs: 300 });
+  const log = await lab.mark(vm.id, ip, 'second-boot');
+  assertConsoleInOrder(log, ['MARK first-boot', 'MARK second-boot']);
+  assert.equal(bootsOnConsole(log), 2, 'both boots');
   await act(vm.id, 'terminate-hard', 'terminated');
 });
 
 test('a suspended VM, destination chosen by the scheduler: its saved memory moves; resumed, it carries on where it stopped', async () => {
   const { vm, ip } = await boot('cold-sus', 2, 'local');
   const before = await guest(ip);
+  await lab.mark(vm.id, ip, 'before-suspend');
   await act(vm.id, 'suspend', 'suspended');
 
   const started = await api().migrateVm(vm.id, {});
@@ -167,6 +183,10 @@ test('a suspended VM, destination chosen by the scheduler: its saved memory move
   assert.equal(after.nonce, before.nonce, 'the same memory: no reboot');
   assert.ok(after.uptime >= before.uptime, `uptime went on (${before.uptime} → ${after.uptime})`);
   assert.equal(after.sum, before.sum);
+  // The console goes on where it stopped: h2's lines before the suspend (carried), then the resumed guest's on the destination.
+  const log = await lab.mark(vm.id, ip, 'after-resume');
+  assertConsoleInOrder(log, ['USERDATA-DONE', 'MARK before-suspend', 'MARK after-resume']);
+  assert.equal(bootsOnConsole(log), 1, 'one boot');
   await act(vm.id, 'terminate-hard', 'terminated');
 });
 

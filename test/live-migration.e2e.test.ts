@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import { tinyFile512k } from '../src/storage/tiny-image/tiny-file-512k.js';
 import { pollUntil } from '../src/util/deadline.js';
+import { FailpointError } from '../src/util/failpoint-error.js';
 import { processGone } from '../src/hypervisor/qemu/qemu-process.js';
 import { labDown } from '../src/lab/lab.js';
 import { labLeftovers } from './support/lab-checks.js';
 import { startHttpLoop } from './support/http-loop.js';
 import { MigrationLab, refusal } from './support/migration-lab.js';
+import { assertConsoleInOrder, bootsOnConsole } from './support/console-order.js';
 
 /**
  * Live migration through the controller on a 3-host lab (migration TLS on):
@@ -33,6 +35,7 @@ const STAGES = ['reservation', 'prepared', 'precopy', 'stop-and-copy', 'transfer
 test('shared storage, h1 → h2 over TLS: uptime, data, IP and MAC kept; a fabric client never fails; the source copy is gone', async () => {
   const { vm, ip } = await bootVm('shared-1', 1, 'shared');
   const before = await facts(ip);
+  await lab.mark(vm.id, ip, 'before-live');
   const srcPid = await qemuPid(1, vm.id);
   assert.ok(srcPid !== undefined);
   const loop = startHttpLoop(`http://${ip}/file-512k`, { expectBytes: tinyFile512k().length });
@@ -66,6 +69,10 @@ test('shared storage, h1 → h2 over TLS: uptime, data, IP and MAC kept; a fabri
   assert.ok(after.uptime > before.uptime, `uptime went on (${before.uptime} → ${after.uptime}): no reboot`);
   assert.equal(client.failed, 0, `no failed client request: ${client.errors.join('; ')}`);
   assert.ok(client.ok > 10);
+  // One console log across the move: what the guest printed on h1 (carried after the commit), then on h2.
+  const log = await lab.mark(vm.id, ip, 'after-live');
+  assertConsoleInOrder(log, ['USERDATA-DONE', 'MARK before-live', 'MARK after-live']);
+  assert.equal(bootsOnConsole(log), 1, 'one boot');
 
   assert.equal(await processGone(srcPid), true, 'the source QEMU is gone');
   assert.ok(!(await agentVms(1)).includes(agentVmId(vm.id)), 'nothing of the VM left on h1');
@@ -109,11 +116,18 @@ test('local storage, no --to: the scheduler picks; the disk is mirrored over NBD
   assert.equal(await count(), n0, 'no migration recorded by a refusal');
   assert.deepEqual(await Promise.all([1, 2, 3].map(async (i) => (await api().getHost(host(i).name)).reserved)), reserved0, 'no reservation changed');
 
+  // The console log's carry fails (after the commit): the migration succeeds all the same, the destination's log
+  // holds only what the guest printed there.
+  lab.failpoints.arm('migration.console-carry', () => { throw new FailpointError('migration.console-carry'); });
   const started = await api().migrateVm(vm.id, {});
   assert.notEqual(started.destination, host(2).name);
   const m = await waitMigration(started.id);
+  lab.failpoints.disarm('migration.console-carry');
   assert.equal(m.state, 'succeeded', `migration: ${m.reason}`);
+  assert.equal(m.stats['sourceReleased'], true, 'the source copy was released after the failed carry');
   assert.ok(m.journal.some((j) => j.stage === 'mirroring'), 'local disks were mirrored');
+  const log = await lab.mark(vm.id, ip, 'not-carried');
+  assert.ok(!log.includes('USERDATA-DONE'), 'nothing of the source\'s log on the destination');
   const moved = await waitState(vm.id, 'running');
   assert.equal(moved.host, started.destination);
   const after = await facts(ip);

@@ -20,7 +20,8 @@ const lab = new MigrationLab();
 before(() => lab.start(2, 'process'));
 after(() => lab.stop());
 
-for (const [point, when] of [['migration.transferred', 'before'], ['migration.committed', 'after']] as const) {
+// migration.console-carry: after the commit and the activation, carrying the console log: the restarted controller carries it.
+for (const [point, when] of [['migration.transferred', 'before'], ['migration.committed', 'after'], ['migration.console-carry', 'after']] as const) {
   test(`controller killed ${when} the commit (${point}) → the restarted controller rolls forward; one copy on the destination`, async () => {
     await lab.restartController(`${point}=exit`);
     const { pid } = await lab.controllerProcess();
@@ -40,6 +41,8 @@ for (const [point, when] of [['migration.transferred', 'before'], ['migration.co
     assert.ok(after.uptime > before.uptime, 'no reboot');
     assert.equal(after.sum, before.sum);
     assert.equal(after.mac, before.mac);
+    // The restarted controller's roll forward carries the source's console log before it releases the source.
+    assert.match(await lab.api.vmConsole(vm.id), /USERDATA-DONE/, 'the console log of the source was carried');
     await lab.api.vmAction(vm.id, 'terminate-hard');
     await lab.waitState(vm.id, 'terminated');
   });

@@ -63,17 +63,23 @@ async function snapshot(vmId: string): Promise<unknown> {
 
 const tapOn = (i: number, vmId: string, index: number) => tapExists({ name: tapName(agentVmId(vmId), index), netns: lab.host(i).netns });
 
-/** Waits for this boot's user data to have run (a VM's console log starts afresh with every start). */
-async function waitUserData(vmId: string): Promise<void> {
-  await pollUntil(`${vmId} user data`, async () => (/USERDATA-DONE/.test(await api().vmConsole(vmId)) ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
+/** How many boots' user data ran: the console log is kept across boots, each adds its line. */
+async function userDataRuns(vmId: string): Promise<number> {
+  return (await api().vmConsole(vmId)).split('USERDATA-DONE').length - 1;
+}
+
+/** Waits for the user data of the boot after `before` runs (the first boot's by default) to have run. */
+async function waitUserData(vmId: string, before = 0): Promise<void> {
+  await pollUntil(`${vmId} user data`, async () => ((await userDataRuns(vmId)) > before ? true : undefined), { timeoutMs: 90_000, intervalMs: 500 });
 }
 
 async function powerCycle(vmId: string): Promise<void> {
+  const before = await userDataRuns(vmId);
   await api().vmAction(vmId, 'poweroff');
   await lab.waitState(vmId, 'poweroff');
   await api().vmAction(vmId, 'start');
   await lab.waitState(vmId, 'running');
-  await waitUserData(vmId);
+  await waitUserData(vmId, before);
 }
 
 let vm: VmDetailView;
@@ -183,6 +189,7 @@ test('detach while running: the guest loses the interface, the TAP goes, the add
 test('powered off: attach and detach change the spec and the config drive only; indexes stay; the next boot has them', async () => {
   await api().vmAction(vm.id, 'poweroff');
   await lab.waitState(vm.id, 'poweroff');
+  const runs = await userDataRuns(vm.id);
   const a = await api().attachNic(vm.id, { network: NET2 });
   assert.deepEqual(a.nics.map((n) => [n.index, n.address]), [[0, `${ip0}/24`], [1, '198.18.67.1/24']], 'the lowest free address');
   const b = await api().attachNic(vm.id, { network: NET2 });
@@ -193,7 +200,7 @@ test('powered off: attach and detach change the spec and the config drive only; 
   assert.deepEqual((await api().getNetwork(NET2)).leases.map((l) => l.address), ['198.18.67.2']);
   await api().vmAction(vm.id, 'start');
   await lab.waitState(vm.id, 'running');
-  await waitUserData(vm.id);
+  await waitUserData(vm.id, runs);
   const r = await pollUntil('HTTP on 198.18.67.2', async () => httpGet('http://198.18.67.2/', 3_000).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 500 });
   assert.equal(r.status, 200);
   const nics = await guestNics(ip0);

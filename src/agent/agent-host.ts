@@ -99,7 +99,7 @@ export class AgentHost {
       ensureImages: (spec, signal) => this.ensureImages(spec, signal),
       buildConfigDrive: (spec, iso, signal) => this.buildConfigDrive(id, spec, iso, signal),
       hvNic: (n, index) => hypervisorNic(id, n, index),
-      hvSpec: (spec) => hypervisorVmSpec(this.o, id, spec, this.records.files(id, spec)),
+      hvSpec: (spec) => hypervisorVmSpec(this.o, id, spec, this.records.files(id, spec), this.records.paths(id).consoleLog),
     };
   }
 

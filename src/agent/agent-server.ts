@@ -35,6 +35,8 @@ import { diskSnapshotSchema, snapshotRequestSchema, vmSnapshotParams } from '../
 import { staleVmsRequestSchema } from '../contract/agent-api.js';
 import { dirtyRateRequestSchema, dirtyRateSchema } from '../contract/agent-api.js';
 import { vmFirewallReportSchema, vmFirewallSchema } from '../contract/agent-api.js';
+import { consoleTailQuerySchema, earlierConsoleSchema } from '../contract/console-log-schemas.js';
+import { CONSOLE_LOG_MAX_BYTES } from '../core/console-log.js';
 
 export interface AgentServerOptions {
   readonly service: AgentService;
@@ -216,9 +218,15 @@ export function createAgentServer(o: AgentServerOptions): FastifyInstance {
   });
   registerTransferRoutes(app, svc.offers);
 
-  r.get('/agent/v1/vms/:id/console', { schema: { params } }, async (req, reply) =>
-    reply.type('text/plain; charset=utf-8').send(await svc.lifecycle.consoleLog(req.params.id, quick(req, reply))),
+  // `?bytes=`: how much of the log's tail (a migration carries it whole: up to its cap).
+  r.get('/agent/v1/vms/:id/console', { schema: { params, querystring: consoleTailQuerySchema } }, async (req, reply) =>
+    reply.type('text/plain; charset=utf-8').send(await svc.lifecycle.consoleLog(req.params.id, quick(req, reply), req.query.bytes)),
   );
+  // A migration's carry of the source's log. JSON escapes a guest's control characters (up to 6 bytes each): room for a whole capped log.
+  r.put('/agent/v1/vms/:id/console/earlier', { bodyLimit: 8 * CONSOLE_LOG_MAX_BYTES, schema: { params, body: earlierConsoleSchema } }, async (req, reply) => {
+    await svc.lifecycle.setEarlierConsole(req.params.id, req.body.log);
+    return reply.status(204).send();
+  });
   // The interactive console: the WebSocket's bytes to and from the VM's serial console socket.
   void app.register(fastifyWebsocket);
   void app.register(async (ws) => {

@@ -186,3 +186,23 @@ test('the release of a source copy waits for a dirty-rate measurement of it unde
     await assert.rejects(readFile(join(h.dataDir, 'vms', 'deleted', 'disk.qcow2')), { code: 'ENOENT' });
   });
 });
+
+test('the console log: the earlier host\'s part first, then this host\'s; a carried log keeps its last 1 MiB; it goes with the VM', async () => {
+  await withHost(async (h) => {
+    await preparedVm(h, 'con-1');
+    const dir = join(h.dataDir, 'vms', 'con-1');
+    assert.equal(await h.svc.lifecycle.consoleLog('con-1'), '', 'nothing printed yet');
+    await writeFile(join(dir, 'console.log'), 'NUBO-READY con-1\r\nhere\r\n');
+    await h.svc.lifecycle.setEarlierConsole('con-1', 'boot on h1\r\n');
+    assert.equal(await h.svc.lifecycle.consoleLog('con-1'), 'boot on h1\r\nNUBO-READY con-1\r\nhere\r\n');
+    assert.equal(await h.svc.lifecycle.consoleLog('con-1', undefined, 6), 'here\r\n', 'the tail asked for');
+    // A carried log over the cap: its last MiB, from a whole character on (the euro sign straddles the cut).
+    await h.svc.lifecycle.setEarlierConsole('con-1', `${'x'.repeat(10)}€${'y'.repeat(1024 * 1024 - 2)}`);
+    const earlier = await readFile(join(dir, 'console-earlier.log'), 'utf8');
+    assert.equal(earlier, 'y'.repeat(1024 * 1024 - 2));
+    await assert.rejects(h.svc.lifecycle.setEarlierConsole('con-none', 'x'), /con-none/, 'no VM, nothing kept');
+    await h.svc.lifecycle.delete('con-1');
+    await assert.rejects(readFile(join(dir, 'console.log')), { code: 'ENOENT' });
+    await assert.rejects(readFile(join(dir, 'console-earlier.log')), { code: 'ENOENT' });
+  });
+});

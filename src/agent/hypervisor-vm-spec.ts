@@ -35,8 +35,8 @@ export interface HypervisorVmSpecHost {
   readonly netns?: string | undefined;
 }
 
-/** The hypervisor spec for a prepared VM: its disk, config drive, kernel and NICs on this host. */
-export function hypervisorVmSpec(host: HypervisorVmSpecHost, id: string, spec: AgentVmSpec, files: VmFiles): VmSpecInput {
+/** The hypervisor spec for a prepared VM: its disk, config drive, kernel, NICs and console log on this host. */
+export function hypervisorVmSpec(host: HypervisorVmSpecHost, id: string, spec: AgentVmSpec, files: VmFiles, consoleLog: string): VmSpecInput {
   const images = host.images;
   return {
     id,
@@ -49,6 +49,7 @@ export function hypervisorVmSpec(host: HypervisorVmSpecHost, id: string, spec: A
     // With -kernel, QEMU's linuxboot ROM takes boot index 0; a boot index only matters for disk boot.
     disks: [{ id: 'root', path: files.disk, format: 'qcow2', ...(spec.kernel ? {} : { bootIndex: 0 }) }, ...(spec.volumes ?? []).map((v) => volumeDisk(host.dataDir, v))],
     configDrive: files.iso,
+    consoleLog,
     nics: spec.nics.map((n, i) => hypervisorNic(id, n, n.index ?? i)),
     ...(host.netns !== undefined ? { netns: host.netns } : {}),
   };

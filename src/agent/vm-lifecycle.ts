@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import type { VmStatus } from '../hypervisor/hypervisor.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
 import { errorMessage } from '../errors/nubo-error.js';
@@ -12,6 +12,8 @@ import { ConsoleUnavailableError } from './console-unavailable-error.js';
 import { sameSpecBesidesFirewall } from './vm-firewalls.js';
 import { abortReason, deadline } from '../util/deadline.js';
 import { unlinkBehind } from '../util/unlink-behind.js';
+import { readFilesTail, utf8StartOffset, writeFileAtomically } from '../util/file-tail.js';
+import { CONSOLE_LOG_MAX_BYTES, CONSOLE_TAIL_BYTES } from '../core/console-log.js';
 
 /** The deadline of a start once it has begun (a restore reads a large state file first). */
 const START_MS = 15 * 60_000;
@@ -290,11 +292,29 @@ export class VmLifecycle {
     return sampled.flat();
   }
 
-  async consoleLog(id: string, signal?: AbortSignal, maxBytes = 65536): Promise<string> {
+  /**
+   * The last `maxBytes` of the VM's console log on this host: what it printed on the host it came from, then on this
+   * one, every boot and resume appended (vm-record-store.ts). Only the tail is read.
+   */
+  async consoleLog(id: string, signal?: AbortSignal, maxBytes = CONSOLE_TAIL_BYTES): Promise<string> {
     await this.host.records.requireSpec(id);
-    const path = this.host.hypervisor.consoles?.logPath(id);
-    const log = path === undefined ? '' : await readFile(path, { encoding: 'utf8', ...(signal ? { signal } : {}) }).catch(() => '');
-    return log.slice(-maxBytes);
+    const p = this.host.records.paths(id);
+    const log = await readFilesTail([p.consoleEarlier, p.consoleLog], maxBytes, signal);
+    if (log !== '') return log;
+    // A QEMU started by an agent from before the kept log (and adopted since) logs in its run directory.
+    const legacy = this.host.hypervisor.consoles?.logPath(id);
+    return legacy === undefined || legacy === p.consoleLog ? '' : readFilesTail([legacy], maxBytes, signal).catch(() => '');
+  }
+
+  /**
+   * Keeps the console log the VM had on the host it came from, to be read before this host's (a migration's carry,
+   * after its commit). Replaces one kept before; at most its last CONSOLE_LOG_MAX_BYTES.
+   */
+  async setEarlierConsole(id: string, log: string): Promise<void> {
+    await this.host.records.requireSpec(id);
+    const bytes = Buffer.from(log, 'utf8');
+    const tail = bytes.subarray(Math.max(0, bytes.length - CONSOLE_LOG_MAX_BYTES));
+    await writeFileAtomically(this.host.records.paths(id).consoleEarlier, tail.subarray(bytes.length > CONSOLE_LOG_MAX_BYTES ? utf8StartOffset(tail) : 0));
   }
 
   /** The VM's console socket, for an interactive attach. */

@@ -22,6 +22,10 @@ export interface VmPaths {
   readonly incoming: string;
   /** A live storage migration between this host's datastores is under way. */
   readonly diskMove: string;
+  /** The serial console's log, which every QEMU of the VM on this host appends to; goes with the VM (its directory). */
+  readonly consoleLog: string;
+  /** The console log the VM had on the host it came from (a migration's source): read before `consoleLog`. */
+  readonly consoleEarlier: string;
 }
 
 /** Where a VM's disk and config drive are in one datastore. */
@@ -57,7 +61,7 @@ export class VmRecordStore {
 
   paths(id: string): VmPaths {
     const dir = join(this.root, checkVmId(id));
-    return { dir, spec: join(dir, 'agent-vm.json'), preparing: join(dir, 'preparing.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json') };
+    return { dir, spec: join(dir, 'agent-vm.json'), preparing: join(dir, 'preparing.json'), disk: join(dir, 'disk.qcow2'), iso: join(dir, 'cidata.iso'), state: join(dir, 'memory.state'), incoming: join(dir, 'incoming.json'), diskMove: join(dir, 'disk-move.json'), consoleLog: join(dir, 'console.log'), consoleEarlier: join(dir, 'console-earlier.log') };
   }
 
   /** The files of a VM's disk and config drive, local or on the shared datastore. */

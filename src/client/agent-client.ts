@@ -30,6 +30,7 @@ import { vmFirewallReportSchema, type VmFirewall, type VmFirewallReport } from '
 import type { WaitOptions } from '../util/deadline.js';
 import { agentMetricsSchema, type AgentMetrics } from '../contract/metrics-schemas.js';
 import { jsonRequest } from './json-request.js';
+import type { EarlierConsole } from '../contract/console-log-schemas.js';
 
 const staleReleasedSchema = z.object({ released: z.array(z.string()) });
 
@@ -118,9 +119,14 @@ export class AgentClient {
   deleteSnapshot(id: string, name: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/vms/${id}/snapshots/${encodeURIComponent(name)}`, undefined, undefined, o, 300_000);
   }
-  /** The tail of the VM's serial console log. */
-  consoleLog(id: string, o: WaitOptions = {}): Promise<string> {
-    return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/agent/v1/vms/${id}/console`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 10_000 });
+  /** The tail of the VM's serial console log: its last `bytes` (default 64 KiB). */
+  consoleLog(id: string, o: WaitOptions & { readonly bytes?: number } = {}): Promise<string> {
+    const q = o.bytes === undefined ? '' : `?bytes=${o.bytes}`;
+    return jsonRequest<string>({ method: 'GET', url: `${this.baseUrl}/agent/v1/vms/${id}/console${q}`, token: this.token, responseType: 'text', signal: o.signal, timeoutMs: o.timeoutMs ?? 10_000 });
+  }
+  /** Hands the VM's console log from the host it came from to this one, which shows it before its own. */
+  putEarlierConsole(id: string, log: string, o: WaitOptions = {}): Promise<void> {
+    return this.#call('PUT', `/agent/v1/vms/${id}/console/earlier`, undefined, { log } satisfies EarlierConsole, o, 30_000);
   }
   delete(id: string, o: WaitOptions = {}): Promise<void> {
     return this.#call('DELETE', `/agent/v1/vms/${id}`, undefined, undefined, o, 60_000);

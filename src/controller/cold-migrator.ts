@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { carryConsoleLog } from './carry-console-log.js';
 import type { AgentClient } from '../client/agent-client.js';
 import { RemoteError, UnreachableError } from '../client/remote-error.js';
 import type { ReceiveStatus } from '../contract/agent-api.js';
@@ -199,6 +200,7 @@ export class ColdMigrator {
   async #finishForward(e: Ends, m: MigrationRecord, stats: JsonObject, releaseSource: boolean, reason?: string): Promise<void> {
     let cleaned = false;
     if (releaseSource) {
+      await carryConsoleLog(e, this.#o.logger, m.id);
       try {
         await e.src.release(e.id, { timeoutMs: 60_000 });
         cleaned = true;

@@ -2,10 +2,12 @@ import type { MigrationRecord } from '../store/repositories/migrations-repositor
 import type { JsonObject } from '../store/store-context.js';
 import type { Ends, LiveMigratorOptions } from './live-migrator-deps.js';
 import { journalStage } from './live-migrator-stage.js';
+import { carryConsoleLog } from './carry-console-log.js';
 
-/** After activation: the source's copy goes; if its agent is away, its heartbeat cleanup does it later. */
+/** After activation: the console log is carried over (best effort), then the source's copy goes; if its agent is away, its heartbeat cleanup does it later. */
 export async function finishForward(o: LiveMigratorOptions, e: Ends, m: MigrationRecord, stats: JsonObject, reason?: string): Promise<void> {
   let cleaned = true;
+  await carryConsoleLog(e, o.logger, m.id, o.failpoints);
   try {
     await e.src.release(e.id, { timeoutMs: 60_000 });
   } catch (err) {

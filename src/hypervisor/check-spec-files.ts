@@ -1,4 +1,4 @@
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 import { ValidationError, type FieldIssue } from '../errors/validation-error.js';
 import { specPaths, type VmSpec } from './vm-spec.js';
@@ -14,6 +14,13 @@ export async function checkSpecFiles(spec: VmSpec, allowedDirs: readonly string[
   const issues: FieldIssue[] = [];
   for (const { field, path } of specPaths(spec)) {
     const issue = await checkOne(field, path, roots, 'file');
+    if (issue) issues.push(issue);
+  }
+  if (spec.consoleLog !== undefined) {
+    // QEMU appends to it, making it when it is not there yet: an existing one is checked like any file (a link out of
+    // the allowed directories would have QEMU write there), else the directory it is made in.
+    const exists = await lstat(spec.consoleLog).then(() => true, () => false);
+    const issue = exists ? await checkOne('consoleLog', spec.consoleLog, roots, 'file') : await checkOne('consoleLog', dirname(spec.consoleLog), roots, 'directory');
     if (issue) issues.push(issue);
   }
   if (issues.length > 0) throw new ValidationError('VM spec', issues);

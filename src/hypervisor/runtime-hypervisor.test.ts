@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Driver } from './driver.js';
@@ -133,6 +133,21 @@ test('a spec is parsed and its files confined before the driver is called', asyn
     await assert.rejects(hv.start({ ...spec('vm-b'), disks: [{ id: 'root', path: '/etc/passwd', format: 'raw' }] }), (err: unknown) => err instanceof ValidationError && err.field === 'disks.0.path');
     await assert.rejects(hv.restore(spec('vm-b'), '/etc/nubo.state'), (err: unknown) => err instanceof ValidationError && err.field === 'statePath');
     assert.deepEqual(d.calls, []);
+  });
+});
+
+test('a console log is confined too: its directory when it is not there yet, the file itself (no link out) when it is', async () => {
+  await withSetup(async (hv, d, spec, dir) => {
+    const refused = (field: string) => (err: unknown) => err instanceof ValidationError && err.field === field;
+    await assert.rejects(hv.start({ ...spec('vm-l'), consoleLog: '/etc/console.log' }), refused('consoleLog'));
+    await assert.rejects(hv.start({ ...spec('vm-l'), consoleLog: join(dir, 'no-such-dir', 'console.log') }), refused('consoleLog'));
+    await symlink('/etc/passwd', join(dir, 'linked.log'));
+    await assert.rejects(hv.start({ ...spec('vm-l'), consoleLog: join(dir, 'linked.log') }), refused('consoleLog'));
+    assert.deepEqual(d.calls, []);
+    const started = hv.start({ ...spec('vm-l'), consoleLog: join(dir, 'console.log') });
+    d.release();
+    assert.equal((await started).state, 'running');
+    assert.deepEqual(d.calls, ['start vm-l']);
   });
 });
 

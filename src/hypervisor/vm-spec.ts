@@ -87,6 +87,11 @@ export const vmSpecSchema = z
     nics: z.array(nicSpecSchema).max(8).default([]),
     /** NoCloud ISO, attached read-only. */
     configDrive: absPath.optional(),
+    /**
+     * Where the serial console is logged, appended to across launches (the agent's per-VM file, kept for the VM's
+     * life); default: `serial.log` in the driver's run directory, made afresh at every launch. Its directory must exist.
+     */
+    consoleLog: absPath.optional(),
     vnc: z.boolean().default(false),
     /** Network namespace QEMU runs in (one per lab host). */
     netns: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a network namespace name').optional(),

@@ -22,6 +22,7 @@ import { FABRIC_ADDRESS, readLabState, type LabHost } from '../../src/lab/lab-st
 import { isLabProcess, stopLabProcess } from '../../src/lab/lab-process.js';
 import { freePort } from '../../src/util/free-port.js';
 import { httpGet } from './http-get.js';
+import { consoleLines } from './console-order.js';
 
 /**
  * A 3-host lab with an in-process controller for the migration suites: a
@@ -44,7 +45,13 @@ export const MIGRATION_USER_DATA = [
   "printf 'Content-Type: text/plain\\r\\n\\r\\n'",
   'cat /sys/class/net/eth0/address',
   'EOF',
-  'chmod 755 /www/cgi-bin/sum /www/cgi-bin/mac',
+  // GET /cgi-bin/mark?WORD prints `MARK WORD` on the serial console: a line the test knows when it was written.
+  "cat > /www/cgi-bin/mark <<'EOF'",
+  '#!/bin/sh',
+  'echo "MARK $QUERY_STRING" > /dev/ttyS0',
+  "printf 'Content-Type: text/plain\\r\\n\\r\\nok'",
+  'EOF',
+  'chmod 755 /www/cgi-bin/sum /www/cgi-bin/mark /www/cgi-bin/mac',
   'echo USERDATA-DONE',
   '',
 ].join('\n');
@@ -182,6 +189,18 @@ export class MigrationLab {
     const ip = vm.nics[0]?.address?.split('/')[0];
     assert.ok(ip, 'the VM has an address');
     return { vm, ip };
+  }
+
+  /**
+   * Has the guest print `MARK <word>` on its serial console (its user data's /cgi-bin/mark) and waits until the VM's
+   * console shows it; the console then.
+   */
+  async mark(vmId: string, ip: string, word: string): Promise<string> {
+    assert.equal(await this.guest(ip, `/cgi-bin/mark?${word}`), 'ok');
+    return pollUntil(`MARK ${word} on the console`, async () => {
+      const log = await this.api.vmConsole(vmId);
+      return consoleLines(log).includes(`MARK ${word}`) ? log : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
   }
 
   async guest(ip: string, path: string): Promise<string> {

@@ -95,7 +95,7 @@ export function registerVmCommands(program: Command): void {
   );
 
   connectionOptions(
-    apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (the tail the controller serves), or attach to it with --attach')
+    apiCommand(vm, 'console <id>', 'print the VM\'s serial console log (its last 64 KiB: every boot, resume and migration, the earliest first), or attach to it with --attach')
       .option('--attach', 'interactive: keystrokes go to the guest\'s serial port, its output shows live; Ctrl-] detaches')
       .addHelpText('after', '\nOn the nubo-tiny guest, press Enter once attached for a root shell. Only the VM\'s owner or an admin may attach.'),
     { json: false },

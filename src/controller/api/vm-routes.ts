@@ -100,7 +100,16 @@ export function registerVmRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return ctx.views.vm(await ctx.orchestrator.act(vm.id, req.params.action, { admin: userOf(req).role === 'admin' }));
   });
 
-  r.get('/api/v1/vms/:id/console', { schema: { tags, params: idParams } }, async (req, reply) => {
+  r.get('/api/v1/vms/:id/console', {
+    schema: {
+      tags, params: idParams,
+      summary: 'The tail of the VM\'s serial console log (text)',
+      description: 'The last 64 KiB of the VM\'s console log as plain text. One log for the VM\'s whole life: every boot, ' +
+        'resume, restart of its agent and live or cold migration appends to what came before (a migration carries the ' +
+        'source\'s log, best effort). Bounded: a start keeps the host\'s last 1 MiB of it, a migration carries at most the source\'s last 1 MiB. ' +
+        'Empty for a VM on no host; removed when the VM is terminated.',
+    },
+  }, async (req, reply) => {
     const vm = await findVm(req, req.params.id);
     if (vm.hostId === null) return reply.type('text/plain; charset=utf-8').send('');
     const host = await ctx.store.hosts.get(vm.hostId);

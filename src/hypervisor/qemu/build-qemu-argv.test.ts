@@ -145,3 +145,10 @@ test('a fresh boot and a live migration\'s destination on the fd sender\'s memfd
   const own = buildQemuArgv(spec, { accel: 'tcg', paths, paused: true, incoming: 'defer' });
   assert.deepEqual(dest.filter((a) => !a.startsWith('memory-backend-')), own.filter((a) => !a.startsWith('memory-backend-')));
 });
+
+test('the serial console is logged, appended to, in the spec\'s consoleLog when it has one, else in the run directory', () => {
+  const chardev = (s: typeof spec): string | undefined => after(buildQemuArgv(s, { accel: 'tcg', paths }), '-chardev').find((c) => c.startsWith('socket,id=console0,'));
+  assert.equal(chardev(spec), `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=/run/nubo/vm-1/serial.log,logappend=on`);
+  const kept = parseVmSpec({ ...spec, consoleLog: '/ds/vms/vm-1/console.log' });
+  assert.equal(chardev(kept), `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=/ds/vms/vm-1/console.log,logappend=on`);
+});

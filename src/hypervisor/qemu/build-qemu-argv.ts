@@ -52,7 +52,7 @@ export function buildQemuArgv(spec: VmSpec, opts: QemuArgvOptions): string[] {
     '-chardev', `socket,id=fdpass,path=${paths.fdpassSocket},server=on,wait=off`,
     '-mon', 'chardev=fdpass,mode=control',
     // The console is both a socket (interactive `vm console`) and a log (boot output, readiness marker).
-    '-chardev', `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=${paths.serialLog},logappend=on`,
+    '-chardev', `socket,id=console0,path=${paths.consoleSocket},server=on,wait=off,logfile=${spec.consoleLog ?? paths.serialLog},logappend=on`,
     '-serial', 'chardev:console0',
   ];
   if (spec.vnc) argv.push('-vga', 'std', '-vnc', `unix:${paths.vncSocket}`);

@@ -43,7 +43,8 @@ export class QemuCoreDriver implements Driver {
     this.snapshots = new QemuSnapshots(reg);
     this.dirtyRate = new QemuDirtyRate(reg);
     this.consoles = {
-      logPath: (vmId) => vmPaths(opts.runDir, vmId).serialLog,
+      // A running VM's own (its spec's, kept across launches) when it has one; else its run directory's.
+      logPath: (vmId) => reg.find(vmId)?.record.spec.consoleLog ?? vmPaths(opts.runDir, vmId).serialLog,
       socketPath: (vmId) => vmPaths(opts.runDir, vmId).consoleSocket,
     };
     this.migration = new QemuLiveMigration({

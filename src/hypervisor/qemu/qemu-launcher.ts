@@ -18,6 +18,8 @@ import { warmPageCache } from './warm-page-cache.js';
 import { readRamStateHeader, type RamStateHeader } from './ram-state-header.js';
 import type { FdSender, HeldMemfd, RamCopyResult } from './fd-sender.js';
 import { setCapabilities } from './qmp-migration-settings.js';
+import { keepFileTail } from '../../util/file-tail.js';
+import { CONSOLE_LOG_MAX_BYTES } from '../../core/console-log.js';
 
 /** The name the state file's descriptor has in a restoring QEMU between `getfd` and `migrate-incoming` (format 2). */
 export const RESTORE_FDNAME = 'nubo-restore';
@@ -148,6 +150,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
   await mkdir(paths.dir, { recursive: true, mode: 0o700 });
   const taps: TapRef[] = [];
   try {
+    if (spec.consoleLog !== undefined) await prepareConsoleLog(spec.consoleLog);
     for (const nic of spec.nics) {
       if (nic.kind !== 'tap') continue;
       const tap: TapRef = spec.netns === undefined ? { name: nic.ifname } : { name: nic.ifname, netns: spec.netns };
@@ -183,7 +186,7 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     const pid = await readPidFile(paths.pidFile);
     if (pid === undefined) throw new QemuPidFileMissingError(paths.pidFile);
     // -daemonize sets QEMU's umask to 027: the guest's console log and the control sockets would be group-readable.
-    await Promise.all([paths.serialLog, paths.qmpSocket, paths.fdpassSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
+    await Promise.all([spec.consoleLog ?? paths.serialLog, paths.qmpSocket, paths.fdpassSocket, paths.consoleSocket, paths.vncSocket].map((p) => chmod(p, 0o600).catch(() => undefined)));
     const starting = mode.kind !== 'start' ? 'inmigrate' : opts.paused === true ? 'paused' : 'running';
     const vm: LiveVm = { record, paths, pid, qmp: undefined, exit: undefined, guestShutdown: false, ending: false, starting };
     reg.add(vm);
@@ -274,4 +277,14 @@ async function launch(reg: QemuRegistry, spec: VmSpec, mode: LaunchMode, statePa
     await reg.opts.failpoints?.hit('qemu.restored');
   }
   return reg.status(spec.id, opts);
+}
+
+/**
+ * A kept console log (the spec's `consoleLog`), which this launch's QEMU appends to: cut to its last
+ * CONSOLE_LOG_MAX_BYTES when it grew over them (no QEMU writes to it now), and made before QEMU so that it is 0600 —
+ * a daemonised QEMU's umask (027) would make it group-readable.
+ */
+async function prepareConsoleLog(path: string): Promise<void> {
+  await keepFileTail(path, CONSOLE_LOG_MAX_BYTES);
+  await (await open(path, 'a', 0o600)).close();
 }

@@ -7,12 +7,14 @@ import { pollUntil, type WaitOptions } from '../../util/deadline.js';
  * returns the log. The serial console ends lines in CRLF. The log is a file
  * QEMU appends to, so polling it is simple and survives a restart of the watcher.
  */
-export async function waitForConsole(logPath: string, line: string, opts: WaitOptions = {}): Promise<string> {
+export async function waitForConsole(logPath: string, line: string, opts: WaitOptions & { readonly count?: number } = {}): Promise<string> {
+  // `count`: that many such lines (a log kept across boots holds every boot's marker: the second boot's is the second).
+  const count = opts.count ?? 1;
   return pollUntil(
-    `console line "${line}"`,
+    count === 1 ? `console line "${line}"` : `${count} console lines "${line}"`,
     async () => {
       const log = await readFile(logPath, 'utf8').catch(() => '');
-      return log.split('\n').some((l) => l.replace(/\r$/, '') === line) ? log : undefined;
+      return log.split('\n').filter((l) => l.replace(/\r$/, '') === line).length >= count ? log : undefined;
     },
     { signal: opts.signal, timeoutMs: opts.timeoutMs ?? 60_000, intervalMs: 50 },
   );
