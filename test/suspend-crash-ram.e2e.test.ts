@@ -194,6 +194,8 @@ async function resumeSurvivesAgentKilledAt(point: string, whileDead: () => Promi
   await restartAgent(`${point}=exit`);
   await api.vmAction(vmId, 'resume');
   await pollUntil(`agent killed at ${point}`, () => (agent.alive ? undefined : true), { timeoutMs: 60_000, intervalMs: 20 });
+  // Its last lines (what it logged just before the failpoint) may still be in the pipe when its exit is seen.
+  await agent.outputRead();
   await resumeFinishesOnceBack(p0, whileDead);
 }
 

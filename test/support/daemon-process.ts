@@ -8,9 +8,23 @@ const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'nubo.js');
 /** A nubo daemon in a child process of the test, ended by its own pid only. */
 export class DaemonProcess {
   readonly output: string[] = [];
+  /** Settles once the daemon's stdout and stderr are closed: everything it printed is in `output`. */
+  readonly #closed: Promise<void>;
   private constructor(readonly child: ChildProcess) {
     child.stdout?.on('data', (b: Buffer) => this.output.push(b.toString()));
     child.stderr?.on('data', (b: Buffer) => this.output.push(b.toString()));
+    this.#closed = new Promise((resolve) => child.once('close', () => resolve()));
+  }
+
+  /**
+   * After the daemon died: waits until what it printed before has been read into `output` ('exit' may come before
+   * the last of its output is read). At most `timeoutMs`: a child of the daemon that outlives it (an fd sender) may
+   * hold the pipes open, and then what was in them has been read well within that.
+   */
+  async outputRead(timeoutMs = 2_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   static start(args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
