@@ -50,6 +50,28 @@ test('image register uploads the local file with its SHA-256, name and format', 
   }
 });
 
+test('image register sends the format a disk file\'s extension claims, so the controller refuses a .vmdk that is raw; --format wins', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  try {
+    for (const [file, args, format] of [['web.vmdk', [], 'vmdk'], ['web.QCOW2', [], 'qcow2'], ['web.vmdk', ['--format', 'raw'], 'raw'], ['web.img', [], undefined]] as const) {
+      await writeFile(join(dir, file), 'x'.repeat(4096));
+      const r = await runCli(['image', 'register', 'web', join(dir, file), ...args, ...creds(api)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(new URL(api.requests.at(-1)!.path, 'http://x').searchParams.get('format'), format ?? null, `${file} ${args.join(' ')}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image register of a file that does not exist: the path and why, exit 1, nothing sent', async () => {
+  const n = api.requests.length;
+  const r = await runCli(['image', 'register', 'web', '/nonexistent/web.vmdk', ...creds(api)]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error [LOCAL_FILE]: /nonexistent/web.vmdk: no such file or directory\n');
+  assert.equal(api.requests.length, n);
+});
+
 test('image register --import sends the name, the absolute path and the format', async () => {
   const r = await runCli(['image', 'register', 'vmlinuz', 'boot/vmlinuz', '--import', '--format', 'kernel', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
