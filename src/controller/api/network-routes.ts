@@ -10,6 +10,9 @@ import type { Network } from '../../store/repositories/networks-repository.js';
 import { parseIpv4 } from '../../network/ipv4.js';
 import { networkIssues, subnetSpan, subnetsOverlap } from '../network-rules.js';
 
+const HOLD_ERRORS = 'An address the network does not hand out (outside its subnet or range, its network, gateway or broadcast address) is a 400 naming `address`; one leased to a VM, or (holding) already held, or (releasing) not held, a 409 naming `address`. Nothing changes on a refusal.';
+const HOLD_DESCRIPTION = 'Takes a free address out of allocation (admin): no VM is given it until it is released. ' + HOLD_ERRORS;
+
 export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['networks'];
@@ -56,12 +59,12 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
     await ctx.store.networks.delete(n.id); // 409 while any address is leased
     return reply.status(204).send();
   });
-  r.post('/api/v1/networks/:id/holds', { schema: { tags, params: idParams, body: holdBody, response: { 201: leaseView } } }, async (req, reply) => {
+  r.post('/api/v1/networks/:id/holds', { schema: { tags, description: HOLD_DESCRIPTION, params: idParams, body: holdBody, response: { 201: leaseView } } }, async (req, reply) => {
     requireAdmin(req, 'holding an address');
     const n = await ctx.catalog.findNetwork(req.params.id);
     return reply.status(201).send(await ctx.views.lease(await ctx.store.leases.hold(n.id, req.body.address).catch(notLeasable(n, req.body.address))));
   });
-  r.delete('/api/v1/networks/:id/holds/:address', { schema: { tags, params: holdParams, response: { 200: leaseView } } }, async (req) => {
+  r.delete('/api/v1/networks/:id/holds/:address', { schema: { tags, description: 'Gives a held address back to allocation (admin). ' + HOLD_ERRORS, params: holdParams, response: { 200: leaseView } } }, async (req) => {
     requireAdmin(req, 'releasing a held address');
     const n = await ctx.catalog.findNetwork(req.params.id);
     return ctx.views.lease(await ctx.store.leases.unhold(n.id, req.params.address).catch(notLeasable(n, req.params.address)));
