@@ -64,6 +64,25 @@ test('image register sends the format a disk file\'s extension claims, so the co
   }
 });
 
+test('image register: a format refused that came from the file\'s extension is said so, with the way out', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  const refusing = await startFakeApi({
+    'POST /api/v1/images/upload': () => ({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'invalid image: format: file upload x is not a vmdk image: qemu-img detects raw', details: { issues: [{ field: 'format', message: 'file upload x is not a vmdk image: qemu-img detects raw' }] } } } }),
+  });
+  try {
+    const file = join(dir, 'raw.vmdk');
+    await writeFile(file, 'x'.repeat(4096));
+    const r = await runCli(['image', 'register', 'x', file, ...creds(refusing)]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `error [VALIDATION_FAILED]: invalid image\n  format: ${file} is named as a vmdk disk but is not one (qemu-img detects raw: give --format raw, or rename it)\n`);
+    const given = await runCli(['image', 'register', 'x', file, '--format', 'vmdk', ...creds(refusing)]);
+    assert.match(given.stderr, /format: file upload x is not a vmdk image: qemu-img detects raw/, 'a --format the user gave is the server\'s word');
+  } finally {
+    await refusing.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('image register of a file that does not exist: the path and why, exit 1, nothing sent', async () => {
   const n = api.requests.length;
   const r = await runCli(['image', 'register', 'web', '/nonexistent/web.vmdk', ...creds(api)]);
