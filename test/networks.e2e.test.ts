@@ -116,11 +116,18 @@ test('creating, listing, showing and deleting networks; users may look but not t
   for (const [method, path, body, resource] of [
     ['GET', '/api/v1/networks/nope', undefined, 'network'], ['DELETE', '/api/v1/networks/nope', undefined, 'network'],
     ['POST', '/api/v1/networks/nope/holds', { address: '198.18.64.9' }, 'network'], ['DELETE', '/api/v1/networks/nope/holds/198.18.64.9', undefined, 'network'],
-    ['POST', `/api/v1/networks/${n.id}/holds`, { address: '198.18.64.1' }, 'lease'], // the gateway is no lease
-    ['POST', `/api/v1/networks/${n.id}/holds`, { address: '198.18.99.9' }, 'lease'],
   ] as const) {
     const a = await rejects(method, path, body !== undefined ? { body } : {}, { status: 404, code: 'NOT_FOUND' });
     assert.equal(a.body.error?.details['resource'], resource, `${method} ${path}`);
+  }
+  // An address the network does not hand out is the admin's typo: 400 naming `address` and why, nothing held.
+  for (const [method, path, body, why] of [
+    ['POST', `/api/v1/networks/${n.id}/holds`, { address: '198.18.64.1' }, /198\.18\.64\.1 is not an address network lan leases \(its network, gateway/], // the gateway is no lease
+    ['POST', `/api/v1/networks/${n.id}/holds`, { address: '198.18.99.9' }, /198\.18\.99\.9 is outside network lan \(198\.18\.64\.0\/24\)/],
+    ['POST', `/api/v1/networks/${ranged.id}/holds`, { address: '198.18.65.5' }, /198\.18\.65\.5 is not an address network ranged leases .*outside its range/],
+    ['DELETE', `/api/v1/networks/${n.id}/holds/198.18.99.9`, undefined, /is outside network lan/],
+  ] as const) {
+    await rejects(method, path, body !== undefined ? { body } : {}, { status: 400, code: 'VALIDATION_FAILED', fields: ['address'], match: why });
   }
   await rejects('POST', `/api/v1/networks/${n.id}/holds`, { body: { address: 'not-an-ip' } }, { status: 400, code: 'VALIDATION_FAILED', fields: ['address'] });
   await rejects('DELETE', `/api/v1/networks/${n.id}/holds/198.18.64.9`, {}, { status: 409, code: 'CONFLICT', field: 'address', match: /free, not held/ });

@@ -37,6 +37,9 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
         const where = err.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
         process.stderr.write(`error [BAD_RESPONSE]: the controller's answer does not match the API contract (${where})\n`);
         process.exitCode = EXIT.FAILED;
+      } else if (localFileProblem(err) !== undefined) {
+        process.stderr.write(`error [LOCAL_FILE]: ${localFileProblem(err)}\n`);
+        process.exitCode = EXIT.FAILED;
       } else if (err instanceof NuboError) {
         process.stderr.write(`error [${err.code}]: ${err.message}\n`);
         process.exitCode = EXIT.FAILED;
@@ -48,6 +51,18 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
       process.off('SIGINT', onInt);
     }
   };
+}
+
+/**
+ * A file the user named that the CLI could not open (`image register x ./typo.vmdk`):
+ * said as the path and the reason, like LocalFileError, not as Node's stack.
+ */
+function localFileProblem(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.path !== 'string' || typeof e.syscall !== 'string' || typeof e.code !== 'string') return undefined;
+  const why: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'a part of the path is not a directory' };
+  return `${e.path}: ${why[e.code] ?? `cannot ${e.syscall} (${e.code})`}`;
 }
 
 /**

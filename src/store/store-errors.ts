@@ -12,7 +12,8 @@ export class NotFoundError extends NuboError {
 export class ConflictError extends NuboError {
   readonly code = 'CONFLICT';
   constructor(readonly resource: string, readonly field: string, readonly value: string, reason = 'already exists', options?: ErrorOptions) {
-    super(`${resource} with ${field} ${JSON.stringify(value)} ${reason}`, { resource, field, value, reason }, options);
+    // A request field named after the resource (save-as's `image`, `template`) would read "image with image …".
+    super(`${resource}${field === resource ? '' : ` with ${field}`} ${JSON.stringify(value)} ${reason}`, { resource, field, value, reason }, options);
   }
 }
 

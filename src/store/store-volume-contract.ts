@@ -73,7 +73,10 @@ export function volumeContract(fx: () => ContractFixture): void {
     const detached = await store.volumes.detach(a.id, vm.id);
     assert.deepEqual([detached.vmId, detached.slot, detached.hostId], [null, null, h1.id], 'the file stays on its host');
     assert.deepEqual(await store.volumes.detach(a.id, vm.id), detached, 'idempotent');
-    await rejectsWith(store.volumes.attach(a.id, other.id, h2.id), ConflictError, 'CONFLICT', (e) => assert.match(e.message, /another host/));
+    await rejectsWith(store.volumes.attach(a.id, other.id, h2.id), ConflictError, 'CONFLICT', (e) => {
+      assert.equal(e.field, 'name');
+      assert.ok(e.message.includes(`its file is on host ${h1.name}, the VM on host ${h2.name}`), e.message);
+    });
     assert.equal((await store.volumes.attach(a.id, vm.id, h1.id)).slot, 0, 'slot 0 was free again');
     await store.volumes.detach(a.id, vm.id);
     await store.volumes.delete(a.id);

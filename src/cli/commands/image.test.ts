@@ -50,6 +50,47 @@ test('image register uploads the local file with its SHA-256, name and format', 
   }
 });
 
+test('image register sends the format a disk file\'s extension claims, so the controller refuses a .vmdk that is raw; --format wins', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  try {
+    for (const [file, args, format] of [['web.vmdk', [], 'vmdk'], ['web.QCOW2', [], 'qcow2'], ['web.vmdk', ['--format', 'raw'], 'raw'], ['web.img', [], undefined]] as const) {
+      await writeFile(join(dir, file), 'x'.repeat(4096));
+      const r = await runCli(['image', 'register', 'web', join(dir, file), ...args, ...creds(api)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(new URL(api.requests.at(-1)!.path, 'http://x').searchParams.get('format'), format ?? null, `${file} ${args.join(' ')}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image register: a format refused that came from the file\'s extension is said so, with the way out', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  const refusing = await startFakeApi({
+    'POST /api/v1/images/upload': () => ({ status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'invalid image: format: file upload x is not a vmdk image: qemu-img detects raw', details: { issues: [{ field: 'format', message: 'file upload x is not a vmdk image: qemu-img detects raw' }] } } } }),
+  });
+  try {
+    const file = join(dir, 'raw.vmdk');
+    await writeFile(file, 'x'.repeat(4096));
+    const r = await runCli(['image', 'register', 'x', file, ...creds(refusing)]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `error [VALIDATION_FAILED]: invalid image\n  format: ${file} is named as a vmdk disk but is not one (qemu-img detects raw: give --format raw, or rename it)\n`);
+    const given = await runCli(['image', 'register', 'x', file, '--format', 'vmdk', ...creds(refusing)]);
+    assert.match(given.stderr, /format: file upload x is not a vmdk image: qemu-img detects raw/, 'a --format the user gave is the server\'s word');
+  } finally {
+    await refusing.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image register of a file that does not exist: the path and why, exit 1, nothing sent', async () => {
+  const n = api.requests.length;
+  const r = await runCli(['image', 'register', 'web', '/nonexistent/web.vmdk', ...creds(api)]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error [LOCAL_FILE]: /nonexistent/web.vmdk: no such file or directory\n');
+  assert.equal(api.requests.length, n);
+});
+
 test('image register --import sends the name, the absolute path and the format', async () => {
   const r = await runCli(['image', 'register', 'vmlinuz', 'boot/vmlinuz', '--import', '--format', 'kernel', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);

@@ -2,8 +2,10 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import type { NuboClient } from '../../client/nubo-client.js';
+import { RemoteError } from '../../client/remote-error.js';
 import { registerImageFormatSchema, type ImageView, type RegisterImageBody } from '../../contract/image-schemas.js';
 import { parseS3Location, type ImageFromObjectBody } from '../../contract/image-object-schemas.js';
+import { formatOfFileName } from '../../storage/format-of-file-name.js';
 import { UsageError } from '../usage-error.js';
 import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
 import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
@@ -51,7 +53,9 @@ later changes to the object do not touch the image.`);
           img = await api.registerImageFromS3(fromS3Body(name, o.fromS3, path, o), { signal });
         } else {
           if (path === undefined) throw new UsageError('INVALID_ARGUMENT', 'give the <file> to register, or --from-s3 BUCKET/KEY');
-          img = o.import ? await api.registerImage({ name, path: resolve(path), ...format }, { signal }) : await uploadWithProgress(api, { name, file: path, ...format }, signal, o.json === true);
+          img = o.import
+            ? await api.registerImage({ name, path: resolve(path), ...format }, { signal })
+            : await uploadWithProgress(api, { name, file: path, ...uploadFormat(path, o.format) }, signal, o.json === true).catch(hintAtExtension(path, o.format));
         }
         if (o.json) return printJson(img);
         printImages([img]);
@@ -64,6 +68,31 @@ later changes to the object do not touch the image.`);
       process.stdout.write(`deleted image ${ref}\n`);
     }),
   );
+}
+
+/**
+ * The format an upload claims: --format, else what the file's extension says. The
+ * controller sees only the bytes and the name the image gets, so the claim of a
+ * `.vmdk` that is really raw has to travel with the upload, as it does with a path
+ * (`--import`) or an S3 key, for the mismatch to be refused rather than registered raw.
+ */
+function uploadFormat(path: string, format: RegisterImageBody['format'] | undefined): { format?: RegisterImageBody['format'] } {
+  const claimed = format ?? formatOfFileName(path);
+  return claimed !== undefined ? { format: claimed } : {};
+}
+
+/** A format refused that the user never typed came from the file's name: say so, and how to register it as what it is. */
+function hintAtExtension(path: string, format: RegisterImageBody['format'] | undefined): (err: unknown) => never {
+  return (err) => {
+    const claimed = formatOfFileName(path);
+    const issues = err instanceof RemoteError ? err.details['issues'] : undefined;
+    if (format === undefined && claimed !== undefined && Array.isArray(issues) && issues.some((i: { field?: unknown }) => i.field === 'format')) {
+      const m = /qemu-img detects (\w+)/.exec(err instanceof Error ? err.message : '');
+      const why = `${path} is named as a ${claimed} disk but is not one${m ? ` (qemu-img detects ${m[1]}: give --format ${m[1]}, or rename it)` : ''}`;
+      throw new RemoteError(400, 'VALIDATION_FAILED', `invalid image: format: ${why}`, { issues: [{ field: 'format', message: why }] });
+    }
+    throw err;
+  };
 }
 
 /** The request of `register --from-s3`: refused before anything is sent when it also names a file, --import or a format S3 images cannot have. */

@@ -5,8 +5,13 @@ import { idParams } from '../../contract/api-schemas.js';
 import { createNetworkBody, holdBody, holdParams, leaseView, networkDetailView, networkView } from '../../contract/network-schemas.js';
 import { accessOf, requireAdmin, userOf, type ApiContext } from './api-context.js';
 import { ValidationError } from '../../errors/validation-error.js';
-import { ConflictError } from '../../store/store-errors.js';
-import { networkIssues, subnetsOverlap } from '../network-rules.js';
+import { ConflictError, NotFoundError } from '../../store/store-errors.js';
+import type { Network } from '../../store/repositories/networks-repository.js';
+import { parseIpv4 } from '../../network/ipv4.js';
+import { networkIssues, subnetSpan, subnetsOverlap } from '../network-rules.js';
+
+const HOLD_ERRORS = 'An address the network does not hand out (outside its subnet or range, its network, gateway or broadcast address) is a 400 naming `address`; one leased to a VM, or (holding) already held, or (releasing) not held, a 409 naming `address`. Nothing changes on a refusal.';
+const HOLD_DESCRIPTION = 'Takes a free address out of allocation (admin): no VM is given it until it is released. ' + HOLD_ERRORS;
 
 export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -54,14 +59,31 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
     await ctx.store.networks.delete(n.id); // 409 while any address is leased
     return reply.status(204).send();
   });
-  r.post('/api/v1/networks/:id/holds', { schema: { tags, params: idParams, body: holdBody, response: { 201: leaseView } } }, async (req, reply) => {
+  r.post('/api/v1/networks/:id/holds', { schema: { tags, description: HOLD_DESCRIPTION, params: idParams, body: holdBody, response: { 201: leaseView } } }, async (req, reply) => {
     requireAdmin(req, 'holding an address');
     const n = await ctx.catalog.findNetwork(req.params.id);
-    return reply.status(201).send(await ctx.views.lease(await ctx.store.leases.hold(n.id, req.body.address)));
+    return reply.status(201).send(await ctx.views.lease(await ctx.store.leases.hold(n.id, req.body.address).catch(notLeasable(n, req.body.address))));
   });
-  r.delete('/api/v1/networks/:id/holds/:address', { schema: { tags, params: holdParams, response: { 200: leaseView } } }, async (req) => {
+  r.delete('/api/v1/networks/:id/holds/:address', { schema: { tags, description: 'Gives a held address back to allocation (admin). ' + HOLD_ERRORS, params: holdParams, response: { 200: leaseView } } }, async (req) => {
     requireAdmin(req, 'releasing a held address');
     const n = await ctx.catalog.findNetwork(req.params.id);
-    return ctx.views.lease(await ctx.store.leases.unhold(n.id, req.params.address));
+    return ctx.views.lease(await ctx.store.leases.unhold(n.id, req.params.address).catch(notLeasable(n, req.params.address)));
   });
+}
+
+/**
+ * The store has no lease row for an address the network does not hand out: to the
+ * admin who typed it that is a wrong address (400 naming `address`, and why), not a
+ * missing "lease <network id>/<address>".
+ */
+function notLeasable(net: Network, address: string): (err: unknown) => never {
+  return (err) => {
+    if (!(err instanceof NotFoundError) || err.resource !== 'lease') throw err;
+    const n = parseIpv4(address);
+    const span = subnetSpan(net.cidr);
+    const why = n !== undefined && span && (n < span.first || n >= span.end)
+      ? `is outside network ${net.name} (${net.cidr})`
+      : `is not an address network ${net.name} leases (its network, gateway or broadcast address, or outside its range)`;
+    throw new ValidationError('hold', [{ field: 'address', message: `${address} ${why}` }]);
+  };
 }

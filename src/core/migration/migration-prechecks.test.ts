@@ -46,7 +46,10 @@ test('a running VM to an enabled host with room, the same CPU model, networks, s
 
 test('vm-state: only a running VM on a known host', () => {
   for (const state of VM_STATES.filter((s) => s !== 'running')) {
-    assert.deepEqual(refusal(checkMigration(input({}, { state }))), ['vm-state', 'state', `VM vm-1 is ${state}: live migration needs a running VM`]);
+    // `vm migrate` moves a VM at rest cold: a state neither way takes is told both ways, a stopped VM where it is.
+    const why = state === 'poweroff' || state === 'suspended' ? 'live migration needs a running VM'
+      : `a running VM migrates live, a powered-off or suspended one cold${state === 'stopped' ? '; a stopped VM is in the controller\'s system store, and `resume` places it on a host' : ''}`;
+    assert.deepEqual(refusal(checkMigration(input({}, { state }))), ['vm-state', 'state', `VM vm-1 is ${state}: ${why}`]);
   }
   assert.deepEqual(refusal(checkMigration(input({}, { hostId: null }))), ['vm-state', 'hostId', 'VM vm-1 is on no known host']);
   assert.deepEqual(refusal(checkMigration(input({ source: undefined }))), ['vm-state', 'hostId', 'VM vm-1 is on no known host']);

@@ -129,6 +129,16 @@ function capacityRefusal(host: HostView, vm: MigratingVm, cpuOvercommit: number)
 }
 
 /**
+ * Why a VM that is not running is refused a live migration. A user's `vm migrate` moves a VM at
+ * rest cold, so for a state that neither way takes, say both (a stopped one: where it is instead).
+ */
+function notMigratable(state: VmState): string {
+  if (COLD_MIGRATION_STATES.includes(state)) return 'live migration needs a running VM';
+  const stopped = state === 'stopped' ? '; a stopped VM is in the controller\'s system store, and `resume` places it on a host' : '';
+  return `a running VM migrates live, a powered-off or suspended one cold${stopped}`;
+}
+
+/**
  * Whether `vm` can be migrated (live, or cold: `input.kind`) to `dest` now. Checks what cannot change
  * (the VM, the hosts, CPU, networks, storage, TLS) before what can (free
  * capacity), so the first refusal says whether retrying later can help.
@@ -137,7 +147,7 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
   const { vm, source, dest, sourceFacts, destFacts } = input;
   if (input.kind === 'cold') {
     if (!COLD_MIGRATION_STATES.includes(vm.state)) return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: cold migration needs a powered-off or suspended VM`);
-  } else if (vm.state !== 'running') return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: live migration needs a running VM`);
+  } else if (vm.state !== 'running') return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: ${notMigratable(vm.state)}`);
   if (vm.hostId === null || source === undefined || sourceFacts === undefined) {
     return refuse('vm-state', 'hostId', `VM ${vm.id} is on no known host`);
   }

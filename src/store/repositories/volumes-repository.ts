@@ -93,7 +93,12 @@ export class VolumesRepository {
     return inTransaction(this.ctx, async (trx) => {
       const cur = await this.#lock(trx, id);
       if (cur.vm_id !== null) throw new ConflictError('volume', 'name', cur.name, cur.vm_id === vmId ? 'is already attached to this VM' : 'is attached to another VM');
-      if (cur.host_id !== null && cur.host_id !== hostId) throw new ConflictError('volume', 'name', cur.name, 'lives on another host than the VM');
+      if (cur.host_id !== null && cur.host_id !== hostId) {
+        // Which hosts, by name: the user sees names, and the way out is to bring the VM to the volume's host.
+        const names = await trx.selectFrom('hosts').select(['id', 'name']).where('id', 'in', [cur.host_id, hostId]).execute();
+        const nameOf = (id: string): string => names.find((n) => n.id === id)?.name ?? id;
+        throw new ConflictError('volume', 'name', cur.name, `lives on another host than the VM: its file is on host ${nameOf(cur.host_id)}, the VM on host ${nameOf(hostId)}; a volume is attached only on its own host (move the VM to ${nameOf(cur.host_id)} first)`);
+      }
       // The VM's row is locked too: two attaches to one VM pick their slots one after the other.
       const vm = await trx.selectFrom('vms').select('id').where('id', '=', vmId).$if(this.ctx.dialect === 'postgres', (q) => q.forUpdate()).executeTakeFirst();
       if (!vm) throw new NotFoundError('vm', vmId);
