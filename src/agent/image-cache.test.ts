@@ -12,11 +12,15 @@ import type { ImageRef } from '../contract/agent-api.js';
 const body = Buffer.alloc(256 * 1024, 7);
 const sha256 = createHash('sha256').update(body).digest('hex');
 
-/** A server whose paths hold the image: `/slow` sends half and waits for `release`, `/dead` half and then breaks. */
-async function imageServer(): Promise<{ server: Server; base: string; release: () => void; gets: string[] }> {
+/** A server whose paths hold the image: `/slow` sends half and waits for `release`, `/dead` half and then breaks once `breakDead` is called (at once after that). */
+async function imageServer(): Promise<{ server: Server; base: string; release: () => void; breakDead: () => void; gets: string[] }> {
   let release = (): void => {};
   const released = new Promise<void>((r) => {
     release = r;
+  });
+  let breakDead = (): void => {};
+  const broken = new Promise<void>((r) => {
+    breakDead = r;
   });
   const gets: string[] = [];
   const server = createServer((req, res: ServerResponse) => {
@@ -24,12 +28,12 @@ async function imageServer(): Promise<{ server: Server; base: string; release: (
     res.writeHead(200, { 'content-length': body.length });
     if (req.url === '/fast') return void res.end(body);
     res.write(body.subarray(0, body.length / 2));
-    if (req.url === '/dead') return void setTimeout(() => res.destroy(), 50);
+    if (req.url === '/dead') return void broken.then(() => res.destroy());
     void released.then(() => res.end(body.subarray(body.length / 2)));
   });
   server.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, release, gets };
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, release, breakDead, gets };
 }
 
 const ref = (url: string): ImageRef => ({ id: 'img-1', format: 'raw', sha256, sizeBytes: body.length, url });
@@ -81,7 +85,13 @@ test('a caller that joined a download from another URL which failed tries once w
     const cache = new ImageCache(dir, 't');
     // The first controller's URL breaks mid-way (it died); its successor asks for the same image from its own.
     const old = cache.ensure(ref(`${s.base}/dead`));
+    // The old download under way before the successor asks (the two look at the cache first: under load, the later
+    // call could get there first and the old one would join the good download).
+    for (const until = Date.now() + 10_000; !s.gets.includes('/dead') && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
     const fresh = cache.ensure(ref(`${s.base}/fast`));
+    // Broken once the successor has joined it (its look at the cache is a stat's worth of time).
+    await new Promise((r) => setTimeout(r, 200));
+    s.breakDead();
     await assert.rejects(old, ImageFetchError);
     assert.deepEqual(await readFile(await fresh), body);
     assert.deepEqual(s.gets, ['/dead', '/fast']);
