@@ -53,6 +53,7 @@ import { comparePairs, describeComparison } from './support/paired-comparison.js
 import { median, quantile } from './support/quantile.js';
 import { verdict } from './support/verdict.js';
 import { rawBoot, rawBootToReady } from './raw-qemu.js';
+import { VmRecordStore } from '../src/agent/vm-record-store.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -89,6 +90,8 @@ const runDir = join(root, 'run');
 const hostDir = join(root, 'h1');
 // Same runDir as the agent: tells the accelerator and, at the end, reaps any QEMU the API failed to end.
 const reaper = await QemuDriver.create({ runDir, allowedDirs: [hostDir] });
+/** Where the agent keeps its VMs' files (the console log among them). */
+const agentRecords = new VmRecordStore(hostDir);
 const vmSamples: VmSample[] = [];
 const cloneSamples: CloneSample[] = [];
 const baseInfo: Record<string, { virtualSize: number; actualSize: number; dataBytes: number }> = {};
@@ -155,7 +158,8 @@ async function provisionOne(c: NuboClient, caseName: string, name: string, seen:
     // Read from the agent's serial log as the raw side reads its own: the same 50 ms poll on both sides.
     // nubo-tiny prints its instance id after the marker, and the agent's instance id is the agent's VM id.
     const agentId = agentVmId(created.id);
-    const ready = waitForConsole(reaper.pathsOf(agentId).serialLog, `NUBO-READY ${agentId}`, { timeoutMs: 300_000 }).then(() => wallNow());
+    // The agent keeps a VM's console log beside its disk (its QEMU appends to it), not in the run directory.
+    const ready = waitForConsole(agentRecords.paths(agentId).consoleLog, `NUBO-READY ${agentId}`, { timeoutMs: 300_000 }).then(() => wallNow());
     ready.catch(() => {}); // awaited below; a failure before then must not go unhandled
     // Only detects `running`/`failed`: the time of `running` comes from the history.
     const vm = await pollUntil(`VM ${name} running`, async () => {
