@@ -12,7 +12,8 @@ import { ConsoleUnavailableError } from './console-unavailable-error.js';
 import { sameSpecBesidesFirewall } from './vm-firewalls.js';
 import { abortReason, deadline } from '../util/deadline.js';
 import { unlinkBehind } from '../util/unlink-behind.js';
-import { readFilesTail, utf8StartOffset, writeFileAtomically } from '../util/file-tail.js';
+import { readFilesTail, utf8Tail } from '../util/file-tail.js';
+import { writeFileAtomically } from '../util/write-file-atomically.js';
 import { CONSOLE_LOG_MAX_BYTES, CONSOLE_TAIL_BYTES } from '../core/console-log.js';
 
 /** The deadline of a start once it has begun (a restore reads a large state file first). */
@@ -312,9 +313,7 @@ export class VmLifecycle {
    */
   async setEarlierConsole(id: string, log: string): Promise<void> {
     await this.host.records.requireSpec(id);
-    const bytes = Buffer.from(log, 'utf8');
-    const tail = bytes.subarray(Math.max(0, bytes.length - CONSOLE_LOG_MAX_BYTES));
-    await writeFileAtomically(this.host.records.paths(id).consoleEarlier, tail.subarray(bytes.length > CONSOLE_LOG_MAX_BYTES ? utf8StartOffset(tail) : 0));
+    await writeFileAtomically(this.host.records.paths(id).consoleEarlier, utf8Tail(Buffer.from(log, 'utf8'), CONSOLE_LOG_MAX_BYTES));
   }
 
   /** The VM's console socket, for an interactive attach. */

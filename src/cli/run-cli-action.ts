@@ -37,7 +37,7 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
         const where = err.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
         process.stderr.write(`error [BAD_RESPONSE]: the controller's answer does not match the API contract (${where})\n`);
         process.exitCode = EXIT.FAILED;
-      } else if (localFileProblem(err) !== undefined) {
+      } else if (isLocalFileProblem(err)) {
         process.stderr.write(`error [LOCAL_FILE]: ${localFileProblem(err)}\n`);
         process.exitCode = EXIT.FAILED;
       } else if (err instanceof NuboError) {
@@ -57,12 +57,16 @@ export function runCliAction<A extends unknown[]>(action: (signal: AbortSignal, 
  * A file the user named that the CLI could not open (`image register x ./typo.vmdk`):
  * said as the path and the reason, like LocalFileError, not as Node's stack.
  */
-function localFileProblem(err: unknown): string | undefined {
-  if (!(err instanceof Error)) return undefined;
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e.path !== 'string' || typeof e.syscall !== 'string' || typeof e.code !== 'string') return undefined;
+function localFileProblem(e: LocalFileProblem): string {
   const why: Record<string, string> = { ENOENT: 'no such file or directory', EACCES: 'permission denied', EISDIR: 'is a directory', ENOTDIR: 'a part of the path is not a directory' };
   return `${e.path}: ${why[e.code] ?? `cannot ${e.syscall} (${e.code})`}`;
+}
+
+type LocalFileProblem = Error & { readonly path: string; readonly syscall: string; readonly code: string };
+
+function isLocalFileProblem(err: unknown): err is LocalFileProblem {
+  const e = err as NodeJS.ErrnoException;
+  return err instanceof Error && typeof e.path === 'string' && typeof e.syscall === 'string' && typeof e.code === 'string';
 }
 
 /**

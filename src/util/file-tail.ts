@@ -1,4 +1,5 @@
-import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { writeFileAtomically } from './write-file-atomically.js';
 
 /** Bytes to drop at the head of `buf` so that it starts on a UTF-8 character (a tail cut in the middle of one). */
 export function utf8StartOffset(buf: Uint8Array): number {
@@ -6,6 +7,13 @@ export function utf8StartOffset(buf: Uint8Array): number {
   // At most three continuation bytes (10xxxxxx) follow a character's first byte.
   while (i < 3 && i < buf.length && (buf[i]! & 0xc0) === 0x80) i++;
   return i;
+}
+
+/** The last `maxBytes` of `buf`, from a whole UTF-8 character on; `buf` itself when it is no longer. */
+export function utf8Tail(buf: Buffer, maxBytes: number): Buffer {
+  if (buf.length <= maxBytes) return buf;
+  const tail = buf.subarray(buf.length - maxBytes);
+  return tail.subarray(utf8StartOffset(tail));
 }
 
 /**
@@ -63,16 +71,4 @@ export async function keepFileTail(path: string, maxBytes: number, mode = 0o600)
   const tail = await readTail(path, maxBytes);
   await writeFileAtomically(path, tail.subarray(utf8StartOffset(tail)), mode);
   return true;
-}
-
-/** Writes `data` to `path` through a temporary file and a rename: a reader sees the old file or the new one. */
-export async function writeFileAtomically(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp`;
-  try {
-    await writeFile(tmp, data, { mode });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
