@@ -22,13 +22,19 @@ export class MigrationRuns {
    * At start-up, before operations resume: a migration recorded but whose VM
    * never entered its operation (the controller stopped between the two
    * writes) made no side effect on any agent: it ends, freeing its room.
+   * So does one whose VM an admin terminated while it was stuck, the
+   * controller stopping before it ended the record.
    */
   async sweepUnstarted(): Promise<void> {
     for (const m of await this.o.store.migrations.listUnfinished()) {
       if (m.kind !== this.o.kind) continue;
       const vm = await this.o.store.vms.get(m.vmId);
       if (vm.state === 'migrating' && vm.operation?.action === this.o.action) continue;
-      await this.o.store.migrations.finish(m.id, { state: 'aborted', reason: 'the controller stopped before the migration began' });
+      // An admin's terminate moves the VM on before it ends the record: a controller stopped in between leaves this.
+      const terminated = vm.state !== 'migrating' && vm.operation?.action === 'terminate-hard';
+      await this.o.store.migrations.finish(m.id, terminated
+        ? { state: 'failed', reason: 'terminated by an admin during its migration (ended at the controller\'s restart)' }
+        : { state: 'aborted', reason: 'the controller stopped before the migration began' });
       this.o.logger.warn({ migrationId: m.id, vmId: m.vmId, kind: m.kind }, 'unstarted migration ended');
     }
   }

@@ -16,11 +16,12 @@ interface MigratingVmDeps {
 
 /**
  * An admin's `terminate-hard` of a VM whose migration is stuck (the rule is
- * core's terminateDuringMigration): the migration's record fails (freeing
- * its reservation; its drive stops at its next decision), the other end's
- * copy is released (or by the host monitor once that host answers), and the
- * epilog of a VM in an unknown place runs: it deletes whatever the VM's
- * host holds, and fails, to be retried, while that host does not answer.
+ * core's terminateDuringMigration): the VM goes to the epilog of a VM in an
+ * unknown place (it deletes whatever the VM's host holds, and fails, to be
+ * retried, while that host does not answer), the migration's record fails
+ * (freeing its reservation; its drive stops at its next decision), and the
+ * other end's copy is released (or by the host monitor once that host
+ * answers).
  */
 export async function terminateMigratingVm(vm: Vm, admin: boolean, o: MigratingVmDeps): Promise<Vm> {
   const store = o.store;
@@ -33,15 +34,9 @@ export async function terminateMigratingVm(vm: Vm, admin: boolean, o: MigratingV
   });
   if (!verdict.allowed) throw new ConflictError('VM', 'state', vm.state, `cannot be terminated while it migrates: ${verdict.reason}`);
   const reason = `terminated by an admin during its migration: ${verdict.reason}`;
-  if (m) {
-    await store.migrations.finish(m.id, { state: 'failed', reason, stats: { totalTimeMs: Date.now() - Date.parse(m.startedAt) } }).catch((err: unknown) => {
-      if (!(err instanceof StaleStateError)) throw err; // it ended meanwhile
-    });
-    const other = await store.hosts.get(vm.hostId === m.sourceHostId ? m.destHostId : m.sourceHostId);
-    await o.agentFor(other).release(agentVmId(vm.id), { timeoutMs: 30_000 }).catch((err: unknown) => {
-      o.logger.warn({ vmId: vm.id, host: other.name, err }, 'the other end of the migration keeps its copy until the host monitor releases it');
-    });
-  }
+  // The VM first, then the record: the migration's drive ends when it sees its record ended, and a drive ending while
+  // the VM is still `migrating` reads as a failed step, which puts the VM back to `running` (on a host that may be
+  // dead). Once the VM has left `migrating`, that drive's result is dropped as stale.
   // From `unknown`: nobody knows which copies are left; its epilog kills whatever QEMU the host has.
   const next = await store.vms.transition(vm.id, {
     from: ['migrating'],
@@ -51,6 +46,16 @@ export async function terminateMigratingVm(vm: Vm, admin: boolean, o: MigratingV
     reason,
     patch: { operation: { action: 'terminate-hard', from: 'unknown' } },
   });
+  if (m) {
+    // A controller that stops here leaves the record running for a VM that no longer migrates: the sweep at start-up ends it.
+    await store.migrations.finish(m.id, { state: 'failed', reason, stats: { totalTimeMs: Date.now() - Date.parse(m.startedAt) } }).catch((err: unknown) => {
+      if (!(err instanceof StaleStateError)) throw err; // it ended meanwhile
+    });
+    const other = await store.hosts.get(vm.hostId === m.sourceHostId ? m.destHostId : m.sourceHostId);
+    await o.agentFor(other).release(agentVmId(vm.id), { timeoutMs: 30_000 }).catch((err: unknown) => {
+      o.logger.warn({ vmId: vm.id, host: other.name, err }, 'the other end of the migration keeps its copy until the host monitor releases it');
+    });
+  }
   o.logger.warn({ vmId: vm.id, migrationId: m?.id, reason }, 'migrating VM terminated by an admin');
   return next;
 }
