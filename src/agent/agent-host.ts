@@ -16,6 +16,7 @@ import type { VmHost } from './vm-host.js';
 import { VmLocks } from './vm-locks.js';
 import { VmRecordStore } from './vm-record-store.js';
 import { VmFirewalls } from './vm-firewalls.js';
+import { OverlayBlanks } from '../storage/overlay-blanks.js';
 
 export interface AgentHostOptions {
   readonly dataDir: string;
@@ -62,6 +63,8 @@ export class AgentHost {
   readonly diskMoves = new DiskMoves();
   /** The VMs' firewalls (EC2 security groups) on their TAPs. */
   readonly firewalls: VmFirewalls = new VmFirewalls(this);
+  /** A provision's overlay is written from its base's blank, not made by a qemu-img process each. */
+  readonly overlays = new OverlayBlanks();
   /** Dirty-rate measurements under way (a released source copy waits for its own). */
   readonly measuring = new MeasurementsInFlight();
   /** VMs whose powered-off guest's driver leftovers wait for the VM's lock to be released (see #releaseShutoff). */

@@ -3,7 +3,6 @@ import type { VmStatus } from '../hypervisor/hypervisor.js';
 import { zodIssues } from '../hypervisor/vm-spec.js';
 import { errorMessage } from '../errors/nubo-error.js';
 import { ValidationError } from '../errors/validation-error.js';
-import { createOverlay } from '../storage/qemu-img.js';
 import { runCommand } from '../util/run-command.js';
 import { agentVmSpecSchema, type AgentRebootReport, type AgentVmReport } from '../contract/agent-api.js';
 import { AgentConflictError } from './agent-conflict-error.js';
@@ -72,7 +71,7 @@ export class VmLifecycle {
           if (h.o.makeDisk !== undefined) {
             await h.o.makeDisk({ base, baseFormat, target: files.disk, mode: spec.disk.mode, signal });
           } else if (spec.disk.mode === 'overlay') {
-            await createOverlay(base, baseFormat, files.disk, { signal });
+            await h.overlays.create(base, baseFormat, files.disk, { signal });
           } else {
             await runCommand('qemu-img', ['convert', '-q', '-O', 'qcow2', base, files.disk], { signal, timeoutMs: 3_600_000 });
           }
