@@ -1,4 +1,5 @@
 import type { VmDetailView, VmView } from '../../contract/vm-schemas.js';
+import { actionCommands } from './vm-action-commands.js';
 import { dash, fmtMiB, fmtTime, printFields, printTable, renderTable } from '../output.js';
 
 export function printVms(vms: readonly VmView[]): void {
@@ -21,7 +22,8 @@ export function printVmDetail(v: VmDetailView): void {
     ['cluster', dash(v.cluster ?? null)],
     ['vcpus', v.vcpus],
     ['memory', fmtMiB(v.memoryMiB)],
-    ['actions', v.allowedActions.join(', ') || '-'],
+    // What the user types (`nubo vm <verb> [--hard]`), not the API's names (`poweroff-hard`).
+    ['actions', actionCommands(v.allowedActions).join(', ') || '-'],
     ['created', fmtTime(v.createdAt)],
     ['updated', fmtTime(v.updatedAt)],
     ...v.nics.map((n): [string, string] => [`nic ${n.index}`, `${n.mac}${n.network !== null ? ` on ${n.network}` : ''}${n.address !== null ? ` ${n.address}` : ''}`]),
