@@ -24,6 +24,8 @@ export const vmView = z.object({
   cluster: z.string().nullable().optional(),
   vcpus: z.number(),
   memoryMiB: z.number(),
+  /** The datastore its root disk is on now (a disk move changes it): `local` to its host, or `shared` by every host. Always sent; optional for readers of older controllers. */
+  datastore: z.enum(['local', 'shared']).optional(),
   allowedActions: z.array(z.string()),
   createdAt: z.string(),
   updatedAt: z.string(),

@@ -22,6 +22,7 @@ export function printVmDetail(v: VmDetailView): void {
     ['cluster', dash(v.cluster ?? null)],
     ['vcpus', v.vcpus],
     ['memory', fmtMiB(v.memoryMiB)],
+    ['datastore', v.datastore ?? '-'],
     // What the user types (`nubo vm <verb> [--hard]`), not the API's names (`poweroff-hard`).
     ['actions', actionCommands(v.allowedActions).join(', ') || '-'],
     ['created', fmtTime(v.createdAt)],

@@ -74,3 +74,21 @@ test('a list of hosts counts their VMs in one query, exactly as one by one (term
     await cleanup();
   }
 });
+
+test('a VM\'s view names the datastore its disk is on (the spec\'s, which a disk move changes)', async () => {
+  const { store, cleanup } = await fleet();
+  try {
+    const views = new Views(store);
+    const owner = (await store.users.list())[0]!;
+    const disk = (datastore?: string): Record<string, unknown> => ({ agent: { vcpus: 1, memoryMiB: 128, disk: { image: {}, ...(datastore !== undefined ? { datastore } : {}) }, nics: [], context: {} }, demand: { vcpus: 1, memoryMiB: 128, diskMiB: 0, cpuModel: 'qemu64' } });
+    const shared = await store.vms.create({ name: 'on-shared', ownerId: owner.id, spec: disk('shared') as never });
+    const local = await store.vms.create({ name: 'on-local', ownerId: owner.id, spec: disk('local') as never });
+    const old = await store.vms.create({ name: 'no-field', ownerId: owner.id, spec: disk() as never });
+    assert.equal((await views.vm(shared)).datastore, 'shared');
+    assert.equal((await views.vm(local)).datastore, 'local');
+    assert.equal((await views.vm(old)).datastore, 'local', 'a spec from before the field: the host\'s own datastore');
+    assert.deepEqual((await views.vms([shared, local])).map((v) => v.datastore), ['shared', 'local']);
+  } finally {
+    await cleanup();
+  }
+});

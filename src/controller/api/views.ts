@@ -181,6 +181,7 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: Re
     cluster: (v.hostId !== null ? clusters.get(v.hostId) : undefined) ?? spec.demand?.cluster ?? null,
     vcpus: spec.demand?.vcpus ?? 0,
     memoryMiB: spec.demand?.memoryMiB ?? 0,
+    datastore: spec.agent?.disk.datastore === 'shared' ? 'shared' : 'local',
     // Only what a user can ask for through this API, and nothing while an operation is in flight —
     // except a VM waiting in `pending` for a host, which may still be terminated (the orchestrator accepts it).
     allowedActions: v.operation === null || v.state === 'pending' ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],
