@@ -197,6 +197,9 @@ test('clone of a powered-off VM: a new VM with its own MAC and name whose disk h
   assert.equal(clone.name, 'copy');
   assert.equal(clone.owner, 'admin');
   assert.equal(clone.template, 'tiny', 'the clone descends from the source\'s template');
+  assert.deepEqual(clone.cloneOf, { id: srcId, name: 'src' }, 'and says it is a clone of the source');
+  assert.deepEqual((await api.getVm(clone.id)).cloneOf, { id: srcId, name: 'src' });
+  assert.equal((await api.getVm(srcId)).cloneOf, undefined);
   assert.deepEqual([clone.vcpus, clone.memoryMiB], [1, 128]);
   assert.ok(['pending', 'prolog', 'boot', 'running'].includes(clone.state), clone.state);
   assert.equal((await api.getVm(srcId)).state, 'poweroff', 'the source stays powered off');

@@ -17,6 +17,11 @@ export const vmView = z.object({
    * (the EC2 adaptor's AMIs) reads without a lookup. Always sent; optional for readers of older controllers.
    */
   templateId: z.string().nullable().optional(),
+  /**
+   * A clone's source VM (its id, and its name when it was cloned): the clone took that VM's settings and a copy of its
+   * disk, and `template` is the template the source was made from. Absent for a VM that is not a clone.
+   */
+  cloneOf: z.object({ id: z.string(), name: z.string() }).optional(),
   state: vmStateSchema,
   stateReason: z.string().nullable(),
   host: z.string().nullable(),

@@ -307,6 +307,7 @@ export class Catalog {
     const initrd = s.context.initrd === undefined ? undefined : await ref(s.context.initrd);
     const spec = (leases: readonly Lease[]): ControllerVmSpec => ({
         nicNetworks: networks.map((n) => n?.id ?? null),
+        ...(s.cloneOf !== undefined ? { cloneOf: { ...s.cloneOf } } : {}),
         agent: {
           vcpus,
           memoryMiB,
@@ -366,6 +367,8 @@ export type AdmissionSource = StoredTemplate & {
   readonly requirements: string | null;
   /** The cluster its VMs are placed in; null (or absent, a clone's source): any. */
   readonly cluster?: string | null;
+  /** A clone's source VM, kept in the clone's spec. */
+  readonly cloneOf?: ControllerVmSpec['cloneOf'];
 };
 
 export interface AdmittedVm {

@@ -90,7 +90,7 @@ export class VmCapture {
     return this.#exclusive(vm, async () => {
       const image = await this.#captureImage(vm, imageName, caller, opts);
       try {
-        const admitted = await this.#o.catalog.admit(vmAsTemplate(vm, image.id), { name: req.name }, caller);
+        const admitted = await this.#o.catalog.admit({ ...vmAsTemplate(vm, image.id), cloneOf: { vmId: vm.id, vmName: vm.name } }, { name: req.name }, caller);
         const clone = await recordNewVm(this.#o, admitted, caller);
         this.#o.logger.info({ vmId: vm.id, cloneId: clone.id, image: image.id }, 'vm cloned');
         return clone;

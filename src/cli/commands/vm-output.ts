@@ -15,7 +15,8 @@ export function printVmDetail(v: VmDetailView): void {
     ['id', v.id],
     ['name', v.name],
     ['owner', v.owner],
-    ['template', dash(v.template)],
+    // A clone's template is only its source's: what it was made from is that VM.
+    v.cloneOf !== undefined ? ['clone of', `VM ${v.cloneOf.name} (${v.cloneOf.id})`] : ['template', dash(v.template)],
     ['state', v.state],
     ['reason', dash(v.stateReason)],
     ['host', dash(v.host)],

@@ -174,6 +174,7 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: Re
     owner: name(v.ownerId) ?? v.ownerId,
     template: name(v.templateId),
     templateId: v.templateId,
+    ...(spec.cloneOf !== undefined ? { cloneOf: { id: spec.cloneOf.vmId, name: spec.cloneOf.vmName } } : {}),
     state: v.state,
     stateReason: v.stateReason,
     host: name(v.hostId),
