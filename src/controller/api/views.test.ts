@@ -108,3 +108,21 @@ test('a clone\'s view says which VM it is a clone of; another VM\'s says nothing
     await cleanup();
   }
 });
+
+test('a network\'s leases name their holders the caller may see, by id only the others', async () => {
+  const { store, cleanup } = await fleet();
+  try {
+    const views = new Views(store);
+    const owner = (await store.users.list())[0]!;
+    const net = await store.networks.create({ name: 'lan', cidr: '198.18.64.0/29' });
+    const mine = await store.vms.create({ name: 'mine', ownerId: owner.id, spec: {} }, { networks: [net.id], spec: () => ({}) });
+    const theirs = await store.vms.create({ name: 'theirs', ownerId: owner.id, spec: {} }, { networks: [net.id], spec: () => ({}) });
+    const shown = await views.networkDetail(net, (vms) => Promise.resolve(vms.filter((v) => v.id === mine.id)));
+    const byVm = new Map(shown.leases.map((l) => [l.vm, l.vmName]));
+    assert.equal(byVm.get(mine.id), 'mine');
+    assert.equal(byVm.has(theirs.id) && byVm.get(theirs.id) === undefined, true, 'by id only');
+    assert.ok((await views.networkDetail(net)).leases.every((l) => l.vmName === undefined), 'no one visible: no names');
+  } finally {
+    await cleanup();
+  }
+});

@@ -153,14 +153,18 @@ export class Views {
     };
   }
 
-  async networkDetail(n: Network): Promise<NetworkDetailView> {
+  /** `visible`: of the holders, the VMs the caller may see — only theirs are named (the network is everyone's, their VMs are not). */
+  async networkDetail(n: Network, visible: (vms: readonly Vm[]) => Promise<readonly Vm[]> = () => Promise.resolve([])): Promise<NetworkDetailView> {
     const taken = [...(await this.store.leases.list(n.id, { state: 'leased' })), ...(await this.store.leases.list(n.id, { state: 'held' }))];
-    return { ...(await this.network(n)), leases: await Promise.all(taken.map((l) => this.lease(l))) };
+    const holders = await Promise.all([...new Set(taken.flatMap((l) => (l.vmId === null ? [] : [l.vmId])))].map((id) => findOrUndefined(this.store.vms.get(id))));
+    const names = new Map((await visible(holders.filter((v) => v !== undefined))).map((v) => [v.id, v.name]));
+    return { ...(await this.network(n)), leases: await Promise.all(taken.map((l) => this.lease(l, names))) };
   }
 
-  lease(l: Lease): Promise<LeaseView> {
-    // The VM's id, not its name: names are only unique per owner, and the network is visible to everyone.
-    return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, updatedAt: l.updatedAt });
+  /** `names`: the holders' names the caller may see; the id stays the VM's reference (names are only unique per owner). */
+  lease(l: Lease, names: ReadonlyMap<string, string> = new Map()): Promise<LeaseView> {
+    const name = l.vmId === null ? undefined : names.get(l.vmId);
+    return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, ...(name !== undefined ? { vmName: name } : {}), updatedAt: l.updatedAt });
   }
 }
 
