@@ -13,6 +13,8 @@ const last = (): RecordedRequest => api.requests.at(-1)!;
 before(async () => {
   api = await startFakeApi({
     'POST /api/v1/vms/web-1/save-as': (r) => ({ status: 201, body: (r.body as { template?: string }).template === undefined ? { image: saved.image } : saved }),
+    'POST /api/v1/vms/slow/save-as': () => ({ status: 201, body: { image: saved.image }, delayMs: 1500 }),
+    'POST /api/v1/vms/nosuch/clone': () => apiError(404, 'NOT_FOUND', 'vm nosuch not found', { resource: 'vm', id: 'nosuch' }),
     'POST /api/v1/vms/stuck/save-as': () => apiError(409, 'INVALID_STATE', 'cannot save-as VM in state pending (allowed from: running, poweroff, suspended)', { state: 'pending' }),
     'POST /api/v1/vms/web-1/clone': (r) => ((r.body as { name: string }).name === 'bad name'
       ? apiError(400, 'VALIDATION_FAILED', 'invalid request: name: must be 1-63 chars', { issues: [{ field: 'name', message: 'must be 1-63 chars' }] })
@@ -43,6 +45,18 @@ test('vm save-as sends the image and template names; prints what was made, or th
   const stuck = await runCli(['vm', 'save-as', 'stuck', '--image', 'x', ...creds(api)]);
   assert.equal(stuck.code, 1);
   assert.match(stuck.stderr, /INVALID_STATE.*state pending/);
+  assert.doesNotMatch(stuck.stderr, /copying/, 'a refusal is all there is to see: no copy was under way');
+  // A copy that takes a while says so (in a pipe: one line) before its result.
+  const slow = await runCli(['vm', 'save-as', 'slow', '--image', 'golden-disk', ...creds(api)]);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.equal(slow.stderr, 'copying the disk of slow …\n');
+});
+
+test('vm clone of a VM the server does not know: its refusal alone, no copy announced', async () => {
+  const r = await runCli(['vm', 'clone', 'nosuch', 'copy', ...creds(api)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error \[NOT_FOUND\]: vm nosuch not found$/m);
+  assert.doesNotMatch(r.stderr, /copying/);
 });
 
 test('vm clone sends the name, prints the new VM, and --wait follows it to running', async () => {
