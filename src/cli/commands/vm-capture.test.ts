@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiError, creds, emptyHome, runCli, startFakeApi, type FakeApi, type RecordedRequest } from '../cli-test-kit.js';
 import { image, template, vm } from '../cli-fixtures.js';
@@ -90,6 +90,17 @@ test('vm export writes the OVA to the file, whole or not at all', async () => {
   assert.match(gone.stderr, /NOT_FOUND.*vm gone not found/);
   assert.equal(existsSync(join(dir, 'gone.ova')), false);
   assert.deepEqual(readdirSync(dir), ['web-1.ova'], 'no partial file');
+  // An existing file is refused, not overwritten, before anything is asked of the server; --force overwrites it.
+  writeFileSync(out, 'mine');
+  const n = api.requests.length;
+  const again = await runCli(['vm', 'export', 'web-1', '-o', out, ...creds(api)]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /BAD_OUTPUT_FILE.*web-1\.ova already exists: give --force to overwrite it/);
+  assert.equal(api.requests.length, n, 'nothing asked');
+  assert.equal(readFileSync(out, 'utf8'), 'mine');
+  const forced = await runCli(['vm', 'export', 'web-1', out, '--force', ...creds(api)]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'ova bytes');
   assert.equal((await runCli(['vm', 'export', 'web-1', ...creds(api)])).code, 2, 'no file: a usage error');
 });
 

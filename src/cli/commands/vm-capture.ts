@@ -58,11 +58,11 @@ export function registerVmCapture(vm: Command): void {
     'the .ova file to write',
   );
   connectionOptions(exp, { json: false }).action(
-    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
-      const file = outputFile(positional, o.output);
+    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string; force?: boolean }) => {
+      const file = outputFile(positional, o.output, o.force === true);
       const client = await connect(o);
       const progress = startByteProgress(`exporting VM ${ref}`);
-      const { bytes } = await client.exportVm(ref, resolve(file), { signal, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
+      const { bytes } = await client.exportVm(ref, resolve(file), { signal, overwrite: o.force === true, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
       process.stdout.write(`exported VM ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );
