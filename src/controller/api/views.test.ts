@@ -99,8 +99,8 @@ test('a clone\'s view says which VM it is a clone of; another VM\'s says nothing
     const views = new Views(store);
     const owner = (await store.users.list())[0]!;
     const spec = { agent: { vcpus: 1, memoryMiB: 128, disk: { image: {} }, nics: [], context: {} }, demand: { vcpus: 1, memoryMiB: 128, diskMiB: 0, cpuModel: 'qemu64' } };
-    const src = await store.vms.create({ name: 'src', ownerId: owner.id, spec: spec as never });
-    const copy = await store.vms.create({ name: 'copy', ownerId: owner.id, spec: { ...spec, cloneOf: { vmId: src.id, vmName: 'src' } } as never });
+    const src = await store.vms.create({ name: 'src', ownerId: owner.id, spec });
+    const copy = await store.vms.create({ name: 'copy', ownerId: owner.id, spec: { ...spec, cloneOf: { vmId: src.id, vmName: 'src' } } });
     assert.deepEqual((await views.vm(copy)).cloneOf, { id: src.id, name: 'src' });
     assert.equal('cloneOf' in (await views.vm(src)), false);
     assert.deepEqual((await views.vms([src, copy])).map((v) => v.cloneOf), [undefined, { id: src.id, name: 'src' }]);
