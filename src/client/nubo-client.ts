@@ -112,7 +112,7 @@ export class NuboClient {
    */
   async uploadImage(input: UploadImageQuery & { file: string }, o: UploadOptions = {}): Promise<ImageView> {
     const { file, ...query } = input;
-    return this.#uploadFile('/images/upload', file, (sha256) => ({ name: query.name, sha256: query.sha256 ?? sha256, ...(query.format !== undefined ? { format: query.format } : {}) }), imageView, o);
+    return this.#uploadFile('/images/upload', file, (sha256) => ({ name: query.name, sha256: query.sha256 ?? sha256, ...(query.format !== undefined ? { format: query.format } : {}), ...(query.minMemoryMiB !== undefined ? { minMemoryMiB: String(query.minMemoryMiB as number) } : {}) }), imageView, o);
   }
   /**
    * Uploads a local .ova (admin) and imports it as a template, as

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VM_STATES } from '../core/vm-state.js';
 import { resourceIdSchema, resourceNameSchema } from './api-schemas.js';
 import { ipv4TextSchema } from './network-schemas.js';
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { firewallRuleSchema, type FirewallRuleWire } from './agent-api.js';
 
 /** The native API's shapes for VMs (`/api/v1/vms`): records, NICs, actions, purge. */
@@ -103,7 +104,7 @@ export const createVmBody = z.strictObject({
   /** Overrides the template's datastore. */
   datastore: z.enum(['local', 'shared']).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
-  memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
+  memoryMiB: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
   requirements: z.string().max(1024).optional(),
   /** Places the VM in this cluster (it must exist); overrides the template's. */

@@ -64,6 +64,7 @@ export class Views {
       virtualSizeBytes: i.virtualSizeBytes,
       sha256: i.sha256,
       createdAt: i.createdAt,
+      minMemoryMiB: i.minMemoryMib,
     };
   }
 
