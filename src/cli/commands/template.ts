@@ -62,7 +62,7 @@ export function registerTemplateCommands(program: Command): void {
     .requiredOption('--name <name>', 'template name (letters, digits and ._-)')
     .requiredOption('--image <image>', 'root disk image, by name or id')
     .option('--vcpus <n>', 'virtual CPUs', intArg(1, 64, 'vCPUs'), 1)
-    .option('--memory <MiB>', 'memory in MiB', intArg(MIN_VM_MEMORY_MIB, 1024 * 1024, 'MiB'), 256)
+    .option('--memory <MiB>', `memory in MiB, ${MIN_VM_MEMORY_MIB} or more and at least the minimum of its images (image list: MIN MEMORY)`, intArg(MIN_VM_MEMORY_MIB, 1024 * 1024, 'MiB'), 256)
     .option('--kernel <image>', 'kernel image (name or id, format kernel) for direct kernel boot')
     .option('--initrd <image>', 'initrd image (name or id, format initrd) for direct kernel boot')
     .option('--cmdline <args>', 'kernel command line for direct kernel boot')
