@@ -95,7 +95,7 @@ test("a group's limit caps the sum over its members; a member reads it and their
   await api('erin').createVm({ template: 'tpl', name: 'e1' });
   const before = await vmCount();
   await overQuota(api('dan').createVm({ template: 'tpl', name: 'd2' }), { subject: 'group', subjectName: 'ops', resource: 'memoryMiB', limit: 128, used: 128, requested: 64 });
-  await overQuota(api('erin').createVm({ template: 'tpl', name: 'e2', memoryMiB: 16 }), { subject: 'group', resource: 'memoryMiB' });
+  await overQuota(api('erin').createVm({ template: 'tpl', name: 'e2', memoryMiB: 64 }), { subject: 'group', resource: 'memoryMiB' });
   assert.equal(await vmCount(), before);
   const asAdmin = await ten('admin').getQuota({ group: 'ops' });
   assert.equal(asAdmin.usage.memoryMiB, 128);

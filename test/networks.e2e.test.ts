@@ -171,6 +171,9 @@ test('100 concurrent creates on a /24 get 100 distinct addresses and MACs, hande
   assert.equal(shown.addresses.leased, 100);
   assert.equal(shown.leases.length, 100);
   assert.ok(shown.leases.every((l) => l.state === 'leased' && vms.some((v) => v.id === l.vm)));
+  assert.ok(shown.leases.every((l) => l.vmName === vms.find((v) => v.id === l.vm)?.name), 'the holders by name for who may see them (the admin)');
+  const asBob = await new NuboClient(controller.url, bob).getNetwork(net.id);
+  assert.ok(asBob.leases.length === 100 && asBob.leases.every((l) => l.vm !== null && l.vmName === undefined), 'another user\'s VMs by id only');
   await Promise.all(vms.map((v) => api.vmAction(v.id, 'terminate-hard')));
   await controller.orchestrator.idle();
   assert.equal((await api.getNetwork(net.id)).addresses.leased, 0, 'terminated VMs gave their addresses back');

@@ -12,6 +12,7 @@ import { pollUntil } from '../src/util/deadline.js';
 import { startInProcessCloud, type InProcessCloud } from './support/in-process-cloud.js';
 import { agentVmId } from '../src/controller/agent-vm-id.js';
 import type { ControllerVmSpec } from '../src/controller/controller-vm-spec.js';
+import { tinyBoot } from './support/tiny-images.js';
 import type { VmView } from '../src/contract/vm-schemas.js';
 
 // Images made from a VM's disk — save-as (image + template), clone, export as
@@ -90,7 +91,7 @@ const snapshot = async (): Promise<unknown> => [
   (await readdir(join(root, 'controller', 'images'))).filter((f) => f.startsWith('.')),
 ];
 
-const imageNamed = async (name: string): Promise<{ id: string; path: string }> => {
+const imageNamed = async (name: string): Promise<{ id: string; path: string; minMemoryMib: number }> => {
   const img = (await controller.store.images.list()).find((i) => i.name === name);
   assert.ok(img, `image ${name} is registered`);
   return img;
@@ -182,6 +183,10 @@ test('bad save-as, clone and export requests are refused naming the problem, and
   await rejects(api.cloneVm('no-such-vm', { name: 'fresh' }), 404, 'NOT_FOUND');
   await rejects(api.exportVm('no-such-vm', ova), 404, 'NOT_FOUND');
   assert.equal(await exists(ova), false, 'no file written for a refused export');
+  // Less memory than the guest boots with (the tiny kernel's minimum, 96 MiB): refused on memoryMiB, naming the image.
+  await rejects(api.createVm({ template: 'tiny', name: 'starved', memoryMiB: 64 }), 400, 'VALIDATION_FAILED', 'memoryMiB', /64 MiB is below the 96 MiB that image tiny-(kernel|initrd) needs/);
+  await rejects(api.createTemplate({ name: 'starved', vcpus: 1, memoryMiB: 80, ...tinyBoot(image) }), 400, 'VALIDATION_FAILED', 'memoryMiB', /80 MiB is below the 96 MiB/);
+  await rejects(api.createVm({ template: 'tiny', name: 'starved', memoryMiB: 16 }), 400, 'VALIDATION_FAILED', 'memoryMiB');
 
   assert.deepEqual(await snapshot(), before, 'no image, template, VM or temporary file was added');
   assert.equal(await exists(captureFile(srcId)), false, 'the host keeps no capture');
@@ -197,10 +202,17 @@ test('clone of a powered-off VM: a new VM with its own MAC and name whose disk h
   assert.equal(clone.name, 'copy');
   assert.equal(clone.owner, 'admin');
   assert.equal(clone.template, 'tiny', 'the clone descends from the source\'s template');
+  assert.deepEqual(clone.cloneOf, { id: srcId, name: 'src' }, 'and says it is a clone of the source');
+  assert.deepEqual((await api.getVm(clone.id)).cloneOf, { id: srcId, name: 'src' });
+  assert.equal((await api.getVm(srcId)).cloneOf, undefined);
   assert.deepEqual([clone.vcpus, clone.memoryMiB], [1, 128]);
   assert.ok(['pending', 'prolog', 'boot', 'running'].includes(clone.state), clone.state);
   assert.equal((await api.getVm(srcId)).state, 'poweroff', 'the source stays powered off');
   await assertStandalone('copy-disk');
+  assert.equal((await imageNamed('copy-disk')).minMemoryMib, 96, 'the copy needs what the VM\'s images needed');
+  // A resize below what its images need is refused naming the image; one at their minimum is not.
+  await rejects(api.resizeVm(srcId, { vcpus: 1, memoryMiB: 64 }), 400, 'VALIDATION_FAILED', 'memoryMiB', /image tiny-(kernel|initrd)/);
+  assert.equal((await api.getVm(srcId)).memoryMiB, 128, 'nothing changed');
   assert.equal(await exists(captureFile(srcId)), false, 'the host keeps no capture');
 
   const [src, copy] = [await specOf(srcId), await specOf(clone.id)];

@@ -1,3 +1,4 @@
+import { lstatSync, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { NuboClient } from '../client/nubo-client.js';
@@ -92,15 +93,29 @@ export async function byIdOrName<T>(ref: string, byId: (id: string) => Promise<T
 
 /** `[file]` and `-o, --output <file>` for the commands that write a download: the file as an argument or as the flag, as the user prefers. */
 export function outputFileArgs(c: Command, what: string): Command {
-  return c.argument('[file]', `${what} (or give it with -o)`).option('-o, --output <file>', `${what}; written only once the download is complete`);
+  return c
+    .argument('[file]', `${what} (or give it with -o)`)
+    .option('-o, --output <file>', `${what}; written only once the download is complete`)
+    .option('--force', 'overwrite the file if it exists (without it, an existing file is refused and left as it is)');
 }
 
-/** The file `outputFileArgs` collected; exactly one of the two forms. */
-export function outputFile(positional: string | undefined, flag: string | undefined): string {
+/** The file `outputFileArgs` collected; exactly one of the two forms, and one that does not exist unless `force`. */
+export function outputFile(positional: string | undefined, flag: string | undefined, force = false): string {
   if (positional !== undefined && flag !== undefined && positional !== flag) {
     throw new UsageError('BAD_OUTPUT_FILE', `two output files given (${positional} and --output ${flag}); give one`, { positional, output: flag });
   }
   const file = positional ?? flag;
   if (file === undefined) throw new UsageError('BAD_OUTPUT_FILE', 'no output file: give it as an argument or with -o, --output <file>');
+  // Checked before asking, since an export makes the server copy a disk; a directory is the download's own refusal.
+  const st = lstatOrUndefined(file);
+  if (!force && st !== undefined && !st.isDirectory()) throw new UsageError('BAD_OUTPUT_FILE', `${file} already exists: give --force to overwrite it`, { output: file });
   return file;
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -26,6 +26,8 @@ export interface Answer {
   /** Sent as JSON unless `text` is given. */
   readonly body?: unknown;
   readonly text?: string;
+  /** Answered this long after the request came in (a server at work). */
+  readonly delayMs?: number;
 }
 
 /** Keyed by `METHOD /api/v1/path` (no query string). */
@@ -54,13 +56,17 @@ export async function startFakeApi(routes: Routes): Promise<FakeApi> {
         : route ? route(r)
         : apiError(404, 'NOT_FOUND', `no route ${r.method} ${r.path}`);
       const status = a.status ?? 200;
-      if (a.text !== undefined) {
-        res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(a.text);
-      } else if (a.body === undefined) {
-        res.writeHead(status === 200 ? 204 : status).end();
-      } else {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
-      }
+      const answer = (): void => {
+        if (a.text !== undefined) {
+          res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8' }).end(a.text);
+        } else if (a.body === undefined) {
+          res.writeHead(status === 200 ? 204 : status).end();
+        } else {
+          res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(a.body));
+        }
+      };
+      if (a.delayMs === undefined) answer();
+      else setTimeout(answer, a.delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -26,7 +26,7 @@ before(async () => {
     'GET /api/v1/templates/small/export': () => ({ text: 'template ova bytes' }),
     'GET /api/v1/templates': () => ({ body: [template()] }),
     'POST /api/v1/vms/web-1/migrate': () => ({ status: 202, body: migration() }),
-    'POST /api/v1/vms/web-1/save-as': () => ({ status: 201, body: { image: image({ id: 'img-9', name: 'golden-disk' }) } }),
+    'POST /api/v1/vms/web-1/save-as': () => ({ status: 201, body: { image: image({ id: 'img-9', name: 'golden-disk' }) }, delayMs: 1500 }),
     'DELETE /api/v1/images/tiny': () => ({ status: 204 }),
     'DELETE /api/v1/templates/small': () => ({ status: 204 }),
     'POST /api/v1/hosts': (r) => ({ status: 201, body: host({ id: 'host-3', name: (r.body as { name: string }).name, state: 'init' }) }),
@@ -182,7 +182,7 @@ test('an ambiguous short id is a usage error listing the candidates', async () =
   assert.match(r.stderr, /error \[AMBIGUOUS_ID\]: vm 3f2a is ambiguous: .*3f2a9c1e-1 \(web-1\), 3f2a77d0-2 \(web-2\)/);
 });
 
-test('save-as says on stderr what it is waiting for (a spinner with the time on a terminal)', async () => {
+test('save-as says on stderr what it is waiting for once the copy takes a while (a spinner with the time on a terminal)', async () => {
   const r = await runCli(['vm', 'save-as', 'web-1', '--image', 'golden-disk', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stderr, 'copying the disk of web-1 …\n');

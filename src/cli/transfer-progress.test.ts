@@ -64,3 +64,27 @@ test('busy progress on a terminal: what is under way and for how long, cleared a
     b.stop();
   }
 });
+
+test('busy progress waits afterMs before it shows anything: a request refused sooner shows nothing', async () => {
+  const t = fakeTerminal();
+  const early = startBusyProgress('copying the disk of nosuch', { stream: t.stream, afterMs: 200 });
+  await delay(50);
+  early.stop();
+  await delay(250);
+  assert.equal(t.text(), '', 'stopped before afterMs: never drawn');
+  const late = startBusyProgress('copying the disk of web-1', { stream: t.stream, afterMs: 100 });
+  try {
+    await delay(350);
+    assert.match(t.text(), /copying the disk of web-1 \d+\.\d s/);
+  } finally {
+    late.stop();
+  }
+});
+
+test('byte progress draws nothing before the first bytes (a refused download shows only its error)', async () => {
+  const t = fakeTerminal();
+  const p = startByteProgress('exporting VM nosuch', { stream: t.stream });
+  await delay(150);
+  p.stop();
+  assert.equal(t.text(), '');
+});

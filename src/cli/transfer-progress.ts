@@ -21,9 +21,9 @@ export interface ProgressOptions {
 const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
 /**
- * A download's progress: on a terminal a bar with the percent when the size
- * is known, else the bytes so far, with the rate; elsewhere nothing (the
- * command prints the file and its size when it is written).
+ * A download's progress: on a terminal, from its first bytes, a bar with the
+ * percent when the size is known, else the bytes so far, with the rate;
+ * elsewhere nothing (the command prints the file and its size when it is written).
  */
 export function startByteProgress(label: string, o: ProgressOptions = {}): ByteProgress {
   const stream = o.stream ?? process.stderr;
@@ -45,18 +45,22 @@ export function startByteProgress(label: string, o: ProgressOptions = {}): ByteP
     stream,
     fps: 10,
   });
-  bar.start(1, 0);
+  // Drawn from the first bytes on: before them the server may still refuse (no such VM), and that refusal is all the user sees.
+  let started = false;
   let stopped = false;
   return {
     update(b, t) {
+      if (stopped) return;
       bytes = b;
       total = t;
+      if (!started) bar.start(1, 0);
+      started = true;
       bar.update(t === undefined || t === 0 ? 0 : Math.min(1, b / t));
     },
     stop() {
       if (stopped) return;
       stopped = true;
-      bar.stop();
+      if (started) bar.stop();
     },
   };
 }
@@ -66,9 +70,29 @@ const SPINNER = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
 /**
  * A request that answers only when its work is done (a disk copy): on a
  * terminal what is under way and for how long, cleared at the end; elsewhere
- * one line saying what is under way.
+ * one line saying what is under way. Nothing is shown before `afterMs` (default
+ * 0): the server refuses a request (no such VM, a bad state or name) within
+ * milliseconds, before any copy, and such a refusal is then all the user sees.
  */
-export function startBusyProgress(label: string, o: ProgressOptions = {}): Progress {
+export function startBusyProgress(label: string, o: ProgressOptions & { readonly afterMs?: number } = {}): Progress {
+  let shown: Progress | undefined;
+  let stopped = false;
+  const show = (): void => {
+    if (!stopped) shown = showBusyProgress(label, o);
+  };
+  const timer = (o.afterMs ?? 0) > 0 ? setTimeout(show, o.afterMs) : undefined;
+  if (timer === undefined) show();
+  else timer.unref();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      shown?.stop();
+    },
+  };
+}
+
+function showBusyProgress(label: string, o: ProgressOptions): Progress {
   const stream = o.stream ?? process.stderr;
   if (!(o.tty ?? stream.isTTY === true)) {
     stream.write(`${label} …\n`);

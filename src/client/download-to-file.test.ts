@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -53,4 +53,28 @@ test('a missing directory is a LocalFileError naming the file asked for, before 
     return true;
   });
   assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.part')), []);
+});
+
+test('overwrite: false keeps an existing file: refused before the request, and when one appears during the download', async () => {
+  const dest = join(dir, 'kept.ova');
+  writeFileSync(dest, 'mine');
+  const refused = (err: unknown): boolean => {
+    assert.ok(err instanceof LocalFileError);
+    assert.equal(err.path, dest);
+    assert.match(err.message, /already exists/);
+    return true;
+  };
+  await assert.rejects(downloadToFile({ url: `${base}/sized`, token: 't', dest, overwrite: false }), refused);
+  assert.equal(readFileSync(dest, 'utf8'), 'mine');
+  const late = join(dir, 'late.ova');
+  let wrote = false;
+  await assert.rejects(downloadToFile({ url: `${base}/sized`, token: 't', dest: late, overwrite: false, onProgress: () => {
+    if (!wrote) writeFileSync(late, 'theirs');
+    wrote = true;
+  } }), (err: unknown) => err instanceof LocalFileError && err.path === late && /already exists/.test(err.message));
+  assert.equal(readFileSync(late, 'utf8'), 'theirs', 'the file that appeared is kept');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.part')), [], 'no partial file left');
+  const r = await downloadToFile({ url: `${base}/sized`, token: 't', dest });
+  assert.equal(r.bytes, chunk.length * 4, 'overwrite by default');
+  assert.equal(readFileSync(dest).length, chunk.length * 4);
 });

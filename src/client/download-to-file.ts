@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, constants, rename, rm, stat } from 'node:fs/promises';
+import { access, constants, link, lstat, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +21,8 @@ export interface DownloadRequest {
   readonly timeoutMs?: number | undefined;
   /** Called as bytes arrive, with the size when the server gave a Content-Length. */
   readonly onProgress?: ((bytes: number, total: number | undefined) => void) | undefined;
+  /** False: a `dest` that exists is refused (LocalFileError), before the request and again when the file would appear. Default true. */
+  readonly overwrite?: boolean | undefined;
 }
 
 /**
@@ -31,6 +33,8 @@ export interface DownloadRequest {
 export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: number }> {
   // Checked before asking: an export makes the server copy a disk, for nothing if the file cannot be written.
   await writableDirOf(r.dest);
+  const overwrite = r.overwrite ?? true;
+  if (!overwrite && (await lstat(r.dest).catch(() => undefined)) !== undefined) throw new LocalFileError(r.dest, 'already exists (not overwritten)');
   const d = deadline(`GET ${r.url}`, r.timeoutMs ?? 30 * 60_000, r.signal);
   const tmp = join(dirname(r.dest), `.${basename(r.dest)}.${randomBytes(4).toString('hex')}.part`);
   try {
@@ -62,10 +66,16 @@ export async function downloadToFile(r: DownloadRequest): Promise<{ bytes: numbe
     });
     try {
       await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: d.signal });
-      await rename(tmp, r.dest);
+      if (overwrite) await rename(tmp, r.dest);
+      else {
+        // A link fails where rename would replace: a file that appeared during the download is kept, not overwritten.
+        await link(tmp, r.dest);
+        await rm(tmp, { force: true });
+      }
     } catch (err) {
       // The temporary name is ours, not the user's: name the file they asked for.
       const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EEXIST' && !overwrite) throw new LocalFileError(r.dest, 'already exists (not overwritten)', { cause: err });
       if (typeof e.syscall === 'string' && typeof e.code === 'string') throw new LocalFileError(r.dest, `cannot write (${e.code})`, { cause: err });
       throw err;
     }

@@ -34,7 +34,8 @@ const sinceQuery = (since: string | undefined): string => (since === undefined ?
 type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 /** A download's options: its deadline and signal, and who hears of the bytes as they arrive. */
-export type DownloadOptions = WaitOptions & { readonly onProgress?: (bytes: number, total: number | undefined) => void };
+/** `overwrite: false`: an existing destination file is refused, not replaced (default: replaced). */
+export type DownloadOptions = WaitOptions & { readonly onProgress?: (bytes: number, total: number | undefined) => void; readonly overwrite?: boolean };
 /** `onProgress` gets the bytes sent so far and the file's size. */
 export type UploadOptions = WaitOptions & { readonly onProgress?: (sent: number, total: number) => void };
 
@@ -111,7 +112,7 @@ export class NuboClient {
    */
   async uploadImage(input: UploadImageQuery & { file: string }, o: UploadOptions = {}): Promise<ImageView> {
     const { file, ...query } = input;
-    return this.#uploadFile('/images/upload', file, (sha256) => ({ name: query.name, sha256: query.sha256 ?? sha256, ...(query.format !== undefined ? { format: query.format } : {}) }), imageView, o);
+    return this.#uploadFile('/images/upload', file, (sha256) => ({ name: query.name, sha256: query.sha256 ?? sha256, ...(query.format !== undefined ? { format: query.format } : {}), ...(query.minMemoryMiB !== undefined ? { minMemoryMiB: String(query.minMemoryMiB as number) } : {}) }), imageView, o);
   }
   /**
    * Uploads a local .ova (admin) and imports it as a template, as
@@ -162,7 +163,7 @@ export class NuboClient {
   }
   /** Downloads the template (id or name) as an OVA into `dest` (whole or not at all). */
   exportTemplate(id: string, dest: string, o: DownloadOptions = {}): Promise<{ bytes: number }> {
-    return downloadToFile({ url: `${this.baseUrl}/api/v1/templates/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000, onProgress: o.onProgress });
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/templates/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 1_800_000, onProgress: o.onProgress, overwrite: o.overwrite });
   }
 
   listVms(filter: { state?: string; host?: string } = {}, o?: WaitOptions): Promise<VmView[]> {
@@ -220,7 +221,7 @@ export class NuboClient {
   }
   /** Downloads the VM (id or name), its disk as it is now, as an OVA into `dest` (whole or not at all). */
   exportVm(id: string, dest: string, o: DownloadOptions = {}): Promise<{ bytes: number }> {
-    return downloadToFile({ url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 3_600_000, onProgress: o.onProgress });
+    return downloadToFile({ url: `${this.baseUrl}/api/v1/vms/${encodeURIComponent(id)}/export`, token: this.token, dest, signal: o.signal, timeoutMs: o.timeoutMs ?? 3_600_000, onProgress: o.onProgress, overwrite: o.overwrite });
   }
   /** The VM's serial console log (plain text). */
   vmConsole(id: string, o: WaitOptions = {}): Promise<string> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resourceNameSchema } from './api-schemas.js';
+import { minMemoryMiBSchema } from './image-schemas.js';
 
 /**
  * `POST /api/v1/images/from-s3`: an image made from an S3 object the caller
@@ -12,6 +13,7 @@ export const imageFromObjectBody = z.strictObject({
   key: z.string().min(1).max(1024),
   /** Default: what qemu-img detects; vmdk and vdi are converted to qcow2. */
   format: z.enum(['qcow2', 'raw', 'vmdk', 'vdi']).optional(),
+  minMemoryMiB: minMemoryMiBSchema.optional(),
 });
 export type ImageFromObjectBody = z.input<typeof imageFromObjectBody>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resourceNameSchema } from './api-schemas.js';
+import { DEFAULT_IMAGE_MIN_MEMORY_MIB, MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 
 /** The native API's shapes for images (`/api/v1/images`). */
 
@@ -13,10 +14,15 @@ export const imageView = z.object({
   virtualSizeBytes: z.number(),
   sha256: z.string(),
   createdAt: z.string(),
+  /** The least memory (MiB) a VM booting from it is given: creates and resizes below it are refused. Always sent; optional for readers of older controllers. */
+  minMemoryMiB: z.number().optional(),
 });
 export type ImageView = z.infer<typeof imageView>;
 /** What a file may be registered as: vmdk and vdi disks are converted to qcow2 on the way in. */
 export const registerImageFormatSchema = z.enum(['qcow2', 'raw', 'vmdk', 'vdi', 'kernel', 'initrd']);
+const MIN_MEMORY_HELP = `the least memory (MiB) its guest boots with, ${MIN_VM_MEMORY_MIB} or more (as Glance's min_ram): VMs booting from it are refused less, at create and resize; default ${DEFAULT_IMAGE_MIN_MEMORY_MIB}`;
+/** An image's minimum memory as a body field. */
+export const minMemoryMiBSchema = z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).describe(MIN_MEMORY_HELP);
 /** A path on the controller's machine, in its import directory. */
 export const controllerPathSchema = z.string().max(4096).regex(/^\/[^\0]*$/, 'must be an absolute path');
 export const registerImageBody = z.strictObject({
@@ -25,6 +31,7 @@ export const registerImageBody = z.strictObject({
   path: controllerPathSchema,
   /** Default: the disk format qemu-img detects (held against a .qcow2/.raw/.vmdk/.vdi extension); kernel and initrd must be given. */
   format: registerImageFormatSchema.optional(),
+  minMemoryMiB: minMemoryMiBSchema.optional(),
 });
 export type RegisterImageBody = z.input<typeof registerImageBody>;
 /** `POST /api/v1/images/upload`: the file is the request body (application/octet-stream); these are its query string. */
@@ -34,5 +41,6 @@ export const uploadImageQuery = z.strictObject({
   format: registerImageFormatSchema.optional(),
   /** The body's SHA-256 (64 lowercase hex digits): checked before anything is kept. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits').optional(),
+  minMemoryMiB: z.coerce.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).describe(MIN_MEMORY_HELP).optional(),
 });
 export type UploadImageQuery = z.input<typeof uploadImageQuery>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { LEASE_STATES } from '../core/leases/lease-state.js';
 
 /** The native API's shapes for capacity leases (`/api/v1/leases`). */
@@ -19,7 +20,7 @@ export const createLeaseBody = z.strictObject({
   template: z.string().min(1).max(64),
   count: z.number().int().min(1).max(1000).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
-  memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
+  memoryMiB: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).optional(),
   /** Best effort only (its default: true): whether an advance reservation may suspend it. */
   preemptible: z.boolean().optional(),
 });

@@ -22,7 +22,14 @@ export const createNetworkBody = z.strictObject({
 });
 export type CreateNetworkBody = z.input<typeof createNetworkBody>;
 export const leaseStateSchema = z.enum(['free', 'leased', 'held']);
-export const leaseView = z.object({ address: z.string(), mac: z.string(), state: leaseStateSchema, vm: z.string().nullable(), updatedAt: z.string() });
+export const leaseView = z.object({
+  address: z.string(), mac: z.string(), state: leaseStateSchema,
+  /** The holder's id (names are unique only per owner). */
+  vm: z.string().nullable(),
+  /** The holder's name, when the caller may see that VM (theirs, shared with them, an admin's view); else absent, as for a VM that is gone. */
+  vmName: z.string().optional(),
+  updatedAt: z.string(),
+});
 export type LeaseView = z.infer<typeof leaseView>;
 export const networkView = z.object({
   id: z.string(),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SCALING_METRICS, MAX_GROUP_SIZE } from '../core/autoscale/scaling-policy.js';
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { resourceNameSchema } from './api-schemas.js';
 
 /**
@@ -29,7 +30,7 @@ export const createScalingGroupBody = z.strictObject({
   /** Given to every member VM (as `vm create` takes them). */
   userData: z.string().max(64 * 1024).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
-  memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
+  memoryMiB: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).optional(),
 });
 export type CreateScalingGroupBody = z.input<typeof createScalingGroupBody>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resourceNameSchema } from './api-schemas.js';
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { controllerPathSchema, uploadImageQuery } from './image-schemas.js';
 
 /** The native API's shapes for templates (`/api/v1/templates`). */
@@ -8,7 +9,7 @@ export const templateNic = z.strictObject({ network: z.string().max(64).optional
 export const templateBody = z.strictObject({
   name: resourceNameSchema,
   vcpus: z.number().int().min(1).max(64),
-  memoryMiB: z.number().int().min(16).max(1024 * 1024),
+  memoryMiB: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024),
   /** Image name or id of the root disk. */
   image: z.string().min(1).max(64),
   diskMode: z.enum(['overlay', 'copy']).default('overlay'),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { VM_STATES } from '../core/vm-state.js';
 import { resourceIdSchema, resourceNameSchema } from './api-schemas.js';
 import { ipv4TextSchema } from './network-schemas.js';
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { firewallRuleSchema, type FirewallRuleWire } from './agent-api.js';
 
 /** The native API's shapes for VMs (`/api/v1/vms`): records, NICs, actions, purge. */
@@ -17,6 +18,11 @@ export const vmView = z.object({
    * (the EC2 adaptor's AMIs) reads without a lookup. Always sent; optional for readers of older controllers.
    */
   templateId: z.string().nullable().optional(),
+  /**
+   * A clone's source VM (its id, and its name when it was cloned): the clone took that VM's settings and a copy of its
+   * disk, and `template` is the template the source was made from. Absent for a VM that is not a clone.
+   */
+  cloneOf: z.object({ id: z.string(), name: z.string() }).optional(),
   state: vmStateSchema,
   stateReason: z.string().nullable(),
   host: z.string().nullable(),
@@ -24,6 +30,8 @@ export const vmView = z.object({
   cluster: z.string().nullable().optional(),
   vcpus: z.number(),
   memoryMiB: z.number(),
+  /** The datastore its root disk is on now (a disk move changes it): `local` to its host, or `shared` by every host. Always sent; optional for readers of older controllers. */
+  datastore: z.enum(['local', 'shared']).optional(),
   allowedActions: z.array(z.string()),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -96,7 +104,7 @@ export const createVmBody = z.strictObject({
   /** Overrides the template's datastore. */
   datastore: z.enum(['local', 'shared']).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
-  memoryMiB: z.number().int().min(16).max(1024 * 1024).optional(),
+  memoryMiB: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).optional(),
   userData: z.string().max(64 * 1024).optional(),
   requirements: z.string().max(1024).optional(),
   /** Places the VM in this cluster (it must exist); overrides the template's. */

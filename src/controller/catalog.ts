@@ -19,6 +19,7 @@ import { findOrUndefined } from '../store/find-or-undefined.js';
 import { AmbiguousIdError, byIdPrefix } from './api/match-reference.js';
 import { InvariantError } from '../errors/invariant-error.js';
 import { AccessControl } from './api/access-control.js';
+import { checkMemoryMinimum } from './check-memory-minimum.js';
 
 /** How a template's boot and disk settings sit in the store's JSON columns. */
 export interface StoredTemplate {
@@ -119,6 +120,7 @@ export class Catalog {
     const initrd = body.initrd === undefined ? undefined : await this.findImage(body.initrd, user, 'initrd');
     if (initrd && initrd.format !== 'initrd') throw new ValidationError('template', [{ field: 'initrd', message: `image ${initrd.name} is ${initrd.format}, not an initrd` }]);
     if (initrd && !kernel) throw new ValidationError('template', [{ field: 'initrd', message: 'an initrd needs a kernel' }]);
+    await checkMemoryMinimum(this.store, { memoryMiB: body.memoryMiB, imageIds: [disk.id, kernel?.id, initrd?.id], what: 'template' });
     if (body.requirements !== undefined) compileRequirements(body.requirements);
     if (body.burst !== undefined) await this.#checkBurst(body.burst);
     // Networks are kept by id (names may be reused after a delete); JSON has no undefined: absent ones are dropped.
@@ -259,6 +261,8 @@ export class Catalog {
     const vcpus = body.vcpus ?? s.vcpus;
     const memoryMiB = body.memoryMiB ?? s.memoryMib;
     const userData = body.userData ?? s.context.userData;
+    // Its own memory or its source's (a template made before the images said their minimum): either is refused below it.
+    await checkMemoryMinimum(this.store, { memoryMiB, imageIds: [diskImage.image, s.context.kernel, s.context.initrd], what: 'request' });
     const img = await this.store.images.get(diskImage.image);
     const networks: (Network | null)[] = [];
     if (body.nics !== undefined) {
@@ -307,6 +311,7 @@ export class Catalog {
     const initrd = s.context.initrd === undefined ? undefined : await ref(s.context.initrd);
     const spec = (leases: readonly Lease[]): ControllerVmSpec => ({
         nicNetworks: networks.map((n) => n?.id ?? null),
+        ...(s.cloneOf !== undefined ? { cloneOf: { ...s.cloneOf } } : {}),
         agent: {
           vcpus,
           memoryMiB,
@@ -366,6 +371,8 @@ export type AdmissionSource = StoredTemplate & {
   readonly requirements: string | null;
   /** The cluster its VMs are placed in; null (or absent, a clone's source): any. */
   readonly cluster?: string | null;
+  /** A clone's source VM, kept in the clone's spec. */
+  readonly cloneOf?: ControllerVmSpec['cloneOf'];
 };
 
 export interface AdmittedVm {

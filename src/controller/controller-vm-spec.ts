@@ -33,4 +33,10 @@ export interface ControllerVmSpec {
    * `deploy`, for the create only: a later placement may choose them.
    */
   readonly avoidHosts?: readonly string[];
+  /**
+   * The VM it is a clone of (its settings and a copy of its disk), as it was
+   * named then: what `vm show` says instead of a template name the clone
+   * only inherited.
+   */
+  readonly cloneOf?: { readonly vmId: string; readonly vmName: string };
 }

@@ -46,6 +46,8 @@ export interface ImageFromObject {
   readonly bucket: string;
   readonly key: string;
   readonly format?: DiskImageFormat | undefined;
+  /** Default: the store's (core/memory-minimum.ts). */
+  readonly minMemoryMiB?: number | undefined;
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
@@ -147,7 +149,7 @@ export class ImageObjects {
         blobId = converted;
         format = 'qcow2';
       }
-      const img = await this.#record({ blobId, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: info.virtualSize }, opts);
+      const img = await this.#record({ blobId, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: info.virtualSize, minMemoryMib: input.minMemoryMiB }, opts);
       this.o.logger.info({ imageId: img.id, source: display, key: ImageObjects.keyOf(blobId), format, size: img.sizeBytes }, 'image registered from an S3 object');
       return img;
     } catch (err) {
@@ -163,7 +165,7 @@ export class ImageObjects {
    * object of the system bucket and then the image. On any failure nothing
    * stays: no row, no object, no blob (a crash leaves what the sweeps remove).
    */
-  async commit(input: { file: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number }, opts: WaitOptions = {}): Promise<Image> {
+  async commit(input: { file: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number; minMemoryMib?: number | undefined }, opts: WaitOptions = {}): Promise<Image> {
     await chmod(input.file, 0o600);
     const blobId = await this.o.blobs.adopt(input.file);
     try {
@@ -175,7 +177,7 @@ export class ImageObjects {
   }
 
   /** The object row (the decision), then the image row; the object goes again if the image row fails. The caller removes the blob on failure. */
-  async #record(input: { blobId: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number }, opts: WaitOptions): Promise<Image> {
+  async #record(input: { blobId: string; name: string; ownerId: string; format: Image['format']; virtualSizeBytes: number; minMemoryMib?: number | undefined }, opts: WaitOptions): Promise<Image> {
     const { store, blobs } = this.o;
     const path = blobs.path(input.blobId);
     await chmod(path, 0o600);
@@ -185,7 +187,7 @@ export class ImageObjects {
     await store.s3.putObject({ bucket: IMAGE_BUCKET, key, blobId: input.blobId, size, etag: md5, headers: { 'content-type': 'application/octet-stream' } });
     try {
       await this.o.failpoints?.hit('image-object.before-image');
-      return await store.images.create({ name: input.name, ownerId: input.ownerId, format: input.format, sizeBytes: size, virtualSizeBytes: input.virtualSizeBytes, sha256, path });
+      return await store.images.create({ name: input.name, ownerId: input.ownerId, format: input.format, sizeBytes: size, virtualSizeBytes: input.virtualSizeBytes, sha256, path, ...(input.minMemoryMib !== undefined ? { minMemoryMib: input.minMemoryMib } : {}) });
     } catch (err) {
       await store.s3.deleteObject(IMAGE_BUCKET, key);
       throw err;

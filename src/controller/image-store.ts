@@ -35,6 +35,8 @@ export interface AddImageInput {
   readonly displayName: string;
   /** A disk smaller than this is grown to it (an OVF disk's declared capacity). */
   readonly minVirtualSize?: number | undefined;
+  /** The least memory its guest boots with; default the store's (core/memory-minimum.ts). */
+  readonly minMemoryMib?: number | undefined;
 }
 
 /** The part of ImageObjects the image store uses. */
@@ -64,14 +66,14 @@ export class ImageStore {
    * goes away, leaves nothing), their SHA-256 held against `sha256` if given,
    * then checked and recorded as a registered file is.
    */
-  async upload(input: { name: string; ownerId: string; format?: RegisterFormat | undefined; sizeBytes: number; sha256?: string | undefined }, body: Readable, opts: WaitOptions = {}): Promise<Image> {
+  async upload(input: { name: string; ownerId: string; format?: RegisterFormat | undefined; sizeBytes: number; sha256?: string | undefined; minMemoryMiB?: number | undefined }, body: Readable, opts: WaitOptions = {}): Promise<Image> {
     await this.ensureNameFree(input.ownerId, input.name, 'name');
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     return this.withTempDir(async (tmp) => {
       const staged = join(tmp, 'upload');
       await receiveUpload(body, staged, input, 'image', opts);
       try {
-        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format: input.format, displayName: `upload ${input.name}` }, opts);
+        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format: input.format, displayName: `upload ${input.name}`, minMemoryMib: input.minMemoryMiB }, opts);
       } catch (err) {
         if (err instanceof DiskImageError) throw new ValidationError('image', [{ field: err.problem === 'format-mismatch' && input.format !== undefined ? 'format' : 'body', message: err.message }]);
         throw err;
@@ -84,7 +86,7 @@ export class ImageStore {
    * the source, so what is checked is what is kept. A name that is taken
    * fails before anything is copied.
    */
-  async register(input: { name: string; path: string; format?: RegisterFormat | undefined; ownerId: string }, opts: WaitOptions = {}): Promise<Image> {
+  async register(input: { name: string; path: string; format?: RegisterFormat | undefined; ownerId: string; minMemoryMiB?: number | undefined }, opts: WaitOptions = {}): Promise<Image> {
     const { path: real } = await resolveImportPath(this.importDir, input.path, 'image');
     const st = await stat(real).catch(() => undefined);
     if (!st?.isFile()) throw new ValidationError('image', [{ field: 'path', message: `${input.path} is not a readable file on the controller` }]);
@@ -98,7 +100,7 @@ export class ImageStore {
         throw err;
       });
       try {
-        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format, displayName: input.path }, opts);
+        return await this.add({ name: input.name, ownerId: input.ownerId, file: staged, format, displayName: input.path, minMemoryMib: input.minMemoryMiB }, opts);
       } catch (err) {
         if (err instanceof DiskImageError) {
           // A mismatch with a format the caller gave is that field's fault; anything else is the file's.
@@ -139,7 +141,7 @@ export class ImageStore {
         virtualSize = input.minVirtualSize;
       }
     }
-    return this.objects.commit({ file, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: virtualSize }, opts);
+    return this.objects.commit({ file, name: input.name, ownerId: input.ownerId, format, virtualSizeBytes: virtualSize, minMemoryMib: input.minMemoryMib }, opts);
   }
 
   /** 409 on `field` if the owner already has an image of this name: checked before any copy or conversion. */

@@ -109,7 +109,7 @@ export class MigrationService {
     const bindings = await this.#bindingsOf(spec, bridges);
     const input = (d: Host | undefined) => ({
       // The requirements hold wherever the VM goes: a chosen destination meets them, an explicit one is refused unless forced.
-      vm: { id: vm.id, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots, requirements: spec.demand.requirements, cluster: spec.demand.cluster, bindings } as const,
+      vm: { id: vm.id, name: vm.name, state: vm.state, hostId: vm.hostId, demand, networks: bridges, storage, snapshots, requirements: spec.demand.requirements, cluster: spec.demand.cluster, bindings } as const,
       source: source ? hostViewOf(source) : undefined,
       dest: d ? hostViewOf(d) : undefined,
       sourceFacts: source ? factsOf(source) : undefined,

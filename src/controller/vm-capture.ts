@@ -19,6 +19,9 @@ import type { ImageStore } from './image-store.js';
 import { ensureVmNameFree, recordNewVm } from './record-new-vm.js';
 import { templateBodyOf, vmAsTemplate } from './vm-as-template.js';
 import type { VmOrchestrator } from './vm-orchestrator.js';
+import { DEFAULT_IMAGE_MIN_MEMORY_MIB } from '../core/memory-minimum.js';
+import { bootImageIds, largestMinimum } from './check-memory-minimum.js';
+import type { ControllerVmSpec } from './controller-vm-spec.js';
 import { CaptureError } from './capture-error.js';
 
 /** The states a VM's disk can be captured in: a running VM's by a point-in-time block job, the others' from the file at rest. */
@@ -90,7 +93,7 @@ export class VmCapture {
     return this.#exclusive(vm, async () => {
       const image = await this.#captureImage(vm, imageName, caller, opts);
       try {
-        const admitted = await this.#o.catalog.admit(vmAsTemplate(vm, image.id), { name: req.name }, caller);
+        const admitted = await this.#o.catalog.admit({ ...vmAsTemplate(vm, image.id), cloneOf: { vmId: vm.id, vmName: vm.name } }, { name: req.name }, caller);
         const clone = await recordNewVm(this.#o, admitted, caller);
         this.#o.logger.info({ vmId: vm.id, cloneId: clone.id, image: image.id }, 'vm cloned');
         return clone;
@@ -129,7 +132,9 @@ export class VmCapture {
       const file = join(dir, 'capture.qcow2');
       await captureVmDisk(this.#o, vm, file, opts);
       opts.signal?.throwIfAborted();
-      const image = await this.#o.images.add({ name, ownerId: owner.id, file, format: 'qcow2', displayName: `the disk of VM ${vm.name}` }, opts);
+      // The copy boots what the VM booted: it needs what the VM's images needed.
+      const minMemoryMib = Math.max(DEFAULT_IMAGE_MIN_MEMORY_MIB, await largestMinimum(this.#o.store, bootImageIds(vm.spec as unknown as ControllerVmSpec)));
+      const image = await this.#o.images.add({ name, ownerId: owner.id, file, format: 'qcow2', displayName: `the disk of VM ${vm.name}`, minMemoryMib }, opts);
       await this.#o.store.events.append({ kind: 'image.captured', resource: 'image', resourceId: image.id, data: { vm: vm.id, vmState: vm.state, name } }).catch(() => {});
       return image;
     });

@@ -1,3 +1,4 @@
+import { MIN_VM_MEMORY_MIB } from '../core/memory-minimum.js';
 import { invalidParameterValue } from './ec2-api-error.js';
 
 export interface InstanceType {
@@ -29,7 +30,7 @@ export function compileInstanceTypes(types: readonly InstanceType[] = DEFAULT_IN
   for (const [i, t] of types.entries()) {
     if (!/^[a-z0-9]+\.[a-z0-9]+$/.test(t.name)) throw invalidParameterValue(`instanceTypes[${i}].name`, `${JSON.stringify(t.name)} is not of the form family.size`);
     if (!Number.isInteger(t.vcpus) || t.vcpus < 1 || t.vcpus > 64) throw invalidParameterValue(`instanceTypes[${i}].vcpus`, 'must be an integer in 1..64');
-    if (!Number.isInteger(t.memoryMiB) || t.memoryMiB < 16) throw invalidParameterValue(`instanceTypes[${i}].memoryMiB`, 'must be an integer of at least 16');
+    if (!Number.isInteger(t.memoryMiB) || t.memoryMiB < MIN_VM_MEMORY_MIB) throw invalidParameterValue(`instanceTypes[${i}].memoryMiB`, `must be an integer of at least ${MIN_VM_MEMORY_MIB}`);
     if (out.has(t.name)) throw invalidParameterValue(`instanceTypes[${i}].name`, `${t.name} is listed twice`);
     out.set(t.name, Object.freeze({ ...t }));
   }

@@ -3,6 +3,7 @@ import type { TinyImage } from '../storage/tiny-image/build-tiny-image.js';
 import type { WaitOptions } from '../util/deadline.js';
 import { HOST_BRIDGE } from './lab-state.js';
 import { ensureBridge } from '../network/lab-topology.js';
+import { TINY_IMAGE_MIN_MEMORY_MIB } from '../core/memory-minimum.js';
 
 /**
  * The lab's guest network: the fabric carries it to every host's `br0`, and
@@ -23,13 +24,14 @@ export async function ensureLabCatalog(api: NuboClient, fabricBridge: string, im
   const made: string[] = [];
   if (await ensureBridge(fabricBridge, undefined, `${LAB_NETWORK.gateway}/24`, w)) made.push(`gateway ${LAB_NETWORK.gateway} on ${fabricBridge}`);
   const images = await api.listImages(w);
-  for (const [name, path, format] of [
-    ['nubo-tiny-disk', image.dataDisk, 'qcow2'],
-    ['nubo-tiny-kernel', image.kernel, 'kernel'],
-    ['nubo-tiny-initrd', image.initrd, 'initrd'],
+  // The kernel and its initramfs are what need memory to boot (the disk is data): they carry the guest's measured minimum.
+  for (const [name, path, format, minMemoryMiB] of [
+    ['nubo-tiny-disk', image.dataDisk, 'qcow2', undefined],
+    ['nubo-tiny-kernel', image.kernel, 'kernel', TINY_IMAGE_MIN_MEMORY_MIB],
+    ['nubo-tiny-initrd', image.initrd, 'initrd', TINY_IMAGE_MIN_MEMORY_MIB],
   ] as const) {
     if (images.some((i) => i.name === name)) continue;
-    await api.uploadImage({ name, file: path, format }, w);
+    await api.uploadImage({ name, file: path, format, ...(minMemoryMiB !== undefined ? { minMemoryMiB } : {}) }, w);
     made.push(`image ${name}`);
   }
   if (!(await api.listNetworks(w)).some((n) => n.name === LAB_NETWORK.name)) {

@@ -153,6 +153,8 @@ export interface ImagesTable {
   path: string;
   state: ImageState;
   created_at: IsoTime;
+  /** Migration 0036: the least memory a VM booting from it is given. */
+  min_memory_mib: number;
 }
 
 export interface TemplatesTable {

@@ -60,7 +60,7 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       try {
         const afterRows = await applied(second);
         assert.deepEqual(afterRows, before);
-        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0028-clusters', '0029-clouds', '0030-s3-object-parts', '0031-occi-mixins', '0032-cloud-migrations', '0034-datastores-volume-clusters', '0035-vms-owner-name-index']);
+        assert.deepEqual(afterRows.map((r) => r.name), ['0001-initial', '0002-migration-reservation', '0003-volumes', '0004-host-overcommit-network-bridge', '0005-events-at-index', '0006-tenancy', '0007-controller-leadership', '0008-quotas', '0009-usage', '0010-capacity-leases', '0011-migration-planner', '0012-ha', '0013-drs-scaling-groups', '0014-access-keys-s3', '0015-ec2', '0017-system-image-bucket', '0021-host-degraded', '0022-migration-queue-forced', '0028-clusters', '0029-clouds', '0030-s3-object-parts', '0031-occi-mixins', '0032-cloud-migrations', '0034-datastores-volume-clusters', '0035-vms-owner-name-index', '0036-image-min-memory']);
         assert.equal((await second.users.get(owner.id)).name, owner.name);
       } finally {
         await second.close();
@@ -197,6 +197,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
         ConflictError, 'CONFLICT', (e) => assert.equal(e.field, 'name'),
       );
       const theirs = await store.images.create({ name, ownerId: other.id, format: 'raw', sizeBytes: 1, virtualSizeBytes: 1, sha256: SHA, path: '/y' });
+      // The least memory its guest boots with: the floor unless said (64), kept as said.
+      assert.equal(img.minMemoryMib, 64);
+      const hungry = await store.images.create({ name: uniq('hungry'), ownerId: owner.id, format: 'kernel', sizeBytes: 1, virtualSizeBytes: 1, sha256: SHA, path: '/k', minMemoryMib: 96 });
+      assert.equal((await store.images.get(hungry.id)).minMemoryMib, 96);
       assert.deepEqual((await store.images.list({ ownerId: other.id })).map((i) => i.id), [theirs.id]);
       assert.deepEqual((await store.images.findByName(owner.id, name))?.id, img.id);
       const images = await count(store, 'images');
@@ -207,6 +211,10 @@ export function storeContract(name: string, open: () => Promise<Store>, cleanup:
       await rejectsWith(
         store.images.create({ name: uniq('fmt'), ownerId: owner.id, format: 'vmdk' as 'raw', sizeBytes: 1, virtualSizeBytes: 1, sha256: 'xyz', path: '/z' }),
         ValidationError, 'VALIDATION_FAILED', (e) => assert.deepEqual(e.issues.map((i) => i.field).sort(), ['format', 'sha256']),
+      );
+      await rejectsWith(
+        store.images.create({ name: uniq('starved'), ownerId: owner.id, format: 'raw', sizeBytes: 1, virtualSizeBytes: 1, sha256: SHA, path: '/z', minMemoryMib: 16 }),
+        ValidationError, 'VALIDATION_FAILED', (e) => assert.equal(e.field, 'minMemoryMib'),
       );
       await rejectsWith(
         store.images.create({ name: uniq('own'), ownerId: 'ghost', format: 'raw', sizeBytes: 1, virtualSizeBytes: 1, sha256: SHA, path: '/z' }),

@@ -22,6 +22,7 @@ import { FABRIC_ADDRESS, readLabState, type LabHost } from '../../src/lab/lab-st
 import { isLabProcess, stopLabProcess } from '../../src/lab/lab-process.js';
 import { freePort } from '../../src/util/free-port.js';
 import { httpGet } from './http-get.js';
+import { TINY_IMAGE_MIN_MEMORY_MIB } from '../../src/core/memory-minimum.js';
 import { consoleLines } from './console-order.js';
 
 /**
@@ -99,8 +100,8 @@ export class MigrationLab {
     await this.agentsUp(nHosts);
     const api = this.api;
     await api.uploadImage({ name: 'tiny-disk', file: this.image.dataDisk });
-    await api.uploadImage({ name: 'tiny-kernel', file: this.image.kernel, format: 'kernel' });
-    await api.uploadImage({ name: 'tiny-initrd', file: this.image.initrd, format: 'initrd' });
+    await api.uploadImage({ name: 'tiny-kernel', file: this.image.kernel, format: 'kernel', minMemoryMiB: TINY_IMAGE_MIN_MEMORY_MIB });
+    await api.uploadImage({ name: 'tiny-initrd', file: this.image.initrd, format: 'initrd', minMemoryMiB: TINY_IMAGE_MIN_MEMORY_MIB });
     await api.createNetwork({ name: 'mig', cidr: '198.18.66.0/24', gateway: '198.18.66.254' });
     await runCommand('ip', ['addr', 'add', '198.18.66.254/24', 'dev', `${this.prefix}-fab`]);
     await api.createTemplate({ name: 'tiny-mig', vcpus: 1, memoryMiB: 128, image: 'tiny-disk', kernel: 'tiny-kernel', initrd: 'tiny-initrd', cmdline: this.image.cmdline, nics: [{ network: 'mig' }] });

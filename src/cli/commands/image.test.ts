@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { creds, runCli, startFakeApi, type FakeApi } from '../cli-test-kit.js';
 import { image } from '../cli-fixtures.js';
 
-const tiny = image();
+const tiny = image({ minMemoryMiB: 96 });
 const kernel = image({ id: 'img-2', name: 'vmlinuz', format: 'kernel', sizeBytes: 7_000_000, virtualSizeBytes: 7_000_000 });
 let api: FakeApi;
 before(async () => {
@@ -25,7 +25,7 @@ after(() => api.close());
 test('image list: table and --json', async () => {
   const r = await runCli(['image', 'list', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^img-1\s+tiny\s+qcow2\s+3 MiB\s+64 MiB\s+admin\s+2024-05-01 12:00:00$/m);
+  assert.match(r.stdout, /^img-1\s+tiny\s+qcow2\s+3 MiB\s+64 MiB\s+96 MiB\s+admin\s+2024-05-01 12:00:00$/m);
   assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel\s+6\.7 MiB/m);
   const j = await runCli(['image', 'list', '--json', ...creds(api)]);
   assert.deepEqual(JSON.parse(j.stdout), [tiny, kernel]);
@@ -45,6 +45,30 @@ test('image register uploads the local file with its SHA-256, name and format', 
     assert.deepEqual(Object.fromEntries(url.searchParams), { name: 'vmlinuz', format: 'kernel', sha256: createHash('sha256').update(bytes).digest('hex') });
     assert.equal(q.body, bytes);
     assert.match(r.stdout, /^img-2\s+vmlinuz\s+kernel/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('image register --min-memory sends the image\'s minimum memory (upload, --import, --from-s3); below the floor is a usage error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'nubo-cli-upload-'));
+  try {
+    const file = join(dir, 'vmlinuz');
+    await writeFile(file, 'k'.repeat(100));
+    const r = await runCli(['image', 'register', 'vmlinuz', file, '--format', 'kernel', '--min-memory', '96', ...creds(api)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(new URL(api.requests.at(-1)!.path, 'http://x').searchParams.get('minMemoryMiB'), '96');
+    const i = await runCli(['image', 'register', 'vmlinuz', '/srv/vmlinuz', '--import', '--format', 'kernel', '--min-memory', '128', ...creds(api)]);
+    assert.equal(i.code, 0, i.stderr);
+    assert.deepEqual(api.requests.at(-1)!.body, { name: 'vmlinuz', path: '/srv/vmlinuz', format: 'kernel', minMemoryMiB: 128 });
+    const s = await runCli(['image', 'register', 'disk', '--from-s3', 'b/disk.qcow2', '--min-memory', '256', ...creds(api)]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.deepEqual(api.requests.at(-1)!.body, { name: 'disk', bucket: 'b', key: 'disk.qcow2', minMemoryMiB: 256 });
+    const n = api.requests.length;
+    const low = await runCli(['image', 'register', 'vmlinuz', file, '--min-memory', '16', ...creds(api)]);
+    assert.equal(low.code, 2);
+    assert.match(low.stderr, /--min-memory/);
+    assert.equal(api.requests.length, n, 'nothing sent');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -7,8 +7,9 @@ import { registerImageFormatSchema, type ImageView, type RegisterImageBody } fro
 import { parseS3Location, type ImageFromObjectBody } from '../../contract/image-object-schemas.js';
 import { formatOfFileName } from '../../storage/format-of-file-name.js';
 import { UsageError } from '../usage-error.js';
-import { apiCommand, connect, connectionOptions, type ApiOpts } from '../api-command.js';
-import { fmtBytes, fmtTime, printJson, printTable } from '../output.js';
+import { apiCommand, connect, connectionOptions, intArg, type ApiOpts } from '../api-command.js';
+import { fmtBytes, fmtMiB, fmtTime, printJson, printTable } from '../output.js';
+import { DEFAULT_IMAGE_MIN_MEMORY_MIB, MIN_VM_MEMORY_MIB } from '../../core/memory-minimum.js';
 import { runCliAction } from '../run-cli-action.js';
 
 /** `nubo image list|register|delete` (beside `image build-tiny`); `register` also takes vmdk and vdi disks, and S3 objects (`--from-s3`). */
@@ -35,6 +36,11 @@ export function registerImageCommands(image: Command): void {
       registerImageFormatSchema.options,
     ),
   );
+  register.option(
+    '--min-memory <MiB>',
+    `the least memory its guest boots with (as Glance's min_ram): VMs booting from it are refused less, at create and resize; default ${DEFAULT_IMAGE_MIN_MEMORY_MIB} (measure it: boot it with decreasing memory)`,
+    intArg(MIN_VM_MEMORY_MIB, 1024 * 1024, 'MiB'),
+  );
   register.addHelpText('after', `
 From S3 (the controller's S3 listener, port 7491 by default; keys from
 nubo user access-key create):
@@ -45,17 +51,18 @@ nubo user access-key create):
 The object is copied into the image store and checked as an uploaded file is;
 later changes to the object do not touch the image.`);
   connectionOptions(register).action(
-      runCliAction(async (signal, name: string, path: string | undefined, o: ApiOpts & { format?: RegisterImageBody['format']; import?: boolean; fromS3?: string }) => {
+      runCliAction(async (signal, name: string, path: string | undefined, o: ApiOpts & { format?: RegisterImageBody['format']; import?: boolean; fromS3?: string; minMemory?: number }) => {
         const api = await connect(o);
-        const format = o.format ? { format: o.format } : {};
+        const minMemory = o.minMemory !== undefined ? { minMemoryMiB: o.minMemory } : {};
+        const format = { ...(o.format ? { format: o.format } : {}), ...minMemory };
         let img: ImageView;
         if (o.fromS3 !== undefined) {
-          img = await api.registerImageFromS3(fromS3Body(name, o.fromS3, path, o), { signal });
+          img = await api.registerImageFromS3({ ...fromS3Body(name, o.fromS3, path, o), ...minMemory }, { signal });
         } else {
           if (path === undefined) throw new UsageError('INVALID_ARGUMENT', 'give the <file> to register, or --from-s3 BUCKET/KEY');
           img = o.import
             ? await api.registerImage({ name, path: resolve(path), ...format }, { signal })
-            : await uploadWithProgress(api, { name, file: path, ...uploadFormat(path, o.format) }, signal, o.json === true).catch(hintAtExtension(path, o.format));
+            : await uploadWithProgress(api, { name, file: path, ...uploadFormat(path, o.format), ...minMemory }, signal, o.json === true).catch(hintAtExtension(path, o.format));
         }
         if (o.json) return printJson(img);
         printImages([img]);
@@ -129,7 +136,7 @@ async function uploadWithProgress(api: NuboClient, input: Parameters<NuboClient[
 
 function printImages(images: readonly ImageView[]): void {
   printTable(
-    ['ID', 'NAME', 'FORMAT', 'SIZE', 'VIRTUAL', 'OWNER', 'CREATED'],
-    images.map((i) => [i.id, i.name, i.format, fmtBytes(i.sizeBytes), fmtBytes(i.virtualSizeBytes), i.owner, fmtTime(i.createdAt)]),
+    ['ID', 'NAME', 'FORMAT', 'SIZE', 'VIRTUAL', 'MIN MEMORY', 'OWNER', 'CREATED'],
+    images.map((i) => [i.id, i.name, i.format, fmtBytes(i.sizeBytes), fmtBytes(i.virtualSizeBytes), i.minMemoryMiB !== undefined ? fmtMiB(i.minMemoryMiB) : '-', i.owner, fmtTime(i.createdAt)]),
   );
 }

@@ -110,5 +110,5 @@ function printNetwork(n: NetworkDetailView): void {
     process.stdout.write('(none)\n');
     return;
   }
-  process.stdout.write(renderTable(['ADDRESS', 'MAC', 'STATE', 'VM', 'SINCE'], n.leases.map((l: LeaseView) => [l.address, l.mac, l.state, dash(l.vm), fmtTime(l.updatedAt)])));
+  process.stdout.write(renderTable(['ADDRESS', 'MAC', 'STATE', 'VM', 'SINCE'], n.leases.map((l: LeaseView) => [l.address, l.mac, l.state, l.vmName ?? dash(l.vm), fmtTime(l.updatedAt)])));
 }

@@ -81,6 +81,10 @@ test('template import --import sends the absolute path and the name; export writ
   assert.match(gone.stderr, /NOT_FOUND.*template gone not found/);
   assert.equal(existsSync(join(dir, 'gone.ova')), false);
   assert.deepEqual(readdirSync(dir), ['big.ova'], 'no partial file');
+  const again = await runCli(['template', 'export', 'big', out, ...creds(api)]);
+  assert.equal(again.code, 2, 'an existing file is refused');
+  assert.match(again.stderr, /big\.ova already exists: give --force to overwrite it/);
+  assert.equal((await runCli(['template', 'export', 'big', '-o', out, '--force', ...creds(api)])).code, 0, '--force overwrites it');
   const noOut = await runCli(['template', 'export', 'big', ...creds(api)]);
   assert.equal(noOut.code, 2);
   assert.match(noOut.stderr, /--output/);

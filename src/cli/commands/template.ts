@@ -14,6 +14,7 @@ import { OvfError } from '../../storage/ovf/ovf-error.js';
 import { isPackageMemberName } from '../../storage/ovf/package-member-name.js';
 import { packOva } from '../../storage/ovf/pack-ova.js';
 import { parseOvfEnvelope } from '../../storage/ovf/parse-ovf-envelope.js';
+import { MIN_VM_MEMORY_MIB } from '../../core/memory-minimum.js';
 import { startByteProgress } from '../transfer-progress.js';
 
 interface CreateOpts extends ApiOpts {
@@ -61,7 +62,7 @@ export function registerTemplateCommands(program: Command): void {
     .requiredOption('--name <name>', 'template name (letters, digits and ._-)')
     .requiredOption('--image <image>', 'root disk image, by name or id')
     .option('--vcpus <n>', 'virtual CPUs', intArg(1, 64, 'vCPUs'), 1)
-    .option('--memory <MiB>', 'memory in MiB', intArg(16, 1024 * 1024, 'MiB'), 256)
+    .option('--memory <MiB>', `memory in MiB, ${MIN_VM_MEMORY_MIB} or more and at least the minimum of its images (image list: MIN MEMORY)`, intArg(MIN_VM_MEMORY_MIB, 1024 * 1024, 'MiB'), 256)
     .option('--kernel <image>', 'kernel image (name or id, format kernel) for direct kernel boot')
     .option('--initrd <image>', 'initrd image (name or id, format initrd) for direct kernel boot')
     .option('--cmdline <args>', 'kernel command line for direct kernel boot')
@@ -140,11 +141,11 @@ function registerTemplatePortCommands(template: Command): void {
     'the .ova file to write',
   );
   connectionOptions(exp, { json: false }).action(
-    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
-      const file = outputFile(positional, o.output);
+    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string; force?: boolean }) => {
+      const file = outputFile(positional, o.output, o.force === true);
       const client = await connect(o);
       const progress = startByteProgress(`exporting template ${ref}`);
-      const { bytes } = await client.exportTemplate(ref, resolve(file), { signal, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
+      const { bytes } = await client.exportTemplate(ref, resolve(file), { signal, overwrite: o.force === true, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
       process.stdout.write(`exported template ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );

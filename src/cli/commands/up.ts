@@ -16,6 +16,7 @@ import { EXIT } from '../exit-codes.js';
 import { ValidationError } from '../../errors/validation-error.js';
 import { DEFAULT_NETWORK, ensureDefaultBridge } from '../../network/default-network.js';
 import { PRICES_FILE_HELP, PRICES_HELP, pricesFromFlags } from '../prices-flags.js';
+import { TINY_IMAGE_MIN_MEMORY_MIB } from '../../core/memory-minimum.js';
 import { MIGRATION_BANDWIDTH_HELP, MIGRATION_MAX_PER_HOST_HELP, queueLimitsFromFlags, type MigrationQueueFlags } from '../migration-queue-flags.js';
 
 interface UpFlags extends MigrationQueueFlags { s3Port: string; ec2Port: string; port: string; listen: string; logLevel: string; bridge: string; prices?: string; pricesFile?: string }
@@ -179,8 +180,8 @@ async function registerTiny(api: NuboClient, image: TinyImage): Promise<void> {
   const have = (name: string): boolean => images.some((i) => i.name === name);
   // Uploaded like any image: the controller reads no path of this machine.
   if (!have('nubo-tiny-disk')) await api.uploadImage({ name: 'nubo-tiny-disk', file: image.dataDisk, format: 'qcow2' });
-  if (!have('nubo-tiny-kernel')) await api.uploadImage({ name: 'nubo-tiny-kernel', file: image.kernel, format: 'kernel' });
-  if (!have('nubo-tiny-initrd')) await api.uploadImage({ name: 'nubo-tiny-initrd', file: image.initrd, format: 'initrd' });
+  if (!have('nubo-tiny-kernel')) await api.uploadImage({ name: 'nubo-tiny-kernel', file: image.kernel, format: 'kernel', minMemoryMiB: TINY_IMAGE_MIN_MEMORY_MIB });
+  if (!have('nubo-tiny-initrd')) await api.uploadImage({ name: 'nubo-tiny-initrd', file: image.initrd, format: 'initrd', minMemoryMiB: TINY_IMAGE_MIN_MEMORY_MIB });
   if (!(await api.listTemplates()).some((t) => t.name === 'tiny')) {
     await api.createTemplate({ name: 'tiny', vcpus: 1, memoryMiB: 128, image: 'nubo-tiny-disk', kernel: 'nubo-tiny-kernel', initrd: 'nubo-tiny-initrd', cmdline: image.cmdline, nics: [{ network: DEFAULT_NETWORK.name }] });
   }

@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiError, creds, emptyHome, runCli, startFakeApi, type FakeApi, type RecordedRequest } from '../cli-test-kit.js';
 import { image, template, vm } from '../cli-fixtures.js';
@@ -13,6 +13,8 @@ const last = (): RecordedRequest => api.requests.at(-1)!;
 before(async () => {
   api = await startFakeApi({
     'POST /api/v1/vms/web-1/save-as': (r) => ({ status: 201, body: (r.body as { template?: string }).template === undefined ? { image: saved.image } : saved }),
+    'POST /api/v1/vms/slow/save-as': () => ({ status: 201, body: { image: saved.image }, delayMs: 1500 }),
+    'POST /api/v1/vms/nosuch/clone': () => apiError(404, 'NOT_FOUND', 'vm nosuch not found', { resource: 'vm', id: 'nosuch' }),
     'POST /api/v1/vms/stuck/save-as': () => apiError(409, 'INVALID_STATE', 'cannot save-as VM in state pending (allowed from: running, poweroff, suspended)', { state: 'pending' }),
     'POST /api/v1/vms/web-1/clone': (r) => ((r.body as { name: string }).name === 'bad name'
       ? apiError(400, 'VALIDATION_FAILED', 'invalid request: name: must be 1-63 chars', { issues: [{ field: 'name', message: 'must be 1-63 chars' }] })
@@ -43,6 +45,18 @@ test('vm save-as sends the image and template names; prints what was made, or th
   const stuck = await runCli(['vm', 'save-as', 'stuck', '--image', 'x', ...creds(api)]);
   assert.equal(stuck.code, 1);
   assert.match(stuck.stderr, /INVALID_STATE.*state pending/);
+  assert.doesNotMatch(stuck.stderr, /copying/, 'a refusal is all there is to see: no copy was under way');
+  // A copy that takes a while says so (in a pipe: one line) before its result.
+  const slow = await runCli(['vm', 'save-as', 'slow', '--image', 'golden-disk', ...creds(api)]);
+  assert.equal(slow.code, 0, slow.stderr);
+  assert.equal(slow.stderr, 'copying the disk of slow …\n');
+});
+
+test('vm clone of a VM the server does not know: its refusal alone, no copy announced', async () => {
+  const r = await runCli(['vm', 'clone', 'nosuch', 'copy', ...creds(api)]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^error \[NOT_FOUND\]: vm nosuch not found$/m);
+  assert.doesNotMatch(r.stderr, /copying/);
 });
 
 test('vm clone sends the name, prints the new VM, and --wait follows it to running', async () => {
@@ -76,6 +90,17 @@ test('vm export writes the OVA to the file, whole or not at all', async () => {
   assert.match(gone.stderr, /NOT_FOUND.*vm gone not found/);
   assert.equal(existsSync(join(dir, 'gone.ova')), false);
   assert.deepEqual(readdirSync(dir), ['web-1.ova'], 'no partial file');
+  // An existing file is refused, not overwritten, before anything is asked of the server; --force overwrites it.
+  writeFileSync(out, 'mine');
+  const n = api.requests.length;
+  const again = await runCli(['vm', 'export', 'web-1', '-o', out, ...creds(api)]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /BAD_OUTPUT_FILE.*web-1\.ova already exists: give --force to overwrite it/);
+  assert.equal(api.requests.length, n, 'nothing asked');
+  assert.equal(readFileSync(out, 'utf8'), 'mine');
+  const forced = await runCli(['vm', 'export', 'web-1', out, '--force', ...creds(api)]);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(readFileSync(out, 'utf8'), 'ova bytes');
   assert.equal((await runCli(['vm', 'export', 'web-1', ...creds(api)])).code, 2, 'no file: a usage error');
 });
 

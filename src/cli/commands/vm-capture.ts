@@ -9,6 +9,8 @@ import { WAIT_TARGET, waitForVm } from '../wait-for-vm.js';
 import { printVms } from './vm-output.js';
 
 const NAME_HELP = '1-63 letters, digits and ._-, starting with a letter or digit';
+/** How long save-as and clone wait before they say a copy is under way: the server's refusals come well within it. */
+const REFUSAL_GRACE_MS = 1000;
 const STATES = 'the VM may be running (a crash-consistent copy taken while it runs on), powered off or suspended';
 
 function printSaved(s: SaveAsView): void {
@@ -29,7 +31,7 @@ export function registerVmCapture(vm: Command): void {
   connectionOptions(saveAs).action(
     runCliAction(async (signal, ref: string, o: ApiOpts & { image: string; template?: string }) => {
       const client = await connect(o);
-      const progress = startBusyProgress(`copying the disk of ${ref}`);
+      const progress = startBusyProgress(`copying the disk of ${ref}`, { afterMs: REFUSAL_GRACE_MS });
       const s = await client.saveVmAs(ref, { image: o.image, ...(o.template !== undefined ? { template: o.template } : {}) }, { signal }).finally(() => progress.stop());
       if (o.json) return printJson(s);
       printSaved(s);
@@ -43,7 +45,7 @@ export function registerVmCapture(vm: Command): void {
   connectionOptions(clone).action(
     runCliAction(async (signal, ref: string, name: string, o: ApiOpts & WaitOpts) => {
       const client = await connect(o);
-      const progress = startBusyProgress(`copying the disk of ${ref}`);
+      const progress = startBusyProgress(`copying the disk of ${ref}`, { afterMs: REFUSAL_GRACE_MS });
       const created = await client.cloneVm(ref, { name }, { signal }).finally(() => progress.stop());
       if (!o.wait) return o.json ? printJson(created) : printVms([created]);
       const done = await waitForVm({ client, id: created.id, target: WAIT_TARGET.create, initial: created.state, signal, timeoutMs: o.timeout * 1000, intervalMs: o.pollInterval });
@@ -56,11 +58,11 @@ export function registerVmCapture(vm: Command): void {
     'the .ova file to write',
   );
   connectionOptions(exp, { json: false }).action(
-    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string }) => {
-      const file = outputFile(positional, o.output);
+    runCliAction(async (signal, ref: string, positional: string | undefined, o: ApiOpts & { output?: string; force?: boolean }) => {
+      const file = outputFile(positional, o.output, o.force === true);
       const client = await connect(o);
       const progress = startByteProgress(`exporting VM ${ref}`);
-      const { bytes } = await client.exportVm(ref, resolve(file), { signal, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
+      const { bytes } = await client.exportVm(ref, resolve(file), { signal, overwrite: o.force === true, onProgress: (b, t) => progress.update(b, t) }).finally(() => progress.stop());
       process.stdout.write(`exported VM ${ref} to ${file} (${fmtBytes(bytes)})\n`);
     }),
   );

@@ -1,4 +1,5 @@
 import type { VmDetailView, VmView } from '../../contract/vm-schemas.js';
+import { actionCommands } from './vm-action-commands.js';
 import { dash, fmtMiB, fmtTime, printFields, printTable, renderTable } from '../output.js';
 
 export function printVms(vms: readonly VmView[]): void {
@@ -14,14 +15,17 @@ export function printVmDetail(v: VmDetailView): void {
     ['id', v.id],
     ['name', v.name],
     ['owner', v.owner],
-    ['template', dash(v.template)],
+    // A clone's template is only its source's: what it was made from is that VM.
+    v.cloneOf !== undefined ? ['clone of', `VM ${v.cloneOf.name} (${v.cloneOf.id})`] : ['template', dash(v.template)],
     ['state', v.state],
     ['reason', dash(v.stateReason)],
     ['host', dash(v.host)],
     ['cluster', dash(v.cluster ?? null)],
     ['vcpus', v.vcpus],
     ['memory', fmtMiB(v.memoryMiB)],
-    ['actions', v.allowedActions.join(', ') || '-'],
+    ['datastore', v.datastore ?? '-'],
+    // What the user types (`nubo vm <verb> [--hard]`), not the API's names (`poweroff-hard`).
+    ['actions', actionCommands(v.allowedActions).join(', ') || '-'],
     ['created', fmtTime(v.createdAt)],
     ['updated', fmtTime(v.updatedAt)],
     ...v.nics.map((n): [string, string] => [`nic ${n.index}`, `${n.mac}${n.network !== null ? ` on ${n.network}` : ''}${n.address !== null ? ` ${n.address}` : ''}`]),

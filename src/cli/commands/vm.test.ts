@@ -13,7 +13,10 @@ before(async () => {
   api = await startFakeApi({
     'GET /api/v1/vms': () => ({ body: [web, db] }),
     'POST /api/v1/vms': () => ({ status: 201, body: vm({ id: 'vm-3', name: 'new-1', state: 'pending', host: null }) }),
-    'GET /api/v1/vms/vm-1': () => ({ body: vmDetail() }),
+    'GET /api/v1/vms/vm-1': () => ({ body: vmDetail({ datastore: 'local' }) }),
+    'GET /api/v1/vms/vm-9': () => ({ body: vmDetail({ id: 'vm-9', allowedActions: ['poweroff', 'poweroff-hard', 'reboot', 'reboot-hard', 'suspend', 'stop', 'terminate', 'terminate-hard'] }) }),
+    'GET /api/v1/vms/vm-7': () => ({ body: vmDetail({ id: 'vm-7', name: 'copy', template: 'small', cloneOf: { id: 'vm-1', name: 'web-1' } }) }),
+    'GET /api/v1/vms/vm-8': () => ({ body: vmDetail({ id: 'vm-8', state: 'failed', allowedActions: ['recover', 'terminate-hard'] }) }),
     'GET /api/v1/vms/vm-1/console': () => ({ text: 'Linux version 6.1\r\nNUBO-READY vm-1\r\n' }),
     'GET /api/v1/vms/vm-2/console': () => apiError(409, 'INVALID_STATE', 'VM vm-2 has no console in state pending'),
     'POST /api/v1/vms/vm-1/actions/poweroff-hard': () => ({ body: vm({ state: 'shutdown' }) }),
@@ -60,11 +63,20 @@ test('vm show prints the fields and the state history; --json the detail', async
   const r = await runCli(['vm', 'show', 'vm-1', ...creds(api)]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^state:\s+running$/m);
+  assert.match(r.stdout, /^datastore:\s+local$/m);
   assert.match(r.stdout, /^actions:\s+poweroff, reboot, suspend, terminate$/m);
+  // As typed on the command line (`nubo vm poweroff --hard`), not the API's `poweroff-hard`.
+  assert.match((await runCli(['vm', 'show', 'vm-9', ...creds(api)])).stdout, /^actions:\s+poweroff \[--hard\], reboot \[--hard\], suspend, stop, terminate \[--hard\]$/m);
+  assert.match((await runCli(['vm', 'show', 'vm-8', ...creds(api)])).stdout, /^actions:\s+recover, terminate --hard$/m);
   assert.match(r.stdout, /history:\nAT\s+FROM\s+TO\s+ACTION\s+REASON\n2024-05-01 12:00:00\s+-\s+pending\s+create\s+-\n/);
   assert.match(r.stdout, /boot\s+running\s+create/);
+  assert.match(r.stdout, /^template:\s+tpl-1$/m);
+  // A clone says what it was made from: the VM, not the template it inherited.
+  const c = await runCli(['vm', 'show', 'vm-7', ...creds(api)]);
+  assert.match(c.stdout, /^clone of:\s+VM web-1 \(vm-1\)$/m);
+  assert.doesNotMatch(c.stdout, /^template:/m);
   const j = await runCli(['vm', 'show', 'vm-1', '--json', ...creds(api)]);
-  assert.deepEqual(JSON.parse(j.stdout), vmDetail());
+  assert.deepEqual(JSON.parse(j.stdout), vmDetail({ datastore: 'local' }));
 });
 
 test('vm console prints the log as served; an API error keeps its code', async () => {

@@ -16,6 +16,7 @@ import { registerVmCapture } from './vm-capture.js';
 import { registerVmSsh } from './vm-ssh.js';
 import { registerVmTop } from './top.js';
 import { printVmDetail, printVms } from './vm-output.js';
+import { MIN_VM_MEMORY_MIB } from '../../core/memory-minimum.js';
 import { attachConsole } from '../attach-console.js';
 
 interface CreateOpts extends ApiOpts, WaitOpts {
@@ -41,7 +42,7 @@ export function registerVmCommands(program: Command): void {
       .requiredOption('--template <template>', 'template, by name or id')
       .option('--name <name>', 'VM name (default: chosen by the controller)')
       .option('--vcpus <n>', 'virtual CPUs (default: the template\'s)', intArg(1, 64, 'vCPUs'))
-      .option('--memory <MiB>', 'memory in MiB (default: the template\'s)', intArg(16, 1024 * 1024, 'MiB'))
+      .option('--memory <MiB>', `memory in MiB (default: the template's), ${MIN_VM_MEMORY_MIB} or more and at least the minimum of the template's images (image list: MIN MEMORY)`, intArg(MIN_VM_MEMORY_MIB, 1024 * 1024, 'MiB'))
       .option('--user-data-file <file>', 'user data for the config drive, read from a file (default: the template\'s)')
       .option('--requirements <expr>', 'placement requirements, e.g. \'free_memory_mb > 512\' (default: the template\'s)')
       .addOption(new Option('--datastore <datastore>', 'where the VM\'s disk lives: the host\'s own datastore or the shared one every host sees (default: the template\'s)').choices(['local', 'shared']))

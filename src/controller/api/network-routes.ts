@@ -27,7 +27,7 @@ export function registerNetworkRoutes(app: FastifyInstance, ctx: ApiContext): vo
     Promise.all((await accessOf(ctx, req).filter('read', 'network', await ctx.store.networks.list())).map((n) => ctx.views.network(n))),
   );
   r.get('/api/v1/networks/:id', { schema: { tags, params: idParams, response: { 200: networkDetailView } } }, async (req) =>
-    ctx.views.networkDetail(await ctx.catalog.findNetwork(req.params.id, userOf(req))),
+    ctx.views.networkDetail(await ctx.catalog.findNetwork(req.params.id, userOf(req)), (vms) => accessOf(ctx, req).filter('read', 'vm', vms)),
   );
   r.post('/api/v1/networks', { schema: { tags, body: createNetworkBody, response: { 201: networkView } } }, async (req, reply) => {
     requireAdmin(req, 'creating a network');

@@ -74,3 +74,55 @@ test('a list of hosts counts their VMs in one query, exactly as one by one (term
     await cleanup();
   }
 });
+
+test('a VM\'s view names the datastore its disk is on (the spec\'s, which a disk move changes)', async () => {
+  const { store, cleanup } = await fleet();
+  try {
+    const views = new Views(store);
+    const owner = (await store.users.list())[0]!;
+    const disk = (datastore?: string): Record<string, unknown> => ({ agent: { vcpus: 1, memoryMiB: 128, disk: { image: {}, ...(datastore !== undefined ? { datastore } : {}) }, nics: [], context: {} }, demand: { vcpus: 1, memoryMiB: 128, diskMiB: 0, cpuModel: 'qemu64' } });
+    const shared = await store.vms.create({ name: 'on-shared', ownerId: owner.id, spec: disk('shared') as never });
+    const local = await store.vms.create({ name: 'on-local', ownerId: owner.id, spec: disk('local') as never });
+    const old = await store.vms.create({ name: 'no-field', ownerId: owner.id, spec: disk() as never });
+    assert.equal((await views.vm(shared)).datastore, 'shared');
+    assert.equal((await views.vm(local)).datastore, 'local');
+    assert.equal((await views.vm(old)).datastore, 'local', 'a spec from before the field: the host\'s own datastore');
+    assert.deepEqual((await views.vms([shared, local])).map((v) => v.datastore), ['shared', 'local']);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a clone\'s view says which VM it is a clone of; another VM\'s says nothing of the kind', async () => {
+  const { store, cleanup } = await fleet();
+  try {
+    const views = new Views(store);
+    const owner = (await store.users.list())[0]!;
+    const spec = { agent: { vcpus: 1, memoryMiB: 128, disk: { image: {} }, nics: [], context: {} }, demand: { vcpus: 1, memoryMiB: 128, diskMiB: 0, cpuModel: 'qemu64' } };
+    const src = await store.vms.create({ name: 'src', ownerId: owner.id, spec });
+    const copy = await store.vms.create({ name: 'copy', ownerId: owner.id, spec: { ...spec, cloneOf: { vmId: src.id, vmName: 'src' } } });
+    assert.deepEqual((await views.vm(copy)).cloneOf, { id: src.id, name: 'src' });
+    assert.equal('cloneOf' in (await views.vm(src)), false);
+    assert.deepEqual((await views.vms([src, copy])).map((v) => v.cloneOf), [undefined, { id: src.id, name: 'src' }]);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a network\'s leases name their holders the caller may see, by id only the others', async () => {
+  const { store, cleanup } = await fleet();
+  try {
+    const views = new Views(store);
+    const owner = (await store.users.list())[0]!;
+    const net = await store.networks.create({ name: 'lan', cidr: '198.18.64.0/29' });
+    const mine = await store.vms.create({ name: 'mine', ownerId: owner.id, spec: {} }, { networks: [net.id], spec: () => ({}) });
+    const theirs = await store.vms.create({ name: 'theirs', ownerId: owner.id, spec: {} }, { networks: [net.id], spec: () => ({}) });
+    const shown = await views.networkDetail(net, (vms) => Promise.resolve(vms.filter((v) => v.id === mine.id)));
+    const byVm = new Map(shown.leases.map((l) => [l.vm, l.vmName]));
+    assert.equal(byVm.get(mine.id), 'mine');
+    assert.equal(byVm.has(theirs.id) && byVm.get(theirs.id) === undefined, true, 'by id only');
+    assert.ok((await views.networkDetail(net)).leases.every((l) => l.vmName === undefined), 'no one visible: no names');
+  } finally {
+    await cleanup();
+  }
+});

@@ -64,6 +64,7 @@ export class Views {
       virtualSizeBytes: i.virtualSizeBytes,
       sha256: i.sha256,
       createdAt: i.createdAt,
+      minMemoryMiB: i.minMemoryMib,
     };
   }
 
@@ -153,14 +154,18 @@ export class Views {
     };
   }
 
-  async networkDetail(n: Network): Promise<NetworkDetailView> {
+  /** `visible`: of the holders, the VMs the caller may see — only theirs are named (the network is everyone's, their VMs are not). */
+  async networkDetail(n: Network, visible: (vms: readonly Vm[]) => Promise<readonly Vm[]> = () => Promise.resolve([])): Promise<NetworkDetailView> {
     const taken = [...(await this.store.leases.list(n.id, { state: 'leased' })), ...(await this.store.leases.list(n.id, { state: 'held' }))];
-    return { ...(await this.network(n)), leases: await Promise.all(taken.map((l) => this.lease(l))) };
+    const holders = await Promise.all([...new Set(taken.flatMap((l) => (l.vmId === null ? [] : [l.vmId])))].map((id) => findOrUndefined(this.store.vms.get(id))));
+    const names = new Map((await visible(holders.filter((v) => v !== undefined))).map((v) => [v.id, v.name]));
+    return { ...(await this.network(n)), leases: await Promise.all(taken.map((l) => this.lease(l, names))) };
   }
 
-  lease(l: Lease): Promise<LeaseView> {
-    // The VM's id, not its name: names are only unique per owner, and the network is visible to everyone.
-    return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, updatedAt: l.updatedAt });
+  /** `names`: the holders' names the caller may see; the id stays the VM's reference (names are only unique per owner). */
+  lease(l: Lease, names: ReadonlyMap<string, string> = new Map()): Promise<LeaseView> {
+    const name = l.vmId === null ? undefined : names.get(l.vmId);
+    return Promise.resolve({ address: l.address, mac: l.mac, state: l.state, vm: l.vmId, ...(name !== undefined ? { vmName: name } : {}), updatedAt: l.updatedAt });
   }
 }
 
@@ -174,6 +179,7 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: Re
     owner: name(v.ownerId) ?? v.ownerId,
     template: name(v.templateId),
     templateId: v.templateId,
+    ...(spec.cloneOf !== undefined ? { cloneOf: { id: spec.cloneOf.vmId, name: spec.cloneOf.vmName } } : {}),
     state: v.state,
     stateReason: v.stateReason,
     host: name(v.hostId),
@@ -181,6 +187,7 @@ function vmViewOf(v: Vm, names: ReadonlyMap<string, string | null>, clusters: Re
     cluster: (v.hostId !== null ? clusters.get(v.hostId) : undefined) ?? spec.demand?.cluster ?? null,
     vcpus: spec.demand?.vcpus ?? 0,
     memoryMiB: spec.demand?.memoryMiB ?? 0,
+    datastore: spec.agent?.disk.datastore === 'shared' ? 'shared' : 'local',
     // Only what a user can ask for through this API, and nothing while an operation is in flight —
     // except a VM waiting in `pending` for a host, which may still be terminated (the orchestrator accepts it).
     allowedActions: v.operation === null || v.state === 'pending' ? allowedActions(v.state).filter((a) => API_ACTIONS.has(a)) : [],

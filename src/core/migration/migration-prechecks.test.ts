@@ -62,6 +62,14 @@ test('host-unknown and same-host', () => {
   assert.deepEqual(refusal(checkMigration(input({ dest: h1 }))), ['same-host', 'to', 'VM vm-1 already runs on host h1']);
 });
 
+test('refusals name the VM by its name when it has one, and a powered-off VM is on its host, not running there', () => {
+  assert.deepEqual(refusal(checkMigration(input({ dest: h1 }, { name: 'web-1' }))), ['same-host', 'to', 'VM web-1 already runs on host h1']);
+  assert.deepEqual(refusal(checkMigration({ ...input({ dest: h1 }, { name: 'web-1', state: 'poweroff' }), kind: 'cold' })), ['same-host', 'to', 'VM web-1 is already on host h1']);
+  assert.deepEqual(refusal(checkMigration({ ...input({ dest: h1 }, { name: 'web-1', state: 'suspended' }), kind: 'cold' })), ['same-host', 'to', 'VM web-1 is already on host h1']);
+  assert.deepEqual(refusal(checkMigration(input({}, { name: 'web-1', state: 'poweroff' }))), ['vm-state', 'state', 'VM web-1 is poweroff: live migration needs a running VM']);
+  assert.deepEqual(refusal(checkMigration(input({}, { name: 'web-1', snapshots: 1 })))[2], 'VM web-1 has 1 disk snapshot, which a live migration of a local disk would lose: delete them, or migrate it cold (powered off)');
+});
+
 test('host-state: only an enabled host that reported its facts', () => {
   for (const [state, why] of [
     ['init', 'not monitored yet'],

@@ -16,6 +16,8 @@ export type MigrationCheck = (typeof MIGRATION_CHECKS)[number];
 /** The VM as a migration sees it. */
 export interface MigratingVm {
   readonly id: string;
+  /** Its owner's name for it, which refusals name it by; undefined: they name its id. */
+  readonly name?: string | undefined;
   readonly state: VmState;
   /** Its host (the source); null for a VM on none. */
   readonly hostId: string | null;
@@ -145,15 +147,16 @@ function notMigratable(state: VmState): string {
  */
 export function checkMigration(input: MigrationCheckInput): MigrationCheckResult {
   const { vm, source, dest, sourceFacts, destFacts } = input;
+  const label = `VM ${vm.name ?? vm.id}`;
   if (input.kind === 'cold') {
-    if (!COLD_MIGRATION_STATES.includes(vm.state)) return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: cold migration needs a powered-off or suspended VM`);
-  } else if (vm.state !== 'running') return refuse('vm-state', 'state', `VM ${vm.id} is ${vm.state}: ${notMigratable(vm.state)}`);
+    if (!COLD_MIGRATION_STATES.includes(vm.state)) return refuse('vm-state', 'state', `${label} is ${vm.state}: cold migration needs a powered-off or suspended VM`);
+  } else if (vm.state !== 'running') return refuse('vm-state', 'state', `${label} is ${vm.state}: ${notMigratable(vm.state)}`);
   if (vm.hostId === null || source === undefined || sourceFacts === undefined) {
-    return refuse('vm-state', 'hostId', `VM ${vm.id} is on no known host`);
+    return refuse('vm-state', 'hostId', `${label} is on no known host`);
   }
-  if (source.id !== vm.hostId) return refuse('vm-state', 'hostId', `VM ${vm.id} is on host ${vm.hostId}, not on ${source.name}`);
+  if (source.id !== vm.hostId) return refuse('vm-state', 'hostId', `${label} is on host ${vm.hostId}, not on ${source.name}`);
   if (dest === undefined) return refuse('host-unknown', 'to', 'there is no such destination host');
-  if (dest.id === vm.hostId) return refuse('same-host', 'to', `VM ${vm.id} already runs on host ${dest.name}`);
+  if (dest.id === vm.hostId) return refuse('same-host', 'to', `${label} ${vm.state === 'running' ? 'already runs' : 'is already'} on host ${dest.name}`);
   const noDemand = { vcpus: 0, memoryMiB: 0, diskMiB: 0, networks: [] };
   const state = enabledFilter(dest, noDemand, { cpuOvercommit: input.cpuOvercommit }) ?? maintenanceFilter(dest, noDemand, { cpuOvercommit: input.cpuOvercommit });
   if (state !== undefined) return refuse('host-state', 'to', `host ${dest.name} cannot take VMs: ${state}`);
@@ -192,7 +195,7 @@ export function checkMigration(input: MigrationCheckInput): MigrationCheckResult
 
   // A live migration to another host's local datastore mirrors the disk's current data into a new file: its internal snapshots would stay behind.
   if (input.kind !== 'cold' && vm.storage === 'local' && (vm.snapshots ?? 0) > 0) {
-    return refuse('storage', 'snapshots', `VM ${vm.id} has ${vm.snapshots} disk ${plural(vm.snapshots ?? 0, 'snapshot', 'snapshots')}, which a live migration of a local disk would lose: delete them, or migrate it cold (powered off)`);
+    return refuse('storage', 'snapshots', `${label} has ${vm.snapshots} disk ${plural(vm.snapshots ?? 0, 'snapshot', 'snapshots')}, which a live migration of a local disk would lose: delete them, or migrate it cold (powered off)`);
   }
 
   // One end speaking TLS and the other not would refuse the stream half-way through the set-up.

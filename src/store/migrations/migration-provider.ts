@@ -26,6 +26,7 @@ import * as m0031 from './0031-occi-mixins.js';
 import * as m0032 from './0032-cloud-migrations.js';
 import * as m0034 from './0034-datastores-volume-clusters.js';
 import * as m0035 from './0035-vms-owner-name-index.js';
+import * as m0036 from './0036-image-min-memory.js';
 
 /**
  * The migrations, listed statically (no directory scan: the compiled layout
@@ -59,6 +60,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0032-cloud-migrations': { up: (db) => m0032.up(db), down: (db) => m0032.down(db) },
     '0034-datastores-volume-clusters': { up: (db) => m0034.up(db), down: (db) => m0034.down(db) },
     '0035-vms-owner-name-index': { up: (db) => m0035.up(db), down: (db) => m0035.down(db) },
+    '0036-image-min-memory': { up: (db) => m0036.up(db), down: (db) => m0036.down(db) },
   };
   // Tables made after the fence (0007) get its trigger as part of the migration that made them.
   for (const [name, m] of Object.entries(migrations)) {

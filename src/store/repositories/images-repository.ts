@@ -5,6 +5,7 @@ import { inTransaction, mapUniqueViolation, requireExists, type StoreContext } f
 import { ConflictError, NotFoundError } from '../store-errors.js';
 import { fields, validateInput } from '../validate-input.js';
 import { enforceQuota } from './quotas-repository.js';
+import { DEFAULT_IMAGE_MIN_MEMORY_MIB, MIN_VM_MEMORY_MIB } from '../../core/memory-minimum.js';
 
 export interface Image {
   readonly id: string;
@@ -19,6 +20,8 @@ export interface Image {
   readonly path: string;
   readonly state: ImageState;
   readonly createdAt: string;
+  /** The least memory (MiB) a VM booting from it is given: its guest does not boot with less. */
+  readonly minMemoryMib: number;
 }
 
 const createSchema = z.object({
@@ -29,6 +32,7 @@ const createSchema = z.object({
   virtualSizeBytes: fields.bytes,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 as 64 lowercase hex digits'),
   path: fields.path,
+  minMemoryMib: z.number().int().min(MIN_VM_MEMORY_MIB).max(1024 * 1024).default(DEFAULT_IMAGE_MIN_MEMORY_MIB),
 });
 export type CreateImageInput = z.input<typeof createSchema>;
 
@@ -44,6 +48,7 @@ function toImage(r: ImagesTable): Image {
     path: r.path,
     state: r.state,
     createdAt: r.created_at,
+    minMemoryMib: Number(r.min_memory_mib),
   };
 }
 
@@ -64,6 +69,7 @@ export class ImagesRepository {
       path: v.path,
       state: 'ready',
       created_at: this.ctx.now(),
+      min_memory_mib: v.minMemoryMib,
     };
     await mapUniqueViolation(
       inTransaction(this.ctx, async (trx) => {

@@ -91,7 +91,7 @@ export function LeaseForm({ templates, onCreated }: { templates: readonly Templa
         </select></label>
         <label>VMs <input type="number" name="count" min={1} max={1000} value={d.count} onInput={set('count')} aria-invalid={invalid('count')} /></label>
         <label>vCPUs each <input type="number" name="vcpus" min={1} placeholder="template's" value={d.vcpus} onInput={set('vcpus')} aria-invalid={invalid('vcpus')} /></label>
-        <label>Memory each (MiB) <input type="number" name="memoryMiB" min={16} placeholder="template's" value={d.memoryMiB} onInput={set('memoryMiB')} aria-invalid={invalid('memoryMiB')} /></label>
+        <label>Memory each (MiB) <input type="number" name="memoryMiB" min={64} placeholder="template's" value={d.memoryMiB} onInput={set('memoryMiB')} aria-invalid={invalid('memoryMiB')} /></label>
         {d.type === 'be' && <label class="choice"><input type="checkbox" name="preemptible" checked={d.preemptible} onChange={set('preemptible')} /> Preemptible</label>}
       </div>
       <button type="submit" class="primary" disabled={busy}>{busy ? 'Requesting…' : 'Request lease'}</button>

@@ -80,7 +80,7 @@ export function VmCreatePage() {
           <fieldset>
             <legend>Size</legend>
             <label>vCPUs <input type="number" name="vcpus" min={1} max={64} placeholder={String(tpl?.vcpus ?? '')} value={d.vcpus} onInput={set('vcpus')} aria-invalid={invalid('vcpus')} /></label>
-            <label>Memory (MiB) <input type="number" name="memoryMiB" min={16} placeholder={String(tpl?.memoryMiB ?? '')} value={d.memoryMiB} onInput={set('memoryMiB')} aria-invalid={invalid('memoryMiB')} /></label>
+            <label>Memory (MiB) <input type="number" name="memoryMiB" min={64} placeholder={String(tpl?.memoryMiB ?? '')} value={d.memoryMiB} onInput={set('memoryMiB')} aria-invalid={invalid('memoryMiB')} /></label>
             <p class="hint">Empty: the template's size.</p>
           </fieldset>
         )}
