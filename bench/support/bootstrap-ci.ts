@@ -1,5 +1,4 @@
-import { quantile, median } from './quantile.js';
-import { seededRandom } from './seeded-random.js';
+import { clusterBootstrapCi } from './cluster-bootstrap-ci.js';
 
 export interface Interval {
   /** The statistic of the samples themselves. */
@@ -27,20 +26,6 @@ export interface BootstrapOptions {
  * NaN throughout — a verdict on it is then INCONCLUSIVE.
  */
 export function bootstrapCi(xs: readonly number[], o: BootstrapOptions = {}): Interval {
-  const stat = o.statistic ?? median;
-  const data = xs.filter((x) => Number.isFinite(x));
-  const n = data.length;
-  if (n === 0) return { point: NaN, lo: NaN, hi: NaN, n };
-  const confidence = o.confidence ?? 0.95;
-  if (!(confidence > 0 && confidence < 1)) throw new RangeError(`confidence must be within (0, 1) (got ${confidence})`);
-  const resamples = o.resamples ?? 4000;
-  const rand = seededRandom(o.seed ?? 0x5eed);
-  const stats: number[] = new Array<number>(resamples);
-  const draw: number[] = new Array<number>(n);
-  for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < n; i++) draw[i] = data[Math.floor(rand() * n)]!;
-    stats[r] = stat(draw);
-  }
-  const tail = (1 - confidence) / 2;
-  return { point: stat(data), lo: quantile(stats, tail), hi: quantile(stats, 1 - tail), n };
+  // Groups of one: resampling them is resampling the samples (the same draws, in the same order, for one seed).
+  return clusterBootstrapCi(xs.map((x) => [x]), o);
 }
