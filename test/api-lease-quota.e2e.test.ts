@@ -91,3 +91,18 @@ test("a group's memory quota holds over all its members' leases and VMs: the mem
   // Within it, a lease still passes.
   assert.equal((await leasesOf('ana').create({ type: 'ar', start: hour(6), durationS: 600, template: 'tpl', count: 1 })).state, 'scheduled');
 });
+
+test('a lease whose VMs would get less memory than their image needs is refused 400 on memoryMiB at once, not when it starts; nothing is written', async () => {
+  const adminId = (await controller.store.users.list()).find((u) => u.role === 'admin')!.id;
+  await controller.store.images.create({ name: 'big', ownerId: adminId, format: 'qcow2', sizeBytes: MIB, virtualSizeBytes: 100 * MIB, sha256: 'b'.repeat(64), path: join(root, 'big'), minMemoryMib: 256 });
+  await new NuboClient(controller.url, tokens['admin']!).createTemplate({ name: 'tpl-big', vcpus: 1, memoryMiB: 512, image: 'big' });
+  const admin = leasesOf('admin');
+  const before = await written();
+  await remoteRejects(admin.create({ type: 'ar', start: hour(7), durationS: 600, template: 'tpl-big', memoryMiB: 128 }), 400, 'VALIDATION_FAILED', 'memoryMiB',
+    /128 MiB is below the 256 MiB that image big needs to boot/);
+  await remoteRejects(admin.create({ type: 'be', durationS: 600, template: 'tpl-big', memoryMiB: 255 }), 400, 'VALIDATION_FAILED', 'memoryMiB', /image big/);
+  assert.equal(await written(), before, 'no lease, no timeline entry, no event');
+  // At the minimum, and with the template's own size, it is admitted.
+  assert.equal((await admin.create({ type: 'ar', start: hour(7), durationS: 600, template: 'tpl-big', memoryMiB: 256 })).state, 'scheduled');
+  assert.equal((await admin.create({ type: 'ar', start: hour(8), durationS: 600, template: 'tpl-big' })).state, 'scheduled');
+});

@@ -1,6 +1,7 @@
 import { memoryShortMessage, memoryShortOf } from '../core/memory-minimum.js';
 import { ValidationError } from '../errors/validation-error.js';
 import type { Store } from '../store/open-store.js';
+import type { Template } from '../store/repositories/templates-repository.js';
 import { findOrUndefined } from '../store/find-or-undefined.js';
 import type { ControllerVmSpec } from './controller-vm-spec.js';
 
@@ -16,6 +17,12 @@ export interface MemoryMinimumCheck {
 export function bootImageIds(spec: Pick<ControllerVmSpec, 'agent'>): (string | undefined)[] {
   const a = spec.agent as Partial<ControllerVmSpec['agent']> | undefined;
   return [a?.disk?.image.id, a?.kernel?.id, a?.initrd?.id];
+}
+
+/** The images a template's VMs boot from: its disk's, and its kernel's and initrd's (ids, as the template stores them). */
+export function templateImageIds(t: Pick<Template, 'disks' | 'context'>): (string | undefined)[] {
+  const id = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
+  return [id(t.disks[0]?.['image']), id(t.context['kernel']), id(t.context['initrd'])];
 }
 
 /** The largest minimum memory of the images that still exist; 0 when none says more. */

@@ -9,6 +9,7 @@ import { NotFoundError } from '../../store/store-errors.js';
 import { findOrUndefined } from '../../store/find-or-undefined.js';
 import type { LeaseService } from '../leases/lease-service.js';
 import { leaseDetailView, leaseViews } from '../leases/lease-views.js';
+import { checkMemoryMinimum, templateImageIds } from '../check-memory-minimum.js';
 import { accessOf, userOf, type ApiContext } from './api-context.js';
 import { byIdPrefix } from './match-reference.js';
 
@@ -42,7 +43,7 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: ApiContext, lease
       summary: 'Ask for capacity: an advance reservation (ar, at `start`), best effort (be, queued, preemptible) or immediate',
       description:
         'Admitted at once or refused at once. Bad input is 400 naming the field (a start in the past or too far ahead, a duration beyond the controller\'s limit, ' +
-        'an unknown template, more VMs than all the hosts hold); a lease the policies or the capacity cannot take is 409 LEASE_REJECTED with the reason — ' +
+        'an unknown template, memoryMiB below the minimum of the template\'s images, more VMs than all the hosts hold); a lease the policies or the capacity cannot take is 409 LEASE_REJECTED with the reason — ' +
         'an AR is admitted only when its whole window is guaranteed, possibly by planning to suspend best-effort leases before it (one that cannot be suspended is ' +
         'requeued to start over, or cancelled, by the policy unsuspendable); with the admission policy quota-aware, a lease past its owner\'s or a group\'s vms, ' +
         'vcpus, memoryMiB or leases quota is refused naming it. Nothing is written on a refusal.',
@@ -57,6 +58,8 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: ApiContext, lease
       throw err;
     });
     await access.check('use', 'template', t, `a lease of template ${t.name}`);
+    // Refused now, not when the lease starts and its VMs are created below their images' minimum.
+    await checkMemoryMinimum(ctx.store, { memoryMiB: b.memoryMiB ?? t.memoryMib, imageIds: templateImageIds(t), what: 'lease' });
     const lease = await leases.submit({
       ownerId: u.id, kind: b.type, ...(b.start !== undefined ? { startS: Date.parse(b.start) / 1000 } : {}), durationS: b.durationS,
       count: b.count ?? 1, templateId: t.id, vcpus: b.vcpus ?? t.vcpus, memoryMib: b.memoryMiB ?? t.memoryMib, preemptible: b.preemptible ?? b.type === 'be',
