@@ -1,4 +1,4 @@
-import { memoryShortMessage, memoryShortOf } from '../core/memory-minimum.js';
+import { memoryShortMessage, memoryShortOf, type ImageMinimum } from '../core/memory-minimum.js';
 import { ValidationError } from '../errors/validation-error.js';
 import type { Store } from '../store/open-store.js';
 import type { Template } from '../store/repositories/templates-repository.js';
@@ -25,15 +25,20 @@ export function templateImageIds(t: Pick<Template, 'disks' | 'context'>): (strin
   return [id(t.disks[0]?.['image']), id(t.context['kernel']), id(t.context['initrd'])];
 }
 
-/** The largest minimum memory of the images that still exist; 0 when none says more. */
-export async function largestMinimum(store: Store, imageIds: readonly (string | undefined)[]): Promise<number> {
-  let most = 0;
+/** The images of `imageIds` that still exist, each with its minimum (each id read once). */
+async function bootImages(store: Store, imageIds: readonly (string | undefined)[]): Promise<ImageMinimum[]> {
+  const images: ImageMinimum[] = [];
   for (const id of new Set(imageIds)) {
     if (id === undefined) continue;
     const img = await findOrUndefined(store.images.get(id));
-    if (img) most = Math.max(most, img.minMemoryMib);
+    if (img) images.push({ name: img.name, minMemoryMiB: img.minMemoryMib });
   }
-  return most;
+  return images;
+}
+
+/** The largest minimum memory of the images that still exist; 0 when none says more. */
+export async function largestMinimum(store: Store, imageIds: readonly (string | undefined)[]): Promise<number> {
+  return Math.max(0, ...(await bootImages(store, imageIds)).map((i) => i.minMemoryMiB));
 }
 
 /**
@@ -43,12 +48,6 @@ export async function largestMinimum(store: Store, imageIds: readonly (string | 
  * @throws ValidationError
  */
 export async function checkMemoryMinimum(store: Store, c: MemoryMinimumCheck): Promise<void> {
-  const images = [];
-  for (const id of new Set(c.imageIds)) {
-    if (id === undefined) continue;
-    const img = await findOrUndefined(store.images.get(id));
-    if (img) images.push({ name: img.name, minMemoryMiB: img.minMemoryMib });
-  }
-  const short = memoryShortOf(c.memoryMiB, images);
+  const short = memoryShortOf(c.memoryMiB, await bootImages(store, c.imageIds));
   if (short !== undefined) throw new ValidationError(c.what, [{ field: 'memoryMiB', message: memoryShortMessage(c.memoryMiB, short) }]);
 }
